@@ -1,0 +1,44 @@
+# latentwire: the two commands.
+#   make demo   install what is missing, build, and run the main job on ../shared
+#   make test   install what is missing, build with ASan + UBSan, run every test (ctest)
+# Other targets: build (release), bench, clean.
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+SHARED ?= $(abspath ../shared)
+BUILD ?= build
+TEST_BUILD ?= build-test
+DEPS_STAMP := .deps-ok
+
+.PHONY: all build test demo bench deps llama clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+# The llama.cpp prefix (user install, cache, or freshly built pinned commit).
+llama: deps
+	@bash scripts/fetch-llama.sh >/dev/null
+
+define configure
+	@prefix=$$(bash scripts/fetch-llama.sh) && \
+	cmake -S . -B $(1) -G Ninja -DLLAMA_CPP_DIR="$$prefix" $(2) >/dev/null
+endef
+
+build: llama
+	$(call configure,$(BUILD),-DCMAKE_BUILD_TYPE=Release)
+	cmake --build $(BUILD) -j$(JOBS)
+
+test: llama
+	$(call configure,$(TEST_BUILD),-DCMAKE_BUILD_TYPE=Debug -DLW_SANITIZE=ON -DLW_BUILD_BENCH=OFF)
+	cmake --build $(TEST_BUILD) -j$(JOBS)
+	cd $(TEST_BUILD) && LW_SHARED_DIR="$(SHARED)" ctest --output-on-failure -j$(JOBS)
+
+demo: build
+	@bash scripts/demo.sh "$(BUILD)" "$(SHARED)"
+
+bench: build
+	@bash scripts/bench.sh "$(BUILD)" "$(SHARED)"
+
+clean:
+	rm -rf $(BUILD) $(TEST_BUILD)

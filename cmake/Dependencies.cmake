@@ -1,0 +1,38 @@
+# Third-party dependencies, gathered into one interface target `lw_deps`.
+#
+# llama.cpp (static llama + ggml): -DLLAMA_CPP_DIR=<install prefix> (the Makefile passes
+# what scripts/fetch-llama.sh prints: the user's LLAMA_CPP_DIR or the pinned build in the
+# cache), else pkg-config `llama`.
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+find_package(OpenMP COMPONENTS C CXX)
+
+set(LLAMA_CPP_DIR "$ENV{LLAMA_CPP_DIR}" CACHE PATH "llama.cpp install prefix")
+add_library(lw_deps INTERFACE)
+if(LLAMA_CPP_DIR)
+  list(PREPEND CMAKE_PREFIX_PATH "${LLAMA_CPP_DIR}")
+  find_package(llama CONFIG REQUIRED)
+  target_link_libraries(lw_deps INTERFACE llama ggml::all)
+  message(STATUS "latentwire: llama.cpp from ${LLAMA_CPP_DIR}")
+else()
+  pkg_check_modules(LLAMA REQUIRED IMPORTED_TARGET llama)
+  target_link_libraries(lw_deps INTERFACE PkgConfig::LLAMA)
+  message(STATUS "latentwire: llama.cpp from pkg-config")
+endif()
+
+pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
+pkg_check_modules(ZLIB_PC REQUIRED IMPORTED_TARGET zlib)
+pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
+pkg_check_modules(BROTLI REQUIRED IMPORTED_TARGET libbrotlienc libbrotlidec)
+pkg_check_modules(CRYPTO REQUIRED IMPORTED_TARGET libcrypto)
+pkg_check_modules(OPENBLAS REQUIRED IMPORTED_TARGET openblas)
+find_path(LAPACKE_INCLUDE_DIR lapacke.h REQUIRED)
+find_library(LAPACKE_LIBRARY lapacke REQUIRED)
+
+target_link_libraries(lw_deps INTERFACE
+  PkgConfig::JANSSON PkgConfig::ZLIB_PC PkgConfig::ZSTD PkgConfig::BROTLI PkgConfig::CRYPTO
+  ${LAPACKE_LIBRARY} PkgConfig::OPENBLAS Threads::Threads m stdc++)
+target_include_directories(lw_deps INTERFACE ${LAPACKE_INCLUDE_DIR})
+if(OpenMP_C_FOUND)
+  target_link_libraries(lw_deps INTERFACE OpenMP::OpenMP_C)
+endif()

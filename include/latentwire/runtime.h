@@ -1,0 +1,232 @@
+/* latentwire runtime: GGUF models through llama.cpp, with residual-stream hooks.
+ *
+ * Ownership: every lw_*_load / lw_*_new returns an object the caller frees with the
+ * matching lw_*_free. Pointers returned by getters stay valid until the next call that
+ * mutates the owning object (documented per function). Errors: see error.h.
+ *
+ * Residual-stream sites:
+ *   LW_SITE_EMBED       the input to block 0 (the token-embedding lookup, or the soft
+ *                       tokens given as input). Architectures that scale embeddings inside
+ *                       the graph (Gemma) scale after this site.
+ *   LW_SITE_RESID_POST  the output of block L (llama.cpp's `l_out-L`), L in [0, n_layer).
+ * Positions are absolute positions inside a sequence (0 = first token, usually BOS).
+ */
+#ifndef LATENTWIRE_RUNTIME_H
+#define LATENTWIRE_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "latentwire/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct lw_model lw_model;
+typedef struct lw_session lw_session;
+
+/* ---------------------------------------------------------------- model */
+
+typedef struct {
+    int n_gpu_layers;   /* layers offloaded to a GPU backend when one is built (default 0) */
+    bool use_mmap;      /* default true */
+    bool verbose;       /* let llama.cpp log to stderr (default false: errors only) */
+} lw_model_params;
+
+lw_model_params lw_model_default_params(void);
+
+/* Loads a GGUF model. Fails with a message naming the file on a missing, non-GGUF or
+ * truncated file, or an architecture llama.cpp does not know. */
+lw_model *lw_model_load(const char *path, lw_model_params params);
+void lw_model_free(lw_model *model);
+
+typedef struct {
+    char arch[64];          /* general.architecture, e.g. "llama", "rwkv7" */
+    char name[128];         /* general.name, or "" */
+    char tokenizer[32];     /* tokenizer.ggml.model, e.g. "llama" (SentencePiece), "gpt2", "rwkv" */
+    int n_layer;
+    int n_embd;
+    int n_head;
+    int n_head_kv;
+    int n_vocab;
+    int n_ctx_train;
+    int32_t bos;            /* -1 when the vocabulary has none */
+    int32_t eos;
+    bool add_bos;           /* the tokenizer adds BOS by default */
+    bool recurrent;         /* recurrent memory (RWKV, Mamba) instead of a KV cache */
+    bool tied_embeddings;   /* no separate output matrix in the file */
+    uint64_t n_params;
+    char path[1024];
+} lw_model_info;
+
+/* Fills *info. Never fails for a loaded model. */
+void lw_model_get_info(const lw_model *model, lw_model_info *info);
+
+/* Hex sha256 of the model file (64 chars + NUL), computed once and cached. NULL on I/O error. */
+const char *lw_model_sha256(lw_model *model);
+
+/* Tokenizes UTF-8 text. Returns the number of tokens written to out (at most cap), or a
+ * negative number: -(needed) when cap is too small (nothing else is set), INT32_MIN on error. */
+int32_t lw_tokenize(const lw_model *model, const char *text, bool add_bos, int32_t *out, int32_t cap);
+
+/* Tokenizes into a freshly malloc'd array (*out, caller frees); returns the count or -1. */
+int32_t lw_tokenize_alloc(const lw_model *model, const char *text, bool add_bos, int32_t **out);
+
+/* Renders tokens as text into a malloc'd NUL-terminated string (caller frees). Special
+ * tokens (BOS/EOS) are rendered only when render_special is true. NULL on error. */
+char *lw_detokenize(const lw_model *model, const int32_t *tokens, int32_t n, bool render_special);
+
+/* The dequantized token-embedding matrix, n_vocab x n_embd row-major float32, read from
+ * the GGUF file (any ggml type with a to_float conversion). Caller frees. NULL on error. */
+float *lw_model_token_embeddings(const lw_model *model, int *n_vocab, int *n_embd);
+
+/* The dequantized output (unembedding) matrix n_vocab x n_embd; for tied models this is
+ * the token-embedding matrix. Caller frees. NULL on error. */
+float *lw_model_output_matrix(const lw_model *model, int *n_vocab, int *n_embd);
+
+/* ---------------------------------------------------------------- session */
+
+typedef enum {
+    /* F32 KV cache, flash attention off: matches float32 reference math to ~1e-6.
+     * Use for measurements and reference tests. */
+    LW_PRECISION_EXACT = 0,
+    /* llama.cpp defaults (F16 KV cache, flash attention auto): ~1e-4 relative drift. */
+    LW_PRECISION_FAST = 1,
+} lw_precision;
+
+typedef struct {
+    int n_ctx;          /* context per session (tokens, shared by all sequences); 0 = min(model ctx, 4096) */
+    int n_ubatch;       /* tokens per forward micro-batch (default 512) */
+    int n_seq_max;      /* sequences that may be resident at once (default 1) */
+    int n_threads;      /* 0 = all cores */
+    lw_precision precision; /* default LW_PRECISION_EXACT */
+} lw_session_params;
+
+lw_session_params lw_session_default_params(void);
+
+lw_session *lw_session_new(lw_model *model, lw_session_params params);
+void lw_session_free(lw_session *session);
+
+const lw_model *lw_session_model(const lw_session *session);
+
+/* Forgets everything resident for sequence seq (seq < 0: all sequences). */
+void lw_session_clear(lw_session *session, int seq);
+
+/* Number of positions resident for seq (the next position to be filled). */
+int lw_session_seq_len(const lw_session *session, int seq);
+
+/* ---------------------------------------------------------------- hooks */
+
+typedef enum { LW_SITE_EMBED = 0, LW_SITE_RESID_POST = 1 } lw_site;
+
+typedef enum {
+    LW_OP_CAPTURE = 0,  /* copy the activation out (see lw_session_capture) */
+    LW_OP_REPLACE = 1,  /* activation := v */
+    LW_OP_ADD = 2,      /* activation += scale * v */
+    LW_OP_MEAN = 3,     /* activation := (activation + v) / 2 */
+} lw_op;
+
+typedef enum {
+    LW_POS_ALL = 0,     /* every position the run computes */
+    LW_POS_LAST = 1,    /* the last position of each run (each generated token, during generation) */
+    LW_POS_LIST = 2,    /* the listed absolute positions */
+} lw_pos_mode;
+
+typedef struct {
+    lw_site site;
+    int layer;              /* block index for LW_SITE_RESID_POST; ignored for EMBED */
+    int seq;                /* sequence id, or -1 for every sequence */
+    lw_op op;
+    lw_pos_mode pos_mode;
+    const int32_t *positions; /* LW_POS_LIST: n_positions absolute positions */
+    int n_positions;
+    /* Vectors for REPLACE / ADD / MEAN, row-major n_vectors x n_embd, copied on add.
+     * n_vectors == 1: the same vector at every hooked position.
+     * LW_POS_LIST with n_vectors == n_positions: row i goes to positions[i].
+     * LW_POS_ALL with n_vectors > 1: row p goes to position p (positions >= n_vectors
+     * are an error at run time). */
+    const float *vectors;
+    int n_vectors;
+    float scale;            /* LW_OP_ADD multiplier (default 1) */
+} lw_hook;
+
+/* A hook with every field at its default (capture, resid_post, all positions, all seqs). */
+lw_hook lw_hook_default(void);
+
+/* Installs a hook; it acts on every later run (prefill and each generation step) until
+ * removed. Returns its id (>= 0) or -1 (layer out of range, vector count mismatch...). */
+int lw_session_add_hook(lw_session *session, const lw_hook *hook);
+
+/* Removes all hooks and captured data. */
+void lw_session_clear_hooks(lw_session *session);
+
+/* Rows captured so far by capture hook `hook_id`, in the order they were computed:
+ * returns the row count and sets *data (n x n_embd), *seqs and *positions (n each; any
+ * out-pointer may be NULL). Pointers stay valid until the next run or clear. -1 on a bad id. */
+int lw_session_capture(const lw_session *session, int hook_id, const float **data,
+                       const int32_t **seqs, const int32_t **positions);
+
+/* Drops the captured rows of every hook (hooks stay installed). */
+void lw_session_clear_captures(lw_session *session);
+
+/* ---------------------------------------------------------------- runs */
+
+/* One piece of a sequence's input: tokens or input embeddings ("soft tokens"). */
+typedef struct {
+    const int32_t *tokens;  /* n token ids, or NULL */
+    const float *embd;      /* n rows of n_embd floats, used when tokens == NULL */
+    int n;
+} lw_span;
+
+typedef enum {
+    LW_LOGITS_NONE = 0,
+    LW_LOGITS_LAST = 1,
+    LW_LOGITS_ALL = 2,
+} lw_logits_mode;
+
+typedef struct {
+    int seq;                /* sequence id in [0, n_seq_max) */
+    const lw_span *spans;   /* appended in order after what is resident for seq */
+    int n_spans;
+    lw_logits_mode logits;
+} lw_seq_input;
+
+/* Runs the inputs through the model, appending to each sequence's resident state, with
+ * the installed hooks acting. When every hook is a capture and no logits are requested,
+ * the forward pass stops after the deepest hooked layer and the partial state is
+ * dropped again (the sequences are left as they were before the run).
+ * Returns 0, or -1 (context overflow, bad span, position past the end...). */
+int lw_session_run(lw_session *session, const lw_seq_input *inputs, int n_inputs);
+
+/* Logits of sequence seq at absolute position pos from the last run that requested them
+ * (n_vocab floats, valid until the next run). NULL when not computed. */
+const float *lw_session_logits(const lw_session *session, int seq, int pos);
+
+/* ---------------------------------------------------------------- sampling, generation */
+
+typedef struct {
+    int max_tokens;     /* stop after this many new tokens (default 64) */
+    float temperature;  /* <= 0: greedy (default 0) */
+    float top_p;        /* nucleus mass in (0, 1] (default 1) */
+    int top_k;          /* 0 = off (default 0) */
+    uint32_t seed;      /* sampling seed (default 42) */
+    bool stop_at_eos;   /* stop at an end-of-generation token (default true; it is not returned) */
+} lw_gen_params;
+
+lw_gen_params lw_gen_default_params(void);
+
+/* Generates after the prompt spans for sequence seq (which must be empty or is continued).
+ * Hooks act during the prompt and at every step. Writes up to cap tokens to out and
+ * returns how many were generated, or -1. */
+int lw_generate(lw_session *session, int seq, const lw_span *prompt, int n_spans,
+                const lw_gen_params *params, int32_t *out, int cap);
+
+/* Log-softmax of n logits into out (may alias logits). Computed in double. */
+void lw_log_softmax(const float *logits, int n, float *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,32 @@
+#include "common/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static _Thread_local char g_err[1024];
+
+const char *lw_last_error(void) { return g_err; }
+
+void lw_clear_error(void) { g_err[0] = '\0'; }
+
+int lw_fail(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_err, sizeof g_err, fmt, ap);
+    va_end(ap);
+    /* Keep the promise of one line. */
+    for (char *p = g_err; *p; p++)
+        if (*p == '\n' || *p == '\r') *p = ' ';
+    return -1;
+}
+
+int lw_fail_prefix(const char *fmt, ...) {
+    char prefix[512], old[sizeof g_err];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    memcpy(old, g_err, sizeof old);
+    return lw_fail("%s%s", prefix, old);
+}

@@ -1,0 +1,115 @@
+#include "support/testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/fileio.h"
+
+const char *lw_test_shared_dir(const char *what) {
+    static char dir[1024];
+    const char *d = getenv("LW_SHARED_DIR");
+    if (!d || !*d) d = getenv("LW_SHARED_DIR_DEFAULT");
+    struct stat st;
+    if (!d || stat(d, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "SKIP (no ../shared): %s\n", what ? what : "real-model test");
+        return NULL;
+    }
+    snprintf(dir, sizeof dir, "%s", d);
+    return dir;
+}
+
+const char *lw_test_shared_path(const char *rel) {
+    static char slots[8][1024];
+    static int next;
+    const char *d = lw_test_shared_dir(rel);
+    if (!d) return NULL;
+    char *p = slots[next++ % 8];
+    snprintf(p, 1024, "%s/%s", d, rel);
+    if (!lw_test_file_exists(p)) {
+        fprintf(stderr, "SKIP (missing in ../shared): %s\n", rel);
+        return NULL;
+    }
+    return p;
+}
+
+const char *lw_test_tmpdir(void) {
+    static char dir[1024];
+    if (dir[0]) return dir;
+    const char *base = getenv("LW_TMPDIR");
+    if (!base || !*base) base = "/tmp";
+    lw_mkdir_p(base);
+    snprintf(dir, sizeof dir, "%s/lwtest.XXXXXX", base);
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        abort();
+    }
+    return dir;
+}
+
+const char *lw_test_tmpfile(const char *name) {
+    static char slots[8][1200];
+    static int next;
+    char *p = slots[next++ % 8];
+    snprintf(p, 1200, "%s/%s", lw_test_tmpdir(), name);
+    return p;
+}
+
+static char *slurp(const char *path) {
+    size_t len;
+    char *s = lw_read_file(path, &len);
+    if (!s) s = strdup("");
+    return s;
+}
+
+int lw_test_run_cli(const char *args, char **out, char **err) {
+    const char *cli = getenv("LW_CLI");
+    if (!cli) cli = "latentwire";
+    char o[1300], e[1300];
+    static int n;
+    snprintf(o, sizeof o, "%s/cli.%d.out", lw_test_tmpdir(), n);
+    snprintf(e, sizeof e, "%s/cli.%d.err", lw_test_tmpdir(), n++);
+    size_t len = strlen(cli) + strlen(args) + 2 * sizeof o + 64;
+    char *cmd = malloc(len);
+    snprintf(cmd, len, "%s %s </dev/null >%s 2>%s", cli, args, o, e);
+    int st = system(cmd);
+    free(cmd);
+    if (out) *out = slurp(o);
+    if (err) *err = slurp(e);
+    unlink(o);
+    unlink(e);
+    if (st == -1 || !WIFEXITED(st)) return -1;
+    return WEXITSTATUS(st);
+}
+
+double lw_test_max_rel_err(const float *a, const float *b, size_t n, double floor) {
+    double mx = 0, scale = floor;
+    for (size_t i = 0; i < n; i++) {
+        if (fabs(b[i]) > scale) scale = fabs(b[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (isnan(a[i]) || isnan(b[i])) return INFINITY;
+        if (d > mx) mx = d;
+    }
+    return mx / scale;
+}
+
+double lw_test_max_abs_diff(const float *a, const float *b, size_t n) {
+    double mx = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (isnan(a[i]) != isnan(b[i])) return INFINITY;
+        if (d > mx) mx = d;
+    }
+    return mx;
+}
+
+bool lw_test_file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}

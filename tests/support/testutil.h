@@ -1,0 +1,34 @@
+/* Shared test helpers: where the real models are, scratch files, running the CLI. */
+#ifndef LW_TESTUTIL_H
+#define LW_TESTUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Directory of ../shared (LW_SHARED_DIR, else the build's default), or NULL when it is
+ * absent; prints one loud "SKIP (no ../shared): <what>" line to stderr in that case. */
+const char *lw_test_shared_dir(const char *what);
+
+/* Path of a file under ../shared (static buffer per call slot, 8 slots), or NULL + loud skip
+ * message if missing. Example: lw_test_shared_path("models/stories260K.gguf"). */
+const char *lw_test_shared_path(const char *rel);
+
+/* A fresh scratch directory for this test process (under LW_TMPDIR or /tmp); created once. */
+const char *lw_test_tmpdir(void);
+
+/* Path "<tmpdir>/<name>" in a static buffer (8 rotating slots). */
+const char *lw_test_tmpfile(const char *name);
+
+/* Runs the latentwire CLI (LW_CLI) with a shell command line of arguments; captures
+ * stdout and stderr (malloc'd, caller frees; either out-pointer may be NULL) and returns
+ * the exit status (or -1 if it did not exit normally). */
+int lw_test_run_cli(const char *args, char **out, char **err);
+
+/* max |a-b| / max(max|b|, floor): relative error against a reference b. */
+double lw_test_max_rel_err(const float *a, const float *b, size_t n, double floor);
+double lw_test_max_abs_diff(const float *a, const float *b, size_t n);
+
+bool lw_test_file_exists(const char *path);
+
+#endif
