@@ -1,0 +1,28 @@
+/* The latentwire command-line tool: one file per verb, all thin over the library. */
+#ifndef LW_CLI_H
+#define LW_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+int cmd_info(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_extract(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+
+/* Prints "latentwire <verb>: <message>" (or the library's last error) and returns 1. */
+int cli_fail(const char *verb, const char *fmt, ...);
+int cli_fail_lib(const char *verb);
+
+/* Parses "0,3,all" / "last" style layer lists against n_layer into a malloc'd sorted,
+ * de-duplicated array; returns the count or -1 (message set). */
+int cli_parse_layers(const char *spec, int n_layer, int **out);
+
+/* Strict integer / float parsing: the whole string must be a number. */
+bool cli_parse_int(const char *s, long lo, long hi, long *out);
+bool cli_parse_float(const char *s, double *out);
+
+/* stderr is a terminal (progress lines are shown only then). */
+bool cli_is_tty(void);
+
+#endif

@@ -1,0 +1,440 @@
+/* latentwire extract: residual-stream activations of a text corpus into safetensors.
+ *
+ * Memory stays flat as the corpus grows: texts run in small batches, each batch's rows go
+ * straight to one temporary file per layer, and a shard's safetensors file is assembled
+ * from those files when the shard is complete. Shards are whole files of their own, so an
+ * interrupted run resumed with --resume keeps every finished shard. */
+#include <jansson.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "common/fileio.h"
+#include "latentwire/runtime.h"
+#include "latentwire/safetensors.h"
+
+enum pool { POOL_MEAN, POOL_LAST, POOL_NONE };
+static const char *POOL_NAMES[] = {"mean", "last", "none"};
+
+static const char *USAGE =
+    "usage: latentwire extract --model M.gguf --layers L --input FILE --out OUT.safetensors [options]\n"
+    "  --layers L        comma list of block indices, `all`, `last`, `embed` (negative counts from the end)\n"
+    "  --pool P          mean (over the text's tokens, BOS excluded) | last | none (every token) (default mean)\n"
+    "  --input FILE      .txt (one text per line) or .jsonl (field --field, default \"text\")\n"
+    "  --batch N         sequences per forward batch (default 8)\n"
+    "  --shard-texts N   texts per output shard (default: shards of about 1 GiB)\n"
+    "  --resume          keep finished shards of an earlier run with the same settings\n"
+    "  --truncate        cut texts longer than the context instead of failing\n"
+    "  --no-bos          do not prepend BOS\n"
+    "  --precision exact|fast   (default exact)\n"
+    "  --threads N\n";
+
+typedef struct {
+    const char *model, *input, *out, *field, *layers;
+    enum pool pool;
+    int batch;
+    long shard_texts;
+    bool resume, truncate, bos;
+    lw_session_params sp;
+} opts;
+
+typedef struct {
+    lw_model *m;
+    lw_model_info info;
+    lw_session *s;
+    lw_corpus corpus;
+    int32_t *n_tok;     /* tokens per text (after truncation) */
+    int *layers;        /* -1 = embed */
+    int n_layers;
+    int *hook_ids;
+    char input_sha[65];
+    int s_ctx;          /* the session's context: a batch's tokens must fit it together */
+} job;
+
+static int parse_opts(int argc, char **argv, opts *o) {
+    memset(o, 0, sizeof *o);
+    o->field = "text";
+    o->batch = 8;
+    o->bos = true;
+    o->sp = lw_session_default_params();
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long n;
+        if (!strcmp(a, "--help")) {
+            fputs(USAGE, stdout);
+            return 1;
+        } else if (!strcmp(a, "--resume")) o->resume = true;
+        else if (!strcmp(a, "--truncate")) o->truncate = true;
+        else if (!strcmp(a, "--no-bos")) o->bos = false;
+        else if (!v) return cli_fail("extract", "option %s needs a value", a) + 1; /* 2 = error */
+        else if (!strcmp(a, "--model")) o->model = argv[++i];
+        else if (!strcmp(a, "--input")) o->input = argv[++i];
+        else if (!strcmp(a, "--out")) o->out = argv[++i];
+        else if (!strcmp(a, "--field")) o->field = argv[++i];
+        else if (!strcmp(a, "--layers")) o->layers = argv[++i];
+        else if (!strcmp(a, "--pool")) {
+            i++;
+            if (!strcmp(v, "mean")) o->pool = POOL_MEAN;
+            else if (!strcmp(v, "last")) o->pool = POOL_LAST;
+            else if (!strcmp(v, "none")) o->pool = POOL_NONE;
+            else return cli_fail("extract", "--pool \"%s\": use mean, last or none", v) + 1; /* 2 = error */
+        } else if (!strcmp(a, "--batch") && cli_parse_int(v, 1, 256, &n)) o->batch = (int)n, i++;
+        else if (!strcmp(a, "--shard-texts") && cli_parse_int(v, 1, 1L << 40, &n)) o->shard_texts = n, i++;
+        else if (!strcmp(a, "--threads") && cli_parse_int(v, 1, 1024, &n)) o->sp.n_threads = (int)n, i++;
+        else if (!strcmp(a, "--precision") && (!strcmp(v, "exact") || !strcmp(v, "fast")))
+            o->sp.precision = !strcmp(v, "fast") ? LW_PRECISION_FAST : LW_PRECISION_EXACT, i++;
+        else return cli_fail("extract", "bad option or value: %s %s", a, v) + 1; /* 2 = error */
+    }
+    if (!o->model) return cli_fail("extract", "--model is required") + 1; /* 2 = error */
+    if (!o->input) return cli_fail("extract", "--input is required") + 1; /* 2 = error */
+    if (!o->out) return cli_fail("extract", "--out is required") + 1; /* 2 = error */
+    if (!o->layers) return cli_fail("extract", "--layers is required") + 1; /* 2 = error */
+    size_t len = strlen(o->out);
+    if (len < 13 || strcmp(o->out + len - 12, ".safetensors"))
+        return cli_fail("extract", "--out \"%s\" must end in .safetensors", o->out) + 1; /* 2 = error */
+    return 0;
+}
+
+/* "acts.safetensors" -> "acts-00002-of-00005.safetensors" when there are several shards. */
+static void shard_path(const char *out, int shard, int n_shards, char *buf, size_t n) {
+    if (n_shards == 1) {
+        snprintf(buf, n, "%s", out);
+        return;
+    }
+    int stem = (int)strlen(out) - 12;
+    snprintf(buf, n, "%.*s-%05d-of-%05d.safetensors", stem, out, shard + 1, n_shards);
+}
+
+static const char *tensor_name(int layer, char *buf, size_t n) {
+    if (layer < 0) snprintf(buf, n, "embed");
+    else snprintf(buf, n, "layer.%d", layer);
+    return buf;
+}
+
+/* Rows a text contributes to the output. */
+static int64_t text_rows(const opts *o, const job *j, int64_t t) { return o->pool == POOL_NONE ? j->n_tok[t] : 1; }
+
+/* Settings that must match for a finished shard to be reused. */
+static char *settings_json(const opts *o, job *j, int shard, int n_shards, int64_t t0, int64_t t1) {
+    json_t *root = json_object();
+    json_object_set_new(root, "format", json_string("latentwire.activations/1"));
+    json_object_set_new(root, "model", json_string(j->info.path));
+    const char *sha = lw_model_sha256(j->m);
+    json_object_set_new(root, "model_sha256", json_string(sha ? sha : ""));
+    json_object_set_new(root, "architecture", json_string(j->info.arch));
+    json_object_set_new(root, "tokenizer", json_string(j->info.tokenizer));
+    json_object_set_new(root, "n_embd", json_integer(j->info.n_embd));
+    json_t *layers = json_array();
+    for (int k = 0; k < j->n_layers; k++) json_array_append_new(layers, json_integer(j->layers[k]));
+    json_object_set_new(root, "layers", layers);
+    json_object_set_new(root, "pool", json_string(POOL_NAMES[o->pool]));
+    json_object_set_new(root, "bos", json_boolean(o->bos));
+    json_object_set_new(root, "truncate", json_boolean(o->truncate));
+    json_object_set_new(root, "precision", json_string(o->sp.precision == LW_PRECISION_EXACT ? "exact" : "fast"));
+    json_object_set_new(root, "input", json_string(o->input));
+    json_object_set_new(root, "input_field", json_string(o->field));
+    json_object_set_new(root, "input_sha256", json_string(j->input_sha));
+    json_object_set_new(root, "shard", json_integer(shard));
+    json_object_set_new(root, "n_shards", json_integer(n_shards));
+    json_object_set_new(root, "first_text", json_integer(t0));
+    json_object_set_new(root, "n_texts", json_integer(t1 - t0));
+    char *s = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(root);
+    return s;
+}
+
+static bool shard_done(const char *path, const char *settings) {
+    if (access(path, R_OK) != 0) return false;
+    lw_st_file *f = lw_st_open(path);
+    if (!f) return false;
+    const char *have = lw_st_meta(f, "latentwire");
+    bool same = have && !strcmp(have, settings);
+    lw_st_close(f);
+    return same;
+}
+
+/* Pools one text's captured rows of one layer and appends them to the layer's file. */
+static int emit_rows(const opts *o, const job *j, FILE *fp, const float *rows, const int32_t *pos, int n, int d) {
+    if (o->pool != POOL_MEAN) {
+        const float *src = o->pool == POOL_LAST ? rows + (size_t)(n - 1) * d : rows;
+        size_t k = o->pool == POOL_LAST ? 1 : (size_t)n;
+        return fwrite(src, sizeof(float) * (size_t)d, k, fp) == k ? 0 : -1;
+    }
+    double *acc = calloc((size_t)d, sizeof(double));
+    float *mean = malloc(sizeof(float) * (size_t)d);
+    int used = 0;
+    for (int r = 0; r < n; r++) {
+        if (o->bos && pos[r] == 0 && n > 1) continue; /* BOS is an attention sink, not content */
+        for (int c = 0; c < d; c++) acc[c] += rows[(size_t)r * d + c];
+        used++;
+    }
+    for (int c = 0; c < d; c++) mean[c] = (float)(acc[c] / used);
+    int rc = fwrite(mean, sizeof(float) * (size_t)d, 1, fp) == 1 ? 0 : -1;
+    free(acc);
+    free(mean);
+    return rc;
+}
+
+/* Runs texts [t0, t1) in batches, streaming each layer's rows to its temp file. */
+static int run_texts(const opts *o, job *j, int64_t t0, int64_t t1, FILE **layer_fp, int64_t *done, int64_t total,
+                     int shard, int n_shards) {
+    const int d = j->info.n_embd;
+    int32_t **toks = calloc((size_t)o->batch, sizeof *toks);
+    lw_span *spans = calloc((size_t)o->batch, sizeof *spans);
+    lw_seq_input *ins = calloc((size_t)o->batch, sizeof *ins);
+    time_t last_print = 0;
+    int rc = 0;
+    for (int64_t t = t0; t < t1 && rc == 0;) {
+        /* pack up to `batch` texts whose tokens fit the context together */
+        int nb = 0;
+        long used = 0;
+        while (t < t1 && nb < o->batch && (nb == 0 || used + j->n_tok[t] <= j->s_ctx)) {
+            int32_t n = lw_tokenize_alloc(j->m, j->corpus.texts[t], o->bos, &toks[nb]);
+            if (n < 0) {
+                rc = cli_fail("extract", "%s:%lld: %s", o->input, (long long)j->corpus.line_no[t], lw_last_error());
+                break;
+            }
+            spans[nb] = (lw_span){.tokens = toks[nb], .n = j->n_tok[t]};
+            ins[nb] = (lw_seq_input){.seq = nb, .spans = &spans[nb], .n_spans = 1, .logits = LW_LOGITS_NONE};
+            used += j->n_tok[t];
+            nb++;
+            t++;
+        }
+        if (rc == 0 && lw_session_run(j->s, ins, nb) != 0) rc = cli_fail_lib("extract");
+        for (int k = 0; rc == 0 && k < j->n_layers; k++) {
+            const float *rows;
+            const int32_t *seqs, *pos;
+            int n = lw_session_capture(j->s, j->hook_ids[k], &rows, &seqs, &pos);
+            /* rows of one sequence are contiguous only per micro-batch: gather per sequence */
+            for (int q = 0; rc == 0 && q < nb; q++) {
+                int first = -1, cnt = 0;
+                for (int r = 0; r < n; r++)
+                    if (seqs[r] == q) {
+                        if (first < 0) first = r;
+                        cnt++;
+                    }
+                bool contiguous = first >= 0;
+                for (int r = first; contiguous && r < first + cnt; r++) contiguous = seqs[r] == q;
+                if (!contiguous) {
+                    /* copy the sequence's rows together (multi-sequence micro-batches interleave) */
+                    float *buf = malloc(sizeof(float) * (size_t)(cnt ? cnt : 1) * d);
+                    int32_t *pb = malloc(sizeof(int32_t) * (size_t)(cnt ? cnt : 1));
+                    int m2 = 0;
+                    for (int r = 0; r < n; r++)
+                        if (seqs[r] == q) {
+                            memcpy(buf + (size_t)m2 * d, rows + (size_t)r * d, sizeof(float) * d);
+                            pb[m2++] = pos[r];
+                        }
+                    if (cnt == 0 || emit_rows(o, j, layer_fp[k], buf, pb, cnt, d) != 0)
+                        rc = cli_fail("extract", "no rows captured for a text, or a write failed");
+                    free(buf);
+                    free(pb);
+                } else if (emit_rows(o, j, layer_fp[k], rows + (size_t)first * d, pos + first, cnt, d) != 0) {
+                    rc = cli_fail("extract", "cannot write temporary data for %s", o->out);
+                }
+            }
+        }
+        lw_session_clear_captures(j->s);
+        for (int k = 0; k < nb; k++) {
+            free(toks[k]);
+            toks[k] = NULL;
+        }
+        *done += nb;
+        if (cli_is_tty() && (time(NULL) != last_print || *done == total)) {
+            last_print = time(NULL);
+            fprintf(stderr, "\rextract: shard %d/%d, %lld/%lld texts (%.0f%%)", shard + 1, n_shards, (long long)*done,
+                    (long long)total, 100.0 * (double)*done / (double)total);
+            if (*done == total) fputc('\n', stderr);
+        }
+    }
+    free(toks);
+    free(spans);
+    free(ins);
+    return rc;
+}
+
+/* Streams a temp file into the writer. */
+static int copy_into(lw_st_writer *w, FILE *fp) {
+    char buf[1 << 16];
+    rewind(fp);
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf, fp)) > 0)
+        if (lw_st_writer_write(w, buf, got) != 0) return -1;
+    return ferror(fp) ? -1 : 0;
+}
+
+static int write_shard(const opts *o, job *j, const char *path, const char *settings, int64_t t0, int64_t t1,
+                       FILE **layer_fp) {
+    int64_t rows = 0;
+    for (int64_t t = t0; t < t1; t++) rows += text_rows(o, j, t);
+    lw_st_writer *w = lw_st_writer_new(path);
+    if (!w) return cli_fail_lib("extract");
+    int rc = lw_st_writer_set_meta(w, "latentwire", settings);
+    rc |= lw_st_writer_set_meta(w, "format", "latentwire.activations/1");
+    rc |= lw_st_writer_set_meta(w, "pool", POOL_NAMES[o->pool]);
+    char name[32];
+    for (int k = 0; k < j->n_layers; k++) {
+        int64_t shape[2] = {rows, j->info.n_embd};
+        rc |= lw_st_writer_add(w, tensor_name(j->layers[k], name, sizeof name), LW_DT_F32, 2, shape);
+    }
+    rc |= lw_st_writer_add(w, "row_id", LW_DT_I64, 1, &rows);
+    rc |= lw_st_writer_add(w, "line", LW_DT_I64, 1, &rows);
+    if (o->pool == POOL_NONE) {
+        rc |= lw_st_writer_add(w, "position", LW_DT_I32, 1, &rows);
+        rc |= lw_st_writer_add(w, "token", LW_DT_I32, 1, &rows);
+    }
+    for (int k = 0; rc == 0 && k < j->n_layers; k++) rc = copy_into(w, layer_fp[k]);
+    /* row ids and source lines, then positions and tokens, each streamed text by text */
+    for (int pass = 0; rc == 0 && pass < (o->pool == POOL_NONE ? 4 : 2); pass++) {
+        for (int64_t t = t0; rc == 0 && t < t1; t++) {
+            int64_t n = text_rows(o, j, t);
+            if (pass < 2) {
+                int64_t v = pass == 0 ? t : j->corpus.line_no[t];
+                for (int64_t r = 0; rc == 0 && r < n; r++) rc = lw_st_writer_write(w, &v, sizeof v);
+            } else if (pass == 2) {
+                for (int32_t r = 0; rc == 0 && r < (int32_t)n; r++) rc = lw_st_writer_write(w, &r, sizeof r);
+            } else {
+                int32_t *tk;
+                int32_t got = lw_tokenize_alloc(j->m, j->corpus.texts[t], o->bos, &tk);
+                rc = got < n ? -1 : lw_st_writer_write(w, tk, sizeof(int32_t) * (size_t)n);
+                free(tk);
+            }
+        }
+    }
+    if (rc == 0) rc = lw_st_writer_finish(w);
+    if (rc != 0) cli_fail_lib("extract");
+    lw_st_writer_free(w);
+    return rc ? 1 : 0;
+}
+
+static int tokenize_corpus(const opts *o, job *j, int n_ctx) {
+    j->n_tok = malloc(sizeof(int32_t) * (size_t)(j->corpus.n ? j->corpus.n : 1));
+    for (int64_t t = 0; t < j->corpus.n; t++) {
+        int32_t n = lw_tokenize(j->m, j->corpus.texts[t], o->bos, NULL, 0);
+        if (n == INT32_MIN) return cli_fail("extract", "%s:%lld: %s", o->input, (long long)j->corpus.line_no[t], lw_last_error());
+        if (n < 0) n = -n;
+        if (n == 0) return cli_fail("extract", "%s:%lld: text has no tokens", o->input, (long long)j->corpus.line_no[t]);
+        if (n > n_ctx) {
+            if (!o->truncate)
+                return cli_fail("extract", "%s:%lld: text has %d tokens, more than the context (%d); use --truncate",
+                                o->input, (long long)j->corpus.line_no[t], n, n_ctx);
+            n = n_ctx;
+        }
+        j->n_tok[t] = n;
+    }
+    return 0;
+}
+
+int cmd_extract(int argc, char **argv) {
+    opts o;
+    int prc = parse_opts(argc, argv, &o); /* 1 = help shown, 2 = error */
+    if (prc) return prc == 1 ? 0 : 1;
+    job j;
+    memset(&j, 0, sizeof j);
+    int rc = 1;
+    FILE **layer_fp = NULL;
+    char **tmp_paths = NULL;
+    if (lw_corpus_load(&j.corpus, o.input, o.field) != 0) {
+        cli_fail_lib("extract");
+        goto done;
+    }
+    if (j.corpus.n == 0) {
+        cli_fail("extract", "%s: no texts", o.input);
+        goto done;
+    }
+    if (lw_sha256_file(o.input, j.input_sha) != 0) {
+        cli_fail_lib("extract");
+        goto done;
+    }
+    j.m = lw_model_load(o.model, lw_model_default_params());
+    if (!j.m) {
+        cli_fail_lib("extract");
+        goto done;
+    }
+    lw_model_get_info(j.m, &j.info);
+    j.n_layers = cli_parse_layers(o.layers, j.info.n_layer, &j.layers);
+    if (j.n_layers <= 0) {
+        cli_fail("extract", "--layers \"%s\" is not valid for %s (layers 0..%d)", o.layers, o.model, j.info.n_layer - 1);
+        goto done;
+    }
+    o.sp.n_seq_max = o.batch;
+    o.sp.n_ctx = j.info.n_ctx_train > 0 && j.info.n_ctx_train < 4096 ? j.info.n_ctx_train : 4096;
+    j.s_ctx = o.sp.n_ctx;
+    if (tokenize_corpus(&o, &j, o.sp.n_ctx) != 0) goto done;
+    j.s = lw_session_new(j.m, o.sp);
+    if (!j.s) {
+        cli_fail_lib("extract");
+        goto done;
+    }
+    j.hook_ids = malloc(sizeof(int) * (size_t)j.n_layers);
+    for (int k = 0; k < j.n_layers; k++) {
+        lw_hook h = lw_hook_default();
+        h.site = j.layers[k] < 0 ? LW_SITE_EMBED : LW_SITE_RESID_POST;
+        h.layer = j.layers[k] < 0 ? 0 : j.layers[k];
+        h.pos_mode = o.pool == POOL_LAST ? LW_POS_LAST : LW_POS_ALL;
+        if ((j.hook_ids[k] = lw_session_add_hook(j.s, &h)) < 0) {
+            cli_fail_lib("extract");
+            goto done;
+        }
+    }
+    /* shards of about 1 GiB unless told otherwise */
+    int64_t total_rows = 0;
+    for (int64_t t = 0; t < j.corpus.n; t++) total_rows += text_rows(&o, &j, t);
+    double bytes_per_text = (double)total_rows / (double)j.corpus.n * j.n_layers * j.info.n_embd * 4.0;
+    int64_t per_shard = o.shard_texts ? o.shard_texts : (int64_t)(1073741824.0 / bytes_per_text);
+    if (per_shard < 1) per_shard = 1;
+    int n_shards = (int)((j.corpus.n + per_shard - 1) / per_shard);
+
+    layer_fp = calloc((size_t)j.n_layers, sizeof *layer_fp);
+    tmp_paths = calloc((size_t)j.n_layers, sizeof *tmp_paths);
+    int64_t done_texts = 0;
+    for (int sh = 0; sh < n_shards; sh++) {
+        int64_t t0 = sh * per_shard, t1 = t0 + per_shard < j.corpus.n ? t0 + per_shard : j.corpus.n;
+        char path[2048];
+        shard_path(o.out, sh, n_shards, path, sizeof path);
+        char *settings = settings_json(&o, &j, sh, n_shards, t0, t1);
+        if (o.resume && shard_done(path, settings)) {
+            fprintf(stderr, "extract: %s is complete, kept\n", path);
+            done_texts += t1 - t0;
+            free(settings);
+            continue;
+        }
+        int src = 0;
+        for (int k = 0; k < j.n_layers && src == 0; k++) {
+            size_t len = strlen(path) + 32;
+            tmp_paths[k] = malloc(len);
+            snprintf(tmp_paths[k], len, "%s.layer%d.tmp", path, j.layers[k]);
+            layer_fp[k] = fopen(tmp_paths[k], "w+b");
+            if (!layer_fp[k]) src = cli_fail("extract", "cannot create %s", tmp_paths[k]);
+        }
+        if (src == 0) src = run_texts(&o, &j, t0, t1, layer_fp, &done_texts, j.corpus.n, sh, n_shards);
+        if (src == 0) src = write_shard(&o, &j, path, settings, t0, t1, layer_fp);
+        for (int k = 0; k < j.n_layers; k++) {
+            if (layer_fp[k]) fclose(layer_fp[k]);
+            layer_fp[k] = NULL;
+            if (tmp_paths[k]) unlink(tmp_paths[k]);
+            free(tmp_paths[k]);
+            tmp_paths[k] = NULL;
+        }
+        free(settings);
+        if (src != 0) goto done;
+        if (!cli_is_tty()) fprintf(stderr, "extract: wrote %s (texts %lld..%lld)\n", path, (long long)t0, (long long)t1 - 1);
+    }
+    printf("extracted %lld texts x %d layer(s) of width %d (pool %s) from %s into %s%s\n", (long long)j.corpus.n,
+           j.n_layers, j.info.n_embd, POOL_NAMES[o.pool], o.model, o.out, n_shards > 1 ? " (sharded)" : "");
+    rc = 0;
+done:
+    free(layer_fp);
+    free(tmp_paths);
+    free(j.hook_ids);
+    free(j.layers);
+    free(j.n_tok);
+    lw_session_free(j.s);
+    lw_model_free(j.m);
+    lw_corpus_free(&j.corpus);
+    return rc;
+}

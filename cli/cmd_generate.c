@@ -1,0 +1,258 @@
+/* latentwire generate --model M --prompt TEXT [--hook LAYER:OP:POSITIONS:VECTORS[:SCALE]]... */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "common/fileio.h"
+#include "latentwire/runtime.h"
+#include "latentwire/safetensors.h"
+
+static const char *USAGE =
+    "usage: latentwire generate --model M.gguf --prompt TEXT [options]\n"
+    "  --max-tokens N      new tokens at most (default 64)\n"
+    "  --temp T            sampling temperature; 0 = greedy (default 0)\n"
+    "  --top-p P, --top-k K, --seed S   sampling filters and seed\n"
+    "  --no-bos            do not prepend BOS\n"
+    "  --no-eos-stop       keep going past end-of-sequence tokens\n"
+    "  --precision exact|fast   KV cache / attention precision (default exact)\n"
+    "  --hook LAYER:OP:POSITIONS:VECTORS[:SCALE]   (repeatable)\n"
+    "      LAYER      block index (negative counts from the end) or `embed`\n"
+    "      OP         replace | add | mean\n"
+    "      POSITIONS  all | last | comma-separated absolute positions (0 = BOS)\n"
+    "      VECTORS    a .safetensors file (first tensor, or FILE#NAME) or a text file of\n"
+    "                 whitespace-separated floats, one vector per line; 1 vector for all\n"
+    "                 positions or one per listed position\n"
+    "      SCALE      multiplier for add (default 1)\n";
+
+/* Loads k x n_embd vectors from a safetensors tensor or a text file. */
+static float *load_vectors(const char *spec, int n_embd, int *n_vec) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s", spec);
+    char *hash = strrchr(path, '#');
+    const char *tensor = NULL;
+    if (hash && strstr(path, ".safetensors#")) {
+        *hash = '\0';
+        tensor = hash + 1;
+    }
+    size_t len = strlen(path);
+    if (len > 12 && !strcmp(path + len - 12, ".safetensors")) {
+        lw_st_file *f = lw_st_open(path);
+        if (!f) {
+            fprintf(stderr, "latentwire generate: %s\n", lw_last_error());
+            return NULL;
+        }
+        const lw_st_tensor *t = tensor ? lw_st_find(f, tensor) : (lw_st_count(f) > 0 ? lw_st_get(f, 0) : NULL);
+        float *out = NULL;
+        if (!t) {
+            fprintf(stderr, "latentwire generate: %s: no tensor %s%s%s\n", path, tensor ? "\"" : "",
+                    tensor ? tensor : "in file", tensor ? "\"" : "");
+        } else if (t->dtype != LW_DT_F32 || t->n_dims < 1 || t->n_dims > 2 || t->shape[t->n_dims - 1] != n_embd) {
+            fprintf(stderr, "latentwire generate: %s: tensor \"%s\" must be F32 [k, %d] or [%d] (the model width)\n",
+                    path, t->name, n_embd, n_embd);
+        } else {
+            *n_vec = t->n_dims == 2 ? (int)t->shape[0] : 1;
+            out = malloc(t->n_bytes ? t->n_bytes : 1);
+            memcpy(out, t->data, t->n_bytes);
+            if (*n_vec == 0) {
+                fprintf(stderr, "latentwire generate: %s: tensor \"%s\" has no rows\n", path, t->name);
+                free(out);
+                out = NULL;
+            }
+        }
+        lw_st_close(f);
+        return out;
+    }
+    size_t n;
+    char *text = lw_read_file(path, &n);
+    if (!text) {
+        fprintf(stderr, "latentwire generate: %s\n", lw_last_error());
+        return NULL;
+    }
+    int cap = 16, rows = 0;
+    float *out = malloc(sizeof(float) * (size_t)cap * (size_t)n_embd);
+    int line_no = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        line_no++;
+        int k = 0;
+        char *p = line, *end;
+        if (strspn(line, " \t\r") == strlen(line)) continue;
+        if (rows == cap) {
+            cap *= 2;
+            out = realloc(out, sizeof(float) * (size_t)cap * (size_t)n_embd);
+        }
+        for (;;) {
+            float v = strtof(p, &end);
+            if (end == p) break;
+            if (k < n_embd) out[(size_t)rows * n_embd + k] = v;
+            k++;
+            p = end;
+        }
+        if (strspn(p, " \t\r") != strlen(p) || k != n_embd) {
+            fprintf(stderr, "latentwire generate: %s:%d: vector has %d values%s, the model width is %d\n", path, line_no,
+                    k, strspn(p, " \t\r") != strlen(p) ? " and trailing garbage" : "", n_embd);
+            free(out);
+            free(text);
+            return NULL;
+        }
+        rows++;
+    }
+    free(text);
+    if (rows == 0) {
+        fprintf(stderr, "latentwire generate: %s: no vectors\n", path);
+        free(out);
+        return NULL;
+    }
+    *n_vec = rows;
+    return out;
+}
+
+/* Parses LAYER:OP:POSITIONS:VECTORS[:SCALE] into a hook (vectors/positions malloc'd). */
+static int parse_hook(const char *spec, const lw_model_info *mi, lw_hook *h) {
+    *h = lw_hook_default();
+    char buf[1200];
+    snprintf(buf, sizeof buf, "%s", spec);
+    char *field[5] = {0};
+    int nf = 0;
+    char *save = NULL;
+    /* split on the first three ':' only past the vectors path would break a path with ':'; keep it simple */
+    for (char *t = strtok_r(buf, ":", &save); t && nf < 5; t = strtok_r(NULL, ":", &save)) field[nf++] = t;
+    if (nf < 4) {
+        fprintf(stderr, "latentwire generate: --hook \"%s\": expected LAYER:OP:POSITIONS:VECTORS[:SCALE]\n", spec);
+        return -1;
+    }
+    long layer;
+    if (!strcmp(field[0], "embed")) {
+        h->site = LW_SITE_EMBED;
+    } else if (cli_parse_int(field[0], -mi->n_layer, mi->n_layer - 1, &layer)) {
+        h->layer = (int)(layer < 0 ? layer + mi->n_layer : layer);
+    } else {
+        fprintf(stderr, "latentwire generate: --hook \"%s\": layer \"%s\" is out of range (model has layers 0..%d)\n",
+                spec, field[0], mi->n_layer - 1);
+        return -1;
+    }
+    if (!strcmp(field[1], "replace")) h->op = LW_OP_REPLACE;
+    else if (!strcmp(field[1], "add")) h->op = LW_OP_ADD;
+    else if (!strcmp(field[1], "mean")) h->op = LW_OP_MEAN;
+    else {
+        fprintf(stderr, "latentwire generate: --hook \"%s\": op \"%s\" must be replace, add or mean\n", spec, field[1]);
+        return -1;
+    }
+    if (!strcmp(field[2], "all")) h->pos_mode = LW_POS_ALL;
+    else if (!strcmp(field[2], "last")) h->pos_mode = LW_POS_LAST;
+    else {
+        h->pos_mode = LW_POS_LIST;
+        int32_t *pos = malloc(sizeof(int32_t) * (strlen(field[2]) + 1));
+        int np = 0;
+        char *s2 = NULL;
+        for (char *t = strtok_r(field[2], ",", &s2); t; t = strtok_r(NULL, ",", &s2)) {
+            long p;
+            if (!cli_parse_int(t, 0, 1L << 30, &p)) {
+                fprintf(stderr, "latentwire generate: --hook \"%s\": position \"%s\" is not a non-negative integer\n",
+                        spec, t);
+                free(pos);
+                return -1;
+            }
+            pos[np++] = (int32_t)p;
+        }
+        h->positions = pos;
+        h->n_positions = np;
+    }
+    int nv = 0;
+    float *vec = load_vectors(field[3], mi->n_embd, &nv);
+    if (!vec) return -1;
+    h->vectors = vec;
+    h->n_vectors = nv;
+    if (nf == 5) {
+        double sc;
+        if (!cli_parse_float(field[4], &sc)) {
+            fprintf(stderr, "latentwire generate: --hook \"%s\": scale \"%s\" is not a number\n", spec, field[4]);
+            return -1;
+        }
+        h->scale = (float)sc;
+    }
+    return 0;
+}
+
+int cmd_generate(int argc, char **argv) {
+    const char *model = NULL, *prompt = NULL;
+    const char *hooks[64];
+    int n_hooks = 0;
+    bool bos = true;
+    lw_gen_params gp = lw_gen_default_params();
+    lw_session_params sp = lw_session_default_params();
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long n;
+        double d;
+        if (!strcmp(a, "--help")) {
+            fputs(USAGE, stdout);
+            return 0;
+        } else if (!strcmp(a, "--no-bos")) bos = false;
+        else if (!strcmp(a, "--no-eos-stop")) gp.stop_at_eos = false;
+        else if (!v) return cli_fail("generate", "option %s needs a value", a);
+        else if (!strcmp(a, "--model")) model = argv[++i];
+        else if (!strcmp(a, "--prompt")) prompt = argv[++i];
+        else if (!strcmp(a, "--hook")) {
+            if (n_hooks == 64) return cli_fail("generate", "at most 64 hooks");
+            hooks[n_hooks++] = argv[++i];
+        } else if (!strcmp(a, "--max-tokens") && cli_parse_int(v, 0, 1 << 20, &n)) gp.max_tokens = (int)n, i++;
+        else if (!strcmp(a, "--top-k") && cli_parse_int(v, 0, 1 << 30, &n)) gp.top_k = (int)n, i++;
+        else if (!strcmp(a, "--seed") && cli_parse_int(v, 0, 4294967295L, &n)) gp.seed = (uint32_t)n, i++;
+        else if (!strcmp(a, "--temp") && cli_parse_float(v, &d) && d >= 0) gp.temperature = (float)d, i++;
+        else if (!strcmp(a, "--top-p") && cli_parse_float(v, &d) && d > 0 && d <= 1) gp.top_p = (float)d, i++;
+        else if (!strcmp(a, "--precision") && (!strcmp(v, "exact") || !strcmp(v, "fast")))
+            sp.precision = !strcmp(v, "fast") ? LW_PRECISION_FAST : LW_PRECISION_EXACT, i++;
+        else return cli_fail("generate", "bad option or value: %s %s", a, v);
+    }
+    if (!model) return cli_fail("generate", "--model is required");
+    if (!prompt) return cli_fail("generate", "--prompt is required");
+    if (!*prompt) return cli_fail("generate", "--prompt is empty");
+    lw_model *m = lw_model_load(model, lw_model_default_params());
+    if (!m) return cli_fail_lib("generate");
+    lw_model_info mi;
+    lw_model_get_info(m, &mi);
+    int rc = 1;
+    lw_session *s = NULL;
+    int32_t *toks = NULL, *out = NULL;
+    int32_t n_tok = lw_tokenize_alloc(m, prompt, bos, &toks);
+    if (n_tok <= 0) {
+        cli_fail("generate", n_tok == 0 ? "--prompt has no tokens" : "%s", lw_last_error());
+        goto done;
+    }
+    s = lw_session_new(m, sp);
+    if (!s) {
+        cli_fail_lib("generate");
+        goto done;
+    }
+    for (int k = 0; k < n_hooks; k++) {
+        lw_hook h;
+        int ok = parse_hook(hooks[k], &mi, &h);
+        if (ok == 0 && lw_session_add_hook(s, &h) < 0) {
+            cli_fail("generate", "--hook \"%s\": %s", hooks[k], lw_last_error());
+            ok = -1;
+        }
+        free((void *)h.positions);
+        free((void *)h.vectors);
+        if (ok != 0) goto done;
+    }
+    out = malloc(sizeof(int32_t) * (size_t)(gp.max_tokens + 1));
+    lw_span span = {.tokens = toks, .n = n_tok};
+    int n = lw_generate(s, 0, &span, 1, &gp, out, gp.max_tokens);
+    if (n < 0) {
+        cli_fail_lib("generate");
+        goto done;
+    }
+    char *text = lw_detokenize(m, out, n, false);
+    printf("%s%s\n", prompt, text ? text : "");
+    free(text);
+    rc = 0;
+done:
+    free(toks);
+    free(out);
+    lw_session_free(s);
+    lw_model_free(m);
+    return rc;
+}

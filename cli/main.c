@@ -1,0 +1,38 @@
+/* latentwire <verb> ...: dispatch to the verbs. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+} VERBS[] = {
+    {"info", cmd_info, "MODEL                      model facts (architecture, sizes, tokenizer)"},
+    {"tokenize", cmd_tokenize, "MODEL TEXT [--no-bos]      token ids and pieces"},
+    {"extract", cmd_extract, "--model M --layers L --input F --out O.safetensors   residual-stream activations"},
+    {"generate", cmd_generate, "--model M --prompt TEXT [--hook ...]   text generation with hooks"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: latentwire <verb> [options]\n\nverbs:\n");
+    for (size_t i = 0; i < sizeof VERBS / sizeof VERBS[0]; i++)
+        fprintf(f, "  %-9s %s\n", VERBS[i].name, VERBS[i].help);
+    fprintf(f, "\n`latentwire <verb> --help` describes each verb.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof VERBS / sizeof VERBS[0]; i++)
+        if (!strcmp(argv[1], VERBS[i].name)) return VERBS[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "latentwire: unknown verb \"%s\" (try `latentwire --help`)\n", argv[1]);
+    return 2;
+}

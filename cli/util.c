@@ -1,0 +1,88 @@
+/* Small helpers shared by the verbs: error lines, strict number parsing, layer lists. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "latentwire/error.h"
+
+int cli_fail(const char *verb, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "latentwire %s: ", verb);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+int cli_fail_lib(const char *verb) { return cli_fail(verb, "%s", lw_last_error()); }
+
+bool cli_parse_int(const char *s, long lo, long hi, long *out) {
+    if (!s || !*s) return false;
+    errno = 0;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < lo || v > hi) return false;
+    *out = v;
+    return true;
+}
+
+bool cli_parse_float(const char *s, double *out) {
+    if (!s || !*s) return false;
+    errno = 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v)) return false;
+    *out = v;
+    return true;
+}
+
+static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
+
+/* Layer -1 stands for the embed site ("embed"); "all" is every block output. Negative
+ * numbers count from the end (-1 = last block), as in Python. */
+int cli_parse_layers(const char *spec, int n_layer, int **out) {
+    *out = NULL;
+    if (!spec || !*spec) {
+        fprintf(stderr, "empty layer list\n");
+        return -1;
+    }
+    int *v = malloc(sizeof(int) * (size_t)(n_layer + 2));
+    int n = 0;
+    char *copy = strdup(spec), *save = NULL;
+    bool seen[1 + 4096] = {false};
+    if (n_layer > 4096) n_layer = 4096;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        long l;
+        if (!strcmp(tok, "all")) {
+            for (int i = 0; i < n_layer; i++)
+                if (!seen[i + 1]) seen[i + 1] = true, v[n++] = i;
+            continue;
+        }
+        if (!strcmp(tok, "embed")) {
+            l = -1;
+        } else if (!strcmp(tok, "last")) {
+            l = n_layer - 1;
+        } else if (cli_parse_int(tok, -n_layer, n_layer - 1, &l)) {
+            if (l < 0) l += n_layer;
+        } else {
+            fprintf(stderr, "layer \"%s\" is not valid: the model has layers 0..%d (also: all, last, embed)\n", tok,
+                    n_layer - 1);
+            free(copy);
+            free(v);
+            return -1;
+        }
+        if (!seen[l + 1]) seen[l + 1] = true, v[n++] = (int)l;
+    }
+    free(copy);
+    qsort(v, (size_t)n, sizeof(int), cmp_int);
+    *out = v;
+    return n;
+}
+
+bool cli_is_tty(void) { return isatty(STDERR_FILENO) == 1; }

@@ -1,0 +1,106 @@
+/* Generation: prompt prefill, then one token per step through the KV cache, sampling with
+ * llama.cpp's samplers. Hooks stay installed, so they act at every step. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "common/error.h"
+#include "runtime/internal.h"
+
+lw_gen_params lw_gen_default_params(void) {
+    lw_gen_params p = {
+        .max_tokens = 64, .temperature = 0.0f, .top_p = 1.0f, .top_k = 0, .seed = 42, .stop_at_eos = true};
+    return p;
+}
+
+void lw_log_softmax(const float *logits, int n, float *out) {
+    double mx = -INFINITY;
+    for (int i = 0; i < n; i++)
+        if (logits[i] > mx) mx = logits[i];
+    double sum = 0;
+    for (int i = 0; i < n; i++) sum += exp((double)logits[i] - mx);
+    double lse = mx + log(sum);
+    for (int i = 0; i < n; i++) out[i] = (float)((double)logits[i] - lse);
+}
+
+/* Greedy: the highest logit, the lowest token id among ties (documented rule). */
+static int32_t argmax(const float *logits, int n) {
+    int32_t best = 0;
+    for (int i = 1; i < n; i++)
+        if (logits[i] > logits[best]) best = i;
+    return best;
+}
+
+/* Temperature first, then top-k, then top-p, then a seeded draw: the order PyTorch/HF
+ * users expect (llama.cpp's own CLI applies temperature last). */
+static struct llama_sampler *make_sampler(const lw_gen_params *p) {
+    struct llama_sampler *chain = llama_sampler_chain_init(llama_sampler_chain_default_params());
+    llama_sampler_chain_add(chain, llama_sampler_init_temp(p->temperature));
+    if (p->top_k > 0) llama_sampler_chain_add(chain, llama_sampler_init_top_k(p->top_k));
+    if (p->top_p < 1.0f) llama_sampler_chain_add(chain, llama_sampler_init_top_p(p->top_p, 1));
+    llama_sampler_chain_add(chain, llama_sampler_init_dist(p->seed));
+    return chain;
+}
+
+static int32_t sample(struct llama_sampler *smpl, const float *logits, int n_vocab, llama_token_data *buf) {
+    for (int i = 0; i < n_vocab; i++) buf[i] = (llama_token_data){i, logits[i], 0.0f};
+    llama_token_data_array arr = {buf, (size_t)n_vocab, -1, false};
+    llama_sampler_apply(smpl, &arr);
+    return arr.data[arr.selected].id;
+}
+
+static int check_params(const lw_session *s, int seq, const lw_gen_params *p, int cap) {
+    if (seq < 0 || seq >= s->params.n_seq_max)
+        return lw_fail("generate: sequence id %d is out of range [0, %d)", seq, s->params.n_seq_max);
+    if (p->max_tokens < 0) return lw_fail("generate: max_tokens must be >= 0 (got %d)", p->max_tokens);
+    if (cap < 0) return lw_fail("generate: output capacity must be >= 0");
+    if (!(p->temperature >= 0.0f) && !(p->temperature < 0.0f)) return lw_fail("generate: temperature is NaN");
+    if (!(p->top_p > 0.0f && p->top_p <= 1.0f)) return lw_fail("generate: top_p must be in (0, 1] (got %g)", p->top_p);
+    if (p->top_k < 0) return lw_fail("generate: top_k must be >= 0 (got %d)", p->top_k);
+    return 0;
+}
+
+int lw_generate(lw_session *s, int seq, const lw_span *prompt, int n_spans, const lw_gen_params *params,
+                int32_t *out, int cap) {
+    if (check_params(s, seq, params, cap) != 0) return -1;
+    int limit = params->max_tokens < cap ? params->max_tokens : cap;
+    /* hooks may name positions the generated tokens will reach; the last sampled token
+     * is never forwarded, hence limit - 1 */
+    s->horizon = limit > 0 ? limit - 1 : 0;
+    lw_seq_input in = {.seq = seq, .spans = prompt, .n_spans = n_spans, .logits = LW_LOGITS_LAST};
+    if (lw_session_run(s, &in, 1) != 0) {
+        s->horizon = 0;
+        return -1;
+    }
+    bool greedy = params->temperature <= 0.0f;
+    struct llama_sampler *smpl = greedy ? NULL : make_sampler(params);
+    llama_token_data *buf = greedy ? NULL : malloc(sizeof(llama_token_data) * (size_t)s->n_vocab);
+    if (!greedy && !buf) {
+        llama_sampler_free(smpl);
+        s->horizon = 0;
+        return lw_fail("out of memory");
+    }
+    int n = 0, rc = 0;
+    while (n < limit) {
+        const float *logits = lw_session_logits(s, seq, s->seq_len[seq] - 1);
+        if (!logits) {
+            rc = lw_fail("generate: no logits for sequence %d", seq);
+            break;
+        }
+        int32_t tok = greedy ? argmax(logits, s->n_vocab) : sample(smpl, logits, s->n_vocab, buf);
+        if (params->stop_at_eos && llama_vocab_is_eog(s->model->vocab, tok)) break;
+        out[n++] = tok;
+        if (n == limit) break;
+        if (s->seq_len[seq] + 1 > s->n_ctx) break; /* the context is full: stop like a length limit */
+        s->horizon = limit - n - 1;
+        lw_span sp = {.tokens = &tok, .n = 1};
+        lw_seq_input step = {.seq = seq, .spans = &sp, .n_spans = 1, .logits = LW_LOGITS_LAST};
+        if (lw_session_run(s, &step, 1) != 0) {
+            rc = -1;
+            break;
+        }
+    }
+    s->horizon = 0;
+    free(buf);
+    if (smpl) llama_sampler_free(smpl);
+    return rc == 0 ? n : -1;
+}

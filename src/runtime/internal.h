@@ -1,0 +1,92 @@
+/* Internal state of the runtime objects (not part of the public API). */
+#ifndef LW_RUNTIME_INTERNAL_H
+#define LW_RUNTIME_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "latentwire/runtime.h"
+#include "llama.h"
+
+struct lw_model {
+    struct llama_model *llama;
+    const struct llama_vocab *vocab;
+    char path[1024];
+    char sha256[65];        /* "" until computed */
+    bool has_output;        /* the file has a separate output.weight */
+};
+
+/* One installed hook with owned copies of its positions and vectors, and its captures. */
+typedef struct {
+    lw_hook h;
+    int32_t *positions;
+    float *vectors;
+    /* captured rows (LW_OP_CAPTURE) */
+    float *rows;
+    int32_t *row_seq, *row_pos;
+    int n_rows, cap_rows;
+} lw_hook_entry;
+
+/* Logits kept from the last run, one row per (seq, pos). */
+typedef struct {
+    int32_t seq, pos;
+} lw_logit_key;
+
+/* Row mapping of the micro-batch being computed: which (seq, pos) each row of an
+ * activation tensor holds. Every llama_decode call we make is exactly one micro-batch
+ * (we split batches ourselves), so rows arrive in the order we submitted them. */
+typedef struct {
+    int n_tokens;
+    int32_t *seq, *pos;     /* n_tokens */
+    int n_out;
+    int32_t *out_seq, *out_pos; /* rows of tensors computed on output rows only */
+    bool is_embd;           /* input is soft tokens (the embed site is applied on the host) */
+} lw_ubatch_map;
+
+struct lw_session {
+    lw_model *model;
+    struct llama_context *ctx;
+    lw_session_params params;
+    int n_embd, n_layer, n_vocab, n_ctx;
+    int *seq_len;           /* n_seq_max: positions resident per sequence */
+
+    lw_hook_entry *hooks;
+    int n_hooks;
+
+    /* per-run state read by the eval callback */
+    lw_ubatch_map map;
+    int32_t *run_last_pos;  /* n_seq_max: last position each sequence reaches in this run, -1 if absent */
+    int stop_layer;         /* early stop after this layer's site (-1 = embed), or INT32_MIN when off */
+    bool aborted;           /* the callback stopped the graph */
+    bool *seen_layer;       /* n_layer: l_out-L appeared in the last graph */
+    bool seen_embed;        /* the token-embedding lookup appeared in the last graph */
+    int cb_error;           /* the callback hit an error (message set) */
+    int horizon;            /* extra positions a hook may refer to (generation steps still to come) */
+    float *scratch;         /* rows x n_embd */
+    int scratch_rows;
+
+    lw_logit_key *logit_keys;
+    float *logits;
+    int n_logits, cap_logits;
+};
+
+/* hooks.c */
+void lw_hooks_free_all(lw_session *s);
+/* Does hook e act on (seq, pos) in the current run? */
+bool lw_hook_matches(const lw_session *s, const lw_hook_entry *e, int seq, int pos);
+/* Applies every hook at (site, layer) to row `row` (n_embd floats) of (seq, pos); returns
+ * true when the row was modified. -1 on error (message set). */
+int lw_hooks_apply_row(lw_session *s, lw_site site, int layer, int seq, int pos, float *row);
+/* Validates the installed hooks against a run that ends at run_last_pos (per seq). */
+int lw_hooks_check_run(const lw_session *s);
+bool lw_hooks_any_at(const lw_session *s, lw_site site, int layer);
+bool lw_hooks_capture_only(const lw_session *s);
+int lw_hooks_deepest(const lw_session *s); /* -1 = embed only, -2 = no hooks */
+
+/* model.c */
+void lw_backend_init_once(void);
+/* The last error line llama.cpp logged ("" if none); cleared by lw_llama_log_reset. */
+const char *lw_llama_last_log_error(void);
+void lw_llama_log_reset(void);
+
+#endif

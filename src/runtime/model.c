@@ -1,0 +1,262 @@
+/* Loading GGUF models through llama.cpp; model facts, tokenizer, weight matrices. */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/error.h"
+#include "common/fileio.h"
+#include "ggml.h"
+#include "gguf.h"
+#include "runtime/internal.h"
+
+/* ---- llama.cpp logging: quiet by default, but keep its last error line so our own
+ * messages can say why a load failed ("tensor data is not within file bounds"...). */
+static _Thread_local char g_llama_err[512];
+static int g_verbose;
+
+static void lw_llama_log(enum ggml_log_level level, const char *text, void *ud) {
+    (void)ud;
+    if (level == GGML_LOG_LEVEL_ERROR && text) {
+        /* keep the first line of the latest error, without the trailing newline */
+        size_t n = strcspn(text, "\n");
+        if (n > 0) {
+            if (n >= sizeof g_llama_err) n = sizeof g_llama_err - 1;
+            memcpy(g_llama_err, text, n);
+            g_llama_err[n] = '\0';
+        }
+    }
+    if (g_verbose) fputs(text, stderr);
+}
+
+const char *lw_llama_last_log_error(void) { return g_llama_err; }
+void lw_llama_log_reset(void) { g_llama_err[0] = '\0'; }
+
+static pthread_once_t g_backend_once = PTHREAD_ONCE_INIT;
+static void backend_init(void) {
+    llama_log_set(lw_llama_log, NULL);
+    llama_backend_init();
+}
+void lw_backend_init_once(void) { pthread_once(&g_backend_once, backend_init); }
+
+lw_model_params lw_model_default_params(void) {
+    lw_model_params p = {.n_gpu_layers = 0, .use_mmap = true, .verbose = false};
+    return p;
+}
+
+/* Checks the file before llama.cpp sees it, so the common mistakes get a precise message. */
+static int check_gguf_file(const char *path, bool *has_output) {
+    struct stat st;
+    if (stat(path, &st) != 0) return lw_fail("%s: cannot open model: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) return lw_fail("%s: not a regular file", path);
+    FILE *f = fopen(path, "rb");
+    if (!f) return lw_fail("%s: cannot open model: %s", path, strerror(errno));
+    char magic[4] = {0};
+    size_t got = fread(magic, 1, 4, f);
+    fclose(f);
+    if (got < 4 || memcmp(magic, "GGUF", 4) != 0)
+        return lw_fail("%s: not a GGUF file (bad magic)", path);
+    struct gguf_init_params gp = {.no_alloc = true, .ctx = NULL};
+    struct gguf_context *g = gguf_init_from_file(path, gp);
+    if (!g) return lw_fail("%s: truncated or corrupt GGUF header", path);
+    *has_output = gguf_find_tensor(g, "output.weight") >= 0;
+    gguf_free(g);
+    return 0;
+}
+
+lw_model *lw_model_load(const char *path, lw_model_params params) {
+    if (!path || !*path) {
+        lw_fail("model path is empty");
+        return NULL;
+    }
+    lw_backend_init_once();
+    g_verbose = params.verbose;
+    bool has_output = false;
+    if (check_gguf_file(path, &has_output) != 0) return NULL;
+
+    struct llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers = params.n_gpu_layers;
+    if (!params.use_mmap) mp.load_mode = LLAMA_LOAD_MODE_NONE;
+    lw_llama_log_reset();
+    struct llama_model *lm = llama_model_load_from_file(path, mp);
+    if (!lm) {
+        const char *why = lw_llama_last_log_error();
+        lw_fail("%s: llama.cpp could not load the model%s%s", path, *why ? ": " : "", why);
+        return NULL;
+    }
+    lw_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        llama_model_free(lm);
+        lw_fail("out of memory");
+        return NULL;
+    }
+    m->llama = lm;
+    m->vocab = llama_model_get_vocab(lm);
+    m->has_output = has_output;
+    snprintf(m->path, sizeof m->path, "%s", path);
+    return m;
+}
+
+void lw_model_free(lw_model *model) {
+    if (!model) return;
+    llama_model_free(model->llama);
+    free(model);
+}
+
+static void meta_str(const lw_model *m, const char *key, char *buf, size_t n) {
+    if (llama_model_meta_val_str(m->llama, key, buf, n) < 0) buf[0] = '\0';
+}
+
+void lw_model_get_info(const lw_model *m, lw_model_info *info) {
+    memset(info, 0, sizeof *info);
+    meta_str(m, "general.architecture", info->arch, sizeof info->arch);
+    meta_str(m, "general.name", info->name, sizeof info->name);
+    meta_str(m, "tokenizer.ggml.model", info->tokenizer, sizeof info->tokenizer);
+    info->n_layer = llama_model_n_layer(m->llama);
+    info->n_embd = llama_model_n_embd(m->llama);
+    info->n_head = llama_model_n_head(m->llama);
+    info->n_head_kv = llama_model_n_head_kv(m->llama);
+    info->n_vocab = llama_vocab_n_tokens(m->vocab);
+    info->n_ctx_train = llama_model_n_ctx_train(m->llama);
+    info->bos = llama_vocab_bos(m->vocab);
+    info->eos = llama_vocab_eos(m->vocab);
+    info->add_bos = llama_vocab_get_add_bos(m->vocab);
+    info->recurrent = llama_model_is_recurrent(m->llama) || llama_model_is_hybrid(m->llama);
+    info->tied_embeddings = !m->has_output;
+    info->n_params = llama_model_n_params(m->llama);
+    snprintf(info->path, sizeof info->path, "%s", m->path);
+}
+
+const char *lw_model_sha256(lw_model *m) {
+    if (!m->sha256[0] && lw_sha256_file(m->path, m->sha256) != 0) return NULL;
+    return m->sha256;
+}
+
+int32_t lw_tokenize(const lw_model *m, const char *text, bool add_bos, int32_t *out, int32_t cap) {
+    if (!text) {
+        lw_fail("tokenize: text is NULL");
+        return INT32_MIN;
+    }
+    size_t len = strlen(text);
+    if (len > INT32_MAX / 2) {
+        lw_fail("tokenize: text of %zu bytes is too long", len);
+        return INT32_MIN;
+    }
+    return llama_tokenize(m->vocab, text, (int32_t)len, out, cap, add_bos, false);
+}
+
+int32_t lw_tokenize_alloc(const lw_model *m, const char *text, bool add_bos, int32_t **out) {
+    *out = NULL;
+    int32_t n = lw_tokenize(m, text, add_bos, NULL, 0);
+    if (n == INT32_MIN) return -1;
+    int32_t need = n < 0 ? -n : n;
+    int32_t *buf = malloc(sizeof(int32_t) * (size_t)(need > 0 ? need : 1));
+    if (!buf) return lw_fail("out of memory");
+    int32_t got = need > 0 ? lw_tokenize(m, text, add_bos, buf, need) : 0;
+    if (got < 0) {
+        free(buf);
+        return lw_fail("tokenize failed");
+    }
+    *out = buf;
+    return got;
+}
+
+char *lw_detokenize(const lw_model *m, const int32_t *tokens, int32_t n, bool render_special) {
+    int32_t n_vocab = llama_vocab_n_tokens(m->vocab);
+    for (int32_t i = 0; i < n; i++) {
+        if (tokens[i] < 0 || tokens[i] >= n_vocab) {
+            lw_fail("detokenize: token id %d at index %d is outside the vocabulary [0, %d)",
+                    tokens[i], i, n_vocab);
+            return NULL;
+        }
+    }
+    int32_t cap = 64 + n * 16;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        char *buf = malloc((size_t)cap + 1);
+        if (!buf) break;
+        int32_t got = llama_detokenize(m->vocab, tokens, n, buf, cap, !render_special, render_special);
+        if (got >= 0) {
+            buf[got] = '\0';
+            return buf;
+        }
+        free(buf);
+        cap = -got + 1;
+    }
+    lw_fail("detokenize failed");
+    return NULL;
+}
+
+/* Reads a 2-D weight tensor from the GGUF file and converts it to float32 row by row with
+ * ggml's own type conversion, so every quantization llama.cpp supports works. */
+static float *read_matrix(const lw_model *m, const char *name, int *rows, int *cols) {
+    struct ggml_context *meta = NULL;
+    struct gguf_init_params gp = {.no_alloc = true, .ctx = &meta};
+    struct gguf_context *g = gguf_init_from_file(m->path, gp);
+    float *out = NULL;
+    FILE *f = NULL;
+    void *raw = NULL;
+    if (!g) {
+        lw_fail("%s: cannot read GGUF header", m->path);
+        goto done;
+    }
+    int64_t id = gguf_find_tensor(g, name);
+    struct ggml_tensor *t = id >= 0 ? ggml_get_tensor(meta, name) : NULL;
+    if (!t) {
+        lw_fail("%s: no tensor \"%s\"", m->path, name);
+        goto done;
+    }
+    if (ggml_n_dims(t) != 2) {
+        lw_fail("%s: tensor \"%s\" is not a matrix", m->path, name);
+        goto done;
+    }
+    const struct ggml_type_traits *tt = ggml_get_type_traits(t->type);
+    if (t->type != GGML_TYPE_F32 && !tt->to_float) {
+        lw_fail("%s: tensor \"%s\" has type %s, which has no float conversion", m->path, name,
+                ggml_type_name(t->type));
+        goto done;
+    }
+    int64_t n_cols = t->ne[0], n_rows = t->ne[1];
+    size_t row_bytes = ggml_row_size(t->type, n_cols);
+    size_t off = gguf_get_data_offset(g) + gguf_get_tensor_offset(g, id);
+    out = malloc(sizeof(float) * (size_t)(n_rows * n_cols));
+    raw = malloc(row_bytes);
+    f = fopen(m->path, "rb");
+    if (!out || !raw || !f || fseeko(f, (off_t)off, SEEK_SET) != 0) {
+        lw_fail("%s: cannot read tensor \"%s\"", m->path, name);
+        free(out);
+        out = NULL;
+        goto done;
+    }
+    for (int64_t r = 0; r < n_rows; r++) {
+        if (fread(raw, 1, row_bytes, f) != row_bytes) {
+            lw_fail("%s: tensor \"%s\" is truncated", m->path, name);
+            free(out);
+            out = NULL;
+            goto done;
+        }
+        float *dst = out + r * n_cols;
+        if (t->type == GGML_TYPE_F32)
+            memcpy(dst, raw, row_bytes);
+        else
+            tt->to_float(raw, dst, n_cols);
+    }
+    *rows = (int)n_rows;
+    *cols = (int)n_cols;
+done:
+    if (f) fclose(f);
+    free(raw);
+    if (g) gguf_free(g);
+    if (meta) ggml_free(meta);
+    return out;
+}
+
+float *lw_model_token_embeddings(const lw_model *m, int *n_vocab, int *n_embd) {
+    return read_matrix(m, "token_embd.weight", n_vocab, n_embd);
+}
+
+float *lw_model_output_matrix(const lw_model *m, int *n_vocab, int *n_embd) {
+    return read_matrix(m, m->has_output ? "output.weight" : "token_embd.weight", n_vocab, n_embd);
+}

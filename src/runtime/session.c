@@ -1,0 +1,490 @@
+/* Sessions: a llama.cpp context plus our bookkeeping, and runs with hooks.
+ *
+ * How hooks reach the residual stream: llama.cpp calls an eval callback for every graph
+ * node, first asking whether we want it, then (for the nodes we asked for) after it has
+ * been computed. We ask for `l_out-L` (block L's output) and for the token-embedding
+ * lookup, read or rewrite their rows in place, and the rest of the graph continues from
+ * the rewritten values. Returning false stops the graph (early stop for capture-only runs).
+ *
+ * Row mapping: we split every run into micro-batches ourselves (n_batch == n_ubatch and a
+ * unified KV cache, so llama.cpp neither splits nor reorders), hence the rows of each
+ * activation tensor are the tokens in the order we submitted them. The last block's
+ * output holds only the rows whose output was requested, in submission order.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "runtime/internal.h"
+
+#define NO_STOP INT_MIN
+#define MAX_SEQ 256 /* llama.cpp's MAX_SEQ (not in its public header) */
+
+lw_session_params lw_session_default_params(void) {
+    lw_session_params p = {
+        .n_ctx = 0, .n_ubatch = 512, .n_seq_max = 1, .n_threads = 0, .precision = LW_PRECISION_EXACT};
+    return p;
+}
+
+static bool eval_callback(struct ggml_tensor *t, bool ask, void *ud);
+
+lw_session *lw_session_new(lw_model *m, lw_session_params p) {
+    if (!m) {
+        lw_fail("session: model is NULL");
+        return NULL;
+    }
+    if (p.n_ubatch < 1) {
+        lw_fail("session: n_ubatch must be >= 1 (got %d)", p.n_ubatch);
+        return NULL;
+    }
+    if (p.n_seq_max < 1 || p.n_seq_max > MAX_SEQ) {
+        lw_fail("session: n_seq_max must be in [1, %d] (got %d)", MAX_SEQ, p.n_seq_max);
+        return NULL;
+    }
+    if (p.n_ctx < 0) {
+        lw_fail("session: n_ctx must be >= 0 (got %d)", p.n_ctx);
+        return NULL;
+    }
+    lw_session *s = calloc(1, sizeof *s);
+    if (!s) {
+        lw_fail("out of memory");
+        return NULL;
+    }
+    s->model = m;
+    s->params = p;
+    s->n_embd = llama_model_n_embd(m->llama);
+    s->n_layer = llama_model_n_layer(m->llama);
+    s->n_vocab = llama_vocab_n_tokens(m->vocab);
+    s->stop_layer = NO_STOP;
+
+    int n_ctx = p.n_ctx;
+    if (n_ctx == 0) {
+        n_ctx = llama_model_n_ctx_train(m->llama);
+        if (n_ctx <= 0 || n_ctx > 4096) n_ctx = 4096;
+    }
+    int threads = p.n_threads > 0 ? p.n_threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (threads < 1) threads = 1;
+
+    struct llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = (uint32_t)n_ctx;
+    cp.n_batch = (uint32_t)p.n_ubatch;
+    cp.n_ubatch = (uint32_t)p.n_ubatch;
+    cp.n_seq_max = (uint32_t)p.n_seq_max;
+    cp.n_threads = threads;
+    cp.n_threads_batch = threads;
+    cp.kv_unified = true; /* one stream: llama.cpp keeps our token order (split_simple) */
+    cp.cb_eval = eval_callback;
+    cp.cb_eval_user_data = s;
+    cp.no_perf = true;
+    if (p.precision == LW_PRECISION_EXACT) {
+        cp.type_k = GGML_TYPE_F32;
+        cp.type_v = GGML_TYPE_F32;
+        cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    }
+    lw_llama_log_reset();
+    s->ctx = llama_init_from_model(m->llama, cp);
+    if (!s->ctx) {
+        const char *why = lw_llama_last_log_error();
+        lw_fail("%s: could not create a llama.cpp context%s%s", m->path, *why ? ": " : "", why);
+        free(s);
+        return NULL;
+    }
+    s->n_ctx = (int)llama_n_ctx(s->ctx);
+    /* llama.cpp may clamp the micro-batch (e.g. to n_ctx); chunk by what it accepted */
+    s->params.n_ubatch = (int)llama_n_ubatch(s->ctx);
+    s->seq_len = calloc((size_t)p.n_seq_max, sizeof(int));
+    s->run_last_pos = calloc((size_t)p.n_seq_max, sizeof(int32_t));
+    if (!s->seq_len || !s->run_last_pos) {
+        lw_session_free(s);
+        lw_fail("out of memory");
+        return NULL;
+    }
+    return s;
+}
+
+void lw_session_free(lw_session *s) {
+    if (!s) return;
+    if (s->ctx) llama_free(s->ctx);
+    lw_hooks_free_all(s);
+    free(s->seq_len);
+    free(s->run_last_pos);
+    free(s->map.seq);
+    free(s->map.pos);
+    free(s->map.out_seq);
+    free(s->map.out_pos);
+    free(s->scratch);
+    free(s->seen_layer);
+    free(s->logit_keys);
+    free(s->logits);
+    free(s);
+}
+
+const lw_model *lw_session_model(const lw_session *s) { return s->model; }
+
+void lw_session_clear(lw_session *s, int seq) {
+    llama_memory_t mem = llama_get_memory(s->ctx);
+    if (seq < 0) {
+        llama_memory_clear(mem, true);
+        memset(s->seq_len, 0, sizeof(int) * (size_t)s->params.n_seq_max);
+        return;
+    }
+    if (seq >= s->params.n_seq_max) return;
+    llama_memory_seq_rm(mem, seq, -1, -1);
+    s->seq_len[seq] = 0;
+}
+
+int lw_session_seq_len(const lw_session *s, int seq) {
+    if (seq < 0 || seq >= s->params.n_seq_max) return -1;
+    return s->seq_len[seq];
+}
+
+/* ---------------------------------------------------------------- eval callback */
+
+/* Which hook site, if any, is this graph node? */
+static bool classify(const lw_session *s, const struct ggml_tensor *t, lw_site *site, int *layer) {
+    if (strncmp(t->name, "l_out-", 6) == 0) {
+        char *end;
+        long l = strtol(t->name + 6, &end, 10);
+        if (*end != '\0' || l < 0 || l >= s->n_layer) return false;
+        *site = LW_SITE_RESID_POST;
+        *layer = (int)l;
+        return true;
+    }
+    /* the token-embedding lookup: get_rows(token_embd, inp_tokens). With soft tokens the
+     * input rows are ours already and the embed site is applied on the host. */
+    if (!s->map.is_embd && t->op == GGML_OP_GET_ROWS && t->src[1] && strcmp(t->src[1]->name, "inp_tokens") == 0) {
+        *site = LW_SITE_EMBED;
+        *layer = -1;
+        return true;
+    }
+    return false;
+}
+
+static bool is_stop_point(const lw_session *s, lw_site site, int layer) {
+    if (s->stop_layer == NO_STOP) return false;
+    return site == LW_SITE_EMBED ? s->stop_layer == -1 : s->stop_layer == layer;
+}
+
+static int ensure_scratch(lw_session *s, int rows) {
+    if (rows <= s->scratch_rows) return 0;
+    float *p = realloc(s->scratch, sizeof(float) * (size_t)rows * (size_t)s->n_embd);
+    if (!p) return lw_fail("out of memory");
+    s->scratch = p;
+    s->scratch_rows = rows;
+    return 0;
+}
+
+/* Reads the node's rows, lets the hooks act, writes back the rows they changed. */
+static int apply_hooks_to_tensor(lw_session *s, struct ggml_tensor *t, lw_site site, int layer) {
+    const int d = s->n_embd;
+    if (t->type != GGML_TYPE_F32 || t->ne[0] != d || t->ne[2] != 1 || t->ne[3] != 1)
+        return lw_fail("hook: node %s has type %s shape [%lld, %lld, %lld], expected F32 [%d, rows]", t->name,
+                       ggml_type_name(t->type), (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2], d);
+    const int rows = (int)t->ne[1];
+    const int32_t *seq, *pos;
+    if (rows == s->map.n_tokens) {
+        seq = s->map.seq;
+        pos = s->map.pos;
+    } else if (rows == s->map.n_out) {
+        seq = s->map.out_seq;
+        pos = s->map.out_pos;
+    } else {
+        return lw_fail("hook: node %s has %d rows but the micro-batch has %d tokens and %d outputs", t->name, rows,
+                       s->map.n_tokens, s->map.n_out);
+    }
+    if (ensure_scratch(s, rows) != 0) return -1;
+    const size_t row_bytes = sizeof(float) * (size_t)d;
+    if (t->nb[1] == row_bytes) {
+        ggml_backend_tensor_get(t, s->scratch, 0, row_bytes * (size_t)rows);
+    } else {
+        for (int r = 0; r < rows; r++)
+            ggml_backend_tensor_get(t, s->scratch + (size_t)r * d, (size_t)r * t->nb[1], row_bytes);
+    }
+    for (int r = 0; r < rows; r++) {
+        float *row = s->scratch + (size_t)r * d;
+        int changed = lw_hooks_apply_row(s, site, layer, seq[r], pos[r], row);
+        if (changed < 0) return -1;
+        if (changed) ggml_backend_tensor_set(t, row, (size_t)r * t->nb[1], row_bytes);
+    }
+    return 0;
+}
+
+static bool eval_callback(struct ggml_tensor *t, bool ask, void *ud) {
+    lw_session *s = ud;
+    lw_site site;
+    int layer;
+    if (!classify(s, t, &site, &layer)) return !ask;
+    if (ask) {
+        if (site == LW_SITE_EMBED) s->seen_embed = true;
+        else s->seen_layer[layer] = true;
+        return lw_hooks_any_at(s, site, layer) || is_stop_point(s, site, layer);
+    }
+    if (s->cb_error) return false;
+    if (lw_hooks_any_at(s, site, layer) && apply_hooks_to_tensor(s, t, site, layer) != 0) {
+        s->cb_error = 1;
+        return false;
+    }
+    if (is_stop_point(s, site, layer)) {
+        s->aborted = true;
+        return false;
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------- runs */
+
+/* A micro-batch being assembled. */
+typedef struct {
+    struct llama_batch batch;   /* token or embd variant, n_ubatch capacity */
+    bool is_embd;
+    bool *want_logits;          /* per batch row: the caller asked for these logits */
+} chunk;
+
+static int store_logits(lw_session *s, int seq, int pos, const float *logits) {
+    if (s->n_logits == s->cap_logits) {
+        int cap = s->cap_logits ? s->cap_logits * 2 : 16;
+        lw_logit_key *k = realloc(s->logit_keys, sizeof *k * (size_t)cap);
+        if (k) s->logit_keys = k;
+        float *l = realloc(s->logits, sizeof(float) * (size_t)cap * (size_t)s->n_vocab);
+        if (l) s->logits = l;
+        if (!k || !l) return lw_fail("out of memory storing logits");
+        s->cap_logits = cap;
+    }
+    s->logit_keys[s->n_logits] = (lw_logit_key){seq, pos};
+    memcpy(s->logits + (size_t)s->n_logits * (size_t)s->n_vocab, logits, sizeof(float) * (size_t)s->n_vocab);
+    s->n_logits++;
+    return 0;
+}
+
+const float *lw_session_logits(const lw_session *s, int seq, int pos) {
+    for (int i = s->n_logits - 1; i >= 0; i--)
+        if (s->logit_keys[i].seq == seq && s->logit_keys[i].pos == pos)
+            return s->logits + (size_t)i * (size_t)s->n_vocab;
+    return NULL;
+}
+
+static int map_reserve(lw_session *s, int n) {
+    lw_ubatch_map *m = &s->map;
+    int32_t **arrs[4] = {&m->seq, &m->pos, &m->out_seq, &m->out_pos};
+    for (int i = 0; i < 4; i++) {
+        int32_t *p = realloc(*arrs[i], sizeof(int32_t) * (size_t)n);
+        if (!p) return lw_fail("out of memory");
+        *arrs[i] = p;
+    }
+    return 0;
+}
+
+/* Does the caller want this row as an output? (logits requested, or a hook on the last
+ * block, whose tensor only holds output rows) */
+static bool needs_output(const lw_session *s, const lw_seq_input *in, int pos, bool *want_logits) {
+    *want_logits = in->logits == LW_LOGITS_ALL || (in->logits == LW_LOGITS_LAST && pos == s->run_last_pos[in->seq]);
+    if (*want_logits) return true;
+    for (int i = 0; i < s->n_hooks; i++) {
+        const lw_hook_entry *e = &s->hooks[i];
+        if (e->h.site == LW_SITE_RESID_POST && e->h.layer == s->n_layer - 1 && lw_hook_matches(s, e, in->seq, pos))
+            return true;
+    }
+    return false;
+}
+
+/* Checks that every hooked site the graph should have reached was seen in the graph. */
+static int check_sites_seen(lw_session *s) {
+    int reach = s->aborted ? s->stop_layer : s->n_layer - 1;
+    for (int i = 0; i < s->n_hooks; i++) {
+        const lw_hook_entry *e = &s->hooks[i];
+        if (e->h.site == LW_SITE_EMBED) {
+            if (!s->map.is_embd && !s->seen_embed)
+                return lw_fail("%s: the graph has no token-embedding lookup to hook (embed site unsupported)",
+                               s->model->path);
+        } else if (e->h.layer <= reach && !s->seen_layer[e->h.layer]) {
+            char arch[64] = "";
+            llama_model_meta_val_str(s->model->llama, "general.architecture", arch, sizeof arch);
+            return lw_fail("%s: architecture \"%s\" has no l_out-%d node in its graph; residual hooks are not "
+                           "supported for it",
+                           s->model->path, arch, e->h.layer);
+        }
+    }
+    return 0;
+}
+
+/* Sends one micro-batch through llama.cpp and keeps the logits asked for. */
+static int flush_chunk(lw_session *s, chunk *c) {
+    struct llama_batch *b = &c->batch;
+    if (b->n_tokens == 0) return 0;
+    lw_ubatch_map *m = &s->map;
+    m->n_tokens = b->n_tokens;
+    m->n_out = 0;
+    m->is_embd = c->is_embd;
+    for (int i = 0; i < b->n_tokens; i++) {
+        m->seq[i] = b->seq_id[i][0];
+        m->pos[i] = b->pos[i];
+        if (b->logits[i]) {
+            m->out_seq[m->n_out] = m->seq[i];
+            m->out_pos[m->n_out] = m->pos[i];
+            m->n_out++;
+        }
+    }
+    if (c->is_embd) {
+        /* soft tokens: the embed site acts on our own copy of the input rows */
+        for (int i = 0; i < b->n_tokens; i++)
+            if (lw_hooks_apply_row(s, LW_SITE_EMBED, -1, m->seq[i], m->pos[i], b->embd + (size_t)i * s->n_embd) < 0)
+                return -1;
+        if (s->stop_layer == -1) { /* nothing deeper is wanted */
+            b->n_tokens = 0;
+            return 0;
+        }
+    }
+    s->aborted = false;
+    s->cb_error = 0;
+    s->seen_embed = false;
+    memset(s->seen_layer, 0, sizeof(bool) * (size_t)s->n_layer);
+    lw_llama_log_reset();
+    struct llama_batch sub = *b; /* exactly one of token / embd may be set */
+    if (c->is_embd) sub.token = NULL;
+    else sub.embd = NULL;
+    int32_t rc = llama_decode(s->ctx, sub);
+    if (s->cb_error) return -1;
+    if (rc != 0) {
+        const char *why = lw_llama_last_log_error();
+        return lw_fail("llama_decode failed (code %d)%s%s", rc, *why ? ": " : "", why);
+    }
+    if (check_sites_seen(s) != 0) return -1;
+    if (!s->aborted) {
+        for (int i = 0; i < b->n_tokens; i++) {
+            if (!c->want_logits[i]) continue;
+            const float *l = llama_get_logits_ith(s->ctx, i);
+            if (!l) return lw_fail("llama.cpp returned no logits for row %d", i);
+            if (store_logits(s, m->seq[i], m->pos[i], l) != 0) return -1;
+        }
+    }
+    b->n_tokens = 0;
+    return 0;
+}
+
+static int add_row(lw_session *s, chunk *c, const lw_seq_input *in, int pos, const int32_t *tok, const float *embd) {
+    if (c->batch.n_tokens == s->params.n_ubatch || (c->batch.n_tokens > 0 && c->is_embd != (embd != NULL))) {
+        if (flush_chunk(s, c) != 0) return -1;
+    }
+    c->is_embd = embd != NULL;
+    struct llama_batch *b = &c->batch;
+    int i = b->n_tokens;
+    if (embd)
+        memcpy(b->embd + (size_t)i * s->n_embd, embd, sizeof(float) * (size_t)s->n_embd);
+    else
+        b->token[i] = *tok;
+    b->pos[i] = pos;
+    b->n_seq_id[i] = 1;
+    b->seq_id[i][0] = in->seq;
+    bool want;
+    b->logits[i] = needs_output(s, in, pos, &want);
+    c->want_logits[i] = want;
+    b->n_tokens++;
+    return 0;
+}
+
+static int validate_inputs(lw_session *s, const lw_seq_input *in, int n_in, int *total_new) {
+    for (int q = 0; q < s->params.n_seq_max; q++) s->run_last_pos[q] = -1;
+    *total_new = 0;
+    if (n_in <= 0 || !in) return lw_fail("run: no inputs");
+    for (int k = 0; k < n_in; k++) {
+        int seq = in[k].seq;
+        if (seq < 0 || seq >= s->params.n_seq_max)
+            return lw_fail("run: sequence id %d is out of range [0, %d)", seq, s->params.n_seq_max);
+        if (s->run_last_pos[seq] >= 0) return lw_fail("run: sequence %d appears twice in one run", seq);
+        if (in[k].n_spans <= 0 || !in[k].spans) return lw_fail("run: sequence %d has no input", seq);
+        int count = 0;
+        for (int j = 0; j < in[k].n_spans; j++) {
+            const lw_span *sp = &in[k].spans[j];
+            if (sp->n <= 0) return lw_fail("run: sequence %d span %d is empty", seq, j);
+            if (!sp->tokens && !sp->embd) return lw_fail("run: sequence %d span %d has neither tokens nor embeddings", seq, j);
+            if (sp->tokens)
+                for (int t = 0; t < sp->n; t++)
+                    if (sp->tokens[t] < 0 || sp->tokens[t] >= s->n_vocab)
+                        return lw_fail("run: token id %d (sequence %d span %d index %d) is outside the vocabulary [0, %d)",
+                                       sp->tokens[t], seq, j, t, s->n_vocab);
+            if (sp->n > INT_MAX - count) return lw_fail("run: sequence %d is too long", seq);
+            count += sp->n;
+        }
+        s->run_last_pos[seq] = s->seq_len[seq] + count - 1;
+        *total_new += count;
+    }
+    long resident = 0;
+    for (int q = 0; q < s->params.n_seq_max; q++) resident += s->seq_len[q];
+    if (resident + *total_new > s->n_ctx)
+        return lw_fail("run: %d new tokens do not fit the context (%ld resident, n_ctx %d)", *total_new, resident, s->n_ctx);
+    return lw_hooks_check_run(s);
+}
+
+/* Undo the positions a run added (after an early stop or a failure). Recurrent memories
+ * cannot drop a suffix: they are only ever early-stopped from an empty state, and on a
+ * failure they are cleared entirely (reported in the error message). */
+static void drop_run(lw_session *s, const lw_seq_input *in, int n_in, bool failed) {
+    llama_memory_t mem = llama_get_memory(s->ctx);
+    for (int k = 0; k < n_in; k++) {
+        int seq = in[k].seq;
+        if (!llama_memory_seq_rm(mem, seq, s->seq_len[seq], -1)) {
+            llama_memory_seq_rm(mem, seq, -1, -1);
+            if (failed && s->seq_len[seq] > 0)
+                lw_fail_prefix("sequence %d was cleared (recurrent state cannot be rolled back): ", seq);
+            s->seq_len[seq] = 0;
+        }
+    }
+}
+
+int lw_session_run(lw_session *s, const lw_seq_input *in, int n_in) {
+    int total_new;
+    if (validate_inputs(s, in, n_in, &total_new) != 0) return -1;
+
+    bool want_any_logits = false, fresh = true;
+    for (int k = 0; k < n_in; k++) {
+        want_any_logits |= in[k].logits != LW_LOGITS_NONE;
+        fresh &= s->seq_len[in[k].seq] == 0;
+    }
+    bool recurrent = llama_model_is_recurrent(s->model->llama) || llama_model_is_hybrid(s->model->llama);
+    int deepest = lw_hooks_deepest(s);
+    bool early = deepest >= -1 && lw_hooks_capture_only(s) && !want_any_logits && (fresh || !recurrent);
+    s->stop_layer = early ? deepest : NO_STOP;
+    s->n_logits = 0;
+
+    if (!s->seen_layer) {
+        s->seen_layer = calloc((size_t)s->n_layer, sizeof(bool));
+        if (!s->seen_layer) return lw_fail("out of memory");
+    }
+    const int nb = s->params.n_ubatch;
+    if (map_reserve(s, nb) != 0) return -1;
+    chunk c = {0};
+    c.batch = llama_batch_init(nb, s->n_embd, 1);
+    struct llama_batch tok_batch = llama_batch_init(nb, 0, 1);
+    /* one allocation holds both variants' token/embd arrays; share the rest */
+    c.batch.token = tok_batch.token;
+    c.want_logits = calloc((size_t)nb, sizeof(bool));
+    int rc = c.want_logits ? 0 : lw_fail("out of memory");
+
+    for (int k = 0; rc == 0 && k < n_in; k++) {
+        int pos = s->seq_len[in[k].seq];
+        for (int j = 0; rc == 0 && j < in[k].n_spans; j++) {
+            const lw_span *sp = &in[k].spans[j];
+            for (int t = 0; rc == 0 && t < sp->n; t++, pos++) {
+                rc = sp->tokens ? add_row(s, &c, &in[k], pos, &sp->tokens[t], NULL)
+                                : add_row(s, &c, &in[k], pos, NULL, sp->embd + (size_t)t * s->n_embd);
+            }
+        }
+    }
+    if (rc == 0) rc = flush_chunk(s, &c);
+
+    /* keep the token buffer owned by tok_batch so each is freed once */
+    c.batch.token = NULL;
+    llama_batch_free(c.batch);
+    llama_batch_free(tok_batch);
+    free(c.want_logits);
+
+    if (rc != 0 || early) {
+        drop_run(s, in, n_in, rc != 0);
+    } else {
+        for (int k = 0; k < n_in; k++) s->seq_len[in[k].seq] = s->run_last_pos[in[k].seq] + 1;
+    }
+    s->stop_layer = NO_STOP;
+    return rc;
+}
