@@ -200,6 +200,9 @@ typedef struct {
  * Returns 0, or -1 (context overflow, bad span, position past the end...). */
 int lw_session_run(lw_session *session, const lw_seq_input *inputs, int n_inputs);
 
+/* Whether the last run stopped after the deepest hooked layer (capture-only, no logits). */
+bool lw_session_stopped_early(const lw_session *session);
+
 /* Logits of sequence seq at absolute position pos from the last run that requested them
  * (n_vocab floats, valid until the next run). NULL when not computed. */
 const float *lw_session_logits(const lw_session *session, int seq, int pos);

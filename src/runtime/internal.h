@@ -58,6 +58,7 @@ struct lw_session {
     int32_t *run_last_pos;  /* n_seq_max: last position each sequence reaches in this run, -1 if absent */
     int stop_layer;         /* early stop after this layer's site (-1 = embed), or INT32_MIN when off */
     bool aborted;           /* the callback stopped the graph */
+    bool last_early;        /* the last run was an early-stopped capture */
     bool *seen_layer;       /* n_layer: l_out-L appeared in the last graph */
     bool seen_embed;        /* the token-embedding lookup appeared in the last graph */
     int cb_error;           /* the callback hit an error (message set) */

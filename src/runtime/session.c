@@ -258,6 +258,8 @@ static int store_logits(lw_session *s, int seq, int pos, const float *logits) {
     return 0;
 }
 
+bool lw_session_stopped_early(const lw_session *s) { return s->last_early; }
+
 const float *lw_session_logits(const lw_session *s, int seq, int pos) {
     for (int i = s->n_logits - 1; i >= 0; i--)
         if (s->logit_keys[i].seq == seq && s->logit_keys[i].pos == pos)
@@ -446,6 +448,7 @@ int lw_session_run(lw_session *s, const lw_seq_input *in, int n_in) {
     int deepest = lw_hooks_deepest(s);
     bool early = deepest >= -1 && lw_hooks_capture_only(s) && !want_any_logits && (fresh || !recurrent);
     s->stop_layer = early ? deepest : NO_STOP;
+    s->last_early = early;
     s->n_logits = 0;
 
     if (!s->seen_layer) {

@@ -1,0 +1,330 @@
+#include "common/fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "common/error.h"
+
+/* ---------------------------------------------------------------- atomic output ---- */
+
+/* Six characters of a temp name. Not cryptographic: O_EXCL makes a collision merely a
+ * retry, and the mix of pid, counter and clock keeps concurrent writers apart. */
+static void tmp_suffix(char out[7]) {
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    static _Thread_local uint64_t counter;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 16) ^
+                 (++counter * 0x9E3779B97F4A7C15ull) ^ (uint64_t)(uintptr_t)&counter;
+    for (int i = 0; i < 6; i++) {
+        x ^= x >> 33;
+        x *= 0xff51afd7ed558ccdull;
+        x ^= x >> 29;
+        out[i] = alphabet[x % (sizeof alphabet - 1)];
+    }
+    out[6] = '\0';
+}
+
+static void atomic_clear(lw_atomic_file *af) {
+    free(af->path);
+    free(af->tmp_path);
+    af->fp = NULL;
+    af->path = NULL;
+    af->tmp_path = NULL;
+}
+
+int lw_atomic_open(lw_atomic_file *af, const char *path) {
+    af->fp = NULL;
+    af->path = strdup(path);
+    size_t n = strlen(path) + sizeof ".tmp.XXXXXX";
+    af->tmp_path = malloc(n);
+    if (!af->path || !af->tmp_path) {
+        atomic_clear(af);
+        return lw_fail("%s: out of memory", path);
+    }
+    /* open(O_EXCL) rather than mkstemp so the final file gets the usual umask-derived
+     * permissions instead of mkstemp's 0600. */
+    for (int attempt = 0; attempt < 100; attempt++) {
+        char sfx[7];
+        tmp_suffix(sfx);
+        snprintf(af->tmp_path, n, "%s.tmp.%s", path, sfx);
+        int fd = open(af->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno == EEXIST) continue;
+        if (fd < 0) {
+            int e = errno;
+            atomic_clear(af);
+            return lw_fail("%s: cannot create temp file: %s", path, strerror(e));
+        }
+        af->fp = fdopen(fd, "wb");
+        if (!af->fp) {
+            int e = errno;
+            close(fd);
+            unlink(af->tmp_path);
+            atomic_clear(af);
+            return lw_fail("%s: %s", path, strerror(e));
+        }
+        return 0;
+    }
+    atomic_clear(af);
+    return lw_fail("%s: cannot find a free temp file name", path);
+}
+
+/* Makes the rename itself durable; failure here is not fatal (some filesystems refuse
+ * fsync on directories), the data is already safe. */
+static void fsync_parent_dir(const char *path) {
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, (size_t)(slash - path) + (slash == path)) : strdup(".");
+    if (!dir) return;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(dir);
+}
+
+int lw_atomic_commit(lw_atomic_file *af) {
+    if (!af->fp) return lw_fail("atomic file: commit without an open file");
+    int err = 0;
+    const char *what = NULL;
+    if (fflush(af->fp) != 0) err = errno, what = "write";
+    else if (fsync(fileno(af->fp)) != 0) err = errno, what = "fsync";
+    if (fclose(af->fp) != 0 && !what) err = errno, what = "close";
+    af->fp = NULL;
+    if (!what && rename(af->tmp_path, af->path) != 0) err = errno, what = "rename";
+    if (what) {
+        unlink(af->tmp_path);
+        lw_fail("%s: %s failed: %s", af->path, what, strerror(err));
+        atomic_clear(af);
+        return -1;
+    }
+    fsync_parent_dir(af->path);
+    atomic_clear(af);
+    return 0;
+}
+
+void lw_atomic_abort(lw_atomic_file *af) {
+    if (af->fp) fclose(af->fp);
+    if (af->tmp_path) unlink(af->tmp_path);
+    atomic_clear(af);
+}
+
+/* ----------------------------------------------------------------------- sha256 ---- */
+
+int lw_sha256_file(const char *path, char out[65]) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return lw_fail("%s: %s", path, strerror(errno));
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(ctx);
+        fclose(fp);
+        return lw_fail("%s: sha256: cannot initialise OpenSSL digest", path);
+    }
+    unsigned char buf[1 << 16];
+    size_t n;
+    int rc = 0;
+    while ((n = fread(buf, 1, sizeof buf, fp)) > 0) {
+        if (EVP_DigestUpdate(ctx, buf, n) != 1) {
+            rc = lw_fail("%s: sha256: digest update failed", path);
+            break;
+        }
+    }
+    if (rc == 0 && ferror(fp)) rc = lw_fail("%s: read error", path);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    if (rc == 0 && (EVP_DigestFinal_ex(ctx, md, &md_len) != 1 || md_len != 32))
+        rc = lw_fail("%s: sha256: digest finalisation failed", path);
+    EVP_MD_CTX_free(ctx);
+    fclose(fp);
+    if (rc != 0) return rc;
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned i = 0; i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[64] = '\0';
+    return 0;
+}
+
+/* -------------------------------------------------------------------- read file ---- */
+
+char *lw_read_file(const char *path, size_t *len) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        lw_fail("%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    /* Grow as we go rather than trusting st_size: works for pipes and /proc files too. */
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n, fp);
+        if (n < cap) break;
+        char *nb = cap > SIZE_MAX / 2 - 1 ? NULL : realloc(buf, cap * 2 + 1);
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    if (!buf) {
+        fclose(fp);
+        lw_fail("%s: out of memory", path);
+        return NULL;
+    }
+    if (ferror(fp)) {
+        fclose(fp);
+        free(buf);
+        lw_fail("%s: read error", path);
+        return NULL;
+    }
+    fclose(fp);
+    buf[n] = '\0';
+    if (len) *len = n;
+    return buf;
+}
+
+/* ---------------------------------------------------------------------- mkdir -p ---- */
+
+static int mkdir_one(const char *dir, const char *full) {
+    if (mkdir(dir, 0777) == 0) return 0;
+    int e = errno;
+    struct stat st;
+    if (e == EEXIST && stat(dir, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) return 0;
+        return lw_fail("%s: cannot create directory: %s exists and is not a directory", full, dir);
+    }
+    return lw_fail("%s: cannot create directory %s: %s", full, dir, strerror(e));
+}
+
+int lw_mkdir_p(const char *path) {
+    if (!path || !*path) return lw_fail("mkdir: empty path");
+    char *p = strdup(path);
+    if (!p) return lw_fail("%s: out of memory", path);
+    int rc = 0;
+    /* Create each prefix ending before a '/', skipping the root and repeated slashes. */
+    for (char *s = p + 1; *s && rc == 0; s++) {
+        if (*s != '/' || s[-1] == '/') continue;
+        *s = '\0';
+        rc = mkdir_one(p, path);
+        *s = '/';
+    }
+    if (rc == 0) rc = mkdir_one(p, path);
+    free(p);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ corpus ---- */
+
+static bool is_blank(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n' && s[i] != '\f' && s[i] != '\v')
+            return false;
+    return true;
+}
+
+static bool has_suffix(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static int corpus_push(lw_corpus *c, int64_t *cap, char *text, int64_t line_no, const char *path) {
+    if (c->n == *cap) {
+        int64_t nc = *cap ? *cap * 2 : 64;
+        char **t = realloc(c->texts, (size_t)nc * sizeof *t);
+        if (t) c->texts = t;
+        int64_t *l = t ? realloc(c->line_no, (size_t)nc * sizeof *l) : NULL;
+        if (l) c->line_no = l;
+        if (!t || !l) {
+            free(text);
+            return lw_fail("%s: out of memory", path);
+        }
+        *cap = nc;
+    }
+    c->texts[c->n] = text;
+    c->line_no[c->n] = line_no;
+    c->n++;
+    return 0;
+}
+
+/* The text of one JSONL line's `field`, malloc'd; NULL with the error set. */
+static char *jsonl_field(const char *line, size_t len, const char *field, const char *path,
+                         int64_t line_no) {
+    json_error_t jerr;
+    json_t *obj = json_loadb(line, len, 0, &jerr);
+    if (!obj) {
+        lw_fail("%s:%lld: invalid JSON: %s", path, (long long)line_no, jerr.text);
+        return NULL;
+    }
+    char *out = NULL;
+    json_t *v = json_is_object(obj) ? json_object_get(obj, field) : NULL;
+    if (!json_is_object(obj))
+        lw_fail("%s:%lld: not a JSON object", path, (long long)line_no);
+    else if (!json_is_string(v))
+        lw_fail("%s:%lld: no string field \"%s\"", path, (long long)line_no, field);
+    else if (strlen(json_string_value(v)) != json_string_length(v))
+        lw_fail("%s:%lld: field \"%s\" contains a NUL character", path, (long long)line_no, field);
+    else if (!(out = strdup(json_string_value(v))))
+        lw_fail("%s: out of memory", path);
+    json_decref(obj);
+    return out;
+}
+
+int lw_corpus_load(lw_corpus *c, const char *path, const char *field) {
+    memset(c, 0, sizeof *c);
+    if (!field) field = "text";
+    bool jsonl = has_suffix(path, ".jsonl") || has_suffix(path, ".json");
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return lw_fail("%s: %s", path, strerror(errno));
+
+    char *line = NULL;
+    size_t line_cap = 0;
+    int64_t cap = 0, line_no = 0;
+    ssize_t got;
+    int rc = 0;
+    while (rc == 0 && (got = getline(&line, &line_cap, fp)) >= 0) {
+        line_no++;
+        size_t len = (size_t)got;
+        char *s = line;
+        /* An editor's UTF-8 byte-order mark would otherwise end up in the first item (or
+         * break the JSON parser). */
+        if (line_no == 1 && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) s += 3, len -= 3;
+        while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r')) len--;
+        if (is_blank(s, len)) continue;
+        char *text;
+        if (jsonl) {
+            text = jsonl_field(s, len, field, path, line_no);
+        } else {
+            if (memchr(s, '\0', len)) {
+                rc = lw_fail("%s:%lld: line contains a NUL byte", path, (long long)line_no);
+                break;
+            }
+            text = strndup(s, len);
+            if (!text) lw_fail("%s: out of memory", path);
+        }
+        rc = text ? corpus_push(c, &cap, text, line_no, path) : -1;
+    }
+    if (rc == 0 && ferror(fp)) rc = lw_fail("%s: read error", path);
+    free(line);
+    fclose(fp);
+    if (rc != 0) lw_corpus_free(c);
+    return rc;
+}
+
+void lw_corpus_free(lw_corpus *c) {
+    if (!c) return;
+    for (int64_t i = 0; i < c->n; i++) free(c->texts[i]);
+    free(c->texts);
+    free(c->line_no);
+    memset(c, 0, sizeof *c);
+}
