@@ -358,7 +358,7 @@ int cmd_extract(int argc, char **argv) {
     lw_model_get_info(j.m, &j.info);
     j.n_layers = cli_parse_layers(o.layers, j.info.n_layer, &j.layers);
     if (j.n_layers <= 0) {
-        cli_fail("extract", "--layers \"%s\" is not valid for %s (layers 0..%d)", o.layers, o.model, j.info.n_layer - 1);
+        cli_fail("extract", "--layers: %s", lw_last_error());
         goto done;
     }
     o.sp.n_seq_max = o.batch;

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "latentwire/error.h"
+#include "common/error.h"
 
 int cli_fail(const char *verb, const char *fmt, ...) {
     va_list ap;
@@ -49,8 +49,7 @@ static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(co
 int cli_parse_layers(const char *spec, int n_layer, int **out) {
     *out = NULL;
     if (!spec || !*spec) {
-        fprintf(stderr, "empty layer list\n");
-        return -1;
+        return lw_fail("empty layer list");
     }
     int *v = malloc(sizeof(int) * (size_t)(n_layer + 2));
     int n = 0;
@@ -71,8 +70,7 @@ int cli_parse_layers(const char *spec, int n_layer, int **out) {
         } else if (cli_parse_int(tok, -n_layer, n_layer - 1, &l)) {
             if (l < 0) l += n_layer;
         } else {
-            fprintf(stderr, "layer \"%s\" is not valid: the model has layers 0..%d (also: all, last, embed)\n", tok,
-                    n_layer - 1);
+            lw_fail("layer \"%s\" is out of range: the model has layers 0..%d (also: all, last, embed)", tok, n_layer - 1);
             free(copy);
             free(v);
             return -1;

@@ -91,7 +91,8 @@ lw_session *lw_session_new(lw_model *m, lw_session_params p) {
         free(s);
         return NULL;
     }
-    s->n_ctx = (int)llama_n_ctx(s->ctx);
+    /* llama.cpp pads the context up; hold the caller to the size they asked for */
+    s->n_ctx = (int)llama_n_ctx(s->ctx) < n_ctx ? (int)llama_n_ctx(s->ctx) : n_ctx;
     /* llama.cpp may clamp the micro-batch (e.g. to n_ctx); chunk by what it accepted */
     s->params.n_ubatch = (int)llama_n_ubatch(s->ctx);
     s->seq_len = calloc((size_t)p.n_seq_max, sizeof(int));
