@@ -1,0 +1,337 @@
+/* File helpers: atomic output, sha256, whole-file reads, mkdir -p, corpus loading. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/fileio.h"
+#include "latentwire/error.h"
+#include "support/testutil.h"
+
+static void write_text(const char *path, const char *text, size_t len) {
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(text, 1, len, fp), len);
+    assert_int_equal(fclose(fp), 0);
+}
+#define WRITE_LIT(path, lit) write_text(path, lit, sizeof(lit) - 1)
+
+static const char *fresh_dir(const char *name) {
+    const char *d = lw_test_tmpfile(name);
+    assert_int_equal(lw_mkdir_p(d), 0);
+    return d;
+}
+
+static char *join(const char *dir, const char *file) {
+    static char buf[4][1400];
+    static int slot;
+    char *p = buf[slot++ % 4];
+    snprintf(p, sizeof buf[0], "%s/%s", dir, file);
+    return p;
+}
+
+static int dir_entries(const char *dir) {
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
+    closedir(d);
+    return n;
+}
+
+/* ------------------------------------------------------------------- atomic ---- */
+
+static void test_atomic_commit(void **state) {
+    (void)state;
+    const char *dir = fresh_dir("atomic_commit");
+    const char *path = join(dir, "out.txt");
+    lw_atomic_file af;
+    assert_int_equal(lw_atomic_open(&af, path), 0);
+    assert_non_null(af.fp);
+    assert_non_null(strstr(af.tmp_path, "out.txt.tmp."));
+    assert_int_equal(strlen(af.tmp_path), strlen(path) + 11);
+    fputs("hello\n", af.fp);
+    /* Until commit only the temp file exists. */
+    assert_false(lw_test_file_exists(path));
+    assert_true(lw_test_file_exists(af.tmp_path));
+    assert_int_equal(lw_atomic_commit(&af), 0);
+    assert_null(af.fp);
+    assert_null(af.tmp_path);
+    size_t len;
+    char *s = lw_read_file(path, &len);
+    assert_non_null(s);
+    assert_string_equal(s, "hello\n");
+    free(s);
+    assert_int_equal(dir_entries(dir), 1);
+
+    /* Replaces an existing file. */
+    assert_int_equal(lw_atomic_open(&af, path), 0);
+    fputs("second", af.fp);
+    assert_int_equal(lw_atomic_commit(&af), 0);
+    s = lw_read_file(path, &len);
+    assert_string_equal(s, "second");
+    free(s);
+    assert_int_equal(dir_entries(dir), 1);
+
+    /* Ordinary permissions, not mkstemp's 0600. */
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    mode_t um = umask(022);
+    umask(um);
+    assert_int_equal(st.st_mode & 0777, 0666 & ~um);
+
+    /* Two open at once to the same path get different temp names. */
+    lw_atomic_file a1, a2;
+    assert_int_equal(lw_atomic_open(&a1, path), 0);
+    assert_int_equal(lw_atomic_open(&a2, path), 0);
+    assert_string_not_equal(a1.tmp_path, a2.tmp_path);
+    lw_atomic_abort(&a1);
+    lw_atomic_abort(&a2);
+    assert_int_equal(dir_entries(dir), 1);
+}
+
+static void test_atomic_abort(void **state) {
+    (void)state;
+    const char *dir = fresh_dir("atomic_abort");
+    const char *path = join(dir, "never.bin");
+    lw_atomic_file af;
+    assert_int_equal(lw_atomic_open(&af, path), 0);
+    fputs("partial", af.fp);
+    lw_atomic_abort(&af);
+    assert_false(lw_test_file_exists(path));
+    assert_int_equal(dir_entries(dir), 0);
+    lw_atomic_abort(&af); /* harmless twice */
+    assert_int_equal(lw_atomic_commit(&af), -1);
+
+    /* An abort must leave a previous version untouched. */
+    WRITE_LIT(path, "old");
+    assert_int_equal(lw_atomic_open(&af, path), 0);
+    fputs("new", af.fp);
+    lw_atomic_abort(&af);
+    char *s = lw_read_file(path, NULL);
+    assert_string_equal(s, "old");
+    free(s);
+    assert_int_equal(dir_entries(dir), 1);
+
+    assert_int_equal(lw_atomic_open(&af, join(dir, "missing/dir/x")), -1);
+    assert_non_null(strstr(lw_last_error(), "missing/dir/x"));
+    assert_null(af.path);
+}
+
+/* ------------------------------------------------------------------- sha256 ---- */
+
+static void test_sha256(void **state) {
+    (void)state;
+    char hex[65];
+    const char *p = lw_test_tmpfile("abc.txt");
+    WRITE_LIT(p, "abc");
+    assert_int_equal(lw_sha256_file(p, hex), 0);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+
+    p = lw_test_tmpfile("empty.txt");
+    write_text(p, "", 0);
+    assert_int_equal(lw_sha256_file(p, hex), 0);
+    assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+
+    /* One million 'a' (FIPS 180-2 test vector) spans many read chunks. */
+    size_t n = 1000000;
+    char *big = malloc(n);
+    memset(big, 'a', n);
+    p = lw_test_tmpfile("million.txt");
+    write_text(p, big, n);
+    free(big);
+    assert_int_equal(lw_sha256_file(p, hex), 0);
+    assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+
+    assert_int_equal(lw_sha256_file(lw_test_tmpfile("nope.txt"), hex), -1);
+    assert_non_null(strstr(lw_last_error(), "nope.txt"));
+}
+
+/* ---------------------------------------------------------------- read file ---- */
+
+static void test_read_file(void **state) {
+    (void)state;
+    const char *p = lw_test_tmpfile("read.bin");
+    write_text(p, "a\0b", 3);
+    size_t len = 99;
+    char *s = lw_read_file(p, &len);
+    assert_non_null(s);
+    assert_int_equal(len, 3);
+    assert_memory_equal(s, "a\0b", 4); /* NUL-terminated too */
+    free(s);
+
+    write_text(p, "", 0);
+    s = lw_read_file(p, &len);
+    assert_non_null(s);
+    assert_int_equal(len, 0);
+    assert_string_equal(s, "");
+    free(s);
+
+    /* Exactly the initial buffer size and just past it. */
+    for (size_t n = 65535; n <= 65537 * 3; n += 65537) {
+        char *big = malloc(n);
+        for (size_t i = 0; i < n; i++) big[i] = (char)('a' + i % 26);
+        write_text(p, big, n);
+        s = lw_read_file(p, &len);
+        assert_int_equal(len, n);
+        assert_memory_equal(s, big, n);
+        assert_int_equal(s[n], '\0');
+        free(s);
+        free(big);
+    }
+
+    assert_null(lw_read_file(lw_test_tmpfile("absent.bin"), &len));
+    assert_non_null(strstr(lw_last_error(), "absent.bin"));
+}
+
+/* ------------------------------------------------------------------ mkdir -p ---- */
+
+static void test_mkdir_p(void **state) {
+    (void)state;
+    const char *base = lw_test_tmpfile("mk");
+    char path[1400];
+    snprintf(path, sizeof path, "%s/a/b//c/", base);
+    assert_int_equal(lw_mkdir_p(path), 0);
+    snprintf(path, sizeof path, "%s/a/b/c", base);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(lw_mkdir_p(path), 0); /* already there */
+
+    snprintf(path, sizeof path, "%s/a/file", base);
+    WRITE_LIT(path, "x");
+    char below[1500];
+    snprintf(below, sizeof below, "%s/sub", path);
+    assert_int_equal(lw_mkdir_p(below), -1);
+    assert_non_null(strstr(lw_last_error(), "not a directory"));
+    assert_int_equal(lw_mkdir_p(path), -1);
+    assert_int_equal(lw_mkdir_p(""), -1);
+}
+
+/* -------------------------------------------------------------------- corpus ---- */
+
+static void test_corpus_txt(void **state) {
+    (void)state;
+    const char *p = lw_test_tmpfile("corpus.txt");
+    /* BOM, blank and whitespace-only lines, CRLF, leading spaces kept, no final newline. */
+    WRITE_LIT(p, "\xEF\xBB\xBF" "first line\n\n   \t\nsecond\r\n  indented \r\n\r\nlast");
+    lw_corpus c;
+    assert_int_equal(lw_corpus_load(&c, p, NULL), 0);
+    assert_int_equal(c.n, 4);
+    assert_string_equal(c.texts[0], "first line");
+    assert_string_equal(c.texts[1], "second");
+    assert_string_equal(c.texts[2], "  indented ");
+    assert_string_equal(c.texts[3], "last");
+    assert_int_equal(c.line_no[0], 1);
+    assert_int_equal(c.line_no[1], 4);
+    assert_int_equal(c.line_no[2], 5);
+    assert_int_equal(c.line_no[3], 7);
+    lw_corpus_free(&c);
+    assert_int_equal(c.n, 0);
+    assert_null(c.texts);
+
+    /* Empty file: an empty corpus, not an error (the caller decides). */
+    write_text(p, "", 0);
+    assert_int_equal(lw_corpus_load(&c, p, NULL), 0);
+    assert_int_equal(c.n, 0);
+    lw_corpus_free(&c);
+
+    /* Many lines: the arrays grow. */
+    FILE *fp = fopen(p, "wb");
+    for (int i = 0; i < 1000; i++) fprintf(fp, "line %d\n%s", i, i % 3 ? "" : "\n");
+    fclose(fp);
+    assert_int_equal(lw_corpus_load(&c, p, "ignored for txt"), 0);
+    assert_int_equal(c.n, 1000);
+    assert_string_equal(c.texts[999], "line 999");
+    lw_corpus_free(&c);
+
+    assert_int_equal(lw_corpus_load(&c, lw_test_tmpfile("nope.txt"), NULL), -1);
+    assert_non_null(strstr(lw_last_error(), "nope.txt"));
+    lw_corpus_free(&c); /* safe after failure */
+}
+
+static void test_corpus_jsonl(void **state) {
+    (void)state;
+    const char *p = lw_test_tmpfile("data.jsonl");
+    WRITE_LIT(p, "{\"text\": \"hello\", \"id\": 1}\n"
+                 "\n"
+                 "  {\"text\": \"caf\\u00e9\\nline two\", \"prompt\": \"p2\"}  \r\n"
+                 "{\"prompt\": \"p3\", \"text\": \"\"}\n");
+    lw_corpus c;
+    assert_int_equal(lw_corpus_load(&c, p, NULL), 0);
+    assert_int_equal(c.n, 3);
+    assert_string_equal(c.texts[0], "hello");
+    assert_string_equal(c.texts[1], "caf\xc3\xa9\nline two");
+    assert_string_equal(c.texts[2], "");
+    assert_int_equal(c.line_no[1], 3);
+    assert_int_equal(c.line_no[2], 4);
+    lw_corpus_free(&c);
+
+    /* Another field: line 1 lacks it -> error naming file, line and field. */
+    assert_int_equal(lw_corpus_load(&c, p, "prompt"), -1);
+    assert_non_null(strstr(lw_last_error(), "data.jsonl:1: no string field \"prompt\""));
+    assert_int_equal(c.n, 0);
+    assert_null(c.texts);
+
+    /* The error names the first bad line. */
+    WRITE_LIT(p, "{\"text\": \"ok\"}\n\n{\"text\": 17}\n{\"text\": \"ok\"}\n");
+    assert_int_equal(lw_corpus_load(&c, p, NULL), -1);
+    assert_non_null(strstr(lw_last_error(), "data.jsonl:3: no string field \"text\""));
+
+    WRITE_LIT(p, "{\"text\": \"ok\"}\n{\"text\": \"unterminated}\n");
+    assert_int_equal(lw_corpus_load(&c, p, NULL), -1);
+    assert_non_null(strstr(lw_last_error(), "data.jsonl:2: invalid JSON"));
+
+    WRITE_LIT(p, "[\"text\"]\n");
+    assert_int_equal(lw_corpus_load(&c, p, NULL), -1);
+    assert_non_null(strstr(lw_last_error(), "data.jsonl:1: not a JSON object"));
+
+    WRITE_LIT(p, "\"just a string\"\n");
+    assert_int_equal(lw_corpus_load(&c, p, NULL), -1);
+    assert_non_null(strstr(lw_last_error(), "data.jsonl:1:"));
+
+    WRITE_LIT(p, "{\"text\": \"a\"} {\"text\": \"b\"}\n");
+    assert_int_equal(lw_corpus_load(&c, p, NULL), -1);
+    assert_non_null(strstr(lw_last_error(), "data.jsonl:1: invalid JSON"));
+
+    WRITE_LIT(p, "{\"text\": \"a\\u0000b\"}\n");
+    assert_int_equal(lw_corpus_load(&c, p, NULL), -1);
+    assert_non_null(strstr(lw_last_error(), "data.jsonl:1:"));
+
+    /* .json is read the same way. */
+    const char *pj = lw_test_tmpfile("data.json");
+    WRITE_LIT(pj, "{\"body\": \"x\"}\n{\"body\": \"y\"}\n");
+    assert_int_equal(lw_corpus_load(&c, pj, "body"), 0);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.texts[1], "y");
+    lw_corpus_free(&c);
+
+    /* A .txt file with JSON in it is plain text. */
+    const char *pt = lw_test_tmpfile("looks_like.txt");
+    WRITE_LIT(pt, "{\"text\": \"x\"}\n");
+    assert_int_equal(lw_corpus_load(&c, pt, NULL), 0);
+    assert_string_equal(c.texts[0], "{\"text\": \"x\"}");
+    lw_corpus_free(&c);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_atomic_commit),
+        cmocka_unit_test(test_atomic_abort),
+        cmocka_unit_test(test_sha256),
+        cmocka_unit_test(test_read_file),
+        cmocka_unit_test(test_mkdir_p),
+        cmocka_unit_test(test_corpus_txt),
+        cmocka_unit_test(test_corpus_jsonl),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
