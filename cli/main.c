@@ -12,6 +12,7 @@ static const struct {
     {"info", cmd_info, "MODEL                      model facts (architecture, sizes, tokenizer)"},
     {"tokenize", cmd_tokenize, "MODEL TEXT [--no-bos]      token ids and pieces"},
     {"extract", cmd_extract, "--model M --layers L --input F --out O.safetensors   residual-stream activations"},
+    {"inspect", cmd_inspect, "FILE.safetensors           tensors, metadata, row-norm statistics"},
     {"generate", cmd_generate, "--model M --prompt TEXT [--hook ...]   text generation with hooks"},
 };
 
