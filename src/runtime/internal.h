@@ -49,6 +49,7 @@ struct lw_session {
     lw_session_params params;
     int n_embd, n_layer, n_vocab, n_ctx;
     int *seq_len;           /* n_seq_max: positions resident per sequence */
+    bool no_memory;         /* encoder-only architecture (BERT...): no state kept between runs, no LM head */
 
     lw_hook_entry *hooks;
     int n_hooks;

@@ -95,6 +95,7 @@ lw_session *lw_session_new(lw_model *m, lw_session_params p) {
     s->n_ctx = (int)llama_n_ctx(s->ctx) < n_ctx ? (int)llama_n_ctx(s->ctx) : n_ctx;
     /* llama.cpp may clamp the micro-batch (e.g. to n_ctx); chunk by what it accepted */
     s->params.n_ubatch = (int)llama_n_ubatch(s->ctx);
+    s->no_memory = llama_get_memory(s->ctx) == NULL;
     s->seq_len = calloc((size_t)p.n_seq_max, sizeof(int));
     s->run_last_pos = calloc((size_t)p.n_seq_max, sizeof(int32_t));
     if (!s->seq_len || !s->run_last_pos) {
@@ -410,6 +411,10 @@ static int validate_inputs(lw_session *s, const lw_seq_input *in, int n_in, int 
             if (sp->n > INT_MAX - count) return lw_fail("run: sequence %d is too long", seq);
             count += sp->n;
         }
+        if (s->no_memory && (s->seq_len[seq] > 0 || in[k].logits != LW_LOGITS_NONE))
+            return lw_fail("%s: this encoder-only architecture keeps no state between runs and has no language-model "
+                           "head: runs must start from an empty sequence and request no logits",
+                           s->model->path);
         s->run_last_pos[seq] = s->seq_len[seq] + count - 1;
         *total_new += count;
     }
@@ -487,7 +492,8 @@ int lw_session_run(lw_session *s, const lw_seq_input *in, int n_in) {
     if (rc != 0 || early) {
         drop_run(s, in, n_in, rc != 0);
     } else {
-        for (int k = 0; k < n_in; k++) s->seq_len[in[k].seq] = s->run_last_pos[in[k].seq] + 1;
+        if (!s->no_memory)
+            for (int k = 0; k < n_in; k++) s->seq_len[in[k].seq] = s->run_last_pos[in[k].seq] + 1;
     }
     s->stop_layer = NO_STOP;
     return rc;

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# make demo: the main job on the real models in ../shared.
+# Extracts residual-stream activations (every layer, mean-pooled) of a real text set
+# (Penn Treebank test sentences) from both real models and prints a short summary.
+set -euo pipefail
+build=${1:-build}
+shared=${2:-../shared}
+cli="$build/latentwire"
+models="$shared/models"
+corpus="$shared/data/ptb/ptb.test.txt"
+if [ ! -f "$models/stories260K.gguf" ] || [ ! -f "$corpus" ]; then
+  echo "demo: the real models and data are expected in $shared (models/, data/ptb/); not found" >&2
+  exit 1
+fi
+out=out/demo
+mkdir -p "$out"
+echo "== latentwire demo: activations of $(wc -l <"$corpus") PTB test sentences from two real models"
+for name in stories260K tinystories656K; do
+  model="$models/$name.gguf"
+  echo
+  echo "-- $name"
+  "$cli" info "$model" | sed -n '3,9p'
+  start=$(date +%s.%N)
+  "$cli" extract --model "$model" --layers embed,all --pool mean --input "$corpus" \
+    --out "$out/$name.ptb.safetensors" --resume
+  end=$(date +%s.%N)
+  printf 'extract took %.1f s\n' "$(echo "$end - $start" | bc -l 2>/dev/null || echo 0)"
+  "$cli" inspect "$out/$name.ptb.safetensors" | grep -v "meta latentwire"
+  echo "sample (greedy):"
+  "$cli" generate --model "$model" --prompt "Once upon a time" --max-tokens 32
+done
+echo
+echo "== outputs in $out/ (safetensors: open with Python's safetensors.safe_open)"
