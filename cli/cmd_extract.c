@@ -25,7 +25,7 @@ static const char *USAGE =
     "  --layers L        comma list of block indices, `all`, `last`, `embed` (negative counts from the end)\n"
     "  --pool P          mean (over the text's tokens, BOS excluded) | last | none (every token) (default mean)\n"
     "  --input FILE      .txt (one text per line) or .jsonl (field --field, default \"text\")\n"
-    "  --batch N         sequences per forward batch (default 8)\n"
+    "  --batch N         sequences per forward batch (default 2; more sequences make attention over the shared cache cost more)\n"
     "  --shard-texts N   texts per output shard (default: shards of about 1 GiB)\n"
     "  --resume          keep finished shards of an earlier run with the same settings\n"
     "  --truncate        cut texts longer than the context instead of failing\n"
@@ -58,7 +58,7 @@ typedef struct {
 static int parse_opts(int argc, char **argv, opts *o) {
     memset(o, 0, sizeof *o);
     o->field = "text";
-    o->batch = 8;
+    o->batch = 2;
     o->bos = true;
     o->sp = lw_session_default_params();
     for (int i = 1; i < argc; i++) {

@@ -1,0 +1,110 @@
+/* Retrieval evaluation with honest statistics.
+ *
+ * Queries Q (nq x d) are ranked against candidates C (nc x d) by cosine similarity.
+ * Each query has a candidate set (the whole bank, or an explicit list) and a set of
+ * relevant candidates with graded relevance (> 0).
+ *
+ * Ties: candidates with equal cosine are ordered with the LESS relevant first, then by
+ * ascending candidate id (a pessimistic rule: a tie never helps the score, so a collapsed
+ * representation cannot look good).
+ *
+ * Metrics per query (then averaged): top-1 (the first-ranked candidate is relevant),
+ * recall@k (share of the relevant candidates in the top k), MRR@10 (1 / rank of the first
+ * relevant candidate, 0 beyond 10), NDCG@10 with graded gains (2^rel - 1) / log2(rank + 1),
+ * normalized by the ideal ordering of the query's relevant set.
+ *
+ * Confidence intervals: percentile bootstrap over queries (seeded), and a paired bootstrap
+ * for the difference between two conditions scored on the same queries. */
+#ifndef LATENTWIRE_RETRIEVAL_H
+#define LATENTWIRE_RETRIEVAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "latentwire/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Candidate and relevance lists in CSR form: entries of query q are [off[q], off[q+1]). */
+typedef struct {
+    int32_t n_queries;
+    /* candidates per query; NULL offsets = every query sees the whole bank */
+    const int64_t *cand_off;
+    const int32_t *cand_ids;
+    /* relevant candidates per query (must be among its candidates) with grades > 0 */
+    const int64_t *rel_off;
+    const int32_t *rel_ids;
+    const float *rel_grade; /* NULL = all 1 */
+} lw_retrieval_task;
+
+#define LW_MAX_RECALL_K 8
+
+typedef struct {
+    int n_k;
+    int k[LW_MAX_RECALL_K]; /* recall@k cut-offs (default 1, 5, 10) */
+} lw_retrieval_params;
+
+lw_retrieval_params lw_retrieval_default_params(void);
+
+/* Number of per-query metric columns: top1, recall@k..., mrr10, ndcg10. */
+int lw_retrieval_n_metrics(const lw_retrieval_params *p);
+/* Column name ("top1", "recall@5", "mrr@10", "ndcg@10"); the pointer is static or owned by p. */
+const char *lw_retrieval_metric_name(const lw_retrieval_params *p, int col, char *buf, int buf_len);
+
+/* Scores every query; out is nq x n_metrics (row-major). Uses sgemm for the similarities,
+ * in blocks so memory stays bounded for large banks. 0 or -1 (bad ids, NaN rows...). */
+int lw_retrieval_score(const float *Q, const float *C, int32_t nc, int d, const lw_retrieval_task *task,
+                       const lw_retrieval_params *p, double *out);
+
+/* Metrics from one query's ranked list, for tests and callers with their own scores:
+ * scores[i] of candidate ids[i] (n of them), relevant ids with grades. Fills out[n_metrics]. */
+void lw_retrieval_metrics_from_scores(const double *scores, const int32_t *ids, int n, const int32_t *rel_ids,
+                                      const float *rel_grade, int n_rel, const lw_retrieval_params *p, double *out);
+
+typedef struct {
+    double mean, lo, hi; /* point estimate and percentile interval */
+    int n;               /* number of queries */
+} lw_ci;
+
+/* Percentile bootstrap CI of the mean of v[0..n) (n_resamples >= 1000 recommended). */
+int lw_bootstrap_mean(const double *v, int n, int n_resamples, double level, uint64_t seed, lw_ci *out);
+
+/* Paired bootstrap of mean(a - b) over the same n queries; p_value is the two-sided
+ * bootstrap p (2 x the smaller tail share of resampled differences at or beyond 0). */
+int lw_bootstrap_paired(const double *a, const double *b, int n, int n_resamples, double level, uint64_t seed,
+                        lw_ci *diff, double *p_value);
+
+/* Candidate regimes. Each builds CSR candidate lists (malloc'd *off, *ids; caller frees)
+ * for nq queries whose target candidate is gold[q]; the target is always included. */
+/* target + D distinct distractors drawn uniformly from the other candidates */
+int lw_candidates_random(int32_t nq, const int32_t *gold, int32_t nc, int D, uint64_t seed, int64_t **off,
+                         int32_t **ids);
+/* target + up to D distractors drawn from candidates with the same label (all of them when D <= 0) */
+int lw_candidates_same_label(int32_t nq, const int32_t *gold, int32_t nc, const int32_t *labels, int D, uint64_t seed,
+                             int64_t **off, int32_t **ids);
+/* target + up to D distractors from the target's k-means cluster of the candidate rows C */
+int lw_candidates_clustered(int32_t nq, const int32_t *gold, const float *C, int32_t nc, int d, int n_clusters, int D,
+                            uint64_t seed, int64_t **off, int32_t **ids);
+
+/* BEIR layout: corpus.jsonl ({"_id","title","text"}), queries.jsonl ({"_id","text"}),
+ * qrels/<split>.tsv (query-id, corpus-id, score; header line). Only queries that appear
+ * in the qrels are kept. */
+typedef struct {
+    int32_t n_docs;
+    char **doc_id, **doc_text;  /* title + " " + text */
+    int32_t n_queries;
+    char **query_id, **query_text;
+    int64_t *rel_off;           /* per kept query, CSR into rel_doc / rel_grade */
+    int32_t *rel_doc;
+    float *rel_grade;
+} lw_beir;
+
+int lw_beir_load(const char *dir, const char *split, lw_beir *out);
+void lw_beir_free(lw_beir *b);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# make bench: extraction throughput against plain llama.cpp, side by side, on the real
+# models and on a synthetic ~1B-parameter model (width 2048, 16 layers, 32k vocab, Q8_0)
+# written once by lw-make-model into the cache. Figures go into BENCHMARKS.md by hand.
+set -euo pipefail
+build=${1:-build}
+shared=${2:-../shared}
+corpus="$shared/data/ptb/ptb.test.txt"
+cache=${LW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/latentwire}/bench
+mkdir -p "$cache"
+big="$cache/synth-1b-q8_0.gguf"
+if [ ! -f "$big" ]; then
+  echo "bench: writing the synthetic 1B model to $big (once)"
+  "$build/lw-make-model" "$big.tmp" --vocab 32000 --embd 2048 --layers 16 --heads 32 --kv-heads 32 \
+    --ff 5632 --ctx 2048 --type q8_0 --untied
+  mv "$big.tmp" "$big"
+fi
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+for m in stories260K tinystories656K; do
+  "$build/bench/bench_extract" "$shared/models/$m.gguf" "$corpus" --texts 256 --reps 5 --batch 2 --rss "$build/latentwire"
+done
+"$build/bench/bench_extract" "$big" "$corpus" --texts ${LW_BENCH_BIG_TEXTS:-8} --reps 3 --batch 2
