@@ -10,6 +10,7 @@
  * (what `extract --layers all --pool mean` does, minus the file writing). The two run
  * alternately R times; the ratio is computed per repetition and the median reported, since
  * absolute times on a shared machine drift. */
+#include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,7 +159,13 @@ static double cli_peak_rss(const char *cli, const char *model, const lw_corpus *
     char *argv[] = {(char *)cli, "extract", "--model", (char *)model, "--layers", "all", "--pool", "mean",
                     "--input", corpus, "--out", out, NULL};
     pid_t pid;
-    if (posix_spawn(&pid, cli, NULL, NULL, argv, environ) != 0) {
+    posix_spawn_file_actions_t fa; /* keep the child's report lines out of the table */
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    int spawned = posix_spawn(&pid, cli, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (spawned != 0) {
         perror("posix_spawn");
         exit(1);
     }

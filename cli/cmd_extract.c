@@ -29,6 +29,7 @@ static const char *USAGE =
     "  --shard-texts N   texts per output shard (default: shards of about 1 GiB)\n"
     "  --resume          keep finished shards of an earlier run with the same settings\n"
     "  --truncate        cut texts longer than the context instead of failing\n"
+    "  --skip-untokenizable  skip texts the vocabulary cannot encode (they get no rows) instead of failing\n"
     "  --no-bos          do not prepend BOS\n"
     "  --precision exact|fast   (default exact)\n"
     "  --threads N\n";
@@ -38,7 +39,7 @@ typedef struct {
     enum pool pool;
     int batch;
     long shard_texts;
-    bool resume, truncate, bos;
+    bool resume, truncate, bos, skip_bad;
     lw_session_params sp;
 } opts;
 
@@ -53,6 +54,7 @@ typedef struct {
     int *hook_ids;
     char input_sha[65];
     int s_ctx;          /* the session's context: a batch's tokens must fit it together */
+    int64_t n_skipped;  /* texts the vocabulary cannot encode (--skip-untokenizable) */
 } job;
 
 static int parse_opts(int argc, char **argv, opts *o) {
@@ -69,6 +71,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
             return 1;
         } else if (!strcmp(a, "--resume")) o->resume = true;
         else if (!strcmp(a, "--truncate")) o->truncate = true;
+        else if (!strcmp(a, "--skip-untokenizable")) o->skip_bad = true;
         else if (!strcmp(a, "--no-bos")) o->bos = false;
         else if (!v) return cli_fail("extract", "option %s needs a value", a) + 1; /* 2 = error */
         else if (!strcmp(a, "--model")) o->model = argv[++i];
@@ -115,8 +118,11 @@ static const char *tensor_name(int layer, char *buf, size_t n) {
     return buf;
 }
 
-/* Rows a text contributes to the output. */
-static int64_t text_rows(const opts *o, const job *j, int64_t t) { return o->pool == POOL_NONE ? j->n_tok[t] : 1; }
+/* Rows a text contributes to the output (none when it was skipped: n_tok 0). */
+static int64_t text_rows(const opts *o, const job *j, int64_t t) {
+    if (j->n_tok[t] == 0) return 0;
+    return o->pool == POOL_NONE ? j->n_tok[t] : 1;
+}
 
 /* Settings that must match for a finished shard to be reused. */
 static char *settings_json(const opts *o, job *j, int shard, int n_shards, int64_t t0, int64_t t1) {
@@ -134,6 +140,7 @@ static char *settings_json(const opts *o, job *j, int shard, int n_shards, int64
     json_object_set_new(root, "pool", json_string(POOL_NAMES[o->pool]));
     json_object_set_new(root, "bos", json_boolean(o->bos));
     json_object_set_new(root, "truncate", json_boolean(o->truncate));
+    json_object_set_new(root, "skip_untokenizable", json_boolean(o->skip_bad));
     json_object_set_new(root, "precision", json_string(o->sp.precision == LW_PRECISION_EXACT ? "exact" : "fast"));
     json_object_set_new(root, "input", json_string(o->input));
     json_object_set_new(root, "input_field", json_string(o->field));
@@ -193,6 +200,11 @@ static int run_texts(const opts *o, job *j, int64_t t0, int64_t t1, FILE **layer
         int nb = 0;
         long used = 0;
         while (t < t1 && nb < o->batch && (nb == 0 || used + j->n_tok[t] <= j->s_ctx)) {
+            if (j->n_tok[t] == 0) { /* skipped text */
+                t++;
+                (*done)++;
+                continue;
+            }
             int32_t n = lw_tokenize_alloc(j->m, j->corpus.texts[t], o->bos, &toks[nb]);
             if (n < 0) {
                 rc = cli_fail("extract", "%s:%lld: %s", o->input, (long long)j->corpus.line_no[t], lw_last_error());
@@ -204,7 +216,7 @@ static int run_texts(const opts *o, job *j, int64_t t0, int64_t t1, FILE **layer
             nb++;
             t++;
         }
-        if (rc == 0 && lw_session_run(j->s, ins, nb) != 0) rc = cli_fail_lib("extract");
+        if (rc == 0 && nb > 0 && lw_session_run(j->s, ins, nb) != 0) rc = cli_fail_lib("extract");
         for (int k = 0; rc == 0 && k < j->n_layers; k++) {
             const float *rows;
             const int32_t *seqs, *pos;
@@ -292,6 +304,7 @@ static int write_shard(const opts *o, job *j, const char *path, const char *sett
     for (int pass = 0; rc == 0 && pass < (o->pool == POOL_NONE ? 4 : 2); pass++) {
         for (int64_t t = t0; rc == 0 && t < t1; t++) {
             int64_t n = text_rows(o, j, t);
+            if (n == 0) continue; /* skipped text */
             if (pass < 2) {
                 int64_t v = pass == 0 ? t : j->corpus.line_no[t];
                 for (int64_t r = 0; rc == 0 && r < n; r++) rc = lw_st_writer_write(w, &v, sizeof v);
@@ -315,7 +328,13 @@ static int tokenize_corpus(const opts *o, job *j, int n_ctx) {
     j->n_tok = malloc(sizeof(int32_t) * (size_t)(j->corpus.n ? j->corpus.n : 1));
     for (int64_t t = 0; t < j->corpus.n; t++) {
         int32_t n = lw_tokenize(j->m, j->corpus.texts[t], o->bos, NULL, 0);
-        if (n == INT32_MIN) return cli_fail("extract", "%s:%lld: %s", o->input, (long long)j->corpus.line_no[t], lw_last_error());
+        if (n == INT32_MIN && o->skip_bad) {
+            j->n_tok[t] = 0;
+            j->n_skipped++;
+            continue;
+        }
+        if (n == INT32_MIN) return cli_fail("extract", "%s:%lld: %s (or use --skip-untokenizable)", o->input,
+                                            (long long)j->corpus.line_no[t], lw_last_error());
         if (n < 0) n = -n;
         if (n == 0) return cli_fail("extract", "%s:%lld: text has no tokens", o->input, (long long)j->corpus.line_no[t]);
         if (n > n_ctx) {
@@ -424,7 +443,9 @@ int cmd_extract(int argc, char **argv) {
         if (src != 0) goto done;
         if (!cli_is_tty()) fprintf(stderr, "extract: wrote %s (texts %lld..%lld)\n", path, (long long)t0, (long long)t1 - 1);
     }
-    printf("extracted %lld texts x %d layer(s) of width %d (pool %s) from %s into %s%s\n", (long long)j.corpus.n,
+    if (j.n_skipped)
+        fprintf(stderr, "extract: skipped %lld text(s) the vocabulary cannot encode\n", (long long)j.n_skipped);
+    printf("extracted %lld texts x %d layer(s) of width %d (pool %s) from %s into %s%s\n", (long long)(j.corpus.n - j.n_skipped),
            j.n_layers, j.info.n_embd, POOL_NAMES[o.pool], o.model, o.out, n_shards > 1 ? " (sharded)" : "");
     rc = 0;
 done:

@@ -21,7 +21,7 @@ for name in stories260K tinystories656K; do
   echo "-- $name"
   "$cli" info "$model" | sed -n '3,9p'
   start=$(date +%s.%N)
-  "$cli" extract --model "$model" --layers embed,all --pool mean --input "$corpus" \
+  "$cli" extract --model "$model" --layers embed,all --pool mean --input "$corpus" --skip-untokenizable \
     --out "$out/$name.ptb.safetensors" --resume
   end=$(date +%s.%N)
   printf 'extract took %.1f s\n' "$(echo "$end - $start" | bc -l 2>/dev/null || echo 0)"

@@ -13,6 +13,9 @@
 #include "gguf.h"
 #include "runtime/internal.h"
 
+int lw_guarded_tokenize(const struct llama_vocab *vocab, const char *text, int32_t len, int32_t *out, int32_t cap,
+                        bool add_special, int32_t *result, char *why, int why_len);
+
 /* ---- llama.cpp logging: quiet by default, but keep its last error line so our own
  * messages can say why a load failed ("tensor data is not within file bounds"...). */
 static _Thread_local char g_llama_err[512];
@@ -145,7 +148,26 @@ int32_t lw_tokenize(const lw_model *m, const char *text, bool add_bos, int32_t *
         lw_fail("tokenize: text of %zu bytes is too long", len);
         return INT32_MIN;
     }
-    return llama_tokenize(m->vocab, text, (int32_t)len, out, cap, add_bos, false);
+    int32_t result;
+    char why[128];
+    if (lw_guarded_tokenize(m->vocab, text, (int32_t)len, out, cap, add_bos, &result, why, sizeof why) != 0) {
+        /* find the first character the vocabulary cannot encode, to name it */
+        for (size_t i = 0; i < len; i++) {
+            int32_t r;
+            char one[2] = {text[i], 0};
+            if (lw_guarded_tokenize(m->vocab, one, 1, NULL, 0, false, &r, why, sizeof why) != 0) {
+                unsigned char c = (unsigned char)text[i];
+                if (c >= 32 && c < 127)
+                    lw_fail("tokenize: character '%c' (byte 0x%02X) at offset %zu has no token in this vocabulary", c, c, i);
+                else
+                    lw_fail("tokenize: byte 0x%02X at offset %zu has no token in this vocabulary (no byte fallback)", c, i);
+                return INT32_MIN;
+            }
+        }
+        lw_fail("tokenize: llama.cpp's tokenizer failed (%s)", why);
+        return INT32_MIN;
+    }
+    return result;
 }
 
 int32_t lw_tokenize_alloc(const lw_model *m, const char *text, bool add_bos, int32_t **out) {
@@ -164,29 +186,44 @@ int32_t lw_tokenize_alloc(const lw_model *m, const char *text, bool add_bos, int
     return got;
 }
 
+/* Concatenates each token's piece as it is (llama_detokenize would strip the leading space
+ * of the first piece, which mangles continuations such as " named" after a prompt). */
 char *lw_detokenize(const lw_model *m, const int32_t *tokens, int32_t n, bool render_special) {
     int32_t n_vocab = llama_vocab_n_tokens(m->vocab);
+    size_t cap = 64, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) {
+        lw_fail("out of memory");
+        return NULL;
+    }
     for (int32_t i = 0; i < n; i++) {
         if (tokens[i] < 0 || tokens[i] >= n_vocab) {
-            lw_fail("detokenize: token id %d at index %d is outside the vocabulary [0, %d)",
-                    tokens[i], i, n_vocab);
+            free(buf);
+            lw_fail("detokenize: token id %d at index %d is outside the vocabulary [0, %d)", tokens[i], i, n_vocab);
             return NULL;
         }
-    }
-    int32_t cap = 64 + n * 16;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        char *buf = malloc((size_t)cap + 1);
-        if (!buf) break;
-        int32_t got = llama_detokenize(m->vocab, tokens, n, buf, cap, !render_special, render_special);
-        if (got >= 0) {
-            buf[got] = '\0';
-            return buf;
+        char piece[256];
+        int32_t got = llama_token_to_piece(m->vocab, tokens[i], piece, sizeof piece, 0, render_special);
+        if (got < 0) {
+            free(buf);
+            lw_fail("detokenize: token %d has a piece longer than %zu bytes", tokens[i], sizeof piece);
+            return NULL;
         }
-        free(buf);
-        cap = -got + 1;
+        if (len + (size_t)got + 1 > cap) {
+            while (len + (size_t)got + 1 > cap) cap *= 2;
+            char *grown = realloc(buf, cap);
+            if (!grown) {
+                free(buf);
+                lw_fail("out of memory");
+                return NULL;
+            }
+            buf = grown;
+        }
+        memcpy(buf + len, piece, (size_t)got);
+        len += (size_t)got;
     }
-    lw_fail("detokenize failed");
-    return NULL;
+    buf[len] = '\0';
+    return buf;
 }
 
 /* Reads a 2-D weight tensor from the GGUF file and converts it to float32 row by row with
