@@ -157,7 +157,7 @@ static double cli_peak_rss(const char *cli, const char *model, const lw_corpus *
     fclose(f);
     snprintf(out, sizeof out, "%s.safetensors", corpus);
     char *argv[] = {(char *)cli, "extract", "--model", (char *)model, "--layers", "all", "--pool", "mean",
-                    "--input", corpus, "--out", out, NULL};
+                    "--input", corpus, "--out", out, "--skip-untokenizable", NULL};
     pid_t pid;
     posix_spawn_file_actions_t fa; /* keep the child's report lines out of the table */
     posix_spawn_file_actions_init(&fa);
@@ -187,7 +187,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *model_path = argv[1], *corpus_path = argv[2], *cli = NULL;
-    int n_texts = 256, reps = 5, batch = 8, threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    int n_texts = 256, reps = 5, batch = 2, threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     for (int i = 3; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--texts")) n_texts = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
@@ -207,13 +207,15 @@ int main(int argc, char **argv) {
     }
     lw_model_info info;
     lw_model_get_info(m, &info);
-    texts t = {.n = n_texts < c.n ? n_texts : (int)c.n};
-    t.tok = calloc((size_t)t.n, sizeof *t.tok);
-    t.len = calloc((size_t)t.n, sizeof *t.len);
-    for (int i = 0; i < t.n; i++) {
-        t.len[i] = lw_tokenize_alloc(m, c.texts[i], true, &t.tok[i]);
-        if (t.len[i] > 256) t.len[i] = 256;
-        t.total += t.len[i];
+    /* the first n_texts texts the vocabulary can encode, cut to 256 tokens */
+    texts t = {0};
+    t.tok = calloc((size_t)n_texts, sizeof *t.tok);
+    t.len = calloc((size_t)n_texts, sizeof *t.len);
+    for (int64_t i = 0; i < c.n && t.n < n_texts; i++) {
+        int n = lw_tokenize_alloc(m, c.texts[i], true, &t.tok[t.n]);
+        if (n <= 0) continue;
+        t.len[t.n] = n > 256 ? 256 : n;
+        t.total += t.len[t.n++];
     }
     float *pooled = malloc(sizeof(float) * (size_t)info.n_layer * t.n * info.n_embd);
     double *ta = calloc((size_t)reps, sizeof(double)), *tb = calloc((size_t)reps, sizeof(double)),

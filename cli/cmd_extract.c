@@ -51,7 +51,6 @@ typedef struct {
     int32_t *n_tok;     /* tokens per text (after truncation) */
     int *layers;        /* -1 = embed */
     int n_layers;
-    int *hook_ids;
     char input_sha[65];
     int s_ctx;          /* the session's context: a batch's tokens must fit it together */
     int64_t n_skipped;  /* texts the vocabulary cannot encode (--skip-untokenizable) */
@@ -164,108 +163,76 @@ static bool shard_done(const char *path, const char *settings) {
     return same;
 }
 
-/* Pools one text's captured rows of one layer and appends them to the layer's file. */
-static int emit_rows(const opts *o, const job *j, FILE *fp, const float *rows, const int32_t *pos, int n, int d) {
-    if (o->pool != POOL_MEAN) {
-        const float *src = o->pool == POOL_LAST ? rows + (size_t)(n - 1) * d : rows;
-        size_t k = o->pool == POOL_LAST ? 1 : (size_t)n;
-        return fwrite(src, sizeof(float) * (size_t)d, k, fp) == k ? 0 : -1;
+/* Progress on a terminal, at most once a second. */
+static void progress(int64_t done, int64_t total, int shard, int n_shards) {
+    static time_t last;
+    if (!cli_is_tty() || (time(NULL) == last && done != total)) return;
+    last = time(NULL);
+    fprintf(stderr, "\rextract: shard %d/%d, %lld/%lld texts (%.0f%%)", shard + 1, n_shards, (long long)done,
+            (long long)total, 100.0 * (double)done / (double)total);
+    if (done == total) fputc('\n', stderr);
+}
+
+/* --pool mean|last: the library pools; rows go to the layer files in text order. */
+static int run_pooled(const opts *o, job *j, int64_t t0, int64_t t1, FILE **layer_fp, int64_t *done, int64_t total,
+                      int shard, int n_shards) {
+    enum { CHUNK = 256 };
+    const int d = j->info.n_embd;
+    float **buf = calloc((size_t)j->n_layers, sizeof *buf);
+    const char **texts = calloc(CHUNK, sizeof *texts);
+    int rc = 0;
+    for (int k = 0; k < j->n_layers; k++) buf[k] = malloc(sizeof(float) * CHUNK * (size_t)d);
+    for (int64_t t = t0; t < t1 && rc == 0;) {
+        int n = 0;
+        for (; t < t1 && n < CHUNK; t++, (*done)++)
+            if (j->n_tok[t] > 0) texts[n++] = j->corpus.texts[t]; /* n_tok 0: skipped text */
+        if (n > 0 && lw_extract_pooled(j->s, texts, n, o->bos, o->truncate, j->layers, j->n_layers,
+                                       o->pool == POOL_LAST ? LW_POOL_LAST : LW_POOL_MEAN, buf, NULL) != 0)
+            rc = cli_fail_lib("extract");
+        for (int k = 0; rc == 0 && k < j->n_layers; k++)
+            if (fwrite(buf[k], sizeof(float) * (size_t)d, (size_t)n, layer_fp[k]) != (size_t)n)
+                rc = cli_fail("extract", "cannot write temporary data for %s", o->out);
+        progress(*done, total, shard, n_shards);
     }
-    double *acc = calloc((size_t)d, sizeof(double));
-    float *mean = malloc(sizeof(float) * (size_t)d);
-    int used = 0;
-    for (int r = 0; r < n; r++) {
-        if (o->bos && pos[r] == 0 && n > 1) continue; /* BOS is an attention sink, not content */
-        for (int c = 0; c < d; c++) acc[c] += rows[(size_t)r * d + c];
-        used++;
-    }
-    for (int c = 0; c < d; c++) mean[c] = (float)(acc[c] / used);
-    int rc = fwrite(mean, sizeof(float) * (size_t)d, 1, fp) == 1 ? 0 : -1;
-    free(acc);
-    free(mean);
+    for (int k = 0; k < j->n_layers; k++) free(buf[k]);
+    free(buf);
+    free(texts);
     return rc;
 }
 
-/* Runs texts [t0, t1) in batches, streaming each layer's rows to its temp file. */
-static int run_texts(const opts *o, job *j, int64_t t0, int64_t t1, FILE **layer_fp, int64_t *done, int64_t total,
-                     int shard, int n_shards) {
+/* --pool none: every token's row, from capture hooks, one text per run so each text's
+ * rows arrive contiguous and in position order. */
+static int run_tokens(const opts *o, job *j, int64_t t0, int64_t t1, FILE **layer_fp, int64_t *done, int64_t total,
+                      int shard, int n_shards) {
     const int d = j->info.n_embd;
-    int32_t **toks = calloc((size_t)o->batch, sizeof *toks);
-    lw_span *spans = calloc((size_t)o->batch, sizeof *spans);
-    lw_seq_input *ins = calloc((size_t)o->batch, sizeof *ins);
-    time_t last_print = 0;
     int rc = 0;
-    for (int64_t t = t0; t < t1 && rc == 0;) {
-        /* pack up to `batch` texts whose tokens fit the context together */
-        int nb = 0;
-        long used = 0;
-        while (t < t1 && nb < o->batch && (nb == 0 || used + j->n_tok[t] <= j->s_ctx)) {
-            if (j->n_tok[t] == 0) { /* skipped text */
-                t++;
-                (*done)++;
-                continue;
-            }
-            int32_t n = lw_tokenize_alloc(j->m, j->corpus.texts[t], o->bos, &toks[nb]);
-            if (n < 0) {
-                rc = cli_fail("extract", "%s:%lld: %s", o->input, (long long)j->corpus.line_no[t], lw_last_error());
-                break;
-            }
-            spans[nb] = (lw_span){.tokens = toks[nb], .n = j->n_tok[t]};
-            ins[nb] = (lw_seq_input){.seq = nb, .spans = &spans[nb], .n_spans = 1, .logits = LW_LOGITS_NONE};
-            used += j->n_tok[t];
-            nb++;
-            t++;
+    for (int k = 0; k < j->n_layers && rc == 0; k++) {
+        lw_hook h = lw_hook_default();
+        h.site = j->layers[k] < 0 ? LW_SITE_EMBED : LW_SITE_RESID_POST;
+        h.layer = j->layers[k] < 0 ? 0 : j->layers[k];
+        if (lw_session_add_hook(j->s, &h) != k) rc = cli_fail_lib("extract");
+    }
+    for (int64_t t = t0; t < t1 && rc == 0; t++, (*done)++) {
+        if (j->n_tok[t] == 0) continue;
+        int32_t *tok;
+        if (lw_tokenize_alloc(j->m, j->corpus.texts[t], o->bos, &tok) < 0) {
+            rc = cli_fail("extract", "%s:%lld: %s", o->input, (long long)j->corpus.line_no[t], lw_last_error());
+            break;
         }
-        if (rc == 0 && nb > 0 && lw_session_run(j->s, ins, nb) != 0) rc = cli_fail_lib("extract");
+        lw_span span = {.tokens = tok, .n = j->n_tok[t]};
+        lw_seq_input in = {.seq = 0, .spans = &span, .n_spans = 1, .logits = LW_LOGITS_NONE};
+        if (lw_session_run(j->s, &in, 1) != 0) rc = cli_fail_lib("extract");
         for (int k = 0; rc == 0 && k < j->n_layers; k++) {
             const float *rows;
-            const int32_t *seqs, *pos;
-            int n = lw_session_capture(j->s, j->hook_ids[k], &rows, &seqs, &pos);
-            /* rows of one sequence are contiguous only per micro-batch: gather per sequence */
-            for (int q = 0; rc == 0 && q < nb; q++) {
-                int first = -1, cnt = 0;
-                for (int r = 0; r < n; r++)
-                    if (seqs[r] == q) {
-                        if (first < 0) first = r;
-                        cnt++;
-                    }
-                bool contiguous = first >= 0;
-                for (int r = first; contiguous && r < first + cnt; r++) contiguous = seqs[r] == q;
-                if (!contiguous) {
-                    /* copy the sequence's rows together (multi-sequence micro-batches interleave) */
-                    float *buf = malloc(sizeof(float) * (size_t)(cnt ? cnt : 1) * d);
-                    int32_t *pb = malloc(sizeof(int32_t) * (size_t)(cnt ? cnt : 1));
-                    int m2 = 0;
-                    for (int r = 0; r < n; r++)
-                        if (seqs[r] == q) {
-                            memcpy(buf + (size_t)m2 * d, rows + (size_t)r * d, sizeof(float) * d);
-                            pb[m2++] = pos[r];
-                        }
-                    if (cnt == 0 || emit_rows(o, j, layer_fp[k], buf, pb, cnt, d) != 0)
-                        rc = cli_fail("extract", "no rows captured for a text, or a write failed");
-                    free(buf);
-                    free(pb);
-                } else if (emit_rows(o, j, layer_fp[k], rows + (size_t)first * d, pos + first, cnt, d) != 0) {
-                    rc = cli_fail("extract", "cannot write temporary data for %s", o->out);
-                }
-            }
+            int n = lw_session_capture(j->s, k, &rows, NULL, NULL);
+            if (fwrite(rows, sizeof(float) * (size_t)d, (size_t)n, layer_fp[k]) != (size_t)n)
+                rc = cli_fail("extract", "cannot write temporary data for %s", o->out);
         }
         lw_session_clear_captures(j->s);
-        for (int k = 0; k < nb; k++) {
-            free(toks[k]);
-            toks[k] = NULL;
-        }
-        *done += nb;
-        if (cli_is_tty() && (time(NULL) != last_print || *done == total)) {
-            last_print = time(NULL);
-            fprintf(stderr, "\rextract: shard %d/%d, %lld/%lld texts (%.0f%%)", shard + 1, n_shards, (long long)*done,
-                    (long long)total, 100.0 * (double)*done / (double)total);
-            if (*done == total) fputc('\n', stderr);
-        }
+        free(tok);
+        progress(*done + 1, total, shard, n_shards);
     }
-    free(toks);
-    free(spans);
-    free(ins);
+    lw_session_clear_hooks(j->s);
     return rc;
 }
 
@@ -389,17 +356,6 @@ int cmd_extract(int argc, char **argv) {
         cli_fail_lib("extract");
         goto done;
     }
-    j.hook_ids = malloc(sizeof(int) * (size_t)j.n_layers);
-    for (int k = 0; k < j.n_layers; k++) {
-        lw_hook h = lw_hook_default();
-        h.site = j.layers[k] < 0 ? LW_SITE_EMBED : LW_SITE_RESID_POST;
-        h.layer = j.layers[k] < 0 ? 0 : j.layers[k];
-        h.pos_mode = o.pool == POOL_LAST ? LW_POS_LAST : LW_POS_ALL;
-        if ((j.hook_ids[k] = lw_session_add_hook(j.s, &h)) < 0) {
-            cli_fail_lib("extract");
-            goto done;
-        }
-    }
     /* shards of about 1 GiB unless told otherwise */
     int64_t total_rows = 0;
     for (int64_t t = 0; t < j.corpus.n; t++) total_rows += text_rows(&o, &j, t);
@@ -430,7 +386,9 @@ int cmd_extract(int argc, char **argv) {
             layer_fp[k] = fopen(tmp_paths[k], "w+b");
             if (!layer_fp[k]) src = cli_fail("extract", "cannot create %s", tmp_paths[k]);
         }
-        if (src == 0) src = run_texts(&o, &j, t0, t1, layer_fp, &done_texts, j.corpus.n, sh, n_shards);
+        if (src == 0)
+            src = (o.pool == POOL_NONE ? run_tokens : run_pooled)(&o, &j, t0, t1, layer_fp, &done_texts, j.corpus.n, sh,
+                                                                   n_shards);
         if (src == 0) src = write_shard(&o, &j, path, settings, t0, t1, layer_fp);
         for (int k = 0; k < j.n_layers; k++) {
             if (layer_fp[k]) fclose(layer_fp[k]);
@@ -451,7 +409,6 @@ int cmd_extract(int argc, char **argv) {
 done:
     free(layer_fp);
     free(tmp_paths);
-    free(j.hook_ids);
     free(j.layers);
     free(j.n_tok);
     lw_session_free(j.s);

@@ -207,6 +207,23 @@ bool lw_session_stopped_early(const lw_session *session);
  * (n_vocab floats, valid until the next run). NULL when not computed. */
 const float *lw_session_logits(const lw_session *session, int seq, int pos);
 
+/* ---------------------------------------------------------------- pooled extraction */
+
+typedef enum {
+    LW_POOL_MEAN = 0,   /* mean over the text's tokens; BOS (position 0) excluded when added */
+    LW_POOL_LAST = 1,   /* the last token */
+} lw_pool;
+
+/* Pooled activations of many texts at several sites, in memory. Texts are batched up to
+ * the session's n_seq_max sequences (and its context), with capture hooks installed for
+ * the call (the session must have no other hooks; they are removed again afterwards).
+ * out[k] (caller-allocated, n x n_embd) receives site layers[k] (-1 = embed). A text the
+ * vocabulary cannot encode, or longer than the context (unless truncate: then cut to the
+ * context), is an error naming its index, or, when ok != NULL, gets ok[i] = false and a
+ * NaN row. Returns 0 or -1. */
+int lw_extract_pooled(lw_session *session, const char *const *texts, int64_t n, bool add_bos, bool truncate,
+                      const int *layers, int n_layers, lw_pool pool, float *const *out, bool *ok);
+
 /* ---------------------------------------------------------------- sampling, generation */
 
 typedef struct {
