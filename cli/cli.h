@@ -10,6 +10,9 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_align(int argc, char **argv);
+int cmd_bridge(int argc, char **argv);
+int cmd_retrieval(int argc, char **argv);
 
 /* Prints "latentwire <verb>: <message>" (or the library's last error) and returns 1. */
 int cli_fail(const char *verb, const char *fmt, ...);

@@ -13,6 +13,9 @@ static const struct {
     {"tokenize", cmd_tokenize, "MODEL TEXT [--no-bos]      token ids and pieces"},
     {"extract", cmd_extract, "--model M --layers L --input F --out O.safetensors   residual-stream activations"},
     {"inspect", cmd_inspect, "FILE.safetensors           tensors, metadata, row-norm statistics"},
+    {"bridge", cmd_bridge, "fit|apply|info ...         linear maps between two models' activation spaces"},
+    {"retrieval", cmd_retrieval, "--queries ... | --beir DIR   retrieval metrics with bootstrap CIs"},
+    {"align", cmd_align, "--source A --target B     bridge A's activations to B's, score retrieval"},
     {"generate", cmd_generate, "--model M --prompt TEXT [--hook ...]   text generation with hooks"},
 };
 

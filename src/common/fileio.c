@@ -119,6 +119,15 @@ void lw_atomic_abort(lw_atomic_file *af) {
 
 /* ----------------------------------------------------------------------- sha256 ---- */
 
+static void to_hex(const unsigned char md[32], char out[65]) {
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned i = 0; i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[64] = '\0';
+}
+
 int lw_sha256_file(const char *path, char out[65]) {
     FILE *fp = fopen(path, "rb");
     if (!fp) return lw_fail("%s: %s", path, strerror(errno));
@@ -145,12 +154,16 @@ int lw_sha256_file(const char *path, char out[65]) {
     EVP_MD_CTX_free(ctx);
     fclose(fp);
     if (rc != 0) return rc;
-    static const char hex[] = "0123456789abcdef";
-    for (unsigned i = 0; i < 32; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[64] = '\0';
+    to_hex(md, out);
+    return 0;
+}
+
+int lw_sha256_buf(const void *data, size_t len, char out[65]) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    if (EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL) != 1 || md_len != 32)
+        return lw_fail("sha256: OpenSSL digest failed");
+    to_hex(md, out);
     return 0;
 }
 

@@ -22,6 +22,9 @@ void lw_atomic_abort(lw_atomic_file *af);                    /* closes and remov
 /* Hex sha256 of a file into out[65]. 0 or -1. */
 int lw_sha256_file(const char *path, char out[65]);
 
+/* Hex sha256 of a buffer into out[65]. 0 or -1. */
+int lw_sha256_buf(const void *data, size_t len, char out[65]);
+
 /* Reads the whole file into a malloc'd NUL-terminated buffer. NULL on error. */
 char *lw_read_file(const char *path, size_t *len);
 

@@ -1,0 +1,31 @@
+/* Reading activation files written by `extract`: one F32 [rows, width] tensor with its
+ * row ids, and joining two files on row id (the same sentence through two models). */
+#ifndef LW_CLI_ACTS_H
+#define LW_CLI_ACTS_H
+
+#include <stdint.h>
+
+#include "latentwire/safetensors.h"
+
+typedef struct {
+    lw_st_file *f;
+    const float *x;         /* n x d */
+    const int64_t *row_id;  /* n */
+    int64_t n;
+    int d;
+    const char *meta;       /* the file's "latentwire" JSON metadata, or NULL */
+} act_tensor;
+
+/* Opens path and finds `tensor` (F32, 2-D) and `row_id` (I64, same rows); errors name the
+ * file and tensor. 0 or -1. */
+int act_open(const char *path, const char *tensor, act_tensor *out);
+void act_close(act_tensor *t);
+
+/* Rows present in both (same row id), in a's order: fills malloc'd index arrays. Returns
+ * the count (>= 0) or -1. */
+int64_t act_join(const act_tensor *a, const act_tensor *b, int64_t **ia, int64_t **ib);
+
+/* Copies the rows idx[0..n) into a malloc'd n x d matrix. */
+float *act_gather(const act_tensor *t, const int64_t *idx, int64_t n);
+
+#endif

@@ -1,0 +1,199 @@
+/* latentwire bridge fit | apply | info */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acts.h"
+#include "cli.h"
+#include "latentwire/bridge.h"
+
+static const char *USAGE =
+    "usage:\n"
+    "  latentwire bridge fit --source A.safetensors --source-tensor layer.4 --target B.safetensors\n"
+    "                        --target-tensor layer.1 --out BRIDGE.safetensors [options]\n"
+    "      rows are paired by row_id (the same text through both models)\n"
+    "      --recipe ridge|pca-ridge|pca2-ridge|procrustes|cca|relrep (default ridge)\n"
+    "      --alpha A (default: chosen on a log grid) --alpha-select gcv|kfold --kfold K\n"
+    "      --rank R --cca-reg F --anchors K --no-center --scale --seed N\n"
+    "  latentwire bridge apply --bridge BRIDGE.safetensors --input X.safetensors --tensor NAME\n"
+    "                          [--side source|target] --out MAPPED.safetensors\n"
+    "  latentwire bridge info BRIDGE.safetensors\n";
+
+/* Copies one key of an activation file's metadata into the bridge record. */
+static void copy_meta(lw_bridge *b, const char *prefix, const char *meta_json, const char *key) {
+    if (!meta_json) return;
+    json_t *m = json_loads(meta_json, 0, NULL);
+    json_t *v = m ? json_object_get(m, key) : NULL;
+    if (v) {
+        char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        char name[96];
+        snprintf(name, sizeof name, "%s_%s", prefix, key);
+        lw_bridge_set_meta(b, name, text);
+        free(text);
+    }
+    json_decref(m);
+}
+
+static void set_string_meta(lw_bridge *b, const char *key, const char *value) {
+    json_t *s = json_string(value);
+    char *text = json_dumps(s, JSON_ENCODE_ANY);
+    lw_bridge_set_meta(b, key, text);
+    free(text);
+    json_decref(s);
+}
+
+static int bridge_fit(int argc, char **argv) {
+    const char *src = NULL, *tgt = NULL, *src_t = NULL, *tgt_t = NULL, *out = NULL;
+    lw_bridge_params bp = lw_bridge_default_params();
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long n;
+        double f;
+        if (!strcmp(a, "--no-center")) bp.center = false;
+        else if (!strcmp(a, "--scale")) bp.scale = true;
+        else if (!v) return cli_fail("bridge fit", "option %s needs a value", a);
+        else if (!strcmp(a, "--source")) src = argv[++i];
+        else if (!strcmp(a, "--target")) tgt = argv[++i];
+        else if (!strcmp(a, "--source-tensor")) src_t = argv[++i];
+        else if (!strcmp(a, "--target-tensor")) tgt_t = argv[++i];
+        else if (!strcmp(a, "--out")) out = argv[++i];
+        else if (!strcmp(a, "--recipe") && lw_bridge_recipe_from_name(v) >= 0)
+            bp.recipe = (lw_bridge_recipe)lw_bridge_recipe_from_name(v), i++;
+        else if (!strcmp(a, "--alpha") && cli_parse_float(v, &f) && f > 0) bp.alpha = f, i++;
+        else if (!strcmp(a, "--alpha-select") && (!strcmp(v, "gcv") || !strcmp(v, "kfold")))
+            bp.alpha_select = !strcmp(v, "gcv") ? LW_ALPHA_GCV : LW_ALPHA_KFOLD, i++;
+        else if (!strcmp(a, "--kfold") && cli_parse_int(v, 2, 100, &n)) bp.kfold = (int)n, i++;
+        else if (!strcmp(a, "--rank") && cli_parse_int(v, 1, 1 << 20, &n)) bp.rank = (int)n, i++;
+        else if (!strcmp(a, "--anchors") && cli_parse_int(v, 1, 1 << 24, &n)) bp.n_anchors = (int)n, i++;
+        else if (!strcmp(a, "--cca-reg") && cli_parse_float(v, &f) && f >= 0) bp.cca_reg = f, i++;
+        else if (!strcmp(a, "--seed") && cli_parse_int(v, 0, 1L << 62, &n)) bp.seed = (uint64_t)n, i++;
+        else return cli_fail("bridge fit", "bad option or value: %s %s", a, v);
+    }
+    if (!src || !tgt || !src_t || !tgt_t || !out)
+        return cli_fail("bridge fit", "--source, --source-tensor, --target, --target-tensor and --out are required");
+    act_tensor A, B;
+    if (act_open(src, src_t, &A) != 0) return cli_fail_lib("bridge fit");
+    if (act_open(tgt, tgt_t, &B) != 0) {
+        act_close(&A);
+        return cli_fail_lib("bridge fit");
+    }
+    int rc = 1;
+    int64_t *ia = NULL, *ib = NULL;
+    float *X = NULL, *Y = NULL;
+    lw_bridge *br = NULL;
+    int64_t n = act_join(&A, &B, &ia, &ib);
+    if (n < 2) {
+        cli_fail("bridge fit", "%s and %s share %lld row ids; at least 2 paired rows are needed", src, tgt,
+                 (long long)(n < 0 ? 0 : n));
+        goto done;
+    }
+    X = act_gather(&A, ia, n);
+    Y = act_gather(&B, ib, n);
+    br = lw_bridge_fit(X, Y, n, A.d, B.d, &bp);
+    if (!br) {
+        cli_fail_lib("bridge fit");
+        goto done;
+    }
+    set_string_meta(br, "source_file", src);
+    set_string_meta(br, "target_file", tgt);
+    set_string_meta(br, "source_tensor", src_t);
+    set_string_meta(br, "target_tensor", tgt_t);
+    copy_meta(br, "source", A.meta, "model_sha256");
+    copy_meta(br, "target", B.meta, "model_sha256");
+    copy_meta(br, "source", A.meta, "pool");
+    copy_meta(br, "target", B.meta, "pool");
+    if (lw_bridge_save(br, out) != 0) {
+        cli_fail_lib("bridge fit");
+        goto done;
+    }
+    printf("fitted %s bridge %s -> %s on %lld paired rows (%d -> %d, comparison space %d): %s\n",
+           lw_bridge_recipe_name(bp.recipe), src_t, tgt_t, (long long)n, A.d, B.d, lw_bridge_out_dim(br), out);
+    rc = 0;
+done:
+    lw_bridge_free(br);
+    free(X);
+    free(Y);
+    free(ia);
+    free(ib);
+    act_close(&A);
+    act_close(&B);
+    return rc;
+}
+
+static int bridge_apply(int argc, char **argv) {
+    const char *bpath = NULL, *in = NULL, *tensor = NULL, *out = NULL, *side = "source";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) return cli_fail("bridge apply", "option %s needs a value", a);
+        if (!strcmp(a, "--bridge")) bpath = argv[++i];
+        else if (!strcmp(a, "--input")) in = argv[++i];
+        else if (!strcmp(a, "--tensor")) tensor = argv[++i];
+        else if (!strcmp(a, "--out")) out = argv[++i];
+        else if (!strcmp(a, "--side") && (!strcmp(v, "source") || !strcmp(v, "target"))) side = argv[++i];
+        else return cli_fail("bridge apply", "bad option or value: %s %s", a, v);
+    }
+    if (!bpath || !in || !tensor || !out)
+        return cli_fail("bridge apply", "--bridge, --input, --tensor and --out are required");
+    lw_bridge *br = lw_bridge_load(bpath);
+    if (!br) return cli_fail_lib("bridge apply");
+    act_tensor X;
+    if (act_open(in, tensor, &X) != 0) {
+        lw_bridge_free(br);
+        return cli_fail_lib("bridge apply");
+    }
+    bool source = !strcmp(side, "source");
+    int want = source ? lw_bridge_source_dim(br) : lw_bridge_target_dim(br), rc = 1;
+    float *Z = NULL;
+    if (X.d != want) {
+        cli_fail("bridge apply", "%s: tensor \"%s\" has width %d but the bridge's %s side has width %d", in, tensor,
+                 X.d, side, want);
+        goto done;
+    }
+    int dim = lw_bridge_out_dim(br);
+    Z = malloc(sizeof(float) * (size_t)(X.n ? X.n : 1) * dim);
+    if ((source ? lw_bridge_apply_source(br, X.x, X.n, Z) : lw_bridge_apply_target(br, X.x, X.n, Z)) != 0) {
+        cli_fail_lib("bridge apply");
+        goto done;
+    }
+    lw_st_tensor_in t[2] = {{.name = "mapped", .dtype = LW_DT_F32, .n_dims = 2, .shape = {X.n, dim}, .data = Z},
+                            {.name = "row_id", .dtype = LW_DT_I64, .n_dims = 1, .shape = {X.n}, .data = X.row_id}};
+    const char *meta[6] = {"bridge", bpath, "input", in, "side", side};
+    if (lw_st_save(out, t, 2, meta, 3) != 0) {
+        cli_fail_lib("bridge apply");
+        goto done;
+    }
+    printf("mapped %lld rows of %s (%s side) into %d dimensions: %s\n", (long long)X.n, tensor, side, dim, out);
+    rc = 0;
+done:
+    free(Z);
+    act_close(&X);
+    lw_bridge_free(br);
+    return rc;
+}
+
+static int bridge_info(int argc, char **argv) {
+    if (argc != 2) return cli_fail("bridge info", "usage: latentwire bridge info BRIDGE.safetensors");
+    lw_bridge *br = lw_bridge_load(argv[1]);
+    if (!br) return cli_fail_lib("bridge info");
+    printf("%s: %s bridge, %d -> %d, comparison space %d\n", argv[1], lw_bridge_recipe_name(lw_bridge_get_recipe(br)),
+           lw_bridge_source_dim(br), lw_bridge_target_dim(br), lw_bridge_out_dim(br));
+    json_t *j = json_loads(lw_bridge_info_json(br), 0, NULL);
+    char *pretty = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+    printf("%s\n", pretty ? pretty : lw_bridge_info_json(br));
+    free(pretty);
+    json_decref(j);
+    lw_bridge_free(br);
+    return 0;
+}
+
+int cmd_bridge(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help")) {
+        fputs(USAGE, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "fit")) return bridge_fit(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "apply")) return bridge_apply(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "info")) return bridge_info(argc - 1, argv + 1);
+    return cli_fail("bridge", "unknown subcommand \"%s\" (fit, apply, info)", argv[1]);
+}

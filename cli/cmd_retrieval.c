@@ -1,0 +1,439 @@
+/* latentwire retrieval: score a bridge (or raw activations) as a retriever, with CIs.
+ *
+ * Activation-file mode: queries are rows of one file, candidates rows of another; a
+ * query's relevant candidate is the row with the same row_id (the same text).
+ * BEIR mode: queries and documents of a BEIR directory are embedded by two models
+ * (mean-pooled at a layer), queries mapped through the bridge, relevance from qrels. */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acts.h"
+#include "cli.h"
+#include "common/fileio.h"
+#include "latentwire/bridge.h"
+#include "latentwire/retrieval.h"
+#include "latentwire/runtime.h"
+
+static const char *USAGE =
+    "usage:\n"
+    "  latentwire retrieval --queries A.safetensors --query-tensor T --candidates B.safetensors\n"
+    "                       --candidate-tensor T [--bridge BR.safetensors] [--compare BR2.safetensors]\n"
+    "                       [--regime bank|random:D|cluster:K:D|hard:FILE.jsonl] [--resamples N] [--seed N]\n"
+    "                       [--json OUT.json]\n"
+    "  latentwire retrieval --beir DIR [--split test] --source-model A.gguf --source-layer L\n"
+    "                       --target-model B.gguf --target-layer L [--bridge BR.safetensors] [--json OUT.json]\n"
+    "  Without --bridge, raw cosine between queries and candidates (same width required).\n"
+    "  hard:FILE lines: {\"row_id\": R, \"negatives\": [R1, R2, ...]} (row ids of candidates).\n"
+    "  --compare adds a paired bootstrap of the difference (bridge - compare) on the same queries.\n";
+
+typedef struct {
+    const char *queries, *query_t, *cands, *cand_t, *bridge, *compare, *regime, *json, *beir, *split;
+    const char *src_model, *tgt_model;
+    int src_layer, tgt_layer, resamples;
+    uint64_t seed;
+} opts;
+
+/* Maps rows into the bridge's comparison space (or copies them when there is no bridge). */
+static float *map_rows(const lw_bridge *br, bool source, const float *x, int64_t n, int d, int *dim) {
+    if (!br) {
+        *dim = d;
+        float *out = malloc(sizeof(float) * (size_t)(n ? n : 1) * d);
+        memcpy(out, x, sizeof(float) * (size_t)n * d);
+        return out;
+    }
+    *dim = lw_bridge_out_dim(br);
+    float *out = malloc(sizeof(float) * (size_t)(n ? n : 1) * *dim);
+    int rc = source ? lw_bridge_apply_source(br, x, n, out) : lw_bridge_apply_target(br, x, n, out);
+    if (rc != 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static json_t *ci_json(const lw_ci *ci) {
+    return json_pack("{s:f, s:f, s:f, s:i}", "mean", ci->mean, "lo", ci->lo, "hi", ci->hi, "n", ci->n);
+}
+
+/* Prints and returns (as JSON) the CIs of every metric column. */
+static json_t *summarize(const char *label, const double *m, int nq, const lw_retrieval_params *rp, const opts *o) {
+    int nm = lw_retrieval_n_metrics(rp);
+    double *col = malloc(sizeof(double) * (size_t)(nq ? nq : 1));
+    json_t *out = json_object();
+    printf("%-12s n=%d", label, nq);
+    for (int c = 0; c < nm; c++) {
+        for (int q = 0; q < nq; q++) col[q] = m[(size_t)q * nm + c];
+        lw_ci ci;
+        lw_bootstrap_mean(col, nq, o->resamples, 0.95, o->seed, &ci);
+        char buf[32];
+        const char *name = lw_retrieval_metric_name(rp, c, buf, sizeof buf);
+        printf("  %s %.3f [%.3f, %.3f]", name, ci.mean, ci.lo, ci.hi);
+        json_object_set_new(out, name, ci_json(&ci));
+    }
+    printf("\n");
+    free(col);
+    return out;
+}
+
+static int write_json(const char *path, json_t *root) {
+    lw_atomic_file af;
+    if (lw_atomic_open(&af, path) != 0) return -1;
+    json_dumpf(root, af.fp, JSON_INDENT(1));
+    fputc('\n', af.fp);
+    return lw_atomic_commit(&af);
+}
+
+/* Candidate lists for the regime (NULL off = whole bank). */
+static int build_regime(const opts *o, int32_t nq, const int32_t *gold, const float *C, int32_t nc, int dim,
+                        const act_tensor *B, const act_tensor *A, const int64_t *ia, int64_t **off, int32_t **ids) {
+    *off = NULL;
+    *ids = NULL;
+    if (!strcmp(o->regime, "bank")) return 0;
+    long D, K;
+    if (!strncmp(o->regime, "random:", 7) && cli_parse_int(o->regime + 7, 1, 1 << 30, &D))
+        return lw_candidates_random(nq, gold, nc, (int)D, o->seed, off, ids);
+    if (!strncmp(o->regime, "cluster:", 8)) {
+        char *colon = strchr(o->regime + 8, ':');
+        char kbuf[32] = "";
+        if (colon && (size_t)(colon - (o->regime + 8)) < sizeof kbuf)
+            memcpy(kbuf, o->regime + 8, (size_t)(colon - (o->regime + 8)));
+        if (colon && cli_parse_int(kbuf, 1, 1 << 20, &K) && cli_parse_int(colon + 1, 1, 1 << 30, &D))
+            return lw_candidates_clustered(nq, gold, C, nc, dim, (int)K, (int)D, o->seed, off, ids);
+    }
+    if (!strncmp(o->regime, "hard:", 5)) {
+        const char *path = o->regime + 5;
+        size_t len;
+        char *text = lw_read_file(path, &len);
+        if (!text) return -1;
+        /* per query: target + negatives; index B rows by row id */
+        *off = calloc((size_t)nq + 1, sizeof(int64_t));
+        int64_t cap = nq * 4 + 16, n = 0;
+        *ids = malloc(sizeof(int32_t) * (size_t)cap);
+        int32_t **neg = calloc((size_t)nq, sizeof *neg);
+        int *n_neg = calloc((size_t)nq, sizeof(int));
+        int line_no = 0, rc = 0;
+        char *save = NULL;
+        for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {
+            line_no++;
+            json_error_t err;
+            json_t *obj = json_loads(line, 0, &err);
+            json_t *rid = obj ? json_object_get(obj, "row_id") : NULL, *negs = obj ? json_object_get(obj, "negatives") : NULL;
+            if (!json_is_integer(rid) || !json_is_array(negs)) {
+                rc = cli_fail("retrieval", "%s:%d: expected {\"row_id\": int, \"negatives\": [int, ...]}", path, line_no);
+                json_decref(obj);
+                break;
+            }
+            int64_t r = json_integer_value(rid);
+            int q = -1;
+            for (int32_t k = 0; k < nq; k++)
+                if (A->row_id[ia[k]] == r) q = k;
+            if (q >= 0) {
+                neg[q] = realloc(neg[q], sizeof(int32_t) * (json_array_size(negs) + 1));
+                for (size_t k = 0; k < json_array_size(negs); k++) {
+                    json_t *v = json_array_get(negs, k);
+                    int64_t want = json_is_integer(v) ? json_integer_value(v) : -1;
+                    int32_t hit = -1;
+                    for (int64_t b = 0; b < B->n; b++)
+                        if (B->row_id[b] == want) hit = (int32_t)b;
+                    if (hit < 0) {
+                        rc = cli_fail("retrieval", "%s:%d: negative row id %lld is not among the candidates", path,
+                                      line_no, (long long)want);
+                        break;
+                    }
+                    if (hit != gold[q]) neg[q][n_neg[q]++] = hit;
+                }
+            }
+            json_decref(obj);
+        }
+        for (int32_t q = 0; q < nq && rc == 0; q++) {
+            if (n + 1 + n_neg[q] > cap) {
+                cap = 2 * (n + 1 + n_neg[q]);
+                *ids = realloc(*ids, sizeof(int32_t) * (size_t)cap);
+            }
+            (*ids)[n++] = gold[q];
+            for (int k = 0; k < n_neg[q]; k++) (*ids)[n++] = neg[q][k];
+            (*off)[q + 1] = n;
+        }
+        for (int32_t q = 0; q < nq; q++) free(neg[q]);
+        free(neg);
+        free(n_neg);
+        free(text);
+        return rc == 0 ? 0 : -1;
+    }
+    return cli_fail("retrieval", "--regime \"%s\": use bank, random:D, cluster:K:D or hard:FILE", o->regime);
+}
+
+static int run_files(const opts *o) {
+    act_tensor A = {0}, B = {0};
+    lw_bridge *br = NULL, *cmp = NULL;
+    int rc = 1;
+    int64_t *ia = NULL, *ib = NULL, *off = NULL;
+    int32_t *ids = NULL, *gold = NULL;
+    float *Q = NULL, *C = NULL, *Q2 = NULL, *C2 = NULL, *Xq = NULL;
+    double *m1 = NULL, *m2 = NULL;
+    json_t *root = json_object();
+    if (act_open(o->queries, o->query_t, &A) != 0 || act_open(o->cands, o->cand_t, &B) != 0) {
+        cli_fail_lib("retrieval");
+        goto done;
+    }
+    if (o->bridge && !(br = lw_bridge_load(o->bridge))) {
+        cli_fail_lib("retrieval");
+        goto done;
+    }
+    if (o->compare && !(cmp = lw_bridge_load(o->compare))) {
+        cli_fail_lib("retrieval");
+        goto done;
+    }
+    if (!br && A.d != B.d) {
+        cli_fail("retrieval", "queries have width %d and candidates %d: give a --bridge", A.d, B.d);
+        goto done;
+    }
+    if (br && (lw_bridge_source_dim(br) != A.d || lw_bridge_target_dim(br) != B.d)) {
+        cli_fail("retrieval", "%s maps %d -> %d, but the files have widths %d and %d", o->bridge,
+                 lw_bridge_source_dim(br), lw_bridge_target_dim(br), A.d, B.d);
+        goto done;
+    }
+    int64_t nq = act_join(&A, &B, &ia, &ib);
+    if (nq <= 0) {
+        cli_fail("retrieval", "%s and %s share no row ids", o->queries, o->cands);
+        goto done;
+    }
+    gold = malloc(sizeof(int32_t) * (size_t)nq);
+    for (int64_t q = 0; q < nq; q++) gold[q] = (int32_t)ib[q];
+    Xq = act_gather(&A, ia, nq);
+    int dim, dim_c;
+    Q = map_rows(br, true, Xq, nq, A.d, &dim);
+    C = map_rows(br, false, B.x, B.n, B.d, &dim_c);
+    if (!Q || !C) {
+        cli_fail_lib("retrieval");
+        goto done;
+    }
+    if (build_regime(o, (int32_t)nq, gold, C, (int32_t)B.n, dim, &B, &A, ia, &off, &ids) != 0) {
+        if (*lw_last_error()) cli_fail_lib("retrieval");
+        goto done;
+    }
+    int64_t *rel_off = malloc(sizeof(int64_t) * (size_t)(nq + 1));
+    for (int64_t q = 0; q <= nq; q++) rel_off[q] = q;
+    lw_retrieval_task task = {.n_queries = (int32_t)nq, .cand_off = off, .cand_ids = ids, .rel_off = rel_off, .rel_ids = gold};
+    lw_retrieval_params rp = lw_retrieval_default_params();
+    int nm = lw_retrieval_n_metrics(&rp);
+    m1 = malloc(sizeof(double) * (size_t)nq * nm);
+    if (lw_retrieval_score(Q, C, (int32_t)B.n, dim, &task, &rp, m1) != 0) {
+        free(rel_off);
+        cli_fail_lib("retrieval");
+        goto done;
+    }
+    printf("%lld queries, %lld candidates, regime %s, %d bootstrap resamples (seed %llu), 95%% CIs\n", (long long)nq,
+           (long long)B.n, o->regime, o->resamples, (unsigned long long)o->seed);
+    json_object_set_new(root, o->bridge ? "bridge" : "raw", summarize(o->bridge ? "bridge" : "raw", m1, (int)nq, &rp, o));
+    if (cmp) {
+        Q2 = map_rows(cmp, true, Xq, nq, A.d, &dim);
+        C2 = map_rows(cmp, false, B.x, B.n, B.d, &dim_c);
+        m2 = malloc(sizeof(double) * (size_t)nq * nm);
+        /* the regime's candidate ids are row indices, valid for both conditions */
+        if (!Q2 || !C2 || lw_retrieval_score(Q2, C2, (int32_t)B.n, dim, &task, &rp, m2) != 0) {
+            free(rel_off);
+            cli_fail_lib("retrieval");
+            goto done;
+        }
+        json_object_set_new(root, "compare", summarize("compare", m2, (int)nq, &rp, o));
+        double *a = malloc(sizeof(double) * (size_t)nq), *b = malloc(sizeof(double) * (size_t)nq);
+        json_t *diffs = json_object();
+        for (int c = 0; c < nm; c++) {
+            for (int64_t q = 0; q < nq; q++) a[q] = m1[q * nm + c], b[q] = m2[q * nm + c];
+            lw_ci d;
+            double p;
+            lw_bootstrap_paired(a, b, (int)nq, o->resamples, 0.95, o->seed, &d, &p);
+            char buf[32];
+            const char *name = lw_retrieval_metric_name(&rp, c, buf, sizeof buf);
+            printf("difference   %s %+.3f [%+.3f, %+.3f] p=%.3f\n", name, d.mean, d.lo, d.hi, p);
+            json_t *dj = ci_json(&d);
+            json_object_set_new(dj, "p_value", json_real(p));
+            json_object_set_new(diffs, name, dj);
+        }
+        json_object_set_new(root, "difference", diffs);
+        free(a);
+        free(b);
+    }
+    free(rel_off);
+    json_object_set_new(root, "regime", json_string(o->regime));
+    json_object_set_new(root, "n_queries", json_integer(nq));
+    json_object_set_new(root, "n_candidates", json_integer(B.n));
+    if (o->json && write_json(o->json, root) != 0) {
+        cli_fail_lib("retrieval");
+        goto done;
+    }
+    rc = 0;
+done:
+    json_decref(root);
+    free(ia);
+    free(ib);
+    free(off);
+    free(ids);
+    free(gold);
+    free(Q);
+    free(C);
+    free(Q2);
+    free(C2);
+    free(Xq);
+    free(m1);
+    free(m2);
+    lw_bridge_free(br);
+    lw_bridge_free(cmp);
+    act_close(&A);
+    act_close(&B);
+    return rc;
+}
+
+/* Mean-pooled activations of texts at one layer; rows of texts a model cannot encode are
+ * flagged in ok. */
+static float *embed_texts(const char *model_path, int layer, char **texts, int32_t n, bool *ok, int *d) {
+    lw_model *m = lw_model_load(model_path, lw_model_default_params());
+    if (!m) return NULL;
+    lw_model_info info;
+    lw_model_get_info(m, &info);
+    *d = info.n_embd;
+    float *out = malloc(sizeof(float) * (size_t)n * info.n_embd);
+    lw_session *s = lw_session_new(m, lw_session_default_params());
+    int rc = s ? lw_extract_pooled(s, (const char *const *)texts, n, true, true, &layer, 1, LW_POOL_MEAN, &out, ok) : -1;
+    lw_session_free(s);
+    lw_model_free(m);
+    if (rc != 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static int run_beir(const opts *o) {
+    lw_beir b;
+    if (lw_beir_load(o->beir, o->split, &b) != 0) return cli_fail_lib("retrieval");
+    int rc = 1, dq = 0, dd = 0;
+    bool *okq = calloc((size_t)b.n_queries, sizeof(bool)), *okd = calloc((size_t)b.n_docs, sizeof(bool));
+    lw_bridge *br = o->bridge ? lw_bridge_load(o->bridge) : NULL;
+    float *Xq = NULL, *Xd = NULL, *Q = NULL, *C = NULL;
+    double *m = NULL;
+    json_t *root = NULL;
+    if (o->bridge && !br) {
+        cli_fail_lib("retrieval");
+        goto done;
+    }
+    fprintf(stderr, "retrieval: embedding %d queries with %s and %d documents with %s\n", b.n_queries, o->src_model,
+            b.n_docs, o->tgt_model);
+    Xq = embed_texts(o->src_model, o->src_layer, b.query_text, b.n_queries, okq, &dq);
+    Xd = Xq ? embed_texts(o->tgt_model, o->tgt_layer, b.doc_text, b.n_docs, okd, &dd) : NULL;
+    if (!Xq || !Xd) {
+        cli_fail_lib("retrieval");
+        goto done;
+    }
+    if (br && (lw_bridge_source_dim(br) != dq || lw_bridge_target_dim(br) != dd)) {
+        cli_fail("retrieval", "%s maps %d -> %d but the models have widths %d and %d", o->bridge,
+                 lw_bridge_source_dim(br), lw_bridge_target_dim(br), dq, dd);
+        goto done;
+    }
+    if (!br && dq != dd) {
+        cli_fail("retrieval", "the models have widths %d and %d: give a --bridge", dq, dd);
+        goto done;
+    }
+    /* documents a model cannot encode get a zero-information row: replace NaN by a tiny
+     * constant vector so they rank last-ish but keep the id space; queries it cannot
+     * encode are dropped and counted */
+    for (int32_t i = 0; i < b.n_docs; i++)
+        if (!okd[i])
+            for (int c = 0; c < dd; c++) Xd[(size_t)i * dd + c] = 1e-6f;
+    int dim, dimc;
+    Q = map_rows(br, true, Xq, b.n_queries, dq, &dim);
+    C = map_rows(br, false, Xd, b.n_docs, dd, &dimc);
+    if (!Q || !C) {
+        cli_fail_lib("retrieval");
+        goto done;
+    }
+    int32_t kept = 0, dropped_docs = 0;
+    for (int32_t i = 0; i < b.n_docs; i++) dropped_docs += !okd[i];
+    int64_t *rel_off = malloc(sizeof(int64_t) * (size_t)(b.n_queries + 1));
+    float *Qk = malloc(sizeof(float) * (size_t)b.n_queries * dim);
+    rel_off[0] = 0;
+    int32_t *rel_ids = malloc(sizeof(int32_t) * (size_t)(b.rel_off[b.n_queries] + 1));
+    float *rel_g = malloc(sizeof(float) * (size_t)(b.rel_off[b.n_queries] + 1));
+    int64_t nr = 0;
+    for (int32_t q = 0; q < b.n_queries; q++) {
+        if (!okq[q]) continue;
+        memcpy(Qk + (size_t)kept * dim, Q + (size_t)q * dim, sizeof(float) * dim);
+        for (int64_t k = b.rel_off[q]; k < b.rel_off[q + 1]; k++) {
+            rel_ids[nr] = b.rel_doc[k];
+            rel_g[nr++] = b.rel_grade[k];
+        }
+        rel_off[++kept] = nr;
+    }
+    lw_retrieval_task task = {.n_queries = kept, .rel_off = rel_off, .rel_ids = rel_ids, .rel_grade = rel_g};
+    lw_retrieval_params rp = lw_retrieval_default_params();
+    m = malloc(sizeof(double) * (size_t)(kept ? kept : 1) * lw_retrieval_n_metrics(&rp));
+    if (lw_retrieval_score(Qk, C, b.n_docs, dim, &task, &rp, m) == 0) {
+        printf("BEIR %s (%s): %d queries (%d dropped: untokenizable), %d documents (%d untokenizable, kept as "
+               "blank rows)\n",
+               o->beir, o->split, kept, b.n_queries - kept, b.n_docs, dropped_docs);
+        root = json_object();
+        json_object_set_new(root, "metrics", summarize(br ? "bridge" : "raw", m, kept, &rp, o));
+        json_object_set_new(root, "n_queries", json_integer(kept));
+        json_object_set_new(root, "n_docs", json_integer(b.n_docs));
+        rc = o->json && write_json(o->json, root) != 0 ? cli_fail_lib("retrieval") : 0;
+    } else {
+        cli_fail_lib("retrieval");
+    }
+    free(rel_off);
+    free(rel_ids);
+    free(rel_g);
+    free(Qk);
+done:
+    json_decref(root);
+    free(okq);
+    free(okd);
+    free(Xq);
+    free(Xd);
+    free(Q);
+    free(C);
+    free(m);
+    lw_bridge_free(br);
+    lw_beir_free(&b);
+    return rc;
+}
+
+int cmd_retrieval(int argc, char **argv) {
+    opts o = {.regime = "bank", .split = "test", .resamples = 1000, .seed = 1, .src_layer = -2, .tgt_layer = -2};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long n;
+        if (!strcmp(a, "--help")) {
+            fputs(USAGE, stdout);
+            return 0;
+        } else if (!v) return cli_fail("retrieval", "option %s needs a value", a);
+        else if (!strcmp(a, "--queries")) o.queries = argv[++i];
+        else if (!strcmp(a, "--query-tensor")) o.query_t = argv[++i];
+        else if (!strcmp(a, "--candidates")) o.cands = argv[++i];
+        else if (!strcmp(a, "--candidate-tensor")) o.cand_t = argv[++i];
+        else if (!strcmp(a, "--bridge")) o.bridge = argv[++i];
+        else if (!strcmp(a, "--compare")) o.compare = argv[++i];
+        else if (!strcmp(a, "--regime")) o.regime = argv[++i];
+        else if (!strcmp(a, "--json")) o.json = argv[++i];
+        else if (!strcmp(a, "--beir")) o.beir = argv[++i];
+        else if (!strcmp(a, "--split")) o.split = argv[++i];
+        else if (!strcmp(a, "--source-model")) o.src_model = argv[++i];
+        else if (!strcmp(a, "--target-model")) o.tgt_model = argv[++i];
+        else if (!strcmp(a, "--source-layer") && cli_parse_int(v, -1, 1 << 20, &n)) o.src_layer = (int)n, i++;
+        else if (!strcmp(a, "--target-layer") && cli_parse_int(v, -1, 1 << 20, &n)) o.tgt_layer = (int)n, i++;
+        else if (!strcmp(a, "--resamples") && cli_parse_int(v, 100, 10000000, &n)) o.resamples = (int)n, i++;
+        else if (!strcmp(a, "--seed") && cli_parse_int(v, 0, 1L << 62, &n)) o.seed = (uint64_t)n, i++;
+        else return cli_fail("retrieval", "bad option or value: %s %s", a, v);
+    }
+    if (o.beir) {
+        if (!o.src_model || !o.tgt_model || o.src_layer < -1 || o.tgt_layer < -1)
+            return cli_fail("retrieval", "--beir needs --source-model, --source-layer, --target-model, --target-layer");
+        return run_beir(&o);
+    }
+    if (!o.queries || !o.query_t || !o.cands || !o.cand_t)
+        return cli_fail("retrieval", "--queries, --query-tensor, --candidates and --candidate-tensor are required");
+    return run_files(&o);
+}
