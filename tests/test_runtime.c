@@ -535,6 +535,62 @@ static void test_early_stop(void **state) {
     }
 }
 
+/* Ops restricted to a coordinate range touch only those coordinates (AC between widths). */
+static void test_coordinate_range(void **state) {
+    lw_model *m = SYNTH.m;
+    lw_model_info in;
+    lw_model_get_info(m, &in);
+    const int d = in.n_embd, half = d / 2;
+    int32_t *tok;
+    int n = tokenize(m, SENTENCE, &tok);
+    trace base;
+    run_trace(m, tok, NULL, n, 512, NULL, NULL, &base);
+    float *v = malloc(sizeof(float) * d);
+    for (int j = 0; j < d; j++) v[j] = 0.25f * (float)(j % 7) - 0.5f;
+    const lw_op ops[3] = {LW_OP_REPLACE, LW_OP_ADD, LW_OP_MEAN};
+    for (int k = 0; k < 3; k++) {
+        lw_session *s = new_session(m, 1, 512);
+        lw_hook h = lw_hook_default();
+        h.layer = 1;
+        h.op = ops[k];
+        h.pos_mode = LW_POS_LAST;
+        h.vectors = v;
+        h.n_vectors = 1;
+        h.coord_begin = half;
+        h.coord_end = d;
+        assert_true(lw_session_add_hook(s, &h) >= 0);
+        lw_hook cap = lw_hook_default(); /* installed after: sees the modified row */
+        cap.layer = 1;
+        cap.pos_mode = LW_POS_LAST;
+        int id = lw_session_add_hook(s, &cap);
+        lw_span sp = {.tokens = tok, .n = n};
+        lw_seq_input inp = {.seq = 0, .spans = &sp, .n_spans = 1, .logits = LW_LOGITS_LAST};
+        assert_int_equal(lw_session_run(s, &inp, 1), 0);
+        const float *row;
+        assert_int_equal(lw_session_capture(s, id, &row, NULL, NULL), 1);
+        const float *own = resid_at(&base, 1, n - 1);
+        assert_memory_equal(row, own, sizeof(float) * half);
+        for (int j = half; j < d; j++) {
+            float want = ops[k] == LW_OP_REPLACE ? v[j] : ops[k] == LW_OP_ADD ? own[j] + v[j] : (own[j] + v[j]) * 0.5f;
+            assert_float_equal(row[j], want, 1e-6);
+        }
+        lw_session_free(s);
+    }
+    /* a range outside the width is refused */
+    lw_session *s = new_session(m, 1, 512);
+    lw_hook h = lw_hook_default();
+    h.op = LW_OP_ADD;
+    h.vectors = v;
+    h.n_vectors = 1;
+    h.coord_begin = 3;
+    h.coord_end = d + 1;
+    assert_int_equal(lw_session_add_hook(s, &h), -1);
+    lw_session_free(s);
+    free(v);
+    free(tok);
+    trace_free(&base);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matches_reference),
@@ -545,6 +601,7 @@ int main(void) {
         cmocka_unit_test(test_batching_and_ubatch_split),
         cmocka_unit_test(test_generation_matches_recompute),
         cmocka_unit_test(test_early_stop),
+        cmocka_unit_test(test_coordinate_range),
     };
     return cmocka_run_group_tests(tests, setup_synth, teardown_synth);
 }

@@ -150,6 +150,10 @@ typedef struct {
     const float *vectors;
     int n_vectors;
     float scale;            /* LW_OP_ADD multiplier (default 1) */
+    /* REPLACE / ADD / MEAN act on coordinates [coord_begin, coord_end) only (both 0: all),
+     * e.g. the last min(dA, dB) coordinates when grafting between models of different
+     * widths. Vectors are still n_embd wide; coordinates outside the range are ignored. */
+    int coord_begin, coord_end;
 } lw_hook;
 
 /* A hook with every field at its default (capture, resid_post, all positions, all seqs). */

@@ -42,6 +42,11 @@ static int validate_hook(const lw_session *s, const lw_hook *h) {
         for (int i = 0; i < h->n_positions; i++)
             if (h->positions[i] < 0) return lw_fail("hook: negative position %d", h->positions[i]);
     }
+    if (h->coord_begin != 0 || h->coord_end != 0) {
+        if (h->coord_begin < 0 || h->coord_end > s->n_embd || h->coord_begin >= h->coord_end)
+            return lw_fail("hook: coordinate range [%d, %d) is not inside [0, %d)", h->coord_begin, h->coord_end,
+                           s->n_embd);
+    }
     if (h->op == LW_OP_CAPTURE) return 0;
     if (!h->vectors || h->n_vectors <= 0) return lw_fail("hook: %s needs at least one vector", op_name(h->op));
     if (h->n_vectors > 1) {
@@ -69,6 +74,7 @@ int lw_session_add_hook(lw_session *s, const lw_hook *h) {
     memset(e, 0, sizeof *e);
     e->h = *h;
     if (h->site == LW_SITE_EMBED) e->h.layer = -1;
+    if (h->coord_begin == 0 && h->coord_end == 0) e->h.coord_end = s->n_embd;
     if (h->pos_mode == LW_POS_LIST) {
         e->positions = malloc(sizeof(int32_t) * (size_t)h->n_positions);
         if (!e->positions) return lw_fail("out of memory");
@@ -170,7 +176,6 @@ static int append_capture(lw_session *s, lw_hook_entry *e, int seq, int pos, con
 
 int lw_hooks_apply_row(lw_session *s, lw_site site, int layer, int seq, int pos, float *row) {
     int modified = 0;
-    const int d = s->n_embd;
     for (int i = 0; i < s->n_hooks; i++) {
         lw_hook_entry *e = &s->hooks[i];
         if (e->h.site != site || (site == LW_SITE_RESID_POST && e->h.layer != layer)) continue;
@@ -180,15 +185,16 @@ int lw_hooks_apply_row(lw_session *s, lw_site site, int layer, int seq, int pos,
             continue;
         }
         const float *v = hook_vector(s, e, pos);
+        const int b = e->h.coord_begin, end = e->h.coord_end;
         switch (e->h.op) {
         case LW_OP_REPLACE:
-            memcpy(row, v, sizeof(float) * (size_t)d);
+            memcpy(row + b, v + b, sizeof(float) * (size_t)(end - b));
             break;
         case LW_OP_ADD:
-            for (int j = 0; j < d; j++) row[j] += e->h.scale * v[j];
+            for (int j = b; j < end; j++) row[j] += e->h.scale * v[j];
             break;
         case LW_OP_MEAN:
-            for (int j = 0; j < d; j++) row[j] = (row[j] + v[j]) * 0.5f;
+            for (int j = b; j < end; j++) row[j] = (row[j] + v[j]) * 0.5f;
             break;
         default:
             break;
