@@ -82,6 +82,10 @@ char *lw_detokenize(const lw_model *model, const int32_t *tokens, int32_t n, boo
  * the GGUF file (any ggml type with a to_float conversion). Caller frees. NULL on error. */
 float *lw_model_token_embeddings(const lw_model *model, int *n_vocab, int *n_embd);
 
+/* The token-embedding matrix, read once and cached in the model (owned by it, valid until
+ * lw_model_free). NULL on error. */
+const float *lw_model_token_embeddings_cached(lw_model *model);
+
 /* The dequantized output (unembedding) matrix n_vocab x n_embd; for tied models this is
  * the token-embedding matrix. Caller frees. NULL on error. */
 float *lw_model_output_matrix(const lw_model *model, int *n_vocab, int *n_embd);
@@ -242,8 +246,9 @@ typedef struct {
 lw_gen_params lw_gen_default_params(void);
 
 /* Generates after the prompt spans for sequence seq (which must be empty or is continued).
- * Hooks act during the prompt and at every step. Writes up to cap tokens to out and
- * returns how many were generated, or -1. */
+ * With n_spans == 0 it continues from what is resident, using the logits the last run
+ * produced at the sequence's last position. Hooks act during the prompt and at every step.
+ * Writes up to cap tokens to out and returns how many were generated, or -1. */
 int lw_generate(lw_session *session, int seq, const lw_span *prompt, int n_spans,
                 const lw_gen_params *params, int32_t *out, int cap);
 

@@ -67,7 +67,7 @@ int lw_generate(lw_session *s, int seq, const lw_span *prompt, int n_spans, cons
      * is never forwarded, hence limit - 1 */
     s->horizon = limit > 0 ? limit - 1 : 0;
     lw_seq_input in = {.seq = seq, .spans = prompt, .n_spans = n_spans, .logits = LW_LOGITS_LAST};
-    if (lw_session_run(s, &in, 1) != 0) {
+    if (n_spans > 0 && lw_session_run(s, &in, 1) != 0) {
         s->horizon = 0;
         return -1;
     }
@@ -83,7 +83,8 @@ int lw_generate(lw_session *s, int seq, const lw_span *prompt, int n_spans, cons
     while (n < limit) {
         const float *logits = lw_session_logits(s, seq, s->seq_len[seq] - 1);
         if (!logits) {
-            rc = lw_fail("generate: no logits for sequence %d", seq);
+            rc = lw_fail("generate: no logits for the last position of sequence %d (run its prompt with logits, "
+                         "or pass the prompt)", seq);
             break;
         }
         int32_t tok = greedy ? argmax(logits, s->n_vocab) : sample(smpl, logits, s->n_vocab, buf);

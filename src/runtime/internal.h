@@ -14,6 +14,7 @@ struct lw_model {
     char path[1024];
     char sha256[65];        /* "" until computed */
     bool has_output;        /* the file has a separate output.weight */
+    float *tok_embd;        /* n_vocab x n_embd, read on first use (lw_model_token_embeddings_cached) */
 };
 
 /* One installed hook with owned copies of its positions and vectors, and its captures. */

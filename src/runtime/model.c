@@ -106,6 +106,7 @@ lw_model *lw_model_load(const char *path, lw_model_params params) {
 void lw_model_free(lw_model *model) {
     if (!model) return;
     llama_model_free(model->llama);
+    free(model->tok_embd);
     free(model);
 }
 
@@ -296,4 +297,12 @@ float *lw_model_token_embeddings(const lw_model *m, int *n_vocab, int *n_embd) {
 
 float *lw_model_output_matrix(const lw_model *m, int *n_vocab, int *n_embd) {
     return read_matrix(m, m->has_output ? "output.weight" : "token_embd.weight", n_vocab, n_embd);
+}
+
+const float *lw_model_token_embeddings_cached(lw_model *m) {
+    if (!m->tok_embd) {
+        int nv, d;
+        m->tok_embd = lw_model_token_embeddings(m, &nv, &d);
+    }
+    return m->tok_embd;
 }

@@ -1,0 +1,113 @@
+/* Channels: model A (sender) passes something to model B (receiver); B then answers.
+ *
+ * Every channel takes the same inputs: A's text (the context to communicate) and B's prompt
+ * (the question). B's input is assembled from spans: [BOS] + message + " " + prompt.
+ *   NONE     no message: B reads its prompt only (the no-communication floor).
+ *   CONTEXT  B reads A's text verbatim (the ceiling: as if there were no channel).
+ *   TEXT     A generates a message from its text (greedy, or sampled at sender_temp) and B
+ *            reads it. Same vocabulary: A's token ids go to B unchanged; otherwise the
+ *            rendered text is tokenized with B's tokenizer.
+ *   CIPHER   (Pham et al., ICLR 2024) at each step A forms p = softmax(logits / T),
+ *            optionally truncated to top-k / top-p and renormalized, and feeds
+ *            e = sum_i p_i E_A[i] back as its next input embedding; it stops when the token
+ *            embedding nearest to e (cosine) is EOS, or at the length limit. B reads
+ *            sum_i p_i E_B[i] (its own embeddings of the same distributions) as soft tokens.
+ *            Partial mode: when max p >= onehot_threshold the step sends the one-hot token
+ *            (threshold 0: always one-hot, i.e. the text channel). Requires the same
+ *            vocabulary in A and B.
+ *   AC       (Ramesh & Li, ICML 2025) A reads its text up to layer k only (early stop) and
+ *            its last-token residual a is grafted into B's last prompt token at layer j:
+ *            b := f(a, b), f in {replace, sum, mean}. Without a map and with different
+ *            widths, f acts on the last min(dA, dB) coordinates; with a map W (AC(W)),
+ *            a is first mapped to B's width: a' = W a (+ bias).
+ * B then generates up to answer_tokens greedily. Every run records its cost. */
+#ifndef LATENTWIRE_CHANNEL_H
+#define LATENTWIRE_CHANNEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "latentwire/bridge.h"
+#include "latentwire/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    LW_CHANNEL_NONE = 0,
+    LW_CHANNEL_CONTEXT,
+    LW_CHANNEL_TEXT,
+    LW_CHANNEL_CIPHER,
+    LW_CHANNEL_AC,
+} lw_channel_kind;
+
+typedef enum { LW_AC_REPLACE = 0, LW_AC_SUM, LW_AC_MEAN } lw_ac_op;
+
+const char *lw_channel_name(lw_channel_kind k);     /* "none", "context", "text", "cipher", "ac" */
+int lw_channel_from_name(const char *name);         /* -1 if unknown */
+const char *lw_ac_op_name(lw_ac_op op);             /* "replace", "sum", "mean" */
+int lw_ac_op_from_name(const char *name);
+
+typedef struct {
+    lw_channel_kind kind;
+    int message_tokens;     /* TEXT / CIPHER message length limit (default 24) */
+    float sender_temp;      /* TEXT: A's sampling temperature (0 = greedy, default);
+                               CIPHER: the softmax temperature T (default 1) */
+    int cipher_top_k;       /* 0 = off */
+    float cipher_top_p;     /* 1 = off */
+    float cipher_onehot;    /* partial mode threshold on max p (default 2: never one-hot) */
+    int ac_k, ac_j;         /* AC: A's layer k, B's layer j (negative: from the end) */
+    lw_ac_op ac_op;
+    const float *ac_W;      /* AC(W): dB x dA row-major map, or NULL */
+    const float *ac_bias;   /* optional dB bias for ac_W */
+    const lw_bridge *ac_bridge; /* AC(W) from a bridge file (apply_source into B's space), or NULL */
+    int answer_tokens;      /* B's greedy answer length (default 8) */
+    uint64_t seed;          /* TEXT sampling seed */
+} lw_channel_params;
+
+lw_channel_params lw_channel_default_params(void);
+
+typedef struct {
+    int64_t a_forwarded;    /* tokens (or soft tokens) A's forward passes processed */
+    int64_t a_generated;    /* message steps A generated */
+    int64_t b_forwarded;
+    int64_t b_generated;
+    int64_t a_passes, b_passes; /* forward passes (llama_decode batches) */
+    int64_t message_floats; /* floats sent (CIPHER vectors, AC vector) */
+    int64_t message_bytes;  /* bytes sent: floats x 4, or the message text's UTF-8 bytes */
+    double wall_s;
+} lw_channel_cost;
+
+typedef struct {
+    char *message;          /* rendering for logs: the text message, CIPHER's nearest tokens,
+                               "[AC k->j op]" */
+    char *output;           /* B's answer */
+    int32_t *message_tokens; /* TEXT: A's token ids; CIPHER: nearest tokens (n_message) */
+    int n_message;
+    lw_channel_cost cost;
+} lw_channel_result;
+
+void lw_channel_result_free(lw_channel_result *r);
+
+/* Runs one item. sender and receiver are sessions on models A and B (they may be the same
+ * session when A == B); sequence 0 of each is cleared before use and left empty. When
+ * logits_out is not NULL it receives B's logits at its last prompt position (n_vocab of B,
+ * malloc'd) — for tests. 0 or -1 (vocabulary mismatch for CIPHER, layer out of range...). */
+int lw_channel_run(lw_session *sender, lw_session *receiver, const lw_channel_params *p, const char *sender_text,
+                   const char *receiver_prompt, lw_channel_result *out, float **logits_out);
+
+/* Closed-form AC(W): least squares W (dB x dA, no bias) minimizing sum |W a_i - b_i|^2
+ * over last-token activations of A at layer k and B at layer j on calibration texts (the
+ * MSE the paper trains with Adam, solved exactly; tiny ridge 1e-6 x trace for stability).
+ * Returns malloc'd W or NULL. */
+float *lw_channel_fit_ac_map(lw_session *sender, lw_session *receiver, int k, int j, const char *const *texts,
+                             int n_texts, int *dA, int *dB);
+
+/* Same vocabulary: same size and the same piece for every id. */
+bool lw_model_same_vocab(const lw_model *a, const lw_model *b);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

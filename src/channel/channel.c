@@ -1,0 +1,444 @@
+/* Channels between a sender model A and a receiver model B (see channel.h).
+ *
+ * Every model input here is fed in the same pieces, each its own run: [BOS], then the
+ * message (tokens or soft tokens), then the text or prompt. Equal pieces mean equal batch
+ * shapes, so a channel that sends the same thing as another gives bit-identical logits
+ * (CIPHER in one-hot mode equals TEXT; AC replace with its own activation is a no-op). */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/error.h"
+#include "latentwire/channel.h"
+
+static const char *KIND_NAMES[] = {"none", "context", "text", "cipher", "ac"};
+static const char *AC_NAMES[] = {"replace", "sum", "mean"};
+
+const char *lw_channel_name(lw_channel_kind k) { return k <= LW_CHANNEL_AC ? KIND_NAMES[k] : "?"; }
+int lw_channel_from_name(const char *name) {
+    for (int i = 0; i <= LW_CHANNEL_AC; i++)
+        if (!strcmp(name, KIND_NAMES[i])) return i;
+    return -1;
+}
+const char *lw_ac_op_name(lw_ac_op op) { return op <= LW_AC_MEAN ? AC_NAMES[op] : "?"; }
+int lw_ac_op_from_name(const char *name) {
+    for (int i = 0; i <= LW_AC_MEAN; i++)
+        if (!strcmp(name, AC_NAMES[i])) return i;
+    return -1;
+}
+
+lw_channel_params lw_channel_default_params(void) {
+    lw_channel_params p = {0};
+    p.kind = LW_CHANNEL_TEXT;
+    p.message_tokens = 24;
+    p.sender_temp = 0.0f;
+    p.cipher_top_p = 1.0f;
+    p.cipher_onehot = 2.0f;
+    p.ac_k = -1;
+    p.ac_j = -1;
+    p.ac_op = LW_AC_REPLACE;
+    p.answer_tokens = 8;
+    p.seed = 1;
+    return p;
+}
+
+void lw_channel_result_free(lw_channel_result *r) {
+    free(r->message);
+    free(r->output);
+    free(r->message_tokens);
+    memset(r, 0, sizeof *r);
+}
+
+bool lw_model_same_vocab(const lw_model *a, const lw_model *b) {
+    lw_model_info ia, ib;
+    lw_model_get_info(a, &ia);
+    lw_model_get_info(b, &ib);
+    if (ia.n_vocab != ib.n_vocab) return false;
+    for (int32_t t = 0; t < ia.n_vocab; t++) {
+        char *pa = lw_detokenize(a, &t, 1, true), *pb = lw_detokenize(b, &t, 1, true);
+        bool same = pa && pb && !strcmp(pa, pb);
+        free(pa);
+        free(pb);
+        if (!same) return false;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------------ feeding pieces */
+
+typedef struct {
+    lw_session *s;
+    lw_model_info info;
+    int64_t *forwarded, *passes;
+} side;
+
+static side make_side(lw_session *s, int64_t *forwarded, int64_t *passes) {
+    side x = {.s = s, .forwarded = forwarded, .passes = passes};
+    lw_model_get_info(lw_session_model(s), &x.info);
+    return x;
+}
+
+/* Appends one piece to sequence 0 (logits at its last position). */
+static int feed(side *x, const int32_t *tokens, const float *embd, int n) {
+    if (n <= 0) return 0;
+    lw_span sp = {.tokens = tokens, .embd = embd, .n = n};
+    lw_seq_input in = {.seq = 0, .spans = &sp, .n_spans = 1, .logits = LW_LOGITS_LAST};
+    if (lw_session_run(x->s, &in, 1) != 0) return -1;
+    *x->forwarded += n;
+    *x->passes += 1;
+    return 0;
+}
+
+static int feed_bos(side *x) {
+    if (x->info.bos < 0 || !x->info.add_bos) return 0;
+    return feed(x, &x->info.bos, NULL, 1);
+}
+
+/* Tokenizes without BOS (the BOS is its own piece) and feeds. */
+static int feed_text(side *x, const char *text) {
+    int32_t *tok;
+    int n = lw_tokenize_alloc(lw_session_model(x->s), text, false, &tok);
+    if (n < 0) return -1;
+    int rc = feed(x, tok, NULL, n);
+    free(tok);
+    return rc;
+}
+
+static const float *last_logits(const side *x) {
+    return lw_session_logits(x->s, 0, lw_session_seq_len(x->s, 0) - 1);
+}
+
+static int resolve_layer(int l, int n_layer, const char *what) {
+    int r = l < 0 ? l + n_layer : l;
+    if (r < 0 || r >= n_layer) return lw_fail("channel: %s layer %d is out of range (model has layers 0..%d)", what, l, n_layer - 1);
+    return r;
+}
+
+/* ------------------------------------------------------------------ senders */
+
+static int32_t argmax(const float *v, int n) {
+    int32_t b = 0;
+    for (int i = 1; i < n; i++)
+        if (v[i] > v[b]) b = i;
+    return b;
+}
+
+/* TEXT: A continues its text; the message is the generated tokens. */
+static int send_text(side *a, const lw_channel_params *p, const char *text, lw_channel_result *r) {
+    if (feed_bos(a) != 0 || feed_text(a, text) != 0) return -1;
+    lw_gen_params gp = lw_gen_default_params();
+    gp.max_tokens = p->message_tokens;
+    gp.temperature = p->sender_temp;
+    gp.seed = (uint32_t)p->seed;
+    r->message_tokens = malloc(sizeof(int32_t) * (size_t)(p->message_tokens + 1));
+    int n = lw_generate(a->s, 0, NULL, 0, &gp, r->message_tokens, p->message_tokens);
+    if (n < 0) return -1;
+    r->n_message = n;
+    r->cost.a_generated = n;
+    r->cost.a_forwarded += n > 0 ? n - 1 : 0; /* every sampled token but the last is fed back */
+    r->cost.a_passes += n > 0 ? n - 1 : 0;
+    r->message = lw_detokenize(lw_session_model(a->s), r->message_tokens, n, false);
+    r->cost.message_bytes = r->message ? (int64_t)strlen(r->message) : 0;
+    return r->message ? 0 : -1;
+}
+
+/* CIPHER: distributions over the shared vocabulary, n_steps x n_vocab (dense). */
+typedef struct {
+    float *p;
+    int n_steps;
+} cipher_msg;
+
+typedef struct {
+    double p;
+    int32_t id;
+} prob_id;
+
+static int by_prob_desc(const void *x, const void *y) {
+    const prob_id *a = x, *b = y;
+    if (a->p != b->p) return a->p < b->p ? 1 : -1;
+    return (a->id > b->id) - (a->id < b->id);
+}
+
+/* softmax(logits / T), truncated to top-k / top-p and renormalized, into p (double math). */
+static void cipher_distribution(const float *logits, int V, const lw_channel_params *prm, float *p) {
+    double mx = -INFINITY, sum = 0;
+    double T = prm->sender_temp > 0 ? prm->sender_temp : 1.0;
+    for (int i = 0; i < V; i++) mx = fmax(mx, logits[i] / T);
+    for (int i = 0; i < V; i++) sum += exp(logits[i] / T - mx);
+    for (int i = 0; i < V; i++) p[i] = (float)(exp(logits[i] / T - mx) / sum);
+    if (prm->cipher_top_k <= 0 && prm->cipher_top_p >= 1.0f) return;
+    /* rank by probability (ties: lower id first), keep the head, renormalize */
+    prob_id *order = malloc(sizeof *order * (size_t)V);
+    for (int i = 0; i < V; i++) order[i] = (prob_id){p[i], i};
+    qsort(order, (size_t)V, sizeof *order, by_prob_desc);
+    int keep = prm->cipher_top_k > 0 && prm->cipher_top_k < V ? prm->cipher_top_k : V;
+    double mass = 0;
+    int kept = 0;
+    while (kept < keep) {
+        mass += order[kept++].p;
+        if (mass >= prm->cipher_top_p) break;
+    }
+    memset(p, 0, sizeof(float) * (size_t)V);
+    for (int i = 0; i < kept; i++) p[order[i].id] = (float)(order[i].p / mass);
+    free(order);
+}
+
+/* e = p E (1 x V times V x d) with BLAS. */
+static void expected_embedding(const float *p, const float *E, int V, int d, float *e) {
+    cblas_sgemv(CblasRowMajor, CblasTrans, V, d, 1.0f, E, d, p, 1, 0.0f, e, 1);
+}
+
+/* The token whose embedding has the highest cosine with e. */
+static int32_t nearest_token(const float *E, const float *norms, int V, int d, const float *e, float *scores) {
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, V, d, 1.0f, E, d, e, 1, 0.0f, scores, 1);
+    for (int i = 0; i < V; i++) scores[i] = norms[i] > 0 ? scores[i] / norms[i] : -INFINITY;
+    return argmax(scores, V);
+}
+
+static int send_cipher(side *a, const lw_channel_params *prm, const char *text, cipher_msg *msg, lw_channel_result *r) {
+    lw_model *m = (lw_model *)lw_session_model(a->s);
+    const float *E = lw_model_token_embeddings_cached(m);
+    if (!E) return -1;
+    const int V = a->info.n_vocab, d = a->info.n_embd;
+    if (feed_bos(a) != 0 || feed_text(a, text) != 0) return -1;
+    float *norms = malloc(sizeof(float) * V), *scores = malloc(sizeof(float) * V), *e = malloc(sizeof(float) * d);
+    msg->p = malloc(sizeof(float) * (size_t)V * (prm->message_tokens + 1));
+    r->message_tokens = malloc(sizeof(int32_t) * (size_t)(prm->message_tokens + 1));
+    for (int i = 0; i < V; i++) norms[i] = cblas_snrm2(d, E + (size_t)i * d, 1);
+    int rc = 0;
+    msg->n_steps = 0;
+    for (int step = 0; step < prm->message_tokens; step++) {
+        const float *logits = last_logits(a);
+        if (!logits) {
+            rc = lw_fail("cipher: no sender logits");
+            break;
+        }
+        float *p = msg->p + (size_t)msg->n_steps * V;
+        cipher_distribution(logits, V, prm, p);
+        int32_t top = argmax(p, V);
+        if (p[top] >= prm->cipher_onehot) { /* partial mode: confident steps send the token itself */
+            memset(p, 0, sizeof(float) * V);
+            p[top] = 1.0f;
+        }
+        expected_embedding(p, E, V, d, e);
+        int32_t near = nearest_token(E, norms, V, d, e, scores);
+        r->cost.a_generated++;
+        if (near == a->info.eos) break;
+        r->message_tokens[msg->n_steps++] = near;
+        if (step + 1 == prm->message_tokens) break; /* the last vector is not fed back */
+        if (feed(a, NULL, e, 1) != 0) {
+            rc = -1;
+            break;
+        }
+    }
+    r->n_message = msg->n_steps;
+    r->message = lw_detokenize(m, r->message_tokens, msg->n_steps, false);
+    r->cost.message_floats = (int64_t)msg->n_steps * V; /* the distributions are what crosses */
+    r->cost.message_bytes = r->cost.message_floats * 4;
+    free(norms);
+    free(scores);
+    free(e);
+    return rc;
+}
+
+/* AC: A's last-token residual at layer k, from a run cut short after layer k. */
+static float *send_ac(side *a, const lw_channel_params *p, const char *text) {
+    int k = resolve_layer(p->ac_k, a->info.n_layer, "sender");
+    if (k < 0) return NULL;
+    lw_hook h = lw_hook_default();
+    h.layer = k;
+    h.pos_mode = LW_POS_LAST;
+    h.seq = 0;
+    int id = lw_session_add_hook(a->s, &h);
+    if (id < 0) return NULL;
+    float *v = NULL;
+    /* capture only and no logits wanted: the last piece stops after layer k */
+    int rc = feed_bos(a);
+    if (rc == 0) {
+        int32_t *tok;
+        int n = lw_tokenize_alloc(lw_session_model(a->s), text, false, &tok);
+        lw_span sp = {.tokens = tok, .n = n};
+        lw_seq_input in = {.seq = 0, .spans = &sp, .n_spans = 1, .logits = LW_LOGITS_NONE};
+        rc = n > 0 ? lw_session_run(a->s, &in, 1) : lw_fail("ac: empty sender text");
+        if (rc == 0) {
+            *a->forwarded += n;
+            *a->passes += 1;
+        }
+        free(tok);
+    }
+    const float *rows;
+    if (rc == 0 && lw_session_capture(a->s, id, &rows, NULL, NULL) >= 1) {
+        int n_rows = lw_session_capture(a->s, id, &rows, NULL, NULL);
+        v = malloc(sizeof(float) * a->info.n_embd);
+        memcpy(v, rows + (size_t)(n_rows - 1) * a->info.n_embd, sizeof(float) * a->info.n_embd);
+    }
+    lw_session_clear_hooks(a->s);
+    return v;
+}
+
+/* ------------------------------------------------------------------ the run */
+
+static int receive_and_answer(side *b, const lw_channel_params *p, lw_channel_result *r, float **logits_out) {
+    lw_gen_params gp = lw_gen_default_params();
+    gp.max_tokens = p->answer_tokens;
+    const float *l = last_logits(b);
+    if (!l) return lw_fail("channel: no receiver logits");
+    if (logits_out) {
+        *logits_out = malloc(sizeof(float) * b->info.n_vocab);
+        memcpy(*logits_out, l, sizeof(float) * b->info.n_vocab);
+    }
+    int32_t *out = malloc(sizeof(int32_t) * (size_t)(p->answer_tokens + 1));
+    int n = lw_generate(b->s, 0, NULL, 0, &gp, out, p->answer_tokens);
+    if (n < 0) {
+        free(out);
+        return -1;
+    }
+    r->cost.b_generated = n;
+    r->cost.b_forwarded += n > 0 ? n - 1 : 0;
+    r->cost.b_passes += n > 0 ? n - 1 : 0;
+    r->output = lw_detokenize(lw_session_model(b->s), out, n, false);
+    free(out);
+    return r->output ? 0 : -1;
+}
+
+/* The AC vector for B and the coordinates it acts on. */
+static float *ac_vector(const lw_channel_params *p, const float *a, int dA, int dB, int *c0) {
+    float *v = calloc((size_t)dB, sizeof(float));
+    *c0 = 0;
+    if (p->ac_W) {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, dB, dA, 1.0f, p->ac_W, dA, a, 1, 0.0f, v, 1);
+        if (p->ac_bias)
+            for (int i = 0; i < dB; i++) v[i] += p->ac_bias[i];
+    } else if (p->ac_bridge) {
+        if (lw_bridge_apply_source(p->ac_bridge, a, 1, v) != 0) {
+            free(v);
+            return NULL;
+        }
+    } else {
+        int m = dA < dB ? dA : dB; /* the last min(dA, dB) coordinates, as in the paper */
+        memcpy(v + dB - m, a + dA - m, sizeof(float) * m);
+        *c0 = dB - m;
+    }
+    return v;
+}
+
+int lw_channel_run(lw_session *sender, lw_session *receiver, const lw_channel_params *p, const char *sender_text,
+                   const char *receiver_prompt, lw_channel_result *r, float **logits_out) {
+    memset(r, 0, sizeof *r);
+    if (logits_out) *logits_out = NULL;
+    if (!receiver_prompt || !*receiver_prompt) return lw_fail("channel: the receiver prompt is empty");
+    if (p->kind != LW_CHANNEL_NONE && (!sender_text || !*sender_text))
+        return lw_fail("channel: the sender text is empty");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    side a = make_side(sender, &r->cost.a_forwarded, &r->cost.a_passes);
+    side b = make_side(receiver, &r->cost.b_forwarded, &r->cost.b_passes);
+    if (p->kind == LW_CHANNEL_CIPHER && sender != receiver &&
+        !lw_model_same_vocab(lw_session_model(sender), lw_session_model(receiver)))
+        return lw_fail("cipher: %s and %s have different vocabularies; CIPHER needs a shared vocabulary",
+                       a.info.path, b.info.path);
+    if (p->kind == LW_CHANNEL_AC && (p->ac_W || p->ac_bridge) && p->ac_bridge &&
+        (lw_bridge_source_dim(p->ac_bridge) != a.info.n_embd || lw_bridge_out_dim(p->ac_bridge) != b.info.n_embd))
+        return lw_fail("ac: the bridge maps %d -> %d, the models have widths %d and %d",
+                       lw_bridge_source_dim(p->ac_bridge), lw_bridge_out_dim(p->ac_bridge), a.info.n_embd,
+                       b.info.n_embd);
+    lw_session_clear(sender, 0);
+    lw_session_clear(receiver, 0);
+    int rc = 0;
+    float *ac = NULL, *soft = NULL;
+    cipher_msg cm = {0};
+    int c0 = 0;
+    /* 1. the sender produces the message */
+    switch (p->kind) {
+    case LW_CHANNEL_NONE:
+        r->message = strdup("");
+        break;
+    case LW_CHANNEL_CONTEXT:
+        r->message = strdup(sender_text);
+        r->cost.message_bytes = (int64_t)strlen(sender_text);
+        break;
+    case LW_CHANNEL_TEXT:
+        rc = send_text(&a, p, sender_text, r);
+        break;
+    case LW_CHANNEL_CIPHER:
+        rc = send_cipher(&a, p, sender_text, &cm, r);
+        break;
+    case LW_CHANNEL_AC: {
+        float *va = send_ac(&a, p, sender_text);
+        rc = va ? 0 : -1;
+        int j = rc == 0 ? resolve_layer(p->ac_j, b.info.n_layer, "receiver") : -1;
+        if (rc == 0 && j < 0) rc = -1;
+        if (rc == 0) ac = ac_vector(p, va, a.info.n_embd, b.info.n_embd, &c0);
+        if (rc == 0 && !ac) rc = -1;
+        free(va);
+        char buf[96];
+        snprintf(buf, sizeof buf, "[AC L%d->L%d %s%s]", p->ac_k, p->ac_j, lw_ac_op_name(p->ac_op),
+                 p->ac_W || p->ac_bridge ? " W" : "");
+        r->message = strdup(buf);
+        r->cost.message_floats = b.info.n_embd - c0;
+        r->cost.message_bytes = r->cost.message_floats * 4;
+        break;
+    }
+    }
+    if (sender != receiver) lw_session_clear(sender, 0);
+    else lw_session_clear(receiver, 0);
+    /* 2. the receiver reads [BOS] + message + prompt */
+    if (rc == 0) rc = feed_bos(&b);
+    if (rc == 0 && p->kind == LW_CHANNEL_CONTEXT) rc = feed_text(&b, sender_text);
+    if (rc == 0 && p->kind == LW_CHANNEL_TEXT && r->n_message > 0) {
+        if (sender == receiver || lw_model_same_vocab(lw_session_model(sender), lw_session_model(receiver)))
+            rc = feed(&b, r->message_tokens, NULL, r->n_message);
+        else
+            rc = feed_text(&b, r->message);
+    }
+    if (rc == 0 && p->kind == LW_CHANNEL_CIPHER && cm.n_steps > 0) {
+        const float *EB = lw_model_token_embeddings_cached((lw_model *)lw_session_model(receiver));
+        soft = malloc(sizeof(float) * (size_t)cm.n_steps * b.info.n_embd);
+        rc = EB ? 0 : -1;
+        for (int t = 0; rc == 0 && t < cm.n_steps; t++)
+            expected_embedding(cm.p + (size_t)t * b.info.n_vocab, EB, b.info.n_vocab, b.info.n_embd,
+                               soft + (size_t)t * b.info.n_embd);
+        if (rc == 0) rc = feed(&b, NULL, soft, cm.n_steps);
+    }
+    if (rc == 0 && p->kind == LW_CHANNEL_AC) {
+        /* graft at B's last prompt token, layer j, during the prompt piece only */
+        int32_t *tok;
+        int n = lw_tokenize_alloc(lw_session_model(receiver), receiver_prompt, false, &tok);
+        int32_t at = lw_session_seq_len(receiver, 0) + n - 1;
+        lw_hook h = lw_hook_default();
+        h.layer = resolve_layer(p->ac_j, b.info.n_layer, "receiver");
+        h.seq = 0;
+        h.op = p->ac_op == LW_AC_REPLACE ? LW_OP_REPLACE : p->ac_op == LW_AC_SUM ? LW_OP_ADD : LW_OP_MEAN;
+        h.pos_mode = LW_POS_LIST;
+        h.positions = &at;
+        h.n_positions = 1;
+        h.vectors = ac;
+        h.n_vectors = 1;
+        h.coord_begin = c0;
+        h.coord_end = b.info.n_embd;
+        rc = n > 0 && lw_session_add_hook(receiver, &h) >= 0 ? feed(&b, tok, NULL, n) : -1;
+        lw_session_clear_hooks(receiver);
+        free(tok);
+    } else if (rc == 0) {
+        rc = feed_text(&b, receiver_prompt);
+    }
+    /* 3. the receiver answers */
+    if (rc == 0) rc = receive_and_answer(&b, p, r, logits_out);
+    lw_session_clear(receiver, 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    r->cost.wall_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    free(ac);
+    free(soft);
+    free(cm.p);
+    if (rc != 0) {
+        lw_channel_result_free(r);
+        if (logits_out) {
+            free(*logits_out);
+            *logits_out = NULL;
+        }
+    }
+    return rc;
+}
