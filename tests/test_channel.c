@@ -1,0 +1,241 @@
+/* Channels: the identities that must hold exactly, and the bad inputs.
+ *  - CIPHER always one-hot (threshold 0) is the text channel: same message tokens, and
+ *    bit-identical receiver logits;
+ *  - AC replace with A = B, the same prompt and k = j changes nothing; sum with a zero
+ *    vector and mean with an identical vector change nothing;
+ *  - AC(W) with W = identity equals AC; the closed-form W equals an independent
+ *    least-squares solve (QR, LAPACK dgels);
+ *  - CIPHER across vocabularies, layers out of range, empty texts are errors. */
+#include <lapacke.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "latentwire/channel.h"
+#include "support/synth_model.h"
+#include "support/testutil.h"
+
+static const char *STORY = "Once upon a time, there was a little boy named Tom. Tom had a big red kite.";
+static const char *QUESTION = "The boy's name was";
+
+static lw_model *M;
+static lw_session *SA, *SB; /* two sessions on the same model: sender and receiver */
+static int V, D, L;
+
+static lw_session *session(lw_model *m) {
+    lw_session_params sp = lw_session_default_params();
+    sp.n_threads = 2;
+    lw_session *s = lw_session_new(m, sp);
+    if (!s) fail_msg("%s", lw_last_error());
+    return s;
+}
+
+static int setup(void **state) {
+    lw_synth_params p = lw_synth_default_params();
+    p.n_layer = 3;
+    const char *path = lw_test_tmpfile("channel.gguf");
+    if (lw_synth_write(path, &p) != 0) return -1;
+    M = lw_model_load(path, lw_model_default_params());
+    if (!M) return -1;
+    lw_model_info in;
+    lw_model_get_info(M, &in);
+    V = in.n_vocab;
+    D = in.n_embd;
+    L = in.n_layer;
+    SA = session(M);
+    SB = session(M);
+    return 0;
+}
+
+static int teardown(void **state) {
+    lw_session_free(SA);
+    lw_session_free(SB);
+    lw_model_free(M);
+    return 0;
+}
+
+static float *run(const lw_channel_params *p, const char *sender_text, const char *prompt, lw_channel_result *r) {
+    float *logits;
+    if (lw_channel_run(SA, SB, p, sender_text, prompt, r, &logits) != 0) fail_msg("channel: %s", lw_last_error());
+    return logits;
+}
+
+static void test_cipher_onehot_is_text(void **state) {
+    lw_channel_params t = lw_channel_default_params();
+    t.kind = LW_CHANNEL_TEXT;
+    t.message_tokens = 12;
+    lw_channel_params c = t;
+    c.kind = LW_CHANNEL_CIPHER;
+    c.cipher_onehot = 0.0f;
+    lw_channel_result rt, rc;
+    float *lt = run(&t, STORY, QUESTION, &rt), *lc = run(&c, STORY, QUESTION, &rc);
+    assert_true(rt.n_message > 0);
+    assert_int_equal(rt.n_message, rc.n_message);
+    assert_memory_equal(rt.message_tokens, rc.message_tokens, sizeof(int32_t) * rt.n_message);
+    assert_memory_equal(lt, lc, sizeof(float) * V);
+    assert_string_equal(rt.output, rc.output);
+    /* a soft (non one-hot) CIPHER message is something else: the logits move */
+    lw_channel_params soft = c;
+    soft.cipher_onehot = 2.0f;
+    lw_channel_result rs;
+    float *ls = run(&soft, STORY, QUESTION, &rs);
+    assert_true(lw_test_max_abs_diff(ls, lt, V) > 1e-5);
+    assert_true(rs.cost.message_floats > 0);
+    free(lt);
+    free(lc);
+    free(ls);
+    lw_channel_result_free(&rt);
+    lw_channel_result_free(&rc);
+    lw_channel_result_free(&rs);
+}
+
+static void test_ac_identities(void **state) {
+    lw_channel_params none = lw_channel_default_params();
+    none.kind = LW_CHANNEL_NONE;
+    lw_channel_result r0;
+    float *l0 = run(&none, "", QUESTION, &r0);
+    float *zero = calloc((size_t)D * D, sizeof(float));
+    float *eye = calloc((size_t)D * D, sizeof(float));
+    for (int i = 0; i < D; i++) eye[(size_t)i * D + i] = 1.0f;
+    for (int k = 0; k < L; k++) {
+        lw_channel_params ac = lw_channel_default_params();
+        ac.kind = LW_CHANNEL_AC;
+        ac.ac_k = ac.ac_j = k;
+        /* replace with the activation of the same prompt: nothing changes */
+        lw_channel_result r;
+        float *l = run(&ac, QUESTION, QUESTION, &r);
+        assert_memory_equal(l, l0, sizeof(float) * V);
+        assert_string_equal(r.output, r0.output);
+        free(l);
+        lw_channel_result_free(&r);
+        /* mean with an identical vector: (b + b) / 2 == b */
+        ac.ac_op = LW_AC_MEAN;
+        l = run(&ac, QUESTION, QUESTION, &r);
+        assert_memory_equal(l, l0, sizeof(float) * V);
+        free(l);
+        lw_channel_result_free(&r);
+        /* sum with a zero vector (W = 0 maps anything to 0) */
+        ac.ac_op = LW_AC_SUM;
+        ac.ac_W = zero;
+        l = run(&ac, STORY, QUESTION, &r);
+        assert_memory_equal(l, l0, sizeof(float) * V);
+        free(l);
+        lw_channel_result_free(&r);
+        /* AC(W = I) equals AC with no map, for a real graft from another text */
+        ac.ac_op = LW_AC_REPLACE;
+        ac.ac_W = NULL;
+        float *la = run(&ac, STORY, QUESTION, &r);
+        lw_channel_result_free(&r);
+        ac.ac_W = eye;
+        float *lw = run(&ac, STORY, QUESTION, &r);
+        lw_channel_result_free(&r);
+        assert_memory_equal(la, lw, sizeof(float) * V);
+        assert_true(lw_test_max_abs_diff(la, l0, V) > 1e-6); /* and the graft does something */
+        free(la);
+        free(lw);
+    }
+    free(zero);
+    free(eye);
+    free(l0);
+    lw_channel_result_free(&r0);
+}
+
+static void test_ac_map_least_squares(void **state) {
+    const char *texts[12] = {"The cat sat on the mat.", "A dog ran in the park.", "Tom had a red kite.",
+                             "Sue liked her doll.", "The sun was hot today.", "Ben saw a big truck.",
+                             "Mia found a shiny stone.", "The bird sang a song.", "Max ate a green apple.",
+                             "Anna read a little book.", "The fish swam away fast.", "Tim built a sand castle."};
+    int dA, dB;
+    float *W = lw_channel_fit_ac_map(SA, SB, 1, 2, texts, 12, &dA, &dB);
+    assert_non_null(W);
+    assert_int_equal(dA, D);
+    assert_int_equal(dB, D);
+    /* independent: the same activations, solved by QR on the ridge-augmented system */
+    float *A = malloc(sizeof(float) * 12 * D), *B = malloc(sizeof(float) * 12 * D);
+    int la = 1, lb = 2;
+    float *outA[1] = {A}, *outB[1] = {B};
+    assert_int_equal(lw_extract_pooled(SA, texts, 12, true, true, &la, 1, LW_POOL_LAST, outA, NULL), 0);
+    assert_int_equal(lw_extract_pooled(SB, texts, 12, true, true, &lb, 1, LW_POOL_LAST, outB, NULL), 0);
+    double tr = 0;
+    for (int i = 0; i < 12 * D; i++) tr += (double)A[i] * A[i];
+    double lambda = 1e-6 * tr / D;
+    int rows = 12 + D;
+    double *Aa = calloc((size_t)rows * D, sizeof(double)), *Bb = calloc((size_t)rows * D, sizeof(double));
+    for (int i = 0; i < 12; i++)
+        for (int c = 0; c < D; c++) Aa[i * D + c] = A[i * D + c], Bb[i * D + c] = B[i * D + c];
+    for (int c = 0; c < D; c++) Aa[(12 + c) * D + c] = sqrt(lambda);
+    assert_int_equal(LAPACKE_dgels(LAPACK_ROW_MAJOR, 'N', rows, D, D, Aa, D, Bb, D), 0);
+    /* Bb's first D rows hold W^T */
+    double maxdiff = 0, maxw = 0;
+    for (int r = 0; r < D; r++)
+        for (int c = 0; c < D; c++) {
+            double ref = Bb[c * D + r];
+            maxdiff = fmax(maxdiff, fabs(W[r * D + c] - ref));
+            maxw = fmax(maxw, fabs(ref));
+        }
+    if (maxdiff > 1e-3 * maxw) fail_msg("closed-form W differs from the QR solve by %.3g (max |W| %.3g)", maxdiff, maxw);
+    free(Aa);
+    free(Bb);
+    free(A);
+    free(B);
+    free(W);
+}
+
+static void test_bad_input(void **state) {
+    lw_channel_params p = lw_channel_default_params();
+    lw_channel_result r;
+    p.kind = LW_CHANNEL_AC;
+    p.ac_k = L;
+    assert_int_equal(lw_channel_run(SA, SB, &p, STORY, QUESTION, &r, NULL), -1);
+    assert_non_null(strstr(lw_last_error(), "out of range"));
+    p.ac_k = 0;
+    p.ac_j = -L - 1;
+    assert_int_equal(lw_channel_run(SA, SB, &p, STORY, QUESTION, &r, NULL), -1);
+    assert_non_null(strstr(lw_last_error(), "out of range"));
+    p.kind = LW_CHANNEL_TEXT;
+    assert_int_equal(lw_channel_run(SA, SB, &p, STORY, "", &r, NULL), -1);
+    assert_int_equal(lw_channel_run(SA, SB, &p, "", QUESTION, &r, NULL), -1);
+    /* the sessions still work */
+    assert_int_equal(lw_channel_run(SA, SB, &p, STORY, QUESTION, &r, NULL), 0);
+    lw_channel_result_free(&r);
+
+    /* CIPHER between models with different vocabularies is refused */
+    const char *a = lw_test_shared_path("models/stories260K.gguf");
+    const char *b = lw_test_shared_path("models/tinystories656K.gguf");
+    if (!a || !b) return;
+    lw_model *ma = lw_model_load(a, lw_model_default_params()), *mb = lw_model_load(b, lw_model_default_params());
+    lw_session *sa = session(ma), *sb = session(mb);
+    p.kind = LW_CHANNEL_CIPHER;
+    assert_int_equal(lw_channel_run(sa, sb, &p, STORY, QUESTION, &r, NULL), -1);
+    assert_non_null(strstr(lw_last_error(), "vocabular"));
+    /* text and AC across the two models work (different widths: the last 64 coordinates) */
+    p.kind = LW_CHANNEL_TEXT;
+    assert_int_equal(lw_channel_run(sa, sb, &p, STORY, QUESTION, &r, NULL), 0);
+    lw_channel_result_free(&r);
+    p.kind = LW_CHANNEL_AC;
+    p.ac_k = -1;
+    p.ac_j = -1;
+    assert_int_equal(lw_channel_run(sa, sb, &p, STORY, QUESTION, &r, NULL), 0);
+    assert_int_equal(r.cost.message_floats, 64);
+    lw_channel_result_free(&r);
+    lw_session_free(sa);
+    lw_session_free(sb);
+    lw_model_free(ma);
+    lw_model_free(mb);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cipher_onehot_is_text),
+        cmocka_unit_test(test_ac_identities),
+        cmocka_unit_test(test_ac_map_least_squares),
+        cmocka_unit_test(test_bad_input),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
