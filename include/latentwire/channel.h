@@ -104,6 +104,46 @@ int lw_channel_run(lw_session *sender, lw_session *receiver, const lw_channel_pa
 float *lw_channel_fit_ac_map(lw_session *sender, lw_session *receiver, int k, int j, const char *const *texts,
                              int n_texts, int *dA, int *dB);
 
+/* ---- multi-agent debate ----
+ * N agents (sessions on the same or different models, each with its own temperature), R
+ * rounds. Round 1: every agent answers the question alone. Round r > 1: every agent reads
+ * the other agents' previous answers through the channel (TEXT: their text, re-tokenized
+ * for its own vocabulary; CIPHER: their answer distributions embedded with its own
+ * embedding matrix, which needs one vocabulary for all agents), then the question, and
+ * answers again. The final answer is the majority over the last round's answers, compared
+ * by key (numeric tasks: the last number; otherwise the normalized first line); ties go to
+ * the key given by the lowest-numbered agent. One agent and one round is exactly single
+ * inference: [BOS] + question, then generation at the agent's temperature. */
+typedef struct {
+    lw_session *session;
+    float temperature;      /* 0 = greedy */
+} lw_agent;
+
+typedef struct {
+    int rounds;             /* default 2 */
+    lw_channel_kind channel; /* LW_CHANNEL_TEXT or LW_CHANNEL_CIPHER */
+    int answer_tokens;      /* default 48 */
+    bool numeric;           /* vote on the last number of each answer */
+    uint64_t seed;
+} lw_debate_params;
+
+lw_debate_params lw_debate_default_params(void);
+
+typedef struct {
+    int n_agents, rounds;
+    char **answers;         /* rounds x n_agents rendered answers */
+    char *final;            /* the majority answer (one agent's full answer text) */
+    int final_agent;        /* whose answer it is */
+    lw_channel_cost cost;   /* a_* fields: all agents' work summed */
+} lw_debate_result;
+
+/* The vote: index of the winning answer among n (rule above). */
+int lw_majority_vote(char *const *answers, int n, bool numeric);
+
+int lw_debate_run(lw_agent *agents, int n_agents, const lw_debate_params *p, const char *question,
+                  lw_debate_result *out);
+void lw_debate_result_free(lw_debate_result *r);
+
 /* Same vocabulary: same size and the same piece for every id. */
 bool lw_model_same_vocab(const lw_model *a, const lw_model *b);
 

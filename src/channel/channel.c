@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "common/error.h"
-#include "latentwire/channel.h"
+#include "channel/channel_internal.h"
 
 static const char *KIND_NAMES[] = {"none", "context", "text", "cipher", "ac"};
 static const char *AC_NAMES[] = {"replace", "sum", "mean"};
@@ -69,20 +69,14 @@ bool lw_model_same_vocab(const lw_model *a, const lw_model *b) {
 
 /* ------------------------------------------------------------------ feeding pieces */
 
-typedef struct {
-    lw_session *s;
-    lw_model_info info;
-    int64_t *forwarded, *passes;
-} side;
-
-static side make_side(lw_session *s, int64_t *forwarded, int64_t *passes) {
+side make_side(lw_session *s, int64_t *forwarded, int64_t *passes) {
     side x = {.s = s, .forwarded = forwarded, .passes = passes};
     lw_model_get_info(lw_session_model(s), &x.info);
     return x;
 }
 
 /* Appends one piece to sequence 0 (logits at its last position). */
-static int feed(side *x, const int32_t *tokens, const float *embd, int n) {
+int feed(side *x, const int32_t *tokens, const float *embd, int n) {
     if (n <= 0) return 0;
     lw_span sp = {.tokens = tokens, .embd = embd, .n = n};
     lw_seq_input in = {.seq = 0, .spans = &sp, .n_spans = 1, .logits = LW_LOGITS_LAST};
@@ -92,13 +86,13 @@ static int feed(side *x, const int32_t *tokens, const float *embd, int n) {
     return 0;
 }
 
-static int feed_bos(side *x) {
+int feed_bos(side *x) {
     if (x->info.bos < 0 || !x->info.add_bos) return 0;
     return feed(x, &x->info.bos, NULL, 1);
 }
 
 /* Tokenizes without BOS (the BOS is its own piece) and feeds. */
-static int feed_text(side *x, const char *text) {
+int feed_text(side *x, const char *text) {
     int32_t *tok;
     int n = lw_tokenize_alloc(lw_session_model(x->s), text, false, &tok);
     if (n < 0) return -1;
@@ -107,7 +101,7 @@ static int feed_text(side *x, const char *text) {
     return rc;
 }
 
-static const float *last_logits(const side *x) {
+const float *last_logits(const side *x) {
     return lw_session_logits(x->s, 0, lw_session_seq_len(x->s, 0) - 1);
 }
 
@@ -145,11 +139,6 @@ static int send_text(side *a, const lw_channel_params *p, const char *text, lw_c
     return r->message ? 0 : -1;
 }
 
-/* CIPHER: distributions over the shared vocabulary, n_steps x n_vocab (dense). */
-typedef struct {
-    float *p;
-    int n_steps;
-} cipher_msg;
 
 typedef struct {
     double p;
@@ -163,7 +152,7 @@ static int by_prob_desc(const void *x, const void *y) {
 }
 
 /* softmax(logits / T), truncated to top-k / top-p and renormalized, into p (double math). */
-static void cipher_distribution(const float *logits, int V, const lw_channel_params *prm, float *p) {
+void cipher_distribution(const float *logits, int V, const lw_channel_params *prm, float *p) {
     double mx = -INFINITY, sum = 0;
     double T = prm->sender_temp > 0 ? prm->sender_temp : 1.0;
     for (int i = 0; i < V; i++) mx = fmax(mx, logits[i] / T);
@@ -187,23 +176,24 @@ static void cipher_distribution(const float *logits, int V, const lw_channel_par
 }
 
 /* e = p E (1 x V times V x d) with BLAS. */
-static void expected_embedding(const float *p, const float *E, int V, int d, float *e) {
+void expected_embedding(const float *p, const float *E, int V, int d, float *e) {
     cblas_sgemv(CblasRowMajor, CblasTrans, V, d, 1.0f, E, d, p, 1, 0.0f, e, 1);
 }
 
 /* The token whose embedding has the highest cosine with e. */
-static int32_t nearest_token(const float *E, const float *norms, int V, int d, const float *e, float *scores) {
+int32_t nearest_token(const float *E, const float *norms, int V, int d, const float *e, float *scores) {
     cblas_sgemv(CblasRowMajor, CblasNoTrans, V, d, 1.0f, E, d, e, 1, 0.0f, scores, 1);
     for (int i = 0; i < V; i++) scores[i] = norms[i] > 0 ? scores[i] / norms[i] : -INFINITY;
     return argmax(scores, V);
 }
 
-static int send_cipher(side *a, const lw_channel_params *prm, const char *text, cipher_msg *msg, lw_channel_result *r) {
+/* CIPHER generation from what is resident in a's sequence 0: up to prm->message_tokens
+ * distributions into msg, their nearest tokens into r->message_tokens. */
+int cipher_generate(side *a, const lw_channel_params *prm, cipher_msg *msg, lw_channel_result *r) {
     lw_model *m = (lw_model *)lw_session_model(a->s);
     const float *E = lw_model_token_embeddings_cached(m);
     if (!E) return -1;
     const int V = a->info.n_vocab, d = a->info.n_embd;
-    if (feed_bos(a) != 0 || feed_text(a, text) != 0) return -1;
     float *norms = malloc(sizeof(float) * V), *scores = malloc(sizeof(float) * V), *e = malloc(sizeof(float) * d);
     msg->p = malloc(sizeof(float) * (size_t)V * (prm->message_tokens + 1));
     r->message_tokens = malloc(sizeof(int32_t) * (size_t)(prm->message_tokens + 1));
@@ -235,13 +225,19 @@ static int send_cipher(side *a, const lw_channel_params *prm, const char *text, 
         }
     }
     r->n_message = msg->n_steps;
+    free(r->message);
     r->message = lw_detokenize(m, r->message_tokens, msg->n_steps, false);
-    r->cost.message_floats = (int64_t)msg->n_steps * V; /* the distributions are what crosses */
+    r->cost.message_floats += (int64_t)msg->n_steps * V; /* the distributions are what crosses */
     r->cost.message_bytes = r->cost.message_floats * 4;
     free(norms);
     free(scores);
     free(e);
     return rc;
+}
+
+static int send_cipher(side *a, const lw_channel_params *prm, const char *text, cipher_msg *msg, lw_channel_result *r) {
+    if (feed_bos(a) != 0 || feed_text(a, text) != 0) return -1;
+    return cipher_generate(a, prm, msg, r);
 }
 
 /* AC: A's last-token residual at layer k, from a run cut short after layer k. */

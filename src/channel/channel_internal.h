@@ -1,0 +1,39 @@
+/* Internal pieces shared by the channels and the debate harness. */
+#ifndef LW_CHANNEL_INTERNAL_H
+#define LW_CHANNEL_INTERNAL_H
+
+#include "latentwire/channel.h"
+
+/* One model's session in a channel, with the cost counters its runs add to. */
+typedef struct {
+    lw_session *s;
+    lw_model_info info;
+    int64_t *forwarded, *passes;
+} side;
+
+side make_side(lw_session *s, int64_t *forwarded, int64_t *passes);
+/* Appends one piece (tokens, or soft tokens when tokens == NULL) to sequence 0, with the
+ * logits of its last position. */
+int feed(side *x, const int32_t *tokens, const float *embd, int n);
+int feed_bos(side *x);
+/* Tokenizes without BOS and feeds. */
+int feed_text(side *x, const char *text);
+const float *last_logits(const side *x);
+
+/* CIPHER's step distribution: softmax(logits / T) with top-k / top-p truncation. */
+void cipher_distribution(const float *logits, int V, const lw_channel_params *prm, float *p);
+/* e = p E (1 x V times V x d). */
+void expected_embedding(const float *p, const float *E, int V, int d, float *e);
+/* The token whose embedding row has the highest cosine with e. */
+int32_t nearest_token(const float *E, const float *norms, int V, int d, const float *e, float *scores);
+
+/* CIPHER: distributions over the shared vocabulary, n_steps x n_vocab (dense). */
+typedef struct {
+    float *p;
+    int n_steps;
+} cipher_msg;
+
+/* CIPHER generation from what is resident in a's sequence 0 (see channel.h). */
+int cipher_generate(side *a, const lw_channel_params *prm, cipher_msg *msg, lw_channel_result *r);
+
+#endif
