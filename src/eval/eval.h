@@ -1,0 +1,36 @@
+/* Internal to src/eval: hooks the tests use (block size of the similarity computation,
+ * k-means) and the row-norm check. Randomness comes from common/rng.h (lw_rng). */
+#ifndef LW_EVAL_EVAL_H
+#define LW_EVAL_EVAL_H
+
+#include <stdint.h>
+
+#include "common/rng.h" /* lw_rng: the project's seeded xoshiro256** (splitmix64 seeding) */
+#include "latentwire/retrieval.h"
+
+/* lw_retrieval_score with an explicit number of query rows per sgemm block (<= 0: the
+ * automatic choice, lw_retrieval_auto_block_rows). */
+int lw_retrieval_score_blocked(const float *Q, const float *C, int32_t nc, int d, const lw_retrieval_task *task,
+                               const lw_retrieval_params *p, double *out, int block_rows);
+
+/* Query rows per block that lw_retrieval_score uses for a whole-bank (or dense) task: at most
+ * 128 MiB of similarities (rows x nc floats) and of normalized queries, at least 1, at most nq. */
+int lw_retrieval_auto_block_rows(int32_t nq, int32_t nc, int d);
+
+/* The seed and iteration bound lw_candidates_clustered gives its k-means (its draws of
+ * distractors use `seed` itself). */
+#define LW_EVAL_KMEANS_SEED(seed) ((uint64_t)(seed) ^ 0x6b6d65616e73ull)
+#define LW_EVAL_KMEANS_MAX_ITER 25 /* as faiss's k-means default (niter = 25) */
+
+/* k-means on the L2-normalized rows of X (n x d): seeded k-means++ initialization (on a
+ * uniform sample of max(k, min(64 k, 32768)) rows when n is larger), then at most max_iter
+ * Lloyd iterations over every row (stops early when no assignment changes); an emptied
+ * cluster restarts at the row farthest from its center. assign[n] gets each row's cluster
+ * in [0, k). *iters (may be NULL) gets the iterations run. 0 or -1. */
+int lw_eval_kmeans(const float *X, int32_t n, int d, int k, uint64_t seed, int max_iter, int32_t *assign, int *iters);
+
+/* Checks that every row of X (n x d) is finite with non-zero norm and fills inv_norm[n]
+ * with 1 / ||row|| (computed in double). `what` names the matrix in the error. 0 or -1. */
+int lw_eval_row_inv_norms(const float *X, int64_t n, int d, const char *what, float *inv_norm);
+
+#endif
