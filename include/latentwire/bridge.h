@@ -3,7 +3,8 @@
  * Fit on paired rows X (n x dA, model A) and Y (n x dB, model B), float32 row-major.
  * Every recipe maps A-rows and B-rows into one comparison space where retrieval ranks by
  * cosine:
- *   RIDGE         B's space: Y ~ X W (+ bias). Closed form; primal (dA x dA system) when
+ *   RIDGE         B's raw space: apply_source predicts B rows (bias, centering and scaling
+ *                 undone), apply_target is the identity. Y ~ X W (+ bias). Closed form; primal (dA x dA system) when
  *                 n >= dA, dual/kernel (n x n system) when n < dA; alpha by GCV or k-fold on
  *                 a log grid unless given.
  *   PCA_RIDGE     source PCA of X to `rank` components, then ridge (dual when n < rank).
@@ -56,7 +57,8 @@ typedef struct {
     lw_bridge_recipe recipe;
     bool center;            /* default true */
     bool scale;             /* default false */
-    double alpha;           /* ridge penalty; <= 0: select on the grid (default 0) */
+    double alpha;           /* ridge penalty, relative like the grid (times trace(X'X)/d);
+                               <= 0: select on the grid (default 0) */
     lw_alpha_select alpha_select; /* default GCV */
     int kfold;              /* folds for LW_ALPHA_KFOLD (default 5) */
     double alpha_min, alpha_max; /* log grid bounds (default 1e-3 .. 1e5), relative to the
