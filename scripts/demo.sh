@@ -31,3 +31,8 @@ for name in stories260K tinystories656K; do
 done
 echo
 echo "== outputs in $out/ (safetensors: open with Python's safetensors.safe_open)"
+
+echo
+echo "== alignment: bridges from stories260K to tinystories656K, scored by retrieval"
+"$cli" align --source "$models/stories260K.gguf" --target "$models/tinystories656K.gguf" \
+  --data "$shared/data" --out "$out/align"

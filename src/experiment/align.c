@@ -301,7 +301,7 @@ static int score_regime(const lw_align_params *p, const lw_mdcorpus *c, const ro
     rp.n_k = 2;
     rp.k[0] = 5;
     rp.k[1] = 10;
-    *out = malloc(sizeof(double) * (size_t)(nq ? nq : 1) * N_METRICS);
+    *out = malloc(sizeof(double) * (size_t)(nq > 0 ? nq : 1) * N_METRICS);
     rc = nq > 0 ? lw_retrieval_score(Qs, C, test->n, dim, &task, &rp, *out) : 0;
     *mean_cands = off ? (nq ? (double)off[nq] / nq : 0) : test->n;
     free(Qs);
@@ -325,6 +325,8 @@ static int run_condition(results *r, const lw_mdcorpus *c, const model_acts *A, 
     lw_bridge_params bp = lw_bridge_default_params();
     bp.recipe = recipe;
     bp.seed = p->seed;
+    /* the PCA recipes keep half the smaller width, so they differ from plain ridge */
+    if (recipe == LW_BRIDGE_PCA_RIDGE || recipe == LW_BRIDGE_PCA2_RIDGE) bp.rank = (A->d < B->d ? A->d : B->d) / 2;
     cond.recipe = lw_bridge_recipe_name(recipe);
     cond.n_calib = calib->n;
     lw_bridge *br = lw_bridge_fit(Xc, Yc, calib->n, A->d, B->d, &bp);
