@@ -1,0 +1,175 @@
+/* The bridge, retrieval and align verbs end to end: files in, files out, bad input out. */
+#include <jansson.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "latentwire/bridge.h"
+#include "support/synth_model.h"
+#include "support/testutil.h"
+
+static char MA[1200], MB[1200], CORPUS[1200], XA[1200], XB[1200];
+
+static void run_ok(const char *args, char **out) {
+    char *o, *e;
+    int rc = lw_test_run_cli(args, &o, &e);
+    if (rc != 0) fail_msg("`latentwire %s` failed (%d): %s", args, rc, e);
+    if (out) *out = o;
+    else free(o);
+    free(e);
+}
+
+static void run_fails(const char *args, const char *needle) {
+    char *o, *e;
+    int rc = lw_test_run_cli(args, &o, &e);
+    int lines = 0;
+    for (const char *p = e; *p; p++) lines += *p == '\n';
+    if (rc == 0 || lines != 1 || !strstr(e, needle))
+        fail_msg("`latentwire %s`: exit %d, stderr: %s(expected one line with \"%s\")", args, rc, e, needle);
+    free(o);
+    free(e);
+}
+
+static int setup(void **state) {
+    lw_synth_params p = lw_synth_default_params();
+    snprintf(MA, sizeof MA, "%s", lw_test_tmpfile("bridge_a.gguf"));
+    if (lw_synth_write(MA, &p) != 0) return -1;
+    p.n_embd = 96;
+    p.n_head = 6;
+    p.n_head_kv = 3;
+    p.n_layer = 3;
+    p.seed = 7;
+    snprintf(MB, sizeof MB, "%s", lw_test_tmpfile("bridge_b.gguf"));
+    if (lw_synth_write(MB, &p) != 0) return -1;
+    snprintf(CORPUS, sizeof CORPUS, "%s", lw_test_tmpfile("bridge_corpus.txt"));
+    FILE *f = fopen(CORPUS, "w");
+    const char *words[] = {"cat", "dog", "sun", "tree", "ball", "red", "big", "ran", "sat", "saw", "park", "home"};
+    for (int i = 0; i < 120; i++) /* 120 distinct short sentences */
+        fprintf(f, "the %s %s the %s and the %s\n", words[i % 12], words[(i / 12) % 12], words[(i * 7 + 3) % 12],
+                words[(i * 5 + 1) % 12]);
+    fclose(f);
+    snprintf(XA, sizeof XA, "%s", lw_test_tmpfile("xa.safetensors"));
+    snprintf(XB, sizeof XB, "%s", lw_test_tmpfile("xb.safetensors"));
+    char args[4096];
+    snprintf(args, sizeof args, "extract --model %s --layers all --input %s --out %s", MA, CORPUS, XA);
+    run_ok(args, NULL);
+    snprintf(args, sizeof args, "extract --model %s --layers all --input %s --out %s", MB, CORPUS, XB);
+    run_ok(args, NULL);
+    return 0;
+}
+
+static void test_fit_info_apply_retrieval(void **state) {
+    char args[8192], *out;
+    const char *br = lw_test_tmpfile("ab.bridge.safetensors"), *br2 = lw_test_tmpfile("ab.cca.safetensors");
+    snprintf(args, sizeof args,
+             "bridge fit --source %s --source-tensor layer.1 --target %s --target-tensor layer.2 --out %s", XA, XB, br);
+    run_ok(args, NULL);
+    snprintf(args, sizeof args,
+             "bridge fit --source %s --source-tensor layer.1 --target %s --target-tensor layer.2 --recipe cca --out %s",
+             XA, XB, br2);
+    run_ok(args, NULL);
+    /* the record names both models and the calibration size */
+    lw_bridge *b = lw_bridge_load(br);
+    assert_non_null(b);
+    assert_int_equal(lw_bridge_source_dim(b), 64);
+    assert_int_equal(lw_bridge_target_dim(b), 96);
+    json_t *rec = json_loads(lw_bridge_info_json(b), 0, NULL);
+    assert_non_null(rec);
+    char *text = json_dumps(rec, JSON_COMPACT);
+    assert_non_null(strstr(text, "source_model_sha256"));
+    assert_non_null(strstr(text, "120"));
+    free(text);
+    json_decref(rec);
+    lw_bridge_free(b);
+    snprintf(args, sizeof args, "bridge info %s", br);
+    run_ok(args, &out);
+    assert_non_null(strstr(out, "ridge bridge, 64 -> 96"));
+    free(out);
+
+    const char *mapped = lw_test_tmpfile("mapped.safetensors");
+    snprintf(args, sizeof args, "bridge apply --bridge %s --input %s --tensor layer.1 --out %s", br, XA, mapped);
+    run_ok(args, NULL);
+    snprintf(args, sizeof args, "inspect %s", mapped);
+    run_ok(args, &out);
+    assert_non_null(strstr(out, "mapped       F32  [120, 96]"));
+    free(out);
+
+    const char *js = lw_test_tmpfile("retrieval.json");
+    snprintf(args, sizeof args,
+             "retrieval --queries %s --query-tensor layer.1 --candidates %s --candidate-tensor layer.2 --bridge %s "
+             "--compare %s --regime random:9 --resamples 200 --json %s",
+             XA, XB, br, br2, js);
+    run_ok(args, &out);
+    free(out);
+    json_t *r = json_load_file(js, 0, NULL);
+    assert_non_null(r);
+    json_t *top1 = json_object_get(json_object_get(r, "bridge"), "top1");
+    assert_non_null(top1);
+    double m = json_number_value(json_object_get(top1, "mean")), lo = json_number_value(json_object_get(top1, "lo")),
+           hi = json_number_value(json_object_get(top1, "hi"));
+    assert_true(lo <= m && m <= hi);
+    assert_int_equal(json_integer_value(json_object_get(top1, "n")), 120);
+    assert_non_null(json_object_get(json_object_get(r, "difference"), "top1"));
+    json_decref(r);
+}
+
+static void test_bad_input(void **state) {
+    char args[8192];
+    const char *br = lw_test_tmpfile("bad.bridge.safetensors");
+    snprintf(args, sizeof args,
+             "bridge fit --source %s --source-tensor layer.9 --target %s --target-tensor layer.0 --out %s", XA, XB, br);
+    run_fails(args, "layer.9");
+    assert_false(lw_test_file_exists(br));
+    /* a corrupted bridge file */
+    FILE *f = fopen(br, "wb");
+    fputs("\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":1}        ", f);
+    fclose(f);
+    snprintf(args, sizeof args, "bridge info %s", br);
+    run_fails(args, br);
+    /* a bridge whose widths do not match the files */
+    const char *good = lw_test_tmpfile("bb.bridge.safetensors");
+    snprintf(args, sizeof args,
+             "bridge fit --source %s --source-tensor layer.0 --target %s --target-tensor layer.0 --out %s", XB, XA, good);
+    run_ok(args, NULL);
+    snprintf(args, sizeof args,
+             "retrieval --queries %s --query-tensor layer.1 --candidates %s --candidate-tensor layer.2 --bridge %s", XA,
+             XB, good);
+    run_fails(args, "maps 96 -> 64");
+}
+
+static void test_align_quick(void **state) {
+    const char *data = lw_test_shared_path("data/PROVENANCE.md");
+    const char *a = lw_test_shared_path("models/stories260K.gguf"), *b = lw_test_shared_path("models/tinystories656K.gguf");
+    if (!data || !a || !b) return;
+    char dir[1300], args[8192], *out;
+    snprintf(dir, sizeof dir, "%s/align", lw_test_tmpdir());
+    char data_dir[1200];
+    snprintf(data_dir, sizeof data_dir, "%s", data);
+    *strrchr(data_dir, '/') = '\0';
+    snprintf(args, sizeof args,
+             "align --source %s --target %s --data %s --out %s --quick --per-domain 30 --pairs 12 --resamples 200", a, b,
+             data_dir, dir);
+    run_ok(args, &out);
+    assert_non_null(strstr(out, "hard-negative"));
+    free(out);
+    char js[1400];
+    snprintf(js, sizeof js, "%s/align.json", dir);
+    json_t *r = json_load_file(js, 0, NULL);
+    assert_non_null(r);
+    assert_true(json_array_size(json_object_get(r, "conditions")) > 10);
+    json_decref(r);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fit_info_apply_retrieval),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_align_quick),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
