@@ -16,6 +16,8 @@ uint64_t lw_rng_next(lw_rng *r);
 uint64_t lw_rng_below(lw_rng *r, uint64_t n);
 /* Uniform double in [0, 1). */
 double lw_rng_uniform(lw_rng *r);
+/* Fisher-Yates shuffle of a[0..n) in place. */
+void lw_rng_shuffle_i32(lw_rng *r, int32_t *a, int64_t n);
 /* Standard normal (Box-Muller). */
 double lw_rng_normal(lw_rng *r);
 

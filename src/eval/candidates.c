@@ -23,15 +23,6 @@ static int check_common(const char *fn, int32_t nq, const int32_t *gold, int32_t
     return 0;
 }
 
-static void shuffle(int32_t *a, int64_t n, lw_rng *r) {
-    for (int64_t i = n - 1; i > 0; i--) {
-        int64_t j = (int64_t)lw_rng_below(r, (uint64_t)i + 1);
-        int32_t t = a[i];
-        a[i] = a[j];
-        a[j] = t;
-    }
-}
-
 /* Floyd's algorithm: k distinct indices drawn uniformly from [0, n) into out[k]; mark is
  * a scratch array of n stamps, `stamp` unique to this call. */
 static void sample_distinct(int64_t n, int64_t k, lw_rng *r, int32_t *mark, int32_t stamp, int64_t *out) {
@@ -70,7 +61,7 @@ int lw_candidates_random(int32_t nq, const int32_t *gold, int32_t nc, int D, uin
         /* indices into the other nc - 1 candidates, mapped around the target */
         sample_distinct(nc - 1, D, &r, mark, q + 1, pick);
         for (int i = 0; i < D; i++) v[w++] = (int32_t)(pick[i] < gold[q] ? pick[i] : pick[i] + 1);
-        shuffle(v + o[q], D + 1, &r);
+        lw_rng_shuffle_i32(&r, v + o[q], D + 1);
     }
     o[nq] = w;
     free(mark);
@@ -167,7 +158,7 @@ static int candidates_from_groups(const char *fn, int32_t nq, const int32_t *gol
         v[w++] = gold[q];
         sample_distinct(others, k, &r, mark, q + 1, pick);
         for (int64_t i = 0; i < k; i++) v[w++] = mem[pick[i] < gpos ? pick[i] : pick[i] + 1];
-        shuffle(v + o[q], k + 1, &r);
+        lw_rng_shuffle_i32(&r, v + o[q], k + 1);
     }
     o[nq] = w;
     free(mark);

@@ -112,16 +112,6 @@ static void blimp_line(strlist *l, char *line, void *ud) {
     json_decref(o);
 }
 
-/* Fisher-Yates with the project's seeded generator. */
-static void shuffle(int *idx, int n, lw_rng *r) {
-    for (int i = n - 1; i > 0; i--) {
-        int j = (int)lw_rng_below(r, (uint64_t)i + 1);
-        int t = idx[i];
-        idx[i] = idx[j];
-        idx[j] = t;
-    }
-}
-
 static bool seen_before(const lw_mdcorpus *c, const char *s) {
     for (int64_t i = 0; i < c->n; i++)
         if (!strcmp(c->text[i], s)) return true;
@@ -171,9 +161,9 @@ int lw_mdcorpus_build(const char *data_dir, int per_domain, int n_pairs, double 
             lw_mdcorpus_free(out);
             return -1;
         }
-        int *idx = malloc(sizeof(int) * (size_t)(l.n ? l.n : 1));
+        int32_t *idx = malloc(sizeof(int32_t) * (size_t)(l.n ? l.n : 1));
         for (int i = 0; i < l.n; i++) idx[i] = i;
-        shuffle(idx, l.n, &rng);
+        lw_rng_shuffle_i32(&rng, idx, l.n);
         int taken = 0, n_calib = (int)(per_domain * calib_share + 0.5);
         for (int i = 0; i < l.n && taken < per_domain; i++) {
             if (seen_before(out, l.s[idx[i]])) continue;
@@ -202,9 +192,9 @@ int lw_mdcorpus_build(const char *data_dir, int per_domain, int n_pairs, double 
             }
         }
         int np = l.n / 2;
-        int *idx = malloc(sizeof(int) * (size_t)(np ? np : 1));
+        int32_t *idx = malloc(sizeof(int32_t) * (size_t)(np ? np : 1));
         for (int i = 0; i < np; i++) idx[i] = i;
-        shuffle(idx, np, &rng);
+        lw_rng_shuffle_i32(&rng, idx, np);
         int d = n_src, taken = 0, n_calib = (int)(n_pairs * calib_share + 0.5);
         out->domain_names[d] = strdup("minimal-pairs");
         for (int i = 0; i < np && taken < n_pairs; i++) {
