@@ -20,3 +20,15 @@ for m in stories260K tinystories656K; do
   "$build/bench/bench_extract" "$shared/models/$m.gguf" "$corpus" --texts 256 --reps 5 --batch 2 --rss "$build/latentwire"
 done
 "$build/bench/bench_extract" "$big" "$corpus" --texts ${LW_BENCH_BIG_TEXTS:-8} --reps 3 --batch 2
+
+# Channel cost per item, side by side on the same items (the cost table of `channel`).
+echo
+echo "channel cost, stories260K -> stories260K, story task (20 items):"
+"$build/latentwire" channel --sender "$shared/models/stories260K.gguf" --receiver "$shared/models/stories260K.gguf" \
+  --task story:20 --channel none,text,cipher,ac --k -1 --j -1 --resamples 200 --data "$shared/data" | sed -n '/^condition/,/^$/p'
+echo "channel cost, stories260K -> tinystories656K, story task (20 items):"
+"$build/latentwire" channel --sender "$shared/models/stories260K.gguf" --receiver "$shared/models/tinystories656K.gguf" \
+  --task story:20 --channel none,text,ac --k -1 --j -1 --resamples 200 --data "$shared/data" | sed -n '/^condition/,/^$/p'
+echo "channel cost, synthetic 1B -> synthetic 1B, story task (${LW_BENCH_BIG_ITEMS:-4} items):"
+"$build/latentwire" channel --sender "$big" --receiver "$big" --task story:${LW_BENCH_BIG_ITEMS:-4} \
+  --channel none,text,cipher,ac --k -1 --j -1 --resamples 200 --data "$shared/data" | sed -n '/^condition/,/^$/p'
