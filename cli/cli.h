@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "latentwire/task.h"
+
 int cmd_info(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
@@ -13,6 +15,8 @@ int cmd_inspect(int argc, char **argv);
 int cmd_align(int argc, char **argv);
 int cmd_bridge(int argc, char **argv);
 int cmd_retrieval(int argc, char **argv);
+int cmd_channel(int argc, char **argv);
+int cmd_debate(int argc, char **argv);
 
 /* Prints "latentwire <verb>: <message>" (or the library's last error) and returns 1. */
 int cli_fail(const char *verb, const char *fmt, ...);
@@ -25,6 +29,10 @@ int cli_parse_layers(const char *spec, int n_layer, int **out);
 /* Strict integer / float parsing: the whole string must be a number. */
 bool cli_parse_int(const char *s, long lo, long hi, long *out);
 bool cli_parse_float(const char *s, double *out);
+
+/* A task from "FILE.jsonl", "story:N", "gsm8k:N", "fv:NAME[:N]" or "bio:N" (data_dir:
+ * ../shared/data). 0 or -1 (message set). */
+int cli_load_task(const char *spec, const char *data_dir, uint64_t seed, lw_task *out);
 
 /* stderr is a terminal (progress lines are shown only then). */
 bool cli_is_tty(void);

@@ -16,6 +16,8 @@ static const struct {
     {"bridge", cmd_bridge, "fit|apply|info ...         linear maps between two models' activation spaces"},
     {"retrieval", cmd_retrieval, "--queries ... | --beir DIR   retrieval metrics with bootstrap CIs"},
     {"align", cmd_align, "--source A --target B     bridge A's activations to B's, score retrieval"},
+    {"channel", cmd_channel, "--sender A --receiver B --task T   text / CIPHER / activation channels"},
+    {"debate", cmd_debate, "--agents A,B,... --task T   multi-agent debate with majority vote"},
     {"generate", cmd_generate, "--model M --prompt TEXT [--hook ...]   text generation with hooks"},
 };
 

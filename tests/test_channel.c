@@ -230,12 +230,79 @@ static void test_bad_input(void **state) {
     lw_model_free(mb);
 }
 
+static void test_debate(void **state) {
+    /* one agent, one round is single inference (greedy, and sampled with the same seed) */
+    lw_agent ag = {.session = SA, .temperature = 0.0f};
+    lw_debate_params dp = lw_debate_default_params();
+    dp.rounds = 1;
+    dp.answer_tokens = 10;
+    lw_debate_result dr;
+    assert_int_equal(lw_debate_run(&ag, 1, &dp, QUESTION, &dr), 0);
+    lw_channel_params none = lw_channel_default_params();
+    none.kind = LW_CHANNEL_NONE;
+    none.answer_tokens = 10;
+    lw_channel_result r;
+    float *l = run(&none, "", QUESTION, &r);
+    assert_string_equal(dr.final, r.output);
+    free(l);
+    lw_channel_result_free(&r);
+    lw_debate_result_free(&dr);
+
+    ag.temperature = 0.9f;
+    assert_int_equal(lw_debate_run(&ag, 1, &dp, QUESTION, &dr), 0);
+    lw_model_info in;
+    lw_model_get_info(M, &in);
+    int32_t *q;
+    int nq = lw_tokenize_alloc(M, QUESTION, false, &q);
+    lw_session_clear(SB, 0);
+    lw_span bos = {.tokens = &in.bos, .n = 1}, sq = {.tokens = q, .n = nq};
+    lw_seq_input i1 = {.seq = 0, .spans = &bos, .n_spans = 1, .logits = LW_LOGITS_LAST};
+    lw_seq_input i2 = {.seq = 0, .spans = &sq, .n_spans = 1, .logits = LW_LOGITS_LAST};
+    assert_int_equal(lw_session_run(SB, &i1, 1), 0);
+    assert_int_equal(lw_session_run(SB, &i2, 1), 0);
+    lw_gen_params gp = lw_gen_default_params();
+    gp.max_tokens = 10;
+    gp.temperature = 0.9f;
+    gp.seed = (uint32_t)dp.seed;
+    int32_t out[10];
+    int n = lw_generate(SB, 0, NULL, 0, &gp, out, 10);
+    char *text = lw_detokenize(M, out, n, false);
+    assert_string_equal(dr.final, text);
+    lw_session_clear(SB, 0);
+    free(text);
+    free(q);
+    lw_debate_result_free(&dr);
+
+    /* several agents and rounds, both channels, run and vote */
+    lw_agent agents[3] = {{SA, 0.0f}, {SB, 0.7f}, {SA, 1.0f}};
+    dp.rounds = 2;
+    for (int c = 0; c < 2; c++) {
+        dp.channel = c ? LW_CHANNEL_CIPHER : LW_CHANNEL_TEXT;
+        assert_int_equal(lw_debate_run(agents, 3, &dp, QUESTION, &dr), 0);
+        assert_int_equal(dr.rounds, 2);
+        assert_non_null(dr.final);
+        assert_true(dr.final_agent >= 0 && dr.final_agent < 3);
+        lw_debate_result_free(&dr);
+    }
+}
+
+static void test_majority_rule(void **state) {
+    char *a[] = {"The answer is 12.", "12", "It is 7", "7 apples"};
+    assert_int_equal(lw_majority_vote(a, 4, true), 0); /* 12 vs 7 tie: the earlier agent's key */
+    char *b[] = {"blue", "Red.", "the red", "blue!", "red"};
+    assert_int_equal(lw_majority_vote(b, 5, false), 1); /* red x3 beats blue x2 */
+    char *c[] = {"cat", "dog"};
+    assert_int_equal(lw_majority_vote(c, 2, false), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cipher_onehot_is_text),
         cmocka_unit_test(test_ac_identities),
         cmocka_unit_test(test_ac_map_least_squares),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_debate),
+        cmocka_unit_test(test_majority_rule),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

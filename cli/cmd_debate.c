@@ -1,0 +1,165 @@
+/* latentwire debate: N agents, R rounds, majority vote; accuracy with CIs against the
+ * first agent answering alone (its round-1 answer), paired on the same items. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "common/error.h"
+#include "common/fileio.h"
+#include "latentwire/channel.h"
+#include "latentwire/retrieval.h"
+
+static const char *USAGE =
+    "usage: latentwire debate --agents M1.gguf[:TEMP],M2.gguf[:TEMP],... --task SPEC [options]\n"
+    "  --task SPEC        FILE.jsonl | gsm8k:N | story:N | fv:NAME[:N] | bio:N\n"
+    "  --rounds R         (default 2)   --channel text|cipher (default text)\n"
+    "  --answer-tokens N  (default 48)  --out ITEMS.jsonl  --json SUMMARY.json\n"
+    "  --resamples N --seed N --data DIR (default ../shared/data)\n"
+    "  Each agent reads the item's sender text (if any) and receiver prompt as its question.\n";
+
+int cmd_debate(int argc, char **argv) {
+    const char *agents_spec = NULL, *task = NULL, *out = NULL, *json = NULL, *data = "../shared/data";
+    lw_debate_params dp = lw_debate_default_params();
+    int resamples = 1000;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long n;
+        if (!strcmp(a, "--help")) {
+            fputs(USAGE, stdout);
+            return 0;
+        } else if (!v) return cli_fail("debate", "option %s needs a value", a);
+        else if (!strcmp(a, "--agents")) agents_spec = argv[++i];
+        else if (!strcmp(a, "--task")) task = argv[++i];
+        else if (!strcmp(a, "--out")) out = argv[++i];
+        else if (!strcmp(a, "--json")) json = argv[++i];
+        else if (!strcmp(a, "--data")) data = argv[++i];
+        else if (!strcmp(a, "--channel") && (!strcmp(v, "text") || !strcmp(v, "cipher")))
+            dp.channel = !strcmp(v, "text") ? LW_CHANNEL_TEXT : LW_CHANNEL_CIPHER, i++;
+        else if (!strcmp(a, "--rounds") && cli_parse_int(v, 1, 100, &n)) dp.rounds = (int)n, i++;
+        else if (!strcmp(a, "--answer-tokens") && cli_parse_int(v, 1, 4096, &n)) dp.answer_tokens = (int)n, i++;
+        else if (!strcmp(a, "--resamples") && cli_parse_int(v, 100, 10000000, &n)) resamples = (int)n, i++;
+        else if (!strcmp(a, "--seed") && cli_parse_int(v, 0, 1L << 62, &n)) dp.seed = (uint64_t)n, i++;
+        else return cli_fail("debate", "bad option or value: %s %s", a, v);
+    }
+    if (!agents_spec || !task) return cli_fail("debate", "--agents and --task are required");
+    lw_task t = {0};
+    if (cli_load_task(task, data, dp.seed, &t) != 0) return cli_fail_lib("debate");
+    enum { MAX_AGENTS = 16 };
+    lw_agent agents[MAX_AGENTS];
+    lw_model *models[MAX_AGENTS] = {0};
+    int n_agents = 0, rc = 1;
+    double *vote = NULL, *solo = NULL;
+    FILE *rec = NULL;
+    char partial[4096] = "";
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", agents_spec);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (n_agents == MAX_AGENTS) {
+            cli_fail("debate", "at most %d agents", MAX_AGENTS);
+            goto done;
+        }
+        char *colon = strrchr(tok, ':');
+        double temp = 0.7;
+        if (colon && cli_parse_float(colon + 1, &temp)) *colon = '\0';
+        models[n_agents] = lw_model_load(tok, lw_model_default_params());
+        lw_session *s = models[n_agents] ? lw_session_new(models[n_agents], lw_session_default_params()) : NULL;
+        if (!s) {
+            cli_fail_lib("debate");
+            goto done;
+        }
+        agents[n_agents++] = (lw_agent){.session = s, .temperature = (float)temp};
+    }
+    vote = calloc((size_t)t.n, sizeof(double));
+    solo = calloc((size_t)t.n, sizeof(double));
+    if (out) {
+        snprintf(partial, sizeof partial, "%s.partial", out);
+        rec = fopen(partial, "w");
+        if (!rec) {
+            cli_fail("debate", "cannot write %s", partial);
+            goto done;
+        }
+    }
+    double wall = 0;
+    for (int i = 0; i < t.n; i++) {
+        const lw_task_item *it = &t.items[i];
+        dp.numeric = it->scorer == LW_SCORE_NUMERIC;
+        size_t ql = strlen(it->sender) + strlen(it->receiver) + 2;
+        char *question = malloc(ql);
+        snprintf(question, ql, "%s%s%s", it->sender, *it->sender ? " " : "", it->receiver);
+        lw_debate_result r;
+        if (lw_debate_run(agents, n_agents, &dp, question, &r) != 0) {
+            free(question);
+            cli_fail("debate", "item %s: %s", it->id, lw_last_error());
+            goto done;
+        }
+        vote[i] = lw_score(it, r.final);
+        solo[i] = lw_score(it, r.answers[0]);
+        wall += r.cost.wall_s;
+        if (rec) {
+            json_t *answers = json_array();
+            for (int k = 0; k < r.rounds * r.n_agents; k++) json_array_append_new(answers, json_string(r.answers[k]));
+            json_t *line = json_pack("{s:s, s:s, s:o, s:s, s:i, s:s, s:f, s:f}", "id", it->id, "question", question,
+                                     "answers", answers, "final", r.final, "final_agent", r.final_agent, "gold",
+                                     it->gold, "score", vote[i], "solo_score", solo[i]);
+            char *s = json_dumps(line, JSON_COMPACT);
+            fprintf(rec, "%s\n", s);
+            free(s);
+            json_decref(line);
+        }
+        free(question);
+        lw_debate_result_free(&r);
+        if (cli_is_tty()) fprintf(stderr, "\rdebate: %d/%d items%s", i + 1, t.n, i + 1 == t.n ? "\n" : "");
+    }
+    if (rec) {
+        fclose(rec);
+        rec = NULL;
+        if (rename(partial, out) != 0) {
+            cli_fail("debate", "cannot rename %s to %s", partial, out);
+            goto done;
+        }
+    }
+    lw_ci cv, cs, d;
+    double p;
+    lw_bootstrap_mean(vote, t.n, resamples, 0.95, dp.seed, &cv);
+    lw_bootstrap_mean(solo, t.n, resamples, 0.95, dp.seed, &cs);
+    lw_bootstrap_paired(vote, solo, t.n, resamples, 0.95, dp.seed, &d, &p);
+    printf("debate: %d agents, %d rounds, channel %s, task %s (%d items)\n", n_agents, dp.rounds,
+           lw_channel_name(dp.channel), task, t.n);
+    printf("  majority vote       %.3f [%.3f, %.3f]\n", cv.mean, cv.lo, cv.hi);
+    printf("  agent 0 alone (r1)  %.3f [%.3f, %.3f]\n", cs.mean, cs.lo, cs.hi);
+    printf("  difference          %+.3f [%+.3f, %+.3f]  p = %.3f (paired bootstrap)\n", d.mean, d.lo, d.hi, p);
+    printf("  %.2f s per item\n", wall / t.n);
+    if (json) {
+        json_t *root = json_pack("{s:{s:f, s:f, s:f, s:i}, s:{s:f, s:f, s:f, s:i}, s:{s:f, s:f, s:f, s:f}}", "vote",
+                                 "mean", cv.mean, "lo", cv.lo, "hi", cv.hi, "n", cv.n, "solo", "mean", cs.mean, "lo",
+                                 cs.lo, "hi", cs.hi, "n", cs.n, "difference", "mean", d.mean, "lo", d.lo, "hi", d.hi,
+                                 "p_value", p);
+        lw_atomic_file af;
+        int wrc = lw_atomic_open(&af, json);
+        if (wrc == 0) {
+            json_dumpf(root, af.fp, JSON_INDENT(1));
+            wrc = lw_atomic_commit(&af);
+        }
+        json_decref(root);
+        if (wrc != 0) {
+            cli_fail_lib("debate");
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    if (rec) {
+        fclose(rec);
+        unlink(partial);
+    }
+    for (int k = 0; k < n_agents; k++) lw_session_free(agents[k].session);
+    for (int k = 0; k < MAX_AGENTS; k++) lw_model_free(models[k]);
+    free(vote);
+    free(solo);
+    lw_task_free(&t);
+    return rc;
+}

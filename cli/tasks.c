@@ -1,0 +1,44 @@
+/* Where a verb's task items come from: a JSONL file, or a named source. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "common/error.h"
+
+/* "FILE.jsonl" | "story:N" | "gsm8k:N" | "fv:NAME[:N]" (function_vectors task, 5-shot) |
+ * "bio:N"; named sources read data_dir (../shared/data). */
+int cli_load_task(const char *spec, const char *data_dir, uint64_t seed, lw_task *out) {
+    long n = 0;
+    char path[4096];
+    if (!strncmp(spec, "story:", 6)) {
+        if (!cli_parse_int(spec + 6, 1, 1000000, &n)) return lw_fail("--task %s: story:N needs a count", spec);
+        return lw_task_story((int)n, seed, out);
+    }
+    if (!strncmp(spec, "gsm8k:", 6)) {
+        if (!cli_parse_int(spec + 6, 1, 1000000, &n)) return lw_fail("--task %s: gsm8k:N needs a count", spec);
+        snprintf(path, sizeof path, "%s/gsm8k/test.jsonl", data_dir);
+        return lw_task_from_gsm8k(path, (int)n, out);
+    }
+    if (!strncmp(spec, "bio:", 4)) {
+        if (!cli_parse_int(spec + 4, 1, 1000000, &n)) return lw_fail("--task %s: bio:N needs a count", spec);
+        snprintf(path, sizeof path, "%s/multiagent_debate_biography/article.json", data_dir);
+        return lw_task_from_biographies(path, (int)n, out);
+    }
+    if (!strncmp(spec, "fv:", 3)) {
+        char name[256];
+        snprintf(name, sizeof name, "%s", spec + 3);
+        char *colon = strchr(name, ':');
+        n = 200;
+        if (colon) {
+            *colon = '\0';
+            if (!cli_parse_int(colon + 1, 1, 1000000, &n)) return lw_fail("--task %s: fv:NAME:N needs a count", spec);
+        }
+        snprintf(path, sizeof path, "%s/function_vectors/abstractive/%s.json", data_dir, name);
+        FILE *f = fopen(path, "r");
+        if (f) fclose(f);
+        else snprintf(path, sizeof path, "%s/function_vectors/extractive/%s.json", data_dir, name);
+        return lw_task_from_function_vectors(path, 5, (int)n, seed, out);
+    }
+    return lw_task_load(spec, out);
+}

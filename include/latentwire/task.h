@@ -1,0 +1,93 @@
+/* Tasks: items with an input and a gold answer, readers for ../shared/data, scorers, and
+ * a templated story task small models can solve.
+ *
+ * A task file is JSONL, one item per line:
+ *   {"id": "...", "sender": "...", "receiver": "...", "gold": "...", "scorer": "exact"}
+ * where `sender` is what the sending model reads (the context to communicate), `receiver`
+ * is the receiving model's prompt (the question), `gold` the answer; optional "aliases"
+ * (array of strings, also accepted), "meta" (any JSON). For single-model tasks `sender`
+ * may be empty and the model reads `receiver` only. */
+#ifndef LATENTWIRE_TASK_H
+#define LATENTWIRE_TASK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "latentwire/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    LW_SCORE_EXACT = 0,    /* the prediction's first k normalized words equal the k-word
+                              normalized gold or an alias (what follows is ignored) */
+    LW_SCORE_NUMERIC = 1,  /* GSM8K: the prediction's last number equals the gold number */
+    LW_SCORE_CONTAINS = 2, /* the normalized prediction contains the normalized gold */
+    LW_SCORE_FACTS = 3,    /* biographies: share of gold facts (one per line of gold) whose key
+                              terms the prediction states */
+} lw_scorer;
+
+const char *lw_scorer_name(lw_scorer s);
+int lw_scorer_from_name(const char *name); /* -1 if unknown */
+
+typedef struct {
+    char *id;
+    char *sender;       /* may be "" */
+    char *receiver;
+    char *gold;
+    char **aliases;     /* extra accepted answers */
+    int n_aliases;
+    lw_scorer scorer;
+} lw_task_item;
+
+typedef struct {
+    lw_task_item *items;
+    int n;
+} lw_task;
+
+/* Reads a task JSONL file. A broken line is an error naming the file and line; nothing is
+ * returned then (no partial task). */
+int lw_task_load(const char *path, lw_task *out);
+/* Writes a task as JSONL (atomically). */
+int lw_task_save(const char *path, const lw_task *t);
+void lw_task_free(lw_task *t);
+
+/* Scores a prediction in [0, 1] (1/0 except LW_SCORE_FACTS). An empty prediction scores 0. */
+double lw_score(const lw_task_item *item, const char *prediction);
+
+/* Normalization used by the scorers: lowercase, punctuation and articles (a, an, the)
+ * removed, whitespace collapsed. Returns a malloc'd string. */
+char *lw_normalize_answer(const char *s);
+
+/* The last number in s (commas in digit groups removed, sign kept, "$" and trailing
+ * "." ignored) into *out; false when s has no number. */
+bool lw_last_number(const char *s, double *out);
+
+/* ---- readers for ../shared/data ---- */
+
+/* function_vectors ICL task (a JSON list of {"input","output"}): each item's receiver is
+ * a few-shot prompt of k demonstrations ("Q: in\nA: out\n\n" ... "Q: query\nA:") drawn
+ * with a seed from the other pairs; sender is the same demonstrations without the query
+ * (so a sender can pass the skill). At most max_items items. */
+int lw_task_from_function_vectors(const char *path, int k_shot, int max_items, uint64_t seed, lw_task *out);
+
+/* GSM8K JSONL ({"question","answer"}): gold = the number after "####"; scorer numeric. */
+int lw_task_from_gsm8k(const char *path, int max_items, lw_task *out);
+
+/* Multi-agent debate biographies (article.json: {"Name": "bullet facts..."}): receiver
+ * asks for a bullet-point biography; gold = the facts, one per line; scorer facts. */
+int lw_task_from_biographies(const char *path, int max_items, lw_task *out);
+
+/* ---- the story task: small models can solve it ---- */
+
+/* The sender reads a short story introducing a character's name and an object; the
+ * receiver's prompt needs that name (kind 0) or object (kind 1) as its next word. Items
+ * come from templates with names and objects both tiny models know, deterministic from
+ * the seed. The no-communication floor is what the receiver guesses without the story. */
+int lw_task_story(int n_items, uint64_t seed, lw_task *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
