@@ -36,3 +36,8 @@ echo
 echo "== alignment: bridges from stories260K to tinystories656K, scored by retrieval"
 "$cli" align --source "$models/stories260K.gguf" --target "$models/tinystories656K.gguf" \
   --data "$shared/data" --out "$out/align"
+
+echo
+echo "== channels: what stories260K can pass to itself about a story (50 items)"
+"$cli" channel --sender "$models/stories260K.gguf" --receiver "$models/stories260K.gguf" --task story:50 \
+  --channel none,context,text,cipher,ac --k 2 --j 4 --data "$shared/data" --out "$out/channels-story.jsonl"
