@@ -23,37 +23,12 @@ static void write_text(const char *path, const char *text, size_t len) {
 }
 #define WRITE_LIT(path, lit) write_text(path, lit, sizeof(lit) - 1)
 
-static const char *fresh_dir(const char *name) {
-    const char *d = lw_test_tmpfile(name);
-    assert_int_equal(lw_mkdir_p(d), 0);
-    return d;
-}
-
-static char *join(const char *dir, const char *file) {
-    static char buf[4][1400];
-    static int slot;
-    char *p = buf[slot++ % 4];
-    snprintf(p, sizeof buf[0], "%s/%s", dir, file);
-    return p;
-}
-
-static int dir_entries(const char *dir) {
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
-    closedir(d);
-    return n;
-}
-
 /* ------------------------------------------------------------------- atomic ---- */
 
 static void test_atomic_commit(void **state) {
     (void)state;
-    const char *dir = fresh_dir("atomic_commit");
-    const char *path = join(dir, "out.txt");
+    const char *dir = lw_test_fresh_dir("atomic_commit");
+    const char *path = lw_test_join(dir, "out.txt");
     lw_atomic_file af;
     assert_int_equal(lw_atomic_open(&af, path), 0);
     assert_non_null(af.fp);
@@ -71,7 +46,7 @@ static void test_atomic_commit(void **state) {
     assert_non_null(s);
     assert_string_equal(s, "hello\n");
     free(s);
-    assert_int_equal(dir_entries(dir), 1);
+    assert_int_equal(lw_test_dir_entries(dir), 1);
 
     /* Replaces an existing file. */
     assert_int_equal(lw_atomic_open(&af, path), 0);
@@ -80,7 +55,7 @@ static void test_atomic_commit(void **state) {
     s = lw_read_file(path, &len);
     assert_string_equal(s, "second");
     free(s);
-    assert_int_equal(dir_entries(dir), 1);
+    assert_int_equal(lw_test_dir_entries(dir), 1);
 
     /* Ordinary permissions, not mkstemp's 0600. */
     struct stat st;
@@ -96,19 +71,19 @@ static void test_atomic_commit(void **state) {
     assert_string_not_equal(a1.tmp_path, a2.tmp_path);
     lw_atomic_abort(&a1);
     lw_atomic_abort(&a2);
-    assert_int_equal(dir_entries(dir), 1);
+    assert_int_equal(lw_test_dir_entries(dir), 1);
 }
 
 static void test_atomic_abort(void **state) {
     (void)state;
-    const char *dir = fresh_dir("atomic_abort");
-    const char *path = join(dir, "never.bin");
+    const char *dir = lw_test_fresh_dir("atomic_abort");
+    const char *path = lw_test_join(dir, "never.bin");
     lw_atomic_file af;
     assert_int_equal(lw_atomic_open(&af, path), 0);
     fputs("partial", af.fp);
     lw_atomic_abort(&af);
     assert_false(lw_test_file_exists(path));
-    assert_int_equal(dir_entries(dir), 0);
+    assert_int_equal(lw_test_dir_entries(dir), 0);
     lw_atomic_abort(&af); /* harmless twice */
     assert_int_equal(lw_atomic_commit(&af), -1);
 
@@ -120,9 +95,9 @@ static void test_atomic_abort(void **state) {
     char *s = lw_read_file(path, NULL);
     assert_string_equal(s, "old");
     free(s);
-    assert_int_equal(dir_entries(dir), 1);
+    assert_int_equal(lw_test_dir_entries(dir), 1);
 
-    assert_int_equal(lw_atomic_open(&af, join(dir, "missing/dir/x")), -1);
+    assert_int_equal(lw_atomic_open(&af, lw_test_join(dir, "missing/dir/x")), -1);
     assert_non_null(strstr(lw_last_error(), "missing/dir/x"));
     assert_null(af.path);
 }

@@ -24,33 +24,6 @@ static void write_bytes(const char *path, const void *buf, size_t len) {
     assert_int_equal(fclose(fp), 0);
 }
 
-/* A fresh empty directory "<tmpdir>/<name>" and the path of "<dir>/<file>" inside it. */
-static const char *fresh_dir(const char *name) {
-    const char *d = lw_test_tmpfile(name);
-    assert_int_equal(lw_mkdir_p(d), 0);
-    return d;
-}
-
-static char *join(const char *dir, const char *file) {
-    static char buf[4][1400];
-    static int slot;
-    char *p = buf[slot++ % 4];
-    snprintf(p, sizeof buf[0], "%s/%s", dir, file);
-    return p;
-}
-
-/* Number of directory entries other than . and .. (temp files would show up here). */
-static int dir_entries(const char *dir) {
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
-    closedir(d);
-    return n;
-}
-
 /* An exact-size heap copy, so ASan flags any read past the end of the input. */
 static uint8_t *heap_copy(const void *src, size_t len) {
     uint8_t *p = malloc(len ? len : 1);
@@ -316,9 +289,9 @@ static void test_streaming_odd_chunks(void **state) {
 /* Metadata set after data went out must still land in the file (the writer rewrites). */
 static void test_late_metadata(void **state) {
     (void)state;
-    const char *dir = fresh_dir("late_meta");
-    const char *path = join(dir, "late.safetensors");
-    const char *ref = join(dir, "ref.safetensors");
+    const char *dir = lw_test_fresh_dir("late_meta");
+    const char *path = lw_test_join(dir, "late.safetensors");
+    const char *ref = lw_test_join(dir, "ref.safetensors");
     float x[6] = {1, 2, 3, 4, 5, 6};
     lw_st_tensor_in in = {.name = "x", .dtype = LW_DT_F32, .n_dims = 2, .shape = {2, 3}, .data = x};
     const char *meta[] = {"early", "1", "late", "a much longer value that changes the header length"};
@@ -340,15 +313,15 @@ static void test_late_metadata(void **state) {
     assert_memory_equal(r1, r2, l1);
     free(r1);
     free(r2);
-    assert_int_equal(dir_entries(dir), 2); /* no temp files left behind */
+    assert_int_equal(lw_test_dir_entries(dir), 2); /* no temp files left behind */
 }
 
 /* ------------------------------------------------------------ writer errors ---- */
 
 static void test_writer_too_many_bytes(void **state) {
     (void)state;
-    const char *dir = fresh_dir("w_more");
-    const char *path = join(dir, "out.safetensors");
+    const char *dir = lw_test_fresh_dir("w_more");
+    const char *path = lw_test_join(dir, "out.safetensors");
     lw_st_writer *w = lw_st_writer_new(path);
     assert_non_null(w);
     int64_t shape[1] = {3};
@@ -361,13 +334,13 @@ static void test_writer_too_many_bytes(void **state) {
     assert_int_equal(lw_st_writer_finish(w), -1);
     lw_st_writer_free(w);
     assert_false(lw_test_file_exists(path));
-    assert_int_equal(dir_entries(dir), 0);
+    assert_int_equal(lw_test_dir_entries(dir), 0);
 }
 
 static void test_writer_too_few_bytes(void **state) {
     (void)state;
-    const char *dir = fresh_dir("w_less");
-    const char *path = join(dir, "out.safetensors");
+    const char *dir = lw_test_fresh_dir("w_less");
+    const char *path = lw_test_join(dir, "out.safetensors");
     lw_st_writer *w = lw_st_writer_new(path);
     assert_non_null(w);
     int64_t s1[2] = {2, 2}, s2[1] = {4};
@@ -378,10 +351,10 @@ static void test_writer_too_few_bytes(void **state) {
     assert_int_equal(lw_st_writer_finish(w), -1);
     assert_non_null(strstr(lw_last_error(), "tensor \"second\" incomplete: 4 of 8 bytes"));
     /* The temp file is gone as soon as finish fails, not only after free. */
-    assert_int_equal(dir_entries(dir), 0);
+    assert_int_equal(lw_test_dir_entries(dir), 0);
     lw_st_writer_free(w);
     assert_false(lw_test_file_exists(path));
-    assert_int_equal(dir_entries(dir), 0);
+    assert_int_equal(lw_test_dir_entries(dir), 0);
 
     /* Nothing written at all, tensors declared. */
     w = lw_st_writer_new(path);
@@ -389,13 +362,13 @@ static void test_writer_too_few_bytes(void **state) {
     assert_int_equal(lw_st_writer_finish(w), -1);
     assert_non_null(strstr(lw_last_error(), "tensor \"first\" incomplete: 0 of 16 bytes"));
     lw_st_writer_free(w);
-    assert_int_equal(dir_entries(dir), 0);
+    assert_int_equal(lw_test_dir_entries(dir), 0);
 }
 
 static void test_writer_misuse(void **state) {
     (void)state;
-    const char *dir = fresh_dir("w_misuse");
-    const char *path = join(dir, "out.safetensors");
+    const char *dir = lw_test_fresh_dir("w_misuse");
+    const char *path = lw_test_join(dir, "out.safetensors");
     lw_st_writer *w = lw_st_writer_new(path);
     assert_non_null(w);
     int64_t ok[2] = {2, 2}, neg[2] = {2, -1}, huge[3] = {INT64_C(1) << 32, INT64_C(1) << 32, 16};
@@ -424,24 +397,24 @@ static void test_writer_misuse(void **state) {
     assert_int_equal(lw_st_writer_write(w, rest, 1), -1);
     lw_st_writer_free(w);
     assert_true(lw_test_file_exists(path));
-    assert_int_equal(dir_entries(dir), 1);
+    assert_int_equal(lw_test_dir_entries(dir), 1);
 
     /* Freed without finish: nothing at all remains. */
-    const char *path2 = join(dir, "abandoned.safetensors");
+    const char *path2 = lw_test_join(dir, "abandoned.safetensors");
     w = lw_st_writer_new(path2);
     assert_int_equal(lw_st_writer_add(w, "t", LW_DT_F32, 2, ok), 0);
     assert_int_equal(lw_st_writer_write(w, rest, 8), 0);
     lw_st_writer_free(w);
     assert_false(lw_test_file_exists(path2));
-    assert_int_equal(dir_entries(dir), 1);
+    assert_int_equal(lw_test_dir_entries(dir), 1);
 
     /* lw_st_save with a bad tensor leaves nothing either. */
     lw_st_tensor_in bad = {.name = "x", .dtype = LW_DT_F32, .n_dims = 1, .shape = {-3}, .data = rest};
     assert_int_equal(lw_st_save(path2, &bad, 1, NULL, 0), -1);
-    assert_int_equal(dir_entries(dir), 1);
+    assert_int_equal(lw_test_dir_entries(dir), 1);
 
     /* Unwritable destination is reported at creation, naming the path. */
-    assert_null(lw_st_writer_new(join(dir, "no/such/dir/x.safetensors")));
+    assert_null(lw_st_writer_new(lw_test_join(dir, "no/such/dir/x.safetensors")));
     assert_non_null(strstr(lw_last_error(), "no/such/dir/x.safetensors"));
 }
 

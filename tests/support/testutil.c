@@ -1,5 +1,6 @@
 #include "support/testutil.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/fileio.h"
+#include "latentwire/error.h"
 
 const char *lw_test_shared_dir(const char *what) {
     static char dir[1024];
@@ -112,4 +114,32 @@ double lw_test_max_abs_diff(const float *a, const float *b, size_t n) {
 bool lw_test_file_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;
+}
+
+const char *lw_test_fresh_dir(const char *name) {
+    const char *d = lw_test_tmpfile(name);
+    if (lw_mkdir_p(d) != 0) {
+        fprintf(stderr, "cannot create %s: %s\n", d, lw_last_error());
+        abort();
+    }
+    return d;
+}
+
+char *lw_test_join(const char *dir, const char *file) {
+    static char buf[4][1400];
+    static int slot;
+    char *p = buf[slot++ % 4];
+    snprintf(p, sizeof buf[0], "%s/%s", dir, file);
+    return p;
+}
+
+int lw_test_dir_entries(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
+    closedir(d);
+    return n;
 }

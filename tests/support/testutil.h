@@ -31,4 +31,11 @@ double lw_test_max_abs_diff(const float *a, const float *b, size_t n);
 
 bool lw_test_file_exists(const char *path);
 
+/* A fresh directory "<tmpdir>/<name>" (created; aborts the test process on failure). */
+const char *lw_test_fresh_dir(const char *name);
+/* "<dir>/<file>" in a static buffer (4 rotating slots). */
+char *lw_test_join(const char *dir, const char *file);
+/* Entries of dir other than . and .. (left-behind temporary files show up here); -1 if unreadable. */
+int lw_test_dir_entries(const char *dir);
+
 #endif
