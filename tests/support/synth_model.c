@@ -57,7 +57,8 @@ static double uniform01(uint64_t *state) {
 }
 
 /* Fills out[0..n) with mean + stddev * N(0,1), Box-Muller using both outputs. */
-static void fill_gaussian(float *out, int64_t n, double mean, double stddev, uint64_t *state) {
+void lw_synth_fill_gaussian(float *out, int64_t n, double mean, double stddev, uint64_t *state) {
+    (void)splitmix64(state); /* decorrelate neighbouring seeds */
     const double two_pi = 6.283185307179586476925286766559;
     for (int64_t i = 0; i < n; i += 2) {
         double r = sqrt(-2.0 * log(uniform01(state)));
@@ -389,8 +390,7 @@ static int write_tensor_data(FILE *f, const tensor_spec *s, int index, uint64_t 
         goto done;
     }
     uint64_t state = seed ^ (0xD1B54A32D192ED03ull * (uint64_t)(index + 1));
-    (void)splitmix64(&state); /* decorrelate neighbouring seeds */
-    fill_gaussian(values, n, s->mean, s->stddev, &state);
+    lw_synth_fill_gaussian(values, n, s->mean, s->stddev, &state);
     if (s->type != GGML_TYPE_F32) {
         size_t got = ggml_quantize_chunk(s->type, values, converted, 0, s->ne1, s->ne0, NULL);
         if (got != nbytes) {

@@ -48,6 +48,10 @@ lw_synth_params lw_synth_default_params(void);
 /* Number of parameters (elements of all tensors) the params describe. */
 int64_t lw_synth_n_params(const lw_synth_params *p);
 
+/* Fills out[0..n) with mean + stddev * N(0,1) from a splitmix64 stream seeded by *state
+ * (advanced); the generator every synthetic model in tests/support uses. */
+void lw_synth_fill_gaussian(float *out, int64_t n, double mean, double stddev, uint64_t *state);
+
 /* Writes the model to path. Returns 0, or -1 with a message on stderr (invalid params or an
  * I/O error; a partial file is removed). */
 int lw_synth_write(const char *path, const lw_synth_params *p);

@@ -3,6 +3,7 @@
  * The model is small enough to build in one allocated ggml context and let the gguf API
  * write header, metadata and tensor data in one go (gguf_write_to_file). Tensor names and
  * shapes are the ones llama_model_bert::load_arch_tensors asks for. */
+#include "support/synth_model.h"
 #include "support/synth_noresid.h"
 
 #include <math.h>
@@ -29,29 +30,6 @@ enum { TOK_PAD = 0, TOK_UNK = 1, TOK_CLS = 2, TOK_SEP = 3, TOK_MASK = 4 };
 
 const char *lw_synth_noresid_arch(void) { return "bert"; }
 
-/* ---------------------------------------------------------------- random numbers ---- */
-
-static uint64_t splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-/* Uniform in (0, 1]. */
-static double uniform01(uint64_t *state) {
-    return ((double)(splitmix64(state) >> 11) + 1.0) * (1.0 / 9007199254740992.0);
-}
-
-static void fill_gaussian(float *out, int64_t n, double mean, double stddev, uint64_t *state) {
-    const double two_pi = 6.283185307179586476925286766559;
-    for (int64_t i = 0; i < n; i += 2) {
-        double r = sqrt(-2.0 * log(uniform01(state)));
-        double a = two_pi * uniform01(state);
-        out[i] = (float)(mean + stddev * r * cos(a));
-        if (i + 1 < n) out[i + 1] = (float)(mean + stddev * r * sin(a));
-    }
-}
 
 /* ---------------------------------------------------------------- vocabulary -------- */
 
@@ -98,8 +76,7 @@ static int add_tensor(struct gguf_context *g, struct ggml_context *ctx, int *ind
     if (!t) return -1;
     ggml_set_name(t, name);
     uint64_t state = SEED ^ (0xD1B54A32D192ED03ull * (uint64_t)(++*index));
-    (void)splitmix64(&state);
-    fill_gaussian((float *)t->data, ne0 * ne1, mean, stddev, &state);
+    lw_synth_fill_gaussian((float *)t->data, ne0 * ne1, mean, stddev, &state);
     gguf_add_tensor(g, t);
     return 0;
 }
