@@ -338,21 +338,24 @@ static int run_beir(const opts *o) {
         cli_fail("retrieval", "the models have widths %d and %d: give a --bridge", dq, dd);
         goto done;
     }
-    /* documents a model cannot encode get a zero-information row: replace NaN by a tiny
-     * constant vector so they rank last-ish but keep the id space; queries it cannot
-     * encode are dropped and counted */
-    for (int32_t i = 0; i < b.n_docs; i++)
-        if (!okd[i])
-            for (int c = 0; c < dd; c++) Xd[(size_t)i * dd + c] = 1e-6f;
+    /* documents the target model cannot encode leave the corpus (their qrels with them), and
+     * a query left without a relevant document, or that the source model cannot encode, is
+     * dropped: both are counted in the report, never scored as misses or blank rows */
+    int32_t *new_id = malloc(sizeof(int32_t) * (size_t)b.n_docs), n_docs = 0;
+    for (int32_t i = 0; i < b.n_docs; i++) {
+        new_id[i] = okd[i] ? n_docs : -1;
+        if (okd[i]) memmove(Xd + (size_t)n_docs++ * dd, Xd + (size_t)i * dd, sizeof(float) * dd);
+    }
     int dim, dimc;
     Q = map_rows(br, true, Xq, b.n_queries, dq, &dim);
-    C = map_rows(br, false, Xd, b.n_docs, dd, &dimc);
-    if (!Q || !C) {
-        cli_fail_lib("retrieval");
+    C = map_rows(br, false, Xd, n_docs, dd, &dimc);
+    if (!Q || !C || n_docs == 0) {
+        if (n_docs == 0) cli_fail("retrieval", "%s: the target model cannot encode any document", o->beir);
+        else cli_fail_lib("retrieval");
+        free(new_id);
         goto done;
     }
-    int32_t kept = 0, dropped_docs = 0;
-    for (int32_t i = 0; i < b.n_docs; i++) dropped_docs += !okd[i];
+    int32_t kept = 0, dropped_docs = b.n_docs - n_docs;
     int64_t *rel_off = malloc(sizeof(int64_t) * (size_t)(b.n_queries + 1));
     float *Qk = malloc(sizeof(float) * (size_t)b.n_queries * dim);
     rel_off[0] = 0;
@@ -361,25 +364,33 @@ static int run_beir(const opts *o) {
     int64_t nr = 0;
     for (int32_t q = 0; q < b.n_queries; q++) {
         if (!okq[q]) continue;
-        memcpy(Qk + (size_t)kept * dim, Q + (size_t)q * dim, sizeof(float) * dim);
+        int64_t start = nr;
         for (int64_t k = b.rel_off[q]; k < b.rel_off[q + 1]; k++) {
-            rel_ids[nr] = b.rel_doc[k];
+            if (new_id[b.rel_doc[k]] < 0) continue;
+            rel_ids[nr] = new_id[b.rel_doc[k]];
             rel_g[nr++] = b.rel_grade[k];
         }
+        if (nr == start) continue; /* no relevant document left */
+        memcpy(Qk + (size_t)kept * dim, Q + (size_t)q * dim, sizeof(float) * dim);
         rel_off[++kept] = nr;
     }
+    free(new_id);
     lw_retrieval_task task = {.n_queries = kept, .rel_off = rel_off, .rel_ids = rel_ids, .rel_grade = rel_g};
     lw_retrieval_params rp = lw_retrieval_default_params();
     m = malloc(sizeof(double) * (size_t)(kept ? kept : 1) * lw_retrieval_n_metrics(&rp));
-    if (lw_retrieval_score(Qk, C, b.n_docs, dim, &task, &rp, m) == 0) {
-        printf("BEIR %s (%s): %d queries (%d dropped: untokenizable), %d documents (%d untokenizable, kept as "
-               "blank rows)\n",
-               o->beir, o->split, kept, b.n_queries - kept, b.n_docs, dropped_docs);
+    if (kept > 0 && lw_retrieval_score(Qk, C, n_docs, dim, &task, &rp, m) == 0) {
+        printf("BEIR %s (%s): %d of %d queries scored (the others are untokenizable or lost every relevant "
+               "document), %d of %d documents (%d untokenizable by the target model)\n",
+               o->beir, o->split, kept, b.n_queries, n_docs, b.n_docs, dropped_docs);
         root = json_object();
         json_object_set_new(root, "metrics", summarize(br ? "bridge" : "raw", m, kept, &rp, o));
         json_object_set_new(root, "n_queries", json_integer(kept));
-        json_object_set_new(root, "n_docs", json_integer(b.n_docs));
+        json_object_set_new(root, "n_docs", json_integer(n_docs));
+        json_object_set_new(root, "n_docs_untokenizable", json_integer(dropped_docs));
+        json_object_set_new(root, "n_queries_dropped", json_integer(b.n_queries - kept));
         rc = o->json && write_json(o->json, root) != 0 ? cli_fail_lib("retrieval") : 0;
+    } else if (kept == 0) {
+        cli_fail("retrieval", "%s: no query is left to score", o->beir);
     } else {
         cli_fail_lib("retrieval");
     }
