@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Locate or build the pinned llama.cpp (static llama + ggml) and print its install prefix.
 #
-# Order: $LLAMA_CPP_DIR (an install prefix with include/llama.h and lib/), then a cache
-# outside the clone ($LW_CACHE_DIR, default ~/.cache/latentwire/llama.cpp-<commit>[-cuda]),
-# else fetch the source from the npm registry (node-llama-cpp carries it as a git bundle),
-# verify the tarball's sha256, build and install into the cache.
-# pkg-config `llama` is checked by CMake itself (see cmake/FindLlamaCpp.cmake).
+# Order: $LLAMA_CPP_DIR (an install prefix with include/llama.h and lib/); pkg-config
+# `llama` (an installed llama.cpp; LW_IGNORE_PKG_CONFIG=1 skips it); a cache outside the
+# clone ($LW_CACHE_DIR, default ~/.cache/latentwire/llama.cpp-<commit>[-cuda]); else fetch
+# the source from the npm registry (node-llama-cpp carries it as a git bundle), verify the
+# tarball's sha256, build and install into the cache.
 # Set LW_CUDA=1 to build the CUDA backend (needs nvcc).
 set -euo pipefail
 COMMIT=de3ff815ea7d559ee917f063901b8986f038abc6
@@ -16,6 +16,12 @@ log() { echo "fetch-llama: $*" >&2; }
 if [ -n "${LLAMA_CPP_DIR:-}" ]; then
   if [ -f "$LLAMA_CPP_DIR/include/llama.h" ]; then echo "$LLAMA_CPP_DIR"; exit 0; fi
   log "LLAMA_CPP_DIR=$LLAMA_CPP_DIR has no include/llama.h"; exit 1
+fi
+
+# an installed llama.cpp that pkg-config knows (its prefix has include/llama.h)
+if [ "${LW_IGNORE_PKG_CONFIG:-0}" != "1" ] && pkg-config --exists llama 2>/dev/null; then
+  p=$(pkg-config --variable=prefix llama)
+  if [ -f "$p/include/llama.h" ]; then echo "$p"; exit 0; fi
 fi
 
 suffix=""
