@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config git ninja-build npm
       libopenblas-dev liblapacke-dev zlib1g-dev libbrotli-dev libzstd-dev
-      libjansson-dev libssl-dev libcmocka-dev clang)
+      libjansson-dev libssl-dev libcmocka-dev clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
