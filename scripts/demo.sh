@@ -20,11 +20,10 @@ for name in stories260K tinystories656K; do
   echo
   echo "-- $name"
   "$cli" info "$model" | sed -n '3,9p'
-  start=$(date +%s.%N)
+  start=$SECONDS
   "$cli" extract --model "$model" --layers embed,all --pool mean --input "$corpus" --skip-untokenizable \
     --out "$out/$name.ptb.safetensors" --resume
-  end=$(date +%s.%N)
-  printf 'extract took %.1f s\n' "$(echo "$end - $start" | bc -l 2>/dev/null || echo 0)"
+  echo "extract took $((SECONDS - start)) s"
   "$cli" inspect "$out/$name.ptb.safetensors" | grep -v "meta latentwire"
   echo "sample (greedy):"
   "$cli" generate --model "$model" --prompt "Once upon a time" --max-tokens 32
