@@ -21,12 +21,14 @@ static const char *USAGE =
     "usage:\n"
     "  latentwire retrieval --queries A.safetensors --query-tensor T --candidates B.safetensors\n"
     "                       --candidate-tensor T [--bridge BR.safetensors] [--compare BR2.safetensors]\n"
-    "                       [--regime bank|random:D|cluster:K:D|hard:FILE.jsonl] [--resamples N] [--seed N]\n"
+    "                       [--regime bank|random:D|cluster:K:D|label:FILE.jsonl|hard:FILE.jsonl] [--resamples N]\n"
+    "                       [--seed N]\n"
     "                       [--json OUT.json]\n"
     "  latentwire retrieval --beir DIR [--split test] --source-model A.gguf --source-layer L\n"
     "                       --target-model B.gguf --target-layer L [--bridge BR.safetensors] [--json OUT.json]\n"
     "  Without --bridge, raw cosine between queries and candidates (same width required).\n"
     "  hard:FILE lines: {\"row_id\": R, \"negatives\": [R1, R2, ...]} (row ids of candidates).\n"
+    "  label:FILE lines: {\"row_id\": R, \"label\": L}: candidates are the rows sharing the target's label.\n"
     "  --compare adds a paired bootstrap of the difference (bridge - compare) on the same queries.\n";
 
 typedef struct {
@@ -86,6 +88,53 @@ static int write_json(const char *path, json_t *root) {
     return lw_atomic_commit(&af);
 }
 
+/* label:FILE: lines {"row_id": R, "label": "news"} (string or integer labels); each query's
+ * candidates are the rows with its target's label. Rows without a line are their own group. */
+static int same_label_regime(const char *path, int32_t nq, const int32_t *gold, const act_tensor *B, int64_t **off,
+                             int32_t **ids) {
+    size_t len;
+    char *text = lw_read_file(path, &len);
+    if (!text) return -1;
+    int32_t *labels = malloc(sizeof(int32_t) * (size_t)(B->n ? B->n : 1));
+    for (int64_t b = 0; b < B->n; b++) labels[b] = -1 - (int32_t)b; /* unlabeled: a group of one */
+    char **names = NULL;
+    int n_names = 0, line_no = 0, rc = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {
+        line_no++;
+        json_t *obj = json_loads(line, 0, NULL);
+        json_t *rid = json_object_get(obj, "row_id"), *lab = json_object_get(obj, "label");
+        char buf[32];
+        const char *name = json_is_string(lab) ? json_string_value(lab) : NULL;
+        if (json_is_integer(lab)) {
+            snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(lab));
+            name = buf;
+        }
+        if (!json_is_integer(rid) || !name) {
+            rc = cli_fail("retrieval", "%s:%d: expected {\"row_id\": int, \"label\": string or int}", path, line_no);
+            json_decref(obj);
+            break;
+        }
+        int id = -1;
+        for (int k = 0; k < n_names && id < 0; k++)
+            if (!strcmp(names[k], name)) id = k;
+        if (id < 0) {
+            names = realloc(names, sizeof *names * (size_t)(n_names + 1));
+            names[n_names] = strdup(name);
+            id = n_names++;
+        }
+        for (int64_t b = 0; b < B->n; b++)
+            if (B->row_id[b] == json_integer_value(rid)) labels[b] = id;
+        json_decref(obj);
+    }
+    if (rc == 0) rc = lw_candidates_same_label(nq, gold, (int32_t)B->n, labels, 0, 1, off, ids);
+    for (int k = 0; k < n_names; k++) free(names[k]);
+    free(names);
+    free(labels);
+    free(text);
+    return rc == 0 ? 0 : -1;
+}
+
 /* Candidate lists for the regime (NULL off = whole bank). */
 static int build_regime(const opts *o, int32_t nq, const int32_t *gold, const float *C, int32_t nc, int dim,
                         const act_tensor *B, const act_tensor *A, const int64_t *ia, int64_t **off, int32_t **ids) {
@@ -103,6 +152,7 @@ static int build_regime(const opts *o, int32_t nq, const int32_t *gold, const fl
         if (colon && cli_parse_int(kbuf, 1, 1 << 20, &K) && cli_parse_int(colon + 1, 1, 1 << 30, &D))
             return lw_candidates_clustered(nq, gold, C, nc, dim, (int)K, (int)D, o->seed, off, ids);
     }
+    if (!strncmp(o->regime, "label:", 6)) return same_label_regime(o->regime + 6, nq, gold, B, off, ids);
     if (!strncmp(o->regime, "hard:", 5)) {
         const char *path = o->regime + 5;
         size_t len;
@@ -163,7 +213,8 @@ static int build_regime(const opts *o, int32_t nq, const int32_t *gold, const fl
         free(text);
         return rc == 0 ? 0 : -1;
     }
-    return cli_fail("retrieval", "--regime \"%s\": use bank, random:D, cluster:K:D or hard:FILE", o->regime);
+    return cli_fail("retrieval", "--regime \"%s\": use bank, random:D, cluster:K:D, label:FILE or hard:FILE",
+                    o->regime);
 }
 
 static int run_files(const opts *o) {

@@ -118,6 +118,60 @@ static void test_fit_info_apply_retrieval(void **state) {
     json_decref(r);
 }
 
+static double top1_of(const char *json_path, const char *key) {
+    json_t *r = json_load_file(json_path, 0, NULL);
+    assert_non_null(r);
+    double v = json_number_value(json_object_get(json_object_get(json_object_get(r, key), "top1"), "mean"));
+    json_decref(r);
+    return v;
+}
+
+/* Fewer distractors around the same target can only move it up: every restricted regime's
+ * top-1 is at least the whole bank's. */
+static void test_regimes(void **state) {
+    char args[8192];
+    const char *br = lw_test_tmpfile("reg.bridge.safetensors"), *js = lw_test_tmpfile("reg.json");
+    /* a deliberately weak bridge (3 anchors), so the bank's top-1 is far from 1 */
+    snprintf(args, sizeof args,
+             "bridge fit --source %s --source-tensor layer.0 --target %s --target-tensor layer.1 --recipe relrep "
+             "--anchors 3 --out %s",
+             XA, XB, br);
+    run_ok(args, NULL);
+    const char *labels = lw_test_tmpfile("labels.jsonl"), *hard = lw_test_tmpfile("hard.jsonl");
+    FILE *f = fopen(labels, "w"), *g = fopen(hard, "w");
+    for (int i = 0; i < 120; i++) {
+        fprintf(f, "{\"row_id\": %d, \"label\": \"topic%d\"}\n", i, i % 4);
+        fprintf(g, "{\"row_id\": %d, \"negatives\": [%d, %d]}\n", i, (i + 1) % 120, (i + 2) % 120);
+    }
+    fclose(f);
+    fclose(g);
+    const char *regimes[4] = {"bank", "label:", "hard:", "random:5"};
+    const char *files[4] = {"", labels, hard, ""};
+    double top1[4];
+    for (int k = 0; k < 4; k++) {
+        snprintf(args, sizeof args,
+                 "retrieval --queries %s --query-tensor layer.0 --candidates %s --candidate-tensor layer.1 --bridge %s "
+                 "--regime %s%s --resamples 200 --json %s",
+                 XA, XB, br, regimes[k], files[k], js);
+        run_ok(args, NULL);
+        top1[k] = top1_of(js, "bridge");
+    }
+    assert_true(top1[0] < 0.5);
+    for (int k = 1; k < 4; k++)
+        if (top1[k] + 1e-12 < top1[0]) fail_msg("regime %s: top-1 %.3f below the bank's %.3f", regimes[k], top1[k], top1[0]);
+    /* a label file with a broken line names the file and line */
+    f = fopen(labels, "a");
+    fputs("{\"row_id\": \"x\"}\n", f);
+    fclose(f);
+    snprintf(args, sizeof args,
+             "retrieval --queries %s --query-tensor layer.0 --candidates %s --candidate-tensor layer.1 --bridge %s "
+             "--regime label:%s",
+             XA, XB, br, labels);
+    char needle[1300];
+    snprintf(needle, sizeof needle, "%s:121", labels);
+    run_fails(args, needle);
+}
+
 static void test_bad_input(void **state) {
     char args[8192];
     const char *br = lw_test_tmpfile("bad.bridge.safetensors");
@@ -168,6 +222,7 @@ static void test_align_quick(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fit_info_apply_retrieval),
+        cmocka_unit_test(test_regimes),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_align_quick),
     };
