@@ -20,7 +20,7 @@ static const char *USAGE =
     "      LAYER      block index (negative counts from the end) or `embed`\n"
     "      OP         replace | add | mean\n"
     "      POSITIONS  all | last | comma-separated absolute positions (0 = BOS)\n"
-    "      VECTORS    a .safetensors file (first tensor, or FILE#NAME) or a text file of\n"
+    "      VECTORS    a .safetensors file (first tensor, or FILE#NAME; no ':' in the path) or a text file of\n"
     "                 whitespace-separated floats, one vector per line; 1 vector for all\n"
     "                 positions or one per listed position\n"
     "      SCALE      multiplier for add (default 1)\n";
@@ -116,7 +116,7 @@ static int parse_hook(const char *spec, const lw_model_info *mi, lw_hook *h) {
     char *field[5] = {0};
     int nf = 0;
     char *save = NULL;
-    /* split on the first three ':' only past the vectors path would break a path with ':'; keep it simple */
+    /* fields are separated by ":", so a vectors path cannot contain one (documented) */
     for (char *t = strtok_r(buf, ":", &save); t && nf < 5; t = strtok_r(NULL, ":", &save)) field[nf++] = t;
     if (nf < 4) {
         fprintf(stderr, "latentwire generate: --hook \"%s\": expected LAYER:OP:POSITIONS:VECTORS[:SCALE]\n", spec);
