@@ -1,7 +1,7 @@
 # latentwire: the two commands.
 #   make demo   install what is missing, build, and run the main job on ../shared
 #   make test   install what is missing, build with ASan + UBSan, run every test (ctest)
-# Other targets: build (release), bench, clean.
+# Other targets: build (release), bench, valgrind (memcheck on a portable llama.cpp build), clean.
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 SHARED ?= $(abspath ../shared)
@@ -9,7 +9,7 @@ BUILD ?= build
 TEST_BUILD ?= build-test
 DEPS_STAMP := .deps-ok
 
-.PHONY: all build test demo bench deps llama clean
+.PHONY: all build test demo bench valgrind deps llama clean
 
 all: build
 
@@ -40,5 +40,8 @@ demo: build
 bench: build
 	@bash scripts/bench.sh "$(BUILD)" "$(SHARED)"
 
+valgrind: deps
+	@bash scripts/valgrind.sh build-valgrind "$(SHARED)"
+
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD)
+	rm -rf $(BUILD) $(TEST_BUILD) build-valgrind

@@ -6,27 +6,33 @@
 # clone ($LW_CACHE_DIR, default ~/.cache/latentwire/llama.cpp-<commit>[-cuda]); else fetch
 # the source from the npm registry (node-llama-cpp carries it as a git bundle), verify the
 # tarball's sha256, build and install into the cache.
-# Set LW_CUDA=1 to build the CUDA backend (needs nvcc).
+# Set LW_CUDA=1 to build the CUDA backend (needs nvcc). LW_PORTABLE=1 builds a variant for
+# valgrind: no -march=native (valgrind cannot run AVX-512), AVX2 kernels, no OpenMP.
 set -euo pipefail
 COMMIT=de3ff815ea7d559ee917f063901b8986f038abc6
 NPM_PKG=node-llama-cpp@3.22.1
 NPM_SHA256=a0d9dd80eacd2ab1cfe71aee57ac8a806487fd70b3d2a38fbec637752d9e5c5f
 log() { echo "fetch-llama: $*" >&2; }
 
-if [ -n "${LLAMA_CPP_DIR:-}" ]; then
+if [ -n "${LLAMA_CPP_DIR:-}" ] && [ "${LW_PORTABLE:-0}" != "1" ]; then
   if [ -f "$LLAMA_CPP_DIR/include/llama.h" ]; then echo "$LLAMA_CPP_DIR"; exit 0; fi
   log "LLAMA_CPP_DIR=$LLAMA_CPP_DIR has no include/llama.h"; exit 1
 fi
 
 # an installed llama.cpp that pkg-config knows (its prefix has include/llama.h)
-if [ "${LW_IGNORE_PKG_CONFIG:-0}" != "1" ] && pkg-config --exists llama 2>/dev/null; then
+if [ "${LW_IGNORE_PKG_CONFIG:-0}" != "1" ] && [ "${LW_PORTABLE:-0}" != "1" ] && pkg-config --exists llama 2>/dev/null; then
   p=$(pkg-config --variable=prefix llama)
   if [ -f "$p/include/llama.h" ]; then echo "$p"; exit 0; fi
 fi
 
 suffix=""
 cuda_flag=OFF
+extra=()
 if [ "${LW_CUDA:-0}" = "1" ]; then suffix="-cuda"; cuda_flag=ON; fi
+if [ "${LW_PORTABLE:-0}" = "1" ]; then
+  suffix="$suffix-portable"
+  extra=(-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_OPENMP=OFF)
+fi
 cache_root=${LW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/latentwire}
 prefix="$cache_root/llama.cpp-${COMMIT:0:12}$suffix"
 if [ -f "$prefix/.complete" ]; then echo "$prefix"; exit 0; fi
@@ -50,7 +56,7 @@ cmake -S src -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OF
   -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
   -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_COMMON=OFF -DLLAMA_BUILD_APP=OFF \
   -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DGGML_BUILD_TESTS=OFF -DGGML_BUILD_EXAMPLES=OFF \
-  -DGGML_CUDA=$cuda_flag -DCMAKE_INSTALL_PREFIX="$prefix" >build.log 2>&1 || { tail -30 build.log >&2; exit 1; }
+  -DGGML_CUDA=$cuda_flag "${extra[@]+"${extra[@]}"}" -DCMAKE_INSTALL_PREFIX="$prefix" >build.log 2>&1 || { tail -30 build.log >&2; exit 1; }
 cmake --build build -j"$(nproc)" >>build.log 2>&1 || { tail -30 build.log >&2; exit 1; }
 rm -rf "$prefix"
 cmake --install build >>build.log 2>&1 || { tail -30 build.log >&2; exit 1; }
