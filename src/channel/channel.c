@@ -53,6 +53,7 @@ void lw_channel_result_free(lw_channel_result *r) {
 }
 
 bool lw_model_same_vocab(const lw_model *a, const lw_model *b) {
+    if (a == b) return true;
     lw_model_info ia, ib;
     lw_model_get_info(a, &ia);
     lw_model_get_info(b, &ib);
