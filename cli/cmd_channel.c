@@ -9,6 +9,8 @@
 #include "cli.h"
 #include "common/error.h"
 #include "common/fileio.h"
+#include "common/jsonio.h"
+#include "eval/ci_json.h"
 #include "latentwire/channel.h"
 #include "latentwire/retrieval.h"
 
@@ -204,8 +206,7 @@ static void print_summary(const conditions *cs, const lw_task *t, double *scores
         printf("%-26s %5d  %.3f [%.3f, %.3f]   %9.1f %9.1f %9.1f %9.1f %9.1f %10.1f %9.2f\n", cs->c[c].name, n, ci.mean,
                ci.lo, ci.hi, sum[0] / n, sum[1] / n, sum[2] / n, sum[3] / n, (sum[4] + sum[5]) / n, sum[6] / n,
                1000 * sum[8] / n);
-        json_t *cj = json_pack("{s:{s:f, s:f, s:f, s:i}}", "accuracy", "mean", ci.mean, "lo", ci.lo, "hi", ci.hi, "n",
-                               ci.n);
+        json_t *cj = json_pack("{s:o}", "accuracy", lw_ci_json(&ci));
         json_t *mc = json_object();
         for (int k = 0; k < 9; k++) json_object_set_new(mc, keys[k], json_real(sum[k] / n));
         json_object_set_new(cj, "mean_cost", mc);
@@ -354,13 +355,7 @@ int cmd_channel(int argc, char **argv) {
         goto done;
     }
     if (o.json) {
-        lw_atomic_file af;
-        if (lw_atomic_open(&af, o.json) != 0) {
-            cli_fail_lib("channel");
-            goto done;
-        }
-        json_dumpf(root, af.fp, JSON_INDENT(1));
-        if (lw_atomic_commit(&af) != 0) {
+        if (lw_json_save(o.json, root) != 0) {
             cli_fail_lib("channel");
             goto done;
         }

@@ -9,6 +9,8 @@
 #include "cli.h"
 #include "common/error.h"
 #include "common/fileio.h"
+#include "common/jsonio.h"
+#include "eval/ci_json.h"
 #include "latentwire/channel.h"
 #include "latentwire/retrieval.h"
 
@@ -134,16 +136,10 @@ int cmd_debate(int argc, char **argv) {
     printf("  difference          %+.3f [%+.3f, %+.3f]  p = %.3f (paired bootstrap)\n", d.mean, d.lo, d.hi, p);
     printf("  %.2f s per item\n", wall / t.n);
     if (json) {
-        json_t *root = json_pack("{s:{s:f, s:f, s:f, s:i}, s:{s:f, s:f, s:f, s:i}, s:{s:f, s:f, s:f, s:f}}", "vote",
-                                 "mean", cv.mean, "lo", cv.lo, "hi", cv.hi, "n", cv.n, "solo", "mean", cs.mean, "lo",
-                                 cs.lo, "hi", cs.hi, "n", cs.n, "difference", "mean", d.mean, "lo", d.lo, "hi", d.hi,
-                                 "p_value", p);
-        lw_atomic_file af;
-        int wrc = lw_atomic_open(&af, json);
-        if (wrc == 0) {
-            json_dumpf(root, af.fp, JSON_INDENT(1));
-            wrc = lw_atomic_commit(&af);
-        }
+        json_t *diff = lw_ci_json(&d);
+        json_object_set_new(diff, "p_value", json_real(p));
+        json_t *root = json_pack("{s:o, s:o, s:o}", "vote", lw_ci_json(&cv), "solo", lw_ci_json(&cs), "difference", diff);
+        int wrc = lw_json_save(json, root);
         json_decref(root);
         if (wrc != 0) {
             cli_fail_lib("debate");

@@ -13,6 +13,8 @@
 #include "acts.h"
 #include "cli.h"
 #include "common/fileio.h"
+#include "common/jsonio.h"
+#include "eval/ci_json.h"
 #include "latentwire/bridge.h"
 #include "latentwire/retrieval.h"
 #include "latentwire/runtime.h"
@@ -56,10 +58,6 @@ static float *map_rows(const lw_bridge *br, bool source, const float *x, int64_t
     return out;
 }
 
-static json_t *ci_json(const lw_ci *ci) {
-    return json_pack("{s:f, s:f, s:f, s:i}", "mean", ci->mean, "lo", ci->lo, "hi", ci->hi, "n", ci->n);
-}
-
 /* Prints and returns (as JSON) the CIs of every metric column. */
 static json_t *summarize(const char *label, const double *m, int nq, const lw_retrieval_params *rp, const opts *o) {
     int nm = lw_retrieval_n_metrics(rp);
@@ -73,19 +71,11 @@ static json_t *summarize(const char *label, const double *m, int nq, const lw_re
         char buf[32];
         const char *name = lw_retrieval_metric_name(rp, c, buf, sizeof buf);
         printf("  %s %.3f [%.3f, %.3f]", name, ci.mean, ci.lo, ci.hi);
-        json_object_set_new(out, name, ci_json(&ci));
+        json_object_set_new(out, name, lw_ci_json(&ci));
     }
     printf("\n");
     free(col);
     return out;
-}
-
-static int write_json(const char *path, json_t *root) {
-    lw_atomic_file af;
-    if (lw_atomic_open(&af, path) != 0) return -1;
-    json_dumpf(root, af.fp, JSON_INDENT(1));
-    fputc('\n', af.fp);
-    return lw_atomic_commit(&af);
 }
 
 /* label:FILE: lines {"row_id": R, "label": "news"} (string or integer labels); each query's
@@ -301,7 +291,7 @@ static int run_files(const opts *o) {
             char buf[32];
             const char *name = lw_retrieval_metric_name(&rp, c, buf, sizeof buf);
             printf("difference   %s %+.3f [%+.3f, %+.3f] p=%.3f\n", name, d.mean, d.lo, d.hi, p);
-            json_t *dj = ci_json(&d);
+            json_t *dj = lw_ci_json(&d);
             json_object_set_new(dj, "p_value", json_real(p));
             json_object_set_new(diffs, name, dj);
         }
@@ -313,7 +303,7 @@ static int run_files(const opts *o) {
     json_object_set_new(root, "regime", json_string(o->regime));
     json_object_set_new(root, "n_queries", json_integer(nq));
     json_object_set_new(root, "n_candidates", json_integer(B.n));
-    if (o->json && write_json(o->json, root) != 0) {
+    if (o->json && lw_json_save(o->json, root) != 0) {
         cli_fail_lib("retrieval");
         goto done;
     }
@@ -439,7 +429,7 @@ static int run_beir(const opts *o) {
         json_object_set_new(root, "n_docs", json_integer(n_docs));
         json_object_set_new(root, "n_docs_untokenizable", json_integer(dropped_docs));
         json_object_set_new(root, "n_queries_dropped", json_integer(b.n_queries - kept));
-        rc = o->json && write_json(o->json, root) != 0 ? cli_fail_lib("retrieval") : 0;
+        rc = o->json && lw_json_save(o->json, root) != 0 ? cli_fail_lib("retrieval") : 0;
     } else if (kept == 0) {
         cli_fail("retrieval", "%s: no query is left to score", o->beir);
     } else {

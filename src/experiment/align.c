@@ -12,7 +12,9 @@
 
 #include "common/error.h"
 #include "common/fileio.h"
+#include "common/jsonio.h"
 #include "common/rng.h"
+#include "eval/ci_json.h"
 #include "latentwire/experiment.h"
 #include "latentwire/retrieval.h"
 #include "latentwire/runtime.h"
@@ -175,10 +177,6 @@ typedef struct {
     int n_calib;
 } condition;
 
-static json_t *ci_json(const lw_ci *ci) {
-    return json_pack("{s:f, s:f, s:f, s:i}", "mean", ci->mean, "lo", ci->lo, "hi", ci->hi, "n", ci->n);
-}
-
 static void site_name(int s, char *buf, size_t n) {
     if (s == 0) snprintf(buf, n, "embed");
     else snprintf(buf, n, "L%d", s - 1);
@@ -194,7 +192,7 @@ static void record(results *r, const condition *c, const double *per_query, int 
     for (int m = 0; m < N_METRICS; m++) {
         for (int q = 0; q < nq; q++) col[q] = per_query[(size_t)q * N_METRICS + m];
         lw_bootstrap_mean(col, nq, r->p->resamples, 0.95, r->p->seed + 7, &ci[m]);
-        json_object_set_new(metrics, METRIC_NAMES[m], ci_json(&ci[m]));
+        json_object_set_new(metrics, METRIC_NAMES[m], lw_ci_json(&ci[m]));
         char sa[16], sb[16];
         site_name(c->site_a, sa, sizeof sa);
         site_name(c->site_b, sb, sizeof sb);
@@ -226,7 +224,7 @@ static void compare(results *r, const char *what, const char *a, const char *b, 
     double pval;
     if (lw_bootstrap_paired(va, vb, n, r->p->resamples, 0.95, r->p->seed + 11, &diff, &pval) != 0) return;
     json_array_append_new(r->comparisons, json_pack("{s:s, s:s, s:s, s:s, s:o, s:f}", "experiment", what, "a", a, "b", b,
-                                                    "metric", "top1", "difference", ci_json(&diff), "p_value", pval));
+                                                    "metric", "top1", "difference", lw_ci_json(&diff), "p_value", pval));
     printf("  %-11s top-1 %s - %s = %+.3f [%+.3f, %+.3f]  p = %.3f  (n = %d, paired bootstrap)\n", what, a, b,
            diff.mean, diff.lo, diff.hi, pval, n);
 }
@@ -482,17 +480,6 @@ static int run_all(results *r, const lw_mdcorpus *c, const model_acts *A, const 
     return 0;
 }
 
-static int write_json(const char *path, json_t *root) {
-    lw_atomic_file af;
-    if (lw_atomic_open(&af, path) != 0) return -1;
-    if (json_dumpf(root, af.fp, JSON_INDENT(1)) != 0) {
-        lw_atomic_abort(&af);
-        return lw_fail("%s: cannot write", path);
-    }
-    fputc('\n', af.fp);
-    return lw_atomic_commit(&af);
-}
-
 int lw_align_run(const lw_align_params *p) {
     if (!p->source_model || !p->target_model) return lw_fail("align: source and target models are required");
     if (lw_mkdir_p(p->out_dir) != 0) return -1;
@@ -550,7 +537,7 @@ int lw_align_run(const lw_align_params *p) {
                                  "n_pairs", p->n_pairs, "calib_share", p->calib_share, "seed", (json_int_t)p->seed,
                                  "resamples", p->resamples, "n_calib", calib.n, "n_test", test.n, "conditions",
                                  r.conditions, "comparisons", r.comparisons);
-        rc = write_json(json_path, root);
+        rc = lw_json_save(json_path, root);
         json_decref(root);
         if (rc == 0) printf("\nwrote %s and %s\n", json_path, csv_path);
     } else {
