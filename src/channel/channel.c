@@ -267,8 +267,8 @@ static float *send_ac(side *a, const lw_channel_params *p, const char *text) {
         free(tok);
     }
     const float *rows;
-    if (rc == 0 && lw_session_capture(a->s, id, &rows, NULL, NULL) >= 1) {
-        int n_rows = lw_session_capture(a->s, id, &rows, NULL, NULL);
+    int n_rows = rc == 0 ? lw_session_capture(a->s, id, &rows, NULL, NULL) : 0;
+    if (n_rows >= 1) { /* the BOS piece's row first, then the text's last row */
         v = malloc(sizeof(float) * a->info.n_embd);
         memcpy(v, rows + (size_t)(n_rows - 1) * a->info.n_embd, sizeof(float) * a->info.n_embd);
     }
