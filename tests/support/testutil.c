@@ -39,6 +39,25 @@ const char *lw_test_shared_path(const char *rel) {
     return p;
 }
 
+const char *lw_test_real_model(const char *name) {
+    static char slots[4][1200];
+    static int next;
+    char dir[1024];
+    const char *c = getenv("LW_CACHE_DIR");
+    const char *x = getenv("XDG_CACHE_HOME");
+    const char *h = getenv("HOME");
+    if (c && *c) snprintf(dir, sizeof dir, "%s/models", c);
+    else if (x && *x) snprintf(dir, sizeof dir, "%s/latentwire/models", x);
+    else snprintf(dir, sizeof dir, "%s/.cache/latentwire/models", h ? h : "");
+    char *p = slots[next++ % 4];
+    snprintf(p, 1200, "%s/%s.gguf", dir, name);
+    if (!lw_test_file_exists(p)) {
+        fprintf(stderr, "SKIP: %s not in %s; run scripts/fetch-models.sh\n", name, dir);
+        return NULL;
+    }
+    return p;
+}
+
 const char *lw_test_tmpdir(void) {
     static char dir[1024];
     if (dir[0]) return dir;

@@ -14,6 +14,14 @@ const char *lw_test_shared_dir(const char *what);
  * message if missing. Example: lw_test_shared_path("models/stories260K.gguf"). */
 const char *lw_test_shared_path(const char *rel);
 
+/* Exit status ctest reads as "skipped" (SKIP_RETURN_CODE): a test that cannot run says so. */
+#define LW_TEST_SKIP 77
+
+/* Path of a real model fetched by scripts/fetch-models.sh:
+ * ${LW_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/latentwire}/models/NAME.gguf (static buffer,
+ * 4 slots), or NULL after printing "SKIP: NAME not in DIR; run scripts/fetch-models.sh". */
+const char *lw_test_real_model(const char *name);
+
 /* A fresh scratch directory for this test process (under LW_TMPDIR or /tmp); created once. */
 const char *lw_test_tmpdir(void);
 
