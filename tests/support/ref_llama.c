@@ -19,6 +19,7 @@
  * with ggml's type traits when it is used, so a quantized model costs its file size in
  * memory. All arithmetic on activations is double. */
 #include "support/ref_llama.h"
+#include "support/ref_common.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -26,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ggml-cpu.h"
 #include "ggml.h"
 #include "gguf.h"
 
@@ -44,6 +46,7 @@ struct ref_llama {
     double rms_eps;
     double rope_base;       /* theta base, llama.rope.freq_base (default 10000) */
     double rope_freq_scale; /* linear position scaling: 1 / llama.rope.scaling.factor */
+    bool cpu_rounding;      /* round matmul inputs like llama.cpp's CPU backend (ref_common.h) */
 
     const struct ggml_tensor *tok_embd; /* [n_vocab rows of n_embd] */
     const struct ggml_tensor *output;   /* token_embd when tied */
@@ -65,20 +68,11 @@ static void dequant_row(const struct ggml_tensor *w, int64_t r, float *out) {
     }
 }
 
-/* y[t] = W x[t] (+ b) for each of the n positions: y is n x ne[1], x is n x ne[0].
- * row is scratch for one dequantized row of W. */
-static void matmul(double *y, const double *x, int n, const struct ggml_tensor *w, const float *b,
-                   float *row) {
-    const int64_t n_in = w->ne[0], n_out = w->ne[1];
-    for (int64_t r = 0; r < n_out; r++) {
-        dequant_row(w, r, row);
-        for (int t = 0; t < n; t++) {
-            const double *xt = x + (size_t)t * n_in;
-            double sum = 0.0;
-            for (int64_t i = 0; i < n_in; i++) sum += (double)row[i] * xt[i];
-            y[(size_t)t * n_out + r] = sum + (b ? b[r] : 0.0);
-        }
-    }
+/* y[t] = W x[t] (+ b) for each of the n positions: y is n x ne[1], x is n x ne[0]; each row
+ * of W dequantized once. ref_common's ref_matmul, shared with ref_gemma3; with cpu_rounding it
+ * first rounds each x[t] as llama.cpp's CPU matmul does (ref_common.h). */
+static int matmul(double *y, const double *x, int n, const struct ggml_tensor *w, const float *b, bool cpu_rounding) {
+    return ref_matmul(y, x, n, w, b, cpu_rounding);
 }
 
 /* out = x / sqrt(mean(x^2) + eps) * w, row by row (ggml_rms_norm followed by ggml_mul). */
@@ -207,23 +201,23 @@ int ref_llama_forward(const ref_llama *m, const int32_t *tokens, const float *em
 
         /* attention sublayer */
         rmsnorm(h, x, n, d, L->attn_norm, m->rms_eps);
-        matmul(q, h, n, L->wq, L->bq, row);
-        matmul(k, h, n, L->wk, L->bk, row);
-        matmul(v, h, n, L->wv, L->bv, row);
+        if (matmul(q, h, n, L->wq, L->bq, m->cpu_rounding)) goto done;
+        if (matmul(k, h, n, L->wk, L->bk, m->cpu_rounding)) goto done;
+        if (matmul(v, h, n, L->wv, L->bv, m->cpu_rounding)) goto done;
         for (int t = 0; t < n; t++) { /* row t is position t: one sequence from 0 */
             for (int hq = 0; hq < m->n_head; hq++) rope(q + (size_t)t * q_dim + (size_t)hq * hd, t, m);
             for (int hk = 0; hk < m->n_head_kv; hk++) rope(k + (size_t)t * kv_dim + (size_t)hk * hd, t, m);
         }
         attention(att, q, k, v, n, m, scores);
-        matmul(delta, att, n, L->wo, L->bo, row);
+        if (matmul(delta, att, n, L->wo, L->bo, m->cpu_rounding)) goto done;
         for (size_t i = 0; i < nd; i++) x[i] += delta[i];
 
         /* feed-forward sublayer (SwiGLU) */
         rmsnorm(h, x, n, d, L->ffn_norm, m->rms_eps);
-        matmul(gate, h, n, L->w_gate, L->b_gate, row);
-        matmul(up, h, n, L->w_up, L->b_up, row);
+        if (matmul(gate, h, n, L->w_gate, L->b_gate, m->cpu_rounding)) goto done;
+        if (matmul(up, h, n, L->w_up, L->b_up, m->cpu_rounding)) goto done;
         for (size_t i = 0; i < (size_t)n * ff; i++) gate[i] = silu(gate[i]) * up[i];
-        matmul(delta, gate, n, L->w_down, L->b_down, row);
+        if (matmul(delta, gate, n, L->w_down, L->b_down, m->cpu_rounding)) goto done;
         for (size_t i = 0; i < nd; i++) x[i] += delta[i];
 
         if (resid) store_floats(resid + (size_t)(l + 1) * nd, x, nd);
@@ -231,7 +225,7 @@ int ref_llama_forward(const ref_llama *m, const int32_t *tokens, const float *em
 
     if (logits) {
         rmsnorm(h, x, n, d, m->output_norm, m->rms_eps);
-        matmul(out, h, n, m->output, NULL, row);
+        if (matmul(out, h, n, m->output, NULL, m->cpu_rounding)) goto done;
         store_floats(logits, out, (size_t)n * m->n_vocab);
     }
     rc = 0;
@@ -249,6 +243,22 @@ done:
     free(out);
     free(row);
     return rc;
+}
+
+int ref_llama_set_cpu_rounding(ref_llama *m, unsigned flags) {
+    const bool on = (flags & REF_ROUND_MATMUL_INPUT) != 0;
+    if (on) {
+        ggml_cpu_init(); /* the CPU quantizers' tables */
+        bool ok = ref_cpu_rounding_supported(m->output->type);
+        for (int l = 0; l < m->n_layer; l++) {
+            const struct ref_layer *L = &m->layers[l];
+            const struct ggml_tensor *w[] = {L->wq, L->wk, L->wv, L->wo, L->w_gate, L->w_up, L->w_down};
+            for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) ok = ok && ref_cpu_rounding_supported(w[i]->type);
+        }
+        if (!ok) return -1;
+    }
+    m->cpu_rounding = on;
+    return 0;
 }
 
 int ref_llama_n_layer(const ref_llama *m) { return m->n_layer; }

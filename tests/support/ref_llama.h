@@ -22,6 +22,12 @@ typedef struct ref_llama ref_llama;
 ref_llama *ref_llama_load(const char *gguf_path);
 void ref_llama_free(ref_llama *m);
 
+/* flags: REF_ROUND_* of support/ref_common.h; 0 (the default) computes exactly. With
+ * REF_ROUND_MATMUL_INPUT each matmul first rounds its input the way llama.cpp's CPU backend
+ * does for the weight's type (the llama architecture has no GELU). Returns 0, or -1 if some
+ * weight type's rounding cannot be emulated. */
+int ref_llama_set_cpu_rounding(ref_llama *m, unsigned flags);
+
 int ref_llama_n_layer(const ref_llama *m);
 int ref_llama_n_embd(const ref_llama *m);
 int ref_llama_n_vocab(const ref_llama *m);
