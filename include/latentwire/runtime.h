@@ -9,6 +9,12 @@
  *                       tokens given as input). Architectures that scale embeddings inside
  *                       the graph (Gemma) scale after this site.
  *   LW_SITE_RESID_POST  the output of block L (llama.cpp's `l_out-L`), L in [0, n_layer).
+ * Sites inside block L (TransformerLens names; mapped for llama and gemma3, see lw_site):
+ *   LW_SITE_ATTN_OUT    blocks.L.hook_attn_out: what attention adds to the residual stream
+ *   LW_SITE_RESID_MID   blocks.L.hook_resid_mid = resid_pre + attn_out
+ *   LW_SITE_MLP_OUT     blocks.L.hook_mlp_out: what the MLP adds (resid_post = resid_mid + mlp_out)
+ *   LW_SITE_Z           blocks.L.hook_z: the heads' outputs, concatenated, before the output
+ *                       projection: n_head x head_dim wide (not n_embd on Gemma 3: 4 x 256)
  * Positions are absolute positions inside a sequence (0 = first token, usually BOS).
  */
 #ifndef LATENTWIRE_RUNTIME_H
@@ -123,7 +129,42 @@ int lw_session_seq_len(const lw_session *session, int seq);
 
 /* ---------------------------------------------------------------- hooks */
 
-typedef enum { LW_SITE_EMBED = 0, LW_SITE_RESID_POST = 1 } lw_site;
+/* Hook sites, named as TransformerLens names them (lw_site_name / lw_site_parse). Gemma 3's
+ * attn_out and mlp_out are the post-normed outputs (attn_post_norm, ffn_post_norm), i.e. what
+ * is added to the residual stream. A site is `width` floats per row: n_embd, except hook_z. */
+typedef enum {
+    LW_SITE_EMBED = 0,      /* hook_embed */
+    LW_SITE_RESID_POST = 1, /* blocks.L.hook_resid_post */
+    LW_SITE_ATTN_OUT = 2,   /* blocks.L.hook_attn_out */
+    LW_SITE_MLP_OUT = 3,    /* blocks.L.hook_mlp_out */
+    LW_SITE_RESID_MID = 4,  /* blocks.L.hook_resid_mid */
+    LW_SITE_Z = 5,          /* blocks.L.hook_z */
+} lw_site;
+#define LW_SITE_COUNT 6
+
+/* A site at a block (layer -1 for LW_SITE_EMBED). */
+typedef struct {
+    lw_site site;
+    int layer;
+} lw_site_ref;
+
+/* Floats per row at this site on this model (n_embd; n_head * head_dim for hook_z), or -1
+ * (message naming the site and the architecture) when the architecture lacks the site. */
+int lw_site_width(const lw_model *model, lw_site site);
+
+/* Parses one site name for a model of n_layer blocks: "blocks.L.hook_resid_post" (also
+ * hook_attn_out, hook_mlp_out, hook_resid_mid, hook_z), "hook_embed", and the short forms
+ * "L" (resid_post; negative L counts from the end, here and in blocks.L), "last", "embed".
+ * 0 or -1 (message set). */
+int lw_site_parse(const char *text, int n_layer, lw_site_ref *out);
+
+/* Parses a comma list of site names (plus "all": every block's resid_post) into a malloc'd
+ * array (caller frees) in graph order (embed first, then by block, inside a block z,
+ * attn_out, resid_mid, mlp_out, resid_post), duplicates dropped. Count or -1. */
+int lw_site_parse_list(const char *spec, int n_layer, lw_site_ref **out);
+
+/* The TransformerLens name of a site ("blocks.3.hook_attn_out", "hook_embed") into buf. */
+const char *lw_site_name(lw_site_ref ref, char *buf, size_t n);
 
 typedef enum {
     LW_OP_CAPTURE = 0,  /* copy the activation out (see lw_session_capture) */
@@ -140,13 +181,14 @@ typedef enum {
 
 typedef struct {
     lw_site site;
-    int layer;              /* block index for LW_SITE_RESID_POST; ignored for EMBED */
+    int layer;              /* block index; ignored for LW_SITE_EMBED */
     int seq;                /* sequence id, or -1 for every sequence */
     lw_op op;
     lw_pos_mode pos_mode;
     const int32_t *positions; /* LW_POS_LIST: n_positions absolute positions */
     int n_positions;
-    /* Vectors for REPLACE / ADD / MEAN, row-major n_vectors x n_embd, copied on add.
+    /* Vectors for REPLACE / ADD / MEAN, row-major n_vectors x width (the site's width,
+     * lw_site_width: n_embd except for hook_z), copied on add.
      * n_vectors == 1: the same vector at every hooked position.
      * LW_POS_LIST with n_vectors == n_positions: row i goes to positions[i].
      * LW_POS_ALL with n_vectors > 1: row p goes to position p (positions >= n_vectors
@@ -156,7 +198,7 @@ typedef struct {
     float scale;            /* LW_OP_ADD multiplier (default 1) */
     /* REPLACE / ADD / MEAN act on coordinates [coord_begin, coord_end) only (both 0: all),
      * e.g. the last min(dA, dB) coordinates when grafting between models of different
-     * widths. Vectors are still n_embd wide; coordinates outside the range are ignored. */
+     * widths. Vectors are still the site's width; coordinates outside the range are ignored. */
     int coord_begin, coord_end;
 } lw_hook;
 
@@ -164,14 +206,15 @@ typedef struct {
 lw_hook lw_hook_default(void);
 
 /* Installs a hook; it acts on every later run (prefill and each generation step) until
- * removed. Returns its id (>= 0) or -1 (layer out of range, vector count mismatch...). */
+ * removed. Returns its id (>= 0) or -1 (layer out of range, vector count mismatch, a site
+ * the architecture lacks...). A site whose node a run's graph lacks fails that run. */
 int lw_session_add_hook(lw_session *session, const lw_hook *hook);
 
 /* Removes all hooks and captured data. */
 void lw_session_clear_hooks(lw_session *session);
 
 /* Rows captured so far by capture hook `hook_id`, in the order they were computed:
- * returns the row count and sets *data (n x n_embd), *seqs and *positions (n each; any
+ * returns the row count and sets *data (n x the site's width), *seqs and *positions (n each; any
  * out-pointer may be NULL). Pointers stay valid until the next run or clear. -1 on a bad id. */
 int lw_session_capture(const lw_session *session, int hook_id, const float **data,
                        const int32_t **seqs, const int32_t **positions);
@@ -203,7 +246,7 @@ typedef struct {
 
 /* Runs the inputs through the model, appending to each sequence's resident state, with
  * the installed hooks acting. When every hook is a capture and no logits are requested,
- * the forward pass stops after the deepest hooked layer and the partial state is
+ * the forward pass stops after the deepest hooked site (in graph order) and the partial state is
  * dropped again (the sequences are left as they were before the run).
  * Returns 0, or -1 (context overflow, bad span, position past the end...). */
 int lw_session_run(lw_session *session, const lw_seq_input *inputs, int n_inputs);
@@ -231,6 +274,30 @@ typedef enum {
  * NaN row. Returns 0 or -1. */
 int lw_extract_pooled(lw_session *session, const char *const *texts, int64_t n, bool add_bos, bool truncate,
                       const int *layers, int n_layers, lw_pool pool, float *const *out, bool *ok);
+
+/* lw_extract_pooled at any sites: out[k] (n x lw_site_width(sites[k].site)) receives sites[k]. */
+int lw_extract_pooled_sites(lw_session *session, const char *const *texts, int64_t n, bool add_bos, bool truncate,
+                            const lw_site_ref *sites, int n_sites, lw_pool pool, float *const *out, bool *ok);
+
+/* ---------------------------------------------------------------- logit lens */
+
+/* The logit lens: the model's final norm and unembedding applied to n residual-stream rows
+ * (n x n_embd, e.g. captured resid_post / resid_mid rows), as the model's graph applies
+ * them after its last block: RMS norm with output_norm.weight and the architecture's eps,
+ * the output matrix (lw_model_output_matrix; token_embd when tied), output.bias when
+ * present, and the final logit softcap (Gemma 2; Gemma 3 when the file sets one).
+ * Supported for llama, gemma, gemma2, gemma3, qwen2, qwen3, mistral3 and smollm3 (their
+ * graphs end this way); other architectures are an error naming them. Computed in float32
+ * from the dequantized matrix (cached in the model, n_vocab x n_embd floats, on first use),
+ * so it differs from llama.cpp's own logits by llama.cpp's quantization of the activations
+ * for quantized output matrices (Q8_0 on Gemma 3 270M / SmolLM2: max 0.26 / 0.29 absolute, logits
+ * up to 29, same argmax; the rest, ~3e-5, is float rounding: tests/test_sites_real.c).
+ * logits: caller-allocated n x n_vocab. 0 or -1. Not thread-safe on first use (the cache). */
+int lw_logit_lens(lw_model *model, const float *rows, int n, float *logits);
+
+/* The lens's top k tokens per row, by logit (ties: lower id first): ids and log-probs (log
+ * softmax over the whole vocabulary), each caller-allocated n x k. k in [1, n_vocab]. 0 or -1. */
+int lw_logit_lens_topk(lw_model *model, const float *rows, int n, int k, int32_t *ids, float *logprobs);
 
 /* ---------------------------------------------------------------- sampling, generation */
 

@@ -33,21 +33,33 @@ static void pool_rows(const float *rows, const int32_t *seqs, const int32_t *pos
 
 int lw_extract_pooled(lw_session *s, const char *const *texts, int64_t n, bool add_bos, bool truncate,
                       const int *layers, int n_layers, lw_pool pool, float *const *out, bool *ok) {
-    if (s->n_hooks) return lw_fail("extract: the session already has hooks installed");
     for (int k = 0; k < n_layers; k++)
         if (layers[k] < -1 || layers[k] >= s->n_layer)
             return lw_fail("extract: layer %d is out of range (model has layers 0..%d)", layers[k], s->n_layer - 1);
+    lw_site_ref *sites = malloc(sizeof *sites * (size_t)(n_layers > 0 ? n_layers : 1));
+    if (!sites) return lw_fail("out of memory");
+    for (int k = 0; k < n_layers; k++)
+        sites[k] = layers[k] < 0 ? (lw_site_ref){LW_SITE_EMBED, -1} : (lw_site_ref){LW_SITE_RESID_POST, layers[k]};
+    int rc = lw_extract_pooled_sites(s, texts, n, add_bos, truncate, sites, n_layers, pool, out, ok);
+    free(sites);
+    return rc;
+}
+
+int lw_extract_pooled_sites(lw_session *s, const char *const *texts, int64_t n, bool add_bos, bool truncate,
+                            const lw_site_ref *sites, int n_layers, lw_pool pool, float *const *out, bool *ok) {
+    if (s->n_hooks) return lw_fail("extract: the session already has hooks installed");
     for (int k = 0; k < n_layers; k++) {
         lw_hook h = lw_hook_default();
-        h.site = layers[k] < 0 ? LW_SITE_EMBED : LW_SITE_RESID_POST;
-        h.layer = layers[k] < 0 ? 0 : layers[k];
+        h.site = sites[k].site;
+        h.layer = sites[k].site == LW_SITE_EMBED ? 0 : sites[k].layer;
         h.pos_mode = pool == LW_POOL_LAST ? LW_POS_LAST : LW_POS_ALL;
         if (lw_session_add_hook(s, &h) != k) {
+            lw_fail_prefix("extract: ");
             lw_session_clear_hooks(s);
             return -1;
         }
     }
-    const int d = s->n_embd, batch = s->params.n_seq_max;
+    const int batch = s->params.n_seq_max;
     int32_t **tok = calloc((size_t)batch, sizeof *tok);
     int64_t *idx = calloc((size_t)batch, sizeof *idx);
     lw_span *spans = calloc((size_t)batch, sizeof *spans);
@@ -68,7 +80,7 @@ int lw_extract_pooled(lw_session *s, const char *const *texts, int64_t n, bool a
             if (bad) {
                 ok[t] = false;
                 for (int k = 0; k < n_layers; k++)
-                    for (int c = 0; c < d; c++) out[k][t * d + c] = NAN;
+                    for (int c = 0, d = s->hooks[k].width; c < d; c++) out[k][t * d + c] = NAN;
                 free(tok[nb]);
                 tok[nb] = NULL;
                 t++;
@@ -90,6 +102,7 @@ int lw_extract_pooled(lw_session *s, const char *const *texts, int64_t n, bool a
             const float *rows;
             const int32_t *seqs, *pos;
             int n_rows = lw_session_capture(s, k, &rows, &seqs, &pos);
+            const int d = s->hooks[k].width;
             for (int q = 0; q < nb; q++)
                 pool_rows(rows, seqs, pos, n_rows, q, d, pool, add_bos, out[k] + idx[q] * d);
         }

@@ -1,4 +1,5 @@
-/* Residual-stream hooks: validation, matching rows to hooks, and the four operations. */
+/* Hooks: validation, matching rows to hooks, and the four operations. Rows are the hook's
+ * site's width (n_embd, or n_head * head_dim for hook_z). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,10 +29,14 @@ static const char *op_name(lw_op op) {
 }
 
 static int validate_hook(const lw_session *s, const lw_hook *h) {
-    if (h->site != LW_SITE_EMBED && h->site != LW_SITE_RESID_POST)
-        return lw_fail("hook: unknown site %d", (int)h->site);
-    if (h->site == LW_SITE_RESID_POST && (h->layer < 0 || h->layer >= s->n_layer))
+    if (h->site < 0 || h->site >= LW_SITE_COUNT) return lw_fail("hook: unknown site %d", (int)h->site);
+    if (h->site != LW_SITE_EMBED && (h->layer < 0 || h->layer >= s->n_layer))
         return lw_fail("hook: layer %d is out of range (model has layers 0..%d)", h->layer, s->n_layer - 1);
+    const int w = s->site_width[h->site];
+    if (w <= 0) { /* the architecture lacks the site: the message names both */
+        lw_site_width(s->model, h->site);
+        return lw_fail_prefix("hook: ");
+    }
     if (h->seq < -1 || h->seq >= s->params.n_seq_max)
         return lw_fail("hook: sequence %d is out of range (session has %d)", h->seq, s->params.n_seq_max);
     if (h->op < LW_OP_CAPTURE || h->op > LW_OP_MEAN) return lw_fail("hook: unknown op %d", (int)h->op);
@@ -43,9 +48,8 @@ static int validate_hook(const lw_session *s, const lw_hook *h) {
             if (h->positions[i] < 0) return lw_fail("hook: negative position %d", h->positions[i]);
     }
     if (h->coord_begin != 0 || h->coord_end != 0) {
-        if (h->coord_begin < 0 || h->coord_end > s->n_embd || h->coord_begin >= h->coord_end)
-            return lw_fail("hook: coordinate range [%d, %d) is not inside [0, %d)", h->coord_begin, h->coord_end,
-                           s->n_embd);
+        if (h->coord_begin < 0 || h->coord_end > w || h->coord_begin >= h->coord_end)
+            return lw_fail("hook: coordinate range [%d, %d) is not inside [0, %d)", h->coord_begin, h->coord_end, w);
     }
     if (h->op == LW_OP_CAPTURE) return 0;
     if (!h->vectors || h->n_vectors <= 0) return lw_fail("hook: %s needs at least one vector", op_name(h->op));
@@ -56,11 +60,10 @@ static int validate_hook(const lw_session *s, const lw_hook *h) {
             return lw_fail("hook: %d vectors for %d positions; give 1 or one per position", h->n_vectors,
                            h->n_positions);
     }
-    size_t n = (size_t)h->n_vectors * (size_t)s->n_embd;
+    size_t n = (size_t)h->n_vectors * (size_t)w;
     for (size_t i = 0; i < n; i++)
         if (!isfinite(h->vectors[i]))
-            return lw_fail("hook: vector %zu has a non-finite value at coordinate %zu", i / (size_t)s->n_embd,
-                           i % (size_t)s->n_embd);
+            return lw_fail("hook: vector %zu has a non-finite value at coordinate %zu", i / (size_t)w, i % (size_t)w);
     if (!isfinite(h->scale)) return lw_fail("hook: scale is not finite");
     return 0;
 }
@@ -73,8 +76,9 @@ int lw_session_add_hook(lw_session *s, const lw_hook *h) {
     lw_hook_entry *e = &s->hooks[s->n_hooks];
     memset(e, 0, sizeof *e);
     e->h = *h;
+    e->width = s->site_width[h->site];
     if (h->site == LW_SITE_EMBED) e->h.layer = -1;
-    if (h->coord_begin == 0 && h->coord_end == 0) e->h.coord_end = s->n_embd;
+    if (h->coord_begin == 0 && h->coord_end == 0) e->h.coord_end = e->width;
     if (h->pos_mode == LW_POS_LIST) {
         e->positions = malloc(sizeof(int32_t) * (size_t)h->n_positions);
         if (!e->positions) return lw_fail("out of memory");
@@ -82,7 +86,7 @@ int lw_session_add_hook(lw_session *s, const lw_hook *h) {
     }
     e->h.positions = e->positions;
     if (h->op != LW_OP_CAPTURE) {
-        size_t n = (size_t)h->n_vectors * (size_t)s->n_embd;
+        size_t n = (size_t)h->n_vectors * (size_t)e->width;
         e->vectors = malloc(sizeof(float) * n);
         if (!e->vectors) {
             free(e->positions);
@@ -149,16 +153,16 @@ bool lw_hook_matches(const lw_session *s, const lw_hook_entry *e, int seq, int p
     return false;
 }
 
-static const float *hook_vector(const lw_session *s, const lw_hook_entry *e, int pos) {
+static const float *hook_vector(const lw_hook_entry *e, int pos) {
     int idx = 0;
     if (e->h.n_vectors > 1) idx = e->h.pos_mode == LW_POS_LIST ? list_index(e, pos) : pos;
-    return e->vectors + (size_t)idx * (size_t)s->n_embd;
+    return e->vectors + (size_t)idx * (size_t)e->width;
 }
 
-static int append_capture(lw_session *s, lw_hook_entry *e, int seq, int pos, const float *row) {
+static int append_capture(lw_hook_entry *e, int seq, int pos, const float *row) {
     if (e->n_rows == e->cap_rows) {
         int cap = e->cap_rows ? e->cap_rows * 2 : 64;
-        float *r = realloc(e->rows, sizeof(float) * (size_t)cap * (size_t)s->n_embd);
+        float *r = realloc(e->rows, sizeof(float) * (size_t)cap * (size_t)e->width);
         if (r) e->rows = r;
         int32_t *sq = realloc(e->row_seq, sizeof(int32_t) * (size_t)cap);
         if (sq) e->row_seq = sq;
@@ -167,7 +171,7 @@ static int append_capture(lw_session *s, lw_hook_entry *e, int seq, int pos, con
         if (!r || !sq || !ps) return lw_fail("out of memory while capturing activations");
         e->cap_rows = cap;
     }
-    memcpy(e->rows + (size_t)e->n_rows * (size_t)s->n_embd, row, sizeof(float) * (size_t)s->n_embd);
+    memcpy(e->rows + (size_t)e->n_rows * (size_t)e->width, row, sizeof(float) * (size_t)e->width);
     e->row_seq[e->n_rows] = seq;
     e->row_pos[e->n_rows] = pos;
     e->n_rows++;
@@ -178,13 +182,13 @@ int lw_hooks_apply_row(lw_session *s, lw_site site, int layer, int seq, int pos,
     int modified = 0;
     for (int i = 0; i < s->n_hooks; i++) {
         lw_hook_entry *e = &s->hooks[i];
-        if (e->h.site != site || (site == LW_SITE_RESID_POST && e->h.layer != layer)) continue;
+        if (e->h.site != site || (site != LW_SITE_EMBED && e->h.layer != layer)) continue;
         if (!lw_hook_matches(s, e, seq, pos)) continue;
         if (e->h.op == LW_OP_CAPTURE) {
-            if (append_capture(s, e, seq, pos, row) != 0) return -1;
+            if (append_capture(e, seq, pos, row) != 0) return -1;
             continue;
         }
-        const float *v = hook_vector(s, e, pos);
+        const float *v = hook_vector(e, pos);
         const int b = e->h.coord_begin, end = e->h.coord_end;
         switch (e->h.op) {
         case LW_OP_REPLACE:
@@ -242,8 +246,8 @@ bool lw_hooks_capture_only(const lw_session *s) {
 int lw_hooks_deepest(const lw_session *s) {
     int deepest = -2;
     for (int i = 0; i < s->n_hooks; i++) {
-        int l = s->hooks[i].h.site == LW_SITE_EMBED ? -1 : s->hooks[i].h.layer;
-        if (l > deepest) deepest = l;
+        int d = lw_site_depth(s->hooks[i].h.site, s->hooks[i].h.layer);
+        if (d > deepest) deepest = d;
     }
     return deepest;
 }

@@ -15,11 +15,13 @@ struct lw_model {
     char sha256[65];        /* "" until computed */
     bool has_output;        /* the file has a separate output.weight */
     float *tok_embd;        /* n_vocab x n_embd, read on first use (lw_model_token_embeddings_cached) */
+    struct lw_lens *lens;   /* logit-lens weights, read on first use (lens.c) */
 };
 
 /* One installed hook with owned copies of its positions and vectors, and its captures. */
 typedef struct {
     lw_hook h;
+    int width;              /* floats per row at the hook's site */
     int32_t *positions;
     float *vectors;
     /* captured rows (LW_OP_CAPTURE) */
@@ -58,15 +60,17 @@ struct lw_session {
     /* per-run state read by the eval callback */
     lw_ubatch_map map;
     int32_t *run_last_pos;  /* n_seq_max: last position each sequence reaches in this run, -1 if absent */
-    int stop_layer;         /* early stop after this layer's site (-1 = embed), or INT32_MIN when off */
+    int stop_depth;         /* early stop after the site of this lw_site_depth (-1 = embed), or INT32_MIN when off */
     bool aborted;           /* the callback stopped the graph */
     bool last_early;        /* the last run was an early-stopped capture */
-    bool *seen_layer;       /* n_layer: l_out-L appeared in the last graph */
+    bool *seen_site;        /* n_layer x LW_SITE_COUNT: site's node of block L appeared in the last graph */
+    const char *const *site_nodes[LW_SITE_COUNT]; /* graph node names per site (sites.c), NULL: none */
+    int site_width[LW_SITE_COUNT]; /* floats per row, -1 where the architecture lacks the site */
     bool seen_embed;        /* the token-embedding lookup appeared in the last graph */
     int cb_error;           /* the callback hit an error (message set) */
     int horizon;            /* extra positions a hook may refer to (generation steps still to come) */
-    float *scratch;         /* rows x n_embd */
-    int scratch_rows;
+    float *scratch;         /* rows x width of the node being hooked */
+    size_t scratch_cap;     /* floats */
 
     lw_logit_key *logit_keys;
     float *logits;
@@ -77,14 +81,26 @@ struct lw_session {
 void lw_hooks_free_all(lw_session *s);
 /* Does hook e act on (seq, pos) in the current run? */
 bool lw_hook_matches(const lw_session *s, const lw_hook_entry *e, int seq, int pos);
-/* Applies every hook at (site, layer) to row `row` (n_embd floats) of (seq, pos); returns
+/* Applies every hook at (site, layer) to row `row` (the site's width) of (seq, pos); returns
  * true when the row was modified. -1 on error (message set). */
 int lw_hooks_apply_row(lw_session *s, lw_site site, int layer, int seq, int pos, float *row);
 /* Validates the installed hooks against a run that ends at run_last_pos (per seq). */
 int lw_hooks_check_run(const lw_session *s);
 bool lw_hooks_any_at(const lw_session *s, lw_site site, int layer);
 bool lw_hooks_capture_only(const lw_session *s);
-int lw_hooks_deepest(const lw_session *s); /* -1 = embed only, -2 = no hooks */
+int lw_hooks_deepest(const lw_session *s); /* lw_site_depth of the deepest hook: -1 = embed only, -2 = no hooks */
+
+/* sites.c */
+/* Graph node name prefixes ("<prefix>-L") of a site on this model's architecture, NULL-
+ * terminated; NULL when it lacks the site (and for LW_SITE_EMBED, which is not a named node). */
+const char *const *lw_site_nodes(const lw_model *m, lw_site site);
+/* lw_site_width without an error message. */
+int lw_site_width_quiet(const lw_model *m, lw_site site);
+/* Position of a site in graph order: -1 for embed, then layer * 8 + rank inside the block. */
+int lw_site_depth(lw_site site, int layer);
+
+/* lens.c */
+void lw_lens_free(lw_model *m);
 
 /* model.c */
 void lw_backend_init_once(void);

@@ -107,6 +107,7 @@ void lw_model_free(lw_model *model) {
     if (!model) return;
     llama_model_free(model->llama);
     free(model->tok_embd);
+    lw_lens_free(model);
     free(model);
 }
 

@@ -2,14 +2,17 @@
  *
  * How hooks reach the residual stream: llama.cpp calls an eval callback for every graph
  * node, first asking whether we want it, then (for the nodes we asked for) after it has
- * been computed. We ask for `l_out-L` (block L's output) and for the token-embedding
+ * been computed. We ask for the nodes of hooked sites (`l_out-L`, block L's output; the
+ * nodes inside blocks that sites.c maps per architecture) and for the token-embedding
  * lookup, read or rewrite their rows in place, and the rest of the graph continues from
  * the rewritten values. Returning false stops the graph (early stop for capture-only runs).
  *
  * Row mapping: we split every run into micro-batches ourselves (n_batch == n_ubatch and a
  * unified KV cache, so llama.cpp neither splits nor reorders), hence the rows of each
- * activation tensor are the tokens in the order we submitted them. The last block's
- * output holds only the rows whose output was requested, in submission order.
+ * activation tensor are the tokens in the order we submitted them. On the last block, the
+ * nodes after the graph's output-row selection (inp_out_ids: resid_mid, mlp_out, resid_post,
+ * and Gemma's attn_out) hold only the rows whose output was requested, in submission order;
+ * nodes before it (z, llama's attn_out) hold every row. Rows are mapped by their count.
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -57,7 +60,11 @@ lw_session *lw_session_new(lw_model *m, lw_session_params p) {
     s->n_embd = llama_model_n_embd(m->llama);
     s->n_layer = llama_model_n_layer(m->llama);
     s->n_vocab = llama_vocab_n_tokens(m->vocab);
-    s->stop_layer = NO_STOP;
+    s->stop_depth = NO_STOP;
+    for (int k = 0; k < LW_SITE_COUNT; k++) {
+        s->site_nodes[k] = lw_site_nodes(m, (lw_site)k);
+        s->site_width[k] = lw_site_width_quiet(m, (lw_site)k);
+    }
 
     int n_ctx = p.n_ctx;
     if (n_ctx == 0) {
@@ -117,7 +124,7 @@ void lw_session_free(lw_session *s) {
     free(s->map.out_seq);
     free(s->map.out_pos);
     free(s->scratch);
-    free(s->seen_layer);
+    free(s->seen_site);
     free(s->logit_keys);
     free(s->logits);
     free(s);
@@ -144,15 +151,43 @@ int lw_session_seq_len(const lw_session *s, int seq) {
 
 /* ---------------------------------------------------------------- eval callback */
 
+/* Is node t named "<one of names>-<layer>"? */
+static bool named(const struct ggml_tensor *t, const char *const *names, size_t prefix_len) {
+    for (; names && *names; names++)
+        if (strlen(*names) == prefix_len && strncmp(t->name, *names, prefix_len) == 0) return true;
+    return false;
+}
+
+/* The FFN + residual sum of block l: an ADD with the block's resid_mid node as an operand.
+ * llama's graph names it ffn_out-L (like the FFN itself) before renaming it l_out-L. */
+static bool is_residual_sum(const lw_session *s, const struct ggml_tensor *t, long l) {
+    if (t->op != GGML_OP_ADD) return false;
+    for (int i = 0; i < 2; i++) {
+        const struct ggml_tensor *src = t->src[i];
+        if (!src) continue;
+        const char *dash = strrchr(src->name, '-');
+        if (dash && strtol(dash + 1, NULL, 10) == l && named(src, s->site_nodes[LW_SITE_RESID_MID], (size_t)(dash - src->name)))
+            return true;
+    }
+    return false;
+}
+
 /* Which hook site, if any, is this graph node? */
 static bool classify(const lw_session *s, const struct ggml_tensor *t, lw_site *site, int *layer) {
-    if (strncmp(t->name, "l_out-", 6) == 0) {
+    const char *dash = strrchr(t->name, '-');
+    if (dash && dash[1] >= '0' && dash[1] <= '9') {
         char *end;
-        long l = strtol(t->name + 6, &end, 10);
+        long l = strtol(dash + 1, &end, 10);
         if (*end != '\0' || l < 0 || l >= s->n_layer) return false;
-        *site = LW_SITE_RESID_POST;
-        *layer = (int)l;
-        return true;
+        const size_t plen = (size_t)(dash - t->name);
+        for (int k = LW_SITE_RESID_POST; k < LW_SITE_COUNT; k++) {
+            if (!named(t, s->site_nodes[k], plen)) continue;
+            if (k == LW_SITE_MLP_OUT && is_residual_sum(s, t, l)) return false;
+            *site = (lw_site)k;
+            *layer = (int)l;
+            return true;
+        }
+        return false;
     }
     /* the token-embedding lookup: get_rows(token_embd, inp_tokens). With soft tokens the
      * input rows are ours already and the embed site is applied on the host. */
@@ -165,22 +200,22 @@ static bool classify(const lw_session *s, const struct ggml_tensor *t, lw_site *
 }
 
 static bool is_stop_point(const lw_session *s, lw_site site, int layer) {
-    if (s->stop_layer == NO_STOP) return false;
-    return site == LW_SITE_EMBED ? s->stop_layer == -1 : s->stop_layer == layer;
+    return s->stop_depth != NO_STOP && s->stop_depth == lw_site_depth(site, layer);
 }
 
-static int ensure_scratch(lw_session *s, int rows) {
-    if (rows <= s->scratch_rows) return 0;
-    float *p = realloc(s->scratch, sizeof(float) * (size_t)rows * (size_t)s->n_embd);
+static int ensure_scratch(lw_session *s, int rows, int width) {
+    size_t need = (size_t)rows * (size_t)width;
+    if (need <= s->scratch_cap) return 0;
+    float *p = realloc(s->scratch, sizeof(float) * need);
     if (!p) return lw_fail("out of memory");
     s->scratch = p;
-    s->scratch_rows = rows;
+    s->scratch_cap = need;
     return 0;
 }
 
 /* Reads the node's rows, lets the hooks act, writes back the rows they changed. */
 static int apply_hooks_to_tensor(lw_session *s, struct ggml_tensor *t, lw_site site, int layer) {
-    const int d = s->n_embd;
+    const int d = s->site_width[site];
     if (t->type != GGML_TYPE_F32 || t->ne[0] != d || t->ne[2] != 1 || t->ne[3] != 1)
         return lw_fail("hook: node %s has type %s shape [%lld, %lld, %lld], expected F32 [%d, rows]", t->name,
                        ggml_type_name(t->type), (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2], d);
@@ -196,7 +231,7 @@ static int apply_hooks_to_tensor(lw_session *s, struct ggml_tensor *t, lw_site s
         return lw_fail("hook: node %s has %d rows but the micro-batch has %d tokens and %d outputs", t->name, rows,
                        s->map.n_tokens, s->map.n_out);
     }
-    if (ensure_scratch(s, rows) != 0) return -1;
+    if (ensure_scratch(s, rows, d) != 0) return -1;
     const size_t row_bytes = sizeof(float) * (size_t)d;
     if (t->nb[1] == row_bytes) {
         ggml_backend_tensor_get(t, s->scratch, 0, row_bytes * (size_t)rows);
@@ -220,7 +255,7 @@ static bool eval_callback(struct ggml_tensor *t, bool ask, void *ud) {
     if (!classify(s, t, &site, &layer)) return !ask;
     if (ask) {
         if (site == LW_SITE_EMBED) s->seen_embed = true;
-        else s->seen_layer[layer] = true;
+        else s->seen_site[layer * LW_SITE_COUNT + site] = true;
         return lw_hooks_any_at(s, site, layer) || is_stop_point(s, site, layer);
     }
     if (s->cb_error) return false;
@@ -281,13 +316,13 @@ static int map_reserve(lw_session *s, int n) {
 }
 
 /* Does the caller want this row as an output? (logits requested, or a hook on the last
- * block, whose tensor only holds output rows) */
+ * block, whose nodes after the output-row selection only hold output rows) */
 static bool needs_output(const lw_session *s, const lw_seq_input *in, int pos, bool *want_logits) {
     *want_logits = in->logits == LW_LOGITS_ALL || (in->logits == LW_LOGITS_LAST && pos == s->run_last_pos[in->seq]);
     if (*want_logits) return true;
     for (int i = 0; i < s->n_hooks; i++) {
         const lw_hook_entry *e = &s->hooks[i];
-        if (e->h.site == LW_SITE_RESID_POST && e->h.layer == s->n_layer - 1 && lw_hook_matches(s, e, in->seq, pos))
+        if (e->h.site != LW_SITE_EMBED && e->h.layer == s->n_layer - 1 && lw_hook_matches(s, e, in->seq, pos))
             return true;
     }
     return false;
@@ -295,19 +330,21 @@ static bool needs_output(const lw_session *s, const lw_seq_input *in, int pos, b
 
 /* Checks that every hooked site the graph should have reached was seen in the graph. */
 static int check_sites_seen(lw_session *s) {
-    int reach = s->aborted ? s->stop_layer : s->n_layer - 1;
+    int reach = s->aborted ? s->stop_depth : INT_MAX;
     for (int i = 0; i < s->n_hooks; i++) {
         const lw_hook_entry *e = &s->hooks[i];
         if (e->h.site == LW_SITE_EMBED) {
             if (!s->map.is_embd && !s->seen_embed)
                 return lw_fail("%s: the graph has no token-embedding lookup to hook (embed site unsupported)",
                                s->model->path);
-        } else if (e->h.layer <= reach && !s->seen_layer[e->h.layer]) {
-            char arch[64] = "";
+        } else if (lw_site_depth(e->h.site, e->h.layer) <= reach &&
+                   !s->seen_site[e->h.layer * LW_SITE_COUNT + e->h.site]) {
+            char arch[64] = "", name[64];
             llama_model_meta_val_str(s->model->llama, "general.architecture", arch, sizeof arch);
-            return lw_fail("%s: architecture \"%s\" has no l_out-%d node in its graph; residual hooks are not "
-                           "supported for it",
-                           s->model->path, arch, e->h.layer);
+            lw_site_name((lw_site_ref){e->h.site, e->h.layer}, name, sizeof name);
+            return lw_fail("%s: architecture \"%s\" has no %s-%d node in its graph; the site %s is not supported "
+                           "for it",
+                           s->model->path, arch, s->site_nodes[e->h.site][0], e->h.layer, name);
         }
     }
     return 0;
@@ -335,7 +372,7 @@ static int flush_chunk(lw_session *s, chunk *c) {
         for (int i = 0; i < b->n_tokens; i++)
             if (lw_hooks_apply_row(s, LW_SITE_EMBED, -1, m->seq[i], m->pos[i], b->embd + (size_t)i * s->n_embd) < 0)
                 return -1;
-        if (s->stop_layer == -1) { /* nothing deeper is wanted */
+        if (s->stop_depth == -1) { /* nothing deeper is wanted */
             b->n_tokens = 0;
             return 0;
         }
@@ -343,7 +380,7 @@ static int flush_chunk(lw_session *s, chunk *c) {
     s->aborted = false;
     s->cb_error = 0;
     s->seen_embed = false;
-    memset(s->seen_layer, 0, sizeof(bool) * (size_t)s->n_layer);
+    memset(s->seen_site, 0, sizeof(bool) * (size_t)s->n_layer * LW_SITE_COUNT);
     lw_llama_log_reset();
     struct llama_batch sub = *b; /* exactly one of token / embd may be set */
     if (c->is_embd) sub.token = NULL;
@@ -453,13 +490,13 @@ int lw_session_run(lw_session *s, const lw_seq_input *in, int n_in) {
     bool recurrent = llama_model_is_recurrent(s->model->llama) || llama_model_is_hybrid(s->model->llama);
     int deepest = lw_hooks_deepest(s);
     bool early = deepest >= -1 && lw_hooks_capture_only(s) && !want_any_logits && (fresh || !recurrent);
-    s->stop_layer = early ? deepest : NO_STOP;
+    s->stop_depth = early ? deepest : NO_STOP;
     s->last_early = early;
     s->n_logits = 0;
 
-    if (!s->seen_layer) {
-        s->seen_layer = calloc((size_t)s->n_layer, sizeof(bool));
-        if (!s->seen_layer) return lw_fail("out of memory");
+    if (!s->seen_site) {
+        s->seen_site = calloc((size_t)s->n_layer * LW_SITE_COUNT, sizeof(bool));
+        if (!s->seen_site) return lw_fail("out of memory");
     }
     const int nb = s->params.n_ubatch;
     if (map_reserve(s, nb) != 0) return -1;
@@ -495,6 +532,6 @@ int lw_session_run(lw_session *s, const lw_seq_input *in, int n_in) {
         if (!s->no_memory)
             for (int k = 0; k < n_in; k++) s->seq_len[in[k].seq] = s->run_last_pos[in[k].seq] + 1;
     }
-    s->stop_layer = NO_STOP;
+    s->stop_depth = NO_STOP;
     return rc;
 }
