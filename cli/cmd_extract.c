@@ -1,4 +1,5 @@
-/* latentwire extract: residual-stream activations of a text corpus into safetensors.
+/* latentwire extract: activations of a text corpus at hook sites (TransformerLens names) into
+ * safetensors, optionally with the logit lens of the resid_post sites.
  *
  * Memory stays flat as the corpus grows: texts run in small batches, each batch's rows go
  * straight to one temporary file per layer, and a shard's safetensors file is assembled
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "common/error.h"
 #include "common/fileio.h"
 #include "latentwire/runtime.h"
 #include "latentwire/safetensors.h"
@@ -22,7 +24,10 @@ static const char *POOL_NAMES[] = {"mean", "last", "none"};
 
 static const char *USAGE =
     "usage: latentwire extract --model M.gguf --layers L --input FILE --out OUT.safetensors [options]\n"
-    "  --layers L        comma list of block indices, `all`, `last`, `embed` (negative counts from the end)\n"
+    "  --layers L        comma list of sites: block indices (their resid_post), `all`, `last`, `embed` (negative\n"
+    "                    counts from the end), or TransformerLens names blocks.L.hook_{resid_post,attn_out,\n"
+    "                    mlp_out,resid_mid,z} and hook_embed (--sites is the same option). Tensors: `embed`,\n"
+    "                    `layer.L` (resid_post), the TransformerLens name for the other sites\n"
     "  --pool P          mean (over the text's tokens, BOS excluded) | last | none (every token) (default mean)\n"
     "  --input FILE      .txt (one text per line) or .jsonl (field --field, default \"text\")\n"
     "  --batch N         sequences per forward batch (default 2; more sequences make attention over the shared cache cost more)\n"
@@ -32,7 +37,9 @@ static const char *USAGE =
     "  --skip-untokenizable  skip texts the vocabulary cannot encode (they get no rows) instead of failing\n"
     "  --no-bos          do not prepend BOS\n"
     "  --precision exact|fast   (default exact)\n"
-    "  --threads N\n";
+    "  --threads N\n"
+    "  --logit-lens K    also the logit lens of every resid_post site's rows: its top K token ids (I32 [rows, K],\n"
+    "                    tensor <site tensor>.lens_ids) and their log-probs (F32, <site tensor>.lens_logprobs)\n";
 
 typedef struct {
     const char *model, *input, *out, *field, *layers;
@@ -40,6 +47,7 @@ typedef struct {
     int batch;
     long shard_texts;
     bool resume, truncate, bos, skip_bad;
+    int lens_k;         /* --logit-lens K; 0: off */
     lw_session_params sp;
 } opts;
 
@@ -51,6 +59,10 @@ typedef struct {
     int32_t *n_tok;     /* tokens per text (after truncation) */
     int *layers;        /* -1 = embed */
     int n_layers;
+    lw_site_ref *sites; /* n_layers sites (NULL for --pool model); layers[k] is sites[k].layer */
+    int *width;         /* n_layers: floats per row */
+    int *lens_of;       /* n_layers: index of the site's logit-lens outputs, or -1 */
+    int n_lens;         /* temp files: n_layers activation files, then ids + log-probs per lens */
     char input_sha[65];
     int s_ctx;          /* the session's context: a batch's tokens must fit it together */
     int64_t n_skipped;  /* texts the vocabulary cannot encode (--skip-untokenizable) */
@@ -77,7 +89,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "--input")) o->input = argv[++i];
         else if (!strcmp(a, "--out")) o->out = argv[++i];
         else if (!strcmp(a, "--field")) o->field = argv[++i];
-        else if (!strcmp(a, "--layers")) o->layers = argv[++i];
+        else if (!strcmp(a, "--layers") || !strcmp(a, "--sites")) o->layers = argv[++i];
         else if (!strcmp(a, "--pool")) {
             i++;
             if (!strcmp(v, "mean")) o->pool = POOL_MEAN;
@@ -85,6 +97,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
             else if (!strcmp(v, "none")) o->pool = POOL_NONE;
             else return cli_fail("extract", "--pool \"%s\": use mean, last or none", v) + 1; /* 2 = error */
         } else if (!strcmp(a, "--batch") && cli_parse_int(v, 1, 256, &n)) o->batch = (int)n, i++;
+        else if (!strcmp(a, "--logit-lens") && cli_parse_int(v, 1, 1 << 20, &n)) o->lens_k = (int)n, i++;
         else if (!strcmp(a, "--shard-texts") && cli_parse_int(v, 1, 1L << 40, &n)) o->shard_texts = n, i++;
         else if (!strcmp(a, "--threads") && cli_parse_int(v, 1, 1024, &n)) o->sp.n_threads = (int)n, i++;
         else if (!strcmp(a, "--precision") && (!strcmp(v, "exact") || !strcmp(v, "fast")))
@@ -117,6 +130,64 @@ static const char *tensor_name(int layer, char *buf, size_t n) {
     return buf;
 }
 
+/* Site k's tensor: `embed` and `layer.L` (resid_post) as ever, the other sites by their
+ * TransformerLens name (blocks.L.hook_z...). */
+static const char *site_tensor_name(const job *j, int k, char *buf, size_t n) {
+    if (!j->sites || j->sites[k].site == LW_SITE_EMBED || j->sites[k].site == LW_SITE_RESID_POST)
+        return tensor_name(j->layers[k], buf, n);
+    return lw_site_name(j->sites[k], buf, n);
+}
+
+/* The TransformerLens name of what tensor k holds (for --pool model, its tensor name). */
+static const char *site_hook_name(const job *j, int k, char *buf, size_t n) {
+    return j->sites ? lw_site_name(j->sites[k], buf, n) : site_tensor_name(j, k, buf, n);
+}
+
+/* The sites of --layers / --sites: j->sites, j->layers; the count or -1. */
+static int parse_sites(job *j, const char *spec) {
+    int n = lw_site_parse_list(spec, j->info.n_layer, &j->sites);
+    if (n <= 0) return -1;
+    j->layers = malloc(sizeof(int) * (size_t)n);
+    if (!j->layers) return lw_fail("out of memory");
+    for (int k = 0; k < n; k++) j->layers[k] = j->sites[k].layer;
+    return n;
+}
+
+/* Widths and logit-lens outputs of the sites. 0, or 1 after an error line. */
+static int plan_outputs(const opts *o, job *j) {
+    j->width = malloc(sizeof(int) * (size_t)j->n_layers);
+    j->lens_of = malloc(sizeof(int) * (size_t)j->n_layers);
+    if (!j->width || !j->lens_of) return cli_fail("extract", "out of memory");
+    for (int k = 0; k < j->n_layers; k++) {
+        j->width[k] = j->sites ? lw_site_width(j->m, j->sites[k].site) : j->info.n_embd;
+        if (j->width[k] <= 0) return cli_fail("extract", "--layers: %s", lw_last_error());
+        bool lens = o->lens_k > 0 && j->sites && j->sites[k].site == LW_SITE_RESID_POST;
+        j->lens_of[k] = lens ? j->n_lens++ : -1;
+    }
+    if (o->lens_k > 0 && j->n_lens == 0)
+        return cli_fail("extract", "--logit-lens needs a resid_post site (a block index or blocks.L.hook_resid_post)");
+    if (o->lens_k > j->info.n_vocab)
+        return cli_fail("extract", "--logit-lens %d: the vocabulary has %d tokens", o->lens_k, j->info.n_vocab);
+    return 0;
+}
+
+/* --logit-lens: top-K ids and log-probs of n rows of site k, appended to its two temp files. */
+static int write_lens(const opts *o, job *j, int k, const float *rows, int n, FILE **fp) {
+    if (j->lens_of[k] < 0 || n == 0) return 0;
+    const size_t K = (size_t)o->lens_k;
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)n * K);
+    float *lp = malloc(sizeof(float) * (size_t)n * K);
+    int rc = 0;
+    if (!ids || !lp || lw_logit_lens_topk(j->m, rows, n, o->lens_k, ids, lp) != 0) rc = cli_fail_lib("extract");
+    FILE *fi = fp[j->n_layers + 2 * j->lens_of[k]], *fl = fp[j->n_layers + 2 * j->lens_of[k] + 1];
+    if (rc == 0 && (fwrite(ids, sizeof(int32_t) * K, (size_t)n, fi) != (size_t)n ||
+                    fwrite(lp, sizeof(float) * K, (size_t)n, fl) != (size_t)n))
+        rc = cli_fail("extract", "cannot write temporary data for %s", o->out);
+    free(ids);
+    free(lp);
+    return rc;
+}
+
 /* Rows a text contributes to the output (none when it was skipped: n_tok 0). */
 static int64_t text_rows(const opts *o, const job *j, int64_t t) {
     if (j->n_tok[t] == 0) return 0;
@@ -136,6 +207,26 @@ static char *settings_json(const opts *o, job *j, int shard, int n_shards, int64
     json_t *layers = json_array();
     for (int k = 0; k < j->n_layers; k++) json_array_append_new(layers, json_integer(j->layers[k]));
     json_object_set_new(root, "layers", layers);
+    /* the TransformerLens name of every tensor, and the sites in tensor order */
+    json_t *sites = json_array(), *tensors = json_object();
+    for (int k = 0; k < j->n_layers; k++) {
+        char tn[96], hn[96];
+        site_tensor_name(j, k, tn, sizeof tn);
+        site_hook_name(j, k, hn, sizeof hn);
+        json_array_append_new(sites, json_string(hn));
+        json_object_set_new(tensors, tn, json_string(hn));
+        if (j->lens_of[k] < 0) continue;
+        char lt[128], lh[128];
+        snprintf(lt, sizeof lt, "%s.lens_ids", tn);
+        snprintf(lh, sizeof lh, "%s logit lens top-%d ids", hn, o->lens_k);
+        json_object_set_new(tensors, lt, json_string(lh));
+        snprintf(lt, sizeof lt, "%s.lens_logprobs", tn);
+        snprintf(lh, sizeof lh, "%s logit lens top-%d log-probs", hn, o->lens_k);
+        json_object_set_new(tensors, lt, json_string(lh));
+    }
+    json_object_set_new(root, "sites", sites);
+    json_object_set_new(root, "tensors", tensors);
+    json_object_set_new(root, "logit_lens", json_integer(o->lens_k));
     json_object_set_new(root, "pool", json_string(POOL_NAMES[o->pool]));
     json_object_set_new(root, "bos", json_boolean(o->bos));
     json_object_set_new(root, "truncate", json_boolean(o->truncate));
@@ -177,21 +268,22 @@ static void progress(int64_t done, int64_t total, int shard, int n_shards) {
 static int run_pooled(const opts *o, job *j, int64_t t0, int64_t t1, FILE **layer_fp, int64_t *done, int64_t total,
                       int shard, int n_shards) {
     enum { CHUNK = 256 };
-    const int d = j->info.n_embd;
     float **buf = calloc((size_t)j->n_layers, sizeof *buf);
     const char **texts = calloc(CHUNK, sizeof *texts);
     int rc = 0;
-    for (int k = 0; k < j->n_layers; k++) buf[k] = malloc(sizeof(float) * CHUNK * (size_t)d);
+    for (int k = 0; k < j->n_layers; k++) buf[k] = malloc(sizeof(float) * CHUNK * (size_t)j->width[k]);
     for (int64_t t = t0; t < t1 && rc == 0;) {
         int n = 0;
         for (; t < t1 && n < CHUNK; t++, (*done)++)
             if (j->n_tok[t] > 0) texts[n++] = j->corpus.texts[t]; /* n_tok 0: skipped text */
-        if (n > 0 && lw_extract_pooled(j->s, texts, n, o->bos, o->truncate, j->layers, j->n_layers,
-                                       o->pool == POOL_LAST ? LW_POOL_LAST : LW_POOL_MEAN, buf, NULL) != 0)
+        if (n > 0 && lw_extract_pooled_sites(j->s, texts, n, o->bos, o->truncate, j->sites, j->n_layers,
+                                             o->pool == POOL_LAST ? LW_POOL_LAST : LW_POOL_MEAN, buf, NULL) != 0)
             rc = cli_fail_lib("extract");
-        for (int k = 0; rc == 0 && k < j->n_layers; k++)
-            if (fwrite(buf[k], sizeof(float) * (size_t)d, (size_t)n, layer_fp[k]) != (size_t)n)
+        for (int k = 0; rc == 0 && k < j->n_layers; k++) {
+            if (fwrite(buf[k], sizeof(float) * (size_t)j->width[k], (size_t)n, layer_fp[k]) != (size_t)n)
                 rc = cli_fail("extract", "cannot write temporary data for %s", o->out);
+            if (rc == 0) rc = write_lens(o, j, k, buf[k], n, layer_fp);
+        }
         progress(*done, total, shard, n_shards);
     }
     for (int k = 0; k < j->n_layers; k++) free(buf[k]);
@@ -204,11 +296,10 @@ static int run_pooled(const opts *o, job *j, int64_t t0, int64_t t1, FILE **laye
  * rows arrive contiguous and in position order. */
 static int run_tokens(const opts *o, job *j, int64_t t0, int64_t t1, FILE **layer_fp, int64_t *done, int64_t total,
                       int shard, int n_shards) {
-    const int d = j->info.n_embd;
     int rc = 0;
     for (int k = 0; k < j->n_layers && rc == 0; k++) {
         lw_hook h = lw_hook_default();
-        h.site = j->layers[k] < 0 ? LW_SITE_EMBED : LW_SITE_RESID_POST;
+        h.site = j->sites[k].site;
         h.layer = j->layers[k] < 0 ? 0 : j->layers[k];
         if (lw_session_add_hook(j->s, &h) != k) rc = cli_fail_lib("extract");
     }
@@ -225,8 +316,9 @@ static int run_tokens(const opts *o, job *j, int64_t t0, int64_t t1, FILE **laye
         for (int k = 0; rc == 0 && k < j->n_layers; k++) {
             const float *rows;
             int n = lw_session_capture(j->s, k, &rows, NULL, NULL);
-            if (fwrite(rows, sizeof(float) * (size_t)d, (size_t)n, layer_fp[k]) != (size_t)n)
+            if (fwrite(rows, sizeof(float) * (size_t)j->width[k], (size_t)n, layer_fp[k]) != (size_t)n)
                 rc = cli_fail("extract", "cannot write temporary data for %s", o->out);
+            if (rc == 0) rc = write_lens(o, j, k, rows, n, layer_fp);
         }
         lw_session_clear_captures(j->s);
         free(tok);
@@ -255,10 +347,20 @@ static int write_shard(const opts *o, job *j, const char *path, const char *sett
     int rc = lw_st_writer_set_meta(w, "latentwire", settings);
     rc |= lw_st_writer_set_meta(w, "format", "latentwire.activations/1");
     rc |= lw_st_writer_set_meta(w, "pool", POOL_NAMES[o->pool]);
-    char name[32];
+    char name[128];
     for (int k = 0; k < j->n_layers; k++) {
-        int64_t shape[2] = {rows, j->info.n_embd};
-        rc |= lw_st_writer_add(w, tensor_name(j->layers[k], name, sizeof name), LW_DT_F32, 2, shape);
+        int64_t shape[2] = {rows, j->width[k]};
+        rc |= lw_st_writer_add(w, site_tensor_name(j, k, name, sizeof name), LW_DT_F32, 2, shape);
+    }
+    for (int k = 0; k < j->n_layers; k++) { /* logit lens: ids, then log-probs, in temp-file order */
+        if (j->lens_of[k] < 0) continue;
+        char tn[96];
+        int64_t shape[2] = {rows, o->lens_k};
+        site_tensor_name(j, k, tn, sizeof tn);
+        snprintf(name, sizeof name, "%s.lens_ids", tn);
+        rc |= lw_st_writer_add(w, name, LW_DT_I32, 2, shape);
+        snprintf(name, sizeof name, "%s.lens_logprobs", tn);
+        rc |= lw_st_writer_add(w, name, LW_DT_F32, 2, shape);
     }
     rc |= lw_st_writer_add(w, "row_id", LW_DT_I64, 1, &rows);
     rc |= lw_st_writer_add(w, "line", LW_DT_I64, 1, &rows);
@@ -266,7 +368,7 @@ static int write_shard(const opts *o, job *j, const char *path, const char *sett
         rc |= lw_st_writer_add(w, "position", LW_DT_I32, 1, &rows);
         rc |= lw_st_writer_add(w, "token", LW_DT_I32, 1, &rows);
     }
-    for (int k = 0; rc == 0 && k < j->n_layers; k++) rc = copy_into(w, layer_fp[k]);
+    for (int k = 0; rc == 0 && k < j->n_layers + 2 * j->n_lens; k++) rc = copy_into(w, layer_fp[k]);
     /* row ids and source lines, then positions and tokens, each streamed text by text */
     for (int pass = 0; rc == 0 && pass < (o->pool == POOL_NONE ? 4 : 2); pass++) {
         for (int64_t t = t0; rc == 0 && t < t1; t++) {
@@ -342,11 +444,12 @@ int cmd_extract(int argc, char **argv) {
         goto done;
     }
     lw_model_get_info(j.m, &j.info);
-    j.n_layers = cli_parse_layers(o.layers, j.info.n_layer, &j.layers);
+    j.n_layers = parse_sites(&j, o.layers);
     if (j.n_layers <= 0) {
         cli_fail("extract", "--layers: %s", lw_last_error());
         goto done;
     }
+    if (plan_outputs(&o, &j) != 0) goto done;
     o.sp.n_seq_max = o.batch;
     o.sp.n_ctx = j.info.n_ctx_train > 0 && j.info.n_ctx_train < 4096 ? j.info.n_ctx_train : 4096;
     j.s_ctx = o.sp.n_ctx;
@@ -359,13 +462,16 @@ int cmd_extract(int argc, char **argv) {
     /* shards of about 1 GiB unless told otherwise */
     int64_t total_rows = 0;
     for (int64_t t = 0; t < j.corpus.n; t++) total_rows += text_rows(&o, &j, t);
-    double bytes_per_text = (double)total_rows / (double)j.corpus.n * j.n_layers * j.info.n_embd * 4.0;
+    double row_bytes = 8.0 * o.lens_k * j.n_lens;
+    for (int k = 0; k < j.n_layers; k++) row_bytes += 4.0 * j.width[k];
+    double bytes_per_text = (double)total_rows / (double)j.corpus.n * row_bytes;
     int64_t per_shard = o.shard_texts ? o.shard_texts : (int64_t)(1073741824.0 / bytes_per_text);
     if (per_shard < 1) per_shard = 1;
     int n_shards = (int)((j.corpus.n + per_shard - 1) / per_shard);
 
-    layer_fp = calloc((size_t)j.n_layers, sizeof *layer_fp);
-    tmp_paths = calloc((size_t)j.n_layers, sizeof *tmp_paths);
+    const int n_files = j.n_layers + 2 * j.n_lens; /* sites, then each lens's ids and log-probs */
+    layer_fp = calloc((size_t)n_files, sizeof *layer_fp);
+    tmp_paths = calloc((size_t)n_files, sizeof *tmp_paths);
     int64_t done_texts = 0;
     for (int sh = 0; sh < n_shards; sh++) {
         int64_t t0 = sh * per_shard, t1 = t0 + per_shard < j.corpus.n ? t0 + per_shard : j.corpus.n;
@@ -379,10 +485,10 @@ int cmd_extract(int argc, char **argv) {
             continue;
         }
         int src = 0;
-        for (int k = 0; k < j.n_layers && src == 0; k++) {
+        for (int k = 0; k < n_files && src == 0; k++) {
             size_t len = strlen(path) + 32;
             tmp_paths[k] = malloc(len);
-            snprintf(tmp_paths[k], len, "%s.layer%d.tmp", path, j.layers[k]);
+            snprintf(tmp_paths[k], len, "%s.part%d.tmp", path, k);
             layer_fp[k] = fopen(tmp_paths[k], "w+b");
             if (!layer_fp[k]) src = cli_fail("extract", "cannot create %s", tmp_paths[k]);
         }
@@ -390,7 +496,7 @@ int cmd_extract(int argc, char **argv) {
             src = (o.pool == POOL_NONE ? run_tokens : run_pooled)(&o, &j, t0, t1, layer_fp, &done_texts, j.corpus.n, sh,
                                                                    n_shards);
         if (src == 0) src = write_shard(&o, &j, path, settings, t0, t1, layer_fp);
-        for (int k = 0; k < j.n_layers; k++) {
+        for (int k = 0; k < n_files; k++) {
             if (layer_fp[k]) fclose(layer_fp[k]);
             layer_fp[k] = NULL;
             if (tmp_paths[k]) unlink(tmp_paths[k]);
@@ -403,13 +509,17 @@ int cmd_extract(int argc, char **argv) {
     }
     if (j.n_skipped)
         fprintf(stderr, "extract: skipped %lld text(s) the vocabulary cannot encode\n", (long long)j.n_skipped);
-    printf("extracted %lld texts x %d layer(s) of width %d (pool %s) from %s into %s%s\n", (long long)(j.corpus.n - j.n_skipped),
-           j.n_layers, j.info.n_embd, POOL_NAMES[o.pool], o.model, o.out, n_shards > 1 ? " (sharded)" : "");
+    printf("extracted %lld texts x %d site(s) (pool %s%s) from %s into %s%s\n", (long long)(j.corpus.n - j.n_skipped),
+           j.n_layers, POOL_NAMES[o.pool], j.n_lens ? ", with the logit lens" : "", o.model, o.out,
+           n_shards > 1 ? " (sharded)" : "");
     rc = 0;
 done:
     free(layer_fp);
     free(tmp_paths);
     free(j.layers);
+    free(j.sites);
+    free(j.width);
+    free(j.lens_of);
     free(j.n_tok);
     lw_session_free(j.s);
     lw_model_free(j.m);

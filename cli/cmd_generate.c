@@ -1,4 +1,4 @@
-/* latentwire generate --model M --prompt TEXT [--hook LAYER:OP:POSITIONS:VECTORS[:SCALE]]... */
+/* latentwire generate --model M --prompt TEXT [--hook SITE:OP:POSITIONS:VECTORS[:SCALE]]... */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,16 +16,17 @@ static const char *USAGE =
     "  --no-bos            do not prepend BOS\n"
     "  --no-eos-stop       keep going past end-of-sequence tokens\n"
     "  --precision exact|fast   KV cache / attention precision (default exact)\n"
-    "  --hook LAYER:OP:POSITIONS:VECTORS[:SCALE]   (repeatable)\n"
-    "      LAYER      block index (negative counts from the end) or `embed`\n"
+    "  --hook SITE:OP:POSITIONS:VECTORS[:SCALE]   (repeatable)\n"
+    "      SITE       block index (its resid_post; negative counts from the end), `embed`, or a TransformerLens\n"
+    "                 name: blocks.L.hook_{resid_post,attn_out,mlp_out,resid_mid,z}, hook_embed\n"
     "      OP         replace | add | mean\n"
     "      POSITIONS  all | last | comma-separated absolute positions (0 = BOS)\n"
     "      VECTORS    a .safetensors file (first tensor, or FILE#NAME; no ':' in the path) or a text file of\n"
-    "                 whitespace-separated floats, one vector per line; 1 vector for all\n"
-    "                 positions or one per listed position\n"
+    "                 whitespace-separated floats, one vector per line, as wide as the site (n_embd;\n"
+    "                 n_head x head_dim for hook_z); 1 vector for all positions or one per listed position\n"
     "      SCALE      multiplier for add (default 1)\n";
 
-/* Loads k x n_embd vectors from a safetensors tensor or a text file. */
+/* Loads k x n_embd vectors (n_embd: the site's width) from a safetensors tensor or a text file. */
 static float *load_vectors(const char *spec, int n_embd, int *n_vec) {
     char path[1024];
     snprintf(path, sizeof path, "%s", spec);
@@ -48,7 +49,7 @@ static float *load_vectors(const char *spec, int n_embd, int *n_vec) {
             fprintf(stderr, "latentwire generate: %s: no tensor %s%s%s\n", path, tensor ? "\"" : "",
                     tensor ? tensor : "in file", tensor ? "\"" : "");
         } else if (t->dtype != LW_DT_F32 || t->n_dims < 1 || t->n_dims > 2 || t->shape[t->n_dims - 1] != n_embd) {
-            fprintf(stderr, "latentwire generate: %s: tensor \"%s\" must be F32 [k, %d] or [%d] (the model width)\n",
+            fprintf(stderr, "latentwire generate: %s: tensor \"%s\" must be F32 [k, %d] or [%d] (the site's width)\n",
                     path, t->name, n_embd, n_embd);
         } else {
             *n_vec = t->n_dims == 2 ? (int)t->shape[0] : 1;
@@ -90,7 +91,7 @@ static float *load_vectors(const char *spec, int n_embd, int *n_vec) {
             p = end;
         }
         if (strspn(p, " \t\r") != strlen(p) || k != n_embd) {
-            fprintf(stderr, "latentwire generate: %s:%d: vector has %d values%s, the model width is %d\n", path, line_no,
+            fprintf(stderr, "latentwire generate: %s:%d: vector has %d values%s, the site's width is %d\n", path, line_no,
                     k, strspn(p, " \t\r") != strlen(p) ? " and trailing garbage" : "", n_embd);
             free(out);
             free(text);
@@ -108,8 +109,8 @@ static float *load_vectors(const char *spec, int n_embd, int *n_vec) {
     return out;
 }
 
-/* Parses LAYER:OP:POSITIONS:VECTORS[:SCALE] into a hook (vectors/positions malloc'd). */
-static int parse_hook(const char *spec, const lw_model_info *mi, lw_hook *h) {
+/* Parses SITE:OP:POSITIONS:VECTORS[:SCALE] into a hook (vectors/positions malloc'd). */
+static int parse_hook(const char *spec, const lw_model *m, const lw_model_info *mi, lw_hook *h) {
     *h = lw_hook_default();
     char buf[1200];
     snprintf(buf, sizeof buf, "%s", spec);
@@ -119,19 +120,17 @@ static int parse_hook(const char *spec, const lw_model_info *mi, lw_hook *h) {
     /* fields are separated by ":", so a vectors path cannot contain one (documented) */
     for (char *t = strtok_r(buf, ":", &save); t && nf < 5; t = strtok_r(NULL, ":", &save)) field[nf++] = t;
     if (nf < 4) {
-        fprintf(stderr, "latentwire generate: --hook \"%s\": expected LAYER:OP:POSITIONS:VECTORS[:SCALE]\n", spec);
+        fprintf(stderr, "latentwire generate: --hook \"%s\": expected SITE:OP:POSITIONS:VECTORS[:SCALE]\n", spec);
         return -1;
     }
-    long layer;
-    if (!strcmp(field[0], "embed")) {
-        h->site = LW_SITE_EMBED;
-    } else if (cli_parse_int(field[0], -mi->n_layer, mi->n_layer - 1, &layer)) {
-        h->layer = (int)(layer < 0 ? layer + mi->n_layer : layer);
-    } else {
-        fprintf(stderr, "latentwire generate: --hook \"%s\": layer \"%s\" is out of range (model has layers 0..%d)\n",
-                spec, field[0], mi->n_layer - 1);
+    lw_site_ref site;
+    int width;
+    if (lw_site_parse(field[0], mi->n_layer, &site) != 0 || (width = lw_site_width(m, site.site)) < 0) {
+        fprintf(stderr, "latentwire generate: --hook \"%s\": %s\n", spec, lw_last_error());
         return -1;
     }
+    h->site = site.site;
+    h->layer = site.layer < 0 ? 0 : site.layer;
     if (!strcmp(field[1], "replace")) h->op = LW_OP_REPLACE;
     else if (!strcmp(field[1], "add")) h->op = LW_OP_ADD;
     else if (!strcmp(field[1], "mean")) h->op = LW_OP_MEAN;
@@ -160,7 +159,7 @@ static int parse_hook(const char *spec, const lw_model_info *mi, lw_hook *h) {
         h->n_positions = np;
     }
     int nv = 0;
-    float *vec = load_vectors(field[3], mi->n_embd, &nv);
+    float *vec = load_vectors(field[3], width, &nv);
     if (!vec) return -1;
     h->vectors = vec;
     h->n_vectors = nv;
@@ -229,7 +228,7 @@ int cmd_generate(int argc, char **argv) {
     }
     for (int k = 0; k < n_hooks; k++) {
         lw_hook h;
-        int ok = parse_hook(hooks[k], &mi, &h);
+        int ok = parse_hook(hooks[k], m, &mi, &h);
         if (ok == 0 && lw_session_add_hook(s, &h) < 0) {
             cli_fail("generate", "--hook \"%s\": %s", hooks[k], lw_last_error());
             ok = -1;

@@ -1,5 +1,6 @@
 /* `latentwire extract`: the file it writes holds exactly the activations the library
- * captures (pooled as documented), with row ids, metadata, shards and --resume. */
+ * captures (pooled as documented), with row ids, metadata, shards and --resume; sites by
+ * their TransformerLens names, and the logit lens of resid_post sites. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -53,27 +54,32 @@ static int teardown(void **state) {
 }
 
 /* Every position of one text at one site, from a plain full run of the library. */
-static float *library_rows(const char *text, int layer, int *n_out) {
+static float *library_site_rows(const char *text, lw_site site, int layer, int *n_out) {
     int32_t *tok;
     int n = lw_tokenize_alloc(M, text, true, &tok);
     lw_session_params sp = lw_session_default_params();
     sp.n_threads = 2;
     lw_session *s = lw_session_new(M, sp);
     lw_hook h = lw_hook_default();
-    h.site = layer < 0 ? LW_SITE_EMBED : LW_SITE_RESID_POST;
+    h.site = site;
     h.layer = layer < 0 ? 0 : layer;
     int id = lw_session_add_hook(s, &h);
     lw_span span = {.tokens = tok, .n = n};
     lw_seq_input in = {.seq = 0, .spans = &span, .n_spans = 1, .logits = LW_LOGITS_ALL};
     assert_int_equal(lw_session_run(s, &in, 1), 0);
     const float *rows;
+    const int w = lw_site_width(M, site);
     assert_int_equal(lw_session_capture(s, id, &rows, NULL, NULL), n);
-    float *out = malloc(sizeof(float) * (size_t)n * INFO.n_embd);
-    memcpy(out, rows, sizeof(float) * (size_t)n * INFO.n_embd);
+    float *out = malloc(sizeof(float) * (size_t)n * w);
+    memcpy(out, rows, sizeof(float) * (size_t)n * w);
     lw_session_free(s);
     free(tok);
     *n_out = n;
     return out;
+}
+
+static float *library_rows(const char *text, int layer, int *n_out) {
+    return library_site_rows(text, layer < 0 ? LW_SITE_EMBED : LW_SITE_RESID_POST, layer, n_out);
 }
 
 static void run_ok(const char *args) {
@@ -230,11 +236,106 @@ static void test_untokenizable_text(void **state) {
     lw_st_close(st);
 }
 
+/* --sites with TransformerLens names: one tensor per site (embed and layer.L as ever, the
+ * TransformerLens name for the others), the names recorded in the metadata; --logit-lens K
+ * adds the lens's top K ids and log-probs of each resid_post site. */
+static void test_sites_and_logit_lens(void **state) {
+    char out[1300], args[4096];
+    snprintf(out, sizeof out, "%s/sites.safetensors", lw_test_tmpdir());
+    snprintf(args, sizeof args,
+             "extract --model %s --sites blocks.2.hook_mlp_out,embed,blocks.1.hook_z,1,blocks.1.hook_attn_out,"
+             "blocks.2.hook_resid_mid,blocks.1.hook_resid_post --pool none --input %s --out %s --logit-lens 3",
+             MODEL, CORPUS, out);
+    run_ok(args);
+    lw_st_file *f = lw_st_open(out);
+    if (!f) fail_msg("%s", lw_last_error());
+    const char *meta = lw_st_meta(f, "latentwire");
+    const char *want_meta[] = {"\"embed\":\"hook_embed\"", "\"layer.1\":\"blocks.1.hook_resid_post\"",
+                               "\"blocks.1.hook_z\":\"blocks.1.hook_z\"", "\"logit_lens\":3",
+                               "\"sites\":[\"hook_embed\",\"blocks.1.hook_z\",\"blocks.1.hook_attn_out\","
+                               "\"blocks.1.hook_resid_post\",\"blocks.2.hook_resid_mid\",\"blocks.2.hook_mlp_out\"]"};
+    for (int i = 0; i < 5; i++)
+        if (!strstr(meta, want_meta[i])) fail_msg("metadata lacks %s: %s", want_meta[i], meta);
+    const struct {
+        const char *tensor;
+        lw_site site;
+        int layer;
+    } sites[6] = {{"embed", LW_SITE_EMBED, -1},
+                  {"blocks.1.hook_z", LW_SITE_Z, 1},
+                  {"blocks.1.hook_attn_out", LW_SITE_ATTN_OUT, 1},
+                  {"layer.1", LW_SITE_RESID_POST, 1},
+                  {"blocks.2.hook_resid_mid", LW_SITE_RESID_MID, 2},
+                  {"blocks.2.hook_mlp_out", LW_SITE_MLP_OUT, 2}};
+    const lw_st_tensor *ids = lw_st_find(f, "layer.1.lens_ids"), *lps = lw_st_find(f, "layer.1.lens_logprobs");
+    assert_non_null(ids);
+    assert_non_null(lps);
+    assert_int_equal(ids->dtype, LW_DT_I32);
+    assert_int_equal(lps->dtype, LW_DT_F32);
+    assert_int_equal(lw_st_count(f), 6 + 2 + 4); /* sites, lens, row_id line position token */
+    for (int k = 0; k < 6; k++) {
+        const lw_st_tensor *t = lw_st_find(f, sites[k].tensor);
+        if (!t) fail_msg("no tensor %s", sites[k].tensor);
+        const int w = lw_site_width(M, sites[k].site);
+        assert_int_equal(t->shape[1], w);
+        int64_t row = 0;
+        for (int i = 0; i < 5; i++) {
+            int n;
+            float *ref = library_site_rows(TEXTS[i], sites[k].site, sites[k].layer, &n);
+            double e = lw_test_max_rel_err((const float *)t->data + row * w, ref, (size_t)n * w, 1e-6);
+            if (e >= 1e-5) fail_msg("%s: text %d differs from the library by %.3g", sites[k].tensor, i, e);
+            if (sites[k].site == LW_SITE_RESID_POST) { /* the lens of exactly these rows */
+                int32_t *want_ids = malloc(sizeof(int32_t) * (size_t)n * 3);
+                float *want_lp = malloc(sizeof(float) * (size_t)n * 3);
+                assert_int_equal(lw_logit_lens_topk(M, ref, n, 3, want_ids, want_lp), 0);
+                assert_int_equal(ids->shape[0], t->shape[0]);
+                assert_int_equal(ids->shape[1], 3);
+                assert_memory_equal((const int32_t *)ids->data + row * 3, want_ids, sizeof(int32_t) * (size_t)n * 3);
+                assert_true(lw_test_max_abs_diff((const float *)lps->data + row * 3, want_lp, (size_t)n * 3) < 1e-4);
+                free(want_ids);
+                free(want_lp);
+            }
+            row += n;
+            free(ref);
+        }
+        assert_int_equal(row, t->shape[0]);
+    }
+    lw_st_close(f);
+
+    /* pooled: the lens of the pooled row (here the last token's) */
+    snprintf(args, sizeof args, "extract --model %s --layers blocks.-1.hook_resid_post --pool last --input %s --out %s "
+                                "--logit-lens 2", MODEL, CORPUS, out);
+    run_ok(args);
+    f = lw_st_open(out);
+    const lw_st_tensor *t = lw_st_find(f, "layer.2");
+    ids = lw_st_find(f, "layer.2.lens_ids");
+    assert_non_null(t);
+    assert_non_null(ids);
+    int32_t got[2 * 5];
+    float lp[2 * 5];
+    assert_int_equal(lw_logit_lens_topk(M, t->data, 5, 2, got, lp), 0);
+    assert_memory_equal(ids->data, got, sizeof got);
+    lw_st_close(f);
+
+    /* errors: no resid_post site for the lens, a name that is no site, a site out of range */
+    char *o, *e;
+    const char *bad[3][2] = {{"--sites blocks.1.hook_z --logit-lens 3", "needs a resid_post"},
+                             {"--sites 0,blocks.1.hook_foo", "blocks.1.hook_foo"},
+                             {"--layers blocks.3.hook_mlp_out", "blocks 0..2"}};
+    for (int i = 0; i < 3; i++) {
+        snprintf(args, sizeof args, "extract --model %s %s --input %s --out %s", MODEL, bad[i][0], CORPUS, out);
+        assert_int_not_equal(lw_test_run_cli(args, &o, &e), 0);
+        if (!strstr(e, bad[i][1])) fail_msg("`%s`: expected \"%s\" in: %s", args, bad[i][1], e);
+        free(o);
+        free(e);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pools),
         cmocka_unit_test(test_shards_and_resume),
         cmocka_unit_test(test_untokenizable_text),
+        cmocka_unit_test(test_sites_and_logit_lens),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

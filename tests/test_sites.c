@@ -7,7 +7,8 @@
  *  - add / replace at the new sites move what follows as the residual algebra says
  *  - capture-only runs at the new sites stop early and capture the full run's rows
  *  - the logit lens of the last block equals the model's logits (tied and untied output)
- *  - an architecture without the sites (bert) is an error naming site and architecture */
+ *  - an architecture without the sites (bert) is an error naming site and architecture
+ *  - `generate --hook` takes the TransformerLens names */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,12 +29,14 @@ static const char *SENTENCE = "Once upon a time, there was a little dog named Ma
 static const char *DONOR = "The big red ball rolled down the hill and the cat ran after it fast.";
 
 static lw_model *TIED, *UNTIED;
+static char TIED_PATH[1200];
 
 static lw_model *synth(const char *file, bool tied) {
     lw_synth_params p = lw_synth_default_params();
     p.n_layer = 3;
     p.tied = tied;
     const char *path = lw_test_tmpfile(file);
+    if (tied) snprintf(TIED_PATH, sizeof TIED_PATH, "%s", path);
     if (lw_synth_write(path, &p) != 0) return NULL;
     lw_model *m = lw_model_load(path, lw_model_default_params());
     if (!m) fprintf(stderr, "%s\n", lw_last_error());
@@ -250,11 +253,60 @@ static void test_logit_lens(void **state) {
     assert_non_null(strstr(lw_last_error(), "non-finite"));
 }
 
+/* ------------------------------------------------------------ CLI */
+
+static char *generate(const char *hook, int *rc) {
+    char args[4096], *out, *err;
+    snprintf(args, sizeof args, "generate --model %s --prompt 'Once upon a time' --max-tokens 6 --no-eos-stop%s%s",
+             TIED_PATH, hook ? " --hook " : "", hook ? hook : "");
+    *rc = lw_test_run_cli(args, &out, &err);
+    if (*rc != 0) {
+        free(out);
+        return err;
+    }
+    free(err);
+    return out;
+}
+
+static void test_generate_hook_names(void **state) {
+    const char *zero = lw_test_tmpfile("zero.txt"), *big = lw_test_tmpfile("big.txt");
+    FILE *fz = fopen(zero, "w"), *fb = fopen(big, "w");
+    for (int j = 0; j < 64; j++) {
+        fprintf(fz, "0 ");
+        fprintf(fb, "%g ", 4.0 * sin(j * 0.9));
+    }
+    fclose(fz);
+    fclose(fb);
+    int rc;
+    char *plain = generate(NULL, &rc), spec[1400];
+    assert_int_equal(rc, 0);
+    const char *sites[4] = {"blocks.1.hook_mlp_out", "blocks.2.hook_attn_out", "blocks.0.hook_resid_mid", "blocks.1.hook_z"};
+    for (int k = 0; k < 4; k++) {
+        snprintf(spec, sizeof spec, "%s:add:all:%s", sites[k], zero); /* adding 0 changes nothing */
+        char *same = generate(spec, &rc);
+        assert_int_equal(rc, 0);
+        assert_string_equal(same, plain);
+        free(same);
+        snprintf(spec, sizeof spec, "%s:replace:all:%s", sites[k], big);
+        char *other = generate(spec, &rc);
+        assert_int_equal(rc, 0);
+        if (!strcmp(other, plain)) fail_msg("replacing %s changed nothing: %s", sites[k], other);
+        free(other);
+    }
+    snprintf(spec, sizeof spec, "blocks.1.hook_foo:add:all:%s", zero);
+    char *err = generate(spec, &rc);
+    assert_int_not_equal(rc, 0);
+    assert_non_null(strstr(err, "blocks.1.hook_foo"));
+    free(err);
+    free(plain);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),          cmocka_unit_test(test_widths_and_unsupported),
         cmocka_unit_test(test_identities),     cmocka_unit_test(test_interventions),
         cmocka_unit_test(test_early_stop),     cmocka_unit_test(test_logit_lens),
+        cmocka_unit_test(test_generate_hook_names),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
