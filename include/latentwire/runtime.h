@@ -112,6 +112,7 @@ typedef struct {
     int n_seq_max;      /* sequences that may be resident at once (default 1) */
     int n_threads;      /* 0 = all cores */
     lw_precision precision; /* default LW_PRECISION_EXACT */
+    bool embeddings;    /* compute the model's own pooled sentence embedding (lw_embed_pooled); default false */
 } lw_session_params;
 
 lw_session_params lw_session_default_params(void);
@@ -298,6 +299,25 @@ int lw_logit_lens(lw_model *model, const float *rows, int n, float *logits);
 /* The lens's top k tokens per row, by logit (ties: lower id first): ids and log-probs (log
  * softmax over the whole vocabulary), each caller-allocated n x k. k in [1, n_vocab]. 0 or -1. */
 int lw_logit_lens_topk(lw_model *model, const float *rows, int n, int k, int32_t *ids, float *logprobs);
+
+/* ---------------------------------------------------------------- model's own sentence embedding */
+
+/* The pooling the model file declares for its sentence embedding ("<arch>.pooling_type"):
+ * "mean", "cls", "last", "rank", or "none" when it declares none (language models). */
+const char *lw_model_pooling(const lw_model *model);
+
+/* The model's own pooled sentence embedding of many texts (llama.cpp's pooling, as declared
+ * in the file: e.g. mean over every token, [CLS] and [SEP] included, for a sentence-transformers
+ * BERT), not normalized. For encoders such as BERT, which have no residual-stream `l_out`
+ * nodes for lw_extract_pooled. The session must be created with params.embeddings = true,
+ * have no hooks and no resident tokens; texts are tokenized with the tokenizer's special
+ * tokens and batched up to n_seq_max sequences whose tokens fit one micro-batch and the
+ * context. out (caller-allocated, n x n_embd) receives one row per text. A text the
+ * vocabulary cannot encode, with no tokens of its own (empty or only whitespace), or longer
+ * than min(context, n_ubatch) (unless truncate: then its content is cut so that the closing
+ * special token, e.g. [SEP], is kept) is an error naming its index, or, when ok != NULL,
+ * gets ok[i] = false and a NaN row. Returns 0 or -1. */
+int lw_embed_pooled(lw_session *session, const char *const *texts, int64_t n, bool truncate, float *out, bool *ok);
 
 /* ---------------------------------------------------------------- sampling, generation */
 

@@ -27,7 +27,8 @@
 
 lw_session_params lw_session_default_params(void) {
     lw_session_params p = {
-        .n_ctx = 0, .n_ubatch = 512, .n_seq_max = 1, .n_threads = 0, .precision = LW_PRECISION_EXACT};
+        .n_ctx = 0, .n_ubatch = 512, .n_seq_max = 1, .n_threads = 0, .precision = LW_PRECISION_EXACT,
+        .embeddings = false};
     return p;
 }
 
@@ -85,6 +86,7 @@ lw_session *lw_session_new(lw_model *m, lw_session_params p) {
     cp.cb_eval = eval_callback;
     cp.cb_eval_user_data = s;
     cp.no_perf = true;
+    cp.embeddings = p.embeddings; /* pooled sentence embeddings (lw_embed_pooled) */
     if (p.precision == LW_PRECISION_EXACT) {
         cp.type_k = GGML_TYPE_F32;
         cp.type_v = GGML_TYPE_F32;
