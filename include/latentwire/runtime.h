@@ -6,8 +6,9 @@
  *
  * Residual-stream sites:
  *   LW_SITE_EMBED       the input to block 0 (the token-embedding lookup, or the soft
- *                       tokens given as input). Architectures that scale embeddings inside
- *                       the graph (Gemma) scale after this site.
+ *                       tokens given as input), in the units of the token-embedding matrix's
+ *                       rows on every architecture: Gemma's sqrt(n_embd) input scale comes
+ *                       after this site, for token ids and soft tokens alike.
  *   LW_SITE_RESID_POST  the output of block L (llama.cpp's `l_out-L`), L in [0, n_layer).
  * Sites inside block L (TransformerLens names; mapped for llama and gemma3, see lw_site):
  *   LW_SITE_ATTN_OUT    blocks.L.hook_attn_out: what attention adds to the residual stream
@@ -79,6 +80,36 @@ int32_t lw_tokenize(const lw_model *model, const char *text, bool add_bos, int32
 
 /* Tokenizes into a freshly malloc'd array (*out, caller frees); returns the count or -1. */
 int32_t lw_tokenize_alloc(const lw_model *model, const char *text, bool add_bos, int32_t **out);
+
+/* Like lw_tokenize_alloc, but the model's special tokens written in the text ("<|im_start|>",
+ * "<start_of_turn>", ...) become their ids instead of being spelled out piece by piece.
+ * Prompts (generate, channels, debate, chat templates) use this; corpora do not. */
+int32_t lw_tokenize_special_alloc(const lw_model *model, const char *text, bool add_bos, int32_t **out);
+
+/* Whether the tokenizer puts a space before a text it starts (SentencePiece's space prefix:
+ * "x" becomes " x"). Byte-level BPE tokenizers (GPT-2, SmolLM2, Qwen, Llama 3) do not, so a
+ * text tokenized as a separate piece after another needs an explicit " " to stay a new word. */
+bool lw_tokenizer_adds_space(const lw_model *model);
+
+/* The conversation (roles "system" / "user" / "assistant", n messages) rendered with the
+ * model's own chat template (tokenizer.chat_template in the GGUF, as llama.cpp implements
+ * it), followed by the assistant's opening when add_assistant. malloc'd; NULL when the
+ * model has no template or llama.cpp does not know it. Tokenize the result with
+ * lw_tokenize_special_alloc. */
+char *lw_chat_format(const lw_model *model, const char *const *roles, const char *const *contents, int n,
+                     bool add_assistant);
+
+/* The template's text before and after a single user message (assistant opening
+ * included), for wrapping a prompt assembled from pieces: prefix + pieces + suffix.
+ * Both malloc'd (caller frees). 0 or -1. */
+int lw_chat_affixes(const lw_model *model, char **prefix, char **suffix);
+
+/* Whether token ends generation (EOS, EOT, <|im_end|>, <end_of_turn>...: llama.cpp's EOG set). */
+bool lw_token_is_eog(const lw_model *model, int32_t token);
+
+/* Hex sha256 of the vocabulary (every token's piece), computed once per model; equal
+ * hashes mean a shared vocabulary. Owned by the model. NULL on error. */
+const char *lw_model_vocab_hash(lw_model *model);
 
 /* Renders tokens as text into a malloc'd NUL-terminated string (caller frees). Special
  * tokens (BOS/EOS) are rendered only when render_special is true. NULL on error. */

@@ -17,12 +17,10 @@ static void pool_rows(const float *rows, const int32_t *seqs, const int32_t *pos
         memcpy(dst, rows + (size_t)best * d, sizeof(float) * (size_t)d);
         return;
     }
-    int count = 0;
-    for (int r = 0; r < n_rows; r++) count += seqs[r] == seq;
     double *acc = calloc((size_t)d, sizeof(double));
     int used = 0;
     for (int r = 0; r < n_rows; r++) {
-        if (seqs[r] != seq || (skip_bos && pos[r] == 0 && count > 1)) continue;
+        if (seqs[r] != seq || (skip_bos && pos[r] == 0)) continue;
         const float *x = rows + (size_t)r * d;
         for (int c = 0; c < d; c++) acc[c] += x[c];
         used++;
@@ -60,6 +58,9 @@ int lw_extract_pooled_sites(lw_session *s, const char *const *texts, int64_t n, 
         }
     }
     const int batch = s->params.n_seq_max;
+    /* position 0 is dropped from mean pooling only when it is a BOS this call added: a
+     * tokenizer that adds none (SmolLM2, Qwen) keeps its first content token */
+    const bool bos_added = add_bos && llama_vocab_get_add_bos(s->model->vocab) && llama_vocab_bos(s->model->vocab) >= 0;
     int32_t **tok = calloc((size_t)batch, sizeof *tok);
     int64_t *idx = calloc((size_t)batch, sizeof *idx);
     lw_span *spans = calloc((size_t)batch, sizeof *spans);
@@ -69,12 +70,17 @@ int lw_extract_pooled_sites(lw_session *s, const char *const *texts, int64_t n, 
         int nb = 0, used = 0;
         while (rc == 0 && t < n && nb < batch) {
             int32_t len = lw_tokenize_alloc(s->model, texts[t], add_bos, &tok[nb]);
+            bool empty = len >= 0 && len <= (bos_added ? 1 : 0);
+            if (empty) lw_fail("extract: text %lld is empty (no tokens to pool)", (long long)t);
             if (truncate && len > s->n_ctx) len = s->n_ctx;
-            bool bad = len <= 0 || len > s->n_ctx;
+            bool bad = empty || len < 0 || len > s->n_ctx;
             if (bad && !ok) {
-                rc = len <= 0 ? lw_fail_prefix("extract: text %lld: ", (long long)t)
-                              : lw_fail("extract: text %lld has %d tokens, more than the context (%d)", (long long)t,
-                                        len, s->n_ctx);
+                free(tok[nb]);
+                tok[nb] = NULL;
+                rc = empty    ? -1
+                     : len < 0 ? lw_fail_prefix("extract: text %lld: ", (long long)t)
+                               : lw_fail("extract: text %lld has %d tokens, more than the context (%d)", (long long)t,
+                                         len, s->n_ctx);
                 break;
             }
             if (bad) {
@@ -104,7 +110,7 @@ int lw_extract_pooled_sites(lw_session *s, const char *const *texts, int64_t n, 
             int n_rows = lw_session_capture(s, k, &rows, &seqs, &pos);
             const int d = s->hooks[k].width;
             for (int q = 0; q < nb; q++)
-                pool_rows(rows, seqs, pos, n_rows, q, d, pool, add_bos, out[k] + idx[q] * d);
+                pool_rows(rows, seqs, pos, n_rows, q, d, pool, bos_added, out[k] + idx[q] * d);
         }
         lw_session_clear_captures(s);
         for (int q = 0; q < nb; q++) {

@@ -9,9 +9,10 @@
 #include "llama.h"
 
 extern "C" int lw_guarded_tokenize(const struct llama_vocab *vocab, const char *text, int32_t len, int32_t *out,
-                                   int32_t cap, bool add_special, int32_t *result, char *why, int why_len) {
+                                   int32_t cap, bool add_special, bool parse_special, int32_t *result, char *why,
+                                   int why_len) {
     try {
-        *result = llama_tokenize(vocab, text, len, out, cap, add_special, false);
+        *result = llama_tokenize(vocab, text, len, out, cap, add_special, parse_special);
         return 0;
     } catch (const std::exception &e) {
         if (why_len > 0) {

@@ -13,9 +13,14 @@ struct lw_model {
     const struct llama_vocab *vocab;
     char path[1024];
     char sha256[65];        /* "" until computed */
+    char vocab_hash[65];    /* "" until computed (lw_model_vocab_hash) */
     bool has_output;        /* the file has a separate output.weight */
     float *tok_embd;        /* n_vocab x n_embd, read on first use (lw_model_token_embeddings_cached) */
     struct lw_lens *lens;   /* logit-lens weights, read on first use (lens.c) */
+    /* The factor the graph applies to looked-up token embeddings but not to input embeddings
+     * (Gemma 3/3n/4 scale by sqrt(n_embd) only when the batch holds token ids). Soft tokens are
+     * multiplied by it on the host, so a soft token means an embedding row on every architecture. */
+    float soft_token_scale;
 };
 
 /* One installed hook with owned copies of its positions and vectors, and its captures. */

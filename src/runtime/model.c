@@ -1,6 +1,7 @@
 /* Loading GGUF models through llama.cpp; model facts, tokenizer, weight matrices. */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,7 @@
 #include "runtime/internal.h"
 
 int lw_guarded_tokenize(const struct llama_vocab *vocab, const char *text, int32_t len, int32_t *out, int32_t cap,
-                        bool add_special, int32_t *result, char *why, int why_len);
+                        bool add_special, bool parse_special, int32_t *result, char *why, int why_len);
 
 /* ---- llama.cpp logging: quiet by default, but keep its last error line so our own
  * messages can say why a load failed ("tensor data is not within file bounds"...). */
@@ -66,8 +67,27 @@ static int check_gguf_file(const char *path, bool *has_output) {
     struct gguf_context *g = gguf_init_from_file(path, gp);
     if (!g) return lw_fail("%s: truncated or corrupt GGUF header", path);
     *has_output = gguf_find_tensor(g, "output.weight") >= 0;
+    /* A split model's other parts hold tensors this file lacks (the output matrix among them,
+     * which would then look tied); latentwire reads weights from this one file, so refuse. */
+    int64_t split = gguf_find_key(g, "split.count");
+    int n_split = split >= 0 ? (int)gguf_get_val_u16(g, split) : 1;
     gguf_free(g);
+    if (n_split > 1)
+        return lw_fail("%s: part of a model split into %d GGUF files; merge them first "
+                       "(llama-gguf-split --merge FIRST-PART OUT.gguf) and load the merged file", path, n_split);
     return 0;
+}
+
+/* Architectures whose graph scales the embedding lookup by sqrt(n_embd) only for token ids
+ * (src/models/gemma3.cpp: ggml_scale(inpL, ubatch.token ? sqrtf(n_embd) : 1.0f), likewise
+ * gemma3n, gemma4, gemma-embedding). gemma, gemma2 and minicpm3 scale both inputs alike. */
+static float soft_token_scale_for(const struct llama_model *lm) {
+    static const char *const token_only[] = {"gemma3", "gemma3n", "gemma4", "gemma-embedding"};
+    char arch[64] = "";
+    llama_model_meta_val_str(lm, "general.architecture", arch, sizeof arch);
+    for (size_t i = 0; i < sizeof token_only / sizeof token_only[0]; i++)
+        if (strcmp(arch, token_only[i]) == 0) return sqrtf((float)llama_model_n_embd(lm));
+    return 1.0f;
 }
 
 lw_model *lw_model_load(const char *path, lw_model_params params) {
@@ -100,7 +120,46 @@ lw_model *lw_model_load(const char *path, lw_model_params params) {
     m->vocab = llama_model_get_vocab(lm);
     m->has_output = has_output;
     snprintf(m->path, sizeof m->path, "%s", path);
+    m->soft_token_scale = soft_token_scale_for(lm);
     return m;
+}
+
+/* Hex sha256 of the vocabulary (every token's piece, special ones rendered, with its
+ * length), computed once: two models share a vocabulary when the hashes are equal. */
+const char *lw_model_vocab_hash(lw_model *m) {
+    if (m->vocab_hash[0]) return m->vocab_hash;
+    int32_t n = llama_vocab_n_tokens(m->vocab);
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) {
+        lw_fail("out of memory");
+        return NULL;
+    }
+    for (int32_t t = 0; t < n; t++) {
+        char piece[256];
+        int32_t got = llama_token_to_piece(m->vocab, t, piece, sizeof piece, 0, true);
+        if (got < 0) got = 0; /* longer than any real piece: its length still counts below */
+        if (len + (size_t)got + 8 > cap) {
+            while (len + (size_t)got + 8 > cap) cap *= 2;
+            char *grown = realloc(buf, cap);
+            if (!grown) {
+                free(buf);
+                lw_fail("out of memory");
+                return NULL;
+            }
+            buf = grown;
+        }
+        len += (size_t)snprintf(buf + len, 8, "%d:", got);
+        memcpy(buf + len, piece, (size_t)got);
+        len += (size_t)got;
+    }
+    int rc = lw_sha256_buf(buf, len, m->vocab_hash);
+    free(buf);
+    if (rc != 0) {
+        m->vocab_hash[0] = 0;
+        return NULL;
+    }
+    return m->vocab_hash;
 }
 
 void lw_model_free(lw_model *model) {
@@ -140,7 +199,7 @@ const char *lw_model_sha256(lw_model *m) {
     return m->sha256;
 }
 
-int32_t lw_tokenize(const lw_model *m, const char *text, bool add_bos, int32_t *out, int32_t cap) {
+static int32_t tokenize(const lw_model *m, const char *text, bool add_bos, bool special, int32_t *out, int32_t cap) {
     if (!text) {
         lw_fail("tokenize: text is NULL");
         return INT32_MIN;
@@ -152,12 +211,12 @@ int32_t lw_tokenize(const lw_model *m, const char *text, bool add_bos, int32_t *
     }
     int32_t result;
     char why[128];
-    if (lw_guarded_tokenize(m->vocab, text, (int32_t)len, out, cap, add_bos, &result, why, sizeof why) != 0) {
+    if (lw_guarded_tokenize(m->vocab, text, (int32_t)len, out, cap, add_bos, special, &result, why, sizeof why) != 0) {
         /* find the first character the vocabulary cannot encode, to name it */
         for (size_t i = 0; i < len; i++) {
             int32_t r;
             char one[2] = {text[i], 0};
-            if (lw_guarded_tokenize(m->vocab, one, 1, NULL, 0, false, &r, why, sizeof why) != 0) {
+            if (lw_guarded_tokenize(m->vocab, one, 1, NULL, 0, false, false, &r, why, sizeof why) != 0) {
                 unsigned char c = (unsigned char)text[i];
                 if (c >= 32 && c < 127)
                     lw_fail("tokenize: character '%c' (byte 0x%02X) at offset %zu has no token in this vocabulary", c, c, i);
@@ -172,20 +231,103 @@ int32_t lw_tokenize(const lw_model *m, const char *text, bool add_bos, int32_t *
     return result;
 }
 
-int32_t lw_tokenize_alloc(const lw_model *m, const char *text, bool add_bos, int32_t **out) {
+static int32_t tokenize_alloc(const lw_model *m, const char *text, bool add_bos, bool special, int32_t **out) {
     *out = NULL;
-    int32_t n = lw_tokenize(m, text, add_bos, NULL, 0);
+    int32_t n = tokenize(m, text, add_bos, special, NULL, 0);
     if (n == INT32_MIN) return -1;
     int32_t need = n < 0 ? -n : n;
     int32_t *buf = malloc(sizeof(int32_t) * (size_t)(need > 0 ? need : 1));
     if (!buf) return lw_fail("out of memory");
-    int32_t got = need > 0 ? lw_tokenize(m, text, add_bos, buf, need) : 0;
+    int32_t got = need > 0 ? tokenize(m, text, add_bos, special, buf, need) : 0;
     if (got < 0) {
         free(buf);
         return lw_fail("tokenize failed");
     }
     *out = buf;
     return got;
+}
+
+int32_t lw_tokenize(const lw_model *m, const char *text, bool add_bos, int32_t *out, int32_t cap) {
+    return tokenize(m, text, add_bos, false, out, cap);
+}
+
+int32_t lw_tokenize_alloc(const lw_model *m, const char *text, bool add_bos, int32_t **out) {
+    return tokenize_alloc(m, text, add_bos, false, out);
+}
+
+int32_t lw_tokenize_special_alloc(const lw_model *m, const char *text, bool add_bos, int32_t **out) {
+    return tokenize_alloc(m, text, add_bos, true, out);
+}
+
+bool lw_token_is_eog(const lw_model *m, int32_t token) { return llama_vocab_is_eog(m->vocab, token); }
+
+bool lw_tokenizer_adds_space(const lw_model *m) {
+    int32_t t[8];
+    int32_t n = tokenize(m, "x", false, false, t, 8);
+    char *r = n > 0 ? lw_detokenize(m, t, n, false) : NULL;
+    bool adds = r && r[0] == ' ';
+    free(r);
+    return adds;
+}
+
+char *lw_chat_format(const lw_model *m, const char *const *roles, const char *const *contents, int n,
+                     bool add_assistant) {
+    const char *tmpl = llama_model_chat_template(m->llama, NULL);
+    if (!tmpl) {
+        lw_fail("%s: the model has no chat template (tokenizer.chat_template)", m->path);
+        return NULL;
+    }
+    if (n < 0) n = 0;
+    struct llama_chat_message *msgs = calloc((size_t)(n > 0 ? n : 1), sizeof *msgs);
+    size_t total = 256;
+    for (int i = 0; i < n; i++) {
+        msgs[i].role = roles[i];
+        msgs[i].content = contents[i];
+        total += strlen(roles[i]) + strlen(contents[i]) + 64;
+    }
+    char *buf = malloc(total);
+    int32_t got = msgs && buf ? llama_chat_apply_template(tmpl, msgs, (size_t)n, add_assistant, buf, (int32_t)total) : -1;
+    if (got >= (int32_t)total) { /* the template added more than we guessed */
+        char *grown = realloc(buf, (size_t)got + 1);
+        if (grown) {
+            buf = grown;
+            total = (size_t)got + 1;
+            got = llama_chat_apply_template(tmpl, msgs, (size_t)n, add_assistant, buf, (int32_t)total);
+        } else {
+            got = -1;
+        }
+    }
+    free(msgs);
+    if (got < 0 || got >= (int32_t)total) {
+        free(buf);
+        lw_fail("%s: llama.cpp does not know this model's chat template", m->path);
+        return NULL;
+    }
+    buf[got] = '\0';
+    return buf;
+}
+
+int lw_chat_affixes(const lw_model *m, char **prefix, char **suffix) {
+    *prefix = *suffix = NULL;
+    static const char mark[] = "\x01LW_CONTENT\x01";
+    const char *role = "user", *content = mark;
+    char *all = lw_chat_format(m, &role, &content, 1, true);
+    if (!all) return -1;
+    char *at = strstr(all, mark);
+    if (!at) {
+        free(all);
+        return lw_fail("%s: the chat template does not place the user's text verbatim", m->path);
+    }
+    *prefix = strndup(all, (size_t)(at - all));
+    *suffix = strdup(at + strlen(mark));
+    free(all);
+    if (!*prefix || !*suffix) {
+        free(*prefix);
+        free(*suffix);
+        *prefix = *suffix = NULL;
+        return lw_fail("out of memory");
+    }
+    return 0;
 }
 
 /* Concatenates each token's piece as it is (llama_detokenize would strip the leading space

@@ -378,6 +378,10 @@ static int flush_chunk(lw_session *s, chunk *c) {
             b->n_tokens = 0;
             return 0;
         }
+        /* after the embed site, as the graph scales looked-up rows after its lookup node */
+        const float k = s->model->soft_token_scale;
+        if (k != 1.0f)
+            for (size_t i = 0; i < (size_t)b->n_tokens * (size_t)s->n_embd; i++) b->embd[i] *= k;
     }
     s->aborted = false;
     s->cb_error = 0;
