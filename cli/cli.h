@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "latentwire/runtime.h"
 #include "latentwire/task.h"
 
 int cmd_info(int argc, char **argv);
@@ -33,6 +34,9 @@ bool cli_parse_float(const char *s, double *out);
 /* A task from "FILE.jsonl", "story:N", "gsm8k:N", "fv:NAME[:N]" or "bio:N" (data_dir:
  * ../shared/data). 0 or -1 (message set). */
 int cli_load_task(const char *spec, const char *data_dir, uint64_t seed, lw_task *out);
+
+/* Model parameters for every verb: the defaults plus the global --gpu-layers N. */
+lw_model_params cli_model_params(void);
 
 /* stderr is a terminal (progress lines are shown only then). */
 bool cli_is_tty(void);

@@ -20,6 +20,7 @@ static const char *USAGE =
 
 int cmd_align(int argc, char **argv) {
     lw_align_params p = lw_align_default_params();
+    p.n_gpu_layers = cli_model_params().n_gpu_layers;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n;

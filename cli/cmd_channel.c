@@ -25,6 +25,7 @@ static const char *USAGE =
     "  --message-tokens N   text/CIPHER message length (default 24)   --answer-tokens N (default 8)\n"
     "  --temp T             text: sender sampling temperature; CIPHER: softmax temperature (default 0 / 1)\n"
     "  --top-k K --top-p P --onehot F   CIPHER truncation and partial one-hot threshold\n"
+    "  --chat               A's text, and B's message + prompt, as a user turn in each model's chat template\n"
     "  --out ITEMS.jsonl    per-item records (written as ITEMS.jsonl.partial, renamed when done)\n"
     "  --resume             reuse the records of an interrupted run (ITEMS.jsonl.partial)\n"
     "  --json SUMMARY.json  --resamples N (default 1000)  --seed N  --data DIR (default ../shared/data)\n";
@@ -124,7 +125,7 @@ typedef struct {
     const char *sender, *receiver, *task, *channels, *ks, *js, *ops, *out, *json, *data, *ac_bridge;
     int calib, resamples, message_tokens, answer_tokens, top_k;
     float temp, top_p, onehot;
-    bool temp_set, resume;
+    bool temp_set, resume, chat;
     uint64_t seed;
 } opts;
 
@@ -136,6 +137,7 @@ static int build_conditions(const opts *o, lw_session *sa, lw_session *sb, const
     base.cipher_top_p = o->top_p;
     base.cipher_onehot = o->onehot;
     base.seed = o->seed;
+    base.chat = o->chat;
     int ks[32], js[32], nk = split_ints(o->ks, ks, 32), nj = split_ints(o->js, js, 32);
     if (nk <= 0 || nj <= 0) return lw_fail("--k / --j: comma-separated layer indices expected");
     char buf[256];
@@ -245,6 +247,7 @@ int cmd_channel(int argc, char **argv) {
             fputs(USAGE, stdout);
             return 0;
         } else if (!strcmp(a, "--resume")) o.resume = true;
+        else if (!strcmp(a, "--chat")) o.chat = true;
         else if (!v) return cli_fail("channel", "option %s needs a value", a);
         else if (!strcmp(a, "--sender")) o.sender = argv[++i];
         else if (!strcmp(a, "--receiver")) o.receiver = argv[++i];
@@ -276,8 +279,8 @@ int cmd_channel(int argc, char **argv) {
         return cli_fail("channel", "--task %s has no items", o.task);
     }
     int rc = 1;
-    lw_model *ma = lw_model_load(o.sender, lw_model_default_params());
-    lw_model *mb = ma && strcmp(o.sender, o.receiver) ? lw_model_load(o.receiver, lw_model_default_params()) : ma;
+    lw_model *ma = lw_model_load(o.sender, cli_model_params());
+    lw_model *mb = ma && strcmp(o.sender, o.receiver) ? lw_model_load(o.receiver, cli_model_params()) : ma;
     lw_session *sa = NULL, *sb = NULL;
     lw_bridge *bridge = NULL;
     conditions cs = {0};

@@ -20,6 +20,7 @@ static const char *USAGE =
     "  --rounds R         (default 2)   --channel text|cipher (default text)\n"
     "  --answer-tokens N  (default 48)  --out ITEMS.jsonl  --json SUMMARY.json\n"
     "  --resamples N --seed N --data DIR (default ../shared/data)\n"
+    "  --chat             each agent reads its input as a user turn in its model's chat template\n"
     "  Each agent reads the item's sender text (if any) and receiver prompt as its question.\n";
 
 int cmd_debate(int argc, char **argv) {
@@ -32,7 +33,8 @@ int cmd_debate(int argc, char **argv) {
         if (!strcmp(a, "--help")) {
             fputs(USAGE, stdout);
             return 0;
-        } else if (!v) return cli_fail("debate", "option %s needs a value", a);
+        } else if (!strcmp(a, "--chat")) dp.chat = true;
+        else if (!v) return cli_fail("debate", "option %s needs a value", a);
         else if (!strcmp(a, "--agents")) agents_spec = argv[++i];
         else if (!strcmp(a, "--task")) task = argv[++i];
         else if (!strcmp(a, "--out")) out = argv[++i];
@@ -67,7 +69,7 @@ int cmd_debate(int argc, char **argv) {
         char *colon = strrchr(tok, ':');
         double temp = 0.7;
         if (colon && cli_parse_float(colon + 1, &temp)) *colon = '\0';
-        models[n_agents] = lw_model_load(tok, lw_model_default_params());
+        models[n_agents] = lw_model_load(tok, cli_model_params());
         lw_session *s = models[n_agents] ? lw_session_new(models[n_agents], lw_session_default_params()) : NULL;
         if (!s) {
             cli_fail_lib("debate");

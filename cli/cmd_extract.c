@@ -19,8 +19,9 @@
 #include "latentwire/runtime.h"
 #include "latentwire/safetensors.h"
 
-enum pool { POOL_MEAN, POOL_LAST, POOL_NONE };
-static const char *POOL_NAMES[] = {"mean", "last", "none"};
+enum pool { POOL_MEAN, POOL_LAST, POOL_NONE, POOL_MODEL };
+static const char *POOL_NAMES[] = {"mean", "last", "none", "model"};
+enum { LAYER_POOLED = -2 }; /* --pool model: the model's own sentence embedding, tensor `pooled` */
 
 static const char *USAGE =
     "usage: latentwire extract --model M.gguf --layers L --input FILE --out OUT.safetensors [options]\n"
@@ -29,6 +30,9 @@ static const char *USAGE =
     "                    mlp_out,resid_mid,z} and hook_embed (--sites is the same option). Tensors: `embed`,\n"
     "                    `layer.L` (resid_post), the TransformerLens name for the other sites\n"
     "  --pool P          mean (over the text's tokens, BOS excluded) | last | none (every token) (default mean)\n"
+    "                    | model: the model's own pooled sentence embedding (e.g. a sentence-transformers BERT:\n"
+    "                    mean over every token, [CLS]/[SEP] included, not normalized) as tensor `pooled`;\n"
+    "                    no --layers; --truncate keeps the closing [SEP]\n"
     "  --input FILE      .txt (one text per line) or .jsonl (field --field, default \"text\")\n"
     "  --batch N         sequences per forward batch (default 2; more sequences make attention over the shared cache cost more)\n"
     "  --shard-texts N   texts per output shard (default: shards of about 1 GiB)\n"
@@ -95,7 +99,8 @@ static int parse_opts(int argc, char **argv, opts *o) {
             if (!strcmp(v, "mean")) o->pool = POOL_MEAN;
             else if (!strcmp(v, "last")) o->pool = POOL_LAST;
             else if (!strcmp(v, "none")) o->pool = POOL_NONE;
-            else return cli_fail("extract", "--pool \"%s\": use mean, last or none", v) + 1; /* 2 = error */
+            else if (!strcmp(v, "model")) o->pool = POOL_MODEL;
+            else return cli_fail("extract", "--pool \"%s\": use mean, last, none or model", v) + 1; /* 2 = error */
         } else if (!strcmp(a, "--batch") && cli_parse_int(v, 1, 256, &n)) o->batch = (int)n, i++;
         else if (!strcmp(a, "--logit-lens") && cli_parse_int(v, 1, 1 << 20, &n)) o->lens_k = (int)n, i++;
         else if (!strcmp(a, "--shard-texts") && cli_parse_int(v, 1, 1L << 40, &n)) o->shard_texts = n, i++;
@@ -107,7 +112,11 @@ static int parse_opts(int argc, char **argv, opts *o) {
     if (!o->model) return cli_fail("extract", "--model is required") + 1; /* 2 = error */
     if (!o->input) return cli_fail("extract", "--input is required") + 1; /* 2 = error */
     if (!o->out) return cli_fail("extract", "--out is required") + 1; /* 2 = error */
-    if (!o->layers) return cli_fail("extract", "--layers is required") + 1; /* 2 = error */
+    if (o->pool == POOL_MODEL && o->layers)
+        return cli_fail("extract", "--pool model takes no --layers (it writes the model's pooled embedding)") + 1;
+    if (o->pool == POOL_MODEL && !o->bos)
+        return cli_fail("extract", "--pool model always adds the tokenizer's special tokens: drop --no-bos") + 1;
+    if (!o->layers && o->pool != POOL_MODEL) return cli_fail("extract", "--layers is required") + 1; /* 2 = error */
     size_t len = strlen(o->out);
     if (len < 13 || strcmp(o->out + len - 12, ".safetensors"))
         return cli_fail("extract", "--out \"%s\" must end in .safetensors", o->out) + 1; /* 2 = error */
@@ -125,7 +134,8 @@ static void shard_path(const char *out, int shard, int n_shards, char *buf, size
 }
 
 static const char *tensor_name(int layer, char *buf, size_t n) {
-    if (layer < 0) snprintf(buf, n, "embed");
+    if (layer == LAYER_POOLED) snprintf(buf, n, "pooled");
+    else if (layer < 0) snprintf(buf, n, "embed");
     else snprintf(buf, n, "layer.%d", layer);
     return buf;
 }
@@ -205,7 +215,8 @@ static char *settings_json(const opts *o, job *j, int shard, int n_shards, int64
     json_object_set_new(root, "tokenizer", json_string(j->info.tokenizer));
     json_object_set_new(root, "n_embd", json_integer(j->info.n_embd));
     json_t *layers = json_array();
-    for (int k = 0; k < j->n_layers; k++) json_array_append_new(layers, json_integer(j->layers[k]));
+    for (int k = 0; k < j->n_layers; k++)
+        json_array_append_new(layers, j->layers[k] == LAYER_POOLED ? json_string("pooled") : json_integer(j->layers[k]));
     json_object_set_new(root, "layers", layers);
     /* the TransformerLens name of every tensor, and the sites in tensor order */
     json_t *sites = json_array(), *tensors = json_object();
@@ -276,9 +287,12 @@ static int run_pooled(const opts *o, job *j, int64_t t0, int64_t t1, FILE **laye
         int n = 0;
         for (; t < t1 && n < CHUNK; t++, (*done)++)
             if (j->n_tok[t] > 0) texts[n++] = j->corpus.texts[t]; /* n_tok 0: skipped text */
-        if (n > 0 && lw_extract_pooled_sites(j->s, texts, n, o->bos, o->truncate, j->sites, j->n_layers,
-                                             o->pool == POOL_LAST ? LW_POOL_LAST : LW_POOL_MEAN, buf, NULL) != 0)
-            rc = cli_fail_lib("extract");
+        int erc = 0;
+        if (n > 0 && o->pool == POOL_MODEL) erc = lw_embed_pooled(j->s, texts, n, o->truncate, buf[0], NULL);
+        else if (n > 0)
+            erc = lw_extract_pooled_sites(j->s, texts, n, o->bos, o->truncate, j->sites, j->n_layers,
+                                          o->pool == POOL_LAST ? LW_POOL_LAST : LW_POOL_MEAN, buf, NULL);
+        if (erc != 0) rc = cli_fail_lib("extract");
         for (int k = 0; rc == 0 && k < j->n_layers; k++) {
             if (fwrite(buf[k], sizeof(float) * (size_t)j->width[k], (size_t)n, layer_fp[k]) != (size_t)n)
                 rc = cli_fail("extract", "cannot write temporary data for %s", o->out);
@@ -405,7 +419,8 @@ static int tokenize_corpus(const opts *o, job *j, int n_ctx) {
         if (n == INT32_MIN) return cli_fail("extract", "%s:%lld: %s (or use --skip-untokenizable)", o->input,
                                             (long long)j->corpus.line_no[t], lw_last_error());
         if (n < 0) n = -n;
-        if (n == 0) return cli_fail("extract", "%s:%lld: text has no tokens", o->input, (long long)j->corpus.line_no[t]);
+        if (n == 0 || (o->pool == POOL_MODEL && lw_tokenize(j->m, j->corpus.texts[t], false, NULL, 0) == 0))
+            return cli_fail("extract", "%s:%lld: text has no tokens", o->input, (long long)j->corpus.line_no[t]);
         if (n > n_ctx) {
             if (!o->truncate)
                 return cli_fail("extract", "%s:%lld: text has %d tokens, more than the context (%d); use --truncate",
@@ -438,13 +453,20 @@ int cmd_extract(int argc, char **argv) {
         cli_fail_lib("extract");
         goto done;
     }
-    j.m = lw_model_load(o.model, lw_model_default_params());
+    j.m = lw_model_load(o.model, cli_model_params());
     if (!j.m) {
         cli_fail_lib("extract");
         goto done;
     }
     lw_model_get_info(j.m, &j.info);
-    j.n_layers = parse_sites(&j, o.layers);
+    if (o.pool == POOL_MODEL) {
+        j.layers = malloc(sizeof(int));
+        j.layers[0] = LAYER_POOLED;
+        j.n_layers = 1;
+        o.sp.embeddings = true;
+    } else {
+        j.n_layers = parse_sites(&j, o.layers);
+    }
     if (j.n_layers <= 0) {
         cli_fail("extract", "--layers: %s", lw_last_error());
         goto done;

@@ -13,6 +13,8 @@ static const char *USAGE =
     "  --max-tokens N      new tokens at most (default 64)\n"
     "  --temp T            sampling temperature; 0 = greedy (default 0)\n"
     "  --top-p P, --top-k K, --seed S   sampling filters and seed\n"
+    "  --chat              wrap the prompt as a user turn in the model's own chat template\n"
+    "                      (special tokens written in the prompt, e.g. <|im_start|>, are always parsed)\n"
     "  --no-bos            do not prepend BOS\n"
     "  --no-eos-stop       keep going past end-of-sequence tokens\n"
     "  --precision exact|fast   KV cache / attention precision (default exact)\n"
@@ -178,7 +180,7 @@ int cmd_generate(int argc, char **argv) {
     const char *model = NULL, *prompt = NULL;
     const char *hooks[64];
     int n_hooks = 0;
-    bool bos = true;
+    bool bos = true, chat = false;
     lw_gen_params gp = lw_gen_default_params();
     lw_session_params sp = lw_session_default_params();
     for (int i = 1; i < argc; i++) {
@@ -190,6 +192,7 @@ int cmd_generate(int argc, char **argv) {
             fputs(USAGE, stdout);
             return 0;
         } else if (!strcmp(a, "--no-bos")) bos = false;
+        else if (!strcmp(a, "--chat")) chat = true;
         else if (!strcmp(a, "--no-eos-stop")) gp.stop_at_eos = false;
         else if (!v) return cli_fail("generate", "option %s needs a value", a);
         else if (!strcmp(a, "--model")) model = argv[++i];
@@ -209,14 +212,24 @@ int cmd_generate(int argc, char **argv) {
     if (!model) return cli_fail("generate", "--model is required");
     if (!prompt) return cli_fail("generate", "--prompt is required");
     if (!*prompt) return cli_fail("generate", "--prompt is empty");
-    lw_model *m = lw_model_load(model, lw_model_default_params());
+    lw_model *m = lw_model_load(model, cli_model_params());
     if (!m) return cli_fail_lib("generate");
     lw_model_info mi;
     lw_model_get_info(m, &mi);
     int rc = 1;
     lw_session *s = NULL;
     int32_t *toks = NULL, *out = NULL;
-    int32_t n_tok = lw_tokenize_alloc(m, prompt, bos, &toks);
+    char *wrapped = NULL;
+    if (chat) {
+        const char *role = "user";
+        wrapped = lw_chat_format(m, &role, &prompt, 1, true);
+        if (!wrapped) {
+            cli_fail("generate", "--chat: %s", lw_last_error());
+            goto done;
+        }
+        prompt = wrapped;
+    }
+    int32_t n_tok = lw_tokenize_special_alloc(m, prompt, bos, &toks);
     if (n_tok <= 0) {
         cli_fail("generate", n_tok == 0 ? "--prompt has no tokens" : "%s", lw_last_error());
         goto done;
@@ -249,6 +262,7 @@ int cmd_generate(int argc, char **argv) {
     free(text);
     rc = 0;
 done:
+    free(wrapped);
     free(toks);
     free(out);
     lw_session_free(s);

@@ -11,7 +11,7 @@ int cmd_info(int argc, char **argv) {
         fprintf(argc == 2 ? stdout : stderr, "usage: latentwire info MODEL.gguf\n");
         return argc == 2 ? 0 : 2;
     }
-    lw_model *m = lw_model_load(argv[1], lw_model_default_params());
+    lw_model *m = lw_model_load(argv[1], cli_model_params());
     if (!m) return cli_fail_lib("info");
     lw_model_info in;
     lw_model_get_info(m, &in);
@@ -46,7 +46,7 @@ int cmd_tokenize(int argc, char **argv) {
     }
     if (!model || !text) return cli_fail("tokenize", "usage: latentwire tokenize MODEL.gguf TEXT [--no-bos]");
     if (!*text) return cli_fail("tokenize", "TEXT is empty");
-    lw_model *m = lw_model_load(model, lw_model_default_params());
+    lw_model *m = lw_model_load(model, cli_model_params());
     if (!m) return cli_fail_lib("tokenize");
     int32_t *toks;
     int32_t n = lw_tokenize_alloc(m, text, bos, &toks);

@@ -1,8 +1,34 @@
 /* latentwire <verb> ...: dispatch to the verbs. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+
+static int g_gpu_layers;
+
+lw_model_params cli_model_params(void) {
+    lw_model_params p = lw_model_default_params();
+    p.n_gpu_layers = g_gpu_layers;
+    return p;
+}
+
+/* --gpu-layers N is understood by every verb that loads a model: it is taken out of argv
+ * here, before the verb parses its own options. */
+static int take_gpu_layers(int *argc, char **argv) {
+    for (int i = 2; i < *argc; i++) {
+        if (strcmp(argv[i], "--gpu-layers") != 0) continue;
+        long n;
+        if (i + 1 >= *argc || !cli_parse_int(argv[i + 1], 0, 100000, &n))
+            return cli_fail(argv[1], "--gpu-layers needs a number of layers >= 0 (got \"%s\")",
+                            i + 1 < *argc ? argv[i + 1] : "");
+        g_gpu_layers = (int)n;
+        for (int j = i; j + 2 <= *argc; j++) argv[j] = argv[j + 2];
+        *argc -= 2;
+        i--;
+    }
+    return 0;
+}
 
 static const struct {
     const char *name;
@@ -25,7 +51,9 @@ static void usage(FILE *f) {
     fprintf(f, "usage: latentwire <verb> [options]\n\nverbs:\n");
     for (size_t i = 0; i < sizeof VERBS / sizeof VERBS[0]; i++)
         fprintf(f, "  %-9s %s\n", VERBS[i].name, VERBS[i].help);
-    fprintf(f, "\n`latentwire <verb> --help` describes each verb.\n");
+    fprintf(f, "\n`latentwire <verb> --help` describes each verb. Every verb that loads a model also takes\n"
+               "--gpu-layers N: layers offloaded to the GPU when llama.cpp was built with CUDA (make cuda;\n"
+               "default 0, all on the CPU).\n");
 }
 
 int main(int argc, char **argv) {
@@ -37,6 +65,7 @@ int main(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
+    if (take_gpu_layers(&argc, argv) != 0) return 2;
     for (size_t i = 0; i < sizeof VERBS / sizeof VERBS[0]; i++)
         if (!strcmp(argv[1], VERBS[i].name)) return VERBS[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "latentwire: unknown verb \"%s\" (try `latentwire --help`)\n", argv[1]);

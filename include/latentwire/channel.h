@@ -1,7 +1,8 @@
 /* Channels: model A (sender) passes something to model B (receiver); B then answers.
  *
  * Every channel takes the same inputs: A's text (the context to communicate) and B's prompt
- * (the question). B's input is assembled from spans: [BOS] + message + " " + prompt.
+ * (the question). B's input is assembled from pieces: [BOS] + message + " " + prompt (text
+ * pieces are joined with one space on every tokenizer; special tokens in texts are parsed).
  *   NONE     no message: B reads its prompt only (the no-communication floor).
  *   CONTEXT  B reads A's text verbatim (the ceiling: as if there were no channel).
  *   TEXT     A generates a message from its text (greedy, or sampled at sender_temp) and B
@@ -10,7 +11,8 @@
  *   CIPHER   (Pham et al., ICLR 2024) at each step A forms p = softmax(logits / T),
  *            optionally truncated to top-k / top-p and renormalized, and feeds
  *            e = sum_i p_i E_A[i] back as its next input embedding; it stops when the token
- *            embedding nearest to e (cosine) is EOS, or at the length limit. B reads
+ *            embedding nearest to e (cosine) ends generation (EOS or any other EOG
+ *            token of the vocabulary), or at the length limit. B reads
  *            sum_i p_i E_B[i] (its own embeddings of the same distributions) as soft tokens.
  *            Partial mode: when max p >= onehot_threshold the step sends the one-hot token
  *            (threshold 0: always one-hot, i.e. the text channel). Requires the same
@@ -64,6 +66,8 @@ typedef struct {
     const lw_bridge *ac_bridge; /* AC(W) from a bridge file (apply_source into B's space), or NULL */
     int answer_tokens;      /* B's greedy answer length (default 8) */
     uint64_t seed;          /* TEXT sampling seed */
+    bool chat;              /* wrap A's text, and B's message + prompt, as one user turn in each
+                               model's own chat template, the assistant's opening after it */
 } lw_channel_params;
 
 lw_channel_params lw_channel_default_params(void);
@@ -125,6 +129,7 @@ typedef struct {
     int answer_tokens;      /* default 48 */
     bool numeric;           /* vote on the last number of each answer */
     uint64_t seed;
+    bool chat;              /* each agent reads its input as one user turn in its chat template */
 } lw_debate_params;
 
 lw_debate_params lw_debate_default_params(void);

@@ -49,6 +49,7 @@ typedef struct {
     uint64_t seed;              /* corpus draw, distractors, bootstrap (default 1) */
     int resamples;              /* bootstrap resamples (default 1000) */
     int threads;                /* 0 = all cores */
+    int n_gpu_layers;           /* layers offloaded to a GPU backend when one is built (default 0) */
     lw_bridge_recipe recipe;    /* recipe of the depth, calibration and shift experiments (default ridge) */
     bool quick;                 /* fewer conditions (tests) */
 } lw_align_params;

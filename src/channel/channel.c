@@ -54,18 +54,10 @@ void lw_channel_result_free(lw_channel_result *r) {
 
 bool lw_model_same_vocab(const lw_model *a, const lw_model *b) {
     if (a == b) return true;
-    lw_model_info ia, ib;
-    lw_model_get_info(a, &ia);
-    lw_model_get_info(b, &ib);
-    if (ia.n_vocab != ib.n_vocab) return false;
-    for (int32_t t = 0; t < ia.n_vocab; t++) {
-        char *pa = lw_detokenize(a, &t, 1, true), *pb = lw_detokenize(b, &t, 1, true);
-        bool same = pa && pb && !strcmp(pa, pb);
-        free(pa);
-        free(pb);
-        if (!same) return false;
-    }
-    return true;
+    /* each model hashes its vocabulary once (lw_model_vocab_hash caches it): a channel or a
+     * debate asks per item, and Gemma's vocabulary has 262k pieces */
+    const char *ha = lw_model_vocab_hash((lw_model *)a), *hb = lw_model_vocab_hash((lw_model *)b);
+    return ha && hb && strcmp(ha, hb) == 0;
 }
 
 /* ------------------------------------------------------------------ feeding pieces */
@@ -73,6 +65,7 @@ bool lw_model_same_vocab(const lw_model *a, const lw_model *b) {
 side make_side(lw_session *s, int64_t *forwarded, int64_t *passes) {
     side x = {.s = s, .forwarded = forwarded, .passes = passes};
     lw_model_get_info(lw_session_model(s), &x.info);
+    x.adds_space = lw_tokenizer_adds_space(lw_session_model(s));
     return x;
 }
 
@@ -84,21 +77,47 @@ int feed(side *x, const int32_t *tokens, const float *embd, int n) {
     if (lw_session_run(x->s, &in, 1) != 0) return -1;
     *x->forwarded += n;
     *x->passes += 1;
+    x->need_sep = true;
     return 0;
 }
 
 int feed_bos(side *x) {
+    x->need_sep = false;
     if (x->info.bos < 0 || !x->info.add_bos) return 0;
-    return feed(x, &x->info.bos, NULL, 1);
+    int rc = feed(x, &x->info.bos, NULL, 1);
+    x->need_sep = false;
+    return rc;
 }
 
-/* Tokenizes without BOS (the BOS is its own piece) and feeds. */
-int feed_text(side *x, const char *text) {
+int tokenize_piece(const side *x, const char *text, const char *tail, int32_t **tok) {
+    const char *sep = x->need_sep && !x->adds_space ? " " : "";
+    size_t n = strlen(sep) + strlen(text) + (tail ? strlen(tail) : 0) + 1;
+    char *joined = malloc(n);
+    if (!joined) return lw_fail("out of memory");
+    snprintf(joined, n, "%s%s%s", sep, text, tail ? tail : "");
+    int got = lw_tokenize_special_alloc(lw_session_model(x->s), joined, false, tok);
+    free(joined);
+    return got;
+}
+
+int feed_text_tail(side *x, const char *text, const char *tail) {
     int32_t *tok;
-    int n = lw_tokenize_alloc(lw_session_model(x->s), text, false, &tok);
+    int n = tokenize_piece(x, text, tail, &tok);
     if (n < 0) return -1;
     int rc = feed(x, tok, NULL, n);
     free(tok);
+    return rc;
+}
+
+int feed_text(side *x, const char *text) { return feed_text_tail(x, text, NULL); }
+
+int feed_chat_open(side *x, const char *prefix) {
+    int32_t *tok;
+    int n = lw_tokenize_special_alloc(lw_session_model(x->s), prefix, false, &tok);
+    if (n < 0) return -1;
+    int rc = feed(x, tok, NULL, n);
+    free(tok);
+    x->need_sep = false;
     return rc;
 }
 
@@ -121,9 +140,30 @@ static int32_t argmax(const float *v, int n) {
     return b;
 }
 
+int get_affixes(const side *x, bool chat, affixes *af) {
+    af->prefix = af->suffix = NULL;
+    return chat ? lw_chat_affixes(lw_session_model(x->s), &af->prefix, &af->suffix) : 0;
+}
+
+int open_input(side *x, const affixes *af) {
+    if (feed_bos(x) != 0) return -1;
+    return af->prefix ? feed_chat_open(x, af->prefix) : 0;
+}
+
+/* A's input: [BOS] + text, or the text as a user turn with the assistant's opening after. */
+static int feed_sender_text(side *a, bool chat, const char *text) {
+    affixes af;
+    if (get_affixes(a, chat, &af) != 0) return -1;
+    int rc = open_input(a, &af);
+    if (rc == 0) rc = feed_text_tail(a, text, af.suffix);
+    free(af.prefix);
+    free(af.suffix);
+    return rc;
+}
+
 /* TEXT: A continues its text; the message is the generated tokens. */
 static int send_text(side *a, const lw_channel_params *p, const char *text, lw_channel_result *r) {
-    if (feed_bos(a) != 0 || feed_text(a, text) != 0) return -1;
+    if (feed_sender_text(a, p->chat, text) != 0) return -1;
     lw_gen_params gp = lw_gen_default_params();
     gp.max_tokens = p->message_tokens;
     gp.temperature = p->sender_temp;
@@ -217,7 +257,7 @@ int cipher_generate(side *a, const lw_channel_params *prm, cipher_msg *msg, lw_c
         expected_embedding(p, E, V, d, e);
         int32_t near = nearest_token(E, norms, V, d, e, scores);
         r->cost.a_generated++;
-        if (near == a->info.eos) break;
+        if (lw_token_is_eog(m, near)) break; /* any end-of-generation token (EOS, <|im_end|>, <end_of_turn>...) */
         r->message_tokens[msg->n_steps++] = near;
         if (step + 1 == prm->message_tokens) break; /* the last vector is not fed back */
         if (feed(a, NULL, e, 1) != 0) {
@@ -237,7 +277,7 @@ int cipher_generate(side *a, const lw_channel_params *prm, cipher_msg *msg, lw_c
 }
 
 static int send_cipher(side *a, const lw_channel_params *prm, const char *text, cipher_msg *msg, lw_channel_result *r) {
-    if (feed_bos(a) != 0 || feed_text(a, text) != 0) return -1;
+    if (feed_sender_text(a, prm->chat, text) != 0) return -1;
     return cipher_generate(a, prm, msg, r);
 }
 
@@ -253,10 +293,12 @@ static float *send_ac(side *a, const lw_channel_params *p, const char *text) {
     if (id < 0) return NULL;
     float *v = NULL;
     /* capture only and no logits wanted: the last piece stops after layer k */
-    int rc = feed_bos(a);
+    affixes af;
+    int rc = get_affixes(a, p->chat, &af);
+    if (rc == 0) rc = open_input(a, &af);
     if (rc == 0) {
         int32_t *tok;
-        int n = lw_tokenize_alloc(lw_session_model(a->s), text, false, &tok);
+        int n = tokenize_piece(a, text, af.suffix, &tok);
         lw_span sp = {.tokens = tok, .n = n};
         lw_seq_input in = {.seq = 0, .spans = &sp, .n_spans = 1, .logits = LW_LOGITS_NONE};
         rc = n > 0 ? lw_session_run(a->s, &in, 1) : lw_fail("ac: empty sender text");
@@ -264,11 +306,13 @@ static float *send_ac(side *a, const lw_channel_params *p, const char *text) {
             *a->forwarded += n;
             *a->passes += 1;
         }
-        free(tok);
+        if (n >= 0) free(tok);
     }
+    free(af.prefix);
+    free(af.suffix);
     const float *rows;
     int n_rows = rc == 0 ? lw_session_capture(a->s, id, &rows, NULL, NULL) : 0;
-    if (n_rows >= 1) { /* the BOS piece's row first, then the text's last row */
+    if (n_rows >= 1) { /* the opening pieces' rows first, then the text's last row */
         v = malloc(sizeof(float) * a->info.n_embd);
         memcpy(v, rows + (size_t)(n_rows - 1) * a->info.n_embd, sizeof(float) * a->info.n_embd);
     }
@@ -382,8 +426,10 @@ int lw_channel_run(lw_session *sender, lw_session *receiver, const lw_channel_pa
     }
     if (sender != receiver) lw_session_clear(sender, 0);
     else lw_session_clear(receiver, 0);
-    /* 2. the receiver reads [BOS] + message + prompt */
-    if (rc == 0) rc = feed_bos(&b);
+    /* 2. the receiver reads [BOS] + message + " " + prompt (inside one user turn when chatting) */
+    affixes bf = {0};
+    if (rc == 0) rc = get_affixes(&b, p->chat, &bf);
+    if (rc == 0) rc = open_input(&b, &bf);
     if (rc == 0 && p->kind == LW_CHANNEL_CONTEXT) rc = feed_text(&b, sender_text);
     if (rc == 0 && p->kind == LW_CHANNEL_TEXT && r->n_message > 0) {
         if (sender == receiver || lw_model_same_vocab(lw_session_model(sender), lw_session_model(receiver)))
@@ -403,7 +449,7 @@ int lw_channel_run(lw_session *sender, lw_session *receiver, const lw_channel_pa
     if (rc == 0 && p->kind == LW_CHANNEL_AC) {
         /* graft at B's last prompt token, layer j, during the prompt piece only */
         int32_t *tok;
-        int n = lw_tokenize_alloc(lw_session_model(receiver), receiver_prompt, false, &tok);
+        int n = tokenize_piece(&b, receiver_prompt, bf.suffix, &tok);
         int32_t at = lw_session_seq_len(receiver, 0) + n - 1;
         lw_hook h = lw_hook_default();
         h.layer = resolve_layer(p->ac_j, b.info.n_layer, "receiver");
@@ -418,10 +464,12 @@ int lw_channel_run(lw_session *sender, lw_session *receiver, const lw_channel_pa
         h.coord_end = b.info.n_embd;
         rc = n > 0 && lw_session_add_hook(receiver, &h) >= 0 ? feed(&b, tok, NULL, n) : -1;
         lw_session_clear_hooks(receiver);
-        free(tok);
+        if (n >= 0) free(tok);
     } else if (rc == 0) {
-        rc = feed_text(&b, receiver_prompt);
+        rc = feed_text_tail(&b, receiver_prompt, bf.suffix);
     }
+    free(bf.prefix);
+    free(bf.suffix);
     /* 3. the receiver answers */
     if (rc == 0) rc = receive_and_answer(&b, p, r, logits_out);
     lw_session_clear(receiver, 0);

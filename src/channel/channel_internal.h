@@ -9,6 +9,8 @@ typedef struct {
     lw_session *s;
     lw_model_info info;
     int64_t *forwarded, *passes;
+    bool adds_space;        /* the tokenizer starts every text with a space (SentencePiece) */
+    bool need_sep;          /* content was fed: the next text piece starts a new word */
 } side;
 
 side make_side(lw_session *s, int64_t *forwarded, int64_t *passes);
@@ -16,8 +18,24 @@ side make_side(lw_session *s, int64_t *forwarded, int64_t *passes);
  * logits of its last position. */
 int feed(side *x, const int32_t *tokens, const float *embd, int n);
 int feed_bos(side *x);
-/* Tokenizes without BOS and feeds. */
+/* Tokenizes a text piece without BOS (special tokens parsed) and feeds it. A piece that
+ * follows other content is joined with one space, whatever the tokenizer: SentencePiece
+ * adds it by itself, byte-level BPE needs it spelled (else "much." + "One" reads "much.One").
+ * tail (or NULL) is appended verbatim, e.g. a chat template's closing. */
 int feed_text(side *x, const char *text);
+int feed_text_tail(side *x, const char *text, const char *tail);
+/* The tokens feed_text_tail would feed (malloc'd); the count or -1. */
+int tokenize_piece(const side *x, const char *text, const char *tail, int32_t **tok);
+/* A chat template's opening (special tokens parsed); the next piece starts fresh. */
+int feed_chat_open(side *x, const char *prefix);
+
+/* The chat template's text around one user message (both NULL when not chatting). */
+typedef struct {
+    char *prefix, *suffix;
+} affixes;
+int get_affixes(const side *x, bool chat, affixes *af);
+/* [BOS] (+ the template's opening when chatting): what every input starts with. */
+int open_input(side *x, const affixes *af);
 const float *last_logits(const side *x);
 
 /* CIPHER's step distribution: softmax(logits / T) with top-k / top-p truncation. */

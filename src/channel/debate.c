@@ -58,7 +58,9 @@ static int agent_turn(lw_agent *ag, int self, int n_agents, const lw_debate_para
                       lw_channel_cost *cost) {
     side x = make_side(ag->session, &cost->a_forwarded, &cost->a_passes);
     lw_session_clear(ag->session, 0);
-    int rc = feed_bos(&x);
+    affixes af;
+    int rc = get_affixes(&x, p->chat, &af);
+    if (rc == 0) rc = open_input(&x, &af);
     for (int j = 0; rc == 0 && prev && j < n_agents; j++) {
         if (j == self) continue;
         if (p->channel == LW_CHANNEL_CIPHER) {
@@ -74,7 +76,9 @@ static int agent_turn(lw_agent *ag, int self, int n_agents, const lw_debate_para
             cost->message_bytes += (int64_t)strlen(prev[j]);
         }
     }
-    if (rc == 0) rc = feed_text(&x, question);
+    if (rc == 0) rc = feed_text_tail(&x, question, af.suffix);
+    free(af.prefix);
+    free(af.suffix);
     if (rc != 0) return -1;
     if (p->channel == LW_CHANNEL_CIPHER) {
         lw_channel_params cp = lw_channel_default_params();

@@ -117,7 +117,9 @@ static int model_activations(const char *model_path, const lw_mdcorpus *c, const
     a->n = c->n;
     const char *base = strrchr(model_path, '/');
     snprintf(a->name, sizeof a->name, "%s", base ? base + 1 : model_path);
-    lw_model *m = lw_model_load(model_path, lw_model_default_params());
+    lw_model_params mp = lw_model_default_params();
+    mp.n_gpu_layers = p->n_gpu_layers;
+    lw_model *m = lw_model_load(model_path, mp);
     if (!m) return -1;
     char ckey[65], key[200], path[2048];
     const char *sha = lw_model_sha256(m);
