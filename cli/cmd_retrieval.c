@@ -18,6 +18,7 @@
 #include "latentwire/bridge.h"
 #include "latentwire/retrieval.h"
 #include "latentwire/runtime.h"
+#include "retrieval_paired.h"
 
 static const char *USAGE =
     "usage:\n"
@@ -28,13 +29,21 @@ static const char *USAGE =
     "                       [--json OUT.json]\n"
     "  latentwire retrieval --beir DIR [--split test] --source-model A.gguf --source-layer L\n"
     "                       --target-model B.gguf --target-layer L [--bridge BR.safetensors] [--json OUT.json]\n"
+    "  BEIR: L is a block index (negative from the end; -1 = embed) for mean-pooled activations, or `pooled`\n"
+    "  for the model's own sentence embedding (e.g. a sentence-transformers BERT, whose file declares its\n"
+    "  pooling; texts over its context are cut, [SEP] kept).\n"
     "  Without --bridge, raw cosine between queries and candidates (same width required).\n"
     "  hard:FILE lines: {\"row_id\": R, \"negatives\": [R1, R2, ...]} (row ids of candidates).\n"
     "  label:FILE lines: {\"row_id\": R, \"label\": L}: candidates are the rows sharing the target's label.\n"
-    "  --compare adds a paired bootstrap of the difference (bridge - compare) on the same queries.\n";
+    "  --compare adds a paired bootstrap of the difference (bridge - compare) on the same queries.\n"
+    "  BEIR: --per-query FILE.jsonl writes each scored query's metrics, for:\n"
+    "  latentwire retrieval --paired A.jsonl B.jsonl [--json OUT.json] [--resamples N] [--seed N]\n"
+    "                       two runs (e.g. a sentence encoder and a bridged model) on their shared queries:\n"
+    "                       each metric with CIs and the paired bootstrap CI of A - B\n";
 
 typedef struct {
     const char *queries, *query_t, *cands, *cand_t, *bridge, *compare, *regime, *json, *beir, *split;
+    const char *per_query, *paired_a, *paired_b;
     const char *src_model, *tgt_model;
     int src_layer, tgt_layer, resamples;
     uint64_t seed;
@@ -329,10 +338,35 @@ done:
     return rc;
 }
 
+enum { LAYER_POOLED = -3 }; /* --source-layer / --target-layer pooled (-2: not given) */
+
+/* The model's own pooled sentence embeddings of texts (lw_embed_pooled); rows of texts it
+ * cannot encode are flagged in ok. */
+static float *embed_texts_pooled(const char *model_path, char **texts, int32_t n, bool *ok, int *d) {
+    lw_model *m = lw_model_load(model_path, lw_model_default_params());
+    if (!m) return NULL;
+    lw_model_info info;
+    lw_model_get_info(m, &info);
+    *d = info.n_embd;
+    float *out = malloc(sizeof(float) * (size_t)(n ? n : 1) * info.n_embd);
+    lw_session_params sp = lw_session_default_params();
+    sp.embeddings = true;
+    sp.n_seq_max = 16; /* short texts share a micro-batch */
+    lw_session *s = lw_session_new(m, sp);
+    int rc = s ? lw_embed_pooled(s, (const char *const *)texts, n, true, out, ok) : -1;
+    lw_session_free(s);
+    lw_model_free(m);
+    if (rc != 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
 /* Mean-pooled activations of texts at one layer; rows of texts a model cannot encode are
  * flagged in ok. */
 static float *embed_texts(const char *model_path, int layer, char **texts, int32_t n, bool *ok, int *d) {
-    lw_model *m = lw_model_load(model_path, lw_model_default_params());
+    lw_model *m = lw_model_load(model_path, cli_model_params());
     if (!m) return NULL;
     lw_model_info info;
     lw_model_get_info(m, &info);
@@ -364,8 +398,11 @@ static int run_beir(const opts *o) {
     }
     fprintf(stderr, "retrieval: embedding %d queries with %s and %d documents with %s\n", b.n_queries, o->src_model,
             b.n_docs, o->tgt_model);
-    Xq = embed_texts(o->src_model, o->src_layer, b.query_text, b.n_queries, okq, &dq);
-    Xd = Xq ? embed_texts(o->tgt_model, o->tgt_layer, b.doc_text, b.n_docs, okd, &dd) : NULL;
+    Xq = o->src_layer == LAYER_POOLED ? embed_texts_pooled(o->src_model, b.query_text, b.n_queries, okq, &dq)
+                                      : embed_texts(o->src_model, o->src_layer, b.query_text, b.n_queries, okq, &dq);
+    if (Xq)
+        Xd = o->tgt_layer == LAYER_POOLED ? embed_texts_pooled(o->tgt_model, b.doc_text, b.n_docs, okd, &dd)
+                                          : embed_texts(o->tgt_model, o->tgt_layer, b.doc_text, b.n_docs, okd, &dd);
     if (!Xq || !Xd) {
         cli_fail_lib("retrieval");
         goto done;
@@ -399,6 +436,7 @@ static int run_beir(const opts *o) {
     int32_t kept = 0, dropped_docs = b.n_docs - n_docs;
     int64_t *rel_off = malloc(sizeof(int64_t) * (size_t)(b.n_queries + 1));
     float *Qk = malloc(sizeof(float) * (size_t)b.n_queries * dim);
+    int32_t *kept_q = malloc(sizeof(int32_t) * (size_t)(b.n_queries ? b.n_queries : 1));
     rel_off[0] = 0;
     int32_t *rel_ids = malloc(sizeof(int32_t) * (size_t)(b.rel_off[b.n_queries] + 1));
     float *rel_g = malloc(sizeof(float) * (size_t)(b.rel_off[b.n_queries] + 1));
@@ -413,6 +451,7 @@ static int run_beir(const opts *o) {
         }
         if (nr == start) continue; /* no relevant document left */
         memcpy(Qk + (size_t)kept * dim, Q + (size_t)q * dim, sizeof(float) * dim);
+        kept_q[kept] = q;
         rel_off[++kept] = nr;
     }
     free(new_id);
@@ -430,6 +469,9 @@ static int run_beir(const opts *o) {
         json_object_set_new(root, "n_docs_untokenizable", json_integer(dropped_docs));
         json_object_set_new(root, "n_queries_dropped", json_integer(b.n_queries - kept));
         rc = o->json && lw_json_save(o->json, root) != 0 ? cli_fail_lib("retrieval") : 0;
+        if (rc == 0 && o->per_query &&
+            retrieval_write_per_query(o->per_query, b.query_id, kept_q, kept, m, &rp) != 0)
+            rc = cli_fail_lib("retrieval");
     } else if (kept == 0) {
         cli_fail("retrieval", "%s: no query is left to score", o->beir);
     } else {
@@ -439,6 +481,7 @@ static int run_beir(const opts *o) {
     free(rel_ids);
     free(rel_g);
     free(Qk);
+    free(kept_q);
 done:
     json_decref(root);
     free(okq);
@@ -470,18 +513,25 @@ int cmd_retrieval(int argc, char **argv) {
         else if (!strcmp(a, "--compare")) o.compare = argv[++i];
         else if (!strcmp(a, "--regime")) o.regime = argv[++i];
         else if (!strcmp(a, "--json")) o.json = argv[++i];
+        else if (!strcmp(a, "--per-query")) o.per_query = argv[++i];
+        else if (!strcmp(a, "--paired") && i + 2 >= argc) return cli_fail("retrieval", "--paired needs two per-query files");
+        else if (!strcmp(a, "--paired")) o.paired_a = argv[i + 1], o.paired_b = argv[i + 2], i += 2;
         else if (!strcmp(a, "--beir")) o.beir = argv[++i];
         else if (!strcmp(a, "--split")) o.split = argv[++i];
         else if (!strcmp(a, "--source-model")) o.src_model = argv[++i];
         else if (!strcmp(a, "--target-model")) o.tgt_model = argv[++i];
+        else if (!strcmp(a, "--source-layer") && !strcmp(v, "pooled")) o.src_layer = LAYER_POOLED, i++;
+        else if (!strcmp(a, "--target-layer") && !strcmp(v, "pooled")) o.tgt_layer = LAYER_POOLED, i++;
         else if (!strcmp(a, "--source-layer") && cli_parse_int(v, -1, 1 << 20, &n)) o.src_layer = (int)n, i++;
         else if (!strcmp(a, "--target-layer") && cli_parse_int(v, -1, 1 << 20, &n)) o.tgt_layer = (int)n, i++;
         else if (!strcmp(a, "--resamples") && cli_parse_int(v, 100, 10000000, &n)) o.resamples = (int)n, i++;
         else if (!strcmp(a, "--seed") && cli_parse_int(v, 0, 1L << 62, &n)) o.seed = (uint64_t)n, i++;
         else return cli_fail("retrieval", "bad option or value: %s %s", a, v);
     }
+    if (o.paired_a) return retrieval_paired(o.paired_a, o.paired_b, o.resamples, o.seed, o.json) == 0 ? 0 : cli_fail_lib("retrieval");
+    if (o.per_query && !o.beir) return cli_fail("retrieval", "--per-query is written by --beir runs");
     if (o.beir) {
-        if (!o.src_model || !o.tgt_model || o.src_layer < -1 || o.tgt_layer < -1)
+        if (!o.src_model || !o.tgt_model || o.src_layer == -2 || o.tgt_layer == -2)
             return cli_fail("retrieval", "--beir needs --source-model, --source-layer, --target-model, --target-layer");
         return run_beir(&o);
     }

@@ -1,0 +1,148 @@
+/* Per-query retrieval records and the paired comparison of two runs on the same queries
+ * (e.g. a sentence encoder against a bridged language model on a BEIR set): the runs'
+ * shared queries are joined by id and every metric gets a paired bootstrap CI of A - B. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "common/error.h"
+#include "common/fileio.h"
+#include "common/jsonio.h"
+#include "eval/ci_json.h"
+#include "latentwire/retrieval.h"
+#include "retrieval_paired.h"
+
+int retrieval_write_per_query(const char *path, char *const *query_ids, const int32_t *kept_q, int n_kept,
+                              const double *m, const lw_retrieval_params *rp) {
+    lw_atomic_file af;
+    if (lw_atomic_open(&af, path) != 0) return -1;
+    int nm = lw_retrieval_n_metrics(rp);
+    for (int q = 0; q < n_kept; q++) {
+        json_t *o = json_object(), *mj = json_object();
+        json_object_set_new(o, "query", json_string(query_ids[kept_q[q]]));
+        for (int c = 0; c < nm; c++) {
+            char buf[32];
+            json_object_set_new(mj, lw_retrieval_metric_name(rp, c, buf, sizeof buf), json_real(m[(size_t)q * nm + c]));
+        }
+        json_object_set_new(o, "metrics", mj);
+        char *line = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(o);
+        int bad = !line || fprintf(af.fp, "%s\n", line) < 0;
+        free(line);
+        if (bad) {
+            lw_atomic_abort(&af);
+            return lw_fail("%s: write failed", path);
+        }
+    }
+    return lw_atomic_commit(&af);
+}
+
+typedef struct {
+    int n;
+    char **id;
+    json_t **metrics;
+} run;
+
+static void run_free(run *r) {
+    for (int i = 0; i < r->n; i++) {
+        free(r->id[i]);
+        json_decref(r->metrics[i]);
+    }
+    free(r->id);
+    free(r->metrics);
+}
+
+static int run_load(const char *path, run *r) {
+    memset(r, 0, sizeof *r);
+    size_t len;
+    char *text = lw_read_file(path, &len);
+    if (!text) return lw_fail("%s: cannot read per-query records", path);
+    int line_no = 0, rc = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {
+        line_no++;
+        json_t *o = json_loads(line, 0, NULL);
+        const char *id = json_string_value(json_object_get(o, "query"));
+        json_t *mj = json_object_get(o, "metrics");
+        if (!id || !json_is_object(mj)) {
+            rc = lw_fail("%s:%d: not a per-query record ({\"query\": ID, \"metrics\": {...}}); write them with "
+                         "retrieval --beir ... --per-query FILE", path, line_no);
+        } else {
+            r->id = realloc(r->id, sizeof(char *) * (size_t)(r->n + 1));
+            r->metrics = realloc(r->metrics, sizeof(json_t *) * (size_t)(r->n + 1));
+            r->id[r->n] = strdup(id);
+            r->metrics[r->n++] = json_incref(mj);
+        }
+        json_decref(o);
+    }
+    free(text);
+    if (rc == 0 && r->n == 0) rc = lw_fail("%s: no per-query records", path);
+    if (rc != 0) run_free(r);
+    return rc;
+}
+
+int retrieval_paired(const char *path_a, const char *path_b, int resamples, uint64_t seed, const char *json_out) {
+    run a, b;
+    if (run_load(path_a, &a) != 0) return -1;
+    if (run_load(path_b, &b) != 0) {
+        run_free(&a);
+        return -1;
+    }
+    /* pair by query id (quadratic: BEIR sets have hundreds to a few thousand queries) */
+    int *ib = malloc(sizeof(int) * (size_t)a.n), n = 0;
+    for (int i = 0; i < a.n; i++) {
+        ib[i] = -1;
+        for (int j = 0; j < b.n && ib[i] < 0; j++)
+            if (!strcmp(a.id[i], b.id[j])) ib[i] = j;
+        n += ib[i] >= 0;
+    }
+    int rc = 0;
+    json_t *root = json_object(), *diffs = json_object();
+    printf("paired: %d queries in both runs (%d only in A, %d only in B); differences A - B with 95%% paired "
+           "bootstrap CIs (%d resamples)\n", n, a.n - n, b.n - n, resamples);
+    if (n == 0) rc = lw_fail("%s and %s share no query", path_a, path_b);
+    double *va = malloc(sizeof(double) * (size_t)(n ? n : 1)), *vb = malloc(sizeof(double) * (size_t)(n ? n : 1));
+    const char *key;
+    json_t *val;
+    json_object_foreach(rc == 0 ? a.metrics[0] : NULL, key, val) {
+        int k = 0;
+        bool complete = true;
+        for (int i = 0; i < a.n && complete; i++) {
+            if (ib[i] < 0) continue;
+            json_t *x = json_object_get(a.metrics[i], key), *y = json_object_get(b.metrics[ib[i]], key);
+            complete = json_is_number(x) && json_is_number(y);
+            if (complete) va[k] = json_number_value(x), vb[k++] = json_number_value(y);
+        }
+        if (!complete) continue; /* a metric only one run has */
+        lw_ci ca, cb, d;
+        double p;
+        lw_bootstrap_mean(va, n, resamples, 0.95, seed, &ca);
+        lw_bootstrap_mean(vb, n, resamples, 0.95, seed, &cb);
+        lw_bootstrap_paired(va, vb, n, resamples, 0.95, seed, &d, &p);
+        printf("  %-10s A %.3f [%.3f, %.3f]  B %.3f [%.3f, %.3f]  A-B %+.3f [%+.3f, %+.3f]  p=%.3g\n", key, ca.mean,
+               ca.lo, ca.hi, cb.mean, cb.lo, cb.hi, d.mean, d.lo, d.hi, p);
+        json_t *mj = json_object();
+        json_object_set_new(mj, "a", lw_ci_json(&ca));
+        json_object_set_new(mj, "b", lw_ci_json(&cb));
+        json_t *dj = lw_ci_json(&d);
+        json_object_set_new(dj, "p", json_real(p));
+        json_object_set_new(mj, "a_minus_b", dj);
+        json_object_set_new(diffs, key, mj);
+    }
+    json_object_set_new(root, "a", json_string(path_a));
+    json_object_set_new(root, "b", json_string(path_b));
+    json_object_set_new(root, "n_paired", json_integer(n));
+    json_object_set_new(root, "n_only_a", json_integer(a.n - n));
+    json_object_set_new(root, "n_only_b", json_integer(b.n - n));
+    json_object_set_new(root, "metrics", diffs);
+    if (rc == 0 && json_out && lw_json_save(json_out, root) != 0) rc = -1;
+    json_decref(root);
+    free(va);
+    free(vb);
+    free(ib);
+    run_free(&a);
+    run_free(&b);
+    return rc;
+}
