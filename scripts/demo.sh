@@ -1,42 +1,69 @@
 #!/usr/bin/env bash
-# make demo: the main job on the real models in ../shared.
-# Extracts residual-stream activations (every layer, mean-pooled) of a real text set
-# (Penn Treebank test sentences) from both real models and prints a short summary.
+# make demo: the main job on the real pretrained models (fetched by scripts/fetch-models.sh).
+#   1. facts of Gemma 3 270M, SmolLM2-135M-Instruct and all-MiniLM-L6-v2 from their files
+#   2. residual-stream activations (every block, mean-pooled) of the Penn Treebank test
+#      sentences from Gemma 3 and SmolLM2
+#   3. align: bridges from Gemma 3 to SmolLM2 (cross-family), scored by retrieval with CIs
+#   4. channels on the story task: SmolLM2 to itself in its chat template, Gemma 3 to SmolLM2
+#   5. SciFact: MiniLM's own sentence embeddings against the bridged Gemma 3 -> SmolLM2
+#      substrate, paired on the same queries
+# LW_DEMO_TOY=1 also runs the TinyStories pair from ../shared (the fast path of earlier steps).
+# Every step resumes or reuses what a previous run finished (outputs in out/demo/).
 set -euo pipefail
 build=${1:-build}
 shared=${2:-../shared}
 cli="$build/latentwire"
-models="$shared/models"
+cache=${LW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/latentwire}/models
+gemma="$cache/gemma-3-270m.gguf"
+smol="$cache/smollm2-135m-instruct.gguf"
+minilm="$cache/all-minilm-l6-v2.gguf"
 corpus="$shared/data/ptb/ptb.test.txt"
-if [ ! -f "$models/stories260K.gguf" ] || [ ! -f "$corpus" ]; then
-  echo "demo: the real models and data are expected in $shared (models/, data/ptb/); not found" >&2
-  exit 1
-fi
+scifact="$shared/data/scifact/beir_derived"
+for f in "$gemma" "$smol" "$minilm"; do
+  [ -f "$f" ] || { echo "demo: $f is missing; run scripts/fetch-models.sh (make models)" >&2; exit 1; }
+done
+[ -f "$corpus" ] || { echo "demo: $corpus not found (the shared data is expected in $shared)" >&2; exit 1; }
 out=out/demo
 mkdir -p "$out"
-echo "== latentwire demo: activations of $(wc -l <"$corpus") PTB test sentences from two real models"
-for name in stories260K tinystories656K; do
-  model="$models/$name.gguf"
-  echo
-  echo "-- $name"
-  "$cli" info "$model" | sed -n '3,9p'
+t0=$SECONDS
+step() { echo; echo "== $* ($((SECONDS - t0)) s)"; }
+
+step "the models, read from their GGUF headers"
+for m in "$gemma" "$smol" "$minilm"; do "$cli" info "$m"; echo; done
+
+step "activations of $(wc -l <"$corpus") PTB test sentences, every block, mean-pooled"
+for m in gemma-3-270m smollm2-135m-instruct; do
   start=$SECONDS
-  "$cli" extract --model "$model" --layers embed,all --pool mean --input "$corpus" --skip-untokenizable \
-    --out "$out/$name.ptb.safetensors" --resume
-  echo "extract took $((SECONDS - start)) s"
-  "$cli" inspect "$out/$name.ptb.safetensors" | grep -v "meta latentwire"
-  echo "sample (greedy):"
-  "$cli" generate --model "$model" --prompt "Once upon a time" --max-tokens 32
+  "$cli" extract --model "$cache/$m.gguf" --layers embed,all --pool mean --input "$corpus" \
+    --out "$out/$m.ptb.safetensors" --resume
+  echo "$m: extract took $((SECONDS - start)) s"
+  "$cli" inspect "$out/$m.ptb.safetensors" | grep -v "meta latentwire" | head -8
 done
-echo
-echo "== outputs in $out/ (safetensors: open with Python's safetensors.safe_open)"
+echo "sample, SmolLM2 in its chat template:"
+"$cli" generate --model "$smol" --chat --prompt "Name three colors." --max-tokens 24
+echo "sample, Gemma 3 (base model, plain text):"
+"$cli" generate --model "$gemma" --prompt "The capital of France is" --max-tokens 16
 
-echo
-echo "== alignment: bridges from stories260K to tinystories656K, scored by retrieval"
-"$cli" align --source "$models/stories260K.gguf" --target "$models/tinystories656K.gguf" \
-  --data "$shared/data" --out "$out/align"
+step "align: Gemma 3 270M -> SmolLM2-135M (cross-family bridges, retrieval with 95% CIs)"
+"$cli" align --source "$gemma" --target "$smol" --data "$shared/data" --out "$out/align"
 
-echo
-echo "== channels: what stories260K can pass to itself about a story (50 items)"
-"$cli" channel --sender "$models/stories260K.gguf" --receiver "$models/stories260K.gguf" --task story:50 \
-  --channel none,context,text,cipher,ac --k 2 --j 4 --data "$shared/data" --out "$out/channels-story.jsonl"
+step "channels on the story task (50 items): SmolLM2 -> itself in its chat template"
+"$cli" channel --sender "$smol" --receiver "$smol" --chat --task story:50 \
+  --channel none,context,text,cipher,ac --k 15 --j 15 --data "$shared/data" \
+  --out "$out/channels-smol-chat.jsonl" --resume
+step "channels on the story task (50 items): Gemma 3 -> SmolLM2 (different vocabularies: no CIPHER)"
+"$cli" channel --sender "$gemma" --receiver "$smol" --task story:50 \
+  --channel none,context,text,ac --k 9 --j 15 --data "$shared/data" \
+  --out "$out/channels-gemma-smol.jsonl" --resume
+
+if [ -d "$scifact" ]; then
+  step "SciFact: MiniLM against the bridged Gemma 3 -> SmolLM2 substrate, paired on the same queries"
+  bash "$(dirname "$0")/scifact.sh" "$build" "$shared" "$out/scifact"
+fi
+
+if [ "${LW_DEMO_TOY:-0}" = "1" ] && [ -f "$shared/models/stories260K.gguf" ]; then
+  step "fast path: the TinyStories pair"
+  "$cli" align --source "$shared/models/stories260K.gguf" --target "$shared/models/tinystories656K.gguf" \
+    --data "$shared/data" --out "$out/align-toy" --quick
+fi
+step "done; outputs in $out/"

@@ -80,7 +80,7 @@ cmake -S src -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OF
   -DCMAKE_C_FLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16" \
   -DCMAKE_CXX_FLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16" \
   -DGGML_CUDA=$cuda_flag "${extra[@]+"${extra[@]}"}" -DCMAKE_INSTALL_PREFIX="$prefix" >build.log 2>&1 || { tail -30 build.log >&2; exit 1; }
-cmake --build build -j"$(nproc)" >>build.log 2>&1 || { tail -30 build.log >&2; exit 1; }
+cmake --build build -j"${LW_BUILD_JOBS:-$(nproc)}" >>build.log 2>&1 || { tail -30 build.log >&2; exit 1; }
 rm -rf "$prefix"
 cmake --install build >>build.log 2>&1 || { tail -30 build.log >&2; exit 1; }
 echo "$COMMIT" > "$prefix/.complete"
