@@ -16,9 +16,26 @@ if [ ! -f "$big" ]; then
   mv "$big.tmp" "$big"
 fi
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+models=${LW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/latentwire}/models
+for m in gemma-3-270m smollm2-135m-instruct; do
+  [ -f "$models/$m.gguf" ] || { echo "bench: $models/$m.gguf missing (make models)" >&2; exit 1; }
+  "$build/bench/bench_extract" "$models/$m.gguf" "$corpus" --texts 128 --reps 3 --batch 2 --rss "$build/latentwire"
+done
 for m in stories260K tinystories656K; do
   "$build/bench/bench_extract" "$shared/models/$m.gguf" "$corpus" --texts 256 --reps 5 --batch 2 --rss "$build/latentwire"
 done
+echo
+echo "fetch and verify, per model (cold: a fresh cache dir; warm: the stamp check):"
+tmpcache=$(mktemp -d)
+for m in gemma-3-270m smollm2-135m-instruct all-minilm-l6-v2; do
+  start=$(date +%s%N)
+  LW_CACHE_DIR="$tmpcache" python3 "$(dirname "$0")/fetch_models.py" "$m" 2>/dev/null
+  mid=$(date +%s%N)
+  LW_CACHE_DIR="$tmpcache" python3 "$(dirname "$0")/fetch_models.py" "$m" 2>/dev/null
+  end=$(date +%s%N)
+  echo "  $m: cold $(( (mid - start) / 1000000 )) ms, warm $(( (end - mid) / 1000000 )) ms"
+done
+rm -rf "$tmpcache"
 "$build/bench/bench_extract" "$big" "$corpus" --texts ${LW_BENCH_BIG_TEXTS:-8} --reps 3 --batch 2
 
 # Channel cost per item, side by side on the same items (the cost table of `channel`).
