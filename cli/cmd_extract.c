@@ -461,8 +461,8 @@ int cmd_extract(int argc, char **argv) {
     lw_model_get_info(j.m, &j.info);
     if (o.pool == POOL_MODEL) {
         j.layers = malloc(sizeof(int));
-        j.layers[0] = LAYER_POOLED;
-        j.n_layers = 1;
+        if (j.layers) j.layers[0] = LAYER_POOLED;
+        j.n_layers = j.layers ? 1 : lw_fail("out of memory");
         o.sp.embeddings = true;
     } else {
         j.n_layers = parse_sites(&j, o.layers);

@@ -29,7 +29,7 @@ static const char *USAGE =
     "                       [--json OUT.json]\n"
     "  latentwire retrieval --beir DIR [--split test] --source-model A.gguf --source-layer L\n"
     "                       --target-model B.gguf --target-layer L [--bridge BR.safetensors] [--json OUT.json]\n"
-    "  BEIR: L is a block index (negative from the end; -1 = embed) for mean-pooled activations, or `pooled`\n"
+    "  BEIR: L is a block index (or -1: the embedding layer) for mean-pooled activations, or `pooled`\n"
     "  for the model's own sentence embedding (e.g. a sentence-transformers BERT, whose file declares its\n"
     "  pooling; texts over its context are cut, [SEP] kept).\n"
     "  Without --bridge, raw cosine between queries and candidates (same width required).\n"
