@@ -343,7 +343,7 @@ enum { LAYER_POOLED = -3 }; /* --source-layer / --target-layer pooled (-2: not g
 /* The model's own pooled sentence embeddings of texts (lw_embed_pooled); rows of texts it
  * cannot encode are flagged in ok. */
 static float *embed_texts_pooled(const char *model_path, char **texts, int32_t n, bool *ok, int *d) {
-    lw_model *m = lw_model_load(model_path, lw_model_default_params());
+    lw_model *m = lw_model_load(model_path, cli_model_params());
     if (!m) return NULL;
     lw_model_info info;
     lw_model_get_info(m, &info);
