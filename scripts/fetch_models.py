@@ -205,6 +205,14 @@ def main(argv):
             print(f"fetch-models: {m['name']}: {e}", file=sys.stderr)
             return 1
         print(f"fetch-models: {m['name']}: {path} ({how})", file=sys.stderr)
+        if m.get("convert"):
+            # the environment the converter ran in is also the tests' numpy reference: keep it
+            # current even when the model itself is cached (scripts/requirements.txt may change)
+            try:
+                ensure_venv(root)
+            except FetchError as e:
+                print(f"fetch-models: {e}", file=sys.stderr)
+                return 1
     return 0
 
 
