@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # make demo: the main job on the real pretrained models (fetched by scripts/fetch-models.sh).
 #   1. facts of Gemma 3 270M, SmolLM2-135M-Instruct and all-MiniLM-L6-v2 from their files
-#   2. residual-stream activations (every block, mean-pooled) of the Penn Treebank test
-#      sentences from Gemma 3 and SmolLM2
+#   2. residual-stream activations (every block, mean-pooled) of the first 1000 Penn Treebank
+#      test sentences from Gemma 3 and SmolLM2 (LW_DEMO_PTB=N for another count)
 #   3. align: bridges from Gemma 3 to SmolLM2 (cross-family), scored by retrieval with CIs
 #   4. channels on the story task: SmolLM2 to itself in its chat template, Gemma 3 to SmolLM2
-#   5. SciFact: MiniLM's own sentence embeddings against the bridged Gemma 3 -> SmolLM2
-#      substrate, paired on the same queries
+#   5. with LW_DEMO_SCIFACT=1 only: SciFact, MiniLM's own sentence embeddings against the
+#      bridged Gemma 3 -> SmolLM2 substrate, paired on the same queries. It encodes 5183
+#      abstracts through MiniLM and through SmolLM2: hours on 2 cores, so it is not in the
+#      default demo.
 # LW_DEMO_TOY=1 also runs the TinyStories pair from ../shared (the fast path of earlier steps).
 # Every step resumes or reuses what a previous run finished (outputs in out/demo/).
 set -euo pipefail
@@ -31,10 +33,12 @@ step() { echo; echo "== $* ($((SECONDS - t0)) s)"; }
 step "the models, read from their GGUF headers"
 for m in "$gemma" "$smol" "$minilm"; do "$cli" info "$m"; echo; done
 
-step "activations of $(wc -l <"$corpus") PTB test sentences, every block, mean-pooled"
+ptb="$out/ptb-${LW_DEMO_PTB:-1000}.txt"
+head -n "${LW_DEMO_PTB:-1000}" "$corpus" > "$ptb.tmp" && mv "$ptb.tmp" "$ptb"
+step "activations of $(wc -l <"$ptb") PTB test sentences, every block, mean-pooled"
 for m in gemma-3-270m smollm2-135m-instruct; do
   start=$SECONDS
-  "$cli" extract --model "$cache/$m.gguf" --layers embed,all --pool mean --input "$corpus" \
+  "$cli" extract --model "$cache/$m.gguf" --layers embed,all --pool mean --input "$ptb" \
     --out "$out/$m.ptb.safetensors" --resume
   echo "$m: extract took $((SECONDS - start)) s"
   "$cli" inspect "$out/$m.ptb.safetensors" | grep -v "meta latentwire" | head -8
@@ -56,7 +60,7 @@ step "channels on the story task (50 items): Gemma 3 -> SmolLM2 (different vocab
   --channel none,context,text,ac --k 9 --j 15 --data "$shared/data" \
   --out "$out/channels-gemma-smol.jsonl" --resume
 
-if [ -d "$scifact" ]; then
+if [ "${LW_DEMO_SCIFACT:-0}" = "1" ] && [ -d "$scifact" ]; then
   step "SciFact: MiniLM against the bridged Gemma 3 -> SmolLM2 substrate, paired on the same queries"
   bash "$(dirname "$0")/scifact.sh" "$build" "$shared" "$out/scifact"
 fi
