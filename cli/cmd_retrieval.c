@@ -340,30 +340,8 @@ done:
 
 enum { LAYER_POOLED = -3 }; /* --source-layer / --target-layer pooled (-2: not given) */
 
-/* The model's own pooled sentence embeddings of texts (lw_embed_pooled); rows of texts it
- * cannot encode are flagged in ok. */
-static float *embed_texts_pooled(const char *model_path, char **texts, int32_t n, bool *ok, int *d) {
-    lw_model *m = lw_model_load(model_path, cli_model_params());
-    if (!m) return NULL;
-    lw_model_info info;
-    lw_model_get_info(m, &info);
-    *d = info.n_embd;
-    float *out = malloc(sizeof(float) * (size_t)(n ? n : 1) * info.n_embd);
-    lw_session_params sp = lw_session_default_params();
-    sp.embeddings = true;
-    sp.n_seq_max = 16; /* short texts share a micro-batch */
-    lw_session *s = lw_session_new(m, sp);
-    int rc = s ? lw_embed_pooled(s, (const char *const *)texts, n, true, out, ok) : -1;
-    lw_session_free(s);
-    lw_model_free(m);
-    if (rc != 0) {
-        free(out);
-        return NULL;
-    }
-    return out;
-}
-
-/* Mean-pooled activations of texts at one layer; rows of texts a model cannot encode are
+/* Texts embedded by one model: mean-pooled activations at a layer, or with LAYER_POOLED the
+ * model's own pooled sentence embedding (lw_embed_pooled); rows of texts it cannot encode are
  * flagged in ok. */
 static float *embed_texts(const char *model_path, int layer, char **texts, int32_t n, bool *ok, int *d) {
     lw_model *m = lw_model_load(model_path, cli_model_params());
@@ -371,9 +349,17 @@ static float *embed_texts(const char *model_path, int layer, char **texts, int32
     lw_model_info info;
     lw_model_get_info(m, &info);
     *d = info.n_embd;
-    float *out = malloc(sizeof(float) * (size_t)n * info.n_embd);
-    lw_session *s = lw_session_new(m, lw_session_default_params());
-    int rc = s ? lw_extract_pooled(s, (const char *const *)texts, n, true, true, &layer, 1, LW_POOL_MEAN, &out, ok) : -1;
+    float *out = malloc(sizeof(float) * (size_t)(n ? n : 1) * info.n_embd);
+    lw_session_params sp = lw_session_default_params();
+    if (layer == LAYER_POOLED) {
+        sp.embeddings = true;
+        sp.n_seq_max = 16; /* short texts share a micro-batch */
+    }
+    lw_session *s = lw_session_new(m, sp);
+    const char *const *t = (const char *const *)texts;
+    int rc = !s                     ? -1
+             : layer == LAYER_POOLED ? lw_embed_pooled(s, t, n, true, out, ok)
+                                     : lw_extract_pooled(s, t, n, true, true, &layer, 1, LW_POOL_MEAN, &out, ok);
     lw_session_free(s);
     lw_model_free(m);
     if (rc != 0) {
@@ -398,11 +384,8 @@ static int run_beir(const opts *o) {
     }
     fprintf(stderr, "retrieval: embedding %d queries with %s and %d documents with %s\n", b.n_queries, o->src_model,
             b.n_docs, o->tgt_model);
-    Xq = o->src_layer == LAYER_POOLED ? embed_texts_pooled(o->src_model, b.query_text, b.n_queries, okq, &dq)
-                                      : embed_texts(o->src_model, o->src_layer, b.query_text, b.n_queries, okq, &dq);
-    if (Xq)
-        Xd = o->tgt_layer == LAYER_POOLED ? embed_texts_pooled(o->tgt_model, b.doc_text, b.n_docs, okd, &dd)
-                                          : embed_texts(o->tgt_model, o->tgt_layer, b.doc_text, b.n_docs, okd, &dd);
+    Xq = embed_texts(o->src_model, o->src_layer, b.query_text, b.n_queries, okq, &dq);
+    if (Xq) Xd = embed_texts(o->tgt_model, o->tgt_layer, b.doc_text, b.n_docs, okd, &dd);
     if (!Xq || !Xd) {
         cli_fail_lib("retrieval");
         goto done;
