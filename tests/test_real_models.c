@@ -165,6 +165,14 @@ static void test_pieces_join_with_a_space(void **state) {
         double e = lw_test_max_rel_err(pieces, once, (size_t)mi.n_vocab, 1e-6);
         printf("[real] %-22s channel pieces vs the joined text's tokens: logits max rel err %.3g\n", NAMES[k], e);
         if (e != 0) fail_msg("%s: the receiver's pieces are not the joined text's tokens (rel err %.3g)", NAMES[k], e);
+        /* the same tokens as one piece: how much the batch shape alone moves the logits (README,
+         * "Batch shape moves quantized logits"; printed, not asserted: it is llama.cpp's behaviour) */
+        float *whole = pieces_logits(S[k], tok, n, NULL, 0, mi.n_vocab);
+        double shape = lw_test_max_abs_diff(whole, once, (size_t)mi.n_vocab), top = 0;
+        for (int v = 0; v < mi.n_vocab; v++) top = fmax(top, fabs(once[v]));
+        printf("[real] %-22s same %d tokens in one piece vs cut at %d,%d: logits max abs diff %.3g (max |logit| %.3g)\n",
+               NAMES[k], n, cuts[0], n_cuts > 1 ? cuts[1] : n, shape, top);
+        free(whole);
         free(pieces);
         free(once);
         free(tok);
