@@ -252,5 +252,5 @@ int main(void) {
         cmocka_unit_test(test_bad_hooks_and_runs),
         cmocka_unit_test(test_cli_bad_input),
     };
-    return cmocka_run_group_tests(tests, setup, NULL);
+    return lw_test_exit(cmocka_run_group_tests(tests, setup, NULL));
 }

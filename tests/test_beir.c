@@ -202,5 +202,5 @@ int main(void) {
         cmocka_unit_test(test_broken),
         cmocka_unit_test(test_scifact),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -15,6 +15,7 @@
 
 #include "eval/eval.h"
 #include "latentwire/retrieval.h"
+#include "support/testutil.h"
 
 #define N 200
 #define REPS 400
@@ -241,5 +242,5 @@ int main(void) {
         cmocka_unit_test(test_determinism_and_edges),
         cmocka_unit_test(test_rng),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

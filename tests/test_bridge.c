@@ -615,5 +615,5 @@ int main(void) {
         cmocka_unit_test(test_relrep_matches_naive),
         cmocka_unit_test(test_cca_bridge_variates),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -304,5 +304,5 @@ int main(void) {
         cmocka_unit_test(test_debate),
         cmocka_unit_test(test_majority_rule),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return lw_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }

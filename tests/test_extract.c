@@ -337,5 +337,5 @@ int main(void) {
         cmocka_unit_test(test_untokenizable_text),
         cmocka_unit_test(test_sites_and_logit_lens),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return lw_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }

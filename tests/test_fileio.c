@@ -308,5 +308,5 @@ int main(void) {
         cmocka_unit_test(test_corpus_txt),
         cmocka_unit_test(test_corpus_jsonl),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "linalg/linalg.h"
+#include "support/testutil.h"
 
 /* ------------------------------------------------------------------ helpers ---- */
 
@@ -521,5 +522,5 @@ int main(void) {
         cmocka_unit_test(test_cca_recovers_planted),
         cmocka_unit_test(test_permutation),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -151,5 +151,5 @@ int main(void) {
         cmocka_unit_test_setup(test_add_last_layer_fails, reset),
         cmocka_unit_test_setup(test_recovers_after_failure, reset),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return lw_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }

@@ -67,5 +67,5 @@ int main(void) {
         cmocka_unit_test(test_paired_difference),
         cmocka_unit_test(test_paired_bad_input),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

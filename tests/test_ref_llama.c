@@ -439,5 +439,5 @@ int main(void) {
         cmocka_unit_test(test_real_tinystories656K),
         cmocka_unit_test(test_ref_load_rejects_bad_files),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return lw_test_exit(cmocka_run_group_tests(tests, group_setup, group_teardown));
 }

@@ -795,5 +795,5 @@ int main(void) {
         cmocka_unit_test(test_candidates_same_label),
         cmocka_unit_test(test_candidates_clustered),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -603,5 +603,5 @@ int main(void) {
         cmocka_unit_test(test_early_stop),
         cmocka_unit_test(test_coordinate_range),
     };
-    return cmocka_run_group_tests(tests, setup_synth, teardown_synth);
+    return lw_test_exit(cmocka_run_group_tests(tests, setup_synth, teardown_synth));
 }

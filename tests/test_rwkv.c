@@ -187,5 +187,5 @@ int main(void) {
         cmocka_unit_test(test_rwkv7_f32),
         cmocka_unit_test(test_rwkv6_q5_1),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -671,5 +671,5 @@ int main(void) {
         cmocka_unit_test(test_reader_accepts),
         cmocka_unit_test(test_mini_fuzz),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

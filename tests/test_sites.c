@@ -308,5 +308,5 @@ int main(void) {
         cmocka_unit_test(test_early_stop),     cmocka_unit_test(test_logit_lens),
         cmocka_unit_test(test_generate_hook_names),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return lw_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }

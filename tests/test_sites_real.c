@@ -201,5 +201,5 @@ int main(void) {
         cmocka_unit_test(test_z_width),       cmocka_unit_test(test_identities), cmocka_unit_test(test_interventions),
         cmocka_unit_test(test_early_stop),    cmocka_unit_test(test_logit_lens),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return lw_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }

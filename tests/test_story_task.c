@@ -14,6 +14,7 @@
 
 #include "latentwire/error.h"
 #include "latentwire/task.h"
+#include "support/testutil.h"
 
 /* Whether word occurs in text as a whole word, case-insensitively. */
 static bool has_word(const char *text, const char *word) {
@@ -110,5 +111,5 @@ int main(void) {
         cmocka_unit_test(test_gold_placement_and_kinds),
         cmocka_unit_test(test_small_and_bad_counts),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -487,5 +487,5 @@ int main(void) {
         cmocka_unit_test(test_gsm8k_small),         cmocka_unit_test(test_biographies_small),
         cmocka_unit_test(test_readers_real),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -17,6 +17,11 @@ const char *lw_test_shared_path(const char *rel);
 /* Exit status ctest reads as "skipped" (SKIP_RETURN_CODE): a test that cannot run says so. */
 #define LW_TEST_SKIP 77
 
+/* A test's exit status from cmocka's failure count: the failures, else LW_TEST_SKIP when any
+ * case skipped for want of ../shared or a fetched model (the lookups below record that), else 0.
+ * Every test main ends with `return lw_test_exit(cmocka_run_group_tests(...));`. */
+int lw_test_exit(int failures);
+
 /* Path of a real model fetched by scripts/fetch-models.sh:
  * ${LW_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/latentwire}/models/NAME.gguf (static buffer,
  * 4 slots), or NULL after printing "SKIP: NAME not in DIR; run scripts/fetch-models.sh". */
