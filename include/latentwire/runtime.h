@@ -72,7 +72,7 @@ typedef struct {
 void lw_model_get_info(const lw_model *model, lw_model_info *info);
 
 /* Hex sha256 of the model file (64 chars + NUL), computed once and cached. NULL on I/O error. */
-const char *lw_model_sha256(lw_model *model);
+const char *lw_model_sha256(const lw_model *model);
 
 /* Tokenizes UTF-8 text. Returns the number of tokens written to out (at most cap), or a
  * negative number: -(needed) when cap is too small (nothing else is set), INT32_MIN on error. */
@@ -109,7 +109,7 @@ bool lw_token_is_eog(const lw_model *model, int32_t token);
 
 /* Hex sha256 of the vocabulary (every token's piece), computed once per model; equal
  * hashes mean a shared vocabulary. Owned by the model. NULL on error. */
-const char *lw_model_vocab_hash(lw_model *model);
+const char *lw_model_vocab_hash(const lw_model *model);
 
 /* Renders tokens as text into a malloc'd NUL-terminated string (caller frees). Special
  * tokens (BOS/EOS) are rendered only when render_special is true. NULL on error. */
@@ -121,7 +121,7 @@ float *lw_model_token_embeddings(const lw_model *model, int *n_vocab, int *n_emb
 
 /* The token-embedding matrix, read once and cached in the model (owned by it, valid until
  * lw_model_free). NULL on error. */
-const float *lw_model_token_embeddings_cached(lw_model *model);
+const float *lw_model_token_embeddings_cached(const lw_model *model);
 
 /* The dequantized output (unembedding) matrix n_vocab x n_embd; for tied models this is
  * the token-embedding matrix. Caller frees. NULL on error. */
@@ -325,11 +325,11 @@ int lw_extract_pooled_sites(lw_session *session, const char *const *texts, int64
  * for quantized output matrices (Q8_0 on Gemma 3 270M / SmolLM2: max 0.26 / 0.29 absolute, logits
  * up to 29, same argmax; the rest, ~3e-5, is float rounding: tests/test_sites_real.c).
  * logits: caller-allocated n x n_vocab. 0 or -1. Not thread-safe on first use (the cache). */
-int lw_logit_lens(lw_model *model, const float *rows, int n, float *logits);
+int lw_logit_lens(const lw_model *model, const float *rows, int n, float *logits);
 
 /* The lens's top k tokens per row, by logit (ties: lower id first): ids and log-probs (log
  * softmax over the whole vocabulary), each caller-allocated n x k. k in [1, n_vocab]. 0 or -1. */
-int lw_logit_lens_topk(lw_model *model, const float *rows, int n, int k, int32_t *ids, float *logprobs);
+int lw_logit_lens_topk(const lw_model *model, const float *rows, int n, int k, int32_t *ids, float *logprobs);
 
 /* ---------------------------------------------------------------- model's own sentence embedding */
 

@@ -2,6 +2,7 @@
 #ifndef LW_RUNTIME_INTERNAL_H
 #define LW_RUNTIME_INTERNAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -12,6 +13,9 @@ struct lw_model {
     struct llama_model *llama;
     const struct llama_vocab *vocab;
     char path[1024];
+    /* Caches filled on first use by const getters (logically const, like C++'s `mutable`):
+     * each has its own lock, so sessions on several threads may share one model. */
+    pthread_mutex_t lock_sha, lock_vocab, lock_embd, lock_lens;
     char sha256[65];        /* "" until computed */
     char vocab_hash[65];    /* "" until computed (lw_model_vocab_hash) */
     bool has_output;        /* the file has a separate output.weight */

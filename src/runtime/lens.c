@@ -93,8 +93,18 @@ static float meta_f32(struct gguf_context *g, const char *arch, const char *key,
     return *found ? gguf_get_val_f32(g, id) : fallback;
 }
 
-static struct lw_lens *lens_get(lw_model *m) {
-    if (m->lens) return m->lens;
+static struct lw_lens *lens_load(lw_model *m);
+
+/* The lens weights, read once under the model's lock (only the cache changes). */
+static struct lw_lens *lens_get(const lw_model *model) {
+    lw_model *m = (lw_model *)model;
+    pthread_mutex_lock(&m->lock_lens);
+    struct lw_lens *L = m->lens ? m->lens : lens_load(m);
+    pthread_mutex_unlock(&m->lock_lens);
+    return L;
+}
+
+static struct lw_lens *lens_load(lw_model *m) {
     char arch[64] = "";
     llama_model_meta_val_str(m->llama, "general.architecture", arch, sizeof arch);
     const lens_arch *la = NULL;
@@ -154,7 +164,7 @@ static struct lw_lens *lens_get(lw_model *m) {
 }
 
 /* The matrix the lens multiplies by (n_vocab x n_embd). */
-static const float *lens_matrix(lw_model *m, const struct lw_lens *L) {
+static const float *lens_matrix(const lw_model *m, const struct lw_lens *L) {
     return L->out ? L->out : m->tok_embd;
 }
 
@@ -173,7 +183,7 @@ static void rms_norm_rows(const struct lw_lens *L, const float *rows, int n, flo
 }
 
 /* Logits of n rows (n <= chunk) into out (n x n_vocab). */
-static void lens_rows(lw_model *m, const struct lw_lens *L, const float *rows, int n, float *normed, float *out) {
+static void lens_rows(const lw_model *m, const struct lw_lens *L, const float *rows, int n, float *normed, float *out) {
     rms_norm_rows(L, rows, n, normed);
     lw_la_sgemm(false, true, n, L->n_vocab, L->n_embd, 1.0f, normed, lens_matrix(m, L), 0.0f, out);
     for (int r = 0; r < n; r++) {
@@ -194,7 +204,7 @@ static int check_rows(const float *rows, int n, int d) {
     return 0;
 }
 
-int lw_logit_lens(lw_model *m, const float *rows, int n, float *logits) {
+int lw_logit_lens(const lw_model *m, const float *rows, int n, float *logits) {
     struct lw_lens *L = lens_get(m);
     if (!L) return -1;
     if (check_rows(rows, n, L->n_embd) != 0) return -1;
@@ -222,7 +232,7 @@ static void topk_insert(int32_t *ids, float *vals, int *have, int k, int32_t id,
     vals[i] = v;
 }
 
-int lw_logit_lens_topk(lw_model *m, const float *rows, int n, int k, int32_t *ids, float *logprobs) {
+int lw_logit_lens_topk(const lw_model *m, const float *rows, int n, int k, int32_t *ids, float *logprobs) {
     struct lw_lens *L = lens_get(m);
     if (!L) return -1;
     if (k < 1 || k > L->n_vocab) return lw_fail("logit lens: k = %d is outside [1, %d]", k, L->n_vocab);

@@ -121,12 +121,26 @@ lw_model *lw_model_load(const char *path, lw_model_params params) {
     m->has_output = has_output;
     snprintf(m->path, sizeof m->path, "%s", path);
     m->soft_token_scale = soft_token_scale_for(lm);
+    pthread_mutex_init(&m->lock_sha, NULL);
+    pthread_mutex_init(&m->lock_vocab, NULL);
+    pthread_mutex_init(&m->lock_embd, NULL);
+    pthread_mutex_init(&m->lock_lens, NULL);
     return m;
 }
 
 /* Hex sha256 of the vocabulary (every token's piece, special ones rendered, with its
  * length), computed once: two models share a vocabulary when the hashes are equal. */
-const char *lw_model_vocab_hash(lw_model *m) {
+static const char *vocab_hash_locked(lw_model *m);
+
+const char *lw_model_vocab_hash(const lw_model *model) {
+    lw_model *m = (lw_model *)model; /* only the cache changes, under its lock */
+    pthread_mutex_lock(&m->lock_vocab);
+    const char *h = vocab_hash_locked(m);
+    pthread_mutex_unlock(&m->lock_vocab);
+    return h;
+}
+
+static const char *vocab_hash_locked(lw_model *m) {
     if (m->vocab_hash[0]) return m->vocab_hash;
     int32_t n = llama_vocab_n_tokens(m->vocab);
     size_t cap = 1 << 16, len = 0;
@@ -167,6 +181,10 @@ void lw_model_free(lw_model *model) {
     llama_model_free(model->llama);
     free(model->tok_embd);
     lw_lens_free(model);
+    pthread_mutex_destroy(&model->lock_sha);
+    pthread_mutex_destroy(&model->lock_vocab);
+    pthread_mutex_destroy(&model->lock_embd);
+    pthread_mutex_destroy(&model->lock_lens);
     free(model);
 }
 
@@ -194,9 +212,12 @@ void lw_model_get_info(const lw_model *m, lw_model_info *info) {
     snprintf(info->path, sizeof info->path, "%s", m->path);
 }
 
-const char *lw_model_sha256(lw_model *m) {
-    if (!m->sha256[0] && lw_sha256_file(m->path, m->sha256) != 0) return NULL;
-    return m->sha256;
+const char *lw_model_sha256(const lw_model *model) {
+    lw_model *m = (lw_model *)model; /* only the cache changes, under its lock */
+    pthread_mutex_lock(&m->lock_sha);
+    const char *h = m->sha256[0] || lw_sha256_file(m->path, m->sha256) == 0 ? m->sha256 : NULL;
+    pthread_mutex_unlock(&m->lock_sha);
+    return h;
 }
 
 static int32_t tokenize(const lw_model *m, const char *text, bool add_bos, bool special, int32_t *out, int32_t cap) {
@@ -442,10 +463,14 @@ float *lw_model_output_matrix(const lw_model *m, int *n_vocab, int *n_embd) {
     return read_matrix(m, m->has_output ? "output.weight" : "token_embd.weight", n_vocab, n_embd);
 }
 
-const float *lw_model_token_embeddings_cached(lw_model *m) {
+const float *lw_model_token_embeddings_cached(const lw_model *model) {
+    lw_model *m = (lw_model *)model; /* only the cache changes, under its lock */
+    pthread_mutex_lock(&m->lock_embd);
     if (!m->tok_embd) {
         int nv, d;
         m->tok_embd = lw_model_token_embeddings(m, &nv, &d);
     }
-    return m->tok_embd;
+    const float *e = m->tok_embd;
+    pthread_mutex_unlock(&m->lock_embd);
+    return e;
 }
