@@ -379,8 +379,12 @@ static void test_synth_q8_0(void **state) {
     p.n_head_kv = 4;
     p.n_ff = 320;
     comparison c = compare_synth("synth q8_0 tied", "q8_0.gguf", &p);
-    assert_true(c.logits_rel < 5e-2); /* measured 1.6e-2 */
-    assert_true(c.resid_rel < 5e-2);
+    /* per-coordinate error over max(|ref|, median |ref|): measured 9.1e-2 (logits) and 7.0e-2
+     * (blocks); the activation rounding is relative to each 32-block's largest value, so
+     * coordinates near the median carry most of it. The same bound as the real quantized
+     * models' QUANT_REL in test_ref_real. (Over the tensor's maximum it was 1.6e-2.) */
+    assert_true(c.logits_rel < 0.15);
+    assert_true(c.resid_rel < 0.15);
     assert_true(c.argmax_agree >= 0.75);
 }
 

@@ -38,7 +38,8 @@ const char *lw_test_tmpfile(const char *name);
  * the exit status (or -1 if it did not exit normally). */
 int lw_test_run_cli(const char *args, char **out, char **err);
 
-/* max |a-b| / max(max|b|, floor): relative error against a reference b. */
+/* Relative error of a against a reference b, per coordinate: max_i |a_i-b_i| / max(|b_i|, m, floor)
+ * with m the median |b| (never divided by the tensor's maximum, which massive activations inflate). */
 double lw_test_max_rel_err(const float *a, const float *b, size_t n, double floor);
 double lw_test_max_abs_diff(const float *a, const float *b, size_t n);
 
