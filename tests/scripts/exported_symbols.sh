@@ -1,0 +1,16 @@
+#!/bin/sh
+# The library exports only lw_-prefixed symbols: an unprefixed global (`feed`, `make_side`)
+# collides with whatever the user links beside it. Lists every offender; exit 1 if any.
+# Usage: exported_symbols.sh NM LIBRARY.a
+nm_bin=$1
+lib=$2
+[ -f "$lib" ] || { echo "SKIP: $lib not built"; exit 77; }
+# DW.ref.* are the C++ compiler's weak references to its own exception runtime (guard.cpp)
+bad=$("$nm_bin" -g --defined-only "$lib" |
+  awk 'NF == 3 && $2 ~ /^[TDBRCGSVW]$/ && $3 !~ /^lw_/ && $3 !~ /^DW\.ref\./ {print $3}' | sort -u)
+if [ -n "$bad" ]; then
+  echo "exported without the lw_ prefix (make them static or name them lw_*):"
+  echo "$bad" | sed 's/^/  /'
+  exit 1
+fi
+echo "every exported symbol of $(basename "$lib") starts with lw_"
