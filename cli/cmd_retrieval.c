@@ -76,7 +76,7 @@ static json_t *summarize(const char *label, const double *m, int nq, const lw_re
     for (int c = 0; c < nm; c++) {
         for (int q = 0; q < nq; q++) col[q] = m[(size_t)q * nm + c];
         lw_ci ci;
-        lw_bootstrap_mean(col, nq, o->resamples, 0.95, o->seed, &ci);
+        lw_ci_mean(col, nq, o->resamples, 0.95, o->seed, &ci);
         char buf[32];
         const char *name = lw_retrieval_metric_name(rp, c, buf, sizeof buf);
         printf("  %s %.3f [%.3f, %.3f]", name, ci.mean, ci.lo, ci.hi);

@@ -13,8 +13,10 @@
  * relevant candidate, 0 beyond 10), NDCG@10 with graded gains (2^rel - 1) / log2(rank + 1),
  * normalized by the ideal ordering of the query's relevant set.
  *
- * Confidence intervals: percentile bootstrap over queries (seeded), and a paired bootstrap
- * for the difference between two conditions scored on the same queries. */
+ * Confidence intervals (lw_ci_mean): exact Clopper-Pearson for proportions (a metric whose
+ * per-query values are all 0 or 1: top-1, accuracy, recall@k with one relevant item), BCa
+ * bootstrap over queries (seeded) for other means; a paired BCa bootstrap for the difference
+ * between two conditions scored on the same queries. */
 #ifndef LATENTWIRE_RETRIEVAL_H
 #define LATENTWIRE_RETRIEVAL_H
 
@@ -64,15 +66,31 @@ void lw_retrieval_metrics_from_scores(const double *scores, const int32_t *ids, 
                                       const float *rel_grade, int n_rel, const lw_retrieval_params *p, double *out);
 
 typedef struct {
-    double mean, lo, hi; /* point estimate and percentile interval */
+    double mean, lo, hi; /* point estimate and interval */
     int n;               /* number of queries */
+    const char *method;  /* static: "clopper-pearson", "bca" or "percentile" */
 } lw_ci;
 
-/* Percentile bootstrap CI of the mean of v[0..n) (n_resamples >= 1000 recommended). */
+/* The interval reports use for the mean of v[0..n): when every v[i] is exactly 0 or 1 it is
+ * a proportion and gets lw_ci_binomial (exact, keeps its coverage at 0 and 1, where a
+ * bootstrap collapses to a point); otherwise lw_bootstrap_bca_mean. A constant non-binary v
+ * still gets the degenerate [v, v]: no resampling method can see variance that the sample
+ * does not show. */
+int lw_ci_mean(const double *v, int n, int n_resamples, double level, uint64_t seed, lw_ci *out);
+
+/* Exact (Clopper-Pearson) interval of a binomial proportion with x successes in n trials:
+ * coverage >= level for every true p. */
+int lw_ci_binomial(int x, int n, double level, lw_ci *out);
+
+/* BCa (bias-corrected and accelerated) bootstrap CI of the mean of v[0..n). */
+int lw_bootstrap_bca_mean(const double *v, int n, int n_resamples, double level, uint64_t seed, lw_ci *out);
+
+/* Plain percentile bootstrap CI of the mean (n_resamples >= 1000 recommended). Kept for
+ * comparison: it collapses to a point for proportions at 0 or 1; reports use lw_ci_mean. */
 int lw_bootstrap_mean(const double *v, int n, int n_resamples, double level, uint64_t seed, lw_ci *out);
 
-/* Paired bootstrap of mean(a - b) over the same n queries; p_value is the two-sided
- * bootstrap p (2 x the smaller tail share of resampled differences at or beyond 0). */
+/* Paired bootstrap of mean(a - b) over the same n queries, BCa interval; p_value is the
+ * two-sided bootstrap p (2 x the smaller tail share of resampled differences at or beyond 0). */
 int lw_bootstrap_paired(const double *a, const double *b, int n, int n_resamples, double level, uint64_t seed,
                         lw_ci *diff, double *p_value);
 
