@@ -10,8 +10,10 @@
  *
  * Metrics per query (then averaged): top-1 (the first-ranked candidate is relevant),
  * recall@k (share of the relevant candidates in the top k), MRR@10 (1 / rank of the first
- * relevant candidate, 0 beyond 10), NDCG@10 with graded gains (2^rel - 1) / log2(rank + 1),
- * normalized by the ideal ordering of the query's relevant set.
+ * relevant candidate, 0 beyond 10), NDCG@10 = sum gain(rel) / log2(rank + 1), normalized by the
+ * ideal ordering of the query's relevant set, with trec_eval's (and so BEIR's) linear gain
+ * gain(rel) = rel by default, or the exponential gain 2^rel - 1 (Burges et al.) on request;
+ * the two agree on binary relevance and differ on graded qrels.
  *
  * Confidence intervals (lw_ci_mean): exact Clopper-Pearson for proportions (a metric whose
  * per-query values are all 0 or 1: top-1, accuracy, recall@k with one relevant item), BCa
@@ -43,9 +45,16 @@ typedef struct {
 
 #define LW_MAX_RECALL_K 8
 
+/* NDCG's gain of a relevance grade. */
+typedef enum {
+    LW_NDCG_GAIN_LINEAR = 0, /* gain = rel: trec_eval's ndcg_cut, BEIR (the default) */
+    LW_NDCG_GAIN_EXP = 1,    /* gain = 2^rel - 1 */
+} lw_ndcg_gain;
+
 typedef struct {
     int n_k;
     int k[LW_MAX_RECALL_K]; /* recall@k cut-offs (default 1, 5, 10) */
+    lw_ndcg_gain ndcg_gain; /* default LW_NDCG_GAIN_LINEAR */
 } lw_retrieval_params;
 
 lw_retrieval_params lw_retrieval_default_params(void);
@@ -105,6 +114,13 @@ int lw_candidates_same_label(int32_t nq, const int32_t *gold, int32_t nc, const 
 /* target + up to D distractors from the target's k-means cluster of the candidate rows C */
 int lw_candidates_clustered(int32_t nq, const int32_t *gold, const float *C, int32_t nc, int d, int n_clusters, int D,
                             uint64_t seed, int64_t **off, int32_t **ids);
+
+/* Summary of CSR candidate lists (off[nq + 1], NULL = every query sees the whole bank of nc):
+ * *mean_count = the mean list length; *n_alone = the queries whose list holds at most one
+ * candidate (the target alone: ranked first for free, so a regime that leaves queries alone
+ * inflates top-1), *first_alone = the first of them (-1 when none). */
+void lw_candidates_summary(int32_t nq, const int64_t *off, int32_t nc, double *mean_count, int32_t *n_alone,
+                           int32_t *first_alone);
 
 /* BEIR layout: corpus.jsonl ({"_id","title","text"}), queries.jsonl ({"_id","text"}),
  * qrels/<split>.tsv (query-id, corpus-id, score; header line). Only queries that appear
