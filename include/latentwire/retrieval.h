@@ -123,7 +123,8 @@ void lw_candidates_summary(int32_t nq, const int64_t *off, int32_t nc, double *m
                            int32_t *first_alone);
 
 /* BEIR layout: corpus.jsonl ({"_id","title","text"}), queries.jsonl ({"_id","text"}),
- * qrels/<split>.tsv (query-id, corpus-id, score; header line). Only queries that appear
+ * qrels/<split>.tsv (query-id, corpus-id, score; with or without a header line: a first
+ * line whose score field is not a number is the header). Only queries that appear
  * in the qrels are kept. */
 typedef struct {
     int32_t n_docs;
