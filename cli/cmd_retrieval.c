@@ -303,8 +303,8 @@ static int run_files(const opts *o) {
         cli_fail_lib("retrieval");
         goto done;
     }
-    printf("%lld queries, %lld candidates, regime %s (%.1f candidates per query), %d bootstrap resamples (seed %llu), "
-           "95%% CIs\n",
+    printf("%lld queries, %lld candidates, regime %s (%.1f candidates per query), 95%% CIs (Clopper-Pearson for "
+           "proportions, else BCa with %d bootstrap resamples, seed %llu)\n",
            (long long)nq, (long long)B.n, o->regime, mean_cands, o->resamples, (unsigned long long)o->seed);
     json_object_set_new(root, o->bridge ? "bridge" : "raw", summarize(o->bridge ? "bridge" : "raw", m1, (int)nq, &rp, o));
     if (cmp) {
