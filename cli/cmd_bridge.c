@@ -15,7 +15,7 @@ static const char *USAGE =
     "      rows are paired by row_id (the same text through both models)\n"
     "      --recipe ridge|pca-ridge|pca2-ridge|procrustes|cca|relrep (default ridge)\n"
     "      --alpha A (default: chosen on a log grid) --alpha-select gcv|kfold --kfold K\n"
-    "      --rank R --cca-reg F --anchors K --no-center --scale --seed N\n"
+    "      --rank R --cca-reg F (default: chosen on held-out rows) --anchors K --no-center --scale --seed N\n"
     "  latentwire bridge apply --bridge BRIDGE.safetensors --input X.safetensors --tensor NAME\n"
     "                          [--side source|target] --out MAPPED.safetensors\n"
     "  latentwire bridge info BRIDGE.safetensors\n";

@@ -199,7 +199,7 @@ static void print_summary(const conditions *cs, const lw_task *t, double *scores
     json_t *conds = json_object();
     for (int c = 0; c < cs->n; c++) {
         lw_ci ci;
-        lw_bootstrap_mean(scores + (size_t)c * n, n, o->resamples, 0.95, o->seed, &ci);
+        lw_ci_mean(scores + (size_t)c * n, n, o->resamples, 0.95, o->seed, &ci);
         double sum[9] = {0};
         const char *keys[9] = {"a_forwarded", "a_generated", "b_forwarded", "b_generated", "a_passes", "b_passes",
                                "message_bytes", "message_floats", "wall_s"};

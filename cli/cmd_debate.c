@@ -128,8 +128,8 @@ int cmd_debate(int argc, char **argv) {
     }
     lw_ci cv, cs, d;
     double p;
-    lw_bootstrap_mean(vote, t.n, resamples, 0.95, dp.seed, &cv);
-    lw_bootstrap_mean(solo, t.n, resamples, 0.95, dp.seed, &cs);
+    lw_ci_mean(vote, t.n, resamples, 0.95, dp.seed, &cv);
+    lw_ci_mean(solo, t.n, resamples, 0.95, dp.seed, &cs);
     lw_bootstrap_paired(vote, solo, t.n, resamples, 0.95, dp.seed, &d, &p);
     printf("debate: %d agents, %d rounds, channel %s, task %s (%d items)\n", n_agents, dp.rounds,
            lw_channel_name(dp.channel), task, t.n);

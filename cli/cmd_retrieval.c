@@ -25,7 +25,7 @@ static const char *USAGE =
     "  latentwire retrieval --queries A.safetensors --query-tensor T --candidates B.safetensors\n"
     "                       --candidate-tensor T [--bridge BR.safetensors] [--compare BR2.safetensors]\n"
     "                       [--regime bank|random:D|cluster:K:D|label:FILE.jsonl|hard:FILE.jsonl] [--resamples N]\n"
-    "                       [--seed N]\n"
+    "                       [--seed N] [--ndcg-gain linear|exp]\n"
     "                       [--json OUT.json]\n"
     "  latentwire retrieval --beir DIR [--split test] --source-model A.gguf --source-layer L\n"
     "                       --target-model B.gguf --target-layer L [--bridge BR.safetensors] [--json OUT.json]\n"
@@ -36,6 +36,9 @@ static const char *USAGE =
     "  hard:FILE lines: {\"row_id\": R, \"negatives\": [R1, R2, ...]} (row ids of candidates).\n"
     "  label:FILE lines: {\"row_id\": R, \"label\": L}: candidates are the rows sharing the target's label.\n"
     "  --compare adds a paired bootstrap of the difference (bridge - compare) on the same queries.\n"
+    "  --ndcg-gain: NDCG's gain of a relevance grade: linear (rel, as trec_eval and BEIR; the default)\n"
+    "  or exp (2^rel - 1); they differ only on graded qrels.\n"
+    "  Every query needs a candidate besides its target: label:/hard: files must cover every query.\n"
     "  BEIR: --per-query FILE.jsonl writes each scored query's metrics, for:\n"
     "  latentwire retrieval --paired A.jsonl B.jsonl [--json OUT.json] [--resamples N] [--seed N]\n"
     "                       two runs (e.g. a sentence encoder and a bridged model) on their shared queries:\n"
@@ -47,6 +50,7 @@ typedef struct {
     const char *src_model, *tgt_model;
     int src_layer, tgt_layer, resamples;
     uint64_t seed;
+    lw_ndcg_gain ndcg_gain;
 } opts;
 
 /* Maps rows into the bridge's comparison space (or copies them when there is no bridge). */
@@ -76,7 +80,7 @@ static json_t *summarize(const char *label, const double *m, int nq, const lw_re
     for (int c = 0; c < nm; c++) {
         for (int q = 0; q < nq; q++) col[q] = m[(size_t)q * nm + c];
         lw_ci ci;
-        lw_bootstrap_mean(col, nq, o->resamples, 0.95, o->seed, &ci);
+        lw_ci_mean(col, nq, o->resamples, 0.95, o->seed, &ci);
         char buf[32];
         const char *name = lw_retrieval_metric_name(rp, c, buf, sizeof buf);
         printf("  %s %.3f [%.3f, %.3f]", name, ci.mean, ci.lo, ci.hi);
@@ -216,6 +220,26 @@ static int build_regime(const opts *o, int32_t nq, const int32_t *gold, const fl
                     o->regime);
 }
 
+static const char *ndcg_gain_name(lw_ndcg_gain g) { return g == LW_NDCG_GAIN_EXP ? "exp" : "linear"; }
+
+/* Refuses candidate lists that leave a query with its target alone (top-1 = 1 for free: e.g.
+ * a label: or hard: file that covers only some queries), naming the file (or the regime), the
+ * first such query's row id and how many; gives the mean list length for the report. */
+static int check_regime_cover(const opts *o, int32_t nq, const int64_t *off, int32_t nc, const act_tensor *A,
+                              const int64_t *ia, double *mean_cands) {
+    int32_t n_alone, first;
+    lw_candidates_summary(nq, off, nc, mean_cands, &n_alone, &first);
+    if (n_alone == 0) return 0;
+    bool label = !strncmp(o->regime, "label:", 6), hard = !strncmp(o->regime, "hard:", 5);
+    return cli_fail("retrieval",
+                    "%s: %d of %d queries have no candidate besides their target (first: query row_id %lld); %s",
+                    label || hard ? strchr(o->regime, ':') + 1 : o->regime, n_alone, nq,
+                    (long long)A->row_id[ia[first]],
+                    label  ? "give every query's row a line there, with a label another candidate row shares"
+                    : hard ? "give every query's row_id a line there with at least one negative"
+                           : "choose a regime that gives every query a distractor");
+}
+
 static int run_files(const opts *o) {
     act_tensor A = {0}, B = {0};
     lw_bridge *br = NULL, *cmp = NULL;
@@ -265,10 +289,13 @@ static int run_files(const opts *o) {
         if (*lw_last_error()) cli_fail_lib("retrieval");
         goto done;
     }
+    double mean_cands;
+    if (check_regime_cover(o, (int32_t)nq, off, (int32_t)B.n, &A, ia, &mean_cands) != 0) goto done;
     int64_t *rel_off = malloc(sizeof(int64_t) * (size_t)(nq + 1));
     for (int64_t q = 0; q <= nq; q++) rel_off[q] = q;
     lw_retrieval_task task = {.n_queries = (int32_t)nq, .cand_off = off, .cand_ids = ids, .rel_off = rel_off, .rel_ids = gold};
     lw_retrieval_params rp = lw_retrieval_default_params();
+    rp.ndcg_gain = o->ndcg_gain;
     int nm = lw_retrieval_n_metrics(&rp);
     m1 = malloc(sizeof(double) * (size_t)nq * nm);
     if (lw_retrieval_score(Q, C, (int32_t)B.n, dim, &task, &rp, m1) != 0) {
@@ -276,8 +303,9 @@ static int run_files(const opts *o) {
         cli_fail_lib("retrieval");
         goto done;
     }
-    printf("%lld queries, %lld candidates, regime %s, %d bootstrap resamples (seed %llu), 95%% CIs\n", (long long)nq,
-           (long long)B.n, o->regime, o->resamples, (unsigned long long)o->seed);
+    printf("%lld queries, %lld candidates, regime %s (%.1f candidates per query), 95%% CIs (Clopper-Pearson for "
+           "proportions, else BCa with %d bootstrap resamples, seed %llu)\n",
+           (long long)nq, (long long)B.n, o->regime, mean_cands, o->resamples, (unsigned long long)o->seed);
     json_object_set_new(root, o->bridge ? "bridge" : "raw", summarize(o->bridge ? "bridge" : "raw", m1, (int)nq, &rp, o));
     if (cmp) {
         Q2 = map_rows(cmp, true, Xq, nq, A.d, &dim);
@@ -312,6 +340,8 @@ static int run_files(const opts *o) {
     json_object_set_new(root, "regime", json_string(o->regime));
     json_object_set_new(root, "n_queries", json_integer(nq));
     json_object_set_new(root, "n_candidates", json_integer(B.n));
+    json_object_set_new(root, "mean_candidates_per_query", json_real(mean_cands));
+    json_object_set_new(root, "ndcg_gain", json_string(ndcg_gain_name(o->ndcg_gain)));
     if (o->json && lw_json_save(o->json, root) != 0) {
         cli_fail_lib("retrieval");
         goto done;
@@ -440,6 +470,7 @@ static int run_beir(const opts *o) {
     free(new_id);
     lw_retrieval_task task = {.n_queries = kept, .rel_off = rel_off, .rel_ids = rel_ids, .rel_grade = rel_g};
     lw_retrieval_params rp = lw_retrieval_default_params();
+    rp.ndcg_gain = o->ndcg_gain;
     m = malloc(sizeof(double) * (size_t)(kept ? kept : 1) * lw_retrieval_n_metrics(&rp));
     if (kept > 0 && lw_retrieval_score(Qk, C, n_docs, dim, &task, &rp, m) == 0) {
         printf("BEIR %s (%s): %d of %d queries scored (the others are untokenizable or lost every relevant "
@@ -451,6 +482,7 @@ static int run_beir(const opts *o) {
         json_object_set_new(root, "n_docs", json_integer(n_docs));
         json_object_set_new(root, "n_docs_untokenizable", json_integer(dropped_docs));
         json_object_set_new(root, "n_queries_dropped", json_integer(b.n_queries - kept));
+        json_object_set_new(root, "ndcg_gain", json_string(ndcg_gain_name(o->ndcg_gain)));
         rc = o->json && lw_json_save(o->json, root) != 0 ? cli_fail_lib("retrieval") : 0;
         if (rc == 0 && o->per_query &&
             retrieval_write_per_query(o->per_query, b.query_id, kept_q, kept, m, &rp) != 0)
@@ -509,6 +541,9 @@ int cmd_retrieval(int argc, char **argv) {
         else if (!strcmp(a, "--target-layer") && cli_parse_int(v, -1, 1 << 20, &n)) o.tgt_layer = (int)n, i++;
         else if (!strcmp(a, "--resamples") && cli_parse_int(v, 100, 10000000, &n)) o.resamples = (int)n, i++;
         else if (!strcmp(a, "--seed") && cli_parse_int(v, 0, 1L << 62, &n)) o.seed = (uint64_t)n, i++;
+        else if (!strcmp(a, "--ndcg-gain") && !strcmp(v, "linear")) o.ndcg_gain = LW_NDCG_GAIN_LINEAR, i++;
+        else if (!strcmp(a, "--ndcg-gain") && !strcmp(v, "exp")) o.ndcg_gain = LW_NDCG_GAIN_EXP, i++;
+        else if (!strcmp(a, "--ndcg-gain")) return cli_fail("retrieval", "--ndcg-gain \"%s\": use linear or exp", v);
         else return cli_fail("retrieval", "bad option or value: %s %s", a, v);
     }
     if (o.paired_a) return retrieval_paired(o.paired_a, o.paired_b, o.resamples, o.seed, o.json) == 0 ? 0 : cli_fail_lib("retrieval");

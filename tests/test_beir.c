@@ -130,6 +130,32 @@ static void expect_load_error(const char *name, const char *corpus, const char *
     lw_beir_free(&b);
 }
 
+/* The same qrels with BEIR's header line, without it, and with another header text give the
+ * same relevance (q1: d1 grade 1; q3: d2 2, d1 1, 4 1). */
+static void test_qrels_header_optional(void **state) {
+    (void)state;
+    const char *bodies[] = {QRELS, QRELS + strlen("query-id\tcorpus-id\tscore\n"),
+                            "qid docid relevance\nq3 d2 2\nq1 d1 1\nq3 d1 1\nq3 d3 0\nq3 4 1\n"};
+    const int32_t want_doc[] = {0, 1, 0, 3};
+    const float want_grade[] = {1, 2, 1, 1};
+    for (int k = 0; k < 3; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "header%d", k);
+        const char *dir = make_dir(name, NULL, NULL, bodies[k]);
+        lw_beir b;
+        if (lw_beir_load(dir, "test", &b) != 0) fail_msg("qrels form %d: %s", k, lw_last_error());
+        assert_int_equal(b.n_queries, 2);
+        assert_string_equal(b.query_id[0], "q1");
+        assert_string_equal(b.query_id[1], "q3");
+        assert_int_equal(b.rel_off[2], 4);
+        for (int i = 0; i < 4; i++) {
+            assert_int_equal(b.rel_doc[i], want_doc[i]);
+            assert_true(b.rel_grade[i] == want_grade[i]);
+        }
+        lw_beir_free(&b);
+    }
+}
+
 static void test_broken(void **state) {
     (void)state;
     const char *H = "query-id\tcorpus-id\tscore\n";
@@ -151,8 +177,14 @@ static void test_broken(void **state) {
     expect_load_error("unknown_doc", NULL, NULL, qrels, "test", "test.tsv:3:", "unknown corpus id \"zz\"");
     snprintf(qrels, sizeof qrels, "%sqx\td1\t1\n", H);
     expect_load_error("unknown_query", NULL, NULL, qrels, "test", "test.tsv:2:", "unknown query id \"qx\"");
-    expect_load_error("no_header", NULL, NULL, "q1\td1\t1\n", "test", "test.tsv:1:", "header");
     expect_load_error("empty_qrels", NULL, NULL, "", "test", "test.tsv", "empty");
+    /* without a header, a bad score on the first line is taken as the header; on the second
+     * it is an error */
+    expect_load_error("bad_score_no_header", NULL, NULL, "q1\td1\t1\nq3\td2\tx\n", "test", "test.tsv:2:",
+                      "score \"x\"");
+    /* a first line with the wrong field count is neither header nor data */
+    expect_load_error("two_field_first", NULL, NULL, "query-id\tcorpus-id\nq1\td1\t1\n", "test", "test.tsv:1:",
+                      "3 fields");
     snprintf(qrels, sizeof qrels, "%sq1\td1\tabc\n", H);
     expect_load_error("bad_score", NULL, NULL, qrels, "test", "test.tsv:2:", "score \"abc\"");
     snprintf(qrels, sizeof qrels, "%sq1\td1\n", H);
@@ -199,6 +231,7 @@ static void test_scifact(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tiny),
+        cmocka_unit_test(test_qrels_header_optional),
         cmocka_unit_test(test_broken),
         cmocka_unit_test(test_scifact),
     };

@@ -31,9 +31,18 @@ static void expect_row(const double *got, const double *want, int n, const char 
     }
 }
 
+/* The graded cases in this file were worked out with the exponential gain 2^rel - 1 (as is
+ * naive_metrics), so they ask for it; test_ndcg.c checks the linear default (trec_eval's). */
+static const lw_retrieval_params *exp_gain(void) {
+    static lw_retrieval_params p;
+    p = lw_retrieval_default_params();
+    p.ndcg_gain = LW_NDCG_GAIN_EXP;
+    return &p;
+}
+
 static void metrics(const double *scores, const int32_t *ids, int n, const int32_t *rel, const float *grade, int n_rel,
                     double *out) {
-    lw_retrieval_metrics_from_scores(scores, ids, n, rel, grade, n_rel, NULL, out);
+    lw_retrieval_metrics_from_scores(scores, ids, n, rel, grade, n_rel, exp_gain(), out);
 }
 
 /* ---- hand-computed rankings ---- */
@@ -238,7 +247,7 @@ static void test_score_hand(void **state) {
     double want[2 * NCOL] = {0, 0, 1, 1, 1.0 / 3, 0.5, /* q0 */
                              1, 0.5, 1, 1, 1, (1.0 + 3.0 / log2(6.0)) / (3.0 + 1.0 / log2(3.0))};
     assert_true(fabs(want[NCOL + NDCG] - 0.5950427489208391) < EPS);
-    assert_int_equal(lw_retrieval_score(Q2, C5, 5, 2, &t, NULL, out), 0);
+    assert_int_equal(lw_retrieval_score(Q2, C5, 5, 2, &t, exp_gain(), out), 0);
     expect_row(out, want, 2 * NCOL, "whole bank");
 
     /* The same with explicit candidate lists equal to the whole bank (shuffled). */
@@ -246,7 +255,7 @@ static void test_score_hand(void **state) {
     int32_t cand_ids[] = {4, 2, 0, 3, 1, 1, 3, 0, 4, 2};
     t.cand_off = cand_off;
     t.cand_ids = cand_ids;
-    assert_int_equal(lw_retrieval_score(Q2, C5, 5, 2, &t, NULL, out), 0);
+    assert_int_equal(lw_retrieval_score(Q2, C5, 5, 2, &t, exp_gain(), out), 0);
     expect_row(out, want, 2 * NCOL, "lists = whole bank");
 
     /* Restricted lists: q0 sees {c2, c1, c3} -> c2 ranks 1: every metric 1.
@@ -258,7 +267,7 @@ static void test_score_hand(void **state) {
     t.cand_ids = ids2;
     double want2[2 * NCOL] = {1, 1, 1, 1, 1, 1, /* q0 */
                               1, 0.5, 1, 1, 1, 2.5 / (3.0 + 1.0 / log2(3.0))};
-    assert_int_equal(lw_retrieval_score(Q2, C5, 5, 2, &t, NULL, out), 0);
+    assert_int_equal(lw_retrieval_score(Q2, C5, 5, 2, &t, exp_gain(), out), 0);
     expect_row(out, want2, 2 * NCOL, "restricted lists");
 }
 
@@ -287,9 +296,9 @@ static void test_score_collapsed(void **state) {
     /* recall@5: q0 0 (rank 6); q1 1/2 (rank 5); q2 1/2 */
     want[NCOL + R5] = 0.5;
     want[2 * NCOL + R5] = 0.5;
-    assert_int_equal(lw_retrieval_score(Q, C, NC, D, &t, NULL, out), 0);
+    assert_int_equal(lw_retrieval_score(Q, C, NC, D, &t, exp_gain(), out), 0);
     expect_row(out, want, NQ * NCOL, "collapsed");
-    assert_int_equal(lw_retrieval_score_blocked(Q, C, NC, D, &t, NULL, out, 1), 0);
+    assert_int_equal(lw_retrieval_score_blocked(Q, C, NC, D, &t, exp_gain(), out, 1), 0);
     expect_row(out, want, NQ * NCOL, "collapsed, block 1");
 }
 
@@ -461,7 +470,7 @@ static void random_case(regime rg, int nq, int nc, int d, int max_rel, uint64_t 
     const int blocks[] = {0, 1, 7, nq + 3};
     for (int b = 0; b < 4; b++) {
         memset(out, 0, sizeof(double) * nq * NCOL);
-        assert_int_equal(lw_retrieval_score_blocked(Q, C, nc, d, &t, NULL, out, blocks[b]), 0);
+        assert_int_equal(lw_retrieval_score_blocked(Q, C, nc, d, &t, exp_gain(), out, blocks[b]), 0);
         for (int q = 0; q < nq; q++) {
             if (!clear[q]) continue;
             char what[96];
@@ -471,8 +480,8 @@ static void random_case(regime rg, int nq, int nc, int d, int max_rel, uint64_t 
     }
     /* the public entry point is the automatic block size */
     double *out2 = malloc(sizeof(double) * nq * NCOL);
-    assert_int_equal(lw_retrieval_score(Q, C, nc, d, &t, NULL, out2), 0);
-    assert_int_equal(lw_retrieval_score_blocked(Q, C, nc, d, &t, NULL, out, 0), 0);
+    assert_int_equal(lw_retrieval_score(Q, C, nc, d, &t, exp_gain(), out2), 0);
+    assert_int_equal(lw_retrieval_score_blocked(Q, C, nc, d, &t, exp_gain(), out, 0), 0);
     assert_memory_equal(out, out2, sizeof(double) * nq * NCOL);
     fprintf(stderr, "random regime %d: %d of %d queries compared (others have a near tie)\n", (int)rg, n_clear, nq);
     free(out2);
@@ -521,7 +530,7 @@ static void test_score_bad_input(void **state) {
     float grade[] = {1, 2, 1};
     lw_retrieval_task t = {.n_queries = 2, .rel_off = rel_off, .rel_ids = rel_ids, .rel_grade = grade};
     double out[2 * NCOL];
-    assert_int_equal(lw_retrieval_score(Q, C, 5, 2, &t, NULL, out), 0);
+    assert_int_equal(lw_retrieval_score(Q, C, 5, 2, &t, exp_gain(), out), 0);
 
     Q[3] = NAN;
     expect_error(lw_retrieval_score(Q, C, 5, 2, &t, NULL, out), "Q (queries) row 1", "non-finite");
@@ -555,7 +564,7 @@ static void test_score_bad_input(void **state) {
     t.cand_ids = cand_ids;
     expect_error(lw_retrieval_score(Q, C, 5, 2, &t, NULL, out), "rel_ids[0] = 2 (query 0)", "not among");
     cand_ids[0] = 2;
-    assert_int_equal(lw_retrieval_score(Q, C, 5, 2, &t, NULL, out), 0);
+    assert_int_equal(lw_retrieval_score(Q, C, 5, 2, &t, exp_gain(), out), 0);
     cand_ids[4] = 0;
     expect_error(lw_retrieval_score(Q, C, 5, 2, &t, NULL, out), "cand_ids[4] = 0", "duplicate");
     cand_ids[4] = -1;
@@ -577,7 +586,7 @@ static void test_score_bad_input(void **state) {
     expect_error(lw_retrieval_score(Q, C, 5, 2, &t, NULL, out), "rel_off", NULL);
     t.rel_off = rel_off;
     t.n_queries = 0; /* nothing to do */
-    assert_int_equal(lw_retrieval_score(Q, C, 5, 2, &t, NULL, out), 0);
+    assert_int_equal(lw_retrieval_score(Q, C, 5, 2, &t, exp_gain(), out), 0);
 }
 
 /* ---- candidate regimes ---- */

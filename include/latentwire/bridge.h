@@ -66,7 +66,9 @@ typedef struct {
     int alpha_steps;        /* grid points (default 17) */
     int rank;               /* PCA components / Procrustes dim / CCA components; 0 = auto
                                (min(n - 1, dA, dB, 256)) */
-    double cca_reg;         /* CCA ridge on each covariance, relative to its mean eigenvalue (default 1e-3) */
+    double cca_reg;         /* CCA ridge on each covariance, relative to its mean eigenvalue; <= 0: chosen
+                               on held-out folds of the calibration rows (kfold, seed) on a decade grid
+                               1e-4 .. 1e2 (default 0); recorded under "cca_reg" in the fit record */
     int n_anchors;          /* RELREP anchors; 0 = min(n, 300) */
     uint64_t seed;          /* k-fold shuffle and anchor choice (default 1) */
 } lw_bridge_params;

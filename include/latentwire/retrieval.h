@@ -10,11 +10,15 @@
  *
  * Metrics per query (then averaged): top-1 (the first-ranked candidate is relevant),
  * recall@k (share of the relevant candidates in the top k), MRR@10 (1 / rank of the first
- * relevant candidate, 0 beyond 10), NDCG@10 with graded gains (2^rel - 1) / log2(rank + 1),
- * normalized by the ideal ordering of the query's relevant set.
+ * relevant candidate, 0 beyond 10), NDCG@10 = sum gain(rel) / log2(rank + 1), normalized by the
+ * ideal ordering of the query's relevant set, with trec_eval's (and so BEIR's) linear gain
+ * gain(rel) = rel by default, or the exponential gain 2^rel - 1 (Burges et al.) on request;
+ * the two agree on binary relevance and differ on graded qrels.
  *
- * Confidence intervals: percentile bootstrap over queries (seeded), and a paired bootstrap
- * for the difference between two conditions scored on the same queries. */
+ * Confidence intervals (lw_ci_mean): exact Clopper-Pearson for proportions (a metric whose
+ * per-query values are all 0 or 1: top-1, accuracy, recall@k with one relevant item), BCa
+ * bootstrap over queries (seeded) for other means; a paired BCa bootstrap for the difference
+ * between two conditions scored on the same queries. */
 #ifndef LATENTWIRE_RETRIEVAL_H
 #define LATENTWIRE_RETRIEVAL_H
 
@@ -41,9 +45,16 @@ typedef struct {
 
 #define LW_MAX_RECALL_K 8
 
+/* NDCG's gain of a relevance grade. */
+typedef enum {
+    LW_NDCG_GAIN_LINEAR = 0, /* gain = rel: trec_eval's ndcg_cut, BEIR (the default) */
+    LW_NDCG_GAIN_EXP = 1,    /* gain = 2^rel - 1 */
+} lw_ndcg_gain;
+
 typedef struct {
     int n_k;
     int k[LW_MAX_RECALL_K]; /* recall@k cut-offs (default 1, 5, 10) */
+    lw_ndcg_gain ndcg_gain; /* default LW_NDCG_GAIN_LINEAR */
 } lw_retrieval_params;
 
 lw_retrieval_params lw_retrieval_default_params(void);
@@ -64,15 +75,31 @@ void lw_retrieval_metrics_from_scores(const double *scores, const int32_t *ids, 
                                       const float *rel_grade, int n_rel, const lw_retrieval_params *p, double *out);
 
 typedef struct {
-    double mean, lo, hi; /* point estimate and percentile interval */
+    double mean, lo, hi; /* point estimate and interval */
     int n;               /* number of queries */
+    const char *method;  /* static: "clopper-pearson", "bca" or "percentile" */
 } lw_ci;
 
-/* Percentile bootstrap CI of the mean of v[0..n) (n_resamples >= 1000 recommended). */
+/* The interval reports use for the mean of v[0..n): when every v[i] is exactly 0 or 1 it is
+ * a proportion and gets lw_ci_binomial (exact, keeps its coverage at 0 and 1, where a
+ * bootstrap collapses to a point); otherwise lw_bootstrap_bca_mean. A constant non-binary v
+ * still gets the degenerate [v, v]: no resampling method can see variance that the sample
+ * does not show. */
+int lw_ci_mean(const double *v, int n, int n_resamples, double level, uint64_t seed, lw_ci *out);
+
+/* Exact (Clopper-Pearson) interval of a binomial proportion with x successes in n trials:
+ * coverage >= level for every true p. */
+int lw_ci_binomial(int x, int n, double level, lw_ci *out);
+
+/* BCa (bias-corrected and accelerated) bootstrap CI of the mean of v[0..n). */
+int lw_bootstrap_bca_mean(const double *v, int n, int n_resamples, double level, uint64_t seed, lw_ci *out);
+
+/* Plain percentile bootstrap CI of the mean (n_resamples >= 1000 recommended). Kept for
+ * comparison: it collapses to a point for proportions at 0 or 1; reports use lw_ci_mean. */
 int lw_bootstrap_mean(const double *v, int n, int n_resamples, double level, uint64_t seed, lw_ci *out);
 
-/* Paired bootstrap of mean(a - b) over the same n queries; p_value is the two-sided
- * bootstrap p (2 x the smaller tail share of resampled differences at or beyond 0). */
+/* Paired bootstrap of mean(a - b) over the same n queries, BCa interval; p_value is the
+ * two-sided bootstrap p (2 x the smaller tail share of resampled differences at or beyond 0). */
 int lw_bootstrap_paired(const double *a, const double *b, int n, int n_resamples, double level, uint64_t seed,
                         lw_ci *diff, double *p_value);
 
@@ -88,8 +115,16 @@ int lw_candidates_same_label(int32_t nq, const int32_t *gold, int32_t nc, const 
 int lw_candidates_clustered(int32_t nq, const int32_t *gold, const float *C, int32_t nc, int d, int n_clusters, int D,
                             uint64_t seed, int64_t **off, int32_t **ids);
 
+/* Summary of CSR candidate lists (off[nq + 1], NULL = every query sees the whole bank of nc):
+ * *mean_count = the mean list length; *n_alone = the queries whose list holds at most one
+ * candidate (the target alone: ranked first for free, so a regime that leaves queries alone
+ * inflates top-1), *first_alone = the first of them (-1 when none). */
+void lw_candidates_summary(int32_t nq, const int64_t *off, int32_t nc, double *mean_count, int32_t *n_alone,
+                           int32_t *first_alone);
+
 /* BEIR layout: corpus.jsonl ({"_id","title","text"}), queries.jsonl ({"_id","text"}),
- * qrels/<split>.tsv (query-id, corpus-id, score; header line). Only queries that appear
+ * qrels/<split>.tsv (query-id, corpus-id, score; with or without a header line: a first
+ * line whose score field is not a number is the header). Only queries that appear
  * in the qrels are kept. */
 typedef struct {
     int32_t n_docs;

@@ -286,25 +286,29 @@ static int split3(char *s, char *f[4]) {
     return n > 4 ? 4 : n;
 }
 
+/* Parses a qrels score field: a finite number, whole field. 0 or -1 (nothing reported). */
+static int parse_score(const char *field, double *score) {
+    char *end;
+    errno = 0;
+    *score = strtod(field, &end);
+    return end == field || *end || errno || !isfinite(*score) ? -1 : 0;
+}
+
 static int read_qrels(const char *path, const table *docs, const table *queries, pair **out, int64_t *n_out) {
     reader r;
     if (reader_open(&r, path)) return -1;
     pair *p = NULL;
     int64_t n = 0, cap = 0;
-    int rc = -1, header = 0;
+    int rc = -1, seen_line = 0;
     long len;
     while ((len = reader_next(&r)) >= 0) {
         if (is_blank(r.line)) continue;
         char *f[4];
         int nf = split3(r.line, f);
-        if (!header) {
-            if (nf < 3 || strcmp(f[0], "query-id") != 0 || strcmp(f[1], "corpus-id") != 0) {
-                lw_fail("%s:%lld: expected the header line \"query-id<TAB>corpus-id<TAB>score\"", path, r.no);
-                goto done;
-            }
-            header = 1;
-            continue;
-        }
+        double score;
+        /* BEIR's own files start with the header "query-id corpus-id score"; many others have no
+         * header at all. A first line whose score field is not a number is the header. */
+        if (!seen_line++ && nf == 3 && parse_score(f[2], &score) != 0) continue;
         if (nf != 3) {
             lw_fail("%s:%lld: expected 3 fields (query-id, corpus-id, score), found %d", path, r.no, nf);
             goto done;
@@ -319,10 +323,7 @@ static int read_qrels(const char *path, const table *docs, const table *queries,
             lw_fail("%s:%lld: unknown corpus id \"%s\" (not in corpus.jsonl)", path, r.no, f[1]);
             goto done;
         }
-        char *end;
-        errno = 0;
-        double score = strtod(f[2], &end);
-        if (end == f[2] || *end || errno || !isfinite(score)) {
+        if (parse_score(f[2], &score) != 0) {
             lw_fail("%s:%lld: score \"%s\" is not a finite number", path, r.no, f[2]);
             goto done;
         }
@@ -343,8 +344,8 @@ static int read_qrels(const char *path, const table *docs, const table *queries,
         lw_fail("%s: read error after line %lld", path, r.no);
         goto done;
     }
-    if (!header) {
-        lw_fail("%s: empty file (expected the header line \"query-id<TAB>corpus-id<TAB>score\")", path);
+    if (!seen_line) {
+        lw_fail("%s: empty file (expected lines \"query-id<TAB>corpus-id<TAB>score\")", path);
         goto done;
     }
     if (n == 0) {

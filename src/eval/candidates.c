@@ -180,6 +180,20 @@ int lw_candidates_same_label(int32_t nq, const int32_t *gold, int32_t nc, const 
     return rc;
 }
 
+void lw_candidates_summary(int32_t nq, const int64_t *off, int32_t nc, double *mean_count, int32_t *n_alone,
+                           int32_t *first_alone) {
+    int64_t total = 0;
+    int32_t alone = 0, first = -1;
+    for (int32_t q = 0; q < nq; q++) {
+        int64_t len = off ? off[q + 1] - off[q] : nc;
+        total += len;
+        if (len <= 1 && alone++ == 0) first = q;
+    }
+    if (mean_count) *mean_count = nq > 0 ? (double)total / nq : 0.0;
+    if (n_alone) *n_alone = alone;
+    if (first_alone) *first_alone = first;
+}
+
 /* ---- k-means on the unit sphere (rows normalized on the fly: no copy of X) ---- */
 
 /* M (d floats) = row i of X normalized. */

@@ -1,5 +1,7 @@
 #include "eval/ci_json.h"
 
 json_t *lw_ci_json(const lw_ci *ci) {
-    return json_pack("{s:f, s:f, s:f, s:i}", "mean", ci->mean, "lo", ci->lo, "hi", ci->hi, "n", ci->n);
+    json_t *o = json_pack("{s:f, s:f, s:f, s:i}", "mean", ci->mean, "lo", ci->lo, "hi", ci->hi, "n", ci->n);
+    if (o && ci->method) json_object_set_new(o, "method", json_string(ci->method)); /* how lo, hi were made */
+    return o;
 }

@@ -6,7 +6,7 @@
 
 #include "latentwire/retrieval.h"
 
-/* {"mean", "lo", "hi", "n"} (new reference). */
+/* {"mean", "lo", "hi", "n", "method"} (new reference; "method" only when ci->method is set). */
 json_t *lw_ci_json(const lw_ci *ci);
 
 #endif

@@ -33,4 +33,8 @@ int lw_eval_kmeans(const float *X, int32_t n, int d, int k, uint64_t seed, int m
  * with 1 / ||row|| (computed in double). `what` names the matrix in the error. 0 or -1. */
 int lw_eval_row_inv_norms(const float *X, int64_t n, int d, const char *what, float *inv_norm);
 
+/* Regularized incomplete beta function I_z(a, b) (a, b > 0): interval.c's Clopper-Pearson
+ * bounds invert it. */
+double lw_beta_inc(double a, double b, double z);
+
 #endif

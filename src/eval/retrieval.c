@@ -29,6 +29,8 @@ static int check_params(const char *fn, const lw_retrieval_params *p) {
         return lw_fail("%s: params.n_k = %d, must lie in [0, %d]", fn, p->n_k, LW_MAX_RECALL_K);
     for (int i = 0; i < p->n_k; i++)
         if (p->k[i] < 1) return lw_fail("%s: params.k[%d] = %d, recall cut-offs must be >= 1", fn, i, p->k[i]);
+    if (p->ndcg_gain != LW_NDCG_GAIN_LINEAR && p->ndcg_gain != LW_NDCG_GAIN_EXP)
+        return lw_fail("%s: params.ndcg_gain = %d, use LW_NDCG_GAIN_LINEAR or LW_NDCG_GAIN_EXP", fn, (int)p->ndcg_gain);
     return 0;
 }
 
@@ -123,8 +125,11 @@ static int find_rel(const rel_item *rel, int m, int32_t id) {
 
 static inline double clean_score(double s) { return isnan(s) ? -INFINITY : s; }
 
-/* Graded gain 2^g - 1, accurate (and > 0) for small positive grades too. */
-static inline double gain(float g) { return expm1((double)g * 0.69314718055994530942); }
+/* NDCG gain of grade g: g itself (trec_eval), or 2^g - 1 by expm1, accurate (and > 0) for
+ * small positive grades too. */
+static inline double gain(lw_ndcg_gain kind, float g) {
+    return kind == LW_NDCG_GAIN_EXP ? expm1((double)g * 0.69314718055994530942) : (double)g;
+}
 
 /* One query's candidates: score of candidate j (j < n) is d[j] (double, NaN = -inf) or f[j]
  * (float, finite: similarities from validated rows); its id is ids[j] (NULL: j). */
@@ -232,10 +237,10 @@ static void metrics_core(const cand_scores *cs, const int32_t *rel_ids, const fl
     out[c++] = (f > 0 && frel[0].rank <= CUTOFF) ? 1.0 / (double)frel[0].rank : 0.0;
     double dcg = 0;
     for (int i = 0; i < f; i++)
-        if (frel[i].rank <= CUTOFF) dcg += gain(frel[i].grade) / log2((double)frel[i].rank + 1.0);
+        if (frel[i].rank <= CUTOFF) dcg += gain(p->ndcg_gain, frel[i].grade) / log2((double)frel[i].rank + 1.0);
     qsort(rel, (size_t)m, sizeof *rel, cmp_grade_desc);
     double idcg = 0;
-    for (int i = 0; i < m && i < CUTOFF; i++) idcg += gain(rel[i].grade) / log2((double)i + 2.0);
+    for (int i = 0; i < m && i < CUTOFF; i++) idcg += gain(p->ndcg_gain, rel[i].grade) / log2((double)i + 2.0);
     out[c++] = dcg / idcg;
 }
 

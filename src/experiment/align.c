@@ -193,7 +193,7 @@ static void record(results *r, const condition *c, const double *per_query, int 
     json_t *metrics = json_object();
     for (int m = 0; m < N_METRICS; m++) {
         for (int q = 0; q < nq; q++) col[q] = per_query[(size_t)q * N_METRICS + m];
-        lw_bootstrap_mean(col, nq, r->p->resamples, 0.95, r->p->seed + 7, &ci[m]);
+        lw_ci_mean(col, nq, r->p->resamples, 0.95, r->p->seed + 7, &ci[m]);
         json_object_set_new(metrics, METRIC_NAMES[m], lw_ci_json(&ci[m]));
         char sa[16], sb[16];
         site_name(c->site_a, sa, sizeof sa);
@@ -516,8 +516,8 @@ int lw_align_run(const lw_align_params *p) {
     printf("corpus: %lld sentences from %d domains (", (long long)c.n, c.n_domains);
     for (int d = 0; d < c.n_domains; d++) printf("%s%s", d ? ", " : "", c.domain_names[d]);
     printf("); %d calibration, %d test, %d dropped (a model cannot encode them)\n", calib.n, test.n, dropped);
-    printf("metrics: retrieval of each bridged A-row among B-rows by cosine; 95%% percentile bootstrap CIs over "
-           "queries (%d resamples, seed %llu); ties count against the query\n",
+    printf("metrics: retrieval of each bridged A-row among B-rows by cosine; 95%% CIs over queries (exact "
+           "Clopper-Pearson for proportions, else BCa bootstrap, %d resamples, seed %llu); ties count against the query\n",
            p->resamples, (unsigned long long)p->seed);
 
     results r = {.conditions = json_array(), .comparisons = json_array(), .p = p};
