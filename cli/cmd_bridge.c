@@ -72,6 +72,9 @@ static int bridge_fit(int argc, char **argv) {
     }
     if (!src || !tgt || !src_t || !tgt_t || !out)
         return cli_fail("bridge fit", "--source, --source-tensor, --target, --target-tensor and --out are required");
+    if (cli_check_output("bridge fit", "--out", out, LW_OUT_FILE,
+                         (const char *[]){"--source", src, "--target", tgt, NULL}))
+        return 1;
     act_tensor A, B;
     if (act_open(src, src_t, &A) != 0) return cli_fail_lib("bridge fit");
     if (act_open(tgt, tgt_t, &B) != 0) {
@@ -135,6 +138,9 @@ static int bridge_apply(int argc, char **argv) {
     }
     if (!bpath || !in || !tensor || !out)
         return cli_fail("bridge apply", "--bridge, --input, --tensor and --out are required");
+    if (cli_check_output("bridge apply", "--out", out, LW_OUT_FILE,
+                         (const char *[]){"--bridge", bpath, "--input", in, NULL}))
+        return 1;
     lw_bridge *br = lw_bridge_load(bpath);
     if (!br) return cli_fail_lib("bridge apply");
     act_tensor X;
@@ -148,6 +154,10 @@ static int bridge_apply(int argc, char **argv) {
     if (X.d != want) {
         cli_fail("bridge apply", "%s: tensor \"%s\" has width %d but the bridge's %s side has width %d", in, tensor,
                  X.d, side, want);
+        goto done;
+    }
+    if (X.n == 0) { /* an empty result is refused, never written */
+        cli_fail("bridge apply", "%s: tensor \"%s\" has no rows: nothing to map", in, tensor);
         goto done;
     }
     int dim = lw_bridge_out_dim(br);
