@@ -12,7 +12,8 @@ static const char *USAGE =
     "usage:\n"
     "  latentwire bridge fit --source A.safetensors --source-tensor layer.4 --target B.safetensors\n"
     "                        --target-tensor layer.1 --out BRIDGE.safetensors [options]\n"
-    "      rows are paired by row_id (the same text through both models)\n"
+    "      rows are paired by row_id (the same text through both models), unique in each file;\n"
+    "      --by-position pairs two --pool none files of the same tokenizer by (row_id, position)\n"
     "      --recipe ridge|pca-ridge|pca2-ridge|procrustes|cca|relrep (default ridge)\n"
     "      --alpha A (default: chosen on a log grid) --alpha-select gcv|kfold --kfold K\n"
     "      --rank R --cca-reg F --anchors K --no-center --scale --seed N\n"
@@ -46,11 +47,13 @@ static void set_string_meta(lw_bridge *b, const char *key, const char *value) {
 static int bridge_fit(int argc, char **argv) {
     const char *src = NULL, *tgt = NULL, *src_t = NULL, *tgt_t = NULL, *out = NULL;
     lw_bridge_params bp = lw_bridge_default_params();
+    lw_join_mode pairing = LW_JOIN_ROW_ID;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n;
         double f;
         if (!strcmp(a, "--no-center")) bp.center = false;
+        else if (!strcmp(a, "--by-position")) pairing = LW_JOIN_ROW_POSITION;
         else if (!strcmp(a, "--scale")) bp.scale = true;
         else if (!v) return cli_fail("bridge fit", "option %s needs a value", a);
         else if (!strcmp(a, "--source")) src = argv[++i];
@@ -85,7 +88,11 @@ static int bridge_fit(int argc, char **argv) {
     int64_t *ia = NULL, *ib = NULL;
     float *X = NULL, *Y = NULL;
     lw_bridge *br = NULL;
-    int64_t n = act_join(&A, &B, &ia, &ib);
+    int64_t n = act_join_mode(&A, &B, pairing, &ia, &ib);
+    if (n < 0) {
+        cli_fail_lib("bridge fit");
+        goto done;
+    }
     if (n < 2) {
         cli_fail("bridge fit", "%s and %s share %lld row ids; at least 2 paired rows are needed", src, tgt,
                  (long long)(n < 0 ? 0 : n));
@@ -102,6 +109,7 @@ static int bridge_fit(int argc, char **argv) {
     set_string_meta(br, "target_file", tgt);
     set_string_meta(br, "source_tensor", src_t);
     set_string_meta(br, "target_tensor", tgt_t);
+    set_string_meta(br, "paired_by", pairing == LW_JOIN_ROW_POSITION ? "row_id,position" : "row_id");
     copy_meta(br, "source", A.meta, "model_sha256");
     copy_meta(br, "target", B.meta, "model_sha256");
     copy_meta(br, "source", A.meta, "pool");

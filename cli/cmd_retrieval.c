@@ -247,7 +247,11 @@ static int run_files(const opts *o) {
         goto done;
     }
     int64_t nq = act_join(&A, &B, &ia, &ib);
-    if (nq <= 0) {
+    if (nq < 0) {
+        cli_fail_lib("retrieval");
+        goto done;
+    }
+    if (nq == 0) {
         cli_fail("retrieval", "%s and %s share no row ids", o->queries, o->cands);
         goto done;
     }
