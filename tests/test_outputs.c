@@ -7,6 +7,7 @@
  *  - retrieval --beir with a bridge of the wrong widths fails before embedding;
  *  - a failed align leaves nothing it created; bridge apply refuses to write 0 rows. */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -181,6 +182,38 @@ static void test_output_paths(void **state) {
     assert_int_equal(lw_output_check("--per-query", r2, LW_OUT_FILE, (const char *[]){"--json", NULL, NULL}), 0);
 }
 
+/* Which names beside an output its writer makes (and so may not be inputs), decided by the
+ * library on paths that need not exist. */
+static void test_derived_names(void **state) {
+    (void)state;
+    static const struct {
+        const char *out, *in;
+        int kinds;
+        bool refused;
+    } cases[] = {
+        {"acts.safetensors", "acts-00001-of-00002.safetensors", LW_OUT_SHARDS, true},
+        {"acts.safetensors", "acts-00002-of-00002.safetensors.part0.tmp", LW_OUT_SHARDS, true},
+        {"acts.safetensors", "acts.safetensors.layer3.tmp", LW_OUT_SHARDS, true},
+        {"acts.safetensors", "acts.safetensors.tmp.Ab12Cd", LW_OUT_SHARDS, true},
+        {"acts.safetensors", "acts-00001-of-00002.safetensors", LW_OUT_FILE, false},
+        {"acts.safetensors", "acts-1-of-2.safetensors", LW_OUT_SHARDS, false},
+        {"acts.safetensors", "acts.safetensors.txt", LW_OUT_SHARDS, false},
+        {"acts.safetensors", "other-00001-of-00002.safetensors", LW_OUT_SHARDS, false},
+        {"items.jsonl", "items.jsonl.partial", LW_OUT_PARTIAL, true},
+        {"items.jsonl", "items.jsonl.partial", LW_OUT_FILE, false},
+        {"items.jsonl", "items.jsonl.partial.bak", LW_OUT_PARTIAL, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[1400], in[1400];
+        snprintf(out, sizeof out, "%s/%s", DIR_, cases[i].out);
+        snprintf(in, sizeof in, "%s/%s", DIR_, cases[i].in);
+        int rc = lw_output_check("--out", out, cases[i].kinds, (const char *[]){"--input", in, NULL});
+        if ((rc != 0) != cases[i].refused)
+            fail_msg("--out %s --input %s (kinds %d): %s", cases[i].out, cases[i].in, cases[i].kinds,
+                     rc ? lw_last_error() : "accepted");
+    }
+}
+
 /* A bridge whose widths do not fit the models is refused before any embedding: the one
  * stderr line is the error, not the "embedding N queries" progress line. */
 static void test_beir_widths_early(void **state) {
@@ -265,6 +298,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_file_every_verb),
         cmocka_unit_test(test_output_paths),
+        cmocka_unit_test(test_derived_names),
         cmocka_unit_test(test_beir_widths_early),
         cmocka_unit_test(test_no_empty_result),
         cmocka_unit_test(test_align_failure_cleans_up),

@@ -15,7 +15,7 @@ enum {
     LW_OUT_FILE = 0,         /* OUT only (temporaries with random suffixes never clobber) */
     LW_OUT_PARTIAL = 1,      /* OUT.partial (channel, debate) */
     LW_OUT_SHARDS = 2,       /* STEM-NNNNN-of-NNNNN.safetensors for OUT = STEM.safetensors, and
-                                OUT.* / SHARD.* temporaries (extract) */
+                                the temporaries OUT.*.tmp / OUT.tmp.* of each (extract) */
 };
 
 /* Checks that `out` (the value of option `flag`, e.g. "--out") can be written and that

@@ -56,8 +56,16 @@ static bool all_digits(const char *s, size_t n) {
     return true;
 }
 
-/* name is "STEM-NNNNN-of-NNNNN.safetensors" (possibly followed by ".anything") for
- * out = "STEM.safetensors". */
+/* rest is what follows a written file's name in one of its temporaries: ".tmp.XXXXXX"
+ * (lw_atomic_open) or ".<anything>.tmp" (extract's per-site files). */
+static bool is_temp_suffix(const char *rest) {
+    size_t n = strlen(rest);
+    if (rest[0] != '.') return false;
+    return strncmp(rest, ".tmp.", 5) == 0 || (n > 4 && strcmp(rest + n - 4, ".tmp") == 0);
+}
+
+/* name is "STEM-NNNNN-of-NNNNN.safetensors" for out = "STEM.safetensors", or a temporary of
+ * it. */
 static bool is_shard_name(const char *out, const char *name) {
     static const char ext[] = ".safetensors";
     size_t lo = strlen(out), le = sizeof ext - 1;
@@ -68,14 +76,15 @@ static bool is_shard_name(const char *out, const char *name) {
     if (strlen(s) < 15 + le || s[0] != '-' || !all_digits(s + 1, 5) || strncmp(s + 6, "-of-", 4) != 0 ||
         !all_digits(s + 10, 5) || strncmp(s + 15, ext, le) != 0)
         return false;
-    return s[15 + le] == '\0' || s[15 + le] == '.';
+    return s[15 + le] == '\0' || is_temp_suffix(s + 15 + le);
 }
 
 /* A file the writer of `out` makes beside it under the name `name` (same directory). */
 static bool is_derived_name(const char *out, const char *name, int kinds) {
     size_t lo = strlen(out);
-    if ((kinds & LW_OUT_PARTIAL) && strncmp(name, out, lo) == 0 && strcmp(name + lo, ".partial") == 0) return true;
-    if ((kinds & LW_OUT_SHARDS) && strncmp(name, out, lo) == 0 && name[lo] == '.') return true;
+    bool prefixed = strncmp(name, out, lo) == 0;
+    if ((kinds & LW_OUT_PARTIAL) && prefixed && strcmp(name + lo, ".partial") == 0) return true;
+    if ((kinds & LW_OUT_SHARDS) && prefixed && is_temp_suffix(name + lo)) return true;
     return (kinds & LW_OUT_SHARDS) && is_shard_name(out, name);
 }
 
