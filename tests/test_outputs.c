@@ -173,6 +173,9 @@ static void test_output_paths(void **state) {
     refused(a, TEXT, "No such file or directory");
     snprintf(a, sizeof a, "channel --sender %s --receiver %s --task %s --json %s", MA, MA, TASK, DIR_);
     refused(a, TASK, "names a directory");
+    /* an unreadable input says why (the OS's reason, not only "cannot read") */
+    snprintf(a, sizeof a, "retrieval --paired %s/missing.jsonl %s/missing2.jsonl", DIR_, DIR_);
+    refused(a, XA, "missing.jsonl: No such file or directory");
     /* the library call itself: two outputs of one run given the same (not yet existing) path */
     char r1[1400], r2[1400];
     snprintf(r1, sizeof r1, "%s/r.json", DIR_);
