@@ -5,6 +5,12 @@
 
 #include "common/error.h"
 
+/* An I32 [rows] tensor (the --pool none keys), or NULL when absent or of another shape. */
+static const int32_t *i32_rows(const lw_st_file *f, const char *name, int64_t rows) {
+    const lw_st_tensor *t = lw_st_find(f, name);
+    return t && t->dtype == LW_DT_I32 && t->n_dims == 1 && t->shape[0] == rows ? t->data : NULL;
+}
+
 int act_open(const char *path, const char *tensor, act_tensor *out) {
     memset(out, 0, sizeof *out);
     out->f = lw_st_open(path);
@@ -20,8 +26,11 @@ int act_open(const char *path, const char *tensor, act_tensor *out) {
         act_close(out);
         return -1;
     }
+    out->path = path;
     out->x = t->data;
     out->row_id = ids->data;
+    out->position = i32_rows(out->f, "position", t->shape[0]);
+    out->token = i32_rows(out->f, "token", t->shape[0]);
     out->n = t->shape[0];
     out->d = (int)t->shape[1];
     out->meta = lw_st_meta(out->f, "latentwire");
@@ -33,30 +42,17 @@ void act_close(act_tensor *t) {
     memset(t, 0, sizeof *t);
 }
 
-static int cmp_pair(const void *a, const void *b) {
-    const int64_t *x = a, *y = b;
-    return (x[0] > y[0]) - (x[0] < y[0]);
+static lw_row_keys keys_of(const act_tensor *t) {
+    return (lw_row_keys){.label = t->path, .row_id = t->row_id, .position = t->position, .token = t->token, .n = t->n};
+}
+
+int64_t act_join_mode(const act_tensor *a, const act_tensor *b, lw_join_mode mode, int64_t **ia, int64_t **ib) {
+    lw_row_keys ka = keys_of(a), kb = keys_of(b);
+    return lw_join_rows(&ka, &kb, mode, ia, ib);
 }
 
 int64_t act_join(const act_tensor *a, const act_tensor *b, int64_t **ia, int64_t **ib) {
-    /* sort b's (row id, index) pairs once, then binary-search each of a's ids */
-    int64_t *bs = malloc(sizeof(int64_t) * 2 * (size_t)(b->n ? b->n : 1));
-    *ia = malloc(sizeof(int64_t) * (size_t)(a->n ? a->n : 1));
-    *ib = malloc(sizeof(int64_t) * (size_t)(a->n ? a->n : 1));
-    if (!bs || !*ia || !*ib) return lw_fail("out of memory");
-    for (int64_t i = 0; i < b->n; i++) bs[2 * i] = b->row_id[i], bs[2 * i + 1] = i;
-    qsort(bs, (size_t)b->n, 2 * sizeof(int64_t), cmp_pair);
-    int64_t n = 0;
-    for (int64_t i = 0; i < a->n; i++) {
-        int64_t key[2] = {a->row_id[i], 0};
-        const int64_t *hit = bsearch(key, bs, (size_t)b->n, 2 * sizeof(int64_t), cmp_pair);
-        if (!hit) continue;
-        (*ia)[n] = i;
-        (*ib)[n] = hit[1];
-        n++;
-    }
-    free(bs);
-    return n;
+    return act_join_mode(a, b, LW_JOIN_ROW_ID, ia, ib);
 }
 
 float *act_gather(const act_tensor *t, const int64_t *idx, int64_t n) {

@@ -5,12 +5,15 @@
 
 #include <stdint.h>
 
+#include "latentwire/rows.h"
 #include "latentwire/safetensors.h"
 
 typedef struct {
     lw_st_file *f;
+    const char *path;       /* as given to act_open */
     const float *x;         /* n x d */
     const int64_t *row_id;  /* n */
+    const int32_t *position, *token; /* n each, in --pool none files; else NULL */
     int64_t n;
     int d;
     const char *meta;       /* the file's "latentwire" JSON metadata, or NULL */
@@ -21,9 +24,11 @@ typedef struct {
 int act_open(const char *path, const char *tensor, act_tensor *out);
 void act_close(act_tensor *t);
 
-/* Rows present in both (same row id), in a's order: fills malloc'd index arrays. Returns
- * the count (>= 0) or -1. */
+/* Rows present in both (same row id), in a's order: fills malloc'd index arrays. A row id
+ * twice in a file is an error (lw_join_rows). Returns the count (>= 0) or -1. */
 int64_t act_join(const act_tensor *a, const act_tensor *b, int64_t **ia, int64_t **ib);
+/* The same with the pairing mode (LW_JOIN_ROW_POSITION: two --pool none files of one tokenizer). */
+int64_t act_join_mode(const act_tensor *a, const act_tensor *b, lw_join_mode mode, int64_t **ia, int64_t **ib);
 
 /* Copies the rows idx[0..n) into a malloc'd n x d matrix. */
 float *act_gather(const act_tensor *t, const int64_t *idx, int64_t n);

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "latentwire/files.h"
 #include "latentwire/runtime.h"
 #include "latentwire/task.h"
 
@@ -37,6 +38,11 @@ int cli_load_task(const char *spec, const char *data_dir, uint64_t seed, lw_task
 
 /* Model parameters for every verb: the defaults plus the global --gpu-layers N. */
 lw_model_params cli_model_params(void);
+
+/* Before any work: `out` (option `flag`; NULL = not asked for) can be written and overwrites
+ * none of `inputs` (option/path pairs ended by NULL) nor do the files `kinds` adds beside it
+ * (LW_OUT_* of latentwire/files.h). 0, or 1 after printing the error line. */
+int cli_check_output(const char *verb, const char *flag, const char *out, int kinds, const char *const *inputs);
 
 /* stderr is a terminal (progress lines are shown only then). */
 bool cli_is_tty(void);

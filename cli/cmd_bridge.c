@@ -12,7 +12,8 @@ static const char *USAGE =
     "usage:\n"
     "  latentwire bridge fit --source A.safetensors --source-tensor layer.4 --target B.safetensors\n"
     "                        --target-tensor layer.1 --out BRIDGE.safetensors [options]\n"
-    "      rows are paired by row_id (the same text through both models)\n"
+    "      rows are paired by row_id (the same text through both models), unique in each file;\n"
+    "      --by-position pairs two --pool none files of the same tokenizer by (row_id, position)\n"
     "      --recipe ridge|pca-ridge|pca2-ridge|procrustes|cca|relrep (default ridge)\n"
     "      --alpha A (default: chosen on a log grid) --alpha-select gcv|kfold --kfold K\n"
     "      --rank R --cca-reg F (default: chosen on held-out rows) --anchors K --no-center --scale --seed N\n"
@@ -46,11 +47,13 @@ static void set_string_meta(lw_bridge *b, const char *key, const char *value) {
 static int bridge_fit(int argc, char **argv) {
     const char *src = NULL, *tgt = NULL, *src_t = NULL, *tgt_t = NULL, *out = NULL;
     lw_bridge_params bp = lw_bridge_default_params();
+    lw_join_mode pairing = LW_JOIN_ROW_ID;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n;
         double f;
         if (!strcmp(a, "--no-center")) bp.center = false;
+        else if (!strcmp(a, "--by-position")) pairing = LW_JOIN_ROW_POSITION;
         else if (!strcmp(a, "--scale")) bp.scale = true;
         else if (!v) return cli_fail("bridge fit", "option %s needs a value", a);
         else if (!strcmp(a, "--source")) src = argv[++i];
@@ -72,6 +75,9 @@ static int bridge_fit(int argc, char **argv) {
     }
     if (!src || !tgt || !src_t || !tgt_t || !out)
         return cli_fail("bridge fit", "--source, --source-tensor, --target, --target-tensor and --out are required");
+    if (cli_check_output("bridge fit", "--out", out, LW_OUT_FILE,
+                         (const char *[]){"--source", src, "--target", tgt, NULL}))
+        return 1;
     act_tensor A, B;
     if (act_open(src, src_t, &A) != 0) return cli_fail_lib("bridge fit");
     if (act_open(tgt, tgt_t, &B) != 0) {
@@ -82,7 +88,11 @@ static int bridge_fit(int argc, char **argv) {
     int64_t *ia = NULL, *ib = NULL;
     float *X = NULL, *Y = NULL;
     lw_bridge *br = NULL;
-    int64_t n = act_join(&A, &B, &ia, &ib);
+    int64_t n = act_join_mode(&A, &B, pairing, &ia, &ib);
+    if (n < 0) {
+        cli_fail_lib("bridge fit");
+        goto done;
+    }
     if (n < 2) {
         cli_fail("bridge fit", "%s and %s share %lld row ids; at least 2 paired rows are needed", src, tgt,
                  (long long)(n < 0 ? 0 : n));
@@ -99,6 +109,7 @@ static int bridge_fit(int argc, char **argv) {
     set_string_meta(br, "target_file", tgt);
     set_string_meta(br, "source_tensor", src_t);
     set_string_meta(br, "target_tensor", tgt_t);
+    set_string_meta(br, "paired_by", pairing == LW_JOIN_ROW_POSITION ? "row_id,position" : "row_id");
     copy_meta(br, "source", A.meta, "model_sha256");
     copy_meta(br, "target", B.meta, "model_sha256");
     copy_meta(br, "source", A.meta, "pool");
@@ -135,6 +146,9 @@ static int bridge_apply(int argc, char **argv) {
     }
     if (!bpath || !in || !tensor || !out)
         return cli_fail("bridge apply", "--bridge, --input, --tensor and --out are required");
+    if (cli_check_output("bridge apply", "--out", out, LW_OUT_FILE,
+                         (const char *[]){"--bridge", bpath, "--input", in, NULL}))
+        return 1;
     lw_bridge *br = lw_bridge_load(bpath);
     if (!br) return cli_fail_lib("bridge apply");
     act_tensor X;
@@ -148,6 +162,10 @@ static int bridge_apply(int argc, char **argv) {
     if (X.d != want) {
         cli_fail("bridge apply", "%s: tensor \"%s\" has width %d but the bridge's %s side has width %d", in, tensor,
                  X.d, side, want);
+        goto done;
+    }
+    if (X.n == 0) { /* an empty result is refused, never written */
+        cli_fail("bridge apply", "%s: tensor \"%s\" has no rows: nothing to map", in, tensor);
         goto done;
     }
     int dim = lw_bridge_out_dim(br);

@@ -272,6 +272,11 @@ int cmd_channel(int argc, char **argv) {
         else return cli_fail("channel", "bad option or value: %s %s", a, v);
     }
     if (!o.sender || !o.receiver || !o.task) return cli_fail("channel", "--sender, --receiver and --task are required");
+    const char *ins[] = {"--task", o.task, "--sender", o.sender, "--receiver", o.receiver, "--ac-bridge", o.ac_bridge,
+                         "--out", NULL, NULL};
+    if (cli_check_output("channel", "--out", o.out, LW_OUT_PARTIAL, ins)) return 1;
+    ins[9] = o.out; /* --json must not be --out either */
+    if (cli_check_output("channel", "--json", o.json, LW_OUT_FILE, ins)) return 1;
     lw_task t = {0};
     if (cli_load_task(o.task, o.data, o.seed, &t) != 0) return cli_fail_lib("channel");
     if (t.n == 0) {

@@ -49,6 +49,9 @@ int cmd_debate(int argc, char **argv) {
         else return cli_fail("debate", "bad option or value: %s %s", a, v);
     }
     if (!agents_spec || !task) return cli_fail("debate", "--agents and --task are required");
+    if (cli_check_output("debate", "--out", out, LW_OUT_PARTIAL, (const char *[]){"--task", task, NULL}) ||
+        cli_check_output("debate", "--json", json, LW_OUT_FILE, (const char *[]){"--task", task, "--out", out, NULL}))
+        return 1;
     lw_task t = {0};
     if (cli_load_task(task, data, dp.seed, &t) != 0) return cli_fail_lib("debate");
     enum { MAX_AGENTS = 16 };

@@ -436,6 +436,9 @@ int cmd_extract(int argc, char **argv) {
     opts o;
     int prc = parse_opts(argc, argv, &o); /* 1 = help shown, 2 = error */
     if (prc) return prc == 1 ? 0 : 1;
+    if (cli_check_output("extract", "--out", o.out, LW_OUT_SHARDS,
+                         (const char *[]){"--input", o.input, "--model", o.model, NULL}))
+        return 1;
     job j;
     memset(&j, 0, sizeof j);
     int rc = 1;

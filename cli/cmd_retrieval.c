@@ -271,7 +271,11 @@ static int run_files(const opts *o) {
         goto done;
     }
     int64_t nq = act_join(&A, &B, &ia, &ib);
-    if (nq <= 0) {
+    if (nq < 0) {
+        cli_fail_lib("retrieval");
+        goto done;
+    }
+    if (nq == 0) {
         cli_fail("retrieval", "%s and %s share no row ids", o->queries, o->cands);
         goto done;
     }
@@ -399,6 +403,18 @@ static float *embed_texts(const char *model_path, int layer, char **texts, int32
     return out;
 }
 
+/* The bridge's widths against the models' (from their GGUF headers), before embedding. */
+static int check_beir_widths(const opts *o, const lw_bridge *br) {
+    int ws, wt;
+    if (lw_model_peek_width(o->src_model, &ws) != 0 || lw_model_peek_width(o->tgt_model, &wt) != 0)
+        return cli_fail_lib("retrieval");
+    if (br && (lw_bridge_source_dim(br) != ws || lw_bridge_target_dim(br) != wt))
+        return cli_fail("retrieval", "%s maps %d -> %d but the models have widths %d and %d", o->bridge,
+                        lw_bridge_source_dim(br), lw_bridge_target_dim(br), ws, wt);
+    if (!br && ws != wt) return cli_fail("retrieval", "the models have widths %d and %d: give a --bridge", ws, wt);
+    return 0;
+}
+
 static int run_beir(const opts *o) {
     lw_beir b;
     if (lw_beir_load(o->beir, o->split, &b) != 0) return cli_fail_lib("retrieval");
@@ -412,21 +428,13 @@ static int run_beir(const opts *o) {
         cli_fail_lib("retrieval");
         goto done;
     }
+    if (check_beir_widths(o, br) != 0) goto done;
     fprintf(stderr, "retrieval: embedding %d queries with %s and %d documents with %s\n", b.n_queries, o->src_model,
             b.n_docs, o->tgt_model);
     Xq = embed_texts(o->src_model, o->src_layer, b.query_text, b.n_queries, okq, &dq);
     if (Xq) Xd = embed_texts(o->tgt_model, o->tgt_layer, b.doc_text, b.n_docs, okd, &dd);
     if (!Xq || !Xd) {
         cli_fail_lib("retrieval");
-        goto done;
-    }
-    if (br && (lw_bridge_source_dim(br) != dq || lw_bridge_target_dim(br) != dd)) {
-        cli_fail("retrieval", "%s maps %d -> %d but the models have widths %d and %d", o->bridge,
-                 lw_bridge_source_dim(br), lw_bridge_target_dim(br), dq, dd);
-        goto done;
-    }
-    if (!br && dq != dd) {
-        cli_fail("retrieval", "the models have widths %d and %d: give a --bridge", dq, dd);
         goto done;
     }
     /* documents the target model cannot encode leave the corpus (their qrels with them), and
@@ -511,6 +519,28 @@ done:
     return rc;
 }
 
+/* --json and --per-query overwrite no input (nor each other), and can be written: checked
+ * before minutes of embedding. */
+static int check_outputs(const opts *o) {
+    const char *regime_file = !strncmp(o->regime, "label:", 6) ? o->regime + 6
+                              : !strncmp(o->regime, "hard:", 5) ? o->regime + 5
+                                                                : NULL;
+    char corpus[4096] = "", queries[4096] = "", qrels[4096] = "";
+    if (o->beir) {
+        snprintf(corpus, sizeof corpus, "%s/corpus.jsonl", o->beir);
+        snprintf(queries, sizeof queries, "%s/queries.jsonl", o->beir);
+        snprintf(qrels, sizeof qrels, "%s/qrels/%s.tsv", o->beir, o->split);
+    }
+    const char *inputs[] = {"--queries", o->queries, "--candidates", o->cands, "--bridge", o->bridge,
+                            "--compare", o->compare, "--regime", regime_file, "--paired", o->paired_a,
+                            "--paired", o->paired_b, "--beir", *corpus ? corpus : NULL, "--beir",
+                            *queries ? queries : NULL, "--beir", *qrels ? qrels : NULL, "--source-model",
+                            o->src_model, "--target-model", o->tgt_model, "--json", NULL, NULL};
+    if (cli_check_output("retrieval", "--json", o->json, LW_OUT_FILE, inputs)) return 1;
+    inputs[sizeof inputs / sizeof *inputs - 2] = o->json; /* the two outputs must differ too */
+    return cli_check_output("retrieval", "--per-query", o->per_query, LW_OUT_FILE, inputs);
+}
+
 int cmd_retrieval(int argc, char **argv) {
     opts o = {.regime = "bank", .split = "test", .resamples = 1000, .seed = 1, .src_layer = -2, .tgt_layer = -2};
     for (int i = 1; i < argc; i++) {
@@ -546,6 +576,7 @@ int cmd_retrieval(int argc, char **argv) {
         else if (!strcmp(a, "--ndcg-gain")) return cli_fail("retrieval", "--ndcg-gain \"%s\": use linear or exp", v);
         else return cli_fail("retrieval", "bad option or value: %s %s", a, v);
     }
+    if (check_outputs(&o) != 0) return 1;
     if (o.paired_a) return retrieval_paired(o.paired_a, o.paired_b, o.resamples, o.seed, o.json) == 0 ? 0 : cli_fail_lib("retrieval");
     if (o.per_query && !o.beir) return cli_fail("retrieval", "--per-query is written by --beir runs");
     if (o.beir) {

@@ -1,6 +1,7 @@
 /* Per-query retrieval records and the paired comparison of two runs on the same queries
  * (e.g. a sentence encoder against a bridged language model on a BEIR set): the runs'
  * shared queries are joined by id and every metric gets a paired bootstrap CI of A - B. */
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,8 +33,9 @@ int retrieval_write_per_query(const char *path, char *const *query_ids, const in
         int bad = !line || fprintf(af.fp, "%s\n", line) < 0;
         free(line);
         if (bad) {
+            int e = errno;
             lw_atomic_abort(&af);
-            return lw_fail("%s: write failed", path);
+            return lw_fail("%s: write failed: %s", path, strerror(e));
         }
     }
     return lw_atomic_commit(&af);
@@ -58,7 +60,7 @@ static int run_load(const char *path, run *r) {
     memset(r, 0, sizeof *r);
     size_t len;
     char *text = lw_read_file(path, &len);
-    if (!text) return lw_fail("%s: cannot read per-query records", path);
+    if (!text) return -1; /* lw_read_file named the file and the OS's reason */
     int line_no = 0, rc = 0;
     char *save = NULL;
     for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "common/error.h"
+#include "latentwire/files.h"
 
 int cli_fail(const char *verb, const char *fmt, ...) {
     va_list ap;
@@ -84,3 +85,8 @@ int cli_parse_layers(const char *spec, int n_layer, int **out) {
 }
 
 bool cli_is_tty(void) { return isatty(STDERR_FILENO) == 1; }
+
+int cli_check_output(const char *verb, const char *flag, const char *out, int kinds, const char *const *inputs) {
+    if (!out) return 0; /* an optional output that was not asked for */
+    return lw_output_check(flag, out, kinds, inputs) == 0 ? 0 : cli_fail_lib(verb);
+}

@@ -58,7 +58,10 @@ lw_align_params lw_align_default_params(void);
 
 /* Runs the experiment: prints tables to stdout, writes <out_dir>/align.json and
  * <out_dir>/align.csv (one row per condition and metric). Activations are cached in
- * out_dir and reused when the corpus and models are unchanged. 0 or -1. */
+ * out_dir and reused when the corpus and models are unchanged. The output directory and the
+ * model files are checked before any work; a run that fails removes the files and folders it
+ * created (only those), and a corpus that leaves no rows both models encode is an error,
+ * never an empty result. 0 or -1. */
 int lw_align_run(const lw_align_params *p);
 
 #ifdef __cplusplus

@@ -68,6 +68,10 @@ typedef struct {
     char path[1024];
 } lw_model_info;
 
+/* The model's width (n_embd, <arch>.embedding_length) read from the GGUF header alone, without
+ * loading weights: checks that need it run before minutes of work. 0 or -1 (message set). */
+int lw_model_peek_width(const char *path, int *n_embd);
+
 /* Fills *info. Never fails for a loaded model. */
 void lw_model_get_info(const lw_model *model, lw_model_info *info);
 

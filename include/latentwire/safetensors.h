@@ -78,7 +78,7 @@ typedef struct {
     lw_dtype dtype;
     int n_dims;
     int64_t shape[LW_ST_MAX_DIMS];
-    const void *data;       /* points into the mapping; may be unaligned only if the file is */
+    const void *data;       /* aligned for the dtype: into the mapping, or a copy when the file's bytes are not */
     size_t n_bytes;
 } lw_st_tensor;
 

@@ -209,8 +209,9 @@ char *lw_read_file(const char *path, size_t *len) {
 
 /* ---------------------------------------------------------------------- mkdir -p ---- */
 
+/* 0: dir already existed, 1: created now, -1: error (set). */
 static int mkdir_one(const char *dir, const char *full) {
-    if (mkdir(dir, 0777) == 0) return 0;
+    if (mkdir(dir, 0777) == 0) return 1;
     int e = errno;
     struct stat st;
     if (e == EEXIST && stat(dir, &st) == 0) {
@@ -220,21 +221,46 @@ static int mkdir_one(const char *dir, const char *full) {
     return lw_fail("%s: cannot create directory %s: %s", full, dir, strerror(e));
 }
 
-int lw_mkdir_p(const char *path) {
+int lw_mkdir_p_created(const char *path, char **created) {
+    *created = NULL;
     if (!path || !*path) return lw_fail("mkdir: empty path");
     char *p = strdup(path);
     if (!p) return lw_fail("%s: out of memory", path);
     int rc = 0;
     /* Create each prefix ending before a '/', skipping the root and repeated slashes. */
-    for (char *s = p + 1; *s && rc == 0; s++) {
-        if (*s != '/' || s[-1] == '/') continue;
+    for (char *s = p + 1; rc >= 0; s++) {
+        if (*s && (*s != '/' || s[-1] == '/')) continue;
+        char c = *s;
         *s = '\0';
         rc = mkdir_one(p, path);
-        *s = '/';
+        if (rc == 1 && !*created && !(*created = strdup(p))) rc = lw_fail("%s: out of memory", path);
+        *s = c;
+        if (!c) break;
     }
-    if (rc == 0) rc = mkdir_one(p, path);
     free(p);
+    return rc < 0 ? -1 : 0;
+}
+
+int lw_mkdir_p(const char *path) {
+    char *created;
+    int rc = lw_mkdir_p_created(path, &created);
+    free(created);
     return rc;
+}
+
+void lw_rmdir_created(const char *path, const char *created) {
+    if (!path || !created) return;
+    char *p = strdup(path);
+    size_t top = strlen(created);
+    /* path, then each parent down to `created`; rmdir removes only empty directories */
+    while (p && strlen(p) >= top) {
+        rmdir(p);
+        char *slash = strrchr(p, '/');
+        if (!slash || slash == p) break;
+        while (slash > p && slash[-1] == '/') slash--;
+        *slash = '\0';
+    }
+    free(p);
 }
 
 /* ------------------------------------------------------------------------ corpus ---- */

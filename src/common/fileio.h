@@ -42,5 +42,11 @@ void lw_corpus_free(lw_corpus *c);
 
 /* Creates the directory and its parents (like mkdir -p). 0 or -1. */
 int lw_mkdir_p(const char *path);
+/* The same; *created is the topmost directory this call created (malloc'd), or NULL when
+ * path existed, so that a failed run can remove what it made with lw_rmdir_created. */
+int lw_mkdir_p_created(const char *path, char **created);
+/* Removes path and its parents up to and including `created` (as lw_mkdir_p_created
+ * returned it), each only if empty: files a run left in them keep their directories. */
+void lw_rmdir_created(const char *path, const char *created);
 
 #endif

@@ -3,11 +3,13 @@
  * Plain data flow: build the corpus -> pooled activations of every site of both models
  * (cached) -> for each condition: fit on calibration rows, map the test rows, score each
  * candidate regime, bootstrap CIs -> tables, JSON, CSV. */
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/error.h"
@@ -16,6 +18,7 @@
 #include "common/rng.h"
 #include "eval/ci_json.h"
 #include "latentwire/experiment.h"
+#include "latentwire/files.h"
 #include "latentwire/retrieval.h"
 #include "latentwire/runtime.h"
 #include "latentwire/safetensors.h"
@@ -482,19 +485,13 @@ static int run_all(results *r, const lw_mdcorpus *c, const model_acts *A, const 
     return 0;
 }
 
-int lw_align_run(const lw_align_params *p) {
-    if (!p->source_model || !p->target_model) return lw_fail("align: source and target models are required");
-    if (lw_mkdir_p(p->out_dir) != 0) return -1;
-    lw_mdcorpus c;
-    if (lw_mdcorpus_build(p->data_dir, p->per_domain, p->n_pairs, p->calib_share, p->seed, &c) != 0) return -1;
+/* Everything after the corpus and the output directory exist. */
+static int align_corpus(const lw_align_params *p, lw_mdcorpus *cp) {
+    lw_mdcorpus c = *cp;
     model_acts A, B;
-    if (model_activations(p->source_model, &c, p, "source", &A) != 0) {
-        lw_mdcorpus_free(&c);
-        return -1;
-    }
+    if (model_activations(p->source_model, &c, p, "source", &A) != 0) return -1;
     if (model_activations(p->target_model, &c, p, "target", &B) != 0) {
         acts_free(&A);
-        lw_mdcorpus_free(&c);
         return -1;
     }
     /* keep sentences both models can encode (and minimal pairs only with both twins) */
@@ -510,6 +507,15 @@ int lw_align_run(const lw_align_params *p) {
         }
         if (c.calib[i]) calib.row[calib.n++] = i;
         else test.row[test.n++] = i;
+    }
+    if (calib.n < 2 || test.n < 1) {
+        free(calib.row);
+        free(test.row);
+        acts_free(&A);
+        acts_free(&B);
+        return lw_fail("align: both models encode only %d calibration and %d test sentences of %lld (at least 2 and 1 "
+                       "are needed): no result to write",
+                       calib.n, test.n, (long long)c.n);
     }
     printf("latentwire align: %s (A, %d sites x %d) -> %s (B, %d sites x %d)\n", A.name, A.n_sites, A.d, B.name,
            B.n_sites, B.d);
@@ -550,6 +556,47 @@ int lw_align_run(const lw_align_params *p) {
     free(test.row);
     acts_free(&A);
     acts_free(&B);
+    return rc;
+}
+
+/* What align writes into out_dir (relative names). */
+static const char *const ALIGN_OUTPUTS[] = {"align.json", "align.csv", "activations-source.safetensors",
+                                            "activations-target.safetensors", NULL};
+enum { N_ALIGN_OUTPUTS = 4 };
+
+static int check_model_file(const char *what, const char *path) {
+    struct stat st;
+    if (stat(path, &st) != 0) return lw_fail("align: %s model %s: %s", what, path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) return lw_fail("align: %s model %s is not a regular file", what, path);
+    return 0;
+}
+
+int lw_align_run(const lw_align_params *p) {
+    if (!p->source_model || !p->target_model) return lw_fail("align: source and target models are required");
+    /* everything that can be checked before minutes of extraction */
+    if (lw_output_dir_check("align --out", p->out_dir, ALIGN_OUTPUTS,
+                            (const char *[]){"--source", p->source_model, "--target", p->target_model, NULL}) != 0 ||
+        check_model_file("source", p->source_model) != 0 || check_model_file("target", p->target_model) != 0)
+        return -1;
+    lw_mdcorpus c;
+    if (lw_mdcorpus_build(p->data_dir, p->per_domain, p->n_pairs, p->calib_share, p->seed, &c) != 0) return -1;
+    char *created = NULL, paths[N_ALIGN_OUTPUTS][4200];
+    bool existed[N_ALIGN_OUTPUTS];
+    if (lw_mkdir_p_created(p->out_dir, &created) != 0) {
+        lw_mdcorpus_free(&c);
+        return -1;
+    }
+    for (int k = 0; k < N_ALIGN_OUTPUTS; k++) {
+        snprintf(paths[k], sizeof paths[k], "%s/%s", p->out_dir, ALIGN_OUTPUTS[k]);
+        existed[k] = access(paths[k], F_OK) == 0;
+    }
+    int rc = align_corpus(p, &c);
+    if (rc != 0) { /* a failed run leaves nothing it made: its files, then its directories if empty */
+        for (int k = 0; k < N_ALIGN_OUTPUTS; k++)
+            if (!existed[k]) unlink(paths[k]);
+        lw_rmdir_created(p->out_dir, created);
+    }
+    free(created);
     lw_mdcorpus_free(&c);
     return rc;
 }

@@ -349,6 +349,7 @@ struct lw_st_file {
     void *map;              /* mmap of the whole file (lw_st_open only) */
     size_t map_len;
     lw_st_tensor *tensors;  /* ascending data offset; names owned */
+    void **copies;          /* per tensor: an aligned copy of its bytes when the file's are not, else NULL */
     int n;
     char **meta_keys, **meta_vals;
     int n_meta;
@@ -356,8 +357,12 @@ struct lw_st_file {
 
 void lw_st_close(lw_st_file *f) {
     if (!f) return;
-    for (int i = 0; i < f->n; i++) free((char *)f->tensors[i].name);
+    for (int i = 0; i < f->n; i++) {
+        free((char *)f->tensors[i].name);
+        if (f->copies) free(f->copies[i]);
+    }
     free(f->tensors);
+    free(f->copies);
     for (int i = 0; i < f->n_meta; i++) {
         free(f->meta_keys[i]);
         free(f->meta_vals[i]);
@@ -456,6 +461,27 @@ static int cmp_items(const void *pa, const void *pb) {
     return strcmp(a->t.name, b->t.name);
 }
 
+/* Points tensor i at its bytes. A header length that is not a multiple of 8 (MLX writes
+ * such files) or an odd-sized tensor before it leaves the bytes misaligned for the dtype,
+ * and reading a float or int64 through such a pointer is undefined behaviour (and traps on
+ * some CPUs): those tensors are copied once into malloc'd memory, which is aligned for
+ * every dtype, so every reader can use `data` as a typed array. */
+static int place_data(lw_st_file *f, int i, const uint8_t *bytes) {
+    lw_st_tensor *t = &f->tensors[i];
+    size_t align = lw_dtype_size(t->dtype);
+    if (align <= 1 || (uintptr_t)bytes % align == 0) {
+        t->data = bytes;
+        return 0;
+    }
+    f->copies[i] = malloc(t->n_bytes ? t->n_bytes : 1);
+    if (!f->copies[i])
+        return lw_fail("%s: tensor \"%s\": out of memory copying %zu misaligned bytes", f->label, t->name,
+                       t->n_bytes);
+    memcpy(f->copies[i], bytes, t->n_bytes);
+    t->data = f->copies[i];
+    return 0;
+}
+
 /* Parses the header JSON (already known to lie inside the buffer) and the tensor table. */
 static int parse_header(lw_st_file *f, const uint8_t *buf, size_t len, uint64_t hlen) {
     json_error_t jerr;
@@ -502,15 +528,16 @@ static int parse_header(lw_st_file *f, const uint8_t *buf, size_t len, uint64_t 
         if (e > max_end) max_end = e, max_name = items[i].t.name;
     }
     f->tensors = calloc(k ? k : 1, sizeof *f->tensors);
-    if (rc == 0 && !f->tensors) rc = lw_fail("%s: out of memory", f->label);
+    f->copies = calloc(k ? k : 1, sizeof *f->copies);
+    if (rc == 0 && (!f->tensors || !f->copies)) rc = lw_fail("%s: out of memory", f->label);
     for (size_t i = 0; i < k; i++) {
         if (rc != 0) {
             free((char *)items[i].t.name);
             continue;
         }
         f->tensors[i] = items[i].t;
-        f->tensors[i].data = data + items[i].begin;
         f->n = (int)i + 1;
+        rc = place_data(f, (int)i, data + items[i].begin);
     }
     free(items);
     return rc;

@@ -474,3 +474,37 @@ const float *lw_model_token_embeddings_cached(const lw_model *model) {
     pthread_mutex_unlock(&m->lock_embd);
     return e;
 }
+
+/* An integer metadata value of any integer type, or -1 when absent. */
+static int64_t gguf_int(const struct gguf_context *g, const char *key) {
+    int64_t id = gguf_find_key(g, key);
+    if (id < 0) return -1;
+    switch (gguf_get_kv_type(g, id)) {
+    case GGUF_TYPE_UINT32: return gguf_get_val_u32(g, id);
+    case GGUF_TYPE_INT32: return gguf_get_val_i32(g, id);
+    case GGUF_TYPE_UINT64: return (int64_t)gguf_get_val_u64(g, id);
+    case GGUF_TYPE_INT64: return gguf_get_val_i64(g, id);
+    case GGUF_TYPE_UINT16: return gguf_get_val_u16(g, id);
+    default: return -1;
+    }
+}
+
+int lw_model_peek_width(const char *path, int *n_embd) {
+    *n_embd = 0;
+    if (!path || !*path) return lw_fail("model path is empty");
+    bool has_output;
+    if (check_gguf_file(path, &has_output) != 0) return -1;
+    struct gguf_init_params gp = {.no_alloc = true, .ctx = NULL};
+    struct gguf_context *g = gguf_init_from_file(path, gp);
+    if (!g) return lw_fail("%s: truncated or corrupt GGUF header", path);
+    int64_t arch = gguf_find_key(g, "general.architecture");
+    char key[128] = "";
+    if (arch >= 0 && gguf_get_kv_type(g, arch) == GGUF_TYPE_STRING)
+        snprintf(key, sizeof key, "%s.embedding_length", gguf_get_val_str(g, arch));
+    int64_t w = *key ? gguf_int(g, key) : -1;
+    gguf_free(g);
+    if (w <= 0 || w > INT_MAX)
+        return lw_fail("%s: no %s in the GGUF metadata", path, *key ? key : "general.architecture");
+    *n_embd = (int)w;
+    return 0;
+}

@@ -1,0 +1,42 @@
+/* Output paths, checked before any work: a run that would overwrite its own input, or that
+ * would fail only at the end because its output directory is missing, is refused up front
+ * with one message naming the option, the path and what to change. */
+#ifndef LATENTWIRE_FILES_H
+#define LATENTWIRE_FILES_H
+
+#include "latentwire/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Files a writer makes beside OUT, which must not be inputs either (bit flags). */
+enum {
+    LW_OUT_FILE = 0,         /* OUT only (temporaries with random suffixes never clobber) */
+    LW_OUT_PARTIAL = 1,      /* OUT.partial (channel, debate) */
+    LW_OUT_SHARDS = 2,       /* STEM-NNNNN-of-NNNNN.safetensors for OUT = STEM.safetensors, and
+                                the temporaries OUT.*.tmp / OUT.tmp.* of each (extract) */
+};
+
+/* Checks that `out` (the value of option `flag`, e.g. "--out") can be written and that
+ * writing it and the files `kinds` adds beside it overwrites none of `inputs`:
+ *  - out is not an existing directory, and its directory exists and is writable (the OS's
+ *    reason, strerror, is in the message);
+ *  - out is not the same file as an input: compared by device and inode, so a symlink, a
+ *    hard link or "./x" for "x" is caught; a path that does not exist yet is compared by its
+ *    directory's device and inode and its name (two outputs given the same name);
+ *  - no file of `kinds` beside out is an input (same directory by device and inode).
+ * inputs: option/path pairs ("--source", path, ...) ended by a NULL option; a NULL path (an
+ * option not given) is skipped. 0, or -1 with the message set (lw_last_error). */
+int lw_output_check(const char *flag, const char *out, int kinds, const char *const *inputs);
+
+/* The same for an output directory that is created when missing (align --out DIR): dir is
+ * not an existing non-directory, its nearest existing ancestor is a writable directory, and
+ * none of the files `names` (relative to dir) that the run writes is one of `inputs`.
+ * names: ended by NULL. 0 or -1. */
+int lw_output_dir_check(const char *flag, const char *dir, const char *const *names, const char *const *inputs);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
