@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/jsonio.h"
 #include "latentwire/retrieval.h"
 
 /* ---- string -> index map (open addressing; keys borrowed) ---- */
@@ -140,7 +141,7 @@ static json_t *parse_object(const reader *r, long len) {
     json_error_t err;
     json_t *o = json_loadb(r->line, (size_t)len, 0, &err);
     if (!o) {
-        lw_fail("%s:%lld: invalid JSON (column %d: %s)", r->path, r->no, err.column, err.text);
+        lw_fail("%s:%lld: invalid JSON (column %d: %s)", r->path, r->no, err.column, lw_json_error_text(&err));
         return NULL;
     }
     if (!json_is_object(o)) {
@@ -322,8 +323,9 @@ static int read_qrels(const char *path, const table *docs, const table *queries,
         char *end;
         errno = 0;
         double score = strtod(f[2], &end);
-        if (end == f[2] || *end || errno || !isfinite(score)) {
-            lw_fail("%s:%lld: score \"%s\" is not a finite number", path, r.no, f[2]);
+        if (end == f[2] || *end || errno || !isfinite((float)score)) { /* grades are kept as float */
+            lw_fail("%s:%lld: score \"%s\" is not a finite number (a relevance grade such as 0, 1, 2)", path, r.no,
+                    f[2]);
             goto done;
         }
         if (score <= 0) continue; /* graded relevance > 0 only; 0 (or below) = judged not relevant */
