@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -252,6 +253,24 @@ static void test_plain_messages(void **state) {
     char args[4096];
     snprintf(args, sizeof args, "channel --sender x --receiver x --task %s", NUL_TASK);
     expect_line(args, 1, ":1: invalid JSON: a string contains \\u0000 (the NUL character), which is not accepted");
+    /* a qrels grade beyond float's range was kept as inf and refused deep in the scorer as
+     * "task.rel_grade[k] = inf": the reader names the file, line and value */
+    const char *beir = lw_test_fresh_dir("beir_big");
+    char sub[1400];
+    snprintf(sub, sizeof sub, "%s/qrels", beir);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    const char *files[3][2] = {{"corpus.jsonl", "{\"_id\": \"d1\", \"text\": \"a doc\"}\n"},
+                               {"queries.jsonl", "{\"_id\": \"q1\", \"text\": \"a query\"}\n"},
+                               {"qrels/test.tsv", "query-id\tcorpus-id\tscore\nq1\td1\t1e39\n"}};
+    for (int i = 0; i < 3; i++) {
+        FILE *f = fopen(lw_test_join(beir, files[i][0]), "w");
+        fputs(files[i][1], f);
+        fclose(f);
+    }
+    snprintf(args, sizeof args,
+             "retrieval --beir %s --source-model %s --source-layer 0 --target-model %s --target-layer 0", beir, MODEL,
+             MODEL);
+    expect_line(args, 1, "qrels/test.tsv:2: score \"1e39\" is not a finite number (a relevance grade such as 0, 1, 2)");
     /* the OS's reason when an output cannot be created */
     snprintf(args, sizeof args, "extract --model %s --layers 0 --input %s --out /nonexistent-lw/o.safetensors", MODEL,
              TEXTS);
