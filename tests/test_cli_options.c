@@ -131,6 +131,8 @@ static void test_option_errors(void **state) {
         {"channel --threads x", "--threads x: not an integer"},
         {"debate --channel ac", "--channel ac: must be one of text, cipher"},
         {"debate --threads 0", "--threads 0: must be an integer in [1, 1024]"},
+        {"generate --gpu-layers -1 --model @M --prompt hi", "--gpu-layers -1: must be an integer in [0, 100000]"},
+        {"extract --gpu-layers", "option --gpu-layers needs a value"},
     };
     run_table(rows, sizeof rows / sizeof rows[0], 2);
 }
