@@ -229,6 +229,32 @@ static void test_max_tokens_context(void **state) {
     free(longp);
 }
 
+/* The library's own refusal says how many tokens, the context, and what to do (it said
+ * "run: 300 new tokens do not fit the context (0 resident, n_ctx 256)"). */
+static void test_context_message(void **state) {
+    (void)state;
+    lw_model *m = lw_model_load(MODEL, lw_model_default_params());
+    assert_non_null(m);
+    lw_session *s = lw_session_new(m, lw_session_default_params());
+    assert_non_null(s);
+    assert_int_equal(lw_session_n_ctx(s), 256);
+    int32_t toks[300];
+    for (int i = 0; i < 300; i++) toks[i] = 300 + i % 20;
+    lw_span span = {.tokens = toks, .n = 300};
+    lw_seq_input in = {.seq = 0, .spans = &span, .n_spans = 1, .logits = LW_LOGITS_LAST};
+    assert_int_equal(lw_session_run(s, &in, 1), -1);
+    assert_string_equal(lw_last_error(), "300 tokens do not fit the context of 256 tokens: use shorter texts");
+    span.n = 200;
+    assert_int_equal(lw_session_run(s, &in, 1), 0);
+    span.n = 100;
+    assert_int_equal(lw_session_run(s, &in, 1), -1);
+    assert_string_equal(lw_last_error(),
+                        "100 tokens do not fit the context of 256 tokens (200 of its positions already in use): use "
+                        "shorter texts");
+    lw_session_free(s);
+    lw_model_free(m);
+}
+
 /* Named tasks read the data directory: --data, else $LW_SHARED_DIR/data, else ../shared/data;
  * what is missing is named with the place it was looked for. */
 static void test_data_dir(void **state) {
@@ -311,7 +337,7 @@ int main(void) {
         cmocka_unit_test(test_list_split),     cmocka_unit_test(test_option_errors), cmocka_unit_test(test_list_errors),
         cmocka_unit_test(test_spaces_accepted), cmocka_unit_test(test_help_everywhere),
         cmocka_unit_test(test_max_tokens_context), cmocka_unit_test(test_data_dir),
-        cmocka_unit_test(test_plain_messages),
+        cmocka_unit_test(test_plain_messages), cmocka_unit_test(test_context_message),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
