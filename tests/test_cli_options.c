@@ -299,6 +299,9 @@ static void test_plain_messages(void **state) {
              "retrieval --beir %s --source-model %s --source-layer 0 --target-model %s --target-layer 0", beir, MODEL,
              MODEL);
     expect_line(args, 1, "qrels/test.tsv:2: score \"1e39\" is not a finite number (a relevance grade such as 0, 1, 2)");
+    /* and when an input cannot be read */
+    expect_line("retrieval --paired /nonexistent-lw/a.jsonl /nonexistent-lw/b.jsonl", 1,
+                "--paired: per-query records /nonexistent-lw/a.jsonl: No such file or directory");
     /* the OS's reason when an output cannot be created */
     snprintf(args, sizeof args, "extract --model %s --layers 0 --input %s --out /nonexistent-lw/o.safetensors", MODEL,
              TEXTS);
