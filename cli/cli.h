@@ -6,6 +6,9 @@
 #include <stdint.h>
 
 #include "latentwire/files.h"
+#include <jansson.h>
+
+#include "latentwire/bridge.h"
 #include "latentwire/runtime.h"
 #include "latentwire/task.h"
 
@@ -28,9 +31,50 @@ int cli_fail_lib(const char *verb);
  * de-duplicated array; returns the count or -1 (message set). */
 int cli_parse_layers(const char *spec, int n_layer, int **out);
 
-/* Strict integer / float parsing: the whole string must be a number. */
+/* Strict integer / float parsing: the whole string must be a number (spaces around it are
+ * allowed). A refused value is remembered with the reason ("must be an integer in [1, 256]")
+ * for cli_option_error. */
 bool cli_parse_int(const char *s, long lo, long hi, long *out);
 bool cli_parse_float(const char *s, double *out);
+/* A finite number in the interval from lo to hi (either may be +-INFINITY), each end open or closed. */
+bool cli_parse_real(const char *s, double lo, bool lo_open, double hi, bool hi_open, double *out);
+/* s is one of the '|'-separated choices ("exact|fast"); *index is its position. */
+bool cli_parse_choice(const char *s, const char *choices, int *index);
+/* Remembers why value is refused (printf format) for cli_option_error; returns false, so that
+ * an option loop can write `!strcmp(a, "--x") && (ok(v) || cli_reject(v, "must be ..."))`. */
+bool cli_reject(const char *value, const char *fmt, ...);
+
+/* The last branch of every verb's option loop, and its "no value left" branch (value NULL).
+ * Prints one of: "unknown option --x", "option --x needs a value", "--x V: <why V is
+ * refused>" (what the parsers above remembered), or "unexpected argument" for a word that
+ * is no option. An option is known when usage names it. Returns 2 (a usage error). */
+int cli_option_error(const char *verb, const char *usage, const char *option, const char *value);
+bool cli_usage_names(const char *usage, const char *option);
+/* Any argument is --help or -h: the verb prints its usage to stdout and exits 0. */
+bool cli_wants_help(int argc, char **argv);
+
+/* "a, b,c" -> items with spaces trimmed (one malloc'd block: free(*items)); an empty list or
+ * item, or an item written twice, is an error naming option (message set, -1). */
+int cli_parse_list(const char *option, const char *spec, char ***items);
+
+/* --threads N: CPU threads of every verb that runs a model (0, the default, is every core). */
+#define CLI_MAX_THREADS 1024
+
+/* --recipe: a bridge recipe by name (the refusal lists them). */
+bool cli_parse_recipe(const char *s, lw_bridge_recipe *out);
+
+/* dir is a readable directory; otherwise -1 with a message saying what is missing, where it
+ * was looked for and, for the default (option NULL), how to point elsewhere. */
+int cli_check_data_dir(const char *dir, const char *option);
+
+/* --json modes: a JSON string of s as whole UTF-8 characters (bytes that form none become
+ * U+FFFD, which a strict decoder accepts); the document printed to stdout as the only output,
+ * consumed (decref'd). */
+json_t *cli_json_text(const char *s);
+int cli_print_json(const char *verb, json_t *root);
+
+/* The default --data: $LW_SHARED_DIR/data when LW_SHARED_DIR is set, else ../shared/data. */
+const char *cli_default_data_dir(void);
 
 /* A task from "FILE.jsonl", "story:N", "gsm8k:N", "fv:NAME[:N]" or "bio:N" (data_dir:
  * ../shared/data). 0 or -1 (message set). */

@@ -9,8 +9,8 @@ static const char *USAGE =
     "usage: latentwire align --source A.gguf --target B.gguf [options]\n"
     "  Fits linear bridges from A's activations to B's on a multi-domain calibration set and\n"
     "  retrieves each bridged A-sentence among B's held-out sentences (CIs by bootstrap).\n"
-    "  --data DIR          datasets (default ../shared/data)\n"
-    "  --out DIR           results and cached activations (default out/align)\n"
+    "  --data DIR          datasets (default $LW_SHARED_DIR/data when LW_SHARED_DIR is set, else ../shared/data)\n"
+    "  --out DIR           results and cached activations (default out/align, under the current directory)\n"
     "  --per-domain N      sentences per domain (default 200)\n"
     "  --pairs N           BLiMP minimal pairs, the hard negatives (default 100)\n"
     "  --calib-share F     calibration share of each domain (default 0.6)\n"
@@ -21,29 +21,32 @@ static const char *USAGE =
 int cmd_align(int argc, char **argv) {
     lw_align_params p = lw_align_default_params();
     p.n_gpu_layers = cli_model_params().n_gpu_layers;
+    bool data_set = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n;
         double f;
-        if (!strcmp(a, "--help")) {
+        lw_bridge_recipe r;
+        if (cli_wants_help(argc, argv)) {
             fputs(USAGE, stdout);
             return 0;
         } else if (!strcmp(a, "--quick")) p.quick = true;
-        else if (!v) return cli_fail("align", "option %s needs a value", a);
+        else if (!v) return cli_option_error("align", USAGE, a, NULL);
         else if (!strcmp(a, "--source")) p.source_model = argv[++i];
         else if (!strcmp(a, "--target")) p.target_model = argv[++i];
-        else if (!strcmp(a, "--data")) p.data_dir = argv[++i];
+        else if (!strcmp(a, "--data")) p.data_dir = argv[++i], data_set = true;
         else if (!strcmp(a, "--out")) p.out_dir = argv[++i];
         else if (!strcmp(a, "--per-domain") && cli_parse_int(v, 10, 100000, &n)) p.per_domain = (int)n, i++;
         else if (!strcmp(a, "--pairs") && cli_parse_int(v, 0, 100000, &n)) p.n_pairs = (int)n, i++;
         else if (!strcmp(a, "--resamples") && cli_parse_int(v, 100, 1000000, &n)) p.resamples = (int)n, i++;
         else if (!strcmp(a, "--seed") && cli_parse_int(v, 0, 1L << 62, &n)) p.seed = (uint64_t)n, i++;
-        else if (!strcmp(a, "--threads") && cli_parse_int(v, 1, 1024, &n)) p.threads = (int)n, i++;
-        else if (!strcmp(a, "--calib-share") && cli_parse_float(v, &f) && f > 0 && f < 1) p.calib_share = f, i++;
-        else if (!strcmp(a, "--recipe") && lw_bridge_recipe_from_name(v) >= 0)
-            p.recipe = (lw_bridge_recipe)lw_bridge_recipe_from_name(v), i++;
-        else return cli_fail("align", "bad option or value: %s %s", a, v);
+        else if (!strcmp(a, "--threads") && cli_parse_int(v, 1, CLI_MAX_THREADS, &n)) p.threads = (int)n, i++;
+        else if (!strcmp(a, "--calib-share") && cli_parse_real(v, 0, true, 1, true, &f)) p.calib_share = f, i++;
+        else if (!strcmp(a, "--recipe") && cli_parse_recipe(v, &r)) p.recipe = r, i++;
+        else return cli_option_error("align", USAGE, a, v);
     }
+    if (!data_set) p.data_dir = cli_default_data_dir();
+    if (cli_check_data_dir(p.data_dir, data_set ? "--data" : NULL) != 0) return cli_fail_lib("align");
     if (!p.source_model || !p.target_model) return cli_fail("align", "--source and --target are required");
     if (lw_align_run(&p) != 0) return cli_fail_lib("align");
     return 0;

@@ -1,5 +1,6 @@
 /* latentwire bridge fit | apply | info */
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,18 +9,22 @@
 #include "cli.h"
 #include "latentwire/bridge.h"
 
-static const char *USAGE =
-    "usage:\n"
-    "  latentwire bridge fit --source A.safetensors --source-tensor layer.4 --target B.safetensors\n"
-    "                        --target-tensor layer.1 --out BRIDGE.safetensors [options]\n"
-    "      rows are paired by row_id (the same text through both models), unique in each file;\n"
-    "      --by-position pairs two --pool none files of the same tokenizer by (row_id, position)\n"
-    "      --recipe ridge|pca-ridge|pca2-ridge|procrustes|cca|relrep (default ridge)\n"
-    "      --alpha A (default: chosen on a log grid) --alpha-select gcv|kfold --kfold K\n"
+#define FIT_USAGE                                                                                                 \
+    "  latentwire bridge fit --source A.safetensors --source-tensor layer.4 --target B.safetensors\n"              \
+    "                        --target-tensor layer.1 --out BRIDGE.safetensors [options]\n"                         \
+    "      rows are paired by row_id (the same text through both models), unique in each file;\n"                 \
+    "      --by-position pairs two --pool none files of the same tokenizer by (row_id, position)\n"              \
+    "      --recipe ridge|pca-ridge|pca2-ridge|procrustes|cca|relrep (default ridge)\n"                           \
+    "      --alpha A (default: chosen on a log grid) --alpha-select gcv|kfold --kfold K\n"                        \
     "      --rank R --cca-reg F (default: chosen on held-out rows) --anchors K --no-center --scale --seed N\n"
-    "  latentwire bridge apply --bridge BRIDGE.safetensors --input X.safetensors --tensor NAME\n"
+#define APPLY_USAGE                                                                                               \
+    "  latentwire bridge apply --bridge BRIDGE.safetensors --input X.safetensors --tensor NAME\n"                 \
     "                          [--side source|target] --out MAPPED.safetensors\n"
-    "  latentwire bridge info BRIDGE.safetensors\n";
+#define INFO_USAGE                                                                                                \
+    "  latentwire bridge info BRIDGE.safetensors [--json]\n"                                                      \
+    "      recipe, widths and the fit's record; --json: only the record, as one JSON object on stdout\n"
+
+static const char *USAGE = "usage:\n" FIT_USAGE APPLY_USAGE INFO_USAGE;
 
 /* Copies one key of an activation file's metadata into the bridge record. */
 static void copy_meta(lw_bridge *b, const char *prefix, const char *meta_json, const char *key) {
@@ -52,26 +57,26 @@ static int bridge_fit(int argc, char **argv) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n;
         double f;
+        int k;
         if (!strcmp(a, "--no-center")) bp.center = false;
         else if (!strcmp(a, "--by-position")) pairing = LW_JOIN_ROW_POSITION;
         else if (!strcmp(a, "--scale")) bp.scale = true;
-        else if (!v) return cli_fail("bridge fit", "option %s needs a value", a);
+        else if (!v) return cli_option_error("bridge fit", FIT_USAGE, a, NULL);
         else if (!strcmp(a, "--source")) src = argv[++i];
         else if (!strcmp(a, "--target")) tgt = argv[++i];
         else if (!strcmp(a, "--source-tensor")) src_t = argv[++i];
         else if (!strcmp(a, "--target-tensor")) tgt_t = argv[++i];
         else if (!strcmp(a, "--out")) out = argv[++i];
-        else if (!strcmp(a, "--recipe") && lw_bridge_recipe_from_name(v) >= 0)
-            bp.recipe = (lw_bridge_recipe)lw_bridge_recipe_from_name(v), i++;
-        else if (!strcmp(a, "--alpha") && cli_parse_float(v, &f) && f > 0) bp.alpha = f, i++;
-        else if (!strcmp(a, "--alpha-select") && (!strcmp(v, "gcv") || !strcmp(v, "kfold")))
-            bp.alpha_select = !strcmp(v, "gcv") ? LW_ALPHA_GCV : LW_ALPHA_KFOLD, i++;
+        else if (!strcmp(a, "--recipe") && cli_parse_recipe(v, &bp.recipe)) i++;
+        else if (!strcmp(a, "--alpha") && cli_parse_real(v, 0, true, INFINITY, false, &f)) bp.alpha = f, i++;
+        else if (!strcmp(a, "--alpha-select") && cli_parse_choice(v, "gcv|kfold", &k))
+            bp.alpha_select = k ? LW_ALPHA_KFOLD : LW_ALPHA_GCV, i++;
         else if (!strcmp(a, "--kfold") && cli_parse_int(v, 2, 100, &n)) bp.kfold = (int)n, i++;
         else if (!strcmp(a, "--rank") && cli_parse_int(v, 1, 1 << 20, &n)) bp.rank = (int)n, i++;
         else if (!strcmp(a, "--anchors") && cli_parse_int(v, 1, 1 << 24, &n)) bp.n_anchors = (int)n, i++;
-        else if (!strcmp(a, "--cca-reg") && cli_parse_float(v, &f) && f >= 0) bp.cca_reg = f, i++;
+        else if (!strcmp(a, "--cca-reg") && cli_parse_real(v, 0, false, INFINITY, false, &f)) bp.cca_reg = f, i++;
         else if (!strcmp(a, "--seed") && cli_parse_int(v, 0, 1L << 62, &n)) bp.seed = (uint64_t)n, i++;
-        else return cli_fail("bridge fit", "bad option or value: %s %s", a, v);
+        else return cli_option_error("bridge fit", FIT_USAGE, a, v);
     }
     if (!src || !tgt || !src_t || !tgt_t || !out)
         return cli_fail("bridge fit", "--source, --source-tensor, --target, --target-tensor and --out are required");
@@ -136,13 +141,14 @@ static int bridge_apply(int argc, char **argv) {
     const char *bpath = NULL, *in = NULL, *tensor = NULL, *out = NULL, *side = "source";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) return cli_fail("bridge apply", "option %s needs a value", a);
+        int k;
+        if (!v) return cli_option_error("bridge apply", APPLY_USAGE, a, NULL);
         if (!strcmp(a, "--bridge")) bpath = argv[++i];
         else if (!strcmp(a, "--input")) in = argv[++i];
         else if (!strcmp(a, "--tensor")) tensor = argv[++i];
         else if (!strcmp(a, "--out")) out = argv[++i];
-        else if (!strcmp(a, "--side") && (!strcmp(v, "source") || !strcmp(v, "target"))) side = argv[++i];
-        else return cli_fail("bridge apply", "bad option or value: %s %s", a, v);
+        else if (!strcmp(a, "--side") && cli_parse_choice(v, "source|target", &k)) side = argv[++i];
+        else return cli_option_error("bridge apply", APPLY_USAGE, a, v);
     }
     if (!bpath || !in || !tensor || !out)
         return cli_fail("bridge apply", "--bridge, --input, --tensor and --out are required");
@@ -191,11 +197,19 @@ done:
 }
 
 static int bridge_info(int argc, char **argv) {
-    if (argc != 2) return cli_fail("bridge info", "usage: latentwire bridge info BRIDGE.safetensors");
-    lw_bridge *br = lw_bridge_load(argv[1]);
+    const char *path = NULL;
+    bool as_json = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) as_json = true;
+        else if (argv[i][0] == '-' || path) return cli_option_error("bridge info", INFO_USAGE, argv[i], NULL);
+        else path = argv[i];
+    }
+    if (!path) return cli_fail("bridge info", "no bridge file given (usage: latentwire bridge info BRIDGE.safetensors)");
+    lw_bridge *br = lw_bridge_load(path);
     if (!br) return cli_fail_lib("bridge info");
-    printf("%s: %s bridge, %d -> %d, comparison space %d\n", argv[1], lw_bridge_recipe_name(lw_bridge_get_recipe(br)),
-           lw_bridge_source_dim(br), lw_bridge_target_dim(br), lw_bridge_out_dim(br));
+    if (!as_json)
+        printf("%s: %s bridge, %d -> %d, comparison space %d\n", path, lw_bridge_recipe_name(lw_bridge_get_recipe(br)),
+               lw_bridge_source_dim(br), lw_bridge_target_dim(br), lw_bridge_out_dim(br));
     json_t *j = json_loads(lw_bridge_info_json(br), 0, NULL);
     char *pretty = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
     printf("%s\n", pretty ? pretty : lw_bridge_info_json(br));
@@ -206,12 +220,25 @@ static int bridge_info(int argc, char **argv) {
 }
 
 int cmd_bridge(int argc, char **argv) {
-    if (argc < 2 || !strcmp(argv[1], "--help")) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(USAGE, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    if (!strcmp(argv[1], "fit")) return bridge_fit(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "apply")) return bridge_apply(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "info")) return bridge_info(argc - 1, argv + 1);
+    static const struct {
+        const char *name, *usage;
+        int (*fn)(int, char **);
+    } SUB[] = {{"fit", FIT_USAGE, bridge_fit}, {"apply", APPLY_USAGE, bridge_apply}, {"info", INFO_USAGE, bridge_info}};
+    for (size_t k = 0; k < sizeof SUB / sizeof SUB[0]; k++) {
+        if (strcmp(argv[1], SUB[k].name) != 0) continue;
+        if (cli_wants_help(argc - 1, argv + 1)) {
+            printf("usage:\n%s", SUB[k].usage);
+            return 0;
+        }
+        return SUB[k].fn(argc - 1, argv + 1);
+    }
+    if (cli_wants_help(argc, argv)) {
+        fputs(USAGE, stdout);
+        return 0;
+    }
     return cli_fail("bridge", "unknown subcommand \"%s\" (fit, apply, info)", argv[1]);
 }

@@ -1,6 +1,8 @@
 /* latentwire channel: a sender model passes something to a receiver model, item by item;
  * accuracy with CIs, paired differences between channels on the same items, a cost table. */
+#include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +30,9 @@ static const char *USAGE =
     "  --chat               A's text, and B's message + prompt, as a user turn in each model's chat template\n"
     "  --out ITEMS.jsonl    per-item records (written as ITEMS.jsonl.partial, renamed when done)\n"
     "  --resume             reuse the records of an interrupted run (ITEMS.jsonl.partial)\n"
-    "  --json SUMMARY.json  --resamples N (default 1000)  --seed N  --data DIR (default ../shared/data)\n";
+    "  --json SUMMARY.json  --resamples N (default 1000)  --seed N\n"
+    "  --data DIR           named tasks' data (default $LW_SHARED_DIR/data, else ../shared/data)\n"
+    "  --threads N          CPU threads of each model (default: all cores)\n";
 
 typedef struct {
     char name[64];
@@ -236,19 +240,20 @@ static void print_summary(const conditions *cs, const lw_task *t, double *scores
 }
 
 int cmd_channel(int argc, char **argv) {
-    opts o = {.channels = "none,text,ac", .ks = "-1", .js = "-1", .ops = "replace", .data = "../shared/data",
+    opts o = {.channels = "none,text,ac", .ks = "-1", .js = "-1", .ops = "replace", .data = cli_default_data_dir(),
               .calib = 200, .resamples = 1000, .message_tokens = 24, .answer_tokens = 8, .top_p = 1.0f, .onehot = 2.0f,
               .seed = 1};
+    lw_session_params sp = lw_session_default_params();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n;
         double f;
-        if (!strcmp(a, "--help")) {
+        if (cli_wants_help(argc, argv)) {
             fputs(USAGE, stdout);
             return 0;
         } else if (!strcmp(a, "--resume")) o.resume = true;
         else if (!strcmp(a, "--chat")) o.chat = true;
-        else if (!v) return cli_fail("channel", "option %s needs a value", a);
+        else if (!v) return cli_option_error("channel", USAGE, a, NULL);
         else if (!strcmp(a, "--sender")) o.sender = argv[++i];
         else if (!strcmp(a, "--receiver")) o.receiver = argv[++i];
         else if (!strcmp(a, "--task")) o.task = argv[++i];
@@ -266,10 +271,12 @@ int cmd_channel(int argc, char **argv) {
         else if (!strcmp(a, "--answer-tokens") && cli_parse_int(v, 1, 4096, &n)) o.answer_tokens = (int)n, i++;
         else if (!strcmp(a, "--top-k") && cli_parse_int(v, 0, 1 << 30, &n)) o.top_k = (int)n, i++;
         else if (!strcmp(a, "--seed") && cli_parse_int(v, 0, 1L << 62, &n)) o.seed = (uint64_t)n, i++;
-        else if (!strcmp(a, "--temp") && cli_parse_float(v, &f) && f >= 0) o.temp = (float)f, o.temp_set = true, i++;
-        else if (!strcmp(a, "--top-p") && cli_parse_float(v, &f) && f > 0 && f <= 1) o.top_p = (float)f, i++;
-        else if (!strcmp(a, "--onehot") && cli_parse_float(v, &f) && f >= 0) o.onehot = (float)f, i++;
-        else return cli_fail("channel", "bad option or value: %s %s", a, v);
+        else if (!strcmp(a, "--threads") && cli_parse_int(v, 1, CLI_MAX_THREADS, &n)) sp.n_threads = (int)n, i++;
+        else if (!strcmp(a, "--temp") && cli_parse_real(v, 0, false, INFINITY, false, &f))
+            o.temp = (float)f, o.temp_set = true, i++;
+        else if (!strcmp(a, "--top-p") && cli_parse_real(v, 0, true, 1, false, &f)) o.top_p = (float)f, i++;
+        else if (!strcmp(a, "--onehot") && cli_parse_real(v, 0, false, INFINITY, false, &f)) o.onehot = (float)f, i++;
+        else return cli_option_error("channel", USAGE, a, v);
     }
     if (!o.sender || !o.receiver || !o.task) return cli_fail("channel", "--sender, --receiver and --task are required");
     const char *ins[] = {"--task", o.task, "--sender", o.sender, "--receiver", o.receiver, "--ac-bridge", o.ac_bridge,
@@ -297,8 +304,8 @@ int cmd_channel(int argc, char **argv) {
         cli_fail_lib("channel");
         goto done;
     }
-    sa = lw_session_new(ma, lw_session_default_params());
-    sb = lw_session_new(mb, lw_session_default_params());
+    sa = lw_session_new(ma, sp);
+    sb = lw_session_new(mb, sp);
     if (!sa || !sb || (o.ac_bridge && !(bridge = lw_bridge_load(o.ac_bridge)))) {
         cli_fail_lib("channel");
         goto done;
@@ -314,7 +321,7 @@ int cmd_channel(int argc, char **argv) {
         else unlink(partial);
         rec = fopen(partial, "a");
         if (!rec) {
-            cli_fail("channel", "cannot write %s", partial);
+            cli_fail("channel", "--out %s: cannot write %s: %s", o.out, partial, strerror(errno));
             goto done;
         }
     }
@@ -359,7 +366,7 @@ int cmd_channel(int argc, char **argv) {
     printf("%s -> %s, task %s (%d items), %d resamples\n", o.sender, o.receiver, o.task, t.n, o.resamples);
     print_summary(&cs, &t, scores, costs, &o, root);
     if (o.out && rename(partial, o.out) != 0) {
-        cli_fail("channel", "cannot rename %s to %s", partial, o.out);
+        cli_fail("channel", "--out %s: cannot rename %s to it: %s", o.out, partial, strerror(errno));
         goto done;
     }
     if (o.json) {

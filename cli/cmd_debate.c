@@ -1,5 +1,6 @@
 /* latentwire debate: N agents, R rounds, majority vote; accuracy with CIs against the
  * first agent answering alone (its round-1 answer), paired on the same items. */
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,34 +20,38 @@ static const char *USAGE =
     "  --task SPEC        FILE.jsonl | gsm8k:N | story:N | fv:NAME[:N] | bio:N\n"
     "  --rounds R         (default 2)   --channel text|cipher (default text)\n"
     "  --answer-tokens N  (default 48)  --out ITEMS.jsonl  --json SUMMARY.json\n"
-    "  --resamples N --seed N --data DIR (default ../shared/data)\n"
+    "  --resamples N --seed N --data DIR (default $LW_SHARED_DIR/data, else ../shared/data)\n"
+    "  --threads N        CPU threads of each agent's model (default: all cores)\n"
     "  --chat             each agent reads its input as a user turn in its model's chat template\n"
     "  Each agent reads the item's sender text (if any) and receiver prompt as its question.\n";
 
 int cmd_debate(int argc, char **argv) {
-    const char *agents_spec = NULL, *task = NULL, *out = NULL, *json = NULL, *data = "../shared/data";
+    const char *agents_spec = NULL, *task = NULL, *out = NULL, *json = NULL, *data = cli_default_data_dir();
     lw_debate_params dp = lw_debate_default_params();
     int resamples = 1000;
+    lw_session_params sp = lw_session_default_params();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n;
-        if (!strcmp(a, "--help")) {
+        int k;
+        if (cli_wants_help(argc, argv)) {
             fputs(USAGE, stdout);
             return 0;
         } else if (!strcmp(a, "--chat")) dp.chat = true;
-        else if (!v) return cli_fail("debate", "option %s needs a value", a);
+        else if (!v) return cli_option_error("debate", USAGE, a, NULL);
         else if (!strcmp(a, "--agents")) agents_spec = argv[++i];
         else if (!strcmp(a, "--task")) task = argv[++i];
         else if (!strcmp(a, "--out")) out = argv[++i];
         else if (!strcmp(a, "--json")) json = argv[++i];
         else if (!strcmp(a, "--data")) data = argv[++i];
-        else if (!strcmp(a, "--channel") && (!strcmp(v, "text") || !strcmp(v, "cipher")))
-            dp.channel = !strcmp(v, "text") ? LW_CHANNEL_TEXT : LW_CHANNEL_CIPHER, i++;
+        else if (!strcmp(a, "--channel") && cli_parse_choice(v, "text|cipher", &k))
+            dp.channel = k ? LW_CHANNEL_CIPHER : LW_CHANNEL_TEXT, i++;
         else if (!strcmp(a, "--rounds") && cli_parse_int(v, 1, 100, &n)) dp.rounds = (int)n, i++;
         else if (!strcmp(a, "--answer-tokens") && cli_parse_int(v, 1, 4096, &n)) dp.answer_tokens = (int)n, i++;
         else if (!strcmp(a, "--resamples") && cli_parse_int(v, 100, 10000000, &n)) resamples = (int)n, i++;
         else if (!strcmp(a, "--seed") && cli_parse_int(v, 0, 1L << 62, &n)) dp.seed = (uint64_t)n, i++;
-        else return cli_fail("debate", "bad option or value: %s %s", a, v);
+        else if (!strcmp(a, "--threads") && cli_parse_int(v, 1, CLI_MAX_THREADS, &n)) sp.n_threads = (int)n, i++;
+        else return cli_option_error("debate", USAGE, a, v);
     }
     if (!agents_spec || !task) return cli_fail("debate", "--agents and --task are required");
     if (cli_check_output("debate", "--out", out, LW_OUT_PARTIAL, (const char *[]){"--task", task, NULL}) ||
@@ -73,7 +78,7 @@ int cmd_debate(int argc, char **argv) {
         double temp = 0.7;
         if (colon && cli_parse_float(colon + 1, &temp)) *colon = '\0';
         models[n_agents] = lw_model_load(tok, cli_model_params());
-        lw_session *s = models[n_agents] ? lw_session_new(models[n_agents], lw_session_default_params()) : NULL;
+        lw_session *s = models[n_agents] ? lw_session_new(models[n_agents], sp) : NULL;
         if (!s) {
             cli_fail_lib("debate");
             goto done;
@@ -86,7 +91,7 @@ int cmd_debate(int argc, char **argv) {
         snprintf(partial, sizeof partial, "%s.partial", out);
         rec = fopen(partial, "w");
         if (!rec) {
-            cli_fail("debate", "cannot write %s", partial);
+            cli_fail("debate", "--out %s: cannot write %s: %s", out, partial, strerror(errno));
             goto done;
         }
     }
@@ -125,7 +130,7 @@ int cmd_debate(int argc, char **argv) {
         fclose(rec);
         rec = NULL;
         if (rename(partial, out) != 0) {
-            cli_fail("debate", "cannot rename %s to %s", partial, out);
+            cli_fail("debate", "--out %s: cannot rename %s to it: %s", out, partial, strerror(errno));
             goto done;
         }
     }

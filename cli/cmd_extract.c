@@ -5,6 +5,7 @@
  * straight to one temporary file per layer, and a shard's safetensors file is assembled
  * from those files when the shard is complete. Shards are whole files of their own, so an
  * interrupted run resumed with --resume keeps every finished shard. */
+#include <errno.h>
 #include <jansson.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -81,33 +82,28 @@ static int parse_opts(int argc, char **argv, opts *o) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n;
-        if (!strcmp(a, "--help")) {
+        int k;
+        if (cli_wants_help(argc, argv)) {
             fputs(USAGE, stdout);
             return 1;
         } else if (!strcmp(a, "--resume")) o->resume = true;
         else if (!strcmp(a, "--truncate")) o->truncate = true;
         else if (!strcmp(a, "--skip-untokenizable")) o->skip_bad = true;
         else if (!strcmp(a, "--no-bos")) o->bos = false;
-        else if (!v) return cli_fail("extract", "option %s needs a value", a) + 1; /* 2 = error */
+        else if (!v) return cli_option_error("extract", USAGE, a, NULL); /* 2 = error */
         else if (!strcmp(a, "--model")) o->model = argv[++i];
         else if (!strcmp(a, "--input")) o->input = argv[++i];
         else if (!strcmp(a, "--out")) o->out = argv[++i];
         else if (!strcmp(a, "--field")) o->field = argv[++i];
         else if (!strcmp(a, "--layers") || !strcmp(a, "--sites")) o->layers = argv[++i];
-        else if (!strcmp(a, "--pool")) {
-            i++;
-            if (!strcmp(v, "mean")) o->pool = POOL_MEAN;
-            else if (!strcmp(v, "last")) o->pool = POOL_LAST;
-            else if (!strcmp(v, "none")) o->pool = POOL_NONE;
-            else if (!strcmp(v, "model")) o->pool = POOL_MODEL;
-            else return cli_fail("extract", "--pool \"%s\": use mean, last, none or model", v) + 1; /* 2 = error */
-        } else if (!strcmp(a, "--batch") && cli_parse_int(v, 1, 256, &n)) o->batch = (int)n, i++;
+        else if (!strcmp(a, "--pool") && cli_parse_choice(v, "mean|last|none|model", &k)) o->pool = (enum pool)k, i++;
+        else if (!strcmp(a, "--batch") && cli_parse_int(v, 1, 256, &n)) o->batch = (int)n, i++;
         else if (!strcmp(a, "--logit-lens") && cli_parse_int(v, 1, 1 << 20, &n)) o->lens_k = (int)n, i++;
         else if (!strcmp(a, "--shard-texts") && cli_parse_int(v, 1, 1L << 40, &n)) o->shard_texts = n, i++;
-        else if (!strcmp(a, "--threads") && cli_parse_int(v, 1, 1024, &n)) o->sp.n_threads = (int)n, i++;
-        else if (!strcmp(a, "--precision") && (!strcmp(v, "exact") || !strcmp(v, "fast")))
-            o->sp.precision = !strcmp(v, "fast") ? LW_PRECISION_FAST : LW_PRECISION_EXACT, i++;
-        else return cli_fail("extract", "bad option or value: %s %s", a, v) + 1; /* 2 = error */
+        else if (!strcmp(a, "--threads") && cli_parse_int(v, 1, CLI_MAX_THREADS, &n)) o->sp.n_threads = (int)n, i++;
+        else if (!strcmp(a, "--precision") && cli_parse_choice(v, "exact|fast", &k))
+            o->sp.precision = k ? LW_PRECISION_FAST : LW_PRECISION_EXACT, i++;
+        else return cli_option_error("extract", USAGE, a, v); /* 2 = error */
     }
     if (!o->model) return cli_fail("extract", "--model is required") + 1; /* 2 = error */
     if (!o->input) return cli_fail("extract", "--input is required") + 1; /* 2 = error */
@@ -192,7 +188,7 @@ static int write_lens(const opts *o, job *j, int k, const float *rows, int n, FI
     FILE *fi = fp[j->n_layers + 2 * j->lens_of[k]], *fl = fp[j->n_layers + 2 * j->lens_of[k] + 1];
     if (rc == 0 && (fwrite(ids, sizeof(int32_t) * K, (size_t)n, fi) != (size_t)n ||
                     fwrite(lp, sizeof(float) * K, (size_t)n, fl) != (size_t)n))
-        rc = cli_fail("extract", "cannot write temporary data for %s", o->out);
+        rc = cli_fail("extract", "--out %s: cannot write temporary data: %s", o->out, strerror(errno));
     free(ids);
     free(lp);
     return rc;
@@ -295,7 +291,7 @@ static int run_pooled(const opts *o, job *j, int64_t t0, int64_t t1, FILE **laye
         if (erc != 0) rc = cli_fail_lib("extract");
         for (int k = 0; rc == 0 && k < j->n_layers; k++) {
             if (fwrite(buf[k], sizeof(float) * (size_t)j->width[k], (size_t)n, layer_fp[k]) != (size_t)n)
-                rc = cli_fail("extract", "cannot write temporary data for %s", o->out);
+                rc = cli_fail("extract", "--out %s: cannot write temporary data: %s", o->out, strerror(errno));
             if (rc == 0) rc = write_lens(o, j, k, buf[k], n, layer_fp);
         }
         progress(*done, total, shard, n_shards);
@@ -331,7 +327,7 @@ static int run_tokens(const opts *o, job *j, int64_t t0, int64_t t1, FILE **laye
             const float *rows;
             int n = lw_session_capture(j->s, k, &rows, NULL, NULL);
             if (fwrite(rows, sizeof(float) * (size_t)j->width[k], (size_t)n, layer_fp[k]) != (size_t)n)
-                rc = cli_fail("extract", "cannot write temporary data for %s", o->out);
+                rc = cli_fail("extract", "--out %s: cannot write temporary data: %s", o->out, strerror(errno));
             if (rc == 0) rc = write_lens(o, j, k, rows, n, layer_fp);
         }
         lw_session_clear_captures(j->s);
@@ -435,7 +431,7 @@ static int tokenize_corpus(const opts *o, job *j, int n_ctx) {
 int cmd_extract(int argc, char **argv) {
     opts o;
     int prc = parse_opts(argc, argv, &o); /* 1 = help shown, 2 = error */
-    if (prc) return prc == 1 ? 0 : 1;
+    if (prc) return prc == 1 ? 0 : 2; /* a usage error */
     if (cli_check_output("extract", "--out", o.out, LW_OUT_SHARDS,
                          (const char *[]){"--input", o.input, "--model", o.model, NULL}))
         return 1;
@@ -515,7 +511,9 @@ int cmd_extract(int argc, char **argv) {
             tmp_paths[k] = malloc(len);
             snprintf(tmp_paths[k], len, "%s.part%d.tmp", path, k);
             layer_fp[k] = fopen(tmp_paths[k], "w+b");
-            if (!layer_fp[k]) src = cli_fail("extract", "cannot create %s", tmp_paths[k]);
+            if (!layer_fp[k])
+                src = cli_fail("extract", "--out %s: cannot create the temporary file %s: %s", o.out, tmp_paths[k],
+                               strerror(errno));
         }
         if (src == 0)
             src = (o.pool == POOL_NONE ? run_tokens : run_pooled)(&o, &j, t0, t1, layer_fp, &done_texts, j.corpus.n, sh,

@@ -1,4 +1,5 @@
 /* latentwire generate --model M --prompt TEXT [--hook SITE:OP:POSITIONS:VECTORS[:SCALE]]... */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,7 @@
 
 static const char *USAGE =
     "usage: latentwire generate --model M.gguf --prompt TEXT [options]\n"
-    "  --max-tokens N      new tokens at most (default 64)\n"
+    "  --max-tokens N      new tokens at most (default 64); the prompt and N must fit the context\n"
     "  --temp T            sampling temperature; 0 = greedy (default 0)\n"
     "  --top-p P, --top-k K, --seed S   sampling filters and seed\n"
     "  --chat              wrap the prompt as a user turn in the model's own chat template\n"
@@ -18,6 +19,7 @@ static const char *USAGE =
     "  --no-bos            do not prepend BOS\n"
     "  --no-eos-stop       keep going past end-of-sequence tokens\n"
     "  --precision exact|fast   KV cache / attention precision (default exact)\n"
+    "  --threads N         CPU threads (default: all cores)\n"
     "  --hook SITE:OP:POSITIONS:VECTORS[:SCALE]   (repeatable)\n"
     "      SITE       block index (its resid_post; negative counts from the end), `embed`, or a TransformerLens\n"
     "                 name: blocks.L.hook_{resid_post,attn_out,mlp_out,resid_mid,z}, hook_embed\n"
@@ -144,19 +146,25 @@ static int parse_hook(const char *spec, const lw_model *m, const lw_model_info *
     else if (!strcmp(field[2], "last")) h->pos_mode = LW_POS_LAST;
     else {
         h->pos_mode = LW_POS_LIST;
-        int32_t *pos = malloc(sizeof(int32_t) * (strlen(field[2]) + 1));
-        int np = 0;
-        char *s2 = NULL;
-        for (char *t = strtok_r(field[2], ",", &s2); t; t = strtok_r(NULL, ",", &s2)) {
+        char **item;
+        int np = cli_parse_list("positions", field[2], &item);
+        if (np < 0) {
+            fprintf(stderr, "latentwire generate: --hook \"%s\": %s\n", spec, lw_last_error());
+            return -1;
+        }
+        int32_t *pos = malloc(sizeof(int32_t) * (size_t)np);
+        for (int k = 0; k < np; k++) {
             long p;
-            if (!cli_parse_int(t, 0, 1L << 30, &p)) {
+            if (!cli_parse_int(item[k], 0, 1L << 30, &p)) {
                 fprintf(stderr, "latentwire generate: --hook \"%s\": position \"%s\" is not a non-negative integer\n",
-                        spec, t);
+                        spec, item[k]);
                 free(pos);
+                free(item);
                 return -1;
             }
-            pos[np++] = (int32_t)p;
+            pos[k] = (int32_t)p;
         }
+        free(item);
         h->positions = pos;
         h->n_positions = np;
     }
@@ -176,6 +184,35 @@ static int parse_hook(const char *spec, const lw_model *m, const lw_model_info *
     return 0;
 }
 
+/* The prompt and the new tokens must fit the context: refused here rather than found out
+ * when generation stops there. The last sampled token is never forwarded, hence the + 1. */
+static int check_fits_context(int n_prompt, int max_tokens, int n_ctx) {
+    if (n_prompt > n_ctx)
+        return cli_fail("generate", "--prompt is %d tokens but the context holds %d: shorten the prompt", n_prompt,
+                        n_ctx);
+    if (max_tokens > n_ctx - n_prompt + 1)
+        return cli_fail("generate",
+                        "--max-tokens %d: the prompt's %d tokens and %d new ones do not fit the context of %d tokens; "
+                        "use --max-tokens %d or less",
+                        max_tokens, n_prompt, max_tokens, n_ctx, n_ctx - n_prompt + 1);
+    return 0;
+}
+
+/* Prints the prompt and the generated text as whole UTF-8 characters: a sampled sequence of
+ * byte tokens may break a character off at the end or contain bytes that form none. */
+static void print_whole_characters(const lw_model *m, const char *prompt, const int32_t *toks, int n) {
+    char *text = lw_detokenize(m, toks, n, false);
+    size_t len = text ? strlen(text) : 0, whole = lw_utf8_complete_prefix(text ? text : "", len);
+    char *clean = malloc(3 * whole + 1);
+    lw_utf8_sanitize(text ? text : "", whole, clean);
+    printf("%s%s\n", prompt, clean);
+    if (whole < len)
+        fprintf(stderr, "latentwire generate: the generation ends inside a UTF-8 character; its %zu byte(s) are not "
+                        "printed\n", len - whole);
+    free(clean);
+    free(text);
+}
+
 int cmd_generate(int argc, char **argv) {
     const char *model = NULL, *prompt = NULL;
     const char *hooks[64];
@@ -188,13 +225,14 @@ int cmd_generate(int argc, char **argv) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n;
         double d;
-        if (!strcmp(a, "--help")) {
+        int k;
+        if (cli_wants_help(argc, argv)) {
             fputs(USAGE, stdout);
             return 0;
         } else if (!strcmp(a, "--no-bos")) bos = false;
         else if (!strcmp(a, "--chat")) chat = true;
         else if (!strcmp(a, "--no-eos-stop")) gp.stop_at_eos = false;
-        else if (!v) return cli_fail("generate", "option %s needs a value", a);
+        else if (!v) return cli_option_error("generate", USAGE, a, NULL);
         else if (!strcmp(a, "--model")) model = argv[++i];
         else if (!strcmp(a, "--prompt")) prompt = argv[++i];
         else if (!strcmp(a, "--hook")) {
@@ -203,11 +241,12 @@ int cmd_generate(int argc, char **argv) {
         } else if (!strcmp(a, "--max-tokens") && cli_parse_int(v, 0, 1 << 20, &n)) gp.max_tokens = (int)n, i++;
         else if (!strcmp(a, "--top-k") && cli_parse_int(v, 0, 1 << 30, &n)) gp.top_k = (int)n, i++;
         else if (!strcmp(a, "--seed") && cli_parse_int(v, 0, 4294967295L, &n)) gp.seed = (uint32_t)n, i++;
-        else if (!strcmp(a, "--temp") && cli_parse_float(v, &d) && d >= 0) gp.temperature = (float)d, i++;
-        else if (!strcmp(a, "--top-p") && cli_parse_float(v, &d) && d > 0 && d <= 1) gp.top_p = (float)d, i++;
-        else if (!strcmp(a, "--precision") && (!strcmp(v, "exact") || !strcmp(v, "fast")))
-            sp.precision = !strcmp(v, "fast") ? LW_PRECISION_FAST : LW_PRECISION_EXACT, i++;
-        else return cli_fail("generate", "bad option or value: %s %s", a, v);
+        else if (!strcmp(a, "--threads") && cli_parse_int(v, 1, CLI_MAX_THREADS, &n)) sp.n_threads = (int)n, i++;
+        else if (!strcmp(a, "--temp") && cli_parse_real(v, 0, false, INFINITY, false, &d)) gp.temperature = (float)d, i++;
+        else if (!strcmp(a, "--top-p") && cli_parse_real(v, 0, true, 1, false, &d)) gp.top_p = (float)d, i++;
+        else if (!strcmp(a, "--precision") && cli_parse_choice(v, "exact|fast", &k))
+            sp.precision = k ? LW_PRECISION_FAST : LW_PRECISION_EXACT, i++;
+        else return cli_option_error("generate", USAGE, a, v);
     }
     if (!model) return cli_fail("generate", "--model is required");
     if (!prompt) return cli_fail("generate", "--prompt is required");
@@ -239,6 +278,7 @@ int cmd_generate(int argc, char **argv) {
         cli_fail_lib("generate");
         goto done;
     }
+    if (check_fits_context(n_tok, gp.max_tokens, lw_session_n_ctx(s)) != 0) goto done;
     for (int k = 0; k < n_hooks; k++) {
         lw_hook h;
         int ok = parse_hook(hooks[k], m, &mi, &h);
@@ -257,9 +297,7 @@ int cmd_generate(int argc, char **argv) {
         cli_fail_lib("generate");
         goto done;
     }
-    char *text = lw_detokenize(m, out, n, false);
-    printf("%s%s\n", prompt, text ? text : "");
-    free(text);
+    print_whole_characters(m, prompt, out, n);
     rc = 0;
 done:
     free(wrapped);

@@ -1,5 +1,6 @@
 /* latentwire inspect FILE.safetensors: tensors, metadata, and row statistics of F32
  * matrices (the quick look a person wants before loading a file elsewhere). */
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,7 +8,12 @@
 #include "cli.h"
 #include "latentwire/safetensors.h"
 
-static void row_stats(const lw_st_tensor *t) {
+typedef struct {
+    double mean, min, max; /* row L2 norms */
+    int64_t non_finite;
+} row_stats;
+
+static row_stats compute_row_stats(const lw_st_tensor *t) {
     int64_t rows = t->shape[0], cols = t->shape[1];
     const float *x = t->data;
     double sum_norm = 0, min_norm = INFINITY, max_norm = 0;
@@ -24,25 +30,82 @@ static void row_stats(const lw_st_tensor *t) {
         if (n < min_norm) min_norm = n;
         if (n > max_norm) max_norm = n;
     }
-    if (rows > 0)
-        printf("   row L2 norm mean %.4g  min %.4g  max %.4g", sum_norm / (double)rows, min_norm, max_norm);
-    if (non_finite) printf("  NON-FINITE VALUES: %lld", (long long)non_finite);
+    return (row_stats){rows > 0 ? sum_norm / (double)rows : 0, rows > 0 ? min_norm : 0, max_norm, non_finite};
 }
 
-int cmd_inspect(int argc, char **argv) {
-    if (argc != 2 || !strcmp(argv[1], "--help")) {
-        fprintf(argc == 2 ? stdout : stderr, "usage: latentwire inspect FILE.safetensors\n");
-        return argc == 2 ? 0 : 2;
+static void print_row_stats(const lw_st_tensor *t) {
+    row_stats st = compute_row_stats(t);
+    if (t->shape[0] > 0) printf("   row L2 norm mean %.4g  min %.4g  max %.4g", st.mean, st.min, st.max);
+    if (st.non_finite) printf("  NON-FINITE VALUES: %lld", (long long)st.non_finite);
+}
+
+/* A JSON number, or null where it is not finite (JSON has no NaN or Inf). */
+static json_t *number(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+static int print_json(const char *path, lw_st_file *f) {
+    json_t *tensors = json_array(), *meta = json_object();
+    for (int i = 0; i < lw_st_count(f); i++) {
+        const lw_st_tensor *t = lw_st_get(f, i);
+        json_t *shape = json_array();
+        for (int k = 0; k < t->n_dims; k++) json_array_append_new(shape, json_integer(t->shape[k]));
+        json_t *o = json_pack("{s:o, s:s, s:o}", "name", cli_json_text(t->name), "dtype", lw_dtype_name(t->dtype),
+                              "shape", shape);
+        if (t->dtype == LW_DT_F32 && t->n_dims == 2) {
+            row_stats st = compute_row_stats(t);
+            json_object_set_new(o, "row_norm",
+                                json_pack("{s:o, s:o, s:o}", "mean", number(st.mean), "min", number(st.min), "max",
+                                          number(st.max)));
+            json_object_set_new(o, "non_finite", json_integer(st.non_finite));
+        }
+        json_array_append_new(tensors, o);
     }
-    lw_st_file *f = lw_st_open(argv[1]);
+    for (int i = 0; i < lw_st_meta_count(f); i++) {
+        const char *k = lw_st_meta_key(f, i);
+        json_t *key = cli_json_text(k); /* keys as whole UTF-8 characters, like every string */
+        json_object_set_new(meta, json_string_value(key), cli_json_text(lw_st_meta(f, k)));
+        json_decref(key);
+    }
+    return cli_print_json("inspect", json_pack("{s:o, s:o, s:o}", "file", cli_json_text(path), "tensors", tensors,
+                                               "metadata", meta));
+}
+
+static const char *USAGE =
+    "usage: latentwire inspect FILE.safetensors [--json]\n"
+    "  tensors (name, dtype, shape; row L2 norms of F32 matrices), then the metadata\n"
+    "  --json   one JSON object on stdout, keys: file, tensors (per tensor: name, dtype, shape, and for F32\n"
+    "           matrices row_norm {mean, min, max} and non_finite, the count of NaN/Inf values), metadata\n"
+    "           (key -> value, both strings)\n";
+
+int cmd_inspect(int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        fputs(USAGE, stdout);
+        return 0;
+    }
+    const char *path = NULL;
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) json = true;
+        else if ((argv[i][0] == '-' && argv[i][1] == '-') || path) return cli_option_error("inspect", USAGE, argv[i], NULL);
+        else path = argv[i];
+    }
+    if (!path) {
+        fputs(USAGE, stderr);
+        return 2;
+    }
+    lw_st_file *f = lw_st_open(path);
     if (!f) return cli_fail_lib("inspect");
-    printf("%s: %d tensor(s)\n", argv[1], lw_st_count(f));
+    if (json) {
+        int rc = print_json(path, f);
+        lw_st_close(f);
+        return rc;
+    }
+    printf("%s: %d tensor(s)\n", path, lw_st_count(f));
     for (int i = 0; i < lw_st_count(f); i++) {
         const lw_st_tensor *t = lw_st_get(f, i);
         printf("  %-12s %-4s [", t->name, lw_dtype_name(t->dtype));
         for (int k = 0; k < t->n_dims; k++) printf("%s%lld", k ? ", " : "", (long long)t->shape[k]);
         printf("]");
-        if (t->dtype == LW_DT_F32 && t->n_dims == 2) row_stats(t);
+        if (t->dtype == LW_DT_F32 && t->n_dims == 2) print_row_stats(t);
         printf("\n");
     }
     for (int i = 0; i < lw_st_meta_count(f); i++) {

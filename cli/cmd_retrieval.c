@@ -29,6 +29,7 @@ static const char *USAGE =
     "                       [--json OUT.json]\n"
     "  latentwire retrieval --beir DIR [--split test] --source-model A.gguf --source-layer L\n"
     "                       --target-model B.gguf --target-layer L [--bridge BR.safetensors] [--json OUT.json]\n"
+    "  BEIR: --threads N: CPU threads of the two models (default: all cores)\n"
     "  BEIR: L is a block index (or -1: the embedding layer) for mean-pooled activations, or `pooled`\n"
     "  for the model's own sentence embedding (e.g. a sentence-transformers BERT, whose file declares its\n"
     "  pooling; texts over its context are cut, [SEP] kept).\n"
@@ -49,6 +50,7 @@ typedef struct {
     const char *per_query, *paired_a, *paired_b;
     const char *src_model, *tgt_model;
     int src_layer, tgt_layer, resamples;
+    int threads; /* --threads; 0: every core */
     uint64_t seed;
     lw_ndcg_gain ndcg_gain;
 } opts;
@@ -377,7 +379,7 @@ enum { LAYER_POOLED = -3 }; /* --source-layer / --target-layer pooled (-2: not g
 /* Texts embedded by one model: mean-pooled activations at a layer, or with LAYER_POOLED the
  * model's own pooled sentence embedding (lw_embed_pooled); rows of texts it cannot encode are
  * flagged in ok. */
-static float *embed_texts(const char *model_path, int layer, char **texts, int32_t n, bool *ok, int *d) {
+static float *embed_texts(const char *model_path, int layer, int threads, char **texts, int32_t n, bool *ok, int *d) {
     lw_model *m = lw_model_load(model_path, cli_model_params());
     if (!m) return NULL;
     lw_model_info info;
@@ -385,6 +387,7 @@ static float *embed_texts(const char *model_path, int layer, char **texts, int32
     *d = info.n_embd;
     float *out = malloc(sizeof(float) * (size_t)(n ? n : 1) * info.n_embd);
     lw_session_params sp = lw_session_default_params();
+    sp.n_threads = threads;
     if (layer == LAYER_POOLED) {
         sp.embeddings = true;
         sp.n_seq_max = 16; /* short texts share a micro-batch */
@@ -431,8 +434,8 @@ static int run_beir(const opts *o) {
     if (check_beir_widths(o, br) != 0) goto done;
     fprintf(stderr, "retrieval: embedding %d queries with %s and %d documents with %s\n", b.n_queries, o->src_model,
             b.n_docs, o->tgt_model);
-    Xq = embed_texts(o->src_model, o->src_layer, b.query_text, b.n_queries, okq, &dq);
-    if (Xq) Xd = embed_texts(o->tgt_model, o->tgt_layer, b.doc_text, b.n_docs, okd, &dd);
+    Xq = embed_texts(o->src_model, o->src_layer, o->threads, b.query_text, b.n_queries, okq, &dq);
+    if (Xq) Xd = embed_texts(o->tgt_model, o->tgt_layer, o->threads, b.doc_text, b.n_docs, okd, &dd);
     if (!Xq || !Xd) {
         cli_fail_lib("retrieval");
         goto done;
@@ -546,10 +549,11 @@ int cmd_retrieval(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n;
-        if (!strcmp(a, "--help")) {
+        int k;
+        if (cli_wants_help(argc, argv)) {
             fputs(USAGE, stdout);
             return 0;
-        } else if (!v) return cli_fail("retrieval", "option %s needs a value", a);
+        } else if (!v) return cli_option_error("retrieval", USAGE, a, NULL);
         else if (!strcmp(a, "--queries")) o.queries = argv[++i];
         else if (!strcmp(a, "--query-tensor")) o.query_t = argv[++i];
         else if (!strcmp(a, "--candidates")) o.cands = argv[++i];
@@ -571,10 +575,10 @@ int cmd_retrieval(int argc, char **argv) {
         else if (!strcmp(a, "--target-layer") && cli_parse_int(v, -1, 1 << 20, &n)) o.tgt_layer = (int)n, i++;
         else if (!strcmp(a, "--resamples") && cli_parse_int(v, 100, 10000000, &n)) o.resamples = (int)n, i++;
         else if (!strcmp(a, "--seed") && cli_parse_int(v, 0, 1L << 62, &n)) o.seed = (uint64_t)n, i++;
-        else if (!strcmp(a, "--ndcg-gain") && !strcmp(v, "linear")) o.ndcg_gain = LW_NDCG_GAIN_LINEAR, i++;
-        else if (!strcmp(a, "--ndcg-gain") && !strcmp(v, "exp")) o.ndcg_gain = LW_NDCG_GAIN_EXP, i++;
-        else if (!strcmp(a, "--ndcg-gain")) return cli_fail("retrieval", "--ndcg-gain \"%s\": use linear or exp", v);
-        else return cli_fail("retrieval", "bad option or value: %s %s", a, v);
+        else if (!strcmp(a, "--ndcg-gain") && cli_parse_choice(v, "linear|exp", &k))
+            o.ndcg_gain = k ? LW_NDCG_GAIN_EXP : LW_NDCG_GAIN_LINEAR, i++;
+        else if (!strcmp(a, "--threads") && cli_parse_int(v, 1, CLI_MAX_THREADS, &n)) o.threads = (int)n, i++;
+        else return cli_option_error("retrieval", USAGE, a, v);
     }
     if (check_outputs(&o) != 0) return 1;
     if (o.paired_a) return retrieval_paired(o.paired_a, o.paired_b, o.resamples, o.seed, o.json) == 0 ? 0 : cli_fail_lib("retrieval");

@@ -20,8 +20,7 @@ static int take_gpu_layers(int *argc, char **argv) {
         if (strcmp(argv[i], "--gpu-layers") != 0) continue;
         long n;
         if (i + 1 >= *argc || !cli_parse_int(argv[i + 1], 0, 100000, &n))
-            return cli_fail(argv[1], "--gpu-layers needs a number of layers >= 0 (got \"%s\")",
-                            i + 1 < *argc ? argv[i + 1] : "");
+            return cli_option_error(argv[1], "--gpu-layers", "--gpu-layers", i + 1 < *argc ? argv[i + 1] : NULL);
         g_gpu_layers = (int)n;
         for (int j = i; j + 2 <= *argc; j++) argv[j] = argv[j + 2];
         *argc -= 2;
@@ -53,7 +52,9 @@ static void usage(FILE *f) {
         fprintf(f, "  %-9s %s\n", VERBS[i].name, VERBS[i].help);
     fprintf(f, "\n`latentwire <verb> --help` describes each verb. Every verb that loads a model also takes\n"
                "--gpu-layers N: layers offloaded to the GPU when llama.cpp was built with CUDA (make cuda;\n"
-               "default 0, all on the CPU).\n");
+               "default 0, all on the CPU); every verb that runs one takes --threads N (default: all cores).\n"
+               "Named tasks and align read $LW_SHARED_DIR/data when LW_SHARED_DIR is set (else ../shared/data).\n"
+               "info, inspect, tokenize and bridge info take --json (one JSON document on stdout).\n");
 }
 
 int main(int argc, char **argv) {

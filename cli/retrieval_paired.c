@@ -60,7 +60,7 @@ static int run_load(const char *path, run *r) {
     memset(r, 0, sizeof *r);
     size_t len;
     char *text = lw_read_file(path, &len);
-    if (!text) return -1; /* lw_read_file named the file and the OS's reason */
+    if (!text) return lw_fail_prefix("--paired: per-query records "); /* lw_read_file named the file and the OS's reason */
     int line_no = 0, rc = 0;
     char *save = NULL;
     for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {

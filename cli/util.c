@@ -1,15 +1,19 @@
-/* Small helpers shared by the verbs: error lines, strict number parsing, layer lists. */
+/* Small helpers shared by the verbs: error lines, strict number parsing, option errors, lists. */
+#include <ctype.h>
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "common/error.h"
 #include "latentwire/files.h"
+#include "common/strlist.h"
 
 int cli_fail(const char *verb, const char *fmt, ...) {
     va_list ap;
@@ -23,65 +27,192 @@ int cli_fail(const char *verb, const char *fmt, ...) {
 
 int cli_fail_lib(const char *verb) { return cli_fail(verb, "%s", lw_last_error()); }
 
+/* The last value a parser below refused and why, for cli_option_error's message. Only the
+ * pointer is kept: the option loop passes the very argv string it is about to report. */
+static struct {
+    const char *value;
+    char reason[320];
+} g_refused;
+
+bool cli_reject(const char *value, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_refused.reason, sizeof g_refused.reason, fmt, ap);
+    va_end(ap);
+    g_refused.value = value;
+    return false;
+}
+
+/* Whether s[0..) holds nothing but spaces (a number may be followed by some: "1 " is 1). */
+static bool only_spaces(const char *s) {
+    while (isspace((unsigned char)*s)) s++;
+    return *s == '\0';
+}
+
 bool cli_parse_int(const char *s, long lo, long hi, long *out) {
-    if (!s || !*s) return false;
+    char range[96];
+    if (hi >= (1L << 40)) snprintf(range, sizeof range, "an integer >= %ld", lo);
+    else snprintf(range, sizeof range, "an integer in [%ld, %ld]", lo, hi);
+    if (!s || only_spaces(s)) return cli_reject(s, "must be %s", range);
     errno = 0;
     char *end;
     long v = strtol(s, &end, 10);
-    if (errno || *end || v < lo || v > hi) return false;
+    if (end == s || !only_spaces(end)) return cli_reject(s, "not an integer (must be %s)", range);
+    if (errno || v < lo || v > hi) return cli_reject(s, "must be %s", range);
     *out = v;
     return true;
 }
 
 bool cli_parse_float(const char *s, double *out) {
-    if (!s || !*s) return false;
+    return cli_parse_real(s, -INFINITY, false, INFINITY, false, out);
+}
+
+bool cli_parse_real(const char *s, double lo, bool lo_open, double hi, bool hi_open, double *out) {
+    char range[96];
+    if (isinf(lo) && isinf(hi)) snprintf(range, sizeof range, "a finite number");
+    else if (isinf(hi)) snprintf(range, sizeof range, "a number %s %g", lo_open ? ">" : ">=", lo);
+    else if (isinf(lo)) snprintf(range, sizeof range, "a number %s %g", hi_open ? "<" : "<=", hi);
+    else snprintf(range, sizeof range, "a number in %c%g, %g%c", lo_open ? '(' : '[', lo, hi, hi_open ? ')' : ']');
+    if (!s || only_spaces(s)) return cli_reject(s, "must be %s", range);
     errno = 0;
     char *end;
     double v = strtod(s, &end);
-    if (errno || *end || !isfinite(v)) return false;
+    if (end == s || !only_spaces(end) || isnan(v)) return cli_reject(s, "not a number (must be %s)", range);
+    if (errno || !isfinite(v) || v < lo || v > hi || (lo_open && v == lo) || (hi_open && v == hi))
+        return cli_reject(s, "must be %s", range);
     *out = v;
     return true;
+}
+
+bool cli_parse_choice(const char *s, const char *choices, int *index) {
+    int k = 0;
+    size_t n = s ? strlen(s) : 0;
+    for (const char *c = choices; *c; k++) {
+        size_t m = strcspn(c, "|");
+        if (s && m == n && !strncmp(c, s, m)) {
+            *index = k;
+            return true;
+        }
+        c += m + (c[m] == '|');
+    }
+    char list[256] = "";
+    for (const char *c = choices; *c && strlen(list) + 8 < sizeof list; c++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), *c == '|' ? ", " : "%c", *c);
+    return cli_reject(s, "must be one of %s", list);
+}
+
+int cli_parse_list(const char *option, const char *spec, char ***items) {
+    return lw_list_split(option, spec, items);
+}
+
+bool cli_wants_help(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return true;
+    return false;
+}
+
+/* An option counts as known when the verb's usage text names it (as a whole word), so the
+ * parser and --help cannot disagree about which options exist. */
+bool cli_usage_names(const char *usage, const char *option) {
+    size_t n = strlen(option);
+    if (n < 2) return false;
+    for (const char *p = strstr(usage, option); p; p = strstr(p + 1, option)) {
+        bool starts = p == usage || !(isalnum((unsigned char)p[-1]) || p[-1] == '-');
+        bool ends = !(isalnum((unsigned char)p[n]) || p[n] == '-' || p[n] == '_');
+        if (starts && ends) return true;
+    }
+    return false;
+}
+
+/* A value as the message shows it: quoted when it is empty or has spaces. */
+static void show_value(const char *v, char *buf, size_t n) {
+    bool plain = *v && !strpbrk(v, " \t\n");
+    snprintf(buf, n, plain ? "%s" : "\"%s\"", v);
+}
+
+int cli_option_error(const char *verb, const char *usage, const char *option, const char *value) {
+    if (option[0] != '-')
+        cli_fail(verb, "unexpected argument \"%s\" (`latentwire %s --help` shows the usage)", option, verb);
+    else if (!cli_usage_names(usage, option))
+        cli_fail(verb, "unknown option %s (`latentwire %s --help` lists the options)", option, verb);
+    else if (!value)
+        cli_fail(verb, "option %s needs a value", option);
+    else {
+        char shown[512];
+        show_value(value, shown, sizeof shown);
+        if (g_refused.value == value)
+            cli_fail(verb, "%s %s: %s", option, shown, g_refused.reason);
+        else
+            cli_fail(verb, "%s %s: not an accepted value (`latentwire %s --help` lists them)", option, shown, verb);
+    }
+    g_refused.value = NULL;
+    return 2;
+}
+
+const char *cli_default_data_dir(void) {
+    static char buf[4096];
+    const char *shared = getenv("LW_SHARED_DIR");
+    if (!shared || !*shared) return "../shared/data";
+    snprintf(buf, sizeof buf, "%s/data", shared);
+    return buf;
 }
 
 static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
 
 /* Layer -1 stands for the embed site ("embed"); "all" is every block output. Negative
- * numbers count from the end (-1 = last block), as in Python. */
+ * numbers count from the end (-1 = last block), as in Python. A layer named twice
+ * ("3,-1" in a 4-layer model, or "all,2") is an error, like any repeated list item. */
 int cli_parse_layers(const char *spec, int n_layer, int **out) {
     *out = NULL;
-    if (!spec || !*spec) {
-        return lw_fail("empty layer list");
-    }
-    int *v = malloc(sizeof(int) * (size_t)(n_layer + 2));
-    int n = 0;
-    char *copy = strdup(spec), *save = NULL;
-    bool seen[1 + 4096] = {false};
+    char **item;
+    int n_items = lw_list_split("layer list", spec, &item);
+    if (n_items < 0) return -1;
     if (n_layer > 4096) n_layer = 4096;
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        long l;
-        if (!strcmp(tok, "all")) {
-            for (int i = 0; i < n_layer; i++)
-                if (!seen[i + 1]) seen[i + 1] = true, v[n++] = i;
-            continue;
+    int *v = malloc(sizeof(int) * (size_t)(n_layer + 2));
+    const char **named_by = calloc((size_t)n_layer + 1, sizeof(char *)); /* which item named layer l (l + 1) */
+    int n = 0;
+    for (int k = 0; k < n_items; k++) {
+        const char *tok = item[k];
+        long first, last;
+        if (!strcmp(tok, "all")) first = 0, last = n_layer - 1;
+        else if (!strcmp(tok, "embed")) first = last = -1;
+        else if (!strcmp(tok, "last")) first = last = n_layer - 1;
+        else {
+            char *end;
+            errno = 0;
+            long l = strtol(tok, &end, 10);
+            if (end == tok || *end) {
+                lw_fail("layer \"%s\" is not a layer number or name (use 0..%d, negative from the end, all, last, "
+                        "embed)", tok, n_layer - 1);
+                goto fail;
+            }
+            if (errno || l < -n_layer || l > n_layer - 1) {
+                lw_fail("layer \"%s\" is out of range: the model has layers 0..%d (negative counts from the end)", tok,
+                        n_layer - 1);
+                goto fail;
+            }
+            first = last = l < 0 ? l + n_layer : l;
         }
-        if (!strcmp(tok, "embed")) {
-            l = -1;
-        } else if (!strcmp(tok, "last")) {
-            l = n_layer - 1;
-        } else if (cli_parse_int(tok, -n_layer, n_layer - 1, &l)) {
-            if (l < 0) l += n_layer;
-        } else {
-            lw_fail("layer \"%s\" is out of range: the model has layers 0..%d (also: all, last, embed)", tok, n_layer - 1);
-            free(copy);
-            free(v);
-            return -1;
+        for (long l = first; l <= last; l++) {
+            if (named_by[l + 1]) {
+                lw_fail("layer list \"%s\": layer %ld is named twice (by \"%s\" and \"%s\")", spec, l, named_by[l + 1],
+                        tok);
+                goto fail;
+            }
+            named_by[l + 1] = tok;
+            v[n++] = (int)l;
         }
-        if (!seen[l + 1]) seen[l + 1] = true, v[n++] = (int)l;
     }
-    free(copy);
+    free(named_by);
+    free(item);
     qsort(v, (size_t)n, sizeof(int), cmp_int);
     *out = v;
     return n;
+fail:
+    free(named_by);
+    free(item);
+    free(v);
+    return -1;
 }
 
 bool cli_is_tty(void) { return isatty(STDERR_FILENO) == 1; }
@@ -89,4 +220,47 @@ bool cli_is_tty(void) { return isatty(STDERR_FILENO) == 1; }
 int cli_check_output(const char *verb, const char *flag, const char *out, int kinds, const char *const *inputs) {
     if (!out) return 0; /* an optional output that was not asked for */
     return lw_output_check(flag, out, kinds, inputs) == 0 ? 0 : cli_fail_lib(verb);
+}
+
+bool cli_parse_recipe(const char *s, lw_bridge_recipe *out) {
+    int r = s ? lw_bridge_recipe_from_name(s) : -1;
+    if (r < 0) {
+        char list[256] = "";
+        for (int k = LW_BRIDGE_RIDGE; k <= LW_BRIDGE_RELREP; k++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k ? ", " : "",
+                     lw_bridge_recipe_name((lw_bridge_recipe)k));
+        return cli_reject(s, "must be one of %s", list);
+    }
+    *out = (lw_bridge_recipe)r;
+    return true;
+}
+
+int cli_check_data_dir(const char *dir, const char *option) {
+    struct stat st;
+    const char *why;
+    if (stat(dir, &st) != 0) why = strerror(errno);
+    else if (!S_ISDIR(st.st_mode)) why = "not a directory";
+    else return 0;
+    if (option) return lw_fail("%s %s: %s", option, dir, why);
+    return lw_fail("the data directory %s: %s (it is the default when LW_SHARED_DIR is not set): pass --data DIR, or "
+                   "set LW_SHARED_DIR to the folder that holds data/",
+                   dir, why);
+}
+
+json_t *cli_json_text(const char *s) {
+    size_t n = s ? strlen(s) : 0;
+    char *clean = malloc(3 * n + 1);
+    lw_utf8_sanitize(s ? s : "", n, clean);
+    json_t *j = json_string(clean);
+    free(clean);
+    return j;
+}
+
+int cli_print_json(const char *verb, json_t *root) {
+    char *text = json_dumps(root, JSON_INDENT(2));
+    json_decref(root);
+    if (!text) return cli_fail(verb, "out of memory");
+    puts(text);
+    free(text);
+    return 0;
 }

@@ -146,7 +146,7 @@ static void test_bad_ndcg_gain(void **state) {
     (void)state;
     char *out, *err;
     int rc = run_regime("bank", "--ndcg-gain log", lw_test_tmpfile("cover_gain.json"), &out, &err);
-    if (rc == 0 || count_lines(err) != 1 || !strstr(err, "--ndcg-gain") || !strstr(err, "linear or exp"))
+    if (rc == 0 || count_lines(err) != 1 || !strstr(err, "--ndcg-gain") || !strstr(err, "linear, exp"))
         fail_msg("--ndcg-gain log: exit %d, stderr: %s", rc, err);
     free(out);
     free(err);

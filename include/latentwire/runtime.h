@@ -119,6 +119,17 @@ const char *lw_model_vocab_hash(const lw_model *model);
  * tokens (BOS/EOS) are rendered only when render_special is true. NULL on error. */
 char *lw_detokenize(const lw_model *model, const int32_t *tokens, int32_t n, bool render_special);
 
+/* Pieces of byte-level tokens can end inside a UTF-8 character. lw_utf8_complete_prefix is the
+ * length of the longest prefix of s[0..n) that does not end in a cut-off character (the 1-3
+ * leading bytes of a 2-4-byte character): print that much and keep the rest until the next
+ * piece arrives. Bytes that can never form a character count as complete (see below). */
+size_t lw_utf8_complete_prefix(const char *s, size_t n);
+/* Copies s[0..n) to out replacing each byte that starts no well-formed character (RFC 3629:
+ * stray continuation bytes, overlong forms, surrogates, cut-off characters) by U+FFFD, so
+ * that out is valid UTF-8 for a strict decoder. out holds at least 3 * n + 1 bytes; it is
+ * NUL-terminated; returns its length. */
+size_t lw_utf8_sanitize(const char *s, size_t n, char *out);
+
 /* The dequantized token-embedding matrix, n_vocab x n_embd row-major float32, read from
  * the GGUF file (any ggml type with a to_float conversion). Caller frees. NULL on error. */
 float *lw_model_token_embeddings(const lw_model *model, int *n_vocab, int *n_embd);
@@ -160,6 +171,10 @@ const lw_model *lw_session_model(const lw_session *session);
 /* Forgets everything resident for sequence seq (seq < 0: all sequences). */
 void lw_session_clear(lw_session *session, int seq);
 
+/* The session's context in tokens (shared by all its sequences): what a prompt plus the
+ * tokens generated after it must fit. */
+int lw_session_n_ctx(const lw_session *session);
+
 /* Number of positions resident for seq (the next position to be filled). */
 int lw_session_seq_len(const lw_session *session, int seq);
 
@@ -196,7 +211,9 @@ int lw_site_parse(const char *text, int n_layer, lw_site_ref *out);
 
 /* Parses a comma list of site names (plus "all": every block's resid_post) into a malloc'd
  * array (caller frees) in graph order (embed first, then by block, inside a block z,
- * attn_out, resid_mid, mlp_out, resid_post), duplicates dropped. Count or -1. */
+ * attn_out, resid_mid, mlp_out, resid_post). Spaces around names are ignored; an empty name
+ * and a site named twice (in any two forms, e.g. "1" and "blocks.1.hook_resid_post", or "all"
+ * and "1") are errors. Count or -1. */
 int lw_site_parse_list(const char *spec, int n_layer, lw_site_ref **out);
 
 /* The TransformerLens name of a site ("blocks.3.hook_attn_out", "hook_embed") into buf. */

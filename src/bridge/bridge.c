@@ -6,6 +6,7 @@
 
 #include "bridge/bridge_internal.h"
 #include "common/error.h"
+#include "common/jsonio.h"
 #include "linalg/linalg.h"
 
 /* ------------------------------------------------------------ names, params ---- */
@@ -350,7 +351,7 @@ int lw_bridge_set_meta(lw_bridge *b, const char *key, const char *json_value) {
     if (!json_value) return lw_fail("lw_bridge_set_meta: key \"%s\": NULL value", key);
     json_error_t err;
     json_t *v = json_loads(json_value, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &err);
-    if (!v) return lw_fail("lw_bridge_set_meta: key \"%s\": value is not valid JSON: %s", key, err.text);
+    if (!v) return lw_fail("lw_bridge_set_meta: key \"%s\": value is not valid JSON: %s", key, lw_json_error_text(&err));
     json_t *meta = json_object_get(b->rec, "meta");
     if (!json_is_object(meta)) {
         meta = json_object();

@@ -11,6 +11,7 @@
 
 #include "bridge/bridge_internal.h"
 #include "common/error.h"
+#include "common/jsonio.h"
 #include "latentwire/safetensors.h"
 
 /* Widest dimension a record may claim (the tensors then bound the memory anyway). */
@@ -205,7 +206,7 @@ lw_bridge *lw_bridge_load(const char *path) {
     rec = json_loads(doc, JSON_REJECT_DUPLICATES, &err);
     if (!json_is_object(rec)) {
         lw_fail("%s: metadata \"" LW_BRIDGE_META_KEY "\": %s%s", path, rec ? "not a JSON object" : "invalid JSON: ",
-                rec ? "" : err.text);
+                rec ? "" : lw_json_error_text(&err));
         goto fail;
     }
     if (parse_record(path, rec, &h) != 0) goto fail;

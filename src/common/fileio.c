@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "common/error.h"
+#include "common/jsonio.h"
 
 /* ---------------------------------------------------------------- atomic output ---- */
 
@@ -302,7 +303,7 @@ static char *jsonl_field(const char *line, size_t len, const char *field, const 
     json_error_t jerr;
     json_t *obj = json_loadb(line, len, 0, &jerr);
     if (!obj) {
-        lw_fail("%s:%lld: invalid JSON: %s", path, (long long)line_no, jerr.text);
+        lw_fail("%s:%lld: invalid JSON: %s", path, (long long)line_no, lw_json_error_text(&jerr));
         return NULL;
     }
     char *out = NULL;

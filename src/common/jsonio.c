@@ -10,10 +10,18 @@
 int lw_json_save(const char *path, const json_t *root) {
     lw_atomic_file af;
     if (lw_atomic_open(&af, path) != 0) return -1;
+    errno = 0;
     if (json_dumpf(root, af.fp, JSON_INDENT(1)) != 0 || fputc('\n', af.fp) == EOF) {
         int e = errno;
         lw_atomic_abort(&af);
-        return lw_fail("%s: cannot write JSON: %s", path, strerror(e));
+        return lw_fail("%s: cannot write JSON: %s", path, e ? strerror(e) : "write error");
     }
     return lw_atomic_commit(&af);
+}
+
+const char *lw_json_error_text(const json_error_t *err) {
+    if (strstr(err->text, "JSON_ALLOW_NUL"))
+        return "a string contains \\u0000 (the NUL character), which is not accepted: remove it";
+    if (strstr(err->text, "NUL byte in object key")) return "an object key contains a NUL character: remove it";
+    return err->text;
 }

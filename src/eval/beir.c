@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/jsonio.h"
 #include "latentwire/retrieval.h"
 
 /* ---- string -> index map (open addressing; keys borrowed) ---- */
@@ -140,7 +141,7 @@ static json_t *parse_object(const reader *r, long len) {
     json_error_t err;
     json_t *o = json_loadb(r->line, (size_t)len, 0, &err);
     if (!o) {
-        lw_fail("%s:%lld: invalid JSON (column %d: %s)", r->path, r->no, err.column, err.text);
+        lw_fail("%s:%lld: invalid JSON (column %d: %s)", r->path, r->no, err.column, lw_json_error_text(&err));
         return NULL;
     }
     if (!json_is_object(o)) {
@@ -286,12 +287,13 @@ static int split3(char *s, char *f[4]) {
     return n > 4 ? 4 : n;
 }
 
-/* Parses a qrels score field: a finite number, whole field. 0 or -1 (nothing reported). */
+/* Parses a qrels score field: a finite number, whole field, that survives the float the
+ * grades are kept in (1e39 would become inf). 0 or -1 (nothing reported). */
 static int parse_score(const char *field, double *score) {
     char *end;
     errno = 0;
     *score = strtod(field, &end);
-    return end == field || *end || errno || !isfinite(*score) ? -1 : 0;
+    return end == field || *end || errno || !isfinite((float)*score) ? -1 : 0;
 }
 
 static int read_qrels(const char *path, const table *docs, const table *queries, pair **out, int64_t *n_out) {
@@ -324,7 +326,7 @@ static int read_qrels(const char *path, const table *docs, const table *queries,
             goto done;
         }
         if (parse_score(f[2], &score) != 0) {
-            lw_fail("%s:%lld: score \"%s\" is not a finite number", path, r.no, f[2]);
+            lw_fail("%s:%lld: score \"%s\" is not a finite number (a relevance grade such as 0, 1, 2)", path, r.no, f[2]);
             goto done;
         }
         if (score <= 0) continue; /* graded relevance > 0 only; 0 (or below) = judged not relevant */

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "common/error.h"
+#include "common/jsonio.h"
 #include "common/fileio.h"
 
 /* A header larger than this is treated as corrupt rather than parsed (the reference
@@ -487,7 +488,7 @@ static int parse_header(lw_st_file *f, const uint8_t *buf, size_t len, uint64_t 
     json_error_t jerr;
     /* Duplicate names would make "which one is meant" ambiguous: reject them. */
     json_t *root = json_loadb((const char *)buf + 8, (size_t)hlen, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) return lw_fail("%s: header is not valid JSON: %s (at byte %d)", f->label, jerr.text, jerr.position);
+    if (!root) return lw_fail("%s: header is not valid JSON: %s (at byte %d)", f->label, lw_json_error_text(&jerr), jerr.position);
     int rc = 0;
     if (!json_is_object(root)) {
         json_decref(root);

@@ -146,6 +146,8 @@ void lw_session_clear(lw_session *s, int seq) {
     s->seq_len[seq] = 0;
 }
 
+int lw_session_n_ctx(const lw_session *s) { return s->n_ctx; }
+
 int lw_session_seq_len(const lw_session *s, int seq) {
     if (seq < 0 || seq >= s->params.n_seq_max) return -1;
     return s->seq_len[seq];
@@ -463,8 +465,12 @@ static int validate_inputs(lw_session *s, const lw_seq_input *in, int n_in, int 
     }
     long resident = 0;
     for (int q = 0; q < s->params.n_seq_max; q++) resident += s->seq_len[q];
-    if (resident + *total_new > s->n_ctx)
-        return lw_fail("run: %d new tokens do not fit the context (%ld resident, n_ctx %d)", *total_new, resident, s->n_ctx);
+    if (resident + *total_new > s->n_ctx) {
+        char used[64] = "";
+        if (resident) snprintf(used, sizeof used, " (%ld of its positions already in use)", resident);
+        return lw_fail("%d tokens do not fit the context of %d tokens%s: use shorter texts", *total_new, s->n_ctx,
+                       used);
+    }
     return lw_hooks_check_run(s);
 }
 

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/strlist.h"
 #include "runtime/internal.h"
 
 static const char *const TL_NAMES[LW_SITE_COUNT] = {
@@ -191,42 +192,48 @@ int lw_site_parse_list(const char *spec, int n_layer, lw_site_ref **out) {
     *out = NULL;
     if (!spec || !*spec) return lw_fail("empty site list");
     if (n_layer <= 0) return lw_fail("site list \"%s\": the model has no blocks", spec);
-    char *copy = strdup(spec);
-    /* depth is unique per site: a table of seen depths de-duplicates */
+    char **item;
+    int n_items = lw_list_split("site list", spec, &item);
+    if (n_items < 0) return -1;
+    /* depth is unique per site: a table of the item that named each depth finds a site
+     * named twice, also in two forms ("1" and "blocks.1.hook_resid_post", or "all" and "1") */
     int cap = 8 * n_layer + 1, n = 0;
-    bool *seen = calloc((size_t)cap + 1, sizeof(bool));
+    const char **named_by = calloc((size_t)cap + 1, sizeof(char *));
     lw_site_ref *v = malloc(sizeof *v * (size_t)(cap + 1));
-    if (!copy || !seen || !v) {
-        free(copy);
-        free(seen);
+    if (!named_by || !v) {
+        free(item);
+        free(named_by);
         free(v);
         return lw_fail("out of memory");
     }
-    char *save = NULL;
     int rc = 0;
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (!strcmp(tok, "all")) { /* every block output */
-            for (int l = 0; l < n_layer; l++) {
-                int d = lw_site_depth(LW_SITE_RESID_POST, l);
-                if (!seen[d + 1]) seen[d + 1] = true, v[n++] = (lw_site_ref){LW_SITE_RESID_POST, l};
+    for (int k = 0; k < n_items && rc == 0; k++) {
+        const char *tok = item[k];
+        bool all = !strcmp(tok, "all"); /* every block output */
+        for (int l = 0; l < (all ? n_layer : 1) && rc == 0; l++) {
+            lw_site_ref r = {LW_SITE_RESID_POST, l};
+            if (!all && lw_site_parse(tok, n_layer, &r) != 0) {
+                rc = -1;
+                break;
             }
-            continue;
+            int d = lw_site_depth(r.site, r.layer);
+            if (named_by[d + 1]) {
+                char name[64];
+                rc = lw_fail("site list \"%s\": %s is named twice (by \"%s\" and \"%s\")", spec,
+                             lw_site_name(r, name, sizeof name), named_by[d + 1], tok);
+                break;
+            }
+            named_by[d + 1] = tok;
+            v[n++] = r;
         }
-        lw_site_ref r;
-        if (lw_site_parse(tok, n_layer, &r) != 0) {
-            rc = -1;
-            break;
-        }
-        int d = lw_site_depth(r.site, r.layer);
-        if (!seen[d + 1]) seen[d + 1] = true, v[n++] = r;
     }
-    free(copy);
-    free(seen);
-    if (rc == 0 && n == 0) rc = lw_fail("empty site list");
+    free(named_by);
     if (rc != 0) {
+        free(item);
         free(v);
         return -1;
     }
+    free(item);
     qsort(v, (size_t)n, sizeof *v, cmp_ref);
     *out = v;
     return n;

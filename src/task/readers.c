@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/jsonio.h"
 #include "common/rng.h"
 #include "task/task_internal.h"
 
@@ -19,7 +20,7 @@ static json_t *load_json(const char *path) {
     if (!root) {
         FILE *fp = fopen(path, "rb");
         if (!fp) lw_fail("%s: %s", path, strerror(errno));
-        else lw_fail("%s:%d: invalid JSON: %s", path, jerr.line, jerr.text);
+        else lw_fail("%s:%d: invalid JSON: %s", path, jerr.line, lw_json_error_text(&jerr));
         if (fp) fclose(fp);
     }
     return root;
@@ -188,7 +189,7 @@ int lw_task_from_gsm8k(const char *path, int max_items, lw_task *out) {
         json_error_t jerr;
         json_t *o = json_loadb(s, n, 0, &jerr);
         if (!o) {
-            rc = lw_fail("%s:%lld: invalid JSON: %s", path, line_no, jerr.text);
+            rc = lw_fail("%s:%lld: invalid JSON: %s", path, line_no, lw_json_error_text(&jerr));
             break;
         }
         json_t *q = json_object_get(o, "question"), *a = json_object_get(o, "answer");

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/jsonio.h"
 #include "common/fileio.h"
 #include "task/task_internal.h"
 
@@ -151,7 +152,7 @@ static const char *str_field(json_t *obj, const char *key, const char *path, lon
 static int parse_line(lw_task_builder *b, json_t *ids, const char *s, size_t n, const char *path, long long line) {
     json_error_t jerr;
     json_t *obj = json_loadb(s, n, 0, &jerr);
-    if (!obj) return lw_fail("%s:%lld: invalid JSON: %s", path, line, jerr.text);
+    if (!obj) return lw_fail("%s:%lld: invalid JSON: %s", path, line, lw_json_error_text(&jerr));
     int rc = -1;
     const char **aliases = NULL;
     if (!json_is_object(obj)) {
