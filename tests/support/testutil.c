@@ -129,6 +129,21 @@ static int cmp_double(const void *x, const void *y) {
  * coordinates hundreds of times the rest) would otherwise set a scale under which every
  * ordinary coordinate's error vanishes. A coordinate smaller than the tensor's typical size
  * (median |b|) is measured in units of that typical size, so near-zero values do not blow up. */
+double lw_test_max_row_rel_err(const float *a, const float *b, size_t rows, size_t w, double floor) {
+    double worst = 0;
+    for (size_t r = 0; r < rows; r++) {
+        double num = 0, den = 0;
+        for (size_t i = r * w; i < (r + 1) * w; i++) {
+            if (isnan(a[i]) || isnan(b[i])) return INFINITY;
+            num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+            den += (double)b[i] * b[i];
+        }
+        double e = sqrt(num) / fmax(sqrt(den), floor);
+        if (e > worst) worst = e;
+    }
+    return worst;
+}
+
 double lw_test_max_rel_err(const float *a, const float *b, size_t n, double floor) {
     if (n == 0) return 0;
     double *mag = malloc(sizeof(double) * n);

@@ -41,6 +41,10 @@ int lw_test_run_cli(const char *args, char **out, char **err);
 /* Relative error of a against a reference b, per coordinate: max_i |a_i-b_i| / max(|b_i|, m, floor)
  * with m the median |b| (never divided by the tensor's maximum, which massive activations inflate). */
 double lw_test_max_rel_err(const float *a, const float *b, size_t n, double floor);
+/* Worst row's relative L2 error: max_r ||a_r - b_r||_2 / max(||b_r||_2, floor) over rows of width w.
+ * Each row (one position's vector, one logit row) is measured on its own scale, so a row with
+ * massive activations (a BOS row) sets no scale for the others. */
+double lw_test_max_row_rel_err(const float *a, const float *b, size_t rows, size_t w, double floor);
 double lw_test_max_abs_diff(const float *a, const float *b, size_t n);
 
 bool lw_test_file_exists(const char *path);
