@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "latentwire/textio.h"
 #include "common/error.h"
 
 /* "FILE.jsonl" | "story:N" | "gsm8k:N" | "fv:NAME[:N]" (function_vectors task, 5-shot) |
@@ -35,9 +36,8 @@ int cli_load_task(const char *spec, const char *data_dir, uint64_t seed, lw_task
             if (!cli_parse_int(colon + 1, 1, 1000000, &n)) return lw_fail("--task %s: fv:NAME:N needs a count", spec);
         }
         snprintf(path, sizeof path, "%s/function_vectors/abstractive/%s.json", data_dir, name);
-        FILE *f = fopen(path, "r");
-        if (f) fclose(f);
-        else snprintf(path, sizeof path, "%s/function_vectors/extractive/%s.json", data_dir, name);
+        if (lw_check_regular_file(path) != 0) /* not abstractive (never opened: a FIFO would block) */
+            snprintf(path, sizeof path, "%s/function_vectors/extractive/%s.json", data_dir, name);
         return lw_task_from_function_vectors(path, 5, (int)n, seed, out);
     }
     return lw_task_load(spec, out);
