@@ -448,6 +448,30 @@ static void test_library_call(void **state) {
     }
     lw_st_close(a);
     lw_st_close(b);
+
+    /* the same texts from memory: the same tensors (CORPUS has no blank line, so line = index + 1) */
+    char mem_out[1300];
+    snprintf(mem_out, sizeof mem_out, "%s/mem.safetensors", dir);
+    m = lw_model_load(MODEL, lw_model_default_params());
+    p.on_event = NULL;
+    if (lw_extract_texts_to_files(m, TEXTS, 5, mem_out, &p, &r) != 0) fail_msg("%s", lw_last_error());
+    const char *with_empty[2] = {"Tom ran.", ""};
+    assert_int_equal(lw_extract_texts_to_files(m, with_empty, 2, mem_out, &p, &r), -1);
+    if (!contains(lw_last_error(), "texts:2:")) fail_msg("%s", lw_last_error());
+    lw_model_free(m);
+    a = lw_st_open(out);
+    b = lw_st_open(mem_out);
+    assert_non_null(b);
+    assert_int_equal(lw_st_count(a), lw_st_count(b));
+    for (int i = 0; i < lw_st_count(a); i++) {
+        const lw_st_tensor *x = lw_st_get(a, i), *y = lw_st_find(b, x->name);
+        assert_non_null(y);
+        assert_int_equal(x->n_bytes, y->n_bytes);
+        assert_memory_equal(x->data, y->data, x->n_bytes);
+    }
+    assert_true(contains(lw_st_meta(b, "latentwire"), "\"input\":\"texts\""));
+    lw_st_close(a);
+    lw_st_close(b);
 }
 
 int main(void) {

@@ -98,6 +98,13 @@ typedef struct {
 int lw_extract_to_files(lw_model *model, const char *input, const char *out, const lw_extract_params *params,
                         lw_extract_result *result);
 
+/* lw_extract_to_files over texts held in memory (n_texts strings, e.g. a Python list): the
+ * files are the same but for the metadata's input ("texts") and input_sha256 (over each
+ * text's 8-byte little-endian length and bytes); `line` holds index + 1 and errors name a
+ * text as "texts:<index + 1>". Every text must have tokens (none is skipped as blank). */
+int lw_extract_texts_to_files(lw_model *model, const char *const *texts, int64_t n_texts, const char *out,
+                              const lw_extract_params *params, lw_extract_result *result);
+
 /* "acts.safetensors" -> "acts-00002-of-00005.safetensors" (shard 1 of 5; n_shards 1: out). */
 void lw_extract_shard_path(const char *out, int shard, int n_shards, char *buf, size_t n);
 

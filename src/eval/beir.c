@@ -89,7 +89,7 @@ static int reader_open(reader *r, const char *path) {
     memset(r, 0, sizeof *r);
     r->path = path;
     r->fp = lw_fopen_regular(path); /* a FIFO or device is refused, never waited on */
-    if (!r->fp) return -1;
+    if (!r->fp) return lw_fail_prefix("cannot open ");
     return 0;
 }
 

@@ -184,7 +184,8 @@ static int tokenize_corpus(job *j) {
             return lw_fail("%s:%lld: %s (or skip such texts: --skip-untokenizable)", j->input, line, why);
         }
         if (n < 0) n = -n;
-        if (lw_tokenize(j->m, text, false, NULL, 0) == 0)
+        /* at most the special tokens the run adds (BOS; [CLS] [SEP] for the model's pooling) */
+        if (n <= 2 && lw_tokenize(j->m, text, false, NULL, 0) == 0)
             return lw_fail("%s:%lld: text has no tokens of its own (empty); remove the line or give it text", j->input,
                            line);
         if (n > j->n_ctx) {
@@ -684,6 +685,41 @@ static void job_free(job *j) {
     lw_corpus_free(&j->corpus);
 }
 
+/* Everything after the corpus is in j->corpus and its hash in j->input_sha. */
+static int extract_corpus(job *j, lw_extract_result *res) {
+    const lw_extract_params *params = j->p;
+    lw_model_get_info(j->m, &j->info);
+    int rc = 0;
+    if ((j->n_layers = parse_sites(j)) <= 0) rc = -1;
+    if (rc == 0) rc = plan_outputs(j);
+    lw_session_params sp = lw_session_default_params();
+    sp.n_threads = params->n_threads;
+    sp.precision = params->precision;
+    sp.embeddings = params->pool == LW_EXTRACT_POOL_MODEL;
+    sp.n_seq_max = params->batch;
+    sp.n_ctx = j->info.n_ctx_train > 0 && j->info.n_ctx_train < 4096 ? j->info.n_ctx_train : 4096;
+    j->n_ctx = sp.n_ctx;
+    if (rc == 0) rc = tokenize_corpus(j);
+    if (rc == 0) {
+        j->fp = calloc((size_t)j->n_files, sizeof *j->fp);
+        j->tmp = calloc((size_t)j->n_files, sizeof *j->tmp);
+        j->slot = malloc(sizeof *j->slot * (size_t)j->n_files);
+        j->hash = calloc((size_t)j->n_files, sizeof *j->hash);
+        j->sha = calloc((size_t)j->n_files, sizeof *j->sha);
+        if (!j->fp || !j->tmp || !j->slot || !j->hash || !j->sha) rc = lw_fail("out of memory");
+        for (int f = 0; rc == 0 && f < j->n_files; f++) j->slot[f] = -1;
+    }
+    /* temporaries an interrupted run to this output left behind */
+    if (rc == 0) rc = sweep_output_dir(j, true, 0);
+    if (rc == 0 && !(j->s = lw_session_new(j->m, sp))) rc = -1;
+    if (rc == 0) rc = run_shards(j, res);
+    res->n_texts = j->corpus.n;
+    res->n_skipped = j->n_skipped;
+    res->n_sites = j->n_layers;
+    res->n_lens = j->n_lens;
+    return rc;
+}
+
 int lw_extract_to_files(lw_model *model, const char *input, const char *out, const lw_extract_params *params,
                         lw_extract_result *result) {
     if (check_args(model, input, out, params) != 0) return -1;
@@ -693,40 +729,62 @@ int lw_extract_to_files(lw_model *model, const char *input, const char *out, con
     j.input = input;
     j.out = out;
     j.m = model;
-    lw_model_get_info(model, &j.info);
     lw_extract_result res = {0};
     if (params->handle_signals) lw_cleanup_begin();
     int rc = 0;
     if (lw_corpus_load(&j.corpus, input, params->field) != 0) rc = -1;
     else if (j.corpus.n == 0) rc = lw_fail("%s: no texts (blank lines are skipped)", input);
     else if (lw_sha256_file(input, j.input_sha) != 0) rc = -1;
-    if (rc == 0 && (j.n_layers = parse_sites(&j)) <= 0) rc = -1;
-    if (rc == 0) rc = plan_outputs(&j);
-    lw_session_params sp = lw_session_default_params();
-    sp.n_threads = params->n_threads;
-    sp.precision = params->precision;
-    sp.embeddings = params->pool == LW_EXTRACT_POOL_MODEL;
-    sp.n_seq_max = params->batch;
-    sp.n_ctx = j.info.n_ctx_train > 0 && j.info.n_ctx_train < 4096 ? j.info.n_ctx_train : 4096;
-    j.n_ctx = sp.n_ctx;
-    if (rc == 0) rc = tokenize_corpus(&j);
-    if (rc == 0) {
-        j.fp = calloc((size_t)j.n_files, sizeof *j.fp);
-        j.tmp = calloc((size_t)j.n_files, sizeof *j.tmp);
-        j.slot = malloc(sizeof *j.slot * (size_t)j.n_files);
-        j.hash = calloc((size_t)j.n_files, sizeof *j.hash);
-        j.sha = calloc((size_t)j.n_files, sizeof *j.sha);
-        if (!j.fp || !j.tmp || !j.slot || !j.hash || !j.sha) rc = lw_fail("out of memory");
-        for (int f = 0; rc == 0 && f < j.n_files; f++) j.slot[f] = -1;
+    if (rc == 0) rc = extract_corpus(&j, &res);
+    job_free(&j);
+    if (params->handle_signals) lw_cleanup_end();
+    if (rc == 0 && result) *result = res;
+    return rc == 0 ? 0 : -1;
+}
+
+/* The texts as a corpus (copies; line_no = index + 1) and their sha256 over (8-byte
+ * little-endian length, bytes) per text, so no two lists share a hash by concatenation. */
+static int corpus_from_texts(job *j, const char *const *texts, int64_t n) {
+    j->corpus.texts = calloc((size_t)(n ? n : 1), sizeof *j->corpus.texts);
+    j->corpus.line_no = malloc(sizeof *j->corpus.line_no * (size_t)(n ? n : 1));
+    lw_sha256 *h = lw_sha256_begin();
+    int rc = j->corpus.texts && j->corpus.line_no && h ? 0 : lw_fail("out of memory");
+    for (int64_t i = 0; rc == 0 && i < n; i++, j->corpus.n++) {
+        if (!texts[i]) {
+            rc = lw_fail("texts:%lld: NULL text", (long long)i + 1);
+            break;
+        }
+        uint64_t len = strlen(texts[i]);
+        unsigned char le[8];
+        for (int b = 0; b < 8; b++) le[b] = (unsigned char)(len >> (8 * b));
+        j->corpus.line_no[i] = i + 1;
+        if (!(j->corpus.texts[i] = strdup(texts[i]))) rc = lw_fail("out of memory");
+        if (rc == 0) rc = lw_sha256_update(h, le, sizeof le);
+        if (rc == 0) rc = lw_sha256_update(h, texts[i], len);
     }
-    /* temporaries an interrupted run to this output left behind */
-    if (rc == 0) rc = sweep_output_dir(&j, true, 0);
-    if (rc == 0 && !(j.s = lw_session_new(model, sp))) rc = -1;
-    if (rc == 0) rc = run_shards(&j, &res);
-    res.n_texts = j.corpus.n;
-    res.n_skipped = j.n_skipped;
-    res.n_sites = j.n_layers;
-    res.n_lens = j.n_lens;
+    if (rc == 0 && n == 0) rc = lw_fail("extract: no texts");
+    if (rc == 0) {
+        rc = lw_sha256_end(h, j->input_sha);
+        h = NULL;
+    }
+    lw_sha256_free(h);
+    return rc;
+}
+
+int lw_extract_texts_to_files(lw_model *model, const char *const *texts, int64_t n_texts, const char *out,
+                              const lw_extract_params *params, lw_extract_result *result) {
+    if (check_args(model, "texts", out, params) != 0) return -1;
+    if (n_texts < 0 || (n_texts > 0 && !texts)) return lw_fail("extract: %lld texts at %p", (long long)n_texts, (void *)texts);
+    job j;
+    memset(&j, 0, sizeof j);
+    j.p = params;
+    j.input = "texts";
+    j.out = out;
+    j.m = model;
+    lw_extract_result res = {0};
+    if (params->handle_signals) lw_cleanup_begin();
+    int rc = corpus_from_texts(&j, texts, n_texts);
+    if (rc == 0) rc = extract_corpus(&j, &res);
     job_free(&j);
     if (params->handle_signals) lw_cleanup_end();
     if (rc == 0 && result) *result = res;
