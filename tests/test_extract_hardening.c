@@ -474,6 +474,28 @@ static void test_library_call(void **state) {
     lw_st_close(b);
 }
 
+/* One temporary per output tensor: 40 blocks with the logit lens are 40 + 80 + 2 temporaries,
+ * all registered for removal on a signal at once. */
+static void test_many_sites(void **state) {
+    (void)state;
+    lw_synth_params p = lw_synth_default_params();
+    p.n_layer = 40;
+    const char *deep = lw_test_tmpfile("deep_model.gguf");
+    assert_int_equal(lw_synth_write(deep, &p), 0);
+    const char *dir = lw_test_fresh_dir("many");
+    char out[1300], args[4096], *e;
+    snprintf(out, sizeof out, "%s/deep.safetensors", dir);
+    snprintf(args, sizeof args, "extract --model %s --layers all --logit-lens 1 --input %s --out %s", deep, CORPUS, out);
+    int rc = lw_test_run_cli(args, NULL, &e);
+    if (rc != 0) fail_msg("%s", e);
+    free(e);
+    lw_st_file *f = lw_st_open(out);
+    assert_non_null(f);
+    assert_int_equal(lw_st_count(f), 40 + 80 + 2);
+    lw_st_close(f);
+    assert_int_equal(lw_test_dir_entries(dir), 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_empty_text_is_an_error),
@@ -483,6 +505,7 @@ int main(void) {
         cmocka_unit_test(test_nonfinite_activations),
         cmocka_unit_test(test_all_texts_skipped),
         cmocka_unit_test(test_library_call),
+        cmocka_unit_test(test_many_sites),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

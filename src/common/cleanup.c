@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -11,10 +12,9 @@
 
 static const int k_signals[3] = {SIGINT, SIGTERM, SIGHUP};
 
-static char g_paths[LW_CLEANUP_SLOTS][LW_CLEANUP_PATH_MAX];
-/* 1 while g_paths[i] holds a complete path: set after the path is written, cleared
- * before it is rewritten, so a handler (on any thread) never reads a half-written one */
-static atomic_int g_used[LW_CLEANUP_SLOTS];
+/* Registered paths (malloc'd, complete before they are published): a handler on any thread
+ * sees either NULL or a whole path. */
+static char *_Atomic g_paths[LW_CLEANUP_SLOTS];
 static struct sigaction g_old[3];
 static atomic_int g_installed[3];
 static volatile sig_atomic_t g_caught;
@@ -22,8 +22,10 @@ static int g_depth;
 
 static void on_signal(int sig) {
     int saved = errno;
-    for (int i = 0; i < LW_CLEANUP_SLOTS; i++)
-        if (atomic_load(&g_used[i])) unlink(g_paths[i]);
+    for (int i = 0; i < LW_CLEANUP_SLOTS; i++) {
+        const char *p = atomic_load(&g_paths[i]);
+        if (p) unlink(p);
+    }
     g_caught = sig;
     for (int k = 0; k < 3; k++)
         if (k_signals[k] == sig && atomic_exchange(&g_installed[k], 0)) sigaction(sig, &g_old[k], NULL);
@@ -54,19 +56,19 @@ void lw_cleanup_end(void) {
 }
 
 int lw_cleanup_add(const char *path) {
-    size_t n = strlen(path);
-    if (n >= LW_CLEANUP_PATH_MAX) return lw_fail("%s: path longer than %d bytes", path, LW_CLEANUP_PATH_MAX - 1);
+    if (!path) return lw_fail("cleanup: no path");
+    char *copy = strdup(path);
+    if (!copy) return lw_fail("%s: out of memory", path);
     for (int i = 0; i < LW_CLEANUP_SLOTS; i++) {
-        if (atomic_load(&g_used[i])) continue;
-        memcpy(g_paths[i], path, n + 1);
-        atomic_store(&g_used[i], 1);
-        return i;
+        char *expected = NULL;
+        if (atomic_compare_exchange_strong(&g_paths[i], &expected, copy)) return i;
     }
+    free(copy);
     return lw_fail("%s: more than %d temporary files at once", path, LW_CLEANUP_SLOTS);
 }
 
 void lw_cleanup_forget(int slot) {
-    if (slot >= 0 && slot < LW_CLEANUP_SLOTS) atomic_store(&g_used[slot], 0);
+    if (slot >= 0 && slot < LW_CLEANUP_SLOTS) free(atomic_exchange(&g_paths[slot], NULL));
 }
 
 int lw_cleanup_caught(void) { return (int)g_caught; }

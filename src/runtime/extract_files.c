@@ -661,7 +661,6 @@ static int check_args(const lw_model *m, const char *input, const char *out, con
     size_t len = strlen(out);
     if (len <= SUFFIX_LEN || strcmp(out + len - SUFFIX_LEN, SUFFIX) != 0 || out[len - SUFFIX_LEN - 1] == '/')
         return lw_fail("extract: the output \"%s\" must end in " SUFFIX, out);
-    if (len + 64 >= LW_CLEANUP_PATH_MAX) return lw_fail("extract: the output path \"%s\" is too long", out);
     if ((int)p->pool < 0 || p->pool > LW_EXTRACT_POOL_MODEL) return lw_fail("extract: unknown pooling %d", (int)p->pool);
     if (p->batch < 1 || p->batch > 256) return lw_fail("extract: batch %d must be in 1..256", p->batch);
     if (p->shard_texts < 0) return lw_fail("extract: texts per shard %lld must be >= 0", (long long)p->shard_texts);
