@@ -496,6 +496,39 @@ static void test_many_sites(void **state) {
     assert_int_equal(lw_test_dir_entries(dir), 1);
 }
 
+static volatile sig_atomic_t g_own_handler_ran;
+static void own_handler(int sig) { g_own_handler_ran = sig; }
+static void raise_on_progress(const lw_extract_event *e, void *user) {
+    (void)user;
+    if (e->kind == LW_EXTRACT_EV_PROGRESS) raise(SIGTERM);
+}
+
+/* A caller with its own SIGTERM handler that returns (as Python's does): the temporaries go,
+ * the caller's handler runs, and the call fails naming the signal instead of finishing. */
+static void test_signal_with_callers_handler(void **state) {
+    (void)state;
+    const char *dir = lw_test_fresh_dir("own_handler");
+    char out[1300];
+    snprintf(out, sizeof out, "%s/acts.safetensors", dir);
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = own_handler;
+    assert_int_equal(sigaction(SIGTERM, &sa, &old), 0);
+    lw_model *m = lw_model_load(MODEL, lw_model_default_params());
+    lw_extract_params p = lw_extract_default_params();
+    p.sites = "0";
+    p.on_event = raise_on_progress;
+    assert_int_equal(lw_extract_to_files(m, CORPUS, out, &p, NULL), -1);
+    if (!contains(lw_last_error(), "interrupted by signal 15")) fail_msg("%s", lw_last_error());
+    assert_int_equal(g_own_handler_ran, SIGTERM);
+    assert_int_equal(lw_test_dir_entries(dir), 0);
+    struct sigaction now;
+    sigaction(SIGTERM, NULL, &now);
+    assert_true(now.sa_handler == own_handler); /* the caller's disposition is back */
+    sigaction(SIGTERM, &old, NULL);
+    lw_model_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_empty_text_is_an_error),
@@ -506,6 +539,7 @@ int main(void) {
         cmocka_unit_test(test_all_texts_skipped),
         cmocka_unit_test(test_library_call),
         cmocka_unit_test(test_many_sites),
+        cmocka_unit_test(test_signal_with_callers_handler),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
