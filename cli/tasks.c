@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "latentwire/textio.h"
 #include "common/error.h"
 
 /* A named task's file must exist before its reader runs: say which file, which data
@@ -48,9 +49,8 @@ int cli_load_task(const char *spec, const char *data_dir, uint64_t seed, lw_task
             if (!cli_parse_int(colon + 1, 1, 1000000, &n)) return lw_fail("--task %s: fv:NAME:N needs a count", spec);
         }
         snprintf(path, sizeof path, "%s/function_vectors/abstractive/%s.json", data_dir, name);
-        FILE *f = fopen(path, "r");
-        if (f) fclose(f);
-        else snprintf(path, sizeof path, "%s/function_vectors/extractive/%s.json", data_dir, name);
+        if (lw_check_regular_file(path) != 0) /* not abstractive (never opened: a FIFO would block) */
+            snprintf(path, sizeof path, "%s/function_vectors/extractive/%s.json", data_dir, name);
         if (access(path, R_OK) != 0)
             return lw_fail("--task %s: no %s.json in %s/function_vectors/abstractive or extractive (the data directory "
                            "is %s: pass --data DIR, or set LW_SHARED_DIR to the folder that holds data/)",

@@ -301,7 +301,9 @@ typedef struct {
  * the installed hooks acting. When every hook is a capture and no logits are requested,
  * the forward pass stops after the deepest hooked site (in graph order) and the partial state is
  * dropped again (the sequences are left as they were before the run).
- * Returns 0, or -1 (context overflow, bad span, position past the end...). */
+ * Returns 0, or -1 (context overflow, bad span, position past the end...; logits that are not
+ * finite, naming the position; a hook write beyond 1.8e19 in magnitude, whose square
+ * overflows float32 in the model's norms, naming the hook, site and position). */
 int lw_session_run(lw_session *session, const lw_seq_input *inputs, int n_inputs);
 
 /* Whether the last run stopped after the deepest hooked layer (capture-only, no logits). */

@@ -59,6 +59,10 @@ int lw_st_writer_finish(lw_st_writer *w);
 /* Frees the writer; if finish did not succeed, removes every temporary file. */
 void lw_st_writer_free(lw_st_writer *w);
 
+/* Where the data goes until finish ("<path>.tmp.XXXXXX"), so a caller can register it for
+ * removal from a signal handler; NULL once finished or failed. */
+const char *lw_st_writer_temp_path(const lw_st_writer *w);
+
 /* Convenience: write tensors held in memory in one call. */
 typedef struct {
     const char *name;

@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "common/jsonio.h"
+#include "latentwire/textio.h"
 
 /* ---------------------------------------------------------------- atomic output ---- */
 
@@ -171,12 +172,9 @@ int lw_sha256_buf(const void *data, size_t len, char out[65]) {
 /* -------------------------------------------------------------------- read file ---- */
 
 char *lw_read_file(const char *path, size_t *len) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        lw_fail("%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    /* Grow as we go rather than trusting st_size: works for pipes and /proc files too. */
+    FILE *fp = lw_fopen_regular(path);
+    if (!fp) return NULL;
+    /* Grow as we go rather than trusting st_size (the file may change while it is read). */
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap + 1);
     while (buf) {
@@ -324,15 +322,15 @@ int lw_corpus_load(lw_corpus *c, const char *path, const char *field) {
     memset(c, 0, sizeof *c);
     if (!field) field = "text";
     bool jsonl = has_suffix(path, ".jsonl") || has_suffix(path, ".json");
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return lw_fail("%s: %s", path, strerror(errno));
+    FILE *fp = lw_fopen_regular(path);
+    if (!fp) return -1;
 
     char *line = NULL;
     size_t line_cap = 0;
     int64_t cap = 0, line_no = 0;
     ssize_t got;
     int rc = 0;
-    while (rc == 0 && (got = getline(&line, &line_cap, fp)) >= 0) {
+    while (rc == 0 && (got = lw_getline_max(&line, &line_cap, fp, LW_MAX_LINE_BYTES)) >= 0) {
         line_no++;
         size_t len = (size_t)got;
         char *s = line;
@@ -354,6 +352,8 @@ int lw_corpus_load(lw_corpus *c, const char *path, const char *field) {
         }
         rc = text ? corpus_push(c, &cap, text, line_no, path) : -1;
     }
+    if (rc == 0 && got == LW_LINE_TOO_LONG) rc = lw_line_too_long(path, line_no + 1);
+    if (rc == 0 && got == LW_LINE_NO_MEMORY) rc = lw_fail("%s:%lld: out of memory", path, (long long)line_no + 1);
     if (rc == 0 && ferror(fp)) rc = lw_fail("%s: read error", path);
     free(line);
     fclose(fp);
@@ -367,4 +367,129 @@ void lw_corpus_free(lw_corpus *c) {
     free(c->texts);
     free(c->line_no);
     memset(c, 0, sizeof *c);
+}
+
+/* ------------------------------------------------------------- regular files ---- */
+
+static const char *file_kind(mode_t mode) {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "not a regular file";
+}
+
+static int refuse_kind(const char *path, mode_t mode) {
+    return lw_fail("%s: is %s, not a regular file; give a file (inputs are read to the end, which a pipe or "
+                   "device may never reach)",
+                   path, file_kind(mode));
+}
+
+int lw_check_regular_file(const char *path) {
+    struct stat st;
+    if (!path || !*path) return lw_fail("empty file name");
+    if (stat(path, &st) != 0) return lw_fail("%s: %s", path, strerror(errno));
+    return S_ISREG(st.st_mode) ? 0 : refuse_kind(path, st.st_mode);
+}
+
+FILE *lw_fopen_regular(const char *path) {
+    if (lw_check_regular_file(path) != 0) return NULL;
+    /* O_NONBLOCK: should the path have become a FIFO since the stat, the open returns at
+     * once instead of waiting for a writer; fstat then refuses it. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        lw_fail("%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        int e = errno;
+        if (fstat(fd, &st) == 0) refuse_kind(path, st.st_mode);
+        else lw_fail("%s: %s", path, strerror(e));
+        close(fd);
+        return NULL;
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    FILE *fp = fdopen(fd, "rb");
+    if (!fp) {
+        lw_fail("%s: %s", path, strerror(errno));
+        close(fd);
+    }
+    return fp;
+}
+
+/* ------------------------------------------------------------- bounded lines ---- */
+
+ssize_t lw_getline_max(char **line, size_t *cap, FILE *fp, size_t max) {
+    size_t n = 0;
+    int c;
+    flockfile(fp);
+    while ((c = getc_unlocked(fp)) != EOF) {
+        if (n + 2 > *cap) { /* room for c and the NUL */
+            size_t nc = *cap ? *cap * 2 : 256;
+            if (nc > max + 2) nc = max + 2;
+            char *b = n + 2 > nc ? NULL : realloc(*line, nc);
+            if (!b) {
+                funlockfile(fp);
+                return n + 2 > nc ? LW_LINE_TOO_LONG : LW_LINE_NO_MEMORY;
+            }
+            *line = b;
+            *cap = nc;
+        }
+        (*line)[n++] = (char)c;
+        if (c == '\n') break;
+        if (n > max) {
+            funlockfile(fp);
+            return LW_LINE_TOO_LONG;
+        }
+    }
+    funlockfile(fp);
+    if (n == 0) return -1;
+    (*line)[n] = '\0';
+    return (ssize_t)n;
+}
+
+int lw_line_too_long(const char *path, long long line_no) {
+    return lw_fail("%s:%lld: line is longer than %zu bytes (LW_MAX_LINE_BYTES); is this a text file? split it "
+                   "into shorter lines",
+                   path, line_no, LW_MAX_LINE_BYTES);
+}
+
+/* ------------------------------------------------------------ streaming sha256 ---- */
+
+struct lw_sha256 {
+    EVP_MD_CTX *ctx;
+};
+
+lw_sha256 *lw_sha256_begin(void) {
+    lw_sha256 *h = calloc(1, sizeof *h);
+    if (h && (h->ctx = EVP_MD_CTX_new()) && EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) == 1) return h;
+    if (h) EVP_MD_CTX_free(h->ctx);
+    free(h);
+    lw_fail("sha256: cannot initialise OpenSSL digest");
+    return NULL;
+}
+
+int lw_sha256_update(lw_sha256 *h, const void *data, size_t len) {
+    if (len == 0) return 0;
+    return EVP_DigestUpdate(h->ctx, data, len) == 1 ? 0 : lw_fail("sha256: digest update failed");
+}
+
+int lw_sha256_end(lw_sha256 *h, char out[65]) {
+    if (!h) return lw_fail("sha256: no digest");
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    int rc = EVP_DigestFinal_ex(h->ctx, md, &md_len) == 1 && md_len == 32 ? 0 : lw_fail("sha256: digest failed");
+    if (rc == 0) to_hex(md, out);
+    EVP_MD_CTX_free(h->ctx);
+    free(h);
+    return rc;
+}
+
+void lw_sha256_free(lw_sha256 *h) {
+    if (!h) return;
+    EVP_MD_CTX_free(h->ctx);
+    free(h);
 }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /* Output that appears under its final name only on commit: written to a temp file in
  * the same directory ("<path>.tmp.XXXXXX"), then fsync + rename. */
@@ -25,12 +26,14 @@ int lw_sha256_file(const char *path, char out[65]);
 /* Hex sha256 of a buffer into out[65]. 0 or -1. */
 int lw_sha256_buf(const void *data, size_t len, char out[65]);
 
-/* Reads the whole file into a malloc'd NUL-terminated buffer. NULL on error. */
+/* Reads the whole file into a malloc'd NUL-terminated buffer. A FIFO, device or directory
+ * is refused (lw_fopen_regular). NULL on error. */
 char *lw_read_file(const char *path, size_t *len);
 
 /* A text corpus: one item per line of a .txt file (blank lines skipped), or the string
  * field `field` of each line of a .jsonl file (blank lines skipped; a line that is not a
- * JSON object with that string field is an error naming file and line number). */
+ * JSON object with that string field is an error naming file and line number). Regular files
+ * only; a line longer than LW_MAX_LINE_BYTES is an error naming file and line. */
 typedef struct {
     char **texts;
     int64_t *line_no;   /* 1-based source line of each item */
@@ -39,6 +42,25 @@ typedef struct {
 
 int lw_corpus_load(lw_corpus *c, const char *path, const char *field);
 void lw_corpus_free(lw_corpus *c);
+
+/* getline with a bound: reads one line (with its '\n', NUL-terminated) into *line (grown
+ * as needed, at most max + 2 bytes). Returns its length, -1 at the end of the file (or on a
+ * read error: check ferror), LW_LINE_TOO_LONG when the line has more than max bytes before
+ * its '\n' (the rest of it is left unread), LW_LINE_NO_MEMORY. */
+#define LW_LINE_TOO_LONG (-2)
+#define LW_LINE_NO_MEMORY (-3)
+ssize_t lw_getline_max(char **line, size_t *cap, FILE *fp, size_t max);
+
+/* The error for a line over LW_MAX_LINE_BYTES ("FILE:LINE: line is longer than ..."). -1. */
+int lw_line_too_long(const char *path, long long line_no);
+
+/* Streaming sha256 (OpenSSL): begin, update any number of times, end (writes the hex digest
+ * and frees). lw_sha256_free drops an unfinished one. */
+typedef struct lw_sha256 lw_sha256;
+lw_sha256 *lw_sha256_begin(void);
+int lw_sha256_update(lw_sha256 *h, const void *data, size_t len);
+int lw_sha256_end(lw_sha256 *h, char out[65]);
+void lw_sha256_free(lw_sha256 *h);
 
 /* Creates the directory and its parents (like mkdir -p). 0 or -1. */
 int lw_mkdir_p(const char *path);

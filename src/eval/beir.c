@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "common/jsonio.h"
+#include "latentwire/textio.h"
 #include "latentwire/retrieval.h"
 
 /* ---- string -> index map (open addressing; keys borrowed) ---- */
@@ -88,8 +89,8 @@ typedef struct {
 static int reader_open(reader *r, const char *path) {
     memset(r, 0, sizeof *r);
     r->path = path;
-    r->fp = fopen(path, "rb");
-    if (!r->fp) return lw_fail("cannot open %s: %s", path, strerror(errno));
+    r->fp = lw_fopen_regular(path); /* a FIFO or device is refused, never waited on */
+    if (!r->fp) return lw_fail_prefix("cannot open ");
     return 0;
 }
 

@@ -324,6 +324,10 @@ void lw_st_writer_free(lw_st_writer *w) {
     free(w);
 }
 
+const char *lw_st_writer_temp_path(const lw_st_writer *w) {
+    return w && !w->finished && !w->failed ? w->af.tmp_path : NULL;
+}
+
 int lw_st_save(const char *path, const lw_st_tensor_in *tensors, int n_tensors,
                const char *const *meta_kv, int n_meta) {
     if (n_tensors < 0 || n_meta < 0 || (n_tensors > 0 && !tensors) || (n_meta > 0 && !meta_kv))

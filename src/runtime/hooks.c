@@ -178,6 +178,24 @@ static int append_capture(lw_hook_entry *e, int seq, int pos, const float *row) 
     return 0;
 }
 
+/* |x| above this overflows x * x in float32, which the models' RMS and layer norms compute:
+ * the norm then returns zeros (or NaN) and everything after it is garbage without a single
+ * NaN in the logits to show for it. */
+#define LW_ACTIVATION_MAX 1.8e19f
+
+/* After hook i wrote coordinates [b, end) of a row: each stays finite and squarable. */
+static int check_written(const lw_hook_entry *e, int i, int pos, const float *row, int b, int end) {
+    for (int j = b; j < end; j++) {
+        if (fabsf(row[j]) <= LW_ACTIVATION_MAX) continue;
+        char site[96];
+        lw_site_name((lw_site_ref){e->h.site, e->h.site == LW_SITE_EMBED ? -1 : e->h.layer}, site, sizeof site);
+        return lw_fail("hook %d at %s made the activation at position %d, coordinate %d %g: not finite or beyond "
+                       "%.2g, whose square overflows float32 in the model's norms; scale its vectors down",
+                       i, site, pos, j, (double)row[j], (double)LW_ACTIVATION_MAX);
+    }
+    return 0;
+}
+
 int lw_hooks_apply_row(lw_session *s, lw_site site, int layer, int seq, int pos, float *row) {
     int modified = 0;
     for (int i = 0; i < s->n_hooks; i++) {
@@ -203,6 +221,7 @@ int lw_hooks_apply_row(lw_session *s, lw_site site, int layer, int seq, int pos,
         default:
             break;
         }
+        if (check_written(e, i, pos, row, b, end) != 0) return -1;
         modified = 1;
     }
     return modified;

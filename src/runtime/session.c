@@ -15,6 +15,7 @@
  * nodes before it (z, llama's attn_out) hold every row. Rows are mapped by their count.
  */
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -284,6 +285,12 @@ typedef struct {
 } chunk;
 
 static int store_logits(lw_session *s, int seq, int pos, const float *logits) {
+    /* a NaN or infinity would make greedy decoding pick token 0 and sampling fail silently */
+    for (int i = 0; i < s->n_vocab; i++)
+        if (!isfinite(logits[i]))
+            return lw_fail("the logits at position %d of sequence %d are not finite (%s at token %d): the model's "
+                           "weights or a hook's vectors overflow float32",
+                           pos, seq, isnan(logits[i]) ? "NaN" : "Inf", i);
     if (s->n_logits == s->cap_logits) {
         int cap = s->cap_logits ? s->cap_logits * 2 : 16;
         lw_logit_key *k = realloc(s->logit_keys, sizeof *k * (size_t)cap);

@@ -10,12 +10,15 @@
 
 #include "common/error.h"
 #include "common/jsonio.h"
+#include "common/fileio.h"
+#include "latentwire/textio.h"
 #include "common/rng.h"
 #include "task/task_internal.h"
 
 /* Loads a whole JSON document; errors name the file and line. */
 static json_t *load_json(const char *path) {
     json_error_t jerr;
+    if (lw_check_regular_file(path) != 0) return NULL; /* json_load_file would wait on a FIFO */
     json_t *root = json_load_file(path, 0, &jerr);
     if (!root) {
         FILE *fp = fopen(path, "rb");
@@ -170,15 +173,15 @@ int lw_task_from_gsm8k(const char *path, int max_items, lw_task *out) {
     if (!out) return lw_fail("gsm8k: no output task");
     memset(out, 0, sizeof *out);
     if (!path) return lw_fail("gsm8k: no path");
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return lw_fail("%s: %s", path, strerror(errno));
+    FILE *fp = lw_fopen_regular(path);
+    if (!fp) return -1;
     lw_task_builder b = {0};
     char *line = NULL;
     size_t cap = 0;
-    ssize_t got;
+    ssize_t got = 0;
     long long line_no = 0;
     int rc = 0;
-    while (rc == 0 && (max_items <= 0 || b.t.n < max_items) && (got = getline(&line, &cap, fp)) >= 0) {
+    while (rc == 0 && (max_items <= 0 || b.t.n < max_items) && (got = lw_getline_max(&line, &cap, fp, LW_MAX_LINE_BYTES)) >= 0) {
         line_no++;
         size_t n = (size_t)got;
         const char *s = line;
@@ -211,6 +214,7 @@ int lw_task_from_gsm8k(const char *path, int max_items, lw_task *out) {
         }
         json_decref(o);
     }
+    if (rc == 0 && got == LW_LINE_TOO_LONG) rc = lw_line_too_long(path, line_no + 1);
     if (rc == 0 && ferror(fp)) rc = lw_fail("%s: read error", path);
     if (rc == 0 && b.t.n == 0) rc = lw_fail("%s: no items", path);
     free(line);

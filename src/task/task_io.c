@@ -17,6 +17,7 @@
 #include "common/error.h"
 #include "common/jsonio.h"
 #include "common/fileio.h"
+#include "latentwire/textio.h"
 #include "task/task_internal.h"
 
 /* ------------------------------------------------------------------ scorer names ---- */
@@ -211,8 +212,8 @@ int lw_task_load(const char *path, lw_task *out) {
     if (!out) return lw_fail("lw_task_load: no output task");
     memset(out, 0, sizeof *out);
     if (!path) return lw_fail("lw_task_load: no path");
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return lw_fail("%s: %s", path, strerror(errno));
+    FILE *fp = lw_fopen_regular(path);
+    if (!fp) return -1;
     lw_task_builder b = {0};
     json_t *ids = json_object();
     char *line = NULL;
@@ -220,7 +221,7 @@ int lw_task_load(const char *path, lw_task *out) {
     ssize_t got;
     long long line_no = 0;
     int rc = ids ? 0 : lw_fail("%s: out of memory", path);
-    while (rc == 0 && (got = getline(&line, &cap, fp)) >= 0) {
+    while (rc == 0 && (got = lw_getline_max(&line, &cap, fp, LW_MAX_LINE_BYTES)) >= 0) {
         line_no++;
         char *s = line;
         size_t n = (size_t)got;
@@ -228,6 +229,7 @@ int lw_task_load(const char *path, lw_task *out) {
         if (blank(s, n)) continue;
         rc = parse_line(&b, ids, s, n, path, line_no);
     }
+    if (rc == 0 && got == LW_LINE_TOO_LONG) rc = lw_line_too_long(path, line_no + 1);
     if (rc == 0 && ferror(fp)) rc = lw_fail("%s: read error", path);
     if (rc == 0 && b.t.n == 0) rc = lw_fail("%s: no items", path);
     free(line);

@@ -1,0 +1,35 @@
+/* latentwire: reading input files safely.
+ *
+ * Every text, JSONL, JSON and hook-vector input the library reads must be a regular file:
+ * a FIFO would block the open (or never end), a device such as /dev/zero would grow memory
+ * without bound. A line of a line-oriented input longer than LW_MAX_LINE_BYTES is an error
+ * naming the file and line instead of an unbounded allocation. */
+#ifndef LATENTWIRE_TEXTIO_H
+#define LATENTWIRE_TEXTIO_H
+
+#include <stdio.h>
+
+#include "latentwire/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Longest line (bytes, without its line ending) of a text or JSONL input: 1 MiB, far more
+ * than a context of text (4096 tokens are some 20 KB) or a hook vector line needs. */
+#define LW_MAX_LINE_BYTES ((size_t)1 << 20)
+
+/* 0 when path names a regular file (symbolic links followed); -1 with one line naming the
+ * path and what it is ("a FIFO", "a character device", "a directory", or the OS reason when
+ * it cannot be examined). Never opens the file, so never blocks. */
+int lw_check_regular_file(const char *path);
+
+/* Opens a regular file for reading ("rb"). A FIFO or device is refused without blocking
+ * (it is examined before the open and opened non-blocking, then checked again on the open
+ * descriptor). NULL with the error set. */
+FILE *lw_fopen_regular(const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
