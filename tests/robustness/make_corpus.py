@@ -136,9 +136,11 @@ def gguf_layout(blob):
             return p
         raise ValueError("GGUF value type %d" % t)
 
+    kv = {}
     for _ in range(n_kv):
         key, pos = read_str(pos)
         t = struct.unpack_from("<I", blob, pos)[0]
+        kv[key] = (t, pos + 4)
         if key == "general.alignment":
             alignment = struct.unpack_from("<I", blob, pos + 4)[0]
         pos = skip_value(t, pos + 4)
@@ -157,7 +159,7 @@ def gguf_layout(blob):
         tensors.append(info)
     data = pos + (-pos % alignment)
     return {"n_tensors_at": 8, "n_kv_at": 16, "first_key_at": first_key, "tensors": tensors, "data": data,
-            "header_end": pos}
+            "header_end": pos, "kv": kv}
 
 
 def patch(blob, at, fmt, value):
@@ -207,6 +209,18 @@ def make_models(out, make_model):
         "gg_ndims_lie": patch(blob, t0["n_dims_at"], "<I", 9),
         "gg_type_lie": patch(blob, t0["type_at"], "<I", 999),
     }
+    # metadata values llama.cpp asserts on (aborting) unless they are refused before it loads
+    kv = lay["kv"]
+    arch = "llama"
+    variants["gg_blocks_zero"] = patch(blob, kv[arch + ".block_count"][1], "<I", 0)
+    variants["gg_blocks_1000"] = patch(blob, kv[arch + ".block_count"][1], "<I", 1000)
+    eps_at = kv[arch + ".attention.layer_norm_rms_epsilon"][1]
+    variants["gg_eps_negative"] = patch(blob, eps_at, "<f", -1.0)
+    variants["gg_eps_nan"] = patch(blob, eps_at, "<f", float("nan"))
+    variants["gg_rope_nan"] = patch(blob, kv[arch + ".rope.freq_base"][1], "<f", float("nan"))
+    tokens_at = kv["tokenizer.ggml.tokens"][1]
+    dup_at = blob.index(b"<0x2C>", tokens_at)  # the byte token for "," renamed to the one for 0x0C
+    variants["gg_dup_token"] = blob[:dup_at] + b"<0x0C>" + blob[dup_at + 6:]
     for k in range(4):
         variants["gg_flip%d" % k] = flip_bits(blob, 100 + k, 3, 24, lay["header_end"])
     nan_pos = lay["data"] + norm["offset"]

@@ -55,8 +55,6 @@ PENDING_ITEMS = {"1", "2", "3", "5", "6", "7", "8", "9", "10", "11", "12", "13",
 # Failures this suite found that no branch was fixing when it was written (see each reason);
 # printed like the others and, like pending ones, counted only under LW_ROBUST_STRICT=1.
 FINDINGS = {
-    "info-gg_flip3": "a GGUF whose vocabulary holds a token twice aborts in llama.cpp "
-                     "(GGML_ASSERT id_to_token.size() == token_to_id.size(), llama-vocab.cpp)",
     "retrieval-beir-truncated-model": "retrieval --beir prints a progress line on stderr even when "
                                       "stderr is not a terminal, so every late error is two lines",
     "retrieval-label-partial": "issue item 4 (no branch took it)",
@@ -295,7 +293,7 @@ def build_cases(ctx):
     for name in ("gg_empty", "gg_trunc6", "gg_trunc200", "gg_trunc_header", "gg_trunc_half", "gg_trunc_last",
                  "gg_text", "gg_magic", "gg_version", "gg_ntensors_huge", "gg_nkv_huge", "gg_strlen_huge",
                  "gg_offset_past_end", "gg_offset_unaligned", "gg_dims_huge", "gg_dims_zero", "gg_ndims_lie",
-                 "gg_type_lie"):
+                 "gg_type_lie", "gg_blocks_zero", "gg_blocks_1000", "gg_eps_negative", "gg_eps_nan", "gg_dup_token"):
         add("info-" + name, None, ["info", os.path.join(M, name + ".gguf")])
     for k in range(4):
         add("info-gg_flip%d" % k, None, ["info", os.path.join(M, "gg_flip%d.gguf" % k)], expect="any")
@@ -314,6 +312,8 @@ def build_cases(ctx):
     add("extract-model-directory", None, extract(model=adir))
     # ---- item 12: non-finite weights and huge hook vectors
     add("generate-nan-weights", "12", generate(model=os.path.join(M, "gg_nan_weights.gguf")))
+    add("generate-nan-rope-base", "12", generate(model=os.path.join(M, "gg_rope_nan.gguf")))
+    add("generate-dup-token", None, generate(model=os.path.join(M, "gg_dup_token.gguf")))
     add("extract-nan-weights", "12", extract(model=os.path.join(M, "gg_nan_weights.gguf")))
     add("extract-inf-weights", "12", extract(model=os.path.join(M, "gg_inf_weights.gguf")))
     add("generate-hook-1e38", "12", generate(hook="0:add:all:" + os.path.join(HK, "big.txt")))
