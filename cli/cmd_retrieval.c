@@ -246,6 +246,12 @@ static int run_files(const opts *o) {
                  lw_bridge_source_dim(br), lw_bridge_target_dim(br), A.d, B.d);
         goto done;
     }
+    /* the bridge applies rows of its own width: another width reads past the rows */
+    if (cmp && (lw_bridge_source_dim(cmp) != A.d || lw_bridge_target_dim(cmp) != B.d)) {
+        cli_fail("retrieval", "--compare %s maps %d -> %d, but the files have widths %d and %d", o->compare,
+                 lw_bridge_source_dim(cmp), lw_bridge_target_dim(cmp), A.d, B.d);
+        goto done;
+    }
     int64_t nq = act_join(&A, &B, &ia, &ib);
     if (nq <= 0) {
         cli_fail("retrieval", "%s and %s share no row ids", o->queries, o->cands);

@@ -473,6 +473,9 @@ def build_cases(ctx):
     add("retrieval-label-fifo", "8", retrieval(extra=["--regime", "label:" + fifo]), timeout=HANG_TIMEOUT)
     add("retrieval-regime-bogus", None, retrieval(extra=["--regime", "cluster:0:0"]))
     add("retrieval-width-mismatch", None, retrieval(c=st_b, extra=["--candidate-tensor", "y"]))
+    add("retrieval-compare-width-mismatch", None,
+        retrieval(c=st_b, extra=["--candidate-tensor", "y", "--bridge", bridge,
+                                 "--compare", os.path.join(BR, "wide.safetensors")]))
     add("retrieval-paired-missing", None, ["retrieval", "--paired", os.path.join(TK, "none.jsonl"), task_ok])
     add("retrieval-paired-garbage", None, ["retrieval", "--paired", os.path.join(TK, "bad_json.jsonl"),
                                            os.path.join(TK, "bad_json.jsonl")])
