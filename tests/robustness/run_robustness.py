@@ -440,6 +440,15 @@ def build_cases(ctx):
         setup=link_in(task_ok, "t.jsonl", "l.jsonl"))
     add("same-path-debate-out", "5", debate(task="t.jsonl", extra=["--out", "t.jsonl"]),
         setup=copy_in((task_ok, "t.jsonl")))
+    copy_beir = lambda d, c: shutil.copytree(os.path.join(BE, "ok"), os.path.join(d, "beir"))
+    add("same-path-beir-per-query", "5", beir("ok", extra=["--per-query", "beir/corpus.jsonl"])[:2] + ["beir"]
+        + beir("ok", extra=["--per-query", "beir/corpus.jsonl"])[3:], setup=copy_beir)
+    add("same-path-beir-json", "5", beir("ok", extra=["--json", "beir/queries.jsonl"])[:2] + ["beir"]
+        + beir("ok", extra=["--json", "beir/queries.jsonl"])[3:], setup=copy_beir)
+    # two outputs of one run on the same path: one would silently replace the other
+    add("same-path-channel-out-json", "5", channel(extra=["--out", "r.jsonl", "--json", "r.jsonl"]))
+    add("same-path-debate-out-json", "5", debate(extra=["--out", "r.jsonl", "--json", "r.jsonl"]))
+    add("same-path-beir-per-query-json", "5", beir("ok", extra=["--per-query", "r.jsonl", "--json", "r.jsonl"]))
 
     # ---- outputs into a missing directory or onto a directory (item 13)
     add("fit-out-missing-dir", "13", fit(out="nodir/b.safetensors"), held=True)
@@ -455,6 +464,7 @@ def build_cases(ctx):
         setup=lambda d, c: os.mkdir(os.path.join(d, "adir")))
     add("retrieval-beir-width-mismatch", "13", beir("ok", extra=["--bridge", os.path.join(BR, "wide.safetensors")]))
     add("retrieval-beir-json-missing-dir", "13", beir("ok", extra=["--json", "nodir/r.json"]))
+    add("retrieval-beir-per-query-missing-dir", "13", beir("ok", extra=["--per-query", "nodir/q.jsonl"]))
 
     # ---- bridge fit: rows
     add("fit-duplicate-row-ids", "6", fit(src=os.path.join(ST, "dup_rows.safetensors")))
