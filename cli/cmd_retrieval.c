@@ -388,8 +388,9 @@ static int run_beir(const opts *o) {
         cli_fail_lib("retrieval");
         goto done;
     }
-    fprintf(stderr, "retrieval: embedding %d queries with %s and %d documents with %s\n", b.n_queries, o->src_model,
-            b.n_docs, o->tgt_model);
+    if (cli_is_tty()) /* progress, like the other verbs': an error stays the only line on a pipe */
+        fprintf(stderr, "retrieval: embedding %d queries with %s and %d documents with %s\n", b.n_queries,
+                o->src_model, b.n_docs, o->tgt_model);
     Xq = embed_texts(o->src_model, o->src_layer, b.query_text, b.n_queries, okq, &dq);
     if (Xq) Xd = embed_texts(o->tgt_model, o->tgt_layer, b.doc_text, b.n_docs, okd, &dd);
     if (!Xq || !Xd) {

@@ -2,6 +2,7 @@
  * time; every error names the file and the 1-based line. */
 #include <errno.h>
 #include <jansson.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -322,7 +323,8 @@ static int read_qrels(const char *path, const table *docs, const table *queries,
         char *end;
         errno = 0;
         double score = strtod(f[2], &end);
-        if (end == f[2] || *end || errno || !isfinite(score)) {
+        /* grades are stored as float: a double past FLT_MAX would become an infinite grade */
+        if (end == f[2] || *end || errno || !isfinite(score) || fabs(score) > FLT_MAX) {
             lw_fail("%s:%lld: score \"%s\" is not a finite number", path, r.no, f[2]);
             goto done;
         }
