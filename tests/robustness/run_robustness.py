@@ -59,6 +59,7 @@ FINDINGS = {
     "retrieval-hard-partial": "issue item 4 (no branch took it)",
     "retrieval-label-empty": "issue item 4 (no branch took it)",
     "beir-no-header": "BEIR qrels without a header line (statistics section)",
+    "channel-ac-width-mismatch": "AC between widths without a map runs (statistics section: require acw)",
 }
 
 SANITIZER = re.compile(r"runtime error:|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|ThreadSanitizer")
@@ -514,6 +515,8 @@ def build_cases(ctx):
     add("channel-duplicate-channel", "11", channel(chans="none,none"))
     add("channel-duplicate-op", "1", channel(chans="ac", extra=["--op", "sum,sum"]))
     add("channel-unknown-channel", None, channel(chans="none,telepathy"))
+    # AC between different widths without a map grafts "the last min(dA, dB) coordinates"
+    add("channel-ac-width-mismatch", "stats", channel(chans="ac", receiver=w))
     add("channel-cipher-vocab-mismatch", None, channel(chans="cipher", receiver=w))
     add("channel-ac-bridge-fifo", "8", channel(chans="acw", extra=["--ac-bridge", fifo]), timeout=HANG_TIMEOUT)
     add("channel-ac-bridge-trunc", None, channel(chans="acw", extra=["--ac-bridge", os.path.join(BR, "trunc.safetensors")]))
