@@ -337,7 +337,7 @@ def make_text(out):
         "no_field.jsonl": b'{"body": "fine"}\n',
         "number.jsonl": b'{"text": 1e400}\n',
         "untokenizable.txt": b"&&&\n& & &\n",
-        "many.txt": b"".join(b"Once upon a time there was a cat number %d.\n" % i for i in range(4000)),
+        "many.txt": b"".join(b"Once upon a time there was a cat number %d.\n" % i for i in range(20000)),
     }
     for name, data in files.items():
         write(os.path.join(d, name), data)
