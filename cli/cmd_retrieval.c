@@ -272,6 +272,12 @@ static int run_files(const opts *o) {
                  lw_bridge_source_dim(br), lw_bridge_target_dim(br), A.d, B.d);
         goto done;
     }
+    /* the bridge applies rows of its own width: another width reads past the rows */
+    if (cmp && (lw_bridge_source_dim(cmp) != A.d || lw_bridge_target_dim(cmp) != B.d)) {
+        cli_fail("retrieval", "--compare %s maps %d -> %d, but the files have widths %d and %d", o->compare,
+                 lw_bridge_source_dim(cmp), lw_bridge_target_dim(cmp), A.d, B.d);
+        goto done;
+    }
     int64_t nq = act_join(&A, &B, &ia, &ib);
     if (nq < 0) {
         cli_fail_lib("retrieval");
@@ -432,8 +438,9 @@ static int run_beir(const opts *o) {
         goto done;
     }
     if (check_beir_widths(o, br) != 0) goto done;
-    fprintf(stderr, "retrieval: embedding %d queries with %s and %d documents with %s\n", b.n_queries, o->src_model,
-            b.n_docs, o->tgt_model);
+    if (cli_is_tty()) /* progress, like the other verbs': an error stays the only line on a pipe */
+        fprintf(stderr, "retrieval: embedding %d queries with %s and %d documents with %s\n", b.n_queries,
+                o->src_model, b.n_docs, o->tgt_model);
     Xq = embed_texts(o->src_model, o->src_layer, o->threads, b.query_text, b.n_queries, okq, &dq);
     if (Xq) Xd = embed_texts(o->tgt_model, o->tgt_layer, o->threads, b.doc_text, b.n_docs, okd, &dd);
     if (!Xq || !Xd) {

@@ -201,6 +201,16 @@ static void test_broken(void **state) {
     assert_non_null(strstr(lw_last_error(), "/nonexistent/beir/corpus.jsonl"));
 }
 
+/* A score finite as a double but past float's range would become an infinite grade (and
+ * later an internal "rel_grade = inf" error): refused by the reader, naming file and line. */
+static void test_score_overflow(void **state) {
+    (void)state;
+    expect_load_error("score_1e39", NULL, NULL, "query-id\tcorpus-id\tscore\nq1\td1\t1e39\n", "test", "test.tsv:2:",
+                      "score \"1e39\"");
+    expect_load_error("score_neg_1e39", NULL, NULL, "query-id\tcorpus-id\tscore\nq1\td1\t1\nq3\td1\t-1e39\n", "test",
+                      "test.tsv:3:", "score \"-1e39\"");
+}
+
 static void test_scifact(void **state) {
     (void)state;
     const char *corpus = lw_test_shared_path("data/scifact/beir_derived/corpus.jsonl");
@@ -233,6 +243,7 @@ int main(void) {
         cmocka_unit_test(test_tiny),
         cmocka_unit_test(test_qrels_header_optional),
         cmocka_unit_test(test_broken),
+        cmocka_unit_test(test_score_overflow),
         cmocka_unit_test(test_scifact),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));

@@ -2,6 +2,7 @@
  * time; every error names the file and the 1-based line. */
 #include <errno.h>
 #include <jansson.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

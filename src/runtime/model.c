@@ -51,6 +51,78 @@ lw_model_params lw_model_default_params(void) {
     return p;
 }
 
+/* An integer-valued key of any GGUF integer type (gguf_get_val_u32 and friends abort on a
+ * type other than the one asked for, which a corrupt file can hold); false when absent or
+ * not an integer. */
+static bool gguf_int(const struct gguf_context *g, const char *key, int64_t *out) {
+    int64_t k = gguf_find_key(g, key);
+    if (k < 0) return false;
+    switch (gguf_get_kv_type(g, k)) {
+    case GGUF_TYPE_UINT8: *out = gguf_get_val_u8(g, k); return true;
+    case GGUF_TYPE_INT8: *out = gguf_get_val_i8(g, k); return true;
+    case GGUF_TYPE_UINT16: *out = gguf_get_val_u16(g, k); return true;
+    case GGUF_TYPE_INT16: *out = gguf_get_val_i16(g, k); return true;
+    case GGUF_TYPE_UINT32: *out = gguf_get_val_u32(g, k); return true;
+    case GGUF_TYPE_INT32: *out = gguf_get_val_i32(g, k); return true;
+    case GGUF_TYPE_UINT64: *out = (int64_t)(gguf_get_val_u64(g, k) > INT64_MAX ? INT64_MAX : gguf_get_val_u64(g, k)); return true;
+    case GGUF_TYPE_INT64: *out = gguf_get_val_i64(g, k); return true;
+    default: return false;
+    }
+}
+
+typedef struct {
+    const char *text;
+    size_t id;
+} vocab_entry;
+
+static int cmp_vocab_entry(const void *a, const void *b) {
+    const vocab_entry *x = a, *y = b;
+    int c = strcmp(x->text, y->text);
+    return c ? c : (x->id > y->id) - (x->id < y->id);
+}
+
+/* The vocabulary lists each token once: llama.cpp asserts it (aborting the process) when a
+ * corrupt file repeats one. */
+static int check_vocab_unique(const struct gguf_context *g, const char *path) {
+    int64_t k = gguf_find_key(g, "tokenizer.ggml.tokens");
+    if (k < 0 || gguf_get_kv_type(g, k) != GGUF_TYPE_ARRAY || gguf_get_arr_type(g, k) != GGUF_TYPE_STRING) return 0;
+    size_t n = gguf_get_arr_n(g, k);
+    vocab_entry *v = malloc(sizeof *v * (n ? n : 1));
+    if (!v) return lw_fail("%s: out of memory checking the vocabulary", path);
+    for (size_t i = 0; i < n; i++) v[i] = (vocab_entry){gguf_get_arr_str(g, k, i), i};
+    qsort(v, n, sizeof *v, cmp_vocab_entry);
+    int rc = 0;
+    for (size_t i = 1; i < n && rc == 0; i++)
+        if (strcmp(v[i].text, v[i - 1].text) == 0)
+            rc = lw_fail("%s: corrupt vocabulary: token \"%.40s\" is listed twice (ids %zu and %zu)", path,
+                         v[i].text, v[i - 1].id, v[i].id);
+    free(v);
+    return rc;
+}
+
+/* Hyperparameters llama.cpp asserts on (aborting the process) instead of refusing: a layer
+ * count outside [1, LLAMA_MAX_LAYERS = 512] and a norm epsilon that is negative or NaN. */
+static int check_gguf_hparams(const struct gguf_context *g, const char *path) {
+    int64_t ak = gguf_find_key(g, "general.architecture");
+    if (ak < 0 || gguf_get_kv_type(g, ak) != GGUF_TYPE_STRING) return 0; /* llama.cpp names this itself */
+    const char *arch = gguf_get_val_str(g, ak);
+    char key[160];
+    int64_t n_layer;
+    snprintf(key, sizeof key, "%s.block_count", arch);
+    if (gguf_int(g, key, &n_layer) && (n_layer < 1 || n_layer > 512))
+        return lw_fail("%s: corrupt header: %s = %lld (a model has 1 to 512 blocks)", path, key, (long long)n_layer);
+    static const char *const eps_keys[] = {"attention.layer_norm_rms_epsilon", "attention.layer_norm_epsilon"};
+    for (size_t i = 0; i < sizeof eps_keys / sizeof eps_keys[0]; i++) {
+        snprintf(key, sizeof key, "%s.%s", arch, eps_keys[i]);
+        int64_t k = gguf_find_key(g, key);
+        if (k < 0 || gguf_get_kv_type(g, k) != GGUF_TYPE_FLOAT32) continue;
+        float eps = gguf_get_val_f32(g, k);
+        if (!(eps >= 0.0f) || !isfinite(eps))
+            return lw_fail("%s: corrupt header: %s = %g (a norm epsilon is a finite number >= 0)", path, key, eps);
+    }
+    return 0;
+}
+
 /* Checks the file before llama.cpp sees it, so the common mistakes get a precise message. */
 static int check_gguf_file(const char *path, bool *has_output) {
     struct stat st;
@@ -67,14 +139,19 @@ static int check_gguf_file(const char *path, bool *has_output) {
     struct gguf_context *g = gguf_init_from_file(path, gp);
     if (!g) return lw_fail("%s: truncated or corrupt GGUF header", path);
     *has_output = gguf_find_tensor(g, "output.weight") >= 0;
+    if (check_gguf_hparams(g, path) != 0 || check_vocab_unique(g, path) != 0) {
+        gguf_free(g);
+        return -1;
+    }
     /* A split model's other parts hold tensors this file lacks (the output matrix among them,
      * which would then look tied); latentwire reads weights from this one file, so refuse. */
-    int64_t split = gguf_find_key(g, "split.count");
-    int n_split = split >= 0 ? (int)gguf_get_val_u16(g, split) : 1;
+    int64_t n_split = 1;
+    gguf_int(g, "split.count", &n_split);
     gguf_free(g);
     if (n_split > 1)
-        return lw_fail("%s: part of a model split into %d GGUF files; merge them first "
-                       "(llama-gguf-split --merge FIRST-PART OUT.gguf) and load the merged file", path, n_split);
+        return lw_fail("%s: part of a model split into %lld GGUF files; merge them first "
+                       "(llama-gguf-split --merge FIRST-PART OUT.gguf) and load the merged file", path,
+                       (long long)n_split);
     return 0;
 }
 
@@ -475,20 +552,6 @@ const float *lw_model_token_embeddings_cached(const lw_model *model) {
     return e;
 }
 
-/* An integer metadata value of any integer type, or -1 when absent. */
-static int64_t gguf_int(const struct gguf_context *g, const char *key) {
-    int64_t id = gguf_find_key(g, key);
-    if (id < 0) return -1;
-    switch (gguf_get_kv_type(g, id)) {
-    case GGUF_TYPE_UINT32: return gguf_get_val_u32(g, id);
-    case GGUF_TYPE_INT32: return gguf_get_val_i32(g, id);
-    case GGUF_TYPE_UINT64: return (int64_t)gguf_get_val_u64(g, id);
-    case GGUF_TYPE_INT64: return gguf_get_val_i64(g, id);
-    case GGUF_TYPE_UINT16: return gguf_get_val_u16(g, id);
-    default: return -1;
-    }
-}
-
 int lw_model_peek_width(const char *path, int *n_embd) {
     *n_embd = 0;
     if (!path || !*path) return lw_fail("model path is empty");
@@ -501,7 +564,8 @@ int lw_model_peek_width(const char *path, int *n_embd) {
     char key[128] = "";
     if (arch >= 0 && gguf_get_kv_type(g, arch) == GGUF_TYPE_STRING)
         snprintf(key, sizeof key, "%s.embedding_length", gguf_get_val_str(g, arch));
-    int64_t w = *key ? gguf_int(g, key) : -1;
+    int64_t w = -1;
+    if (*key && !gguf_int(g, key, &w)) w = -1;
     gguf_free(g);
     if (w <= 0 || w > INT_MAX)
         return lw_fail("%s: no %s in the GGUF metadata", path, *key ? key : "general.architecture");

@@ -1,0 +1,735 @@
+#!/usr/bin/env python3
+"""The robustness suite (issue 8): every verb and sub-verb of the CLI over a corpus of
+malformed inputs (written by make_corpus.py into the build directory), each case checked
+for what bad input must get:
+
+  error  (most cases) the command
+         - exits non-zero by itself (not killed by a signal, not past the case's time limit:
+           a hang is a failure),
+         - writes exactly one line to stderr, and that line starts with "latentwire " (what
+           cli_fail prints: "latentwire VERB: message"); nothing else, no blank line,
+         - prints no sanitizer report ("runtime error:", "AddressSanitizer", "LeakSanitizer"),
+         - leaves its working directory (where every output of the case is pointed) exactly as
+           it was: no output, no temporary, no folder, and every file there byte-identical,
+         - changes no input: every regular file named on its command line, and at the end the
+           whole corpus and TMPDIR, are compared (sha256) with their state before;
+  ok     valid input that must work (unaligned safetensors, --help, --json output): exit 0,
+         no sanitizer report, inputs unchanged, plus the case's own check of stdout or files;
+  any    inputs where either outcome is right (bit flips that may leave a valid file): no
+         crash, no hang, no sanitizer report, inputs unchanged; if it fails, one line and
+         nothing left behind.
+
+Each failing case prints one line "FAIL case-name (issue item N): what was wrong".
+
+Cases whose issue item is being fixed on another branch are marked pending (PENDING_ITEMS):
+their failures are printed but do not fail the test, unless LW_ROBUST_STRICT=1, which the
+lead sets after merging to see which cases still fail. A pending case that passes prints
+"PASS-PENDING case-name (issue item N)": its item may be dropped from PENDING_ITEMS.
+
+Environment: LW_ROBUST_STRICT=1 (pending failures count), LW_ROBUST_CASES=REGEX (run only
+the matching case names), LW_ROBUST_JOBS=N (parallel cases, default 2), LW_ROBUST_VERBOSE=1
+(print each failing case's command line and stderr), LW_SHARED_DIR (the toy models).
+
+Exit: 0 when no counted case failed, 1 otherwise, 77 when it cannot run.
+"""
+import argparse
+import concurrent.futures
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_corpus  # noqa: E402
+
+# Issue 8 items fixed on other branches at the time this suite was written; a failure of a
+# case of these items is expected until the branches are merged.
+PENDING_ITEMS = {"1", "2", "3", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "newcomer"}
+
+# Failures this suite found that no branch was fixing when it was written (see each reason);
+# printed like the others and, like pending ones, counted only under LW_ROBUST_STRICT=1.
+FINDINGS = {
+    "retrieval-label-partial": "issue item 4 (no branch took it)",
+    "retrieval-hard-partial": "issue item 4 (no branch took it)",
+    "retrieval-label-empty": "issue item 4 (no branch took it)",
+    "beir-no-header": "BEIR qrels without a header line (statistics section)",
+    "channel-ac-width-mismatch": "AC between widths without a map runs (statistics section: require acw)",
+}
+
+SANITIZER = re.compile(r"runtime error:|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|ThreadSanitizer")
+DEFAULT_TIMEOUT = 30
+HANG_TIMEOUT = 4  # cases that may block (FIFOs, /dev/zero): a hang is detected sooner
+
+
+class Case:
+    def __init__(self, name, item, args, expect="error", timeout=DEFAULT_TIMEOUT, setup=None, check=None,
+                 stderr_has=None, stderr_lacks=None, env=None, during=None, held=False):
+        self.name, self.item, self.args, self.expect = name, str(item) if item is not None else None, args, expect
+        self.timeout, self.setup, self.check, self.env, self.during = timeout, setup, check, env, during
+        self.stderr_has, self.stderr_lacks = stderr_has, stderr_lacks
+        self.held = held  # an item's case that already passes: a regression test, never pending
+
+    @property
+    def pending(self):
+        return (self.item in PENDING_ITEMS and not self.held) or self.name in FINDINGS
+
+    def label(self):
+        what = "issue item %s" % self.item if self.item else "held before"
+        if self.name in FINDINGS:
+            what += "; finding: " + FINDINGS[self.name]
+        return what
+
+
+# ------------------------------------------------------------------ file states ----
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def tree_state(root):
+    """{relative path: what it is} for everything under root, without following links or
+    opening anything but regular files (a FIFO is never opened)."""
+    state = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            rel = os.path.relpath(path, root)
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                state[rel] = "link->" + os.readlink(path)
+            elif stat.S_ISDIR(st.st_mode):
+                state[rel] = "dir"
+            elif stat.S_ISREG(st.st_mode):
+                state[rel] = "file:" + sha256(path)
+            else:
+                state[rel] = "special:%o" % stat.S_IFMT(st.st_mode)
+    return state
+
+
+def diff_states(before, after):
+    msgs = []
+    for k in sorted(set(after) - set(before)):
+        msgs.append("left behind %s" % k)
+    for k in sorted(set(before) - set(after)):
+        msgs.append("removed %s" % k)
+    for k in sorted(set(before) & set(after)):
+        if before[k] != after[k]:
+            msgs.append("changed %s" % k)
+    return msgs
+
+
+def named_inputs(args, cwd):
+    """Regular files named on the command line (also inside KEY:FILE and hook specs)."""
+    files = set()
+    for a in args:
+        for part in [a] + a.split(":"):
+            p = part.split("#")[0]
+            if not p:
+                continue
+            p = p if os.path.isabs(p) else os.path.join(cwd, p)
+            try:
+                if stat.S_ISREG(os.stat(p).st_mode):
+                    files.add(os.path.realpath(p))
+            except OSError:
+                pass
+    return {p: sha256(p) for p in sorted(files)}
+
+
+# ------------------------------------------------------------------------ runner ----
+
+class Result:
+    def __init__(self, case):
+        self.case, self.problems, self.cmd, self.stderr, self.seconds = case, [], "", "", 0.0
+
+
+def run_case(case, ctx):
+    res = Result(case)
+    cwd = os.path.join(ctx.work, "cases", case.name)
+    shutil.rmtree(cwd, ignore_errors=True)
+    os.makedirs(cwd)
+    if case.setup:
+        try:
+            case.setup(cwd, ctx)
+        except Exception as e:  # a setup that fails is this case's failure, not the suite's
+            res.problems.append("setup failed: %s" % str(e).strip()[:300])
+            return res
+    before = tree_state(cwd)
+    inputs = named_inputs(case.args, cwd)
+    env = dict(ctx.env)
+    env.update(case.env or {})
+    argv = [ctx.cli] + case.args
+    res.cmd = "cd %s && %s" % (cwd, " ".join(shlex_quote(a) for a in argv))
+    t0 = time.monotonic()
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    if case.during:
+        case.during(proc, cwd)
+    try:
+        out, err = proc.communicate(timeout=case.timeout)
+        hung = False
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        hung = True
+    res.seconds = time.monotonic() - t0
+    out = out.decode("utf-8", "replace")
+    raw_out = out
+    res.stderr = err.decode("utf-8", "replace")
+    rc = proc.returncode
+    p = res.problems
+    if hung:
+        p.append("no exit within %d s (a hang)" % case.timeout)
+    elif SANITIZER.search(res.stderr):
+        line = next(l for l in res.stderr.splitlines() if SANITIZER.search(l))
+        p.append("sanitizer report: %s" % line.strip()[:200])
+    elif rc < 0 and not case.during:
+        p.append("killed by signal %d" % -rc)
+    if not hung:
+        lines = res.stderr.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        error_shape_ok = len(lines) == 1 and re.match(r"latentwire[ :]", lines[0]) is not None
+        if case.expect == "error" or (case.expect == "any" and rc != 0):
+            if rc == 0:
+                p.append("exit 0 (an error was expected)")
+            if not error_shape_ok and not p and not case.during:
+                p.append("stderr is not one \"latentwire ...\" line but %d line(s): %s" %
+                         (len(lines), " | ".join(l.strip() for l in lines[:3])[:240]))
+        elif case.expect == "ok" and rc != 0 and not p:
+            p.append("exit %d (success was expected): %s" % (rc, res.stderr.strip().split("\n")[0][:200]))
+        if case.stderr_has and not re.search(case.stderr_has, res.stderr):
+            p.append("stderr lacks /%s/: %s" % (case.stderr_has, res.stderr.strip()[:200]))
+        if case.stderr_lacks and re.search(case.stderr_lacks, res.stderr):
+            p.append("stderr shows /%s/: %s" % (case.stderr_lacks, res.stderr.strip()[:200]))
+    changed = [k for k, h in inputs.items() if not os.path.exists(k) or sha256(k) != h]
+    for k in changed:
+        p.append("input changed: %s" % os.path.relpath(k, ctx.work))
+    after = tree_state(cwd)
+    if case.check:
+        msg = case.check(cwd, rc, raw_out, res.stderr, before, after, ctx)
+        if msg:
+            p.append(msg)
+    elif case.expect == "error" or rc != 0:
+        p.extend(diff_states(before, after))
+    else:
+        p.extend(m for m in diff_states(before, after) if not m.startswith("left behind"))
+    if not p:
+        shutil.rmtree(cwd, ignore_errors=True)
+    return res
+
+
+def shlex_quote(a):
+    import shlex
+    return shlex.quote(a)
+
+
+class Ctx:
+    pass
+
+
+# -------------------------------------------------------------------- the cases ----
+
+def build_cases(ctx):
+    C = ctx.corpus
+    M = os.path.join(C, "models")
+    ST = os.path.join(C, "st")
+    BR = os.path.join(C, "bridge")
+    TX = os.path.join(C, "text")
+    TK = os.path.join(C, "task")
+    HK = os.path.join(C, "hook")
+    LB = os.path.join(C, "labels")
+    BE = os.path.join(C, "beir")
+    SP = os.path.join(C, "special")
+    m, w = os.path.join(M, "m.gguf"), os.path.join(M, "w.gguf")
+    fifo, adir, zero = os.path.join(SP, "fifo"), os.path.join(SP, "a_directory"), "/dev/zero"
+    st_a, st_b = os.path.join(ST, "a.safetensors"), os.path.join(ST, "b.safetensors")
+    bridge = os.path.join(BR, "good.safetensors")
+    task_ok = os.path.join(TK, "ok.jsonl")
+    task_one = os.path.join(TK, "one.jsonl")  # one item: cases that may run to the end stay short
+    text_ok = os.path.join(TX, "ok.txt")
+    cases = []
+
+    def add(*a, **k):
+        cases.append(Case(*a, **k))
+
+    def extract(model=m, inp=text_ok, out="out.safetensors", extra=()):
+        return ["extract", "--model", model, "--layers", "0", "--input", inp, "--out", out, "--threads", "1"] + list(extra)
+
+    def generate(model=m, hook=None, extra=()):
+        a = ["generate", "--model", model, "--prompt", "Once upon", "--max-tokens", "3"]
+        return a + (["--hook", hook] if hook else []) + list(extra)
+
+    def channel(task=task_one, chans="none", extra=(), sender=m, receiver=m):
+        return ["channel", "--sender", sender, "--receiver", receiver, "--task", task, "--channel", chans,
+                "--answer-tokens", "2", "--message-tokens", "2", "--resamples", "100"] + list(extra)
+
+    def debate(task=task_one, agents=None, extra=()):
+        return ["debate", "--agents", agents or "%s,%s" % (m, m), "--task", task, "--rounds", "1",
+                "--answer-tokens", "2", "--resamples", "100"] + list(extra)
+
+    def fit(src=st_a, tgt=st_b, out="bridge.safetensors", st_t="x", extra=()):
+        return ["bridge", "fit", "--source", src, "--source-tensor", st_t, "--target", tgt, "--target-tensor", "y",
+                "--out", out, "--alpha", "1"] + list(extra)
+
+    def apply(inp=st_a, br=bridge, out="mapped.safetensors"):
+        return ["bridge", "apply", "--bridge", br, "--input", inp, "--tensor", "x", "--out", out]
+
+    def retrieval(q=st_a, c=st_a, extra=()):
+        return ["retrieval", "--queries", q, "--query-tensor", "x", "--candidates", c, "--candidate-tensor", "x",
+                "--resamples", "100"] + list(extra)
+
+    def beir(d, extra=(), model=m):
+        return ["retrieval", "--beir", os.path.join(BE, d), "--source-model", model, "--source-layer", "0",
+                "--target-model", m, "--target-layer", "0", "--resamples", "100"] + list(extra)
+
+    # ---- GGUF: truncated, bit-flipped, lying headers; every model-loading verb on some
+    for name in ("gg_empty", "gg_trunc6", "gg_trunc200", "gg_trunc_header", "gg_trunc_half", "gg_trunc_last",
+                 "gg_text", "gg_magic", "gg_version", "gg_ntensors_huge", "gg_nkv_huge", "gg_strlen_huge",
+                 "gg_offset_past_end", "gg_offset_unaligned", "gg_dims_huge", "gg_dims_zero", "gg_ndims_lie",
+                 "gg_type_lie", "gg_blocks_zero", "gg_blocks_1000", "gg_eps_negative", "gg_eps_nan", "gg_dup_token"):
+        add("info-" + name, None, ["info", os.path.join(M, name + ".gguf")])
+    for k in range(4):
+        add("info-gg_flip%d" % k, None, ["info", os.path.join(M, "gg_flip%d.gguf" % k)], expect="any")
+    bad = os.path.join(M, "gg_trunc_half.gguf")
+    add("tokenize-truncated-model", None, ["tokenize", bad, "hello"])
+    add("extract-truncated-model", None, extract(model=bad))
+    add("generate-truncated-model", None, generate(model=bad))
+    add("channel-truncated-model", None, channel(sender=bad))
+    add("debate-truncated-model", None, debate(agents="%s,%s" % (m, bad)))
+    add("retrieval-beir-truncated-model", None, beir("ok", model=bad))
+    add("align-truncated-model", "14", ["align", "--source", bad, "--target", m, "--out", "alignout", "--quick",
+                                        "--data", os.path.join(ctx.shared, "data") if ctx.shared else adir])
+    add("info-directory", "8", ["info", adir], held=True)
+    add("info-dev-zero", "8", ["info", zero], timeout=HANG_TIMEOUT, held=True)
+    add("info-fifo", "8", ["info", fifo], timeout=HANG_TIMEOUT, held=True)
+    add("extract-model-directory", None, extract(model=adir))
+    # ---- item 12: non-finite weights and huge hook vectors
+    add("generate-nan-weights", "12", generate(model=os.path.join(M, "gg_nan_weights.gguf")))
+    add("generate-nan-rope-base", "12", generate(model=os.path.join(M, "gg_rope_nan.gguf")))
+    add("generate-dup-token", None, generate(model=os.path.join(M, "gg_dup_token.gguf")))
+    add("extract-nan-weights", "12", extract(model=os.path.join(M, "gg_nan_weights.gguf")))
+    add("extract-inf-weights", "12", extract(model=os.path.join(M, "gg_inf_weights.gguf")))
+    add("generate-hook-1e38", "12", generate(hook="0:add:all:" + os.path.join(HK, "big.txt")))
+    add("generate-hook-1e38-safetensors", "12",
+        generate(hook="0:add:all:" + os.path.join(ST, "big.safetensors")))
+    add("generate-hook-nan", None, generate(hook="0:add:all:" + os.path.join(HK, "nan.txt")))
+    add("generate-hook-inf", None, generate(hook="0:add:all:" + os.path.join(HK, "inf.txt")))
+    for name in ("short", "garbage", "empty", "bad_utf8"):
+        add("generate-hook-" + name, None, generate(hook="0:add:all:" + os.path.join(HK, name + ".txt")))
+    add("generate-hook-directory", "8", generate(hook="0:add:all:" + adir), held=True)
+    add("generate-hook-fifo", "8", generate(hook="0:add:all:" + fifo), timeout=HANG_TIMEOUT)
+    add("generate-hook-dev-zero", "8", generate(hook="0:add:all:" + os.path.join(SP, "zero_link")),
+        timeout=HANG_TIMEOUT)
+    add("generate-hook-sixth-field", "11", generate(hook="0:add:all:%s:1:extra" % os.path.join(HK, "ok.txt")))
+    add("generate-hook-missing-file", None, generate(hook="0:add:all:" + os.path.join(HK, "none.txt")))
+
+    # ---- safetensors: every reader over lying headers, truncations, bit flips
+    st_bad = ["empty", "len4", "trunc_header", "trunc_data", "hlen_huge", "hlen_past_end", "hlen_zero",
+              "offsets_past_end", "offsets_reversed", "offsets_overlap", "dtype_unknown", "dtype_lie",
+              "shape_lie", "shape_negative", "shape_overflow", "shape_string", "header_not_json", "header_array",
+              "header_bad_utf8", "header_nul", "dup_names"]
+    for name in st_bad:
+        f = os.path.join(ST, name + ".safetensors")
+        add("inspect-st-" + name, None, ["inspect", f])
+        add("apply-st-" + name, None, apply(inp=f))
+    for name in ("empty", "trunc_data", "hlen_huge", "offsets_past_end", "shape_lie", "header_not_json"):
+        f = os.path.join(ST, name + ".safetensors")
+        add("fit-st-" + name, None, fit(src=f))
+        add("retrieval-st-" + name, None, retrieval(q=f))
+        add("generate-hook-st-" + name, None, generate(hook="0:add:all:" + f))
+    for k in range(3):
+        f = os.path.join(ST, "flip%d.safetensors" % k)
+        add("inspect-st-flip%d" % k, None, ["inspect", f], expect="any")
+        add("apply-st-flip%d" % k, None, apply(inp=f), expect="any")
+    for name in ("row_id_f32", "no_row_id"):
+        f = os.path.join(ST, name + ".safetensors")
+        add("fit-st-" + name, None, fit(src=f))
+        add("retrieval-st-" + name, None, retrieval(c=f))
+    add("fit-st-nan", "12", fit(src=os.path.join(ST, "nan.safetensors")), held=True)
+    add("fit-st-inf", "12", fit(src=os.path.join(ST, "inf.safetensors")), held=True)
+    add("retrieval-st-nan", "12", retrieval(q=os.path.join(ST, "nan.safetensors")), held=True)
+    add("generate-hook-st-3d", None, generate(hook="0:add:all:" + os.path.join(ST, "vector_3d.safetensors")))
+    add("inspect-directory", "8", ["inspect", adir], held=True)
+    add("inspect-fifo", "8", ["inspect", fifo], timeout=HANG_TIMEOUT)
+    add("inspect-dev-zero", "8", ["inspect", zero], timeout=HANG_TIMEOUT, held=True)
+    add("inspect-missing", None, ["inspect", os.path.join(ST, "none.safetensors")])
+    # item 2: valid files whose data is not aligned must be read (correctly, without UB)
+    for name in ("unaligned", "u8_first"):
+        f = os.path.join(ST, name + ".safetensors")
+        add("inspect-st-" + name, "2", ["inspect", f], expect="ok")
+        add("apply-st-" + name, "2", apply(inp=f), expect="ok")
+        add("fit-st-" + name, "2", fit(src=f), expect="ok")
+        add("generate-hook-st-" + name, "2", generate(hook="0:add:all:%s#x" % f), expect="ok", held=True)
+
+    # ---- bridge files that lie
+    for name in ("trunc", "hlen_lie", "record_recipe", "record_dims", "record_missing", "record_not_json",
+                 "nan_weights"):
+        f = os.path.join(BR, name + ".safetensors")
+        add("bridge-info-" + name, None, ["bridge", "info", f])
+        add("apply-bridge-" + name, None, apply(br=f))
+        add("retrieval-bridge-" + name, None, retrieval(c=st_b, extra=["--candidate-tensor", "y", "--bridge", f]))
+    add("bridge-info-flip0", None, ["bridge", "info", os.path.join(BR, "flip0.safetensors")], expect="any")
+    add("bridge-info-fifo", "8", ["bridge", "info", fifo], timeout=HANG_TIMEOUT)
+    add("bridge-info-directory", "8", ["bridge", "info", adir], held=True)
+    add("apply-width-mismatch", None, apply(br=os.path.join(BR, "wide.safetensors")))
+    add("apply-side-bogus", None, apply() + ["--side", "middle"])
+
+    # ---- extract: text inputs
+    for name in ("empty.txt", "blank.txt", "bad.jsonl", "no_field.jsonl", "number.jsonl", "overlong.txt"):
+        add("extract-text-" + name, None, extract(inp=os.path.join(TX, name)))
+    for name in ("bad_utf8.txt", "nul.txt"):
+        add("extract-text-" + name, None, extract(inp=os.path.join(TX, name)), expect="any")
+    add("extract-empty-text", "7", extract(inp=os.path.join(TX, "empty_text.jsonl")), held=True)
+    for pool in ("last", "none"):
+        add("extract-empty-text-pool-" + pool, "7", extract(inp=os.path.join(TX, "empty_text.jsonl"),
+                                                            extra=["--pool", pool]), held=pool == "last")
+    add("extract-input-dev-zero", "8", extract(inp=zero), timeout=HANG_TIMEOUT)
+    add("extract-input-fifo", "8", extract(inp=fifo), timeout=HANG_TIMEOUT)
+    add("extract-input-directory", "8", extract(inp=adir), held=True)
+    add("extract-input-missing", None, extract(inp=os.path.join(TX, "none.txt")))
+    if ctx.toy:
+        add("extract-all-untokenizable", "14",
+            extract(model=ctx.toy, inp=os.path.join(TX, "untokenizable.txt"), extra=["--skip-untokenizable"]))
+    add("extract-out-missing-dir", "13", extract(out="nodir/out.safetensors"),
+        stderr_has=r"No such file|does not exist|missing")
+    add("extract-out-is-directory", "13", extract(out="adir.safetensors"),
+        setup=lambda d, c: os.mkdir(os.path.join(d, "adir.safetensors")), held=True)
+    add("extract-layers-out-of-range", None, extract(extra=["--layers", "99"]))
+    add("extract-layers-empty-item", "newcomer", extract(extra=["--layers", "0,,1"]))
+    add("extract-layers-duplicate", "1", extract(extra=["--layers", "0,0"]))
+    add("extract-layers-empty", "1", extract(extra=["--layers", ""]), held=True)
+    add("extract-layers-abc", "newcomer", extract(extra=["--layers", "abc"]), stderr_lacks="out of range", held=True)
+    add("extract-batch-zero", None, extract(extra=["--batch", "0"]))
+    add("extract-pool-bogus", None, extract(extra=["--pool", "median"]))
+
+    # ---- item 5: the same file as input and output (also through a symlink)
+    def copy_in(*pairs):
+        def setup(d, c):
+            for src, name in pairs:
+                shutil.copyfile(src, os.path.join(d, name))
+        return setup
+
+    def link_in(src, name, link):
+        def setup(d, c):
+            shutil.copyfile(src, os.path.join(d, name))
+            os.symlink(name, os.path.join(d, link))
+        return setup
+
+    add("same-path-extract", "5", extract(inp="in.safetensors", out="in.safetensors"),
+        setup=copy_in((text_ok, "in.safetensors")))
+    add("same-path-extract-symlink", "5", extract(inp="in.txt", out="link.safetensors"),
+        setup=link_in(text_ok, "in.txt", "link.safetensors"))
+    add("same-path-fit-source", "5", fit(src="a.safetensors", out="a.safetensors"), setup=copy_in((st_a, "a.safetensors")))
+    add("same-path-fit-target-symlink", "5", fit(tgt="b.safetensors", out="l.safetensors"),
+        setup=link_in(st_b, "b.safetensors", "l.safetensors"))
+    add("same-path-apply", "5", apply(inp="a.safetensors", out="a.safetensors"), setup=copy_in((st_a, "a.safetensors")))
+    add("same-path-apply-bridge", "5", apply(br="br.safetensors", out="br.safetensors"),
+        setup=copy_in((bridge, "br.safetensors")))
+    add("same-path-retrieval-json", "5", retrieval(q="a.safetensors", extra=["--json", "a.safetensors"]),
+        setup=copy_in((st_a, "a.safetensors")))
+    add("same-path-channel-out", "5", channel(task="t.jsonl", extra=["--out", "t.jsonl"]),
+        setup=copy_in((task_ok, "t.jsonl")))
+    add("same-path-channel-json-symlink", "5", channel(task="t.jsonl", extra=["--json", "l.jsonl"]),
+        setup=link_in(task_ok, "t.jsonl", "l.jsonl"))
+    add("same-path-debate-out", "5", debate(task="t.jsonl", extra=["--out", "t.jsonl"]),
+        setup=copy_in((task_ok, "t.jsonl")))
+    copy_beir = lambda d, c: shutil.copytree(os.path.join(BE, "ok"), os.path.join(d, "beir"))
+    add("same-path-beir-per-query", "5", beir("ok", extra=["--per-query", "beir/corpus.jsonl"])[:2] + ["beir"]
+        + beir("ok", extra=["--per-query", "beir/corpus.jsonl"])[3:], setup=copy_beir)
+    add("same-path-beir-json", "5", beir("ok", extra=["--json", "beir/queries.jsonl"])[:2] + ["beir"]
+        + beir("ok", extra=["--json", "beir/queries.jsonl"])[3:], setup=copy_beir)
+    # two outputs of one run on the same path: one would silently replace the other
+    add("same-path-channel-out-json", "5", channel(extra=["--out", "r.jsonl", "--json", "r.jsonl"]))
+    add("same-path-debate-out-json", "5", debate(extra=["--out", "r.jsonl", "--json", "r.jsonl"]))
+    add("same-path-beir-per-query-json", "5", beir("ok", extra=["--per-query", "r.jsonl", "--json", "r.jsonl"]))
+
+    # ---- outputs into a missing directory or onto a directory (item 13)
+    add("fit-out-missing-dir", "13", fit(out="nodir/b.safetensors"), held=True)
+    add("apply-out-missing-dir", "13", apply(out="nodir/m.safetensors"), held=True)
+    add("retrieval-json-missing-dir", "13", retrieval(extra=["--json", "nodir/r.json"]), held=True)
+    add("channel-out-missing-dir", "13", channel(extra=["--out", "nodir/items.jsonl"]), held=True)
+    add("channel-json-missing-dir", "13", channel(extra=["--json", "nodir/s.json"]), held=True)
+    add("debate-out-missing-dir", "13", debate(extra=["--out", "nodir/items.jsonl"]), held=True)
+    add("debate-json-missing-dir", "13", debate(extra=["--json", "nodir/s.json"]), held=True)
+    add("fit-out-is-directory", "13", fit(out="adir"), setup=lambda d, c: os.mkdir(os.path.join(d, "adir")),
+        held=True)
+    add("channel-out-is-directory", "13", channel(extra=["--out", "adir"]),
+        setup=lambda d, c: os.mkdir(os.path.join(d, "adir")))
+    add("retrieval-beir-width-mismatch", "13", beir("ok", extra=["--bridge", os.path.join(BR, "wide.safetensors")]))
+    add("retrieval-beir-json-missing-dir", "13", beir("ok", extra=["--json", "nodir/r.json"]))
+    add("retrieval-beir-per-query-missing-dir", "13", beir("ok", extra=["--per-query", "nodir/q.jsonl"]))
+
+    # ---- bridge fit: rows
+    add("fit-duplicate-row-ids", "6", fit(src=os.path.join(ST, "dup_rows.safetensors")))
+    add("fit-no-shared-rows", None, fit(tgt=os.path.join(ST, "big.safetensors")))
+    add("fit-missing-tensor", None, fit(st_t="nope"))
+    add("fit-recipe-bogus", None, fit(extra=["--recipe", "magic"]))
+    add("retrieval-duplicate-row-ids", "6", retrieval(c=os.path.join(ST, "dup_rows.safetensors")))
+
+    # ---- retrieval regimes (item 4)
+    add("retrieval-label-partial", "4", retrieval(extra=["--regime", "label:" + os.path.join(LB, "label_some.jsonl")]))
+    add("retrieval-hard-partial", "4", retrieval(extra=["--regime", "hard:" + os.path.join(LB, "hard_some.jsonl")]))
+    add("retrieval-label-empty", "4", retrieval(extra=["--regime", "label:" + os.path.join(LB, "label_empty.jsonl")]))
+    add("retrieval-label-bad", None, retrieval(extra=["--regime", "label:" + os.path.join(LB, "label_bad.jsonl")]))
+    add("retrieval-hard-unknown-row", None,
+        retrieval(extra=["--regime", "hard:" + os.path.join(LB, "hard_unknown_row.jsonl")]))
+    add("retrieval-label-fifo", "8", retrieval(extra=["--regime", "label:" + fifo]), timeout=HANG_TIMEOUT)
+    add("retrieval-regime-bogus", None, retrieval(extra=["--regime", "cluster:0:0"]))
+    add("retrieval-width-mismatch", None, retrieval(c=st_b, extra=["--candidate-tensor", "y"]))
+    add("retrieval-compare-width-mismatch", None,
+        retrieval(c=st_b, extra=["--candidate-tensor", "y", "--bridge", bridge,
+                                 "--compare", os.path.join(BR, "wide.safetensors")]))
+    add("retrieval-paired-missing", None, ["retrieval", "--paired", os.path.join(TK, "none.jsonl"), task_ok])
+    add("retrieval-paired-garbage", None, ["retrieval", "--paired", os.path.join(TK, "bad_json.jsonl"),
+                                           os.path.join(TK, "bad_json.jsonl")])
+
+    # ---- BEIR directories
+    for name in ("score_nan", "unknown_doc", "bad_corpus", "empty_corpus", "no_qrels", "none_judged"):
+        add("beir-" + name, None, beir(name))
+    add("beir-score-inf", "newcomer", beir("score_inf"), stderr_lacks=r"rel_grade|\binf\b", held=True)
+    add("beir-bad-utf8", None, beir("bad_utf8"), expect="any")
+    add("beir-no-header", "stats", beir("no_header"), expect="ok")
+    add("beir-missing-dir", None, beir("none"))
+    add("beir-split-bogus", None, beir("ok", extra=["--split", "../x"]))
+
+    # ---- channel / debate: tasks and list options
+    for name in ("empty", "bad_json", "missing_gold", "dup_id", "bad_utf8", "unknown_scorer", "gold_number"):
+        add("channel-task-" + name, None, channel(task=os.path.join(TK, name + ".jsonl")))
+    add("debate-task-bad_json", None, debate(task=os.path.join(TK, "bad_json.jsonl")))
+    add("channel-task-nul", "newcomer", channel(task=os.path.join(TK, "nul.jsonl")), stderr_lacks="JSON_ALLOW_NUL")
+    add("channel-task-fifo", "8", channel(task=fifo), timeout=HANG_TIMEOUT)
+    add("channel-task-dev-zero", "8", channel(task=zero), timeout=HANG_TIMEOUT)
+    add("channel-task-directory", "8", channel(task=adir), held=True)
+    add("debate-task-fifo", "8", debate(task=fifo), timeout=HANG_TIMEOUT)
+    add("channel-empty-channel", "1", channel(chans=""))
+    add("channel-comma-channel", "1", channel(chans=","))
+    add("channel-empty-op", "1", channel(chans="ac", extra=["--op", ""]))
+    add("channel-empty-k", "1", channel(chans="ac", extra=["--k", ""]), held=True)
+    add("channel-empty-k-item", "1", channel(chans="ac", extra=["--k", "0,,1"]))
+    add("channel-duplicate-channel", "11", channel(chans="none,none"))
+    add("channel-duplicate-op", "1", channel(chans="ac", extra=["--op", "sum,sum"]))
+    add("channel-unknown-channel", None, channel(chans="none,telepathy"))
+    # AC between different widths without a map grafts "the last min(dA, dB) coordinates"
+    add("channel-ac-width-mismatch", "stats", channel(chans="ac", receiver=w))
+    add("channel-cipher-vocab-mismatch", None, channel(chans="cipher", receiver=w))
+    add("channel-ac-bridge-fifo", "8", channel(chans="acw", extra=["--ac-bridge", fifo]), timeout=HANG_TIMEOUT)
+    add("channel-ac-bridge-trunc", None, channel(chans="acw", extra=["--ac-bridge", os.path.join(BR, "trunc.safetensors")]))
+    add("debate-agents-empty", "1", debate(agents=""))
+    add("debate-agents-empty-item", "1", debate(agents="%s,,%s" % (m, m)))
+    add("debate-agent-negative-temp", "11", debate(agents="%s:-1,%s" % (m, m)))
+    add("debate-agent-temp-abc", "11", debate(agents="%s:abc,%s" % (m, m)), held=True)
+    add("debate-channel-bogus", None, debate(extra=["--channel", "smoke"]))
+
+    # item 3: --resume must not reuse records made with other settings
+    def foreign_partial(d, c):
+        rec = {"condition": "none", "id": "a1", "receiver": "?", "message": "", "output": "FOREIGN-RECORD",
+               "gold": "mat", "score": 1.0, "cost": {}}
+        other = dict(rec, id="zz-not-in-task")
+        with open(os.path.join(d, "items.jsonl.partial"), "w") as f:
+            f.write(json.dumps(rec) + "\n" + json.dumps(other) + "\n")
+
+    def no_foreign_records(d, rc, out, err, before, after, c):
+        if rc != 0:
+            lines = [l for l in err.split("\n") if l]
+            return None if len(lines) == 1 and lines[0].startswith("latentwire ") else "refused, but not in one line"
+        path = os.path.join(d, "items.jsonl")
+        text = open(path).read() if os.path.exists(path) else ""
+        if "FOREIGN-RECORD" in text or "zz-not-in-task" in text:
+            return "exit 0 and %s keeps records of another run's .partial" % "items.jsonl"
+        return None
+
+    add("channel-resume-foreign-partial", "3", channel(extra=["--out", "items.jsonl", "--resume"]),
+        setup=foreign_partial, check=no_foreign_records, expect="any")
+
+    # ---- item 9: a signal during extract leaves no temporary; stale temporaries are removed
+    def sigterm_mid_run(proc, cwd):
+        """SIGTERM once extract has a temporary file open (or after 20 s), so it is mid-run."""
+        t0 = time.monotonic()
+        while proc.poll() is None and time.monotonic() - t0 < 20:
+            if any(n.endswith(".tmp") for n in os.listdir(cwd)):
+                time.sleep(0.2)
+                break
+            time.sleep(0.05)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+
+    def nothing_left(d, rc, out, err, before, after, c):
+        left = diff_states(before, after)
+        return "after SIGTERM (exit %d): %s" % (rc, "; ".join(left)) if left else None
+
+    add("extract-sigterm-cleanup", "9", extract(inp=os.path.join(TX, "many.txt"), extra=["--batch", "1"]),
+        during=sigterm_mid_run, check=nothing_left)
+
+    def stale_tmp(d, c):
+        for name in ("out.safetensors.layer0.tmp", "out.safetensors.part0.tmp"):
+            open(os.path.join(d, name), "wb").write(b"stale")
+
+    def only_output(d, rc, out, err, before, after, c):
+        extra = sorted(set(after) - {"out.safetensors"})
+        return "stale temporaries remain: %s" % ", ".join(extra) if extra else None
+
+    add("extract-stale-tmp-removed", "9", extract(), expect="ok", setup=stale_tmp, check=only_output)
+
+    # ---- item 10: --resume must not keep a corrupted shard or a superseded shard set
+    def two_shards(d, c):
+        shutil.copyfile(text_ok, os.path.join(d, "in.txt"))
+        r = subprocess.run([c.cli] + extract(inp="in.txt", extra=["--shard-texts", "1"]), cwd=d, env=c.env,
+                           capture_output=True)
+        if r.returncode != 0:
+            raise RuntimeError("setup extract failed: " + r.stderr.decode())
+        shard = os.path.join(d, "out-00001-of-00002.safetensors")
+        c.shard_ref = open(shard, "rb").read()
+        blob = bytearray(c.shard_ref)
+        blob[-5] ^= 0x40  # a byte of the row data, same size
+        open(shard, "wb").write(bytes(blob))
+
+    def shard_restored(d, rc, out, err, before, after, c):
+        if rc != 0:
+            return None
+        data = open(os.path.join(d, "out-00001-of-00002.safetensors"), "rb").read()
+        return None if data == c.shard_ref else "exit 0 and the corrupted shard was kept"
+
+    add("extract-resume-corrupt-shard", "10", extract(inp="in.txt", extra=["--shard-texts", "1", "--resume"]),
+        setup=two_shards, check=shard_restored, expect="any")
+
+    def superseded_set(d, c):
+        two_shards(d, c)
+
+    def no_old_set(d, rc, out, err, before, after, c):
+        old = [k for k in after if "-of-00002" in k]
+        return "old shard set left beside the new one: %s" % ", ".join(old) if rc == 0 and old else None
+
+    add("extract-resume-superseded-set", "10", extract(inp="in.txt", extra=["--shard-texts", "2", "--resume"]),
+        setup=superseded_set, check=no_old_set, expect="any")
+
+    # ---- item 14: a failed align leaves no output folder
+    add("align-missing-target", "14", ["align", "--source", m, "--target", os.path.join(M, "none.gguf"),
+                                       "--out", "alignout", "--quick", "--data", adir])
+
+    # ---- newcomer friction: one distinct line for unknown option / missing value / range;
+    # every verb and sub-verb answers --help; --threads everywhere; LW_SHARED_DIR; --json modes
+    verbs = [["info"], ["tokenize"], ["inspect"], ["extract"], ["generate"], ["bridge", "fit"], ["bridge", "apply"],
+             ["bridge", "info"], ["retrieval"], ["align"], ["channel"], ["debate"], ["bridge"]]
+    for v in verbs:
+        tag = "-".join(v)
+        add("help-" + tag, "newcomer", v + ["--help"], expect="ok", held=v[0] != "bridge" or len(v) == 1,
+            check=lambda d, rc, out, err, b, a, c: None if "usage" in out else "--help printed no usage on stdout")
+        add("unknown-option-" + tag, "newcomer", v + ["--bogus", "1"], stderr_has=r"unknown option",
+            stderr_lacks=r"needs a value")
+    add("missing-value-extract", None, ["extract", "--model"], stderr_has="needs a value")
+    add("out-of-range-states-range", "newcomer", channel(extra=["--resamples", "5"]), stderr_has=r"100")
+    add("unknown-verb", None, ["teleport"])
+    for v, a in (("generate", generate(extra=["--threads", "1"])), ("channel", channel(extra=["--threads", "1"])),
+                 ("debate", debate(extra=["--threads", "1"])), ("retrieval", retrieval(extra=["--threads", "1"]))):
+        add("threads-" + v, "newcomer", a, expect="ok")
+    add("shared-default-names-where", "newcomer", channel(task="gsm8k:2"), stderr_has="LW_SHARED_DIR",
+        env={"LW_SHARED_DIR": ""})
+    json_out = lambda d, rc, out, err, b, a, c: None if rc != 0 or is_json(out) else "stdout is not JSON"
+    add("json-bridge-info", "newcomer", ["bridge", "info", bridge], expect="ok", check=json_out)
+    add("json-info", "newcomer", ["info", m, "--json"], expect="ok", check=json_out)
+    add("json-inspect", "newcomer", ["inspect", st_a, "--json"], expect="ok", check=json_out)
+    add("json-tokenize", "newcomer", ["tokenize", m, "h\u00e9\u20ac", "--json"], expect="ok", check=json_out)
+    add("tokenize-whole-utf8", "newcomer", ["tokenize", m, "h\u00e9\u20ac"], expect="ok", check=utf8_out)
+    return cases
+
+
+def is_json(text):
+    try:
+        json.loads(text)
+        return True
+    except ValueError:
+        return False
+
+
+def utf8_out(d, rc, out, err, before, after, c):
+    return None if "\ufffd" not in out else "stdout has partial UTF-8 sequences"
+
+
+# -------------------------------------------------------------------------- main ----
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cli", required=True)
+    ap.add_argument("--make-model", required=True)
+    ap.add_argument("--work", required=True, help="scratch directory (wiped)")
+    a = ap.parse_args()
+    ctx = Ctx()
+    ctx.cli, ctx.work = os.path.abspath(a.cli), os.path.abspath(a.work)
+    if not os.access(ctx.cli, os.X_OK) or not os.access(a.make_model, os.X_OK):
+        print("SKIP: %s or %s is not built" % (a.cli, a.make_model), file=sys.stderr)
+        return 77
+    shutil.rmtree(ctx.work, ignore_errors=True)
+    ctx.corpus = os.path.join(ctx.work, "corpus")
+    tmp = os.path.join(ctx.work, "tmp")
+    os.makedirs(tmp)
+    ctx.env = dict(os.environ)
+    ctx.env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+    ctx.env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+    ctx.env["TMPDIR"] = tmp
+    ctx.env.pop("LW_SHARED_DIR", None)
+    shared = os.environ.get("LW_SHARED_DIR") or os.environ.get("LW_SHARED_DIR_DEFAULT")
+    ctx.shared = shared if shared and os.path.isdir(shared) else None
+    toy = os.path.join(ctx.shared, "models", "tinystories656K.gguf") if ctx.shared else None
+    ctx.toy = toy if toy and os.path.exists(toy) else None
+    if not ctx.toy:
+        print("note: no ../shared toy model (LW_SHARED_DIR): the case that needs a real vocabulary is left out")
+    make_corpus.build(ctx.corpus, os.path.abspath(a.make_model), ctx.cli)
+    corpus_before = tree_state(ctx.corpus)
+
+    cases = build_cases(ctx)
+    names = [c.name for c in cases]
+    assert len(names) == len(set(names)), "duplicate case names"
+    only = os.environ.get("LW_ROBUST_CASES")
+    if only:
+        cases = [c for c in cases if re.search(only, c.name)]
+    strict = os.environ.get("LW_ROBUST_STRICT") == "1"
+    verbose = os.environ.get("LW_ROBUST_VERBOSE") in ("1", "2")
+    verbose_all = os.environ.get("LW_ROBUST_VERBOSE") == "2"
+    jobs = max(1, int(os.environ.get("LW_ROBUST_JOBS", "2")))
+    t0 = time.monotonic()
+    # Cases that may block (FIFOs, /dev/zero) mostly wait, not compute: they run beside the
+    # others in a pool of their own so that their time limits do not add up.
+    with concurrent.futures.ThreadPoolExecutor(jobs) as pool, concurrent.futures.ThreadPoolExecutor(4) as waiting:
+        futures = [(waiting if c.timeout <= HANG_TIMEOUT else pool).submit(run_case, c, ctx) for c in cases]
+        results = [f.result() for f in futures]
+    counted, pending_fail, pending_pass = [], [], []
+    for r in results:
+        c = r.case
+        if verbose_all:
+            print("case %s (%.1f s): %s\n    stderr: %s" % (c.name, r.seconds, r.cmd, r.stderr.strip()[:300]))
+        if r.problems:
+            print("FAIL %s (%s): %s" % (c.name, c.label(), "; ".join(r.problems)))
+            if verbose:
+                print("    $ %s\n    stderr: %s" % (r.cmd, r.stderr.strip().replace("\n", "\n            ")[:2000]))
+            (pending_fail if c.pending and not strict else counted).append(c)
+        elif c.pending:
+            pending_pass.append(c)
+            print("PASS-PENDING %s (%s): passes now" % (c.name, c.label()))
+    suite_problems = ["corpus: " + m for m in diff_states(corpus_before, tree_state(ctx.corpus))]
+    suite_problems += ["TMPDIR: " + m for m in diff_states({}, tree_state(tmp))]
+    for m in suite_problems:
+        print("FAIL suite (held before): %s" % m)
+    slowest = max(results, key=lambda r: r.seconds) if results else None
+    print("robustness: %d cases in %.0f s (slowest %s %.1f s): %d passed, %d failed%s; %d failures of pending items "
+          "(%s)%s" % (len(results), time.monotonic() - t0, slowest.case.name if slowest else "-",
+                      slowest.seconds if slowest else 0, len(results) - len(counted) - len(pending_fail),
+                      len(counted), " (strict)" if strict else "", len(pending_fail),
+                      ",".join(sorted(PENDING_ITEMS)),
+                      "" if strict else "; LW_ROBUST_STRICT=1 counts them"))
+    if not counted and not suite_problems:
+        shutil.rmtree(ctx.work, ignore_errors=True)
+    return 1 if counted or suite_problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
