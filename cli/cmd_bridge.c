@@ -240,5 +240,8 @@ int cmd_bridge(int argc, char **argv) {
         fputs(USAGE, stdout);
         return 0;
     }
+    if (argv[1][0] == '-')
+        return cli_fail("bridge", "unknown option %s: bridge takes a subcommand first (fit, apply, info; "
+                        "`latentwire bridge --help`)", argv[1]);
     return cli_fail("bridge", "unknown subcommand \"%s\" (fit, apply, info)", argv[1]);
 }

@@ -1,5 +1,6 @@
 /* Safetensors writer (streaming, crash-safe) and mmap reader (fully validating). */
 #include "latentwire/safetensors.h"
+#include "latentwire/textio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -579,7 +580,9 @@ lw_st_file *lw_st_parse(const void *buf, size_t len, const char *label) {
 }
 
 lw_st_file *lw_st_open(const char *path) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* stat before open: opening a FIFO would wait for a writer forever */
+    if (lw_check_regular_file(path) != 0) return NULL;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         lw_fail("%s: %s", path, strerror(errno));
         return NULL;

@@ -309,10 +309,13 @@ static const char *output_tail(const char *name, const char *stem, size_t stem_l
     return strncmp(s, SUFFIX, SUFFIX_LEN) == 0 ? s + SUFFIX_LEN : NULL;
 }
 
-/* A temporary this code leaves while it works: ".part<K>.tmp" or the writer's ".tmp.XXXXXX". */
+/* A temporary this code leaves while it works: ".part<K>.tmp" or the writer's ".tmp.XXXXXX";
+ * also ".layer<K>.tmp", the name earlier versions gave them (left by runs killed before this
+ * version cleaned up on signals). */
 static bool is_temp_tail(const char *tail) {
-    if (strncmp(tail, ".part", 5) == 0) {
-        const char *d = tail + 5;
+    const size_t pre = strncmp(tail, ".part", 5) == 0 ? 5 : strncmp(tail, ".layer", 6) == 0 ? 6 : 0;
+    if (pre) {
+        const char *d = tail + pre;
         if (*d < '0' || *d > '9') return false;
         while (*d >= '0' && *d <= '9') d++;
         return strcmp(d, ".tmp") == 0;

@@ -635,7 +635,7 @@ def build_cases(ctx):
     add("shared-default-names-where", "newcomer", channel(task="gsm8k:2"), stderr_has="LW_SHARED_DIR",
         env={"LW_SHARED_DIR": ""})
     json_out = lambda d, rc, out, err, b, a, c: None if rc != 0 or is_json(out) else "stdout is not JSON"
-    add("json-bridge-info", "newcomer", ["bridge", "info", bridge], expect="ok", check=json_out)
+    add("json-bridge-info", "newcomer", ["bridge", "info", bridge, "--json"], expect="ok", check=json_out)
     add("json-info", "newcomer", ["info", m, "--json"], expect="ok", check=json_out)
     add("json-inspect", "newcomer", ["inspect", st_a, "--json"], expect="ok", check=json_out)
     add("json-tokenize", "newcomer", ["tokenize", m, "h\u00e9\u20ac", "--json"], expect="ok", check=json_out)
