@@ -84,3 +84,39 @@ int cli_parse_layers(const char *spec, int n_layer, int **out) {
 }
 
 bool cli_is_tty(void) { return isatty(STDERR_FILENO) == 1; }
+
+/* One allocation: the pointer array (NULL-terminated), then a copy of the text the items
+ * point into, so the caller frees it with one free(). */
+int cli_split_list(const char *option, const char *spec, char ***items) {
+    *items = NULL;
+    if (!spec || !*spec) return lw_fail("%s is empty: give a comma-separated list", option);
+    int n = 1;
+    for (const char *s = spec; *s; s++) n += *s == ',';
+    size_t len = strlen(spec) + 1;
+    char **v = malloc(sizeof(char *) * (size_t)(n + 1) + len);
+    if (!v) return lw_fail("out of memory");
+    char *copy = (char *)(v + n + 1);
+    memcpy(copy, spec, len);
+    int k = 0;
+    for (char *t = copy;; t++) {
+        char *end = strchr(t, ',');
+        if (end) *end = '\0';
+        v[k] = t;
+        if (!*t) {
+            free(v);
+            return lw_fail("%s \"%s\": item %d is empty", option, spec, k + 1);
+        }
+        for (int j = 0; j < k; j++)
+            if (!strcmp(v[j], t)) {
+                lw_fail("%s \"%s\": \"%s\" is listed twice", option, spec, t);
+                free(v);
+                return -1;
+            }
+        k++;
+        if (!end) break;
+        t = end;
+    }
+    v[k] = NULL;
+    *items = v;
+    return k;
+}
