@@ -317,13 +317,14 @@ static int write_record(FILE *rec, json_t *line) {
     return rc;
 }
 
-/* Runs each condition on each item of one split (past records reused), writing records.
+/* Runs each applicable condition on each item of one split (past records reused), writing records.
  * scores[c * t->n + i] and costs likewise. 0 or -1 (message printed). */
 static int run_split(runner *R, const char *split, const lw_task *t, condition *const *cs, int n_cs, double *scores,
                      json_t **costs) {
     for (int i = 0; i < t->n; i++) {
         const lw_task_item *it = &t->items[i];
         for (int c = 0; c < n_cs; c++) {
+            if (cs[c]->not_applicable[0]) continue; /* its row says why */
             size_t at = (size_t)c * t->n + i;
             json_t *old = R->ps ? past_find(R->ps, split, cs[c]->name, it->id) : NULL;
             if (old) {
@@ -534,69 +535,123 @@ static FILE *open_records(const char *partial, bool resume, json_t *settings, pa
     return f;
 }
 
-int cmd_channel(int argc, char **argv) {
-    opts o = {.channels = "none,text,ac", .ks = "mid", .js = "mid", .ops = "replace", .data = "../shared/data",
-              .calib = 200, .select = 100, .resamples = 1000, .message_tokens = 24, .answer_tokens = 8, .top_p = 1.0f,
-              .onehot = 2.0f, .seed = 1};
+/* The options into o: 0, 1 (--help printed) or -1 (message printed). */
+static int parse_opts(int argc, char **argv, opts *o) {
+    *o = (opts){.channels = "none,text,ac", .ks = "mid", .js = "mid", .ops = "replace", .data = "../shared/data",
+                .calib = 200, .select = 100, .resamples = 1000, .message_tokens = 24, .answer_tokens = 8,
+                .top_p = 1.0f, .onehot = 2.0f, .seed = 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n;
         double f;
         if (!strcmp(a, "--help")) {
             fputs(USAGE, stdout);
-            return 0;
-        } else if (!strcmp(a, "--resume")) o.resume = true;
-        else if (!strcmp(a, "--chat")) o.chat = true;
-        else if (!v) return cli_fail("channel", "option %s needs a value", a);
-        else if (!strcmp(a, "--sender")) o.sender = argv[++i];
-        else if (!strcmp(a, "--receiver")) o.receiver = argv[++i];
-        else if (!strcmp(a, "--task")) o.task = argv[++i];
-        else if (!strcmp(a, "--channel")) o.channels = argv[++i];
-        else if (!strcmp(a, "--k")) o.ks = argv[++i];
-        else if (!strcmp(a, "--j")) o.js = argv[++i];
-        else if (!strcmp(a, "--op")) o.ops = argv[++i];
-        else if (!strcmp(a, "--out")) o.out = argv[++i];
-        else if (!strcmp(a, "--json")) o.json = argv[++i];
-        else if (!strcmp(a, "--data")) o.data = argv[++i];
-        else if (!strcmp(a, "--ac-bridge")) o.ac_bridge = argv[++i];
-        else if (!strcmp(a, "--calib") && cli_parse_int(v, 2, 1000000, &n)) o.calib = (int)n, i++;
-        else if (!strcmp(a, "--select") && cli_parse_int(v, 1, 1000000, &n)) o.select = (int)n, i++;
-        else if (!strcmp(a, "--resamples") && cli_parse_int(v, 100, 10000000, &n)) o.resamples = (int)n, i++;
-        else if (!strcmp(a, "--message-tokens") && cli_parse_int(v, 1, 4096, &n)) o.message_tokens = (int)n, i++;
-        else if (!strcmp(a, "--answer-tokens") && cli_parse_int(v, 1, 4096, &n)) o.answer_tokens = (int)n, i++;
-        else if (!strcmp(a, "--top-k") && cli_parse_int(v, 0, 1 << 30, &n)) o.top_k = (int)n, i++;
-        else if (!strcmp(a, "--seed") && cli_parse_int(v, 0, 1L << 62, &n)) o.seed = (uint64_t)n, i++;
-        else if (!strcmp(a, "--temp") && cli_parse_float(v, &f) && f >= 0) o.temp = (float)f, o.temp_set = true, i++;
-        else if (!strcmp(a, "--top-p") && cli_parse_float(v, &f) && f > 0 && f <= 1) o.top_p = (float)f, i++;
-        else if (!strcmp(a, "--onehot") && cli_parse_float(v, &f) && f >= 0) o.onehot = (float)f, i++;
-        else return cli_fail("channel", "bad option or value: %s %s", a, v);
+            return 1;
+        } else if (!strcmp(a, "--resume")) o->resume = true;
+        else if (!strcmp(a, "--chat")) o->chat = true;
+        else if (!v) return -cli_fail("channel", "option %s needs a value", a);
+        else if (!strcmp(a, "--sender")) o->sender = argv[++i];
+        else if (!strcmp(a, "--receiver")) o->receiver = argv[++i];
+        else if (!strcmp(a, "--task")) o->task = argv[++i];
+        else if (!strcmp(a, "--channel")) o->channels = argv[++i];
+        else if (!strcmp(a, "--k")) o->ks = argv[++i];
+        else if (!strcmp(a, "--j")) o->js = argv[++i];
+        else if (!strcmp(a, "--op")) o->ops = argv[++i];
+        else if (!strcmp(a, "--out")) o->out = argv[++i];
+        else if (!strcmp(a, "--json")) o->json = argv[++i];
+        else if (!strcmp(a, "--data")) o->data = argv[++i];
+        else if (!strcmp(a, "--ac-bridge")) o->ac_bridge = argv[++i];
+        else if (!strcmp(a, "--calib") && cli_parse_int(v, 2, 1000000, &n)) o->calib = (int)n, i++;
+        else if (!strcmp(a, "--select") && cli_parse_int(v, 1, 1000000, &n)) o->select = (int)n, i++;
+        else if (!strcmp(a, "--resamples") && cli_parse_int(v, 100, 10000000, &n)) o->resamples = (int)n, i++;
+        else if (!strcmp(a, "--message-tokens") && cli_parse_int(v, 1, 4096, &n)) o->message_tokens = (int)n, i++;
+        else if (!strcmp(a, "--answer-tokens") && cli_parse_int(v, 1, 4096, &n)) o->answer_tokens = (int)n, i++;
+        else if (!strcmp(a, "--top-k") && cli_parse_int(v, 0, 1 << 30, &n)) o->top_k = (int)n, i++;
+        else if (!strcmp(a, "--seed") && cli_parse_int(v, 0, 1L << 62, &n)) o->seed = (uint64_t)n, i++;
+        else if (!strcmp(a, "--temp") && cli_parse_float(v, &f) && f >= 0) o->temp = (float)f, o->temp_set = true, i++;
+        else if (!strcmp(a, "--top-p") && cli_parse_float(v, &f) && f > 0 && f <= 1) o->top_p = (float)f, i++;
+        else if (!strcmp(a, "--onehot") && cli_parse_float(v, &f) && f >= 0) o->onehot = (float)f, i++;
+        else return -cli_fail("channel", "bad option or value: %s %s", a, v);
     }
-    if (!o.sender || !o.receiver || !o.task) return cli_fail("channel", "--sender, --receiver and --task are required");
-    int rc = 1;
+    if (!o->sender || !o->receiver || !o->task)
+        return -cli_fail("channel", "--sender, --receiver and --task are required");
+    return 0;
+}
+
+/* parts[2]: the reported items; parts[0] / parts[1]: n_select selection and n_calib calibration
+ * items, drawn with them from one pool so that no sender text is in two parts. 0 or -1
+ * (message printed). */
+static int load_items(const opts *o, int n_select, int n_calib, lw_task parts[3]) {
+    lw_task pool = {0};
+    int n_report, rc = 0;
+    if (cli_load_task_pool(o->task, o->data, o->seed, n_select + n_calib, &pool, &n_report) != 0)
+        return -cli_fail_lib("channel");
+    if (n_select + n_calib == 0) {
+        parts[2] = pool;
+        memset(&pool, 0, sizeof pool);
+    } else {
+        int sizes[3] = {n_select, n_calib, n_report};
+        if (lw_task_split(&pool, sizes, 3, o->seed ^ 0x5e1ec7, parts) != 0)
+            rc = -cli_fail("channel", "--task %s: %s", o->task, lw_last_error());
+    }
+    lw_task_free(&pool);
+    if (rc == 0 && parts[2].n == 0) rc = -cli_fail("channel", "--task %s has no items", o->task);
+    return rc;
+}
+
+/* The rows reported: every fixed channel (and every row not applicable), then one setting
+ * per AC family, chosen on the selection items. The row count, or -1 (message printed). */
+static int reported_rows(runner *R, conditions *cs, const lw_task *sel, json_t *root, condition **rows) {
+    int n = 0;
+    for (int c = 0; c < cs->n; c++)
+        if (cs->c[c].fam == FAM_FIXED || cs->c[c].not_applicable[0]) rows[n++] = &cs->c[c];
+    json_t *chosen = json_object();
+    json_object_set_new(root, "selection", json_pack("{s:o, s:o}", "items", item_ids(sel), "chosen", chosen));
+    for (int f = FAM_AC; f <= FAM_ACW; f++) {
+        if (family_size(cs, (family)f) == 0) continue;
+        int c = choose_setting(R, sel, cs, (family)f, chosen);
+        if (c < 0) return -1;
+        rows[n++] = &cs->c[c];
+    }
+    return n;
+}
+
+/* Runs for the progress line: the selection sweeps and the reported rows. */
+static int count_runs(const conditions *cs, int n_select, int n_report) {
+    int total = 0;
+    for (int f = FAM_FIXED; f <= FAM_ACW; f++) {
+        int k = family_size(cs, (family)f);
+        if (f == FAM_FIXED) total += k * n_report;
+        else if (k > 0) total += (k > 1 ? k * n_select : 0) + n_report;
+    }
+    return total;
+}
+
+int cmd_channel(int argc, char **argv) {
+    opts o;
+    int prc = parse_opts(argc, argv, &o);
+    if (prc != 0) return prc > 0 ? 0 : 1;
+    int rc = 1, n_rows = 0;
     lw_model *ma = lw_model_load(o.sender, cli_model_params());
     lw_model *mb = ma && strcmp(o.sender, o.receiver) ? lw_model_load(o.receiver, cli_model_params()) : ma;
     lw_session *sa = NULL, *sb = NULL;
     lw_bridge *bridge = NULL;
     conditions cs = {0};
-    condition **shown = NULL;
-    lw_task pool = {0}, parts[3] = {{0}}; /* selection, calibration, reported */
+    condition **rows = NULL;
+    lw_task parts[3] = {{0}}; /* selection, calibration, reported */
     double *scores = NULL;
     json_t **costs = NULL, *root = json_object(), *settings = NULL;
     past ps = {0};
     FILE *rec = NULL;
     char partial[4096] = "";
-    int n_shown = 0;
     if (!ma || !mb) {
         cli_fail_lib("channel");
         goto done;
     }
     sa = lw_session_new(ma, lw_session_default_params());
     sb = lw_session_new(mb, lw_session_default_params());
-    if (!sa || !sb || (o.ac_bridge && !(bridge = lw_bridge_load(o.ac_bridge)))) {
-        cli_fail_lib("channel");
-        goto done;
-    }
-    if (build_conditions(&o, sa, sb, bridge, &cs) != 0) {
+    if (!sa || !sb || (o.ac_bridge && !(bridge = lw_bridge_load(o.ac_bridge))) ||
+        build_conditions(&o, sa, sb, bridge, &cs) != 0) {
         cli_fail_lib("channel");
         goto done;
     }
@@ -604,34 +659,16 @@ int cmd_channel(int argc, char **argv) {
         cli_fail("channel", "nothing to run: %s: %s", cs.c[0].name, cs.c[0].not_applicable);
         goto done;
     }
-    /* items: the reported ones, and disjoint from them the selection and calibration items */
     int n_select = family_size(&cs, FAM_AC) > 1 || family_size(&cs, FAM_ACW) > 1 ? o.select : 0;
-    int n_calib = family_size(&cs, FAM_ACW) > 0 && !bridge ? o.calib : 0, n_report;
-    if (cli_load_task_pool(o.task, o.data, o.seed, n_select + n_calib, &pool, &n_report) != 0) {
-        cli_fail_lib("channel");
-        goto done;
-    }
-    if (n_select + n_calib == 0) {
-        parts[2] = pool;
-        memset(&pool, 0, sizeof pool);
-    } else {
-        int sizes[3] = {n_select, n_calib, n_report};
-        if (lw_task_split(&pool, sizes, 3, o.seed ^ 0x5e1ec7, parts) != 0) {
-            cli_fail("channel", "--task %s: %s", o.task, lw_last_error());
-            goto done;
-        }
-    }
+    int n_calib = family_size(&cs, FAM_ACW) > 0 && !bridge ? o.calib : 0;
+    if (load_items(&o, n_select, n_calib, parts) != 0) goto done;
     const lw_task *t = &parts[2];
-    if (t->n == 0) {
-        cli_fail("channel", "--task %s has no items", o.task);
-        goto done;
-    }
     settings = settings_json(&o, ma, mb, parts, 3, n_select, n_calib);
+    json_object_set_new(root, "settings", json_incref(settings));
     if (o.out) {
         snprintf(partial, sizeof partial, "%s.partial", o.out);
         if (!(rec = open_records(partial, o.resume, settings, &ps))) goto done;
     }
-    json_object_set_new(root, "settings", json_incref(settings));
     if (n_calib > 0) {
         json_t *maps = json_object();
         json_object_set_new(root, "calibration", json_pack("{s:o, s:o}", "items", item_ids(&parts[1]), "maps", maps));
@@ -640,45 +677,12 @@ int cmd_channel(int argc, char **argv) {
             goto done;
         }
     }
-    /* the rows reported: every fixed channel, and one setting per AC family */
-    runner R = {.sa = sa, .sb = sb, .rec = rec, .ps = &ps};
-    int fam_n[3] = {0, family_size(&cs, FAM_AC), family_size(&cs, FAM_ACW)};
-    R.total = (fam_n[1] > 1 ? fam_n[1] : 0) * n_select + (fam_n[2] > 1 ? fam_n[2] : 0) * n_select;
-    shown = malloc(sizeof *shown * (size_t)cs.n);
-    for (int c = 0; c < cs.n; c++)
-        if (cs.c[c].fam == FAM_FIXED || cs.c[c].not_applicable[0]) shown[n_shown++] = &cs.c[c];
-    for (int c = 0; c < n_shown; c++) R.total += shown[c]->not_applicable[0] ? 0 : t->n;
-    R.total += (fam_n[1] > 0) * t->n + (fam_n[2] > 0) * t->n;
-    json_t *sel = json_object();
-    json_object_set_new(root, "selection", json_pack("{s:o, s:o}", "items", item_ids(&parts[0]), "chosen", sel));
-    for (int f = FAM_AC; f <= FAM_ACW; f++) {
-        if (fam_n[f] == 0) continue;
-        int c = choose_setting(&R, &parts[0], &cs, (family)f, sel);
-        if (c < 0) goto done;
-        shown[n_shown++] = &cs.c[c];
-    }
-    scores = calloc((size_t)n_shown * t->n, sizeof(double));
-    costs = calloc((size_t)n_shown * t->n, sizeof(json_t *));
-    condition **run = malloc(sizeof *run * (size_t)n_shown);
-    int n_run = 0;
-    for (int c = 0; c < n_shown; c++)
-        if (!shown[c]->not_applicable[0]) run[n_run++] = shown[c];
-    int src = run_split(&R, "report", t, run, n_run, scores, costs);
-    free(run);
-    if (src != 0) goto done;
-    /* scores of the rows that ran were stored in run order: spread them to the shown order */
-    double *sc2 = calloc((size_t)n_shown * t->n, sizeof(double));
-    json_t **co2 = calloc((size_t)n_shown * t->n, sizeof(json_t *));
-    for (int c = 0, r = 0; c < n_shown; c++) {
-        if (shown[c]->not_applicable[0]) continue;
-        memcpy(sc2 + (size_t)c * t->n, scores + (size_t)r * t->n, sizeof(double) * t->n);
-        memcpy(co2 + (size_t)c * t->n, costs + (size_t)r * t->n, sizeof(json_t *) * t->n);
-        r++;
-    }
-    free(scores);
-    free(costs);
-    scores = sc2;
-    costs = co2;
+    runner R = {.sa = sa, .sb = sb, .rec = rec, .ps = &ps, .total = count_runs(&cs, n_select, t->n)};
+    rows = malloc(sizeof *rows * (size_t)cs.n);
+    if ((n_rows = reported_rows(&R, &cs, &parts[0], root, rows)) < 0) goto done;
+    scores = calloc((size_t)n_rows * t->n, sizeof(double));
+    costs = calloc((size_t)n_rows * t->n, sizeof(json_t *));
+    if (run_split(&R, "report", t, rows, n_rows, scores, costs) != 0) goto done;
     if (rec) {
         int bad = fclose(rec);
         rec = NULL;
@@ -692,7 +696,7 @@ int cmd_channel(int argc, char **argv) {
     if (n_calib) printf(", %d for calibration", parts[1].n);
     printf("; no text in two of these), %d resamples\n", o.resamples);
     json_object_set_new(root, "items", item_ids(t));
-    print_summary(shown, n_shown, t, scores, costs, &o, root);
+    print_summary(rows, n_rows, t, scores, costs, &o, root);
     if (o.out && rename(partial, o.out) != 0) {
         cli_fail("channel", "cannot rename %s to %s: %s", partial, o.out, strerror(errno));
         goto done;
@@ -704,10 +708,10 @@ int cmd_channel(int argc, char **argv) {
     rc = 0;
 done:
     if (rec) fclose(rec);
-    for (int i = 0; costs && i < n_shown * parts[2].n; i++) json_decref(costs[i]);
+    for (int i = 0; costs && i < n_rows * parts[2].n; i++) json_decref(costs[i]);
     free(costs);
     free(scores);
-    free(shown);
+    free(rows);
     for (int c = 0; c < cs.n; c++) lw_bridge_free(cs.c[c].fitted);
     free(cs.c);
     past_free(&ps);
@@ -718,7 +722,6 @@ done:
     lw_session_free(sb);
     if (mb != ma) lw_model_free(mb);
     lw_model_free(ma);
-    lw_task_free(&pool);
     for (int p = 0; p < 3; p++) lw_task_free(&parts[p]);
     return rc;
 }
