@@ -80,6 +80,13 @@ const char *cli_default_data_dir(void);
  * ../shared/data). 0 or -1 (message set). */
 int cli_load_task(const char *spec, const char *data_dir, uint64_t seed, lw_task *out);
 
+/* A pool for a task to be split (lw_task_split) into the items reported and `extra` others
+ * (selection, calibration) from the same source. Count-based specs (story:N, gsm8k:N, bio:N,
+ * fv:NAME[:N]) load more items of the source (4 x (N + extra), so that items whose texts
+ * repeat can be dropped) and *n_report = N; a task file is the pool itself and *n_report = -1
+ * (report what is left). extra 0: the task as cli_load_task loads it, *n_report = its count. */
+int cli_load_task_pool(const char *spec, const char *data_dir, uint64_t seed, int extra, lw_task *out, int *n_report);
+
 /* Model parameters for every verb: the defaults plus the global --gpu-layers N. */
 lw_model_params cli_model_params(void);
 

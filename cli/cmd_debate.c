@@ -2,6 +2,7 @@
  * first agent answering alone (its round-1 answer), paired on the same items. */
 #include <errno.h>
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,9 @@
 
 static const char *USAGE =
     "usage: latentwire debate --agents M1.gguf[:TEMP],M2.gguf[:TEMP],... --task SPEC [options]\n"
+    "  --agents LIST      models, each with its sampling temperature TEMP >= 0 (default 0.7; 0 = greedy) after\n"
+    "                     the last ':' (so a path with a ':' needs :TEMP); an item listed twice, or two greedy\n"
+    "                     agents of one model, are refused (a copy only repeats a vote)\n"
     "  --task SPEC        FILE.jsonl | gsm8k:N | story:N | fv:NAME[:N] | bio:N\n"
     "  --rounds R         (default 2)   --channel text|cipher (default text)\n"
     "  --answer-tokens N  (default 48)  --out ITEMS.jsonl  --json SUMMARY.json\n"
@@ -24,6 +28,37 @@ static const char *USAGE =
     "  --threads N        CPU threads of each agent's model (default: all cores)\n"
     "  --chat             each agent reads its input as a user turn in its model's chat template\n"
     "  Each agent reads the item's sender text (if any) and receiver prompt as its question.\n";
+
+/* The --agents items, each MODEL[:TEMP] with TEMP a number >= 0 after the last ':'. An item
+ * listed twice (cli_parse_list), or one model greedy twice ("m:0,m:0.0"), is refused: the copy
+ * would only repeat a vote. The count or -1 (message set). */
+static int parse_agents(const char *spec, char ***items) {
+    int n = cli_parse_list("--agents", spec, items);
+    for (int k = 0; k < n; k++) {
+        const char *tok = (*items)[k], *colon = strrchr(tok, ':');
+        size_t path_len = colon ? (size_t)(colon - tok) : strlen(tok);
+        double temp = 0.7;
+        const char *why = NULL;
+        if (colon && (!cli_parse_float(colon + 1, &temp) || temp < 0))
+            why = "its temperature after the last ':' must be a number >= 0 (0 = greedy)";
+        else if (path_len == 0)
+            why = "the model path is empty";
+        for (int j = 0; !why && temp == 0 && j < k; j++) {
+            const char *o = (*items)[j], *oc = strrchr(o, ':');
+            double ot = 0.7;
+            if (oc) cli_parse_float(oc + 1, &ot);
+            if (ot == 0 && (size_t)(oc ? oc - o : (ptrdiff_t)strlen(o)) == path_len && !strncmp(o, tok, path_len))
+                why = "this greedy agent is listed twice (its copy would only repeat its vote)";
+        }
+        if (why) {
+            lw_fail("--agents item \"%s\": %s", tok, why);
+            free(*items);
+            *items = NULL;
+            return -1;
+        }
+    }
+    return n;
+}
 
 int cmd_debate(int argc, char **argv) {
     const char *agents_spec = NULL, *task = NULL, *out = NULL, *json = NULL, *data = cli_default_data_dir();
@@ -66,25 +101,34 @@ int cmd_debate(int argc, char **argv) {
     double *vote = NULL, *solo = NULL;
     FILE *rec = NULL;
     char partial[4096] = "";
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", agents_spec);
-    char *save = NULL;
-    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (n_agents == MAX_AGENTS) {
-            cli_fail("debate", "at most %d agents", MAX_AGENTS);
-            goto done;
-        }
-        char *colon = strrchr(tok, ':');
+    char **items = NULL;
+    int n_items = parse_agents(agents_spec, &items);
+    if (n_items < 0) {
+        cli_fail_lib("debate");
+        goto done;
+    }
+    if (n_items > MAX_AGENTS) {
+        cli_fail("debate", "--agents: at most %d agents (got %d)", MAX_AGENTS, n_items);
+        free(items);
+        goto done;
+    }
+    for (int k = 0; k < n_items; k++) {
+        char *tok = items[k], *colon = strrchr(tok, ':');
         double temp = 0.7;
-        if (colon && cli_parse_float(colon + 1, &temp)) *colon = '\0';
+        if (colon) {
+            *colon = '\0';
+            cli_parse_float(colon + 1, &temp); /* checked by parse_agents */
+        }
         models[n_agents] = lw_model_load(tok, cli_model_params());
         lw_session *s = models[n_agents] ? lw_session_new(models[n_agents], sp) : NULL;
         if (!s) {
             cli_fail_lib("debate");
+            free(items);
             goto done;
         }
         agents[n_agents++] = (lw_agent){.session = s, .temperature = (float)temp};
     }
+    free(items);
     vote = calloc((size_t)t.n, sizeof(double));
     solo = calloc((size_t)t.n, sizeof(double));
     if (out) {

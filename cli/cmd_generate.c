@@ -118,13 +118,22 @@ static int parse_hook(const char *spec, const lw_model *m, const lw_model_info *
     *h = lw_hook_default();
     char buf[1200];
     snprintf(buf, sizeof buf, "%s", spec);
-    char *field[5] = {0};
+    char *field[6] = {0};
     int nf = 0;
-    char *save = NULL;
-    /* fields are separated by ":", so a vectors path cannot contain one (documented) */
-    for (char *t = strtok_r(buf, ":", &save); t && nf < 5; t = strtok_r(NULL, ":", &save)) field[nf++] = t;
-    if (nf < 4) {
-        fprintf(stderr, "latentwire generate: --hook \"%s\": expected SITE:OP:POSITIONS:VECTORS[:SCALE]\n", spec);
+    /* fields are separated by ":", so a vectors path cannot contain one (documented); every
+     * field is counted, so an empty or a sixth field is an error, not silently dropped */
+    for (char *t = buf; t && nf < 6; nf++) {
+        field[nf] = t;
+        t = strchr(t, ':');
+        if (t) *t++ = '\0';
+    }
+    bool empty = false;
+    for (int k = 0; k < nf; k++) empty |= !*field[k];
+    if (nf < 4 || nf > 5 || empty) {
+        fprintf(stderr,
+                "latentwire generate: --hook \"%s\": expected SITE:OP:POSITIONS:VECTORS[:SCALE], got %s%d field%s "
+                "(a vectors path cannot contain ':')\n",
+                spec, empty ? "an empty field among " : "", nf, nf == 1 ? "" : "s");
         return -1;
     }
     lw_site_ref site;

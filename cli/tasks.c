@@ -59,3 +59,36 @@ int cli_load_task(const char *spec, const char *data_dir, uint64_t seed, lw_task
     }
     return lw_task_load(spec, out);
 }
+
+/* The count a count-based spec asks for (story:N, gsm8k:N, bio:N, fv:NAME[:N]) and the spec
+ * text before it; false for a file. */
+static bool spec_count(const char *spec, char *head, size_t cap, long *n) {
+    static const char *const counted[] = {"story:", "gsm8k:", "bio:"};
+    for (size_t i = 0; i < sizeof counted / sizeof *counted; i++)
+        if (!strncmp(spec, counted[i], strlen(counted[i]))) {
+            snprintf(head, cap, "%s", counted[i]);
+            return cli_parse_int(spec + strlen(counted[i]), 1, 1000000, n);
+        }
+    if (strncmp(spec, "fv:", 3)) return false;
+    const char *colon = strchr(spec + 3, ':');
+    *n = 200; /* cli_load_task's default */
+    snprintf(head, cap, "%.*s:", colon ? (int)(colon - spec) : (int)strlen(spec), spec);
+    return !colon || cli_parse_int(colon + 1, 1, 1000000, n);
+}
+
+int cli_load_task_pool(const char *spec, const char *data_dir, uint64_t seed, int extra, lw_task *out, int *n_report) {
+    char head[512];
+    long n;
+    if (extra <= 0 || !spec_count(spec, head, sizeof head, &n)) {
+        int rc = cli_load_task(spec, data_dir, seed, out);
+        *n_report = rc == 0 && extra > 0 ? -1 : out->n;
+        return rc;
+    }
+    /* room for the items whose texts repeat one already drawn (the story task has 560 texts) */
+    long want = 4 * (n + extra);
+    if (want > 1000000) want = 1000000;
+    char grown[600];
+    snprintf(grown, sizeof grown, "%s%ld", head, want);
+    *n_report = (int)n;
+    return cli_load_task(grown, data_dir, seed, out);
+}

@@ -16,7 +16,7 @@ run() { # name sender receiver channels ks js
 }
 run s260-s260 stories260K stories260K none,context,text,cipher,ac,acw 0,2,4 0,2,4
 run t656-t656 tinystories656K tinystories656K none,context,text,cipher,ac,acw 0,1 0,1
-run s260-t656 stories260K tinystories656K none,context,text,ac,acw 2,4 0,1
+run s260-t656 stories260K tinystories656K none,context,text,acw 2,4 0,1
 for ch in text cipher; do
   echo "== debate ($ch)"
   "$cli" debate --agents "$m/stories260K.gguf:0,$m/stories260K.gguf:0.7,$m/stories260K.gguf:1.0" --rounds 2 \

@@ -55,9 +55,9 @@ step "channels on the story task (50 items): SmolLM2 -> itself in its chat templ
 "$cli" channel --sender "$smol" --receiver "$smol" --chat --task story:50 \
   --channel none,context,text,cipher,ac --k 15 --j 15 --data "$shared/data" \
   --out "$out/channels-smol-chat.jsonl" --resume
-step "channels on the story task (50 items): Gemma 3 -> SmolLM2 (different vocabularies: no CIPHER)"
+step "channels on the story task (50 items): Gemma 3 -> SmolLM2 (different vocabularies and widths: no CIPHER, AC through a fitted map)"
 "$cli" channel --sender "$gemma" --receiver "$smol" --task story:50 \
-  --channel none,context,text,ac --k 9 --j 15 --data "$shared/data" \
+  --channel none,context,text,acw --k 9 --j 15 --data "$shared/data" \
   --out "$out/channels-gemma-smol.jsonl" --resume
 
 if [ "${LW_DEMO_SCIFACT:-0}" = "1" ] && [ -d "$scifact" ]; then

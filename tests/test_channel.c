@@ -3,10 +3,8 @@
  *    bit-identical receiver logits;
  *  - AC replace with A = B, the same prompt and k = j changes nothing; sum with a zero
  *    vector and mean with an identical vector change nothing;
- *  - AC(W) with W = identity equals AC; the closed-form W equals an independent
- *    least-squares solve (QR, LAPACK dgels);
+ *  - AC(W) with W = identity equals AC; acw's map is the bridge ridge on the same pairs;
  *  - CIPHER across vocabularies, layers out of range, empty texts are errors. */
-#include <lapacke.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -146,45 +144,39 @@ static void test_ac_identities(void **state) {
     lw_channel_result_free(&r0);
 }
 
-static void test_ac_map_least_squares(void **state) {
+/* acw's map is the project's ridge bridge (centered, alpha by GCV) on the same pairs: fitted
+ * independently here from the same activations, both map held-out rows identically. */
+static void test_ac_map_is_the_bridge_ridge(void **state) {
     const char *texts[12] = {"The cat sat on the mat.", "A dog ran in the park.", "Tom had a red kite.",
                              "Sue liked her doll.", "The sun was hot today.", "Ben saw a big truck.",
                              "Mia found a shiny stone.", "The bird sang a song.", "Max ate a green apple.",
                              "Anna read a little book.", "The fish swam away fast.", "Tim built a sand castle."};
-    int dA, dB;
-    float *W = lw_channel_fit_ac_map(SA, SB, 1, 2, texts, 12, &dA, &dB);
-    assert_non_null(W);
-    assert_int_equal(dA, D);
-    assert_int_equal(dB, D);
-    /* independent: the same activations, solved by QR on the ridge-augmented system */
+    lw_bridge *b = lw_channel_fit_ac_bridge(SA, SB, 1, 2, texts, 12, NULL);
+    if (!b) fail_msg("%s", lw_last_error());
+    assert_int_equal(lw_bridge_source_dim(b), D);
+    assert_int_equal(lw_bridge_out_dim(b), D);
     float *A = malloc(sizeof(float) * 12 * D), *B = malloc(sizeof(float) * 12 * D);
     int la = 1, lb = 2;
     float *outA[1] = {A}, *outB[1] = {B};
     assert_int_equal(lw_extract_pooled(SA, texts, 12, true, true, &la, 1, LW_POOL_LAST, outA, NULL), 0);
     assert_int_equal(lw_extract_pooled(SB, texts, 12, true, true, &lb, 1, LW_POOL_LAST, outB, NULL), 0);
-    double tr = 0;
-    for (int i = 0; i < 12 * D; i++) tr += (double)A[i] * A[i];
-    double lambda = 1e-6 * tr / D;
-    int rows = 12 + D;
-    double *Aa = calloc((size_t)rows * D, sizeof(double)), *Bb = calloc((size_t)rows * D, sizeof(double));
-    for (int i = 0; i < 12; i++)
-        for (int c = 0; c < D; c++) Aa[i * D + c] = A[i * D + c], Bb[i * D + c] = B[i * D + c];
-    for (int c = 0; c < D; c++) Aa[(12 + c) * D + c] = sqrt(lambda);
-    assert_int_equal(LAPACKE_dgels(LAPACK_ROW_MAJOR, 'N', rows, D, D, Aa, D, Bb, D), 0);
-    /* Bb's first D rows hold W^T */
-    double maxdiff = 0, maxw = 0;
-    for (int r = 0; r < D; r++)
-        for (int c = 0; c < D; c++) {
-            double ref = Bb[c * D + r];
-            maxdiff = fmax(maxdiff, fabs(W[r * D + c] - ref));
-            maxw = fmax(maxw, fabs(ref));
-        }
-    if (maxdiff > 1e-3 * maxw) fail_msg("closed-form W differs from the QR solve by %.3g (max |W| %.3g)", maxdiff, maxw);
-    free(Aa);
-    free(Bb);
+    lw_bridge_params bp = lw_bridge_default_params();
+    assert_true(bp.center && bp.alpha <= 0 && bp.alpha_select == LW_ALPHA_GCV);
+    lw_bridge *ref = lw_bridge_fit(A, B, 12, D, D, &bp);
+    assert_non_null(ref);
+    /* rows the map was not fitted on: B's rows as inputs */
+    float *y1 = malloc(sizeof(float) * 12 * D), *y2 = malloc(sizeof(float) * 12 * D);
+    assert_int_equal(lw_bridge_apply_source(b, B, 12, y1), 0);
+    assert_int_equal(lw_bridge_apply_source(ref, B, 12, y2), 0);
+    assert_memory_equal(y1, y2, sizeof(float) * 12 * D);
+    assert_string_equal(lw_bridge_info_json(b), lw_bridge_info_json(ref));
+    assert_non_null(strstr(lw_bridge_info_json(b), "gcv"));
+    lw_bridge_free(b);
+    lw_bridge_free(ref);
+    free(y1);
+    free(y2);
     free(A);
     free(B);
-    free(W);
 }
 
 static void test_bad_input(void **state) {
@@ -214,16 +206,15 @@ static void test_bad_input(void **state) {
     p.kind = LW_CHANNEL_CIPHER;
     assert_int_equal(lw_channel_run(sa, sb, &p, STORY, QUESTION, &r, NULL), -1);
     assert_non_null(strstr(lw_last_error(), "vocabular"));
-    /* text and AC across the two models work (different widths: the last 64 coordinates) */
+    /* text across the two models works; AC across their widths (64 and 128) needs a map */
     p.kind = LW_CHANNEL_TEXT;
     assert_int_equal(lw_channel_run(sa, sb, &p, STORY, QUESTION, &r, NULL), 0);
     lw_channel_result_free(&r);
     p.kind = LW_CHANNEL_AC;
     p.ac_k = -1;
     p.ac_j = -1;
-    assert_int_equal(lw_channel_run(sa, sb, &p, STORY, QUESTION, &r, NULL), 0);
-    assert_int_equal(r.cost.message_floats, 64);
-    lw_channel_result_free(&r);
+    assert_int_equal(lw_channel_run(sa, sb, &p, STORY, QUESTION, &r, NULL), -1);
+    assert_non_null(strstr(lw_last_error(), "needs a map"));
     lw_session_free(sa);
     lw_session_free(sb);
     lw_model_free(ma);
@@ -299,7 +290,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cipher_onehot_is_text),
         cmocka_unit_test(test_ac_identities),
-        cmocka_unit_test(test_ac_map_least_squares),
+        cmocka_unit_test(test_ac_map_is_the_bridge_ridge),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_debate),
         cmocka_unit_test(test_majority_rule),

@@ -19,9 +19,14 @@
  *            vocabulary in A and B.
  *   AC       (Ramesh & Li, ICML 2025) A reads its text up to layer k only (early stop) and
  *            its last-token residual a is grafted into B's last prompt token at layer j:
- *            b := f(a, b), f in {replace, sum, mean}. Without a map and with different
- *            widths, f acts on the last min(dA, dB) coordinates; with a map W (AC(W)),
- *            a is first mapped to B's width: a' = W a (+ bias).
+ *            b := f(a, b), f in {replace, sum, mean}. With a map W (AC(W)), a is first
+ *            mapped to B's width: a' = W a (+ bias). Different widths need a map (refused
+ *            without one: the coordinates of two unrelated bases do not correspond).
+ *            Default k and j: each model's middle layer (LW_AC_LAYER_MIDDLE). A graft into
+ *            B's last block reaches nothing but the logits of that one position (later
+ *            tokens read keys and values computed from the block's input, not its output),
+ *            so only the first answer token could change; from a middle layer on, every
+ *            later layer carries the graft into the whole answer.
  * B then generates up to answer_tokens greedily. Every run records its cost. */
 #ifndef LATENTWIRE_CHANNEL_H
 #define LATENTWIRE_CHANNEL_H
@@ -46,6 +51,12 @@ typedef enum {
 
 typedef enum { LW_AC_REPLACE = 0, LW_AC_SUM, LW_AC_MEAN } lw_ac_op;
 
+/* ac_k / ac_j value standing for the model's middle layer, n_layer / 2 (the default). */
+#define LW_AC_LAYER_MIDDLE (-1000000)
+/* A layer index as the channel reads it: LW_AC_LAYER_MIDDLE, negative from the end, or as
+ * is; -1 when out of range (message set). */
+int lw_channel_resolve_layer(int layer, int n_layer);
+
 const char *lw_channel_name(lw_channel_kind k);     /* "none", "context", "text", "cipher", "ac" */
 int lw_channel_from_name(const char *name);         /* -1 if unknown */
 const char *lw_ac_op_name(lw_ac_op op);             /* "replace", "sum", "mean" */
@@ -59,7 +70,8 @@ typedef struct {
     int cipher_top_k;       /* 0 = off */
     float cipher_top_p;     /* 1 = off */
     float cipher_onehot;    /* partial mode threshold on max p (default 2: never one-hot) */
-    int ac_k, ac_j;         /* AC: A's layer k, B's layer j (negative: from the end) */
+    int ac_k, ac_j;         /* AC: A's layer k, B's layer j (negative: from the end;
+                               default LW_AC_LAYER_MIDDLE) */
     lw_ac_op ac_op;
     const float *ac_W;      /* AC(W): dB x dA row-major map, or NULL */
     const float *ac_bias;   /* optional dB bias for ac_W */
@@ -101,12 +113,13 @@ void lw_channel_result_free(lw_channel_result *r);
 int lw_channel_run(lw_session *sender, lw_session *receiver, const lw_channel_params *p, const char *sender_text,
                    const char *receiver_prompt, lw_channel_result *out, float **logits_out);
 
-/* Closed-form AC(W): least squares W (dB x dA, no bias) minimizing sum |W a_i - b_i|^2
- * over last-token activations of A at layer k and B at layer j on calibration texts (the
- * MSE the paper trains with Adam, solved exactly; tiny ridge 1e-6 x trace for stability).
- * Returns malloc'd W or NULL. */
-float *lw_channel_fit_ac_map(lw_session *sender, lw_session *receiver, int k, int j, const char *const *texts,
-                             int n_texts, int *dA, int *dB);
+/* AC(W): the project's ridge bridge (lw_bridge_fit, recipe RIDGE: centering, alpha by GCV
+ * unless bp says otherwise) from A's last-token residuals at layer k to B's at layer j on
+ * calibration texts, which must be disjoint from the items the channel is scored on (see
+ * lw_task_split). bp NULL: lw_bridge_default_params(). The bridge (set it as ac_bridge) or
+ * NULL (message set). */
+lw_bridge *lw_channel_fit_ac_bridge(lw_session *sender, lw_session *receiver, int k, int j, const char *const *texts,
+                                    int n_texts, const lw_bridge_params *bp);
 
 /* ---- multi-agent debate ----
  * N agents (sessions on the same or different models, each with its own temperature), R

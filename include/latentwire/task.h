@@ -64,6 +64,15 @@ char *lw_normalize_answer(const char *s);
  * "." ignored) into *out; false when s has no number. */
 bool lw_last_number(const char *s, double *out);
 
+/* Disjoint parts of a pool of items, e.g. the items an experiment reports on, the items it
+ * selects a setting on, and the texts it calibrates a map on. Walks a permutation of the pool
+ * drawn from seed and fills parts[0..n_parts) to sizes[] in order; an item whose text (its
+ * sender text, or its receiver prompt when the sender is empty) is already in a part goes to
+ * that part or, when it is full, nowhere, so no text is in two parts. A negative size for
+ * the last part gives it every item left (none of whose texts is in another part). Each
+ * part keeps the pool's order. 0, or -1 (nothing returned) when the pool has too few distinct texts. */
+int lw_task_split(const lw_task *pool, const int *sizes, int n_parts, uint64_t seed, lw_task *parts);
+
 /* ---- readers for ../shared/data ---- */
 
 /* function_vectors ICL task (a JSON list of {"input","output"}): each item's receiver is

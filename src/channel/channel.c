@@ -37,8 +37,8 @@ lw_channel_params lw_channel_default_params(void) {
     p.sender_temp = 0.0f;
     p.cipher_top_p = 1.0f;
     p.cipher_onehot = 2.0f;
-    p.ac_k = -1;
-    p.ac_j = -1;
+    p.ac_k = LW_AC_LAYER_MIDDLE; /* why not the last block: see channel.h */
+    p.ac_j = LW_AC_LAYER_MIDDLE;
     p.ac_op = LW_AC_REPLACE;
     p.answer_tokens = 8;
     p.seed = 1;
@@ -125,9 +125,16 @@ const float *last_logits(const side *x) {
     return lw_session_logits(x->s, 0, lw_session_seq_len(x->s, 0) - 1);
 }
 
-static int resolve_layer(int l, int n_layer, const char *what) {
+int lw_channel_resolve_layer(int l, int n_layer) {
+    if (l == LW_AC_LAYER_MIDDLE) return n_layer / 2;
     int r = l < 0 ? l + n_layer : l;
-    if (r < 0 || r >= n_layer) return lw_fail("channel: %s layer %d is out of range (model has layers 0..%d)", what, l, n_layer - 1);
+    if (r < 0 || r >= n_layer) return lw_fail("layer %d is out of range (the model has layers 0..%d)", l, n_layer - 1);
+    return r;
+}
+
+static int resolve_layer(int l, int n_layer, const char *what) {
+    int r = lw_channel_resolve_layer(l, n_layer);
+    if (r < 0) return lw_fail("channel: %s layer %d is out of range (model has layers 0..%d)", what, l, n_layer - 1);
     return r;
 }
 
@@ -345,10 +352,11 @@ static int receive_and_answer(side *b, const lw_channel_params *p, lw_channel_re
     return r->output ? 0 : -1;
 }
 
-/* The AC vector for B and the coordinates it acts on. */
-static float *ac_vector(const lw_channel_params *p, const float *a, int dA, int dB, int *c0) {
+/* The AC vector for B: a itself, or a mapped to B's width (equal widths without a map
+ * are checked by the caller). */
+static float *ac_vector(const lw_channel_params *p, const float *a, int dA, int dB) {
     float *v = calloc((size_t)dB, sizeof(float));
-    *c0 = 0;
+    if (!v) return NULL;
     if (p->ac_W) {
         cblas_sgemv(CblasRowMajor, CblasNoTrans, dB, dA, 1.0f, p->ac_W, dA, a, 1, 0.0f, v, 1);
         if (p->ac_bias)
@@ -359,9 +367,7 @@ static float *ac_vector(const lw_channel_params *p, const float *a, int dA, int 
             return NULL;
         }
     } else {
-        int m = dA < dB ? dA : dB; /* the last min(dA, dB) coordinates, as in the paper */
-        memcpy(v + dB - m, a + dA - m, sizeof(float) * m);
-        *c0 = dB - m;
+        memcpy(v, a, sizeof(float) * (size_t)dB);
     }
     return v;
 }
@@ -386,12 +392,14 @@ int lw_channel_run(lw_session *sender, lw_session *receiver, const lw_channel_pa
         return lw_fail("ac: the bridge maps %d -> %d, the models have widths %d and %d",
                        lw_bridge_source_dim(p->ac_bridge), lw_bridge_out_dim(p->ac_bridge), a.info.n_embd,
                        b.info.n_embd);
+    if (p->kind == LW_CHANNEL_AC && !p->ac_W && !p->ac_bridge && a.info.n_embd != b.info.n_embd)
+        return lw_fail("ac: the sender is %d wide and the receiver %d; grafting across widths needs a map (acw: "
+                       "ac_W or ac_bridge)", a.info.n_embd, b.info.n_embd);
     lw_session_clear(sender, 0);
     lw_session_clear(receiver, 0);
     int rc = 0;
     float *ac = NULL, *soft = NULL;
     cipher_msg cm = {0};
-    int c0 = 0;
     /* 1. the sender produces the message */
     switch (p->kind) {
     case LW_CHANNEL_NONE:
@@ -412,14 +420,14 @@ int lw_channel_run(lw_session *sender, lw_session *receiver, const lw_channel_pa
         rc = va ? 0 : -1;
         int j = rc == 0 ? resolve_layer(p->ac_j, b.info.n_layer, "receiver") : -1;
         if (rc == 0 && j < 0) rc = -1;
-        if (rc == 0) ac = ac_vector(p, va, a.info.n_embd, b.info.n_embd, &c0);
+        if (rc == 0) ac = ac_vector(p, va, a.info.n_embd, b.info.n_embd);
         if (rc == 0 && !ac) rc = -1;
         free(va);
         char buf[96];
-        snprintf(buf, sizeof buf, "[AC L%d->L%d %s%s]", p->ac_k, p->ac_j, lw_ac_op_name(p->ac_op),
-                 p->ac_W || p->ac_bridge ? " W" : "");
+        snprintf(buf, sizeof buf, "[AC L%d->L%d %s%s]", rc == 0 ? lw_channel_resolve_layer(p->ac_k, a.info.n_layer) : p->ac_k, j,
+                 lw_ac_op_name(p->ac_op), p->ac_W || p->ac_bridge ? " W" : "");
         r->message = strdup(buf);
-        r->cost.message_floats = b.info.n_embd - c0;
+        r->cost.message_floats = b.info.n_embd;
         r->cost.message_bytes = r->cost.message_floats * 4;
         break;
     }
@@ -460,8 +468,7 @@ int lw_channel_run(lw_session *sender, lw_session *receiver, const lw_channel_pa
         h.n_positions = 1;
         h.vectors = ac;
         h.n_vectors = 1;
-        h.coord_begin = c0;
-        h.coord_end = b.info.n_embd;
+
         rc = n > 0 && lw_session_add_hook(receiver, &h) >= 0 ? feed(&b, tok, NULL, n) : -1;
         lw_session_clear_hooks(receiver);
         if (n >= 0) free(tok);
