@@ -396,6 +396,9 @@ int lw_generate(lw_session *session, int seq, const lw_span *prompt, int n_spans
 /* Log-softmax of n logits into out (may alias logits). Computed in double. */
 void lw_log_softmax(const float *logits, int n, float *out);
 
+/* Index of the largest of v[0..n) (the first among equals: greedy decoding's tie rule); 0 for n <= 1. */
+int32_t lw_argmax(const float *v, int n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -56,13 +56,13 @@ bool lw_model_same_vocab(const lw_model *a, const lw_model *b) {
     if (a == b) return true;
     /* each model hashes its vocabulary once (lw_model_vocab_hash caches it): a channel or a
      * debate asks per item, and Gemma's vocabulary has 262k pieces */
-    const char *ha = lw_model_vocab_hash((lw_model *)a), *hb = lw_model_vocab_hash((lw_model *)b);
+    const char *ha = lw_model_vocab_hash(a), *hb = lw_model_vocab_hash(b);
     return ha && hb && strcmp(ha, hb) == 0;
 }
 
 /* ------------------------------------------------------------------ feeding pieces */
 
-side make_side(lw_session *s, int64_t *forwarded, int64_t *passes) {
+side lw_ch_make_side(lw_session *s, int64_t *forwarded, int64_t *passes) {
     side x = {.s = s, .forwarded = forwarded, .passes = passes};
     lw_model_get_info(lw_session_model(s), &x.info);
     x.adds_space = lw_tokenizer_adds_space(lw_session_model(s));
@@ -70,7 +70,7 @@ side make_side(lw_session *s, int64_t *forwarded, int64_t *passes) {
 }
 
 /* Appends one piece to sequence 0 (logits at its last position). */
-int feed(side *x, const int32_t *tokens, const float *embd, int n) {
+int lw_ch_feed(side *x, const int32_t *tokens, const float *embd, int n) {
     if (n <= 0) return 0;
     lw_span sp = {.tokens = tokens, .embd = embd, .n = n};
     lw_seq_input in = {.seq = 0, .spans = &sp, .n_spans = 1, .logits = LW_LOGITS_LAST};
@@ -81,15 +81,15 @@ int feed(side *x, const int32_t *tokens, const float *embd, int n) {
     return 0;
 }
 
-int feed_bos(side *x) {
+int lw_ch_feed_bos(side *x) {
     x->need_sep = false;
     if (x->info.bos < 0 || !x->info.add_bos) return 0;
-    int rc = feed(x, &x->info.bos, NULL, 1);
+    int rc = lw_ch_feed(x, &x->info.bos, NULL, 1);
     x->need_sep = false;
     return rc;
 }
 
-int tokenize_piece(const side *x, const char *text, const char *tail, int32_t **tok) {
+int lw_ch_tokenize_piece(const side *x, const char *text, const char *tail, int32_t **tok) {
     const char *sep = x->need_sep && !x->adds_space ? " " : "";
     size_t n = strlen(sep) + strlen(text) + (tail ? strlen(tail) : 0) + 1;
     char *joined = malloc(n);
@@ -100,28 +100,28 @@ int tokenize_piece(const side *x, const char *text, const char *tail, int32_t **
     return got;
 }
 
-int feed_text_tail(side *x, const char *text, const char *tail) {
+int lw_ch_feed_text_tail(side *x, const char *text, const char *tail) {
     int32_t *tok;
-    int n = tokenize_piece(x, text, tail, &tok);
+    int n = lw_ch_tokenize_piece(x, text, tail, &tok);
     if (n < 0) return -1;
-    int rc = feed(x, tok, NULL, n);
+    int rc = lw_ch_feed(x, tok, NULL, n);
     free(tok);
     return rc;
 }
 
-int feed_text(side *x, const char *text) { return feed_text_tail(x, text, NULL); }
+int lw_ch_feed_text(side *x, const char *text) { return lw_ch_feed_text_tail(x, text, NULL); }
 
-int feed_chat_open(side *x, const char *prefix) {
+int lw_ch_feed_chat_open(side *x, const char *prefix) {
     int32_t *tok;
     int n = lw_tokenize_special_alloc(lw_session_model(x->s), prefix, false, &tok);
     if (n < 0) return -1;
-    int rc = feed(x, tok, NULL, n);
+    int rc = lw_ch_feed(x, tok, NULL, n);
     free(tok);
     x->need_sep = false;
     return rc;
 }
 
-const float *last_logits(const side *x) {
+const float *lw_ch_last_logits(const side *x) {
     return lw_session_logits(x->s, 0, lw_session_seq_len(x->s, 0) - 1);
 }
 
@@ -140,29 +140,23 @@ static int resolve_layer(int l, int n_layer, const char *what) {
 
 /* ------------------------------------------------------------------ senders */
 
-static int32_t argmax(const float *v, int n) {
-    int32_t b = 0;
-    for (int i = 1; i < n; i++)
-        if (v[i] > v[b]) b = i;
-    return b;
-}
 
-int get_affixes(const side *x, bool chat, affixes *af) {
+int lw_ch_get_affixes(const side *x, bool chat, affixes *af) {
     af->prefix = af->suffix = NULL;
     return chat ? lw_chat_affixes(lw_session_model(x->s), &af->prefix, &af->suffix) : 0;
 }
 
-int open_input(side *x, const affixes *af) {
-    if (feed_bos(x) != 0) return -1;
-    return af->prefix ? feed_chat_open(x, af->prefix) : 0;
+int lw_ch_open_input(side *x, const affixes *af) {
+    if (lw_ch_feed_bos(x) != 0) return -1;
+    return af->prefix ? lw_ch_feed_chat_open(x, af->prefix) : 0;
 }
 
 /* A's input: [BOS] + text, or the text as a user turn with the assistant's opening after. */
 static int feed_sender_text(side *a, bool chat, const char *text) {
     affixes af;
-    if (get_affixes(a, chat, &af) != 0) return -1;
-    int rc = open_input(a, &af);
-    if (rc == 0) rc = feed_text_tail(a, text, af.suffix);
+    if (lw_ch_get_affixes(a, chat, &af) != 0) return -1;
+    int rc = lw_ch_open_input(a, &af);
+    if (rc == 0) rc = lw_ch_feed_text_tail(a, text, af.suffix);
     free(af.prefix);
     free(af.suffix);
     return rc;
@@ -200,7 +194,7 @@ static int by_prob_desc(const void *x, const void *y) {
 }
 
 /* softmax(logits / T), truncated to top-k / top-p and renormalized, into p (double math). */
-void cipher_distribution(const float *logits, int V, const lw_channel_params *prm, float *p) {
+void lw_ch_cipher_distribution(const float *logits, int V, const lw_channel_params *prm, float *p) {
     double mx = -INFINITY, sum = 0;
     double T = prm->sender_temp > 0 ? prm->sender_temp : 1.0;
     for (int i = 0; i < V; i++) mx = fmax(mx, logits[i] / T);
@@ -224,21 +218,21 @@ void cipher_distribution(const float *logits, int V, const lw_channel_params *pr
 }
 
 /* e = p E (1 x V times V x d) with BLAS. */
-void expected_embedding(const float *p, const float *E, int V, int d, float *e) {
+void lw_ch_expected_embedding(const float *p, const float *E, int V, int d, float *e) {
     cblas_sgemv(CblasRowMajor, CblasTrans, V, d, 1.0f, E, d, p, 1, 0.0f, e, 1);
 }
 
 /* The token whose embedding has the highest cosine with e. */
-int32_t nearest_token(const float *E, const float *norms, int V, int d, const float *e, float *scores) {
+int32_t lw_ch_nearest_token(const float *E, const float *norms, int V, int d, const float *e, float *scores) {
     cblas_sgemv(CblasRowMajor, CblasNoTrans, V, d, 1.0f, E, d, e, 1, 0.0f, scores, 1);
     for (int i = 0; i < V; i++) scores[i] = norms[i] > 0 ? scores[i] / norms[i] : -INFINITY;
-    return argmax(scores, V);
+    return lw_argmax(scores, V);
 }
 
 /* CIPHER generation from what is resident in a's sequence 0: up to prm->message_tokens
  * distributions into msg, their nearest tokens into r->message_tokens. */
-int cipher_generate(side *a, const lw_channel_params *prm, cipher_msg *msg, lw_channel_result *r) {
-    lw_model *m = (lw_model *)lw_session_model(a->s);
+int lw_ch_cipher_generate(side *a, const lw_channel_params *prm, cipher_msg *msg, lw_channel_result *r) {
+    const lw_model *m = lw_session_model(a->s);
     const float *E = lw_model_token_embeddings_cached(m);
     if (!E) return -1;
     const int V = a->info.n_vocab, d = a->info.n_embd;
@@ -249,25 +243,25 @@ int cipher_generate(side *a, const lw_channel_params *prm, cipher_msg *msg, lw_c
     int rc = 0;
     msg->n_steps = 0;
     for (int step = 0; step < prm->message_tokens; step++) {
-        const float *logits = last_logits(a);
+        const float *logits = lw_ch_last_logits(a);
         if (!logits) {
             rc = lw_fail("cipher: no sender logits");
             break;
         }
         float *p = msg->p + (size_t)msg->n_steps * V;
-        cipher_distribution(logits, V, prm, p);
-        int32_t top = argmax(p, V);
+        lw_ch_cipher_distribution(logits, V, prm, p);
+        int32_t top = lw_argmax(p, V);
         if (p[top] >= prm->cipher_onehot) { /* partial mode: confident steps send the token itself */
             memset(p, 0, sizeof(float) * V);
             p[top] = 1.0f;
         }
-        expected_embedding(p, E, V, d, e);
-        int32_t near = nearest_token(E, norms, V, d, e, scores);
+        lw_ch_expected_embedding(p, E, V, d, e);
+        int32_t near = lw_ch_nearest_token(E, norms, V, d, e, scores);
         r->cost.a_generated++;
         if (lw_token_is_eog(m, near)) break; /* any end-of-generation token (EOS, <|im_end|>, <end_of_turn>...) */
         r->message_tokens[msg->n_steps++] = near;
         if (step + 1 == prm->message_tokens) break; /* the last vector is not fed back */
-        if (feed(a, NULL, e, 1) != 0) {
+        if (lw_ch_feed(a, NULL, e, 1) != 0) {
             rc = -1;
             break;
         }
@@ -285,7 +279,7 @@ int cipher_generate(side *a, const lw_channel_params *prm, cipher_msg *msg, lw_c
 
 static int send_cipher(side *a, const lw_channel_params *prm, const char *text, cipher_msg *msg, lw_channel_result *r) {
     if (feed_sender_text(a, prm->chat, text) != 0) return -1;
-    return cipher_generate(a, prm, msg, r);
+    return lw_ch_cipher_generate(a, prm, msg, r);
 }
 
 /* AC: A's last-token residual at layer k, from a run cut short after layer k. */
@@ -301,11 +295,11 @@ static float *send_ac(side *a, const lw_channel_params *p, const char *text) {
     float *v = NULL;
     /* capture only and no logits wanted: the last piece stops after layer k */
     affixes af;
-    int rc = get_affixes(a, p->chat, &af);
-    if (rc == 0) rc = open_input(a, &af);
+    int rc = lw_ch_get_affixes(a, p->chat, &af);
+    if (rc == 0) rc = lw_ch_open_input(a, &af);
     if (rc == 0) {
         int32_t *tok;
-        int n = tokenize_piece(a, text, af.suffix, &tok);
+        int n = lw_ch_tokenize_piece(a, text, af.suffix, &tok);
         lw_span sp = {.tokens = tok, .n = n};
         lw_seq_input in = {.seq = 0, .spans = &sp, .n_spans = 1, .logits = LW_LOGITS_NONE};
         rc = n > 0 ? lw_session_run(a->s, &in, 1) : lw_fail("ac: empty sender text");
@@ -332,7 +326,7 @@ static float *send_ac(side *a, const lw_channel_params *p, const char *text) {
 static int receive_and_answer(side *b, const lw_channel_params *p, lw_channel_result *r, float **logits_out) {
     lw_gen_params gp = lw_gen_default_params();
     gp.max_tokens = p->answer_tokens;
-    const float *l = last_logits(b);
+    const float *l = lw_ch_last_logits(b);
     if (!l) return lw_fail("channel: no receiver logits");
     if (logits_out) {
         *logits_out = malloc(sizeof(float) * b->info.n_vocab);
@@ -381,8 +375,8 @@ int lw_channel_run(lw_session *sender, lw_session *receiver, const lw_channel_pa
         return lw_fail("channel: the sender text is empty");
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    side a = make_side(sender, &r->cost.a_forwarded, &r->cost.a_passes);
-    side b = make_side(receiver, &r->cost.b_forwarded, &r->cost.b_passes);
+    side a = lw_ch_make_side(sender, &r->cost.a_forwarded, &r->cost.a_passes);
+    side b = lw_ch_make_side(receiver, &r->cost.b_forwarded, &r->cost.b_passes);
     if (p->kind == LW_CHANNEL_CIPHER && sender != receiver &&
         !lw_model_same_vocab(lw_session_model(sender), lw_session_model(receiver)))
         return lw_fail("cipher: %s and %s have different vocabularies; CIPHER needs a shared vocabulary",
@@ -436,28 +430,28 @@ int lw_channel_run(lw_session *sender, lw_session *receiver, const lw_channel_pa
     else lw_session_clear(receiver, 0);
     /* 2. the receiver reads [BOS] + message + " " + prompt (inside one user turn when chatting) */
     affixes bf = {0};
-    if (rc == 0) rc = get_affixes(&b, p->chat, &bf);
-    if (rc == 0) rc = open_input(&b, &bf);
-    if (rc == 0 && p->kind == LW_CHANNEL_CONTEXT) rc = feed_text(&b, sender_text);
+    if (rc == 0) rc = lw_ch_get_affixes(&b, p->chat, &bf);
+    if (rc == 0) rc = lw_ch_open_input(&b, &bf);
+    if (rc == 0 && p->kind == LW_CHANNEL_CONTEXT) rc = lw_ch_feed_text(&b, sender_text);
     if (rc == 0 && p->kind == LW_CHANNEL_TEXT && r->n_message > 0) {
         if (sender == receiver || lw_model_same_vocab(lw_session_model(sender), lw_session_model(receiver)))
-            rc = feed(&b, r->message_tokens, NULL, r->n_message);
+            rc = lw_ch_feed(&b, r->message_tokens, NULL, r->n_message);
         else
-            rc = feed_text(&b, r->message);
+            rc = lw_ch_feed_text(&b, r->message);
     }
     if (rc == 0 && p->kind == LW_CHANNEL_CIPHER && cm.n_steps > 0) {
-        const float *EB = lw_model_token_embeddings_cached((lw_model *)lw_session_model(receiver));
+        const float *EB = lw_model_token_embeddings_cached(lw_session_model(receiver));
         soft = malloc(sizeof(float) * (size_t)cm.n_steps * b.info.n_embd);
         rc = EB ? 0 : -1;
         for (int t = 0; rc == 0 && t < cm.n_steps; t++)
-            expected_embedding(cm.p + (size_t)t * b.info.n_vocab, EB, b.info.n_vocab, b.info.n_embd,
+            lw_ch_expected_embedding(cm.p + (size_t)t * b.info.n_vocab, EB, b.info.n_vocab, b.info.n_embd,
                                soft + (size_t)t * b.info.n_embd);
-        if (rc == 0) rc = feed(&b, NULL, soft, cm.n_steps);
+        if (rc == 0) rc = lw_ch_feed(&b, NULL, soft, cm.n_steps);
     }
     if (rc == 0 && p->kind == LW_CHANNEL_AC) {
         /* graft at B's last prompt token, layer j, during the prompt piece only */
         int32_t *tok;
-        int n = tokenize_piece(&b, receiver_prompt, bf.suffix, &tok);
+        int n = lw_ch_tokenize_piece(&b, receiver_prompt, bf.suffix, &tok);
         int32_t at = lw_session_seq_len(receiver, 0) + n - 1;
         lw_hook h = lw_hook_default();
         h.layer = resolve_layer(p->ac_j, b.info.n_layer, "receiver");
@@ -469,11 +463,11 @@ int lw_channel_run(lw_session *sender, lw_session *receiver, const lw_channel_pa
         h.vectors = ac;
         h.n_vectors = 1;
 
-        rc = n > 0 && lw_session_add_hook(receiver, &h) >= 0 ? feed(&b, tok, NULL, n) : -1;
+        rc = n > 0 && lw_session_add_hook(receiver, &h) >= 0 ? lw_ch_feed(&b, tok, NULL, n) : -1;
         lw_session_clear_hooks(receiver);
         if (n >= 0) free(tok);
     } else if (rc == 0) {
-        rc = feed_text_tail(&b, receiver_prompt, bf.suffix);
+        rc = lw_ch_feed_text_tail(&b, receiver_prompt, bf.suffix);
     }
     free(bf.prefix);
     free(bf.suffix);

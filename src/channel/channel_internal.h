@@ -13,37 +13,37 @@ typedef struct {
     bool need_sep;          /* content was fed: the next text piece starts a new word */
 } side;
 
-side make_side(lw_session *s, int64_t *forwarded, int64_t *passes);
+side lw_ch_make_side(lw_session *s, int64_t *forwarded, int64_t *passes);
 /* Appends one piece (tokens, or soft tokens when tokens == NULL) to sequence 0, with the
  * logits of its last position. */
-int feed(side *x, const int32_t *tokens, const float *embd, int n);
-int feed_bos(side *x);
+int lw_ch_feed(side *x, const int32_t *tokens, const float *embd, int n);
+int lw_ch_feed_bos(side *x);
 /* Tokenizes a text piece without BOS (special tokens parsed) and feeds it. A piece that
  * follows other content is joined with one space, whatever the tokenizer: SentencePiece
  * adds it by itself, byte-level BPE needs it spelled (else "much." + "One" reads "much.One").
  * tail (or NULL) is appended verbatim, e.g. a chat template's closing. */
-int feed_text(side *x, const char *text);
-int feed_text_tail(side *x, const char *text, const char *tail);
-/* The tokens feed_text_tail would feed (malloc'd); the count or -1. */
-int tokenize_piece(const side *x, const char *text, const char *tail, int32_t **tok);
+int lw_ch_feed_text(side *x, const char *text);
+int lw_ch_feed_text_tail(side *x, const char *text, const char *tail);
+/* The tokens lw_ch_feed_text_tail would feed (malloc'd); the count or -1. */
+int lw_ch_tokenize_piece(const side *x, const char *text, const char *tail, int32_t **tok);
 /* A chat template's opening (special tokens parsed); the next piece starts fresh. */
-int feed_chat_open(side *x, const char *prefix);
+int lw_ch_feed_chat_open(side *x, const char *prefix);
 
 /* The chat template's text around one user message (both NULL when not chatting). */
 typedef struct {
     char *prefix, *suffix;
 } affixes;
-int get_affixes(const side *x, bool chat, affixes *af);
+int lw_ch_get_affixes(const side *x, bool chat, affixes *af);
 /* [BOS] (+ the template's opening when chatting): what every input starts with. */
-int open_input(side *x, const affixes *af);
-const float *last_logits(const side *x);
+int lw_ch_open_input(side *x, const affixes *af);
+const float *lw_ch_last_logits(const side *x);
 
 /* CIPHER's step distribution: softmax(logits / T) with top-k / top-p truncation. */
-void cipher_distribution(const float *logits, int V, const lw_channel_params *prm, float *p);
+void lw_ch_cipher_distribution(const float *logits, int V, const lw_channel_params *prm, float *p);
 /* e = p E (1 x V times V x d). */
-void expected_embedding(const float *p, const float *E, int V, int d, float *e);
+void lw_ch_expected_embedding(const float *p, const float *E, int V, int d, float *e);
 /* The token whose embedding row has the highest cosine with e. */
-int32_t nearest_token(const float *E, const float *norms, int V, int d, const float *e, float *scores);
+int32_t lw_ch_nearest_token(const float *E, const float *norms, int V, int d, const float *e, float *scores);
 
 /* CIPHER: distributions over the shared vocabulary, n_steps x n_vocab (dense). */
 typedef struct {
@@ -52,6 +52,6 @@ typedef struct {
 } cipher_msg;
 
 /* CIPHER generation from what is resident in a's sequence 0 (see channel.h). */
-int cipher_generate(side *a, const lw_channel_params *prm, cipher_msg *msg, lw_channel_result *r);
+int lw_ch_cipher_generate(side *a, const lw_channel_params *prm, cipher_msg *msg, lw_channel_result *r);
 
 #endif

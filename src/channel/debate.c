@@ -56,27 +56,27 @@ int lw_majority_vote(char *const *answers, int n, bool numeric) {
 static int agent_turn(lw_agent *ag, int self, int n_agents, const lw_debate_params *p, const char *question,
                       char **prev, cipher_msg *prev_msg, int round, char **answer, cipher_msg *msg,
                       lw_channel_cost *cost) {
-    side x = make_side(ag->session, &cost->a_forwarded, &cost->a_passes);
+    side x = lw_ch_make_side(ag->session, &cost->a_forwarded, &cost->a_passes);
     lw_session_clear(ag->session, 0);
     affixes af;
-    int rc = get_affixes(&x, p->chat, &af);
-    if (rc == 0) rc = open_input(&x, &af);
+    int rc = lw_ch_get_affixes(&x, p->chat, &af);
+    if (rc == 0) rc = lw_ch_open_input(&x, &af);
     for (int j = 0; rc == 0 && prev && j < n_agents; j++) {
         if (j == self) continue;
         if (p->channel == LW_CHANNEL_CIPHER) {
-            const float *E = lw_model_token_embeddings_cached((lw_model *)lw_session_model(ag->session));
+            const float *E = lw_model_token_embeddings_cached(lw_session_model(ag->session));
             int V = x.info.n_vocab, d = x.info.n_embd, n = prev_msg[j].n_steps;
             float *soft = malloc(sizeof(float) * (size_t)(n ? n : 1) * d);
-            for (int t = 0; t < n; t++) expected_embedding(prev_msg[j].p + (size_t)t * V, E, V, d, soft + (size_t)t * d);
-            rc = E ? feed(&x, NULL, soft, n) : -1;
+            for (int t = 0; t < n; t++) lw_ch_expected_embedding(prev_msg[j].p + (size_t)t * V, E, V, d, soft + (size_t)t * d);
+            rc = E ? lw_ch_feed(&x, NULL, soft, n) : -1;
             cost->message_floats += (int64_t)n * V;
             free(soft);
         } else if (prev[j][0]) {
-            rc = feed_text(&x, prev[j]);
+            rc = lw_ch_feed_text(&x, prev[j]);
             cost->message_bytes += (int64_t)strlen(prev[j]);
         }
     }
-    if (rc == 0) rc = feed_text_tail(&x, question, af.suffix);
+    if (rc == 0) rc = lw_ch_feed_text_tail(&x, question, af.suffix);
     free(af.prefix);
     free(af.suffix);
     if (rc != 0) return -1;
@@ -85,7 +85,7 @@ static int agent_turn(lw_agent *ag, int self, int n_agents, const lw_debate_para
         cp.message_tokens = p->answer_tokens;
         cp.sender_temp = ag->temperature > 0 ? ag->temperature : 1.0f;
         lw_channel_result r = {0};
-        rc = cipher_generate(&x, &cp, msg, &r);
+        rc = lw_ch_cipher_generate(&x, &cp, msg, &r);
         cost->a_generated += r.cost.a_generated;
         *answer = r.message ? strdup(r.message) : strdup("");
         lw_channel_result_free(&r);

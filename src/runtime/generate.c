@@ -23,10 +23,10 @@ void lw_log_softmax(const float *logits, int n, float *out) {
 }
 
 /* Greedy: the highest logit, the lowest token id among ties (documented rule). */
-static int32_t argmax(const float *logits, int n) {
+int32_t lw_argmax(const float *v, int n) {
     int32_t best = 0;
     for (int i = 1; i < n; i++)
-        if (logits[i] > logits[best]) best = i;
+        if (v[i] > v[best]) best = i;
     return best;
 }
 
@@ -87,7 +87,7 @@ int lw_generate(lw_session *s, int seq, const lw_span *prompt, int n_spans, cons
                          "or pass the prompt)", seq);
             break;
         }
-        int32_t tok = greedy ? argmax(logits, s->n_vocab) : sample(smpl, logits, s->n_vocab, buf);
+        int32_t tok = greedy ? lw_argmax(logits, s->n_vocab) : sample(smpl, logits, s->n_vocab, buf);
         if (params->stop_at_eos && llama_vocab_is_eog(s->model->vocab, tok)) break;
         out[n++] = tok;
         if (n == limit) break;
