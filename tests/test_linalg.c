@@ -15,14 +15,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/rng.h"
 #include "linalg/linalg.h"
 #include "support/testutil.h"
 
 /* ------------------------------------------------------------------ helpers ---- */
 
-static uint64_t g_rng = 12345;
+static lw_rng g_rng;
 
-static double unif(void) { return (double)(lw_la_rng_next(&g_rng) >> 11) * 0x1.0p-53; }
+static double unif(void) { return lw_rng_uniform(&g_rng); } /* seeded in main */
 
 static double gauss(void) {
     double u = unif(), v = unif();
@@ -509,6 +510,7 @@ static void test_permutation(void **state) {
 }
 
 int main(void) {
+    lw_rng_seed(&g_rng, 12345);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pca_matches_svd),
         cmocka_unit_test(test_eigh_partial_vs_full),

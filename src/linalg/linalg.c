@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/rng.h"
 
 /* ------------------------------------------------------------ allocation ---- */
 
@@ -637,18 +638,12 @@ int lw_la_cca(const double *Xc, const double *Yc, int n, int dA, int dB, int r, 
 
 /* -------------------------------------------------------------- randomness ---- */
 
-uint64_t lw_la_rng_next(uint64_t *state) {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
 void lw_la_permutation(int64_t n, uint64_t seed, int64_t *perm) {
-    uint64_t st = seed;
+    lw_rng r;
+    lw_rng_seed(&r, seed);
     for (int64_t i = 0; i < n; i++) perm[i] = i;
     for (int64_t i = n - 1; i > 0; i--) {
-        int64_t j = (int64_t)(lw_la_rng_next(&st) % (uint64_t)(i + 1));
+        int64_t j = (int64_t)lw_rng_below(&r, (uint64_t)(i + 1));
         int64_t t = perm[i];
         perm[i] = perm[j];
         perm[j] = t;

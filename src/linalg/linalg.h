@@ -166,9 +166,8 @@ int lw_la_procrustes(const double *A, const double *B, int n, int k, double *R);
 int lw_la_cca(const double *Xc, const double *Yc, int n, int dA, int dB, int r, double reg, double *Wa, double *Wb,
               double *corr, int *r_out);
 
-/* ---- seeded randomness (fold shuffles, anchor choice) ---- */
-uint64_t lw_la_rng_next(uint64_t *state);  /* splitmix64 */
-/* perm[0..n) = a seeded uniform permutation of 0..n-1 (Fisher-Yates). */
+/* ---- seeded randomness (fold shuffles, anchor choice): the project's lw_rng ---- */
+/* perm[0..n) = a seeded uniform permutation of 0..n-1 (Fisher-Yates over lw_rng, unbiased). */
 void lw_la_permutation(int64_t n, uint64_t seed, int64_t *perm);
 
 #endif
