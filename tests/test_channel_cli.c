@@ -117,12 +117,12 @@ static void test_list_items_refused(void **state) {
     const struct {
         const char *opt, *value, *needle;
     } cases[] = {
-        {"--channel", "''", "--channel is empty"},
+        {"--channel", "''", "--channel: the list is empty"},
         {"--channel", ",", "--channel \",\": item 1 is empty"},
         {"--channel", "none,,text", "item 2 is empty"},
         {"--channel", "none,none", "\"none\" is listed twice"},
         {"--channel", "none,bogus", "--channel \"bogus\""},
-        {"--op", "''", "--op is empty"},
+        {"--op", "''", "--op: the list is empty"},
         {"--op", "sum,sum", "\"sum\" is listed twice"},
         {"--k", "0,,1", "--k \"0,,1\": item 2 is empty"},
         {"--k", "1,1", "\"1\" is listed twice"},
@@ -144,7 +144,7 @@ static void test_list_items_refused(void **state) {
         {"%s:abc", "must be a number >= 0"},
         {"%s:0,,%s:1", "item 2 is empty"},
         {"%s:0,%s:0.0", "listed twice"},
-        {"''", "--agents is empty"},
+        {"''", "--agents: the list is empty"},
     };
     for (size_t i = 0; i < sizeof ag / sizeof *ag; i++) {
         char spec[3000];

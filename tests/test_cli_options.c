@@ -279,7 +279,7 @@ static void test_data_dir(void **state) {
 static void test_plain_messages(void **state) {
     (void)state;
     char args[4096];
-    snprintf(args, sizeof args, "channel --sender x --receiver x --task %s", NUL_TASK);
+    snprintf(args, sizeof args, "channel --sender %s --receiver %s --task %s", MODEL, MODEL, NUL_TASK);
     expect_line(args, 1, ":1: invalid JSON: a string contains \\u0000 (the NUL character), which is not accepted");
     /* a qrels grade beyond float's range was kept as inf and refused deep in the scorer as
      * "task.rel_grade[k] = inf": the reader names the file, line and value */

@@ -21,10 +21,10 @@ for what bad input must get:
 
 Each failing case prints one line "FAIL case-name (issue item N): what was wrong".
 
-Cases whose issue item is being fixed on another branch are marked pending (PENDING_ITEMS):
-their failures are printed but do not fail the test, unless LW_ROBUST_STRICT=1, which the
-lead sets after merging to see which cases still fail. A pending case that passes prints
-"PASS-PENDING case-name (issue item N)": its item may be dropped from PENDING_ITEMS.
+Cases of an issue item still being fixed can be marked pending (PENDING_ITEMS): their failures
+are printed but do not fail the test, unless LW_ROBUST_STRICT=1. A pending case that passes
+prints "PASS-PENDING case-name (issue item N)". Every item of issue 8 is fixed, so none is
+pending: every case counts.
 
 Environment: LW_ROBUST_STRICT=1 (pending failures count), LW_ROBUST_CASES=REGEX (run only
 the matching case names), LW_ROBUST_JOBS=N (parallel cases, default 2), LW_ROBUST_VERBOSE=1
@@ -50,17 +50,11 @@ import make_corpus  # noqa: E402
 
 # Issue 8 items fixed on other branches at the time this suite was written; a failure of a
 # case of these items is expected until the branches are merged.
-PENDING_ITEMS = {"1", "2", "3", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "newcomer"}
+PENDING_ITEMS = set()
 
 # Failures this suite found that no branch was fixing when it was written (see each reason);
 # printed like the others and, like pending ones, counted only under LW_ROBUST_STRICT=1.
-FINDINGS = {
-    "retrieval-label-partial": "issue item 4 (no branch took it)",
-    "retrieval-hard-partial": "issue item 4 (no branch took it)",
-    "retrieval-label-empty": "issue item 4 (no branch took it)",
-    "beir-no-header": "BEIR qrels without a header line (statistics section)",
-    "channel-ac-width-mismatch": "AC between widths without a map runs (statistics section: require acw)",
-}
+FINDINGS = {}  # all fixed (issue 8's items 4 and the statistics section)
 
 SANITIZER = re.compile(r"runtime error:|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|ThreadSanitizer")
 DEFAULT_TIMEOUT = 30
@@ -274,7 +268,7 @@ def build_cases(ctx):
                 "--answer-tokens", "2", "--message-tokens", "2", "--resamples", "100"] + list(extra)
 
     def debate(task=task_one, agents=None, extra=()):
-        return ["debate", "--agents", agents or "%s,%s" % (m, m), "--task", task, "--rounds", "1",
+        return ["debate", "--agents", agents if agents is not None else "%s:0,%s:0.7" % (m, m), "--task", task, "--rounds", "1",
                 "--answer-tokens", "2", "--resamples", "100"] + list(extra)
 
     def fit(src=st_a, tgt=st_b, out="bridge.safetensors", st_t="x", extra=()):
