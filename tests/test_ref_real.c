@@ -81,9 +81,13 @@
 #define OP_REL 1e-5
 /* 3: llama.cpp's 8-bit rounding of every matmul input (error up to max|block| / 254 per
  * element: the plain products of check 2 differ by 2e-3 to 1.1e-2 relative per matmul), or
- * in the emulated run the flips described above, compounded through 18-30 blocks. Measured
- * at most 4.1e-2 (block outputs) and 6.5e-2 (logits). */
+ * in the emulated run the flips described above, compounded through 18-30 blocks. Worst row's
+ * relative L2 error measured at most 7.2e-2 (block outputs, SmolLM2). The logit rows carry more
+ * (measured up to 1.4e-1: the final norm and the 49k-row output matrix add their own rounding to
+ * whatever the last block's rows carry), so they get twice their worst observed value; the sharp
+ * checks on the logits are the argmax and top-10 agreement asserted beside. */
 #define QUANT_REL 0.15
+#define QUANT_LOGITS_REL 0.3
 
 /* ---------------------------------------------------------------- models ----------- */
 
@@ -552,7 +556,7 @@ static void check_prompt(const real_model *rm, ref_model *ref, struct llama_mode
     const comparison *both[2] = {&emulated, &plain};
     for (int i = 0; i < 2; i++) {
         assert_true(both[i]->block_max < QUANT_REL);
-        assert_true(both[i]->logits_rel < QUANT_REL);
+        assert_true(both[i]->logits_rel < QUANT_LOGITS_REL);
         assert_true(both[i]->argmax_agree >= N_POS - 1);
         assert_true(both[i]->topk_overlap >= 0.8);
     }
