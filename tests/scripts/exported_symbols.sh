@@ -1,9 +1,11 @@
 #!/bin/sh
 # The library exports only lw_-prefixed symbols: an unprefixed global (`feed`, `make_side`)
 # collides with whatever the user links beside it. Lists every offender; exit 1 if any.
-# Usage: exported_symbols.sh NM LIBRARY.a
+# Also: the CLI links no shared library it does not use (zlib, zstd, brotli wait for the codecs).
+# Usage: exported_symbols.sh NM LIBRARY.a [CLI]
 nm_bin=$1
 lib=$2
+cli=$3
 [ -f "$lib" ] || { echo "SKIP: $lib not built"; exit 77; }
 # DW.ref.* are the C++ compiler's weak references to its own exception runtime (guard.cpp)
 bad=$("$nm_bin" -g --defined-only "$lib" |
@@ -14,3 +16,12 @@ if [ -n "$bad" ]; then
   exit 1
 fi
 echo "every exported symbol of $(basename "$lib") starts with lw_"
+if [ -n "$cli" ] && command -v readelf >/dev/null; then
+  unused=$(readelf -d "$cli" | grep NEEDED | grep -E 'libz\.|libzstd|libbrotli' || true)
+  if [ -n "$unused" ]; then
+    echo "$(basename "$cli") links libraries nothing uses:"
+    echo "$unused"
+    exit 1
+  fi
+  echo "$(basename "$cli") links no unused compression library"
+fi
