@@ -186,12 +186,12 @@ int cli_parse_layers(const char *spec, int n_layer, int **out) {
                         "embed)", tok, n_layer - 1);
                 goto fail;
             }
-            if (errno || l < -n_layer || l > n_layer - 1) {
+            if (errno || lw_layer_index(l, n_layer) < 0) {
                 lw_fail("layer \"%s\" is out of range: the model has layers 0..%d (negative counts from the end)", tok,
                         n_layer - 1);
                 goto fail;
             }
-            first = last = l < 0 ? l + n_layer : l;
+            first = last = lw_layer_index(l, n_layer);
         }
         for (long l = first; l <= last; l++) {
             if (named_by[l + 1]) {

@@ -396,6 +396,10 @@ int lw_generate(lw_session *session, int seq, const lw_span *prompt, int n_spans
 /* Log-softmax of n logits into out (may alias logits). Computed in double. */
 void lw_log_softmax(const float *logits, int n, float *out);
 
+/* Block index of a layer written from either end: 0..n_layer-1, or -1..-n_layer counting back
+ * from the last block (-1 = the last). -1 when outside both ranges (no error set). */
+int lw_layer_index(long layer, int n_layer);
+
 /* Index of the largest of v[0..n) (the first among equals: greedy decoding's tie rule); 0 for n <= 1. */
 int32_t lw_argmax(const float *v, int n);
 

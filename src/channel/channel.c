@@ -127,8 +127,8 @@ const float *lw_ch_last_logits(const side *x) {
 
 int lw_channel_resolve_layer(int l, int n_layer) {
     if (l == LW_AC_LAYER_MIDDLE) return n_layer / 2;
-    int r = l < 0 ? l + n_layer : l;
-    if (r < 0 || r >= n_layer) return lw_fail("layer %d is out of range (the model has layers 0..%d)", l, n_layer - 1);
+    int r = lw_layer_index(l, n_layer);
+    if (r < 0) return lw_fail("layer %d is out of range (the model has layers 0..%d)", l, n_layer - 1);
     return r;
 }
 

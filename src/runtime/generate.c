@@ -23,6 +23,11 @@ void lw_log_softmax(const float *logits, int n, float *out) {
 }
 
 /* Greedy: the highest logit, the lowest token id among ties (documented rule). */
+int lw_layer_index(long layer, int n_layer) {
+    if (layer < -(long)n_layer || layer >= n_layer) return -1;
+    return (int)(layer < 0 ? layer + n_layer : layer);
+}
+
 int32_t lw_argmax(const float *v, int n) {
     int32_t best = 0;
     for (int i = 1; i < n; i++)

@@ -133,9 +133,8 @@ static bool parse_layer(const char *s, size_t len, int n_layer, int *out) {
     long v = strtol(tmp, &end, 10);
     if (errno || *end || !(isdigit((unsigned char)tmp[0]) || (tmp[0] == '-' && isdigit((unsigned char)tmp[1]))))
         return false;
-    if (v < -(long)n_layer || v >= n_layer) return false;
-    *out = (int)(v < 0 ? v + n_layer : v);
-    return true;
+    *out = lw_layer_index(v, n_layer);
+    return *out >= 0;
 }
 
 #define ACCEPTED                                                                                                  \
