@@ -1,5 +1,6 @@
 /* The bridge, retrieval and align verbs end to end: files in, files out, bad input out. */
 #include <jansson.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include <cmocka.h>
 
 #include "latentwire/bridge.h"
+#include "latentwire/retrieval.h"
 #include "support/synth_model.h"
 #include "support/testutil.h"
 
@@ -215,7 +217,43 @@ static void test_align_quick(void **state) {
     snprintf(js, sizeof js, "%s/align.json", dir);
     json_t *r = json_load_file(js, 0, NULL);
     assert_non_null(r);
-    assert_true(json_array_size(json_object_get(r, "conditions")) > 10);
+    json_t *conds = json_object_get(r, "conditions");
+    assert_true(json_array_size(conds) > 10);
+    /* every row's figures hold together, recomputed here: its proportions are whole counts of
+     * n_queries with the exact binomial interval of that count, its ranks are monotone, the
+     * bank's chance is one over its candidates, and a random-K regime has K + 1 candidates (or
+     * the whole bank when it is smaller) */
+    const int n_test = (int)json_integer_value(json_object_get(r, "n_test"));
+    size_t i;
+    json_t *c;
+    json_array_foreach(conds, i, c) {
+        const int nq = (int)json_integer_value(json_object_get(c, "n_queries"));
+        const char *regime = json_string_value(json_object_get(c, "regime"));
+        const double cands = json_number_value(json_object_get(c, "mean_candidates"));
+        assert_true(nq > 0 && nq <= n_test);
+        assert_true(fabs(json_number_value(json_object_get(c, "chance_top1")) - 1.0 / cands) < 1e-12);
+        if (!strncmp(regime, "random-", 7)) /* K drawn besides the target, at most the whole bank */
+            assert_true(fabs(cands - fmin(atof(regime + 7) + 1, nq)) < 1e-12);
+        json_t *m = json_object_get(c, "metrics");
+        double prev = -1;
+        const char *props[] = {"top1", "recall@5", "recall@10"};
+        for (int k = 0; k < 3; k++) {
+            json_t *x = json_object_get(m, props[k]);
+            const double mean = json_number_value(json_object_get(x, "mean"));
+            const double hits = mean * nq;
+            assert_true(fabs(hits - round(hits)) < 1e-9);
+            assert_true(mean >= prev - 1e-12); /* top-1 <= recall@5 <= recall@10 */
+            prev = mean;
+            lw_ci want;
+            assert_int_equal(lw_ci_binomial((int)round(hits), nq, 0.95, &want), 0);
+            assert_true(fabs(json_number_value(json_object_get(x, "lo")) - want.lo) < 1e-9);
+            assert_true(fabs(json_number_value(json_object_get(x, "hi")) - want.hi) < 1e-9);
+        }
+        json_t *mrr = json_object_get(m, "mrr@10");
+        const double mm = json_number_value(json_object_get(mrr, "mean"));
+        assert_true(mm >= json_number_value(json_object_get(json_object_get(m, "top1"), "mean")) - 1e-12);
+        assert_true(json_number_value(json_object_get(mrr, "lo")) <= mm && mm <= json_number_value(json_object_get(mrr, "hi")));
+    }
     json_decref(r);
 }
 
