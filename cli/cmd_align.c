@@ -18,8 +18,38 @@ static const char *USAGE =
     "  --resamples N       bootstrap resamples (default 1000)\n"
     "  --seed N, --threads N, --quick (fewer conditions)\n";
 
+/* The library reports rows; the tables are printed here (progress on stderr). */
+static void print_event(const lw_align_event *e, void *user) {
+    (void)user;
+    switch (e->kind) {
+    case LW_ALIGN_EV_PROGRESS: fprintf(stderr, "align: %s\n", e->text); break;
+    case LW_ALIGN_EV_INFO: printf("%s\n", e->text); break;
+    case LW_ALIGN_EV_SECTION:
+        printf("\n%s\n  %-11s %-10s %-12s %5s  %-13s %5s %7s  %-19s  %5s  %5s  %5s\n", e->text, "experiment", "recipe",
+               "sites", "calib", "regime", "n", "cands", "top-1 [95% CI]", "r@5", "mrr10", "ndcg10");
+        break;
+    case LW_ALIGN_EV_ROW: {
+        const lw_align_row *r = e->row;
+        const lw_ci *m = r->metrics; /* top1, recall@5, recall@10, mrr@10, ndcg@10 */
+        printf("  %-11s %-10s %-5s->%-5s %5d  %-13s %5d %7.1f  %5.3f [%5.3f,%5.3f]  %5.3f  %5.3f  %5.3f %s\n",
+               r->experiment, r->recipe, r->site_a, r->site_b, r->n_calib, r->regime, r->n_queries, r->mean_candidates,
+               m[0].mean, m[0].lo, m[0].hi, m[1].mean, m[3].mean, m[4].mean, r->note);
+        break;
+    }
+    case LW_ALIGN_EV_COMPARISON: {
+        const lw_align_comparison *c = e->comparison;
+        printf("  %-11s top-1 %s - %s = %+.3f [%+.3f, %+.3f]  p = %.3f  (n = %d, paired bootstrap)\n", c->experiment,
+               c->a, c->b, c->difference.mean, c->difference.lo, c->difference.hi, c->p_value, c->n);
+        break;
+    }
+    case LW_ALIGN_EV_WROTE: printf("wrote %s\n", e->text); break;
+    }
+    fflush(stdout);
+}
+
 int cmd_align(int argc, char **argv) {
     lw_align_params p = lw_align_default_params();
+    p.on_event = print_event;
     p.n_gpu_layers = cli_model_params().n_gpu_layers;
     bool data_set = false;
     for (int i = 1; i < argc; i++) {

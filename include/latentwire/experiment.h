@@ -14,6 +14,7 @@
 
 #include "latentwire/bridge.h"
 #include "latentwire/error.h"
+#include "latentwire/retrieval.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -38,6 +39,41 @@ int lw_mdcorpus_build(const char *data_dir, int per_domain, int n_pairs, double 
                       lw_mdcorpus *out);
 void lw_mdcorpus_free(lw_mdcorpus *c);
 
+/* What lw_align_run reports as it goes (the library prints nothing; `latentwire align` prints
+ * these as its tables). Pointers are valid during the call only. */
+typedef enum {
+    LW_ALIGN_EV_PROGRESS = 0,   /* text: what is being computed (activations extracted or reused) */
+    LW_ALIGN_EV_INFO = 1,       /* text: a line describing the run (models, corpus, metrics) */
+    LW_ALIGN_EV_SECTION = 2,    /* text: the title of the experiment whose rows follow */
+    LW_ALIGN_EV_ROW = 3,        /* one scored condition (row) */
+    LW_ALIGN_EV_COMPARISON = 4, /* one paired comparison of top-1 (comparison) */
+    LW_ALIGN_EV_WROTE = 5,      /* text: the results file written (once per file) */
+} lw_align_event_kind;
+
+typedef struct {
+    const char *experiment, *recipe, *site_a, *site_b, *regime;
+    const char *note;           /* "" or a remark */
+    int n_calib, n_queries;
+    double mean_candidates;
+    int n_metrics;
+    const char *const *metric_names; /* top1, recall@5, recall@10, mrr@10, ndcg@10 */
+    const lw_ci *metrics;       /* 95% CI per metric */
+} lw_align_row;
+
+typedef struct {
+    const char *experiment, *a, *b; /* top-1 of a minus top-1 of b on the same queries */
+    lw_ci difference;
+    double p_value;
+    int n;
+} lw_align_comparison;
+
+typedef struct {
+    lw_align_event_kind kind;
+    const char *text;
+    const lw_align_row *row;
+    const lw_align_comparison *comparison;
+} lw_align_event;
+
 typedef struct {
     const char *source_model;   /* model A (queries) */
     const char *target_model;   /* model B (candidates) */
@@ -52,11 +88,13 @@ typedef struct {
     int n_gpu_layers;           /* layers offloaded to a GPU backend when one is built (default 0) */
     lw_bridge_recipe recipe;    /* recipe of the depth, calibration and shift experiments (default ridge) */
     bool quick;                 /* fewer conditions (tests) */
+    void (*on_event)(const lw_align_event *e, void *user); /* NULL: silent */
+    void *user;
 } lw_align_params;
 
 lw_align_params lw_align_default_params(void);
 
-/* Runs the experiment: prints tables to stdout, writes <out_dir>/align.json and
+/* Runs the experiment: reports its rows through p->on_event, writes <out_dir>/align.json and
  * <out_dir>/align.csv (one row per condition and metric). Activations are cached in
  * out_dir and reused when the corpus and models are unchanged. The output directory and the
  * model files are checked before any work; a run that fails removes the files and folders it

@@ -3,6 +3,7 @@
  * Plain data flow: build the corpus -> pooled activations of every site of both models
  * (cached) -> for each condition: fit on calibration rows, map the test rows, score each
  * candidate regime, bootstrap CIs -> tables, JSON, CSV. */
+#include <stdarg.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -22,6 +23,17 @@
 #include "latentwire/retrieval.h"
 #include "latentwire/runtime.h"
 #include "latentwire/safetensors.h"
+
+/* One event with a formatted text (progress, description, title, path), when someone listens. */
+static void emit_text(const lw_align_params *p, lw_align_event_kind kind, const char *fmt, ...) {
+    if (!p->on_event) return;
+    char text[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    p->on_event(&(lw_align_event){.kind = kind, .text = text}, p->user);
+}
 
 lw_align_params lw_align_default_params(void) {
     lw_align_params p = {0};
@@ -133,7 +145,7 @@ static int model_activations(const char *model_path, const lw_mdcorpus *c, const
     snprintf(key, sizeof key, "%s:%s", sha, ckey);
     snprintf(path, sizeof path, "%s/activations-%s.safetensors", p->out_dir, tag);
     if (load_cached(path, key, a) == 0) {
-        fprintf(stderr, "align: reusing %s\n", path);
+        emit_text(p, LW_ALIGN_EV_PROGRESS, "reusing %s", path);
         lw_model_free(m);
         return 0;
     }
@@ -153,7 +165,8 @@ static int model_activations(const char *model_path, const lw_mdcorpus *c, const
         layers[k] = k - 1;
         a->site[k] = malloc(sizeof(float) * (size_t)a->n * a->d);
     }
-    fprintf(stderr, "align: extracting %lld sentences x %d sites from %s\n", (long long)a->n, a->n_sites, a->name);
+    emit_text(p, LW_ALIGN_EV_PROGRESS, "extracting %lld sentences x %d sites from %s", (long long)a->n, a->n_sites,
+              a->name);
     if (rc == 0)
         rc = lw_extract_pooled(s, (const char *const *)c->text, c->n, true, false, layers, a->n_sites, LW_POOL_MEAN,
                                a->site, a->ok);
@@ -217,10 +230,13 @@ static void record(results *r, const condition *c, const double *per_query, int 
                                     "recipe", c->recipe, "site_a", sa, "site_b", sb, "n_calib", c->n_calib, "regime",
                                     c->regime, "n_queries", nq, "mean_candidates", mean_cands, "chance_top1",
                                     mean_cands > 0 ? 1.0 / mean_cands : 0.0, "metrics", metrics));
-    printf("  %-11s %-10s %-5s->%-5s %5d  %-13s %5d %7.1f  %5.3f [%5.3f,%5.3f]  %5.3f  %5.3f  %5.3f %s\n",
-           c->experiment, c->recipe, sa, sb, c->n_calib, c->regime, nq, mean_cands, ci[0].mean, ci[0].lo, ci[0].hi,
-           ci[1].mean, ci[3].mean, ci[4].mean, c->note ? c->note : "");
-    fflush(stdout);
+    if (r->p->on_event) {
+        lw_align_row row = {.experiment = c->experiment, .recipe = c->recipe, .site_a = sa, .site_b = sb,
+                            .regime = c->regime, .note = c->note ? c->note : "", .n_calib = c->n_calib,
+                            .n_queries = nq, .mean_candidates = mean_cands, .n_metrics = N_METRICS,
+                            .metric_names = METRIC_NAMES, .metrics = ci};
+        r->p->on_event(&(lw_align_event){.kind = LW_ALIGN_EV_ROW, .row = &row}, r->p->user);
+    }
 }
 
 static void compare(results *r, const char *what, const char *a, const char *b, const double *va, const double *vb,
@@ -230,8 +246,10 @@ static void compare(results *r, const char *what, const char *a, const char *b, 
     if (lw_bootstrap_paired(va, vb, n, r->p->resamples, 0.95, r->p->seed + 11, &diff, &pval) != 0) return;
     json_array_append_new(r->comparisons, json_pack("{s:s, s:s, s:s, s:s, s:o, s:f}", "experiment", what, "a", a, "b", b,
                                                     "metric", "top1", "difference", lw_ci_json(&diff), "p_value", pval));
-    printf("  %-11s top-1 %s - %s = %+.3f [%+.3f, %+.3f]  p = %.3f  (n = %d, paired bootstrap)\n", what, a, b,
-           diff.mean, diff.lo, diff.hi, pval, n);
+    if (r->p->on_event) {
+        lw_align_comparison cmp = {.experiment = what, .a = a, .b = b, .difference = diff, .p_value = pval, .n = n};
+        r->p->on_event(&(lw_align_event){.kind = LW_ALIGN_EV_COMPARISON, .comparison = &cmp}, r->p->user);
+    }
 }
 
 /* ------------------------------------------------------------------ scoring */
@@ -367,10 +385,7 @@ static int run_condition(results *r, const lw_mdcorpus *c, const model_acts *A, 
 
 /* ------------------------------------------------------------------ experiments */
 
-static void header(const char *title) {
-    printf("\n%s\n  %-11s %-10s %-12s %5s  %-13s %5s %7s  %-19s  %5s  %5s  %5s\n", title, "experiment", "recipe",
-           "sites", "calib", "regime", "n", "cands", "top-1 [95% CI]", "r@5", "mrr10", "ndcg10");
-}
+static void header(const results *r, const char *title) { emit_text(r->p, LW_ALIGN_EV_SECTION, "%s", title); }
 
 /* B's site at the same relative depth as A's block (embed maps to embed). */
 static int matched_site(int site_a, int n_sites_a, int n_sites_b) {
@@ -406,17 +421,17 @@ static int run_all(results *r, const lw_mdcorpus *c, const model_acts *A, const 
     const regime all_regs[] = {REG_BANK, REG_RANDOM9, REG_RANDOM99, REG_DOMAIN, REG_CLUSTER, REG_HARD};
     const regime curve_regs[] = {REG_BANK, REG_RANDOM9};
 
-    header("Main: last block of A -> last block of B, every candidate regime");
+    header(r, "Main: last block of A -> last block of B, every candidate regime");
     condition main = {.experiment = "main", .site_a = last_a, .site_b = last_b};
     if (run_condition(r, c, A, B, calib, test, main, p->recipe, all_regs, 6, NULL) != 0) return -1;
 
-    header("Depth curve: A's sites -> B's site at the same relative depth");
+    header(r, "Depth curve: A's sites -> B's site at the same relative depth");
     for (int sa = 0; sa < A->n_sites; sa++) {
         condition cd = {.experiment = "depth", .site_a = sa, .site_b = matched_site(sa, A->n_sites, B->n_sites)};
         if (run_condition(r, c, A, B, calib, test, cd, p->recipe, curve_regs, 2, NULL) != 0) return -1;
     }
     if (!p->quick) {
-        header("Every layer pair (regime bank)");
+        header(r, "Every layer pair (regime bank)");
         for (int sa = 1; sa < A->n_sites; sa++)
             for (int sb = 1; sb < B->n_sites; sb++) {
                 condition cd = {.experiment = "layer-grid", .site_a = sa, .site_b = sb};
@@ -424,7 +439,7 @@ static int run_all(results *r, const lw_mdcorpus *c, const model_acts *A, const 
             }
     }
 
-    header("Calibration size (test bank fixed), and an oracle fit on the test bank itself");
+    header(r, "Calibration size (test bank fixed), and an oracle fit on the test bank itself");
     static const int SIZES[] = {50, 100, 200, 300, 400, 600, 800, 1200};
     for (size_t k = 0; k < sizeof SIZES / sizeof SIZES[0] && SIZES[k] < calib->n; k++) {
         rowset sub = subsample(calib, SIZES[k], p->seed + (uint64_t)k);
@@ -438,7 +453,7 @@ static int run_all(results *r, const lw_mdcorpus *c, const model_acts *A, const 
     condition oracle = {.experiment = "oracle", .site_a = last_a, .site_b = last_b, .note = "(fit on the test bank)"};
     if (run_condition(r, c, A, B, test, test, oracle, p->recipe, curve_regs, 2, NULL) != 0) return -1;
 
-    header("Recipes on the same splits (last blocks)");
+    header(r, "Recipes on the same splits (last blocks)");
     static const lw_bridge_recipe RECIPES[] = {LW_BRIDGE_RIDGE, LW_BRIDGE_PCA_RIDGE, LW_BRIDGE_PCA2_RIDGE,
                                                LW_BRIDGE_PROCRUSTES, LW_BRIDGE_CCA, LW_BRIDGE_RELREP};
     const regime rec_regs[] = {REG_BANK, REG_RANDOM9, REG_HARD};
@@ -452,7 +467,7 @@ static int run_all(results *r, const lw_mdcorpus *c, const model_acts *A, const 
         compare(r, "recipe", lw_bridge_recipe_name(RECIPES[k]), "ridge", top1[k], top1[0], test->n);
     for (int k = 0; k < n_rec; k++) free(top1[k]);
 
-    header("Corpus shift: fit without a domain, test on that domain (bank = that domain's test rows)");
+    header(r, "Corpus shift: fit without a domain, test on that domain (bank = that domain's test rows)");
     for (int d = 0; d < c->n_domains; d++) {
         rowset in_cal = {0}, out_cal = {0}, dom_test = {0};
         in_cal.row = malloc(sizeof(int64_t) * (size_t)calib->n);
@@ -517,14 +532,16 @@ static int align_corpus(const lw_align_params *p, lw_mdcorpus *cp) {
                        "are needed): no result to write",
                        calib.n, test.n, (long long)c.n);
     }
-    printf("latentwire align: %s (A, %d sites x %d) -> %s (B, %d sites x %d)\n", A.name, A.n_sites, A.d, B.name,
-           B.n_sites, B.d);
-    printf("corpus: %lld sentences from %d domains (", (long long)c.n, c.n_domains);
-    for (int d = 0; d < c.n_domains; d++) printf("%s%s", d ? ", " : "", c.domain_names[d]);
-    printf("); %d calibration, %d test, %d dropped (a model cannot encode them)\n", calib.n, test.n, dropped);
-    printf("metrics: retrieval of each bridged A-row among B-rows by cosine; 95%% CIs over queries (exact "
-           "Clopper-Pearson for proportions, else BCa bootstrap, %d resamples, seed %llu); ties count against the query\n",
-           p->resamples, (unsigned long long)p->seed);
+    emit_text(p, LW_ALIGN_EV_INFO, "latentwire align: %s (A, %d sites x %d) -> %s (B, %d sites x %d)", A.name,
+              A.n_sites, A.d, B.name, B.n_sites, B.d);
+    char domains[1024] = "";
+    for (int d = 0; d < c.n_domains; d++)
+        snprintf(domains + strlen(domains), sizeof domains - strlen(domains), "%s%s", d ? ", " : "", c.domain_names[d]);
+    emit_text(p, LW_ALIGN_EV_INFO, "corpus: %lld sentences from %d domains (%s); %d calibration, %d test, %d dropped (a "
+              "model cannot encode them)", (long long)c.n, c.n_domains, domains, calib.n, test.n, dropped);
+    emit_text(p, LW_ALIGN_EV_INFO, "metrics: retrieval of each bridged A-row among B-rows by cosine; 95%% CIs over "
+              "queries (exact Clopper-Pearson for proportions, else BCa bootstrap, %d resamples, seed %llu); ties count "
+              "against the query", p->resamples, (unsigned long long)p->seed);
 
     results r = {.conditions = json_array(), .comparisons = json_array(), .p = p};
     char csv_path[2048], json_path[2048];
@@ -547,7 +564,10 @@ static int align_corpus(const lw_align_params *p, lw_mdcorpus *cp) {
                                  r.conditions, "comparisons", r.comparisons);
         rc = lw_json_save(json_path, root);
         json_decref(root);
-        if (rc == 0) printf("\nwrote %s and %s\n", json_path, csv_path);
+        if (rc == 0) {
+            emit_text(p, LW_ALIGN_EV_WROTE, "%s", json_path);
+            emit_text(p, LW_ALIGN_EV_WROTE, "%s", csv_path);
+        }
     } else {
         json_decref(r.conditions);
         json_decref(r.comparisons);

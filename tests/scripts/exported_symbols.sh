@@ -1,7 +1,7 @@
 #!/bin/sh
 # The library exports only lw_-prefixed symbols: an unprefixed global (`feed`, `make_side`)
 # collides with whatever the user links beside it. Lists every offender; exit 1 if any.
-# Also: the CLI links no shared library it does not use (zlib, zstd, brotli wait for the codecs).
+# Also: no library object writes to stdout; the CLI links no shared library it does not use (zlib, zstd, brotli wait for the codecs).
 # Usage: exported_symbols.sh NM LIBRARY.a [CLI]
 nm_bin=$1
 lib=$2
@@ -16,6 +16,14 @@ if [ -n "$bad" ]; then
   exit 1
 fi
 echo "every exported symbol of $(basename "$lib") starts with lw_"
+# The library returns results and reports through callbacks; only the CLI prints to stdout.
+prints=$("$nm_bin" -A "$lib" 2>/dev/null | awk '$(NF-1) == "U" && $NF ~ /^(stdout|printf|puts|putchar|vprintf)$/ {print $1, $NF}')
+if [ -n "$prints" ]; then
+  echo "library objects that print to stdout (return results or report through a callback instead):"
+  echo "$prints" | sed 's/^/  /'
+  exit 1
+fi
+echo "no library object prints to stdout"
 if [ -n "$cli" ] && command -v readelf >/dev/null; then
   unused=$(readelf -d "$cli" | grep NEEDED | grep -E 'libz\.|libzstd|libbrotli' || true)
   if [ -n "$unused" ]; then
