@@ -47,7 +47,7 @@ int cmd_info(int argc, char **argv) {
         fputs(INFO_USAGE, stdout);
         return 0;
     }
-    const char *path;
+    const char *path = NULL;
     bool json = false;
     int rc = take_args("info", INFO_USAGE, argc, argv, &path, 1, &json, NULL);
     if (rc) return rc;

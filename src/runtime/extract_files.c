@@ -512,8 +512,9 @@ static int run_tokens(job *j, int64_t t0, int64_t t1, int64_t *done, int shard, 
         h.layer = j->layers[k] < 0 ? 0 : j->layers[k];
         if (lw_session_add_hook(j->s, &h) != k) rc = -1;
     }
-    float **rows = calloc((size_t)j->n_layers, sizeof *rows);
-    int *n_rows = calloc((size_t)j->n_layers, sizeof *n_rows);
+    const size_t n_sites = j->n_layers > 0 ? (size_t)j->n_layers : 1;
+    float **rows = calloc(n_sites, sizeof *rows);
+    int *n_rows = calloc(n_sites, sizeof *n_rows);
     if (rc == 0 && (!rows || !n_rows)) rc = lw_fail("out of memory");
     for (int64_t t = t0; t < t1 && rc == 0; t++, (*done)++) {
         if (j->n_tok[t] == 0) continue;
