@@ -442,12 +442,12 @@ static void print_summary(condition *const *cs, int n_cs, const lw_task *t, doub
     }
     json_object_set_new(root, "conditions", conds);
     json_t *diffs = json_object();
-    if (ref >= 0) printf("\npaired bootstrap differences in accuracy against %s (same items):\n", cs[ref]->name);
+    if (ref >= 0) printf("\npaired differences in accuracy against %s (same items; Newcombe's score interval, McNemar's exact p):\n", cs[ref]->name);
     for (int c = 0; ref >= 0 && c < n_cs; c++) {
         if (c == ref || cs[c]->not_applicable[0]) continue;
         lw_ci d;
         double pv;
-        lw_bootstrap_paired(scores + (size_t)c * n, scores + (size_t)ref * n, n, o->resamples, 0.95, o->seed, &d, &pv);
+        lw_ci_paired(scores + (size_t)c * n, scores + (size_t)ref * n, n, o->resamples, 0.95, o->seed, &d, &pv);
         printf("  %-26s - %-8s %+.3f [%+.3f, %+.3f]  p = %.3f\n", cs[c]->name, cs[ref]->name, d.mean, d.lo, d.hi, pv);
         json_object_set_new(diffs, cs[c]->name,
                             json_pack("{s:s, s:f, s:f, s:f, s:f}", "against", cs[ref]->name, "mean", d.mean, "lo",

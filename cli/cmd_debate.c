@@ -182,12 +182,12 @@ int cmd_debate(int argc, char **argv) {
     double p;
     lw_ci_mean(vote, t.n, resamples, 0.95, dp.seed, &cv);
     lw_ci_mean(solo, t.n, resamples, 0.95, dp.seed, &cs);
-    lw_bootstrap_paired(vote, solo, t.n, resamples, 0.95, dp.seed, &d, &p);
+    lw_ci_paired(vote, solo, t.n, resamples, 0.95, dp.seed, &d, &p);
     printf("debate: %d agents, %d rounds, channel %s, task %s (%d items)\n", n_agents, dp.rounds,
            lw_channel_name(dp.channel), task, t.n);
     printf("  majority vote       %.3f [%.3f, %.3f]\n", cv.mean, cv.lo, cv.hi);
     printf("  agent 0 alone (r1)  %.3f [%.3f, %.3f]\n", cs.mean, cs.lo, cs.hi);
-    printf("  difference          %+.3f [%+.3f, %+.3f]  p = %.3f (paired bootstrap)\n", d.mean, d.lo, d.hi, p);
+    printf("  difference          %+.3f [%+.3f, %+.3f]  p = %.3f (paired, %s)\n", d.mean, d.lo, d.hi, p, d.method);
     printf("  %.2f s per item\n", wall / t.n);
     if (json) {
         json_t *diff = lw_ci_json(&d);

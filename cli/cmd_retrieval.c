@@ -36,14 +36,14 @@ static const char *USAGE =
     "  Without --bridge, raw cosine between queries and candidates (same width required).\n"
     "  hard:FILE lines: {\"row_id\": R, \"negatives\": [R1, R2, ...]} (row ids of candidates).\n"
     "  label:FILE lines: {\"row_id\": R, \"label\": L}: candidates are the rows sharing the target's label.\n"
-    "  --compare adds a paired bootstrap of the difference (bridge - compare) on the same queries.\n"
+    "  --compare adds the paired difference (bridge - compare) on the same queries (lw_ci_paired).\n"
     "  --ndcg-gain: NDCG's gain of a relevance grade: linear (rel, as trec_eval and BEIR; the default)\n"
     "  or exp (2^rel - 1); they differ only on graded qrels.\n"
     "  Every query needs a candidate besides its target: label:/hard: files must cover every query.\n"
     "  BEIR: --per-query FILE.jsonl writes each scored query's metrics, for:\n"
     "  latentwire retrieval --paired A.jsonl B.jsonl [--json OUT.json] [--resamples N] [--seed N]\n"
     "                       two runs (e.g. a sentence encoder and a bridged model) on their shared queries:\n"
-    "                       each metric with CIs and the paired bootstrap CI of A - B\n";
+    "                       each metric with CIs and the paired CI of A - B (lw_ci_paired)\n";
 
 typedef struct {
     const char *queries, *query_t, *cands, *cand_t, *bridge, *compare, *regime, *json, *beir, *split;
@@ -336,7 +336,7 @@ static int run_files(const opts *o) {
             for (int64_t q = 0; q < nq; q++) a[q] = m1[q * nm + c], b[q] = m2[q * nm + c];
             lw_ci d;
             double p;
-            lw_bootstrap_paired(a, b, (int)nq, o->resamples, 0.95, o->seed, &d, &p);
+            lw_ci_paired(a, b, (int)nq, o->resamples, 0.95, o->seed, &d, &p);
             char buf[32];
             const char *name = lw_retrieval_metric_name(&rp, c, buf, sizeof buf);
             printf("difference   %s %+.3f [%+.3f, %+.3f] p=%.3f\n", name, d.mean, d.lo, d.hi, p);

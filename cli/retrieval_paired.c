@@ -122,7 +122,7 @@ int retrieval_paired(const char *path_a, const char *path_b, int resamples, uint
         double p;
         lw_ci_mean(va, n, resamples, 0.95, seed, &ca);
         lw_ci_mean(vb, n, resamples, 0.95, seed, &cb);
-        lw_bootstrap_paired(va, vb, n, resamples, 0.95, seed, &d, &p);
+        lw_ci_paired(va, vb, n, resamples, 0.95, seed, &d, &p);
         printf("  %-10s A %.3f [%.3f, %.3f]  B %.3f [%.3f, %.3f]  A-B %+.3f [%+.3f, %+.3f]  p=%.3g\n", key, ca.mean,
                ca.lo, ca.hi, cb.mean, cb.lo, cb.hi, d.mean, d.lo, d.hi, p);
         json_t *mj = json_object();

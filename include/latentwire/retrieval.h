@@ -103,6 +103,15 @@ int lw_bootstrap_mean(const double *v, int n, int n_resamples, double level, uin
 int lw_bootstrap_paired(const double *a, const double *b, int n, int n_resamples, double level, uint64_t seed,
                         lw_ci *diff, double *p_value);
 
+/* The interval reports use for a paired difference mean(a - b) on the same n items: when every
+ * a[i] and b[i] is 0 or 1 (accuracy, top-1) Newcombe's hybrid score interval for paired
+ * proportions (his method 10: Wilson intervals of both proportions, combined with the pairs'
+ * correlation), which keeps its coverage where every item differs the same way (a bootstrap
+ * then collapses to a point), with McNemar's exact p (binomial test on the discordant pairs);
+ * otherwise lw_bootstrap_paired (BCa, bootstrap p). */
+int lw_ci_paired(const double *a, const double *b, int n, int n_resamples, double level, uint64_t seed, lw_ci *diff,
+                 double *p_value);
+
 /* Candidate regimes. Each builds CSR candidate lists (malloc'd *off, *ids; caller frees)
  * for nq queries whose target candidate is gold[q]; the target is always included. */
 /* target + D distinct distractors drawn uniformly from the other candidates */

@@ -66,7 +66,7 @@ static double norm_cdf(double x) { return 0.5 * erfc(-x / sqrt(2.0)); }
 
 /* Standard normal quantile for q in (0, 1): Acklam's rational approximation (relative error
  * 1.2e-9) refined by one Halley step on norm_cdf, which brings it to double precision. */
-static double norm_quantile(double q) {
+double lw_norm_quantile(double q) {
     static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
                                1.383577518672690e+02,  -3.066479806614716e+01, 2.506628277459239e+00};
     static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
@@ -118,7 +118,7 @@ static void fill_bca(const double *v, int n, const double *sorted, int n_resampl
     for (int b = 0; b < n_resamples; b++) below += sorted[b] < mean ? 1.0 : sorted[b] == mean ? 0.5 : 0.0;
     double share = below / n_resamples, edge = 0.5 / n_resamples;
     share = share < edge ? edge : share > 1.0 - edge ? 1.0 - edge : share; /* finite z0 */
-    double z0 = norm_quantile(share), z = norm_quantile(1.0 - (1.0 - level) / 2.0);
+    double z0 = lw_norm_quantile(share), z = lw_norm_quantile(1.0 - (1.0 - level) / 2.0);
     out->mean = mean;
     out->lo = quantile_sorted(sorted, n_resamples, bca_level(z0, acc, -z));
     out->hi = quantile_sorted(sorted, n_resamples, bca_level(z0, acc, z));

@@ -37,4 +37,7 @@ int lw_eval_row_inv_norms(const float *X, int64_t n, int d, const char *what, fl
  * bounds invert it. */
 double lw_beta_inc(double a, double b, double z);
 
+/* Standard normal quantile for q in (0, 1), to double precision (bootstrap.c). */
+double lw_norm_quantile(double q);
+
 #endif

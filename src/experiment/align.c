@@ -243,7 +243,7 @@ static void compare(results *r, const char *what, const char *a, const char *b, 
                     int n) {
     lw_ci diff;
     double pval;
-    if (lw_bootstrap_paired(va, vb, n, r->p->resamples, 0.95, r->p->seed + 11, &diff, &pval) != 0) return;
+    if (lw_ci_paired(va, vb, n, r->p->resamples, 0.95, r->p->seed + 11, &diff, &pval) != 0) return;
     json_array_append_new(r->comparisons, json_pack("{s:s, s:s, s:s, s:s, s:o, s:f}", "experiment", what, "a", a, "b", b,
                                                     "metric", "top1", "difference", lw_ci_json(&diff), "p_value", pval));
     if (r->p->on_event) {
