@@ -24,6 +24,10 @@ extern "C" {
  * it cannot be examined). Never opens the file, so never blocks. */
 int lw_check_regular_file(const char *path);
 
+/* The same checks, giving a read-only descriptor (blocking again, close-on-exec), or -1 with the
+ * error set: for readers that mmap. */
+int lw_open_regular(const char *path);
+
 /* Opens a regular file for reading ("rb"). A FIFO or device is refused without blocking
  * (it is examined before the open and opened non-blocking, then checked again on the open
  * descriptor). NULL with the error set. */

@@ -393,25 +393,28 @@ int lw_check_regular_file(const char *path) {
     return S_ISREG(st.st_mode) ? 0 : refuse_kind(path, st.st_mode);
 }
 
-FILE *lw_fopen_regular(const char *path) {
-    if (lw_check_regular_file(path) != 0) return NULL;
+int lw_open_regular(const char *path) {
+    if (lw_check_regular_file(path) != 0) return -1;
     /* O_NONBLOCK: should the path have become a FIFO since the stat, the open returns at
      * once instead of waiting for a writer; fstat then refuses it. */
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        lw_fail("%s: %s", path, strerror(errno));
-        return NULL;
-    }
+    if (fd < 0) return lw_fail("%s: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         int e = errno;
         if (fstat(fd, &st) == 0) refuse_kind(path, st.st_mode);
         else lw_fail("%s: %s", path, strerror(e));
         close(fd);
-        return NULL;
+        return -1;
     }
     int flags = fcntl(fd, F_GETFL);
     if (flags >= 0) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    return fd;
+}
+
+FILE *lw_fopen_regular(const char *path) {
+    int fd = lw_open_regular(path);
+    if (fd < 0) return NULL;
     FILE *fp = fdopen(fd, "rb");
     if (!fp) {
         lw_fail("%s: %s", path, strerror(errno));

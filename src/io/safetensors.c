@@ -580,16 +580,11 @@ lw_st_file *lw_st_parse(const void *buf, size_t len, const char *label) {
 }
 
 lw_st_file *lw_st_open(const char *path) {
-    /* stat before open: opening a FIFO would wait for a writer forever */
-    if (lw_check_regular_file(path) != 0) return NULL;
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        lw_fail("%s: %s", path, strerror(errno));
-        return NULL;
-    }
+    int fd = lw_open_regular(path); /* never waits on a FIFO */
+    if (fd < 0) return NULL;
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        lw_fail("%s: not a regular file", path);
+    if (fstat(fd, &st) != 0) {
+        lw_fail("%s: %s", path, strerror(errno));
         close(fd);
         return NULL;
     }

@@ -207,6 +207,21 @@ lw_model *lw_model_load(const char *path, lw_model_params params) {
 
 /* Hex sha256 of the vocabulary (every token's piece, special ones rendered, with its
  * length), computed once: two models share a vocabulary when the hashes are equal. */
+/* Grows *buf (capacity *cap, doubling) to hold need bytes. 0, or -1 with *buf freed and the
+ * error set. */
+static int grow_buffer(char **buf, size_t *cap, size_t need) {
+    if (need <= *cap) return 0;
+    while (need > *cap) *cap *= 2;
+    char *grown = realloc(*buf, *cap);
+    if (!grown) {
+        free(*buf);
+        *buf = NULL;
+        return lw_fail("out of memory");
+    }
+    *buf = grown;
+    return 0;
+}
+
 static const char *vocab_hash_locked(lw_model *m);
 
 const char *lw_model_vocab_hash(const lw_model *model) {
@@ -230,16 +245,7 @@ static const char *vocab_hash_locked(lw_model *m) {
         char piece[256];
         int32_t got = llama_token_to_piece(m->vocab, t, piece, sizeof piece, 0, true);
         if (got < 0) got = 0; /* longer than any real piece: its length still counts below */
-        if (len + (size_t)got + 8 > cap) {
-            while (len + (size_t)got + 8 > cap) cap *= 2;
-            char *grown = realloc(buf, cap);
-            if (!grown) {
-                free(buf);
-                lw_fail("out of memory");
-                return NULL;
-            }
-            buf = grown;
-        }
+        if (grow_buffer(&buf, &cap, len + (size_t)got + 8) != 0) return NULL;
         len += (size_t)snprintf(buf + len, 8, "%d:", got);
         memcpy(buf + len, piece, (size_t)got);
         len += (size_t)got;
@@ -451,16 +457,7 @@ char *lw_detokenize(const lw_model *m, const int32_t *tokens, int32_t n, bool re
             lw_fail("detokenize: token %d has a piece longer than %zu bytes", tokens[i], sizeof piece);
             return NULL;
         }
-        if (len + (size_t)got + 1 > cap) {
-            while (len + (size_t)got + 1 > cap) cap *= 2;
-            char *grown = realloc(buf, cap);
-            if (!grown) {
-                free(buf);
-                lw_fail("out of memory");
-                return NULL;
-            }
-            buf = grown;
-        }
+        if (grow_buffer(&buf, &cap, len + (size_t)got + 1) != 0) return NULL;
         memcpy(buf + len, piece, (size_t)got);
         len += (size_t)got;
     }
