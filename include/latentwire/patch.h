@@ -1,0 +1,53 @@
+/* Activation patching between a sender and a receiver: the primitive under the layer scan and
+ * the channel race.
+ *
+ * The sender reads a text (e.g. k demonstrations of a skill) and hands over its residual stream
+ * (blocks.L.hook_resid_post) at layer L: the last T positions, or the mean over the text's
+ * positions (a BOS the run added excluded, as extract's --pool mean). The receiver reads its
+ * prompt (e.g. the query alone) with those vectors written into its residual stream at its own
+ * layer L': the T vectors go to the last T positions of the prompt (the last vector to the last
+ * position), replacing the receiver's own (or added to them), and from there every later layer and
+ * every answer token reads them. The receiver then answers greedily.
+ *
+ * Both sides may be one session (same model). Across models the vectors must be mapped to the
+ * receiver's width first (a bridge); equal widths are not enough to graft without a map unless
+ * the caller says the models are the same. */
+#ifndef LATENTWIRE_PATCH_H
+#define LATENTWIRE_PATCH_H
+
+#include <stdbool.h>
+
+#include "latentwire/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { LW_PATCH_REPLACE = 0, LW_PATCH_ADD } lw_patch_op;
+
+typedef struct {
+    int positions;        /* T: the sender's last T positions (default 1) */
+    bool pooled;          /* instead: one vector, the mean over the sender text's positions */
+    lw_patch_op op;       /* default replace */
+    float scale;          /* LW_PATCH_ADD: the vectors are added times scale (default 1) */
+    int answer_tokens;    /* the receiver's greedy answer length (default 8) */
+    bool chat;            /* each side reads its text as one user turn in its chat template */
+} lw_patch_params;
+
+lw_patch_params lw_patch_default_params(void);
+
+/* The sender's residual at layer (negative: from the end) for text: T x d floats into out
+ * (1 x d when pooled), d = the sender's width. The run stops after that layer. A text shorter
+ * than T positions is an error naming T and the text's length. 0 or -1. */
+int lw_patch_read(lw_session *sender, const char *text, int layer, const lw_patch_params *p, float *out);
+
+/* The receiver's greedy answer to prompt with vecs (n_vecs x d_receiver: T, or 1 when pooled)
+ * written at layer into the prompt's last n_vecs positions. vecs NULL: no patch (the
+ * prompt-only floor). *answer is malloc'd. 0 or -1. */
+int lw_patch_answer(lw_session *receiver, const char *prompt, int layer, const float *vecs, int n_vecs,
+                    const lw_patch_params *p, char **answer);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
