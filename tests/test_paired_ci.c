@@ -40,6 +40,21 @@ static void test_every_item_differs_the_same_way(void **state) {
     assert_true(boot.lo == boot.hi); /* what it replaces: a point */
 }
 
+/* Every pair agrees, half right and half wrong: phi = 1 and equal proportions make Newcombe's
+ * interval the point 0 (dl = du = 0), although 30 agreeing pairs only bound the discordance rate
+ * by the exact 1 - 0.025^(1/30) = 0.1157. */
+static void test_no_discordant_pair_is_not_a_point(void **state) {
+    (void)state;
+    double a[30], b[30];
+    for (int i = 0; i < 30; i++) a[i] = b[i] = i < 15;
+    lw_ci d;
+    double p;
+    assert_int_equal(lw_ci_paired(a, b, 30, 1000, 0.95, 1, &d, &p), 0);
+    const double u = 1.0 - pow(0.025, 1.0 / 30.0);
+    assert_true(fabs(d.lo + u) < 1e-12 && fabs(d.hi - u) < 1e-12);
+    assert_true(d.mean == 0.0 && p == 1.0);
+}
+
 static void test_mcnemar_exact(void **state) {
     (void)state;
     /* 1 item only a right, 6 only b right, 3 both: P(X <= 1 | 7, 1/2) = 8/128 -> p = 0.125 */
@@ -93,6 +108,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_item_differs_the_same_way),
         cmocka_unit_test(test_mcnemar_exact),
+        cmocka_unit_test(test_no_discordant_pair_is_not_a_point),
         cmocka_unit_test(test_coverage_at_the_boundary),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));

@@ -108,6 +108,8 @@ int lw_bootstrap_paired(const double *a, const double *b, int n, int n_resamples
  * proportions (his method 10: Wilson intervals of both proportions, combined with the pairs'
  * correlation), which keeps its coverage where every item differs the same way (a bootstrap
  * then collapses to a point), with McNemar's exact p (binomial test on the discordant pairs);
+ * with no discordant pair at all (where Newcombe's interval can itself collapse to 0) at
+ * least +-(the exact upper bound on the discordance rate, 1 - ((1 - level) / 2)^(1/n));
  * otherwise lw_bootstrap_paired (BCa, bootstrap p). */
 int lw_ci_paired(const double *a, const double *b, int n, int n_resamples, double level, uint64_t seed, lw_ci *diff,
                  double *p_value);

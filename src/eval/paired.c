@@ -53,6 +53,15 @@ int lw_ci_paired(const double *a, const double *b, int n, int n_resamples, doubl
     diff->mean = d;
     diff->lo = fmax(-1.0, d - sqrt(fmax(0.0, dl)));
     diff->hi = fmin(1.0, d + sqrt(fmax(0.0, du)));
+    if (only_a == 0 && only_b == 0) {
+        /* No discordant pair. With both margins varying, phi = 1 and equal proportions make
+         * Newcombe's interval a single point (dl = du = 0), yet 0 discordant pairs in n only
+         * bound the discordance rate r, and |a - b| <= r. Widen to +-(the exact one-sided
+         * Clopper-Pearson upper bound on r at 0 of n), which covers: P(r <= u) >= 1 - alpha/2. */
+        const double u = 1.0 - pow((1.0 - level) / 2.0, 1.0 / n);
+        diff->lo = fmin(diff->lo, -u);
+        diff->hi = fmax(diff->hi, u);
+    }
     diff->n = n;
     diff->method = "newcombe-paired";
     *p_value = mcnemar_exact(only_a, only_b);
