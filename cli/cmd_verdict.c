@@ -1,0 +1,83 @@
+/* latentwire verdict PLAN RECORDS...: the pre-registered hypotheses of PLAN decided on the
+ * per-item records of runs made under it (the library does the deciding: latentwire/verdict.h). */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "latentwire/verdict.h"
+
+static const char *USAGE =
+    "usage: latentwire verdict PLAN.json RECORDS.jsonl... [--json]\n"
+    "  decides each hypothesis of PLAN (latentwire.plan/1) on the per-item records (latentwire.items/1) of\n"
+    "  runs made under it: PASS when the one-sided p, Holm-adjusted across the plan, is <= alpha; FAIL when\n"
+    "  the (1 - alpha) interval lies on the null side of the threshold; else INCONCLUSIVE. Records made\n"
+    "  under another plan, or under this plan before it was edited, are refused.\n"
+    "  --json   one JSON object on stdout: plan, plan_sha256, alpha, correction, n_records, hypotheses (per\n"
+    "           hypothesis: id, claim, verdict, estimate, ci {lo, hi, level, method}, p, p_adjusted, test, n)\n";
+
+static json_t *verdict_json(const lw_plan *plan, const lw_verdict *v, int n, double alpha, int64_t n_records,
+                            const char *path) {
+    json_t *hs = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(
+            hs, json_pack("{s:s, s:o, s:s, s:f, s:{s:f, s:f, s:f, s:s}, s:f, s:f, s:s, s:i}", "id", v[i].id, "claim",
+                          cli_json_text(v[i].claim), "verdict", lw_verdict_name(v[i].verdict), "estimate",
+                          v[i].estimate, "ci", "lo", v[i].ci.lo, "hi", v[i].ci.hi, "level", 1.0 - alpha, "method",
+                          v[i].ci.method ? v[i].ci.method : "", "p", v[i].p, "p_adjusted", v[i].p_adjusted, "test",
+                          v[i].test, "n", v[i].n));
+    return json_pack("{s:o, s:o, s:s, s:I, s:o}", "plan", cli_json_text(path), "title",
+                     cli_json_text(lw_plan_title(plan)), "plan_sha256", lw_plan_sha256(plan), "n_records",
+                     (json_int_t)n_records, "hypotheses", hs);
+}
+
+int cmd_verdict(int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        fputs(USAGE, stdout);
+        return 0;
+    }
+    bool json = false;
+    const char *plan_path = NULL;
+    const char **records = calloc((size_t)argc, sizeof *records);
+    int n_records = 0;
+    if (!records) return cli_fail("verdict", "out of memory");
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) json = true;
+        else if (argv[i][0] == '-' && argv[i][1] == '-') {
+            free(records);
+            return cli_option_error("verdict", USAGE, argv[i], NULL);
+        } else if (!plan_path) plan_path = argv[i];
+        else records[n_records++] = argv[i];
+    }
+    if (!plan_path || n_records == 0) {
+        free(records);
+        fputs(USAGE, stderr);
+        return 2;
+    }
+    lw_plan *plan = lw_plan_load(plan_path);
+    lw_items *items = plan ? lw_items_load(records, n_records) : NULL;
+    lw_verdict *v = NULL;
+    int rc = plan && items && lw_verdict_evaluate(plan, items, &v) == 0 ? 0 : cli_fail_lib("verdict");
+    if (rc == 0) {
+        int n = lw_plan_n_hypotheses(plan);
+        double alpha = lw_plan_alpha(plan);
+        if (json) {
+            rc = cli_print_json("verdict", verdict_json(plan, v, n, alpha, lw_items_count(items), plan_path));
+        } else {
+            printf("plan %s (sha256 %.12s...): %s; alpha %g, intervals at %g%%\n", plan_path, lw_plan_sha256(plan),
+                   lw_plan_title(plan), alpha, 100 * (1 - alpha));
+            printf("%-10s %-13s %9s  %-22s %9s %9s  %5s  %s\n", "id", "verdict", "estimate", "interval", "p",
+                   "p (adj.)", "n", "claim; test");
+            for (int i = 0; i < n; i++)
+                printf("%-10s %-13s %+9.4f  [%+9.4f, %+9.4f] %9.3g %9.3g  %5d  %s; %s\n", v[i].id,
+                       lw_verdict_name(v[i].verdict), v[i].estimate, v[i].ci.lo, v[i].ci.hi, v[i].p, v[i].p_adjusted,
+                       v[i].n, v[i].claim, v[i].test);
+        }
+    }
+    free(v);
+    lw_items_free(items);
+    lw_plan_free(plan);
+    free(records);
+    return rc;
+}

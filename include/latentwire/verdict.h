@@ -1,0 +1,101 @@
+/* Pre-registered verdicts: hypotheses written in a plan file before a run, decided afterwards
+ * from the run's per-item records, with a multiple-comparison correction across the plan.
+ *
+ * A plan (JSON, format latentwire.plan/1; schema in README "Pre-registration"):
+ *   {"format": "latentwire.plan/1", "title": "...", "alpha": 0.05, "correction": "holm" | "none",
+ *    "resamples": 10000, "seed": 1,
+ *    "selection": "how anything selected (a layer, a recipe) was chosen, on which items",
+ *    "hypotheses": [
+ *      {"id": "H1", "metric": "exact_match", "a": "act:pcaq@64", "b": "text:zstd@64",
+ *       "direction": "greater", "threshold": 0.0, "test": "auto"},
+ *      {"id": "H2", "metric": "top1", "a": "pcaq@128", "direction": "greater", "threshold": 0.85}]}
+ * A hypothesis with "b" compares a and b on the same items (theta = mean of a - b over the
+ * items both have; the item sets must be equal); without "b" it is about a alone (theta =
+ * mean of a). "direction" greater claims theta > threshold, less claims theta < threshold.
+ *
+ * Per-item records (JSONL, format latentwire.items/1), written by a run under a plan: a header
+ *   {"format": "latentwire.items/1", "plan_sha256": "<hex of the plan file's bytes>", "source": "race"}
+ * then one record per line {"condition": C, "item": ID, "metric": M, "value": x, "split": S}
+ * (split optional: records marked "selection" are never used for a verdict; the others are
+ * the reported items). A verdict on records made under another plan, or under a plan edited
+ * since (its sha256 differs), is refused.
+ *
+ * Tests ("test"): "exact" (0/1 values only): one condition, the exact binomial test of
+ * H0: p <= threshold (greater) / p >= threshold (less); two conditions with threshold 0,
+ * McNemar's exact test (one-sided binomial on the discordant pairs). "bootstrap": the
+ * percentile-bootstrap p of H0 (share of resampled theta on the null side of the threshold,
+ * (1 + count) / (1 + resamples)); resampling items (pairs for two conditions). "auto": exact
+ * where it applies, else bootstrap. The p-values of all hypotheses are adjusted by Holm's
+ * step-down method (correction "holm", the default) and a hypothesis
+ *   PASSES        when its adjusted p <= alpha;
+ *   FAILS         otherwise, when its (1 - alpha) two-sided interval lies entirely on the
+ *                 null side of the threshold (lw_ci_mean / lw_ci_paired: exact for 0/1
+ *                 values, BCa otherwise);
+ *   INCONCLUSIVE  otherwise. */
+#ifndef LATENTWIRE_VERDICT_H
+#define LATENTWIRE_VERDICT_H
+
+#include <stdint.h>
+
+#include "latentwire/error.h"
+#include "latentwire/retrieval.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct lw_plan lw_plan;
+
+/* Reads and validates a plan: unknown fields, a missing threshold, an unknown metric name
+ * form, test or direction, duplicate ids are one error naming the file and the field. */
+lw_plan *lw_plan_load(const char *path);
+void lw_plan_free(lw_plan *plan);
+const char *lw_plan_sha256(const lw_plan *plan);   /* of the file's bytes */
+const char *lw_plan_title(const lw_plan *plan);
+int lw_plan_n_hypotheses(const lw_plan *plan);
+double lw_plan_alpha(const lw_plan *plan);
+
+/* One per-item record, as a run writes it. */
+typedef struct {
+    const char *condition, *item, *metric;
+    const char *split;      /* NULL: a reported item */
+    double value;
+} lw_item_record;
+
+/* Writes records with the header (plan_sha256 may be NULL: a run without a plan, on which no
+ * verdict can be given). Atomic (temp + rename). 0 or -1. */
+int lw_items_save(const char *path, const char *plan_sha256, const char *source, const lw_item_record *records,
+                  int64_t n);
+
+typedef struct lw_items lw_items;
+/* Reads one or more record files; every file must carry the same plan_sha256. */
+lw_items *lw_items_load(const char *const *paths, int n_paths);
+void lw_items_free(lw_items *items);
+int64_t lw_items_count(const lw_items *items);
+
+typedef enum { LW_VERDICT_PASS = 0, LW_VERDICT_FAIL, LW_VERDICT_INCONCLUSIVE } lw_verdict_kind;
+const char *lw_verdict_name(lw_verdict_kind v);    /* "PASS", "FAIL", "INCONCLUSIVE" */
+
+typedef struct {
+    char id[64];
+    char claim[256];        /* "mean(act:pcaq@64 - text:zstd@64) of exact_match > 0" */
+    lw_verdict_kind verdict;
+    double estimate;        /* theta on the reported items */
+    lw_ci ci;               /* (1 - alpha) two-sided interval of theta */
+    double p, p_adjusted;   /* one-sided p of the null, and after the correction */
+    int n;                  /* items (pairs) */
+    const char *test;       /* static: "exact binomial", "exact McNemar", "percentile bootstrap" */
+} lw_verdict;
+
+/* Decides every hypothesis of the plan on the records. Refuses records whose plan_sha256 is
+ * missing or not this plan's, a condition or metric with no reported records, and two
+ * conditions whose item sets differ. *out: malloc'd array of lw_plan_n_hypotheses. 0 or -1. */
+int lw_verdict_evaluate(const lw_plan *plan, const lw_items *items, lw_verdict **out);
+
+/* Holm's step-down adjustment of m p-values (adj[i] for p[i]; monotone, capped at 1). */
+void lw_holm_adjust(const double *p, int m, double *adj);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,180 @@
+/* Per-item records (latentwire.items/1): what a run writes so that a verdict can be decided
+ * later on exactly the items it scored, tied to the plan it ran under by the plan's sha256. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "common/error.h"
+#include "common/fileio.h"
+#include "common/jsonio.h"
+#include "verdict/verdict_internal.h"
+
+#define ITEMS_FORMAT "latentwire.items/1"
+
+static bool is_hex64(const char *s) {
+    if (!s || strlen(s) != 64) return false;
+    for (int i = 0; i < 64; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return false;
+    return true;
+}
+
+int lw_items_save(const char *path, const char *plan_sha256, const char *source, const lw_item_record *r,
+                  int64_t n) {
+    if (plan_sha256 && !is_hex64(plan_sha256)) return lw_fail("items: plan sha256 '%s' is not 64 hex digits", plan_sha256);
+    lw_atomic_file af;
+    if (lw_atomic_open(&af, path) != 0) return -1;
+    json_t *h = json_pack("{s:s, s:s?, s:s}", "format", ITEMS_FORMAT, "plan_sha256", plan_sha256, "source",
+                          source ? source : "");
+    char *line = json_dumps(h, JSON_COMPACT);
+    json_decref(h);
+    int rc = line && fprintf(af.fp, "%s\n", line) > 0 ? 0 : -1;
+    free(line);
+    for (int64_t i = 0; rc == 0 && i < n; i++) {
+        if (!r[i].condition || !r[i].item || !r[i].metric || !isfinite(r[i].value)) {
+            rc = lw_fail("items: record %lld has no condition, item or metric, or a value that is not finite",
+                         (long long)i);
+            break;
+        }
+        json_t *o = json_pack("{s:s, s:s, s:s, s:f}", "condition", r[i].condition, "item", r[i].item, "metric",
+                              r[i].metric, "value", r[i].value);
+        if (r[i].split) json_object_set_new(o, "split", json_string(r[i].split));
+        line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
+        json_decref(o);
+        if (!line || fprintf(af.fp, "%s\n", line) < 0) rc = lw_fail("%s: cannot write a record", path);
+        free(line);
+    }
+    if (rc != 0) {
+        lw_atomic_abort(&af);
+        return -1;
+    }
+    return lw_atomic_commit(&af);
+}
+
+void lw_items_free(lw_items *it) {
+    if (!it) return;
+    for (int64_t i = 0; i < it->n; i++) {
+        free(it->r[i].condition);
+        free(it->r[i].item);
+        free(it->r[i].metric);
+        free(it->r[i].split);
+    }
+    free(it->r);
+    free(it);
+}
+
+int64_t lw_items_count(const lw_items *it) { return it->n; }
+
+static int read_header(const char *path, const char *line, char sha[65], bool *have_sha) {
+    json_error_t je;
+    json_t *h = json_loads(line, 0, &je);
+    int rc = 0;
+    const char *fmt = json_string_value(json_object_get(h, "format"));
+    if (!fmt || strcmp(fmt, ITEMS_FORMAT) != 0) {
+        rc = lw_fail("%s: line 1: not a per-item record file (a header with format \"" ITEMS_FORMAT "\" expected)",
+                     path);
+    } else {
+        const char *s = json_string_value(json_object_get(h, "plan_sha256"));
+        *have_sha = s != NULL;
+        if (s && !is_hex64(s)) rc = lw_fail("%s: line 1: plan_sha256 '%s' is not 64 hex digits", path, s);
+        else if (s) memcpy(sha, s, 65);
+    }
+    json_decref(h);
+    return rc;
+}
+
+static int read_record(const char *path, int64_t line_no, const char *line, lw_rec *r) {
+    json_error_t je;
+    json_t *o = json_loads(line, 0, &je);
+    int rc = 0;
+    if (!json_is_object(o)) {
+        rc = lw_fail("%s: line %lld: not a JSON object", path, (long long)line_no);
+        goto done;
+    }
+    const char *c = json_string_value(json_object_get(o, "condition"));
+    const char *item = json_string_value(json_object_get(o, "item"));
+    const char *m = json_string_value(json_object_get(o, "metric"));
+    json_t *v = json_object_get(o, "value");
+    json_t *s = json_object_get(o, "split");
+    if (!c || !*c || !item || !*item || !m || !*m) {
+        rc = lw_fail("%s: line %lld: a record needs non-empty string fields condition, item and metric", path,
+                     (long long)line_no);
+        goto done;
+    }
+    if (!json_is_number(v) || !isfinite(json_number_value(v))) {
+        rc = lw_fail("%s: line %lld: field 'value' must be a finite number", path, (long long)line_no);
+        goto done;
+    }
+    if (s && !json_is_string(s)) {
+        rc = lw_fail("%s: line %lld: field 'split' must be a string", path, (long long)line_no);
+        goto done;
+    }
+    r->condition = strdup(c);
+    r->item = strdup(item);
+    r->metric = strdup(m);
+    r->split = s ? strdup(json_string_value(s)) : NULL;
+    r->value = json_number_value(v);
+done:
+    json_decref(o);
+    return rc;
+}
+
+static int load_one(lw_items *it, const char *path, int file_index, bool *have_sha) {
+    size_t len;
+    char *text = lw_read_file(path, &len);
+    if (!text) return -1;
+    int rc = 0;
+    int64_t line_no = 0;
+    bool header = true;
+    char sha[65] = "";
+    for (char *s = text, *nl; rc == 0 && s && *s; s = nl ? nl + 1 : NULL) {
+        nl = strchr(s, '\n');
+        if (nl) *nl = '\0';
+        line_no++;
+        if (strspn(s, " \t\r") == strlen(s)) continue;
+        if (header) {
+            bool has = false;
+            rc = read_header(path, s, sha, &has);
+            if (rc == 0 && file_index > 0 && (has != *have_sha || strcmp(sha, it->plan_sha256) != 0))
+                rc = lw_fail("%s: made under another plan than the first record file (plan sha256 %s vs %s)", path,
+                             has ? sha : "none", *have_sha ? it->plan_sha256 : "none");
+            if (rc == 0 && file_index == 0) {
+                *have_sha = has;
+                memcpy(it->plan_sha256, sha, 65);
+            }
+            header = false;
+            continue;
+        }
+        if (it->n % 1024 == 0) {
+            lw_rec *g = realloc(it->r, sizeof *g * (size_t)(it->n + 1024));
+            if (!g) {
+                rc = lw_fail("%s: out of memory", path);
+                break;
+            }
+            it->r = g;
+        }
+        rc = read_record(path, line_no, s, &it->r[it->n]);
+        if (rc == 0) it->n++;
+    }
+    if (rc == 0 && header) rc = lw_fail("%s: empty (no header line)", path);
+    free(text);
+    return rc;
+}
+
+lw_items *lw_items_load(const char *const *paths, int n_paths) {
+    if (n_paths < 1) {
+        lw_fail("items: no record files");
+        return NULL;
+    }
+    lw_items *it = calloc(1, sizeof *it);
+    if (!it) return NULL;
+    bool have_sha = false;
+    for (int i = 0; i < n_paths; i++)
+        if (load_one(it, paths[i], i, &have_sha) != 0) {
+            lw_items_free(it);
+            return NULL;
+        }
+    return it;
+}

@@ -1,0 +1,246 @@
+/* Deciding a plan's hypotheses on per-item records: one-sided p-values (exact where the data
+ * are 0/1, percentile bootstrap otherwise), Holm's correction across the plan, and the
+ * PASS / FAIL / INCONCLUSIVE rule of latentwire/verdict.h. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/rng.h"
+#include "eval/eval.h"
+#include "verdict/verdict_internal.h"
+
+const char *lw_verdict_name(lw_verdict_kind v) {
+    return v == LW_VERDICT_PASS ? "PASS" : v == LW_VERDICT_FAIL ? "FAIL" : "INCONCLUSIVE";
+}
+
+/* ------------------------------------------------------------------ Holm */
+
+static const double *g_sort_p;
+static int by_p(const void *x, const void *y) {
+    double a = g_sort_p[*(const int *)x], b = g_sort_p[*(const int *)y];
+    return (a > b) - (a < b);
+}
+
+void lw_holm_adjust(const double *p, int m, double *adj) {
+    int *ord = malloc(sizeof(int) * (size_t)(m > 0 ? m : 1));
+    if (!ord) {
+        for (int i = 0; i < m; i++) adj[i] = 1.0; /* no memory: the conservative answer */
+        return;
+    }
+    for (int i = 0; i < m; i++) ord[i] = i;
+    g_sort_p = p;
+    qsort(ord, (size_t)m, sizeof *ord, by_p);
+    double run = 0;
+    for (int j = 0; j < m; j++) {
+        double v = (double)(m - j) * p[ord[j]];
+        if (v > 1) v = 1;
+        if (v < run) v = run; /* step-down: adjusted p-values never decrease */
+        run = v;
+        adj[ord[j]] = v;
+    }
+    free(ord);
+}
+
+/* ------------------------------------------------------------------ the items of a condition */
+
+typedef struct {
+    const lw_rec *r;
+} ref;
+
+static int by_item(const void *x, const void *y) {
+    return strcmp(((const ref *)x)->r->item, ((const ref *)y)->r->item);
+}
+
+/* The reported records of (condition, metric), sorted by item; duplicates refused. */
+static int collect(const lw_items *it, const char *cond, const char *metric, ref **out, int *n, const char *hid) {
+    *out = NULL;
+    *n = 0;
+    ref *v = malloc(sizeof *v * (size_t)(it->n > 0 ? it->n : 1));
+    if (!v) return lw_fail("verdict: out of memory");
+    int k = 0;
+    for (int64_t i = 0; i < it->n; i++) {
+        const lw_rec *r = &it->r[i];
+        if (strcmp(r->condition, cond) != 0 || strcmp(r->metric, metric) != 0) continue;
+        if (r->split && strcmp(r->split, "selection") == 0) continue;
+        v[k++].r = r;
+    }
+    if (k == 0) {
+        free(v);
+        return lw_fail("hypothesis %s: no reported records of condition '%s' with metric '%s'", hid, cond, metric);
+    }
+    qsort(v, (size_t)k, sizeof *v, by_item);
+    for (int i = 1; i < k; i++)
+        if (strcmp(v[i].r->item, v[i - 1].r->item) == 0) {
+            lw_fail("hypothesis %s: item '%s' of condition '%s' (%s) is recorded twice", hid, v[i].r->item, cond,
+                    metric);
+            free(v);
+            return -1;
+        }
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+static bool all_binary(const double *v, int n) {
+    for (int i = 0; i < n; i++)
+        if (v[i] != 0.0 && v[i] != 1.0) return false;
+    return true;
+}
+
+/* ------------------------------------------------------------------ one-sided p-values */
+
+/* P(X >= x) and P(X <= x) for X ~ Binomial(n, t). */
+static double binom_upper(int x, int n, double t) {
+    if (x <= 0) return 1.0;
+    if (t <= 0) return 0.0;
+    if (t >= 1) return 1.0;
+    return lw_beta_inc(x, n - x + 1, t);
+}
+static double binom_lower(int x, int n, double t) {
+    if (x >= n) return 1.0;
+    if (t >= 1) return 0.0;
+    if (t <= 0) return 1.0;
+    return 1.0 - lw_beta_inc(x + 1, n - x, t);
+}
+
+/* Percentile-bootstrap p of the null: the share of resampled theta on the null side. d holds
+ * the per-item values (a - b for pairs). */
+static double bootstrap_p(const double *d, int n, double threshold, bool greater, int resamples, uint64_t seed) {
+    lw_rng r;
+    lw_rng_seed(&r, seed);
+    long null_side = 0;
+    for (int b = 0; b < resamples; b++) {
+        double s = 0;
+        for (int i = 0; i < n; i++) s += d[lw_rng_below(&r, (uint64_t)n)];
+        double th = s / n;
+        if (greater ? th <= threshold : th >= threshold) null_side++;
+    }
+    return (1.0 + (double)null_side) / (1.0 + resamples);
+}
+
+/* ------------------------------------------------------------------ one hypothesis */
+
+static int evaluate_one(const lw_plan *plan, const lw_hypothesis *h, const lw_items *it, int index, lw_verdict *v) {
+    memset(v, 0, sizeof *v);
+    snprintf(v->id, sizeof v->id, "%s", h->id);
+    if (h->b)
+        snprintf(v->claim, sizeof v->claim, "mean(%s - %s) of %s %s %g", h->a, h->b, h->metric,
+                 h->greater ? ">" : "<", h->threshold);
+    else
+        snprintf(v->claim, sizeof v->claim, "mean(%s) of %s %s %g", h->a, h->metric, h->greater ? ">" : "<",
+                 h->threshold);
+    ref *ra = NULL, *rb = NULL;
+    int na = 0, nb = 0, rc = -1;
+    double *a = NULL, *b = NULL, *d = NULL;
+    if (collect(it, h->a, h->metric, &ra, &na, h->id) != 0) goto done;
+    if (h->b) {
+        if (collect(it, h->b, h->metric, &rb, &nb, h->id) != 0) goto done;
+        for (int i = 0; i < na || i < nb; i++)
+            if (i >= na || i >= nb || strcmp(ra[i].r->item, rb[i].r->item) != 0) {
+                const char *miss = i >= na ? rb[i].r->item : ra[i].r->item;
+                lw_fail("hypothesis %s: conditions '%s' (%d items) and '%s' (%d items) are not on the same items "
+                        "(first difference: item '%s'); a paired comparison needs the same items", h->id, h->a, na,
+                        h->b, nb, miss);
+                goto done;
+            }
+    }
+    a = malloc(sizeof(double) * (size_t)na);
+    b = malloc(sizeof(double) * (size_t)na);
+    d = malloc(sizeof(double) * (size_t)na);
+    if (!a || !b || !d) {
+        lw_fail("verdict: out of memory");
+        goto done;
+    }
+    for (int i = 0; i < na; i++) {
+        a[i] = ra[i].r->value;
+        b[i] = h->b ? rb[i].r->value : 0.0;
+        d[i] = a[i] - b[i];
+    }
+    v->n = na;
+    bool binary = all_binary(a, na) && (!h->b || all_binary(b, na));
+    bool exact_applies = binary && (!h->b || h->threshold == 0.0);
+    if (strcmp(h->test, "exact") == 0 && !exact_applies) {
+        lw_fail("hypothesis %s: test 'exact' needs 0/1 values (%s has others); use 'bootstrap' or 'auto'", h->id,
+                h->metric);
+        goto done;
+    }
+    bool exact = exact_applies && strcmp(h->test, "bootstrap") != 0;
+    double level = 1.0 - plan->alpha;
+    uint64_t seed = plan->seed + (uint64_t)index;
+    double unused_p;
+    if (h->b)
+        rc = lw_ci_paired(a, b, na, plan->resamples, level, seed, &v->ci, &unused_p);
+    else
+        rc = lw_ci_mean(a, na, plan->resamples, level, seed, &v->ci);
+    if (rc != 0) goto done;
+    v->estimate = v->ci.mean;
+    if (exact && !h->b) {
+        int x = 0;
+        for (int i = 0; i < na; i++) x += a[i] == 1.0;
+        v->p = h->greater ? binom_upper(x, na, h->threshold) : binom_lower(x, na, h->threshold);
+        v->test = "exact binomial";
+    } else if (exact) {
+        int up = 0, down = 0; /* discordant pairs: a right and b wrong, and the reverse */
+        for (int i = 0; i < na; i++) {
+            up += a[i] == 1.0 && b[i] == 0.0;
+            down += a[i] == 0.0 && b[i] == 1.0;
+        }
+        v->p = binom_upper(h->greater ? up : down, up + down, 0.5);
+        v->test = "exact McNemar";
+    } else {
+        v->p = bootstrap_p(d, na, h->threshold, h->greater, plan->resamples, seed);
+        v->test = "percentile bootstrap";
+    }
+    rc = 0;
+done:
+    free(ra);
+    free(rb);
+    free(a);
+    free(b);
+    free(d);
+    return rc;
+}
+
+int lw_verdict_evaluate(const lw_plan *plan, const lw_items *it, lw_verdict **out) {
+    *out = NULL;
+    if (!it->plan_sha256[0])
+        return lw_fail("the records carry no plan sha256: they were not produced under a plan, so no pre-registered "
+                       "verdict can be given on them (rerun with --plan %s)", plan->path);
+    if (strcmp(it->plan_sha256, plan->sha256) != 0)
+        return lw_fail("the records were produced under plan sha256 %s, but %s has sha256 %s: another plan, or this "
+                       "plan edited after the run; a verdict is given only under the plan the run was made with",
+                       it->plan_sha256, plan->path, plan->sha256);
+    lw_verdict *v = calloc((size_t)plan->n, sizeof *v);
+    double *p = malloc(sizeof(double) * (size_t)plan->n), *adj = malloc(sizeof(double) * (size_t)plan->n);
+    if (!v || !p || !adj) {
+        free(v);
+        free(p);
+        free(adj);
+        return lw_fail("verdict: out of memory");
+    }
+    for (int i = 0; i < plan->n; i++) {
+        if (evaluate_one(plan, &plan->h[i], it, i, &v[i]) != 0) {
+            free(v);
+            free(p);
+            free(adj);
+            return -1;
+        }
+        p[i] = v[i].p;
+    }
+    if (strcmp(plan->correction, "holm") == 0)
+        lw_holm_adjust(p, plan->n, adj);
+    else
+        memcpy(adj, p, sizeof(double) * (size_t)plan->n);
+    for (int i = 0; i < plan->n; i++) {
+        const lw_hypothesis *h = &plan->h[i];
+        v[i].p_adjusted = adj[i];
+        bool null_side = h->greater ? v[i].ci.hi <= h->threshold : v[i].ci.lo >= h->threshold;
+        v[i].verdict = adj[i] <= plan->alpha ? LW_VERDICT_PASS : null_side ? LW_VERDICT_FAIL : LW_VERDICT_INCONCLUSIVE;
+    }
+    free(p);
+    free(adj);
+    *out = v;
+    return 0;
+}

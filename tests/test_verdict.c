@@ -1,0 +1,300 @@
+/* Pre-registered verdicts: Holm's adjustment on a hand-computed case, the exact tests against
+ * binomial sums written out here, the PASS / FAIL / INCONCLUSIVE rule on synthetic records with
+ * a known answer, plans tied to records by sha256, and bad plans refused with one line. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/fileio.h"
+#include "latentwire/verdict.h"
+#include "support/testutil.h"
+
+static void write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A plan with the given hypotheses (a JSON array body) and correction. */
+static const char *write_plan(const char *name, const char *hypotheses, const char *correction) {
+    const char *path = lw_test_tmpfile(name);
+    char buf[4096];
+    snprintf(buf, sizeof buf,
+             "{\"format\": \"latentwire.plan/1\", \"title\": \"test plan\", \"alpha\": 0.05, \"correction\": "
+             "\"%s\", \"resamples\": 2000, \"seed\": 3, \"selection\": \"none: nothing selected\", "
+             "\"hypotheses\": [%s]}\n",
+             correction, hypotheses);
+    write_text(path, buf);
+    return path;
+}
+
+/* Records of conditions A and B on n items: A right on the first na items, B on the first nb. */
+static const char *write_records(const char *name, const lw_plan *plan, int n, int na, int nb) {
+    const char *path = lw_test_tmpfile(name);
+    lw_item_record *r = calloc((size_t)(2 * n + 2), sizeof *r);
+    char(*ids)[16] = calloc((size_t)n, sizeof *ids);
+    for (int i = 0; i < n; i++) {
+        snprintf(ids[i], sizeof ids[i], "item%03d", i);
+        r[2 * i] = (lw_item_record){.condition = "A", .item = ids[i], .metric = "em", .value = i < na};
+        r[2 * i + 1] = (lw_item_record){.condition = "B", .item = ids[i], .metric = "em", .value = i < nb};
+    }
+    /* selection-split records must be ignored: make them contradict everything */
+    r[2 * n] = (lw_item_record){.condition = "A", .item = "sel0", .metric = "em", .split = "selection", .value = 0};
+    r[2 * n + 1] = (lw_item_record){.condition = "B", .item = "sel0", .metric = "em", .split = "selection", .value = 1};
+    assert_int_equal(lw_items_save(path, plan ? lw_plan_sha256(plan) : NULL, "test", r, 2 * n + 2), 0);
+    free(r);
+    free(ids);
+    return path;
+}
+
+static lw_verdict *decide(const char *plan_path, const char *records, int *n) {
+    lw_plan *plan = lw_plan_load(plan_path);
+    assert_non_null(plan);
+    lw_items *items = lw_items_load(&records, 1);
+    assert_non_null(items);
+    lw_verdict *v = NULL;
+    int rc = lw_verdict_evaluate(plan, items, &v);
+    if (rc != 0) fprintf(stderr, "%s\n", lw_last_error());
+    assert_int_equal(rc, 0);
+    *n = lw_plan_n_hypotheses(plan);
+    lw_items_free(items);
+    lw_plan_free(plan);
+    return v;
+}
+
+static void test_holm_hand_computed(void **state) {
+    (void)state;
+    /* sorted: 0.005 x4 = 0.02; 0.01 x3 = 0.03; 0.03 x2 = 0.06; 0.04 x1 = 0.04 -> raised to 0.06 */
+    const double p[4] = {0.01, 0.04, 0.03, 0.005};
+    double adj[4];
+    lw_holm_adjust(p, 4, adj);
+    const double want[4] = {0.03, 0.06, 0.06, 0.02};
+    for (int i = 0; i < 4; i++) assert_true(fabs(adj[i] - want[i]) < 1e-15);
+    const double big[2] = {0.7, 0.9};
+    lw_holm_adjust(big, 2, adj);
+    assert_true(adj[0] == 1.0 && adj[1] == 1.0); /* capped at 1 */
+}
+
+/* P(X >= x), X ~ Binomial(n, t), summed term by term. */
+static double binom_tail_naive(int x, int n, double t) {
+    double s = 0;
+    for (int k = x; k <= n; k++) s += exp(lgamma(n + 1.0) - lgamma(k + 1.0) - lgamma(n - k + 1.0)) * pow(t, k) * pow(1 - t, n - k);
+    return s;
+}
+
+static void test_known_answers(void **state) {
+    (void)state;
+    const char *hyp =
+        "{\"id\": \"better\", \"metric\": \"em\", \"a\": \"A\", \"b\": \"B\", \"direction\": \"greater\", "
+        "\"threshold\": 0},"
+        "{\"id\": \"worse\", \"metric\": \"em\", \"a\": \"B\", \"b\": \"A\", \"direction\": \"greater\", "
+        "\"threshold\": 0},"
+        "{\"id\": \"level\", \"metric\": \"em\", \"a\": \"A\", \"direction\": \"greater\", \"threshold\": 0.6}";
+    const char *pp = write_plan("known.plan.json", hyp, "holm");
+    lw_plan *plan = lw_plan_load(pp);
+    assert_non_null(plan);
+    /* 40 items: A right on 36, B right on 10 (B's right items are a subset of A's) */
+    const char *rec = write_records("known.items.jsonl", plan, 40, 36, 10);
+    lw_plan_free(plan);
+    int n;
+    lw_verdict *v = decide(pp, rec, &n);
+    assert_int_equal(n, 3);
+    /* A - B: 26 discordant pairs all in A's favour: McNemar p = 0.5^26 */
+    assert_int_equal(v[0].verdict, LW_VERDICT_PASS);
+    assert_true(fabs(v[0].p - pow(0.5, 26)) < 1e-15);
+    assert_string_equal(v[0].test, "exact McNemar");
+    assert_int_equal(v[0].n, 40); /* the selection-split item is not counted */
+    assert_true(fabs(v[0].estimate - 26.0 / 40) < 1e-12);
+    /* B - A > 0: the interval lies below 0: FAIL */
+    assert_int_equal(v[1].verdict, LW_VERDICT_FAIL);
+    assert_true(v[1].ci.hi < 0);
+    /* mean(A) = 0.9 > 0.6: exact binomial tail P(X >= 36 | 40, 0.6) */
+    assert_string_equal(v[2].test, "exact binomial");
+    assert_true(fabs(v[2].p - binom_tail_naive(36, 40, 0.6)) < 1e-12);
+    assert_int_equal(v[2].verdict, LW_VERDICT_PASS);
+    /* Holm: the largest p (worse: 1.0) stays 1; the others are multiplied */
+    assert_true(fabs(v[1].p_adjusted - 1.0) < 1e-15);
+    free(v);
+}
+
+static void test_no_difference_is_inconclusive(void **state) {
+    (void)state;
+    const char *pp = write_plan("same.plan.json",
+                                "{\"id\": \"H\", \"metric\": \"em\", \"a\": \"A\", \"b\": \"B\", \"direction\": "
+                                "\"greater\", \"threshold\": 0}",
+                                "holm");
+    lw_plan *plan = lw_plan_load(pp);
+    const char *rec = write_records("same.items.jsonl", plan, 30, 15, 15);
+    lw_plan_free(plan);
+    int n;
+    lw_verdict *v = decide(pp, rec, &n);
+    assert_int_equal(v[0].verdict, LW_VERDICT_INCONCLUSIVE);
+    assert_true(v[0].p == 1.0); /* no discordant pair */
+    assert_true(v[0].ci.lo < 0 && v[0].ci.hi > 0);
+    free(v);
+}
+
+/* Two hypotheses each at p = 0.5^5 = 0.03125: each passes alone, neither after Holm's x2. */
+static void test_holm_changes_the_verdict(void **state) {
+    (void)state;
+    const char *hyp = "{\"id\": \"H1\", \"metric\": \"em\", \"a\": \"A\", \"b\": \"B\", \"direction\": \"greater\", "
+                      "\"threshold\": 0, \"test\": \"exact\"},"
+                      "{\"id\": \"H2\", \"metric\": \"em\", \"a\": \"A\", \"b\": \"B\", \"direction\": \"greater\", "
+                      "\"threshold\": 0, \"test\": \"exact\"}";
+    for (int holm = 0; holm <= 1; holm++) {
+        const char *pp = write_plan(holm ? "holm.plan.json" : "none.plan.json", hyp, holm ? "holm" : "none");
+        lw_plan *plan = lw_plan_load(pp);
+        const char *rec = write_records(holm ? "holm.items.jsonl" : "none.items.jsonl", plan, 10, 5, 0);
+        lw_plan_free(plan);
+        int n;
+        lw_verdict *v = decide(pp, rec, &n);
+        assert_true(fabs(v[0].p - 0.03125) < 1e-15);
+        assert_int_equal(v[0].verdict, holm ? LW_VERDICT_INCONCLUSIVE : LW_VERDICT_PASS);
+        assert_true(fabs(v[0].p_adjusted - (holm ? 0.0625 : 0.03125)) < 1e-15);
+        free(v);
+    }
+}
+
+/* Non-binary values: the percentile bootstrap; a clear shift passes, p >= 1 / (1 + resamples). */
+static void test_bootstrap_on_real_values(void **state) {
+    (void)state;
+    const char *pp = write_plan("boot.plan.json",
+                                "{\"id\": \"H\", \"metric\": \"ndcg\", \"a\": \"A\", \"direction\": \"greater\", "
+                                "\"threshold\": 0.5}",
+                                "holm");
+    lw_plan *plan = lw_plan_load(pp);
+    lw_item_record r[50];
+    char ids[50][8];
+    for (int i = 0; i < 50; i++) {
+        snprintf(ids[i], sizeof ids[i], "q%d", i);
+        r[i] = (lw_item_record){.condition = "A", .item = ids[i], .metric = "ndcg", .value = 0.7 + 0.004 * (i % 10)};
+    }
+    const char *rec = lw_test_tmpfile("boot.items.jsonl");
+    assert_int_equal(lw_items_save(rec, lw_plan_sha256(plan), "test", r, 50), 0);
+    lw_plan_free(plan);
+    int n;
+    lw_verdict *v = decide(pp, rec, &n);
+    assert_string_equal(v[0].test, "percentile bootstrap");
+    assert_true(fabs(v[0].p - 1.0 / 2001.0) < 1e-15); /* no resample at or below 0.5 */
+    assert_int_equal(v[0].verdict, LW_VERDICT_PASS);
+    free(v);
+}
+
+static void expect_evaluate_error(const char *plan_path, const char *rec, const char *needle) {
+    lw_plan *plan = lw_plan_load(plan_path);
+    assert_non_null(plan);
+    lw_items *items = lw_items_load(&rec, 1);
+    lw_verdict *v = NULL;
+    int rc = items ? lw_verdict_evaluate(plan, items, &v) : -1;
+    assert_int_equal(rc, -1);
+    if (!strstr(lw_last_error(), needle)) fail_msg("error '%s' lacks '%s'", lw_last_error(), needle);
+    lw_items_free(items);
+    lw_plan_free(plan);
+}
+
+static void test_records_tied_to_the_plan(void **state) {
+    (void)state;
+    const char *hyp = "{\"id\": \"H\", \"metric\": \"em\", \"a\": \"A\", \"direction\": \"greater\", \"threshold\": 0.5}";
+    const char *pp = write_plan("tied.plan.json", hyp, "holm");
+    const char *without = write_records("noplan.items.jsonl", NULL, 10, 5, 5);
+    expect_evaluate_error(pp, without, "not produced under a plan");
+    lw_plan *plan = lw_plan_load(pp);
+    const char *rec = write_records("tied.items.jsonl", plan, 10, 5, 5);
+    lw_plan_free(plan);
+    /* the plan edited after the run (one space more): refused */
+    FILE *f = fopen(pp, "a");
+    fputc(' ', f);
+    fclose(f);
+    expect_evaluate_error(pp, rec, "edited after the run");
+    /* a different item set in a paired comparison: refused */
+    const char *pp2 = write_plan("pairs.plan.json",
+                                 "{\"id\": \"H\", \"metric\": \"em\", \"a\": \"A\", \"b\": \"C\", \"direction\": "
+                                 "\"greater\", \"threshold\": 0}",
+                                 "holm");
+    plan = lw_plan_load(pp2);
+    lw_item_record r[3] = {{.condition = "A", .item = "x", .metric = "em", .value = 1},
+                           {.condition = "A", .item = "y", .metric = "em", .value = 1},
+                           {.condition = "C", .item = "x", .metric = "em", .value = 0}};
+    const char *rec2 = lw_test_tmpfile("pairs.items.jsonl");
+    assert_int_equal(lw_items_save(rec2, lw_plan_sha256(plan), "test", r, 3), 0);
+    lw_plan_free(plan);
+    expect_evaluate_error(pp2, rec2, "not on the same items");
+}
+
+static void expect_plan_error(const char *name, const char *text, const char *needle) {
+    const char *path = lw_test_tmpfile(name);
+    write_text(path, text);
+    assert_null(lw_plan_load(path));
+    if (!strstr(lw_last_error(), needle) || !strstr(lw_last_error(), path))
+        fail_msg("error '%s' lacks '%s' or the path", lw_last_error(), needle);
+}
+
+static void test_bad_plans(void **state) {
+    (void)state;
+    const char *head = "{\"format\": \"latentwire.plan/1\", \"title\": \"t\", \"selection\": \"s\", \"hypotheses\": [";
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s{\"id\": \"H\", \"metric\": \"em\", \"a\": \"A\", \"direction\": \"greater\"}]}", head);
+    expect_plan_error("nothr.json", buf, "'threshold' is missing");
+    snprintf(buf, sizeof buf, "%s{\"id\": \"H\", \"metric\": \"em\", \"a\": \"A\", \"direction\": \"greater\", "
+                              "\"threshold\": 0.5, \"treshold\": 0.6}]}", head);
+    expect_plan_error("typo.json", buf, "unknown field 'treshold'");
+    snprintf(buf, sizeof buf, "%s{\"id\": \"H\", \"metric\": \"em\", \"a\": \"A\", \"direction\": \"up\", "
+                              "\"threshold\": 0.5}]}", head);
+    expect_plan_error("dir.json", buf, "direction");
+    snprintf(buf, sizeof buf, "%s{\"id\": \"H\", \"metric\": \"em\", \"a\": \"A\", \"direction\": \"greater\", "
+                              "\"threshold\": 0.5, \"test\": \"t-test\"}]}", head);
+    expect_plan_error("test.json", buf, "test 't-test'");
+    snprintf(buf, sizeof buf, "%s{\"id\": \"H\", \"metric\": \"em\", \"a\": \"A\", \"direction\": \"greater\", "
+                              "\"threshold\": 0.5}, {\"id\": \"H\", \"metric\": \"em\", \"a\": \"B\", \"direction\": "
+                              "\"greater\", \"threshold\": 0.5}]}", head);
+    expect_plan_error("dup.json", buf, "appears twice");
+    expect_plan_error("empty.json", "{\"format\": \"latentwire.plan/1\", \"title\": \"t\", \"selection\": \"s\", "
+                                    "\"hypotheses\": []}", "non-empty array");
+    expect_plan_error("broken.json", "{\"format\": ", "not valid JSON");
+    expect_plan_error("noformat.json", "{\"title\": \"t\"}", "format");
+}
+
+static void test_cli(void **state) {
+    (void)state;
+    const char *hyp = "{\"id\": \"H1\", \"metric\": \"em\", \"a\": \"A\", \"b\": \"B\", \"direction\": \"greater\", "
+                      "\"threshold\": 0}";
+    const char *pp = write_plan("cli.plan.json", hyp, "holm");
+    lw_plan *plan = lw_plan_load(pp);
+    const char *rec = write_records("cli.items.jsonl", plan, 20, 18, 2);
+    lw_plan_free(plan);
+    char args[2048], *out = NULL, *err = NULL;
+    snprintf(args, sizeof args, "verdict %s %s", pp, rec);
+    assert_int_equal(lw_test_run_cli(args, &out, &err), 0);
+    assert_non_null(strstr(out, "PASS"));
+    assert_non_null(strstr(out, "exact McNemar"));
+    free(out);
+    free(err);
+    snprintf(args, sizeof args, "verdict %s %s --json", pp, rec);
+    assert_int_equal(lw_test_run_cli(args, &out, &err), 0);
+    assert_non_null(strstr(out, "\"verdict\": \"PASS\""));
+    assert_non_null(strstr(out, "\"p_adjusted\""));
+    free(out);
+    free(err);
+    snprintf(args, sizeof args, "verdict %s", pp);
+    assert_int_equal(lw_test_run_cli(args, &out, &err), 2);
+    free(out);
+    free(err);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_holm_hand_computed),     cmocka_unit_test(test_known_answers),
+        cmocka_unit_test(test_no_difference_is_inconclusive), cmocka_unit_test(test_holm_changes_the_verdict),
+        cmocka_unit_test(test_bootstrap_on_real_values), cmocka_unit_test(test_records_tied_to_the_plan),
+        cmocka_unit_test(test_bad_plans),              cmocka_unit_test(test_cli),
+    };
+    return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
+}
