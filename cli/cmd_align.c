@@ -13,6 +13,7 @@ static const char *USAGE =
     "  --out DIR           results and cached activations (default out/align, under the current directory)\n"
     "  --per-domain N      sentences per domain (default 200)\n"
     "  --pairs N           BLiMP minimal pairs, the hard negatives (default 100)\n"
+    "  --paraphrases N     MRPC paraphrase pairs: the paraphrase-adjacent regime (default 100; 0: none)\n"
     "  --calib-share F     calibration share of each domain (default 0.6)\n"
     "  --recipe R          ridge | pca-ridge | pca2-ridge | procrustes | cca | relrep (default ridge)\n"
     "  --resamples N       bootstrap resamples (default 1000)\n"
@@ -25,13 +26,13 @@ static void print_event(const lw_align_event *e, void *user) {
     case LW_ALIGN_EV_PROGRESS: fprintf(stderr, "align: %s\n", e->text); break;
     case LW_ALIGN_EV_INFO: printf("%s\n", e->text); break;
     case LW_ALIGN_EV_SECTION:
-        printf("\n%s\n  %-11s %-10s %-12s %5s  %-13s %5s %7s  %-19s  %5s  %5s  %5s\n", e->text, "experiment", "recipe",
+        printf("\n%s\n  %-11s %-10s %-12s %5s  %-19s %5s %7s  %-19s  %5s  %5s  %5s\n", e->text, "experiment", "recipe",
                "sites", "calib", "regime", "n", "cands", "top-1 [95% CI]", "r@5", "mrr10", "ndcg10");
         break;
     case LW_ALIGN_EV_ROW: {
         const lw_align_row *r = e->row;
         const lw_ci *m = r->metrics; /* top1, recall@5, recall@10, mrr@10, ndcg@10 */
-        printf("  %-11s %-10s %-5s->%-5s %5d  %-13s %5d %7.1f  %5.3f [%5.3f,%5.3f]  %5.3f  %5.3f  %5.3f %s\n",
+        printf("  %-11s %-10s %-5s->%-5s %5d  %-19s %5d %7.1f  %5.3f [%5.3f,%5.3f]  %5.3f  %5.3f  %5.3f %s\n",
                r->experiment, r->recipe, r->site_a, r->site_b, r->n_calib, r->regime, r->n_queries, r->mean_candidates,
                m[0].mean, m[0].lo, m[0].hi, m[1].mean, m[3].mean, m[4].mean, r->note);
         break;
@@ -68,6 +69,7 @@ int cmd_align(int argc, char **argv) {
         else if (!strcmp(a, "--out")) p.out_dir = argv[++i];
         else if (!strcmp(a, "--per-domain") && cli_parse_int(v, 10, 100000, &n)) p.per_domain = (int)n, i++;
         else if (!strcmp(a, "--pairs") && cli_parse_int(v, 0, 100000, &n)) p.n_pairs = (int)n, i++;
+        else if (!strcmp(a, "--paraphrases") && cli_parse_int(v, 0, 100000, &n)) p.n_para = (int)n, i++;
         else if (!strcmp(a, "--resamples") && cli_parse_int(v, 100, 1000000, &n)) p.resamples = (int)n, i++;
         else if (!strcmp(a, "--seed") && cli_parse_int(v, 0, 1L << 62, &n)) p.seed = (uint64_t)n, i++;
         else if (!strcmp(a, "--threads") && cli_parse_int(v, 1, CLI_MAX_THREADS, &n)) p.threads = (int)n, i++;

@@ -10,7 +10,9 @@
 
 #include <cmocka.h>
 
+#include "common/fileio.h"
 #include "latentwire/bridge.h"
+#include "latentwire/experiment.h"
 #include "latentwire/retrieval.h"
 #include "support/synth_model.h"
 #include "support/testutil.h"
@@ -208,10 +210,12 @@ static void test_align_quick(void **state) {
     snprintf(data_dir, sizeof data_dir, "%s", data);
     *strrchr(data_dir, '/') = '\0';
     snprintf(args, sizeof args,
-             "align --source %s --target %s --data %s --out %s --quick --per-domain 30 --pairs 12 --resamples 200", a, b,
+             "align --source %s --target %s --data %s --out %s --quick --per-domain 30 --pairs 12 --paraphrases 20 "
+             "--resamples 200", a, b,
              data_dir, dir);
     run_ok(args, &out);
     assert_non_null(strstr(out, "hard-negative"));
+    assert_non_null(strstr(out, "paraphrase-adjacent"));
     free(out);
     char js[1400];
     snprintf(js, sizeof js, "%s/align.json", dir);
@@ -224,6 +228,7 @@ static void test_align_quick(void **state) {
      * bank's chance is one over its candidates, and a random-K regime has K + 1 candidates (or
      * the whole bank when it is smaller) */
     const int n_test = (int)json_integer_value(json_object_get(r, "n_test"));
+    int n_para_rows = 0;
     size_t i;
     json_t *c;
     json_array_foreach(conds, i, c) {
@@ -249,12 +254,70 @@ static void test_align_quick(void **state) {
             assert_true(fabs(json_number_value(json_object_get(x, "lo")) - want.lo) < 1e-9);
             assert_true(fabs(json_number_value(json_object_get(x, "hi")) - want.hi) < 1e-9);
         }
+        if (!strcmp(regime, "paraphrase-adjacent")) { /* target + paraphrase + 9 random */
+            assert_true(fabs(cands - fmin(11, n_test)) < 1e-12);
+            n_para_rows++;
+        }
         json_t *mrr = json_object_get(m, "mrr@10");
         const double mm = json_number_value(json_object_get(mrr, "mean"));
         assert_true(mm >= json_number_value(json_object_get(json_object_get(m, "top1"), "mean")) - 1e-12);
         assert_true(json_number_value(json_object_get(mrr, "lo")) <= mm && mm <= json_number_value(json_object_get(mrr, "hi")));
     }
+    assert_int_equal(n_para_rows, 1);
+    /* the paraphrase regime's paired comparison against its random-10 control, same queries */
+    json_t *cmp;
+    bool found = false;
+    json_array_foreach(json_object_get(r, "comparisons"), i, cmp) {
+        if (strcmp(json_string_value(json_object_get(cmp, "experiment")) ?: "", "paraphrase") != 0) continue;
+        found = true;
+        assert_string_equal(json_string_value(json_object_get(cmp, "a")), "paraphrase-adjacent");
+        assert_string_equal(json_string_value(json_object_get(cmp, "b")), "random-10");
+    }
+    assert_true(found);
     json_decref(r);
+}
+
+/* MRPC paraphrase pairs in the corpus: each paraphrase row's twin is its partner in the file
+ * (read here independently), the pair judged a paraphrase (Quality 1), both in one split. */
+static void test_corpus_paraphrase_twins(void **state) {
+    (void)state;
+    const char *mrpc = lw_test_shared_path("data/mrpc/msr_paraphrase_train.txt");
+    if (!mrpc) return;
+    char data_dir[1200];
+    snprintf(data_dir, sizeof data_dir, "%s", mrpc);
+    *strrchr(data_dir, '/') = '\0';
+    *strrchr(data_dir, '/') = '\0';
+    lw_mdcorpus c;
+    assert_int_equal(lw_mdcorpus_build(data_dir, 10, 0, 25, 0.6, 7, &c), 0);
+    size_t text_len;
+    char *text = lw_read_file(mrpc, &text_len);
+    assert_non_null(text);
+    int para = -1, n_rows = 0;
+    for (int d = 0; d < c.n_domains; d++)
+        if (!strcmp(c.domain_names[d], "paraphrase")) para = d;
+    assert_true(para >= 0);
+    for (int64_t i = 0; i < c.n; i++) {
+        if (c.domain[i] != para) {
+            assert_int_equal(c.twin[i], -1);
+            continue;
+        }
+        n_rows++;
+        int32_t t = c.twin[i];
+        assert_true(t >= 0 && c.twin[t] == i && c.calib[t] == c.calib[i]);
+        /* "1\t<id>\t<id>\t<first>\t<second>" with this row and its twin in either order */
+        char *pair = malloc(strlen(c.text[i]) + strlen(c.text[t]) + 2);
+        const int64_t first = i < t ? i : t, second = i < t ? t : i;
+        sprintf(pair, "%s\t%s", c.text[first], c.text[second]);
+        const char *hit = strstr(text, pair);
+        assert_non_null(hit);
+        const char *ls = hit;
+        while (ls > text && ls[-1] != '\n') ls--;
+        assert_true(ls[0] == '1' && ls[1] == '\t');
+        free(pair);
+    }
+    assert_int_equal(n_rows, 50);
+    free(text);
+    lw_mdcorpus_free(&c);
 }
 
 int main(void) {
@@ -263,6 +326,7 @@ int main(void) {
         cmocka_unit_test(test_regimes),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_align_quick),
+        cmocka_unit_test(test_corpus_paraphrase_twins),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, setup, NULL));
 }

@@ -22,21 +22,23 @@ extern "C" {
 
 /* A multi-domain sentence set built from ../shared/data: news (PTB), encyclopedic
  * (WikiText-2), conversation (DailyDialog), science (SciFact abstracts), math (GSM8K
- * questions) and minimal pairs (BLiMP, good/bad twins kept in the same split, the
- * hard negatives of each other). Sentences are ASCII, 6 to 40 words, de-duplicated, drawn
- * by a seeded shuffle; each domain is split into calibration and test. */
+ * questions), minimal pairs (BLiMP, good/bad twins kept in the same split, the hard
+ * negatives of each other) and paraphrases (MRPC pairs a person judged paraphrases, twins
+ * likewise). Sentences are ASCII, 6 to 40 words, de-duplicated, drawn by a seeded shuffle;
+ * each domain is split into calibration and test. */
 typedef struct {
     int64_t n;
     char **text;
     int32_t *domain;        /* index into domain_names */
-    int32_t *twin;          /* index of the minimal-pair twin, or -1 */
+    int32_t *twin;          /* index of the twin (minimal pair or paraphrase: see the domain), or -1 */
     bool *calib;            /* calibration split (else test) */
     int n_domains;
     char **domain_names;
 } lw_mdcorpus;
 
-int lw_mdcorpus_build(const char *data_dir, int per_domain, int n_pairs, double calib_share, uint64_t seed,
-                      lw_mdcorpus *out);
+/* n_pairs BLiMP minimal pairs and n_para MRPC paraphrase pairs (0: no such domain). */
+int lw_mdcorpus_build(const char *data_dir, int per_domain, int n_pairs, int n_para, double calib_share,
+                      uint64_t seed, lw_mdcorpus *out);
 void lw_mdcorpus_free(lw_mdcorpus *c);
 
 /* What lw_align_run reports as it goes (the library prints nothing; `latentwire align` prints
@@ -81,6 +83,7 @@ typedef struct {
     const char *out_dir;        /* results (JSON, CSV) and cached activations */
     int per_domain;             /* sentences per domain (default 200) */
     int n_pairs;                /* BLiMP minimal pairs (default 100) */
+    int n_para;                 /* MRPC paraphrase pairs (default 100): the paraphrase-adjacent regime */
     double calib_share;         /* share of each domain used for calibration (default 0.6) */
     uint64_t seed;              /* corpus draw, distractors, bootstrap (default 1) */
     int resamples;              /* bootstrap resamples (default 1000) */

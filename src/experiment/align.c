@@ -41,6 +41,7 @@ lw_align_params lw_align_default_params(void) {
     p.out_dir = "out/align";
     p.per_domain = 200;
     p.n_pairs = 100;
+    p.n_para = 100;
     p.calib_share = 0.6;
     p.seed = 1;
     p.resamples = 1000;
@@ -266,8 +267,34 @@ static float *gather(const float *x, int d, const rowset *rs) {
     return out;
 }
 
-typedef enum { REG_BANK, REG_RANDOM9, REG_RANDOM99, REG_DOMAIN, REG_CLUSTER, REG_HARD } regime;
-static const char *REGIME_NAMES[] = {"bank", "random-9", "random-99", "same-domain", "topic-cluster", "hard-negative"};
+typedef enum { REG_BANK, REG_RANDOM9, REG_RANDOM99, REG_DOMAIN, REG_CLUSTER, REG_HARD, REG_PARA, REG_PARA_CTRL } regime;
+static const char *REGIME_NAMES[] = {"bank",          "random-9",      "random-99",           "same-domain",
+                                     "topic-cluster", "hard-negative", "paraphrase-adjacent", "random-10"};
+
+/* Distractors drawn besides the paraphrase in the paraphrase-adjacent regime (and D + 1 in its
+ * control, so both lists have the same length). */
+#define PARA_RANDOM 9
+
+/* The test queries whose twin of the named domain ("minimal-pairs", "paraphrase") is also a
+ * test row: their positions (qidx) and the twin's position (twin_pos). The count. */
+static int twin_queries(const lw_mdcorpus *c, const rowset *test, const char *domain, int32_t *qidx, int32_t *twin_pos) {
+    int dom = -1;
+    for (int d = 0; d < c->n_domains; d++)
+        if (!strcmp(c->domain_names[d], domain)) dom = d;
+    if (dom < 0) return 0;
+    int *pos_of = malloc(sizeof(int) * (size_t)c->n);
+    for (int64_t i = 0; i < c->n; i++) pos_of[i] = -1;
+    for (int q = 0; q < test->n; q++) pos_of[test->row[q]] = q;
+    int k = 0;
+    for (int q = 0; q < test->n; q++) {
+        int32_t tw = c->twin[test->row[q]];
+        if (c->domain[test->row[q]] != dom || tw < 0 || pos_of[tw] < 0) continue;
+        qidx[k] = q;
+        twin_pos[k++] = pos_of[tw];
+    }
+    free(pos_of);
+    return k;
+}
 
 /* Scores queries Q against candidates C (both test rows in comparison space) under one
  * regime. Query q's only relevant candidate is q. Returns nq (rows of out) or -1. */
@@ -290,27 +317,35 @@ static int score_regime(const lw_align_params *p, const lw_mdcorpus *c, const ro
         free(labels);
     } else if (reg == REG_CLUSTER) {
         rc = lw_candidates_clustered(nq, gold, C, nq, dim, 10, 49, p->seed + 9, &off, &ids);
-    } else if (reg == REG_HARD) {
-        /* minimal-pair queries whose twin is in the bank: candidates {self, twin} */
-        int *pos_of = malloc(sizeof(int) * (size_t)c->n);
-        for (int64_t i = 0; i < c->n; i++) pos_of[i] = -1;
-        for (int q = 0; q < nq; q++) pos_of[test->row[q]] = q;
-        int k = 0;
-        off = malloc(sizeof(int64_t) * (size_t)(nq + 1));
-        ids = malloc(sizeof(int32_t) * (size_t)(2 * nq + 1));
+    } else if (reg == REG_HARD || reg == REG_PARA || reg == REG_PARA_CTRL) {
+        /* hard-negative: minimal-pair queries, candidates {self, twin}; paraphrase-adjacent:
+         * paraphrase queries, {self, its paraphrase} + PARA_RANDOM random others; its control
+         * random-10: the same queries, self + PARA_RANDOM + 1 random others */
+        int32_t *twin_pos = malloc(sizeof(int32_t) * (size_t)(nq ? nq : 1));
+        int k = twin_queries(c, test, reg == REG_HARD ? "minimal-pairs" : "paraphrase", qidx, twin_pos);
+        int extra = reg == REG_HARD ? 0 : PARA_RANDOM + (reg == REG_PARA_CTRL);
+        if (extra > test->n - 2) extra = test->n - 2 > 0 ? test->n - 2 : 0;
+        int per = (reg == REG_PARA_CTRL ? 1 : 2) + extra;
+        off = malloc(sizeof(int64_t) * (size_t)(k + 1));
+        ids = malloc(sizeof(int32_t) * (size_t)(per * k + 1));
         off[0] = 0;
-        for (int q = 0; q < nq; q++) {
-            int32_t tw = c->twin[test->row[q]];
-            if (tw < 0 || pos_of[tw] < 0) continue;
-            qidx[k] = q;
-            gold[k] = q;
-            ids[2 * k] = q;
-            ids[2 * k + 1] = pos_of[tw];
-            off[k + 1] = 2 * (k + 1);
-            k++;
+        lw_rng g;
+        lw_rng_seed(&g, p->seed + 11);
+        for (int j = 0; j < k; j++) {
+            int32_t *row = ids + (size_t)j * per, n_row = 0;
+            gold[j] = qidx[j];
+            row[n_row++] = qidx[j];
+            if (reg != REG_PARA_CTRL) row[n_row++] = twin_pos[j];
+            while (n_row < per) { /* distinct random others (the control may draw the twin too) */
+                int32_t cand = (int32_t)lw_rng_below(&g, (uint64_t)test->n);
+                bool dup = false;
+                for (int t = 0; t < n_row && !dup; t++) dup = row[t] == cand;
+                if (!dup) row[n_row++] = cand;
+            }
+            off[j + 1] = (int64_t)(j + 1) * per;
         }
         nq = k;
-        free(pos_of);
+        free(twin_pos);
     }
     if (rc != 0) goto done;
     float *Qs = malloc(sizeof(float) * (size_t)(nq ? nq : 1) * dim);
@@ -424,6 +459,23 @@ static int run_all(results *r, const lw_mdcorpus *c, const model_acts *A, const 
     header(r, "Main: last block of A -> last block of B, every candidate regime");
     condition main = {.experiment = "main", .site_a = last_a, .site_b = last_b};
     if (run_condition(r, c, A, B, calib, test, main, p->recipe, all_regs, 6, NULL) != 0) return -1;
+
+    int32_t *qtmp = malloc(sizeof(int32_t) * (size_t)test->n), *ttmp = malloc(sizeof(int32_t) * (size_t)test->n);
+    const int n_para = twin_queries(c, test, "paraphrase", qtmp, ttmp);
+    free(qtmp);
+    free(ttmp);
+    if (n_para > 0) {
+        header(r, "Paraphrase-adjacent distractors (MRPC): each target's paraphrase among random others, against as "
+                  "many random others, on the same queries");
+        double *t_para = NULL, *t_ctrl = NULL;
+        const regime para[] = {REG_PARA}, ctrl[] = {REG_PARA_CTRL};
+        int rc = run_condition(r, c, A, B, calib, test, main, p->recipe, para, 1, &t_para);
+        if (rc == 0) rc = run_condition(r, c, A, B, calib, test, main, p->recipe, ctrl, 1, &t_ctrl);
+        if (rc == 0) compare(r, "paraphrase", "paraphrase-adjacent", "random-10", t_para, t_ctrl, n_para);
+        free(t_para);
+        free(t_ctrl);
+        if (rc != 0) return -1;
+    }
 
     header(r, "Depth curve: A's sites -> B's site at the same relative depth");
     for (int sa = 0; sa < A->n_sites; sa++) {
@@ -557,9 +609,9 @@ static int align_corpus(const lw_align_params *p, lw_mdcorpus *cp) {
         else lw_atomic_abort(&csv);
     }
     if (rc == 0) {
-        json_t *root = json_pack("{s:s, s:s, s:i, s:i, s:f, s:I, s:i, s:i, s:i, s:o, s:o}", "source_model",
+        json_t *root = json_pack("{s:s, s:s, s:i, s:i, s:i, s:f, s:I, s:i, s:i, s:i, s:o, s:o}", "source_model",
                                  p->source_model, "target_model", p->target_model, "per_domain", p->per_domain,
-                                 "n_pairs", p->n_pairs, "calib_share", p->calib_share, "seed", (json_int_t)p->seed,
+                                 "n_pairs", p->n_pairs, "n_paraphrase_pairs", p->n_para, "calib_share", p->calib_share, "seed", (json_int_t)p->seed,
                                  "resamples", p->resamples, "n_calib", calib.n, "n_test", test.n, "conditions",
                                  r.conditions, "comparisons", r.comparisons);
         rc = lw_json_save(json_path, root);
@@ -599,7 +651,8 @@ int lw_align_run(const lw_align_params *p) {
         check_model_file("source", p->source_model) != 0 || check_model_file("target", p->target_model) != 0)
         return -1;
     lw_mdcorpus c;
-    if (lw_mdcorpus_build(p->data_dir, p->per_domain, p->n_pairs, p->calib_share, p->seed, &c) != 0) return -1;
+    if (lw_mdcorpus_build(p->data_dir, p->per_domain, p->n_pairs, p->n_para, p->calib_share, p->seed, &c) != 0)
+        return -1;
     char *created = NULL, paths[N_ALIGN_OUTPUTS][4200];
     bool existed[N_ALIGN_OUTPUTS];
     if (lw_mkdir_p_created(p->out_dir, &created) != 0) {

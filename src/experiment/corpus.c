@@ -112,6 +112,28 @@ static void blimp_line(strlist *l, char *line, void *ud) {
     json_decref(o);
 }
 
+/* MRPC (msr_paraphrase_*.txt, tab-separated: Quality, #1 ID, #2 ID, #1 String, #2 String):
+ * pairs a person judged paraphrases (Quality 1), both sentences usable, kept together. */
+static void mrpc_line(strlist *l, char *line, void *ud) {
+    char *f[5];
+    int n = 0;
+    for (char *p = line; n < 5; n++) {
+        f[n] = p;
+        char *tab = strchr(p, '\t');
+        if (!tab) {
+            n++;
+            break;
+        }
+        *tab = '\0';
+        p = tab + 1;
+    }
+    if (n != 5 || strcmp(f[0], "1") != 0) return; /* the header, and non-paraphrases */
+    size_t la = strcspn(f[3], "\r"), lb = strcspn(f[4], "\r");
+    if (!usable(f[3], la) || !usable(f[4], lb) || (la == lb && !memcmp(f[3], f[4], la))) return;
+    push(l, f[3], la);
+    push(l, f[4], lb);
+}
+
 static bool seen_before(const lw_mdcorpus *c, const char *s) {
     for (int64_t i = 0; i < c->n; i++)
         if (!strcmp(c->text[i], s)) return true;
@@ -130,10 +152,38 @@ static void corpus_add(lw_mdcorpus *c, const char *s, int domain, bool calib, in
     c->n++;
 }
 
-int lw_mdcorpus_build(const char *data_dir, int per_domain, int n_pairs, double calib_share, uint64_t seed,
-                      lw_mdcorpus *out) {
+/* n_pairs twin pairs (l holds them as consecutive entries) drawn in a seeded order into a new
+ * domain, both twins in the same split; a pair with a sentence already taken is skipped. On
+ * failure the corpus is freed. */
+static int add_pairs(lw_mdcorpus *out, const strlist *l, const char *domain_name, int n_pairs, double calib_share,
+                     lw_rng *rng, const char *source) {
+    int np = l->n / 2;
+    int32_t *idx = malloc(sizeof(int32_t) * (size_t)(np ? np : 1));
+    for (int i = 0; i < np; i++) idx[i] = i;
+    lw_rng_shuffle_i32(rng, idx, np);
+    int d = out->n_domains++, taken = 0, n_calib = (int)(n_pairs * calib_share + 0.5);
+    out->domain_names = realloc(out->domain_names, sizeof(char *) * (size_t)out->n_domains);
+    out->domain_names[d] = strdup(domain_name);
+    for (int i = 0; i < np && taken < n_pairs; i++) {
+        const char *g = l->s[2 * idx[i]], *b = l->s[2 * idx[i] + 1];
+        if (seen_before(out, g) || seen_before(out, b)) continue;
+        bool calib = taken < n_calib;
+        corpus_add(out, g, d, calib, (int32_t)out->n + 1);
+        corpus_add(out, b, d, calib, (int32_t)out->n - 1);
+        taken++;
+    }
+    free(idx);
+    if (taken < n_pairs) {
+        lw_mdcorpus_free(out);
+        return lw_fail("%s: only %d %s pairs, %d wanted", source, taken, domain_name, n_pairs);
+    }
+    return 0;
+}
+
+int lw_mdcorpus_build(const char *data_dir, int per_domain, int n_pairs, int n_para, double calib_share,
+                      uint64_t seed, lw_mdcorpus *out) {
     memset(out, 0, sizeof *out);
-    if (per_domain < 2 || n_pairs < 0 || !(calib_share > 0 && calib_share < 1))
+    if (per_domain < 2 || n_pairs < 0 || n_para < 0 || !(calib_share > 0 && calib_share < 1))
         return lw_fail("corpus: per_domain >= 2 and calib_share in (0, 1) are required");
     static const struct {
         const char *name, *file;
@@ -147,7 +197,7 @@ int lw_mdcorpus_build(const char *data_dir, int per_domain, int n_pairs, double 
         {"math", "gsm8k/test.jsonl", json_field_line, "question"},
     };
     const int n_src = (int)(sizeof SOURCES / sizeof SOURCES[0]);
-    out->n_domains = n_src + (n_pairs > 0);
+    out->n_domains = n_src; /* add_pairs adds the twin domains */
     out->domain_names = calloc((size_t)out->n_domains, sizeof(char *));
     lw_rng rng;
     lw_rng_seed(&rng, seed);
@@ -191,25 +241,20 @@ int lw_mdcorpus_build(const char *data_dir, int per_domain, int n_pairs, double 
                 return -1;
             }
         }
-        int np = l.n / 2;
-        int32_t *idx = malloc(sizeof(int32_t) * (size_t)(np ? np : 1));
-        for (int i = 0; i < np; i++) idx[i] = i;
-        lw_rng_shuffle_i32(&rng, idx, np);
-        int d = n_src, taken = 0, n_calib = (int)(n_pairs * calib_share + 0.5);
-        out->domain_names[d] = strdup("minimal-pairs");
-        for (int i = 0; i < np && taken < n_pairs; i++) {
-            const char *g = l.s[2 * idx[i]], *b = l.s[2 * idx[i] + 1];
-            if (seen_before(out, g) || seen_before(out, b)) continue;
-            bool calib = taken < n_calib;
-            corpus_add(out, g, d, calib, (int32_t)out->n + 1);
-            corpus_add(out, b, d, calib, (int32_t)out->n - 1);
-            taken++;
-        }
-        free(idx);
+        snprintf(path, sizeof path, "%s/blimp", data_dir);
+        int rc = add_pairs(out, &l, "minimal-pairs", n_pairs, calib_share, &rng, path);
         strlist_free(&l);
-        if (taken < n_pairs) {
+        if (rc != 0) return -1;
+    }
+    if (n_para > 0) {
+        snprintf(path, sizeof path, "%s/mrpc/msr_paraphrase_train.txt", data_dir);
+        strlist l = {0};
+        int rc = each_line(path, mrpc_line, &l, NULL);
+        if (rc == 0) rc = add_pairs(out, &l, "paraphrase", n_para, calib_share, &rng, path);
+        strlist_free(&l);
+        if (rc != 0) {
             lw_mdcorpus_free(out);
-            return lw_fail("%s/blimp: only %d minimal pairs, %d wanted", data_dir, taken, n_pairs);
+            return -1;
         }
     }
     return 0;
