@@ -24,7 +24,7 @@ static const char *USAGE =
     "usage:\n"
     "  latentwire retrieval --queries A.safetensors --query-tensor T --candidates B.safetensors\n"
     "                       --candidate-tensor T [--bridge BR.safetensors] [--compare BR2.safetensors]\n"
-    "                       [--regime bank|random:D|cluster:K:D|label:FILE.jsonl|hard:FILE.jsonl] [--resamples N]\n"
+    "                       [--regime bank|random:D|cluster:K:D|label:FILE|hard:FILE|para:FILE:D] [--resamples N]\n"
     "                       [--seed N] [--ndcg-gain linear|exp]\n"
     "                       [--json OUT.json]\n"
     "  latentwire retrieval --beir DIR [--split test] --source-model A.gguf --source-layer L\n"
@@ -35,11 +35,13 @@ static const char *USAGE =
     "  pooling; texts over its context are cut, [SEP] kept).\n"
     "  Without --bridge, raw cosine between queries and candidates (same width required).\n"
     "  hard:FILE lines: {\"row_id\": R, \"negatives\": [R1, R2, ...]} (row ids of candidates).\n"
+    "  para:FILE:D: the target, its negatives from FILE (as hard:, e.g. its paraphrases) and D random others\n"
+    "  (the paraphrase-adjacent regime).\n"
     "  label:FILE lines: {\"row_id\": R, \"label\": L}: candidates are the rows sharing the target's label.\n"
     "  --compare adds the paired difference (bridge - compare) on the same queries (lw_ci_paired).\n"
     "  --ndcg-gain: NDCG's gain of a relevance grade: linear (rel, as trec_eval and BEIR; the default)\n"
     "  or exp (2^rel - 1); they differ only on graded qrels.\n"
-    "  Every query needs a candidate besides its target: label:/hard: files must cover every query.\n"
+    "  Every query needs a candidate besides its target: label:/hard:/para: files must cover every query.\n"
     "  BEIR: --per-query FILE.jsonl writes each scored query's metrics, for:\n"
     "  latentwire retrieval --paired A.jsonl B.jsonl [--json OUT.json] [--resamples N] [--seed N]\n"
     "                       two runs (e.g. a sentence encoder and a bridged model) on their shared queries:\n"
@@ -93,154 +95,7 @@ static json_t *summarize(const char *label, const double *m, int nq, const lw_re
     return out;
 }
 
-/* label:FILE: lines {"row_id": R, "label": "news"} (string or integer labels); each query's
- * candidates are the rows with its target's label. Rows without a line are their own group. */
-static int same_label_regime(const char *path, int32_t nq, const int32_t *gold, const act_tensor *B, int64_t **off,
-                             int32_t **ids) {
-    size_t len;
-    char *text = lw_read_file(path, &len);
-    if (!text) return -1;
-    int32_t *labels = malloc(sizeof(int32_t) * (size_t)(B->n ? B->n : 1));
-    for (int64_t b = 0; b < B->n; b++) labels[b] = -1 - (int32_t)b; /* unlabeled: a group of one */
-    char **names = NULL;
-    int n_names = 0, line_no = 0, rc = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {
-        line_no++;
-        json_t *obj = json_loads(line, 0, NULL);
-        json_t *rid = json_object_get(obj, "row_id"), *lab = json_object_get(obj, "label");
-        char buf[32];
-        const char *name = json_is_string(lab) ? json_string_value(lab) : NULL;
-        if (json_is_integer(lab)) {
-            snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(lab));
-            name = buf;
-        }
-        if (!json_is_integer(rid) || !name) {
-            rc = cli_fail("retrieval", "%s:%d: expected {\"row_id\": int, \"label\": string or int}", path, line_no);
-            json_decref(obj);
-            break;
-        }
-        int id = -1;
-        for (int k = 0; k < n_names && id < 0; k++)
-            if (!strcmp(names[k], name)) id = k;
-        if (id < 0) {
-            names = realloc(names, sizeof *names * (size_t)(n_names + 1));
-            names[n_names] = strdup(name);
-            id = n_names++;
-        }
-        for (int64_t b = 0; b < B->n; b++)
-            if (B->row_id[b] == json_integer_value(rid)) labels[b] = id;
-        json_decref(obj);
-    }
-    if (rc == 0) rc = lw_candidates_same_label(nq, gold, (int32_t)B->n, labels, 0, 1, off, ids);
-    for (int k = 0; k < n_names; k++) free(names[k]);
-    free(names);
-    free(labels);
-    free(text);
-    return rc == 0 ? 0 : -1;
-}
-
-/* Candidate lists for the regime (NULL off = whole bank). */
-static int build_regime(const opts *o, int32_t nq, const int32_t *gold, const float *C, int32_t nc, int dim,
-                        const act_tensor *B, const act_tensor *A, const int64_t *ia, int64_t **off, int32_t **ids) {
-    *off = NULL;
-    *ids = NULL;
-    if (!strcmp(o->regime, "bank")) return 0;
-    long D, K;
-    if (!strncmp(o->regime, "random:", 7) && cli_parse_int(o->regime + 7, 1, 1 << 30, &D))
-        return lw_candidates_random(nq, gold, nc, (int)D, o->seed, off, ids);
-    if (!strncmp(o->regime, "cluster:", 8)) {
-        char *colon = strchr(o->regime + 8, ':');
-        char kbuf[32] = "";
-        if (colon && (size_t)(colon - (o->regime + 8)) < sizeof kbuf)
-            memcpy(kbuf, o->regime + 8, (size_t)(colon - (o->regime + 8)));
-        if (colon && cli_parse_int(kbuf, 1, 1 << 20, &K) && cli_parse_int(colon + 1, 1, 1 << 30, &D))
-            return lw_candidates_clustered(nq, gold, C, nc, dim, (int)K, (int)D, o->seed, off, ids);
-    }
-    if (!strncmp(o->regime, "label:", 6)) return same_label_regime(o->regime + 6, nq, gold, B, off, ids);
-    if (!strncmp(o->regime, "hard:", 5)) {
-        const char *path = o->regime + 5;
-        size_t len;
-        char *text = lw_read_file(path, &len);
-        if (!text) return -1;
-        /* per query: target + negatives; index B rows by row id */
-        *off = calloc((size_t)nq + 1, sizeof(int64_t));
-        int64_t cap = nq * 4 + 16, n = 0;
-        *ids = malloc(sizeof(int32_t) * (size_t)cap);
-        int32_t **neg = calloc((size_t)nq, sizeof *neg);
-        int *n_neg = calloc((size_t)nq, sizeof(int));
-        int line_no = 0, rc = 0;
-        char *save = NULL;
-        for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {
-            line_no++;
-            json_error_t err;
-            json_t *obj = json_loads(line, 0, &err);
-            json_t *rid = obj ? json_object_get(obj, "row_id") : NULL, *negs = obj ? json_object_get(obj, "negatives") : NULL;
-            if (!json_is_integer(rid) || !json_is_array(negs)) {
-                rc = cli_fail("retrieval", "%s:%d: expected {\"row_id\": int, \"negatives\": [int, ...]}", path, line_no);
-                json_decref(obj);
-                break;
-            }
-            int64_t r = json_integer_value(rid);
-            int q = -1;
-            for (int32_t k = 0; k < nq; k++)
-                if (A->row_id[ia[k]] == r) q = k;
-            if (q >= 0) {
-                neg[q] = realloc(neg[q], sizeof(int32_t) * (json_array_size(negs) + 1));
-                for (size_t k = 0; k < json_array_size(negs); k++) {
-                    json_t *v = json_array_get(negs, k);
-                    int64_t want = json_is_integer(v) ? json_integer_value(v) : -1;
-                    int32_t hit = -1;
-                    for (int64_t b = 0; b < B->n; b++)
-                        if (B->row_id[b] == want) hit = (int32_t)b;
-                    if (hit < 0) {
-                        rc = cli_fail("retrieval", "%s:%d: negative row id %lld is not among the candidates", path,
-                                      line_no, (long long)want);
-                        break;
-                    }
-                    if (hit != gold[q]) neg[q][n_neg[q]++] = hit;
-                }
-            }
-            json_decref(obj);
-        }
-        for (int32_t q = 0; q < nq && rc == 0; q++) {
-            if (n + 1 + n_neg[q] > cap) {
-                cap = 2 * (n + 1 + n_neg[q]);
-                *ids = realloc(*ids, sizeof(int32_t) * (size_t)cap);
-            }
-            (*ids)[n++] = gold[q];
-            for (int k = 0; k < n_neg[q]; k++) (*ids)[n++] = neg[q][k];
-            (*off)[q + 1] = n;
-        }
-        for (int32_t q = 0; q < nq; q++) free(neg[q]);
-        free(neg);
-        free(n_neg);
-        free(text);
-        return rc == 0 ? 0 : -1;
-    }
-    return cli_fail("retrieval", "--regime \"%s\": use bank, random:D, cluster:K:D, label:FILE or hard:FILE",
-                    o->regime);
-}
-
 static const char *ndcg_gain_name(lw_ndcg_gain g) { return g == LW_NDCG_GAIN_EXP ? "exp" : "linear"; }
-
-/* Refuses candidate lists that leave a query with its target alone (top-1 = 1 for free: e.g.
- * a label: or hard: file that covers only some queries), naming the file (or the regime), the
- * first such query's row id and how many; gives the mean list length for the report. */
-static int check_regime_cover(const opts *o, int32_t nq, const int64_t *off, int32_t nc, const act_tensor *A,
-                              const int64_t *ia, double *mean_cands) {
-    int32_t n_alone, first;
-    lw_candidates_summary(nq, off, nc, mean_cands, &n_alone, &first);
-    if (n_alone == 0) return 0;
-    bool label = !strncmp(o->regime, "label:", 6), hard = !strncmp(o->regime, "hard:", 5);
-    return cli_fail("retrieval",
-                    "%s: %d of %d queries have no candidate besides their target (first: query row_id %lld); %s",
-                    label || hard ? strchr(o->regime, ':') + 1 : o->regime, n_alone, nq,
-                    (long long)A->row_id[ia[first]],
-                    label  ? "give every query's row a line there, with a label another candidate row shares"
-                    : hard ? "give every query's row_id a line there with at least one negative"
-                           : "choose a regime that gives every query a distractor");
-}
 
 static int run_files(const opts *o) {
     act_tensor A = {0}, B = {0};
@@ -297,12 +152,17 @@ static int run_files(const opts *o) {
         cli_fail_lib("retrieval");
         goto done;
     }
-    if (build_regime(o, (int32_t)nq, gold, C, (int32_t)B.n, dim, &B, &A, ia, &off, &ids) != 0) {
-        if (*lw_last_error()) cli_fail_lib("retrieval");
+    int64_t *query_row_id = malloc(sizeof(int64_t) * (size_t)nq);
+    for (int64_t q = 0; q < nq; q++) query_row_id[q] = A.row_id[ia[q]];
+    lw_regime_input rin = {.nq = (int32_t)nq, .gold = gold, .query_row_id = query_row_id, .nc = (int32_t)B.n,
+                           .cand_row_id = B.row_id, .C = C, .dim = dim, .seed = o->seed};
+    double mean_cands;
+    int regime_rc = lw_candidates_from_spec(o->regime, &rin, &off, &ids, &mean_cands);
+    free(query_row_id);
+    if (regime_rc != 0) {
+        cli_fail_lib("retrieval");
         goto done;
     }
-    double mean_cands;
-    if (check_regime_cover(o, (int32_t)nq, off, (int32_t)B.n, &A, ia, &mean_cands) != 0) goto done;
     int64_t *rel_off = malloc(sizeof(int64_t) * (size_t)(nq + 1));
     for (int64_t q = 0; q <= nq; q++) rel_off[q] = q;
     lw_retrieval_task task = {.n_queries = (int32_t)nq, .cand_off = off, .cand_ids = ids, .rel_off = rel_off, .rel_ids = gold};
@@ -532,9 +392,8 @@ done:
 /* --json and --per-query overwrite no input (nor each other), and can be written: checked
  * before minutes of embedding. */
 static int check_outputs(const opts *o) {
-    const char *regime_file = !strncmp(o->regime, "label:", 6) ? o->regime + 6
-                              : !strncmp(o->regime, "hard:", 5) ? o->regime + 5
-                                                                : NULL;
+    char regime_buf[4096];
+    const char *regime_file = lw_regime_file(o->regime, regime_buf, sizeof regime_buf);
     char corpus[4096] = "", queries[4096] = "", qrels[4096] = "";
     if (o->beir) {
         snprintf(corpus, sizeof corpus, "%s/corpus.jsonl", o->beir);

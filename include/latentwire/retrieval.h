@@ -23,6 +23,7 @@
 #define LATENTWIRE_RETRIEVAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "latentwire/error.h"
@@ -132,6 +133,33 @@ int lw_candidates_clustered(int32_t nq, const int32_t *gold, const float *C, int
  * inflates top-1), *first_alone = the first of them (-1 when none). */
 void lw_candidates_summary(int32_t nq, const int64_t *off, int32_t nc, double *mean_count, int32_t *n_alone,
                            int32_t *first_alone);
+
+/* A regime from its spec, the way `retrieval --regime` names it:
+ *   bank          every candidate (*off = *ids = NULL)
+ *   random:D      the target + D distinct random others
+ *   cluster:K:D   the target + up to D others from its k-means cluster (K clusters of C)
+ *   label:FILE    the candidates sharing the target's label (lines {"row_id": R, "label": L})
+ *   hard:FILE     the target + its listed negatives (lines {"row_id": R, "negatives": [R1, ...]})
+ *   para:FILE:D   the target + its listed negatives (e.g. its paraphrases) + D random others:
+ *                 the paraphrase-adjacent regime
+ * Files name rows by row id (queries' in query_row_id, candidates' in cand_row_id). A spec that
+ * leaves a query with its target alone is refused (message names the file and the first such
+ * query); *mean_candidates gets the mean list length. 0 or -1. */
+typedef struct {
+    int32_t nq;
+    const int32_t *gold;          /* query q's target: a candidate position */
+    const int64_t *query_row_id;  /* nq, for file regimes (else may be NULL) */
+    int32_t nc;
+    const int64_t *cand_row_id;   /* nc, for file regimes */
+    const float *C;               /* nc x dim candidate vectors, for cluster: */
+    int dim;
+    uint64_t seed;
+} lw_regime_input;
+
+int lw_candidates_from_spec(const char *spec, const lw_regime_input *in, int64_t **off, int32_t **ids,
+                            double *mean_candidates);
+/* The file a label:/hard:/para: spec reads (copied into buf), or NULL for other specs. */
+const char *lw_regime_file(const char *spec, char *buf, size_t n);
 
 /* BEIR layout: corpus.jsonl ({"_id","title","text"}), queries.jsonl ({"_id","text"}),
  * qrels/<split>.tsv (query-id, corpus-id, score; with or without a header line: a first

@@ -1,0 +1,155 @@
+/* lw_candidates_from_spec: every regime spec built from row ids (not positions), checked list by
+ * list against what the spec says, including the paraphrase-adjacent para:FILE:D. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "latentwire/retrieval.h"
+#include "support/testutil.h"
+
+/* 6 queries, 40 candidates; row ids are scrambled so positions and ids differ. */
+#define NQ 6
+#define NC 40
+static int64_t qid[NQ], cid[NC];
+static int32_t gold[NQ];
+
+static void setup_ids(void) {
+    for (int c = 0; c < NC; c++) cid[c] = 1000 + (c * 17) % NC; /* a permutation of 1000..1039 */
+    for (int q = 0; q < NQ; q++) {
+        gold[q] = 3 * q + 1;
+        qid[q] = cid[gold[q]]; /* a query's row id is its target's */
+    }
+}
+
+static int32_t pos_of(int64_t id) {
+    for (int c = 0; c < NC; c++)
+        if (cid[c] == id) return c;
+    return -1;
+}
+
+static lw_regime_input input(void) {
+    setup_ids();
+    return (lw_regime_input){.nq = NQ, .gold = gold, .query_row_id = qid, .nc = NC, .cand_row_id = cid, .seed = 5};
+}
+
+static const char *write_file(const char *name, const char *text) {
+    const char *path = lw_test_tmpfile(name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static void test_para_lists(void **state) {
+    (void)state;
+    lw_regime_input in = input();
+    /* query q's negatives: the candidates with row ids qid[q] + 1 and + 2 (wrapping in 1000..1039) */
+    char text[2048] = "";
+    for (int q = 0; q < NQ; q++) {
+        int64_t a = 1000 + (qid[q] - 1000 + 1) % NC, b = 1000 + (qid[q] - 1000 + 2) % NC;
+        snprintf(text + strlen(text), sizeof text - strlen(text), "{\"row_id\": %lld, \"negatives\": [%lld, %lld]}\n",
+                 (long long)qid[q], (long long)a, (long long)b);
+    }
+    /* a path with a colon in it: D is after the last colon */
+    const char *path = write_file("para:negs.jsonl", text);
+    char spec[4200];
+    snprintf(spec, sizeof spec, "para:%s:7", path);
+    int64_t *off;
+    int32_t *ids;
+    double mean;
+    assert_int_equal(lw_candidates_from_spec(spec, &in, &off, &ids, &mean), 0);
+    assert_true(mean == 10.0);
+    for (int q = 0; q < NQ; q++) {
+        assert_int_equal(off[q + 1] - off[q], 1 + 2 + 7);
+        const int32_t *l = ids + off[q];
+        assert_int_equal(l[0], gold[q]);
+        assert_int_equal(l[1], pos_of(1000 + (qid[q] - 1000 + 1) % NC));
+        assert_int_equal(l[2], pos_of(1000 + (qid[q] - 1000 + 2) % NC));
+        for (int i = 0; i < 10; i++)
+            for (int j = i + 1; j < 10; j++) assert_int_not_equal(l[i], l[j]); /* distinct */
+    }
+    free(off);
+    free(ids);
+    char buf[4200];
+    assert_string_equal(lw_regime_file(spec, buf, sizeof buf), path);
+    /* hard: the same file, no random others */
+    snprintf(spec, sizeof spec, "hard:%s", path);
+    assert_int_equal(lw_candidates_from_spec(spec, &in, &off, &ids, &mean), 0);
+    assert_true(mean == 3.0);
+    free(off);
+    free(ids);
+}
+
+static void expect_error(const char *spec, const lw_regime_input *in, const char *needle) {
+    int64_t *off;
+    int32_t *ids;
+    double mean;
+    assert_int_equal(lw_candidates_from_spec(spec, in, &off, &ids, &mean), -1);
+    assert_null(off);
+    if (!strstr(lw_last_error(), needle)) fail_msg("'%s': error '%s' lacks '%s'", spec, lw_last_error(), needle);
+}
+
+static void test_bad_specs(void **state) {
+    (void)state;
+    lw_regime_input in = input();
+    expect_error("random:0", &in, "use bank, random:D");
+    expect_error("random:x", &in, "use bank, random:D");
+    expect_error("cluster:3", &in, "use bank, random:D");
+    expect_error("nearest:3", &in, "use bank, random:D");
+    const char *one = write_file("one.jsonl", "{\"row_id\": 1004, \"negatives\": [1001]}\n");
+    char spec[4200];
+    snprintf(spec, sizeof spec, "para:%s", one);
+    expect_error(spec, &in, "needs a count");
+    /* only one query covered by hard: -> refused, naming the file */
+    snprintf(spec, sizeof spec, "hard:%s", one);
+    expect_error(spec, &in, "queries have no candidate besides their target");
+    const char *unknown = write_file("unknown.jsonl", "{\"row_id\": 1004, \"negatives\": [77]}\n");
+    snprintf(spec, sizeof spec, "hard:%s", unknown);
+    expect_error(spec, &in, ":1: negative row id 77 is not among the candidates");
+    /* two candidates with one row id: which one a file means is unknown */
+    cid[5] = cid[6];
+    snprintf(spec, sizeof spec, "hard:%s", one);
+    expect_error(spec, &in, "appears twice among the candidates");
+}
+
+static void test_label_groups(void **state) {
+    (void)state;
+    lw_regime_input in = input();
+    /* labels by row id parity: even ids "a", odd ids "b" */
+    char text[4096] = "";
+    for (int c = 0; c < NC; c++)
+        snprintf(text + strlen(text), sizeof text - strlen(text), "{\"row_id\": %lld, \"label\": \"%s\"}\n",
+                 (long long)cid[c], cid[c] % 2 ? "b" : "a");
+    const char *path = write_file("labels.jsonl", text);
+    char spec[4200];
+    snprintf(spec, sizeof spec, "label:%s", path);
+    int64_t *off;
+    int32_t *ids;
+    double mean;
+    assert_int_equal(lw_candidates_from_spec(spec, &in, &off, &ids, &mean), 0);
+    for (int q = 0; q < NQ; q++) {
+        assert_int_equal(off[q + 1] - off[q], NC / 2);
+        for (int64_t k = off[q]; k < off[q + 1]; k++) assert_int_equal(cid[ids[k]] % 2, qid[q] % 2);
+    }
+    free(off);
+    free(ids);
+    assert_int_equal(lw_candidates_from_spec("bank", &in, &off, &ids, &mean), 0);
+    assert_null(off);
+    assert_true(mean == NC);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_para_lists),
+        cmocka_unit_test(test_bad_specs),
+        cmocka_unit_test(test_label_groups),
+    };
+    return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
+}
