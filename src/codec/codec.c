@@ -262,7 +262,7 @@ static int params_from_json(const json_t *pj, lw_codec_params *p, const char *pa
         {"seed", 0, INT64_MAX, &p->seed, 1},
     };
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
-        int64_t v;
+        int64_t v = 0;
         if (json_int_field(pj, f[i].key, f[i].lo, f[i].hi, &v, path) != 0) return -1;
         if (f[i].is64)
             *(int64_t *)f[i].dst = v;
@@ -292,7 +292,7 @@ lw_codec *lw_codec_load(const char *path, lw_session *lm) {
         goto done;
     }
     lw_codec_params p;
-    int64_t d, T, side, calib;
+    int64_t d = 0, T = 0, side = 0, calib = 0;
     if (params_from_json(json_object_get(root, "params"), &p, path) != 0 ||
         json_int_field(root, "width", 0, 1 << 24, &d, path) != 0 ||
         json_int_field(root, "positions", 0, 1 << 20, &T, path) != 0 ||
