@@ -43,6 +43,7 @@ static const struct {
     {"align", cmd_align, "--source A --target B     bridge A's activations to B's, score retrieval"},
     {"channel", cmd_channel, "--sender A --receiver B --task T   text / CIPHER / activation channels"},
     {"debate", cmd_debate, "--agents A,B,... --task T   multi-agent debate with majority vote"},
+    {"panel", cmd_panel, "patching --receivers M,... --donors M,... --out DIR   patching panel with controls"},
     {"verdict", cmd_verdict, "PLAN RECORDS...              pre-registered hypotheses decided: PASS / FAIL / INCONCLUSIVE"},
     {"generate", cmd_generate, "--model M --prompt TEXT [--hook ...]   text generation with hooks"},
 };

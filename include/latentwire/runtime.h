@@ -171,6 +171,11 @@ const lw_model *lw_session_model(const lw_session *session);
 /* Forgets everything resident for sequence seq (seq < 0: all sequences). */
 void lw_session_clear(lw_session *session, int seq);
 
+/* Cuts sequence seq back to its first len positions (a prompt prefix kept resident while
+ * several continuations are tried after it). 0, or -1 (len out of range; recurrent models,
+ * whose state cannot be cut back). */
+int lw_session_truncate(lw_session *session, int seq, int len);
+
 /* The session's context in tokens (shared by all its sequences): what a prompt plus the
  * tokens generated after it must fit. */
 int lw_session_n_ctx(const lw_session *session);

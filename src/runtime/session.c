@@ -147,6 +147,17 @@ void lw_session_clear(lw_session *s, int seq) {
     s->seq_len[seq] = 0;
 }
 
+int lw_session_truncate(lw_session *s, int seq, int len) {
+    if (seq < 0 || seq >= s->params.n_seq_max) return lw_fail("truncate: sequence %d is outside [0, %d)", seq, s->params.n_seq_max);
+    if (len < 0 || len > s->seq_len[seq])
+        return lw_fail("truncate: length %d is outside [0, %d] (sequence %d's resident positions)", len, s->seq_len[seq], seq);
+    if (len == s->seq_len[seq]) return 0;
+    if (!llama_memory_seq_rm(llama_get_memory(s->ctx), seq, len, -1))
+        return lw_fail("truncate: %s keeps a recurrent state, which cannot be cut back to a prefix", s->model->path);
+    s->seq_len[seq] = len;
+    return 0;
+}
+
 int lw_session_n_ctx(const lw_session *s) { return s->n_ctx; }
 
 int lw_session_seq_len(const lw_session *s, int seq) {

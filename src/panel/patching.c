@@ -1,0 +1,409 @@
+/* The patching panel (latentwire/panel.h): receivers x donors x depths, each cell scoring a
+ * targeted patch against a fitted-baseline patch and a decoy patch on the same prompts. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/rng.h"
+#include "latentwire/bridge.h"
+#include "latentwire/channel.h"
+#include "latentwire/panel.h"
+
+lw_patching_params lw_patching_default_params(void) {
+    static const double MIDDLE[1] = {0.5};
+    lw_patching_params p;
+    memset(&p, 0, sizeof p);
+    p.depths = MIDDLE;
+    p.n_depths = 1;
+    p.continuation_tokens = 4;
+    p.position = -1;
+    p.reuse_prefix = true;
+    p.threshold = 0.05;
+    p.resamples = 2000;
+    p.seed = 1;
+    return p;
+}
+
+void lw_patching_result_free(lw_patching_result *r) {
+    if (!r) return;
+    free(r->cells);
+    free(r->e_target);
+    free(r->e_baseline);
+    free(r->e_decoy);
+    memset(r, 0, sizeof *r);
+}
+
+/* ------------------------------------------------------------------ scoring one patch */
+
+/* log p(token) from logits, in double. */
+static double token_logprob(const float *logits, int n_vocab, int32_t token) {
+    double mx = -INFINITY;
+    for (int i = 0; i < n_vocab; i++)
+        if (logits[i] > mx) mx = logits[i];
+    double sum = 0;
+    for (int i = 0; i < n_vocab; i++) sum += exp((double)logits[i] - mx);
+    return (double)logits[token] - mx - log(sum);
+}
+
+/* With prompt[0..pos) resident in sequence 0: runs prompt[pos..n) and the continuation but its
+ * last token, with vec written at (layer, pos) when given, and returns the continuation's mean
+ * log-probability; sequence 0 is cut back to pos positions afterwards. */
+static int score_after_prefix(lw_session *s, const int32_t *prompt, int n, const int32_t *cont, int m, int layer,
+                              int pos, const float *vec, bool add, double *score) {
+    lw_model_info info;
+    lw_model_get_info(lw_session_model(s), &info);
+    const int n_run = n - pos + m - 1;
+    int32_t *tok = malloc(sizeof(int32_t) * (size_t)n_run);
+    if (!tok) return lw_fail("panel: out of memory");
+    memcpy(tok, prompt + pos, sizeof(int32_t) * (size_t)(n - pos));
+    memcpy(tok + (n - pos), cont, sizeof(int32_t) * (size_t)(m - 1));
+    int rc = 0;
+    if (vec) {
+        lw_hook h = lw_hook_default();
+        h.site = LW_SITE_RESID_POST;
+        h.layer = layer;
+        h.seq = 0;
+        h.op = add ? LW_OP_ADD : LW_OP_REPLACE;
+        h.pos_mode = LW_POS_LIST;
+        const int32_t where = pos;
+        h.positions = &where;
+        h.n_positions = 1;
+        h.vectors = vec;
+        h.n_vectors = 1;
+        rc = lw_session_add_hook(s, &h) < 0 ? -1 : 0;
+    }
+    lw_span sp = {.tokens = tok, .n = n_run};
+    lw_seq_input in = {.seq = 0, .spans = &sp, .n_spans = 1, .logits = LW_LOGITS_ALL};
+    if (rc == 0) rc = lw_session_run(s, &in, 1);
+    double sum = 0;
+    for (int j = 0; rc == 0 && j < m; j++) {
+        const float *l = lw_session_logits(s, 0, n - 1 + j);
+        if (!l) rc = lw_fail("panel: no logits at position %d", n - 1 + j);
+        else sum += token_logprob(l, info.n_vocab, cont[j]);
+    }
+    lw_session_clear_hooks(s);
+    if (lw_session_seq_len(s, 0) > pos && lw_session_truncate(s, 0, pos) != 0) rc = -1;
+    free(tok);
+    if (rc == 0) *score = sum / m;
+    return rc;
+}
+
+/* Clears sequence 0 and makes prompt[0..pos) resident. */
+static int run_prefix(lw_session *s, const int32_t *prompt, int pos) {
+    lw_session_clear(s, 0);
+    if (pos == 0) return 0;
+    lw_span sp = {.tokens = prompt, .n = pos};
+    lw_seq_input in = {.seq = 0, .spans = &sp, .n_spans = 1, .logits = LW_LOGITS_NONE};
+    return lw_session_run(s, &in, 1);
+}
+
+static int check_score_args(lw_session *s, int n, int m, int layer, int position, int *pos) {
+    lw_model_info info;
+    lw_model_get_info(lw_session_model(s), &info);
+    *pos = position < 0 ? n - 1 : position;
+    if (n < 1 || m < 1) return lw_fail("panel: an empty prompt (%d tokens) or continuation (%d tokens)", n, m);
+    if (*pos >= n) return lw_fail("panel: patch position %d is past the receiver's prompt of %d tokens", *pos, n);
+    if (layer < 0 || layer >= info.n_layer)
+        return lw_fail("panel: layer %d is outside the receiver's %d blocks", layer, info.n_layer);
+    return 0;
+}
+
+int lw_panel_score(lw_session *receiver, const int32_t *prompt, int n_prompt, const int32_t *cont, int n_cont,
+                   int layer, int position, const float *vec, bool add, double *score) {
+    int pos;
+    if (check_score_args(receiver, n_prompt, n_cont, layer, position, &pos) != 0) return -1;
+    if (run_prefix(receiver, prompt, pos) != 0) return -1;
+    int rc = score_after_prefix(receiver, prompt, n_prompt, cont, n_cont, layer, pos, vec, add, score);
+    lw_session_clear(receiver, 0);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ fitted pieces */
+
+static int model_layer(lw_session *s, double depth) {
+    lw_model_info info;
+    lw_model_get_info(lw_session_model(s), &info);
+    return (int)lround(depth * (info.n_layer - 1));
+}
+
+/* Last-position residuals at layer of n texts: n x n_embd (malloc'd). */
+static float *last_residuals(lw_session *s, int layer, const char *const *texts, int n) {
+    lw_model_info info;
+    lw_model_get_info(lw_session_model(s), &info);
+    float *out = malloc(sizeof(float) * (size_t)n * info.n_embd);
+    if (!out) {
+        lw_fail("panel: out of memory");
+        return NULL;
+    }
+    float *const outs[1] = {out};
+    const int layers[1] = {layer};
+    if (lw_extract_pooled(s, texts, n, info.add_bos, false, layers, 1, LW_POOL_LAST, outs, NULL) != 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+int lw_panel_fit_baseline(lw_session *s, int layer, const char *const *texts, int n, float *out) {
+    if (n < 1) return lw_fail("panel: the fitted baseline needs calibration texts");
+    float *r = last_residuals(s, layer, texts, n);
+    if (!r) return -1;
+    lw_model_info info;
+    lw_model_get_info(lw_session_model(s), &info);
+    for (int k = 0; k < info.n_embd; k++) {
+        double sum = 0;
+        for (int i = 0; i < n; i++) sum += r[(size_t)i * info.n_embd + k];
+        out[k] = (float)(sum / n);
+    }
+    free(r);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ the donor's content */
+
+typedef struct {
+    int32_t *tok;
+    int n;
+} tokens;
+
+/* The donor's greedy continuation of each donor text (its own token ids). */
+static int donor_continuations(lw_session *d, const lw_panel_prompt *pr, int n, int m, tokens *out) {
+    const lw_model *model = lw_session_model(d);
+    lw_model_info info;
+    lw_model_get_info(model, &info);
+    lw_gen_params gp = lw_gen_default_params();
+    gp.max_tokens = m;
+    gp.stop_at_eos = false; /* m tokens always: the effect is a mean over a fixed length */
+    for (int i = 0; i < n; i++) {
+        int32_t *p;
+        int np = lw_tokenize_alloc(model, pr[i].donor_text, info.add_bos, &p);
+        if (np <= 0) return np == 0 ? lw_fail("panel: donor text %d is empty", i) : -1;
+        lw_session_clear(d, 0);
+        lw_span sp = {.tokens = p, .n = np};
+        out[i].tok = malloc(sizeof(int32_t) * (size_t)m);
+        out[i].n = lw_generate(d, 0, &sp, 1, &gp, out[i].tok, m);
+        free(p);
+        lw_session_clear(d, 0);
+        if (out[i].n < 0) return -1;
+        if (out[i].n == 0) return lw_fail("panel: the donor %s continued donor text %d with no token", info.path, i);
+    }
+    return 0;
+}
+
+/* The continuation in the receiver's tokens: the same ids for the same vocabulary, else the
+ * donor's text re-tokenized (a leading space dropped for tokenizers that add their own). */
+static int receiver_continuation(lw_session *r, lw_session *d, const tokens *c, tokens *out) {
+    const lw_model *mr = lw_session_model(r), *md = lw_session_model(d);
+    if (mr == md || lw_model_same_vocab(mr, md)) {
+        out->tok = malloc(sizeof(int32_t) * (size_t)c->n);
+        memcpy(out->tok, c->tok, sizeof(int32_t) * (size_t)c->n);
+        out->n = c->n;
+        return 0;
+    }
+    char *text = lw_detokenize(md, c->tok, c->n, false);
+    if (!text) return -1;
+    const char *t = text;
+    if (lw_tokenizer_adds_space(mr) && *t == ' ') t++;
+    out->n = lw_tokenize_alloc(mr, t, false, &out->tok);
+    free(text);
+    if (out->n <= 0) return out->n == 0 ? lw_fail("panel: a donor continuation is empty in the receiver's tokens") : -1;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ statistics over cells */
+
+static void decoy_ratio(lw_patching_result *r, const lw_patching_params *p) {
+    double st = 0, sd = 0;
+    for (int c = 0; c < r->n_cells; c++) {
+        st += r->cells[c].mean_target;
+        sd += r->cells[c].mean_decoy;
+    }
+    r->decoy_ratio = sd > 0 ? st / sd : NAN; /* a decoy that moves nothing, or away: undefined */
+    r->decoy_ratio_lo = r->decoy_ratio_hi = NAN;
+    if (!(sd > 0) || r->n_cells < 2) return;
+    double *rs = malloc(sizeof(double) * (size_t)p->resamples);
+    int k = 0;
+    lw_rng g;
+    lw_rng_seed(&g, p->seed + 17);
+    for (int b = 0; b < p->resamples; b++) {
+        double t = 0, d = 0;
+        for (int c = 0; c < r->n_cells; c++) {
+            const lw_patching_cell *x = &r->cells[lw_rng_below(&g, (uint64_t)r->n_cells)];
+            t += x->mean_target;
+            d += x->mean_decoy;
+        }
+        if (d > 0) rs[k++] = t / d;
+    }
+    if (k > 0) {
+        for (int i = 1; i < k; i++) /* insertion sort: resamples are few thousand */
+            for (int j = i; j > 0 && rs[j - 1] > rs[j]; j--) {
+                double t = rs[j];
+                rs[j] = rs[j - 1];
+                rs[j - 1] = t;
+            }
+        r->decoy_ratio_lo = rs[(int)floor(0.025 * (k - 1))];
+        r->decoy_ratio_hi = rs[(int)ceil(0.975 * (k - 1))];
+    }
+    free(rs);
+}
+
+/* ------------------------------------------------------------------ the panel */
+
+typedef struct {
+    tokens *prompt;          /* receiver prompts, per receiver x prompt */
+    tokens *cont;            /* donor continuations, per donor x prompt */
+} cache;
+
+static int check_params(const lw_patching_params *p, int n_prompts, int n_calib) {
+    if (!p->depths || p->n_depths < 1) return lw_fail("panel: no depths");
+    for (int k = 0; k < p->n_depths; k++)
+        if (!(p->depths[k] >= 0 && p->depths[k] <= 1))
+            return lw_fail("panel: depth %g is outside [0, 1] (a fraction of each model's blocks)", p->depths[k]);
+    if (p->continuation_tokens < 1) return lw_fail("panel: continuation_tokens must be at least 1");
+    if (n_prompts < 2) return lw_fail("panel: %d prompts; a paired interval needs at least 2", n_prompts);
+    if (n_calib < 1) return lw_fail("panel: no calibration texts for the fitted baseline");
+    if (p->resamples < 100) return lw_fail("panel: resamples %d; at least 100", p->resamples);
+    return 0;
+}
+
+/* One cell: every prompt's four scores and the effects. */
+static int run_cell(const lw_panel_model *R, const lw_panel_model *Dn, const lw_panel_prompt *pr, int n,
+                    const char *const *calib, int n_calib, const tokens *rprompt, const tokens *dcont, double depth,
+                    const lw_patching_params *p, lw_patching_result *res, int cell, int *done, int total) {
+    lw_session *rs = R->session, *ds = Dn->session;
+    lw_model_info ri, di;
+    lw_model_get_info(lw_session_model(rs), &ri);
+    lw_model_get_info(lw_session_model(ds), &di);
+    const int lr = model_layer(rs, depth), ld = model_layer(ds, depth);
+    lw_patching_cell *c = &res->cells[cell];
+    *c = (lw_patching_cell){.depth = depth, .receiver_layer = lr, .donor_layer = ld, .n = n};
+    const bool same = lw_session_model(rs) == lw_session_model(ds);
+    const char **dtexts = malloc(sizeof(char *) * (size_t)n), **decoys = malloc(sizeof(char *) * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        dtexts[i] = pr[i].donor_text;
+        decoys[i] = pr[i].decoy_text;
+    }
+    float *base = malloc(sizeof(float) * (size_t)ri.n_embd);
+    float *vt = last_residuals(ds, ld, dtexts, n), *vd = vt ? last_residuals(ds, ld, decoys, n) : NULL;
+    lw_bridge *br = NULL;
+    int rc = vt && vd && base ? lw_panel_fit_baseline(rs, lr, calib, n_calib, base) : -1;
+    if (rc == 0 && !same) { /* map the donor's vectors into the receiver's space */
+        br = lw_channel_fit_ac_bridge(ds, rs, ld, lr, calib, n_calib, NULL);
+        float *mt = malloc(sizeof(float) * (size_t)n * ri.n_embd), *md = malloc(sizeof(float) * (size_t)n * ri.n_embd);
+        rc = br && mt && md && lw_bridge_apply_source(br, vt, n, mt) == 0 && lw_bridge_apply_source(br, vd, n, md) == 0
+                 ? 0
+                 : -1;
+        free(vt);
+        free(vd);
+        vt = mt;
+        vd = md;
+    }
+    double *et = res->e_target + (size_t)cell * n, *eb = res->e_baseline + (size_t)cell * n,
+           *ed = res->e_decoy + (size_t)cell * n;
+    for (int i = 0; rc == 0 && i < n; i++) {
+        tokens rc_tok = {0};
+        rc = receiver_continuation(rs, ds, &dcont[i], &rc_tok);
+        const tokens *P = &rprompt[i];
+        int pos;
+        if (rc == 0) rc = check_score_args(rs, P->n, rc_tok.n, lr, p->position, &pos);
+        const float *vec[4] = {NULL, vt + (size_t)i * ri.n_embd, base, vd + (size_t)i * ri.n_embd};
+        double s[4];
+        for (int k = 0; rc == 0 && k < 4; k++) {
+            if (k == 0 || !p->reuse_prefix) rc = run_prefix(rs, P->tok, pos);
+            else res->prefix_tokens_reused += pos;
+            if (rc == 0) rc = score_after_prefix(rs, P->tok, P->n, rc_tok.tok, rc_tok.n, lr, pos, vec[k], p->add, &s[k]);
+            res->receiver_runs++;
+        }
+        lw_session_clear(rs, 0);
+        free(rc_tok.tok);
+        if (rc != 0) {
+            lw_fail_prefix("panel: prompt %d, receiver %s, donor %s: ", i, R->name, Dn->name);
+            break;
+        }
+        et[i] = s[1] - s[0];
+        eb[i] = s[2] - s[0];
+        ed[i] = s[3] - s[0];
+        if (p->on_progress) p->on_progress(++*done, total, p->user);
+    }
+    if (rc == 0) {
+        double st = 0, sb = 0, sd = 0;
+        for (int i = 0; i < n; i++) st += et[i], sb += eb[i], sd += ed[i];
+        c->mean_target = st / n;
+        c->mean_baseline = sb / n;
+        c->mean_decoy = sd / n;
+        /* effects are measurements, not 0/1 outcomes (all exactly 0 when a patch cannot act), so
+         * the BCa paired bootstrap, never the proportion intervals lw_ci_paired picks for 0/1 data */
+        rc = lw_bootstrap_paired(et, eb, n, p->resamples, 0.95, p->seed + (uint64_t)cell, &c->diff, &c->p_value);
+    }
+    lw_bridge_free(br);
+    free(vt);
+    free(vd);
+    free(base);
+    free(dtexts);
+    free(decoys);
+    return rc;
+}
+
+int lw_panel_patching(const lw_panel_model *receivers, int n_receivers, const lw_panel_model *donors, int n_donors,
+                      const lw_panel_prompt *prompts, int n_prompts, const char *const *calib_texts, int n_calib,
+                      const lw_patching_params *p, lw_patching_result *out) {
+    memset(out, 0, sizeof *out);
+    if (n_receivers < 1 || n_donors < 1) return lw_fail("panel: no receivers or no donors");
+    if (check_params(p, n_prompts, n_calib) != 0) return -1;
+    const int n_cells = n_receivers * n_donors * p->n_depths, m = p->continuation_tokens;
+    out->n_cells = n_cells;
+    out->n_prompts = n_prompts;
+    out->cells = calloc((size_t)n_cells, sizeof *out->cells);
+    out->e_target = calloc((size_t)n_cells * n_prompts, sizeof(double));
+    out->e_baseline = calloc((size_t)n_cells * n_prompts, sizeof(double));
+    out->e_decoy = calloc((size_t)n_cells * n_prompts, sizeof(double));
+    tokens *rprompt = calloc((size_t)n_receivers * n_prompts, sizeof(tokens));
+    tokens *dcont = calloc((size_t)n_donors * n_prompts, sizeof(tokens));
+    int rc = out->cells && out->e_target && out->e_baseline && out->e_decoy && rprompt && dcont
+                 ? 0
+                 : lw_fail("panel: out of memory");
+    for (int r = 0; rc == 0 && r < n_receivers; r++) {
+        const lw_model *mr = lw_session_model(receivers[r].session);
+        lw_model_info info;
+        lw_model_get_info(mr, &info);
+        for (int i = 0; rc == 0 && i < n_prompts; i++) {
+            tokens *t = &rprompt[(size_t)r * n_prompts + i];
+            t->n = lw_tokenize_alloc(mr, prompts[i].receiver_text, info.add_bos, &t->tok);
+            if (t->n <= 0) rc = t->n == 0 ? lw_fail("panel: receiver text %d is empty", i) : -1;
+        }
+    }
+    for (int d = 0; rc == 0 && d < n_donors; d++)
+        rc = donor_continuations(donors[d].session, prompts, n_prompts, m, dcont + (size_t)d * n_prompts);
+    int done = 0, total = n_cells * n_prompts, cell = 0;
+    for (int r = 0; rc == 0 && r < n_receivers; r++)
+        for (int d = 0; rc == 0 && d < n_donors; d++)
+            for (int k = 0; rc == 0 && k < p->n_depths; k++, cell++) {
+                rc = run_cell(&receivers[r], &donors[d], prompts, n_prompts, calib_texts, n_calib,
+                              rprompt + (size_t)r * n_prompts, dcont + (size_t)d * n_prompts, p->depths[k], p, out,
+                              cell, &done, total);
+                out->cells[cell].receiver = r;
+                out->cells[cell].donor = d;
+            }
+    if (rc == 0) {
+        double *diffs = malloc(sizeof(double) * (size_t)n_cells);
+        for (int c = 0; c < n_cells; c++) diffs[c] = out->cells[c].diff.mean;
+        if (n_cells >= 2) {
+            rc = lw_bootstrap_bca_mean(diffs, n_cells, p->resamples, 0.95, p->seed + 7, &out->D);
+        } else { /* one cell: its interval over prompts is all there is */
+            out->D = out->cells[0].diff;
+        }
+        free(diffs);
+        out->verdict = out->D.lo >= p->threshold  ? LW_VERDICT_PASS
+                       : out->D.hi < p->threshold ? LW_VERDICT_FAIL
+                                                  : LW_VERDICT_INCONCLUSIVE;
+        decoy_ratio(out, p);
+    }
+    for (int i = 0; rprompt && i < n_receivers * n_prompts; i++) free(rprompt[i].tok);
+    for (int i = 0; dcont && i < n_donors * n_prompts; i++) free(dcont[i].tok);
+    free(rprompt);
+    free(dcont);
+    if (rc != 0) lw_patching_result_free(out);
+    return rc;
+}

@@ -1,0 +1,90 @@
+/* The patching panel's files: panel.json (every cell with its CI and n, D, the decoy ratio, the
+ * cost), panel.csv (one row per cell) and records.jsonl (per cell, for a pre-registered verdict),
+ * each written through a temporary file and a rename. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "common/error.h"
+#include "common/fileio.h"
+#include "common/jsonio.h"
+#include "eval/ci_json.h"
+#include "latentwire/panel.h"
+#include "latentwire/verdict.h"
+
+static json_t *number_or_null(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+/* "receiver<-donor@depth": a cell's name in the CSV and the records. */
+static void cell_name(const lw_panel_model *R, const lw_panel_model *D, const lw_patching_cell *x, char *buf, size_t n) {
+    snprintf(buf, n, "%s<-%s@%g", R[x->receiver].name, D[x->donor].name, x->depth);
+}
+
+static int write_csv(const char *path, const lw_panel_model *R, const lw_panel_model *D, const lw_patching_result *r) {
+    lw_atomic_file af;
+    if (lw_atomic_open(&af, path) != 0) return -1;
+    fprintf(af.fp, "receiver,donor,depth,receiver_layer,donor_layer,n,mean_target,mean_baseline,mean_decoy,"
+                   "target_minus_baseline,lo,hi\n");
+    for (int c = 0; c < r->n_cells; c++) {
+        const lw_patching_cell *x = &r->cells[c];
+        fprintf(af.fp, "%s,%s,%g,%d,%d,%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f\n", R[x->receiver].name, D[x->donor].name,
+                x->depth, x->receiver_layer, x->donor_layer, x->n, x->mean_target, x->mean_baseline, x->mean_decoy,
+                x->diff.mean, x->diff.lo, x->diff.hi);
+    }
+    return lw_atomic_commit(&af);
+}
+
+static json_t *result_json(const lw_panel_model *R, const lw_panel_model *D, const lw_patching_result *r,
+                           const lw_patching_params *p, const char *plan_sha, const char *settings_json) {
+    json_t *cells = json_array();
+    for (int c = 0; c < r->n_cells; c++) {
+        const lw_patching_cell *x = &r->cells[c];
+        json_array_append_new(
+            cells, json_pack("{s:s, s:s, s:f, s:i, s:i, s:i, s:f, s:f, s:f, s:o, s:f}", "receiver", R[x->receiver].name,
+                             "donor", D[x->donor].name, "depth", x->depth, "receiver_layer", x->receiver_layer,
+                             "donor_layer", x->donor_layer, "n", x->n, "mean_target", x->mean_target, "mean_baseline",
+                             x->mean_baseline, "mean_decoy", x->mean_decoy, "target_minus_baseline",
+                             lw_ci_json(&x->diff), "p_value", x->p_value));
+    }
+    json_t *settings = settings_json ? json_loads(settings_json, 0, NULL) : NULL;
+    json_t *depths = json_array();
+    for (int k = 0; k < p->n_depths; k++) json_array_append_new(depths, json_real(p->depths[k]));
+    return json_pack("{s:s, s:o, s:{s:o, s:s, s:f, s:o, s:o, s:o, s:i}, s:{s:I, s:I, s:b}, s:o, s:{s:o, s:i, s:i, "
+                     "s:b, s:I, s:i}, s:o}",
+                     "format", "latentwire.panel.patching/1", "cells", cells, "summary", "D", lw_ci_json(&r->D),
+                     "verdict", lw_verdict_name(r->verdict), "threshold", p->threshold, "decoy_ratio", number_or_null(r->decoy_ratio),
+                     "decoy_ratio_lo", number_or_null(r->decoy_ratio_lo), "decoy_ratio_hi",
+                     number_or_null(r->decoy_ratio_hi), "n_cells", r->n_cells, "cost", "receiver_runs",
+                     (json_int_t)r->receiver_runs, "prefix_tokens_reused", (json_int_t)r->prefix_tokens_reused,
+                     "reuse_prefix", p->reuse_prefix, "plan_sha256", plan_sha ? json_string(plan_sha) : json_null(),
+                     "params", "depths", depths, "continuation_tokens", p->continuation_tokens, "position",
+                     p->position, "add", p->add, "seed", (json_int_t)p->seed, "resamples", p->resamples, "settings",
+                     settings ? settings : json_object());
+}
+
+int lw_patching_save(const char *dir, const lw_panel_model *R, const lw_panel_model *D, const lw_patching_result *r,
+                     const lw_patching_params *p, const char *plan_sha256, const char *settings_json) {
+    char path[4096];
+    if (lw_mkdir_p(dir) != 0) return -1;
+    snprintf(path, sizeof path, "%s/panel.csv", dir);
+    if (write_csv(path, R, D, r) != 0) return -1;
+    json_t *root = result_json(R, D, r, p, plan_sha256, settings_json);
+    snprintf(path, sizeof path, "%s/panel.json", dir);
+    int rc = root ? lw_json_save(path, root) : lw_fail("panel: cannot build the result document");
+    json_decref(root);
+    lw_item_record *rec = calloc((size_t)r->n_cells, sizeof *rec);
+    char(*names)[512] = calloc((size_t)r->n_cells, sizeof *names);
+    if (rc == 0 && (!rec || !names)) rc = lw_fail("panel: out of memory");
+    for (int c = 0; rc == 0 && c < r->n_cells; c++) {
+        cell_name(R, D, &r->cells[c], names[c], sizeof names[c]);
+        rec[c] = (lw_item_record){.condition = "target-minus-baseline", .item = names[c], .metric = "logp_shift",
+                                  .value = r->cells[c].diff.mean};
+    }
+    snprintf(path, sizeof path, "%s/records.jsonl", dir);
+    if (rc == 0) rc = lw_items_save(path, plan_sha256, "panel patching", rec, r->n_cells);
+    free(rec);
+    free(names);
+    return rc;
+}

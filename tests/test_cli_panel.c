@@ -1,0 +1,103 @@
+/* latentwire panel patching end to end on the toy model: the files it writes hold together (every
+ * cell's numbers, D the mean of the cells, records for a verdict tied to the plan), and a
+ * pre-registered plan run through `latentwire verdict` on them; bad options refused. */
+#include <jansson.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "support/testutil.h"
+
+static void test_panel_and_verdict(void **state) {
+    (void)state;
+    const char *model = lw_test_shared_path("models/stories260K.gguf");
+    const char *prov = lw_test_shared_path("data/PROVENANCE.md");
+    if (!model || !prov) return;
+    char data[1200];
+    snprintf(data, sizeof data, "%s", prov);
+    *strrchr(data, '/') = '\0';
+    const char *plan = lw_test_tmpfile("panel.plan.json");
+    FILE *f = fopen(plan, "w");
+    fputs("{\"format\": \"latentwire.plan/1\", \"title\": \"toy panel\", \"selection\": \"nothing selected\", "
+          "\"resamples\": 1000, \"hypotheses\": [{\"id\": \"D\", \"metric\": \"logp_shift\", \"a\": "
+          "\"target-minus-baseline\", \"direction\": \"greater\", \"threshold\": 0.05}]}\n",
+          f);
+    fclose(f);
+    const char *dir = lw_test_fresh_dir("panel_out");
+    char args[8192], *out, *err;
+    snprintf(args, sizeof args,
+             "panel patching --receivers %s --donors %s --depths 0.5,1 --prompts 5 --calib 10 --continuation 2 "
+             "--resamples 500 --data %s --plan %s --out %s",
+             model, model, data, plan, dir);
+    int rc = lw_test_run_cli(args, &out, &err);
+    if (rc != 0) fail_msg("panel: %s", err);
+    assert_non_null(strstr(out, "D = "));
+    free(out);
+    free(err);
+    const char *js = lw_test_join(dir, "panel.json");
+    json_t *r = json_load_file(js, 0, NULL);
+    assert_non_null(r);
+    json_t *cells = json_object_get(r, "cells"), *c;
+    assert_int_equal(json_array_size(cells), 2);
+    double sum = 0;
+    size_t i;
+    json_array_foreach(cells, i, c) {
+        assert_int_equal(json_integer_value(json_object_get(c, "n")), 5);
+        json_t *d = json_object_get(c, "target_minus_baseline");
+        const double mean = json_number_value(json_object_get(d, "mean"));
+        assert_true(json_number_value(json_object_get(d, "lo")) <= mean && mean <= json_number_value(json_object_get(d, "hi")));
+        /* the paired difference is the difference of the mean effects */
+        assert_true(fabs(mean - (json_number_value(json_object_get(c, "mean_target")) -
+                                 json_number_value(json_object_get(c, "mean_baseline")))) < 1e-9);
+        sum += mean;
+    }
+    json_t *D = json_object_get(json_object_get(r, "summary"), "D");
+    assert_true(fabs(json_number_value(json_object_get(D, "mean")) - sum / 2) < 1e-9);
+    const char *verdict = json_string_value(json_object_get(json_object_get(r, "summary"), "verdict"));
+    assert_true(!strcmp(verdict, "PASS") || !strcmp(verdict, "FAIL") || !strcmp(verdict, "INCONCLUSIVE"));
+    assert_true(json_is_string(json_object_get(r, "plan_sha256")));
+    json_decref(r);
+    /* the records decide the plan's hypothesis */
+    const char *rec = lw_test_join(dir, "records.jsonl");
+    snprintf(args, sizeof args, "verdict %s %s --json", plan, rec);
+    rc = lw_test_run_cli(args, &out, &err);
+    if (rc != 0) fail_msg("verdict: %s", err);
+    json_t *v = json_loads(out, 0, NULL);
+    assert_non_null(v);
+    json_t *h = json_array_get(json_object_get(v, "hypotheses"), 0);
+    assert_int_equal(json_integer_value(json_object_get(h, "n")), 2);
+    json_decref(v);
+    free(out);
+    free(err);
+}
+
+static void test_bad_options(void **state) {
+    (void)state;
+    char *out, *err;
+    assert_int_equal(lw_test_run_cli("panel patching --receivers a.gguf --donors a.gguf --out x --depths 1.5", &out, &err), 2);
+    assert_non_null(strstr(err, "--depths"));
+    free(out);
+    free(err);
+    assert_int_equal(lw_test_run_cli("panel patching --receivers a.gguf", &out, &err), 2);
+    free(out);
+    free(err);
+    assert_int_not_equal(lw_test_run_cli("panel probes", &out, &err), 0);
+    assert_non_null(strstr(err, "probes"));
+    free(out);
+    free(err);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_panel_and_verdict),
+        cmocka_unit_test(test_bad_options),
+    };
+    return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
+}

@@ -1,0 +1,240 @@
+/* The patching panel on synthetic models: a panel built so the targeted patch must work (the
+ * donor's last-block residual at the receiver's last position gives the receiver the donor's
+ * own next-token distribution: checked against the donor's log-probability computed here) and
+ * one built so no patch can act (the last block's output at position 0 reaches no later
+ * position: every effect is 0); the fitted baseline against hand-captured residuals; prefix
+ * reuse against recomputation; D and the decoy ratio against the cells; bad input. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "latentwire/panel.h"
+#include "support/synth_model.h"
+#include "support/testutil.h"
+
+static const char *RECV[] = {"once upon a time there was a little dog", "the cat sat on the mat in the sun",
+                             "a boy went to the park to play", "she saw a big red ball near the tree",
+                             "the bird sang a song in the morning", "they ate cake at the party"};
+static const char *DONOR[] = {"the dog ran to the house and", "a girl had a small blue hat and",
+                              "there was a tree with many apples", "the sun was hot so they went",
+                              "he found a box under the bed", "mom made soup for the little boy"};
+static const char *DECOY[] = {"seven plus five is twelve", "the meeting starts at noon", "prices rose again this year",
+                              "cells divide by mitosis", "the river flows to the sea", "press the red button"};
+static const char *CALIB[] = {"the little dog was happy", "a cat and a dog played", "the park was full of kids",
+                              "she had a red ball", "the tree was very tall", "they went home at night",
+                              "the sun came up", "a bird flew over the house"};
+#define NP 6
+
+typedef struct {
+    lw_model *ma, *mb;
+    lw_session *a, *b;
+} fixture;
+
+static lw_model *synth(const char *name, int width, int layers, uint64_t seed) {
+    lw_synth_params p = lw_synth_default_params();
+    p.n_embd = width;
+    p.n_layer = layers;
+    p.seed = seed;
+    const char *path = lw_test_tmpfile(name);
+    if (lw_synth_write(path, &p) != 0) return NULL;
+    return lw_model_load(path, lw_model_default_params());
+}
+
+static int setup(void **state) {
+    fixture *f = calloc(1, sizeof *f);
+    f->ma = synth("panel_a.gguf", 64, 2, 42);
+    f->mb = synth("panel_b.gguf", 32, 3, 7);
+    if (!f->ma || !f->mb) return -1;
+    f->a = lw_session_new(f->ma, lw_session_default_params());
+    f->b = lw_session_new(f->mb, lw_session_default_params());
+    *state = f;
+    return f->a && f->b ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    fixture *f = *state;
+    lw_session_free(f->a);
+    lw_session_free(f->b);
+    lw_model_free(f->ma);
+    lw_model_free(f->mb);
+    free(f);
+    return 0;
+}
+
+static void prompts(lw_panel_prompt *pr) {
+    for (int i = 0; i < NP; i++) pr[i] = (lw_panel_prompt){RECV[i], DONOR[i], DECOY[i]};
+}
+
+/* log p(next token = its argmax) after text, and that token: the donor's own view. */
+static double donor_top_logprob(lw_session *s, const char *text, int32_t *top) {
+    int32_t *t;
+    int n = lw_tokenize_alloc(lw_session_model(s), text, true, &t);
+    lw_session_clear(s, 0);
+    lw_span sp = {.tokens = t, .n = n};
+    lw_seq_input in = {.seq = 0, .spans = &sp, .n_spans = 1, .logits = LW_LOGITS_LAST};
+    assert_int_equal(lw_session_run(s, &in, 1), 0);
+    lw_model_info info;
+    lw_model_get_info(lw_session_model(s), &info);
+    float *lp = malloc(sizeof(float) * (size_t)info.n_vocab);
+    lw_log_softmax(lw_session_logits(s, 0, n - 1), info.n_vocab, lp);
+    *top = lw_argmax(lp, info.n_vocab);
+    double v = lp[*top];
+    free(lp);
+    free(t);
+    lw_session_clear(s, 0);
+    return v;
+}
+
+static void test_a_patch_built_to_work(void **state) {
+    fixture *f = *state;
+    lw_panel_prompt pr[NP];
+    prompts(pr);
+    lw_panel_model m = {"A", f->a};
+    lw_patching_params p = lw_patching_default_params();
+    static const double LAST[1] = {1.0};
+    p.depths = LAST;
+    p.continuation_tokens = 1;
+    lw_patching_result r;
+    assert_int_equal(lw_panel_patching(&m, 1, &m, 1, pr, NP, CALIB, 8, &p, &r), 0);
+    assert_int_equal(r.n_cells, 1);
+    assert_int_equal(r.cells[0].receiver_layer, 1);
+    /* the targeted score is the donor's own log p of its next token: check through the effect,
+     * e = s_target - s_none, with s_none from lw_panel_score */
+    for (int i = 0; i < NP; i++) {
+        int32_t top;
+        const double want = donor_top_logprob(f->a, DONOR[i], &top);
+        int32_t *t;
+        int n = lw_tokenize_alloc(f->ma, RECV[i], true, &t);
+        double none;
+        assert_int_equal(lw_panel_score(f->a, t, n, &top, 1, 1, -1, NULL, false, &none), 0);
+        free(t);
+        assert_true(fabs(r.e_target[i] - (want - none)) < 1e-4);
+    }
+    assert_true(r.cells[0].diff.lo > 0);
+    assert_true(r.D.lo >= 0.05 && r.verdict == LW_VERDICT_PASS);
+    lw_patching_result_free(&r);
+}
+
+static void test_a_patch_that_cannot_act(void **state) {
+    fixture *f = *state;
+    lw_panel_prompt pr[NP];
+    prompts(pr);
+    lw_panel_model m = {"A", f->a};
+    lw_patching_params p = lw_patching_default_params();
+    static const double LAST[1] = {1.0};
+    p.depths = LAST;
+    p.position = 0; /* the last block's output at BOS: no later position reads it */
+    lw_patching_result r;
+    assert_int_equal(lw_panel_patching(&m, 1, &m, 1, pr, NP, CALIB, 8, &p, &r), 0);
+    for (int i = 0; i < NP; i++) {
+        assert_true(fabs(r.e_target[i]) < 1e-6);
+        assert_true(fabs(r.e_baseline[i]) < 1e-6);
+        assert_true(fabs(r.e_decoy[i]) < 1e-6);
+    }
+    assert_true(fabs(r.D.mean) < 1e-6 && r.verdict == LW_VERDICT_FAIL);
+    lw_patching_result_free(&r);
+}
+
+static void test_baseline_by_hand(void **state) {
+    fixture *f = *state;
+    float base[64];
+    assert_int_equal(lw_panel_fit_baseline(f->a, 0, CALIB, 8, base), 0);
+    double want[64] = {0};
+    for (int i = 0; i < 8; i++) {
+        int32_t *t;
+        int n = lw_tokenize_alloc(f->ma, CALIB[i], true, &t);
+        lw_hook h = lw_hook_default();
+        h.layer = 0;
+        h.seq = 0;
+        h.pos_mode = LW_POS_LAST;
+        int id = lw_session_add_hook(f->a, &h);
+        lw_session_clear(f->a, 0);
+        lw_span sp = {.tokens = t, .n = n};
+        lw_seq_input in = {.seq = 0, .spans = &sp, .n_spans = 1, .logits = LW_LOGITS_LAST};
+        assert_int_equal(lw_session_run(f->a, &in, 1), 0);
+        const float *rows;
+        assert_int_equal(lw_session_capture(f->a, id, &rows, NULL, NULL), 1);
+        for (int k = 0; k < 64; k++) want[k] += rows[k] / 8.0;
+        lw_session_clear_hooks(f->a);
+        lw_session_clear(f->a, 0);
+        free(t);
+    }
+    for (int k = 0; k < 64; k++) assert_true(fabs(base[k] - want[k]) < 1e-5 * (1 + fabs(want[k])));
+}
+
+/* Receivers x donors across widths (through bridges), two depths: prefix reuse changes no number,
+ * D is the mean of the cells' differences, the decoy ratio the ratio of the summed means. */
+static void test_cells_reuse_and_summaries(void **state) {
+    fixture *f = *state;
+    lw_panel_prompt pr[NP];
+    prompts(pr);
+    lw_panel_model recv[1] = {{"A", f->a}}, don[2] = {{"A", f->a}, {"B", f->b}};
+    lw_patching_params p = lw_patching_default_params();
+    static const double DEPTHS[2] = {0.0, 0.5};
+    p.depths = DEPTHS;
+    p.n_depths = 2;
+    p.continuation_tokens = 3;
+    lw_patching_result r, q;
+    assert_int_equal(lw_panel_patching(recv, 1, don, 2, pr, NP, CALIB, 8, &p, &r), 0);
+    p.reuse_prefix = false;
+    assert_int_equal(lw_panel_patching(recv, 1, don, 2, pr, NP, CALIB, 8, &p, &q), 0);
+    assert_int_equal(r.n_cells, 4);
+    assert_true(r.prefix_tokens_reused > 0 && q.prefix_tokens_reused == 0);
+    for (int i = 0; i < r.n_cells * NP; i++) {
+        assert_true(fabs(r.e_target[i] - q.e_target[i]) < 1e-4);
+        assert_true(fabs(r.e_decoy[i] - q.e_decoy[i]) < 1e-4);
+    }
+    double d = 0, st = 0, sd = 0;
+    for (int c = 0; c < r.n_cells; c++) {
+        d += r.cells[c].diff.mean / r.n_cells;
+        st += r.cells[c].mean_target;
+        sd += r.cells[c].mean_decoy;
+        double mt = 0;
+        for (int i = 0; i < NP; i++) mt += r.e_target[c * NP + i] / NP;
+        assert_true(fabs(mt - r.cells[c].mean_target) < 1e-12);
+    }
+    assert_true(fabs(d - r.D.mean) < 1e-12);
+    if (sd > 0) assert_true(fabs(r.decoy_ratio - st / sd) < 1e-12);
+    else assert_true(isnan(r.decoy_ratio));
+    assert_int_equal(r.cells[2].donor, 1);
+    assert_int_equal(r.cells[3].donor_layer, 1); /* B: round(0.5 x 2) */
+    lw_patching_result_free(&r);
+    lw_patching_result_free(&q);
+}
+
+static void test_bad_input(void **state) {
+    fixture *f = *state;
+    lw_panel_prompt pr[NP];
+    prompts(pr);
+    lw_panel_model m = {"A", f->a};
+    lw_patching_params p = lw_patching_default_params();
+    lw_patching_result r;
+    static const double BAD[1] = {1.5};
+    p.depths = BAD;
+    assert_int_equal(lw_panel_patching(&m, 1, &m, 1, pr, NP, CALIB, 8, &p, &r), -1);
+    assert_non_null(strstr(lw_last_error(), "depth 1.5"));
+    p = lw_patching_default_params();
+    p.position = 500;
+    assert_int_equal(lw_panel_patching(&m, 1, &m, 1, pr, NP, CALIB, 8, &p, &r), -1);
+    assert_non_null(strstr(lw_last_error(), "past the receiver's prompt"));
+    p = lw_patching_default_params();
+    assert_int_equal(lw_panel_patching(&m, 1, &m, 1, pr, 1, CALIB, 8, &p, &r), -1);
+    assert_int_equal(lw_panel_patching(&m, 1, &m, 1, pr, NP, CALIB, 0, &p, &r), -1);
+    assert_non_null(strstr(lw_last_error(), "calibration"));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_patch_built_to_work),     cmocka_unit_test(test_a_patch_that_cannot_act),
+        cmocka_unit_test(test_baseline_by_hand),          cmocka_unit_test(test_cells_reuse_and_summaries),
+        cmocka_unit_test(test_bad_input),
+    };
+    return lw_test_exit(cmocka_run_group_tests(tests, setup, teardown));
+}
