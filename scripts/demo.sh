@@ -5,7 +5,8 @@
 #      test sentences from Gemma 3 and SmolLM2 (LW_DEMO_PTB=N for another count)
 #   3. align: bridges from Gemma 3 to SmolLM2 (cross-family), scored by retrieval with CIs
 #   4. channels on the story task: SmolLM2 to itself in its chat template, Gemma 3 to SmolLM2
-#   5. with LW_DEMO_SCIFACT=1 only: SciFact, MiniLM's own sentence embeddings against the
+#   5. the patching panel (receivers x donors), decided by `verdict` under examples/plans/patching.plan.json
+#   6. with LW_DEMO_SCIFACT=1 only: SciFact, MiniLM's own sentence embeddings against the
 #      bridged Gemma 3 -> SmolLM2 substrate, paired on the same queries. It encodes 5183
 #      abstracts through MiniLM and through SmolLM2: hours on 2 cores, so it is not in the
 #      default demo.
@@ -59,6 +60,11 @@ step "channels on the story task (50 items): Gemma 3 -> SmolLM2 (different vocab
 "$cli" channel --sender "$gemma" --receiver "$smol" --task story:50 \
   --channel none,context,text,acw --k 9 --j 15 --data "$shared/data" \
   --out "$out/channels-gemma-smol.jsonl" --resume
+
+step "patching panel: Gemma 3 and SmolLM2 as receivers and donors (middle depth), decided under a plan written before the run"
+"$cli" panel patching --receivers "$gemma,$smol" --donors "$gemma,$smol" --depths 0.5 --prompts 20 --calib 60 \
+  --data "$shared/data" --plan examples/plans/patching.plan.json --out "$out/panel"
+"$cli" verdict examples/plans/patching.plan.json "$out/panel/records.jsonl"
 
 if [ "${LW_DEMO_SCIFACT:-0}" = "1" ] && [ -d "$scifact" ]; then
   step "SciFact: MiniLM against the bridged Gemma 3 -> SmolLM2 substrate, paired on the same queries"
