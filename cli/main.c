@@ -42,6 +42,7 @@ static const struct {
     {"retrieval", cmd_retrieval, "--queries ... | --beir DIR   retrieval metrics with bootstrap CIs"},
     {"align", cmd_align, "--source A --target B     bridge A's activations to B's, score retrieval"},
     {"channel", cmd_channel, "--sender A --receiver B --task T   text / CIPHER / activation channels"},
+    {"scan", cmd_scan, "--sender A [--receiver B] --task T --out DIR   layer scan of patched skill transfer"},
     {"debate", cmd_debate, "--agents A,B,... --task T   multi-agent debate with majority vote"},
     {"generate", cmd_generate, "--model M --prompt TEXT [--hook ...]   text generation with hooks"},
 };
