@@ -291,15 +291,15 @@ int lw_scan_run_eval(const lw_task *pool, const lw_scan_params *p, lw_scan_eval_
     lw_task parts[2] = {{0}};
     int sizes[2] = {p->n_select, p->n_report > 0 ? p->n_report : -1};
     if (lw_task_split(pool, sizes, 2, p->seed, parts) != 0)
-        return lw_fail("scan: %d items with distinct texts cannot give %d selection and %s held-out items (%s)", pool->n,
-                       p->n_select, p->n_report > 0 ? "the asked" : "any", lw_last_error());
+        return lw_fail_prefix("scan: %d items cannot give %d selection and %d held-out items (-1: the rest): ", pool->n,
+                              p->n_select, p->n_report);
     out->select = parts[0];
     out->held_out = parts[1];
     if (out->select.n < p->n_select || out->held_out.n == 0 || (p->n_report > 0 && out->held_out.n < p->n_report)) {
         int got_s = out->select.n, got_h = out->held_out.n;
         lw_scan_result_free(out);
-        return lw_fail("scan: the task has too few items with distinct texts: %d selection (of %d asked) and %d held-out "
-                       "(of %d asked; -1: the rest)", got_s, p->n_select, got_h, p->n_report);
+        return lw_fail("scan: %d items cannot give %d selection and %d held-out items (-1: the rest): too few distinct "
+                       "texts (%d and %d drawn)", pool->n, p->n_select, p->n_report, got_s, got_h);
     }
     out->n_layers = p->n_layers;
     out->layers = calloc((size_t)p->n_layers, sizeof *out->layers);
