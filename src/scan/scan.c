@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "common/fileio.h"
+#include "latentwire/runtime.h"
 #include "latentwire/scan.h"
 
 lw_scan_params lw_scan_default_params(void) {
@@ -227,10 +228,17 @@ static int run_one(runner *R, int split, const lw_task_item *it, int condition, 
         char *output = NULL;
         rc = R->eval(R->ctx, it, condition, score, &output);
         if (rc == 0 && R->rec) {
-            json_t *line = json_pack("{s:s, s:s, s:s, s:f, s:s, s:s}", "split", SPLIT_NAMES[split], "condition", cname,
-                                     "id", it->id, "score", *score, "output", output ? output : "", "gold", it->gold);
-            if (!line || write_line(R->rec, line) != 0) rc = lw_fail("cannot append to %s: %s", R->p->records, strerror(errno));
+            /* a model's answer can end inside a UTF-8 character (or be any bytes): JSON wants characters */
+            size_t n = output ? strlen(output) : 0;
+            char *text = malloc(3 * n + 1);
+            if (text) lw_utf8_sanitize(output ? output : "", n, text);
+            json_t *line = text ? json_pack("{s:s, s:s, s:s, s:f, s:s, s:s}", "split", SPLIT_NAMES[split], "condition",
+                                            cname, "id", it->id, "score", *score, "output", text, "gold", it->gold)
+                                : NULL;
+            if (!line) rc = lw_fail("scan: item %s: cannot make its record (out of memory, or not UTF-8)", it->id);
+            else if (write_line(R->rec, line) != 0) rc = lw_fail("cannot append to %s: %s", R->p->records, strerror(errno));
             json_decref(line);
+            free(text);
         }
         free(output);
     }
