@@ -30,8 +30,9 @@ static const char *USAGE =
     "  --layers LIST        sender layers: all (default), or a list (0,3,-1; negative from the end)\n"
     "  --receiver-layers LIST   the receiver's layer for each (default: the same numbers with one model,\n"
     "                       the same relative depth across models)\n"
-    "  --bridge FILE        a bridge (latentwire bridge fit) from the sender's width to the receiver's,\n"
-    "                       applied at every scanned layer; needed across widths\n"
+    "  --bridge FILE        a bridge (latentwire bridge fit) from the sender's width to the receiver's:\n"
+    "                       given once, used at every scanned layer; given once per --layers entry, the\n"
+    "                       k-th for the k-th layer. Needed across widths\n"
     "  --positions T        the sender's last T positions into the receiver's last T (default 1)\n"
     "  --pooled             instead: the mean over the sender text, into the receiver's last position\n"
     "  --op replace|add     replace the receiver's rows (default) or add the vectors times --scale S\n"
@@ -46,7 +47,9 @@ static const char *USAGE =
     "  --threads N          CPU threads (default: every core)\n";
 
 typedef struct {
-    const char *sender, *receiver, *task, *out, *layers, *rlayers, *bridge, *data;
+    const char *sender, *receiver, *task, *out, *layers, *rlayers, *data;
+    const char *bridge[64]; /* --bridge, in order */
+    int n_bridge;
     int k_shot, items, select, positions, answer_tokens, threads, resamples;
     bool pooled, chat, resume;
     lw_patch_op op;
@@ -78,7 +81,8 @@ static int parse_opts(int argc, char **argv, opts *o, int *status) {
         else if (!strcmp(a, "--out")) o->out = argv[++i];
         else if (!strcmp(a, "--layers")) o->layers = argv[++i];
         else if (!strcmp(a, "--receiver-layers")) o->rlayers = argv[++i];
-        else if (!strcmp(a, "--bridge")) o->bridge = argv[++i];
+        else if (!strcmp(a, "--bridge") && o->n_bridge < 64) o->bridge[o->n_bridge++] = argv[++i];
+        else if (!strcmp(a, "--bridge")) return -cli_fail("scan", "--bridge: at most 64 bridges");
         else if (!strcmp(a, "--data")) o->data = argv[++i];
         else if (!strcmp(a, "--k-shot") && cli_parse_int(v, 1, 1000, &n)) o->k_shot = (int)n, i++;
         else if (!strcmp(a, "--items") && cli_parse_int(v, 2, 1000000, &n)) o->items = (int)n, i++;
@@ -99,7 +103,8 @@ static int parse_opts(int argc, char **argv, opts *o, int *status) {
                          o->select, o->items);
     if (!o->receiver) o->receiver = o->sender;
     static const char *const outputs[] = {"scan.json", "scan.csv", "scan.partial", "scan.records.jsonl", NULL};
-    const char *ins[] = {"--task", o->task, "--sender", o->sender, "--receiver", o->receiver, "--bridge", o->bridge, NULL};
+    const char *ins[6 + 2 * 64 + 1] = {"--task", o->task, "--sender", o->sender, "--receiver", o->receiver};
+    for (int k = 0; k < o->n_bridge; k++) ins[6 + 2 * k] = "--bridge", ins[7 + 2 * k] = o->bridge[k];
     *status = 1;
     if (lw_output_dir_check("--out", o->out, outputs, ins) != 0) return -cli_fail_lib("scan");
     return 0;
@@ -159,8 +164,11 @@ static int layer_lists(const opts *o, int nA, int nB, int **la, int **lb) {
 }
 
 static json_t *settings(const opts *o, lw_model *ma, lw_model *mb) {
-    char bh[65] = "";
-    if (o->bridge && lw_sha256_file(o->bridge, bh) != 0) bh[0] = '\0';
+    json_t *bridges = json_array();
+    for (int k = 0; k < o->n_bridge; k++) {
+        char bh[65];
+        json_array_append_new(bridges, json_string(lw_sha256_file(o->bridge[k], bh) == 0 ? bh : o->bridge[k]));
+    }
     const char *sa = lw_model_sha256(ma), *sb = lw_model_sha256(mb);
     json_t *s = json_object();
     json_object_set_new(s, "--sender", json_string(sa ? sa : o->sender));
@@ -173,7 +181,7 @@ static json_t *settings(const opts *o, lw_model *ma, lw_model *mb) {
     json_object_set_new(s, "--answer-tokens", json_integer(o->answer_tokens));
     json_object_set_new(s, "--chat", json_boolean(o->chat));
     json_object_set_new(s, "--seed", json_integer((json_int_t)o->seed));
-    json_object_set_new(s, "--bridge", o->bridge ? json_string(bh) : json_null());
+    json_object_set_new(s, "--bridge", bridges);
     return s;
 }
 
@@ -215,7 +223,7 @@ int cmd_scan(int argc, char **argv) {
     int rc = 1, *la = NULL, *lb = NULL;
     lw_model *ma = NULL, *mb = NULL;
     lw_session *sa = NULL, *sb = NULL;
-    lw_bridge *bridge = NULL;
+    lw_bridge *loaded[64] = {0};
     const lw_bridge **bridges = NULL;
     lw_task pool = {0};
     lw_scan_result r = {0};
@@ -229,7 +237,7 @@ int cmd_scan(int argc, char **argv) {
     }
     ma = lw_model_load(o.sender, cli_model_params());
     mb = ma && strcmp(o.sender, o.receiver) ? lw_model_load(o.receiver, cli_model_params()) : ma;
-    if (!ma || !mb || (o.bridge && !(bridge = lw_bridge_load(o.bridge)))) {
+    if (!ma || !mb) {
         cli_fail_lib("scan");
         goto done;
     }
@@ -241,9 +249,19 @@ int cmd_scan(int argc, char **argv) {
         cli_fail_lib("scan");
         goto done;
     }
-    if (bridge) {
+    if (o.n_bridge > 1 && o.n_bridge != n_layers) {
+        cli_fail("scan", "--bridge: %d bridges for the %d layers of --layers %s (give one, or one per layer)",
+                 o.n_bridge, n_layers, o.layers);
+        goto done;
+    }
+    for (int k = 0; k < o.n_bridge; k++)
+        if (!(loaded[k] = lw_bridge_load(o.bridge[k]))) {
+            cli_fail_lib("scan");
+            goto done;
+        }
+    if (o.n_bridge) {
         bridges = malloc(sizeof *bridges * (size_t)n_layers);
-        for (int k = 0; bridges && k < n_layers; k++) bridges[k] = bridge;
+        for (int k = 0; bridges && k < n_layers; k++) bridges[k] = loaded[o.n_bridge == 1 ? 0 : k];
     }
     lw_session_params sp = lw_session_default_params();
     sp.n_threads = o.threads;
@@ -300,7 +318,7 @@ done:
     free(set_text);
     json_decref(set);
     free(bridges);
-    lw_bridge_free(bridge);
+    for (int k = 0; k < o.n_bridge; k++) lw_bridge_free(loaded[k]);
     if (sb != sa) lw_session_free(sb);
     lw_session_free(sa);
     if (mb != ma) lw_model_free(mb);
