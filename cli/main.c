@@ -42,6 +42,7 @@ static const struct {
     {"retrieval", cmd_retrieval, "--queries ... | --beir DIR   retrieval metrics with bootstrap CIs"},
     {"align", cmd_align, "--source A --target B     bridge A's activations to B's, score retrieval"},
     {"channel", cmd_channel, "--sender A --receiver B --task T   text / CIPHER / activation channels"},
+    {"scan", cmd_scan, "--sender A [--receiver B] --task T --out DIR   layer scan of patched skill transfer"},
     {"debate", cmd_debate, "--agents A,B,... --task T   multi-agent debate with majority vote"},
     {"panel", cmd_panel, "patching --receivers M,... --donors M,... --out DIR   patching panel with controls"},
     {"verdict", cmd_verdict, "PLAN RECORDS...              pre-registered hypotheses decided: PASS / FAIL / INCONCLUSIVE"},

@@ -47,6 +47,14 @@ int lw_patch_read(lw_session *sender, const char *text, int layer, const lw_patc
 int lw_patch_answer(lw_session *receiver, const char *prompt, int layer, const float *vecs, int n_vecs,
                     const lw_patch_params *p, char **answer);
 
+/* lw_patch_answer, also writing the receiver's logits at the prompt's last position (the first
+ * answer token's distribution; n_vocab floats, caller-allocated) into logits when not NULL.
+ * With chat, "the prompt's positions" include the template's closing after the user turn, as
+ * the sender's include it in lw_patch_read; [BOS] and the template's opening are fed first as
+ * their own piece and are never patched or read. */
+int lw_patch_answer_logits(lw_session *receiver, const char *prompt, int layer, const float *vecs, int n_vecs,
+                           const lw_patch_params *p, char **answer, float *logits);
+
 #ifdef __cplusplus
 }
 #endif

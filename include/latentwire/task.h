@@ -81,6 +81,29 @@ int lw_task_split(const lw_task *pool, const int *sizes, int n_parts, uint64_t s
  * (so a sender can pass the skill). At most max_items items. */
 int lw_task_from_function_vectors(const char *path, int k_shot, int max_items, uint64_t seed, lw_task *out);
 
+/* ---- in-context skill transfer (the layer scan) ----
+ * Each item's sender reads k demonstrations of a skill, one "input: X\noutput: Y" pair per
+ * demonstration joined by newlines ("input: hop\noutput: h\ninput: skip\noutput: s"); the
+ * receiver reads the query alone ("input: jump\noutput:"); gold = the query's answer (exact
+ * scorer). Demonstrations are drawn (seeded) from the other pairs, never with the query's
+ * input; queries are the first n_items of a seeded shuffle (n_items <= 0: every pair). The
+ * text ceiling is the receiver reading the demonstrations and then the query
+ * (lw_task_context_prompt). */
+
+/* A function_vectors file in the skill format. */
+int lw_task_skill_from_function_vectors(const char *path, int k_shot, int n_items, uint64_t seed, lw_task *out);
+
+/* A templated skill by name: first_letter, last_letter, repeat_word (words from a fixed list
+ * of 150), next_number, prev_number, double_number. An unknown name is an error listing them. */
+int lw_task_skill(const char *name, int k_shot, int n_items, uint64_t seed, lw_task *out);
+/* The templated skills: how many, and the i-th's name (NULL past the end) and description. */
+int lw_task_skill_count(void);
+const char *lw_task_skill_name(int i, const char **description);
+
+/* The receiver's prompt after the sender's text: sender + "\n" (unless it already ends with
+ * one) + receiver, or the receiver alone when the sender is empty. malloc'd; NULL on error. */
+char *lw_task_context_prompt(const lw_task_item *item);
+
 /* GSM8K JSONL ({"question","answer"}): gold = the number after "####"; scorer numeric. */
 int lw_task_from_gsm8k(const char *path, int max_items, lw_task *out);
 

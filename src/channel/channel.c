@@ -282,68 +282,91 @@ static int send_cipher(side *a, const lw_channel_params *prm, const char *text, 
     return lw_ch_cipher_generate(a, prm, msg, r);
 }
 
+/* A's resid_post rows at block `layer` for the last `last_n` positions of the text piece (0:
+ * every position; the piece has its chat closing when chatting; [BOS] and the chat opening are
+ * fed first, without the hook): malloc'd into *rows, last_n (or n) x n_embd. Only the rows
+ * needed are captured: at the last block llama.cpp computes just the rows asked for, and a
+ * matmul over more rows rounds differently, so a receiver patching the same positions sees
+ * the batch shape the sender had. The text piece's run only captures and asks for no logits,
+ * so it stops after that layer. The piece's length n, or -1. */
+int lw_ch_read_layer(side *a, bool chat, const char *text, int layer, int last_n, float **rows) {
+    *rows = NULL;
+    affixes af;
+    int32_t *tok = NULL;
+    int n = -1;
+    if (lw_ch_get_affixes(a, chat, &af) != 0) return -1;
+    if (lw_ch_open_input(a, &af) == 0) n = lw_ch_tokenize_piece(a, text, af.suffix, &tok);
+    free(af.prefix);
+    free(af.suffix);
+    if (n == 0) lw_fail("the sender text \"%.40s\" has no tokens", text);
+    else if (n > 0 && last_n > n)
+        n = lw_fail("T = %d positions asked, but the sender text \"%.40s\" has only %d", last_n, text, n);
+    if (n <= 0) {
+        free(tok);
+        return -1;
+    }
+    int k = last_n > 0 ? last_n : n, start = lw_session_seq_len(a->s, 0) + n - k;
+    int32_t *at = malloc(sizeof(int32_t) * (size_t)k);
+    for (int i = 0; at && i < k; i++) at[i] = start + i;
+    lw_hook h = lw_hook_default();
+    h.layer = layer;
+    h.seq = 0;
+    h.pos_mode = LW_POS_LIST;
+    h.positions = at;
+    h.n_positions = k;
+    int id = at ? lw_session_add_hook(a->s, &h) : lw_fail("out of memory"), rc = id < 0 ? -1 : 0;
+    lw_span sp = {.tokens = tok, .n = n};
+    lw_seq_input in = {.seq = 0, .spans = &sp, .n_spans = 1, .logits = LW_LOGITS_NONE};
+    if (rc == 0) rc = lw_session_run(a->s, &in, 1);
+    const float *got;
+    if (rc == 0 && lw_session_capture(a->s, id, &got, NULL, NULL) != k) rc = lw_fail("capture: wrong row count");
+    if (rc == 0) {
+        *a->forwarded += n;
+        *a->passes += 1;
+        *rows = malloc(sizeof(float) * (size_t)k * a->info.n_embd);
+        if (*rows) memcpy(*rows, got, sizeof(float) * (size_t)k * a->info.n_embd);
+        else rc = lw_fail("out of memory");
+    }
+    lw_session_clear_hooks(a->s);
+    free(at);
+    free(tok);
+    return rc == 0 ? n : -1;
+}
+
 /* AC: A's last-token residual at layer k, from a run cut short after layer k. */
 static float *send_ac(side *a, const lw_channel_params *p, const char *text) {
     int k = resolve_layer(p->ac_k, a->info.n_layer, "sender");
     if (k < 0) return NULL;
-    lw_hook h = lw_hook_default();
-    h.layer = k;
-    h.pos_mode = LW_POS_LAST;
-    h.seq = 0;
-    int id = lw_session_add_hook(a->s, &h);
-    if (id < 0) return NULL;
-    float *v = NULL;
-    /* capture only and no logits wanted: the last piece stops after layer k */
-    affixes af;
-    int rc = lw_ch_get_affixes(a, p->chat, &af);
-    if (rc == 0) rc = lw_ch_open_input(a, &af);
-    if (rc == 0) {
-        int32_t *tok;
-        int n = lw_ch_tokenize_piece(a, text, af.suffix, &tok);
-        lw_span sp = {.tokens = tok, .n = n};
-        lw_seq_input in = {.seq = 0, .spans = &sp, .n_spans = 1, .logits = LW_LOGITS_NONE};
-        rc = n > 0 ? lw_session_run(a->s, &in, 1) : lw_fail("ac: empty sender text");
-        if (rc == 0) {
-            *a->forwarded += n;
-            *a->passes += 1;
-        }
-        if (n >= 0) free(tok);
-    }
-    free(af.prefix);
-    free(af.suffix);
-    const float *rows;
-    int n_rows = rc == 0 ? lw_session_capture(a->s, id, &rows, NULL, NULL) : 0;
-    if (n_rows >= 1) { /* the opening pieces' rows first, then the text's last row */
-        v = malloc(sizeof(float) * a->info.n_embd);
-        memcpy(v, rows + (size_t)(n_rows - 1) * a->info.n_embd, sizeof(float) * a->info.n_embd);
-    }
-    lw_session_clear_hooks(a->s);
-    return v;
+    float *row;
+    return lw_ch_read_layer(a, p->chat, text, k, 1, &row) > 0 ? row : NULL;
 }
 
 /* ------------------------------------------------------------------ the run */
 
-static int receive_and_answer(side *b, const lw_channel_params *p, lw_channel_result *r, float **logits_out) {
+int lw_ch_answer(side *b, int answer_tokens, char **output, int *n_generated, float *logits) {
+    *output = NULL;
     lw_gen_params gp = lw_gen_default_params();
-    gp.max_tokens = p->answer_tokens;
+    gp.max_tokens = answer_tokens;
     const float *l = lw_ch_last_logits(b);
-    if (!l) return lw_fail("channel: no receiver logits");
-    if (logits_out) {
-        *logits_out = malloc(sizeof(float) * b->info.n_vocab);
-        memcpy(*logits_out, l, sizeof(float) * b->info.n_vocab);
+    if (!l) return lw_fail("no receiver logits");
+    if (logits) memcpy(logits, l, sizeof(float) * b->info.n_vocab);
+    int32_t *out = malloc(sizeof(int32_t) * (size_t)(answer_tokens + 1));
+    int n = out ? lw_generate(b->s, 0, NULL, 0, &gp, out, answer_tokens) : lw_fail("out of memory");
+    if (n >= 0) {
+        *n_generated = n;
+        *b->forwarded += n > 0 ? n - 1 : 0; /* every generated token but the last is fed back */
+        *b->passes += n > 0 ? n - 1 : 0;
+        *output = lw_detokenize(lw_session_model(b->s), out, n, false);
     }
-    int32_t *out = malloc(sizeof(int32_t) * (size_t)(p->answer_tokens + 1));
-    int n = lw_generate(b->s, 0, NULL, 0, &gp, out, p->answer_tokens);
-    if (n < 0) {
-        free(out);
-        return -1;
-    }
-    r->cost.b_generated = n;
-    r->cost.b_forwarded += n > 0 ? n - 1 : 0;
-    r->cost.b_passes += n > 0 ? n - 1 : 0;
-    r->output = lw_detokenize(lw_session_model(b->s), out, n, false);
     free(out);
-    return r->output ? 0 : -1;
+    return *output ? 0 : -1;
+}
+
+static int receive_and_answer(side *b, const lw_channel_params *p, lw_channel_result *r, float **logits_out) {
+    if (logits_out && !(*logits_out = malloc(sizeof(float) * b->info.n_vocab))) return lw_fail("out of memory");
+    int n = 0, rc = lw_ch_answer(b, p->answer_tokens, &r->output, &n, logits_out ? *logits_out : NULL);
+    r->cost.b_generated = n;
+    return rc;
 }
 
 /* The AC vector for B: a itself, or a mapped to B's width (equal widths without a map

@@ -38,6 +38,14 @@ int lw_ch_get_affixes(const side *x, bool chat, affixes *af);
 int lw_ch_open_input(side *x, const affixes *af);
 const float *lw_ch_last_logits(const side *x);
 
+/* x's resid_post rows at block `layer` for the last last_n positions of text (0: all), read
+ * after [BOS] and the chat opening (when chat) in a run that stops after that layer:
+ * last_n (or n) x n_embd malloc'd; the text's length n, or -1. */
+int lw_ch_read_layer(side *x, bool chat, const char *text, int layer, int last_n, float **rows);
+/* x answers greedily (answer_tokens at most) from its last logits: the text malloc'd into
+ * *output, the count generated; logits (n_vocab, or NULL) gets the first answer token's logits. */
+int lw_ch_answer(side *x, int answer_tokens, char **output, int *n_generated, float *logits);
+
 /* CIPHER's step distribution: softmax(logits / T) with top-k / top-p truncation. */
 void lw_ch_cipher_distribution(const float *logits, int V, const lw_channel_params *prm, float *p);
 /* e = p E (1 x V times V x d). */

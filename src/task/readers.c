@@ -40,51 +40,59 @@ static void task_name(const char *path, char *out, size_t cap) {
 
 /* ------------------------------------------------------------ function vectors ---- */
 
-/* Each query's receiver is k demonstrations "Q: in\nA: out\n\n" followed by
- * "Q: query\nA:"; the sender is the demonstrations alone (so receiver = sender + query
- * part). Queries are the first max_items pairs of a seeded shuffle; demonstrations are
- * drawn (seeded, without replacement) from the other pairs, skipping pairs whose input
- * equals the query's. Gold = the query's output, exact scorer, id "<task>-<index in file>". */
-int lw_task_from_function_vectors(const char *path, int k_shot, int max_items, uint64_t seed, lw_task *out) {
-    if (!out) return lw_fail("function_vectors: no output task");
+/* The pairs of a function_vectors file (a JSON list of {"input","output"}) into in / outs
+ * (pointers into *root, which the caller releases); the count or -1. */
+static int fv_pairs(const char *path, json_t **root, const char ***in, const char ***outs) {
+    *in = *outs = NULL;
+    if (!(*root = load_json(path))) return -1;
+    if (!json_is_array(*root))
+        return lw_fail("%s: expected a JSON list of {\"input\", \"output\"} objects", path);
+    int n = (int)json_array_size(*root);
+    *in = calloc((size_t)n + 1, sizeof **in);
+    *outs = calloc((size_t)n + 1, sizeof **outs);
+    if (!*in || !*outs) return lw_fail("%s: out of memory", path);
+    for (int i = 0; i < n; i++) {
+        json_t *e = json_array_get(*root, (size_t)i);
+        json_t *a = json_object_get(e, "input"), *o = json_object_get(e, "output");
+        if (!json_is_object(e) || !json_is_string(a) || !json_is_string(o))
+            return lw_fail("%s: element %d is not an object with string \"input\" and \"output\"", path, i);
+        (*in)[i] = json_string_value(a);
+        (*outs)[i] = json_string_value(o);
+    }
+    return n;
+}
+
+/* One demonstration or query in a format: "Q: in\nA: out\n\n" / "Q: q\nA:" (function vectors)
+ * or "input: in\noutput: out" joined by "\n" / "input: q\noutput:" (skills). */
+static void icl_pair(lw_strbuf *b, lw_icl_format f, const char *in, const char *out) {
+    bool fv = f == LW_ICL_FV_PROMPT;
+    if (!fv && b->n > 0) lw_sb_adds(b, "\n");
+    lw_sb_adds(b, fv ? "Q: " : "input: ");
+    lw_sb_adds(b, in);
+    lw_sb_adds(b, fv ? "\nA:" : "\noutput:");
+    if (!out) return;
+    lw_sb_adds(b, " ");
+    lw_sb_adds(b, out);
+    if (fv) lw_sb_adds(b, "\n\n");
+}
+
+/* Queries are the first max_items pairs of a seeded shuffle; each query's k demonstrations
+ * are drawn (seeded, without replacement) from the other pairs, skipping pairs whose input
+ * equals the query's. Gold = the query's output, exact scorer, id "<name>-<index>". */
+int lw_task_icl_items(const char *what, const char *name, const char *const *in, const char *const *outs, int n,
+                      int k_shot, int max_items, uint64_t seed, lw_icl_format f, lw_task *out) {
     memset(out, 0, sizeof *out);
-    if (!path) return lw_fail("function_vectors: no path");
-    if (k_shot < 0) return lw_fail("%s: k_shot must be >= 0 (got %d)", path, k_shot);
-    json_t *root = load_json(path);
-    if (!root) return -1;
+    if (k_shot < 0) return lw_fail("%s: k_shot must be >= 0 (got %d)", what, k_shot);
+    if (n < k_shot + 1) return lw_fail("%s: %d pairs, need at least %d for %d-shot prompts", what, n, k_shot + 1, k_shot);
     int rc = -1;
-    const char **in = NULL, **outs = NULL;
-    int *order = NULL, *pool = NULL;
+    int *order = malloc(sizeof *order * (size_t)n), *pool = malloc(sizeof *pool * (size_t)n);
     lw_task_builder b = {0};
     lw_strbuf demos = {0}, recv = {0};
-    if (!json_is_array(root)) {
-        lw_fail("%s: expected a JSON list of {\"input\", \"output\"} objects", path);
+    if (!order || !pool) {
+        lw_fail("%s: out of memory", what);
         goto done;
     }
-    int n = (int)json_array_size(root);
-    if (n < k_shot + 1) {
-        lw_fail("%s: %d pairs, need at least %d for %d-shot prompts", path, n, k_shot + 1, k_shot);
-        goto done;
-    }
-    in = calloc((size_t)n, sizeof *in);
-    outs = calloc((size_t)n, sizeof *outs);
-    order = malloc(sizeof *order * (size_t)n);
-    pool = malloc(sizeof *pool * (size_t)n);
-    if (!in || !outs || !order || !pool) {
-        lw_fail("%s: out of memory", path);
-        goto done;
-    }
-    for (int i = 0; i < n; i++) {
-        json_t *e = json_array_get(root, (size_t)i);
-        json_t *a = json_object_get(e, "input"), *o = json_object_get(e, "output");
-        if (!json_is_object(e) || !json_is_string(a) || !json_is_string(o)) {
-            lw_fail("%s: element %d is not an object with string \"input\" and \"output\"", path, i);
-            goto done;
-        }
-        in[i] = json_string_value(a);
-        outs[i] = json_string_value(o);
-        order[i] = pool[i] = i;
-    }
+    for (int i = 0; i < n; i++) order[i] = pool[i] = i;
     lw_rng rng;
     lw_rng_seed(&rng, seed);
     for (int i = n - 1; i > 0; i--) { /* Fisher-Yates */
@@ -93,8 +101,7 @@ int lw_task_from_function_vectors(const char *path, int k_shot, int max_items, u
         order[j] = t;
     }
     int m = max_items > 0 && max_items < n ? max_items : n;
-    char name[256], id[300];
-    task_name(path, name, sizeof name);
+    char id[300];
     for (int qi = 0; qi < m; qi++) {
         int q = order[qi], got = 0;
         /* partial Fisher-Yates over the pool until k usable demonstrations are drawn */
@@ -104,26 +111,20 @@ int lw_task_from_function_vectors(const char *path, int k_shot, int max_items, u
             pool[j] = t;
             int d = pool[i];
             if (d == q || strcmp(in[d], in[q]) == 0) continue;
-            lw_sb_adds(&demos, "Q: ");
-            lw_sb_adds(&demos, in[d]);
-            lw_sb_adds(&demos, "\nA: ");
-            lw_sb_adds(&demos, outs[d]);
-            lw_sb_adds(&demos, "\n\n");
+            icl_pair(&demos, f, in[d], outs[d]);
             got++;
         }
         if (got < k_shot) {
-            lw_fail("%s: item %d: only %d demonstrations with an input different from the query's (need %d)", path, q,
+            lw_fail("%s: item %d: only %d demonstrations with an input different from the query's (need %d)", what, q,
                     got, k_shot);
             goto done;
         }
-        if (demos.s) lw_sb_adds(&recv, demos.s);
-        lw_sb_adds(&recv, "Q: ");
-        lw_sb_adds(&recv, in[q]);
-        lw_sb_adds(&recv, "\nA:");
+        if (f == LW_ICL_FV_PROMPT && demos.s) lw_sb_adds(&recv, demos.s);
+        icl_pair(&recv, f, in[q], NULL);
         char *sender = lw_sb_take(&demos), *receiver = lw_sb_take(&recv);
         snprintf(id, sizeof id, "%s-%d", name, q);
         int r = sender && receiver ? lw_task_builder_add(&b, id, sender, receiver, outs[q], NULL, 0, LW_SCORE_EXACT)
-                                   : lw_fail("%s: out of memory", path);
+                                   : lw_fail("%s: out of memory", what);
         free(sender);
         free(receiver);
         if (r != 0) goto done;
@@ -132,14 +133,38 @@ int lw_task_from_function_vectors(const char *path, int k_shot, int max_items, u
 done:
     free(lw_sb_take(&demos));
     free(lw_sb_take(&recv));
-    free(in);
-    free(outs);
     free(order);
     free(pool);
-    json_decref(root);
     if (rc == 0) lw_task_builder_finish(&b, out);
     else lw_task_builder_free(&b);
     return rc;
+}
+
+static int fv_items(const char *path, int k_shot, int max_items, uint64_t seed, lw_icl_format f, lw_task *out) {
+    if (!out) return lw_fail("function_vectors: no output task");
+    memset(out, 0, sizeof *out);
+    if (!path) return lw_fail("function_vectors: no path");
+    if (k_shot < 0) return lw_fail("%s: k_shot must be >= 0 (got %d)", path, k_shot);
+    json_t *root = NULL;
+    const char **in, **outs;
+    int n = fv_pairs(path, &root, &in, &outs), rc = -1;
+    char name[256];
+    task_name(path, name, sizeof name);
+    if (n >= 0) rc = lw_task_icl_items(path, name, in, outs, n, k_shot, max_items, seed, f, out);
+    free(in);
+    free(outs);
+    json_decref(root);
+    return rc;
+}
+
+/* Each query's receiver is k demonstrations "Q: in\nA: out\n\n" followed by "Q: query\nA:";
+ * the sender is the demonstrations alone (so receiver = sender + query part). */
+int lw_task_from_function_vectors(const char *path, int k_shot, int max_items, uint64_t seed, lw_task *out) {
+    return fv_items(path, k_shot, max_items, seed, LW_ICL_FV_PROMPT, out);
+}
+
+int lw_task_skill_from_function_vectors(const char *path, int k_shot, int max_items, uint64_t seed, lw_task *out) {
+    return fv_items(path, k_shot, max_items, seed, LW_ICL_SKILL, out);
 }
 
 /* ----------------------------------------------------------------------- gsm8k ---- */

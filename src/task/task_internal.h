@@ -26,6 +26,17 @@ void lw_task_builder_free(lw_task_builder *b);
 /* Frees the strings of one item. */
 void lw_task_item_clear(lw_task_item *item);
 
+/* How in-context items are written: LW_ICL_FV_PROMPT, the function-vectors prompt ("Q: in\nA:
+ * out\n\n" demonstrations, the receiver reads them and the query "Q: q\nA:"); LW_ICL_SKILL, the
+ * scan's skill transfer ("input: in\noutput: out" lines for the sender, "input: q\noutput:" alone
+ * for the receiver). */
+typedef enum { LW_ICL_FV_PROMPT = 0, LW_ICL_SKILL = 1 } lw_icl_format;
+
+/* Items from n (input, output) pairs named `name` (item ids "<name>-<index>"; errors name
+ * `what`, e.g. the file): see readers.c. */
+int lw_task_icl_items(const char *what, const char *name, const char *const *in, const char *const *outs, int n,
+                      int k_shot, int max_items, uint64_t seed, lw_icl_format f, lw_task *out);
+
 /* A growable string. */
 typedef struct {
     char *s;

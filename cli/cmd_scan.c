@@ -1,0 +1,330 @@
+/* latentwire scan: the layer scan of in-context skill transfer (latentwire/scan.h). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "common/error.h"
+#include "common/fileio.h"
+#include "latentwire/scan.h"
+
+static const char *USAGE =
+    "usage: latentwire scan --sender M [--receiver M] --task T --out DIR [options]\n"
+    "  For every layer L: the sender reads k demonstrations of a skill, its residual (block L's output)\n"
+    "  at the last T positions (or pooled) is written into the receiver's query at its layer for L; the\n"
+    "  receiver answers greedily. Reported with the prompt-only floor and the text ceiling (the receiver\n"
+    "  reads the demonstrations, then the query); the layer is chosen on a selection split and reported\n"
+    "  on the held-out items, with its paired difference against the floor.\n"
+    "  --sender M           sender model (GGUF)\n"
+    "  --receiver M         receiver model (default: the sender)\n"
+    "  --task T             skill:NAME (first_letter, last_letter, repeat_word, next_number, prev_number,\n"
+    "                       double_number), fv:NAME (a function_vectors task in the skill format), or a\n"
+    "                       task FILE.jsonl whose sender is the demonstrations and receiver the query\n"
+    "  --k-shot K           demonstrations per item (default 5; skill: and fv: tasks)\n"
+    "  --items N            items in all (default 60): --select-items of them choose the layer, the rest\n"
+    "                       are held out (a task file: its first N)\n"
+    "  --select-items N     the selection split (default 20)\n"
+    "  --layers LIST        sender layers: all (default), or a list (0,3,-1; negative from the end)\n"
+    "  --receiver-layers LIST   the receiver's layer for each (default: the same numbers with one model,\n"
+    "                       the same relative depth across models)\n"
+    "  --bridge FILE        a bridge (latentwire bridge fit) from the sender's width to the receiver's:\n"
+    "                       given once, used at every scanned layer; given once per --layers entry, the\n"
+    "                       k-th for the k-th layer. Needed across widths\n"
+    "  --positions T        the sender's last T positions into the receiver's last T (default 1)\n"
+    "  --pooled             instead: the mean over the sender text, into the receiver's last position\n"
+    "  --op replace|add     replace the receiver's rows (default) or add the vectors times --scale S\n"
+    "  --scale S            (default 1)\n"
+    "  --answer-tokens N    greedy answer length (default 8)\n"
+    "  --chat               each side reads its text as one user turn in its chat template\n"
+    "  --seed S             items and split (default 1)\n"
+    "  --resamples N        bootstrap resamples for scores that are not 0/1 (default 1000)\n"
+    "  --out DIR            scan.json, scan.csv, scan.records.jsonl (records kept as scan.partial until done)\n"
+    "  --resume             reuse the records of an interrupted run with the same settings\n"
+    "  --data DIR           data directory (default $LW_SHARED_DIR/data, else ../shared/data)\n"
+    "  --threads N          CPU threads (default: every core)\n";
+
+typedef struct {
+    const char *sender, *receiver, *task, *out, *layers, *rlayers, *data;
+    const char *bridge[64]; /* --bridge, in order */
+    int n_bridge;
+    int k_shot, items, select, positions, answer_tokens, threads, resamples;
+    bool pooled, chat, resume;
+    lw_patch_op op;
+    double scale;
+    uint64_t seed;
+} opts;
+
+/* 0, 1 (--help printed) or -1 (message printed; the exit status is 2 for a usage error). */
+static int parse_opts(int argc, char **argv, opts *o, int *status) {
+    *o = (opts){.layers = "all", .data = cli_default_data_dir(), .k_shot = 5, .items = 60, .select = 20,
+                .positions = 1, .answer_tokens = 8, .resamples = 1000, .scale = 1.0, .seed = 1};
+    *status = 2;
+    bool positions_set = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long n;
+        double f;
+        int c;
+        if (cli_wants_help(argc, argv)) {
+            fputs(USAGE, stdout);
+            return 1;
+        } else if (!strcmp(a, "--pooled")) o->pooled = true;
+        else if (!strcmp(a, "--chat")) o->chat = true;
+        else if (!strcmp(a, "--resume")) o->resume = true;
+        else if (!v) return -cli_option_error("scan", USAGE, a, NULL);
+        else if (!strcmp(a, "--sender")) o->sender = argv[++i];
+        else if (!strcmp(a, "--receiver")) o->receiver = argv[++i];
+        else if (!strcmp(a, "--task")) o->task = argv[++i];
+        else if (!strcmp(a, "--out")) o->out = argv[++i];
+        else if (!strcmp(a, "--layers")) o->layers = argv[++i];
+        else if (!strcmp(a, "--receiver-layers")) o->rlayers = argv[++i];
+        else if (!strcmp(a, "--bridge") && o->n_bridge < 64) o->bridge[o->n_bridge++] = argv[++i];
+        else if (!strcmp(a, "--bridge")) return -cli_fail("scan", "--bridge: at most 64 bridges");
+        else if (!strcmp(a, "--data")) o->data = argv[++i];
+        else if (!strcmp(a, "--k-shot") && cli_parse_int(v, 1, 1000, &n)) o->k_shot = (int)n, i++;
+        else if (!strcmp(a, "--items") && cli_parse_int(v, 2, 1000000, &n)) o->items = (int)n, i++;
+        else if (!strcmp(a, "--select-items") && cli_parse_int(v, 1, 1000000, &n)) o->select = (int)n, i++;
+        else if (!strcmp(a, "--positions") && cli_parse_int(v, 1, 4096, &n)) o->positions = (int)n, positions_set = true, i++;
+        else if (!strcmp(a, "--answer-tokens") && cli_parse_int(v, 1, 4096, &n)) o->answer_tokens = (int)n, i++;
+        else if (!strcmp(a, "--resamples") && cli_parse_int(v, 100, 10000000, &n)) o->resamples = (int)n, i++;
+        else if (!strcmp(a, "--seed") && cli_parse_int(v, 0, 1L << 62, &n)) o->seed = (uint64_t)n, i++;
+        else if (!strcmp(a, "--threads") && cli_parse_int(v, 1, CLI_MAX_THREADS, &n)) o->threads = (int)n, i++;
+        else if (!strcmp(a, "--op") && cli_parse_choice(v, "replace|add", &c)) o->op = (lw_patch_op)c, i++;
+        else if (!strcmp(a, "--scale") && cli_parse_real(v, -INFINITY, true, INFINITY, true, &f)) o->scale = f, i++;
+        else return -cli_option_error("scan", USAGE, a, v);
+    }
+    if (!o->sender || !o->task || !o->out) return -cli_fail("scan", "--sender, --task and --out are required");
+    if (positions_set && o->pooled) return -cli_fail("scan", "--positions and --pooled exclude each other: give one");
+    if (o->select >= o->items)
+        return -cli_fail("scan", "--select-items %d leaves no held-out item of --items %d: give more --items",
+                         o->select, o->items);
+    if (!o->receiver) o->receiver = o->sender;
+    static const char *const outputs[] = {"scan.json", "scan.csv", "scan.partial", "scan.records.jsonl", NULL};
+    const char *ins[6 + 2 * 64 + 1] = {"--task", o->task, "--sender", o->sender, "--receiver", o->receiver};
+    for (int k = 0; k < o->n_bridge; k++) ins[6 + 2 * k] = "--bridge", ins[7 + 2 * k] = o->bridge[k];
+    *status = 1;
+    if (lw_output_dir_check("--out", o->out, outputs, ins) != 0) return -cli_fail_lib("scan");
+    return 0;
+}
+
+/* The path of fv:NAME's file under the data directory. 0 or -1 (message set). */
+static int fv_path(const char *spec, const char *name, const char *data, char *path, size_t cap) {
+    snprintf(path, cap, "%s/function_vectors/abstractive/%s.json", data, name);
+    if (access(path, R_OK) == 0) return 0;
+    snprintf(path, cap, "%s/function_vectors/extractive/%s.json", data, name);
+    if (access(path, R_OK) == 0) return 0;
+    return lw_fail("--task %s: no %s.json in %s/function_vectors/abstractive or extractive (pass --data DIR, or set "
+                   "LW_SHARED_DIR to the folder that holds data/)", spec, name, data);
+}
+
+static int load_task(const opts *o, lw_task *t) {
+    if (!strncmp(o->task, "skill:", 6)) return lw_task_skill(o->task + 6, o->k_shot, o->items, o->seed, t);
+    if (!strncmp(o->task, "fv:", 3)) {
+        char path[4096];
+        if (strchr(o->task + 3, '/') || !o->task[3]) return lw_fail("--task %s: fv:NAME needs a task name", o->task);
+        if (fv_path(o->task, o->task + 3, o->data, path, sizeof path) != 0) return -1;
+        return lw_task_skill_from_function_vectors(path, o->k_shot, o->items, o->seed, t);
+    }
+    if (strchr(o->task, ':') && access(o->task, F_OK) != 0)
+        return lw_fail("--task %s: unknown task (skill:NAME, fv:NAME or a task FILE.jsonl)", o->task);
+    return lw_task_load(o->task, t); /* --items of it are drawn by the split */
+}
+
+/* Sender layers, and the receiver's for each: listed, the same numbers (one model), or the
+ * same relative depth (two models). The count, or -1 (message set). */
+static int layer_lists(const opts *o, int nA, int nB, int **la, int **lb) {
+    *la = *lb = NULL;
+    int n = cli_parse_layers(o->layers, nA, la);
+    if (n < 0) return lw_fail_prefix("--layers %s: ", o->layers);
+    for (int k = 0; k < n; k++)
+        if ((*la)[k] < 0) return lw_fail("--layers %s: the scan patches block outputs; embed is not one", o->layers);
+    *lb = malloc(sizeof(int) * (size_t)n);
+    if (!*lb) return lw_fail("out of memory");
+    if (o->rlayers) {
+        char **item;
+        int m = cli_parse_list("--receiver-layers", o->rlayers, &item);
+        if (m < 0) return -1;
+        int rc = m == n ? 0 : lw_fail("--receiver-layers %s: %d layers for the %d of --layers", o->rlayers, m, n);
+        for (int k = 0; rc == 0 && k < n; k++) {
+            long v;
+            if (!cli_parse_int(item[k], -4096, 4095, &v) || lw_layer_index(v, nB) < 0)
+                rc = lw_fail("--receiver-layers %s: layer \"%s\" is out of range: the receiver has layers 0..%d "
+                             "(negative counts from the end)", o->rlayers, item[k], nB - 1);
+            else (*lb)[k] = lw_layer_index(v, nB);
+        }
+        free(item);
+        return rc == 0 ? n : -1;
+    }
+    for (int k = 0; k < n; k++) /* relative depth: 0 -> 0, last -> last */
+        (*lb)[k] = nA == nB || nA == 1 ? (*la)[k] : (int)lround((double)(*la)[k] * (nB - 1) / (nA - 1));
+    return n;
+}
+
+static json_t *settings(const opts *o, lw_model *ma, lw_model *mb) {
+    json_t *bridges = json_array();
+    for (int k = 0; k < o->n_bridge; k++) {
+        char bh[65];
+        json_array_append_new(bridges, json_string(lw_sha256_file(o->bridge[k], bh) == 0 ? bh : o->bridge[k]));
+    }
+    const char *sa = lw_model_sha256(ma), *sb = lw_model_sha256(mb);
+    json_t *s = json_object();
+    json_object_set_new(s, "--sender", json_string(sa ? sa : o->sender));
+    json_object_set_new(s, "--receiver", json_string(sb ? sb : o->receiver));
+    json_object_set_new(s, "--task", json_string(o->task));
+    json_object_set_new(s, "--k-shot", json_integer(o->k_shot));
+    json_object_set_new(s, "--positions", o->pooled ? json_string("pooled") : json_integer(o->positions));
+    json_object_set_new(s, "--op", json_string(o->op == LW_PATCH_ADD ? "add" : "replace"));
+    json_object_set_new(s, "--scale", json_real(o->scale));
+    json_object_set_new(s, "--answer-tokens", json_integer(o->answer_tokens));
+    json_object_set_new(s, "--chat", json_boolean(o->chat));
+    json_object_set_new(s, "--seed", json_integer((json_int_t)o->seed));
+    json_object_set_new(s, "--bridge", bridges);
+    return s;
+}
+
+static void progress(void *ctx, int done, int total) {
+    (void)ctx;
+    if (done == total || done % 8 == 0) fprintf(stderr, "\rscan: %d/%d runs%s", done, total, done == total ? "\n" : "");
+}
+
+static void print_ci(const char *name, const lw_ci *c) {
+    printf("%-22s %.3f [%.3f, %.3f]  n = %d\n", name, c->mean, c->lo, c->hi, c->n);
+}
+
+static void print_report(const opts *o, const lw_scan_result *r) {
+    printf("scan %s -> %s, task %s (%d-shot; %s; %s): %d selection items, %d held out (no text in both)\n", o->sender,
+           o->receiver, o->task, o->k_shot, o->pooled ? "pooled" : "last T positions",
+           o->op == LW_PATCH_ADD ? "add" : "replace", r->select.n, r->held_out.n);
+    printf("%-8s %-8s  %-26s %-26s\n", "layer", "receiver", "selection exact [95% CI]", "held-out exact [95% CI]");
+    for (int k = 0; k < r->n_layers; k++) {
+        const lw_scan_layer *l = &r->layers[k];
+        printf("%-8d %-8d  %.3f [%.3f, %.3f]%s    %.3f [%.3f, %.3f]\n", l->layer, l->receiver_layer, l->select.mean,
+               l->select.lo, l->select.hi, k == r->chosen ? " *" : "  ", l->held_out.mean, l->held_out.lo,
+               l->held_out.hi);
+    }
+    printf("held out (n = %d, Clopper-Pearson 95%% CIs):\n", r->held_out.n);
+    print_ci("  floor (query alone)", &r->floor);
+    print_ci("  ceiling (text)", &r->ceiling);
+    char name[64];
+    snprintf(name, sizeof name, "  chosen layer %d->%d", r->layers[r->chosen].layer, r->layers[r->chosen].receiver_layer);
+    print_ci(name, &r->layers[r->chosen].held_out);
+    const lw_ci *d = &r->chosen_minus_floor;
+    printf("  chosen - floor (paired, same items) %+.3f [%+.3f, %+.3f]  p = %.3f\n", d->mean, d->lo, d->hi,
+           r->chosen_p_value);
+}
+
+int cmd_scan(int argc, char **argv) {
+    opts o;
+    int status, prc = parse_opts(argc, argv, &o, &status);
+    if (prc != 0) return prc > 0 ? 0 : status;
+    int rc = 1, *la = NULL, *lb = NULL;
+    lw_model *ma = NULL, *mb = NULL;
+    lw_session *sa = NULL, *sb = NULL;
+    lw_bridge *loaded[64] = {0};
+    const lw_bridge **bridges = NULL;
+    lw_task pool = {0};
+    lw_scan_result r = {0};
+    json_t *set = NULL;
+    char *set_text = NULL, *created = NULL, partial[4200], done_path[4200];
+    bool made_dir = false;
+    /* the task first: a wrong name is refused before minutes of model loading */
+    if (load_task(&o, &pool) != 0) {
+        cli_fail_lib("scan");
+        goto done;
+    }
+    ma = lw_model_load(o.sender, cli_model_params());
+    mb = ma && strcmp(o.sender, o.receiver) ? lw_model_load(o.receiver, cli_model_params()) : ma;
+    if (!ma || !mb) {
+        cli_fail_lib("scan");
+        goto done;
+    }
+    lw_model_info ia, ib;
+    lw_model_get_info(ma, &ia);
+    lw_model_get_info(mb, &ib);
+    int n_layers = layer_lists(&o, ia.n_layer, ib.n_layer, &la, &lb);
+    if (n_layers < 0) {
+        cli_fail_lib("scan");
+        goto done;
+    }
+    if (o.n_bridge > 1 && o.n_bridge != n_layers) {
+        cli_fail("scan", "--bridge: %d bridges for the %d layers of --layers %s (give one, or one per layer)",
+                 o.n_bridge, n_layers, o.layers);
+        goto done;
+    }
+    for (int k = 0; k < o.n_bridge; k++)
+        if (!(loaded[k] = lw_bridge_load(o.bridge[k]))) {
+            cli_fail_lib("scan");
+            goto done;
+        }
+    if (o.n_bridge) {
+        bridges = malloc(sizeof *bridges * (size_t)n_layers);
+        for (int k = 0; bridges && k < n_layers; k++) bridges[k] = loaded[o.n_bridge == 1 ? 0 : k];
+    }
+    lw_session_params sp = lw_session_default_params();
+    sp.n_threads = o.threads;
+    sa = lw_session_new(ma, sp);
+    sb = mb == ma ? sa : lw_session_new(mb, sp);
+    if (!sa || !sb) {
+        cli_fail_lib("scan");
+        goto done;
+    }
+    set = settings(&o, ma, mb);
+    set_text = json_dumps(set, JSON_COMPACT);
+    if (lw_mkdir_p_created(o.out, &created) != 0) {
+        cli_fail_lib("scan");
+        goto done;
+    }
+    made_dir = true;
+    snprintf(partial, sizeof partial, "%s/scan.partial", o.out);
+    snprintf(done_path, sizeof done_path, "%s/scan.records.jsonl", o.out);
+    lw_scan_params p = lw_scan_default_params();
+    p.layers = la;
+    p.receiver_layers = lb;
+    p.n_layers = n_layers;
+    p.n_select = o.select;
+    p.n_report = o.items - o.select;
+    p.seed = o.seed;
+    p.records = partial;
+    p.resume = o.resume;
+    p.settings_json = set_text;
+    p.resamples = o.resamples;
+    if (cli_is_tty()) p.progress = progress;
+    lw_scan_models m = {.sender = sa, .receiver = sb, .patch = lw_patch_default_params(), .bridges = bridges};
+    m.patch.positions = o.positions;
+    m.patch.pooled = o.pooled;
+    m.patch.op = o.op;
+    m.patch.scale = (float)o.scale;
+    m.patch.answer_tokens = o.answer_tokens;
+    m.patch.chat = o.chat;
+    if (lw_scan_run(&pool, &p, &m, &r) != 0 || lw_scan_write(&r, o.out) != 0) {
+        cli_fail_lib("scan");
+        goto done;
+    }
+    if (rename(partial, done_path) != 0) {
+        cli_fail("scan", "cannot rename %s to %s: %s", partial, done_path, strerror(errno));
+        goto done;
+    }
+    print_report(&o, &r);
+    printf("wrote %s/scan.json, %s/scan.csv, %s\n", o.out, o.out, done_path);
+    rc = 0;
+done:
+    /* a failed run leaves its records (for --resume) and nothing else it made */
+    if (rc != 0 && made_dir && access(partial, F_OK) != 0) lw_rmdir_created(o.out, created);
+    free(created);
+    lw_scan_result_free(&r);
+    free(set_text);
+    json_decref(set);
+    free(bridges);
+    for (int k = 0; k < o.n_bridge; k++) lw_bridge_free(loaded[k]);
+    if (sb != sa) lw_session_free(sb);
+    lw_session_free(sa);
+    if (mb != ma) lw_model_free(mb);
+    lw_model_free(ma);
+    lw_task_free(&pool);
+    free(la);
+    free(lb);
+    return rc;
+}

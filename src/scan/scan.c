@@ -1,0 +1,344 @@
+/* The layer scan (see scan.h): splits, the runs of every condition on both splits with
+ * records that a resumed run reuses, the choice of a layer on the selection split and the
+ * held-out report. The evaluator is a callback, so the choice and the report are tested on
+ * planted per-layer scores; lw_scan_run plugs in the patching evaluator (scan_models.c). */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/fileio.h"
+#include "latentwire/runtime.h"
+#include "latentwire/scan.h"
+
+lw_scan_params lw_scan_default_params(void) {
+    return (lw_scan_params){.n_select = 20, .n_report = -1, .seed = 1, .resamples = 1000};
+}
+
+/* Conditions in storage order: floor, ceiling, then the layers. */
+static int n_conditions(const lw_scan_params *p) { return p->n_layers + 2; }
+static int cond_slot(int condition) { return condition == LW_SCAN_FLOOR ? 0 : condition == LW_SCAN_CEILING ? 1 : condition + 2; }
+static int slot_cond(int slot) { return slot == 0 ? LW_SCAN_FLOOR : slot == 1 ? LW_SCAN_CEILING : slot - 2; }
+
+static int receiver_layer(const lw_scan_params *p, int k) { return p->receiver_layers ? p->receiver_layers[k] : p->layers[k]; }
+
+/* "floor", "ceiling", "layer S->R". */
+static void cond_name(const lw_scan_params *p, int condition, char *buf, size_t cap) {
+    if (condition == LW_SCAN_FLOOR) snprintf(buf, cap, "floor");
+    else if (condition == LW_SCAN_CEILING) snprintf(buf, cap, "ceiling");
+    else snprintf(buf, cap, "layer %d->%d", p->layers[condition], receiver_layer(p, condition));
+}
+
+static const char *SPLIT_NAMES[2] = {"select", "held_out"};
+
+static double *score_at(const lw_scan_result *r, int split, int slot, int i) {
+    size_t base = split == 0 ? 0 : (size_t)(r->n_layers + 2) * r->select.n;
+    int stride = split == 0 ? r->select.n : r->held_out.n;
+    return r->scores + base + (size_t)slot * stride + i;
+}
+
+double lw_scan_score(const lw_scan_result *r, int split, int condition, int i) {
+    return *score_at(r, split, cond_slot(condition), i);
+}
+
+/* ------------------------------------------------------------------ records */
+
+typedef struct {
+    char *key;
+    json_t *rec;
+} past_rec;
+
+typedef struct {
+    past_rec *r;
+    int n, cap;
+} past;
+
+static char *record_key(const char *split, const char *cond, const char *id) {
+    size_t n = strlen(split) + strlen(cond) + strlen(id) + 3;
+    char *k = malloc(n);
+    if (k) snprintf(k, n, "%s\x1f%s\x1f%s", split, cond, id);
+    return k;
+}
+
+static int by_key(const void *a, const void *b) { return strcmp(((const past_rec *)a)->key, ((const past_rec *)b)->key); }
+
+static json_t *past_find(const past *ps, const char *key) {
+    past_rec want = {.key = (char *)key};
+    past_rec *hit = ps->n ? bsearch(&want, ps->r, (size_t)ps->n, sizeof *ps->r, by_key) : NULL;
+    return hit ? hit->rec : NULL;
+}
+
+static void past_free(past *ps) {
+    for (int i = 0; i < ps->n; i++) {
+        free(ps->r[i].key);
+        json_decref(ps->r[i].rec);
+    }
+    free(ps->r);
+    memset(ps, 0, sizeof *ps);
+}
+
+/* The first setting that differs between two settings objects (NULL: none). */
+static const char *settings_differ(json_t *want, json_t *have) {
+    const char *k;
+    json_t *v;
+    json_object_foreach(want, k, v) {
+        if (!json_equal(v, json_object_get(have, k))) return k;
+    }
+    json_object_foreach(have, k, v) {
+        if (!json_object_get(want, k)) return k;
+    }
+    return NULL;
+}
+
+/* The records of an interrupted run with these settings (a torn last line dropped; a later
+ * record of the same key wins). A file made with other settings is refused. 0 or -1. */
+static int past_load(past *ps, const char *path, json_t *settings) {
+    memset(ps, 0, sizeof *ps);
+    if (access(path, F_OK) != 0) return 0;
+    size_t len;
+    char *text = lw_read_file(path, &len);
+    if (!text) return -1;
+    char *save = NULL;
+    int line_no = 0, rc = 0;
+    for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {
+        json_t *o = json_loads(line, 0, NULL);
+        if (line_no++ == 0) {
+            json_t *have = json_object_get(o, "settings");
+            const char *d = have ? settings_differ(settings, have) : "version";
+            if (d)
+                rc = lw_fail("--resume: %s was made with another %s; run without --resume to start over, or with the "
+                             "same settings", path, d);
+            json_decref(o);
+            continue;
+        }
+        const char *sp = json_string_value(json_object_get(o, "split"));
+        const char *c = json_string_value(json_object_get(o, "condition"));
+        const char *id = json_string_value(json_object_get(o, "id"));
+        if (!sp || !c || !id || !json_is_number(json_object_get(o, "score"))) { /* torn by the interruption */
+            json_decref(o);
+            continue;
+        }
+        if (ps->n == ps->cap) {
+            ps->cap = ps->cap ? 2 * ps->cap : 256;
+            past_rec *g = realloc(ps->r, sizeof *g * (size_t)ps->cap);
+            if (!g) {
+                json_decref(o);
+                rc = lw_fail("out of memory");
+                break;
+            }
+            ps->r = g;
+        }
+        ps->r[ps->n++] = (past_rec){record_key(sp, c, id), o};
+    }
+    free(text);
+    if (rc == 0 && ps->n) qsort(ps->r, (size_t)ps->n, sizeof *ps->r, by_key);
+    if (rc != 0) past_free(ps);
+    return rc;
+}
+
+static int write_line(FILE *f, json_t *line) {
+    char *s = json_dumps(line, JSON_COMPACT);
+    int rc = s && fprintf(f, "%s\n", s) > 0 && fflush(f) == 0 ? 0 : -1;
+    free(s);
+    return rc;
+}
+
+/* Starts the records file: the settings line, then the reusable records, written to a
+ * temporary and renamed; then opened for appending. NULL (message set) on failure. */
+static FILE *open_records(const char *path, json_t *settings, const past *ps) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        lw_fail("cannot write %s: %s", tmp, strerror(errno));
+        return NULL;
+    }
+    json_t *head = json_pack("{s:O}", "settings", settings);
+    int rc = write_line(f, head);
+    json_decref(head);
+    for (int i = 0; rc == 0 && i < ps->n; i++) rc = write_line(f, ps->r[i].rec);
+    if (fclose(f) != 0 || rc != 0 || rename(tmp, path) != 0) {
+        lw_fail("cannot write %s: %s", path, strerror(errno));
+        unlink(tmp);
+        return NULL;
+    }
+    f = fopen(path, "a");
+    if (!f) lw_fail("cannot write %s: %s", path, strerror(errno));
+    return f;
+}
+
+/* sha256 over the items of both splits: a resumed run must see the very same items. */
+static void items_hash(const lw_task *parts, char out[65]) {
+    lw_sha256 *h = lw_sha256_begin();
+    for (int p = 0; h && p < 2; p++)
+        for (int i = 0; i < parts[p].n; i++) {
+            const lw_task_item *it = &parts[p].items[i];
+            const char *f[4] = {it->id, it->sender, it->receiver, it->gold};
+            for (int k = 0; k < 4; k++) lw_sha256_update(h, f[k], strlen(f[k]) + 1); /* the NUL separates */
+            lw_sha256_update(h, &p, sizeof p);
+        }
+    if (!h || lw_sha256_end(h, out) != 0) snprintf(out, 65, "unhashed");
+}
+
+/* The settings line's object: the caller's settings, the layers, the split sizes and the items' hash. */
+static json_t *settings_object(const lw_scan_params *p, const lw_task *parts) {
+    json_t *s = p->settings_json ? json_loads(p->settings_json, 0, NULL) : json_object();
+    if (!json_is_object(s)) {
+        json_decref(s);
+        lw_fail("scan: the settings are not a JSON object");
+        return NULL;
+    }
+    json_t *layers = json_array();
+    for (int k = 0; k < p->n_layers; k++)
+        json_array_append_new(layers, json_pack("[i, i]", p->layers[k], receiver_layer(p, k)));
+    char h[65];
+    items_hash(parts, h);
+    json_object_set_new(s, "layers", layers);
+    json_object_set_new(s, "select", json_integer(parts[0].n));
+    json_object_set_new(s, "held_out", json_integer(parts[1].n));
+    json_object_set_new(s, "items", json_string(h));
+    return s;
+}
+
+/* ------------------------------------------------------------------ runs */
+
+typedef struct {
+    const lw_scan_params *p;
+    lw_scan_eval_fn eval;
+    void *ctx;
+    FILE *rec;
+    const past *ps;
+    int done, total;
+} runner;
+
+static int run_one(runner *R, int split, const lw_task_item *it, int condition, double *score) {
+    char cname[64];
+    cond_name(R->p, condition, cname, sizeof cname);
+    char *key = record_key(SPLIT_NAMES[split], cname, it->id);
+    if (!key) return lw_fail("out of memory");
+    json_t *old = past_find(R->ps, key);
+    free(key);
+    int rc = 0;
+    if (old) {
+        *score = json_number_value(json_object_get(old, "score"));
+    } else {
+        char *output = NULL;
+        rc = R->eval(R->ctx, it, condition, score, &output);
+        if (rc == 0 && R->rec) {
+            /* a model's answer can end inside a UTF-8 character (or be any bytes): JSON wants characters */
+            size_t n = output ? strlen(output) : 0;
+            char *text = malloc(3 * n + 1);
+            if (text) lw_utf8_sanitize(output ? output : "", n, text);
+            json_t *line = text ? json_pack("{s:s, s:s, s:s, s:f, s:s, s:s}", "split", SPLIT_NAMES[split], "condition",
+                                            cname, "id", it->id, "score", *score, "output", text, "gold", it->gold)
+                                : NULL;
+            if (!line) rc = lw_fail("scan: item %s: cannot make its record (out of memory, or not UTF-8)", it->id);
+            else if (write_line(R->rec, line) != 0) rc = lw_fail("cannot append to %s: %s", R->p->records, strerror(errno));
+            json_decref(line);
+            free(text);
+        }
+        free(output);
+    }
+    R->done++;
+    if (R->p->progress) R->p->progress(R->p->progress_ctx, R->done, R->total);
+    return rc;
+}
+
+static int run_split(runner *R, lw_scan_result *r, int split) {
+    const lw_task *t = split == 0 ? &r->select : &r->held_out;
+    for (int i = 0; i < t->n; i++)
+        for (int slot = 0; slot < r->n_layers + 2; slot++)
+            if (run_one(R, split, &t->items[i], slot_cond(slot), score_at(r, split, slot, i)) != 0) return -1;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ summary */
+
+static int summarize(const lw_scan_params *p, lw_scan_result *r) {
+    const int ns = r->select.n, nh = r->held_out.n;
+    int rc = 0;
+    for (int k = 0; rc == 0 && k < r->n_layers; k++) {
+        r->layers[k].layer = p->layers[k];
+        r->layers[k].receiver_layer = receiver_layer(p, k);
+        rc = lw_ci_mean(score_at(r, 0, k + 2, 0), ns, p->resamples, 0.95, p->seed, &r->layers[k].select);
+        if (rc == 0) rc = lw_ci_mean(score_at(r, 1, k + 2, 0), nh, p->resamples, 0.95, p->seed, &r->layers[k].held_out);
+    }
+    if (rc == 0) rc = lw_ci_mean(score_at(r, 1, 0, 0), nh, p->resamples, 0.95, p->seed, &r->floor);
+    if (rc == 0) rc = lw_ci_mean(score_at(r, 1, 1, 0), nh, p->resamples, 0.95, p->seed, &r->ceiling);
+    if (rc == 0) rc = lw_ci_mean(score_at(r, 0, 0, 0), ns, p->resamples, 0.95, p->seed, &r->floor_select);
+    if (rc == 0) rc = lw_ci_mean(score_at(r, 0, 1, 0), ns, p->resamples, 0.95, p->seed, &r->ceiling_select);
+    if (rc != 0) return -1;
+    /* the choice sees the selection split only; ties go to the first layer listed */
+    r->chosen = 0;
+    for (int k = 1; k < r->n_layers; k++)
+        if (r->layers[k].select.mean > r->layers[r->chosen].select.mean) r->chosen = k;
+    return lw_ci_paired(score_at(r, 1, r->chosen + 2, 0), score_at(r, 1, 0, 0), nh, p->resamples, 0.95, p->seed,
+                        &r->chosen_minus_floor, &r->chosen_p_value);
+}
+
+static int check_params(const lw_task *pool, const lw_scan_params *p) {
+    if (!pool || !p) return lw_fail("scan: no task or no params");
+    if (p->n_layers < 1 || !p->layers) return lw_fail("scan: no layers to scan");
+    if (p->n_select < 1) return lw_fail("scan: the selection split needs at least 1 item (got %d)", p->n_select);
+    if (p->n_report == 0) return lw_fail("scan: the held-out split needs at least 1 item");
+    if (p->resamples < 1) return lw_fail("scan: resamples must be at least 1");
+    for (int a = 0; a < p->n_layers; a++)
+        for (int b = a + 1; b < p->n_layers; b++)
+            if (p->layers[a] == p->layers[b] && receiver_layer(p, a) == receiver_layer(p, b))
+                return lw_fail("scan: layer %d->%d is listed twice", p->layers[a], receiver_layer(p, a));
+    return 0;
+}
+
+int lw_scan_run_eval(const lw_task *pool, const lw_scan_params *p, lw_scan_eval_fn eval, void *eval_ctx,
+                     lw_scan_result *out) {
+    memset(out, 0, sizeof *out);
+    if (check_params(pool, p) != 0) return -1;
+    lw_task parts[2] = {{0}};
+    int sizes[2] = {p->n_select, p->n_report > 0 ? p->n_report : -1};
+    if (lw_task_split(pool, sizes, 2, p->seed, parts) != 0)
+        return lw_fail_prefix("scan: %d items cannot give %d selection and %d held-out items (-1: the rest): ", pool->n,
+                              p->n_select, p->n_report);
+    out->select = parts[0];
+    out->held_out = parts[1];
+    if (out->select.n < p->n_select || out->held_out.n == 0 || (p->n_report > 0 && out->held_out.n < p->n_report)) {
+        int got_s = out->select.n, got_h = out->held_out.n;
+        lw_scan_result_free(out);
+        return lw_fail("scan: %d items cannot give %d selection and %d held-out items (-1: the rest): too few distinct "
+                       "texts (%d and %d drawn)", pool->n, p->n_select, p->n_report, got_s, got_h);
+    }
+    out->n_layers = p->n_layers;
+    out->layers = calloc((size_t)p->n_layers, sizeof *out->layers);
+    out->scores = calloc((size_t)n_conditions(p) * (size_t)(out->select.n + out->held_out.n), sizeof(double));
+    json_t *settings = settings_object(p, parts);
+    past ps = {0};
+    FILE *rec = NULL;
+    int rc = out->layers && out->scores && settings ? 0 : -1;
+    if (rc == 0 && !(out->settings_json = json_dumps(settings, JSON_COMPACT | JSON_SORT_KEYS))) rc = lw_fail("out of memory");
+    if (rc == 0 && p->records) {
+        if (p->resume) rc = past_load(&ps, p->records, settings);
+        if (rc == 0 && !(rec = open_records(p->records, settings, &ps))) rc = -1;
+    }
+    runner R = {.p = p, .eval = eval, .ctx = eval_ctx, .rec = rec, .ps = &ps,
+                .total = n_conditions(p) * (out->select.n + out->held_out.n)};
+    if (rc == 0) rc = run_split(&R, out, 0);
+    if (rc == 0) rc = run_split(&R, out, 1);
+    if (rec && fclose(rec) != 0 && rc == 0) rc = lw_fail("cannot write %s: %s", p->records, strerror(errno));
+    if (rc == 0) rc = summarize(p, out);
+    past_free(&ps);
+    json_decref(settings);
+    if (rc != 0) lw_scan_result_free(out);
+    return rc;
+}
+
+void lw_scan_result_free(lw_scan_result *r) {
+    if (!r) return;
+    lw_task_free(&r->select);
+    lw_task_free(&r->held_out);
+    free(r->layers);
+    free(r->scores);
+    free(r->settings_json);
+    memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,98 @@
+/* The scan's evaluator through models: the sender's residual at a layer patched into the
+ * receiver's prompt (lw_patch_read / lw_patch_answer), the floor and the text ceiling. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "latentwire/scan.h"
+
+typedef struct {
+    const lw_scan_models *m;
+    const lw_scan_params *p;
+    int T, dA, dB;
+    float *va, *vb; /* T x dA read, T x dB written */
+} model_eval;
+
+static int answer(const model_eval *e, const char *prompt, int layer, const float *vecs, const lw_task_item *it,
+                  double *score, char **output) {
+    if (lw_patch_answer(e->m->receiver, prompt, layer, vecs, vecs ? e->T : 0, &e->m->patch, output) != 0)
+        return lw_fail_prefix("scan: item %s: ", it->id);
+    *score = lw_score(it, *output);
+    return 0;
+}
+
+static int eval_models(void *ctx, const lw_task_item *it, int condition, double *score, char **output) {
+    model_eval *e = ctx;
+    *output = NULL;
+    if (condition == LW_SCAN_FLOOR) return answer(e, it->receiver, 0, NULL, it, score, output);
+    if (condition == LW_SCAN_CEILING) {
+        char *prompt = lw_task_context_prompt(it);
+        int rc = prompt ? answer(e, prompt, 0, NULL, it, score, output) : -1;
+        free(prompt);
+        return rc;
+    }
+    int k = condition, la = e->p->layers[k], lb = e->p->receiver_layers ? e->p->receiver_layers[k] : la;
+    if (lw_patch_read(e->m->sender, it->sender, la, &e->m->patch, e->va) != 0)
+        return lw_fail_prefix("scan: item %s: ", it->id);
+    const lw_bridge *b = e->m->bridges ? e->m->bridges[k] : NULL;
+    if (b && lw_bridge_apply_source(b, e->va, e->T, e->vb) != 0) return lw_fail_prefix("scan: item %s: bridge: ", it->id);
+    return answer(e, it->receiver, lb, b ? e->vb : e->va, it, score, output);
+}
+
+/* Tokens of a text read as a piece after [BOS] (the chat template adds more, never fewer). */
+static int piece_len(const lw_model *m, const char *text) {
+    int32_t *t;
+    int n = lw_tokenize_special_alloc(m, text, false, &t);
+    if (n >= 0) free(t);
+    return n;
+}
+
+/* Everything that can be refused before the first forward pass. */
+static int check_models(const lw_task *pool, const lw_scan_params *p, const lw_scan_models *m, int *dA, int *dB) {
+    if (!m || !m->sender || !m->receiver) return lw_fail("scan: no sender or receiver session");
+    const lw_model *ma = lw_session_model(m->sender), *mb = lw_session_model(m->receiver);
+    lw_model_info a, b;
+    lw_model_get_info(ma, &a);
+    lw_model_get_info(mb, &b);
+    *dA = a.n_embd;
+    *dB = b.n_embd;
+    if (!m->patch.pooled && m->patch.positions < 1) return lw_fail("scan: T = %d positions (need at least 1)", m->patch.positions);
+    for (int k = 0; k < p->n_layers; k++) {
+        int la = p->layers[k], lb = p->receiver_layers ? p->receiver_layers[k] : la;
+        if (la < 0 || la >= a.n_layer)
+            return lw_fail("scan: sender layer %d is out of range (%s has layers 0..%d)", la, a.path, a.n_layer - 1);
+        if (lb < 0 || lb >= b.n_layer)
+            return lw_fail("scan: receiver layer %d is out of range (%s has layers 0..%d)", lb, b.path, b.n_layer - 1);
+        const lw_bridge *br = m->bridges ? m->bridges[k] : NULL;
+        if (br && (lw_bridge_source_dim(br) != a.n_embd || lw_bridge_out_dim(br) != b.n_embd))
+            return lw_fail("scan: the bridge for layer %d->%d maps %d -> %d, the models are %d and %d wide", la, lb,
+                           lw_bridge_source_dim(br), lw_bridge_out_dim(br), a.n_embd, b.n_embd);
+        if (!br && a.n_embd != b.n_embd)
+            return lw_fail("scan: the sender is %d wide and the receiver %d; patching layer %d->%d across widths needs a "
+                           "bridge", a.n_embd, b.n_embd, la, lb);
+    }
+    int T = m->patch.pooled ? 1 : m->patch.positions;
+    for (int i = 0; i < pool->n; i++) {
+        const lw_task_item *it = &pool->items[i];
+        if (!*it->sender) return lw_fail("scan: item %s has an empty sender text (nothing to read)", it->id);
+        int ns = m->patch.pooled ? T : piece_len(ma, it->sender), nr = piece_len(mb, it->receiver);
+        if (ns < 0 || nr < 0) return lw_fail_prefix("scan: item %s: ", it->id);
+        if (ns < T) return lw_fail("scan: T = %d positions, but item %s's sender text has %d tokens", T, it->id, ns);
+        if (nr < T) return lw_fail("scan: T = %d positions, but item %s's receiver prompt has %d tokens", T, it->id, nr);
+    }
+    return 0;
+}
+
+int lw_scan_run(const lw_task *pool, const lw_scan_params *p, const lw_scan_models *m, lw_scan_result *out) {
+    memset(out, 0, sizeof *out);
+    if (!pool || !p) return lw_fail("scan: no task or no params");
+    int dA, dB;
+    if (check_models(pool, p, m, &dA, &dB) != 0) return -1;
+    model_eval e = {.m = m, .p = p, .T = m->patch.pooled ? 1 : m->patch.positions, .dA = dA, .dB = dB};
+    e.va = malloc(sizeof(float) * (size_t)e.T * dA);
+    e.vb = malloc(sizeof(float) * (size_t)e.T * dB);
+    int rc = e.va && e.vb ? lw_scan_run_eval(pool, p, eval_models, &e, out) : lw_fail("out of memory");
+    free(e.va);
+    free(e.vb);
+    return rc;
+}

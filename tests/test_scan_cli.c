@@ -1,0 +1,193 @@
+/* `latentwire scan` end to end on synthetic llama models (no ../shared needed): the files it
+ * writes (scan.json with every condition's interval and n, scan.csv, the records renamed to
+ * scan.records.jsonl with one line per split x condition x item after the settings line), and
+ * its bad input, each one stderr line with a non-zero exit and no output directory left: a
+ * layer out of range, embed, T longer than the texts, unknown tasks, --positions with
+ * --pooled, no held-out item, a receiver of another width without a bridge, --receiver-layers
+ * of the wrong length. */
+#include <jansson.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "support/synth_model.h"
+#include "support/testutil.h"
+
+static char MODEL[1024], WIDE[1024];
+
+static int setup(void **state) {
+    (void)state;
+    lw_synth_params p = lw_synth_default_params();
+    snprintf(MODEL, sizeof MODEL, "%s", lw_test_tmpfile("scan_cli.gguf"));
+    if (lw_synth_write(MODEL, &p) != 0) return -1;
+    p.n_embd = 96;
+    p.n_head = 4;
+    p.n_head_kv = 2;
+    p.n_layer = 3;
+    snprintf(WIDE, sizeof WIDE, "%s", lw_test_tmpfile("scan_cli_wide.gguf"));
+    return lw_synth_write(WIDE, &p);
+}
+
+static int count_lines(const char *s) {
+    int n = 0;
+    for (; s && *s; s++) n += *s == '\n';
+    return n;
+}
+
+static int file_lines(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int n = 0, c;
+    while ((c = fgetc(f)) != EOF) n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+static void expect_fail(const char *extra, const char *needle) {
+    const char *dir = lw_test_join(lw_test_tmpdir(), "scan_bad");
+    char args[4096];
+    snprintf(args, sizeof args, "scan --sender %s --task skill:next_number --k-shot 2 --items 5 --select-items 2 "
+             "--answer-tokens 2 --threads 2 --out %s %s", MODEL, dir, extra);
+    char *out, *err;
+    int rc = lw_test_run_cli(args, &out, &err);
+    if (rc == 0 || rc == -1 || count_lines(err) != 1 || !strstr(err, needle) || strncmp(err, "latentwire", 10))
+        fail_msg("`latentwire %s`: exit %d, stderr:\n%s(expected one line containing \"%s\")", args, rc, err, needle);
+    if (access(dir, F_OK) == 0) fail_msg("`latentwire %s` left %s behind", args, dir);
+    free(out);
+    free(err);
+}
+
+static void test_end_to_end(void **state) {
+    (void)state;
+    const char *dir = lw_test_fresh_dir("scan_ok");
+    char args[4096];
+    snprintf(args, sizeof args, "scan --sender %s --task skill:next_number --k-shot 2 --items 5 --select-items 2 "
+             "--layers 0,-1 --positions 2 --answer-tokens 2 --threads 2 --out %s", MODEL, dir);
+    char *out, *err;
+    int rc = lw_test_run_cli(args, &out, &err);
+    if (rc != 0) fail_msg("`latentwire %s`: exit %d, stderr:\n%s", args, rc, err);
+    assert_non_null(strstr(out, "chosen - floor"));
+    free(out);
+    free(err);
+    assert_false(lw_test_file_exists(lw_test_join(dir, "scan.partial")));
+    /* settings line + 5 items x (floor, ceiling, 2 layers) */
+    assert_int_equal(file_lines(lw_test_join(dir, "scan.records.jsonl")), 1 + 5 * 4);
+    assert_int_equal(file_lines(lw_test_join(dir, "scan.csv")), 1 + 2 * 4 + 2);
+    json_error_t e;
+    json_t *root = json_load_file(lw_test_join(dir, "scan.json"), 0, &e);
+    assert_non_null(root);
+    json_t *layers = json_object_get(root, "layers");
+    assert_int_equal(json_array_size(layers), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(layers, 1), "layer")), 1);
+    json_t *held = json_object_get(json_object_get(root, "floor"), "held_out");
+    assert_int_equal(json_integer_value(json_object_get(held, "n")), 3);
+    assert_true(json_is_number(json_object_get(held, "lo")) && json_is_number(json_object_get(held, "hi")));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(root, "settings"), "--positions")), 2);
+    json_decref(root);
+    /* --pooled and add run too */
+    snprintf(args, sizeof args, "scan --sender %s --task skill:first_letter --k-shot 2 --items 4 --select-items 1 "
+             "--layers 1 --pooled --op add --scale 0.5 --answer-tokens 1 --threads 2 --out %s", MODEL, dir);
+    rc = lw_test_run_cli(args, &out, &err);
+    if (rc != 0) fail_msg("`latentwire %s`: exit %d, stderr:\n%s", args, rc, err);
+    free(out);
+    free(err);
+}
+
+static void test_help(void **state) {
+    (void)state;
+    char *out, *err;
+    assert_int_equal(lw_test_run_cli("scan --help", &out, &err), 0);
+    assert_non_null(strstr(out, "usage: latentwire scan"));
+    assert_string_equal(err, "");
+    free(out);
+    free(err);
+}
+
+static void run_ok(const char *args) {
+    char *out, *err;
+    int rc = lw_test_run_cli(args, &out, &err);
+    if (rc != 0) fail_msg("`latentwire %s`: exit %d, stderr:\n%s", args, rc, err);
+    free(out);
+    free(err);
+}
+
+/* Across widths: a ridge bridge fitted by `bridge fit` on both models' pooled block-1 rows maps
+ * the 64-wide sender's vectors into the 96-wide receiver; given once it serves both layers, and
+ * one per layer works too; a bridge of the wrong direction is refused naming its dimensions. */
+static void test_across_widths_with_bridge(void **state) {
+    (void)state;
+    const char *corpus = lw_test_tmpfile("scan_corpus.txt");
+    FILE *f = fopen(corpus, "w");
+    for (int i = 0; i < 40; i++) fprintf(f, "input: word %d\noutput: %c and more %d\n", i, 'a' + i % 26, i * 7);
+    fclose(f);
+    char a[1024], b[1024], br[1024], rb[1024], args[8192];
+    snprintf(a, sizeof a, "%s", lw_test_tmpfile("scan_a.safetensors"));
+    snprintf(b, sizeof b, "%s", lw_test_tmpfile("scan_b.safetensors"));
+    snprintf(br, sizeof br, "%s", lw_test_tmpfile("scan_ab.bridge.safetensors"));
+    snprintf(rb, sizeof rb, "%s", lw_test_tmpfile("scan_ba.bridge.safetensors"));
+    snprintf(args, sizeof args, "extract --model %s --layers 1 --input %s --out %s --pool mean --threads 2", MODEL, corpus, a);
+    run_ok(args);
+    snprintf(args, sizeof args, "extract --model %s --layers 1 --input %s --out %s --pool mean --threads 2", WIDE, corpus, b);
+    run_ok(args);
+    snprintf(args, sizeof args, "bridge fit --source %s --source-tensor layer.1 --target %s --target-tensor layer.1 --out %s",
+             a, b, br);
+    run_ok(args);
+    snprintf(args, sizeof args, "bridge fit --source %s --source-tensor layer.1 --target %s --target-tensor layer.1 --out %s",
+             b, a, rb);
+    run_ok(args);
+    const char *dir = lw_test_fresh_dir("scan_wide");
+    snprintf(args, sizeof args, "scan --sender %s --receiver %s --bridge %s --task skill:next_number --k-shot 2 --items 4 "
+             "--select-items 1 --layers 0,1 --receiver-layers 1,2 --answer-tokens 1 --threads 2 --out %s", MODEL, WIDE, br, dir);
+    run_ok(args);
+    json_error_t e;
+    json_t *root = json_load_file(lw_test_join(dir, "scan.json"), 0, &e);
+    assert_non_null(root);
+    json_t *l1 = json_array_get(json_object_get(root, "layers"), 1);
+    assert_int_equal(json_integer_value(json_object_get(l1, "layer")), 1);
+    assert_int_equal(json_integer_value(json_object_get(l1, "receiver_layer")), 2);
+    assert_int_equal(json_array_size(json_object_get(json_object_get(root, "settings"), "--bridge")), 1);
+    json_decref(root);
+    snprintf(args, sizeof args, "scan --sender %s --receiver %s --bridge %s --bridge %s --task skill:next_number --k-shot 2 "
+             "--items 4 --select-items 1 --layers 0,1 --answer-tokens 1 --threads 2 --out %s", MODEL, WIDE, br, br, dir);
+    run_ok(args);
+    snprintf(args, sizeof args, "--receiver %s --bridge %s", WIDE, rb);
+    expect_fail(args, "maps 96 -> 64, the models are 64 and 96 wide");
+    snprintf(args, sizeof args, "--receiver %s --bridge %s --bridge %s --bridge %s --layers 0,1", WIDE, br, br, br);
+    expect_fail(args, "--bridge: 3 bridges for the 2 layers");
+}
+
+static void test_bad_input(void **state) {
+    (void)state;
+    expect_fail("--bogus", "unknown option --bogus");
+    expect_fail("--k-shot 0", "--k-shot 0: must be an integer in [1, 1000]");
+    expect_fail("--op mean", "--op mean: must be one of replace, add");
+    expect_fail("--layers", "option --layers needs a value");
+    expect_fail("--layers 7", "out of range");
+    expect_fail("--layers embed", "embed is not one");
+    expect_fail("--positions 500", "T = 500 positions, but item");
+    expect_fail("--task skill:nope", "skill:nope: unknown skill");
+    expect_fail("--task fv:nope --data /nonexistent", "no nope.json");
+    expect_fail("--task bogus:thing", "--task bogus:thing: unknown task");
+    expect_fail("--positions 2 --pooled", "exclude each other");
+    expect_fail("--select-items 5", "leaves no held-out item");
+    expect_fail("--layers 0,1 --receiver-layers 0", "1 layers for the 2 of --layers"); /* wrong length, named */
+    char extra[2048];
+    snprintf(extra, sizeof extra, "--receiver %s", WIDE);
+    expect_fail(extra, "needs a bridge");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_end_to_end),
+        cmocka_unit_test(test_help),
+        cmocka_unit_test(test_across_widths_with_bridge),
+        cmocka_unit_test(test_bad_input),
+    };
+    return lw_test_exit(cmocka_run_group_tests(tests, setup, NULL));
+}
