@@ -44,6 +44,7 @@ static const struct {
     {"channel", cmd_channel, "--sender A --receiver B --task T   text / CIPHER / activation channels"},
     {"debate", cmd_debate, "--agents A,B,... --task T   multi-agent debate with majority vote"},
     {"verdict", cmd_verdict, "PLAN RECORDS...              pre-registered hypotheses decided: PASS / FAIL / INCONCLUSIVE"},
+    {"report", cmd_report, "RESULTS... -o REPORT.html      one self-contained HTML page: figures and tables with CIs"},
     {"generate", cmd_generate, "--model M --prompt TEXT [--hook ...]   text generation with hooks"},
 };
 
