@@ -266,8 +266,10 @@ static void draw_refs(lw_html *h, const lw_plot *p, const axes *a) {
                         "y2=\"%.2f\" stroke=\"%s\"><title>",
                      r, ref->y, a->px0, py, a->px1, py, color);
         lw_html_textf(h, "%s: %.3f", ref->name ? ref->name : "", ref->y);
-        lw_html_rawf(h, "</title></line>\n<text class=\"reflabel\" x=\"%.2f\" y=\"%.2f\" text-anchor=\"end\" fill=\"%s\">",
-                     a->px1 - 4, py - 3, color);
+        /* labels alternate between the right and the left end, so lines close together keep both legible */
+        bool right = r % 2 == 0;
+        lw_html_rawf(h, "</title></line>\n<text class=\"reflabel\" x=\"%.2f\" y=\"%.2f\" text-anchor=\"%s\" fill=\"%s\">",
+                     right ? a->px1 - 4 : a->px0 + 4, py - 3, right ? "end" : "start", color);
         lw_html_text(h, ref->name);
         lw_html_raw(h, "</text>\n");
     }
@@ -323,11 +325,22 @@ static void draw_series(lw_html *h, const lw_plot *p, const axes *a) {
     }
 }
 
+/* Legend columns: as many as the longest name lets fit (about 6.2 px per character at 11 px). */
+static int legend_cols(const lw_plot *p) {
+    size_t longest = 1;
+    for (int i = 0; i < p->n_series + p->n_refs; i++) {
+        const char *name = i < p->n_series ? p->series[i].name : p->refs[i - p->n_series].name;
+        if (name && strlen(name) > longest) longest = strlen(name);
+    }
+    int cols = (int)((W - LEFT) / (longest * 6.2 + 28));
+    return cols < 1 ? 1 : cols > LEGEND_COLS ? LEGEND_COLS : cols;
+}
+
 static void draw_legend(lw_html *h, const lw_plot *p, double y0) {
-    int k = 0;
-    double colw = (double)(W - LEFT) / LEGEND_COLS;
+    int k = 0, ncols = legend_cols(p);
+    double colw = (double)(W - LEFT) / ncols;
     for (int i = 0; i < p->n_series + p->n_refs; i++, k++) {
-        double x = LEFT + (k % LEGEND_COLS) * colw, y = y0 + (k / LEGEND_COLS) * LEGEND_ROW;
+        double x = LEFT + (k % ncols) * colw, y = y0 + (k / ncols) * LEGEND_ROW;
         bool series = i < p->n_series;
         const char *color = series ? PALETTE[i % N_PALETTE] : REF_COLORS[(i - p->n_series) % N_REF_COLORS];
         if (series)
@@ -346,7 +359,7 @@ int lw_svg_curve(lw_html *h, const lw_plot *p) {
     axes a;
     double ystep;
     compute_axes(p, &a, &ystep);
-    int rows = (p->n_series + p->n_refs + LEGEND_COLS - 1) / LEGEND_COLS;
+    int ncols = legend_cols(p), rows = (p->n_series + p->n_refs + ncols - 1) / ncols;
     int height = TOP + PLOT_H + BOTTOM + rows * LEGEND_ROW;
     lw_html_rawf(h,
                  "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot\" width=\"%d\" height=\"%d\" "
