@@ -7,7 +7,8 @@
  * Kinds recognized (a JSON document, or JSON Lines for the per-item records):
  *   align            align.json: "source_model", "conditions" [], "comparisons" [] -> the
  *                    candidate-regime table, depth curve, calibration-size curve (with the
- *                    oracle and chance as lines), recipe and corpus-shift tables
+ *                    oracle and chance as lines), recipe and corpus-shift tables, the layer
+ *                    grid as a heatmap
  *   retrieval        retrieval --json: {"bridge"|"raw": metrics, "regime", ...}; BEIR
  *                    {"metrics", "n_docs", ...}; --paired {"n_paired", "metrics": {m: {a, b,
  *                    a_minus_b}}} -> metric table and figure

@@ -381,3 +381,86 @@ int lw_svg_curve(lw_html *h, const lw_plot *p) {
     lw_html_raw(h, "</svg>\n");
     return 0;
 }
+
+/* ---- the heatmap ---- */
+
+/* White to dark blue (#08306b) through the value's share of [v_min, v_max]. */
+static void cell_colour(double t, char out[8]) {
+    t = t < 0 ? 0 : t > 1 ? 1 : t;
+    int r = (int)lround(255 + t * (8 - 255)), g = (int)lround(255 + t * (48 - 255)), b = (int)lround(255 + t * (107 - 255));
+    snprintf(out, 8, "#%02x%02x%02x", r, g, b);
+}
+
+int lw_svg_heatmap(lw_html *h, const lw_heatmap *m) {
+    if (!(m->v_max > m->v_min)) return lw_fail("heatmap \"%s\": the value range is empty", m->title ? m->title : "");
+    for (int i = 0; i < m->n_rows * m->n_cols; i++)
+        if (isinf(m->values[i])) return lw_fail("heatmap \"%s\": an infinite value", m->title ? m->title : "");
+    enum { HM_LEFT = 80, HM_TOP = 30, BAR_W = 14, BAR_GAP = 50 };
+    double avail = W - HM_LEFT - BAR_GAP - BAR_W - 30;
+    double cw = avail / (m->n_cols > 0 ? m->n_cols : 1), ch = cw < 18 ? cw : 18;
+    if (ch < 8) ch = 8;
+    double gw = cw * m->n_cols, gh = ch * m->n_rows;
+    int height = (int)(HM_TOP + gh + 56);
+    lw_html_rawf(h, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot heatmap\" width=\"%d\" height=\"%d\" "
+                    "viewBox=\"0 0 %d %d\" role=\"img\" data-vmin=\"%.17g\" data-vmax=\"%.17g\" aria-label=\"",
+                 W, height, W, height, m->v_min, m->v_max);
+    lw_html_text(h, m->title);
+    lw_html_raw(h, "\">\n<title>");
+    lw_html_text(h, m->title);
+    lw_html_rawf(h, "</title>\n<text class=\"ttl\" x=\"%d\" y=\"18\">", HM_LEFT);
+    lw_html_text(h, m->title);
+    lw_html_raw(h, "</text>\n");
+    int every_c = (int)(28 / cw) + 1, every_r = (int)(12 / ch) + 1; /* labels that do not overlap */
+    for (int r = 0; r < m->n_rows; r++) {
+        for (int c = 0; c < m->n_cols; c++) {
+            double v = m->values[r * m->n_cols + c];
+            char fill[8] = "#dddddd";
+            if (!isnan(v)) cell_colour((v - m->v_min) / (m->v_max - m->v_min), fill);
+            lw_html_rawf(h, "<rect class=\"cell\" data-row=\"%d\" data-col=\"%d\"", r, c);
+            if (!isnan(v)) lw_html_rawf(h, " data-v=\"%.17g\"", v);
+            lw_html_rawf(h, " x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\"><title>",
+                         HM_LEFT + c * cw, HM_TOP + r * ch, cw, ch, fill);
+            lw_html_text(h, m->rows[r]);
+            lw_html_raw(h, " / ");
+            lw_html_text(h, m->cols[c]);
+            if (isnan(v)) lw_html_raw(h, ": no value");
+            else lw_html_textf(h, ": %.3f", v);
+            lw_html_raw(h, "</title></rect>\n");
+        }
+        if (r % every_r == 0) {
+            lw_html_rawf(h, "<text class=\"tick\" x=\"%d\" y=\"%.2f\" text-anchor=\"end\">", HM_LEFT - 4,
+                         HM_TOP + (r + 0.5) * ch + 4);
+            lw_html_text(h, m->rows[r]);
+            lw_html_raw(h, "</text>\n");
+        }
+    }
+    for (int c = 0; c < m->n_cols; c += every_c) {
+        lw_html_rawf(h, "<text class=\"tick\" x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\">",
+                     HM_LEFT + (c + 0.5) * cw, HM_TOP + gh + 14);
+        lw_html_text(h, m->cols[c]);
+        lw_html_raw(h, "</text>\n");
+    }
+    lw_html_rawf(h, "<text class=\"axlabel\" x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\">", HM_LEFT + gw / 2,
+                 HM_TOP + gh + 34);
+    lw_html_text(h, m->col_label);
+    lw_html_rawf(h, "</text>\n<text class=\"axlabel\" transform=\"translate(14 %.2f) rotate(-90)\" "
+                    "text-anchor=\"middle\">",
+                 HM_TOP + gh / 2);
+    lw_html_text(h, m->row_label);
+    lw_html_raw(h, "</text>\n");
+    /* the colour bar: 20 steps from v_max (top) to v_min */
+    double bx = HM_LEFT + gw + BAR_GAP / 2.0;
+    for (int k = 0; k < 20; k++) {
+        char fill[8];
+        cell_colour(1 - (k + 0.5) / 20, fill);
+        lw_html_rawf(h, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%d\" height=\"%.2f\" fill=\"%s\"/>", bx,
+                     HM_TOP + k * gh / 20, BAR_W, gh / 20 + 0.5, fill);
+    }
+    lw_html_rawf(h, "<text class=\"tick\" x=\"%.2f\" y=\"%.2f\">%.3g</text><text class=\"tick\" x=\"%.2f\" "
+                    "y=\"%.2f\">%.3g</text>\n",
+                 bx + BAR_W + 3, HM_TOP + 9.0, m->v_max, bx + BAR_W + 3, HM_TOP + gh, m->v_min);
+    lw_html_rawf(h, "<text class=\"legend\" x=\"%.2f\" y=\"%.2f\">", bx, HM_TOP + gh + 14);
+    lw_html_text(h, m->value_label);
+    lw_html_raw(h, "</text>\n</svg>\n");
+    return 0;
+}

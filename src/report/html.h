@@ -86,4 +86,19 @@ typedef struct {
 /* Appends one <svg>. 0, or -1 (error set: a log2 axis with x <= 0, a non-finite number). */
 int lw_svg_curve(lw_html *h, const lw_plot *p);
 
+/* ---- the heatmap figure (a layer grid; receivers x donors) ----
+ * values[r * n_cols + c] (NAN: no value, drawn hatched grey) coloured from white (v_min) to dark
+ * blue (v_max), with a colour bar. Every cell is a <rect class="cell"> carrying data-row,
+ * data-col and data-v (the number, %.17g) and a tooltip naming row, column and value. */
+typedef struct {
+    const char *title, *row_label, *col_label, *value_label;
+    const char *const *rows, *const *cols; /* labels */
+    int n_rows, n_cols;
+    const double *values;
+    double v_min, v_max;
+} lw_heatmap;
+
+/* Appends one <svg>. 0, or -1 (error set: v_max <= v_min, an infinite value). */
+int lw_svg_heatmap(lw_html *h, const lw_heatmap *m);
+
 #endif

@@ -55,6 +55,17 @@ class Page(html.parser.HTMLParser):
             self.svg["pts"].append(a)
         elif tag == "line" and a.get("class") == "ref" and "data-y" in a:
             self.svg["refs"].append(a)
+        elif tag == "rect" and a.get("class") == "cell":
+            self.cell = dict(a, title="")
+            self.svg.setdefault("cells", []).append(self.cell)
+
+    def handle_endtag(self, tag):
+        if tag == "rect":
+            self.cell = None
+
+    def handle_data(self, data):
+        if getattr(self, "cell", None) is not None:
+            self.cell["title"] += data
 
     def handle_startendtag(self, tag, attrs):
         self.handle_starttag(tag, attrs)
@@ -113,7 +124,18 @@ def check_against_inputs(page, paths):
         by_kind.setdefault(s["kind"], []).append(s)
     align = json.load(open(paths["align"]))
     svgs = by_kind["align"][0]["svgs"]
-    check(len(svgs) == 2, "align: %d figures, want 2 (depth, calibration size)" % len(svgs))
+    check(len(svgs) == 3, "align: %d figures, want 3 (depth, calibration size, layer grid)" % len(svgs))
+    grid = {(c["site_a"], c["site_b"]): c["metrics"]["top1"]["mean"] for c in align["conditions"]
+            if c["experiment"] == "layer-grid"}
+    cells = svgs[2].get("cells", [])
+    check(len(cells) == 12, "align grid: %d cells, want 3 x 4" % len(cells))
+    for cell in cells:  # the tooltip names the cell ("L1 / L2: 0.210"); its value is the input's
+        a, b = cell["title"].split(":")[0].split(" / ")
+        if (a, b) in grid:
+            check("data-v" in cell and close(float(cell["data-v"]), grid[(a, b)]),
+                  "align grid: cell %s/%s holds %s, the input says %g" % (a, b, cell.get("data-v"), grid[(a, b)]))
+        else:
+            check("data-v" not in cell and "no value" in cell["title"], "align grid: missing cell %s/%s drawn" % (a, b))
     depth = [c for c in align["conditions"] if c["experiment"] == "depth"]
     same_points(svgs[0]["pts"], [(site_layer(c["site_a"]), c["metrics"]["top1"]["mean"]) for c in depth], "align depth")
     calib = [c for c in align["conditions"] if c["experiment"] == "calib-size"]

@@ -40,6 +40,10 @@ def align_doc(h):
         for n, y in zip((50, 100, 200, 300), calib[regime]):
             cond("calib-size", regime, "L3", "L5", n, y, chance)
         cond("oracle", regime, "L3", "L5", 100, 0.93 if regime == "bank" else 0.99, chance)
+    for a in range(3):  # the layer grid, 3 A blocks x 4 B blocks; one cell missing (drawn as no value)
+        for b in range(4):
+            if (a, b) != (2, 3):
+                cond("layer-grid", "bank", "L%d" % a, "L%d" % b, 300, 0.1 * a + 0.05 * b + 0.01, 0.01)
     for rec, y in (("ridge", 0.41), ("cca", 0.6)):
         cond("recipe", "bank", "L3", "L5", 300, y, 0.01, recipe=rec)
     comps = [{"experiment": "recipe", "a": "cca", "b": "ridge", "metric": "top1",
@@ -144,5 +148,5 @@ def write_all(d, hostile=False):
 
 
 # Figures (<svg>) each kind's section draws from these fixtures.
-SVG_COUNT = {"align": 2, "channel-records": 1, "channel-summary": 1, "verdict": 0, "race": 1, "scan": 1,
+SVG_COUNT = {"align": 3, "channel-records": 1, "channel-summary": 1, "verdict": 0, "race": 1, "scan": 1,
              "codec-retrieval": 1, "retrieval": 1, "debate": 0}
