@@ -389,4 +389,7 @@ static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
     return rc;
 }
 
-const lw_report_renderer lw_render_align = {"align", detect, render};
+const lw_report_renderer *lw_render_align(void) {
+    static const lw_report_renderer r = {"align", detect, render};
+    return &r;
+}

@@ -178,21 +178,35 @@ static int condition_index(const char **names, int *n, const char *name) {
     return (*n)++;
 }
 
-/* The scores of condition c on the items both it and the reference have, paired by id. */
-static int pair_scores(json_t *lines, const char *c, const char *ref, double *a, double *b) {
+typedef struct {
+    const char *id;
+    double score;
+} scored;
+
+static int by_id(const void *a, const void *b) { return strcmp(((const scored *)a)->id, ((const scored *)b)->id); }
+
+/* The reported (id, score) records of one condition in file order (sorted by id when sort). Their count. */
+static int condition_scores(json_t *lines, const char *c, bool sort, scored *out) {
     int n = 0;
-    size_t i, j;
-    json_t *x, *y;
+    size_t i;
+    json_t *x;
     json_array_foreach(lines, i, x) {
         if (!lw_jstr(x, "condition") || strcmp(lw_jstr(x, "condition"), c) || !reported(x)) continue;
-        json_array_foreach(lines, j, y) {
-            if (!lw_jstr(y, "condition") || strcmp(lw_jstr(y, "condition"), ref) || !reported(y) ||
-                strcmp(lw_jstr(x, "id"), lw_jstr(y, "id")))
-                continue;
-            a[n] = lw_jnum(x, "score");
-            b[n++] = lw_jnum(y, "score");
-            break;
-        }
+        out[n++] = (scored){lw_jstr(x, "id"), lw_jnum(x, "score")};
+    }
+    if (sort) qsort(out, (size_t)n, sizeof *out, by_id);
+    return n;
+}
+
+/* The scores of condition c on the items both it and the reference (sorted by id) have, in the
+ * file's order (the item order channel itself resamples in). */
+static int pair_scores(json_t *lines, const char *c, const scored *ref, int n_ref, scored *tmp, double *a, double *b) {
+    int n = 0, nc = condition_scores(lines, c, false, tmp);
+    for (int i = 0; i < nc; i++) {
+        const scored *r = bsearch(&tmp[i], ref, (size_t)n_ref, sizeof *ref, by_id);
+        if (!r) continue;
+        a[n] = tmp[i].score;
+        b[n++] = r->score;
     }
     return n;
 }
@@ -228,9 +242,13 @@ static int render_records(lw_html *h, const lw_report_input *in, lw_report_ctx *
                         .wall_s = wall / n};
         if (ref < 0 || !strcmp(names[c], "text")) ref = c;
     }
+    scored *refs = calloc(nl + 1, sizeof *refs), *tmp = calloc(nl + 1, sizeof *tmp);
+    int n_ref = 0;
+    if (rc == 0 && (!refs || !tmp)) rc = lw_fail("out of memory");
+    if (rc == 0 && ref >= 0) n_ref = condition_scores(lines, names[ref], true, refs);
     for (int c = 0; rc == 0 && c < nc; c++) {
         if (c == ref) continue;
-        int n = pair_scores(lines, names[c], names[ref], a, b);
+        int n = pair_scores(lines, names[c], refs, n_ref, tmp, a, b);
         if (n == 0) continue;
         lw_ci d;
         double p;
@@ -246,6 +264,8 @@ static int render_records(lw_html *h, const lw_report_input *in, lw_report_ctx *
                  (unsigned long long)seed, ctx->params->resamples);
         tables_and_figure(h, ctx, rows, nc, ds, nd, settings, how);
     }
+    free(refs);
+    free(tmp);
     free(names);
     free(rows);
     free(ds);
@@ -260,4 +280,7 @@ static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
     return in->doc ? render_summary(h, in, ctx) : render_records(h, in, ctx);
 }
 
-const lw_report_renderer lw_render_channel = {"channel", detect, render};
+const lw_report_renderer *lw_render_channel(void) {
+    static const lw_report_renderer r = {"channel", detect, render};
+    return &r;
+}

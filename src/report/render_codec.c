@@ -47,4 +47,7 @@ static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
     return rc;
 }
 
-const lw_report_renderer lw_render_codec_retrieval = {"codec-retrieval", detect, render};
+const lw_report_renderer *lw_render_codec_retrieval(void) {
+    static const lw_report_renderer r = {"codec-retrieval", detect, render};
+    return &r;
+}

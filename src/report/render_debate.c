@@ -70,4 +70,7 @@ static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
     return rc;
 }
 
-const lw_report_renderer lw_render_debate = {"debate", detect, render};
+const lw_report_renderer *lw_render_debate(void) {
+    static const lw_report_renderer r = {"debate", detect, render};
+    return &r;
+}

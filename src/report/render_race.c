@@ -47,4 +47,7 @@ static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
     return rc;
 }
 
-const lw_report_renderer lw_render_race = {"race", detect, render};
+const lw_report_renderer *lw_render_race(void) {
+    static const lw_report_renderer r = {"race", detect, render};
+    return &r;
+}

@@ -115,4 +115,7 @@ static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
     return rc;
 }
 
-const lw_report_renderer lw_render_retrieval = {"retrieval", detect, render};
+const lw_report_renderer *lw_render_retrieval(void) {
+    static const lw_report_renderer r = {"retrieval", detect, render};
+    return &r;
+}

@@ -19,4 +19,7 @@ static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
     return rc;
 }
 
-const lw_report_renderer lw_render_scan = {"scan", detect, render};
+const lw_report_renderer *lw_render_scan(void) {
+    static const lw_report_renderer r = {"scan", detect, render};
+    return &r;
+}

@@ -57,4 +57,7 @@ static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
     return 0;
 }
 
-const lw_report_renderer lw_render_verdict = {"verdict", detect, render};
+const lw_report_renderer *lw_render_verdict(void) {
+    static const lw_report_renderer r = {"verdict", detect, render};
+    return &r;
+}

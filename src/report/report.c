@@ -10,9 +10,9 @@
 #include "report/report_internal.h"
 
 /* Tried in order; the first whose detect accepts a file renders it. */
-static const lw_report_renderer *const RENDERERS[] = {
-    &lw_render_align,   &lw_render_retrieval, &lw_render_channel, &lw_render_debate,
-    &lw_render_verdict, &lw_render_race,      &lw_render_scan,    &lw_render_codec_retrieval,
+static const lw_report_renderer *(*const RENDERERS[])(void) = {
+    lw_render_align,   lw_render_retrieval, lw_render_channel, lw_render_debate,
+    lw_render_verdict, lw_render_race,      lw_render_scan,    lw_render_codec_retrieval,
 };
 #define N_RENDERERS (int)(sizeof RENDERERS / sizeof RENDERERS[0])
 
@@ -178,7 +178,7 @@ static void free_input(lw_report_input *in) {
 
 static const lw_report_renderer *find_renderer(const lw_report_input *in) {
     for (int r = 0; r < N_RENDERERS; r++)
-        if (RENDERERS[r]->detect(in)) return RENDERERS[r];
+        if (RENDERERS[r]()->detect(in)) return RENDERERS[r]();
     return NULL;
 }
 

@@ -29,8 +29,16 @@ typedef struct {
     int (*render)(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx);
 } lw_report_renderer;
 
-extern const lw_report_renderer lw_render_align, lw_render_retrieval, lw_render_channel, lw_render_debate,
-    lw_render_verdict, lw_render_race, lw_render_scan, lw_render_codec_retrieval;
+/* One accessor per renderer (functions, not exported data: a sanitized build would export an
+ * __odr_asan symbol beside every global object). */
+const lw_report_renderer *lw_render_align(void);
+const lw_report_renderer *lw_render_retrieval(void);
+const lw_report_renderer *lw_render_channel(void);
+const lw_report_renderer *lw_render_debate(void);
+const lw_report_renderer *lw_render_verdict(void);
+const lw_report_renderer *lw_render_race(void);
+const lw_report_renderer *lw_render_scan(void);
+const lw_report_renderer *lw_render_codec_retrieval(void);
 
 /* ---- helpers shared by the renderers (report.c) ---- */
 
