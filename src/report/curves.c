@@ -155,3 +155,21 @@ int lw_curve_doc_figure(lw_html *h, lw_report_ctx *ctx, const lw_curve_doc *d, c
     lw_fig_end(h);
     return 0;
 }
+
+void lw_curve_doc_table(lw_html *h, const lw_curve_doc *d, const char *x_name, const char *y_name) {
+    char yh[96];
+    snprintf(yh, sizeof yh, "%s [95%% CI]", y_name);
+    const char *head[] = {"series", x_name, yh, "n"};
+    lw_table_begin(h, "data", head, 4);
+    for (int s = 0; s < d->n_series; s++)
+        for (int i = 0; i < d->series[s].n; i++) {
+            const lw_plot_point *q = &d->series[s].pts[i];
+            char x[32], ci[96], n[32];
+            snprintf(x, sizeof x, "%g", q->x);
+            lw_fmt_ci(ci, sizeof ci, q->y, q->lo, q->hi, false);
+            snprintf(n, sizeof n, d->series[s].n_items[i] > 0 ? "%d" : "-", d->series[s].n_items[i]);
+            const char *cells[] = {d->series[s].name, x, ci, n};
+            lw_table_row(h, cells, NULL, 4);
+        }
+    lw_table_end(h);
+}

@@ -39,6 +39,10 @@ static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
         rc = lw_curve_doc_figure(h, ctx, &d, "Rate-accuracy curves: accuracy against payload bits, per channel",
                                  true, true, 0, 1);
     }
+    if (rc == 0) {
+        lw_html_raw(h, "<h3>Every channel and budget</h3>\n");
+        lw_curve_doc_table(h, &d, "payload bits", "accuracy");
+    }
     if (rc == 0 && d.comparisons && json_array_size(d.comparisons) > 0) {
         lw_html_raw(h, "<h3>Activation against text at each budget</h3>\n");
         comparisons_table(h, d.comparisons);

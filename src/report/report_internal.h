@@ -92,6 +92,8 @@ void lw_curve_doc_free(lw_curve_doc *d);
 /* The document's figure: series, floor / ceiling / threshold lines, provenance. */
 int lw_curve_doc_figure(lw_html *h, lw_report_ctx *ctx, const lw_curve_doc *d, const char *title, bool log2_x,
                         bool bands, double y_min, double y_max);
+/* Every point of the document as a table: series, x, y [CI], n. */
+void lw_curve_doc_table(lw_html *h, const lw_curve_doc *d, const char *x_name, const char *y_name);
 /* True when doc is an object whose "format" is fmt. */
 bool lw_is_format(const lw_report_input *in, const char *fmt);
 
