@@ -8,7 +8,7 @@
 #include "latentwire/report.h"
 
 static const char *USAGE =
-    "usage: latentwire report RESULTS... -o REPORT.html [--title TEXT]\n"
+    "usage: latentwire report RESULTS... -o REPORT.html [--title TEXT] [--resamples N]\n"
     "  One self-contained HTML file (inline SVG and CSS, no script, nothing fetched) over any mix of\n"
     "  result files: align.json, retrieval --json, channel --json or --out records, debate --json or --out\n"
     "  records, verdict --json, and latentwire.race/1, latentwire.scan/1, latentwire.codec-retrieval/1\n"

@@ -123,6 +123,11 @@ static void test_bad_inputs(void **state) {
     expect_refused(write_file("verdict-bad.json", "{\"plan_sha256\": \"ab\", \"hypotheses\": [{\"id\": \"H1\", "
                                                   "\"verdict\": \"MAYBE\"}]}"),
                    "PASS, FAIL or INCONCLUSIVE");
+    const char *missing = lw_test_tmpfile("no-such-result.json");
+    remove(missing);
+    expect_refused(missing, "No such file");
+    const char *again = strstr(lw_last_error(), missing) + strlen(missing);
+    assert_null(strstr(again, missing)); /* named once */
     const char *none[] = {NULL};
     assert_null(lw_report_html(none, 0, NULL));
 }

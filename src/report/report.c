@@ -138,7 +138,7 @@ static int load_input(const char *path, lw_report_input *in) {
     *in = (lw_report_input){.path = path};
     size_t len;
     char *text = lw_read_file(path, &len);
-    if (!text) return lw_fail_prefix("%s: ", path);
+    if (!text) return -1; /* the message names the file */
     lw_sha256_buf(text, len, in->sha256);
     json_error_t err;
     in->doc = json_loadb(text, len, 0, &err);
