@@ -46,6 +46,7 @@ static const struct {
     {"debate", cmd_debate, "--agents A,B,... --task T   multi-agent debate with majority vote"},
     {"panel", cmd_panel, "patching --receivers M,... --donors M,... --out DIR   patching panel with controls"},
     {"verdict", cmd_verdict, "PLAN RECORDS...              pre-registered hypotheses decided: PASS / FAIL / INCONCLUSIVE"},
+    {"report", cmd_report, "RESULTS... -o REPORT.html      one self-contained HTML page: figures and tables with CIs"},
     {"generate", cmd_generate, "--model M --prompt TEXT [--hook ...]   text generation with hooks"},
 };
 

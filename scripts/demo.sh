@@ -10,6 +10,7 @@
 #      bridged Gemma 3 -> SmolLM2 substrate, paired on the same queries. It encodes 5183
 #      abstracts through MiniLM and through SmolLM2: hours on 2 cores, so it is not in the
 #      default demo.
+#   6. out/demo/report.html: every result of the steps run, in one self-contained page
 # LW_DEMO_TOY=1 also runs the TinyStories pair from ../shared (the fast path of earlier steps).
 # Every step resumes or reuses what a previous run finished (outputs in out/demo/).
 set -euo pipefail
@@ -76,4 +77,11 @@ if [ "${LW_DEMO_TOY:-0}" = "1" ] && [ -f "$shared/models/stories260K.gguf" ]; th
   "$cli" align --source "$shared/models/stories260K.gguf" --target "$shared/models/tinystories656K.gguf" \
     --data "$shared/data" --out "$out/align-toy" --quick
 fi
-step "done; outputs in $out/"
+step "report: every result above in one self-contained page"
+results=("$out/align/align.json" "$out/channels-smol-chat.jsonl" "$out/channels-gemma-smol.jsonl")
+for f in "$out/scifact/minilm.json" "$out/scifact/bridged.json" "$out/scifact/paired.json" "$out/align-toy/align.json"; do
+  [ -f "$f" ] && results+=("$f")
+done
+"$cli" report "${results[@]}" -o "$out/report.html" --title "latentwire demo: Gemma 3 270M and SmolLM2-135M"
+
+step "done; outputs in $out/ (open $out/report.html in a browser)"

@@ -4,7 +4,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config git ninja-build python3 python3-pip python3-venv
       libopenblas-dev liblapacke-dev zlib1g-dev libbrotli-dev libzstd-dev
-      libjansson-dev libssl-dev libcmocka-dev clang libclang-rt-14-dev)
+      libjansson-dev libssl-dev libcmocka-dev clang libclang-rt-14-dev
+      chromium)  # chromium: the report's browser test (headless; tests/python/report_browser.py)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

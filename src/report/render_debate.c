@@ -1,0 +1,76 @@
+/* debate: its --json summary {vote, solo, difference} or its --out records (vote and agent 0's
+ * scores per item, recomputed as debate prints them). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "latentwire/retrieval.h"
+#include "report/report_internal.h"
+
+static bool detect(const lw_report_input *in) {
+    if (in->doc)
+        return json_is_object(json_object_get(in->doc, "vote")) && json_is_object(json_object_get(in->doc, "solo")) &&
+               json_is_object(json_object_get(in->doc, "difference"));
+    size_t i;
+    json_t *o;
+    json_array_foreach(in->lines, i, o) if (!json_is_number(json_object_get(o, "score")) ||
+                                            !json_is_number(json_object_get(o, "solo_score")) ||
+                                            !json_object_get(o, "final")) return false;
+    return json_array_size(in->lines) > 0;
+}
+
+static void table(lw_html *h, lw_report_ctx *ctx, const lw_ci *vote, const lw_ci *solo, const lw_ci *d, double p,
+                  const char *how) {
+    lw_fig_begin(h, ctx, "Debate: the majority vote against agent 0 answering alone (same items)");
+    static const char *const head[] = {"", "accuracy [95% CI]", "n"};
+    lw_table_begin(h, "data", head, 3);
+    const lw_ci *cis[] = {vote, solo, d};
+    const char *names[] = {"majority vote", "agent 0 alone (round 1)", "difference (vote - agent 0)"};
+    for (int i = 0; i < 3; i++) {
+        char ci[96], n[32];
+        lw_fmt_ci(ci, sizeof ci, cis[i]->mean, cis[i]->lo, cis[i]->hi, i == 2);
+        snprintf(n, sizeof n, "%d", cis[i]->n);
+        const char *cells[] = {names[i], ci, n};
+        lw_table_row(h, cells, NULL, 3);
+    }
+    lw_table_end(h);
+    lw_html_raw(h, "<p class=\"note\">");
+    lw_html_textf(h, "p = %.3g (paired). %s", p, how);
+    lw_html_raw(h, "</p>\n");
+    lw_note(h, "debate records no command or settings in its outputs.");
+    lw_fig_end(h);
+}
+
+static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
+    lw_ci v = {0}, s = {0}, d = {0};
+    double p = NAN;
+    if (in->doc) {
+        json_t *dj = json_object_get(in->doc, "difference");
+        if (!lw_jci(json_object_get(in->doc, "vote"), &v.mean, &v.lo, &v.hi, &v.n) ||
+            !lw_jci(json_object_get(in->doc, "solo"), &s.mean, &s.lo, &s.hi, &s.n) ||
+            !lw_jci(dj, &d.mean, &d.lo, &d.hi, &d.n))
+            return lw_fail("vote, solo and difference must each have a mean");
+        p = lw_jnum(dj, "p_value");
+        table(h, ctx, &v, &s, &d, p, "As debate --json recorded them.");
+        return 0;
+    }
+    size_t n = json_array_size(in->lines), i;
+    double *a = calloc(n, sizeof *a), *b = calloc(n, sizeof *b);
+    json_t *o;
+    int rc = a && b ? 0 : lw_fail("out of memory");
+    json_array_foreach(in->lines, i, o) if (rc == 0) a[i] = lw_jnum(o, "score"), b[i] = lw_jnum(o, "solo_score");
+    uint64_t seed = ctx->params->seed;
+    int R = ctx->params->resamples;
+    if (rc == 0 && (lw_ci_mean(a, (int)n, R, 0.95, seed, &v) || lw_ci_mean(b, (int)n, R, 0.95, seed, &s) ||
+                    lw_ci_paired(a, b, (int)n, R, 0.95, seed, &d, &p)))
+        rc = -1;
+    if (rc == 0) table(h, ctx, &v, &s, &d, p, "Recomputed from the per-item records (lw_ci_mean, lw_ci_paired).");
+    free(a);
+    free(b);
+    return rc;
+}
+
+const lw_report_renderer *lw_render_debate(void) {
+    static const lw_report_renderer r = {"debate", detect, render};
+    return &r;
+}

@@ -1,0 +1,121 @@
+/* retrieval --json (files: {"bridge"|"raw", "compare", "difference", "regime", ...}; BEIR:
+ * {"metrics", "n_docs", ...}; --paired: {"a", "b", "n_paired", "metrics": {m: {a, b,
+ * a_minus_b}}}): every metric with its CI, as a table and a figure. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "report/report_internal.h"
+
+static bool is_paired(json_t *doc) { return json_object_get(doc, "n_paired") && json_is_object(json_object_get(doc, "metrics")); }
+
+static json_t *main_metrics(json_t *doc) {
+    json_t *m = json_object_get(doc, "bridge");
+    if (!m) m = json_object_get(doc, "raw");
+    if (!m && json_object_get(doc, "n_docs")) m = json_object_get(doc, "metrics");
+    return json_is_object(m) ? m : NULL;
+}
+
+static bool detect(const lw_report_input *in) {
+    return in->doc && (is_paired(in->doc) || (main_metrics(in->doc) && (json_object_get(in->doc, "regime") ||
+                                                                         json_object_get(in->doc, "n_docs"))));
+}
+
+/* Columns: each named metrics object (may be NULL), one row per metric of the first. */
+static int metric_figure(lw_html *h, lw_report_ctx *ctx, const char *title, json_t **cols, const char **names,
+                         const bool *signed_col, int n_cols, int n_plotted) {
+    lw_fig_begin(h, ctx, title);
+    enum { MAX_M = 32, MAX_C = 3 };
+    lw_plot_point pts[MAX_C][MAX_M];
+    lw_plot_tick ticks[MAX_M];
+    int nm = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(cols[0], k, v) {
+        if (nm == MAX_M) break;
+        ticks[nm] = (lw_plot_tick){.value = nm, .label = k};
+        for (int c = 0; c < n_plotted; c++) {
+            double m, lo, hi;
+            if (!lw_jci(json_object_get(cols[c], k), &m, &lo, &hi, NULL)) m = NAN;
+            pts[c][nm] = (lw_plot_point){.x = nm + 0.12 * c, .y = m, .lo = lo, .hi = hi, .label = k};
+        }
+        nm++;
+    }
+    lw_plot_series s[MAX_C];
+    int ns = 0;
+    for (int c = 0; c < n_plotted; c++) {
+        int k2 = 0;
+        for (int i = 0; i < nm; i++)
+            if (!isnan(pts[c][i].y)) pts[c][k2++] = pts[c][i];
+        s[ns++] = (lw_plot_series){.name = names[c], .pts = pts[c], .n = k2, .points_only = true};
+    }
+    lw_plot p = {.title = "Retrieval metrics (95% CI over queries)", .x_label = "metric", .y_label = "value",
+                 .y_min = 0, .y_max = 1, .x_ticks = ticks, .n_x_ticks = nm, .series = s, .n_series = ns};
+    if (nm > 0 && lw_svg_curve(h, &p) != 0) return -1;
+    const char *head[1 + MAX_C] = {"metric"};
+    for (int c = 0; c < n_cols; c++) head[1 + c] = names[c];
+    lw_table_begin(h, "data", head, 1 + n_cols);
+    json_object_foreach(cols[0], k, v) {
+        char buf[MAX_C][96];
+        const char *cells[1 + MAX_C] = {k};
+        for (int c = 0; c < n_cols; c++) {
+            double m, lo, hi;
+            int n;
+            if (lw_jci(json_object_get(cols[c], k), &m, &lo, &hi, &n)) {
+                lw_fmt_ci(buf[c], sizeof buf[c], m, lo, hi, signed_col[c]);
+                snprintf(buf[c] + strlen(buf[c]), sizeof buf[c] - strlen(buf[c]), " (n %d)", n);
+                cells[1 + c] = buf[c];
+            } else cells[1 + c] = "-";
+        }
+        lw_table_row(h, cells, NULL, 1 + n_cols);
+    }
+    lw_table_end(h);
+    return 0;
+}
+
+static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
+    json_t *doc = in->doc, *settings = json_object();
+    const char *keys[] = {"regime", "n_queries", "n_candidates", "mean_candidates_per_query", "n_docs",
+                          "n_docs_untokenizable", "n_queries_dropped", "ndcg_gain", "a", "b", "n_paired",
+                          "n_only_a", "n_only_b"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (json_object_get(doc, keys[i])) json_object_set(settings, keys[i], json_object_get(doc, keys[i]));
+    int rc;
+    if (is_paired(doc)) {
+        /* per metric {a, b, a_minus_b}: regroup into three columns */
+        json_t *ca = json_object(), *cb = json_object(), *cd = json_object();
+        const char *k;
+        json_t *v;
+        json_object_foreach(json_object_get(doc, "metrics"), k, v) {
+            json_object_set(ca, k, json_object_get(v, "a"));
+            json_object_set(cb, k, json_object_get(v, "b"));
+            json_object_set(cd, k, json_object_get(v, "a_minus_b"));
+        }
+        json_t *cols[] = {ca, cb, cd};
+        const char *names[] = {"A", "B", "A - B (paired)"};
+        const bool sg[] = {false, false, true};
+        rc = metric_figure(h, ctx, "Retrieval, two runs paired on the same queries", cols, names, sg, 3, 2);
+        json_decref(ca);
+        json_decref(cb);
+        json_decref(cd);
+    } else {
+        json_t *cols[] = {main_metrics(doc), json_object_get(doc, "compare"), json_object_get(doc, "difference")};
+        const char *names[] = {json_object_get(doc, "bridge") ? "bridge" : "score", "compare", "bridge - compare"};
+        const bool sg[] = {false, false, true};
+        int n_cols = json_is_object(cols[1]) ? 3 : 1;
+        rc = metric_figure(h, ctx, "Retrieval metrics with 95% CIs over queries", cols, names, sg, n_cols,
+                           n_cols == 3 ? 2 : 1);
+    }
+    if (rc == 0) {
+        lw_note(h, "retrieval --json records no command line; what it records is listed here.");
+        lw_fig_provenance(h, NULL, settings);
+        lw_fig_end(h);
+    }
+    json_decref(settings);
+    return rc;
+}
+
+const lw_report_renderer *lw_render_retrieval(void) {
+    static const lw_report_renderer r = {"retrieval", detect, render};
+    return &r;
+}

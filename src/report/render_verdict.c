@@ -1,0 +1,63 @@
+/* verdict --json: every hypothesis of the plan with the numbers that decided it. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "report/report_internal.h"
+
+static bool detect(const lw_report_input *in) {
+    return lw_jstr(in->doc, "plan_sha256") && json_is_array(json_object_get(in->doc, "hypotheses"));
+}
+
+static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
+    json_t *doc = in->doc;
+    lw_fig_begin(h, ctx, "Pre-registered verdicts (Holm-adjusted across the plan)");
+    lw_html_raw(h, "<p>");
+    lw_html_textf(h, "Plan %s: %s (sha256 %s), %g records.", lw_jstr(doc, "plan") ? lw_jstr(doc, "plan") : "?",
+                  lw_jstr(doc, "title") ? lw_jstr(doc, "title") : "", lw_jstr(doc, "plan_sha256"),
+                  lw_jnum(doc, "n_records"));
+    lw_html_raw(h, "</p>\n");
+    static const char *const head[] = {"id", "verdict", "claim", "estimate", "interval", "p", "p (Holm)", "test", "n"};
+    lw_table_begin(h, "data verdicts", head, 9);
+    size_t i;
+    json_t *v;
+    int counts[3] = {0};
+    json_array_foreach(json_object_get(doc, "hypotheses"), i, v) {
+        const char *verdict = lw_jstr(v, "verdict");
+        static const char *const kinds[] = {"PASS", "FAIL", "INCONCLUSIVE"};
+        const char *cls = NULL;
+        for (int k = 0; k < 3; k++)
+            if (verdict && !strcmp(verdict, kinds[k])) cls = kinds[k], counts[k]++;
+        if (!cls) return lw_fail("hypotheses[%zu].verdict: must be PASS, FAIL or INCONCLUSIVE", i);
+        json_t *ci = json_object_get(v, "ci");
+        char est[32], iv[96], p[32], pa[32], n[32];
+        snprintf(est, sizeof est, "%+.4f", lw_jnum(v, "estimate"));
+        double level = lw_jnum(ci, "level");
+        snprintf(iv, sizeof iv, "[%+.4f, %+.4f] (%g%%%s%s)", lw_jnum(ci, "lo"), lw_jnum(ci, "hi"),
+                 isnan(level) ? 95.0 : 100 * level, lw_jstr(ci, "method") && *lw_jstr(ci, "method") ? ", " : "",
+                 lw_jstr(ci, "method") ? lw_jstr(ci, "method") : "");
+        snprintf(p, sizeof p, "%.3g", lw_jnum(v, "p"));
+        snprintf(pa, sizeof pa, "%.3g", lw_jnum(v, "p_adjusted"));
+        snprintf(n, sizeof n, "%g", lw_jnum(v, "n"));
+        const char *cells[] = {lw_jstr(v, "id"), verdict, lw_jstr(v, "claim"), est, iv, p, pa, lw_jstr(v, "test"), n};
+        const char *classes[] = {NULL, cls, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+        lw_table_row(h, cells, classes, 9);
+    }
+    lw_table_end(h);
+    lw_html_raw(h, "<p class=\"note\">");
+    lw_html_textf(h, "%d PASS, %d FAIL, %d INCONCLUSIVE. PASS: adjusted p <= alpha; FAIL: the interval lies on the "
+                     "null side of the threshold; otherwise INCONCLUSIVE.",
+                  counts[0], counts[1], counts[2]);
+    lw_html_raw(h, "</p>\n");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "latentwire verdict %s RECORDS... --json", lw_jstr(doc, "plan") ? lw_jstr(doc, "plan") : "PLAN");
+    lw_note(h, "verdict --json records the plan and its sha256, not the record files' names (RECORDS...).");
+    lw_fig_provenance(h, cmd, NULL);
+    lw_fig_end(h);
+    return 0;
+}
+
+const lw_report_renderer *lw_render_verdict(void) {
+    static const lw_report_renderer r = {"verdict", detect, render};
+    return &r;
+}

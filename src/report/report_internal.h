@@ -1,0 +1,100 @@
+/* Internal: the interface every renderer fills. A renderer recognizes its kind of result from
+ * the parsed file (detect) and appends its section (render); report.c loads the files, asks
+ * each renderer in turn, and wraps the sections into the page. */
+#ifndef LW_REPORT_INTERNAL_H
+#define LW_REPORT_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "latentwire/report.h"
+#include "report/html.h"
+
+typedef struct {
+    const char *path;
+    char sha256[65];
+    json_t *doc;   /* the file as one JSON value, or NULL */
+    json_t *lines; /* else: JSON Lines, an array of the lines' objects */
+} lw_report_input;
+
+typedef struct {
+    const lw_report_params *params;
+    int n_figures; /* figures so far: numbering and ids */
+} lw_report_ctx;
+
+typedef struct {
+    const char *kind;
+    bool (*detect)(const lw_report_input *in);
+    /* Appends the section's body. 0, or -1 with the error set (the caller names the file). */
+    int (*render)(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx);
+} lw_report_renderer;
+
+/* One accessor per renderer (functions, not exported data: a sanitized build would export an
+ * __odr_asan symbol beside every global object). */
+const lw_report_renderer *lw_render_align(void);
+const lw_report_renderer *lw_render_retrieval(void);
+const lw_report_renderer *lw_render_channel(void);
+const lw_report_renderer *lw_render_debate(void);
+const lw_report_renderer *lw_render_verdict(void);
+const lw_report_renderer *lw_render_race(void);
+const lw_report_renderer *lw_render_scan(void);
+const lw_report_renderer *lw_render_codec_retrieval(void);
+
+/* ---- helpers shared by the renderers (report.c) ---- */
+
+/* Opens a numbered figure: <figure id="fig-N"><figcaption>Figure N. title</figcaption>. */
+void lw_fig_begin(lw_html *h, lw_report_ctx *ctx, const char *title);
+/* The provenance under a figure: the command (verbatim; NULL: none recorded) and the settings
+ * object's scalar members as a list (NULL: none). */
+void lw_fig_provenance(lw_html *h, const char *command, json_t *settings);
+void lw_fig_end(lw_html *h);
+/* A note paragraph (escaped text). */
+void lw_note(lw_html *h, const char *text);
+
+/* Numbers and strings out of JSON: the member's number (NAN when absent or not a number),
+ * string (NULL). */
+double lw_jnum(json_t *obj, const char *key);
+const char *lw_jstr(json_t *obj, const char *key);
+/* A {"mean", "lo", "hi", "n"} object: true when mean is a number (lo, hi NAN when absent). */
+bool lw_jci(json_t *obj, double *mean, double *lo, double *hi, int *n);
+
+/* The curve documents (race, scan, codec-retrieval; report.h): parsed and checked, with the
+ * error naming the field. */
+typedef struct {
+    char *name;
+    lw_plot_point *pts;
+    int *n_items;
+    int n;
+} lw_curve_series;
+
+typedef struct {
+    bool present;
+    double y, lo, hi;
+    int n;
+    const char *label;
+} lw_curve_ref;
+
+typedef struct {
+    const char *title, *command, *x_label, *y_label;
+    json_t *settings;
+    lw_curve_series *series;
+    int n_series;
+    lw_curve_ref floor, ceiling;
+    double threshold; /* NAN: none */
+    bool has_selected;
+    double selected_x;
+    const char *selected_how;
+    json_t *comparisons; /* array or NULL */
+} lw_curve_doc;
+
+int lw_curve_doc_parse(json_t *doc, lw_curve_doc *out);
+void lw_curve_doc_free(lw_curve_doc *d);
+/* The document's figure: series, floor / ceiling / threshold lines, provenance. */
+int lw_curve_doc_figure(lw_html *h, lw_report_ctx *ctx, const lw_curve_doc *d, const char *title, bool log2_x,
+                        bool bands, double y_min, double y_max);
+/* Every point of the document as a table: series, x, y [CI], n. */
+void lw_curve_doc_table(lw_html *h, const lw_curve_doc *d, const char *x_name, const char *y_name);
+/* True when doc is an object whose "format" is fmt. */
+bool lw_is_format(const lw_report_input *in, const char *fmt);
+
+#endif
