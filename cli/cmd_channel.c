@@ -346,9 +346,11 @@ static int run_split(runner *R, const char *split, const lw_task *t, condition *
             costs[at] = cost_json(&r.cost);
             int wrc = 0;
             if (R->rec) {
-                json_t *line = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:O}", "split", split, "condition",
+                /* generated text may end inside a UTF-8 character (byte-level tokens): JSON holds
+                 * whole characters (cli_json_text), or json_pack would refuse the line */
+                json_t *line = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:f, s:O}", "split", split, "condition",
                                          cs[c]->name, "id", it->id, "receiver", it->receiver, "message",
-                                         r.message ? r.message : "", "output", r.output ? r.output : "", "gold",
+                                         cli_json_text(r.message), "output", cli_json_text(r.output), "gold",
                                          it->gold, "score", scores[at], "cost", costs[at]);
                 wrc = write_record(R->rec, line);
                 json_decref(line);

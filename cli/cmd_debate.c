@@ -157,9 +157,11 @@ int cmd_debate(int argc, char **argv) {
         wall += r.cost.wall_s;
         if (rec) {
             json_t *answers = json_array();
-            for (int k = 0; k < r.rounds * r.n_agents; k++) json_array_append_new(answers, json_string(r.answers[k]));
-            json_t *line = json_pack("{s:s, s:s, s:o, s:s, s:i, s:s, s:f, s:f}", "id", it->id, "question", question,
-                                     "answers", answers, "final", r.final, "final_agent", r.final_agent, "gold",
+            /* answers may end inside a UTF-8 character: whole characters only (cli_json_text) */
+            for (int k = 0; k < r.rounds * r.n_agents; k++) json_array_append_new(answers, cli_json_text(r.answers[k]));
+            json_t *line = json_pack("{s:s, s:o, s:o, s:o, s:i, s:s, s:f, s:f}", "id", it->id, "question",
+                                     cli_json_text(question), "answers", answers, "final", cli_json_text(r.final),
+                                     "final_agent", r.final_agent, "gold",
                                      it->gold, "score", vote[i], "solo_score", solo[i]);
             char *s = json_dumps(line, JSON_COMPACT);
             fprintf(rec, "%s\n", s);

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "latentwire/task.h"
+#include "support/synth_model.h"
 #include "support/testutil.h"
 
 static char S260[1200], S656[1200], DATA[1200];
@@ -398,9 +399,41 @@ static void test_task_split(void **state) {
     lw_task_free(&pool);
 }
 
+/* A model whose greedy answers are byte tokens that cut UTF-8 characters (the synthetic model
+ * with seed 1 and an untied output matrix answers such bytes): the records still hold valid
+ * JSON strings (whole characters, U+FFFD for the rest), as they do for SmolLM2's byte-level
+ * answers; before, json_pack refused the line and the run failed ("cannot write the records"). */
+static void test_records_of_partial_characters(void **state) {
+    (void)state;
+    lw_synth_params sp = lw_synth_default_params();
+    sp.seed = 1;
+    sp.tied = false;
+    const char *model = lw_test_tmpfile("bytes.gguf");
+    assert_int_equal(lw_synth_write(model, &sp), 0);
+    const char *task = write_task("bytes_task.jsonl", 6, NULL);
+    const char *out = lw_test_tmpfile("bytes_records.jsonl");
+    remove(out);
+    char args[8192];
+    snprintf(args, sizeof args, "channel --sender %s --receiver %s --task %s --channel none,context --answer-tokens 16 --out %s",
+             model, model, task, out);
+    expect_ok(args);
+    json_t *recs = load_records(out);
+    size_t i;
+    json_t *r;
+    int replaced = 0;
+    assert_true(json_array_size(recs) > 0);
+    json_array_foreach(recs, i, r) {
+        assert_true(json_is_string(json_object_get(r, "output")));
+        replaced += strstr(json_string_value(json_object_get(r, "output")), "\xef\xbf\xbd") != NULL;
+    }
+    assert_true(replaced > 0); /* the case this test is about did occur */
+    json_decref(recs);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_task_split),
+        cmocka_unit_test(test_records_of_partial_characters),
         cmocka_unit_test(test_list_items_refused),
         cmocka_unit_test(test_not_applicable_rows),
         cmocka_unit_test(test_resume_checks_settings),
