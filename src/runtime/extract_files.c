@@ -400,8 +400,9 @@ static int emit_bytes(job *j, int f, const void *data, size_t n_bytes) {
     return lw_sha256_update(j->hash[f], data, n_bytes);
 }
 
-/* row_id and line of text t, once per row; with every-token rows also position and token. */
-static int emit_index(job *j, int64_t t, int64_t n_rows, const int32_t *tokens) {
+/* row_id and line of text t, once per row; with every-token rows also position (the
+ * tokens follow with emit_tokens). */
+static int emit_index(job *j, int64_t t, int64_t n_rows) {
     const int base = j->n_layers + 2 * j->n_lens;
     int rc = 0;
     int64_t line = j->corpus.line_no[t];
@@ -411,8 +412,12 @@ static int emit_index(job *j, int64_t t, int64_t n_rows, const int32_t *tokens) 
         int32_t pos = (int32_t)r;
         if (rc == 0 && every_token(j)) rc = emit_bytes(j, base + 2, &pos, sizeof pos);
     }
-    if (rc == 0 && every_token(j)) rc = emit_bytes(j, base + 3, tokens, sizeof(int32_t) * (size_t)n_rows);
     return rc;
+}
+
+/* Every-token rows: the token of each row, after emit_index. */
+static int emit_tokens(job *j, const int32_t *tokens, int64_t n_rows) {
+    return emit_bytes(j, j->n_layers + 2 * j->n_lens + 3, tokens, sizeof(int32_t) * (size_t)n_rows);
 }
 
 /* ------------------------------------------------------------------- runs ---- */
@@ -485,7 +490,7 @@ static int run_pooled(job *j, int64_t t0, int64_t t1, int64_t *done, int shard, 
             float *rows[j->n_layers];
             for (int k = 0; k < j->n_layers; k++) rows[k] = buf[k] + (size_t)q * j->width[k];
             rc = check_finite(j, which[q], rows, one);
-            if (rc == 0) rc = emit_index(j, which[q], 1, NULL);
+            if (rc == 0) rc = emit_index(j, which[q], 1);
         }
         for (int k = 0; rc == 0 && k < j->n_layers; k++) {
             rc = emit_bytes(j, k, buf[k], sizeof(float) * (size_t)j->width[k] * (size_t)n);
@@ -533,7 +538,8 @@ static int run_tokens(job *j, int64_t t0, int64_t t1, int64_t *done, int shard, 
             rc = emit_bytes(j, k, rows[k], sizeof(float) * (size_t)j->width[k] * (size_t)n_rows[k]);
             if (rc == 0) rc = emit_lens(j, k, rows[k], n_rows[k]);
         }
-        if (rc == 0) rc = emit_index(j, t, j->n_tok[t], tok);
+        if (rc == 0) rc = emit_index(j, t, j->n_tok[t]);
+        if (rc == 0) rc = emit_tokens(j, tok, j->n_tok[t]);
         lw_session_clear_captures(j->s);
         free(tok);
         if (rc == 0) rc = check_signal();
