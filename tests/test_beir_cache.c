@@ -257,7 +257,7 @@ static void test_resume_after_failed_shard(void **state) {
              "--resamples 100 --per-query %s %s",
              BEIR, MODEL, MODEL, pq, extra);
     assert_int_equal(lw_test_run_cli(args, NULL, &err), 0);
-    assert_int_equal(count_substr(err, "made with other settings; made again"), QUERY_SHARDS);
+    assert_int_equal(count_substr(err, "made with other settings (layers was [2], now [1]); made again"), QUERY_SHARDS);
     assert_int_equal(count_substr(err, "is complete, kept"), CORPUS_SHARDS);
     free(err);
 }

@@ -251,6 +251,9 @@ static char *settings_json(const job *j, int shard, int n_shards, int64_t t0, in
     /* texts share a batch (and the KV cache) with their neighbours, which moves the floats */
     json_object_set_new(root, "batch", json_integer(p->batch));
     json_object_set_new(root, "n_ctx", json_integer(j->n_ctx));
+    /* layers offloaded to a GPU compute with other kernels (other floats); recorded as asked
+     * for, so a CPU-only build's shards are not reused by a GPU run either */
+    json_object_set_new(root, "n_gpu_layers", json_integer(j->info.n_gpu_layers));
     json_object_set_new(root, "input", json_string(j->input));
     json_object_set_new(root, "input_field", json_string(p->field));
     json_object_set_new(root, "input_sha256", json_string(j->input_sha));
@@ -264,10 +267,33 @@ static char *settings_json(const job *j, int shard, int n_shards, int64_t t0, in
     return s;
 }
 
+/* "made with other settings (batch was 1, now 2)": the first setting (sorted by name) whose
+ * value differs between the shard's record and this run's, into buf. */
+static const char *settings_difference(const char *have, const char *want, char *buf, size_t n) {
+    json_t *a = json_loads(have, 0, NULL), *b = json_loads(want, 0, NULL);
+    snprintf(buf, n, "made with other settings");
+    const char *key;
+    json_t *bv;
+    json_object_foreach(b, key, bv) {
+        json_t *av = json_object_get(a, key);
+        if (av && json_equal(av, bv)) continue;
+        char *was = av ? json_dumps(av, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+        char *now = json_dumps(bv, JSON_ENCODE_ANY | JSON_COMPACT);
+        snprintf(buf, n, "made with other settings (%s was %.200s, now %.200s)", key, was ? was : "not recorded",
+                 now ? now : "?");
+        free(was);
+        free(now);
+        break;
+    }
+    json_decref(a);
+    json_decref(b);
+    return buf;
+}
+
 /* Whether the finished shard at path was made with these settings and its every tensor's
  * bytes still hash to the sha256 recorded in it. false with *why set when it exists but
- * differs; false with *why NULL when there is none. */
-static bool shard_verified(const char *path, const char *settings, const char **why) {
+ * differs (pointing into why_buf or a constant); false with *why NULL when there is none. */
+static bool shard_verified(const char *path, const char *settings, const char **why, char *why_buf, size_t why_n) {
     *why = NULL;
     if (access(path, F_OK) != 0) return false;
     lw_st_file *f = lw_st_open(path);
@@ -278,7 +304,8 @@ static bool shard_verified(const char *path, const char *settings, const char **
     const char *have = lw_st_meta(f, "latentwire"), *sums = lw_st_meta(f, "sha256");
     json_t *want = sums ? json_loads(sums, 0, NULL) : NULL;
     bool ok = false;
-    if (!have || strcmp(have, settings) != 0) *why = "made with other settings";
+    if (!have) *why = "made with other settings (none recorded)";
+    else if (strcmp(have, settings) != 0) *why = settings_difference(have, settings, why_buf, why_n);
     else if (!json_is_object(want) || json_object_size(want) != (size_t)lw_st_count(f)) *why = "no checksums";
     else {
         ok = true;
@@ -637,7 +664,8 @@ static int run_shards(job *j, lw_extract_result *res) {
         char *settings = settings_json(j, sh, n_shards, t0, t1);
         if (!settings) return -1;
         const char *why = NULL;
-        if (j->p->resume && shard_verified(path, settings, &why)) {
+        char why_buf[512];
+        if (j->p->resume && shard_verified(path, settings, &why, why_buf, sizeof why_buf)) {
             emit(j, (lw_extract_event){.kind = LW_EXTRACT_EV_KEPT, .path = path, .shard = sh, .n_shards = n_shards,
                                        .first_text = t0, .last_text = t1 - 1});
             done += t1 - t0;
