@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "common/fileio.h"
+#include "latentwire/files.h"
 #include "latentwire/runtime.h"
 #include "latentwire/safetensors.h"
 

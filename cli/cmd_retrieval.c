@@ -12,9 +12,8 @@
 
 #include "acts.h"
 #include "cli.h"
-#include "common/fileio.h"
-#include "common/jsonio.h"
-#include "eval/ci_json.h"
+#include "latentwire/files.h"
+#include "latentwire/json.h"
 #include "latentwire/bridge.h"
 #include "latentwire/extract.h"
 #include "latentwire/retrieval.h"
