@@ -33,23 +33,6 @@ static char DIR_[1200], BEIR[1300], BASE_PQ[1300];
 
 static const char *WORDS[] = {"dog", "cat", "ball", "tree", "bird", "sun", "boat", "cake", "hat", "fish", "mom", "park"};
 
-static char *read_all(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *s = NULL;
-    size_t n = 0, cap = 0, got;
-    char buf[4096];
-    while ((got = fread(buf, 1, sizeof buf, f)) > 0) {
-        if (n + got + 1 > cap) s = realloc(s, cap = (n + got + 1) * 2);
-        memcpy(s + n, buf, got);
-        n += got;
-    }
-    fclose(f);
-    if (!s) s = calloc(1, 1);
-    s[n] = '\0';
-    return s;
-}
-
 static void doc_text(int i, char *buf, size_t n) {
     snprintf(buf, n, "the %s and the %s went to the %s with a %s", WORDS[i % 12], WORDS[(i * 5 + 1) % 12],
              WORDS[(i * 7 + 3) % 12], WORDS[(i / 3) % 12]);
@@ -91,7 +74,7 @@ static char *run_beir(const char *beir, const char *extra, const char *tag, int 
              "--resamples 100 --per-query %s %s",
              beir, MODEL, MODEL, pq, extra);
     *rc = lw_test_run_cli(args, NULL, err);
-    return *rc == 0 ? read_all(pq) : NULL;
+    return *rc == 0 ? lw_test_read_file(pq) : NULL;
 }
 
 static int setup(void **state) {
@@ -125,12 +108,6 @@ static void shard_path(const char *cache, const char *name, int k, int n, char *
 static ino_t inode_of(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 ? st.st_ino : 0;
-}
-
-static int count_substr(const char *s, const char *what) {
-    int n = 0;
-    for (const char *p = s; (p = strstr(p, what)); p++) n++;
-    return n;
 }
 
 /* Rows of lw_embed_texts: in memory, through a fresh cache, and read back from that cache,
@@ -202,13 +179,13 @@ static void test_cache_matches_and_is_reused(void **state) {
     }
     shard_path(cache, "queries", QUERY_SHARDS, QUERY_SHARDS, path, sizeof path);
     assert_true(lw_test_file_exists(path));
-    assert_int_equal(count_substr(err, "is complete, kept"), 0);
+    assert_int_equal(lw_test_count_substr(err, "is complete, kept"), 0);
     free(got);
     free(err);
     got = run_beir(BEIR, extra, "cache1b", &rc, &err);
     assert_int_equal(rc, 0);
     assert_string_equal(got, base);
-    assert_int_equal(count_substr(err, "is complete, kept"), CORPUS_SHARDS + QUERY_SHARDS);
+    assert_int_equal(lw_test_count_substr(err, "is complete, kept"), CORPUS_SHARDS + QUERY_SHARDS);
     free(got);
     free(err);
 }
@@ -242,7 +219,7 @@ static void test_resume_after_failed_shard(void **state) {
     got = run_beir(BEIR, extra, "cache2b", &rc, &err);
     if (rc != 0) fail_msg("resumed run failed (%d): %s", rc, err);
     assert_string_equal(got, base);
-    assert_int_equal(count_substr(err, "is complete, kept"), QUERY_SHARDS + 2);
+    assert_int_equal(lw_test_count_substr(err, "is complete, kept"), QUERY_SHARDS + 2);
     assert_non_null(strstr(err, s1));
     assert_non_null(strstr(err, s2));
     assert_int_equal(inode_of(s1), i1);
@@ -257,8 +234,8 @@ static void test_resume_after_failed_shard(void **state) {
              "--resamples 100 --per-query %s %s",
              BEIR, MODEL, MODEL, pq, extra);
     assert_int_equal(lw_test_run_cli(args, NULL, &err), 0);
-    assert_int_equal(count_substr(err, "made with other settings (layers was [2], now [1]); made again"), QUERY_SHARDS);
-    assert_int_equal(count_substr(err, "is complete, kept"), CORPUS_SHARDS);
+    assert_int_equal(lw_test_count_substr(err, "made with other settings (layers was [2], now [1]); made again"), QUERY_SHARDS);
+    assert_int_equal(lw_test_count_substr(err, "is complete, kept"), CORPUS_SHARDS);
     free(err);
 }
 
@@ -320,7 +297,7 @@ static void test_resume_after_kill(void **state) {
     char *got = run_beir(beir, extra, "resumed", &rc, &err2);
     if (rc != 0) fail_msg("resumed run failed (%d): %s", rc, err2);
     assert_string_equal(got, ref);
-    assert_true(count_substr(err2, "is complete, kept") >= finished);
+    assert_true(lw_test_count_substr(err2, "is complete, kept") >= finished);
     for (int k = 1; k <= BIG_SHARDS; k++) {
         char path[1600];
         shard_path(cache, "corpus", k, BIG_SHARDS, path, sizeof path);

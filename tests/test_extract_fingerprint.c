@@ -34,12 +34,6 @@ static int setup(void **state) {
     return 0;
 }
 
-static int count(const char *s, const char *what) {
-    int n = 0;
-    for (const char *p = s; (p = strstr(p, what)); p++) n++;
-    return n;
-}
-
 /* extract into OUT (2 shards of 2 texts) with --resume and the given extra options; stderr. */
 static char *extract(const char *extra) {
     char args[4096];
@@ -72,20 +66,20 @@ static void test_gpu_layers_in_fingerprint(void **state) {
     free(extract("--gpu-layers 0"));
     assert_int_equal(recorded_gpu_layers(shard1), 0);
     char *err = extract("--gpu-layers 0");
-    assert_int_equal(count(err, "is complete, kept"), 2);
+    assert_int_equal(lw_test_count_substr(err, "is complete, kept"), 2);
     free(err);
     err = extract("--gpu-layers 3");
-    assert_int_equal(count(err, "is complete, kept"), 0);
-    assert_int_equal(count(err, "made with other settings (n_gpu_layers was 0, now 3); made again"), 2);
+    assert_int_equal(lw_test_count_substr(err, "is complete, kept"), 0);
+    assert_int_equal(lw_test_count_substr(err, "made with other settings (n_gpu_layers was 0, now 3); made again"), 2);
     free(err);
     assert_int_equal(recorded_gpu_layers(shard1), 3);
     assert_int_equal(recorded_gpu_layers(shard2), 3);
     err = extract("--gpu-layers 3");
-    assert_int_equal(count(err, "is complete, kept"), 2);
+    assert_int_equal(lw_test_count_substr(err, "is complete, kept"), 2);
     free(err);
     /* another --batch names that setting */
     err = extract("--gpu-layers 3 --batch 1");
-    assert_int_equal(count(err, "made with other settings (batch was 2, now 1); made again"), 2);
+    assert_int_equal(lw_test_count_substr(err, "made with other settings (batch was 2, now 1); made again"), 2);
     free(err);
 }
 

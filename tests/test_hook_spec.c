@@ -19,13 +19,6 @@
 #include "support/synth_model.h"
 #include "support/testutil.h"
 
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-}
-
 static void test_parse_valid(void **state) {
     (void)state;
     lw_hook_spec s;
@@ -94,7 +87,7 @@ static void test_parse_refused(void **state) {
 static void test_vectors_text(void **state) {
     (void)state;
     const char *path = lw_test_tmpfile("hs_vec.txt");
-    write_text(path, "1 2 3\n\n  \n4 5 6.5\n");
+    lw_test_write_text(path, "1 2 3\n\n  \n4 5 6.5\n");
     int n = 0;
     float *v = lw_hook_vectors_load(path, NULL, 3, &n);
     assert_non_null(v);
@@ -106,11 +99,11 @@ static void test_vectors_text(void **state) {
     assert_null(lw_hook_vectors_load(path, NULL, 4, &n));
     snprintf(msg, sizeof msg, "%s:1: vector has 3 values, the site's width is 4", path);
     assert_string_equal(lw_last_error(), msg);
-    write_text(path, "1 2 3\n1 2 x\n");
+    lw_test_write_text(path, "1 2 3\n1 2 x\n");
     assert_null(lw_hook_vectors_load(path, NULL, 3, &n));
     snprintf(msg, sizeof msg, "%s:2: vector has 2 values and trailing garbage, the site's width is 3", path);
     assert_string_equal(lw_last_error(), msg);
-    write_text(path, "\n \n");
+    lw_test_write_text(path, "\n \n");
     assert_null(lw_hook_vectors_load(path, NULL, 3, &n));
     snprintf(msg, sizeof msg, "%s: no vectors", path);
     assert_string_equal(lw_last_error(), msg);
