@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/error.h"
+#include "latentwire/error.h"
 
 /* An I32 [rows] tensor (the --pool none keys), or NULL when absent or of another shape. */
 static const int32_t *i32_rows(const lw_st_file *f, const char *name, int64_t rows) {

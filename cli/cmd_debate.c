@@ -9,10 +9,9 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "common/error.h"
-#include "common/fileio.h"
-#include "common/jsonio.h"
-#include "eval/ci_json.h"
+#include "latentwire/error.h"
+#include "latentwire/files.h"
+#include "latentwire/json.h"
 #include "latentwire/channel.h"
 #include "latentwire/retrieval.h"
 

@@ -5,9 +5,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "common/fileio.h"
+#include "latentwire/hookspec.h"
 #include "latentwire/runtime.h"
-#include "latentwire/safetensors.h"
 
 static const char *USAGE =
     "usage: latentwire generate --model M.gguf --prompt TEXT [options]\n"
@@ -30,166 +29,36 @@ static const char *USAGE =
     "                 n_head x head_dim for hook_z); 1 vector for all positions or one per listed position\n"
     "      SCALE      multiplier for add (default 1)\n";
 
-/* Loads k x n_embd vectors (n_embd: the site's width) from a safetensors tensor or a text file. */
-static float *load_vectors(const char *spec, int n_embd, int *n_vec) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s", spec);
-    char *hash = strrchr(path, '#');
-    const char *tensor = NULL;
-    if (hash && strstr(path, ".safetensors#")) {
-        *hash = '\0';
-        tensor = hash + 1;
-    }
-    size_t len = strlen(path);
-    if (len > 12 && !strcmp(path + len - 12, ".safetensors")) {
-        lw_st_file *f = lw_st_open(path);
-        if (!f) {
-            fprintf(stderr, "latentwire generate: %s\n", lw_last_error());
-            return NULL;
-        }
-        const lw_st_tensor *t = tensor ? lw_st_find(f, tensor) : (lw_st_count(f) > 0 ? lw_st_get(f, 0) : NULL);
-        float *out = NULL;
-        if (!t) {
-            fprintf(stderr, "latentwire generate: %s: no tensor %s%s%s\n", path, tensor ? "\"" : "",
-                    tensor ? tensor : "in file", tensor ? "\"" : "");
-        } else if (t->dtype != LW_DT_F32 || t->n_dims < 1 || t->n_dims > 2 || t->shape[t->n_dims - 1] != n_embd) {
-            fprintf(stderr, "latentwire generate: %s: tensor \"%s\" must be F32 [k, %d] or [%d] (the site's width)\n",
-                    path, t->name, n_embd, n_embd);
-        } else {
-            *n_vec = t->n_dims == 2 ? (int)t->shape[0] : 1;
-            out = malloc(t->n_bytes ? t->n_bytes : 1);
-            memcpy(out, t->data, t->n_bytes);
-            if (*n_vec == 0) {
-                fprintf(stderr, "latentwire generate: %s: tensor \"%s\" has no rows\n", path, t->name);
-                free(out);
-                out = NULL;
-            }
-        }
-        lw_st_close(f);
-        return out;
-    }
-    size_t n;
-    char *text = lw_read_file(path, &n);
-    if (!text) {
-        fprintf(stderr, "latentwire generate: %s\n", lw_last_error());
-        return NULL;
-    }
-    int cap = 16, rows = 0;
-    float *out = malloc(sizeof(float) * (size_t)cap * (size_t)n_embd);
-    int line_no = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        line_no++;
-        int k = 0;
-        char *p = line, *end;
-        if (strspn(line, " \t\r") == strlen(line)) continue;
-        if (rows == cap) {
-            cap *= 2;
-            out = realloc(out, sizeof(float) * (size_t)cap * (size_t)n_embd);
-        }
-        for (;;) {
-            float v = strtof(p, &end);
-            if (end == p) break;
-            if (k < n_embd) out[(size_t)rows * n_embd + k] = v;
-            k++;
-            p = end;
-        }
-        if (strspn(p, " \t\r") != strlen(p) || k != n_embd) {
-            fprintf(stderr, "latentwire generate: %s:%d: vector has %d values%s, the site's width is %d\n", path, line_no,
-                    k, strspn(p, " \t\r") != strlen(p) ? " and trailing garbage" : "", n_embd);
-            free(out);
-            free(text);
-            return NULL;
-        }
-        rows++;
-    }
-    free(text);
-    if (rows == 0) {
-        fprintf(stderr, "latentwire generate: %s: no vectors\n", path);
-        free(out);
-        return NULL;
-    }
-    *n_vec = rows;
-    return out;
-}
-
-/* Parses SITE:OP:POSITIONS:VECTORS[:SCALE] into a hook (vectors/positions malloc'd). */
+/* A hook from --hook SITE:OP:POSITIONS:VECTORS[:SCALE] (lw_hook_spec_parse), its site
+ * resolved against the model and its vectors loaded at the site's width (h->positions and
+ * h->vectors malloc'd). Errors of the spec name it; errors of the vectors file name the file. */
 static int parse_hook(const char *spec, const lw_model *m, const lw_model_info *mi, lw_hook *h) {
     *h = lw_hook_default();
-    char buf[1200];
-    snprintf(buf, sizeof buf, "%s", spec);
-    char *field[6] = {0};
-    int nf = 0;
-    /* fields are separated by ":", so a vectors path cannot contain one (documented); every
-     * field is counted, so an empty or a sixth field is an error, not silently dropped */
-    for (char *t = buf; t && nf < 6; nf++) {
-        field[nf] = t;
-        t = strchr(t, ':');
-        if (t) *t++ = '\0';
-    }
-    bool empty = false;
-    for (int k = 0; k < nf; k++) empty |= !*field[k];
-    if (nf < 4 || nf > 5 || empty) {
-        fprintf(stderr,
-                "latentwire generate: --hook \"%s\": expected SITE:OP:POSITIONS:VECTORS[:SCALE], got %s%d field%s "
-                "(a vectors path cannot contain ':')\n",
-                spec, empty ? "an empty field among " : "", nf, nf == 1 ? "" : "s");
-        return -1;
-    }
+    lw_hook_spec hs;
     lw_site_ref site;
-    int width;
-    if (lw_site_parse(field[0], mi->n_layer, &site) != 0 || (width = lw_site_width(m, site.site)) < 0) {
-        fprintf(stderr, "latentwire generate: --hook \"%s\": %s\n", spec, lw_last_error());
-        return -1;
+    int width = -1;
+    if (lw_hook_spec_parse(spec, &hs) != 0 || lw_site_parse(hs.site, mi->n_layer, &site) != 0 ||
+        (width = lw_site_width(m, site.site)) < 0) {
+        lw_hook_spec_free(&hs);
+        return cli_fail("generate", "--hook \"%s\": %s", spec, lw_last_error());
+    }
+    int nv = 0;
+    float *vec = lw_hook_vectors_load(hs.vectors, hs.tensor, width, &nv);
+    if (!vec) {
+        lw_hook_spec_free(&hs);
+        return cli_fail_lib("generate");
     }
     h->site = site.site;
     h->layer = site.layer < 0 ? 0 : site.layer;
-    if (!strcmp(field[1], "replace")) h->op = LW_OP_REPLACE;
-    else if (!strcmp(field[1], "add")) h->op = LW_OP_ADD;
-    else if (!strcmp(field[1], "mean")) h->op = LW_OP_MEAN;
-    else {
-        fprintf(stderr, "latentwire generate: --hook \"%s\": op \"%s\" must be replace, add or mean\n", spec, field[1]);
-        return -1;
-    }
-    if (!strcmp(field[2], "all")) h->pos_mode = LW_POS_ALL;
-    else if (!strcmp(field[2], "last")) h->pos_mode = LW_POS_LAST;
-    else {
-        h->pos_mode = LW_POS_LIST;
-        char **item;
-        int np = cli_parse_list("positions", field[2], &item);
-        if (np < 0) {
-            fprintf(stderr, "latentwire generate: --hook \"%s\": %s\n", spec, lw_last_error());
-            return -1;
-        }
-        int32_t *pos = malloc(sizeof(int32_t) * (size_t)np);
-        for (int k = 0; k < np; k++) {
-            long p;
-            if (!cli_parse_int(item[k], 0, 1L << 30, &p)) {
-                fprintf(stderr, "latentwire generate: --hook \"%s\": position \"%s\" is not a non-negative integer\n",
-                        spec, item[k]);
-                free(pos);
-                free(item);
-                return -1;
-            }
-            pos[k] = (int32_t)p;
-        }
-        free(item);
-        h->positions = pos;
-        h->n_positions = np;
-    }
-    int nv = 0;
-    float *vec = load_vectors(field[3], width, &nv);
-    if (!vec) return -1;
+    h->op = hs.op;
+    h->pos_mode = hs.pos_mode;
+    h->positions = hs.positions; /* the hook owns them from here */
+    h->n_positions = hs.n_positions;
+    hs.positions = NULL;
     h->vectors = vec;
     h->n_vectors = nv;
-    if (nf == 5) {
-        double sc;
-        if (!cli_parse_float(field[4], &sc)) {
-            fprintf(stderr, "latentwire generate: --hook \"%s\": scale \"%s\" is not a number\n", spec, field[4]);
-            return -1;
-        }
-        h->scale = (float)sc;
-    }
+    h->scale = hs.scale;
+    lw_hook_spec_free(&hs);
     return 0;
 }
 

@@ -12,10 +12,10 @@
 
 #include "acts.h"
 #include "cli.h"
-#include "common/fileio.h"
-#include "common/jsonio.h"
-#include "eval/ci_json.h"
+#include "latentwire/files.h"
+#include "latentwire/json.h"
 #include "latentwire/bridge.h"
+#include "latentwire/extract.h"
 #include "latentwire/retrieval.h"
 #include "latentwire/runtime.h"
 #include "retrieval_paired.h"
@@ -30,6 +30,9 @@ static const char *USAGE =
     "  latentwire retrieval --beir DIR [--split test] --source-model A.gguf --source-layer L\n"
     "                       --target-model B.gguf --target-layer L [--bridge BR.safetensors] [--json OUT.json]\n"
     "  BEIR: --threads N: CPU threads of the two models (default: all cores)\n"
+    "  BEIR: --cache DIR: embeddings go to DIR/queries.safetensors and DIR/corpus.safetensors in shards of\n"
+    "  --shard-texts N texts (default 256); a rerun (after a kill, say) keeps every finished shard made with\n"
+    "  the same model, layer and texts whose checksums verify, and makes the others again, saying why\n"
     "  BEIR: L is a block index (or -1: the embedding layer) for mean-pooled activations, or `pooled`\n"
     "  for the model's own sentence embedding (e.g. a sentence-transformers BERT, whose file declares its\n"
     "  pooling; texts over its context are cut, [SEP] kept).\n"
@@ -53,6 +56,8 @@ typedef struct {
     const char *src_model, *tgt_model;
     int src_layer, tgt_layer, resamples;
     int threads; /* --threads; 0: every core */
+    const char *cache;   /* --cache DIR: resumable embeddings (BEIR) */
+    int64_t shard_texts; /* --shard-texts N: texts per cache shard (0: the library's default) */
     uint64_t seed;
     lw_ndcg_gain ndcg_gain;
 } opts;
@@ -240,30 +245,45 @@ done:
     return rc;
 }
 
-enum { LAYER_POOLED = -3 }; /* --source-layer / --target-layer pooled (-2: not given) */
+enum { LAYER_POOLED = LW_EMBED_LAYER_POOLED }; /* --source-layer / --target-layer pooled (-2: not given) */
 
-/* Texts embedded by one model: mean-pooled activations at a layer, or with LAYER_POOLED the
- * model's own pooled sentence embedding (lw_embed_pooled); rows of texts it cannot encode are
- * flagged in ok. */
-static float *embed_texts(const char *model_path, int layer, int threads, char **texts, int32_t n, bool *ok, int *d) {
+/* The cache's extraction reports: what was kept, made again (and why) or removed; progress on a terminal. */
+static void on_cache_event(const lw_extract_event *e, void *user) {
+    const char *what = user;
+    switch (e->kind) {
+    case LW_EXTRACT_EV_PROGRESS:
+        if (cli_is_tty())
+            fprintf(stderr, "\rretrieval: embedding %s: %lld/%lld texts%s", what, (long long)e->done, (long long)e->total,
+                    e->done == e->total ? "\n" : "");
+        break;
+    case LW_EXTRACT_EV_KEPT: fprintf(stderr, "retrieval: %s is complete, kept\n", e->path); break;
+    case LW_EXTRACT_EV_REDO: fprintf(stderr, "retrieval: %s: %s; made again\n", e->path, e->reason); break;
+    case LW_EXTRACT_EV_REMOVED: fprintf(stderr, "retrieval: removed %s (left by an earlier run)\n", e->path); break;
+    case LW_EXTRACT_EV_WROTE: break;
+    }
+}
+
+/* Texts embedded by one model (lw_embed_texts): mean-pooled activations at a layer, or with
+ * LAYER_POOLED the model's own pooled sentence embedding; through the resumable cache
+ * DIR/<name>.safetensors with --cache. Rows of texts it cannot encode are flagged in ok. */
+static float *embed_texts(const opts *o, const char *model_path, int layer, const char *name, char **texts, int32_t n,
+                          bool *ok, int *d) {
     lw_model *m = lw_model_load(model_path, cli_model_params());
     if (!m) return NULL;
     lw_model_info info;
     lw_model_get_info(m, &info);
     *d = info.n_embd;
     float *out = malloc(sizeof(float) * (size_t)(n ? n : 1) * info.n_embd);
-    lw_session_params sp = lw_session_default_params();
-    sp.n_threads = threads;
-    if (layer == LAYER_POOLED) {
-        sp.embeddings = true;
-        sp.n_seq_max = 16; /* short texts share a micro-batch */
-    }
-    lw_session *s = lw_session_new(m, sp);
-    const char *const *t = (const char *const *)texts;
-    int rc = !s                     ? -1
-             : layer == LAYER_POOLED ? lw_embed_pooled(s, t, n, true, out, ok)
-                                     : lw_extract_pooled(s, t, n, true, true, &layer, 1, LW_POOL_MEAN, &out, ok);
-    lw_session_free(s);
+    char cache[4096];
+    snprintf(cache, sizeof cache, "%s/%s.safetensors", o->cache ? o->cache : "", name);
+    lw_embed_texts_params ep = lw_embed_texts_default_params();
+    ep.layer = layer;
+    ep.n_threads = o->threads;
+    ep.cache = o->cache ? cache : NULL;
+    if (o->shard_texts > 0) ep.shard_texts = o->shard_texts;
+    ep.on_event = on_cache_event;
+    ep.user = (void *)name;
+    int rc = out ? lw_embed_texts(m, (const char *const *)texts, n, &ep, out, ok) : -1;
     lw_model_free(m);
     if (rc != 0) {
         free(out);
@@ -301,8 +321,8 @@ static int run_beir(const opts *o) {
     if (cli_is_tty()) /* progress, like the other verbs': an error stays the only line on a pipe */
         fprintf(stderr, "retrieval: embedding %d queries with %s and %d documents with %s\n", b.n_queries,
                 o->src_model, b.n_docs, o->tgt_model);
-    Xq = embed_texts(o->src_model, o->src_layer, o->threads, b.query_text, b.n_queries, okq, &dq);
-    if (Xq) Xd = embed_texts(o->tgt_model, o->tgt_layer, o->threads, b.doc_text, b.n_docs, okd, &dd);
+    Xq = embed_texts(o, o->src_model, o->src_layer, "queries", b.query_text, b.n_queries, okq, &dq);
+    if (Xq) Xd = embed_texts(o, o->tgt_model, o->tgt_layer, "corpus", b.doc_text, b.n_docs, okd, &dd);
     if (!Xq || !Xd) {
         cli_fail_lib("retrieval");
         goto done;
@@ -406,6 +426,8 @@ static int check_outputs(const opts *o) {
                             *queries ? queries : NULL, "--beir", *qrels ? qrels : NULL, "--source-model",
                             o->src_model, "--target-model", o->tgt_model, "--json", NULL, NULL};
     if (cli_check_output("retrieval", "--json", o->json, LW_OUT_FILE, inputs)) return 1;
+    static const char *const cache_files[] = {"queries.safetensors", "corpus.safetensors", NULL};
+    if (o->cache && lw_output_dir_check("--cache", o->cache, cache_files, inputs) != 0) return cli_fail_lib("retrieval");
     inputs[sizeof inputs / sizeof *inputs - 2] = o->json; /* the two outputs must differ too */
     return cli_check_output("retrieval", "--per-query", o->per_query, LW_OUT_FILE, inputs);
 }
@@ -444,11 +466,15 @@ int cmd_retrieval(int argc, char **argv) {
         else if (!strcmp(a, "--ndcg-gain") && cli_parse_choice(v, "linear|exp", &k))
             o.ndcg_gain = k ? LW_NDCG_GAIN_EXP : LW_NDCG_GAIN_LINEAR, i++;
         else if (!strcmp(a, "--threads") && cli_parse_int(v, 1, CLI_MAX_THREADS, &n)) o.threads = (int)n, i++;
+        else if (!strcmp(a, "--cache")) o.cache = argv[++i];
+        else if (!strcmp(a, "--shard-texts") && cli_parse_int(v, 1, 1L << 40, &n)) o.shard_texts = n, i++;
         else return cli_option_error("retrieval", USAGE, a, v);
     }
     if (check_outputs(&o) != 0) return 1;
     if (o.paired_a) return retrieval_paired(o.paired_a, o.paired_b, o.resamples, o.seed, o.json) == 0 ? 0 : cli_fail_lib("retrieval");
     if (o.per_query && !o.beir) return cli_fail("retrieval", "--per-query is written by --beir runs");
+    if ((o.cache || o.shard_texts) && !o.beir) return cli_fail("retrieval", "--cache and --shard-texts are for --beir runs");
+    if (o.shard_texts && !o.cache) return cli_fail("retrieval", "--shard-texts sets the shards of --cache DIR: give --cache");
     if (o.beir) {
         if (!o.src_model || !o.tgt_model || o.src_layer == -2 || o.tgt_layer == -2)
             return cli_fail("retrieval", "--beir needs --source-model, --source-layer, --target-model, --target-layer");

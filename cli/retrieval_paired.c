@@ -8,10 +8,9 @@
 #include <string.h>
 
 #include "cli.h"
-#include "common/error.h"
-#include "common/fileio.h"
-#include "common/jsonio.h"
-#include "eval/ci_json.h"
+#include "latentwire/error.h"
+#include "latentwire/files.h"
+#include "latentwire/json.h"
 #include "latentwire/retrieval.h"
 #include "retrieval_paired.h"
 

@@ -7,7 +7,7 @@
 
 #include "cli.h"
 #include "latentwire/textio.h"
-#include "common/error.h"
+#include "latentwire/error.h"
 
 /* A named task's file must exist before its reader runs: say which file, which data
  * directory it was looked for in, and how to point elsewhere. */

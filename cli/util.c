@@ -11,9 +11,9 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "common/error.h"
+#include "latentwire/error.h"
 #include "latentwire/files.h"
-#include "common/strlist.h"
+#include "latentwire/textio.h"
 
 int cli_fail(const char *verb, const char *fmt, ...) {
     va_list ap;

@@ -17,27 +17,10 @@
 
 static char MODEL[1200];
 
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
-static int count_lines(const char *s) {
-    int n = 0;
-    for (; *s; s++) n += *s == '\n';
-    return n;
-}
-
 /* Runs the CLI and checks: non-zero exit, exactly one stderr line, containing `needle`. */
 static void expect_cli_error(const char *args, const char *needle) {
-    char *out, *err;
-    int rc = lw_test_run_cli(args, &out, &err);
-    if (rc == 0 || rc == -1 || count_lines(err) != 1 || !strstr(err, needle))
-        fail_msg("`latentwire %s`: exit %d, stderr:\n%s(expected one line containing \"%s\")", args, rc, err, needle);
-    free(out);
-    free(err);
+    char *why = lw_test_cli_refusal(args, -1, needle);
+    if (why) fail_msg("%s", why);
 }
 
 /* No file in the scratch directory whose name starts with prefix (outputs and temps). */
@@ -62,7 +45,7 @@ static void test_bad_model_files(void **state) {
     assert_non_null(strstr(lw_last_error(), missing));
 
     const char *text = lw_test_tmpfile("not-a-model.gguf");
-    write_text(text, "this is not a model\n");
+    lw_test_write_text(text, "this is not a model\n");
     assert_null(lw_model_load(text, lw_model_default_params()));
     assert_non_null(strstr(lw_last_error(), "not a GGUF"));
 
@@ -175,7 +158,7 @@ static void test_bad_hooks_and_runs(void **state) {
 static void test_cli_bad_input(void **state) {
     char args[4096];
     const char *corpus = lw_test_tmpfile("corpus.txt");
-    write_text(corpus, "Once upon a time.\nThe cat sat.\n");
+    lw_test_write_text(corpus, "Once upon a time.\nThe cat sat.\n");
     const char *out = lw_test_tmpfile("bad-out.safetensors");
 
     snprintf(args, sizeof args, "extract --model %s --layers 99 --input %s --out %s", MODEL, corpus, out);
@@ -184,7 +167,7 @@ static void test_cli_bad_input(void **state) {
 
     /* empty input: only blank lines */
     const char *blank = lw_test_tmpfile("blank.txt");
-    write_text(blank, "\n   \n\n");
+    lw_test_write_text(blank, "\n   \n\n");
     snprintf(args, sizeof args, "extract --model %s --layers 0 --input %s --out %s", MODEL, blank, out);
     expect_cli_error(args, blank);
     expect_no_files("bad-out");
@@ -204,7 +187,7 @@ static void test_cli_bad_input(void **state) {
 
     /* a broken JSONL line */
     const char *jl = lw_test_tmpfile("broken.jsonl");
-    write_text(jl, "{\"text\": \"fine\"}\n{\"text\": \n");
+    lw_test_write_text(jl, "{\"text\": \"fine\"}\n{\"text\": \n");
     snprintf(args, sizeof args, "extract --model %s --layers 0 --input %s --out %s", MODEL, jl, out);
     snprintf(needle, sizeof needle, "%s:2", jl);
     expect_cli_error(args, needle);
@@ -224,7 +207,7 @@ static void test_cli_bad_input(void **state) {
 
     /* hook vectors of the wrong width, a position past the end, a layer out of range */
     const char *vec = lw_test_tmpfile("vec.txt");
-    write_text(vec, "0.1 0.2 0.3\n");
+    lw_test_write_text(vec, "0.1 0.2 0.3\n");
     snprintf(args, sizeof args, "generate --model %s --prompt 'the cat' --hook 0:add:all:%s", MODEL, vec);
     expect_cli_error(args, "width");
     lw_synth_params p = lw_synth_default_params();

@@ -27,20 +27,10 @@
 
 static char S260[1200], S656[1200], DATA[1200];
 
-static int count_lines(const char *s) {
-    int n = 0;
-    for (; *s; s++) n += *s == '\n';
-    return n;
-}
-
 /* Runs the CLI; fails unless it exits non-zero with one stderr line containing needle. */
 static void expect_error(const char *args, const char *needle) {
-    char *out, *err;
-    int rc = lw_test_run_cli(args, &out, &err);
-    if (rc == 0 || rc == -1 || count_lines(err) != 1 || !strstr(err, needle))
-        fail_msg("`latentwire %s`: exit %d, stderr:\n%s(expected one line containing \"%s\")", args, rc, err, needle);
-    free(out);
-    free(err);
+    char *why = lw_test_cli_refusal(args, -1, needle);
+    if (why) fail_msg("%s", why);
 }
 
 static void expect_ok(const char *args) {

@@ -22,15 +22,8 @@ static char MODEL[1200], TEXTS[1200], OUT[1200], NUL_TASK[1200];
 
 /* Runs the CLI; stderr must be exactly one line containing want, the exit status rc. */
 static void expect_line(const char *args, int rc, const char *want) {
-    char *o, *e;
-    int got = lw_test_run_cli(args, &o, &e);
-    int lines = 0;
-    for (const char *p = e; *p; p++) lines += *p == '\n';
-    if (got != rc || lines != 1 || !strstr(e, want))
-        fail_msg("`latentwire %s`: exit %d (want %d), stderr:\n%s(want one line containing \"%s\")", args, got, rc, e,
-                 want);
-    free(o);
-    free(e);
+    char *why = lw_test_cli_refusal(args, rc, want);
+    if (why) fail_msg("%s", why);
 }
 
 static int setup(void **state) {

@@ -37,13 +37,6 @@ static const char *TEXTS[5] = {
     "Tom ran.", "A bird sang a happy song in the tall green tree.",
 };
 
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static int setup(void **state) {
     (void)state;
     lw_synth_params p = lw_synth_default_params();
@@ -96,7 +89,7 @@ static void expect_fail(const char *args, const char *const *needles, int n_need
 static void test_empty_text_is_an_error(void **state) {
     (void)state;
     const char *in = lw_test_tmpfile("empty.jsonl");
-    write_text(in, "{\"text\": \"The cat sat.\"}\n{\"text\": \"\"}\n{\"text\": \"Tom ran.\"}\n");
+    lw_test_write_text(in, "{\"text\": \"The cat sat.\"}\n{\"text\": \"\"}\n{\"text\": \"Tom ran.\"}\n");
     const char *pools[3] = {"mean", "last", "none"};
     for (int i = 0; i < 3; i++) {
         char out[1300], args[4096], where[1400];
@@ -215,9 +208,9 @@ static void test_signals_and_stale_temporaries(void **state) {
     /* stale temporaries of this output (unsharded, sharded, the writer's) go; another output's stay */
     const char *stale[3] = {"acts.safetensors.part0.tmp", "acts-00002-of-00003.safetensors.part11.tmp",
                             "acts.safetensors.tmp.aB3dE9"};
-    for (int i = 0; i < 3; i++) write_text(lw_test_join(dir, stale[i]), "left by a killed run");
-    write_text(lw_test_join(dir, "other.safetensors.part0.tmp"), "not ours");
-    write_text(lw_test_join(dir, "acts.safetensors.tmp.notours"), "not our pattern");
+    for (int i = 0; i < 3; i++) lw_test_write_text(lw_test_join(dir, stale[i]), "left by a killed run");
+    lw_test_write_text(lw_test_join(dir, "other.safetensors.part0.tmp"), "not ours");
+    lw_test_write_text(lw_test_join(dir, "acts.safetensors.tmp.notours"), "not our pattern");
     char args[4096], *o, *e;
     snprintf(args, sizeof args, "extract --model %s --layers 0 --input %s --out %s", MODEL, CORPUS, out);
     assert_int_equal(lw_test_run_cli(args, &o, &e), 0);
@@ -306,7 +299,7 @@ static void test_resume_verifies_shards(void **state) {
     free(e);
 
     /* 5 shards, then 3: the -of-00005 set is removed; then unsharded: the -of-00003 set too */
-    write_text(lw_test_join(dir, "acts-notes.txt"), "the user's own file");
+    lw_test_write_text(lw_test_join(dir, "acts-notes.txt"), "the user's own file");
     snprintf(args, sizeof args, "extract --model %s --layers 0 --input %s --out %s --shard-texts 1", MODEL, CORPUS, out);
     assert_int_equal(lw_test_run_cli(args, NULL, NULL), 0);
     assert_true(lw_test_file_exists(lw_test_join(dir, "acts-00005-of-00005.safetensors")));
@@ -385,7 +378,7 @@ static void test_all_texts_skipped(void **state) {
     const char *model = lw_test_shared_path("models/tinystories656K.gguf");
     if (!model) skip();
     const char *in = lw_test_tmpfile("all_amp.txt");
-    write_text(in, "smith & sons\nfish & chips\n");
+    lw_test_write_text(in, "smith & sons\nfish & chips\n");
     char out[1300], args[4096];
     snprintf(out, sizeof out, "%s/all_amp.safetensors", lw_test_tmpdir());
     snprintf(args, sizeof args, "extract --model %s --layers 0 --input %s --out %s --skip-untokenizable", model, in, out);

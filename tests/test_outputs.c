@@ -28,13 +28,6 @@
 
 static char DIR_[1200], MA[1300], MB[1300], XA[1300], XB[1300], TASK[1300], TEXT[1300];
 
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-}
-
 /* An activation file of n rows: row_id 0..n-1 and x [n, d] (values from the row and column). */
 static void write_acts(const char *path, int64_t n, int d) {
     float *x = malloc(sizeof(float) * (size_t)(n ? n : 1) * d);
@@ -64,9 +57,9 @@ static int setup(void **state) {
     write_acts(XA, 40, 8);
     write_acts(XB, 40, 6);
     snprintf(TASK, sizeof TASK, "%s/task.jsonl", DIR_);
-    write_text(TASK, "{\"id\": \"1\", \"sender\": \"a\", \"receiver\": \"b\", \"answer\": \"c\"}\n");
+    lw_test_write_text(TASK, "{\"id\": \"1\", \"sender\": \"a\", \"receiver\": \"b\", \"answer\": \"c\"}\n");
     snprintf(TEXT, sizeof TEXT, "%s/texts.safetensors", DIR_); /* a text corpus under an output's name */
-    write_text(TEXT, "the cat sat\nthe dog ran\n");
+    lw_test_write_text(TEXT, "the cat sat\nthe dog ran\n");
     return 0;
 }
 
@@ -135,7 +128,7 @@ static void test_same_file_every_verb(void **state) {
     refused(a, TASK, "is the same file as --task");
     char partial_task[1400];
     snprintf(partial_task, sizeof partial_task, "%s/items.jsonl.partial", DIR_);
-    write_text(partial_task, "{\"id\": \"1\", \"sender\": \"a\", \"receiver\": \"b\", \"answer\": \"c\"}\n");
+    lw_test_write_text(partial_task, "{\"id\": \"1\", \"sender\": \"a\", \"receiver\": \"b\", \"answer\": \"c\"}\n");
     snprintf(a, sizeof a, "channel --sender %s --receiver %s --task %s --out %s/items.jsonl", MA, MA, partial_task, DIR_);
     refused(a, partial_task, "items.jsonl.partial beside it, which is --task");
     snprintf(a, sizeof a, "debate --agents %s,%s --task %s --out %s", MA, MA, TASK, TASK);
@@ -148,7 +141,7 @@ static void test_same_file_every_verb(void **state) {
     refused(a, TEXT, "is the same file as --input");
     char shard[1400];
     snprintf(shard, sizeof shard, "%s/acts-00001-of-00002.safetensors", DIR_);
-    write_text(shard, "the cat sat\nthe dog ran\n");
+    lw_test_write_text(shard, "the cat sat\nthe dog ran\n");
     snprintf(a, sizeof a, "extract --model %s --layers 0 --input %s --out %s/acts.safetensors --shard-texts 1", MA,
              shard, DIR_);
     refused(a, shard, "beside it, which is --input");
@@ -227,11 +220,11 @@ static void test_beir_widths_early(void **state) {
     snprintf(q, sizeof q, "%s/qrels", beir);
     assert_int_equal(lw_mkdir_p(q), 0);
     snprintf(q, sizeof q, "%s/corpus.jsonl", beir);
-    write_text(q, "{\"_id\": \"d1\", \"text\": \"the cat sat\"}\n{\"_id\": \"d2\", \"text\": \"the dog ran\"}\n");
+    lw_test_write_text(q, "{\"_id\": \"d1\", \"text\": \"the cat sat\"}\n{\"_id\": \"d2\", \"text\": \"the dog ran\"}\n");
     snprintf(q, sizeof q, "%s/queries.jsonl", beir);
-    write_text(q, "{\"_id\": \"q1\", \"text\": \"a cat\"}\n");
+    lw_test_write_text(q, "{\"_id\": \"q1\", \"text\": \"a cat\"}\n");
     snprintf(q, sizeof q, "%s/qrels/test.tsv", beir);
-    write_text(q, "query-id\tcorpus-id\tscore\nq1\td1\t1\n");
+    lw_test_write_text(q, "query-id\tcorpus-id\tscore\nq1\td1\t1\n");
     /* ab.bridge maps 8 -> 6; the models are 64 and 96 wide */
     snprintf(a, sizeof a,
              "retrieval --beir %s --source-model %s --source-layer 1 --target-model %s --target-layer 1 --bridge "
@@ -267,7 +260,7 @@ static void test_align_failure_cleans_up(void **state) {
     snprintf(data, sizeof data, "%s", prov);
     *strrchr(data, '/') = '\0';
     snprintf(fake, sizeof fake, "%s/fake.gguf", DIR_);
-    write_text(fake, "not a model\n");
+    lw_test_write_text(fake, "not a model\n");
     snprintf(out, sizeof out, "%s/align-new/sub", DIR_);
     snprintf(a, sizeof a, "align --source %s --target %s --data %s --out %s --quick --per-domain 10 --pairs 4", MA,
              fake, data, out);
@@ -286,8 +279,8 @@ static void test_align_failure_cleans_up(void **state) {
     assert_int_equal(mkdir(out, 0777), 0);
     char keep[1500];
     snprintf(keep, sizeof keep, "%s/notes.txt", out);
-    write_text(keep, "mine\n");
-    write_text(fake, "not a model\n");
+    lw_test_write_text(keep, "mine\n");
+    lw_test_write_text(fake, "not a model\n");
     snprintf(a, sizeof a, "align --source %s --target %s --data %s --out %s --quick --per-domain 10 --pairs 4", MA,
              fake, data, out);
     rc = lw_test_run_cli(a, NULL, NULL);

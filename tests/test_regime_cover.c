@@ -49,19 +49,13 @@ static int run_regime(const char *regime, const char *extra, const char *js, cha
     return lw_test_run_cli(args, out, err);
 }
 
-static int count_lines(const char *s) {
-    int n = 0;
-    for (; *s; s++) n += *s == '\n';
-    return n;
-}
-
 /* The regime fails with one line holding every needle, and writes no JSON. */
 static void expect_refused(const char *regime, const char *const *needles, int n_needles) {
     const char *js = lw_test_tmpfile("cover_refused.json");
     remove(js);
     char *out, *err;
     int rc = run_regime(regime, "", js, &out, &err);
-    if (rc == 0 || count_lines(err) != 1) fail_msg("--regime %s: exit %d, stderr: %s", regime, rc, err);
+    if (rc == 0 || lw_test_count_lines(err) != 1) fail_msg("--regime %s: exit %d, stderr: %s", regime, rc, err);
     for (int i = 0; i < n_needles; i++)
         if (!strstr(err, needles[i])) fail_msg("--regime %s: \"%s\" not in: %s", regime, needles[i], err);
     assert_false(lw_test_file_exists(js));
@@ -146,7 +140,7 @@ static void test_bad_ndcg_gain(void **state) {
     (void)state;
     char *out, *err;
     int rc = run_regime("bank", "--ndcg-gain log", lw_test_tmpfile("cover_gain.json"), &out, &err);
-    if (rc == 0 || count_lines(err) != 1 || !strstr(err, "--ndcg-gain") || !strstr(err, "linear, exp"))
+    if (rc == 0 || lw_test_count_lines(err) != 1 || !strstr(err, "--ndcg-gain") || !strstr(err, "linear, exp"))
         fail_msg("--ndcg-gain log: exit %d, stderr: %s", rc, err);
     free(out);
     free(err);

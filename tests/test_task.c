@@ -15,13 +15,6 @@
 #include "latentwire/task.h"
 #include "support/testutil.h"
 
-static void write_text(const char *path, const char *text) {
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    assert_int_equal(fputs(text, fp) >= 0, 1);
-    assert_int_equal(fclose(fp), 0);
-}
-
 static lw_task_item item(const char *gold, lw_scorer s) {
     lw_task_item it = {.id = "x", .sender = "", .receiver = "q", .gold = (char *)gold, .scorer = s};
     return it;
@@ -245,7 +238,7 @@ static void test_save_errors(void **state) {
 /* Loads text and expects failure whose message contains every given fragment. */
 static void expect_load_error(const char *name, const char *text, const char *frag1, const char *frag2) {
     const char *path = lw_test_tmpfile(name);
-    write_text(path, text);
+    lw_test_write_text(path, text);
     lw_task t = {.n = 99};
     assert_int_equal(lw_task_load(path, &t), -1);
     assert_null(t.items);
@@ -290,7 +283,7 @@ static void test_load_tolerant(void **state) {
     (void)state;
     /* BOM, CRLF, blank lines, meta and unknown keys ignored, null aliases */
     const char *path = lw_test_tmpfile("tolerant.jsonl");
-    write_text(path, "\xEF\xBB\xBF" GOOD "\r\n\r\n"
+    lw_test_write_text(path, "\xEF\xBB\xBF" GOOD "\r\n\r\n"
                      "{\"id\":\"2\",\"sender\":\"s\",\"receiver\":\"r\",\"gold\":\"g\",\"scorer\":\"facts\","
                      "\"meta\":{\"k\":[1,2]},\"extra\":1,\"aliases\":null}\r\n");
     lw_task t;
@@ -308,7 +301,7 @@ static void test_load_tolerant(void **state) {
 static void test_function_vectors_small(void **state) {
     (void)state;
     const char *path = lw_test_tmpfile("antonym_small.json");
-    write_text(path, "[{\"input\":\"hot\",\"output\":\"cold\"},{\"input\":\"up\",\"output\":\"down\"},"
+    lw_test_write_text(path, "[{\"input\":\"hot\",\"output\":\"cold\"},{\"input\":\"up\",\"output\":\"down\"},"
                      "{\"input\":\"big\",\"output\":\"small\"},{\"input\":\"fast\",\"output\":\"slow\"},"
                      "{\"input\":\"hot\",\"output\":\"cold\"}]");
     lw_task t, t2, t3;
@@ -350,10 +343,10 @@ static void test_function_vectors_small(void **state) {
     assert_int_equal(lw_task_from_function_vectors(path, 5, 0, 1, &t), -1); /* 5 pairs, 6 needed */
     assert_non_null(strstr(lw_last_error(), path));
     const char *bad = lw_test_tmpfile("fv_bad.json");
-    write_text(bad, "[{\"input\":\"hot\",\"output\":\"cold\"},\n{\"input\":\"up\"}]");
+    lw_test_write_text(bad, "[{\"input\":\"hot\",\"output\":\"cold\"},\n{\"input\":\"up\"}]");
     assert_int_equal(lw_task_from_function_vectors(bad, 0, 0, 1, &t), -1);
     assert_non_null(strstr(lw_last_error(), "element 1"));
-    write_text(bad, "[{\"input\":\"hot\",\n\"output\":}]");
+    lw_test_write_text(bad, "[{\"input\":\"hot\",\n\"output\":}]");
     assert_int_equal(lw_task_from_function_vectors(bad, 0, 0, 1, &t), -1);
     assert_non_null(strstr(lw_last_error(), ":2:"));
     assert_null(t.items);
@@ -362,7 +355,7 @@ static void test_function_vectors_small(void **state) {
 static void test_gsm8k_small(void **state) {
     (void)state;
     const char *path = lw_test_tmpfile("gsm_small.jsonl");
-    write_text(path, "{\"question\":\"How many?\",\"answer\":\"2+2=<<2+2=4>>4\\n#### 4\"}\n"
+    lw_test_write_text(path, "{\"question\":\"How many?\",\"answer\":\"2+2=<<2+2=4>>4\\n#### 4\"}\n"
                      "\n"
                      "{\"question\":\"How much?\",\"answer\":\"big\\n#### 1,450,000\"}\n"
                      "{\"question\":\"Debt?\",\"answer\":\"#### -10\"}\n");
@@ -381,14 +374,14 @@ static void test_gsm8k_small(void **state) {
     assert_int_equal(lw_task_from_gsm8k(path, 2, &t), 0);
     assert_int_equal(t.n, 2);
     lw_task_free(&t);
-    write_text(path, "{\"question\":\"How many?\",\"answer\":\"#### 4\"}\n{\"question\":\"q\",\"answer\":\"no mark\"}\n");
+    lw_test_write_text(path, "{\"question\":\"How many?\",\"answer\":\"#### 4\"}\n{\"question\":\"q\",\"answer\":\"no mark\"}\n");
     assert_int_equal(lw_task_from_gsm8k(path, 0, &t), -1);
     assert_non_null(strstr(lw_last_error(), ":2:"));
     assert_null(t.items);
-    write_text(path, "{\"question\":\"How many?\",\"answer\":\"#### 4\"}\n{\"question\": 1}\n");
+    lw_test_write_text(path, "{\"question\":\"How many?\",\"answer\":\"#### 4\"}\n{\"question\": 1}\n");
     assert_int_equal(lw_task_from_gsm8k(path, 0, &t), -1);
     assert_non_null(strstr(lw_last_error(), ":2:"));
-    write_text(path, "{\"question\":\"How many?\",\"answer\":\"#### 4\"}\n{oops\n");
+    lw_test_write_text(path, "{\"question\":\"How many?\",\"answer\":\"#### 4\"}\n{oops\n");
     assert_int_equal(lw_task_from_gsm8k(path, 0, &t), -1);
     assert_non_null(strstr(lw_last_error(), ":2: invalid JSON"));
 }
@@ -396,7 +389,7 @@ static void test_gsm8k_small(void **state) {
 static void test_biographies_small(void **state) {
     (void)state;
     const char *path = lw_test_tmpfile("bio_small.json");
-    write_text(path, "{\"Ada Lovelace\": \"- Wrote the first program\\n- Worked with Babbage\\n\","
+    lw_test_write_text(path, "{\"Ada Lovelace\": \"- Wrote the first program\\n- Worked with Babbage\\n\","
                      " \"Alan Kay (computer scientist)\": \"\\n\\n\\u2022 Invented Smalltalk \\n\\n\\u2022 Won the "
                      "Turing Award\"}");
     lw_task t;
@@ -412,10 +405,10 @@ static void test_biographies_small(void **state) {
     assert_int_equal(lw_task_from_biographies(path, 1, &t), 0);
     assert_int_equal(t.n, 1);
     lw_task_free(&t);
-    write_text(path, "{\"Ada\": 3}");
+    lw_test_write_text(path, "{\"Ada\": 3}");
     assert_int_equal(lw_task_from_biographies(path, 0, &t), -1);
     assert_non_null(strstr(lw_last_error(), "Ada"));
-    write_text(path, "[\"not a map\"]");
+    lw_test_write_text(path, "[\"not a map\"]");
     assert_int_equal(lw_task_from_biographies(path, 0, &t), -1);
 }
 

@@ -17,6 +17,20 @@ const char *lw_last_error(void);
 /* Forget the last error on this thread. */
 void lw_clear_error(void);
 
+#if defined(__GNUC__)
+#define LW_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define LW_PRINTF(a, b)
+#endif
+
+/* Sets this thread's last error (printf format; one line, no trailing newline), as the
+ * library's own failures do, so a program (the CLI, a callback) reports through the same
+ * slot. Always returns -1: `return lw_fail("...")`. */
+int lw_fail(const char *fmt, ...) LW_PRINTF(1, 2);
+
+/* Like lw_fail, but prefixes the existing message with a context ("file.txt: " + old). */
+int lw_fail_prefix(const char *fmt, ...) LW_PRINTF(1, 2);
+
 #ifdef __cplusplus
 }
 #endif

@@ -105,6 +105,38 @@ int lw_extract_to_files(lw_model *model, const char *input, const char *out, con
 int lw_extract_texts_to_files(lw_model *model, const char *const *texts, int64_t n_texts, const char *out,
                               const lw_extract_params *params, lw_extract_result *result);
 
+/* ---------------------------------------------------------------- one row per text */
+
+/* lw_embed_texts_params.layer: the embedding layer (hook_embed), or the model's own pooled
+ * sentence embedding (lw_embed_pooled); a value >= 0 is a block's mean-pooled resid_post. */
+enum { LW_EMBED_LAYER_EMBED = -1, LW_EMBED_LAYER_POOLED = -3 };
+
+typedef struct {
+    int layer;              /* block index >= 0, LW_EMBED_LAYER_EMBED or LW_EMBED_LAYER_POOLED (default 0) */
+    int n_threads;          /* 0 = all cores */
+    /* NULL (default): computed in memory. Else OUT.safetensors of a sharded extraction
+     * (lw_extract_texts_to_files with resume): the finished shards of an earlier call with the
+     * same model, texts and settings are verified and read back instead of recomputed, so a
+     * killed run resumes where it stopped; shards that differ are made again (on_event says why). */
+    const char *cache;
+    int64_t shard_texts;    /* texts per cache shard (default 256) */
+    void (*on_event)(const lw_extract_event *event, void *user); /* the cache's extraction events; NULL: none */
+    void *user;
+} lw_embed_texts_params;
+
+lw_embed_texts_params lw_embed_texts_default_params(void);
+
+/* One row per text (out: caller-allocated, n x the model's width): mean-pooled over the
+ * text's tokens at params->layer (a BOS the run added excluded; texts longer than the context
+ * cut to it) or the model's own pooled embedding (texts cut keeping the closing special
+ * token). A text the vocabulary cannot encode, or with no tokens of its own, gets ok[i] =
+ * false and a NaN row. Texts are run one per batch (mean) or up to 16 per batch (the model's
+ * pooling); with a cache the batches also break every 64 texts and at shard boundaries, so
+ * cached rows of the model's pooling may differ from uncached ones in the last bits, and
+ * rows of a resumed run equal an uninterrupted run's bit for bit. 0 or -1. */
+int lw_embed_texts(lw_model *model, const char *const *texts, int64_t n, const lw_embed_texts_params *params,
+                   float *out, bool *ok);
+
 /* "acts.safetensors" -> "acts-00002-of-00005.safetensors" (shard 1 of 5; n_shards 1: out). */
 void lw_extract_shard_path(const char *out, int shard, int n_shards, char *buf, size_t n);
 

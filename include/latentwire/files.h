@@ -4,6 +4,9 @@
 #ifndef LATENTWIRE_FILES_H
 #define LATENTWIRE_FILES_H
 
+#include <stddef.h>
+#include <stdio.h>
+
 #include "latentwire/error.h"
 
 #ifdef __cplusplus
@@ -35,6 +38,28 @@ int lw_output_check(const char *flag, const char *out, int kinds, const char *co
  * none of the files `names` (relative to dir) that the run writes is one of `inputs`.
  * names: ended by NULL. 0 or -1. */
 int lw_output_dir_check(const char *flag, const char *dir, const char *const *names, const char *const *inputs);
+
+/* Output that appears under its final name only on commit: written to a temp file in
+ * the same directory ("<path>.tmp.XXXXXX"), then fsync + rename. */
+typedef struct {
+    FILE *fp;
+    char *path;
+    char *tmp_path;
+} lw_atomic_file;
+
+int lw_atomic_open(lw_atomic_file *af, const char *path);   /* 0 or -1 (error set) */
+int lw_atomic_commit(lw_atomic_file *af);                    /* 0 or -1; temp removed on failure */
+void lw_atomic_abort(lw_atomic_file *af);                    /* closes and removes the temp file */
+
+/* Reads the whole file into a malloc'd NUL-terminated buffer. A FIFO, device or directory
+ * is refused (lw_fopen_regular). NULL on error. */
+char *lw_read_file(const char *path, size_t *len);
+
+/* Hex sha256 of a file into out[65]. 0 or -1. */
+int lw_sha256_file(const char *path, char out[65]);
+
+/* Hex sha256 of a buffer into out[65]. 0 or -1. */
+int lw_sha256_buf(const void *data, size_t len, char out[65]);
 
 #ifdef __cplusplus
 }

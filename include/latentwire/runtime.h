@@ -66,6 +66,7 @@ typedef struct {
     bool tied_embeddings;   /* no separate output matrix in the file */
     uint64_t n_params;
     char path[1024];
+    int n_gpu_layers;       /* as requested at load (lw_model_params), whether or not a GPU backend is built */
 } lw_model_info;
 
 /* The model's width (n_embd, <arch>.embedding_length) read from the GGUF header alone, without

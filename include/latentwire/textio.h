@@ -33,6 +33,13 @@ int lw_open_regular(const char *path);
  * descriptor). NULL with the error set. */
 FILE *lw_fopen_regular(const char *path);
 
+/* Splits "a, b,c" at commas into items with the spaces around each removed, as every list
+ * option and spec reads them. An empty list, an empty item ("a,,b", "a,", " ") and an item
+ * written twice are errors naming `what` (e.g. "--channel") and the item. On success *items
+ * (one malloc'd block: free(*items) frees the array and the strings) holds the count
+ * returned; -1 (error set) otherwise. */
+int lw_list_split(const char *what, const char *spec, char ***items);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,4 +1,5 @@
-/* Internal file helpers: crash-safe output, hashing, reading text corpora. */
+/* Internal file helpers: text corpora, bounded lines, streaming sha256, directories (crash-safe
+ * output, whole-file reads and sha256 of a file or buffer: latentwire/files.h). */
 #ifndef LW_COMMON_FILEIO_H
 #define LW_COMMON_FILEIO_H
 
@@ -8,27 +9,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-/* Output that appears under its final name only on commit: written to a temp file in
- * the same directory ("<path>.tmp.XXXXXX"), then fsync + rename. */
-typedef struct {
-    FILE *fp;
-    char *path;
-    char *tmp_path;
-} lw_atomic_file;
-
-int lw_atomic_open(lw_atomic_file *af, const char *path);   /* 0 or -1 (error set) */
-int lw_atomic_commit(lw_atomic_file *af);                    /* 0 or -1; temp removed on failure */
-void lw_atomic_abort(lw_atomic_file *af);                    /* closes and removes the temp file */
-
-/* Hex sha256 of a file into out[65]. 0 or -1. */
-int lw_sha256_file(const char *path, char out[65]);
-
-/* Hex sha256 of a buffer into out[65]. 0 or -1. */
-int lw_sha256_buf(const void *data, size_t len, char out[65]);
-
-/* Reads the whole file into a malloc'd NUL-terminated buffer. A FIFO, device or directory
- * is refused (lw_fopen_regular). NULL on error. */
-char *lw_read_file(const char *path, size_t *len);
+/* the atomic output file, lw_read_file and the sha256 of a file or buffer are public */
+#include "latentwire/files.h"
 
 /* A text corpus: one item per line of a .txt file (blank lines skipped), or the string
  * field `field` of each line of a .jsonl file (blank lines skipped; a line that is not a

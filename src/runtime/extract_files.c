@@ -251,6 +251,9 @@ static char *settings_json(const job *j, int shard, int n_shards, int64_t t0, in
     /* texts share a batch (and the KV cache) with their neighbours, which moves the floats */
     json_object_set_new(root, "batch", json_integer(p->batch));
     json_object_set_new(root, "n_ctx", json_integer(j->n_ctx));
+    /* layers offloaded to a GPU compute with other kernels (other floats); recorded as asked
+     * for, so a CPU-only build's shards are not reused by a GPU run either */
+    json_object_set_new(root, "n_gpu_layers", json_integer(j->info.n_gpu_layers));
     json_object_set_new(root, "input", json_string(j->input));
     json_object_set_new(root, "input_field", json_string(p->field));
     json_object_set_new(root, "input_sha256", json_string(j->input_sha));
@@ -264,10 +267,33 @@ static char *settings_json(const job *j, int shard, int n_shards, int64_t t0, in
     return s;
 }
 
+/* "made with other settings (batch was 1, now 2)": the first setting (sorted by name) whose
+ * value differs between the shard's record and this run's, into buf. */
+static const char *settings_difference(const char *have, const char *want, char *buf, size_t n) {
+    json_t *a = json_loads(have, 0, NULL), *b = json_loads(want, 0, NULL);
+    snprintf(buf, n, "made with other settings");
+    const char *key;
+    json_t *bv;
+    json_object_foreach(b, key, bv) {
+        json_t *av = json_object_get(a, key);
+        if (av && json_equal(av, bv)) continue;
+        char *was = av ? json_dumps(av, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+        char *now = json_dumps(bv, JSON_ENCODE_ANY | JSON_COMPACT);
+        snprintf(buf, n, "made with other settings (%s was %.200s, now %.200s)", key, was ? was : "not recorded",
+                 now ? now : "?");
+        free(was);
+        free(now);
+        break;
+    }
+    json_decref(a);
+    json_decref(b);
+    return buf;
+}
+
 /* Whether the finished shard at path was made with these settings and its every tensor's
  * bytes still hash to the sha256 recorded in it. false with *why set when it exists but
- * differs; false with *why NULL when there is none. */
-static bool shard_verified(const char *path, const char *settings, const char **why) {
+ * differs (pointing into why_buf or a constant); false with *why NULL when there is none. */
+static bool shard_verified(const char *path, const char *settings, const char **why, char *why_buf, size_t why_n) {
     *why = NULL;
     if (access(path, F_OK) != 0) return false;
     lw_st_file *f = lw_st_open(path);
@@ -278,7 +304,8 @@ static bool shard_verified(const char *path, const char *settings, const char **
     const char *have = lw_st_meta(f, "latentwire"), *sums = lw_st_meta(f, "sha256");
     json_t *want = sums ? json_loads(sums, 0, NULL) : NULL;
     bool ok = false;
-    if (!have || strcmp(have, settings) != 0) *why = "made with other settings";
+    if (!have) *why = "made with other settings (none recorded)";
+    else if (strcmp(have, settings) != 0) *why = settings_difference(have, settings, why_buf, why_n);
     else if (!json_is_object(want) || json_object_size(want) != (size_t)lw_st_count(f)) *why = "no checksums";
     else {
         ok = true;
@@ -400,8 +427,9 @@ static int emit_bytes(job *j, int f, const void *data, size_t n_bytes) {
     return lw_sha256_update(j->hash[f], data, n_bytes);
 }
 
-/* row_id and line of text t, once per row; with every-token rows also position and token. */
-static int emit_index(job *j, int64_t t, int64_t n_rows, const int32_t *tokens) {
+/* row_id and line of text t, once per row; with every-token rows also position (the
+ * tokens follow with emit_tokens). */
+static int emit_index(job *j, int64_t t, int64_t n_rows) {
     const int base = j->n_layers + 2 * j->n_lens;
     int rc = 0;
     int64_t line = j->corpus.line_no[t];
@@ -411,8 +439,12 @@ static int emit_index(job *j, int64_t t, int64_t n_rows, const int32_t *tokens) 
         int32_t pos = (int32_t)r;
         if (rc == 0 && every_token(j)) rc = emit_bytes(j, base + 2, &pos, sizeof pos);
     }
-    if (rc == 0 && every_token(j)) rc = emit_bytes(j, base + 3, tokens, sizeof(int32_t) * (size_t)n_rows);
     return rc;
+}
+
+/* Every-token rows: the token of each row, after emit_index. */
+static int emit_tokens(job *j, const int32_t *tokens, int64_t n_rows) {
+    return emit_bytes(j, j->n_layers + 2 * j->n_lens + 3, tokens, sizeof(int32_t) * (size_t)n_rows);
 }
 
 /* ------------------------------------------------------------------- runs ---- */
@@ -485,7 +517,7 @@ static int run_pooled(job *j, int64_t t0, int64_t t1, int64_t *done, int shard, 
             float *rows[j->n_layers];
             for (int k = 0; k < j->n_layers; k++) rows[k] = buf[k] + (size_t)q * j->width[k];
             rc = check_finite(j, which[q], rows, one);
-            if (rc == 0) rc = emit_index(j, which[q], 1, NULL);
+            if (rc == 0) rc = emit_index(j, which[q], 1);
         }
         for (int k = 0; rc == 0 && k < j->n_layers; k++) {
             rc = emit_bytes(j, k, buf[k], sizeof(float) * (size_t)j->width[k] * (size_t)n);
@@ -533,7 +565,8 @@ static int run_tokens(job *j, int64_t t0, int64_t t1, int64_t *done, int shard, 
             rc = emit_bytes(j, k, rows[k], sizeof(float) * (size_t)j->width[k] * (size_t)n_rows[k]);
             if (rc == 0) rc = emit_lens(j, k, rows[k], n_rows[k]);
         }
-        if (rc == 0) rc = emit_index(j, t, j->n_tok[t], tok);
+        if (rc == 0) rc = emit_index(j, t, j->n_tok[t]);
+        if (rc == 0) rc = emit_tokens(j, tok, j->n_tok[t]);
         lw_session_clear_captures(j->s);
         free(tok);
         if (rc == 0) rc = check_signal();
@@ -631,7 +664,8 @@ static int run_shards(job *j, lw_extract_result *res) {
         char *settings = settings_json(j, sh, n_shards, t0, t1);
         if (!settings) return -1;
         const char *why = NULL;
-        if (j->p->resume && shard_verified(path, settings, &why)) {
+        char why_buf[512];
+        if (j->p->resume && shard_verified(path, settings, &why, why_buf, sizeof why_buf)) {
             emit(j, (lw_extract_event){.kind = LW_EXTRACT_EV_KEPT, .path = path, .shard = sh, .n_shards = n_shards,
                                        .first_text = t0, .last_text = t1 - 1});
             done += t1 - t0;

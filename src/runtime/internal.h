@@ -25,6 +25,7 @@ struct lw_model {
      * (Gemma 3/3n/4 scale by sqrt(n_embd) only when the batch holds token ids). Soft tokens are
      * multiplied by it on the host, so a soft token means an embedding row on every architecture. */
     float soft_token_scale;
+    int n_gpu_layers;       /* lw_model_params.n_gpu_layers as given (a setting extract's fingerprint records) */
 };
 
 /* One installed hook with owned copies of its positions and vectors, and its captures. */

@@ -197,6 +197,7 @@ lw_model *lw_model_load(const char *path, lw_model_params params) {
     m->vocab = llama_model_get_vocab(lm);
     m->has_output = has_output;
     snprintf(m->path, sizeof m->path, "%s", path);
+    m->n_gpu_layers = params.n_gpu_layers;
     m->soft_token_scale = soft_token_scale_for(lm);
     pthread_mutex_init(&m->lock_sha, NULL);
     pthread_mutex_init(&m->lock_vocab, NULL);
@@ -293,6 +294,7 @@ void lw_model_get_info(const lw_model *m, lw_model_info *info) {
     info->tied_embeddings = !m->has_output;
     info->n_params = llama_model_n_params(m->llama);
     snprintf(info->path, sizeof info->path, "%s", m->path);
+    info->n_gpu_layers = m->n_gpu_layers;
 }
 
 const char *lw_model_sha256(const lw_model *model) {

@@ -7,7 +7,9 @@ for what bad input must get:
          - exits non-zero by itself (not killed by a signal, not past the case's time limit:
            a hang is a failure),
          - writes exactly one line to stderr, and that line starts with "latentwire " (what
-           cli_fail prints: "latentwire VERB: message"); nothing else, no blank line,
+           cli_fail prints: "latentwire VERB: message"); nothing else, no blank line; for the
+           cases in STDERR_HAS the line must also match its pattern (the file, option or value
+           at fault and what is wrong), so a regression to a vague message fails,
          - prints no sanitizer report ("runtime error:", "AddressSanitizer", "LeakSanitizer"),
          - leaves its working directory (where every output of the case is pointed) exactly as
            it was: no output, no temporary, no folder, and every file there byte-identical,
@@ -637,6 +639,141 @@ def build_cases(ctx):
     return cases
 
 
+# What the one error line must say for cases where the message matters: a regex searched in
+# stderr that names the file, option or value at fault and what is wrong with it, so a
+# regression to a vague message ("bad input", "cannot open file") fails. Applied to the cases
+# of these names after build_cases (a name here that is no case is an error of the suite).
+STDERR_HAS = {
+    # models
+    "info-gg_empty": r"gg_empty\.gguf: not a GGUF file \(bad magic\)",
+    "info-gg_trunc6": r"gg_trunc6\.gguf: truncated or corrupt GGUF header",
+    "info-gg_blocks_zero": r"gg_blocks_zero\.gguf: corrupt header: llama\.block_count = 0 \(a model has 1 to 512",
+    "info-gg_eps_nan": r"gg_eps_nan\.gguf: corrupt header: llama\.attention\.layer_norm_rms_epsilon = nan",
+    "info-gg_dup_token": r"gg_dup_token\.gguf: corrupt vocabulary: token \"<0x0C>\" is listed twice \(ids 15 and 47\)",
+    "extract-truncated-model": r"gg_trunc_half\.gguf: llama\.cpp could not load the model",
+    "info-fifo": r"special/fifo: not a regular file",
+    "extract-model-directory": r"a_directory: not a regular file",
+    # non-finite values
+    "generate-nan-weights": r"logits at position \d+ of sequence 0 are not finite \(NaN",
+    "extract-nan-weights": r"text/ok\.txt:1: the activations at blocks\.0\.hook_resid_post are not finite \(NaN\)",
+    "generate-hook-1e38": r"hook 0 at blocks\.0\.hook_resid_post made the activation .* beyond 1\.8e\+19",
+    "generate-hook-nan": r"--hook \"0:add:all:.*nan\.txt\": hook: vector 0 has a non-finite value at coordinate 0",
+    # hook specs and vectors
+    "generate-hook-short": r"hook/short\.txt:1: vector has 31 values, the site's width is 32",
+    "generate-hook-garbage": r"hook/garbage\.txt:1: vector has 0 values and trailing garbage",
+    "generate-hook-empty": r"hook/empty\.txt: no vectors",
+    "generate-hook-fifo": r"special/fifo: is a FIFO \(named pipe\), not a regular file",
+    "generate-hook-dev-zero": r"zero_link: is a character device, not a regular file",
+    "generate-hook-sixth-field": r"--hook \".*:1:extra\": expected SITE:OP:POSITIONS:VECTORS\[:SCALE\], got 6 fields",
+    "generate-hook-missing-file": r"hook/none\.txt: No such file or directory",
+    "generate-hook-st-3d": r"vector_3d\.safetensors: tensor \"x\" must be F32 \[k, 32\] or \[32\]",
+    # safetensors
+    "inspect-st-empty": r"st/empty\.safetensors: file too short \(0 bytes\) for the 8-byte header length",
+    "inspect-st-trunc_header": r"trunc_header\.safetensors: header length 216 exceeds the 20 bytes after it",
+    "apply-st-trunc_data": r"trunc_data\.safetensors: tensor \"row_id\": data_offsets \[1536, 1632\] beyond the "
+                           r"1631-byte data section",
+    "inspect-st-offsets_reversed": r"offsets_reversed\.safetensors: tensor \"x\": data_offsets \[64, 0\] begin after end",
+    "inspect-st-offsets_overlap": r"tensor \"x\": data_offsets \[0, 1536\] overlap tensor \"row_id\"",
+    "inspect-st-dtype_unknown": r"dtype_unknown\.safetensors: tensor \"x\": unknown dtype \"F99\"",
+    "apply-st-shape_lie": r"shape_lie\.safetensors: tensor \"x\": data_offsets \[0, 1536\] do not match shape "
+                          r"\[13, 32\] x F32 \(1664 bytes\)",
+    "inspect-st-shape_overflow": r"shape_overflow\.safetensors: tensor \"x\": shape .* x F32 overflows",
+    "inspect-st-header_nul": r"header_nul\.safetensors: header is not valid JSON: control character 0x0",
+    "inspect-st-dup_names": r"dup_names\.safetensors: header is not valid JSON: duplicate object key",
+    "fit-st-row_id_f32": r"row_id_f32\.safetensors: tensor \"row_id\" must be I64 \[12\]",
+    "fit-st-nan": r"X row 1 column 3: NaN value",
+    "retrieval-st-nan": r"Q \(queries\) row 1 has a non-finite value nan at column 3",
+    "inspect-missing": r"st/none\.safetensors: No such file or directory",
+    # bridges
+    "bridge-info-record_recipe": r"record_recipe\.safetensors: bridge record: field \"recipe\": unknown recipe \"magic\"",
+    "apply-bridge-record_dims": r"record_dims\.safetensors: tensor \"mean_a\": shape \[32\] does not match \[33\]",
+    "retrieval-bridge-record_missing": r"record_missing\.safetensors: metadata \"latentwire\" missing \(not a bridge",
+    "bridge-info-nan_weights": r"nan_weights\.safetensors: tensor \"mean_a\": non-finite value at index 0",
+    "apply-width-mismatch": r"a\.safetensors: tensor \"x\" has width 32 but the bridge's source side has width 48",
+    "apply-side-bogus": r"--side middle: must be one of source, target",
+    # extract
+    "extract-text-empty.txt": r"text/empty\.txt: no texts \(blank lines are skipped\)",
+    "extract-text-bad.jsonl": r"text/bad\.jsonl:2: invalid JSON",
+    "extract-text-no_field.jsonl": r"no_field\.jsonl:1: no string field \"text\"",
+    "extract-text-overlong.txt": r"overlong\.txt:1: line is longer than 1048576 bytes",
+    "extract-empty-text": r"empty_text\.jsonl:2: text has no tokens of its own \(empty\)",
+    "extract-input-dev-zero": r"/dev/zero: is a character device, not a regular file",
+    "extract-input-missing": r"text/none\.txt: No such file or directory",
+    "extract-layers-out-of-range": r"site \"99\" is out of range: the model has blocks 0\.\.1",
+    "extract-layers-empty-item": r"site list \"0,,1\": item 2 is empty",
+    "extract-layers-duplicate": r"site list \"0,0\": \"0\" is listed twice",
+    "extract-layers-abc": r"site \"abc\" is not a hook site",
+    "extract-batch-zero": r"--batch 0: must be an integer in \[1, 256\]",
+    "extract-pool-bogus": r"--pool median: must be one of mean, last, none, model",
+    "extract-out-is-directory": r"--out adir\.safetensors names a directory",
+    # the same file as input and output; outputs that cannot be written
+    "same-path-extract-symlink": r"--out link\.safetensors is the same file as --input in\.txt",
+    "same-path-fit-source": r"--out a\.safetensors is the same file as --source a\.safetensors",
+    "same-path-apply-bridge": r"--out br\.safetensors is the same file as --bridge br\.safetensors",
+    "same-path-channel-json-symlink": r"--json l\.jsonl is the same file as --task t\.jsonl",
+    "same-path-beir-per-query": r"--per-query beir/corpus\.jsonl is the same file as --beir beir/corpus\.jsonl",
+    "same-path-debate-out-json": r"--json r\.jsonl is the same file as --out r\.jsonl",
+    "fit-out-missing-dir": r"--out nodir/b\.safetensors: cannot write into nodir: No such file or directory",
+    "channel-json-missing-dir": r"--json nodir/s\.json: cannot write into nodir: No such file or directory",
+    "retrieval-beir-width-mismatch": r"wide\.safetensors maps 48 -> 32 but the models have widths 32 and 32",
+    # bridge fit and retrieval
+    "fit-duplicate-row-ids": r"dup_rows\.safetensors: row_id 0 is on rows 0 and 1",
+    "fit-missing-tensor": r"a\.safetensors: no tensor \"nope\"",
+    "fit-recipe-bogus": r"--recipe magic: must be one of ridge, pca-ridge, pca2-ridge, procrustes, cca, relrep",
+    "retrieval-label-partial": r"label_some\.jsonl: 10 of 12 queries have no candidate besides their target",
+    "retrieval-hard-partial": r"hard_some\.jsonl: 8 of 12 queries have no candidate besides their target",
+    "retrieval-label-bad": r"label_bad\.jsonl:1: expected \{\"row_id\": int, \"label\": string or int\}",
+    "retrieval-hard-unknown-row": r"hard_unknown_row\.jsonl:1: negative row id 99999 is not among the candidates",
+    "retrieval-regime-bogus": r"--regime \"cluster:0:0\": use bank, random:D, cluster:K:D, label:FILE or hard:FILE",
+    "retrieval-width-mismatch": r"queries have width 32 and candidates 48: give a --bridge",
+    "retrieval-paired-missing": r"--paired: per-query records .*none\.jsonl: No such file or directory",
+    # BEIR
+    "beir-score_nan": r"score_nan/qrels/test\.tsv:3: score \"nan\" is not a finite number",
+    "beir-unknown_doc": r"unknown_doc/qrels/test\.tsv:3: unknown corpus id \"d99\" \(not in corpus\.jsonl\)",
+    "beir-bad_corpus": r"bad_corpus/corpus\.jsonl:7: invalid JSON",
+    "beir-empty_corpus": r"empty_corpus/corpus\.jsonl: no documents",
+    "beir-no_qrels": r"no_qrels/qrels/test\.tsv: No such file or directory",
+    "beir-none_judged": r"none_judged/qrels/test\.tsv: no \(query, document\) pair with a score > 0",
+    "beir-split-bogus": r"split \"\.\./x\" must be a plain name",
+    # tasks, channels, debate
+    "channel-task-empty": r"task/empty\.jsonl: no items",
+    "channel-task-missing_gold": r"missing_gold\.jsonl:1: missing field \"gold\"",
+    "channel-task-dup_id": r"dup_id\.jsonl:2: duplicate id \"a1\"",
+    "channel-task-unknown_scorer": r"unknown_scorer\.jsonl:1: unknown scorer \"fuzzy\" \(exact, numeric, contains or facts\)",
+    "channel-task-nul": r"nul\.jsonl:1: invalid JSON: a string contains \\u0000 \(the NUL character\)",
+    "channel-task-directory": r"a_directory: is a directory, not a regular file",
+    "channel-empty-channel": r"--channel: the list is empty",
+    "channel-comma-channel": r"--channel \",\": item 1 is empty",
+    "channel-duplicate-channel": r"--channel \"none,none\": \"none\" is listed twice",
+    "channel-duplicate-op": r"--op \"sum,sum\": \"sum\" is listed twice",
+    "channel-unknown-channel": r"--channel \"telepathy\": use none, context, text, cipher, ac or acw",
+    "channel-ac-width-mismatch": r"ac: the sender is 32 wide and the receiver 48; grafting across widths needs a map: use acw",
+    "channel-cipher-vocab-mismatch": r"cipher: the sender's and the receiver's vocabularies differ",
+    "channel-ac-bridge-trunc": r"bridge/trunc\.safetensors: tensor \"w\": data_offsets \[328, 6472\] beyond",
+    "debate-agents-empty-item": r"--agents \".*\": item 2 is empty",
+    "debate-agent-negative-temp": r"--agents item \".*m\.gguf:-1\": its temperature after the last ':' must be a number >= 0",
+    "debate-channel-bogus": r"--channel smoke: must be one of text, cipher",
+    "channel-resume-foreign-partial": r"--resume: items\.jsonl\.partial was made with another version",
+    "align-missing-target": r"target model .*none\.gguf: No such file or directory",
+    # options
+    "missing-value-extract": r"option --model needs a value",
+    "out-of-range-states-range": r"--resamples 5: must be an integer in \[100, 10000000\]",
+    "unknown-verb": r"unknown verb \"teleport\"",
+    "unknown-option-bridge": r"unknown option --bogus: bridge takes a subcommand first \(fit, apply, info",
+}
+
+
+def pin_messages(cases):
+    """Sets each STDERR_HAS case's expectation (a case's own stderr_has stays: both must hold)."""
+    by_name = {c.name: c for c in cases}
+    unknown = sorted(set(STDERR_HAS) - set(by_name))
+    assert not unknown, "STDERR_HAS names no case: %s" % ", ".join(unknown)
+    for name, pattern in STDERR_HAS.items():
+        c = by_name[name]
+        c.stderr_has = pattern if not c.stderr_has else "(?=[\\s\\S]*%s)(?=[\\s\\S]*%s)" % (c.stderr_has, pattern)
+    return cases
+
+
 def is_json(text):
     try:
         json.loads(text)
@@ -680,7 +817,7 @@ def main():
     make_corpus.build(ctx.corpus, os.path.abspath(a.make_model), ctx.cli)
     corpus_before = tree_state(ctx.corpus)
 
-    cases = build_cases(ctx)
+    cases = pin_messages(build_cases(ctx))
     names = [c.name for c in cases]
     assert len(names) == len(set(names)), "duplicate case names"
     only = os.environ.get("LW_ROBUST_CASES")

@@ -205,3 +205,49 @@ int lw_test_dir_entries(const char *dir) {
     closedir(d);
     return n;
 }
+
+void lw_test_write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "wb");
+    if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
+        perror(path);
+        abort();
+    }
+}
+
+char *lw_test_read_file(const char *path) {
+    size_t len;
+    char *s = lw_read_file(path, &len);
+    lw_clear_error();
+    return s;
+}
+
+int lw_test_count_lines(const char *s) {
+    int n = 0;
+    for (; s && *s; s++) n += *s == '\n';
+    return n;
+}
+
+int lw_test_count_substr(const char *s, const char *what) {
+    int n = 0;
+    for (const char *p = s; p && *what && (p = strstr(p, what)); p++) n++;
+    return n;
+}
+
+char *lw_test_cli_refusal(const char *args, int want_rc, const char *needle) {
+    char *out, *err;
+    int rc = lw_test_run_cli(args, &out, &err);
+    bool status_ok = want_rc < 0 ? rc != 0 && rc != -1 : rc == want_rc;
+    char *why = NULL;
+    if (!status_ok || lw_test_count_lines(err) != 1 || !strstr(err, needle)) {
+        char want[16] = "non-zero";
+        if (want_rc >= 0) snprintf(want, sizeof want, "%d", want_rc);
+        size_t n = strlen(args) + strlen(err) + strlen(needle) + 160;
+        why = malloc(n);
+        if (!why) abort();
+        snprintf(why, n, "`latentwire %s`: exit %d (want %s), stderr:\n%s(want one line containing \"%s\")", args, rc,
+                 want, err, needle);
+    }
+    free(out);
+    free(err);
+    return why;
+}

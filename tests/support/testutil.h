@@ -56,4 +56,19 @@ char *lw_test_join(const char *dir, const char *file);
 /* Entries of dir other than . and .. (left-behind temporary files show up here); -1 if unreadable. */
 int lw_test_dir_entries(const char *dir);
 
+/* Writes text to path (replacing it); aborts the test process when the file cannot be written. */
+void lw_test_write_text(const char *path, const char *text);
+/* The whole file as a malloc'd NUL-terminated string, or NULL when it cannot be read. */
+char *lw_test_read_file(const char *path);
+/* Newlines in s (the lines of a complete output). */
+int lw_test_count_lines(const char *s);
+/* Occurrences of what in s (overlapping ones counted). */
+int lw_test_count_substr(const char *s, const char *what);
+
+/* Runs the CLI with args (lw_test_run_cli) expecting a refusal: exit status want_rc (any
+ * non-zero status for -1) and exactly one stderr line that contains needle. NULL when so,
+ * otherwise a malloc'd description of what happened instead, for fail_msg:
+ *   char *why = lw_test_cli_refusal(args, -1, "width"); if (why) fail_msg("%s", why); */
+char *lw_test_cli_refusal(const char *args, int want_rc, const char *needle);
+
 #endif

@@ -1,0 +1,50 @@
+/* latentwire: the hook spec `SITE:OP:POSITIONS:VECTORS[:SCALE]` (what `generate --hook`
+ * takes), parsed without a model, and the vectors file it names.
+ *
+ *   SITE       a block index (negative counts from the end), `embed`, or a TransformerLens
+ *              name; kept as written: lw_site_parse resolves it against a model
+ *   OP         replace | add | mean
+ *   POSITIONS  all | last | a comma list of absolute positions (0 = BOS)
+ *   VECTORS    a .safetensors file (its first tensor, or FILE.safetensors#NAME) or a text file
+ *              of whitespace-separated floats, one vector per line; no ':' in the path
+ *   SCALE      the multiplier of add (default 1) */
+#ifndef LATENTWIRE_HOOKSPEC_H
+#define LATENTWIRE_HOOKSPEC_H
+
+#include <stdint.h>
+
+#include "latentwire/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    char *site;             /* SITE as written */
+    lw_op op;               /* LW_OP_REPLACE, LW_OP_ADD or LW_OP_MEAN */
+    lw_pos_mode pos_mode;
+    int32_t *positions;     /* LW_POS_LIST: n_positions positions, each in [0, 2^30] */
+    int n_positions;
+    char *vectors;          /* the vectors file */
+    char *tensor;           /* NAME of FILE.safetensors#NAME, else NULL (the file's first tensor) */
+    float scale;            /* 1 when not given */
+} lw_hook_spec;
+
+/* Parses spec into *out (zeroed first; free with lw_hook_spec_free, also after a failure).
+ * Exactly 4 or 5 non-empty fields; a list of positions refuses an empty item, an item
+ * listed twice and anything but an integer in [0, 2^30] (spaces around items are ignored);
+ * SCALE must be a finite number. 0, or -1 with one line saying which field is wrong and
+ * why (without the spec: the caller names it). */
+int lw_hook_spec_parse(const char *spec, lw_hook_spec *out);
+void lw_hook_spec_free(lw_hook_spec *spec);
+
+/* The vectors of a hook at a site `width` floats wide: tensor `tensor` (NULL: the first) of a
+ * .safetensors file, F32 [k, width] or [width], or the lines of a text file of floats (blank
+ * lines skipped, each line exactly `width` numbers). A malloc'd k x width array and *n_vectors
+ * = k >= 1, or NULL with an error naming the file (and line). */
+float *lw_hook_vectors_load(const char *path, const char *tensor, int width, int *n_vectors);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,192 @@
+/* The hook spec SITE:OP:POSITIONS:VECTORS[:SCALE] in the library (lw_hook_spec_parse) and
+ * the vectors file it names (lw_hook_vectors_load), on hand-made specs and files; and
+ * `generate --hook` refusing one position written two ways ("0,-0", "3,03"), which the CLI's
+ * own parser let through (found by fuzz_hook_spec). */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "latentwire/error.h"
+#include "latentwire/hookspec.h"
+#include "latentwire/safetensors.h"
+#include "support/synth_model.h"
+#include "support/testutil.h"
+
+static void test_parse_valid(void **state) {
+    (void)state;
+    lw_hook_spec s;
+    assert_int_equal(lw_hook_spec_parse("-1:add:last:v.txt:2.5", &s), 0);
+    assert_string_equal(s.site, "-1");
+    assert_int_equal(s.op, LW_OP_ADD);
+    assert_int_equal(s.pos_mode, LW_POS_LAST);
+    assert_null(s.positions);
+    assert_string_equal(s.vectors, "v.txt");
+    assert_null(s.tensor);
+    assert_true(s.scale == 2.5f);
+    lw_hook_spec_free(&s);
+
+    assert_int_equal(lw_hook_spec_parse("blocks.3.hook_z:replace: 0, 3 ,5:dir/a.safetensors#t.x", &s), 0);
+    assert_string_equal(s.site, "blocks.3.hook_z");
+    assert_int_equal(s.op, LW_OP_REPLACE);
+    assert_int_equal(s.pos_mode, LW_POS_LIST);
+    assert_int_equal(s.n_positions, 3);
+    assert_int_equal(s.positions[0], 0);
+    assert_int_equal(s.positions[1], 3);
+    assert_int_equal(s.positions[2], 5);
+    assert_string_equal(s.vectors, "dir/a.safetensors");
+    assert_string_equal(s.tensor, "t.x");
+    assert_true(s.scale == 1.0f); /* not given */
+    lw_hook_spec_free(&s);
+
+    /* '#' without ".safetensors#" is part of the path */
+    assert_int_equal(lw_hook_spec_parse("embed:mean:all:v#1.txt", &s), 0);
+    assert_int_equal(s.op, LW_OP_MEAN);
+    assert_int_equal(s.pos_mode, LW_POS_ALL);
+    assert_string_equal(s.vectors, "v#1.txt");
+    assert_null(s.tensor);
+    lw_hook_spec_free(&s);
+}
+
+static void expect_refused(const char *spec, const char *message) {
+    lw_hook_spec s;
+    lw_clear_error();
+    if (lw_hook_spec_parse(spec, &s) == 0) fail_msg("\"%s\" was accepted", spec);
+    if (!strstr(lw_last_error(), message)) fail_msg("\"%s\": expected \"%s\" in: %s", spec, message, lw_last_error());
+    assert_null(strchr(lw_last_error(), '\n'));
+    lw_hook_spec_free(&s); /* safe after a failure */
+    lw_hook_spec_free(&s); /* and twice */
+}
+
+static void test_parse_refused(void **state) {
+    (void)state;
+    expect_refused("1:add:last", "expected SITE:OP:POSITIONS:VECTORS[:SCALE], got 3 fields");
+    expect_refused("1:add:last:v.txt:2:extra", "got 6 fields");
+    expect_refused("1:add::v.txt", "got an empty field among 4 fields");
+    expect_refused("", "got an empty field among 1 field ");
+    expect_refused("1:sub:last:v.txt", "op \"sub\" must be replace, add or mean");
+    expect_refused("1:add:1,,2:v.txt", "positions \"1,,2\": item 2 is empty");
+    expect_refused("1:add:1,1:v.txt", "positions \"1,1\": \"1\" is listed twice");
+    expect_refused("1:add:0,-0:v.txt", "positions \"0,-0\": \"0\" and \"-0\" are both position 0");
+    expect_refused("1:add:3,03:v.txt", "\"3\" and \"03\" are both position 3");
+    expect_refused("1:add:-1:v.txt", "position \"-1\" is not a non-negative integer");
+    expect_refused("1:add:1073741825:v.txt", "position \"1073741825\" is not a non-negative integer");
+    expect_refused("1:add:2x:v.txt", "position \"2x\" is not a non-negative integer");
+    expect_refused("1:add:last:v.txt:abc", "scale \"abc\" is not a number");
+    expect_refused("1:add:last:v.txt:nan", "scale \"nan\" is not a number");
+    expect_refused("1:add:last:v.txt:1e39", "scale \"1e39\" is not a number"); /* beyond float */
+    expect_refused(NULL, "no hook spec given");
+}
+
+static void test_vectors_text(void **state) {
+    (void)state;
+    const char *path = lw_test_tmpfile("hs_vec.txt");
+    lw_test_write_text(path, "1 2 3\n\n  \n4 5 6.5\n");
+    int n = 0;
+    float *v = lw_hook_vectors_load(path, NULL, 3, &n);
+    assert_non_null(v);
+    assert_int_equal(n, 2);
+    const float want[6] = {1, 2, 3, 4, 5, 6.5f};
+    assert_memory_equal(v, want, sizeof want);
+    free(v);
+    char msg[1400];
+    assert_null(lw_hook_vectors_load(path, NULL, 4, &n));
+    snprintf(msg, sizeof msg, "%s:1: vector has 3 values, the site's width is 4", path);
+    assert_string_equal(lw_last_error(), msg);
+    lw_test_write_text(path, "1 2 3\n1 2 x\n");
+    assert_null(lw_hook_vectors_load(path, NULL, 3, &n));
+    snprintf(msg, sizeof msg, "%s:2: vector has 2 values and trailing garbage, the site's width is 3", path);
+    assert_string_equal(lw_last_error(), msg);
+    lw_test_write_text(path, "\n \n");
+    assert_null(lw_hook_vectors_load(path, NULL, 3, &n));
+    snprintf(msg, sizeof msg, "%s: no vectors", path);
+    assert_string_equal(lw_last_error(), msg);
+    /* many lines: the buffer grows */
+    FILE *f = fopen(path, "w");
+    for (int i = 0; i < 100; i++) fprintf(f, "%d %d\n", i, -i);
+    fclose(f);
+    v = lw_hook_vectors_load(path, NULL, 2, &n);
+    assert_non_null(v);
+    assert_int_equal(n, 100);
+    assert_true(v[2 * 99] == 99.0f && v[2 * 99 + 1] == -99.0f);
+    free(v);
+}
+
+static void test_vectors_safetensors(void **state) {
+    (void)state;
+    const char *path = lw_test_tmpfile("hs_vec.safetensors");
+    float a[2 * 3] = {1, 2, 3, 4, 5, 6}, b[3] = {7, 8, 9};
+    int32_t c[3] = {1, 2, 3};
+    lw_st_tensor_in t[4] = {{.name = "a", .dtype = LW_DT_F32, .n_dims = 2, .shape = {2, 3}, .data = a},
+                            {.name = "b", .dtype = LW_DT_F32, .n_dims = 1, .shape = {3}, .data = b},
+                            {.name = "c", .dtype = LW_DT_I32, .n_dims = 1, .shape = {3}, .data = c},
+                            {.name = "e", .dtype = LW_DT_F32, .n_dims = 2, .shape = {0, 3}, .data = a}};
+    assert_int_equal(lw_st_save(path, t, 4, NULL, 0), 0);
+    int n = 0;
+    float *v = lw_hook_vectors_load(path, NULL, 3, &n); /* the first tensor */
+    assert_non_null(v);
+    assert_int_equal(n, 2);
+    assert_memory_equal(v, a, sizeof a);
+    free(v);
+    v = lw_hook_vectors_load(path, "b", 3, &n);
+    assert_non_null(v);
+    assert_int_equal(n, 1);
+    assert_memory_equal(v, b, sizeof b);
+    free(v);
+    char msg[1400];
+    assert_null(lw_hook_vectors_load(path, "zz", 3, &n));
+    snprintf(msg, sizeof msg, "%s: no tensor \"zz\"", path);
+    assert_string_equal(lw_last_error(), msg);
+    assert_null(lw_hook_vectors_load(path, "c", 3, &n));
+    snprintf(msg, sizeof msg, "%s: tensor \"c\" must be F32 [k, 3] or [3] (the site's width)", path);
+    assert_string_equal(lw_last_error(), msg);
+    assert_null(lw_hook_vectors_load(path, "a", 4, &n));
+    assert_non_null(strstr(lw_last_error(), "must be F32 [k, 4] or [4]"));
+    assert_null(lw_hook_vectors_load(path, "e", 3, &n));
+    snprintf(msg, sizeof msg, "%s: tensor \"e\" has no rows", path);
+    assert_string_equal(lw_last_error(), msg);
+}
+
+/* The CLI refuses one position written two ways, naming the spec. */
+static void test_generate_refuses_duplicate_position(void **state) {
+    (void)state;
+    lw_synth_params p = lw_synth_default_params();
+    const char *model = lw_test_tmpfile("hs_model.gguf");
+    assert_int_equal(lw_synth_write(model, &p), 0);
+    const char *vec = lw_test_tmpfile("hs_cli_vec.txt");
+    FILE *f = fopen(vec, "w");
+    for (int i = 0; i < p.n_embd; i++) fprintf(f, "0.01 ");
+    fprintf(f, "\n");
+    fclose(f);
+    char args[4096], want[4200];
+    snprintf(args, sizeof args, "generate --model %s --prompt 'the cat sat' --max-tokens 2 --hook 0:add:1,01:%s", model,
+             vec);
+    char *err;
+    assert_int_not_equal(lw_test_run_cli(args, NULL, &err), 0);
+    snprintf(want, sizeof want,
+             "latentwire generate: --hook \"0:add:1,01:%s\": positions \"1,01\": \"1\" and \"01\" are both position 1\n",
+             vec);
+    assert_string_equal(err, want);
+    free(err);
+    /* the same spec with distinct positions runs */
+    snprintf(args, sizeof args, "generate --model %s --prompt 'the cat sat' --max-tokens 2 --hook 0:add:1,2:%s", model,
+             vec);
+    assert_int_equal(lw_test_run_cli(args, NULL, NULL), 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_valid),
+        cmocka_unit_test(test_parse_refused),
+        cmocka_unit_test(test_vectors_text),
+        cmocka_unit_test(test_vectors_safetensors),
+        cmocka_unit_test(test_generate_refuses_duplicate_position),
+    };
+    return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
+}
