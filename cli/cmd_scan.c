@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "common/error.h"
-#include "common/fileio.h"
+#include "latentwire/error.h"
+#include "latentwire/files.h"
 #include "latentwire/scan.h"
 
 static const char *USAGE =

@@ -61,6 +61,15 @@ int lw_sha256_file(const char *path, char out[65]);
 /* Hex sha256 of a buffer into out[65]. 0 or -1. */
 int lw_sha256_buf(const void *data, size_t len, char out[65]);
 
+/* Creates the directory and its parents (like mkdir -p). 0 or -1. */
+int lw_mkdir_p(const char *path);
+/* The same; *created is the topmost directory this call created (malloc'd), or NULL when
+ * path existed, so that a failed run can remove what it made with lw_rmdir_created. */
+int lw_mkdir_p_created(const char *path, char **created);
+/* Removes path and its parents up to and including `created` (as lw_mkdir_p_created
+ * returned it), each only if empty: files a run left in them keep their directories. */
+void lw_rmdir_created(const char *path, const char *created);
+
 #ifdef __cplusplus
 }
 #endif

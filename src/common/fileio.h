@@ -44,13 +44,6 @@ int lw_sha256_update(lw_sha256 *h, const void *data, size_t len);
 int lw_sha256_end(lw_sha256 *h, char out[65]);
 void lw_sha256_free(lw_sha256 *h);
 
-/* Creates the directory and its parents (like mkdir -p). 0 or -1. */
-int lw_mkdir_p(const char *path);
-/* The same; *created is the topmost directory this call created (malloc'd), or NULL when
- * path existed, so that a failed run can remove what it made with lw_rmdir_created. */
-int lw_mkdir_p_created(const char *path, char **created);
-/* Removes path and its parents up to and including `created` (as lw_mkdir_p_created
- * returned it), each only if empty: files a run left in them keep their directories. */
-void lw_rmdir_created(const char *path, const char *created);
+/* lw_mkdir_p, lw_mkdir_p_created, lw_rmdir_created: latentwire/files.h */
 
 #endif
