@@ -22,6 +22,7 @@ int cmd_bridge(int argc, char **argv);
 int cmd_retrieval(int argc, char **argv);
 int cmd_channel(int argc, char **argv);
 int cmd_debate(int argc, char **argv);
+int cmd_codec(int argc, char **argv);
 
 /* Prints "latentwire <verb>: <message>" (or the library's last error) and returns 1. */
 int cli_fail(const char *verb, const char *fmt, ...);

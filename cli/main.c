@@ -43,6 +43,7 @@ static const struct {
     {"align", cmd_align, "--source A --target B     bridge A's activations to B's, score retrieval"},
     {"channel", cmd_channel, "--sender A --receiver B --task T   text / CIPHER / activation channels"},
     {"debate", cmd_debate, "--agents A,B,... --task T   multi-agent debate with majority vote"},
+    {"codec", cmd_codec, "fit|encode|decode|info ...  activation / text codecs at a bit budget"},
     {"generate", cmd_generate, "--model M --prompt TEXT [--hook ...]   text generation with hooks"},
 };
 
@@ -54,7 +55,7 @@ static void usage(FILE *f) {
                "--gpu-layers N: layers offloaded to the GPU when llama.cpp was built with CUDA (make cuda;\n"
                "default 0, all on the CPU); every verb that runs one takes --threads N (default: all cores).\n"
                "Named tasks and align read $LW_SHARED_DIR/data when LW_SHARED_DIR is set (else ../shared/data).\n"
-               "info, inspect, tokenize and bridge info take --json (one JSON document on stdout).\n");
+               "info, inspect, tokenize, bridge info and codec info take --json (one JSON document on stdout).\n");
 }
 
 int main(int argc, char **argv) {
