@@ -32,30 +32,29 @@ static void state_free(pcaq_state *s) {
 
 static size_t table_len(const pcaq_state *s) { return (size_t)s->r * (s->lloyd ? (size_t)s->levels : 2); }
 
+/* One BLAS product each way: z = basis (x - mean), x^ = mean + basis' q (scratch: d + r floats). */
 static void pcaq_put(const void *st, const float *x, lw_bits *w, void *scratch) {
     const pcaq_state *s = st;
-    float *xc = scratch;
+    float *xc = scratch, *z = xc + s->d;
     for (int i = 0; i < s->d; i++) xc[i] = x[i] - s->mean[i];
+    lw_la_sgemm(false, true, 1, s->r, s->d, 1.0f, xc, s->basis, 0.0f, z);
     for (int j = 0; j < s->r; j++) {
-        const float *u = s->basis + (size_t)j * s->d;
-        double z = 0;
-        for (int i = 0; i < s->d; i++) z += (double)u[i] * xc[i];
         const float *t = s->table + (size_t)j * (s->lloyd ? s->levels : 2);
-        uint32_t code = s->lloyd ? lw_lloyd_code(t, s->levels, (float)z) : lw_uq_code(t[0], t[1], s->levels, (float)z);
+        uint32_t code = s->lloyd ? lw_lloyd_code(t, s->levels, z[j]) : lw_uq_code(t[0], t[1], s->levels, z[j]);
         lw_bits_put(w, code, s->bits);
     }
 }
 
 static int pcaq_get(const void *st, lw_bits *r, float *x, void *scratch) {
     const pcaq_state *s = st;
-    memcpy(x, s->mean, sizeof(float) * (size_t)s->d);
+    float *q = (float *)scratch + s->d;
     for (int j = 0; j < s->r; j++) {
         uint32_t code = lw_bits_get(r, s->bits);
         const float *t = s->table + (size_t)j * (s->lloyd ? s->levels : 2);
-        float z = s->lloyd ? t[code] : lw_uq_value(t[0], t[1], s->levels, code);
-        const float *u = s->basis + (size_t)j * s->d;
-        for (int i = 0; i < s->d; i++) x[i] += z * u[i];
+        q[j] = s->lloyd ? t[code] : lw_uq_value(t[0], t[1], s->levels, code);
     }
+    memcpy(x, s->mean, sizeof(float) * (size_t)s->d);
+    lw_la_sgemm(false, false, 1, s->d, s->r, 1.0f, q, s->basis, 1.0f, x);
     return 0;
 }
 
@@ -66,7 +65,7 @@ static lw_act_layout layout_of(const lw_codec *c, const pcaq_state *s) {
                            .state = s,
                            .put = pcaq_put,
                            .get = pcaq_get,
-                           .scratch_bytes = sizeof(float) * (size_t)s->d};
+                           .scratch_bytes = sizeof(float) * ((size_t)s->d + s->r)};
 }
 
 /* PCA of rows (n x d) with r axes: mean, basis (r x d), coordinates Z (n x r), rank. */
