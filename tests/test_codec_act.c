@@ -206,6 +206,22 @@ static void test_topk_keeps_the_k_largest(void **state) {
         free(pl.bytes);
     }
     lw_codec_free(c);
+    /* topk over T positions: the k largest of the whole T x d item (indices of width T d) */
+    p = lw_codec_default_params(LW_CODEC_TOPK);
+    p.k = 7;
+    p.bits = 8;
+    p.positions = 3;
+    c = lw_codec_fit_act(&p, calib, 300, d);
+    assert_non_null(c);
+    for (int i = 0; i < 10; i += 3) {
+        lw_payload pl;
+        assert_int_equal(lw_codec_encode_act(c, items + i * d, &pl), 0);
+        assert_int_equal(pl.n, (7 * (8 + 8) + 7) / 8); /* ceil(log2 192) = 8 index bits */
+        assert_int_equal(lw_codec_decode_act(c, pl.bytes, pl.n, y), 0);
+        check_topk_vector(items + i * d, y, 3 * d, 7);
+        free(pl.bytes);
+    }
+    lw_codec_free(c);
     free(calib);
     free(items);
 }
