@@ -241,14 +241,16 @@ int lw_act_decode(const lw_codec *c, const lw_act_layout *L, const uint8_t *byte
     return 0;
 }
 
-int lw_act_rel_err(const lw_act_layout *L, const float *rows, int64_t n, double *err) {
+int lw_act_rel_err(const lw_act_layout *L, const float *rows, int64_t n, double err[2]) {
     size_t nb = (size_t)((L->vec_bits + 7) / 8);
     uint8_t *buf = malloc(nb ? nb : 1);
     float *y = malloc(sizeof(float) * (size_t)L->width);
+    double *mu = lw_la_dalloc((size_t)L->width);
     void *scratch = malloc(L->scratch_bytes ? L->scratch_bytes : 1);
     int rc = 0;
-    if (!buf || !y || !scratch) rc = lw_fail("codec: out of memory measuring reconstruction error");
-    double num = 0, den = 0;
+    if (!buf || !y || !mu || !scratch) rc = lw_fail("codec: out of memory measuring reconstruction error");
+    if (rc == 0 && n > 0) lw_la_col_means(rows, n, L->width, mu);
+    double num = 0, den = 0, den_c = 0;
     for (int64_t i = 0; rc == 0 && i < n; i++) {
         const float *x = rows + (size_t)i * L->width;
         memset(buf, 0, nb ? nb : 1);
@@ -257,14 +259,22 @@ int lw_act_rel_err(const lw_act_layout *L, const float *rows, int64_t n, double 
         w.pos = 0;
         rc = L->get(L->state, &w, y, scratch);
         for (int j = 0; rc == 0 && j < L->width; j++) {
-            double e = (double)x[j] - y[j];
+            double e = (double)x[j] - y[j], c = (double)x[j] - mu[j];
             num += e * e;
             den += (double)x[j] * x[j];
+            den_c += c * c;
         }
     }
-    *err = den > 0 ? num / den : num;
-    free(buf), free(y), free(scratch);
+    err[0] = den > 0 ? num / den : num;
+    err[1] = den_c > 0 ? num / den_c : num;
+    free(buf), free(y), free(mu), free(scratch);
     return rc;
+}
+
+void lw_act_record_err(lw_codec *c, const double err[2]) {
+    json_t *fit = lw_act_fit_obj(c);
+    json_object_set_new(fit, "rel_err_calibration", json_real(err[0]));
+    json_object_set_new(fit, "rel_err_calibration_centered", json_real(err[1]));
 }
 
 /* ------------------------------------------------------------------ the budget search */
@@ -284,12 +294,13 @@ bool lw_act_search_fits(lw_act_search *s, int64_t item_bits) {
     return item_bits <= s->c->p.budget_bits;
 }
 
-bool lw_act_search_add(lw_act_search *s, json_t *shape, int64_t item_bits, double err) {
+bool lw_act_search_add(lw_act_search *s, json_t *shape, int64_t item_bits, const double err[2]) {
     json_object_set_new(shape, "payload_bits", json_integer(item_bits));
-    json_object_set_new(shape, "rel_err", json_real(err));
+    json_object_set_new(shape, "rel_err", json_real(err[0]));
+    json_object_set_new(shape, "rel_err_centered", json_real(err[1]));
     json_array_append_new(s->candidates, shape);
-    if (!(err < s->best_err) && s->best >= 0) return false;
-    s->best_err = err;
+    if (!(err[0] < s->best_err) && s->best >= 0) return false;
+    s->best_err = err[0];
     s->best = (int)json_array_size(s->candidates) - 1;
     return true;
 }

@@ -81,9 +81,11 @@ typedef struct {
 size_t lw_act_payload_bytes(const lw_act_layout *L);
 int lw_act_encode(const lw_act_layout *L, const float *item, lw_payload *out);
 int lw_act_decode(const lw_codec *c, const lw_act_layout *L, const uint8_t *bytes, size_t n, float *item);
-/* Relative L2 error sum |x - dec(enc(x))|^2 / sum |x|^2 over n vectors (rows of width
- * L->width) through put and get. 0 or -1. */
-int lw_act_rel_err(const lw_act_layout *L, const float *rows, int64_t n, double *err);
+/* Relative L2 error through put and get over n vectors (rows of width L->width):
+ * err[0] = sum |x - dec(enc(x))|^2 / sum |x|^2 (the budget search's criterion), err[1] = the
+ * same over sum |x - mean|^2 (the rows' own mean), which a few massive coordinates do not
+ * dominate. 0 or -1. */
+int lw_act_rel_err(const lw_act_layout *L, const float *rows, int64_t n, double err[2]);
 
 /* ---- the budget search ---- */
 typedef struct {
@@ -99,8 +101,11 @@ void lw_act_search_init(lw_act_search *s, const lw_codec *c);
 int64_t lw_act_item_bits(int64_t vec_bits, int vectors);
 /* Whether an item of this many bits fits K (notes the smallest payload considered). */
 bool lw_act_search_fits(lw_act_search *s, int64_t item_bits);
-/* Adds a measured candidate (shape: a JSON object, stolen); true when it is the new best. */
-bool lw_act_search_add(lw_act_search *s, json_t *shape, int64_t item_bits, double err);
+/* Adds a measured candidate (shape: a JSON object, stolen; err as lw_act_rel_err gives it);
+ * true when its err[0] is the new lowest. */
+bool lw_act_search_add(lw_act_search *s, json_t *shape, int64_t item_bits, const double err[2]);
+/* fit.rel_err_calibration (and _centered) of the fitted codec on the calibration rows. */
+void lw_act_record_err(lw_codec *c, const double err[2]);
 /* No shape fitted: the error naming the smallest budget that works (shape_hint says which). */
 int lw_act_search_none(lw_act_search *s, const char *shape_hint);
 /* Puts the search (candidates, chosen index, held-out rows) into fit.search; frees s. */

@@ -167,8 +167,8 @@ static int search(lw_codec *c, const float *rows, int64_t n, int d, int *r_out, 
             break;
         }
         lw_act_layout L = layout_of(c, s);
-        double err;
-        rc = lw_act_rel_err(&L, held, nh, &err);
+        double err[2];
+        rc = lw_act_rel_err(&L, held, nh, err);
         if (rc == 0 && lw_act_search_add(&srch, json_pack("{s:i, s:i}", "rank", r, "bits", b),
                                          lw_act_item_bits(L.vec_bits, c->T), err))
             *r_out = r, *b_out = b;
@@ -201,10 +201,10 @@ static int pcaq_fit(lw_codec *c, const float *rows, int64_t n, int d) {
     c->p.rank = r;
     c->p.bits = b;
     lw_act_layout L = layout_of(c, s);
-    double err;
-    if (lw_act_rel_err(&L, rows, n, &err) != 0) return -1;
+    double err[2];
+    if (lw_act_rel_err(&L, rows, n, err) != 0) return -1;
     json_t *fit = lw_act_fit_obj(c);
-    json_object_set_new(fit, "rel_err_calibration", json_real(err));
+    lw_act_record_err(c, err);
     json_object_set_new(fit, "payload_bits", json_integer(lw_act_item_bits(L.vec_bits, c->T)));
     json_object_set_new(fit, "calibration_rank", json_integer(rank));
     json_object_set_new(fit, "quantizer", json_string(s->lloyd ? "lloyd-max" : "uniform"));

@@ -308,8 +308,8 @@ static int search(lw_codec *c, const float *rows, int64_t n, int d, int L, int e
         rc = sae_train(train, nt, d, L, k, b, epochs, c->p.seed, &s, NULL);
         if (rc != 0) break;
         lw_act_layout Lay = layout_of(c, s);
-        double err;
-        rc = lw_act_rel_err(&Lay, held, nh, &err);
+        double err[2];
+        rc = lw_act_rel_err(&Lay, held, nh, err);
         if (rc == 0 && lw_act_search_add(&srch, json_pack("{s:i, s:i}", "k", k, "bits", b),
                                          lw_act_item_bits(Lay.vec_bits, c->T), err))
             *k_out = k, *b_out = b;
@@ -345,10 +345,10 @@ static int sae_fit(lw_codec *c, const float *rows, int64_t n, int d) {
     c->p.sae_latents = L;
     c->p.sae_epochs = epochs;
     lw_act_layout Lay = layout_of(c, s);
-    double err;
-    if (lw_act_rel_err(&Lay, rows, n, &err) != 0) return -1;
+    double err[2];
+    if (lw_act_rel_err(&Lay, rows, n, err) != 0) return -1;
     json_t *fit = lw_act_fit_obj(c);
-    json_object_set_new(fit, "rel_err_calibration", json_real(err));
+    lw_act_record_err(c, err);
     json_object_set_new(fit, "payload_bits", json_integer(lw_act_item_bits(Lay.vec_bits, c->T)));
     return lw_act_count_side(c);
 }

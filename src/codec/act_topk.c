@@ -125,8 +125,8 @@ static int search(lw_codec *c, sparse_state *s, const float *vecs, int64_t n) {
             sparse_state t = *s;
             t.k = k, t.bits = b;
             lw_act_layout L = layout_of(&t);
-            double err;
-            if ((rc = fit_quantizer(&t, mags, n, kcap)) == 0 && (rc = lw_act_rel_err(&L, vecs, n, &err)) == 0 &&
+            double err[2];
+            if ((rc = fit_quantizer(&t, mags, n, kcap)) == 0 && (rc = lw_act_rel_err(&L, vecs, n, err)) == 0 &&
                 lw_act_search_add(&srch, shape_json(&t), lw_act_item_bits(L.vec_bits, t.vectors), err))
                 best = t;
         }
@@ -170,10 +170,10 @@ int lw_sparse_fit_act(lw_codec *c, const float *rows, int64_t n, int d) {
     c->p.k = s->k;
     c->p.bits = s->bits;
     lw_act_layout L = layout_of(s);
-    double err;
-    if (lw_act_rel_err(&L, rows, nv, &err) != 0) return -1;
+    double err[2];
+    if (lw_act_rel_err(&L, rows, nv, err) != 0) return -1;
     json_t *fit = lw_act_fit_obj(c);
-    json_object_set_new(fit, "rel_err_calibration", json_real(err));
+    lw_act_record_err(c, err);
     json_object_set_new(fit, "payload_bits", json_integer(lw_act_item_bits(L.vec_bits, s->vectors)));
     json_object_set_new(fit, "magnitude_range", json_pack("[f, f]", (double)s->lo, (double)s->hi));
     json_object_set_new(fit, "value_coding", json_string("sign-magnitude, uniform magnitude levels fitted on "
