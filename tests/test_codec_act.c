@@ -180,6 +180,13 @@ static void test_topk_keeps_the_k_largest(void **state) {
     p.bits = 8;
     lw_codec *c = lw_codec_fit_act(&p, calib, 300, d);
     assert_non_null(c);
+    /* the record's two errors share the numerator: their ratio is sum |x|^2 / sum |x - mean|^2 */
+    double mu[64] = {0}, raw = 0, cen = 0;
+    for (int i = 0; i < 300 * d; i++) mu[i % d] += calib[i] / 300.0;
+    for (int i = 0; i < 300 * d; i++)
+        raw += (double)calib[i] * calib[i], cen += (calib[i] - mu[i % d]) * (calib[i] - mu[i % d]);
+    double ratio = record_real(c, "fit", "rel_err_calibration_centered") / record_real(c, "fit", "rel_err_calibration");
+    assert_true(fabs(ratio - raw / cen) < 1e-6 * (raw / cen));
     float y[3 * 64];
     for (int i = 0; i < 10; i++) {
         lw_payload pl;
