@@ -26,6 +26,7 @@ int cmd_verdict(int argc, char **argv);
 int cmd_panel(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_codec(int argc, char **argv);
 
 /* Prints "latentwire <verb>: <message>" (or the library's last error) and returns 1. */
 int cli_fail(const char *verb, const char *fmt, ...);

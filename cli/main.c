@@ -47,6 +47,7 @@ static const struct {
     {"panel", cmd_panel, "patching --receivers M,... --donors M,... --out DIR   patching panel with controls"},
     {"verdict", cmd_verdict, "PLAN RECORDS...              pre-registered hypotheses decided: PASS / FAIL / INCONCLUSIVE"},
     {"report", cmd_report, "RESULTS... -o REPORT.html      one self-contained HTML page: figures and tables with CIs"},
+    {"codec", cmd_codec, "fit|encode|decode|info ...  activation / text codecs at a bit budget"},
     {"generate", cmd_generate, "--model M --prompt TEXT [--hook ...]   text generation with hooks"},
 };
 
@@ -58,7 +59,7 @@ static void usage(FILE *f) {
                "--gpu-layers N: layers offloaded to the GPU when llama.cpp was built with CUDA (make cuda;\n"
                "default 0, all on the CPU); every verb that runs one takes --threads N (default: all cores).\n"
                "Named tasks and align read $LW_SHARED_DIR/data when LW_SHARED_DIR is set (else ../shared/data).\n"
-               "info, inspect, tokenize and bridge info take --json (one JSON document on stdout).\n");
+               "info, inspect, tokenize, bridge info and codec info take --json (one JSON document on stdout).\n");
 }
 
 int main(int argc, char **argv) {

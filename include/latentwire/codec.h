@@ -142,6 +142,27 @@ int lw_codec_decode_text(const lw_codec *c, const uint8_t *bytes, size_t n, char
 int lw_codec_save(const lw_codec *c, const char *path);
 lw_codec *lw_codec_load(const char *path, lw_session *lm);
 
+/* Activation payload files (`latentwire codec encode / decode`): safetensors with "payload" (U8,
+ * every item's payload back to back), "offsets" (I64 [items + 1], item i is bytes
+ * offsets[i]..offsets[i+1]) and "row_id" (I64 [items]); metadata format =
+ * latentwire.payloads/1, codec = the sha256 of the codec's record (a payload file is decoded
+ * only by the codec that wrote it), and latentwire = a JSON summary (kind, width, positions,
+ * budget, side bits, items, payload bits mean and max). */
+typedef struct {
+    int64_t items;
+    int64_t payload_bits_total; /* sum over the items of 8 x payload bytes */
+    int64_t payload_bits_max;
+    int64_t side_bits;          /* the codec's; amortized: side_bits / items */
+} lw_codec_file_stats;
+
+/* Encodes n_items items (each T x d floats, consecutive) to `out`. 0 or -1. */
+int lw_codec_encode_act_file(const lw_codec *c, const float *items, const int64_t *row_id, int64_t n_items,
+                             const char *out, lw_codec_file_stats *st);
+/* Decodes a payload file written by this codec: *items (n x T x d floats) and *row_id
+ * malloc'd. A file that is not this codec's, or whose tensors disagree, is an error. 0 or -1. */
+int lw_codec_decode_act_file(const lw_codec *c, const char *path, float **items, int64_t **row_id, int64_t *n_items,
+                             lw_codec_file_stats *st);
+
 #ifdef __cplusplus
 }
 #endif

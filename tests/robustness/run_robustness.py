@@ -380,6 +380,29 @@ def build_cases(ctx):
     add("apply-width-mismatch", None, apply(br=os.path.join(BR, "wide.safetensors")))
     add("apply-side-bogus", None, apply() + ["--side", "middle"])
 
+    # ---- codec files and inputs (issue 9): malformed codec files, special files, bad budgets
+    def codec_fit(inp=st_a, out="codec.safetensors", extra=()):
+        return ["codec", "fit", "--kind", "topk", "--budget", "64", "--input", inp, "--tensor", "x",
+                "--out", out] + list(extra)
+    for name in ("trunc", "hlen_lie", "record_missing", "record_not_json", "nan_weights", "good"):
+        add("codec-info-bridge-" + name, None, ["codec", "info", os.path.join(BR, name + ".safetensors")])
+    add("codec-info-fifo", None, ["codec", "info", fifo], timeout=HANG_TIMEOUT)
+    add("codec-info-directory", None, ["codec", "info", adir])
+    add("codec-info-dev-zero", None, ["codec", "info", zero], timeout=HANG_TIMEOUT)
+    add("codec-fit-fifo", None, codec_fit(inp=fifo), timeout=HANG_TIMEOUT)
+    add("codec-fit-directory", None, codec_fit(inp=adir))
+    add("codec-fit-budget-zero", None, codec_fit(extra=["--budget", "0"]), stderr_has="--budget 0")
+    add("codec-fit-input-as-output", None, codec_fit(out=st_a))
+    add("codec-fit-3d", None, codec_fit(inp=os.path.join(ST, "vector_3d.safetensors")))
+    add("codec-encode-bridge-as-codec", None, ["codec", "encode", "--codec", bridge, "--input", st_a, "--tensor", "x",
+                                               "--out", "p.safetensors"])
+    for v in (["codec"], ["codec", "fit"], ["codec", "encode"], ["codec", "decode"], ["codec", "info"]):
+        tag = "-".join(v)
+        add("help-" + tag, None, v + ["--help"], expect="ok",
+            check=lambda d, rc, out, err, b, a, c: None if "usage" in out else "--help printed no usage on stdout")
+        if len(v) > 1:
+            add("unknown-option-" + tag, None, v + ["--bogus", "1"], stderr_has=r"unknown option")
+
     # ---- extract: text inputs
     for name in ("empty.txt", "blank.txt", "bad.jsonl", "no_field.jsonl", "number.jsonl", "overlong.txt"):
         add("extract-text-" + name, None, extract(inp=os.path.join(TX, name)))

@@ -1,0 +1,346 @@
+/* latentwire codec fit | encode | decode | info */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acts.h"
+#include "cli.h"
+#include "common/fileio.h"
+#include "latentwire/codec.h"
+
+#define FIT_USAGE                                                                                                 \
+    "  latentwire codec fit --kind KIND --budget BITS --input ACTS.safetensors --tensor layer.L\n"               \
+    "                       [--positions T] --out CODEC.safetensors [shape options]\n"                            \
+    "      activation kinds: topk, pcaq, token-sparse, sae, pq, fitted on the input's rows (calibration\n"        \
+    "      rows only); with --positions T an item is the last T rows of each row_id\n"                           \
+    "      --budget BITS: every payload at most BITS bits; the shape options left out are chosen by the\n"       \
+    "      budget search (lowest held-out reconstruction error among the shapes that fit)\n"                     \
+    "      shape options: --k N --bits B --rank R --lloyd-max --latents N --epochs N --subspaces M --seed S\n"   \
+    "      text kinds (zlib, brotli, ...): --texts FILE.txt|.jsonl [--field F] [--level N] [--dict-bytes N]\n"   \
+    "      instead of --input/--tensor\n"
+#define ENCODE_USAGE                                                                                              \
+    "  latentwire codec encode --codec CODEC.safetensors --input ACTS.safetensors --tensor NAME\n"               \
+    "                          --out PAYLOADS.safetensors\n"                                                      \
+    "      tensors payload (U8), offsets (I64 [items + 1]) and row_id; prints payload bits (mean, max),\n"       \
+    "      side bits and side bits amortized over the items\n"
+#define DECODE_USAGE                                                                                              \
+    "  latentwire codec decode --codec CODEC.safetensors --input PAYLOADS.safetensors --out DECODED.safetensors\n" \
+    "      tensor decoded (F32 [items x T, width]) and row_id\n"
+#define INFO_USAGE                                                                                                \
+    "  latentwire codec info CODEC.safetensors [--json]\n"                                                        \
+    "      kind, width, payload bits, side bits and the fit record; --json: only the record\n"
+
+static const char *USAGE = "usage:\n" FIT_USAGE ENCODE_USAGE DECODE_USAGE INFO_USAGE;
+
+/* Items of T rows: T = 1, every row; else the last T rows of each row_id (rows of one
+ * row_id must be consecutive, as extract --pool none writes them). n < 0 on error. */
+static int64_t gather_items(const act_tensor *A, int T, float **items, int64_t **ids) {
+    *items = malloc(sizeof(float) * (size_t)(A->n ? A->n : 1) * A->d);
+    *ids = malloc(sizeof(int64_t) * (size_t)(A->n ? A->n : 1));
+    if (!*items || !*ids) {
+        free(*items), free(*ids);
+        *items = NULL, *ids = NULL;
+        cli_fail("codec", "out of memory for %lld rows", (long long)A->n);
+        return -1;
+    }
+    int64_t n = 0;
+    for (int64_t a = 0; a < A->n;) {
+        int64_t b = a + 1;
+        while (T > 1 && b < A->n && A->row_id[b] == A->row_id[a]) b++;
+        if (b - a < T) {
+            cli_fail("codec", "%s: row_id %lld has %lld position%s, fewer than --positions %d", A->path,
+                     (long long)A->row_id[a], (long long)(b - a), b - a == 1 ? "" : "s", T);
+            free(*items), free(*ids);
+            *items = NULL, *ids = NULL;
+            return -1;
+        }
+        memcpy(*items + (size_t)n * T * A->d, A->x + (size_t)(b - T) * A->d, sizeof(float) * (size_t)T * A->d);
+        (*ids)[n++] = A->row_id[a];
+        a = b;
+    }
+    return n;
+}
+
+static void print_stats(const char *what, const lw_codec_file_stats *st, const char *path) {
+    printf("%s %lld items: payload bits mean %.1f, max %lld; side bits %lld (%.1f per item amortized over these "
+           "items): %s\n",
+           what, (long long)st->items, st->items ? (double)st->payload_bits_total / (double)st->items : 0.0,
+           (long long)st->payload_bits_max, (long long)st->side_bits,
+           st->items ? (double)st->side_bits / (double)st->items : 0.0, path);
+}
+
+static int64_t payload_bits_of(const lw_codec *c) {
+    json_t *r = json_loads(lw_codec_record_json(c), 0, NULL);
+    json_t *v = json_object_get(json_object_get(r, "fit"), "payload_bits");
+    int64_t bits = json_is_integer(v) ? json_integer_value(v) : -1;
+    json_decref(r);
+    return bits;
+}
+
+/* The chosen shape, with the fields the kind uses. */
+static void print_fitted(const lw_codec *c, const char *out) {
+    json_t *r = json_loads(lw_codec_record_json(c), 0, NULL);
+    json_t *pj = json_object_get(r, "params");
+    lw_codec_kind kind = lw_codec_kind_of(c);
+    const char *keys[3] = {NULL, NULL, NULL};
+    if (kind == LW_CODEC_TOPK || kind == LW_CODEC_TOKEN_SPARSE) keys[0] = "k", keys[1] = "bits";
+    else if (kind == LW_CODEC_PCAQ) keys[0] = "rank", keys[1] = "bits";
+    else if (kind == LW_CODEC_SAE) keys[0] = "sae_latents", keys[1] = "k", keys[2] = "bits";
+    else if (kind == LW_CODEC_PQ) keys[0] = "pq_subspaces", keys[1] = "bits";
+    char shape[160] = "";
+    for (int i = 0; i < 3 && keys[i]; i++)
+        snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%s %lld", i ? ", " : "", keys[i],
+                 (long long)json_integer_value(json_object_get(pj, keys[i])));
+    printf("fitted %s codec (width %d, %d position%s, budget %lld bits): %s; payload %lld bits, side information "
+           "%lld bits: %s\n",
+           lw_codec_name(kind), lw_codec_width(c), lw_codec_positions(c), lw_codec_positions(c) == 1 ? "" : "s",
+           (long long)lw_codec_budget_bits(c), shape[0] ? shape : "-", (long long)payload_bits_of(c),
+           (long long)lw_codec_side_bits(c), out);
+    json_decref(r);
+}
+
+/* Text kinds: the calibration texts of --texts (the text codecs' helper builds the kinds). */
+static lw_codec *fit_text(const lw_codec_params *p, const char *texts, const char *field) {
+    lw_corpus corpus;
+    if (lw_corpus_load(&corpus, texts, field) != 0) return NULL;
+    if (corpus.n > (1 << 30)) {
+        lw_corpus_free(&corpus);
+        cli_fail("codec fit", "%s: too many texts", texts);
+        return NULL;
+    }
+    lw_codec *c = lw_codec_fit_text(p, (const char *const *)corpus.texts, (int)corpus.n);
+    lw_corpus_free(&corpus);
+    return c;
+}
+
+static int codec_fit(int argc, char **argv) {
+    const char *in = NULL, *tensor = NULL, *out = NULL, *texts = NULL, *field = "text";
+    int kind = -1;
+    bool budget_given = false;
+    lw_codec_params p = lw_codec_default_params(LW_CODEC_TOPK);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long n;
+        if (!strcmp(a, "--lloyd-max")) p.lloyd_max = true;
+        else if (!v) return cli_option_error("codec fit", FIT_USAGE, a, NULL);
+        else if (!strcmp(a, "--kind") && ((kind = lw_codec_from_name(v)) >= 0 || cli_reject(v, "%s", lw_last_error()))) i++;
+        else if (!strcmp(a, "--budget") && cli_parse_int(v, 1, 1L << 40, &n)) p.budget_bits = n, budget_given = true, i++;
+        else if (!strcmp(a, "--input")) in = argv[++i];
+        else if (!strcmp(a, "--tensor")) tensor = argv[++i];
+        else if (!strcmp(a, "--out")) out = argv[++i];
+        else if (!strcmp(a, "--texts")) texts = argv[++i];
+        else if (!strcmp(a, "--field")) field = argv[++i];
+        else if (!strcmp(a, "--positions") && cli_parse_int(v, 1, 4096, &n)) p.positions = (int)n, i++;
+        else if (!strcmp(a, "--k") && cli_parse_int(v, 1, 1 << 24, &n)) p.k = (int)n, i++;
+        else if (!strcmp(a, "--bits") && cli_parse_int(v, 1, 16, &n)) p.bits = (int)n, i++;
+        else if (!strcmp(a, "--rank") && cli_parse_int(v, 1, 1 << 24, &n)) p.rank = (int)n, i++;
+        else if (!strcmp(a, "--latents") && cli_parse_int(v, 2, 1 << 24, &n)) p.sae_latents = (int)n, i++;
+        else if (!strcmp(a, "--epochs") && cli_parse_int(v, 1, 100000, &n)) p.sae_epochs = (int)n, i++;
+        else if (!strcmp(a, "--subspaces") && cli_parse_int(v, 1, 1 << 24, &n)) p.pq_subspaces = (int)n, i++;
+        else if (!strcmp(a, "--level") && cli_parse_int(v, -1, 32, &n)) p.level = (int)n, i++;
+        else if (!strcmp(a, "--dict-bytes") && cli_parse_int(v, 1, 1 << 28, &n)) p.dict_bytes = (int)n, i++;
+        else if (!strcmp(a, "--seed") && cli_parse_int(v, 0, 1L << 62, &n)) p.seed = (uint64_t)n, i++;
+        else return cli_option_error("codec fit", FIT_USAGE, a, v);
+    }
+    if (kind < 0 || !budget_given || !out)
+        return cli_fail("codec fit", "--kind, --budget and --out are required (`latentwire codec fit --help`)");
+    lw_codec_params q = lw_codec_default_params((lw_codec_kind)kind);
+    q.budget_bits = p.budget_bits, q.positions = p.positions, q.k = p.k, q.bits = p.bits, q.rank = p.rank;
+    q.lloyd_max = p.lloyd_max, q.sae_latents = p.sae_latents, q.sae_epochs = p.sae_epochs;
+    q.pq_subspaces = p.pq_subspaces, q.level = p.level, q.dict_bytes = p.dict_bytes, q.seed = p.seed;
+    bool text = lw_codec_kind_is_text((lw_codec_kind)kind);
+    if (text ? !texts || in || tensor : !in || !tensor || texts)
+        return cli_fail("codec fit", text ? "codec %s is a text codec: give --texts FILE (not --input/--tensor)"
+                                          : "codec %s is an activation codec: give --input ACTS.safetensors and "
+                                            "--tensor NAME (not --texts)",
+                        lw_codec_name((lw_codec_kind)kind));
+    if (cli_check_output("codec fit", "--out", out, LW_OUT_FILE,
+                         (const char *[]){"--input", in, "--texts", texts, NULL}))
+        return 1;
+    lw_codec *c = NULL;
+    if (text) {
+        c = fit_text(&q, texts, field);
+        if (!c) return cli_fail_lib("codec fit");
+    } else {
+        act_tensor A;
+        if (act_open(in, tensor, &A) != 0) return cli_fail_lib("codec fit");
+        float *items;
+        int64_t *ids;
+        int64_t n = gather_items(&A, q.positions, &items, &ids);
+        if (n >= 0) c = lw_codec_fit_act(&q, items, n * q.positions, A.d);
+        if (n >= 0 && !c) cli_fail_lib("codec fit");
+        if (n >= 0) free(items), free(ids);
+        act_close(&A);
+        if (!c) return 1;
+    }
+    if (lw_codec_save(c, out) != 0) {
+        lw_codec_free(c);
+        return cli_fail_lib("codec fit");
+    }
+    print_fitted(c, out);
+    lw_codec_free(c);
+    return 0;
+}
+
+static int codec_encode(int argc, char **argv) {
+    const char *cpath = NULL, *in = NULL, *tensor = NULL, *out = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) return cli_option_error("codec encode", ENCODE_USAGE, a, NULL);
+        if (!strcmp(a, "--codec")) cpath = argv[++i];
+        else if (!strcmp(a, "--input")) in = argv[++i];
+        else if (!strcmp(a, "--tensor")) tensor = argv[++i];
+        else if (!strcmp(a, "--out")) out = argv[++i];
+        else return cli_option_error("codec encode", ENCODE_USAGE, a, v);
+    }
+    if (!cpath || !in || !tensor || !out)
+        return cli_fail("codec encode", "--codec, --input, --tensor and --out are required");
+    if (cli_check_output("codec encode", "--out", out, LW_OUT_FILE,
+                         (const char *[]){"--codec", cpath, "--input", in, NULL}))
+        return 1;
+    lw_codec *c = lw_codec_load(cpath, NULL);
+    if (!c) return cli_fail_lib("codec encode");
+    if (lw_codec_kind_is_text(lw_codec_kind_of(c))) {
+        const char *name = lw_codec_name(lw_codec_kind_of(c));
+        lw_codec_free(c);
+        return cli_fail("codec encode", "%s: a text codec (%s); codec encode takes activation codecs", cpath, name);
+    }
+    act_tensor A;
+    if (act_open(in, tensor, &A) != 0) {
+        lw_codec_free(c);
+        return cli_fail_lib("codec encode");
+    }
+    int rc = 1;
+    float *items = NULL;
+    int64_t *ids = NULL;
+    if (A.d != lw_codec_width(c)) {
+        cli_fail("codec encode", "%s: tensor \"%s\" has width %d but codec %s has width %d", in, tensor, A.d, cpath,
+                 lw_codec_width(c));
+        goto done;
+    }
+    int64_t n = gather_items(&A, lw_codec_positions(c), &items, &ids);
+    if (n < 0) goto done;
+    lw_codec_file_stats st;
+    if (lw_codec_encode_act_file(c, items, ids, n, out, &st) != 0) {
+        cli_fail_lib("codec encode");
+        goto done;
+    }
+    print_stats("encoded", &st, out);
+    rc = 0;
+done:
+    free(items), free(ids);
+    act_close(&A);
+    lw_codec_free(c);
+    return rc;
+}
+
+static int codec_decode(int argc, char **argv) {
+    const char *cpath = NULL, *in = NULL, *out = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) return cli_option_error("codec decode", DECODE_USAGE, a, NULL);
+        if (!strcmp(a, "--codec")) cpath = argv[++i];
+        else if (!strcmp(a, "--input")) in = argv[++i];
+        else if (!strcmp(a, "--out")) out = argv[++i];
+        else return cli_option_error("codec decode", DECODE_USAGE, a, v);
+    }
+    if (!cpath || !in || !out) return cli_fail("codec decode", "--codec, --input and --out are required");
+    if (cli_check_output("codec decode", "--out", out, LW_OUT_FILE,
+                         (const char *[]){"--codec", cpath, "--input", in, NULL}))
+        return 1;
+    lw_codec *c = lw_codec_load(cpath, NULL);
+    if (!c) return cli_fail_lib("codec decode");
+    if (lw_codec_kind_is_text(lw_codec_kind_of(c))) {
+        lw_codec_free(c);
+        return cli_fail("codec decode", "%s: a text codec; codec decode takes activation codecs", cpath);
+    }
+    float *items = NULL;
+    int64_t *ids = NULL, n = 0, *row_ids = NULL;
+    lw_codec_file_stats st;
+    int rc = 1, T = lw_codec_positions(c), d = lw_codec_width(c);
+    if (lw_codec_decode_act_file(c, in, &items, &ids, &n, &st) != 0) {
+        cli_fail_lib("codec decode");
+        goto done;
+    }
+    row_ids = malloc(sizeof(int64_t) * (size_t)n * T);
+    if (!row_ids) {
+        cli_fail("codec decode", "out of memory");
+        goto done;
+    }
+    for (int64_t i = 0; i < n * T; i++) row_ids[i] = ids[i / T];
+    lw_st_tensor_in t[2] = {
+        {.name = "decoded", .dtype = LW_DT_F32, .n_dims = 2, .shape = {n * T, d}, .data = items},
+        {.name = "row_id", .dtype = LW_DT_I64, .n_dims = 1, .shape = {n * T}, .data = row_ids},
+    };
+    const char *meta[] = {"format", "latentwire.decoded/1", "codec", cpath, "payloads", in};
+    if (lw_st_save(out, t, 2, meta, 3) != 0) {
+        cli_fail_lib("codec decode");
+        goto done;
+    }
+    print_stats("decoded", &st, out);
+    rc = 0;
+done:
+    free(items), free(ids), free(row_ids);
+    lw_codec_free(c);
+    return rc;
+}
+
+static int codec_info(int argc, char **argv) {
+    const char *path = NULL;
+    bool as_json = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) as_json = true;
+        else if (argv[i][0] == '-' || path) return cli_option_error("codec info", INFO_USAGE, argv[i], NULL);
+        else path = argv[i];
+    }
+    if (!path) return cli_fail("codec info", "no codec file given (usage: latentwire codec info CODEC.safetensors)");
+    lw_codec *c = lw_codec_load(path, NULL);
+    if (!c) return cli_fail_lib("codec info");
+    json_t *j = json_loads(lw_codec_record_json(c), 0, NULL);
+    if (as_json) {
+        lw_codec_free(c);
+        return cli_print_json("codec info", j);
+    }
+    printf("%s: %s codec, width %d, %d position%s, budget %lld bits, payload %lld bits per item, side information "
+           "%lld bits\n",
+           path, lw_codec_name(lw_codec_kind_of(c)), lw_codec_width(c), lw_codec_positions(c),
+           lw_codec_positions(c) == 1 ? "" : "s", (long long)lw_codec_budget_bits(c), (long long)payload_bits_of(c),
+           (long long)lw_codec_side_bits(c));
+    char *pretty = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+    printf("%s\n", pretty ? pretty : lw_codec_record_json(c));
+    free(pretty);
+    json_decref(j);
+    lw_codec_free(c);
+    return 0;
+}
+
+int cmd_codec(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(USAGE, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    static const struct {
+        const char *name, *usage;
+        int (*fn)(int, char **);
+    } SUB[] = {{"fit", FIT_USAGE, codec_fit},
+               {"encode", ENCODE_USAGE, codec_encode},
+               {"decode", DECODE_USAGE, codec_decode},
+               {"info", INFO_USAGE, codec_info}};
+    for (size_t k = 0; k < sizeof SUB / sizeof SUB[0]; k++) {
+        if (strcmp(argv[1], SUB[k].name) != 0) continue;
+        if (cli_wants_help(argc - 1, argv + 1)) {
+            printf("usage:\n%s", SUB[k].usage);
+            return 0;
+        }
+        return SUB[k].fn(argc - 1, argv + 1);
+    }
+    if (cli_wants_help(argc, argv)) {
+        fputs(USAGE, stdout);
+        return 0;
+    }
+    if (argv[1][0] == '-')
+        return cli_fail("codec", "unknown option %s: codec takes a subcommand first (fit, encode, decode, info; "
+                        "`latentwire codec --help`)", argv[1]);
+    return cli_fail("codec", "unknown subcommand \"%s\" (fit, encode, decode, info)", argv[1]);
+}

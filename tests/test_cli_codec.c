@@ -1,0 +1,255 @@
+/* latentwire codec fit | encode | decode | info end to end on activation kinds: the files
+ * hold exactly what the library encodes and decodes, the reported bits are the payloads'
+ * sizes, and bad input is one error line with nothing written. */
+#include <jansson.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/rng.h"
+#include "latentwire/codec.h"
+#include "latentwire/safetensors.h"
+#include "support/testutil.h"
+
+enum { D = 16, N = 120 };
+static char ACTS[1200], ACTS_POS[1200], ACTS_WIDE[1200];
+
+static void run_ok(const char *args, char **out) {
+    char *o, *e;
+    int rc = lw_test_run_cli(args, &o, &e);
+    if (rc != 0) fail_msg("`latentwire %s` failed (%d): %s", args, rc, e);
+    if (out) *out = o;
+    else free(o);
+    free(e);
+}
+
+static void run_fails(const char *args, const char *needle) {
+    char *o, *e;
+    int rc = lw_test_run_cli(args, &o, &e);
+    int lines = 0;
+    for (const char *p = e; *p; p++) lines += *p == '\n';
+    if (rc == 0 || lines != 1 || !strstr(e, needle))
+        fail_msg("`latentwire %s`: exit %d, stderr: %s(expected one line with \"%s\")", args, rc, e, needle);
+    free(o);
+    free(e);
+}
+
+/* An activation file: `rows` rows of width d in tensor layer.1, row ids id(i) = i / per_id. */
+static void write_acts(const char *path, int rows, int d, int per_id, uint64_t seed) {
+    lw_rng r;
+    lw_rng_seed(&r, seed);
+    float *x = malloc(sizeof(float) * rows * d);
+    int64_t *ids = malloc(sizeof(int64_t) * rows);
+    for (int i = 0; i < rows * d; i++) x[i] = (float)((1 + i % d) * 0.2 * lw_rng_normal(&r));
+    for (int i = 0; i < rows; i++) ids[i] = 1000 + i / per_id;
+    lw_st_tensor_in t[2] = {{.name = "layer.1", .dtype = LW_DT_F32, .n_dims = 2, .shape = {rows, d}, .data = x},
+                            {.name = "row_id", .dtype = LW_DT_I64, .n_dims = 1, .shape = {rows}, .data = ids}};
+    assert_int_equal(lw_st_save(path, t, 2, NULL, 0), 0);
+    free(x);
+    free(ids);
+}
+
+static int setup(void **state) {
+    snprintf(ACTS, sizeof ACTS, "%s", lw_test_tmpfile("acts.safetensors"));
+    snprintf(ACTS_POS, sizeof ACTS_POS, "%s", lw_test_tmpfile("acts_pos.safetensors"));
+    snprintf(ACTS_WIDE, sizeof ACTS_WIDE, "%s", lw_test_tmpfile("acts_wide.safetensors"));
+    write_acts(ACTS, N, D, 1, 1);
+    write_acts(ACTS_POS, 200, D, 5, 2); /* 40 texts x 5 positions */
+    write_acts(ACTS_WIDE, 30, D + 8, 1, 3);
+    return 0;
+}
+
+/* Encodes `input` with the codec file through the library: the payloads and the decoded rows. */
+static void check_files(const char *codec, const char *input, int T, const char *payloads, const char *decoded) {
+    lw_codec *c = lw_codec_load(codec, NULL);
+    assert_non_null(c);
+    assert_int_equal(lw_codec_positions(c), T);
+    lw_st_file *a = lw_st_open(input), *p = lw_st_open(payloads), *o = lw_st_open(decoded);
+    assert_non_null(a), assert_non_null(p), assert_non_null(o);
+    const float *x = lw_st_find(a, "layer.1")->data;
+    const int64_t *ids = lw_st_find(a, "row_id")->data;
+    int64_t rows = lw_st_find(a, "layer.1")->shape[0];
+    const uint8_t *pay = lw_st_find(p, "payload")->data;
+    const int64_t *off = lw_st_find(p, "offsets")->data, *pids = lw_st_find(p, "row_id")->data;
+    int64_t items = lw_st_find(p, "row_id")->shape[0];
+    assert_int_equal(items, rows / T);
+    const lw_st_tensor *dt = lw_st_find(o, "decoded");
+    assert_int_equal(dt->shape[0], items * T);
+    assert_int_equal(dt->shape[1], D);
+    const int64_t *dids = lw_st_find(o, "row_id")->data;
+    float *y = malloc(sizeof(float) * T * D);
+    for (int64_t i = 0; i < items; i++) {
+        /* item i: the last T rows of the i-th row id (here: rows i T .. i T + T - 1) */
+        const float *item = x + (size_t)i * T * D;
+        assert_int_equal(pids[i], ids[i * T]);
+        lw_payload pl;
+        assert_int_equal(lw_codec_encode_act(c, item, &pl), 0);
+        assert_int_equal(off[i + 1] - off[i], (int64_t)pl.n);
+        assert_true((int64_t)pl.n * 8 <= lw_codec_budget_bits(c));
+        assert_memory_equal(pay + off[i], pl.bytes, pl.n);
+        assert_int_equal(lw_codec_decode_act(c, pl.bytes, pl.n, y), 0);
+        assert_memory_equal((const float *)dt->data + (size_t)i * T * D, y, sizeof(float) * T * D);
+        for (int t = 0; t < T; t++) assert_int_equal(dids[i * T + t], pids[i]);
+        free(pl.bytes);
+    }
+    free(y);
+    lw_st_close(a), lw_st_close(p), lw_st_close(o);
+    lw_codec_free(c);
+}
+
+static void test_fit_encode_decode_info(void **state) {
+    static const char *const KINDS[] = {"topk", "pcaq", "token-sparse", "sae", "pq"};
+    char args[8192], *out;
+    for (int k = 0; k < 5; k++) {
+        const char *codec = lw_test_tmpfile("c.safetensors"), *pay = lw_test_tmpfile("p.safetensors"),
+                   *dec = lw_test_tmpfile("d.safetensors");
+        snprintf(args, sizeof args, "codec fit --kind %s --budget 96 --input %s --tensor layer.1 --latents 32 "
+                 "--epochs 2 --out %s", KINDS[k], ACTS, codec);
+        run_ok(args, &out);
+        assert_non_null(strstr(out, "fitted"));
+        free(out);
+        snprintf(args, sizeof args, "codec encode --codec %s --input %s --tensor layer.1 --out %s", codec, ACTS, pay);
+        run_ok(args, &out);
+        /* the reported figures: payload bits as serialized, side bits amortized over the 120 items */
+        lw_codec *c = lw_codec_load(codec, NULL);
+        assert_non_null(c);
+        char want[256];
+        snprintf(want, sizeof want, "side bits %lld (%.1f per item", (long long)lw_codec_side_bits(c),
+                 lw_codec_side_bits(c) / 120.0);
+        if (!strstr(out, want)) fail_msg("%s: `%s` not in: %s", KINDS[k], want, out);
+        assert_non_null(strstr(out, "encoded 120 items"));
+        lw_codec_free(c);
+        free(out);
+        snprintf(args, sizeof args, "codec decode --codec %s --input %s --out %s", codec, pay, dec);
+        run_ok(args, NULL);
+        check_files(codec, ACTS, 1, pay, dec);
+        snprintf(args, sizeof args, "codec info %s --json", codec);
+        run_ok(args, &out);
+        json_t *j = json_loads(out, 0, NULL);
+        assert_non_null(j);
+        json_t *search = json_object_get(json_object_get(j, "fit"), "search");
+        assert_true(json_array_size(json_object_get(search, "candidates")) >= 1);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(j, "params"), "kind")), KINDS[k]);
+        json_decref(j);
+        free(out);
+        snprintf(args, sizeof args, "codec info %s", codec);
+        run_ok(args, &out);
+        assert_non_null(strstr(out, "side information"));
+        free(out);
+    }
+}
+
+static void test_positions(void **state) {
+    char args[8192];
+    const char *codec = lw_test_tmpfile("ts.safetensors"), *pay = lw_test_tmpfile("tsp.safetensors"),
+               *dec = lw_test_tmpfile("tsd.safetensors");
+    snprintf(args, sizeof args, "codec fit --kind token-sparse --budget 200 --positions 5 --input %s --tensor layer.1 "
+             "--out %s", ACTS_POS, codec);
+    run_ok(args, NULL);
+    snprintf(args, sizeof args, "codec encode --codec %s --input %s --tensor layer.1 --out %s", codec, ACTS_POS, pay);
+    run_ok(args, NULL);
+    snprintf(args, sizeof args, "codec decode --codec %s --input %s --out %s", codec, pay, dec);
+    run_ok(args, NULL);
+    check_files(codec, ACTS_POS, 5, pay, dec);
+    /* 6 positions asked of texts that have 5 */
+    snprintf(args, sizeof args, "codec fit --kind token-sparse --budget 200 --positions 6 --input %s --tensor layer.1 "
+             "--out %s", ACTS_POS, lw_test_tmpfile("never.safetensors"));
+    run_fails(args, "fewer than --positions 6");
+    assert_false(lw_test_file_exists(lw_test_tmpfile("never.safetensors")));
+}
+
+static void test_bad_input(void **state) {
+    char args[8192];
+    const char *codec = lw_test_tmpfile("bad_c.safetensors"), *other = lw_test_tmpfile("bad_o.safetensors"),
+               *pay = lw_test_tmpfile("bad_p.safetensors"), *none = lw_test_tmpfile("nothing.safetensors");
+    snprintf(args, sizeof args, "codec fit --kind pcaq --budget 64 --input %s --tensor layer.1 --out %s", ACTS, codec);
+    run_ok(args, NULL);
+    snprintf(args, sizeof args, "codec fit --kind pcaq --budget 72 --input %s --tensor layer.1 --out %s", ACTS, other);
+    run_ok(args, NULL);
+    snprintf(args, sizeof args, "codec encode --codec %s --input %s --tensor layer.1 --out %s", codec, ACTS, pay);
+    run_ok(args, NULL);
+    struct {
+        const char *fmt, *needle;
+    } cases[] = {
+        {"codec fit --kind pcaq --budget 0 --input %s --tensor layer.1 --out %s", "--budget 0: must be an integer >= 1"},
+        {"codec fit --kind pcaq --budget -8 --input %s --tensor layer.1 --out %s", "--budget -8: must be"},
+        {"codec fit --kind nosuch --budget 64 --input %s --tensor layer.1 --out %s", "unknown codec 'nosuch'"},
+        {"codec fit --kind topk --input %s --tensor layer.1 --out %s", "--budget"},
+        {"codec fit --kind topk --budget 4 --input %s --tensor layer.1 --out %s", "smallest budget that works is 8 bits"},
+        {"codec fit --kind topk --budget 64 --input %s --tensor layer.9 --out %s", "no tensor \"layer.9\""},
+        {"codec fit --kind topk --budget 64 --bogus 1 --input %s --tensor layer.1 --out %s", "unknown option --bogus"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(args, sizeof args, cases[i].fmt, ACTS, none);
+        run_fails(args, cases[i].needle);
+        assert_false(lw_test_file_exists(none));
+    }
+    /* the input as output */
+    snprintf(args, sizeof args, "codec fit --kind topk --budget 64 --input %s --tensor layer.1 --out %s", ACTS, ACTS);
+    run_fails(args, "--out");
+    /* width mismatch between codec and input */
+    snprintf(args, sizeof args, "codec encode --codec %s --input %s --tensor layer.1 --out %s", codec, ACTS_WIDE, none);
+    run_fails(args, "has width 24 but codec");
+    /* payloads of another codec, an activation file as payloads, a non-codec as codec */
+    snprintf(args, sizeof args, "codec decode --codec %s --input %s --out %s", other, pay, none);
+    run_fails(args, "written by another codec");
+    snprintf(args, sizeof args, "codec decode --codec %s --input %s --out %s", codec, ACTS, none);
+    run_fails(args, "not a payload file");
+    snprintf(args, sizeof args, "codec decode --codec %s --input %s --out %s", ACTS, pay, none);
+    run_fails(args, "not a latentwire codec");
+    snprintf(args, sizeof args, "codec info %s", ACTS);
+    run_fails(args, "not a latentwire codec");
+    snprintf(args, sizeof args, "codec nosuch");
+    run_fails(args, "unknown subcommand");
+    assert_false(lw_test_file_exists(none));
+    /* a payload file whose offsets lie */
+    lw_st_file *f = lw_st_open(pay);
+    assert_non_null(f);
+    const lw_st_tensor *pt = lw_st_find(f, "payload"), *ot = lw_st_find(f, "offsets"), *it = lw_st_find(f, "row_id");
+    int64_t *off = malloc(ot->n_bytes);
+    memcpy(off, ot->data, ot->n_bytes);
+    off[3] = off[2] - 1;
+    lw_st_tensor_in t[3] = {{.name = "payload", .dtype = LW_DT_U8, .n_dims = 1, .shape = {pt->shape[0]}, .data = pt->data},
+                            {.name = "offsets", .dtype = LW_DT_I64, .n_dims = 1, .shape = {ot->shape[0]}, .data = off},
+                            {.name = "row_id", .dtype = LW_DT_I64, .n_dims = 1, .shape = {it->shape[0]}, .data = it->data}};
+    const char *meta[] = {"format", "latentwire.payloads/1", "codec", lw_st_meta(f, "codec")};
+    const char *lying = lw_test_tmpfile("lying.safetensors");
+    assert_int_equal(lw_st_save(lying, t, 3, meta, 2), 0);
+    free(off);
+    lw_st_close(f);
+    snprintf(args, sizeof args, "codec decode --codec %s --input %s --out %s", codec, lying, none);
+    run_fails(args, "offsets are not increasing");
+    assert_false(lw_test_file_exists(none));
+}
+
+static void test_help(void **state) {
+    static const char *const SUB[] = {"fit", "encode", "decode", "info"};
+    char args[256], *out;
+    for (int i = 0; i < 4; i++) {
+        snprintf(args, sizeof args, "codec %s --help", SUB[i]);
+        run_ok(args, &out);
+        char want[64];
+        snprintf(want, sizeof want, "latentwire codec %s", SUB[i]);
+        assert_non_null(strstr(out, want));
+        free(out);
+    }
+    run_ok("codec --help", &out);
+    assert_non_null(strstr(out, "--budget"));
+    free(out);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fit_encode_decode_info),
+        cmocka_unit_test(test_positions),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_help),
+    };
+    return lw_test_exit(cmocka_run_group_tests(tests, setup, NULL));
+}
