@@ -15,7 +15,13 @@
  *             search for the token whose interval holds the coder's target.
  * Reported: each one's tokens/s, and encode/forward and decode/forward as the median of the
  * per-repetition ratios (the coder's cost is ratio - 1; the issue's target is under 5%), the
- * payload's bits against the model's cross-entropy of the tokens. */
+ * payload's bits against the model's cross-entropy of the tokens.
+ *
+ * On a busy machine those wall-time ratios carry the noise of two model runs. So the coder is
+ * also timed alone: the logits of every position are kept from one forward run, and
+ * lw_lm_arith_encode_logits codes the tokens from them (tables + range coder, no model; its
+ * payload must equal the encoder's). coder / forward compares the two in process CPU time
+ * (less sensitive to other processes than wall time), median over the repetitions. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +71,27 @@ static char *read_text(const char *path, const lw_model *m, int want, int32_t **
     fclose(f);
     if (*n > want) *n = want;
     return text;
+}
+
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* The forward run as the coder makes it, keeping the logits that code each token (rows n x V). */
+static int forward_rows(lw_session *s, int32_t bos, const int32_t *tok, int n, int V, float *rows) {
+    lw_session_clear(s, 0);
+    for (int i = bos >= 0 ? -1 : 0; i < n - 1; i++) {
+        int32_t t = i < 0 ? bos : tok[i];
+        lw_span span = {&t, NULL, 1};
+        lw_seq_input in = {0, &span, 1, LW_LOGITS_LAST};
+        if (lw_session_run(s, &in, 1) != 0) return -1;
+        memcpy(rows + (size_t)(i + 1) * (size_t)V, lw_session_logits(s, 0, lw_session_seq_len(s, 0) - 1),
+               sizeof *rows * (size_t)V);
+    }
+    lw_session_clear(s, 0);
+    return 0;
 }
 
 static int forward_only(lw_session *s, int32_t bos, const int32_t *tok, int n) {
@@ -161,6 +188,27 @@ int main(int argc, char **argv) {
            n * reps / t_dec);
     printf("encode / forward %.3f, decode / forward %.3f (median of per-repetition ratios; target < 1.05)\n",
            median(r_enc, reps), median(r_dec, reps));
+    /* the coder alone, from kept logits, against the forward pass, in CPU time */
+    float *rows = calloc((size_t)n * (size_t)info.n_vocab, sizeof *rows);
+    double *r_coder = calloc((size_t)reps, sizeof *r_coder), c_fwd = 0, c_coder = 0;
+    for (int r = 0; rows && r < reps; r++) {
+        double t0 = cpu_now();
+        if (forward_rows(s, info.bos, tok, n, info.n_vocab, rows) != 0) return 1;
+        double t1 = cpu_now();
+        lw_payload q;
+        if (lw_lm_arith_encode_logits(info.n_vocab, rows, tok, n, info.bos < 0, &q) != 0) return 1;
+        double t2 = cpu_now();
+        if (q.n != payload) printf("  coder alone: %zu bytes, the encoder's %zu: NOT IDENTICAL\n", q.n, payload);
+        free(q.bytes);
+        r_coder[r] = (t2 - t1) / (t1 - t0);
+        c_fwd += t1 - t0;
+        c_coder += t2 - t1;
+    }
+    if (rows)
+        printf("coder alone %.3f ms/token, forward %.3f ms/token (CPU time): coder / forward %.4f (median)\n",
+               1e3 * c_coder / (n * reps), 1e3 * c_fwd / (n * reps), median(r_coder, reps));
+    free(rows);
+    free(r_coder);
     printf("payload %zu bytes = %zu bits; the model's cross-entropy of the tokens %.1f bits (%.2f bits/token)\n",
            payload, payload * 8, bits, bits / n);
     free(r_enc);
