@@ -420,6 +420,21 @@ static void test_lm_arith_other_model(void **state) {
     assert_memory_equal(p.bytes, q.bytes, p.n);
     free(p.bytes);
     free(q.bytes);
+    /* payloads that are not the codec's: a text or one error, never a crash; a count past the
+     * context is refused before any model call */
+    lw_rng r;
+    lw_rng_seed(&r, 5);
+    for (int i = 0; i < 10; i++) {
+        uint8_t junk[24];
+        for (size_t k = 0; k < sizeof junk; k++) junk[k] = (uint8_t)lw_rng_below(&r, 256);
+        junk[0] = (uint8_t)(1 + lw_rng_below(&r, 60)); /* a small token count */
+        char *t = NULL;
+        if (lw_codec_decode_text(l, junk, 1 + (size_t)i * 2, &t) == 0) assert_non_null(t);
+        free(t);
+    }
+    const uint8_t huge[] = {0xff, 0xff, 0xff, 0x7f, 0x00};
+    char *t = NULL;
+    expect_error(lw_codec_decode_text(c, huge, sizeof huge, &t) != 0, "more than the session's context holds");
     lw_codec_free(c);
     lw_codec_free(l);
     lw_session_free(s1);
