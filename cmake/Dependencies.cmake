@@ -40,15 +40,18 @@ else()
 endif()
 
 pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
-# zlib, zstd and brotli are installed by scripts/install-deps.sh for the codecs to come; nothing
-# uses them yet, so the build neither requires nor links them (exported_symbols checks NEEDED).
+# zlib, zstd and brotli: the text codecs (src/codec/text_*.c); exported_symbols checks the CLI
+# links them because they are used, and nothing else it does not use.
+pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)
+pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
+pkg_check_modules(BROTLI REQUIRED IMPORTED_TARGET libbrotlienc libbrotlidec)
 pkg_check_modules(CRYPTO REQUIRED IMPORTED_TARGET libcrypto)
 pkg_check_modules(OPENBLAS REQUIRED IMPORTED_TARGET openblas)
 find_path(LAPACKE_INCLUDE_DIR lapacke.h REQUIRED)
 find_library(LAPACKE_LIBRARY lapacke REQUIRED)
 
 target_link_libraries(lw_deps INTERFACE
-  PkgConfig::JANSSON PkgConfig::CRYPTO
+  PkgConfig::JANSSON PkgConfig::CRYPTO PkgConfig::ZLIB PkgConfig::ZSTD PkgConfig::BROTLI
   ${LAPACKE_LIBRARY} PkgConfig::OPENBLAS Threads::Threads m stdc++)
 target_include_directories(lw_deps INTERFACE ${LAPACKE_INCLUDE_DIR})
 if(OpenMP_C_FOUND)

@@ -90,7 +90,9 @@ typedef struct {
     int dict_bytes;       /* brotli-dict / zstd-dict: trained dictionary size (default 4096) */
     lw_session *lm;       /* lm-arith: the model whose next-token distribution codes the text;
                              summary: the model that writes the summary. Not owned; must outlive
-                             the codec and be the same model at encode and decode. */
+                             the codec and be the same model at encode and decode. Encode and
+                             decode run (and clear) its sequence 0; lm-arith's decoder needs the
+                             encoder's session settings too (threads, precision: same logits). */
     int summary_tokens;   /* summary: the summary's length limit in tokens */
     uint64_t seed;
     int threads;          /* BLAS / training threads (0 = all) */
