@@ -6,7 +6,7 @@
 
 #include "acts.h"
 #include "cli.h"
-#include "common/fileio.h"
+#include "latentwire/textio.h"
 #include "latentwire/codec.h"
 
 #define FIT_USAGE                                                                                                 \

@@ -7,6 +7,7 @@
 #ifndef LATENTWIRE_TEXTIO_H
 #define LATENTWIRE_TEXTIO_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "latentwire/error.h"
@@ -39,6 +40,19 @@ FILE *lw_fopen_regular(const char *path);
  * (one malloc'd block: free(*items) frees the array and the strings) holds the count
  * returned; -1 (error set) otherwise. */
 int lw_list_split(const char *what, const char *spec, char ***items);
+
+/* A text corpus: one item per line of a .txt file (blank lines skipped), or the string
+ * field `field` of each line of a .jsonl file (blank lines skipped; a line that is not a
+ * JSON object with that string field is an error naming file and line number). Regular files
+ * only; a line longer than LW_MAX_LINE_BYTES is an error naming file and line. */
+typedef struct {
+    char **texts;
+    int64_t *line_no;   /* 1-based source line of each item */
+    int64_t n;
+} lw_corpus;
+
+int lw_corpus_load(lw_corpus *c, const char *path, const char *field);
+void lw_corpus_free(lw_corpus *c);
 
 #ifdef __cplusplus
 }

@@ -11,19 +11,9 @@
 
 /* the atomic output file, lw_read_file and the sha256 of a file or buffer are public */
 #include "latentwire/files.h"
+#include "latentwire/textio.h"
 
-/* A text corpus: one item per line of a .txt file (blank lines skipped), or the string
- * field `field` of each line of a .jsonl file (blank lines skipped; a line that is not a
- * JSON object with that string field is an error naming file and line number). Regular files
- * only; a line longer than LW_MAX_LINE_BYTES is an error naming file and line. */
-typedef struct {
-    char **texts;
-    int64_t *line_no;   /* 1-based source line of each item */
-    int64_t n;
-} lw_corpus;
-
-int lw_corpus_load(lw_corpus *c, const char *path, const char *field);
-void lw_corpus_free(lw_corpus *c);
+/* lw_corpus, lw_corpus_load, lw_corpus_free: latentwire/textio.h */
 
 /* getline with a bound: reads one line (with its '\n', NUL-terminated) into *line (grown
  * as needed, at most max + 2 bytes). Returns its length, -1 at the end of the file (or on a
