@@ -5,7 +5,8 @@
 #   B: Gemma 3 270M's block 9 (queries) mapped by a ridge bridge into SmolLM2's block 15
 #      (documents), both mean-pooled; the bridge is fitted on the PTB activations `make demo`
 #      extracts. Layers are fixed in advance at mid-depth (never chosen on SciFact).
-# Usage: scripts/scifact.sh BUILD SHARED OUT. Each finished part is reused on a rerun.
+# Usage: scripts/scifact.sh BUILD SHARED OUT. Each finished part is reused on a rerun; the bridged
+# embedding (hours on 2 cores) goes through OUT/bridged.cache in shards, so a killed run resumes.
 set -euo pipefail
 build=${1:-build}
 shared=${2:-../shared}
@@ -28,7 +29,7 @@ fi
 if [ ! -f "$out/bridged.per-query.jsonl" ]; then
   "$cli" retrieval --beir "$beir" --source-model "$cache/gemma-3-270m.gguf" --source-layer 9 \
     --target-model "$cache/smollm2-135m-instruct.gguf" --target-layer 15 \
-    --bridge "$out/gemma9-smol15.bridge.safetensors" \
+    --bridge "$out/gemma9-smol15.bridge.safetensors" --cache "$out/bridged.cache" \
     --json "$out/bridged.json" --per-query "$out/bridged.per-query.jsonl"
 fi
 echo "A = MiniLM, B = Gemma 3 L9 -> SmolLM2 L15 (ridge bridge on PTB):"
