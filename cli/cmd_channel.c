@@ -380,29 +380,11 @@ static json_t *item_ids(const lw_task *t) {
     return a;
 }
 
-/* sha256 over every item's fields: a resumed run must see the very same items. */
-static void task_hash(const lw_task *parts, int n_parts, char out[65]) {
-    size_t len = 0;
-    for (int p = 0; p < n_parts; p++)
-        for (int i = 0; i < parts[p].n; i++) {
-            const lw_task_item *it = &parts[p].items[i];
-            len += strlen(it->id) + strlen(it->sender) + strlen(it->receiver) + strlen(it->gold) + 5;
-        }
-    char *buf = malloc(len + 1), *w = buf;
-    for (int p = 0; p < n_parts; p++)
-        for (int i = 0; i < parts[p].n; i++) {
-            const lw_task_item *it = &parts[p].items[i];
-            w += sprintf(w, "%s\x1f%s\x1f%s\x1f%s\x1f%d", it->id, it->sender, it->receiver, it->gold, p);
-        }
-    lw_sha256_buf(buf, (size_t)(w - buf), out);
-    free(buf);
-}
-
 /* Every setting that changes a record, as `--resume` compares them. */
 static json_t *settings_json(const opts *o, lw_model *ma, lw_model *mb, const lw_task *parts, int n_parts,
                              int n_select, int n_calib) {
     char th[65], bh[65] = "";
-    task_hash(parts, n_parts, th);
+    cli_task_hash(parts, n_parts, th);
     if (o->ac_bridge && lw_sha256_file(o->ac_bridge, bh) != 0) bh[0] = '\0';
     const char *sa = lw_model_sha256(ma), *sb = lw_model_sha256(mb);
     json_t *s = json_object();

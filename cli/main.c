@@ -43,6 +43,7 @@ static const struct {
     {"align", cmd_align, "--source A --target B     bridge A's activations to B's, score retrieval"},
     {"channel", cmd_channel, "--sender A --receiver B --task T   text / CIPHER / activation channels"},
     {"debate", cmd_debate, "--agents A,B,... --task T   multi-agent debate with majority vote"},
+    {"race", cmd_race, "--sender A --task T --out DIR   activation vs text channels at bit budgets (merge, retrieval)"},
     {"generate", cmd_generate, "--model M --prompt TEXT [--hook ...]   text generation with hooks"},
 };
 

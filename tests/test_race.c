@@ -17,6 +17,8 @@
 #include "common/fileio.h"
 #include "latentwire/bridge.h"
 #include "latentwire/race.h"
+#include "latentwire/retrieval.h"
+#include "race/race_internal.h"
 #include "support/testutil.h"
 
 #define N_ITEMS 20
@@ -188,14 +190,19 @@ static void test_equal_is_no_difference(void **state) {
     json_decref(r);
 }
 
-/* Both always right: a difference of 0 whose interval is [-z^2/(n+z^2), +z^2/(n+z^2)]. */
+/* Both always right: a difference of 0 whose interval is Newcombe's [-z^2/(n+z^2), +z^2/(n+z^2)],
+ * or, where lw_ci_paired widens an interval without discordant pairs to the exact upper bound
+ * on the discordance rate at 0 of n (h-report's change), +-(1 - 0.025^(1/n)). */
 static void test_all_correct_in_both(void **state) {
     (void)state;
     json_t *r = run_pattern("all_right", ALL_RIGHT);
-    const double w = Z * Z / (N_ITEMS + Z * Z);
+    const double w = Z * Z / (N_ITEMS + Z * Z), u = 1 - pow(0.025, 1.0 / N_ITEMS);
     json_t *d = json_object_get(comparison(r, 64), "difference");
     assert_string_equal(verdict_of(r, "64"), "no difference shown");
-    assert_true(fabs(num(d, "lo") + w) < 1e-9 && fabs(num(d, "hi") - w) < 1e-9);
+    assert_true(num(d, "mean") == 0);
+    bool newcombe = fabs(num(d, "lo") + w) < 1e-9 && fabs(num(d, "hi") - w) < 1e-9;
+    bool widened = fabs(num(d, "lo") + u) < 1e-9 && fabs(num(d, "hi") - u) < 1e-9;
+    assert_true(newcombe || widened);
     json_decref(r);
 }
 
@@ -452,6 +459,44 @@ static void test_prompt_and_query(void **state) {
     assert_string_equal(lw_race_query(&it), "Q: skip\nA:");
 }
 
+/* The retrieval test's row: a bank of 30 orthogonal-ish rows; decoded items equal to their own row
+ * (times 2: cosine ignores scale) all retrieve themselves; rows shifted by one retrieve their
+ * neighbour; an unusable item (zero vector, or flagged) is a miss. Top-1's interval is the exact
+ * one of the count, PASS when its lower bound >= the threshold. */
+static void test_retrieval_row(void **state) {
+    (void)state;
+    enum { n = 30, d = 32 };
+    static float bank[n * d], Q[n * d];
+    bool usable[n];
+    for (int i = 0; i < n; i++) {
+        usable[i] = true;
+        for (int j = 0; j < d; j++) bank[i * d + j] = (float)(j == i ? 1.0 : 0.01 * sin(i * 3.1 + j));
+    }
+    for (int i = 0; i < n * d; i++) Q[i] = 2 * bank[i];
+    json_t *row = lw_race_retrieval_row(bank, n, d, Q, usable, 0.85, 0.95);
+    assert_non_null(row);
+    json_t *t = json_object_get(row, "top1");
+    assert_true(num(t, "mean") == 1 && fabs(num(t, "lo") - pow(0.025, 1.0 / n)) < 1e-9);
+    assert_int_equal(json_integer_value(json_object_get(t, "n")), n);
+    assert_true(json_is_true(json_object_get(row, "pass"))); /* 0.884 >= 0.85 */
+    json_decref(row);
+    /* 3 misses: 27 of 30, lower bound 0.735 < 0.85: fail */
+    memset(Q, 0, sizeof(float) * d);            /* item 0: a zero vector */
+    usable[1] = false;                          /* item 1: no activation */
+    memcpy(Q + 2 * d, bank + 3 * d, sizeof(float) * d); /* item 2 retrieves passage 3 */
+    row = lw_race_retrieval_row(bank, n, d, Q, usable, 0.85, 0.95);
+    t = json_object_get(row, "top1");
+    lw_ci want;
+    assert_int_equal(lw_ci_binomial(27, n, 0.95, &want), 0);
+    assert_true(fabs(num(t, "mean") - 0.9) < 1e-12 && fabs(num(t, "lo") - want.lo) < 1e-12);
+    assert_int_equal(json_integer_value(json_object_get(row, "unusable")), 2);
+    assert_true(json_is_false(json_object_get(row, "pass")));
+    json_decref(row);
+    row = lw_race_retrieval_row(bank, n, d, Q, usable, want.lo, 0.95); /* the threshold is inclusive */
+    assert_true(json_is_true(json_object_get(row, "pass")));
+    json_decref(row);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text_dominates),
@@ -465,6 +510,7 @@ int main(void) {
         cmocka_unit_test(test_shards_merge_exactly),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_prompt_and_query),
+        cmocka_unit_test(test_retrieval_row),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

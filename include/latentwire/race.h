@@ -161,7 +161,7 @@ int lw_race_check_bridge(const lw_bridge *b, int d_sender, int d_receiver);
  * interval: a codec passes at a budget when the lower bound >= the pre-registered threshold.
  * Codecs are fitted on calibration passages disjoint from the scored ones. */
 typedef struct {
-    int layer;              /* negative: from the end */
+    int layer;              /* negative: from the end; default -1000000: the middle layer, n_layer / 2 */
     double threshold;       /* pass: lower bound >= this (default 0.85) */
     double level;           /* default 0.95 */
     uint64_t seed;
@@ -171,12 +171,15 @@ typedef struct {
 
 lw_codec_retrieval_params lw_codec_retrieval_default_params(void);
 
-/* Runs the test on n scored passages and n_calib calibration passages (disjoint, distinct
- * texts); codecs[n_codecs] kinds, budgets[n_budgets] > 0. *result_json: the whole result
- * (settings, per codec and budget top-1 {mean, lo, hi, n, method}, payload and side bits,
- * pass), malloc'd. A codec that cannot be built at a budget (too small, not built) is a row
- * with "applicable": false and the reason. 0 or -1. */
-int lw_codec_retrieval(lw_session *session, const char *const *passages, int n, const char *const *calib, int n_calib,
+/* Runs the test: of the distinct texts among texts[0..n_texts), a seeded permutation's first
+ * n_scored are scored (they form the bank) and the next n_calib calibrate the codecs (disjoint:
+ * no text in both); too few distinct texts is an error saying how many there are. codecs[n_codecs]
+ * kinds, budgets[n_budgets] > 0. *result_json: the whole result (settings, per codec and budget
+ * top-1 {mean, lo, hi, n, method}, payload and side bits, pass), malloc'd. A codec that cannot be
+ * built at a budget (too small, not built) is a row with "applicable": false and the reason; a
+ * decoded item with no usable activation (an empty decoded text, a zero vector) counts as a miss.
+ * 0 or -1. */
+int lw_codec_retrieval(lw_session *session, const char *const *texts, int n_texts, int n_scored, int n_calib,
                        const lw_codec_kind *codecs, int n_codecs, const int64_t *budgets, int n_budgets,
                        const lw_codec_retrieval_params *p, char **result_json);
 

@@ -416,19 +416,19 @@ static int merge_files(const char *out_dir, char *const *paths, int n_paths, cha
             break;
         }
         if (!head) {
-            rc = lw_fail("merge: %s is missing or has no settings line", paths[s]);
+            rc = lw_fail("%s is missing or has no settings line", paths[s]);
             break;
         }
         char want[48];
         snprintf(want, sizeof want, "%d/%d", s, n_paths);
         json_t *race = json_object_get(head, "race");
         const char *shard = json_string_value(json_object_get(race, "shard"));
-        if (!shard || strcmp(shard, want)) rc = lw_fail("merge: %s is shard %s, expected %s", paths[s], shard ? shard : "?", want);
+        if (!shard || strcmp(shard, want)) rc = lw_fail("%s is shard %s, expected %s", paths[s], shard ? shard : "?", want);
         json_t *plain = json_deep_copy(head);
         json_object_del(json_object_get(plain, "race"), "shard");
         char diff[128] = "";
         if (rc == 0 && ref) settings_difference(ref, plain, diff, sizeof diff);
-        if (diff[0]) rc = lw_fail("merge: %s was made with another %s than %s", paths[s], diff, paths[0]);
+        if (diff[0]) rc = lw_fail("%s was made with another %s than %s", paths[s], diff, paths[0]);
         if (!ref) ref = plain;
         else json_decref(plain);
         json_decref(head);
@@ -450,7 +450,7 @@ static int merge_files(const char *out_dir, char *const *paths, int n_paths, cha
             const char *id = "?";
             for (int j = 0; j < d.n_items; j++)
                 if (ids[j].index == i) id = ids[j].id;
-            rc = lw_fail("merge: %s has no record of %s at %lld bits for item %s: finish that run with --resume%s",
+            rc = lw_fail("%s has no record of %s at %lld bits for item %s: finish that run with --resume%s",
                          paths[s], d.channels[d.cells[k].channel].name, (long long)d.cells[k].budget, id,
                          n_paths > 1 ? " and its --shard" : "");
         }
@@ -467,14 +467,14 @@ static int merge_files(const char *out_dir, char *const *paths, int n_paths, cha
 int lw_race_merge(const char *out_dir, char **report_json) {
     if (report_json) *report_json = NULL;
     DIR *dir = out_dir ? opendir(out_dir) : NULL;
-    if (!dir) return lw_fail("merge: %s: %s", out_dir ? out_dir : "(no directory)", strerror(errno));
+    if (!dir) return lw_fail("%s: %s", out_dir ? out_dir : "(no directory)", strerror(errno));
     int n_shards = 0, rc = 0;
     struct dirent *e;
     while ((e = readdir(dir)) && rc == 0) {
         int i, n, len = 0;
         if (sscanf(e->d_name, "race-shard-%d-of-%d.partial%n", &i, &n, &len) == 2 && e->d_name[len] == '\0') {
             if (n_shards && n != n_shards)
-                rc = lw_fail("merge: %s holds shards of %d and of %d: remove the set that is not wanted", out_dir,
+                rc = lw_fail("%s holds shards of %d and of %d: remove the set that is not wanted", out_dir,
                              n_shards, n);
             n_shards = n;
         }
@@ -488,8 +488,8 @@ int lw_race_merge(const char *out_dir, char **report_json) {
         struct stat st;
         if (!paths[s]) rc = lw_fail("race: out of memory");
         else if (stat(paths[s], &st) != 0)
-            rc = n_shards > 1 ? lw_fail("merge: %s is missing: run that shard (--shard %d/%d)", paths[s], s, n_shards)
-                              : lw_fail("merge: %s has no race records (%s, nor race-shard-I-of-N.partial files)",
+            rc = n_shards > 1 ? lw_fail("%s is missing: run that shard (--shard %d/%d)", paths[s], s, n_shards)
+                              : lw_fail("%s has no race records (%s, nor race-shard-I-of-N.partial files)",
                                         out_dir, paths[s]);
     }
     if (!paths) rc = lw_fail("race: out of memory");

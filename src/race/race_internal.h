@@ -45,4 +45,11 @@ json_t *lw_race_report(const lw_race_data *d);
 /* race.csv's text from a report (malloc'd). */
 char *lw_race_report_csv(json_t *report);
 
+/* One row of the codec retrieval test from the bank (n x d: the originals) and the decoded items Q
+ * (n x d; row i is passage i's, used only where usable[i] and finite with non-zero norm, else a
+ * miss): {"top1": {mean, lo, hi, n, method: clopper-pearson}, "pass": lo >= threshold,
+ * "unusable", "threshold"}. NULL + message. */
+json_t *lw_race_retrieval_row(const float *bank, int n, int d, const float *Q, const bool *usable, double threshold,
+                              double level);
+
 #endif
