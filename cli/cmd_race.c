@@ -234,6 +234,17 @@ static int write_fits(const opts *o, const lw_race_evaluator *ev) {
     else snprintf(path, sizeof path, "%s/fits.json", o->out);
     json_t *j = text ? json_loads(text, 0, NULL) : NULL;
     free(text);
+    if (j && json_object_size(j) == 0) { /* a resumed run that fitted nothing keeps the earlier file */
+        json_decref(j);
+        return 0;
+    }
+    json_t *old = json_load_file(path, 0, NULL); /* a resumed run fits only what it still needs */
+    if (json_is_object(old) && j) {
+        json_object_update(old, j);
+        json_decref(j);
+        j = json_incref(old);
+    }
+    json_decref(old);
     int rc = j ? lw_json_save(path, j) : lw_fail("race: the codecs' fit records are not JSON");
     json_decref(j);
     return rc == 0 ? 0 : cli_fail_lib("race");
