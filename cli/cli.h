@@ -27,6 +27,7 @@ int cmd_panel(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_codec(int argc, char **argv);
+int cmd_race(int argc, char **argv);
 
 /* Prints "latentwire <verb>: <message>" (or the library's last error) and returns 1. */
 int cli_fail(const char *verb, const char *fmt, ...);
@@ -91,6 +92,10 @@ int cli_load_task(const char *spec, const char *data_dir, uint64_t seed, lw_task
  * repeat can be dropped) and *n_report = N; a task file is the pool itself and *n_report = -1
  * (report what is left). extra 0: the task as cli_load_task loads it, *n_report = its count. */
 int cli_load_task_pool(const char *spec, const char *data_dir, uint64_t seed, int extra, lw_task *out, int *n_report);
+
+/* sha256 over every item's fields of the parts (and which part each is in): a resumed run
+ * must see the very same items. */
+void cli_task_hash(const lw_task *parts, int n_parts, char out[65]);
 
 /* Model parameters for every verb: the defaults plus the global --gpu-layers N. */
 lw_model_params cli_model_params(void);

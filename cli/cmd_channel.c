@@ -12,6 +12,7 @@
 #include "latentwire/error.h"
 #include "latentwire/files.h"
 #include "latentwire/json.h"
+#include "latentwire/records.h"
 #include "latentwire/channel.h"
 #include "latentwire/retrieval.h"
 
@@ -68,93 +69,17 @@ static condition *add_condition(conditions *cs, const char *name, lw_channel_par
     return c;
 }
 
-/* Past records of an interrupted run: "split\tcondition\tid" -> the JSON line. */
-typedef struct {
-    char **key;
-    json_t **rec;
-    int n;
-} past;
-
-static char *record_key(const char *split, const char *cond, const char *id) {
-    size_t n = strlen(split) + strlen(cond) + strlen(id) + 3;
-    char *k = malloc(n);
-    snprintf(k, n, "%s\t%s\t%s", split, cond, id);
-    return k;
-}
-
-static void past_add(past *ps, char *key, json_t *o) {
-    ps->key = realloc(ps->key, sizeof *ps->key * (size_t)(ps->n + 1));
-    ps->rec = realloc(ps->rec, sizeof *ps->rec * (size_t)(ps->n + 1));
-    ps->key[ps->n] = key;
-    ps->rec[ps->n++] = o;
-}
+/* Past records of an interrupted run (common/records.h), found by "split\tcondition\tid". */
+typedef lw_records past;
+static const char *const PAST_KEY[] = {"split", "condition", "id"};
 
 static json_t *past_find(const past *ps, const char *split, const char *cond, const char *id) {
-    char *k = record_key(split, cond, id);
-    json_t *found = NULL;
-    for (int i = 0; i < ps->n && !found; i++)
-        if (!strcmp(ps->key[i], k)) found = ps->rec[i];
+    json_t *probe = json_pack("{s:s, s:s, s:s}", "split", split, "condition", cond, "id", id);
+    char *k = lw_records_key(probe, PAST_KEY, 3);
+    json_t *found = lw_records_find(ps, k);
     free(k);
+    json_decref(probe);
     return found;
-}
-
-static void past_free(past *ps) {
-    for (int i = 0; i < ps->n; i++) {
-        free(ps->key[i]);
-        json_decref(ps->rec[i]);
-    }
-    free(ps->key);
-    free(ps->rec);
-    memset(ps, 0, sizeof *ps);
-}
-
-/* The first setting whose value differs between two settings objects (NULL: none). */
-static const char *settings_differ(json_t *want, json_t *have) {
-    const char *k;
-    json_t *v;
-    json_object_foreach(want, k, v) {
-        if (!json_equal(v, json_object_get(have, k))) return k;
-    }
-    json_object_foreach(have, k, v) {
-        if (!json_object_get(want, k)) return k;
-    }
-    return NULL;
-}
-
-/* Loads the records of an interrupted run whose settings line equals `settings` (a torn last
- * line is dropped); a partial made with other settings is refused, naming the first setting
- * that differs. 0 (nothing there counts as no records) or -1 (message set). */
-static int past_load(past *ps, const char *path, json_t *settings) {
-    memset(ps, 0, sizeof *ps);
-    size_t len;
-    if (access(path, F_OK) != 0) return 0;
-    char *text = lw_read_file(path, &len);
-    if (!text) return -1;
-    char *save = NULL;
-    int line_no = 0, rc = 0;
-    for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {
-        json_t *o = json_loads(line, 0, NULL);
-        if (line_no++ == 0) {
-            json_t *have = json_object_get(o, "settings");
-            const char *d = have ? settings_differ(settings, have) : "version";
-            if (d)
-                rc = lw_fail("--resume: %s was made with another %s; run without --resume to start over, or with "
-                             "the same settings", path, d);
-            json_decref(o);
-            continue;
-        }
-        const char *sp = json_string_value(json_object_get(o, "split"));
-        const char *c = json_string_value(json_object_get(o, "condition"));
-        const char *id = json_string_value(json_object_get(o, "id"));
-        if (!sp || !c || !id || !json_object_get(o, "score")) { /* a torn last line from the interruption */
-            json_decref(o);
-            continue;
-        }
-        past_add(ps, record_key(sp, c, id), o);
-    }
-    free(text);
-    if (rc != 0) past_free(ps);
-    return rc;
 }
 
 static json_t *cost_json(const lw_channel_cost *c) {
@@ -312,13 +237,6 @@ typedef struct {
     int done, total;
 } runner;
 
-static int write_record(FILE *rec, json_t *line) {
-    char *s = json_dumps(line, JSON_COMPACT);
-    int rc = s && fprintf(rec, "%s\n", s) > 0 && fflush(rec) == 0 ? 0 : -1;
-    free(s);
-    return rc;
-}
-
 /* Runs each applicable condition on each item of one split (past records reused), writing records.
  * scores[c * t->n + i] and costs likewise. 0 or -1 (message printed). */
 static int run_split(runner *R, const char *split, const lw_task *t, condition *const *cs, int n_cs, double *scores,
@@ -351,7 +269,7 @@ static int run_split(runner *R, const char *split, const lw_task *t, condition *
                                          cs[c]->name, "id", it->id, "receiver", it->receiver, "message",
                                          cli_json_text(r.message), "output", cli_json_text(r.output), "gold",
                                          it->gold, "score", scores[at], "cost", costs[at]);
-                wrc = write_record(R->rec, line);
+                wrc = lw_records_write(R->rec, line);
                 json_decref(line);
             }
             lw_channel_result_free(&r);
@@ -463,29 +381,11 @@ static json_t *item_ids(const lw_task *t) {
     return a;
 }
 
-/* sha256 over every item's fields: a resumed run must see the very same items. */
-static void task_hash(const lw_task *parts, int n_parts, char out[65]) {
-    size_t len = 0;
-    for (int p = 0; p < n_parts; p++)
-        for (int i = 0; i < parts[p].n; i++) {
-            const lw_task_item *it = &parts[p].items[i];
-            len += strlen(it->id) + strlen(it->sender) + strlen(it->receiver) + strlen(it->gold) + 5;
-        }
-    char *buf = malloc(len + 1), *w = buf;
-    for (int p = 0; p < n_parts; p++)
-        for (int i = 0; i < parts[p].n; i++) {
-            const lw_task_item *it = &parts[p].items[i];
-            w += sprintf(w, "%s\x1f%s\x1f%s\x1f%s\x1f%d", it->id, it->sender, it->receiver, it->gold, p);
-        }
-    lw_sha256_buf(buf, (size_t)(w - buf), out);
-    free(buf);
-}
-
 /* Every setting that changes a record, as `--resume` compares them. */
 static json_t *settings_json(const opts *o, lw_model *ma, lw_model *mb, const lw_task *parts, int n_parts,
                              int n_select, int n_calib) {
     char th[65], bh[65] = "";
-    task_hash(parts, n_parts, th);
+    cli_task_hash(parts, n_parts, th);
     if (o->ac_bridge && lw_sha256_file(o->ac_bridge, bh) != 0) bh[0] = '\0';
     const char *sa = lw_model_sha256(ma), *sb = lw_model_sha256(mb);
     json_t *s = json_object();
@@ -514,28 +414,10 @@ static json_t *settings_json(const opts *o, lw_model *ma, lw_model *mb, const lw
  * same settings are kept (rewritten without a torn last line) and loaded into ps; otherwise
  * it starts empty. The settings line comes first. NULL (message printed) on failure. */
 static FILE *open_records(const char *partial, bool resume, json_t *settings, past *ps) {
-    if (resume && past_load(ps, partial, settings) != 0) {
+    FILE *f = NULL;
+    if ((resume && lw_records_load(ps, partial, settings, PAST_KEY, 3, "score", "--resume", NULL) != 0) ||
+        !(f = lw_records_open(partial, settings, ps)))
         cli_fail_lib("channel");
-        return NULL;
-    }
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", partial);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        cli_fail("channel", "cannot write %s: %s", tmp, strerror(errno));
-        return NULL;
-    }
-    json_t *head = json_pack("{s:O}", "settings", settings);
-    int rc = write_record(f, head);
-    json_decref(head);
-    for (int i = 0; rc == 0 && i < ps->n; i++) rc = write_record(f, ps->rec[i]);
-    if (rc != 0 || fclose(f) != 0 || rename(tmp, partial) != 0) {
-        cli_fail("channel", "cannot write %s: %s", partial, strerror(errno));
-        unlink(tmp);
-        return NULL;
-    }
-    f = fopen(partial, "a");
-    if (!f) cli_fail("channel", "cannot write %s: %s", partial, strerror(errno));
     return f;
 }
 
@@ -727,7 +609,7 @@ done:
     free(rows);
     for (int c = 0; c < cs.n; c++) lw_bridge_free(cs.c[c].fitted);
     free(cs.c);
-    past_free(&ps);
+    lw_records_free(&ps);
     json_decref(settings);
     json_decref(root);
     lw_bridge_free(bridge);

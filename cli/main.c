@@ -48,6 +48,7 @@ static const struct {
     {"verdict", cmd_verdict, "PLAN RECORDS...              pre-registered hypotheses decided: PASS / FAIL / INCONCLUSIVE"},
     {"report", cmd_report, "RESULTS... -o REPORT.html      one self-contained HTML page: figures and tables with CIs"},
     {"codec", cmd_codec, "fit|encode|decode|info ...  activation / text codecs at a bit budget"},
+    {"race", cmd_race, "--sender A --task T --out DIR   activation vs text channels at bit budgets (merge, retrieval)"},
     {"generate", cmd_generate, "--model M --prompt TEXT [--hook ...]   text generation with hooks"},
 };
 

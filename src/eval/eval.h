@@ -37,6 +37,10 @@ int lw_eval_row_inv_norms(const float *X, int64_t n, int d, const char *what, fl
  * bounds invert it. */
 double lw_beta_inc(double a, double b, double z);
 
+/* Difference of two proportions from independent samples (x1 of n1 minus x2 of n2):
+ * Newcombe's hybrid score interval (method 10, unpaired); diff->n = min(n1, n2). 0 or -1. */
+int lw_ci_diff_independent(int x1, int n1, int x2, int n2, double level, lw_ci *diff);
+
 /* Standard normal quantile for q in (0, 1), to double precision (bootstrap.c). */
 double lw_norm_quantile(double q);
 

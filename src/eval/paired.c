@@ -67,3 +67,24 @@ int lw_ci_paired(const double *a, const double *b, int n, int n_resamples, doubl
     *p_value = mcnemar_exact(only_a, only_b);
     return 0;
 }
+
+/* Two proportions from independent samples (x1 of n1, x2 of n2): Newcombe's hybrid score
+ * interval for unpaired data (his 1998 method 10 for independent proportions: the paired
+ * formula above with phi = 0). For cells not scored on the same items. */
+int lw_ci_diff_independent(int x1, int n1, int x2, int n2, double level, lw_ci *diff) {
+    if (!diff) return lw_fail("lw_ci_diff_independent: diff is NULL");
+    if (n1 < 1 || n2 < 1 || x1 < 0 || x1 > n1 || x2 < 0 || x2 > n2)
+        return lw_fail("lw_ci_diff_independent: %d of %d and %d of %d are not proportions", x1, n1, x2, n2);
+    if (!(level > 0.0 && level < 1.0)) return lw_fail("lw_ci_diff_independent: level = %g, must lie in (0, 1)", level);
+    const double z = lw_norm_quantile(0.5 + level / 2.0), p1 = (double)x1 / n1, p2 = (double)x2 / n2;
+    double l1, u1, l2, u2;
+    wilson(x1, n1, z, &l1, &u1);
+    wilson(x2, n2, z, &l2, &u2);
+    const double d = p1 - p2;
+    diff->mean = d;
+    diff->lo = fmax(-1.0, d - sqrt((p1 - l1) * (p1 - l1) + (u2 - p2) * (u2 - p2)));
+    diff->hi = fmin(1.0, d + sqrt((u1 - p1) * (u1 - p1) + (p2 - l2) * (p2 - l2)));
+    diff->n = n1 < n2 ? n1 : n2;
+    diff->method = "newcombe-independent";
+    return 0;
+}

@@ -1,0 +1,372 @@
+/* latentwire race: the activation channel against the text channel at bit budgets, item by item,
+ * with floor and ceiling; `race merge` joins shards; `race retrieval` is the codec retrieval test. */
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "latentwire/error.h"
+#include "latentwire/files.h"
+#include "latentwire/textio.h"
+#include "latentwire/json.h"
+#include "latentwire/race.h"
+
+static const char *USAGE =
+    "usage: latentwire race --sender A.gguf [--receiver B.gguf] --task SPEC --out DIR [options]\n"
+    "       latentwire race merge --out DIR\n"
+    "       latentwire race retrieval --model M.gguf --passages FILE --out DIR [options]   (see race retrieval --help)\n"
+    "  --task SPEC          FILE.jsonl | fv:NAME[:N] | story:N | gsm8k:N: each item's sender text is the demonstrations,\n"
+    "                       its receiver prompt the query (a receiver prompt that begins with the sender text, as fv:\n"
+    "                       items do, is cut to the query); gold, scored by exact match (lw_score)\n"
+    "  --channel LIST       floor, ceiling, act:CODEC (topk, pcaq, token-sparse, sae, pq), text:CODEC (zlib, brotli,\n"
+    "                       brotli-dict, zstd, zstd-dict, truncate, lm-arith, summary: a reference row)\n"
+    "                       (default floor,ceiling,act:topk,act:pcaq,text:zlib,text:lm-arith)\n"
+    "  --budgets LIST       payload budgets K in bits (default 16,32,64,128,256,512,1024,2048)\n"
+    "  --layer L            the sender's layer (negative from the end, or mid; default mid)\n"
+    "  --receiver-layer L   the receiver's layer (default: the same as --layer, or mid of the receiver)\n"
+    "  --bridge FILE        sender -> receiver map (bridge fit, ridge: it predicts the receiver's rows); required for\n"
+    "                       act: channels between two different models\n"
+    "  --positions T        the sender's last T positions (default 1)   --pooled  the mean over the sender's text instead\n"
+    "  --op replace|add     how the vectors enter the receiver (default replace)   --scale S (add; default 1)\n"
+    "  --answer-tokens N    the receiver's greedy answer length (default 8)   --chat  each side in its chat template\n"
+    "  --calib N            calibration items the codecs are fitted on, disjoint from the reported ones (default 100)\n"
+    "  --shard I/N          score only items i with i %% N == I (write race-shard-I-of-N.partial; then race merge)\n"
+    "  --resume             keep the records of an interrupted run with the same settings\n"
+    "  --resamples N (1000)  --seed N (1)  --data DIR  --threads N\n"
+    "  Outputs in DIR: race.json (every cell's accuracy with its 95%% CI and n, bits, paired differences activation -\n"
+    "  text per budget with verdicts), race.csv (the rate-accuracy curve; floor and ceiling rows without a budget),\n"
+    "  race.jsonl (per-item records), fits.json (each codec's fit record).\n";
+
+typedef struct {
+    const char *sender, *receiver, *task, *channels, *budgets, *out, *data, *bridge, *op, *layer, *rlayer;
+    int positions, answer_tokens, calib, resamples, threads, shard, n_shards;
+    double scale;
+    bool pooled, chat, resume;
+    uint64_t seed;
+} opts;
+
+static bool parse_shard(const char *v, opts *o) {
+    int i, n, len = 0;
+    if (!v || sscanf(v, "%d/%d%n", &i, &n, &len) != 2 || v[len] || n < 1 || i < 0 || i >= n)
+        return cli_reject(v, "must be I/N with 0 <= I < N");
+    o->shard = i;
+    o->n_shards = n;
+    return true;
+}
+
+/* The options into o: 0, 1 (--help printed) or 2 (message printed). */
+static int parse_opts(int argc, char **argv, opts *o) {
+    *o = (opts){.channels = "floor,ceiling,act:topk,act:pcaq,text:zlib,text:lm-arith",
+                .budgets = "16,32,64,128,256,512,1024,2048", .data = cli_default_data_dir(), .op = "replace",
+                .layer = "mid", .positions = 1, .answer_tokens = 8, .calib = 100, .resamples = 1000, .n_shards = 1,
+                .scale = 1.0, .seed = 1};
+    if (cli_wants_help(argc, argv)) {
+        fputs(USAGE, stdout);
+        return 1;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long n;
+        double f;
+        if (!strcmp(a, "--resume")) o->resume = true;
+        else if (!strcmp(a, "--chat")) o->chat = true;
+        else if (!strcmp(a, "--pooled")) o->pooled = true;
+        else if (!v) return cli_option_error("race", USAGE, a, NULL);
+        else if (!strcmp(a, "--sender")) o->sender = argv[++i];
+        else if (!strcmp(a, "--receiver")) o->receiver = argv[++i];
+        else if (!strcmp(a, "--task")) o->task = argv[++i];
+        else if (!strcmp(a, "--channel")) o->channels = argv[++i];
+        else if (!strcmp(a, "--budgets")) o->budgets = argv[++i];
+        else if (!strcmp(a, "--out")) o->out = argv[++i];
+        else if (!strcmp(a, "--data")) o->data = argv[++i];
+        else if (!strcmp(a, "--bridge")) o->bridge = argv[++i];
+        else if (!strcmp(a, "--layer")) o->layer = argv[++i];
+        else if (!strcmp(a, "--receiver-layer")) o->rlayer = argv[++i];
+        else if (!strcmp(a, "--op") && (!strcmp(v, "replace") || !strcmp(v, "add") || cli_reject(v, "must be one of replace, add"))) o->op = argv[++i];
+        else if (!strcmp(a, "--shard") && parse_shard(v, o)) i++;
+        else if (!strcmp(a, "--positions") && cli_parse_int(v, 1, 4096, &n)) o->positions = (int)n, i++;
+        else if (!strcmp(a, "--answer-tokens") && cli_parse_int(v, 1, 4096, &n)) o->answer_tokens = (int)n, i++;
+        else if (!strcmp(a, "--calib") && cli_parse_int(v, 1, 1000000, &n)) o->calib = (int)n, i++;
+        else if (!strcmp(a, "--resamples") && cli_parse_int(v, 100, 10000000, &n)) o->resamples = (int)n, i++;
+        else if (!strcmp(a, "--seed") && cli_parse_int(v, 0, 1L << 62, &n)) o->seed = (uint64_t)n, i++;
+        else if (!strcmp(a, "--threads") && cli_parse_int(v, 1, CLI_MAX_THREADS, &n)) o->threads = (int)n, i++;
+        else if (!strcmp(a, "--scale") && cli_parse_real(v, -INFINITY, true, INFINITY, true, &f)) o->scale = f, i++;
+        else return cli_option_error("race", USAGE, a, v);
+    }
+    if (!o->sender || !o->task || !o->out) return cli_fail("race", "--sender, --task and --out are required"), 2;
+    if (!o->receiver) o->receiver = o->sender;
+    return 0;
+}
+
+/* --channel into channels (the count) and --budgets into budgets; -1 after the message. */
+static int parse_channels(const opts *o, lw_race_channel **ch, int64_t **budgets, int *n_budgets) {
+    char **items = NULL;
+    int n = cli_parse_list("--channel", o->channels, &items), rc = n < 0 ? -1 : 0;
+    *ch = calloc((size_t)(n > 0 ? n : 1), sizeof **ch);
+    for (int i = 0; rc == 0 && i < n; i++)
+        if (lw_race_channel_parse(items[i], &(*ch)[i]) != 0) rc = lw_fail_prefix("--channel: ");
+    free(items);
+    int nb = rc == 0 ? cli_parse_list("--budgets", o->budgets, &items) : -1;
+    if (nb < 0) rc = -1;
+    *budgets = calloc((size_t)(nb > 0 ? nb : 1), sizeof **budgets);
+    for (int i = 0; rc == 0 && i < nb; i++) {
+        long k;
+        if (!cli_parse_int(items[i], 1, 1L << 40, &k))
+            rc = lw_fail("--budgets \"%s\": \"%s\" is not a budget: each must be a positive whole number of bits",
+                         o->budgets, items[i]);
+        (*budgets)[i] = k;
+    }
+    if (nb > 0) free(items);
+    *n_budgets = nb;
+    if (rc == 0) return n;
+    cli_fail_lib("race");
+    return -1;
+}
+
+/* A --layer value: a block index (negative from the end) or mid. -1 after the message. */
+static int parse_layer(const char *option, const char *v, int n_layer, int *out) {
+    long l;
+    if (!strcmp(v, "mid")) l = n_layer / 2;
+    else if (!cli_parse_int(v, -n_layer, n_layer - 1, &l))
+        return cli_fail("race", "%s %s: must be mid or a layer in -%d..%d", option, v, n_layer, n_layer - 1), -1;
+    *out = lw_layer_index(l, n_layer);
+    return 0;
+}
+
+/* The reported items and the calibration items, drawn from one pool with no sender text in both. */
+static int load_items(const opts *o, lw_task *report, lw_task *calib) {
+    lw_task pool = {0}, parts[2] = {{0}};
+    int n_report;
+    if (cli_load_task_pool(o->task, o->data, o->seed, o->calib, &pool, &n_report) != 0) return cli_fail_lib("race");
+    int sizes[2] = {o->calib, n_report}, rc = 0;
+    if (lw_task_split(&pool, sizes, 2, o->seed ^ 0x7ace, parts) != 0)
+        rc = cli_fail("race", "--task %s: %s", o->task, lw_last_error());
+    lw_task_free(&pool);
+    *calib = parts[0];
+    *report = parts[1];
+    if (rc == 0 && report->n == 0) rc = cli_fail("race", "--task %s has no items to report", o->task);
+    return rc;
+}
+
+static json_t *settings_json(const opts *o, lw_model *ms, lw_model *mr, const lw_task *parts, int layer, int rlayer) {
+    char th[65], bh[65] = "";
+    cli_task_hash(parts, 2, th);
+    if (o->bridge && lw_sha256_file(o->bridge, bh) != 0) bh[0] = '\0';
+    const char *hs = lw_model_sha256(ms), *hr = lw_model_sha256(mr);
+    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:i, s:i, s:i, s:b, s:s, s:f, s:i, s:b, s:i, s:I}", "--sender",
+                     hs ? hs : o->sender, "--receiver", hr ? hr : o->receiver, "--task", o->task, "items_sha256", th,
+                     "--bridge", o->bridge ? json_string(bh) : json_null(), "--layer", layer, "--receiver-layer",
+                     rlayer, "--positions", o->positions, "--pooled", o->pooled, "--op", o->op, "--scale", o->scale,
+                     "--answer-tokens", o->answer_tokens, "--chat", o->chat, "--calib", o->calib, "--seed",
+                     (json_int_t)o->seed);
+}
+
+static void progress(void *ctx, int done, int total) {
+    (void)ctx;
+    if (cli_is_tty()) fprintf(stderr, "\rrace: %d/%d evaluations%s", done, total, done == total ? "\n" : "");
+}
+
+/* The table and the verdicts from race.json's text. */
+static void print_report(const char *text) {
+    json_t *r = json_loads(text, 0, NULL);
+    size_t i;
+    json_t *c;
+    printf("%-22s %7s %5s  %-24s %12s %14s\n", "channel", "budget", "n", "accuracy [95% CI]", "payload bits",
+           "side bits/item");
+    json_array_foreach(json_object_get(r, "cells"), i, c) {
+        const char *name = json_string_value(json_object_get(c, "channel"));
+        json_t *b = json_object_get(c, "budget_bits"), *a = json_object_get(c, "accuracy");
+        char budget[24] = "-";
+        if (json_is_integer(b)) snprintf(budget, sizeof budget, "%lld", (long long)json_integer_value(b));
+        if (!a) {
+            printf("%-22s %7s %5s  not applicable: %s\n", name, budget, "-",
+                   json_string_value(json_object_get(c, "reason")));
+            continue;
+        }
+        printf("%-22s %7s %5lld  %.3f [%.3f, %.3f]      %12.1f %14.1f\n", name, budget,
+               (long long)json_integer_value(json_object_get(c, "n")), json_number_value(json_object_get(a, "mean")),
+               json_number_value(json_object_get(a, "lo")), json_number_value(json_object_get(a, "hi")),
+               json_number_value(json_object_get(c, "payload_bits_mean")),
+               json_number_value(json_object_get(c, "side_bits_per_item")));
+    }
+    json_t *comps = json_object_get(r, "comparisons");
+    if (json_array_size(comps)) printf("\nactivation - text per budget (Newcombe's paired score interval):\n");
+    json_array_foreach(comps, i, c) {
+        json_t *d = json_object_get(c, "difference");
+        printf("  %5lld bits  %-16s - %-16s %+.3f [%+.3f, %+.3f]  %s%s\n",
+               (long long)json_integer_value(json_object_get(c, "budget_bits")),
+               json_string_value(json_object_get(c, "activation")), json_string_value(json_object_get(c, "text")),
+               json_number_value(json_object_get(d, "mean")), json_number_value(json_object_get(d, "lo")),
+               json_number_value(json_object_get(d, "hi")), json_string_value(json_object_get(c, "verdict")),
+               json_is_true(json_object_get(c, "paired")) ? "" : " (unpaired)");
+    }
+    json_decref(r);
+}
+
+static int cmd_race_merge(int argc, char **argv) {
+    const char *usage = "usage: latentwire race merge --out DIR\n"
+                        "  merges DIR's race-shard-I-of-N.partial files (every shard complete) into race.json, race.csv\n"
+                        "  and race.jsonl, the same bytes an unsharded run writes\n";
+    const char *out = NULL;
+    if (cli_wants_help(argc, argv)) return fputs(usage, stdout), 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
+        else return cli_option_error("race merge", usage, argv[i], i + 1 < argc ? argv[i + 1] : NULL);
+    }
+    if (!out) return cli_fail("race merge", "--out DIR is required"), 2;
+    char *report = NULL;
+    if (lw_race_merge(out, &report) != 0) return cli_fail_lib("race merge");
+    print_report(report);
+    free(report);
+    printf("\nwrote %s/race.json, race.csv, race.jsonl\n", out);
+    return 0;
+}
+
+int cmd_race_retrieval(int argc, char **argv);
+
+/* Writes the codecs' fit records beside the outputs. */
+static int write_fits(const opts *o, const lw_race_evaluator *ev) {
+    char path[4096], *text = lw_race_evaluator_fits_json(ev);
+    if (o->n_shards > 1) snprintf(path, sizeof path, "%s/fits-shard-%d-of-%d.json", o->out, o->shard, o->n_shards);
+    else snprintf(path, sizeof path, "%s/fits.json", o->out);
+    json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    if (j && json_object_size(j) == 0) { /* a resumed run that fitted nothing keeps the earlier file */
+        json_decref(j);
+        return 0;
+    }
+    json_t *old = json_load_file(path, 0, NULL); /* a resumed run fits only what it still needs */
+    if (json_is_object(old) && j) {
+        json_object_update(old, j);
+        json_decref(j);
+        j = json_incref(old);
+    }
+    json_decref(old);
+    int rc = j ? lw_json_save(path, j) : lw_fail("race: the codecs' fit records are not JSON");
+    json_decref(j);
+    return rc == 0 ? 0 : cli_fail_lib("race");
+}
+
+int cmd_race(int argc, char **argv) {
+    if (argc >= 2 && !strcmp(argv[1], "merge")) return cmd_race_merge(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "retrieval")) return cmd_race_retrieval(argc - 1, argv + 1);
+    opts o;
+    int prc = parse_opts(argc, argv, &o);
+    if (prc != 0) return prc == 1 ? 0 : 2;
+    lw_race_channel *ch = NULL;
+    int64_t *budgets = NULL;
+    int n_budgets = 0, n_ch = parse_channels(&o, &ch, &budgets, &n_budgets), rc = 1;
+    lw_model *ms = NULL, *mr = NULL;
+    lw_session *ss = NULL, *sr = NULL;
+    lw_bridge *bridge = NULL;
+    lw_task parts[2] = {{0}}; /* calibration, reported */
+    lw_race_evaluator *ev = NULL;
+    json_t *settings = NULL;
+    char **ids = NULL, *settings_text = NULL;
+    if (n_ch < 0) {
+        free(ch), free(budgets);
+        return 2;
+    }
+    struct stat st;
+    if (stat(o.out, &st) == 0 && !S_ISDIR(st.st_mode)) {
+        cli_fail("race", "--out %s is not a directory: the race writes race.json, race.csv and its records into one", o.out);
+        free(ch), free(budgets);
+        return 2;
+    }
+    ms = lw_model_load(o.sender, cli_model_params());
+    mr = ms && strcmp(o.sender, o.receiver) ? lw_model_load(o.receiver, cli_model_params()) : ms;
+    if (!ms || !mr || (o.bridge && !(bridge = lw_bridge_load(o.bridge)))) {
+        cli_fail_lib("race");
+        goto done;
+    }
+    lw_session_params sp = lw_session_default_params();
+    sp.n_threads = o.threads;
+    ss = lw_session_new(ms, sp);
+    sr = mr == ms ? ss : lw_session_new(mr, sp);
+    if (!ss || !sr) {
+        cli_fail_lib("race");
+        goto done;
+    }
+    lw_model_info is, ir;
+    lw_model_get_info(ms, &is);
+    lw_model_get_info(mr, &ir);
+    int layer, rlayer;
+    if (parse_layer("--layer", o.layer, is.n_layer, &layer) != 0 ||
+        parse_layer("--receiver-layer", o.rlayer ? o.rlayer : o.layer, ir.n_layer, &rlayer) != 0)
+        goto done;
+    if (load_items(&o, &parts[1], &parts[0]) != 0) goto done;
+    bool act = false;
+    for (int c = 0; c < n_ch; c++) act |= ch[c].family == LW_RACE_ACT;
+    lw_race_setup s = {.sender = ss, .receiver = sr, .bridge = bridge, .sender_layer = layer, .receiver_layer = rlayer,
+                       .patch = lw_patch_default_params(), .activations = act, .seed = o.seed, .threads = o.threads};
+    s.patch.positions = o.positions;
+    s.patch.pooled = o.pooled;
+    s.patch.op = strcmp(o.op, "add") ? LW_PATCH_REPLACE : LW_PATCH_ADD;
+    s.patch.scale = (float)o.scale;
+    s.patch.answer_tokens = o.answer_tokens;
+    s.patch.chat = o.chat;
+    if (!(ev = lw_race_evaluator_new(&s, &parts[1], &parts[0]))) {
+        cli_fail_lib("race");
+        goto done;
+    }
+    settings = settings_json(&o, ms, mr, parts, layer, rlayer);
+    settings_text = json_dumps(settings, JSON_COMPACT);
+    ids = malloc(sizeof *ids * (size_t)parts[1].n);
+    for (int i = 0; ids && i < parts[1].n; i++) ids[i] = parts[1].items[i].id;
+    lw_race_params p = lw_race_default_params();
+    p.out_dir = o.out;
+    p.settings_json = settings_text;
+    p.channels = ch;
+    p.n_channels = n_ch;
+    p.budgets = budgets;
+    p.n_budgets = n_budgets;
+    p.item_ids = (const char *const *)ids;
+    p.n_items = parts[1].n;
+    p.shard = o.shard;
+    p.n_shards = o.n_shards;
+    p.resume = o.resume;
+    p.resamples = o.resamples;
+    p.seed = o.seed;
+    p.eval = lw_race_evaluate;
+    p.eval_ctx = ev;
+    p.on_progress = progress;
+    printf("race: %s -> %s, task %s: %d items reported (%d of them in this shard), %d calibration items; layers %d -> %d\n",
+           o.sender, o.receiver, o.task, parts[1].n, (parts[1].n - o.shard + o.n_shards - 1) / o.n_shards,
+           parts[0].n, layer, rlayer);
+    if (lw_race_run(&p) != 0) {
+        cli_fail_lib("race");
+        goto done;
+    }
+    if (write_fits(&o, ev) != 0) goto done;
+    if (o.n_shards > 1) {
+        printf("shard %d/%d done; when every shard is: latentwire race merge --out %s\n", o.shard, o.n_shards, o.out);
+    } else {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/race.json", o.out);
+        size_t len;
+        char *text = lw_read_file(path, &len);
+        if (text) print_report(text);
+        free(text);
+        printf("\nwrote %s/race.json, race.csv, race.jsonl, fits.json\n", o.out);
+    }
+    rc = 0;
+done:
+    lw_race_evaluator_free(ev);
+    free(ids);
+    free(settings_text);
+    json_decref(settings);
+    lw_task_free(&parts[0]);
+    lw_task_free(&parts[1]);
+    lw_bridge_free(bridge);
+    if (sr != ss) lw_session_free(sr);
+    lw_session_free(ss);
+    if (mr != ms) lw_model_free(mr);
+    lw_model_free(ms);
+    free(ch);
+    free(budgets);
+    return rc;
+}

@@ -1,0 +1,161 @@
+/* latentwire race retrieval: the codec retrieval test (lw_codec_retrieval) on one model. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "latentwire/error.h"
+#include "latentwire/files.h"
+#include "latentwire/textio.h"
+#include "latentwire/race.h"
+
+static const char *USAGE =
+    "usage: latentwire race retrieval --model M.gguf --passages FILE --out DIR [options]\n"
+    "  Each codec at each budget encodes each scored passage (activation codecs: its mean-pooled activation at the\n"
+    "  layer; text codecs: its text, whose decoded text is run through the same model); the decoded item must\n"
+    "  retrieve its own passage among the originals by cosine. Top-1 with its exact 95% CI; PASS when the lower\n"
+    "  bound >= the threshold (pre-registered, recorded). Codecs are fitted on calibration passages disjoint from\n"
+    "  the scored ones.\n"
+    "  --passages FILE      .txt (one passage per non-blank line) or .jsonl (--field, default text), e.g.\n"
+    "                       $LW_SHARED_DIR/data/ptb/ptb.test.txt; distinct passages are drawn with --seed\n"
+    "  --n N                scored passages (default 1000)   --calib N  calibration passages (default 200)\n"
+    "  --layer L            block (negative from the end) or mid (default mid)\n"
+    "  --codecs LIST        default topk,pcaq,token-sparse,sae,pq,zlib,brotli,brotli-dict,zstd,zstd-dict,truncate,lm-arith\n"
+    "  --budgets LIST       bits (default 16,32,64,128,256,512,1024,2048,4096,8192)\n"
+    "  --threshold P        pass threshold on the lower bound (default 0.85)\n"
+    "  --field F  --seed N (1)  --threads N\n"
+    "  Outputs: DIR/retrieval.json (every row with its CI and n), DIR/retrieval.csv.\n";
+
+typedef struct {
+    const char *model, *passages, *out, *codecs, *budgets, *field, *layer;
+    int n, calib, threads;
+    double threshold;
+    uint64_t seed;
+} opts;
+
+static int parse_opts(int argc, char **argv, opts *o) {
+    *o = (opts){.codecs = "topk,pcaq,token-sparse,sae,pq,zlib,brotli,brotli-dict,zstd,zstd-dict,truncate,lm-arith",
+                .budgets = "16,32,64,128,256,512,1024,2048,4096,8192", .field = "text", .layer = "mid", .n = 1000,
+                .calib = 200, .threshold = 0.85, .seed = 1};
+    if (cli_wants_help(argc, argv)) return fputs(USAGE, stdout), 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long n;
+        double f;
+        if (!v) return cli_option_error("race retrieval", USAGE, a, NULL);
+        else if (!strcmp(a, "--model")) o->model = argv[++i];
+        else if (!strcmp(a, "--passages")) o->passages = argv[++i];
+        else if (!strcmp(a, "--out")) o->out = argv[++i];
+        else if (!strcmp(a, "--codecs")) o->codecs = argv[++i];
+        else if (!strcmp(a, "--budgets")) o->budgets = argv[++i];
+        else if (!strcmp(a, "--field")) o->field = argv[++i];
+        else if (!strcmp(a, "--layer")) o->layer = argv[++i];
+        else if (!strcmp(a, "--n") && cli_parse_int(v, 1, 1000000, &n)) o->n = (int)n, i++;
+        else if (!strcmp(a, "--calib") && cli_parse_int(v, 1, 1000000, &n)) o->calib = (int)n, i++;
+        else if (!strcmp(a, "--seed") && cli_parse_int(v, 0, 1L << 62, &n)) o->seed = (uint64_t)n, i++;
+        else if (!strcmp(a, "--threads") && cli_parse_int(v, 1, CLI_MAX_THREADS, &n)) o->threads = (int)n, i++;
+        else if (!strcmp(a, "--threshold") && cli_parse_real(v, 0, false, 1, false, &f)) o->threshold = f, i++;
+        else return cli_option_error("race retrieval", USAGE, a, v);
+    }
+    if (!o->model || !o->passages || !o->out)
+        return cli_fail("race retrieval", "--model, --passages and --out are required"), 2;
+    return 0;
+}
+
+/* --codecs and --budgets; the counts, or -1 after the message. */
+static int parse_lists(const opts *o, lw_codec_kind **kinds, int *n_kinds, int64_t **budgets, int *n_budgets) {
+    char **items = NULL;
+    int n = cli_parse_list("--codecs", o->codecs, &items), rc = n < 0 ? -1 : 0;
+    *kinds = calloc((size_t)(n > 0 ? n : 1), sizeof **kinds);
+    for (int i = 0; rc == 0 && i < n; i++) {
+        int k = lw_codec_from_name(items[i]);
+        if (k < 0) rc = lw_fail_prefix("--codecs: ");
+        else (*kinds)[i] = (lw_codec_kind)k;
+    }
+    if (n > 0) free(items);
+    *n_kinds = n;
+    int nb = rc == 0 ? cli_parse_list("--budgets", o->budgets, &items) : -1;
+    if (nb < 0) rc = -1;
+    *budgets = calloc((size_t)(nb > 0 ? nb : 1), sizeof **budgets);
+    for (int i = 0; rc == 0 && i < nb; i++) {
+        long k;
+        if (!cli_parse_int(items[i], 1, 1L << 40, &k))
+            rc = lw_fail("--budgets \"%s\": \"%s\" is not a budget: each must be a positive whole number of bits",
+                         o->budgets, items[i]);
+        (*budgets)[i] = k;
+    }
+    if (nb > 0) free(items);
+    *n_budgets = nb;
+    return rc;
+}
+
+static void progress(void *ctx, const char *what, int done, int total) {
+    (void)ctx;
+    if (cli_is_tty()) fprintf(stderr, "\rrace retrieval: %s, %d/%d codec budgets%s", what, done, total, done == total ? "\n" : "");
+}
+
+static int write_text(const char *dir, const char *name, const char *text) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    lw_atomic_file af;
+    if (lw_atomic_open(&af, path) != 0) return -1;
+    if (fputs(text, af.fp) == EOF) {
+        lw_atomic_abort(&af);
+        return lw_fail("%s: cannot write: %s", path, strerror(errno));
+    }
+    return lw_atomic_commit(&af);
+}
+
+int cmd_race_retrieval(int argc, char **argv) {
+    opts o;
+    int prc = parse_opts(argc, argv, &o);
+    if (prc != 0) return prc == 1 ? 0 : 2;
+    lw_codec_kind *kinds = NULL;
+    int64_t *budgets = NULL;
+    int nk = 0, nb = 0, rc = 1;
+    if (parse_lists(&o, &kinds, &nk, &budgets, &nb) != 0) {
+        cli_fail_lib("race retrieval");
+        free(kinds), free(budgets);
+        return 2;
+    }
+    lw_corpus corpus = {0};
+    lw_model *m = NULL;
+    lw_session *s = NULL;
+    char *result = NULL, *csv = NULL;
+    if (lw_corpus_load(&corpus, o.passages, o.field) != 0 || !(m = lw_model_load(o.model, cli_model_params()))) {
+        cli_fail_lib("race retrieval");
+        goto done;
+    }
+    lw_model_info info;
+    lw_model_get_info(m, &info);
+    lw_codec_retrieval_params p = lw_codec_retrieval_default_params();
+    long layer = 0;
+    if (strcmp(o.layer, "mid") && !cli_parse_int(o.layer, -info.n_layer, info.n_layer - 1, &layer)) {
+        cli_fail("race retrieval", "--layer %s: must be mid or a layer in -%d..%d", o.layer, info.n_layer, info.n_layer - 1);
+        goto done;
+    }
+    if (strcmp(o.layer, "mid")) p.layer = (int)layer;
+    p.threshold = o.threshold;
+    p.seed = o.seed;
+    p.on_progress = progress;
+    lw_session_params sp = lw_session_default_params();
+    sp.n_threads = o.threads;
+    if (!(s = lw_session_new(m, sp)) || lw_mkdir_p(o.out) != 0 ||
+        lw_codec_retrieval(s, (const char *const *)corpus.texts, (int)corpus.n, o.n, o.calib, kinds, nk, budgets, nb, &p,
+                           &result) != 0 ||
+        !(csv = lw_codec_retrieval_csv(result)) || write_text(o.out, "retrieval.json", result) != 0 ||
+        write_text(o.out, "retrieval.csv", csv) != 0) {
+        cli_fail_lib("race retrieval");
+        goto done;
+    }
+    fputs(csv, stdout);
+    printf("wrote %s/retrieval.json, %s/retrieval.csv\n", o.out, o.out);
+    rc = 0;
+done:
+    free(result), free(csv), free(kinds), free(budgets);
+    lw_session_free(s);
+    lw_model_free(m);
+    lw_corpus_free(&corpus);
+    return rc;
+}

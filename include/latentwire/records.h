@@ -1,0 +1,59 @@
+/* Per-record files of resumable runs (channel --out, race, scan). A records file is JSONL:
+ * a first line {"settings": {...}} (the run's fingerprint: every setting that changes a record),
+ * then one JSON object per finished unit of work, appended and flushed as each finishes, so an
+ * interrupted run loses at most the line it was writing. A resumed run keeps the records of a
+ * file whose settings equal its own (a torn last line is dropped) and refuses one made with other
+ * settings, naming the first setting that differs. Records are found by a key made of some of
+ * their fields (strings as they are, integers in decimal) joined by tabs. */
+#ifndef LATENTWIRE_RECORDS_H
+#define LATENTWIRE_RECORDS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#ifdef __cplusplus
+}
+#endif
+#endif
+
+typedef struct {
+    char **key;
+    json_t **rec;
+    int n;
+} lw_records;
+
+/* The key of a record: its fields named in fields[0..n_fields) joined by tabs; NULL when one
+ * is missing or neither a string nor an integer. malloc'd. */
+char *lw_records_key(json_t *rec, const char *const *fields, int n_fields);
+
+/* The first setting whose value differs between two settings objects (NULL: none). */
+const char *lw_settings_differ(json_t *want, json_t *have);
+
+/* Loads the records of path (absent: none, 0) whose first line's settings equal `settings`
+ * (settings NULL: any; the first line's settings then go to *head_settings, a new
+ * reference, when head_settings is not NULL). A record without every key field or without
+ * `required` is a torn line and dropped. 0 or -1 (message set, naming path and what differs;
+ * `what` names the operation in the message, e.g. "--resume"). */
+int lw_records_load(lw_records *r, const char *path, json_t *settings, const char *const *fields, int n_fields,
+                    const char *required, const char *what, json_t **head_settings);
+
+/* The record with this key, or NULL (borrowed). */
+json_t *lw_records_find(const lw_records *r, const char *key);
+
+void lw_records_free(lw_records *r);
+
+/* One record as a compact line, flushed. 0 or -1 (errno set). */
+int lw_records_write(FILE *f, json_t *line);
+
+/* Opens path for appending records: it is (re)written to hold the settings line and then the
+ * records of r (those kept from an interrupted run), through path.tmp and a rename. NULL
+ * (message set) on failure. */
+FILE *lw_records_open(const char *path, json_t *settings, const lw_records *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

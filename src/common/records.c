@@ -1,0 +1,151 @@
+/* Per-record files of resumable runs (see records.h): moved here from the channel verb so that
+ * channel and race share one implementation. */
+#include "common/records.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/fileio.h"
+
+char *lw_records_key(json_t *rec, const char *const *fields, int n_fields) {
+    size_t len = 1;
+    char num[32];
+    for (int f = 0; f < n_fields; f++) {
+        json_t *v = json_object_get(rec, fields[f]);
+        if (json_is_string(v)) len += strlen(json_string_value(v)) + 1;
+        else if (json_is_integer(v)) len += sizeof num;
+        else return NULL;
+    }
+    char *k = malloc(len), *w = k;
+    if (!k) return NULL;
+    *w = '\0';
+    for (int f = 0; f < n_fields; f++) {
+        json_t *v = json_object_get(rec, fields[f]);
+        const char *s = json_string_value(v);
+        if (!s) {
+            snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
+            s = num;
+        }
+        w += sprintf(w, "%s%s", f ? "\t" : "", s);
+    }
+    return k;
+}
+
+const char *lw_settings_differ(json_t *want, json_t *have) {
+    const char *k;
+    json_t *v;
+    json_object_foreach(want, k, v) {
+        if (!json_equal(v, json_object_get(have, k))) return k;
+    }
+    json_object_foreach(have, k, v) {
+        if (!json_object_get(want, k)) return k;
+    }
+    return NULL;
+}
+
+static int records_add(lw_records *r, char *key, json_t *o) {
+    char **k = realloc(r->key, sizeof *k * (size_t)(r->n + 1));
+    if (k) r->key = k;
+    json_t **v = k ? realloc(r->rec, sizeof *v * (size_t)(r->n + 1)) : NULL;
+    if (v) r->rec = v;
+    if (!k || !v) {
+        free(key);
+        json_decref(o);
+        return lw_fail("records: out of memory");
+    }
+    r->key[r->n] = key;
+    r->rec[r->n++] = o;
+    return 0;
+}
+
+int lw_records_load(lw_records *r, const char *path, json_t *settings, const char *const *fields, int n_fields,
+                    const char *required, const char *what, json_t **head_settings) {
+    memset(r, 0, sizeof *r);
+    if (head_settings) *head_settings = NULL;
+    size_t len;
+    if (access(path, F_OK) != 0) return 0;
+    char *text = lw_read_file(path, &len);
+    if (!text) return -1;
+    char *save = NULL;
+    int line_no = 0, rc = 0;
+    for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {
+        json_t *o = json_loads(line, 0, NULL);
+        if (line_no++ == 0) {
+            json_t *have = json_object_get(o, "settings");
+            const char *d = !json_is_object(have) ? "version" : settings ? lw_settings_differ(settings, have) : NULL;
+            if (d)
+                rc = lw_fail("%s: %s was made with another %s; run without --resume to start over, or with the same "
+                             "settings", what, path, d);
+            else if (head_settings) *head_settings = json_incref(have);
+            json_decref(o);
+            continue;
+        }
+        char *key = json_is_object(o) ? lw_records_key(o, fields, n_fields) : NULL;
+        if (!key || !json_object_get(o, required)) { /* a torn last line from the interruption */
+            free(key);
+            json_decref(o);
+            continue;
+        }
+        rc = records_add(r, key, o);
+    }
+    free(text);
+    if (rc != 0) {
+        lw_records_free(r);
+        if (head_settings && *head_settings) json_decref(*head_settings), *head_settings = NULL;
+    }
+    return rc;
+}
+
+json_t *lw_records_find(const lw_records *r, const char *key) {
+    for (int i = 0; key && i < r->n; i++)
+        if (!strcmp(r->key[i], key)) return r->rec[i];
+    return NULL;
+}
+
+void lw_records_free(lw_records *r) {
+    for (int i = 0; i < r->n; i++) {
+        free(r->key[i]);
+        json_decref(r->rec[i]);
+    }
+    free(r->key);
+    free(r->rec);
+    memset(r, 0, sizeof *r);
+}
+
+int lw_records_write(FILE *f, json_t *line) {
+    char *s = json_dumps(line, JSON_COMPACT);
+    int rc = s && fprintf(f, "%s\n", s) > 0 && fflush(f) == 0 ? 0 : -1;
+    free(s);
+    return rc;
+}
+
+FILE *lw_records_open(const char *path, json_t *settings, const lw_records *r) {
+    size_t n = strlen(path) + 5;
+    char *tmp = malloc(n);
+    if (!tmp) return lw_fail("records: out of memory"), NULL;
+    snprintf(tmp, n, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        lw_fail("cannot write %s: %s", tmp, strerror(errno));
+        free(tmp);
+        return NULL;
+    }
+    json_t *head = json_pack("{s:O}", "settings", settings);
+    int rc = lw_records_write(f, head);
+    json_decref(head);
+    for (int i = 0; rc == 0 && r && i < r->n; i++) rc = lw_records_write(f, r->rec[i]);
+    if (fclose(f) != 0) rc = -1;
+    if (rc != 0 || rename(tmp, path) != 0) {
+        lw_fail("cannot write %s: %s", path, strerror(errno));
+        unlink(tmp);
+        free(tmp);
+        return NULL;
+    }
+    free(tmp);
+    f = fopen(path, "a");
+    if (!f) lw_fail("cannot write %s: %s", path, strerror(errno));
+    return f;
+}

@@ -1,0 +1,254 @@
+/* The race's per-item evaluation on real models: floor, ceiling, text codecs and activation
+ * codecs through the patch primitive (latentwire/patch.h). Codecs are fitted lazily, once per
+ * (channel, budget), on the calibration items only; the sender's activations of an item are
+ * read once and reused by every activation codec and budget. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "common/error.h"
+#include "latentwire/race.h"
+
+typedef struct {
+    lw_codec_kind kind;
+    int64_t budget;
+    lw_codec *codec;       /* NULL: could not be built (why in reason) */
+    char reason[200];
+} fitted;
+
+struct lw_race_evaluator {
+    lw_race_setup s;
+    const lw_task *report, *calib;
+    int d_send, d_recv, T;
+    int act_item;          /* the item whose activations act holds (-1: none) */
+    char act_na[200];      /* why that item has none */
+    float *act, *decoded, *mapped;
+    float *calib_rows;     /* sender activations of the calibration items (computed on first use) */
+    int64_t n_calib_rows;
+    bool calib_done;
+    fitted *fits;
+    int n_fits;
+    json_t *fit_records;
+};
+
+int lw_race_check_bridge(const lw_bridge *b, int d_sender, int d_receiver) {
+    if (!b) return lw_fail("race: no bridge");
+    int src = lw_bridge_source_dim(b), out = lw_bridge_out_dim(b);
+    if (src != d_sender || out != d_receiver)
+        return lw_fail("bridge maps %d-wide rows to %d-wide ones, but the sender is %d wide and the receiver %d: "
+                       "fit one from the sender's layer to the receiver's (a ridge bridge predicts the receiver's rows)",
+                       src, out, d_sender, d_receiver);
+    return 0;
+}
+
+static bool same_model(lw_session *a, lw_session *b) {
+    const lw_model *ma = lw_session_model(a), *mb = lw_session_model(b);
+    if (ma == mb) return true;
+    const char *ha = lw_model_sha256(ma), *hb = lw_model_sha256(mb);
+    return ha && hb && !strcmp(ha, hb);
+}
+
+lw_race_evaluator *lw_race_evaluator_new(const lw_race_setup *s, const lw_task *report, const lw_task *calib) {
+    if (!s || !s->sender || !s->receiver || !report) {
+        lw_fail("race: the evaluator needs a sender, a receiver and items");
+        return NULL;
+    }
+    lw_model_info is, ir;
+    lw_model_get_info(lw_session_model(s->sender), &is);
+    lw_model_get_info(lw_session_model(s->receiver), &ir);
+    int T = s->patch.pooled ? 1 : s->patch.positions;
+    if (T < 1) {
+        lw_fail("race: %d positions: must be at least 1", T);
+        return NULL;
+    }
+    if (s->bridge && lw_race_check_bridge(s->bridge, is.n_embd, ir.n_embd) != 0) return NULL;
+    if (s->activations && !s->bridge && !same_model(s->sender, s->receiver)) {
+        lw_fail("race: the sender and the receiver are different models: the act: channels need a bridge from the "
+                "sender's layer to the receiver's (--bridge FILE, made by `latentwire bridge fit`)");
+        return NULL;
+    }
+    lw_race_evaluator *e = calloc(1, sizeof *e);
+    if (!e) {
+        lw_fail("race: out of memory");
+        return NULL;
+    }
+    e->s = *s;
+    e->report = report;
+    e->calib = calib;
+    e->d_send = is.n_embd;
+    e->d_recv = ir.n_embd;
+    e->T = T;
+    e->act_item = -1;
+    e->act = malloc(sizeof(float) * (size_t)T * (size_t)is.n_embd);
+    e->decoded = malloc(sizeof(float) * (size_t)T * (size_t)is.n_embd);
+    e->mapped = malloc(sizeof(float) * (size_t)T * (size_t)ir.n_embd);
+    e->fit_records = json_object();
+    if (!e->act || !e->decoded || !e->mapped) {
+        lw_race_evaluator_free(e);
+        lw_fail("race: out of memory");
+        return NULL;
+    }
+    return e;
+}
+
+void lw_race_evaluator_free(lw_race_evaluator *e) {
+    if (!e) return;
+    for (int i = 0; i < e->n_fits; i++) lw_codec_free(e->fits[i].codec);
+    free(e->fits);
+    free(e->act), free(e->decoded), free(e->mapped), free(e->calib_rows);
+    json_decref(e->fit_records);
+    free(e);
+}
+
+char *lw_race_evaluator_fits_json(const lw_race_evaluator *e) { return json_dumps(e->fit_records, JSON_SORT_KEYS); }
+
+/* The sender activations of the calibration items (an item the sender cannot read at T
+ * positions is left out). */
+static int calibration_rows(lw_race_evaluator *e) {
+    if (e->calib_done) return 0;
+    int n = e->calib ? e->calib->n : 0;
+    size_t per = (size_t)e->T * (size_t)e->d_send;
+    e->calib_rows = malloc(sizeof(float) * per * (size_t)(n ? n : 1));
+    if (!e->calib_rows) return lw_fail("race: out of memory for %d calibration items", n);
+    for (int i = 0; i < n; i++) {
+        const char *text = e->calib->items[i].sender;
+        if (!*text) continue;
+        if (lw_patch_read(e->s.sender, text, e->s.sender_layer, &e->s.patch, e->calib_rows + (size_t)e->n_calib_rows * e->T * e->d_send) == 0)
+            e->n_calib_rows++;
+    }
+    e->calib_done = true;
+    return 0;
+}
+
+/* The codec of a channel at a budget, fitted on first use; NULL with reason set when it cannot be built. */
+static fitted *codec_for(lw_race_evaluator *e, const lw_race_channel *ch, int64_t budget) {
+    for (int i = 0; i < e->n_fits; i++)
+        if (e->fits[i].kind == ch->codec && e->fits[i].budget == budget) return &e->fits[i];
+    fitted *grown = realloc(e->fits, sizeof *grown * (size_t)(e->n_fits + 1));
+    if (!grown) return NULL;
+    e->fits = grown;
+    fitted *f = &e->fits[e->n_fits++];
+    memset(f, 0, sizeof *f);
+    f->kind = ch->codec;
+    f->budget = budget;
+    lw_codec_params p = lw_codec_default_params(ch->codec);
+    p.budget_bits = budget;
+    p.seed = e->s.seed;
+    p.threads = e->s.threads;
+    if (ch->family == LW_RACE_TEXT) {
+        p.lm = ch->codec == LW_CODEC_SUMMARY ? e->s.receiver : e->s.sender; /* the summary is the receiver's */
+        int n = e->calib ? e->calib->n : 0, m = 0;
+        const char **texts = malloc(sizeof(char *) * (size_t)(n ? n : 1));
+        for (int i = 0; texts && i < n; i++)
+            if (*e->calib->items[i].sender) texts[m++] = e->calib->items[i].sender;
+        f->codec = texts ? lw_codec_fit_text(&p, texts, m) : NULL;
+        free(texts);
+    } else {
+        p.positions = e->T;
+        if (calibration_rows(e) != 0) return NULL;
+        f->codec = e->n_calib_rows > 0 ? lw_codec_fit_act(&p, e->calib_rows, e->n_calib_rows * e->T, e->d_send) : NULL;
+        if (e->n_calib_rows == 0) lw_fail("no calibration item gives the sender %d positions", e->T);
+    }
+    char key[64];
+    snprintf(key, sizeof key, "%s@%lld", ch->name, (long long)budget);
+    if (!f->codec) {
+        snprintf(f->reason, sizeof f->reason, "%s", lw_last_error());
+        json_object_set_new(e->fit_records, key, json_pack("{s:s}", "error", f->reason));
+    } else {
+        json_t *rec = json_loads(lw_codec_record_json(f->codec), 0, NULL);
+        json_object_set_new(e->fit_records, key, rec ? rec : json_object());
+    }
+    return f;
+}
+
+/* The receiver's answer to prompt (vecs NULL: unpatched), scored. */
+static int answer(lw_race_evaluator *e, const lw_task_item *it, const char *prompt, const float *vecs,
+                  lw_race_outcome *out) {
+    char *ans = NULL;
+    if (lw_patch_answer(e->s.receiver, prompt, e->s.receiver_layer, vecs, vecs ? e->T : 0, &e->s.patch, &ans) != 0)
+        return -1;
+    out->score = lw_score(it, ans);
+    out->output = ans;
+    return 0;
+}
+
+static int eval_text(lw_race_evaluator *e, const lw_race_channel *ch, int64_t budget, const lw_task_item *it,
+                     lw_race_outcome *out) {
+    fitted *f = codec_for(e, ch, budget);
+    if (!f) return -1;
+    if (!f->codec) {
+        snprintf(out->na, sizeof out->na, "%s", f->reason);
+        return 0;
+    }
+    lw_payload pl;
+    char *text = NULL, *prompt = NULL;
+    int rc = lw_codec_encode_text(f->codec, it->sender, &pl);
+    if (rc == 0) {
+        rc = lw_codec_decode_text(f->codec, pl.bytes, pl.n, &text);
+        out->payload_bits = 8 * (int64_t)pl.n;
+        free(pl.bytes);
+    }
+    if (rc == 0 && !(prompt = lw_race_prompt(text, lw_race_query(it)))) rc = lw_fail("race: out of memory");
+    if (rc == 0) rc = answer(e, it, prompt, NULL, out);
+    out->side_bits = lw_codec_side_bits(f->codec);
+    free(text);
+    free(prompt);
+    return rc;
+}
+
+static int eval_act(lw_race_evaluator *e, const lw_race_channel *ch, int64_t budget, int item, const lw_task_item *it,
+                    lw_race_outcome *out) {
+    if (e->act_item != item) { /* one read per item, shared by every activation codec and budget */
+        e->act_na[0] = '\0';
+        if (!*it->sender) snprintf(e->act_na, sizeof e->act_na, "the item has no sender text");
+        else if (lw_patch_read(e->s.sender, it->sender, e->s.sender_layer, &e->s.patch, e->act) != 0)
+            snprintf(e->act_na, sizeof e->act_na, "%s", lw_last_error());
+        e->act_item = item;
+    }
+    if (e->act_na[0]) {
+        snprintf(out->na, sizeof out->na, "%s", e->act_na);
+        return 0;
+    }
+    fitted *f = codec_for(e, ch, budget);
+    if (!f) return -1;
+    if (!f->codec) {
+        snprintf(out->na, sizeof out->na, "%s", f->reason);
+        return 0;
+    }
+    lw_payload pl;
+    if (lw_codec_encode_act(f->codec, e->act, &pl) != 0) return -1;
+    int rc = lw_codec_decode_act(f->codec, pl.bytes, pl.n, e->decoded);
+    out->payload_bits = 8 * (int64_t)pl.n;
+    out->side_bits = lw_codec_side_bits(f->codec);
+    free(pl.bytes);
+    const float *vecs = e->decoded;
+    if (rc == 0 && e->s.bridge) {
+        rc = lw_bridge_apply_source(e->s.bridge, e->decoded, e->T, e->mapped);
+        vecs = e->mapped;
+    }
+    return rc == 0 ? answer(e, it, lw_race_query(it), vecs, out) : -1;
+}
+
+int lw_race_evaluate(void *ctx, const lw_race_channel *ch, int64_t budget_bits, int item, lw_race_outcome *out) {
+    lw_race_evaluator *e = ctx;
+    if (item < 0 || item >= e->report->n) return lw_fail("race: item %d out of range", item);
+    const lw_task_item *it = &e->report->items[item];
+    switch (ch->family) {
+    case LW_RACE_FLOOR:
+        return answer(e, it, lw_race_query(it), NULL, out);
+    case LW_RACE_CEILING: {
+        char *prompt = lw_race_prompt(it->sender, lw_race_query(it));
+        int rc = prompt ? answer(e, it, prompt, NULL, out) : lw_fail("race: out of memory");
+        out->payload_bits = 8 * (int64_t)strlen(it->sender);
+        free(prompt);
+        return rc;
+    }
+    case LW_RACE_TEXT:
+        return eval_text(e, ch, budget_bits, it, out);
+    case LW_RACE_ACT:
+        return eval_act(e, ch, budget_bits, item, it, out);
+    }
+    return lw_fail("race: unknown channel family");
+}

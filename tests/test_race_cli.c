@@ -1,0 +1,293 @@
+/* `latentwire race` and `race retrieval` as a user drives them.
+ *  - bad input is one clear error line, non-zero exit, no output directory: budget 0 or negative,
+ *    an unknown codec or channel, a codec of the other family, a bridge whose widths do not match
+ *    the models, two different models without a bridge for act: channels (real model);
+ *  - end to end on Gemma 3 270M (a skill task of 5 reported items, budget 256): every cell has its
+ *    n, every payload is within the budget, the ceiling's payload is 8 x the demonstrations' bytes,
+ *    the verdict is one of the three; two shards merged by `race merge` give the unsharded bytes;
+ *  - race retrieval on 12 PTB passages: top-1's interval is the exact one of its count and PASS is
+ *    lower bound >= 0.85.
+ * The end-to-end cases SKIP (exit 77) while the patch primitive or the codecs are not built in
+ * this tree ("not built" in the error or in a cell's reason); after the merge they run. */
+#include <jansson.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "latentwire/bridge.h"
+#include "latentwire/retrieval.h"
+#include "support/testutil.h"
+
+static bool g_skipped;
+
+static int count_lines(const char *s) {
+    int n = 0;
+    for (; s && *s; s++) n += *s == '\n';
+    return n;
+}
+
+static void expect_error(const char *args, const char *needle) {
+    char *out = NULL, *err = NULL;
+    int rc = lw_test_run_cli(args, &out, &err);
+    if (rc == 0 || rc == -1 || count_lines(err) != 1 || !strstr(err, needle))
+        fail_msg("`latentwire %s`: exit %d, stderr:\n%s(expected one line containing \"%s\")", args, rc, err, needle);
+    free(out);
+    free(err);
+}
+
+static json_t *load_json(const char *path) {
+    json_error_t e;
+    json_t *j = json_load_file(path, 0, &e);
+    if (!j) fail_msg("%s: %s", path, e.text);
+    return j;
+}
+
+static void test_bad_options(void **state) {
+    (void)state;
+    const char *dir = lw_test_fresh_dir("bad");
+    char args[4096];
+    const char *base = "race --sender /nonexistent.gguf --task t.jsonl --out";
+    snprintf(args, sizeof args, "%s %s/o --budgets 0", base, dir);
+    expect_error(args, "--budgets \"0\": \"0\" is not a budget: each must be a positive whole number of bits");
+    snprintf(args, sizeof args, "%s %s/o --budgets 16,-4", base, dir);
+    expect_error(args, "\"-4\" is not a budget");
+    snprintf(args, sizeof args, "%s %s/o --channel floor,act:bogus", base, dir);
+    expect_error(args, "unknown codec 'bogus'");
+    snprintf(args, sizeof args, "%s %s/o --channel text:topk", base, dir);
+    expect_error(args, "topk is an activation codec: use act:topk");
+    snprintf(args, sizeof args, "%s %s/o --channel telepathy", base, dir);
+    expect_error(args, "channel \"telepathy\": use floor, ceiling, act:CODEC");
+    snprintf(args, sizeof args, "%s %s/o --shard 3/3", base, dir);
+    expect_error(args, "--shard 3/3: must be I/N with 0 <= I < N");
+    snprintf(args, sizeof args, "race merge --out %s/none", dir);
+    expect_error(args, "No such file or directory");
+    snprintf(args, sizeof args, "race retrieval --model /nonexistent.gguf --passages p.txt --out %s/o --budgets 0", dir);
+    expect_error(args, "\"0\" is not a budget");
+    snprintf(args, sizeof args, "race retrieval --model /nonexistent.gguf --passages p.txt --out %s/o --codecs zip", dir);
+    expect_error(args, "unknown codec 'zip'");
+    assert_int_equal(lw_test_dir_entries(dir), 0); /* nothing written */
+}
+
+/* A skill task: the sender reads demonstrations, the receiver the query alone. */
+static const char *write_task(void) {
+    static const char *const w[][2] = {{"hop", "HOP"},   {"skip", "SKIP"}, {"jump", "JUMP"}, {"run", "RUN"},
+                                       {"walk", "WALK"}, {"sing", "SING"}, {"read", "READ"}, {"swim", "SWIM"}};
+    const char *path = lw_test_tmpfile("skill.jsonl");
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (int q = 0; q < 8; q++) {
+        fprintf(f, "{\"id\": \"q%d\", \"sender\": \"", q);
+        for (int k = 1; k <= 3; k++)
+            fprintf(f, "input: %s\\noutput: %s%s", w[(q + k) % 8][0], w[(q + k) % 8][1], k < 3 ? "\\n" : "");
+        fprintf(f, "\", \"receiver\": \"input: %s\\noutput:\", \"gold\": \"%s\", \"scorer\": \"exact\"}\n", w[q][0], w[q][1]);
+    }
+    fclose(f);
+    return path;
+}
+
+static void test_bridge_widths(void **state) {
+    (void)state;
+    const char *gemma = lw_test_real_model("gemma-3-270m"), *smol = lw_test_real_model("smollm2-135m-instruct");
+    if (!gemma || !smol) {
+        g_skipped = true;
+        return;
+    }
+    char g[1024], s[1024], args[8192];
+    snprintf(g, sizeof g, "%s", gemma);
+    snprintf(s, sizeof s, "%s", smol);
+    float X[40 * 4], Y[40 * 3];
+    for (int i = 0; i < 40 * 4; i++) X[i] = (float)sin(0.7 * i + 1);
+    for (int i = 0; i < 40 * 3; i++) Y[i] = (float)cos(0.3 * i);
+    lw_bridge_params bp = lw_bridge_default_params();
+    lw_bridge *b = lw_bridge_fit(X, Y, 40, 4, 3, &bp);
+    assert_non_null(b);
+    char bridge[1024];
+    snprintf(bridge, sizeof bridge, "%s", lw_test_tmpfile("small.bridge.safetensors"));
+    assert_int_equal(lw_bridge_save(b, bridge), 0);
+    lw_bridge_free(b);
+    const char *task = write_task();
+    const char *dir = lw_test_fresh_dir("widths");
+    snprintf(args, sizeof args, "race --sender %s --receiver %s --task %s --calib 3 --bridge %s --out %s/o", g, s, task,
+             bridge, dir);
+    expect_error(args, "bridge maps 4-wide rows to 3-wide ones, but the sender is 640 wide and the receiver 576");
+    snprintf(args, sizeof args, "race --sender %s --receiver %s --task %s --calib 3 --channel floor,act:topk --out %s/o",
+             g, s, task, dir);
+    expect_error(args, "different models: the act: channels need a bridge");
+    assert_int_equal(lw_test_dir_entries(dir), 0);
+}
+
+/* Runs the CLI; true when it succeeded, false (and a skip noted) when it failed because the patch
+ * primitive or a codec is not built in this tree; any other failure fails the test. */
+static bool run_or_skip(const char *args) {
+    char *out = NULL, *err = NULL;
+    int rc = lw_test_run_cli(args, &out, &err);
+    bool ok = rc == 0;
+    if (!ok && err && strstr(err, "not built")) {
+        fprintf(stderr, "SKIP (not built in this tree): %s", err);
+        g_skipped = true;
+    } else if (!ok) {
+        fail_msg("`latentwire %s`: exit %d, stderr:\n%s", args, rc, err);
+    }
+    free(out);
+    free(err);
+    return ok;
+}
+
+/* A cell whose reason says its codec is not built: the tree lacks it (a skip). */
+static bool any_not_built(json_t *rows, const char *key) {
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(rows, key), i, c) {
+        const char *why = json_string_value(json_object_get(c, "reason"));
+        if (why && strstr(why, "not built")) {
+            fprintf(stderr, "SKIP (not built in this tree): %s\n", why);
+            return g_skipped = true;
+        }
+    }
+    return false;
+}
+
+static void assert_same_file(const char *a, const char *b) {
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    assert_non_null(fa);
+    assert_non_null(fb);
+    int ca, cb;
+    long at = 0;
+    do {
+        ca = fgetc(fa), cb = fgetc(fb), at++;
+    } while (ca == cb && ca != EOF);
+    fclose(fa), fclose(fb);
+    if (ca != cb) fail_msg("%s and %s differ at byte %ld", a, b, at);
+}
+
+static void test_end_to_end(void **state) {
+    (void)state;
+    const char *gemma = lw_test_real_model("gemma-3-270m");
+    if (!gemma) {
+        g_skipped = true;
+        return;
+    }
+    char g[1024], one[1024], two[1024], args[8192];
+    snprintf(g, sizeof g, "%s", gemma);
+    const char *task = write_task();
+    snprintf(one, sizeof one, "%s", lw_test_fresh_dir("e2e"));
+    snprintf(two, sizeof two, "%s", lw_test_fresh_dir("e2e_shards"));
+    const char *common = "--calib 3 --channel floor,ceiling,act:topk,text:zlib --budgets 256 --answer-tokens 4 --threads 2";
+    snprintf(args, sizeof args, "race --sender %s --task %s %s --out %s", g, task, common, one);
+    if (!run_or_skip(args)) return;
+    json_t *r = load_json(lw_test_join(one, "race.json"));
+    if (any_not_built(r, "cells")) {
+        json_decref(r);
+        return;
+    }
+    assert_int_equal(json_integer_value(json_object_get(r, "items")), 5);
+    /* the ceiling's payload: 8 x the reported items' sender bytes, from the records */
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(r, "cells"), i, c) {
+        const char *name = json_string_value(json_object_get(c, "channel"));
+        json_t *acc = json_object_get(c, "accuracy");
+        assert_non_null(acc);
+        assert_int_equal(json_integer_value(json_object_get(acc, "n")), 5);
+        assert_int_equal(json_integer_value(json_object_get(c, "n")), 5);
+        double m = json_number_value(json_object_get(acc, "mean"));
+        assert_true(json_number_value(json_object_get(acc, "lo")) <= m && m <= json_number_value(json_object_get(acc, "hi")));
+        if (!strncmp(name, "act:", 4) || !strncmp(name, "text:", 5))
+            assert_true(json_integer_value(json_object_get(c, "payload_bits_max")) <= 256);
+        if (!strcmp(name, "floor")) assert_true(json_number_value(json_object_get(c, "payload_bits_mean")) == 0);
+        if (!strcmp(name, "ceiling")) {
+            /* every sender text here is 3 demonstrations "input: W\noutput: W'" joined by newlines */
+            json_t *ids = json_object_get(r, "item_ids");
+            double bytes = 0;
+            size_t k;
+            json_t *id;
+            json_array_foreach(ids, k, id) {
+                int q = atoi(json_string_value(id) + 1);
+                static const char *const w[] = {"hop", "skip", "jump", "run", "walk", "sing", "read", "swim"};
+                for (int d = 1; d <= 3; d++) bytes += 2 * strlen(w[(q + d) % 8]) + strlen("input: \noutput: ") + (d < 3);
+            }
+            assert_true(fabs(json_number_value(json_object_get(c, "payload_bits_mean")) - 8 * bytes / 5) < 1e-9);
+        }
+    }
+    json_t *comp = json_array_get(json_object_get(r, "comparisons"), 0);
+    assert_non_null(comp);
+    const char *v = json_string_value(json_object_get(comp, "verdict"));
+    assert_true(!strcmp(v, "text dominates") || !strcmp(v, "activation dominates") || !strcmp(v, "no difference shown"));
+    assert_true(json_is_true(json_object_get(comp, "paired")));
+    json_decref(r);
+    /* two shards and a merge: the same bytes */
+    for (int s = 0; s < 2; s++) {
+        snprintf(args, sizeof args, "race --sender %s --task %s %s --out %s --shard %d/2", g, task, common, two, s);
+        assert_true(run_or_skip(args));
+    }
+    snprintf(args, sizeof args, "race merge --out %s", two);
+    assert_true(run_or_skip(args));
+    const char *names[3] = {"race.json", "race.csv", "race.jsonl"};
+    for (int k = 0; k < 3; k++) {
+        char a[2048];
+        snprintf(a, sizeof a, "%s", lw_test_join(one, names[k]));
+        assert_same_file(a, lw_test_join(two, names[k]));
+    }
+}
+
+static void test_retrieval_cli(void **state) {
+    (void)state;
+    const char *gemma = lw_test_real_model("gemma-3-270m"), *ptb = lw_test_shared_path("data/ptb/ptb.test.txt");
+    if (!gemma || !ptb) {
+        g_skipped = true;
+        return;
+    }
+    char g[1024], p[1024], args[8192];
+    snprintf(g, sizeof g, "%s", gemma);
+    snprintf(p, sizeof p, "%s", ptb);
+    const char *dir = lw_test_fresh_dir("retrieval");
+    snprintf(args, sizeof args,
+             "race retrieval --model %s --passages %s --n 12 --calib 6 --codecs topk,zlib --budgets 64,512 --threads 2 "
+             "--out %s",
+             g, p, dir);
+    if (!run_or_skip(args)) return;
+    json_t *r = load_json(lw_test_join(dir, "retrieval.json"));
+    if (any_not_built(r, "rows")) {
+        json_decref(r);
+        return;
+    }
+    assert_true(json_number_value(json_object_get(r, "threshold")) == 0.85);
+    size_t i;
+    json_t *row;
+    assert_int_equal(json_array_size(json_object_get(r, "rows")), 4);
+    json_array_foreach(json_object_get(r, "rows"), i, row) {
+        if (!json_is_true(json_object_get(row, "applicable"))) { /* e.g. a budget too small: said why */
+            assert_non_null(json_string_value(json_object_get(row, "reason")));
+            continue;
+        }
+        json_t *t = json_object_get(row, "top1");
+        int n = (int)json_integer_value(json_object_get(t, "n"));
+        assert_int_equal(n, 12);
+        double m = json_number_value(json_object_get(t, "mean"));
+        int x = (int)lround(m * n);
+        lw_ci want;
+        assert_int_equal(lw_ci_binomial(x, n, 0.95, &want), 0);
+        assert_true(fabs(json_number_value(json_object_get(t, "lo")) - want.lo) < 1e-12);
+        assert_true(json_is_true(json_object_get(row, "pass")) == (want.lo >= 0.85));
+        assert_true(json_number_value(json_object_get(row, "payload_bits_max")) <=
+                    json_number_value(json_object_get(row, "budget_bits")));
+    }
+    json_decref(r);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_bridge_widths),
+        cmocka_unit_test(test_end_to_end),
+        cmocka_unit_test(test_retrieval_cli),
+    };
+    int failures = cmocka_run_group_tests(tests, NULL, NULL);
+    if (failures == 0 && g_skipped) return 77;
+    return lw_test_exit(failures);
+}
