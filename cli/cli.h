@@ -82,7 +82,7 @@ int cli_print_json(const char *verb, json_t *root);
 /* The default --data: $LW_SHARED_DIR/data when LW_SHARED_DIR is set, else ../shared/data. */
 const char *cli_default_data_dir(void);
 
-/* A task from "FILE.jsonl", "story:N", "gsm8k:N", "fv:NAME[:N]" or "bio:N" (data_dir:
+/* A task from "FILE.jsonl", "story:N", "gsm8k:N", "fv:NAME[:N]", "skill:NAME[:N]" or "bio:N" (data_dir:
  * ../shared/data). 0 or -1 (message set). */
 int cli_load_task(const char *spec, const char *data_dir, uint64_t seed, lw_task *out);
 

@@ -58,10 +58,21 @@ int cli_load_task(const char *spec, const char *data_dir, uint64_t seed, lw_task
                            spec, name, data_dir, data_dir);
         return lw_task_from_function_vectors(path, 5, (int)n, seed, out);
     }
+    if (!strncmp(spec, "skill:", 6)) { /* a templated skill (lw_task_skill), 5 demonstrations */
+        char name[256];
+        snprintf(name, sizeof name, "%s", spec + 6);
+        char *colon = strchr(name, ':');
+        n = 200;
+        if (colon) {
+            *colon = '\0';
+            if (!cli_parse_int(colon + 1, 1, 1000000, &n)) return lw_fail("--task %s: skill:NAME:N needs a count", spec);
+        }
+        return lw_task_skill(name, 5, (int)n, seed, out);
+    }
     return lw_task_load(spec, out);
 }
 
-/* The count a count-based spec asks for (story:N, gsm8k:N, bio:N, fv:NAME[:N]) and the spec
+/* The count a count-based spec asks for (story:N, gsm8k:N, bio:N, fv:NAME[:N], skill:NAME[:N]) and the spec
  * text before it; false for a file. */
 static bool spec_count(const char *spec, char *head, size_t cap, long *n) {
     static const char *const counted[] = {"story:", "gsm8k:", "bio:"};
@@ -70,8 +81,9 @@ static bool spec_count(const char *spec, char *head, size_t cap, long *n) {
             snprintf(head, cap, "%s", counted[i]);
             return cli_parse_int(spec + strlen(counted[i]), 1, 1000000, n);
         }
-    if (strncmp(spec, "fv:", 3)) return false;
-    const char *colon = strchr(spec + 3, ':');
+    const size_t at = !strncmp(spec, "fv:", 3) ? 3 : !strncmp(spec, "skill:", 6) ? 6 : 0;
+    if (!at) return false;
+    const char *colon = strchr(spec + at, ':');
     *n = 200; /* cli_load_task's default */
     snprintf(head, cap, "%.*s:", colon ? (int)(colon - spec) : (int)strlen(spec), spec);
     return !colon || cli_parse_int(colon + 1, 1, 1000000, n);
