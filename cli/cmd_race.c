@@ -34,10 +34,10 @@ static const char *USAGE =
     "  --op replace|add     how the vectors enter the receiver (default replace)   --scale S (add; default 1)\n"
     "  --answer-tokens N    the receiver's greedy answer length (default 8)   --chat  each side in its chat template\n"
     "  --calib N            calibration items the codecs are fitted on, disjoint from the reported ones (default 100)\n"
-    "  --shard I/N          score only items i with i %% N == I (write race-shard-I-of-N.partial; then race merge)\n"
+    "  --shard I/N          score only items i with i % N == I (write race-shard-I-of-N.partial; then race merge)\n"
     "  --resume             keep the records of an interrupted run with the same settings\n"
     "  --resamples N (1000)  --seed N (1)  --data DIR  --threads N\n"
-    "  Outputs in DIR: race.json (every cell's accuracy with its 95%% CI and n, bits, paired differences activation -\n"
+    "  Outputs in DIR: race.json (every cell's accuracy with its 95% CI and n, bits, paired differences activation -\n"
     "  text per budget with verdicts), race.csv (the rate-accuracy curve; floor and ceiling rows without a budget),\n"
     "  race.jsonl (per-item records), fits.json (each codec's fit record).\n";
 
