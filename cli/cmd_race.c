@@ -14,6 +14,7 @@
 #include "latentwire/textio.h"
 #include "latentwire/json.h"
 #include "latentwire/race.h"
+#include "latentwire/verdict.h"
 
 static const char *USAGE =
     "usage: latentwire race --sender A.gguf [--receiver B.gguf] --task SPEC --out DIR [options]\n"
@@ -36,13 +37,16 @@ static const char *USAGE =
     "  --calib N            calibration items the codecs are fitted on, disjoint from the reported ones (default 100)\n"
     "  --shard I/N          score only items i with i % N == I (write race-shard-I-of-N.partial; then race merge)\n"
     "  --resume             keep the records of an interrupted run with the same settings\n"
+    "  --plan PLAN.json     the pre-registration plan the run is made under: its sha256 joins the settings and\n"
+    "                       records.jsonl (per item and cell, for latentwire verdict PLAN DIR/records.jsonl)\n"
     "  --resamples N (1000)  --seed N (1)  --data DIR  --threads N\n"
     "  Outputs in DIR: race.json (every cell's accuracy with its 95% CI and n, bits, paired differences activation -\n"
     "  text per budget with verdicts), race.csv (the rate-accuracy curve; floor and ceiling rows without a budget),\n"
     "  race.jsonl (per-item records), fits.json (each codec's fit record).\n";
 
 typedef struct {
-    const char *sender, *receiver, *task, *channels, *budgets, *out, *data, *bridge, *op, *layer, *rlayer;
+    const char *sender, *receiver, *task, *channels, *budgets, *out, *data, *bridge, *op, *layer, *rlayer, *plan;
+    char plan_sha[65];
     int positions, answer_tokens, calib, resamples, threads, shard, n_shards;
     double scale;
     bool pooled, chat, resume;
@@ -82,6 +86,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "--channel")) o->channels = argv[++i];
         else if (!strcmp(a, "--budgets")) o->budgets = argv[++i];
         else if (!strcmp(a, "--out")) o->out = argv[++i];
+        else if (!strcmp(a, "--plan")) o->plan = argv[++i];
         else if (!strcmp(a, "--data")) o->data = argv[++i];
         else if (!strcmp(a, "--bridge")) o->bridge = argv[++i];
         else if (!strcmp(a, "--layer")) o->layer = argv[++i];
@@ -157,12 +162,14 @@ static json_t *settings_json(const opts *o, lw_model *ms, lw_model *mr, const lw
     cli_task_hash(parts, 2, th);
     if (o->bridge && lw_sha256_file(o->bridge, bh) != 0) bh[0] = '\0';
     const char *hs = lw_model_sha256(ms), *hr = lw_model_sha256(mr);
-    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:i, s:i, s:i, s:b, s:s, s:f, s:i, s:b, s:i, s:I}", "--sender",
+    json_t *s = json_pack("{s:s, s:s, s:s, s:s, s:o, s:i, s:i, s:i, s:b, s:s, s:f, s:i, s:b, s:i, s:I}", "--sender",
                      hs ? hs : o->sender, "--receiver", hr ? hr : o->receiver, "--task", o->task, "items_sha256", th,
                      "--bridge", o->bridge ? json_string(bh) : json_null(), "--layer", layer, "--receiver-layer",
                      rlayer, "--positions", o->positions, "--pooled", o->pooled, "--op", o->op, "--scale", o->scale,
                      "--answer-tokens", o->answer_tokens, "--chat", o->chat, "--calib", o->calib, "--seed",
                      (json_int_t)o->seed);
+    if (o->plan_sha[0]) json_object_set_new(s, "plan_sha256", json_string(o->plan_sha));
+    return s;
 }
 
 static void progress(void *ctx, int done, int total) {
@@ -219,10 +226,13 @@ static int cmd_race_merge(int argc, char **argv) {
     }
     if (!out) return cli_fail("race merge", "--out DIR is required"), 2;
     char *report = NULL;
-    if (lw_race_merge(out, &report) != 0) return cli_fail_lib("race merge");
+    if (lw_race_merge(out, &report) != 0 || lw_race_write_items(out) != 0) {
+        free(report);
+        return cli_fail_lib("race merge");
+    }
     print_report(report);
     free(report);
-    printf("\nwrote %s/race.json, race.csv, race.jsonl\n", out);
+    printf("\nwrote %s/race.json, race.csv, race.jsonl, records.jsonl\n", out);
     return 0;
 }
 
@@ -270,6 +280,16 @@ int cmd_race(int argc, char **argv) {
     if (n_ch < 0) {
         free(ch), free(budgets);
         return 2;
+    }
+    if (o.plan) { /* the plan is read (and checked) before the run, and tied to it by its sha256 */
+        lw_plan *plan = lw_plan_load(o.plan);
+        if (!plan) {
+            cli_fail_lib("race");
+            free(ch), free(budgets);
+            return 2;
+        }
+        snprintf(o.plan_sha, sizeof o.plan_sha, "%s", lw_plan_sha256(plan));
+        lw_plan_free(plan);
     }
     struct stat st;
     if (stat(o.out, &st) == 0 && !S_ISDIR(st.st_mode)) {
@@ -351,7 +371,11 @@ int cmd_race(int argc, char **argv) {
         char *text = lw_read_file(path, &len);
         if (text) print_report(text);
         free(text);
-        printf("\nwrote %s/race.json, race.csv, race.jsonl, fits.json\n", o.out);
+        if (lw_race_write_items(o.out) != 0) {
+            cli_fail_lib("race");
+            goto done;
+        }
+        printf("\nwrote %s/race.json, race.csv, race.jsonl, records.jsonl, fits.json\n", o.out);
     }
     rc = 0;
 done:

@@ -17,6 +17,7 @@
 #include "common/fileio.h"
 #include "latentwire/bridge.h"
 #include "latentwire/race.h"
+#include "latentwire/verdict.h"
 #include "latentwire/retrieval.h"
 #include "race/race_internal.h"
 #include "support/testutil.h"
@@ -497,6 +498,40 @@ static void test_retrieval_row(void **state) {
     json_decref(row);
 }
 
+/* A race run under a plan: records.jsonl holds one latentwire.items/1 record per item and cell
+ * ("act:topk@32", "floor", ...), tied to the plan's sha256, and `verdict` decides the plan on them. */
+static void test_records_for_a_plan(void **state) {
+    (void)state;
+    const char *plan_path = lw_test_tmpfile("race.plan.json");
+    FILE *f = fopen(plan_path, "w");
+    fputs("{\"format\": \"latentwire.plan/1\", \"title\": \"t\", \"selection\": \"none\", \"hypotheses\": ["
+          "{\"id\": \"H64\", \"metric\": \"exact_match\", \"a\": \"text:zlib@64\", \"b\": \"act:topk@64\", "
+          "\"direction\": \"greater\", \"threshold\": 0}]}\n", f);
+    fclose(f);
+    lw_plan *plan = lw_plan_load(plan_path);
+    assert_non_null(plan);
+    char settings[256];
+    snprintf(settings, sizeof settings, "{\"--model\": \"synthetic\", \"plan_sha256\": \"%s\"}", lw_plan_sha256(plan));
+    const char *dir = lw_test_fresh_dir("race_plan");
+    synth s = {TEXT_WINS, 0, 0};
+    lw_race_params p = params(dir, &s);
+    p.settings_json = settings;
+    assert_int_equal(lw_race_run(&p), 0);
+    assert_int_equal(lw_race_write_items(dir), 0);
+    const char *rec = lw_test_join(dir, "records.jsonl");
+    lw_items *items = lw_items_load(&rec, 1);
+    assert_non_null(items);
+    assert_int_equal(lw_items_count(items), N_ITEMS * (2 + 2 * 2));
+    lw_verdict *v = NULL;
+    assert_int_equal(lw_verdict_evaluate(plan, items, &v), 0);
+    assert_int_equal(v[0].verdict, LW_VERDICT_PASS); /* text right on every item, activation on none */
+    assert_int_equal(v[0].n, N_ITEMS);
+    assert_true(fabs(v[0].p - pow(0.5, N_ITEMS)) < 1e-15);
+    free(v);
+    lw_items_free(items);
+    lw_plan_free(plan);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text_dominates),
@@ -511,6 +546,7 @@ int main(void) {
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_prompt_and_query),
         cmocka_unit_test(test_retrieval_row),
+        cmocka_unit_test(test_records_for_a_plan),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -113,6 +113,13 @@ char *lw_race_partial_path(const char *out_dir, int shard, int n_shards);
  * 0 or -1. */
 int lw_race_merge(const char *out_dir, char **report_json);
 
+/* Writes out_dir/records.jsonl (latentwire.items/1, for `latentwire verdict`) from a finished
+ * race's race.jsonl: one record per scored item and cell, condition "CHANNEL@K" ("act:pcaq@64",
+ * "text:zlib@64"; "floor" and "ceiling" without a budget), metric "exact_match", tied to the
+ * plan whose sha256 the run's settings hold ("plan_sha256"; none: records no verdict accepts).
+ * 0 or -1. */
+int lw_race_write_items(const char *out_dir);
+
 /* The receiver's prompt for a message (the ceiling's demonstrations, a decoded text) and the
  * query: message, then the query, separated by a newline unless the message is empty or ends
  * with one. malloc'd. */
