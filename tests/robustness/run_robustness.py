@@ -747,7 +747,7 @@ STDERR_HAS = {
     "retrieval-hard-partial": r"hard_some\.jsonl: 8 of 12 queries have no candidate besides their target",
     "retrieval-label-bad": r"label_bad\.jsonl:1: expected \{\"row_id\": int, \"label\": string or int\}",
     "retrieval-hard-unknown-row": r"hard_unknown_row\.jsonl:1: negative row id 99999 is not among the candidates",
-    "retrieval-regime-bogus": r"--regime \"cluster:0:0\": use bank, random:D, cluster:K:D, label:FILE or hard:FILE",
+    "retrieval-regime-bogus": r"--regime \"cluster:0:0\": use bank, random:D, cluster:K:D, label:FILE, hard:FILE or para:FILE:D",
     "retrieval-width-mismatch": r"queries have width 32 and candidates 48: give a --bridge",
     "retrieval-paired-missing": r"--paired: per-query records .*none\.jsonl: No such file or directory",
     # BEIR
