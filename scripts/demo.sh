@@ -6,6 +6,8 @@
 #   3. align: bridges from Gemma 3 to SmolLM2 (cross-family), scored by retrieval with CIs
 #   4. channels on the story task: SmolLM2 to itself in its chat template, Gemma 3 to SmolLM2
 #   5. the patching panel (receivers x donors), decided by `verdict` under examples/plans/patching.plan.json
+#      the layer scan, the channel race (decided under examples/plans/race-smollm2.plan.json) and the
+#      codec retrieval test on SmolLM2 (issue 9)
 #   6. with LW_DEMO_SCIFACT=1 only: SciFact, MiniLM's own sentence embeddings against the
 #      bridged Gemma 3 -> SmolLM2 substrate, paired on the same queries. It encodes 5183
 #      abstracts through MiniLM and through SmolLM2: hours on 2 cores, so it is not in the
@@ -66,6 +68,18 @@ step "patching panel: Gemma 3 and SmolLM2 as receivers and donors (middle depth)
 "$cli" panel patching --receivers "$gemma,$smol" --donors "$gemma,$smol" --depths 0.5 --prompts 20 --calib 60 \
   --data "$shared/data" --plan examples/plans/patching.plan.json --out "$out/panel"
 "$cli" verdict examples/plans/patching.plan.json "$out/panel/records.jsonl"
+
+step "layer scan (issue 9): SmolLM2 -> itself, skill first_letter, every block; the layer chosen on 20 items, reported on 40"
+"$cli" scan --sender "$smol" --task skill:first_letter --items 60 --select-items 20 --data "$shared/data" \
+  --out "$out/scan-smol" --resume
+step "the race: activation vs text channels at 16..2048 bits, SmolLM2 -> itself, decided under a plan written before the run"
+"$cli" race --sender "$smol" --task skill:first_letter:40 --calib 40 \
+  --channel floor,ceiling,act:topk,act:pcaq,text:zlib,text:truncate --data "$shared/data" \
+  --plan examples/plans/race-smollm2.plan.json --out "$out/race-smol" --resume
+"$cli" verdict examples/plans/race-smollm2.plan.json "$out/race-smol/records.jsonl"
+step "the codec retrieval test: SmolLM2's middle block, 300 PTB passages, pass at a lower bound >= 0.85"
+"$cli" race retrieval --model "$smol" --passages "$corpus" --n 300 --calib 200 \
+  --codecs topk,pcaq,pq,sae,zlib,zstd,truncate --out "$out/codec-retrieval"
 
 if [ "${LW_DEMO_SCIFACT:-0}" = "1" ] && [ -d "$scifact" ]; then
   step "SciFact: MiniLM against the bridged Gemma 3 -> SmolLM2 substrate, paired on the same queries"
