@@ -21,7 +21,19 @@
  *                    "score", "solo_score"}) -> vote vs agent 0 table
  *   verdict          verdict --json {"plan_sha256", "hypotheses" []} -> PASS / FAIL /
  *                    INCONCLUSIVE table
- *   race, scan, codec-retrieval: the curve documents below.
+ *   race             race.json as `latentwire race` writes it ("format": "latentwire.race/1",
+ *                    "cells" [], "comparisons" [], "settings"; no "series") -> accuracy against
+ *                    payload_bits_mean (log2), a series per channel with CI bands, the floor and
+ *                    ceiling cells as lines; the cells table; the comparisons with verdicts
+ *   scan             scan.json ("layers" [] with "select" / "held_out", "floor", "ceiling",
+ *                    "chosen"; no "format") -> exact match per layer (held-out, selection, the
+ *                    chosen layer as its own marker), held-out floor / ceiling lines, a table
+ *   codec-retrieval  retrieval.json ("format": "latentwire.codec-retrieval/1", "rows" [] with
+ *                    "top1" and "pass", "threshold") -> top-1 against budget_bits per codec,
+ *                    the threshold line, the rows with the file's PASS / FAIL
+ *   panel            panel.json ("format": "latentwire.panel.patching/1", "cells", "summary")
+ *                    -> the summary (D, verdict, decoy ratio) and the cell table
+ *   race, scan, codec-retrieval: also the curve documents below.
  * A file of any other shape is refused (one error naming the file and the kinds known), so a
  * result is never silently missing from a report.
  *

@@ -173,3 +173,51 @@ void lw_curve_doc_table(lw_html *h, const lw_curve_doc *d, const char *x_name, c
         }
     lw_table_end(h);
 }
+
+/* ---- native result files drawn through a curve document built from them ---- */
+
+json_t *lw_curve_point_from_ci(json_t *ci, double x, const char *label, const char *where) {
+    double mean, lo, hi;
+    int n;
+    if (!json_is_object(ci) || !lw_jci(ci, &mean, &lo, &hi, &n)) {
+        lw_fail("%s: missing (an object {\"mean\", \"lo\", \"hi\", \"n\"})", where);
+        return NULL;
+    }
+    json_t *p = json_pack("{s:f, s:f, s:i}", "x", x, "y", mean, "n", n);
+    if (p && !isnan(lo)) {
+        json_object_set_new(p, "lo", json_real(lo));
+        json_object_set_new(p, "hi", json_real(hi));
+    }
+    if (p && label) json_object_set_new(p, "label", json_string(label));
+    if (!p) lw_fail("out of memory");
+    return p;
+}
+
+json_t *lw_curve_series_points(json_t *curve, const char *name) {
+    json_t *series = json_object_get(curve, "series"), *s;
+    if (!series) json_object_set_new(curve, "series", series = json_array());
+    size_t i;
+    json_array_foreach(series, i, s) {
+        if (!strcmp(json_string_value(json_object_get(s, "name")), name)) return json_object_get(s, "points");
+    }
+    json_t *pts = json_array();
+    json_array_append_new(series, json_pack("{s:s, s:o}", "name", name, "points", pts));
+    return pts;
+}
+
+int lw_curve_json_figure(lw_html *h, lw_report_ctx *ctx, json_t *curve, const char *title, bool log2_x, bool bands,
+                         const char *x_label, const char *y_label) {
+    lw_curve_doc d;
+    int rc = lw_curve_doc_parse(curve, &d);
+    if (rc == 0) {
+        if (!d.x_label) d.x_label = x_label;
+        if (!d.y_label) d.y_label = y_label;
+        rc = lw_curve_doc_figure(h, ctx, &d, title, log2_x, bands, 0, 1);
+    }
+    lw_curve_doc_free(&d);
+    return rc;
+}
+
+bool lw_is_native(const lw_report_input *in, const char *key) {
+    return json_is_object(in->doc) && json_object_get(in->doc, key) && !json_object_get(in->doc, "series");
+}

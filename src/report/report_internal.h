@@ -39,6 +39,7 @@ const lw_report_renderer *lw_render_verdict(void);
 const lw_report_renderer *lw_render_race(void);
 const lw_report_renderer *lw_render_scan(void);
 const lw_report_renderer *lw_render_codec_retrieval(void);
+const lw_report_renderer *lw_render_panel(void);
 
 /* ---- helpers shared by the renderers (report.c) ---- */
 
@@ -96,5 +97,19 @@ int lw_curve_doc_figure(lw_html *h, lw_report_ctx *ctx, const lw_curve_doc *d, c
 void lw_curve_doc_table(lw_html *h, const lw_curve_doc *d, const char *x_name, const char *y_name);
 /* True when doc is an object whose "format" is fmt. */
 bool lw_is_format(const lw_report_input *in, const char *fmt);
+
+/* ---- native result files (race.json, scan.json, retrieval.json) drawn through a curve
+ * document built from their numbers (curves.c) ---- */
+/* True when doc is an object with member key and no "series" (the tools' own shape, not a
+ * curve document). */
+bool lw_is_native(const lw_report_input *in, const char *key);
+/* A curve point {"x", "y", "lo", "hi", "n", "label"} from a {"mean", "lo", "hi", "n"} object;
+ * NULL (error naming where) when it has no mean. */
+json_t *lw_curve_point_from_ci(json_t *ci, double x, const char *label, const char *where);
+/* The "points" array of curve's series named name (the series appended when new). */
+json_t *lw_curve_series_points(json_t *curve, const char *name);
+/* lw_curve_doc_parse + lw_curve_doc_figure of a built curve document, y from 0 to 1. */
+int lw_curve_json_figure(lw_html *h, lw_report_ctx *ctx, json_t *curve, const char *title, bool log2_x, bool bands,
+                         const char *x_label, const char *y_label);
 
 #endif
