@@ -168,6 +168,10 @@ static void test_text_dominates(void **state) {
     /* against the floor: text - floor = +1 on every item */
     json_t *tf = json_object_get(json_object_get(cell(r, "text:zlib", 64), "minus_floor"), "difference");
     assert_true(fabs(num(tf, "mean") - 1) < 1e-12 && fabs(num(tf, "lo") - (1 - sqrt(2.0) * w)) < 1e-9);
+    /* worded for a channel against the floor, not as activation against text */
+    assert_string_equal(json_string_value(json_object_get(json_object_get(cell(r, "text:zlib", 64), "minus_floor"),
+                                                          "verdict")),
+                        "above the floor");
     json_decref(r);
 }
 

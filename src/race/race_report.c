@@ -79,7 +79,7 @@ static double mean_var(const double *v, int n, double *var) {
 /* mean(a) - mean(b) for cells a, b: paired on the same items when both scored exactly the same
  * items, else unpaired. {"paired", "difference": {...}, "p_value" (paired only)}; NULL when either
  * scored nothing. */
-static json_t *compare_cells(const lw_race_data *d, int a, int b) {
+static json_t *compare_cells(const lw_race_data *d, int a, int b, bool vs_floor) {
     size_t n = (size_t)d->n_items;
     double *va = malloc(sizeof(double) * (n ? n : 1)), *vb = malloc(sizeof(double) * (n ? n : 1));
     int *ia = malloc(sizeof(int) * (n ? n : 1)), *ib = malloc(sizeof(int) * (n ? n : 1));
@@ -108,7 +108,12 @@ static json_t *compare_cells(const lw_race_data *d, int a, int b) {
     out = json_pack("{s:b, s:s, s:o}", "paired", same, "pairing", same ? "paired" : "unpaired", "difference",
                     lw_ci_json(&diff));
     if (same) json_object_set_new(out, "p_value", json_real(p));
-    json_object_set_new(out, "verdict", json_string(lw_race_verdict(diff.lo, diff.hi)));
+    /* against the floor the question is whether the channel carries anything, whatever its family */
+    const char *v = !vs_floor ? lw_race_verdict(diff.lo, diff.hi)
+                    : diff.lo > 0 ? "above the floor"
+                    : diff.hi < 0 ? "below the floor"
+                                  : "no difference shown";
+    json_object_set_new(out, "verdict", json_string(v));
 done:
     free(va), free(vb), free(ia), free(ib);
     return out;
@@ -147,7 +152,7 @@ static json_t *cell_json(const lw_race_data *d, int k, int floor) {
         json_object_set_new(o, "side_bits", json_integer(side));
         json_object_set_new(o, "side_bits_per_item", json_real((double)side / n));
         json_object_set_new(o, "total_bits_per_item", json_real((double)sum / n + (double)side / n));
-        json_t *vf = floor >= 0 && floor != k ? compare_cells(d, k, floor) : NULL;
+        json_t *vf = floor >= 0 && floor != k ? compare_cells(d, k, floor, true) : NULL;
         if (vf) json_object_set_new(o, "minus_floor", vf);
     }
     free(v);
@@ -166,7 +171,7 @@ json_t *lw_race_report(const lw_race_data *d) {
         for (int t = 0; t < d->n_cells; t++) {
             const lw_race_channel *ct = &d->channels[d->cells[t].channel];
             if (ct->family != LW_RACE_TEXT || !ct->competes || d->cells[t].budget != d->cells[a].budget) continue;
-            json_t *c = compare_cells(d, a, t);
+            json_t *c = compare_cells(d, a, t, false);
             if (!c) continue; /* a cell with nothing scored: its row says why */
             char label[96], key[32];
             snprintf(label, sizeof label, "%s - %s", ca->name, ct->name);
