@@ -93,7 +93,9 @@ if [ "${LW_DEMO_TOY:-0}" = "1" ] && [ -f "$shared/models/stories260K.gguf" ]; th
 fi
 step "report: every result above in one self-contained page"
 results=("$out/align/align.json" "$out/channels-smol-chat.jsonl" "$out/channels-gemma-smol.jsonl")
-for f in "$out/scifact/minilm.json" "$out/scifact/bridged.json" "$out/scifact/paired.json" "$out/align-toy/align.json"; do
+for f in "$out/panel/panel.json" "$out/scan-smol/scan.json" "$out/race-smol/race.json" \
+  "$out/codec-retrieval/retrieval.json" "$out/scifact/minilm.json" "$out/scifact/bridged.json" \
+  "$out/scifact/paired.json" "$out/align-toy/align.json"; do
   [ -f "$f" ] && results+=("$f")
 done
 "$cli" report "${results[@]}" -o "$out/report.html" --title "latentwire demo: Gemma 3 270M and SmolLM2-135M"
