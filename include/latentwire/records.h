@@ -22,7 +22,8 @@ extern "C" {
 typedef struct {
     char **key;
     json_t **rec;
-    int n;
+    int n;              /* records in file order */
+    int *by_key;        /* their indices sorted by key (lw_records_find searches it) */
 } lw_records;
 
 /* The key of a record: its fields named in fields[0..n_fields) joined by tabs; NULL when one
@@ -40,7 +41,8 @@ const char *lw_settings_differ(json_t *want, json_t *have);
 int lw_records_load(lw_records *r, const char *path, json_t *settings, const char *const *fields, int n_fields,
                     const char *required, const char *what, json_t **head_settings);
 
-/* The record with this key, or NULL (borrowed). */
+/* The record with this key, or NULL (borrowed). A binary search: resumed runs look up every
+ * unit of work. */
 json_t *lw_records_find(const lw_records *r, const char *key);
 
 void lw_records_free(lw_records *r);

@@ -61,6 +61,21 @@ static int records_add(lw_records *r, char *key, json_t *o) {
     return 0;
 }
 
+static const lw_records *g_sorting;
+static int by_key(const void *a, const void *b) {
+    return strcmp(g_sorting->key[*(const int *)a], g_sorting->key[*(const int *)b]);
+}
+
+/* r->by_key: the indices of the records in key order. */
+static int index_by_key(lw_records *r) {
+    r->by_key = malloc(sizeof(int) * (size_t)(r->n ? r->n : 1));
+    if (!r->by_key) return lw_fail("records: out of memory");
+    for (int i = 0; i < r->n; i++) r->by_key[i] = i;
+    g_sorting = r;
+    qsort(r->by_key, (size_t)r->n, sizeof(int), by_key);
+    return 0;
+}
+
 int lw_records_load(lw_records *r, const char *path, json_t *settings, const char *const *fields, int n_fields,
                     const char *required, const char *what, json_t **head_settings) {
     memset(r, 0, sizeof *r);
@@ -92,6 +107,7 @@ int lw_records_load(lw_records *r, const char *path, json_t *settings, const cha
         rc = records_add(r, key, o);
     }
     free(text);
+    if (rc == 0) rc = index_by_key(r);
     if (rc != 0) {
         lw_records_free(r);
         if (head_settings && *head_settings) json_decref(*head_settings), *head_settings = NULL;
@@ -100,8 +116,13 @@ int lw_records_load(lw_records *r, const char *path, json_t *settings, const cha
 }
 
 json_t *lw_records_find(const lw_records *r, const char *key) {
-    for (int i = 0; key && i < r->n; i++)
-        if (!strcmp(r->key[i], key)) return r->rec[i];
+    int lo = 0, hi = key && r->by_key ? r->n - 1 : -1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2, c = strcmp(r->key[r->by_key[mid]], key);
+        if (c == 0) return r->rec[r->by_key[mid]];
+        if (c < 0) lo = mid + 1;
+        else hi = mid - 1;
+    }
     return NULL;
 }
 
@@ -112,6 +133,7 @@ void lw_records_free(lw_records *r) {
     }
     free(r->key);
     free(r->rec);
+    free(r->by_key);
     memset(r, 0, sizeof *r);
 }
 

@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/error.h"
 #include "common/fileio.h"
+#include "latentwire/records.h"
 #include "latentwire/runtime.h"
 #include "latentwire/scan.h"
 
@@ -46,128 +46,17 @@ double lw_scan_score(const lw_scan_result *r, int split, int condition, int i) {
 
 /* ------------------------------------------------------------------ records */
 
-typedef struct {
-    char *key;
-    json_t *rec;
-} past_rec;
+/* Records are keyed by split, condition and item (latentwire/records.h does the rest: the
+ * settings line, torn last lines, the lookup, the rewrite before appending). */
+static const char *const RECORD_KEY[] = {"split", "condition", "id"};
 
-typedef struct {
-    past_rec *r;
-    int n, cap;
-} past;
-
-static char *record_key(const char *split, const char *cond, const char *id) {
-    size_t n = strlen(split) + strlen(cond) + strlen(id) + 3;
-    char *k = malloc(n);
-    if (k) snprintf(k, n, "%s\x1f%s\x1f%s", split, cond, id);
-    return k;
-}
-
-static int by_key(const void *a, const void *b) { return strcmp(((const past_rec *)a)->key, ((const past_rec *)b)->key); }
-
-static json_t *past_find(const past *ps, const char *key) {
-    past_rec want = {.key = (char *)key};
-    past_rec *hit = ps->n ? bsearch(&want, ps->r, (size_t)ps->n, sizeof *ps->r, by_key) : NULL;
-    return hit ? hit->rec : NULL;
-}
-
-static void past_free(past *ps) {
-    for (int i = 0; i < ps->n; i++) {
-        free(ps->r[i].key);
-        json_decref(ps->r[i].rec);
-    }
-    free(ps->r);
-    memset(ps, 0, sizeof *ps);
-}
-
-/* The first setting that differs between two settings objects (NULL: none). */
-static const char *settings_differ(json_t *want, json_t *have) {
-    const char *k;
-    json_t *v;
-    json_object_foreach(want, k, v) {
-        if (!json_equal(v, json_object_get(have, k))) return k;
-    }
-    json_object_foreach(have, k, v) {
-        if (!json_object_get(want, k)) return k;
-    }
-    return NULL;
-}
-
-/* The records of an interrupted run with these settings (a torn last line dropped; a later
- * record of the same key wins). A file made with other settings is refused. 0 or -1. */
-static int past_load(past *ps, const char *path, json_t *settings) {
-    memset(ps, 0, sizeof *ps);
-    if (access(path, F_OK) != 0) return 0;
-    size_t len;
-    char *text = lw_read_file(path, &len);
-    if (!text) return -1;
-    char *save = NULL;
-    int line_no = 0, rc = 0;
-    for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {
-        json_t *o = json_loads(line, 0, NULL);
-        if (line_no++ == 0) {
-            json_t *have = json_object_get(o, "settings");
-            const char *d = have ? settings_differ(settings, have) : "version";
-            if (d)
-                rc = lw_fail("--resume: %s was made with another %s; run without --resume to start over, or with the "
-                             "same settings", path, d);
-            json_decref(o);
-            continue;
-        }
-        const char *sp = json_string_value(json_object_get(o, "split"));
-        const char *c = json_string_value(json_object_get(o, "condition"));
-        const char *id = json_string_value(json_object_get(o, "id"));
-        if (!sp || !c || !id || !json_is_number(json_object_get(o, "score"))) { /* torn by the interruption */
-            json_decref(o);
-            continue;
-        }
-        if (ps->n == ps->cap) {
-            ps->cap = ps->cap ? 2 * ps->cap : 256;
-            past_rec *g = realloc(ps->r, sizeof *g * (size_t)ps->cap);
-            if (!g) {
-                json_decref(o);
-                rc = lw_fail("out of memory");
-                break;
-            }
-            ps->r = g;
-        }
-        ps->r[ps->n++] = (past_rec){record_key(sp, c, id), o};
-    }
-    free(text);
-    if (rc == 0 && ps->n) qsort(ps->r, (size_t)ps->n, sizeof *ps->r, by_key);
-    if (rc != 0) past_free(ps);
-    return rc;
-}
-
-static int write_line(FILE *f, json_t *line) {
-    char *s = json_dumps(line, JSON_COMPACT);
-    int rc = s && fprintf(f, "%s\n", s) > 0 && fflush(f) == 0 ? 0 : -1;
-    free(s);
-    return rc;
-}
-
-/* Starts the records file: the settings line, then the reusable records, written to a
- * temporary and renamed; then opened for appending. NULL (message set) on failure. */
-static FILE *open_records(const char *path, json_t *settings, const past *ps) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        lw_fail("cannot write %s: %s", tmp, strerror(errno));
-        return NULL;
-    }
-    json_t *head = json_pack("{s:O}", "settings", settings);
-    int rc = write_line(f, head);
-    json_decref(head);
-    for (int i = 0; rc == 0 && i < ps->n; i++) rc = write_line(f, ps->r[i].rec);
-    if (fclose(f) != 0 || rc != 0 || rename(tmp, path) != 0) {
-        lw_fail("cannot write %s: %s", path, strerror(errno));
-        unlink(tmp);
-        return NULL;
-    }
-    f = fopen(path, "a");
-    if (!f) lw_fail("cannot write %s: %s", path, strerror(errno));
-    return f;
+static json_t *past_find(const lw_records *ps, const char *split, const char *cond, const char *id) {
+    json_t *probe = json_pack("{s:s, s:s, s:s}", "split", split, "condition", cond, "id", id);
+    char *key = probe ? lw_records_key(probe, RECORD_KEY, 3) : NULL;
+    json_t *hit = key ? lw_records_find(ps, key) : NULL;
+    free(key);
+    json_decref(probe);
+    return json_is_number(json_object_get(hit, "score")) ? hit : NULL;
 }
 
 /* sha256 over the items of both splits: a resumed run must see the very same items. */
@@ -210,17 +99,14 @@ typedef struct {
     lw_scan_eval_fn eval;
     void *ctx;
     FILE *rec;
-    const past *ps;
+    const lw_records *ps;
     int done, total;
 } runner;
 
 static int run_one(runner *R, int split, const lw_task_item *it, int condition, double *score) {
     char cname[64];
     cond_name(R->p, condition, cname, sizeof cname);
-    char *key = record_key(SPLIT_NAMES[split], cname, it->id);
-    if (!key) return lw_fail("out of memory");
-    json_t *old = past_find(R->ps, key);
-    free(key);
+    json_t *old = past_find(R->ps, SPLIT_NAMES[split], cname, it->id);
     int rc = 0;
     if (old) {
         *score = json_number_value(json_object_get(old, "score"));
@@ -236,7 +122,7 @@ static int run_one(runner *R, int split, const lw_task_item *it, int condition, 
                                             cname, "id", it->id, "score", *score, "output", text, "gold", it->gold)
                                 : NULL;
             if (!line) rc = lw_fail("scan: item %s: cannot make its record (out of memory, or not UTF-8)", it->id);
-            else if (write_line(R->rec, line) != 0) rc = lw_fail("cannot append to %s: %s", R->p->records, strerror(errno));
+            else if (lw_records_write(R->rec, line) != 0) rc = lw_fail("cannot append to %s: %s", R->p->records, strerror(errno));
             json_decref(line);
             free(text);
         }
@@ -313,13 +199,13 @@ int lw_scan_run_eval(const lw_task *pool, const lw_scan_params *p, lw_scan_eval_
     out->layers = calloc((size_t)p->n_layers, sizeof *out->layers);
     out->scores = calloc((size_t)n_conditions(p) * (size_t)(out->select.n + out->held_out.n), sizeof(double));
     json_t *settings = settings_object(p, parts);
-    past ps = {0};
+    lw_records ps = {0};
     FILE *rec = NULL;
     int rc = out->layers && out->scores && settings ? 0 : -1;
     if (rc == 0 && !(out->settings_json = json_dumps(settings, JSON_COMPACT | JSON_SORT_KEYS))) rc = lw_fail("out of memory");
     if (rc == 0 && p->records) {
-        if (p->resume) rc = past_load(&ps, p->records, settings);
-        if (rc == 0 && !(rec = open_records(p->records, settings, &ps))) rc = -1;
+        if (p->resume) rc = lw_records_load(&ps, p->records, settings, RECORD_KEY, 3, "score", "--resume", NULL);
+        if (rc == 0 && !(rec = lw_records_open(p->records, settings, &ps))) rc = -1;
     }
     runner R = {.p = p, .eval = eval, .ctx = eval_ctx, .rec = rec, .ps = &ps,
                 .total = n_conditions(p) * (out->select.n + out->held_out.n)};
@@ -327,7 +213,7 @@ int lw_scan_run_eval(const lw_task *pool, const lw_scan_params *p, lw_scan_eval_
     if (rc == 0) rc = run_split(&R, out, 1);
     if (rec && fclose(rec) != 0 && rc == 0) rc = lw_fail("cannot write %s: %s", p->records, strerror(errno));
     if (rc == 0) rc = summarize(p, out);
-    past_free(&ps);
+    lw_records_free(&ps);
     json_decref(settings);
     if (rc != 0) lw_scan_result_free(out);
     return rc;
