@@ -105,6 +105,15 @@ lw_model_params cli_model_params(void);
  * (LW_OUT_* of latentwire/files.h). 0, or 1 after printing the error line. */
 int cli_check_output(const char *verb, const char *flag, const char *out, int kinds, const char *const *inputs);
 
+/* A verb made of sub-verbs (bridge fit|apply|info, codec fit|...): its usage for no argument or
+ * --help, each sub-verb's usage for `VERB SUB --help`, and one line naming the sub-verbs for an
+ * unknown one or an option before any. Returns the sub-verb's status, or 0 / 2 as above. */
+typedef struct {
+    const char *name, *usage;
+    int (*fn)(int, char **);
+} cli_subverb;
+int cli_dispatch(const char *verb, const char *usage, const cli_subverb *subs, int n, int argc, char **argv);
+
 /* stderr is a terminal (progress lines are shown only then). */
 bool cli_is_tty(void);
 

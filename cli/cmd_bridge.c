@@ -220,28 +220,6 @@ static int bridge_info(int argc, char **argv) {
 }
 
 int cmd_bridge(int argc, char **argv) {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fputs(USAGE, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
-    static const struct {
-        const char *name, *usage;
-        int (*fn)(int, char **);
-    } SUB[] = {{"fit", FIT_USAGE, bridge_fit}, {"apply", APPLY_USAGE, bridge_apply}, {"info", INFO_USAGE, bridge_info}};
-    for (size_t k = 0; k < sizeof SUB / sizeof SUB[0]; k++) {
-        if (strcmp(argv[1], SUB[k].name) != 0) continue;
-        if (cli_wants_help(argc - 1, argv + 1)) {
-            printf("usage:\n%s", SUB[k].usage);
-            return 0;
-        }
-        return SUB[k].fn(argc - 1, argv + 1);
-    }
-    if (cli_wants_help(argc, argv)) {
-        fputs(USAGE, stdout);
-        return 0;
-    }
-    if (argv[1][0] == '-')
-        return cli_fail("bridge", "unknown option %s: bridge takes a subcommand first (fit, apply, info; "
-                        "`latentwire bridge --help`)", argv[1]);
-    return cli_fail("bridge", "unknown subcommand \"%s\" (fit, apply, info)", argv[1]);
+    static const cli_subverb SUB[] = {{"fit", FIT_USAGE, bridge_fit}, {"apply", APPLY_USAGE, bridge_apply}, {"info", INFO_USAGE, bridge_info}};
+    return cli_dispatch("bridge", USAGE, SUB, (int)(sizeof SUB / sizeof SUB[0]), argc, argv);
 }

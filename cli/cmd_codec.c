@@ -316,31 +316,9 @@ static int codec_info(int argc, char **argv) {
 }
 
 int cmd_codec(int argc, char **argv) {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fputs(USAGE, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
-    static const struct {
-        const char *name, *usage;
-        int (*fn)(int, char **);
-    } SUB[] = {{"fit", FIT_USAGE, codec_fit},
-               {"encode", ENCODE_USAGE, codec_encode},
-               {"decode", DECODE_USAGE, codec_decode},
-               {"info", INFO_USAGE, codec_info}};
-    for (size_t k = 0; k < sizeof SUB / sizeof SUB[0]; k++) {
-        if (strcmp(argv[1], SUB[k].name) != 0) continue;
-        if (cli_wants_help(argc - 1, argv + 1)) {
-            printf("usage:\n%s", SUB[k].usage);
-            return 0;
-        }
-        return SUB[k].fn(argc - 1, argv + 1);
-    }
-    if (cli_wants_help(argc, argv)) {
-        fputs(USAGE, stdout);
-        return 0;
-    }
-    if (argv[1][0] == '-')
-        return cli_fail("codec", "unknown option %s: codec takes a subcommand first (fit, encode, decode, info; "
-                        "`latentwire codec --help`)", argv[1]);
-    return cli_fail("codec", "unknown subcommand \"%s\" (fit, encode, decode, info)", argv[1]);
+    static const cli_subverb SUB[] = {{"fit", FIT_USAGE, codec_fit},
+                                      {"encode", ENCODE_USAGE, codec_encode},
+                                      {"decode", DECODE_USAGE, codec_decode},
+                                      {"info", INFO_USAGE, codec_info}};
+    return cli_dispatch("codec", USAGE, SUB, (int)(sizeof SUB / sizeof SUB[0]), argc, argv);
 }

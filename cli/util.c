@@ -264,3 +264,29 @@ int cli_print_json(const char *verb, json_t *root) {
     free(text);
     return 0;
 }
+
+int cli_dispatch(const char *verb, const char *usage, const cli_subverb *subs, int n, int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (int k = 0; k < n; k++) {
+        if (strcmp(argv[1], subs[k].name) != 0) continue;
+        if (cli_wants_help(argc - 1, argv + 1)) {
+            printf("usage:\n%s", subs[k].usage);
+            return 0;
+        }
+        return subs[k].fn(argc - 1, argv + 1);
+    }
+    if (cli_wants_help(argc, argv)) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    char names[256] = "";
+    for (int k = 0; k < n; k++)
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", k ? ", " : "", subs[k].name);
+    if (argv[1][0] == '-')
+        return cli_fail(verb, "unknown option %s: %s takes a subcommand first (%s; `latentwire %s --help`)", argv[1],
+                        verb, names, verb);
+    return cli_fail(verb, "unknown subcommand \"%s\" (%s)", argv[1], names);
+}
