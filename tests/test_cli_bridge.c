@@ -29,14 +29,8 @@ static void run_ok(const char *args, char **out) {
 }
 
 static void run_fails(const char *args, const char *needle) {
-    char *o, *e;
-    int rc = lw_test_run_cli(args, &o, &e);
-    int lines = 0;
-    for (const char *p = e; *p; p++) lines += *p == '\n';
-    if (rc == 0 || lines != 1 || !strstr(e, needle))
-        fail_msg("`latentwire %s`: exit %d, stderr: %s(expected one line with \"%s\")", args, rc, e, needle);
-    free(o);
-    free(e);
+    char *why = lw_test_cli_refusal(args, -1, needle);
+    if (why) fail_msg("%s", why);
 }
 
 static int setup(void **state) {
