@@ -2,7 +2,8 @@
 #   make demo   install what is missing, build, and run the main job on ../shared
 #   make test   install what is missing, build with ASan + UBSan, run every test (ctest)
 # Other targets: build (release), bench, valgrind (memcheck on a portable llama.cpp build),
-# cuda (compile and link the CUDA backend; long, needs nvcc, not part of test), models, clean.
+# cuda (compile and link the CUDA backend; long, needs nvcc, not part of test), models,
+# models-optional (also Qwen2.5-Coder-1.5B-Instruct, 1.1 GB: benchmarks and a third family), clean.
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 SHARED ?= $(abspath ../shared)
@@ -10,7 +11,7 @@ BUILD ?= build
 TEST_BUILD ?= build-test
 DEPS_STAMP := .deps-ok
 
-.PHONY: all build test demo bench valgrind deps llama models cuda clean
+.PHONY: all build test demo bench valgrind deps llama models models-optional cuda clean
 
 all: build
 
@@ -25,6 +26,10 @@ llama: deps
 # into ${LW_CACHE_DIR:-~/.cache/latentwire}/models; a no-op once they are there.
 models: deps
 	@bash scripts/fetch-models.sh
+
+# Also the models the manifest marks optional (Qwen2.5-Coder-1.5B-Instruct, 22 raw slices).
+models-optional: deps
+	@bash scripts/fetch-models.sh --optional
 
 define configure
 	@prefix=$$(bash scripts/fetch-llama.sh) && \

@@ -21,6 +21,13 @@ for m in gemma-3-270m smollm2-135m-instruct; do
   [ -f "$models/$m.gguf" ] || { echo "bench: $models/$m.gguf missing (make models)" >&2; exit 1; }
   "$build/bench/bench_extract" "$models/$m.gguf" "$corpus" --texts 128 --reps 3 --batch 2 --rss "$build/latentwire"
 done
+# the optional "realistic size" model (make models-optional), when fetched
+qwen="$models/qwen2.5-coder-1.5b-instruct.gguf"
+if [ -f "$qwen" ]; then
+  "$build/bench/bench_extract" "$qwen" "$corpus" --texts 32 --reps 3 --batch 2 --rss "$build/latentwire"
+else
+  echo "bench: $qwen not fetched (make models-optional): its row is skipped"
+fi
 for m in stories260K tinystories656K; do
   "$build/bench/bench_extract" "$shared/models/$m.gguf" "$corpus" --texts 256 --reps 5 --batch 2 --rss "$build/latentwire"
 done

@@ -68,6 +68,14 @@ static void sc_add_hook(lw_session *s, lw_site site, int layer, lw_op op, lw_pos
     if (expect_id >= 0) assert_int_equal(id, expect_id);
 }
 
+/* A block site's width, or 0 when the architecture has no such site (qwen2: no hook_attn_out). */
+static int sc_site_width_or_0(lw_model *m, lw_site site) {
+    int w = lw_site_width(m, site);
+    if (w > 0) return w;
+    lw_clear_error();
+    return 0;
+}
+
 static void sc_trace_run_ub(lw_model *m, const int32_t *tok, int n, const sc_hook *extra, int n_extra, int n_ubatch,
                             sc_trace *t) {
     lw_model_info in;
@@ -76,35 +84,41 @@ static void sc_trace_run_ub(lw_model *m, const int32_t *tok, int n, const sc_hoo
     t->n_layer = in.n_layer;
     t->n = n;
     t->d = in.n_embd;
-    t->dz = lw_site_width(m, LW_SITE_Z);
+    t->dz = sc_site_width_or_0(m, LW_SITE_Z);
     t->n_vocab = in.n_vocab;
     assert_true(t->dz > 0);
+    bool has[5];
+    for (int k = 0; k < 5; k++) has[k] = sc_site_width_or_0(m, SC_BLOCK_SITES[k]) > 0;
     lw_session *s = sc_session(m, n_ubatch);
     for (int i = 0; i < n_extra; i++)
         sc_add_hook(s, extra[i].site, extra[i].layer, extra[i].op, LW_POS_ALL, NULL, 0, extra[i].vectors,
                     extra[i].n_vectors, -1);
-    int first = n_extra;
-    sc_add_hook(s, LW_SITE_EMBED, 0, LW_OP_CAPTURE, LW_POS_ALL, NULL, 0, NULL, 0, first);
+    int id = n_extra;
+    sc_add_hook(s, LW_SITE_EMBED, 0, LW_OP_CAPTURE, LW_POS_ALL, NULL, 0, NULL, 0, id++);
     for (int l = 0; l < t->n_layer; l++)
         for (int k = 0; k < 5; k++)
-            sc_add_hook(s, SC_BLOCK_SITES[k], l, LW_OP_CAPTURE, LW_POS_ALL, NULL, 0, NULL, 0, first + 1 + l * 5 + k);
+            if (has[k]) sc_add_hook(s, SC_BLOCK_SITES[k], l, LW_OP_CAPTURE, LW_POS_ALL, NULL, 0, NULL, 0, id++);
     lw_span sp = {.tokens = tok, .n = n};
     lw_seq_input inp = {.seq = 0, .spans = &sp, .n_spans = 1, .logits = LW_LOGITS_ALL};
     if (lw_session_run(s, &inp, 1) != 0) fail_msg("run: %s", lw_last_error());
     assert_false(lw_session_stopped_early(s));
     t->embed = malloc(sizeof(float) * (size_t)n * t->d);
     for (int k = 0; k < 5; k++)
-        t->at[SC_BLOCK_SITES[k]] = malloc(sizeof(float) * (size_t)t->n_layer * n * sc_width(t, SC_BLOCK_SITES[k]));
+        if (has[k])
+            t->at[SC_BLOCK_SITES[k]] = malloc(sizeof(float) * (size_t)t->n_layer * n * sc_width(t, SC_BLOCK_SITES[k]));
     t->logits = malloc(sizeof(float) * (size_t)n * t->n_vocab);
-    for (int h = first; h < first + 1 + 5 * t->n_layer; h++) {
-        lw_site site = h == first ? LW_SITE_EMBED : SC_BLOCK_SITES[(h - first - 1) % 5];
-        int layer = h == first ? -1 : (h - first - 1) / 5, w = sc_width(t, site);
-        const float *rows;
-        const int32_t *pos;
-        assert_int_equal(lw_session_capture(s, h, &rows, NULL, &pos), n);
-        for (int r = 0; r < n; r++)
-            memcpy((float *)sc_row(t, site, layer, pos[r]), rows + (size_t)r * w, sizeof(float) * (size_t)w);
-    }
+    id = n_extra;
+    for (int l = -1; l < t->n_layer; l++)
+        for (int k = l < 0 ? 4 : 0; k < 5; k++) {
+            lw_site site = l < 0 ? LW_SITE_EMBED : SC_BLOCK_SITES[k];
+            if (l >= 0 && !has[k]) continue;
+            int w = sc_width(t, site);
+            const float *rows;
+            const int32_t *pos;
+            assert_int_equal(lw_session_capture(s, id++, &rows, NULL, &pos), n);
+            for (int r = 0; r < n; r++)
+                memcpy((float *)sc_row(t, site, l, pos[r]), rows + (size_t)r * w, sizeof(float) * (size_t)w);
+        }
     for (int p = 0; p < n; p++) {
         const float *l = lw_session_logits(s, 0, p);
         assert_non_null(l);

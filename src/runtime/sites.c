@@ -50,6 +50,8 @@ static const char *const L_OUT[] = {"l_out", NULL};
 static const char *const KQV_OUT[] = {"kqv_out", NULL};
 static const char *const LLAMA_ATTN[] = {"attn_out", NULL}, *const LLAMA_MID[] = {"ffn_inp", NULL},
                          *const LLAMA_MLP[] = {"ffn_out", "ffn_moe_out", NULL};
+/* qwen2.cpp names the residual between attention and MLP and the MLP output as llama does, but
+ * not the attention output (build_attn's wo product is unnamed; no attn_out callback). */
 static const char *const GEMMA3_ATTN[] = {"attn_post_norm", NULL}, *const GEMMA3_MID[] = {"sa_out", NULL},
                          *const GEMMA3_MLP[] = {"ffn_post_norm", NULL};
 
@@ -57,6 +59,7 @@ static const arch_sites ARCHS[] = {
     {"llama",
      {[LW_SITE_ATTN_OUT] = LLAMA_ATTN, [LW_SITE_RESID_MID] = LLAMA_MID, [LW_SITE_MLP_OUT] = LLAMA_MLP,
       [LW_SITE_Z] = KQV_OUT}},
+    {"qwen2", {[LW_SITE_RESID_MID] = LLAMA_MID, [LW_SITE_MLP_OUT] = LLAMA_MLP, [LW_SITE_Z] = KQV_OUT}},
     {"gemma3",
      {[LW_SITE_ATTN_OUT] = GEMMA3_ATTN, [LW_SITE_RESID_MID] = GEMMA3_MID, [LW_SITE_MLP_OUT] = GEMMA3_MLP,
       [LW_SITE_Z] = KQV_OUT}},
@@ -104,8 +107,8 @@ int lw_site_width(const lw_model *m, lw_site site) {
     if (w > 0) return w;
     char arch[64];
     model_arch(m, arch, sizeof arch);
-    return lw_fail("%s: architecture \"%s\" has no %s site (latentwire maps it for llama and gemma3; every "
-                   "architecture has hook_embed and hook_resid_post)",
+    return lw_fail("%s: architecture \"%s\" has no %s site (latentwire maps it for llama and gemma3, and all but "
+                   "hook_attn_out for qwen2; every architecture has hook_embed and hook_resid_post)",
                    m->path, arch, TL_NAMES[site]);
 }
 

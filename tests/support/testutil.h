@@ -26,6 +26,8 @@ int lw_test_exit(int failures);
  * ${LW_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/latentwire}/models/NAME.gguf (static buffer,
  * 4 slots), or NULL after printing "SKIP: NAME not in DIR; run scripts/fetch-models.sh". */
 const char *lw_test_real_model(const char *name);
+/* An optional model (make models-optional): NULL when absent, without marking the test skipped. */
+const char *lw_test_optional_model(const char *name);
 
 /* A fresh scratch directory for this test process (under LW_TMPDIR or /tmp); created once. */
 const char *lw_test_tmpdir(void);
