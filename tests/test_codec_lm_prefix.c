@@ -150,7 +150,7 @@ static void test_toy_models(void **state) {
     for (int i = 0; i < 2; i++) {
         const char *path = lw_test_shared_path(models[i]);
         if (!path || !lw_test_shared_path("data/ptb/ptb.test.txt")) return;
-        run_model(path, 2, 2);
+        run_model(path, 2, 1);
     }
 }
 
