@@ -24,7 +24,9 @@ static const char *USAGE =
     "                       its receiver prompt the query (a receiver prompt that begins with the sender text, as fv:\n"
     "                       items do, is cut to the query); gold, scored by exact match (lw_score)\n"
     "  --channel LIST       floor, ceiling, act:CODEC (topk, pcaq, token-sparse, sae, pq), text:CODEC (zlib, brotli,\n"
-    "                       brotli-dict, zstd, zstd-dict, truncate, lm-arith, summary: a reference row)\n"
+    "                       brotli-dict, zstd, zstd-dict, truncate, lm-arith, summary: a reference row), cipher\n"
+    "                       (the sender's greedy continuation as soft tokens, each step's top-m (id, weight) entries\n"
+    "                       quantized to the budget; needs a shared vocabulary). AC quantized is act:CODEC, --positions 1\n"
     "                       (default floor,ceiling,act:topk,act:pcaq,text:zlib,text:lm-arith)\n"
     "  --budgets LIST       payload budgets K in bits (default 16,32,64,128,256,512,1024,2048)\n"
     "  --layer L            the sender's layer (negative from the end, or mid; default mid)\n"
@@ -34,6 +36,7 @@ static const char *USAGE =
     "  --positions T        the sender's last T positions (default 1)   --pooled  the mean over the sender's text instead\n"
     "  --op replace|add     how the vectors enter the receiver (default replace)   --scale S (add; default 1)\n"
     "  --answer-tokens N    the receiver's greedy answer length (default 8)   --chat  each side in its chat template\n"
+    "  --cipher-steps G     the cipher sender's greedy steps (default 0: as many as fit one token id each, at most 24)\n"
     "  --calib N            calibration items the codecs are fitted on, disjoint from the reported ones (default 100)\n"
     "  --shard I/N          score only items i with i % N == I (write race-shard-I-of-N.partial; then race merge)\n"
     "  --resume             keep the records of an interrupted run with the same settings\n"
@@ -47,7 +50,7 @@ static const char *USAGE =
 typedef struct {
     const char *sender, *receiver, *task, *channels, *budgets, *out, *data, *bridge, *op, *layer, *rlayer, *plan;
     char plan_sha[65];
-    int positions, answer_tokens, calib, resamples, threads, shard, n_shards;
+    int positions, answer_tokens, calib, resamples, threads, shard, n_shards, cipher_steps;
     double scale;
     bool pooled, chat, resume;
     uint64_t seed;
@@ -96,6 +99,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "--positions") && cli_parse_int(v, 1, 4096, &n)) o->positions = (int)n, i++;
         else if (!strcmp(a, "--answer-tokens") && cli_parse_int(v, 1, 4096, &n)) o->answer_tokens = (int)n, i++;
         else if (!strcmp(a, "--calib") && cli_parse_int(v, 1, 1000000, &n)) o->calib = (int)n, i++;
+        else if (!strcmp(a, "--cipher-steps") && cli_parse_int(v, 0, 4096, &n)) o->cipher_steps = (int)n, i++;
         else if (!strcmp(a, "--resamples") && cli_parse_int(v, 100, 10000000, &n)) o->resamples = (int)n, i++;
         else if (!strcmp(a, "--seed") && cli_parse_int(v, 0, 1L << 62, &n)) o->seed = (uint64_t)n, i++;
         else if (!strcmp(a, "--threads") && cli_parse_int(v, 1, CLI_MAX_THREADS, &n)) o->threads = (int)n, i++;
@@ -169,6 +173,7 @@ static json_t *settings_json(const opts *o, lw_model *ms, lw_model *mr, const lw
                      "--answer-tokens", o->answer_tokens, "--chat", o->chat, "--calib", o->calib, "--seed",
                      (json_int_t)o->seed);
     if (o->plan_sha[0]) json_object_set_new(s, "plan_sha256", json_string(o->plan_sha));
+    if (o->cipher_steps) json_object_set_new(s, "--cipher-steps", json_integer(o->cipher_steps));
     return s;
 }
 
@@ -319,10 +324,11 @@ int cmd_race(int argc, char **argv) {
         parse_layer("--receiver-layer", o.rlayer ? o.rlayer : o.layer, ir.n_layer, &rlayer) != 0)
         goto done;
     if (load_items(&o, &parts[1], &parts[0]) != 0) goto done;
-    bool act = false;
-    for (int c = 0; c < n_ch; c++) act |= ch[c].family == LW_RACE_ACT;
+    bool act = false, cipher = false;
+    for (int c = 0; c < n_ch; c++) act |= ch[c].family == LW_RACE_ACT, cipher |= ch[c].family == LW_RACE_CIPHER;
     lw_race_setup s = {.sender = ss, .receiver = sr, .bridge = bridge, .sender_layer = layer, .receiver_layer = rlayer,
-                       .patch = lw_patch_default_params(), .activations = act, .seed = o.seed, .threads = o.threads};
+                       .patch = lw_patch_default_params(), .activations = act, .seed = o.seed, .threads = o.threads,
+                       .cipher = cipher, .cipher_steps = o.cipher_steps};
     s.patch.positions = o.positions;
     s.patch.pooled = o.pooled;
     s.patch.op = strcmp(o.op, "add") ? LW_PATCH_REPLACE : LW_PATCH_ADD;

@@ -10,7 +10,21 @@
  *                receiver at its layer while it reads the query (lw_patch_answer);
  *   text:CODEC   a text codec at K on the demonstrations -> decode -> the receiver reads the
  *                decoded text, then the query (lw_race_prompt: the same join as the ceiling).
- * text:summary is a reference row: reported, never compared as a competitor.
+ *   cipher       CIPHER (Pham et al., ICLR 2024) quantized to the budget: the sender reads the
+ *                demonstrations and continues them greedily for G steps (lw_race_setup.cipher_steps;
+ *                0: as many as fit one token id each, at most 24), keeping each step's distribution
+ *                as its top m (token id, weight) entries: the payload is those entries serialized
+ *                (ids in max(8, ceil(log2 V)) bits, weights in 4 bits when m >= 2, renormalized over
+ *                the m; m the most that fit K / G bits per step, at most 8); the receiver reads
+ *                [BOS], the soft tokens (sum of weight x its own embedding row per step) as one
+ *                piece, then the query, and answers. With m = 1 the soft tokens are the embedding
+ *                rows of the sender's greedy tokens: the receiver reads the hard tokens. A budget
+ *                that does not hold G token ids makes the cell "not applicable" (the reason says
+ *                which budget would). Sender and receiver must share the vocabulary (refused up
+ *                front otherwise). Side bits 0 (the receiver's own embeddings).
+ * text:summary is a reference row: reported, never compared as a competitor. "AC quantized to the
+ * budget" (issue 9) is act:CODEC at --positions 1: the sender's last-token residual at its layer
+ * through a budgeted activation codec into the receiver's layer; it has no channel of its own.
  *
  * The engine (lw_race_run) knows nothing of models: it asks a per-item evaluation callback for
  * (channel, budget, item) -> score, payload bits, side bits, so its statistics, verdicts,
@@ -20,7 +34,8 @@
  * Statistics (race.json, race.csv), per channel and budget: accuracy (mean score) with its 95%
  * interval (lw_ci_mean: exact Clopper-Pearson for 0/1 scores) and n, mean and maximum payload
  * bits, side bits and side bits amortized over the items scored. Per budget, every competing
- * activation channel against every competing text channel: the difference (activation - text)
+ * latent channel (act:CODEC, cipher) against every competing text channel (race.json names the
+ * latent one under "activation"): the difference (activation - text)
  * on the same items with lw_ci_paired's interval (Newcombe's hybrid score interval for paired
  * 0/1 outcomes, McNemar's exact p; a BCa paired bootstrap for non-binary scores) and the
  * verdict: "text dominates" when the upper bound < 0, "activation dominates" when the lower
@@ -44,7 +59,7 @@
 extern "C" {
 #endif
 
-typedef enum { LW_RACE_FLOOR = 0, LW_RACE_CEILING, LW_RACE_ACT, LW_RACE_TEXT } lw_race_family;
+typedef enum { LW_RACE_FLOOR = 0, LW_RACE_CEILING, LW_RACE_ACT, LW_RACE_TEXT, LW_RACE_CIPHER } lw_race_family;
 
 typedef struct {
     char name[40];          /* "floor", "ceiling", "act:topk", "text:zlib", ... */
@@ -53,10 +68,10 @@ typedef struct {
     bool competes;          /* false for floor, ceiling and the summary reference */
 } lw_race_channel;
 
-/* "floor", "ceiling", "act:CODEC" (an activation codec), "text:CODEC" (a text codec). 0, or -1
+/* "floor", "ceiling", "act:CODEC" (an activation codec), "text:CODEC" (a text codec), "cipher". 0, or -1
  * with a message naming the spec and what is accepted. */
 int lw_race_channel_parse(const char *spec, lw_race_channel *out);
-/* Whether a channel has one row per budget (act, text) or one row in all (floor, ceiling). */
+/* Whether a channel has one row per budget (act, text, cipher) or one row in all (floor, ceiling). */
 bool lw_race_channel_budgeted(const lw_race_channel *ch);
 
 /* What one evaluation gives back. */
@@ -140,6 +155,8 @@ typedef struct {
     bool activations;               /* act: channels will run: the bridge (or its absence) is checked */
     uint64_t seed;
     int threads;
+    bool cipher;                    /* the cipher channel will run: the vocabularies are checked */
+    int cipher_steps;               /* G, the cipher sender's steps (0: as many as fit, at most 24) */
 } lw_race_setup;
 
 typedef struct lw_race_evaluator lw_race_evaluator;
@@ -147,7 +164,7 @@ typedef struct lw_race_evaluator lw_race_evaluator;
 /* The evaluation callback's context: the reported items (scored), the calibration items (the
  * codecs are fitted on their sender texts / sender activations; disjoint from the reported
  * ones: lw_task_split). Checks up front that the bridge fits the two models' widths and that
- * two different models have one. NULL + message. The tasks must outlive the evaluator. */
+ * two different models have one, and (cipher) that the two share a vocabulary. NULL + message. The tasks must outlive the evaluator. */
 lw_race_evaluator *lw_race_evaluator_new(const lw_race_setup *s, const lw_task *report, const lw_task *calib);
 void lw_race_evaluator_free(lw_race_evaluator *e);
 /* The lw_race_eval_fn over an lw_race_evaluator (ctx). */

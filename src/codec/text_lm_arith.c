@@ -285,9 +285,21 @@ static int make_payload(const lm_symbol *sym, int m, lw_payload *out) {
     return 0;
 }
 
+/* The payload's size for the first m symbols coded in e: varint(m) + the coder's flushed bytes.
+ * -1 out of memory. */
+static int64_t payload_size(const lw_rc_enc *e, int m) {
+    uint8_t v[10];
+    size_t body;
+    if (lw_rc_enc_flushed_size(e, &body) != 0) return lw_fail("codec lm-arith: out of memory");
+    return (int64_t)(varint_put(v, (uint64_t)m) + body);
+}
+
 /* Runs the model over the tokens, one per call, and records each token's interval. With a
- * budget it stops once the bytes the coder has made final (a lower bound on any longer
- * prefix's payload, with at least one varint byte) pass K / 8. Returns the tokens coded. */
+ * budget it stops at the first prefix whose serialized payload (the varint and the coder's
+ * flushed bytes, measured after every token) passes K / 8: payload sizes never decrease with
+ * the prefix (the varint grows, the coder's intervals nest: lw_rc_enc_flushed_size), so no
+ * longer prefix fits, and the model runs one token past the longest fitting prefix, not
+ * more. Returns the tokens coded (the last one the first over the budget), -1 on error. */
 static int code_tokens(lm_run *r, const int32_t *tok, int n, int64_t budget, lm_symbol *sym, double *model_bits) {
     lw_rc_enc e;
     lw_rc_enc_init(&e);
@@ -302,7 +314,14 @@ static int code_tokens(lm_run *r, const int32_t *tok, int n, int64_t budget, lm_
         if (model_bits) *model_bits += table_model_bits(&r->table, tok[i]);
         lw_rc_encode(&e, sym[i].cum, sym[i].freq, sym[i].total);
         done = i + 1;
-        if (budget > 0 && (int64_t)(lw_rc_enc_last_nonzero(&e) + 1) * 8 > budget) break;
+        if (budget > 0) {
+            int64_t size = payload_size(&e, done);
+            if (size < 0) {
+                lw_rc_enc_free(&e);
+                return -1;
+            }
+            if (size * 8 > budget) break;
+        }
         if (i + 1 < n && feed(r, tok[i]) != 0) {
             lw_rc_enc_free(&e);
             return -1;
@@ -312,7 +331,8 @@ static int code_tokens(lm_run *r, const int32_t *tok, int n, int64_t budget, lm_
     return done;
 }
 
-static int lm_encode(const lw_codec *c, const char *text, lw_payload *out) {
+int lw_lm_arith_encode_counted(const lw_codec *c, const char *text, lw_payload *out, int *model_steps) {
+    if (model_steps) *model_steps = 0;
     if (text[0] == '\0') return lw_payload_set(out, "", 0);
     lm_run r;
     int32_t *tok = NULL;
@@ -336,6 +356,7 @@ static int lm_encode(const lw_codec *c, const char *text, lw_payload *out) {
     }
     int coded = rc == 0 ? code_tokens(&r, tok, limit, c->p.budget_bits, sym, NULL) : -1;
     if (coded < 0) rc = -1;
+    else if (model_steps) *model_steps = coded;
     /* the longest usable prefix whose payload fits (the whole text without a budget) */
     for (int m = coded; rc == 0 && m >= 0; m--) {
         if (!ok[m]) continue;
@@ -357,6 +378,10 @@ static int lm_encode(const lw_codec *c, const char *text, lw_payload *out) {
     free(ok);
     free(sym);
     return rc;
+}
+
+static int lm_encode(const lw_codec *c, const char *text, lw_payload *out) {
+    return lw_lm_arith_encode_counted(c, text, out, NULL);
 }
 
 int lw_lm_arith_encode_tokens(const lw_codec *c, const int32_t *tokens, int m, lw_payload *out, double *model_bits) {

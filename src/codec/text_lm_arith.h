@@ -15,4 +15,9 @@ int lw_lm_arith_encode_tokens(const lw_codec *c, const int32_t *tokens, int m, l
 int lw_lm_arith_encode_logits(int n_vocab, const float *logits, const int32_t *tokens, int m, bool first_uniform,
                               lw_payload *out);
 
+/* lm-arith's encode (the codec's encode_text, budget from c) and the number of text tokens it
+ * ran the model for (their tables computed): at a budget, the longest fitting prefix plus the
+ * one token that showed the next prefix does not fit (fewer when the text ends first). */
+int lw_lm_arith_encode_counted(const lw_codec *c, const char *text, lw_payload *out, int *model_steps);
+
 #endif

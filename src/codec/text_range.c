@@ -86,6 +86,24 @@ int lw_rc_enc_finish(lw_rc_enc *e, uint8_t **bytes, size_t *n) {
     return 0;
 }
 
+int lw_rc_enc_flushed_size(const lw_rc_enc *e, size_t *n) {
+    /* flush a copy whose buffer holds only what the flush adds after e's final bytes */
+    lw_rc_enc t = *e;
+    t.buf = NULL;
+    t.n = t.cap = 0;
+    t.oom = 0;
+    uint8_t *tail = NULL;
+    size_t nt = 0;
+    if (lw_rc_enc_finish(&t, &tail, &nt) != 0) {
+        lw_rc_enc_free(&t);
+        return -1;
+    }
+    free(tail);
+    /* the tail trimmed to nothing: trailing zeros of e's own bytes go too */
+    *n = nt > 0 ? e->n + nt : lw_rc_enc_last_nonzero(e);
+    return 0;
+}
+
 void lw_rc_enc_free(lw_rc_enc *e) {
     free(e->buf);
     e->buf = NULL;

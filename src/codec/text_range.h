@@ -34,6 +34,12 @@ void lw_rc_encode(lw_rc_enc *e, uint64_t cum, uint64_t freq, uint64_t total);
 /* Bytes written so far whose value is final (a lower bound on any later flush's length,
  * trailing zero bytes aside: see lw_rc_enc_last_nonzero). */
 size_t lw_rc_enc_last_nonzero(const lw_rc_enc *e); /* 1 + index of the last non-zero byte written, or 0 */
+/* The length finish would give now (trailing zero bytes dropped), without changing e: the
+ * serialized size of the symbols coded so far. It never decreases as symbols are added (each
+ * symbol's interval lies inside the last one, and the shortest value of an interval is no
+ * longer than that of any interval inside it), so the first prefix whose size passes a budget
+ * bounds every longer one. 0, or -1 out of memory. */
+int lw_rc_enc_flushed_size(const lw_rc_enc *e, size_t *n);
 /* Finishes: the bytes (owned by the caller, may be NULL when empty) and their count. -1 out of memory. */
 int lw_rc_enc_finish(lw_rc_enc *e, uint8_t **bytes, size_t *n);
 void lw_rc_enc_free(lw_rc_enc *e);

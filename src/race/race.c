@@ -25,10 +25,16 @@ int lw_race_channel_parse(const char *spec, lw_race_channel *out) {
         snprintf(out->name, sizeof out->name, "%s", spec);
         return 0;
     }
+    if (!strcmp(spec, "cipher")) {
+        out->family = LW_RACE_CIPHER;
+        out->competes = true;
+        snprintf(out->name, sizeof out->name, "%s", spec);
+        return 0;
+    }
     bool act = !strncmp(spec, "act:", 4), text = !strncmp(spec, "text:", 5);
     if (!act && !text)
-        return lw_fail("channel \"%s\": use floor, ceiling, act:CODEC (topk, pcaq, token-sparse, sae, pq) or "
-                       "text:CODEC (zlib, brotli, brotli-dict, zstd, zstd-dict, truncate, lm-arith, summary)",
+        return lw_fail("channel \"%s\": use floor, ceiling, act:CODEC (topk, pcaq, token-sparse, sae, pq), "
+                       "text:CODEC (zlib, brotli, brotli-dict, zstd, zstd-dict, truncate, lm-arith, summary) or cipher",
                        spec);
     const char *name = spec + (act ? 4 : 5);
     int k = lw_codec_from_name(name);
@@ -44,7 +50,7 @@ int lw_race_channel_parse(const char *spec, lw_race_channel *out) {
 }
 
 bool lw_race_channel_budgeted(const lw_race_channel *ch) {
-    return ch->family == LW_RACE_ACT || ch->family == LW_RACE_TEXT;
+    return ch->family == LW_RACE_ACT || ch->family == LW_RACE_TEXT || ch->family == LW_RACE_CIPHER;
 }
 
 lw_race_params lw_race_default_params(void) {
@@ -98,7 +104,7 @@ static int check_params(const lw_race_params *p) {
             if (!strcmp(p->channels[c].name, p->channels[e].name))
                 return lw_fail("race: channel %s is listed twice", p->channels[c].name);
     }
-    if (budgeted && p->n_budgets < 1) return lw_fail("race: act: and text: channels need at least one budget");
+    if (budgeted && p->n_budgets < 1) return lw_fail("race: act:, text: and cipher channels need at least one budget");
     for (int b = 0; b < p->n_budgets; b++) {
         if (p->budgets[b] <= 0)
             return lw_fail("race: budget %lld bits: a budget must be a positive number of bits",

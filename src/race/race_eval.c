@@ -9,7 +9,8 @@
 #include <jansson.h>
 
 #include "common/error.h"
-#include "latentwire/race.h"
+#include "latentwire/channel.h"
+#include "race/race_internal.h"
 
 typedef struct {
     lw_codec_kind kind;
@@ -67,6 +68,16 @@ lw_race_evaluator *lw_race_evaluator_new(const lw_race_setup *s, const lw_task *
     if (s->activations && !s->bridge && !same_model(s->sender, s->receiver)) {
         lw_fail("race: the sender and the receiver are different models: the act: channels need a bridge from the "
                 "sender's layer to the receiver's (--bridge FILE, made by `latentwire bridge fit`)");
+        return NULL;
+    }
+    if (s->cipher && s->sender != s->receiver &&
+        !lw_model_same_vocab(lw_session_model(s->sender), lw_session_model(s->receiver))) {
+        lw_fail("race: the cipher channel needs the sender and the receiver to share a vocabulary, and %s and %s have "
+                "different ones: drop cipher from --channel for this pair", is.path, ir.path);
+        return NULL;
+    }
+    if (s->cipher_steps < 0) {
+        lw_fail("race: %d cipher steps: must be 0 (as many as fit) or positive", s->cipher_steps);
         return NULL;
     }
     lw_race_evaluator *e = calloc(1, sizeof *e);
@@ -231,6 +242,52 @@ static int eval_act(lw_race_evaluator *e, const lw_race_channel *ch, int64_t bud
     return rc == 0 ? answer(e, it, lw_race_query(it), vecs, out) : -1;
 }
 
+/* cipher: the sender's top-m distributions at the budget's shape, serialized, decoded, read by
+ * the receiver as soft tokens before the query. */
+static int eval_cipher(lw_race_evaluator *e, int64_t budget, const lw_task_item *it, lw_race_outcome *out) {
+    lw_model_info ir;
+    lw_model_get_info(lw_session_model(e->s.receiver), &ir);
+    lw_race_cipher_shape sh;
+    if (lw_race_cipher_shape_for(budget, ir.n_vocab, e->s.cipher_steps, &sh) != 0) {
+        snprintf(out->na, sizeof out->na, "%s", lw_last_error());
+        return 0;
+    }
+    if (!*it->sender) {
+        snprintf(out->na, sizeof out->na, "the item has no sender text");
+        return 0;
+    }
+    size_t k = (size_t)sh.steps * (size_t)sh.top;
+    int32_t *ids = malloc(sizeof *ids * k), *back_ids = malloc(sizeof *back_ids * k);
+    float *w = malloc(sizeof *w * k), *back_w = malloc(sizeof *back_w * k);
+    float *rows = malloc(sizeof *rows * (size_t)sh.steps * (size_t)ir.n_embd);
+    const float *E = lw_model_token_embeddings_cached(lw_session_model(e->s.receiver));
+    uint8_t *bytes = NULL;
+    size_t nb = 0;
+    int sent = 0, got = 0;
+    char *ans = NULL;
+    int rc = ids && back_ids && w && back_w && rows ? 0 : lw_fail("race: out of memory");
+    if (rc == 0 && !E) rc = -1;
+    if (rc == 0) rc = lw_race_cipher_send(e->s.sender, e->s.patch.chat, it->sender, &sh, ids, w, &sent);
+    if (rc == 0) rc = lw_race_cipher_encode(&sh, ids, w, sent, &bytes, &nb);
+    if (rc == 0 && (int64_t)nb * 8 > budget) /* the serialized bytes bound the payload, as for every codec */
+        rc = lw_fail("race: a cipher payload of %zu bytes exceeds the budget of %lld bits (a bug)", nb, (long long)budget);
+    if (rc == 0) rc = lw_race_cipher_decode(&sh, ir.n_vocab, bytes, nb, back_ids, back_w, &got);
+    if (rc == 0) lw_race_cipher_rows(E, ir.n_embd, back_ids, back_w, got, sh.top, rows);
+    if (rc == 0)
+        rc = lw_race_cipher_receive(e->s.receiver, e->s.patch.chat, rows, got, lw_race_query(it),
+                                    e->s.patch.answer_tokens, &ans);
+    if (rc == 0) {
+        out->payload_bits = 8 * (int64_t)nb;
+        out->side_bits = 0; /* the receiver's own embedding matrix */
+        out->score = lw_score(it, ans);
+        out->output = ans;
+    } else {
+        free(ans);
+    }
+    free(ids), free(back_ids), free(w), free(back_w), free(rows), free(bytes);
+    return rc;
+}
+
 int lw_race_evaluate(void *ctx, const lw_race_channel *ch, int64_t budget_bits, int item, lw_race_outcome *out) {
     lw_race_evaluator *e = ctx;
     if (item < 0 || item >= e->report->n) return lw_fail("race: item %d out of range", item);
@@ -249,6 +306,8 @@ int lw_race_evaluate(void *ctx, const lw_race_channel *ch, int64_t budget_bits, 
         return eval_text(e, ch, budget_bits, it, out);
     case LW_RACE_ACT:
         return eval_act(e, ch, budget_bits, item, it, out);
+    case LW_RACE_CIPHER:
+        return eval_cipher(e, budget_bits, it, out);
     }
     return lw_fail("race: unknown channel family");
 }

@@ -52,4 +52,46 @@ char *lw_race_report_csv(json_t *report);
 json_t *lw_race_retrieval_row(const float *bank, int n, int d, const float *Q, const bool *usable, double threshold,
                               double level);
 
+/* ---- the cipher channel (race_cipher.c; see race.h) ---- */
+
+#define LW_RACE_CIPHER_AUTO_STEPS 24 /* steps 0: as many as fit one token id each, at most this */
+#define LW_RACE_CIPHER_MAX_TOP 8     /* entries per step */
+#define LW_RACE_CIPHER_WEIGHT_BITS 4 /* a weight's bits when a step has two entries or more */
+
+typedef struct {
+    int steps;        /* G: the most steps a payload holds */
+    int top;          /* m entries per step */
+    int weight_bits;  /* b per entry (0 when m = 1: the weight is 1) */
+    int id_bits;      /* max(8, ceil(log2 V)) */
+    int step_bits;    /* m x (id_bits + b) */
+} lw_race_cipher_shape;
+
+/* The shape at a budget: G = steps (0: min(24, K / id_bits)), then m = the most entries of
+ * (id_bits + 4) bits that fit K / G bits per step (at most 8; fewer than 2: m = 1 with no
+ * weight bits). A budget that does not hold G token ids is an error naming the smallest one. */
+int lw_race_cipher_shape_for(int64_t budget, int n_vocab, int steps, lw_race_cipher_shape *out);
+/* The payload of n_steps steps (ids and weights n_steps x top, weights in [0, 1], quantized to
+ * round(w (2^b - 1))): bit stream least-significant first, each step its m (id, weight) pairs,
+ * zero-padded to a byte; ceil(n_steps x step_bits / 8) bytes (malloc'd). 0 or -1. */
+int lw_race_cipher_encode(const lw_race_cipher_shape *sh, const int32_t *ids, const float *weights, int n_steps,
+                          uint8_t **bytes, size_t *n);
+/* Back: the step count from the length, ids (checked < n_vocab) and weights renormalized to
+ * sum 1 per step (all zero: the first entry alone); ids / weights sized steps x top. Refuses a
+ * length that is not a whole number of steps, an id past the vocabulary, nonzero padding. */
+int lw_race_cipher_decode(const lw_race_cipher_shape *sh, int n_vocab, const uint8_t *bytes, size_t n, int32_t *ids,
+                          float *weights, int *n_steps);
+/* Soft tokens: row t = sum_j w_tj E[id_tj] (E: n_vocab x d); with m = 1 exactly the embedding row. */
+void lw_race_cipher_rows(const float *E, int d, const int32_t *ids, const float *weights, int n_steps, int top,
+                         float *rows);
+/* The sender: [BOS] (+ chat opening) + text, then up to sh->steps greedy steps, each step's
+ * top-m tokens (ids[0] the greedy one, fed back) and their probabilities renormalized over the m;
+ * stops before an end-of-generation token. The session's sequence 0 is cleared before and after. */
+int lw_race_cipher_send(lw_session *sender, bool chat, const char *text, const lw_race_cipher_shape *sh,
+                        int32_t *ids, float *weights, int *n_steps);
+/* The receiver: [BOS] (+ chat opening), the soft-token rows as one piece, then the query (one space
+ * between pieces where the tokenizer does not add it: the channel command's join) and its greedy
+ * answer of at most answer_tokens (malloc'd). */
+int lw_race_cipher_receive(lw_session *receiver, bool chat, const float *rows, int n_rows, const char *query,
+                           int answer_tokens, char **answer);
+
 #endif

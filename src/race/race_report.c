@@ -45,7 +45,7 @@ int lw_race_make_cells(lw_race_data *d) {
 }
 
 static const char *family_name(lw_race_family f) {
-    static const char *const N[] = {"floor", "ceiling", "activation", "text"};
+    static const char *const N[] = {"floor", "ceiling", "activation", "text", "cipher"};
     return N[f];
 }
 
@@ -164,10 +164,10 @@ json_t *lw_race_report(const lw_race_data *d) {
     json_t *r = json_object(), *cells = json_array(), *comps = json_array(), *verdicts = json_object();
     int floor = floor_cell(d);
     for (int k = 0; k < d->n_cells; k++) json_array_append_new(cells, cell_json(d, k, floor));
-    /* per budget: every competing activation channel against every competing text channel */
+    /* per budget: every competing latent channel (act:, cipher) against every competing text channel */
     for (int a = 0; a < d->n_cells; a++) {
         const lw_race_channel *ca = &d->channels[d->cells[a].channel];
-        if (ca->family != LW_RACE_ACT || !ca->competes) continue;
+        if ((ca->family != LW_RACE_ACT && ca->family != LW_RACE_CIPHER) || !ca->competes) continue;
         for (int t = 0; t < d->n_cells; t++) {
             const lw_race_channel *ct = &d->channels[d->cells[t].channel];
             if (ct->family != LW_RACE_TEXT || !ct->competes || d->cells[t].budget != d->cells[a].budget) continue;

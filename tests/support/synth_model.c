@@ -379,7 +379,8 @@ static void set_hparams_kv(struct gguf_context *g, const lw_synth_params *p) {
 
 /* Generates tensor i's values and writes them (converted to its type) at the current file
  * position, followed by zero padding up to the alignment. */
-static int write_tensor_data(FILE *f, const tensor_spec *s, int index, uint64_t seed, size_t alignment) {
+static int write_tensor_data(FILE *f, const tensor_spec *s, int index, const lw_synth_params *p, size_t alignment) {
+    const uint64_t seed = p->seed;
     const int64_t n = s->ne0 * s->ne1;
     const size_t nbytes = ggml_row_size(s->type, s->ne0) * (size_t)s->ne1;
     float *values = malloc((size_t)n * sizeof *values);
@@ -391,6 +392,7 @@ static int write_tensor_data(FILE *f, const tensor_spec *s, int index, uint64_t 
     }
     uint64_t state = seed ^ (0xD1B54A32D192ED03ull * (uint64_t)(index + 1));
     lw_synth_fill_gaussian(values, n, s->mean, s->stddev, &state);
+    if (p->fill) p->fill(p->fill_ctx, s->name, s->ne0, s->ne1, values);
     if (s->type != GGML_TYPE_F32) {
         size_t got = ggml_quantize_chunk(s->type, values, converted, 0, s->ne1, s->ne0, NULL);
         if (got != nbytes) {
@@ -460,7 +462,7 @@ int lw_synth_write(const char *path, const lw_synth_params *p) {
             fprintf(stderr, "synth_model: tensor %s misplaced in %s\n", specs[i].name, path);
             goto done;
         }
-        if (write_tensor_data(f, &specs[i], i, p->seed, alignment) != 0) goto done;
+        if (write_tensor_data(f, &specs[i], i, p, alignment) != 0) goto done;
     }
     rc = 0;
 done:

@@ -39,6 +39,11 @@ typedef struct lw_synth_params {
                              norm weights are always F32 */
     bool tied;            /* true: no output.weight, logits use token_embd */
     const char *name;     /* general.name; NULL = "latentwire-synth" */
+    /* Hand-chosen weights: when set, called for every tensor after its seeded values are drawn
+     * (values: ne0 x ne1 floats, element [row][col] at row * ne0 + col, i.e. a matrix's output
+     * row times its input width), before conversion; it may overwrite any of them. NULL: none. */
+    void (*fill)(void *ctx, const char *name, int64_t ne0, int64_t ne1, float *values);
+    void *fill_ctx;
 } lw_synth_params;
 
 /* Small, fast defaults: vocab 512, width 64, 2 layers, 4 heads / 2 kv heads (head dim 16),
