@@ -107,22 +107,5 @@ int cli_load_task_pool(const char *spec, const char *data_dir, uint64_t seed, in
 }
 
 void cli_task_hash(const lw_task *parts, int n_parts, char out[65]) {
-    size_t len = 0;
-    for (int p = 0; p < n_parts; p++)
-        for (int i = 0; i < parts[p].n; i++) {
-            const lw_task_item *it = &parts[p].items[i];
-            len += strlen(it->id) + strlen(it->sender) + strlen(it->receiver) + strlen(it->gold) + 16;
-        }
-    char *buf = malloc(len + 1), *w = buf;
-    if (!buf) {
-        snprintf(out, 65, "%s", "out-of-memory");
-        return;
-    }
-    for (int p = 0; p < n_parts; p++)
-        for (int i = 0; i < parts[p].n; i++) {
-            const lw_task_item *it = &parts[p].items[i];
-            w += sprintf(w, "%s\x1f%s\x1f%s\x1f%s\x1f%d", it->id, it->sender, it->receiver, it->gold, p);
-        }
-    lw_sha256_buf(buf, (size_t)(w - buf), out);
-    free(buf);
+    lw_task_parts_sha256(parts, n_parts, out);
 }
