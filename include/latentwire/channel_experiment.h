@@ -102,7 +102,8 @@ typedef struct lw_channel_experiment lw_channel_experiment;
 /* The conditions of p for these sessions (they may be one session; the experiment borrows them):
  * the lists parsed (an empty list or item, an item listed twice, an unknown channel or op, a layer
  * the model has not are errors naming the option and item), layers resolved, the ac_bridge file
- * loaded, rows not applicable marked. Nothing applicable is an error saying why. NULL + message. */
+ * loaded, rows not applicable marked. Nothing applicable is an error saying why. The strings of p
+ * are borrowed: they must outlive the experiment. NULL + message. */
 lw_channel_experiment *lw_channel_experiment_new(lw_session *sender, lw_session *receiver,
                                                  const lw_channel_experiment_params *p);
 void lw_channel_experiment_free(lw_channel_experiment *e);

@@ -398,6 +398,12 @@ static int count_runs(const lw_channel_experiment *e, int n_select, int n_report
 /* acw without ac_bridge: one ridge map per (k, j), fitted on the calibration items' sender
  * texts (disjoint from the reported ones) and shared by the ops; each map's record in maps. */
 static int fit_maps(lw_channel_experiment *e, const lw_task *calib, json_t *maps) {
+    for (int c = 0; c < e->n; c++) /* a second run fits its maps again, on its own calibration items */
+        if (e->c[c].fam == FAM_ACW && !e->bridge) {
+            lw_bridge_free(e->c[c].fitted);
+            e->c[c].fitted = NULL;
+            e->c[c].p.ac_bridge = NULL;
+        }
     const char **texts = malloc(sizeof(char *) * (size_t)(calib->n ? calib->n : 1));
     if (!texts) return lw_fail("channel: out of memory");
     int n = 0;

@@ -88,6 +88,7 @@ static void panel_free(panel *a) {
 /* Every agent of the spec, its model loaded. 0 or -1 (message set). */
 static int panel_load(const lw_debate_experiment_params *p, panel *a) {
     char **items = NULL;
+    if (!p->agents) return lw_fail("debate: no agents given (--agents M1.gguf[:TEMP],...)");
     int n = parse_agents(p->agents, &items), rc = 0;
     if (n < 0) return -1;
     if (n > MAX_AGENTS) rc = lw_fail("--agents: at most %d agents (got %d)", MAX_AGENTS, n);
