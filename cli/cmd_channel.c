@@ -99,9 +99,8 @@ static void progress(void *ctx, int done, int total) {
     if (cli_is_tty()) fprintf(stderr, "\rchannel: %d/%d runs%s", done, total, done == total ? "\n" : "");
 }
 
-/* The selection lines, the title, the table (rows not applicable say why) and the paired
- * differences against the reference row. */
-static void print_result(const opts *o, const lw_channel_experiment_result *r) {
+/* The selection lines, the title and the table (rows not applicable say why). */
+static void print_rows(const opts *o, const lw_channel_experiment_result *r) {
     for (int c = 0; c < r->n_choices; c++)
         printf("selection: %s -> %s (mean score %.3f on %d selection items; %d settings swept)\n",
                r->choices[c].family, r->choices[c].chosen, r->choices[c].score, r->choices[c].n_items,
@@ -123,6 +122,10 @@ static void print_result(const opts *o, const lw_channel_experiment_result *r) {
                    t->b_forwarded / n, t->b_generated / n, (double)(t->a_passes + t->b_passes) / n,
                    t->message_bytes / n, 1000 * t->wall_s / n);
     }
+}
+
+/* The paired differences against the reference row (text, else the first row that ran). */
+static void print_differences(const lw_channel_experiment_result *r) {
     if (r->reference < 0) return;
     const char *ref = r->rows[r->reference].name;
     printf("\npaired differences in accuracy against %s (same items; Newcombe's score interval, McNemar's exact p):\n",
@@ -182,7 +185,10 @@ int cmd_channel(int argc, char **argv) {
     models m = {0};
     lw_channel_experiment_result *r = NULL;
     int rc = run(&o, &m, &r) == 0 ? 0 : cli_fail_lib("channel");
-    if (rc == 0) print_result(&o, r);
+    if (rc == 0) {
+        print_rows(&o, r);
+        print_differences(r);
+    }
     if (rc == 0 && o.json && lw_channel_experiment_save(r, o.json) != 0) rc = cli_fail_lib("channel");
     lw_channel_experiment_result_free(r);
     close_models(&m);
