@@ -3,6 +3,7 @@
 #define LW_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "latentwire/files.h"
@@ -85,6 +86,10 @@ const char *cli_default_data_dir(void);
 /* A task from "FILE.jsonl", "story:N", "gsm8k:N", "fv:NAME[:N]", "skill:NAME[:N]" or "bio:N" (data_dir:
  * ../shared/data). 0 or -1 (message set). */
 int cli_load_task(const char *spec, const char *data_dir, uint64_t seed, lw_task *out);
+
+/* The file of the function-vectors task NAME (fv:NAME of spec) under data_dir: abstractive/NAME.json,
+ * else extractive/NAME.json, into path. 0 or -1 (message naming both folders and the data directory). */
+int cli_task_fv_path(const char *spec, const char *name, const char *data_dir, char *path, size_t cap);
 
 /* A pool for a task to be split (lw_task_split) into the items reported and `extra` others
  * (selection, calibration) from the same source. Count-based specs (story:N, gsm8k:N, bio:N,

@@ -110,22 +110,12 @@ static int parse_opts(int argc, char **argv, opts *o, int *status) {
     return 0;
 }
 
-/* The path of fv:NAME's file under the data directory. 0 or -1 (message set). */
-static int fv_path(const char *spec, const char *name, const char *data, char *path, size_t cap) {
-    snprintf(path, cap, "%s/function_vectors/abstractive/%s.json", data, name);
-    if (access(path, R_OK) == 0) return 0;
-    snprintf(path, cap, "%s/function_vectors/extractive/%s.json", data, name);
-    if (access(path, R_OK) == 0) return 0;
-    return lw_fail("--task %s: no %s.json in %s/function_vectors/abstractive or extractive (pass --data DIR, or set "
-                   "LW_SHARED_DIR to the folder that holds data/)", spec, name, data);
-}
-
 static int load_task(const opts *o, lw_task *t) {
     if (!strncmp(o->task, "skill:", 6)) return lw_task_skill(o->task + 6, o->k_shot, o->items, o->seed, t);
     if (!strncmp(o->task, "fv:", 3)) {
         char path[4096];
         if (strchr(o->task + 3, '/') || !o->task[3]) return lw_fail("--task %s: fv:NAME needs a task name", o->task);
-        if (fv_path(o->task, o->task + 3, o->data, path, sizeof path) != 0) return -1;
+        if (cli_task_fv_path(o->task, o->task + 3, o->data, path, sizeof path) != 0) return -1;
         return lw_task_skill_from_function_vectors(path, o->k_shot, o->items, o->seed, t);
     }
     if (strchr(o->task, ':') && access(o->task, F_OK) != 0)

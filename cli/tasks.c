@@ -19,6 +19,16 @@ static int need_file(const char *spec, const char *path, const char *data_dir) {
                    spec, path, strerror(errno), data_dir);
 }
 
+int cli_task_fv_path(const char *spec, const char *name, const char *data_dir, char *path, size_t cap) {
+    snprintf(path, cap, "%s/function_vectors/abstractive/%s.json", data_dir, name);
+    if (lw_check_regular_file(path) != 0) /* not abstractive (never opened: a FIFO would block) */
+        snprintf(path, cap, "%s/function_vectors/extractive/%s.json", data_dir, name);
+    if (access(path, R_OK) == 0) return 0;
+    return lw_fail("--task %s: no %s.json in %s/function_vectors/abstractive or extractive (the data directory is %s: "
+                   "pass --data DIR, or set LW_SHARED_DIR to the folder that holds data/)",
+                   spec, name, data_dir, data_dir);
+}
+
 /* "FILE.jsonl" | "story:N" | "gsm8k:N" | "fv:NAME[:N]" (function_vectors task, 5-shot) |
  * "bio:N"; named sources read data_dir (cli_default_data_dir()). */
 int cli_load_task(const char *spec, const char *data_dir, uint64_t seed, lw_task *out) {
@@ -49,13 +59,7 @@ int cli_load_task(const char *spec, const char *data_dir, uint64_t seed, lw_task
             *colon = '\0';
             if (!cli_parse_int(colon + 1, 1, 1000000, &n)) return lw_fail("--task %s: fv:NAME:N needs a count", spec);
         }
-        snprintf(path, sizeof path, "%s/function_vectors/abstractive/%s.json", data_dir, name);
-        if (lw_check_regular_file(path) != 0) /* not abstractive (never opened: a FIFO would block) */
-            snprintf(path, sizeof path, "%s/function_vectors/extractive/%s.json", data_dir, name);
-        if (access(path, R_OK) != 0)
-            return lw_fail("--task %s: no %s.json in %s/function_vectors/abstractive or extractive (the data directory "
-                           "is %s: pass --data DIR, or set LW_SHARED_DIR to the folder that holds data/)",
-                           spec, name, data_dir, data_dir);
+        if (cli_task_fv_path(spec, name, data_dir, path, sizeof path) != 0) return -1;
         return lw_task_from_function_vectors(path, 5, (int)n, seed, out);
     }
     if (!strncmp(spec, "skill:", 6)) { /* a templated skill (lw_task_skill), 5 demonstrations */
@@ -107,22 +111,5 @@ int cli_load_task_pool(const char *spec, const char *data_dir, uint64_t seed, in
 }
 
 void cli_task_hash(const lw_task *parts, int n_parts, char out[65]) {
-    size_t len = 0;
-    for (int p = 0; p < n_parts; p++)
-        for (int i = 0; i < parts[p].n; i++) {
-            const lw_task_item *it = &parts[p].items[i];
-            len += strlen(it->id) + strlen(it->sender) + strlen(it->receiver) + strlen(it->gold) + 16;
-        }
-    char *buf = malloc(len + 1), *w = buf;
-    if (!buf) {
-        snprintf(out, 65, "%s", "out-of-memory");
-        return;
-    }
-    for (int p = 0; p < n_parts; p++)
-        for (int i = 0; i < parts[p].n; i++) {
-            const lw_task_item *it = &parts[p].items[i];
-            w += sprintf(w, "%s\x1f%s\x1f%s\x1f%s\x1f%d", it->id, it->sender, it->receiver, it->gold, p);
-        }
-    lw_sha256_buf(buf, (size_t)(w - buf), out);
-    free(buf);
+    lw_task_parts_sha256(parts, n_parts, out);
 }

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "latentwire/error.h"
 #include "latentwire/files.h"
+#include "latentwire/json.h"
 #include "latentwire/textio.h"
 
 int cli_fail(const char *verb, const char *fmt, ...) {
@@ -248,12 +249,7 @@ int cli_check_data_dir(const char *dir, const char *option) {
 }
 
 json_t *cli_json_text(const char *s) {
-    size_t n = s ? strlen(s) : 0;
-    char *clean = malloc(3 * n + 1);
-    lw_utf8_sanitize(s ? s : "", n, clean);
-    json_t *j = json_string(clean);
-    free(clean);
-    return j;
+    return lw_json_text(s);
 }
 
 int cli_print_json(const char *verb, json_t *root) {

@@ -14,6 +14,11 @@ extern "C" {
 /* Writes root to path (indented, a final newline) through a temp file + rename. 0 or -1 (error set). */
 int lw_json_save(const char *path, const json_t *root);
 
+/* A JSON string of s as whole UTF-8 characters: generated text can end inside a character
+ * (byte-level tokens); bytes that form none become U+FFFD, which a strict decoder accepts. NULL
+ * is "". New reference. */
+json_t *lw_json_text(const char *s);
+
 /* jansson's parse error as a user reads it: its messages name jansson's own flags
  * ("\\u0000 is not allowed without JSON_ALLOW_NUL"); those are said in plain words. */
 const char *lw_json_error_text(const json_error_t *err);

@@ -73,6 +73,10 @@ bool lw_last_number(const char *s, double *out);
  * part keeps the pool's order. 0, or -1 (nothing returned) when the pool has too few distinct texts. */
 int lw_task_split(const lw_task *pool, const int *sizes, int n_parts, uint64_t seed, lw_task *parts);
 
+/* sha256 over every item's fields (id, sender, receiver, gold) of parts[0..n_parts) and which part
+ * each is in: a resumed run must see the very same items in the very same parts. */
+void lw_task_parts_sha256(const lw_task *parts, int n_parts, char out[65]);
+
 /* ---- readers for ../shared/data ---- */
 
 /* function_vectors ICL task (a JSON list of {"input","output"}): each item's receiver is

@@ -1,0 +1,368 @@
+/* The channel and debate experiments through the library alone (latentwire/channel_experiment.h,
+ * no CLI), on the toy TinyStories models in ../shared/models (exit 77 without them):
+ *  - the text channel's accuracy equals the mean of lw_score over answers generated item by item
+ *    with lw_channel_run, and its records hold those very answers; the none row likewise;
+ *  - a resumed run (records cut after a few lines) runs only what is missing and gives the
+ *    same accuracies;
+ *  - with two AC settings the one reported is the best on the selection items, recomputed here
+ *    with lw_channel_run on the items the summary lists;
+ *  - the debate's vote and agent-0 accuracies equal the means of lw_score over lw_debate_run's
+ *    answers item by item, and the paired difference their difference;
+ *  - bad lists and agents, and nothing applicable, are one message and no experiment. */
+#include <jansson.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "latentwire/channel_experiment.h"
+#include "latentwire/error.h"
+#include "support/testutil.h"
+
+static lw_model *MS, *MT;     /* stories260K, tinystories656K */
+static lw_session *SA, *SB;   /* two sessions on stories260K: sender and receiver */
+static lw_session *ST;        /* one on tinystories656K */
+static char PATH_S[1200];
+
+static lw_session *session(lw_model *m) {
+    lw_session_params sp = lw_session_default_params();
+    sp.n_threads = 2;
+    return lw_session_new(m, sp);
+}
+
+static int setup(void **state) {
+    (void)state;
+    const char *s = lw_test_shared_path("models/stories260K.gguf"), *t = lw_test_shared_path("models/tinystories656K.gguf");
+    if (!s || !t) return -1;
+    snprintf(PATH_S, sizeof PATH_S, "%s", s);
+    MS = lw_model_load(s, lw_model_default_params());
+    MT = lw_model_load(t, lw_model_default_params());
+    if (!MS || !MT) return -1;
+    SA = session(MS);
+    SB = session(MS);
+    ST = session(MT);
+    return SA && SB && ST ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    lw_session_free(SA);
+    lw_session_free(SB);
+    lw_session_free(ST);
+    lw_model_free(MS);
+    lw_model_free(MT);
+    return 0;
+}
+
+static int counted_runs;
+static void count_progress(void *ctx, int done, int total) {
+    (void)ctx;
+    (void)done;
+    (void)total;
+    counted_runs++;
+}
+
+static lw_channel_experiment_params small_params(void) {
+    lw_channel_experiment_params p = lw_channel_experiment_default_params();
+    p.sender = p.receiver = "stories260K";
+    p.task = "story";
+    p.message_tokens = 12;
+    p.answer_tokens = 6;
+    p.resamples = 200;
+    p.on_progress = count_progress;
+    return p;
+}
+
+/* A channel's answer to one item, as the experiment's condition of that kind runs it. */
+static char *answer(lw_channel_kind kind, const lw_channel_experiment_params *ep, const lw_task_item *it) {
+    lw_channel_params cp = lw_channel_default_params();
+    cp.kind = kind;
+    cp.sender_temp = 0.0f;
+    cp.message_tokens = ep->message_tokens;
+    cp.answer_tokens = ep->answer_tokens;
+    cp.seed = ep->seed;
+    lw_channel_result r;
+    assert_int_equal(lw_channel_run(SA, SB, &cp, it->sender, it->receiver, &r, NULL), 0);
+    char *out = strdup(r.output);
+    lw_channel_result_free(&r);
+    return out;
+}
+
+static const lw_channel_experiment_row *row_named(const lw_channel_experiment_result *r, const char *name) {
+    for (int c = 0; c < r->n_rows; c++)
+        if (!strcmp(r->rows[c].name, name)) return &r->rows[c];
+    fail_msg("no row %s", name);
+    return NULL;
+}
+
+/* The records of a records file by "condition id": their outputs (lines after the settings line). */
+static json_t *records_by_key(const char *path) {
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    json_t *by = json_object();
+    char line[1 << 16];
+    for (int n = 0; fgets(line, sizeof line, f); n++) {
+        json_t *o = json_loads(line, 0, NULL);
+        assert_non_null(o);
+        if (n > 0) {
+            char key[512];
+            snprintf(key, sizeof key, "%s %s", json_string_value(json_object_get(o, "condition")),
+                     json_string_value(json_object_get(o, "id")));
+            json_object_set(by, key, json_object_get(o, "output"));
+        }
+        json_decref(o);
+    }
+    fclose(f);
+    return by;
+}
+
+/* ------------------------------------------------------------------ channel */
+
+static void test_text_accuracy_recomputed(void **state) {
+    (void)state;
+    lw_task t;
+    assert_int_equal(lw_task_story(6, 1, &t), 0);
+    lw_channel_experiment_params p = small_params();
+    p.channels = "none,text";
+    p.message_tokens = 24; /* long enough for the sender to repeat the name now and then */
+    p.answer_tokens = 8;
+    p.records = lw_test_tmpfile("exp-records.jsonl");
+    lw_channel_experiment *e = lw_channel_experiment_new(SA, SB, &p);
+    assert_non_null(e);
+    int ns, nc;
+    lw_channel_experiment_needs(e, &ns, &nc);
+    assert_int_equal(ns, 0); /* nothing swept, no map fitted: the whole pool is reported */
+    assert_int_equal(nc, 0);
+    lw_channel_experiment_result *r = NULL;
+    counted_runs = 0;
+    assert_int_equal(lw_channel_experiment_run(e, &t, -1, &r), 0);
+    assert_int_equal(counted_runs, 2 * t.n);
+    assert_int_equal(r->n_report, t.n);
+    assert_int_equal(r->n_rows, 2);
+    assert_string_equal(r->rows[r->reference].name, "text");
+    json_t *recs = records_by_key(p.records);
+    const lw_channel_kind kinds[2] = {LW_CHANNEL_NONE, LW_CHANNEL_TEXT};
+    const char *names[2] = {"none", "text"};
+    double mean[2] = {0, 0};
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < t.n; i++) {
+            char *out = answer(kinds[k], &p, &t.items[i]), key[512];
+            mean[k] += lw_score(&t.items[i], out) / t.n;
+            snprintf(key, sizeof key, "%s %s", names[k], t.items[i].id);
+            assert_string_equal(json_string_value(json_object_get(recs, key)), out);
+            free(out);
+        }
+    assert_true(mean[1] > 0); /* the toy sender repeats the name now and then: something to compare */
+    for (int k = 0; k < 2; k++) {
+        const lw_channel_experiment_row *w = row_named(r, names[k]);
+        assert_int_equal(w->n, t.n);
+        assert_true(fabs(w->accuracy.mean - mean[k]) < 1e-12);
+    }
+    /* none - text, paired on the same items */
+    assert_true(row_named(r, "none")->compared);
+    assert_true(fabs(row_named(r, "none")->difference.mean - (mean[0] - mean[1])) < 1e-12);
+    json_t *acc = json_object_get(json_object_get(json_object_get(r->summary, "conditions"), "text"), "accuracy");
+    assert_true(fabs(json_number_value(json_object_get(acc, "mean")) - mean[1]) < 1e-12);
+    /* the summary as a file */
+    const char *js = lw_test_tmpfile("exp-summary.json");
+    assert_int_equal(lw_channel_experiment_save(r, js), 0);
+    json_t *back = json_load_file(js, 0, NULL);
+    assert_true(json_equal(back, r->summary));
+    json_decref(back);
+    json_decref(recs);
+
+    /* resumed: the records cut after the settings line and 5 records, plus a torn line */
+    char partial[1300], cmd[3000];
+    snprintf(partial, sizeof partial, "%s.partial", p.records);
+    snprintf(cmd, sizeof cmd, "head -n 6 %s > %s && printf '{\"split\":\"rep' >> %s", p.records, partial, partial);
+    assert_int_equal(system(cmd), 0);
+    p.resume = true;
+    lw_channel_experiment *e2 = lw_channel_experiment_new(SA, SB, &p);
+    lw_channel_experiment_result *r2 = NULL;
+    counted_runs = 0;
+    assert_int_equal(lw_channel_experiment_run(e2, &t, -1, &r2), 0);
+    assert_int_equal(counted_runs, 2 * t.n - 5); /* only the missing runs ran */
+    for (int k = 0; k < 2; k++)
+        assert_true(fabs(row_named(r2, names[k])->accuracy.mean - mean[k]) < 1e-12);
+    lw_channel_experiment_result_free(r2);
+    lw_channel_experiment_free(e2);
+    lw_channel_experiment_result_free(r);
+    lw_channel_experiment_free(e);
+    lw_task_free(&t);
+}
+
+/* Story items scored by containment of "was": AC settings then score differently. */
+static void gold_was(lw_task *t) {
+    for (int i = 0; i < t->n; i++) {
+        free(t->items[i].gold);
+        t->items[i].gold = strdup("was");
+        t->items[i].scorer = LW_SCORE_CONTAINS;
+    }
+}
+
+static const lw_task_item *item_by_id(const lw_task *t, const char *id) {
+    for (int i = 0; i < t->n; i++)
+        if (!strcmp(t->items[i].id, id)) return &t->items[i];
+    fail_msg("no item %s", id);
+    return NULL;
+}
+
+static void test_selection_recomputed(void **state) {
+    (void)state;
+    lw_task pool;
+    assert_int_equal(lw_task_story(40, 3, &pool), 0);
+    gold_was(&pool);
+    lw_channel_experiment_params p = small_params();
+    p.channels = "none,ac";
+    p.k_layers = "0,2";
+    p.j_layers = "1";
+    p.select = 6;
+    lw_channel_experiment *e = lw_channel_experiment_new(SA, SB, &p);
+    assert_non_null(e);
+    int ns, nc;
+    lw_channel_experiment_needs(e, &ns, &nc);
+    assert_int_equal(ns, 6);
+    assert_int_equal(nc, 0);
+    lw_channel_experiment_result *r = NULL;
+    assert_int_equal(lw_channel_experiment_run(e, &pool, 4, &r), 0);
+    assert_int_equal(r->n_report, 4);
+    assert_int_equal(r->n_select, 6);
+    assert_int_equal(r->n_choices, 1);
+    /* each setting's mean score on the selection items the summary lists, recomputed */
+    json_t *ids = json_object_get(json_object_get(r->summary, "selection"), "items");
+    assert_int_equal(json_array_size(ids), 6);
+    const int ks[2] = {0, 2}, js[1] = {1};
+    double best = -1;
+    char best_name[64] = "";
+    for (int a = 0; a < 2; a++)
+        for (int b = 0; b < 1; b++) {
+            lw_channel_params cp = lw_channel_default_params();
+            cp.kind = LW_CHANNEL_AC;
+            cp.ac_k = ks[a];
+            cp.ac_j = js[b];
+            cp.answer_tokens = p.answer_tokens;
+            cp.message_tokens = p.message_tokens;
+            double m = 0;
+            size_t i;
+            json_t *id;
+            json_array_foreach(ids, i, id) {
+                const lw_task_item *it = item_by_id(&pool, json_string_value(id));
+                lw_channel_result res;
+                assert_int_equal(lw_channel_run(SA, SB, &cp, it->sender, it->receiver, &res, NULL), 0);
+                m += lw_score(it, res.output);
+                lw_channel_result_free(&res);
+            }
+            m /= 6;
+            if (m > best) best = m, snprintf(best_name, sizeof best_name, "ac[k=%d,j=%d,replace]", ks[a], js[b]);
+        }
+    assert_string_equal(r->choices[0].family, "ac");
+    assert_string_equal(r->choices[0].chosen, best_name);
+    assert_true(fabs(r->choices[0].score - best) < 1e-12);
+    assert_int_equal(r->choices[0].n_settings, 2);
+    assert_non_null(row_named(r, best_name));
+    lw_channel_experiment_result_free(r);
+    lw_channel_experiment_free(e);
+    lw_task_free(&pool);
+}
+
+static void test_refusals(void **state) {
+    (void)state;
+    const struct {
+        const char *channels, *k, *ops, *needle;
+    } cases[] = {
+        {"none,none", "mid", "replace", "\"none\" is listed twice"},
+        {"none,bogus", "mid", "replace", "--channel \"bogus\""},
+        {"ac", "99", "replace", "\"99\" is not a layer of the sender"},
+        {"ac", "0,0", "replace", "\"0\" is listed twice"},
+        {"ac", "mid", "sum,bogus", "--op \"bogus\""},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        lw_channel_experiment_params p = small_params();
+        p.channels = cases[c].channels;
+        p.k_layers = cases[c].k;
+        p.ops = cases[c].ops;
+        lw_clear_error();
+        assert_null(lw_channel_experiment_new(SA, SB, &p));
+        if (!strstr(lw_last_error(), cases[c].needle)) fail_msg("%s: got \"%s\"", cases[c].needle, lw_last_error());
+    }
+    /* CIPHER between two vocabularies is not applicable; alone, nothing is left to run */
+    lw_channel_experiment_params p = small_params();
+    p.channels = "cipher";
+    assert_null(lw_channel_experiment_new(SA, ST, &p));
+    assert_non_null(strstr(lw_last_error(), "nothing to run: cipher: the sender's and the receiver's vocabularies differ"));
+    /* debate agents */
+    lw_debate_experiment_params dp = lw_debate_experiment_default_params();
+    lw_task t;
+    assert_int_equal(lw_task_story(1, 1, &t), 0);
+    lw_debate_experiment_result dr;
+    char spec[4000];
+    snprintf(spec, sizeof spec, "%s:0,%s:0.0", PATH_S, PATH_S);
+    dp.agents = spec;
+    assert_int_not_equal(lw_debate_experiment_run(&dp, &t, &dr), 0);
+    assert_non_null(strstr(lw_last_error(), "this greedy agent is listed twice"));
+    snprintf(spec, sizeof spec, "%s:-1", PATH_S);
+    assert_int_not_equal(lw_debate_experiment_run(&dp, &t, &dr), 0);
+    assert_non_null(strstr(lw_last_error(), "must be a number >= 0"));
+    lw_task_free(&t);
+}
+
+/* ------------------------------------------------------------------ debate */
+
+static void test_debate_recomputed(void **state) {
+    (void)state;
+    lw_task t;
+    assert_int_equal(lw_task_story(4, 5, &t), 0);
+    lw_debate_experiment_params p = lw_debate_experiment_default_params();
+    char spec[4000];
+    snprintf(spec, sizeof spec, "%s:0,%s:0.9", PATH_S, PATH_S);
+    p.agents = spec;
+    p.debate.rounds = 2;
+    p.debate.answer_tokens = 6;
+    p.debate.seed = 11;
+    p.resamples = 200;
+    p.session.n_threads = 2;
+    p.records = lw_test_tmpfile("debate-records.jsonl");
+    lw_debate_experiment_result r;
+    assert_int_equal(lw_debate_experiment_run(&p, &t, &r), 0);
+    assert_int_equal(r.n_agents, 2);
+    assert_int_equal(r.n_items, t.n);
+    /* the same debates by hand: two agents on sessions of the same model */
+    lw_agent agents[2] = {{SA, 0.0f}, {SB, 0.9f}};
+    double vote = 0, solo = 0;
+    for (int i = 0; i < t.n; i++) {
+        char q[4096];
+        snprintf(q, sizeof q, "%s%s%s", t.items[i].sender, *t.items[i].sender ? " " : "", t.items[i].receiver);
+        lw_debate_params dp = p.debate;
+        lw_debate_result dr;
+        assert_int_equal(lw_debate_run(agents, 2, &dp, q, &dr), 0);
+        vote += lw_score(&t.items[i], dr.final) / t.n;
+        solo += lw_score(&t.items[i], dr.answers[0]) / t.n;
+        lw_debate_result_free(&dr);
+    }
+    assert_true(fabs(r.vote.mean - vote) < 1e-12);
+    assert_true(fabs(r.solo.mean - solo) < 1e-12);
+    assert_true(fabs(r.difference.mean - (vote - solo)) < 1e-12);
+    char *text = lw_test_read_file(p.records);
+    assert_int_equal(lw_test_count_lines(text), t.n); /* one record per item */
+    free(text);
+    lw_task_free(&t);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_text_accuracy_recomputed),
+        cmocka_unit_test(test_selection_recomputed),
+        cmocka_unit_test(test_debate_recomputed),
+    };
+    if (!lw_test_shared_path("models/stories260K.gguf") || !lw_test_shared_path("models/tinystories656K.gguf")) {
+        fprintf(stderr, "skipped: the toy models in ../shared are not there (set LW_SHARED_DIR)\n");
+        return 77;
+    }
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
