@@ -118,10 +118,13 @@ static void print_table(const lw_probe_result *r) {
     }
 }
 
-/* Loads a model and checks the layer against its blocks. */
+/* Loads a model and checks the layer against its blocks; NULL after printing why. */
 static lw_model *load_model(const char *path, long layer, const char *flag, int *width) {
     lw_model *m = lw_model_load(path, cli_model_params());
-    if (!m) return NULL;
+    if (!m) {
+        cli_fail_lib("panel");
+        return NULL;
+    }
     lw_model_info info;
     lw_model_get_info(m, &info);
     if (layer >= info.n_layer) {
@@ -156,7 +159,6 @@ static int run(opts *o) {
     int rc = 0;
     if (!(models.model[0] = load_model(o->a, o->layer[0], "--layer-a", &pair.dim_a))) rc = 1;
     if (rc == 0 && !(models.model[1] = load_model(o->b, o->layer[1], "--layer-b", &pair.dim_b))) rc = 1;
-    if (rc == 1 && lw_last_error()[0]) rc = cli_fail_lib("panel");
     lw_probe_result r = {0};
     if (rc == 0 && lw_probe_panel(&pair, &o->p, &r) != 0) rc = cli_fail_lib("panel");
     if (rc == 0) {
