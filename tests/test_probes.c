@@ -16,6 +16,7 @@
 
 #include "common/rng.h"
 #include "latentwire/probes.h"
+#include "latentwire/report.h"
 #include "panel/probe_internal.h"
 #include "support/testutil.h"
 
@@ -351,6 +352,37 @@ static void test_bad_pair(void **state) {
     lw_bridge_free(b);
 }
 
+/* probes.json through lw_probe_save, rendered by the report as a probe table; names escaped. */
+static void test_save_and_report(void **state) {
+    (void)state;
+    float I[DB * DA] = {0};
+    lw_bridge *b = exact_bridge(I, DA, DB, 6);
+    lw_probe_pair pair = {"gemma <b>", "smol", DA, DB, synth_embed, NULL, b, NULL};
+    lw_probe_stat st[2] = {{"chaining", "hop1_top1", {0.25, 0.1, 0.5, 40, "clopper-pearson"}, NAN, "chaining:hop1",
+                            "top1", "retrieved"},
+                           {"symbolic", "aggregation_lift", {-0.125, -0.3, 0.05, 16, "newcombe"}, 0.042, "", "top1",
+                            "lift"}};
+    lw_item_record rec[1] = {{"chaining:hop1", "i0", "top1", NULL, 1}};
+    lw_probe_result r = {.stats = st, .n_stats = 2, .records = rec, .n_records = 1};
+    lw_probe_params p = lw_probe_default_params();
+    const char *dir = lw_test_fresh_dir("probes_save");
+    assert_int_equal(lw_probe_save(dir, &pair, &p, &r, NULL, "{\"a\": \"x\"}"), 0);
+    const char *in[] = {lw_test_join(dir, "probes.json")};
+    char *page = lw_report_html(in, 1, NULL);
+    if (!page) fail_msg("report: %s", lw_last_error());
+    assert_non_null(strstr(page, "<h3>chaining</h3>"));
+    assert_non_null(strstr(page, "<td>hop1_top1</td><td>40</td><td>+0.250 [+0.100, +0.500]</td><td>-</td>"));
+    assert_non_null(strstr(page, "<td>aggregation_lift</td><td>16</td><td>-0.125 [-0.300, +0.050]</td><td>0.042</td>"));
+    assert_non_null(strstr(page, "gemma &lt;b&gt;"));
+    assert_null(strstr(page, "<b>"));
+    free(page);
+    char *recs = lw_test_read_file(lw_test_join(dir, "records.jsonl"));
+    assert_non_null(strstr(recs, "latentwire.items/1"));
+    assert_non_null(strstr(recs, "chaining:hop1"));
+    free(recs);
+    lw_bridge_free(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spearman),
@@ -360,6 +392,7 @@ int main(void) {
         cmocka_unit_test(test_chaining_exact_inverse),
         cmocka_unit_test(test_compositionality_planted_vs_random),
         cmocka_unit_test(test_bad_pair),
+        cmocka_unit_test(test_save_and_report),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
