@@ -1,7 +1,7 @@
 /* A re-quantized copy of a GGUF model (lw_model_quantize): the versioning probe's second
  * "version" of a model is the same weights at another quantization, labelled as quantization
  * drift. llama_model_quantize with allow_requantize: a model that is already quantized (the
- * fetched Q8_0 files) is requantized from its quantized weights. Written to a temporary name in
+ * fetched Gemma 3 270M is Q4_K_M, SmolLM2 Q4_1) is requantized from its quantized weights. Written to a temporary name in
  * the output's directory and renamed, so a failed run leaves nothing. */
 #include <stdio.h>
 #include <stdlib.h>
