@@ -1,6 +1,7 @@
 /* latentwire panel probes ...: the probe panel (latentwire/probes.h) on two models named on the
  * command line at a layer each and a bridge between them; a table on stdout, probes.json and the
  * per-item records a pre-registered verdict reads. */
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,14 +164,14 @@ static int run(opts *o) {
     if (rc == 0 && lw_probe_panel(&pair, &o->p, &r) != 0) rc = cli_fail_lib("panel");
     if (rc == 0) {
         print_table(&r);
-        char settings[1024];
-        snprintf(settings, sizeof settings,
-                 "{\"a\": \"%s\", \"layer_a\": %ld, \"b\": \"%s\", \"layer_b\": %ld, \"bridge\": \"%s\", "
-                 "\"inverse\": \"%s\"}",
-                 pair.name_a, o->layer[0], pair.name_b, o->layer[1], base_name(o->bridge),
-                 o->inverse ? base_name(o->inverse) : "fitted");
-        if (lw_probe_save(o->out, &pair, &o->p, &r, plan_sha[0] ? plan_sha : NULL, settings) != 0)
-            rc = cli_fail_lib("panel");
+        json_t *sj = json_pack("{s:s, s:I, s:s, s:I, s:s, s:s}", "a", pair.name_a, "layer_a", (json_int_t)o->layer[0],
+                               "b", pair.name_b, "layer_b", (json_int_t)o->layer[1], "bridge", base_name(o->bridge),
+                               "inverse", o->inverse ? base_name(o->inverse) : "fitted");
+        char *settings = sj ? json_dumps(sj, JSON_COMPACT) : NULL;
+        if (!settings || lw_probe_save(o->out, &pair, &o->p, &r, plan_sha[0] ? plan_sha : NULL, settings) != 0)
+            rc = settings ? cli_fail_lib("panel") : cli_fail("panel", "out of memory");
+        free(settings);
+        json_decref(sj);
         if (rc == 0) printf("wrote %s/probes.json, records.jsonl\n", o->out);
     }
     lw_probe_result_free(&r);

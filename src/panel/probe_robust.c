@@ -74,7 +74,7 @@ static int near_identical(lw_probe_ctx *c) {
     if (rc == 0) rc = lw_probe_embed(c, 1, &g, &Y);
     if (rc == 0 && !(M = lw_probe_map(c->pair->bridge, X, n))) rc = -1;
     lists near = {0}, rnd = {0};
-    int32_t *q_of = malloc(sizeof *q_of * (size_t)n), *gold = malloc(sizeof *gold * (size_t)n);
+    int32_t *gold = malloc(sizeof *gold * (size_t)n);
     int32_t *others = malloc(sizeof *others * (size_t)n);
     near.off = malloc(sizeof *near.off * (size_t)(n + 1)), rnd.off = malloc(sizeof *rnd.off * (size_t)(n + 1));
     near.ids = malloc(sizeof *near.ids * (size_t)n * (size_t)n), rnd.ids = malloc(sizeof *rnd.ids * (size_t)n * (size_t)n);
@@ -82,7 +82,7 @@ static int near_identical(lw_probe_ctx *c) {
     double *hn = malloc(sizeof *hn * (size_t)n), *hr = malloc(sizeof *hr * (size_t)n);
     char(*id)[16] = malloc(sizeof *id * (size_t)n);
     const char **ids = malloc(sizeof *ids * (size_t)n);
-    if (rc == 0 && !(q_of && gold && others && near.off && rnd.off && near.ids && rnd.ids && Q && hn && hr && id && ids))
+    if (rc == 0 && !(gold && others && near.off && rnd.off && near.ids && rnd.ids && Q && hn && hr && id && ids))
         rc = lw_fail("probes: out of memory");
     int nq = 0;
     lw_rng rng;
@@ -122,7 +122,7 @@ static int near_identical(lw_probe_ctx *c) {
     if (rc == 0)
         rc = lw_probe_stat_paired(c, P, "near_minus_random_top1", P ":near", P ":near_control", "top1", hn, hr, nq,
                                   "how much one-word edits confuse the channel beyond random distractors");
-    free(X), free(Y), free(M), free(q_of), free(gold), free(others), free(Q), free(hn), free(hr), free(id), free(ids);
+    free(X), free(Y), free(M), free(gold), free(others), free(Q), free(hn), free(hr), free(id), free(ids);
     lists_free(&near), lists_free(&rnd);
     lw_probe_texts_free(&g);
     return rc;
