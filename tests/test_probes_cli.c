@@ -142,8 +142,26 @@ static void test_real_smollm2(void **state) {
     free(err);
 }
 
+/* panel probes and quantize print their usage on stdout and exit 0 for --help / -h (also after
+ * other options). */
+static void test_help(void **state) {
+    (void)state;
+    const char *verbs[] = {"panel probes", "quantize"};
+    for (int i = 0; i < 2; i++)
+        for (int h = 0; h < 3; h++) {
+            char args[256], *o, *e;
+            snprintf(args, sizeof args, "%s %s", verbs[i], h == 0 ? "--help" : h == 1 ? "-h" : "--seed 1 --help");
+            int rc = lw_test_run_cli(args, &o, &e);
+            if (rc != 0 || strncmp(o, "usage:", 6) != 0 || *e)
+                fail_msg("`latentwire %s`: exit %d, stdout: %.80s, stderr: %s", args, rc, o, e);
+            free(o);
+            free(e);
+        }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_help),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_real_smollm2),
     };
