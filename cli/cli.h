@@ -25,6 +25,8 @@ int cmd_channel(int argc, char **argv);
 int cmd_debate(int argc, char **argv);
 int cmd_verdict(int argc, char **argv);
 int cmd_panel(int argc, char **argv);
+int cmd_panel_probes(int argc, char **argv); /* latentwire panel probes (cmd_panel_probes.c) */
+int cmd_quantize(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_codec(int argc, char **argv);

@@ -13,6 +13,7 @@
 
 static const char *USAGE =
     "usage: latentwire panel patching --receivers M1[,M2...] --donors M1[,M2...] --out DIR [options]\n"
+    "       latentwire panel probes --help   (the probe panel: compositionality, chaining, robustness, symbolic)\n"
     "  every receiver x donor x depth cell scores, on the same prompts, the donor's residual patched into the\n"
     "  receiver (targeted) against the receiver's own mean residual (fitted baseline) and the donor's residual\n"
     "  for an irrelevant text (decoy); effect = change in the receiver's mean log-probability (nats/token) of\n"
@@ -235,5 +236,6 @@ int cmd_panel(int argc, char **argv) {
         }
         return panel_patching(argc, argv);
     }
-    return cli_fail("panel", "unknown panel '%s': patching (the probe panel is not built yet)", argv[1]);
+    if (!strcmp(argv[1], "probes")) return cmd_panel_probes(argc, argv);
+    return cli_fail("panel", "unknown panel '%s': patching or probes", argv[1]);
 }

@@ -44,11 +44,12 @@ static const struct {
     {"channel", cmd_channel, "--sender A --receiver B --task T   text / CIPHER / activation channels"},
     {"scan", cmd_scan, "--sender A [--receiver B] --task T --out DIR   layer scan of patched skill transfer"},
     {"debate", cmd_debate, "--agents A,B,... --task T   multi-agent debate with majority vote"},
-    {"panel", cmd_panel, "patching --receivers M,... --donors M,... --out DIR   patching panel with controls"},
+    {"panel", cmd_panel, "patching|probes ...   patching panel with controls; probe panel on a bridged pair"},
     {"verdict", cmd_verdict, "PLAN RECORDS...              pre-registered hypotheses decided: PASS / FAIL / INCONCLUSIVE"},
     {"report", cmd_report, "RESULTS... -o REPORT.html      one self-contained HTML page: figures and tables with CIs"},
     {"codec", cmd_codec, "fit|encode|decode|info ...  activation / text codecs at a bit budget"},
     {"race", cmd_race, "--sender A --task T --out DIR   activation vs text channels at bit budgets (merge, retrieval)"},
+    {"quantize", cmd_quantize, "IN.gguf OUT.gguf --type T   a re-quantized copy (quantization drift)"},
     {"generate", cmd_generate, "--model M --prompt TEXT [--hook ...]   text generation with hooks"},
 };
 

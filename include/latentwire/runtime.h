@@ -73,6 +73,13 @@ typedef struct {
  * loading weights: checks that need it run before minutes of work. 0 or -1 (message set). */
 int lw_model_peek_width(const char *path, int *n_embd);
 
+/* Writes a copy of the GGUF model at in_path quantized to `type` ("f16", "q8_0", "q5_k_m", "q4_k_m",
+ * "q4_0") at out_path (llama_model_quantize with allow_requantize: an already quantized model is
+ * requantized from its quantized weights, so the copy is the same model with quantization drift,
+ * not another training version). Through a temporary file and a rename; out_path must not be the
+ * input. n_threads 0 = all cores. 0 or -1 (message: an unknown type, an unreadable input...). */
+int lw_model_quantize(const char *in_path, const char *out_path, const char *type, int n_threads);
+
 /* Fills *info. Never fails for a loaded model. */
 void lw_model_get_info(const lw_model *model, lw_model_info *info);
 

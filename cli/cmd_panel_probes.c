@@ -1,0 +1,198 @@
+/* latentwire panel probes ...: the probe panel (latentwire/probes.h) on two models named on the
+ * command line at a layer each and a bridge between them; a table on stdout, probes.json and the
+ * per-item records a pre-registered verdict reads. */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "latentwire/probes.h"
+#include "latentwire/verdict.h"
+
+static const char *USAGE =
+    "usage: latentwire panel probes --a MODEL --layer-a L --b MODEL --layer-b L --bridge A2B.safetensors --out DIR\n"
+    "                               [options]\n"
+    "  does the space aligned by a bridge (A at block L -> B at block L, mean-pooled block outputs) behave like a\n"
+    "  language (compositional, chainable, robust) or like a code? Every statistic with its 95% CI and n.\n"
+    "  --probes LIST         compositionality,chaining,robustness,symbolic or all (default all)\n"
+    "  --inverse B2A.st      the inverse bridge for chaining (default: ridge fitted on --calib MRPC training sentences)\n"
+    "  --combos N            grammar combinations (default 160, at most 625); --heldout F share held out (0.25)\n"
+    "  --topsim N            sentences for topographic similarity and reorderings (default 80)\n"
+    "  --natural N           MRPC test sentences for chaining and noise (default 100)\n"
+    "  --calib N             MRPC training sentences fitting the inverse (default 200)\n"
+    "  --hops N              chaining hops (default 4)\n"
+    "  --sigmas S,...        noise levels relative to the RMS entry (default 0,0.1,0.2,0.5,1,2)\n"
+    "  --confusers N         MRPC high-overlap non-paraphrase pairs (default 60)\n"
+    "  --symbolic N          items per symbolic probe (default 40)\n"
+    "  --plan PLAN.json      record the plan's sha256 in the records, for `latentwire verdict`\n"
+    "  --resamples N --seed N --data DIR --threads N --gpu-layers N\n"
+    "  writes DIR/probes.json (every statistic) and DIR/records.jsonl (latentwire.items/1, per item).\n";
+
+typedef struct {
+    const char *a, *b, *bridge, *inverse, *out, *plan, *data;
+    long layer[2], threads;
+    lw_probe_params p;
+} opts;
+
+static int parse_sigmas(const char *v, lw_probe_params *p) {
+    char **items;
+    int n = cli_parse_list("--sigmas", v, &items);
+    if (n < 0) return -1;
+    if (n > 16) n = -1;
+    for (int i = 0; n > 0 && i < n; i++)
+        if (!cli_parse_real(items[i], 0, false, 1e6, false, &p->sigmas[i])) n = -1;
+    free(items);
+    if (n < 0) return -1;
+    p->n_sigmas = n;
+    return 0;
+}
+
+static bool set_int(const char *v, long lo, long hi, int *out) {
+    long n;
+    if (!cli_parse_int(v, lo, hi, &n)) return false;
+    *out = (int)n;
+    return true;
+}
+
+static int parse(int argc, char **argv, opts *o) {
+    o->p = lw_probe_default_params();
+    o->layer[0] = o->layer[1] = -1;
+    o->data = cli_default_data_dir();
+    long seed;
+    double x;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) return cli_option_error("panel", USAGE, a, NULL);
+        else if (!strcmp(a, "--a")) o->a = v, i++;
+        else if (!strcmp(a, "--b")) o->b = v, i++;
+        else if (!strcmp(a, "--layer-a") && cli_parse_int(v, 0, 4095, &o->layer[0])) i++;
+        else if (!strcmp(a, "--layer-b") && cli_parse_int(v, 0, 4095, &o->layer[1])) i++;
+        else if (!strcmp(a, "--bridge")) o->bridge = v, i++;
+        else if (!strcmp(a, "--inverse")) o->inverse = v, i++;
+        else if (!strcmp(a, "--out")) o->out = v, i++;
+        else if (!strcmp(a, "--plan")) o->plan = v, i++;
+        else if (!strcmp(a, "--data")) o->data = v, i++;
+        else if (!strcmp(a, "--probes")) {
+            if (!(o->p.probes = lw_probe_parse_list(v))) return cli_fail_lib("panel") + 1;
+            i++;
+        } else if (!strcmp(a, "--combos") && set_int(v, 8, 625, &o->p.n_combos)) i++;
+        else if (!strcmp(a, "--heldout") && cli_parse_real(v, 0, true, 1, true, &x)) o->p.heldout_share = x, i++;
+        else if (!strcmp(a, "--topsim") && set_int(v, 3, 625, &o->p.n_topsim)) i++;
+        else if (!strcmp(a, "--natural") && set_int(v, 3, 100000, &o->p.n_natural)) i++;
+        else if (!strcmp(a, "--calib") && set_int(v, 2, 100000, &o->p.n_calib)) i++;
+        else if (!strcmp(a, "--hops") && set_int(v, 1, 64, &o->p.hops)) i++;
+        else if (!strcmp(a, "--sigmas") && parse_sigmas(v, &o->p) == 0) i++;
+        else if (!strcmp(a, "--confusers") && set_int(v, 10, 100000, &o->p.n_confusers)) i++;
+        else if (!strcmp(a, "--symbolic") && set_int(v, 2, 100, &o->p.n_symbolic)) i++;
+        else if (!strcmp(a, "--resamples") && set_int(v, 100, 1000000, &o->p.resamples)) i++;
+        else if (!strcmp(a, "--seed") && cli_parse_int(v, 0, 1L << 62, &seed)) o->p.seed = (uint64_t)seed, i++;
+        else if (!strcmp(a, "--threads") && cli_parse_int(v, 0, CLI_MAX_THREADS, &o->threads)) i++;
+        else return cli_option_error("panel", USAGE, a, v);
+    }
+    if (!o->a || !o->b || !o->bridge || !o->out || o->layer[0] < 0 || o->layer[1] < 0) {
+        fputs(USAGE, stderr);
+        return 2;
+    }
+    return 0;
+}
+
+static void progress(const char *what, void *user) {
+    (void)user;
+    if (cli_is_tty()) fprintf(stderr, "probes: %s\n", what);
+}
+
+static const char *base_name(const char *path) {
+    const char *b = strrchr(path, '/');
+    return b ? b + 1 : path;
+}
+
+static void print_table(const lw_probe_result *r) {
+    printf("%-17s %-36s %5s  %-30s %s\n", "probe", "statistic", "n", "value [95% CI]", "p");
+    for (int i = 0; i < r->n_stats; i++) {
+        const lw_probe_stat *s = &r->stats[i];
+        char p[32] = "";
+        if (isfinite(s->p_value)) snprintf(p, sizeof p, "%.3g", s->p_value);
+        printf("%-17s %-36s %5d  %+.4f [%+.4f, %+.4f]  %s\n", s->probe, s->name, s->ci.n, s->ci.mean, s->ci.lo,
+               s->ci.hi, p);
+    }
+}
+
+/* Loads a model and checks the layer against its blocks; NULL after printing why. */
+static lw_model *load_model(const char *path, long layer, const char *flag, int *width) {
+    lw_model *m = lw_model_load(path, cli_model_params());
+    if (!m) {
+        cli_fail_lib("panel");
+        return NULL;
+    }
+    lw_model_info info;
+    lw_model_get_info(m, &info);
+    if (layer >= info.n_layer) {
+        cli_fail("panel", "%s %ld: %s has blocks 0..%d", flag, layer, path, info.n_layer - 1);
+        lw_model_free(m);
+        return NULL;
+    }
+    *width = info.n_embd;
+    return m;
+}
+
+static int run(opts *o) {
+    char plan_sha[65] = "";
+    lw_plan *plan = o->plan ? lw_plan_load(o->plan) : NULL;
+    if (o->plan && !plan) return cli_fail_lib("panel");
+    if (plan) snprintf(plan_sha, sizeof plan_sha, "%s", lw_plan_sha256(plan));
+    lw_plan_free(plan);
+    if (cli_check_data_dir(o->data, "--data") != 0) return 1;
+    char mrpc[4096];
+    snprintf(mrpc, sizeof mrpc, "%s/mrpc", o->data);
+    o->p.mrpc_dir = mrpc;
+    o->p.on_progress = progress;
+    lw_bridge *bridge = lw_bridge_load(o->bridge), *inverse = NULL;
+    if (!bridge) return cli_fail_lib("panel");
+    if (o->inverse && !(inverse = lw_bridge_load(o->inverse))) {
+        lw_bridge_free(bridge);
+        return cli_fail_lib("panel");
+    }
+    lw_probe_models models = {.layer = {(int)o->layer[0], (int)o->layer[1]}, .n_threads = (int)o->threads};
+    lw_probe_pair pair = {.name_a = base_name(o->a), .name_b = base_name(o->b), .embed = lw_probe_embed_models,
+                          .user = &models, .bridge = bridge, .inverse = inverse};
+    int rc = 0;
+    if (!(models.model[0] = load_model(o->a, o->layer[0], "--layer-a", &pair.dim_a))) rc = 1;
+    if (rc == 0 && !(models.model[1] = load_model(o->b, o->layer[1], "--layer-b", &pair.dim_b))) rc = 1;
+    lw_probe_result r = {0};
+    if (rc == 0 && lw_probe_panel(&pair, &o->p, &r) != 0) rc = cli_fail_lib("panel");
+    if (rc == 0) {
+        print_table(&r);
+        json_t *sj = json_pack("{s:s, s:I, s:s, s:I, s:s, s:s}", "a", pair.name_a, "layer_a", (json_int_t)o->layer[0],
+                               "b", pair.name_b, "layer_b", (json_int_t)o->layer[1], "bridge", base_name(o->bridge),
+                               "inverse", o->inverse ? base_name(o->inverse) : "fitted");
+        char *settings = sj ? json_dumps(sj, JSON_COMPACT) : NULL;
+        if (!settings || lw_probe_save(o->out, &pair, &o->p, &r, plan_sha[0] ? plan_sha : NULL, settings) != 0)
+            rc = settings ? cli_fail_lib("panel") : cli_fail("panel", "out of memory");
+        free(settings);
+        json_decref(sj);
+        if (rc == 0) printf("wrote %s/probes.json, records.jsonl\n", o->out);
+    }
+    lw_probe_result_free(&r);
+    lw_model_free(models.model[0]);
+    lw_model_free(models.model[1]);
+    lw_bridge_free(bridge);
+    lw_bridge_free(inverse);
+    return rc;
+}
+
+int cmd_panel_probes(int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        fputs(USAGE, stdout);
+        return 0;
+    }
+    opts o;
+    memset(&o, 0, sizeof o);
+    int rc = parse(argc, argv, &o);
+    if (rc != 0) return rc;
+    const char *inputs[] = {"--plan", o.plan, "--bridge", o.bridge, "--inverse", o.inverse, NULL, NULL};
+    const char *names[] = {"probes.json", "records.jsonl", NULL};
+    if (lw_output_dir_check("--out", o.out, names, inputs) != 0) return cli_fail_lib("panel");
+    return run(&o);
+}

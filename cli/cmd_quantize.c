@@ -1,0 +1,36 @@
+/* latentwire quantize IN.gguf OUT.gguf --type T: a re-quantized copy of a model (lw_model_quantize),
+ * e.g. the second version for the probe panel's quantization-drift pair. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "latentwire/runtime.h"
+
+static const char *USAGE =
+    "usage: latentwire quantize IN.gguf OUT.gguf --type f16|q8_0|q5_k_m|q4_k_m|q4_0 [--threads N]\n"
+    "  writes a copy of IN quantized to the type (an already quantized model is requantized from its\n"
+    "  quantized weights: the same model with quantization drift, not another version of its training)\n";
+
+int cmd_quantize(int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        fputs(USAGE, stdout);
+        return 0;
+    }
+    const char *pos[2] = {NULL, NULL}, *type = NULL;
+    long threads = 0;
+    int k = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--type") && v) type = v, i++;
+        else if (!strcmp(a, "--threads") && v && cli_parse_int(v, 0, CLI_MAX_THREADS, &threads)) i++;
+        else if ((a[0] == '-' && a[1] == '-') || k == 2) return cli_option_error("quantize", USAGE, a, v);
+        else pos[k++] = a;
+    }
+    if (k < 2 || !type) {
+        fputs(USAGE, stderr);
+        return 2;
+    }
+    if (lw_model_quantize(pos[0], pos[1], type, (int)threads) != 0) return cli_fail_lib("quantize");
+    printf("wrote %s (%s)\n", pos[1], type);
+    return 0;
+}

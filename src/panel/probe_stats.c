@@ -1,0 +1,144 @@
+/* The probe panel's statistics: Spearman's rho with tied ranks, top-1 retrieval by cosine (through
+ * lw_retrieval_score, so ties count against a hit), the additive-lift comparison and topographic
+ * similarity with its bootstrap over sentences. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/rng.h"
+#include "panel/probe_internal.h"
+
+typedef struct {
+    double v;
+    int64_t i;
+} val_idx;
+
+static int by_value(const void *a, const void *b) {
+    double x = ((const val_idx *)a)->v, y = ((const val_idx *)b)->v;
+    return (x > y) - (x < y);
+}
+
+/* Average ranks (1-based) of v[0..n): a run of ties gets the mean of the ranks it spans. */
+static int average_ranks(const double *v, int64_t n, double *rank) {
+    val_idx *s = malloc(sizeof *s * (size_t)(n > 0 ? n : 1));
+    if (!s) return -1;
+    for (int64_t i = 0; i < n; i++) s[i] = (val_idx){v[i], i};
+    qsort(s, (size_t)n, sizeof *s, by_value);
+    for (int64_t a = 0; a < n;) {
+        int64_t b = a + 1;
+        while (b < n && s[b].v == s[a].v) b++;
+        double r = 0.5 * (double)(a + 1 + b); /* mean of ranks a+1 .. b */
+        for (int64_t k = a; k < b; k++) rank[s[k].i] = r;
+        a = b;
+    }
+    free(s);
+    return 0;
+}
+
+static double pearson(const double *x, const double *y, int64_t n) {
+    double mx = 0, my = 0;
+    for (int64_t i = 0; i < n; i++) mx += x[i], my += y[i];
+    mx /= (double)n, my /= (double)n;
+    double sxy = 0, sxx = 0, syy = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double dx = x[i] - mx, dy = y[i] - my;
+        sxy += dx * dy, sxx += dx * dx, syy += dy * dy;
+    }
+    return sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : NAN;
+}
+
+double lw_probe_spearman(const double *x, const double *y, int64_t n) {
+    if (n < 2) return NAN;
+    double *rx = malloc(sizeof *rx * (size_t)n), *ry = malloc(sizeof *ry * (size_t)n);
+    double rho = NAN;
+    if (rx && ry && average_ranks(x, n, rx) == 0 && average_ranks(y, n, ry) == 0) rho = pearson(rx, ry, n);
+    free(rx);
+    free(ry);
+    return rho;
+}
+
+int lw_probe_top1(const float *Q, int nq, const float *P, int np, int d, const int32_t *gold, const int64_t *cand_off,
+                  const int32_t *cand_ids, double *hit) {
+    int64_t *rel_off = malloc(sizeof *rel_off * (size_t)(nq + 1));
+    if (!rel_off) return lw_fail("probes: out of memory");
+    for (int q = 0; q <= nq; q++) rel_off[q] = q;
+    lw_retrieval_task task = {.n_queries = nq, .cand_off = cand_off, .cand_ids = cand_ids, .rel_off = rel_off,
+                              .rel_ids = gold};
+    lw_retrieval_params rp = lw_retrieval_default_params();
+    int nm = lw_retrieval_n_metrics(&rp);
+    double *m = malloc(sizeof *m * (size_t)nq * (size_t)nm);
+    int rc = m ? lw_retrieval_score(Q, P, np, d, &task, &rp, m) : lw_fail("probes: out of memory");
+    for (int q = 0; rc == 0 && q < nq; q++) hit[q] = m[(size_t)q * (size_t)nm]; /* column 0: top-1 */
+    free(m);
+    free(rel_off);
+    return rc;
+}
+
+void lw_probe_additive_lift(const double *sum_hit, const double *part1_hit, const double *part2_hit, int n,
+                            double *best_part, double *diff) {
+    for (int i = 0; i < n; i++) {
+        best_part[i] = part1_hit[i] > part2_hit[i] ? part1_hit[i] : part2_hit[i];
+        diff[i] = sum_hit[i] - best_part[i];
+    }
+}
+
+static int hamming(const int *a, const int *b) {
+    int h = 0;
+    for (int k = 0; k < LW_PROBE_N_ATTR; k++) h += a[k] != b[k];
+    return h;
+}
+
+/* rho over the pairs of the sentences idx[0..m) (pairs of one sentence with itself skipped). */
+static double topsim_of(const double *cosd, int n, const int (*attr)[LW_PROBE_N_ATTR], const int *idx, int m,
+                        double *md, double *ad) {
+    int64_t k = 0;
+    for (int a = 0; a < m; a++)
+        for (int b = a + 1; b < m; b++) {
+            if (idx[a] == idx[b]) continue;
+            md[k] = hamming(attr[idx[a]], attr[idx[b]]);
+            ad[k++] = cosd[(size_t)idx[a] * (size_t)n + (size_t)idx[b]];
+        }
+    return lw_probe_spearman(md, ad, k);
+}
+
+static int by_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int lw_probe_topsim(const float *X, int n, int d, const int (*attr)[LW_PROBE_N_ATTR], int resamples, uint64_t seed,
+                    lw_ci *out) {
+    if (n < 3) return lw_fail("probes: topographic similarity needs at least 3 sentences (got %d)", n);
+    size_t pairs = (size_t)n * (size_t)(n - 1) / 2;
+    double *cosd = malloc(sizeof *cosd * (size_t)n * (size_t)n), *md = malloc(sizeof *md * pairs),
+           *ad = malloc(sizeof *ad * pairs), *boot = malloc(sizeof *boot * (size_t)resamples);
+    int *idx = malloc(sizeof *idx * (size_t)n);
+    int rc = cosd && md && ad && boot && idx ? 0 : lw_fail("probes: out of memory");
+    for (int a = 0; rc == 0 && a < n; a++)
+        for (int b = 0; b < n; b++)
+            cosd[(size_t)a * (size_t)n + (size_t)b] = 1.0 - lw_probe_cosine(X + (size_t)a * d, X + (size_t)b * d, d);
+    if (rc == 0) {
+        for (int i = 0; i < n; i++) idx[i] = i;
+        out->mean = topsim_of(cosd, n, attr, idx, n, md, ad);
+        lw_rng rng;
+        lw_rng_seed(&rng, seed);
+        int kept = 0;
+        for (int r = 0; r < resamples; r++) { /* resample sentences, recompute rho over their pairs */
+            for (int i = 0; i < n; i++) idx[i] = (int)lw_rng_below(&rng, (uint64_t)n);
+            double rho = topsim_of(cosd, n, attr, idx, n, md, ad);
+            if (isfinite(rho)) boot[kept++] = rho;
+        }
+        qsort(boot, (size_t)kept, sizeof *boot, by_double);
+        out->lo = kept ? boot[(int)floor(0.025 * (kept - 1))] : NAN;
+        out->hi = kept ? boot[(int)ceil(0.975 * (kept - 1))] : NAN;
+        out->n = n;
+        out->method = "percentile";
+    }
+    free(cosd);
+    free(md);
+    free(ad);
+    free(boot);
+    free(idx);
+    return rc;
+}

@@ -1,0 +1,398 @@
+/* The probe panel's statistics on hand-computed cases (Spearman with ties against a naive
+ * implementation, top-1 with the tie rule, the additive-lift comparison), chaining through an
+ * exact inverse (identity kept at every hop) against a wrong one, and compositionality on a
+ * planted structure (sums of attribute embeddings through a known linear map: held-out
+ * combinations retrieved) against random vectors per combination (nothing to compose). */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/rng.h"
+#include "latentwire/probes.h"
+#include "latentwire/report.h"
+#include "panel/probe_internal.h"
+#include "support/testutil.h"
+
+/* ---------------------------------------------------------------- statistics */
+
+/* Spearman the slow way: rank = 1 + #smaller + (#equal - 1) / 2, then Pearson on the ranks. */
+static double naive_spearman(const double *x, const double *y, int n) {
+    double rx[64], ry[64], mx = 0, my = 0;
+    for (int i = 0; i < n; i++) {
+        int lx = 0, ex = 0, ly = 0, ey = 0;
+        for (int j = 0; j < n; j++) {
+            lx += x[j] < x[i], ex += x[j] == x[i];
+            ly += y[j] < y[i], ey += y[j] == y[i];
+        }
+        rx[i] = 1 + lx + (ex - 1) / 2.0, ry[i] = 1 + ly + (ey - 1) / 2.0;
+        mx += rx[i] / n, my += ry[i] / n;
+    }
+    double sxy = 0, sxx = 0, syy = 0;
+    for (int i = 0; i < n; i++) sxy += (rx[i] - mx) * (ry[i] - my), sxx += (rx[i] - mx) * (rx[i] - mx), syy += (ry[i] - my) * (ry[i] - my);
+    return sxy / sqrt(sxx * syy);
+}
+
+static void test_spearman(void **state) {
+    (void)state;
+    /* by hand: ranks x = 1, 2.5, 2.5, 4 and y = 1, 3, 2, 4: rho = 4.5 / sqrt(4.5 * 5) */
+    const double x[] = {1, 2, 2, 3}, y[] = {1, 3, 2, 4};
+    assert_true(fabs(lw_probe_spearman(x, y, 4) - 4.5 / sqrt(22.5)) < 1e-12);
+    /* many ties (values 0..3, like Hamming distances) against the naive ranks */
+    lw_rng rng;
+    lw_rng_seed(&rng, 7);
+    for (int trial = 0; trial < 50; trial++) {
+        double a[40], b[40];
+        for (int i = 0; i < 40; i++) a[i] = (double)lw_rng_below(&rng, 4), b[i] = (double)lw_rng_below(&rng, 6) + 0.1 * a[i];
+        assert_true(fabs(lw_probe_spearman(a, b, 40) - naive_spearman(a, b, 40)) < 1e-12);
+    }
+    const double c[] = {2, 2, 2};
+    assert_true(isnan(lw_probe_spearman(c, x, 3))); /* a constant side has no ranks to correlate */
+}
+
+static void test_top1(void **state) {
+    (void)state;
+    const float P[] = {1, 0, /* 0 */ 0, 1, /* 1 */ 1, 1, /* 2 */ 2, 2 /* 3: same direction as 2 */};
+    const float Q[] = {1, 0.2f, 1, 1, 1, 0, 1, 1};
+    const int32_t gold[] = {0, 0, 2, 2};
+    double hit[4];
+    /* whole pool: q0 nearest P0 (0.98 vs 0.83): hit; q1 nearest P2/P3: miss; q2 = (1, 0) nearest P0: miss;
+       q3 ties P2 with P3 (cosine 1 both): a tie never counts as a hit */
+    assert_int_equal(lw_probe_top1(Q, 4, P, 4, 2, gold, NULL, NULL, hit), 0);
+    assert_true(hit[0] == 1 && hit[1] == 0 && hit[2] == 0 && hit[3] == 0);
+    /* candidate lists: q2 among {2, 1} (0.71 vs 0): hit; q3 among {2, 0, 1}: hit */
+    const int64_t off[] = {0, 2, 4, 6, 9};
+    const int32_t ids[] = {0, 1, 0, 2, 2, 1, 2, 0, 1};
+    assert_int_equal(lw_probe_top1(Q, 4, P, 4, 2, gold, off, ids, hit), 0);
+    assert_true(hit[0] == 1 && hit[1] == 0 && hit[2] == 1 && hit[3] == 1);
+}
+
+static void test_additive_lift(void **state) {
+    (void)state;
+    const double sum[] = {1, 1, 0, 0, 1}, p1[] = {0, 1, 1, 0, 0}, p2[] = {0, 0, 0, 1, 1};
+    double best[5], diff[5];
+    lw_probe_additive_lift(sum, p1, p2, 5, best, diff);
+    const double want_best[] = {0, 1, 1, 1, 1}, want_diff[] = {1, 0, -1, -1, 0};
+    for (int i = 0; i < 5; i++) {
+        assert_true(best[i] == want_best[i]);
+        assert_true(diff[i] == want_diff[i]);
+    }
+}
+
+static void test_shuffle_words(void **state) {
+    (void)state;
+    char buf[256];
+    assert_int_equal(lw_probe_shuffle_words("The girl put the red box in the kitchen.", 3, buf, sizeof buf), 0);
+    assert_string_not_equal(buf, "The girl put the red box in the kitchen.");
+    assert_int_equal(strlen(buf), strlen("The girl put the red box in the kitchen."));
+    assert_true(buf[strlen(buf) - 1] == '.');
+    assert_non_null(strstr(buf, "kitchen"));
+    assert_int_equal(lw_probe_shuffle_words("go go.", 3, buf, sizeof buf), -1); /* nothing to reorder */
+}
+
+/* ---------------------------------------------------------------- synthetic embedders */
+
+#define DA 24
+#define DB 20
+
+static uint64_t text_hash(const char *s) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static void gaussian(uint64_t seed, float *v, int d) {
+    lw_rng r;
+    lw_rng_seed(&r, seed);
+    for (int k = 0; k < d; k++) v[k] = (float)lw_rng_normal(&r);
+}
+
+typedef struct {
+    bool planted;       /* compositional: x = sum of attribute embeddings; else random per text */
+    float E[4][5][DA];  /* attribute embeddings (A) */
+    float L[DB][DA];    /* B = L x */
+    float Q[DA][DA];    /* chaining: B = Q x, Q orthogonal (dim_b = DA) */
+    bool chain;
+} synth;
+
+static const char *const WORDS[4][5] = {{"girl", "man", "teacher", "farmer", "doctor"},
+                                        {"red", "blue", "green", "yellow", "black"},
+                                        {"box", "cup", "ball", "hat", "book"},
+                                        {"kitchen", "garden", "office", "car ", "library"}};
+
+static void synth_a(const synth *s, const char *text, float *x) {
+    if (!s->planted) {
+        gaussian(text_hash(text), x, DA);
+        return;
+    }
+    gaussian(text_hash(text), x, DA); /* small text-specific noise on top of the planted sum */
+    for (int k = 0; k < DA; k++) x[k] *= 0.05f;
+    char t[256];
+    snprintf(t, sizeof t, "%s ", text); /* "car " must not match inside another word */
+    for (char *p = t; *p; p++)
+        if (*p == '.') *p = ' ';
+    for (int a = 0; a < 4; a++)
+        for (int v = 0; v < 5; v++)
+            if (strstr(t, WORDS[a][v]))
+                for (int k = 0; k < DA; k++) x[k] += s->E[a][v][k];
+}
+
+static int synth_embed(void *user, int side, const char *const *texts, int n, float *out) {
+    const synth *s = user;
+    int d = side == 0 || s->chain ? DA : DB;
+    for (int i = 0; i < n; i++) {
+        float x[DA];
+        synth_a(s, texts[i], x);
+        float *y = out + (size_t)i * d;
+        if (side == 0) memcpy(y, x, sizeof x);
+        else if (s->chain)
+            for (int r = 0; r < DA; r++) {
+                y[r] = 0;
+                for (int k = 0; k < DA; k++) y[r] += s->Q[r][k] * x[k];
+            }
+        else if (s->planted)
+            for (int r = 0; r < DB; r++) {
+                y[r] = 0;
+                for (int k = 0; k < DA; k++) y[r] += s->L[r][k] * x[k];
+            }
+        else gaussian(text_hash(texts[i]) ^ 0x5eedull, y, DB); /* B unrelated to A: nothing to compose */
+    }
+    return 0;
+}
+
+/* A random orthogonal matrix (Gram-Schmidt of Gaussian rows). */
+static void orthogonal(uint64_t seed, float M[DA][DA]) {
+    double G[DA][DA];
+    lw_rng r;
+    lw_rng_seed(&r, seed);
+    for (int i = 0; i < DA; i++)
+        for (int k = 0; k < DA; k++) G[i][k] = lw_rng_normal(&r);
+    for (int i = 0; i < DA; i++) {
+        for (int j = 0; j < i; j++) {
+            double dot = 0;
+            for (int k = 0; k < DA; k++) dot += G[i][k] * G[j][k];
+            for (int k = 0; k < DA; k++) G[i][k] -= dot * G[j][k];
+        }
+        double nn = 0;
+        for (int k = 0; k < DA; k++) nn += G[i][k] * G[i][k];
+        for (int k = 0; k < DA; k++) G[i][k] /= sqrt(nn), M[i][k] = (float)G[i][k];
+    }
+}
+
+/* A ridge bridge fitted (tiny penalty, no centering) on random rows x -> M x: M itself. */
+static lw_bridge *exact_bridge(const float *M, int d_in, int d_out, uint64_t seed) {
+    const int n = 400;
+    float *X = malloc(sizeof *X * n * d_in), *Y = malloc(sizeof *Y * n * d_out);
+    gaussian(seed, X, n * d_in);
+    for (int i = 0; i < n; i++)
+        for (int r = 0; r < d_out; r++) {
+            double acc = 0;
+            for (int k = 0; k < d_in; k++) acc += (double)M[r * d_in + k] * X[i * d_in + k];
+            Y[i * d_out + r] = (float)acc;
+        }
+    lw_bridge_params bp = lw_bridge_default_params();
+    bp.center = false;
+    bp.alpha = 1e-9;
+    lw_bridge *b = lw_bridge_fit(X, Y, n, d_in, d_out, &bp);
+    if (!b) fail_msg("bridge fit: %s", lw_last_error());
+    free(X);
+    free(Y);
+    return b;
+}
+
+static const lw_probe_stat *find_stat(const lw_probe_result *r, const char *name) {
+    for (int i = 0; i < r->n_stats; i++)
+        if (!strcmp(r->stats[i].name, name)) return &r->stats[i];
+    fail_msg("no statistic %s", name);
+    return NULL;
+}
+
+static const char *mrpc_dir(void) {
+    static char dir[2048];
+    const char *f = lw_test_shared_path("data/mrpc/msr_paraphrase_test.txt");
+    if (!f) return NULL;
+    snprintf(dir, sizeof dir, "%s", f);
+    *strrchr(dir, '/') = '\0';
+    return dir;
+}
+
+/* ---------------------------------------------------------------- chaining */
+
+static void test_chaining_exact_inverse(void **state) {
+    (void)state;
+    const char *dir = mrpc_dir();
+    if (!dir) {
+        skip();
+        return;
+    }
+    synth *s = calloc(1, sizeof *s);
+    s->chain = true;
+    orthogonal(11, s->Q);
+    float QT[DA][DA], P[DA][DA], WRONG[DA][DA];
+    for (int i = 0; i < DA; i++)
+        for (int k = 0; k < DA; k++) QT[i][k] = s->Q[k][i];
+    orthogonal(12, P);
+    for (int i = 0; i < DA; i++) /* a wrong inverse: Q^T followed by another rotation */
+        for (int k = 0; k < DA; k++) {
+            double acc = 0;
+            for (int j = 0; j < DA; j++) acc += P[i][j] * QT[j][k];
+            WRONG[i][k] = (float)acc;
+        }
+    lw_bridge *fwd = exact_bridge(&s->Q[0][0], DA, DA, 1), *inv = exact_bridge(&QT[0][0], DA, DA, 2),
+              *wrong = exact_bridge(&WRONG[0][0], DA, DA, 3);
+    lw_probe_pair pair = {"A", "B", DA, DA, synth_embed, s, fwd, inv};
+    lw_probe_params p = lw_probe_default_params();
+    p.probes = LW_PROBE_CHAINING;
+    p.mrpc_dir = dir;
+    p.n_natural = 40;
+    p.hops = 5;
+    p.resamples = 200;
+    lw_probe_result r;
+    assert_int_equal(lw_probe_panel(&pair, &p, &r), 0);
+    for (int hop = 1; hop <= 5; hop++) {
+        char name[32];
+        snprintf(name, sizeof name, "hop%d_top1", hop);
+        const lw_probe_stat *t = find_stat(&r, name);
+        assert_int_equal(t->ci.n, 40);
+        assert_true(t->ci.mean == 1.0); /* identity kept at every hop */
+        snprintf(name, sizeof name, "hop%d_cosine", hop);
+        assert_true(find_stat(&r, name)->ci.mean > 0.9999);
+    }
+    lw_probe_result_free(&r);
+    pair.inverse = wrong; /* the same forward map, an inverse that is not one: identity lost at hop 2 */
+    assert_int_equal(lw_probe_panel(&pair, &p, &r), 0);
+    assert_true(find_stat(&r, "hop1_top1")->ci.mean == 1.0);
+    assert_true(find_stat(&r, "hop2_top1")->ci.mean < 0.3);
+    assert_true(find_stat(&r, "hop2_cosine")->ci.mean < 0.5);
+    lw_probe_result_free(&r);
+    lw_bridge_free(fwd);
+    lw_bridge_free(inv);
+    lw_bridge_free(wrong);
+    free(s);
+}
+
+/* ---------------------------------------------------------------- compositionality */
+
+static lw_probe_result run_compositionality(bool planted) {
+    synth *s = calloc(1, sizeof *s);
+    s->planted = planted;
+    gaussian(21, &s->E[0][0][0], 4 * 5 * DA);
+    gaussian(22, &s->L[0][0], DB * DA);
+    for (int r = 0; r < DB; r++)
+        for (int k = 0; k < DA; k++) s->L[r][k] /= sqrtf(DA);
+    lw_bridge *b = exact_bridge(&s->L[0][0], DA, DB, 4);
+    lw_probe_pair pair = {"A", "B", DA, DB, synth_embed, s, b, NULL};
+    lw_probe_params p = lw_probe_default_params();
+    p.probes = LW_PROBE_COMPOSITIONALITY;
+    p.n_combos = 120;
+    p.n_topsim = 40;
+    p.resamples = 300;
+    lw_probe_result r;
+    assert_int_equal(lw_probe_panel(&pair, &p, &r), 0);
+    lw_bridge_free(b);
+    free(s);
+    return r;
+}
+
+static void test_compositionality_planted_vs_random(void **state) {
+    (void)state;
+    lw_probe_result good = run_compositionality(true), bad = run_compositionality(false);
+    const lw_probe_stat *gh = find_stat(&good, "heldout_top1"), *bh = find_stat(&bad, "heldout_top1");
+    for (int i = 0; i < good.n_stats; i++)
+        print_message("%-32s planted %+.3f [%+.3f, %+.3f]  random %+.3f [%+.3f, %+.3f]\n", good.stats[i].name,
+                      good.stats[i].ci.mean, good.stats[i].ci.lo, good.stats[i].ci.hi, bad.stats[i].ci.mean,
+                      bad.stats[i].ci.lo, bad.stats[i].ci.hi);
+    assert_true(gh->ci.n >= 20 && gh->ci.n == bh->ci.n);
+    /* planted: held-out combinations come back as well as in-sample ones */
+    assert_true(gh->ci.lo > 0.8);
+    assert_true(find_stat(&good, "heldout_minus_insample_top1")->ci.lo > -0.2);
+    assert_true(find_stat(&good, "topsim_A")->ci.lo > 0.5);
+    assert_true(find_stat(&good, "topsim_mapped")->ci.lo > 0.3); /* B = L x: a 24 -> 20 projection blurs it */
+    /* random: nothing to compose, held-out at chance (1 / 120), the meaning distances unrelated */
+    assert_true(bh->ci.hi < 0.2);
+    assert_true(find_stat(&bad, "heldout_minus_insample_top1")->ci.mean <= 0);
+    const lw_probe_stat *rt = find_stat(&bad, "topsim_B");
+    assert_true(rt->ci.lo < 0.15 && rt->ci.hi > -0.15);
+    /* the panels are told apart: their held-out intervals do not overlap */
+    assert_true(bh->ci.hi < gh->ci.lo);
+    /* every held-out item has a record under each condition, on the same item ids */
+    int64_t held = 0, ins = 0;
+    for (int64_t i = 0; i < good.n_records; i++) {
+        held += !strcmp(good.records[i].condition, "compositionality:heldout");
+        ins += !strcmp(good.records[i].condition, "compositionality:insample");
+    }
+    assert_int_equal(held, gh->ci.n);
+    assert_int_equal(ins, gh->ci.n);
+    lw_probe_result_free(&good);
+    lw_probe_result_free(&bad);
+}
+
+static void test_bad_pair(void **state) {
+    (void)state;
+    float I[DB * DA] = {0};
+    lw_bridge *b = exact_bridge(I, DA, DB, 5);
+    synth s = {0};
+    lw_probe_pair pair = {"A", "B", DA + 1, DB, synth_embed, &s, b, NULL};
+    lw_probe_params p = lw_probe_default_params();
+    lw_probe_result r;
+    assert_int_equal(lw_probe_panel(&pair, &p, &r), -1);
+    assert_non_null(strstr(lw_last_error(), "maps from width 24, but A has width 25"));
+    pair.dim_a = DA, pair.bridge = NULL;
+    assert_int_equal(lw_probe_panel(&pair, &p, &r), -1);
+    assert_non_null(strstr(lw_last_error(), "no bridge"));
+    assert_int_equal(lw_probe_parse_list("chaining,telepathy"), 0);
+    assert_non_null(strstr(lw_last_error(), "unknown probe 'telepathy'"));
+    assert_int_equal(lw_probe_parse_list("all"), LW_PROBE_ALL);
+    lw_bridge_free(b);
+}
+
+/* probes.json through lw_probe_save, rendered by the report as a probe table; names escaped. */
+static void test_save_and_report(void **state) {
+    (void)state;
+    float I[DB * DA] = {0};
+    lw_bridge *b = exact_bridge(I, DA, DB, 6);
+    lw_probe_pair pair = {"gemma <b>", "smol", DA, DB, synth_embed, NULL, b, NULL};
+    lw_probe_stat st[2] = {{"chaining", "hop1_top1", {0.25, 0.1, 0.5, 40, "clopper-pearson"}, NAN, "chaining:hop1",
+                            "top1", "retrieved"},
+                           {"symbolic", "aggregation_lift", {-0.125, -0.3, 0.05, 16, "newcombe"}, 0.042, "", "top1",
+                            "lift"}};
+    lw_item_record rec[1] = {{"chaining:hop1", "i0", "top1", NULL, 1}};
+    lw_probe_result r = {.stats = st, .n_stats = 2, .records = rec, .n_records = 1};
+    lw_probe_params p = lw_probe_default_params();
+    const char *dir = lw_test_fresh_dir("probes_save");
+    assert_int_equal(lw_probe_save(dir, &pair, &p, &r, NULL, "{\"a\": \"x\"}"), 0);
+    const char *in[] = {lw_test_join(dir, "probes.json")};
+    char *page = lw_report_html(in, 1, NULL);
+    if (!page) fail_msg("report: %s", lw_last_error());
+    assert_non_null(strstr(page, "<h3>chaining</h3>"));
+    assert_non_null(strstr(page, "<td>hop1_top1</td><td>40</td><td>+0.250 [+0.100, +0.500]</td><td>-</td>"));
+    assert_non_null(strstr(page, "<td>aggregation_lift</td><td>16</td><td>-0.125 [-0.300, +0.050]</td><td>0.042</td>"));
+    assert_non_null(strstr(page, "gemma &lt;b&gt;"));
+    assert_null(strstr(page, "<b>"));
+    free(page);
+    char *recs = lw_test_read_file(lw_test_join(dir, "records.jsonl"));
+    assert_non_null(strstr(recs, "latentwire.items/1"));
+    assert_non_null(strstr(recs, "chaining:hop1"));
+    free(recs);
+    lw_bridge_free(b);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_spearman),
+        cmocka_unit_test(test_top1),
+        cmocka_unit_test(test_additive_lift),
+        cmocka_unit_test(test_shuffle_words),
+        cmocka_unit_test(test_chaining_exact_inverse),
+        cmocka_unit_test(test_compositionality_planted_vs_random),
+        cmocka_unit_test(test_bad_pair),
+        cmocka_unit_test(test_save_and_report),
+    };
+    return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
+}

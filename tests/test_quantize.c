@@ -1,0 +1,91 @@
+/* latentwire quantize / lw_model_quantize: the toy model re-quantized to q8_0 is a GGUF whose file
+ * type and 2-D weights say Q8_0, which loads, and whose token embeddings are the original's within
+ * Q8_0's rounding bound per 32-value block; bad input (an
+ * unknown type, the input as the output, a missing input) is one line and writes nothing. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ggml.h"
+#include "gguf.h"
+#include "latentwire/runtime.h"
+#include "support/testutil.h"
+
+static void test_q8_0_copy(void **state) {
+    (void)state;
+    const char *toy = lw_test_shared_path("models/stories260K.gguf");
+    if (!toy) {
+        skip();
+        return;
+    }
+    const char *dir = lw_test_fresh_dir("quantize_q8");
+    const char *out = lw_test_join(dir, "toy-q8_0.gguf");
+    if (lw_model_quantize(toy, out, "q8_0", 1) != 0) fail_msg("%s", lw_last_error());
+    struct gguf_init_params gp = {.no_alloc = true, .ctx = NULL};
+    struct gguf_context *g = gguf_init_from_file(out, gp);
+    assert_non_null(g);
+    int64_t k = gguf_find_key(g, "general.file_type");
+    assert_true(k >= 0);
+    assert_int_equal(gguf_get_val_u32(g, k), 7); /* LLAMA_FTYPE_MOSTLY_Q8_0 */
+    int64_t t = gguf_find_tensor(g, "blk.0.attn_q.weight");
+    assert_true(t >= 0);
+    assert_int_equal(gguf_get_tensor_type(g, t), GGML_TYPE_Q8_0);
+    gguf_free(g);
+    lw_model *a = lw_model_load(toy, lw_model_default_params()), *b = lw_model_load(out, lw_model_default_params());
+    assert_non_null(a);
+    assert_non_null(b);
+    int va, da, vb, db;
+    float *ea = lw_model_token_embeddings(a, &va, &da), *eb = lw_model_token_embeddings(b, &vb, &db);
+    assert_non_null(ea);
+    assert_non_null(eb);
+    assert_int_equal(va, vb);
+    assert_int_equal(da, db);
+    /* Q8_0: q = round(x / d), d = amax / 127 stored as fp16 (relative error <= 2^-11), x' = d q:
+       |x - x'| <= d / 2 + 127 d 2^-11 */
+    for (size_t blk = 0; blk < (size_t)va * da / 32; blk++) {
+        double amax = 0;
+        for (int j = 0; j < 32; j++) amax = fmax(amax, fabs(ea[blk * 32 + j]));
+        for (int j = 0; j < 32; j++)
+            assert_true(fabs(ea[blk * 32 + j] - eb[blk * 32 + j]) <= amax / 127 * (0.5 + 127.0 / 2048) + 1e-7);
+    }
+    free(ea);
+    free(eb);
+    lw_model_free(a);
+    lw_model_free(b);
+}
+
+static void test_refusals(void **state) {
+    (void)state;
+    const char *toy = lw_test_shared_path("models/stories260K.gguf");
+    if (!toy) {
+        skip();
+        return;
+    }
+    const char *dir = lw_test_fresh_dir("quantize_bad");
+    char args[4096];
+    snprintf(args, sizeof args, "quantize %s %s/x.gguf --type q3_x", toy, dir);
+    char *why = lw_test_cli_refusal(args, -1, "unknown type 'q3_x'");
+    if (why) fail_msg("%s", why);
+    snprintf(args, sizeof args, "quantize %s %s --type q8_0", toy, toy);
+    why = lw_test_cli_refusal(args, -1, toy);
+    if (why) fail_msg("%s", why);
+    snprintf(args, sizeof args, "quantize %s/absent.gguf %s/x.gguf --type q8_0", dir, dir);
+    why = lw_test_cli_refusal(args, -1, "absent.gguf");
+    if (why) fail_msg("%s", why);
+    assert_int_equal(lw_test_dir_entries(dir), 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_q8_0_copy),
+        cmocka_unit_test(test_refusals),
+    };
+    return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
+}
