@@ -69,6 +69,16 @@ step "patching panel: Gemma 3 and SmolLM2 as receivers and donors (middle depth)
   --data "$shared/data" --plan examples/plans/patching.plan.json --out "$out/panel"
 "$cli" verdict examples/plans/patching.plan.json "$out/panel/records.jsonl"
 
+step "probe panel: does the Gemma 3 block 9 -> SmolLM2 block 15 space behave like a language or a code? (plan written before the run)"
+bridge="$out/probes/gemma9-smol15.bridge.safetensors"
+mkdir -p "$out/probes"
+[ -f "$bridge" ] || "$cli" bridge fit --source "$out/gemma-3-270m.ptb.safetensors" --source-tensor layer.9 \
+  --target "$out/smollm2-135m-instruct.ptb.safetensors" --target-tensor layer.15 --out "$bridge"
+"$cli" panel probes --a "$gemma" --layer-a 9 --b "$smol" --layer-b 15 --bridge "$bridge" \
+  --combos 200 --topsim 80 --natural 150 --calib 300 --confusers 60 --symbolic 40 --threads 1 \
+  --data "$shared/data" --plan examples/plans/probes.plan.json --out "$out/probes/gemma9-smol15"
+"$cli" verdict examples/plans/probes.plan.json "$out/probes/gemma9-smol15/records.jsonl"
+
 step "layer scan (issue 9): SmolLM2 -> itself, skill first_letter, every block; the layer chosen on 20 items, reported on 40"
 "$cli" scan --sender "$smol" --task skill:first_letter --items 60 --select-items 20 --data "$shared/data" \
   --out "$out/scan-smol" --resume
@@ -93,7 +103,7 @@ if [ "${LW_DEMO_TOY:-0}" = "1" ] && [ -f "$shared/models/stories260K.gguf" ]; th
 fi
 step "report: every result above in one self-contained page"
 results=("$out/align/align.json" "$out/channels-smol-chat.jsonl" "$out/channels-gemma-smol.jsonl")
-for f in "$out/panel/panel.json" "$out/scan-smol/scan.json" "$out/race-smol/race.json" \
+for f in "$out/panel/panel.json" "$out/probes/gemma9-smol15/probes.json" "$out/scan-smol/scan.json" "$out/race-smol/race.json" \
   "$out/codec-retrieval/retrieval.json" "$out/scifact/minilm.json" "$out/scifact/bridged.json" \
   "$out/scifact/paired.json" "$out/align-toy/align.json"; do
   [ -f "$f" ] && results+=("$f")
