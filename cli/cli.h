@@ -26,6 +26,7 @@ int cmd_debate(int argc, char **argv);
 int cmd_verdict(int argc, char **argv);
 int cmd_panel(int argc, char **argv);
 int cmd_panel_probes(int argc, char **argv); /* latentwire panel probes (cmd_panel_probes.c) */
+int cmd_panel_probes_merge(int argc, char **argv); /* latentwire panel probes merge (cmd_panel_probes_merge.c) */
 int cmd_quantize(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_report(int argc, char **argv);

@@ -28,7 +28,8 @@ static const char *USAGE =
     "  --symbolic N          items per symbolic probe (default 40)\n"
     "  --plan PLAN.json      record the plan's sha256 in the records, for `latentwire verdict`\n"
     "  --resamples N --seed N --data DIR --threads N --gpu-layers N\n"
-    "  writes DIR/probes.json (every statistic) and DIR/records.jsonl (latentwire.items/1, per item).\n";
+    "  writes DIR/probes.json (every statistic) and DIR/records.jsonl (latentwire.items/1, per item).\n"
+    "  latentwire panel probes merge --out DIR RUN RUN...: several runs as one cross-pair table (--help there).\n";
 
 typedef struct {
     const char *a, *b, *bridge, *inverse, *out, *plan, *data;
@@ -183,6 +184,7 @@ static int run(opts *o) {
 }
 
 int cmd_panel_probes(int argc, char **argv) {
+    if (argc > 2 && !strcmp(argv[2], "merge")) return cmd_panel_probes_merge(argc, argv);
     if (cli_wants_help(argc, argv)) {
         fputs(USAGE, stdout);
         return 0;

@@ -141,6 +141,17 @@ void lw_probe_result_free(lw_probe_result *r);
 int lw_probe_save(const char *dir, const lw_probe_pair *pair, const lw_probe_params *p, const lw_probe_result *r,
                   const char *plan_sha256, const char *settings_json);
 
+/* Family universality: the same probes across pairs (model families, layers, bridge recipes).
+ * Merges the probes.json of n_runs runs (each a directory holding probes.json, or the file
+ * itself) into out_dir/universality.json (format latentwire.panel.universality/1): the pairs
+ * (models, layers, bridge file from each run's settings, recipe from its pair), and per
+ * statistic one row per pair (value, 95% interval, n) with a descriptive spread: min and max
+ * of the values across pairs and whether every pair's interval overlaps every other's
+ * (equivalently max(lo) <= min(hi)); descriptive only, not a test of equality. Runs made
+ * with different probe settings (any member of "params": item counts, sigmas, seed...) are
+ * refused with one message naming both runs and the field. 0 or -1. */
+int lw_probe_merge(const char *const *runs, int n_runs, const char *out_dir);
+
 /* ---- the statistics, for tests and custom probes ---- */
 
 /* Spearman's rank correlation (average ranks for ties; NaN when a side is constant). */

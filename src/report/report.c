@@ -14,12 +14,13 @@ static const lw_report_renderer *(*const RENDERERS[])(void) = {
     lw_render_align,   lw_render_retrieval, lw_render_channel, lw_render_debate,
     lw_render_verdict, lw_render_race,      lw_render_scan,    lw_render_codec_retrieval,
     lw_render_panel,   lw_render_probes,
+    lw_render_universality,
 };
 #define N_RENDERERS (int)(sizeof RENDERERS / sizeof RENDERERS[0])
 
 static const char *KNOWN =
     "align.json, retrieval --json, channel --json or --out records, debate --json or --out records, verdict "
-    "--json, race.json, scan.json, race retrieval's retrieval.json, panel.json, probes.json, or a latentwire.race/1, "
+    "--json, race.json, scan.json, race retrieval's retrieval.json, panel.json, probes.json, universality.json, or a latentwire.race/1, "
     "latentwire.scan/1 or latentwire.codec-retrieval/1 curve document (see latentwire/report.h)";
 
 /* No script may run and nothing may be fetched, even if an escape were ever missed. */

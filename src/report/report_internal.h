@@ -41,6 +41,7 @@ const lw_report_renderer *lw_render_scan(void);
 const lw_report_renderer *lw_render_codec_retrieval(void);
 const lw_report_renderer *lw_render_panel(void);
 const lw_report_renderer *lw_render_probes(void);
+const lw_report_renderer *lw_render_universality(void);
 
 /* ---- helpers shared by the renderers (report.c) ---- */
 

@@ -1,0 +1,83 @@
+/* Family universality (universality.json, format latentwire.panel.universality/1, as
+ * src/panel/probe_merge.c writes it): the pairs, then one table with a row per statistic, a
+ * column per pair (value [95% CI], n) and the descriptive spread (min, max, whether all
+ * intervals overlap). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "report/report_internal.h"
+
+#define MAX_PAIRS 24 /* columns drawn; more pairs are listed and noted, not drawn */
+
+static bool detect(const lw_report_input *in) { return lw_is_format(in, "latentwire.panel.universality/1"); }
+
+/* The cell of pair k in a statistic's rows: "value [lo, hi] n=N", or "-" when that run lacks it. */
+static void pair_cell(json_t *rows, int k, char *buf, size_t size) {
+    json_t *row;
+    size_t i;
+    snprintf(buf, size, "-");
+    json_array_foreach(rows, i, row) {
+        if (lw_jnum(row, "pair") != k) continue;
+        double mean, lo, hi;
+        int n = 0;
+        char v[96];
+        if (lw_jci(json_object_get(row, "ci"), &mean, &lo, &hi, &n))
+            snprintf(buf, size, "%s n=%d", lw_fmt_ci(v, sizeof v, mean, lo, hi, true), n);
+    }
+}
+
+static void stat_row(lw_html *h, json_t *s, int n_pairs) {
+    char cells[MAX_PAIRS + 5][160];
+    const char *row[MAX_PAIRS + 5];
+    json_t *sp = json_object_get(s, "spread"), *ov = json_object_get(sp, "cis_overlap");
+    snprintf(cells[0], sizeof cells[0], "%s", lw_jstr(s, "probe") ? lw_jstr(s, "probe") : "?");
+    snprintf(cells[1], sizeof cells[1], "%s", lw_jstr(s, "name") ? lw_jstr(s, "name") : "?");
+    for (int k = 0; k < n_pairs; k++) pair_cell(json_object_get(s, "rows"), k, cells[2 + k], sizeof cells[2 + k]);
+    double mn = lw_jnum(sp, "min"), mx = lw_jnum(sp, "max");
+    snprintf(cells[2 + n_pairs], sizeof cells[0], isnan(mn) ? "-" : "%+.4f", mn);
+    snprintf(cells[3 + n_pairs], sizeof cells[0], isnan(mx) ? "-" : "%+.4f", mx);
+    snprintf(cells[4 + n_pairs], sizeof cells[0], "%s", json_is_true(ov) ? "yes" : json_is_false(ov) ? "no" : "-");
+    for (int c = 0; c < n_pairs + 5; c++) row[c] = cells[c];
+    lw_table_row(h, row, NULL, n_pairs + 5);
+}
+
+static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
+    (void)ctx;
+    json_t *stats = json_object_get(in->doc, "stats"), *pairs = json_object_get(in->doc, "pairs"), *p, *s;
+    if (!json_is_array(stats) || !json_is_array(pairs))
+        return lw_fail("stats, pairs: missing (arrays; universality.json)");
+    size_t i;
+    lw_html_raw(h, "<ol class=\"meta\">\n");
+    json_array_foreach(pairs, i, p) {
+        lw_html_raw(h, "<li>");
+        lw_html_textf(h, "pair %zu: %s (run %s, bridge %s)", i + 1, lw_jstr(p, "label") ? lw_jstr(p, "label") : "?",
+                      lw_jstr(p, "run") ? lw_jstr(p, "run") : "?", lw_jstr(p, "bridge") ? lw_jstr(p, "bridge") : "?");
+        lw_html_raw(h, "</li>\n");
+    }
+    lw_html_raw(h, "</ol>\n");
+    int n_pairs = (int)json_array_size(pairs);
+    if (n_pairs > MAX_PAIRS) n_pairs = MAX_PAIRS;
+    char heads[MAX_PAIRS][32];
+    const char *head[MAX_PAIRS + 5] = {"probe", "statistic"};
+    for (int k = 0; k < n_pairs; k++) {
+        snprintf(heads[k], sizeof heads[k], "pair %d", k + 1);
+        head[2 + k] = heads[k];
+    }
+    head[2 + n_pairs] = "min";
+    head[3 + n_pairs] = "max";
+    head[4 + n_pairs] = "all CIs overlap";
+    lw_table_begin(h, "data", head, n_pairs + 5);
+    json_array_foreach(stats, i, s) stat_row(h, s, n_pairs);
+    lw_table_end(h);
+    if ((int)json_array_size(pairs) > n_pairs) lw_note(h, "More pairs than columns: only the first 24 are drawn.");
+    lw_note(h, lw_jstr(in->doc, "note") ? lw_jstr(in->doc, "note")
+                                          : "Descriptive: min, max and interval overlap across pairs; no test.");
+    lw_fig_provenance(h, NULL, json_object_get(in->doc, "params"));
+    return 0;
+}
+
+const lw_report_renderer *lw_render_universality(void) {
+    static const lw_report_renderer r = {"universality", detect, render};
+    return &r;
+}

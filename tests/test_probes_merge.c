@@ -1,0 +1,186 @@
+/* Family universality (lw_probe_merge, `latentwire panel probes merge`) on synthetic probes.json
+ * files: the cross-pair rows, min / max and the all-intervals-overlap flag against hand-computed
+ * values (a shared point, a touching boundary, disjoint intervals, a statistic one run lacks),
+ * the pair labels read from each run's settings and pair; the report's table; refusals (runs
+ * made with different probe settings name both runs and the field, fewer than two runs, a
+ * missing run, a file that is no probe panel result) leave nothing behind. */
+#include <jansson.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "latentwire/error.h"
+#include "latentwire/probes.h"
+#include "support/testutil.h"
+
+typedef struct {
+    const char *probe, *name;
+    double mean, lo, hi;
+    int n;
+} syn_stat;
+
+/* A probes.json as lw_probe_save writes it (the members merge reads), in a fresh dir. */
+static const char *write_run(const char *dirname, const char *a, int la, const char *b, int lb, const char *recipe,
+                             int seed, int combos, const syn_stat *st, int n_st) {
+    const char *dir = lw_test_fresh_dir(dirname);
+    json_t *stats = json_array();
+    for (int i = 0; i < n_st; i++)
+        json_array_append_new(stats, json_pack("{s:s, s:s, s:{s:f, s:f, s:f, s:i, s:s}, s:n}", "probe", st[i].probe,
+                                               "name", st[i].name, "ci", "mean", st[i].mean, "lo", st[i].lo, "hi",
+                                               st[i].hi, "n", st[i].n, "method", "clopper-pearson", "p_value"));
+    json_t *root = json_pack(
+        "{s:s, s:{s:s, s:s, s:i, s:i, s:s}, s:o, s:n, s:{s:i, s:f, s:[f, f], s:i}, s:{s:s, s:i, s:s, s:i, s:s}}",
+        "format", "latentwire.panel.probes/1", "pair", "a", a, "b", b, "dim_a", 8, "dim_b", 8, "bridge", recipe,
+        "stats", stats, "plan_sha256", "params", "combos", combos, "heldout_share", 0.25, "sigmas", 0.0, 0.5, "seed",
+        seed, "settings", "a", a, "layer_a", la, "b", b, "layer_b", lb, "bridge", "x.bridge.safetensors");
+    assert_non_null(root);
+    assert_int_equal(json_dump_file(root, lw_test_join(dir, "probes.json"), 0), 0);
+    json_decref(root);
+    return dir;
+}
+
+/* Three pairs, hand-computed:
+ *   hop1_top1       0.20 [0.10, 0.30], 0.50 [0.25, 0.60], 0.28 [0.20, 0.40]: min 0.20 (pair 0), max 0.50
+ *                   (pair 1), max lo 0.25 <= min hi 0.30: overlap;
+ *   negation_top1   0.10 [0.00, 0.20], 0.90 [0.80, 1.00], 0.50 [0.40, 0.60]: 0.10 .. 0.90, disjoint;
+ *   bridge_top1     0.30 [0.10, 0.40], 0.50 [0.40, 0.60], absent in run 3: 2 pairs, touching at 0.40. */
+static char RUN_DIRS[3][4096]; /* copies: lw_test_fresh_dir's buffers rotate */
+static const char *RUNS[3] = {RUN_DIRS[0], RUN_DIRS[1], RUN_DIRS[2]};
+
+static void make_runs(int seed_of_third, int combos_of_third) {
+    const syn_stat s1[] = {{"chaining", "hop1_top1", 0.20, 0.10, 0.30, 150},
+                           {"symbolic", "negation_top1", 0.10, 0.00, 0.20, 80},
+                           {"compositionality", "bridge_top1", 0.30, 0.10, 0.40, 200}};
+    const syn_stat s2[] = {{"chaining", "hop1_top1", 0.50, 0.25, 0.60, 150},
+                           {"symbolic", "negation_top1", 0.90, 0.80, 1.00, 80},
+                           {"compositionality", "bridge_top1", 0.50, 0.40, 0.60, 200}};
+    const syn_stat s3[] = {{"chaining", "hop1_top1", 0.28, 0.20, 0.40, 150},
+                           {"symbolic", "negation_top1", 0.50, 0.40, 0.60, 80}};
+    snprintf(RUN_DIRS[0], sizeof RUN_DIRS[0], "%s", write_run("merge_r1", "gemma.gguf", 9, "smol.gguf", 15, "ridge", 1, 200, s1, 3));
+    snprintf(RUN_DIRS[1], sizeof RUN_DIRS[1], "%s", write_run("merge_r2", "smol.gguf", 15, "gemma.gguf", 9, "pca-ridge", 1, 200, s2, 3));
+    snprintf(RUN_DIRS[2], sizeof RUN_DIRS[2], "%s", write_run("merge_r3", "<script>q.gguf", 4, "smol.gguf", 7, "ridge", seed_of_third, combos_of_third, s3,
+                        2));
+}
+
+static json_t *stat_of(json_t *doc, const char *name) {
+    json_t *s;
+    size_t i;
+    json_array_foreach(json_object_get(doc, "stats"), i, s) if (!strcmp(json_string_value(json_object_get(s, "name")),
+                                                                        name)) return s;
+    fail_msg("statistic %s missing from universality.json", name);
+    return NULL;
+}
+
+static double num(json_t *o, const char *key) { return json_number_value(json_object_get(o, key)); }
+
+static void check_spread(json_t *doc, const char *name, int n_pairs, double mn, int imin, double mx, int imax,
+                         int overlap) {
+    json_t *s = stat_of(doc, name), *sp = json_object_get(s, "spread");
+    assert_int_equal(json_array_size(json_object_get(s, "rows")), n_pairs);
+    assert_int_equal(json_integer_value(json_object_get(sp, "n_pairs")), n_pairs);
+    assert_true(fabs(num(sp, "min") - mn) < 1e-12);
+    assert_true(fabs(num(sp, "max") - mx) < 1e-12);
+    assert_true(fabs(num(sp, "range") - (mx - mn)) < 1e-12);
+    assert_int_equal(json_integer_value(json_object_get(sp, "min_pair")), imin);
+    assert_int_equal(json_integer_value(json_object_get(sp, "max_pair")), imax);
+    assert_int_equal(json_is_true(json_object_get(sp, "cis_overlap")), overlap);
+    assert_true(json_is_boolean(json_object_get(sp, "cis_overlap")));
+}
+
+static void test_merge_values(void **state) {
+    (void)state;
+    make_runs(1, 200);
+    const char *out = lw_test_fresh_dir("merge_out");
+    if (lw_probe_merge(RUNS, 3, out) != 0) fail_msg("%s", lw_last_error());
+    json_t *doc = json_load_file(lw_test_join(out, "universality.json"), 0, NULL);
+    assert_non_null(doc);
+    assert_string_equal(json_string_value(json_object_get(doc, "format")), "latentwire.panel.universality/1");
+    json_t *pairs = json_object_get(doc, "pairs");
+    assert_int_equal(json_array_size(pairs), 3);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(pairs, 0), "label")),
+                        "gemma.gguf @9 -> smol.gguf @15 (ridge)");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(pairs, 1), "recipe")), "pca-ridge");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(pairs, 2), "layer_a")), 4);
+    check_spread(doc, "hop1_top1", 3, 0.20, 0, 0.50, 1, 1);
+    check_spread(doc, "negation_top1", 3, 0.10, 0, 0.90, 1, 0);
+    check_spread(doc, "bridge_top1", 2, 0.30, 0, 0.50, 1, 1);
+    /* the row of pair 2 carries its own interval and n */
+    json_t *row = json_array_get(json_object_get(stat_of(doc, "hop1_top1"), "rows"), 2);
+    assert_int_equal(json_integer_value(json_object_get(row, "pair")), 2);
+    assert_true(fabs(num(json_object_get(row, "ci"), "lo") - 0.20) < 1e-12);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(row, "ci"), "n")), 150);
+    assert_non_null(strstr(json_string_value(json_object_get(doc, "note")), "descriptive"));
+    json_decref(doc);
+}
+
+static void test_cli_and_report(void **state) {
+    (void)state;
+    make_runs(1, 200);
+    const char *out = lw_test_fresh_dir("merge_cli");
+    char args[8192], *o = NULL, *e = NULL;
+    snprintf(args, sizeof args, "panel probes merge --out %s %s %s %s", out, RUNS[0], RUNS[1], RUNS[2]);
+    int rc = lw_test_run_cli(args, &o, &e);
+    if (rc != 0) fail_msg("merge: exit %d: %s", rc, e);
+    assert_non_null(strstr(o, "smol.gguf @15 -> gemma.gguf @9 (pca-ridge)"));
+    assert_non_null(strstr(o, "+0.1000 +0.9000  no"));
+    free(o);
+    free(e);
+    const char *html = lw_test_join(out, "report.html");
+    snprintf(args, sizeof args, "report %s/universality.json -o %s", out, html);
+    rc = lw_test_run_cli(args, NULL, &e);
+    if (rc != 0) fail_msg("report: exit %d: %s", rc, e);
+    free(e);
+    char *page = lw_test_read_file(html);
+    assert_non_null(page);
+    assert_non_null(strstr(page, "all CIs overlap"));
+    assert_non_null(strstr(page, "<th>pair 3</th>"));
+    assert_non_null(strstr(page, "+0.200 [+0.100, +0.300] n=150"));
+    assert_non_null(strstr(page, "&lt;script&gt;q.gguf @4"));
+    assert_null(strstr(page, "<script>"));
+    free(page);
+}
+
+static void refused(const char *args, const char *needle) {
+    char *why = lw_test_cli_refusal(args, -1, needle);
+    if (why) fail_msg("%s", why);
+}
+
+static void test_refusals(void **state) {
+    (void)state;
+    char out[4096], args[8192], needle[4096]; /* lw_test_join's buffers rotate: keep a copy */
+    snprintf(out, sizeof out, "%s", lw_test_join(lw_test_tmpdir(), "merge_refused"));
+    make_runs(2, 200);
+    snprintf(args, sizeof args, "panel probes merge --out %s %s %s %s", out, RUNS[0], RUNS[1], RUNS[2]);
+    snprintf(needle, sizeof needle, "%s and %s were run with different probe settings: params.seed is 1 vs 2", RUNS[0],
+             RUNS[2]);
+    refused(args, needle);
+    make_runs(1, 160);
+    refused(args, "params.combos is 200 vs 160");
+    snprintf(args, sizeof args, "panel probes merge --out %s %s", out, RUNS[0]);
+    refused(args, "at least two runs");
+    snprintf(args, sizeof args, "panel probes merge --out %s %s %s/absent", out, RUNS[0], RUNS[1]);
+    refused(args, "absent");
+    const char *bogus = lw_test_join(lw_test_tmpdir(), "bogus.json");
+    lw_test_write_text(bogus, "{\"format\": \"latentwire.panel/1\"}\n");
+    snprintf(args, sizeof args, "panel probes merge --out %s %s %s", out, RUNS[0], bogus);
+    refused(args, "bogus.json: not a probe panel result");
+    snprintf(args, sizeof args, "panel probes merge --out %s --colour red %s %s", out, RUNS[0], RUNS[1]);
+    refused(args, "--colour");
+    assert_false(lw_test_file_exists(out)); /* nothing half-written */
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_merge_values),
+        cmocka_unit_test(test_cli_and_report),
+        cmocka_unit_test(test_refusals),
+    };
+    return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
+}
