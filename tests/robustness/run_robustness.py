@@ -570,6 +570,65 @@ def build_cases(ctx):
     add("channel-resume-foreign-partial", "3", channel(extra=["--out", "items.jsonl", "--resume"]),
         setup=foreign_partial, check=no_foreign_records, expect="any")
 
+    # ---- token counts past the context: refused before any work, naming the option and its limit
+    # (they failed at the first item with "1 tokens do not fit the context ... use shorter texts")
+    def race(chans="floor", extra=(), out="o"):
+        return ["race", "--sender", m, "--task", task_ok, "--calib", "1", "--channel", chans, "--budgets", "64",
+                "--answer-tokens", "2", "--resamples", "100", "--out", out] + list(extra)
+
+    add("race-cipher-steps-past-context", None, race("cipher", ["--cipher-steps", "600", "--budgets", "100000"]),
+        stderr_has=r"--cipher-steps 600: that many steps do not fit: the sender's context holds 256 tokens .* "
+                   r"use at most 253, less the tokens of the texts")
+    add("channel-cipher-message-past-context", None, channel(chans="cipher", extra=["--message-tokens", "4096"]),
+        stderr_has=r"--message-tokens 4096: a cipher message of that length does not fit: .* use at most 253")
+    add("channel-answer-past-context", None, channel(chans="none,text", extra=["--answer-tokens", "4096"]),
+        stderr_has=r"--answer-tokens 4096: the answer leaves no room for a text message in the receiver's context "
+                   r"of 256 tokens")
+    add("debate-answer-past-context", None, debate(extra=["--answer-tokens", "300"]),
+        stderr_has=r"--answer-tokens 300: 1 answer of that length and the question do not fit agent 0's context of "
+                   r"256 tokens: use at most 255")
+
+    # ---- resumed and merged records whose scores were edited or damaged: refused, not averaged
+    # (a score of 7 gave an accuracy of 1.4, a string score counted as 0)
+    def run_setup(c, d, args):
+        r = subprocess.run([c.cli] + args, cwd=d, env=c.env, capture_output=True)
+        if r.returncode != 0:
+            raise RuntimeError("setup %s failed: %s" % (args[0], r.stderr.decode()))
+
+    def edit_first_score(path, value):
+        lines = open(path).read().splitlines()
+        rec = json.loads(lines[1])
+        rec["score"] = value
+        open(path, "w").write("\n".join([lines[0], json.dumps(rec)] + lines[2:]) + "\n")
+
+    def channel_partial_scored(value):
+        def setup(d, c):
+            run_setup(c, d, channel(extra=["--out", "items.jsonl"]))
+            os.rename(os.path.join(d, "items.jsonl"), os.path.join(d, "items.jsonl.partial"))
+            edit_first_score(os.path.join(d, "items.jsonl.partial"), value)
+        return setup
+
+    def race_partial_scored(value, merged=False):
+        def setup(d, c):
+            run_setup(c, d, race())
+            for name in os.listdir(os.path.join(d, "o")):
+                if merged and name != "race.partial":
+                    os.remove(os.path.join(d, "o", name))
+            edit_first_score(os.path.join(d, "o", "race.partial"), value)
+        return setup
+
+    add("channel-resume-score-7", None, channel(extra=["--out", "items.jsonl", "--resume"]),
+        setup=channel_partial_scored(7),
+        stderr_has=r"--resume: items\.jsonl\.partial: the record of report none a1 has score 7, not a number in "
+                   r"\[0, 1\]: the file was edited or damaged; run without --resume to start over")
+    add("channel-resume-score-string", None, channel(extra=["--out", "items.jsonl", "--resume"]),
+        setup=channel_partial_scored("1"), stderr_has=r"has score \"1\", not a number in \[0, 1\]")
+    add("race-resume-score-7", None, race(extra=["--resume"]), setup=race_partial_scored(7),
+        stderr_has=r"--resume: o/race\.partial: the record of floor 0 a\d has score 7, not a number in \[0, 1\] or null")
+    add("race-merge-score-negative", None, ["race", "merge", "--out", "o"], setup=race_partial_scored(-0.5, True),
+        stderr_has=r"o/race\.partial: the record of floor 0 a\d has score -0\.5, not a number in \[0, 1\] or null: "
+                   r"the file was edited or damaged; run the work that wrote it again")
+
     # ---- item 9: a signal during extract leaves no temporary; stale temporaries are removed
     def sigterm_mid_run(proc, cwd):
         """SIGTERM once extract has a temporary file open (or after 20 s), so it is mid-run."""
