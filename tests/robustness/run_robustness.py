@@ -588,6 +588,17 @@ def build_cases(ctx):
         stderr_has=r"--answer-tokens 300: 1 answer of that length and the question do not fit agent 0's context of "
                    r"256 tokens: use at most 255")
 
+    # ---- a missing operand is one line, not the usage on stderr; a codec kind the verb cannot fit
+    # says what to use instead of naming the library's field ("params.lm")
+    add("verdict-no-records", None, ["verdict", task_ok],
+        stderr_has=r"latentwire verdict: no RECORDS\.jsonl: give the plan and at least one records file")
+    add("verdict-nothing", None, ["verdict"], stderr_has=r"latentwire verdict: no PLAN\.json: give the plan")
+    for kind in ("lm-arith", "summary"):
+        add("codec-fit-" + kind + "-no-model", None,
+            ["codec", "fit", "--kind", kind, "--budget", "64", "--texts", text_ok, "--out", "c.safetensors"],
+            stderr_has=r"--kind %s codes with a language model, which codec fit does not load: use it through "
+                       r"`latentwire race --channel text:%s`" % (kind, kind), stderr_lacks=r"params\.lm\)")
+
     # ---- resumed and merged records whose scores were edited or damaged: refused, not averaged
     # (a score of 7 gave an accuracy of 1.4, a string score counted as 0)
     def run_setup(c, d, args):
