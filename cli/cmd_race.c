@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "latentwire/error.h"
@@ -127,6 +128,10 @@ static int parse_channels(const opts *o, lw_race_channel **ch, int64_t **budgets
         if (!cli_parse_int(items[i], 1, 1L << 40, &k))
             rc = lw_fail("--budgets \"%s\": \"%s\" is not a budget: each must be a positive whole number of bits",
                          o->budgets, items[i]);
+        for (int j = 0; rc == 0 && j < i; j++) /* "16,016": before the models load, naming the option */
+            if ((*budgets)[j] == k)
+                rc = lw_fail("--budgets \"%s\": \"%s\" and \"%s\" are the same budget (%ld bits)", o->budgets,
+                             items[j], items[i], k);
         (*budgets)[i] = k;
     }
     if (nb > 0) free(items);
@@ -250,7 +255,8 @@ static int write_fits(const opts *o, const lw_race_evaluator *ev) {
     else snprintf(path, sizeof path, "%s/fits.json", o->out);
     json_t *j = text ? json_loads(text, 0, NULL) : NULL;
     free(text);
-    if (j && json_object_size(j) == 0) { /* a resumed run that fitted nothing keeps the earlier file */
+    if (j && json_object_size(j) == 0 && access(path, F_OK) == 0) { /* a resumed run that fitted nothing keeps the
+                                                                     earlier file; a run without codecs writes {} */
         json_decref(j);
         return 0;
     }

@@ -579,6 +579,22 @@ def build_cases(ctx):
     add("race-cipher-steps-past-context", None, race("cipher", ["--cipher-steps", "600", "--budgets", "100000"]),
         stderr_has=r"--cipher-steps 600: that many steps do not fit: the sender's context holds 256 tokens .* "
                    r"use at most 253, less the tokens of the texts")
+    add("race-budgets-same-value", None, race(extra=["--budgets", "16,32,016"]),
+        stderr_has=r"--budgets \"16,32,016\": \"16\" and \"016\" are the same budget \(16 bits\)")
+
+    def wrote_what_it_says(d, rc, out, err, before, after, c):
+        """Every file the last stdout line says it wrote exists (fits.json was claimed but not
+        written when no channel fits a codec)."""
+        last = out.strip().split("\n")[-1] if out.strip() else ""
+        if not last.startswith("wrote "):
+            return "stdout does not end with the files written: %r" % last[:120]
+        names = [n.strip() for n in last[len("wrote "):].split(",")]
+        first = names[0]
+        folder = os.path.dirname(first)
+        missing = [n for n in [os.path.basename(first)] + names[1:] if not os.path.exists(os.path.join(d, folder, n))]
+        return "said it wrote %s, which do not exist" % ", ".join(missing) if missing else None
+
+    add("race-floor-only-outputs", None, race("floor"), expect="ok", check=wrote_what_it_says)
     add("channel-cipher-message-past-context", None, channel(chans="cipher", extra=["--message-tokens", "4096"]),
         stderr_has=r"--message-tokens 4096: a cipher message of that length does not fit: .* use at most 253")
     add("channel-answer-past-context", None, channel(chans="none,text", extra=["--answer-tokens", "4096"]),
@@ -635,7 +651,8 @@ def build_cases(ctx):
     add("channel-resume-score-string", None, channel(extra=["--out", "items.jsonl", "--resume"]),
         setup=channel_partial_scored("1"), stderr_has=r"has score \"1\", not a number in \[0, 1\]")
     add("race-resume-score-7", None, race(extra=["--resume"]), setup=race_partial_scored(7),
-        stderr_has=r"--resume: o/race\.partial: the record of floor 0 a\d has score 7, not a number in \[0, 1\] or null")
+        stderr_has=r"--resume: o/race\.partial: the record of floor 0 a\d has score 7, not a number in \[0, 1\] "
+                   r"or null")
     add("race-merge-score-negative", None, ["race", "merge", "--out", "o"], setup=race_partial_scored(-0.5, True),
         stderr_has=r"o/race\.partial: the record of floor 0 a\d has score -0\.5, not a number in \[0, 1\] or null: "
                    r"the file was edited or damaged; run the work that wrote it again")
