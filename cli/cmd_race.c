@@ -272,6 +272,26 @@ static int write_fits(const opts *o, const lw_race_evaluator *ev) {
     return rc == 0 ? 0 : cli_fail_lib("race");
 }
 
+/* --out is a directory (or can be made one) and none of the files the race writes there is an
+ * input: a --plan, --task or --bridge kept in DIR under an output's name was overwritten with
+ * exit 0. 0, or -1 after the message. */
+static int check_out_dir(const opts *o) {
+    char partial[64], fits[64];
+    if (o->n_shards > 1) {
+        snprintf(partial, sizeof partial, "race-shard-%d-of-%d.partial", o->shard, o->n_shards);
+        snprintf(fits, sizeof fits, "fits-shard-%d-of-%d.json", o->shard, o->n_shards);
+    } else {
+        snprintf(partial, sizeof partial, "race.partial");
+        snprintf(fits, sizeof fits, "fits.json");
+    }
+    const char *const names[] = {"race.json", "race.csv", "race.jsonl", "records.jsonl", partial, fits, NULL};
+    const char *const inputs[] = {"--task",   o->task,   "--plan", o->plan, "--bridge", o->bridge, "--sender",
+                                  o->sender, "--receiver", o->receiver, NULL};
+    if (lw_output_dir_check("--out", o->out, names, inputs) == 0) return 0;
+    cli_fail_lib("race");
+    return -1;
+}
+
 int cmd_race(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "merge")) return cmd_race_merge(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "retrieval")) return cmd_race_retrieval(argc - 1, argv + 1);
@@ -302,9 +322,7 @@ int cmd_race(int argc, char **argv) {
         snprintf(o.plan_sha, sizeof o.plan_sha, "%s", lw_plan_sha256(plan));
         lw_plan_free(plan);
     }
-    struct stat st;
-    if (stat(o.out, &st) == 0 && !S_ISDIR(st.st_mode)) {
-        cli_fail("race", "--out %s is not a directory: the race writes race.json, race.csv and its records into one", o.out);
+    if (check_out_dir(&o) != 0) {
         free(ch), free(budgets);
         return 2;
     }

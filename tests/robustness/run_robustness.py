@@ -595,6 +595,26 @@ def build_cases(ctx):
         return "said it wrote %s, which do not exist" % ", ".join(missing) if missing else None
 
     add("race-floor-only-outputs", None, race("floor"), expect="ok", check=wrote_what_it_says)
+    # race --out DIR: an input kept in DIR under an output's name was overwritten with exit 0
+    plan = {"format": "latentwire.plan/1", "title": "t", "selection": "none", "alpha": 0.05, "correction": "holm",
+            "resamples": 1000, "seed": 1,
+            "hypotheses": [{"id": "h", "metric": "exact_match", "a": "ceiling", "b": "floor", "direction": "greater",
+                            "threshold": 0, "test": "exact"}]}
+
+    def in_out_dir(name, data):
+        def setup(d, c):
+            os.mkdir(os.path.join(d, "o"))
+            open(os.path.join(d, "o", name), "w").write(data)
+        return setup
+
+    add("race-plan-in-out-dir", "5", race(extra=["--plan", "o/race.json"]),
+        setup=in_out_dir("race.json", json.dumps(plan)),
+        stderr_has=r"--out o/race\.json is the same file as --plan o/race\.json")
+    add("race-task-in-out-dir", "5", race()[:4] + ["o/race.jsonl"] + race()[5:],
+        setup=in_out_dir("race.jsonl", open(task_ok).read()),
+        stderr_has=r"--out o/race\.jsonl is the same file as --task o/race\.jsonl")
+    add("race-out-is-file", None, race(out="f"), setup=lambda d, c: open(os.path.join(d, "f"), "w").write("x"),
+        stderr_has=r"--out f exists and is not a directory")
     add("channel-cipher-message-past-context", None, channel(chans="cipher", extra=["--message-tokens", "4096"]),
         stderr_has=r"--message-tokens 4096: a cipher message of that length does not fit: .* use at most 253")
     add("channel-answer-past-context", None, channel(chans="none,text", extra=["--answer-tokens", "4096"]),
