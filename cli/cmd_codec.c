@@ -150,6 +150,10 @@ static int codec_fit(int argc, char **argv) {
     q.lloyd_max = p.lloyd_max, q.sae_latents = p.sae_latents, q.sae_epochs = p.sae_epochs;
     q.pq_subspaces = p.pq_subspaces, q.level = p.level, q.dict_bytes = p.dict_bytes, q.seed = p.seed;
     bool text = lw_codec_kind_is_text((lw_codec_kind)kind);
+    if (kind == LW_CODEC_LM_ARITH || kind == LW_CODEC_SUMMARY) /* the library asked for "params.lm" */
+        return cli_fail("codec fit", "--kind %s codes with a language model, which codec fit does not load: use it "
+                        "through `latentwire race --channel text:%s` (or lw_codec_fit_text with params.lm set)",
+                        lw_codec_name((lw_codec_kind)kind), lw_codec_name((lw_codec_kind)kind));
     if (text ? !texts || in || tensor : !in || !tensor || texts)
         return cli_fail("codec fit", text ? "codec %s is a text codec: give --texts FILE (not --input/--tensor)"
                                           : "codec %s is an activation codec: give --input ACTS.safetensors and "

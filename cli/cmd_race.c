@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "latentwire/error.h"
@@ -127,6 +128,10 @@ static int parse_channels(const opts *o, lw_race_channel **ch, int64_t **budgets
         if (!cli_parse_int(items[i], 1, 1L << 40, &k))
             rc = lw_fail("--budgets \"%s\": \"%s\" is not a budget: each must be a positive whole number of bits",
                          o->budgets, items[i]);
+        for (int j = 0; rc == 0 && j < i; j++) /* "16,016": before the models load, naming the option */
+            if ((*budgets)[j] == k)
+                rc = lw_fail("--budgets \"%s\": \"%s\" and \"%s\" are the same budget (%ld bits)", o->budgets,
+                             items[j], items[i], k);
         (*budgets)[i] = k;
     }
     if (nb > 0) free(items);
@@ -250,7 +255,8 @@ static int write_fits(const opts *o, const lw_race_evaluator *ev) {
     else snprintf(path, sizeof path, "%s/fits.json", o->out);
     json_t *j = text ? json_loads(text, 0, NULL) : NULL;
     free(text);
-    if (j && json_object_size(j) == 0) { /* a resumed run that fitted nothing keeps the earlier file */
+    if (j && json_object_size(j) == 0 && access(path, F_OK) == 0) { /* a resumed run that fitted nothing keeps the
+                                                                     earlier file; a run without codecs writes {} */
         json_decref(j);
         return 0;
     }
@@ -264,6 +270,26 @@ static int write_fits(const opts *o, const lw_race_evaluator *ev) {
     int rc = j ? lw_json_save(path, j) : lw_fail("race: the codecs' fit records are not JSON");
     json_decref(j);
     return rc == 0 ? 0 : cli_fail_lib("race");
+}
+
+/* --out is a directory (or can be made one) and none of the files the race writes there is an
+ * input: a --plan, --task or --bridge kept in DIR under an output's name was overwritten with
+ * exit 0. 0, or -1 after the message. */
+static int check_out_dir(const opts *o) {
+    char partial[64], fits[64];
+    if (o->n_shards > 1) {
+        snprintf(partial, sizeof partial, "race-shard-%d-of-%d.partial", o->shard, o->n_shards);
+        snprintf(fits, sizeof fits, "fits-shard-%d-of-%d.json", o->shard, o->n_shards);
+    } else {
+        snprintf(partial, sizeof partial, "race.partial");
+        snprintf(fits, sizeof fits, "fits.json");
+    }
+    const char *const names[] = {"race.json", "race.csv", "race.jsonl", "records.jsonl", partial, fits, NULL};
+    const char *const inputs[] = {"--task",   o->task,   "--plan", o->plan, "--bridge", o->bridge, "--sender",
+                                  o->sender, "--receiver", o->receiver, NULL};
+    if (lw_output_dir_check("--out", o->out, names, inputs) == 0) return 0;
+    cli_fail_lib("race");
+    return -1;
 }
 
 int cmd_race(int argc, char **argv) {
@@ -296,9 +322,7 @@ int cmd_race(int argc, char **argv) {
         snprintf(o.plan_sha, sizeof o.plan_sha, "%s", lw_plan_sha256(plan));
         lw_plan_free(plan);
     }
-    struct stat st;
-    if (stat(o.out, &st) == 0 && !S_ISDIR(st.st_mode)) {
-        cli_fail("race", "--out %s is not a directory: the race writes race.json, race.csv and its records into one", o.out);
+    if (check_out_dir(&o) != 0) {
         free(ch), free(budgets);
         return 2;
     }

@@ -50,10 +50,11 @@ int cmd_verdict(int argc, char **argv) {
         } else if (!plan_path) plan_path = argv[i];
         else records[n_records++] = argv[i];
     }
-    if (!plan_path || n_records == 0) {
+    if (!plan_path || n_records == 0) { /* one line, as for every bad input (the usage is --help's) */
         free(records);
-        fputs(USAGE, stderr);
-        return 2;
+        return cli_fail("verdict", "%s: give the plan and at least one records file (latentwire verdict --help)",
+                        plan_path ? "no RECORDS.jsonl" : "no PLAN.json"),
+               2;
     }
     lw_plan *plan = lw_plan_load(plan_path);
     lw_items *items = plan ? lw_items_load(records, n_records) : NULL;

@@ -3,6 +3,7 @@
 #include "common/records.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -170,4 +171,25 @@ FILE *lw_records_open(const char *path, json_t *settings, const lw_records *r) {
     f = fopen(path, "a");
     if (!f) lw_fail("cannot write %s: %s", path, strerror(errno));
     return f;
+}
+
+int lw_records_check_range(const lw_records *r, const char *path, const char *field, double lo, double hi,
+                           bool allow_null, const char *what) {
+    for (int i = 0; i < r->n; i++) {
+        json_t *v = json_object_get(r->rec[i], field);
+        double x = json_is_number(v) ? json_number_value(v) : NAN;
+        if ((allow_null && json_is_null(v)) || (x >= lo && x <= hi)) continue;
+        char *shown = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL, key[160];
+        snprintf(key, sizeof key, "%s", r->key[i]);
+        for (char *t = key; *t; t++) *t = *t == '\t' ? ' ' : *t; /* the key's fields, tab-joined */
+        bool resume = what && !strcmp(what, "--resume");
+        int rc = lw_fail("%s%s%s: the record of %s has %s %s, not a number in [%g, %g]%s: the file was edited or "
+                         "damaged; %s",
+                         resume ? what : "", resume ? ": " : "", path, key, field, shown ? shown : "(none)", lo, hi,
+                         allow_null ? " or null" : "",
+                         resume ? "run without --resume to start over" : "run the work that wrote it again");
+        free(shown);
+        return rc;
+    }
+    return 0;
 }

@@ -117,6 +117,27 @@ static int add_sweep(lw_channel_experiment *e, const char *t, lw_channel_params 
     return 0;
 }
 
+/* A text or CIPHER message of --message-tokens must fit both contexts: the sender holds its text
+ * and the message, the receiver the message, the query and the answer. Checked before any work:
+ * otherwise a long CIPHER message failed at the first item with "tokens do not fit the context
+ * ... use shorter texts", naming neither the option nor its limit. At least one token of text and
+ * of query is counted. */
+static int check_message_fits(const lw_channel_experiment *e, const char *channel) {
+    const lw_channel_experiment_params *o = &e->p;
+    int send_ctx = lw_session_n_ctx(e->sa), recv_ctx = lw_session_n_ctx(e->sb);
+    int by_sender = send_ctx - 1, by_receiver = recv_ctx - 1 - o->answer_tokens;
+    int most = by_sender < by_receiver ? by_sender : by_receiver;
+    if (o->message_tokens <= most) return 0;
+    if (most < 1)
+        return lw_fail("--answer-tokens %d: the answer leaves no room for a %s message in the receiver's context of %d "
+                       "tokens",
+                       o->answer_tokens, channel, recv_ctx);
+    return lw_fail("--message-tokens %d: a %s message of that length does not fit: the sender's context holds %d "
+                   "tokens (its text and the message) and the receiver's %d (the message, the query and %d answer "
+                   "tokens): use at most %d, less the tokens of the texts",
+                   o->message_tokens, channel, send_ctx, recv_ctx, o->answer_tokens, most);
+}
+
 /* The conditions of one --channel item; those these models cannot run are marked not
  * applicable (with the reason) so the others still run. 0 or -1. */
 static int add_channel(lw_channel_experiment *e, const char *t, lw_channel_params p, const int *ks, int nk,
@@ -131,6 +152,7 @@ static int add_channel(lw_channel_experiment *e, const char *t, lw_channel_param
     p.kind = (lw_channel_kind)kind;
     if (kind == LW_CHANNEL_TEXT) p.sender_temp = o->temp >= 0 ? o->temp : 0.0f;
     if (kind == LW_CHANNEL_CIPHER) p.sender_temp = o->temp >= 0 ? o->temp : 1.0f;
+    if ((kind == LW_CHANNEL_TEXT || kind == LW_CHANNEL_CIPHER) && check_message_fits(e, t) != 0) return -1;
     if (kind != LW_CHANNEL_AC) {
         condition *c = add_condition(e, t, p, FAM_FIXED);
         if (!c) return lw_fail("channel: out of memory");
@@ -485,7 +507,8 @@ static int open_records(runner *R, json_t *settings) {
     size_t len = strlen(o->records) + 9;
     if (!(R->partial = malloc(len))) return lw_fail("channel: out of memory");
     snprintf(R->partial, len, "%s.partial", o->records);
-    if (o->resume && lw_records_load(&R->past, R->partial, settings, PAST_KEY, 3, "score", "--resume", NULL) != 0)
+    if (o->resume && (lw_records_load(&R->past, R->partial, settings, PAST_KEY, 3, "score", "--resume", NULL) != 0 ||
+                      lw_records_check_range(&R->past, R->partial, "score", 0, 1, false, "--resume") != 0))
         return -1;
     return (R->rec = lw_records_open(R->partial, settings, &R->past)) ? 0 : -1;
 }

@@ -106,6 +106,23 @@ static int panel_load(const lw_debate_experiment_params *p, panel *a) {
     return rc;
 }
 
+/* Every agent's context must hold what it reads and writes in a round: after the first round the
+ * others' answers (each up to --answer-tokens), the question and its own answer. Checked before
+ * any work: otherwise the first item failed with "tokens do not fit the context ... use shorter
+ * texts", naming neither the option nor its limit. At least one token of question is counted. */
+static int check_answers_fit(const lw_debate_experiment_params *p, const panel *a) {
+    int answers = p->debate.rounds > 1 ? a->n : 1;
+    for (int k = 0; k < a->n; k++) {
+        int ctx = lw_session_n_ctx(a->agents[k].session);
+        int most = (ctx - 1) / answers;
+        if (p->debate.answer_tokens > most)
+            return lw_fail("--answer-tokens %d: %d answer%s of that length and the question do not fit agent %d's "
+                           "context of %d tokens: use at most %d, less the tokens of the question",
+                           p->debate.answer_tokens, answers, answers == 1 ? "" : "s", k, ctx, most);
+    }
+    return 0;
+}
+
 /* An item's question: its sender text (if any), a space, its receiver prompt. malloc'd. */
 static char *question_of(const lw_task_item *it) {
     size_t ql = strlen(it->sender) + strlen(it->receiver) + 2;
@@ -188,6 +205,7 @@ int lw_debate_experiment_run(const lw_debate_experiment_params *p, const lw_task
     double *solo = calloc((size_t)(t->n ? t->n : 1), sizeof(double));
     int rc = !vote || !solo ? lw_fail("debate: out of memory") : panel_load(p, &a);
     double wall = 0;
+    if (rc == 0) rc = check_answers_fit(p, &a);
     if (rc == 0) rc = debate_items(p, &a, t, vote, solo, &wall);
     if (rc == 0) {
         *out = (lw_debate_experiment_result){.n_agents = a.n, .rounds = p->debate.rounds, .n_items = t->n,

@@ -207,11 +207,11 @@ int lw_race_run(const lw_race_params *p) {
         rc = lw_records_load(&past, path, NULL, RECORD_KEY, 3, "score", "--resume", &head);
         char diff[128] = "";
         if (rc == 0 && head) settings_difference(settings, head, diff, sizeof diff);
-        if (diff[0]) {
+        if (diff[0])
             rc = lw_fail("--resume: %s was made with another %s; run without --resume to start over, or with the "
                          "same settings", path, diff);
-            lw_records_free(&past);
-        }
+        else if (rc == 0) rc = lw_records_check_range(&past, path, "score", 0, 1, true, "--resume");
+        if (rc != 0) lw_records_free(&past);
         json_decref(head);
     }
     if (rc == 0 && !(f = lw_records_open(path, settings, &past))) rc = -1;
@@ -417,7 +417,9 @@ static int merge_files(const char *out_dir, char *const *paths, int n_paths, cha
     int rc = rs ? 0 : lw_fail("race: out of memory");
     for (int s = 0; rc == 0 && s < n_paths; s++) {
         json_t *head = NULL;
-        if (lw_records_load(&rs[s], paths[s], NULL, RECORD_KEY, 3, "score", "merge", &head) != 0) {
+        if (lw_records_load(&rs[s], paths[s], NULL, RECORD_KEY, 3, "score", "merge", &head) != 0 ||
+            lw_records_check_range(&rs[s], paths[s], "score", 0, 1, true, "merge") != 0) {
+            json_decref(head);
             rc = -1;
             break;
         }

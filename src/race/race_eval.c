@@ -51,6 +51,25 @@ static bool same_model(lw_session *a, lw_session *b) {
     return ha && hb && !strcmp(ha, hb);
 }
 
+/* The cipher's steps must fit both contexts: the sender holds its text and the steps fed back,
+ * the receiver the soft tokens, the query and the answer. Checked before any work: otherwise every
+ * item failed late with "tokens do not fit the context ... use shorter texts", naming neither the
+ * option nor its limit. At least one token of text and of query is counted. */
+static int check_cipher_fits(const lw_race_setup *s) {
+    int send_ctx = lw_session_n_ctx(s->sender), recv_ctx = lw_session_n_ctx(s->receiver);
+    int by_sender = send_ctx - 1, by_receiver = recv_ctx - 1 - s->patch.answer_tokens;
+    int most = by_sender < by_receiver ? by_sender : by_receiver;
+    if (s->cipher_steps <= most) return 0;
+    if (most < 1)
+        return lw_fail("--answer-tokens %d: the answer leaves no room for cipher steps in the receiver's context of "
+                       "%d tokens",
+                       s->patch.answer_tokens, recv_ctx);
+    return lw_fail("--cipher-steps %d: that many steps do not fit: the sender's context holds %d tokens (its text and "
+                   "the steps) and the receiver's %d (the soft tokens, the query and %d answer tokens): use at most "
+                   "%d, less the tokens of the texts",
+                   s->cipher_steps, send_ctx, recv_ctx, s->patch.answer_tokens, most);
+}
+
 lw_race_evaluator *lw_race_evaluator_new(const lw_race_setup *s, const lw_task *report, const lw_task *calib) {
     if (!s || !s->sender || !s->receiver || !report) {
         lw_fail("race: the evaluator needs a sender, a receiver and items");
@@ -80,6 +99,7 @@ lw_race_evaluator *lw_race_evaluator_new(const lw_race_setup *s, const lw_task *
         lw_fail("race: %d cipher steps: must be 0 (as many as fit) or positive", s->cipher_steps);
         return NULL;
     }
+    if (s->cipher && s->cipher_steps > 0 && check_cipher_fits(s) != 0) return NULL;
     lw_race_evaluator *e = calloc(1, sizeof *e);
     if (!e) {
         lw_fail("race: out of memory");

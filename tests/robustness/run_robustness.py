@@ -570,6 +570,113 @@ def build_cases(ctx):
     add("channel-resume-foreign-partial", "3", channel(extra=["--out", "items.jsonl", "--resume"]),
         setup=foreign_partial, check=no_foreign_records, expect="any")
 
+    # ---- token counts past the context: refused before any work, naming the option and its limit
+    # (they failed at the first item with "1 tokens do not fit the context ... use shorter texts")
+    def race(chans="floor", extra=(), out="o"):
+        return ["race", "--sender", m, "--task", task_ok, "--calib", "1", "--channel", chans, "--budgets", "64",
+                "--answer-tokens", "2", "--resamples", "100", "--out", out] + list(extra)
+
+    add("race-cipher-steps-past-context", None, race("cipher", ["--cipher-steps", "600", "--budgets", "100000"]),
+        stderr_has=r"--cipher-steps 600: that many steps do not fit: the sender's context holds 256 tokens .* "
+                   r"use at most 253, less the tokens of the texts")
+    add("race-budgets-same-value", None, race(extra=["--budgets", "16,32,016"]),
+        stderr_has=r"--budgets \"16,32,016\": \"16\" and \"016\" are the same budget \(16 bits\)")
+
+    def wrote_what_it_says(d, rc, out, err, before, after, c):
+        """Every file the last stdout line says it wrote exists (fits.json was claimed but not
+        written when no channel fits a codec)."""
+        last = out.strip().split("\n")[-1] if out.strip() else ""
+        if not last.startswith("wrote "):
+            return "stdout does not end with the files written: %r" % last[:120]
+        names = [n.strip() for n in last[len("wrote "):].split(",")]
+        first = names[0]
+        folder = os.path.dirname(first)
+        missing = [n for n in [os.path.basename(first)] + names[1:] if not os.path.exists(os.path.join(d, folder, n))]
+        return "said it wrote %s, which do not exist" % ", ".join(missing) if missing else None
+
+    add("race-floor-only-outputs", None, race("floor"), expect="ok", check=wrote_what_it_says)
+    # race --out DIR: an input kept in DIR under an output's name was overwritten with exit 0
+    plan = {"format": "latentwire.plan/1", "title": "t", "selection": "none", "alpha": 0.05, "correction": "holm",
+            "resamples": 1000, "seed": 1,
+            "hypotheses": [{"id": "h", "metric": "exact_match", "a": "ceiling", "b": "floor", "direction": "greater",
+                            "threshold": 0, "test": "exact"}]}
+
+    def in_out_dir(name, data):
+        def setup(d, c):
+            os.mkdir(os.path.join(d, "o"))
+            open(os.path.join(d, "o", name), "w").write(data)
+        return setup
+
+    add("race-plan-in-out-dir", "5", race(extra=["--plan", "o/race.json"]),
+        setup=in_out_dir("race.json", json.dumps(plan)),
+        stderr_has=r"--out o/race\.json is the same file as --plan o/race\.json")
+    add("race-task-in-out-dir", "5", race()[:4] + ["o/race.jsonl"] + race()[5:],
+        setup=in_out_dir("race.jsonl", open(task_ok).read()),
+        stderr_has=r"--out o/race\.jsonl is the same file as --task o/race\.jsonl")
+    add("race-out-is-file", None, race(out="f"), setup=lambda d, c: open(os.path.join(d, "f"), "w").write("x"),
+        stderr_has=r"--out f exists and is not a directory")
+    add("channel-cipher-message-past-context", None, channel(chans="cipher", extra=["--message-tokens", "4096"]),
+        stderr_has=r"--message-tokens 4096: a cipher message of that length does not fit: .* use at most 253")
+    add("channel-answer-past-context", None, channel(chans="none,text", extra=["--answer-tokens", "4096"]),
+        stderr_has=r"--answer-tokens 4096: the answer leaves no room for a text message in the receiver's context "
+                   r"of 256 tokens")
+    add("debate-answer-past-context", None, debate(extra=["--answer-tokens", "300"]),
+        stderr_has=r"--answer-tokens 300: 1 answer of that length and the question do not fit agent 0's context of "
+                   r"256 tokens: use at most 255")
+
+    # ---- a missing operand is one line, not the usage on stderr; a codec kind the verb cannot fit
+    # says what to use instead of naming the library's field ("params.lm")
+    add("verdict-no-records", None, ["verdict", task_ok],
+        stderr_has=r"latentwire verdict: no RECORDS\.jsonl: give the plan and at least one records file")
+    add("verdict-nothing", None, ["verdict"], stderr_has=r"latentwire verdict: no PLAN\.json: give the plan")
+    for kind in ("lm-arith", "summary"):
+        add("codec-fit-" + kind + "-no-model", None,
+            ["codec", "fit", "--kind", kind, "--budget", "64", "--texts", text_ok, "--out", "c.safetensors"],
+            stderr_has=r"--kind %s codes with a language model, which codec fit does not load: use it through "
+                       r"`latentwire race --channel text:%s`" % (kind, kind), stderr_lacks=r"params\.lm\)")
+
+    # ---- resumed and merged records whose scores were edited or damaged: refused, not averaged
+    # (a score of 7 gave an accuracy of 1.4, a string score counted as 0)
+    def run_setup(c, d, args):
+        r = subprocess.run([c.cli] + args, cwd=d, env=c.env, capture_output=True)
+        if r.returncode != 0:
+            raise RuntimeError("setup %s failed: %s" % (args[0], r.stderr.decode()))
+
+    def edit_first_score(path, value):
+        lines = open(path).read().splitlines()
+        rec = json.loads(lines[1])
+        rec["score"] = value
+        open(path, "w").write("\n".join([lines[0], json.dumps(rec)] + lines[2:]) + "\n")
+
+    def channel_partial_scored(value):
+        def setup(d, c):
+            run_setup(c, d, channel(extra=["--out", "items.jsonl"]))
+            os.rename(os.path.join(d, "items.jsonl"), os.path.join(d, "items.jsonl.partial"))
+            edit_first_score(os.path.join(d, "items.jsonl.partial"), value)
+        return setup
+
+    def race_partial_scored(value, merged=False):
+        def setup(d, c):
+            run_setup(c, d, race())
+            for name in os.listdir(os.path.join(d, "o")):
+                if merged and name != "race.partial":
+                    os.remove(os.path.join(d, "o", name))
+            edit_first_score(os.path.join(d, "o", "race.partial"), value)
+        return setup
+
+    add("channel-resume-score-7", None, channel(extra=["--out", "items.jsonl", "--resume"]),
+        setup=channel_partial_scored(7),
+        stderr_has=r"--resume: items\.jsonl\.partial: the record of report none a1 has score 7, not a number in "
+                   r"\[0, 1\]: the file was edited or damaged; run without --resume to start over")
+    add("channel-resume-score-string", None, channel(extra=["--out", "items.jsonl", "--resume"]),
+        setup=channel_partial_scored("1"), stderr_has=r"has score \"1\", not a number in \[0, 1\]")
+    add("race-resume-score-7", None, race(extra=["--resume"]), setup=race_partial_scored(7),
+        stderr_has=r"--resume: o/race\.partial: the record of floor 0 a\d has score 7, not a number in \[0, 1\] "
+                   r"or null")
+    add("race-merge-score-negative", None, ["race", "merge", "--out", "o"], setup=race_partial_scored(-0.5, True),
+        stderr_has=r"o/race\.partial: the record of floor 0 a\d has score -0\.5, not a number in \[0, 1\] or null: "
+                   r"the file was edited or damaged; run the work that wrote it again")
+
     # ---- item 9: a signal during extract leaves no temporary; stale temporaries are removed
     def sigterm_mid_run(proc, cwd):
         """SIGTERM once extract has a temporary file open (or after 20 s), so it is mid-run."""

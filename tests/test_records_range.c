@@ -1,0 +1,108 @@
+/* lw_records_check_range: the scores of a resumed or merged records file enter the statistics
+ * as they are, so a record whose score is outside [lo, hi], not a number, missing, or null where
+ * null is not allowed is refused with one message naming the file, the record's key and the
+ * value; the bounds themselves and null (where allowed) pass. Each case is one file of one
+ * record after a settings line, loaded with lw_records_load as channel, race and scan do. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "latentwire/error.h"
+#include "latentwire/records.h"
+#include "support/testutil.h"
+
+static const char *const KEY[] = {"condition", "id"};
+
+/* The result of checking a file holding one record {"condition": "c", "id": "q7", "score": SCORE}
+ * (SCORE: a JSON value, or NULL for a record without "score", which the loader drops as torn). */
+static int check_one(const char *score, bool allow_null, int *n_loaded) {
+    const char *path = lw_test_tmpfile("records_range.jsonl");
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "{\"settings\": {\"x\": 1}}\n");
+    if (score) fprintf(f, "{\"condition\": \"c\", \"id\": \"q7\", \"score\": %s}\n", score);
+    else fprintf(f, "{\"condition\": \"c\", \"id\": \"q7\"}\n");
+    fclose(f);
+    lw_records r;
+    assert_int_equal(lw_records_load(&r, path, NULL, KEY, 2, "score", "--resume", NULL), 0);
+    *n_loaded = r.n;
+    int rc = lw_records_check_range(&r, path, "score", 0, 1, allow_null, "--resume");
+    lw_records_free(&r);
+    return rc;
+}
+
+static void test_in_range_passes(void **state) {
+    (void)state;
+    static const char *const ok[] = {"0", "1", "0.0", "1.0", "0.5", "1e-300"};
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        int n;
+        if (check_one(ok[i], false, &n) != 0) fail_msg("score %s refused: %s", ok[i], lw_last_error());
+        assert_int_equal(n, 1);
+    }
+    int n;
+    assert_int_equal(check_one("null", true, &n), 0); /* race: a not-applicable cell */
+    assert_int_equal(n, 1);
+}
+
+static void test_out_of_range_refused(void **state) {
+    (void)state;
+    static const char *const bad[][2] = {{"7", "score 7,"},
+                                         {"-0.5", "score -0.5,"},
+                                         {"1.5", "score 1.5,"},
+                                         {"\"0.5\"", "score \"0.5\","},
+                                         {"true", "score true,"},
+                                         {"[1]", "score [1],"},
+                                         {"{}", "score {},"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        int n;
+        if (check_one(bad[i][0], true, &n) == 0) fail_msg("score %s accepted", bad[i][0]);
+        const char *e = lw_last_error();
+        if (!strstr(e, "--resume: ") || !strstr(e, "records_range.jsonl: the record of c q7 has ") ||
+            !strstr(e, bad[i][1]) || !strstr(e, "not a number in [0, 1] or null") ||
+            !strstr(e, "run without --resume to start over") || strchr(e, '\n'))
+            fail_msg("score %s: message \"%s\"", bad[i][0], e);
+    }
+    int n;
+    assert_int_not_equal(check_one("null", false, &n), 0); /* channel and scan scores are never null */
+    assert_non_null(strstr(lw_last_error(), "has score null, not a number in [0, 1]: "));
+}
+
+/* A record without the field is a torn line: the loader drops it, so nothing is left to refuse. */
+static void test_missing_is_torn(void **state) {
+    (void)state;
+    int n;
+    assert_int_equal(check_one(NULL, false, &n), 0);
+    assert_int_equal(n, 0);
+}
+
+/* Outside --resume (race merge) the message says to redo the work, not to drop --resume. */
+static void test_merge_message(void **state) {
+    (void)state;
+    lw_records r;
+    const char *path = lw_test_tmpfile("records_merge.jsonl");
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "{\"settings\": {}}\n{\"condition\": \"c\", \"id\": \"q1\", \"score\": 2}\n");
+    fclose(f);
+    assert_int_equal(lw_records_load(&r, path, NULL, KEY, 2, "score", "merge", NULL), 0);
+    assert_int_not_equal(lw_records_check_range(&r, path, "score", 0, 1, true, "merge"), 0);
+    lw_records_free(&r);
+    const char *e = lw_last_error();
+    if (strncmp(e, path, strlen(path)) != 0 || !strstr(e, "run the work that wrote it again") || strstr(e, "--resume"))
+        fail_msg("merge message \"%s\"", e);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_in_range_passes),
+        cmocka_unit_test(test_out_of_range_refused),
+        cmocka_unit_test(test_missing_is_torn),
+        cmocka_unit_test(test_merge_message),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
