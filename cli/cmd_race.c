@@ -320,7 +320,13 @@ int cmd_race(int argc, char **argv) {
             return 2;
         }
         snprintf(o.plan_sha, sizeof o.plan_sha, "%s", lw_plan_sha256(plan));
+        int checked = lw_race_check_plan(plan, o.plan, ch, n_ch, budgets, n_budgets);
         lw_plan_free(plan);
+        if (checked != 0) {
+            cli_fail_lib("race");
+            free(ch), free(budgets);
+            return 2;
+        }
     }
     if (check_out_dir(&o) != 0) {
         free(ch), free(budgets);

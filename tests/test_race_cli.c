@@ -70,6 +70,27 @@ static void test_bad_options(void **state) {
     expect_error(args, "\"0\" is not a budget");
     snprintf(args, sizeof args, "race retrieval --model /nonexistent.gguf --passages p.txt --out %s/o --codecs zip", dir);
     expect_error(args, "unknown codec 'zip'");
+    /* a plan naming a cell the run will not write is refused before any model loads (it would fail
+     * only at `verdict`, after the whole run); so is a metric races do not record */
+    const char *plan = lw_test_tmpfile("race.plan.json");
+    lw_test_write_text(plan, "{\"format\": \"latentwire.plan/1\", \"title\": \"t\", \"selection\": \"none\",\n"
+                             " \"hypotheses\": [{\"id\": \"H1\", \"metric\": \"exact_match\", \"a\": \"cipher@64\",\n"
+                             " \"b\": \"floor\", \"direction\": \"greater\", \"threshold\": 0}]}\n");
+    snprintf(args, sizeof args, "%s %s/o --channel floor,text:zlib --budgets 64 --plan %s", base, dir, plan);
+    expect_error(args, "hypothesis H1: condition 'cipher@64' is not a cell of this race");
+    snprintf(args, sizeof args, "%s %s/o --channel floor,cipher --budgets 256 --plan %s", base, dir, plan);
+    expect_error(args, "condition 'cipher@64' is not a cell of this race");
+    lw_test_write_text(plan, "{\"format\": \"latentwire.plan/1\", \"title\": \"t\", \"selection\": \"none\",\n"
+                             " \"hypotheses\": [{\"id\": \"H2\", \"metric\": \"top1\", \"a\": \"floor\",\n"
+                             " \"direction\": \"greater\", \"threshold\": 0}]}\n");
+    snprintf(args, sizeof args, "%s %s/o --channel floor --plan %s", base, dir, plan);
+    expect_error(args, "hypothesis H2: metric 'top1' is not one a race records");
+    /* the plan that matches the run passes this check: the next refusal is the missing model's */
+    lw_test_write_text(plan, "{\"format\": \"latentwire.plan/1\", \"title\": \"t\", \"selection\": \"none\",\n"
+                             " \"hypotheses\": [{\"id\": \"H3\", \"metric\": \"exact_match\", \"a\": \"cipher@64\",\n"
+                             " \"b\": \"floor\", \"direction\": \"greater\", \"threshold\": 0}]}\n");
+    snprintf(args, sizeof args, "%s %s/o --channel floor,cipher --budgets 64 --plan %s", base, dir, plan);
+    expect_error(args, "/nonexistent.gguf");
     assert_int_equal(lw_test_dir_entries(dir), 0); /* nothing written */
 }
 

@@ -54,6 +54,7 @@
 #include "latentwire/patch.h"
 #include "latentwire/runtime.h"
 #include "latentwire/task.h"
+#include "latentwire/verdict.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -134,6 +135,14 @@ int lw_race_merge(const char *out_dir, char **report_json);
  * plan whose sha256 the run's settings hold ("plan_sha256"; none: records no verdict accepts).
  * 0 or -1. */
 int lw_race_write_items(const char *out_dir);
+
+/* Before a run under a plan: every condition the plan's hypotheses name must be a cell this race
+ * writes ("floor", "ceiling", or CHANNEL@K for a coded channel and a budget K of the run) and every
+ * metric "exact_match" (what lw_race_write_items records); else -1 with one message naming the plan
+ * file, the hypothesis and the condition (a plan naming cipher@64 for a run with --budgets 256 would
+ * otherwise fail only at `verdict`, after the whole run). plan_path names the plan in messages. */
+int lw_race_check_plan(const lw_plan *plan, const char *plan_path, const lw_race_channel *channels,
+                       int n_channels, const int64_t *budgets, int n_budgets);
 
 /* The receiver's prompt for a message (the ceiling's demonstrations, a decoded text) and the
  * query: message, then the query, separated by a newline unless the message is empty or ends

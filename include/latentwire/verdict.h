@@ -54,6 +54,12 @@ const char *lw_plan_sha256(const lw_plan *plan);   /* of the file's bytes */
 const char *lw_plan_title(const lw_plan *plan);
 int lw_plan_n_hypotheses(const lw_plan *plan);
 double lw_plan_alpha(const lw_plan *plan);
+/* Hypothesis i (0 .. lw_plan_n_hypotheses - 1): its id, its metric, and the conditions it compares
+ * (side 0: "a"; side 1: "b", NULL for a one-condition hypothesis). Owned by the plan; NULL for an i
+ * out of range. A run can check before it starts that it will write every condition its plan names. */
+const char *lw_plan_hypothesis_id(const lw_plan *plan, int i);
+const char *lw_plan_hypothesis_metric(const lw_plan *plan, int i);
+const char *lw_plan_hypothesis_condition(const lw_plan *plan, int i, int side);
 
 /* One per-item record, as a run writes it. */
 typedef struct {

@@ -175,3 +175,12 @@ const char *lw_plan_sha256(const lw_plan *p) { return p->sha256; }
 const char *lw_plan_title(const lw_plan *p) { return p->title; }
 int lw_plan_n_hypotheses(const lw_plan *p) { return p->n; }
 double lw_plan_alpha(const lw_plan *p) { return p->alpha; }
+
+const char *lw_plan_hypothesis_id(const lw_plan *p, int i) { return i >= 0 && i < p->n ? p->h[i].id : NULL; }
+
+const char *lw_plan_hypothesis_condition(const lw_plan *p, int i, int side) {
+    if (i < 0 || i >= p->n) return NULL;
+    return side == 0 ? p->h[i].a : side == 1 ? p->h[i].b : NULL;
+}
+
+const char *lw_plan_hypothesis_metric(const lw_plan *p, int i) { return i >= 0 && i < p->n ? p->h[i].metric : NULL; }
