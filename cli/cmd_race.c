@@ -312,23 +312,24 @@ int cmd_race(int argc, char **argv) {
         free(ch), free(budgets);
         return 2;
     }
+    lw_plan *plan = NULL;
     if (o.plan) { /* the plan is read (and checked) before the run, and tied to it by its sha256 */
-        lw_plan *plan = lw_plan_load(o.plan);
-        if (!plan) {
+        if (!(plan = lw_plan_load(o.plan))) {
             cli_fail_lib("race");
             free(ch), free(budgets);
             return 2;
         }
         snprintf(o.plan_sha, sizeof o.plan_sha, "%s", lw_plan_sha256(plan));
-        int checked = lw_race_check_plan(plan, o.plan, ch, n_ch, budgets, n_budgets);
-        lw_plan_free(plan);
-        if (checked != 0) {
-            cli_fail_lib("race");
-            free(ch), free(budgets);
-            return 2;
-        }
     }
-    if (check_out_dir(&o) != 0) {
+    /* the output checks first (an --out over the plan is named as that; they print their own
+     * message), then whether the plan names only cells this run writes */
+    bool refused = check_out_dir(&o) != 0;
+    if (!refused && plan && lw_race_check_plan(plan, o.plan, ch, n_ch, budgets, n_budgets) != 0) {
+        cli_fail_lib("race");
+        refused = true;
+    }
+    lw_plan_free(plan);
+    if (refused) {
         free(ch), free(budgets);
         return 2;
     }
