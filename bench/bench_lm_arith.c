@@ -30,48 +30,7 @@
 #include "codec/text_lm_arith.h"
 #include "latentwire/codec.h"
 #include "latentwire/runtime.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-/* The text: lines of the file joined by spaces until it tokenizes to at least want tokens. */
-static char *read_text(const char *path, const lw_model *m, int want, int32_t **tok, int *n) {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "bench_lm_arith: cannot open %s\n", path);
-        return NULL;
-    }
-    size_t cap = 1 << 16, len = 0;
-    char *text = calloc(cap, 1), line[8192];
-    while (fgets(line, sizeof line, f)) {
-        char *b = line, *e = line + strlen(line);
-        while (*b == ' ') b++;
-        while (e > b && (e[-1] == '\n' || e[-1] == ' ')) e--;
-        *e = '\0';
-        if (!*b || len + strlen(b) + 2 >= cap) continue;
-        len += (size_t)sprintf(text + len, "%s%s", len ? " " : "", b);
-        free(*tok);
-        *tok = NULL;
-        *n = lw_tokenize_alloc(m, text, false, tok);
-        if (*n >= want) break;
-    }
-    fclose(f);
-    if (*n > want) *n = want;
-    return text;
-}
+#include "bench_util.h"
 
 static double cpu_now(void) {
     struct timespec ts;
@@ -126,11 +85,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     char def[1024];
-    if (!text_path) {
-        const char *sh = getenv("LW_SHARED_DIR");
-        snprintf(def, sizeof def, "%s/data/ptb/ptb.test.txt", sh ? sh : "../shared");
-        text_path = def;
-    }
+    if (!text_path) text_path = bench_default_text(def, sizeof def);
     lw_model *m = lw_model_load(model_path, lw_model_default_params());
     if (!m) {
         fprintf(stderr, "bench_lm_arith: %s\n", lw_last_error());
@@ -144,7 +99,9 @@ int main(int argc, char **argv) {
     lw_session *s = lw_session_new(m, sp);
     int32_t *tok = NULL;
     int n = 0;
-    char *text = s ? read_text(text_path, m, want, &tok, &n) : NULL;
+    char *text = s ? bench_read_text(text_path, m, want, &tok, &n) : NULL;
+    if (s && !text) fprintf(stderr, "bench_lm_arith: cannot open %s\n", text_path);
+    if (n > want) n = want;
     lw_codec_params cp = lw_codec_default_params(LW_CODEC_LM_ARITH);
     cp.lm = s;
     lw_codec *c = text ? lw_codec_fit_text(&cp, NULL, 0) : NULL;
@@ -158,21 +115,21 @@ int main(int argc, char **argv) {
     double t_fwd = 0, t_enc = 0, t_dec = 0, bits = 0;
     size_t payload = 0;
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         if (forward_only(s, info.bos, tok, n) != 0) return 1;
-        double t1 = now();
+        double t1 = bench_now();
         lw_payload p;
         if (lw_lm_arith_encode_tokens(c, tok, n, &p, &bits) != 0) {
             fprintf(stderr, "bench_lm_arith: %s\n", lw_last_error());
             return 1;
         }
-        double t2 = now();
+        double t2 = bench_now();
         char *back = NULL;
         if (lw_codec_decode_text(c, p.bytes, p.n, &back) != 0) {
             fprintf(stderr, "bench_lm_arith: %s\n", lw_last_error());
             return 1;
         }
-        double t3 = now();
+        double t3 = bench_now();
         payload = p.n;
         free(back);
         free(p.bytes);
@@ -187,7 +144,7 @@ int main(int argc, char **argv) {
     printf("forward %.1f tok/s, encode %.1f tok/s, decode %.1f tok/s\n", n * reps / t_fwd, n * reps / t_enc,
            n * reps / t_dec);
     printf("encode / forward %.3f, decode / forward %.3f (median of per-repetition ratios; target < 1.05)\n",
-           median(r_enc, reps), median(r_dec, reps));
+           bench_median(r_enc, reps), bench_median(r_dec, reps));
     /* the coder alone, from kept logits, against the forward pass, in CPU time */
     float *rows = calloc((size_t)n * (size_t)info.n_vocab, sizeof *rows);
     double *r_coder = calloc((size_t)reps, sizeof *r_coder), c_fwd = 0, c_coder = 0;
@@ -206,7 +163,7 @@ int main(int argc, char **argv) {
     }
     if (rows)
         printf("coder alone %.3f ms/token, forward %.3f ms/token (CPU time): coder / forward %.4f (median)\n",
-               1e3 * c_coder / (n * reps), 1e3 * c_fwd / (n * reps), median(r_coder, reps));
+               1e3 * c_coder / (n * reps), 1e3 * c_fwd / (n * reps), bench_median(r_coder, reps));
     free(rows);
     free(r_coder);
     printf("payload %zu bytes = %zu bits; the model's cross-entropy of the tokens %.1f bits (%.2f bits/token)\n",

@@ -23,44 +23,7 @@
 #include "codec/text_lm_arith.h"
 #include "latentwire/codec.h"
 #include "latentwire/runtime.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-/* Lines of the file joined by spaces until the text has at least want tokens (malloc'd). */
-static char *read_text(const char *path, const lw_model *m, int want) {
-    FILE *f = fopen(path, "r");
-    if (!f) return NULL;
-    size_t cap = 1 << 16, len = 0;
-    char *text = calloc(cap, 1), line[8192];
-    while (text && fgets(line, sizeof line, f)) {
-        char *b = line, *e = line + strlen(line);
-        while (*b == ' ') b++;
-        while (e > b && (e[-1] == '\n' || e[-1] == ' ')) e--;
-        *e = '\0';
-        if (!*b || len + strlen(b) + 2 >= cap) continue;
-        len += (size_t)sprintf(text + len, "%s%s", len ? " " : "", b);
-        int32_t *tok = NULL;
-        int n = lw_tokenize_alloc(m, text, false, &tok);
-        free(tok);
-        if (n >= want) break;
-    }
-    fclose(f);
-    return text;
-}
+#include "bench_util.h"
 
 static lw_codec *fit_at(lw_session *s, int64_t budget) {
     lw_codec_params p = lw_codec_default_params(LW_CODEC_LM_ARITH);
@@ -104,11 +67,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     char def[1024];
-    if (!text_path) {
-        const char *sh = getenv("LW_SHARED_DIR");
-        snprintf(def, sizeof def, "%s/data/ptb/ptb.test.txt", sh ? sh : "../shared");
-        text_path = def;
-    }
+    if (!text_path) text_path = bench_default_text(def, sizeof def);
     lw_model *m = lw_model_load(model_path, lw_model_default_params());
     if (!m) {
         fprintf(stderr, "bench_lm_prefix: %s\n", lw_last_error());
@@ -116,9 +75,9 @@ int main(int argc, char **argv) {
     }
     lw_model_info info;
     lw_model_get_info(m, &info);
-    char *text = read_text(text_path, m, want);
     int32_t *tok = NULL;
-    int n = text ? lw_tokenize_alloc(m, text, false, &tok) : -1;
+    int n = -1;
+    char *text = bench_read_text(text_path, m, want, &tok, &n);
     lw_session_params sp = lw_session_default_params();
     sp.n_threads = threads;
     sp.n_ctx = n + 8;
@@ -145,15 +104,15 @@ int main(int argc, char **argv) {
         int steps = 0;
         int64_t run_all = 0, size_one = 0, size_all = 0;
         for (int r = 0; r < reps; r++) {
-            double t0 = now();
+            double t0 = bench_now();
             lw_payload p;
             if (lw_lm_arith_encode_counted(c, text, &p, &steps) != 0) return 1;
-            double t1 = now();
+            double t1 = bench_now();
             size_all = per_prefix(c, tok, n, K, &run_all);
-            double t2 = now();
+            double t2 = bench_now();
             char *back = NULL;
             if (size_all < 0 || lw_codec_decode_text(c, p.bytes, p.n, &back) != 0) return 1;
-            double t3 = now();
+            double t3 = bench_now();
             size_one = (int64_t)p.n;
             free(back);
             free(p.bytes);
@@ -164,7 +123,7 @@ int main(int argc, char **argv) {
         }
         /* the per-prefix search does not look for whole characters: equal sizes on PTB's ASCII */
         printf("%8lld %10d %10lld %12.3f %12.3f %12.3f %9.2fx %s\n", (long long)K, steps, (long long)run_all,
-               t_one / reps, t_all / reps, t_dec / reps, median(ratio, reps), size_one == size_all ? "yes" : "NO");
+               t_one / reps, t_all / reps, t_dec / reps, bench_median(ratio, reps), size_one == size_all ? "yes" : "NO");
         lw_codec_free(c);
     }
     free(ratio);
