@@ -78,15 +78,15 @@ static int retrieval(lw_probe_ctx *c, const lw_probe_texts *g, const float *X, c
     if (rc == 0) rc = heldout_hits(c, X, Y, n, train, n_train, test, n_test, held);
     if (rc == 0) rc = heldout_hits(c, X, Y, n, all, n, test, n_test, ins);
     if (rc == 0)
-        rc = lw_probe_stat_mean(c, P, "heldout_top1", P ":heldout", "top1", held, n_test, ids,
-                                "probe bridge fitted on the training combinations; held-out combinations retrieved "
-                                "among every combination (B)");
-    if (rc == 0)
-        rc = lw_probe_stat_mean(c, P, "insample_top1", P ":insample", "top1", ins, n_test, ids,
-                                "the same combinations, probe bridge fitted on all of them (in-sample baseline)");
-    if (rc == 0)
-        rc = lw_probe_stat_paired(c, P, "heldout_minus_insample_top1", P ":heldout", P ":insample", "top1", held, ins,
-                                  n_test, "near 0: composes as well as it memorizes; strongly negative: a code");
+        rc = lw_probe_stat_compare(c, P, "top1",
+                                   (lw_probe_side){"heldout_top1", P ":heldout", held,
+                                                   "probe bridge fitted on the training combinations; held-out "
+                                                   "combinations retrieved among every combination (B)"},
+                                   (lw_probe_side){"insample_top1", P ":insample", ins,
+                                                   "the same combinations, probe bridge fitted on all of them "
+                                                   "(in-sample baseline)"},
+                                   n_test, ids, "heldout_minus_insample_top1",
+                                   "near 0: composes as well as it memorizes; strongly negative: a code");
     free(train), free(test), free(all), free(held), free(ins), free(id), free(ids);
     return rc;
 }

@@ -320,3 +320,10 @@ int lw_probe_panel(const lw_probe_pair *pair, const lw_probe_params *p, lw_probe
     if (rc != 0) lw_probe_result_free(out);
     return rc;
 }
+
+int lw_probe_stat_compare(lw_probe_ctx *c, const char *probe, const char *metric, lw_probe_side a, lw_probe_side b,
+                          int n, const char *const *items, const char *diff_name, const char *diff_note) {
+    if (lw_probe_stat_mean(c, probe, a.name, a.condition, metric, a.v, n, items, a.note) != 0) return -1;
+    if (lw_probe_stat_mean(c, probe, b.name, b.condition, metric, b.v, n, items, b.note) != 0) return -1;
+    return lw_probe_stat_paired(c, probe, diff_name, a.condition, b.condition, metric, a.v, b.v, n, diff_note);
+}

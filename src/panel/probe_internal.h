@@ -76,6 +76,17 @@ int lw_probe_stat_mean(lw_probe_ctx *c, const char *probe, const char *name, con
 int lw_probe_stat_paired(lw_probe_ctx *c, const char *probe, const char *name, const char *cond_a,
                          const char *cond_b, const char *metric, const double *a, const double *b, int n,
                          const char *note);
+/* One side of a paired comparison: its statistic's name, its records' condition, the values
+ * (one per item) and what it measures. */
+typedef struct {
+    const char *name, *condition;
+    const double *v;
+    const char *note;
+} lw_probe_side;
+/* The common shape of a controlled probe: each side's mean (lw_probe_stat_mean, with records on
+ * the same items) and then the paired difference a - b named diff_name (lw_probe_stat_paired). */
+int lw_probe_stat_compare(lw_probe_ctx *c, const char *probe, const char *metric, lw_probe_side a, lw_probe_side b,
+                          int n, const char *const *items, const char *diff_name, const char *diff_note);
 /* Adds a statistic whose interval was computed by the caller (no records). */
 int lw_probe_stat_ci(lw_probe_ctx *c, const char *probe, const char *name, const lw_ci *ci, const char *note);
 int lw_probe_record(lw_probe_ctx *c, const char *condition, const char *item, const char *metric, double value);

@@ -114,14 +114,12 @@ static int near_identical(lw_probe_ctx *c) {
     if (rc == 0) rc = lw_probe_top1(Q, nq, Y, n, dB, gold, near.off, near.ids, hn);
     if (rc == 0) rc = lw_probe_top1(Q, nq, Y, n, dB, gold, rnd.off, rnd.ids, hr);
     if (rc == 0)
-        rc = lw_probe_stat_mean(c, P, "near_identical_top1", P ":near", "top1", hn, nq, ids,
-                                "distractors: the combinations one word away (B)");
-    if (rc == 0)
-        rc = lw_probe_stat_mean(c, P, "random_distractor_top1", P ":near_control", "top1", hr, nq, ids,
-                                "control: as many random combinations as distractors");
-    if (rc == 0)
-        rc = lw_probe_stat_paired(c, P, "near_minus_random_top1", P ":near", P ":near_control", "top1", hn, hr, nq,
-                                  "how much one-word edits confuse the channel beyond random distractors");
+        rc = lw_probe_stat_compare(
+            c, P, "top1",
+            (lw_probe_side){"near_identical_top1", P ":near", hn, "distractors: the combinations one word away (B)"},
+            (lw_probe_side){"random_distractor_top1", P ":near_control", hr,
+                            "control: as many random combinations as distractors"},
+            nq, ids, "near_minus_random_top1", "how much one-word edits confuse the channel beyond random distractors");
     free(X), free(Y), free(M), free(gold), free(others), free(Q), free(hn), free(hr), free(id), free(ids);
     lists_free(&near), lists_free(&rnd);
     lw_probe_texts_free(&g);
@@ -172,14 +170,13 @@ static int confusers(lw_probe_ctx *c) {
     if (rc == 0) rc = lw_probe_top1(M, n, Y, n, dB, gold, conf.off, conf.ids, hc);
     if (rc == 0) rc = lw_probe_top1(M, n, Y, n, dB, gold, rnd.off, rnd.ids, hr);
     if (rc == 0)
-        rc = lw_probe_stat_mean(c, P, "confuser_top1", P ":confuser", "top1", hc, n, ids,
-                                "MRPC high-overlap non-paraphrase partner + 8 random sentences as distractors (B)");
-    if (rc == 0)
-        rc = lw_probe_stat_mean(c, P, "confuser_control_top1", P ":confuser_control", "top1", hr, n, ids,
-                                "control: a random sentence in the partner's place");
-    if (rc == 0)
-        rc = lw_probe_stat_paired(c, P, "confuser_minus_control_top1", P ":confuser", P ":confuser_control", "top1",
-                                  hc, hr, n, "< 0: surface overlap confuses the channel");
+        rc = lw_probe_stat_compare(
+            c, P, "top1",
+            (lw_probe_side){"confuser_top1", P ":confuser", hc,
+                            "MRPC high-overlap non-paraphrase partner + 8 random sentences as distractors (B)"},
+            (lw_probe_side){"confuser_control_top1", P ":confuser_control", hr,
+                            "control: a random sentence in the partner's place"},
+            n, ids, "confuser_minus_control_top1", "< 0: surface overlap confuses the channel");
     free(X), free(Y), free(M), free(gold), free(others), free(hc), free(hr), free(id), free(ids);
     lists_free(&conf), lists_free(&rnd);
     lw_probe_texts_free(&t);

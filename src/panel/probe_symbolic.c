@@ -79,14 +79,13 @@ static int aggregation(lw_probe_ctx *c) {
     if (rc == 0) rc = lw_probe_top1(Q2, n, Yc, n, d, gold, NULL, NULL, h2);
     if (rc == 0) lw_probe_additive_lift(hs, h1, h2, n, best, diff);
     if (rc == 0)
-        rc = lw_probe_stat_mean(c, P, "aggregation_sum_top1", P ":agg_sum", "top1", hs, n, NULL,
-                                "\"P and Q\" retrieved (among every composite, B) from the mean of P's and Q's A vectors");
-    if (rc == 0)
-        rc = lw_probe_stat_mean(c, P, "aggregation_best_part_top1", P ":agg_best_part", "top1", best, n, NULL,
-                                "control: the better of P alone and Q alone");
-    if (rc == 0)
-        rc = lw_probe_stat_paired(c, P, "aggregation_lift", P ":agg_sum", P ":agg_best_part", "top1", hs, best, n,
-                                  "additive lift: the sum must beat its best single part");
+        rc = lw_probe_stat_compare(
+            c, P, "top1",
+            (lw_probe_side){"aggregation_sum_top1", P ":agg_sum", hs,
+                            "\"P and Q\" retrieved (among every composite, B) from the mean of P's and Q's A vectors"},
+            (lw_probe_side){"aggregation_best_part_top1", P ":agg_best_part", best,
+                            "control: the better of P alone and Q alone"},
+            n, NULL, "aggregation_lift", "additive lift: the sum must beat its best single part");
     vecs_free(&v);
     free(S), free(Yc), free(Q1), free(Q2), free(MS), free(hs), free(h1), free(h2), free(best), free(diff), free(gold);
     lw_probe_texts_free(&t);
@@ -114,14 +113,13 @@ static int quantification(lw_probe_ctx *c) {
     }
     if (rc == 0) off[n] = (int64_t)n * 4, rc = lw_probe_top1(v.M, n, v.Y, n, d, gold, off, ids, hit);
     if (rc == 0)
-        rc = lw_probe_stat_mean(c, P, "quantifier_top1", P ":quantifier", "top1", hit, half, idp,
-                                "among the 4 sentences differing only in the quantifier (All/Some/None/Most), B");
-    if (rc == 0)
-        rc = lw_probe_stat_mean(c, P, "quantifier_template_control_top1", P ":quantifier_control", "top1", hit + half,
-                                half, idp, "template control: among 4 sentences differing only in the noun");
-    if (rc == 0)
-        rc = lw_probe_stat_paired(c, P, "quantifier_minus_control_top1", P ":quantifier", P ":quantifier_control",
-                                  "top1", hit, hit + half, half, "< 0: quantifiers carried worse than content words");
+        rc = lw_probe_stat_compare(
+            c, P, "top1",
+            (lw_probe_side){"quantifier_top1", P ":quantifier", hit,
+                            "among the 4 sentences differing only in the quantifier (All/Some/None/Most), B"},
+            (lw_probe_side){"quantifier_template_control_top1", P ":quantifier_control", hit + half,
+                            "template control: among 4 sentences differing only in the noun"},
+            half, idp, "quantifier_minus_control_top1", "< 0: quantifiers carried worse than content words");
     vecs_free(&v);
     free(off), free(ids), free(gold), free(hit), free(id), free(idp);
     lw_probe_texts_free(&t);
