@@ -46,7 +46,8 @@ static const char *USAGE =
     "  --resamples N (1000)  --seed N (1)  --data DIR  --threads N\n"
     "  Outputs in DIR: race.json (every cell's accuracy with its 95% CI and n, bits, paired differences activation -\n"
     "  text per budget with verdicts), race.csv (the rate-accuracy curve; floor and ceiling rows without a budget),\n"
-    "  race.jsonl (per-item records), fits.json (each codec's fit record).\n";
+    "  race.jsonl (per-item records), fits.json (each codec's fit record), timing.json (wall time per item per cell of\n"
+    "  this run; not deterministic, so apart from race.json).\n";
 
 typedef struct {
     const char *sender, *receiver, *task, *channels, *budgets, *out, *data, *bridge, *op, *layer, *rlayer, *plan;
@@ -276,15 +277,17 @@ static int write_fits(const opts *o, const lw_race_evaluator *ev) {
  * input: a --plan, --task or --bridge kept in DIR under an output's name was overwritten with
  * exit 0. 0, or -1 after the message. */
 static int check_out_dir(const opts *o) {
-    char partial[64], fits[64];
+    char partial[64], fits[64], timing[64];
     if (o->n_shards > 1) {
         snprintf(partial, sizeof partial, "race-shard-%d-of-%d.partial", o->shard, o->n_shards);
         snprintf(fits, sizeof fits, "fits-shard-%d-of-%d.json", o->shard, o->n_shards);
+        snprintf(timing, sizeof timing, "timing-shard-%d-of-%d.json", o->shard, o->n_shards);
     } else {
         snprintf(partial, sizeof partial, "race.partial");
         snprintf(fits, sizeof fits, "fits.json");
+        snprintf(timing, sizeof timing, "timing.json");
     }
-    const char *const names[] = {"race.json", "race.csv", "race.jsonl", "records.jsonl", partial, fits, NULL};
+    const char *const names[] = {"race.json", "race.csv", "race.jsonl", "records.jsonl", partial, fits, timing, NULL};
     const char *const inputs[] = {"--task",   o->task,   "--plan", o->plan, "--bridge", o->bridge, "--sender",
                                   o->sender, "--receiver", o->receiver, NULL};
     if (lw_output_dir_check("--out", o->out, names, inputs) == 0) return 0;
@@ -412,7 +415,7 @@ int cmd_race(int argc, char **argv) {
             cli_fail_lib("race");
             goto done;
         }
-        printf("\nwrote %s/race.json, race.csv, race.jsonl, records.jsonl, fits.json\n", o.out);
+        printf("\nwrote %s/race.json, race.csv, race.jsonl, records.jsonl, fits.json, timing.json\n", o.out);
     }
     rc = 0;
 done:

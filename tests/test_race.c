@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 #include <jansson.h>
 
@@ -31,6 +32,7 @@ typedef struct {
     pattern pat;
     int calls;
     int fail_after; /* the call that fails (interrupting the run); 0: none */
+    int act_sleep_ms; /* act: evaluations take this long (the timing test) */
 } synth;
 
 static double synth_score(pattern pat, const lw_race_channel *ch, int item) {
@@ -49,6 +51,10 @@ static double synth_score(pattern pat, const lw_race_channel *ch, int item) {
 static int synth_eval(void *ctx, const lw_race_channel *ch, int64_t budget, int item, lw_race_outcome *o) {
     synth *s = ctx;
     if (++s->calls == s->fail_after) return -1;
+    if (s->act_sleep_ms > 0 && ch->family == LW_RACE_ACT) {
+        struct timespec ts = {0, (long)s->act_sleep_ms * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     if (s->pat == ACT_NA_FIRST5 && ch->family == LW_RACE_ACT && item < 5) {
         snprintf(o->na, sizeof o->na, "synthetic: item %d too short", item);
         return 0;
@@ -92,7 +98,7 @@ static json_t *load_report(const char *dir) {
 
 static json_t *run_pattern(const char *name, pattern pat) {
     const char *dir = lw_test_fresh_dir(name);
-    synth s = {pat, 0, 0};
+    synth s = {pat, 0, 0, 0};
     lw_race_params p = params(dir, &s);
     if (lw_race_run(&p) != 0) fprintf(stderr, "race: %s\n", lw_last_error());
     assert_int_equal(s.calls, N_ITEMS * (2 + 2 * 2));
@@ -302,13 +308,13 @@ static void assert_same_outputs(const char *d1, const char *d2) {
 static void test_resume_equals_uninterrupted(void **state) {
     (void)state;
     const char *whole = lw_test_fresh_dir("whole");
-    synth s = {EQUAL, 0, 0};
+    synth s = {EQUAL, 0, 0, 0};
     lw_race_params p = params(whole, &s);
     assert_int_equal(lw_race_run(&p), 0);
 
     char cut[4096];
     snprintf(cut, sizeof cut, "%s", lw_test_fresh_dir("cut"));
-    synth s2 = {EQUAL, 0, 38}; /* the 38th evaluation fails: 37 records kept */
+    synth s2 = {EQUAL, 0, 38, 0}; /* the 38th evaluation fails: 37 records kept */
     p = params(cut, &s2);
     assert_int_equal(lw_race_run(&p), -1);
     assert_non_null(strstr(lw_last_error(), "item "));
@@ -318,7 +324,7 @@ static void test_resume_equals_uninterrupted(void **state) {
     fputs("{\"channel\": \"act:to", f);
     fclose(f);
 
-    synth s3 = {EQUAL, 0, 0};
+    synth s3 = {EQUAL, 0, 0, 0};
     p = params(cut, &s3);
     p.resume = true;
     assert_int_equal(lw_race_run(&p), 0);
@@ -326,7 +332,7 @@ static void test_resume_equals_uninterrupted(void **state) {
     assert_same_outputs(whole, cut);
 
     /* other settings: refused, naming the setting */
-    synth s4 = {EQUAL, 0, 0};
+    synth s4 = {EQUAL, 0, 0, 0};
     p = params(cut, &s4);
     p.resume = true;
     p.settings_json = "{\"--model\": \"another\"}";
@@ -339,18 +345,81 @@ static void test_resume_equals_uninterrupted(void **state) {
     assert_int_equal(s4.calls, 0);
 }
 
+static json_t *timing_cell(json_t *run, const char *channel, int64_t budget) {
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(run, "cells"), i, c) {
+        json_t *b = json_object_get(c, "budget_bits");
+        if (!strcmp(json_string_value(json_object_get(c, "channel")), channel) &&
+            (json_is_null(b) ? budget == 0 : json_integer_value(b) == budget))
+            return c;
+    }
+    fail_msg("timing.json: no cell %s at %lld", channel, (long long)budget);
+    return NULL;
+}
+
+/* timing.json: one row per cell with every evaluation counted; a channel built to take 3 ms an
+ * item reads at least that (a clock that measured nothing, or the wrong call, fails); a resumed run
+ * adds its own entry with only what it evaluated; race.json stays byte-identical (no clock in it). */
+static void test_timing_per_cell(void **state) {
+    (void)state;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", lw_test_fresh_dir("timing"));
+    synth s = {EQUAL, 0, 0, 3};
+    lw_race_params p = params(dir, &s);
+    assert_int_equal(lw_race_run(&p), 0);
+    json_error_t err;
+    json_t *t = json_load_file(lw_test_join(dir, "timing.json"), 0, &err);
+    assert_non_null(t);
+    assert_string_equal(json_string_value(json_object_get(t, "format")), "latentwire.race-timing/1");
+    json_t *runs = json_object_get(t, "runs");
+    assert_int_equal(json_array_size(runs), 1);
+    json_t *run = json_array_get(runs, 0);
+    assert_int_equal(json_array_size(json_object_get(run, "cells")), 6); /* floor, ceiling, 2 x 2 budgeted */
+    for (int b = 0; b < 2; b++) {
+        json_t *a = timing_cell(run, "act:topk", BUDGETS[b]), *x = timing_cell(run, "text:zlib", BUDGETS[b]);
+        assert_int_equal(json_integer_value(json_object_get(a, "items_timed")), N_ITEMS);
+        assert_int_equal(json_integer_value(json_object_get(x, "items_timed")), N_ITEMS);
+        assert_true(num(a, "ms_per_item_median") >= 3.0);
+        assert_true(num(a, "ms_per_item_mean") >= 3.0);
+        assert_true(fabs(num(a, "seconds") * 1e3 / N_ITEMS - num(a, "ms_per_item_mean")) < 1e-6);
+        assert_true(num(x, "ms_per_item_median") < num(a, "ms_per_item_median"));
+    }
+    assert_int_equal(json_integer_value(json_object_get(timing_cell(run, "floor", 0), "items_timed")), N_ITEMS);
+    json_decref(t);
+
+    char cut[4096];
+    snprintf(cut, sizeof cut, "%s", lw_test_fresh_dir("timing-cut"));
+    synth s2 = {EQUAL, 0, 0, 0};
+    p = params(cut, &s2);
+    assert_int_equal(lw_race_run(&p), 0);
+    synth s3 = {EQUAL, 0, 0, 0};
+    p = params(cut, &s3);
+    p.resume = true; /* everything recorded: nothing evaluated, an empty entry added */
+    assert_int_equal(lw_race_run(&p), 0);
+    assert_int_equal(s3.calls, 0);
+    t = json_load_file(lw_test_join(cut, "timing.json"), 0, &err);
+    assert_non_null(t);
+    runs = json_object_get(t, "runs");
+    assert_int_equal(json_array_size(runs), 2);
+    assert_int_equal(json_array_size(json_object_get(json_array_get(runs, 0), "cells")), 6);
+    assert_int_equal(json_array_size(json_object_get(json_array_get(runs, 1), "cells")), 0);
+    json_decref(t);
+    assert_same_outputs(dir, cut);
+}
+
 static void test_shards_merge_exactly(void **state) {
     (void)state;
     char whole[4096];
     snprintf(whole, sizeof whole, "%s", lw_test_fresh_dir("unsharded"));
-    synth s = {EQUAL, 0, 0};
+    synth s = {EQUAL, 0, 0, 0};
     lw_race_params p = params(whole, &s);
     assert_int_equal(lw_race_run(&p), 0);
 
     const char *dir = lw_test_fresh_dir("sharded");
     int calls = 0;
     for (int k = 0; k < 2; k++) {
-        synth sk = {EQUAL, 0, 0};
+        synth sk = {EQUAL, 0, 0, 0};
         p = params(dir, &sk);
         p.shard = k;
         p.n_shards = 3;
@@ -361,7 +430,7 @@ static void test_shards_merge_exactly(void **state) {
     assert_int_equal(lw_race_merge(dir, NULL), -1);                   /* shard 2 of 3 missing */
     assert_non_null(strstr(lw_last_error(), "race-shard-2-of-3.partial is missing"));
 
-    synth s2 = {EQUAL, 0, 0};
+    synth s2 = {EQUAL, 0, 0, 0};
     p = params(dir, &s2);
     p.shard = 2;
     p.n_shards = 3;
@@ -384,7 +453,7 @@ static void test_shards_merge_exactly(void **state) {
     /* an incomplete shard is named */
     const char *dir2 = lw_test_fresh_dir("sharded_cut");
     for (int k = 0; k < 2; k++) {
-        synth sk = {EQUAL, 0, k == 1 ? 5 : 0};
+        synth sk = {EQUAL, 0, k == 1 ? 5 : 0, 0};
         p = params(dir2, &sk);
         p.shard = k;
         p.n_shards = 2;
@@ -399,7 +468,7 @@ static void test_shards_merge_exactly(void **state) {
 static void test_bad_input(void **state) {
     (void)state;
     const char *dir = lw_test_fresh_dir("bad");
-    synth s = {EQUAL, 0, 0};
+    synth s = {EQUAL, 0, 0, 0};
     lw_race_params p = params(dir, &s);
     int64_t zero[1] = {0}, neg[1] = {-8}, twice[2] = {32, 32};
     p.budgets = zero;
@@ -517,7 +586,7 @@ static void test_records_for_a_plan(void **state) {
     char settings[256];
     snprintf(settings, sizeof settings, "{\"--model\": \"synthetic\", \"plan_sha256\": \"%s\"}", lw_plan_sha256(plan));
     const char *dir = lw_test_fresh_dir("race_plan");
-    synth s = {TEXT_WINS, 0, 0};
+    synth s = {TEXT_WINS, 0, 0, 0};
     lw_race_params p = params(dir, &s);
     p.settings_json = settings;
     assert_int_equal(lw_race_run(&p), 0);
@@ -547,6 +616,7 @@ int main(void) {
         cmocka_unit_test(test_csv_and_ci_in_json),
         cmocka_unit_test(test_resume_equals_uninterrupted),
         cmocka_unit_test(test_shards_merge_exactly),
+        cmocka_unit_test(test_timing_per_cell),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_prompt_and_query),
         cmocka_unit_test(test_retrieval_row),

@@ -115,7 +115,9 @@ lw_race_params lw_race_default_params(void);
 /* Scores this shard's items on every channel and budget, appending each record to the shard's
  * partial file as it finishes (resuming from an earlier one when asked). An unsharded run then
  * writes the outputs (lw_race_merge of its partial); a shard stops with its partial complete.
- * 0 or -1 (message set). */
+ * Each evaluation's wall time goes to out_dir/timing.json (timing-shard-I-of-N.json): per cell the
+ * items timed, total seconds, mean, median and first item's ms, one entry per process (a resumed
+ * run adds its own); kept apart because a clock is not deterministic. 0 or -1 (message set). */
 int lw_race_run(const lw_race_params *p);
 
 /* The partial file a run of shard `shard` of n_shards writes in out_dir (malloc'd). */

@@ -166,7 +166,7 @@ static json_t *record_json(const lw_race_channel *ch, int64_t budget, const char
 
 /* Runs one (channel, budget, item) unless the records have it; appends its record. */
 static int run_one(const lw_race_params *p, const lw_race_channel *ch, int64_t budget, int item,
-                   const lw_records *past, FILE *f) {
+                   const lw_records *past, FILE *f, double *seconds) {
     json_t *probe = json_pack("{s:s, s:I, s:s}", "channel", ch->name, "budget", (json_int_t)budget, "id",
                               p->item_ids[item]);
     char *key = lw_records_key(probe, RECORD_KEY, 3);
@@ -176,7 +176,10 @@ static int run_one(const lw_race_params *p, const lw_race_channel *ch, int64_t b
     if (have) return 0;
     lw_race_outcome o;
     memset(&o, 0, sizeof o);
-    if (p->eval(p->eval_ctx, ch, budget, item, &o) != 0) {
+    double t0 = lw_race_clock();
+    int erc = p->eval(p->eval_ctx, ch, budget, item, &o);
+    *seconds = lw_race_clock() - t0;
+    if (erc != 0) {
         free(o.output);
         return lw_fail_prefix("item %s, %s at %lld bits: ", p->item_ids[item], ch->name, (long long)budget);
     }
@@ -215,6 +218,8 @@ int lw_race_run(const lw_race_params *p) {
         json_decref(head);
     }
     if (rc == 0 && !(f = lw_records_open(path, settings, &past))) rc = -1;
+    lw_race_timing timing = {0};
+    if (rc == 0) rc = lw_race_timing_init(&timing, p->n_channels, p->n_budgets, p->n_items);
     int per_item = 0, mine = 0, done = 0;
     for (int c = 0; c < p->n_channels; c++) per_item += lw_race_channel_budgeted(&p->channels[c]) ? p->n_budgets : 1;
     for (int i = p->shard; i < p->n_items; i += p->n_shards) mine++;
@@ -223,11 +228,19 @@ int lw_race_run(const lw_race_params *p) {
             const lw_race_channel *ch = &p->channels[c];
             int nb = lw_race_channel_budgeted(ch) ? p->n_budgets : 1;
             for (int b = 0; rc == 0 && b < nb; b++) {
-                rc = run_one(p, ch, lw_race_channel_budgeted(ch) ? p->budgets[b] : 0, i, &past, f);
+                double sec = -1;
+                rc = run_one(p, ch, lw_race_channel_budgeted(ch) ? p->budgets[b] : 0, i, &past, f, &sec);
+                if (rc == 0 && sec >= 0) lw_race_timing_add(&timing, c, b, sec);
                 if (rc == 0 && p->on_progress) p->on_progress(p->progress_ctx, ++done, mine * per_item);
             }
         }
     if (f && fclose(f) != 0 && rc == 0) rc = lw_fail("cannot write %s: %s", path, strerror(errno));
+    char *tpath = rc == 0 ? lw_race_timing_path(p->out_dir, p->shard, p->n_shards) : NULL;
+    if (rc == 0)
+        rc = tpath ? lw_race_timing_write(&timing, p->channels, p->budgets, p->n_budgets, tpath, p->resume)
+                   : lw_fail("race: out of memory");
+    free(tpath);
+    lw_race_timing_free(&timing);
     if (rc == 0 && p->n_shards == 1) rc = merge_files(p->out_dir, &path, 1, NULL);
     lw_records_free(&past);
     json_decref(settings);

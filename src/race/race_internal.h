@@ -52,6 +52,25 @@ char *lw_race_report_csv(json_t *report);
 json_t *lw_race_retrieval_row(const float *bank, int n, int d, const float *Q, const bool *usable, double threshold,
                               double level);
 
+/* ---- wall time per cell (race_timing.c): DIR/timing.json, apart from the deterministic outputs ---- */
+
+typedef struct {
+    int n_channels, n_budgets, n_items;
+    double *seconds; /* n_channels x n_budgets x n_items: each evaluation's wall time, in run order */
+    int *count;      /* n_channels x n_budgets */
+} lw_race_timing;
+
+double lw_race_clock(void); /* monotonic seconds */
+int lw_race_timing_init(lw_race_timing *t, int n_channels, int n_budgets, int n_items);
+void lw_race_timing_add(lw_race_timing *t, int channel, int budget, double seconds);
+/* timing.json, or timing-shard-I-of-N.json (malloc'd). */
+char *lw_race_timing_path(const char *out_dir, int shard, int n_shards);
+/* Writes this process's cells (count, total, mean, median and first item's ms) as one entry of
+ * "runs"; with resume the earlier entries of path are kept before it. 0 or -1. */
+int lw_race_timing_write(lw_race_timing *t, const lw_race_channel *channels, const int64_t *budgets, int n_budgets,
+                         const char *path, bool resume);
+void lw_race_timing_free(lw_race_timing *t);
+
 /* ---- the cipher channel (race_cipher.c; see race.h) ---- */
 
 #define LW_RACE_CIPHER_AUTO_STEPS 24 /* steps 0: as many as fit one token id each, at most this */
