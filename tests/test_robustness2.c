@@ -1,0 +1,148 @@
+/* The second adversarial pass (issue 8): inputs and option combinations that were accepted and
+ * gave a wrong result or clobbered a file, each now refused with one line naming the file,
+ * field or option, a non-zero exit and nothing written. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "support/testutil.h"
+
+static void expect_refusal(const char *args, const char *needle) {
+    char *why = lw_test_cli_refusal(args, -1, needle);
+    if (why) fail_msg("%s", why);
+    free(why);
+}
+
+/* ---- report: the numbers of a result file, the same file twice, -o - ---- */
+
+/* A scan curve document with one point: accuracy y in [lo, hi] over n items. */
+static const char *curve_doc(const char *name, const char *point) {
+    char text[600];
+    snprintf(text, sizeof text,
+             "{\"format\": \"latentwire.scan/1\", \"series\": [{\"name\": \"held-out\", \"points\": [%s]}]}\n", point);
+    const char *path = lw_test_tmpfile(name);
+    lw_test_write_text(path, text);
+    return path;
+}
+
+/* A channel summary (channel --json) whose text condition has the given accuracy object. */
+static const char *channel_doc(const char *name, const char *accuracy, const char *difference) {
+    char text[900];
+    snprintf(text, sizeof text,
+             "{\"settings\": {}, \"conditions\": {\"text\": {\"applicable\": true, \"accuracy\": %s}, "
+             "\"none\": {\"applicable\": true, \"accuracy\": {\"mean\": 0.1, \"lo\": 0.0, \"hi\": 0.3, \"n\": 20}}}, "
+             "\"differences\": {\"none - text\": %s}}\n",
+             accuracy, difference);
+    const char *path = lw_test_tmpfile(name);
+    lw_test_write_text(path, text);
+    return path;
+}
+
+static void report_refused(const char *input, const char *needle) {
+    const char *out = lw_test_tmpfile("robust2-report.html");
+    unlink(out);
+    char args[2600];
+    snprintf(args, sizeof args, "report '%s' -o '%s'", input, out);
+    expect_refusal(args, needle);
+    if (lw_test_file_exists(out)) fail_msg("report wrote %s from %s", out, input);
+}
+
+static void test_report_nonsense_numbers(void **state) {
+    (void)state;
+    static const char *ok_diff = "{\"mean\": -0.2, \"lo\": -0.4, \"hi\": 0.0, \"n\": 20, \"p_value\": 0.1}";
+    static const char *ok_acc = "{\"mean\": 0.3, \"lo\": 0.1, \"hi\": 0.5, \"n\": 20}";
+    /* the valid ones are drawn (the refusals below are not about the files' shapes) */
+    const char *good = channel_doc("robust2-good.json", ok_acc, ok_diff);
+    const char *good_curve = curve_doc("robust2-good-curve.json", "{\"x\": 3, \"y\": 0.5, \"lo\": 0.3, \"hi\": 0.7, \"n\": 12}");
+    char args[2600];
+    snprintf(args, sizeof args, "report '%s' '%s' -o '%s'", good, good_curve, lw_test_tmpfile("robust2-good.html"));
+    char *err = NULL;
+    int rc = lw_test_run_cli(args, NULL, &err);
+    if (rc != 0) fail_msg("valid files refused: %s", err);
+    free(err);
+
+    report_refused(channel_doc("robust2-acc73.json", "{\"mean\": 7.3, \"lo\": 0.1, \"hi\": 0.5, \"n\": 20}", ok_diff),
+                   "conditions.text.accuracy.mean = 7.3 is not a proportion");
+    report_refused(channel_doc("robust2-accneg.json", "{\"mean\": -1, \"lo\": -1, \"hi\": 0.5, \"n\": 20}", ok_diff),
+                   "conditions.text.accuracy.mean = -1 is not a proportion");
+    report_refused(channel_doc("robust2-lohi.json", "{\"mean\": 0.3, \"lo\": 0.5, \"hi\": 0.1, \"n\": 20}", ok_diff),
+                   "conditions.text.accuracy: interval lo = 0.5 is above hi = 0.1");
+    report_refused(channel_doc("robust2-n0.json", "{\"mean\": 0.3, \"lo\": 0.1, \"hi\": 0.5, \"n\": 0}", ok_diff),
+                   "conditions.text.accuracy.n = 0");
+    report_refused(channel_doc("robust2-nneg.json", "{\"mean\": 0.3, \"lo\": 0.1, \"hi\": 0.5, \"n\": -4}", ok_diff),
+                   "conditions.text.accuracy.n = -4");
+    report_refused(channel_doc("robust2-diff.json", ok_acc, "{\"mean\": -1.5, \"lo\": -2, \"hi\": 0.0, \"n\": 20}"),
+                   "differences.none - text.mean = -1.5 is not a difference of proportions");
+    report_refused(curve_doc("robust2-curve-y.json", "{\"x\": 3, \"y\": 1.5, \"lo\": 0.3, \"hi\": 0.7, \"n\": 12}"),
+                   "series[0].points[0].y = 1.5 is not a proportion");
+    report_refused(curve_doc("robust2-curve-lohi.json", "{\"x\": 3, \"y\": 0.5, \"lo\": 0.7, \"hi\": 0.3, \"n\": 12}"),
+                   "series[0].points[0]: interval lo = 0.7 is above hi = 0.3");
+    report_refused(curve_doc("robust2-curve-n.json", "{\"x\": 3, \"y\": 0.5, \"lo\": 0.3, \"hi\": 0.7, \"n\": 0}"),
+                   "series[0].points[0].n = 0");
+    /* NaN is no JSON number: the file is not JSON (named) */
+    report_refused(curve_doc("robust2-curve-nan.json", "{\"x\": 3, \"y\": NaN, \"n\": 12}"), "robust2-curve-nan.json");
+
+    /* per-item records: a score outside [0, 1] */
+    const char *rec = lw_test_tmpfile("robust2-records.jsonl");
+    lw_test_write_text(rec, "{\"condition\": \"text\", \"id\": \"a\", \"score\": 1}\n"
+                            "{\"condition\": \"text\", \"id\": \"b\", \"score\": 7.3}\n");
+    report_refused(rec, "record 2.score = 7.3 is not a proportion");
+}
+
+static void test_report_same_file_twice(void **state) {
+    (void)state;
+    const char *a = curve_doc("robust2-twice.json", "{\"x\": 3, \"y\": 0.5, \"lo\": 0.3, \"hi\": 0.7, \"n\": 12}");
+    const char *out = lw_test_tmpfile("robust2-twice.html");
+    char args[3000];
+    snprintf(args, sizeof args, "report '%s' '%s' -o '%s'", a, a, out);
+    expect_refusal(args, "robust2-twice.json: given twice");
+    /* another spelling and a symlink are the same file too */
+    const char *link = lw_test_tmpfile("robust2-twice-link.json");
+    unlink(link);
+    if (symlink(a, link) != 0) fail_msg("symlink");
+    snprintf(args, sizeof args, "report '%s' '%s/./robust2-twice.json' -o '%s'", a, lw_test_tmpdir(), out);
+    expect_refusal(args, "given twice");
+    snprintf(args, sizeof args, "report '%s' '%s' -o '%s'", link, a, out);
+    expect_refusal(args, "given twice");
+    if (lw_test_file_exists(out)) fail_msg("report wrote %s", out);
+    /* -o onto one of the results */
+    snprintf(args, sizeof args, "report '%s' -o '%s'", a, link);
+    expect_refusal(args, "is the same file as result");
+}
+
+/* -o - writes the page to stdout (nothing else there) and no file named "-". */
+static void test_report_stdout(void **state) {
+    (void)state;
+    const char *a = curve_doc("robust2-stdout.json", "{\"x\": 3, \"y\": 0.5, \"lo\": 0.3, \"hi\": 0.7, \"n\": 12}");
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    const char *dir = lw_test_fresh_dir("robust2-stdout");
+    assert_int_equal(chdir(dir), 0);
+    char args[2600], *out = NULL, *err = NULL;
+    snprintf(args, sizeof args, "report '%s' -o -", a);
+    int rc = lw_test_run_cli(args, &out, &err);
+    int left = lw_test_dir_entries(dir);
+    assert_int_equal(chdir(cwd), 0);
+    if (rc != 0) fail_msg("report -o -: exit %d: %s", rc, err);
+    if (strncmp(out, "<!DOCTYPE html>", 15) != 0) fail_msg("stdout does not start with the page: %.80s", out);
+    if (!strstr(out, "</html>\n") || strlen(strstr(out, "</html>\n")) != 8) fail_msg("stdout holds more than the page");
+    assert_string_equal(err, "");
+    if (left != 0) fail_msg("report -o - left %d file(s) in the current directory (a file named \"-\"?)", left);
+    free(out);
+    free(err);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_report_nonsense_numbers),
+        cmocka_unit_test(test_report_same_file_twice),
+        cmocka_unit_test(test_report_stdout),
+    };
+    return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
+}
