@@ -1,6 +1,7 @@
 /* The second adversarial pass (issue 8): inputs and option combinations that were accepted and
  * gave a wrong result or clobbered a file, each now refused with one line naming the file,
  * field or option, a non-zero exit and nothing written. */
+#include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sys/stat.h>
 
 #include "support/testutil.h"
 
@@ -138,11 +140,77 @@ static void test_report_stdout(void **state) {
     free(err);
 }
 
+/* ---- race --answer-tokens past the receiver's context ---- */
+
+/* Tokens of text as `latentwire tokenize` counts them (with BOS): the race's own counting is not
+ * used to check itself. */
+static int tokenize_count(const char *model, const char *text) {
+    const char *path = lw_test_tmpfile("robust2-tok.txt");
+    lw_test_write_text(path, text);
+    char args[2600], *out = NULL;
+    snprintf(args, sizeof args, "tokenize '%s' \"$(cat '%s')\" --json", model, path);
+    if (lw_test_run_cli(args, &out, NULL) != 0) fail_msg("tokenize failed");
+    json_t *j = json_loads(out, 0, NULL);
+    free(out);
+    if (!j) fail_msg("tokenize --json is not JSON");
+    int n = (int)json_array_size(json_object_get(j, "ids"));
+    json_decref(j);
+    return n;
+}
+
+static void test_race_answer_past_context(void **state) {
+    (void)state;
+    const char *model = lw_test_shared_path("models/stories260K.gguf"); /* context 512 */
+    if (!model) skip();
+    char mpath[1200];
+    snprintf(mpath, sizeof mpath, "%s", model);
+    /* items whose demonstrations grow: the last one's is the longest prompt */
+    const char *task = lw_test_tmpfile("robust2-race.jsonl");
+    char line[2000], text[16000] = "", longest[1800] = "";
+    for (int i = 0; i < 6; i++) {
+        char demo[1500] = "";
+        for (int r = 0; r < 3 + i; r++) strcat(demo, "Once upon a time there was a cat. ");
+        snprintf(line, sizeof line,
+                 "{\"id\": \"i%d\", \"sender\": \"%s\", \"receiver\": \"The cat\", \"gold\": \"sat\", "
+                 "\"scorer\": \"exact\"}\n",
+                 i, demo);
+        strcat(text, line);
+        snprintf(longest, sizeof longest, "%s\nThe cat", demo); /* lw_race_prompt: demonstrations, newline, query */
+    }
+    lw_test_write_text(task, text);
+    int ctx = 512, with_text = tokenize_count(mpath, longest), query = tokenize_count(mpath, "The cat");
+    int most = ctx - with_text + 1, most_floor = ctx - query + 1; /* the last answer token is never fed back */
+    const char *dir = lw_test_fresh_dir("robust2-race");
+    char out[1300], args[4000], want[256];
+    snprintf(out, sizeof out, "%s/o", dir);
+    const char *base = "race --sender '%s' --task '%s' --out '%s' --calib 2 --budgets 16 --threads 1";
+    char common[3000];
+    snprintf(common, sizeof common, base, mpath, task, out);
+    snprintf(args, sizeof args, "%s --channel floor,ceiling --answer-tokens %d", common, most + 1);
+    snprintf(want, sizeof want, "--answer-tokens %d: the receiver's context holds %d tokens and item i5's prompt "
+             "(demonstrations and query) is %d: use --answer-tokens %d or less", most + 1, ctx, with_text, most);
+    expect_refusal(args, want);
+    struct stat st;
+    if (stat(out, &st) == 0) fail_msg("the refused race left %s", out);
+    /* the query alone when no channel reads the demonstrations */
+    snprintf(args, sizeof args, "%s --channel floor --answer-tokens %d", common, most_floor + 1);
+    snprintf(want, sizeof want, "--answer-tokens %d: the receiver's context holds %d tokens and item i0's prompt is %d",
+             most_floor + 1, ctx, query);
+    expect_refusal(args, want);
+    /* the largest that fits runs */
+    snprintf(args, sizeof args, "%s --channel floor,ceiling --answer-tokens %d", common, most);
+    char *err = NULL;
+    int rc = lw_test_run_cli(args, NULL, &err);
+    if (rc != 0) fail_msg("--answer-tokens %d (fits) refused: %s", most, err);
+    free(err);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_report_nonsense_numbers),
         cmocka_unit_test(test_report_same_file_twice),
         cmocka_unit_test(test_report_stdout),
+        cmocka_unit_test(test_race_answer_past_context),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
