@@ -205,12 +205,62 @@ static void test_race_answer_past_context(void **state) {
     free(err);
 }
 
+/* ---- codec fit / info for text kinds: no "payload -1 bits", no width or positions ---- */
+
+static void expect_stdout(const char *args, const char *want) {
+    char *out = NULL, *err = NULL;
+    int rc = lw_test_run_cli(args, &out, &err);
+    if (rc != 0) fail_msg("`latentwire %s`: exit %d: %s", args, rc, err);
+    if (!out || strncmp(out, want, strlen(want)) != 0) fail_msg("`latentwire %s` printed\n%s\nwant\n%s", args, out, want);
+    free(out);
+    free(err);
+}
+
+static void test_codec_text_summary(void **state) {
+    (void)state;
+    const char *texts = lw_test_tmpfile("robust2-texts.txt");
+    lw_test_write_text(texts, "hello world this is text\nanother line of text here\n");
+    /* side bits: zlib needs nothing; brotli its built-in dictionary, 122,784 bytes (RFC 7932) */
+    static const struct {
+        const char *kind;
+        long long side;
+    } K[] = {{"zlib", 0}, {"brotli", 8LL * 122784}, {"truncate", 0}};
+    for (size_t k = 0; k < sizeof K / sizeof K[0]; k++) {
+        char codec[1300], args[4000], want[2000];
+        snprintf(codec, sizeof codec, "%s", lw_test_tmpfile("robust2-text.codec.safetensors"));
+        unlink(codec);
+        snprintf(args, sizeof args, "codec fit --kind %s --texts '%s' --budget 64 --out '%s'", K[k].kind, texts, codec);
+        snprintf(want, sizeof want,
+                 "fitted %s codec (budget 64 bits): payload depends on the text (at most 64 bits), side information "
+                 "%lld bits: %s\n",
+                 K[k].kind, K[k].side, codec);
+        expect_stdout(args, want);
+        snprintf(args, sizeof args, "codec info '%s'", codec);
+        snprintf(want, sizeof want,
+                 "%s: %s codec, budget 64 bits, payload depends on the text (at most 64 bits per item), side "
+                 "information %lld bits\n",
+                 codec, K[k].kind, K[k].side);
+        expect_stdout(args, want);
+        /* the record: no payload size for a text codec (absent, never -1), the side bits as printed */
+        char *out = NULL;
+        snprintf(args, sizeof args, "codec info '%s' --json", codec);
+        assert_int_equal(lw_test_run_cli(args, &out, NULL), 0);
+        json_t *j = json_loads(out, 0, NULL);
+        free(out);
+        assert_non_null(j);
+        assert_null(json_object_get(json_object_get(j, "fit"), "payload_bits"));
+        assert_int_equal(json_integer_value(json_object_get(j, "side_bits")), K[k].side);
+        json_decref(j);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_report_nonsense_numbers),
         cmocka_unit_test(test_report_same_file_twice),
         cmocka_unit_test(test_report_stdout),
         cmocka_unit_test(test_race_answer_past_context),
+        cmocka_unit_test(test_codec_text_summary),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
