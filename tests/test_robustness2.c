@@ -13,6 +13,8 @@
 #include <cmocka.h>
 #include <sys/stat.h>
 
+#include "latentwire/error.h"
+#include "latentwire/files.h"
 #include "support/testutil.h"
 
 static void expect_refusal(const char *args, const char *needle) {
@@ -254,6 +256,72 @@ static void test_codec_text_summary(void **state) {
     }
 }
 
+/* ---- outputs that collide with another output or the files it writes beside itself ---- */
+
+static void expect_outputs_refused(const lw_output_spec *outs, int n, const char *needle) {
+    if (lw_outputs_distinct(outs, n) == 0) fail_msg("accepted; want an error containing \"%s\"", needle);
+    if (!strstr(lw_last_error(), needle)) fail_msg("error \"%s\"; want \"%s\"", lw_last_error(), needle);
+}
+
+static void test_outputs_distinct(void **state) {
+    (void)state;
+    const char *dir = lw_test_fresh_dir("robust2-outs");
+    char x[1300], xp[1300], xt[1300], dotx[1400], other[1300], sh[1300];
+    snprintf(x, sizeof x, "%s/X.jsonl", dir);
+    snprintf(xp, sizeof xp, "%s/X.jsonl.partial", dir);
+    snprintf(xt, sizeof xt, "%s/X.jsonl.tmp.AbC123", dir);
+    snprintf(dotx, sizeof dotx, "%s/./X.jsonl", dir);
+    snprintf(other, sizeof other, "%s/Y.json", dir);
+    snprintf(sh, sizeof sh, "%s/A-00001-of-00002.safetensors", dir);
+    /* distinct outputs, and outputs not given */
+    lw_output_spec ok[] = {{"--out", x, LW_OUT_PARTIAL}, {"--json", other, LW_OUT_FILE}, {"--per-query", NULL, 0}};
+    assert_int_equal(lw_outputs_distinct(ok, 3), 0);
+    /* X.partial of a FILE output is no sibling of it (only a .partial writer makes one) */
+    lw_output_spec ok2[] = {{"--json", x, LW_OUT_FILE}, {"--out", xp, LW_OUT_PARTIAL}};
+    assert_int_equal(lw_outputs_distinct(ok2, 2), 0);
+    lw_output_spec partial[] = {{"--out", x, LW_OUT_PARTIAL}, {"--json", xp, LW_OUT_FILE}};
+    expect_outputs_refused(partial, 2, "--json ");
+    expect_outputs_refused(partial, 2, "X.jsonl.partial is the .partial that --out ");
+    lw_output_spec partial_rev[] = {{"--json", xp, LW_OUT_FILE}, {"--out", x, LW_OUT_PARTIAL}};
+    expect_outputs_refused(partial_rev, 2, "give --json another path");
+    lw_output_spec tmp[] = {{"--out", x, LW_OUT_PARTIAL}, {"--json", xt, LW_OUT_FILE}};
+    expect_outputs_refused(tmp, 2, "X.jsonl.tmp.AbC123 is a temporary that --out ");
+    lw_output_spec same[] = {{"--json", x, LW_OUT_FILE}, {"--per-query", dotx, LW_OUT_FILE}};
+    expect_outputs_refused(same, 2, "are the same file");
+    char stem[1300];
+    snprintf(stem, sizeof stem, "%s/A.safetensors", dir);
+    lw_output_spec shard[] = {{"--out", stem, LW_OUT_SHARDS}, {"--json", sh, LW_OUT_FILE}};
+    expect_outputs_refused(shard, 2, "is a shard that --out ");
+}
+
+static void test_cli_outputs_collide(void **state) {
+    (void)state;
+    const char *model = lw_test_shared_path("models/stories260K.gguf");
+    if (!model) skip();
+    char m[1200];
+    snprintf(m, sizeof m, "%s", model);
+    const char *dir = lw_test_fresh_dir("robust2-collide");
+    const char *task = lw_test_join(dir, "t.jsonl");
+    lw_test_write_text(task, "{\"id\": \"a\", \"sender\": \"Tom had a kite.\", \"receiver\": \"Tom\", "
+                             "\"gold\": \"kite\", \"scorer\": \"exact\"}\n");
+    char t[1300], args[6000];
+    snprintf(t, sizeof t, "%s", task);
+    snprintf(args, sizeof args,
+             "channel --sender '%s' --receiver '%s' --task '%s' --channel none --out '%s/X' --json '%s/X.partial'", m, m,
+             t, dir, dir);
+    expect_refusal(args, "--json ");
+    expect_refusal(args, "X.partial is the .partial that --out ");
+    snprintf(args, sizeof args, "debate --agents '%s' --task '%s' --out '%s/Y' --json '%s/Y.partial'", m, t, dir, dir);
+    expect_refusal(args, "Y.partial is the .partial that --out ");
+    snprintf(args, sizeof args,
+             "retrieval --queries '%s/q.safetensors' --candidates '%s/c.safetensors' --json '%s/r.json' "
+             "--per-query '%s/r.json.tmp.x1'",
+             dir, dir, dir, dir);
+    expect_refusal(args, "r.json.tmp.x1 is a temporary that --json ");
+    /* nothing was written: only the task is in the directory */
+    assert_int_equal(lw_test_dir_entries(dir), 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_report_nonsense_numbers),
@@ -261,6 +329,8 @@ int main(void) {
         cmocka_unit_test(test_report_stdout),
         cmocka_unit_test(test_race_answer_past_context),
         cmocka_unit_test(test_codec_text_summary),
+        cmocka_unit_test(test_outputs_distinct),
+        cmocka_unit_test(test_cli_outputs_collide),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
