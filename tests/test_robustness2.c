@@ -322,6 +322,30 @@ static void test_cli_outputs_collide(void **state) {
     assert_int_equal(lw_test_dir_entries(dir), 1);
 }
 
+/* ---- --task specs through the library's one parser: the same refusals in every verb ---- */
+
+static void test_cli_task_specs(void **state) {
+    (void)state;
+    const char *model = lw_test_shared_path("models/stories260K.gguf");
+    if (!model) skip();
+    char m[1200], args[4000];
+    snprintf(m, sizeof m, "%s", model);
+    const char *dir = lw_test_fresh_dir("robust2-specs");
+    /* a name that leaves the data directory (race and channel read ../x.json before) */
+    snprintf(args, sizeof args, "race --sender '%s' --task fv:../x --out '%s/r' --threads 1", m, dir);
+    expect_refusal(args, "--task fv:../x: '../x' is not a task name");
+    snprintf(args, sizeof args, "channel --sender '%s' --receiver '%s' --task fv:../x --channel none --threads 1", m, m);
+    expect_refusal(args, "--task fv:../x: '../x' is not a task name");
+    snprintf(args, sizeof args, "scan --sender '%s' --task fv:a/b --out '%s/s' --threads 1", m, dir);
+    expect_refusal(args, "--task fv:a/b: 'a/b' is not a task name");
+    /* an unknown kind is named as one (it was "bogus:3: No such file or directory") */
+    snprintf(args, sizeof args, "debate --agents '%s' --task bogus:3 --threads 1", m);
+    expect_refusal(args, "--task bogus:3: unknown task kind 'bogus'");
+    /* scan takes skill:, fv: and files only */
+    snprintf(args, sizeof args, "scan --sender '%s' --task story:4 --out '%s/s' --threads 1", m, dir);
+    expect_refusal(args, "--task story:4: this takes fv:NAME[:N], skill:NAME[:N] or a task FILE.jsonl");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_report_nonsense_numbers),
@@ -331,6 +355,7 @@ int main(void) {
         cmocka_unit_test(test_codec_text_summary),
         cmocka_unit_test(test_outputs_distinct),
         cmocka_unit_test(test_cli_outputs_collide),
+        cmocka_unit_test(test_cli_task_specs),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
