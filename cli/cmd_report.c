@@ -1,5 +1,6 @@
 /* latentwire report RESULTS... -o report.html: one self-contained HTML page over result files
  * (the library does the work: latentwire/report.h). */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +25,8 @@ static int write_stdout(const char *const *inputs, int n, const lw_report_params
     char *page = lw_report_html(inputs, n, p);
     if (!page) return cli_fail_lib("report");
     size_t len = strlen(page);
-    int rc = fwrite(page, 1, len, stdout) == len && fflush(stdout) == 0 ? 0 : cli_fail("report", "cannot write the page to stdout");
+    bool ok = fwrite(page, 1, len, stdout) == len && fflush(stdout) == 0;
+    int rc = ok ? 0 : cli_fail("report", "-o -: cannot write the page to stdout: %s", strerror(errno));
     free(page);
     return rc;
 }
