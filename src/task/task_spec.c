@@ -56,7 +56,8 @@ static void accepted_forms(int kinds, char *buf, size_t size) {
     for (int k = 0; k < N_KINDS; k++)
         if (kinds & KINDS[k].kind)
             snprintf(buf + strlen(buf), size - strlen(buf), "%s%s", buf[0] ? ", " : "", KINDS[k].form);
-    if (kinds & LW_TASK_SPEC_FILE) snprintf(buf + strlen(buf), size - strlen(buf), "%sa task FILE.jsonl", buf[0] ? " or " : "");
+    if (kinds & LW_TASK_SPEC_FILE)
+        snprintf(buf + strlen(buf), size - strlen(buf), "%sa task FILE.jsonl", buf[0] ? " or " : "");
 }
 
 /* "word:" at the start of spec (letters, digits, _ and -): it names a kind, not a file path. */
