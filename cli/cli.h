@@ -87,18 +87,11 @@ int cli_print_json(const char *verb, json_t *root);
 const char *cli_default_data_dir(void);
 
 /* A task from "FILE.jsonl", "story:N", "gsm8k:N", "fv:NAME[:N]", "skill:NAME[:N]" or "bio:N" (data_dir:
- * ../shared/data). 0 or -1 (message set). */
+ * ../shared/data): lw_task_from_spec with the default parameters. 0 or -1 (message set). */
 int cli_load_task(const char *spec, const char *data_dir, uint64_t seed, lw_task *out);
 
-/* The file of the function-vectors task NAME (fv:NAME of spec) under data_dir: abstractive/NAME.json,
- * else extractive/NAME.json, into path. 0 or -1 (message naming both folders and the data directory). */
-int cli_task_fv_path(const char *spec, const char *name, const char *data_dir, char *path, size_t cap);
-
 /* A pool for a task to be split (lw_task_split) into the items reported and `extra` others
- * (selection, calibration) from the same source. Count-based specs (story:N, gsm8k:N, bio:N,
- * fv:NAME[:N]) load more items of the source (4 x (N + extra), so that items whose texts
- * repeat can be dropped) and *n_report = N; a task file is the pool itself and *n_report = -1
- * (report what is left). extra 0: the task as cli_load_task loads it, *n_report = its count. */
+ * (selection, calibration) from the same source: lw_task_pool_from_spec. */
 int cli_load_task_pool(const char *spec, const char *data_dir, uint64_t seed, int extra, lw_task *out, int *n_report);
 
 /* sha256 over every item's fields of the parts (and which part each is in): a resumed run

@@ -91,6 +91,9 @@ static int parse_opts(int argc, char **argv, opts *o) {
     if (cli_check_output("channel", "--out", p->records, LW_OUT_PARTIAL, ins)) return -1;
     ins[9] = p->records; /* --json must not be --out either */
     if (cli_check_output("channel", "--json", o->json, LW_OUT_FILE, ins)) return -1;
+    /* nor --out's .partial, nor a temporary of either */
+    const lw_output_spec outs[] = {{"--out", p->records, LW_OUT_PARTIAL}, {"--json", o->json, LW_OUT_FILE}};
+    if (lw_outputs_distinct(outs, 2) != 0) return -cli_fail_lib("channel");
     return 0;
 }
 

@@ -78,6 +78,25 @@ static int64_t payload_bits_of(const lw_codec *c) {
     return bits;
 }
 
+/* What a payload costs, as a phrase: an activation codec's fixed size from its fit record; a
+ * text codec's depends on the text (never a size of -1), bounded by the budget when there is one. */
+static void payload_phrase(const lw_codec *c, const char *per, char *buf, size_t size) {
+    int64_t bits = payload_bits_of(c), K = lw_codec_budget_bits(c);
+    if (lw_codec_kind_is_text(lw_codec_kind_of(c))) {
+        if (K > 0) snprintf(buf, size, "payload depends on the text (at most %lld bits%s)", (long long)K, per);
+        else snprintf(buf, size, "payload depends on the text (no budget)");
+    } else if (bits >= 0) snprintf(buf, size, "payload %lld bits%s", (long long)bits, per);
+    else snprintf(buf, size, "payload size not recorded");
+}
+
+/* "width d, T positions, " for an activation codec; nothing for a text codec (it has neither). */
+static void shape_phrase(const lw_codec *c, char *buf, size_t size) {
+    if (lw_codec_kind_is_text(lw_codec_kind_of(c))) buf[0] = '\0';
+    else
+        snprintf(buf, size, "width %d, %d position%s, ", lw_codec_width(c), lw_codec_positions(c),
+                 lw_codec_positions(c) == 1 ? "" : "s");
+}
+
 /* The chosen shape, with the fields the kind uses. */
 static void print_fitted(const lw_codec *c, const char *out) {
     json_t *r = json_loads(lw_codec_record_json(c), 0, NULL);
@@ -92,10 +111,13 @@ static void print_fitted(const lw_codec *c, const char *out) {
     for (int i = 0; i < 3 && keys[i]; i++)
         snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%s %lld", i ? ", " : "", keys[i],
                  (long long)json_integer_value(json_object_get(pj, keys[i])));
-    printf("fitted %s codec (width %d, %d position%s, budget %lld bits): %s; payload %lld bits, side information "
-           "%lld bits: %s\n",
-           lw_codec_name(kind), lw_codec_width(c), lw_codec_positions(c), lw_codec_positions(c) == 1 ? "" : "s",
-           (long long)lw_codec_budget_bits(c), shape[0] ? shape : "-", (long long)payload_bits_of(c),
+    char dims[96], payload[128];
+    shape_phrase(c, dims, sizeof dims);
+    payload_phrase(c, "", payload, sizeof payload);
+    /* a text codec has no shape to show: its line goes straight to the payload */
+    bool text = lw_codec_kind_is_text(kind);
+    printf("fitted %s codec (%sbudget %lld bits): %s%s%s, side information %lld bits: %s\n", lw_codec_name(kind), dims,
+           (long long)lw_codec_budget_bits(c), text ? "" : shape[0] ? shape : "-", text ? "" : "; ", payload,
            (long long)lw_codec_side_bits(c), out);
     json_decref(r);
 }
@@ -306,10 +328,11 @@ static int codec_info(int argc, char **argv) {
         lw_codec_free(c);
         return cli_print_json("codec info", j);
     }
-    printf("%s: %s codec, width %d, %d position%s, budget %lld bits, payload %lld bits per item, side information "
-           "%lld bits\n",
-           path, lw_codec_name(lw_codec_kind_of(c)), lw_codec_width(c), lw_codec_positions(c),
-           lw_codec_positions(c) == 1 ? "" : "s", (long long)lw_codec_budget_bits(c), (long long)payload_bits_of(c),
+    char dims[96], payload[128];
+    shape_phrase(c, dims, sizeof dims);
+    payload_phrase(c, " per item", payload, sizeof payload);
+    printf("%s: %s codec, %sbudget %lld bits, %s, side information %lld bits\n", path,
+           lw_codec_name(lw_codec_kind_of(c)), dims, (long long)lw_codec_budget_bits(c), payload,
            (long long)lw_codec_side_bits(c));
     char *pretty = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
     printf("%s\n", pretty ? pretty : lw_codec_record_json(c));

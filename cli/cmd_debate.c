@@ -61,6 +61,9 @@ static int parse_opts(int argc, char **argv, opts *o) {
         cli_check_output("debate", "--json", o->json, LW_OUT_FILE,
                          (const char *[]){"--task", o->task, "--out", p->records, NULL}))
         return 1;
+    /* --json must not be --out's .partial either, nor a temporary of --out or --json */
+    const lw_output_spec outs[] = {{"--out", p->records, LW_OUT_PARTIAL}, {"--json", o->json, LW_OUT_FILE}};
+    if (lw_outputs_distinct(outs, 2) != 0) return cli_fail_lib("debate");
     return 0;
 }
 

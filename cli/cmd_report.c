@@ -1,5 +1,7 @@
 /* latentwire report RESULTS... -o report.html: one self-contained HTML page over result files
  * (the library does the work: latentwire/report.h). */
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +15,21 @@ static const char *USAGE =
     "  result files: align.json, retrieval --json, channel --json or --out records, debate --json or --out\n"
     "  records, verdict --json, and latentwire.race/1, latentwire.scan/1, latentwire.codec-retrieval/1\n"
     "  documents (latentwire/report.h). A file of another kind is an error naming it.\n"
-    "  -o, --out FILE   the page (written whole or not at all; never one of the results)\n"
+    "  -o, --out FILE   the page (written whole or not at all; never one of the results); - for stdout\n"
     "  --title TEXT     the page's title (default \"latentwire report\")\n"
     "  --resamples N    bootstrap resamples for intervals recomputed from per-item records (default 1000)\n";
+
+/* -o -: the page on stdout and nothing else there (it is built whole first, so a refused input
+ * writes nothing). */
+static int write_stdout(const char *const *inputs, int n, const lw_report_params *p) {
+    char *page = lw_report_html(inputs, n, p);
+    if (!page) return cli_fail_lib("report");
+    size_t len = strlen(page);
+    bool ok = fwrite(page, 1, len, stdout) == len && fflush(stdout) == 0;
+    int rc = ok ? 0 : cli_fail("report", "-o -: cannot write the page to stdout: %s", strerror(errno));
+    free(page);
+    return rc;
+}
 
 int cmd_report(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
@@ -45,9 +59,13 @@ int cmd_report(int argc, char **argv) {
     }
     if (rc == 0 && (n == 0 || !out)) rc = cli_fail("report", "give the result files and -o REPORT.html");
     for (int i = 0; rc == 0 && i < n; i++) checked[2 * i] = "result", checked[2 * i + 1] = inputs[i];
-    if (rc == 0 && cli_check_output("report", "-o", out, LW_OUT_FILE, checked)) rc = 1;
-    if (rc == 0 && lw_report_write(inputs, n, out, &p) != 0) rc = cli_fail_lib("report");
-    if (rc == 0) printf("report: %d result file%s -> %s\n", n, n == 1 ? "" : "s", out);
+    bool to_stdout = rc == 0 && !strcmp(out, "-");
+    if (to_stdout) rc = write_stdout(inputs, n, &p);
+    else {
+        if (rc == 0 && cli_check_output("report", "-o", out, LW_OUT_FILE, checked)) rc = 1;
+        if (rc == 0 && lw_report_write(inputs, n, out, &p) != 0) rc = cli_fail_lib("report");
+        if (rc == 0) printf("report: %d result file%s -> %s\n", n, n == 1 ? "" : "s", out);
+    }
     free(inputs);
     free(checked);
     return rc;

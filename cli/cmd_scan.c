@@ -110,17 +110,17 @@ static int parse_opts(int argc, char **argv, opts *o, int *status) {
     return 0;
 }
 
+/* skill:NAME, fv:NAME (in the skill format) or a task file, --items of it (a file's are drawn by
+ * the split), --k-shot demonstrations each. */
 static int load_task(const opts *o, lw_task *t) {
-    if (!strncmp(o->task, "skill:", 6)) return lw_task_skill(o->task + 6, o->k_shot, o->items, o->seed, t);
-    if (!strncmp(o->task, "fv:", 3)) {
-        char path[4096];
-        if (strchr(o->task + 3, '/') || !o->task[3]) return lw_fail("--task %s: fv:NAME needs a task name", o->task);
-        if (cli_task_fv_path(o->task, o->task + 3, o->data, path, sizeof path) != 0) return -1;
-        return lw_task_skill_from_function_vectors(path, o->k_shot, o->items, o->seed, t);
-    }
-    if (strchr(o->task, ':') && access(o->task, F_OK) != 0)
-        return lw_fail("--task %s: unknown task (skill:NAME, fv:NAME or a task FILE.jsonl)", o->task);
-    return lw_task_load(o->task, t); /* --items of it are drawn by the split */
+    lw_task_spec_params p = lw_task_spec_default_params();
+    p.data_dir = o->data;
+    p.k_shot = o->k_shot;
+    p.n = o->items;
+    p.seed = o->seed;
+    p.fv_format = LW_TASK_FV_SKILL;
+    p.kinds = LW_TASK_SPEC_SKILL | LW_TASK_SPEC_FV | LW_TASK_SPEC_FILE;
+    return lw_task_from_spec(o->task, &p, t);
 }
 
 /* Sender layers, and the receiver's for each: listed, the same numbers (one model), or the

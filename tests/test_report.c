@@ -139,7 +139,12 @@ static void test_page(void **state) {
                                                   "\"series\": [{\"name\": \"act\", \"points\": [{\"x\": 16, \"y\": "
                                                   "0.5, \"lo\": 0.4, \"hi\": 0.6, \"n\": 10}]}], \"floor\": {\"y\": "
                                                   "0.2}}");
-    const char *in[] = {race, race};
+    /* the same content in a second file (one file given twice is refused) */
+    char *text = lw_test_read_file(race);
+    assert_non_null(text);
+    const char *race2 = write_file("ok-race2.json", text);
+    free(text);
+    const char *in[] = {race, race2};
     char *page = lw_report_html(in, 2, NULL);
     assert_non_null(page);
     assert_non_null(strstr(page, "Content-Security-Policy"));

@@ -33,6 +33,19 @@ enum {
  * option not given) is skipped. 0, or -1 with the message set (lw_last_error). */
 int lw_output_check(const char *flag, const char *out, int kinds, const char *const *inputs);
 
+/* A run's outputs against each other: no two may be the same file (by device and inode, or by
+ * directory and name when not yet there), and none may be a file another writes beside itself:
+ * its OUT.partial (LW_OUT_PARTIAL), its shards (LW_OUT_SHARDS) or a temporary of it
+ * (OUT.tmp.XXXXXX, OUT.*.tmp: every writer's). Otherwise two writes clobber each other (`channel
+ * --json X.partial --out X`). outs[0..n); an entry whose path is NULL (not asked for) is skipped.
+ * 0, or -1 with the message naming both options and paths. */
+typedef struct {
+    const char *flag; /* the option that names it ("--json") */
+    const char *path;
+    int kinds;        /* LW_OUT_* flags: the files its writer adds beside it */
+} lw_output_spec;
+int lw_outputs_distinct(const lw_output_spec *outs, int n);
+
 /* The same for an output directory that is created when missing (align --out DIR): dir is
  * not an existing non-directory, its nearest existing ancestor is a writable directory, and
  * none of the files `names` (relative to dir) that the run writes is one of `inputs`.

@@ -55,6 +55,13 @@ int lw_patch_answer(lw_session *receiver, const char *prompt, int layer, const f
 int lw_patch_answer_logits(lw_session *receiver, const char *prompt, int layer, const float *vecs, int n_vecs,
                            const lw_patch_params *p, char **answer, float *logits);
 
+/* The tokens the receiver's context holds when lw_patch_answer starts answering prompt ([BOS],
+ * the chat template around it with p->chat, the prompt), counted without running the model, so
+ * that an answer of p->answer_tokens can be checked against the context before any work (the
+ * answer needs prompt + answer_tokens - 1 <= the context: its last token is never fed back).
+ * The count, or -1. */
+int lw_patch_prompt_tokens(lw_session *receiver, const char *prompt, const lw_patch_params *p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -168,6 +168,9 @@ typedef struct {
     int threads;
     bool cipher;                    /* the cipher channel will run: the vocabularies are checked */
     int cipher_steps;               /* G, the cipher sender's steps (0: as many as fit, at most 24) */
+    bool texts;                     /* a channel reads the sender's text before the query (ceiling,
+                                       text:): that prompt and the answer must fit the receiver's
+                                       context too (the query alone is always checked) */
 } lw_race_setup;
 
 typedef struct lw_race_evaluator lw_race_evaluator;
@@ -175,7 +178,9 @@ typedef struct lw_race_evaluator lw_race_evaluator;
 /* The evaluation callback's context: the reported items (scored), the calibration items (the
  * codecs are fitted on their sender texts / sender activations; disjoint from the reported
  * ones: lw_task_split). Checks up front that the bridge fits the two models' widths and that
- * two different models have one, and (cipher) that the two share a vocabulary. NULL + message. The tasks must outlive the evaluator. */
+ * two different models have one, (cipher) that the two share a vocabulary, and that every reported
+ * item's longest receiver prompt and patch.answer_tokens fit the receiver's context (an answer
+ * cut short by a full context would be scored as if whole). NULL + message. The tasks must outlive the evaluator. */
 lw_race_evaluator *lw_race_evaluator_new(const lw_race_setup *s, const lw_task *report, const lw_task *calib);
 void lw_race_evaluator_free(lw_race_evaluator *e);
 /* The lw_race_eval_fn over an lw_race_evaluator (ctx). */

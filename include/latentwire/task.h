@@ -115,6 +115,59 @@ int lw_task_from_gsm8k(const char *path, int max_items, lw_task *out);
  * asks for a bullet-point biography; gold = the facts, one per line; scorer facts. */
 int lw_task_from_biographies(const char *path, int max_items, lw_task *out);
 
+/* ---- task specs: what a verb's --task names ----
+ *   FILE.jsonl       a task file (lw_task_load)
+ *   story:N          N story items (lw_task_story)
+ *   gsm8k:N          the first N of DATA/gsm8k/test.jsonl (lw_task_from_gsm8k)
+ *   bio:N            the first N of DATA/multiagent_debate_biography/article.json
+ *   fv:NAME[:N]      DATA/function_vectors/abstractive/NAME.json (else extractive/), N items
+ *                    (default p->n) of k_shot demonstrations: as Q/A prompts
+ *                    (lw_task_from_function_vectors) or in the skill format
+ *                    (lw_task_skill_from_function_vectors), per p->fv_format
+ *   skill:NAME[:N]   a templated skill (lw_task_skill), N items (default p->n), k_shot demonstrations
+ * N is an integer in [1, 1000000] (spaces around it ignored); NAME is not empty, has no '/' and
+ * is not . or .. (it becomes part of a path under DATA). A spec "word:..." that is no existing
+ * file and no kind above is an error naming the unknown kind. Errors are one message naming
+ * p->option and the spec (a missing data file: the path and the data directory looked in). */
+enum {
+    LW_TASK_SPEC_FILE = 1,
+    LW_TASK_SPEC_STORY = 2,
+    LW_TASK_SPEC_GSM8K = 4,
+    LW_TASK_SPEC_BIO = 8,
+    LW_TASK_SPEC_FV = 16,
+    LW_TASK_SPEC_SKILL = 32,
+    LW_TASK_SPEC_ALL = 63,
+};
+
+typedef enum {
+    LW_TASK_FV_QA = 0,    /* "Q: in\nA: out\n\n" ... "Q: query\nA:" (channel, debate, race) */
+    LW_TASK_FV_SKILL = 1, /* "input: in\noutput: out" pairs, the receiver the query alone (scan) */
+} lw_task_fv_format;
+
+typedef struct {
+    const char *data_dir;        /* the named sources' directory; NULL (default): $LW_SHARED_DIR/data
+                                    when LW_SHARED_DIR is set, else ../shared/data */
+    int k_shot;                  /* demonstrations per fv: and skill: item (default 5) */
+    int n;                       /* items of an fv: or skill: spec without :N (default 200) */
+    uint64_t seed;               /* drawing of items and demonstrations (default 1) */
+    lw_task_fv_format fv_format; /* default LW_TASK_FV_QA */
+    int kinds;                   /* LW_TASK_SPEC_* flags the caller takes (default LW_TASK_SPEC_ALL);
+                                    another kind is an error listing those it takes */
+    const char *option;          /* the option named in errors (default "--task") */
+} lw_task_spec_params;
+
+lw_task_spec_params lw_task_spec_default_params(void);
+
+/* The items spec names (p NULL: defaults). 0, or -1 with the message set and *out empty. */
+int lw_task_from_spec(const char *spec, const lw_task_spec_params *p, lw_task *out);
+
+/* A pool to draw `extra` more items from than are reported (selection, calibration items: then
+ * lw_task_split): a counted spec (story:N, gsm8k:N, bio:N, fv:NAME[:N], skill:NAME[:N]) loads
+ * 4 x (N + extra) items (at most 1000000: room for items whose texts repeat one already drawn)
+ * and *n_report = N; a task file loads whole and *n_report = -1 (report what is left of it).
+ * extra <= 0: lw_task_from_spec, *n_report = its count. 0 or -1. */
+int lw_task_pool_from_spec(const char *spec, const lw_task_spec_params *p, int extra, lw_task *out, int *n_report);
+
 /* ---- the story task: small models can solve it ---- */
 
 /* The sender reads a short story introducing a character's name and an object; the

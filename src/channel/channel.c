@@ -151,6 +151,22 @@ int lw_ch_open_input(side *x, const affixes *af) {
     return af->prefix ? lw_ch_feed_chat_open(x, af->prefix) : 0;
 }
 
+int lw_ch_input_len(const side *x, const affixes *af, const char *text) {
+    int n = x->info.bos >= 0 && x->info.add_bos ? 1 : 0;
+    int32_t *tok = NULL;
+    if (af->prefix) {
+        int k = lw_tokenize_special_alloc(lw_session_model(x->s), af->prefix, false, &tok);
+        free(tok);
+        if (k < 0) return -1;
+        n += k;
+    }
+    side fresh = *x; /* after the opening the piece starts fresh, as lw_ch_open_input leaves it */
+    fresh.need_sep = false;
+    int k = lw_ch_tokenize_piece(&fresh, text, af->suffix, &tok);
+    free(tok);
+    return k < 0 ? -1 : n + k;
+}
+
 /* A's input: [BOS] + text, or the text as a user turn with the assistant's opening after. */
 static int feed_sender_text(side *a, bool chat, const char *text) {
     affixes af;

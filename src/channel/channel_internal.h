@@ -36,6 +36,9 @@ typedef struct {
 int lw_ch_get_affixes(const side *x, bool chat, affixes *af);
 /* [BOS] (+ the template's opening when chatting): what every input starts with. */
 int lw_ch_open_input(side *x, const affixes *af);
+/* The tokens lw_ch_open_input and then lw_ch_feed_text_tail(text, af->suffix) would put in the
+ * context, counted without running the model (a check before any work); -1 on error. */
+int lw_ch_input_len(const side *x, const affixes *af, const char *text);
 const float *lw_ch_last_logits(const side *x);
 
 /* x's resid_post rows at block `layer` for the last last_n positions of text (0: all), read

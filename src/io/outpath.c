@@ -79,12 +79,16 @@ static bool is_shard_name(const char *out, const char *name) {
     return s[15 + le] == '\0' || is_temp_suffix(s + 15 + le);
 }
 
+/* Private to this file: the temporaries every writer makes (OUT.tmp.XXXXXX), checked between
+ * outputs (lw_outputs_distinct); against inputs their random names never clobber. */
+#define LW_OUT_TEMPS 0x100
+
 /* A file the writer of `out` makes beside it under the name `name` (same directory). */
 static bool is_derived_name(const char *out, const char *name, int kinds) {
     size_t lo = strlen(out);
     bool prefixed = strncmp(name, out, lo) == 0;
     if ((kinds & LW_OUT_PARTIAL) && prefixed && strcmp(name + lo, ".partial") == 0) return true;
-    if ((kinds & LW_OUT_SHARDS) && prefixed && is_temp_suffix(name + lo)) return true;
+    if ((kinds & (LW_OUT_SHARDS | LW_OUT_TEMPS)) && prefixed && is_temp_suffix(name + lo)) return true;
     return (kinds & LW_OUT_SHARDS) && is_shard_name(out, name);
 }
 
@@ -110,6 +114,43 @@ static int check_against_inputs(const char *flag, const char *out, const place *
             (same_dir(o, &p) && is_derived_name(o->base, p.base, kinds)))
             return lw_fail("%s %s writes %s beside it, which is %s %s: choose another output path", flag, out,
                            (kinds & LW_OUT_PARTIAL) && same_place(&partial, &p) ? partial_path : in, in_flag, in);
+    }
+    return 0;
+}
+
+/* What b is among the files a's writer makes beside a ("the .partial", ...), or NULL: none. */
+static const char *collides_beside(const lw_output_spec *a, const place *pa, const place *pb) {
+    if (a->kinds & LW_OUT_PARTIAL) {
+        char partial_path[4200];
+        snprintf(partial_path, sizeof partial_path, "%s.partial", a->path);
+        place partial;
+        locate(partial_path, &partial);
+        if (same_place(&partial, pb)) return "the .partial";
+    }
+    if (!same_dir(pa, pb)) return NULL;
+    if (is_derived_name(pa->base, pb->base, a->kinds & LW_OUT_PARTIAL)) return "the .partial";
+    if (is_derived_name(pa->base, pb->base, LW_OUT_TEMPS)) return "a temporary";
+    return is_derived_name(pa->base, pb->base, a->kinds & LW_OUT_SHARDS) ? "a shard" : NULL;
+}
+
+int lw_outputs_distinct(const lw_output_spec *outs, int n) {
+    for (int i = 0; outs && i < n; i++) {
+        if (!outs[i].path || !*outs[i].path) continue;
+        place pi;
+        locate(outs[i].path, &pi);
+        for (int j = 0; j < n; j++) {
+            if (j == i || !outs[j].path || !*outs[j].path) continue;
+            place pj;
+            locate(outs[j].path, &pj);
+            if (j > i && same_place(&pi, &pj))
+                return lw_fail("%s %s and %s %s are the same file: give each output its own path", outs[i].flag,
+                               outs[i].path, outs[j].flag, outs[j].path);
+            const char *what = collides_beside(&outs[j], &pj, &pi);
+            if (what)
+                return lw_fail("%s %s is %s that %s %s writes beside it, so one write would clobber the other: give "
+                               "%s another path",
+                               outs[i].flag, outs[i].path, what, outs[j].flag, outs[j].path, outs[i].flag);
+        }
     }
     return 0;
 }

@@ -70,6 +70,33 @@ static int check_cipher_fits(const lw_race_setup *s) {
                    s->cipher_steps, send_ctx, recv_ctx, s->patch.answer_tokens, most);
 }
 
+/* Every reported item's receiver prompt (the query; with texts, also the demonstrations and the
+ * query the ceiling reads, which bounds every decoded prefix) and the answer must fit the
+ * receiver's context: lw_generate stops at a full context like at a length limit, so an answer
+ * cut short would be scored silently. Counted with the tokenizer before any work. */
+static int check_answer_fits(const lw_race_setup *s, const lw_task *report) {
+    int ctx = lw_session_n_ctx(s->receiver), longest = 0;
+    const char *which = NULL;
+    for (int i = 0; i < report->n; i++) {
+        const lw_task_item *it = &report->items[i];
+        char *full = s->texts ? lw_race_prompt(it->sender, lw_race_query(it)) : NULL;
+        if (s->texts && !full) return lw_fail("race: out of memory");
+        int n = lw_patch_prompt_tokens(s->receiver, full ? full : lw_race_query(it), &s->patch);
+        free(full);
+        if (n < 0) return -1;
+        if (n > longest) longest = n, which = it->id;
+    }
+    int most = ctx - longest + 1; /* the last answer token is never fed back */
+    if (s->patch.answer_tokens <= most) return 0;
+    if (most < 1)
+        return lw_fail("--answer-tokens %d: item %s's receiver prompt is %d tokens, which leaves no room for an "
+                       "answer in the receiver's context of %d tokens: use a task with shorter texts%s",
+                       s->patch.answer_tokens, which, longest, ctx, s->texts ? " (or drop ceiling and text:)" : "");
+    return lw_fail("--answer-tokens %d: the receiver's context holds %d tokens and item %s's prompt%s is %d: use "
+                   "--answer-tokens %d or less",
+                   s->patch.answer_tokens, ctx, which, s->texts ? " (demonstrations and query)" : "", longest, most);
+}
+
 lw_race_evaluator *lw_race_evaluator_new(const lw_race_setup *s, const lw_task *report, const lw_task *calib) {
     if (!s || !s->sender || !s->receiver || !report) {
         lw_fail("race: the evaluator needs a sender, a receiver and items");
@@ -100,6 +127,7 @@ lw_race_evaluator *lw_race_evaluator_new(const lw_race_setup *s, const lw_task *
         return NULL;
     }
     if (s->cipher && s->cipher_steps > 0 && check_cipher_fits(s) != 0) return NULL;
+    if (check_answer_fits(s, report) != 0) return NULL;
     lw_race_evaluator *e = calloc(1, sizeof *e);
     if (!e) {
         lw_fail("race: out of memory");

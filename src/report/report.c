@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/error.h"
 #include "common/fileio.h"
@@ -173,6 +174,27 @@ static int load_input(const char *path, lw_report_input *in) {
     return rc;
 }
 
+/* A result given twice would be drawn twice as if it were two runs: refused, the file compared
+ * by device and inode (so "x", "./x", a symlink and a hard link to it are the same). */
+static int check_distinct(const char *const *inputs, int n) {
+    struct stat *st = calloc((size_t)n, sizeof *st);
+    bool *ok = calloc((size_t)n, sizeof *ok);
+    int rc = st && ok ? 0 : lw_fail("out of memory");
+    for (int i = 0; rc == 0 && i < n; i++) {
+        ok[i] = stat(inputs[i], &st[i]) == 0; /* a missing file is named when it is read */
+        for (int j = 0; ok[i] && j < i; j++)
+            if (ok[j] && st[j].st_dev == st[i].st_dev && st[j].st_ino == st[i].st_ino) {
+                rc = lw_fail("%s: given twice (as result %d and result %d%s%s); give each result file once",
+                             inputs[i], j + 1, i + 1, strcmp(inputs[i], inputs[j]) ? ", the first as " : "",
+                             strcmp(inputs[i], inputs[j]) ? inputs[j] : "");
+                break;
+            }
+    }
+    free(st);
+    free(ok);
+    return rc;
+}
+
 static void free_input(lw_report_input *in) {
     json_decref(in->doc);
     json_decref(in->lines);
@@ -212,8 +234,10 @@ char *lw_report_html(const char *const *inputs, int n, const lw_report_params *p
     const lw_report_renderer **r = calloc((size_t)n, sizeof *r);
     lw_html h = {0};
     int rc = in && r ? 0 : lw_fail("out of memory");
+    if (rc == 0) rc = check_distinct(inputs, n);
     for (int i = 0; rc == 0 && i < n; i++) {
         rc = load_input(inputs[i], &in[i]);
+        if (rc == 0) rc = lw_report_check_numbers(&in[i]);
         if (rc == 0 && !(r[i] = find_renderer(&in[i])))
             rc = lw_fail("%s: not a result the report knows; give %s", inputs[i], KNOWN);
     }

@@ -43,6 +43,11 @@ const lw_report_renderer *lw_render_panel(void);
 const lw_report_renderer *lw_render_probes(void);
 const lw_report_renderer *lw_render_universality(void);
 
+/* The file's numbers checked at load (report_check.c): intervals with lo <= hi, counts n >= 1,
+ * proportions in [0, 1], differences of proportions in [-1, 1]. 0, or -1 with the error naming
+ * the file and the field. */
+int lw_report_check_numbers(const lw_report_input *in);
+
 /* ---- helpers shared by the renderers (report.c) ---- */
 
 /* Opens a numbered figure: <figure id="fig-N"><figcaption>Figure N. title</figcaption>. */

@@ -26,7 +26,7 @@ def align_doc(h):
         conds.append({"experiment": exp, "recipe": recipe, "site_a": sa, "site_b": sb, "n_calib": n_calib,
                       "regime": regime, "n_queries": 100, "mean_candidates": 10.0, "chance_top1": chance,
                       "metrics": {"top1": ci(top1), "recall@5": ci(min(1, top1 + 0.1)),
-                                  "mrr@10": ci(top1 + 0.02), "ndcg@10": ci(top1 + 0.03)}})
+                                  "mrr@10": ci(min(1, top1 + 0.02)), "ndcg@10": ci(min(1, top1 + 0.03))}})
 
     for regime, chance in (("bank", 0.01), ("random-9", 0.1)):
         cond("main", regime, "L3", "L5", 300, 0.41 if regime == "bank" else 0.77, chance)
