@@ -207,6 +207,48 @@ static void test_race_answer_past_context(void **state) {
     free(err);
 }
 
+/* scan: the same check against the ceiling's prompt (demonstrations, newline, query), before any
+ * forward pass; the limit computed here with the tokenizer, not the scan's own counting. */
+static void test_scan_answer_past_context(void **state) {
+    (void)state;
+    const char *model = lw_test_shared_path("models/stories260K.gguf"); /* context 512 */
+    if (!model) skip();
+    char mpath[1200];
+    snprintf(mpath, sizeof mpath, "%s", model);
+    const char *task = lw_test_tmpfile("robust2-scan.jsonl");
+    char line[2000], text[16000] = "", longest[1800] = "";
+    for (int i = 0; i < 6; i++) {
+        char demo[1500] = "";
+        for (int r = 0; r < 3 + i; r++) strcat(demo, "Once upon a time there was a cat. ");
+        snprintf(line, sizeof line,
+                 "{\"id\": \"i%d\", \"sender\": \"%s\", \"receiver\": \"The cat\", \"gold\": \"sat\", "
+                 "\"scorer\": \"exact\"}\n",
+                 i, demo);
+        strcat(text, line);
+        snprintf(longest, sizeof longest, "%s\nThe cat", demo); /* lw_task_context_prompt */
+    }
+    lw_test_write_text(task, text);
+    int ctx = 512, with_text = tokenize_count(mpath, longest), most = ctx - with_text + 1;
+    const char *dir = lw_test_fresh_dir("robust2-scan");
+    char out[1300], args[4000], want[300];
+    snprintf(out, sizeof out, "%s/o", dir);
+    snprintf(args, sizeof args,
+             "scan --sender '%s' --task '%s' --out '%s' --items 6 --select-items 2 --layers 0 --threads 1 "
+             "--answer-tokens %d",
+             mpath, task, out, most + 1);
+    snprintf(want, sizeof want, "--answer-tokens %d: the receiver's context holds %d tokens and item i5's ceiling "
+             "prompt (demonstrations and query) is %d: use --answer-tokens %d or less", most + 1, ctx, with_text, most);
+    expect_refusal(args, want);
+    snprintf(args, sizeof args,
+             "scan --sender '%s' --task '%s' --out '%s' --items 6 --select-items 2 --layers 0 --threads 1 "
+             "--answer-tokens %d",
+             mpath, task, out, most);
+    char *err = NULL;
+    int rc = lw_test_run_cli(args, NULL, &err);
+    if (rc != 0) fail_msg("scan --answer-tokens %d (fits) refused: %s", most, err);
+    free(err);
+}
+
 /* ---- codec fit / info for text kinds: no "payload -1 bits", no width or positions ---- */
 
 static void expect_stdout(const char *args, const char *want) {
@@ -352,6 +394,7 @@ int main(void) {
         cmocka_unit_test(test_report_same_file_twice),
         cmocka_unit_test(test_report_stdout),
         cmocka_unit_test(test_race_answer_past_context),
+        cmocka_unit_test(test_scan_answer_past_context),
         cmocka_unit_test(test_codec_text_summary),
         cmocka_unit_test(test_outputs_distinct),
         cmocka_unit_test(test_cli_outputs_collide),

@@ -47,6 +47,31 @@ static int piece_len(const lw_model *m, const char *text) {
     return n;
 }
 
+/* Every item's longest receiver prompt (the ceiling's: the demonstrations and the query) and the
+ * answer must fit the receiver's context: generation stops at a full context as at a length
+ * limit, so a cut answer would be scored silently (the race's check, here for the scan). */
+static int check_answer_fits(const lw_task *pool, const lw_scan_models *m) {
+    int ctx = lw_session_n_ctx(m->receiver), longest = 0;
+    const char *which = NULL;
+    for (int i = 0; i < pool->n; i++) {
+        char *prompt = lw_task_context_prompt(&pool->items[i]);
+        int n = prompt ? lw_patch_prompt_tokens(m->receiver, prompt, &m->patch) : lw_fail("scan: out of memory");
+        free(prompt);
+        if (n < 0) return -1;
+        if (n > longest) longest = n, which = pool->items[i].id;
+    }
+    int most = ctx - longest + 1; /* the last answer token is never fed back */
+    if (m->patch.answer_tokens <= most) return 0;
+    if (most < 1)
+        return lw_fail("--answer-tokens %d: item %s's ceiling prompt (demonstrations and query) is %d tokens, which "
+                       "leaves no room for an answer in the receiver's context of %d tokens: use a task with shorter "
+                       "texts or fewer --k-shot",
+                       m->patch.answer_tokens, which, longest, ctx);
+    return lw_fail("--answer-tokens %d: the receiver's context holds %d tokens and item %s's ceiling prompt "
+                   "(demonstrations and query) is %d: use --answer-tokens %d or less",
+                   m->patch.answer_tokens, ctx, which, longest, most);
+}
+
 /* Everything that can be refused before the first forward pass. */
 static int check_models(const lw_task *pool, const lw_scan_params *p, const lw_scan_models *m, int *dA, int *dB) {
     if (!m || !m->sender || !m->receiver) return lw_fail("scan: no sender or receiver session");
@@ -80,7 +105,7 @@ static int check_models(const lw_task *pool, const lw_scan_params *p, const lw_s
         if (ns < T) return lw_fail("scan: T = %d positions, but item %s's sender text has %d tokens", T, it->id, ns);
         if (nr < T) return lw_fail("scan: T = %d positions, but item %s's receiver prompt has %d tokens", T, it->id, nr);
     }
-    return 0;
+    return check_answer_fits(pool, m);
 }
 
 int lw_scan_run(const lw_task *pool, const lw_scan_params *p, const lw_scan_models *m, lw_scan_result *out) {
