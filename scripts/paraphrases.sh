@@ -8,7 +8,7 @@
 # person judged paraphrases (drawn with seed 1), sampling (temperature 0.8, top-p 0.95, up to 40
 # samples per target) until 10 pass the filter (`latentwire paraphrase generate --help`); the file
 # and its provenance record (model sha256, prompt, sampling, filter, counts, date) are written
-# atomically. About 30 s per target on one busy core. The committed file is what the eval reads;
+# atomically. About 30-60 s per target on one busy core (53 minutes for v1). The committed file is what the eval reads;
 # regenerating it with the same model file and settings gives the same lines.
 #
 # eval: the targets through Gemma 3 270M's last block (17), mapped by a ridge bridge fitted on
@@ -47,8 +47,10 @@ eval)
   # calibration: the #1 sentences of the first 1000 pairs of MRPC's test file (in-domain news, disjoint
   # from the training-file targets), CR line ends dropped, each once
   calib=$out/mrpc-test-1000.txt
-  tail -n +2 "$shared/data/mrpc/msr_paraphrase_test.txt" | cut -f4 | tr -d '\r' | awk 'NF && !seen[$0]++' \
-    | head -n 1000 > "$calib.tmp" && mv "$calib.tmp" "$calib"
+  # (awk stops printing at 1000 but reads to the end: no `head` whose early exit fails the pipeline)
+  tail -n +2 "$shared/data/mrpc/msr_paraphrase_test.txt" | cut -f4 | tr -d '\r' \
+    | awk 'NF && !seen[$0]++ && n < 1000 { print; n++ }' > "$calib.tmp"
+  mv "$calib.tmp" "$calib"
   src=$out/gemma-3-270m.calib.safetensors tgt=$out/smollm2-135m-instruct.calib.safetensors
   "$cli" extract --model "$gemma" --layers 17 --input "$calib" --out "$src" --threads "$threads" --resume
   "$cli" extract --model "$smol" --layers 29 --input "$calib" --out "$tgt" --threads "$threads" --resume
