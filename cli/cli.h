@@ -32,6 +32,7 @@ int cmd_scan(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_codec(int argc, char **argv);
 int cmd_race(int argc, char **argv);
+int cmd_paraphrase(int argc, char **argv); /* latentwire paraphrase generate|texts (cmd_paraphrase.c) */
 
 /* Prints "latentwire <verb>: <message>" (or the library's last error) and returns 1. */
 int cli_fail(const char *verb, const char *fmt, ...);

@@ -42,6 +42,8 @@ static const char *USAGE =
     "  (the paraphrase-adjacent regime).\n"
     "  label:FILE lines: {\"row_id\": R, \"label\": L}: candidates are the rows sharing the target's label.\n"
     "  --compare adds the paired difference (bridge - compare) on the same queries (lw_ci_paired).\n"
+    "  --control SPEC scores a second regime (e.g. random:10 beside para:FILE:0) on the same queries and\n"
+    "  adds the paired difference (regime - control); not with --compare.\n"
     "  --ndcg-gain: NDCG's gain of a relevance grade: linear (rel, as trec_eval and BEIR; the default)\n"
     "  or exp (2^rel - 1); they differ only on graded qrels.\n"
     "  Every query needs a candidate besides its target: label:/hard:/para: files must cover every query.\n"
@@ -52,6 +54,7 @@ static const char *USAGE =
 
 typedef struct {
     const char *queries, *query_t, *cands, *cand_t, *bridge, *compare, *regime, *json, *beir, *split;
+    const char *control; /* --control SPEC: a second regime on the same queries, paired */
     const char *per_query, *paired_a, *paired_b;
     const char *src_model, *tgt_model;
     int src_layer, tgt_layer, resamples;
@@ -100,14 +103,37 @@ static json_t *summarize(const char *label, const double *m, int nq, const lw_re
     return out;
 }
 
+/* Per metric the paired difference m1 - m2 on the same nq queries (lw_ci_paired), printed and as JSON. */
+static json_t *paired_differences(const double *m1, const double *m2, int64_t nq, const lw_retrieval_params *rp,
+                                  const opts *o) {
+    int nm = lw_retrieval_n_metrics(rp);
+    double *a = malloc(sizeof(double) * (size_t)(nq ? nq : 1)), *b = malloc(sizeof(double) * (size_t)(nq ? nq : 1));
+    json_t *diffs = json_object();
+    for (int c = 0; c < nm; c++) {
+        for (int64_t q = 0; q < nq; q++) a[q] = m1[q * nm + c], b[q] = m2[q * nm + c];
+        lw_ci d;
+        double p;
+        lw_ci_paired(a, b, (int)nq, o->resamples, 0.95, o->seed, &d, &p);
+        char buf[32];
+        const char *name = lw_retrieval_metric_name(rp, c, buf, sizeof buf);
+        printf("difference   %s %+.3f [%+.3f, %+.3f] p=%.3f\n", name, d.mean, d.lo, d.hi, p);
+        json_t *dj = lw_ci_json(&d);
+        json_object_set_new(dj, "p_value", json_real(p));
+        json_object_set_new(diffs, name, dj);
+    }
+    free(a);
+    free(b);
+    return diffs;
+}
+
 static const char *ndcg_gain_name(lw_ndcg_gain g) { return g == LW_NDCG_GAIN_EXP ? "exp" : "linear"; }
 
 static int run_files(const opts *o) {
     act_tensor A = {0}, B = {0};
     lw_bridge *br = NULL, *cmp = NULL;
     int rc = 1;
-    int64_t *ia = NULL, *ib = NULL, *off = NULL;
-    int32_t *ids = NULL, *gold = NULL;
+    int64_t *ia = NULL, *ib = NULL, *off = NULL, *off_ctl = NULL;
+    int32_t *ids = NULL, *ids_ctl = NULL, *gold = NULL;
     float *Q = NULL, *C = NULL, *Q2 = NULL, *C2 = NULL, *Xq = NULL;
     double *m1 = NULL, *m2 = NULL;
     json_t *root = json_object();
@@ -161,8 +187,13 @@ static int run_files(const opts *o) {
     for (int64_t q = 0; q < nq; q++) query_row_id[q] = A.row_id[ia[q]];
     lw_regime_input rin = {.nq = (int32_t)nq, .gold = gold, .query_row_id = query_row_id, .nc = (int32_t)B.n,
                            .cand_row_id = B.row_id, .C = C, .dim = dim, .seed = o->seed};
-    double mean_cands;
+    double mean_cands, mean_ctl = 0;
     int regime_rc = lw_candidates_from_spec(o->regime, &rin, &off, &ids, &mean_cands);
+    if (regime_rc == 0 && o->control && lw_candidates_from_spec(o->control, &rin, &off_ctl, &ids_ctl, &mean_ctl) != 0) {
+        free(query_row_id);
+        cli_fail("retrieval", "--control: %s", lw_last_error());
+        goto done;
+    }
     free(query_row_id);
     if (regime_rc != 0) {
         cli_fail_lib("retrieval");
@@ -195,23 +226,23 @@ static int run_files(const opts *o) {
             goto done;
         }
         json_object_set_new(root, "compare", summarize("compare", m2, (int)nq, &rp, o));
-        double *a = malloc(sizeof(double) * (size_t)nq), *b = malloc(sizeof(double) * (size_t)nq);
-        json_t *diffs = json_object();
-        for (int c = 0; c < nm; c++) {
-            for (int64_t q = 0; q < nq; q++) a[q] = m1[q * nm + c], b[q] = m2[q * nm + c];
-            lw_ci d;
-            double p;
-            lw_ci_paired(a, b, (int)nq, o->resamples, 0.95, o->seed, &d, &p);
-            char buf[32];
-            const char *name = lw_retrieval_metric_name(&rp, c, buf, sizeof buf);
-            printf("difference   %s %+.3f [%+.3f, %+.3f] p=%.3f\n", name, d.mean, d.lo, d.hi, p);
-            json_t *dj = lw_ci_json(&d);
-            json_object_set_new(dj, "p_value", json_real(p));
-            json_object_set_new(diffs, name, dj);
+        json_object_set_new(root, "difference", paired_differences(m1, m2, nq, &rp, o));
+    }
+    if (off_ctl) { /* the control regime: the same queries and vectors, other candidate lists */
+        lw_retrieval_task ctl = task;
+        ctl.cand_off = off_ctl;
+        ctl.cand_ids = ids_ctl;
+        m2 = malloc(sizeof(double) * (size_t)nq * nm);
+        if (lw_retrieval_score(Q, C, (int32_t)B.n, dim, &ctl, &rp, m2) != 0) {
+            free(rel_off);
+            cli_fail_lib("retrieval");
+            goto done;
         }
-        json_object_set_new(root, "difference", diffs);
-        free(a);
-        free(b);
+        printf("control: regime %s (%.1f candidates per query), the same queries\n", o->control, mean_ctl);
+        json_object_set_new(root, "control", summarize("control", m2, (int)nq, &rp, o));
+        json_object_set_new(root, "control_regime", json_string(o->control));
+        json_object_set_new(root, "control_mean_candidates_per_query", json_real(mean_ctl));
+        json_object_set_new(root, "difference", paired_differences(m1, m2, nq, &rp, o));
     }
     free(rel_off);
     json_object_set_new(root, "regime", json_string(o->regime));
@@ -230,6 +261,8 @@ done:
     free(ib);
     free(off);
     free(ids);
+    free(off_ctl);
+    free(ids_ctl);
     free(gold);
     free(Q);
     free(C);
@@ -414,6 +447,8 @@ done:
 static int check_outputs(const opts *o) {
     char regime_buf[4096];
     const char *regime_file = lw_regime_file(o->regime, regime_buf, sizeof regime_buf);
+    char control_buf[4096];
+    const char *control_file = lw_regime_file(o->control, control_buf, sizeof control_buf);
     char corpus[4096] = "", queries[4096] = "", qrels[4096] = "";
     if (o->beir) {
         snprintf(corpus, sizeof corpus, "%s/corpus.jsonl", o->beir);
@@ -421,7 +456,7 @@ static int check_outputs(const opts *o) {
         snprintf(qrels, sizeof qrels, "%s/qrels/%s.tsv", o->beir, o->split);
     }
     const char *inputs[] = {"--queries", o->queries, "--candidates", o->cands, "--bridge", o->bridge,
-                            "--compare", o->compare, "--regime", regime_file, "--paired", o->paired_a,
+                            "--compare", o->compare, "--regime", regime_file, "--control", control_file, "--paired", o->paired_a,
                             "--paired", o->paired_b, "--beir", *corpus ? corpus : NULL, "--beir",
                             *queries ? queries : NULL, "--beir", *qrels ? qrels : NULL, "--source-model",
                             o->src_model, "--target-model", o->tgt_model, "--json", NULL, NULL};
@@ -457,6 +492,7 @@ int cmd_retrieval(int argc, char **argv) {
         else if (!strcmp(a, "--bridge")) o.bridge = argv[++i];
         else if (!strcmp(a, "--compare")) o.compare = argv[++i];
         else if (!strcmp(a, "--regime")) o.regime = argv[++i];
+        else if (!strcmp(a, "--control")) o.control = argv[++i];
         else if (!strcmp(a, "--json")) o.json = argv[++i];
         else if (!strcmp(a, "--per-query")) o.per_query = argv[++i];
         else if (!strcmp(a, "--paired") && i + 2 >= argc) return cli_fail("retrieval", "--paired needs two per-query files");
@@ -481,6 +517,8 @@ int cmd_retrieval(int argc, char **argv) {
     if (check_outputs(&o) != 0) return 1;
     if (o.paired_a) return retrieval_paired(o.paired_a, o.paired_b, o.resamples, o.seed, o.json) == 0 ? 0 : cli_fail_lib("retrieval");
     if (o.per_query && !o.beir) return cli_fail("retrieval", "--per-query is written by --beir runs");
+    if (o.control && (o.beir || o.compare))
+        return cli_fail("retrieval", "--control is for activation files and not with --compare (one paired comparison per run)");
     if ((o.cache || o.shard_texts) && !o.beir) return cli_fail("retrieval", "--cache and --shard-texts are for --beir runs");
     if (o.shard_texts && !o.cache) return cli_fail("retrieval", "--shard-texts sets the shards of --cache DIR: give --cache");
     if (o.beir) {

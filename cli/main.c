@@ -50,6 +50,7 @@ static const struct {
     {"codec", cmd_codec, "fit|encode|decode|info ...  activation / text codecs at a bit budget"},
     {"race", cmd_race, "--sender A --task T --out DIR   activation vs text channels at bit budgets (merge, retrieval)"},
     {"quantize", cmd_quantize, "IN.gguf OUT.gguf --type T   a re-quantized copy (quantization drift)"},
+    {"paraphrase", cmd_paraphrase, "generate|texts ...   paraphrases by an instruct model, a fixed file of hard negatives"},
     {"generate", cmd_generate, "--model M --prompt TEXT [--hook ...]   text generation with hooks"},
 };
 
