@@ -77,7 +77,7 @@ static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
     json_t *doc = in->doc, *settings = json_object();
     const char *keys[] = {"regime", "n_queries", "n_candidates", "mean_candidates_per_query", "n_docs",
                           "n_docs_untokenizable", "n_queries_dropped", "ndcg_gain", "a", "b", "n_paired",
-                          "n_only_a", "n_only_b"};
+                          "n_only_a", "n_only_b", "control_regime", "control_mean_candidates_per_query"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (json_object_get(doc, keys[i])) json_object_set(settings, keys[i], json_object_get(doc, keys[i]));
     int rc;
@@ -99,12 +99,19 @@ static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
         json_decref(cb);
         json_decref(cd);
     } else {
-        json_t *cols[] = {main_metrics(doc), json_object_get(doc, "compare"), json_object_get(doc, "difference")};
-        const char *names[] = {json_object_get(doc, "bridge") ? "bridge" : "score", "compare", "bridge - compare"};
+        /* a second column: --compare (another bridge) or --control (another regime on the same
+         * queries); either way "difference" is the first minus the second, paired per query */
+        json_t *control = json_object_get(doc, "control");
+        json_t *cols[] = {main_metrics(doc), control ? control : json_object_get(doc, "compare"),
+                          json_object_get(doc, "difference")};
+        const char *names[] = {json_object_get(doc, "bridge") ? "bridge" : "score", control ? "control" : "compare",
+                               control ? "regime - control (paired)" : "bridge - compare"};
         const bool sg[] = {false, false, true};
         int n_cols = json_is_object(cols[1]) ? 3 : 1;
-        rc = metric_figure(h, ctx, "Retrieval metrics with 95% CIs over queries", cols, names, sg, n_cols,
-                           n_cols == 3 ? 2 : 1);
+        rc = metric_figure(h, ctx,
+                           control ? "Retrieval metrics with 95% CIs over queries: the regime against its control"
+                                   : "Retrieval metrics with 95% CIs over queries",
+                           cols, names, sg, n_cols, n_cols == 3 ? 2 : 1);
     }
     if (rc == 0) {
         lw_note(h, "retrieval --json records no command line; what it records is listed here.");

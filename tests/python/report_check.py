@@ -190,6 +190,17 @@ def check_errors(cli, tmp, paths):
     check(not os.path.exists(out), "missing field: an output was written")
     r = run(cli, [paths["align"], "-o", paths["align"]])
     check(r.returncode != 0 and "align.json" in r.stderr, "output = input: rc %d, %r" % (r.returncode, r.stderr))
+    # retrieval --control: the control regime and the paired difference are shown (they were dropped)
+    ctl = os.path.join(tmp, "retrieval-control.json")
+    json.dump({"bridge": {"top1": fx.ci(0.44)}, "control": {"top1": fx.ci(0.96, 0.03)},
+               "difference": {"top1": {"mean": -0.52, "lo": -0.612, "hi": -0.416, "n": 100}},
+               "regime": "para:p.jsonl:0", "control_regime": "random:10", "n_queries": 100, "n_candidates": 1100,
+               "mean_candidates_per_query": 11.0, "ndcg_gain": "linear"}, open(ctl, "w"))
+    r = run(cli, [ctl, "-o", out])
+    text = open(out, encoding="utf-8").read() if r.returncode == 0 else ""
+    check(r.returncode == 0 and "regime - control (paired)" in text and "-0.520" in text and "0.960" in text
+          and "random:10" in text, "retrieval --control: rc %d, control or difference missing from the page, %r"
+          % (r.returncode, r.stderr))
 
 
 def main():
