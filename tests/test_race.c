@@ -26,7 +26,7 @@
 #define N_ITEMS 20
 static const double Z = 1.959963984540054; /* the normal 0.975 quantile */
 
-typedef enum { TEXT_WINS, ACT_WINS, EQUAL, ALL_RIGHT, ACT_NA_FIRST5, FRACTIONS } pattern;
+typedef enum { TEXT_WINS, ACT_WINS, EQUAL, ALL_RIGHT, ACT_NA_FIRST5, FRACTIONS, NEAR_ONE_UNPAIRED } pattern;
 
 typedef struct {
     pattern pat;
@@ -44,6 +44,7 @@ static double synth_score(pattern pat, const lw_race_channel *ch, int item) {
     case EQUAL: return (act || text) ? item % 3 == 0 : 0;
     case ALL_RIGHT: return 1;
     case FRACTIONS: return act ? 0.25 * (item % 4) : 0.5;
+    case NEAR_ONE_UNPAIRED: return act ? (item == 5 ? 0.5 : 1) : 0;
     }
     return 0;
 }
@@ -55,7 +56,7 @@ static int synth_eval(void *ctx, const lw_race_channel *ch, int64_t budget, int 
         struct timespec ts = {0, (long)s->act_sleep_ms * 1000000L};
         nanosleep(&ts, NULL);
     }
-    if (s->pat == ACT_NA_FIRST5 && ch->family == LW_RACE_ACT && item < 5) {
+    if ((s->pat == ACT_NA_FIRST5 || s->pat == NEAR_ONE_UNPAIRED) && ch->family == LW_RACE_ACT && item < 5) {
         snprintf(o->na, sizeof o->na, "synthetic: item %d too short", item);
         return 0;
     }
@@ -243,6 +244,24 @@ static void test_fractional_scores_use_the_bootstrap(void **state) {
     assert_string_equal(json_string_value(json_object_get(d, "method")), "bca");
     assert_true(fabs(num(d, "mean") - (0.375 - 0.5)) < 1e-12);
     assert_int_equal(json_integer_value(json_object_get(d, "n")), N_ITEMS);
+    json_decref(r);
+}
+
+/* Non-binary scores on different items take the normal (Welch) interval, whose upper end here
+ * would be 1.032: a difference of scores in [0, 1] is clamped to [-1, 1] (which keeps its
+ * coverage), else `report` refused the race's own race.json. act: 14 x 1 and one 0.5 over items
+ * 5..19, text: 0 on all 20. */
+static void test_unpaired_normal_interval_is_clamped(void **state) {
+    (void)state;
+    json_t *r = run_pattern("near-one", NEAR_ONE_UNPAIRED);
+    json_t *d = json_object_get(comparison(r, 32), "difference");
+    assert_string_equal(json_string_value(json_object_get(d, "method")), "normal-unpaired");
+    double mean = 14.5 / 15, var = (14 * pow(1 - mean, 2) + pow(0.5 - mean, 2)) / 14;
+    double half = Z * sqrt(var / 15);
+    assert_true(mean + half > 1); /* the case this test is about */
+    assert_true(fabs(num(d, "mean") - mean) < 1e-12);
+    assert_true(fabs(num(d, "lo") - (mean - half)) < 1e-9);
+    assert_true(fabs(num(d, "hi") - 1.0) < 1e-12);
     json_decref(r);
 }
 
@@ -613,6 +632,7 @@ int main(void) {
         cmocka_unit_test(test_all_correct_in_both),
         cmocka_unit_test(test_unpaired_is_labelled),
         cmocka_unit_test(test_fractional_scores_use_the_bootstrap),
+        cmocka_unit_test(test_unpaired_normal_interval_is_clamped),
         cmocka_unit_test(test_csv_and_ci_in_json),
         cmocka_unit_test(test_resume_equals_uninterrupted),
         cmocka_unit_test(test_shards_merge_exactly),

@@ -101,7 +101,9 @@ static json_t *compare_cells(const lw_race_data *d, int a, int b, bool vs_floor)
     } else { /* non-binary scores on different items: the normal (Welch) interval */
         double wa, wb, ma = mean_var(va, na, &wa), mb = mean_var(vb, nb, &wb);
         double z = lw_norm_quantile(0.5 + d->level / 2.0), se = sqrt(wa / na + wb / nb);
-        diff = (lw_ci){ma - mb, ma - mb - z * se, ma - mb + z * se, na < nb ? na : nb, "normal-unpaired"};
+        /* scores lie in [0, 1], so their difference in [-1, 1]: clamping there keeps the coverage */
+        double lo = fmax(-1.0, ma - mb - z * se), hi = fmin(1.0, ma - mb + z * se);
+        diff = (lw_ci){ma - mb, lo, hi, na < nb ? na : nb, "normal-unpaired"};
         rc = 0;
     }
     if (rc != 0) goto done;
