@@ -78,8 +78,12 @@ static int paraphrase_generate(int argc, char **argv) {
     p.on_event = on_event;
     p.user = &verbose;
     if (lw_paraphrase_generate(&p) != 0) return cli_fail_lib("paraphrase generate");
-    printf("wrote %s (%d targets x %d paraphrases)%s%s\n", p.out, p.n_targets, p.per_target,
-           p.provenance ? " and " : "", p.provenance ? p.provenance : "");
+    if (p.min_kept < p.per_target)
+        printf("wrote %s (%d targets x %d to %d paraphrases)%s%s\n", p.out, p.n_targets, p.min_kept, p.per_target,
+               p.provenance ? " and " : "", p.provenance ? p.provenance : "");
+    else
+        printf("wrote %s (%d targets x %d paraphrases)%s%s\n", p.out, p.n_targets, p.per_target,
+               p.provenance ? " and " : "", p.provenance ? p.provenance : "");
     return 0;
 }
 

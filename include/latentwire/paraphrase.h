@@ -117,8 +117,10 @@ lw_paraphrase_params lw_paraphrase_default_params(void);
  * top-p, top-k; sample k's seed derived from seed, the target's place in the draw and k) until
  * per_target pass lw_paraphrase_filter or max_samples are drawn; targets with at least
  * min_kept are written (their first per_target) until n_targets are. The same parameters,
- * model and data give the same file. Fewer than n_targets available is an error; nothing
- * is left under out or provenance on any error. 0 or -1. */
+ * model and data give the same file. Fewer than n_targets available is an error. Both files are
+ * written through a temporary and a rename, out first: on an error out and provenance are as
+ * they were, except when only the record's write fails (out is then new and the message says
+ * so). 0 or -1. */
 int lw_paraphrase_generate(const lw_paraphrase_params *p);
 
 #ifdef __cplusplus

@@ -157,6 +157,7 @@ int lw_ch_input_len(const side *x, const affixes *af, const char *text) {
     if (af->prefix) {
         int k = lw_tokenize_special_alloc(lw_session_model(x->s), af->prefix, false, &tok);
         free(tok);
+        tok = NULL; /* the piece's tokenizing can fail before it sets tok */
         if (k < 0) return -1;
         n += k;
     }

@@ -139,7 +139,7 @@ static int sample_target(run *r, int t, const char *id, const char *target, char
     int32_t *toks = NULL, n_tok = prompt_tokens(r, target, &toks);
     if (n_tok < 0) return -1;
     int n_kept = 0, rc = 0, n_ctx = lw_session_n_ctx(r->session);
-    if (n_tok + p->max_tokens > n_ctx) {
+    if (n_tok + p->max_tokens - 1 > n_ctx) { /* the last new token is never fed back (lw_generate) */
         free(toks);
         return lw_fail("paraphrases: the prompt for MRPC %s is %d tokens; with %d new ones it exceeds the context of %d",
                        id, n_tok, p->max_tokens, n_ctx);
@@ -319,11 +319,11 @@ int lw_paraphrase_generate(const lw_paraphrase_params *p) {
     char *content = rc == 0 ? render_lines(lines) : NULL;
     if (rc == 0 && !content) rc = lw_fail("paraphrases: out of memory");
     json_t *prov = rc == 0 && p->provenance ? provenance(&r, content, written) : NULL;
-    if (rc == 0 && p->provenance && (!prov || lw_json_save(p->provenance, prov) != 0)) rc = -1;
-    if (rc == 0 && write_text(p->out, content) != 0) {
-        rc = -1;
-        if (p->provenance) remove(p->provenance); /* no record of a file that was not written */
-    }
+    /* the file first, then its record: a failed file write leaves the earlier pair as it was (the
+     * record was removed after being replaced before); a failed record write is named */
+    if (rc == 0 && write_text(p->out, content) != 0) rc = -1;
+    if (rc == 0 && p->provenance && (!prov || lw_json_save(p->provenance, prov) != 0))
+        rc = lw_fail_prefix("wrote %s but not its provenance record: ", p->out);
     json_decref(prov);
     json_decref(lines);
     free(content);

@@ -235,13 +235,14 @@ int lw_race_run(const lw_race_params *p) {
             }
         }
     if (f && fclose(f) != 0 && rc == 0) rc = lw_fail("cannot write %s: %s", path, strerror(errno));
+    if (rc == 0 && p->n_shards == 1) rc = merge_files(p->out_dir, &path, 1, NULL);
+    /* after the results: timing is a by-product, and its failure must not cost the merge */
     char *tpath = rc == 0 ? lw_race_timing_path(p->out_dir, p->shard, p->n_shards) : NULL;
     if (rc == 0)
         rc = tpath ? lw_race_timing_write(&timing, p->channels, p->budgets, p->n_budgets, tpath, p->resume)
                    : lw_fail("race: out of memory");
     free(tpath);
     lw_race_timing_free(&timing);
-    if (rc == 0 && p->n_shards == 1) rc = merge_files(p->out_dir, &path, 1, NULL);
     lw_records_free(&past);
     json_decref(settings);
     free(path);
