@@ -160,15 +160,12 @@ static int tokenize_count(const char *model, const char *text) {
     return n;
 }
 
-static void test_race_answer_past_context(void **state) {
-    (void)state;
-    const char *model = lw_test_shared_path("models/stories260K.gguf"); /* context 512 */
-    if (!model) skip();
-    char mpath[1200];
-    snprintf(mpath, sizeof mpath, "%s", model);
-    /* items whose demonstrations grow: the last one's is the longest prompt */
-    const char *task = lw_test_tmpfile("robust2-race.jsonl");
-    char line[2000], text[16000] = "", longest[1800] = "";
+/* A task file of 6 items whose demonstrations grow (the last one's is the longest prompt), all
+ * with the query "The cat"; longest gets that item's demonstrations, a newline and the query (as
+ * lw_race_prompt and lw_task_context_prompt join them). Returns the file's path. */
+static const char *growing_task(const char *name, char *longest, size_t cap) {
+    const char *task = lw_test_tmpfile(name);
+    char line[2000], text[16000] = "";
     for (int i = 0; i < 6; i++) {
         char demo[1500] = "";
         for (int r = 0; r < 3 + i; r++) strcat(demo, "Once upon a time there was a cat. ");
@@ -177,9 +174,20 @@ static void test_race_answer_past_context(void **state) {
                  "\"scorer\": \"exact\"}\n",
                  i, demo);
         strcat(text, line);
-        snprintf(longest, sizeof longest, "%s\nThe cat", demo); /* lw_race_prompt: demonstrations, newline, query */
+        snprintf(longest, cap, "%s\nThe cat", demo);
     }
     lw_test_write_text(task, text);
+    return task;
+}
+
+static void test_race_answer_past_context(void **state) {
+    (void)state;
+    const char *model = lw_test_shared_path("models/stories260K.gguf"); /* context 512 */
+    if (!model) skip();
+    char mpath[1200];
+    snprintf(mpath, sizeof mpath, "%s", model);
+    char longest[1800];
+    const char *task = growing_task("robust2-race.jsonl", longest, sizeof longest);
     int ctx = 512, with_text = tokenize_count(mpath, longest), query = tokenize_count(mpath, "The cat");
     int most = ctx - with_text + 1, most_floor = ctx - query + 1; /* the last answer token is never fed back */
     const char *dir = lw_test_fresh_dir("robust2-race");
@@ -215,19 +223,8 @@ static void test_scan_answer_past_context(void **state) {
     if (!model) skip();
     char mpath[1200];
     snprintf(mpath, sizeof mpath, "%s", model);
-    const char *task = lw_test_tmpfile("robust2-scan.jsonl");
-    char line[2000], text[16000] = "", longest[1800] = "";
-    for (int i = 0; i < 6; i++) {
-        char demo[1500] = "";
-        for (int r = 0; r < 3 + i; r++) strcat(demo, "Once upon a time there was a cat. ");
-        snprintf(line, sizeof line,
-                 "{\"id\": \"i%d\", \"sender\": \"%s\", \"receiver\": \"The cat\", \"gold\": \"sat\", "
-                 "\"scorer\": \"exact\"}\n",
-                 i, demo);
-        strcat(text, line);
-        snprintf(longest, sizeof longest, "%s\nThe cat", demo); /* lw_task_context_prompt */
-    }
-    lw_test_write_text(task, text);
+    char longest[1800];
+    const char *task = growing_task("robust2-scan.jsonl", longest, sizeof longest);
     int ctx = 512, with_text = tokenize_count(mpath, longest), most = ctx - with_text + 1;
     const char *dir = lw_test_fresh_dir("robust2-scan");
     char out[1300], args[4000], want[300];

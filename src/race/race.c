@@ -63,13 +63,18 @@ lw_race_params lw_race_default_params(void) {
     return p;
 }
 
-char *lw_race_partial_path(const char *out_dir, int shard, int n_shards) {
-    size_t n = strlen(out_dir) + 64;
+/* DIR/STEM.EXT, or DIR/STEM-shard-I-of-N.EXT for a shard of N > 1 (malloc'd). */
+char *lw_race_shard_path(const char *out_dir, const char *stem, const char *ext, int shard, int n_shards) {
+    size_t n = strlen(out_dir) + strlen(stem) + strlen(ext) + 64;
     char *p = malloc(n);
     if (!p) return NULL;
-    if (n_shards <= 1) snprintf(p, n, "%s/race.partial", out_dir);
-    else snprintf(p, n, "%s/race-shard-%d-of-%d.partial", out_dir, shard, n_shards);
+    if (n_shards <= 1) snprintf(p, n, "%s/%s.%s", out_dir, stem, ext);
+    else snprintf(p, n, "%s/%s-shard-%d-of-%d.%s", out_dir, stem, shard, n_shards, ext);
     return p;
+}
+
+char *lw_race_partial_path(const char *out_dir, int shard, int n_shards) {
+    return lw_race_shard_path(out_dir, "race", "partial", shard, n_shards);
 }
 
 char *lw_race_prompt(const char *message, const char *query) {

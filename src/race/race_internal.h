@@ -60,6 +60,8 @@ typedef struct {
     int *count;      /* n_channels x n_budgets */
 } lw_race_timing;
 
+/* DIR/STEM.EXT, or DIR/STEM-shard-I-of-N.EXT for a shard of N > 1 (malloc'd). */
+char *lw_race_shard_path(const char *out_dir, const char *stem, const char *ext, int shard, int n_shards);
 double lw_race_clock(void); /* monotonic seconds */
 int lw_race_timing_init(lw_race_timing *t, int n_channels, int n_budgets, int n_items);
 void lw_race_timing_add(lw_race_timing *t, int channel, int budget, double seconds);

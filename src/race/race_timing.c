@@ -43,12 +43,7 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 char *lw_race_timing_path(const char *out_dir, int shard, int n_shards) {
-    size_t n = strlen(out_dir) + 64;
-    char *p = malloc(n);
-    if (!p) return NULL;
-    if (n_shards <= 1) snprintf(p, n, "%s/timing.json", out_dir);
-    else snprintf(p, n, "%s/timing-shard-%d-of-%d.json", out_dir, shard, n_shards);
-    return p;
+    return lw_race_shard_path(out_dir, "timing", "json", shard, n_shards);
 }
 
 /* A resumed run timed only what it evaluated: the earlier process's row of the same cell is
