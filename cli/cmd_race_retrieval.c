@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "cli.h"
 #include "latentwire/error.h"
 #include "latentwire/files.h"
@@ -25,11 +27,15 @@ static const char *USAGE =
     "  --budgets LIST       bits (default 16,32,64,128,256,512,1024,2048,4096,8192)\n"
     "  --threshold P        pass threshold on the lower bound (default 0.85)\n"
     "  --field F  --seed N (1)  --threads N\n"
-    "  Outputs: DIR/retrieval.json (every row with its CI and n), DIR/retrieval.csv.\n";
+    "  --resume             keep the rows (codec, budget) DIR/retrieval.partial already holds from a run with the\n"
+    "                       same settings; without it a run starts over\n"
+    "  Outputs: DIR/retrieval.json (every row with its CI and n), DIR/retrieval.csv; DIR/retrieval.partial gets\n"
+    "  each row as it finishes.\n";
 
 typedef struct {
     const char *model, *passages, *out, *codecs, *budgets, *field, *layer;
     int n, calib, threads;
+    bool resume;
     double threshold;
     uint64_t seed;
 } opts;
@@ -43,6 +49,10 @@ static int parse_opts(int argc, char **argv, opts *o) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n;
         double f;
+        if (!strcmp(a, "--resume")) {
+            o->resume = true;
+            continue;
+        }
         if (!v) return cli_option_error("race retrieval", USAGE, a, NULL);
         else if (!strcmp(a, "--model")) o->model = argv[++i];
         else if (!strcmp(a, "--passages")) o->passages = argv[++i];
@@ -122,7 +132,7 @@ int cmd_race_retrieval(int argc, char **argv) {
     lw_corpus corpus = {0};
     lw_model *m = NULL;
     lw_session *s = NULL;
-    char *result = NULL, *csv = NULL;
+    char *result = NULL, *csv = NULL, *settings_text = NULL;
     if (lw_corpus_load(&corpus, o.passages, o.field) != 0 || !(m = lw_model_load(o.model, cli_model_params()))) {
         cli_fail_lib("race retrieval");
         goto done;
@@ -139,6 +149,16 @@ int cmd_race_retrieval(int argc, char **argv) {
     p.threshold = o.threshold;
     p.seed = o.seed;
     p.on_progress = progress;
+    char records[4096];
+    snprintf(records, sizeof records, "%s/retrieval.partial", o.out);
+    const char *sha = lw_model_sha256(m);
+    json_t *settings = json_pack("{s:s, s:s, s:s}", "--model", sha ? sha : o.model, "--passages", o.passages,
+                                 "--field", o.field);
+    settings_text = json_dumps(settings, JSON_COMPACT);
+    json_decref(settings);
+    p.records_path = records;
+    p.settings_json = settings_text;
+    p.resume = o.resume;
     lw_session_params sp = lw_session_default_params();
     sp.n_threads = o.threads;
     if (!(s = lw_session_new(m, sp)) || lw_mkdir_p(o.out) != 0 ||
@@ -153,7 +173,7 @@ int cmd_race_retrieval(int argc, char **argv) {
     printf("wrote %s/retrieval.json, %s/retrieval.csv\n", o.out, o.out);
     rc = 0;
 done:
-    free(result), free(csv), free(kinds), free(budgets);
+    free(result), free(csv), free(kinds), free(budgets), free(settings_text);
     lw_session_free(s);
     lw_model_free(m);
     lw_corpus_free(&corpus);

@@ -301,12 +301,91 @@ static void test_retrieval_cli(void **state) {
     json_decref(r);
 }
 
+/* The row of codec at budget in a retrieval result (borrowed), or NULL. */
+static json_t *retrieval_row(json_t *r, const char *codec, int budget) {
+    size_t i;
+    json_t *row;
+    json_array_foreach(json_object_get(r, "rows"), i, row)
+        if (!strcmp(json_string_value(json_object_get(row, "codec")), codec) &&
+            json_integer_value(json_object_get(row, "budget_bits")) == budget)
+            return row;
+    return NULL;
+}
+
+/* Rewrites a records file: the settings line, then its rows but the last; the row of
+ * (codec, budget) gets top-1 mean `mean`. */
+static void doctor_partial(const char *path, const char *codec, int budget, double mean) {
+    char *text = lw_test_read_file(path);
+    assert_non_null(text);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    char *save = NULL, *lines[64];
+    int n = 0;
+    for (char *l = strtok_r(text, "\n", &save); l && n < 64; l = strtok_r(NULL, "\n", &save)) lines[n++] = l;
+    for (int i = 0; i < n - 1; i++) {
+        json_t *o = json_loads(lines[i], 0, NULL);
+        assert_non_null(o);
+        if (json_is_string(json_object_get(o, "codec")) && !strcmp(json_string_value(json_object_get(o, "codec")), codec) &&
+            json_integer_value(json_object_get(o, "budget_bits")) == budget)
+            json_object_set_new(json_object_get(o, "top1"), "mean", json_real(mean));
+        char *line = json_dumps(o, JSON_COMPACT);
+        fprintf(f, "%s\n", line);
+        free(line);
+        json_decref(o);
+    }
+    fclose(f);
+    free(text);
+}
+
+/* --resume keeps the rows retrieval.partial holds (a row doctored there comes back as it is, so
+ * it was not recomputed), recomputes the missing one to the same numbers, and refuses a file
+ * made with other settings or holding an impossible top-1. */
+static void test_retrieval_resume(void **state) {
+    (void)state;
+    const char *gemma = lw_test_real_model("gemma-3-270m"), *ptb = lw_test_shared_path("data/ptb/ptb.test.txt");
+    if (!gemma || !ptb) {
+        g_skipped = true;
+        return;
+    }
+    char g[1024], p[1024], base[4096], args[8192];
+    snprintf(g, sizeof g, "%s", gemma);
+    snprintf(p, sizeof p, "%s", ptb);
+    const char *dir = lw_test_fresh_dir("retrieval_resume");
+    snprintf(base, sizeof base,
+             "race retrieval --model %s --passages %s --calib 6 --codecs zlib,truncate --budgets 64,512 --threads 2 "
+             "--out %s",
+             g, p, dir);
+    snprintf(args, sizeof args, "%s --n 10", base);
+    if (!run_or_skip(args)) return;
+    json_t *first = load_json(lw_test_join(dir, "retrieval.json"));
+    char *partial = lw_test_join(dir, "retrieval.partial");
+    doctor_partial(partial, "zlib", 64, 0.5); /* and drops truncate at 512 */
+    snprintf(args, sizeof args, "%s --n 10 --resume", base);
+    if (!run_or_skip(args)) return;
+    json_t *second = load_json(lw_test_join(dir, "retrieval.json"));
+    assert_true(json_number_value(json_object_get(json_object_get(retrieval_row(second, "zlib", 64), "top1"), "mean")) ==
+                0.5);
+    assert_true(json_equal(json_object_get(retrieval_row(first, "truncate", 512), "top1"),
+                           json_object_get(retrieval_row(second, "truncate", 512), "top1")));
+    assert_true(json_equal(retrieval_row(first, "zlib", 512), retrieval_row(second, "zlib", 512)));
+    snprintf(args, sizeof args, "%s --n 9 --resume", base);
+    char *why = lw_test_cli_refusal(args, -1, "passages");
+    if (why) fail_msg("%s", why);
+    doctor_partial(partial, "zlib", 512, 7);
+    snprintf(args, sizeof args, "%s --n 10 --resume", base);
+    why = lw_test_cli_refusal(args, -1, "top-1 out of [0, 1]");
+    if (why) fail_msg("%s", why);
+    json_decref(first);
+    json_decref(second);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_bridge_widths),
         cmocka_unit_test(test_end_to_end),
         cmocka_unit_test(test_retrieval_cli),
+        cmocka_unit_test(test_retrieval_resume),
     };
     int failures = cmocka_run_group_tests(tests, NULL, NULL);
     if (failures == 0 && g_skipped) return 77;

@@ -207,6 +207,14 @@ typedef struct {
     uint64_t seed;
     void (*on_progress)(void *ctx, const char *what, int done, int total);
     void *progress_ctx;
+    /* Records (latentwire/records.h): when set, each finished row (codec, budget) is appended to
+     * this file as it finishes, under a settings line (settings_json, the caller's part, e.g. the
+     * model's sha256, plus the test's own: layer, counts, seed, threshold, level and the sha256 of
+     * the drawn passages). With resume, the rows of an earlier run with the same settings are kept
+     * and not recomputed; a file made with other settings is refused, naming what differs. */
+    const char *records_path;
+    const char *settings_json;
+    bool resume;
 } lw_codec_retrieval_params;
 
 lw_codec_retrieval_params lw_codec_retrieval_default_params(void);

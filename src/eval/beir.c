@@ -10,72 +10,9 @@
 
 #include "common/error.h"
 #include "common/jsonio.h"
+#include "common/strmap.h"
 #include "latentwire/textio.h"
 #include "latentwire/retrieval.h"
-
-/* ---- string -> index map (open addressing; keys borrowed) ---- */
-
-typedef struct {
-    const char **keys;
-    int32_t *vals;
-    size_t cap, n;
-} strmap;
-
-static uint64_t hash_str(const char *s) {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-static int map_grow(strmap *m) {
-    size_t cap = m->cap ? m->cap * 2 : 1024;
-    const char **keys = calloc(cap, sizeof *keys);
-    int32_t *vals = malloc(sizeof *vals * cap);
-    if (!keys || !vals) {
-        free(keys);
-        free(vals);
-        return -1;
-    }
-    for (size_t i = 0; i < m->cap; i++) {
-        if (!m->keys[i]) continue;
-        size_t j = hash_str(m->keys[i]) & (cap - 1);
-        while (keys[j]) j = (j + 1) & (cap - 1);
-        keys[j] = m->keys[i];
-        vals[j] = m->vals[i];
-    }
-    free(m->keys);
-    free(m->vals);
-    m->keys = keys;
-    m->vals = vals;
-    m->cap = cap;
-    return 0;
-}
-
-static int32_t map_get(const strmap *m, const char *key) {
-    if (!m->cap) return -1;
-    for (size_t j = hash_str(key) & (m->cap - 1); m->keys[j]; j = (j + 1) & (m->cap - 1))
-        if (strcmp(m->keys[j], key) == 0) return m->vals[j];
-    return -1;
-}
-
-/* Inserts key -> val. Returns -1 on out of memory, else the previous value of a key already
- * present (>= 0, nothing inserted) or -2 when the key is new. */
-static int32_t map_put(strmap *m, const char *key, int32_t val) {
-    if ((m->n + 1) * 2 > m->cap && map_grow(m)) return -1;
-    size_t j = hash_str(key) & (m->cap - 1);
-    for (; m->keys[j]; j = (j + 1) & (m->cap - 1))
-        if (strcmp(m->keys[j], key) == 0) return m->vals[j];
-    m->keys[j] = key;
-    m->vals[j] = val;
-    m->n++;
-    return -2;
-}
-
-static void map_free(strmap *m) {
-    free(m->keys);
-    free(m->vals);
-    memset(m, 0, sizeof *m);
-}
 
 /* ---- line reading ---- */
 
@@ -157,7 +94,7 @@ static json_t *parse_object(const reader *r, long len) {
 typedef struct {
     char **id, **text;
     int32_t n, cap;
-    strmap map;
+    lw_strmap map;
 } table;
 
 static void table_free(table *t) {
@@ -167,7 +104,7 @@ static void table_free(table *t) {
     }
     free(t->id);
     free(t->text);
-    map_free(&t->map);
+    lw_strmap_free(&t->map);
     memset(t, 0, sizeof *t);
 }
 
@@ -224,7 +161,7 @@ static int read_jsonl(const char *path, int with_title, table *t) {
         }
         t->id[t->n] = id;
         t->text[t->n] = text;
-        int32_t prev = map_put(&t->map, id, t->n);
+        int32_t prev = lw_strmap_put(&t->map, id, t->n);
         t->n++; /* owned by t from here on, even on error */
         if (prev == -1) {
             lw_fail("%s:%lld: out of memory", path, r.no);
@@ -317,12 +254,12 @@ static int read_qrels(const char *path, const table *docs, const table *queries,
             lw_fail("%s:%lld: expected 3 fields (query-id, corpus-id, score), found %d", path, r.no, nf);
             goto done;
         }
-        int32_t q = map_get(&queries->map, f[0]);
+        int32_t q = lw_strmap_get(&queries->map, f[0]);
         if (q < 0) {
             lw_fail("%s:%lld: unknown query id \"%s\" (not in queries.jsonl)", path, r.no, f[0]);
             goto done;
         }
-        int32_t doc = map_get(&docs->map, f[1]);
+        int32_t doc = lw_strmap_get(&docs->map, f[1]);
         if (doc < 0) {
             lw_fail("%s:%lld: unknown corpus id \"%s\" (not in corpus.jsonl)", path, r.no, f[1]);
             goto done;

@@ -1,6 +1,7 @@
 /* The codec retrieval test: does a codec's decoded item still pick out its own passage among the
  * originals, by cosine? One row per codec and budget: top-1 with its exact interval, the bits,
  * and PASS when the lower bound reaches the pre-registered threshold. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,9 +10,12 @@
 #include <jansson.h>
 
 #include "common/error.h"
+#include "common/fileio.h"
 #include "common/rng.h"
+#include "common/strmap.h"
 #include "eval/ci_json.h"
 #include "race/race_internal.h"
+#include "latentwire/records.h"
 #include "latentwire/retrieval.h"
 
 lw_codec_retrieval_params lw_codec_retrieval_default_params(void) {
@@ -100,6 +104,47 @@ static int draw_texts(const char *const *texts, int n_texts, int n_scored, int n
     return 0;
 }
 
+/* The activations of the texts already run through the model, by text. A lossless codec's
+ * decoded text is its passage, and so is truncation at a budget past a passage's length: most
+ * decoded texts repeat across codecs and budgets, and the model maps one text to one
+ * activation, so each distinct text goes through the model once. Row i is texts[i]'s. */
+typedef struct {
+    lw_strmap map;
+    char **texts; /* owned; the map's keys */
+    float *acts;
+    bool *ok;
+    int n, cap, d;
+} act_memo;
+
+static void memo_free(act_memo *m) {
+    for (int i = 0; i < m->n; i++) free(m->texts[i]);
+    free(m->texts), free(m->acts), free(m->ok);
+    lw_strmap_free(&m->map);
+    memset(m, 0, sizeof *m);
+}
+
+/* The row of text, added (its activation not yet computed) when new; -1 on out of memory. */
+static int memo_row(act_memo *m, const char *text) {
+    int32_t i = lw_strmap_get(&m->map, text);
+    if (i >= 0) return i;
+    if (m->n == m->cap) {
+        int cap = m->cap ? 2 * m->cap : 1024;
+        char **t = realloc(m->texts, sizeof *t * (size_t)cap);
+        if (t) m->texts = t;
+        float *a = t ? realloc(m->acts, sizeof *a * (size_t)cap * (size_t)m->d) : NULL;
+        if (a) m->acts = a;
+        bool *ok = a ? realloc(m->ok, sizeof *ok * (size_t)cap) : NULL;
+        if (!ok) return lw_fail("codec retrieval: out of memory");
+        m->ok = ok;
+        m->cap = cap;
+    }
+    if (!(m->texts[m->n] = strdup(text)) || lw_strmap_put(&m->map, m->texts[m->n], m->n) == -1) {
+        free(m->texts[m->n]);
+        return lw_fail("codec retrieval: out of memory");
+    }
+    return m->n++;
+}
+
 typedef struct {
     lw_session *s;
     int layer, d;
@@ -107,12 +152,36 @@ typedef struct {
     int n, n_calib;
     float *bank, *calib_acts, *Q;
     bool *usable;
+    act_memo memo;
     const lw_codec_retrieval_params *p;
 } rt;
 
 static int pooled(rt *t, const char *const *texts, int n, float *out, bool *ok) {
     float *outs[1] = {out};
     return lw_extract_pooled(t->s, texts, n, true, true, &t->layer, 1, LW_POOL_MEAN, outs, ok);
+}
+
+/* The activations of texts[0..n) (none blank) into Q's rows at[0..n) and their usability,
+ * each distinct text through the model once per run. */
+static int memo_activations(rt *t, char *const *texts, const int *at, int n) {
+    act_memo *m = &t->memo;
+    int first_new = m->n;
+    int *row = malloc(sizeof *row * (size_t)(n ? n : 1));
+    if (!row) return lw_fail("codec retrieval: out of memory");
+    int rc = 0;
+    for (int j = 0; rc == 0 && j < n; j++)
+        if ((row[j] = memo_row(m, texts[j])) < 0) rc = -1;
+    /* the new texts are the rows appended just now, contiguous */
+    if (rc == 0 && m->n > first_new && /* on failure the run ends: the memo's half is never read */
+        pooled(t, (const char *const *)m->texts + first_new, m->n - first_new, m->acts + (size_t)first_new * t->d,
+               m->ok + first_new) != 0)
+        rc = -1;
+    for (int j = 0; rc == 0 && j < n; j++) {
+        memcpy(t->Q + (size_t)at[j] * t->d, m->acts + (size_t)row[j] * t->d, sizeof(float) * (size_t)t->d);
+        t->usable[at[j]] = m->ok[row[j]];
+    }
+    free(row);
+    return rc;
 }
 
 /* Decoded items of one codec at one budget into t->Q / t->usable; the bits into *row. */
@@ -132,23 +201,17 @@ static int decode_all(rt *t, lw_codec *c, json_t *row) {
         t->usable[i] = true;
     }
     if (rc == 0 && text) { /* the decoded texts through the same model; an empty one has no activation */
-        const char **nonempty = malloc(sizeof *nonempty * (size_t)t->n);
+        char **nonempty = malloc(sizeof *nonempty * (size_t)t->n);
         int *at = malloc(sizeof *at * (size_t)t->n), m = 0;
-        bool *ok = malloc(sizeof *ok * (size_t)t->n);
-        float *acts = malloc(sizeof(float) * (size_t)t->n * (size_t)t->d);
-        if (!nonempty || !at || !ok || !acts) rc = lw_fail("codec retrieval: out of memory");
+        if (!nonempty || !at) rc = lw_fail("codec retrieval: out of memory");
         for (int i = 0; rc == 0 && i < t->n; i++) {
             bool blank = true;
             for (const char *s = dec[i]; s && *s && blank; s++) blank = *s == ' ' || *s == '\t' || *s == '\n';
             t->usable[i] = !blank;
             if (!blank) nonempty[m] = dec[i], at[m++] = i;
         }
-        if (rc == 0 && m > 0 && pooled(t, nonempty, m, acts, ok) != 0) rc = -1;
-        for (int j = 0; rc == 0 && j < m; j++) {
-            memcpy(t->Q + (size_t)at[j] * t->d, acts + (size_t)j * t->d, sizeof(float) * (size_t)t->d);
-            t->usable[at[j]] = ok[j];
-        }
-        free(nonempty), free(at), free(ok), free(acts);
+        if (rc == 0) rc = memo_activations(t, nonempty, at, m);
+        free(nonempty), free(at);
     }
     for (int i = 0; dec && i < t->n; i++) free(dec[i]);
     free(dec);
@@ -189,6 +252,68 @@ static json_t *one_row(rt *t, lw_codec_kind kind, int64_t budget) {
     return row;
 }
 
+/* ---- records: each finished row appended, so a long run resumes where it stopped ---- */
+
+static const char *const ROW_KEY[] = {"codec", "budget_bits"};
+
+/* The run's fingerprint: the caller's settings and every setting of the test that changes a row,
+ * with the sha256 of the drawn passages (scored, then calibration). */
+static json_t *run_settings(const rt *t, const lw_codec_retrieval_params *p) {
+    json_t *s = p->settings_json ? json_loads(p->settings_json, 0, NULL) : json_object();
+    if (!json_is_object(s)) {
+        json_decref(s);
+        lw_fail("codec retrieval: the settings are not a JSON object");
+        return NULL;
+    }
+    lw_sha256 *h = lw_sha256_begin();
+    char hex[65] = "";
+    for (int i = 0; h && i < t->n + t->n_calib; i++) {
+        const char *x = i < t->n ? t->scored[i] : t->calib[i - t->n];
+        lw_sha256_update(h, x, strlen(x) + 1);
+    }
+    if (!h || lw_sha256_end(h, hex) != 0) {
+        json_decref(s);
+        lw_fail("codec retrieval: cannot hash the passages");
+        return NULL;
+    }
+    json_object_update_new(s, /* flat, so that a refused resume names the very setting */
+                        json_pack("{s:i, s:i, s:i, s:I, s:f, s:f, s:s}", "layer", t->layer, "passages", t->n,
+                                  "calibration", t->n_calib, "seed", (json_int_t)p->seed, "threshold", p->threshold,
+                                  "level", p->level, "passages_sha256", hex));
+    return s;
+}
+
+/* Loads the rows of an earlier run with these settings (when resuming) and opens the records
+ * for appending. 0 or -1. */
+static int open_records(const rt *t, const lw_codec_retrieval_params *p, lw_records *past, FILE **f) {
+    json_t *settings = run_settings(t, p);
+    if (!settings) return -1;
+    int rc = p->resume ? lw_records_load(past, p->records_path, settings, ROW_KEY, 2, "applicable", "--resume", NULL) : 0;
+    for (int i = 0; rc == 0 && i < past->n; i++) { /* a row's numbers enter the result as they are */
+        json_t *top1 = json_object_get(past->rec[i], "top1");
+        double m = json_number_value(json_object_get(top1, "mean"));
+        if (json_is_true(json_object_get(past->rec[i], "applicable")) && !(m >= 0 && m <= 1))
+            rc = lw_fail("--resume: %s: the row of %s at %lld bits has top-1 %s; run without --resume to start over",
+                         p->records_path, json_string_value(json_object_get(past->rec[i], "codec")),
+                         (long long)json_integer_value(json_object_get(past->rec[i], "budget_bits")),
+                         top1 ? "out of [0, 1]" : "missing");
+    }
+    if (rc == 0 && !(*f = lw_records_open(p->records_path, settings, past))) rc = -1;
+    json_decref(settings);
+    return rc;
+}
+
+/* The row of (codec, budget) kept from an earlier run, a new reference, or NULL. */
+static json_t *past_row(const lw_records *past, lw_codec_kind kind, int64_t budget) {
+    if (!past->n) return NULL;
+    json_t *probe = json_pack("{s:s, s:I}", "codec", lw_codec_name(kind), "budget_bits", (json_int_t)budget);
+    char *key = lw_records_key(probe, ROW_KEY, 2);
+    json_decref(probe);
+    json_t *row = key ? lw_records_find(past, key) : NULL;
+    free(key);
+    return row ? json_incref(row) : NULL;
+}
+
 int lw_codec_retrieval(lw_session *session, const char *const *texts, int n_texts, int n_scored, int n_calib,
                        const lw_codec_kind *codecs, int n_codecs, const int64_t *budgets, int n_budgets,
                        const lw_codec_retrieval_params *p, char **result_json) {
@@ -220,14 +345,28 @@ int lw_codec_retrieval(lw_session *session, const char *const *texts, int n_text
     if (rc == 0 && (pooled(&t, t.scored, n_scored, t.bank, NULL) != 0 ||
                     pooled(&t, t.calib, n_calib, t.calib_acts, NULL) != 0))
         rc = -1;
+    t.memo.d = t.d; /* a passage decoded exactly has the bank's activation */
+    for (int i = 0; rc == 0 && i < n_scored; i++) {
+        int r = memo_row(&t.memo, t.scored[i]);
+        if (r < 0) rc = -1;
+        else memcpy(t.memo.acts + (size_t)r * t.d, t.bank + (size_t)i * t.d, sizeof(float) * (size_t)t.d), t.memo.ok[r] = true;
+    }
+    lw_records past = {0};
+    FILE *rec = NULL;
+    if (rc == 0 && p->records_path) rc = open_records(&t, p, &past, &rec);
     int done = 0, total = n_codecs * n_budgets;
     for (int c = 0; rc == 0 && c < n_codecs; c++)
         for (int b = 0; rc == 0 && b < n_budgets; b++) {
-            json_t *row = one_row(&t, codecs[c], budgets[b]);
+            json_t *row = past_row(&past, codecs[c], budgets[b]);
+            if (!row && (row = one_row(&t, codecs[c], budgets[b])) && rec && lw_records_write(rec, row) != 0)
+                rc = lw_fail("cannot append to %s: %s", p->records_path, strerror(errno));
             if (!row) rc = lw_fail_prefix("codec %s at %lld bits: ", lw_codec_name(codecs[c]), (long long)budgets[b]);
             else json_array_append_new(rows, row);
             if (p->on_progress) p->on_progress(p->progress_ctx, lw_codec_name(codecs[c]), ++done, total);
         }
+    if (rec && fclose(rec) != 0 && rc == 0) rc = lw_fail("cannot write %s: %s", p->records_path, strerror(errno));
+    lw_records_free(&past);
+    memo_free(&t.memo);
     if (rc == 0) {
         json_t *root = json_pack(
             "{s:s, s:i, s:i, s:i, s:f, s:f, s:I, s:{s:s, s:s, s:s, s:s}, s:o}", "format",
