@@ -25,7 +25,7 @@ static const char *USAGE =
     "  latentwire retrieval --queries A.safetensors --query-tensor T --candidates B.safetensors\n"
     "                       --candidate-tensor T [--bridge BR.safetensors] [--compare BR2.safetensors]\n"
     "                       [--regime bank|random:D|cluster:K:D|label:FILE|hard:FILE|para:FILE:D] [--resamples N]\n"
-    "                       [--seed N] [--ndcg-gain linear|exp]\n"
+    "                       [--seed N] [--ndcg-gain linear|exp] [--center]\n"
     "                       [--json OUT.json]\n"
     "  latentwire retrieval --beir DIR [--split test] --source-model A.gguf --source-layer L\n"
     "                       --target-model B.gguf --target-layer L [--bridge BR.safetensors] [--json OUT.json]\n"
@@ -44,6 +44,8 @@ static const char *USAGE =
     "  --compare adds the paired difference (bridge - compare) on the same queries (lw_ci_paired).\n"
     "  --control SPEC scores a second regime (e.g. random:10 beside para:FILE:0) on the same queries and\n"
     "  adds the paired difference (regime - control); not with --compare.\n"
+    "  --center: cosine after subtracting the candidate bank's mean (no labels used) from queries and\n"
+    "  candidates; mean-pooled residuals share a large passage-independent direction that raw cosine sees.\n"
     "  --ndcg-gain: NDCG's gain of a relevance grade: linear (rel, as trec_eval and BEIR; the default)\n"
     "  or exp (2^rel - 1); they differ only on graded qrels.\n"
     "  Every query needs a candidate besides its target: label:/hard:/para: files must cover every query.\n"
@@ -63,6 +65,7 @@ typedef struct {
     int64_t shard_texts; /* --shard-texts N: texts per cache shard (0: the library's default) */
     uint64_t seed;
     lw_ndcg_gain ndcg_gain;
+    bool center; /* --center: cosine after removing the candidate bank's mean */
 } opts;
 
 /* Maps rows into the bridge's comparison space (or copies them when there is no bridge). */
@@ -204,6 +207,7 @@ static int run_files(const opts *o) {
     lw_retrieval_task task = {.n_queries = (int32_t)nq, .cand_off = off, .cand_ids = ids, .rel_off = rel_off, .rel_ids = gold};
     lw_retrieval_params rp = lw_retrieval_default_params();
     rp.ndcg_gain = o->ndcg_gain;
+    rp.center = o->center;
     int nm = lw_retrieval_n_metrics(&rp);
     m1 = malloc(sizeof(double) * (size_t)nq * nm);
     if (lw_retrieval_score(Q, C, (int32_t)B.n, dim, &task, &rp, m1) != 0) {
@@ -250,6 +254,7 @@ static int run_files(const opts *o) {
     json_object_set_new(root, "n_candidates", json_integer(B.n));
     json_object_set_new(root, "mean_candidates_per_query", json_real(mean_cands));
     json_object_set_new(root, "ndcg_gain", json_string(ndcg_gain_name(o->ndcg_gain)));
+    json_object_set_new(root, "center", json_boolean(o->center));
     if (o->json && lw_json_save(o->json, root) != 0) {
         cli_fail_lib("retrieval");
         goto done;
@@ -402,6 +407,7 @@ static int run_beir(const opts *o) {
     lw_retrieval_task task = {.n_queries = kept, .rel_off = rel_off, .rel_ids = rel_ids, .rel_grade = rel_g};
     lw_retrieval_params rp = lw_retrieval_default_params();
     rp.ndcg_gain = o->ndcg_gain;
+    rp.center = o->center;
     m = malloc(sizeof(double) * (size_t)(kept ? kept : 1) * lw_retrieval_n_metrics(&rp));
     if (kept > 0 && lw_retrieval_score(Qk, C, n_docs, dim, &task, &rp, m) == 0) {
         printf("BEIR %s (%s): %d of %d queries scored (the others are untokenizable or lost every relevant "
@@ -414,6 +420,7 @@ static int run_beir(const opts *o) {
         json_object_set_new(root, "n_docs_untokenizable", json_integer(dropped_docs));
         json_object_set_new(root, "n_queries_dropped", json_integer(b.n_queries - kept));
         json_object_set_new(root, "ndcg_gain", json_string(ndcg_gain_name(o->ndcg_gain)));
+        json_object_set_new(root, "center", json_boolean(o->center));
         rc = o->json && lw_json_save(o->json, root) != 0 ? cli_fail_lib("retrieval") : 0;
         if (rc == 0 && o->per_query &&
             retrieval_write_per_query(o->per_query, b.query_id, kept_q, kept, m, &rp) != 0)
@@ -484,7 +491,8 @@ int cmd_retrieval(int argc, char **argv) {
         if (cli_wants_help(argc, argv)) {
             fputs(USAGE, stdout);
             return 0;
-        } else if (!v) return cli_option_error("retrieval", USAGE, a, NULL);
+        } else if (!strcmp(a, "--center")) o.center = true;
+        else if (!v) return cli_option_error("retrieval", USAGE, a, NULL);
         else if (!strcmp(a, "--queries")) o.queries = argv[++i];
         else if (!strcmp(a, "--query-tensor")) o.query_t = argv[++i];
         else if (!strcmp(a, "--candidates")) o.cands = argv[++i];

@@ -271,6 +271,28 @@ static void test_score_hand(void **state) {
     expect_row(out, want2, 2 * NCOL, "restricted lists");
 }
 
+/* --center by hand: the bank {(10,1), (10,-1), (12,0), (8,0)} has mean (10,0), which dominates
+ * raw cosine. q0 = (10, 0.2) is c0's (centred: (0, 0.2) against (0, 1)), but raw cosine ranks
+ * c2 and c3 (0.99980) above c0 (0.99683); q1 = (10.5, 0) is c2's (centred (0.5, 0) against
+ * (2, 0)), but raw it ties with c3 at cosine 1 and the pessimistic rule puts c3 first. */
+static void test_score_centered(void **state) {
+    (void)state;
+    const float Q[] = {10, 0.2f, 10.5f, 0};
+    const float C[] = {10, 1, 10, -1, 12, 0, 8, 0};
+    int64_t rel_off[] = {0, 1, 2};
+    int32_t rel_ids[] = {0, 2};
+    lw_retrieval_task t = {.n_queries = 2, .rel_off = rel_off, .rel_ids = rel_ids};
+    lw_retrieval_params p = lw_retrieval_default_params();
+    double out[2 * NCOL];
+    assert_int_equal(lw_retrieval_score(Q, C, 4, 2, &t, &p, out), 0);
+    assert_true(out[0] == 0 && out[NCOL] == 0); /* top1, raw */
+    assert_true(fabs(out[MRR] - 1.0 / 3) < EPS && fabs(out[NCOL + MRR] - 0.5) < EPS);
+    p.center = true;
+    assert_int_equal(lw_retrieval_score(Q, C, 4, 2, &t, &p, out), 0);
+    assert_true(out[0] == 1 && out[NCOL] == 1); /* top1, centred */
+    assert_true(out[NDCG] == 1 && out[NCOL + NDCG] == 1);
+}
+
 static void test_score_collapsed(void **state) {
     (void)state;
     /* Every row is a power-of-two multiple of (1,1,1,1): every cosine is exactly 1, so the
@@ -797,6 +819,7 @@ int main(void) {
         cmocka_unit_test(test_relevant_missing_and_empty),
         cmocka_unit_test(test_metrics_vs_naive_ties),
         cmocka_unit_test(test_score_hand),
+        cmocka_unit_test(test_score_centered),
         cmocka_unit_test(test_score_collapsed),
         cmocka_unit_test(test_score_vs_naive),
         cmocka_unit_test(test_score_bad_input),

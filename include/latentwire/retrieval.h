@@ -56,6 +56,11 @@ typedef struct {
     int n_k;
     int k[LW_MAX_RECALL_K]; /* recall@k cut-offs (default 1, 5, 10) */
     lw_ndcg_gain ndcg_gain; /* default LW_NDCG_GAIN_LINEAR */
+    /* Cosine after subtracting the candidate bank's mean (the mean of all nc rows of C, no
+     * labels used) from queries and candidates. Mean-pooled residual streams share a large
+     * passage-independent direction that dominates raw cosine; centring removes it. Default
+     * false. */
+    bool center;
 } lw_retrieval_params;
 
 lw_retrieval_params lw_retrieval_default_params(void);

@@ -381,6 +381,32 @@ int lw_retrieval_auto_block_rows(int32_t nq, int32_t nc, int d) {
     return bq < 1 ? 1 : (int)bq;
 }
 
+/* Scores with the bank's mean (accumulated in double) subtracted from copies of Q and C. */
+static int score_centered(const float *Q, const float *C, int32_t nc, int d, const lw_retrieval_task *task,
+                          const lw_retrieval_params *p, double *out, int block_rows) {
+    int32_t nq = task->n_queries;
+    double *mu = calloc((size_t)d, sizeof *mu);
+    float *Qc = malloc(sizeof(float) * (size_t)nq * d), *Cc = malloc(sizeof(float) * (size_t)nc * d);
+    int rc = 0;
+    if (!mu || !Qc || !Cc) {
+        rc = lw_fail(FN ": out of memory centring %d candidates and %d queries of width %d", nc, nq, d);
+        goto done;
+    }
+    for (int32_t i = 0; i < nc; i++)
+        for (int j = 0; j < d; j++) mu[j] += C[(size_t)i * d + j];
+    for (int j = 0; j < d; j++) mu[j] /= nc;
+    for (int32_t i = 0; i < nc; i++)
+        for (int j = 0; j < d; j++) Cc[(size_t)i * d + j] = (float)(C[(size_t)i * d + j] - mu[j]);
+    for (int32_t i = 0; i < nq; i++)
+        for (int j = 0; j < d; j++) Qc[(size_t)i * d + j] = (float)(Q[(size_t)i * d + j] - mu[j]);
+    lw_retrieval_params plain = *p;
+    plain.center = false;
+    rc = lw_retrieval_score_blocked(Qc, Cc, nc, d, task, &plain, out, block_rows);
+done:
+    free(mu), free(Qc), free(Cc);
+    return rc;
+}
+
 int lw_retrieval_score_blocked(const float *Q, const float *C, int32_t nc, int d, const lw_retrieval_task *task,
                                const lw_retrieval_params *p, double *out, int block_rows) {
     lw_retrieval_params def = lw_retrieval_default_params();
@@ -393,6 +419,7 @@ int lw_retrieval_score_blocked(const float *Q, const float *C, int32_t nc, int d
     if (!Q || !C || !out) return lw_fail(FN ": %s is NULL", !Q ? "Q" : !C ? "C" : "out");
     if (nc < 1) return lw_fail(FN ": nc = %d, need at least one candidate", nc);
     if (d < 1) return lw_fail(FN ": d = %d, need at least one dimension", d);
+    if (p->center) return score_centered(Q, C, nc, d, task, p, out, block_rows);
     int32_t max_rel = 0;
     int64_t max_cand = 0;
     if (validate_task(task, nc, &max_rel, &max_cand)) return -1;
