@@ -333,6 +333,99 @@ static void test_compositionality_planted_vs_random(void **state) {
     lw_probe_result_free(&bad);
 }
 
+/* ---------------------------------------------------------------- role binding */
+
+static const char *const PEOPLE[5] = {"girl", "old man", "teacher", "farmer", "doctor"};
+static const char *const THINGS[5] = {"box", "cup", "ball", "hat", "book"};
+
+typedef struct {
+    bool order_aware;    /* giver and receiver embedded by different tables; else one table (bag of words) */
+    float G[5][DA], R[5][DA], O[5][DA];
+    float L[DB][DA];
+} roles_synth;
+
+static int index_in(const char *const *list, const char *seg) {
+    for (int i = 0; i < 5; i++)
+        if (strstr(seg, list[i])) return i;
+    return -1;
+}
+
+/* A: "The G gave the O to the R." -> G-table[G] + O[O] + R-table[R] (no text-specific part, so a
+ * role swap is the same vector when one table serves both roles); B = L x; other texts random. */
+static int roles_embed(void *user, int side, const char *const *texts, int n, float *out) {
+    const roles_synth *s = user;
+    int d = side == 0 ? DA : DB;
+    for (int i = 0; i < n; i++) {
+        float x[DA];
+        const char *gave = strstr(texts[i], " gave the "), *to = gave ? strstr(gave, " to the ") : NULL;
+        if (!to) {
+            gaussian(text_hash(texts[i]) ^ (uint64_t)side, out + (size_t)i * d, d);
+            continue;
+        }
+        char giver[64], thing[64];
+        snprintf(giver, sizeof giver, "%.*s", (int)(gave - texts[i]), texts[i]);
+        snprintf(thing, sizeof thing, "%.*s", (int)(to - gave), gave);
+        int g = index_in(PEOPLE, giver), o = index_in(THINGS, thing), r = index_in(PEOPLE, to);
+        assert_true(g >= 0 && o >= 0 && r >= 0);
+        if (!s->order_aware && g > r) { /* one table: sum in one order, so a swap is the very same floats */
+            int t = g;
+            g = r, r = t;
+        }
+        for (int k = 0; k < DA; k++) x[k] = s->G[g][k] + s->O[o][k] + (s->order_aware ? s->R : s->G)[r][k];
+        float *y = out + (size_t)i * d;
+        if (side == 0) memcpy(y, x, sizeof x);
+        else
+            for (int q = 0; q < DB; q++) {
+                y[q] = 0;
+                for (int k = 0; k < DA; k++) y[q] += s->L[q][k] * x[k];
+            }
+    }
+    return 0;
+}
+
+static lw_probe_result run_roles(bool order_aware) {
+    roles_synth *s = calloc(1, sizeof *s);
+    s->order_aware = order_aware;
+    gaussian(31, &s->G[0][0], 5 * DA);
+    gaussian(32, &s->R[0][0], 5 * DA);
+    gaussian(33, &s->O[0][0], 5 * DA);
+    gaussian(34, &s->L[0][0], DB * DA);
+    lw_bridge *b = exact_bridge(&s->L[0][0], DA, DB, 5);
+    lw_probe_pair pair = {"A", "B", DA, DB, roles_embed, s, b, NULL};
+    lw_probe_params p = lw_probe_default_params();
+    p.probes = LW_PROBE_COMPOSITIONALITY;
+    p.n_combos = 40;
+    p.n_topsim = 20;
+    p.resamples = 300;
+    lw_probe_result r;
+    assert_int_equal(lw_probe_panel(&pair, &p, &r), 0);
+    lw_bridge_free(b);
+    free(s);
+    return r;
+}
+
+/* Role binding tells a representation that binds roles from a bag of words: with a giver table
+ * and a receiver table every sentence is closer to itself than to its swap and held-out role
+ * combinations come back; with one table for both roles a sentence and its swap are the same
+ * vector, so consistency is 0 (a tie counts as wrong) and no held-out sentence is retrieved first
+ * (its swap ties with it and the pessimistic rule ranks the swap above). */
+static void test_roles_bound_vs_bag_of_words(void **state) {
+    (void)state;
+    lw_probe_result good = run_roles(true), bad = run_roles(false);
+    const lw_probe_stat *gp = find_stat(&good, "roles_pair_consistency"), *bp = find_stat(&bad, "roles_pair_consistency");
+    const lw_probe_stat *gh = find_stat(&good, "roles_heldout_top1"), *bh = find_stat(&bad, "roles_heldout_top1");
+    assert_int_equal(gp->ci.n, 100);
+    assert_int_equal(gh->ci.n, 52); /* odd giver + object + receiver: 8 same-parity pairs x 2 + 12 x 3 objects */
+    assert_true(gp->ci.mean == 1.0 && bp->ci.mean == 0.0);
+    assert_true(gh->ci.mean == 1.0 && bh->ci.mean == 0.0);
+    assert_true(find_stat(&bad, "roles_insample_top1")->ci.mean == 0.0);
+    int64_t held = 0;
+    for (int64_t i = 0; i < good.n_records; i++) held += !strcmp(good.records[i].condition, "compositionality:roles_heldout");
+    assert_int_equal(held, 52);
+    lw_probe_result_free(&good);
+    lw_probe_result_free(&bad);
+}
+
 static void test_bad_pair(void **state) {
     (void)state;
     float I[DB * DA] = {0};
@@ -391,6 +484,7 @@ int main(void) {
         cmocka_unit_test(test_shuffle_words),
         cmocka_unit_test(test_chaining_exact_inverse),
         cmocka_unit_test(test_compositionality_planted_vs_random),
+        cmocka_unit_test(test_roles_bound_vs_bag_of_words),
         cmocka_unit_test(test_bad_pair),
         cmocka_unit_test(test_save_and_report),
     };

@@ -40,8 +40,7 @@ static float *gather(const float *X, int d, const int *rows, int n) {
     return out;
 }
 
-/* Top-1 of test rows of X mapped by a bridge fitted on the `fit` rows, among every row of Y. */
-static int heldout_hits(lw_probe_ctx *c, const float *X, const float *Y, int n, const int *fit, int n_fit,
+int lw_probe_heldout_hits(lw_probe_ctx *c, const float *X, const float *Y, int n, const int *fit, int n_fit,
                         const int *test, int n_test, double *hit) {
     int dA = c->pair->dim_a, dB = c->pair->dim_b;
     float *Xf = gather(X, dA, fit, n_fit), *Yf = gather(Y, dB, fit, n_fit), *Xt = gather(X, dA, test, n_test);
@@ -75,8 +74,8 @@ static int retrieval(lw_probe_ctx *c, const lw_probe_texts *g, const float *X, c
         ids[q] = id[q];
     }
     int rc = n_test > 0 ? 0 : lw_fail("probes: no held-out combination whose every value was seen in training");
-    if (rc == 0) rc = heldout_hits(c, X, Y, n, train, n_train, test, n_test, held);
-    if (rc == 0) rc = heldout_hits(c, X, Y, n, all, n, test, n_test, ins);
+    if (rc == 0) rc = lw_probe_heldout_hits(c, X, Y, n, train, n_train, test, n_test, held);
+    if (rc == 0) rc = lw_probe_heldout_hits(c, X, Y, n, all, n, test, n_test, ins);
     if (rc == 0)
         rc = lw_probe_stat_compare(c, P, "top1",
                                    (lw_probe_side){"heldout_top1", P ":heldout", held,
@@ -176,6 +175,7 @@ int lw_probe_compositionality(lw_probe_ctx *c) {
     if (rc == 0) rc = retrieval(c, &g, X, Y);
     if (rc == 0) rc = given_bridge(c, &g, X, Y);
     if (rc == 0) rc = shuffled(c, &g, X, Y);
+    if (rc == 0) rc = lw_probe_roles(c);
     free(X), free(Y);
     lw_probe_texts_free(&g);
     return rc;

@@ -90,6 +90,23 @@ int lw_probe_grammar(int n, uint64_t seed, lw_probe_texts *out) {
     return rc;
 }
 
+int lw_probe_roles_texts(lw_probe_texts *out) {
+    const int n = LW_PROBE_N_VALUES * (LW_PROBE_N_VALUES - 1) * LW_PROBE_N_VALUES;
+    if (texts_alloc(out, n, true) != 0) return -1;
+    char s[256];
+    int rc = 0;
+    for (int g = 0; g < LW_PROBE_N_VALUES; g++)
+        for (int r = 0; r < LW_PROBE_N_VALUES; r++)
+            for (int o = 0; rc == 0 && g != r && o < LW_PROBE_N_VALUES; o++) {
+                int *a = out->attr[out->n];
+                a[0] = g, a[1] = o, a[2] = r, a[3] = 0;
+                snprintf(s, sizeof s, "The %s gave the %s to the %s.", SUBJECT[g], OBJECT[o], SUBJECT[r]);
+                rc = texts_push(out, s);
+            }
+    if (rc != 0) lw_probe_texts_free(out);
+    return rc;
+}
+
 int lw_probe_shuffle_words(const char *s, uint64_t seed, char *buf, size_t n) {
     char tmp[1024];
     snprintf(tmp, sizeof tmp, "%s", s);

@@ -40,6 +40,11 @@ void lw_probe_texts_free(lw_probe_texts *t);
 /* n distinct combinations of the grammar (subject x colour x object x place, 5 values each),
  * drawn by a seeded shuffle of the 625; sentence "The girl put the red box in the kitchen." */
 int lw_probe_grammar(int n, uint64_t seed, lw_probe_texts *out);
+/* The role-binding set: "The girl gave the box to the teacher." for every ordered pair of two
+ * different people (the grammar's 5 subjects) and every object (its 5): 100 sentences, attr[i] =
+ * {giver, object, receiver, 0}; each sentence's role swap (receiver and giver exchanged, the same
+ * words) is in the set. */
+int lw_probe_roles_texts(lw_probe_texts *out);
 /* The sentence of one combination (buf of at least 160 bytes). */
 void lw_probe_grammar_sentence(const int attr[LW_PROBE_N_ATTR], char *buf, size_t n);
 /* The words of s in a seeded order that differs from the original (s has at least 2 distinct
@@ -94,6 +99,12 @@ void lw_probe_progress(lw_probe_ctx *c, const char *what);
 
 /* ---- the probes ---- */
 int lw_probe_compositionality(lw_probe_ctx *c);
+/* Role binding (part of compositionality, probe_roles.c): swaps of giver and receiver. */
+int lw_probe_roles(lw_probe_ctx *c);
+/* Top-1 of the test rows of X mapped by a probe bridge fitted on the `fit` rows (ridge, the
+ * bridge defaults), each among every row of Y (n of them); hit[q] for test[q]. */
+int lw_probe_heldout_hits(lw_probe_ctx *c, const float *X, const float *Y, int n, const int *fit, int n_fit,
+                          const int *test, int n_test, double *hit);
 int lw_probe_chaining(lw_probe_ctx *c);
 int lw_probe_robustness(lw_probe_ctx *c);
 int lw_probe_symbolic(lw_probe_ctx *c);
