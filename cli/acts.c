@@ -1,9 +1,14 @@
 #include "acts.h"
 
+#include <glob.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "latentwire/error.h"
+#include "latentwire/extract.h"
 
 /* An I32 [rows] tensor (the --pool none keys), or NULL when absent or of another shape. */
 static const int32_t *i32_rows(const lw_st_file *f, const char *name, int64_t rows) {
@@ -11,7 +16,81 @@ static const int32_t *i32_rows(const lw_st_file *f, const char *name, int64_t ro
     return t && t->dtype == LW_DT_I32 && t->n_dims == 1 && t->shape[0] == rows ? t->data : NULL;
 }
 
+/* The shard count K of the set PATH-00001-of-K.safetensors when exactly one such set exists;
+ * 0 when none; -1 (message set) when several. */
+static int shard_count(const char *path) {
+    size_t len = strlen(path), sl = strlen(".safetensors");
+    if (len <= sl || strcmp(path + len - sl, ".safetensors")) return 0;
+    char pattern[4096];
+    snprintf(pattern, sizeof pattern, "%.*s-00001-of-*.safetensors", (int)(len - sl), path);
+    glob_t g;
+    if (glob(pattern, 0, NULL, &g) != 0) return 0;
+    int k = 0;
+    if (g.gl_pathc > 1) lw_fail("%s: no such file, and %zu shard sets of it (%s, %s, ...): give one shard's path or remove "
+                                "the stale set", path, g.gl_pathc, g.gl_pathv[0], g.gl_pathv[1]), k = -1;
+    else if (sscanf(g.gl_pathv[0] + (len - sl) + strlen("-00001-of-"), "%d", &k) != 1 || k < 1) k = 0;
+    globfree(&g);
+    return k;
+}
+
+static int open_one(const char *path, const char *tensor, act_tensor *out);
+
+/* A shard set's rows joined into owned arrays. */
+static int open_shards(const char *path, const char *tensor, int k, act_tensor *out) {
+    memset(out, 0, sizeof *out);
+    out->shards = calloc((size_t)k, sizeof *out->shards);
+    act_tensor *part = calloc((size_t)k, sizeof *part);
+    char (*names)[4096] = malloc(sizeof *names * (size_t)k);
+    int rc = out->shards && part && names ? 0 : lw_fail("%s: out of memory", path);
+    int64_t n = 0;
+    bool keys = true;
+    for (int s = 0; rc == 0 && s < k; s++) {
+        lw_extract_shard_path(path, s, k, names[s], sizeof names[s]);
+        if (open_one(names[s], tensor, &part[s]) != 0) rc = lw_fail_prefix("shard %d of %d of %s: ", s + 1, k, path);
+        else if (s > 0 && part[s].d != part[0].d)
+            rc = lw_fail("%s: tensor \"%s\" has width %d, shard 1 has %d", names[s], tensor, part[s].d, part[0].d);
+        if (rc == 0) n += part[s].n, keys = keys && part[s].position && part[s].token;
+    }
+    int d = rc == 0 ? part[0].d : 0;
+    float *x = rc == 0 ? malloc(sizeof *x * (size_t)(n ? n : 1) * (size_t)d) : NULL;
+    int64_t *ids = rc == 0 ? malloc(sizeof *ids * (size_t)(n ? n : 1)) : NULL;
+    int32_t *pos = rc == 0 && keys ? malloc(sizeof *pos * (size_t)(n ? n : 1)) : NULL,
+            *tok = rc == 0 && keys ? malloc(sizeof *tok * (size_t)(n ? n : 1)) : NULL;
+    if (rc == 0 && (!x || !ids || (keys && (!pos || !tok)))) rc = lw_fail("%s: out of memory joining %d shards", path, k);
+    for (int s = 0, at = 0; rc == 0 && s < k; at += (int)part[s].n, s++) {
+        memcpy(x + (size_t)at * d, part[s].x, sizeof *x * (size_t)part[s].n * (size_t)d);
+        memcpy(ids + at, part[s].row_id, sizeof *ids * (size_t)part[s].n);
+        if (keys) memcpy(pos + at, part[s].position, sizeof *pos * (size_t)part[s].n),
+                  memcpy(tok + at, part[s].token, sizeof *tok * (size_t)part[s].n);
+    }
+    for (int s = 0; part && s < k; s++) { /* keep the files open for the first shard's metadata */
+        out->shards[s] = part[s].f;
+        part[s].f = NULL;
+    }
+    out->n_shards = k;
+    out->own_x = x, out->own_row_id = ids, out->own_position = pos, out->own_token = tok;
+    if (rc == 0) {
+        out->path = path;
+        out->x = x, out->row_id = ids, out->position = pos, out->token = tok;
+        out->n = n, out->d = d;
+        out->meta = lw_st_meta(out->shards[0], "latentwire");
+    }
+    free(part), free(names);
+    if (rc != 0) act_close(out);
+    return rc;
+}
+
 int act_open(const char *path, const char *tensor, act_tensor *out) {
+    memset(out, 0, sizeof *out);
+    if (access(path, F_OK) != 0) {
+        int k = shard_count(path);
+        if (k < 0) return -1;
+        if (k > 0) return open_shards(path, tensor, k, out);
+    }
+    return open_one(path, tensor, out);
+}
+
+static int open_one(const char *path, const char *tensor, act_tensor *out) {
     memset(out, 0, sizeof *out);
     out->f = lw_st_open(path);
     if (!out->f) return -1;
@@ -39,6 +118,10 @@ int act_open(const char *path, const char *tensor, act_tensor *out) {
 
 void act_close(act_tensor *t) {
     if (t->f) lw_st_close(t->f);
+    for (int s = 0; t->shards && s < t->n_shards; s++)
+        if (t->shards[s]) lw_st_close(t->shards[s]);
+    free(t->shards);
+    free(t->own_x), free(t->own_row_id), free(t->own_position), free(t->own_token);
     memset(t, 0, sizeof *t);
 }
 

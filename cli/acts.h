@@ -17,10 +17,17 @@ typedef struct {
     int64_t n;
     int d;
     const char *meta;       /* the file's "latentwire" JSON metadata, or NULL */
+    /* a shard set (OUT-00001-of-0000K.safetensors ...): its rows joined in shard order, owned */
+    lw_st_file **shards;
+    int n_shards;
+    void *own_x, *own_row_id, *own_position, *own_token;
 } act_tensor;
 
 /* Opens path and finds `tensor` (F32, 2-D) and `row_id` (I64, same rows); errors name the
- * file and tensor. 0 or -1. */
+ * file and tensor. When path does not exist but the shard set `extract --shard-texts` writes for
+ * it does (PATH-00001-of-0000K.safetensors ...), every shard is read and their rows joined in
+ * shard order (each shard must hold the tensor at the same width; a missing shard is an error
+ * naming it). 0 or -1. */
 int act_open(const char *path, const char *tensor, act_tensor *out);
 void act_close(act_tensor *t);
 

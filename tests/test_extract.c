@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "latentwire/runtime.h"
 #include "latentwire/safetensors.h"
@@ -206,6 +207,35 @@ static void test_shards_and_resume(void **state) {
     free(e);
 }
 
+/* The commands that read activation files take a shard set by the name extract was given: its
+ * shards' rows joined (the same five rows as one unsharded file, retrieved each by itself); a
+ * missing shard is an error naming it. */
+static void test_shard_set_read(void **state) {
+    char set[1300], one[1300], json[1300], args[8192], s2[1400];
+    snprintf(set, sizeof set, "%s/set.safetensors", lw_test_tmpdir());
+    snprintf(one, sizeof one, "%s/one.safetensors", lw_test_tmpdir());
+    snprintf(json, sizeof json, "%s/set-retrieval.json", lw_test_tmpdir());
+    snprintf(s2, sizeof s2, "%s/set-00002-of-00003.safetensors", lw_test_tmpdir());
+    snprintf(args, sizeof args, "extract --model %s --layers 2 --pool mean --input %s --out %s --shard-texts 2", MODEL,
+             CORPUS, set);
+    run_ok(args);
+    snprintf(args, sizeof args, "extract --model %s --layers 2 --pool mean --input %s --out %s", MODEL, CORPUS, one);
+    run_ok(args);
+    snprintf(args, sizeof args,
+             "retrieval --queries %s --query-tensor layer.2 --candidates %s --candidate-tensor layer.2 --json %s", set,
+             one, json);
+    run_ok(args);
+    json_error_t err;
+    json_t *r = json_load_file(json, 0, &err);
+    assert_non_null(r);
+    assert_int_equal(json_integer_value(json_object_get(r, "n_queries")), 5);
+    assert_int_equal(json_integer_value(json_object_get(r, "n_candidates")), 5);
+    json_decref(r);
+    remove(s2);
+    char *why = lw_test_cli_refusal(args, -1, "shard 2 of 3");
+    if (why) fail_msg("%s", why);
+}
+
 /* A vocabulary without byte fallback for some characters (tinystories656K lacks '&'):
  * an error naming the line by default, or the text skipped with --skip-untokenizable. */
 static void test_untokenizable_text(void **state) {
@@ -334,6 +364,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pools),
         cmocka_unit_test(test_shards_and_resume),
+        cmocka_unit_test(test_shard_set_read),
         cmocka_unit_test(test_untokenizable_text),
         cmocka_unit_test(test_sites_and_logit_lens),
     };
