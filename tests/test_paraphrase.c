@@ -269,7 +269,8 @@ static void test_generation_refusals(void **state) {
     const char *model = lw_test_shared_path("models/stories260K.gguf");
     if (!model) skip();
     const char *mrpc = lw_test_tmpfile("mrpc2.txt"), *out = lw_test_tmpfile("gen-chat.jsonl");
-    lw_test_write_text(mrpc, "1\t11\t12\tLily went to the park with her mom and saw a big red ball.\tx y\n");
+    lw_test_write_text(mrpc, "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n" /* the header every MRPC file has */
+                             "1\t11\t12\tLily went to the park with her mom and saw a big red ball.\tx y\n");
     char args[4096];
     snprintf(args, sizeof args, "paraphrase generate --model %s --mrpc %s --targets 1 --out %s", model, mrpc, out);
     char *why = lw_test_cli_refusal(args, -1, "chat template");

@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "common/rng.h"
+#include "io/mrpc.h"
 #include "latentwire/files.h"
 #include "latentwire/json.h"
 #include "latentwire/paraphrase.h"
@@ -46,44 +47,40 @@ static bool usable(const char *s) {
     return words >= 6 && words <= 40;
 }
 
+/* Adds the pair's #1 string and ID when a person judged it a paraphrase (Quality 1), the
+ * string is usable and not taken already. */
+static int add_target(const lw_mrpc_pair *p, void *ud) {
+    targets *t = ud;
+    if (p->quality != 1 || !usable(p->s1)) return 0;
+    for (int i = 0; i < t->n; i++)
+        if (!strcmp(t->text[i], p->s1)) return 0;
+    if (t->n == t->cap) {
+        int cap = t->cap ? 2 * t->cap : 1024;
+        char **a = realloc(t->id, sizeof *a * (size_t)cap);
+        if (!a) return lw_fail("paraphrases: out of memory");
+        t->id = a;
+        char **b = realloc(t->text, sizeof *b * (size_t)cap);
+        if (!b) return lw_fail("paraphrases: out of memory");
+        t->text = b;
+        t->cap = cap;
+    }
+    char *id = strdup(p->id1), *text = strdup(p->s1);
+    if (!id || !text) {
+        free(id);
+        free(text);
+        return lw_fail("paraphrases: out of memory");
+    }
+    t->id[t->n] = id;
+    t->text[t->n++] = text;
+    return 0;
+}
+
 /* The #1 strings of the pairs a person judged paraphrases (Quality 1), usable, each once, with
  * their #1 IDs, in file order. */
 static int read_targets(const char *path, targets *t) {
     memset(t, 0, sizeof *t);
-    size_t len;
-    char *text = lw_read_file(path, &len);
-    if (!text) return -1;
-    int rc = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); rc == 0 && line; line = strtok_r(NULL, "\n", &save)) {
-        char *f[5];
-        int nf = 0;
-        for (char *p = line; p && nf < 5;) {
-            f[nf++] = p;
-            p = strchr(p, '\t');
-            if (p) *p++ = '\0';
-        }
-        if (nf != 5 || strcmp(f[0], "1") != 0) continue; /* the header, non-paraphrases, malformed lines */
-        f[3][strcspn(f[3], "\r")] = '\0';
-        if (!usable(f[3]) || !*f[1]) continue;
-        bool dup = false;
-        for (int i = 0; i < t->n && !dup; i++) dup = !strcmp(t->text[i], f[3]);
-        if (dup) continue;
-        if (t->n == t->cap) {
-            t->cap = t->cap ? 2 * t->cap : 1024;
-            char **a = realloc(t->id, sizeof *a * (size_t)t->cap), **b = a ? realloc(t->text, sizeof *b * (size_t)t->cap) : NULL;
-            if (a) t->id = a;
-            if (b) t->text = b;
-            if (!a || !b) rc = lw_fail("paraphrases: out of memory");
-        }
-        if (rc == 0) {
-            t->id[t->n] = strdup(f[1]);
-            t->text[t->n++] = strdup(f[3]);
-        }
-    }
-    free(text);
-    if (rc == 0 && t->n == 0) rc = lw_fail("%s: no pairs with Quality 1 (expected MRPC's tab-separated Quality, #1 ID, "
-                                           "#2 ID, #1 String, #2 String)", path);
+    int rc = lw_mrpc_each(path, add_target, t);
+    if (rc == 0 && t->n == 0) rc = lw_fail("%s: no usable pairs with Quality 1 (6 to 40 words of printable ASCII)", path);
     if (rc != 0) targets_free(t);
     return rc;
 }
