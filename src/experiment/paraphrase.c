@@ -254,7 +254,7 @@ static json_t *provenance(const run *r, const char *content, int n_written) {
     for (int k = 0; reasons && k < LW_PARA_N_REASONS; k++)
         if (json_object_set_new(reasons, lw_paraphrase_reason_name((lw_paraphrase_reason)k), json_integer(r->counts[k])) != 0)
             json_decref(reasons), reasons = NULL;
-    json_t *prov = !reasons ? NULL : json_pack( /* "o" releases reasons even when json_pack fails */
+    json_t *prov = !reasons ? NULL : json_pack( /* reasons passes on ("o") */
         "{s:s, s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s}, s:s, s:b, s:{s:f, s:f, s:i, s:i, s:I}, s:{s:i, s:i, s:i, s:i}, "
         "s:s, s:{s:i, s:I, s:I, s:I, s:o}, s:s}",
         "format", "latentwire.paraphrases/1", "label",
@@ -295,7 +295,7 @@ static int add_line(json_t *lines, int row_id, const char *id, const char *targe
     int rc = paras ? 0 : -1;
     for (int i = 0; rc == 0 && i < n; i++) rc = json_array_append_new(paras, json_string(kept[i]));
     if (rc != 0) json_decref(paras);
-    /* "o" takes paras even when json_pack fails; a NULL line makes the append fail */
+    /* paras goes to json_pack ("o": its reference passes on); a NULL line makes the append fail */
     if (rc == 0)
         rc = json_array_append_new(lines, json_pack("{s:i, s:s, s:s, s:o}", "row_id", row_id, "mrpc_id", id, "target",
                                                     target, "paraphrases", paras));
