@@ -358,15 +358,18 @@ int cmd_race(int argc, char **argv) {
         parse_layer("--receiver-layer", o.rlayer ? o.rlayer : o.layer, ir.n_layer, &rlayer) != 0)
         goto done;
     if (load_items(&o, &parts[1], &parts[0]) != 0) goto done;
-    bool act = false, cipher = false, texts = false;
+    bool act = false, cipher = false, texts = false, text_codecs = false, summary = false;
     for (int c = 0; c < n_ch; c++) {
         act |= ch[c].family == LW_RACE_ACT;
         cipher |= ch[c].family == LW_RACE_CIPHER;
         texts |= ch[c].family == LW_RACE_CEILING || ch[c].family == LW_RACE_TEXT;
+        text_codecs |= ch[c].family == LW_RACE_TEXT && ch[c].codec != LW_CODEC_SUMMARY;
+        summary |= ch[c].family == LW_RACE_TEXT && ch[c].codec == LW_CODEC_SUMMARY;
     }
     lw_race_setup s = {.sender = ss, .receiver = sr, .bridge = bridge, .sender_layer = layer, .receiver_layer = rlayer,
                        .patch = lw_patch_default_params(), .activations = act, .seed = o.seed, .threads = o.threads,
-                       .cipher = cipher, .cipher_steps = o.cipher_steps, .texts = texts};
+                       .cipher = cipher, .cipher_steps = o.cipher_steps, .texts = texts,
+                       .text_codecs = text_codecs, .summary = summary};
     s.patch.positions = o.positions;
     s.patch.pooled = o.pooled;
     s.patch.op = strcmp(o.op, "add") ? LW_PATCH_REPLACE : LW_PATCH_ADD;

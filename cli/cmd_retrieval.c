@@ -192,9 +192,10 @@ static int run_files(const opts *o) {
                            .cand_row_id = B.row_id, .C = C, .dim = dim, .seed = o->seed};
     double mean_cands, mean_ctl = 0;
     int regime_rc = lw_candidates_from_spec(o->regime, &rin, &off, &ids, &mean_cands);
-    if (regime_rc == 0 && o->control && lw_candidates_from_spec(o->control, &rin, &off_ctl, &ids_ctl, &mean_ctl) != 0) {
+    if (regime_rc == 0 && o->control &&
+        lw_candidates_from_option("--control", o->control, &rin, &off_ctl, &ids_ctl, &mean_ctl) != 0) {
         free(query_row_id);
-        cli_fail("retrieval", "--control: %s", lw_last_error());
+        cli_fail_lib("retrieval"); /* the library's error names --control, or the file the spec reads */
         goto done;
     }
     free(query_row_id);

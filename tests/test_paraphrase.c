@@ -269,7 +269,8 @@ static void test_generation_refusals(void **state) {
     const char *model = lw_test_shared_path("models/stories260K.gguf");
     if (!model) skip();
     const char *mrpc = lw_test_tmpfile("mrpc2.txt"), *out = lw_test_tmpfile("gen-chat.jsonl");
-    lw_test_write_text(mrpc, "1\t11\t12\tLily went to the park with her mom and saw a big red ball.\tx y\n");
+    lw_test_write_text(mrpc, "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n" /* the header every MRPC file has */
+                             "1\t11\t12\tLily went to the park with her mom and saw a big red ball.\tx y\n");
     char args[4096];
     snprintf(args, sizeof args, "paraphrase generate --model %s --mrpc %s --targets 1 --out %s", model, mrpc, out);
     char *why = lw_test_cli_refusal(args, -1, "chat template");
@@ -290,6 +291,16 @@ static double metric(json_t *root, const char *key, const char *m) {
     return json_number_value(json_object_get(json_object_get(json_object_get(root, key), m), "mean"));
 }
 
+/* A refusal (one stderr line containing want) whose message never mentions not_named. */
+static void expect_refusal_without(const char *args, const char *want, const char *not_named) {
+    char *why = lw_test_cli_refusal(args, -1, want);
+    if (why) fail_msg("%s", why);
+    char *err = NULL;
+    lw_test_run_cli(args, NULL, &err);
+    if (!err || strstr(err, not_named)) fail_msg("`latentwire %s` names %s: %s", args, not_named, err ? err : "(nothing)");
+    free(err);
+}
+
 /* --regime R --control C gives R's numbers, C's numbers as separate runs of each give them, and
  * their difference. */
 static void test_retrieval_control(void **state) {
@@ -303,7 +314,7 @@ static void test_retrieval_control(void **state) {
         fprintf(f, "the %s %s the %s\n", words[i % 10], words[(i / 10) % 10], words[(i * 7 + 3) % 10]);
     fclose(f);
     const char *x = lw_test_tmpfile("para_x.safetensors"), *hard = lw_test_tmpfile("para_hard.jsonl");
-    char args[8192];
+    char args[16384];
     snprintf(args, sizeof args, "extract --model %s --layers all --input %s --out %s", model, corpus, x);
     char *err = NULL;
     if (lw_test_run_cli(args, NULL, &err) != 0) fail_msg("extract: %s", err);
@@ -342,9 +353,25 @@ static void test_retrieval_control(void **state) {
     json_decref(r);
     json_decref(c);
     json_decref(b);
-    snprintf(args, sizeof args, base, x, x, jb, spec, " --control random:0");
-    char *why = lw_test_cli_refusal(args, -1, "--control: --regime \"random:0\"");
-    if (why) fail_msg("%s", why);
+    /* a bad --control spec: the error names --control, never --regime (which the user gave right) */
+    char bad_para[4200], want_para[4300];
+    snprintf(bad_para, sizeof bad_para, "para:%s", hard);
+    snprintf(want_para, sizeof want_para, "--control \"%s\": para:FILE:D needs a count", bad_para);
+    const char *controls[][2] = {
+        {"random:0", "--control \"random:0\": use bank, random:D"},
+        {"bogus", "--control \"bogus\": use bank, random:D"},
+        {bad_para, want_para},
+        {"cluster:60:1", "--control \"cluster:60:1\": "},
+    };
+    for (size_t k = 0; k < sizeof controls / sizeof controls[0]; k++) {
+        char ctl[4300];
+        snprintf(ctl, sizeof ctl, " --control %s", controls[k][0]);
+        snprintf(args, sizeof args, base, x, x, jb, spec, ctl);
+        expect_refusal_without(args, controls[k][1], "--regime");
+    }
+    /* and a bad --regime beside a good --control still names --regime */
+    snprintf(args, sizeof args, base, x, x, jb, "random:0", " --control random:7");
+    expect_refusal_without(args, "--regime \"random:0\": use bank", "--control");
 }
 
 int main(void) {

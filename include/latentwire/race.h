@@ -171,6 +171,11 @@ typedef struct {
     bool texts;                     /* a channel reads the sender's text before the query (ceiling,
                                        text:): that prompt and the answer must fit the receiver's
                                        context too (the query alone is always checked) */
+    bool text_codecs;               /* a text: channel other than summary runs: its decoded text, a prefix
+                                       of the sender text that a cut mid-word can make re-tokenize to
+                                       more tokens than the text's own, is bounded by the text's bytes */
+    bool summary;                   /* text:summary runs: the receiver's summary (up to the codec's
+                                       summary_tokens) precedes the query */
 } lw_race_setup;
 
 typedef struct lw_race_evaluator lw_race_evaluator;

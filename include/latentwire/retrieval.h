@@ -163,6 +163,10 @@ typedef struct {
 
 int lw_candidates_from_spec(const char *spec, const lw_regime_input *in, int64_t **off, int32_t **ids,
                             double *mean_candidates);
+/* The same, with the option the spec came from (e.g. "--control") named in its errors instead
+ * of "--regime". */
+int lw_candidates_from_option(const char *option, const char *spec, const lw_regime_input *in, int64_t **off,
+                              int32_t **ids, double *mean_candidates);
 /* The file a label:/hard:/para: spec reads (copied into buf), or NULL for other specs. */
 const char *lw_regime_file(const char *spec, char *buf, size_t n);
 

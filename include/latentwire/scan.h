@@ -83,6 +83,11 @@ typedef struct {
 /* The score of item i of split (0 selection, 1 held-out) under condition. */
 double lw_scan_score(const lw_scan_result *r, int split, int condition, int i);
 
+/* The selection (parts[0]) and held-out (parts[1]) items lw_scan_run_eval draws from pool
+ * (lw_task_split, seeded by p->seed, sizes p->n_select and p->n_report). 0, or -1 (message set:
+ * too few distinct texts; nothing returned). */
+int lw_scan_split(const lw_task *pool, const lw_scan_params *p, lw_task parts[2]);
+
 /* Splits pool, runs every condition on both splits through eval (records reused on resume)
  * and summarizes. The records file is left in place (the caller renames it when done).
  * 0 or -1 (message set: too few distinct texts for the splits, a records file made with

@@ -204,7 +204,7 @@ static int label_regime(const char *path, const lw_regime_input *in, const id_po
 
 /* ------------------------------------------------------------------ the spec */
 
-static int file_regime(const char *spec, const lw_regime_input *in, int64_t **off, int32_t **ids) {
+static int file_regime(const char *option, const char *spec, const lw_regime_input *in, int64_t **off, int32_t **ids) {
     bool para = !strncmp(spec, "para:", 5);
     char *path = strdup(strchr(spec, ':') + 1);
     long D = 0;
@@ -213,7 +213,7 @@ static int file_regime(const char *spec, const lw_regime_input *in, int64_t **of
         char *colon = strrchr(path, ':');
         if (!colon || !parse_int(colon + 1, NULL, 0, 1L << 30, &D)) {
             free(path);
-            return lw_fail("--regime \"%s\": para:FILE:D needs a count of random distractors D after the file", spec);
+            return lw_fail("%s \"%s\": para:FILE:D needs a count of random distractors D after the file", option, spec);
         }
         *colon = '\0';
     }
@@ -235,13 +235,17 @@ static int file_regime(const char *spec, const lw_regime_input *in, int64_t **of
 }
 
 /* Refuses lists that leave a query with its target alone (ranked first for free). */
-static int check_cover(const char *spec, const lw_regime_input *in, const int64_t *off, double *mean_candidates) {
+static int check_cover(const char *option, const char *spec, const lw_regime_input *in, const int64_t *off,
+                       double *mean_candidates) {
     int32_t n_alone, first;
     lw_candidates_summary(in->nq, off, in->nc, mean_candidates, &n_alone, &first);
     if (n_alone == 0) return 0;
     bool label = !strncmp(spec, "label:", 6), neg = !strncmp(spec, "hard:", 5) || !strncmp(spec, "para:", 5);
+    char what[4200]; /* a file regime's file, else the option and its spec */
+    if (label || neg) snprintf(what, sizeof what, "%s", strchr(spec, ':') + 1);
+    else snprintf(what, sizeof what, "%s \"%s\"", option, spec);
     return lw_fail("%s: %d of %d queries have no candidate besides their target (first: query row_id %lld); %s",
-                   label || neg ? strchr(spec, ':') + 1 : spec, n_alone, in->nq,
+                   what, n_alone, in->nq,
                    in->query_row_id ? (long long)in->query_row_id[first] : (long long)first,
                    label ? "give every query's row a line there, with a label another candidate row shares"
                    : neg ? "give every query's row_id a line there with at least one negative"
@@ -250,6 +254,11 @@ static int check_cover(const char *spec, const lw_regime_input *in, const int64_
 
 int lw_candidates_from_spec(const char *spec, const lw_regime_input *in, int64_t **off, int32_t **ids,
                             double *mean_candidates) {
+    return lw_candidates_from_option("--regime", spec, in, off, ids, mean_candidates);
+}
+
+int lw_candidates_from_option(const char *option, const char *spec, const lw_regime_input *in, int64_t **off,
+                              int32_t **ids, double *mean_candidates) {
     *off = NULL;
     *ids = NULL;
     int rc = -2;
@@ -265,13 +274,13 @@ int lw_candidates_from_spec(const char *spec, const lw_regime_input *in, int64_t
     } else if ((!strncmp(spec, "label:", 6) || !strncmp(spec, "hard:", 5) || !strncmp(spec, "para:", 5)) &&
                spec[strcspn(spec, ":") + 1]) {
         if (!in->query_row_id || !in->cand_row_id)
-            return lw_fail("--regime \"%s\": a file regime needs the queries' and candidates' row ids", spec);
-        rc = file_regime(spec, in, off, ids);
+            return lw_fail("%s \"%s\": a file regime needs the queries' and candidates' row ids", option, spec);
+        rc = file_regime(option, spec, in, off, ids);
     }
     if (rc == -2)
-        return lw_fail("--regime \"%s\": use bank, random:D, cluster:K:D, label:FILE, hard:FILE or para:FILE:D "
-                       "(D, K positive integers)", spec);
-    if (rc == 0) rc = check_cover(spec ? spec : "bank", in, *off, mean_candidates);
+        return lw_fail("%s \"%s\": use bank, random:D, cluster:K:D, label:FILE, hard:FILE or para:FILE:D "
+                       "(D, K positive integers)", option, spec);
+    if (rc == 0) rc = check_cover(option, spec ? spec : "bank", in, *off, mean_candidates);
     if (rc != 0) {
         free(*off);
         free(*ids);

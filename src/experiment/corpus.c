@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "common/fileio.h"
 #include "common/rng.h"
+#include "io/mrpc.h"
 #include "latentwire/experiment.h"
 
 /* A growable list of candidate sentences. */
@@ -112,26 +113,15 @@ static void blimp_line(strlist *l, char *line, void *ud) {
     json_decref(o);
 }
 
-/* MRPC (msr_paraphrase_*.txt, tab-separated: Quality, #1 ID, #2 ID, #1 String, #2 String):
- * pairs a person judged paraphrases (Quality 1), both sentences usable, kept together. */
-static void mrpc_line(strlist *l, char *line, void *ud) {
-    char *f[5];
-    int n = 0;
-    for (char *p = line; n < 5; n++) {
-        f[n] = p;
-        char *tab = strchr(p, '\t');
-        if (!tab) {
-            n++;
-            break;
-        }
-        *tab = '\0';
-        p = tab + 1;
-    }
-    if (n != 5 || strcmp(f[0], "1") != 0) return; /* the header, and non-paraphrases */
-    size_t la = strcspn(f[3], "\r"), lb = strcspn(f[4], "\r");
-    if (!usable(f[3], la) || !usable(f[4], lb) || (la == lb && !memcmp(f[3], f[4], la))) return;
-    push(l, f[3], la);
-    push(l, f[4], lb);
+/* MRPC (msr_paraphrase_*.txt, read by io/mrpc.h): pairs a person judged paraphrases
+ * (Quality 1), both sentences usable, kept together. */
+static int mrpc_pair(const lw_mrpc_pair *p, void *ud) {
+    strlist *l = ud;
+    size_t la = strlen(p->s1), lb = strlen(p->s2);
+    if (p->quality != 1 || !usable(p->s1, la) || !usable(p->s2, lb) || !strcmp(p->s1, p->s2)) return 0;
+    push(l, p->s1, la);
+    push(l, p->s2, lb);
+    return 0;
 }
 
 static bool seen_before(const lw_mdcorpus *c, const char *s) {
@@ -249,7 +239,7 @@ int lw_mdcorpus_build(const char *data_dir, int per_domain, int n_pairs, int n_p
     if (n_para > 0) {
         snprintf(path, sizeof path, "%s/mrpc/msr_paraphrase_train.txt", data_dir);
         strlist l = {0};
-        int rc = each_line(path, mrpc_line, &l, NULL);
+        int rc = lw_mrpc_each(path, mrpc_pair, &l);
         if (rc == 0) rc = add_pairs(out, &l, "paraphrase", n_para, calib_share, &rng, path);
         strlist_free(&l);
         if (rc != 0) {

@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "common/rng.h"
+#include "io/mrpc.h"
 #include "latentwire/files.h"
 #include "latentwire/json.h"
 #include "latentwire/paraphrase.h"
@@ -46,44 +47,40 @@ static bool usable(const char *s) {
     return words >= 6 && words <= 40;
 }
 
+/* Adds the pair's #1 string and ID when a person judged it a paraphrase (Quality 1), the
+ * string is usable and not taken already. */
+static int add_target(const lw_mrpc_pair *p, void *ud) {
+    targets *t = ud;
+    if (p->quality != 1 || !usable(p->s1)) return 0;
+    for (int i = 0; i < t->n; i++)
+        if (!strcmp(t->text[i], p->s1)) return 0;
+    if (t->n == t->cap) {
+        int cap = t->cap ? 2 * t->cap : 1024;
+        char **a = realloc(t->id, sizeof *a * (size_t)cap);
+        if (!a) return lw_fail("paraphrases: out of memory");
+        t->id = a;
+        char **b = realloc(t->text, sizeof *b * (size_t)cap);
+        if (!b) return lw_fail("paraphrases: out of memory");
+        t->text = b;
+        t->cap = cap;
+    }
+    char *id = strdup(p->id1), *text = strdup(p->s1);
+    if (!id || !text) {
+        free(id);
+        free(text);
+        return lw_fail("paraphrases: out of memory");
+    }
+    t->id[t->n] = id;
+    t->text[t->n++] = text;
+    return 0;
+}
+
 /* The #1 strings of the pairs a person judged paraphrases (Quality 1), usable, each once, with
  * their #1 IDs, in file order. */
 static int read_targets(const char *path, targets *t) {
     memset(t, 0, sizeof *t);
-    size_t len;
-    char *text = lw_read_file(path, &len);
-    if (!text) return -1;
-    int rc = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); rc == 0 && line; line = strtok_r(NULL, "\n", &save)) {
-        char *f[5];
-        int nf = 0;
-        for (char *p = line; p && nf < 5;) {
-            f[nf++] = p;
-            p = strchr(p, '\t');
-            if (p) *p++ = '\0';
-        }
-        if (nf != 5 || strcmp(f[0], "1") != 0) continue; /* the header, non-paraphrases, malformed lines */
-        f[3][strcspn(f[3], "\r")] = '\0';
-        if (!usable(f[3]) || !*f[1]) continue;
-        bool dup = false;
-        for (int i = 0; i < t->n && !dup; i++) dup = !strcmp(t->text[i], f[3]);
-        if (dup) continue;
-        if (t->n == t->cap) {
-            t->cap = t->cap ? 2 * t->cap : 1024;
-            char **a = realloc(t->id, sizeof *a * (size_t)t->cap), **b = a ? realloc(t->text, sizeof *b * (size_t)t->cap) : NULL;
-            if (a) t->id = a;
-            if (b) t->text = b;
-            if (!a || !b) rc = lw_fail("paraphrases: out of memory");
-        }
-        if (rc == 0) {
-            t->id[t->n] = strdup(f[1]);
-            t->text[t->n++] = strdup(f[3]);
-        }
-    }
-    free(text);
-    if (rc == 0 && t->n == 0) rc = lw_fail("%s: no pairs with Quality 1 (expected MRPC's tab-separated Quality, #1 ID, "
-                                           "#2 ID, #1 String, #2 String)", path);
+    int rc = lw_mrpc_each(path, add_target, t);
+    if (rc == 0 && t->n == 0) rc = lw_fail("%s: no usable pairs with Quality 1 (6 to 40 words of printable ASCII)", path);
     if (rc != 0) targets_free(t);
     return rc;
 }
@@ -127,7 +124,11 @@ static int32_t prompt_tokens(const run *r, const char *target, int32_t **toks) {
     int32_t nt = lw_tokenize_special_alloc(r->model, wrapped ? wrapped : text, true, toks);
     free(text);
     free(wrapped);
-    if (nt == 0) return lw_fail("paraphrases: the prompt has no tokens");
+    if (nt == 0) {
+        free(*toks); /* a one-token buffer even for no tokens */
+        *toks = NULL;
+        return lw_fail("paraphrases: the prompt has no tokens");
+    }
     return nt;
 }
 
@@ -149,6 +150,7 @@ static int sample_target(run *r, int t, const char *id, const char *target, char
     lw_seq_input in = {.seq = 0, .spans = &prefix, .n_spans = 1, .logits = LW_LOGITS_NONE};
     if (n_tok > 1 && lw_session_run(r->session, &in, 1) != 0) rc = -1;
     int32_t *out = malloc(sizeof(int32_t) * (size_t)(p->max_tokens + 1));
+    if (rc == 0 && !out) rc = lw_fail("out of memory");
     lw_gen_params gp = lw_gen_default_params();
     gp.max_tokens = p->max_tokens;
     gp.temperature = p->temperature;
@@ -169,8 +171,11 @@ static int sample_target(run *r, int t, const char *id, const char *target, char
         r->samples++;
         emit(r, &(lw_paraphrase_event){.kind = LW_PARA_EV_SAMPLE, .target_index = t, .source_id = id, .target = target,
                                        .sample = k, .raw = raw, .clean = clean, .reason = why});
-        if (why == LW_PARA_KEPT) kept[n_kept++] = strdup(clean);
         free(raw);
+        if (why == LW_PARA_KEPT && !(kept[n_kept++] = strdup(clean))) {
+            n_kept--;
+            rc = lw_fail("out of memory");
+        }
     }
     *drawn = k;
     free(out);
@@ -184,16 +189,25 @@ static int sample_target(run *r, int t, const char *id, const char *target, char
 
 /* ------------------------------------------------------------------ the files */
 
-/* The lines, with row ids and negatives now that the number of targets is known. */
+/* Line o's negatives: the row ids from *next_row on, one per paraphrase. 0, or -1 when out of
+ * memory (o then lacks them). */
+static int set_negatives(json_t *o, size_t *next_row) {
+    json_t *negs = json_array();
+    int rc = negs ? 0 : -1;
+    for (size_t j = 0; rc == 0 && j < json_array_size(json_object_get(o, "paraphrases")); j++)
+        rc = json_array_append_new(negs, json_integer((json_int_t)(*next_row)++));
+    if (rc != 0) json_decref(negs);
+    return rc == 0 ? json_object_set_new(o, "negatives", negs) : -1;
+}
+
+/* The lines, with row ids and negatives now that the number of targets is known; NULL when
+ * out of memory. */
 static char *render_lines(json_t *lines) {
     size_t n = json_array_size(lines), next_row = n, cap = 4096, len = 0;
     char *buf = malloc(cap);
     for (size_t i = 0; buf && i < n; i++) {
-        json_t *o = json_array_get(lines, i), *negs = json_array();
-        for (size_t j = 0; j < json_array_size(json_object_get(o, "paraphrases")); j++)
-            json_array_append_new(negs, json_integer((json_int_t)next_row++));
-        json_object_set_new(o, "negatives", negs);
-        char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_t *o = json_array_get(lines, i);
+        char *s = set_negatives(o, &next_row) == 0 ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
         size_t sl = s ? strlen(s) : 0;
         if (len + sl + 2 > cap) {
             while (len + sl + 2 > cap) cap *= 2;
@@ -224,23 +238,28 @@ static int write_text(const char *path, const char *text) {
     return lw_atomic_commit(&af);
 }
 
+/* The provenance record, or NULL with the error set. */
 static json_t *provenance(const run *r, const char *content, int n_written) {
     const lw_paraphrase_params *p = r->p;
+    const char *model_sha = lw_model_sha256(r->model);
     char sha_out[65] = "", sha_mrpc[65] = "", date[32];
-    lw_sha256_buf(content, strlen(content), sha_out);
-    lw_sha256_file(p->mrpc_file, sha_mrpc);
+    if (!model_sha || lw_sha256_buf(content, strlen(content), sha_out) != 0 || lw_sha256_file(p->mrpc_file, sha_mrpc) != 0) {
+        lw_fail_prefix("paraphrases: the provenance record's sha256s: ");
+        return NULL;
+    }
     time_t now = time(NULL);
     strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     const char *slash = strrchr(p->model, '/');
     json_t *reasons = json_object();
-    for (int k = 0; k < LW_PARA_N_REASONS; k++)
-        json_object_set_new(reasons, lw_paraphrase_reason_name((lw_paraphrase_reason)k), json_integer(r->counts[k]));
-    return json_pack(
+    for (int k = 0; reasons && k < LW_PARA_N_REASONS; k++)
+        if (json_object_set_new(reasons, lw_paraphrase_reason_name((lw_paraphrase_reason)k), json_integer(r->counts[k])) != 0)
+            json_decref(reasons), reasons = NULL;
+    json_t *prov = !reasons ? NULL : json_pack( /* reasons passes on ("o") */
         "{s:s, s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s}, s:s, s:b, s:{s:f, s:f, s:i, s:i, s:I}, s:{s:i, s:i, s:i, s:i}, "
         "s:s, s:{s:i, s:I, s:I, s:I, s:o}, s:s}",
         "format", "latentwire.paraphrases/1", "label",
         "machine-generated paraphrases, filtered automatically; not checked by a person", "sha256", sha_out, "model",
-        "file", slash ? slash + 1 : p->model, "sha256", lw_model_sha256(r->model), "source", "file", p->mrpc_file,
+        "file", slash ? slash + 1 : p->model, "sha256", model_sha, "source", "file", p->mrpc_file,
         "sha256", sha_mrpc, "prompt", LW_PARAPHRASE_PROMPT, "chat_template", p->chat, "sampling", "temperature",
         (double)p->temperature, "top_p", (double)p->top_p, "top_k", p->top_k, "max_tokens", p->max_tokens, "seed",
         (json_int_t)p->seed, "selection", "n_targets", p->n_targets, "per_target", p->per_target, "min_kept", p->min_kept,
@@ -252,6 +271,8 @@ static json_t *provenance(const run *r, const char *content, int n_written) {
         "before (lower-cased letters and digits compared)",
         "counts", "targets_written", n_written, "targets_tried", (json_int_t)r->tried, "targets_dropped",
         (json_int_t)r->dropped, "samples", (json_int_t)r->samples, "samples_by_reason", reasons, "date", date);
+    if (!prov) lw_fail("paraphrases: out of memory for the provenance record");
+    return prov;
 }
 
 static int check_params(const lw_paraphrase_params *p) {
@@ -265,6 +286,20 @@ static int check_params(const lw_paraphrase_params *p) {
     if (lw_output_check("--out", p->out, LW_OUT_FILE, inputs) != 0) return -1;
     if (p->provenance && lw_output_check("--provenance", p->provenance, LW_OUT_FILE, inputs2) != 0) return -1;
     return 0;
+}
+
+/* Appends the line of a kept target (its first n kept paraphrases); its negatives come once
+ * the number of targets is known (render_lines). 0, or -1 when out of memory. */
+static int add_line(json_t *lines, int row_id, const char *id, const char *target, char *const *kept, int n) {
+    json_t *paras = json_array();
+    int rc = paras ? 0 : -1;
+    for (int i = 0; rc == 0 && i < n; i++) rc = json_array_append_new(paras, json_string(kept[i]));
+    if (rc != 0) json_decref(paras);
+    /* paras goes to json_pack ("o": its reference passes on); a NULL line makes the append fail */
+    if (rc == 0)
+        rc = json_array_append_new(lines, json_pack("{s:i, s:s, s:s, s:o}", "row_id", row_id, "mrpc_id", id, "target",
+                                                    target, "paraphrases", paras));
+    return rc == 0 ? 0 : lw_fail("paraphrases: out of memory");
 }
 
 int lw_paraphrase_generate(const lw_paraphrase_params *p) {
@@ -281,7 +316,8 @@ int lw_paraphrase_generate(const lw_paraphrase_params *p) {
     int32_t *order = malloc(sizeof(int32_t) * (size_t)tg.n);
     char **kept = calloc((size_t)p->max_samples + 1, sizeof *kept);
     json_t *lines = json_array();
-    int rc = r.session && order && kept ? 0 : -1;
+    int rc = r.session ? 0 : -1; /* the model or session error is set */
+    if (rc == 0 && (!order || !kept || !lines)) rc = lw_fail("paraphrases: out of memory");
     if (rc == 0) {
         for (int i = 0; i < tg.n; i++) order[i] = i;
         lw_rng g;
@@ -298,16 +334,11 @@ int lw_paraphrase_generate(const lw_paraphrase_params *p) {
         }
         r.tried++;
         bool keep = n_kept >= p->min_kept;
-        if (keep) {
-            json_t *paras = json_array();
-            for (int i = 0; i < n_kept && i < p->per_target; i++) json_array_append_new(paras, json_string(kept[i]));
-            json_array_append_new(lines, json_pack("{s:i, s:s, s:s, s:o}", "row_id", written, "mrpc_id", id, "target",
-                                                   target, "paraphrases", paras));
-            written++;
-        } else {
-            r.dropped++;
-        }
+        if (keep) rc = add_line(lines, written, id, target, kept, n_kept < p->per_target ? n_kept : p->per_target);
         for (int i = 0; i < n_kept; i++) free(kept[i]);
+        if (rc != 0) break;
+        if (keep) written++;
+        else r.dropped++;
         emit(&r, &(lw_paraphrase_event){.kind = LW_PARA_EV_TARGET, .target_index = t, .source_id = id, .target = target,
                                         .kept = keep, .n_kept = n_kept, .n_samples = drawn, .done = written,
                                         .wanted = p->n_targets});
@@ -319,6 +350,7 @@ int lw_paraphrase_generate(const lw_paraphrase_params *p) {
     char *content = rc == 0 ? render_lines(lines) : NULL;
     if (rc == 0 && !content) rc = lw_fail("paraphrases: out of memory");
     json_t *prov = rc == 0 && p->provenance ? provenance(&r, content, written) : NULL;
+    if (rc == 0 && p->provenance && !prov) rc = -1; /* before the file is written: no file without its record */
     /* the file first, then its record: a failed file write leaves the earlier pair as it was (the
      * record was removed after being replaced before); a failed record write is named */
     if (rc == 0 && write_text(p->out, content) != 0) rc = -1;

@@ -44,9 +44,13 @@ static int set_push_target(lw_paraphrase_set *s, const char *id, const char *tar
     int32_t np = off ? off[s->n] : 0;
     char **pa = off ? realloc(s->para, sizeof *pa * (size_t)(np + n_para + 1)) : NULL;
     if (pa) s->para = pa;
-    if (!ids || !tg || !off || !pa) return lw_fail("paraphrases: out of memory");
-    s->source_id[s->n] = strdup(id);
-    s->target[s->n] = strdup(target);
+    char *sid = ids && tg && off && pa ? strdup(id) : NULL, *stg = sid ? strdup(target) : NULL;
+    if (!stg) { /* the arrays keep their (larger) size; the set stays as it was */
+        free(sid);
+        return lw_fail("paraphrases: out of memory");
+    }
+    s->source_id[s->n] = sid;
+    s->target[s->n] = stg;
     s->para_off[s->n + 1] = np;
     s->n++;
     return 0;
@@ -80,8 +84,12 @@ static int read_line(const char *path, int line_no, const char *line, lw_paraphr
     }
     if (rc == 0) rc = set_push_target(s, json_string_value(id), json_string_value(tg), json_array_size(pa));
     json_array_foreach(pa, k, v) {
-        if (rc != 0) break;
-        s->para[s->para_off[s->n]++] = strdup(json_string_value(v));
+        char *text = rc == 0 ? strdup(json_string_value(v)) : NULL;
+        if (!text) {
+            if (rc == 0) rc = lw_fail("paraphrases: out of memory");
+            break;
+        }
+        s->para[s->para_off[s->n]++] = text;
     }
     if (rc == 0) *negs_out = json_incref(ng);
     json_decref(o);
@@ -94,7 +102,7 @@ int lw_paraphrase_set_load(const char *path, lw_paraphrase_set *out) {
     char *text = lw_read_file(path, &len);
     if (!text) return -1;
     json_t *negs = json_array(); /* per line, checked once the number of targets is known */
-    int rc = 0, line_no = 0;
+    int rc = negs ? 0 : lw_fail("paraphrases: out of memory"), line_no = 0;
     for (char *line = text, *next; rc == 0 && line && *line; line = next) {
         next = strchr(line, '\n');
         if (next) *next++ = '\0';
@@ -102,7 +110,7 @@ int lw_paraphrase_set_load(const char *path, lw_paraphrase_set *out) {
         json_t *ng = NULL;
         if (!*line) rc = lw_fail("%s:%d: empty line (one JSON object per target, no blank lines)", path, line_no);
         else rc = read_line(path, line_no, line, out, &ng);
-        if (rc == 0) json_array_append_new(negs, ng);
+        if (rc == 0 && json_array_append_new(negs, ng) != 0) rc = lw_fail("paraphrases: out of memory");
     }
     if (rc == 0 && out->n == 0) rc = lw_fail("%s: no targets", path);
     for (int32_t i = 0; rc == 0 && i < out->n; i++) {

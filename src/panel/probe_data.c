@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "common/error.h"
-#include "common/fileio.h"
 #include "common/rng.h"
+#include "io/mrpc.h"
 #include "panel/probe_internal.h"
 
 static const char *const SUBJECT[LW_PROBE_N_VALUES] = {"girl", "old man", "teacher", "farmer", "doctor"};
@@ -149,32 +149,11 @@ static bool usable(const char *s) {
     return words >= 6 && words <= 40;
 }
 
-/* Each data line of an MRPC file (Quality, #1 ID, #2 ID, #1 String, #2 String; the header and
- * malformed lines skipped): fn(quality, s1, s2, ud). */
-typedef int (*mrpc_fn)(int quality, const char *s1, const char *s2, void *ud);
-
-static int each_mrpc_pair(const char *dir, const char *file, mrpc_fn fn, void *ud) {
+/* Each pair of an MRPC file (read by io/mrpc.h, whose errors name file, line and field). */
+static int each_mrpc_pair(const char *dir, const char *file, lw_mrpc_fn fn, void *ud) {
     char path[4096];
     snprintf(path, sizeof path, "%s/msr_paraphrase_%s.txt", dir, file);
-    size_t len;
-    char *text = lw_read_file(path, &len);
-    if (!text) return -1;
-    int rc = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); rc == 0 && line; line = strtok_r(NULL, "\n", &save)) {
-        char *f[5];
-        int nf = 0;
-        for (char *p = line; p && nf < 5;) {
-            f[nf++] = p;
-            p = strchr(p, '\t');
-            if (p) *p++ = '\0';
-        }
-        if (nf != 5 || (strcmp(f[0], "0") && strcmp(f[0], "1"))) continue;
-        f[4][strcspn(f[4], "\r")] = '\0';
-        rc = fn(f[0][0] - '0', f[3], f[4], ud);
-    }
-    free(text);
-    return rc;
+    return lw_mrpc_each(path, fn, ud);
 }
 
 typedef struct {
@@ -193,11 +172,10 @@ static int push_grow(collect *c, const char *s) {
     return texts_push(c->t, s);
 }
 
-static int collect_sentence(int quality, const char *s1, const char *s2, void *ud) {
-    (void)quality;
+static int collect_sentence(const lw_mrpc_pair *p, void *ud) {
     collect *c = ud;
-    if (usable(s1) && push_grow(c, s1) != 0) return -1;
-    if (usable(s2) && push_grow(c, s2) != 0) return -1;
+    if (usable(p->s1) && push_grow(c, p->s1) != 0) return -1;
+    if (usable(p->s2) && push_grow(c, p->s2) != 0) return -1;
     return 0;
 }
 
@@ -238,9 +216,10 @@ static double word_jaccard(const char *a, const char *b) {
     return uni > 0 ? (double)inter / uni : 0;
 }
 
-static int collect_confuser(int quality, const char *s1, const char *s2, void *ud) {
+static int collect_confuser(const lw_mrpc_pair *p, void *ud) {
     collect *c = ud;
-    if (quality != 0 || !usable(s1) || !usable(s2) || !strcmp(s1, s2)) return 0;
+    const char *s1 = p->s1, *s2 = p->s2;
+    if (p->quality != 0 || !usable(s1) || !usable(s2) || !strcmp(s1, s2)) return 0;
     if (word_jaccard(s1, s2) < c->min_jaccard) return 0;
     return push_grow(c, s1) != 0 || push_grow(c, s2) != 0 ? -1 : 0;
 }

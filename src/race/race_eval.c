@@ -2,6 +2,7 @@
  * codecs through the patch primitive (latentwire/patch.h). Codecs are fitted lazily, once per
  * (channel, budget), on the calibration items only; the sender's activations of an item are
  * read once and reused by every activation codec and budget. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,31 +71,79 @@ static int check_cipher_fits(const lw_race_setup *s) {
                    s->cipher_steps, send_ctx, recv_ctx, s->patch.answer_tokens, most);
 }
 
-/* Every reported item's receiver prompt (the query; with texts, also the demonstrations and the
- * query the ceiling reads, which bounds every decoded prefix) and the answer must fit the
+/* The longest receiver prompt of an item, in tokens, and what it holds (for the message). */
+typedef struct {
+    int tokens;
+    bool bound;        /* an upper bound (a decoded text's prompt), not the count of one prompt */
+    char what[96];
+} longest_prompt;
+
+static void consider(longest_prompt *l, int tokens, bool bound, const char *what) {
+    if (tokens <= l->tokens) return;
+    l->tokens = tokens;
+    l->bound = bound;
+    snprintf(l->what, sizeof l->what, "%s", what);
+}
+
+/* Item it's longest receiver prompt over the channels that run (-1 with the error set):
+ *   the query alone (floor, act:, cipher's query);
+ *   the sender text, a newline and the query (ceiling; text: codecs at a budget that keeps the whole text);
+ *   text: codecs: a prefix of the sender text cut at a character boundary, which may split a word and
+ *     re-tokenize to more tokens than the whole text (a cut "there" as "ther": 2 tokens for 1). Each
+ *     token of it covers at least one byte: at most its bytes, + 1 for the newline before the query
+ *     and + 1 for a piece the cut may detach, on top of the query's prompt;
+ *   text:summary: the receiver's summary, at most summary_tokens tokens, + 2 likewise. */
+static int item_longest(const lw_race_setup *s, const lw_task_item *it, longest_prompt *l) {
+    const char *query = lw_race_query(it);
+    int q = lw_patch_prompt_tokens(s->receiver, query, &s->patch);
+    if (q < 0) return -1;
+    *l = (longest_prompt){.tokens = q};
+    if (s->texts) {
+        char *full = lw_race_prompt(it->sender, query);
+        if (!full) return lw_fail("race: out of memory");
+        int n = lw_patch_prompt_tokens(s->receiver, full, &s->patch);
+        free(full);
+        if (n < 0) return -1;
+        consider(l, n, false, " (demonstrations and query)");
+    }
+    size_t bytes = strlen(it->sender);
+    if (s->text_codecs && bytes > 0) {
+        char what[96];
+        snprintf(what, sizeof what, " (a text: channel's decoded text, at most its %zu bytes, and the query)", bytes);
+        consider(l, bytes > (size_t)INT_MAX / 2 ? INT_MAX / 2 : q + (int)bytes + 2, true, what);
+    }
+    if (s->summary && bytes > 0) {
+        int sum = lw_codec_default_params(LW_CODEC_SUMMARY).summary_tokens;
+        char what[96];
+        snprintf(what, sizeof what, " (text:summary's summary, at most %d tokens, and the query)", sum);
+        consider(l, q + sum + 2, true, what);
+    }
+    return 0;
+}
+
+/* Every reported item's longest receiver prompt (item_longest) and the answer must fit the
  * receiver's context: lw_generate stops at a full context like at a length limit, so an answer
  * cut short would be scored silently. Counted with the tokenizer before any work. */
 static int check_answer_fits(const lw_race_setup *s, const lw_task *report) {
-    int ctx = lw_session_n_ctx(s->receiver), longest = 0;
+    int ctx = lw_session_n_ctx(s->receiver);
+    longest_prompt longest = {0};
     const char *which = NULL;
     for (int i = 0; i < report->n; i++) {
-        const lw_task_item *it = &report->items[i];
-        char *full = s->texts ? lw_race_prompt(it->sender, lw_race_query(it)) : NULL;
-        if (s->texts && !full) return lw_fail("race: out of memory");
-        int n = lw_patch_prompt_tokens(s->receiver, full ? full : lw_race_query(it), &s->patch);
-        free(full);
-        if (n < 0) return -1;
-        if (n > longest) longest = n, which = it->id;
+        longest_prompt l;
+        if (item_longest(s, &report->items[i], &l) != 0) return -1;
+        if (l.tokens > longest.tokens) longest = l, which = report->items[i].id;
     }
-    int most = ctx - longest + 1; /* the last answer token is never fed back */
+    int most = ctx - longest.tokens + 1; /* the last answer token is never fed back */
     if (s->patch.answer_tokens <= most) return 0;
     if (most < 1)
-        return lw_fail("--answer-tokens %d: item %s's receiver prompt is %d tokens, which leaves no room for an "
+        return lw_fail("--answer-tokens %d: item %s's receiver prompt%s %s %d tokens, which leaves no room for an "
                        "answer in the receiver's context of %d tokens: use a task with shorter texts%s",
-                       s->patch.answer_tokens, which, longest, ctx, s->texts ? " (or drop ceiling and text:)" : "");
-    return lw_fail("--answer-tokens %d: the receiver's context holds %d tokens and item %s's prompt%s is %d: use "
+                       s->patch.answer_tokens, which, longest.what, longest.bound ? "can be" : "is", longest.tokens,
+                       ctx, s->texts ? " (or drop ceiling and text:)" : "");
+    return lw_fail("--answer-tokens %d: the receiver's context holds %d tokens and item %s's prompt%s %s %d: use "
                    "--answer-tokens %d or less",
-                   s->patch.answer_tokens, ctx, which, s->texts ? " (demonstrations and query)" : "", longest, most);
+                   s->patch.answer_tokens, ctx, which, longest.what, longest.bound ? "can be" : "is", longest.tokens,
+                   most);
 }
 
 lw_race_evaluator *lw_race_evaluator_new(const lw_race_setup *s, const lw_task *report, const lw_task *calib) {
@@ -233,6 +282,18 @@ static int answer(lw_race_evaluator *e, const lw_task_item *it, const char *prom
     return 0;
 }
 
+/* The decoded text's prompt against the bound check_answer_fits allowed for: a prompt past it
+ * would let a full context cut the answer short, scored as if whole; an error instead. */
+static int check_decoded_fits(lw_race_evaluator *e, const lw_race_channel *ch, const lw_task_item *it,
+                              const char *prompt) {
+    int n = lw_patch_prompt_tokens(e->s.receiver, prompt, &e->s.patch), ctx = lw_session_n_ctx(e->s.receiver);
+    if (n < 0) return -1;
+    if (n + e->s.patch.answer_tokens - 1 <= ctx) return 0;
+    return lw_fail("race: item %s: %s's decoded prompt is %d tokens and with %d answer tokens exceeds the receiver's "
+                   "context of %d, past the bound checked before the run (a bug): use fewer --answer-tokens",
+                   it->id, ch->name, n, e->s.patch.answer_tokens, ctx);
+}
+
 static int eval_text(lw_race_evaluator *e, const lw_race_channel *ch, int64_t budget, const lw_task_item *it,
                      lw_race_outcome *out) {
     fitted *f = codec_for(e, ch, budget);
@@ -250,6 +311,7 @@ static int eval_text(lw_race_evaluator *e, const lw_race_channel *ch, int64_t bu
         free(pl.bytes);
     }
     if (rc == 0 && !(prompt = lw_race_prompt(text, lw_race_query(it)))) rc = lw_fail("race: out of memory");
+    if (rc == 0) rc = check_decoded_fits(e, ch, it, prompt);
     if (rc == 0) rc = answer(e, it, prompt, NULL, out);
     out->side_bits = lw_codec_side_bits(f->codec);
     free(text);

@@ -178,23 +178,30 @@ static int check_params(const lw_task *pool, const lw_scan_params *p) {
     return 0;
 }
 
-int lw_scan_run_eval(const lw_task *pool, const lw_scan_params *p, lw_scan_eval_fn eval, void *eval_ctx,
-                     lw_scan_result *out) {
-    memset(out, 0, sizeof *out);
-    if (check_params(pool, p) != 0) return -1;
-    lw_task parts[2] = {{0}};
+int lw_scan_split(const lw_task *pool, const lw_scan_params *p, lw_task parts[2]) {
+    memset(parts, 0, 2 * sizeof *parts);
     int sizes[2] = {p->n_select, p->n_report > 0 ? p->n_report : -1};
     if (lw_task_split(pool, sizes, 2, p->seed, parts) != 0)
         return lw_fail_prefix("scan: %d items cannot give %d selection and %d held-out items (-1: the rest): ", pool->n,
                               p->n_select, p->n_report);
-    out->select = parts[0];
-    out->held_out = parts[1];
-    if (out->select.n < p->n_select || out->held_out.n == 0 || (p->n_report > 0 && out->held_out.n < p->n_report)) {
-        int got_s = out->select.n, got_h = out->held_out.n;
-        lw_scan_result_free(out);
+    if (parts[0].n < p->n_select || parts[1].n == 0 || (p->n_report > 0 && parts[1].n < p->n_report)) {
+        int got_s = parts[0].n, got_h = parts[1].n;
+        lw_task_free(&parts[0]);
+        lw_task_free(&parts[1]);
         return lw_fail("scan: %d items cannot give %d selection and %d held-out items (-1: the rest): too few distinct "
                        "texts (%d and %d drawn)", pool->n, p->n_select, p->n_report, got_s, got_h);
     }
+    return 0;
+}
+
+int lw_scan_run_eval(const lw_task *pool, const lw_scan_params *p, lw_scan_eval_fn eval, void *eval_ctx,
+                     lw_scan_result *out) {
+    memset(out, 0, sizeof *out);
+    if (check_params(pool, p) != 0) return -1;
+    lw_task parts[2];
+    if (lw_scan_split(pool, p, parts) != 0) return -1;
+    out->select = parts[0];
+    out->held_out = parts[1];
     out->n_layers = p->n_layers;
     out->layers = calloc((size_t)p->n_layers, sizeof *out->layers);
     out->scores = calloc((size_t)n_conditions(p) * (size_t)(out->select.n + out->held_out.n), sizeof(double));

@@ -1,5 +1,6 @@
 /* The scan's evaluator through models: the sender's residual at a layer patched into the
  * receiver's prompt (lw_patch_read / lw_patch_answer), the floor and the text ceiling. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,29 +48,42 @@ static int piece_len(const lw_model *m, const char *text) {
     return n;
 }
 
-/* Every item's longest receiver prompt (the ceiling's: the demonstrations and the query) and the
- * answer must fit the receiver's context: generation stops at a full context as at a length
- * limit, so a cut answer would be scored silently (the race's check, here for the scan). */
-static int check_answer_fits(const lw_task *pool, const lw_scan_models *m) {
-    int ctx = lw_session_n_ctx(m->receiver), longest = 0;
-    const char *which = NULL;
-    for (int i = 0; i < pool->n; i++) {
-        char *prompt = lw_task_context_prompt(&pool->items[i]);
-        int n = prompt ? lw_patch_prompt_tokens(m->receiver, prompt, &m->patch) : lw_fail("scan: out of memory");
-        free(prompt);
-        if (n < 0) return -1;
-        if (n > longest) longest = n, which = pool->items[i].id;
-    }
-    int most = ctx - longest + 1; /* the last answer token is never fed back */
-    if (m->patch.answer_tokens <= most) return 0;
+/* Every drawn item's longest receiver prompt (the ceiling's: the demonstrations and the query)
+ * and the answer must fit the receiver's context: generation stops at a full context as at a
+ * length limit, so a cut answer would be scored silently (the race's check, here for the scan).
+ * Only the items the scan draws (selection and held-out, lw_scan_split) are read: an item of the
+ * task file that is never drawn cannot refuse the run. */
+static int check_answer_fits(const lw_task *pool, const lw_scan_params *p, const lw_scan_models *m) {
+    lw_task parts[2];
+    if (lw_scan_split(pool, p, parts) != 0) return -1;
+    int ctx = lw_session_n_ctx(m->receiver), longest = 0, rc = 0;
+    char which[256] = "";
+    const char *split = "";
+    for (int k = 0; rc == 0 && k < 2; k++)
+        for (int i = 0; rc == 0 && i < parts[k].n; i++) {
+            char *prompt = lw_task_context_prompt(&parts[k].items[i]);
+            int n = prompt ? lw_patch_prompt_tokens(m->receiver, prompt, &m->patch) : lw_fail("scan: out of memory");
+            free(prompt);
+            if (n < 0) rc = -1;
+            else if (n > longest) {
+                longest = n;
+                snprintf(which, sizeof which, "%s", parts[k].items[i].id);
+                split = k == 0 ? "selection" : "held-out";
+            }
+        }
+    int n_select = parts[0].n, n_held = parts[1].n, most = ctx - longest + 1; /* the last answer token is never fed back */
+    lw_task_free(&parts[0]);
+    lw_task_free(&parts[1]);
+    if (rc != 0 || m->patch.answer_tokens <= most) return rc;
     if (most < 1)
         return lw_fail("--answer-tokens %d: item %s's ceiling prompt (demonstrations and query) is %d tokens, which "
                        "leaves no room for an answer in the receiver's context of %d tokens: use a task with shorter "
-                       "texts or fewer --k-shot",
-                       m->patch.answer_tokens, which, longest, ctx);
+                       "texts or fewer --k-shot (item %s is a %s item, of the %d selection and %d held-out drawn)",
+                       m->patch.answer_tokens, which, longest, ctx, which, split, n_select, n_held);
     return lw_fail("--answer-tokens %d: the receiver's context holds %d tokens and item %s's ceiling prompt "
-                   "(demonstrations and query) is %d: use --answer-tokens %d or less",
-                   m->patch.answer_tokens, ctx, which, longest, most);
+                   "(demonstrations and query) is %d: use --answer-tokens %d or less (item %s is a %s item, of the "
+                   "%d selection and %d held-out drawn)",
+                   m->patch.answer_tokens, ctx, which, longest, most, which, split, n_select, n_held);
 }
 
 /* Everything that can be refused before the first forward pass. */
@@ -105,7 +119,7 @@ static int check_models(const lw_task *pool, const lw_scan_params *p, const lw_s
         if (ns < T) return lw_fail("scan: T = %d positions, but item %s's sender text has %d tokens", T, it->id, ns);
         if (nr < T) return lw_fail("scan: T = %d positions, but item %s's receiver prompt has %d tokens", T, it->id, nr);
     }
-    return check_answer_fits(pool, m);
+    return check_answer_fits(pool, p, m);
 }
 
 int lw_scan_run(const lw_task *pool, const lw_scan_params *p, const lw_scan_models *m, lw_scan_result *out) {
