@@ -1,6 +1,6 @@
 #include "acts.h"
 
-#include <glob.h>
+#include <dirent.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,19 +17,34 @@ static const int32_t *i32_rows(const lw_st_file *f, const char *name, int64_t ro
 }
 
 /* The shard count K of the set PATH-00001-of-K.safetensors when exactly one such set exists;
- * 0 when none; -1 (message set) when several. */
+ * 0 when none; -1 (message set) when several. The directory is listed and names compared
+ * exactly: a path may hold characters a glob pattern would read as patterns ([, *, ?). */
 static int shard_count(const char *path) {
     size_t len = strlen(path), sl = strlen(".safetensors");
     if (len <= sl || strcmp(path + len - sl, ".safetensors")) return 0;
-    char pattern[4096];
-    snprintf(pattern, sizeof pattern, "%.*s-00001-of-*.safetensors", (int)(len - sl), path);
-    glob_t g;
-    if (glob(pattern, 0, NULL, &g) != 0) return 0;
-    int k = 0;
-    if (g.gl_pathc > 1) lw_fail("%s: no such file, and %zu shard sets of it (%s, %s, ...): give one shard's path or remove "
-                                "the stale set", path, g.gl_pathc, g.gl_pathv[0], g.gl_pathv[1]), k = -1;
-    else if (sscanf(g.gl_pathv[0] + (len - sl) + strlen("-00001-of-"), "%d", &k) != 1 || k < 1) k = 0;
-    globfree(&g);
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+    if (slash == path) snprintf(dir, sizeof dir, "/");
+    const char *base = slash ? slash + 1 : path;
+    size_t stem = strlen(base) - sl;
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int k = 0, sets = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        int kk, end = 0;
+        if (strncmp(e->d_name, base, stem) || sscanf(e->d_name + stem, "-00001-of-%d.safetensors%n", &kk, &end) != 1 ||
+            e->d_name[stem + (size_t)end] != '\0' || kk < 1)
+            continue;
+        if (sets++ && kk != k) {
+            closedir(d);
+            return lw_fail("%s: no such file, and more than one shard set of it (-of-%05d and -of-%05d): give "
+                           "one shard's path or remove the stale set", path, k, kk);
+        }
+        k = kk;
+    }
+    closedir(d);
     return k;
 }
 
@@ -63,7 +78,7 @@ static int open_shards(const char *path, const char *tensor, int k, act_tensor *
         if (keys) memcpy(pos + at, part[s].position, sizeof *pos * (size_t)part[s].n),
                   memcpy(tok + at, part[s].token, sizeof *tok * (size_t)part[s].n);
     }
-    for (int s = 0; part && s < k; s++) { /* keep the files open for the first shard's metadata */
+    for (int s = 0; part && out->shards && s < k; s++) { /* keep the files open for the first shard's metadata */
         out->shards[s] = part[s].f;
         part[s].f = NULL;
     }

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "latentwire/error.h"
 #include "latentwire/files.h"
+#include "latentwire/json.h"
 #include "latentwire/textio.h"
 #include "latentwire/race.h"
 
@@ -152,10 +153,19 @@ int cmd_race_retrieval(int argc, char **argv) {
     char records[4096];
     snprintf(records, sizeof records, "%s/retrieval.partial", o.out);
     const char *sha = lw_model_sha256(m);
-    json_t *settings = json_pack("{s:s, s:s, s:s}", "--model", sha ? sha : o.model, "--passages", o.passages,
-                                 "--field", o.field);
+    /* lw_json_text: a path that is not UTF-8 must still be in the fingerprint (json_pack's "s" gave
+     * NULL for it, and the fingerprint lost the model); the drawn passages' sha256 is added by the
+     * library */
+    json_t *settings = json_object();
+    json_object_set_new(settings, "--model", lw_json_text(sha ? sha : o.model));
+    json_object_set_new(settings, "--passages", lw_json_text(o.passages));
+    json_object_set_new(settings, "--field", lw_json_text(o.field));
     settings_text = json_dumps(settings, JSON_COMPACT);
     json_decref(settings);
+    if (!settings_text) {
+        cli_fail("race retrieval", "cannot record the settings of this run (out of memory)");
+        goto done;
+    }
     p.records_path = records;
     p.settings_json = settings_text;
     p.resume = o.resume;

@@ -76,8 +76,8 @@ mkdir -p "$out/probes"
   --target "$out/smollm2-135m-instruct.ptb.safetensors" --target-tensor layer.15 --out "$bridge"
 "$cli" panel probes --a "$gemma" --layer-a 9 --b "$smol" --layer-b 15 --bridge "$bridge" \
   --combos 200 --topsim 80 --natural 150 --calib 300 --confusers 60 --symbolic 40 --threads 1 \
-  --data "$shared/data" --plan examples/plans/probes.plan.json --out "$out/probes/gemma9-smol15"
-"$cli" verdict examples/plans/probes.plan.json "$out/probes/gemma9-smol15/records.jsonl"
+  --data "$shared/data" --plan examples/plans/probes-v3.plan.json --out "$out/probes/gemma9-smol15"
+"$cli" verdict examples/plans/probes-v3.plan.json "$out/probes/gemma9-smol15/records.jsonl"
 
 step "layer scan (issue 9): SmolLM2 -> itself, skill first_letter, every block; the layer chosen on 20 items, reported on 40"
 "$cli" scan --sender "$smol" --task skill:first_letter --items 60 --select-items 20 --data "$shared/data" \

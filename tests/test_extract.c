@@ -234,6 +234,20 @@ static void test_shard_set_read(void **state) {
     remove(s2);
     char *why = lw_test_cli_refusal(args, -1, "shard 2 of 3");
     if (why) fail_msg("%s", why);
+    /* a name a glob would read as a pattern is taken as it is */
+    char odd[1300];
+    snprintf(odd, sizeof odd, "%s/a[1]*.safetensors", lw_test_tmpdir());
+    snprintf(args, sizeof args, "extract --model %s --layers 2 --pool mean --input %s --out '%s' --shard-texts 2", MODEL,
+             CORPUS, odd);
+    run_ok(args);
+    snprintf(args, sizeof args,
+             "retrieval --queries '%s' --query-tensor layer.2 --candidates %s --candidate-tensor layer.2 --json %s", odd,
+             one, json);
+    run_ok(args);
+    r = json_load_file(json, 0, &err);
+    assert_non_null(r);
+    assert_int_equal(json_integer_value(json_object_get(r, "n_queries")), 5);
+    json_decref(r);
 }
 
 /* A vocabulary without byte fallback for some characters (tinystories656K lacks '&'):

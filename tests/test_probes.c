@@ -413,15 +413,16 @@ static void test_roles_bound_vs_bag_of_words(void **state) {
     (void)state;
     lw_probe_result good = run_roles(true), bad = run_roles(false);
     const lw_probe_stat *gp = find_stat(&good, "roles_pair_consistency"), *bp = find_stat(&bad, "roles_pair_consistency");
-    const lw_probe_stat *gh = find_stat(&good, "roles_heldout_top1"), *bh = find_stat(&bad, "roles_heldout_top1");
+    const lw_probe_stat *gh = find_stat(&good, "roles_newpair_heldout_top1"),
+                        *bh = find_stat(&bad, "roles_newpair_heldout_top1");
     assert_int_equal(gp->ci.n, 100);
-    assert_int_equal(gh->ci.n, 52); /* odd giver + object + receiver: 8 same-parity pairs x 2 + 12 x 3 objects */
+    assert_int_equal(gh->ci.n, 50); /* the 10 ordered pairs of neighbours on the circle, x 5 objects */
     assert_true(gp->ci.mean == 1.0 && bp->ci.mean == 0.0);
     assert_true(gh->ci.mean == 1.0 && bh->ci.mean == 0.0);
-    assert_true(find_stat(&bad, "roles_insample_top1")->ci.mean == 0.0);
+    assert_true(find_stat(&bad, "roles_newpair_insample_top1")->ci.mean == 0.0);
     int64_t held = 0;
-    for (int64_t i = 0; i < good.n_records; i++) held += !strcmp(good.records[i].condition, "compositionality:roles_heldout");
-    assert_int_equal(held, 52);
+    for (int64_t i = 0; i < good.n_records; i++) held += !strcmp(good.records[i].condition, "compositionality:roles_newpair_heldout");
+    assert_int_equal(held, 50);
     lw_probe_result_free(&good);
     lw_probe_result_free(&bad);
 }

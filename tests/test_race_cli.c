@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "latentwire/bridge.h"
@@ -327,7 +328,7 @@ static void doctor_partial(const char *path, const char *codec, int budget, doub
         assert_non_null(o);
         if (json_is_string(json_object_get(o, "codec")) && !strcmp(json_string_value(json_object_get(o, "codec")), codec) &&
             json_integer_value(json_object_get(o, "budget_bits")) == budget)
-            json_object_set_new(json_object_get(o, "top1"), "mean", json_real(mean));
+            mean < 0 ? json_object_del(o, "top1") : json_object_set_new(json_object_get(o, "top1"), "mean", json_real(mean));
         char *line = json_dumps(o, JSON_COMPACT);
         fprintf(f, "%s\n", line);
         free(line);
@@ -375,6 +376,25 @@ static void test_retrieval_resume(void **state) {
     snprintf(args, sizeof args, "%s --n 10 --resume", base);
     why = lw_test_cli_refusal(args, -1, "top-1 out of [0, 1]");
     if (why) fail_msg("%s", why);
+    doctor_partial(partial, "zlib", 512, -1); /* -1: the row loses its top-1 altogether */
+    why = lw_test_cli_refusal(args, -1, "no top-1");
+    if (why) fail_msg("%s", why);
+    /* the fingerprint holds the model whatever the passages file is called (a name that is not
+     * UTF-8 once made it lose every caller setting, the model's among them) */
+    char odd[2048], *head = NULL;
+    snprintf(odd, sizeof odd, "%s/ptb\xff.txt", dir);
+    assert_int_equal(symlink(p, odd), 0);
+    snprintf(args, sizeof args,
+             "race retrieval --model %s --passages '%s' --calib 6 --codecs zlib --budgets 64 --threads 2 --n 10 --out %s",
+             g, odd, dir);
+    if (!run_or_skip(args)) return;
+    assert_non_null(head = lw_test_read_file(partial));
+    *strchr(head, '\n') = '\0';
+    json_t *line = json_loads(head, 0, NULL), *settings = json_object_get(line, "settings");
+    assert_non_null(json_string_value(json_object_get(settings, "--model")));
+    assert_non_null(json_string_value(json_object_get(settings, "--passages")));
+    json_decref(line);
+    free(head);
     json_decref(first);
     json_decref(second);
 }

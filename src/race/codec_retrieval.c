@@ -283,6 +283,26 @@ static json_t *run_settings(const rt *t, const lw_codec_retrieval_params *p) {
     return s;
 }
 
+/* What makes a kept row unusable (NULL: nothing): an applicable row's top-1 must be an interval
+ * of numbers in [0, 1] over the n scored passages. */
+static const char *kept_row_problem(json_t *row, int n) {
+    if (!json_is_boolean(json_object_get(row, "applicable"))) return "no \"applicable\"";
+    if (!json_is_true(json_object_get(row, "applicable"))) return NULL;
+    json_t *top1 = json_object_get(row, "top1");
+    if (!json_is_object(top1)) return "no top-1";
+    const char *key[3] = {"mean", "lo", "hi"};
+    double v[3];
+    for (int k = 0; k < 3; k++) {
+        json_t *x = json_object_get(top1, key[k]);
+        if (!json_is_number(x)) return "a top-1 without mean, lo and hi";
+        v[k] = json_number_value(x);
+        if (!(v[k] >= 0 && v[k] <= 1)) return "a top-1 out of [0, 1]";
+    }
+    if (!(v[1] <= v[0] && v[0] <= v[2])) return "a top-1 interval that does not hold its mean";
+    if (json_integer_value(json_object_get(top1, "n")) != n) return "a top-1 over another number of passages";
+    return NULL;
+}
+
 /* Loads the rows of an earlier run with these settings (when resuming) and opens the records
  * for appending. 0 or -1. */
 static int open_records(const rt *t, const lw_codec_retrieval_params *p, lw_records *past, FILE **f) {
@@ -290,13 +310,11 @@ static int open_records(const rt *t, const lw_codec_retrieval_params *p, lw_reco
     if (!settings) return -1;
     int rc = p->resume ? lw_records_load(past, p->records_path, settings, ROW_KEY, 2, "applicable", "--resume", NULL) : 0;
     for (int i = 0; rc == 0 && i < past->n; i++) { /* a row's numbers enter the result as they are */
-        json_t *top1 = json_object_get(past->rec[i], "top1");
-        double m = json_number_value(json_object_get(top1, "mean"));
-        if (json_is_true(json_object_get(past->rec[i], "applicable")) && !(m >= 0 && m <= 1))
-            rc = lw_fail("--resume: %s: the row of %s at %lld bits has top-1 %s; run without --resume to start over",
+        const char *why = kept_row_problem(past->rec[i], t->n);
+        if (why)
+            rc = lw_fail("--resume: %s: the row of %s at %lld bits has %s; run without --resume to start over",
                          p->records_path, json_string_value(json_object_get(past->rec[i], "codec")),
-                         (long long)json_integer_value(json_object_get(past->rec[i], "budget_bits")),
-                         top1 ? "out of [0, 1]" : "missing");
+                         (long long)json_integer_value(json_object_get(past->rec[i], "budget_bits")), why);
     }
     if (rc == 0 && !(*f = lw_records_open(p->records_path, settings, past))) rc = -1;
     json_decref(settings);
@@ -342,6 +360,9 @@ int lw_codec_retrieval(lw_session *session, const char *const *texts, int n_text
     t.usable = malloc(sizeof(bool) * (size_t)n_scored);
     json_t *rows = json_array();
     int rc = t.bank && t.Q && t.calib_acts && t.usable ? 0 : lw_fail("codec retrieval: out of memory");
+    lw_records past = {0};
+    FILE *rec = NULL; /* opened before any forward pass: a refused --resume costs nothing */
+    if (rc == 0 && p->records_path) rc = open_records(&t, p, &past, &rec);
     if (rc == 0 && (pooled(&t, t.scored, n_scored, t.bank, NULL) != 0 ||
                     pooled(&t, t.calib, n_calib, t.calib_acts, NULL) != 0))
         rc = -1;
@@ -351,9 +372,6 @@ int lw_codec_retrieval(lw_session *session, const char *const *texts, int n_text
         if (r < 0) rc = -1;
         else memcpy(t.memo.acts + (size_t)r * t.d, t.bank + (size_t)i * t.d, sizeof(float) * (size_t)t.d), t.memo.ok[r] = true;
     }
-    lw_records past = {0};
-    FILE *rec = NULL;
-    if (rc == 0 && p->records_path) rc = open_records(&t, p, &past, &rec);
     int done = 0, total = n_codecs * n_budgets;
     for (int c = 0; rc == 0 && c < n_codecs; c++)
         for (int b = 0; rc == 0 && b < n_budgets; b++) {
