@@ -86,8 +86,15 @@ int main(int argc, char **argv) {
         if (kind == LW_CODEC_SAE && !sae_search) {
             int ib = 0;
             while ((1L << ib) < latents) ib++;
+            int64_t k = K / (ib + 4);
+            if (k < 1 || k > latents) {
+                fprintf(stderr, "bench_codec: a budget of %lld bits pins the SAE to k = %lld latents of 4 bits, "
+                        "outside 1..%d: use --sae-search or another --budget/--latents\n", (long long)K, (long long)k,
+                        latents);
+                return 2;
+            }
             p.bits = 4;
-            p.k = (int)(K / (ib + 4));
+            p.k = (int)k;
         }
         double t0 = now();
         lw_codec *c = lw_codec_fit_act(&p, calib, n, d);
