@@ -49,13 +49,14 @@ static int tokens(const char *text) {
 
 static char sender[N_ITEMS][2000];
 
-/* Item i's sender: the sentence repeated reps[i] times (distinct texts: a number each). */
+/* Item i's sender: the sentence repeated reps[i] times (distinct texts: a number each); reps[i]
+ * < 0: an empty sender text. */
 static const char *write_task(const int reps[N_ITEMS]) {
     const char *task = lw_test_tmpfile("drawn.jsonl");
     static char text[N_ITEMS * 2200];
     text[0] = '\0';
     for (int i = 0; i < N_ITEMS; i++) {
-        snprintf(sender[i], sizeof sender[i], "Cat %d. ", i);
+        snprintf(sender[i], sizeof sender[i], reps[i] < 0 ? "" : "Cat %d. ", i);
         for (int r = 0; r < reps[i]; r++) strcat(sender[i], "Once upon a time there was a cat. ");
         char line[2400];
         snprintf(line, sizeof line,
@@ -143,9 +144,44 @@ static void test_undrawn_item_does_not_refuse(void **state) {
     free(err);
 }
 
+/* The other per-item checks (an empty sender text, fewer tokens than --positions) also read only
+ * the drawn items: an undrawn item with an empty sender text used to refuse the run; a drawn one
+ * is still refused, by name. */
+static void test_undrawn_empty_sender_does_not_refuse(void **state) {
+    (void)state;
+    if (!model) skip();
+    int reps[N_ITEMS] = {1, 1, 1, 1, 1, 1, 1, 1};
+    const char *task = write_task(reps);
+    char drawn[N_ITEMS], again[N_ITEMS], *err = NULL;
+    if (run_scan(task, 1, drawn, &err) != 0) fail_msg("scan: %s", err);
+    int undrawn = -1, first_drawn = -1;
+    for (int i = N_ITEMS - 1; i >= 0; i--) {
+        if (!drawn[i]) undrawn = i;
+        else first_drawn = i;
+    }
+    assert_true(undrawn >= 0 && first_drawn >= 0);
+    reps[undrawn] = -1;
+    task = write_task(reps);
+    free(err);
+    err = NULL;
+    if (run_scan(task, 1, again, &err) != 0) fail_msg("an undrawn item's empty sender refused the run: %s", err);
+    assert_memory_equal(again, drawn, N_ITEMS);
+    reps[undrawn] = 1, reps[first_drawn] = -1;
+    task = write_task(reps);
+    char args[4000], want[200];
+    snprintf(args, sizeof args,
+             "scan --sender '%s' --task '%s' --out '%s/empty' --items 4 --select-items 2 --layers 0 --threads 1",
+             model_path, task, lw_test_fresh_dir("drawn-scan"));
+    snprintf(want, sizeof want, "item i%d has an empty sender text", first_drawn);
+    char *why = lw_test_cli_refusal(args, -1, want);
+    if (why) fail_msg("%s", why);
+    free(err);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_undrawn_item_does_not_refuse),
+        cmocka_unit_test(test_undrawn_empty_sender_does_not_refuse),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }

@@ -53,9 +53,7 @@ static int piece_len(const lw_model *m, const char *text) {
  * length limit, so a cut answer would be scored silently (the race's check, here for the scan).
  * Only the items the scan draws (selection and held-out, lw_scan_split) are read: an item of the
  * task file that is never drawn cannot refuse the run. */
-static int check_answer_fits(const lw_task *pool, const lw_scan_params *p, const lw_scan_models *m) {
-    lw_task parts[2];
-    if (lw_scan_split(pool, p, parts) != 0) return -1;
+static int check_answer_fits(const lw_task parts[2], const lw_scan_models *m) {
     int ctx = lw_session_n_ctx(m->receiver), longest = 0, rc = 0;
     char which[256] = "";
     const char *split = "";
@@ -72,8 +70,6 @@ static int check_answer_fits(const lw_task *pool, const lw_scan_params *p, const
             }
         }
     int n_select = parts[0].n, n_held = parts[1].n, most = ctx - longest + 1; /* the last answer token is never fed back */
-    lw_task_free(&parts[0]);
-    lw_task_free(&parts[1]);
     if (rc != 0 || m->patch.answer_tokens <= most) return rc;
     if (most < 1)
         return lw_fail("--answer-tokens %d: item %s's ceiling prompt (demonstrations and query) is %d tokens, which "
@@ -110,16 +106,27 @@ static int check_models(const lw_task *pool, const lw_scan_params *p, const lw_s
             return lw_fail("scan: the sender is %d wide and the receiver %d; patching layer %d->%d across widths needs a "
                            "bridge", a.n_embd, b.n_embd, la, lb);
     }
-    int T = m->patch.pooled ? 1 : m->patch.positions;
-    for (int i = 0; i < pool->n; i++) {
-        const lw_task_item *it = &pool->items[i];
-        if (!*it->sender) return lw_fail("scan: item %s has an empty sender text (nothing to read)", it->id);
-        int ns = m->patch.pooled ? T : piece_len(ma, it->sender), nr = piece_len(mb, it->receiver);
-        if (ns < 0 || nr < 0) return lw_fail_prefix("scan: item %s: ", it->id);
-        if (ns < T) return lw_fail("scan: T = %d positions, but item %s's sender text has %d tokens", T, it->id, ns);
-        if (nr < T) return lw_fail("scan: T = %d positions, but item %s's receiver prompt has %d tokens", T, it->id, nr);
-    }
-    return check_answer_fits(pool, p, m);
+    /* only the items the scan draws are read: an undrawn item of the task file cannot refuse a run */
+    lw_task parts[2];
+    if (lw_scan_split(pool, p, parts) != 0) return -1;
+    int T = m->patch.pooled ? 1 : m->patch.positions, rc = 0;
+    for (int k = 0; rc == 0 && k < 2; k++)
+        for (int i = 0; rc == 0 && i < parts[k].n; i++) {
+            const lw_task_item *it = &parts[k].items[i];
+            if (!*it->sender) {
+                rc = lw_fail("scan: item %s has an empty sender text (nothing to read)", it->id);
+                break;
+            }
+            int ns = m->patch.pooled ? T : piece_len(ma, it->sender), nr = piece_len(mb, it->receiver);
+            if (ns < 0 || nr < 0) rc = lw_fail_prefix("scan: item %s: ", it->id);
+            else if (ns < T) rc = lw_fail("scan: T = %d positions, but item %s's sender text has %d tokens", T, it->id, ns);
+            else if (nr < T)
+                rc = lw_fail("scan: T = %d positions, but item %s's receiver prompt has %d tokens", T, it->id, nr);
+        }
+    if (rc == 0) rc = check_answer_fits(parts, m);
+    lw_task_free(&parts[0]);
+    lw_task_free(&parts[1]);
+    return rc;
 }
 
 int lw_scan_run(const lw_task *pool, const lw_scan_params *p, const lw_scan_models *m, lw_scan_result *out) {
