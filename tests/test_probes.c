@@ -279,6 +279,22 @@ static void test_chaining_exact_inverse(void **state) {
 
 /* ---------------------------------------------------------------- compositionality */
 
+/* The compositionality probe on a synthetic pair whose B = L x, through the exact bridge L. */
+static lw_probe_result compositionality_panel(lw_probe_embed_fn embed, void *user, const float *L, uint64_t seed,
+                                              int n_combos, int n_topsim) {
+    lw_bridge *b = exact_bridge(L, DA, DB, seed);
+    lw_probe_pair pair = {"A", "B", DA, DB, embed, user, b, NULL};
+    lw_probe_params p = lw_probe_default_params();
+    p.probes = LW_PROBE_COMPOSITIONALITY;
+    p.n_combos = n_combos;
+    p.n_topsim = n_topsim;
+    p.resamples = 300;
+    lw_probe_result r;
+    assert_int_equal(lw_probe_panel(&pair, &p, &r), 0);
+    lw_bridge_free(b);
+    return r;
+}
+
 static lw_probe_result run_compositionality(bool planted) {
     synth *s = calloc(1, sizeof *s);
     s->planted = planted;
@@ -286,16 +302,7 @@ static lw_probe_result run_compositionality(bool planted) {
     gaussian(22, &s->L[0][0], DB * DA);
     for (int r = 0; r < DB; r++)
         for (int k = 0; k < DA; k++) s->L[r][k] /= sqrtf(DA);
-    lw_bridge *b = exact_bridge(&s->L[0][0], DA, DB, 4);
-    lw_probe_pair pair = {"A", "B", DA, DB, synth_embed, s, b, NULL};
-    lw_probe_params p = lw_probe_default_params();
-    p.probes = LW_PROBE_COMPOSITIONALITY;
-    p.n_combos = 120;
-    p.n_topsim = 40;
-    p.resamples = 300;
-    lw_probe_result r;
-    assert_int_equal(lw_probe_panel(&pair, &p, &r), 0);
-    lw_bridge_free(b);
+    lw_probe_result r = compositionality_panel(synth_embed, s, &s->L[0][0], 4, 120, 40);
     free(s);
     return r;
 }
@@ -390,16 +397,7 @@ static lw_probe_result run_roles(bool order_aware) {
     gaussian(32, &s->R[0][0], 5 * DA);
     gaussian(33, &s->O[0][0], 5 * DA);
     gaussian(34, &s->L[0][0], DB * DA);
-    lw_bridge *b = exact_bridge(&s->L[0][0], DA, DB, 5);
-    lw_probe_pair pair = {"A", "B", DA, DB, roles_embed, s, b, NULL};
-    lw_probe_params p = lw_probe_default_params();
-    p.probes = LW_PROBE_COMPOSITIONALITY;
-    p.n_combos = 40;
-    p.n_topsim = 20;
-    p.resamples = 300;
-    lw_probe_result r;
-    assert_int_equal(lw_probe_panel(&pair, &p, &r), 0);
-    lw_bridge_free(b);
+    lw_probe_result r = compositionality_panel(roles_embed, s, &s->L[0][0], 5, 40, 20);
     free(s);
     return r;
 }

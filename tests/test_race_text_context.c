@@ -25,11 +25,8 @@ static char model_path[1200];
 
 static int setup(void **state) {
     (void)state;
-    const char *m = lw_test_shared_path("models/stories260K.gguf");
-    if (!m) return 0;
-    snprintf(model_path, sizeof model_path, "%s", m);
-    model = lw_model_load(model_path, lw_model_default_params());
-    return model ? 0 : -1;
+    model = lw_test_load_shared_model("models/stories260K.gguf", model_path, sizeof model_path);
+    return model || !lw_test_shared_path("models/stories260K.gguf") ? 0 : -1;
 }
 
 static int teardown(void **state) {
@@ -40,9 +37,7 @@ static int teardown(void **state) {
 
 /* Tokens of text with BOS, as the race's receiver reads a prompt without a chat template. */
 static int tokens(const char *text) {
-    int32_t *ids = NULL;
-    int n = lw_tokenize_alloc(model, text, true, &ids);
-    free(ids);
+    int n = lw_test_count_tokens(model, text);
     if (n < 0) fail_msg("tokenize: %s", lw_last_error());
     return n;
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/fileio.h"
+#include "latentwire/runtime.h"
 #include "latentwire/error.h"
 
 /* Set when a case could not run for want of ../shared or a fetched model: the process then
@@ -34,6 +35,20 @@ const char *lw_test_shared_dir(const char *what) {
     }
     snprintf(dir, sizeof dir, "%s", d);
     return dir;
+}
+
+struct lw_model *lw_test_load_shared_model(const char *rel, char *path, size_t n) {
+    const char *m = lw_test_shared_path(rel);
+    if (!m) return NULL;
+    snprintf(path, n, "%s", m);
+    return lw_model_load(path, lw_model_default_params());
+}
+
+int lw_test_count_tokens(const struct lw_model *m, const char *text) {
+    int32_t *ids = NULL;
+    int n = lw_tokenize_alloc(m, text, true, &ids);
+    free(ids);
+    return n;
 }
 
 const char *lw_test_shared_path(const char *rel) {

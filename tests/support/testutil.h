@@ -14,6 +14,14 @@ const char *lw_test_shared_dir(const char *what);
  * message if missing. Example: lw_test_shared_path("models/stories260K.gguf"). */
 const char *lw_test_shared_path(const char *rel);
 
+/* The toy model at rel in ../shared (e.g. "models/stories260K.gguf") loaded with default params,
+ * its path copied into path[n]; NULL when ../shared lacks it (reported as a skip by
+ * lw_test_shared_path) or it does not load. Free with lw_model_free. */
+struct lw_model;
+struct lw_model *lw_test_load_shared_model(const char *rel, char *path, size_t n);
+/* The tokens of text with BOS, as a receiver reads a prompt without a chat template; -1 on error. */
+int lw_test_count_tokens(const struct lw_model *m, const char *text);
+
 /* Exit status ctest reads as "skipped" (SKIP_RETURN_CODE): a test that cannot run says so. */
 #define LW_TEST_SKIP 77
 
