@@ -293,6 +293,91 @@ static void test_score_centered(void **state) {
     assert_true(out[NDCG] == 1 && out[NCOL + NDCG] == 1);
 }
 
+/* Equal bank rows must tie exactly, wherever they sit in the bank: sgemm's float similarity of
+ * a column depends on the kernel the column lands in, so without the exact rescoring near a
+ * relevant item's score a duplicate of the gold could land a rounding above or below it and
+ * the pessimistic rule would hold only by chance (it failed so on an AMD EPYC's OpenBLAS).
+ * Every query's gold has a twin elsewhere in the bank: top-1 0, MRR 1/2 for every query, raw
+ * and centred, whole-bank, blocked and gathered. */
+static void test_score_equal_rows_tie(void **state) {
+    (void)state;
+    enum { NQ = 40, NC = 203, D = 37 };
+    float *Q = malloc(sizeof(float) * NQ * D), *C = malloc(sizeof(float) * NC * D);
+    lw_rng r;
+    lw_rng_seed(&r, 11);
+    for (int i = 0; i < NQ * D; i++) Q[i] = (float)lw_rng_normal(&r);
+    for (int i = 0; i < NC * D; i++) C[i] = (float)lw_rng_normal(&r) + 3.0f; /* a shared offset: cosines near 1 */
+    int64_t rel_off[NQ + 1], cand_off[NQ + 1];
+    int32_t rel_ids[NQ], cand_ids[NQ * 3];
+    for (int q = 0; q < NQ; q++) {
+        int gold = 5 * q, twin = gold + 1 + q % 4; /* each pair in its own window of 5 rows */
+        memcpy(C + (size_t)twin * D, C + (size_t)gold * D, sizeof(float) * D);
+        for (int j = 0; j < D; j++) Q[q * D + j] = C[gold * D + j] + 0.5f * Q[q * D + j]; /* gold (and twin) first */
+        rel_off[q] = q, rel_ids[q] = gold;
+        cand_off[q] = 3 * q, cand_ids[3 * q] = twin, cand_ids[3 * q + 1] = gold, cand_ids[3 * q + 2] = (gold + NC / 2) % NC;
+    }
+    rel_off[NQ] = NQ, cand_off[NQ] = 3 * NQ;
+    lw_retrieval_task whole = {.n_queries = NQ, .rel_off = rel_off, .rel_ids = rel_ids};
+    lw_retrieval_task gathered = whole;
+    gathered.cand_off = cand_off, gathered.cand_ids = cand_ids;
+    double *out = malloc(sizeof(double) * NQ * NCOL);
+    for (int centre = 0; centre < 2; centre++)
+        for (int v = 0; v < 4; v++) {
+            lw_retrieval_params p = lw_retrieval_default_params();
+            p.center = centre;
+            const int blocks[] = {0, 1, 7, 0};
+            assert_int_equal(lw_retrieval_score_blocked(Q, C, NC, D, v == 3 ? &gathered : &whole, &p, out, blocks[v]), 0);
+            for (int q = 0; q < NQ; q++) {
+                if (out[q * NCOL + TOP1] != 0.0 || out[q * NCOL + MRR] != 0.5)
+                    fprintf(stderr, "centre %d variant %d query %d: top1 %g, mrr %g (want 0, 0.5)\n", centre, v, q,
+                            out[q * NCOL + TOP1], out[q * NCOL + MRR]);
+                assert_true(out[q * NCOL + TOP1] == 0.0 && out[q * NCOL + MRR] == 0.5);
+            }
+        }
+    free(out), free(Q), free(C);
+}
+
+/* Rows one float apart are ordered as their exact cosines order them (a long double reference
+ * here): a distractor one ulp closer to the query beats the gold, one ulp farther loses to it,
+ * where float similarities would often tie or swap them. */
+static void test_score_one_ulp_apart(void **state) {
+    (void)state;
+    enum { NQ = 64, D = 48, NC = 2 * NQ };
+    float *Q = malloc(sizeof(float) * NQ * D), *C = malloc(sizeof(float) * NC * D);
+    lw_rng r;
+    lw_rng_seed(&r, 12);
+    int64_t rel_off[NQ + 1];
+    int32_t rel_ids[NQ];
+    double want[NQ];
+    for (int q = 0; q < NQ; q++) {
+        float *g = C + (size_t)(2 * q) * D, *o = g + D, *x = Q + (size_t)q * D;
+        for (int j = 0; j < D; j++) g[j] = (float)lw_rng_normal(&r) + 4.0f, x[j] = g[j] + 0.1f * (float)lw_rng_normal(&r);
+        memcpy(o, g, sizeof(float) * D);
+        int j = q % D;
+        o[j] = nextafterf(g[j], (q & 1) ? INFINITY : -INFINITY);
+        long double cg = 0, co = 0, gg = 0, oo = 0, xx = 0;
+        for (int k = 0; k < D; k++)
+            cg += (long double)x[k] * g[k], co += (long double)x[k] * o[k], gg += (long double)g[k] * g[k],
+                oo += (long double)o[k] * o[k], xx += (long double)x[k] * x[k];
+        long double sg = cg / sqrtl(gg * xx), so = co / sqrtl(oo * xx);
+        assert_true(sg != so);
+        want[q] = sg > so ? 1.0 : 0.0;
+        rel_off[q] = q, rel_ids[q] = 2 * q;
+    }
+    rel_off[NQ] = NQ;
+    lw_retrieval_task t = {.n_queries = NQ, .rel_off = rel_off, .rel_ids = rel_ids};
+    double *out = malloc(sizeof(double) * NQ * NCOL);
+    assert_int_equal(lw_retrieval_score(Q, C, NC, D, &t, NULL, out), 0);
+    int wins = 0;
+    for (int q = 0; q < NQ; q++) {
+        wins += want[q] == 1.0;
+        if (out[q * NCOL + TOP1] != want[q]) fprintf(stderr, "query %d: top1 %g, want %g\n", q, out[q * NCOL + TOP1], want[q]);
+        assert_true(out[q * NCOL + TOP1] == want[q]);
+    }
+    assert_true(wins > 0 && wins < NQ); /* both directions occur */
+    free(out), free(Q), free(C);
+}
+
 static void test_score_collapsed(void **state) {
     (void)state;
     /* Every row is a power-of-two multiple of (1,1,1,1): every cosine is exactly 1, so the
@@ -820,6 +905,8 @@ int main(void) {
         cmocka_unit_test(test_metrics_vs_naive_ties),
         cmocka_unit_test(test_score_hand),
         cmocka_unit_test(test_score_centered),
+        cmocka_unit_test(test_score_equal_rows_tie),
+        cmocka_unit_test(test_score_one_ulp_apart),
         cmocka_unit_test(test_score_collapsed),
         cmocka_unit_test(test_score_vs_naive),
         cmocka_unit_test(test_score_bad_input),

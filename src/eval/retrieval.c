@@ -1,6 +1,7 @@
 /* Retrieval scoring: cosine similarities by sgemm in bounded query blocks, the pessimistic
  * tie rule, and the per-query metrics (top-1, recall@k, MRR@10, graded NDCG@10). */
 #include <cblas.h>
+#include <float.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -131,8 +132,8 @@ static inline double gain(lw_ndcg_gain kind, float g) {
     return kind == LW_NDCG_GAIN_EXP ? expm1((double)g * 0.69314718055994530942) : (double)g;
 }
 
-/* One query's candidates: score of candidate j (j < n) is d[j] (double, NaN = -inf) or f[j]
- * (float, finite: similarities from validated rows); its id is ids[j] (NULL: j). */
+/* One query's candidates: score of candidate j (j < n) is d[j] (NaN = -inf), or f[j] (float
+ * similarities before refine_near_ties makes them d); its id is ids[j] (NULL: j). */
 typedef struct {
     const double *d;
     const float *f;
@@ -140,31 +141,23 @@ typedef struct {
     int64_t n;
 } cand_scores;
 
-static inline double score_at(const cand_scores *cs, int64_t j) {
-    return cs->d ? clean_score(cs->d[j]) : (double)cs->f[j];
-}
-
 /* cnt[t] = number of candidates with score >= thr[t], for thr sorted descending. A few
  * thresholds: one branch-free pass each; many: one pass with a binary search per candidate. */
 static void count_at_least(const cand_scores *cs, const rel_item *thr, int f, int64_t *cnt) {
     const int64_t n = cs->n;
+    const double *x = cs->d;
     if (f <= 16) {
         for (int t = 0; t < f; t++) {
             int64_t c = 0;
-            if (cs->f) {
-                const float *x = cs->f, th = (float)thr[t].score; /* exact: the threshold came from f */
-                for (int64_t j = 0; j < n; j++) c += x[j] >= th;
-            } else {
-                const double *x = cs->d, th = thr[t].score;
-                for (int64_t j = 0; j < n; j++) c += clean_score(x[j]) >= th;
-            }
+            const double th = thr[t].score;
+            for (int64_t j = 0; j < n; j++) c += clean_score(x[j]) >= th;
             cnt[t] = c;
         }
         return;
     }
     for (int t = 0; t <= f; t++) cnt[t] = 0;
     for (int64_t j = 0; j < n; j++) {
-        double s = score_at(cs, j);
+        double s = clean_score(x[j]);
         int lo = 0, hi = f; /* first t with thr[t] <= s: s counts for t and every later one */
         while (lo < hi) {
             int mid = lo + (hi - lo) / 2;
@@ -199,14 +192,14 @@ static void metrics_core(const cand_scores *cs, const int32_t *rel_ids, const fl
     if (!cs->ids) {
         for (int i = 0; i < m; i++)
             if (rel[i].id >= 0 && rel[i].id < cs->n) {
-                rel[i].score = score_at(cs, rel[i].id);
+                rel[i].score = clean_score(cs->d[rel[i].id]);
                 rel[i].found = true;
             }
     } else {
         for (int64_t j = 0; j < cs->n; j++) {
             int r = find_rel(rel, m, cs->ids[j]);
             if (r >= 0) {
-                rel[r].score = score_at(cs, j);
+                rel[r].score = clean_score(cs->d[j]);
                 rel[r].found = true;
             }
         }
@@ -381,30 +374,102 @@ int lw_retrieval_auto_block_rows(int32_t nq, int32_t nc, int d) {
     return bq < 1 ? 1 : (int)bq;
 }
 
-/* Scores with the bank's mean (accumulated in double) subtracted from copies of Q and C. */
-static int score_centered(const float *Q, const float *C, int32_t nc, int d, const lw_retrieval_task *task,
-                          const lw_retrieval_params *p, double *out, int block_rows) {
-    int32_t nq = task->n_queries;
-    double *mu = calloc((size_t)d, sizeof *mu);
-    float *Qc = malloc(sizeof(float) * (size_t)nq * d), *Cc = malloc(sizeof(float) * (size_t)nc * d);
-    int rc = 0;
-    if (!mu || !Qc || !Cc) {
-        rc = lw_fail(FN ": out of memory centring %d candidates and %d queries of width %d", nc, nq, d);
-        goto done;
+/* The scoring context of one call: the rows, the bank's mean when centring (NULL: raw
+ * cosine) and the half-width of the band around a relevant item's score inside which
+ * candidates are rescored exactly. */
+typedef struct {
+    const float *Q, *C;
+    const double *mu;
+    int d;
+    float band;
+} bank;
+
+/* Cosine of query q and bank row c in double, in one fixed order: rows with equal floats get
+ * equal scores whatever BLAS kernel computed their float similarity. */
+static double exact_cosine(const bank *b, int32_t q, int32_t c) {
+    const float *x = b->Q + (size_t)q * (size_t)b->d, *y = b->C + (size_t)c * (size_t)b->d;
+    double xy = 0, xx = 0, yy = 0;
+    for (int j = 0; j < b->d; j++) {
+        double u = x[j], v = y[j];
+        if (b->mu) u -= b->mu[j], v -= b->mu[j];
+        xy += u * v, xx += u * u, yy += v * v;
     }
-    for (int32_t i = 0; i < nc; i++)
-        for (int j = 0; j < d; j++) mu[j] += C[(size_t)i * d + j];
-    for (int j = 0; j < d; j++) mu[j] /= nc;
-    for (int32_t i = 0; i < nc; i++)
-        for (int j = 0; j < d; j++) Cc[(size_t)i * d + j] = (float)(C[(size_t)i * d + j] - mu[j]);
-    for (int32_t i = 0; i < nq; i++)
-        for (int j = 0; j < d; j++) Qc[(size_t)i * d + j] = (float)(Q[(size_t)i * d + j] - mu[j]);
-    lw_retrieval_params plain = *p;
-    plain.center = false;
-    rc = lw_retrieval_score_blocked(Qc, Cc, nc, d, task, &plain, out, block_rows);
-done:
-    free(mu), free(Qc), free(Cc);
-    return rc;
+    return xy / (sqrt(xx) * sqrt(yy));
+}
+
+static int cmp_int32(const void *pa, const void *pb) {
+    int32_t a = *(const int32_t *)pa, b = *(const int32_t *)pb;
+    return (a > b) - (a < b);
+}
+
+static int cmp_float(const void *pa, const void *pb) {
+    float a = *(const float *)pa, b = *(const float *)pb;
+    return (a > b) - (a < b);
+}
+
+/* sgemm's float similarities are within b->band / 2 of the exact cosine, but which side they
+ * fall on depends on the kernel a column lands in (machine, BLAS build, position in the
+ * bank), so two equal rows can get different floats and a tie that the pessimistic rule must
+ * count becomes a coin flip. Every candidate within b->band of some relevant item's float
+ * score (the relevant items themselves included) is rescored exactly; candidates outside
+ * every band keep their float score, whose order against each relevant item is already
+ * right. sd[n] gets the scores; rel_sorted and band_buf have room for n_rel items. */
+static void refine_near_ties(const bank *b, int32_t q, const cand_scores *cs, const int32_t *rel_ids, int n_rel,
+                             int32_t *rel_sorted, float *band_buf, double *sd) {
+    const int64_t n = cs->n;
+    int m = 0;
+    if (!cs->ids) {
+        for (int i = 0; i < n_rel; i++)
+            if (rel_ids[i] >= 0 && rel_ids[i] < n) band_buf[m++] = cs->f[rel_ids[i]];
+    } else {
+        memcpy(rel_sorted, rel_ids, sizeof *rel_sorted * (size_t)n_rel);
+        qsort(rel_sorted, (size_t)n_rel, sizeof *rel_sorted, cmp_int32);
+        for (int64_t j = 0; j < n; j++)
+            if (bsearch(&cs->ids[j], rel_sorted, (size_t)n_rel, sizeof *rel_sorted, cmp_int32)) band_buf[m++] = cs->f[j];
+    }
+    qsort(band_buf, (size_t)m, sizeof *band_buf, cmp_float);
+    const float lo_all = m ? band_buf[0] - b->band : 0, hi_all = m ? band_buf[m - 1] + b->band : -1;
+    for (int64_t j = 0; j < n; j++) {
+        float s = cs->f[j];
+        sd[j] = s;
+        if (s < lo_all || s > hi_all) continue; /* most candidates: outside every band */
+        int lo = 0, hi = m; /* first relevant score >= s; the nearest is it or the one before */
+        while (lo < hi) {
+            int mid = lo + (hi - lo) / 2;
+            if (band_buf[mid] < s) lo = mid + 1;
+            else hi = mid;
+        }
+        bool near = (lo < m && band_buf[lo] - s <= b->band) || (lo > 0 && s - band_buf[lo - 1] <= b->band);
+        if (near) sd[j] = exact_cosine(b, q, cs->ids ? cs->ids[j] : (int32_t)j);
+    }
+}
+
+/* 1 / norm of each row of X minus mu (mu NULL: of X), after the finiteness checks. */
+static int inv_norms(const float *X, int64_t n, int d, const double *mu, const char *what, float *inv) {
+    if (lw_eval_row_inv_norms(X, n, d, what, inv)) return -1;
+    if (!mu) return 0;
+    for (int64_t i = 0; i < n; i++) {
+        const float *x = X + (size_t)i * (size_t)d;
+        double ss = 0;
+        for (int j = 0; j < d; j++) ss += (x[j] - mu[j]) * (x[j] - mu[j]);
+        if (!(ss > 0) || !isfinite(1.0 / sqrt(ss)))
+            return lw_fail("%s row %lld has norm %g after centring (it equals the bank's mean)", what, (long long)i,
+                           sqrt(ss));
+        inv[i] = (float)(1.0 / sqrt(ss));
+    }
+    return 0;
+}
+
+/* rows [r0, r0 + n) of C into dst, minus mu when centring (the copies sgemm reads). */
+static void copy_rows(const bank *b, const int32_t *ids, int64_t r0, int n, float *dst) {
+    for (int t = 0; t < n; t++) {
+        int64_t r = ids ? ids[r0 + t] : r0 + t;
+        const float *src = b->C + (size_t)r * (size_t)b->d;
+        float *o = dst + (size_t)t * (size_t)b->d;
+        if (!b->mu) memcpy(o, src, sizeof(float) * (size_t)b->d);
+        else
+            for (int j = 0; j < b->d; j++) o[j] = (float)(src[j] - b->mu[j]);
+    }
 }
 
 int lw_retrieval_score_blocked(const float *Q, const float *C, int32_t nc, int d, const lw_retrieval_task *task,
@@ -419,7 +484,6 @@ int lw_retrieval_score_blocked(const float *Q, const float *C, int32_t nc, int d
     if (!Q || !C || !out) return lw_fail(FN ": %s is NULL", !Q ? "Q" : !C ? "C" : "out");
     if (nc < 1) return lw_fail(FN ": nc = %d, need at least one candidate", nc);
     if (d < 1) return lw_fail(FN ": d = %d, need at least one dimension", d);
-    if (p->center) return score_centered(Q, C, nc, d, task, p, out, block_rows);
     int32_t max_rel = 0;
     int64_t max_cand = 0;
     if (validate_task(task, nc, &max_rel, &max_cand)) return -1;
@@ -428,40 +492,61 @@ int lw_retrieval_score_blocked(const float *Q, const float *C, int32_t nc, int d
     const int32_t *cand_ids = task->cand_ids;
     const int64_t *cand_off = task->cand_off;
     /* Whole-bank sgemm unless the candidate lists are sparse enough that gathering their rows
-     * is cheaper (fewer than 1/16 of the query x bank pairs). */
+     * is cheaper (fewer than 1/16 of the query x bank pairs). With centring the bank is
+     * centred a chunk at a time, never copied whole. */
     bool full = !cand_off || (cand_off[nq] - cand_off[0]) * 16 >= (int64_t)nq * nc;
-    size_t bq = 1, gather_rows = 1;
+    size_t bq = 1, gather_rows = GATHER_BYTES / (sizeof(float) * (size_t)d);
+    if (gather_rows < 1) gather_rows = 1;
     if (full) {
         bq = block_rows > 0 ? min_sz((size_t)block_rows, (size_t)nq) : (size_t)lw_retrieval_auto_block_rows(nq, nc, d);
+        gather_rows = min_sz(gather_rows, (size_t)nc);
     } else {
-        gather_rows = GATHER_BYTES / (sizeof(float) * (size_t)d);
         gather_rows = min_sz(gather_rows, (size_t)max_cand);
-        if (gather_rows < 1) gather_rows = 1;
     }
-
+    /* |float cosine - exact| <= (d + 4) u (u = FLT_EPSILON / 2): the dot's accumulation bound
+     * gamma_d (any order, FMA or not) plus the roundings of the normalizations; a band of
+     * twice that, with slack, holds every pair whose order the floats may get wrong. */
+    bank bk = {.Q = Q, .C = C, .d = d, .band = (float)(d + 8) * FLT_EPSILON};
+    double *mu = p->center ? calloc((size_t)d, sizeof *mu) : NULL;
     float *inv_q = malloc(sizeof(float) * (size_t)nq), *inv_c = malloc(sizeof(float) * (size_t)nc);
     float *qn = malloc(sizeof(float) * bq * (size_t)d);
     float *sim = malloc(sizeof(float) * (full ? bq * (size_t)nc : gather_rows));
-    float *gath = full ? NULL : malloc(sizeof(float) * gather_rows * (size_t)d);
+    float *gath = (!full || mu) ? malloc(sizeof(float) * gather_rows * (size_t)d) : NULL;
     float *sf = malloc(sizeof(float) * (size_t)max_cand);
+    double *sd = malloc(sizeof(double) * (size_t)max_cand);
+    float *band_buf = malloc(sizeof(float) * (size_t)max_rel);
+    int32_t *rel_sorted = malloc(sizeof(int32_t) * (size_t)max_rel);
     scratch sc = {0};
     int rc = -1;
-    if (!inv_q || !inv_c || !qn || !sim || (!full && !gath) || !sf || scratch_reserve(&sc, max_rel)) {
+    if ((p->center && !mu) || !inv_q || !inv_c || !qn || !sim || ((!full || mu) && !gath) || !sf || !sd ||
+        !band_buf || !rel_sorted || scratch_reserve(&sc, max_rel)) {
         lw_fail(FN ": out of memory (%d queries x %d candidates, d = %d)", nq, nc, d);
         goto done;
     }
-    if (lw_eval_row_inv_norms(Q, nq, d, FN ": Q (queries)", inv_q)) goto done;
-    if (lw_eval_row_inv_norms(C, nc, d, FN ": C (candidates)", inv_c)) goto done;
+    if (mu) { /* the bank's mean, accumulated in double; no labels used */
+        for (int32_t i = 0; i < nc; i++)
+            for (int j = 0; j < d; j++) mu[j] += C[(size_t)i * d + j];
+        for (int j = 0; j < d; j++) mu[j] /= nc;
+        bk.mu = mu;
+    }
+    if (inv_norms(Q, nq, d, mu, FN ": Q (queries)", inv_q)) goto done;
+    if (inv_norms(C, nc, d, mu, FN ": C (candidates)", inv_c)) goto done;
 
     for (int32_t q0 = 0; q0 < nq; q0 += (int32_t)bq) {
         int32_t m = (int32_t)min_sz(bq, (size_t)(nq - q0));
         for (int32_t i = 0; i < m; i++) {
             const float *src = Q + (size_t)(q0 + i) * (size_t)d;
             float *dst = qn + (size_t)i * (size_t)d, s = inv_q[q0 + i];
-            for (int j = 0; j < d; j++) dst[j] = src[j] * s;
+            for (int j = 0; j < d; j++) dst[j] = (float)((mu ? src[j] - mu[j] : src[j]) * s);
         }
-        if (full)
+        if (full && !mu)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, nc, d, 1.0f, qn, d, C, d, 0.0f, sim, nc);
+        else if (full)
+            for (int32_t c0 = 0; c0 < nc; c0 += (int32_t)gather_rows) {
+                int g = (int)min_sz(gather_rows, (size_t)(nc - c0));
+                copy_rows(&bk, NULL, c0, g, gath);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, g, d, 1.0f, qn, d, gath, d, 0.0f, sim + c0, nc);
+            }
         for (int32_t i = 0; i < m; i++) {
             int32_t q = q0 + i;
             const int32_t *ids = cand_off ? cand_ids + cand_off[q] : NULL;
@@ -479,27 +564,32 @@ int lw_retrieval_score_blocked(const float *Q, const float *C, int32_t nc, int d
                 const float *qrow = qn + (size_t)i * (size_t)d;
                 for (int64_t t0 = 0; t0 < n; t0 += (int64_t)gather_rows) {
                     int g = (int)min_sz(gather_rows, (size_t)(n - t0));
-                    for (int t = 0; t < g; t++)
-                        memcpy(gath + (size_t)t * (size_t)d, C + (size_t)ids[t0 + t] * (size_t)d,
-                               sizeof(float) * (size_t)d);
+                    copy_rows(&bk, ids, t0, g, gath);
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 1, g, d, 1.0f, qrow, d, gath, d, 0.0f, sim,
                                 g);
                     for (int t = 0; t < g; t++) sf[t0 + t] = sim[t] * inv_c[ids[t0 + t]];
                 }
             }
             int64_t ra = task->rel_off[q];
-            metrics_core(&cs, task->rel_ids + ra, task->rel_grade ? task->rel_grade + ra : NULL,
-                         (int)(task->rel_off[q + 1] - ra), p, out + (size_t)q * (size_t)n_metrics, &sc);
+            int n_rel = (int)(task->rel_off[q + 1] - ra);
+            refine_near_ties(&bk, q, &cs, task->rel_ids + ra, n_rel, rel_sorted, band_buf, sd);
+            cand_scores exact = {.d = sd, .ids = ids, .n = n};
+            metrics_core(&exact, task->rel_ids + ra, task->rel_grade ? task->rel_grade + ra : NULL, n_rel, p,
+                         out + (size_t)q * (size_t)n_metrics, &sc);
         }
     }
     rc = 0;
 done:
+    free(mu);
     free(inv_q);
     free(inv_c);
     free(qn);
     free(sim);
     free(gath);
     free(sf);
+    free(sd);
+    free(band_buf);
+    free(rel_sorted);
     scratch_free(&sc);
     return rc;
 }
