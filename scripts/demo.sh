@@ -45,7 +45,7 @@ for m in gemma-3-270m smollm2-135m-instruct; do
   "$cli" extract --model "$cache/$m.gguf" --layers embed,all --pool mean --input "$ptb" \
     --out "$out/$m.ptb.safetensors" --resume
   echo "$m: extract took $((SECONDS - start)) s"
-  "$cli" inspect "$out/$m.ptb.safetensors" | grep -v "meta latentwire" | head -8
+  "$cli" inspect "$out/$m.ptb.safetensors" | grep -v "meta latentwire" | sed -n 1,8p  # sed reads to the end: head would close the pipe early and pipefail would stop the demo (exit 141)
 done
 echo "sample, SmolLM2 in its chat template:"
 "$cli" generate --model "$smol" --chat --prompt "Name three colors." --max-tokens 24
