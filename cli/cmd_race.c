@@ -180,6 +180,8 @@ static json_t *settings_json(const opts *o, lw_model *ms, lw_model *mr, const lw
                      (json_int_t)o->seed);
     if (o->plan_sha[0]) json_object_set_new(s, "plan_sha256", json_string(o->plan_sha));
     if (o->cipher_steps) json_object_set_new(s, "--cipher-steps", json_integer(o->cipher_steps));
+    const lw_model *models[2] = {ms, mr};
+    lw_json_settings_gpu_layers(s, models, 2);
     return s;
 }
 

@@ -160,6 +160,8 @@ int cmd_race_retrieval(int argc, char **argv) {
     json_object_set_new(settings, "--model", lw_json_text(sha ? sha : o.model));
     json_object_set_new(settings, "--passages", lw_json_text(o.passages));
     json_object_set_new(settings, "--field", lw_json_text(o.field));
+    const lw_model *models[1] = {m};
+    lw_json_settings_gpu_layers(settings, models, 1);
     settings_text = json_dumps(settings, JSON_COMPACT);
     json_decref(settings);
     if (!settings_text) {

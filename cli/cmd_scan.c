@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "latentwire/json.h"
 #include "latentwire/error.h"
 #include "latentwire/files.h"
 #include "latentwire/scan.h"
@@ -172,6 +173,8 @@ static json_t *settings(const opts *o, lw_model *ma, lw_model *mb) {
     json_object_set_new(s, "--chat", json_boolean(o->chat));
     json_object_set_new(s, "--seed", json_integer((json_int_t)o->seed));
     json_object_set_new(s, "--bridge", bridges);
+    const lw_model *models[2] = {ma, mb};
+    lw_json_settings_gpu_layers(s, models, 2);
     return s;
 }
 

@@ -372,6 +372,11 @@ static void test_retrieval_resume(void **state) {
     snprintf(args, sizeof args, "%s --n 9 --resume", base);
     char *why = lw_test_cli_refusal(args, -1, "passages");
     if (why) fail_msg("%s", why);
+    /* layers offloaded to a GPU change the numbers: a run asking for them is another run
+     * (requested even where no GPU backend is built, as here) */
+    snprintf(args, sizeof args, "%s --n 10 --resume --gpu-layers 3", base);
+    why = lw_test_cli_refusal(args, -1, "--gpu-layers");
+    if (why) fail_msg("%s", why);
     doctor_partial(partial, "zlib", 512, 7);
     snprintf(args, sizeof args, "%s --n 10 --resume", base);
     why = lw_test_cli_refusal(args, -1, "top-1 out of [0, 1]");

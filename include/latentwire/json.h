@@ -19,6 +19,14 @@ int lw_json_save(const char *path, const json_t *root);
  * is "". New reference. */
 json_t *lw_json_text(const char *s);
 
+typedef struct lw_model lw_model; /* latentwire/runtime.h */
+
+/* Adds "--gpu-layers" to a resumable run's settings fingerprint when any of the n models was
+ * loaded with layers offloaded ([n values], one per model): a GPU backend's kernels round
+ * differently, so records made on it must not be resumed as a CPU run's, nor the reverse. A
+ * CPU-only run adds nothing, so its fingerprint is the one earlier runs recorded. */
+void lw_json_settings_gpu_layers(json_t *settings, const lw_model *const *models, int n);
+
 /* jansson's parse error as a user reads it: its messages name jansson's own flags
  * ("\\u0000 is not allowed without JSON_ALLOW_NUL"); those are said in plain words. */
 const char *lw_json_error_text(const json_error_t *err);

@@ -1,4 +1,5 @@
 /* Generated text as a JSON string (lw_json_text in latentwire/json.h). */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,4 +14,17 @@ json_t *lw_json_text(const char *s) {
     json_t *j = json_string(clean);
     free(clean);
     return j;
+}
+
+void lw_json_settings_gpu_layers(json_t *settings, const lw_model *const *models, int n) {
+    json_t *a = json_array();
+    bool any = false;
+    for (int i = 0; i < n; i++) {
+        lw_model_info info;
+        lw_model_get_info(models[i], &info);
+        any |= info.n_gpu_layers != 0;
+        json_array_append_new(a, json_integer(info.n_gpu_layers));
+    }
+    if (any) json_object_set_new(settings, "--gpu-layers", a);
+    else json_decref(a);
 }

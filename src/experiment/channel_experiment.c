@@ -496,6 +496,8 @@ static json_t *settings_json(const runner *R) {
     json_object_set_new(s, "--onehot", json_real(o->onehot));
     json_object_set_new(s, "--chat", json_boolean(o->chat));
     json_object_set_new(s, "--seed", json_integer((json_int_t)o->seed));
+    const lw_model *models[2] = {lw_session_model(e->sa), lw_session_model(e->sb)};
+    lw_json_settings_gpu_layers(s, models, 2);
     return s;
 }
 
