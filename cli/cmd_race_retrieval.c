@@ -28,6 +28,8 @@ static const char *USAGE =
     "  --budgets LIST       bits (default 16,32,64,128,256,512,1024,2048,4096,8192)\n"
     "  --threshold P        pass threshold on the lower bound (default 0.85)\n"
     "  --field F  --seed N (1)  --threads N\n"
+    "  --memo-mib N         keep at most N MiB of decoded texts' activations for reuse (default 1024; the output\n"
+    "                       does not depend on it, only the time)\n"
     "  --resume             keep the rows (codec, budget) DIR/retrieval.partial already holds from a run with the\n"
     "                       same settings; without it a run starts over\n"
     "  Outputs: DIR/retrieval.json (every row with its CI and n), DIR/retrieval.csv; DIR/retrieval.partial gets\n"
@@ -36,6 +38,7 @@ static const char *USAGE =
 typedef struct {
     const char *model, *passages, *out, *codecs, *budgets, *field, *layer;
     int n, calib, threads;
+    long memo_mib;
     bool resume;
     double threshold;
     uint64_t seed;
@@ -44,7 +47,7 @@ typedef struct {
 static int parse_opts(int argc, char **argv, opts *o) {
     *o = (opts){.codecs = "topk,pcaq,token-sparse,sae,pq,zlib,brotli,brotli-dict,zstd,zstd-dict,truncate,lm-arith",
                 .budgets = "16,32,64,128,256,512,1024,2048,4096,8192", .field = "text", .layer = "mid", .n = 1000,
-                .calib = 200, .threshold = 0.85, .seed = 1};
+                .calib = 200, .threshold = 0.85, .seed = 1, .memo_mib = 1024};
     if (cli_wants_help(argc, argv)) return fputs(USAGE, stdout), 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -65,6 +68,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "--n") && cli_parse_int(v, 1, 1000000, &n)) o->n = (int)n, i++;
         else if (!strcmp(a, "--calib") && cli_parse_int(v, 1, 1000000, &n)) o->calib = (int)n, i++;
         else if (!strcmp(a, "--seed") && cli_parse_int(v, 0, 1L << 62, &n)) o->seed = (uint64_t)n, i++;
+        else if (!strcmp(a, "--memo-mib") && cli_parse_int(v, 0, 1L << 40, &n)) o->memo_mib = n, i++;
         else if (!strcmp(a, "--threads") && cli_parse_int(v, 1, CLI_MAX_THREADS, &n)) o->threads = (int)n, i++;
         else if (!strcmp(a, "--threshold") && cli_parse_real(v, 0, false, 1, false, &f)) o->threshold = f, i++;
         else return cli_option_error("race retrieval", USAGE, a, v);
@@ -150,6 +154,7 @@ int cmd_race_retrieval(int argc, char **argv) {
     p.threshold = o.threshold;
     p.seed = o.seed;
     p.on_progress = progress;
+    p.memo_bytes = (int64_t)o.memo_mib << 20;
     char records[4096];
     snprintf(records, sizeof records, "%s/retrieval.partial", o.out);
     const char *sha = lw_model_sha256(m);

@@ -257,6 +257,8 @@ static void test_end_to_end(void **state) {
     }
 }
 
+static json_t *retrieval_row(json_t *r, const char *codec, int budget);
+
 static void test_retrieval_cli(void **state) {
     (void)state;
     const char *gemma = lw_test_real_model("gemma-3-270m"), *ptb = lw_test_shared_path("data/ptb/ptb.test.txt");
@@ -299,6 +301,23 @@ static void test_retrieval_cli(void **state) {
         assert_true(json_number_value(json_object_get(row, "payload_bits_max")) <=
                     json_number_value(json_object_get(row, "budget_bits")));
     }
+    /* the memo of decoded texts' activations, bounded to nothing beyond the passages (every
+     * row trims what the rows before it added), changes no number */
+    const char *dir0 = lw_test_fresh_dir("retrieval_memo0");
+    snprintf(args, sizeof args,
+             "race retrieval --model %s --passages %s --n 12 --calib 6 --codecs zlib,topk,truncate --budgets 64,512 "
+             "--threads 2 --memo-mib 0 --out %s",
+             g, p, dir0);
+    if (!run_or_skip(args)) return;
+    json_t *r0 = load_json(lw_test_join(dir0, "retrieval.json"));
+    const char *const codecs[] = {"zlib", "topk"};
+    for (int c = 0; c < 2; c++)
+        for (int b = 64; b <= 512; b *= 8) {
+            json_t *x = retrieval_row(r, codecs[c], b), *y = retrieval_row(r0, codecs[c], b);
+            assert_non_null(x), assert_non_null(y);
+            assert_true(json_equal(x, y));
+        }
+    json_decref(r0);
     json_decref(r);
 }
 

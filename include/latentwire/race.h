@@ -220,6 +220,11 @@ typedef struct {
     const char *records_path;
     const char *settings_json;
     bool resume;
+    /* Each distinct text goes through the model once: its activation is kept for reuse by later
+     * codecs and budgets, up to this many bytes of activations (default 1 GiB); past it the
+     * decodings kept are dropped, the scored passages' own always stay. The output does not
+     * depend on it. */
+    int64_t memo_bytes;
 } lw_codec_retrieval_params;
 
 lw_codec_retrieval_params lw_codec_retrieval_default_params(void);

@@ -25,6 +25,7 @@ lw_codec_retrieval_params lw_codec_retrieval_default_params(void) {
     p.threshold = 0.85;
     p.level = 0.95;
     p.seed = 1;
+    p.memo_bytes = (int64_t)1 << 30;
     return p;
 }
 
@@ -145,6 +146,20 @@ static int memo_row(act_memo *m, const char *text) {
     return m->n++;
 }
 
+/* Keeps the memo within cap bytes of activations before n_more texts are added: past it,
+ * every text after the first n_keep (the scored passages, which lossless codecs decode to at
+ * every budget) is dropped. A lossy decoding rarely recurs beyond its own row, so this loses
+ * little reuse; without a bound a large corpus at many budgets would hold every decoding. */
+static int memo_trim(act_memo *m, int n_keep, int64_t n_more, int64_t cap) {
+    if (((int64_t)m->n + n_more) * m->d * (int64_t)sizeof(float) <= cap || m->n <= n_keep) return 0;
+    for (int i = n_keep; i < m->n; i++) free(m->texts[i]);
+    m->n = n_keep;
+    lw_strmap_free(&m->map);
+    for (int i = 0; i < n_keep; i++)
+        if (lw_strmap_put(&m->map, m->texts[i], i) == -1) return lw_fail("codec retrieval: out of memory");
+    return 0;
+}
+
 typedef struct {
     lw_session *s;
     int layer, d;
@@ -165,6 +180,7 @@ static int pooled(rt *t, const char *const *texts, int n, float *out, bool *ok) 
  * each distinct text through the model once per run. */
 static int memo_activations(rt *t, char *const *texts, const int *at, int n) {
     act_memo *m = &t->memo;
+    if (memo_trim(m, t->n, n, t->p->memo_bytes) != 0) return -1;
     int first_new = m->n;
     int *row = malloc(sizeof *row * (size_t)(n ? n : 1));
     if (!row) return lw_fail("codec retrieval: out of memory");
