@@ -298,6 +298,69 @@ static void test_corpus_jsonl(void **state) {
     lw_corpus_free(&c);
 }
 
+/* ---------------------------------------------------------------- each line ---- */
+
+typedef struct {
+    char got[8][32];
+    int64_t no[8];
+    int n, stop_after;
+} lines_seen;
+
+static int see_line(void *ud, char *line, size_t len, int64_t line_no) {
+    lines_seen *l = ud;
+    assert_int_equal(strlen(line), len); /* NUL-terminated at len */
+    snprintf(l->got[l->n], sizeof l->got[0], "%s", line);
+    l->no[l->n++] = line_no;
+    return l->stop_after && l->n == l->stop_after ? 1 : 0;
+}
+
+static int fail_on_second(void *ud, char *line, size_t len, int64_t line_no) {
+    (void)ud, (void)line, (void)len;
+    return line_no == 2 ? lw_fail("second line refused") : 0;
+}
+
+/* The one line reader of the text formats (corpus, task, GSM8K, MRPC): line ends and the first
+ * line's byte-order mark taken off, blank lines passed on, early stop, the caller's error and
+ * a line over the bound each kept apart. */
+static void test_each_line(void **state) {
+    (void)state;
+    const char *dir = lw_test_fresh_dir("each_line");
+    char *path = lw_test_join(dir, "lines.txt");
+    WRITE_LIT(path, "\xEF\xBB\xBF" "one\r\n\ntwo\r\r\nthree");
+    lines_seen l = {0};
+    int64_t n = -1;
+    assert_int_equal(lw_each_line(path, see_line, &l, &n), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(l.n, 4);
+    assert_string_equal(l.got[0], "one");
+    assert_string_equal(l.got[1], "");
+    assert_string_equal(l.got[2], "two");
+    assert_string_equal(l.got[3], "three"); /* no final newline */
+    assert_true(l.no[0] == 1 && l.no[3] == 4);
+    lines_seen early = {.stop_after = 2};
+    assert_int_equal(lw_each_line(path, see_line, &early, &n), 0);
+    assert_int_equal(early.n, 2);
+    assert_int_equal(n, 2);
+    assert_int_equal(lw_each_line(path, fail_on_second, NULL, NULL), -1);
+    assert_string_equal(lw_last_error(), "second line refused");
+    /* a line over LW_MAX_LINE_BYTES: the error names the file and the line */
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    fputs("short\n", fp);
+    for (size_t i = 0; i <= LW_MAX_LINE_BYTES; i++) fputc('x', fp);
+    fputc('\n', fp);
+    assert_int_equal(fclose(fp), 0);
+    lines_seen big = {0};
+    assert_int_equal(lw_each_line(path, see_line, &big, NULL), -1);
+    assert_int_equal(big.n, 1);
+    char want[4200];
+    snprintf(want, sizeof want, "%s:2: line is longer than", path);
+    assert_non_null(strstr(lw_last_error(), want));
+    /* not a regular file */
+    assert_int_equal(lw_each_line(dir, see_line, &big, NULL), -1);
+    assert_non_null(strstr(lw_last_error(), dir));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_atomic_commit),
@@ -307,6 +370,7 @@ int main(void) {
         cmocka_unit_test(test_mkdir_p),
         cmocka_unit_test(test_corpus_txt),
         cmocka_unit_test(test_corpus_jsonl),
+        cmocka_unit_test(test_each_line),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

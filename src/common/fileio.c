@@ -318,45 +318,32 @@ static char *jsonl_field(const char *line, size_t len, const char *field, const 
     return out;
 }
 
+typedef struct {
+    lw_corpus *c;
+    const char *path, *field;
+    bool jsonl;
+    int64_t cap;
+} corpus_reader;
+
+static int corpus_line(void *ud, char *s, size_t len, int64_t line_no) {
+    corpus_reader *r = ud;
+    if (is_blank(s, len)) return 0;
+    char *text;
+    if (r->jsonl) {
+        text = jsonl_field(s, len, r->field, r->path, line_no);
+    } else {
+        if (memchr(s, '\0', len)) return lw_fail("%s:%lld: line contains a NUL byte", r->path, (long long)line_no);
+        text = strndup(s, len);
+        if (!text) lw_fail("%s: out of memory", r->path);
+    }
+    return text ? corpus_push(r->c, &r->cap, text, line_no, r->path) : -1;
+}
+
 int lw_corpus_load(lw_corpus *c, const char *path, const char *field) {
     memset(c, 0, sizeof *c);
-    if (!field) field = "text";
-    bool jsonl = has_suffix(path, ".jsonl") || has_suffix(path, ".json");
-    FILE *fp = lw_fopen_regular(path);
-    if (!fp) return -1;
-
-    char *line = NULL;
-    size_t line_cap = 0;
-    int64_t cap = 0, line_no = 0;
-    ssize_t got;
-    int rc = 0;
-    while (rc == 0 && (got = lw_getline_max(&line, &line_cap, fp, LW_MAX_LINE_BYTES)) >= 0) {
-        line_no++;
-        size_t len = (size_t)got;
-        char *s = line;
-        /* An editor's UTF-8 byte-order mark would otherwise end up in the first item (or
-         * break the JSON parser). */
-        if (line_no == 1 && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) s += 3, len -= 3;
-        while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r')) len--;
-        if (is_blank(s, len)) continue;
-        char *text;
-        if (jsonl) {
-            text = jsonl_field(s, len, field, path, line_no);
-        } else {
-            if (memchr(s, '\0', len)) {
-                rc = lw_fail("%s:%lld: line contains a NUL byte", path, (long long)line_no);
-                break;
-            }
-            text = strndup(s, len);
-            if (!text) lw_fail("%s: out of memory", path);
-        }
-        rc = text ? corpus_push(c, &cap, text, line_no, path) : -1;
-    }
-    if (rc == 0 && got == LW_LINE_TOO_LONG) rc = lw_line_too_long(path, line_no + 1);
-    if (rc == 0 && got == LW_LINE_NO_MEMORY) rc = lw_fail("%s:%lld: out of memory", path, (long long)line_no + 1);
-    if (rc == 0 && ferror(fp)) rc = lw_fail("%s: read error", path);
-    free(line);
-    fclose(fp);
+    corpus_reader r = {.c = c, .path = path, .field = field ? field : "text",
+                       .jsonl = has_suffix(path, ".jsonl") || has_suffix(path, ".json")};
+    int rc = lw_each_line(path, corpus_line, &r, NULL);
     if (rc != 0) lw_corpus_free(c);
     return rc;
 }
@@ -452,6 +439,34 @@ ssize_t lw_getline_max(char **line, size_t *cap, FILE *fp, size_t max) {
     if (n == 0) return -1;
     (*line)[n] = '\0';
     return (ssize_t)n;
+}
+
+int lw_each_line(const char *path, lw_line_fn fn, void *ud, int64_t *n_lines) {
+    if (n_lines) *n_lines = 0;
+    FILE *fp = lw_fopen_regular(path);
+    if (!fp) return -1;
+    char *line = NULL;
+    size_t cap = 0;
+    int64_t line_no = 0;
+    ssize_t got;
+    int rc = 0;
+    while (rc == 0 && (got = lw_getline_max(&line, &cap, fp, LW_MAX_LINE_BYTES)) >= 0) {
+        line_no++;
+        char *s = line;
+        size_t len = (size_t)got;
+        if (line_no == 1 && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) s += 3, len -= 3;
+        while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r')) len--;
+        s[len] = '\0';
+        rc = fn(ud, s, len, line_no);
+    }
+    if (rc > 0) rc = 0, got = 0; /* stopped early: what is unread is not looked at */
+    if (rc == 0 && got == LW_LINE_TOO_LONG) rc = lw_line_too_long(path, line_no + 1);
+    if (rc == 0 && got == LW_LINE_NO_MEMORY) rc = lw_fail("%s:%lld: out of memory", path, (long long)line_no + 1);
+    if (rc == 0 && ferror(fp)) rc = lw_fail("%s: read error", path);
+    free(line);
+    fclose(fp);
+    if (n_lines) *n_lines = line_no;
+    return rc < 0 ? -1 : 0;
 }
 
 int lw_line_too_long(const char *path, long long line_no) {

@@ -23,6 +23,16 @@
 #define LW_LINE_NO_MEMORY (-3)
 ssize_t lw_getline_max(char **line, size_t *cap, FILE *fp, size_t max);
 
+/* Every line of the regular file at path, in order, to fn(ud, line, len, line_no): the line
+ * NUL-terminated without its line end ("\n", "\r\n", any trailing "\r"), a UTF-8 byte-order
+ * mark taken off the first (an editor's BOM would end up in the first item or break a JSON
+ * parser), line_no from 1. fn returns 0 to go on, > 0 to stop early (not an error), < 0 on an
+ * error it has set. The reading errors are one line each, naming the file and line: not a
+ * regular file, a line over LW_MAX_LINE_BYTES, out of memory, a read error. *n_lines (may be
+ * NULL) gets the lines read. 0 or -1. */
+typedef int (*lw_line_fn)(void *ud, char *line, size_t len, int64_t line_no);
+int lw_each_line(const char *path, lw_line_fn fn, void *ud, int64_t *n_lines);
+
 /* The error for a line over LW_MAX_LINE_BYTES ("FILE:LINE: line is longer than ..."). -1. */
 int lw_line_too_long(const char *path, long long line_no);
 

@@ -77,40 +77,29 @@ static int check_pair(const char *path, long line_no, char *f[MRPC_N_FIELDS], lw
     return 0;
 }
 
+typedef struct {
+    const char *path;
+    lw_mrpc_fn fn;
+    void *ud;
+    long n_pairs;
+} mrpc_reader;
+
+static int mrpc_line(void *ud, char *line, size_t len, int64_t line_no) {
+    mrpc_reader *r = ud;
+    char *f[MRPC_N_FIELDS];
+    lw_mrpc_pair pair;
+    if (split_fields(r->path, (long)line_no, line, len, f) != 0) return -1;
+    if (line_no == 1) return check_header(r->path, f);
+    if (check_pair(r->path, (long)line_no, f, &pair) != 0) return -1;
+    r->n_pairs++;
+    return r->fn(&pair, r->ud) != 0 ? -1 : 0;
+}
+
 int lw_mrpc_each(const char *path, lw_mrpc_fn fn, void *ud) {
-    FILE *fp = lw_fopen_regular(path);
-    if (!fp) return -1;
-    char *line = NULL;
-    size_t cap = 0;
-    long line_no = 0, n_pairs = 0;
-    ssize_t got;
-    int rc = 0;
-    while (rc == 0 && (got = lw_getline_max(&line, &cap, fp, LW_MAX_LINE_BYTES)) >= 0) {
-        line_no++;
-        size_t len = (size_t)got;
-        if (len > 0 && line[len - 1] == '\n') len--;
-        if (len > 0 && line[len - 1] == '\r') len--;
-        line[len] = '\0';
-        char *f[MRPC_N_FIELDS];
-        rc = split_fields(path, line_no, line, len, f);
-        if (rc == 0 && line_no == 1) {
-            rc = check_header(path, f);
-            continue;
-        }
-        lw_mrpc_pair pair;
-        if (rc == 0) rc = check_pair(path, line_no, f, &pair);
-        if (rc == 0) {
-            n_pairs++;
-            rc = fn(&pair, ud);
-        }
-    }
-    if (rc == 0 && got == LW_LINE_TOO_LONG) rc = lw_line_too_long(path, line_no + 1);
-    if (rc == 0 && got == LW_LINE_NO_MEMORY) rc = lw_fail("%s:%ld: out of memory", path, line_no + 1);
-    if (rc == 0 && ferror(fp)) rc = lw_fail("%s: read error", path);
-    if (rc == 0 && line_no == 0)
-        rc = mrpc_fail(path, 1L, 0, "%s", "is missing: the file is empty, the header line is missing");
-    if (rc == 0 && n_pairs == 0) rc = lw_fail("%s: no pairs after the header line (" MRPC_LAYOUT ")", path);
-    free(line);
-    fclose(fp);
-    return rc;
+    mrpc_reader r = {.path = path, .fn = fn, .ud = ud};
+    int64_t n_lines = 0;
+    if (lw_each_line(path, mrpc_line, &r, &n_lines) != 0) return -1;
+    if (n_lines == 0) return mrpc_fail(path, 1L, 0, "%s", "is missing: the file is empty, the header line is missing");
+    if (r.n_pairs == 0) return lw_fail("%s: no pairs after the header line (" MRPC_LAYOUT ")", path);
+    return 0;
 }

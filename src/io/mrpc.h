@@ -14,11 +14,12 @@ typedef struct {
     long line_no; /* 1-based, the header being line 1 */
 } lw_mrpc_pair;
 
-/* Returns 0 to go on; anything else stops the reading and is returned (error set by fn). */
+/* Returns 0 to go on; anything else stops the reading, and lw_mrpc_each returns -1 (error set by fn). */
 typedef int (*lw_mrpc_fn)(const lw_mrpc_pair *pair, void *ud);
 
 /* Reads path (a regular file): the header line "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String",
- * then one pair per line, lines ending in "\n" or "\r\n". Calls fn for each pair in file order.
+ * then one pair per line, lines ending in "\n" or "\r\n" (a UTF-8 byte-order mark before the
+ * header is taken off). Calls fn for each pair in file order.
  * Any departure (no header, a blank line, a missing or extra field, a Quality other than 0 or
  * 1, an ID that is not an integer, an empty string, a carriage return or NUL inside a line, no
  * pairs at all) is one error "FILE:LINE: field N (NAME) ...: ..." and -1, before or after

@@ -194,61 +194,55 @@ static bool gsm8k_gold(const char *answer, char *out, size_t cap) {
 /* Receiver "Question: <question>\nAnswer:", sender "" (single-model), gold the number
  * after "####" (commas removed: "1,600" -> "1600"), numeric scorer, id "gsm8k-<n>" with n
  * the 0-based item index in the file. */
+typedef struct {
+    lw_task_builder b;
+    const char *path;
+    int max_items;
+} gsm8k_reader;
+
+static int gsm8k_line(void *ud, char *s, size_t n, int64_t line_no) {
+    gsm8k_reader *r = ud;
+    size_t k = 0;
+    while (k < n && isspace((unsigned char)s[k])) k++;
+    if (k == n) return 0;
+    json_error_t jerr;
+    json_t *o = json_loadb(s, n, 0, &jerr);
+    if (!o) return lw_fail("%s:%lld: invalid JSON: %s", r->path, (long long)line_no, lw_json_error_text(&jerr));
+    json_t *q = json_object_get(o, "question"), *a = json_object_get(o, "answer");
+    char gold[128], id[64];
+    int rc;
+    if (!json_is_object(o) || !json_is_string(q) || !json_is_string(a)) {
+        rc = lw_fail("%s:%lld: expected an object with string \"question\" and \"answer\"", r->path, (long long)line_no);
+    } else if (!gsm8k_gold(json_string_value(a), gold, sizeof gold)) {
+        rc = lw_fail("%s:%lld: the answer does not end with \"#### <number>\"", r->path, (long long)line_no);
+    } else {
+        lw_strbuf q_text = {0};
+        lw_sb_adds(&q_text, "Question: ");
+        lw_sb_adds(&q_text, json_string_value(q));
+        lw_sb_adds(&q_text, "\nAnswer:");
+        char *receiver = lw_sb_take(&q_text);
+        snprintf(id, sizeof id, "gsm8k-%d", r->b.t.n);
+        rc = receiver ? lw_task_builder_add(&r->b, id, "", receiver, gold, NULL, 0, LW_SCORE_NUMERIC)
+                      : lw_fail("%s: out of memory", r->path);
+        free(receiver);
+    }
+    json_decref(o);
+    if (rc != 0) return -1;
+    return r->max_items > 0 && r->b.t.n >= r->max_items ? 1 : 0; /* 1: enough items, stop */
+}
+
 int lw_task_from_gsm8k(const char *path, int max_items, lw_task *out) {
     if (!out) return lw_fail("gsm8k: no output task");
     memset(out, 0, sizeof *out);
     if (!path) return lw_fail("gsm8k: no path");
-    FILE *fp = lw_fopen_regular(path);
-    if (!fp) return -1;
-    lw_task_builder b = {0};
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t got = 0;
-    long long line_no = 0;
-    int rc = 0;
-    while (rc == 0 && (max_items <= 0 || b.t.n < max_items) && (got = lw_getline_max(&line, &cap, fp, LW_MAX_LINE_BYTES)) >= 0) {
-        line_no++;
-        size_t n = (size_t)got;
-        const char *s = line;
-        if (line_no == 1 && n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) s += 3, n -= 3;
-        size_t k = 0;
-        while (k < n && isspace((unsigned char)s[k])) k++;
-        if (k == n) continue;
-        json_error_t jerr;
-        json_t *o = json_loadb(s, n, 0, &jerr);
-        if (!o) {
-            rc = lw_fail("%s:%lld: invalid JSON: %s", path, line_no, lw_json_error_text(&jerr));
-            break;
-        }
-        json_t *q = json_object_get(o, "question"), *a = json_object_get(o, "answer");
-        char gold[128], id[64];
-        if (!json_is_object(o) || !json_is_string(q) || !json_is_string(a)) {
-            rc = lw_fail("%s:%lld: expected an object with string \"question\" and \"answer\"", path, line_no);
-        } else if (!gsm8k_gold(json_string_value(a), gold, sizeof gold)) {
-            rc = lw_fail("%s:%lld: the answer does not end with \"#### <number>\"", path, line_no);
-        } else {
-            lw_strbuf r = {0};
-            lw_sb_adds(&r, "Question: ");
-            lw_sb_adds(&r, json_string_value(q));
-            lw_sb_adds(&r, "\nAnswer:");
-            char *receiver = lw_sb_take(&r);
-            snprintf(id, sizeof id, "gsm8k-%d", b.t.n);
-            rc = receiver ? lw_task_builder_add(&b, id, "", receiver, gold, NULL, 0, LW_SCORE_NUMERIC)
-                          : lw_fail("%s: out of memory", path);
-            free(receiver);
-        }
-        json_decref(o);
-    }
-    if (rc == 0 && got == LW_LINE_TOO_LONG) rc = lw_line_too_long(path, line_no + 1);
-    if (rc == 0 && ferror(fp)) rc = lw_fail("%s: read error", path);
-    if (rc == 0 && b.t.n == 0) rc = lw_fail("%s: no items", path);
-    free(line);
-    fclose(fp);
+    gsm8k_reader r = {.path = path, .max_items = max_items};
+    int rc = lw_each_line(path, gsm8k_line, &r, NULL);
+    if (rc == 0 && r.b.t.n == 0) rc = lw_fail("%s: no items", path);
     if (rc != 0) {
-        lw_task_builder_free(&b);
+        lw_task_builder_free(&r.b);
         return -1;
     }
-    lw_task_builder_finish(&b, out);
+    lw_task_builder_finish(&r.b, out);
     return 0;
 }
 

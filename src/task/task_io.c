@@ -208,38 +208,30 @@ done:
     return rc;
 }
 
+typedef struct {
+    lw_task_builder b;
+    json_t *ids;
+    const char *path;
+} task_reader;
+
+static int task_line(void *ud, char *s, size_t n, int64_t line_no) {
+    task_reader *r = ud;
+    return blank(s, n) ? 0 : parse_line(&r->b, r->ids, s, n, r->path, line_no);
+}
+
 int lw_task_load(const char *path, lw_task *out) {
     if (!out) return lw_fail("lw_task_load: no output task");
     memset(out, 0, sizeof *out);
     if (!path) return lw_fail("lw_task_load: no path");
-    FILE *fp = lw_fopen_regular(path);
-    if (!fp) return -1;
-    lw_task_builder b = {0};
-    json_t *ids = json_object();
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t got;
-    long long line_no = 0;
-    int rc = ids ? 0 : lw_fail("%s: out of memory", path);
-    while (rc == 0 && (got = lw_getline_max(&line, &cap, fp, LW_MAX_LINE_BYTES)) >= 0) {
-        line_no++;
-        char *s = line;
-        size_t n = (size_t)got;
-        if (line_no == 1 && n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) s += 3, n -= 3;
-        if (blank(s, n)) continue;
-        rc = parse_line(&b, ids, s, n, path, line_no);
-    }
-    if (rc == 0 && got == LW_LINE_TOO_LONG) rc = lw_line_too_long(path, line_no + 1);
-    if (rc == 0 && ferror(fp)) rc = lw_fail("%s: read error", path);
-    if (rc == 0 && b.t.n == 0) rc = lw_fail("%s: no items", path);
-    free(line);
-    fclose(fp);
-    json_decref(ids);
+    task_reader r = {.ids = json_object(), .path = path};
+    int rc = r.ids ? lw_each_line(path, task_line, &r, NULL) : lw_fail("%s: out of memory", path);
+    if (rc == 0 && r.b.t.n == 0) rc = lw_fail("%s: no items", path);
+    json_decref(r.ids);
     if (rc != 0) {
-        lw_task_builder_free(&b);
+        lw_task_builder_free(&r.b);
         return -1;
     }
-    lw_task_builder_finish(&b, out);
+    lw_task_builder_finish(&r.b, out);
     return 0;
 }
 
