@@ -180,70 +180,77 @@ static const char *growing_task(const char *name, char *longest, size_t cap) {
     return task;
 }
 
+/* What both context checks start from: the toy model (context 512), the growing task, the
+ * longest ceiling prompt's token count (by `latentwire tokenize`) and the most answer tokens
+ * that fit after it (the last answer token is never fed back), a fresh output path. false: the
+ * model is missing (skip). */
+typedef struct {
+    char model[1200], longest[1800], out[1300];
+    const char *task;
+    int ctx, with_text, most;
+} past_context;
+
+static bool past_context_setup(past_context *f, const char *name) {
+    const char *model = lw_test_shared_path("models/stories260K.gguf");
+    if (!model) return false;
+    char file[64];
+    snprintf(f->model, sizeof f->model, "%s", model);
+    snprintf(file, sizeof file, "robust2-%s.jsonl", name);
+    f->task = growing_task(file, f->longest, sizeof f->longest);
+    f->ctx = 512;
+    f->with_text = tokenize_count(f->model, f->longest);
+    f->most = f->ctx - f->with_text + 1;
+    snprintf(file, sizeof file, "robust2-%s", name);
+    snprintf(f->out, sizeof f->out, "%s/o", lw_test_fresh_dir(file));
+    return true;
+}
+
+static void expect_runs(const char *args, const char *what) {
+    char *err = NULL;
+    int rc = lw_test_run_cli(args, NULL, &err);
+    if (rc != 0) fail_msg("%s refused: %s", what, err);
+    free(err);
+}
+
 static void test_race_answer_past_context(void **state) {
     (void)state;
-    const char *model = lw_test_shared_path("models/stories260K.gguf"); /* context 512 */
-    if (!model) skip();
-    char mpath[1200];
-    snprintf(mpath, sizeof mpath, "%s", model);
-    char longest[1800];
-    const char *task = growing_task("robust2-race.jsonl", longest, sizeof longest);
-    int ctx = 512, with_text = tokenize_count(mpath, longest), query = tokenize_count(mpath, "The cat");
-    int most = ctx - with_text + 1, most_floor = ctx - query + 1; /* the last answer token is never fed back */
-    const char *dir = lw_test_fresh_dir("robust2-race");
-    char out[1300], args[4000], want[256];
-    snprintf(out, sizeof out, "%s/o", dir);
-    const char *base = "race --sender '%s' --task '%s' --out '%s' --calib 2 --budgets 16 --threads 1";
-    char common[3000];
-    snprintf(common, sizeof common, base, mpath, task, out);
-    snprintf(args, sizeof args, "%s --channel floor,ceiling --answer-tokens %d", common, most + 1);
+    past_context f;
+    if (!past_context_setup(&f, "race")) skip();
+    int query = tokenize_count(f.model, "The cat"), most_floor = f.ctx - query + 1;
+    char args[4000], want[256], common[3000];
+    snprintf(common, sizeof common, "race --sender '%s' --task '%s' --out '%s' --calib 2 --budgets 16 --threads 1",
+             f.model, f.task, f.out);
+    snprintf(args, sizeof args, "%s --channel floor,ceiling --answer-tokens %d", common, f.most + 1);
     snprintf(want, sizeof want, "--answer-tokens %d: the receiver's context holds %d tokens and item i5's prompt "
-             "(demonstrations and query) is %d: use --answer-tokens %d or less", most + 1, ctx, with_text, most);
+             "(demonstrations and query) is %d: use --answer-tokens %d or less", f.most + 1, f.ctx, f.with_text, f.most);
     expect_refusal(args, want);
     struct stat st;
-    if (stat(out, &st) == 0) fail_msg("the refused race left %s", out);
+    if (stat(f.out, &st) == 0) fail_msg("the refused race left %s", f.out);
     /* the query alone when no channel reads the demonstrations */
     snprintf(args, sizeof args, "%s --channel floor --answer-tokens %d", common, most_floor + 1);
     snprintf(want, sizeof want, "--answer-tokens %d: the receiver's context holds %d tokens and item i0's prompt is %d",
-             most_floor + 1, ctx, query);
+             most_floor + 1, f.ctx, query);
     expect_refusal(args, want);
     /* the largest that fits runs */
-    snprintf(args, sizeof args, "%s --channel floor,ceiling --answer-tokens %d", common, most);
-    char *err = NULL;
-    int rc = lw_test_run_cli(args, NULL, &err);
-    if (rc != 0) fail_msg("--answer-tokens %d (fits) refused: %s", most, err);
-    free(err);
+    snprintf(args, sizeof args, "%s --channel floor,ceiling --answer-tokens %d", common, f.most);
+    expect_runs(args, "race --answer-tokens at the most that fits");
 }
 
 /* scan: the same check against the ceiling's prompt (demonstrations, newline, query), before any
  * forward pass; the limit computed here with the tokenizer, not the scan's own counting. */
 static void test_scan_answer_past_context(void **state) {
     (void)state;
-    const char *model = lw_test_shared_path("models/stories260K.gguf"); /* context 512 */
-    if (!model) skip();
-    char mpath[1200];
-    snprintf(mpath, sizeof mpath, "%s", model);
-    char longest[1800];
-    const char *task = growing_task("robust2-scan.jsonl", longest, sizeof longest);
-    int ctx = 512, with_text = tokenize_count(mpath, longest), most = ctx - with_text + 1;
-    const char *dir = lw_test_fresh_dir("robust2-scan");
-    char out[1300], args[4000], want[300];
-    snprintf(out, sizeof out, "%s/o", dir);
-    snprintf(args, sizeof args,
-             "scan --sender '%s' --task '%s' --out '%s' --items 6 --select-items 2 --layers 0 --threads 1 "
-             "--answer-tokens %d",
-             mpath, task, out, most + 1);
+    past_context f;
+    if (!past_context_setup(&f, "scan")) skip();
+    char args[4000], want[300];
+    const char *base = "scan --sender '%s' --task '%s' --out '%s' --items 6 --select-items 2 --layers 0 --threads 1 "
+                       "--answer-tokens %d";
+    snprintf(args, sizeof args, base, f.model, f.task, f.out, f.most + 1);
     snprintf(want, sizeof want, "--answer-tokens %d: the receiver's context holds %d tokens and item i5's ceiling "
-             "prompt (demonstrations and query) is %d: use --answer-tokens %d or less", most + 1, ctx, with_text, most);
+             "prompt (demonstrations and query) is %d: use --answer-tokens %d or less", f.most + 1, f.ctx, f.with_text, f.most);
     expect_refusal(args, want);
-    snprintf(args, sizeof args,
-             "scan --sender '%s' --task '%s' --out '%s' --items 6 --select-items 2 --layers 0 --threads 1 "
-             "--answer-tokens %d",
-             mpath, task, out, most);
-    char *err = NULL;
-    int rc = lw_test_run_cli(args, NULL, &err);
-    if (rc != 0) fail_msg("scan --answer-tokens %d (fits) refused: %s", most, err);
-    free(err);
+    snprintf(args, sizeof args, base, f.model, f.task, f.out, f.most);
+    expect_runs(args, "scan --answer-tokens at the most that fits");
 }
 
 /* ---- codec fit / info for text kinds: no "payload -1 bits", no width or positions ---- */
