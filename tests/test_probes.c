@@ -348,6 +348,7 @@ static const char *const THINGS[5] = {"box", "cup", "ball", "hat", "book"};
 typedef struct {
     bool order_aware;    /* giver and receiver embedded by different tables; else one table (bag of words) */
     float G[5][DA], R[5][DA], O[5][DA];
+    float E[5][3], Wg[DA][3], Wr[DA][3]; /* shared persons: G[p] = Wg e_p, R[p] = Wr e_p, e_p in 3 dimensions */
     float L[DB][DA];
 } roles_synth;
 
@@ -390,13 +391,26 @@ static int roles_embed(void *user, int side, const char *const *texts, int n, fl
     return 0;
 }
 
-static lw_probe_result run_roles(bool order_aware) {
+/* shared_persons: one person vector per person (in 3 dimensions, so each is a combination of
+ * the others), read by a giver map and a receiver map: role-bound, and a person's giver part
+ * follows from what the others' show. Otherwise independent giver and receiver tables. */
+static lw_probe_result run_roles(bool order_aware, bool shared_persons) {
     roles_synth *s = calloc(1, sizeof *s);
     s->order_aware = order_aware;
     gaussian(31, &s->G[0][0], 5 * DA);
     gaussian(32, &s->R[0][0], 5 * DA);
     gaussian(33, &s->O[0][0], 5 * DA);
     gaussian(34, &s->L[0][0], DB * DA);
+    if (shared_persons) {
+        gaussian(35, &s->E[0][0], 5 * 3);
+        gaussian(36, &s->Wg[0][0], DA * 3);
+        gaussian(37, &s->Wr[0][0], DA * 3);
+        for (int p = 0; p < 5; p++)
+            for (int k = 0; k < DA; k++) {
+                s->G[p][k] = s->R[p][k] = 0;
+                for (int j = 0; j < 3; j++) s->G[p][k] += s->Wg[k][j] * s->E[p][j], s->R[p][k] += s->Wr[k][j] * s->E[p][j];
+            }
+    }
     lw_probe_result r = compositionality_panel(roles_embed, s, &s->L[0][0], 5, 40, 20);
     free(s);
     return r;
@@ -409,7 +423,12 @@ static lw_probe_result run_roles(bool order_aware) {
  * (its swap ties with it and the pessimistic rule ranks the swap above). */
 static void test_roles_bound_vs_bag_of_words(void **state) {
     (void)state;
-    lw_probe_result good = run_roles(true), bad = run_roles(false);
+    lw_probe_result good = run_roles(true, false), bad = run_roles(false, false), shared = run_roles(true, true);
+    const char *const show[] = {"roles_pair_consistency", "roles_newpair_heldout_top1", "roles_newgiver_heldout_top1",
+                                "roles_newgiver_insample_top1"};
+    for (int i = 0; i < 4; i++)
+        print_message("%-30s bound %.3f  bag %.3f  bound, shared persons %.3f\n", show[i], find_stat(&good, show[i])->ci.mean,
+                      find_stat(&bad, show[i])->ci.mean, find_stat(&shared, show[i])->ci.mean);
     const lw_probe_stat *gp = find_stat(&good, "roles_pair_consistency"), *bp = find_stat(&bad, "roles_pair_consistency");
     const lw_probe_stat *gh = find_stat(&good, "roles_newpair_heldout_top1"),
                         *bh = find_stat(&bad, "roles_newpair_heldout_top1");
@@ -418,11 +437,26 @@ static void test_roles_bound_vs_bag_of_words(void **state) {
     assert_true(gp->ci.mean == 1.0 && bp->ci.mean == 0.0);
     assert_true(gh->ci.mean == 1.0 && bh->ci.mean == 0.0);
     assert_true(find_stat(&bad, "roles_newpair_insample_top1")->ci.mean == 0.0);
+    /* the harder split tells the two bound spaces apart, which newpair (1.000 for both) does not:
+     * a person never seen giving is found when persons are shared across roles, not when each
+     * (person, role) has its own vector; the bag of words still ties with the swap */
+    const lw_probe_stat *ng = find_stat(&good, "roles_newgiver_heldout_top1"),
+                        *ns = find_stat(&shared, "roles_newgiver_heldout_top1");
+    assert_int_equal(ng->ci.n, 100);
+    assert_true(ns->ci.mean == 1.0 && find_stat(&shared, "roles_newgiver_insample_top1")->ci.mean == 1.0);
+    assert_true(find_stat(&good, "roles_newgiver_insample_top1")->ci.mean == 1.0);
+    assert_true(ng->ci.hi < ns->ci.lo);
+    assert_true(find_stat(&bad, "roles_newgiver_heldout_top1")->ci.mean == 0.0);
+    assert_true(find_stat(&shared, "roles_newpair_heldout_top1")->ci.mean == 1.0);
     int64_t held = 0;
     for (int64_t i = 0; i < good.n_records; i++) held += !strcmp(good.records[i].condition, "compositionality:roles_newpair_heldout");
     assert_int_equal(held, 50);
+    held = 0;
+    for (int64_t i = 0; i < good.n_records; i++) held += !strcmp(good.records[i].condition, "compositionality:roles_newgiver_heldout");
+    assert_int_equal(held, 100);
     lw_probe_result_free(&good);
     lw_probe_result_free(&bad);
+    lw_probe_result_free(&shared);
 }
 
 static void test_bad_pair(void **state) {
