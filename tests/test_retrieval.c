@@ -291,6 +291,14 @@ static void test_score_centered(void **state) {
     assert_int_equal(lw_retrieval_score(Q, C, 4, 2, &t, &p, out), 0);
     assert_true(out[0] == 1 && out[NCOL] == 1); /* top1, centred */
     assert_true(out[NDCG] == 1 && out[NCOL + NDCG] == 1);
+    /* a raw zero row centres to -mean: fine; a non-finite bank entry is named as the bank's */
+    const float Qz[] = {0, 0, 10.5f, 0};
+    assert_int_equal(lw_retrieval_score(Qz, C, 4, 2, &t, &p, out), 0);
+    float Cn[8];
+    memcpy(Cn, C, sizeof Cn);
+    Cn[5] = NAN;
+    assert_int_equal(lw_retrieval_score(Q, Cn, 4, 2, &t, &p, out), -1);
+    assert_non_null(strstr(lw_last_error(), "C (candidates) row 2 has a non-finite value"));
 }
 
 /* Equal bank rows must tie exactly, wherever they sit in the bank: sgemm's float similarity of

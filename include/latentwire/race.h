@@ -222,8 +222,10 @@ typedef struct {
     bool resume;
     /* Each distinct text goes through the model once: its activation is kept for reuse by later
      * codecs and budgets, up to this many bytes of activations (default 1 GiB); past it the
-     * decodings kept are dropped, the scored passages' own always stay. The output does not
-     * depend on it. */
+     * decodings kept are dropped, the scored passages' own always stay. A decoding computed again
+     * goes through the model in another batch, which can change the last bits of its activation,
+     * so a run's numbers could differ at a near tie; test_retrieval_cli finds the same rows with
+     * no memo beyond the passages. */
     int64_t memo_bytes;
 } lw_codec_retrieval_params;
 

@@ -327,6 +327,7 @@ typedef struct {
 
 static int corpus_line(void *ud, char *s, size_t len, int64_t line_no) {
     corpus_reader *r = ud;
+    while (len > 0 && s[len - 1] == '\r') len--; /* a passage file may end its lines in any run of CRs */
     if (is_blank(s, len)) return 0;
     char *text;
     if (r->jsonl) {
@@ -455,7 +456,8 @@ int lw_each_line(const char *path, lw_line_fn fn, void *ud, int64_t *n_lines) {
         char *s = line;
         size_t len = (size_t)got;
         if (line_no == 1 && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) s += 3, len -= 3;
-        while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r')) len--;
+        if (len > 0 && s[len - 1] == '\n') len--;
+        if (len > 0 && s[len - 1] == '\r') len--;
         s[len] = '\0';
         rc = fn(ud, s, len, line_no);
     }

@@ -24,7 +24,7 @@
 ssize_t lw_getline_max(char **line, size_t *cap, FILE *fp, size_t max);
 
 /* Every line of the regular file at path, in order, to fn(ud, line, len, line_no): the line
- * NUL-terminated without its line end ("\n", "\r\n", any trailing "\r"), a UTF-8 byte-order
+ * NUL-terminated without its line end ("\n" or "\r\n": one "\r" at most), a UTF-8 byte-order
  * mark taken off the first (an editor's BOM would end up in the first item or break a JSON
  * parser), line_no from 1. fn returns 0 to go on, > 0 to stop early (not an error), < 0 on an
  * error it has set. The reading errors are one line each, naming the file and line: not a

@@ -444,10 +444,19 @@ static void refine_near_ties(const bank *b, int32_t q, const cand_scores *cs, co
     }
 }
 
-/* 1 / norm of each row of X minus mu (mu NULL: of X), after the finiteness checks. */
+static int check_finite(const float *X, int64_t n, int d, const char *what) {
+    for (int64_t i = 0; i < n; i++)
+        for (int j = 0; j < d; j++)
+            if (!isfinite(X[(size_t)i * (size_t)d + j]))
+                return lw_fail("%s row %lld has a non-finite value %g at column %d", what, (long long)i,
+                               (double)X[(size_t)i * (size_t)d + j], j);
+    return 0;
+}
+
+/* 1 / norm of each row of X minus mu (mu NULL: of X, with the finiteness checks; with mu the
+ * rows were checked finite before mu was taken, and a raw zero row is fine: it centres to -mu). */
 static int inv_norms(const float *X, int64_t n, int d, const double *mu, const char *what, float *inv) {
-    if (lw_eval_row_inv_norms(X, n, d, what, inv)) return -1;
-    if (!mu) return 0;
+    if (!mu) return lw_eval_row_inv_norms(X, n, d, what, inv);
     for (int64_t i = 0; i < n; i++) {
         const float *x = X + (size_t)i * (size_t)d;
         double ss = 0;
@@ -523,6 +532,8 @@ int lw_retrieval_score_blocked(const float *Q, const float *C, int32_t nc, int d
         lw_fail(FN ": out of memory (%d queries x %d candidates, d = %d)", nq, nc, d);
         goto done;
     }
+    if (mu && (check_finite(C, nc, d, FN ": C (candidates)") || check_finite(Q, nq, d, FN ": Q (queries)")))
+        goto done;
     if (mu) { /* the bank's mean, accumulated in double; no labels used */
         for (int32_t i = 0; i < nc; i++)
             for (int j = 0; j < d; j++) mu[j] += C[(size_t)i * d + j];

@@ -87,6 +87,11 @@ lw_session *lw_session_new(lw_model *m, lw_session_params p) {
     cp.cb_eval = eval_callback;
     cp.cb_eval_user_data = s;
     cp.no_perf = true;
+    /* With no layer offloaded, no operation either: llama.cpp's default sends large batches'
+     * matmuls on host weights to a GPU when one is present, so a CUDA build on a GPU machine would
+     * round differently from the CPU build under the same --gpu-layers 0 (and the resume
+     * fingerprints, which record --gpu-layers, could not tell them apart). */
+    cp.op_offload = m->n_gpu_layers != 0;
     cp.embeddings = p.embeddings; /* pooled sentence embeddings (lw_embed_pooled) */
     if (p.precision == LW_PRECISION_EXACT) {
         cp.type_k = GGML_TYPE_F32;
