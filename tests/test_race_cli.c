@@ -259,6 +259,17 @@ static void test_end_to_end(void **state) {
 
 static json_t *retrieval_row(json_t *r, const char *codec, int budget);
 
+/* race retrieval on 12 passages at 64 and 512 bits into a fresh DIR named name, with extra
+ * options: its retrieval.json, or NULL when the run could not start (skipped). */
+static json_t *run_retrieval(const char *model, const char *passages, const char *name, const char *extra) {
+    char args[8192];
+    const char *dir = lw_test_fresh_dir(name);
+    snprintf(args, sizeof args,
+             "race retrieval --model %s --passages %s --n 12 --calib 6 --budgets 64,512 --threads 2 %s --out %s",
+             model, passages, extra, dir);
+    return run_or_skip(args) ? load_json(lw_test_join(dir, "retrieval.json")) : NULL;
+}
+
 static void test_retrieval_cli(void **state) {
     (void)state;
     const char *gemma = lw_test_real_model("gemma-3-270m"), *ptb = lw_test_shared_path("data/ptb/ptb.test.txt");
@@ -266,16 +277,11 @@ static void test_retrieval_cli(void **state) {
         g_skipped = true;
         return;
     }
-    char g[1024], p[1024], args[8192];
+    char g[1024], p[1024];
     snprintf(g, sizeof g, "%s", gemma);
     snprintf(p, sizeof p, "%s", ptb);
-    const char *dir = lw_test_fresh_dir("retrieval");
-    snprintf(args, sizeof args,
-             "race retrieval --model %s --passages %s --n 12 --calib 6 --codecs topk,zlib --budgets 64,512 --threads 2 "
-             "--out %s",
-             g, p, dir);
-    if (!run_or_skip(args)) return;
-    json_t *r = load_json(lw_test_join(dir, "retrieval.json"));
+    json_t *r = run_retrieval(g, p, "retrieval", "--codecs topk,zlib");
+    if (!r) return;
     if (any_not_built(r, "rows")) {
         json_decref(r);
         return;
@@ -303,13 +309,11 @@ static void test_retrieval_cli(void **state) {
     }
     /* the memo of decoded texts' activations, bounded to nothing beyond the passages (every
      * row trims what the rows before it added), changes no number */
-    const char *dir0 = lw_test_fresh_dir("retrieval_memo0");
-    snprintf(args, sizeof args,
-             "race retrieval --model %s --passages %s --n 12 --calib 6 --codecs zlib,topk,truncate --budgets 64,512 "
-             "--threads 2 --memo-mib 0 --out %s",
-             g, p, dir0);
-    if (!run_or_skip(args)) return;
-    json_t *r0 = load_json(lw_test_join(dir0, "retrieval.json"));
+    json_t *r0 = run_retrieval(g, p, "retrieval_memo0", "--codecs zlib,topk,truncate --memo-mib 0");
+    if (!r0) {
+        json_decref(r);
+        return;
+    }
     const char *const codecs[] = {"zlib", "topk"};
     for (int c = 0; c < 2; c++)
         for (int b = 64; b <= 512; b *= 8) {

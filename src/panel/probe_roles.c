@@ -63,6 +63,23 @@ static int pair_consistency(lw_probe_ctx *c, const lw_probe_texts *t, const floa
     return rc;
 }
 
+/* The held-out hits of a role split against the in-sample baseline on the same sentences:
+ * roles_SPLIT_heldout_top1, roles_SPLIT_insample_top1 and their paired difference. */
+static int compare_to_insample(lw_probe_ctx *c, const char *split, double *held, double *ins, int n,
+                               const char *const *ids, const char *held_what, const char *diff_what) {
+    char hn[64], hc[64], in[64], ic[64], dn[80];
+    snprintf(hn, sizeof hn, "roles_%s_heldout_top1", split);
+    snprintf(hc, sizeof hc, P ":roles_%s_heldout", split);
+    snprintf(in, sizeof in, "roles_%s_insample_top1", split);
+    snprintf(ic, sizeof ic, P ":roles_%s_insample", split);
+    snprintf(dn, sizeof dn, "roles_%s_heldout_minus_insample_top1", split);
+    return lw_probe_stat_compare(c, P, "top1", (lw_probe_side){hn, hc, held, held_what},
+                                 (lw_probe_side){in, ic, ins,
+                                                 "the same sentences, probe bridge fitted on all 100 (in-sample "
+                                                 "baseline)"},
+                                 n, ids, dn, diff_what);
+}
+
 static int heldout_roles(lw_probe_ctx *c, const lw_probe_texts *t, const float *X, const float *Y,
                          const char *const *ids) {
     int n = t->n, n_fit = 0, n_test = 0;
@@ -80,17 +97,12 @@ static int heldout_roles(lw_probe_ctx *c, const lw_probe_texts *t, const float *
     if (rc == 0) rc = lw_probe_heldout_hits(c, X, Y, n, fit, n_fit, test, n_test, held);
     if (rc == 0) rc = lw_probe_heldout_hits(c, X, Y, n, all, n, test, n_test, ins);
     if (rc == 0)
-        rc = lw_probe_stat_compare(c, P, "top1",
-                                   (lw_probe_side){"roles_newpair_heldout_top1", P ":roles_newpair_heldout", held,
-                                                   "probe bridge fitted on the sentences whose two people are two steps "
-                                                   "apart on a circle of the five; the neighbours' sentences (pairs of "
-                                                   "people never seen together, in either order; every person seen in "
-                                                   "both roles) retrieved among all 100 (B)"},
-                                   (lw_probe_side){"roles_newpair_insample_top1", P ":roles_newpair_insample", ins,
-                                                   "the same sentences, probe bridge fitted on all 100 (in-sample "
-                                                   "baseline)"},
-                                   n_test, test_ids, "roles_newpair_heldout_minus_insample_top1",
-                                   "near 0: binds roles in new combinations as well as it memorizes them");
+        rc = compare_to_insample(c, "newpair", held, ins, n_test, test_ids,
+                                 "probe bridge fitted on the sentences whose two people are two steps apart on a "
+                                 "circle of the five; the neighbours' sentences (pairs of people never seen "
+                                 "together, in either order; every person seen in both roles) retrieved among all "
+                                 "100 (B)",
+                                 "near 0: binds roles in new combinations as well as it memorizes them");
     free(fit), free(test), free(all), free(held), free(ins), free(test_ids);
     return rc;
 }
@@ -114,18 +126,12 @@ static int newgiver_roles(lw_probe_ctx *c, const lw_probe_texts *t, const float 
     }
     if (rc == 0) rc = lw_probe_heldout_hits(c, X, Y, n, all, n, all, n, ins);
     if (rc == 0)
-        rc = lw_probe_stat_compare(c, P, "top1",
-                                   (lw_probe_side){"roles_newgiver_heldout_top1", P ":roles_newgiver_heldout", held,
-                                                   "for each person, a probe bridge fitted on the 80 sentences "
-                                                   "where someone else gives; the 20 where that person gives (seen "
-                                                   "only as receiver, each sentence's swap in the fit) retrieved "
-                                                   "among all 100 (B); five folds"},
-                                   (lw_probe_side){"roles_newgiver_insample_top1", P ":roles_newgiver_insample", ins,
-                                                   "the same sentences, probe bridge fitted on all 100 (in-sample "
-                                                   "baseline)"},
-                                   n, ids, "roles_newgiver_heldout_minus_insample_top1",
-                                   "near 0: a person in a role it was never seen in is still found; strongly "
-                                   "negative: each person-role pair is its own code");
+        rc = compare_to_insample(c, "newgiver", held, ins, n, ids,
+                                 "for each person, a probe bridge fitted on the 80 sentences where someone else "
+                                 "gives; the 20 where that person gives (seen only as receiver, each sentence's "
+                                 "swap in the fit) retrieved among all 100 (B); five folds",
+                                 "near 0: a person in a role it was never seen in is still found; strongly "
+                                 "negative: each person-role pair is its own code");
     free(fit), free(test), free(all), free(held), free(ins), free(fold);
     return rc;
 }
