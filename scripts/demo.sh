@@ -5,7 +5,8 @@
 #      test sentences from Gemma 3 and SmolLM2 (LW_DEMO_PTB=N for another count)
 #   3. align: bridges from Gemma 3 to SmolLM2 (cross-family), scored by retrieval with CIs
 #   4. channels on the story task: SmolLM2 to itself in its chat template, Gemma 3 to SmolLM2
-#   5. the patching panel (receivers x donors), decided by `verdict` under examples/plans/patching.plan.json
+#   5. the patching panel (receivers x donors), decided by `verdict` under examples/plans/patching.plan.json;
+#      the probe panel under probes-v3.plan.json and its harder role-binding test under roles-v1.plan.json;
 #      the layer scan, the channel race (decided under examples/plans/race-smollm2.plan.json) and the
 #      codec retrieval test on SmolLM2 (issue 9)
 #   6. with LW_DEMO_SCIFACT=1 only: SciFact, MiniLM's own sentence embeddings against the
@@ -78,6 +79,12 @@ mkdir -p "$out/probes"
   --combos 200 --topsim 80 --natural 150 --calib 300 --confusers 60 --symbolic 40 --threads 1 \
   --data "$shared/data" --plan examples/plans/probes-v3.plan.json --out "$out/probes/gemma9-smol15"
 "$cli" verdict examples/plans/probes-v3.plan.json "$out/probes/gemma9-smol15/records.jsonl"
+step "role binding, harder: a person in a role never seen for it (roles_newgiver), decided under its own plan"
+mkdir -p "$out/roles"
+"$cli" panel probes --probes compositionality --a "$gemma" --layer-a 9 --b "$smol" --layer-b 15 --bridge "$bridge" \
+  --combos 200 --topsim 80 --threads 1 --data "$shared/data" --plan examples/plans/roles-v1.plan.json \
+  --out "$out/roles/gemma9-smol15"
+"$cli" verdict examples/plans/roles-v1.plan.json "$out/roles/gemma9-smol15/records.jsonl"
 
 step "layer scan (issue 9): SmolLM2 -> itself, skill first_letter, every block; the layer chosen on 20 items, reported on 40"
 "$cli" scan --sender "$smol" --task skill:first_letter --items 60 --select-items 20 --data "$shared/data" \
@@ -103,7 +110,8 @@ if [ "${LW_DEMO_TOY:-0}" = "1" ] && [ -f "$shared/models/stories260K.gguf" ]; th
 fi
 step "report: every result above in one self-contained page"
 results=("$out/align/align.json" "$out/channels-smol-chat.jsonl" "$out/channels-gemma-smol.jsonl")
-for f in "$out/panel/panel.json" "$out/probes/gemma9-smol15/probes.json" "$out/scan-smol/scan.json" "$out/race-smol/race.json" \
+for f in "$out/panel/panel.json" "$out/probes/gemma9-smol15/probes.json" "$out/roles/gemma9-smol15/probes.json" \
+  "$out/scan-smol/scan.json" "$out/race-smol/race.json" \
   "$out/codec-retrieval/retrieval.json" "$out/scifact/minilm.json" "$out/scifact/bridged.json" \
   "$out/scifact/paired.json" "$out/align-toy/align.json"; do
   [ -f "$f" ] && results+=("$f")
