@@ -272,6 +272,47 @@ static void check_mean_pool(int k, bool bos_expected) {
     free(tok);
 }
 
+/* The same text pooled alone and batched with three others (one forward pass, four sequences):
+ * how far its row moves with what is batched beside it. race retrieval's memo, extract's
+ * --batch and every verb that batches texts depend on the answer. */
+static void test_pooled_batch_invariance(void **state) {
+    (void)state;
+    for (int k = 0; k < N_MODELS; k++) {
+        lw_session_params sp = lw_session_default_params();
+        sp.n_ctx = 1024;
+        sp.n_threads = 2;
+        sp.n_seq_max = 4;
+        lw_session *s = lw_session_new(M[k], sp);
+        if (!s) fail_msg("session: %s", lw_last_error());
+        lw_model_info info;
+        lw_model_get_info(M[k], &info);
+        int d = info.n_embd, layer = info.n_layer / 2;
+        float *alone = malloc(sizeof(float) * (size_t)d), *four = malloc(sizeof(float) * 4 * (size_t)d);
+        const char *one[1] = {STORY}, *batch[4] = {QUESTION, STORY, "The cat sat on the mat.", "A much longer text "
+                                                   "about the weather, the sea and the ships that sail on it."};
+        int layers[1] = {layer};
+        assert_int_equal(lw_extract_pooled(s, one, 1, true, false, layers, 1, LW_POOL_MEAN, &alone, NULL), 0);
+        assert_int_equal(lw_extract_pooled(s, batch, 4, true, false, layers, 1, LW_POOL_MEAN, &four, NULL), 0);
+        double worst = 0, scale = 0, dd = 0, aa = 0, ab = 0, bb = 0;
+        for (int c = 0; c < d; c++) {
+            double a = alone[c], b = four[d + c];
+            worst = fmax(worst, fabs(b - a));
+            scale = fmax(scale, fabs(a));
+            dd += (b - a) * (b - a), aa += a * a, ab += a * b, bb += b * b;
+        }
+        double rel = sqrt(dd / aa), cosine = ab / sqrt(aa * bb);
+        printf("[real] %-22s block %d pooled alone vs in a batch of 4: max |diff| %.3g (largest entry %.3g), "
+               "||diff|| / ||row|| %.2e, 1 - cosine %.2e%s\n",
+               NAMES[k], layer, worst, scale, rel, 1 - cosine, worst == 0 ? ", bit-identical" : "");
+        /* not required to be bit-identical (llama.cpp may pick other kernels for other batch
+         * shapes), but a sequence's row must not take in its neighbours' (that would move it by
+         * far more than rounding) */
+        if (rel > 5e-3) fail_msg("%s: batching moved a pooled row by %.3g of its norm", NAMES[k], rel);
+        free(alone), free(four);
+        lw_session_free(s);
+    }
+}
+
 static void test_mean_pooling_and_bos(void **state) {
     check_mean_pool(GEMMA, true);
     check_mean_pool(SMOL, false);
@@ -350,6 +391,7 @@ int main(void) {
         cmocka_unit_test(test_pieces_join_with_a_space),
         cmocka_unit_test(test_end_of_generation),
         cmocka_unit_test(test_mean_pooling_and_bos),
+        cmocka_unit_test(test_pooled_batch_invariance),
         cmocka_unit_test(test_special_tokens_and_chat),
         cmocka_unit_test(test_vocab_identity),
     };
