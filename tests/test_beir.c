@@ -14,6 +14,7 @@
 
 #include "common/fileio.h"
 #include "latentwire/retrieval.h"
+#include "latentwire/textio.h"
 #include "support/testutil.h"
 
 static void write_file(const char *dir, const char *name, const char *text) {
@@ -195,6 +196,15 @@ static void test_broken(void **state) {
     expect_load_error("nothing_relevant", NULL, NULL, qrels, "test", "test.tsv", "score > 0");
     expect_load_error("missing_split", NULL, NULL, NULL, "train", "qrels/train.tsv", "cannot open");
     expect_load_error("empty_corpus", "\n", NULL, NULL, "test", "corpus.jsonl", "no documents");
+    /* a line past LW_MAX_LINE_BYTES (once read whole by getline, however long): refused, naming it */
+    size_t big_n = LW_MAX_LINE_BYTES + 64;
+    char *big = malloc(big_n + 64);
+    assert_non_null(big);
+    int k = snprintf(big, 64, "{\"_id\": \"d1\", \"text\": \"");
+    memset(big + k, 'x', big_n - (size_t)k);
+    strcpy(big + big_n, "\"}\n");
+    expect_load_error("long_line", big, NULL, NULL, "test", "corpus.jsonl:1:", "longer than");
+    free(big);
 
     lw_beir b;
     assert_int_equal(lw_beir_load("/nonexistent/beir", "test", &b), -1);

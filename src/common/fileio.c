@@ -443,7 +443,7 @@ ssize_t lw_getline_max(char **line, size_t *cap, FILE *fp, size_t max) {
 }
 
 int lw_each_line(const char *path, lw_line_fn fn, void *ud, int64_t *n_lines) {
-    if (n_lines) *n_lines = 0;
+    if (n_lines) *n_lines = -1;
     FILE *fp = lw_fopen_regular(path);
     if (!fp) return -1;
     char *line = NULL;

@@ -29,7 +29,7 @@ ssize_t lw_getline_max(char **line, size_t *cap, FILE *fp, size_t max);
  * parser), line_no from 1. fn returns 0 to go on, > 0 to stop early (not an error), < 0 on an
  * error it has set. The reading errors are one line each, naming the file and line: not a
  * regular file, a line over LW_MAX_LINE_BYTES, out of memory, a read error. *n_lines (may be
- * NULL) gets the lines read. 0 or -1. */
+ * NULL) gets the lines read, or -1 when the file could not be opened. 0 or -1. */
 typedef int (*lw_line_fn)(void *ud, char *line, size_t len, int64_t line_no);
 int lw_each_line(const char *path, lw_line_fn fn, void *ud, int64_t *n_lines);
 

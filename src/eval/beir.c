@@ -9,43 +9,20 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/fileio.h"
 #include "common/jsonio.h"
 #include "common/strmap.h"
 #include "latentwire/textio.h"
 #include "latentwire/retrieval.h"
 
-/* ---- line reading ---- */
+/* ---- line reading (lw_each_line: regular files only, bounded lines, BOM and line end off) ---- */
 
+/* The line being read: its file, 1-based number and text (what errors name). */
 typedef struct {
-    FILE *fp;
     const char *path;
     char *line;
-    size_t cap;
-    long long no; /* 1-based number of the current line */
+    long long no;
 } reader;
-
-static int reader_open(reader *r, const char *path) {
-    memset(r, 0, sizeof *r);
-    r->path = path;
-    r->fp = lw_fopen_regular(path); /* a FIFO or device is refused, never waited on */
-    if (!r->fp) return lw_fail_prefix("cannot open ");
-    return 0;
-}
-
-/* Next line without its line ending: length, or -1 at the end of the file. */
-static long reader_next(reader *r) {
-    ssize_t n = getline(&r->line, &r->cap, r->fp);
-    if (n < 0) return -1;
-    r->no++;
-    while (n > 0 && (r->line[n - 1] == '\n' || r->line[n - 1] == '\r')) r->line[--n] = '\0';
-    return (long)n;
-}
-
-static void reader_close(reader *r) {
-    if (r->fp) fclose(r->fp);
-    free(r->line);
-    memset(r, 0, sizeof *r);
-}
 
 static int is_blank(const char *s) {
     for (; *s; s++)
@@ -108,78 +85,75 @@ static void table_free(table *t) {
     memset(t, 0, sizeof *t);
 }
 
+typedef struct {
+    const char *path;
+    int with_title;
+    table *t;
+} jsonl_reader;
+
+/* One {"_id", "text"} (+ "title") line into the table. */
+static int jsonl_line(void *ud, char *line, size_t len, int64_t no) {
+    jsonl_reader *jr = ud;
+    table *t = jr->t;
+    reader r = {jr->path, line, no};
+    if (is_blank(line)) return 0;
+    json_t *o = parse_object(&r, (long)len);
+    if (!o) return -1;
+    char *id = json_field(&r, o, "_id", 0);
+    char *title = id && jr->with_title ? json_field(&r, o, "title", 1) : NULL;
+    char *text = id && (title || !jr->with_title) ? json_field(&r, o, "text", 0) : NULL;
+    json_decref(o);
+    if (!text) {
+        free(id);
+        free(title);
+        return -1;
+    }
+    if (title && *title) {
+        size_t a = strlen(title), b = strlen(text);
+        char *s = malloc(a + b + 2);
+        if (s) {
+            memcpy(s, title, a);
+            s[a] = ' ';
+            memcpy(s + a + 1, text, b + 1);
+        }
+        free(text);
+        text = s;
+    }
+    free(title);
+    if (!text || (t->n == t->cap && t->cap >= 0x40000000)) {
+        lw_fail("%s:%lld: %s", r.path, r.no, text ? "too many entries" : "out of memory");
+        free(id);
+        free(text);
+        return -1;
+    }
+    if (t->n == t->cap) {
+        int32_t cap = t->cap ? t->cap * 2 : 256;
+        char **a = realloc(t->id, sizeof *a * (size_t)cap);
+        if (a) t->id = a;
+        char **b = realloc(t->text, sizeof *b * (size_t)cap);
+        if (b) t->text = b;
+        if (!a || !b) {
+            free(id);
+            free(text);
+            return lw_fail("%s:%lld: out of memory", r.path, r.no);
+        }
+        t->cap = cap;
+    }
+    t->id[t->n] = id;
+    t->text[t->n] = text;
+    int32_t prev = lw_strmap_put(&t->map, id, t->n);
+    t->n++; /* owned by t from here on, even on error */
+    if (prev == -1) return lw_fail("%s:%lld: out of memory", r.path, r.no);
+    if (prev >= 0) return lw_fail("%s:%lld: duplicate _id \"%s\"", r.path, r.no, id);
+    return 0;
+}
+
 /* Reads a .jsonl of {"_id", "text"} (+ "title" for the corpus) into t. */
 static int read_jsonl(const char *path, int with_title, table *t) {
-    reader r;
-    if (reader_open(&r, path)) return -1;
-    int rc = -1;
-    long len;
-    while ((len = reader_next(&r)) >= 0) {
-        if (is_blank(r.line)) continue;
-        json_t *o = parse_object(&r, len);
-        if (!o) goto done;
-        char *id = json_field(&r, o, "_id", 0);
-        char *title = id && with_title ? json_field(&r, o, "title", 1) : NULL;
-        char *text = id && (title || !with_title) ? json_field(&r, o, "text", 0) : NULL;
-        json_decref(o);
-        if (!text) {
-            free(id);
-            free(title);
-            goto done;
-        }
-        if (title && *title) {
-            size_t a = strlen(title), b = strlen(text);
-            char *s = malloc(a + b + 2);
-            if (s) {
-                memcpy(s, title, a);
-                s[a] = ' ';
-                memcpy(s + a + 1, text, b + 1);
-            }
-            free(text);
-            text = s;
-        }
-        free(title);
-        if (!text || (t->n == t->cap && t->cap >= 0x40000000)) {
-            lw_fail("%s:%lld: %s", path, r.no, text ? "too many entries" : "out of memory");
-            free(id);
-            free(text);
-            goto done;
-        }
-        if (t->n == t->cap) {
-            int32_t cap = t->cap ? t->cap * 2 : 256;
-            char **a = realloc(t->id, sizeof *a * (size_t)cap);
-            if (a) t->id = a;
-            char **b = realloc(t->text, sizeof *b * (size_t)cap);
-            if (b) t->text = b;
-            if (!a || !b) {
-                free(id);
-                free(text);
-                lw_fail("%s:%lld: out of memory", path, r.no);
-                goto done;
-            }
-            t->cap = cap;
-        }
-        t->id[t->n] = id;
-        t->text[t->n] = text;
-        int32_t prev = lw_strmap_put(&t->map, id, t->n);
-        t->n++; /* owned by t from here on, even on error */
-        if (prev == -1) {
-            lw_fail("%s:%lld: out of memory", path, r.no);
-            goto done;
-        }
-        if (prev >= 0) {
-            lw_fail("%s:%lld: duplicate _id \"%s\"", path, r.no, id);
-            goto done;
-        }
-    }
-    if (ferror(r.fp)) {
-        lw_fail("%s: read error after line %lld", path, r.no);
-        goto done;
-    }
-    rc = 0;
-done:
-    reader_close(&r);
-    return rc;
+    jsonl_reader jr = {path, with_title, t};
+    int64_t lines;
+    int rc = lw_each_line(path, jsonl_line, &jr, &lines);
+    return rc != 0 && lines < 0 ? lw_fail_prefix("cannot open ") : rc;
 }
 
 /* ---- qrels ---- */
@@ -235,57 +209,57 @@ static int parse_score(const char *field, double *score) {
     return end == field || *end || errno || !isfinite((float)*score) ? -1 : 0;
 }
 
+typedef struct {
+    const char *path;
+    const table *docs, *queries;
+    pair *p;
+    int64_t n, cap;
+    int seen_line;
+} qrels_reader;
+
+/* One "query-id corpus-id score" line; pairs with a score > 0 are kept. */
+static int qrels_line(void *ud, char *line, size_t len, int64_t no) {
+    qrels_reader *q = ud;
+    const char *path = q->path;
+    while (len > 0 && line[len - 1] == '\r') line[--len] = '\0'; /* any run of CRs, as before */
+    if (is_blank(line)) return 0;
+    char *f[4];
+    int nf = split3(line, f);
+    double score;
+    /* BEIR's own files start with the header "query-id corpus-id score"; many others have no
+     * header at all. A first line whose score field is not a number is the header. */
+    if (!q->seen_line++ && nf == 3 && parse_score(f[2], &score) != 0) return 0;
+    if (nf != 3)
+        return lw_fail("%s:%lld: expected 3 fields (query-id, corpus-id, score), found %d", path, (long long)no, nf);
+    int32_t qi = lw_strmap_get(&q->queries->map, f[0]);
+    if (qi < 0) return lw_fail("%s:%lld: unknown query id \"%s\" (not in queries.jsonl)", path, (long long)no, f[0]);
+    int32_t doc = lw_strmap_get(&q->docs->map, f[1]);
+    if (doc < 0) return lw_fail("%s:%lld: unknown corpus id \"%s\" (not in corpus.jsonl)", path, (long long)no, f[1]);
+    if (parse_score(f[2], &score) != 0)
+        return lw_fail("%s:%lld: score \"%s\" is not a finite number (a relevance grade such as 0, 1, 2)", path,
+                       (long long)no, f[2]);
+    if (score <= 0) return 0; /* graded relevance > 0 only; 0 (or below) = judged not relevant */
+    if (q->n == q->cap) {
+        int64_t c = q->cap ? q->cap * 2 : 256;
+        pair *np = realloc(q->p, sizeof *np * (size_t)c);
+        if (!np) return lw_fail("%s:%lld: out of memory", path, (long long)no);
+        q->p = np;
+        q->cap = c;
+    }
+    q->p[q->n++] = (pair){qi, doc, (float)score, no};
+    return 0;
+}
+
 static int read_qrels(const char *path, const table *docs, const table *queries, pair **out, int64_t *n_out) {
-    reader r;
-    if (reader_open(&r, path)) return -1;
-    pair *p = NULL;
-    int64_t n = 0, cap = 0;
-    int rc = -1, seen_line = 0;
-    long len;
-    while ((len = reader_next(&r)) >= 0) {
-        if (is_blank(r.line)) continue;
-        char *f[4];
-        int nf = split3(r.line, f);
-        double score;
-        /* BEIR's own files start with the header "query-id corpus-id score"; many others have no
-         * header at all. A first line whose score field is not a number is the header. */
-        if (!seen_line++ && nf == 3 && parse_score(f[2], &score) != 0) continue;
-        if (nf != 3) {
-            lw_fail("%s:%lld: expected 3 fields (query-id, corpus-id, score), found %d", path, r.no, nf);
-            goto done;
-        }
-        int32_t q = lw_strmap_get(&queries->map, f[0]);
-        if (q < 0) {
-            lw_fail("%s:%lld: unknown query id \"%s\" (not in queries.jsonl)", path, r.no, f[0]);
-            goto done;
-        }
-        int32_t doc = lw_strmap_get(&docs->map, f[1]);
-        if (doc < 0) {
-            lw_fail("%s:%lld: unknown corpus id \"%s\" (not in corpus.jsonl)", path, r.no, f[1]);
-            goto done;
-        }
-        if (parse_score(f[2], &score) != 0) {
-            lw_fail("%s:%lld: score \"%s\" is not a finite number (a relevance grade such as 0, 1, 2)", path, r.no, f[2]);
-            goto done;
-        }
-        if (score <= 0) continue; /* graded relevance > 0 only; 0 (or below) = judged not relevant */
-        if (n == cap) {
-            int64_t c = cap ? cap * 2 : 256;
-            pair *np = realloc(p, sizeof *np * (size_t)c);
-            if (!np) {
-                lw_fail("%s:%lld: out of memory", path, r.no);
-                goto done;
-            }
-            p = np;
-            cap = c;
-        }
-        p[n++] = (pair){q, doc, (float)score, r.no};
-    }
-    if (ferror(r.fp)) {
-        lw_fail("%s: read error after line %lld", path, r.no);
-        goto done;
-    }
-    if (!seen_line) {
+    qrels_reader q = {.path = path, .docs = docs, .queries = queries};
+    int64_t lines;
+    int rc = lw_each_line(path, qrels_line, &q, &lines);
+    if (rc != 0 && lines < 0) lw_fail_prefix("cannot open ");
+    pair *p = q.p;
+    int64_t n = q.n;
+    if (rc != 0) goto done;
+    rc = -1;
+    if (!q.seen_line) {
         lw_fail("%s: empty file (expected lines \"query-id<TAB>corpus-id<TAB>score\")", path);
         goto done;
     }
@@ -303,7 +277,6 @@ static int read_qrels(const char *path, const table *docs, const table *queries,
     qsort(p, (size_t)n, sizeof *p, cmp_pair_line);
     rc = 0;
 done:
-    reader_close(&r);
     if (rc) {
         free(p);
         p = NULL;
