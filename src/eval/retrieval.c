@@ -132,11 +132,10 @@ static inline double gain(lw_ndcg_gain kind, float g) {
     return kind == LW_NDCG_GAIN_EXP ? expm1((double)g * 0.69314718055994530942) : (double)g;
 }
 
-/* One query's candidates: score of candidate j (j < n) is d[j] (NaN = -inf), or f[j] (float
- * similarities before refine_near_ties makes them d); its id is ids[j] (NULL: j). */
+/* One query's candidates: score of candidate j (j < n) is d[j] (NaN = -inf); its id is ids[j]
+ * (NULL: j). */
 typedef struct {
     const double *d;
-    const float *f;
     const int32_t *ids;
     int64_t n;
 } cand_scores;
@@ -413,24 +412,24 @@ static int cmp_float(const void *pa, const void *pb) {
  * count becomes a coin flip. Every candidate within b->band of some relevant item's float
  * score (the relevant items themselves included) is rescored exactly; candidates outside
  * every band keep their float score, whose order against each relevant item is already
- * right. sd[n] gets the scores; rel_sorted and band_buf have room for n_rel items. */
-static void refine_near_ties(const bank *b, int32_t q, const cand_scores *cs, const int32_t *rel_ids, int n_rel,
-                             int32_t *rel_sorted, float *band_buf, double *sd) {
-    const int64_t n = cs->n;
+ * right. f[n]: the float scores of candidates ids[n] (NULL: j); sd[n] gets the scores;
+ * rel_sorted and band_buf have room for n_rel items. */
+static void refine_near_ties(const bank *b, int32_t q, const float *f, const int32_t *ids, int64_t n,
+                             const int32_t *rel_ids, int n_rel, int32_t *rel_sorted, float *band_buf, double *sd) {
     int m = 0;
-    if (!cs->ids) {
+    if (!ids) {
         for (int i = 0; i < n_rel; i++)
-            if (rel_ids[i] >= 0 && rel_ids[i] < n) band_buf[m++] = cs->f[rel_ids[i]];
+            if (rel_ids[i] >= 0 && rel_ids[i] < n) band_buf[m++] = f[rel_ids[i]];
     } else {
         memcpy(rel_sorted, rel_ids, sizeof *rel_sorted * (size_t)n_rel);
         qsort(rel_sorted, (size_t)n_rel, sizeof *rel_sorted, cmp_int32);
         for (int64_t j = 0; j < n; j++)
-            if (bsearch(&cs->ids[j], rel_sorted, (size_t)n_rel, sizeof *rel_sorted, cmp_int32)) band_buf[m++] = cs->f[j];
+            if (bsearch(&ids[j], rel_sorted, (size_t)n_rel, sizeof *rel_sorted, cmp_int32)) band_buf[m++] = f[j];
     }
     qsort(band_buf, (size_t)m, sizeof *band_buf, cmp_float);
     const float lo_all = m ? band_buf[0] - b->band : 0, hi_all = m ? band_buf[m - 1] + b->band : -1;
     for (int64_t j = 0; j < n; j++) {
-        float s = cs->f[j];
+        float s = f[j];
         sd[j] = s;
         if (s < lo_all || s > hi_all) continue; /* most candidates: outside every band */
         int lo = 0, hi = m; /* first relevant score >= s; the nearest is it or the one before */
@@ -440,7 +439,7 @@ static void refine_near_ties(const bank *b, int32_t q, const cand_scores *cs, co
             else hi = mid;
         }
         bool near = (lo < m && band_buf[lo] - s <= b->band) || (lo > 0 && s - band_buf[lo - 1] <= b->band);
-        if (near) sd[j] = exact_cosine(b, q, cs->ids ? cs->ids[j] : (int32_t)j);
+        if (near) sd[j] = exact_cosine(b, q, ids ? ids[j] : (int32_t)j);
     }
 }
 
@@ -562,14 +561,14 @@ int lw_retrieval_score_blocked(const float *Q, const float *C, int32_t nc, int d
             int32_t q = q0 + i;
             const int32_t *ids = cand_off ? cand_ids + cand_off[q] : NULL;
             int64_t n = cand_off ? cand_off[q + 1] - cand_off[q] : nc;
-            cand_scores cs = {.f = sf, .ids = ids, .n = n};
+            const float *f = sf; /* float cosines of the candidates */
             if (full) {
                 float *row = sim + (size_t)i * (size_t)nc;
                 if (ids) {
                     for (int64_t t = 0; t < n; t++) sf[t] = row[ids[t]] * inv_c[ids[t]];
                 } else {
                     for (int64_t t = 0; t < n; t++) row[t] *= inv_c[t]; /* cosines, in place */
-                    cs.f = row;
+                    f = row;
                 }
             } else {
                 const float *qrow = qn + (size_t)i * (size_t)d;
@@ -583,7 +582,7 @@ int lw_retrieval_score_blocked(const float *Q, const float *C, int32_t nc, int d
             }
             int64_t ra = task->rel_off[q];
             int n_rel = (int)(task->rel_off[q + 1] - ra);
-            refine_near_ties(&bk, q, &cs, task->rel_ids + ra, n_rel, rel_sorted, band_buf, sd);
+            refine_near_ties(&bk, q, f, ids, n, task->rel_ids + ra, n_rel, rel_sorted, band_buf, sd);
             cand_scores exact = {.d = sd, .ids = ids, .n = n};
             metrics_core(&exact, task->rel_ids + ra, task->rel_grade ? task->rel_grade + ra : NULL, n_rel, p,
                          out + (size_t)q * (size_t)n_metrics, &sc);
