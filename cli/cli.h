@@ -74,9 +74,10 @@ int cli_parse_list(const char *option, const char *spec, char ***items);
 /* --recipe: a bridge recipe by name (the refusal lists them). */
 bool cli_parse_recipe(const char *s, lw_bridge_recipe *out);
 
-/* dir is a readable directory; otherwise -1 with a message saying what is missing, where it
- * was looked for and, for the default (option NULL), how to point elsewhere. */
-int cli_check_data_dir(const char *dir, const char *option);
+/* dir (from --data, or cli_default_data_dir) is a directory: 0. Otherwise prints one line for
+ * verb saying what is missing, where it was looked for and, for the default, how to point
+ * elsewhere, and returns 1 (the exit status). */
+int cli_check_data_dir(const char *verb, const char *dir);
 
 /* --json modes: a JSON string of s as whole UTF-8 characters (bytes that form none become
  * U+FFFD, which a strict decoder accepts); the document printed to stdout as the only output,

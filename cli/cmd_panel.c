@@ -179,7 +179,7 @@ static int panel_patching(int argc, char **argv) {
     if (plan) snprintf(plan_sha, sizeof plan_sha, "%s", lw_plan_sha256(plan));
     lw_plan_free(plan);
     lw_panel_prompt_set set = {0};
-    if (rc == 0 && cli_check_data_dir(o.data, "--data") != 0) rc = 1;
+    if (rc == 0 && cli_check_data_dir("panel", o.data) != 0) rc = 1;
     loaded L[128];
     int n_loaded = 0;
     lw_panel_model *R = calloc((size_t)o.n_receivers, sizeof *R), *D = calloc((size_t)o.n_donors, sizeof *D);

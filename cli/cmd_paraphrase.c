@@ -70,7 +70,7 @@ static int paraphrase_generate(int argc, char **argv) {
     char path[4096];
     if (!p.mrpc_file) {
         if (!data) data = cli_default_data_dir();
-        if (cli_check_data_dir(data, data == cli_default_data_dir() ? NULL : "--data") != 0) return 1;
+        if (cli_check_data_dir("paraphrase generate", data) != 0) return 1;
         snprintf(path, sizeof path, "%s/mrpc/msr_paraphrase_train.txt", data);
         p.mrpc_file = path;
     }

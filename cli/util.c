@@ -236,16 +236,17 @@ bool cli_parse_recipe(const char *s, lw_bridge_recipe *out) {
     return true;
 }
 
-int cli_check_data_dir(const char *dir, const char *option) {
+int cli_check_data_dir(const char *verb, const char *dir) {
     struct stat st;
     const char *why;
     if (stat(dir, &st) != 0) why = strerror(errno);
     else if (!S_ISDIR(st.st_mode)) why = "not a directory";
     else return 0;
-    if (option) return lw_fail("%s %s: %s", option, dir, why);
-    return lw_fail("the data directory %s: %s (it is the default when LW_SHARED_DIR is not set): pass --data DIR, or "
-                   "set LW_SHARED_DIR to the folder that holds data/",
-                   dir, why);
+    if (strcmp(dir, cli_default_data_dir()) != 0) return cli_fail(verb, "--data %s: %s", dir, why);
+    return cli_fail(verb,
+                    "the data directory %s: %s (it is the default when LW_SHARED_DIR is not set): pass --data DIR, or "
+                    "set LW_SHARED_DIR to the folder that holds data/",
+                    dir, why);
 }
 
 json_t *cli_json_text(const char *s) {

@@ -69,6 +69,16 @@ static void test_refusals(void **state) {
              dir, wrong);
     refused(args, "--layer-a 99");
     refused("panel telepathy", "unknown panel 'telepathy'");
+    /* a missing data directory is one line naming it, given or the default (once exit 1 and silent) */
+    snprintf(args, sizeof args, "%s --bridge %s --data %s/no-data", base, wrong, dir);
+    refused(args, "--data");
+    char *saved = getenv("LW_SHARED_DIR") ? strdup(getenv("LW_SHARED_DIR")) : NULL;
+    setenv("LW_SHARED_DIR", "/nonexistent-lw-shared", 1);
+    snprintf(args, sizeof args, "%s --bridge %s", base, wrong);
+    refused(args, "/nonexistent-lw-shared/data");
+    if (saved) setenv("LW_SHARED_DIR", saved, 1);
+    else unsetenv("LW_SHARED_DIR");
+    free(saved);
     assert_int_equal(lw_test_dir_entries(dir), 0); /* nothing half-written */
 }
 
