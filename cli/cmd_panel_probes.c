@@ -115,8 +115,10 @@ static void print_table(const lw_probe_result *r) {
         const lw_probe_stat *s = &r->stats[i];
         char p[32] = "";
         if (isfinite(s->p_value)) snprintf(p, sizeof p, "%.3g", s->p_value);
-        printf("%-17s %-36s %5d  %+.4f [%+.4f, %+.4f]  %s\n", s->probe, s->name, s->ci.n, s->ci.mean, s->ci.lo,
+        printf("%-17s %-36s %5d  %+.4f [%+.4f, %+.4f]  %s", s->probe, s->name, s->ci.n, s->ci.mean, s->ci.lo,
                s->ci.hi, p);
+        if (s->ci.n_clusters > 0) printf("  (%d clusters, design effect %.2f)", s->ci.n_clusters, s->ci.design_effect);
+        putchar('\n');
     }
 }
 
@@ -144,7 +146,7 @@ static int run(opts *o) {
     if (o->plan && !plan) return cli_fail_lib("panel");
     if (plan) snprintf(plan_sha, sizeof plan_sha, "%s", lw_plan_sha256(plan));
     lw_plan_free(plan);
-    if (cli_check_data_dir(o->data, "--data") != 0) return 1;
+    if (cli_check_data_dir("panel probes", o->data) != 0) return 1;
     char mrpc[4096];
     snprintf(mrpc, sizeof mrpc, "%s/mrpc", o->data);
     o->p.mrpc_dir = mrpc;

@@ -15,18 +15,24 @@ static const char *USAGE =
     "  the (1 - alpha) interval lies on the null side of the threshold; else INCONCLUSIVE. Records made\n"
     "  under another plan, or under this plan before it was edited, are refused.\n"
     "  --json   one JSON object on stdout: plan, plan_sha256, alpha, correction, n_records, hypotheses (per\n"
-    "           hypothesis: id, claim, verdict, estimate, ci {lo, hi, level, method}, p, p_adjusted, test, n)\n";
+    "           hypothesis: id, claim, verdict, estimate, ci {lo, hi, level, method}, p, p_adjusted, test, n;\n"
+    "           n_clusters and design_effect where the records name clusters)\n";
 
 static json_t *verdict_json(const lw_plan *plan, const lw_verdict *v, int n, double alpha, int64_t n_records,
                             const char *path) {
     json_t *hs = json_array();
-    for (int i = 0; i < n; i++)
-        json_array_append_new(
-            hs, json_pack("{s:s, s:o, s:s, s:f, s:{s:f, s:f, s:f, s:s}, s:f, s:f, s:s, s:i}", "id", v[i].id, "claim",
-                          cli_json_text(v[i].claim), "verdict", lw_verdict_name(v[i].verdict), "estimate",
-                          v[i].estimate, "ci", "lo", v[i].ci.lo, "hi", v[i].ci.hi, "level", 1.0 - alpha, "method",
-                          v[i].ci.method ? v[i].ci.method : "", "p", v[i].p, "p_adjusted", v[i].p_adjusted, "test",
-                          v[i].test, "n", v[i].n));
+    for (int i = 0; i < n; i++) {
+        json_t *h = json_pack("{s:s, s:o, s:s, s:f, s:{s:f, s:f, s:f, s:s}, s:f, s:f, s:s, s:i}", "id", v[i].id, "claim",
+                              cli_json_text(v[i].claim), "verdict", lw_verdict_name(v[i].verdict), "estimate",
+                              v[i].estimate, "ci", "lo", v[i].ci.lo, "hi", v[i].ci.hi, "level", 1.0 - alpha, "method",
+                              v[i].ci.method ? v[i].ci.method : "", "p", v[i].p, "p_adjusted", v[i].p_adjusted, "test",
+                          v[i].test, "n", v[i].n);
+        if (h && v[i].ci.n_clusters > 0) { /* items in clusters: the test counted n / design_effect items */
+            json_object_set_new(h, "n_clusters", json_integer(v[i].ci.n_clusters));
+            json_object_set_new(h, "design_effect", json_real(v[i].ci.design_effect));
+        }
+        json_array_append_new(hs, h);
+    }
     return json_pack("{s:o, s:o, s:s, s:I, s:o}", "plan", cli_json_text(path), "title",
                      cli_json_text(lw_plan_title(plan)), "plan_sha256", lw_plan_sha256(plan), "n_records",
                      (json_int_t)n_records, "hypotheses", hs);
@@ -70,10 +76,14 @@ int cmd_verdict(int argc, char **argv) {
                    lw_plan_title(plan), alpha, 100 * (1 - alpha));
             printf("%-10s %-13s %9s  %-22s %9s %9s  %5s  %s\n", "id", "verdict", "estimate", "interval", "p",
                    "p (adj.)", "n", "claim; test");
-            for (int i = 0; i < n; i++)
-                printf("%-10s %-13s %+9.4f  [%+9.4f, %+9.4f] %9.3g %9.3g  %5d  %s; %s\n", v[i].id,
+            for (int i = 0; i < n; i++) {
+                printf("%-10s %-13s %+9.4f  [%+9.4f, %+9.4f] %9.3g %9.3g  %5d  %s; %s", v[i].id,
                        lw_verdict_name(v[i].verdict), v[i].estimate, v[i].ci.lo, v[i].ci.hi, v[i].p, v[i].p_adjusted,
                        v[i].n, v[i].claim, v[i].test);
+                if (v[i].ci.n_clusters > 0)
+                    printf(" (%d clusters, design effect %.2f)", v[i].ci.n_clusters, v[i].ci.design_effect);
+                putchar('\n');
+            }
         }
     }
     free(v);

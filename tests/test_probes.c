@@ -448,6 +448,26 @@ static void test_roles_bound_vs_bag_of_words(void **state) {
     assert_true(ng->ci.hi < ns->ci.lo);
     assert_true(find_stat(&bad, "roles_newgiver_heldout_top1")->ci.mean == 0.0);
     assert_true(find_stat(&shared, "roles_newpair_heldout_top1")->ci.mean == 1.0);
+    /* a sentence and its role swap share every word: the intervals count swap pairs, and at the
+     * boundary (all right) that is Clopper-Pearson on the pairs, 0.025^(1/pairs) */
+    assert_int_equal(gp->ci.n_clusters, 50);
+    assert_int_equal(gh->ci.n_clusters, 25);
+    assert_int_equal(ng->ci.n_clusters, 50);
+    assert_true(fabs(gp->ci.lo - pow(0.025, 1.0 / 50)) < 1e-12);
+    assert_true(fabs(gh->ci.lo - pow(0.025, 1.0 / 25)) < 1e-12);
+    assert_int_equal(find_stat(&good, "roles_newgiver_heldout_minus_insample_top1")->ci.n_clusters, 50);
+    int64_t roles = 0;
+    for (int64_t i = 0; i < good.n_records; i++) {
+        const lw_item_record *x = &good.records[i];
+        if (strncmp(x->condition, "compositionality:roles_", 23) != 0) continue;
+        roles++;
+        assert_non_null(x->cluster);
+        /* item rGOR (giver, object, receiver) and its swap rROG name one cluster: one of the two */
+        char swap[8];
+        snprintf(swap, sizeof swap, "r%c%c%c", x->item[3], x->item[2], x->item[1]);
+        assert_true(!strcmp(x->cluster, x->item) || !strcmp(x->cluster, swap));
+    }
+    assert_int_equal(roles, 100 + 2 * 50 + 2 * 100);
     int64_t held = 0;
     for (int64_t i = 0; i < good.n_records; i++) held += !strcmp(good.records[i].condition, "compositionality:roles_newpair_heldout");
     assert_int_equal(held, 50);
@@ -484,11 +504,11 @@ static void test_save_and_report(void **state) {
     float I[DB * DA] = {0};
     lw_bridge *b = exact_bridge(I, DA, DB, 6);
     lw_probe_pair pair = {"gemma <b>", "smol", DA, DB, synth_embed, NULL, b, NULL};
-    lw_probe_stat st[2] = {{"chaining", "hop1_top1", {0.25, 0.1, 0.5, 40, "clopper-pearson"}, NAN, "chaining:hop1",
+    lw_probe_stat st[2] = {{"chaining", "hop1_top1", {0.25, 0.1, 0.5, 40, "clopper-pearson", 0, 1.0}, NAN, "chaining:hop1",
                             "top1", "retrieved"},
-                           {"symbolic", "aggregation_lift", {-0.125, -0.3, 0.05, 16, "newcombe"}, 0.042, "", "top1",
+                           {"symbolic", "aggregation_lift", {-0.125, -0.3, 0.05, 16, "newcombe", 0, 1.0}, 0.042, "", "top1",
                             "lift"}};
-    lw_item_record rec[1] = {{"chaining:hop1", "i0", "top1", NULL, 1}};
+    lw_item_record rec[1] = {{"chaining:hop1", "i0", "top1", NULL, 1, NULL}};
     lw_probe_result r = {.stats = st, .n_stats = 2, .records = rec, .n_records = 1};
     lw_probe_params p = lw_probe_default_params();
     const char *dir = lw_test_fresh_dir("probes_save");

@@ -335,8 +335,8 @@ static void test_panel_json(void **state) {
     (void)state;
     lw_panel_model R[1] = {{"gemma <i>", NULL}}, D[2] = {{"smol", NULL}, {"mini", NULL}};
     lw_patching_cell cells[2] = {
-        {0, 0, 0.5, 9, 15, 8, 0.42, 0.10, 0.05, {0.32, 0.20, 0.44, 8, "bca"}, 0.004},
-        {0, 1, 0.5, 9, 3, 8, 0.12, 0.11, 0.02, {0.01, -0.05, 0.07, 8, "bca"}, 0.61},
+        {0, 0, 0.5, 9, 15, 8, 0.42, 0.10, 0.05, {0.32, 0.20, 0.44, 8, "bca", 0, 1.0}, 0.004},
+        {0, 1, 0.5, 9, 3, 8, 0.12, 0.11, 0.02, {0.01, -0.05, 0.07, 8, "bca", 0, 1.0}, 0.61},
     };
     lw_patching_result res = {.cells = cells, .n_cells = 2, .D = {0.165, 0.01, 0.32, 2, "bca"},
                               .verdict = LW_VERDICT_INCONCLUSIVE, .decoy_ratio = 3.71, .decoy_ratio_lo = 1.5,

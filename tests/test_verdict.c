@@ -289,12 +289,90 @@ static void test_cli(void **state) {
     free(err);
 }
 
+/* Records in clusters: every item of the 40 above written twice, the copies one cluster. The
+ * duplicates add no evidence, so the verdict's tests and intervals must be those of the 40
+ * (exact binomial and McNemar on the effective counts); through a save and a load, since the
+ * cluster field travels in the record file. A condition where only some records name a
+ * cluster, or an item whose cluster differs between the two conditions, is refused. */
+static const char *write_clustered(const char *name, const lw_plan *plan, int n, int na, int nb, int mode) {
+    const char *path = lw_test_tmpfile(name);
+    lw_item_record *r = calloc((size_t)(4 * n), sizeof *r);
+    char(*ids)[24] = calloc((size_t)(2 * n), sizeof *ids), (*cl)[16] = calloc((size_t)n, sizeof *cl);
+    for (int i = 0; i < n; i++) {
+        snprintf(cl[i], sizeof cl[i], "pair%03d", i);
+        for (int copy = 0; copy < 2; copy++) {
+            int k = 2 * i + copy;
+            snprintf(ids[k], sizeof ids[k], "item%03d.%d", i, copy);
+            const char *ca = cl[i], *cb = cl[i];
+            if (mode == 1 && k == 5) ca = NULL;         /* one record of A without a cluster */
+            if (mode == 2 && k == 7) cb = cl[(i + 1) % n]; /* item 7 in another cluster under B */
+            r[2 * k] = (lw_item_record){.condition = "A", .item = ids[k], .metric = "em", .value = i < na, .cluster = ca};
+            r[2 * k + 1] =
+                (lw_item_record){.condition = "B", .item = ids[k], .metric = "em", .value = i < nb, .cluster = cb};
+        }
+    }
+    assert_int_equal(lw_items_save(path, lw_plan_sha256(plan), "test", r, 4 * n), 0);
+    free(r), free(ids), free(cl);
+    return path;
+}
+
+static void test_clusters(void **state) {
+    (void)state;
+    const char *hyp =
+        "{\"id\": \"better\", \"metric\": \"em\", \"a\": \"A\", \"b\": \"B\", \"direction\": \"greater\", "
+        "\"threshold\": 0},"
+        "{\"id\": \"level\", \"metric\": \"em\", \"a\": \"A\", \"direction\": \"greater\", \"threshold\": 0.6}";
+    const char *pp = write_plan("clusters.plan.json", hyp, "none");
+    lw_plan *plan = lw_plan_load(pp);
+    assert_non_null(plan);
+    const char *plain = write_records("clusters.plain.jsonl", plan, 40, 36, 10);
+    const char *twice = write_clustered("clusters.twice.jsonl", plan, 40, 36, 10, 0);
+    const char *mixed = write_clustered("clusters.mixed.jsonl", plan, 40, 36, 10, 1);
+    const char *moved = write_clustered("clusters.moved.jsonl", plan, 40, 36, 10, 2);
+    int n;
+    lw_verdict *v = decide(pp, plain, &n), *w = decide(pp, twice, &n);
+    for (int h = 0; h < 2; h++) {
+        assert_int_equal(w[h].n, 80);
+        assert_int_equal(w[h].ci.n_clusters, 40);
+        assert_true(fabs(w[h].ci.design_effect - 2.0) < 1e-12);
+        assert_true(fabs(w[h].p - v[h].p) < 1e-12 * fmax(1.0, 1.0 / v[h].p) * v[h].p + 1e-300);
+        assert_true(fabs(w[h].ci.lo - v[h].ci.lo) < 1e-12 && fabs(w[h].ci.hi - v[h].ci.hi) < 1e-12);
+        assert_int_equal(w[h].verdict, v[h].verdict);
+    }
+    assert_string_equal(w[0].test, "exact McNemar, clustered");
+    assert_string_equal(w[1].test, "exact binomial, clustered");
+    assert_true(fabs(w[1].p - binom_tail_naive(36, 40, 0.6)) < 1e-12);
+    free(v), free(w);
+    lw_items *items = lw_items_load(&mixed, 1);
+    assert_non_null(items);
+    assert_int_equal(lw_verdict_evaluate(plan, items, &v), -1);
+    assert_non_null(strstr(lw_last_error(), "name a cluster"));
+    lw_items_free(items);
+    items = lw_items_load(&moved, 1);
+    assert_non_null(items);
+    assert_int_equal(lw_verdict_evaluate(plan, items, &v), -1);
+    assert_non_null(strstr(lw_last_error(), "keeps its cluster"));
+    lw_items_free(items);
+    /* a cluster that is not a non-empty string is one error naming file, line and field */
+    const char *bad = lw_test_tmpfile("clusters.bad.jsonl");
+    char text[512];
+    snprintf(text, sizeof text,
+             "{\"format\": \"latentwire.items/1\", \"plan_sha256\": \"%s\"}\n"
+             "{\"condition\": \"A\", \"item\": \"x\", \"metric\": \"em\", \"value\": 1, \"cluster\": 3}\n",
+             lw_plan_sha256(plan));
+    write_text(bad, text);
+    assert_null(lw_items_load(&bad, 1));
+    assert_non_null(strstr(lw_last_error(), "line 2: field 'cluster'"));
+    lw_plan_free(plan);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_holm_hand_computed),     cmocka_unit_test(test_known_answers),
         cmocka_unit_test(test_no_difference_is_inconclusive), cmocka_unit_test(test_holm_changes_the_verdict),
         cmocka_unit_test(test_bootstrap_on_real_values), cmocka_unit_test(test_records_tied_to_the_plan),
         cmocka_unit_test(test_bad_plans),              cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_clusters),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -84,6 +84,11 @@ typedef struct {
     double mean, lo, hi; /* point estimate and interval */
     int n;               /* number of queries */
     const char *method;  /* static: "clopper-pearson", "bca" or "percentile" */
+    /* Items in clusters (lw_ci_mean_clustered, lw_ci_paired_clustered): how many clusters and
+     * the design effect the interval was widened by (n / deff items' worth of evidence); 0 and
+     * 1 for independent items. */
+    int n_clusters;
+    double design_effect;
 } lw_ci;
 
 /* The interval reports use for the mean of v[0..n): when every v[i] is exactly 0 or 1 it is
@@ -119,6 +124,26 @@ int lw_bootstrap_paired(const double *a, const double *b, int n, int n_resamples
  * otherwise lw_bootstrap_paired (BCa, bootstrap p). */
 int lw_ci_paired(const double *a, const double *b, int n, int n_resamples, double level, uint64_t seed, lw_ci *diff,
                  double *p_value);
+
+/* Intervals for items that are not independent. cluster[i] names item i's cluster (any int;
+ * equal ints, one cluster): a sentence and its role swap, which share every word; the tokens of
+ * one text; the paraphrases of one target. Treating n correlated items as n independent ones
+ * makes an interval too short. For 0/1 values the interval is the independent one (Clopper-
+ * Pearson; Newcombe and McNemar for pairs) on the effective sample n / deff, where deff, Kish's
+ * design effect, is the variance of the mean under cluster sampling (the linearized ratio
+ * estimator over clusters) over its variance under independent sampling (Korn and Graubard
+ * 1998, without their degrees-of-freedom factor). deff is clamped to [1, sum m^2 / sum m] (m:
+ * cluster sizes): clustering never narrows an interval, and the upper end, deff when every
+ * cluster's items agree, is taken where the sample shows no variance (a proportion at 0 or 1;
+ * every pair differing the same way), so the boundaries keep their coverage as though each
+ * cluster were one item. For pairs deff is the largest of a's, b's and (a - b)'s. Other values
+ * get a cluster bootstrap (whole clusters resampled; percentile interval; for pairs the
+ * two-sided p as lw_bootstrap_paired). With every cluster of one item the 0/1 intervals equal
+ * lw_ci_mean's and lw_ci_paired's. */
+int lw_ci_mean_clustered(const double *v, const int *cluster, int n, int n_resamples, double level, uint64_t seed,
+                         lw_ci *out);
+int lw_ci_paired_clustered(const double *a, const double *b, const int *cluster, int n, int n_resamples, double level,
+                           uint64_t seed, lw_ci *diff, double *p_value);
 
 /* Candidate regimes. Each builds CSR candidate lists (malloc'd *off, *ids; caller frees)
  * for nq queries whose target candidate is gold[q]; the target is always included. */

@@ -25,7 +25,9 @@
  * McNemar's exact test (one-sided binomial on the discordant pairs). "bootstrap": the
  * percentile-bootstrap p of H0 (share of resampled theta on the null side of the threshold,
  * (1 + count) / (1 + resamples)); resampling items (pairs for two conditions). "auto": exact
- * where it applies, else bootstrap. The p-values of all hypotheses are adjusted by Holm's
+ * where it applies, else bootstrap. Records with a "cluster" (items that are not independent):
+ * the exact tests run on the effective counts (counts / design effect, the interval's
+ * lw_ci_mean_clustered / lw_ci_paired_clustered) and the bootstrap resamples whole clusters. The p-values of all hypotheses are adjusted by Holm's
  * step-down method (correction "holm", the default) and a hypothesis
  *   PASSES        when its adjusted p <= alpha;
  *   FAILS         otherwise, when its (1 - alpha) two-sided interval lies entirely on the
@@ -66,6 +68,11 @@ typedef struct {
     const char *condition, *item, *metric;
     const char *split;      /* NULL: a reported item */
     double value;
+    /* NULL: the item is independent of the others. Otherwise the cluster it shares with items
+     * that are not (a sentence and its role swap): a verdict then widens its interval and
+     * test by the design effect (lw_ci_mean_clustered). Every record of a condition names one,
+     * or none does; an item keeps its cluster across conditions. */
+    const char *cluster;
 } lw_item_record;
 
 /* Writes records with the header (plan_sha256 may be NULL: a run without a plan, on which no
@@ -90,7 +97,8 @@ typedef struct {
     lw_ci ci;               /* (1 - alpha) two-sided interval of theta */
     double p, p_adjusted;   /* one-sided p of the null, and after the correction */
     int n;                  /* items (pairs) */
-    const char *test;       /* static: "exact binomial", "exact McNemar", "percentile bootstrap" */
+    const char *test;       /* static: "exact binomial", "exact McNemar", "percentile bootstrap", each with
+                               ", clustered" when the records name clusters (ci.n_clusters, ci.design_effect) */
 } lw_verdict;
 
 /* Decides every hypothesis of the plan on the records. Refuses records whose plan_sha256 is

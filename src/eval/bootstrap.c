@@ -59,6 +59,8 @@ static void fill_ci(const double *sorted, int n_resamples, double level, double 
     out->hi = quantile_sorted(sorted, n_resamples, 1.0 - alpha / 2);
     out->n = n;
     out->method = "percentile";
+    out->n_clusters = 0;
+    out->design_effect = 1.0;
 }
 
 /* Standard normal CDF. */
@@ -124,6 +126,8 @@ static void fill_bca(const double *v, int n, const double *sorted, int n_resampl
     out->hi = quantile_sorted(sorted, n_resamples, bca_level(z0, acc, z));
     out->n = n;
     out->method = "bca";
+    out->n_clusters = 0;
+    out->design_effect = 1.0;
 }
 
 int lw_bootstrap_mean(const double *v, int n, int n_resamples, double level, uint64_t seed, lw_ci *out) {

@@ -37,6 +37,15 @@ int lw_eval_row_inv_norms(const float *X, int64_t n, int d, const char *what, fl
  * bounds invert it. */
 double lw_beta_inc(double a, double b, double z);
 
+/* Clopper-Pearson interval of x successes in n trials, where x and n may be fractional (an
+ * effective sample: lw_ci_mean_clustered); lw_ci_binomial is this with integers. 0 or -1. */
+int lw_ci_binomial_eff(double x, double n, double level, lw_ci *out);
+
+/* lw_ci_paired's interval and exact McNemar p for 0/1 pairs from the four cell counts (both right,
+ * only a, only b, neither), which may be fractional (an effective sample). 0 or -1. */
+int lw_ci_paired_counts(double both, double only_a, double only_b, double neither, double level, lw_ci *diff,
+                        double *p_value);
+
 /* Difference of two proportions from independent samples (x1 of n1 minus x2 of n2):
  * Newcombe's hybrid score interval (method 10, unpaired); diff->n = min(n1, n2). 0 or -1. */
 int lw_ci_diff_independent(int x1, int n1, int x2, int n2, double level, lw_ci *diff);

@@ -70,19 +70,27 @@ static double beta_inc_inverse(double a, double b, double target) {
     return 0.5 * (lo + hi);
 }
 
-int lw_ci_binomial(int x, int n, double level, lw_ci *out) {
+int lw_ci_binomial_eff(double x, double n, double level, lw_ci *out) {
     if (!out) return lw_fail("lw_ci_binomial: out is NULL");
-    if (n < 1) return lw_fail("lw_ci_binomial: n = %d, need at least 1 outcome", n);
-    if (x < 0 || x > n) return lw_fail("lw_ci_binomial: x = %d successes, must lie in [0, n = %d]", x, n);
+    if (!(n > 0)) return lw_fail("lw_ci_binomial: n = %g, need at least 1 outcome", n);
+    if (!(x >= 0 && x <= n)) return lw_fail("lw_ci_binomial: x = %g successes, must lie in [0, n = %g]", x, n);
     if (!(level > 0.0 && level < 1.0)) return lw_fail("lw_ci_binomial: level = %g, must lie in (0, 1)", level);
     double tail = (1.0 - level) / 2.0;
-    out->mean = (double)x / n;
+    out->mean = x / n;
     /* lower: P(X >= x | p) = tail; upper: P(X <= x | p) = tail, i.e. P(X >= x + 1 | p) = 1 - tail */
     out->lo = x == 0 ? 0.0 : beta_inc_inverse(x, n - x + 1.0, tail);
-    out->hi = x == n ? 1.0 : beta_inc_inverse(x + 1.0, (double)(n - x), 1.0 - tail);
-    out->n = n;
+    out->hi = x == n ? 1.0 : beta_inc_inverse(x + 1.0, n - x, 1.0 - tail);
+    out->n = (int)lround(n);
     out->method = "clopper-pearson";
+    out->n_clusters = 0;
+    out->design_effect = 1.0;
     return 0;
+}
+
+int lw_ci_binomial(int x, int n, double level, lw_ci *out) {
+    if (n < 1) return lw_fail("lw_ci_binomial: n = %d, need at least 1 outcome", n);
+    if (x < 0 || x > n) return lw_fail("lw_ci_binomial: x = %d successes, must lie in [0, n = %d]", x, n);
+    return lw_ci_binomial_eff(x, n, level, out);
 }
 
 int lw_ci_mean(const double *v, int n, int n_resamples, double level, uint64_t seed, lw_ci *out) {

@@ -139,7 +139,8 @@ void lw_probe_progress(lw_probe_ctx *c, const char *what) {
     if (c->p->on_progress) c->p->on_progress(what, c->p->user);
 }
 
-int lw_probe_record(lw_probe_ctx *c, const char *condition, const char *item, const char *metric, double value) {
+int lw_probe_record(lw_probe_ctx *c, const char *condition, const char *item, const char *metric, double value,
+                    const char *cluster) {
     lw_probe_result *r = c->out;
     if (r->n_records == r->cap_records) {
         int64_t cap = r->cap_records ? 2 * r->cap_records : 1024;
@@ -150,8 +151,9 @@ int lw_probe_record(lw_probe_ctx *c, const char *condition, const char *item, co
     lw_item_record *x = &r->records[r->n_records];
     x->condition = strdup(condition), x->item = strdup(item), x->metric = strdup(metric), x->split = NULL;
     x->value = value;
+    x->cluster = cluster ? strdup(cluster) : NULL;
     r->n_records++;
-    if (!x->condition || !x->item || !x->metric) return lw_fail("probes: out of memory");
+    if (!x->condition || !x->item || !x->metric || (cluster && !x->cluster)) return lw_fail("probes: out of memory");
     return 0;
 }
 
@@ -176,33 +178,50 @@ static lw_probe_stat *new_stat(lw_probe_ctx *c, const char *probe, const char *n
 }
 
 static int records_of(lw_probe_ctx *c, const char *condition, const char *metric, const double *v, int n,
-                      const char *const *items) {
-    char id[32];
+                      const char *const *items, const int *cluster) {
+    char id[32], cid[32];
     for (int i = 0; i < n; i++) {
         if (!items) snprintf(id, sizeof id, "i%d", i);
-        if (lw_probe_record(c, condition, items ? items[i] : id, metric, v[i]) != 0) return -1;
+        if (!items && cluster) snprintf(cid, sizeof cid, "i%d", cluster[i]);
+        const char *cname = !cluster ? NULL : items ? items[cluster[i]] : cid;
+        if (lw_probe_record(c, condition, items ? items[i] : id, metric, v[i], cname) != 0) return -1;
     }
     return 0;
 }
 
-int lw_probe_stat_mean(lw_probe_ctx *c, const char *probe, const char *name, const char *condition,
-                       const char *metric, const double *v, int n, const char *const *items, const char *note) {
+int lw_probe_stat_mean_clustered(lw_probe_ctx *c, const char *probe, const char *name, const char *condition,
+                                 const char *metric, const double *v, int n, const char *const *items,
+                                 const int *cluster, const char *note) {
     lw_probe_stat *s = new_stat(c, probe, name, note);
     if (!s) return -1;
     snprintf(s->condition, sizeof s->condition, "%s", condition);
     snprintf(s->metric, sizeof s->metric, "%s", metric);
-    if (lw_ci_mean(v, n, c->p->resamples, 0.95, c->p->seed, &s->ci) != 0) return -1;
-    return records_of(c, condition, metric, v, n, items);
+    int rc = cluster ? lw_ci_mean_clustered(v, cluster, n, c->p->resamples, 0.95, c->p->seed, &s->ci)
+                     : lw_ci_mean(v, n, c->p->resamples, 0.95, c->p->seed, &s->ci);
+    if (rc != 0) return -1;
+    return records_of(c, condition, metric, v, n, items, cluster);
+}
+
+int lw_probe_stat_mean(lw_probe_ctx *c, const char *probe, const char *name, const char *condition,
+                       const char *metric, const double *v, int n, const char *const *items, const char *note) {
+    return lw_probe_stat_mean_clustered(c, probe, name, condition, metric, v, n, items, NULL, note);
+}
+
+static int stat_paired(lw_probe_ctx *c, const char *probe, const char *name, const char *cond_a, const char *cond_b,
+                       const char *metric, const double *a, const double *b, int n, const int *cluster,
+                       const char *note) {
+    lw_probe_stat *s = new_stat(c, probe, name, note);
+    if (!s) return -1;
+    snprintf(s->condition, sizeof s->condition, "%s - %s", cond_a, cond_b);
+    snprintf(s->metric, sizeof s->metric, "%s", metric);
+    return cluster ? lw_ci_paired_clustered(a, b, cluster, n, c->p->resamples, 0.95, c->p->seed, &s->ci, &s->p_value)
+                   : lw_ci_paired(a, b, n, c->p->resamples, 0.95, c->p->seed, &s->ci, &s->p_value);
 }
 
 int lw_probe_stat_paired(lw_probe_ctx *c, const char *probe, const char *name, const char *cond_a,
                          const char *cond_b, const char *metric, const double *a, const double *b, int n,
                          const char *note) {
-    lw_probe_stat *s = new_stat(c, probe, name, note);
-    if (!s) return -1;
-    snprintf(s->condition, sizeof s->condition, "%s - %s", cond_a, cond_b);
-    snprintf(s->metric, sizeof s->metric, "%s", metric);
-    return lw_ci_paired(a, b, n, c->p->resamples, 0.95, c->p->seed, &s->ci, &s->p_value);
+    return stat_paired(c, probe, name, cond_a, cond_b, metric, a, b, n, NULL, note);
 }
 
 int lw_probe_stat_ci(lw_probe_ctx *c, const char *probe, const char *name, const lw_ci *ci, const char *note) {
@@ -217,6 +236,7 @@ void lw_probe_result_free(lw_probe_result *r) {
         free((char *)r->records[i].condition);
         free((char *)r->records[i].item);
         free((char *)r->records[i].metric);
+        free((char *)r->records[i].cluster);
     }
     free(r->records);
     free(r->stats);
@@ -321,9 +341,17 @@ int lw_probe_panel(const lw_probe_pair *pair, const lw_probe_params *p, lw_probe
     return rc;
 }
 
+int lw_probe_stat_compare_clustered(lw_probe_ctx *c, const char *probe, const char *metric, lw_probe_side a,
+                                    lw_probe_side b, int n, const char *const *items, const int *cluster,
+                                    const char *diff_name, const char *diff_note) {
+    if (lw_probe_stat_mean_clustered(c, probe, a.name, a.condition, metric, a.v, n, items, cluster, a.note) != 0)
+        return -1;
+    if (lw_probe_stat_mean_clustered(c, probe, b.name, b.condition, metric, b.v, n, items, cluster, b.note) != 0)
+        return -1;
+    return stat_paired(c, probe, diff_name, a.condition, b.condition, metric, a.v, b.v, n, cluster, diff_note);
+}
+
 int lw_probe_stat_compare(lw_probe_ctx *c, const char *probe, const char *metric, lw_probe_side a, lw_probe_side b,
                           int n, const char *const *items, const char *diff_name, const char *diff_note) {
-    if (lw_probe_stat_mean(c, probe, a.name, a.condition, metric, a.v, n, items, a.note) != 0) return -1;
-    if (lw_probe_stat_mean(c, probe, b.name, b.condition, metric, b.v, n, items, b.note) != 0) return -1;
-    return lw_probe_stat_paired(c, probe, diff_name, a.condition, b.condition, metric, a.v, b.v, n, diff_note);
+    return lw_probe_stat_compare_clustered(c, probe, metric, a, b, n, items, NULL, diff_name, diff_note);
 }

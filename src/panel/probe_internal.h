@@ -76,6 +76,12 @@ double lw_probe_cosine(const float *a, const float *b, int d);
  * with item ids items[i] (NULL: "i<index>"). */
 int lw_probe_stat_mean(lw_probe_ctx *c, const char *probe, const char *name, const char *condition,
                        const char *metric, const double *v, int n, const char *const *items, const char *note);
+/* The same for items that are not independent: cluster[i] is the index of the item that names
+ * item i's cluster (a sentence and its role swap: the first of the two); the interval is
+ * lw_ci_mean_clustered's and each record names its cluster (items[cluster[i]]). */
+int lw_probe_stat_mean_clustered(lw_probe_ctx *c, const char *probe, const char *name, const char *condition,
+                                 const char *metric, const double *v, int n, const char *const *items,
+                                 const int *cluster, const char *note);
 /* Adds a paired difference a - b (lw_ci_paired), no records (each side's come from its own
  * lw_probe_stat_mean, on the same item ids, so a plan compares them). */
 int lw_probe_stat_paired(lw_probe_ctx *c, const char *probe, const char *name, const char *cond_a,
@@ -92,9 +98,15 @@ typedef struct {
  * the same items) and then the paired difference a - b named diff_name (lw_probe_stat_paired). */
 int lw_probe_stat_compare(lw_probe_ctx *c, const char *probe, const char *metric, lw_probe_side a, lw_probe_side b,
                           int n, const char *const *items, const char *diff_name, const char *diff_note);
+/* The same with clusters (lw_probe_stat_mean_clustered; the difference by lw_ci_paired_clustered). */
+int lw_probe_stat_compare_clustered(lw_probe_ctx *c, const char *probe, const char *metric, lw_probe_side a,
+                                    lw_probe_side b, int n, const char *const *items, const int *cluster,
+                                    const char *diff_name, const char *diff_note);
 /* Adds a statistic whose interval was computed by the caller (no records). */
 int lw_probe_stat_ci(lw_probe_ctx *c, const char *probe, const char *name, const lw_ci *ci, const char *note);
-int lw_probe_record(lw_probe_ctx *c, const char *condition, const char *item, const char *metric, double value);
+/* One per-item record; cluster NULL for an independent item. */
+int lw_probe_record(lw_probe_ctx *c, const char *condition, const char *item, const char *metric, double value,
+                    const char *cluster);
 void lw_probe_progress(lw_probe_ctx *c, const char *what);
 
 /* ---- the probes ---- */

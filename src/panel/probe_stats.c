@@ -134,6 +134,8 @@ int lw_probe_topsim(const float *X, int n, int d, const int (*attr)[LW_PROBE_N_A
         out->hi = kept ? boot[(int)ceil(0.975 * (kept - 1))] : NAN;
         out->n = n;
         out->method = "percentile";
+        out->n_clusters = 0;
+        out->design_effect = 1.0;
     }
     free(cosd);
     free(md);

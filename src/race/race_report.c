@@ -103,7 +103,8 @@ static json_t *compare_cells(const lw_race_data *d, int a, int b, bool vs_floor)
         double z = lw_norm_quantile(0.5 + d->level / 2.0), se = sqrt(wa / na + wb / nb);
         /* scores lie in [0, 1], so their difference in [-1, 1]: clamping there keeps the coverage */
         double lo = fmax(-1.0, ma - mb - z * se), hi = fmin(1.0, ma - mb + z * se);
-        diff = (lw_ci){ma - mb, lo, hi, na < nb ? na : nb, "normal-unpaired"};
+        diff = (lw_ci){.mean = ma - mb, .lo = lo, .hi = hi, .n = na < nb ? na : nb, .method = "normal-unpaired",
+                      .design_effect = 1.0};
         rc = 0;
     }
     if (rc != 0) goto done;

@@ -41,6 +41,7 @@ int lw_items_save(const char *path, const char *plan_sha256, const char *source,
         json_t *o = json_pack("{s:s, s:s, s:s, s:f}", "condition", r[i].condition, "item", r[i].item, "metric",
                               r[i].metric, "value", r[i].value);
         if (r[i].split) json_object_set_new(o, "split", json_string(r[i].split));
+        if (r[i].cluster) json_object_set_new(o, "cluster", json_string(r[i].cluster));
         line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
         json_decref(o);
         if (!line || fprintf(af.fp, "%s\n", line) < 0) rc = lw_fail("%s: cannot write a record", path);
@@ -60,6 +61,7 @@ void lw_items_free(lw_items *it) {
         free(it->r[i].item);
         free(it->r[i].metric);
         free(it->r[i].split);
+        free(it->r[i].cluster);
     }
     free(it->r);
     free(it);
@@ -111,11 +113,22 @@ static int read_record(const char *path, int64_t line_no, const char *line, lw_r
         rc = lw_fail("%s: line %lld: field 'split' must be a string", path, (long long)line_no);
         goto done;
     }
+    json_t *cl = json_object_get(o, "cluster");
+    if (cl && (!json_is_string(cl) || !*json_string_value(cl))) {
+        rc = lw_fail("%s: line %lld: field 'cluster' must be a non-empty string (the items it groups)", path,
+                     (long long)line_no);
+        goto done;
+    }
     r->condition = strdup(c);
     r->item = strdup(item);
     r->metric = strdup(m);
     r->split = s ? strdup(json_string_value(s)) : NULL;
+    r->cluster = cl ? strdup(json_string_value(cl)) : NULL;
     r->value = json_number_value(v);
+    if (!r->condition || !r->item || !r->metric || (s && !r->split) || (cl && !r->cluster)) {
+        free(r->condition), free(r->item), free(r->metric), free(r->split), free(r->cluster);
+        rc = lw_fail("%s: line %lld: out of memory", path, (long long)line_no);
+    }
 done:
     json_decref(o);
     return rc;

@@ -91,14 +91,14 @@ static bool all_binary(const double *v, int n) {
 
 /* ------------------------------------------------------------------ one-sided p-values */
 
-/* P(X >= x) and P(X <= x) for X ~ Binomial(n, t). */
-static double binom_upper(int x, int n, double t) {
+/* P(X >= x) and P(X <= x) for X ~ Binomial(n, t); x and n may be fractional (effective counts). */
+static double binom_upper(double x, double n, double t) {
     if (x <= 0) return 1.0;
     if (t <= 0) return 0.0;
     if (t >= 1) return 1.0;
     return lw_beta_inc(x, n - x + 1, t);
 }
-static double binom_lower(int x, int n, double t) {
+static double binom_lower(double x, double n, double t) {
     if (x >= n) return 1.0;
     if (t >= 1) return 0.0;
     if (t <= 0) return 1.0;
@@ -106,18 +106,82 @@ static double binom_lower(int x, int n, double t) {
 }
 
 /* Percentile-bootstrap p of the null: the share of resampled theta on the null side. d holds
- * the per-item values (a - b for pairs). */
-static double bootstrap_p(const double *d, int n, double threshold, bool greater, int resamples, uint64_t seed) {
+ * the per-item values (a - b for pairs); with cluster (else NULL) whole clusters are resampled
+ * and theta is their ratio mean. */
+static double bootstrap_p(const double *d, const int *cluster, int n, double threshold, bool greater, int resamples,
+                          uint64_t seed) {
+    int k = n;
+    double *sum = NULL, *size = NULL;
+    if (cluster) { /* cluster ids are 0 .. k-1 (cluster_ids) */
+        k = 0;
+        for (int i = 0; i < n; i++) k = cluster[i] + 1 > k ? cluster[i] + 1 : k;
+        sum = calloc((size_t)k, sizeof *sum), size = calloc((size_t)k, sizeof *size);
+        if (!sum || !size) {
+            free(sum), free(size);
+            return 1.0; /* no memory: the conservative answer */
+        }
+        for (int i = 0; i < n; i++) sum[cluster[i]] += d[i], size[cluster[i]] += 1.0;
+    }
     lw_rng r;
     lw_rng_seed(&r, seed);
     long null_side = 0;
     for (int b = 0; b < resamples; b++) {
-        double s = 0;
-        for (int i = 0; i < n; i++) s += d[lw_rng_below(&r, (uint64_t)n)];
-        double th = s / n;
+        double s = 0, m = 0;
+        for (int i = 0; i < k; i++) {
+            uint64_t j = lw_rng_below(&r, (uint64_t)k);
+            s += cluster ? sum[j] : d[j];
+            m += cluster ? size[j] : 1.0;
+        }
+        double th = s / m;
         if (greater ? th <= threshold : th >= threshold) null_side++;
     }
+    free(sum), free(size);
     return (1.0 + (double)null_side) / (1.0 + resamples);
+}
+
+/* ------------------------------------------------------------------ clusters */
+
+static const ref *g_sort_refs;
+static int by_cluster_name(const void *x, const void *y) {
+    return strcmp(g_sort_refs[*(const int *)x].r->cluster, g_sort_refs[*(const int *)y].r->cluster);
+}
+
+/* The items' clusters as ids 0 .. k-1 into *out (malloc'd), or *out = NULL when no record names
+ * one. Refuses a condition where some records name a cluster and others do not, and an item
+ * whose cluster differs between the two conditions of a pair. */
+static int cluster_ids(const ref *ra, const ref *rb, int n, const lw_hypothesis *h, int **out) {
+    *out = NULL;
+    int named = 0, named_b = 0;
+    for (int i = 0; i < n; i++) named += ra[i].r->cluster != NULL, named_b += rb && rb[i].r->cluster != NULL;
+    if (rb && named_b > 0 && named_b < n)
+        return lw_fail("hypothesis %s: %d of the %d records of condition '%s' (%s) name a cluster; either every "
+                       "record names its cluster or none does", h->id, named_b, n, h->b, h->metric);
+    if (named > 0 && named < n)
+        return lw_fail("hypothesis %s: %d of the %d records of condition '%s' (%s) name a cluster; either every "
+                       "record names its cluster or none does", h->id, named, n, h->a, h->metric);
+    for (int i = 0; rb && i < n; i++) {
+        const char *x = ra[i].r->cluster, *y = rb[i].r->cluster;
+        if ((x == NULL) != (y == NULL) || (x && strcmp(x, y) != 0))
+            return lw_fail("hypothesis %s: item '%s' is in cluster '%s' under '%s' and '%s' under '%s'; an item keeps "
+                           "its cluster across conditions", h->id, ra[i].r->item, x ? x : "(none)", h->a,
+                           y ? y : "(none)", h->b);
+    }
+    if (named == 0) return 0;
+    int *ord = malloc(sizeof *ord * (size_t)n), *id = malloc(sizeof *id * (size_t)n);
+    if (!ord || !id) {
+        free(ord), free(id);
+        return lw_fail("verdict: out of memory");
+    }
+    for (int i = 0; i < n; i++) ord[i] = i;
+    g_sort_refs = ra;
+    qsort(ord, (size_t)n, sizeof *ord, by_cluster_name);
+    for (int j = 0, k = -1; j < n; j++) {
+        if (j == 0 || strcmp(ra[ord[j]].r->cluster, ra[ord[j - 1]].r->cluster) != 0) k++;
+        id[ord[j]] = k;
+    }
+    free(ord);
+    *out = id;
+    return 0;
 }
 
 /* ------------------------------------------------------------------ one hypothesis */
@@ -134,6 +198,7 @@ static int evaluate_one(const lw_plan *plan, const lw_hypothesis *h, const lw_it
     ref *ra = NULL, *rb = NULL;
     int na = 0, nb = 0, rc = -1;
     double *a = NULL, *b = NULL, *d = NULL;
+    int *cl = NULL;
     if (collect(it, h->a, h->metric, &ra, &na, h->id) != 0) goto done;
     if (h->b) {
         if (collect(it, h->b, h->metric, &rb, &nb, h->id) != 0) goto done;
@@ -170,31 +235,39 @@ static int evaluate_one(const lw_plan *plan, const lw_hypothesis *h, const lw_it
     double level = 1.0 - plan->alpha;
     uint64_t seed = plan->seed + (uint64_t)index;
     double unused_p;
-    if (h->b)
+    rc = cluster_ids(ra, rb, na, h, &cl);
+    if (rc == 0 && cl && h->b)
+        rc = lw_ci_paired_clustered(a, b, cl, na, plan->resamples, level, seed, &v->ci, &unused_p);
+    else if (rc == 0 && cl)
+        rc = lw_ci_mean_clustered(a, cl, na, plan->resamples, level, seed, &v->ci);
+    else if (rc == 0 && h->b)
         rc = lw_ci_paired(a, b, na, plan->resamples, level, seed, &v->ci, &unused_p);
-    else
+    else if (rc == 0)
         rc = lw_ci_mean(a, na, plan->resamples, level, seed, &v->ci);
     if (rc != 0) goto done;
     v->estimate = v->ci.mean;
+    /* with clusters, the exact tests count n / deff items' worth of evidence, as the interval does */
+    const double deff = cl ? v->ci.design_effect : 1.0;
     if (exact && !h->b) {
         int x = 0;
         for (int i = 0; i < na; i++) x += a[i] == 1.0;
-        v->p = h->greater ? binom_upper(x, na, h->threshold) : binom_lower(x, na, h->threshold);
-        v->test = "exact binomial";
+        v->p = h->greater ? binom_upper(x / deff, na / deff, h->threshold) : binom_lower(x / deff, na / deff, h->threshold);
+        v->test = cl ? "exact binomial, clustered" : "exact binomial";
     } else if (exact) {
         int up = 0, down = 0; /* discordant pairs: a right and b wrong, and the reverse */
         for (int i = 0; i < na; i++) {
             up += a[i] == 1.0 && b[i] == 0.0;
             down += a[i] == 0.0 && b[i] == 1.0;
         }
-        v->p = binom_upper(h->greater ? up : down, up + down, 0.5);
-        v->test = "exact McNemar";
+        v->p = binom_upper((h->greater ? up : down) / deff, (up + down) / deff, 0.5);
+        v->test = cl ? "exact McNemar, clustered" : "exact McNemar";
     } else {
-        v->p = bootstrap_p(d, na, h->threshold, h->greater, plan->resamples, seed);
-        v->test = "percentile bootstrap";
+        v->p = bootstrap_p(d, cl, na, h->threshold, h->greater, plan->resamples, seed);
+        v->test = cl ? "percentile bootstrap, clustered" : "percentile bootstrap";
     }
     rc = 0;
 done:
+    free(cl);
     free(ra);
     free(rb);
     free(a);

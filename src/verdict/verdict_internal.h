@@ -26,6 +26,7 @@ struct lw_plan {
 typedef struct {
     char *condition, *item, *metric, *split;
     double value;
+    char *cluster;              /* NULL: independent */
 } lw_rec;
 
 struct lw_items {

@@ -1,0 +1,208 @@
+/* Intervals for items in clusters (latentwire/retrieval.h says what and why): the design
+ * effect of a mean over clusters, the 0/1 intervals on the effective sample it leaves, and a
+ * cluster bootstrap for other values. */
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "eval/eval.h"
+
+/* Items regrouped by cluster: the clusters' sums of v (and of w when given) and sizes, k of them. */
+typedef struct {
+    int k;
+    double *sum_v, *sum_w, *size;
+} groups;
+
+static void groups_free(groups *g) { free(g->sum_v), free(g->sum_w), free(g->size); }
+
+static const int *g_sort_cluster;
+static int by_cluster(const void *x, const void *y) {
+    int a = g_sort_cluster[*(const int *)x], b = g_sort_cluster[*(const int *)y];
+    return (a > b) - (a < b);
+}
+
+static int group(const double *v, const double *w, const int *cluster, int n, groups *g) {
+    memset(g, 0, sizeof *g);
+    int *ord = malloc(sizeof *ord * (size_t)n);
+    g->sum_v = calloc((size_t)n, sizeof *g->sum_v), g->sum_w = calloc((size_t)n, sizeof *g->sum_w);
+    g->size = calloc((size_t)n, sizeof *g->size);
+    if (!ord || !g->sum_v || !g->sum_w || !g->size) {
+        free(ord), groups_free(g);
+        return lw_fail("clustered interval: out of memory for %d items", n);
+    }
+    for (int i = 0; i < n; i++) ord[i] = i;
+    g_sort_cluster = cluster;
+    qsort(ord, (size_t)n, sizeof *ord, by_cluster);
+    for (int j = 0; j < n; j++) {
+        int i = ord[j];
+        if (j > 0 && cluster[i] != cluster[ord[j - 1]]) g->k++;
+        g->sum_v[g->k] += v[i];
+        g->sum_w[g->k] += w ? w[i] : 0.0;
+        g->size[g->k] += 1.0;
+    }
+    g->k++;
+    free(ord);
+    return 0;
+}
+
+/* deff of the mean of v over its clusters, clamped to [1, sum m^2 / sum m]; the upper end where
+ * v shows no variance (or there is one cluster, whose variance cannot be estimated). */
+static double design_effect(const double *v, int n, const groups *g) {
+    double m2 = 0, mean = 0;
+    for (int c = 0; c < g->k; c++) m2 += g->size[c] * g->size[c], mean += g->sum_v[c];
+    mean /= n;
+    const double top = m2 / n;
+    double ss = 0, ss_c = 0;
+    for (int i = 0; i < n; i++) ss += (v[i] - mean) * (v[i] - mean);
+    for (int c = 0; c < g->k; c++) {
+        double r = g->sum_v[c] - mean * g->size[c];
+        ss_c += r * r;
+    }
+    if (!(ss > 0) || g->k < 2 || n < 2) return top;
+    /* cluster sampling: k / (k - 1) sum_c (y_c - mean m_c)^2 / n^2; independent: s^2 / n */
+    const double var_c = (double)g->k / (g->k - 1) * ss_c / ((double)n * n);
+    const double var_i = ss / (n - 1.0) / n;
+    const double deff = var_c / var_i;
+    return deff < 1.0 ? 1.0 : deff > top ? top : deff;
+}
+
+static bool binary(const double *v, int n) {
+    for (int i = 0; i < n; i++)
+        if (v[i] != 0.0 && v[i] != 1.0) return false;
+    return true;
+}
+
+static int check(const char *fn, const void *v, const int *cluster, int n, int n_resamples, double level) {
+    if (!v || !cluster) return lw_fail("%s: a NULL argument", fn);
+    if (n < 1) return lw_fail("%s: n = %d, need at least 1 value", fn, n);
+    if (n_resamples < 1) return lw_fail("%s: n_resamples = %d, need at least 1", fn, n_resamples);
+    if (!(level > 0.0 && level < 1.0)) return lw_fail("%s: level = %g, must lie in (0, 1)", fn, level);
+    return 0;
+}
+
+static int cmp_double(const void *x, const void *y) {
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+/* Whole clusters resampled: the sorted resampled ratio means sum y / sum m into theta[n_resamples]. */
+static void cluster_bootstrap(const groups *g, int n_resamples, uint64_t seed, double *theta) {
+    lw_rng r;
+    lw_rng_seed(&r, seed);
+    for (int b = 0; b < n_resamples; b++) {
+        double y = 0, m = 0;
+        for (int j = 0; j < g->k; j++) {
+            int c = (int)lw_rng_below(&r, (uint64_t)g->k);
+            y += g->sum_v[c], m += g->size[c];
+        }
+        theta[b] = y / m;
+    }
+    qsort(theta, (size_t)n_resamples, sizeof *theta, cmp_double);
+}
+
+static double quantile_sorted(const double *x, int n, double q) {
+    double h = (n - 1) * q;
+    int i = (int)floor(h);
+    if (i >= n - 1) return x[n - 1];
+    if (i < 0) return x[0];
+    return x[i] + (h - i) * (x[i + 1] - x[i]);
+}
+
+static void percentile(const double *theta, int n_resamples, double level, lw_ci *out) {
+    out->lo = quantile_sorted(theta, n_resamples, (1.0 - level) / 2.0);
+    out->hi = quantile_sorted(theta, n_resamples, 1.0 - (1.0 - level) / 2.0);
+    out->method = "cluster-percentile";
+}
+
+static bool all_finite(const double *v, int n) {
+    for (int i = 0; i < n; i++)
+        if (!isfinite(v[i])) return false;
+    return true;
+}
+
+int lw_ci_mean_clustered(const double *v, const int *cluster, int n, int n_resamples, double level, uint64_t seed,
+                         lw_ci *out) {
+    const char *fn = "lw_ci_mean_clustered";
+    if (!out || check(fn, v, cluster, n, n_resamples, level) != 0) return out ? -1 : lw_fail("%s: out is NULL", fn);
+    if (!all_finite(v, n)) return lw_fail("%s: a value is not finite", fn);
+    groups g;
+    if (group(v, NULL, cluster, n, &g) != 0) return -1;
+    const double deff = design_effect(v, n, &g);
+    int rc = 0;
+    if (binary(v, n)) {
+        double x = 0;
+        for (int i = 0; i < n; i++) x += v[i];
+        rc = lw_ci_binomial_eff(x / deff, n / deff, level, out);
+        if (rc == 0) out->method = "clopper-pearson-clustered";
+    } else {
+        double *theta = malloc(sizeof *theta * (size_t)n_resamples);
+        if (!theta) rc = lw_fail("%s: out of memory for %d resamples", fn, n_resamples);
+        if (rc == 0) {
+            cluster_bootstrap(&g, n_resamples, seed, theta);
+            double s = 0;
+            for (int i = 0; i < n; i++) s += v[i];
+            out->mean = s / n;
+            percentile(theta, n_resamples, level, out);
+        }
+        free(theta);
+    }
+    if (rc == 0) out->n = n, out->n_clusters = g.k, out->design_effect = deff;
+    groups_free(&g);
+    return rc;
+}
+
+int lw_ci_paired_clustered(const double *a, const double *b, const int *cluster, int n, int n_resamples, double level,
+                           uint64_t seed, lw_ci *diff, double *p_value) {
+    const char *fn = "lw_ci_paired_clustered";
+    if (!diff || !p_value || !b) return lw_fail("%s: a NULL argument", fn);
+    if (check(fn, a, cluster, n, n_resamples, level) != 0) return -1;
+    if (!all_finite(a, n) || !all_finite(b, n)) return lw_fail("%s: a value is not finite", fn);
+    double *d = malloc(sizeof *d * (size_t)n);
+    if (!d) return lw_fail("%s: out of memory for %d items", fn, n);
+    for (int i = 0; i < n; i++) d[i] = a[i] - b[i];
+    groups g = {0};
+    int rc = group(d, NULL, cluster, n, &g);
+    double deff = 1.0;
+    if (rc == 0 && binary(a, n) && binary(b, n)) {
+        groups ga, gb;
+        rc = group(a, b, cluster, n, &ga);
+        if (rc == 0) {
+            /* b's sums ride in ga.sum_w; regroup them as the values of their own groups */
+            gb = (groups){.k = ga.k, .sum_v = ga.sum_w, .size = ga.size};
+            double da = design_effect(a, n, &ga), db = design_effect(b, n, &gb), dd = design_effect(d, n, &g);
+            deff = fmax(da, fmax(db, dd));
+            groups_free(&ga);
+        }
+        double both = 0, only_a = 0, only_b = 0;
+        for (int i = 0; rc == 0 && i < n; i++) {
+            both += a[i] == 1.0 && b[i] == 1.0;
+            only_a += a[i] == 1.0 && b[i] == 0.0;
+            only_b += a[i] == 0.0 && b[i] == 1.0;
+        }
+        const double neither = n - both - only_a - only_b;
+        if (rc == 0)
+            rc = lw_ci_paired_counts(both / deff, only_a / deff, only_b / deff, neither / deff, level, diff, p_value);
+        if (rc == 0) diff->method = "newcombe-paired-clustered";
+    } else if (rc == 0) {
+        deff = design_effect(d, n, &g);
+        double *theta = malloc(sizeof *theta * (size_t)n_resamples);
+        if (!theta) rc = lw_fail("%s: out of memory for %d resamples", fn, n_resamples);
+        if (rc == 0) {
+            cluster_bootstrap(&g, n_resamples, seed, theta);
+            double s = 0;
+            for (int i = 0; i < n; i++) s += d[i];
+            diff->mean = s / n;
+            percentile(theta, n_resamples, level, diff);
+            int le = 0, ge = 0; /* two-sided: 2 x the smaller share of resampled means at or beyond 0 */
+            for (int r = 0; r < n_resamples; r++) le += theta[r] <= 0.0, ge += theta[r] >= 0.0;
+            *p_value = fmin(1.0, 2.0 * (le < ge ? le : ge) / (double)n_resamples);
+        }
+        free(theta);
+    }
+    if (rc == 0) diff->n = n, diff->n_clusters = g.k, diff->design_effect = deff;
+    groups_free(&g);
+    free(d);
+    return rc;
+}

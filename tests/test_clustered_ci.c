@@ -1,0 +1,190 @@
+/* Intervals for items in clusters (lw_ci_mean_clustered, lw_ci_paired_clustered). Checked
+ * against what they must reduce to: clusters of one item give the independent intervals
+ * exactly; every item written twice into a cluster of two gives the independent interval of
+ * the original items exactly (the duplicates carry no new evidence); a design effect worked by
+ * hand; and coverage by simulation where the items of a cluster agree, which the independent
+ * interval misses and the clustered one keeps. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eval/eval.h"
+#include "latentwire/retrieval.h"
+
+#define EQ(a, b) assert_true(fabs((a) - (b)) < 1e-12)
+
+static void same_ci(const lw_ci *x, const lw_ci *y) {
+    EQ(x->mean, y->mean);
+    EQ(x->lo, y->lo);
+    EQ(x->hi, y->hi);
+}
+
+/* n values, each cluster its own: the independent intervals, to the last digit. */
+static void test_singletons_are_independent(void **state) {
+    (void)state;
+    enum { N = 60 };
+    double a[N], b[N], c[N];
+    int id[N], order[N];
+    lw_rng r;
+    lw_rng_seed(&r, 7);
+    for (int i = 0; i < N; i++) {
+        a[i] = lw_rng_uniform(&r) < 0.3, b[i] = lw_rng_uniform(&r) < 0.6, id[i] = 1000 - 3 * i;
+        c[i] = lw_rng_uniform(&r), order[i] = i;
+    }
+    lw_ci x, y;
+    double px, py;
+    assert_int_equal(lw_ci_mean_clustered(a, id, N, 500, 0.95, 1, &x), 0);
+    assert_int_equal(lw_ci_mean(a, N, 500, 0.95, 1, &y), 0);
+    same_ci(&x, &y);
+    EQ(x.design_effect, 1.0);
+    assert_int_equal(x.n_clusters, N);
+    assert_string_equal(x.method, "clopper-pearson-clustered");
+    assert_int_equal(lw_ci_paired_clustered(a, b, id, N, 500, 0.95, 1, &x, &px), 0);
+    assert_int_equal(lw_ci_paired(a, b, N, 500, 0.95, 1, &y, &py), 0);
+    same_ci(&x, &y);
+    EQ(px, py);
+    /* non-binary: the cluster bootstrap's percentile interval on singletons is the plain one
+     * (clusters are drawn in the order of their ids, so ids in item order draw the same items) */
+    assert_int_equal(lw_ci_mean_clustered(c, order, N, 999, 0.95, 3, &x), 0);
+    assert_int_equal(lw_bootstrap_mean(c, N, 999, 0.95, 3, &y), 0);
+    same_ci(&x, &y);
+}
+
+/* k values each written twice, the two copies one cluster: the interval of the k values. */
+static void test_duplicates_add_no_evidence(void **state) {
+    (void)state;
+    enum { K = 40 };
+    double a[K], b[K], c[K], a2[2 * K], b2[2 * K], c2[2 * K];
+    int id[2 * K];
+    lw_rng r;
+    lw_rng_seed(&r, 11);
+    for (int i = 0; i < K; i++) {
+        a[i] = lw_rng_uniform(&r) < 0.35, b[i] = lw_rng_uniform(&r) < 0.55, c[i] = lw_rng_uniform(&r);
+        a2[2 * i] = a2[2 * i + 1] = a[i];
+        b2[2 * i] = b2[2 * i + 1] = b[i];
+        c2[2 * i] = c2[2 * i + 1] = c[i];
+        id[2 * i] = id[2 * i + 1] = i;
+    }
+    lw_ci x, y;
+    double px, py;
+    assert_int_equal(lw_ci_mean_clustered(a2, id, 2 * K, 500, 0.95, 1, &x), 0);
+    assert_int_equal(lw_ci_mean(a, K, 500, 0.95, 1, &y), 0);
+    same_ci(&x, &y);
+    EQ(x.design_effect, 2.0);
+    assert_int_equal(x.n_clusters, K);
+    assert_int_equal(x.n, 2 * K);
+    assert_int_equal(lw_ci_paired_clustered(a2, b2, id, 2 * K, 500, 0.95, 1, &x, &px), 0);
+    assert_int_equal(lw_ci_paired(a, b, K, 500, 0.95, 1, &y, &py), 0);
+    same_ci(&x, &y);
+    EQ(px, py);
+    assert_int_equal(lw_ci_mean_clustered(c2, id, 2 * K, 999, 0.95, 5, &x), 0);
+    assert_int_equal(lw_bootstrap_mean(c, K, 999, 0.95, 5, &y), 0);
+    same_ci(&x, &y);
+    assert_string_equal(x.method, "cluster-percentile");
+}
+
+/* At the boundary (no variance to estimate a design effect from) the clustered interval counts
+ * clusters: 25 pairs all right is Clopper-Pearson's 25 of 25, lower bound 0.025^(1/25). */
+static void test_boundary_counts_clusters(void **state) {
+    (void)state;
+    enum { N = 50 };
+    double one[N], zero[N];
+    int id[N];
+    for (int i = 0; i < N; i++) one[i] = 1.0, zero[i] = 0.0, id[i] = i / 2;
+    lw_ci x;
+    double p;
+    assert_int_equal(lw_ci_mean_clustered(one, id, N, 100, 0.95, 1, &x), 0);
+    EQ(x.lo, pow(0.025, 1.0 / 25));
+    EQ(x.hi, 1.0);
+    EQ(x.design_effect, 2.0);
+    /* every pair differs the same way: the exact bound on the discordance rate at 25 pairs */
+    assert_int_equal(lw_ci_paired_clustered(one, zero, id, N, 100, 0.95, 1, &x, &p), 0);
+    EQ(x.mean, 1.0);
+    EQ(x.hi, 1.0);
+    lw_ci y;
+    double q;
+    assert_int_equal(lw_ci_paired(one, zero, N / 2, 100, 0.95, 1, &y, &q), 0);
+    EQ(x.lo, y.lo);
+    EQ(p, q);
+}
+
+/* v = 1 0 | 1 1 | 0 0 | 1 0: mean 1/2, cluster sums 1 2 0 1; cluster variance
+ * 4/3 x 2 / 64 = 1/24, independent variance (2 / 7) / 8 = 1/28, deff = 28/24 = 7/6. */
+static void test_design_effect_by_hand(void **state) {
+    (void)state;
+    double v[8] = {1, 0, 1, 1, 0, 0, 1, 0};
+    int id[8] = {5, 5, 9, 9, 2, 2, 7, 7};
+    lw_ci x, lo_bound, hi_bound;
+    assert_int_equal(lw_ci_mean_clustered(v, id, 8, 100, 0.95, 1, &x), 0);
+    EQ(x.design_effect, 7.0 / 6.0);
+    assert_int_equal(x.n_clusters, 4);
+    /* 6.86 items' worth: wider than 4 of 8, narrower than 2 of 4 */
+    assert_int_equal(lw_ci_binomial(4, 8, 0.95, &lo_bound), 0);
+    assert_int_equal(lw_ci_binomial(2, 4, 0.95, &hi_bound), 0);
+    assert_true(x.lo < lo_bound.lo && x.lo > hi_bound.lo);
+    assert_true(x.hi > lo_bound.hi && x.hi < hi_bound.hi);
+    /* negatively correlated pairs (1 0 in every cluster) would narrow it: deff is clamped at 1 */
+    double w[8] = {1, 0, 0, 1, 1, 0, 0, 1};
+    assert_int_equal(lw_ci_mean_clustered(w, id, 8, 100, 0.95, 1, &x), 0);
+    EQ(x.design_effect, 1.0);
+}
+
+/* Coverage where a cluster's two items always agree (intra-cluster correlation 1), p = 0.3, 50
+ * pairs: the independent interval on 100 items covers far less than 95%, the clustered one at
+ * least 95% less simulation noise. */
+static void test_coverage_with_correlated_pairs(void **state) {
+    (void)state;
+    enum { K = 50, N = 2 * K, REPS = 2000 };
+    const double p = 0.3;
+    double v[N];
+    int id[N];
+    for (int i = 0; i < N; i++) id[i] = i / 2;
+    lw_rng r;
+    lw_rng_seed(&r, 2026);
+    int cover_c = 0, cover_i = 0;
+    for (int rep = 0; rep < REPS; rep++) {
+        for (int c = 0; c < K; c++) v[2 * c] = v[2 * c + 1] = lw_rng_uniform(&r) < p;
+        lw_ci x, y;
+        assert_int_equal(lw_ci_mean_clustered(v, id, N, 100, 0.95, 1, &x), 0);
+        assert_int_equal(lw_ci_mean(v, N, 100, 0.95, 1, &y), 0);
+        cover_c += x.lo <= p && p <= x.hi;
+        cover_i += y.lo <= p && p <= y.hi;
+    }
+    double cc = (double)cover_c / REPS, ci = (double)cover_i / REPS;
+    printf("coverage at p = %.1f, %d pairs that agree: clustered %.3f, independent %.3f (%d runs)\n", p, K, cc, ci,
+           REPS);
+    assert_true(cc >= 0.94);
+    assert_true(ci < 0.92);
+}
+
+static void test_bad_arguments(void **state) {
+    (void)state;
+    double v[3] = {1, 0, NAN};
+    int id[3] = {0, 0, 1};
+    lw_ci x;
+    double p;
+    assert_int_equal(lw_ci_mean_clustered(v, NULL, 2, 100, 0.95, 1, &x), -1);
+    assert_int_equal(lw_ci_mean_clustered(v, id, 0, 100, 0.95, 1, &x), -1);
+    assert_int_equal(lw_ci_mean_clustered(v, id, 3, 100, 0.95, 1, &x), -1); /* NaN */
+    assert_int_equal(lw_ci_mean_clustered(v, id, 2, 100, 1.5, 1, &x), -1);
+    assert_int_equal(lw_ci_paired_clustered(v, NULL, id, 2, 100, 0.95, 1, &x, &p), -1);
+    /* one cluster: no variance between clusters to estimate; deff at its top, the cluster's size */
+    assert_int_equal(lw_ci_mean_clustered(v, id, 2, 100, 0.95, 1, &x), 0);
+    EQ(x.design_effect, 2.0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_singletons_are_independent), cmocka_unit_test(test_duplicates_add_no_evidence),
+        cmocka_unit_test(test_boundary_counts_clusters),   cmocka_unit_test(test_design_effect_by_hand),
+        cmocka_unit_test(test_coverage_with_correlated_pairs), cmocka_unit_test(test_bad_arguments),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
