@@ -15,8 +15,7 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Quantile of sorted x[0..n) with linear interpolation between order statistics. */
-static double quantile_sorted(const double *x, int n, double q) {
+double lw_eval_quantile_sorted(const double *x, int n, double q) {
     double h = (n - 1) * q;
     int i = (int)floor(h);
     if (i >= n - 1) return x[n - 1];
@@ -55,8 +54,8 @@ static double mean_of(const double *v, int n) {
 static void fill_ci(const double *sorted, int n_resamples, double level, double mean, int n, lw_ci *out) {
     double alpha = 1.0 - level;
     out->mean = mean;
-    out->lo = quantile_sorted(sorted, n_resamples, alpha / 2);
-    out->hi = quantile_sorted(sorted, n_resamples, 1.0 - alpha / 2);
+    out->lo = lw_eval_quantile_sorted(sorted, n_resamples, alpha / 2);
+    out->hi = lw_eval_quantile_sorted(sorted, n_resamples, 1.0 - alpha / 2);
     out->n = n;
     out->method = "percentile";
     out->n_clusters = 0;
@@ -122,8 +121,8 @@ static void fill_bca(const double *v, int n, const double *sorted, int n_resampl
     share = share < edge ? edge : share > 1.0 - edge ? 1.0 - edge : share; /* finite z0 */
     double z0 = lw_norm_quantile(share), z = lw_norm_quantile(1.0 - (1.0 - level) / 2.0);
     out->mean = mean;
-    out->lo = quantile_sorted(sorted, n_resamples, bca_level(z0, acc, -z));
-    out->hi = quantile_sorted(sorted, n_resamples, bca_level(z0, acc, z));
+    out->lo = lw_eval_quantile_sorted(sorted, n_resamples, bca_level(z0, acc, -z));
+    out->hi = lw_eval_quantile_sorted(sorted, n_resamples, bca_level(z0, acc, z));
     out->n = n;
     out->method = "bca";
     out->n_clusters = 0;

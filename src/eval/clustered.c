@@ -102,17 +102,9 @@ static void cluster_bootstrap(const groups *g, int n_resamples, uint64_t seed, d
     qsort(theta, (size_t)n_resamples, sizeof *theta, cmp_double);
 }
 
-static double quantile_sorted(const double *x, int n, double q) {
-    double h = (n - 1) * q;
-    int i = (int)floor(h);
-    if (i >= n - 1) return x[n - 1];
-    if (i < 0) return x[0];
-    return x[i] + (h - i) * (x[i + 1] - x[i]);
-}
-
 static void percentile(const double *theta, int n_resamples, double level, lw_ci *out) {
-    out->lo = quantile_sorted(theta, n_resamples, (1.0 - level) / 2.0);
-    out->hi = quantile_sorted(theta, n_resamples, 1.0 - (1.0 - level) / 2.0);
+    out->lo = lw_eval_quantile_sorted(theta, n_resamples, (1.0 - level) / 2.0);
+    out->hi = lw_eval_quantile_sorted(theta, n_resamples, 1.0 - (1.0 - level) / 2.0);
     out->method = "cluster-percentile";
 }
 

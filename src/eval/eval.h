@@ -50,6 +50,9 @@ int lw_ci_paired_counts(double both, double only_a, double only_b, double neithe
  * Newcombe's hybrid score interval (method 10, unpaired); diff->n = min(n1, n2). 0 or -1. */
 int lw_ci_diff_independent(int x1, int n1, int x2, int n2, double level, lw_ci *diff);
 
+/* Quantile q of sorted x[0..n), interpolated linearly between order statistics (bootstrap.c). */
+double lw_eval_quantile_sorted(const double *x, int n, double q);
+
 /* Standard normal quantile for q in (0, 1), to double precision (bootstrap.c). */
 double lw_norm_quantile(double q);
 
