@@ -75,11 +75,13 @@ int cmd_verdict(int argc, char **argv) {
             printf("plan %s (sha256 %.12s...): %s; alpha %g, intervals at %g%%\n", plan_path, lw_plan_sha256(plan),
                    lw_plan_title(plan), alpha, 100 * (1 - alpha));
             printf("%-10s %-13s %9s  %-22s %9s %9s  %5s  %s\n", "id", "verdict", "estimate", "interval", "p",
-                   "p (adj.)", "n", "claim; test");
+                   "p (adj.)", "n", "claim; test; interval");
             for (int i = 0; i < n; i++) {
-                printf("%-10s %-13s %+9.4f  [%+9.4f, %+9.4f] %9.3g %9.3g  %5d  %s; %s", v[i].id,
+                /* the interval's method is printed too: for 0/1 values with a nonzero threshold the p-value is a
+                 * bootstrap's while the interval is Newcombe's, and a reader should not take one for the other */
+                printf("%-10s %-13s %+9.4f  [%+9.4f, %+9.4f] %9.3g %9.3g  %5d  %s; %s; %s", v[i].id,
                        lw_verdict_name(v[i].verdict), v[i].estimate, v[i].ci.lo, v[i].ci.hi, v[i].p, v[i].p_adjusted,
-                       v[i].n, v[i].claim, v[i].test);
+                       v[i].n, v[i].claim, v[i].test, v[i].ci.method ? v[i].ci.method : "?");
                 if (v[i].ci.n_clusters > 0)
                     printf(" (%d clusters, design effect %.2f)", v[i].ci.n_clusters, v[i].ci.design_effect);
                 putchar('\n');

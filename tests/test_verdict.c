@@ -256,6 +256,9 @@ static void test_bad_plans(void **state) {
                               "\"threshold\": 0.5}, {\"id\": \"H\", \"metric\": \"em\", \"a\": \"B\", \"direction\": "
                               "\"greater\", \"threshold\": 0.5}]}", head);
     expect_plan_error("dup.json", buf, "appears twice");
+    snprintf(buf, sizeof buf, "%s{\"id\": \"H\", \"metric\": \"em\", \"a\": \"A\", \"b\": \"B\", \"direction\": "
+                              "\"greater\", \"threshold\": -0.1, \"test\": \"exact\"}]}", head);
+    expect_plan_error("margin.json", buf, "needs test 'auto'");
     expect_plan_error("empty.json", "{\"format\": \"latentwire.plan/1\", \"title\": \"t\", \"selection\": \"s\", "
                                     "\"hypotheses\": []}", "non-empty array");
     expect_plan_error("broken.json", "{\"format\": ", "not valid JSON");
@@ -366,13 +369,73 @@ static void test_clusters(void **state) {
     lw_plan_free(plan);
 }
 
+/* 0/1 values never get the percentile bootstrap, even where the plan asks for it: all pairs tied
+ * (or all items right) make every resample equal the estimate, so the bootstrap p is
+ * 1 / (1 + resamples) at any n. A non-inferiority margin on paired 0/1 outcomes inverts Newcombe's
+ * score interval instead. With every pair right under both conditions its lower bound at level L
+ * is minus the larger of z^2 / (n + z^2) (Wilson's, margins constant so phi = 0) and the one-sided
+ * Clopper-Pearson bound on the discordance rate, 1 - ((1 - L) / 2)^(1/n) (z = the normal quantile
+ * at (1 + L) / 2). It meets -0.1 where z^2 = n / 9 and where (1 - L) / 2 = 0.9^n, so the p of
+ * "A - B > -0.1", (1 - L) / 2 at the later of the two, is min(0.5, max(0.9^n, Phi(-sqrt(n / 9))))
+ * in closed form (0.5: an interval inverted at level 0 still reaches below -0.1). One condition
+ * gets the exact binomial. */
+static double tied_margin_p(int n) {
+    return fmin(0.5, fmax(pow(0.9, n), 0.5 * erfc(sqrt(n / 9.0) / sqrt(2.0))));
+}
+static void test_binary_never_bootstrapped(void **state) {
+    (void)state;
+    const char *hyp =
+        "{\"id\": \"margin\", \"metric\": \"em\", \"a\": \"A\", \"b\": \"B\", \"direction\": \"greater\", "
+        "\"threshold\": -0.1, \"test\": \"bootstrap\"},"
+        "{\"id\": \"level\", \"metric\": \"em\", \"a\": \"A\", \"direction\": \"greater\", \"threshold\": 0.85, "
+        "\"test\": \"bootstrap\"},"
+        "{\"id\": \"below\", \"metric\": \"em\", \"a\": \"B\", \"b\": \"A\", \"direction\": \"less\", "
+        "\"threshold\": 0.1, \"test\": \"auto\"}";
+    const char *pp = write_plan("binary.plan.json", hyp, "none");
+    lw_plan *plan = lw_plan_load(pp);
+    assert_non_null(plan);
+    const char *five = write_records("binary.5.jsonl", plan, 5, 5, 5);
+    const char *fifty = write_records("binary.50.jsonl", plan, 50, 50, 50);
+    const char *pairs = write_clustered("binary.25x2.jsonl", plan, 25, 25, 25, 0);
+    int n;
+    lw_verdict *v = decide(pp, five, &n);
+    assert_string_equal(v[0].test, "Newcombe score, inverted");
+    assert_true(fabs(v[0].p - 0.5) < 1e-9 && fabs(tied_margin_p(5) - 0.5) < 1e-15);
+    assert_int_equal(v[0].verdict, LW_VERDICT_INCONCLUSIVE); /* the bootstrap said p = 1 / 2001: PASS */
+    assert_string_equal(v[1].test, "exact binomial");
+    assert_true(fabs(v[1].p - pow(0.85, 5)) < 1e-12);
+    assert_int_equal(v[1].verdict, LW_VERDICT_INCONCLUSIVE);
+    assert_true(fabs(v[2].p - v[0].p) < 1e-12); /* B - A < 0.1 mirrors A - B > -0.1 */
+    free(v);
+    v = decide(pp, fifty, &n);
+    assert_true(fabs(v[0].p - tied_margin_p(50)) < 1e-9); /* 0.0092: Wilson's bound binds */
+    assert_int_equal(v[0].verdict, LW_VERDICT_PASS);
+    free(v);
+    v = decide(pp, pairs, &n); /* 25 clusters of two identical items: 25 items' worth */
+    assert_string_equal(v[0].test, "Newcombe score, inverted, clustered");
+    assert_true(fabs(v[0].p - tied_margin_p(25)) < 1e-9); /* 0.0718: Clopper-Pearson's binds */
+    assert_int_equal(v[0].verdict, LW_VERDICT_INCONCLUSIVE);
+    free(v);
+    /* with discordant pairs: at level 1 - 2p the interval's lower bound is the threshold */
+    const char *mixed = write_records("binary.mixed.jsonl", plan, 40, 36, 30);
+    v = decide(pp, mixed, &n);
+    double a[40], b[40], unused;
+    for (int i = 0; i < 40; i++) a[i] = i < 36, b[i] = i < 30;
+    lw_ci ci;
+    assert_true(v[0].p > 0 && v[0].p < 0.5);
+    assert_int_equal(lw_ci_paired(a, b, 40, 100, 1.0 - 2.0 * v[0].p, 1, &ci, &unused), 0);
+    assert_true(fabs(ci.lo - (-0.1)) < 1e-6);
+    free(v);
+    lw_plan_free(plan);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_holm_hand_computed),     cmocka_unit_test(test_known_answers),
         cmocka_unit_test(test_no_difference_is_inconclusive), cmocka_unit_test(test_holm_changes_the_verdict),
         cmocka_unit_test(test_bootstrap_on_real_values), cmocka_unit_test(test_records_tied_to_the_plan),
         cmocka_unit_test(test_bad_plans),              cmocka_unit_test(test_cli),
-        cmocka_unit_test(test_clusters),
+        cmocka_unit_test(test_clusters),              cmocka_unit_test(test_binary_never_bootstrapped),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -25,7 +25,12 @@
  * McNemar's exact test (one-sided binomial on the discordant pairs). "bootstrap": the
  * percentile-bootstrap p of H0 (share of resampled theta on the null side of the threshold,
  * (1 + count) / (1 + resamples)); resampling items (pairs for two conditions). "auto": exact
- * where it applies, else bootstrap. Records with a "cluster" (items that are not independent):
+ * where it applies, else bootstrap. 0/1 values are never bootstrapped, whatever "test" says (a
+ * resample of all-right items or all-tied pairs equals the estimate, so the bootstrap p would be
+ * 1 / (1 + resamples) at any n): one condition gets the exact binomial, two conditions with
+ * threshold 0 McNemar, and two with another threshold (a margin) the one-sided p of Newcombe's
+ * paired score interval inverted ((1 - L) / 2 at the two-sided level L where its bound meets the
+ * threshold). Records with a "cluster" (items that are not independent):
  * the exact tests run on the effective counts (counts / design effect, the interval's
  * lw_ci_mean_clustered / lw_ci_paired_clustered) and the bootstrap resamples whole clusters. The p-values of all hypotheses are adjusted by Holm's
  * step-down method (correction "holm", the default) and a hypothesis

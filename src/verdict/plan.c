@@ -90,7 +90,7 @@ static int read_hypothesis(const json_t *o, lw_hypothesis *h, const char *path, 
         return lw_fail("%s: %s: test '%s': must be one of auto, exact, bootstrap", path, where, h->test);
     if (strcmp(h->test, "exact") == 0 && h->b && h->threshold != 0.0)
         return lw_fail("%s: %s: the exact paired test (McNemar) tests a difference of 0; threshold %g needs "
-                       "test 'bootstrap'", path, where, h->threshold);
+                       "test 'auto' (0/1 values: Newcombe's paired score interval inverted)", path, where, h->threshold);
     return 0;
 }
 

@@ -1,5 +1,5 @@
-/* Deciding a plan's hypotheses on per-item records: one-sided p-values (exact where the data
- * are 0/1, percentile bootstrap otherwise), Holm's correction across the plan, and the
+/* Deciding a plan's hypotheses on per-item records: one-sided p-values (exact or score-based
+ * where the data are 0/1, percentile bootstrap otherwise), Holm's correction across the plan, and the
  * PASS / FAIL / INCONCLUSIVE rule of latentwire/verdict.h. */
 #include <math.h>
 #include <stdio.h>
@@ -139,6 +139,32 @@ static double bootstrap_p(const double *d, const int *cluster, int n, double thr
     return (1.0 + (double)null_side) / (1.0 + resamples);
 }
 
+/* One-sided p of a paired difference of 0/1 outcomes against a nonzero threshold, by inverting
+ * Newcombe's paired score interval (lw_ci_paired_counts, on counts that may be effective ones):
+ * for "greater", (1 - L) / 2 at the two-sided level L where the lower bound meets the threshold,
+ * and (1 + L) / 2 at the level where the upper bound meets it when the estimate is below it. So
+ * p <= alpha exactly when the (1 - 2 alpha) interval lies above the threshold. Why not the
+ * bootstrap: resampled 0/1 pairs with few discordant ones collapse onto the estimate (every pair
+ * tied gives p = 1 / (1 + resamples) at any n), the failure the exact intervals were chosen to avoid. */
+static double newcombe_p(double both, double only_a, double only_b, double neither, double threshold, bool greater) {
+    const double n = both + only_a + only_b + neither, est = (only_a - only_b) / n;
+    const double t = greater ? threshold : -threshold, e = greater ? est : -est; /* claim: e > t */
+    if (e == t) return 0.5;
+    const bool above = e > t; /* find L where the bound on t's side meets t */
+    double lo = 1e-12, hi = 1.0 - 1e-12;
+    for (int it = 0; it < 100; it++) {
+        double mid = 0.5 * (lo + hi), unused;
+        lw_ci ci;
+        if (lw_ci_paired_counts(both, greater ? only_a : only_b, greater ? only_b : only_a, neither, mid, &ci,
+                                &unused) != 0)
+            return 1.0; /* cannot happen for valid counts: the conservative answer */
+        const bool excludes = above ? ci.lo > t : ci.hi < t;
+        if (excludes) lo = mid; else hi = mid;
+    }
+    const double level = 0.5 * (lo + hi);
+    return above ? (1.0 - level) / 2.0 : (1.0 + level) / 2.0;
+}
+
 /* ------------------------------------------------------------------ clusters */
 
 static const ref *g_sort_refs;
@@ -226,12 +252,14 @@ static int evaluate_one(const lw_plan *plan, const lw_hypothesis *h, const lw_it
     v->n = na;
     bool binary = all_binary(a, na) && (!h->b || all_binary(b, na));
     bool exact_applies = binary && (!h->b || h->threshold == 0.0);
-    if (strcmp(h->test, "exact") == 0 && !exact_applies) {
+    if (strcmp(h->test, "exact") == 0 && !binary) { /* a paired exact test with a margin is refused at load */
         lw_fail("hypothesis %s: test 'exact' needs 0/1 values (%s has others); use 'bootstrap' or 'auto'", h->id,
                 h->metric);
         goto done;
     }
-    bool exact = exact_applies && strcmp(h->test, "bootstrap") != 0;
+    /* 0/1 values never get the percentile bootstrap, whatever the plan asks: it collapses at the
+     * boundaries (an all-correct or all-tied sample gives p = 1 / (1 + resamples) at any n) */
+    bool exact = exact_applies;
     double level = 1.0 - plan->alpha;
     uint64_t seed = plan->seed + (uint64_t)index;
     double unused_p;
@@ -261,6 +289,11 @@ static int evaluate_one(const lw_plan *plan, const lw_hypothesis *h, const lw_it
         }
         v->p = binom_upper((h->greater ? up : down) / deff, (up + down) / deff, 0.5);
         v->test = cl ? "exact McNemar, clustered" : "exact McNemar";
+    } else if (binary) { /* two conditions, threshold not 0 (a non-inferiority margin) */
+        double cell[4] = {0, 0, 0, 0}; /* both right, only a, only b, neither */
+        for (int i = 0; i < na; i++) cell[a[i] == 1.0 ? (b[i] == 1.0 ? 0 : 1) : (b[i] == 1.0 ? 2 : 3)] += 1.0 / deff;
+        v->p = newcombe_p(cell[0], cell[1], cell[2], cell[3], h->threshold, h->greater);
+        v->test = cl ? "Newcombe score, inverted, clustered" : "Newcombe score, inverted";
     } else {
         v->p = bootstrap_p(d, cl, na, h->threshold, h->greater, plan->resamples, seed);
         v->test = cl ? "percentile bootstrap, clustered" : "percentile bootstrap";
