@@ -36,6 +36,9 @@ static const char *USAGE =
     "                       k-th for the k-th layer. Needed across widths\n"
     "  --positions T        the sender's last T positions into the receiver's last T (default 1)\n"
     "  --pooled             instead: the mean over the sender text, into the receiver's last position\n"
+    "  --task-vector        the sender reads its demonstrations with the last answer withheld (its text\n"
+    "                       ends \"...output:\"), so its last position is where it would answer: the\n"
+    "                       task-vector readout (Hendel et al. 2023); needs --k-shot 2 or more\n"
     "  --op replace|add     replace the receiver's rows (default) or add the vectors times --scale S\n"
     "  --scale S            (default 1)\n"
     "  --answer-tokens N    greedy answer length (default 8)\n"
@@ -52,7 +55,7 @@ typedef struct {
     const char *bridge[64]; /* --bridge, in order */
     int n_bridge;
     int k_shot, items, select, positions, answer_tokens, threads, resamples;
-    bool pooled, chat, resume;
+    bool pooled, chat, resume, task_vector;
     lw_patch_op op;
     double scale;
     uint64_t seed;
@@ -74,6 +77,7 @@ static int parse_opts(int argc, char **argv, opts *o, int *status) {
             return 1;
         } else if (!strcmp(a, "--pooled")) o->pooled = true;
         else if (!strcmp(a, "--chat")) o->chat = true;
+        else if (!strcmp(a, "--task-vector")) o->task_vector = true;
         else if (!strcmp(a, "--resume")) o->resume = true;
         else if (!v) return -cli_option_error("scan", USAGE, a, NULL);
         else if (!strcmp(a, "--sender")) o->sender = argv[++i];
@@ -99,6 +103,9 @@ static int parse_opts(int argc, char **argv, opts *o, int *status) {
     }
     if (!o->sender || !o->task || !o->out) return -cli_fail("scan", "--sender, --task and --out are required");
     if (positions_set && o->pooled) return -cli_fail("scan", "--positions and --pooled exclude each other: give one");
+    if (o->task_vector && o->k_shot < 2 && (!strncmp(o->task, "skill:", 6) || !strncmp(o->task, "fv:", 3)))
+        return -cli_fail("scan", "--task-vector withholds the last demonstration's answer, which leaves none of "
+                         "--k-shot %d whole: give --k-shot 2 or more", o->k_shot);
     if (o->select >= o->items)
         return -cli_fail("scan", "--select-items %d leaves no held-out item of --items %d: give more --items",
                          o->select, o->items);
@@ -171,6 +178,8 @@ static json_t *settings(const opts *o, lw_model *ma, lw_model *mb) {
     json_object_set_new(s, "--scale", json_real(o->scale));
     json_object_set_new(s, "--answer-tokens", json_integer(o->answer_tokens));
     json_object_set_new(s, "--chat", json_boolean(o->chat));
+    if (o->task_vector) /* only when set: the records of runs without it keep resuming */
+        json_object_set_new(s, "--task-vector", json_true());
     json_object_set_new(s, "--seed", json_integer((json_int_t)o->seed));
     json_object_set_new(s, "--bridge", bridges);
     const lw_model *models[2] = {ma, mb};
@@ -189,7 +198,8 @@ static void print_ci(const char *name, const lw_ci *c) {
 
 static void print_report(const opts *o, const lw_scan_result *r) {
     printf("scan %s -> %s, task %s (%d-shot; %s; %s): %d selection items, %d held out (no text in both)\n", o->sender,
-           o->receiver, o->task, o->k_shot, o->pooled ? "pooled" : "last T positions",
+           o->receiver, o->task, o->k_shot, o->pooled ? (o->task_vector ? "pooled, last answer withheld" : "pooled")
+                    : (o->task_vector ? "task vector: last T positions, last answer withheld" : "last T positions"),
            o->op == LW_PATCH_ADD ? "add" : "replace", r->select.n, r->held_out.n);
     printf("%-8s %-8s  %-26s %-26s\n", "layer", "receiver", "selection exact [95% CI]", "held-out exact [95% CI]");
     for (int k = 0; k < r->n_layers; k++) {
@@ -292,6 +302,7 @@ int cmd_scan(int argc, char **argv) {
     m.patch.scale = (float)o.scale;
     m.patch.answer_tokens = o.answer_tokens;
     m.patch.chat = o.chat;
+    m.task_vector = o.task_vector;
     if (lw_scan_run(&pool, &p, &m, &r) != 0 || lw_scan_write(&r, o.out) != 0) {
         cli_fail_lib("scan");
         goto done;

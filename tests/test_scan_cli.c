@@ -90,6 +90,19 @@ static void test_end_to_end(void **state) {
     assert_true(json_is_number(json_object_get(held, "lo")) && json_is_number(json_object_get(held, "hi")));
     assert_int_equal(json_integer_value(json_object_get(json_object_get(root, "settings"), "--positions")), 2);
     json_decref(root);
+    /* the task-vector readout runs end to end and is a setting of the records */
+    const char *tv = lw_test_fresh_dir("scan_tv");
+    snprintf(args, sizeof args, "scan --sender %s --task skill:next_number --k-shot 2 --items 5 --select-items 2 "
+             "--layers 0 --task-vector --answer-tokens 2 --threads 2 --out %s", MODEL, tv);
+    rc = lw_test_run_cli(args, &out, &err);
+    if (rc != 0) fail_msg("`latentwire %s`: exit %d, stderr:\n%s", args, rc, err);
+    assert_non_null(strstr(out, "last answer withheld"));
+    free(out);
+    free(err);
+    root = json_load_file(lw_test_join(tv, "scan.json"), 0, &e);
+    assert_non_null(root);
+    assert_true(json_is_true(json_object_get(json_object_get(root, "settings"), "--task-vector")));
+    json_decref(root);
     /* --pooled and add run too */
     snprintf(args, sizeof args, "scan --sender %s --task skill:first_letter --k-shot 2 --items 4 --select-items 1 "
              "--layers 1 --pooled --op add --scale 0.5 --answer-tokens 1 --threads 2 --out %s", MODEL, dir);
@@ -175,6 +188,7 @@ static void test_bad_input(void **state) {
     expect_fail("--task fv:nope --data /nonexistent", "no nope.json");
     expect_fail("--task bogus:thing", "--task bogus:thing: unknown task");
     expect_fail("--positions 2 --pooled", "exclude each other");
+    expect_fail("--task-vector --k-shot 1", "give --k-shot 2 or more");
     expect_fail("--select-items 5", "leaves no held-out item");
     expect_fail("--layers 0,1 --receiver-layers 0", "1 layers for the 2 of --layers"); /* wrong length, named */
     char extra[2048];

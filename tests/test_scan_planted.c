@@ -213,10 +213,91 @@ static void test_planted_at_2(void **state) {
     scan_finds(2);
 }
 
+/* The task-vector readout (lw_scan_models.task_vector) reads the sender's text with the last answer
+ * withheld. Senders "LEAD x\noutput: ANSWER" (LEAD: the pool's lead, "Tom saw a big"; x a letter): read whole, the last position is the answer's
+ * word and only the planted layer carries it (1 there, 0 elsewhere); read with the answer withheld,
+ * the last position is the ':' of "output:", which carries no answer (0 everywhere), and every
+ * score equals the plain reading of senders that were cut by hand. */
+static void make_open_pool(lw_task *pool, bool cut) {
+    make_pool(pool);
+    for (int i = 0; i < pool->n; i++) {
+        char buf[96];
+        lw_task_item *it = &pool->items[i];
+        int lead = (int)(strrchr(it->sender, ' ') - it->sender); /* "Tom saw a big dog" -> "Tom saw a big" */
+        /* a letter per item keeps the cut texts distinct, so both pools split alike (by text) */
+        snprintf(buf, sizeof buf, "%.*s %c\noutput:%s%s", lead, it->sender, 'a' + i, cut ? "" : " ",
+                 cut ? "" : it->gold);
+        free(it->sender);
+        it->sender = strdup(buf);
+    }
+}
+
+static void test_task_vector_reads_the_open_text(void **state) {
+    (void)state;
+    plant p;
+    const int planted = 1;
+    const char *path = write_planted(planted, &p);
+    lw_model *m = lw_model_load(path, lw_model_default_params());
+    assert_non_null(m);
+    lw_session_params spar = lw_session_default_params();
+    spar.n_threads = 1;
+    lw_session *s = lw_session_new(m, spar);
+    assert_non_null(s);
+    int layers[N_LAYER] = {0, 1, 2, 3};
+    lw_scan_params sp = lw_scan_default_params();
+    sp.layers = layers;
+    sp.n_layers = N_LAYER;
+    sp.n_select = 8;
+    sp.n_report = -1;
+    lw_scan_models sm = {.sender = s, .receiver = s, .patch = lw_patch_default_params()};
+    sm.patch.answer_tokens = 3;
+    lw_task whole = {0}, cut = {0};
+    make_open_pool(&whole, false);
+    make_open_pool(&cut, true);
+    lw_scan_result plain, tv, by_hand;
+    if (lw_scan_run(&whole, &sp, &sm, &plain) != 0) fail_msg("scan: %s", lw_last_error());
+    sm.task_vector = true;
+    if (lw_scan_run(&whole, &sp, &sm, &tv) != 0) fail_msg("scan: %s", lw_last_error());
+    sm.task_vector = false;
+    if (lw_scan_run(&cut, &sp, &sm, &by_hand) != 0) fail_msg("scan: %s", lw_last_error());
+    for (int k = 0; k < N_LAYER; k++) {
+        assert_float_equal(plain.layers[k].held_out.mean, k == planted ? 1.0 : 0.0, 0);
+        assert_float_equal(tv.layers[k].held_out.mean, 0.0, 0);
+        for (int split = 0; split < 2; split++) /* by item id */
+            for (int i = 0; i < (split ? tv.held_out.n : tv.select.n); i++) {
+                const char *id = (split ? tv.held_out : tv.select).items[i].id;
+                int found = 0;
+                for (int s2 = 0; s2 < 2; s2++)
+                    for (int j = 0; j < (s2 ? by_hand.held_out.n : by_hand.select.n); j++)
+                        if (!strcmp((s2 ? by_hand.held_out : by_hand.select).items[j].id, id)) {
+                            assert_float_equal(lw_scan_score(&tv, split, k, i), lw_scan_score(&by_hand, s2, k, j), 0);
+                            found++;
+                        }
+                assert_int_equal(found, 1);
+            }
+    }
+    /* a sender without an "output:" line is refused before any forward pass, naming the item */
+    sm.task_vector = true;
+    lw_task bad = {0};
+    make_pool(&bad);
+    lw_scan_result r;
+    assert_int_equal(lw_scan_run(&bad, &sp, &sm, &r), -1);
+    assert_non_null(strstr(lw_last_error(), "--task-vector: item"));
+    lw_scan_result_free(&plain);
+    lw_scan_result_free(&tv);
+    lw_scan_result_free(&by_hand);
+    lw_task_free(&whole);
+    lw_task_free(&cut);
+    lw_task_free(&bad);
+    lw_session_free(s);
+    lw_model_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_planted_at_1),
         cmocka_unit_test(test_planted_at_2),
+        cmocka_unit_test(test_task_vector_reads_the_open_text),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

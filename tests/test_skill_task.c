@@ -2,7 +2,8 @@
  * each item's sender is k "input: X\noutput: Y" lines whose Y is the skill applied to X
  * (recomputed here from X), none with the query's input; the receiver is "input: Q\noutput:"
  * alone; gold is the skill of Q; the context prompt is demonstrations, newline, query; the same
- * seed gives the same items; unknown skills and impossible k are one error each. */
+ * seed gives the same items; unknown skills and impossible k are one error each; the task-vector
+ * reading withholds exactly the last answer. */
 #include <ctype.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -154,11 +155,49 @@ static void test_function_vectors_skill_format(void **state) {
     lw_task_free(&f);
 }
 
+/* The task-vector reading withholds the last demonstration's answer: the text up to its last line
+ * that starts "output:" ("output:" inside an input is no line start); every templated item's
+ * sender is exactly the withheld text, a space and the last demonstration's answer; a text without
+ * such a line is one error. */
+static void test_withhold_last_answer(void **state) {
+    (void)state;
+    static const char *const cases[][2] = {
+        {"input: hop\noutput: h\ninput: skip\noutput: s", "input: hop\noutput: h\ninput: skip\noutput:"},
+        {"output: a", "output:"},
+        {"input: output: x\noutput: y", "input: output: x\noutput:"},
+        {"input: x\noutput: y\ninput: say output: z", "input: x\noutput:"},
+        {"input: x\noutput:", "input: x\noutput:"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *w = lw_task_withhold_last_answer(cases[i][0]);
+        assert_non_null(w);
+        assert_string_equal(w, cases[i][1]);
+        free(w);
+    }
+    assert_null(lw_task_withhold_last_answer("Q: hop\nA: h\n\n"));
+    assert_non_null(strstr(lw_last_error(), "no line starting \"output:\""));
+    assert_null(lw_task_withhold_last_answer("input: say output: z"));
+    lw_task t;
+    assert_int_equal(lw_task_skill("first_letter", 3, 10, 7, &t), 0);
+    for (int i = 0; i < t.n; i++) {
+        char in[8][64], out[8][64];
+        int k = demos(t.items[i].sender, in, out, 8);
+        char *w = lw_task_withhold_last_answer(t.items[i].sender);
+        assert_non_null(w);
+        char whole[1024];
+        snprintf(whole, sizeof whole, "%s %s", w, out[k - 1]);
+        assert_string_equal(whole, t.items[i].sender);
+        free(w);
+    }
+    lw_task_free(&t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_templated_skills),
         cmocka_unit_test(test_every_pair_and_errors),
         cmocka_unit_test(test_function_vectors_skill_format),
+        cmocka_unit_test(test_withhold_last_answer),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

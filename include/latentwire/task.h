@@ -104,6 +104,13 @@ int lw_task_skill(const char *name, int k_shot, int n_items, uint64_t seed, lw_t
 int lw_task_skill_count(void);
 const char *lw_task_skill_name(int i, const char **description);
 
+/* The task-vector reading of a skill-format sender text (Hendel et al. 2023, "In-context learning
+ * creates task vectors"): the text up to and including its last line that starts "output:", so the
+ * last demonstration's answer is withheld and the text ends where the model would answer it. The
+ * last position then holds what the model has made of the skill, not the last answer's word.
+ * malloc'd; NULL with the message set when no line starts "output:" (not the skill format). */
+char *lw_task_withhold_last_answer(const char *sender);
+
 /* The receiver's prompt after the sender's text: sender + "\n" (unless it already ends with
  * one) + receiver, or the receiver alone when the sender is empty. malloc'd; NULL on error. */
 char *lw_task_context_prompt(const lw_task_item *item);

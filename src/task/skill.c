@@ -99,6 +99,27 @@ int lw_task_skill(const char *name, int k_shot, int n_items, uint64_t seed, lw_t
     return rc;
 }
 
+char *lw_task_withhold_last_answer(const char *sender) {
+    static const char mark[] = "output:";
+    const char *last = NULL;
+    for (const char *p = sender ? strstr(sender, mark) : NULL; p; p = strstr(p + 1, mark))
+        if (p == sender || p[-1] == '\n') last = p; /* "output:" inside an input is not a line start */
+    if (!last) {
+        lw_fail("the sender text has no line starting \"output:\", so there is no answer to withhold (the task-vector "
+                "reading needs skill-format demonstrations: skill:NAME, fv:NAME, or a file written that way)");
+        return NULL;
+    }
+    size_t n = (size_t)(last - sender) + sizeof mark - 1;
+    char *s = malloc(n + 1);
+    if (!s) {
+        lw_fail("out of memory");
+        return NULL;
+    }
+    memcpy(s, sender, n);
+    s[n] = '\0';
+    return s;
+}
+
 char *lw_task_context_prompt(const lw_task_item *item) {
     if (!item || !item->receiver) {
         lw_fail("context prompt: no item");
