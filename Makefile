@@ -3,7 +3,8 @@
 #   make test   install what is missing, build with ASan + UBSan, run every test (ctest)
 # Other targets: build (release), bench, valgrind (memcheck on a portable llama.cpp build),
 # cuda (compile and link the CUDA backend; long, needs nvcc, not part of test), models,
-# models-optional (also Qwen2.5-Coder-1.5B-Instruct, 1.1 GB: benchmarks and a third family), clean.
+# models-optional (also Qwen2.5-Coder-1.5B-Instruct, 1.1 GB: benchmarks and a third family),
+# family (the probe panel's other four model pairs, after demo; about 45 minutes), clean.
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 SHARED ?= $(abspath ../shared)
@@ -11,7 +12,7 @@ BUILD ?= build
 TEST_BUILD ?= build-test
 DEPS_STAMP := .deps-ok
 
-.PHONY: all build test demo bench valgrind deps llama models models-optional cuda clean
+.PHONY: all build test demo family bench valgrind deps llama models models-optional cuda clean
 
 all: build
 
@@ -47,6 +48,10 @@ test: llama models
 
 demo: build models
 	@bash scripts/demo.sh "$(BUILD)" "$(SHARED)"
+
+# After demo (it reads demo's PTB activations): the probe panel on the other four family pairs.
+family: build models-optional
+	@bash scripts/family.sh "$(BUILD)" "$(SHARED)"
 
 bench: build
 	@bash scripts/bench.sh "$(BUILD)" "$(SHARED)"
