@@ -1,7 +1,8 @@
 /* extract --resume's settings fingerprint: --gpu-layers is part of it (layers offloaded to a
  * GPU run other kernels, so other floats), recorded as asked for even on a CPU-only build;
  * a shard made with another value is made again, and the line says which setting differs
- * and its two values. lw_model_get_info reports the value the model was loaded with. */
+ * and its two values. lw_model_get_info reports the value the model was loaded with. The texts
+ * count by their content, not their path. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -83,6 +85,29 @@ static void test_gpu_layers_in_fingerprint(void **state) {
     free(err);
 }
 
+/* The texts are fingerprinted by content (input_sha256), not by path: the same corpus through a
+ * link keeps every finished shard; another corpus at the same path makes them again. */
+static void test_input_by_content_not_path(void **state) {
+    (void)state;
+    char link[1300];
+    snprintf(link, sizeof link, "%s.link.txt", CORPUS);
+    unlink(link);
+    assert_int_equal(symlink(CORPUS, link), 0);
+    free(extract(""));
+    char args[4096], *err;
+    snprintf(args, sizeof args, "extract --model %s --layers 0 --input %s --out %s --shard-texts 2 --resume", MODEL,
+             link, OUT);
+    assert_int_equal(lw_test_run_cli(args, NULL, &err), 0);
+    assert_int_equal(lw_test_count_substr(err, "is complete, kept"), 2);
+    free(err);
+    FILE *f = fopen(CORPUS, "w");
+    fputs("The cat sat.\nTom ran.\nA bird sang.\nThe dog ate quickly.\n", f);
+    fclose(f);
+    err = extract("");
+    assert_int_equal(lw_test_count_substr(err, "made with other settings (input_sha256 was"), 2);
+    free(err);
+}
+
 static void test_model_info_gpu_layers(void **state) {
     (void)state;
     lw_model_params mp = lw_model_default_params();
@@ -103,6 +128,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gpu_layers_in_fingerprint),
         cmocka_unit_test(test_model_info_gpu_layers),
+        cmocka_unit_test(test_input_by_content_not_path),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, setup, NULL));
 }

@@ -267,6 +267,26 @@ static char *settings_json(const job *j, int shard, int n_shards, int64_t t0, in
     return s;
 }
 
+/* Settings keys recorded for provenance only: "input" is the path the texts were read from, and
+ * the texts themselves are input_sha256, so the same file reached by another path (a moved corpus,
+ * a link) keeps its finished shards. */
+static bool provenance_only(const char *key) { return strcmp(key, "input") == 0; }
+
+/* Whether a shard's recorded settings are this run's, provenance aside. */
+static bool same_settings(const char *have, const char *want) {
+    if (strcmp(have, want) == 0) return true;
+    json_t *a = json_loads(have, 0, NULL), *b = json_loads(want, 0, NULL);
+    bool same = json_is_object(a) && json_is_object(b);
+    if (same) {
+        json_object_del(a, "input"); /* provenance_only */
+        json_object_del(b, "input");
+        same = json_equal(a, b);
+    }
+    json_decref(a);
+    json_decref(b);
+    return same;
+}
+
 /* "made with other settings (batch was 1, now 2)": the first setting (sorted by name) whose
  * value differs between the shard's record and this run's, into buf. */
 static const char *settings_difference(const char *have, const char *want, char *buf, size_t n) {
@@ -275,6 +295,7 @@ static const char *settings_difference(const char *have, const char *want, char 
     const char *key;
     json_t *bv;
     json_object_foreach(b, key, bv) {
+        if (provenance_only(key)) continue;
         json_t *av = json_object_get(a, key);
         if (av && json_equal(av, bv)) continue;
         char *was = av ? json_dumps(av, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
@@ -305,7 +326,7 @@ static bool shard_verified(const char *path, const char *settings, const char **
     json_t *want = sums ? json_loads(sums, 0, NULL) : NULL;
     bool ok = false;
     if (!have) *why = "made with other settings (none recorded)";
-    else if (strcmp(have, settings) != 0) *why = settings_difference(have, settings, why_buf, why_n);
+    else if (!same_settings(have, settings)) *why = settings_difference(have, settings, why_buf, why_n);
     else if (!json_is_object(want) || json_object_size(want) != (size_t)lw_st_count(f)) *why = "no checksums";
     else {
         ok = true;
