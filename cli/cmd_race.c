@@ -35,6 +35,10 @@ static const char *USAGE =
     "  --bridge FILE        sender -> receiver map (bridge fit, ridge: it predicts the receiver's rows); required for\n"
     "                       act: channels between two different models\n"
     "  --positions T        the sender's last T positions (default 1)   --pooled  the mean over the sender's text instead\n"
+    "  --task-vector        act: channels read the demonstrations with the last answer withheld (as scan --task-vector);\n"
+    "                       text channels still send every demonstration\n"
+    "  --exclude FILE.jsonl  leave out every item sharing a sender text or a query with FILE's (scan.select.jsonl: the\n"
+    "                       items a --layer was chosen on), before the calibration and reported items are drawn\n"
     "  --op replace|add     how the vectors enter the receiver (default replace)   --scale S (add; default 1)\n"
     "  --answer-tokens N    the receiver's greedy answer length (default 8)   --chat  each side in its chat template\n"
     "  --cipher-steps G     the cipher sender's greedy steps (default 0: as many as fit one token id each, at most 24)\n"
@@ -50,11 +54,12 @@ static const char *USAGE =
     "  this run; not deterministic, so apart from race.json).\n";
 
 typedef struct {
-    const char *sender, *receiver, *task, *channels, *budgets, *out, *data, *bridge, *op, *layer, *rlayer, *plan;
+    const char *sender, *receiver, *task, *channels, *budgets, *out, *data, *bridge, *op, *layer, *rlayer, *plan,
+        *exclude;
     char plan_sha[65];
     int positions, answer_tokens, calib, resamples, threads, shard, n_shards, cipher_steps;
     double scale;
-    bool pooled, chat, resume;
+    bool pooled, chat, resume, task_vector;
     uint64_t seed;
 } opts;
 
@@ -84,6 +89,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
         if (!strcmp(a, "--resume")) o->resume = true;
         else if (!strcmp(a, "--chat")) o->chat = true;
         else if (!strcmp(a, "--pooled")) o->pooled = true;
+        else if (!strcmp(a, "--task-vector")) o->task_vector = true;
         else if (!v) return cli_option_error("race", USAGE, a, NULL);
         else if (!strcmp(a, "--sender")) o->sender = argv[++i];
         else if (!strcmp(a, "--receiver")) o->receiver = argv[++i];
@@ -94,6 +100,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "--plan")) o->plan = argv[++i];
         else if (!strcmp(a, "--data")) o->data = argv[++i];
         else if (!strcmp(a, "--bridge")) o->bridge = argv[++i];
+        else if (!strcmp(a, "--exclude")) o->exclude = argv[++i];
         else if (!strcmp(a, "--layer")) o->layer = argv[++i];
         else if (!strcmp(a, "--receiver-layer")) o->rlayer = argv[++i];
         else if (!strcmp(a, "--op") && (!strcmp(v, "replace") || !strcmp(v, "add") || cli_reject(v, "must be one of replace, add"))) o->op = argv[++i];
@@ -157,6 +164,17 @@ static int load_items(const opts *o, lw_task *report, lw_task *calib) {
     lw_task pool = {0}, parts[2] = {{0}};
     int n_report;
     if (cli_load_task_pool(o->task, o->data, o->seed, o->calib, &pool, &n_report) != 0) return cli_fail_lib("race");
+    if (o->exclude) {
+        lw_task other = {0};
+        int removed = lw_task_load(o->exclude, &other) == 0 ? lw_task_exclude(&pool, &other) : -1;
+        lw_task_free(&other);
+        if (removed < 0) {
+            lw_task_free(&pool);
+            return cli_fail("race", "--exclude %s: %s", o->exclude, lw_last_error());
+        }
+        fprintf(stderr, "race: --exclude %s: left out %d of %d items that share a text with its items\n", o->exclude,
+                removed, pool.n + removed);
+    }
     int sizes[2] = {o->calib, n_report}, rc = 0;
     if (lw_task_split(&pool, sizes, 2, o->seed ^ 0x7ace, parts) != 0)
         rc = cli_fail("race", "--task %s: %s", o->task, lw_last_error());
@@ -180,6 +198,9 @@ static json_t *settings_json(const opts *o, lw_model *ms, lw_model *mr, const lw
                      (json_int_t)o->seed);
     if (o->plan_sha[0]) json_object_set_new(s, "plan_sha256", json_string(o->plan_sha));
     if (o->cipher_steps) json_object_set_new(s, "--cipher-steps", json_integer(o->cipher_steps));
+    if (o->task_vector) json_object_set_new(s, "--task-vector", json_true()); /* only when set: older records resume */
+    char eh[65];
+    if (o->exclude && lw_sha256_file(o->exclude, eh) == 0) json_object_set_new(s, "--exclude", json_string(eh));
     const lw_model *models[2] = {ms, mr};
     lw_json_settings_gpu_layers(s, models, 2);
     return s;
@@ -378,6 +399,7 @@ int cmd_race(int argc, char **argv) {
     s.patch.scale = (float)o.scale;
     s.patch.answer_tokens = o.answer_tokens;
     s.patch.chat = o.chat;
+    s.task_vector = o.task_vector;
     if (!(ev = lw_race_evaluator_new(&s, &parts[1], &parts[0]))) {
         cli_fail_lib("race");
         goto done;

@@ -45,7 +45,8 @@ static const char *USAGE =
     "  --chat               each side reads its text as one user turn in its chat template\n"
     "  --seed S             items and split (default 1)\n"
     "  --resamples N        bootstrap resamples for scores that are not 0/1 (default 1000)\n"
-    "  --out DIR            scan.json, scan.csv, scan.records.jsonl (records kept as scan.partial until done)\n"
+    "  --out DIR            scan.json, scan.csv, scan.records.jsonl (records kept as scan.partial until done),\n"
+    "                       scan.select.jsonl (the items the layer was chosen on: race --exclude)\n"
     "  --resume             reuse the records of an interrupted run with the same settings\n"
     "  --data DIR           data directory (default $LW_SHARED_DIR/data, else ../shared/data)\n"
     "  --threads N          CPU threads (default: every core)\n";
@@ -110,7 +111,8 @@ static int parse_opts(int argc, char **argv, opts *o, int *status) {
         return -cli_fail("scan", "--select-items %d leaves no held-out item of --items %d: give more --items",
                          o->select, o->items);
     if (!o->receiver) o->receiver = o->sender;
-    static const char *const outputs[] = {"scan.json", "scan.csv", "scan.partial", "scan.records.jsonl", NULL};
+    static const char *const outputs[] = {"scan.json", "scan.csv", "scan.partial", "scan.records.jsonl",
+                                          "scan.select.jsonl", NULL};
     const char *ins[6 + 2 * 64 + 1] = {"--task", o->task, "--sender", o->sender, "--receiver", o->receiver};
     for (int k = 0; k < o->n_bridge; k++) ins[6 + 2 * k] = "--bridge", ins[7 + 2 * k] = o->bridge[k];
     *status = 1;

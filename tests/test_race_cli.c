@@ -255,6 +255,24 @@ static void test_end_to_end(void **state) {
         snprintf(a, sizeof a, "%s", lw_test_join(one, names[k]));
         assert_same_file(a, lw_test_join(two, names[k]));
     }
+    /* --exclude a file holding item q5's query: 7 items left, 3 calibration, 4 reported, none of them
+     * q5; --task-vector is a setting of the run */
+    const char *ex = lw_test_tmpfile("exclude.jsonl");
+    FILE *f = fopen(ex, "w");
+    assert_non_null(f);
+    fputs("{\"id\": \"x\", \"sender\": \"something else\", \"receiver\": \"input: sing\\noutput:\", \"gold\": \"SING\", \"scorer\": \"exact\"}\n", f);
+    fclose(f);
+    snprintf(one, sizeof one, "%s", lw_test_fresh_dir("e2e_tv"));
+    snprintf(args, sizeof args, "race --sender %s --task %s %s --task-vector --exclude %s --out %s", g, task, common, ex,
+             one);
+    assert_true(run_or_skip(args));
+    r = load_json(lw_test_join(one, "race.json"));
+    assert_int_equal(json_integer_value(json_object_get(r, "items")), 4);
+    json_array_foreach(json_object_get(r, "item_ids"), i, c) assert_string_not_equal(json_string_value(c), "q5");
+    json_t *set = json_object_get(r, "settings");
+    assert_true(json_is_true(json_object_get(set, "--task-vector")));
+    assert_true(json_is_string(json_object_get(set, "--exclude")));
+    json_decref(r);
 }
 
 static json_t *retrieval_row(json_t *r, const char *codec, int budget);

@@ -192,12 +192,48 @@ static void test_withhold_last_answer(void **state) {
     lw_task_free(&t);
 }
 
+/* lw_task_exclude leaves out exactly the items sharing a sender text or a receiver prompt with the
+ * other task, in order. */
+static void test_exclude(void **state) {
+    (void)state;
+    lw_task a, b;
+    assert_int_equal(lw_task_skill("first_letter", 3, 40, 1, &a), 0);
+    assert_int_equal(lw_task_skill("first_letter", 3, 10, 2, &b), 0);
+    int expect = 0;
+    for (int i = 0; i < a.n; i++)
+        for (int j = 0; j < b.n; j++)
+            if (!strcmp(a.items[i].sender, b.items[j].sender) || !strcmp(a.items[i].receiver, b.items[j].receiver)) {
+                expect++;
+                break;
+            }
+    assert_true(expect > 0); /* 10 queries of 150 words against 40: some share one */
+    char first_kept[64] = "";
+    for (int i = 0; i < a.n && !first_kept[0]; i++) {
+        bool shared = false;
+        for (int j = 0; j < b.n; j++) shared |= !strcmp(a.items[i].receiver, b.items[j].receiver) ||
+                                                !strcmp(a.items[i].sender, b.items[j].sender);
+        if (!shared) snprintf(first_kept, sizeof first_kept, "%s", a.items[i].id);
+    }
+    int n = a.n;
+    assert_int_equal(lw_task_exclude(&a, &b), expect);
+    assert_int_equal(a.n, n - expect);
+    assert_string_equal(a.items[0].id, first_kept);
+    for (int i = 0; i < a.n; i++)
+        for (int j = 0; j < b.n; j++) {
+            assert_string_not_equal(a.items[i].sender, b.items[j].sender);
+            assert_string_not_equal(a.items[i].receiver, b.items[j].receiver);
+        }
+    lw_task_free(&a);
+    lw_task_free(&b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_templated_skills),
         cmocka_unit_test(test_every_pair_and_errors),
         cmocka_unit_test(test_function_vectors_skill_format),
         cmocka_unit_test(test_withhold_last_answer),
+        cmocka_unit_test(test_exclude),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

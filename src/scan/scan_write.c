@@ -77,6 +77,10 @@ int lw_scan_write(const lw_scan_result *r, const char *dir) {
     char path[4200];
     snprintf(path, sizeof path, "%s/scan.csv", dir);
     if (write_csv(r, path) != 0) return -1;
+    /* the items the layer was chosen on, as a task file: a later run on the chosen layer
+     * (race --exclude) leaves them out, so it reports on none of them */
+    snprintf(path, sizeof path, "%s/scan.select.jsonl", dir);
+    if (lw_task_save(path, &r->select) != 0) return -1;
     snprintf(path, sizeof path, "%s/scan.json", dir);
     json_t *root = scan_json(r);
     int rc = lw_json_save(path, root);

@@ -12,6 +12,31 @@
  * a map is calibrated on it), or the prompt of a single-model item. */
 static const char *item_key(const lw_task_item *it) { return it->sender && *it->sender ? it->sender : it->receiver; }
 
+static bool shares_text(const lw_task_item *a, const lw_task *other) {
+    for (int j = 0; j < other->n; j++) {
+        const lw_task_item *b = &other->items[j];
+        if ((a->sender && *a->sender && b->sender && !strcmp(a->sender, b->sender)) ||
+            (a->receiver && b->receiver && !strcmp(a->receiver, b->receiver)))
+            return true;
+    }
+    return false;
+}
+
+int lw_task_exclude(lw_task *t, const lw_task *other) {
+    if (!t || !other) return lw_fail("task exclude: no task");
+    int kept = 0, removed = 0;
+    for (int i = 0; i < t->n; i++) {
+        if (shares_text(&t->items[i], other)) {
+            lw_task_item_clear(&t->items[i]);
+            removed++;
+        } else {
+            t->items[kept++] = t->items[i];
+        }
+    }
+    t->n = kept;
+    return removed;
+}
+
 int lw_task_split(const lw_task *pool, const int *sizes, int n_parts, uint64_t seed, lw_task *parts) {
     for (int p = 0; p < n_parts; p++) memset(&parts[p], 0, sizeof parts[p]);
     int want = 0, n = pool->n;
