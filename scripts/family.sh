@@ -6,7 +6,9 @@
 # optional Qwen2.5-Coder-1.5B-Instruct (make models-optional). Per pair: a ridge bridge on the same
 # 1000 PTB sentences, the whole panel under examples/plans/probes-v3.plan.json (out/family/PAIR/)
 # and the compositionality probe under roles-v1(-qwen).plan.json (out/issue10/roles/PAIR/), each
-# decided by `verdict`. Every step reuses what a previous run finished. About 45 minutes on 2 cores.
+# decided by `verdict`; and the versioning pair (Gemma 3 against itself requantized to Q4_0, both
+# directions, under probes-quant.plan.json; out/versioning/). Every step reuses what a previous run
+# finished. About an hour on 2 cores.
 set -euo pipefail
 build=${1:-build}
 shared=${2:-../shared}
@@ -59,6 +61,27 @@ pair "$S" 15 "$G" 9 smol15-gemma9 roles-v1
 pair "$G" 4 "$S" 7 gemma4-smol7 roles-v1
 pair "$G" 9 "$Q" 14 gemma9-qwen14 roles-v1-qwen
 pair "$Q" 14 "$S" 15 qwen14-smol15 roles-v1-qwen
+
+step "versioning: Gemma 3 block 9, Q4_K_M (as fetched) against the same file requantized to Q4_0, both directions (probes-quant)"
+mkdir -p out/versioning
+q40=out/versioning/gemma-3-270m-q4_0.gguf
+[ -f "$q40" ] || "$cli" quantize "$G" "$q40" --type q4_0
+[ -f out/versioning/gemma-q4_0.ptb.safetensors ] || "$cli" extract --model "$q40" --layers 9 --pool mean \
+  --input "$demo/ptb-1000.txt" --out out/versioning/gemma-q4_0.ptb.safetensors --threads 1
+qact=out/versioning/gemma-q4_0.ptb.safetensors
+[ -f out/versioning/fwd.bridge.safetensors ] || "$cli" bridge fit --source "$gact" --source-tensor layer.9 \
+  --target "$qact" --target-tensor layer.9 --out out/versioning/fwd.bridge.safetensors
+[ -f out/versioning/bwd.bridge.safetensors ] || "$cli" bridge fit --source "$qact" --source-tensor layer.9 \
+  --target "$gact" --target-tensor layer.9 --out out/versioning/bwd.bridge.safetensors
+version() { # model-a model-b bridge out
+  [ -f "out/versioning/$4/records.jsonl" ] || "$cli" panel probes --a "$1" --layer-a 9 --b "$2" --layer-b 9 \
+    --bridge "out/versioning/$3.bridge.safetensors" --combos 200 --topsim 80 --natural 150 --calib 300 \
+    --confusers 60 --symbolic 40 --threads 1 --data "$shared/data" --plan examples/plans/probes-quant.plan.json \
+    --out "out/versioning/$4"
+  "$cli" verdict examples/plans/probes-quant.plan.json "out/versioning/$4/records.jsonl"
+}
+version "$G" "$q40" fwd forward
+version "$q40" "$G" bwd backward
 
 step "the five pairs in one table (make demo's Gemma 9 -> SmolLM2 15 first)"
 "$cli" panel probes merge --out out/family/universality "$demo/probes/gemma9-smol15" out/family/smol15-gemma9 \
