@@ -192,6 +192,42 @@ static void test_withhold_last_answer(void **state) {
     lw_task_free(&t);
 }
 
+/* A mixture "first_letter+last_letter": the two skills' items interleaved, N in all, each item's
+ * demonstrations and gold by its own skill (its id names it), the two skills' queries from one
+ * word list; malformed mixtures are one error each. */
+static void test_mixture(void **state) {
+    (void)state;
+    lw_task t;
+    assert_int_equal(lw_task_skill("first_letter+last_letter", 3, 21, 7, &t), 0);
+    assert_int_equal(t.n, 21);
+    int firsts = 0;
+    for (int i = 0; i < t.n; i++) {
+        const lw_task_item *it = &t.items[i];
+        bool first = !strncmp(it->id, "first_letter-", 13);
+        assert_true(first || !strncmp(it->id, "last_letter-", 12));
+        assert_int_equal(first, i % 2 == 0); /* interleaved */
+        firsts += first;
+        void (*rule)(const char *, char *) = first ? r_first : r_last;
+        char in[8][64], out[8][64], want[64], q[64];
+        assert_int_equal(demos(it->sender, in, out, 8), 3);
+        for (int d = 0; d < 3; d++) {
+            rule(in[d], want);
+            assert_string_equal(out[d], want);
+        }
+        assert_int_equal(sscanf(it->receiver, "input: %63[^\n]", q), 1);
+        rule(q, want);
+        assert_string_equal(it->gold, want);
+    }
+    assert_int_equal(firsts, 11);
+    lw_task_free(&t);
+    assert_int_equal(lw_task_skill("first_letter+", 3, 10, 1, &t), -1);
+    assert_non_null(strstr(lw_last_error(), "part 2 is empty"));
+    assert_int_equal(lw_task_skill("first_letter+first_letter", 3, 10, 1, &t), -1);
+    assert_non_null(strstr(lw_last_error(), "named twice"));
+    assert_int_equal(lw_task_skill("first_letter+nope", 3, 10, 1, &t), -1);
+    assert_non_null(strstr(lw_last_error(), "unknown skill"));
+}
+
 /* lw_task_exclude leaves out exactly the items sharing a sender text or a receiver prompt with the
  * other task, in order. */
 static void test_exclude(void **state) {
@@ -234,6 +270,7 @@ int main(void) {
         cmocka_unit_test(test_function_vectors_skill_format),
         cmocka_unit_test(test_withhold_last_answer),
         cmocka_unit_test(test_exclude),
+        cmocka_unit_test(test_mixture),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

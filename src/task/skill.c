@@ -60,9 +60,57 @@ const char *lw_task_skill_name(int i, const char **description) {
     return SKILLS[i].name;
 }
 
+static int one_skill(const char *name, int k_shot, int n_items, uint64_t seed, lw_task *out);
+
+/* A mixture "a+b+...": each skill's items (its own seed), interleaved a0 b0 ... a1 b1 ..., the first
+ * n_items kept. Every item of a skill on words shares its inputs with the others', so what the
+ * sender read (which skill) is the only thing that tells the answers apart: a channel's side
+ * information fitted on the mixture cannot carry it. */
+static int mixed_skills(const char *names, int k_shot, int n_items, uint64_t seed, lw_task *out) {
+    enum { MAX_MIX = 8 };
+    char name[MAX_MIX][64];
+    int k = 0;
+    for (const char *p = names;; k++) { /* "a+b+c": every part named, none twice */
+        const char *plus = strchr(p, '+');
+        size_t len = plus ? (size_t)(plus - p) : strlen(p);
+        if (k == MAX_MIX) return lw_fail("skill:%s: at most %d skills in a mixture", names, MAX_MIX);
+        if (len == 0 || len >= sizeof name[k])
+            return lw_fail("skill:%s: a mixture is skill names joined by '+' (part %d is %s)", names, k + 1,
+                           len ? "too long" : "empty");
+        snprintf(name[k], sizeof name[k], "%.*s", (int)len, p);
+        for (int j = 0; j < k; j++)
+            if (!strcmp(name[j], name[k])) return lw_fail("skill:%s: skill %s is named twice", names, name[k]);
+        if (!plus) break;
+        p = plus + 1;
+    }
+    k++;
+    lw_task part[MAX_MIX] = {{0}};
+    int rc = 0, most = 0;
+    for (int j = 0; rc == 0 && j < k; j++) {
+        rc = one_skill(name[j], k_shot, n_items, seed + (uint64_t)j, &part[j]);
+        if (rc == 0 && part[j].n > most) most = part[j].n;
+    }
+    lw_task_builder b = {0};
+    for (int i = 0; rc == 0 && i < most; i++)
+        for (int j = 0; rc == 0 && j < k && (n_items <= 0 || b.t.n < n_items); j++)
+            if (i < part[j].n) {
+                const lw_task_item *it = &part[j].items[i];
+                rc = lw_task_builder_add(&b, it->id, it->sender, it->receiver, it->gold, NULL, 0, it->scorer);
+            }
+    if (rc == 0) lw_task_builder_finish(&b, out);
+    else lw_task_builder_free(&b);
+    for (int j = 0; j < k; j++) lw_task_free(&part[j]);
+    return rc;
+}
+
 int lw_task_skill(const char *name, int k_shot, int n_items, uint64_t seed, lw_task *out) {
     if (!out) return lw_fail("skill: no output task");
     memset(out, 0, sizeof *out);
+    if (name && strchr(name, '+')) return mixed_skills(name, k_shot, n_items, seed, out);
+    return one_skill(name, k_shot, n_items, seed, out);
+}
+
+static int one_skill(const char *name, int k_shot, int n_items, uint64_t seed, lw_task *out) {
     const skill *sk = NULL;
     for (int i = 0; i < N_SKILLS && name; i++)
         if (!strcmp(name, SKILLS[i].name)) sk = &SKILLS[i];
