@@ -7,8 +7,9 @@
 #   4. channels on the story task: SmolLM2 to itself in its chat template, Gemma 3 to SmolLM2
 #   5. the patching panel (receivers x donors), decided by `verdict` under examples/plans/patching.plan.json;
 #      the probe panel under probes-v3.plan.json and its harder role-binding test under roles-v1.plan.json;
-#      the layer scan, the channel race (decided under examples/plans/race-smollm2.plan.json) and the
-#      codec retrieval test on SmolLM2 (issue 9)
+#      the layer scan (plain and with the task-vector readout), the channel races (decided under
+#      examples/plans/race-smollm2*.plan.json: middle block; block 20 with the task-vector readout, one
+#      skill and a mixture of three) and the codec retrieval test on SmolLM2 (issue 9)
 #   6. with LW_DEMO_SCIFACT=1 only: SciFact, MiniLM's own sentence embeddings against the
 #      bridged Gemma 3 -> SmolLM2 substrate, paired on the same queries. It encodes 5183
 #      abstracts through MiniLM and through SmolLM2: hours on 2 cores, so it is not in the
@@ -94,6 +95,21 @@ step "the race: activation vs text channels at 16..2048 bits, SmolLM2 -> itself,
   --channel floor,ceiling,act:topk,act:pcaq,text:zlib,text:truncate --data "$shared/data" \
   --plan examples/plans/race-smollm2.plan.json --out "$out/race-smol" --resume
 "$cli" verdict examples/plans/race-smollm2.plan.json "$out/race-smol/records.jsonl"
+step "layer scan with the task-vector readout: the sender read where it would answer (its last answer withheld)"
+"$cli" scan --sender "$smol" --task skill:first_letter --items 60 --select-items 20 --data "$shared/data" \
+  --task-vector --out "$out/scan-smol-tv" --resume
+# Block 20 is what this scan chooses on its selection split; the two plans below fixed it before their
+# runs, and --exclude keeps the 20 items it was chosen on out of both races.
+step "the race at block 20 with the task-vector readout, one skill (the codec's fitted mean can carry it)"
+"$cli" race --sender "$smol" --task skill:first_letter:60 --calib 50 --layer 20 --task-vector \
+  --exclude "$out/scan-smol-tv/scan.select.jsonl" --channel floor,ceiling,act:pcaq,act:topk,text:zlib,text:truncate \
+  --data "$shared/data" --plan examples/plans/race-smollm2-tv.plan.json --out "$out/race-smol-tv" --resume
+"$cli" verdict examples/plans/race-smollm2-tv.plan.json "$out/race-smol-tv/records.jsonl"
+step "the same race on a mixture of three skills: the payload has to say which"
+"$cli" race --sender "$smol" --task skill:first_letter+last_letter+repeat_word:90 --calib 90 --layer 20 --task-vector \
+  --exclude "$out/scan-smol-tv/scan.select.jsonl" --channel floor,ceiling,act:pcaq,act:topk,text:zlib \
+  --data "$shared/data" --plan examples/plans/race-smollm2-tv-mix.plan.json --out "$out/race-smol-tv-mix" --resume
+"$cli" verdict examples/plans/race-smollm2-tv-mix.plan.json "$out/race-smol-tv-mix/records.jsonl"
 step "the codec retrieval test: SmolLM2's middle block, 300 PTB passages, pass at a lower bound >= 0.85"
 "$cli" race retrieval --model "$smol" --passages "$corpus" --n 300 --calib 200 \
   --codecs topk,pcaq,pq,sae,zlib,zstd,truncate --out "$out/codec-retrieval"
@@ -111,7 +127,8 @@ fi
 step "report: every result above in one self-contained page"
 results=("$out/align/align.json" "$out/channels-smol-chat.jsonl" "$out/channels-gemma-smol.jsonl")
 for f in "$out/panel/panel.json" "$out/probes/gemma9-smol15/probes.json" "$out/roles/gemma9-smol15/probes.json" \
-  "$out/scan-smol/scan.json" "$out/race-smol/race.json" \
+  "$out/scan-smol/scan.json" "$out/race-smol/race.json" "$out/scan-smol-tv/scan.json" "$out/race-smol-tv/race.json" \
+  "$out/race-smol-tv-mix/race.json" \
   "$out/codec-retrieval/retrieval.json" "$out/scifact/minilm.json" "$out/scifact/bridged.json" \
   "$out/scifact/paired.json" "$out/align-toy/align.json"; do
   [ -f "$f" ] && results+=("$f")
