@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -234,6 +235,7 @@ int cmd_scan(int argc, char **argv) {
     lw_scan_result r = {0};
     json_t *set = NULL;
     char *set_text = NULL, *created = NULL, partial[4200], done_path[4200];
+    bool took_back = false; /* a finished run's records renamed back to the partial for --resume */
     bool made_dir = false;
     /* the task first: a wrong name is refused before minutes of model loading */
     if (load_task(&o, &pool) != 0) {
@@ -297,6 +299,17 @@ int cmd_scan(int argc, char **argv) {
     p.settings_json = set_text;
     p.resamples = o.resamples;
     if (cli_is_tty()) p.progress = progress;
+    /* --resume after a finished run: its records (scan.records.jsonl) are taken back as the partial,
+     * so a rerun (make demo again) reuses them instead of scoring every item again; records made with
+     * other settings are refused by the scan as a partial's would be */
+    struct stat taken;
+    if (o.resume && access(partial, F_OK) != 0 && stat(done_path, &taken) == 0) {
+        if (rename(done_path, partial) != 0) {
+            cli_fail("scan", "cannot rename %s to %s to resume from it: %s", done_path, partial, strerror(errno));
+            goto done;
+        }
+        took_back = true;
+    }
     lw_scan_models m = {.sender = sa, .receiver = sb, .patch = lw_patch_default_params(), .bridges = bridges};
     m.patch.positions = o.positions;
     m.patch.pooled = o.pooled;
@@ -317,6 +330,10 @@ int cmd_scan(int argc, char **argv) {
     printf("wrote %s/scan.json, %s/scan.csv, %s\n", o.out, o.out, done_path);
     rc = 0;
 done:
+    /* a finished run's records taken back and refused (other settings) before anything was added
+     * go back under their final name */
+    struct stat now;
+    if (rc != 0 && took_back && stat(partial, &now) == 0 && now.st_size == taken.st_size) rename(partial, done_path);
     /* a failed run leaves its records (for --resume) and nothing else it made */
     if (rc != 0 && made_dir && access(partial, F_OK) != 0) lw_rmdir_created(o.out, created);
     free(created);

@@ -6,6 +6,7 @@
  * --pooled, no held-out item, a receiver of another width without a bridge, --receiver-layers
  * of the wrong length. */
 #include <jansson.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -90,6 +91,34 @@ static void test_end_to_end(void **state) {
     assert_true(json_is_number(json_object_get(held, "lo")) && json_is_number(json_object_get(held, "hi")));
     assert_int_equal(json_integer_value(json_object_get(json_object_get(root, "settings"), "--positions")), 2);
     json_decref(root);
+    /* --resume after a finished run reuses its records: one held-out floor record edited to score 1
+     * shows up in the floor's held-out mean (1 of 3), so nothing was scored again */
+    {
+        const char *rec = lw_test_join(dir, "scan.records.jsonl");
+        char *text = lw_test_read_file(rec);
+        assert_non_null(text);
+        char *hit = strstr(text, "\"split\":\"held_out\",\"condition\":\"floor\"");
+        if (!hit) fail_msg("no held-out floor record in %s", rec);
+        char *sc = strstr(hit, "\"score\":0");
+        assert_non_null(sc);
+        sc[strlen("\"score\":")] = '1';
+        FILE *w = fopen(rec, "w");
+        fputs(text, w);
+        fclose(w);
+        free(text);
+        snprintf(args, sizeof args, "scan --sender %s --task skill:next_number --k-shot 2 --items 5 --select-items 2 "
+                 "--layers 0,-1 --positions 2 --answer-tokens 2 --threads 2 --resume --out %s", MODEL, dir);
+        rc = lw_test_run_cli(args, &out, &err);
+        if (rc != 0) fail_msg("`latentwire %s`: exit %d, stderr:\n%s", args, rc, err);
+        free(out);
+        free(err);
+        json_t *again = json_load_file(lw_test_join(dir, "scan.json"), 0, &e);
+        assert_non_null(again);
+        json_t *fl = json_object_get(json_object_get(again, "floor"), "held_out");
+        assert_true(fabs(json_number_value(json_object_get(fl, "mean")) - 1.0 / 3.0) < 1e-12);
+        json_decref(again);
+        assert_false(lw_test_file_exists(lw_test_join(dir, "scan.partial")));
+    }
     /* the task-vector readout runs end to end and is a setting of the records */
     const char *tv = lw_test_fresh_dir("scan_tv");
     snprintf(args, sizeof args, "scan --sender %s --task skill:next_number --k-shot 2 --items 5 --select-items 2 "
