@@ -164,25 +164,40 @@ static void make_pool(lw_task *pool) {
     }
 }
 
+/* A one-thread session on the planted model at path (*m: the model, freed by the caller). */
+static lw_session *planted_session(const char *path, lw_model **m) {
+    *m = lw_model_load(path, lw_model_default_params());
+    assert_non_null(*m);
+    lw_session_params spar = lw_session_default_params();
+    spar.n_threads = 1;
+    lw_session *s = lw_session_new(*m, spar);
+    assert_non_null(s);
+    return s;
+}
+
+static const int LAYERS[N_LAYER] = {0, 1, 2, 3};
+
+/* Every block scanned, 8 selection items, the rest held out, 3 answer tokens, through s. */
+static void planted_scan_setup(lw_session *s, lw_scan_params *sp, lw_scan_models *sm) {
+    *sp = lw_scan_default_params();
+    sp->layers = LAYERS;
+    sp->n_layers = N_LAYER;
+    sp->n_select = 8;
+    sp->n_report = -1;
+    *sm = (lw_scan_models){.sender = s, .receiver = s, .patch = lw_patch_default_params()};
+    sm->patch.answer_tokens = 3;
+}
+
 static void scan_finds(int planted) {
     plant p;
     const char *path = write_planted(planted, &p);
-    lw_model *m = lw_model_load(path, lw_model_default_params());
-    assert_non_null(m);
-    lw_session_params spar = lw_session_default_params();
-    spar.n_threads = 1;
-    lw_session *s = lw_session_new(m, spar);
-    assert_non_null(s);
+    lw_model *m;
+    lw_session *s = planted_session(path, &m);
     lw_task pool = {0};
     make_pool(&pool);
-    int layers[N_LAYER] = {0, 1, 2, 3};
-    lw_scan_params sp = lw_scan_default_params();
-    sp.layers = layers;
-    sp.n_layers = N_LAYER;
-    sp.n_select = 8;
-    sp.n_report = -1;
-    lw_scan_models sm = {.sender = s, .receiver = s, .patch = lw_patch_default_params()};
-    sm.patch.answer_tokens = 3;
+    lw_scan_params sp;
+    lw_scan_models sm;
+    planted_scan_setup(s, &sp, &sm);
     lw_scan_result r;
     if (lw_scan_run(&pool, &sp, &sm, &r) != 0) fail_msg("scan: %s", lw_last_error());
     for (int k = 0; k < N_LAYER; k++) {
@@ -237,20 +252,11 @@ static void test_task_vector_reads_the_open_text(void **state) {
     plant p;
     const int planted = 1;
     const char *path = write_planted(planted, &p);
-    lw_model *m = lw_model_load(path, lw_model_default_params());
-    assert_non_null(m);
-    lw_session_params spar = lw_session_default_params();
-    spar.n_threads = 1;
-    lw_session *s = lw_session_new(m, spar);
-    assert_non_null(s);
-    int layers[N_LAYER] = {0, 1, 2, 3};
-    lw_scan_params sp = lw_scan_default_params();
-    sp.layers = layers;
-    sp.n_layers = N_LAYER;
-    sp.n_select = 8;
-    sp.n_report = -1;
-    lw_scan_models sm = {.sender = s, .receiver = s, .patch = lw_patch_default_params()};
-    sm.patch.answer_tokens = 3;
+    lw_model *m;
+    lw_session *s = planted_session(path, &m);
+    lw_scan_params sp;
+    lw_scan_models sm;
+    planted_scan_setup(s, &sp, &sm);
     lw_task whole = {0}, cut = {0};
     make_open_pool(&whole, false);
     make_open_pool(&cut, true);
