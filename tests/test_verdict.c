@@ -429,6 +429,51 @@ static void test_binary_never_bootstrapped(void **state) {
     lw_plan_free(plan);
 }
 
+/* The margin test's floor and its order with McNemar's test. One pair going A's way cannot show
+ * "A - B > -0.5" at p below 0.25 (under the null theta <= t a pair goes A's way with probability at
+ * most (1 + t) / 2 = 0.25), nor two pairs below 0.0625, though Newcombe's bounded interval never
+ * reaches -0.5 and its inversion alone said 5e-13. And "A - B > 1e-12" or "> 0.19" is a stronger claim than "A - B > 0": its p is never
+ * below McNemar's 0.0625 for 4 of 5 pairs in A's favour. */
+static void test_margin_floor_and_order(void **state) {
+    (void)state;
+    const char *hyp =
+        "{\"id\": \"far\", \"metric\": \"em\", \"a\": \"A\", \"b\": \"B\", \"direction\": \"greater\", "
+        "\"threshold\": -0.5},"
+        "{\"id\": \"better\", \"metric\": \"em\", \"a\": \"A\", \"b\": \"B\", \"direction\": \"greater\", "
+        "\"threshold\": 0},"
+        "{\"id\": \"tiny\", \"metric\": \"em\", \"a\": \"A\", \"b\": \"B\", \"direction\": \"greater\", "
+        "\"threshold\": 1e-12},"
+        "{\"id\": \"margin\", \"metric\": \"em\", \"a\": \"A\", \"b\": \"B\", \"direction\": \"greater\", "
+        "\"threshold\": 0.19},"
+        "{\"id\": \"mirror\", \"metric\": \"em\", \"a\": \"B\", \"b\": \"A\", \"direction\": \"less\", "
+        "\"threshold\": 0.5}";
+    const char *pp = write_plan("floor.plan.json", hyp, "none");
+    lw_plan *plan = lw_plan_load(pp);
+    assert_non_null(plan);
+    const char *one = write_records("floor.1.jsonl", plan, 1, 1, 0);
+    const char *two = write_records("floor.2.jsonl", plan, 2, 2, 0);
+    const char *five = write_records("floor.5.jsonl", plan, 5, 4, 0);
+    lw_plan_free(plan);
+    int n;
+    lw_verdict *v = decide(pp, one, &n);
+    assert_true(fabs(v[0].p - 0.25) < 1e-12);
+    assert_true(fabs(v[4].p - 0.25) < 1e-12);
+    assert_int_equal(v[0].verdict, LW_VERDICT_INCONCLUSIVE);
+    free(v);
+    v = decide(pp, two, &n);
+    assert_true(fabs(v[0].p - 0.0625) < 1e-12);
+    assert_int_equal(v[0].verdict, LW_VERDICT_INCONCLUSIVE);
+    free(v);
+    v = decide(pp, five, &n);
+    assert_true(fabs(v[1].p - 0.0625) < 1e-12); /* McNemar: 4 discordant pairs, all A's */
+    assert_int_equal(v[1].verdict, LW_VERDICT_INCONCLUSIVE);
+    for (int h = 2; h <= 3; h++) {
+        assert_true(v[h].p >= v[1].p);
+        assert_int_equal(v[h].verdict, LW_VERDICT_INCONCLUSIVE);
+    }
+    free(v);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_holm_hand_computed),     cmocka_unit_test(test_known_answers),
@@ -436,6 +481,7 @@ int main(void) {
         cmocka_unit_test(test_bootstrap_on_real_values), cmocka_unit_test(test_records_tied_to_the_plan),
         cmocka_unit_test(test_bad_plans),              cmocka_unit_test(test_cli),
         cmocka_unit_test(test_clusters),              cmocka_unit_test(test_binary_never_bootstrapped),
+        cmocka_unit_test(test_margin_floor_and_order),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -30,7 +30,9 @@
  * 1 / (1 + resamples) at any n): one condition gets the exact binomial, two conditions with
  * threshold 0 McNemar, and two with another threshold (a margin) the one-sided p of Newcombe's
  * paired score interval inverted ((1 - L) / 2 at the two-sided level L where its bound meets the
- * threshold). Records with a "cluster" (items that are not independent):
+ * threshold), floored at ((1 + t) / 2)^n (no test can give n pairs less against a margin t; the
+ * interval is bounded and may never reach a far threshold) and, for a margin above 0, at McNemar's p
+ * for the weaker claim "better". Records with a "cluster" (items that are not independent):
  * the exact tests run on the effective counts (counts / design effect, the interval's
  * lw_ci_mean_clustered / lw_ci_paired_clustered) and the bootstrap resamples whole clusters. The p-values of all hypotheses are adjusted by Holm's
  * step-down method (correction "holm", the default) and a hypothesis

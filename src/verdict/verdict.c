@@ -292,7 +292,19 @@ static int evaluate_one(const lw_plan *plan, const lw_hypothesis *h, const lw_it
     } else if (binary) { /* two conditions, threshold not 0 (a non-inferiority margin) */
         double cell[4] = {0, 0, 0, 0}; /* both right, only a, only b, neither */
         for (int i = 0; i < na; i++) cell[a[i] == 1.0 ? (b[i] == 1.0 ? 0 : 1) : (b[i] == 1.0 ? 2 : 3)] += 1.0 / deff;
-        v->p = newcombe_p(cell[0], cell[1], cell[2], cell[3], h->threshold, h->greater);
+        const double n_eff = cell[0] + cell[1] + cell[2] + cell[3];
+        /* signed so that the claim reads "theta > t" whatever the direction */
+        const double t = h->greater ? h->threshold : -h->threshold;
+        const double won = h->greater ? cell[1] : cell[2], lost = h->greater ? cell[2] : cell[1];
+        double pv = newcombe_p(cell[0], cell[1], cell[2], cell[3], h->threshold, h->greater);
+        /* No test can do better than ((1 + t) / 2)^n: under the null theta <= t every pair goes the
+         * claim's way with probability at most (1 + t) / 2. The score interval is bounded (it may never
+         * reach a far threshold at any level), and without this floor 1 pair could pass at 5e-13. */
+        pv = fmax(pv, pow((1.0 + t) / 2.0, n_eff));
+        /* A margin above 0 is a stronger claim than "better", so its p is never below McNemar's for
+         * "better": otherwise writing 1e-12 instead of 0 could turn INCONCLUSIVE into PASS. */
+        if (t > 0) pv = fmax(pv, binom_upper(won, won + lost, 0.5));
+        v->p = fmin(1.0, pv);
         v->test = cl ? "Newcombe score, inverted, clustered" : "Newcombe score, inverted";
     } else {
         v->p = bootstrap_p(d, cl, na, h->threshold, h->greater, plan->resamples, seed);
