@@ -172,8 +172,9 @@ static int load_items(const opts *o, lw_task *report, lw_task *calib) {
             lw_task_free(&pool);
             return cli_fail("race", "--exclude %s: %s", o->exclude, lw_last_error());
         }
-        fprintf(stderr, "race: --exclude %s: left out %d of %d items that share a text with its items\n", o->exclude,
-                removed, pool.n + removed);
+        fprintf(stderr, "race: --exclude %s: left out %d of %d items that share an id or a text with its items%s\n",
+                o->exclude, removed, pool.n + removed,
+                removed ? "" : " (none: check that its items come from this --task)");
     }
     int sizes[2] = {o->calib, n_report}, rc = 0;
     if (lw_task_split(&pool, sizes, 2, o->seed ^ 0x7ace, parts) != 0)
@@ -311,8 +312,8 @@ static int check_out_dir(const opts *o) {
         snprintf(timing, sizeof timing, "timing.json");
     }
     const char *const names[] = {"race.json", "race.csv", "race.jsonl", "records.jsonl", partial, fits, timing, NULL};
-    const char *const inputs[] = {"--task",   o->task,   "--plan", o->plan, "--bridge", o->bridge, "--sender",
-                                  o->sender, "--receiver", o->receiver, NULL};
+    const char *const inputs[] = {"--task",   o->task,     "--plan",     o->plan,     "--bridge", o->bridge, "--sender",
+                                  o->sender, "--receiver", o->receiver, "--exclude", o->exclude, NULL};
     if (lw_output_dir_check("--out", o->out, names, inputs) == 0) return 0;
     cli_fail_lib("race");
     return -1;

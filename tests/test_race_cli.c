@@ -93,6 +93,32 @@ static void test_bad_options(void **state) {
     snprintf(args, sizeof args, "%s %s/o --channel floor,cipher --budgets 64 --plan %s", base, dir, plan);
     expect_error(args, "/nonexistent.gguf");
     assert_int_equal(lw_test_dir_entries(dir), 0); /* nothing written */
+    /* --task-vector on senders with no "output:" line is refused before any item is scored, naming one */
+    const char *toy = lw_test_shared_path("models/stories260K.gguf");
+    if (!toy) return;
+    char toy_path[1024];
+    snprintf(toy_path, sizeof toy_path, "%s", toy);
+    const char *task = lw_test_tmpfile("no_output.jsonl");
+    lw_test_write_text(task, "{\"id\": \"a\", \"sender\": \"input: x\\nanswer: y\", \"receiver\": \"input: z\\nanswer:\", \"gold\": \"w\", \"scorer\": \"exact\"}\n"
+                             "{\"id\": \"b\", \"sender\": \"input: u\\nanswer: v\", \"receiver\": \"input: t\\nanswer:\", \"gold\": \"s\", \"scorer\": \"exact\"}\n"
+                             "{\"id\": \"c\", \"sender\": \"input: r\\nanswer: q\", \"receiver\": \"input: p\\nanswer:\", \"gold\": \"o\", \"scorer\": \"exact\"}\n");
+    snprintf(args, sizeof args, "race --sender %s --task %s --calib 1 --channel floor,act:topk --budgets 64 "
+             "--answer-tokens 1 --threads 1 --task-vector --out %s/tv", toy_path, task, dir);
+    expect_error(args, "--task-vector: reported item");
+    assert_int_equal(lw_test_dir_entries(dir), 0);
+    /* --exclude is an input: a file the run would write may not be it */
+    const char *odir = lw_test_fresh_dir("bad_exclude");
+    char ex[1200];
+    snprintf(ex, sizeof ex, "%s", lw_test_join(odir, "records.jsonl"));
+    lw_test_write_text(ex, "{\"id\": \"a\", \"sender\": \"s\", \"receiver\": \"r\", \"gold\": \"g\", \"scorer\": \"exact\"}\n");
+    snprintf(args, sizeof args, "race --sender %s --task %s --calib 1 --channel floor --budgets 64 --answer-tokens 1 "
+             "--threads 1 --exclude %s --out %s", toy_path, task, ex, odir);
+    char *before = lw_test_read_file(ex), *out = NULL, *err = NULL;
+    int rc = lw_test_run_cli(args, &out, &err);
+    char *after = lw_test_read_file(ex);
+    if (rc == 0 || !strstr(err, "--exclude")) fail_msg("`latentwire %s`: exit %d, stderr:\n%s", args, rc, err);
+    assert_string_equal(before, after);
+    free(before), free(after), free(out), free(err);
 }
 
 /* A skill task: the sender reads demonstrations, the receiver the query alone. */

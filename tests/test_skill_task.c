@@ -261,6 +261,20 @@ static void test_exclude(void **state) {
         }
     lw_task_free(&a);
     lw_task_free(&b);
+    /* the same id with other texts (an fv: item a scan read in the skill format, a race in Q/A) */
+    assert_int_equal(lw_task_skill("first_letter", 3, 5, 1, &a), 0);
+    assert_int_equal(lw_task_skill("first_letter", 3, 5, 1, &b), 0);
+    for (int j = 0; j < b.n; j++) {
+        free(b.items[j].sender), free(b.items[j].receiver);
+        b.items[j].sender = strdup("Q: other\nA: text");
+        b.items[j].receiver = strdup("Q: another\nA:");
+    }
+    free(b.items[0].id);
+    b.items[0].id = strdup("no such id");
+    assert_int_equal(lw_task_exclude(&a, &b), 4);
+    assert_int_equal(a.n, 1);
+    lw_task_free(&a);
+    lw_task_free(&b);
 }
 
 int main(void) {

@@ -73,7 +73,7 @@ bool lw_last_number(const char *s, double *out);
  * part keeps the pool's order. 0, or -1 (nothing returned) when the pool has too few distinct texts. */
 int lw_task_split(const lw_task *pool, const int *sizes, int n_parts, uint64_t seed, lw_task *parts);
 
-/* Removes from t every item that shares a sender text or a receiver prompt with an item of
+/* Removes from t every item that shares an id, a sender text or a receiver prompt with an item of
  * `other` (e.g. the items a layer was chosen on, so that a later run reports on none of them);
  * t keeps its order. The count removed, or -1 (out of memory; t unchanged). */
 int lw_task_exclude(lw_task *t, const lw_task *other);

@@ -177,6 +177,24 @@ lw_race_evaluator *lw_race_evaluator_new(const lw_race_setup *s, const lw_task *
     }
     if (s->cipher && s->cipher_steps > 0 && check_cipher_fits(s) != 0) return NULL;
     if (check_answer_fits(s, report) != 0) return NULL;
+    /* the task-vector readout needs skill-format senders: refuse up front, as scan does, rather than
+     * score "not applicable" cells (a calibration item would be dropped silently) */
+    for (int k = 0; s->task_vector && s->activations && k < 2; k++) {
+        const lw_task *t = k ? calib : report;
+        for (int i = 0; t && i < t->n; i++) {
+            char *open = *t->items[i].sender ? lw_task_withhold_last_answer(t->items[i].sender) : NULL;
+            if (!open) {
+                if (*t->items[i].sender)
+                    lw_fail_prefix("race: --task-vector: %s item %s: ", k ? "calibration" : "reported",
+                                   t->items[i].id);
+                else
+                    lw_fail("race: --task-vector: %s item %s has no sender text", k ? "calibration" : "reported",
+                            t->items[i].id);
+                return NULL;
+            }
+            free(open);
+        }
+    }
     lw_race_evaluator *e = calloc(1, sizeof *e);
     if (!e) {
         lw_fail("race: out of memory");

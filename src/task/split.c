@@ -15,8 +15,11 @@ static const char *item_key(const lw_task_item *it) { return it->sender && *it->
 static bool shares_text(const lw_task_item *a, const lw_task *other) {
     for (int j = 0; j < other->n; j++) {
         const lw_task_item *b = &other->items[j];
+        /* the id too: fv:NAME items keep their ids ("antonym-17") in the skill format a scan reads them
+         * in and in the Q/A format a race does, where none of their texts match */
         if ((a->sender && *a->sender && b->sender && !strcmp(a->sender, b->sender)) ||
-            (a->receiver && b->receiver && !strcmp(a->receiver, b->receiver)))
+            (a->receiver && b->receiver && !strcmp(a->receiver, b->receiver)) ||
+            (a->id && b->id && !strcmp(a->id, b->id)))
             return true;
     }
     return false;
