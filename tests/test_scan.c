@@ -260,7 +260,7 @@ static void test_bad_params(void **state) {
     p = params();
     p.n_report = POOL.n; /* more than the pool holds */
     assert_int_equal(lw_scan_run_eval(&POOL, &p, eval_planted, &PL, &r), -1);
-    assert_non_null(strstr(lw_last_error(), "scan: 30 items cannot give 8 selection and 30 held-out items"));
+    assert_non_null(strstr(lw_last_error(), "scan: 30 items cannot give 8 selection items and 30 held-out items"));
     p = params();
     const int twice[] = {3, 3};
     p.layers = twice;

@@ -181,15 +181,17 @@ static int check_params(const lw_task *pool, const lw_scan_params *p) {
 int lw_scan_split(const lw_task *pool, const lw_scan_params *p, lw_task parts[2]) {
     memset(parts, 0, 2 * sizeof *parts);
     int sizes[2] = {p->n_select, p->n_report > 0 ? p->n_report : -1};
+    char held[48];
+    if (p->n_report > 0) snprintf(held, sizeof held, "%d held-out items", p->n_report);
+    else snprintf(held, sizeof held, "any held-out item");
     if (lw_task_split(pool, sizes, 2, p->seed, parts) != 0)
-        return lw_fail_prefix("scan: %d items cannot give %d selection and %d held-out items (-1: the rest): ", pool->n,
-                              p->n_select, p->n_report);
+        return lw_fail_prefix("scan: %d items cannot give %d selection items and %s: ", pool->n, p->n_select, held);
     if (parts[0].n < p->n_select || parts[1].n == 0 || (p->n_report > 0 && parts[1].n < p->n_report)) {
         int got_s = parts[0].n, got_h = parts[1].n;
         lw_task_free(&parts[0]);
         lw_task_free(&parts[1]);
-        return lw_fail("scan: %d items cannot give %d selection and %d held-out items (-1: the rest): too few distinct "
-                       "texts (%d and %d drawn)", pool->n, p->n_select, p->n_report, got_s, got_h);
+        return lw_fail("scan: %d items cannot give %d selection items and %s: too few distinct texts (%d and %d "
+                       "drawn)", pool->n, p->n_select, held, got_s, got_h);
     }
     return 0;
 }

@@ -216,10 +216,10 @@ static int evaluate_one(const lw_plan *plan, const lw_hypothesis *h, const lw_it
     memset(v, 0, sizeof *v);
     snprintf(v->id, sizeof v->id, "%s", h->id);
     if (h->b)
-        snprintf(v->claim, sizeof v->claim, "mean(%s - %s) of %s %s %g", h->a, h->b, h->metric,
+        snprintf(v->claim, sizeof v->claim, "mean(%s - %s) of %s %s %.10g", h->a, h->b, h->metric,
                  h->greater ? ">" : "<", h->threshold);
     else
-        snprintf(v->claim, sizeof v->claim, "mean(%s) of %s %s %g", h->a, h->metric, h->greater ? ">" : "<",
+        snprintf(v->claim, sizeof v->claim, "mean(%s) of %s %s %.10g", h->a, h->metric, h->greater ? ">" : "<",
                  h->threshold);
     ref *ra = NULL, *rb = NULL;
     int na = 0, nb = 0, rc = -1;
