@@ -31,11 +31,14 @@ static json_t *verdict_json(const lw_plan *plan, const lw_verdict *v, int n, dou
             json_object_set_new(h, "n_clusters", json_integer(v[i].ci.n_clusters));
             json_object_set_new(h, "design_effect", json_real(v[i].ci.design_effect));
         }
-        json_array_append_new(hs, h);
+        if (!h || json_array_append_new(hs, h) != 0) { /* never a document missing a hypothesis */
+            json_decref(hs);
+            return NULL;
+        }
     }
-    return json_pack("{s:o, s:o, s:s, s:I, s:o}", "plan", cli_json_text(path), "title",
-                     cli_json_text(lw_plan_title(plan)), "plan_sha256", lw_plan_sha256(plan), "n_records",
-                     (json_int_t)n_records, "hypotheses", hs);
+    return json_pack("{s:o, s:o, s:s, s:f, s:s, s:I, s:o}", "plan", cli_json_text(path), "title",
+                     cli_json_text(lw_plan_title(plan)), "plan_sha256", lw_plan_sha256(plan), "alpha", alpha,
+                     "correction", lw_plan_correction(plan), "n_records", (json_int_t)n_records, "hypotheses", hs);
 }
 
 int cmd_verdict(int argc, char **argv) {
@@ -70,7 +73,8 @@ int cmd_verdict(int argc, char **argv) {
         int n = lw_plan_n_hypotheses(plan);
         double alpha = lw_plan_alpha(plan);
         if (json) {
-            rc = cli_print_json("verdict", verdict_json(plan, v, n, alpha, lw_items_count(items), plan_path));
+            json_t *doc = verdict_json(plan, v, n, alpha, lw_items_count(items), plan_path);
+            rc = doc ? cli_print_json("verdict", doc) : cli_fail("verdict", "could not write a hypothesis as JSON");
         } else {
             printf("plan %s (sha256 %.12s...): %s; alpha %g, intervals at %g%%\n", plan_path, lw_plan_sha256(plan),
                    lw_plan_title(plan), alpha, 100 * (1 - alpha));

@@ -259,6 +259,9 @@ static void test_bad_plans(void **state) {
     snprintf(buf, sizeof buf, "%s{\"id\": \"H\", \"metric\": \"em\", \"a\": \"A\", \"b\": \"B\", \"direction\": "
                               "\"greater\", \"threshold\": -0.1, \"test\": \"exact\"}]}", head);
     expect_plan_error("margin.json", buf, "needs test 'auto'");
+    snprintf(buf, sizeof buf, "%s{\"id\": \"H\", \"metric\": \"em\", \"a\": \"A\", \"direction\": \"greater\", "
+                              "\"threshold\": 0.9, \"threshold\": 0.1}]}", head);
+    expect_plan_error("twice.json", buf, "duplicate");
     expect_plan_error("empty.json", "{\"format\": \"latentwire.plan/1\", \"title\": \"t\", \"selection\": \"s\", "
                                     "\"hypotheses\": []}", "non-empty array");
     expect_plan_error("broken.json", "{\"format\": ", "not valid JSON");
@@ -284,6 +287,8 @@ static void test_cli(void **state) {
     assert_int_equal(lw_test_run_cli(args, &out, &err), 0);
     assert_non_null(strstr(out, "\"verdict\": \"PASS\""));
     assert_non_null(strstr(out, "\"p_adjusted\""));
+    assert_non_null(strstr(out, "\"alpha\": 0.05"));
+    assert_non_null(strstr(out, "\"correction\": \"holm\""));
     free(out);
     free(err);
     snprintf(args, sizeof args, "verdict %s", pp);
@@ -429,6 +434,59 @@ static void test_binary_never_bootstrapped(void **state) {
     lw_plan_free(plan);
 }
 
+/* Records a verdict must not read past or around: a NUL byte (the line split stopped there and the
+ * records after it were never counted), a key written twice, an unknown field (a typo "spilt"), a
+ * split other than "selection", and values whose mean overflows (PASS at +inf before). */
+static void test_bad_records(void **state) {
+    (void)state;
+    const char *pp = write_plan("bad_records.plan.json",
+                                "{\"id\": \"h\", \"metric\": \"em\", \"a\": \"A\", \"direction\": \"greater\", "
+                                "\"threshold\": 0.5}",
+                                "holm");
+    lw_plan *plan = lw_plan_load(pp);
+    assert_non_null(plan);
+    char head[200], text[1024];
+    snprintf(head, sizeof head, "{\"format\": \"latentwire.items/1\", \"plan_sha256\": \"%s\"}\n", lw_plan_sha256(plan));
+    static const char *const bodies[][2] = {
+        {"{\"condition\": \"A\", \"item\": \"i\", \"metric\": \"em\", \"value\": 0, \"value\": 1}\n", "duplicate"},
+        {"{\"condition\": \"A\", \"item\": \"i\", \"metric\": \"em\", \"value\": 1, \"spilt\": \"selection\"}\n",
+         "unknown field 'spilt'"},
+        {"{\"condition\": \"A\", \"item\": \"i\", \"metric\": \"em\", \"value\": 1, \"split\": \"select\"}\n",
+         "field 'split' must be \"selection\""},
+    };
+    for (size_t k = 0; k < sizeof bodies / sizeof bodies[0]; k++) {
+        const char *path = lw_test_tmpfile("bad_records.jsonl");
+        snprintf(text, sizeof text, "%s%s", head, bodies[k][0]);
+        write_text(path, text);
+        assert_null(lw_items_load(&path, 1));
+        if (!strstr(lw_last_error(), bodies[k][1])) fail_msg("%s: expected \"%s\"", lw_last_error(), bodies[k][1]);
+    }
+    /* a NUL byte after the first record */
+    const char *nul = lw_test_tmpfile("nul.jsonl");
+    FILE *f = fopen(nul, "wb");
+    fputs(head, f);
+    fputs("{\"condition\": \"A\", \"item\": \"i1\", \"metric\": \"em\", \"value\": 1}\n", f);
+    fputc('\0', f);
+    fputs("junk\n{\"condition\": \"A\", \"item\": \"i2\", \"metric\": \"em\", \"value\": 0}\n", f);
+    fclose(f);
+    assert_null(lw_items_load(&nul, 1));
+    assert_non_null(strstr(lw_last_error(), "line 3 contains a NUL byte"));
+    /* finite values whose sum is not */
+    const char *big = lw_test_tmpfile("big.jsonl");
+    snprintf(text, sizeof text, "%s", head);
+    for (int i = 0; i < 3; i++)
+        snprintf(text + strlen(text), sizeof text - strlen(text),
+                 "{\"condition\": \"A\", \"item\": \"i%d\", \"metric\": \"em\", \"value\": 1e308}\n", i);
+    write_text(big, text);
+    lw_items *items = lw_items_load(&big, 1);
+    assert_non_null(items);
+    lw_verdict *v = NULL;
+    assert_int_equal(lw_verdict_evaluate(plan, items, &v), -1);
+    assert_non_null(strstr(lw_last_error(), "not finite"));
+    lw_items_free(items);
+    lw_plan_free(plan);
+}
+
 /* The margin test's floor and its order with McNemar's test. One pair going A's way cannot show
  * "A - B > -0.5" at p below 0.25 (under the null theta <= t a pair goes A's way with probability at
  * most (1 + t) / 2 = 0.25), nor two pairs below 0.0625, though Newcombe's bounded interval never
@@ -482,6 +540,7 @@ int main(void) {
         cmocka_unit_test(test_bad_plans),              cmocka_unit_test(test_cli),
         cmocka_unit_test(test_clusters),              cmocka_unit_test(test_binary_never_bootstrapped),
         cmocka_unit_test(test_margin_floor_and_order),
+        cmocka_unit_test(test_bad_records),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

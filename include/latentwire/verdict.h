@@ -61,6 +61,7 @@ lw_plan *lw_plan_load(const char *path);
 void lw_plan_free(lw_plan *plan);
 const char *lw_plan_sha256(const lw_plan *plan);   /* of the file's bytes */
 const char *lw_plan_title(const lw_plan *plan);
+const char *lw_plan_correction(const lw_plan *plan); /* "holm" or "none" */
 int lw_plan_n_hypotheses(const lw_plan *plan);
 double lw_plan_alpha(const lw_plan *plan);
 /* Hypothesis i (0 .. lw_plan_n_hypotheses - 1): its id, its metric, and the conditions it compares

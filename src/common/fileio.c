@@ -513,3 +513,11 @@ void lw_sha256_free(lw_sha256 *h) {
     EVP_MD_CTX_free(h->ctx);
     free(h);
 }
+
+int lw_text_refuse_nul(const char *path, const char *text, size_t len, const char *what) {
+    const char *nul = memchr(text, '\0', len);
+    if (!nul) return 0;
+    long long line = 1;
+    for (const char *q = text; q < nul; q++) line += *q == '\n';
+    return lw_fail("%s: line %lld contains a NUL byte (not a %s)", path, line, what);
+}

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/fileio.h"
 #include "latentwire/files.h"
 #include "latentwire/json.h"
 #include "latentwire/paraphrase.h"
@@ -101,6 +102,10 @@ int lw_paraphrase_set_load(const char *path, lw_paraphrase_set *out) {
     size_t len;
     char *text = lw_read_file(path, &len);
     if (!text) return -1;
+    if (lw_text_refuse_nul(path, text, len, "paraphrase file") != 0) {
+        free(text);
+        return -1;
+    }
     json_t *negs = json_array(); /* per line, checked once the number of targets is known */
     int rc = negs ? 0 : lw_fail("paraphrases: out of memory"), line_no = 0;
     for (char *line = text, *next; rc == 0 && line && *line; line = next) {

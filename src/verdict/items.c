@@ -89,11 +89,27 @@ static int read_header(const char *path, const char *line, char sha[65], bool *h
 
 static int read_record(const char *path, int64_t line_no, const char *line, lw_rec *r) {
     json_error_t je;
-    json_t *o = json_loads(line, 0, &je);
+    /* a key written twice ("value": 0, "value": 1) would be read as its last value, unseen */
+    json_t *o = json_loads(line, JSON_REJECT_DUPLICATES, &je);
     int rc = 0;
     if (!json_is_object(o)) {
-        rc = lw_fail("%s: line %lld: not a JSON object", path, (long long)line_no);
+        rc = lw_fail("%s: line %lld: not a JSON object%s%s", path, (long long)line_no, o ? "" : ": ",
+                     o ? "" : je.text);
         goto done;
+    }
+    /* unknown fields are refused as in plans: a typo such as "spilt" would put a selection item
+     * among the reported ones */
+    static const char *const KNOWN[] = {"condition", "item", "metric", "value", "split", "cluster", NULL};
+    const char *key;
+    json_t *unused;
+    json_object_foreach(o, key, unused) {
+        bool known = false;
+        for (int k = 0; KNOWN[k] && !known; k++) known = !strcmp(key, KNOWN[k]);
+        if (!known) {
+            rc = lw_fail("%s: line %lld: unknown field '%s' (a record has condition, item, metric, value, and "
+                         "optionally split and cluster)", path, (long long)line_no, key);
+            goto done;
+        }
     }
     const char *c = json_string_value(json_object_get(o, "condition"));
     const char *item = json_string_value(json_object_get(o, "item"));
@@ -109,8 +125,9 @@ static int read_record(const char *path, int64_t line_no, const char *line, lw_r
         rc = lw_fail("%s: line %lld: field 'value' must be a finite number", path, (long long)line_no);
         goto done;
     }
-    if (s && !json_is_string(s)) {
-        rc = lw_fail("%s: line %lld: field 'split' must be a string", path, (long long)line_no);
+    if (s && (!json_is_string(s) || strcmp(json_string_value(s), "selection") != 0)) {
+        rc = lw_fail("%s: line %lld: field 'split' must be \"selection\" (an item a selection was made on) or "
+                     "absent (a reported item)", path, (long long)line_no);
         goto done;
     }
     json_t *cl = json_object_get(o, "cluster");
@@ -141,6 +158,10 @@ static int load_one(lw_items *it, const char *path, int file_index, bool *have_s
     int rc = 0;
     int64_t line_no = 0;
     bool header = true;
+    if (lw_text_refuse_nul(path, text, len, "records file") != 0) {
+        free(text);
+        return -1;
+    }
     char sha[65] = "";
     for (char *s = text, *nl; rc == 0 && s && *s; s = nl ? nl + 1 : NULL) {
         nl = strchr(s, '\n');

@@ -102,7 +102,7 @@ lw_plan *lw_plan_load(const char *path) {
     if (!text) return NULL;
     lw_plan *p = calloc(1, sizeof *p);
     json_error_t je;
-    json_t *root = json_loadb(text, len, 0, &je);
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je); /* "threshold" twice: refused */
     if (!p) goto fail;
     if (lw_sha256_buf(text, len, p->sha256) != 0) goto fail;
     p->path = strdup(path);
@@ -172,6 +172,8 @@ fail:
 }
 
 const char *lw_plan_sha256(const lw_plan *p) { return p->sha256; }
+const char *lw_plan_correction(const lw_plan *plan) { return plan->correction; }
+
 const char *lw_plan_title(const lw_plan *p) { return p->title; }
 int lw_plan_n_hypotheses(const lw_plan *p) { return p->n; }
 double lw_plan_alpha(const lw_plan *p) { return p->alpha; }

@@ -273,6 +273,11 @@ static int evaluate_one(const lw_plan *plan, const lw_hypothesis *h, const lw_it
     else if (rc == 0)
         rc = lw_ci_mean(a, na, plan->resamples, level, seed, &v->ci);
     if (rc != 0) goto done;
+    if (!isfinite(v->ci.mean) || !isfinite(v->ci.lo) || !isfinite(v->ci.hi)) { /* 1e308 + 1e308 */
+        rc = lw_fail("hypothesis %s: the mean or interval of '%s' is not finite (values so large that their sum "
+                     "overflows): rescale the metric", h->id, h->metric);
+        goto done;
+    }
     v->estimate = v->ci.mean;
     /* with clusters, the exact tests count n / deff items' worth of evidence, as the interval does */
     const double deff = cl ? v->ci.design_effect : 1.0;
