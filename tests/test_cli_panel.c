@@ -36,7 +36,18 @@ static void test_panel_and_verdict(void **state) {
              "panel patching --receivers %s --donors %s --depths 0.5,1 --prompts 5 --calib 10 --continuation 2 "
              "--resamples 500 --data %s --plan %s --out %s",
              model, model, data, plan, dir);
-    int rc = lw_test_run_cli(args, &out, &err);
+    /* depths that round to the same blocks (stories260K has 5: 0.5 and 0.55 both give block 2) would
+     * count one cell twice in D: refused, naming the cell */
+    char dup[8192];
+    snprintf(dup, sizeof dup,
+             "panel patching --receivers %s --donors %s --depths 0.5,0.55 --prompts 5 --calib 10 --continuation 2 "
+             "--resamples 500 --data %s --out %s/dup",
+             model, model, data, dir);
+    int rc = lw_test_run_cli(dup, &out, &err);
+    if (rc == 0 || !strstr(err, "give the same cell")) fail_msg("`latentwire %s`: exit %d, stderr:\n%s", dup, rc, err);
+    free(out);
+    free(err);
+    rc = lw_test_run_cli(args, &out, &err);
     if (rc != 0) fail_msg("panel: %s", err);
     assert_non_null(strstr(out, "D = "));
     free(out);

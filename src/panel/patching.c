@@ -352,6 +352,19 @@ int lw_panel_patching(const lw_panel_model *receivers, int n_receivers, const lw
     memset(out, 0, sizeof *out);
     if (n_receivers < 1 || n_donors < 1) return lw_fail("panel: no receivers or no donors");
     if (check_params(p, n_prompts, n_calib) != 0) return -1;
+    /* two depths that round to the same blocks of a receiver and a donor make two identical cells,
+     * and D's interval over cells would count one measurement twice (it shrank to a point) */
+    for (int r = 0; r < n_receivers; r++)
+        for (int d = 0; d < n_donors; d++)
+            for (int a = 0; a < p->n_depths; a++)
+                for (int b = a + 1; b < p->n_depths; b++)
+                    if (model_layer(receivers[r].session, p->depths[a]) == model_layer(receivers[r].session, p->depths[b]) &&
+                        model_layer(donors[d].session, p->depths[a]) == model_layer(donors[d].session, p->depths[b]))
+                        return lw_fail("panel: depths %g and %g give the same cell (receiver %d block %d <- donor %d "
+                                       "block %d): one measurement would count twice in D; give depths that reach "
+                                       "other blocks", p->depths[a], p->depths[b], r + 1,
+                                       model_layer(receivers[r].session, p->depths[a]), d + 1,
+                                       model_layer(donors[d].session, p->depths[a]));
     const int n_cells = n_receivers * n_donors * p->n_depths, m = p->continuation_tokens;
     out->n_cells = n_cells;
     out->n_prompts = n_prompts;
