@@ -529,6 +529,33 @@ static void test_save_and_report(void **state) {
     lw_bridge_free(b);
 }
 
+/* The quantifier probe's 4 variants of one template are one 4-way retrieval among each other:
+ * its statistics count templates (clusters of 4), not sentences. */
+static void test_quantifier_clusters(void **state) {
+    (void)state;
+    synth *s = calloc(1, sizeof *s);
+    s->chain = true;
+    orthogonal(11, s->Q);
+    lw_bridge *fwd = exact_bridge(&s->Q[0][0], DA, DA, 1);
+    lw_probe_pair pair = {"A", "B", DA, DA, synth_embed, s, fwd, NULL};
+    lw_probe_params p = lw_probe_default_params();
+    p.probes = LW_PROBE_SYMBOLIC;
+    p.n_symbolic = 8;
+    p.resamples = 200;
+    lw_probe_result r;
+    if (lw_probe_panel(&pair, &p, &r) != 0) fail_msg("probes: %s", lw_last_error());
+    const char *names[] = {"quantifier_top1", "quantifier_template_control_top1", "quantifier_minus_control_top1"};
+    for (int i = 0; i < 3; i++) {
+        const lw_probe_stat *t = find_stat(&r, names[i]);
+        assert_true(t->ci.n >= 8 && t->ci.n % 4 == 0);
+        assert_int_equal(t->ci.n_clusters, t->ci.n / 4);
+        assert_true(t->ci.design_effect >= 1.0);
+    }
+    lw_probe_result_free(&r);
+    lw_bridge_free(fwd);
+    free(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spearman),
@@ -538,6 +565,7 @@ int main(void) {
         cmocka_unit_test(test_chaining_exact_inverse),
         cmocka_unit_test(test_compositionality_planted_vs_random),
         cmocka_unit_test(test_roles_bound_vs_bag_of_words),
+        cmocka_unit_test(test_quantifier_clusters),
         cmocka_unit_test(test_bad_pair),
         cmocka_unit_test(test_save_and_report),
     };

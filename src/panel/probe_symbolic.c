@@ -104,24 +104,26 @@ static int quantification(lw_probe_ctx *c) {
     double *hit = malloc(sizeof *hit * (size_t)n);
     char(*id)[16] = malloc(sizeof *id * (size_t)half);
     const char **idp = malloc(sizeof *idp * (size_t)half);
-    if (rc == 0 && !(off && ids && gold && hit && id && idp)) rc = lw_fail("probes: out of memory");
+    /* the 4 variants of one template are one 4-way retrieval among each other: one cluster */
+    int *tmpl = malloc(sizeof *tmpl * (size_t)(half ? half : 1));
+    if (rc == 0 && !(off && ids && gold && hit && id && idp && tmpl)) rc = lw_fail("probes: out of memory");
     for (int q = 0; rc == 0 && q < n; q++) { /* candidates: the 4 variants of the query's template */
         off[q] = (int64_t)q * 4;
         for (int k = 0; k < 4; k++) ids[q * 4 + k] = q / 4 * 4 + k;
         gold[q] = q;
-        if (q < half) snprintf(id[q], sizeof id[q], "t%d.%d", q / 4, q % 4), idp[q] = id[q];
+        if (q < half) snprintf(id[q], sizeof id[q], "t%d.%d", q / 4, q % 4), idp[q] = id[q], tmpl[q] = q / 4;
     }
     if (rc == 0) off[n] = (int64_t)n * 4, rc = lw_probe_top1(v.M, n, v.Y, n, d, gold, off, ids, hit);
     if (rc == 0)
-        rc = lw_probe_stat_compare(
+        rc = lw_probe_stat_compare_clustered(
             c, P, "top1",
             (lw_probe_side){"quantifier_top1", P ":quantifier", hit,
                             "among the 4 sentences differing only in the quantifier (All/Some/None/Most), B"},
             (lw_probe_side){"quantifier_template_control_top1", P ":quantifier_control", hit + half,
                             "template control: among 4 sentences differing only in the noun"},
-            half, idp, "quantifier_minus_control_top1", "< 0: quantifiers carried worse than content words");
+            half, idp, tmpl, "quantifier_minus_control_top1", "< 0: quantifiers carried worse than content words");
     vecs_free(&v);
-    free(off), free(ids), free(gold), free(hit), free(id), free(idp);
+    free(off), free(ids), free(gold), free(hit), free(id), free(idp), free(tmpl);
     lw_probe_texts_free(&t);
     return rc;
 }
