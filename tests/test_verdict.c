@@ -262,6 +262,10 @@ static void test_bad_plans(void **state) {
     snprintf(buf, sizeof buf, "%s{\"id\": \"H\", \"metric\": \"em\", \"a\": \"A\", \"direction\": \"greater\", "
                               "\"threshold\": 0.9, \"threshold\": 0.1}]}", head);
     expect_plan_error("twice.json", buf, "duplicate");
+    snprintf(buf, sizeof buf, "{\"format\": \"latentwire.plan/1\", \"title\": \"t\", \"selection\": \"s\", "
+                              "\"resamples\": 4294968296, \"hypotheses\": [{\"id\": \"H\", \"metric\": \"em\", "
+                              "\"a\": \"A\", \"direction\": \"greater\", \"threshold\": 0.5}]}");
+    expect_plan_error("wrap.json", buf, "'resamples' must be an integer in [1000, 1000000]");
     expect_plan_error("empty.json", "{\"format\": \"latentwire.plan/1\", \"title\": \"t\", \"selection\": \"s\", "
                                     "\"hypotheses\": []}", "non-empty array");
     expect_plan_error("broken.json", "{\"format\": ", "not valid JSON");

@@ -134,8 +134,10 @@ lw_plan *lw_plan_load(const char *path) {
         goto fail;
     }
     json_t *r = json_object_get(root, "resamples");
-    p->resamples = r ? (int)json_integer_value(r) : 10000;
-    if ((r && !json_is_integer(r)) || p->resamples < 1000 || p->resamples > 1000000) {
+    /* range-checked before the narrowing: 4294968296 would wrap to 1000 as an int */
+    json_int_t rv = r ? json_integer_value(r) : 10000;
+    p->resamples = rv >= 1000 && rv <= 1000000 ? (int)rv : 0;
+    if ((r && !json_is_integer(r)) || p->resamples == 0) {
         lw_fail("%s: field 'resamples' must be an integer in [1000, 1000000]", path);
         goto fail;
     }
