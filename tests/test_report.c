@@ -123,6 +123,16 @@ static void test_bad_inputs(void **state) {
     expect_refused(write_file("verdict-bad.json", "{\"plan_sha256\": \"ab\", \"hypotheses\": [{\"id\": \"H1\", "
                                                   "\"verdict\": \"MAYBE\"}]}"),
                    "PASS, FAIL or INCONCLUSIVE");
+    /* a verdict's numbers that cannot be (p -3, p_adjusted 7, n 0), and no hypothesis at all */
+    static const char ok_ci[] = "\"ci\": {\"lo\": 0.5, \"hi\": 1, \"level\": 0.95, \"method\": \"m\"}";
+    char doc[1024];
+    snprintf(doc, sizeof doc, "{\"plan_sha256\": \"ab\", \"hypotheses\": [{\"id\": \"H\", \"verdict\": \"PASS\", "
+             "\"estimate\": 0.7, %s, \"p\": -3, \"p_adjusted\": 7, \"n\": 10}]}", ok_ci);
+    expect_refused(write_file("verdict-p.json", doc), "need 0 <= p <= p_adjusted <= 1");
+    snprintf(doc, sizeof doc, "{\"plan_sha256\": \"ab\", \"hypotheses\": [{\"id\": \"H\", \"verdict\": \"PASS\", "
+             "\"estimate\": 0.7, %s, \"p\": 0.01, \"p_adjusted\": 0.02, \"n\": 0}]}", ok_ci);
+    expect_refused(write_file("verdict-n.json", doc), "is not a count of items");
+    expect_refused(write_file("verdict-none.json", "{\"plan_sha256\": \"ab\", \"hypotheses\": []}"), "empty");
     const char *missing = lw_test_tmpfile("no-such-result.json");
     remove(missing);
     expect_refused(missing, "No such file");

@@ -17,6 +17,8 @@ static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
                   lw_jstr(doc, "title") ? lw_jstr(doc, "title") : "", lw_jstr(doc, "plan_sha256"),
                   lw_jnum(doc, "n_records"));
     lw_html_raw(h, "</p>\n");
+    if (json_array_size(json_object_get(doc, "hypotheses")) == 0)
+        return lw_fail("hypotheses: empty (a verdict decides at least one hypothesis)");
     static const char *const head[] = {"id", "verdict", "claim", "estimate", "interval", "p", "p (Holm)", "test", "n"};
     lw_table_begin(h, "data verdicts", head, 9);
     size_t i;
@@ -30,6 +32,17 @@ static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
             if (verdict && !strcmp(verdict, kinds[k])) cls = kinds[k], counts[k]++;
         if (!cls) return lw_fail("hypotheses[%zu].verdict: must be PASS, FAIL or INCONCLUSIVE", i);
         json_t *ci = json_object_get(v, "ci");
+        /* numbers a verdict cannot have are refused, not drawn: a non-finite estimate or interval, an
+         * interval upside down, a p outside [0, 1], fewer than one item (an estimate may sit outside a
+         * percentile interval, so that alone is not refused) */
+        const double e = lw_jnum(v, "estimate"), lo = lw_jnum(ci, "lo"), hi = lw_jnum(ci, "hi"),
+                     pv = lw_jnum(v, "p"), pav = lw_jnum(v, "p_adjusted"), nv = lw_jnum(v, "n");
+        if (!isfinite(e) || !isfinite(lo) || !isfinite(hi) || lo > hi)
+            return lw_fail("hypotheses[%zu]: estimate %g and interval [%g, %g]: need finite numbers with lo <= hi",
+                           i, e, lo, hi);
+        if (!(pv >= 0 && pv <= 1) || !(pav >= 0 && pav <= 1) || pav < pv - 1e-12)
+            return lw_fail("hypotheses[%zu]: p %g and p_adjusted %g: need 0 <= p <= p_adjusted <= 1", i, pv, pav);
+        if (!(nv >= 1) || nv != floor(nv)) return lw_fail("hypotheses[%zu].n: %g is not a count of items", i, nv);
         char est[32], iv[96], p[32], pa[32], n[32];
         snprintf(est, sizeof est, "%+.4f", lw_jnum(v, "estimate"));
         double level = lw_jnum(ci, "level");
