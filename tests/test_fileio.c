@@ -362,6 +362,16 @@ static void test_each_line(void **state) {
     assert_int_equal(n, -1); /* not opened: callers can say so (BEIR's "cannot open") */
 }
 
+/* lw_text_refuse_nul names the line of the first NUL byte and what the file should have been. */
+static void test_refuse_nul(void **state) {
+    (void)state;
+    static const char ok[] = "a\nb\n";
+    assert_int_equal(lw_text_refuse_nul("f.jsonl", ok, sizeof ok - 1, "records file"), 0);
+    static const char bad[] = "a\nb\nc\0d\n";
+    assert_int_equal(lw_text_refuse_nul("f.jsonl", bad, sizeof bad - 1, "records file"), -1);
+    assert_string_equal(lw_last_error(), "f.jsonl: line 3 contains a NUL byte (not a records file)");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_atomic_commit),
@@ -372,6 +382,7 @@ int main(void) {
         cmocka_unit_test(test_corpus_txt),
         cmocka_unit_test(test_corpus_jsonl),
         cmocka_unit_test(test_each_line),
+        cmocka_unit_test(test_refuse_nul),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -15,11 +15,6 @@
 
 /* lw_corpus, lw_corpus_load, lw_corpus_free: latentwire/textio.h */
 
-/* For a whole-file read split into lines with strchr: 0, or -1 with "PATH: line N contains a NUL
- * byte (not a WHAT)" when text[0..len) holds one (the split would stop there and drop the rest
- * unseen). */
-int lw_text_refuse_nul(const char *path, const char *text, size_t len, const char *what);
-
 /* getline with a bound: reads one line (with its '\n', NUL-terminated) into *line (grown
  * as needed, at most max + 2 bytes). Returns its length, -1 at the end of the file (or on a
  * read error: check ferror), LW_LINE_TOO_LONG when the line has more than max bytes before

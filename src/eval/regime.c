@@ -88,6 +88,10 @@ static int read_negatives(const char *path, const lw_regime_input *in, const id_
     size_t len;
     char *text = ng->neg && ng->n_neg ? lw_read_file(path, &len) : NULL;
     if (!text) return -1;
+    if (lw_text_refuse_nul(path, text, len, "negatives file") != 0) { /* a line split would stop there, unseen */
+        free(text);
+        return -1;
+    }
     int rc = 0, line_no = 0;
     char *save = NULL;
     for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {
@@ -170,6 +174,10 @@ static int label_regime(const char *path, const lw_regime_input *in, const id_po
     size_t len;
     char *text = lw_read_file(path, &len);
     if (!text) return -1;
+    if (lw_text_refuse_nul(path, text, len, "label file") != 0) { /* a line split would stop there, unseen */
+        free(text);
+        return -1;
+    }
     int32_t *labels = malloc(sizeof(int32_t) * (size_t)(in->nc ? in->nc : 1));
     json_t *names = json_object(); /* label -> group number */
     for (int32_t b = 0; b < in->nc; b++) labels[b] = -1 - b;
