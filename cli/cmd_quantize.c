@@ -21,15 +21,16 @@ int cmd_quantize(int argc, char **argv) {
     int k = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--type") && v) type = v, i++;
+        if (!strcmp(a, "--type") && v &&
+            (!strcmp(v, "f16") || !strcmp(v, "q8_0") || !strcmp(v, "q5_k_m") || !strcmp(v, "q4_k_m") ||
+             !strcmp(v, "q4_0") || cli_reject(v, "must be one of f16, q8_0, q5_k_m, q4_k_m, q4_0")))
+            type = v, i++;
         else if (!strcmp(a, "--threads") && v && cli_parse_int(v, 0, CLI_MAX_THREADS, &threads)) i++;
         else if ((a[0] == '-' && a[1] == '-') || k == 2) return cli_option_error("quantize", USAGE, a, v);
         else pos[k++] = a;
     }
-    if (k < 2 || !type) {
-        fputs(USAGE, stderr);
-        return 2;
-    }
+    if (k < 2 || !type) /* one line, as for every bad input (the usage is --help's) */
+        return cli_fail("quantize", "give IN.gguf, OUT.gguf and --type T (latentwire quantize --help)"), 2;
     if (lw_model_quantize(pos[0], pos[1], type, (int)threads) != 0) return cli_fail_lib("quantize");
     printf("wrote %s (%s)\n", pos[1], type);
     return 0;

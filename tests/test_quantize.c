@@ -71,7 +71,10 @@ static void test_refusals(void **state) {
     const char *dir = lw_test_fresh_dir("quantize_bad");
     char args[4096];
     snprintf(args, sizeof args, "quantize %s %s/x.gguf --type q3_x", toy, dir);
-    char *why = lw_test_cli_refusal(args, -1, "unknown type 'q3_x'");
+    char *why = lw_test_cli_refusal(args, 2, "--type q3_x: must be one of f16, q8_0, q5_k_m, q4_k_m, q4_0");
+    if (why) fail_msg("%s", why);
+    snprintf(args, sizeof args, "quantize %s %s/x.gguf", toy, dir); /* no --type: one line, exit 2 */
+    why = lw_test_cli_refusal(args, 2, "give IN.gguf, OUT.gguf and --type T");
     if (why) fail_msg("%s", why);
     snprintf(args, sizeof args, "quantize %s %s --type q8_0", toy, toy);
     why = lw_test_cli_refusal(args, -1, toy);

@@ -26,8 +26,8 @@ int lw_model_quantize(const char *in_path, const char *out_path, const char *typ
     int t = -1;
     for (int k = 0; type && k < N_TYPES; k++)
         if (!strcmp(type, TYPES[k].name)) t = k;
-    if (t < 0) return lw_fail("quantize: unknown type '%s' (f16, q8_0, q5_k_m, q4_k_m or q4_0)", type ? type : "");
-    if (access(in_path, R_OK) != 0) return lw_fail("quantize: cannot read the model %s", in_path);
+    if (t < 0) return lw_fail("unknown type '%s' (f16, q8_0, q5_k_m, q4_k_m or q4_0)", type ? type : "");
+    if (access(in_path, R_OK) != 0) return lw_fail("cannot read the model %s", in_path);
     const char *inputs[] = {"MODEL", in_path, NULL, NULL};
     if (lw_output_check("OUT", out_path, LW_OUT_FILE, inputs) != 0) return -1;
     lw_backend_init_once();
@@ -41,11 +41,11 @@ int lw_model_quantize(const char *in_path, const char *out_path, const char *typ
     if (llama_model_quantize(in_path, tmp, &qp) != 0) {
         remove(tmp);
         const char *why = lw_llama_last_log_error();
-        return lw_fail("quantize: llama.cpp could not quantize %s to %s%s%s", in_path, type, why[0] ? ": " : "", why);
+        return lw_fail("llama.cpp could not quantize %s to %s%s%s", in_path, type, why[0] ? ": " : "", why);
     }
     if (rename(tmp, out_path) != 0) {
         remove(tmp);
-        return lw_fail("quantize: cannot rename %s to %s", tmp, out_path);
+        return lw_fail("cannot rename %s to %s", tmp, out_path);
     }
     return 0;
 }
