@@ -51,9 +51,11 @@ static int parse_depths(const char *v, opts *o) {
     char **items;
     int n = cli_parse_list("--depths", v, &items);
     if (n < 0) return -1;
-    if (n > 64) n = -1;
+    if (n > 64) n = -1, cli_reject(v, "at most 64 depths");
     for (int i = 0; n > 0 && i < n; i++)
-        if (!cli_parse_real(items[i], 0, false, 1, false, &o->depths[i])) n = -1;
+        if (!cli_parse_real(items[i], 0, false, 1, false, &o->depths[i]))
+            n = -1, cli_reject(v, "depth \"%s\" is not a number in [0, 1] (a fraction of each model's blocks)",
+                                items[i]);
     free(items);
     if (n < 0) return -1;
     o->n_depths = n;
@@ -77,8 +79,17 @@ static int parse(int argc, char **argv, opts *o) {
         if (!strcmp(a, "--add")) o->p.add = true;
         else if (!strcmp(a, "--no-reuse")) o->p.reuse_prefix = false;
         else if (!v) return cli_option_error("panel", USAGE, a, NULL);
-        else if (!strcmp(a, "--receivers") && (o->n_receivers = cli_parse_list(a, v, &o->receivers)) > 0) i++;
-        else if (!strcmp(a, "--donors") && (o->n_donors = cli_parse_list(a, v, &o->donors)) > 0) i++;
+        else if (!strcmp(a, "--receivers") || !strcmp(a, "--donors")) {
+            /* the list's own message (an empty or duplicate item) says what is wrong */
+            bool rec = !strcmp(a, "--receivers");
+            char ***list = rec ? &o->receivers : &o->donors;
+            free(*list); /* given twice: the last one counts, the first is not leaked */
+            *list = NULL;
+            int got = cli_parse_list(a, v, list);
+            if (got <= 0) return got < 0 ? (cli_fail_lib("panel"), 2) : cli_option_error("panel", USAGE, a, v);
+            *(rec ? &o->n_receivers : &o->n_donors) = got;
+            i++;
+        }
         else if (!strcmp(a, "--depths") && parse_depths(v, o) == 0) i++;
         else if (!strcmp(a, "--out")) o->out = v, i++;
         else if (!strcmp(a, "--plan")) o->plan = v, i++;

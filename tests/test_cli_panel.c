@@ -99,6 +99,13 @@ static void test_bad_options(void **state) {
     assert_int_equal(lw_test_run_cli("panel patching --receivers a.gguf", &out, &err), 2);
     free(out);
     free(err);
+    /* the reason, not "not an accepted value" */
+    char *why = lw_test_cli_refusal("panel patching --receivers a.gguf,a.gguf --donors b.gguf --out x", 2,
+                                    "\"a.gguf\" is listed twice");
+    if (why) fail_msg("%s", why);
+    why = lw_test_cli_refusal("panel patching --receivers a.gguf --donors b.gguf --depths 0.5,1.5 --out x", 2,
+                              "depth \"1.5\" is not a number in [0, 1]");
+    if (why) fail_msg("%s", why);
     assert_int_not_equal(lw_test_run_cli("panel probes", &out, &err), 0);
     assert_non_null(strstr(err, "probes"));
     free(out);
