@@ -58,12 +58,8 @@ static void run_free(run *r) {
 static int run_load(const char *path, run *r) {
     memset(r, 0, sizeof *r);
     size_t len;
-    char *text = lw_read_file(path, &len);
+    char *text = lw_read_text_file(path, &len, "per-query records file");
     if (!text) return lw_fail_prefix("--paired: per-query records "); /* lw_read_file named the file and the OS's reason */
-    if (lw_text_refuse_nul(path, text, len, "per-query records file") != 0) { /* a line split would stop there, unseen */
-        free(text);
-        return -1;
-    }
     int line_no = 0, rc = 0;
     char *save = NULL;
     for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {

@@ -362,14 +362,27 @@ static void test_each_line(void **state) {
     assert_int_equal(n, -1); /* not opened: callers can say so (BEIR's "cannot open") */
 }
 
-/* lw_text_refuse_nul names the line of the first NUL byte and what the file should have been. */
+/* lw_read_text_file reads a text file as lw_read_file does, and refuses one holding a NUL byte,
+ * naming the line of the first and what the file should have been. */
 static void test_refuse_nul(void **state) {
     (void)state;
-    static const char ok[] = "a\nb\n";
-    assert_int_equal(lw_text_refuse_nul("f.jsonl", ok, sizeof ok - 1, "records file"), 0);
-    static const char bad[] = "a\nb\nc\0d\n";
-    assert_int_equal(lw_text_refuse_nul("f.jsonl", bad, sizeof bad - 1, "records file"), -1);
-    assert_string_equal(lw_last_error(), "f.jsonl: line 3 contains a NUL byte (not a records file)");
+    const char *ok = lw_test_tmpfile("ok.jsonl"), *bad = lw_test_tmpfile("nul.jsonl");
+    static const char good[] = "a\nb\n", nul[] = "a\nb\nc\0d\n";
+    FILE *f = fopen(ok, "wb");
+    fwrite(good, 1, sizeof good - 1, f);
+    fclose(f);
+    f = fopen(bad, "wb");
+    fwrite(nul, 1, sizeof nul - 1, f);
+    fclose(f);
+    size_t len;
+    char *text = lw_read_text_file(ok, &len, "records file");
+    assert_non_null(text);
+    assert_int_equal(len, sizeof good - 1);
+    free(text);
+    assert_null(lw_read_text_file(bad, &len, "records file"));
+    char want[1200];
+    snprintf(want, sizeof want, "%s: line 3 contains a NUL byte (not a records file)", bad);
+    assert_string_equal(lw_last_error(), want);
 }
 
 int main(void) {

@@ -83,10 +83,10 @@ int lw_mkdir_p_created(const char *path, char **created);
  * returned it), each only if empty: files a run left in them keep their directories. */
 void lw_rmdir_created(const char *path, const char *created);
 
-/* For a whole-file read (lw_read_file) split into lines: 0, or -1 with "PATH: line N contains a
- * NUL byte (not a WHAT)" when text[0..len) holds one (a split with strchr or strtok would stop there
- * and drop the rest unseen). */
-int lw_text_refuse_nul(const char *path, const char *text, size_t len, const char *what);
+/* lw_read_file for a text that will be split into lines: NULL also (with "PATH: line N contains a
+ * NUL byte (not a WHAT)") when the file holds a NUL byte, where a split with strchr or strtok would
+ * stop and drop the rest unseen. */
+char *lw_read_text_file(const char *path, size_t *len, const char *what);
 
 #ifdef __cplusplus
 }

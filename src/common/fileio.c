@@ -514,10 +514,13 @@ void lw_sha256_free(lw_sha256 *h) {
     free(h);
 }
 
-int lw_text_refuse_nul(const char *path, const char *text, size_t len, const char *what) {
-    const char *nul = memchr(text, '\0', len);
-    if (!nul) return 0;
+char *lw_read_text_file(const char *path, size_t *len, const char *what) {
+    char *text = lw_read_file(path, len);
+    const char *nul = text ? memchr(text, '\0', *len) : NULL;
+    if (!nul) return text;
     long long line = 1;
     for (const char *q = text; q < nul; q++) line += *q == '\n';
-    return lw_fail("%s: line %lld contains a NUL byte (not a %s)", path, line, what);
+    lw_fail("%s: line %lld contains a NUL byte (not a %s)", path, line, what);
+    free(text);
+    return NULL;
 }

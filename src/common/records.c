@@ -83,12 +83,8 @@ int lw_records_load(lw_records *r, const char *path, json_t *settings, const cha
     if (head_settings) *head_settings = NULL;
     size_t len;
     if (access(path, F_OK) != 0) return 0;
-    char *text = lw_read_file(path, &len);
+    char *text = lw_read_text_file(path, &len, "records file");
     if (!text) return -1;
-    if (lw_text_refuse_nul(path, text, len, "records file") != 0) { /* a line split would stop there, unseen */
-        free(text);
-        return -1;
-    }
     char *save = NULL;
     int line_no = 0, rc = 0;
     for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {

@@ -86,12 +86,8 @@ static int read_negatives(const char *path, const lw_regime_input *in, const id_
     ng->neg = calloc((size_t)in->nq, sizeof *ng->neg);
     ng->n_neg = calloc((size_t)in->nq, sizeof *ng->n_neg);
     size_t len;
-    char *text = ng->neg && ng->n_neg ? lw_read_file(path, &len) : NULL;
+    char *text = ng->neg && ng->n_neg ? lw_read_text_file(path, &len, "negatives file") : NULL;
     if (!text) return -1;
-    if (lw_text_refuse_nul(path, text, len, "negatives file") != 0) { /* a line split would stop there, unseen */
-        free(text);
-        return -1;
-    }
     int rc = 0, line_no = 0;
     char *save = NULL;
     for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {
@@ -172,12 +168,8 @@ static int lists_from_negatives(const lw_regime_input *in, const negatives *ng, 
  * the rows sharing its target's label; rows without a line are a group of their own. */
 static int label_regime(const char *path, const lw_regime_input *in, const id_pos *cix, int64_t **off, int32_t **ids) {
     size_t len;
-    char *text = lw_read_file(path, &len);
+    char *text = lw_read_text_file(path, &len, "label file");
     if (!text) return -1;
-    if (lw_text_refuse_nul(path, text, len, "label file") != 0) { /* a line split would stop there, unseen */
-        free(text);
-        return -1;
-    }
     int32_t *labels = malloc(sizeof(int32_t) * (size_t)(in->nc ? in->nc : 1));
     json_t *names = json_object(); /* label -> group number */
     for (int32_t b = 0; b < in->nc; b++) labels[b] = -1 - b;

@@ -68,12 +68,8 @@ typedef void (*line_fn)(strlist *l, char *line, void *ud);
 
 static int each_line(const char *path, line_fn fn, strlist *l, void *ud) {
     size_t len;
-    char *buf = lw_read_file(path, &len);
+    char *buf = lw_read_text_file(path, &len, "corpus file");
     if (!buf) return -1;
-    if (lw_text_refuse_nul(path, buf, len, "corpus file") != 0) { /* a line split would stop there, unseen */
-        free(buf);
-        return -1;
-    }
     char *save = NULL;
     for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) fn(l, line, ud);
     free(buf);

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "common/error.h"
-#include "common/fileio.h"
 #include "latentwire/files.h"
 #include "latentwire/json.h"
 #include "latentwire/paraphrase.h"
@@ -100,12 +99,8 @@ static int read_line(const char *path, int line_no, const char *line, lw_paraphr
 int lw_paraphrase_set_load(const char *path, lw_paraphrase_set *out) {
     memset(out, 0, sizeof *out);
     size_t len;
-    char *text = lw_read_file(path, &len);
+    char *text = lw_read_text_file(path, &len, "paraphrase file");
     if (!text) return -1;
-    if (lw_text_refuse_nul(path, text, len, "paraphrase file") != 0) {
-        free(text);
-        return -1;
-    }
     json_t *negs = json_array(); /* per line, checked once the number of targets is known */
     int rc = negs ? 0 : lw_fail("paraphrases: out of memory"), line_no = 0;
     for (char *line = text, *next; rc == 0 && line && *line; line = next) {

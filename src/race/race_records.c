@@ -16,12 +16,8 @@ int lw_race_write_items(const char *out_dir) {
     char path[4096];
     snprintf(path, sizeof path, "%s/race.jsonl", out_dir);
     size_t len;
-    char *text = lw_read_file(path, &len);
+    char *text = lw_read_text_file(path, &len, "race records file");
     if (!text) return -1;
-    if (lw_text_refuse_nul(path, text, len, "race records file") != 0) { /* a line split would stop there, unseen */
-        free(text);
-        return -1;
-    }
     int64_t cap = 1024, n = 0;
     lw_item_record *rec = malloc(sizeof *rec * (size_t)cap);
     char **owned = malloc(sizeof(char *) * (size_t)cap * 2);

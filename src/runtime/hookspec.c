@@ -150,12 +150,8 @@ static float *vectors_from_safetensors(const char *path, const char *tensor, int
 
 static float *vectors_from_text(const char *path, int width, int *n_vectors) {
     size_t n;
-    char *text = lw_read_file(path, &n);
+    char *text = lw_read_text_file(path, &n, "vector file");
     if (!text) return NULL;
-    if (lw_text_refuse_nul(path, text, n, "vector file") != 0) { /* a line split would stop there, unseen */
-        free(text);
-        return NULL;
-    }
     int cap = 16, rows = 0, line_no = 0;
     float *out = malloc(sizeof(float) * (size_t)cap * (size_t)width);
     int rc = out ? 0 : lw_fail("out of memory");

@@ -153,15 +153,11 @@ done:
 
 static int load_one(lw_items *it, const char *path, int file_index, bool *have_sha) {
     size_t len;
-    char *text = lw_read_file(path, &len);
+    char *text = lw_read_text_file(path, &len, "records file");
     if (!text) return -1;
     int rc = 0;
     int64_t line_no = 0;
     bool header = true;
-    if (lw_text_refuse_nul(path, text, len, "records file") != 0) {
-        free(text);
-        return -1;
-    }
     char sha[65] = "";
     for (char *s = text, *nl; rc == 0 && s && *s; s = nl ? nl + 1 : NULL) {
         nl = strchr(s, '\n');
