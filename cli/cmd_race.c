@@ -400,7 +400,7 @@ int cmd_race(int argc, char **argv) {
     s.patch.scale = (float)o.scale;
     s.patch.answer_tokens = o.answer_tokens;
     s.patch.chat = o.chat;
-    s.task_vector = o.task_vector;
+    s.patch.task_vector = o.task_vector;
     if (!(ev = lw_race_evaluator_new(&s, &parts[1], &parts[0]))) {
         cli_fail_lib("race");
         goto done;

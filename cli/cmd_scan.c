@@ -317,7 +317,7 @@ int cmd_scan(int argc, char **argv) {
     m.patch.scale = (float)o.scale;
     m.patch.answer_tokens = o.answer_tokens;
     m.patch.chat = o.chat;
-    m.task_vector = o.task_vector;
+    m.patch.task_vector = o.task_vector;
     if (lw_scan_run(&pool, &p, &m, &r) != 0 || lw_scan_write(&r, o.out) != 0) {
         cli_fail_lib("scan");
         goto done;

@@ -228,7 +228,7 @@ static void test_planted_at_2(void **state) {
     scan_finds(2);
 }
 
-/* The task-vector readout (lw_scan_models.task_vector) reads the sender's text with the last answer
+/* The task-vector readout (lw_patch_params.task_vector) reads the sender's text with the last answer
  * withheld. Senders "LEAD x\noutput: ANSWER" (LEAD: the pool's lead, "Tom saw a big"; x a letter): read whole, the last position is the answer's
  * word and only the planted layer carries it (1 there, 0 elsewhere); read with the answer withheld,
  * the last position is the ':' of "output:", which carries no answer (0 everywhere), and every
@@ -262,9 +262,9 @@ static void test_task_vector_reads_the_open_text(void **state) {
     make_open_pool(&cut, true);
     lw_scan_result plain, tv, by_hand;
     if (lw_scan_run(&whole, &sp, &sm, &plain) != 0) fail_msg("scan: %s", lw_last_error());
-    sm.task_vector = true;
+    sm.patch.task_vector = true;
     if (lw_scan_run(&whole, &sp, &sm, &tv) != 0) fail_msg("scan: %s", lw_last_error());
-    sm.task_vector = false;
+    sm.patch.task_vector = false;
     if (lw_scan_run(&cut, &sp, &sm, &by_hand) != 0) fail_msg("scan: %s", lw_last_error());
     for (int k = 0; k < N_LAYER; k++) {
         assert_float_equal(plain.layers[k].held_out.mean, k == planted ? 1.0 : 0.0, 0);
@@ -283,7 +283,7 @@ static void test_task_vector_reads_the_open_text(void **state) {
             }
     }
     /* a sender without an "output:" line is refused before any forward pass, naming the item */
-    sm.task_vector = true;
+    sm.patch.task_vector = true;
     lw_task bad = {0};
     make_pool(&bad);
     lw_scan_result r;

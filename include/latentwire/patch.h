@@ -32,6 +32,9 @@ typedef struct {
     float scale;          /* LW_PATCH_ADD: the vectors are added times scale (default 1) */
     int answer_tokens;    /* the receiver's greedy answer length (default 8) */
     bool chat;            /* each side reads its text as one user turn in its chat template */
+    bool task_vector;     /* lw_patch_read reads the sender text with its last answer withheld
+                             (lw_task_withhold_last_answer): its last position is where it would
+                             answer, the readout of Hendel et al.'s task vectors */
 } lw_patch_params;
 
 lw_patch_params lw_patch_default_params(void);

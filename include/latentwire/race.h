@@ -162,9 +162,8 @@ typedef struct {
     const lw_bridge *bridge;        /* sender -> receiver space (its source width the sender's, its
                                        output width the receiver's); NULL: the same model on both sides */
     int sender_layer, receiver_layer; /* negative: from the end */
-    lw_patch_params patch;          /* positions T / pooled, op, answer length, chat */
-    bool task_vector;               /* act: channels read the sender text with its last answer withheld
-                                       (lw_task_withhold_last_answer; text channels send it whole) */
+    lw_patch_params patch;          /* positions T / pooled, op, answer length, chat, task vector (act:
+                                       channels only: text channels send the sender text whole) */
     bool activations;               /* act: channels will run: the bridge (or its absence) is checked */
     uint64_t seed;
     int threads;

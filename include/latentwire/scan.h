@@ -102,9 +102,6 @@ typedef struct {
     lw_session *sender, *receiver;
     lw_patch_params patch;
     const lw_bridge *const *bridges;
-    bool task_vector; /* the sender reads its text with the last answer withheld
-                         (lw_task_withhold_last_answer): its last position is where it would
-                         answer, the readout of Hendel et al.'s task vectors */
 } lw_scan_models;
 
 /* lw_scan_run_eval with the patching evaluator of models. Checks before any work: layers in

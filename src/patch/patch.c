@@ -8,6 +8,7 @@
 #include "channel/channel_internal.h"
 #include "common/error.h"
 #include "latentwire/patch.h"
+#include "latentwire/task.h"
 
 lw_patch_params lw_patch_default_params(void) {
     return (lw_patch_params){.positions = 1, .op = LW_PATCH_REPLACE, .scale = 1.0f, .answer_tokens = 8};
@@ -34,10 +35,13 @@ int lw_patch_read(lw_session *sender, const char *text, int layer, const lw_patc
     side a = lw_ch_make_side(sender, &forwarded, &passes);
     int l = resolve(layer, a.info.n_layer, "sender");
     if (l < 0) return -1;
+    char *open = p->task_vector ? lw_task_withhold_last_answer(text) : NULL;
+    if (p->task_vector && !open) return lw_fail_prefix("patch: ");
     lw_session_clear(sender, 0);
     float *rows;
-    int n = lw_ch_read_layer(&a, p->chat, text, l, p->pooled ? 0 : p->positions, &rows);
+    int n = lw_ch_read_layer(&a, p->chat, open ? open : text, l, p->pooled ? 0 : p->positions, &rows);
     lw_session_clear(sender, 0);
+    free(open);
     if (n < 0) return lw_fail_prefix("patch: ");
     const int d = a.info.n_embd;
     if (p->pooled) { /* the text piece's rows: [BOS] is its own piece, never among them */

@@ -179,7 +179,7 @@ lw_race_evaluator *lw_race_evaluator_new(const lw_race_setup *s, const lw_task *
     if (check_answer_fits(s, report) != 0) return NULL;
     /* the task-vector readout needs skill-format senders: refuse up front, as scan does, rather than
      * score "not applicable" cells (a calibration item would be dropped silently) */
-    for (int k = 0; s->task_vector && s->activations && k < 2; k++) {
+    for (int k = 0; s->patch.task_vector && s->activations && k < 2; k++) {
         const lw_task *t = k ? calib : report;
         for (int i = 0; t && i < t->n; i++) {
             char *open = *t->items[i].sender ? lw_task_withhold_last_answer(t->items[i].sender) : NULL;
@@ -230,16 +230,6 @@ void lw_race_evaluator_free(lw_race_evaluator *e) {
 
 char *lw_race_evaluator_fits_json(const lw_race_evaluator *e) { return json_dumps(e->fit_records, JSON_SORT_KEYS); }
 
-/* The sender's activations of a text into out: the text as it is, or with the last answer
- * withheld (the task-vector readout). 0 or -1. */
-static int read_sender(const lw_race_evaluator *e, const char *text, float *out) {
-    char *open = e->s.task_vector ? lw_task_withhold_last_answer(text) : NULL;
-    if (e->s.task_vector && !open) return -1;
-    int rc = lw_patch_read(e->s.sender, open ? open : text, e->s.sender_layer, &e->s.patch, out);
-    free(open);
-    return rc;
-}
-
 /* The sender activations of the calibration items (an item the sender cannot read at T
  * positions is left out). */
 static int calibration_rows(lw_race_evaluator *e) {
@@ -251,7 +241,7 @@ static int calibration_rows(lw_race_evaluator *e) {
     for (int i = 0; i < n; i++) {
         const char *text = e->calib->items[i].sender;
         if (!*text) continue;
-        if (read_sender(e, text, e->calib_rows + (size_t)e->n_calib_rows * e->T * e->d_send) == 0)
+        if (lw_patch_read(e->s.sender, text, e->s.sender_layer, &e->s.patch, e->calib_rows + (size_t)e->n_calib_rows * e->T * e->d_send) == 0)
             e->n_calib_rows++;
     }
     e->calib_done = true;
@@ -352,7 +342,7 @@ static int eval_act(lw_race_evaluator *e, const lw_race_channel *ch, int64_t bud
     if (e->act_item != item) { /* one read per item, shared by every activation codec and budget */
         e->act_na[0] = '\0';
         if (!*it->sender) snprintf(e->act_na, sizeof e->act_na, "the item has no sender text");
-        else if (read_sender(e, it->sender, e->act) != 0)
+        else if (lw_patch_read(e->s.sender, it->sender, e->s.sender_layer, &e->s.patch, e->act) != 0)
             snprintf(e->act_na, sizeof e->act_na, "%s", lw_last_error());
         e->act_item = item;
     }

@@ -33,11 +33,8 @@ static int eval_models(void *ctx, const lw_task_item *it, int condition, double 
         return rc;
     }
     int k = condition, la = e->p->layers[k], lb = e->p->receiver_layers ? e->p->receiver_layers[k] : la;
-    char *open = e->m->task_vector ? lw_task_withhold_last_answer(it->sender) : NULL;
-    if (e->m->task_vector && !open) return lw_fail_prefix("scan: item %s: ", it->id);
-    int rc = lw_patch_read(e->m->sender, open ? open : it->sender, la, &e->m->patch, e->va);
-    free(open);
-    if (rc != 0) return lw_fail_prefix("scan: item %s: ", it->id);
+    if (lw_patch_read(e->m->sender, it->sender, la, &e->m->patch, e->va) != 0)
+        return lw_fail_prefix("scan: item %s: ", it->id);
     const lw_bridge *b = e->m->bridges ? e->m->bridges[k] : NULL;
     if (b && lw_bridge_apply_source(b, e->va, e->T, e->vb) != 0) return lw_fail_prefix("scan: item %s: bridge: ", it->id);
     return answer(e, it->receiver, lb, b ? e->vb : e->va, it, score, output);
@@ -120,8 +117,8 @@ static int check_models(const lw_task *pool, const lw_scan_params *p, const lw_s
                 rc = lw_fail("scan: item %s has an empty sender text (nothing to read)", it->id);
                 break;
             }
-            char *open = m->task_vector ? lw_task_withhold_last_answer(it->sender) : NULL;
-            if (m->task_vector && !open) {
+            char *open = m->patch.task_vector ? lw_task_withhold_last_answer(it->sender) : NULL;
+            if (m->patch.task_vector && !open) {
                 rc = lw_fail_prefix("scan: --task-vector: item %s: ", it->id);
                 break;
             }
