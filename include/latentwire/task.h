@@ -75,7 +75,7 @@ int lw_task_split(const lw_task *pool, const int *sizes, int n_parts, uint64_t s
 
 /* Removes from t every item that shares an id, a sender text or a receiver prompt with an item of
  * `other` (e.g. the items a layer was chosen on, so that a later run reports on none of them);
- * t keeps its order. The count removed, or -1 (out of memory; t unchanged). */
+ * t keeps its order. The count removed, or -1 when t or other is NULL. */
 int lw_task_exclude(lw_task *t, const lw_task *other);
 
 /* sha256 over every item's fields (id, sender, receiver, gold) of parts[0..n_parts) and which part

@@ -267,10 +267,10 @@ static char *settings_json(const job *j, int shard, int n_shards, int64_t t0, in
     return s;
 }
 
-/* Settings keys recorded for provenance only: "input" is the path the texts were read from, and
- * the texts themselves are input_sha256, so the same file reached by another path (a moved corpus,
- * a link) keeps its finished shards. */
-static bool provenance_only(const char *key) { return strcmp(key, "input") == 0; }
+/* The one settings key recorded for provenance only: "input" is the path the texts were read from,
+ * and the texts themselves are input_sha256, so the same file reached by another path (a moved
+ * corpus, a link) keeps its finished shards. */
+static const char PROVENANCE_KEY[] = "input";
 
 /* Whether a shard's recorded settings are this run's, provenance aside. */
 static bool same_settings(const char *have, const char *want) {
@@ -278,8 +278,8 @@ static bool same_settings(const char *have, const char *want) {
     json_t *a = json_loads(have, 0, NULL), *b = json_loads(want, 0, NULL);
     bool same = json_is_object(a) && json_is_object(b);
     if (same) {
-        json_object_del(a, "input"); /* provenance_only */
-        json_object_del(b, "input");
+        json_object_del(a, PROVENANCE_KEY);
+        json_object_del(b, PROVENANCE_KEY);
         same = json_equal(a, b);
     }
     json_decref(a);
@@ -295,7 +295,7 @@ static const char *settings_difference(const char *have, const char *want, char 
     const char *key;
     json_t *bv;
     json_object_foreach(b, key, bv) {
-        if (provenance_only(key)) continue;
+        if (!strcmp(key, PROVENANCE_KEY)) continue;
         json_t *av = json_object_get(a, key);
         if (av && json_equal(av, bv)) continue;
         char *was = av ? json_dumps(av, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
