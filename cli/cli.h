@@ -61,6 +61,12 @@ bool cli_reject(const char *value, const char *fmt, ...);
  * is no option. An option is known when usage names it. Returns 2 (a usage error). */
 int cli_option_error(const char *verb, const char *usage, const char *option, const char *value);
 bool cli_usage_names(const char *usage, const char *option);
+/* Each option named by usage appears at most once in argv, unless the usage line that introduces
+ * it says "(repeatable)": otherwise one line naming it and 2 (a usage error); 0 when all is well. */
+int cli_options_once(const char *verb, const char *usage, int argc, char **argv);
+/* option is among argv[1..] (for options that only mean something beside another one: a verb
+ * refuses, rather than ignores, one given without what it modifies). */
+bool cli_given(int argc, char **argv, const char *option);
 /* Any argument is --help or -h: the verb prints its usage to stdout and exits 0. */
 bool cli_wants_help(int argc, char **argv);
 

@@ -49,7 +49,33 @@ static void set_string_meta(lw_bridge *b, const char *key, const char *value) {
     json_decref(s);
 }
 
+/* An option the chosen recipe (or another option) makes meaningless is refused with why, not
+ * ignored: a user who asks for --kfold 10 believes the alpha was chosen by 10 folds. 0 or 1. */
+static int unused_fit_option(const lw_bridge_params *bp, int argc, char **argv) {
+    lw_bridge_recipe r = bp->recipe;
+    bool ridge = r == LW_BRIDGE_RIDGE || r == LW_BRIDGE_PCA_RIDGE || r == LW_BRIDGE_PCA2_RIDGE;
+    const char *name = lw_bridge_recipe_name(r), *opt = NULL, *why = NULL;
+    if (!ridge && cli_given(argc, argv, (opt = "--alpha"))) why = "only the ridge recipes have a ridge alpha";
+    else if (!ridge && cli_given(argc, argv, (opt = "--alpha-select"))) why = "only the ridge recipes choose an alpha";
+    else if (cli_given(argc, argv, (opt = "--alpha-select")) && cli_given(argc, argv, "--alpha"))
+        why = "--alpha fixes the alpha, so none is chosen: give one of the two";
+    else if (cli_given(argc, argv, (opt = "--kfold")) &&
+             !(ridge && bp->alpha_select == LW_ALPHA_KFOLD && !cli_given(argc, argv, "--alpha")) &&
+             !(r == LW_BRIDGE_CCA && !cli_given(argc, argv, "--cca-reg")))
+        why = "folds are used only by --alpha-select kfold (ridge recipes, no --alpha) and by cca without "
+              "--cca-reg";
+    else if ((r == LW_BRIDGE_RIDGE || r == LW_BRIDGE_RELREP) && cli_given(argc, argv, (opt = "--rank")))
+        why = r == LW_BRIDGE_RIDGE ? "ridge maps the full width (pca-ridge, pca2-ridge, procrustes and cca take a rank)"
+                                   : "relrep's width is its --anchors";
+    else if (r != LW_BRIDGE_CCA && cli_given(argc, argv, (opt = "--cca-reg"))) why = "only cca is regularized so";
+    else if (r != LW_BRIDGE_RELREP && cli_given(argc, argv, (opt = "--anchors"))) why = "only relrep uses anchors";
+    else return 0;
+    cli_fail("bridge fit", "%s with --recipe %s: %s", opt, name, why);
+    return 1;
+}
+
 static int bridge_fit(int argc, char **argv) {
+    if (cli_options_once("bridge fit", FIT_USAGE, argc, argv)) return 2;
     const char *src = NULL, *tgt = NULL, *src_t = NULL, *tgt_t = NULL, *out = NULL;
     lw_bridge_params bp = lw_bridge_default_params();
     lw_join_mode pairing = LW_JOIN_ROW_ID;
@@ -78,6 +104,7 @@ static int bridge_fit(int argc, char **argv) {
         else if (!strcmp(a, "--seed") && cli_parse_int(v, 0, 1L << 62, &n)) bp.seed = (uint64_t)n, i++;
         else return cli_option_error("bridge fit", FIT_USAGE, a, v);
     }
+    if (unused_fit_option(&bp, argc, argv) != 0) return 2;
     if (!src || !tgt || !src_t || !tgt_t || !out)
         return cli_fail("bridge fit", "--source, --source-tensor, --target, --target-tensor and --out are required");
     if (cli_check_output("bridge fit", "--out", out, LW_OUT_FILE,
@@ -138,6 +165,7 @@ done:
 }
 
 static int bridge_apply(int argc, char **argv) {
+    if (cli_options_once("bridge apply", APPLY_USAGE, argc, argv)) return 2;
     const char *bpath = NULL, *in = NULL, *tensor = NULL, *out = NULL, *side = "source";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -197,6 +225,7 @@ done:
 }
 
 static int bridge_info(int argc, char **argv) {
+    if (cli_options_once("bridge info", INFO_USAGE, argc, argv)) return 2;
     const char *path = NULL;
     bool as_json = false;
     for (int i = 1; i < argc; i++) {

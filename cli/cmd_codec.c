@@ -137,6 +137,7 @@ static lw_codec *fit_text(const lw_codec_params *p, const char *texts, const cha
 }
 
 static int codec_fit(int argc, char **argv) {
+    if (cli_options_once("codec fit", FIT_USAGE, argc, argv)) return 2;
     const char *in = NULL, *tensor = NULL, *out = NULL, *texts = NULL, *field = "text";
     int kind = -1;
     bool budget_given = false;
@@ -210,6 +211,7 @@ static int codec_fit(int argc, char **argv) {
 }
 
 static int codec_encode(int argc, char **argv) {
+    if (cli_options_once("codec encode", ENCODE_USAGE, argc, argv)) return 2;
     const char *cpath = NULL, *in = NULL, *tensor = NULL, *out = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -262,6 +264,7 @@ done:
 }
 
 static int codec_decode(int argc, char **argv) {
+    if (cli_options_once("codec decode", DECODE_USAGE, argc, argv)) return 2;
     const char *cpath = NULL, *in = NULL, *out = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -313,6 +316,7 @@ done:
 }
 
 static int codec_info(int argc, char **argv) {
+    if (cli_options_once("codec info", INFO_USAGE, argc, argv)) return 2;
     const char *path = NULL;
     bool as_json = false;
     for (int i = 1; i < argc; i++) {

@@ -63,6 +63,7 @@ static int parse_depths(const char *v, opts *o) {
 }
 
 static int parse(int argc, char **argv, opts *o) {
+    if (cli_options_once("panel", USAGE, argc, argv)) return 2;
     o->p = lw_patching_default_params();
     o->prompts = 40;
     o->calib = 100;
@@ -83,7 +84,7 @@ static int parse(int argc, char **argv, opts *o) {
             /* the list's own message (an empty or duplicate item) says what is wrong */
             bool rec = !strcmp(a, "--receivers");
             char ***list = rec ? &o->receivers : &o->donors;
-            free(*list); /* given twice: the last one counts, the first is not leaked */
+            free(*list); /* cli_options_once refuses a second one; this only keeps the ownership plain */
             *list = NULL;
             int got = cli_parse_list(a, v, list);
             if (got <= 0) return got < 0 ? (cli_fail_lib("panel"), 2) : cli_option_error("panel", USAGE, a, v);
@@ -149,6 +150,17 @@ static const char *base_name(const char *path) {
     return b ? b + 1 : path;
 }
 
+/* A model's name in the table, the CSV and the records (the verdict's items): its file name, or
+ * the path as given when another model of the panel has the same file name (a/m.gguf, b/m.gguf),
+ * so that no two cells share a name. */
+static const char *model_name(const opts *o, const char *path) {
+    for (int i = 0; i < o->n_receivers + o->n_donors; i++) {
+        const char *q = i < o->n_receivers ? o->receivers[i] : o->donors[i - o->n_receivers];
+        if (strcmp(q, path) != 0 && !strcmp(base_name(q), base_name(path))) return path;
+    }
+    return base_name(path);
+}
+
 static void print_table(const lw_panel_model *R, const lw_panel_model *D, const lw_patching_result *r, double thr) {
     printf("%-28s %-28s %5s %7s %4s  %9s %9s %9s  %-28s\n", "receiver", "donor", "depth", "layers", "n", "target",
            "baseline", "decoy", "target - baseline [95% CI]");
@@ -198,8 +210,8 @@ static int panel_patching(int argc, char **argv) {
         const char *path = i < o.n_receivers ? o.receivers[i] : o.donors[i - o.n_receivers];
         lw_session *s = n_loaded < 128 ? session_for(L, &n_loaded, path, (int)o.threads) : NULL;
         if (!s) rc = cli_fail_lib("panel");
-        else if (i < o.n_receivers) R[i] = (lw_panel_model){base_name(path), s};
-        else D[i - o.n_receivers] = (lw_panel_model){base_name(path), s};
+        else if (i < o.n_receivers) R[i] = (lw_panel_model){model_name(&o, path), s};
+        else D[i - o.n_receivers] = (lw_panel_model){model_name(&o, path), s};
     }
     const lw_model **models = calloc((size_t)n_loaded + 1, sizeof *models);
     for (int i = 0; i < n_loaded; i++) models[i] = L[i].model;
@@ -236,7 +248,8 @@ static int panel_patching(int argc, char **argv) {
 }
 
 int cmd_panel(int argc, char **argv) {
-    if (argc < 2 || (argc == 2 && cli_wants_help(argc, argv))) {
+    bool known = argc >= 2 && (!strcmp(argv[1], "patching") || !strcmp(argv[1], "probes"));
+    if (argc < 2 || (!known && cli_wants_help(argc, argv))) {
         fputs(USAGE, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }

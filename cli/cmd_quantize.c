@@ -9,9 +9,12 @@
 static const char *USAGE =
     "usage: latentwire quantize IN.gguf OUT.gguf --type f16|q8_0|q5_k_m|q4_k_m|q4_0 [--threads N]\n"
     "  writes a copy of IN quantized to the type (an already quantized model is requantized from its\n"
-    "  quantized weights: the same model with quantization drift, not another version of its training)\n";
+    "  quantized weights: the same model with quantization drift, not another version of its training);\n"
+    "  prints how many tensors of each type the copy holds (llama.cpp gives tensors whose rows do not fit\n"
+    "  the type's blocks another type); an input already of that type is refused\n";
 
 int cmd_quantize(int argc, char **argv) {
+    if (cli_options_once("quantize", USAGE, argc, argv)) return 2;
     if (cli_wants_help(argc, argv)) {
         fputs(USAGE, stdout);
         return 0;
@@ -31,7 +34,14 @@ int cmd_quantize(int argc, char **argv) {
     }
     if (k < 2 || !type) /* one line, as for every bad input (the usage is --help's) */
         return cli_fail("quantize", "give IN.gguf, OUT.gguf and --type T (latentwire quantize --help)"), 2;
-    if (lw_model_quantize(pos[0], pos[1], type, (int)threads) != 0) return cli_fail_lib("quantize");
-    printf("wrote %s (%s)\n", pos[1], type);
+    lw_quantize_report r;
+    if (lw_model_quantize(pos[0], pos[1], type, (int)threads, &r) != 0) return cli_fail_lib("quantize");
+    /* what the file holds, not only what was asked: llama.cpp's fallbacks are said, never silent */
+    printf("wrote %s (%s): %d tensors:", pos[1], type, r.n_tensors);
+    for (int k = 0; k < r.n_types; k++) printf("%s %d %s", k ? "," : "", r.types[k].n, r.types[k].name);
+    printf("\n");
+    if (r.n_types > 0 && strcmp(r.types[0].name, "f32") != 0 && r.n_asked < r.types[0].n)
+        fprintf(stderr, "latentwire quantize: note: most tensors are %s, not the %s asked for: llama.cpp falls back "
+                        "where a tensor's rows do not fit %s's blocks\n", r.types[0].name, type, type);
     return 0;
 }

@@ -74,6 +74,7 @@ static bool parse_shard(const char *v, opts *o) {
 
 /* The options into o: 0, 1 (--help printed) or 2 (message printed). */
 static int parse_opts(int argc, char **argv, opts *o) {
+    if (cli_options_once("race", USAGE, argc, argv)) return 2;
     *o = (opts){.channels = "floor,ceiling,act:topk,act:pcaq,text:zlib,text:lm-arith",
                 .budgets = "16,32,64,128,256,512,1024,2048", .data = cli_default_data_dir(), .op = "replace",
                 .layer = "mid", .positions = 1, .answer_tokens = 8, .calib = 100, .resamples = 1000, .n_shards = 1,
@@ -116,6 +117,8 @@ static int parse_opts(int argc, char **argv, opts *o) {
         else return cli_option_error("race", USAGE, a, v);
     }
     if (!o->sender || !o->task || !o->out) return cli_fail("race", "--sender, --task and --out are required"), 2;
+    if (cli_given(argc, argv, "--scale") && strcmp(o->op, "add") != 0)
+        return cli_fail("race", "--scale multiplies added vectors: give --op add with it, or leave --scale out"), 2;
     if (!o->receiver) o->receiver = o->sender;
     return 0;
 }
@@ -254,6 +257,7 @@ static int cmd_race_merge(int argc, char **argv) {
                         "  merges DIR's race-shard-I-of-N.partial files (every shard complete) into race.json, race.csv\n"
                         "  and race.jsonl, the same bytes an unsharded run writes\n";
     const char *out = NULL;
+    if (cli_options_once("race merge", usage, argc, argv)) return 2;
     if (cli_wants_help(argc, argv)) return fputs(usage, stdout), 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];

@@ -32,7 +32,7 @@ static const char *USAGE =
     "  --layers LIST        sender layers: all (default), or a list (0,3,-1; negative from the end)\n"
     "  --receiver-layers LIST   the receiver's layer for each (default: the same numbers with one model,\n"
     "                       the same relative depth across models)\n"
-    "  --bridge FILE        a bridge (latentwire bridge fit) from the sender's width to the receiver's:\n"
+    "  --bridge FILE        (repeatable) a bridge (latentwire bridge fit) from the sender's width to the receiver's:\n"
     "                       given once, used at every scanned layer; given once per --layers entry, the\n"
     "                       k-th for the k-th layer. Needed across widths\n"
     "  --positions T        the sender's last T positions into the receiver's last T (default 1)\n"
@@ -68,6 +68,7 @@ static int parse_opts(int argc, char **argv, opts *o, int *status) {
     *o = (opts){.layers = "all", .data = cli_default_data_dir(), .k_shot = 5, .items = 60, .select = 20,
                 .positions = 1, .answer_tokens = 8, .resamples = 1000, .scale = 1.0, .seed = 1};
     *status = 2;
+    if (cli_options_once("scan", USAGE, argc, argv)) return -2;
     bool positions_set = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -108,6 +109,8 @@ static int parse_opts(int argc, char **argv, opts *o, int *status) {
     if (o->task_vector && o->k_shot < 2 && (!strncmp(o->task, "skill:", 6) || !strncmp(o->task, "fv:", 3)))
         return -cli_fail("scan", "--task-vector withholds the last demonstration's answer, which leaves none of "
                          "--k-shot %d whole: give --k-shot 2 or more", o->k_shot);
+    if (cli_given(argc, argv, "--scale") && o->op != LW_PATCH_ADD)
+        return -cli_fail("scan", "--scale multiplies added vectors: give --op add with it, or leave --scale out");
     if (o->select >= o->items)
         return -cli_fail("scan", "--select-items %d leaves no held-out item of --items %d: give more --items",
                          o->select, o->items);
@@ -235,7 +238,6 @@ int cmd_scan(int argc, char **argv) {
     lw_scan_result r = {0};
     json_t *set = NULL;
     char *set_text = NULL, *created = NULL, partial[4200], done_path[4200];
-    bool took_back = false; /* a finished run's records renamed back to the partial for --resume */
     bool made_dir = false;
     /* the task first: a wrong name is refused before minutes of model loading */
     if (load_task(&o, &pool) != 0) {
@@ -299,17 +301,10 @@ int cmd_scan(int argc, char **argv) {
     p.settings_json = set_text;
     p.resamples = o.resamples;
     if (cli_is_tty()) p.progress = progress;
-    /* --resume after a finished run: its records (scan.records.jsonl) are taken back as the partial,
-     * so a rerun (make demo again) reuses them instead of scoring every item again; records made with
-     * other settings are refused by the scan as a partial's would be */
-    struct stat taken;
-    if (o.resume && access(partial, F_OK) != 0 && stat(done_path, &taken) == 0) {
-        if (rename(done_path, partial) != 0) {
-            cli_fail("scan", "cannot rename %s to %s to resume from it: %s", done_path, partial, strerror(errno));
-            goto done;
-        }
-        took_back = true;
-    }
+    /* --resume after a finished run reads its records (scan.records.jsonl) in place, so a rerun (make
+     * demo again) reuses them instead of scoring every item again; they are copied into the partial,
+     * and records made with other settings are refused naming the file they are in */
+    if (o.resume && access(partial, F_OK) != 0 && access(done_path, F_OK) == 0) p.resume_from = done_path;
     lw_scan_models m = {.sender = sa, .receiver = sb, .patch = lw_patch_default_params(), .bridges = bridges};
     m.patch.positions = o.positions;
     m.patch.pooled = o.pooled;
@@ -330,10 +325,6 @@ int cmd_scan(int argc, char **argv) {
     printf("wrote %s/scan.json, %s/scan.csv, %s\n", o.out, o.out, done_path);
     rc = 0;
 done:
-    /* a finished run's records taken back and refused (other settings) before anything was added
-     * go back under their final name */
-    struct stat now;
-    if (rc != 0 && took_back && stat(partial, &now) == 0 && now.st_size == taken.st_size) rename(partial, done_path);
     /* a failed run leaves its records (for --resume) and nothing else it made */
     if (rc != 0 && made_dir && access(partial, F_OK) != 0) lw_rmdir_created(o.out, created);
     free(created);

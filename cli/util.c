@@ -150,6 +150,40 @@ int cli_option_error(const char *verb, const char *usage, const char *option, co
     return 2;
 }
 
+/* The line of usage that introduces option (it is the line's first word): a "(repeatable)" there
+ * allows the option more than once. */
+static bool usage_repeatable(const char *usage, const char *option) {
+    size_t n = strlen(option);
+    for (const char *line = usage; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        const char *p = line + strspn(line, " ");
+        const char *end = strchr(p, '\n');
+        if (strncmp(p, option, n) != 0 || (p[n] != ' ' && p[n] != '\n' && p[n] != '\0')) continue;
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        for (const char *q = line; q + 12 <= line + len; q++)
+            if (!strncmp(q, "(repeatable)", 12)) return true;
+    }
+    return false;
+}
+
+int cli_options_once(const char *verb, const char *usage, int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        if (strncmp(argv[i], "--", 2) != 0 || !argv[i][2] || !cli_usage_names(usage, argv[i])) continue;
+        for (int j = 1; j < i; j++)
+            if (!strcmp(argv[i], argv[j]) && !usage_repeatable(usage, argv[i])) {
+                cli_fail(verb, "%s is given twice: give it once (a later value would silently replace the "
+                         "earlier one)", argv[i]);
+                return 2;
+            }
+    }
+    return 0;
+}
+
+bool cli_given(int argc, char **argv, const char *option) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], option)) return true;
+    return false;
+}
+
 const char *cli_default_data_dir(void) {
     static char buf[4096];
     const char *shared = getenv("LW_SHARED_DIR");

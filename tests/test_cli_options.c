@@ -130,6 +130,33 @@ static void test_option_errors(void **state) {
     run_table(rows, sizeof rows / sizeof rows[0], 2);
 }
 
+/* An option given twice is refused (a later value would replace the earlier one unseen), except
+ * where the usage says "(repeatable)"; an option that only modifies another is refused without it,
+ * and so is a bridge option the recipe does not use. */
+static void test_once_and_dependent(void **state) {
+    (void)state;
+    static const row rows[] = {
+        {"generate --model @M --model @M --prompt hi", "--model is given twice: give it once"},
+        {"extract --model @M --layers 0 --input @T --layers 1 --out @O", "--layers is given twice"},
+        {"bridge fit --seed 1 --seed 2", "bridge fit: --seed is given twice"},
+        {"channel --resume --resume", "--resume is given twice"},
+        {"scan --sender @M --task skill:first_letter --out @O --scale 2",
+         "--scale multiplies added vectors: give --op add with it"},
+        {"race --sender @M --task skill:first_letter --out @O --op replace --scale 2",
+         "--scale multiplies added vectors: give --op add with it"},
+        {"bridge fit --recipe procrustes --alpha 1", "--alpha with --recipe procrustes: only the ridge recipes"},
+        {"bridge fit --recipe cca --alpha-select kfold", "--alpha-select with --recipe cca: only the ridge recipes"},
+        {"bridge fit --alpha 1 --alpha-select gcv", "--alpha fixes the alpha, so none is chosen"},
+        {"bridge fit --kfold 3", "--kfold with --recipe ridge: folds are used only by --alpha-select kfold"},
+        {"bridge fit --recipe cca --cca-reg 0.1 --kfold 3", "--kfold with --recipe cca"},
+        {"bridge fit --rank 4", "--rank with --recipe ridge: ridge maps the full width"},
+        {"bridge fit --recipe relrep --rank 4", "relrep's width is its --anchors"},
+        {"bridge fit --recipe pca-ridge --cca-reg 0.1", "--cca-reg with --recipe pca-ridge: only cca"},
+        {"bridge fit --anchors 3", "--anchors with --recipe ridge: only relrep uses anchors"},
+    };
+    run_table(rows, sizeof rows / sizeof rows[0], 2);
+}
+
 /* Lists: empty and repeated items, in the generic list parser the verbs use (checked against
  * the model, once it is loaded: exit 1). */
 static void test_list_errors(void **state) {
@@ -165,7 +192,10 @@ static void test_spaces_accepted(void **state) {
 static void test_help_everywhere(void **state) {
     (void)state;
     const char *verbs[] = {"info", "tokenize", "extract", "inspect", "bridge", "bridge fit", "bridge apply",
-                           "bridge info", "retrieval", "align", "channel", "debate", "generate"};
+                           "bridge info", "retrieval", "align", "channel", "debate", "generate", "scan", "race",
+                           "race merge", "race retrieval", "codec", "codec fit", "codec encode", "codec decode",
+                           "codec info", "panel", "panel patching", "panel probes", "panel probes merge", "verdict",
+                           "report", "quantize", "paraphrase", "paraphrase generate", "paraphrase texts"};
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
         for (int h = 0; h < 3; h++) {
             char args[256], *o, *e;
@@ -330,7 +360,7 @@ static void test_list_split(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_list_split),     cmocka_unit_test(test_option_errors), cmocka_unit_test(test_list_errors),
+        cmocka_unit_test(test_list_split), cmocka_unit_test(test_once_and_dependent),     cmocka_unit_test(test_option_errors), cmocka_unit_test(test_list_errors),
         cmocka_unit_test(test_spaces_accepted), cmocka_unit_test(test_help_everywhere),
         cmocka_unit_test(test_max_tokens_context), cmocka_unit_test(test_data_dir),
         cmocka_unit_test(test_plain_messages), cmocka_unit_test(test_context_message),

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -87,6 +88,28 @@ static void test_panel_and_verdict(void **state) {
     json_decref(v);
     free(out);
     free(err);
+    /* two models with the same file name in different folders: the cells are named by the paths as
+     * given, so the records do not merge two models into one item */
+    const char *da = lw_test_fresh_dir("panel_a"), *db = lw_test_fresh_dir("panel_b");
+    char ma[1300], mb[1300];
+    snprintf(ma, sizeof ma, "%s/m.gguf", da);
+    snprintf(mb, sizeof mb, "%s/m.gguf", db);
+    assert_int_equal(symlink(model, ma), 0);
+    assert_int_equal(symlink(model, mb), 0);
+    const char *dir2 = lw_test_join(dir, "same_name");
+    snprintf(args, sizeof args,
+             "panel patching --receivers %s --donors %s --depths 0.5 --prompts 5 --calib 10 --continuation 2 "
+             "--resamples 500 --data %s --out %s", ma, mb, data, dir2);
+    rc = lw_test_run_cli(args, &out, &err);
+    if (rc != 0) fail_msg("panel: %s", err);
+    free(out);
+    free(err);
+    r = json_load_file(lw_test_join(dir2, "panel.json"), 0, NULL);
+    assert_non_null(r);
+    c = json_array_get(json_object_get(r, "cells"), 0);
+    assert_string_equal(json_string_value(json_object_get(c, "receiver")), ma);
+    assert_string_equal(json_string_value(json_object_get(c, "donor")), mb);
+    json_decref(r);
 }
 
 static void test_bad_options(void **state) {

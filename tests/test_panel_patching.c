@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "latentwire/error.h"
 #include "latentwire/panel.h"
 #include "support/synth_model.h"
 #include "support/testutil.h"
@@ -201,12 +202,41 @@ static void test_cells_reuse_and_summaries(void **state) {
         assert_true(fabs(mt - r.cells[c].mean_target) < 1e-12);
     }
     assert_true(fabs(d - r.D.mean) < 1e-12);
+    /* 4 cells are too few to see how cells vary: D's interval is over the prompts */
+    assert_int_equal(r.D.n, NP);
+    assert_int_equal(strncmp(r.D.method, "bca over prompts", 16), 0);
     if (sd > 0) assert_true(fabs(r.decoy_ratio - st / sd) < 1e-12);
     else assert_true(isnan(r.decoy_ratio));
     assert_int_equal(r.cells[2].donor, 1);
     assert_int_equal(r.cells[3].donor_layer, 1); /* B: round(0.5 x 2) */
     lw_patching_result_free(&r);
     lw_patching_result_free(&q);
+}
+
+/* From LW_PANEL_MIN_CELLS cells on, D's interval is over cells: 2 receivers x 2 donors x 2 depths. */
+static void test_interval_over_cells(void **state) {
+    fixture *f = *state;
+    lw_panel_prompt pr[NP];
+    prompts(pr);
+    lw_panel_model recv[2] = {{"A", f->a}, {"B", f->b}}, don[2] = {{"A", f->a}, {"B", f->b}};
+    lw_patching_params p = lw_patching_default_params();
+    static const double DEPTHS[2] = {0.0, 1.0};
+    p.depths = DEPTHS;
+    p.n_depths = 2;
+    p.continuation_tokens = 3;
+    lw_patching_result r;
+    if (lw_panel_patching(recv, 2, don, 2, pr, NP, CALIB, 8, &p, &r) != 0) fail_msg("%s", lw_last_error());
+    assert_true(r.n_cells >= LW_PANEL_MIN_CELLS);
+    assert_int_equal(r.D.n, r.n_cells);
+    assert_string_equal(r.D.method, "bca over cells");
+    double d = 0, lo = INFINITY, hi = -INFINITY;
+    for (int c = 0; c < r.n_cells; c++) {
+        d += r.cells[c].diff.mean / r.n_cells;
+        lo = fmin(lo, r.cells[c].diff.mean), hi = fmax(hi, r.cells[c].diff.mean);
+    }
+    assert_true(fabs(d - r.D.mean) < 1e-12);
+    assert_true(r.D.lo >= lo - 1e-12 && r.D.hi <= hi + 1e-12); /* a bootstrap mean stays within the cells' range */
+    lw_patching_result_free(&r);
 }
 
 static void test_bad_input(void **state) {
@@ -234,7 +264,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_patch_built_to_work),     cmocka_unit_test(test_a_patch_that_cannot_act),
         cmocka_unit_test(test_baseline_by_hand),          cmocka_unit_test(test_cells_reuse_and_summaries),
-        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_interval_over_cells),        cmocka_unit_test(test_bad_input),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }

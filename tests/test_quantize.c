@@ -27,10 +27,23 @@ static void test_q8_0_copy(void **state) {
     }
     const char *dir = lw_test_fresh_dir("quantize_q8");
     const char *out = lw_test_join(dir, "toy-q8_0.gguf");
-    if (lw_model_quantize(toy, out, "q8_0", 1) != 0) fail_msg("%s", lw_last_error());
+    lw_quantize_report rep;
+    if (lw_model_quantize(toy, out, "q8_0", 1, &rep) != 0) fail_msg("%s", lw_last_error());
     struct gguf_init_params gp = {.no_alloc = true, .ctx = NULL};
     struct gguf_context *g = gguf_init_from_file(out, gp);
     assert_non_null(g);
+    /* the report counts the file's tensor types: the total, the Q8_0 ones, the histogram's sum */
+    int n_q8 = 0, sum = 0;
+    for (int64_t i = 0; i < gguf_get_n_tensors(g); i++) n_q8 += gguf_get_tensor_type(g, i) == GGML_TYPE_Q8_0;
+    assert_int_equal(rep.n_tensors, (int)gguf_get_n_tensors(g));
+    assert_int_equal(rep.n_asked, n_q8);
+    assert_true(n_q8 > 0);
+    for (int k = 0; k < rep.n_types; k++) {
+        sum += rep.types[k].n;
+        if (k) assert_true(rep.types[k].n <= rep.types[k - 1].n);
+        if (!strcmp(rep.types[k].name, "q8_0")) assert_int_equal(rep.types[k].n, n_q8);
+    }
+    assert_int_equal(sum, rep.n_tensors);
     int64_t k = gguf_find_key(g, "general.file_type");
     assert_true(k >= 0);
     assert_int_equal(gguf_get_val_u32(g, k), 7); /* LLAMA_FTYPE_MOSTLY_Q8_0 */
@@ -83,12 +96,41 @@ static void test_refusals(void **state) {
     why = lw_test_cli_refusal(args, -1, "absent.gguf");
     if (why) fail_msg("%s", why);
     assert_int_equal(lw_test_dir_entries(dir), 0);
+    /* an input already of the type asked for: refused (the copy would have no drift), nothing written */
+    const char *q8 = lw_test_join(dir, "q8.gguf");
+    assert_int_equal(lw_model_quantize(toy, q8, "q8_0", 1, NULL), 0);
+    snprintf(args, sizeof args, "quantize %s %s/again.gguf --type q8_0", q8, dir);
+    why = lw_test_cli_refusal(args, 1, "is already q8_0 (its general.file_type)");
+    if (why) fail_msg("%s", why);
+    assert_int_equal(lw_test_dir_entries(dir), 1);
+}
+
+/* The toy's rows (64 wide) do not fit q4_K's 256-value blocks: llama.cpp falls back, and the
+ * command says so instead of printing only the type asked for. */
+static void test_fallback_said(void **state) {
+    (void)state;
+    const char *toy = lw_test_shared_path("models/stories260K.gguf");
+    if (!toy) {
+        skip();
+        return;
+    }
+    const char *dir = lw_test_fresh_dir("quantize_fallback");
+    char args[4096], *out, *err;
+    snprintf(args, sizeof args, "quantize %s %s/k.gguf --type q4_k_m --threads 1", toy, dir);
+    int rc = lw_test_run_cli(args, &out, &err);
+    if (rc != 0) fail_msg("`latentwire %s`: exit %d: %s", args, rc, err);
+    assert_non_null(strstr(out, "tensors:"));
+    assert_null(strstr(out, " q4_K")); /* no tensor could be q4_K */
+    assert_non_null(strstr(err, "not the q4_k_m asked for"));
+    free(out);
+    free(err);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_q8_0_copy),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_fallback_said),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

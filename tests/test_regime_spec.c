@@ -113,6 +113,14 @@ static void test_bad_specs(void **state) {
     const char *unknown = write_file("unknown.jsonl", "{\"row_id\": 1004, \"negatives\": [77]}\n");
     snprintf(spec, sizeof spec, "hard:%s", unknown);
     expect_error(spec, &in, ":1: negative row id 77 is not among the candidates");
+    /* more distractors (or clusters) than the bank has: refused alike by every regime, in the user's
+     * terms (the spec, and the largest D that fits), never capped for one regime and refused for another */
+    expect_error("random:1000", &in, "--regime \"random:1000\": 1000 distractors, but each query has only 39 other "
+                                     "candidates: give D <= 39");
+    expect_error("cluster:3:1000", &in, "1000 distractors, but each query has only 39 other candidates");
+    expect_error("cluster:41:2", &in, "41 clusters of 40 candidates: give K <= 40");
+    snprintf(spec, sizeof spec, "para:%s:1000", one);
+    expect_error(spec, &in, "1000 distractors, but each query has only 39 other candidates: give D <= 39");
     /* two candidates with one row id: which one a file means is unknown */
     cid[5] = cid[6];
     snprintf(spec, sizeof spec, "hard:%s", one);

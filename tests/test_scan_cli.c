@@ -52,9 +52,10 @@ static int file_lines(const char *path) {
 
 static void expect_fail(const char *extra, const char *needle) {
     const char *dir = lw_test_join(lw_test_tmpdir(), "scan_bad");
-    char args[4096];
-    snprintf(args, sizeof args, "scan --sender %s --task skill:next_number --k-shot 2 --items 5 --select-items 2 "
-             "--answer-tokens 2 --threads 2 --out %s %s", MODEL, dir, extra);
+    char base[4096], args[8192];
+    snprintf(base, sizeof base, "scan --sender %s --task skill:next_number --k-shot 2 --items 5 --select-items 2 "
+             "--answer-tokens 2 --threads 2 --out %s", MODEL, dir);
+    snprintf(args, sizeof args, "%s", lw_test_args_with(base, extra));
     char *out, *err;
     int rc = lw_test_run_cli(args, &out, &err);
     if (rc == 0 || rc == -1 || count_lines(err) != 1 || !strstr(err, needle) || strncmp(err, "latentwire", 10))
@@ -117,6 +118,19 @@ static void test_end_to_end(void **state) {
         json_t *fl = json_object_get(json_object_get(again, "floor"), "held_out");
         assert_true(fabs(json_number_value(json_object_get(fl, "mean")) - 1.0 / 3.0) < 1e-12);
         json_decref(again);
+        assert_false(lw_test_file_exists(lw_test_join(dir, "scan.partial")));
+        /* --resume of that finished run with other settings: refused naming the file the records are
+         * in (not a partial the user never made), which stays as it was */
+        char *before = lw_test_read_file(rec);
+        snprintf(args, sizeof args, "scan --sender %s --task skill:next_number --k-shot 2 --items 5 --select-items 2 "
+                 "--layers 0,-1 --positions 2 --answer-tokens 3 --threads 2 --resume --out %s", MODEL, dir);
+        char *why = lw_test_cli_refusal(args, 1, "scan.records.jsonl");
+        if (why) fail_msg("%s", why);
+        char *after = lw_test_read_file(rec);
+        assert_non_null(after);
+        assert_string_equal(before, after);
+        free(before);
+        free(after);
         assert_false(lw_test_file_exists(lw_test_join(dir, "scan.partial")));
     }
     /* the task-vector readout runs end to end and is a setting of the records */

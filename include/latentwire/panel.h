@@ -68,6 +68,9 @@ typedef struct {
 
 lw_patching_params lw_patching_default_params(void);
 
+/* Cells below which D's interval is over prompts, not over cells (too few to see how cells vary). */
+#define LW_PANEL_MIN_CELLS 5
+
 typedef struct {
     int receiver, donor;     /* indices into the lists given */
     double depth;
@@ -81,7 +84,8 @@ typedef struct {
 typedef struct {
     lw_patching_cell *cells;
     int n_cells;
-    lw_ci D;                 /* mean over cells of diff.mean, 95% BCa CI over cells */
+    lw_ci D;                 /* mean over cells of diff.mean; 95% BCa CI over cells, or with fewer than
+                                LW_PANEL_MIN_CELLS cells over prompts (D.method says which) */
     lw_verdict_kind verdict; /* against the threshold (above) */
     double decoy_ratio;      /* mean target effect / mean decoy effect */
     double decoy_ratio_lo, decoy_ratio_hi; /* 95% percentile bootstrap over cells */

@@ -73,12 +73,29 @@ typedef struct {
  * loading weights: checks that need it run before minutes of work. 0 or -1 (message set). */
 int lw_model_peek_width(const char *path, int *n_embd);
 
+/* What a quantized copy holds: llama.cpp gives a tensor another type than the one asked for when
+ * its rows do not fit the type's blocks (k-quants need rows that are a multiple of 256; SmolLM2's
+ * 576 is not, so "q4_k_m" is mostly q5_0 there) and keeps small tensors in f32, so the copy's
+ * tensor types are counted and returned, most common first. */
+typedef struct {
+    int n_tensors;
+    int n_types;
+    struct {
+        char name[16]; /* ggml's type name: "q4_K", "q5_0", "f32" ... */
+        int n;
+    } types[32];
+    int n_asked;       /* tensors of the type asked for ("q4_k_m": q4_K; "f16": f16 ...) */
+} lw_quantize_report;
+
 /* Writes a copy of the GGUF model at in_path quantized to `type` ("f16", "q8_0", "q5_k_m", "q4_k_m",
  * "q4_0") at out_path (llama_model_quantize with allow_requantize: an already quantized model is
  * requantized from its quantized weights, so the copy is the same model with quantization drift,
- * not another training version). Through a temporary file and a rename; out_path must not be the
- * input. n_threads 0 = all cores. 0 or -1 (message: an unknown type, an unreadable input...). */
-int lw_model_quantize(const char *in_path, const char *out_path, const char *type, int n_threads);
+ * not another training version). An input already of that file type is refused (its copy would
+ * differ by no drift). Through a temporary file and a rename; out_path must not be the input.
+ * n_threads 0 = all cores. report (may be NULL) receives the copy's tensor types. 0 or -1 (message:
+ * an unknown type, an unreadable input, the same type...). */
+int lw_model_quantize(const char *in_path, const char *out_path, const char *type, int n_threads,
+                      lw_quantize_report *report);
 
 /* Fills *info. Never fails for a loaded model. */
 void lw_model_get_info(const lw_model *model, lw_model_info *info);

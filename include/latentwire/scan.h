@@ -53,6 +53,9 @@ typedef struct {
     uint64_t seed;              /* the split's seed */
     const char *records;        /* records file (e.g. OUT/scan.partial) or NULL */
     bool resume;
+    const char *resume_from;    /* with resume: the records file to reuse when it is not `records` (a
+                                   finished run's OUT/scan.records.jsonl); NULL: `records`. Only read:
+                                   the kept records are written to `records`, and a refusal names this file */
     const char *settings_json;  /* a JSON object: every setting that changes a record, or NULL */
     int resamples;              /* bootstrap resamples for scores that are not 0/1 (default 1000) */
     void (*progress)(void *ctx, int done, int total); /* or NULL */

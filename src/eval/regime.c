@@ -257,6 +257,19 @@ int lw_candidates_from_spec(const char *spec, const lw_regime_input *in, int64_t
     return lw_candidates_from_option("--regime", spec, in, off, ids, mean_candidates);
 }
 
+/* D distractors (and K clusters) that no query could have: refused the same way for every regime,
+ * in the user's terms (the option and the spec), before any work. A regime may give a query fewer
+ * than D where its own pool is smaller (a small cluster, a row with many negatives): that is what
+ * "at most D" means there, and the mean candidate count says how many there were. 0 or -1. */
+static int check_counts(const char *option, const char *spec, int32_t nc, long K, long D) {
+    if (K > nc)
+        return lw_fail("%s \"%s\": %ld clusters of %d candidates: give K <= %d", option, spec, K, nc, nc);
+    if (D > nc - 1)
+        return lw_fail("%s \"%s\": %ld distractors, but each query has only %d other candidates: give D <= %d",
+                       option, spec, D, nc - 1, nc - 1);
+    return 0;
+}
+
 int lw_candidates_from_option(const char *option, const char *spec, const lw_regime_input *in, int64_t **off,
                               int32_t **ids, double *mean_candidates) {
     *off = NULL;
@@ -267,14 +280,21 @@ int lw_candidates_from_option(const char *option, const char *spec, const lw_reg
     if (!spec || !strcmp(spec, "bank")) {
         rc = 0;
     } else if (!strncmp(spec, "random:", 7)) {
-        if (parse_int(spec + 7, NULL, 1, 1L << 30, &D)) rc = lw_candidates_random(in->nq, in->gold, in->nc, (int)D, in->seed, off, ids);
+        if (parse_int(spec + 7, NULL, 1, 1L << 30, &D))
+            rc = check_counts(option, spec, in->nc, 0, D) ? -1
+                 : lw_candidates_random(in->nq, in->gold, in->nc, (int)D, in->seed, off, ids);
     } else if (!strncmp(spec, "cluster:", 8) && (colon = strchr(spec + 8, ':'))) {
         if (parse_int(spec + 8, colon, 1, 1L << 20, &K) && parse_int(colon + 1, NULL, 1, 1L << 30, &D))
-            rc = lw_candidates_clustered(in->nq, in->gold, in->C, in->nc, in->dim, (int)K, (int)D, in->seed, off, ids);
+            rc = check_counts(option, spec, in->nc, K, D) ? -1
+                 : lw_candidates_clustered(in->nq, in->gold, in->C, in->nc, in->dim, (int)K, (int)D, in->seed, off, ids);
     } else if ((!strncmp(spec, "label:", 6) || !strncmp(spec, "hard:", 5) || !strncmp(spec, "para:", 5)) &&
                spec[strcspn(spec, ":") + 1]) {
         if (!in->query_row_id || !in->cand_row_id)
             return lw_fail("%s \"%s\": a file regime needs the queries' and candidates' row ids", option, spec);
+        const char *last = strrchr(spec, ':');
+        if (!strncmp(spec, "para:", 5) && last > spec + 4 && parse_int(last + 1, NULL, 0, 1L << 30, &D) &&
+            check_counts(option, spec, in->nc, 0, D) != 0)
+            return -1;
         rc = file_regime(option, spec, in, off, ids);
     }
     if (rc == -2)

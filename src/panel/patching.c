@@ -346,6 +346,29 @@ static int run_cell(const lw_panel_model *R, const lw_panel_model *Dn, const lw_
     return rc;
 }
 
+/* D and its interval. Over cells (BCa) when there are LW_PANEL_MIN_CELLS or more: the interval
+ * then speaks for other cells (pairs, depths) like these. Fewer cells cannot estimate how cells
+ * vary (2 cells give 3 distinct bootstrap means), so the interval is over prompts, for these very
+ * cells: every cell scored the same prompts, so a prompt's value is its mean over cells of
+ * e(target) - e(baseline), and D is their mean. method says which. 0 or -1. */
+_Static_assert(LW_PANEL_MIN_CELLS == 5, "d_interval's method string names the threshold");
+static int d_interval(lw_patching_result *out, const lw_patching_params *p) {
+    int nc = out->n_cells, np = out->n_prompts;
+    bool over_cells = nc >= LW_PANEL_MIN_CELLS;
+    int n = over_cells ? nc : np;
+    double *v = calloc((size_t)n, sizeof *v);
+    if (!v) return lw_fail("out of memory");
+    for (int c = 0; c < nc; c++)
+        if (over_cells) v[c] = out->cells[c].diff.mean;
+        else
+            for (int j = 0; j < np; j++)
+                v[j] += (out->e_target[(size_t)c * np + j] - out->e_baseline[(size_t)c * np + j]) / nc;
+    int rc = lw_bootstrap_bca_mean(v, n, p->resamples, 0.95, p->seed + 7, &out->D);
+    out->D.method = over_cells ? "bca over cells" : "bca over prompts (fewer than 5 cells: for these cells)";
+    free(v);
+    return rc;
+}
+
 int lw_panel_patching(const lw_panel_model *receivers, int n_receivers, const lw_panel_model *donors, int n_donors,
                       const lw_panel_prompt *prompts, int n_prompts, const char *const *calib_texts, int n_calib,
                       const lw_patching_params *p, lw_patching_result *out) {
@@ -400,14 +423,7 @@ int lw_panel_patching(const lw_panel_model *receivers, int n_receivers, const lw
                 out->cells[cell].donor = d;
             }
     if (rc == 0) {
-        double *diffs = malloc(sizeof(double) * (size_t)n_cells);
-        for (int c = 0; c < n_cells; c++) diffs[c] = out->cells[c].diff.mean;
-        if (n_cells >= 2) {
-            rc = lw_bootstrap_bca_mean(diffs, n_cells, p->resamples, 0.95, p->seed + 7, &out->D);
-        } else { /* one cell: its interval over prompts is all there is */
-            out->D = out->cells[0].diff;
-        }
-        free(diffs);
+        rc = d_interval(out, p);
         out->verdict = out->D.lo >= p->threshold  ? LW_VERDICT_PASS
                        : out->D.hi < p->threshold ? LW_VERDICT_FAIL
                                                   : LW_VERDICT_INCONCLUSIVE;

@@ -11,18 +11,61 @@
 #include "common/error.h"
 #include "latentwire/files.h"
 #include "latentwire/runtime.h"
+#include "ggml.h"
+#include "gguf.h"
 #include "llama.h"
 #include "runtime/internal.h"
 
 static const struct {
     const char *name;
     enum llama_ftype ftype;
-} TYPES[] = {{"f16", LLAMA_FTYPE_MOSTLY_F16},       {"q8_0", LLAMA_FTYPE_MOSTLY_Q8_0},
-             {"q5_k_m", LLAMA_FTYPE_MOSTLY_Q5_K_M}, {"q4_k_m", LLAMA_FTYPE_MOSTLY_Q4_K_M},
-             {"q4_0", LLAMA_FTYPE_MOSTLY_Q4_0}};
+    enum ggml_type main; /* the type most weights get (k-quant mixes put some in q6_K on purpose) */
+} TYPES[] = {{"f16", LLAMA_FTYPE_MOSTLY_F16, GGML_TYPE_F16},       {"q8_0", LLAMA_FTYPE_MOSTLY_Q8_0, GGML_TYPE_Q8_0},
+             {"q5_k_m", LLAMA_FTYPE_MOSTLY_Q5_K_M, GGML_TYPE_Q5_K}, {"q4_k_m", LLAMA_FTYPE_MOSTLY_Q4_K_M, GGML_TYPE_Q4_K},
+             {"q4_0", LLAMA_FTYPE_MOSTLY_Q4_0, GGML_TYPE_Q4_0}};
 #define N_TYPES (int)(sizeof TYPES / sizeof TYPES[0])
 
-int lw_model_quantize(const char *in_path, const char *out_path, const char *type, int n_threads) {
+/* general.file_type of a GGUF (a llama_ftype), or -1 when the header has none or is unreadable. */
+static long file_type(const char *path) {
+    struct gguf_init_params gp = {.no_alloc = true, .ctx = NULL};
+    struct gguf_context *g = gguf_init_from_file(path, gp);
+    if (!g) return -1;
+    int64_t k = gguf_find_key(g, "general.file_type");
+    long t = k >= 0 && gguf_get_kv_type(g, k) == GGUF_TYPE_UINT32 ? (long)gguf_get_val_u32(g, k) : -1;
+    gguf_free(g);
+    return t;
+}
+
+static int by_count(const void *a, const void *b) {
+    const int na = ((const int *)a)[0], nb = ((const int *)b)[0];
+    return (nb > na) - (nb < na);
+}
+
+/* The tensor types of the written copy, counted. 0 or -1. */
+static int count_types(const char *path, enum ggml_type asked, lw_quantize_report *r) {
+    struct gguf_init_params gp = {.no_alloc = true, .ctx = NULL};
+    struct gguf_context *g = gguf_init_from_file(path, gp);
+    if (!g) return lw_fail("%s: the written copy cannot be read back", path);
+    int count[GGML_TYPE_COUNT][2] = {{0}}; /* {n, type}, sorted by n below */
+    for (int t = 0; t < GGML_TYPE_COUNT; t++) count[t][1] = t;
+    memset(r, 0, sizeof *r);
+    r->n_tensors = (int)gguf_get_n_tensors(g);
+    for (int64_t i = 0; i < r->n_tensors; i++) {
+        enum ggml_type t = gguf_get_tensor_type(g, i);
+        if ((int)t >= 0 && t < GGML_TYPE_COUNT) count[t][0]++;
+        r->n_asked += t == asked;
+    }
+    gguf_free(g);
+    qsort(count, GGML_TYPE_COUNT, sizeof count[0], by_count);
+    for (int k = 0; k < GGML_TYPE_COUNT && count[k][0] > 0 && r->n_types < 32; k++, r->n_types++) {
+        snprintf(r->types[r->n_types].name, sizeof r->types[0].name, "%s", ggml_type_name((enum ggml_type)count[k][1]));
+        r->types[r->n_types].n = count[k][0];
+    }
+    return 0;
+}
+
+int lw_model_quantize(const char *in_path, const char *out_path, const char *type, int n_threads,
+                      lw_quantize_report *report) {
     int t = -1;
     for (int k = 0; type && k < N_TYPES; k++)
         if (!strcmp(type, TYPES[k].name)) t = k;
@@ -30,6 +73,9 @@ int lw_model_quantize(const char *in_path, const char *out_path, const char *typ
     if (access(in_path, R_OK) != 0) return lw_fail("cannot read the model %s", in_path);
     const char *inputs[] = {"MODEL", in_path, NULL, NULL};
     if (lw_output_check("OUT", out_path, LW_OUT_FILE, inputs) != 0) return -1;
+    if (file_type(in_path) == (long)TYPES[t].ftype)
+        return lw_fail("%s is already %s (its general.file_type): a copy at the same type differs from it by no "
+                       "quantization drift; give another --type", in_path, type);
     lw_backend_init_once();
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.quantize-%ld.tmp", out_path, (long)getpid());
@@ -43,6 +89,12 @@ int lw_model_quantize(const char *in_path, const char *out_path, const char *typ
         const char *why = lw_llama_last_log_error();
         return lw_fail("llama.cpp could not quantize %s to %s%s%s", in_path, type, why[0] ? ": " : "", why);
     }
+    lw_quantize_report rep;
+    if (count_types(tmp, TYPES[t].main, &rep) != 0) {
+        remove(tmp);
+        return -1;
+    }
+    if (report) *report = rep;
     if (rename(tmp, out_path) != 0) {
         remove(tmp);
         return lw_fail("cannot rename %s to %s", tmp, out_path);

@@ -213,8 +213,9 @@ int lw_scan_run_eval(const lw_task *pool, const lw_scan_params *p, lw_scan_eval_
     int rc = out->layers && out->scores && settings ? 0 : -1;
     if (rc == 0 && !(out->settings_json = json_dumps(settings, JSON_COMPACT | JSON_SORT_KEYS))) rc = lw_fail("out of memory");
     if (rc == 0 && p->records) {
-        if (p->resume) rc = lw_records_load(&ps, p->records, settings, RECORD_KEY, 3, "score", "--resume", NULL);
-        if (rc == 0 && p->resume) rc = lw_records_check_range(&ps, p->records, "score", 0, 1, false, "--resume");
+        const char *from = p->resume_from ? p->resume_from : p->records;
+        if (p->resume) rc = lw_records_load(&ps, from, settings, RECORD_KEY, 3, "score", "--resume", NULL);
+        if (rc == 0 && p->resume) rc = lw_records_check_range(&ps, from, "score", 0, 1, false, "--resume");
         if (rc == 0 && !(rec = lw_records_open(p->records, settings, &ps))) rc = -1;
     }
     runner R = {.p = p, .eval = eval, .ctx = eval_ctx, .rec = rec, .ps = &ps,

@@ -258,35 +258,48 @@ def build_cases(ctx):
     def add(*a, **k):
         cases.append(Case(*a, **k))
 
+    def merge(base, extra):
+        """base with extra's options: one base already has is given its new value instead (the CLI
+        refuses an option given twice), others are appended."""
+        base, extra, i = list(base), list(extra), 0
+        while i < len(extra):
+            if extra[i].startswith("--") and extra[i] in base and i + 1 < len(extra) and base.index(extra[i]) + 1 < len(base):
+                base[base.index(extra[i]) + 1] = extra[i + 1]
+                i += 2
+            else:
+                base.append(extra[i])
+                i += 1
+        return base
+
     def extract(model=m, inp=text_ok, out="out.safetensors", extra=()):
-        return ["extract", "--model", model, "--layers", "0", "--input", inp, "--out", out, "--threads", "1"] + list(extra)
+        return merge(["extract", "--model", model, "--layers", "0", "--input", inp, "--out", out, "--threads", "1"], extra)
 
     def generate(model=m, hook=None, extra=()):
         a = ["generate", "--model", model, "--prompt", "Once upon", "--max-tokens", "3"]
-        return a + (["--hook", hook] if hook else []) + list(extra)
+        return merge(a + (["--hook", hook] if hook else []), extra)
 
     def channel(task=task_one, chans="none", extra=(), sender=m, receiver=m):
-        return ["channel", "--sender", sender, "--receiver", receiver, "--task", task, "--channel", chans,
-                "--answer-tokens", "2", "--message-tokens", "2", "--resamples", "100"] + list(extra)
+        return merge(["channel", "--sender", sender, "--receiver", receiver, "--task", task, "--channel", chans,
+                "--answer-tokens", "2", "--message-tokens", "2", "--resamples", "100"], extra)
 
     def debate(task=task_one, agents=None, extra=()):
-        return ["debate", "--agents", agents if agents is not None else "%s:0,%s:0.7" % (m, m), "--task", task, "--rounds", "1",
-                "--answer-tokens", "2", "--resamples", "100"] + list(extra)
+        return merge(["debate", "--agents", agents if agents is not None else "%s:0,%s:0.7" % (m, m), "--task", task, "--rounds", "1",
+                "--answer-tokens", "2", "--resamples", "100"], extra)
 
     def fit(src=st_a, tgt=st_b, out="bridge.safetensors", st_t="x", extra=()):
-        return ["bridge", "fit", "--source", src, "--source-tensor", st_t, "--target", tgt, "--target-tensor", "y",
-                "--out", out, "--alpha", "1"] + list(extra)
+        return merge(["bridge", "fit", "--source", src, "--source-tensor", st_t, "--target", tgt, "--target-tensor", "y",
+                "--out", out, "--alpha", "1"], extra)
 
     def apply(inp=st_a, br=bridge, out="mapped.safetensors"):
         return ["bridge", "apply", "--bridge", br, "--input", inp, "--tensor", "x", "--out", out]
 
     def retrieval(q=st_a, c=st_a, extra=()):
-        return ["retrieval", "--queries", q, "--query-tensor", "x", "--candidates", c, "--candidate-tensor", "x",
-                "--resamples", "100"] + list(extra)
+        return merge(["retrieval", "--queries", q, "--query-tensor", "x", "--candidates", c, "--candidate-tensor", "x",
+                "--resamples", "100"], extra)
 
     def beir(d, extra=(), model=m):
-        return ["retrieval", "--beir", os.path.join(BE, d), "--source-model", model, "--source-layer", "0",
-                "--target-model", m, "--target-layer", "0", "--resamples", "100"] + list(extra)
+        return merge(["retrieval", "--beir", os.path.join(BE, d), "--source-model", model, "--source-layer", "0",
+                "--target-model", m, "--target-layer", "0", "--resamples", "100"], extra)
 
     # ---- GGUF: truncated, bit-flipped, lying headers; every model-loading verb on some
     for name in ("gg_empty", "gg_trunc6", "gg_trunc200", "gg_trunc_header", "gg_trunc_half", "gg_trunc_last",
@@ -382,8 +395,8 @@ def build_cases(ctx):
 
     # ---- codec files and inputs (issue 9): malformed codec files, special files, bad budgets
     def codec_fit(inp=st_a, out="codec.safetensors", extra=()):
-        return ["codec", "fit", "--kind", "topk", "--budget", "64", "--input", inp, "--tensor", "x",
-                "--out", out] + list(extra)
+        return merge(["codec", "fit", "--kind", "topk", "--budget", "64", "--input", inp, "--tensor", "x",
+                "--out", out], extra)
     for name in ("trunc", "hlen_lie", "record_missing", "record_not_json", "nan_weights", "good"):
         add("codec-info-bridge-" + name, None, ["codec", "info", os.path.join(BR, name + ".safetensors")])
     add("codec-info-fifo", None, ["codec", "info", fifo], timeout=HANG_TIMEOUT)
@@ -573,8 +586,8 @@ def build_cases(ctx):
     # ---- token counts past the context: refused before any work, naming the option and its limit
     # (they failed at the first item with "1 tokens do not fit the context ... use shorter texts")
     def race(chans="floor", extra=(), out="o"):
-        return ["race", "--sender", m, "--task", task_ok, "--calib", "1", "--channel", chans, "--budgets", "64",
-                "--answer-tokens", "2", "--resamples", "100", "--out", out] + list(extra)
+        return merge(["race", "--sender", m, "--task", task_ok, "--calib", "1", "--channel", chans, "--budgets", "64",
+                "--answer-tokens", "2", "--resamples", "100", "--out", out], extra)
 
     add("race-cipher-steps-past-context", None, race("cipher", ["--cipher-steps", "600", "--budgets", "100000"]),
         stderr_has=r"--cipher-steps 600: that many steps do not fit: the sender's context holds 256 tokens .* "

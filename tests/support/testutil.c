@@ -276,3 +276,36 @@ char *lw_test_cli_refusal(const char *args, int want_rc, const char *needle) {
     free(err);
     return why;
 }
+
+/* Splits s at spaces into at most max words of buf (which it writes into). */
+static int split_words(char *buf, char **w, int max) {
+    int n = 0;
+    for (char *t = strtok(buf, " "); t && n < max; t = strtok(NULL, " ")) w[n++] = t;
+    return n;
+}
+
+const char *lw_test_args_with(const char *base, const char *extra) {
+    static char out[16384];
+    char b[8192], e[8192], *bw[512], *ew[512];
+    snprintf(b, sizeof b, "%s", base);
+    snprintf(e, sizeof e, "%s", extra);
+    int nb = split_words(b, bw, 512), ne = split_words(e, ew, 512);
+    for (int i = 0; i < ne; i++) {
+        int times = 0; /* an option extra gives twice is a repeatable one: every copy is appended */
+        for (int k = 0; k < ne; k++) times += !strcmp(ew[k], ew[i]);
+        if (times > 1 && !strncmp(ew[i], "--", 2)) {
+            if (nb < 512) bw[nb++] = ew[i];
+            continue;
+        }
+        int j = 0;
+        while (j < nb && (strncmp(ew[i], "--", 2) != 0 || strcmp(bw[j], ew[i]) != 0)) j++;
+        bool takes_value = i + 1 < ne && strncmp(ew[i + 1], "--", 2) != 0;
+        if (j < nb && takes_value && j + 1 < nb && strncmp(bw[j + 1], "--", 2) != 0) bw[j + 1] = ew[++i];
+        else if (j < nb && !takes_value) continue; /* a flag base already has */
+        else if (nb < 512) bw[nb++] = ew[i];
+    }
+    out[0] = '\0';
+    for (int k = 0; k < nb; k++)
+        snprintf(out + strlen(out), sizeof out - strlen(out), "%s%s", k ? " " : "", bw[k]);
+    return out;
+}

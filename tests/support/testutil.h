@@ -81,4 +81,9 @@ int lw_test_count_substr(const char *s, const char *what);
  *   char *why = lw_test_cli_refusal(args, -1, "width"); if (why) fail_msg("%s", why); */
 char *lw_test_cli_refusal(const char *args, int want_rc, const char *needle);
 
+/* The command line base with extra's words: an option base already has takes extra's value (the CLI
+ * refuses an option given twice), anything else (an option extra itself repeats too) is appended. Words are split at spaces. A static
+ * buffer, overwritten by the next call. */
+const char *lw_test_args_with(const char *base, const char *extra);
+
 #endif
