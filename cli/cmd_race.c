@@ -108,7 +108,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "--shard") && parse_shard(v, o)) i++;
         else if (!strcmp(a, "--positions") && cli_parse_int(v, 1, 4096, &n)) o->positions = (int)n, i++;
         else if (!strcmp(a, "--answer-tokens") && cli_parse_int(v, 1, 4096, &n)) o->answer_tokens = (int)n, i++;
-        else if (!strcmp(a, "--calib") && cli_parse_int(v, 1, 1000000, &n)) o->calib = (int)n, i++;
+        else if (!strcmp(a, "--calib") && cli_parse_int(v, 2, 1000000, &n)) o->calib = (int)n, i++; /* 1 row: no fit */
         else if (!strcmp(a, "--cipher-steps") && cli_parse_int(v, 0, 4096, &n)) o->cipher_steps = (int)n, i++;
         else if (!strcmp(a, "--resamples") && cli_parse_int(v, 100, 10000000, &n)) o->resamples = (int)n, i++;
         else if (!strcmp(a, "--seed") && cli_parse_int(v, 0, 1L << 62, &n)) o->seed = (uint64_t)n, i++;

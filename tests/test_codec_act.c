@@ -114,6 +114,24 @@ static void test_payload_within_budget(void **state) {
     }
 }
 
+/* One calibration row is its own mean and spans no direction: every activation codec refuses to be
+ * fitted on it (a pcaq "fit" on one row had rank 0 and reconstructed that row exactly). */
+static void test_one_row_refused(void **state) {
+    (void)state;
+    float *calib = random_rows(2, 64, 5);
+    static const lw_codec_kind KINDS[] = {LW_CODEC_TOPK, LW_CODEC_PCAQ};
+    for (size_t k = 0; k < sizeof KINDS / sizeof KINDS[0]; k++) {
+        lw_codec_params p = small_params(KINDS[k], 256);
+        assert_null(lw_codec_fit_act(&p, calib, 1, 64));
+        if (!strstr(lw_last_error(), "1 calibration rows of width 64; a fit needs at least 2"))
+            fail_msg("%s: %s", lw_codec_name(KINDS[k]), lw_last_error());
+        lw_codec *c = lw_codec_fit_act(&p, calib, 2, 64);
+        if (!c) fail_msg("%s on 2 rows: %s", lw_codec_name(KINDS[k]), lw_last_error());
+        lw_codec_free(c);
+    }
+    free(calib);
+}
+
 /* A budget that fits nothing: one error naming the smallest budget, which then works. */
 static void test_budget_too_small(void **state) {
     float *calib = random_rows(200, 640, 3);
@@ -639,7 +657,7 @@ int main(void) {
         cmocka_unit_test(test_pq_decodes_to_nearest_centroids),
         cmocka_unit_test(test_save_load_bit_identical),
         cmocka_unit_test(test_malformed_files_and_payloads),
-        cmocka_unit_test(test_budget_too_small),
+        cmocka_unit_test(test_one_row_refused), cmocka_unit_test(test_budget_too_small),
         cmocka_unit_test(test_payload_within_budget),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));

@@ -63,6 +63,8 @@ static void test_bad_options(void **state) {
     expect_error(args, "topk is an activation codec: use act:topk");
     snprintf(args, sizeof args, "%s %s/o --channel telepathy", base, dir);
     expect_error(args, "channel \"telepathy\": use floor, ceiling, act:CODEC");
+    snprintf(args, sizeof args, "%s %s/o --calib 1", base, dir); /* one row: no codec can be fitted on it */
+    expect_error(args, "--calib 1: must be an integer in [2, 1000000]");
     snprintf(args, sizeof args, "%s %s/o --shard 3/3", base, dir);
     expect_error(args, "--shard 3/3: must be I/N with 0 <= I < N");
     snprintf(args, sizeof args, "race merge --out %s/none", dir);
@@ -102,7 +104,7 @@ static void test_bad_options(void **state) {
     lw_test_write_text(task, "{\"id\": \"a\", \"sender\": \"input: x\\nanswer: y\", \"receiver\": \"input: z\\nanswer:\", \"gold\": \"w\", \"scorer\": \"exact\"}\n"
                              "{\"id\": \"b\", \"sender\": \"input: u\\nanswer: v\", \"receiver\": \"input: t\\nanswer:\", \"gold\": \"s\", \"scorer\": \"exact\"}\n"
                              "{\"id\": \"c\", \"sender\": \"input: r\\nanswer: q\", \"receiver\": \"input: p\\nanswer:\", \"gold\": \"o\", \"scorer\": \"exact\"}\n");
-    snprintf(args, sizeof args, "race --sender %s --task %s --calib 1 --channel floor,act:topk --budgets 64 "
+    snprintf(args, sizeof args, "race --sender %s --task %s --calib 2 --channel floor,act:topk --budgets 64 "
              "--answer-tokens 1 --threads 1 --task-vector --out %s/tv", toy_path, task, dir);
     expect_error(args, "--task-vector: reported item");
     assert_int_equal(lw_test_dir_entries(dir), 0);
@@ -111,7 +113,7 @@ static void test_bad_options(void **state) {
     char ex[1200];
     snprintf(ex, sizeof ex, "%s", lw_test_join(odir, "records.jsonl"));
     lw_test_write_text(ex, "{\"id\": \"a\", \"sender\": \"s\", \"receiver\": \"r\", \"gold\": \"g\", \"scorer\": \"exact\"}\n");
-    snprintf(args, sizeof args, "race --sender %s --task %s --calib 1 --channel floor --budgets 64 --answer-tokens 1 "
+    snprintf(args, sizeof args, "race --sender %s --task %s --calib 2 --channel floor --budgets 64 --answer-tokens 1 "
              "--threads 1 --exclude %s --out %s", toy_path, task, ex, odir);
     char *before = lw_test_read_file(ex), *out = NULL, *err = NULL;
     int rc = lw_test_run_cli(args, &out, &err);

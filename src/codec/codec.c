@@ -116,8 +116,11 @@ static int finish_record(lw_codec *c) {
 lw_codec *lw_codec_fit_act(const lw_codec_params *p, const float *rows, int64_t n, int d) {
     lw_codec *c = codec_new(p, false);
     if (!c) return NULL;
-    if (!rows || n <= 0 || d <= 0) {
-        lw_fail("codec %s: no calibration rows (%lld rows of width %d)", lw_codec_name(p->kind), (long long)n, d);
+    /* one row is its own mean and spans no direction: a codec "fitted" on it reconstructs that row
+     * exactly (rank 0, error 0) and says nothing about any other */
+    if (!rows || n < 2 || d <= 0) {
+        lw_fail("codec %s: %lld calibration rows of width %d; a fit needs at least 2 (more for a useful one)",
+                lw_codec_name(p->kind), (long long)n, d);
         lw_codec_free(c);
         return NULL;
     }

@@ -355,6 +355,9 @@ def make_tasks(out):
     ok = task_line() + task_line(id="a2", sender="", receiver="2+2=", gold="4", scorer="numeric")
     files = {
         "ok.jsonl": ok,
+        # a race fits its codecs on at least 2 calibration items and reports on the others
+        "three.jsonl": ok + task_line(id="a3", sender="A dog ran in the park.", receiver="Where did the dog run?",
+                                      gold="park"),
         "one.jsonl": task_line(),
         "empty.jsonl": b"",
         "bad_json.jsonl": task_line() + b'{"id": "a2", "sender": \n',

@@ -251,7 +251,8 @@ def build_cases(ctx):
     st_a, st_b = os.path.join(ST, "a.safetensors"), os.path.join(ST, "b.safetensors")
     bridge = os.path.join(BR, "good.safetensors")
     task_ok = os.path.join(TK, "ok.jsonl")
-    task_one = os.path.join(TK, "one.jsonl")  # one item: cases that may run to the end stay short
+    task_one = os.path.join(TK, "one.jsonl")
+    task_three = os.path.join(TK, "three.jsonl")  # one item: cases that may run to the end stay short
     text_ok = os.path.join(TX, "ok.txt")
     cases = []
 
@@ -586,7 +587,7 @@ def build_cases(ctx):
     # ---- token counts past the context: refused before any work, naming the option and its limit
     # (they failed at the first item with "1 tokens do not fit the context ... use shorter texts")
     def race(chans="floor", extra=(), out="o"):
-        return merge(["race", "--sender", m, "--task", task_ok, "--calib", "1", "--channel", chans, "--budgets", "64",
+        return merge(["race", "--sender", m, "--task", task_three, "--calib", "2", "--channel", chans, "--budgets", "64",
                 "--answer-tokens", "2", "--resamples", "100", "--out", out], extra)
 
     add("race-cipher-steps-past-context", None, race("cipher", ["--cipher-steps", "600", "--budgets", "100000"]),
