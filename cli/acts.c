@@ -1,5 +1,7 @@
 #include "acts.h"
 
+#include <jansson.h>
+
 #include <dirent.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -158,4 +160,12 @@ float *act_gather(const act_tensor *t, const int64_t *idx, int64_t n) {
     if (!out) return NULL;
     for (int64_t i = 0; i < n; i++) memcpy(out + i * t->d, t->x + idx[i] * t->d, sizeof(float) * (size_t)t->d);
     return out;
+}
+
+const char *act_model_sha256(const act_tensor *t, char out[65]) {
+    json_t *m = t->meta ? json_loads(t->meta, 0, NULL) : NULL;
+    const char *sha = json_string_value(json_object_get(m, "model_sha256"));
+    if (sha) snprintf(out, 65, "%s", sha);
+    json_decref(m);
+    return sha ? out : NULL;
 }

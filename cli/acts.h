@@ -37,6 +37,9 @@ int64_t act_join(const act_tensor *a, const act_tensor *b, int64_t **ia, int64_t
 /* The same with the pairing mode (LW_JOIN_ROW_POSITION: two --pool none files of one tokenizer). */
 int64_t act_join_mode(const act_tensor *a, const act_tensor *b, lw_join_mode mode, int64_t **ia, int64_t **ib);
 
+/* The model_sha256 that extract recorded in t's metadata, into out; NULL when there is none. */
+const char *act_model_sha256(const act_tensor *t, char out[65]);
+
 /* Copies the rows idx[0..n) into a malloc'd n x d matrix. */
 float *act_gather(const act_tensor *t, const int64_t *idx, int64_t n);
 

@@ -77,6 +77,10 @@ int cli_parse_list(const char *option, const char *spec, char ***items);
 /* --threads N: CPU threads of every verb that runs a model (0, the default, is every core). */
 #define CLI_MAX_THREADS 1024
 
+/* lw_bridge_check_fit for a verb: 0, or 1 after one line naming the bridge file and what differs. */
+int cli_check_bridge_fit(const char *verb, const char *path, const lw_bridge *b, const char *side, const char *tensor,
+                         const char *model_sha256);
+
 /* --recipe: a bridge recipe by name (the refusal lists them). */
 bool cli_parse_recipe(const char *s, lw_bridge_recipe *out);
 

@@ -74,6 +74,29 @@ static int unused_fit_option(const lw_bridge_params *bp, int argc, char **argv) 
     return 1;
 }
 
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The calibration rows' ids as sorted inclusive ranges [[first, last], ...]: a few numbers for the
+ * usual contiguous rows, whatever their count. */
+static json_t *calibration_ranges(const act_tensor *A, const int64_t *ia, int64_t n) {
+    int64_t *id = malloc(sizeof *id * (size_t)(n ? n : 1));
+    if (!id) return NULL;
+    for (int64_t k = 0; k < n; k++) id[k] = A->row_id[ia[k]];
+    qsort(id, (size_t)n, sizeof *id, cmp_i64);
+    json_t *out = json_array();
+    for (int64_t k = 0; k < n;) {
+        int64_t j = k;
+        while (j + 1 < n && id[j + 1] <= id[j] + 1) j++;
+        json_array_append_new(out, json_pack("[I, I]", (json_int_t)id[k], (json_int_t)id[j]));
+        k = j + 1;
+    }
+    free(id);
+    return out;
+}
+
 static int bridge_fit(int argc, char **argv) {
     if (cli_options_once("bridge fit", FIT_USAGE, argc, argv)) return 2;
     const char *src = NULL, *tgt = NULL, *src_t = NULL, *tgt_t = NULL, *out = NULL;
@@ -146,6 +169,15 @@ static int bridge_fit(int argc, char **argv) {
     copy_meta(br, "target", B.meta, "model_sha256");
     copy_meta(br, "source", A.meta, "pool");
     copy_meta(br, "target", B.meta, "pool");
+    /* which texts the bridge saw: a later retrieval on the same texts can say which of its queries
+     * are in-sample (the source file's row ids; unique, in file order) */
+    copy_meta(br, "source", A.meta, "input_sha256");
+    copy_meta(br, "source", A.meta, "input_field");
+    json_t *ids = calibration_ranges(&A, ia, n);
+    char *ids_text = ids ? json_dumps(ids, JSON_COMPACT) : NULL;
+    if (ids_text) lw_bridge_set_meta(br, "calibration_row_ids", ids_text);
+    free(ids_text);
+    json_decref(ids);
     if (lw_bridge_save(br, out) != 0) {
         cli_fail_lib("bridge fit");
         goto done;
@@ -202,6 +234,8 @@ static int bridge_apply(int argc, char **argv) {
         cli_fail("bridge apply", "%s: tensor \"%s\" has no rows: nothing to map", in, tensor);
         goto done;
     }
+    char sha[65];
+    if (cli_check_bridge_fit("bridge apply", bpath, br, side, tensor, act_model_sha256(&X, sha)) != 0) goto done;
     int dim = lw_bridge_out_dim(br);
     Z = malloc(sizeof(float) * (size_t)(X.n ? X.n : 1) * dim);
     if ((source ? lw_bridge_apply_source(br, X.x, X.n, Z) : lw_bridge_apply_target(br, X.x, X.n, Z)) != 0) {

@@ -158,6 +158,17 @@ static int run(opts *o) {
         lw_bridge_free(bridge);
         return cli_fail_lib("panel");
     }
+    char la[32], lb[32]; /* each bridge at the blocks it was fitted on (the inverse the other way round) */
+    snprintf(la, sizeof la, "layer.%ld", (long)o->layer[0]);
+    snprintf(lb, sizeof lb, "layer.%ld", (long)o->layer[1]);
+    if (cli_check_bridge_fit("panel probes", o->bridge, bridge, "source", la, NULL) ||
+        cli_check_bridge_fit("panel probes", o->bridge, bridge, "target", lb, NULL) ||
+        (inverse && (cli_check_bridge_fit("panel probes", o->inverse, inverse, "source", lb, NULL) ||
+                     cli_check_bridge_fit("panel probes", o->inverse, inverse, "target", la, NULL)))) {
+        lw_bridge_free(bridge);
+        lw_bridge_free(inverse);
+        return 1;
+    }
     lw_probe_models models = {.layer = {(int)o->layer[0], (int)o->layer[1]}, .n_threads = (int)o->threads};
     lw_probe_pair pair = {.name_a = base_name(o->a), .name_b = base_name(o->b), .embed = lw_probe_embed_models,
                           .user = &models, .bridge = bridge, .inverse = inverse};

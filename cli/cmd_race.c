@@ -385,6 +385,14 @@ int cmd_race(int argc, char **argv) {
     if (parse_layer("--layer", o.layer, is.n_layer, &layer) != 0 ||
         parse_layer("--receiver-layer", o.rlayer ? o.rlayer : o.layer, ir.n_layer, &rlayer) != 0)
         goto done;
+    if (bridge) { /* used at the layers and on the models it was fitted on */
+        char ta[32], tb[32];
+        snprintf(ta, sizeof ta, "layer.%d", layer);
+        snprintf(tb, sizeof tb, "layer.%d", rlayer);
+        if (cli_check_bridge_fit("race", o.bridge, bridge, "source", ta, lw_model_sha256(ms)) ||
+            cli_check_bridge_fit("race", o.bridge, bridge, "target", tb, lw_model_sha256(mr)))
+            goto done;
+    }
     if (load_items(&o, &parts[1], &parts[0]) != 0) goto done;
     bool act = false, cipher = false, texts = false, text_codecs = false, summary = false;
     for (int c = 0; c < n_ch; c++) {

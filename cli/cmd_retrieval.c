@@ -68,6 +68,36 @@ typedef struct {
     bool center; /* --center: cosine after removing the candidate bank's mean */
 } opts;
 
+/* How many of the queries are rows the bridge was fitted on: its record names the source texts
+ * (input_sha256, input_field) and their row ids as ranges [[first, last], ...]; the queries' file
+ * must come from the same texts for a row id to mean the same text. -1 when that cannot be known. */
+static int64_t queries_in_calibration(const lw_bridge *br, const act_tensor *A, const int64_t *row_id, int64_t nq) {
+    json_t *all = json_loads(lw_bridge_info_json(br), 0, NULL), *rec = json_object_get(all, "meta");
+    json_t *meta = A->meta ? json_loads(A->meta, 0, NULL) : NULL, *ranges = json_object_get(rec, "calibration_row_ids");
+    const char *sb = json_string_value(json_object_get(rec, "source_input_sha256")),
+               *sa = json_string_value(json_object_get(meta, "input_sha256")),
+               *fb = json_string_value(json_object_get(rec, "source_input_field")),
+               *fa = json_string_value(json_object_get(meta, "input_field"));
+    int64_t n = -1;
+    if (json_is_array(ranges) && sb && sa && !strcmp(sa, sb) && (!fa || !fb || !strcmp(fa, fb))) {
+        n = 0;
+        for (int64_t q = 0; q < nq; q++) {
+            size_t k;
+            json_t *r;
+            json_array_foreach(ranges, k, r) {
+                if (row_id[q] >= json_integer_value(json_array_get(r, 0)) &&
+                    row_id[q] <= json_integer_value(json_array_get(r, 1))) {
+                    n++;
+                    break;
+                }
+            }
+        }
+    }
+    json_decref(all);
+    json_decref(meta);
+    return n;
+}
+
 /* Maps rows into the bridge's comparison space (or copies them when there is no bridge). */
 static float *map_rows(const lw_bridge *br, bool source, const float *x, int64_t n, int d, int *dim) {
     if (!br) {
@@ -167,6 +197,17 @@ static int run_files(const opts *o) {
                  lw_bridge_source_dim(cmp), lw_bridge_target_dim(cmp), A.d, B.d);
         goto done;
     }
+    { /* ... and only the layers and models it was fitted on */
+        char sa[65], sb[65];
+        const char *ha = act_model_sha256(&A, sa), *hb = act_model_sha256(&B, sb);
+        for (int k = 0; k < 2; k++) {
+            const lw_bridge *b = k ? cmp : br;
+            const char *path = k ? o->compare : o->bridge;
+            if (b && (cli_check_bridge_fit("retrieval", path, b, "source", o->query_t, ha) ||
+                      cli_check_bridge_fit("retrieval", path, b, "target", o->cand_t, hb)))
+                goto done;
+        }
+    }
     int64_t nq = act_join(&A, &B, &ia, &ib);
     if (nq < 0) {
         cli_fail_lib("retrieval");
@@ -188,6 +229,7 @@ static int run_files(const opts *o) {
     }
     int64_t *query_row_id = malloc(sizeof(int64_t) * (size_t)nq);
     for (int64_t q = 0; q < nq; q++) query_row_id[q] = A.row_id[ia[q]];
+    int64_t in_sample = br ? queries_in_calibration(br, &A, query_row_id, nq) : -1;
     lw_regime_input rin = {.nq = (int32_t)nq, .gold = gold, .query_row_id = query_row_id, .nc = (int32_t)B.n,
                            .cand_row_id = B.row_id, .C = C, .dim = dim, .seed = o->seed};
     double mean_cands, mean_ctl = 0;
@@ -220,6 +262,12 @@ static int run_files(const opts *o) {
            "proportions, else BCa with %d bootstrap resamples, seed %llu)\n",
            (long long)nq, (long long)B.n, o->regime, mean_cands, o->resamples, (unsigned long long)o->seed);
     json_object_set_new(root, o->bridge ? "bridge" : "raw", summarize(o->bridge ? "bridge" : "raw", m1, (int)nq, &rp, o));
+    if (in_sample >= 0) { /* known only when the bridge records its texts and rows and these are those texts */
+        json_object_set_new(root, "queries_in_bridge_calibration", json_integer(in_sample));
+        if (in_sample > 0)
+            printf("note: %lld of %lld queries are rows the bridge was fitted on (the same texts): in-sample, not held "
+                   "out; report on rows it never saw\n", (long long)in_sample, (long long)nq);
+    }
     if (cmp) {
         Q2 = map_rows(cmp, true, Xq, nq, A.d, &dim);
         C2 = map_rows(cmp, false, B.x, B.n, B.d, &dim_c);
@@ -331,7 +379,15 @@ static float *embed_texts(const opts *o, const char *model_path, int layer, cons
     return out;
 }
 
-/* The bridge's widths against the models' (from their GGUF headers), before embedding. */
+static const char *layer_tensor(int layer, char *buf, size_t n) {
+    if (layer == LAYER_POOLED) snprintf(buf, n, "pooled");
+    else if (layer < 0) snprintf(buf, n, "embed");
+    else snprintf(buf, n, "layer.%d", layer);
+    return buf;
+}
+
+/* The bridge's widths against the models' (from their GGUF headers), and its layers against the
+ * ones asked for, before embedding. */
 static int check_beir_widths(const opts *o, const lw_bridge *br) {
     int ws, wt;
     if (lw_model_peek_width(o->src_model, &ws) != 0 || lw_model_peek_width(o->tgt_model, &wt) != 0)
@@ -340,7 +396,10 @@ static int check_beir_widths(const opts *o, const lw_bridge *br) {
         return cli_fail("retrieval", "%s maps %d -> %d but the models have widths %d and %d", o->bridge,
                         lw_bridge_source_dim(br), lw_bridge_target_dim(br), ws, wt);
     if (!br && ws != wt) return cli_fail("retrieval", "the models have widths %d and %d: give a --bridge", ws, wt);
-    return 0;
+    char ts[32], tt[32]; /* the tensors extract names these layers by, which bridge fit records */
+    return br && (cli_check_bridge_fit("retrieval", o->bridge, br, "source", layer_tensor(o->src_layer, ts, sizeof ts), NULL) ||
+                  cli_check_bridge_fit("retrieval", o->bridge, br, "target", layer_tensor(o->tgt_layer, tt, sizeof tt), NULL))
+               ? 1 : 0;
 }
 
 static int run_beir(const opts *o) {

@@ -263,11 +263,23 @@ int cmd_scan(int argc, char **argv) {
                  o.n_bridge, n_layers, o.layers);
         goto done;
     }
-    for (int k = 0; k < o.n_bridge; k++)
+    for (int k = 0; k < o.n_bridge; k++) {
         if (!(loaded[k] = lw_bridge_load(o.bridge[k]))) {
             cli_fail_lib("scan");
             goto done;
         }
+        /* the models it was fitted on; its layers too when it is used at one pair of layers (one bridge
+         * given for several layers is used at each of them: the usage says so) */
+        char ta[32], tb[32];
+        bool one_site = o.n_bridge > 1 || n_layers == 1;
+        if (lw_bridge_source_dim(loaded[k]) != ia.n_embd || lw_bridge_target_dim(loaded[k]) != ib.n_embd)
+            continue; /* the scan refuses its widths first, which says more */
+        snprintf(ta, sizeof ta, "layer.%d", la[k < n_layers ? k : 0]);
+        snprintf(tb, sizeof tb, "layer.%d", lb[k < n_layers ? k : 0]);
+        if (cli_check_bridge_fit("scan", o.bridge[k], loaded[k], "source", one_site ? ta : NULL, lw_model_sha256(ma)) ||
+            cli_check_bridge_fit("scan", o.bridge[k], loaded[k], "target", one_site ? tb : NULL, lw_model_sha256(mb)))
+            goto done;
+    }
     if (o.n_bridge) {
         bridges = malloc(sizeof *bridges * (size_t)n_layers);
         for (int k = 0; bridges && k < n_layers; k++) bridges[k] = loaded[o.n_bridge == 1 ? 0 : k];

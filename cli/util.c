@@ -257,6 +257,12 @@ int cli_check_output(const char *verb, const char *flag, const char *out, int ki
     return lw_output_check(flag, out, kinds, inputs) == 0 ? 0 : cli_fail_lib(verb);
 }
 
+int cli_check_bridge_fit(const char *verb, const char *path, const lw_bridge *b, const char *side, const char *tensor,
+                         const char *model_sha256) {
+    if (lw_bridge_check_fit(b, side, tensor, model_sha256) == 0) return 0;
+    return cli_fail(verb, "%s: %s", path, lw_last_error());
+}
+
 bool cli_parse_recipe(const char *s, lw_bridge_recipe *out) {
     int r = s ? lw_bridge_recipe_from_name(s) : -1;
     if (r < 0) {

@@ -170,6 +170,56 @@ static void test_regimes(void **state) {
     run_fails(args, needle);
 }
 
+/* A bridge is used where it was fitted: another layer is refused (retrieval, bridge apply), and a
+ * retrieval on the texts it was fitted on says how many of its queries are in-sample: fitted on
+ * rows 0..59 of the corpus (the target file holds only those), 60 of the 120 queries are. */
+static void test_fit_site_and_in_sample(void **state) {
+    (void)state;
+    char args[8192], *out;
+    const char *half = lw_test_tmpfile("half_corpus.txt"), *xb60 = lw_test_tmpfile("xb60.safetensors");
+    char *text = lw_test_read_file(CORPUS);
+    assert_non_null(text);
+    char *cut = text;
+    for (int i = 0; i < 60; i++) cut = strchr(cut, '\n') + 1;
+    *cut = '\0';
+    lw_test_write_text(half, text);
+    free(text);
+    snprintf(args, sizeof args, "extract --model %s --layers 2 --input %s --out %s", MB, half, xb60);
+    run_ok(args, NULL);
+    const char *br = lw_test_tmpfile("half.bridge.safetensors"), *js = lw_test_tmpfile("half.json");
+    snprintf(args, sizeof args,
+             "bridge fit --source %s --source-tensor layer.1 --target %s --target-tensor layer.2 --alpha 1 --out %s",
+             XA, xb60, br);
+    run_ok(args, NULL);
+    snprintf(args, sizeof args, "retrieval --queries %s --query-tensor layer.1 --candidates %s --candidate-tensor layer.2 "
+             "--bridge %s --resamples 100 --json %s", XA, XB, br, js);
+    run_ok(args, &out);
+    assert_non_null(strstr(out, "note: 60 of 120 queries are rows the bridge was fitted on"));
+    free(out);
+    json_t *r = json_load_file(js, 0, NULL);
+    assert_non_null(r);
+    assert_int_equal(json_integer_value(json_object_get(r, "queries_in_bridge_calibration")), 60);
+    json_decref(r);
+    /* at another block than it was fitted on: refused, naming both */
+    snprintf(args, sizeof args, "retrieval --queries %s --query-tensor layer.0 --candidates %s --candidate-tensor layer.2 "
+             "--bridge %s --resamples 100", XA, XB, br);
+    run_fails(args, "fitted on the source's layer.1 (its record's source_tensor), not layer.0");
+    snprintf(args, sizeof args, "bridge apply --bridge %s --input %s --tensor layer.0 --out %s", br, XA,
+             lw_test_tmpfile("never.safetensors"));
+    run_fails(args, "not layer.0");
+    assert_false(lw_test_file_exists(lw_test_tmpfile("never.safetensors")));
+    /* on another model's rows: refused too (the width matches: the same architecture, other weights) */
+    const char *mc = lw_test_tmpfile("bridge_c.gguf"), *xc = lw_test_tmpfile("xc.safetensors");
+    lw_synth_params p = lw_synth_default_params();
+    p.seed = 99;
+    assert_int_equal(lw_synth_write(mc, &p), 0);
+    snprintf(args, sizeof args, "extract --model %s --layers 1 --input %s --out %s", mc, CORPUS, xc);
+    run_ok(args, NULL);
+    snprintf(args, sizeof args, "retrieval --queries %s --query-tensor layer.1 --candidates %s --candidate-tensor layer.2 "
+             "--bridge %s --resamples 100", xc, XB, br);
+    run_fails(args, "fitted on another source model");
+}
+
 static void test_bad_input(void **state) {
     char args[8192];
     const char *br = lw_test_tmpfile("bad.bridge.safetensors");
@@ -318,6 +368,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fit_info_apply_retrieval),
         cmocka_unit_test(test_regimes),
+        cmocka_unit_test(test_fit_site_and_in_sample),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_align_quick),
         cmocka_unit_test(test_corpus_paraphrase_twins),

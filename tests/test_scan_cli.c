@@ -178,7 +178,8 @@ static void run_ok(const char *args) {
  * one per layer works too; a bridge of the wrong direction is refused naming its dimensions. */
 static void test_across_widths_with_bridge(void **state) {
     (void)state;
-    const char *corpus = lw_test_tmpfile("scan_corpus.txt");
+    char corpus[1024]; /* lw_test_tmpfile's slots rotate: a copy */
+    snprintf(corpus, sizeof corpus, "%s", lw_test_tmpfile("scan_corpus.txt"));
     FILE *f = fopen(corpus, "w");
     for (int i = 0; i < 40; i++) fprintf(f, "input: word %d\noutput: %c and more %d\n", i, 'a' + i % 26, i * 7);
     fclose(f);
@@ -209,9 +210,25 @@ static void test_across_widths_with_bridge(void **state) {
     assert_int_equal(json_integer_value(json_object_get(l1, "receiver_layer")), 2);
     assert_int_equal(json_array_size(json_object_get(json_object_get(root, "settings"), "--bridge")), 1);
     json_decref(root);
-    snprintf(args, sizeof args, "scan --sender %s --receiver %s --bridge %s --bridge %s --task skill:next_number --k-shot 2 "
-             "--items 4 --select-items 1 --layers 0,1 --answer-tokens 1 --threads 2 --out %s", MODEL, WIDE, br, br, dir);
+    /* one bridge per layer: each must be fitted at its layer (block 0 -> 0, block 1 -> 1 here) */
+    char a0[1024], b0[1024], br0[1024];
+    snprintf(a0, sizeof a0, "%s", lw_test_tmpfile("scan_a0.safetensors"));
+    snprintf(b0, sizeof b0, "%s", lw_test_tmpfile("scan_b0.safetensors"));
+    snprintf(br0, sizeof br0, "%s", lw_test_tmpfile("scan_ab0.bridge.safetensors"));
+    snprintf(args, sizeof args, "extract --model %s --layers 0 --input %s --out %s --pool mean --threads 2", MODEL, corpus, a0);
     run_ok(args);
+    snprintf(args, sizeof args, "extract --model %s --layers 0 --input %s --out %s --pool mean --threads 2", WIDE, corpus, b0);
+    run_ok(args);
+    snprintf(args, sizeof args, "bridge fit --source %s --source-tensor layer.0 --target %s --target-tensor layer.0 --out %s",
+             a0, b0, br0);
+    run_ok(args);
+    snprintf(args, sizeof args, "scan --sender %s --receiver %s --bridge %s --bridge %s --task skill:next_number --k-shot 2 "
+             "--items 4 --select-items 1 --layers 0,1 --receiver-layers 0,1 --answer-tokens 1 --threads 2 --out %s", MODEL,
+             WIDE, br0, br, dir);
+    run_ok(args);
+    /* the block-1 bridge given for block 0: refused, naming the layer it was fitted on */
+    snprintf(args, sizeof args, "--receiver %s --bridge %s --bridge %s --layers 0,1 --receiver-layers 0,1", WIDE, br, br);
+    expect_fail(args, "fitted on the source's layer.1 (its record's source_tensor), not layer.0");
     snprintf(args, sizeof args, "--receiver %s --bridge %s", WIDE, rb);
     expect_fail(args, "maps 96 -> 64, the models are 64 and 96 wide");
     snprintf(args, sizeof args, "--receiver %s --bridge %s --bridge %s --bridge %s --layers 0,1", WIDE, br, br, br);

@@ -1,6 +1,8 @@
 /* Bridges: names, parameters, the object, applying a fitted map, the fit record.
  * Fitting is in bridge_fit.c, files in bridge_io.c. */
+#include <jansson.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -181,6 +183,24 @@ int lw_bridge_target_dim(const lw_bridge *b) { return b ? b->dB : 0; }
 int lw_bridge_out_dim(const lw_bridge *b) { return b ? b->out : 0; }
 lw_bridge_recipe lw_bridge_get_recipe(const lw_bridge *b) { return b ? b->recipe : LW_BRIDGE_RIDGE; }
 const char *lw_bridge_info_json(const lw_bridge *b) { return b && b->info ? b->info : "{}"; }
+
+int lw_bridge_check_fit(const lw_bridge *b, const char *side, const char *tensor, const char *model_sha256) {
+    json_t *all = json_loads(lw_bridge_info_json(b), 0, NULL), *rec = json_object_get(all, "meta");
+    char key[64];
+    snprintf(key, sizeof key, "%s_tensor", side);
+    const char *had = json_string_value(json_object_get(rec, key));
+    int rc = 0;
+    if (tensor && had && strcmp(had, tensor) != 0)
+        rc = lw_fail("fitted on the %s's %s (its record's %s), not %s: fit a bridge on %s, or use %s", side, had, key,
+                     tensor, tensor, had);
+    snprintf(key, sizeof key, "%s_model_sha256", side);
+    const char *sha = json_string_value(json_object_get(rec, key));
+    if (rc == 0 && model_sha256 && sha && strcmp(sha, model_sha256) != 0)
+        rc = lw_fail("fitted on another %s model (its record's %s is %.12s..., this model's %.12s...)", side, key, sha,
+                     model_sha256);
+    json_decref(all);
+    return rc;
+}
 
 int lw_bridge__check_finite(const float *X, int64_t n, int d, const char *what) {
     for (int64_t i = 0; i < n; i++) {
