@@ -24,7 +24,9 @@ static const char *USAGE =
     "  --task SPEC          FILE.jsonl | skill:NAME[:N] | fv:NAME[:N] | story:N | gsm8k:N: each item's sender text is the demonstrations,\n"
     "                       its receiver prompt the query (a receiver prompt that begins with the sender text, as fv:\n"
     "                       items do, is cut to the query); gold, scored by exact match (lw_score)\n"
-    "  --channel LIST       floor, ceiling, act:CODEC (topk, pcaq, token-sparse, sae, pq), text:CODEC (zlib, brotli,\n"
+    "  --channel LIST       floor, ceiling, mean (0 payload bits: the calibration activations' mean into every query,\n"
+    "                       the side information alone; act: rows get minus_mean), act:CODEC (topk, pcaq,\n"
+    "                       token-sparse, sae, pq), text:CODEC (zlib, brotli,\n"
     "                       brotli-dict, zstd, zstd-dict, truncate, lm-arith, summary: a reference row), cipher\n"
     "                       (the sender's greedy continuation as soft tokens, each step's top-m (id, weight) entries\n"
     "                       quantized to the budget; needs a shared vocabulary). AC quantized is act:CODEC, --positions 1\n"
@@ -396,7 +398,7 @@ int cmd_race(int argc, char **argv) {
     if (load_items(&o, &parts[1], &parts[0]) != 0) goto done;
     bool act = false, cipher = false, texts = false, text_codecs = false, summary = false;
     for (int c = 0; c < n_ch; c++) {
-        act |= ch[c].family == LW_RACE_ACT;
+        act |= ch[c].family == LW_RACE_ACT || ch[c].family == LW_RACE_MEAN;
         cipher |= ch[c].family == LW_RACE_CIPHER;
         texts |= ch[c].family == LW_RACE_CEILING || ch[c].family == LW_RACE_TEXT;
         text_codecs |= ch[c].family == LW_RACE_TEXT && ch[c].codec != LW_CODEC_SUMMARY;

@@ -60,19 +60,23 @@
 extern "C" {
 #endif
 
-typedef enum { LW_RACE_FLOOR = 0, LW_RACE_CEILING, LW_RACE_ACT, LW_RACE_TEXT, LW_RACE_CIPHER } lw_race_family;
+/* LW_RACE_MEAN, "mean": the zero-payload control. The receiver's query gets the mean of the sender's
+ * calibration activations (mapped through the bridge), the same for every item: what side
+ * information alone (a fitted mean, which pcaq and the other fitted codecs also hold) carries
+ * without a single payload bit. An act: row not above it has not shown that its payload matters. */
+typedef enum { LW_RACE_FLOOR = 0, LW_RACE_CEILING, LW_RACE_ACT, LW_RACE_TEXT, LW_RACE_CIPHER, LW_RACE_MEAN } lw_race_family;
 
 typedef struct {
     char name[40];          /* "floor", "ceiling", "act:topk", "text:zlib", ... */
     lw_race_family family;
     lw_codec_kind codec;    /* act / text */
-    bool competes;          /* false for floor, ceiling and the summary reference */
+    bool competes;          /* false for floor, ceiling, mean and the summary reference */
 } lw_race_channel;
 
-/* "floor", "ceiling", "act:CODEC" (an activation codec), "text:CODEC" (a text codec), "cipher". 0, or -1
+/* "floor", "ceiling", "mean", "act:CODEC" (an activation codec), "text:CODEC" (a text codec), "cipher". 0, or -1
  * with a message naming the spec and what is accepted. */
 int lw_race_channel_parse(const char *spec, lw_race_channel *out);
-/* Whether a channel has one row per budget (act, text, cipher) or one row in all (floor, ceiling). */
+/* Whether a channel has one row per budget (act, text, cipher) or one row in all (floor, ceiling, mean). */
 bool lw_race_channel_budgeted(const lw_race_channel *ch);
 
 /* What one evaluation gives back. */
@@ -164,7 +168,7 @@ typedef struct {
     int sender_layer, receiver_layer; /* negative: from the end */
     lw_patch_params patch;          /* positions T / pooled, op, answer length, chat, task vector (act:
                                        channels only: text channels send the sender text whole) */
-    bool activations;               /* act: channels will run: the bridge (or its absence) is checked */
+    bool activations;               /* act: or mean channels will run: the bridge (or its absence) is checked */
     uint64_t seed;
     int threads;
     bool cipher;                    /* the cipher channel will run: the vocabularies are checked */

@@ -20,8 +20,8 @@ static const char *const RECORD_KEY[] = {"channel", "budget", "id"};
 int lw_race_channel_parse(const char *spec, lw_race_channel *out) {
     memset(out, 0, sizeof *out);
     if (!spec) spec = "";
-    if (!strcmp(spec, "floor") || !strcmp(spec, "ceiling")) {
-        out->family = spec[0] == 'f' ? LW_RACE_FLOOR : LW_RACE_CEILING;
+    if (!strcmp(spec, "floor") || !strcmp(spec, "ceiling") || !strcmp(spec, "mean")) {
+        out->family = spec[0] == 'f' ? LW_RACE_FLOOR : spec[0] == 'c' ? LW_RACE_CEILING : LW_RACE_MEAN;
         snprintf(out->name, sizeof out->name, "%s", spec);
         return 0;
     }
@@ -33,7 +33,7 @@ int lw_race_channel_parse(const char *spec, lw_race_channel *out) {
     }
     bool act = !strncmp(spec, "act:", 4), text = !strncmp(spec, "text:", 5);
     if (!act && !text)
-        return lw_fail("channel \"%s\": use floor, ceiling, act:CODEC (topk, pcaq, token-sparse, sae, pq), "
+        return lw_fail("channel \"%s\": use floor, ceiling, mean, act:CODEC (topk, pcaq, token-sparse, sae, pq), "
                        "text:CODEC (zlib, brotli, brotli-dict, zstd, zstd-dict, truncate, lm-arith, summary) or cipher",
                        spec);
     const char *name = spec + (act ? 4 : 5);

@@ -30,6 +30,8 @@ struct lw_race_evaluator {
     float *calib_rows;     /* sender activations of the calibration items (computed on first use) */
     int64_t n_calib_rows;
     bool calib_done;
+    float *mean;           /* the mean channel's vectors (T x d_recv, mapped), made on first use */
+    char mean_na[200];     /* why there are none */
     fitted *fits;
     int n_fits;
     json_t *fit_records;
@@ -223,7 +225,7 @@ void lw_race_evaluator_free(lw_race_evaluator *e) {
     if (!e) return;
     for (int i = 0; i < e->n_fits; i++) lw_codec_free(e->fits[i].codec);
     free(e->fits);
-    free(e->act), free(e->decoded), free(e->mapped), free(e->calib_rows);
+    free(e->act), free(e->decoded), free(e->mapped), free(e->calib_rows), free(e->mean);
     json_decref(e->fit_records);
     free(e);
 }
@@ -370,6 +372,37 @@ static int eval_act(lw_race_evaluator *e, const lw_race_channel *ch, int64_t bud
     return rc == 0 ? answer(e, it, lw_race_query(it), vecs, out) : -1;
 }
 
+/* mean: the calibration rows' mean at each of the T positions (mapped through the bridge), patched
+ * into every item's query: no payload, d x T floats of side information. */
+static int eval_mean(lw_race_evaluator *e, const lw_task_item *it, lw_race_outcome *out) {
+    if (!e->mean && !e->mean_na[0]) {
+        if (calibration_rows(e) != 0) return -1;
+        size_t per = (size_t)e->T * (size_t)e->d_send;
+        double *sum = calloc(per, sizeof *sum);
+        float *m = malloc(sizeof(float) * per), *mapped = malloc(sizeof(float) * (size_t)e->T * (size_t)e->d_recv);
+        int rc = sum && m && mapped ? 0 : lw_fail("race: out of memory");
+        if (rc == 0 && e->n_calib_rows == 0)
+            snprintf(e->mean_na, sizeof e->mean_na, "no calibration item gives the sender %d positions", e->T);
+        for (int64_t r = 0; rc == 0 && r < e->n_calib_rows; r++)
+            for (size_t j = 0; j < per; j++) sum[j] += e->calib_rows[(size_t)r * per + j];
+        for (size_t j = 0; rc == 0 && j < per; j++) m[j] = (float)(sum[j] / (double)e->n_calib_rows);
+        if (rc == 0 && !e->mean_na[0]) {
+            if (e->s.bridge) rc = lw_bridge_apply_source(e->s.bridge, m, e->T, mapped);
+            else memcpy(mapped, m, sizeof(float) * per);
+            if (rc == 0) e->mean = mapped, mapped = NULL;
+        }
+        free(sum), free(m), free(mapped);
+        if (rc != 0) return -1;
+    }
+    if (e->mean_na[0]) {
+        snprintf(out->na, sizeof out->na, "%s", e->mean_na);
+        return 0;
+    }
+    out->payload_bits = 0;
+    out->side_bits = 32 * (int64_t)e->T * e->d_send;
+    return answer(e, it, lw_race_query(it), e->mean, out);
+}
+
 /* cipher: the sender's top-m distributions at the budget's shape, serialized, decoded, read by
  * the receiver as soft tokens before the query. */
 static int eval_cipher(lw_race_evaluator *e, int64_t budget, const lw_task_item *it, lw_race_outcome *out) {
@@ -436,6 +469,8 @@ int lw_race_evaluate(void *ctx, const lw_race_channel *ch, int64_t budget_bits, 
         return eval_act(e, ch, budget_bits, item, it, out);
     case LW_RACE_CIPHER:
         return eval_cipher(e, budget_bits, it, out);
+    case LW_RACE_MEAN:
+        return eval_mean(e, it, out);
     }
     return lw_fail("race: unknown channel family");
 }

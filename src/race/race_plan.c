@@ -10,7 +10,7 @@
  * NAME@K with K one of the run's budgets (K written as the records write it: %lld). */
 static bool race_writes(const char *cond, const lw_race_channel *ch, int n_ch, const int64_t *budgets, int n_b) {
     for (int c = 0; c < n_ch; c++) {
-        if (ch[c].family == LW_RACE_FLOOR || ch[c].family == LW_RACE_CEILING) {
+        if (!lw_race_channel_budgeted(&ch[c])) {
             if (!strcmp(cond, ch[c].name)) return true;
             continue;
         }
@@ -33,7 +33,7 @@ int lw_race_check_plan(const lw_plan *plan, const char *plan_path, const lw_race
         for (int side = 0; side < 2; side++) {
             const char *cond = lw_plan_hypothesis_condition(plan, i, side);
             if (cond && !race_writes(cond, channels, n_channels, budgets, n_budgets))
-                return lw_fail("%s: hypothesis %s: condition '%s' is not a cell of this race (floor, ceiling, or "
+                return lw_fail("%s: hypothesis %s: condition '%s' is not a cell of this race (floor, ceiling, mean, or "
                                "CHANNEL@K for a --channel and a --budgets value): fix the plan or the run's "
                                "--channel / --budgets",
                                plan_path, id, cond);

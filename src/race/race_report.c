@@ -45,7 +45,7 @@ int lw_race_make_cells(lw_race_data *d) {
 }
 
 static const char *family_name(lw_race_family f) {
-    static const char *const N[] = {"floor", "ceiling", "activation", "text", "cipher"};
+    static const char *const N[] = {"floor", "ceiling", "activation", "text", "cipher", "mean"};
     return N[f];
 }
 
@@ -79,7 +79,7 @@ static double mean_var(const double *v, int n, double *var) {
 /* mean(a) - mean(b) for cells a, b: paired on the same items when both scored exactly the same
  * items, else unpaired. {"paired", "difference": {...}, "p_value" (paired only)}; NULL when either
  * scored nothing. */
-static json_t *compare_cells(const lw_race_data *d, int a, int b, bool vs_floor) {
+static json_t *compare_cells(const lw_race_data *d, int a, int b, const char *vs) {
     size_t n = (size_t)d->n_items;
     double *va = malloc(sizeof(double) * (n ? n : 1)), *vb = malloc(sizeof(double) * (n ? n : 1));
     int *ia = malloc(sizeof(int) * (n ? n : 1)), *ib = malloc(sizeof(int) * (n ? n : 1));
@@ -111,25 +111,25 @@ static json_t *compare_cells(const lw_race_data *d, int a, int b, bool vs_floor)
     out = json_pack("{s:b, s:s, s:o}", "paired", same, "pairing", same ? "paired" : "unpaired", "difference",
                     lw_ci_json(&diff));
     if (same) json_object_set_new(out, "p_value", json_real(p));
-    /* against the floor the question is whether the channel carries anything, whatever its family */
-    const char *v = !vs_floor ? lw_race_verdict(diff.lo, diff.hi)
-                    : diff.lo > 0 ? "above the floor"
-                    : diff.hi < 0 ? "below the floor"
-                                  : "no difference shown";
+    /* against a reference (the floor, the fitted mean) the question is whether the channel carries
+     * anything beyond it, whatever its family */
+    char words[64];
+    if (vs) snprintf(words, sizeof words, "%s the %s", diff.lo > 0 ? "above" : "below", vs);
+    const char *v = !vs ? lw_race_verdict(diff.lo, diff.hi) : diff.lo > 0 || diff.hi < 0 ? words : "no difference shown";
     json_object_set_new(out, "verdict", json_string(v));
 done:
     free(va), free(vb), free(ia), free(ib);
     return out;
 }
 
-static int floor_cell(const lw_race_data *d) {
+static int family_cell(const lw_race_data *d, lw_race_family f) {
     for (int k = 0; k < d->n_cells; k++)
-        if (d->channels[d->cells[k].channel].family == LW_RACE_FLOOR) return k;
+        if (d->channels[d->cells[k].channel].family == f) return k;
     return -1;
 }
 
 /* One cell's row: accuracy with its interval and n, bits, and the comparison with the floor. */
-static json_t *cell_json(const lw_race_data *d, int k, int floor) {
+static json_t *cell_json(const lw_race_data *d, int k, int floor, int mean) {
     const lw_race_channel *ch = &d->channels[d->cells[k].channel];
     json_t *o = json_pack("{s:s, s:s}", "channel", ch->name, "family", family_name(ch->family));
     json_object_set_new(o, "budget_bits", lw_race_channel_budgeted(ch) ? json_integer(d->cells[k].budget) : json_null());
@@ -155,8 +155,11 @@ static json_t *cell_json(const lw_race_data *d, int k, int floor) {
         json_object_set_new(o, "side_bits", json_integer(side));
         json_object_set_new(o, "side_bits_per_item", json_real((double)side / n));
         json_object_set_new(o, "total_bits_per_item", json_real((double)sum / n + (double)side / n));
-        json_t *vf = floor >= 0 && floor != k ? compare_cells(d, k, floor, true) : NULL;
+        json_t *vf = floor >= 0 && floor != k ? compare_cells(d, k, floor, "floor") : NULL;
         if (vf) json_object_set_new(o, "minus_floor", vf);
+        /* an activation row against the zero-payload control: what its payload adds to the side information */
+        json_t *vm = mean >= 0 && ch->family == LW_RACE_ACT ? compare_cells(d, k, mean, "fitted mean") : NULL;
+        if (vm) json_object_set_new(o, "minus_mean", vm);
     }
     free(v);
     free(idx);
@@ -165,8 +168,8 @@ static json_t *cell_json(const lw_race_data *d, int k, int floor) {
 
 json_t *lw_race_report(const lw_race_data *d) {
     json_t *r = json_object(), *cells = json_array(), *comps = json_array(), *verdicts = json_object();
-    int floor = floor_cell(d);
-    for (int k = 0; k < d->n_cells; k++) json_array_append_new(cells, cell_json(d, k, floor));
+    int floor = family_cell(d, LW_RACE_FLOOR), mean = family_cell(d, LW_RACE_MEAN);
+    for (int k = 0; k < d->n_cells; k++) json_array_append_new(cells, cell_json(d, k, floor, mean));
     /* per budget: every competing latent channel (act:, cipher) against every competing text channel */
     for (int a = 0; a < d->n_cells; a++) {
         const lw_race_channel *ca = &d->channels[d->cells[a].channel];
@@ -174,7 +177,7 @@ json_t *lw_race_report(const lw_race_data *d) {
         for (int t = 0; t < d->n_cells; t++) {
             const lw_race_channel *ct = &d->channels[d->cells[t].channel];
             if (ct->family != LW_RACE_TEXT || !ct->competes || d->cells[t].budget != d->cells[a].budget) continue;
-            json_t *c = compare_cells(d, a, t, false);
+            json_t *c = compare_cells(d, a, t, NULL);
             if (!c) continue; /* a cell with nothing scored: its row says why */
             char label[96], key[32];
             snprintf(label, sizeof label, "%s - %s", ca->name, ct->name);

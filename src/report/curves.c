@@ -90,7 +90,8 @@ int lw_curve_doc_parse(json_t *doc, lw_curve_doc *d) {
     if (cmp && !json_is_array(cmp)) return lw_fail("comparisons: must be an array");
     d->settings = settings;
     d->comparisons = cmp;
-    if (parse_ref(doc, "floor", &d->floor) || parse_ref(doc, "ceiling", &d->ceiling)) return -1;
+    if (parse_ref(doc, "floor", &d->floor) || parse_ref(doc, "ceiling", &d->ceiling) || parse_ref(doc, "mean", &d->mean))
+        return -1;
     if (sel) {
         double x;
         if (!json_is_object(sel) || opt_num(sel, "x", "selected", &x) ||
@@ -129,11 +130,12 @@ int lw_curve_doc_figure(lw_html *h, lw_report_ctx *ctx, const lw_curve_doc *d, c
     if (!ps) return lw_fail("out of memory");
     for (int s = 0; s < d->n_series; s++)
         ps[s] = (lw_plot_series){.name = d->series[s].name, .pts = d->series[s].pts, .n = d->series[s].n, .band = bands};
-    lw_plot_ref refs[3];
+    lw_plot_ref refs[4];
     int n_refs = 0;
-    char fl[300], ce[300], th[64];
+    char fl[300], ce[300], me[300], th[64];
     add_ref(refs, &n_refs, &d->floor, "floor", fl, sizeof fl);
     add_ref(refs, &n_refs, &d->ceiling, "ceiling", ce, sizeof ce);
+    add_ref(refs, &n_refs, &d->mean, "fitted mean, 0 payload bits", me, sizeof me);
     if (!isnan(d->threshold)) {
         snprintf(th, sizeof th, "pass threshold %g", d->threshold);
         refs[n_refs++] = (lw_plot_ref){.name = th, .y = d->threshold, .lo = NAN, .hi = NAN};

@@ -35,7 +35,7 @@ static void comparisons_table(lw_html *h, json_t *cmp) {
 
 /* ---- race.json ---- */
 
-/* One cell into the curve: floor and ceiling become the reference lines, every other applicable
+/* One cell into the curve: floor, ceiling and mean become the reference lines, every other applicable
  * cell a point of its channel's series at its mean payload bits. */
 static int native_cell(json_t *curve, json_t *c, size_t i) {
     char where[64], label[96];
@@ -44,7 +44,7 @@ static int native_cell(json_t *curve, json_t *c, size_t i) {
     if (!channel || !family) return lw_fail("%s: \"channel\" and \"family\" missing (strings)", where);
     if (!json_is_true(json_object_get(c, "applicable"))) return 0; /* the table says why */
     snprintf(where, sizeof where, "cells[%zu].accuracy", i);
-    bool ref = !strcmp(family, "floor") || !strcmp(family, "ceiling");
+    bool ref = !strcmp(family, "floor") || !strcmp(family, "ceiling") || !strcmp(family, "mean");
     double bits = ref ? 1 : lw_jnum(c, "payload_bits_mean");
     if (isnan(bits)) return lw_fail("cells[%zu].payload_bits_mean: missing (a number)", i);
     if (!ref && bits <= 0) return 0; /* no place on a log2 axis: in the table only */

@@ -87,7 +87,7 @@ typedef struct {
     json_t *settings;
     lw_curve_series *series;
     int n_series;
-    lw_curve_ref floor, ceiling;
+    lw_curve_ref floor, ceiling, mean; /* mean: a race's zero-payload control (the fitted mean) */
     double threshold; /* NAN: none */
     bool has_selected;
     double selected_x;
