@@ -105,6 +105,11 @@ step "the race at block 20 with the task-vector readout, one skill (the codec's 
   --exclude "$out/scan-smol-tv/scan.select.jsonl" --channel floor,ceiling,act:pcaq,act:topk,text:zlib,text:truncate \
   --data "$shared/data" --plan examples/plans/race-smollm2-tv.plan.json --out "$out/race-smol-tv" --resume
 "$cli" verdict examples/plans/race-smollm2-tv.plan.json "$out/race-smol-tv/records.jsonl"
+step "the zero-payload control on the same items: the calibration mean alone, against pcaq's payload"
+"$cli" race --sender "$smol" --task skill:first_letter:60 --calib 50 --layer 20 --task-vector \
+  --exclude "$out/scan-smol-tv/scan.select.jsonl" --channel floor,mean,act:pcaq,act:topk --budgets 16,64,256,1024 \
+  --data "$shared/data" --plan examples/plans/race-smollm2-tv-mean.plan.json --out "$out/race-smol-tv-mean" --resume
+"$cli" verdict examples/plans/race-smollm2-tv-mean.plan.json "$out/race-smol-tv-mean/records.jsonl"
 step "the same race on a mixture of three skills: the payload has to say which"
 "$cli" race --sender "$smol" --task skill:first_letter+last_letter+repeat_word:90 --calib 90 --layer 20 --task-vector \
   --exclude "$out/scan-smol-tv/scan.select.jsonl" --channel floor,ceiling,act:pcaq,act:topk,text:zlib \
@@ -128,7 +133,7 @@ step "report: every result above in one self-contained page"
 results=("$out/align/align.json" "$out/channels-smol-chat.jsonl" "$out/channels-gemma-smol.jsonl")
 for f in "$out/panel/panel.json" "$out/probes/gemma9-smol15/probes.json" "$out/roles/gemma9-smol15/probes.json" \
   "$out/scan-smol/scan.json" "$out/race-smol/race.json" "$out/scan-smol-tv/scan.json" "$out/race-smol-tv/race.json" \
-  "$out/race-smol-tv-mix/race.json" \
+  "$out/race-smol-tv-mean/race.json" "$out/race-smol-tv-mix/race.json" \
   "$out/codec-retrieval/retrieval.json" "$out/scifact/minilm.json" "$out/scifact/bridged.json" \
   "$out/scifact/paired.json" "$out/align-toy/align.json"; do
   [ -f "$f" ] && results+=("$f")

@@ -12,6 +12,9 @@
 
 #include <cmocka.h>
 
+#include <jansson.h>
+#include <zlib.h>
+
 #include "latentwire/error.h"
 #include "latentwire/records.h"
 #include "support/testutil.h"
@@ -97,9 +100,57 @@ static void test_merge_message(void **state) {
         fail_msg("merge message \"%s\"", e);
 }
 
+/* Every written line carries its CRC-32: a file as written loads (the field taken off again), one
+ * flipped bit in a score (0 -> 1, inside the range) is refused naming the line, and so is a line
+ * whose fields were rewritten around an old checksum; the CRC is zlib's, recomputed here. */
+static void test_checksum(void **state) {
+    (void)state;
+    const char *path = lw_test_tmpfile("records_crc.jsonl");
+    json_t *settings = json_pack("{s:i}", "x", 1);
+    lw_records none = {0};
+    FILE *f = lw_records_open(path, settings, &none);
+    assert_non_null(f);
+    json_t *rec = json_pack("{s:s, s:s, s:i}", "condition", "c", "id", "q1", "score", 0);
+    assert_int_equal(lw_records_write(f, rec), 0);
+    json_decref(rec);
+    fclose(f);
+    char *text = lw_test_read_file(path);
+    assert_non_null(text);
+    /* the second line is {"condition":"c","id":"q1","score":0,"crc32":"xxxxxxxx"} with the CRC of the
+     * line without its last field */
+    char *line = strchr(text, '\n') + 1;
+    const char *body = "{\"condition\":\"c\",\"id\":\"q1\",\"score\":0}";
+    char want[200];
+    snprintf(want, sizeof want, "{\"condition\":\"c\",\"id\":\"q1\",\"score\":0,\"crc32\":\"%08lx\"}\n",
+             crc32(crc32(0L, Z_NULL, 0), (const Bytef *)body, (uInt)strlen(body)));
+    assert_string_equal(line, want);
+    lw_records r;
+    assert_int_equal(lw_records_load(&r, path, settings, KEY, 2, "score", "--resume", NULL), 0);
+    assert_int_equal(r.n, 1);
+    assert_null(json_object_get(r.rec[0], "crc32"));
+    lw_records_free(&r);
+    /* one bit: '0' (0x30) -> '1' (0x31) */
+    char *sc = strstr(line, "\"score\":0");
+    sc[strlen("\"score\":")] = '1';
+    lw_test_write_text(path, text);
+    assert_int_equal(lw_records_load(&r, path, settings, KEY, 2, "score", "--resume", NULL), -1);
+    if (!strstr(lw_last_error(), "records_crc.jsonl: line 2 does not match its checksum: the file was edited or damaged; "
+                                 "run without --resume to start over"))
+        fail_msg("%s", lw_last_error());
+    /* rewritten by another JSON writer (spaces) with the old checksum kept: not the writer's form */
+    lw_test_write_text(path, "{\"settings\": {\"x\": 1}}\n{\"condition\": \"c\", \"id\": \"q1\", \"score\": 0, "
+                             "\"crc32\": \"00000000\"}\n");
+    assert_int_equal(lw_records_load(&r, path, settings, KEY, 2, "score", "merge", NULL), -1);
+    assert_non_null(strstr(lw_last_error(), "line 2 does not match its checksum"));
+    assert_non_null(strstr(lw_last_error(), "run the work that wrote it again"));
+    free(text);
+    json_decref(settings);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_in_range_passes),
+        cmocka_unit_test(test_checksum),
         cmocka_unit_test(test_out_of_range_refused),
         cmocka_unit_test(test_missing_is_torn),
         cmocka_unit_test(test_merge_message),

@@ -36,7 +36,10 @@ const char *lw_settings_differ(json_t *want, json_t *have);
 /* Loads the records of path (absent: none, 0) whose first line's settings equal `settings`
  * (settings NULL: any; the first line's settings then go to *head_settings, a new
  * reference, when head_settings is not NULL). A record without every key field or without
- * `required` is a torn line and dropped. 0 or -1 (message set, naming path and what differs;
+ * `required` is a torn line and dropped. A line whose "crc32" (lw_records_write's checksum) does not
+ * match its text is refused, naming the line: one flipped bit turns a score of 0 into 1, which the
+ * range check cannot see (lines without a checksum, from older files, are read as they are). The
+ * records come back without the "crc32" field. 0 or -1 (message set, naming path and what differs;
  * `what` names the operation in the message, e.g. "--resume"). */
 int lw_records_load(lw_records *r, const char *path, json_t *settings, const char *const *fields, int n_fields,
                     const char *required, const char *what, json_t **head_settings);
@@ -54,7 +57,14 @@ json_t *lw_records_find(const lw_records *r, const char *key);
 
 void lw_records_free(lw_records *r);
 
-/* One record as a compact line, flushed. 0 or -1 (errno set). */
+/* line (one line of a records file, as read) parsed as o: 0 when o has no "crc32" or it matches the
+ * text, -1 otherwise (no message: the caller names the file and line). For readers of a finished
+ * file (race.jsonl) that do not go through lw_records_load. */
+int lw_records_check_line(const char *line, json_t *o);
+
+/* One record as a compact line ending in its checksum, "crc32": the CRC-32 (zlib) of the compact line
+ * without it, as 8 hex digits; flushed. A "crc32" the object already has is dropped first. 0 or -1
+ * (errno set). */
 int lw_records_write(FILE *f, json_t *line);
 
 /* Opens path for appending records: it is (re)written to hold the settings line and then the

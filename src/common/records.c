@@ -8,8 +8,44 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "common/error.h"
 #include "common/fileio.h"
+
+/* Every line lw_records_write writes ends in ,"crc32":"xxxxxxxx"}: the CRC-32 of the line's compact
+ * JSON without that field. A resumed or merged file enters the statistics as it is, and one flipped
+ * bit turns a score of 0 into 1 ("0" and "1" differ in one bit) inside the range
+ * lw_records_check_range allows; the checksum catches it. */
+#define CRC_FIELD "\"crc32\":\""
+
+static unsigned long crc_of(const char *s, size_t n) { return crc32(crc32(0L, Z_NULL, 0), (const Bytef *)s, (uInt)n); }
+
+/* The line's checksum checks out (or it has none: files written before checksums). 0, or -1 when
+ * the record carries one that does not match the text before it. */
+int lw_records_check_line(const char *line, json_t *o) {
+    if (!json_object_get(o, "crc32")) return 0;
+    const char *at = NULL;
+    for (const char *p = strstr(line, CRC_FIELD); p; p = strstr(p + 1, CRC_FIELD)) at = p;
+    size_t len = strlen(line);
+    char hex[9];
+    if (!at || len < 11 || (size_t)(at - line) + strlen(CRC_FIELD) + 10 != len || strcmp(line + len - 2, "\"}") != 0)
+        return -1; /* not the form the writer gives: the line was rewritten */
+    memcpy(hex, at + strlen(CRC_FIELD), 8);
+    hex[8] = '\0';
+    char *end;
+    unsigned long want = strtoul(hex, &end, 16);
+    if (*end) return -1;
+    size_t body = (size_t)(at - line); /* "{...," or "{" */
+    char *s = malloc(body + 2);
+    if (!s) return -1;
+    memcpy(s, line, body);
+    if (body > 1 && s[body - 1] == ',') body--;
+    s[body] = '}';
+    unsigned long got = crc_of(s, body + 1);
+    free(s);
+    return got == want ? 0 : -1;
+}
 
 char *lw_records_key(json_t *rec, const char *const *fields, int n_fields) {
     size_t len = 1;
@@ -89,6 +125,15 @@ int lw_records_load(lw_records *r, const char *path, json_t *settings, const cha
     int line_no = 0, rc = 0;
     for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {
         json_t *o = json_loads(line, 0, NULL);
+        if (o && lw_records_check_line(line, o) != 0) {
+            bool resume = what && !strcmp(what, "--resume");
+            rc = lw_fail("%s%s%s: line %d does not match its checksum: the file was edited or damaged; %s",
+                         resume ? what : "", resume ? ": " : "", path, line_no + 1,
+                         resume ? "run without --resume to start over" : "run the work that wrote it again");
+            json_decref(o);
+            break;
+        }
+        json_object_del(o, "crc32");
         if (line_no++ == 0) {
             json_t *have = json_object_get(o, "settings");
             const char *d = !json_is_object(have) ? "version" : settings ? lw_settings_differ(settings, have) : NULL;
@@ -139,8 +184,13 @@ void lw_records_free(lw_records *r) {
 }
 
 int lw_records_write(FILE *f, json_t *line) {
+    json_object_del(line, "crc32"); /* a record loaded from a file: its checksum is made anew */
     char *s = json_dumps(line, JSON_COMPACT);
-    int rc = s && fprintf(f, "%s\n", s) > 0 && fflush(f) == 0 ? 0 : -1;
+    size_t n = s ? strlen(s) : 0;
+    int rc = s && n >= 2 && s[n - 1] == '}' ? 0 : -1;
+    if (rc == 0)
+        rc = fprintf(f, "%.*s%s" CRC_FIELD "%08lx\"}\n", (int)(n - 1), s, n > 2 ? "," : "", crc_of(s, n)) > 0 &&
+             fflush(f) == 0 ? 0 : -1;
     free(s);
     return rc;
 }

@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "common/fileio.h"
 #include "latentwire/race.h"
+#include "latentwire/records.h"
 #include "latentwire/verdict.h"
 
 int lw_race_write_items(const char *out_dir) {
@@ -26,6 +27,12 @@ int lw_race_write_items(const char *out_dir) {
     char *save = NULL, plan_sha256[65] = "";
     for (char *line = strtok_r(text, "\n", &save); rc == 0 && line; line = strtok_r(NULL, "\n", &save)) {
         json_t *o = json_loads(line, 0, NULL);
+        if (o && lw_records_check_line(line, o) != 0) {
+            rc = lw_fail("%s:%lld: the line does not match its checksum: the file was edited or damaged; run the race "
+                         "again (--resume keeps what is sound)", path, (long long)line_no + 1);
+            json_decref(o);
+            break;
+        }
         if (line_no++ == 0) { /* the settings line: the plan the run was made under */
             const char *ps = json_string_value(json_object_get(json_object_get(o, "settings"), "plan_sha256"));
             if (ps) snprintf(plan_sha256, sizeof plan_sha256, "%s", ps);

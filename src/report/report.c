@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "common/fileio.h"
 #include "common/jsonio.h"
+#include "latentwire/records.h"
 #include "report/report_internal.h"
 
 /* Tried in order; the first whose detect accepts a file renders it. */
@@ -159,7 +160,14 @@ static int load_input(const char *path, lw_report_input *in) {
             for (size_t i = 0; i < n && blank; i++) blank = strchr(" \t\r", line[i]) != NULL;
             if (blank) continue;
             json_t *o = json_loadb(line, n, 0, &err);
-            if (!json_is_object(o))
+            char *one = json_is_object(o) && json_object_get(o, "crc32") ? strndup(line, n) : NULL;
+            bool damaged = one && lw_records_check_line(one, o) != 0; /* a records line: its checksum */
+            free(one);
+            json_object_del(o, "crc32");
+            if (damaged)
+                rc = lw_fail("%s: line %ld does not match its checksum: the file was edited or damaged, make it again",
+                             path, line_no);
+            else if (!json_is_object(o))
                 rc = line_no == 1 ? lw_fail("%s: not JSON (%s, line %d) nor JSON Lines", path,
                                             lw_json_error_text(&first), first.line)
                                   : lw_fail("%s: line %ld is not a JSON object (%s); a report reads JSON documents "

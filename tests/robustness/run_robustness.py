@@ -656,10 +656,15 @@ def build_cases(ctx):
         if r.returncode != 0:
             raise RuntimeError("setup %s failed: %s" % (args[0], r.stderr.decode()))
 
-    def edit_first_score(path, value):
+    def edit_first_score(path, value, keep_crc=False):
+        """The first record's score set to value. Without keep_crc the line loses its checksum (the form
+        of files written before checksums), so the range check is what refuses it; with it, the
+        checksum no longer matches."""
         lines = open(path).read().splitlines()
         rec = json.loads(lines[1])
         rec["score"] = value
+        if not keep_crc:
+            rec.pop("crc32", None)
         open(path, "w").write("\n".join([lines[0], json.dumps(rec)] + lines[2:]) + "\n")
 
     def channel_partial_scored(value):
@@ -669,13 +674,13 @@ def build_cases(ctx):
             edit_first_score(os.path.join(d, "items.jsonl.partial"), value)
         return setup
 
-    def race_partial_scored(value, merged=False):
+    def race_partial_scored(value, merged=False, keep_crc=False):
         def setup(d, c):
             run_setup(c, d, race())
             for name in os.listdir(os.path.join(d, "o")):
                 if merged and name != "race.partial":
                     os.remove(os.path.join(d, "o", name))
-            edit_first_score(os.path.join(d, "o", "race.partial"), value)
+            edit_first_score(os.path.join(d, "o", "race.partial"), value, keep_crc)
         return setup
 
     add("channel-resume-score-7", None, channel(extra=["--out", "items.jsonl", "--resume"]),
@@ -687,6 +692,10 @@ def build_cases(ctx):
     add("race-resume-score-7", None, race(extra=["--resume"]), setup=race_partial_scored(7),
         stderr_has=r"--resume: o/race\.partial: the record of floor 0 a\d has score 7, not a number in \[0, 1\] "
                    r"or null")
+    # a score flipped inside the range (0 -> 1, one bit) under the line's checksum
+    add("race-resume-score-flipped", None, race(extra=["--resume"]), setup=race_partial_scored(1, keep_crc=True),
+        stderr_has=r"--resume: o/race\.partial: line 2 does not match its checksum: the file was edited or damaged; "
+                   r"run without --resume to start over")
     add("race-merge-score-negative", None, ["race", "merge", "--out", "o"], setup=race_partial_scored(-0.5, True),
         stderr_has=r"o/race\.partial: the record of floor 0 a\d has score -0\.5, not a number in \[0, 1\] or null: "
                    r"the file was edited or damaged; run the work that wrote it again")
