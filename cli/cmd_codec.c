@@ -136,6 +136,14 @@ static lw_codec *fit_text(const lw_codec_params *p, const char *texts, const cha
     return c;
 }
 
+static void set_string_meta(lw_codec *c, const char *key, const char *value) {
+    json_t *s = json_string(value);
+    char *text = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
+    if (text) lw_codec_set_meta(c, key, text);
+    free(text);
+    json_decref(s);
+}
+
 static int codec_fit(int argc, char **argv) {
     if (cli_options_once("codec fit", FIT_USAGE, argc, argv)) return 2;
     const char *in = NULL, *tensor = NULL, *out = NULL, *texts = NULL, *field = "text";
@@ -197,6 +205,9 @@ static int codec_fit(int argc, char **argv) {
         int64_t n = gather_items(&A, q.positions, &items, &ids);
         if (n >= 0) c = lw_codec_fit_act(&q, items, n * q.positions, A.d);
         if (n >= 0 && !c) cli_fail_lib("codec fit");
+        char sha[65]; /* where the rows came from: codec encode checks it */
+        if (c) set_string_meta(c, "tensor", tensor);
+        if (c && act_model_sha256(&A, sha)) set_string_meta(c, "model_sha256", sha);
         if (n >= 0) free(items), free(ids);
         act_close(&A);
         if (!c) return 1;
@@ -245,6 +256,11 @@ static int codec_encode(int argc, char **argv) {
     if (A.d != lw_codec_width(c)) {
         cli_fail("codec encode", "%s: tensor \"%s\" has width %d but codec %s has width %d", in, tensor, A.d, cpath,
                  lw_codec_width(c));
+        goto done;
+    }
+    char sha[65];
+    if (lw_codec_check_fit(c, tensor, act_model_sha256(&A, sha)) != 0) {
+        cli_fail("codec encode", "%s: %s", cpath, lw_last_error());
         goto done;
     }
     int64_t n = gather_items(&A, lw_codec_positions(c), &items, &ids);

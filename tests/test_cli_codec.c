@@ -34,19 +34,23 @@ static void run_fails(const char *args, const char *needle) {
     if (why) fail_msg("%s", why);
 }
 
-/* An activation file: `rows` rows of width d in tensor layer.1, row ids id(i) = i / per_id. */
-static void write_acts(const char *path, int rows, int d, int per_id, uint64_t seed) {
+/* An activation file: `rows` rows of width d in tensor `name`, row ids id(i) = i / per_id. */
+static void write_acts_named(const char *path, const char *name, int rows, int d, int per_id, uint64_t seed) {
     lw_rng r;
     lw_rng_seed(&r, seed);
     float *x = malloc(sizeof(float) * rows * d);
     int64_t *ids = malloc(sizeof(int64_t) * rows);
     for (int i = 0; i < rows * d; i++) x[i] = (float)((1 + i % d) * 0.2 * lw_rng_normal(&r));
     for (int i = 0; i < rows; i++) ids[i] = 1000 + i / per_id;
-    lw_st_tensor_in t[2] = {{.name = "layer.1", .dtype = LW_DT_F32, .n_dims = 2, .shape = {rows, d}, .data = x},
+    lw_st_tensor_in t[2] = {{.name = name, .dtype = LW_DT_F32, .n_dims = 2, .shape = {rows, d}, .data = x},
                             {.name = "row_id", .dtype = LW_DT_I64, .n_dims = 1, .shape = {rows}, .data = ids}};
     assert_int_equal(lw_st_save(path, t, 2, NULL, 0), 0);
     free(x);
     free(ids);
+}
+
+static void write_acts(const char *path, int rows, int d, int per_id, uint64_t seed) {
+    write_acts_named(path, "layer.1", rows, d, per_id, seed);
 }
 
 static int setup(void **state) {
@@ -184,6 +188,12 @@ static void test_bad_input(void **state) {
         run_fails(args, cases[i].needle);
         assert_false(lw_test_file_exists(none));
     }
+    /* rows of another layer than the codec was fitted on: refused, naming both */
+    const char *l2 = lw_test_tmpfile("acts_layer2.safetensors");
+    write_acts_named(l2, "layer.2", N, D, 1, 9);
+    snprintf(args, sizeof args, "codec encode --codec %s --input %s --tensor layer.2 --out %s", codec, l2, none);
+    run_fails(args, "fitted on layer.1 (its record's meta.tensor), not layer.2");
+    assert_false(lw_test_file_exists(none));
     /* the input as output */
     snprintf(args, sizeof args, "codec fit --kind topk --budget 64 --input %s --tensor layer.1 --out %s", ACTS, ACTS);
     run_fails(args, "--out");

@@ -122,6 +122,14 @@ int64_t lw_codec_side_bits(const lw_codec *c);
  * curve, ...). A JSON document owned by the codec. */
 const char *lw_codec_record_json(const lw_codec *c);
 
+/* Adds caller metadata (a JSON value as text) under key in the record's "meta" object: codec fit
+ * records the rows' tensor ("tensor": "layer.9") and model ("model_sha256"). 0 or -1. */
+int lw_codec_set_meta(lw_codec *c, const char *key, const char *json_value);
+/* A codec is used on the rows it was fitted on: when its record's meta names a tensor or a model,
+ * `tensor` and `model_sha256` (either may be NULL: not checked) must equal them. 0, or -1 (message
+ * naming both). */
+int lw_codec_check_fit(const lw_codec *c, const char *tensor, const char *model_sha256);
+
 /* A payload: bytes owned by the caller (free(bytes)). */
 typedef struct {
     uint8_t *bytes;

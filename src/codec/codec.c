@@ -222,6 +222,32 @@ int lw_codec_decode_text(const lw_codec *c, const uint8_t *bytes, size_t n, char
 
 /* ------------------------------------------------------------------ files */
 
+int lw_codec_set_meta(lw_codec *c, const char *key, const char *json_value) {
+    json_t *v = json_loads(json_value, JSON_DECODE_ANY, NULL);
+    if (!v) return lw_fail("codec: meta %s: not a JSON value", key);
+    json_t *meta = json_object_get(c->record, "meta");
+    if (!meta) json_object_set_new(c->record, "meta", meta = json_object());
+    json_object_set_new(meta, key, v);
+    char *text = json_dumps(c->record, JSON_SORT_KEYS | JSON_COMPACT);
+    if (!text) return lw_fail("codec: cannot serialize the fit record");
+    free(c->record_text);
+    c->record_text = text;
+    return 0;
+}
+
+int lw_codec_check_fit(const lw_codec *c, const char *tensor, const char *model_sha256) {
+    json_t *meta = json_object_get(c->record, "meta");
+    const char *had = json_string_value(json_object_get(meta, "tensor")),
+               *sha = json_string_value(json_object_get(meta, "model_sha256"));
+    if (tensor && had && strcmp(had, tensor) != 0)
+        return lw_fail("fitted on %s (its record's meta.tensor), not %s: fit a codec on %s, or use %s", had, tensor,
+                       tensor, had);
+    if (model_sha256 && sha && strcmp(sha, model_sha256) != 0)
+        return lw_fail("fitted on another model's rows (its record's meta.model_sha256 is %.12s..., these rows' "
+                       "%.12s...)", sha, model_sha256);
+    return 0;
+}
+
 int lw_codec_save(const lw_codec *c, const char *path) {
     lw_st_tensor_in t[LW_CODEC_MAX_SIDE_TENSORS];
     int n = c->ops->side_tensors ? c->ops->side_tensors(c, t, LW_CODEC_MAX_SIDE_TENSORS) : 0;
