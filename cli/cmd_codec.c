@@ -144,6 +144,37 @@ static void set_string_meta(lw_codec *c, const char *key, const char *value) {
     json_decref(s);
 }
 
+/* A shape option the kind has no use for is refused with the kinds that use it, not ignored (a
+ * user who gives --rank 8 to topk believes the payload has 8 components). 0 or 1. */
+static int unused_fit_option(lw_codec_kind k, int argc, char **argv) {
+    static const struct {
+        const char *option, *kinds; /* the kinds (their names, space-separated) that read it */
+    } USE[] = {{"--k", "topk token-sparse sae"},
+               {"--bits", "topk token-sparse pcaq pq sae"},
+               {"--rank", "pcaq"},
+               {"--lloyd-max", "pcaq"},
+               {"--latents", "sae"},
+               {"--epochs", "sae"},
+               {"--subspaces", "pq"},
+               {"--positions", "topk pcaq token-sparse sae pq"},
+               {"--level", "zlib brotli zstd zstd-dict"},
+               {"--dict-bytes", "zstd-dict"},
+               {"--field", "zlib brotli brotli-dict zstd zstd-dict truncate"}};
+    const char *name = lw_codec_name(k);
+    for (size_t i = 0; i < sizeof USE / sizeof USE[0]; i++) {
+        if (!cli_given(argc, argv, USE[i].option)) continue;
+        bool used = false;
+        for (const char *p = strstr(USE[i].kinds, name); p && !used; p = strstr(p + 1, name))
+            used = (p == USE[i].kinds || p[-1] == ' ') && (p[strlen(name)] == ' ' || !p[strlen(name)]);
+        if (!used) {
+            cli_fail("codec fit", "%s with --kind %s: only %s use%s it", USE[i].option, name, USE[i].kinds,
+                     strchr(USE[i].kinds, ' ') ? "" : "s");
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int codec_fit(int argc, char **argv) {
     if (cli_options_once("codec fit", FIT_USAGE, argc, argv)) return 2;
     const char *in = NULL, *tensor = NULL, *out = NULL, *texts = NULL, *field = "text";
@@ -176,6 +207,7 @@ static int codec_fit(int argc, char **argv) {
     }
     if (kind < 0 || !budget_given || !out)
         return cli_fail("codec fit", "--kind, --budget and --out are required (`latentwire codec fit --help`)");
+    if (unused_fit_option((lw_codec_kind)kind, argc, argv) != 0) return 2;
     lw_codec_params q = lw_codec_default_params((lw_codec_kind)kind);
     q.budget_bits = p.budget_bits, q.positions = p.positions, q.k = p.k, q.bits = p.bits, q.rank = p.rank;
     q.lloyd_max = p.lloyd_max, q.sae_latents = p.sae_latents, q.sae_epochs = p.sae_epochs;

@@ -107,8 +107,8 @@ static void test_fit_encode_decode_info(void **state) {
     for (int k = 0; k < 5; k++) {
         const char *codec = lw_test_tmpfile("c.safetensors"), *pay = lw_test_tmpfile("p.safetensors"),
                    *dec = lw_test_tmpfile("d.safetensors");
-        snprintf(args, sizeof args, "codec fit --kind %s --budget 96 --input %s --tensor layer.1 --latents 32 "
-                 "--epochs 2 --out %s", KINDS[k], ACTS, codec);
+        snprintf(args, sizeof args, "codec fit --kind %s --budget 96 --input %s --tensor layer.1 %s --out %s", KINDS[k],
+                 ACTS, !strcmp(KINDS[k], "sae") ? "--latents 32 --epochs 2" : "", codec);
         run_ok(args, &out);
         assert_non_null(strstr(out, "fitted"));
         free(out);
@@ -182,6 +182,13 @@ static void test_bad_input(void **state) {
         {"codec fit --kind topk --budget 4 --input %s --tensor layer.1 --out %s", "smallest budget that works is 8 bits"},
         {"codec fit --kind topk --budget 64 --input %s --tensor layer.9 --out %s", "no tensor \"layer.9\""},
         {"codec fit --kind topk --budget 64 --bogus 1 --input %s --tensor layer.1 --out %s", "unknown option --bogus"},
+        /* a shape option the kind does not read: refused, naming the kinds that do */
+        {"codec fit --kind topk --budget 64 --rank 4 --input %s --tensor layer.1 --out %s",
+         "--rank with --kind topk: only pcaq uses it"},
+        {"codec fit --kind pcaq --budget 64 --k 4 --input %s --tensor layer.1 --out %s",
+         "--k with --kind pcaq: only topk token-sparse sae use it"},
+        {"codec fit --kind pq --budget 64 --latents 8 --input %s --tensor layer.1 --out %s", "--latents with --kind pq"},
+        {"codec fit --kind topk --budget 64 --level 3 --input %s --tensor layer.1 --out %s", "--level with --kind topk"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         snprintf(args, sizeof args, cases[i].fmt, ACTS, none);
