@@ -115,6 +115,11 @@ step "the same race on a mixture of three skills: the payload has to say which"
   --exclude "$out/scan-smol-tv/scan.select.jsonl" --channel floor,ceiling,act:pcaq,act:topk,text:zlib \
   --data "$shared/data" --plan examples/plans/race-smollm2-tv-mix.plan.json --out "$out/race-smol-tv-mix" --resume
 "$cli" verdict examples/plans/race-smollm2-tv-mix.plan.json "$out/race-smol-tv-mix/records.jsonl"
+step "the zero-payload control on the mixture: one mean for three skills, against pcaq's payload"
+"$cli" race --sender "$smol" --task skill:first_letter+last_letter+repeat_word:90 --calib 90 --layer 20 --task-vector \
+  --exclude "$out/scan-smol-tv/scan.select.jsonl" --channel floor,mean,act:pcaq --budgets 16,64,256 \
+  --data "$shared/data" --plan examples/plans/race-smollm2-tv-mix-mean.plan.json --out "$out/race-smol-tv-mix-mean" --resume
+"$cli" verdict examples/plans/race-smollm2-tv-mix-mean.plan.json "$out/race-smol-tv-mix-mean/records.jsonl"
 step "the codec retrieval test: SmolLM2's middle block, 300 PTB passages, pass at a lower bound >= 0.85"
 "$cli" race retrieval --model "$smol" --passages "$corpus" --n 300 --calib 200 \
   --codecs topk,pcaq,pq,sae,zlib,zstd,truncate --out "$out/codec-retrieval"
@@ -133,7 +138,7 @@ step "report: every result above in one self-contained page"
 results=("$out/align/align.json" "$out/channels-smol-chat.jsonl" "$out/channels-gemma-smol.jsonl")
 for f in "$out/panel/panel.json" "$out/probes/gemma9-smol15/probes.json" "$out/roles/gemma9-smol15/probes.json" \
   "$out/scan-smol/scan.json" "$out/race-smol/race.json" "$out/scan-smol-tv/scan.json" "$out/race-smol-tv/race.json" \
-  "$out/race-smol-tv-mean/race.json" "$out/race-smol-tv-mix/race.json" \
+  "$out/race-smol-tv-mean/race.json" "$out/race-smol-tv-mix/race.json" "$out/race-smol-tv-mix-mean/race.json" \
   "$out/codec-retrieval/retrieval.json" "$out/scifact/minilm.json" "$out/scifact/bridged.json" \
   "$out/scifact/paired.json" "$out/align-toy/align.json"; do
   [ -f "$f" ] && results+=("$f")
