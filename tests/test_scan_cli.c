@@ -181,6 +181,30 @@ static void run_ok(const char *args) {
     free(err);
 }
 
+/* Both models' pooled block-`layer` rows of corpus, and ridge bridges between them at that block:
+ * sender -> receiver into ab, receiver -> sender (the wrong direction) into ba when it is not NULL. */
+static void fit_bridges(const char *corpus, int layer, char ab[1024], char ba[1024]) {
+    char a[1024], b[1024], name[64], args[8192];
+    snprintf(name, sizeof name, "scan_a%d.safetensors", layer);
+    snprintf(a, sizeof a, "%s", lw_test_tmpfile(name));
+    snprintf(name, sizeof name, "scan_b%d.safetensors", layer);
+    snprintf(b, sizeof b, "%s", lw_test_tmpfile(name));
+    for (int side = 0; side < 2; side++) {
+        snprintf(args, sizeof args, "extract --model %s --layers %d --input %s --out %s --pool mean --threads 2",
+                 side ? WIDE : MODEL, layer, corpus, side ? b : a);
+        run_ok(args);
+    }
+    for (int dir = 0; dir < (ba ? 2 : 1); dir++) {
+        char *out = dir ? ba : ab;
+        snprintf(name, sizeof name, "scan_%s%d.bridge.safetensors", dir ? "ba" : "ab", layer);
+        snprintf(out, 1024, "%s", lw_test_tmpfile(name));
+        snprintf(args, sizeof args,
+                 "bridge fit --source %s --source-tensor layer.%d --target %s --target-tensor layer.%d --out %s",
+                 dir ? b : a, layer, dir ? a : b, layer, out);
+        run_ok(args);
+    }
+}
+
 /* Across widths: a ridge bridge fitted by `bridge fit` on both models' pooled block-1 rows maps
  * the 64-wide sender's vectors into the 96-wide receiver; given once it serves both layers, and
  * one per layer works too; a bridge of the wrong direction is refused naming its dimensions. */
@@ -191,21 +215,9 @@ static void test_across_widths_with_bridge(void **state) {
     FILE *f = fopen(corpus, "w");
     for (int i = 0; i < 40; i++) fprintf(f, "input: word %d\noutput: %c and more %d\n", i, 'a' + i % 26, i * 7);
     fclose(f);
-    char a[1024], b[1024], br[1024], rb[1024], args[8192];
-    snprintf(a, sizeof a, "%s", lw_test_tmpfile("scan_a.safetensors"));
-    snprintf(b, sizeof b, "%s", lw_test_tmpfile("scan_b.safetensors"));
-    snprintf(br, sizeof br, "%s", lw_test_tmpfile("scan_ab.bridge.safetensors"));
-    snprintf(rb, sizeof rb, "%s", lw_test_tmpfile("scan_ba.bridge.safetensors"));
-    snprintf(args, sizeof args, "extract --model %s --layers 1 --input %s --out %s --pool mean --threads 2", MODEL, corpus, a);
-    run_ok(args);
-    snprintf(args, sizeof args, "extract --model %s --layers 1 --input %s --out %s --pool mean --threads 2", WIDE, corpus, b);
-    run_ok(args);
-    snprintf(args, sizeof args, "bridge fit --source %s --source-tensor layer.1 --target %s --target-tensor layer.1 --out %s",
-             a, b, br);
-    run_ok(args);
-    snprintf(args, sizeof args, "bridge fit --source %s --source-tensor layer.1 --target %s --target-tensor layer.1 --out %s",
-             b, a, rb);
-    run_ok(args);
+    char br[1024], rb[1024], br0[1024], args[8192];
+    fit_bridges(corpus, 1, br, rb);
+    fit_bridges(corpus, 0, br0, NULL);
     const char *dir = lw_test_fresh_dir("scan_wide");
     snprintf(args, sizeof args, "scan --sender %s --receiver %s --bridge %s --task skill:next_number --k-shot 2 --items 4 "
              "--select-items 1 --layers 0,1 --receiver-layers 1,2 --answer-tokens 1 --threads 2 --out %s", MODEL, WIDE, br, dir);
@@ -219,17 +231,6 @@ static void test_across_widths_with_bridge(void **state) {
     assert_int_equal(json_array_size(json_object_get(json_object_get(root, "settings"), "--bridge")), 1);
     json_decref(root);
     /* one bridge per layer: each must be fitted at its layer (block 0 -> 0, block 1 -> 1 here) */
-    char a0[1024], b0[1024], br0[1024];
-    snprintf(a0, sizeof a0, "%s", lw_test_tmpfile("scan_a0.safetensors"));
-    snprintf(b0, sizeof b0, "%s", lw_test_tmpfile("scan_b0.safetensors"));
-    snprintf(br0, sizeof br0, "%s", lw_test_tmpfile("scan_ab0.bridge.safetensors"));
-    snprintf(args, sizeof args, "extract --model %s --layers 0 --input %s --out %s --pool mean --threads 2", MODEL, corpus, a0);
-    run_ok(args);
-    snprintf(args, sizeof args, "extract --model %s --layers 0 --input %s --out %s --pool mean --threads 2", WIDE, corpus, b0);
-    run_ok(args);
-    snprintf(args, sizeof args, "bridge fit --source %s --source-tensor layer.0 --target %s --target-tensor layer.0 --out %s",
-             a0, b0, br0);
-    run_ok(args);
     snprintf(args, sizeof args, "scan --sender %s --receiver %s --bridge %s --bridge %s --task skill:next_number --k-shot 2 "
              "--items 4 --select-items 1 --layers 0,1 --receiver-layers 0,1 --answer-tokens 1 --threads 2 --out %s", MODEL,
              WIDE, br0, br, dir);
