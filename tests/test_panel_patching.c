@@ -207,6 +207,9 @@ static void test_cells_reuse_and_summaries(void **state) {
     assert_int_equal(strncmp(r.D.method, "bca over prompts", 16), 0);
     if (sd > 0) assert_true(fabs(r.decoy_ratio - st / sd) < 1e-12);
     else assert_true(isnan(r.decoy_ratio));
+    /* its interval: both ends or neither, in order */
+    assert_true(isnan(r.decoy_ratio_lo) == isnan(r.decoy_ratio_hi));
+    if (!isnan(r.decoy_ratio_lo)) assert_true(r.decoy_ratio_lo <= r.decoy_ratio_hi);
     assert_int_equal(r.cells[2].donor, 1);
     assert_int_equal(r.cells[3].donor_layer, 1); /* B: round(0.5 x 2) */
     lw_patching_result_free(&r);

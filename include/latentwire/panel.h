@@ -88,7 +88,8 @@ typedef struct {
                                 LW_PANEL_MIN_CELLS cells over prompts (D.method says which) */
     lw_verdict_kind verdict; /* against the threshold (above) */
     double decoy_ratio;      /* mean target effect / mean decoy effect */
-    double decoy_ratio_lo, decoy_ratio_hi; /* 95% percentile bootstrap over cells */
+    double decoy_ratio_lo, decoy_ratio_hi; /* 95% percentile bootstrap over D's units (cells, or prompts
+                                              below LW_PANEL_MIN_CELLS); NaN when undefined */
     /* per cell and prompt: the effects, n_cells x n_prompts each (for records and tests) */
     double *e_target, *e_baseline, *e_decoy;
     int n_prompts;
