@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "acts.h"
+#include "latentwire/acts.h"
 #include "cli.h"
 #include "latentwire/bridge.h"
 
@@ -81,7 +81,7 @@ static int cmp_i64(const void *a, const void *b) {
 
 /* The calibration rows' ids as sorted inclusive ranges [[first, last], ...]: a few numbers for the
  * usual contiguous rows, whatever their count. */
-static json_t *calibration_ranges(const act_tensor *A, const int64_t *ia, int64_t n) {
+static json_t *calibration_ranges(const lw_act_tensor *A, const int64_t *ia, int64_t n) {
     int64_t *id = malloc(sizeof *id * (size_t)(n ? n : 1));
     if (!id) return NULL;
     for (int64_t k = 0; k < n; k++) id[k] = A->row_id[ia[k]];
@@ -133,17 +133,17 @@ static int bridge_fit(int argc, char **argv) {
     if (cli_check_output("bridge fit", "--out", out, LW_OUT_FILE,
                          (const char *[]){"--source", src, "--target", tgt, NULL}))
         return 1;
-    act_tensor A, B;
-    if (act_open(src, src_t, &A) != 0) return cli_fail_lib("bridge fit");
-    if (act_open(tgt, tgt_t, &B) != 0) {
-        act_close(&A);
+    lw_act_tensor A, B;
+    if (lw_act_open(src, src_t, &A) != 0) return cli_fail_lib("bridge fit");
+    if (lw_act_open(tgt, tgt_t, &B) != 0) {
+        lw_act_close(&A);
         return cli_fail_lib("bridge fit");
     }
     int rc = 1;
     int64_t *ia = NULL, *ib = NULL;
     float *X = NULL, *Y = NULL;
     lw_bridge *br = NULL;
-    int64_t n = act_join_mode(&A, &B, pairing, &ia, &ib);
+    int64_t n = lw_act_join_mode(&A, &B, pairing, &ia, &ib);
     if (n < 0) {
         cli_fail_lib("bridge fit");
         goto done;
@@ -153,8 +153,8 @@ static int bridge_fit(int argc, char **argv) {
                  (long long)(n < 0 ? 0 : n));
         goto done;
     }
-    X = act_gather(&A, ia, n);
-    Y = act_gather(&B, ib, n);
+    X = lw_act_gather(&A, ia, n);
+    Y = lw_act_gather(&B, ib, n);
     br = lw_bridge_fit(X, Y, n, A.d, B.d, &bp);
     if (!br) {
         cli_fail_lib("bridge fit");
@@ -191,8 +191,8 @@ done:
     free(Y);
     free(ia);
     free(ib);
-    act_close(&A);
-    act_close(&B);
+    lw_act_close(&A);
+    lw_act_close(&B);
     return rc;
 }
 
@@ -217,8 +217,8 @@ static int bridge_apply(int argc, char **argv) {
         return 1;
     lw_bridge *br = lw_bridge_load(bpath);
     if (!br) return cli_fail_lib("bridge apply");
-    act_tensor X;
-    if (act_open(in, tensor, &X) != 0) {
+    lw_act_tensor X;
+    if (lw_act_open(in, tensor, &X) != 0) {
         lw_bridge_free(br);
         return cli_fail_lib("bridge apply");
     }
@@ -235,7 +235,7 @@ static int bridge_apply(int argc, char **argv) {
         goto done;
     }
     char sha[65];
-    if (cli_check_bridge_fit("bridge apply", bpath, br, side, tensor, act_model_sha256(&X, sha)) != 0) goto done;
+    if (cli_check_bridge_fit("bridge apply", bpath, br, side, tensor, lw_act_model_sha256(&X, sha)) != 0) goto done;
     int dim = lw_bridge_out_dim(br);
     Z = malloc(sizeof(float) * (size_t)(X.n ? X.n : 1) * dim);
     if ((source ? lw_bridge_apply_source(br, X.x, X.n, Z) : lw_bridge_apply_target(br, X.x, X.n, Z)) != 0) {
@@ -253,7 +253,7 @@ static int bridge_apply(int argc, char **argv) {
     rc = 0;
 done:
     free(Z);
-    act_close(&X);
+    lw_act_close(&X);
     lw_bridge_free(br);
     return rc;
 }

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "acts.h"
+#include "latentwire/acts.h"
 #include "cli.h"
 #include "latentwire/textio.h"
 #include "latentwire/codec.h"
@@ -35,7 +35,7 @@ static const char *USAGE = "usage:\n" FIT_USAGE ENCODE_USAGE DECODE_USAGE INFO_U
 
 /* Items of T rows: T = 1, every row; else the last T rows of each row_id (rows of one
  * row_id must be consecutive, as extract --pool none writes them). n < 0 on error. */
-static int64_t gather_items(const act_tensor *A, int T, float **items, int64_t **ids) {
+static int64_t gather_items(const lw_act_tensor *A, int T, float **items, int64_t **ids) {
     *items = malloc(sizeof(float) * (size_t)(A->n ? A->n : 1) * A->d);
     *ids = malloc(sizeof(int64_t) * (size_t)(A->n ? A->n : 1));
     if (!*items || !*ids) {
@@ -230,8 +230,8 @@ static int codec_fit(int argc, char **argv) {
         c = fit_text(&q, texts, field);
         if (!c) return cli_fail_lib("codec fit");
     } else {
-        act_tensor A;
-        if (act_open(in, tensor, &A) != 0) return cli_fail_lib("codec fit");
+        lw_act_tensor A;
+        if (lw_act_open(in, tensor, &A) != 0) return cli_fail_lib("codec fit");
         float *items;
         int64_t *ids;
         int64_t n = gather_items(&A, q.positions, &items, &ids);
@@ -239,9 +239,9 @@ static int codec_fit(int argc, char **argv) {
         if (n >= 0 && !c) cli_fail_lib("codec fit");
         char sha[65]; /* where the rows came from: codec encode checks it */
         if (c) set_string_meta(c, "tensor", tensor);
-        if (c && act_model_sha256(&A, sha)) set_string_meta(c, "model_sha256", sha);
+        if (c && lw_act_model_sha256(&A, sha)) set_string_meta(c, "model_sha256", sha);
         if (n >= 0) free(items), free(ids);
-        act_close(&A);
+        lw_act_close(&A);
         if (!c) return 1;
     }
     if (lw_codec_save(c, out) != 0) {
@@ -277,8 +277,8 @@ static int codec_encode(int argc, char **argv) {
         lw_codec_free(c);
         return cli_fail("codec encode", "%s: a text codec (%s); codec encode takes activation codecs", cpath, name);
     }
-    act_tensor A;
-    if (act_open(in, tensor, &A) != 0) {
+    lw_act_tensor A;
+    if (lw_act_open(in, tensor, &A) != 0) {
         lw_codec_free(c);
         return cli_fail_lib("codec encode");
     }
@@ -291,7 +291,7 @@ static int codec_encode(int argc, char **argv) {
         goto done;
     }
     char sha[65];
-    if (lw_codec_check_fit(c, tensor, act_model_sha256(&A, sha)) != 0) {
+    if (lw_codec_check_fit(c, tensor, lw_act_model_sha256(&A, sha)) != 0) {
         cli_fail("codec encode", "%s: %s", cpath, lw_last_error());
         goto done;
     }
@@ -306,7 +306,7 @@ static int codec_encode(int argc, char **argv) {
     rc = 0;
 done:
     free(items), free(ids);
-    act_close(&A);
+    lw_act_close(&A);
     lw_codec_free(c);
     return rc;
 }

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "acts.h"
+#include "latentwire/acts.h"
 #include "cli.h"
 #include "latentwire/files.h"
 #include "latentwire/json.h"
@@ -71,7 +71,7 @@ typedef struct {
 /* How many of the queries are rows the bridge was fitted on: its record names the source texts
  * (input_sha256, input_field) and their row ids as ranges [[first, last], ...]; the queries' file
  * must come from the same texts for a row id to mean the same text. -1 when that cannot be known. */
-static int64_t queries_in_calibration(const lw_bridge *br, const act_tensor *A, const int64_t *row_id, int64_t nq) {
+static int64_t queries_in_calibration(const lw_bridge *br, const lw_act_tensor *A, const int64_t *row_id, int64_t nq) {
     json_t *all = json_loads(lw_bridge_info_json(br), 0, NULL), *rec = json_object_get(all, "meta");
     json_t *meta = A->meta ? json_loads(A->meta, 0, NULL) : NULL, *ranges = json_object_get(rec, "calibration_row_ids");
     const char *sb = json_string_value(json_object_get(rec, "source_input_sha256")),
@@ -162,7 +162,7 @@ static json_t *paired_differences(const double *m1, const double *m2, int64_t nq
 static const char *ndcg_gain_name(lw_ndcg_gain g) { return g == LW_NDCG_GAIN_EXP ? "exp" : "linear"; }
 
 static int run_files(const opts *o) {
-    act_tensor A = {0}, B = {0};
+    lw_act_tensor A = {0}, B = {0};
     lw_bridge *br = NULL, *cmp = NULL;
     int rc = 1;
     int64_t *ia = NULL, *ib = NULL, *off = NULL, *off_ctl = NULL;
@@ -170,7 +170,7 @@ static int run_files(const opts *o) {
     float *Q = NULL, *C = NULL, *Q2 = NULL, *C2 = NULL, *Xq = NULL;
     double *m1 = NULL, *m2 = NULL;
     json_t *root = json_object();
-    if (act_open(o->queries, o->query_t, &A) != 0 || act_open(o->cands, o->cand_t, &B) != 0) {
+    if (lw_act_open(o->queries, o->query_t, &A) != 0 || lw_act_open(o->cands, o->cand_t, &B) != 0) {
         cli_fail_lib("retrieval");
         goto done;
     }
@@ -199,7 +199,7 @@ static int run_files(const opts *o) {
     }
     { /* ... and only the layers and models it was fitted on */
         char sa[65], sb[65];
-        const char *ha = act_model_sha256(&A, sa), *hb = act_model_sha256(&B, sb);
+        const char *ha = lw_act_model_sha256(&A, sa), *hb = lw_act_model_sha256(&B, sb);
         for (int k = 0; k < 2; k++) {
             const lw_bridge *b = k ? cmp : br;
             const char *path = k ? o->compare : o->bridge;
@@ -208,7 +208,7 @@ static int run_files(const opts *o) {
                 goto done;
         }
     }
-    int64_t nq = act_join(&A, &B, &ia, &ib);
+    int64_t nq = lw_act_join(&A, &B, &ia, &ib);
     if (nq < 0) {
         cli_fail_lib("retrieval");
         goto done;
@@ -219,7 +219,7 @@ static int run_files(const opts *o) {
     }
     gold = malloc(sizeof(int32_t) * (size_t)nq);
     for (int64_t q = 0; q < nq; q++) gold[q] = (int32_t)ib[q];
-    Xq = act_gather(&A, ia, nq);
+    Xq = lw_act_gather(&A, ia, nq);
     int dim, dim_c;
     Q = map_rows(br, true, Xq, nq, A.d, &dim);
     C = map_rows(br, false, B.x, B.n, B.d, &dim_c);
@@ -327,8 +327,8 @@ done:
     free(m2);
     lw_bridge_free(br);
     lw_bridge_free(cmp);
-    act_close(&A);
-    act_close(&B);
+    lw_act_close(&A);
+    lw_act_close(&B);
     return rc;
 }
 

@@ -1,16 +1,25 @@
 /* Reading activation files written by `extract`: one F32 [rows, width] tensor with its
- * row ids, and joining two files on row id (the same sentence through two models). */
-#ifndef LW_CLI_ACTS_H
-#define LW_CLI_ACTS_H
+ * row ids (a shard set read as one file), and joining two files on row id (the same sentence
+ * through two models). What `bridge`, `retrieval` and `codec` read their rows with; a C or
+ * Python caller reads the same files the same way. */
+#ifndef LATENTWIRE_ACTS_H
+#define LATENTWIRE_ACTS_H
 
 #include <stdint.h>
 
 #include "latentwire/rows.h"
 #include "latentwire/safetensors.h"
 
+#ifdef __cplusplus
+extern "C" {
+#ifdef __cplusplus
+}
+#endif
+#endif
+
 typedef struct {
     lw_st_file *f;
-    const char *path;       /* as given to act_open */
+    const char *path;       /* as given to lw_act_open */
     const float *x;         /* n x d */
     const int64_t *row_id;  /* n */
     const int32_t *position, *token; /* n each, in --pool none files; else NULL */
@@ -21,26 +30,29 @@ typedef struct {
     lw_st_file **shards;
     int n_shards;
     void *own_x, *own_row_id, *own_position, *own_token;
-} act_tensor;
+} lw_act_tensor;
 
 /* Opens path and finds `tensor` (F32, 2-D) and `row_id` (I64, same rows); errors name the
  * file and tensor. When path does not exist but the shard set `extract --shard-texts` writes for
  * it does (PATH-00001-of-0000K.safetensors ...), every shard is read and their rows joined in
  * shard order (each shard must hold the tensor at the same width; a missing shard is an error
  * naming it). 0 or -1. */
-int act_open(const char *path, const char *tensor, act_tensor *out);
-void act_close(act_tensor *t);
+int lw_act_open(const char *path, const char *tensor, lw_act_tensor *out);
+void lw_act_close(lw_act_tensor *t);
 
 /* Rows present in both (same row id), in a's order: fills malloc'd index arrays. A row id
  * twice in a file is an error (lw_join_rows). Returns the count (>= 0) or -1. */
-int64_t act_join(const act_tensor *a, const act_tensor *b, int64_t **ia, int64_t **ib);
+int64_t lw_act_join(const lw_act_tensor *a, const lw_act_tensor *b, int64_t **ia, int64_t **ib);
 /* The same with the pairing mode (LW_JOIN_ROW_POSITION: two --pool none files of one tokenizer). */
-int64_t act_join_mode(const act_tensor *a, const act_tensor *b, lw_join_mode mode, int64_t **ia, int64_t **ib);
+int64_t lw_act_join_mode(const lw_act_tensor *a, const lw_act_tensor *b, lw_join_mode mode, int64_t **ia, int64_t **ib);
 
 /* The model_sha256 that extract recorded in t's metadata, into out; NULL when there is none. */
-const char *act_model_sha256(const act_tensor *t, char out[65]);
+const char *lw_act_model_sha256(const lw_act_tensor *t, char out[65]);
 
 /* Copies the rows idx[0..n) into a malloc'd n x d matrix. */
-float *act_gather(const act_tensor *t, const int64_t *idx, int64_t n);
+float *lw_act_gather(const lw_act_tensor *t, const int64_t *idx, int64_t n);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -1,4 +1,4 @@
-#include "acts.h"
+#include "latentwire/acts.h"
 
 #include <jansson.h>
 
@@ -50,13 +50,13 @@ static int shard_count(const char *path) {
     return k;
 }
 
-static int open_one(const char *path, const char *tensor, act_tensor *out);
+static int open_one(const char *path, const char *tensor, lw_act_tensor *out);
 
 /* A shard set's rows joined into owned arrays. */
-static int open_shards(const char *path, const char *tensor, int k, act_tensor *out) {
+static int open_shards(const char *path, const char *tensor, int k, lw_act_tensor *out) {
     memset(out, 0, sizeof *out);
     out->shards = calloc((size_t)k, sizeof *out->shards);
-    act_tensor *part = calloc((size_t)k, sizeof *part);
+    lw_act_tensor *part = calloc((size_t)k, sizeof *part);
     char (*names)[4096] = malloc(sizeof *names * (size_t)k);
     int rc = out->shards && part && names ? 0 : lw_fail("%s: out of memory", path);
     int64_t n = 0;
@@ -93,11 +93,11 @@ static int open_shards(const char *path, const char *tensor, int k, act_tensor *
         out->meta = lw_st_meta(out->shards[0], "latentwire");
     }
     free(part), free(names);
-    if (rc != 0) act_close(out);
+    if (rc != 0) lw_act_close(out);
     return rc;
 }
 
-int act_open(const char *path, const char *tensor, act_tensor *out) {
+int lw_act_open(const char *path, const char *tensor, lw_act_tensor *out) {
     memset(out, 0, sizeof *out);
     if (access(path, F_OK) != 0) {
         int k = shard_count(path);
@@ -107,7 +107,7 @@ int act_open(const char *path, const char *tensor, act_tensor *out) {
     return open_one(path, tensor, out);
 }
 
-static int open_one(const char *path, const char *tensor, act_tensor *out) {
+static int open_one(const char *path, const char *tensor, lw_act_tensor *out) {
     memset(out, 0, sizeof *out);
     out->f = lw_st_open(path);
     if (!out->f) return -1;
@@ -119,7 +119,7 @@ static int open_one(const char *path, const char *tensor, act_tensor *out) {
     else if (!ids || ids->dtype != LW_DT_I64 || ids->n_dims != 1 || ids->shape[0] != t->shape[0])
         rc = lw_fail("%s: tensor \"row_id\" must be I64 [%lld]", path, (long long)t->shape[0]);
     if (rc != 0) {
-        act_close(out);
+        lw_act_close(out);
         return -1;
     }
     out->path = path;
@@ -133,7 +133,7 @@ static int open_one(const char *path, const char *tensor, act_tensor *out) {
     return 0;
 }
 
-void act_close(act_tensor *t) {
+void lw_act_close(lw_act_tensor *t) {
     if (t->f) lw_st_close(t->f);
     for (int s = 0; t->shards && s < t->n_shards; s++)
         if (t->shards[s]) lw_st_close(t->shards[s]);
@@ -142,27 +142,27 @@ void act_close(act_tensor *t) {
     memset(t, 0, sizeof *t);
 }
 
-static lw_row_keys keys_of(const act_tensor *t) {
+static lw_row_keys keys_of(const lw_act_tensor *t) {
     return (lw_row_keys){.label = t->path, .row_id = t->row_id, .position = t->position, .token = t->token, .n = t->n};
 }
 
-int64_t act_join_mode(const act_tensor *a, const act_tensor *b, lw_join_mode mode, int64_t **ia, int64_t **ib) {
+int64_t lw_act_join_mode(const lw_act_tensor *a, const lw_act_tensor *b, lw_join_mode mode, int64_t **ia, int64_t **ib) {
     lw_row_keys ka = keys_of(a), kb = keys_of(b);
     return lw_join_rows(&ka, &kb, mode, ia, ib);
 }
 
-int64_t act_join(const act_tensor *a, const act_tensor *b, int64_t **ia, int64_t **ib) {
-    return act_join_mode(a, b, LW_JOIN_ROW_ID, ia, ib);
+int64_t lw_act_join(const lw_act_tensor *a, const lw_act_tensor *b, int64_t **ia, int64_t **ib) {
+    return lw_act_join_mode(a, b, LW_JOIN_ROW_ID, ia, ib);
 }
 
-float *act_gather(const act_tensor *t, const int64_t *idx, int64_t n) {
+float *lw_act_gather(const lw_act_tensor *t, const int64_t *idx, int64_t n) {
     float *out = malloc(sizeof(float) * (size_t)(n ? n : 1) * (size_t)t->d);
     if (!out) return NULL;
     for (int64_t i = 0; i < n; i++) memcpy(out + i * t->d, t->x + idx[i] * t->d, sizeof(float) * (size_t)t->d);
     return out;
 }
 
-const char *act_model_sha256(const act_tensor *t, char out[65]) {
+const char *lw_act_model_sha256(const lw_act_tensor *t, char out[65]) {
     json_t *m = t->meta ? json_loads(t->meta, 0, NULL) : NULL;
     const char *sha = json_string_value(json_object_get(m, "model_sha256"));
     if (sha) snprintf(out, 65, "%s", sha);
