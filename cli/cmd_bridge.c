@@ -41,6 +41,20 @@ static void copy_meta(lw_bridge *b, const char *prefix, const char *meta_json, c
     json_decref(m);
 }
 
+/* Rows of two files extracted from different texts are still paired by row id: right for
+ * translation or paraphrase pairs (the same ids, other texts), a silent mistake otherwise, so it is
+ * said. */
+static void note_other_texts(const char *src, const lw_act_tensor *A, const char *tgt, const lw_act_tensor *B) {
+    json_t *ma = A->meta ? json_loads(A->meta, 0, NULL) : NULL, *mb = B->meta ? json_loads(B->meta, 0, NULL) : NULL;
+    const char *ha = json_string_value(json_object_get(ma, "input_sha256")),
+               *hb = json_string_value(json_object_get(mb, "input_sha256"));
+    if (ha && hb && strcmp(ha, hb) != 0)
+        fprintf(stderr, "note: %s and %s were extracted from different texts (their input_sha256 differ): row k of one "
+                "is paired with row k of the other, as translation or paraphrase pairs want\n", src, tgt);
+    json_decref(ma);
+    json_decref(mb);
+}
+
 static void set_string_meta(lw_bridge *b, const char *key, const char *value) {
     json_t *s = json_string(value);
     char *text = json_dumps(s, JSON_ENCODE_ANY);
@@ -173,6 +187,9 @@ static int bridge_fit(int argc, char **argv) {
      * are in-sample (the source file's row ids; unique, in file order) */
     copy_meta(br, "source", A.meta, "input_sha256");
     copy_meta(br, "source", A.meta, "input_field");
+    copy_meta(br, "target", B.meta, "input_sha256");
+    copy_meta(br, "target", B.meta, "input_field");
+    note_other_texts(src, &A, tgt, &B);
     json_t *ids = calibration_ranges(&A, ia, n);
     char *ids_text = ids ? json_dumps(ids, JSON_COMPACT) : NULL;
     if (ids_text) lw_bridge_set_meta(br, "calibration_row_ids", ids_text);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "latentwire/panel.h"
@@ -45,6 +46,14 @@ static void progress(int done, int total, void *user) {
     (void)user;
     if (cli_is_tty()) fprintf(stderr, "\rpanel: %d / %d prompt-cells", done, total);
     if (cli_is_tty() && done == total) fputc('\n', stderr);
+}
+
+/* Two paths name one model when they are one file (a/m.gguf, ./a/m.gguf, a link); paths that
+ * cannot be read are compared as strings (the load reports them). */
+static bool same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    if (stat(a, &sa) != 0 || stat(b, &sb) != 0) return !strcmp(a, b);
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 static int parse_depths(const char *v, opts *o) {
@@ -89,6 +98,12 @@ static int parse(int argc, char **argv, opts *o) {
             int got = cli_parse_list(a, v, list);
             if (got <= 0) return got < 0 ? (cli_fail_lib("panel"), 2) : cli_option_error("panel", USAGE, a, v);
             *(rec ? &o->n_receivers : &o->n_donors) = got;
+            for (int j = 0; j < got; j++)
+                for (int k = j + 1; k < got; k++)
+                    if (same_file((*list)[j], (*list)[k]))
+                        return cli_fail("panel", "%s: %s and %s are the same model file; give each model once", a,
+                                        (*list)[j], (*list)[k]),
+                               2;
             i++;
         }
         else if (!strcmp(a, "--depths") && parse_depths(v, o) == 0) i++;
@@ -121,7 +136,7 @@ static int parse(int argc, char **argv, opts *o) {
     return 0;
 }
 
-/* The models: each distinct path loaded once, one session each. */
+/* The models: each distinct file loaded once, one session each. */
 typedef struct {
     char *path;
     lw_model *model;
@@ -130,7 +145,7 @@ typedef struct {
 
 static lw_session *session_for(loaded *L, int *n_loaded, const char *path, int threads) {
     for (int i = 0; i < *n_loaded; i++)
-        if (!strcmp(L[i].path, path)) return L[i].session;
+        if (same_file(L[i].path, path)) return L[i].session;
     lw_model *m = lw_model_load(path, cli_model_params());
     if (!m) return NULL;
     lw_session_params sp = lw_session_default_params();
@@ -154,9 +169,17 @@ static const char *base_name(const char *path) {
  * the path as given when another model of the panel has the same file name (a/m.gguf, b/m.gguf),
  * so that no two cells share a name. */
 static const char *model_name(const opts *o, const char *path) {
-    for (int i = 0; i < o->n_receivers + o->n_donors; i++) {
+    int n = o->n_receivers + o->n_donors;
+    for (int i = 0; i < n; i++) { /* one file given by two paths (a/m.gguf, ./a/m.gguf) has one name */
         const char *q = i < o->n_receivers ? o->receivers[i] : o->donors[i - o->n_receivers];
-        if (strcmp(q, path) != 0 && !strcmp(base_name(q), base_name(path))) return path;
+        if (same_file(q, path)) {
+            path = q;
+            break;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        const char *q = i < o->n_receivers ? o->receivers[i] : o->donors[i - o->n_receivers];
+        if (!same_file(q, path) && !strcmp(base_name(q), base_name(path))) return path;
     }
     return base_name(path);
 }

@@ -396,9 +396,12 @@ static int check_beir_widths(const opts *o, const lw_bridge *br) {
         return cli_fail("retrieval", "%s maps %d -> %d but the models have widths %d and %d", o->bridge,
                         lw_bridge_source_dim(br), lw_bridge_target_dim(br), ws, wt);
     if (!br && ws != wt) return cli_fail("retrieval", "the models have widths %d and %d: give a --bridge", ws, wt);
-    char ts[32], tt[32]; /* the tensors extract names these layers by, which bridge fit records */
-    return br && (cli_check_bridge_fit("retrieval", o->bridge, br, "source", layer_tensor(o->src_layer, ts, sizeof ts), NULL) ||
-                  cli_check_bridge_fit("retrieval", o->bridge, br, "target", layer_tensor(o->tgt_layer, tt, sizeof tt), NULL))
+    if (!br) return 0;
+    /* the tensors extract names these layers by, and the models' files, which bridge fit records */
+    char ts[32], tt[32], hs[65], ht[65];
+    if (lw_sha256_file(o->src_model, hs) != 0 || lw_sha256_file(o->tgt_model, ht) != 0) return cli_fail_lib("retrieval");
+    return cli_check_bridge_fit("retrieval", o->bridge, br, "source", layer_tensor(o->src_layer, ts, sizeof ts), hs) ||
+                   cli_check_bridge_fit("retrieval", o->bridge, br, "target", layer_tensor(o->tgt_layer, tt, sizeof tt), ht)
                ? 1 : 0;
 }
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -190,7 +191,12 @@ static void test_fit_site_and_in_sample(void **state) {
     snprintf(args, sizeof args,
              "bridge fit --source %s --source-tensor layer.1 --target %s --target-tensor layer.2 --alpha 1 --out %s",
              XA, xb60, br);
-    run_ok(args, NULL);
+    char *err = NULL;
+    if (lw_test_run_cli(args, &out, &err) != 0) fail_msg("`latentwire %s`: %s", args, err);
+    /* the two files hold other texts (all 120 lines, the first 60): fitted, and said */
+    if (!strstr(err, "extracted from different texts")) fail_msg("no note on the texts: %s", err);
+    free(out);
+    free(err);
     snprintf(args, sizeof args, "retrieval --queries %s --query-tensor layer.1 --candidates %s --candidate-tensor layer.2 "
              "--bridge %s --resamples 100 --json %s", XA, XB, br, js);
     run_ok(args, &out);
@@ -218,6 +224,26 @@ static void test_fit_site_and_in_sample(void **state) {
     snprintf(args, sizeof args, "retrieval --queries %s --query-tensor layer.1 --candidates %s --candidate-tensor layer.2 "
              "--bridge %s --resamples 100", xc, XB, br);
     run_fails(args, "fitted on another source model");
+    /* --beir embeds with the models it is given: their files are checked against the record too */
+    const char *beir = lw_test_fresh_dir("bridge_beir");
+    char path[1400];
+    snprintf(path, sizeof path, "%s/qrels", beir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/corpus.jsonl", beir);
+    lw_test_write_text(path, "{\"_id\": \"d0\", \"text\": \"the cat sat\"}\n{\"_id\": \"d1\", \"text\": \"a dog ran\"}\n");
+    snprintf(path, sizeof path, "%s/queries.jsonl", beir);
+    lw_test_write_text(path, "{\"_id\": \"q0\", \"text\": \"where is the cat\"}\n");
+    snprintf(path, sizeof path, "%s/qrels/test.tsv", beir);
+    lw_test_write_text(path, "query-id\tcorpus-id\tscore\nq0\td0\t1\n");
+    snprintf(args, sizeof args, "retrieval --beir %s --source-model %s --source-layer 1 --target-model %s --target-layer 2 "
+             "--bridge %s --resamples 100", beir, mc, MB, br);
+    run_fails(args, "fitted on another source model");
+    snprintf(args, sizeof args, "retrieval --beir %s --source-model %s --source-layer 0 --target-model %s --target-layer 2 "
+             "--bridge %s --resamples 100", beir, MA, MB, br);
+    run_fails(args, "not layer.0");
+    snprintf(args, sizeof args, "retrieval --beir %s --source-model %s --source-layer 1 --target-model %s --target-layer 2 "
+             "--bridge %s --resamples 100", beir, MA, MB, br);
+    run_ok(args, NULL);
 }
 
 static void test_bad_input(void **state) {

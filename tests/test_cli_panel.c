@@ -16,6 +16,16 @@
 
 #include "support/testutil.h"
 
+static void copy_file(const char *from, const char *to) {
+    FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+    assert_true(a && b);
+    char buf[1 << 16];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, a)) > 0) assert_int_equal(fwrite(buf, 1, n, b), n);
+    fclose(a);
+    assert_int_equal(fclose(b), 0);
+}
+
 static void test_panel_and_verdict(void **state) {
     (void)state;
     const char *model = lw_test_shared_path("models/stories260K.gguf");
@@ -89,13 +99,14 @@ static void test_panel_and_verdict(void **state) {
     free(out);
     free(err);
     /* two models with the same file name in different folders: the cells are named by the paths as
-     * given, so the records do not merge two models into one item */
+     * given, so the records do not merge two models into one item (copies: two links to one file
+     * are one model) */
     const char *da = lw_test_fresh_dir("panel_a"), *db = lw_test_fresh_dir("panel_b");
     char ma[1300], mb[1300];
     snprintf(ma, sizeof ma, "%s/m.gguf", da);
     snprintf(mb, sizeof mb, "%s/m.gguf", db);
-    assert_int_equal(symlink(model, ma), 0);
-    assert_int_equal(symlink(model, mb), 0);
+    copy_file(model, ma);
+    copy_file(model, mb);
     const char *dir2 = lw_test_join(dir, "same_name");
     snprintf(args, sizeof args,
              "panel patching --receivers %s --donors %s --depths 0.5 --prompts 5 --calib 10 --continuation 2 "
@@ -109,6 +120,27 @@ static void test_panel_and_verdict(void **state) {
     c = json_array_get(json_object_get(r, "cells"), 0);
     assert_string_equal(json_string_value(json_object_get(c, "receiver")), ma);
     assert_string_equal(json_string_value(json_object_get(c, "donor")), mb);
+    json_decref(r);
+    /* one file by two paths: one model, so one name (the first path's), and twice in a list refused */
+    char ma2[1400], link[1400];
+    snprintf(ma2, sizeof ma2, "%s/./m.gguf", da);
+    snprintf(link, sizeof link, "%s/link.gguf", db);
+    assert_int_equal(symlink(ma, link), 0);
+    char *why = NULL;
+    snprintf(args, sizeof args, "panel patching --receivers %s,%s --donors %s --out %s/never", ma, link, mb, dir);
+    if ((why = lw_test_cli_refusal(args, 2, "are the same model file"))) fail_msg("%s", why);
+    const char *dir3 = lw_test_join(dir, "one_file");
+    snprintf(args, sizeof args,
+             "panel patching --receivers %s --donors %s --depths 0.5 --prompts 5 --calib 10 --continuation 2 "
+             "--resamples 500 --data %s --out %s", ma, ma2, data, dir3);
+    rc = lw_test_run_cli(args, &out, &err);
+    if (rc != 0) fail_msg("panel: %s", err);
+    free(out);
+    free(err);
+    r = json_load_file(lw_test_join(dir3, "panel.json"), 0, NULL);
+    assert_non_null(r);
+    c = json_array_get(json_object_get(r, "cells"), 0);
+    assert_string_equal(json_string_value(json_object_get(c, "receiver")), json_string_value(json_object_get(c, "donor")));
     json_decref(r);
 }
 

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "latentwire/bridge.h"
+#include "latentwire/records.h"
 #include "latentwire/retrieval.h"
 #include "support/testutil.h"
 
@@ -62,7 +63,7 @@ static void test_bad_options(void **state) {
     snprintf(args, sizeof args, "%s %s/o --channel text:topk", base, dir);
     expect_error(args, "topk is an activation codec: use act:topk");
     snprintf(args, sizeof args, "%s %s/o --channel telepathy", base, dir);
-    expect_error(args, "channel \"telepathy\": use floor, ceiling, act:CODEC");
+    expect_error(args, "channel \"telepathy\": use floor, ceiling, mean, act:CODEC");
     snprintf(args, sizeof args, "%s %s/o --calib 1", base, dir); /* one row: no codec can be fitted on it */
     expect_error(args, "--calib 1: must be an integer in [2, 1000000]");
     snprintf(args, sizeof args, "%s %s/o --shard 3/3", base, dir);
@@ -398,9 +399,7 @@ static void doctor_partial(const char *path, const char *codec, int budget, doub
         if (json_is_string(json_object_get(o, "codec")) && !strcmp(json_string_value(json_object_get(o, "codec")), codec) &&
             json_integer_value(json_object_get(o, "budget_bits")) == budget)
             mean < 0 ? json_object_del(o, "top1") : json_object_set_new(json_object_get(o, "top1"), "mean", json_real(mean));
-        char *line = json_dumps(o, JSON_COMPACT);
-        fprintf(f, "%s\n", line);
-        free(line);
+        assert_int_equal(lw_records_write(f, o), 0); /* sealed anew: a doctored row, not a damaged one */
         json_decref(o);
     }
     fclose(f);

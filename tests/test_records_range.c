@@ -143,7 +143,43 @@ static void test_checksum(void **state) {
     assert_int_equal(lw_records_load(&r, path, settings, KEY, 2, "score", "merge", NULL), -1);
     assert_non_null(strstr(lw_last_error(), "line 2 does not match its checksum"));
     assert_non_null(strstr(lw_last_error(), "run the work that wrote it again"));
+    /* a checksum deleted from one line of a file whose lines carry them: refused too, not read as a
+     * file from before checksums (deleting the field must not switch the check off) */
+    char sealed_head[200], bare[400];
+    const char *head = "{\"settings\":{\"x\":1}}";
+    snprintf(sealed_head, sizeof sealed_head, "{\"settings\":{\"x\":1},\"crc32\":\"%08lx\"}\n",
+             crc32(crc32(0L, Z_NULL, 0), (const Bytef *)head, (uInt)strlen(head)));
+    snprintf(bare, sizeof bare, "%s%s\n", sealed_head, "{\"condition\":\"c\",\"id\":\"q1\",\"score\":1}");
+    lw_test_write_text(path, bare);
+    assert_int_equal(lw_records_load(&r, path, settings, KEY, 2, "score", "--resume", NULL), -1);
+    assert_non_null(strstr(lw_last_error(), "line 2 does not match its checksum"));
+    /* a file from before checksums (no line has one) still loads */
+    lw_test_write_text(path, "{\"settings\":{\"x\":1}}\n{\"condition\":\"c\",\"id\":\"q1\",\"score\":1}\n");
+    assert_int_equal(lw_records_load(&r, path, settings, KEY, 2, "score", "--resume", NULL), 0);
+    assert_int_equal(r.n, 1);
+    lw_records_free(&r);
     free(text);
+    json_decref(settings);
+}
+
+/* A record written twice (a line pasted in again) is refused naming both lines: it would count
+ * twice in every statistic. */
+static void test_duplicate_refused(void **state) {
+    (void)state;
+    const char *path = lw_test_tmpfile("records_dup.jsonl");
+    json_t *settings = json_pack("{s:i}", "x", 1);
+    lw_records none = {0}, r;
+    FILE *f = lw_records_open(path, settings, &none);
+    assert_non_null(f);
+    for (int k = 0; k < 3; k++) {
+        json_t *rec = json_pack("{s:s, s:s, s:i}", "condition", "c", "id", k == 1 ? "q2" : "q1", "score", 1);
+        assert_int_equal(lw_records_write(f, rec), 0);
+        json_decref(rec);
+    }
+    fclose(f);
+    assert_int_equal(lw_records_load(&r, path, settings, KEY, 2, "score", "--resume", NULL), -1);
+    if (!strstr(lw_last_error(), "--resume: ") || !strstr(lw_last_error(), "records_dup.jsonl: lines 2 and 4 hold the same record"))
+        fail_msg("%s", lw_last_error());
     json_decref(settings);
 }
 
@@ -151,6 +187,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_in_range_passes),
         cmocka_unit_test(test_checksum),
+        cmocka_unit_test(test_duplicate_refused),
         cmocka_unit_test(test_out_of_range_refused),
         cmocka_unit_test(test_missing_is_torn),
         cmocka_unit_test(test_merge_message),

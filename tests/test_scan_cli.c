@@ -17,8 +17,25 @@
 
 #include <cmocka.h>
 
+#include "latentwire/records.h"
 #include "support/synth_model.h"
 #include "support/testutil.h"
+
+/* Rewrites a records file with every line's checksum made anew (lw_records_write). */
+static void reseal(const char *path) {
+    char *text = lw_test_read_file(path), *save = NULL;
+    assert_non_null(text);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        json_t *o = json_loads(l, 0, NULL);
+        assert_non_null(o);
+        assert_int_equal(lw_records_write(f, o), 0);
+        json_decref(o);
+    }
+    fclose(f);
+    free(text);
+}
 
 static char MODEL[1024], WIDE[1024];
 
@@ -115,6 +132,10 @@ static void test_end_to_end(void **state) {
         memmove(crc, crc + strlen(",\"crc32\":\"xxxxxxxx\""), strlen(crc + strlen(",\"crc32\":\"xxxxxxxx\"")) + 1);
         lw_test_write_text(rec, text);
         free(text);
+        /* the checksum deleted as well: still refused (the other lines carry theirs) */
+        why = lw_test_cli_refusal(args, 1, "does not match its checksum: the file was edited or damaged");
+        if (why) fail_msg("%s", why);
+        reseal(rec); /* the doctored score sealed anew, as a run would have written it */
         snprintf(args, sizeof args, "scan --sender %s --task skill:next_number --k-shot 2 --items 5 --select-items 2 "
                  "--layers 0,-1 --positions 2 --answer-tokens 2 --threads 2 --resume --out %s", MODEL, dir);
         rc = lw_test_run_cli(args, &out, &err);

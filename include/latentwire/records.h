@@ -57,10 +57,13 @@ json_t *lw_records_find(const lw_records *r, const char *key);
 
 void lw_records_free(lw_records *r);
 
-/* line (one line of a records file, as read) parsed as o: 0 when o has no "crc32" or it matches the
- * text, -1 otherwise (no message: the caller names the file and line). For readers of a finished
- * file (race.jsonl) that do not go through lw_records_load. */
-int lw_records_check_line(const char *line, json_t *o);
+/* line (one line of a records file, as read) parsed as o: 0 when its "crc32" matches the text, or
+ * when it has none and no earlier line of the file had one (*sealed, false before the first line,
+ * is set once a line carries a checksum: deleting a checksum must not switch the check off, and
+ * only files written before checksums have none); -1 otherwise (no message: the caller names the
+ * file and line). For readers of a finished file (race.jsonl) that do not go through
+ * lw_records_load. */
+int lw_records_check_line(const char *line, json_t *o, bool *sealed);
 
 /* One record as a compact line ending in its checksum, "crc32": the CRC-32 (zlib) of the compact line
  * without it, as 8 hex digits; flushed. A "crc32" the object already has is dropped first. 0 or -1

@@ -21,10 +21,12 @@
 
 static unsigned long crc_of(const char *s, size_t n) { return crc32(crc32(0L, Z_NULL, 0), (const Bytef *)s, (uInt)n); }
 
-/* The line's checksum checks out (or it has none: files written before checksums). 0, or -1 when
- * the record carries one that does not match the text before it. */
-int lw_records_check_line(const char *line, json_t *o) {
-    if (!json_object_get(o, "crc32")) return 0;
+/* The line's checksum checks out (or it has none in a file written before checksums). 0, or -1 when
+ * the record carries one that does not match the text before it, or lost the one its file's lines
+ * carry. */
+int lw_records_check_line(const char *line, json_t *o, bool *sealed) {
+    if (!json_object_get(o, "crc32")) return *sealed ? -1 : 0;
+    *sealed = true;
     const char *at = NULL;
     for (const char *p = strstr(line, CRC_FIELD); p; p = strstr(p + 1, CRC_FIELD)) at = p;
     size_t len = strlen(line);
@@ -103,13 +105,23 @@ static int by_key(const void *a, const void *b) {
     return strcmp(g_sorting->key[*(const int *)a], g_sorting->key[*(const int *)b]);
 }
 
-/* r->by_key: the indices of the records in key order. */
-static int index_by_key(lw_records *r) {
+/* r->by_key: the indices of the records in key order. A unit of work recorded twice is refused: a
+ * run writes each once, so a repeat was pasted in, and it would count twice in every statistic
+ * (line[i] is record i's line number, for the message). */
+static int index_by_key(lw_records *r, const int *line, const char *path, const char *what) {
     r->by_key = malloc(sizeof(int) * (size_t)(r->n ? r->n : 1));
     if (!r->by_key) return lw_fail("records: out of memory");
     for (int i = 0; i < r->n; i++) r->by_key[i] = i;
     g_sorting = r;
     qsort(r->by_key, (size_t)r->n, sizeof(int), by_key);
+    for (int i = 1; i < r->n; i++) {
+        int a = r->by_key[i - 1], b = r->by_key[i];
+        if (strcmp(r->key[a], r->key[b]) != 0) continue;
+        bool resume = what && !strcmp(what, "--resume");
+        return lw_fail("%s%s%s: lines %d and %d hold the same record (%s): the file was edited; %s", resume ? what : "",
+                       resume ? ": " : "", path, line[a < b ? a : b], line[a < b ? b : a], r->key[a],
+                       resume ? "run without --resume to start over" : "run the work that wrote it again");
+    }
     return 0;
 }
 
@@ -122,10 +134,11 @@ int lw_records_load(lw_records *r, const char *path, json_t *settings, const cha
     char *text = lw_read_text_file(path, &len, "records file");
     if (!text) return -1;
     char *save = NULL;
-    int line_no = 0, rc = 0;
+    int line_no = 0, rc = 0, line_cap = 0, *line_of = NULL; /* each record's line number */
+    bool sealed = false;
     for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {
         json_t *o = json_loads(line, 0, NULL);
-        if (o && lw_records_check_line(line, o) != 0) {
+        if (o && lw_records_check_line(line, o, &sealed) != 0) {
             bool resume = what && !strcmp(what, "--resume");
             rc = lw_fail("%s%s%s: line %d does not match its checksum: the file was edited or damaged; %s",
                          resume ? what : "", resume ? ": " : "", path, line_no + 1,
@@ -151,9 +164,17 @@ int lw_records_load(lw_records *r, const char *path, json_t *settings, const cha
             continue;
         }
         rc = records_add(r, key, o);
+        if (rc == 0 && r->n > line_cap) {
+            line_cap = 2 * r->n;
+            int *g = realloc(line_of, sizeof(int) * (size_t)line_cap);
+            if (g) line_of = g;
+            else rc = lw_fail("records: out of memory");
+        }
+        if (rc == 0) line_of[r->n - 1] = line_no;
     }
     free(text);
-    if (rc == 0) rc = index_by_key(r);
+    if (rc == 0) rc = index_by_key(r, line_of, path, what);
+    free(line_of);
     if (rc != 0) {
         lw_records_free(r);
         if (head_settings && *head_settings) json_decref(*head_settings), *head_settings = NULL;

@@ -151,6 +151,7 @@ static int load_input(const char *path, lw_report_input *in) {
         json_error_t first = err;
         in->lines = json_array();
         long line_no = 0;
+        bool sealed = false;
         for (char *line = text, *next; rc == 0 && line < text + len; line = next) {
             char *nl = memchr(line, '\n', (size_t)(text + len - line));
             next = nl ? nl + 1 : text + len;
@@ -160,8 +161,8 @@ static int load_input(const char *path, lw_report_input *in) {
             for (size_t i = 0; i < n && blank; i++) blank = strchr(" \t\r", line[i]) != NULL;
             if (blank) continue;
             json_t *o = json_loadb(line, n, 0, &err);
-            char *one = json_is_object(o) && json_object_get(o, "crc32") ? strndup(line, n) : NULL;
-            bool damaged = one && lw_records_check_line(one, o) != 0; /* a records line: its checksum */
+            char *one = json_is_object(o) ? strndup(line, n) : NULL;
+            bool damaged = one && lw_records_check_line(one, o, &sealed) != 0; /* a records line: its checksum */
             free(one);
             json_object_del(o, "crc32");
             if (damaged)
