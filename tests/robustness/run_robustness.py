@@ -46,6 +46,7 @@ import stat
 import subprocess
 import sys
 import time
+import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_corpus  # noqa: E402
@@ -657,15 +658,15 @@ def build_cases(ctx):
             raise RuntimeError("setup %s failed: %s" % (args[0], r.stderr.decode()))
 
     def edit_first_score(path, value, keep_crc=False):
-        """The first record's score set to value. Without keep_crc the line loses its checksum (the form
-        of files written before checksums), so the range check is what refuses it; with it, the
-        checksum no longer matches."""
+        """The first record's score set to value in the line's own text. Without keep_crc the line's
+        checksum is made anew (zlib's CRC-32 of the line without it, as the writer makes it), so the
+        range check is what refuses it; with it, the old checksum no longer matches."""
         lines = open(path).read().splitlines()
-        rec = json.loads(lines[1])
-        rec["score"] = value
-        if not keep_crc:
-            rec.pop("crc32", None)
-        open(path, "w").write("\n".join([lines[0], json.dumps(rec)] + lines[2:]) + "\n")
+        m = re.fullmatch(r'(\{.*),"crc32":"([0-9a-f]{8})"\}', lines[1])
+        body = re.sub(r'"score":[^,}]*', lambda _: '"score":' + json.dumps(value), m.group(1), count=1) + "}"
+        crc = m.group(2) if keep_crc else "%08x" % zlib.crc32(body.encode())
+        lines[1] = body[:-1] + ',"crc32":"%s"}' % crc
+        open(path, "w").write("\n".join(lines) + "\n")
 
     def channel_partial_scored(value):
         def setup(d, c):
@@ -696,6 +697,26 @@ def build_cases(ctx):
     add("race-resume-score-flipped", None, race(extra=["--resume"]), setup=race_partial_scored(1, keep_crc=True),
         stderr_has=r"--resume: o/race\.partial: line 2 does not match its checksum: the file was edited or damaged; "
                    r"run without --resume to start over")
+    # the checksum deleted from the flipped line: refused alike (the file's other lines carry theirs)
+    def race_partial_unsealed(d, c):
+        race_partial_scored(1, keep_crc=True)(d, c)
+        path = os.path.join(d, "o", "race.partial")
+        lines = open(path).read().splitlines()
+        lines[1] = re.sub(r',"crc32":"[0-9a-f]{8}"\}$', "}", lines[1])
+        open(path, "w").write("\n".join(lines) + "\n")
+
+    add("race-resume-crc-deleted", None, race(extra=["--resume"]), setup=race_partial_unsealed,
+        stderr_has=r"--resume: o/race\.partial: line 2 does not match its checksum")
+
+    # a record pasted in twice would count twice: refused naming both lines
+    def race_partial_repeated(d, c):
+        run_setup(c, d, race())
+        path = os.path.join(d, "o", "race.partial")
+        lines = open(path).read().splitlines()
+        open(path, "w").write("\n".join(lines[:2] + [lines[1]] + lines[2:]) + "\n")
+
+    add("race-resume-duplicate", None, race(extra=["--resume"]), setup=race_partial_repeated,
+        stderr_has=r"--resume: o/race\.partial: lines 2 and 3 hold the same record")
     add("race-merge-score-negative", None, ["race", "merge", "--out", "o"], setup=race_partial_scored(-0.5, True),
         stderr_has=r"o/race\.partial: the record of floor 0 a\d has score -0\.5, not a number in \[0, 1\] or null: "
                    r"the file was edited or damaged; run the work that wrote it again")
