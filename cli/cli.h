@@ -79,7 +79,7 @@ int cli_parse_list(const char *option, const char *spec, char ***items);
 
 /* lw_bridge_check_fit for a verb: 0, or 1 after one line naming the bridge file and what differs. */
 int cli_check_bridge_fit(const char *verb, const char *path, const lw_bridge *b, const char *side, const char *tensor,
-                         const char *model_sha256);
+                         const char *model_sha256, const char *pool);
 
 /* --recipe: a bridge recipe by name (the refusal lists them). */
 bool cli_parse_recipe(const char *s, lw_bridge_recipe *out);

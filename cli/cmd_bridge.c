@@ -251,8 +251,9 @@ static int bridge_apply(int argc, char **argv) {
         cli_fail("bridge apply", "%s: tensor \"%s\" has no rows: nothing to map", in, tensor);
         goto done;
     }
-    char sha[65];
-    if (cli_check_bridge_fit("bridge apply", bpath, br, side, tensor, lw_act_model_sha256(&X, sha)) != 0) goto done;
+    char sha[65], pool[32];
+    if (cli_check_bridge_fit("bridge apply", bpath, br, side, tensor, lw_act_model_sha256(&X, sha), lw_act_pool(&X, pool)))
+        goto done;
     int dim = lw_bridge_out_dim(br);
     Z = malloc(sizeof(float) * (size_t)(X.n ? X.n : 1) * dim);
     if ((source ? lw_bridge_apply_source(br, X.x, X.n, Z) : lw_bridge_apply_target(br, X.x, X.n, Z)) != 0) {

@@ -240,6 +240,8 @@ static int codec_fit(int argc, char **argv) {
         char sha[65]; /* where the rows came from: codec encode checks it */
         if (c) set_string_meta(c, "tensor", tensor);
         if (c && lw_act_model_sha256(&A, sha)) set_string_meta(c, "model_sha256", sha);
+        char pool[32];
+        if (c && lw_act_pool(&A, pool)) set_string_meta(c, "pool", pool);
         if (n >= 0) free(items), free(ids);
         lw_act_close(&A);
         if (!c) return 1;
@@ -290,8 +292,8 @@ static int codec_encode(int argc, char **argv) {
                  lw_codec_width(c));
         goto done;
     }
-    char sha[65];
-    if (lw_codec_check_fit(c, tensor, lw_act_model_sha256(&A, sha)) != 0) {
+    char sha[65], pool[32];
+    if (lw_codec_check_fit(c, tensor, lw_act_model_sha256(&A, sha), lw_act_pool(&A, pool)) != 0) {
         cli_fail("codec encode", "%s: %s", cpath, lw_last_error());
         goto done;
     }

@@ -161,10 +161,10 @@ static int run(opts *o) {
     char la[32], lb[32]; /* each bridge at the blocks it was fitted on (the inverse the other way round) */
     snprintf(la, sizeof la, "layer.%ld", (long)o->layer[0]);
     snprintf(lb, sizeof lb, "layer.%ld", (long)o->layer[1]);
-    if (cli_check_bridge_fit("panel probes", o->bridge, bridge, "source", la, NULL) ||
-        cli_check_bridge_fit("panel probes", o->bridge, bridge, "target", lb, NULL) ||
-        (inverse && (cli_check_bridge_fit("panel probes", o->inverse, inverse, "source", lb, NULL) ||
-                     cli_check_bridge_fit("panel probes", o->inverse, inverse, "target", la, NULL)))) {
+    if (cli_check_bridge_fit("panel probes", o->bridge, bridge, "source", la, NULL, NULL) ||
+        cli_check_bridge_fit("panel probes", o->bridge, bridge, "target", lb, NULL, NULL) ||
+        (inverse && (cli_check_bridge_fit("panel probes", o->inverse, inverse, "source", lb, NULL, NULL) ||
+                     cli_check_bridge_fit("panel probes", o->inverse, inverse, "target", la, NULL, NULL)))) {
         lw_bridge_free(bridge);
         lw_bridge_free(inverse);
         return 1;

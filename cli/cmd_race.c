@@ -391,8 +391,8 @@ int cmd_race(int argc, char **argv) {
         char ta[32], tb[32];
         snprintf(ta, sizeof ta, "layer.%d", layer);
         snprintf(tb, sizeof tb, "layer.%d", rlayer);
-        if (cli_check_bridge_fit("race", o.bridge, bridge, "source", ta, lw_model_sha256(ms)) ||
-            cli_check_bridge_fit("race", o.bridge, bridge, "target", tb, lw_model_sha256(mr)))
+        if (cli_check_bridge_fit("race", o.bridge, bridge, "source", ta, lw_model_sha256(ms), NULL) ||
+            cli_check_bridge_fit("race", o.bridge, bridge, "target", tb, lw_model_sha256(mr), NULL))
             goto done;
     }
     if (load_items(&o, &parts[1], &parts[0]) != 0) goto done;

@@ -198,13 +198,14 @@ static int run_files(const opts *o) {
         goto done;
     }
     { /* ... and only the layers and models it was fitted on */
-        char sa[65], sb[65];
+        char sa[65], sb[65], pa[32], pb[32];
         const char *ha = lw_act_model_sha256(&A, sa), *hb = lw_act_model_sha256(&B, sb);
+        const char *poa = lw_act_pool(&A, pa), *pob = lw_act_pool(&B, pb);
         for (int k = 0; k < 2; k++) {
             const lw_bridge *b = k ? cmp : br;
             const char *path = k ? o->compare : o->bridge;
-            if (b && (cli_check_bridge_fit("retrieval", path, b, "source", o->query_t, ha) ||
-                      cli_check_bridge_fit("retrieval", path, b, "target", o->cand_t, hb)))
+            if (b && (cli_check_bridge_fit("retrieval", path, b, "source", o->query_t, ha, poa) ||
+                      cli_check_bridge_fit("retrieval", path, b, "target", o->cand_t, hb, pob)))
                 goto done;
         }
     }
@@ -400,8 +401,11 @@ static int check_beir_widths(const opts *o, const lw_bridge *br) {
     /* the tensors extract names these layers by, and the models' files, which bridge fit records */
     char ts[32], tt[32], hs[65], ht[65];
     if (lw_sha256_file(o->src_model, hs) != 0 || lw_sha256_file(o->tgt_model, ht) != 0) return cli_fail_lib("retrieval");
-    return cli_check_bridge_fit("retrieval", o->bridge, br, "source", layer_tensor(o->src_layer, ts, sizeof ts), hs) ||
-                   cli_check_bridge_fit("retrieval", o->bridge, br, "target", layer_tensor(o->tgt_layer, tt, sizeof tt), ht)
+    /* the rows --beir embeds: mean-pooled, or the model's own pooling (extract's --pool model) */
+    const char *ps = o->src_layer == LAYER_POOLED ? "model" : "mean", *pt = o->tgt_layer == LAYER_POOLED ? "model" : "mean";
+    return cli_check_bridge_fit("retrieval", o->bridge, br, "source", layer_tensor(o->src_layer, ts, sizeof ts), hs, ps) ||
+                   cli_check_bridge_fit("retrieval", o->bridge, br, "target", layer_tensor(o->tgt_layer, tt, sizeof tt), ht,
+                                        pt)
                ? 1 : 0;
 }
 

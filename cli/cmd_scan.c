@@ -276,8 +276,8 @@ int cmd_scan(int argc, char **argv) {
             continue; /* the scan refuses its widths first, which says more */
         snprintf(ta, sizeof ta, "layer.%d", la[k < n_layers ? k : 0]);
         snprintf(tb, sizeof tb, "layer.%d", lb[k < n_layers ? k : 0]);
-        if (cli_check_bridge_fit("scan", o.bridge[k], loaded[k], "source", one_site ? ta : NULL, lw_model_sha256(ma)) ||
-            cli_check_bridge_fit("scan", o.bridge[k], loaded[k], "target", one_site ? tb : NULL, lw_model_sha256(mb)))
+        if (cli_check_bridge_fit("scan", o.bridge[k], loaded[k], "source", one_site ? ta : NULL, lw_model_sha256(ma), NULL) ||
+            cli_check_bridge_fit("scan", o.bridge[k], loaded[k], "target", one_site ? tb : NULL, lw_model_sha256(mb), NULL))
             goto done;
     }
     if (o.n_bridge) {

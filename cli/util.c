@@ -258,8 +258,8 @@ int cli_check_output(const char *verb, const char *flag, const char *out, int ki
 }
 
 int cli_check_bridge_fit(const char *verb, const char *path, const lw_bridge *b, const char *side, const char *tensor,
-                         const char *model_sha256) {
-    if (lw_bridge_check_fit(b, side, tensor, model_sha256) == 0) return 0;
+                         const char *model_sha256, const char *pool) {
+    if (lw_bridge_check_fit(b, side, tensor, model_sha256, pool) == 0) return 0;
     return cli_fail(verb, "%s: %s", path, lw_last_error());
 }
 

@@ -187,7 +187,9 @@ static void test_fit_site_and_in_sample(void **state) {
     free(text);
     snprintf(args, sizeof args, "extract --model %s --layers 2 --input %s --out %s", MB, half, xb60);
     run_ok(args, NULL);
-    const char *br = lw_test_tmpfile("half.bridge.safetensors"), *js = lw_test_tmpfile("half.json");
+    char br[1200], js[1200]; /* copied: lw_test_tmpfile's slots rotate */
+    snprintf(br, sizeof br, "%s", lw_test_tmpfile("half.bridge.safetensors"));
+    snprintf(js, sizeof js, "%s", lw_test_tmpfile("half.json"));
     snprintf(args, sizeof args,
              "bridge fit --source %s --source-tensor layer.1 --target %s --target-tensor layer.2 --alpha 1 --out %s",
              XA, xb60, br);
@@ -214,8 +216,20 @@ static void test_fit_site_and_in_sample(void **state) {
              lw_test_tmpfile("never.safetensors"));
     run_fails(args, "not layer.0");
     assert_false(lw_test_file_exists(lw_test_tmpfile("never.safetensors")));
+    /* rows pooled otherwise than the fit's (its files are --pool mean): refused, naming both */
+    const char *xl = lw_test_tmpfile("xa_last.safetensors");
+    snprintf(args, sizeof args, "extract --model %s --layers 1 --pool last --input %s --out %s", MA, CORPUS, xl);
+    run_ok(args, NULL);
+    snprintf(args, sizeof args, "bridge apply --bridge %s --input %s --tensor layer.1 --out %s", br, xl,
+             lw_test_tmpfile("never.safetensors"));
+    run_fails(args, "fitted on the source's --pool mean rows (its record's source_pool), not --pool last rows");
+    snprintf(args, sizeof args, "retrieval --queries %s --query-tensor layer.1 --candidates %s --candidate-tensor layer.2 "
+             "--bridge %s --resamples 100", xl, XB, br);
+    run_fails(args, "not --pool last rows");
     /* on another model's rows: refused too (the width matches: the same architecture, other weights) */
-    const char *mc = lw_test_tmpfile("bridge_c.gguf"), *xc = lw_test_tmpfile("xc.safetensors");
+    char mc[1200], xc[1200];
+    snprintf(mc, sizeof mc, "%s", lw_test_tmpfile("bridge_c.gguf"));
+    snprintf(xc, sizeof xc, "%s", lw_test_tmpfile("xc.safetensors"));
     lw_synth_params p = lw_synth_default_params();
     p.seed = 99;
     assert_int_equal(lw_synth_write(mc, &p), 0);

@@ -35,7 +35,9 @@ static void run_fails(const char *args, const char *needle) {
 }
 
 /* An activation file: `rows` rows of width d in tensor `name`, row ids id(i) = i / per_id. */
-static void write_acts_named(const char *path, const char *name, int rows, int d, int per_id, uint64_t seed) {
+/* latentwire: the file's "latentwire" metadata (JSON text, as extract writes it) or NULL. */
+static void write_acts_meta(const char *path, const char *name, int rows, int d, int per_id, uint64_t seed,
+                            const char *latentwire) {
     lw_rng r;
     lw_rng_seed(&r, seed);
     float *x = malloc(sizeof(float) * rows * d);
@@ -44,9 +46,14 @@ static void write_acts_named(const char *path, const char *name, int rows, int d
     for (int i = 0; i < rows; i++) ids[i] = 1000 + i / per_id;
     lw_st_tensor_in t[2] = {{.name = name, .dtype = LW_DT_F32, .n_dims = 2, .shape = {rows, d}, .data = x},
                             {.name = "row_id", .dtype = LW_DT_I64, .n_dims = 1, .shape = {rows}, .data = ids}};
-    assert_int_equal(lw_st_save(path, t, 2, NULL, 0), 0);
+    const char *meta[] = {"latentwire", latentwire};
+    assert_int_equal(lw_st_save(path, t, 2, latentwire ? meta : NULL, latentwire ? 1 : 0), 0);
     free(x);
     free(ids);
+}
+
+static void write_acts_named(const char *path, const char *name, int rows, int d, int per_id, uint64_t seed) {
+    write_acts_meta(path, name, rows, d, per_id, seed, NULL);
 }
 
 static void write_acts(const char *path, int rows, int d, int per_id, uint64_t seed) {
@@ -236,6 +243,15 @@ static void test_bad_input(void **state) {
     lw_st_close(f);
     snprintf(args, sizeof args, "codec decode --codec %s --input %s --out %s", codec, lying, none);
     run_fails(args, "offsets are not increasing");
+    assert_false(lw_test_file_exists(none));    /* (lw_test_tmpfile's slots rotate: these last) rows pooled otherwise than the fit's: refused, naming both */
+    const char *mean = lw_test_tmpfile("acts_mean.safetensors"), *last = lw_test_tmpfile("acts_last.safetensors"),
+               *pooled = lw_test_tmpfile("pooled.codec.safetensors");
+    write_acts_meta(mean, "layer.1", N, D, 1, 1, "{\"pool\": \"mean\"}");
+    write_acts_meta(last, "layer.1", N, D, 1, 1, "{\"pool\": \"last\"}");
+    snprintf(args, sizeof args, "codec fit --kind topk --budget 64 --input %s --tensor layer.1 --out %s", mean, pooled);
+    run_ok(args, NULL);
+    snprintf(args, sizeof args, "codec encode --codec %s --input %s --tensor layer.1 --out %s", pooled, last, none);
+    run_fails(args, "fitted on --pool mean rows (its record's meta.pool), not --pool last rows");
     assert_false(lw_test_file_exists(none));
 }
 

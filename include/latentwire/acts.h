@@ -49,6 +49,10 @@ int64_t lw_act_join_mode(const lw_act_tensor *a, const lw_act_tensor *b, lw_join
 /* The model_sha256 that extract recorded in t's metadata, into out; NULL when there is none. */
 const char *lw_act_model_sha256(const lw_act_tensor *t, char out[65]);
 
+/* The pooling extract recorded in t's metadata ("mean", "last", "none", ...), into out[32]; NULL
+ * when there is none. */
+const char *lw_act_pool(const lw_act_tensor *t, char out[32]);
+
 /* Copies the rows idx[0..n) into a malloc'd n x d matrix. */
 float *lw_act_gather(const lw_act_tensor *t, const int64_t *idx, int64_t n);
 

@@ -103,11 +103,14 @@ const char *lw_bridge_info_json(const lw_bridge *b);
 int lw_bridge_set_meta(lw_bridge *b, const char *key, const char *json_value);
 
 /* A bridge is used where it was fitted: when its record names the tensor of `side` ("source" or
- * "target"; bridge fit records source_tensor / target_tensor, e.g. "layer.9") or that side's model
- * (source_model_sha256 ...), `tensor` and `model_sha256` must equal them (either may be NULL: not
- * checked; a record that names neither passes). A bridge fitted at block 9 and applied at block 4
- * maps rows from a space it never saw. 0, or -1 (message naming both, without the file). */
-int lw_bridge_check_fit(const lw_bridge *b, const char *side, const char *tensor, const char *model_sha256);
+ * "target"; bridge fit records source_tensor / target_tensor, e.g. "layer.9"), that side's model
+ * (source_model_sha256 ...) or its rows' pooling (source_pool: "mean", "last", "none"), `tensor`,
+ * `model_sha256` and `pool` must equal them (any may be NULL: not checked; a record that names
+ * none passes). A bridge fitted at block 9, or on mean-pooled rows, and applied at block 4, or to
+ * last-token rows, maps rows from a space it never saw. 0, or -1 (message naming both, without the
+ * file). */
+int lw_bridge_check_fit(const lw_bridge *b, const char *side, const char *tensor, const char *model_sha256,
+                        const char *pool);
 
 int lw_bridge_save(const lw_bridge *b, const char *path);
 /* Loads and validates a bridge file (shapes consistent with the recorded recipe). */

@@ -125,10 +125,10 @@ const char *lw_codec_record_json(const lw_codec *c);
 /* Adds caller metadata (a JSON value as text) under key in the record's "meta" object: codec fit
  * records the rows' tensor ("tensor": "layer.9") and model ("model_sha256"). 0 or -1. */
 int lw_codec_set_meta(lw_codec *c, const char *key, const char *json_value);
-/* A codec is used on the rows it was fitted on: when its record's meta names a tensor or a model,
- * `tensor` and `model_sha256` (either may be NULL: not checked) must equal them. 0, or -1 (message
- * naming both). */
-int lw_codec_check_fit(const lw_codec *c, const char *tensor, const char *model_sha256);
+/* A codec is used on the rows it was fitted on: when its record's meta names a tensor, a model or
+ * the rows' pooling ("pool"), `tensor`, `model_sha256` and `pool` (any may be NULL: not checked)
+ * must equal them. 0, or -1 (message naming both). */
+int lw_codec_check_fit(const lw_codec *c, const char *tensor, const char *model_sha256, const char *pool);
 
 /* A payload: bytes owned by the caller (free(bytes)). */
 typedef struct {

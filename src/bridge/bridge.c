@@ -184,7 +184,8 @@ int lw_bridge_out_dim(const lw_bridge *b) { return b ? b->out : 0; }
 lw_bridge_recipe lw_bridge_get_recipe(const lw_bridge *b) { return b ? b->recipe : LW_BRIDGE_RIDGE; }
 const char *lw_bridge_info_json(const lw_bridge *b) { return b && b->info ? b->info : "{}"; }
 
-int lw_bridge_check_fit(const lw_bridge *b, const char *side, const char *tensor, const char *model_sha256) {
+int lw_bridge_check_fit(const lw_bridge *b, const char *side, const char *tensor, const char *model_sha256,
+                        const char *pool) {
     json_t *all = json_loads(lw_bridge_info_json(b), 0, NULL), *rec = json_object_get(all, "meta");
     char key[64];
     snprintf(key, sizeof key, "%s_tensor", side);
@@ -198,6 +199,11 @@ int lw_bridge_check_fit(const lw_bridge *b, const char *side, const char *tensor
     if (rc == 0 && model_sha256 && sha && strcmp(sha, model_sha256) != 0)
         rc = lw_fail("fitted on another %s model (its record's %s is %.12s..., this model's %.12s...)", side, key, sha,
                      model_sha256);
+    snprintf(key, sizeof key, "%s_pool", side);
+    const char *had_pool = json_string_value(json_object_get(rec, key));
+    if (rc == 0 && pool && had_pool && strcmp(had_pool, pool) != 0)
+        rc = lw_fail("fitted on the %s's --pool %s rows (its record's %s), not --pool %s rows: extract with --pool %s, "
+                     "or fit a bridge on these", side, had_pool, key, pool, had_pool);
     json_decref(all);
     return rc;
 }

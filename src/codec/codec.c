@@ -235,16 +235,20 @@ int lw_codec_set_meta(lw_codec *c, const char *key, const char *json_value) {
     return 0;
 }
 
-int lw_codec_check_fit(const lw_codec *c, const char *tensor, const char *model_sha256) {
+int lw_codec_check_fit(const lw_codec *c, const char *tensor, const char *model_sha256, const char *pool) {
     json_t *meta = json_object_get(c->record, "meta");
     const char *had = json_string_value(json_object_get(meta, "tensor")),
-               *sha = json_string_value(json_object_get(meta, "model_sha256"));
+               *sha = json_string_value(json_object_get(meta, "model_sha256")),
+               *had_pool = json_string_value(json_object_get(meta, "pool"));
     if (tensor && had && strcmp(had, tensor) != 0)
         return lw_fail("fitted on %s (its record's meta.tensor), not %s: fit a codec on %s, or use %s", had, tensor,
                        tensor, had);
     if (model_sha256 && sha && strcmp(sha, model_sha256) != 0)
         return lw_fail("fitted on another model's rows (its record's meta.model_sha256 is %.12s..., these rows' "
                        "%.12s...)", sha, model_sha256);
+    if (pool && had_pool && strcmp(had_pool, pool) != 0)
+        return lw_fail("fitted on --pool %s rows (its record's meta.pool), not --pool %s rows: extract with --pool %s, "
+                       "or fit a codec on these", had_pool, pool, had_pool);
     return 0;
 }
 

@@ -169,3 +169,11 @@ const char *lw_act_model_sha256(const lw_act_tensor *t, char out[65]) {
     json_decref(m);
     return sha ? out : NULL;
 }
+
+const char *lw_act_pool(const lw_act_tensor *t, char out[32]) {
+    json_t *m = t->meta ? json_loads(t->meta, 0, NULL) : NULL;
+    const char *pool = json_string_value(json_object_get(m, "pool"));
+    if (pool) snprintf(out, 32, "%s", pool);
+    json_decref(m);
+    return pool ? out : NULL;
+}
