@@ -77,6 +77,11 @@ int cli_parse_list(const char *option, const char *spec, char ***items);
 /* --threads N: CPU threads of every verb that runs a model (0, the default, is every core). */
 #define CLI_MAX_THREADS 1024
 
+/* On success of a verb that read activation rows from path: a note on stderr when the file has no
+ * latentwire metadata (not written by extract), so `what` (the model, layer and pooling of its
+ * rows ...) could not be checked or recorded; nothing otherwise. */
+void cli_note_bare_rows(const char *path, const char *meta, const char *what);
+
 /* lw_bridge_check_fit for a verb: 0, or 1 after one line naming the bridge file and what differs. */
 int cli_check_bridge_fit(const char *verb, const char *path, const lw_bridge *b, const char *side, const char *tensor,
                          const char *model_sha256, const char *pool);

@@ -201,6 +201,8 @@ static int bridge_fit(int argc, char **argv) {
     }
     printf("fitted %s bridge %s -> %s on %lld paired rows (%d -> %d, comparison space %d): %s\n",
            lw_bridge_recipe_name(bp.recipe), src_t, tgt_t, (long long)n, A.d, B.d, lw_bridge_out_dim(br), out);
+    cli_note_bare_rows(src, A.meta, "the bridge records no source model or pooling, so its uses cannot be checked");
+    cli_note_bare_rows(tgt, B.meta, "the bridge records no target model or pooling, so its uses cannot be checked");
     rc = 0;
 done:
     lw_bridge_free(br);
@@ -268,6 +270,7 @@ static int bridge_apply(int argc, char **argv) {
         goto done;
     }
     printf("mapped %lld rows of %s (%s side) into %d dimensions: %s\n", (long long)X.n, tensor, side, dim, out);
+    cli_note_bare_rows(in, X.meta, "its rows' model and pooling were not checked against the bridge's fit");
     rc = 0;
 done:
     free(Z);

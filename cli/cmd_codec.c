@@ -226,6 +226,7 @@ static int codec_fit(int argc, char **argv) {
                          (const char *[]){"--input", in, "--texts", texts, NULL}))
         return 1;
     lw_codec *c = NULL;
+    bool bare = false; /* rows without extract's metadata: nothing to record */
     if (text) {
         c = fit_text(&q, texts, field);
         if (!c) return cli_fail_lib("codec fit");
@@ -243,6 +244,7 @@ static int codec_fit(int argc, char **argv) {
         char pool[32];
         if (c && lw_act_pool(&A, pool)) set_string_meta(c, "pool", pool);
         if (n >= 0) free(items), free(ids);
+        bare = !A.meta;
         lw_act_close(&A);
         if (!c) return 1;
     }
@@ -251,6 +253,7 @@ static int codec_fit(int argc, char **argv) {
         return cli_fail_lib("codec fit");
     }
     print_fitted(c, out);
+    if (bare) cli_note_bare_rows(in, NULL, "the codec records no model or pooling, so its uses cannot be checked");
     lw_codec_free(c);
     return 0;
 }
@@ -305,6 +308,7 @@ static int codec_encode(int argc, char **argv) {
         goto done;
     }
     print_stats("encoded", &st, out);
+    cli_note_bare_rows(in, A.meta, "its rows' model and pooling were not checked against the codec's fit");
     rc = 0;
 done:
     free(items), free(ids);

@@ -309,6 +309,10 @@ static int run_files(const opts *o) {
         cli_fail_lib("retrieval");
         goto done;
     }
+    if (br || cmp) { /* what the bridge checks could not see */
+        cli_note_bare_rows(o->queries, A.meta, "its rows' model and pooling were not checked against the bridge's fit");
+        cli_note_bare_rows(o->cands, B.meta, "its rows' model and pooling were not checked against the bridge's fit");
+    }
     rc = 0;
 done:
     json_decref(root);

@@ -257,6 +257,10 @@ int cli_check_output(const char *verb, const char *flag, const char *out, int ki
     return lw_output_check(flag, out, kinds, inputs) == 0 ? 0 : cli_fail_lib(verb);
 }
 
+void cli_note_bare_rows(const char *path, const char *meta, const char *what) {
+    if (!meta) fprintf(stderr, "note: %s has no latentwire metadata (it was not written by extract): %s\n", path, what);
+}
+
 int cli_check_bridge_fit(const char *verb, const char *path, const lw_bridge *b, const char *side, const char *tensor,
                          const char *model_sha256, const char *pool) {
     if (lw_bridge_check_fit(b, side, tensor, model_sha256, pool) == 0) return 0;

@@ -248,8 +248,16 @@ static void test_bad_input(void **state) {
                *pooled = lw_test_tmpfile("pooled.codec.safetensors");
     write_acts_meta(mean, "layer.1", N, D, 1, 1, "{\"pool\": \"mean\"}");
     write_acts_meta(last, "layer.1", N, D, 1, 1, "{\"pool\": \"last\"}");
-    snprintf(args, sizeof args, "codec fit --kind topk --budget 64 --input %s --tensor layer.1 --out %s", mean, pooled);
-    run_ok(args, NULL);
+    char *out = NULL, *err = NULL;
+    for (int bare = 1; bare >= 0; bare--) { /* rows without extract's metadata: fitted, and said */
+        snprintf(args, sizeof args, "codec fit --kind topk --budget 64 --input %s --tensor layer.1 --out %s",
+                 bare ? ACTS : mean, pooled);
+        if (lw_test_run_cli(args, &out, &err) != 0) fail_msg("`latentwire %s`: %s", args, err);
+        if (!strstr(err, "has no latentwire metadata") != !bare) fail_msg("note for bare=%d: \"%s\"", bare, err);
+        free(out);
+        free(err);
+        if (bare) remove(pooled);
+    }
     snprintf(args, sizeof args, "codec encode --codec %s --input %s --tensor layer.1 --out %s", pooled, last, none);
     run_fails(args, "fitted on --pool mean rows (its record's meta.pool), not --pool last rows");
     assert_false(lw_test_file_exists(none));
