@@ -344,6 +344,47 @@ static void test_selection_split(void **state) {
     lw_task_free(&t);
 }
 
+/* --ac-bridge is used where it was fitted: last-token rows of A's block k and B's block j of these
+ * models (a map fitted elsewhere is refused naming the condition), and by an acw channel (given
+ * without one, it is refused rather than ignored). */
+static void test_ac_bridge_checked(void **state) {
+    (void)state;
+    const char *task = write_task("acb-task.jsonl", 8, NULL);
+    char texts[1200], args[8192], xa[1200], xb[1200], br[1200], mean[1200];
+    snprintf(texts, sizeof texts, "%s", lw_test_tmpfile("acb-texts.txt"));
+    lw_test_write_text(texts, "Once upon a time there was a cat.\nThe dog ran to the park.\nLily had a red ball.\n"
+                              "Tom saw a big tree.\nThe sun was hot and bright.\nA bird sang a song.\n");
+    snprintf(xa, sizeof xa, "%s", lw_test_tmpfile("acb-a.safetensors"));
+    snprintf(xb, sizeof xb, "%s", lw_test_tmpfile("acb-b.safetensors"));
+    snprintf(br, sizeof br, "%s", lw_test_tmpfile("acb.bridge.safetensors"));
+    snprintf(mean, sizeof mean, "%s", lw_test_tmpfile("acb-mean.bridge.safetensors"));
+    snprintf(args, sizeof args, "extract --model %s --layers 1 --pool last --input %s --out %s", S260, texts, xa);
+    expect_ok(args);
+    snprintf(args, sizeof args, "extract --model %s --layers 1 --pool last --input %s --out %s", S656, texts, xb);
+    expect_ok(args);
+    snprintf(args, sizeof args, "bridge fit --source %s --source-tensor layer.1 --target %s --target-tensor layer.1 --out %s",
+             xa, xb, br);
+    expect_ok(args);
+    const char *base = "channel --sender %s --receiver %s --task %s --answer-tokens 2 --ac-bridge %s --channel %s";
+    snprintf(args, sizeof args, base, S260, S656, task, br, "acw --k 1 --j 1");
+    expect_ok(args);
+    snprintf(args, sizeof args, base, S260, S656, task, br, "none,text");
+    expect_error(args, "no acw channel uses it");
+    snprintf(args, sizeof args, base, S260, S656, task, br, "acw --k 1 --j 0");
+    expect_error(args, "for acw[k=1,j=0,replace]: fitted on the target's layer.1");
+    snprintf(args, sizeof args, base, S656, S260, task, br, "acw --k 1 --j 1");
+    expect_error(args, "fitted on another source model");
+    /* fitted on mean-pooled rows: acw reads last-token ones */
+    snprintf(xa, sizeof xa, "%s", lw_test_tmpfile("acb-a-mean.safetensors"));
+    snprintf(args, sizeof args, "extract --model %s --layers 1 --input %s --out %s", S260, texts, xa);
+    expect_ok(args);
+    snprintf(args, sizeof args, "bridge fit --source %s --source-tensor layer.1 --target %s --target-tensor layer.1 --out %s",
+             xa, xb, mean);
+    expect_ok(args);
+    snprintf(args, sizeof args, base, S260, S656, task, mean, "acw --k 1 --j 1");
+    expect_error(args, "not --pool last rows");
+}
+
 /* ------------------------------------------------------------------ lw_task_split */
 
 static void test_task_split(void **state) {
@@ -428,6 +469,7 @@ int main(void) {
         cmocka_unit_test(test_not_applicable_rows),
         cmocka_unit_test(test_resume_checks_settings),
         cmocka_unit_test(test_selection_split),
+        cmocka_unit_test(test_ac_bridge_checked),
     };
     if (!lw_test_shared_path("models/stories260K.gguf") || !lw_test_shared_path("models/tinystories656K.gguf") ||
         !lw_test_shared_path("data")) {

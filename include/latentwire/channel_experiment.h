@@ -43,7 +43,9 @@ typedef struct {
     const char *ops;                /* ac / acw: replace, sum, mean (default "replace") */
     int select;                     /* selection items when a family sweeps settings (default 100) */
     int calib;                      /* acw: calibration items of the fitted maps (default 200) */
-    const char *ac_bridge;          /* acw: this bridge file instead of fitted maps (NULL) */
+    const char *ac_bridge;          /* acw: this bridge file instead of fitted maps (NULL); fitted by bridge fit
+                                       on last-token rows (--pool last) of the k and j of every acw
+                                       condition and of these models, else refused */
     int message_tokens;             /* text / CIPHER message length (default 24) */
     int answer_tokens;              /* the receiver's answer length (default 8) */
     float temp;                     /* text: the sender's sampling temperature; CIPHER: the softmax

@@ -206,6 +206,30 @@ static bool any_applicable(const lw_channel_experiment *e) {
     return false;
 }
 
+/* A given ac_bridge is used where it was fitted: by an acw condition (else it is refused, not
+ * ignored), on last-token rows (acw's) of the blocks and models each acw condition reads. 0 or -1. */
+static int check_ac_bridge(const lw_channel_experiment *e) {
+    if (!e->bridge) return 0;
+    int used = 0;
+    for (int c = 0; c < e->n; c++) {
+        const condition *x = &e->c[c];
+        if (x->fam != FAM_ACW || x->not_applicable[0]) continue;
+        used++;
+        char ta[32], tb[32];
+        snprintf(ta, sizeof ta, "layer.%d", x->p.ac_k);
+        snprintf(tb, sizeof tb, "layer.%d", x->p.ac_j);
+        if (lw_bridge_check_fit(e->bridge, "source", ta, lw_model_sha256(lw_session_model(e->sa)), "last") != 0 ||
+            lw_bridge_check_fit(e->bridge, "target", tb, lw_model_sha256(lw_session_model(e->sb)), "last") != 0) {
+            char why[512]; /* lw_fail writes the buffer lw_last_error reads */
+            snprintf(why, sizeof why, "%s", lw_last_error());
+            return lw_fail("ac_bridge %s, for %s: %s", e->p.ac_bridge, x->name, why);
+        }
+    }
+    if (!used) return lw_fail("ac_bridge %s: no acw channel uses it (channels %s): add acw, or leave the bridge out",
+                              e->p.ac_bridge, e->p.channels);
+    return 0;
+}
+
 lw_channel_experiment *lw_channel_experiment_new(lw_session *sender, lw_session *receiver,
                                                  const lw_channel_experiment_params *p) {
     lw_channel_experiment *e = calloc(1, sizeof *e);
@@ -213,7 +237,8 @@ lw_channel_experiment *lw_channel_experiment_new(lw_session *sender, lw_session 
     e->sa = sender;
     e->sb = receiver;
     e->p = *p;
-    if ((p->ac_bridge && !(e->bridge = lw_bridge_load(p->ac_bridge))) || build_conditions(e) != 0) {
+    if ((p->ac_bridge && !(e->bridge = lw_bridge_load(p->ac_bridge))) || build_conditions(e) != 0 ||
+        check_ac_bridge(e) != 0) {
         lw_channel_experiment_free(e);
         return NULL;
     }
