@@ -57,6 +57,9 @@ static int parse_opts(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "--input")) o->input = argv[++i];
         else if (!strcmp(a, "--out")) o->out = argv[++i];
         else if (!strcmp(a, "--field")) o->p.field = argv[++i];
+        else if ((!strcmp(a, "--layers") || !strcmp(a, "--sites")) && o->p.sites)
+            return cli_fail("extract", "%s: the sites are already given (%s): --layers and --sites are one option, "
+                            "give it once", a, o->p.sites) + 1;
         else if (!strcmp(a, "--layers") || !strcmp(a, "--sites")) o->p.sites = argv[++i];
         else if (!strcmp(a, "--pool") && cli_parse_choice(v, "mean|last|none|model", &k))
             o->p.pool = (lw_extract_pool[]){LW_EXTRACT_POOL_MEAN, LW_EXTRACT_POOL_LAST, LW_EXTRACT_POOL_TOKENS,

@@ -53,6 +53,8 @@ int cmd_report(int argc, char **argv) {
         if (a[0] != '-' || !a[1]) inputs[n++] = a;
         else if (!v && (!strcmp(a, "-o") || !strcmp(a, "--out") || !strcmp(a, "--title") || !strcmp(a, "--resamples")))
             rc = cli_option_error("report", USAGE, a, NULL);
+        else if ((!strcmp(a, "-o") || !strcmp(a, "--out")) && out) /* -o and --out are one option */
+            rc = cli_fail("report", "%s: the page is already given (%s): give -o or --out once", a, out) + 1;
         else if (!strcmp(a, "-o") || !strcmp(a, "--out")) out = argv[++i];
         else if (!strcmp(a, "--title")) p.title = argv[++i];
         else if (!strcmp(a, "--resamples") && cli_parse_int(v, 100, 10000000, &r)) p.resamples = (int)r, i++;

@@ -16,8 +16,16 @@ lw_model_params cli_model_params(void) {
 /* --gpu-layers N is understood by every verb that loads a model: it is taken out of argv
  * here, before the verb parses its own options. */
 static int take_gpu_layers(int *argc, char **argv) {
+    /* verbs that load no model, where the option would be ignored */
+    static const char *const NO_MODEL[] = {"inspect", "bridge", "verdict", "report", "codec", "quantize"};
+    bool given = false;
     for (int i = 2; i < *argc; i++) {
         if (strcmp(argv[i], "--gpu-layers") != 0) continue;
+        for (size_t k = 0; k < sizeof NO_MODEL / sizeof NO_MODEL[0]; k++)
+            if (!strcmp(argv[1], NO_MODEL[k]))
+                return cli_fail(argv[1], "--gpu-layers: %s loads no model to offload; leave it out", argv[1]) + 1;
+        if (given) return cli_fail(argv[1], "--gpu-layers is given twice: give it once") + 1;
+        given = true;
         long n;
         if (i + 1 >= *argc || !cli_parse_int(argv[i + 1], 0, 100000, &n))
             return cli_option_error(argv[1], "--gpu-layers", "--gpu-layers", i + 1 < *argc ? argv[i + 1] : NULL);

@@ -165,15 +165,33 @@ static bool usage_repeatable(const char *usage, const char *option) {
     return false;
 }
 
+/* The usage shows option with a value: somewhere it is followed by one space and a placeholder
+ * (FILE, N, A.gguf, mean|last). Flags are followed by their description after two spaces or by
+ * prose ("--by-position pairs ..."), which this does not take for a value. */
+static bool usage_takes_value(const char *usage, const char *option) {
+    size_t n = strlen(option);
+    for (const char *p = strstr(usage, option); p; p = strstr(p + 1, option)) {
+        bool starts = p == usage || !(isalnum((unsigned char)p[-1]) || p[-1] == '-');
+        if (!starts || p[n] != ' ') continue;
+        const char *t = p + n + 1;
+        size_t len = strcspn(t, " \n]),");
+        if (isupper((unsigned char)*t) || isdigit((unsigned char)*t) || memchr(t, '|', len)) return true;
+    }
+    return false;
+}
+
 int cli_options_once(const char *verb, const char *usage, int argc, char **argv) {
+    int seen[256], n_seen = 0; /* argv indices of the options given, values skipped */
     for (int i = 1; i < argc; i++) {
         if (strncmp(argv[i], "--", 2) != 0 || !argv[i][2] || !cli_usage_names(usage, argv[i])) continue;
-        for (int j = 1; j < i; j++)
-            if (!strcmp(argv[i], argv[j]) && !usage_repeatable(usage, argv[i])) {
+        for (int j = 0; j < n_seen; j++)
+            if (!strcmp(argv[i], argv[seen[j]]) && !usage_repeatable(usage, argv[i])) {
                 cli_fail(verb, "%s is given twice: give it once (a later value would silently replace the "
                          "earlier one)", argv[i]);
                 return 2;
             }
+        if (n_seen < 256) seen[n_seen++] = i;
+        if (usage_takes_value(usage, argv[i])) i++; /* its value, even one that looks like an option */
     }
     return 0;
 }

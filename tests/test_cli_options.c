@@ -153,8 +153,21 @@ static void test_once_and_dependent(void **state) {
         {"bridge fit --recipe relrep --rank 4", "relrep's width is its --anchors"},
         {"bridge fit --recipe pca-ridge --cca-reg 0.1", "--cca-reg with --recipe pca-ridge: only cca"},
         {"bridge fit --anchors 3", "--anchors with --recipe ridge: only relrep uses anchors"},
+        /* one option by two names, and the option main takes out for every verb */
+        {"report a.json -o x.html --out y.html", "--out: the page is already given (x.html): give -o or --out once"},
+        {"extract --model @M --layers 0 --sites 1 --input @T --out @O", "--layers and --sites are one option"},
+        {"generate --model @M --gpu-layers 1 --prompt hi --gpu-layers 2", "--gpu-layers is given twice"},
+        {"bridge info x.safetensors --gpu-layers 1", "bridge: --gpu-layers: bridge loads no model to offload"},
+        {"report a.json --gpu-layers 1 -o x.html", "report loads no model"},
     };
     run_table(rows, sizeof rows / sizeof rows[0], 2);
+    /* a value that looks like an option is the value: not "given twice" (the prompt is the text
+     * "--threads") */
+    char args[4096], *out = NULL, *err = NULL;
+    snprintf(args, sizeof args, "generate --model %s --prompt --threads --threads 1 --max-tokens 2", MODEL);
+    if (lw_test_run_cli(args, &out, &err) != 0) fail_msg("`latentwire %s`: %s", args, err);
+    free(out);
+    free(err);
 }
 
 /* Lists: empty and repeated items, in the generic list parser the verbs use (checked against
