@@ -81,8 +81,14 @@ static int unused_fit_option(const lw_bridge_params *bp, int argc, char **argv) 
     else if ((r == LW_BRIDGE_RIDGE || r == LW_BRIDGE_RELREP) && cli_given(argc, argv, (opt = "--rank")))
         why = r == LW_BRIDGE_RIDGE ? "ridge maps the full width (pca-ridge, pca2-ridge, procrustes and cca take a rank)"
                                    : "relrep's width is its --anchors";
-    else if (r != LW_BRIDGE_CCA && cli_given(argc, argv, (opt = "--cca-reg"))) why = "only cca is regularized so";
+    else if (r != LW_BRIDGE_CCA && cli_given(argc, argv, (opt = "--cca-reg")))
+        why = "only cca takes a regularizer of its covariances";
     else if (r != LW_BRIDGE_RELREP && cli_given(argc, argv, (opt = "--anchors"))) why = "only relrep uses anchors";
+    else if (cli_given(argc, argv, (opt = "--seed")) && r != LW_BRIDGE_RELREP &&
+             !(ridge && bp->alpha_select == LW_ALPHA_KFOLD && !cli_given(argc, argv, "--alpha")) &&
+             !(r == LW_BRIDGE_CCA && !cli_given(argc, argv, "--cca-reg")))
+        why = "nothing is drawn at random (the seed draws relrep's anchors and the folds of --alpha-select kfold and of "
+              "cca without --cca-reg)";
     else return 0;
     cli_fail("bridge fit", "%s with --recipe %s: %s", opt, name, why);
     return 1;

@@ -56,10 +56,12 @@ static bool same_file(const char *a, const char *b) {
     return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+/* 0; -1 for a value cli_option_error names (the reason kept by cli_reject); -2 after the list's own
+ * message (an empty or repeated item). */
 static int parse_depths(const char *v, opts *o) {
     char **items;
     int n = cli_parse_list("--depths", v, &items);
-    if (n < 0) return -1;
+    if (n < 0) return cli_fail_lib("panel"), -2;
     if (n > 64) n = -1, cli_reject(v, "at most 64 depths");
     for (int i = 0; n > 0 && i < n; i++)
         if (!cli_parse_real(items[i], 0, false, 1, false, &o->depths[i]))
@@ -106,7 +108,10 @@ static int parse(int argc, char **argv, opts *o) {
                                2;
             i++;
         }
-        else if (!strcmp(a, "--depths") && parse_depths(v, o) == 0) i++;
+        else if (!strcmp(a, "--depths") && (n = parse_depths(v, o)) != -1) {
+            if (n == -2) return 2;
+            i++;
+        }
         else if (!strcmp(a, "--out")) o->out = v, i++;
         else if (!strcmp(a, "--plan")) o->plan = v, i++;
         else if (!strcmp(a, "--data")) o->data = v, i++;

@@ -121,7 +121,37 @@ static int parse_opts(int argc, char **argv, opts *o) {
     if (!o->sender || !o->task || !o->out) return cli_fail("race", "--sender, --task and --out are required"), 2;
     if (cli_given(argc, argv, "--scale") && strcmp(o->op, "add") != 0)
         return cli_fail("race", "--scale multiplies added vectors: give --op add with it, or leave --scale out"), 2;
+    if (o->scale == 0)
+        return cli_fail("race", "--scale 0 adds nothing: the receiver would answer unpatched (the floor); give another "
+                        "scale"), 2;
+    if (o->pooled && cli_given(argc, argv, "--positions"))
+        return cli_fail("race", "--pooled sends the mean over the sender's text, so --positions has no use with it: "
+                        "give one of them"), 2;
     if (!o->receiver) o->receiver = o->sender;
+    return 0;
+}
+
+/* An option no listed channel reads is refused, not ignored (a user who gives --op add to a text-only
+ * race believes something was added). 0, or 2 after the message. */
+static int unused_option(const opts *o, int argc, char **argv, const lw_race_channel *ch, int n_ch) {
+    bool act = false, cipher = false, budgeted = false;
+    for (int c = 0; c < n_ch; c++) {
+        act |= ch[c].family == LW_RACE_ACT || ch[c].family == LW_RACE_MEAN;
+        cipher |= ch[c].family == LW_RACE_CIPHER;
+        budgeted |= ch[c].family == LW_RACE_ACT || ch[c].family == LW_RACE_TEXT || ch[c].family == LW_RACE_CIPHER;
+    }
+    static const char *const ACT_ONLY[] = {"--op", "--scale", "--positions", "--pooled", "--task-vector", "--bridge",
+                                           "--layer", "--receiver-layer"};
+    for (size_t k = 0; !act && k < sizeof ACT_ONLY / sizeof ACT_ONLY[0]; k++)
+        if (cli_given(argc, argv, ACT_ONLY[k]))
+            return cli_fail("race", "%s shapes the activation channels, and --channel %s lists none (act:CODEC or "
+                            "mean): add one, or leave %s out", ACT_ONLY[k], o->channels, ACT_ONLY[k]) + 1;
+    if (!cipher && cli_given(argc, argv, "--cipher-steps"))
+        return cli_fail("race", "--cipher-steps: --channel %s lists no cipher channel; add cipher, or leave it out",
+                        o->channels) + 1;
+    if (!budgeted && cli_given(argc, argv, "--budgets"))
+        return cli_fail("race", "--budgets: --channel %s lists only channels without a budget (floor, ceiling, mean); "
+                        "add act:, text: or cipher channels, or leave --budgets out", o->channels) + 1;
     return 0;
 }
 
@@ -341,7 +371,7 @@ int cmd_race(int argc, char **argv) {
     lw_race_evaluator *ev = NULL;
     json_t *settings = NULL;
     char **ids = NULL, *settings_text = NULL;
-    if (n_ch < 0) {
+    if (n_ch < 0 || unused_option(&o, argc, argv, ch, n_ch) != 0) {
         free(ch), free(budgets);
         return 2;
     }

@@ -26,7 +26,19 @@ int cli_fail(const char *verb, const char *fmt, ...) {
     return 1;
 }
 
-int cli_fail_lib(const char *verb) { return cli_fail(verb, "%s", lw_last_error()); }
+/* The library's messages often start with the module's name, which is the verb's ("race: ..."):
+ * once is enough ("latentwire race: race: ..." said it twice). */
+int cli_fail_lib(const char *verb) {
+    const char *m = lw_last_error();
+    size_t n = strlen(verb);
+    const char *last = strrchr(verb, ' '); /* "panel probes": its library says "probes: " or "panel: " */
+    if (!strncmp(m, verb, n) && !strncmp(m + n, ": ", 2)) m += n + 2;
+    else if (last && !strncmp(m, last + 1, strlen(last + 1)) && !strncmp(m + strlen(last + 1), ": ", 2))
+        m += strlen(last + 1) + 2;
+    else if (last && !strncmp(m, verb, (size_t)(last - verb)) && !strncmp(m + (last - verb), ": ", 2))
+        m += (last - verb) + 2;
+    return cli_fail(verb, "%s", m);
+}
 
 /* The last value a parser below refused and why, for cli_option_error's message. Only the
  * pointer is kept: the option loop passes the very argv string it is about to report. */

@@ -161,6 +161,9 @@ static void test_bad_options(void **state) {
     why = lw_test_cli_refusal("panel patching --receivers a.gguf --donors b.gguf --depths 0.5,1.5 --out x", 2,
                               "depth \"1.5\" is not a number in [0, 1]");
     if (why) fail_msg("%s", why);
+    why = lw_test_cli_refusal("panel patching --receivers a.gguf --donors b.gguf --depths 0.5,0.5 --out x", 2,
+                              "\"0.5\" is listed twice");
+    if (why) fail_msg("%s", why);
     assert_int_not_equal(lw_test_run_cli("panel probes", &out, &err), 0);
     assert_non_null(strstr(err, "probes"));
     free(out);

@@ -114,7 +114,7 @@ static void test_bad_options(void **state) {
     char ex[1200];
     snprintf(ex, sizeof ex, "%s", lw_test_join(odir, "records.jsonl"));
     lw_test_write_text(ex, "{\"id\": \"a\", \"sender\": \"s\", \"receiver\": \"r\", \"gold\": \"g\", \"scorer\": \"exact\"}\n");
-    snprintf(args, sizeof args, "race --sender %s --task %s --calib 2 --channel floor --budgets 64 --answer-tokens 1 "
+    snprintf(args, sizeof args, "race --sender %s --task %s --calib 2 --channel floor --answer-tokens 1 "
              "--threads 1 --exclude %s --out %s", toy_path, task, ex, odir);
     char *before = lw_test_read_file(ex), *out = NULL, *err = NULL;
     int rc = lw_test_run_cli(args, &out, &err);
@@ -168,7 +168,7 @@ static void test_bridge_widths(void **state) {
     expect_error(args, "bridge maps 4-wide rows to 3-wide ones, but the sender is 640 wide and the receiver 576");
     snprintf(args, sizeof args, "race --sender %s --receiver %s --task %s --calib 3 --channel floor,act:topk --out %s/o",
              g, s, task, dir);
-    expect_error(args, "different models: the act: channels need a bridge");
+    expect_error(args, "different models: the act: and mean channels need a bridge");
     assert_int_equal(lw_test_dir_entries(dir), 0);
 }
 

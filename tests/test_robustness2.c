@@ -218,7 +218,7 @@ static void test_race_answer_past_context(void **state) {
     if (!past_context_setup(&f, "race")) skip();
     int query = tokenize_count(f.model, "The cat"), most_floor = f.ctx - query + 1;
     char args[4000], want[256], common[3000];
-    snprintf(common, sizeof common, "race --sender '%s' --task '%s' --out '%s' --calib 2 --budgets 16 --threads 1",
+    snprintf(common, sizeof common, "race --sender '%s' --task '%s' --out '%s' --calib 2 --threads 1",
              f.model, f.task, f.out);
     snprintf(args, sizeof args, "%s --channel floor,ceiling --answer-tokens %d", common, f.most + 1);
     snprintf(want, sizeof want, "--answer-tokens %d: the receiver's context holds %d tokens and item i5's prompt "

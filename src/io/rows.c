@@ -41,7 +41,8 @@ static key *sorted_keys(const lw_row_keys *f, lw_join_mode mode) {
                 (long long)k[dup].id, (long long)k[dup].pos, (long long)k[dup - 1].row, (long long)k[dup].row);
     else
         lw_fail("%s: row_id %lld is on rows %lld and %lld: rows are paired by row id, which must be unique (a --pool "
-                "none file has a row per token: pair two such files of one tokenizer by row id and position)",
+                "none file has a row per token: extract one row per text with --pool mean or last, or pair two such "
+                "files of one tokenizer by row id and position with bridge fit --by-position)",
                 f->label, (long long)k[dup].id, (long long)k[dup - 1].row, (long long)k[dup].row);
     free(k);
     return NULL;

@@ -163,8 +163,8 @@ lw_race_evaluator *lw_race_evaluator_new(const lw_race_setup *s, const lw_task *
     }
     if (s->bridge && lw_race_check_bridge(s->bridge, is.n_embd, ir.n_embd) != 0) return NULL;
     if (s->activations && !s->bridge && !same_model(s->sender, s->receiver)) {
-        lw_fail("race: the sender and the receiver are different models: the act: channels need a bridge from the "
-                "sender's layer to the receiver's (--bridge FILE, made by `latentwire bridge fit`)");
+        lw_fail("race: the sender and the receiver are different models: the act: and mean channels need a bridge from "
+                "the sender's layer to the receiver's (--bridge FILE, made by `latentwire bridge fit`)");
         return NULL;
     }
     if (s->cipher && s->sender != s->receiver &&

@@ -118,4 +118,9 @@ void lw_backend_init_once(void);
 const char *lw_llama_last_log_error(void);
 void lw_llama_log_reset(void);
 
+/* The model file checked before llama.cpp sees it (a regular file, GGUF magic, a header that
+ * parses, the hyperparameters llama.cpp would abort on): a precise message instead of llama.cpp's
+ * log lines. *has_output: the file has output.weight. 0 or -1. */
+int lw_model__check_file(const char *path, bool *has_output);
+
 #endif

@@ -124,7 +124,7 @@ static int check_gguf_hparams(const struct gguf_context *g, const char *path) {
 }
 
 /* Checks the file before llama.cpp sees it, so the common mistakes get a precise message. */
-static int check_gguf_file(const char *path, bool *has_output) {
+int lw_model__check_file(const char *path, bool *has_output) {
     struct stat st;
     if (stat(path, &st) != 0) return lw_fail("%s: cannot open model: %s", path, strerror(errno));
     if (!S_ISREG(st.st_mode)) return lw_fail("%s: not a regular file", path);
@@ -175,7 +175,7 @@ lw_model *lw_model_load(const char *path, lw_model_params params) {
     lw_backend_init_once();
     g_verbose = params.verbose;
     bool has_output = false;
-    if (check_gguf_file(path, &has_output) != 0) return NULL;
+    if (lw_model__check_file(path, &has_output) != 0) return NULL;
 
     struct llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = params.n_gpu_layers;
@@ -555,7 +555,7 @@ int lw_model_peek_width(const char *path, int *n_embd) {
     *n_embd = 0;
     if (!path || !*path) return lw_fail("model path is empty");
     bool has_output;
-    if (check_gguf_file(path, &has_output) != 0) return -1;
+    if (lw_model__check_file(path, &has_output) != 0) return -1;
     struct gguf_init_params gp = {.no_alloc = true, .ctx = NULL};
     struct gguf_context *g = gguf_init_from_file(path, gp);
     if (!g) return lw_fail("%s: truncated or corrupt GGUF header", path);
