@@ -18,7 +18,7 @@
 #include "latentwire/extract.h"
 #include "latentwire/retrieval.h"
 #include "latentwire/runtime.h"
-#include "retrieval_paired.h"
+#include "latentwire/retrieval_runs.h"
 
 static const char *USAGE =
     "usage:\n"
@@ -384,6 +384,40 @@ static float *embed_texts(const opts *o, const char *model_path, int layer, cons
     return out;
 }
 
+/* --per-query: the kept queries' rows under their ids. */
+static int write_per_query(const char *path, char *const *query_id, const int32_t *kept_q, int kept, const double *m,
+                           const lw_retrieval_params *rp) {
+    const char **ids = malloc(sizeof *ids * (size_t)(kept ? kept : 1));
+    if (!ids) return lw_fail("retrieval: out of memory");
+    for (int q = 0; q < kept; q++) ids[q] = query_id[kept_q[q]];
+    int rc = lw_retrieval_write_per_query(path, ids, kept, m, rp);
+    free(ids);
+    return rc;
+}
+
+/* --paired A B: the library's comparison, printed (and saved with --json). */
+static int run_paired(const opts *o) {
+    json_t *r = lw_retrieval_paired(o->paired_a, o->paired_b, o->resamples, o->seed);
+    if (!r) return cli_fail_lib("retrieval");
+    long long n = json_integer_value(json_object_get(r, "n_paired"));
+    printf("paired: %lld queries in both runs (%lld only in A, %lld only in B); differences A - B with 95%% paired "
+           "bootstrap CIs (%d resamples)\n", n, (long long)json_integer_value(json_object_get(r, "n_only_a")),
+           (long long)json_integer_value(json_object_get(r, "n_only_b")), o->resamples);
+    const char *key;
+    json_t *mj;
+    json_object_foreach(json_object_get(r, "metrics"), key, mj) {
+        json_t *a = json_object_get(mj, "a"), *b = json_object_get(mj, "b"), *d = json_object_get(mj, "a_minus_b");
+#define V(o, k) json_number_value(json_object_get(o, k))
+        printf("  %-10s A %.3f [%.3f, %.3f]  B %.3f [%.3f, %.3f]  A-B %+.3f [%+.3f, %+.3f]  p=%.3g\n", key, V(a, "mean"),
+               V(a, "lo"), V(a, "hi"), V(b, "mean"), V(b, "lo"), V(b, "hi"), V(d, "mean"), V(d, "lo"), V(d, "hi"),
+               V(d, "p"));
+#undef V
+    }
+    int rc = o->json && lw_json_save(o->json, r) != 0 ? cli_fail_lib("retrieval") : 0;
+    json_decref(r);
+    return rc;
+}
+
 static const char *layer_tensor(int layer, char *buf, size_t n) {
     if (layer == LAYER_POOLED) snprintf(buf, n, "pooled");
     else if (layer < 0) snprintf(buf, n, "embed");
@@ -494,7 +528,7 @@ static int run_beir(const opts *o) {
         json_object_set_new(root, "center", json_boolean(o->center));
         rc = o->json && lw_json_save(o->json, root) != 0 ? cli_fail_lib("retrieval") : 0;
         if (rc == 0 && o->per_query &&
-            retrieval_write_per_query(o->per_query, b.query_id, kept_q, kept, m, &rp) != 0)
+            write_per_query(o->per_query, b.query_id, kept_q, kept, m, &rp) != 0)
             rc = cli_fail_lib("retrieval");
     } else if (kept == 0) {
         cli_fail("retrieval", "%s: no query is left to score", o->beir);
@@ -595,7 +629,7 @@ int cmd_retrieval(int argc, char **argv) {
         else return cli_option_error("retrieval", USAGE, a, v);
     }
     if (check_outputs(&o) != 0) return 1;
-    if (o.paired_a) return retrieval_paired(o.paired_a, o.paired_b, o.resamples, o.seed, o.json) == 0 ? 0 : cli_fail_lib("retrieval");
+    if (o.paired_a) return run_paired(&o);
     if (o.per_query && !o.beir) return cli_fail("retrieval", "--per-query is written by --beir runs");
     if (o.control && (o.beir || o.compare))
         return cli_fail("retrieval", "--control is for activation files and not with --compare (one paired comparison per run)");

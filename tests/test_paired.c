@@ -1,5 +1,6 @@
 /* retrieval --paired: two runs' per-query records joined by query id, the paired difference
  * on the shared queries only, n reported; malformed records named by file and line. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "latentwire/error.h"
+#include "latentwire/retrieval_runs.h"
 #include "support/testutil.h"
 
 static void write_runs(const char *a, const char *b) {
@@ -42,6 +45,53 @@ static void test_paired_difference(void **state) {
     assert_true(lw_test_file_exists(js));
 }
 
+/* The library call the verb prints: the writer's lines read back, every number of the JSON against
+ * the closed form (a constant difference), and a query scored twice refused naming both lines. */
+static void test_paired_library(void **state) {
+    (void)state;
+    lw_retrieval_params rp = lw_retrieval_default_params();
+    int nm = lw_retrieval_n_metrics(&rp), n = 20;
+    double *ma = calloc((size_t)n * nm, sizeof(double)), *mb = calloc((size_t)n * nm, sizeof(double));
+    const char *ids[20];
+    char names[20][8];
+    for (int q = 0; q < n; q++) {
+        snprintf(names[q], sizeof names[q], "q%d", q);
+        ids[q] = names[q];
+        for (int c = 0; c < nm; c++) ma[q * nm + c] = (q % 4) / 4.0, mb[q * nm + c] = (q % 4) / 4.0 - 0.125;
+    }
+    char a[1200], b[1200];
+    snprintf(a, sizeof a, "%s", lw_test_tmpfile("lib_a.jsonl"));
+    snprintf(b, sizeof b, "%s", lw_test_tmpfile("lib_b.jsonl"));
+    assert_int_equal(lw_retrieval_write_per_query(a, ids, n, ma, &rp), 0);
+    assert_int_equal(lw_retrieval_write_per_query(b, ids + 2, n - 2, mb + 2 * nm, &rp), 0);
+    json_t *r = lw_retrieval_paired(a, b, 500, 7);
+    assert_non_null(r);
+    assert_int_equal(json_integer_value(json_object_get(r, "n_paired")), n - 2);
+    assert_int_equal(json_integer_value(json_object_get(r, "n_only_a")), 2);
+    assert_int_equal(json_integer_value(json_object_get(r, "n_only_b")), 0);
+    assert_int_equal((int)json_object_size(json_object_get(r, "metrics")), nm);
+    const char *key;
+    json_t *mj;
+    json_object_foreach(json_object_get(r, "metrics"), key, mj) {
+        json_t *d = json_object_get(mj, "a_minus_b");
+        assert_true(fabs(json_number_value(json_object_get(d, "mean")) - 0.125) < 1e-12);
+        assert_int_equal(json_integer_value(json_object_get(d, "n")), n - 2);
+        double mean_a = 0;
+        for (int q = 2; q < n; q++) mean_a += ma[q * nm] / (n - 2);
+        assert_true(fabs(json_number_value(json_object_get(json_object_get(mj, "a"), "mean")) - mean_a) < 1e-12);
+    }
+    json_decref(r);
+    /* one query twice */
+    char *text = lw_test_read_file(a), dup[65536];
+    snprintf(dup, sizeof dup, "%s%.*s", text, (int)(strchr(text, '\n') - text + 1), text);
+    lw_test_write_text(a, dup);
+    assert_null(lw_retrieval_paired(a, b, 500, 7));
+    if (!strstr(lw_last_error(), "query \"q0\" has two records (lines 1 and 21)")) fail_msg("%s", lw_last_error());
+    free(text);
+    free(ma);
+    free(mb);
+}
+
 static void test_paired_bad_input(void **state) {
     const char *a = lw_test_tmpfile("a2.jsonl"), *bad = lw_test_tmpfile("bad.jsonl");
     write_runs(a, lw_test_tmpfile("b2.jsonl"));
@@ -66,6 +116,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_paired_difference),
         cmocka_unit_test(test_paired_bad_input),
+        cmocka_unit_test(test_paired_library),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

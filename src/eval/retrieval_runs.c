@@ -1,27 +1,25 @@
-/* Per-query retrieval records and the paired comparison of two runs on the same queries
- * (e.g. a sentence encoder against a bridged language model on a BEIR set): the runs'
- * shared queries are joined by id and every metric gets a paired bootstrap CI of A - B. */
+/* Per-query retrieval records and the paired comparison of two runs (see retrieval_runs.h):
+ * moved from the CLI so that every verb's work is a library call. */
+#include "latentwire/retrieval_runs.h"
+
 #include <errno.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "latentwire/error.h"
+#include "common/error.h"
+#include "common/fileio.h"
+#include "eval/ci_json.h"
 #include "latentwire/files.h"
-#include "latentwire/json.h"
-#include "latentwire/retrieval.h"
-#include "retrieval_paired.h"
 
-int retrieval_write_per_query(const char *path, char *const *query_ids, const int32_t *kept_q, int n_kept,
-                              const double *m, const lw_retrieval_params *rp) {
+int lw_retrieval_write_per_query(const char *path, const char *const *query_ids, int n, const double *m,
+                                 const lw_retrieval_params *rp) {
     lw_atomic_file af;
     if (lw_atomic_open(&af, path) != 0) return -1;
     int nm = lw_retrieval_n_metrics(rp);
-    for (int q = 0; q < n_kept; q++) {
+    for (int q = 0; q < n; q++) {
         json_t *o = json_object(), *mj = json_object();
-        json_object_set_new(o, "query", json_string(query_ids[kept_q[q]]));
+        json_object_set_new(o, "query", json_string(query_ids[q]));
         for (int c = 0; c < nm; c++) {
             char buf[32];
             json_object_set_new(mj, lw_retrieval_metric_name(rp, c, buf, sizeof buf), json_real(m[(size_t)q * nm + c]));
@@ -40,6 +38,7 @@ int retrieval_write_per_query(const char *path, char *const *query_ids, const in
     return lw_atomic_commit(&af);
 }
 
+/* One run's records: the query ids and their metrics objects, in file order. */
 typedef struct {
     int n;
     char **id;
@@ -55,6 +54,8 @@ static void run_free(run *r) {
     free(r->metrics);
 }
 
+static int by_id(const void *a, const void *b) { return strcmp(**(char *const *const *)a, **(char *const *const *)b); }
+
 static int run_load(const char *path, run *r) {
     memset(r, 0, sizeof *r);
     size_t len;
@@ -67,44 +68,53 @@ static int run_load(const char *path, run *r) {
         json_t *o = json_loads(line, 0, NULL);
         const char *id = json_string_value(json_object_get(o, "query"));
         json_t *mj = json_object_get(o, "metrics");
-        if (!id || !json_is_object(mj)) {
+        char **ids = id && json_is_object(mj) ? realloc(r->id, sizeof(char *) * (size_t)(r->n + 1)) : NULL;
+        if (ids) r->id = ids;
+        json_t **ms = ids ? realloc(r->metrics, sizeof(json_t *) * (size_t)(r->n + 1)) : NULL;
+        if (ms) r->metrics = ms;
+        if (!id || !json_is_object(mj))
             rc = lw_fail("%s:%d: not a per-query record ({\"query\": ID, \"metrics\": {...}}); write them with "
                          "retrieval --beir ... --per-query FILE", path, line_no);
-        } else {
-            r->id = realloc(r->id, sizeof(char *) * (size_t)(r->n + 1));
-            r->metrics = realloc(r->metrics, sizeof(json_t *) * (size_t)(r->n + 1));
-            r->id[r->n] = strdup(id);
-            r->metrics[r->n++] = json_incref(mj);
-        }
+        else if (!ids || !ms || !(r->id[r->n] = strdup(id))) rc = lw_fail("retrieval: out of memory");
+        else r->metrics[r->n++] = json_incref(mj);
         json_decref(o);
     }
     free(text);
     if (rc == 0 && r->n == 0) rc = lw_fail("%s: no per-query records", path);
+    /* a query scored twice would count twice in every mean */
+    char ***order = rc == 0 ? malloc(sizeof(char **) * (size_t)r->n) : NULL;
+    if (rc == 0 && !order) rc = lw_fail("retrieval: out of memory");
+    for (int i = 0; order && i < r->n; i++) order[i] = &r->id[i];
+    if (order) qsort(order, (size_t)r->n, sizeof *order, by_id);
+    for (int i = 1; order && rc == 0 && i < r->n; i++)
+        if (!strcmp(*order[i - 1], *order[i]))
+            rc = lw_fail("%s: query \"%s\" has two records (lines %d and %d): the file was edited; write it again "
+                         "with retrieval --per-query", path, *order[i], (int)(order[i - 1] - r->id) + 1,
+                         (int)(order[i] - r->id) + 1);
+    free(order);
     if (rc != 0) run_free(r);
     return rc;
 }
 
-int retrieval_paired(const char *path_a, const char *path_b, int resamples, uint64_t seed, const char *json_out) {
+json_t *lw_retrieval_paired(const char *path_a, const char *path_b, int resamples, uint64_t seed) {
     run a, b;
-    if (run_load(path_a, &a) != 0) return -1;
+    if (run_load(path_a, &a) != 0) return NULL;
     if (run_load(path_b, &b) != 0) {
         run_free(&a);
-        return -1;
+        return NULL;
     }
     /* pair by query id (quadratic: BEIR sets have hundreds to a few thousand queries) */
     int *ib = malloc(sizeof(int) * (size_t)a.n), n = 0;
-    for (int i = 0; i < a.n; i++) {
+    double *va = malloc(sizeof(double) * (size_t)a.n), *vb = malloc(sizeof(double) * (size_t)a.n);
+    json_t *root = json_object(), *diffs = json_object();
+    int rc = ib && va && vb && root && diffs ? 0 : lw_fail("retrieval: out of memory");
+    for (int i = 0; rc == 0 && i < a.n; i++) {
         ib[i] = -1;
         for (int j = 0; j < b.n && ib[i] < 0; j++)
             if (!strcmp(a.id[i], b.id[j])) ib[i] = j;
         n += ib[i] >= 0;
     }
-    int rc = 0;
-    json_t *root = json_object(), *diffs = json_object();
-    printf("paired: %d queries in both runs (%d only in A, %d only in B); differences A - B with 95%% paired "
-           "bootstrap CIs (%d resamples)\n", n, a.n - n, b.n - n, resamples);
-    if (n == 0) rc = lw_fail("%s and %s share no query", path_a, path_b);
-    double *va = malloc(sizeof(double) * (size_t)(n ? n : 1)), *vb = malloc(sizeof(double) * (size_t)(n ? n : 1));
+    if (rc == 0 && n == 0) rc = lw_fail("%s and %s share no query", path_a, path_b);
     const char *key;
     json_t *val;
     json_object_foreach(rc == 0 ? a.metrics[0] : NULL, key, val) {
@@ -122,28 +132,31 @@ int retrieval_paired(const char *path_a, const char *path_b, int resamples, uint
         lw_ci_mean(va, n, resamples, 0.95, seed, &ca);
         lw_ci_mean(vb, n, resamples, 0.95, seed, &cb);
         lw_ci_paired(va, vb, n, resamples, 0.95, seed, &d, &p);
-        printf("  %-10s A %.3f [%.3f, %.3f]  B %.3f [%.3f, %.3f]  A-B %+.3f [%+.3f, %+.3f]  p=%.3g\n", key, ca.mean,
-               ca.lo, ca.hi, cb.mean, cb.lo, cb.hi, d.mean, d.lo, d.hi, p);
-        json_t *mj = json_object();
+        json_t *mj = json_object(), *dj = lw_ci_json(&d);
         json_object_set_new(mj, "a", lw_ci_json(&ca));
         json_object_set_new(mj, "b", lw_ci_json(&cb));
-        json_t *dj = lw_ci_json(&d);
         json_object_set_new(dj, "p", json_real(p));
         json_object_set_new(mj, "a_minus_b", dj);
         json_object_set_new(diffs, key, mj);
     }
-    json_object_set_new(root, "a", json_string(path_a));
-    json_object_set_new(root, "b", json_string(path_b));
-    json_object_set_new(root, "n_paired", json_integer(n));
-    json_object_set_new(root, "n_only_a", json_integer(a.n - n));
-    json_object_set_new(root, "n_only_b", json_integer(b.n - n));
-    json_object_set_new(root, "metrics", diffs);
-    if (rc == 0 && json_out && lw_json_save(json_out, root) != 0) rc = -1;
-    json_decref(root);
+    if (rc == 0) {
+        json_object_set_new(root, "a", json_string(path_a));
+        json_object_set_new(root, "b", json_string(path_b));
+        json_object_set_new(root, "n_paired", json_integer(n));
+        json_object_set_new(root, "n_only_a", json_integer(a.n - n));
+        json_object_set_new(root, "n_only_b", json_integer(b.n - n));
+        json_object_set_new(root, "resamples", json_integer(resamples));
+        json_object_set_new(root, "metrics", json_incref(diffs));
+    }
+    json_decref(diffs);
     free(va);
     free(vb);
     free(ib);
     run_free(&a);
     run_free(&b);
-    return rc;
+    if (rc != 0) {
+        json_decref(root);
+        return NULL;
+    }
+    return root;
 }
