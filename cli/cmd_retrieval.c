@@ -68,272 +68,65 @@ typedef struct {
     bool center; /* --center: cosine after removing the candidate bank's mean */
 } opts;
 
-/* How many of the queries are rows the bridge was fitted on: its record names the source texts
- * (input_sha256, input_field) and their row ids as ranges [[first, last], ...]; the queries' file
- * must come from the same texts for a row id to mean the same text. -1 when that cannot be known. */
-static int64_t queries_in_calibration(const lw_bridge *br, const lw_act_tensor *A, const int64_t *row_id, int64_t nq) {
-    json_t *all = json_loads(lw_bridge_info_json(br), 0, NULL), *rec = json_object_get(all, "meta");
-    json_t *meta = A->meta ? json_loads(A->meta, 0, NULL) : NULL, *ranges = json_object_get(rec, "calibration_row_ids");
-    const char *sb = json_string_value(json_object_get(rec, "source_input_sha256")),
-               *sa = json_string_value(json_object_get(meta, "input_sha256")),
-               *fb = json_string_value(json_object_get(rec, "source_input_field")),
-               *fa = json_string_value(json_object_get(meta, "input_field"));
-    int64_t n = -1;
-    if (json_is_array(ranges) && sb && sa && !strcmp(sa, sb) && (!fa || !fb || !strcmp(fa, fb))) {
-        n = 0;
-        for (int64_t q = 0; q < nq; q++) {
-            size_t k;
-            json_t *r;
-            json_array_foreach(ranges, k, r) {
-                if (row_id[q] >= json_integer_value(json_array_get(r, 0)) &&
-                    row_id[q] <= json_integer_value(json_array_get(r, 1))) {
-                    n++;
-                    break;
-                }
-            }
-        }
-    }
-    json_decref(all);
-    json_decref(meta);
-    return n;
-}
-
-/* Maps rows into the bridge's comparison space (or copies them when there is no bridge). */
-static float *map_rows(const lw_bridge *br, bool source, const float *x, int64_t n, int d, int *dim) {
-    if (!br) {
-        *dim = d;
-        float *out = malloc(sizeof(float) * (size_t)(n ? n : 1) * d);
-        memcpy(out, x, sizeof(float) * (size_t)n * d);
-        return out;
-    }
-    *dim = lw_bridge_out_dim(br);
-    float *out = malloc(sizeof(float) * (size_t)(n ? n : 1) * *dim);
-    int rc = source ? lw_bridge_apply_source(br, x, n, out) : lw_bridge_apply_target(br, x, n, out);
-    if (rc != 0) {
-        free(out);
-        return NULL;
-    }
-    return out;
-}
-
-/* Prints and returns (as JSON) the CIs of every metric column. */
-static json_t *summarize(const char *label, const double *m, int nq, const lw_retrieval_params *rp, const opts *o) {
-    int nm = lw_retrieval_n_metrics(rp);
-    double *col = malloc(sizeof(double) * (size_t)(nq ? nq : 1));
-    json_t *out = json_object();
-    printf("%-12s n=%d", label, nq);
-    for (int c = 0; c < nm; c++) {
-        for (int q = 0; q < nq; q++) col[q] = m[(size_t)q * nm + c];
-        lw_ci ci;
-        lw_ci_mean(col, nq, o->resamples, 0.95, o->seed, &ci);
-        char buf[32];
-        const char *name = lw_retrieval_metric_name(rp, c, buf, sizeof buf);
-        printf("  %s %.3f [%.3f, %.3f]", name, ci.mean, ci.lo, ci.hi);
-        json_object_set_new(out, name, lw_ci_json(&ci));
+/* Prints one condition's line: every metric's mean and CI. */
+static void print_condition(const char *label, json_t *cond, long long nq) {
+    printf("%-12s n=%lld", label, nq);
+    const char *name;
+    json_t *ci;
+    json_object_foreach(cond, name, ci) {
+        printf("  %s %.3f [%.3f, %.3f]", name, json_number_value(json_object_get(ci, "mean")),
+               json_number_value(json_object_get(ci, "lo")), json_number_value(json_object_get(ci, "hi")));
     }
     printf("\n");
-    free(col);
-    return out;
 }
 
-/* Per metric the paired difference m1 - m2 on the same nq queries (lw_ci_paired), printed and as JSON. */
-static json_t *paired_differences(const double *m1, const double *m2, int64_t nq, const lw_retrieval_params *rp,
-                                  const opts *o) {
-    int nm = lw_retrieval_n_metrics(rp);
-    double *a = malloc(sizeof(double) * (size_t)(nq ? nq : 1)), *b = malloc(sizeof(double) * (size_t)(nq ? nq : 1));
-    json_t *diffs = json_object();
-    for (int c = 0; c < nm; c++) {
-        for (int64_t q = 0; q < nq; q++) a[q] = m1[q * nm + c], b[q] = m2[q * nm + c];
-        lw_ci d;
-        double p;
-        lw_ci_paired(a, b, (int)nq, o->resamples, 0.95, o->seed, &d, &p);
-        char buf[32];
-        const char *name = lw_retrieval_metric_name(rp, c, buf, sizeof buf);
-        printf("difference   %s %+.3f [%+.3f, %+.3f] p=%.3f\n", name, d.mean, d.lo, d.hi, p);
-        json_t *dj = lw_ci_json(&d);
-        json_object_set_new(dj, "p_value", json_real(p));
-        json_object_set_new(diffs, name, dj);
+static void print_differences(json_t *diffs) {
+    const char *name;
+    json_t *d;
+    json_object_foreach(diffs, name, d) {
+        printf("difference   %s %+.3f [%+.3f, %+.3f] p=%.3f\n", name, json_number_value(json_object_get(d, "mean")),
+               json_number_value(json_object_get(d, "lo")), json_number_value(json_object_get(d, "hi")),
+               json_number_value(json_object_get(d, "p_value")));
     }
-    free(a);
-    free(b);
-    return diffs;
 }
 
 static const char *ndcg_gain_name(lw_ndcg_gain g) { return g == LW_NDCG_GAIN_EXP ? "exp" : "linear"; }
 
+/* --queries / --candidates: the library's run (lw_retrieval_files_run), printed and saved. */
 static int run_files(const opts *o) {
-    lw_act_tensor A = {0}, B = {0};
-    lw_bridge *br = NULL, *cmp = NULL;
-    int rc = 1;
-    int64_t *ia = NULL, *ib = NULL, *off = NULL, *off_ctl = NULL;
-    int32_t *ids = NULL, *ids_ctl = NULL, *gold = NULL;
-    float *Q = NULL, *C = NULL, *Q2 = NULL, *C2 = NULL, *Xq = NULL;
-    double *m1 = NULL, *m2 = NULL;
-    json_t *root = json_object();
-    if (lw_act_open(o->queries, o->query_t, &A) != 0 || lw_act_open(o->cands, o->cand_t, &B) != 0) {
-        cli_fail_lib("retrieval");
-        goto done;
-    }
-    if (o->bridge && !(br = lw_bridge_load(o->bridge))) {
-        cli_fail_lib("retrieval");
-        goto done;
-    }
-    if (o->compare && !(cmp = lw_bridge_load(o->compare))) {
-        cli_fail_lib("retrieval");
-        goto done;
-    }
-    if (!br && A.d != B.d) {
-        cli_fail("retrieval", "queries have width %d and candidates %d: give a --bridge", A.d, B.d);
-        goto done;
-    }
-    if (br && (lw_bridge_source_dim(br) != A.d || lw_bridge_target_dim(br) != B.d)) {
-        cli_fail("retrieval", "%s maps %d -> %d, but the files have widths %d and %d", o->bridge,
-                 lw_bridge_source_dim(br), lw_bridge_target_dim(br), A.d, B.d);
-        goto done;
-    }
-    /* the bridge applies rows of its own width: another width reads past the rows */
-    if (cmp && (lw_bridge_source_dim(cmp) != A.d || lw_bridge_target_dim(cmp) != B.d)) {
-        cli_fail("retrieval", "--compare %s maps %d -> %d, but the files have widths %d and %d", o->compare,
-                 lw_bridge_source_dim(cmp), lw_bridge_target_dim(cmp), A.d, B.d);
-        goto done;
-    }
-    { /* ... and only the layers and models it was fitted on */
-        char sa[65], sb[65], pa[32], pb[32];
-        const char *ha = lw_act_model_sha256(&A, sa), *hb = lw_act_model_sha256(&B, sb);
-        const char *poa = lw_act_pool(&A, pa), *pob = lw_act_pool(&B, pb);
-        for (int k = 0; k < 2; k++) {
-            const lw_bridge *b = k ? cmp : br;
-            const char *path = k ? o->compare : o->bridge;
-            if (b && (cli_check_bridge_fit("retrieval", path, b, "source", o->query_t, ha, poa) ||
-                      cli_check_bridge_fit("retrieval", path, b, "target", o->cand_t, hb, pob)))
-                goto done;
-        }
-    }
-    int64_t nq = lw_act_join(&A, &B, &ia, &ib);
-    if (nq < 0) {
-        cli_fail_lib("retrieval");
-        goto done;
-    }
-    if (nq == 0) {
-        cli_fail("retrieval", "%s and %s share no row ids", o->queries, o->cands);
-        goto done;
-    }
-    gold = malloc(sizeof(int32_t) * (size_t)nq);
-    for (int64_t q = 0; q < nq; q++) gold[q] = (int32_t)ib[q];
-    Xq = lw_act_gather(&A, ia, nq);
-    int dim, dim_c;
-    Q = map_rows(br, true, Xq, nq, A.d, &dim);
-    C = map_rows(br, false, B.x, B.n, B.d, &dim_c);
-    if (!Q || !C) {
-        cli_fail_lib("retrieval");
-        goto done;
-    }
-    int64_t *query_row_id = malloc(sizeof(int64_t) * (size_t)nq);
-    for (int64_t q = 0; q < nq; q++) query_row_id[q] = A.row_id[ia[q]];
-    int64_t in_sample = br ? queries_in_calibration(br, &A, query_row_id, nq) : -1;
-    lw_regime_input rin = {.nq = (int32_t)nq, .gold = gold, .query_row_id = query_row_id, .nc = (int32_t)B.n,
-                           .cand_row_id = B.row_id, .C = C, .dim = dim, .seed = o->seed};
-    double mean_cands, mean_ctl = 0;
-    int regime_rc = lw_candidates_from_spec(o->regime, &rin, &off, &ids, &mean_cands);
-    if (regime_rc == 0 && o->control &&
-        lw_candidates_from_option("--control", o->control, &rin, &off_ctl, &ids_ctl, &mean_ctl) != 0) {
-        free(query_row_id);
-        cli_fail_lib("retrieval"); /* the library's error names --control, or the file the spec reads */
-        goto done;
-    }
-    free(query_row_id);
-    if (regime_rc != 0) {
-        cli_fail_lib("retrieval");
-        goto done;
-    }
-    int64_t *rel_off = malloc(sizeof(int64_t) * (size_t)(nq + 1));
-    for (int64_t q = 0; q <= nq; q++) rel_off[q] = q;
-    lw_retrieval_task task = {.n_queries = (int32_t)nq, .cand_off = off, .cand_ids = ids, .rel_off = rel_off, .rel_ids = gold};
-    lw_retrieval_params rp = lw_retrieval_default_params();
-    rp.ndcg_gain = o->ndcg_gain;
-    rp.center = o->center;
-    int nm = lw_retrieval_n_metrics(&rp);
-    m1 = malloc(sizeof(double) * (size_t)nq * nm);
-    if (lw_retrieval_score(Q, C, (int32_t)B.n, dim, &task, &rp, m1) != 0) {
-        free(rel_off);
-        cli_fail_lib("retrieval");
-        goto done;
-    }
+    lw_retrieval_files_params p = lw_retrieval_files_default_params();
+    p.queries = o->queries, p.query_tensor = o->query_t, p.candidates = o->cands, p.candidate_tensor = o->cand_t;
+    p.bridge = o->bridge, p.compare = o->compare, p.regime = o->regime, p.control = o->control;
+    p.ndcg_gain = o->ndcg_gain, p.center = o->center, p.resamples = o->resamples, p.seed = o->seed;
+    json_t *r = lw_retrieval_files_run(&p);
+    if (!r) return cli_fail_lib("retrieval");
+    long long nq = json_integer_value(json_object_get(r, "n_queries"));
     printf("%lld queries, %lld candidates, regime %s (%.1f candidates per query), 95%% CIs (Clopper-Pearson for "
            "proportions, else BCa with %d bootstrap resamples, seed %llu)\n",
-           (long long)nq, (long long)B.n, o->regime, mean_cands, o->resamples, (unsigned long long)o->seed);
-    json_object_set_new(root, o->bridge ? "bridge" : "raw", summarize(o->bridge ? "bridge" : "raw", m1, (int)nq, &rp, o));
-    if (in_sample >= 0) { /* known only when the bridge records its texts and rows and these are those texts */
-        json_object_set_new(root, "queries_in_bridge_calibration", json_integer(in_sample));
-        if (in_sample > 0)
-            printf("note: %lld of %lld queries are rows the bridge was fitted on (the same texts): in-sample, not held "
-                   "out; report on rows it never saw\n", (long long)in_sample, (long long)nq);
+           nq, (long long)json_integer_value(json_object_get(r, "n_candidates")), o->regime,
+           json_number_value(json_object_get(r, "mean_candidates_per_query")), o->resamples,
+           (unsigned long long)o->seed);
+    print_condition(o->bridge ? "bridge" : "raw", json_object_get(r, o->bridge ? "bridge" : "raw"), nq);
+    long long in_sample = json_integer_value(json_object_get(r, "queries_in_bridge_calibration"));
+    if (in_sample > 0)
+        printf("note: %lld of %lld queries are rows the bridge was fitted on (the same texts): in-sample, not held "
+               "out; report on rows it never saw\n", in_sample, nq);
+    if (json_object_get(r, "compare")) {
+        print_condition("compare", json_object_get(r, "compare"), nq);
+        print_differences(json_object_get(r, "difference"));
     }
-    if (cmp) {
-        Q2 = map_rows(cmp, true, Xq, nq, A.d, &dim);
-        C2 = map_rows(cmp, false, B.x, B.n, B.d, &dim_c);
-        m2 = malloc(sizeof(double) * (size_t)nq * nm);
-        /* the regime's candidate ids are row indices, valid for both conditions */
-        if (!Q2 || !C2 || lw_retrieval_score(Q2, C2, (int32_t)B.n, dim, &task, &rp, m2) != 0) {
-            free(rel_off);
-            cli_fail_lib("retrieval");
-            goto done;
-        }
-        json_object_set_new(root, "compare", summarize("compare", m2, (int)nq, &rp, o));
-        json_object_set_new(root, "difference", paired_differences(m1, m2, nq, &rp, o));
+    if (json_object_get(r, "control")) {
+        printf("control: regime %s (%.1f candidates per query), the same queries\n", o->control,
+               json_number_value(json_object_get(r, "control_mean_candidates_per_query")));
+        print_condition("control", json_object_get(r, "control"), nq);
+        print_differences(json_object_get(r, "difference"));
     }
-    if (off_ctl) { /* the control regime: the same queries and vectors, other candidate lists */
-        lw_retrieval_task ctl = task;
-        ctl.cand_off = off_ctl;
-        ctl.cand_ids = ids_ctl;
-        m2 = malloc(sizeof(double) * (size_t)nq * nm);
-        if (lw_retrieval_score(Q, C, (int32_t)B.n, dim, &ctl, &rp, m2) != 0) {
-            free(rel_off);
-            cli_fail_lib("retrieval");
-            goto done;
-        }
-        printf("control: regime %s (%.1f candidates per query), the same queries\n", o->control, mean_ctl);
-        json_object_set_new(root, "control", summarize("control", m2, (int)nq, &rp, o));
-        json_object_set_new(root, "control_regime", json_string(o->control));
-        json_object_set_new(root, "control_mean_candidates_per_query", json_real(mean_ctl));
-        json_object_set_new(root, "difference", paired_differences(m1, m2, nq, &rp, o));
-    }
-    free(rel_off);
-    json_object_set_new(root, "regime", json_string(o->regime));
-    json_object_set_new(root, "n_queries", json_integer(nq));
-    json_object_set_new(root, "n_candidates", json_integer(B.n));
-    json_object_set_new(root, "mean_candidates_per_query", json_real(mean_cands));
-    json_object_set_new(root, "ndcg_gain", json_string(ndcg_gain_name(o->ndcg_gain)));
-    json_object_set_new(root, "center", json_boolean(o->center));
-    if (o->json && lw_json_save(o->json, root) != 0) {
-        cli_fail_lib("retrieval");
-        goto done;
-    }
-    if (br || cmp) { /* what the bridge checks could not see */
-        cli_note_bare_rows(o->queries, A.meta, "its rows' model and pooling were not checked against the bridge's fit");
-        cli_note_bare_rows(o->cands, B.meta, "its rows' model and pooling were not checked against the bridge's fit");
-    }
-    rc = 0;
-done:
-    json_decref(root);
-    free(ia);
-    free(ib);
-    free(off);
-    free(ids);
-    free(off_ctl);
-    free(ids_ctl);
-    free(gold);
-    free(Q);
-    free(C);
-    free(Q2);
-    free(C2);
-    free(Xq);
-    free(m1);
-    free(m2);
-    lw_bridge_free(br);
-    lw_bridge_free(cmp);
-    lw_act_close(&A);
-    lw_act_close(&B);
+    int rc = o->json && lw_json_save(o->json, r) != 0 ? cli_fail_lib("retrieval") : 0;
+    size_t k;
+    json_t *f;
+    json_array_foreach(rc == 0 ? json_object_get(r, "unchecked_files") : NULL, k, f)
+        cli_note_bare_rows(json_string_value(f), NULL, "its rows' model and pooling were not checked against the bridge's fit");
+    json_decref(r);
     return rc;
 }
 
@@ -479,8 +272,8 @@ static int run_beir(const opts *o) {
         if (okd[i]) memmove(Xd + (size_t)n_docs++ * dd, Xd + (size_t)i * dd, sizeof(float) * dd);
     }
     int dim, dimc;
-    Q = map_rows(br, true, Xq, b.n_queries, dq, &dim);
-    C = map_rows(br, false, Xd, n_docs, dd, &dimc);
+    Q = lw_bridge_map_rows(br, true, Xq, b.n_queries, dq, &dim);
+    C = lw_bridge_map_rows(br, false, Xd, n_docs, dd, &dimc);
     if (!Q || !C || n_docs == 0) {
         if (n_docs == 0) cli_fail("retrieval", "%s: the target model cannot encode any document", o->beir);
         else cli_fail_lib("retrieval");
@@ -519,7 +312,9 @@ static int run_beir(const opts *o) {
                "document), %d of %d documents (%d untokenizable by the target model)\n",
                o->beir, o->split, kept, b.n_queries, n_docs, b.n_docs, dropped_docs);
         root = json_object();
-        json_object_set_new(root, "metrics", summarize(br ? "bridge" : "raw", m, kept, &rp, o));
+        json_t *metrics = lw_retrieval_summarize(m, kept, &rp, o->resamples, o->seed);
+        print_condition(br ? "bridge" : "raw", metrics, kept);
+        json_object_set_new(root, "metrics", metrics);
         json_object_set_new(root, "n_queries", json_integer(kept));
         json_object_set_new(root, "n_docs", json_integer(n_docs));
         json_object_set_new(root, "n_docs_untokenizable", json_integer(dropped_docs));

@@ -1,4 +1,4 @@
-/* retrieval --paired: two runs' per-query records joined by query id, the paired difference
+/* latentwire/retrieval_runs.h and the verb over it: retrieval --paired (two runs' per-query records joined by query id,
  * on the shared queries only, n reported; malformed records named by file and line. */
 #include <math.h>
 #include <setjmp.h>
@@ -12,6 +12,7 @@
 
 #include "latentwire/error.h"
 #include "latentwire/retrieval_runs.h"
+#include "latentwire/safetensors.h"
 #include "support/testutil.h"
 
 static void write_runs(const char *a, const char *b) {
@@ -92,6 +93,47 @@ static void test_paired_library(void **state) {
     free(mb);
 }
 
+/* rows x 8 floats (row r's direction set by its id) under "layer.1", ids first_id.. */
+static void write_rows(const char *path, int rows, int first_id, float sign) {
+    float x[64 * 8];
+    int64_t ids[64];
+    for (int r = 0; r < rows; r++) {
+        ids[r] = first_id + r;
+        for (int j = 0; j < 8; j++) x[r * 8 + j] = sign * (float)sin(1.0 + 0.7 * (double)ids[r] * (j + 1));
+    }
+    lw_st_tensor_in t[2] = {{.name = "layer.1", .dtype = LW_DT_F32, .n_dims = 2, .shape = {rows, 8}, .data = x},
+                            {.name = "row_id", .dtype = LW_DT_I64, .n_dims = 1, .shape = {rows}, .data = ids}};
+    assert_int_equal(lw_st_save(path, t, 2, NULL, 0), 0);
+}
+
+/* The files mode as a library call: queries that are their candidates retrieve them first (every
+ * metric 1), only shared row ids are queries, and a query file of another width is refused. */
+static void test_files_run(void **state) {
+    (void)state;
+    char q[1200], c[1200];
+    snprintf(q, sizeof q, "%s", lw_test_tmpfile("files_q.safetensors"));
+    snprintf(c, sizeof c, "%s", lw_test_tmpfile("files_c.safetensors"));
+    write_rows(q, 20, 10, 1.0f); /* ids 10..29 */
+    write_rows(c, 40, 0, 1.0f);  /* ids 0..39: 20 shared, 20 distractors */
+    lw_retrieval_files_params p = lw_retrieval_files_default_params();
+    p.queries = q, p.query_tensor = "layer.1", p.candidates = c, p.candidate_tensor = "layer.1";
+    json_t *r = lw_retrieval_files_run(&p);
+    if (!r) fail_msg("%s", lw_last_error());
+    assert_int_equal(json_integer_value(json_object_get(r, "n_queries")), 20);
+    assert_int_equal(json_integer_value(json_object_get(r, "n_candidates")), 40);
+    assert_string_equal(json_string_value(json_object_get(r, "regime")), "bank");
+    const char *name;
+    json_t *ci;
+    json_object_foreach(json_object_get(r, "raw"), name, ci) {
+        if (fabs(json_number_value(json_object_get(ci, "mean")) - 1.0) > 1e-12) fail_msg("%s is not 1", name);
+    }
+    assert_int_equal((int)json_array_size(json_object_get(r, "unchecked_files")), 0); /* no bridge: nothing to check */
+    json_decref(r);
+    p.candidate_tensor = "layer.9";
+    assert_null(lw_retrieval_files_run(&p));
+    assert_non_null(strstr(lw_last_error(), "layer.9"));
+}
+
 static void test_paired_bad_input(void **state) {
     const char *a = lw_test_tmpfile("a2.jsonl"), *bad = lw_test_tmpfile("bad.jsonl");
     write_runs(a, lw_test_tmpfile("b2.jsonl"));
@@ -117,6 +159,7 @@ int main(void) {
         cmocka_unit_test(test_paired_difference),
         cmocka_unit_test(test_paired_bad_input),
         cmocka_unit_test(test_paired_library),
+        cmocka_unit_test(test_files_run),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

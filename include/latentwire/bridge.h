@@ -94,6 +94,11 @@ int lw_bridge_apply_source(const lw_bridge *b, const float *X, int64_t n, float 
 /* Maps n target rows (n x dB) into the comparison space (n x out_dim). 0 or -1. */
 int lw_bridge_apply_target(const lw_bridge *b, const float *Y, int64_t n, float *out);
 
+/* n rows of width d mapped by the source (or target) side of b into a new n x *dim matrix (the
+ * caller frees it); b NULL: a copy (*dim = d), for the raw comparison without a bridge. NULL
+ * (message set) on failure. */
+float *lw_bridge_map_rows(const lw_bridge *b, bool source, const float *x, int64_t n, int d, int *dim);
+
 /* The fit record as a JSON document (recipe, hyperparameters, alpha and its selection,
  * statistics such as train R^2). Owned by the bridge. */
 const char *lw_bridge_info_json(const lw_bridge *b);

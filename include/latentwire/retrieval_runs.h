@@ -4,6 +4,7 @@
 #ifndef LATENTWIRE_RETRIEVAL_RUNS_H
 #define LATENTWIRE_RETRIEVAL_RUNS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -28,6 +29,39 @@ int lw_retrieval_write_per_query(const char *path, const char *const *query_ids,
  * (message naming the file and line) for an unreadable file, a line that is not a per-query
  * record, a query id given twice in one file, or no shared query. */
 json_t *lw_retrieval_paired(const char *path_a, const char *path_b, int resamples, uint64_t seed);
+
+/* The metrics of n scored queries (m: n x lw_retrieval_n_metrics(rp), as lw_retrieval_score fills
+ * it) summarized: {METRIC: CI} in column order, each lw_ci_mean's 95% interval (Clopper-Pearson for
+ * proportions, else BCa with `resamples`, `seed`). A new object; NULL when out of memory. */
+json_t *lw_retrieval_summarize(const double *m, int64_t n, const lw_retrieval_params *rp, int resamples, uint64_t seed);
+
+/* `retrieval --queries ... --candidates ...`: activation files scored as a retrieval task. */
+typedef struct {
+    const char *queries, *query_tensor;        /* extract's files (or shard sets) and tensors */
+    const char *candidates, *candidate_tensor; /* a query's target is the candidate of its row id */
+    const char *bridge;  /* NULL: raw cosine (same width); else queries by its source side, candidates by its target */
+    const char *compare; /* a second bridge scored on the same queries, paired (NULL: none) */
+    const char *regime;  /* candidate lists (lw_candidates_from_spec; default "bank") */
+    const char *control; /* a second regime on the same queries and vectors, paired (NULL: none) */
+    lw_ndcg_gain ndcg_gain;
+    bool center;   /* cosine after removing the candidate bank's mean */
+    int resamples; /* bootstrap resamples (default 1000) */
+    uint64_t seed; /* default 1 */
+} lw_retrieval_files_params;
+
+lw_retrieval_files_params lw_retrieval_files_default_params(void);
+
+/* Joins the two files' rows by row id, maps them through the bridge(s) after checking that each
+ * was fitted on these tensors, models and pooling (lw_bridge_check_fit), draws the regime's
+ * candidate lists and scores every metric with 95% CIs. A new object (json_decref it):
+ * {"raw" or "bridge": {METRIC: CI}, "compare" and "control": the same for those conditions,
+ * "difference": {METRIC: CI + "p_value"} (condition minus compare or control, paired),
+ * "queries_in_bridge_calibration": how many queries are rows the bridge was fitted on (when its
+ * record says, for these texts), "unchecked_files": the files a bridge was used on that carry no
+ * latentwire metadata (nothing to check), "regime", "control_regime",
+ * "control_mean_candidates_per_query", "n_queries", "n_candidates", "mean_candidates_per_query",
+ * "ndcg_gain", "center", "resamples", "seed"}. NULL (message naming the file or option) on error. */
+json_t *lw_retrieval_files_run(const lw_retrieval_files_params *p);
 
 #ifdef __cplusplus
 }

@@ -347,6 +347,19 @@ int lw_bridge_apply_source(const lw_bridge *b, const float *X, int64_t n, float 
     return lw_fail("lw_bridge_apply_source: unknown recipe %d", (int)b->recipe);
 }
 
+float *lw_bridge_map_rows(const lw_bridge *b, bool source, const float *x, int64_t n, int d, int *dim) {
+    *dim = b ? lw_bridge_out_dim(b) : d;
+    float *out = malloc(sizeof(float) * (size_t)(n ? n : 1) * (size_t)*dim);
+    if (!out) return lw_fail("bridge: out of memory"), NULL;
+    int rc = !b ? (memcpy(out, x, sizeof(float) * (size_t)n * d), 0)
+                : source ? lw_bridge_apply_source(b, x, n, out) : lw_bridge_apply_target(b, x, n, out);
+    if (rc != 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
 int lw_bridge_apply_target(const lw_bridge *b, const float *Y, int64_t n, float *out) {
     if (apply_check(b, Y, n, out, "lw_bridge_apply_target") != 0) return -1;
     if (lw_bridge__check_finite(Y, n, b->dB, "lw_bridge_apply_target: target") != 0) return -1;
