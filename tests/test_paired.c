@@ -1,5 +1,6 @@
-/* latentwire/retrieval_runs.h and the verb over it: retrieval --paired (two runs' per-query records joined by query id,
- * on the shared queries only, n reported; malformed records named by file and line. */
+/* latentwire/retrieval_runs.h and the verb over it: retrieval --paired (two runs' per-query records
+ * joined by query id, the paired difference on the shared queries only, n reported; malformed
+ * records named by file and line), the per-query writer, and the files mode as a library call. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
