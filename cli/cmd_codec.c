@@ -225,6 +225,7 @@ static int codec_fit(int argc, char **argv) {
     if (cli_check_output("codec fit", "--out", out, LW_OUT_FILE,
                          (const char *[]){"--input", in, "--texts", texts, NULL}))
         return 1;
+    if (cli_check_field("codec fit", texts, argc, argv)) return 2;
     lw_codec *c = NULL;
     bool bare = false; /* rows without extract's metadata: nothing to record */
     if (text) {

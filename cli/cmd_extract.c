@@ -76,6 +76,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
     if (!o->model) return cli_fail("extract", "--model is required") + 1; /* 2 = error */
     if (!o->input) return cli_fail("extract", "--input is required") + 1; /* 2 = error */
     if (!o->out) return cli_fail("extract", "--out is required") + 1; /* 2 = error */
+    if (cli_check_field("extract", o->input, argc, argv)) return 2;
     if (o->p.pool == LW_EXTRACT_POOL_MODEL && o->p.sites)
         return cli_fail("extract", "--pool model takes no --layers (it writes the model's pooled embedding)") + 1;
     if (o->p.pool == LW_EXTRACT_POOL_MODEL && !o->p.add_bos)

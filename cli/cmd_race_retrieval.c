@@ -76,6 +76,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
     }
     if (!o->model || !o->passages || !o->out)
         return cli_fail("race retrieval", "--model, --passages and --out are required"), 2;
+    if (cli_check_field("race retrieval", o->passages, argc, argv)) return 2;
     return 0;
 }
 

@@ -287,6 +287,14 @@ int cli_check_output(const char *verb, const char *flag, const char *out, int ki
     return lw_output_check(flag, out, kinds, inputs) == 0 ? 0 : cli_fail_lib(verb);
 }
 
+int cli_check_field(const char *verb, const char *path, int argc, char **argv) {
+    size_t n = path ? strlen(path) : 0;
+    bool jsonl = (n > 6 && !strcmp(path + n - 6, ".jsonl")) || (n > 5 && !strcmp(path + n - 5, ".json"));
+    if (!path || jsonl || !cli_given(argc, argv, "--field")) return 0;
+    return cli_fail(verb, "--field names a field of JSON Lines texts, but %s is read as plain text, one text per line "
+                    "(only .jsonl and .json files have fields): leave --field out", path) + 1;
+}
+
 void cli_note_bare_rows(const char *path, const char *meta, const char *what) {
     if (!meta) fprintf(stderr, "note: %s has no latentwire metadata (it was not written by extract): %s\n", path, what);
 }

@@ -166,6 +166,9 @@ static void test_once_and_dependent(void **state) {
         {"bridge fit --recipe relrep --rank 4", "relrep's width is its --anchors"},
         {"bridge fit --recipe pca-ridge --cca-reg 0.1", "--cca-reg with --recipe pca-ridge: only cca"},
         {"bridge fit --anchors 3", "--anchors with --recipe ridge: only relrep uses anchors"},
+        {"extract --model @M --layers 0 --input @T --field body --out @O",
+         "--field names a field of JSON Lines texts, but"},
+        {"codec fit --kind zlib --budget 64 --texts @T --field body --out x.safetensors", "leave --field out"},
         {"bridge fit --recipe procrustes --seed 3", "--seed with --recipe procrustes: nothing is drawn at random"},
         {"bridge fit --alpha 1 --seed 3", "--seed with --recipe ridge: nothing is drawn at random"},
         /* one option by two names, and the option main takes out for every verb */
