@@ -44,6 +44,19 @@ static void copy_meta(lw_bridge *b, const char *prefix, const char *meta_json, c
 /* Rows of two files extracted from different texts are still paired by row id: right for
  * translation or paraphrase pairs (the same ids, other texts), a silent mistake otherwise, so it is
  * said. */
+/* A rank or anchor count the data cannot support is lowered by the fit (recorded as rank_note);
+ * say so where the user looks, not only in the file. */
+static void note_rank_clamped(const lw_bridge *br) {
+    json_t *info = json_loads(lw_bridge_info_json(br), 0, NULL);
+    const char *note = json_string_value(json_object_get(info, "rank_note"));
+    if (note) {
+        bool relrep = lw_bridge_get_recipe(br) == LW_BRIDGE_RELREP;
+        fprintf(stderr, "note: the bridge's %s was lowered to what the data allow: %s\n",
+                relrep ? "number of anchors" : "rank", note);
+    }
+    json_decref(info);
+}
+
 static void note_other_texts(const char *src, const lw_act_tensor *A, const char *tgt, const lw_act_tensor *B) {
     json_t *ma = A->meta ? json_loads(A->meta, 0, NULL) : NULL, *mb = B->meta ? json_loads(B->meta, 0, NULL) : NULL;
     const char *ha = json_string_value(json_object_get(ma, "input_sha256")),
@@ -207,6 +220,7 @@ static int bridge_fit(int argc, char **argv) {
     }
     printf("fitted %s bridge %s -> %s on %lld paired rows (%d -> %d, comparison space %d): %s\n",
            lw_bridge_recipe_name(bp.recipe), src_t, tgt_t, (long long)n, A.d, B.d, lw_bridge_out_dim(br), out);
+    note_rank_clamped(br);
     cli_note_bare_rows(src, A.meta, "the bridge records no source model or pooling, so its uses cannot be checked");
     cli_note_bare_rows(tgt, B.meta, "the bridge records no target model or pooling, so its uses cannot be checked");
     rc = 0;

@@ -90,8 +90,6 @@ static void print_differences(json_t *diffs) {
     }
 }
 
-static const char *ndcg_gain_name(lw_ndcg_gain g) { return g == LW_NDCG_GAIN_EXP ? "exp" : "linear"; }
-
 /* --queries / --candidates: the library's run (lw_retrieval_files_run), printed and saved. */
 static int run_files(const opts *o) {
     lw_retrieval_files_params p = lw_retrieval_files_default_params();
@@ -132,9 +130,9 @@ static int run_files(const opts *o) {
 
 enum { LAYER_POOLED = LW_EMBED_LAYER_POOLED }; /* --source-layer / --target-layer pooled (-2: not given) */
 
-/* The cache's extraction reports: what was kept, made again (and why) or removed; progress on a terminal. */
-static void on_cache_event(const lw_extract_event *e, void *user) {
-    const char *what = user;
+/* The embedding's reports: what the cache kept, made again (and why) or removed; progress on a terminal. */
+static void on_embed_event(const char *what, const lw_extract_event *e, void *user) {
+    (void)user;
     switch (e->kind) {
     case LW_EXTRACT_EV_PROGRESS:
         if (cli_is_tty())
@@ -146,46 +144,6 @@ static void on_cache_event(const lw_extract_event *e, void *user) {
     case LW_EXTRACT_EV_REMOVED: fprintf(stderr, "retrieval: removed %s (left by an earlier run)\n", e->path); break;
     case LW_EXTRACT_EV_WROTE: break;
     }
-}
-
-/* Texts embedded by one model (lw_embed_texts): mean-pooled activations at a layer, or with
- * LAYER_POOLED the model's own pooled sentence embedding; through the resumable cache
- * DIR/<name>.safetensors with --cache. Rows of texts it cannot encode are flagged in ok. */
-static float *embed_texts(const opts *o, const char *model_path, int layer, const char *name, char **texts, int32_t n,
-                          bool *ok, int *d) {
-    lw_model *m = lw_model_load(model_path, cli_model_params());
-    if (!m) return NULL;
-    lw_model_info info;
-    lw_model_get_info(m, &info);
-    *d = info.n_embd;
-    float *out = malloc(sizeof(float) * (size_t)(n ? n : 1) * info.n_embd);
-    char cache[4096];
-    snprintf(cache, sizeof cache, "%s/%s.safetensors", o->cache ? o->cache : "", name);
-    lw_embed_texts_params ep = lw_embed_texts_default_params();
-    ep.layer = layer;
-    ep.n_threads = o->threads;
-    ep.cache = o->cache ? cache : NULL;
-    if (o->shard_texts > 0) ep.shard_texts = o->shard_texts;
-    ep.on_event = on_cache_event;
-    ep.user = (void *)name;
-    int rc = out ? lw_embed_texts(m, (const char *const *)texts, n, &ep, out, ok) : -1;
-    lw_model_free(m);
-    if (rc != 0) {
-        free(out);
-        return NULL;
-    }
-    return out;
-}
-
-/* --per-query: the kept queries' rows under their ids. */
-static int write_per_query(const char *path, char *const *query_id, const int32_t *kept_q, int kept, const double *m,
-                           const lw_retrieval_params *rp) {
-    const char **ids = malloc(sizeof *ids * (size_t)(kept ? kept : 1));
-    if (!ids) return lw_fail("retrieval: out of memory");
-    for (int q = 0; q < kept; q++) ids[q] = query_id[kept_q[q]];
-    int rc = lw_retrieval_write_per_query(path, ids, kept, m, rp);
-    free(ids);
-    return rc;
 }
 
 /* --paired A B: the library's comparison, printed (and saved with --json). */
@@ -211,141 +169,29 @@ static int run_paired(const opts *o) {
     return rc;
 }
 
-static const char *layer_tensor(int layer, char *buf, size_t n) {
-    if (layer == LAYER_POOLED) snprintf(buf, n, "pooled");
-    else if (layer < 0) snprintf(buf, n, "embed");
-    else snprintf(buf, n, "layer.%d", layer);
-    return buf;
-}
-
-/* The bridge's widths against the models' (from their GGUF headers), and its layers against the
- * ones asked for, before embedding. */
-static int check_beir_widths(const opts *o, const lw_bridge *br) {
-    int ws, wt;
-    if (lw_model_peek_width(o->src_model, &ws) != 0 || lw_model_peek_width(o->tgt_model, &wt) != 0)
-        return cli_fail_lib("retrieval");
-    if (br && (lw_bridge_source_dim(br) != ws || lw_bridge_target_dim(br) != wt))
-        return cli_fail("retrieval", "%s maps %d -> %d but the models have widths %d and %d", o->bridge,
-                        lw_bridge_source_dim(br), lw_bridge_target_dim(br), ws, wt);
-    if (!br && ws != wt) return cli_fail("retrieval", "the models have widths %d and %d: give a --bridge", ws, wt);
-    if (!br) return 0;
-    /* the tensors extract names these layers by, and the models' files, which bridge fit records */
-    char ts[32], tt[32], hs[65], ht[65];
-    if (lw_sha256_file(o->src_model, hs) != 0 || lw_sha256_file(o->tgt_model, ht) != 0) return cli_fail_lib("retrieval");
-    /* the rows --beir embeds: mean-pooled, or the model's own pooling (extract's --pool model) */
-    const char *ps = o->src_layer == LAYER_POOLED ? "model" : "mean", *pt = o->tgt_layer == LAYER_POOLED ? "model" : "mean";
-    return cli_check_bridge_fit("retrieval", o->bridge, br, "source", layer_tensor(o->src_layer, ts, sizeof ts), hs, ps) ||
-                   cli_check_bridge_fit("retrieval", o->bridge, br, "target", layer_tensor(o->tgt_layer, tt, sizeof tt), ht,
-                                        pt)
-               ? 1 : 0;
-}
-
+/* --beir: the library's run (lw_retrieval_beir_run), printed and saved. */
 static int run_beir(const opts *o) {
-    lw_beir b;
-    if (lw_beir_load(o->beir, o->split, &b) != 0) return cli_fail_lib("retrieval");
-    int rc = 1, dq = 0, dd = 0;
-    bool *okq = calloc((size_t)b.n_queries, sizeof(bool)), *okd = calloc((size_t)b.n_docs, sizeof(bool));
-    lw_bridge *br = o->bridge ? lw_bridge_load(o->bridge) : NULL;
-    float *Xq = NULL, *Xd = NULL, *Q = NULL, *C = NULL;
-    double *m = NULL;
-    json_t *root = NULL;
-    if (o->bridge && !br) {
-        cli_fail_lib("retrieval");
-        goto done;
-    }
-    if (check_beir_widths(o, br) != 0) goto done;
+    lw_retrieval_beir_params p = lw_retrieval_beir_default_params();
+    p.beir = o->beir, p.split = o->split, p.bridge = o->bridge;
+    p.source_model = o->src_model, p.source_layer = o->src_layer;
+    p.target_model = o->tgt_model, p.target_layer = o->tgt_layer;
+    p.model = cli_model_params(), p.n_threads = o->threads, p.cache = o->cache, p.shard_texts = o->shard_texts;
+    p.per_query = o->per_query, p.ndcg_gain = o->ndcg_gain, p.center = o->center;
+    p.resamples = o->resamples, p.seed = o->seed;
+    p.on_event = on_embed_event;
     if (cli_is_tty()) /* progress, like the other verbs': an error stays the only line on a pipe */
-        fprintf(stderr, "retrieval: embedding %d queries with %s and %d documents with %s\n", b.n_queries,
-                o->src_model, b.n_docs, o->tgt_model);
-    Xq = embed_texts(o, o->src_model, o->src_layer, "queries", b.query_text, b.n_queries, okq, &dq);
-    if (Xq) Xd = embed_texts(o, o->tgt_model, o->tgt_layer, "corpus", b.doc_text, b.n_docs, okd, &dd);
-    if (!Xq || !Xd) {
-        cli_fail_lib("retrieval");
-        goto done;
-    }
-    /* documents the target model cannot encode leave the corpus (their qrels with them), and
-     * a query left without a relevant document, or that the source model cannot encode, is
-     * dropped: both are counted in the report, never scored as misses or blank rows */
-    int32_t *new_id = malloc(sizeof(int32_t) * (size_t)b.n_docs), n_docs = 0;
-    for (int32_t i = 0; i < b.n_docs; i++) {
-        new_id[i] = okd[i] ? n_docs : -1;
-        if (okd[i]) memmove(Xd + (size_t)n_docs++ * dd, Xd + (size_t)i * dd, sizeof(float) * dd);
-    }
-    int dim, dimc;
-    Q = lw_bridge_map_rows(br, true, Xq, b.n_queries, dq, &dim);
-    C = lw_bridge_map_rows(br, false, Xd, n_docs, dd, &dimc);
-    if (!Q || !C || n_docs == 0) {
-        if (n_docs == 0) cli_fail("retrieval", "%s: the target model cannot encode any document", o->beir);
-        else cli_fail_lib("retrieval");
-        free(new_id);
-        goto done;
-    }
-    int32_t kept = 0, dropped_docs = b.n_docs - n_docs;
-    int64_t *rel_off = malloc(sizeof(int64_t) * (size_t)(b.n_queries + 1));
-    float *Qk = malloc(sizeof(float) * (size_t)b.n_queries * dim);
-    int32_t *kept_q = malloc(sizeof(int32_t) * (size_t)(b.n_queries ? b.n_queries : 1));
-    rel_off[0] = 0;
-    int32_t *rel_ids = malloc(sizeof(int32_t) * (size_t)(b.rel_off[b.n_queries] + 1));
-    float *rel_g = malloc(sizeof(float) * (size_t)(b.rel_off[b.n_queries] + 1));
-    int64_t nr = 0;
-    for (int32_t q = 0; q < b.n_queries; q++) {
-        if (!okq[q]) continue;
-        int64_t start = nr;
-        for (int64_t k = b.rel_off[q]; k < b.rel_off[q + 1]; k++) {
-            if (new_id[b.rel_doc[k]] < 0) continue;
-            rel_ids[nr] = new_id[b.rel_doc[k]];
-            rel_g[nr++] = b.rel_grade[k];
-        }
-        if (nr == start) continue; /* no relevant document left */
-        memcpy(Qk + (size_t)kept * dim, Q + (size_t)q * dim, sizeof(float) * dim);
-        kept_q[kept] = q;
-        rel_off[++kept] = nr;
-    }
-    free(new_id);
-    lw_retrieval_task task = {.n_queries = kept, .rel_off = rel_off, .rel_ids = rel_ids, .rel_grade = rel_g};
-    lw_retrieval_params rp = lw_retrieval_default_params();
-    rp.ndcg_gain = o->ndcg_gain;
-    rp.center = o->center;
-    m = malloc(sizeof(double) * (size_t)(kept ? kept : 1) * lw_retrieval_n_metrics(&rp));
-    if (kept > 0 && lw_retrieval_score(Qk, C, n_docs, dim, &task, &rp, m) == 0) {
-        printf("BEIR %s (%s): %d of %d queries scored (the others are untokenizable or lost every relevant "
-               "document), %d of %d documents (%d untokenizable by the target model)\n",
-               o->beir, o->split, kept, b.n_queries, n_docs, b.n_docs, dropped_docs);
-        root = json_object();
-        json_t *metrics = lw_retrieval_summarize(m, kept, &rp, o->resamples, o->seed);
-        print_condition(br ? "bridge" : "raw", metrics, kept);
-        json_object_set_new(root, "metrics", metrics);
-        json_object_set_new(root, "n_queries", json_integer(kept));
-        json_object_set_new(root, "n_docs", json_integer(n_docs));
-        json_object_set_new(root, "n_docs_untokenizable", json_integer(dropped_docs));
-        json_object_set_new(root, "n_queries_dropped", json_integer(b.n_queries - kept));
-        json_object_set_new(root, "ndcg_gain", json_string(ndcg_gain_name(o->ndcg_gain)));
-        json_object_set_new(root, "center", json_boolean(o->center));
-        rc = o->json && lw_json_save(o->json, root) != 0 ? cli_fail_lib("retrieval") : 0;
-        if (rc == 0 && o->per_query &&
-            write_per_query(o->per_query, b.query_id, kept_q, kept, m, &rp) != 0)
-            rc = cli_fail_lib("retrieval");
-    } else if (kept == 0) {
-        cli_fail("retrieval", "%s: no query is left to score", o->beir);
-    } else {
-        cli_fail_lib("retrieval");
-    }
-    free(rel_off);
-    free(rel_ids);
-    free(rel_g);
-    free(Qk);
-    free(kept_q);
-done:
-    json_decref(root);
-    free(okq);
-    free(okd);
-    free(Xq);
-    free(Xd);
-    free(Q);
-    free(C);
-    free(m);
-    lw_bridge_free(br);
-    lw_beir_free(&b);
+        fprintf(stderr, "retrieval: embedding the queries with %s and the documents with %s\n", o->src_model, o->tgt_model);
+    json_t *r = lw_retrieval_beir_run(&p);
+    if (!r) return cli_fail_lib("retrieval");
+#define N(k) (int)json_integer_value(json_object_get(r, k))
+    printf("BEIR %s (%s): %d of %d queries scored (the others are untokenizable or lost every relevant "
+           "document), %d of %d documents (%d untokenizable by the target model)\n",
+           o->beir, o->split, N("n_queries"), N("n_queries_total"), N("n_docs"), N("n_docs_total"),
+           N("n_docs_untokenizable"));
+    print_condition(json_string_value(json_object_get(r, "condition")), json_object_get(r, "metrics"), N("n_queries"));
+#undef N
+    int rc = o->json && lw_json_save(o->json, r) != 0 ? cli_fail_lib("retrieval") : 0;
+    json_decref(r);
     return rc;
 }
 

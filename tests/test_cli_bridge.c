@@ -117,6 +117,34 @@ static void test_fit_info_apply_retrieval(void **state) {
     json_decref(r);
 }
 
+/* A rank or anchor count above what 120 rows of width 64 allow is lowered, and said on stderr. */
+static void test_rank_clamp_noted(void **state) {
+    char args[8192], *o, *e;
+    const char *br = lw_test_tmpfile("clamped.bridge.safetensors");
+    snprintf(args, sizeof args,
+             "bridge fit --source %s --source-tensor layer.1 --target %s --target-tensor layer.2 --recipe pca-ridge "
+             "--rank 500 --out %s",
+             XA, XB, br);
+    assert_int_equal(lw_test_run_cli(args, &o, &e), 0);
+    assert_non_null(strstr(e, "note: the bridge's rank was lowered to what the data allow: 500 -> 64"));
+    free(o), free(e);
+    snprintf(args, sizeof args,
+             "bridge fit --source %s --source-tensor layer.1 --target %s --target-tensor layer.2 --recipe relrep "
+             "--anchors 500 --out %s",
+             XA, XB, br);
+    assert_int_equal(lw_test_run_cli(args, &o, &e), 0);
+    assert_non_null(strstr(e, "note: the bridge's number of anchors was lowered to what the data allow: 500 -> 120"));
+    free(o), free(e);
+    /* a rank the data allow: no note */
+    snprintf(args, sizeof args,
+             "bridge fit --source %s --source-tensor layer.1 --target %s --target-tensor layer.2 --recipe pca-ridge "
+             "--rank 8 --out %s",
+             XA, XB, br);
+    assert_int_equal(lw_test_run_cli(args, &o, &e), 0);
+    assert_null(strstr(e, "lowered"));
+    free(o), free(e);
+}
+
 static double top1_of(const char *json_path, const char *key) {
     json_t *r = json_load_file(json_path, 0, NULL);
     assert_non_null(r);
@@ -407,6 +435,7 @@ static void test_corpus_paraphrase_twins(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fit_info_apply_retrieval),
+        cmocka_unit_test(test_rank_clamp_noted),
         cmocka_unit_test(test_regimes),
         cmocka_unit_test(test_fit_site_and_in_sample),
         cmocka_unit_test(test_bad_input),

@@ -9,7 +9,9 @@
 
 #include <jansson.h>
 
+#include "latentwire/extract.h"
 #include "latentwire/retrieval.h"
+#include "latentwire/runtime.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -62,6 +64,38 @@ lw_retrieval_files_params lw_retrieval_files_default_params(void);
  * "control_mean_candidates_per_query", "n_queries", "n_candidates", "mean_candidates_per_query",
  * "ndcg_gain", "center", "resamples", "seed"}. NULL (message naming the file or option) on error. */
 json_t *lw_retrieval_files_run(const lw_retrieval_files_params *p);
+
+/* `retrieval --beir DIR`: a model pair as a retriever on a BEIR directory (lw_beir_load). */
+typedef struct {
+    const char *beir, *split;                 /* the directory and its qrels split (default "test") */
+    const char *source_model, *target_model;  /* GGUF files: queries by the source, documents by the target */
+    int source_layer, target_layer;           /* lw_embed_texts_params.layer (a block, EMBED or POOLED) */
+    const char *bridge;                       /* NULL: raw cosine (same width) */
+    lw_model_params model;                    /* how both models load (n_gpu_layers ...) */
+    int n_threads;                            /* 0 = all cores */
+    const char *cache;                        /* DIR for resumable embeddings (queries/corpus.safetensors), or NULL */
+    int64_t shard_texts;                      /* texts per cache shard (0: lw_embed_texts' default) */
+    const char *per_query;                    /* lw_retrieval_write_per_query's file, or NULL */
+    lw_ndcg_gain ndcg_gain;
+    bool center;
+    int resamples;                            /* default 1000 */
+    uint64_t seed;                            /* default 1 */
+    /* the embedding's reports (progress, cache shards kept, made again, removed); texts is
+     * "queries" or "corpus"; NULL: none */
+    void (*on_event)(const char *texts, const lw_extract_event *event, void *user);
+    void *user;
+} lw_retrieval_beir_params;
+
+lw_retrieval_beir_params lw_retrieval_beir_default_params(void);
+
+/* Checks the bridge against the models (widths from their headers, then the tensors, files'
+ * sha256 and pooling it was fitted on) before any embedding; embeds queries and documents;
+ * documents the target model cannot encode leave the corpus with their qrels, and a query the
+ * source cannot encode or left without a relevant document is dropped (both counted, never
+ * scored as misses). A new object: {"metrics": {METRIC: CI}, "condition": "bridge" | "raw",
+ * "n_queries" (scored), "n_queries_total", "n_queries_dropped", "n_docs", "n_docs_total",
+ * "n_docs_untokenizable", "ndcg_gain", "center", "resamples", "seed"}; NULL (message) on error. */
+json_t *lw_retrieval_beir_run(const lw_retrieval_beir_params *p);
 
 #ifdef __cplusplus
 }
