@@ -117,32 +117,23 @@ static void test_fit_info_apply_retrieval(void **state) {
     json_decref(r);
 }
 
+/* Fits layer.1 -> layer.2 with OPTIONS; NOTE is a line stderr must hold, or NULL for none. */
+static void fit_with_note(const char *options, const char *note) {
+    char args[8192], *o, *e;
+    snprintf(args, sizeof args,
+             "bridge fit --source %s --source-tensor layer.1 --target %s --target-tensor layer.2 %s --out %s", XA, XB, options, lw_test_tmpfile("clamped.bridge.safetensors"));
+    assert_int_equal(lw_test_run_cli(args, &o, &e), 0);
+    if (note && !strstr(e, note)) fail_msg("`%s`: stderr lacks \"%s\": %s", args, note, e);
+    if (!note && strstr(e, "lowered")) fail_msg("`%s`: an unexpected note: %s", args, e);
+    free(o), free(e);
+}
+
 /* A rank or anchor count above what 120 rows of width 64 allow is lowered, and said on stderr. */
 static void test_rank_clamp_noted(void **state) {
-    char args[8192], *o, *e;
-    const char *br = lw_test_tmpfile("clamped.bridge.safetensors");
-    snprintf(args, sizeof args,
-             "bridge fit --source %s --source-tensor layer.1 --target %s --target-tensor layer.2 --recipe pca-ridge "
-             "--rank 500 --out %s",
-             XA, XB, br);
-    assert_int_equal(lw_test_run_cli(args, &o, &e), 0);
-    assert_non_null(strstr(e, "note: the bridge's rank was lowered to what the data allow: 500 -> 64"));
-    free(o), free(e);
-    snprintf(args, sizeof args,
-             "bridge fit --source %s --source-tensor layer.1 --target %s --target-tensor layer.2 --recipe relrep "
-             "--anchors 500 --out %s",
-             XA, XB, br);
-    assert_int_equal(lw_test_run_cli(args, &o, &e), 0);
-    assert_non_null(strstr(e, "note: the bridge's number of anchors was lowered to what the data allow: 500 -> 120"));
-    free(o), free(e);
-    /* a rank the data allow: no note */
-    snprintf(args, sizeof args,
-             "bridge fit --source %s --source-tensor layer.1 --target %s --target-tensor layer.2 --recipe pca-ridge "
-             "--rank 8 --out %s",
-             XA, XB, br);
-    assert_int_equal(lw_test_run_cli(args, &o, &e), 0);
-    assert_null(strstr(e, "lowered"));
-    free(o), free(e);
+    fit_with_note("--recipe pca-ridge --rank 500", "note: the bridge's rank was lowered to what the data allow: 500 -> 64");
+    fit_with_note("--recipe relrep --anchors 500",
+                  "note: the bridge's number of anchors was lowered to what the data allow: 500 -> 120");
+    fit_with_note("--recipe pca-ridge --rank 8", NULL); /* a rank the data allow */
 }
 
 static double top1_of(const char *json_path, const char *key) {
