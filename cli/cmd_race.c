@@ -1,20 +1,15 @@
 /* latentwire race: the activation channel against the text channel at bit budgets, item by item,
  * with floor and ceiling; `race merge` joins shards; `race retrieval` is the codec retrieval test. */
-#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "latentwire/error.h"
-#include "latentwire/files.h"
-#include "latentwire/textio.h"
-#include "latentwire/json.h"
 #include "latentwire/race.h"
+#include "latentwire/race_experiment.h"
 #include "latentwire/verdict.h"
 
 static const char *USAGE =
@@ -184,64 +179,6 @@ static int parse_channels(const opts *o, lw_race_channel **ch, int64_t **budgets
     return -1;
 }
 
-/* A --layer value: a block index (negative from the end) or mid. -1 after the message. */
-static int parse_layer(const char *option, const char *v, int n_layer, int *out) {
-    long l;
-    if (!strcmp(v, "mid")) l = n_layer / 2;
-    else if (!cli_parse_int(v, -n_layer, n_layer - 1, &l))
-        return cli_fail("race", "%s %s: must be mid or a layer in -%d..%d", option, v, n_layer, n_layer - 1), -1;
-    *out = lw_layer_index(l, n_layer);
-    return 0;
-}
-
-/* The reported items and the calibration items, drawn from one pool with no sender text in both. */
-static int load_items(const opts *o, lw_task *report, lw_task *calib) {
-    lw_task pool = {0}, parts[2] = {{0}};
-    int n_report;
-    if (cli_load_task_pool(o->task, o->data, o->seed, o->calib, &pool, &n_report) != 0) return cli_fail_lib("race");
-    if (o->exclude) {
-        lw_task other = {0};
-        int removed = lw_task_load(o->exclude, &other) == 0 ? lw_task_exclude(&pool, &other) : -1;
-        lw_task_free(&other);
-        if (removed < 0) {
-            lw_task_free(&pool);
-            return cli_fail("race", "--exclude %s: %s", o->exclude, lw_last_error());
-        }
-        fprintf(stderr, "race: --exclude %s: left out %d of %d items that share an id or a text with its items%s\n",
-                o->exclude, removed, pool.n + removed,
-                removed ? "" : " (none: check that its items come from this --task)");
-    }
-    int sizes[2] = {o->calib, n_report}, rc = 0;
-    if (lw_task_split(&pool, sizes, 2, o->seed ^ 0x7ace, parts) != 0)
-        rc = cli_fail("race", "--task %s: %s", o->task, lw_last_error());
-    lw_task_free(&pool);
-    *calib = parts[0];
-    *report = parts[1];
-    if (rc == 0 && report->n == 0) rc = cli_fail("race", "--task %s has no items to report", o->task);
-    return rc;
-}
-
-static json_t *settings_json(const opts *o, lw_model *ms, lw_model *mr, const lw_task *parts, int layer, int rlayer) {
-    char th[65], bh[65] = "";
-    cli_task_hash(parts, 2, th);
-    if (o->bridge && lw_sha256_file(o->bridge, bh) != 0) bh[0] = '\0';
-    const char *hs = lw_model_sha256(ms), *hr = lw_model_sha256(mr);
-    json_t *s = json_pack("{s:s, s:s, s:s, s:s, s:o, s:i, s:i, s:i, s:b, s:s, s:f, s:i, s:b, s:i, s:I}", "--sender",
-                     hs ? hs : o->sender, "--receiver", hr ? hr : o->receiver, "--task", o->task, "items_sha256", th,
-                     "--bridge", o->bridge ? json_string(bh) : json_null(), "--layer", layer, "--receiver-layer",
-                     rlayer, "--positions", o->positions, "--pooled", o->pooled, "--op", o->op, "--scale", o->scale,
-                     "--answer-tokens", o->answer_tokens, "--chat", o->chat, "--calib", o->calib, "--seed",
-                     (json_int_t)o->seed);
-    if (o->plan_sha[0]) json_object_set_new(s, "plan_sha256", json_string(o->plan_sha));
-    if (o->cipher_steps) json_object_set_new(s, "--cipher-steps", json_integer(o->cipher_steps));
-    if (o->task_vector) json_object_set_new(s, "--task-vector", json_true()); /* only when set: older records resume */
-    char eh[65];
-    if (o->exclude && lw_sha256_file(o->exclude, eh) == 0) json_object_set_new(s, "--exclude", json_string(eh));
-    const lw_model *models[2] = {ms, mr};
-    lw_json_settings_gpu_layers(s, models, 2);
-    return s;
-}
-
 static void progress(void *ctx, int done, int total) {
     (void)ctx;
     if (cli_is_tty()) fprintf(stderr, "\rrace: %d/%d evaluations%s", done, total, done == total ? "\n" : "");
@@ -309,50 +246,28 @@ static int cmd_race_merge(int argc, char **argv) {
 
 int cmd_race_retrieval(int argc, char **argv);
 
-/* Writes the codecs' fit records beside the outputs. */
-static int write_fits(const opts *o, const lw_race_evaluator *ev) {
-    char path[4096], *text = lw_race_evaluator_fits_json(ev);
-    if (o->n_shards > 1) snprintf(path, sizeof path, "%s/fits-shard-%d-of-%d.json", o->out, o->shard, o->n_shards);
-    else snprintf(path, sizeof path, "%s/fits.json", o->out);
-    json_t *j = text ? json_loads(text, 0, NULL) : NULL;
-    free(text);
-    if (j && json_object_size(j) == 0 && access(path, F_OK) == 0) { /* a resumed run that fitted nothing keeps the
-                                                                     earlier file; a run without codecs writes {} */
-        json_decref(j);
-        return 0;
-    }
-    json_t *old = json_load_file(path, 0, NULL); /* a resumed run fits only what it still needs */
-    if (json_is_object(old) && j) {
-        json_object_update(old, j);
-        json_decref(j);
-        j = json_incref(old);
-    }
-    json_decref(old);
-    int rc = j ? lw_json_save(path, j) : lw_fail("race: the codecs' fit records are not JSON");
-    json_decref(j);
-    return rc == 0 ? 0 : cli_fail_lib("race");
+/* The header line, once the items are split (and what --exclude left out). */
+static void on_ready(void *ctx, const lw_race_experiment_result *r) {
+    const opts *o = ctx;
+    if (o->exclude)
+        fprintf(stderr, "race: --exclude %s: left out %d of %d items that share an id or a text with its items%s\n",
+                o->exclude, r->n_excluded, r->n_pool, r->n_excluded ? "" : " (none: check that its items come from this --task)");
+    printf("race: %s -> %s, task %s: %d items reported (%d of them in this shard), %d calibration items; layers %d -> %d\n",
+           o->sender, o->receiver, o->task, r->n_report, r->n_in_shard, r->n_calib, r->sender_layer, r->receiver_layer);
 }
 
-/* --out is a directory (or can be made one) and none of the files the race writes there is an
- * input: a --plan, --task or --bridge kept in DIR under an output's name was overwritten with
- * exit 0. 0, or -1 after the message. */
-static int check_out_dir(const opts *o) {
-    char partial[64], fits[64], timing[64];
-    if (o->n_shards > 1) {
-        snprintf(partial, sizeof partial, "race-shard-%d-of-%d.partial", o->shard, o->n_shards);
-        snprintf(fits, sizeof fits, "fits-shard-%d-of-%d.json", o->shard, o->n_shards);
-        snprintf(timing, sizeof timing, "timing-shard-%d-of-%d.json", o->shard, o->n_shards);
-    } else {
-        snprintf(partial, sizeof partial, "race.partial");
-        snprintf(fits, sizeof fits, "fits.json");
-        snprintf(timing, sizeof timing, "timing.json");
-    }
-    const char *const names[] = {"race.json", "race.csv", "race.jsonl", "records.jsonl", partial, fits, timing, NULL};
-    const char *const inputs[] = {"--task",   o->task,     "--plan",     o->plan,     "--bridge", o->bridge, "--sender",
-                                  o->sender, "--receiver", o->receiver, "--exclude", o->exclude, NULL};
-    if (lw_output_dir_check("--out", o->out, names, inputs) == 0) return 0;
-    cli_fail_lib("race");
-    return -1;
+/* Everything that needs no model, before any loads: the channels' options, the plan (read, and
+ * tied to the run by its sha256), the outputs (an --out over the plan is named as that), then
+ * whether the plan names only cells this run writes. 0, or 2 after the message. */
+static int check_before_models(opts *o, int argc, char **argv, const lw_race_experiment_params *p) {
+    if (p->n_channels < 0 || unused_option(o, argc, argv, p->channels, p->n_channels) != 0) return 2;
+    lw_plan *plan = o->plan ? lw_plan_load(o->plan) : NULL;
+    int rc = o->plan && !plan ? -1 : 0;
+    if (plan) snprintf(o->plan_sha, sizeof o->plan_sha, "%s", lw_plan_sha256(plan));
+    if (rc == 0) rc = lw_race_experiment_check_outputs(p);
+    if (rc == 0 && plan) rc = lw_race_check_plan(plan, o->plan, p->channels, p->n_channels, p->budgets, p->n_budgets);
+    lw_plan_free(plan);
+    return rc == 0 ? 0 : (cli_fail_lib("race"), 2);
 }
 
 int cmd_race(int argc, char **argv) {
@@ -364,40 +279,29 @@ int cmd_race(int argc, char **argv) {
     lw_race_channel *ch = NULL;
     int64_t *budgets = NULL;
     int n_budgets = 0, n_ch = parse_channels(&o, &ch, &budgets, &n_budgets), rc = 1;
-    lw_model *ms = NULL, *mr = NULL;
-    lw_session *ss = NULL, *sr = NULL;
+    const char *const inputs[] = {"--task",   o.task,     "--plan",     o.plan,     "--bridge", o.bridge, "--sender",
+                                  o.sender, "--receiver", o.receiver, "--exclude", o.exclude, NULL};
+    lw_race_experiment_params p = lw_race_experiment_default_params();
+    p.sender_name = o.sender, p.receiver_name = o.receiver, p.bridge_path = o.bridge, p.task = o.task;
+    p.layer = o.layer, p.receiver_layer = o.rlayer, p.channels = ch, p.n_channels = n_ch;
+    p.budgets = budgets, p.n_budgets = n_budgets, p.calib = o.calib, p.exclude = o.exclude;
+    p.patch.positions = o.positions, p.patch.pooled = o.pooled, p.patch.task_vector = o.task_vector;
+    p.patch.op = strcmp(o.op, "add") ? LW_PATCH_REPLACE : LW_PATCH_ADD, p.patch.scale = (float)o.scale;
+    p.patch.answer_tokens = o.answer_tokens, p.patch.chat = o.chat, p.cipher_steps = o.cipher_steps;
+    p.out_dir = o.out, p.inputs = inputs, p.shard = o.shard, p.n_shards = o.n_shards, p.resume = o.resume;
+    p.resamples = o.resamples, p.seed = o.seed, p.threads = o.threads;
+    p.on_progress = progress, p.on_ready = on_ready, p.progress_ctx = &o;
+    if (check_before_models(&o, argc, argv, &p) != 0) {
+        free(ch), free(budgets);
+        return 2;
+    }
+    p.plan_sha256 = o.plan_sha[0] ? o.plan_sha : NULL;
+    lw_model *ms = lw_model_load(o.sender, cli_model_params());
+    lw_model *mr = ms && strcmp(o.sender, o.receiver) ? lw_model_load(o.receiver, cli_model_params()) : ms;
     lw_bridge *bridge = NULL;
-    lw_task parts[2] = {{0}}; /* calibration, reported */
-    lw_race_evaluator *ev = NULL;
-    json_t *settings = NULL;
-    char **ids = NULL, *settings_text = NULL;
-    if (n_ch < 0 || unused_option(&o, argc, argv, ch, n_ch) != 0) {
-        free(ch), free(budgets);
-        return 2;
-    }
-    lw_plan *plan = NULL;
-    if (o.plan) { /* the plan is read (and checked) before the run, and tied to it by its sha256 */
-        if (!(plan = lw_plan_load(o.plan))) {
-            cli_fail_lib("race");
-            free(ch), free(budgets);
-            return 2;
-        }
-        snprintf(o.plan_sha, sizeof o.plan_sha, "%s", lw_plan_sha256(plan));
-    }
-    /* the output checks first (an --out over the plan is named as that; they print their own
-     * message), then whether the plan names only cells this run writes */
-    bool refused = check_out_dir(&o) != 0;
-    if (!refused && plan && lw_race_check_plan(plan, o.plan, ch, n_ch, budgets, n_budgets) != 0) {
-        cli_fail_lib("race");
-        refused = true;
-    }
-    lw_plan_free(plan);
-    if (refused) {
-        free(ch), free(budgets);
-        return 2;
-    }
-    ms = lw_model_load(o.sender, cli_model_params());
-    mr = ms && strcmp(o.sender, o.receiver) ? lw_model_load(o.receiver, cli_model_params()) : ms;
+    lw_session *ss = NULL, *sr = NULL;
+    lw_task pool = {0};
+    lw_race_experiment_result res = {0};
     if (!ms || !mr || (o.bridge && !(bridge = lw_bridge_load(o.bridge)))) {
         cli_fail_lib("race");
         goto done;
@@ -406,101 +310,25 @@ int cmd_race(int argc, char **argv) {
     sp.n_threads = o.threads;
     ss = lw_session_new(ms, sp);
     sr = mr == ms ? ss : lw_session_new(mr, sp);
-    if (!ss || !sr) {
+    if (!ss || !sr || cli_load_task_pool(o.task, o.data, o.seed, o.calib, &pool, &p.n_report) != 0) {
         cli_fail_lib("race");
         goto done;
     }
-    lw_model_info is, ir;
-    lw_model_get_info(ms, &is);
-    lw_model_get_info(mr, &ir);
-    int layer, rlayer;
-    if (parse_layer("--layer", o.layer, is.n_layer, &layer) != 0 ||
-        parse_layer("--receiver-layer", o.rlayer ? o.rlayer : o.layer, ir.n_layer, &rlayer) != 0)
-        goto done;
-    if (bridge) { /* used at the layers and on the models it was fitted on */
-        char ta[32], tb[32];
-        snprintf(ta, sizeof ta, "layer.%d", layer);
-        snprintf(tb, sizeof tb, "layer.%d", rlayer);
-        if (cli_check_bridge_fit("race", o.bridge, bridge, "source", ta, lw_model_sha256(ms), NULL) ||
-            cli_check_bridge_fit("race", o.bridge, bridge, "target", tb, lw_model_sha256(mr), NULL))
-            goto done;
-    }
-    if (load_items(&o, &parts[1], &parts[0]) != 0) goto done;
-    bool act = false, cipher = false, texts = false, text_codecs = false, summary = false;
-    for (int c = 0; c < n_ch; c++) {
-        act |= ch[c].family == LW_RACE_ACT || ch[c].family == LW_RACE_MEAN;
-        cipher |= ch[c].family == LW_RACE_CIPHER;
-        texts |= ch[c].family == LW_RACE_CEILING || ch[c].family == LW_RACE_TEXT;
-        text_codecs |= ch[c].family == LW_RACE_TEXT && ch[c].codec != LW_CODEC_SUMMARY;
-        summary |= ch[c].family == LW_RACE_TEXT && ch[c].codec == LW_CODEC_SUMMARY;
-    }
-    lw_race_setup s = {.sender = ss, .receiver = sr, .bridge = bridge, .sender_layer = layer, .receiver_layer = rlayer,
-                       .patch = lw_patch_default_params(), .activations = act, .seed = o.seed, .threads = o.threads,
-                       .cipher = cipher, .cipher_steps = o.cipher_steps, .texts = texts,
-                       .text_codecs = text_codecs, .summary = summary};
-    s.patch.positions = o.positions;
-    s.patch.pooled = o.pooled;
-    s.patch.op = strcmp(o.op, "add") ? LW_PATCH_REPLACE : LW_PATCH_ADD;
-    s.patch.scale = (float)o.scale;
-    s.patch.answer_tokens = o.answer_tokens;
-    s.patch.chat = o.chat;
-    s.patch.task_vector = o.task_vector;
-    if (!(ev = lw_race_evaluator_new(&s, &parts[1], &parts[0]))) {
+    p.sender = ss, p.receiver = sr, p.bridge = bridge, p.pool = &pool;
+    if (lw_race_experiment_run(&p, &res) != 0) {
         cli_fail_lib("race");
         goto done;
     }
-    settings = settings_json(&o, ms, mr, parts, layer, rlayer);
-    settings_text = json_dumps(settings, JSON_COMPACT);
-    ids = malloc(sizeof *ids * (size_t)parts[1].n);
-    for (int i = 0; ids && i < parts[1].n; i++) ids[i] = parts[1].items[i].id;
-    lw_race_params p = lw_race_default_params();
-    p.out_dir = o.out;
-    p.settings_json = settings_text;
-    p.channels = ch;
-    p.n_channels = n_ch;
-    p.budgets = budgets;
-    p.n_budgets = n_budgets;
-    p.item_ids = (const char *const *)ids;
-    p.n_items = parts[1].n;
-    p.shard = o.shard;
-    p.n_shards = o.n_shards;
-    p.resume = o.resume;
-    p.resamples = o.resamples;
-    p.seed = o.seed;
-    p.eval = lw_race_evaluate;
-    p.eval_ctx = ev;
-    p.on_progress = progress;
-    printf("race: %s -> %s, task %s: %d items reported (%d of them in this shard), %d calibration items; layers %d -> %d\n",
-           o.sender, o.receiver, o.task, parts[1].n, (parts[1].n - o.shard + o.n_shards - 1) / o.n_shards,
-           parts[0].n, layer, rlayer);
-    if (lw_race_run(&p) != 0) {
-        cli_fail_lib("race");
-        goto done;
-    }
-    if (write_fits(&o, ev) != 0) goto done;
     if (o.n_shards > 1) {
         printf("shard %d/%d done; when every shard is: latentwire race merge --out %s\n", o.shard, o.n_shards, o.out);
     } else {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/race.json", o.out);
-        size_t len;
-        char *text = lw_read_file(path, &len);
-        if (text) print_report(text);
-        free(text);
-        if (lw_race_write_items(o.out) != 0) {
-            cli_fail_lib("race");
-            goto done;
-        }
+        print_report(res.report_json);
         printf("\nwrote %s/race.json, race.csv, race.jsonl, records.jsonl, fits.json, timing.json\n", o.out);
     }
     rc = 0;
 done:
-    lw_race_evaluator_free(ev);
-    free(ids);
-    free(settings_text);
-    json_decref(settings);
-    lw_task_free(&parts[0]);
-    lw_task_free(&parts[1]);
+    lw_race_experiment_result_free(&res);
+    lw_task_free(&pool);
     lw_bridge_free(bridge);
     if (sr != ss) lw_session_free(sr);
     lw_session_free(ss);

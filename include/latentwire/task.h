@@ -73,6 +73,8 @@ bool lw_last_number(const char *s, double *out);
  * part keeps the pool's order. 0, or -1 (nothing returned) when the pool has too few distinct texts. */
 int lw_task_split(const lw_task *pool, const int *sizes, int n_parts, uint64_t seed, lw_task *parts);
 
+/* A deep copy of t into out (lw_task_free). 0, or -1 (nothing returned). */
+int lw_task_copy(const lw_task *t, lw_task *out);
 /* Removes from t every item that shares an id, a sender text or a receiver prompt with an item of
  * `other` (e.g. the items a layer was chosen on, so that a later run reports on none of them);
  * t keeps its order. The count removed, or -1 when t or other is NULL. */

@@ -25,6 +25,21 @@ static bool shares_text(const lw_task_item *a, const lw_task *other) {
     return false;
 }
 
+int lw_task_copy(const lw_task *t, lw_task *out) {
+    memset(out, 0, sizeof *out);
+    lw_task_builder b = {0};
+    for (int i = 0; i < t->n; i++) {
+        const lw_task_item *it = &t->items[i];
+        if (lw_task_builder_add(&b, it->id, it->sender, it->receiver, it->gold, (const char *const *)it->aliases,
+                                it->n_aliases, it->scorer) != 0) {
+            lw_task_builder_free(&b);
+            return -1;
+        }
+    }
+    lw_task_builder_finish(&b, out);
+    return 0;
+}
+
 int lw_task_exclude(lw_task *t, const lw_task *other) {
     if (!t || !other) return lw_fail("task exclude: no task");
     int kept = 0, removed = 0;
