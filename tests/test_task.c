@@ -208,9 +208,23 @@ static void test_roundtrip(void **state) {
     fclose(f2);
     assert_int_equal(n1, n2);
     assert_memory_equal(b1, b2, n1);
+    /* lw_task_copy: every field, in new memory (freeing the original leaves the copy whole) */
+    lw_task c;
+    assert_int_equal(lw_task_copy(&r, &c), 0);
     lw_task_free(&r);
-    assert_null(r.items);
-    assert_int_equal(r.n, 0);
+    assert_int_equal(c.n, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_string_equal(c.items[i].id, items[i].id);
+        assert_string_equal(c.items[i].sender, items[i].sender);
+        assert_string_equal(c.items[i].receiver, items[i].receiver);
+        assert_string_equal(c.items[i].gold, items[i].gold);
+        assert_int_equal(c.items[i].scorer, items[i].scorer);
+        assert_int_equal(c.items[i].n_aliases, items[i].n_aliases);
+        for (int k = 0; k < items[i].n_aliases; k++) assert_string_equal(c.items[i].aliases[k], items[i].aliases[k]);
+    }
+    lw_task_free(&c);
+    assert_null(c.items);
+    assert_int_equal(c.n, 0);
     lw_task_free(NULL);
 }
 
