@@ -38,9 +38,6 @@ int cmd_paraphrase(int argc, char **argv); /* latentwire paraphrase generate|tex
 int cli_fail(const char *verb, const char *fmt, ...);
 int cli_fail_lib(const char *verb);
 
-/* Parses "0,3,all" / "last" style layer lists against n_layer into a malloc'd sorted,
- * de-duplicated array; returns the count or -1 (message set). */
-int cli_parse_layers(const char *spec, int n_layer, int **out);
 
 /* Strict integer / float parsing: the whole string must be a number (spaces around it are
  * allowed). A refused value is remembered with the reason ("must be an integer in [1, 256]")

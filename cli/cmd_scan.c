@@ -55,6 +55,7 @@ static const char *USAGE =
 typedef struct {
     const char *sender, *receiver, *task, *out, *layers, *rlayers, *data;
     const char *bridge[64]; /* --bridge, in order */
+    const char *inputs[6 + 2 * 64 + 1]; /* ("--option", path) pairs no output may be */
     int n_bridge;
     int k_shot, items, select, positions, answer_tokens, threads, resamples;
     bool pooled, chat, resume, task_vector;
@@ -117,80 +118,14 @@ static int parse_opts(int argc, char **argv, opts *o, int *status) {
     if (!o->receiver) o->receiver = o->sender;
     static const char *const outputs[] = {"scan.json", "scan.csv", "scan.partial", "scan.records.jsonl",
                                           "scan.select.jsonl", NULL};
-    const char *ins[6 + 2 * 64 + 1] = {"--task", o->task, "--sender", o->sender, "--receiver", o->receiver};
+    const char **ins = o->inputs;
+    ins[0] = "--task", ins[1] = o->task, ins[2] = "--sender", ins[3] = o->sender, ins[4] = "--receiver";
+    ins[5] = o->receiver;
     for (int k = 0; k < o->n_bridge; k++) ins[6 + 2 * k] = "--bridge", ins[7 + 2 * k] = o->bridge[k];
-    *status = 1;
+    ins[6 + 2 * o->n_bridge] = NULL;
+    *status = 1; /* before any model loads; the run checks them again */
     if (lw_output_dir_check("--out", o->out, outputs, ins) != 0) return -cli_fail_lib("scan");
     return 0;
-}
-
-/* skill:NAME, fv:NAME (in the skill format) or a task file, --items of it (a file's are drawn by
- * the split), --k-shot demonstrations each. */
-static int load_task(const opts *o, lw_task *t) {
-    lw_task_spec_params p = lw_task_spec_default_params();
-    p.data_dir = o->data;
-    p.k_shot = o->k_shot;
-    p.n = o->items;
-    p.seed = o->seed;
-    p.fv_format = LW_TASK_FV_SKILL;
-    p.kinds = LW_TASK_SPEC_SKILL | LW_TASK_SPEC_FV | LW_TASK_SPEC_FILE;
-    return lw_task_from_spec(o->task, &p, t);
-}
-
-/* Sender layers, and the receiver's for each: listed, the same numbers (one model), or the
- * same relative depth (two models). The count, or -1 (message set). */
-static int layer_lists(const opts *o, int nA, int nB, int **la, int **lb) {
-    *la = *lb = NULL;
-    int n = cli_parse_layers(o->layers, nA, la);
-    if (n < 0) return lw_fail_prefix("--layers %s: ", o->layers);
-    for (int k = 0; k < n; k++)
-        if ((*la)[k] < 0) return lw_fail("--layers %s: the scan patches block outputs; embed is not one", o->layers);
-    *lb = malloc(sizeof(int) * (size_t)n);
-    if (!*lb) return lw_fail("out of memory");
-    if (o->rlayers) {
-        char **item;
-        int m = cli_parse_list("--receiver-layers", o->rlayers, &item);
-        if (m < 0) return -1;
-        int rc = m == n ? 0 : lw_fail("--receiver-layers %s: %d layers for the %d of --layers", o->rlayers, m, n);
-        for (int k = 0; rc == 0 && k < n; k++) {
-            long v;
-            if (!cli_parse_int(item[k], -4096, 4095, &v) || lw_layer_index(v, nB) < 0)
-                rc = lw_fail("--receiver-layers %s: layer \"%s\" is out of range: the receiver has layers 0..%d "
-                             "(negative counts from the end)", o->rlayers, item[k], nB - 1);
-            else (*lb)[k] = lw_layer_index(v, nB);
-        }
-        free(item);
-        return rc == 0 ? n : -1;
-    }
-    for (int k = 0; k < n; k++) /* relative depth: 0 -> 0, last -> last */
-        (*lb)[k] = nA == nB || nA == 1 ? (*la)[k] : (int)lround((double)(*la)[k] * (nB - 1) / (nA - 1));
-    return n;
-}
-
-static json_t *settings(const opts *o, lw_model *ma, lw_model *mb) {
-    json_t *bridges = json_array();
-    for (int k = 0; k < o->n_bridge; k++) {
-        char bh[65];
-        json_array_append_new(bridges, json_string(lw_sha256_file(o->bridge[k], bh) == 0 ? bh : o->bridge[k]));
-    }
-    const char *sa = lw_model_sha256(ma), *sb = lw_model_sha256(mb);
-    json_t *s = json_object();
-    json_object_set_new(s, "--sender", json_string(sa ? sa : o->sender));
-    json_object_set_new(s, "--receiver", json_string(sb ? sb : o->receiver));
-    json_object_set_new(s, "--task", json_string(o->task));
-    json_object_set_new(s, "--k-shot", json_integer(o->k_shot));
-    json_object_set_new(s, "--positions", o->pooled ? json_string("pooled") : json_integer(o->positions));
-    json_object_set_new(s, "--op", json_string(o->op == LW_PATCH_ADD ? "add" : "replace"));
-    json_object_set_new(s, "--scale", json_real(o->scale));
-    json_object_set_new(s, "--answer-tokens", json_integer(o->answer_tokens));
-    json_object_set_new(s, "--chat", json_boolean(o->chat));
-    if (o->task_vector) /* only when set: the records of runs without it keep resuming */
-        json_object_set_new(s, "--task-vector", json_true());
-    json_object_set_new(s, "--seed", json_integer((json_int_t)o->seed));
-    json_object_set_new(s, "--bridge", bridges);
-    const lw_model *models[2] = {ma, mb};
-    lw_json_settings_gpu_layers(s, models, 2);
-    return s;
 }
 
 static void progress(void *ctx, int done, int total) {
@@ -229,128 +164,52 @@ int cmd_scan(int argc, char **argv) {
     opts o;
     int status, prc = parse_opts(argc, argv, &o, &status);
     if (prc != 0) return prc > 0 ? 0 : status;
-    int rc = 1, *la = NULL, *lb = NULL;
+    int rc = 1;
     lw_model *ma = NULL, *mb = NULL;
     lw_session *sa = NULL, *sb = NULL;
     lw_bridge *loaded[64] = {0};
-    const lw_bridge **bridges = NULL;
     lw_task pool = {0};
     lw_scan_result r = {0};
-    json_t *set = NULL;
-    char *set_text = NULL, *created = NULL, partial[4200], done_path[4200];
-    bool made_dir = false;
     /* the task first: a wrong name is refused before minutes of model loading */
-    if (load_task(&o, &pool) != 0) {
+    if (lw_scan_task_load(o.task, o.data, o.k_shot, o.items, o.seed, &pool) != 0) {
         cli_fail_lib("scan");
         goto done;
     }
     ma = lw_model_load(o.sender, cli_model_params());
     mb = ma && strcmp(o.sender, o.receiver) ? lw_model_load(o.receiver, cli_model_params()) : ma;
-    if (!ma || !mb) {
-        cli_fail_lib("scan");
-        goto done;
-    }
-    lw_model_info ia, ib;
-    lw_model_get_info(ma, &ia);
-    lw_model_get_info(mb, &ib);
-    int n_layers = layer_lists(&o, ia.n_layer, ib.n_layer, &la, &lb);
-    if (n_layers < 0) {
-        cli_fail_lib("scan");
-        goto done;
-    }
-    if (o.n_bridge > 1 && o.n_bridge != n_layers) {
-        cli_fail("scan", "--bridge: %d bridges for the %d layers of --layers %s (give one, or one per layer)",
-                 o.n_bridge, n_layers, o.layers);
-        goto done;
-    }
-    for (int k = 0; k < o.n_bridge; k++) {
-        if (!(loaded[k] = lw_bridge_load(o.bridge[k]))) {
-            cli_fail_lib("scan");
-            goto done;
-        }
-        /* the models it was fitted on; its layers too when it is used at one pair of layers (one bridge
-         * given for several layers is used at each of them: the usage says so) */
-        char ta[32], tb[32];
-        bool one_site = o.n_bridge > 1 || n_layers == 1;
-        if (lw_bridge_source_dim(loaded[k]) != ia.n_embd || lw_bridge_target_dim(loaded[k]) != ib.n_embd)
-            continue; /* the scan refuses its widths first, which says more */
-        snprintf(ta, sizeof ta, "layer.%d", la[k < n_layers ? k : 0]);
-        snprintf(tb, sizeof tb, "layer.%d", lb[k < n_layers ? k : 0]);
-        if (cli_check_bridge_fit("scan", o.bridge[k], loaded[k], "source", one_site ? ta : NULL, lw_model_sha256(ma), NULL) ||
-            cli_check_bridge_fit("scan", o.bridge[k], loaded[k], "target", one_site ? tb : NULL, lw_model_sha256(mb), NULL))
-            goto done;
-    }
-    if (o.n_bridge) {
-        bridges = malloc(sizeof *bridges * (size_t)n_layers);
-        for (int k = 0; bridges && k < n_layers; k++) bridges[k] = loaded[o.n_bridge == 1 ? 0 : k];
-    }
+    bool loaded_all = ma && mb;
+    for (int k = 0; loaded_all && k < o.n_bridge; k++) loaded_all = (loaded[k] = lw_bridge_load(o.bridge[k])) != NULL;
     lw_session_params sp = lw_session_default_params();
     sp.n_threads = o.threads;
-    sa = lw_session_new(ma, sp);
-    sb = mb == ma ? sa : lw_session_new(mb, sp);
+    sa = loaded_all ? lw_session_new(ma, sp) : NULL;
+    sb = mb == ma ? sa : sa ? lw_session_new(mb, sp) : NULL;
     if (!sa || !sb) {
         cli_fail_lib("scan");
         goto done;
     }
-    set = settings(&o, ma, mb);
-    set_text = json_dumps(set, JSON_COMPACT);
-    if (lw_mkdir_p_created(o.out, &created) != 0) {
-        cli_fail_lib("scan");
-        goto done;
-    }
-    made_dir = true;
-    snprintf(partial, sizeof partial, "%s/scan.partial", o.out);
-    snprintf(done_path, sizeof done_path, "%s/scan.records.jsonl", o.out);
-    lw_scan_params p = lw_scan_default_params();
-    p.layers = la;
-    p.receiver_layers = lb;
-    p.n_layers = n_layers;
-    p.n_select = o.select;
-    p.n_report = o.items - o.select;
-    p.seed = o.seed;
-    p.records = partial;
-    p.resume = o.resume;
-    p.settings_json = set_text;
-    p.resamples = o.resamples;
+    lw_scan_experiment_params p = lw_scan_experiment_default_params();
+    p.sender = sa, p.receiver = sb, p.sender_name = o.sender, p.receiver_name = o.receiver;
+    p.task = o.task, p.pool = &pool, p.k_shot = o.k_shot, p.layers = o.layers, p.receiver_layers = o.rlayers;
+    p.bridges = (const lw_bridge *const *)loaded, p.bridge_paths = o.bridge, p.n_bridges = o.n_bridge;
+    p.patch.positions = o.positions, p.patch.pooled = o.pooled, p.patch.op = o.op, p.patch.scale = (float)o.scale;
+    p.patch.answer_tokens = o.answer_tokens, p.patch.chat = o.chat, p.patch.task_vector = o.task_vector;
+    p.n_select = o.select, p.n_report = o.items - o.select, p.seed = o.seed, p.resamples = o.resamples;
+    p.resume = o.resume, p.out_dir = o.out, p.inputs = o.inputs;
     if (cli_is_tty()) p.progress = progress;
-    /* --resume after a finished run reads its records (scan.records.jsonl) in place, so a rerun (make
-     * demo again) reuses them instead of scoring every item again; they are copied into the partial,
-     * and records made with other settings are refused naming the file they are in */
-    if (o.resume && access(partial, F_OK) != 0 && access(done_path, F_OK) == 0) p.resume_from = done_path;
-    lw_scan_models m = {.sender = sa, .receiver = sb, .patch = lw_patch_default_params(), .bridges = bridges};
-    m.patch.positions = o.positions;
-    m.patch.pooled = o.pooled;
-    m.patch.op = o.op;
-    m.patch.scale = (float)o.scale;
-    m.patch.answer_tokens = o.answer_tokens;
-    m.patch.chat = o.chat;
-    m.patch.task_vector = o.task_vector;
-    if (lw_scan_run(&pool, &p, &m, &r) != 0 || lw_scan_write(&r, o.out) != 0) {
+    if (lw_scan_experiment_run(&p, &r) != 0) {
         cli_fail_lib("scan");
-        goto done;
-    }
-    if (rename(partial, done_path) != 0) {
-        cli_fail("scan", "cannot rename %s to %s: %s", partial, done_path, strerror(errno));
         goto done;
     }
     print_report(&o, &r);
-    printf("wrote %s/scan.json, %s/scan.csv, %s\n", o.out, o.out, done_path);
+    printf("wrote %s/scan.json, %s/scan.csv, %s/scan.records.jsonl\n", o.out, o.out, o.out);
     rc = 0;
 done:
-    /* a failed run leaves its records (for --resume) and nothing else it made */
-    if (rc != 0 && made_dir && access(partial, F_OK) != 0) lw_rmdir_created(o.out, created);
-    free(created);
     lw_scan_result_free(&r);
-    free(set_text);
-    json_decref(set);
-    free(bridges);
     for (int k = 0; k < o.n_bridge; k++) lw_bridge_free(loaded[k]);
     if (sb != sa) lw_session_free(sb);
     lw_session_free(sa);
     if (mb != ma) lw_model_free(mb);
     lw_model_free(ma);
     lw_task_free(&pool);
-    free(la);
-    free(lb);
     return rc;
 }

@@ -17,7 +17,10 @@
 
 #include <cmocka.h>
 
+#include "latentwire/error.h"
 #include "latentwire/records.h"
+#include "latentwire/runtime.h"
+#include "latentwire/scan.h"
 #include "support/synth_model.h"
 #include "support/testutil.h"
 
@@ -184,6 +187,50 @@ static void test_end_to_end(void **state) {
     free(err);
 }
 
+/* lw_scan_experiment_run, the call a C or Python program makes, writes the scan.json the verb
+ * writes on the same settings, byte for byte, and its records under the same name. */
+static void test_library_call(void **state) {
+    (void)state;
+    char by_verb[1024], args[4096], *out, *err;
+    snprintf(by_verb, sizeof by_verb, "%s", lw_test_fresh_dir("scan_verb"));
+    snprintf(args, sizeof args, "scan --sender %s --task skill:next_number --k-shot 2 --items 5 --select-items 2 "
+             "--layers 0,-1 --answer-tokens 2 --out %s", MODEL, by_verb);
+    if (lw_test_run_cli(args, &out, &err) != 0) fail_msg("`latentwire %s`: %s", args, err);
+    free(out), free(err);
+    lw_model *m = lw_model_load(MODEL, lw_model_default_params());
+    assert_non_null(m);
+    lw_session *s = lw_session_new(m, lw_session_default_params());
+    lw_task pool = {0};
+    if (lw_scan_task_load("skill:next_number", NULL, 2, 5, 1, &pool) != 0) fail_msg("%s", lw_last_error());
+    const char *dir = lw_test_fresh_dir("scan_call");
+    lw_scan_experiment_params p = lw_scan_experiment_default_params();
+    p.sender = p.receiver = s, p.sender_name = p.receiver_name = MODEL;
+    p.task = "skill:next_number", p.pool = &pool, p.k_shot = 2, p.layers = "0,-1";
+    p.n_select = 2, p.n_report = 3, p.patch.answer_tokens = 2, p.out_dir = dir;
+    lw_scan_result r;
+    if (lw_scan_experiment_run(&p, &r) != 0) fail_msg("%s", lw_last_error());
+    assert_int_equal(r.n_layers, 2);
+    assert_int_equal(r.held_out.n, 3);
+    char *a = lw_test_read_file(lw_test_join(by_verb, "scan.json")), *b = lw_test_read_file(lw_test_join(dir, "scan.json"));
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_string_equal(a, b);
+    assert_true(lw_test_file_exists(lw_test_join(dir, "scan.records.jsonl")));
+    assert_false(lw_test_file_exists(lw_test_join(dir, "scan.partial")));
+    free(a), free(b);
+    /* a layer list the model has not: refused naming the option, nothing left in a new directory */
+    lw_scan_result_free(&r);
+    const char *bad = lw_test_join(lw_test_tmpdir(), "scan_call_bad");
+    p.out_dir = bad, p.layers = "0,7";
+    assert_int_equal(lw_scan_experiment_run(&p, &r), -1);
+    assert_non_null(strstr(lw_last_error(), "--layers 0,7: "));
+    assert_false(lw_test_file_exists(bad));
+    lw_scan_result_free(&r);
+    lw_task_free(&pool);
+    lw_session_free(s);
+    lw_model_free(m);
+}
+
 static void test_help(void **state) {
     (void)state;
     char *out, *err;
@@ -289,6 +336,7 @@ static void test_bad_input(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_end_to_end),
+        cmocka_unit_test(test_library_call),
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_across_widths_with_bridge),
         cmocka_unit_test(test_bad_input),

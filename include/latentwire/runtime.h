@@ -430,6 +430,11 @@ void lw_log_softmax(const float *logits, int n, float *out);
  * from the last block (-1 = the last). -1 when outside both ranges (no error set). */
 int lw_layer_index(long layer, int n_layer);
 
+/* A comma list of layers into *out (malloc'd, sorted): block numbers (negative from the end),
+ * `all` (every block), `last`, `embed` (-1). The count, or -1 with a message naming the item (not
+ * a layer, out of range, a layer named twice as "3,-1" in a 4-block model or "all,2"). */
+int lw_layer_list_parse(const char *spec, int n_layer, int **out);
+
 /* Index of the largest of v[0..n) (the first among equals: greedy decoding's tie rule); 0 for n <= 1. */
 int32_t lw_argmax(const float *v, int n);
 

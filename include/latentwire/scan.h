@@ -118,6 +118,44 @@ int lw_scan_write(const lw_scan_result *r, const char *dir);
 
 void lw_scan_result_free(lw_scan_result *r);
 
+/* ---- the scan as `latentwire scan` runs it: one call ----
+ * Items: lw_scan_task_load (skill:NAME, fv:NAME in the skill format, or a task FILE.jsonl: n_items
+ * of them, k_shot demonstrations each). Then lw_scan_experiment_run: the layer lists resolved on
+ * both models (the receiver's: listed, the same numbers with one model, the same relative depth
+ * across two), the bridges checked (one for every layer, or one per layer; each against the models
+ * it was fitted on, and its layers when it serves one pair), the settings fingerprinted under the
+ * CLI's option names, the records kept in OUT/scan.partial and renamed to OUT/scan.records.jsonl
+ * when done (with resume, an interrupted run's partial or a finished run's records are reused),
+ * scan.json and scan.csv written. A failed run leaves its records and nothing else it made. */
+int lw_scan_task_load(const char *spec, const char *data_dir, int k_shot, int n_items, uint64_t seed, lw_task *out);
+
+typedef struct {
+    lw_session *sender, *receiver;        /* borrowed; one session when a model scans itself */
+    const char *sender_name, *receiver_name; /* the settings' names when a model's sha256 cannot be read */
+    const char *task;                     /* the spec the items came from (recorded) */
+    const lw_task *pool;                  /* lw_scan_task_load */
+    int k_shot;                           /* what the items were made with (recorded; default 5) */
+    const char *layers;                   /* sender layers (lw_layer_list_parse; default "all") */
+    const char *receiver_layers;          /* one per sender layer, or NULL */
+    const lw_bridge *const *bridges;      /* n_bridges: 0, 1 (every layer) or one per layer */
+    const char *const *bridge_paths;      /* their files (sha256 recorded; named in messages) */
+    int n_bridges;
+    lw_patch_params patch;
+    int n_select, n_report;               /* the splits (default 20 and 40) */
+    uint64_t seed;                        /* default 1 */
+    int resamples;                        /* default 1000 */
+    bool resume;
+    const char *out_dir;
+    const char *const *inputs;            /* ("--option", path) pairs ended by NULL that no output may be */
+    void (*progress)(void *ctx, int done, int total);
+    void *progress_ctx;
+} lw_scan_experiment_params;
+
+lw_scan_experiment_params lw_scan_experiment_default_params(void);
+
+/* 0 or -1 (message naming the option: --layers, --receiver-layers, --bridge, --out). */
+int lw_scan_experiment_run(const lw_scan_experiment_params *p, lw_scan_result *out);
+
 #ifdef __cplusplus
 }
 #endif
