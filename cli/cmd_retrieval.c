@@ -184,10 +184,11 @@ static int run_beir(const opts *o) {
     json_t *r = lw_retrieval_beir_run(&p);
     if (!r) return cli_fail_lib("retrieval");
 #define N(k) (int)json_integer_value(json_object_get(r, k))
-    printf("BEIR %s (%s): %d of %d queries scored (the others are untokenizable or lost every relevant "
-           "document), %d of %d documents (%d untokenizable by the target model)\n",
+    printf("BEIR %s (%s): %d of %d queries scored (the others the source model cannot encode), %d of %d "
+           "documents (%d the target model cannot encode; %d relevant pairs of the qrels name one of them and count as "
+           "misses)\n",
            o->beir, o->split, N("n_queries"), N("n_queries_total"), N("n_docs"), N("n_docs_total"),
-           N("n_docs_untokenizable"));
+           N("n_docs_untokenizable"), N("n_relevant_unencoded"));
     print_condition(json_string_value(json_object_get(r, "condition")), json_object_get(r, "metrics"), N("n_queries"));
 #undef N
     int rc = o->json && lw_json_save(o->json, r) != 0 ? cli_fail_lib("retrieval") : 0;

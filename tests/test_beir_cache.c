@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "latentwire/extract.h"
 #include "latentwire/runtime.h"
@@ -328,6 +329,46 @@ static void test_cache_options(void **state) {
     free(err);
 }
 
+/* q0's recall@10 in a per-query file. */
+static double q0_recall10(const char *per_query) {
+    json_t *line = json_loads(per_query, JSON_DISABLE_EOF_CHECK, NULL);
+    assert_non_null(line);
+    assert_string_equal(json_string_value(json_object_get(line, "query")), "q0");
+    double r = json_number_value(json_object_get(json_object_get(line, "metrics"), "recall@10"));
+    json_decref(line);
+    return r;
+}
+
+/* A relevant document the target cannot encode (the empty one) stays relevant and is never
+ * retrieved: q0, relevant to its three documents plus the empty one, has recall@10 = hits / 4
+ * where the same run without that qrel has hits / 3; the JSON counts the pair. */
+static void test_unencodable_relevant_is_a_miss(void **state) {
+    (void)state;
+    if (!MODEL) skip();
+    char *base = baseline(), beir2[1400], path[1500], json[1500], extra[1600];
+    snprintf(beir2, sizeof beir2, "%s/beir_empty_relevant", DIR_);
+    write_beir(beir2, N_DOCS);
+    snprintf(path, sizeof path, "%s/qrels/test.tsv", beir2);
+    FILE *f = fopen(path, "a");
+    assert_non_null(f);
+    fprintf(f, "q0\td%d\t1\n", EMPTY_DOC);
+    fclose(f);
+    snprintf(json, sizeof json, "%s/empty_relevant.json", DIR_);
+    snprintf(extra, sizeof extra, "--json %s", json);
+    int rc;
+    char *err, *pq = run_beir(beir2, extra, "empty_relevant", &rc, &err);
+    if (rc != 0) fail_msg("run failed (%d): %s", rc, err);
+    double with = q0_recall10(pq), without = q0_recall10(base);
+    assert_true(fabs(with * 4 - without * 3) < 1e-12);
+    assert_true(without > 0);
+    json_t *r = json_load_file(json, 0, NULL);
+    assert_non_null(r);
+    assert_int_equal(json_integer_value(json_object_get(r, "n_relevant_unencoded")), 1);
+    assert_int_equal(json_integer_value(json_object_get(r, "n_queries")), N_QUERIES);
+    json_decref(r);
+    free(pq), free(err);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_library_rows_equal),
@@ -335,6 +376,7 @@ int main(void) {
         cmocka_unit_test(test_resume_after_failed_shard),
         cmocka_unit_test(test_resume_after_kill),
         cmocka_unit_test(test_cache_options),
+        cmocka_unit_test(test_unencodable_relevant_is_a_miss),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, setup, NULL));
 }

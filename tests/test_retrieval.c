@@ -269,6 +269,29 @@ static void test_score_hand(void **state) {
                               1, 0.5, 1, 1, 1, 2.5 / (3.0 + 1.0 / log2(3.0))};
     assert_int_equal(lw_retrieval_score(Q2, C5, 5, 2, &t, exp_gain(), out), 0);
     expect_row(out, want2, 2 * NCOL, "restricted lists");
+
+    /* A relevant item the bank lacks (LW_RETRIEVAL_NOT_IN_BANK, e.g. a document the model could not
+     * encode) is a miss that still counts: q0 relevant {c2, missing grade 1}: c2 ranks 3 ->
+     * top1 0, recall@1 0, recall@5 1/2, recall@10 1/2, MRR 1/3, DCG = 1/log2(4) = 0.5,
+     * IDCG = 1 + 1/log2(3) -> NDCG 0.5 / 1.63093. q1 relevant only a missing one (grade 2): 0 everywhere. */
+    int64_t rel_off3[] = {0, 2, 3};
+    int32_t rel_ids3[] = {2, LW_RETRIEVAL_NOT_IN_BANK, LW_RETRIEVAL_NOT_IN_BANK};
+    float grade3[] = {1, 1, 2};
+    lw_retrieval_task t3 = {.n_queries = 2, .rel_off = rel_off3, .rel_ids = rel_ids3, .rel_grade = grade3};
+    double want3[2 * NCOL] = {0, 0, 0.5, 0.5, 1.0 / 3, 0.5 / (1.0 + 1.0 / log2(3.0)), 0, 0, 0, 0, 0, 0};
+    assert_int_equal(lw_retrieval_score(Q2, C5, 5, 2, &t3, exp_gain(), out), 0);
+    expect_row(out, want3, 2 * NCOL, "relevant items not in the bank");
+    /* a grade whose exponential gain overflows (2^1100) is refused, not scored as NaN */
+    grade3[0] = 1100;
+    assert_int_equal(lw_retrieval_score(Q2, C5, 5, 2, &t3, exp_gain(), out), -1);
+    assert_non_null(strstr(lw_last_error(), "is not a finite number (grades must stay below 1024)"));
+    grade3[0] = 1, grade3[1] = 1100; /* also on an item the bank lacks */
+    assert_int_equal(lw_retrieval_score(Q2, C5, 5, 2, &t3, exp_gain(), out), -1);
+    assert_non_null(strstr(lw_last_error(), "must be > 0 with a finite gain"));
+    rel_ids3[1] = -2; /* other negative ids stay errors */
+    grade3[1] = 1;
+    assert_int_equal(lw_retrieval_score(Q2, C5, 5, 2, &t3, exp_gain(), out), -1);
+    assert_non_null(strstr(lw_last_error(), "is outside [0, 5)"));
 }
 
 /* --center by hand: the bank {(10,1), (10,-1), (12,0), (8,0)} has mean (10,0), which dominates

@@ -32,13 +32,18 @@
 extern "C" {
 #endif
 
+#define LW_RETRIEVAL_NOT_IN_BANK (-1)
+
 /* Candidate and relevance lists in CSR form: entries of query q are [off[q], off[q+1]). */
 typedef struct {
     int32_t n_queries;
     /* candidates per query; NULL offsets = every query sees the whole bank */
     const int64_t *cand_off;
     const int32_t *cand_ids;
-    /* relevant candidates per query (must be among its candidates) with grades > 0 */
+    /* relevant candidates per query (must be among its candidates) with grades > 0; an id of
+     * LW_RETRIEVAL_NOT_IN_BANK is a relevant item the bank lacks (a document the model could not
+     * encode): never retrieved, but in recall's denominator and the ideal DCG, as trec_eval
+     * counts a relevant document missing from a run */
     const int64_t *rel_off;
     const int32_t *rel_ids;
     const float *rel_grade; /* NULL = all 1 */

@@ -34,7 +34,8 @@ json_t *lw_retrieval_paired(const char *path_a, const char *path_b, int resample
 
 /* The metrics of n scored queries (m: n x lw_retrieval_n_metrics(rp), as lw_retrieval_score fills
  * it) summarized: {METRIC: CI} in column order, each lw_ci_mean's 95% interval (Clopper-Pearson for
- * proportions, else BCa with `resamples`, `seed`). A new object; NULL when out of memory. */
+ * proportions, else BCa with `resamples`, `seed`). A new object; NULL (message naming the metric)
+ * when a metric cannot be summarized (a value that is not finite) or out of memory. */
 json_t *lw_retrieval_summarize(const double *m, int64_t n, const lw_retrieval_params *rp, int resamples, uint64_t seed);
 
 /* `retrieval --queries ... --candidates ...`: activation files scored as a retrieval task. */
@@ -90,11 +91,13 @@ lw_retrieval_beir_params lw_retrieval_beir_default_params(void);
 
 /* Checks the bridge against the models (widths from their headers, then the tensors, files'
  * sha256 and pooling it was fitted on) before any embedding; embeds queries and documents;
- * documents the target model cannot encode leave the corpus with their qrels, and a query the
- * source cannot encode or left without a relevant document is dropped (both counted, never
- * scored as misses). A new object: {"metrics": {METRIC: CI}, "condition": "bridge" | "raw",
- * "n_queries" (scored), "n_queries_total", "n_queries_dropped", "n_docs", "n_docs_total",
- * "n_docs_untokenizable", "ndcg_gain", "center", "resamples", "seed"}; NULL (message) on error. */
+ * documents the target model cannot encode leave the corpus but stay in the qrels, as relevant
+ * documents never retrieved (LW_RETRIEVAL_NOT_IN_BANK: recall and NDCG count them, as trec_eval
+ * counts a relevant document missing from a run), and a query the source cannot encode is dropped
+ * (counted). A new object: {"metrics": {METRIC: CI}, "condition": "bridge" | "raw", "n_queries"
+ * (scored), "n_queries_total", "n_queries_dropped", "n_docs", "n_docs_total",
+ * "n_docs_untokenizable", "n_relevant_unencoded" (qrels pairs scored as misses that way),
+ * "ndcg_gain", "center", "resamples", "seed"}; NULL (message) on error. */
 json_t *lw_retrieval_beir_run(const lw_retrieval_beir_params *p);
 
 #ifdef __cplusplus

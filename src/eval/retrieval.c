@@ -277,7 +277,8 @@ int lw_eval_row_inv_norms(const float *X, int64_t n, int d, const char *what, fl
 
 #define FN "lw_retrieval_score"
 
-static int validate_task(const lw_retrieval_task *t, int32_t nc, int32_t *max_rel, int64_t *max_cand) {
+static int validate_task(const lw_retrieval_task *t, int32_t nc, lw_ndcg_gain gain_kind, int32_t *max_rel,
+                         int64_t *max_cand) {
     int32_t nq = t->n_queries;
     if (!t->rel_off || !t->rel_ids) return lw_fail(FN ": task.rel_off and task.rel_ids are required");
     if (t->cand_ids && !t->cand_off) return lw_fail(FN ": task.cand_ids given without task.cand_off");
@@ -335,6 +336,14 @@ static int validate_task(const lw_retrieval_task *t, int32_t nc, int32_t *max_re
         if (b - a > *max_rel) *max_rel = (int32_t)(b - a);
         for (int64_t i = a; i < b; i++) {
             int32_t id = t->rel_ids[i];
+            if (id == LW_RETRIEVAL_NOT_IN_BANK) { /* a relevant item the bank lacks: a miss, grade still checked */
+                if (t->rel_grade && !(t->rel_grade[i] > 0.0f && isfinite(gain(gain_kind, t->rel_grade[i])))) {
+                    lw_fail(FN ": task.rel_grade[%lld] = %g (query %d) must be > 0 with a finite gain", (long long)i,
+                            (double)t->rel_grade[i], q);
+                    goto done;
+                }
+                continue;
+            }
             if (id < 0 || id >= nc) {
                 lw_fail(FN ": task.rel_ids[%lld] = %d (query %d) is outside [0, %d)", (long long)i, id, q, nc);
                 goto done;
@@ -352,6 +361,12 @@ static int validate_task(const lw_retrieval_task *t, int32_t nc, int32_t *max_re
             }
             if (t->rel_grade && !(t->rel_grade[i] > 0.0f && isfinite(t->rel_grade[i]))) {
                 lw_fail(FN ": task.rel_grade[%lld] = %g (query %d) must be finite and > 0", (long long)i,
+                        (double)t->rel_grade[i], q);
+                goto done;
+            }
+            if (t->rel_grade && !isfinite(gain(gain_kind, t->rel_grade[i]))) { /* 2^g - 1 past DBL_MAX: NDCG NaN */
+                lw_fail(FN ": task.rel_grade[%lld] = %g (query %d): its exponential NDCG gain 2^g - 1 is not a finite "
+                        "number (grades must stay below 1024); use the linear gain", (long long)i,
                         (double)t->rel_grade[i], q);
                 goto done;
             }
@@ -494,7 +509,7 @@ int lw_retrieval_score_blocked(const float *Q, const float *C, int32_t nc, int d
     if (d < 1) return lw_fail(FN ": d = %d, need at least one dimension", d);
     int32_t max_rel = 0;
     int64_t max_cand = 0;
-    if (validate_task(task, nc, &max_rel, &max_cand)) return -1;
+    if (validate_task(task, nc, p->ndcg_gain, &max_rel, &max_cand)) return -1;
 
     const int n_metrics = 3 + p->n_k;
     const int32_t *cand_ids = task->cand_ids;

@@ -86,6 +86,7 @@ static float *embed(const lw_retrieval_beir_params *p, const char *model_path, i
 /* The scored task after the drops: kept queries' rows and relevance lists, documents renumbered. */
 typedef struct {
     int32_t kept, n_docs;
+    int64_t n_rel_missed;  /* qrels pairs whose document the target could not encode (misses) */
     int32_t *kept_q, *rel_ids;
     int64_t *rel_off;
     float *rel_g, *Qk;
@@ -95,8 +96,8 @@ static void scored_free(scored_set *s) {
     free(s->kept_q), free(s->rel_ids), free(s->rel_off), free(s->rel_g), free(s->Qk);
 }
 
-/* Drops documents the target cannot encode (compacting Xd) and queries left without a relevant
- * document or that the source cannot encode. 0 or -1. */
+/* Drops documents the target cannot encode (compacting Xd; their qrels stay, as misses) and
+ * queries the source cannot encode. 0 or -1. */
 static int drop_unencodable(const lw_beir *b, const bool *okq, const bool *okd, float *Xd, int dd, const float *Q,
                             int dim, scored_set *s) {
     int32_t *new_id = malloc(sizeof(int32_t) * (size_t)(b->n_docs ? b->n_docs : 1));
@@ -121,11 +122,14 @@ static int drop_unencodable(const lw_beir *b, const bool *okq, const bool *okd, 
         if (!okq[q]) continue;
         int64_t start = nr;
         for (int64_t k = b->rel_off[q]; k < b->rel_off[q + 1]; k++) {
-            if (new_id[b->rel_doc[k]] < 0) continue;
-            s->rel_ids[nr] = new_id[b->rel_doc[k]];
+            /* a relevant document the target could not encode stays relevant and is never retrieved
+             * (trec_eval's reading of a relevant document missing from a run): dropping it from the
+             * qrels would raise recall and NDCG */
+            s->rel_ids[nr] = new_id[b->rel_doc[k]] >= 0 ? new_id[b->rel_doc[k]] : LW_RETRIEVAL_NOT_IN_BANK;
+            s->n_rel_missed += new_id[b->rel_doc[k]] < 0;
             s->rel_g[nr++] = b->rel_grade[k];
         }
-        if (nr == start) continue; /* no relevant document left */
+        if (nr == start) continue; /* no relevant document in the qrels */
         memcpy(s->Qk + (size_t)s->kept * dim, Q + (size_t)q * dim, sizeof(float) * dim);
         s->kept_q[s->kept] = q;
         s->rel_off[++s->kept] = nr;
@@ -171,8 +175,9 @@ json_t *lw_retrieval_beir_run(const lw_retrieval_beir_params *p) {
         free(ids);
     }
     if (rc == 0) {
-        root = json_object();
-        json_object_set_new(root, "metrics", lw_retrieval_summarize(m, s.kept, &rp, p->resamples, p->seed));
+        json_t *metrics = lw_retrieval_summarize(m, s.kept, &rp, p->resamples, p->seed);
+        root = metrics ? json_object() : NULL;
+        json_object_set_new(root, "metrics", metrics);
         json_object_set_new(root, "condition", json_string(br ? "bridge" : "raw"));
         json_object_set_new(root, "n_queries", json_integer(s.kept));
         json_object_set_new(root, "n_queries_total", json_integer(b.n_queries));
@@ -180,6 +185,7 @@ json_t *lw_retrieval_beir_run(const lw_retrieval_beir_params *p) {
         json_object_set_new(root, "n_docs", json_integer(s.n_docs));
         json_object_set_new(root, "n_docs_total", json_integer(b.n_docs));
         json_object_set_new(root, "n_docs_untokenizable", json_integer(b.n_docs - s.n_docs));
+        json_object_set_new(root, "n_relevant_unencoded", json_integer(s.n_rel_missed));
         json_object_set_new(root, "ndcg_gain", json_string(p->ndcg_gain == LW_NDCG_GAIN_EXP ? "exp" : "linear"));
         json_object_set_new(root, "center", json_boolean(p->center));
         json_object_set_new(root, "resamples", json_integer(p->resamples));

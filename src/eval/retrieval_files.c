@@ -51,11 +51,18 @@ json_t *lw_retrieval_summarize(const double *m, int64_t nq, const lw_retrieval_p
     for (int c = 0; out && c < nm; c++) {
         for (int64_t q = 0; q < nq; q++) col[q] = m[q * nm + c];
         lw_ci ci;
-        lw_ci_mean(col, (int)nq, resamples, 0.95, seed, &ci);
         char buf[32];
-        json_object_set_new(out, lw_retrieval_metric_name(rp, c, buf, sizeof buf), lw_ci_json(&ci));
+        const char *name = lw_retrieval_metric_name(rp, c, buf, sizeof buf);
+        if (lw_ci_mean(col, (int)nq, resamples, 0.95, seed, &ci) != 0) { /* never a stale interval */
+            lw_fail_prefix("retrieval: %s over %lld queries: ", name, (long long)nq);
+            json_decref(out);
+            out = NULL;
+            break;
+        }
+        json_object_set_new(out, name, lw_ci_json(&ci));
     }
     free(col);
+    if (!col) lw_fail("retrieval: out of memory");
     return out;
 }
 
@@ -69,15 +76,29 @@ static json_t *paired_differences(const double *m1, const double *m2, int64_t nq
         for (int64_t q = 0; q < nq; q++) a[q] = m1[q * nm + c], b[q] = m2[q * nm + c];
         lw_ci d;
         double pv;
-        lw_ci_paired(a, b, (int)nq, p->resamples, 0.95, p->seed, &d, &pv);
         char buf[32];
+        const char *name = lw_retrieval_metric_name(rp, c, buf, sizeof buf);
+        if (lw_ci_paired(a, b, (int)nq, p->resamples, 0.95, p->seed, &d, &pv) != 0) {
+            lw_fail_prefix("retrieval: the paired difference of %s: ", name);
+            json_decref(diffs);
+            diffs = NULL;
+            break;
+        }
         json_t *dj = lw_ci_json(&d);
         json_object_set_new(dj, "p_value", json_real(pv));
-        json_object_set_new(diffs, lw_retrieval_metric_name(rp, c, buf, sizeof buf), dj);
+        json_object_set_new(diffs, name, dj);
     }
+    if (!a || !b) json_decref(diffs), diffs = NULL, lw_fail("retrieval: out of memory");
     free(a);
     free(b);
     return diffs;
+}
+
+/* root[key] = part (taken); -1 when the part could not be made (its message set). */
+static int set_part(json_t *root, const char *key, json_t *part) {
+    if (!part) return -1;
+    json_object_set_new(root, key, part);
+    return 0;
 }
 
 /* A bridge of the right widths, fitted on these tensors, models and pooling. 0 or -1. */
@@ -181,7 +202,7 @@ json_t *lw_retrieval_files_run(const lw_retrieval_files_params *p) {
                           : lw_fail("retrieval: out of memory");
     }
     if (rc == 0) {
-        json_object_set_new(root, p->bridge ? "bridge" : "raw", lw_retrieval_summarize(s.m1, nq, &rp, p->resamples, p->seed));
+        rc = set_part(root, p->bridge ? "bridge" : "raw", lw_retrieval_summarize(s.m1, nq, &rp, p->resamples, p->seed));
         int64_t in_sample = s.br ? queries_in_calibration(s.br, &s.A, s.query_row_id, nq) : -1;
         /* known only when the bridge records its texts and rows and these are those texts */
         if (in_sample >= 0) json_object_set_new(root, "queries_in_bridge_calibration", json_integer(in_sample));
@@ -190,21 +211,19 @@ json_t *lw_retrieval_files_run(const lw_retrieval_files_params *p) {
         s.Q2 = lw_bridge_map_rows(s.cmp, true, s.Xq, nq, s.A.d, &dim);
         s.C2 = s.Q2 ? lw_bridge_map_rows(s.cmp, false, s.B.x, s.B.n, s.B.d, &dim_c) : NULL;
         rc = s.Q2 && s.C2 ? lw_retrieval_score(s.Q2, s.C2, (int32_t)s.B.n, dim, &task, &rp, s.m2) : -1;
-        if (rc == 0) {
-            json_object_set_new(root, "compare", lw_retrieval_summarize(s.m2, nq, &rp, p->resamples, p->seed));
-            json_object_set_new(root, "difference", paired_differences(s.m1, s.m2, nq, &rp, p));
-        }
+        if (rc == 0) rc = set_part(root, "compare", lw_retrieval_summarize(s.m2, nq, &rp, p->resamples, p->seed));
+        if (rc == 0) rc = set_part(root, "difference", paired_differences(s.m1, s.m2, nq, &rp, p));
     }
     if (rc == 0 && s.off_ctl) { /* the control regime: the same queries and vectors, other candidate lists */
         lw_retrieval_task ctl = task;
         ctl.cand_off = s.off_ctl;
         ctl.cand_ids = s.ids_ctl;
         rc = lw_retrieval_score(s.Q, s.C, (int32_t)s.B.n, dim, &ctl, &rp, s.m2);
+        if (rc == 0) rc = set_part(root, "control", lw_retrieval_summarize(s.m2, nq, &rp, p->resamples, p->seed));
         if (rc == 0) {
-            json_object_set_new(root, "control", lw_retrieval_summarize(s.m2, nq, &rp, p->resamples, p->seed));
             json_object_set_new(root, "control_regime", json_string(p->control));
             json_object_set_new(root, "control_mean_candidates_per_query", json_real(mean_ctl));
-            json_object_set_new(root, "difference", paired_differences(s.m1, s.m2, nq, &rp, p));
+            rc = set_part(root, "difference", paired_differences(s.m1, s.m2, nq, &rp, p));
         }
     }
     if (rc == 0) {
