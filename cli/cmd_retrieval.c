@@ -217,15 +217,14 @@ static int check_outputs(const opts *o) {
     if (cli_check_output("retrieval", "--json", o->json, LW_OUT_FILE, inputs)) return 1;
     static const char *const cache_files[] = {"queries.safetensors", "corpus.safetensors", NULL};
     if (o->cache && lw_output_dir_check("--cache", o->cache, cache_files, inputs) != 0) return cli_fail_lib("retrieval");
-    inputs[sizeof inputs / sizeof *inputs - 2] = o->json; /* the two outputs must differ too */
     if (cli_check_output("retrieval", "--per-query", o->per_query, LW_OUT_FILE, inputs)) return 1;
     char cached[2][4200];
     for (int k = 0; k < 2; k++)
         snprintf(cached[k], sizeof cached[k], "%s/%s", o->cache ? o->cache : "", cache_files[k]);
     const lw_output_spec outs[] = {{"--json", o->json, LW_OUT_FILE},
                                    {"--per-query", o->per_query, LW_OUT_FILE},
-                                   {"--cache", o->cache ? cached[0] : NULL, LW_OUT_FILE},
-                                   {"--cache", o->cache ? cached[1] : NULL, LW_OUT_FILE}};
+                                   {"--cache", o->cache ? cached[0] : NULL, LW_OUT_FILE | LW_OUT_SHARDS},
+                                   {"--cache", o->cache ? cached[1] : NULL, LW_OUT_FILE | LW_OUT_SHARDS}};
     return lw_outputs_distinct(outs, 4) != 0 ? cli_fail_lib("retrieval") : 0;
 }
 

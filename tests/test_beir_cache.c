@@ -367,6 +367,26 @@ static void test_unencodable_relevant_is_a_miss(void **state) {
     assert_int_equal(json_integer_value(json_object_get(r, "n_queries")), N_QUERIES);
     json_decref(r);
     free(pq), free(err);
+    /* refused before any embedding: a --json named as one of the cache's shards (it was written over
+     * the shard), and a grade whose exponential gain overflows (its NDCG was NaN) */
+    char args[6000], shard[1500], cache[1500];
+    snprintf(cache, sizeof cache, "%s/cache_shard_json", DIR_);
+    assert_int_equal(mkdir(cache, 0755), 0);
+    shard_path(cache, "queries", 1, 2, shard, sizeof shard);
+    snprintf(args, sizeof args,
+             "retrieval --beir %s --source-model %s --source-layer 2 --target-model %s --target-layer 3 --cache %s "
+             "--shard-texts 4 --json %s",
+             beir2, MODEL, MODEL, cache, shard);
+    char *why = lw_test_cli_refusal(args, -1, "is a shard that --cache");
+    if (why) fail_msg("%s", why);
+    f = fopen(path, "a");
+    fprintf(f, "q1\td1\t1100\n");
+    fclose(f);
+    snprintf(args, sizeof args,
+             "retrieval --beir %s --source-model %s --source-layer 2 --target-model %s --target-layer 3 --ndcg-gain exp",
+             beir2, MODEL, MODEL);
+    if ((why = lw_test_cli_refusal(args, -1, "query q1, document d1: grade 1100 makes the exponential NDCG gain")))
+        fail_msg("%s", why);
 }
 
 int main(void) {

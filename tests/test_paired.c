@@ -21,10 +21,10 @@ static void write_runs(const char *a, const char *b) {
     assert_non_null(fa);
     assert_non_null(fb);
     for (int q = 0; q < 50; q++) {
-        double x = (q * 37 % 50) / 50.0;
-        fprintf(fa, "{\"query\": \"q%d\", \"metrics\": {\"ndcg@10\": %.17g, \"recall@1\": %d}}\n", q, x, q % 2);
+        double x = (q * 37 % 50) / 100.0; /* B's ndcg; A's is 0.25 more, both in [0, 1] */
+        fprintf(fa, "{\"query\": \"q%d\", \"metrics\": {\"ndcg@10\": %.17g, \"recall@1\": %d}}\n", q, x + 0.25, q % 2);
         /* B: 45 of A's queries (q5..q49) plus one of its own, every ndcg lower by exactly 0.25 */
-        if (q >= 5) fprintf(fb, "{\"query\": \"q%d\", \"metrics\": {\"ndcg@10\": %.17g, \"recall@1\": 0}}\n", q, x - 0.25);
+        if (q >= 5) fprintf(fb, "{\"query\": \"q%d\", \"metrics\": {\"ndcg@10\": %.17g, \"recall@1\": 0}}\n", q, x);
     }
     fprintf(fb, "{\"query\": \"extra\", \"metrics\": {\"ndcg@10\": 1, \"recall@1\": 1}}\n");
     fclose(fa);
@@ -59,7 +59,7 @@ static void test_paired_library(void **state) {
     for (int q = 0; q < n; q++) {
         snprintf(names[q], sizeof names[q], "q%d", q);
         ids[q] = names[q];
-        for (int c = 0; c < nm; c++) ma[q * nm + c] = (q % 4) / 4.0, mb[q * nm + c] = (q % 4) / 4.0 - 0.125;
+        for (int c = 0; c < nm; c++) ma[q * nm + c] = (q % 4) / 4.0 + 0.125, mb[q * nm + c] = (q % 4) / 4.0;
     }
     char a[1200], b[1200];
     snprintf(a, sizeof a, "%s", lw_test_tmpfile("lib_a.jsonl"));
@@ -153,6 +153,42 @@ static void test_paired_bad_input(void **state) {
     assert_int_not_equal(lw_test_run_cli(args, NULL, &err), 0);
     assert_non_null(strstr(err, "--paired needs two per-query files"));
     free(err);
+    /* a record's metric out of [0, 1], not a number, missing or extra, a line that is not JSON: one
+     * refusal naming the file, line and metric (they were taken, or a metric was silently dropped) */
+    static const struct {
+        const char *second, *want;
+    } bad_lines[] = {
+        {"{\"query\": \"q2\", \"metrics\": {\"ndcg@10\": 5.0}}", ":2: metric \"ndcg@10\" is outside [0, 1]"},
+        {"{\"query\": \"q2\", \"metrics\": {\"ndcg@10\": 1e308}}", ":2: metric \"ndcg@10\" is outside [0, 1]"},
+        {"{\"query\": \"q2\", \"metrics\": {\"ndcg@10\": \"1\"}}", ":2: metric \"ndcg@10\" is not a number"},
+        {"{\"query\": \"q2\", \"metrics\": {}}", ":2: metric \"ndcg@10\" of the first record is missing"},
+        {"{\"query\": \"q2\", \"metrics\": {\"ndcg@10\": 0.5, \"top1\": 1}}", ":2: metric \"top1\" is not in the first record"},
+        {"{\"query\": \"q2\", \"metrics\": {\"ndcg@10\": NaN}}", ":2: not JSON"},
+    };
+    for (size_t k = 0; k < sizeof bad_lines / sizeof bad_lines[0]; k++) {
+        f = fopen(bad, "w");
+        fprintf(f, "{\"query\": \"q1\", \"metrics\": {\"ndcg@10\": 0.5}}\n%s\n", bad_lines[k].second);
+        fclose(f);
+        snprintf(args, sizeof args, "retrieval --paired '%s' '%s'", bad, a);
+        snprintf(want, sizeof want, "%s%s", bad, bad_lines[k].want);
+        char *why = lw_test_cli_refusal(args, -1, want);
+        if (why) fail_msg("%s", why);
+    }
+    /* files whose metrics differ, the same file twice, one shared query: refused */
+    f = fopen(bad, "w");
+    for (int q = 0; q < 3; q++) fprintf(f, "{\"query\": \"q%d\", \"metrics\": {\"ndcg@10\": 0.5}}\n", q);
+    fclose(f);
+    snprintf(args, sizeof args, "retrieval --paired '%s' '%s'", a, bad);
+    char *why = lw_test_cli_refusal(args, -1, "has metric \"recall@1\" and");
+    if (why) fail_msg("%s", why);
+    snprintf(args, sizeof args, "retrieval --paired '%s' '%s'", a, a);
+    if ((why = lw_test_cli_refusal(args, -1, "are the same file"))) fail_msg("%s", why);
+    const char *one = lw_test_tmpfile("one.jsonl");
+    f = fopen(one, "w");
+    fprintf(f, "{\"query\": \"q7\", \"metrics\": {\"ndcg@10\": 0.5, \"recall@1\": 1}}\n");
+    fclose(f);
+    snprintf(args, sizeof args, "retrieval --paired '%s' '%s'", a, one);
+    if ((why = lw_test_cli_refusal(args, -1, "share one query: a paired interval needs at least 2"))) fail_msg("%s", why);
 }
 
 int main(void) {

@@ -2,6 +2,7 @@
  * (through the resumable cache when asked), a bridge maps them, and every metric gets its CI;
  * moved from the CLI so that `retrieval --beir` is one library call. */
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -150,6 +151,12 @@ json_t *lw_retrieval_beir_run(const lw_retrieval_beir_params *p) {
     json_t *root = NULL;
     scored_set s = {0};
     if (!okq || !okd) rc = lw_fail("retrieval: out of memory");
+    for (int32_t q = 0; rc == 0 && p->ndcg_gain == LW_NDCG_GAIN_EXP && q < b.n_queries; q++)
+        for (int64_t k = b.rel_off[q]; rc == 0 && k < b.rel_off[q + 1]; k++)
+            if (!isfinite(expm1((double)b.rel_grade[k] * 0.69314718055994530942))) /* before any embedding */
+                rc = lw_fail("%s/qrels/%s.tsv: query %s, document %s: grade %g makes the exponential NDCG gain 2^g - 1 "
+                             "overflow (grades must stay below 1024); use --ndcg-gain linear", p->beir,
+                             p->split ? p->split : "test", b.query_id[q], b.doc_id[b.rel_doc[k]], (double)b.rel_grade[k]);
     if (rc == 0 && p->bridge && !(br = lw_bridge_load(p->bridge))) rc = -1;
     if (rc == 0) rc = check_models(p, br);
     if (rc == 0 && !(Xq = embed(p, p->source_model, p->source_layer, "queries", b.query_text, b.n_queries, okq, &dq)))

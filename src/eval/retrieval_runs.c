@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/error.h"
 #include "common/fileio.h"
@@ -56,6 +57,29 @@ static void run_free(run *r) {
 
 static int by_id(const void *a, const void *b) { return strcmp(**(char *const *const *)a, **(char *const *const *)b); }
 
+/* A record's metrics: each a number in [0, 1] (every retrieval metric is a proportion or a ratio
+ * of gains), and the same names as the file's first record. 0, or -1 naming the line and metric. */
+static int check_metrics(const char *path, int line_no, json_t *mj, json_t *first) {
+    const char *key;
+    json_t *v;
+    json_object_foreach(mj, key, v) {
+        double x = json_number_value(v);
+        if (!json_is_number(v) || !(x >= 0.0 && x <= 1.0))
+            return lw_fail("%s:%d: metric \"%s\" is %s; a retrieval metric is a number in [0, 1]: the file was edited "
+                           "or not written by retrieval --per-query", path, line_no, key,
+                           json_is_number(v) ? "outside [0, 1]" : "not a number");
+        if (first && !json_object_get(first, key))
+            return lw_fail("%s:%d: metric \"%s\" is not in the first record: every record must hold the same metrics",
+                           path, line_no, key);
+    }
+    if (first && json_object_size(first) != json_object_size(mj)) {
+        json_object_foreach(first, key, v) if (!json_object_get(mj, key))
+            return lw_fail("%s:%d: metric \"%s\" of the first record is missing: every record must hold the same "
+                           "metrics", path, line_no, key);
+    }
+    return 0;
+}
+
 static int run_load(const char *path, run *r) {
     memset(r, 0, sizeof *r);
     size_t len;
@@ -72,9 +96,14 @@ static int run_load(const char *path, run *r) {
         if (ids) r->id = ids;
         json_t **ms = ids ? realloc(r->metrics, sizeof(json_t *) * (size_t)(r->n + 1)) : NULL;
         if (ms) r->metrics = ms;
-        if (!id || !json_is_object(mj))
+        if (!o)
+            rc = lw_fail("%s:%d: not JSON; per-query records are written by retrieval --beir ... --per-query FILE", path,
+                         line_no);
+        else if (!id || !json_is_object(mj))
             rc = lw_fail("%s:%d: not a per-query record ({\"query\": ID, \"metrics\": {...}}); write them with "
                          "retrieval --beir ... --per-query FILE", path, line_no);
+        else if (check_metrics(path, line_no, mj, r->n ? r->metrics[0] : NULL) != 0)
+            rc = -1;
         else if (!ids || !ms || !(r->id[r->n] = strdup(id))) rc = lw_fail("retrieval: out of memory");
         else r->metrics[r->n++] = json_incref(mj);
         json_decref(o);
@@ -97,6 +126,12 @@ static int run_load(const char *path, run *r) {
 }
 
 json_t *lw_retrieval_paired(const char *path_a, const char *path_b, int resamples, uint64_t seed) {
+    struct stat sa, sb;
+    if (stat(path_a, &sa) == 0 && stat(path_b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino) {
+        lw_fail("--paired: %s and %s are the same file: its difference with itself is 0 by construction; give the "
+                "per-query records of two runs", path_a, path_b);
+        return NULL;
+    }
     run a, b;
     if (run_load(path_a, &a) != 0) return NULL;
     if (run_load(path_b, &b) != 0) {
@@ -114,24 +149,32 @@ json_t *lw_retrieval_paired(const char *path_a, const char *path_b, int resample
             if (!strcmp(a.id[i], b.id[j])) ib[i] = j;
         n += ib[i] >= 0;
     }
-    if (rc == 0 && n == 0) rc = lw_fail("%s and %s share no query", path_a, path_b);
+    if (rc == 0 && n < 2)
+        rc = lw_fail("%s and %s share %s: a paired interval needs at least 2 queries scored in both", path_a, path_b,
+                     n ? "one query" : "no query");
     const char *key;
     json_t *val;
+    if (rc == 0) /* the same metrics in both (each file's records agree among themselves) */
+        json_object_foreach(a.metrics[0], key, val) if (!json_object_get(b.metrics[0], key)) {
+            rc = lw_fail("%s has metric \"%s\" and %s has not: compare runs scored with the same metrics", path_a,
+                         key, path_b);
+            break;
+        }
+    if (rc == 0 && json_object_size(a.metrics[0]) != json_object_size(b.metrics[0]))
+        rc = lw_fail("%s has metrics %s has not: compare runs scored with the same metrics", path_b, path_a);
     json_object_foreach(rc == 0 ? a.metrics[0] : NULL, key, val) {
         int k = 0;
-        bool complete = true;
-        for (int i = 0; i < a.n && complete; i++) {
-            if (ib[i] < 0) continue;
-            json_t *x = json_object_get(a.metrics[i], key), *y = json_object_get(b.metrics[ib[i]], key);
-            complete = json_is_number(x) && json_is_number(y);
-            if (complete) va[k] = json_number_value(x), vb[k++] = json_number_value(y);
-        }
-        if (!complete) continue; /* a metric only one run has */
+        for (int i = 0; i < a.n; i++)
+            if (ib[i] >= 0)
+                va[k] = json_number_value(json_object_get(a.metrics[i], key)),
+                vb[k++] = json_number_value(json_object_get(b.metrics[ib[i]], key));
         lw_ci ca, cb, d;
         double p;
-        lw_ci_mean(va, n, resamples, 0.95, seed, &ca);
-        lw_ci_mean(vb, n, resamples, 0.95, seed, &cb);
-        lw_ci_paired(va, vb, n, resamples, 0.95, seed, &d, &p);
+        if (lw_ci_mean(va, n, resamples, 0.95, seed, &ca) != 0 || lw_ci_mean(vb, n, resamples, 0.95, seed, &cb) != 0 ||
+            lw_ci_paired(va, vb, n, resamples, 0.95, seed, &d, &p) != 0) {
+            rc = lw_fail_prefix("retrieval --paired: %s: ", key);
+            break;
+        }
         json_t *mj = json_object(), *dj = lw_ci_json(&d);
         json_object_set_new(mj, "a", lw_ci_json(&ca));
         json_object_set_new(mj, "b", lw_ci_json(&cb));
