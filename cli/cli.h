@@ -118,6 +118,8 @@ void cli_task_hash(const lw_task *parts, int n_parts, char out[65]);
 
 /* Model parameters for every verb: the defaults plus the global --gpu-layers N. */
 lw_model_params cli_model_params(void);
+/* Whether --gpu-layers was given (main takes it out of argv): a mode that loads no model refuses it. */
+bool cli_gpu_layers_given(void);
 
 /* Before any work: `out` (option `flag`; NULL = not asked for) can be written and overwrites
  * none of `inputs` (option/path pairs ended by NULL) nor do the files `kinds` adds beside it

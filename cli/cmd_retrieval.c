@@ -29,7 +29,7 @@ static const char *USAGE =
     "                       [--json OUT.json]\n"
     "  latentwire retrieval --beir DIR [--split test] --source-model A.gguf --source-layer L\n"
     "                       --target-model B.gguf --target-layer L [--bridge BR.safetensors] [--json OUT.json]\n"
-    "  BEIR: --threads N: CPU threads of the two models (default: all cores)\n"
+    "  --threads N: CPU threads (BEIR: of the two models; files: of the BLAS scoring; default: all cores)\n"
     "  BEIR: --cache DIR: embeddings go to DIR/queries.safetensors and DIR/corpus.safetensors in shards of\n"
     "  --shard-texts N texts (default 256); a rerun (after a kill, say) keeps every finished shard made with\n"
     "  the same model, layer and texts whose checksums verify, and makes the others again, saying why\n"
@@ -96,6 +96,7 @@ static int run_files(const opts *o) {
     p.queries = o->queries, p.query_tensor = o->query_t, p.candidates = o->cands, p.candidate_tensor = o->cand_t;
     p.bridge = o->bridge, p.compare = o->compare, p.regime = o->regime, p.control = o->control;
     p.ndcg_gain = o->ndcg_gain, p.center = o->center, p.resamples = o->resamples, p.seed = o->seed;
+    p.threads = o->threads;
     json_t *r = lw_retrieval_files_run(&p);
     if (!r) return cli_fail_lib("retrieval");
     long long nq = json_integer_value(json_object_get(r, "n_queries"));
@@ -228,6 +229,37 @@ static int check_outputs(const opts *o) {
     return lw_outputs_distinct(outs, 4) != 0 ? cli_fail_lib("retrieval") : 0;
 }
 
+/* The three modes read different options; one a mode does not read is refused, not ignored (a
+ * --compare beside --beir made no comparison and said nothing). 0, or 2 after the message. */
+static int check_mode(int argc, char **argv) {
+    enum { FILES = 1, BEIR = 2, PAIRED = 4 };
+    static const struct {
+        const char *option;
+        int modes;
+    } READ_BY[] = {
+        {"--queries", FILES},        {"--query-tensor", FILES},  {"--candidates", FILES},
+        {"--candidate-tensor", FILES}, {"--compare", FILES},     {"--regime", FILES},
+        {"--control", FILES},        {"--beir", BEIR},           {"--split", BEIR},
+        {"--source-model", BEIR},    {"--target-model", BEIR},   {"--source-layer", BEIR},
+        {"--target-layer", BEIR},    {"--threads", FILES | BEIR},        {"--cache", BEIR},
+        {"--shard-texts", BEIR},     {"--per-query", BEIR},      {"--bridge", FILES | BEIR},
+        {"--center", FILES | BEIR},  {"--ndcg-gain", FILES | BEIR}, {"--paired", PAIRED},
+    };
+    const char *mode_option = cli_given(argc, argv, "--paired") ? "--paired" : cli_given(argc, argv, "--beir") ? "--beir"
+                                                                                                               : NULL;
+    int mode = mode_option ? (!strcmp(mode_option, "--paired") ? PAIRED : BEIR) : FILES;
+    const char *mode_name = mode == PAIRED ? "--paired compares two per-query files"
+                            : mode == BEIR ? "--beir embeds a BEIR directory"
+                                           : "--queries/--candidates scores two activation files";
+    for (size_t k = 0; k < sizeof READ_BY / sizeof READ_BY[0]; k++)
+        if (!(READ_BY[k].modes & mode) && cli_given(argc, argv, READ_BY[k].option))
+            return cli_fail("retrieval", "%s and does not read %s: leave it out, or run that mode on its own", mode_name,
+                            READ_BY[k].option) + 1;
+    if (mode != BEIR && cli_gpu_layers_given())
+        return cli_fail("retrieval", "--gpu-layers: %s and loads no model; leave it out", mode_name) + 1;
+    return 0;
+}
+
 int cmd_retrieval(int argc, char **argv) {
     if (cli_options_once("retrieval", USAGE, argc, argv)) return 2;
     opts o = {.regime = "bank", .split = "test", .resamples = 1000, .seed = 1, .src_layer = -2, .tgt_layer = -2};
@@ -270,12 +302,15 @@ int cmd_retrieval(int argc, char **argv) {
         else return cli_option_error("retrieval", USAGE, a, v);
     }
     if (check_outputs(&o) != 0) return 1;
-    if (o.paired_a) return run_paired(&o);
-    if (o.per_query && !o.beir) return cli_fail("retrieval", "--per-query is written by --beir runs");
+    if (o.per_query && !o.beir && !o.paired_a) return cli_fail("retrieval", "--per-query is written by --beir runs") + 1;
     if (o.control && (o.beir || o.compare))
-        return cli_fail("retrieval", "--control is for activation files and not with --compare (one paired comparison per run)");
-    if ((o.cache || o.shard_texts) && !o.beir) return cli_fail("retrieval", "--cache and --shard-texts are for --beir runs");
-    if (o.shard_texts && !o.cache) return cli_fail("retrieval", "--shard-texts sets the shards of --cache DIR: give --cache");
+        return cli_fail("retrieval", "--control is for activation files and not with --compare (one paired comparison per "
+                        "run)") + 1;
+    if ((o.cache || o.shard_texts) && !o.beir && !o.paired_a)
+        return cli_fail("retrieval", "--cache and --shard-texts are for --beir runs") + 1;
+    if (o.shard_texts && !o.cache) return cli_fail("retrieval", "--shard-texts sets the shards of --cache DIR: give --cache") + 1;
+    if (check_mode(argc, argv) != 0) return 2;
+    if (o.paired_a) return run_paired(&o);
     if (o.beir) {
         if (!o.src_model || !o.tgt_model || o.src_layer == -2 || o.tgt_layer == -2)
             return cli_fail("retrieval", "--beir needs --source-model, --source-layer, --target-model, --target-layer");

@@ -6,6 +6,9 @@
 #include "cli.h"
 
 static int g_gpu_layers;
+static bool g_gpu_layers_given;
+
+bool cli_gpu_layers_given(void) { return g_gpu_layers_given; }
 
 lw_model_params cli_model_params(void) {
     lw_model_params p = lw_model_default_params();
@@ -30,6 +33,7 @@ static int take_gpu_layers(int *argc, char **argv) {
         if (i + 1 >= *argc || !cli_parse_int(argv[i + 1], 0, 100000, &n))
             return cli_option_error(argv[1], "--gpu-layers", "--gpu-layers", i + 1 < *argc ? argv[i + 1] : NULL);
         g_gpu_layers = (int)n;
+        g_gpu_layers_given = true;
         for (int j = i; j + 2 <= *argc; j++) argv[j] = argv[j + 2];
         *argc -= 2;
         i--;

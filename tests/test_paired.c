@@ -191,10 +191,38 @@ static void test_paired_bad_input(void **state) {
     if ((why = lw_test_cli_refusal(args, -1, "share one query: a paired interval needs at least 2"))) fail_msg("%s", why);
 }
 
+/* An option the chosen mode does not read is refused before any work (it was ignored with exit 0). */
+static void test_mode_options(void **state) {
+    (void)state;
+    static const struct {
+        const char *args, *want;
+    } cases[] = {
+        {"retrieval --beir /none --source-model m --source-layer 1 --target-model m --target-layer 1 --compare c",
+         "--beir embeds a BEIR directory and does not read --compare"},
+        {"retrieval --beir /none --source-model m --source-layer 1 --target-model m --target-layer 1 --regime random:3",
+         "does not read --regime"},
+        {"retrieval --beir /none --queries q --source-model m --source-layer 1 --target-model m --target-layer 1",
+         "does not read --queries"},
+        {"retrieval --paired a b --center", "--paired compares two per-query files and does not read --center"},
+        {"retrieval --paired a b --per-query p.jsonl", "does not read --per-query"},
+        {"retrieval --paired a b --bridge br", "does not read --bridge"},
+        {"retrieval --queries q --query-tensor t --candidates c --candidate-tensor t --source-layer 2",
+         "--queries/--candidates scores two activation files and does not read --source-layer"},
+        {"retrieval --queries q --query-tensor t --candidates c --candidate-tensor t --split test", "does not read --split"},
+        {"retrieval --queries q --query-tensor t --candidates c --candidate-tensor t --gpu-layers 1",
+         "--gpu-layers: --queries/--candidates scores two activation files and loads no model"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char *why = lw_test_cli_refusal(cases[k].args, 2, cases[k].want);
+        if (why) fail_msg("%s", why);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_paired_difference),
         cmocka_unit_test(test_paired_bad_input),
+        cmocka_unit_test(test_mode_options),
         cmocka_unit_test(test_paired_library),
         cmocka_unit_test(test_files_run),
     };

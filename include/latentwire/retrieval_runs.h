@@ -50,6 +50,7 @@ typedef struct {
     bool center;   /* cosine after removing the candidate bank's mean */
     int resamples; /* bootstrap resamples (default 1000) */
     uint64_t seed; /* default 1 */
+    int threads;   /* BLAS threads of the scoring (process-wide in OpenBLAS); 0: every core */
 } lw_retrieval_files_params;
 
 lw_retrieval_files_params lw_retrieval_files_default_params(void);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "linalg/linalg.h"
 #include "eval/ci_json.h"
 #include "latentwire/acts.h"
 #include "latentwire/bridge.h"
@@ -157,6 +158,7 @@ static int open_inputs(const lw_retrieval_files_params *p, run_state *s, int64_t
 }
 
 json_t *lw_retrieval_files_run(const lw_retrieval_files_params *p) {
+    lw_la_set_threads(p->threads);
     run_state s;
     memset(&s, 0, sizeof s);
     json_t *root = json_object();

@@ -649,3 +649,9 @@ void lw_la_permutation(int64_t n, uint64_t seed, int64_t *perm) {
         perm[j] = t;
     }
 }
+
+void openblas_set_num_threads(int num_threads); /* OpenBLAS's own API (its cblas.h), linked by the build */
+
+void lw_la_set_threads(int n) {
+    if (n > 0) openblas_set_num_threads(n);
+}

@@ -23,6 +23,10 @@
 
 #define LW_LA_SINGULAR 1
 
+/* BLAS threads for what follows in this process (OpenBLAS's pool is process-wide); n <= 0 leaves
+ * OpenBLAS's own choice (every core, or OPENBLAS_NUM_THREADS). */
+void lw_la_set_threads(int n);
+
 /* ---- allocation, conversion, centering ---- */
 
 /* Zeroed array of n doubles (n == 0 gives a valid 1-element block); NULL + error on OOM. */
