@@ -371,16 +371,19 @@ static void test_bad_input(void **state) {
     q = p, q.alpha_min = 0;
     fit_fails(X, Y, n, dA, dB, &q, "alpha grid");
     q = p, q.alpha_select = LW_ALPHA_KFOLD, q.kfold = 1;
-    fit_fails(X, Y, n, dA, dB, &q, "kfold = 1");
+    fit_fails(X, Y, n, dA, dB, &q, "--kfold 1: need 2 <= --kfold");
     q = p, q.rank = -2;
-    fit_fails(X, Y, n, dA, dB, &q, "rank = -2");
+    fit_fails(X, Y, n, dA, dB, &q, "--rank -2 is negative");
 
     /* Constant X: nothing to regress on. */
     float *C = malloc(sizeof(float) * n * dA);
     for (int i = 0; i < n; i++) memcpy(C + (size_t)i * dA, X, sizeof(float) * dA);
-    fit_fails(C, Y, n, dA, dB, &p, "X has zero variance");
+    fit_fails(C, Y, n, dA, dB, &p, "X (the source rows) has zero variance");
     q = p, q.recipe = LW_BRIDGE_CCA;
-    fit_fails(X, C, n, dA, dA, &q, "Y has zero variance");
+    fit_fails(X, C, n, dA, dA, &q, "Y (the target rows) has zero variance");
+    q = p, q.recipe = LW_BRIDGE_RELREP; /* relative representations too: every row would map to one point */
+    fit_fails(C, Y, n, dA, dB, &q, "X (the source rows) has zero variance (every row the same)");
+    fit_fails(X, C, n, dA, dA, &q, "Y (the target rows) has zero variance (every row the same)");
     free(C);
 
     /* Rank-deficient X (two equal columns), noise-free target. */

@@ -31,7 +31,7 @@
 #include "common/error.h"
 #include "linalg/linalg.h"
 
-#define FIT "lw_bridge_fit"
+#define FIT "bridge fit" /* messages name the verb and its options, as a user gave them */
 
 /* ------------------------------------------------------------- JSON helpers ---- */
 
@@ -690,7 +690,7 @@ static int check_inputs(const float *X, const float *Y, int64_t n, int dA, int d
     if (n < 2) return lw_fail(FIT ": n = %lld calibration rows; at least 2 are needed", (long long)n);
     if (n > 0x7fffffff) return lw_fail(FIT ": n = %lld calibration rows exceeds 2^31 - 1", (long long)n);
     if (dA < 1 || dB < 1) return lw_fail(FIT ": dimensions dA = %d, dB = %d; both must be >= 1", dA, dB);
-    if (isnan(p->alpha) || isinf(p->alpha)) return lw_fail(FIT ": alpha = %g is not finite", p->alpha);
+    if (isnan(p->alpha) || isinf(p->alpha)) return lw_fail(FIT ": --alpha %g is not finite", p->alpha);
     if (p->alpha_select != LW_ALPHA_GCV && p->alpha_select != LW_ALPHA_KFOLD)
         return lw_fail(FIT ": unknown alpha_select %d", (int)p->alpha_select);
     if (!(p->alpha_min > 0.0) || !isfinite(p->alpha_min) || !(p->alpha_max >= p->alpha_min) || !isfinite(p->alpha_max))
@@ -700,11 +700,11 @@ static int check_inputs(const float *X, const float *Y, int64_t n, int dA, int d
         return lw_fail(FIT ": alpha_steps = %d; need 1..1000", p->alpha_steps);
     bool ridge = p->recipe == LW_BRIDGE_RIDGE || p->recipe == LW_BRIDGE_PCA_RIDGE || p->recipe == LW_BRIDGE_PCA2_RIDGE;
     if (ridge && p->alpha <= 0.0 && p->alpha_select == LW_ALPHA_KFOLD && (p->kfold < 2 || p->kfold > n))
-        return lw_fail(FIT ": kfold = %d; need 2 <= kfold <= n = %lld", p->kfold, (long long)n);
-    if (p->rank < 0) return lw_fail(FIT ": rank = %d is negative", p->rank);
+        return lw_fail(FIT ": --kfold %d: need 2 <= --kfold <= n = %lld paired rows", p->kfold, (long long)n);
+    if (p->rank < 0) return lw_fail(FIT ": --rank %d is negative", p->rank);
     if (!(p->cca_reg >= 0.0) || !isfinite(p->cca_reg))
-        return lw_fail(FIT ": cca_reg = %g; need a finite value >= 0", p->cca_reg);
-    if (p->n_anchors < 0) return lw_fail(FIT ": n_anchors = %d is negative", p->n_anchors);
+        return lw_fail(FIT ": --cca-reg %g: need a finite value >= 0", p->cca_reg);
+    if (p->n_anchors < 0) return lw_fail(FIT ": --anchors %d is negative", p->n_anchors);
     return 0;
 }
 
@@ -733,8 +733,10 @@ static void structural_rank(fit_ctx *c) {
         return;
     }
     c->rank = p->rank;
+    char db[24] = "";
+    if (p->recipe != LW_BRIDGE_PCA_RIDGE) snprintf(db, sizeof db, ", dB = %d", c->dB);
     snprintf(why, sizeof why, "the data allow at most %d components (n%s = %d, dA = %d%s)", lim,
-             p->center ? " - 1" : "", n_eff, c->dA, p->recipe == LW_BRIDGE_PCA_RIDGE ? "" : ", dB");
+             p->center ? " - 1" : "", n_eff, c->dA, db);
     clamp_rank(c, lim, why);
 }
 
@@ -765,15 +767,29 @@ static json_t *fit_record(const fit_ctx *c, const lw_bridge *b, int64_t n) {
     return r;
 }
 
+static bool rows_all_equal(const float *X, int64_t n, int d) {
+    for (int64_t i = 1; i < n; i++)
+        if (memcmp(X, X + (size_t)i * (size_t)d, sizeof(float) * (size_t)d) != 0) return false;
+    return true;
+}
+
 static lw_bridge *fit_dispatch(fit_ctx *c, const float *X, const float *Y) {
     const char *zero = NULL;
     lw_bridge_recipe r = c->p.recipe;
-    if (r != LW_BRIDGE_RELREP && c->ssx == 0.0) zero = "X";
+    if (r != LW_BRIDGE_RELREP && c->ssx == 0.0) zero = "X (the source rows)";
     else if ((r == LW_BRIDGE_PCA2_RIDGE || r == LW_BRIDGE_PROCRUSTES || r == LW_BRIDGE_CCA) && c->ssy == 0.0)
-        zero = "Y";
+        zero = "Y (the target rows)";
     if (zero) {
         lw_fail(FIT ": %s has zero variance (every row %s); nothing to fit", zero,
                 c->p.center ? "equal after centering" : "zero");
+        return NULL;
+    }
+    /* relative representations of identical rows are identical: every query would map to one point */
+    const char *same = r != LW_BRIDGE_RELREP ? NULL : rows_all_equal(X, c->n, c->dA) ? "X (the source rows)"
+                                                  : rows_all_equal(Y, c->n, c->dB) ? "Y (the target rows)" : NULL;
+    if (same) {
+        lw_fail(FIT ": %s has zero variance (every row the same): relative representations would map every row to "
+                "one point; nothing to fit", same);
         return NULL;
     }
     switch (r) {
