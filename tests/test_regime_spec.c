@@ -151,6 +151,21 @@ static void test_label_groups(void **state) {
     assert_int_equal(lw_candidates_from_spec("bank", &in, &off, &ids, &mean), 0);
     assert_null(off);
     assert_true(mean == NC);
+    /* a row given a second, different label is refused naming both lines (the later line silently
+     * won); the same label again and a row that is not a candidate are fine */
+    char again[4400];
+    snprintf(again, sizeof again, "%s{\"row_id\": %lld, \"label\": \"a\"}\n{\"row_id\": 999999, \"label\": \"a\"}\n", text,
+             (long long)cid[0]);
+    snprintf(spec, sizeof spec, "label:%s", write_file("labels_again.jsonl", again));
+    assert_int_equal(lw_candidates_from_spec(spec, &in, &off, &ids, &mean), 0);
+    free(off);
+    free(ids);
+    char twice[4400];
+    snprintf(twice, sizeof twice, "%s{\"row_id\": %lld, \"label\": \"b\"}\n", text, (long long)cid[0]);
+    snprintf(spec, sizeof spec, "label:%s", write_file("labels_twice.jsonl", twice));
+    char want[128];
+    snprintf(want, sizeof want, ":%d: row_id %lld already has another label (line 1)", NC + 1, (long long)cid[0]);
+    expect_error(spec, &in, want);
 }
 
 int main(void) {

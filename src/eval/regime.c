@@ -165,15 +165,18 @@ static int lists_from_negatives(const lw_regime_input *in, const negatives *ng, 
 }
 
 /* label:FILE: lines {"row_id": R, "label": L} (string or integer); each query's candidates are
- * the rows sharing its target's label; rows without a line are a group of their own. */
+ * the rows sharing its target's label; rows without a line are a group of their own, a row given
+ * two different labels is refused, and lines for rows not among the candidates are skipped (one
+ * label file serves every subset of its rows). */
 static int label_regime(const char *path, const lw_regime_input *in, const id_pos *cix, int64_t **off, int32_t **ids) {
     size_t len;
     char *text = lw_read_text_file(path, &len, "label file");
     if (!text) return -1;
     int32_t *labels = malloc(sizeof(int32_t) * (size_t)(in->nc ? in->nc : 1));
     json_t *names = json_object(); /* label -> group number */
-    for (int32_t b = 0; b < in->nc; b++) labels[b] = -1 - b;
-    int rc = 0, line_no = 0;
+    int *labeled_on = calloc((size_t)(in->nc ? in->nc : 1), sizeof(int)); /* the line that labeled row b */
+    for (int32_t b = 0; labels && b < in->nc; b++) labels[b] = -1 - b;
+    int rc = labels && labeled_on ? 0 : lw_fail("%s: out of memory", path), line_no = 0;
     char *save = NULL;
     for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {
         line_no++;
@@ -190,14 +193,18 @@ static int label_regime(const char *path, const lw_regime_input *in, const id_po
         } else {
             json_t *grp = json_object_get(names, name);
             if (!grp) json_object_set_new(names, name, grp = json_integer((json_int_t)json_object_size(names)));
-            int32_t b = lookup(cix, in->nc, json_integer_value(rid));
-            if (b >= 0) labels[b] = (int32_t)json_integer_value(grp);
+            int32_t b = lookup(cix, in->nc, json_integer_value(rid)), g = (int32_t)json_integer_value(grp);
+            if (b >= 0 && labeled_on && labeled_on[b] && labels[b] != g)
+                rc = lw_fail("%s:%d: row_id %lld already has another label (line %d): one label per row", path,
+                             line_no, (long long)json_integer_value(rid), labeled_on[b]);
+            else if (b >= 0 && labeled_on) labels[b] = g, labeled_on[b] = line_no;
         }
         json_decref(obj);
     }
     if (rc == 0) rc = lw_candidates_same_label(in->nq, in->gold, in->nc, labels, 0, 1, off, ids);
     json_decref(names);
     free(labels);
+    free(labeled_on);
     free(text);
     return rc;
 }
