@@ -181,6 +181,10 @@ static int bridge_fit(int argc, char **argv) {
         cli_fail_lib("bridge fit");
         goto done;
     }
+    if (n >= 2 && (n < A.n || n < B.n)) /* rows whose row id the other file lacks are left out */
+        fprintf(stderr, "note: the fit pairs %lld rows; %lld of %s and %lld of %s have no partner %s and are left out\n",
+                (long long)n, (long long)(A.n - n), src, (long long)(B.n - n), tgt,
+                pairing == LW_JOIN_ROW_POSITION ? "(row id, position)" : "row id");
     if (n < 2) {
         cli_fail("bridge fit", "%s and %s share %lld row ids; at least 2 paired rows are needed", src, tgt,
                  (long long)(n < 0 ? 0 : n));

@@ -106,6 +106,10 @@ static int run_files(const opts *o) {
            json_number_value(json_object_get(r, "mean_candidates_per_query")), o->resamples,
            (unsigned long long)o->seed);
     print_condition(o->bridge ? "bridge" : "raw", json_object_get(r, o->bridge ? "bridge" : "raw"), nq);
+    long long unpaired = json_integer_value(json_object_get(r, "n_query_rows_without_target"));
+    if (unpaired > 0)
+        fprintf(stderr, "note: %lld rows of %s have no row of the same row id in %s (no target): not scored\n", unpaired,
+                o->queries, o->cands);
     long long in_sample = json_integer_value(json_object_get(r, "queries_in_bridge_calibration"));
     if (in_sample > 0)
         printf("note: %lld of %lld queries are rows the bridge was fitted on (the same texts): in-sample, not held "

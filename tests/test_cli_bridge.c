@@ -128,6 +128,31 @@ static void fit_with_note(const char *options, const char *note) {
     free(o), free(e);
 }
 
+/* Rows whose row id the other file lacks are left out of the fit, and said: a corpus of the first
+ * 100 lines against the 120-line one leaves 20 of the latter without a partner. */
+static void test_unpaired_rows_noted(void **state) {
+    (void)state;
+    char part[1200], xp[1200], args[8192], *o, *e;
+    snprintf(part, sizeof part, "%s", lw_test_tmpfile("bridge_corpus100.txt"));
+    char *text = lw_test_read_file(CORPUS), *cut = text;
+    for (int k = 0; k < 100 && cut; k++) cut = strchr(cut, '\n') ? strchr(cut, '\n') + 1 : NULL;
+    assert_non_null(cut);
+    *cut = '\0';
+    lw_test_write_text(part, text);
+    free(text);
+    snprintf(xp, sizeof xp, "%s", lw_test_tmpfile("xb100.safetensors"));
+    snprintf(args, sizeof args, "extract --model %s --layers 2 --input %s --out %s", MB, part, xp);
+    run_ok(args, NULL);
+    snprintf(args, sizeof args,
+             "bridge fit --source %s --source-tensor layer.1 --target %s --target-tensor layer.2 --out %s", XA, xp,
+             lw_test_tmpfile("unpaired.bridge.safetensors"));
+    assert_int_equal(lw_test_run_cli(args, &o, &e), 0);
+    char want[2600];
+    snprintf(want, sizeof want, "note: the fit pairs 100 rows; 20 of %s and 0 of %s have no partner row id", XA, xp);
+    if (!strstr(e, want)) fail_msg("stderr lacks \"%s\": %s", want, e);
+    free(o), free(e);
+}
+
 /* A rank or anchor count above what 120 rows of width 64 allow is lowered, and said on stderr. */
 static void test_rank_clamp_noted(void **state) {
     fit_with_note("--recipe pca-ridge --rank 500", "note: the bridge's rank was lowered to what the data allow: 500 -> 64");
@@ -427,6 +452,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fit_info_apply_retrieval),
         cmocka_unit_test(test_rank_clamp_noted),
+        cmocka_unit_test(test_unpaired_rows_noted),
         cmocka_unit_test(test_regimes),
         cmocka_unit_test(test_fit_site_and_in_sample),
         cmocka_unit_test(test_bad_input),

@@ -129,7 +129,15 @@ static void test_files_run(void **state) {
         if (fabs(json_number_value(json_object_get(ci, "mean")) - 1.0) > 1e-12) fail_msg("%s is not 1", name);
     }
     assert_int_equal((int)json_array_size(json_object_get(r, "unchecked_files")), 0); /* no bridge: nothing to check */
+    assert_int_equal(json_integer_value(json_object_get(r, "n_query_rows_without_target")), 0);
     json_decref(r);
+    /* queries and candidates swapped: 20 of the 40 query rows have no target, counted (not scored) */
+    p.queries = c, p.candidates = q;
+    if (!(r = lw_retrieval_files_run(&p))) fail_msg("%s", lw_last_error());
+    assert_int_equal(json_integer_value(json_object_get(r, "n_queries")), 20);
+    assert_int_equal(json_integer_value(json_object_get(r, "n_query_rows_without_target")), 20);
+    json_decref(r);
+    p.queries = q, p.candidates = c;
     p.candidate_tensor = "layer.9";
     assert_null(lw_retrieval_files_run(&p));
     assert_non_null(strstr(lw_last_error(), "layer.9"));

@@ -63,7 +63,8 @@ lw_retrieval_files_params lw_retrieval_files_default_params(void);
  * "queries_in_bridge_calibration": how many queries are rows the bridge was fitted on (when its
  * record says, for these texts), "unchecked_files": the files a bridge was used on that carry no
  * latentwire metadata (nothing to check), "regime", "control_regime",
- * "control_mean_candidates_per_query", "n_queries", "n_candidates", "mean_candidates_per_query",
+ * "control_mean_candidates_per_query", "n_queries", "n_query_rows_without_target" (query rows no candidate shares a row id with: not
+ * scored), "n_candidates", "mean_candidates_per_query",
  * "ndcg_gain", "center", "resamples", "seed"}. NULL (message naming the file or option) on error. */
 json_t *lw_retrieval_files_run(const lw_retrieval_files_params *p);
 

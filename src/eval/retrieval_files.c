@@ -235,6 +235,8 @@ json_t *lw_retrieval_files_run(const lw_retrieval_files_params *p) {
         json_object_set_new(root, "unchecked_files", bare);
         json_object_set_new(root, "regime", json_string(regime));
         json_object_set_new(root, "n_queries", json_integer(nq));
+        /* query rows without a candidate of their row id have no target: not scored, counted */
+        json_object_set_new(root, "n_query_rows_without_target", json_integer(s.A.n - nq));
         json_object_set_new(root, "n_candidates", json_integer(s.B.n));
         json_object_set_new(root, "mean_candidates_per_query", json_real(mean_cands));
         json_object_set_new(root, "ndcg_gain", json_string(p->ndcg_gain == LW_NDCG_GAIN_EXP ? "exp" : "linear"));
