@@ -470,6 +470,15 @@ static void test_reader_truncated(void **state) {
     assert_non_null(strstr(lw_last_error(), "does-not-exist.safetensors"));
     assert_null(lw_st_open(lw_test_tmpdir())); /* a directory */
     assert_null(lw_st_parse(NULL, 0, NULL));
+
+    /* a text or a GGUF given as safetensors is said to be one, not a header length of 10^18 */
+    static const char text[] = "the cat sat on the mat\nthe dog ran\n";
+    assert_null(lw_st_parse(text, sizeof text - 1, "notes.txt"));
+    assert_non_null(strstr(lw_last_error(), "notes.txt: not a safetensors file"));
+    static const char gguf[] = "GGUF\3\0\0\0\1\0\0\0\0\0\0\0\5\0\0\0\0\0\0\0";
+    assert_null(lw_st_parse(gguf, sizeof gguf - 1, "m.gguf"));
+    assert_non_null(strstr(lw_last_error(), "m.gguf: not a safetensors file (no JSON header after its first 8 bytes; "
+                                            "it is a GGUF model)"));
 }
 
 static void test_reader_header_length(void **state) {

@@ -564,8 +564,13 @@ lw_st_file *lw_st_parse(const void *buf, size_t len, const char *label) {
     else if (len < 8) rc = lw_fail("%s: file too short (%zu bytes) for the 8-byte header length", label, len);
     if (rc == 0) {
         for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | b[i];
-        if (hlen > len - 8)
-            rc = lw_fail("%s: header length %llu exceeds the %zu bytes after it", label,
+        bool json_next = len > 8 && b[8] == '{'; /* a safetensors header is a JSON object */
+        if (hlen > len - 8 && !json_next)
+            rc = lw_fail("%s: not a safetensors file (no JSON header after its first 8 bytes; %s); give the file "
+                         "extract or bridge fit wrote", label,
+                         len >= 4 && !memcmp(b, "GGUF", 4) ? "it is a GGUF model" : "a text or another format?");
+        else if (hlen > len - 8)
+            rc = lw_fail("%s: header length %llu exceeds the %zu bytes after it (a truncated file?)", label,
                          (unsigned long long)hlen, len - 8);
         else if (hlen > LW_ST_MAX_HEADER)
             rc = lw_fail("%s: header length %llu exceeds the %llu-byte limit", label, (unsigned long long)hlen,
