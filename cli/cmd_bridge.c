@@ -312,7 +312,7 @@ static int bridge_info(int argc, char **argv) {
         else if (argv[i][0] == '-' || path) return cli_option_error("bridge info", INFO_USAGE, argv[i], NULL);
         else path = argv[i];
     }
-    if (!path) return cli_fail("bridge info", "no bridge file given (usage: latentwire bridge info BRIDGE.safetensors)");
+    if (!path) return cli_fail("bridge info", "no bridge file given (usage: latentwire bridge info BRIDGE.safetensors)") + 1;
     lw_bridge *br = lw_bridge_load(path);
     if (!br) return cli_fail_lib("bridge info");
     if (!as_json)

@@ -311,6 +311,8 @@ static void test_bad_input(void **state) {
              "bridge fit --source %s --source-tensor layer.9 --target %s --target-tensor layer.0 --out %s", XA, XB, br);
     run_fails(args, "layer.9");
     assert_false(lw_test_file_exists(br));
+    char *why = lw_test_cli_refusal("bridge info", 2, "no bridge file given"); /* a usage error: exit 2 */
+    if (why) fail_msg("%s", why);
     /* a corrupted bridge file */
     FILE *f = fopen(br, "wb");
     fputs("\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":1}        ", f);
