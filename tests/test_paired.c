@@ -141,6 +141,19 @@ static void test_files_run(void **state) {
     p.candidate_tensor = "layer.9";
     assert_null(lw_retrieval_files_run(&p));
     assert_non_null(strstr(lw_last_error(), "layer.9"));
+    /* a row that is all zeros or not finite is named by file, tensor and row id */
+    char z[1200], want[1400];
+    snprintf(z, sizeof z, "%s", lw_test_tmpfile("files_zero.safetensors"));
+    write_rows(z, 5, 10, 0.0f);
+    p.candidate_tensor = "layer.1", p.queries = z;
+    assert_null(lw_retrieval_files_run(&p));
+    snprintf(want, sizeof want, "--queries %s: tensor layer.1, row_id 10 is all zeros", z);
+    assert_non_null(strstr(lw_last_error(), want));
+    write_rows(z, 5, 10, NAN);
+    p.queries = q, p.candidates = z;
+    assert_null(lw_retrieval_files_run(&p));
+    snprintf(want, sizeof want, "--candidates %s: tensor layer.1, row_id 10: coordinate 0 is nan", z);
+    assert_non_null(strstr(lw_last_error(), want));
 }
 
 static void test_paired_bad_input(void **state) {

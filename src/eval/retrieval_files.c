@@ -1,5 +1,6 @@
 /* retrieval over activation files (see retrieval_runs.h): the experiment the `retrieval` verb
  * runs on --queries and --candidates, moved from the CLI so that it is one library call. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,10 +141,33 @@ static void run_free(run_state *s) {
 }
 
 /* The files opened, the bridges loaded and checked, the rows joined; 0 or -1. */
+/* Every row of a file's tensor finite and not all zero (cosine needs a direction), named by file,
+ * tensor and row id: lw_retrieval_score's own check can only name a row index of its matrices. */
+static int check_rows(const lw_act_tensor *t, const char *option, const char *path, const char *tensor) {
+    for (int64_t i = 0; i < t->n; i++) {
+        const float *x = t->x + (size_t)i * (size_t)t->d;
+        double ss = 0;
+        for (int j = 0; j < t->d; j++) {
+            if (!isfinite(x[j]))
+                return lw_fail("%s %s: tensor %s, row_id %lld: coordinate %d is %g; the file holds a non-finite "
+                               "activation (extract refuses them: was it edited?)",
+                               option, path, tensor, (long long)t->row_id[i], j, (double)x[j]);
+            ss += (double)x[j] * x[j];
+        }
+        if (ss == 0)
+            return lw_fail("%s %s: tensor %s, row_id %lld is all zeros: cosine has no direction to compare", option,
+                           path, tensor, (long long)t->row_id[i]);
+    }
+    return 0;
+}
+
 static int open_inputs(const lw_retrieval_files_params *p, run_state *s, int64_t *nq) {
     if (lw_act_open(p->queries, p->query_tensor, &s->A) != 0 || lw_act_open(p->candidates, p->candidate_tensor, &s->B) != 0)
         return -1;
     if ((p->bridge && !(s->br = lw_bridge_load(p->bridge))) || (p->compare && !(s->cmp = lw_bridge_load(p->compare))))
+        return -1;
+    if (check_rows(&s->A, "--queries", p->queries, p->query_tensor) != 0 ||
+        check_rows(&s->B, "--candidates", p->candidates, p->candidate_tensor) != 0)
         return -1;
     if (!s->br && s->A.d != s->B.d)
         return lw_fail("queries have width %d and candidates %d: give a --bridge", s->A.d, s->B.d);

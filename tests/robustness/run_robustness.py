@@ -858,7 +858,7 @@ STDERR_HAS = {
     "inspect-st-dup_names": r"dup_names\.safetensors: header is not valid JSON: duplicate object key",
     "fit-st-row_id_f32": r"row_id_f32\.safetensors: tensor \"row_id\" must be I64 \[12\]",
     "fit-st-nan": r"X row 1 column 3: NaN value",
-    "retrieval-st-nan": r"Q \(queries\) row 1 has a non-finite value nan at column 3",
+    "retrieval-st-nan": r"--queries .*nan\.safetensors: tensor x, row_id 1: coordinate 3 is nan",
     "inspect-missing": r"st/none\.safetensors: No such file or directory",
     # bridges
     "bridge-info-record_recipe": r"record_recipe\.safetensors: bridge record: field \"recipe\": unknown recipe \"magic\"",
