@@ -196,6 +196,7 @@ static void test_broken(void **state) {
     expect_load_error("nothing_relevant", NULL, NULL, qrels, "test", "test.tsv", "score > 0");
     expect_load_error("missing_split", NULL, NULL, NULL, "train", "qrels/train.tsv", "cannot open");
     expect_load_error("empty_corpus", "\n", NULL, NULL, "test", "corpus.jsonl", "no documents");
+    expect_load_error("empty_queries", NULL, "\n", NULL, "test", "queries.jsonl", "no queries");
     /* a line past LW_MAX_LINE_BYTES (once read whole by getline, however long): refused, naming it */
     size_t big_n = LW_MAX_LINE_BYTES + 64;
     char *big = malloc(big_n + 64);

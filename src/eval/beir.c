@@ -335,6 +335,10 @@ int lw_beir_load(const char *dir, const char *split, lw_beir *out) {
         goto done;
     }
     if (read_jsonl(qpath, 0, &queries)) goto done;
+    if (queries.n == 0) { /* else the first qrels line reads as naming an unknown query */
+        lw_fail("%s: no queries", qpath);
+        goto done;
+    }
     if (read_qrels(qrels, &docs, &queries, &p, &np)) goto done;
 
     /* Keep the queries with at least one relevant document, in queries.jsonl order. */
