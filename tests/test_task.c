@@ -172,6 +172,20 @@ static void test_scorer_names(void **state) {
 
 /* -------------------------------------------------------------------- JSONL ---- */
 
+/* t holds exactly items[0..n), field by field. */
+static void expect_items(const lw_task *t, const lw_task_item *items, int n) {
+    assert_int_equal(t->n, n);
+    for (int i = 0; i < n; i++) {
+        assert_string_equal(t->items[i].id, items[i].id);
+        assert_string_equal(t->items[i].sender, items[i].sender);
+        assert_string_equal(t->items[i].receiver, items[i].receiver);
+        assert_string_equal(t->items[i].gold, items[i].gold);
+        assert_int_equal(t->items[i].scorer, items[i].scorer);
+        assert_int_equal(t->items[i].n_aliases, items[i].n_aliases);
+        for (int k = 0; k < items[i].n_aliases; k++) assert_string_equal(t->items[i].aliases[k], items[i].aliases[k]);
+    }
+}
+
 static void test_roundtrip(void **state) {
     (void)state;
     char *al[] = {"his kite", "her kite \xE2\x9C\x93"};
@@ -187,15 +201,7 @@ static void test_roundtrip(void **state) {
     lw_task r;
     if (lw_task_load(path, &r) != 0) fail_msg("%s", lw_last_error());
     assert_int_equal(r.n, 3);
-    for (int i = 0; i < 3; i++) {
-        assert_string_equal(r.items[i].id, items[i].id);
-        assert_string_equal(r.items[i].sender, items[i].sender);
-        assert_string_equal(r.items[i].receiver, items[i].receiver);
-        assert_string_equal(r.items[i].gold, items[i].gold);
-        assert_int_equal(r.items[i].scorer, items[i].scorer);
-        assert_int_equal(r.items[i].n_aliases, items[i].n_aliases);
-        for (int k = 0; k < items[i].n_aliases; k++) assert_string_equal(r.items[i].aliases[k], items[i].aliases[k]);
-    }
+    expect_items(&r, items, 3);
     /* saving again gives the same bytes */
     const char *path2 = lw_test_tmpfile("roundtrip2.jsonl");
     assert_int_equal(lw_task_save(path2, &r), 0);
@@ -213,15 +219,7 @@ static void test_roundtrip(void **state) {
     assert_int_equal(lw_task_copy(&r, &c), 0);
     lw_task_free(&r);
     assert_int_equal(c.n, 3);
-    for (int i = 0; i < 3; i++) {
-        assert_string_equal(c.items[i].id, items[i].id);
-        assert_string_equal(c.items[i].sender, items[i].sender);
-        assert_string_equal(c.items[i].receiver, items[i].receiver);
-        assert_string_equal(c.items[i].gold, items[i].gold);
-        assert_int_equal(c.items[i].scorer, items[i].scorer);
-        assert_int_equal(c.items[i].n_aliases, items[i].n_aliases);
-        for (int k = 0; k < items[i].n_aliases; k++) assert_string_equal(c.items[i].aliases[k], items[i].aliases[k]);
-    }
+    expect_items(&c, items, 3);
     lw_task_free(&c);
     assert_null(c.items);
     assert_int_equal(c.n, 0);
