@@ -136,10 +136,12 @@ static void expect_load_error(const char *name, const char *corpus, const char *
 static void test_qrels_header_optional(void **state) {
     (void)state;
     const char *bodies[] = {QRELS, QRELS + strlen("query-id\tcorpus-id\tscore\n"),
-                            "qid docid relevance\nq3 d2 2\nq1 d1 1\nq3 d1 1\nq3 d3 0\nq3 4 1\n"};
+                            "qid docid relevance\nq3 d2 2\nq1 d1 1\nq3 d1 1\nq3 d3 0\nq3 4 1\n",
+                            /* TREC's own four columns, iteration 0 (or Q0), no header */
+                            "q3 0 d2 2\nq1 0 d1 1\nq3 Q0 d1 1\nq3 0 d3 0\nq3\t0\t4\t1\n"};
     const int32_t want_doc[] = {0, 1, 0, 3};
     const float want_grade[] = {1, 2, 1, 1};
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 4; k++) {
         char name[32];
         snprintf(name, sizeof name, "header%d", k);
         const char *dir = make_dir(name, NULL, NULL, bodies[k]);
@@ -192,6 +194,18 @@ static void test_broken(void **state) {
     expect_load_error("two_fields", NULL, NULL, qrels, "test", "test.tsv:2:", "3 fields");
     snprintf(qrels, sizeof qrels, "%sq1\td1\t1\n\nq1\td1\t2\n", H);
     expect_load_error("dup_pair", NULL, NULL, qrels, "test", "test.tsv:4:", "duplicate pair");
+    /* grades are whole numbers within 32 bits, as trec_eval reads them; ids are never empty */
+    snprintf(qrels, sizeof qrels, "%sq1\td1\t0.5\n", H);
+    expect_load_error("fractional_grade", NULL, NULL, qrels, "test", "test.tsv:2:", "\"0.5\" is not a whole number");
+    snprintf(qrels, sizeof qrels, "%sq1\td1\t1e12\n", H);
+    expect_load_error("huge_grade", NULL, NULL, qrels, "test", "test.tsv:2:", "out of range");
+    snprintf(qrels, sizeof qrels, "%sq1\t\t1\n", H);
+    expect_load_error("empty_doc_id", NULL, NULL, qrels, "test", "test.tsv:2:", "corpus-id field is empty");
+    snprintf(qrels, sizeof qrels, "%s\td1\t1\n", H);
+    expect_load_error("empty_query_id", NULL, NULL, qrels, "test", "test.tsv:2:", "query-id field is empty");
+    /* four columns whose second is not TREC's iteration are not guessed at */
+    snprintf(qrels, sizeof qrels, "%sq1\td1\t1\t7\n", H);
+    expect_load_error("four_fields", NULL, NULL, qrels, "test", "test.tsv:2:", "found 4");
     snprintf(qrels, sizeof qrels, "%sq1\td1\t0\n", H);
     expect_load_error("nothing_relevant", NULL, NULL, qrels, "test", "test.tsv", "score > 0");
     expect_load_error("missing_split", NULL, NULL, NULL, "train", "qrels/train.tsv", "cannot open");

@@ -209,6 +209,23 @@ static int parse_score(const char *field, double *score) {
     return end == field || *end || errno || !isfinite((float)*score) ? -1 : 0;
 }
 
+/* TREC's own qrels form is "query-id iteration corpus-id grade"; its iteration column is
+ * always 0 (or "Q0" in run-file style). Such a line keeps fields 0, 2 and 3. */
+static int is_trec_iteration(const char *field) { return !strcmp(field, "0") || !strcmp(field, "Q0"); }
+
+/* Grades are whole numbers: trec_eval and pytrec_eval read them as integers, so 0.5 would be
+ * judged not relevant there and relevant here; a grade beyond 32 bits is no grade. */
+static int check_grade(const char *path, int64_t no, const char *field, double score) {
+    if (score != floor(score))
+        return lw_fail("%s:%lld: score \"%s\" is not a whole number (trec_eval reads relevance grades as "
+                       "integers: 0, 1, 2, ...)",
+                       path, (long long)no, field);
+    if (fabs(score) > 2147483647.0)
+        return lw_fail("%s:%lld: score \"%s\" is out of range for a relevance grade (|grade| <= 2147483647)",
+                       path, (long long)no, field);
+    return 0;
+}
+
 typedef struct {
     const char *path;
     const table *docs, *queries;
@@ -229,8 +246,16 @@ static int qrels_line(void *ud, char *line, size_t len, int64_t no) {
     /* BEIR's own files start with the header "query-id corpus-id score"; many others have no
      * header at all. A first line whose score field is not a number is the header. */
     if (!q->seen_line++ && nf == 3 && parse_score(f[2], &score) != 0) return 0;
+    if (nf == 4 && is_trec_iteration(f[1])) { /* TREC's "qid 0 docid grade" */
+        f[1] = f[2];
+        f[2] = f[3];
+        nf = 3;
+    }
     if (nf != 3)
         return lw_fail("%s:%lld: expected 3 fields (query-id, corpus-id, score), found %d", path, (long long)no, nf);
+    static const char *const field_name[2] = {"query-id", "corpus-id"};
+    for (int k = 0; k < 2; k++)
+        if (!*f[k]) return lw_fail("%s:%lld: the %s field is empty", path, (long long)no, field_name[k]);
     int32_t qi = lw_strmap_get(&q->queries->map, f[0]);
     if (qi < 0) return lw_fail("%s:%lld: unknown query id \"%s\" (not in queries.jsonl)", path, (long long)no, f[0]);
     int32_t doc = lw_strmap_get(&q->docs->map, f[1]);
@@ -238,6 +263,7 @@ static int qrels_line(void *ud, char *line, size_t len, int64_t no) {
     if (parse_score(f[2], &score) != 0)
         return lw_fail("%s:%lld: score \"%s\" is not a finite number (a relevance grade such as 0, 1, 2)", path,
                        (long long)no, f[2]);
+    if (check_grade(path, no, f[2], score)) return -1;
     if (score <= 0) return 0; /* graded relevance > 0 only; 0 (or below) = judged not relevant */
     if (q->n == q->cap) {
         int64_t c = q->cap ? q->cap * 2 : 256;
