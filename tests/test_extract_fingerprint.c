@@ -2,7 +2,7 @@
  * GPU run other kernels, so other floats), recorded as asked for even on a CPU-only build;
  * a shard made with another value is made again, and the line says which setting differs
  * and its two values. lw_model_get_info reports the value the model was loaded with. The texts
- * count by their content, not their path. */
+ * and the model count by their content, not their path. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -108,6 +108,37 @@ static void test_input_by_content_not_path(void **state) {
     free(err);
 }
 
+/* The model too counts by its content (model_sha256), not its path: a copy elsewhere keeps every
+ * finished shard; another model is named as such, before its other width and layers. */
+static void test_model_by_content_not_path(void **state) {
+    (void)state;
+    free(extract(""));
+    char copy[1300], other[1300], args[4096], *err;
+    snprintf(copy, sizeof copy, "%s.copy.gguf", MODEL);
+    snprintf(other, sizeof other, "%s.other.gguf", MODEL);
+    lw_synth_params p = lw_synth_default_params();
+    p.n_layer = 2;
+    assert_int_equal(lw_synth_write(copy, &p), 0); /* the same bytes as MODEL */
+    p.n_embd *= 2;
+    p.seed += 1;
+    assert_int_equal(lw_synth_write(other, &p), 0);
+    snprintf(args, sizeof args, "extract --model %s --layers 0 --input %s --out %s --shard-texts 2 --resume", copy,
+             CORPUS, OUT);
+    assert_int_equal(lw_test_run_cli(args, NULL, &err), 0);
+    assert_int_equal(lw_test_count_substr(err, "is complete, kept"), 2);
+    free(err);
+    snprintf(args, sizeof args, "extract --model %s --layers 0 --input %s --out %s --shard-texts 2 --resume", other,
+             CORPUS, OUT);
+    assert_int_equal(lw_test_run_cli(args, NULL, &err), 0);
+    char want[1500];
+    snprintf(want, sizeof want, "made with another model (%s, sha256 ", MODEL);
+    assert_int_equal(lw_test_count_substr(err, want), 2);
+    assert_int_equal(lw_test_count_substr(err, other), 2);
+    free(err);
+    unlink(copy);
+    unlink(other);
+}
+
 static void test_model_info_gpu_layers(void **state) {
     (void)state;
     lw_model_params mp = lw_model_default_params();
@@ -129,6 +160,7 @@ int main(void) {
         cmocka_unit_test(test_gpu_layers_in_fingerprint),
         cmocka_unit_test(test_model_info_gpu_layers),
         cmocka_unit_test(test_input_by_content_not_path),
+        cmocka_unit_test(test_model_by_content_not_path),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, setup, NULL));
 }

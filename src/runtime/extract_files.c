@@ -267,10 +267,15 @@ static char *settings_json(const job *j, int shard, int n_shards, int64_t t0, in
     return s;
 }
 
-/* The one settings key recorded for provenance only: "input" is the path the texts were read from,
- * and the texts themselves are input_sha256, so the same file reached by another path (a moved
- * corpus, a link) keeps its finished shards. */
-static const char PROVENANCE_KEY[] = "input";
+/* Keys recorded for provenance only: "input" is the path the texts were read from, and the texts
+ * themselves are input_sha256, so the same file reached by another path (a moved corpus, a link)
+ * keeps its finished shards; likewise "model" is the model's path, the model itself being
+ * model_sha256 (when that could be computed). */
+static void drop_provenance(json_t *settings) {
+    json_object_del(settings, "input");
+    const char *sha = json_string_value(json_object_get(settings, "model_sha256"));
+    if (sha && *sha) json_object_del(settings, "model");
+}
 
 /* Whether a shard's recorded settings are this run's, provenance aside. */
 static bool same_settings(const char *have, const char *want) {
@@ -278,8 +283,8 @@ static bool same_settings(const char *have, const char *want) {
     json_t *a = json_loads(have, 0, NULL), *b = json_loads(want, 0, NULL);
     bool same = json_is_object(a) && json_is_object(b);
     if (same) {
-        json_object_del(a, PROVENANCE_KEY);
-        json_object_del(b, PROVENANCE_KEY);
+        drop_provenance(a);
+        drop_provenance(b);
         same = json_equal(a, b);
     }
     json_decref(a);
@@ -287,27 +292,50 @@ static bool same_settings(const char *have, const char *want) {
     return same;
 }
 
-/* "made with other settings (batch was 1, now 2)": the first setting (sorted by name) whose
- * value differs between the shard's record and this run's, into buf. */
+static const char *or_unknown(const char *s) { return s ? s : "not recorded"; }
+
+/* "made with other settings (batch was 1, now 2)": the first setting whose value differs
+ * between the shard's record and this run's, into buf. What the rows are of comes first (the
+ * model, then the texts), since a changed model usually changes its layers and width too and
+ * naming those would hide it; then the rest by name. */
 static const char *settings_difference(const char *have, const char *want, char *buf, size_t n) {
+    static const char *const first[] = {"model_sha256", "architecture", "tokenizer", "n_embd", "input_sha256", NULL};
     json_t *a = json_loads(have, 0, NULL), *b = json_loads(want, 0, NULL);
+    json_t *a_all = json_copy(a), *b_all = json_copy(b); /* the paths, for the message */
+    drop_provenance(a);
+    drop_provenance(b);
     snprintf(buf, n, "made with other settings");
-    const char *key;
+    const char *key = NULL;
+    for (int k = 0; first[k] && !key; k++) {
+        json_t *av = json_object_get(a, first[k]), *bv = json_object_get(b, first[k]);
+        if (bv && !(av && json_equal(av, bv))) key = first[k];
+    }
     json_t *bv;
-    json_object_foreach(b, key, bv) {
-        if (!strcmp(key, PROVENANCE_KEY)) continue;
+    const char *k2;
+    json_object_foreach(b, k2, bv) {
+        if (key) break;
+        json_t *av = json_object_get(a, k2);
+        if (!(av && json_equal(av, bv))) key = k2;
+    }
+    if (key && !strcmp(key, "model_sha256")) {
+        const char *was = json_string_value(json_object_get(a_all, "model"));
+        const char *now = json_string_value(json_object_get(b_all, "model"));
+        snprintf(buf, n, "made with another model (%.200s, sha256 %.12s..., now %.200s, sha256 %.12s...)",
+                 or_unknown(was), or_unknown(json_string_value(json_object_get(a, key))), or_unknown(now),
+                 or_unknown(json_string_value(json_object_get(b, key))));
+    } else if (key) {
         json_t *av = json_object_get(a, key);
-        if (av && json_equal(av, bv)) continue;
         char *was = av ? json_dumps(av, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-        char *now = json_dumps(bv, JSON_ENCODE_ANY | JSON_COMPACT);
+        char *now = json_dumps(json_object_get(b, key), JSON_ENCODE_ANY | JSON_COMPACT);
         snprintf(buf, n, "made with other settings (%s was %.200s, now %.200s)", key, was ? was : "not recorded",
                  now ? now : "?");
         free(was);
         free(now);
-        break;
     }
     json_decref(a);
     json_decref(b);
+    json_decref(a_all);
+    json_decref(b_all);
     return buf;
 }
 
