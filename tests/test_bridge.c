@@ -605,8 +605,44 @@ static void test_cca_bridge_variates(void **state) {
     free(X), free(Y), free(Sa), free(Sb);
 }
 
+/* lw_bridge_map_rows reads rows at the bridge's width: rows of another width are refused
+ * (width 5 into a 4-wide source side read past the rows' end), and so are n < 0 and NULL rows;
+ * rows of the right width map as lw_bridge_apply_source does. */
+static void test_map_rows_checks_width(void **state) {
+    (void)state;
+    const int64_t n = 40;
+    float *X = randn(n, 4), *Y = randn(n, 3);
+    lw_bridge_params p = lw_bridge_default_params();
+    lw_bridge *b = fit_ok(X, Y, n, 4, 3, &p);
+    int dim = -1;
+    float *m = lw_bridge_map_rows(b, true, X, 2, 4, &dim);
+    assert_non_null(m);
+    float *ref = apply_src(b, X, 2);
+    assert_int_equal(dim, lw_bridge_out_dim(b));
+    assert_memory_equal(m, ref, sizeof(float) * 2 * (size_t)dim);
+    free(m), free(ref);
+    struct {
+        bool source;
+        const float *x;
+        int64_t n;
+        int d;
+        const char *expect;
+    } bad[] = {{true, X, 2, 5, "rows of width 5, but the bridge's source side takes width 4"},
+               {false, Y, 2, 4, "rows of width 4, but the bridge's target side takes width 3"},
+               {true, X, -1, 4, "-1 rows of width 4"},
+               {true, NULL, 2, 4, "no rows"}};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        assert_null(lw_bridge_map_rows(b, bad[k].source, bad[k].x, bad[k].n, bad[k].d, &dim));
+        if (!strstr(lw_last_error(), bad[k].expect)) fail_msg("case %zu: \"%s\"", k, lw_last_error());
+    }
+    assert_null(lw_bridge_map_rows(NULL, true, X, -1, 4, &dim)); /* no bridge: a copy, same checks */
+    lw_bridge_free(b);
+    free(X), free(Y);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_map_rows_checks_width),
         cmocka_unit_test(test_ridge_recovers_noise_free_map),
         cmocka_unit_test(test_gcv_noise_free_picks_smallest),
         cmocka_unit_test(test_heldout_error_shrinks_with_n),

@@ -12,9 +12,6 @@
 
 #ifdef __cplusplus
 extern "C" {
-#ifdef __cplusplus
-}
-#endif
 #endif
 
 typedef struct {
@@ -53,7 +50,8 @@ const char *lw_act_model_sha256(const lw_act_tensor *t, char out[65]);
  * when there is none. */
 const char *lw_act_pool(const lw_act_tensor *t, char out[32]);
 
-/* Copies the rows idx[0..n) into a malloc'd n x d matrix. */
+/* Copies the rows idx[0..n) into a malloc'd n x d matrix; NULL (lw_last_error) when an index is
+ * outside [0, t->n), n < 0, or memory runs out. */
 float *lw_act_gather(const lw_act_tensor *t, const int64_t *idx, int64_t n);
 
 #ifdef __cplusplus

@@ -96,7 +96,7 @@ int lw_bridge_apply_target(const lw_bridge *b, const float *Y, int64_t n, float 
 
 /* n rows of width d mapped by the source (or target) side of b into a new n x *dim matrix (the
  * caller frees it); b NULL: a copy (*dim = d), for the raw comparison without a bridge. NULL
- * (message set) on failure. */
+ * (message set) on failure, and when d is not the width of that side of b. */
 float *lw_bridge_map_rows(const lw_bridge *b, bool source, const float *x, int64_t n, int d, int *dim);
 
 /* The fit record as a JSON document (recipe, hyperparameters, alpha and its selection,

@@ -14,6 +14,7 @@
 #define LATENTWIRE_PARAPHRASE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "latentwire/error.h"

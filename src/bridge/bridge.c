@@ -2,6 +2,7 @@
  * Fitting is in bridge_fit.c, files in bridge_io.c. */
 #include <jansson.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -348,6 +349,16 @@ int lw_bridge_apply_source(const lw_bridge *b, const float *X, int64_t n, float 
 }
 
 float *lw_bridge_map_rows(const lw_bridge *b, bool source, const float *x, int64_t n, int d, int *dim) {
+    if (!dim || (!x && n > 0)) return lw_fail("lw_bridge_map_rows: no %s", !dim ? "dim pointer" : "rows"), NULL;
+    if (n < 0 || d < 1) return lw_fail("lw_bridge_map_rows: %lld rows of width %d", (long long)n, d), NULL;
+    int want = b ? (source ? b->dA : b->dB) : d;
+    if (d != want) /* the rows would be read at the bridge's width, past their end */
+        return lw_fail("lw_bridge_map_rows: rows of width %d, but the bridge's %s side takes width %d", d,
+                       source ? "source" : "target", want),
+               NULL;
+    int od = b ? lw_bridge_out_dim(b) : d;
+    if ((uint64_t)n > SIZE_MAX / sizeof(float) / (uint64_t)(od > 0 ? od : 1))
+        return lw_fail("lw_bridge_map_rows: %lld rows are too many", (long long)n), NULL;
     *dim = b ? lw_bridge_out_dim(b) : d;
     float *out = malloc(sizeof(float) * (size_t)(n ? n : 1) * (size_t)*dim);
     if (!out) return lw_fail("bridge: out of memory"), NULL;

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,8 +157,25 @@ int64_t lw_act_join(const lw_act_tensor *a, const lw_act_tensor *b, int64_t **ia
 }
 
 float *lw_act_gather(const lw_act_tensor *t, const int64_t *idx, int64_t n) {
+    if (!t || (n > 0 && !idx)) {
+        lw_fail("lw_act_gather: no %s", !t ? "tensor" : "row indices");
+        return NULL;
+    }
+    if (n < 0 || (t->d > 0 && (uint64_t)n > SIZE_MAX / sizeof(float) / (uint64_t)t->d)) {
+        lw_fail("lw_act_gather: %lld rows cannot be gathered", (long long)n);
+        return NULL;
+    }
+    for (int64_t i = 0; i < n; i++)
+        if (idx[i] < 0 || idx[i] >= t->n) {
+            lw_fail("lw_act_gather: row index %lld (entry %lld) is outside the tensor's %lld rows", (long long)idx[i],
+                    (long long)i, (long long)t->n);
+            return NULL;
+        }
     float *out = malloc(sizeof(float) * (size_t)(n ? n : 1) * (size_t)t->d);
-    if (!out) return NULL;
+    if (!out) {
+        lw_fail("lw_act_gather: out of memory for %lld rows", (long long)n);
+        return NULL;
+    }
     for (int64_t i = 0; i < n; i++) memcpy(out + i * t->d, t->x + idx[i] * t->d, sizeof(float) * (size_t)t->d);
     return out;
 }
@@ -165,6 +183,7 @@ float *lw_act_gather(const lw_act_tensor *t, const int64_t *idx, int64_t n) {
 const char *lw_act_model_sha256(const lw_act_tensor *t, char out[65]) {
     json_t *m = t->meta ? json_loads(t->meta, 0, NULL) : NULL;
     const char *sha = json_string_value(json_object_get(m, "model_sha256"));
+    if (sha && strlen(sha) != 64) sha = NULL; /* not a sha256: cut to 64 characters it would pass for one */
     if (sha) snprintf(out, 65, "%s", sha);
     json_decref(m);
     return sha ? out : NULL;
@@ -173,6 +192,7 @@ const char *lw_act_model_sha256(const lw_act_tensor *t, char out[65]) {
 const char *lw_act_pool(const lw_act_tensor *t, char out[32]) {
     json_t *m = t->meta ? json_loads(t->meta, 0, NULL) : NULL;
     const char *pool = json_string_value(json_object_get(m, "pool"));
+    if (pool && strlen(pool) >= 32) pool = NULL; /* no pooling has so long a name; cut, it could match one */
     if (pool) snprintf(out, 32, "%s", pool);
     json_decref(m);
     return pool ? out : NULL;
