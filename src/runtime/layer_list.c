@@ -13,14 +13,21 @@ static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(co
  * numbers count from the end (-1 = last block), as in Python. A layer named twice
  * ("3,-1" in a 4-layer model, or "all,2") is an error, like any repeated list item. */
 int lw_layer_list_parse(const char *spec, int n_layer, int **out) {
+    if (!out) return lw_fail("lw_layer_list_parse: no output pointer");
     *out = NULL;
+    /* the model's block count, from lw_model_get_info: at least one, and no model has a million */
+    if (n_layer < 1 || n_layer > 1000000)
+        return lw_fail("lw_layer_list_parse: a model of %d layers (expected 1 to 1000000)", n_layer);
     char **item;
     int n_items = lw_list_split("layer list", spec, &item);
     if (n_items < 0) return -1;
-    if (n_layer > 4096) n_layer = 4096;
     int *v = malloc(sizeof(int) * (size_t)(n_layer + 2));
     const char **named_by = calloc((size_t)n_layer + 1, sizeof(char *)); /* which item named layer l (l + 1) */
     int n = 0;
+    if (!v || !named_by) {
+        lw_fail("layer list: out of memory");
+        goto fail;
+    }
     for (int k = 0; k < n_items; k++) {
         const char *tok = item[k];
         long first, last;
