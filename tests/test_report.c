@@ -104,6 +104,27 @@ static void expect_refused(const char *path, const char *what) {
     assert_int_equal(lw_test_dir_entries(dir), 0); /* no page, no temporary */
 }
 
+/* lw_report_write never writes its page over one of its inputs (it did, returning 0). */
+static void test_output_is_not_an_input(void **state) {
+    (void)state;
+    const char *text = "{\"format\": \"latentwire.race/1\", \"series\": [{\"name\": \"a\", \"points\": "
+                       "[{\"x\": 16, \"y\": 0.5}]}]}";
+    const char *path = write_file("self.json", text);
+    const char *in[] = {path};
+    char *page = lw_report_html(in, 1, NULL); /* a result the report reads */
+    if (!page) fail_msg("%s", lw_last_error());
+    free(page);
+    assert_int_equal(lw_report_write(in, 1, path, NULL), -1);
+    assert_non_null(strstr(lw_last_error(), "-o"));
+    FILE *f = fopen(path, "rb");
+    char got[512] = "";
+    assert_non_null(f);
+    size_t n = fread(got, 1, sizeof got - 1, f);
+    fclose(f);
+    got[n] = '\0';
+    assert_string_equal(got, text);
+}
+
 static void test_bad_inputs(void **state) {
     (void)state;
     expect_refused(write_file("unknown.json", "{\"hello\": 1}\n"), "not a result the report knows");
@@ -171,6 +192,7 @@ int main(void) {
         cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_positions_closed_form),
         cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_output_is_not_an_input),
         cmocka_unit_test(test_page),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));

@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "common/fileio.h"
 #include "common/jsonio.h"
+#include "latentwire/files.h"
 #include "latentwire/records.h"
 #include "report/report_internal.h"
 
@@ -285,6 +286,15 @@ char *lw_report_html(const char *const *inputs, int n, const lw_report_params *p
 }
 
 int lw_report_write(const char *const *inputs, int n, const char *out_path, const lw_report_params *p) {
+    if (!out_path) return lw_fail("report: no output path");
+    if (n > 0 && inputs) { /* the page must not replace a result it is made from (the CLI checks too) */
+        const char **pairs = calloc((size_t)n * 2 + 1, sizeof *pairs);
+        if (!pairs) return lw_fail("report: out of memory");
+        for (int i = 0; i < n; i++) pairs[2 * i] = "result", pairs[2 * i + 1] = inputs[i];
+        int rc = lw_output_check("-o", out_path, 0, pairs);
+        free(pairs);
+        if (rc != 0) return -1;
+    }
     char *page = lw_report_html(inputs, n, p);
     if (!page) return -1;
     lw_atomic_file af;
