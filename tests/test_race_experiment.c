@@ -161,6 +161,14 @@ static void test_refusals(void **state) {
              info.n_layer - 1);
     assert_non_null(strstr(lw_last_error(), want));
     p.layer = "mid";
+    /* no resamples: refused before any work (it ran, returned 0, and race.json held no interval) */
+    p.resamples = 0;
+    assert_int_equal(lw_race_experiment_run(&p, &r), -1);
+    assert_non_null(strstr(lw_last_error(), "resamples must be at least 1"));
+    assert_int_equal(lw_test_dir_entries(dir), 0);
+    p.resamples = 1000;
+    assert_int_equal(lw_race_experiment_run(NULL, &r), -1);
+    assert_int_equal(lw_race_experiment_run(&p, NULL), -1);
     const char *race_json = lw_test_join(dir, "race.json");
     lw_test_write_text(race_json, "{}");
     const char *inputs[] = {"--task", race_json, NULL};

@@ -102,6 +102,7 @@ static int check_params(const lw_race_params *p) {
     if (p->n_shards < 1 || p->shard < 0 || p->shard >= p->n_shards)
         return lw_fail("race: shard %d/%d: the shard must lie in 0..%d", p->shard, p->n_shards, p->n_shards - 1);
     if (!(p->level > 0 && p->level < 1)) return lw_fail("race: level %g must lie in (0, 1)", p->level);
+    if (p->resamples < 1) return lw_fail("race: resamples must be at least 1 (got %d)", p->resamples);
     bool budgeted = false;
     for (int c = 0; c < p->n_channels; c++) {
         budgeted |= lw_race_channel_budgeted(&p->channels[c]);

@@ -147,9 +147,12 @@ static void families(const lw_race_experiment_params *p, lw_race_setup *s) {
 }
 
 int lw_race_experiment_run(const lw_race_experiment_params *p, lw_race_experiment_result *out) {
+    if (!p || !out) return lw_fail("race: no %s", !p ? "parameters" : "result to fill");
     memset(out, 0, sizeof *out);
     if (!p->sender || !p->receiver || !p->pool || !p->task)
         return lw_fail("race: the sender, the receiver and the task's items are required");
+    /* else every cell's interval fails after the whole run, and race.json holds none */
+    if (p->resamples < 1) return lw_fail("race: resamples must be at least 1 (--resamples; got %d)", p->resamples);
     if (lw_race_experiment_check_outputs(p) != 0) return -1;
     lw_model_info is, ir;
     lw_model_get_info(lw_session_model(p->sender), &is);
