@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 #include "latentwire/panel.h"
@@ -50,11 +49,7 @@ static void progress(int done, int total, void *user) {
 
 /* Two paths name one model when they are one file (a/m.gguf, ./a/m.gguf, a link); paths that
  * cannot be read are compared as strings (the load reports them). */
-static bool same_file(const char *a, const char *b) {
-    struct stat sa, sb;
-    if (stat(a, &sa) != 0 || stat(b, &sb) != 0) return !strcmp(a, b);
-    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
+static bool same_file(const char *a, const char *b) { return lw_same_file(a, b) || !strcmp(a, b); }
 
 /* 0; -1 for a value cli_option_error names (the reason kept by cli_reject); -2 after the list's own
  * message (an empty or repeated item). */

@@ -4,6 +4,8 @@
 #ifndef LATENTWIRE_FILES_H
 #define LATENTWIRE_FILES_H
 
+#include <stdbool.h>
+
 #include <stddef.h>
 #include <stdio.h>
 
@@ -32,6 +34,10 @@ enum {
  * inputs: option/path pairs ("--source", path, ...) ended by a NULL option; a NULL path (an
  * option not given) is skipped. 0, or -1 with the message set (lw_last_error). */
 int lw_output_check(const char *flag, const char *out, int kinds, const char *const *inputs);
+
+/* Whether a and b name one existing file (by device and inode: a link, "./x" for "x"); false when
+ * either cannot be stat'ed. */
+bool lw_same_file(const char *a, const char *b);
 
 /* A run's outputs against each other: no two may be the same file (by device and inode, or by
  * directory and name when not yet there), and none may be a file another writes beside itself:

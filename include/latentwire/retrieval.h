@@ -57,6 +57,10 @@ typedef enum {
     LW_NDCG_GAIN_EXP = 1,    /* gain = 2^rel - 1 */
 } lw_ndcg_gain;
 
+/* The NDCG gain of relevance grade g under kind: g (linear), or 2^g - 1 (exp; inf when g >= 1024,
+ * which a caller refuses before scoring). */
+double lw_ndcg_gain_value(lw_ndcg_gain kind, float g);
+
 typedef struct {
     int n_k;
     int k[LW_MAX_RECALL_K]; /* recall@k cut-offs (default 1, 5, 10) */

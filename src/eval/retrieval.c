@@ -128,9 +128,10 @@ static inline double clean_score(double s) { return isnan(s) ? -INFINITY : s; }
 
 /* NDCG gain of grade g: g itself (trec_eval), or 2^g - 1 by expm1, accurate (and > 0) for
  * small positive grades too. */
-static inline double gain(lw_ndcg_gain kind, float g) {
+double lw_ndcg_gain_value(lw_ndcg_gain kind, float g) {
     return kind == LW_NDCG_GAIN_EXP ? expm1((double)g * 0.69314718055994530942) : (double)g;
 }
+static inline double gain(lw_ndcg_gain kind, float g) { return lw_ndcg_gain_value(kind, g); }
 
 /* One query's candidates: score of candidate j (j < n) is d[j] (NaN = -inf); its id is ids[j]
  * (NULL: j). */

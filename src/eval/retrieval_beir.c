@@ -153,7 +153,7 @@ json_t *lw_retrieval_beir_run(const lw_retrieval_beir_params *p) {
     if (!okq || !okd) rc = lw_fail("retrieval: out of memory");
     for (int32_t q = 0; rc == 0 && p->ndcg_gain == LW_NDCG_GAIN_EXP && q < b.n_queries; q++)
         for (int64_t k = b.rel_off[q]; rc == 0 && k < b.rel_off[q + 1]; k++)
-            if (!isfinite(expm1((double)b.rel_grade[k] * 0.69314718055994530942))) /* before any embedding */
+            if (!isfinite(lw_ndcg_gain_value(p->ndcg_gain, b.rel_grade[k]))) /* before any embedding */
                 rc = lw_fail("%s/qrels/%s.tsv: query %s, document %s: grade %g makes the exponential NDCG gain 2^g - 1 "
                              "overflow (grades must stay below 1024); use --ndcg-gain linear", p->beir,
                              p->split ? p->split : "test", b.query_id[q], b.doc_id[b.rel_doc[k]], (double)b.rel_grade[k]);

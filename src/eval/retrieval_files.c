@@ -140,7 +140,6 @@ static void run_free(run_state *s) {
     free(s->m1), free(s->m2);
 }
 
-/* The files opened, the bridges loaded and checked, the rows joined; 0 or -1. */
 /* Every row of a file's tensor finite and not all zero (cosine needs a direction), named by file,
  * tensor and row id: lw_retrieval_score's own check can only name a row index of its matrices. */
 static int check_rows(const lw_act_tensor *t, const char *option, const char *path, const char *tensor) {
@@ -161,6 +160,7 @@ static int check_rows(const lw_act_tensor *t, const char *option, const char *pa
     return 0;
 }
 
+/* The files opened, the bridges loaded and checked, the rows joined; 0 or -1. */
 static int open_inputs(const lw_retrieval_files_params *p, run_state *s, int64_t *nq) {
     if (lw_act_open(p->queries, p->query_tensor, &s->A) != 0 || lw_act_open(p->candidates, p->candidate_tensor, &s->B) != 0)
         return -1;

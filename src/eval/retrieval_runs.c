@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "common/error.h"
 #include "common/fileio.h"
@@ -126,8 +125,7 @@ static int run_load(const char *path, run *r) {
 }
 
 json_t *lw_retrieval_paired(const char *path_a, const char *path_b, int resamples, uint64_t seed) {
-    struct stat sa, sb;
-    if (stat(path_a, &sa) == 0 && stat(path_b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino) {
+    if (lw_same_file(path_a, path_b)) {
         lw_fail("--paired: %s and %s are the same file: its difference with itself is 0 by construction; give the "
                 "per-query records of two runs", path_a, path_b);
         return NULL;

@@ -39,6 +39,11 @@ static bool same_inode(const struct stat *a, const struct stat *b) {
     return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }
 
+bool lw_same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    return a && b && stat(a, &sa) == 0 && stat(b, &sb) == 0 && same_inode(&sa, &sb);
+}
+
 static bool same_dir(const place *a, const place *b) {
     return a->dir_exists && b->dir_exists && same_inode(&a->dir_st, &b->dir_st);
 }
