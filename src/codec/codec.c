@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "codec/codec_internal.h"
+#include "common/finite.h"
 
 static const char *const NAMES[LW_CODEC_COUNT] = {
     "topk", "pcaq", "token-sparse", "sae", "pq", "zlib", "brotli", "brotli-dict",
@@ -70,6 +71,10 @@ static lw_codec *codec_new(const lw_codec_params *p, bool text) {
                 text ? "activations, not texts" : "texts, not activations");
         return NULL;
     }
+    if (p->positions < 0) {
+        lw_fail("codec %s: positions %d: must be 1 or more (0: one vector)", lw_codec_name(p->kind), p->positions);
+        return NULL;
+    }
     if (p->budget_bits < 0) {
         lw_fail("codec %s: budget %lld bits: must be 0 (unbounded) or positive", lw_codec_name(p->kind),
                 (long long)p->budget_bits);
@@ -124,7 +129,23 @@ lw_codec *lw_codec_fit_act(const lw_codec_params *p, const float *rows, int64_t 
         lw_codec_free(c);
         return NULL;
     }
-    if (c->p.positions <= 0) c->p.positions = 1;
+    /* a NaN or Inf row makes every statistic of the fit NaN (an SAE that decodes NaN, an
+     * eigensolver that fails with a LAPACK code): name the first one instead */
+    int64_t bad = lw_first_nonfinite(rows, n * (int64_t)d);
+    if (bad >= 0) {
+        lw_fail("codec %s: calibration row %lld has a non-finite value (%g at coordinate %lld)",
+                lw_codec_name(p->kind), (long long)(bad / d), (double)rows[bad], (long long)(bad % d));
+        lw_codec_free(c);
+        return NULL;
+    }
+    if (c->p.positions == 0) c->p.positions = 1;
+    /* the rows are whole items of T consecutive positions; a remainder would be dropped unseen */
+    if (n % c->p.positions) {
+        lw_fail("codec %s: %lld calibration rows are not whole items of %d positions (%lld left over)",
+                lw_codec_name(p->kind), (long long)n, c->p.positions, (long long)(n % c->p.positions));
+        lw_codec_free(c);
+        return NULL;
+    }
     c->d = d;
     c->T = c->p.positions;
     c->n_calib = n;
@@ -159,12 +180,18 @@ void lw_codec_free(lw_codec *c) {
     free(c);
 }
 
-lw_codec_kind lw_codec_kind_of(const lw_codec *c) { return c->p.kind; }
-int lw_codec_width(const lw_codec *c) { return c->d; }
-int lw_codec_positions(const lw_codec *c) { return c->T; }
-int64_t lw_codec_budget_bits(const lw_codec *c) { return c->p.budget_bits; }
-int64_t lw_codec_side_bits(const lw_codec *c) { return c->side_bits; }
-const char *lw_codec_record_json(const lw_codec *c) { return c->record_text ? c->record_text : "{}"; }
+/* Getters on a NULL codec answer -1 (NULL for the record) with the message set, as a binding
+ * expects of a call that cannot answer, rather than crash. */
+static int no_codec(const char *fn) { return lw_fail("%s: the codec is NULL", fn); }
+lw_codec_kind lw_codec_kind_of(const lw_codec *c) { return c ? c->p.kind : (lw_codec_kind)no_codec(__func__); }
+int lw_codec_width(const lw_codec *c) { return c ? c->d : no_codec(__func__); }
+int lw_codec_positions(const lw_codec *c) { return c ? c->T : no_codec(__func__); }
+int64_t lw_codec_budget_bits(const lw_codec *c) { return c ? c->p.budget_bits : no_codec(__func__); }
+int64_t lw_codec_side_bits(const lw_codec *c) { return c ? c->side_bits : no_codec(__func__); }
+const char *lw_codec_record_json(const lw_codec *c) {
+    if (!c) return no_codec(__func__), NULL;
+    return c->record_text ? c->record_text : "{}";
+}
 
 /* ------------------------------------------------------------------ encode / decode */
 
@@ -183,15 +210,22 @@ static int check_budget(const lw_codec *c, lw_payload *out) {
 }
 
 int lw_codec_encode_act(const lw_codec *c, const float *item, lw_payload *out) {
+    if (!c || !item || !out) return lw_fail("lw_codec_encode_act: %s is NULL", !c ? "the codec" : !item ? "item" : "out");
     out->bytes = NULL;
     out->n = 0;
     if (lw_codec_kind_is_text(c->p.kind) || !c->ops->encode_act)
         return lw_fail("codec %s does not encode activations", lw_codec_name(c->p.kind));
+    int64_t bad = lw_first_nonfinite(item, (int64_t)c->T * c->d);
+    if (bad >= 0) /* its code would be a NaN's, which no decoder gives back */
+        return lw_fail("codec %s: the item has a non-finite value (%g at position %lld, coordinate %lld)",
+                       lw_codec_name(c->p.kind), (double)item[bad], (long long)(bad / c->d), (long long)(bad % c->d));
     if (c->ops->encode_act(c, item, out) != 0) return -1;
     return check_budget(c, out);
 }
 
 int lw_codec_decode_act(const lw_codec *c, const uint8_t *bytes, size_t n, float *item) {
+    if (!c || !item || (n > 0 && !bytes))
+        return lw_fail("lw_codec_decode_act: %s is NULL", !c ? "the codec" : !item ? "item" : "bytes");
     if (lw_codec_kind_is_text(c->p.kind) || !c->ops->decode_act)
         return lw_fail("codec %s does not decode activations", lw_codec_name(c->p.kind));
     if (c->p.budget_bits > 0 && (int64_t)n * 8 > c->p.budget_bits)
@@ -201,6 +235,7 @@ int lw_codec_decode_act(const lw_codec *c, const uint8_t *bytes, size_t n, float
 }
 
 int lw_codec_encode_text(const lw_codec *c, const char *text, lw_payload *out) {
+    if (!c || !out) return lw_fail("lw_codec_encode_text: %s is NULL", !c ? "the codec" : "out");
     out->bytes = NULL;
     out->n = 0;
     if (!lw_codec_kind_is_text(c->p.kind) || !c->ops->encode_text)
@@ -211,6 +246,8 @@ int lw_codec_encode_text(const lw_codec *c, const char *text, lw_payload *out) {
 }
 
 int lw_codec_decode_text(const lw_codec *c, const uint8_t *bytes, size_t n, char **text) {
+    if (!c || !text || (n > 0 && !bytes))
+        return lw_fail("lw_codec_decode_text: %s is NULL", !c ? "the codec" : !text ? "text" : "bytes");
     *text = NULL;
     if (!lw_codec_kind_is_text(c->p.kind) || !c->ops->decode_text)
         return lw_fail("codec %s does not decode texts", lw_codec_name(c->p.kind));
@@ -223,6 +260,8 @@ int lw_codec_decode_text(const lw_codec *c, const uint8_t *bytes, size_t n, char
 /* ------------------------------------------------------------------ files */
 
 int lw_codec_set_meta(lw_codec *c, const char *key, const char *json_value) {
+    if (!c || !key || !*key || !json_value)
+        return lw_fail("lw_codec_set_meta: %s", !c ? "the codec is NULL" : !key || !*key ? "no key" : "no value");
     json_t *v = json_loads(json_value, JSON_DECODE_ANY, NULL);
     if (!v) return lw_fail("codec: meta %s: not a JSON value", key);
     json_t *meta = json_object_get(c->record, "meta");
@@ -236,6 +275,7 @@ int lw_codec_set_meta(lw_codec *c, const char *key, const char *json_value) {
 }
 
 int lw_codec_check_fit(const lw_codec *c, const char *tensor, const char *model_sha256, const char *pool) {
+    if (!c) return no_codec(__func__);
     json_t *meta = json_object_get(c->record, "meta");
     const char *had = json_string_value(json_object_get(meta, "tensor")),
                *sha = json_string_value(json_object_get(meta, "model_sha256")),
@@ -253,6 +293,7 @@ int lw_codec_check_fit(const lw_codec *c, const char *tensor, const char *model_
 }
 
 int lw_codec_save(const lw_codec *c, const char *path) {
+    if (!c || !path) return lw_fail("lw_codec_save: %s is NULL", !c ? "the codec" : "path");
     lw_st_tensor_in t[LW_CODEC_MAX_SIDE_TENSORS];
     int n = c->ops->side_tensors ? c->ops->side_tensors(c, t, LW_CODEC_MAX_SIDE_TENSORS) : 0;
     if (n < 0) return -1;

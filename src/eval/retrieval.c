@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/finite.h"
 #include "eval/eval.h"
 
 #define BLOCK_BYTES ((size_t)128 << 20) /* similarities (and normalized queries) per block */
@@ -30,6 +31,9 @@ static int check_params(const char *fn, const lw_retrieval_params *p) {
         return lw_fail("%s: params.n_k = %d, must lie in [0, %d]", fn, p->n_k, LW_MAX_RECALL_K);
     for (int i = 0; i < p->n_k; i++)
         if (p->k[i] < 1) return lw_fail("%s: params.k[%d] = %d, recall cut-offs must be >= 1", fn, i, p->k[i]);
+    for (int i = 0; i < p->n_k; i++) /* two columns of one name: a JSON object keeps one of them */
+        for (int j = 0; j < i; j++)
+            if (p->k[i] == p->k[j]) return lw_fail("%s: params.k[%d] = %d repeats k[%d]", fn, i, p->k[i], j);
     if (p->ndcg_gain != LW_NDCG_GAIN_LINEAR && p->ndcg_gain != LW_NDCG_GAIN_EXP)
         return lw_fail("%s: params.ndcg_gain = %d, use LW_NDCG_GAIN_LINEAR or LW_NDCG_GAIN_EXP", fn, (int)p->ndcg_gain);
     return 0;
@@ -460,11 +464,10 @@ static void refine_near_ties(const bank *b, int32_t q, const float *f, const int
 }
 
 static int check_finite(const float *X, int64_t n, int d, const char *what) {
-    for (int64_t i = 0; i < n; i++)
-        for (int j = 0; j < d; j++)
-            if (!isfinite(X[(size_t)i * (size_t)d + j]))
-                return lw_fail("%s row %lld has a non-finite value %g at column %d", what, (long long)i,
-                               (double)X[(size_t)i * (size_t)d + j], j);
+    int64_t bad = lw_first_nonfinite(X, n * d);
+    if (bad >= 0)
+        return lw_fail("%s row %lld has a non-finite value %g at column %lld", what, (long long)(bad / d),
+                       (double)X[bad], (long long)(bad % d));
     return 0;
 }
 

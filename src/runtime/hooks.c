@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/finite.h"
 #include "runtime/internal.h"
 
 lw_hook lw_hook_default(void) {
@@ -60,10 +61,10 @@ static int validate_hook(const lw_session *s, const lw_hook *h) {
             return lw_fail("hook: %d vectors for %d positions; give 1 or one per position", h->n_vectors,
                            h->n_positions);
     }
-    size_t n = (size_t)h->n_vectors * (size_t)w;
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(h->vectors[i]))
-            return lw_fail("hook: vector %zu has a non-finite value at coordinate %zu", i / (size_t)w, i % (size_t)w);
+    int64_t bad = lw_first_nonfinite(h->vectors, (int64_t)h->n_vectors * w);
+    if (bad >= 0)
+        return lw_fail("hook: vector %lld has a non-finite value at coordinate %lld", (long long)(bad / w),
+                       (long long)(bad % w));
     if (!isfinite(h->scale)) return lw_fail("hook: scale is not finite");
     return 0;
 }

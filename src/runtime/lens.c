@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/finite.h"
 #include "ggml.h"
 #include "gguf.h"
 #include "linalg/linalg.h"
@@ -198,9 +199,10 @@ static void lens_rows(const lw_model *m, const struct lw_lens *L, const float *r
 static int check_rows(const float *rows, int n, int d) {
     if (n < 0) return lw_fail("logit lens: negative row count %d", n);
     if (n > 0 && !rows) return lw_fail("logit lens: rows is NULL");
-    for (size_t i = 0; i < (size_t)n * (size_t)d; i++)
-        if (!isfinite(rows[i]))
-            return lw_fail("logit lens: row %zu has a non-finite value at coordinate %zu", i / (size_t)d, i % (size_t)d);
+    int64_t bad = lw_first_nonfinite(rows, (int64_t)n * d);
+    if (bad >= 0)
+        return lw_fail("logit lens: row %lld has a non-finite value at coordinate %lld", (long long)(bad / d),
+                       (long long)(bad % d));
     return 0;
 }
 
