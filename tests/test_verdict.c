@@ -536,6 +536,46 @@ static void test_margin_floor_and_order(void **state) {
     free(v);
 }
 
+/* One non-0/1 value, or many equal ones, give the bootstrap no sampling error: its interval is a
+ * point and its p 1 / (1 + resamples) at any n, so a single item "passed" at p 0.0005. Nothing is
+ * tested then: INCONCLUSIVE with p 1, on either side of the threshold, alone or paired. */
+static void no_spread_case(int n, double a, const char *threshold, const char *b_field, double b) {
+    char h[256];
+    snprintf(h, sizeof h,
+             "{\"id\": \"H\", \"metric\": \"ndcg\", \"a\": \"A\", %s\"direction\": \"greater\", "
+             "\"threshold\": %s}",
+             b_field, threshold);
+    const char *pp = write_plan("spread.plan.json", h, "none");
+    lw_plan *plan = lw_plan_load(pp);
+    assert_non_null(plan);
+    lw_item_record r[20];
+    char ids[10][16];
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        snprintf(ids[i], sizeof ids[i], "q%d", i);
+        r[m++] = (lw_item_record){.condition = "A", .item = ids[i], .metric = "ndcg", .value = a};
+        if (*b_field) r[m++] = (lw_item_record){.condition = "B", .item = ids[i], .metric = "ndcg", .value = b};
+    }
+    const char *rec = lw_test_tmpfile("spread.items.jsonl");
+    assert_int_equal(lw_items_save(rec, lw_plan_sha256(plan), "test", r, m), 0);
+    lw_plan_free(plan);
+    int k;
+    lw_verdict *v = decide(pp, rec, &k);
+    assert_true(v[0].no_spread);
+    assert_int_equal(v[0].verdict, LW_VERDICT_INCONCLUSIVE);
+    assert_true(v[0].p == 1.0);
+    assert_int_equal(v[0].n, n);
+    free(v);
+}
+
+static void test_no_spread_is_inconclusive(void **state) {
+    (void)state;
+    no_spread_case(1, 0.9, "0.5", "", 0);  /* one item well above the threshold */
+    no_spread_case(10, 0.9, "0.5", "", 0); /* ten equal values */
+    no_spread_case(10, 0.2, "0.5", "", 0); /* below: not FAIL either */
+    no_spread_case(10, 0.7, "0.0", "\"b\": \"B\", ", 0.4); /* every pair differs by the same 0.3 */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_holm_hand_computed),     cmocka_unit_test(test_known_answers),
@@ -544,7 +584,7 @@ int main(void) {
         cmocka_unit_test(test_bad_plans),              cmocka_unit_test(test_cli),
         cmocka_unit_test(test_clusters),              cmocka_unit_test(test_binary_never_bootstrapped),
         cmocka_unit_test(test_margin_floor_and_order),
-        cmocka_unit_test(test_bad_records),
+        cmocka_unit_test(test_bad_records),            cmocka_unit_test(test_no_spread_is_inconclusive),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

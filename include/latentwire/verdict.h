@@ -44,6 +44,7 @@
 #ifndef LATENTWIRE_VERDICT_H
 #define LATENTWIRE_VERDICT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "latentwire/error.h"
@@ -66,7 +67,8 @@ int lw_plan_n_hypotheses(const lw_plan *plan);
 double lw_plan_alpha(const lw_plan *plan);
 /* Hypothesis i (0 .. lw_plan_n_hypotheses - 1): its id, its metric, and the conditions it compares
  * (side 0: "a"; side 1: "b", NULL for a one-condition hypothesis). Owned by the plan; NULL for an i
- * out of range. A run can check before it starts that it will write every condition its plan names. */
+ * out of range. A run can check before it starts that it will write every condition its plan names.
+ * Every getter on a NULL plan answers NULL (-1 for the count, NaN for alpha) with the message set. */
 const char *lw_plan_hypothesis_id(const lw_plan *plan, int i);
 const char *lw_plan_hypothesis_metric(const lw_plan *plan, int i);
 const char *lw_plan_hypothesis_condition(const lw_plan *plan, int i, int side);
@@ -107,6 +109,10 @@ typedef struct {
     int n;                  /* items (pairs) */
     const char *test;       /* static: "exact binomial", "exact McNemar", "percentile bootstrap", each with
                                ", clustered" when the records name clusters (ci.n_clusters, ci.design_effect) */
+    /* Values that are not 0/1 and do not vary (one item, or every value equal): a bootstrap sees no
+     * sampling error in them, so its interval collapses to a point and its p to 1 / (1 + resamples)
+     * whatever n is. Nothing is tested: p = 1 and the verdict is INCONCLUSIVE. */
+    bool no_spread;
 } lw_verdict;
 
 /* Decides every hypothesis of the plan on the records. Refuses records whose plan_sha256 is

@@ -312,8 +312,12 @@ static int evaluate_one(const lw_plan *plan, const lw_hypothesis *h, const lw_it
         v->p = fmin(1.0, pv);
         v->test = cl ? "Newcombe score, inverted, clustered" : "Newcombe score, inverted";
     } else {
-        v->p = bootstrap_p(d, cl, na, h->threshold, h->greater, plan->resamples, seed);
-        v->test = cl ? "percentile bootstrap, clustered" : "percentile bootstrap";
+        v->no_spread = true;
+        for (int i = 1; i < na && v->no_spread; i++) v->no_spread = d[i] == d[0];
+        v->p = v->no_spread ? 1.0 : bootstrap_p(d, cl, na, h->threshold, h->greater, plan->resamples, seed);
+        v->test = v->no_spread ? "none (the values do not vary)"
+                  : cl         ? "percentile bootstrap, clustered"
+                               : "percentile bootstrap";
     }
     rc = 0;
 done:
@@ -360,7 +364,10 @@ int lw_verdict_evaluate(const lw_plan *plan, const lw_items *it, lw_verdict **ou
         const lw_hypothesis *h = &plan->h[i];
         v[i].p_adjusted = adj[i];
         bool null_side = h->greater ? v[i].ci.hi <= h->threshold : v[i].ci.lo >= h->threshold;
-        v[i].verdict = adj[i] <= plan->alpha ? LW_VERDICT_PASS : null_side ? LW_VERDICT_FAIL : LW_VERDICT_INCONCLUSIVE;
+        v[i].verdict = v[i].no_spread         ? LW_VERDICT_INCONCLUSIVE
+                       : adj[i] <= plan->alpha ? LW_VERDICT_PASS
+                       : null_side             ? LW_VERDICT_FAIL
+                                               : LW_VERDICT_INCONCLUSIVE;
     }
     free(p);
     free(adj);
