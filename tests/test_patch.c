@@ -223,6 +223,14 @@ static void test_bad_input(void **state) {
     assert_int_equal(lw_patch_answer(S, TEXT, 0, buf, n + 1, &p, &ans), -1);
     assert_non_null(strstr(lw_last_error(), "vectors to write"));
     assert_int_equal(lw_patch_answer(S, "", 0, NULL, 0, &p, &ans), -1);
+    p.op = (lw_patch_op)7; /* was read as replace */
+    assert_int_equal(lw_patch_answer(S, TEXT, 0, buf, 1, &p, &ans), -1);
+    assert_non_null(strstr(lw_last_error(), "op 7 is neither"));
+    p.op = LW_PATCH_ADD;
+    p.scale = NAN;
+    assert_int_equal(lw_patch_answer(S, TEXT, 0, buf, 1, &p, &ans), -1);
+    assert_non_null(strstr(lw_last_error(), "scale nan is not a finite number"));
+    p = lw_patch_default_params();
     /* the session still works afterwards */
     assert_int_equal(lw_patch_answer(S, TEXT, 0, buf, n, &p, &ans), 0);
     free(ans);

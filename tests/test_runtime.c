@@ -591,6 +591,40 @@ static void test_coordinate_range(void **state) {
     trace_free(&base);
 }
 
+/* Session settings a binding can pass that llama.cpp would take into an out-of-memory abort (a
+ * context or micro-batch of 2e9 tokens) or read as another mode (precision 9, logits mode 9):
+ * refused with the accepted range; a micro-batch past the context counts as the context. */
+static void test_session_params_checked(void **state) {
+    lw_model *m = ((fixture *)*state)->m;
+    lw_session_params sp = lw_session_default_params();
+    sp.n_ctx = 2000000000;
+    assert_null(lw_session_new(m, sp));
+    assert_non_null(strstr(lw_last_error(), "n_ctx must be in [0, 1048576] (got 2000000000"));
+    sp = lw_session_default_params();
+    sp.precision = (lw_precision)9;
+    assert_null(lw_session_new(m, sp));
+    assert_non_null(strstr(lw_last_error(), "precision 9"));
+    sp = lw_session_default_params();
+    sp.n_threads = -2;
+    assert_null(lw_session_new(m, sp));
+    assert_non_null(strstr(lw_last_error(), "n_threads must be >= 0"));
+    sp = lw_session_default_params();
+    sp.n_ctx = 64;
+    sp.n_ubatch = 2000000000;
+    lw_session *s = lw_session_new(m, sp);
+    assert_non_null(s);
+    assert_int_equal(lw_session_n_ctx(s), 64);
+    int32_t tok[3] = {1, 2, 3};
+    lw_span span = {.tokens = tok, .n = 3};
+    lw_seq_input in = {.seq = 0, .spans = &span, .n_spans = 1, .logits = (lw_logits_mode)9};
+    assert_int_equal(lw_session_run(s, &in, 1), -1);
+    assert_non_null(strstr(lw_last_error(), "logits mode 9"));
+    in.logits = LW_LOGITS_LAST;
+    assert_int_equal(lw_session_run(s, &in, 1), 0);
+    assert_non_null(lw_session_logits(s, 0, 2));
+    lw_session_free(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matches_reference),
@@ -602,6 +636,7 @@ int main(void) {
         cmocka_unit_test(test_generation_matches_recompute),
         cmocka_unit_test(test_early_stop),
         cmocka_unit_test(test_coordinate_range),
+        cmocka_unit_test(test_session_params_checked),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, setup_synth, teardown_synth));
 }

@@ -177,9 +177,12 @@ typedef enum {
     LW_PRECISION_FAST = 1,
 } lw_precision;
 
+#define LW_MAX_CTX (1 << 20) /* the largest context a session takes */
+
 typedef struct {
-    int n_ctx;          /* context per session (tokens, shared by all sequences); 0 = min(model ctx, 4096) */
-    int n_ubatch;       /* tokens per forward micro-batch (default 512) */
+    int n_ctx;          /* context per session (tokens, shared by all sequences, at most LW_MAX_CTX);
+                           0 = min(model ctx, 4096) */
+    int n_ubatch;       /* tokens per forward micro-batch (default 512; more than n_ctx counts as n_ctx) */
     int n_seq_max;      /* sequences that may be resident at once (default 1) */
     int n_threads;      /* 0 = all cores */
     lw_precision precision; /* default LW_PRECISION_EXACT */

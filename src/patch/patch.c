@@ -2,6 +2,7 @@
  * each side reads [BOS] (and its chat template's opening) as one run and its text as the next,
  * as every channel does, so that a receiver reading the sender's very text sees the same
  * batch shapes and patching the sender's own rows back changes nothing, bit for bit. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,9 @@ static int resolve(int layer, int n_layer, const char *who) {
 static int check_params(const lw_patch_params *p) {
     if (!p->pooled && p->positions < 1) return lw_fail("patch: positions T = %d must be at least 1", p->positions);
     if (p->answer_tokens < 1) return lw_fail("patch: answer_tokens = %d must be at least 1", p->answer_tokens);
+    if (!isfinite(p->scale)) return lw_fail("patch: scale %g is not a finite number", (double)p->scale);
+    if (p->op != LW_PATCH_REPLACE && p->op != LW_PATCH_ADD)
+        return lw_fail("patch: op %d is neither LW_PATCH_REPLACE nor LW_PATCH_ADD", (int)p->op);
     return 0;
 }
 

@@ -3,6 +3,7 @@
  * (lw_race_evaluator) stay where they are; this file only puts them together. */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +154,8 @@ int lw_race_experiment_run(const lw_race_experiment_params *p, lw_race_experimen
         return lw_fail("race: the sender, the receiver and the task's items are required");
     /* else every cell's interval fails after the whole run, and race.json holds none */
     if (p->resamples < 1) return lw_fail("race: resamples must be at least 1 (--resamples; got %d)", p->resamples);
+    /* JSON has no NaN: the settings record could not be written (it said "out of memory") */
+    if (!isfinite(p->patch.scale)) return lw_fail("race: the patch scale %g is not a finite number (--scale)", (double)p->patch.scale);
     if (lw_race_experiment_check_outputs(p) != 0) return -1;
     lw_model_info is, ir;
     lw_model_get_info(lw_session_model(p->sender), &is);

@@ -48,8 +48,18 @@ lw_session *lw_session_new(lw_model *m, lw_session_params p) {
         lw_fail("session: n_seq_max must be in [1, %d] (got %d)", MAX_SEQ, p.n_seq_max);
         return NULL;
     }
-    if (p.n_ctx < 0) {
-        lw_fail("session: n_ctx must be >= 0 (got %d)", p.n_ctx);
+    /* a context past 2^20 tokens asks llama.cpp for a KV cache no machine here holds (2e9 ended in
+     * an out-of-memory abort inside it): refuse it with the numbers instead */
+    if (p.n_ctx < 0 || p.n_ctx > LW_MAX_CTX) {
+        lw_fail("session: n_ctx must be in [0, %d] (got %d; 0: the model's, at most 4096)", LW_MAX_CTX, p.n_ctx);
+        return NULL;
+    }
+    if (p.n_threads < 0) {
+        lw_fail("session: n_threads must be >= 0 (got %d; 0: every core)", p.n_threads);
+        return NULL;
+    }
+    if (p.precision != LW_PRECISION_EXACT && p.precision != LW_PRECISION_FAST) {
+        lw_fail("session: precision %d is neither LW_PRECISION_EXACT nor LW_PRECISION_FAST", (int)p.precision);
         return NULL;
     }
     lw_session *s = calloc(1, sizeof *s);
@@ -78,8 +88,11 @@ lw_session *lw_session_new(lw_model *m, lw_session_params p) {
 
     struct llama_context_params cp = llama_context_default_params();
     cp.n_ctx = (uint32_t)n_ctx;
-    cp.n_batch = (uint32_t)p.n_ubatch;
-    cp.n_ubatch = (uint32_t)p.n_ubatch;
+    /* a micro-batch never holds more tokens than the context; a larger one only sizes the
+     * compute buffers for tokens that cannot come (2e9 ran out of memory) */
+    int ubatch = p.n_ubatch < n_ctx ? p.n_ubatch : n_ctx;
+    cp.n_batch = (uint32_t)ubatch;
+    cp.n_ubatch = (uint32_t)ubatch;
     cp.n_seq_max = (uint32_t)p.n_seq_max;
     cp.n_threads = threads;
     cp.n_threads_batch = threads;
@@ -465,6 +478,9 @@ static int validate_inputs(lw_session *s, const lw_seq_input *in, int n_in, int 
         if (seq < 0 || seq >= s->params.n_seq_max)
             return lw_fail("run: sequence id %d is out of range [0, %d)", seq, s->params.n_seq_max);
         if (s->run_last_pos[seq] >= 0) return lw_fail("run: sequence %d appears twice in one run", seq);
+        if (in[k].logits != LW_LOGITS_NONE && in[k].logits != LW_LOGITS_LAST && in[k].logits != LW_LOGITS_ALL)
+            return lw_fail("run: sequence %d asks for logits mode %d (LW_LOGITS_NONE, _LAST or _ALL)", seq,
+                           (int)in[k].logits);
         if (in[k].n_spans <= 0 || !in[k].spans) return lw_fail("run: sequence %d has no input", seq);
         int count = 0;
         for (int j = 0; j < in[k].n_spans; j++) {
