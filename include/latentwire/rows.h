@@ -32,7 +32,7 @@ typedef enum {
  * *ib (free them; set even when no row pairs). A key that occurs twice in a file is an
  * error naming the file and the first duplicated row id (in file order): pairing it would
  * match rows that are not the same text and position. Returns the number of pairs, or -1
- * with the message set. */
+ * with the message set and *ia, *ib NULL. */
 int64_t lw_join_rows(const lw_row_keys *a, const lw_row_keys *b, lw_join_mode mode, int64_t **ia, int64_t **ib);
 
 #ifdef __cplusplus

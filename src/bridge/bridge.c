@@ -187,6 +187,10 @@ const char *lw_bridge_info_json(const lw_bridge *b) { return b && b->info ? b->i
 
 int lw_bridge_check_fit(const lw_bridge *b, const char *side, const char *tensor, const char *model_sha256,
                         const char *pool) {
+    if (!b) return lw_fail("lw_bridge_check_fit: the bridge is NULL");
+    /* the record's keys are "source_..." and "target_...": another side would find none and pass */
+    if (!side || (strcmp(side, "source") && strcmp(side, "target")))
+        return lw_fail("lw_bridge_check_fit: side \"%s\" is neither \"source\" nor \"target\"", side ? side : "(NULL)");
     json_t *all = json_loads(lw_bridge_info_json(b), 0, NULL), *rec = json_object_get(all, "meta");
     char key[64];
     snprintf(key, sizeof key, "%s_tensor", side);

@@ -45,6 +45,11 @@ static void atomic_clear(lw_atomic_file *af) {
 
 int lw_atomic_open(lw_atomic_file *af, const char *path) {
     af->fp = NULL;
+    af->path = af->tmp_path = NULL;
+    if (!path || !*path) return lw_fail("no output path");
+    struct stat st; /* known now, not at the rename after all the work */
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return lw_fail("%s is a directory: give a file name to write", path);
     af->path = strdup(path);
     size_t n = strlen(path) + sizeof ".tmp.XXXXXX";
     af->tmp_path = malloc(n);
@@ -341,7 +346,9 @@ static int corpus_line(void *ud, char *s, size_t len, int64_t line_no) {
 }
 
 int lw_corpus_load(lw_corpus *c, const char *path, const char *field) {
+    if (!c) return lw_fail("lw_corpus_load: the corpus is NULL");
     memset(c, 0, sizeof *c);
+    if (!path || !*path) return lw_fail("lw_corpus_load: no path");
     corpus_reader r = {.c = c, .path = path, .field = field ? field : "text",
                        .jsonl = has_suffix(path, ".jsonl") || has_suffix(path, ".json")};
     int rc = lw_each_line(path, corpus_line, &r, NULL);

@@ -14,7 +14,9 @@ static const char *trim(const char *s, size_t *n) {
 }
 
 int lw_list_split(const char *what, const char *spec, char ***items) {
+    if (!items) return lw_fail("lw_list_split: items is NULL");
     *items = NULL;
+    if (!what) what = "list";
     if (!spec) spec = "";
     size_t len = strlen(spec);
     int n = 1;

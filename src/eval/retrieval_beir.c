@@ -140,6 +140,13 @@ static int drop_unencodable(const lw_beir *b, const bool *okq, const bool *okd, 
 }
 
 json_t *lw_retrieval_beir_run(const lw_retrieval_beir_params *p) {
+    if (!p || !p->beir || !p->source_model || !p->target_model) {
+        lw_fail("lw_retrieval_beir_run: %s", !p ? "params is NULL" : "params need the BEIR directory and both models");
+        return NULL;
+    }
+    lw_retrieval_params check = lw_retrieval_default_params();
+    check.ndcg_gain = p->ndcg_gain;
+    if (lw_retrieval_n_metrics(&check) < 0) return NULL; /* before a minute of embedding */
     lw_beir b;
     if (lw_beir_load(p->beir, p->split ? p->split : "test", &b) != 0) return NULL;
     int rc = 0, dq = 0, dd = 0, dim = 0, dimc;

@@ -48,6 +48,9 @@ static int64_t queries_in_calibration(const lw_bridge *br, const lw_act_tensor *
 
 json_t *lw_retrieval_summarize(const double *m, int64_t nq, const lw_retrieval_params *rp, int resamples, uint64_t seed) {
     int nm = lw_retrieval_n_metrics(rp);
+    if (nm < 0) return NULL;
+    if (nq < 1 || nq > INT32_MAX || !m) /* lw_ci_mean takes an int count */
+        return lw_fail("lw_retrieval_summarize: %lld queries%s", (long long)nq, m ? "" : " and no metrics"), NULL;
     double *col = malloc(sizeof(double) * (size_t)(nq ? nq : 1));
     json_t *out = col ? json_object() : NULL;
     for (int c = 0; out && c < nm; c++) {
@@ -182,6 +185,15 @@ static int open_inputs(const lw_retrieval_files_params *p, run_state *s, int64_t
 }
 
 json_t *lw_retrieval_files_run(const lw_retrieval_files_params *p) {
+    if (!p || !p->queries || !p->candidates || !p->query_tensor || !p->candidate_tensor) {
+        lw_fail("lw_retrieval_files_run: %s", !p ? "params is NULL"
+                                              : "params need queries, candidates and their tensors (--queries FILE:TENSOR, "
+                                                "--candidates FILE:TENSOR)");
+        return NULL;
+    }
+    lw_retrieval_params check = lw_retrieval_default_params();
+    check.ndcg_gain = p->ndcg_gain;
+    if (lw_retrieval_n_metrics(&check) < 0) return NULL; /* before any file is read */
     lw_la_set_threads(p->threads);
     run_state s;
     memset(&s, 0, sizeof s);

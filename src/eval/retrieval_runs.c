@@ -9,14 +9,40 @@
 
 #include "common/error.h"
 #include "common/fileio.h"
+#include "common/strmap.h"
 #include "eval/ci_json.h"
 #include "latentwire/files.h"
 
 int lw_retrieval_write_per_query(const char *path, const char *const *query_ids, int n, const double *m,
                                  const lw_retrieval_params *rp) {
+    static const char *const FN = "lw_retrieval_write_per_query";
+    if (!path || n < 0 || (n > 0 && (!query_ids || !m)))
+        return lw_fail("%s: %s", FN, !path ? "no path" : n < 0 ? "a negative query count" : "query_ids or m is NULL");
+    int nm = lw_retrieval_n_metrics(rp);
+    if (nm < 0) return -1;
+    /* what lw_retrieval_paired would refuse to read back is refused before anything is written */
+    for (int q = 0; q < n; q++) {
+        if (!query_ids[q] || !*query_ids[q]) return lw_fail("%s: query %d has no id", FN, q);
+        for (int c = 0; c < nm; c++) {
+            double x = m[(size_t)q * nm + c];
+            char buf[32];
+            if (!(x >= 0.0 && x <= 1.0))
+                return lw_fail("%s: query \"%s\": %s = %g is not in [0, 1]", FN, query_ids[q],
+                               lw_retrieval_metric_name(rp, c, buf, sizeof buf), x);
+        }
+    }
+    lw_strmap seen = {0}; /* a query written twice is refused by the reader: the file would be useless */
+    for (int q = 0; q < n; q++) {
+        int32_t had = lw_strmap_put(&seen, query_ids[q], q);
+        if (had != -2) {
+            lw_strmap_free(&seen);
+            return had == -1 ? lw_fail("%s: out of memory", FN)
+                             : lw_fail("%s: query id \"%s\" is given twice (queries %d and %d)", FN, query_ids[q], had, q);
+        }
+    }
+    lw_strmap_free(&seen);
     lw_atomic_file af;
     if (lw_atomic_open(&af, path) != 0) return -1;
-    int nm = lw_retrieval_n_metrics(rp);
     for (int q = 0; q < n; q++) {
         json_t *o = json_object(), *mj = json_object();
         json_object_set_new(o, "query", json_string(query_ids[q]));
@@ -125,6 +151,7 @@ static int run_load(const char *path, run *r) {
 }
 
 json_t *lw_retrieval_paired(const char *path_a, const char *path_b, int resamples, uint64_t seed) {
+    if (!path_a || !path_b) return lw_fail("lw_retrieval_paired: no path for run %s", !path_a ? "A" : "B"), NULL;
     if (lw_same_file(path_a, path_b)) {
         lw_fail("--paired: %s and %s are the same file: its difference with itself is 0 by construction; give the "
                 "per-query records of two runs", path_a, path_b);

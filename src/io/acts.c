@@ -99,7 +99,9 @@ static int open_shards(const char *path, const char *tensor, int k, lw_act_tenso
 }
 
 int lw_act_open(const char *path, const char *tensor, lw_act_tensor *out) {
+    if (!out) return lw_fail("lw_act_open: out is NULL");
     memset(out, 0, sizeof *out);
+    if (!path || !*path || !tensor) return lw_fail("lw_act_open: no %s", !tensor ? "tensor name" : "path");
     if (access(path, F_OK) != 0) {
         int k = shard_count(path);
         if (k < 0) return -1;
@@ -135,6 +137,7 @@ static int open_one(const char *path, const char *tensor, lw_act_tensor *out) {
 }
 
 void lw_act_close(lw_act_tensor *t) {
+    if (!t) return;
     if (t->f) lw_st_close(t->f);
     for (int s = 0; t->shards && s < t->n_shards; s++)
         if (t->shards[s]) lw_st_close(t->shards[s]);
@@ -148,6 +151,11 @@ static lw_row_keys keys_of(const lw_act_tensor *t) {
 }
 
 int64_t lw_act_join_mode(const lw_act_tensor *a, const lw_act_tensor *b, lw_join_mode mode, int64_t **ia, int64_t **ib) {
+    if (!a || !b) {
+        if (ia) *ia = NULL;
+        if (ib) *ib = NULL;
+        return lw_fail("lw_act_join: tensor %s is NULL", !a ? "a" : "b");
+    }
     lw_row_keys ka = keys_of(a), kb = keys_of(b);
     return lw_join_rows(&ka, &kb, mode, ia, ib);
 }

@@ -48,7 +48,31 @@ static key *sorted_keys(const lw_row_keys *f, lw_join_mode mode) {
     return NULL;
 }
 
+static int check_keys(const lw_row_keys *k, const char *which) {
+    if (!k) return lw_fail("lw_join_rows: %s is NULL", which);
+    if (k->n < 0 || (k->n > 0 && !k->row_id))
+        return lw_fail("lw_join_rows: %s (%s) has %lld rows and %s", which, k->label ? k->label : "no label",
+                       (long long)k->n, k->n < 0 ? "a negative count" : "no row ids");
+    return 0;
+}
+
+static int64_t join_rows(const lw_row_keys *a, const lw_row_keys *b, lw_join_mode mode, int64_t **ia, int64_t **ib);
+
 int64_t lw_join_rows(const lw_row_keys *a, const lw_row_keys *b, lw_join_mode mode, int64_t **ia, int64_t **ib) {
+    if (!ia || !ib) return lw_fail("lw_join_rows: %s is NULL", !ia ? "ia" : "ib");
+    *ia = *ib = NULL;
+    if (check_keys(a, "a") != 0 || check_keys(b, "b") != 0) return -1;
+    if (mode != LW_JOIN_ROW_ID && mode != LW_JOIN_ROW_POSITION)
+        return lw_fail("lw_join_rows: mode %d is neither LW_JOIN_ROW_ID nor LW_JOIN_ROW_POSITION", (int)mode);
+    int64_t n = join_rows(a, b, mode, ia, ib);
+    if (n < 0) { /* nothing half-filled is handed back */
+        free(*ia), free(*ib);
+        *ia = *ib = NULL;
+    }
+    return n;
+}
+
+static int64_t join_rows(const lw_row_keys *a, const lw_row_keys *b, lw_join_mode mode, int64_t **ia, int64_t **ib) {
     *ia = malloc(sizeof(int64_t) * (size_t)(a->n ? a->n : 1));
     *ib = malloc(sizeof(int64_t) * (size_t)(a->n ? a->n : 1));
     if (!*ia || !*ib) return lw_fail("out of memory");

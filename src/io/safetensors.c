@@ -91,6 +91,7 @@ struct lw_st_writer {
 };
 
 lw_st_writer *lw_st_writer_new(const char *path) {
+    if (!path || !*path) return lw_fail("lw_st_writer_new: no path"), NULL;
     lw_st_writer *w = calloc(1, sizeof *w);
     if (!w || !(w->path = strdup(path)) || !(w->meta = json_object())) {
         if (w) free(w->path);
@@ -110,6 +111,7 @@ lw_st_writer *lw_st_writer_new(const char *path) {
 }
 
 static int writer_check_open(lw_st_writer *w) {
+    if (!w) return lw_fail("safetensors: the writer is NULL");
     if (w->finished) return lw_fail("%s: writer already finished", w->path);
     if (w->failed) return lw_fail("%s: writer is in a failed state after an earlier error", w->path);
     return 0;
@@ -289,7 +291,7 @@ static int rewrite_with_late_meta(lw_st_writer *w) {
 
 int lw_st_writer_finish(lw_st_writer *w) {
     if (writer_check_open(w) != 0) {
-        if (!w->finished) lw_atomic_abort(&w->af);
+        if (w && !w->finished) lw_atomic_abort(&w->af);
         return -1;
     }
     if (w->written != w->total) {

@@ -236,10 +236,12 @@ static int render_section(lw_html *h, int i, const lw_report_input *in, const lw
 char *lw_report_html(const char *const *inputs, int n, const lw_report_params *p) {
     lw_report_params dp = lw_report_default_params();
     if (!p) p = &dp;
-    if (n < 1) {
+    if (n < 1 || !inputs) {
         lw_fail("report: no result files given");
         return NULL;
     }
+    for (int i = 0; i < n; i++)
+        if (!inputs[i] || !*inputs[i]) return lw_fail("report: result file %d has no path", i + 1), NULL;
     lw_report_input *in = calloc((size_t)n, sizeof *in);
     const lw_report_renderer **r = calloc((size_t)n, sizeof *r);
     lw_html h = {0};

@@ -70,6 +70,7 @@ int lw_model_quantize(const char *in_path, const char *out_path, const char *typ
     for (int k = 0; type && k < N_TYPES; k++)
         if (!strcmp(type, TYPES[k].name)) t = k;
     if (t < 0) return lw_fail("unknown type '%s' (f16, q8_0, q5_k_m, q4_k_m or q4_0)", type ? type : "");
+    if (!in_path || !out_path) return lw_fail("lw_model_quantize: no %s path", !in_path ? "input" : "output");
     bool has_output;
     if (lw_model__check_file(in_path, &has_output) != 0) return -1; /* one line, not llama.cpp's log */
     const char *inputs[] = {"MODEL", in_path, NULL, NULL};

@@ -145,6 +145,7 @@ static bool parse_layer(const char *s, size_t len, int n_layer, int *out) {
     "blocks.L.hook_resid_post; negative counts from the end), last, embed"
 
 int lw_site_parse(const char *text, int n_layer, lw_site_ref *out) {
+    if (!out) return lw_fail("lw_site_parse: out is NULL");
     if (!text || !*text) return lw_fail("site: empty name (use " ACCEPTED ")");
     if (n_layer <= 0) return lw_fail("site \"%s\": the model has no blocks", text);
     if (!strcmp(text, "embed") || !strcmp(text, "hook_embed")) {
@@ -191,6 +192,7 @@ static int cmp_ref(const void *a, const void *b) {
 }
 
 int lw_site_parse_list(const char *spec, int n_layer, lw_site_ref **out) {
+    if (!out) return lw_fail("lw_site_parse_list: out is NULL");
     *out = NULL;
     if (!spec || !*spec) return lw_fail("empty site list");
     if (n_layer <= 0) return lw_fail("site list \"%s\": the model has no blocks", spec);

@@ -126,6 +126,7 @@ static int check_outputs(const lw_scan_experiment_params *p) {
 }
 
 int lw_scan_experiment_run(const lw_scan_experiment_params *p, lw_scan_result *out) {
+    if (!p || !out) return lw_fail("lw_scan_experiment_run: %s is NULL", !p ? "params" : "out");
     memset(out, 0, sizeof *out);
     if (!p->sender || !p->receiver || !p->pool) return lw_fail("scan: the sender, the receiver and the items are required");
     if (p->n_bridges < 0 || (p->n_bridges > 0 && !p->bridges)) return lw_fail("scan: n_bridges without bridges");

@@ -26,7 +26,9 @@ static bool shares_text(const lw_task_item *a, const lw_task *other) {
 }
 
 int lw_task_copy(const lw_task *t, lw_task *out) {
+    if (!t || !out) return lw_fail("lw_task_copy: %s is NULL", !t ? "the task" : "out");
     memset(out, 0, sizeof *out);
+    if (t->n < 0 || (t->n > 0 && !t->items)) return lw_fail("lw_task_copy: the task has n = %d and no items", t->n);
     lw_task_builder b = {0};
     for (int i = 0; i < t->n; i++) {
         const lw_task_item *it = &t->items[i];
@@ -56,6 +58,9 @@ int lw_task_exclude(lw_task *t, const lw_task *other) {
 }
 
 int lw_task_split(const lw_task *pool, const int *sizes, int n_parts, uint64_t seed, lw_task *parts) {
+    if (n_parts < 1) return lw_fail("task split: n_parts = %d (at least 1)", n_parts);
+    if (!pool || !sizes || !parts) return lw_fail("task split: %s is NULL", !pool ? "the pool" : !sizes ? "sizes" : "parts");
+    if (pool->n < 0 || (pool->n > 0 && !pool->items)) return lw_fail("task split: the pool has n = %d and no items", pool->n);
     for (int p = 0; p < n_parts; p++) memset(&parts[p], 0, sizeof parts[p]);
     int want = 0, n = pool->n;
     bool rest = n_parts > 0 && sizes[n_parts - 1] < 0; /* the last part takes what is left */

@@ -164,6 +164,11 @@ static int load_parsed(const char *spec, const parsed_spec *ps, long count, cons
 static int check_params(const char *spec, const lw_task_spec_params *p, lw_task *out) {
     if (!spec || !p || !out) return lw_fail("task spec: needs a spec, params and an output");
     if (p->k_shot < 1 || p->n < 1) return lw_fail("task spec: k_shot = %d and n = %d must be at least 1", p->k_shot, p->n);
+    /* kinds 0 would accept nothing and name no accepted form; bits above ALL name no kind */
+    if (p->kinds <= 0 || (p->kinds & ~LW_TASK_SPEC_ALL))
+        return lw_fail("task spec: kinds = %d is not a set of LW_TASK_SPEC_* flags (1 to %d)", p->kinds, LW_TASK_SPEC_ALL);
+    if (p->fv_format != LW_TASK_FV_QA && p->fv_format != LW_TASK_FV_SKILL)
+        return lw_fail("task spec: fv_format = %d is neither LW_TASK_FV_QA nor LW_TASK_FV_SKILL", (int)p->fv_format);
     return 0;
 }
 

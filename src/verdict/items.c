@@ -24,6 +24,18 @@ static bool is_hex64(const char *s) {
 int lw_items_save(const char *path, const char *plan_sha256, const char *source, const lw_item_record *r,
                   int64_t n) {
     if (plan_sha256 && !is_hex64(plan_sha256)) return lw_fail("items: plan sha256 '%s' is not 64 hex digits", plan_sha256);
+    if (n < 0 || (n > 0 && !r)) return lw_fail("items: %lld records%s", (long long)n, n < 0 ? "" : " and none given");
+    /* what lw_items_load refuses is refused here, before the file is written */
+    for (int64_t i = 0; i < n; i++) {
+        if (!r[i].condition || !*r[i].condition || !r[i].item || !*r[i].item || !r[i].metric || !*r[i].metric ||
+            !isfinite(r[i].value))
+            return lw_fail("items: record %lld has no condition, item or metric, or a value that is not finite",
+                           (long long)i);
+        if (r[i].split && strcmp(r[i].split, "selection") != 0)
+            return lw_fail("items: record %lld has split \"%s\": a split is \"selection\" (an item a selection "
+                           "was made on) or NULL (a reported item)", (long long)i, r[i].split);
+        if (r[i].cluster && !*r[i].cluster) return lw_fail("items: record %lld has an empty cluster", (long long)i);
+    }
     lw_atomic_file af;
     if (lw_atomic_open(&af, path) != 0) return -1;
     json_t *h = json_pack("{s:s, s:s?, s:s}", "format", ITEMS_FORMAT, "plan_sha256", plan_sha256, "source",
@@ -33,11 +45,6 @@ int lw_items_save(const char *path, const char *plan_sha256, const char *source,
     int rc = line && fprintf(af.fp, "%s\n", line) > 0 ? 0 : -1;
     free(line);
     for (int64_t i = 0; rc == 0 && i < n; i++) {
-        if (!r[i].condition || !r[i].item || !r[i].metric || !isfinite(r[i].value)) {
-            rc = lw_fail("items: record %lld has no condition, item or metric, or a value that is not finite",
-                         (long long)i);
-            break;
-        }
         json_t *o = json_pack("{s:s, s:s, s:s, s:f}", "condition", r[i].condition, "item", r[i].item, "metric",
                               r[i].metric, "value", r[i].value);
         if (r[i].split) json_object_set_new(o, "split", json_string(r[i].split));

@@ -97,6 +97,7 @@ static int read_hypothesis(const json_t *o, lw_hypothesis *h, const char *path, 
 lw_plan *lw_plan_load(const char *path) {
     static const char *const KEYS[] = {"format", "title", "alpha", "correction", "resamples", "seed",
                                        "selection", "hypotheses", "note", NULL};
+    if (!path) return lw_fail("lw_plan_load: no path"), NULL;
     size_t len = 0;
     char *text = lw_read_file(path, &len);
     if (!text) return NULL;
@@ -173,18 +174,29 @@ fail:
     return NULL;
 }
 
-const char *lw_plan_sha256(const lw_plan *p) { return p->sha256; }
-const char *lw_plan_correction(const lw_plan *plan) { return plan->correction; }
-
-const char *lw_plan_title(const lw_plan *p) { return p->title; }
-int lw_plan_n_hypotheses(const lw_plan *p) { return p->n; }
-double lw_plan_alpha(const lw_plan *p) { return p->alpha; }
-
-const char *lw_plan_hypothesis_id(const lw_plan *p, int i) { return i >= 0 && i < p->n ? p->h[i].id : NULL; }
-
-const char *lw_plan_hypothesis_condition(const lw_plan *p, int i, int side) {
-    if (i < 0 || i >= p->n) return NULL;
-    return side == 0 ? p->h[i].a : side == 1 ? p->h[i].b : NULL;
+/* Getters on a NULL plan, or a hypothesis index outside it, answer NULL (-1, NaN) with the
+ * message set, rather than crash a binding that passes what a failed lw_plan_load returned. */
+static bool have(const lw_plan *p, const char *fn) { return p ? true : (lw_fail("%s: the plan is NULL", fn), false); }
+static bool have_hypothesis(const lw_plan *p, int i, const char *fn) {
+    if (!have(p, fn)) return false;
+    if (i >= 0 && i < p->n) return true;
+    lw_fail("%s: hypothesis %d is outside the plan's %d", fn, i, p->n);
+    return false;
 }
 
-const char *lw_plan_hypothesis_metric(const lw_plan *p, int i) { return i >= 0 && i < p->n ? p->h[i].metric : NULL; }
+const char *lw_plan_sha256(const lw_plan *p) { return have(p, __func__) ? p->sha256 : NULL; }
+const char *lw_plan_correction(const lw_plan *p) { return have(p, __func__) ? p->correction : NULL; }
+const char *lw_plan_title(const lw_plan *p) { return have(p, __func__) ? p->title : NULL; }
+int lw_plan_n_hypotheses(const lw_plan *p) { return have(p, __func__) ? p->n : -1; }
+double lw_plan_alpha(const lw_plan *p) { return have(p, __func__) ? p->alpha : NAN; }
+const char *lw_plan_hypothesis_id(const lw_plan *p, int i) { return have_hypothesis(p, i, __func__) ? p->h[i].id : NULL; }
+
+const char *lw_plan_hypothesis_condition(const lw_plan *p, int i, int side) {
+    if (!have_hypothesis(p, i, __func__)) return NULL;
+    if (side != 0 && side != 1) return lw_fail("%s: side %d is neither 0 nor 1", __func__, side), NULL;
+    return side == 0 ? p->h[i].a : p->h[i].b;
+}
+
+const char *lw_plan_hypothesis_metric(const lw_plan *p, int i) {
+    return have_hypothesis(p, i, __func__) ? p->h[i].metric : NULL;
+}
