@@ -27,6 +27,7 @@ static json_t *verdict_json(const lw_plan *plan, const lw_verdict *v, int n, dou
                               v[i].estimate, "ci", "lo", v[i].ci.lo, "hi", v[i].ci.hi, "level", 1.0 - alpha, "method",
                               v[i].ci.method ? v[i].ci.method : "", "p", v[i].p, "p_adjusted", v[i].p_adjusted, "test",
                           v[i].test, "n", v[i].n);
+        if (h && v[i].no_spread) json_object_set_new(h, "no_spread", json_true());
         if (h && v[i].ci.n_clusters > 0) { /* items in clusters: the test counted n / design_effect items */
             json_object_set_new(h, "n_clusters", json_integer(v[i].ci.n_clusters));
             json_object_set_new(h, "design_effect", json_real(v[i].ci.design_effect));

@@ -17,6 +17,17 @@
 
 #include "latentwire/acts.h"
 #include "latentwire/bridge.h"
+#include "latentwire/channel.h"
+#include "latentwire/channel_experiment.h"
+#include "latentwire/hookspec.h"
+#include "latentwire/panel.h"
+#include "latentwire/race.h"
+#include "latentwire/race_experiment.h"
+#include "latentwire/retrieval.h"
+#include "latentwire/experiment.h"
+#include "latentwire/paraphrase.h"
+#include "latentwire/probes.h"
+#include "latentwire/records.h"
 #include "latentwire/codec.h"
 #include "latentwire/error.h"
 #include "latentwire/report.h"
@@ -169,7 +180,7 @@ static void test_activation_files(void **state) {
     REFUSED(lw_join_rows(&a, &bad, LW_JOIN_ROW_ID, &ia, &ib), "has 4 rows and no row ids");
     bad.n = -1;
     bad.row_id = ra;
-    REFUSED(lw_join_rows(&a, &bad, LW_JOIN_ROW_ID, &ia, &ib), "a negative count");
+    REFUSED(lw_join_rows(&a, &bad, LW_JOIN_ROW_ID, &ia, &ib), "a negative row count -1");
     /* a failed join hands back no half-filled arrays (they leaked, or were freed twice) */
     REFUSED(lw_join_rows(&a, &b, LW_JOIN_ROW_POSITION, &ia, &ib), "no \"position\" and \"token\" tensors");
     assert_null(ia);
@@ -283,6 +294,40 @@ static void test_runners_and_enums(void **state) {
     REFUSED(lw_scan_experiment_run(NULL, &res), "params is NULL");
     REFUSED(lw_scan_experiment_run(&sp, NULL), "out is NULL");
     REFUSED(lw_bridge_check_fit(NULL, "source", NULL, NULL, NULL), "the bridge is NULL");
+    REFUSED(lw_bridge_source_dim(NULL), "the bridge is NULL"); /* was 0, which looked like a width */
+    REFUSED(lw_bridge_out_dim(NULL), "the bridge is NULL");
+    REFUSED(lw_session_n_ctx(NULL), "the session is NULL");
+    REFUSED(lw_items_count(NULL), "the records are NULL");
+    REFUSED_NULL(lw_model_sha256(NULL), "the model is NULL");
+    lw_verdict *v;
+    REFUSED(lw_verdict_evaluate(NULL, NULL, &v), "the plan is NULL");
+    /* every *_free takes NULL, as free does */
+    lw_channel_result_free(NULL);
+    lw_debate_result_free(NULL);
+    lw_mdcorpus_free(NULL);
+    lw_paraphrase_set_free(NULL);
+    lw_probe_result_free(NULL);
+    lw_records_free(NULL);
+    lw_codec_free(NULL);
+    lw_plan_free(NULL);
+    lw_items_free(NULL);
+    lw_st_writer_free(NULL);
+    lw_corpus_free(NULL);
+    lw_act_close(NULL);
+    lw_beir_free(NULL);
+    lw_bridge_free(NULL);
+    lw_channel_experiment_free(NULL);
+    lw_channel_experiment_result_free(NULL);
+    lw_hook_spec_free(NULL);
+    lw_model_free(NULL);
+    lw_panel_prompt_set_free(NULL);
+    lw_patching_result_free(NULL);
+    lw_race_evaluator_free(NULL);
+    lw_race_experiment_result_free(NULL);
+    lw_scan_result_free(NULL);
+    lw_session_free(NULL);
+    lw_st_close(NULL);
+    lw_task_free(NULL);
 }
 
 int main(void) {

@@ -104,14 +104,17 @@ lw_codec_params lw_codec_default_params(lw_codec_kind kind);
 typedef struct lw_codec lw_codec;
 
 /* Fits an activation codec on calibration rows: n rows of width d (each row one position's
- * vector; for positions T > 1 the codec is applied to each item's T rows). NULL + message on
- * bad parameters (budget too small for any shape: the smallest budget that works is named). */
+ * vector; for positions T > 1 the codec is applied to each item's T rows, so n must be a multiple
+ * of T). NULL + message on bad parameters (budget too small for any shape: the smallest budget
+ * that works is named; positions < 0), fewer than 2 rows, or a NaN or Inf value (its row named). */
 lw_codec *lw_codec_fit_act(const lw_codec_params *p, const float *rows, int64_t n, int d);
 /* Fits a text codec on calibration texts (dictionaries are trained on them; other kinds keep
  * nothing from them). n may be 0 for kinds that train nothing. */
 lw_codec *lw_codec_fit_text(const lw_codec_params *p, const char *const *texts, int n);
 void lw_codec_free(lw_codec *c);
 
+/* The getters on a NULL codec answer -1 (lw_codec_kind_of: (lw_codec_kind)-1, compare as int;
+ * lw_codec_record_json: NULL) with the message set. */
 lw_codec_kind lw_codec_kind_of(const lw_codec *c);
 int lw_codec_width(const lw_codec *c);               /* d (0 for text codecs) */
 int lw_codec_positions(const lw_codec *c);           /* T (0 for text codecs) */
@@ -130,7 +133,7 @@ int lw_codec_set_meta(lw_codec *c, const char *key, const char *json_value);
  * must equal them. 0, or -1 (message naming both). */
 int lw_codec_check_fit(const lw_codec *c, const char *tensor, const char *model_sha256, const char *pool);
 
-/* A payload: bytes owned by the caller (free(bytes)). */
+/* A payload: bytes owned by the caller (free(bytes)); {NULL, 0} after a failed call. */
 typedef struct {
     uint8_t *bytes;
     size_t n;

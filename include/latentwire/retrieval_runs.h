@@ -19,7 +19,9 @@ extern "C" {
 
 /* One JSON line per scored query, {"metrics": {"recall@1": x, ...}, "query": ID}: row q of m (n x
  * lw_retrieval_n_metrics(rp), as lw_retrieval_score fills it) for query_ids[q]. Written whole or
- * not at all (a temporary, then a rename). 0 or -1 (message set). */
+ * not at all (a temporary, then a rename). What lw_retrieval_paired would refuse to read is refused
+ * before anything is written: a metric outside [0, 1] (NaN too), a missing or empty id, an id twice.
+ * 0 or -1 (message set). */
 int lw_retrieval_write_per_query(const char *path, const char *const *query_ids, int n, const double *m,
                                  const lw_retrieval_params *rp);
 
@@ -35,7 +37,8 @@ json_t *lw_retrieval_paired(const char *path_a, const char *path_b, int resample
 /* The metrics of n scored queries (m: n x lw_retrieval_n_metrics(rp), as lw_retrieval_score fills
  * it) summarized: {METRIC: CI} in column order, each lw_ci_mean's 95% interval (Clopper-Pearson for
  * proportions, else BCa with `resamples`, `seed`). A new object; NULL (message naming the metric)
- * when a metric cannot be summarized (a value that is not finite) or out of memory. */
+ * when a metric cannot be summarized (a value that is not finite), for n < 1 or m NULL, or out of
+ * memory. */
 json_t *lw_retrieval_summarize(const double *m, int64_t n, const lw_retrieval_params *rp, int resamples, uint64_t seed);
 
 /* `retrieval --queries ... --candidates ...`: activation files scored as a retrieval task. */

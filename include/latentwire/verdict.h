@@ -35,7 +35,9 @@
  * for the weaker claim "better". Records with a "cluster" (items that are not independent):
  * the exact tests run on the effective counts (counts / design effect, the interval's
  * lw_ci_mean_clustered / lw_ci_paired_clustered) and the bootstrap resamples whole clusters. The p-values of all hypotheses are adjusted by Holm's
- * step-down method (correction "holm", the default) and a hypothesis
+ * step-down method (correction "holm", the default). Values that are not 0/1 and do not vary (one
+ * item, or every value, or for two conditions every difference, equal) are not tested: a bootstrap
+ * sees no sampling error in them (lw_verdict.no_spread; p = 1, INCONCLUSIVE). Otherwise a hypothesis
  *   PASSES        when its adjusted p <= alpha;
  *   FAILS         otherwise, when its (1 - alpha) two-sided interval lies entirely on the
  *                 null side of the threshold (lw_ci_mean / lw_ci_paired: exact for 0/1
@@ -107,9 +109,11 @@ typedef struct {
     lw_ci ci;               /* (1 - alpha) two-sided interval of theta */
     double p, p_adjusted;   /* one-sided p of the null, and after the correction */
     int n;                  /* items (pairs) */
-    const char *test;       /* static: "exact binomial", "exact McNemar", "percentile bootstrap", each with
-                               ", clustered" when the records name clusters (ci.n_clusters, ci.design_effect) */
-    /* Values that are not 0/1 and do not vary (one item, or every value equal): a bootstrap sees no
+    const char *test;       /* static: "exact binomial", "exact McNemar", "Newcombe score, inverted",
+                               "percentile bootstrap", each with ", clustered" when the records name
+                               clusters (ci.n_clusters, ci.design_effect); "none (the values do not vary)" */
+    /* Values that are not 0/1 and do not vary (one item, or every value equal; for two conditions every
+     * difference a - b equal): a bootstrap sees no
      * sampling error in them, so its interval collapses to a point and its p to 1 / (1 + resamples)
      * whatever n is. Nothing is tested: p = 1 and the verdict is INCONCLUSIVE. */
     bool no_spread;

@@ -179,9 +179,10 @@ void lw_bridge_free(lw_bridge *b) {
     free(b);
 }
 
-int lw_bridge_source_dim(const lw_bridge *b) { return b ? b->dA : 0; }
-int lw_bridge_target_dim(const lw_bridge *b) { return b ? b->dB : 0; }
-int lw_bridge_out_dim(const lw_bridge *b) { return b ? b->out : 0; }
+static int no_bridge(const char *fn) { return lw_fail("%s: the bridge is NULL", fn); }
+int lw_bridge_source_dim(const lw_bridge *b) { return b ? b->dA : no_bridge(__func__); }
+int lw_bridge_target_dim(const lw_bridge *b) { return b ? b->dB : no_bridge(__func__); }
+int lw_bridge_out_dim(const lw_bridge *b) { return b ? b->out : no_bridge(__func__); }
 lw_bridge_recipe lw_bridge_get_recipe(const lw_bridge *b) { return b ? b->recipe : LW_BRIDGE_RIDGE; }
 const char *lw_bridge_info_json(const lw_bridge *b) { return b && b->info ? b->info : "{}"; }
 

@@ -46,6 +46,7 @@ lw_channel_params lw_channel_default_params(void) {
 }
 
 void lw_channel_result_free(lw_channel_result *r) {
+    if (!r) return;
     free(r->message);
     free(r->output);
     free(r->message_tokens);

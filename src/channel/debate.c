@@ -14,6 +14,7 @@ lw_debate_params lw_debate_default_params(void) {
 }
 
 void lw_debate_result_free(lw_debate_result *r) {
+    if (!r) return;
     for (int i = 0; r->answers && i < r->rounds * r->n_agents; i++) free(r->answers[i]);
     free(r->answers);
     free(r->final);

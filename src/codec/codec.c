@@ -210,9 +210,8 @@ static int check_budget(const lw_codec *c, lw_payload *out) {
 }
 
 int lw_codec_encode_act(const lw_codec *c, const float *item, lw_payload *out) {
+    if (out) *out = (lw_payload){0}; /* a failed call leaves nothing to free */
     if (!c || !item || !out) return lw_fail("lw_codec_encode_act: %s is NULL", !c ? "the codec" : !item ? "item" : "out");
-    out->bytes = NULL;
-    out->n = 0;
     if (lw_codec_kind_is_text(c->p.kind) || !c->ops->encode_act)
         return lw_fail("codec %s does not encode activations", lw_codec_name(c->p.kind));
     int64_t bad = lw_first_nonfinite(item, (int64_t)c->T * c->d);
@@ -235,9 +234,8 @@ int lw_codec_decode_act(const lw_codec *c, const uint8_t *bytes, size_t n, float
 }
 
 int lw_codec_encode_text(const lw_codec *c, const char *text, lw_payload *out) {
+    if (out) *out = (lw_payload){0};
     if (!c || !out) return lw_fail("lw_codec_encode_text: %s is NULL", !c ? "the codec" : "out");
-    out->bytes = NULL;
-    out->n = 0;
     if (!lw_codec_kind_is_text(c->p.kind) || !c->ops->encode_text)
         return lw_fail("codec %s does not encode texts", lw_codec_name(c->p.kind));
     if (!text) return lw_fail("codec %s: no text", lw_codec_name(c->p.kind));
@@ -246,9 +244,9 @@ int lw_codec_encode_text(const lw_codec *c, const char *text, lw_payload *out) {
 }
 
 int lw_codec_decode_text(const lw_codec *c, const uint8_t *bytes, size_t n, char **text) {
+    if (text) *text = NULL;
     if (!c || !text || (n > 0 && !bytes))
         return lw_fail("lw_codec_decode_text: %s is NULL", !c ? "the codec" : !text ? "text" : "bytes");
-    *text = NULL;
     if (!lw_codec_kind_is_text(c->p.kind) || !c->ops->decode_text)
         return lw_fail("codec %s does not decode texts", lw_codec_name(c->p.kind));
     if (c->p.budget_bits > 0 && (int64_t)n * 8 > c->p.budget_bits)

@@ -194,6 +194,7 @@ json_t *lw_records_find(const lw_records *r, const char *key) {
 }
 
 void lw_records_free(lw_records *r) {
+    if (!r) return;
     for (int i = 0; i < r->n; i++) {
         free(r->key[i]);
         json_decref(r->rec[i]);

@@ -251,6 +251,7 @@ int lw_mdcorpus_build(const char *data_dir, int per_domain, int n_pairs, int n_p
 }
 
 void lw_mdcorpus_free(lw_mdcorpus *c) {
+    if (!c) return;
     for (int64_t i = 0; i < c->n; i++) free(c->text[i]);
     for (int d = 0; d < c->n_domains; d++) free(c->domain_names ? c->domain_names[d] : NULL);
     free(c->text);

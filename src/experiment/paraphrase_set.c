@@ -14,6 +14,7 @@
 /* ------------------------------------------------------------------ the set */
 
 void lw_paraphrase_set_free(lw_paraphrase_set *s) {
+    if (!s) return;
     for (int32_t i = 0; i < s->n; i++) {
         free(s->source_id ? s->source_id[i] : NULL);
         free(s->target ? s->target[i] : NULL);

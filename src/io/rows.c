@@ -51,8 +51,10 @@ static key *sorted_keys(const lw_row_keys *f, lw_join_mode mode) {
 static int check_keys(const lw_row_keys *k, const char *which) {
     if (!k) return lw_fail("lw_join_rows: %s is NULL", which);
     if (k->n < 0 || (k->n > 0 && !k->row_id))
-        return lw_fail("lw_join_rows: %s (%s) has %lld rows and %s", which, k->label ? k->label : "no label",
-                       (long long)k->n, k->n < 0 ? "a negative count" : "no row ids");
+        return k->n < 0 ? lw_fail("lw_join_rows: %s (%s) has a negative row count %lld", which,
+                                  k->label ? k->label : "no label", (long long)k->n)
+                        : lw_fail("lw_join_rows: %s (%s) has %lld rows and no row ids", which,
+                                  k->label ? k->label : "no label", (long long)k->n);
     return 0;
 }
 
@@ -64,7 +66,10 @@ int64_t lw_join_rows(const lw_row_keys *a, const lw_row_keys *b, lw_join_mode mo
     if (check_keys(a, "a") != 0 || check_keys(b, "b") != 0) return -1;
     if (mode != LW_JOIN_ROW_ID && mode != LW_JOIN_ROW_POSITION)
         return lw_fail("lw_join_rows: mode %d is neither LW_JOIN_ROW_ID nor LW_JOIN_ROW_POSITION", (int)mode);
-    int64_t n = join_rows(a, b, mode, ia, ib);
+    lw_row_keys ka = *a, kb = *b; /* messages name the files: a caller without labels gets "a" and "b" */
+    if (!ka.label) ka.label = "a";
+    if (!kb.label) kb.label = "b";
+    int64_t n = join_rows(&ka, &kb, mode, ia, ib);
     if (n < 0) { /* nothing half-filled is handed back */
         free(*ia), free(*ib);
         *ia = *ib = NULL;

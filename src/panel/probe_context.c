@@ -232,6 +232,7 @@ int lw_probe_stat_ci(lw_probe_ctx *c, const char *probe, const char *name, const
 }
 
 void lw_probe_result_free(lw_probe_result *r) {
+    if (!r) return;
     for (int64_t i = 0; r->records && i < r->n_records; i++) {
         free((char *)r->records[i].condition);
         free((char *)r->records[i].item);

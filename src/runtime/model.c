@@ -298,6 +298,7 @@ void lw_model_get_info(const lw_model *m, lw_model_info *info) {
 }
 
 const char *lw_model_sha256(const lw_model *model) {
+    if (!model) return lw_fail("lw_model_sha256: the model is NULL"), NULL;
     lw_model *m = (lw_model *)model; /* only the cache changes, under its lock */
     pthread_mutex_lock(&m->lock_sha);
     const char *h = m->sha256[0] || lw_sha256_file(m->path, m->sha256) == 0 ? m->sha256 : NULL;

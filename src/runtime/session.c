@@ -176,7 +176,7 @@ int lw_session_truncate(lw_session *s, int seq, int len) {
     return 0;
 }
 
-int lw_session_n_ctx(const lw_session *s) { return s->n_ctx; }
+int lw_session_n_ctx(const lw_session *s) { return s ? s->n_ctx : lw_fail("lw_session_n_ctx: the session is NULL"); }
 
 int lw_session_seq_len(const lw_session *s, int seq) {
     if (seq < 0 || seq >= s->params.n_seq_max) return -1;

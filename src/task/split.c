@@ -28,7 +28,8 @@ static bool shares_text(const lw_task_item *a, const lw_task *other) {
 int lw_task_copy(const lw_task *t, lw_task *out) {
     if (!t || !out) return lw_fail("lw_task_copy: %s is NULL", !t ? "the task" : "out");
     memset(out, 0, sizeof *out);
-    if (t->n < 0 || (t->n > 0 && !t->items)) return lw_fail("lw_task_copy: the task has n = %d and no items", t->n);
+    if (t->n < 0) return lw_fail("lw_task_copy: the task has a negative count n = %d", t->n);
+    if (t->n > 0 && !t->items) return lw_fail("lw_task_copy: the task has n = %d and no items", t->n);
     lw_task_builder b = {0};
     for (int i = 0; i < t->n; i++) {
         const lw_task_item *it = &t->items[i];

@@ -74,7 +74,7 @@ void lw_items_free(lw_items *it) {
     free(it);
 }
 
-int64_t lw_items_count(const lw_items *it) { return it->n; }
+int64_t lw_items_count(const lw_items *it) { return it ? it->n : lw_fail("lw_items_count: the records are NULL"); }
 
 static int read_header(const char *path, const char *line, char sha[65], bool *have_sha) {
     json_error_t je;

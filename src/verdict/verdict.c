@@ -331,6 +331,8 @@ done:
 }
 
 int lw_verdict_evaluate(const lw_plan *plan, const lw_items *it, lw_verdict **out) {
+    if (!plan || !it || !out)
+        return lw_fail("lw_verdict_evaluate: %s is NULL", !plan ? "the plan" : !it ? "the records" : "out");
     *out = NULL;
     if (!it->plan_sha256[0])
         return lw_fail("the records carry no plan sha256: they were not produced under a plan, so no pre-registered "
