@@ -144,9 +144,10 @@ json_t *lw_retrieval_beir_run(const lw_retrieval_beir_params *p) {
         lw_fail("lw_retrieval_beir_run: %s", !p ? "params is NULL" : "params need the BEIR directory and both models");
         return NULL;
     }
-    lw_retrieval_params check = lw_retrieval_default_params();
-    check.ndcg_gain = p->ndcg_gain;
-    if (lw_retrieval_n_metrics(&check) < 0) return NULL; /* before a minute of embedding */
+    lw_retrieval_params rp = lw_retrieval_default_params();
+    rp.ndcg_gain = p->ndcg_gain;
+    rp.center = p->center;
+    if (lw_retrieval_n_metrics(&rp) < 0) return NULL; /* before a minute of embedding */
     lw_beir b;
     if (lw_beir_load(p->beir, p->split ? p->split : "test", &b) != 0) return NULL;
     int rc = 0, dq = 0, dd = 0, dim = 0, dimc;
@@ -175,9 +176,6 @@ json_t *lw_retrieval_beir_run(const lw_retrieval_beir_params *p) {
     if (rc == 0 && s.n_docs == 0) rc = lw_fail("%s: the target model cannot encode any document", p->beir);
     if (rc == 0 && s.kept == 0) rc = lw_fail("%s: no query is left to score", p->beir);
     if (rc == 0 && !(C = lw_bridge_map_rows(br, false, Xd, s.n_docs, dd, &dimc))) rc = -1;
-    lw_retrieval_params rp = lw_retrieval_default_params();
-    rp.ndcg_gain = p->ndcg_gain;
-    rp.center = p->center;
     if (rc == 0 && !(m = malloc(sizeof(double) * (size_t)s.kept * lw_retrieval_n_metrics(&rp))))
         rc = lw_fail("retrieval: out of memory");
     lw_retrieval_task task = {.n_queries = s.kept, .rel_off = s.rel_off, .rel_ids = s.rel_ids, .rel_grade = s.rel_g};

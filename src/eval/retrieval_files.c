@@ -191,9 +191,10 @@ json_t *lw_retrieval_files_run(const lw_retrieval_files_params *p) {
                                                 "--candidates FILE:TENSOR)");
         return NULL;
     }
-    lw_retrieval_params check = lw_retrieval_default_params();
-    check.ndcg_gain = p->ndcg_gain;
-    if (lw_retrieval_n_metrics(&check) < 0) return NULL; /* before any file is read */
+    lw_retrieval_params rp = lw_retrieval_default_params();
+    rp.ndcg_gain = p->ndcg_gain;
+    rp.center = p->center;
+    if (lw_retrieval_n_metrics(&rp) < 0) return NULL; /* before any file is read */
     lw_la_set_threads(p->threads);
     run_state s;
     memset(&s, 0, sizeof s);
@@ -229,9 +230,6 @@ json_t *lw_retrieval_files_run(const lw_retrieval_files_params *p) {
         rc = lw_candidates_from_option("--control", p->control, &rin, &s.off_ctl, &s.ids_ctl, &mean_ctl);
     lw_retrieval_task task = {.n_queries = (int32_t)nq, .cand_off = s.off, .cand_ids = s.ids, .rel_off = s.rel_off,
                               .rel_ids = s.gold};
-    lw_retrieval_params rp = lw_retrieval_default_params();
-    rp.ndcg_gain = p->ndcg_gain;
-    rp.center = p->center;
     int nm = lw_retrieval_n_metrics(&rp);
     if (rc == 0) {
         s.m1 = malloc(sizeof(double) * (size_t)nq * nm);
