@@ -289,11 +289,11 @@ char *lw_report_html(const char *const *inputs, int n, const lw_report_params *p
 
 int lw_report_write(const char *const *inputs, int n, const char *out_path, const lw_report_params *p) {
     if (!out_path) return lw_fail("report: no output path");
-    if (n > 0 && inputs) { /* the page must not replace a result it is made from (the CLI checks too) */
+    if (n > 0 && inputs) { /* the page must not replace a result it is made from */
         const char **pairs = calloc((size_t)n * 2 + 1, sizeof *pairs);
         if (!pairs) return lw_fail("report: out of memory");
         for (int i = 0; i < n; i++) pairs[2 * i] = "result", pairs[2 * i + 1] = inputs[i];
-        int rc = lw_output_check("-o", out_path, 0, pairs);
+        int rc = lw_output_check("-o", out_path, LW_OUT_FILE, pairs);
         free(pairs);
         if (rc != 0) return -1;
     }
