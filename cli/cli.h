@@ -59,8 +59,12 @@ bool cli_reject(const char *value, const char *fmt, ...);
 int cli_option_error(const char *verb, const char *usage, const char *option, const char *value);
 bool cli_usage_names(const char *usage, const char *option);
 /* Each option named by usage appears at most once in argv, unless the usage line that introduces
- * it says "(repeatable)": otherwise one line naming it and 2 (a usage error); 0 when all is well. */
-int cli_options_once(const char *verb, const char *usage, int argc, char **argv);
+ * it says "(repeatable)": otherwise one line naming it and 2 (a usage error); 0 when all is well.
+ * Also takes --gpu-layers N (every verb that loads a model understands it) out of argv, updating
+ * *argc: only where it stands as an option, since usage says which options take a value
+ * (`generate --prompt --gpu-layers` prompts with the text "--gpu-layers"). Every verb calls this
+ * first, and reads argv only after it. */
+int cli_options_once(const char *verb, const char *usage, int *argc, char **argv);
 /* option is among argv[1..] (for options that only mean something beside another one: a verb
  * refuses, rather than ignores, one given without what it modifies). */
 bool cli_given(int argc, char **argv, const char *option);
@@ -118,7 +122,7 @@ void cli_task_hash(const lw_task *parts, int n_parts, char out[65]);
 
 /* Model parameters for every verb: the defaults plus the global --gpu-layers N. */
 lw_model_params cli_model_params(void);
-/* Whether --gpu-layers was given (main takes it out of argv): a mode that loads no model refuses it. */
+/* Whether --gpu-layers was given (cli_options_once takes it out of argv): a mode that loads no model refuses it. */
 bool cli_gpu_layers_given(void);
 
 /* Before any work: `out` (option `flag`; NULL = not asked for) can be written and overwrites

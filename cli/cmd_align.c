@@ -49,7 +49,7 @@ static void print_event(const lw_align_event *e, void *user) {
 }
 
 int cmd_align(int argc, char **argv) {
-    if (cli_options_once("align", USAGE, argc, argv)) return 2;
+    if (cli_options_once("align", USAGE, &argc, argv)) return 2;
     lw_align_params p = lw_align_default_params();
     p.on_event = print_event;
     p.n_gpu_layers = cli_model_params().n_gpu_layers;

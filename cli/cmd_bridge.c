@@ -131,7 +131,7 @@ static json_t *calibration_ranges(const lw_act_tensor *A, const int64_t *ia, int
 }
 
 static int bridge_fit(int argc, char **argv) {
-    if (cli_options_once("bridge fit", FIT_USAGE, argc, argv)) return 2;
+    if (cli_options_once("bridge fit", FIT_USAGE, &argc, argv)) return 2;
     const char *src = NULL, *tgt = NULL, *src_t = NULL, *tgt_t = NULL, *out = NULL;
     lw_bridge_params bp = lw_bridge_default_params();
     lw_join_mode pairing = LW_JOIN_ROW_ID;
@@ -240,7 +240,7 @@ done:
 }
 
 static int bridge_apply(int argc, char **argv) {
-    if (cli_options_once("bridge apply", APPLY_USAGE, argc, argv)) return 2;
+    if (cli_options_once("bridge apply", APPLY_USAGE, &argc, argv)) return 2;
     const char *bpath = NULL, *in = NULL, *tensor = NULL, *out = NULL, *side = "source";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -304,7 +304,7 @@ done:
 }
 
 static int bridge_info(int argc, char **argv) {
-    if (cli_options_once("bridge info", INFO_USAGE, argc, argv)) return 2;
+    if (cli_options_once("bridge info", INFO_USAGE, &argc, argv)) return 2;
     const char *path = NULL;
     bool as_json = false;
     for (int i = 1; i < argc; i++) {

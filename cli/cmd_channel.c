@@ -47,7 +47,7 @@ typedef struct {
 
 /* The options into o: 0, 1 (--help printed) or -1 (message printed). */
 static int parse_opts(int argc, char **argv, opts *o) {
-    if (cli_options_once("channel", USAGE, argc, argv)) return -2;
+    if (cli_options_once("channel", USAGE, &argc, argv)) return -2;
     *o = (opts){.p = lw_channel_experiment_default_params(), .data = cli_default_data_dir()};
     lw_channel_experiment_params *p = &o->p;
     p->sender = p->receiver = p->task = NULL; /* required */

@@ -176,7 +176,7 @@ static int unused_fit_option(lw_codec_kind k, int argc, char **argv) {
 }
 
 static int codec_fit(int argc, char **argv) {
-    if (cli_options_once("codec fit", FIT_USAGE, argc, argv)) return 2;
+    if (cli_options_once("codec fit", FIT_USAGE, &argc, argv)) return 2;
     const char *in = NULL, *tensor = NULL, *out = NULL, *texts = NULL, *field = "text";
     int kind = -1;
     bool budget_given = false;
@@ -260,7 +260,7 @@ static int codec_fit(int argc, char **argv) {
 }
 
 static int codec_encode(int argc, char **argv) {
-    if (cli_options_once("codec encode", ENCODE_USAGE, argc, argv)) return 2;
+    if (cli_options_once("codec encode", ENCODE_USAGE, &argc, argv)) return 2;
     const char *cpath = NULL, *in = NULL, *tensor = NULL, *out = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -319,7 +319,7 @@ done:
 }
 
 static int codec_decode(int argc, char **argv) {
-    if (cli_options_once("codec decode", DECODE_USAGE, argc, argv)) return 2;
+    if (cli_options_once("codec decode", DECODE_USAGE, &argc, argv)) return 2;
     const char *cpath = NULL, *in = NULL, *out = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -371,7 +371,7 @@ done:
 }
 
 static int codec_info(int argc, char **argv) {
-    if (cli_options_once("codec info", INFO_USAGE, argc, argv)) return 2;
+    if (cli_options_once("codec info", INFO_USAGE, &argc, argv)) return 2;
     const char *path = NULL;
     bool as_json = false;
     for (int i = 1; i < argc; i++) {

@@ -30,7 +30,7 @@ typedef struct {
 
 /* The options into o: 0, -1 (--help printed), or the exit status after the message (1 or 2). */
 static int parse_opts(int argc, char **argv, opts *o) {
-    if (cli_options_once("debate", USAGE, argc, argv)) return 2;
+    if (cli_options_once("debate", USAGE, &argc, argv)) return 2;
     *o = (opts){.p = lw_debate_experiment_default_params(), .data = cli_default_data_dir()};
     lw_debate_experiment_params *p = &o->p;
     p->model = cli_model_params();

@@ -38,7 +38,7 @@ typedef struct {
 } opts;
 
 static int parse_opts(int argc, char **argv, opts *o) {
-    if (cli_options_once("extract", USAGE, argc, argv)) return 2;
+    if (cli_options_once("extract", USAGE, &argc, argv)) return 2;
     memset(o, 0, sizeof *o);
     o->p = lw_extract_default_params();
     for (int i = 1; i < argc; i++) {

@@ -92,7 +92,7 @@ static void print_whole_characters(const lw_model *m, const char *prompt, const 
 }
 
 int cmd_generate(int argc, char **argv) {
-    if (cli_options_once("generate", USAGE, argc, argv)) return 2;
+    if (cli_options_once("generate", USAGE, &argc, argv)) return 2;
     const char *model = NULL, *prompt = NULL;
     const char *hooks[64];
     int n_hooks = 0;

@@ -77,7 +77,7 @@ static const char *USAGE =
     "           (key -> value, both strings)\n";
 
 int cmd_inspect(int argc, char **argv) {
-    if (cli_options_once("inspect", USAGE, argc, argv)) return 2;
+    if (cli_options_once("inspect", USAGE, &argc, argv)) return 2;
     if (cli_wants_help(argc, argv)) {
         fputs(USAGE, stdout);
         return 0;

@@ -27,7 +27,7 @@ static const char *TOKENIZE_USAGE =
 /* Positional arguments and flags of info/tokenize: no option takes a value. */
 static int take_args(const char *verb, const char *usage, int argc, char **argv, const char **pos, int n_pos,
                      bool *json, bool *no_bos) {
-    if (cli_options_once(verb, usage, argc, argv)) return 2;
+    if (cli_options_once(verb, usage, &argc, argv)) return 2;
     int k = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

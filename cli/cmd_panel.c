@@ -69,7 +69,7 @@ static int parse_depths(const char *v, opts *o) {
 }
 
 static int parse(int argc, char **argv, opts *o) {
-    if (cli_options_once("panel", USAGE, argc, argv)) return 2;
+    if (cli_options_once("panel", USAGE, &argc, argv)) return 2;
     o->p = lw_patching_default_params();
     o->prompts = 40;
     o->calib = 100;

@@ -58,7 +58,7 @@ static bool set_int(const char *v, long lo, long hi, int *out) {
 }
 
 static int parse(int argc, char **argv, opts *o) {
-    if (cli_options_once("panel", USAGE, argc, argv)) return 2;
+    if (cli_options_once("panel", USAGE, &argc, argv)) return 2;
     o->p = lw_probe_default_params();
     o->layer[0] = o->layer[1] = -1;
     o->data = cli_default_data_dir();

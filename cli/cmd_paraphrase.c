@@ -35,7 +35,7 @@ static void on_event(const lw_paraphrase_event *e, void *user) {
 }
 
 static int paraphrase_generate(int argc, char **argv) {
-    if (cli_options_once("paraphrase generate", GEN_USAGE, argc, argv)) return 2;
+    if (cli_options_once("paraphrase generate", GEN_USAGE, &argc, argv)) return 2;
     lw_paraphrase_params p = lw_paraphrase_default_params();
     const char *data = NULL;
     bool verbose = false, min_given = false;
@@ -89,7 +89,7 @@ static int paraphrase_generate(int argc, char **argv) {
 }
 
 static int paraphrase_texts(int argc, char **argv) {
-    if (cli_options_once("paraphrase texts", TEXTS_USAGE, argc, argv)) return 2;
+    if (cli_options_once("paraphrase texts", TEXTS_USAGE, &argc, argv)) return 2;
     const char *file = NULL, *out = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;

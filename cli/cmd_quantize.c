@@ -14,7 +14,7 @@ static const char *USAGE =
     "  the type's blocks another type); an input already of that type is refused\n";
 
 int cmd_quantize(int argc, char **argv) {
-    if (cli_options_once("quantize", USAGE, argc, argv)) return 2;
+    if (cli_options_once("quantize", USAGE, &argc, argv)) return 2;
     if (cli_wants_help(argc, argv)) {
         fputs(USAGE, stdout);
         return 0;

@@ -69,9 +69,11 @@ static bool parse_shard(const char *v, opts *o) {
     return true;
 }
 
-/* The options into o: 0, 1 (--help printed) or 2 (message printed). */
-static int parse_opts(int argc, char **argv, opts *o) {
-    if (cli_options_once("race", USAGE, argc, argv)) return 2;
+/* The options into o: 0, 1 (--help printed) or 2 (message printed). *argc_io loses --gpu-layers N,
+ * which the checks after parsing must not see again. */
+static int parse_opts(int *argc_io, char **argv, opts *o) {
+    if (cli_options_once("race", USAGE, argc_io, argv)) return 2;
+    int argc = *argc_io;
     *o = (opts){.channels = "floor,ceiling,act:topk,act:pcaq,text:zlib,text:lm-arith",
                 .budgets = "16,32,64,128,256,512,1024,2048", .data = cli_default_data_dir(), .op = "replace",
                 .layer = "mid", .positions = 1, .answer_tokens = 8, .calib = 100, .resamples = 1000, .n_shards = 1,
@@ -226,7 +228,7 @@ static int cmd_race_merge(int argc, char **argv) {
                         "  merges DIR's race-shard-I-of-N.partial files (every shard complete) into race.json, race.csv\n"
                         "  and race.jsonl, the same bytes an unsharded run writes\n";
     const char *out = NULL;
-    if (cli_options_once("race merge", usage, argc, argv)) return 2;
+    if (cli_options_once("race merge", usage, &argc, argv)) return 2;
     if (cli_wants_help(argc, argv)) return fputs(usage, stdout), 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
@@ -274,7 +276,7 @@ int cmd_race(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "merge")) return cmd_race_merge(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "retrieval")) return cmd_race_retrieval(argc - 1, argv + 1);
     opts o;
-    int prc = parse_opts(argc, argv, &o);
+    int prc = parse_opts(&argc, argv, &o);
     if (prc != 0) return prc == 1 ? 0 : 2;
     lw_race_channel *ch = NULL;
     int64_t *budgets = NULL;

@@ -45,7 +45,7 @@ typedef struct {
 } opts;
 
 static int parse_opts(int argc, char **argv, opts *o) {
-    if (cli_options_once("race retrieval", USAGE, argc, argv)) return 2;
+    if (cli_options_once("race retrieval", USAGE, &argc, argv)) return 2;
     *o = (opts){.codecs = "topk,pcaq,token-sparse,sae,pq,zlib,brotli,brotli-dict,zstd,zstd-dict,truncate,lm-arith",
                 .budgets = "16,32,64,128,256,512,1024,2048,4096,8192", .field = "text", .layer = "mid", .n = 1000,
                 .calib = 200, .threshold = 0.85, .seed = 1, .memo_mib = 1024};

@@ -265,7 +265,7 @@ static int check_mode(int argc, char **argv) {
 }
 
 int cmd_retrieval(int argc, char **argv) {
-    if (cli_options_once("retrieval", USAGE, argc, argv)) return 2;
+    if (cli_options_once("retrieval", USAGE, &argc, argv)) return 2;
     opts o = {.regime = "bank", .split = "test", .resamples = 1000, .seed = 1, .src_layer = -2, .tgt_layer = -2};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;

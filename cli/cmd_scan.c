@@ -69,7 +69,7 @@ static int parse_opts(int argc, char **argv, opts *o, int *status) {
     *o = (opts){.layers = "all", .data = cli_default_data_dir(), .k_shot = 5, .items = 60, .select = 20,
                 .positions = 1, .answer_tokens = 8, .resamples = 1000, .scale = 1.0, .seed = 1};
     *status = 2;
-    if (cli_options_once("scan", USAGE, argc, argv)) return -2;
+    if (cli_options_once("scan", USAGE, &argc, argv)) return -2;
     bool positions_set = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;

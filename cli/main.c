@@ -5,42 +5,6 @@
 
 #include "cli.h"
 
-static int g_gpu_layers;
-static bool g_gpu_layers_given;
-
-bool cli_gpu_layers_given(void) { return g_gpu_layers_given; }
-
-lw_model_params cli_model_params(void) {
-    lw_model_params p = lw_model_default_params();
-    p.n_gpu_layers = g_gpu_layers;
-    return p;
-}
-
-/* --gpu-layers N is understood by every verb that loads a model: it is taken out of argv
- * here, before the verb parses its own options. */
-static int take_gpu_layers(int *argc, char **argv) {
-    /* verbs that load no model, where the option would be ignored */
-    static const char *const NO_MODEL[] = {"inspect", "bridge", "verdict", "report", "codec", "quantize"};
-    bool given = false;
-    for (int i = 2; i < *argc; i++) {
-        if (strcmp(argv[i], "--gpu-layers") != 0) continue;
-        for (size_t k = 0; k < sizeof NO_MODEL / sizeof NO_MODEL[0]; k++)
-            if (!strcmp(argv[1], NO_MODEL[k]))
-                return cli_fail(argv[1], "--gpu-layers: %s loads no model to offload; leave it out", argv[1]) + 1;
-        if (given) return cli_fail(argv[1], "--gpu-layers is given twice: give it once") + 1;
-        given = true;
-        long n;
-        if (i + 1 >= *argc || !cli_parse_int(argv[i + 1], 0, 100000, &n))
-            return cli_option_error(argv[1], "--gpu-layers", "--gpu-layers", i + 1 < *argc ? argv[i + 1] : NULL);
-        g_gpu_layers = (int)n;
-        g_gpu_layers_given = true;
-        for (int j = i; j + 2 <= *argc; j++) argv[j] = argv[j + 2];
-        *argc -= 2;
-        i--;
-    }
-    return 0;
-}
-
 static const struct {
     const char *name;
     int (*fn)(int, char **);
@@ -86,7 +50,6 @@ int main(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
-    if (take_gpu_layers(&argc, argv) != 0) return 2;
     for (size_t i = 0; i < sizeof VERBS / sizeof VERBS[0]; i++)
         if (!strcmp(argv[1], VERBS[i].name)) return VERBS[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "latentwire: unknown verb \"%s\" (try `latentwire --help`)\n", argv[1]);

@@ -192,9 +192,45 @@ static bool usage_takes_value(const char *usage, const char *option) {
     return false;
 }
 
-int cli_options_once(const char *verb, const char *usage, int argc, char **argv) {
+static int g_gpu_layers;
+static bool g_gpu_layers_given;
+
+bool cli_gpu_layers_given(void) { return g_gpu_layers_given; }
+
+lw_model_params cli_model_params(void) {
+    lw_model_params p = lw_model_default_params();
+    p.n_gpu_layers = g_gpu_layers;
+    return p;
+}
+
+/* --gpu-layers N at argv[i] (an option, not another option's value): parsed and taken out of argv. */
+static int take_gpu_layers(const char *verb, int *argc, char **argv, int i) {
+    /* verbs that load no model, where the option would be ignored */
+    static const char *const NO_MODEL[] = {"inspect", "bridge", "verdict", "report", "codec", "quantize", "race merge"};
+    for (size_t k = 0; k < sizeof NO_MODEL / sizeof NO_MODEL[0]; k++) {
+        size_t n = strlen(NO_MODEL[k]);
+        if (!strncmp(verb, NO_MODEL[k], n) && (verb[n] == '\0' || verb[n] == ' '))
+            return cli_fail(verb, "--gpu-layers: %s loads no model to offload; leave it out", verb) + 1;
+    }
+    if (g_gpu_layers_given) return cli_fail(verb, "--gpu-layers is given twice: give it once") + 1;
+    long n;
+    if (i + 1 >= *argc || !cli_parse_int(argv[i + 1], 0, 100000, &n))
+        return cli_option_error(verb, "--gpu-layers", "--gpu-layers", i + 1 < *argc ? argv[i + 1] : NULL);
+    g_gpu_layers = (int)n;
+    g_gpu_layers_given = true;
+    for (int j = i; j + 2 <= *argc; j++) argv[j] = argv[j + 2];
+    *argc -= 2;
+    return 0;
+}
+
+int cli_options_once(const char *verb, const char *usage, int *argc_io, char **argv) {
     int seen[256], n_seen = 0; /* argv indices of the options given, values skipped */
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < *argc_io; i++) {
+        if (!strcmp(argv[i], "--gpu-layers")) {
+            if (take_gpu_layers(verb, argc_io, argv, i) != 0) return 2;
+            i--;
+            continue;
+        }
         if (strncmp(argv[i], "--", 2) != 0 || !argv[i][2] || !cli_usage_names(usage, argv[i])) continue;
         for (int j = 0; j < n_seen; j++)
             if (!strcmp(argv[i], argv[seen[j]]) && !usage_repeatable(usage, argv[i])) {

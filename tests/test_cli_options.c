@@ -171,11 +171,12 @@ static void test_once_and_dependent(void **state) {
         {"codec fit --kind zlib --budget 64 --texts @T --field body --out x.safetensors", "leave --field out"},
         {"bridge fit --recipe procrustes --seed 3", "--seed with --recipe procrustes: nothing is drawn at random"},
         {"bridge fit --alpha 1 --seed 3", "--seed with --recipe ridge: nothing is drawn at random"},
-        /* one option by two names, and the option main takes out for every verb */
+        /* one option by two names, and the option every verb takes before parsing its own */
         {"report a.json -o x.html --out y.html", "--out: the page is already given (x.html): give -o or --out once"},
         {"extract --model @M --layers 0 --sites 1 --input @T --out @O", "--layers and --sites are one option"},
         {"generate --model @M --gpu-layers 1 --prompt hi --gpu-layers 2", "--gpu-layers is given twice"},
-        {"bridge info x.safetensors --gpu-layers 1", "bridge: --gpu-layers: bridge loads no model to offload"},
+        {"bridge info x.safetensors --gpu-layers 1", "bridge info: --gpu-layers: bridge info loads no model to offload"},
+        {"race merge --out o.jsonl a.jsonl --gpu-layers 1", "race merge loads no model"},
         {"report a.json --gpu-layers 1 -o x.html", "report loads no model"},
     };
     run_table(rows, sizeof rows / sizeof rows[0], 2);
@@ -183,6 +184,18 @@ static void test_once_and_dependent(void **state) {
      * "--threads") */
     char args[4096], *out = NULL, *err = NULL;
     snprintf(args, sizeof args, "generate --model %s --prompt --threads --threads 1 --max-tokens 2", MODEL);
+    if (lw_test_run_cli(args, &out, &err) != 0) fail_msg("`latentwire %s`: %s", args, err);
+    free(out);
+    free(err);
+    /* --gpu-layers as another option's value stays that value: the prompt is the text "--gpu-layers"
+     * (it was taken out of argv for every verb, leaving --prompt without a value) */
+    snprintf(args, sizeof args, "generate --model %s --prompt --gpu-layers --max-tokens 2", MODEL);
+    if (lw_test_run_cli(args, &out, &err) != 0) fail_msg("`latentwire %s`: %s", args, err);
+    if (!out || strncmp(out, "--gpu-layers", 12) != 0) fail_msg("`latentwire %s` printed \"%s\"", args, out);
+    free(out);
+    free(err);
+    out = err = NULL;
+    snprintf(args, sizeof args, "generate --model %s --gpu-layers 0 --prompt hi --max-tokens 2", MODEL);
     if (lw_test_run_cli(args, &out, &err) != 0) fail_msg("`latentwire %s`: %s", args, err);
     free(out);
     free(err);
