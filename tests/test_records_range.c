@@ -22,7 +22,7 @@
 static const char *const KEY[] = {"condition", "id"};
 
 /* The result of checking a file holding one record {"condition": "c", "id": "q7", "score": SCORE}
- * (SCORE: a JSON value, or NULL for a record without "score", which the loader drops as torn). */
+ * (SCORE: a JSON value). */
 static int check_one(const char *score, bool allow_null, int *n_loaded) {
     const char *path = lw_test_tmpfile("records_range.jsonl");
     FILE *f = fopen(path, "w");
@@ -75,12 +75,40 @@ static void test_out_of_range_refused(void **state) {
     assert_non_null(strstr(lw_last_error(), "has score null, not a number in [0, 1]: "));
 }
 
-/* A record without the field is a torn line: the loader drops it, so nothing is left to refuse. */
-static void test_missing_is_torn(void **state) {
+/* Text after the last newline that is no whole record is a torn line, dropped; a whole line that
+ * is not a record (not JSON, as a NaN score; the field missing) was edited, and is refused naming
+ * its line (it was dropped as if torn, and a merge then asked for the record as missing). */
+static void test_torn_and_broken_lines(void **state) {
     (void)state;
-    int n;
-    assert_int_equal(check_one(NULL, false, &n), 0);
-    assert_int_equal(n, 0);
+    static const char *const torn[] = {"{\"condition\": \"c\", \"id\": \"q8\", \"sco", "{\"condition\": \"c\", \"id\": \"q8\"}"};
+    static const char *const broken[][2] = {
+        {"{\"condition\": \"c\", \"id\": \"q8\", \"score\": NaN}\n", "line 3 is not a whole record (not JSON)"},
+        {"{\"condition\": \"c\", \"id\": \"q8\"}\n", "line 3 is not a whole record (a field is missing)"},
+        {"{\"id\": \"q8\", \"score\": 1}\n", "line 3 is not a whole record (its key fields are missing)"},
+        {"[1]\n", "line 3 is not a whole record (not a JSON object)"},
+        {"{\"condition\": \"c\", \"id\": \"q8\", \"sco\n{\"condition\": \"c\", \"id\": \"q9\", \"score\": 1}\n",
+         "line 3 is not a whole record (not JSON)"}};
+    const char *path = lw_test_tmpfile("records_torn.jsonl");
+    size_t n_torn = sizeof torn / sizeof *torn, n_broken = sizeof broken / sizeof *broken;
+    for (size_t i = 0; i < n_torn + n_broken; i++) {
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fprintf(f, "{\"settings\": {}}\n{\"condition\": \"c\", \"id\": \"q7\", \"score\": 1}\n");
+        fputs(i < n_torn ? torn[i] : broken[i - n_torn][0], f); /* a torn line has no newline after it */
+        fclose(f);
+        lw_records r;
+        int rc = lw_records_load(&r, path, NULL, KEY, 2, "score", "merge", NULL);
+        if (i < n_torn) {
+            if (rc != 0) fail_msg("torn line %zu refused: %s", i, lw_last_error());
+            assert_int_equal(r.n, 1);
+            lw_records_free(&r);
+            continue;
+        }
+        const char *want = broken[i - n_torn][1], *e = lw_last_error();
+        if (rc == 0) fail_msg("accepted: %s", broken[i - n_torn][0]);
+        if (!strstr(e, want) || !strstr(e, "records_torn.jsonl: ") || !strstr(e, "run the work that wrote it again"))
+            fail_msg("message \"%s\", wanted \"%s\"", e, want);
+    }
 }
 
 /* Outside --resume (race merge) the message says to redo the work, not to drop --resume. */
@@ -189,7 +217,7 @@ int main(void) {
         cmocka_unit_test(test_checksum),
         cmocka_unit_test(test_duplicate_refused),
         cmocka_unit_test(test_out_of_range_refused),
-        cmocka_unit_test(test_missing_is_torn),
+        cmocka_unit_test(test_torn_and_broken_lines),
         cmocka_unit_test(test_merge_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -135,7 +135,7 @@ int lw_records_load(lw_records *r, const char *path, json_t *settings, const cha
     if (!text) return -1;
     char *save = NULL;
     int line_no = 0, rc = 0, line_cap = 0, *line_of = NULL; /* each record's line number */
-    bool sealed = false;
+    bool sealed = false, ends_in_newline = len > 0 && text[len - 1] == '\n';
     for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {
         json_t *o = json_loads(line, 0, NULL);
         if (o && lw_records_check_line(line, o, &sealed) != 0) {
@@ -158,10 +158,19 @@ int lw_records_load(lw_records *r, const char *path, json_t *settings, const cha
             continue;
         }
         char *key = json_is_object(o) ? lw_records_key(o, fields, n_fields) : NULL;
-        if (!key || !json_object_get(o, required)) { /* a torn last line from the interruption */
+        if (!key || !json_object_get(o, required)) {
+            const char *why = !o ? "not JSON" : !json_is_object(o) ? "not a JSON object"
+                            : !key ? "its key fields are missing" : "a field is missing";
             free(key);
             json_decref(o);
-            continue;
+            /* The writer ends every record in a newline and rewrites the file on resume, so only the
+             * text after the last newline can be torn by an interruption; any other line that is not
+             * a whole record (not JSON, as a NaN score; a field missing) was edited. */
+            if (!ends_in_newline && line + strlen(line) == text + len) continue;
+            bool resume = what && !strcmp(what, "--resume");
+            rc = lw_fail("%s%s%s: line %d is not a whole record (%s): the file was edited or damaged; %s",
+                         resume ? what : "", resume ? ": " : "", path, line_no, why, resume ? "run without --resume to start over" : "run the work that wrote it again");
+            break;
         }
         rc = records_add(r, key, o);
         if (rc == 0 && r->n > line_cap) {
