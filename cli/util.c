@@ -206,7 +206,8 @@ lw_model_params cli_model_params(void) {
 /* --gpu-layers N at argv[i] (an option, not another option's value): parsed and taken out of argv. */
 static int take_gpu_layers(const char *verb, int *argc, char **argv, int i) {
     /* verbs that load no model, where the option would be ignored */
-    static const char *const NO_MODEL[] = {"inspect", "bridge", "verdict", "report", "codec", "quantize", "race merge"};
+    static const char *const NO_MODEL[] = {"inspect", "bridge", "verdict", "report", "codec", "quantize", "race merge",
+                                             "panel probes merge", "paraphrase texts"};
     for (size_t k = 0; k < sizeof NO_MODEL / sizeof NO_MODEL[0]; k++) {
         size_t n = strlen(NO_MODEL[k]);
         if (!strncmp(verb, NO_MODEL[k], n) && (verb[n] == '\0' || verb[n] == ' '))

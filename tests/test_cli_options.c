@@ -177,6 +177,8 @@ static void test_once_and_dependent(void **state) {
         {"generate --model @M --gpu-layers 1 --prompt hi --gpu-layers 2", "--gpu-layers is given twice"},
         {"bridge info x.safetensors --gpu-layers 1", "bridge info: --gpu-layers: bridge info loads no model to offload"},
         {"race merge --out o.jsonl a.jsonl --gpu-layers 1", "race merge loads no model"},
+        {"panel probes merge --out o.json a b --gpu-layers 1", "panel probes merge loads no model"},
+        {"paraphrase texts p.jsonl --gpu-layers 1 --out t.txt", "paraphrase texts loads no model"},
         {"report a.json --gpu-layers 1 -o x.html", "report loads no model"},
     };
     run_table(rows, sizeof rows / sizeof rows[0], 2);
