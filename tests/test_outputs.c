@@ -176,6 +176,23 @@ static void test_output_paths(void **state) {
     assert_int_equal(lw_output_check("--per-query", r2, LW_OUT_FILE, (const char *[]){"--json", r1, NULL}), -1);
     assert_non_null(strstr(lw_last_error(), "is the same file as --json"));
     assert_int_equal(lw_output_check("--per-query", r2, LW_OUT_FILE, (const char *[]){"--json", NULL, NULL}), 0);
+    /* a device or FIFO as the output: the temporary file renamed over it would replace it (`report -o
+     * /dev/null` run as root turned /dev/null into a regular file); refused, the special file kept */
+    char fifo[1400];
+    snprintf(fifo, sizeof fifo, "%s/out.fifo", DIR_);
+    unlink(fifo);
+    assert_int_equal(mkfifo(fifo, 0644), 0);
+    snprintf(a, sizeof a, "bridge fit --source %s --source-tensor x --target %s --target-tensor x --out %s", XA, XB, fifo);
+    refused(a, XA, "is a FIFO: outputs are written to a temporary file renamed over the path");
+    assert_int_equal(lw_output_check("-o", "/dev/null", LW_OUT_FILE, NULL), -1);
+    assert_non_null(strstr(lw_last_error(), "-o /dev/null is a device"));
+    lw_atomic_file af;
+    assert_int_equal(lw_atomic_open(&af, fifo), -1);
+    assert_non_null(strstr(lw_last_error(), "is a FIFO"));
+    struct stat st;
+    assert_int_equal(stat(fifo, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    unlink(fifo);
 }
 
 /* Which names beside an output its writer makes (and so may not be inputs), decided by the

@@ -50,6 +50,11 @@ int lw_atomic_open(lw_atomic_file *af, const char *path) {
     struct stat st; /* known now, not at the rename after all the work */
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
         return lw_fail("%s is a directory: give a file name to write", path);
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) /* the rename would replace /dev/null with a file */
+        return lw_fail("%s is %s: it is written as a temporary file renamed over the path, which would replace it; give a "
+                       "regular file's path",
+                       path, S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                                                                                                        : "not a regular file");
     af->path = strdup(path);
     size_t n = strlen(path) + sizeof ".tmp.XXXXXX";
     af->tmp_path = malloc(n);

@@ -171,6 +171,18 @@ static int check_writable_dir(const char *flag, const char *out, const char *dir
     return 0;
 }
 
+/* An existing output that is a device, FIFO or socket: every writer makes a temporary file and
+ * renames it over the path, which would replace /dev/null (say) with a regular file. */
+static int refuse_special(const char *flag, const char *out, const place *o) {
+    if (!o->exists || S_ISREG(o->st.st_mode) || S_ISDIR(o->st.st_mode)) return 0;
+    const char *what = S_ISCHR(o->st.st_mode) || S_ISBLK(o->st.st_mode) ? "a device"
+                     : S_ISFIFO(o->st.st_mode)                          ? "a FIFO"
+                                                                        : "not a regular file";
+    return lw_fail("%s %s is %s: outputs are written to a temporary file renamed over the path, which would replace "
+                   "it; give a regular file's path",
+                   flag, out, what);
+}
+
 int lw_output_check(const char *flag, const char *out, int kinds, const char *const *inputs) {
     if (!flag) flag = "output";
     if (!out || !*out) return lw_fail("%s is empty: name the file to write", flag);
@@ -180,7 +192,7 @@ int lw_output_check(const char *flag, const char *out, int kinds, const char *co
     locate(out, &o);
     if ((o.exists && S_ISDIR(o.st.st_mode)) || out[n - 1] == '/')
         return lw_fail("%s %s names a directory: give a file name inside it", flag, out);
-    if (check_writable_dir(flag, out, o.dir) != 0) return -1;
+    if (refuse_special(flag, out, &o) != 0 || check_writable_dir(flag, out, o.dir) != 0) return -1;
     return check_against_inputs(flag, out, &o, kinds, inputs);
 }
 
@@ -198,7 +210,8 @@ int lw_output_dir_check(const char *flag, const char *dir, const char *const *na
             snprintf(path, sizeof path, "%s/%s", dir, names[i]);
             place o;
             locate(path, &o);
-            if (check_against_inputs(flag, path, &o, LW_OUT_FILE, inputs) != 0) return -1;
+            if (refuse_special(flag, path, &o) != 0 || check_against_inputs(flag, path, &o, LW_OUT_FILE, inputs) != 0)
+                return -1;
         }
         return 0;
     }
