@@ -17,9 +17,9 @@ static const char *USAGE =
     "  every receiver x donor x depth cell scores, on the same prompts, the donor's residual patched into the\n"
     "  receiver (targeted) against the receiver's own mean residual (fitted baseline) and the donor's residual\n"
     "  for an irrelevant text (decoy); effect = change in the receiver's mean log-probability (nats/token) of\n"
-    "  the donor's own greedy continuation. D = mean over cells of (targeted - baseline), 95% CI over cells.\n"
+    "  the donor's own greedy continuation. D = mean over cells of (targeted - baseline), 95% CI over cells (over prompts below 5 cells).\n"
     "  --depths F,...        relative depths in [0, 1] (default 0.5): each model's block round(F (layers - 1))\n"
-    "  --prompts N           prompt triples from matched genres (default 40), from --data's corpus test split\n"
+    "  --prompts N           prompt triples from matched genres (default 40, at least 5), from --data's corpus test split\n"
     "  --calib N             calibration texts for baselines and bridges (default 100; corpus calibration split)\n"
     "  --continuation M      donor tokens scored (default 4)\n"
     "  --position last|K     the receiver position patched (default last; K absolute, 0 = BOS)\n"
@@ -29,7 +29,8 @@ static const char *USAGE =
     "  --no-reuse            recompute the receiver's prompt prefix for every patch (benchmark)\n"
     "  --resamples N --seed N --data DIR --threads N --gpu-layers N\n"
     "  writes DIR/panel.json (every cell with its CI and n, D, the decoy ratio), DIR/panel.csv (one row per\n"
-    "  cell) and DIR/records.jsonl (per cell: condition target-minus-baseline, metric logp_shift).\n";
+    "  cell) and DIR/records.jsonl (per cell and prompt: condition target-minus-baseline, metric logp_shift,\n"
+    "  clustered by cell, or by prompt below 5 cells, so that a verdict resamples what D's interval does).\n";
 
 typedef struct {
     char **receivers, **donors;
@@ -110,7 +111,7 @@ static int parse(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "--out")) o->out = v, i++;
         else if (!strcmp(a, "--plan")) o->plan = v, i++;
         else if (!strcmp(a, "--data")) o->data = v, i++;
-        else if (!strcmp(a, "--prompts") && cli_parse_int(v, 2, 100000, &o->prompts)) i++;
+        else if (!strcmp(a, "--prompts") && cli_parse_int(v, LW_PANEL_MIN_CELLS, 100000, &o->prompts)) i++;
         else if (!strcmp(a, "--calib") && cli_parse_int(v, 1, 100000, &o->calib)) i++;
         else if (!strcmp(a, "--continuation") && cli_parse_int(v, 1, 256, &o->cont)) i++;
         else if (!strcmp(a, "--resamples") && cli_parse_int(v, 100, 1000000, &o->resamples)) i++;

@@ -94,7 +94,10 @@ static void test_panel_and_verdict(void **state) {
     json_t *v = json_loads(out, 0, NULL);
     assert_non_null(v);
     json_t *h = json_array_get(json_object_get(v, "hypotheses"), 0);
-    assert_int_equal(json_integer_value(json_object_get(h, "n")), 2);
+    /* one record per cell and prompt (2 x 5), clustered by prompt below 5 cells, as D's interval is */
+    assert_int_equal(json_integer_value(json_object_get(h, "n")), 10);
+    assert_int_equal(json_integer_value(json_object_get(h, "n_clusters")), 5);
+    assert_true(fabs(json_number_value(json_object_get(h, "estimate")) - sum / 2) < 1e-9);
     json_decref(v);
     free(out);
     free(err);

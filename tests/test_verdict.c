@@ -568,6 +568,59 @@ static void no_spread_case(int n, double a, const char *threshold, const char *b
     free(v);
 }
 
+/* Few units: n values spread above the threshold, each its own item (cluster NULL) or all in
+ * clusters of `per` items. The bootstrap alone gave p = 1 / (1 + resamples) to 2 items or 2
+ * clusters; no test can do better than 2^-units (the values evenly about a null mean at the
+ * threshold), and one cluster is one unit with no spread at all. */
+static lw_verdict *few_units(int n, int per, double big, int *k) {
+    const char *pp = write_plan("few.plan.json",
+                                "{\"id\": \"H\", \"metric\": \"ndcg\", \"a\": \"A\", \"direction\": \"greater\", "
+                                "\"threshold\": 0.3}",
+                                "none");
+    lw_plan *plan = lw_plan_load(pp);
+    assert_non_null(plan);
+    lw_item_record r[40];
+    char ids[40][16], cls[40][16];
+    for (int i = 0; i < n; i++) {
+        snprintf(ids[i], sizeof ids[i], "q%d", i);
+        snprintf(cls[i], sizeof cls[i], "c%d", per ? i / per : i);
+        r[i] = (lw_item_record){.condition = "A", .item = ids[i], .metric = "ndcg", .value = 0.4 + 0.05 * (i % 11),
+                                .cluster = per ? cls[i] : NULL};
+    }
+    if (big != 0) r[0].value = big;
+    const char *rec = lw_test_tmpfile("few.items.jsonl");
+    assert_int_equal(lw_items_save(rec, lw_plan_sha256(plan), "test", r, n), 0);
+    lw_plan_free(plan);
+    if (big != 0) {
+        expect_evaluate_error(pp, rec, "does not hold the mean");
+        return NULL;
+    }
+    return decide(pp, rec, k);
+}
+
+static void test_few_units(void **state) {
+    (void)state;
+    int k;
+    lw_verdict *v = few_units(2, 0, 0, &k); /* 2 items: p >= 1/4 */
+    assert_true(v[0].p >= 0.25);
+    assert_int_not_equal(v[0].verdict, LW_VERDICT_PASS);
+    free(v);
+    v = few_units(20, 10, 0, &k); /* 2 clusters of 10 */
+    assert_true(v[0].p >= 0.25);
+    assert_int_not_equal(v[0].verdict, LW_VERDICT_PASS);
+    free(v);
+    v = few_units(10, 10, 0, &k); /* 1 cluster: a point interval, nothing tested */
+    assert_true(v[0].no_spread);
+    assert_true(v[0].p == 1.0);
+    assert_int_equal(v[0].verdict, LW_VERDICT_INCONCLUSIVE);
+    free(v);
+    v = few_units(20, 0, 0, &k); /* 20 items: the floor 2^-20 is below the bootstrap's own p */
+    assert_true(fabs(v[0].p - 1.0 / 2001.0) < 1e-15);
+    assert_int_equal(v[0].verdict, LW_VERDICT_PASS);
+    free(v);
+    assert_null(few_units(10, 0, 1e308, &k)); /* one huge value: refused, not an interval beside the mean */
+}
+
 static void test_no_spread_is_inconclusive(void **state) {
     (void)state;
     no_spread_case(1, 0.9, "0.5", "", 0);  /* one item well above the threshold */
@@ -585,6 +638,7 @@ int main(void) {
         cmocka_unit_test(test_clusters),              cmocka_unit_test(test_binary_never_bootstrapped),
         cmocka_unit_test(test_margin_floor_and_order),
         cmocka_unit_test(test_bad_records),            cmocka_unit_test(test_no_spread_is_inconclusive),
+        cmocka_unit_test(test_few_units),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

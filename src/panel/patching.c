@@ -275,7 +275,9 @@ static int check_params(const lw_patching_params *p, int n_prompts, int n_calib)
         if (!(p->depths[k] >= 0 && p->depths[k] <= 1))
             return lw_fail("panel: depth %g is outside [0, 1] (a fraction of each model's blocks)", p->depths[k]);
     if (p->continuation_tokens < 1) return lw_fail("panel: continuation_tokens must be at least 1");
-    if (n_prompts < 2) return lw_fail("panel: %d prompts; a paired interval needs at least 2", n_prompts);
+    if (n_prompts < LW_PANEL_MIN_CELLS) /* 2 prompts gave each cell p = 0 and D a point-like interval */
+        return lw_fail("panel: %d prompts; the paired intervals over prompts need at least %d", n_prompts,
+                       LW_PANEL_MIN_CELLS);
     if (n_calib < 1) return lw_fail("panel: no calibration texts for the fitted baseline");
     if (p->resamples < 100) return lw_fail("panel: resamples %d; at least 100", p->resamples);
     return 0;

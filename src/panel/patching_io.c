@@ -74,17 +74,31 @@ int lw_patching_save(const char *dir, const lw_panel_model *R, const lw_panel_mo
     snprintf(path, sizeof path, "%s/panel.json", dir);
     int rc = root ? lw_json_save(path, root) : lw_fail("panel: cannot build the result document");
     json_decref(root);
-    lw_item_record *rec = calloc((size_t)r->n_cells, sizeof *rec);
-    char(*names)[512] = calloc((size_t)r->n_cells, sizeof *names);
-    if (rc == 0 && (!rec || !names)) rc = lw_fail("panel: out of memory");
-    for (int c = 0; rc == 0 && c < r->n_cells; c++) {
-        cell_name(R, D, &r->cells[c], names[c], sizeof names[c]);
-        rec[c] = (lw_item_record){.condition = "target-minus-baseline", .item = names[c], .metric = "logp_shift",
-                                  .value = r->cells[c].diff.mean};
+    /* One record per cell and prompt (target - baseline), clustered as D's interval is: by cell with
+     * LW_PANEL_MIN_CELLS cells or more, else by prompt. A verdict then resamples the units D's interval
+     * resamples, and its mean is D. (One record per cell let a verdict bootstrap 4 cells to p = 1e-4.) */
+    const int nc = r->n_cells, np = r->n_prompts, n = nc * np;
+    const bool by_cell = nc >= LW_PANEL_MIN_CELLS;
+    lw_item_record *rec = calloc((size_t)n, sizeof *rec);
+    char(*cells)[512] = calloc((size_t)nc, sizeof *cells), (*items)[560] = calloc((size_t)n, sizeof *items);
+    char(*prompts)[32] = calloc((size_t)np, sizeof *prompts);
+    if (rc == 0 && (!rec || !cells || !items || !prompts)) rc = lw_fail("panel: out of memory");
+    for (int j = 0; rc == 0 && j < np; j++) snprintf(prompts[j], sizeof prompts[j], "prompt %d", j + 1);
+    for (int c = 0; rc == 0 && c < nc; c++) {
+        cell_name(R, D, &r->cells[c], cells[c], sizeof cells[c]);
+        for (int j = 0; j < np; j++) {
+            const size_t k = (size_t)c * np + j;
+            snprintf(items[k], sizeof items[k], "%s #%d", cells[c], j + 1);
+            rec[k] = (lw_item_record){.condition = "target-minus-baseline", .item = items[k], .metric = "logp_shift",
+                                      .value = r->e_target[k] - r->e_baseline[k],
+                                      .cluster = by_cell ? cells[c] : prompts[j]};
+        }
     }
     snprintf(path, sizeof path, "%s/records.jsonl", dir);
-    if (rc == 0) rc = lw_items_save(path, plan_sha256, "panel patching", rec, r->n_cells);
+    if (rc == 0) rc = lw_items_save(path, plan_sha256, "panel patching", rec, n);
     free(rec);
-    free(names);
+    free(cells);
+    free(items);
+    free(prompts);
     return rc;
 }

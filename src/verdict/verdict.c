@@ -212,6 +212,28 @@ static int cluster_ids(const ref *ra, const ref *rb, int n, const lw_hypothesis 
 
 /* ------------------------------------------------------------------ one hypothesis */
 
+/* The units the bootstrap resamples (items, or clusters when cl is not NULL; cluster ids 0 .. k-1)
+ * into *units, and whether their values are all the same (one unit always is): the resamples then
+ * all give the same mean, and the bootstrap sees no sampling error at all. */
+static bool units_without_spread(const double *d, const int *cl, int n, int *units) {
+    if (!cl) {
+        *units = n;
+        for (int i = 1; i < n; i++)
+            if (d[i] != d[0]) return false;
+        return true;
+    }
+    int k = 0;
+    for (int i = 0; i < n; i++) k = cl[i] + 1 > k ? cl[i] + 1 : k;
+    *units = k;
+    double *sum = calloc((size_t)k, sizeof *sum), *size = calloc((size_t)k, sizeof *size);
+    bool same = true;
+    if (!sum || !size) same = false; /* no memory: let the bootstrap decide */
+    for (int i = 0; same && i < n; i++) sum[cl[i]] += d[i], size[cl[i]] += 1.0;
+    for (int c = 1; same && c < k; c++) same = sum[c] / size[c] == sum[0] / size[0];
+    free(sum), free(size);
+    return same;
+}
+
 static int evaluate_one(const lw_plan *plan, const lw_hypothesis *h, const lw_items *it, int index, lw_verdict *v) {
     memset(v, 0, sizeof *v);
     snprintf(v->id, sizeof v->id, "%s", h->id);
@@ -273,9 +295,12 @@ static int evaluate_one(const lw_plan *plan, const lw_hypothesis *h, const lw_it
     else if (rc == 0)
         rc = lw_ci_mean(a, na, plan->resamples, level, seed, &v->ci);
     if (rc != 0) goto done;
-    if (!isfinite(v->ci.mean) || !isfinite(v->ci.lo) || !isfinite(v->ci.hi)) { /* 1e308 + 1e308 */
-        rc = lw_fail("hypothesis %s: the mean or interval of '%s' is not finite (values so large that their sum "
-                     "overflows): rescale the metric", h->id, h->metric);
+    /* 1e308 + 1e308 overflows; one 1e308 among ordinary values left the interval [0.26, 0.26] around
+     * an estimate of 1e307 (squares overflow inside the bootstrap) */
+    if (!isfinite(v->ci.mean) || !isfinite(v->ci.lo) || !isfinite(v->ci.hi) || !(v->ci.lo <= v->ci.mean) ||
+        !(v->ci.mean <= v->ci.hi)) {
+        rc = lw_fail("hypothesis %s: the mean or interval of '%s' is not finite or does not hold the mean (values so "
+                     "large that their sums or squares overflow): rescale the metric", h->id, h->metric);
         goto done;
     }
     v->estimate = v->ci.mean;
@@ -312,9 +337,13 @@ static int evaluate_one(const lw_plan *plan, const lw_hypothesis *h, const lw_it
         v->p = fmin(1.0, pv);
         v->test = cl ? "Newcombe score, inverted, clustered" : "Newcombe score, inverted";
     } else {
-        v->no_spread = true;
-        for (int i = 1; i < na && v->no_spread; i++) v->no_spread = d[i] == d[0];
+        int units = 0;
+        v->no_spread = units_without_spread(d, cl, na, &units);
         v->p = v->no_spread ? 1.0 : bootstrap_p(d, cl, na, h->threshold, h->greater, plan->resamples, seed);
+        /* No test can do better than 2^-units: with the null's mean at the threshold and values spread
+         * evenly about it, every unit lands on the claim's side that often. The bootstrap, which sees
+         * only the sample, gave 2 items (or 2 clusters) above the threshold p = 1 / (1 + resamples). */
+        v->p = fmax(v->p, pow(0.5, units));
         v->test = v->no_spread ? "none (the values do not vary)"
                   : cl         ? "percentile bootstrap, clustered"
                                : "percentile bootstrap";
