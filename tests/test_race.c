@@ -18,6 +18,7 @@
 #include "common/fileio.h"
 #include "latentwire/bridge.h"
 #include "latentwire/race.h"
+#include "latentwire/records.h"
 #include "latentwire/verdict.h"
 #include "latentwire/retrieval.h"
 #include "race/race_internal.h"
@@ -427,6 +428,52 @@ static void test_timing_per_cell(void **state) {
     assert_same_outputs(dir, cut);
 }
 
+/* Bits a record could not have (more than its budget, negative, not whole, sent by floor) are
+ * refused by the merge, each naming the record: they entered race.json (3e9 read as 0). Each case
+ * edits one record of shard 0, its checksum made anew, then puts the file back. */
+static void edited_bits_refused(const char *dir) {
+    const char *path = lw_test_join(dir, "race-shard-0-of-3.partial");
+    static const char *const KEY[] = {"channel", "budget", "id"};
+    static const struct {
+        bool floor;
+        const char *field, *value, *want;
+    } cases[] = {{false, "payload_bits", "100000", "payload_bits exceeds the budget"},
+                 {false, "payload_bits", "-8", "payload_bits is not a whole number >= 0"},
+                 {false, "payload_bits", "1.5", "payload_bits is not a whole number >= 0"},
+                 {false, "payload_bits", "3e9", "payload_bits is not a whole number >= 0"},
+                 {true, "payload_bits", "5", "payload_bits is not 0 for a channel that sends nothing"},
+                 {false, "side_bits", "-1", "side_bits is not a whole number >= 0"}};
+    size_t len;
+    char *original = lw_read_text_file(path, &len, "shard");
+    assert_non_null(original);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        lw_records r;
+        json_t *head = NULL;
+        assert_int_equal(lw_records_load(&r, path, NULL, KEY, 3, "score", "merge", &head), 0);
+        int j = 0;
+        while (j < r.n && (cases[c].floor != !strcmp(json_string_value(json_object_get(r.rec[j], "channel")), "floor") ||
+                           (!cases[c].floor && json_integer_value(json_object_get(r.rec[j], "budget")) <= 0) ||
+                           json_is_null(json_object_get(r.rec[j], "score"))))
+            j++;
+        assert_true(j < r.n);
+        json_object_set_new(r.rec[j], cases[c].field, json_loads(cases[c].value, JSON_DECODE_ANY, NULL));
+        FILE *f = lw_records_open(path, head, &r);
+        assert_non_null(f);
+        fclose(f);
+        lw_records_free(&r);
+        json_decref(head);
+        assert_int_equal(lw_race_merge(dir, NULL), -1);
+        if (!strstr(lw_last_error(), cases[c].want) || !strstr(lw_last_error(), "race-shard-0-of-3.partial"))
+            fail_msg("%s %s: \"%s\"", cases[c].field, cases[c].value, lw_last_error());
+        FILE *w = fopen(path, "wb");
+        assert_non_null(w);
+        fwrite(original, 1, len, w);
+        fclose(w);
+    }
+    free(original);
+    assert_int_equal(lw_race_merge(dir, NULL), 0); /* the shards as written merge again */
+}
+
 static void test_shards_merge_exactly(void **state) {
     (void)state;
     char whole[4096];
@@ -468,6 +515,7 @@ static void test_shards_merge_exactly(void **state) {
     assert_non_null(report);
     free(report);
     assert_same_outputs(whole, dir);
+    edited_bits_refused(dir);
 
     /* an incomplete shard is named */
     const char *dir2 = lw_test_fresh_dir("sharded_cut");

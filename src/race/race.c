@@ -335,8 +335,22 @@ static int place_records(lw_race_data *d, const id_slot *ids, const lw_records *
             continue;
         }
         d->score[at] = json_number_value(s);
-        d->payload_bits[at] = json_integer_value(json_object_get(o, "payload_bits"));
-        d->side_bits[at] = json_integer_value(json_object_get(o, "side_bits"));
+        json_t *pb = json_object_get(o, "payload_bits"), *sb = json_object_get(o, "side_bits");
+        const int64_t payload = json_integer_value(pb), side = json_integer_value(sb);
+        /* Bits are counted by the run (a payload never exceeds its budget; floor and mean send
+         * nothing): a record that says otherwise was edited, and its bits would enter the curve. */
+        const bool sends_nothing = !strcmp(ch, "floor") || !strcmp(ch, "mean");
+        const char *bad = !json_is_integer(pb) || payload < 0   ? "payload_bits is not a whole number >= 0"
+                          : budget > 0 && payload > budget      ? "payload_bits exceeds the budget"
+                          : sends_nothing && payload != 0       ? "payload_bits is not 0 for a channel that sends nothing"
+                          : !json_is_integer(sb) || side < 0    ? "side_bits is not a whole number >= 0"
+                                                                : NULL;
+        if (bad)
+            return lw_fail("%s: the record of %s at %lld bits, item %s: %s: the file was edited or damaged; run the work "
+                           "that wrote it again",
+                           path, ch, (long long)budget, json_string_value(json_object_get(o, "id")), bad);
+        d->payload_bits[at] = payload;
+        d->side_bits[at] = side;
     }
     return 0;
 }
