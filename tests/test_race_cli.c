@@ -385,6 +385,8 @@ static json_t *retrieval_row(json_t *r, const char *codec, int budget) {
 
 /* Rewrites a records file: the settings line, then its rows but the last; the row of
  * (codec, budget) gets top-1 mean `mean`. */
+static void doctor_field(const char *path, const char *codec, int budget, const char *field, const char *value);
+
 static void doctor_partial(const char *path, const char *codec, int budget, double mean) {
     char *text = lw_test_read_file(path);
     assert_non_null(text);
@@ -400,6 +402,26 @@ static void doctor_partial(const char *path, const char *codec, int budget, doub
             json_integer_value(json_object_get(o, "budget_bits")) == budget)
             mean < 0 ? json_object_del(o, "top1") : json_object_set_new(json_object_get(o, "top1"), "mean", json_real(mean));
         assert_int_equal(lw_records_write(f, o), 0); /* sealed anew: a doctored row, not a damaged one */
+        json_decref(o);
+    }
+    fclose(f);
+    free(text);
+}
+
+/* Sets one field of the row (codec, budget) to a JSON value, the line sealed anew. */
+static void doctor_field(const char *path, const char *codec, int budget, const char *field, const char *value) {
+    char *text = lw_test_read_file(path);
+    assert_non_null(text);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    char *save = NULL;
+    for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        json_t *o = json_loads(l, 0, NULL);
+        assert_non_null(o);
+        if (json_is_string(json_object_get(o, "codec")) && !strcmp(json_string_value(json_object_get(o, "codec")), codec) &&
+            json_integer_value(json_object_get(o, "budget_bits")) == budget)
+            json_object_set_new(o, field, json_loads(value, JSON_DECODE_ANY, NULL));
+        assert_int_equal(lw_records_write(f, o), 0);
         json_decref(o);
     }
     fclose(f);
@@ -445,8 +467,26 @@ static void test_retrieval_resume(void **state) {
     snprintf(args, sizeof args, "%s --n 10 --resume --gpu-layers 3", base);
     why = lw_test_cli_refusal(args, -1, "--gpu-layers");
     if (why) fail_msg("%s", why);
-    doctor_partial(partial, "zlib", 512, 7);
+    /* a kept row's verdict, threshold and bits must be what the run would give (a doctored pass was
+     * shown as PASS beside an interval far below 0.85) */
     snprintf(args, sizeof args, "%s --n 10 --resume", base);
+    char *saved = lw_test_read_file(partial);
+    assert_non_null(saved);
+    static const char *const fields[][3] = {{"pass", "true", "a pass that its interval does not give"},
+                                            {"threshold", "0.1", "another threshold"},
+                                            {"payload_bits_max", "100000", "payload bits that are not within the budget"},
+                                            {"side_bits", "-1", "side bits that are not a whole number >= 0"}};
+    for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
+        doctor_field(partial, "zlib", 64, fields[k][0], fields[k][1]);
+        why = lw_test_cli_refusal(args, -1, fields[k][2]);
+        if (why) fail_msg("%s = %s: %s", fields[k][0], fields[k][1], why);
+        FILE *w = fopen(partial, "w");
+        assert_non_null(w);
+        fputs(saved, w);
+        fclose(w);
+    }
+    free(saved);
+    doctor_partial(partial, "zlib", 512, 7);
     why = lw_test_cli_refusal(args, -1, "top-1 out of [0, 1]");
     if (why) fail_msg("%s", why);
     doctor_partial(partial, "zlib", 512, -1); /* -1: the row loses its top-1 altogether */

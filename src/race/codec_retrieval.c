@@ -300,8 +300,10 @@ static json_t *run_settings(const rt *t, const lw_codec_retrieval_params *p) {
 }
 
 /* What makes a kept row unusable (NULL: nothing): an applicable row's top-1 must be an interval
- * of numbers in [0, 1] over the n scored passages. */
-static const char *kept_row_problem(json_t *row, int n) {
+ * of numbers in [0, 1] over the n scored passages, its verdict the one its lower bound gives at
+ * this run's threshold (a stored "pass" was shown as PASS whatever the interval said), and its bits
+ * what a run can measure (a payload within the budget, side information >= 0). */
+static const char *kept_row_problem(json_t *row, int n, double threshold) {
     if (!json_is_boolean(json_object_get(row, "applicable"))) return "no \"applicable\"";
     if (!json_is_true(json_object_get(row, "applicable"))) return NULL;
     json_t *top1 = json_object_get(row, "top1");
@@ -316,6 +318,16 @@ static const char *kept_row_problem(json_t *row, int n) {
     }
     if (!(v[1] <= v[0] && v[0] <= v[2])) return "a top-1 interval that does not hold its mean";
     if (json_integer_value(json_object_get(top1, "n")) != n) return "a top-1 over another number of passages";
+    json_t *pass = json_object_get(row, "pass"), *thr = json_object_get(row, "threshold");
+    if (!json_is_number(thr) || json_number_value(thr) != threshold) return "another threshold";
+    if (!json_is_boolean(pass) || json_is_true(pass) != (v[1] >= threshold)) return "a pass that its interval does not give";
+    json_t *mean = json_object_get(row, "payload_bits_mean"), *max = json_object_get(row, "payload_bits_max");
+    json_t *side = json_object_get(row, "side_bits");
+    const double budget = (double)json_integer_value(json_object_get(row, "budget_bits"));
+    if (!json_is_number(mean) || !json_is_integer(max) || !(json_number_value(mean) >= 0) ||
+        json_number_value(mean) > json_integer_value(max) || (double)json_integer_value(max) > budget)
+        return "payload bits that are not within the budget";
+    if (!json_is_integer(side) || json_integer_value(side) < 0) return "side bits that are not a whole number >= 0";
     return NULL;
 }
 
@@ -326,7 +338,7 @@ static int open_records(const rt *t, const lw_codec_retrieval_params *p, lw_reco
     if (!settings) return -1;
     int rc = p->resume ? lw_records_load(past, p->records_path, settings, ROW_KEY, 2, "applicable", "--resume", NULL) : 0;
     for (int i = 0; rc == 0 && i < past->n; i++) { /* a row's numbers enter the result as they are */
-        const char *why = kept_row_problem(past->rec[i], t->n);
+        const char *why = kept_row_problem(past->rec[i], t->n, p->threshold);
         if (why)
             rc = lw_fail("--resume: %s: the row of %s at %lld bits has %s; run without --resume to start over",
                          p->records_path, json_string_value(json_object_get(past->rec[i], "codec")),
