@@ -173,6 +173,9 @@ static void test_refusals(void **state) {
     refused(args, "bogus.json: not a probe panel result");
     snprintf(args, sizeof args, "panel probes merge --out %s --colour red %s %s", out, RUNS[0], RUNS[1]);
     refused(args, "--colour");
+    /* one run twice, by two paths: one pair's numbers would read as agreement across pairs */
+    snprintf(args, sizeof args, "panel probes merge --out %s %s %s/probes.json", out, RUNS[0], RUNS[0]);
+    refused(args, "hold the same results (one run given twice?)");
     assert_false(lw_test_file_exists(out)); /* nothing half-written */
 }
 

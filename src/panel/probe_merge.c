@@ -165,6 +165,14 @@ int lw_probe_merge(const char *const *runs, int n_runs, const char *out_dir) {
         r[k].run = runs[k];
         if (!(r[k].doc = load_run(runs[k]))) rc = -1;
     }
+    /* the same run twice (one file by two paths, or a copy) would show one pair's numbers as
+     * agreement across pairs: min = max, "CIs overlap: yes" */
+    for (int k = 1; k < n_runs && rc == 0; k++)
+        for (int j = 0; j < k && rc == 0; j++)
+            if (json_equal(r[j].doc, r[k].doc))
+                rc = lw_fail("probes merge: runs %s and %s hold the same results (one run given twice?): give each pair, "
+                             "layer or recipe once",
+                             runs[j], runs[k]);
     for (int k = 1; k < n_runs && rc == 0; k++) {
         const char *key = params_differ(json_object_get(r[0].doc, "params"), json_object_get(r[k].doc, "params"));
         if (key) rc = refuse_settings(&r[0], &r[k], key);
