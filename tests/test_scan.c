@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "common/fileio.h"
+#include "latentwire/records.h"
 #include "latentwire/scan.h"
 #include "support/testutil.h"
 
@@ -194,6 +196,34 @@ static void test_records_and_resume(void **state) {
     assert_true(r2.layers[3].held_out.mean == r1.layers[3].held_out.mean);
     assert_true(r2.chosen_minus_floor.lo == r1.chosen_minus_floor.lo);
     lw_scan_result_free(&r2);
+    /* a kept record this scan does not make (edited, its checksum made anew) is refused: it was
+     * copied into the new records file, where a verdict would read it */
+    static const char *const KEY[] = {"split", "condition", "id"};
+    static const char *const edits[][3] = {{"condition", "\"layer 99->99\"", "no such condition"},
+                                           {"id", "\"zz-34\"", "no such item in that split"},
+                                           {"split", "\"report\"", "no such split"}};
+    size_t len;
+    char *kept = lw_read_text_file(rec, &len, "records");
+    assert_non_null(kept);
+    for (size_t e = 0; e < sizeof edits / sizeof edits[0]; e++) {
+        lw_records past;
+        json_t *head = NULL;
+        assert_int_equal(lw_records_load(&past, rec, NULL, KEY, 3, "score", "--resume", &head), 0);
+        json_object_set_new(past.rec[0], edits[e][0], json_loads(edits[e][1], JSON_DECODE_ANY, NULL));
+        FILE *w = lw_records_open(rec, head, &past);
+        assert_non_null(w);
+        fclose(w);
+        lw_records_free(&past);
+        json_decref(head);
+        assert_int_equal(lw_scan_run_eval(&POOL, &p, eval_planted, &PL, &r2), -1);
+        if (!strstr(lw_last_error(), edits[e][2]) || !strstr(lw_last_error(), "is not part of this scan"))
+            fail_msg("%s: \"%s\"", edits[e][0], lw_last_error());
+        w = fopen(rec, "wb");
+        assert_non_null(w);
+        fwrite(kept, 1, len, w);
+        fclose(w);
+    }
+    free(kept);
     /* other settings: refused, naming the setting */
     p.settings_json = "{\"--task\": \"y\"}";
     assert_int_equal(lw_scan_run_eval(&POOL, &p, eval_planted, &PL, &r2), -1);

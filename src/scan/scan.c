@@ -196,6 +196,32 @@ int lw_scan_split(const lw_task *pool, const lw_scan_params *p, lw_task parts[2]
     return 0;
 }
 
+/* Every kept record must be one this scan makes: a split, an item of that split and a condition
+ * of its layers. The others never enter the statistics, but lw_records_open would copy them into
+ * the new records file (a held_out record of a selection item, say), where a verdict reads them. */
+static int check_past_belongs(const lw_records *ps, const lw_scan_params *p, const lw_task parts[2], const char *from) {
+    for (int j = 0; j < ps->n; j++) {
+        json_t *o = ps->rec[j];
+        const char *split = json_string_value(json_object_get(o, "split"));
+        const char *cond = json_string_value(json_object_get(o, "condition"));
+        const char *id = json_string_value(json_object_get(o, "id"));
+        int sp = split && !strcmp(split, SPLIT_NAMES[0]) ? 0 : split && !strcmp(split, SPLIT_NAMES[1]) ? 1 : -1;
+        bool item = false, condition = false;
+        for (int i = 0; sp >= 0 && id && !item && i < parts[sp].n; i++) item = !strcmp(parts[sp].items[i].id, id);
+        for (int slot = 0; cond && !condition && slot < p->n_layers + 2; slot++) {
+            char cname[64];
+            cond_name(p, slot_cond(slot), cname, sizeof cname);
+            condition = !strcmp(cname, cond);
+        }
+        if (sp < 0 || !item || !condition)
+            return lw_fail("--resume: %s: the record of %s, item %s (split %s) is not part of this scan (%s): the file "
+                           "was edited; run without --resume to start over",
+                           from, cond ? cond : "?", id ? id : "?", split ? split : "?",
+                           sp < 0 ? "no such split" : !item ? "no such item in that split" : "no such condition");
+    }
+    return 0;
+}
+
 int lw_scan_run_eval(const lw_task *pool, const lw_scan_params *p, lw_scan_eval_fn eval, void *eval_ctx,
                      lw_scan_result *out) {
     memset(out, 0, sizeof *out);
@@ -216,6 +242,7 @@ int lw_scan_run_eval(const lw_task *pool, const lw_scan_params *p, lw_scan_eval_
         const char *from = p->resume_from ? p->resume_from : p->records;
         if (p->resume) rc = lw_records_load(&ps, from, settings, RECORD_KEY, 3, "score", "--resume", NULL);
         if (rc == 0 && p->resume) rc = lw_records_check_range(&ps, from, "score", 0, 1, false, "--resume");
+        if (rc == 0 && p->resume) rc = check_past_belongs(&ps, p, parts, from);
         if (rc == 0 && !(rec = lw_records_open(p->records, settings, &ps))) rc = -1;
     }
     runner R = {.p = p, .eval = eval, .ctx = eval_ctx, .rec = rec, .ps = &ps,
