@@ -526,6 +526,28 @@ static json_t *settings_json(const runner *R) {
     return s;
 }
 
+/* Every kept record must be one this run makes (a split, an item of it, a condition): the others
+ * never enter the summary, but lw_records_open would copy them into the records file. */
+static int check_past_belongs(const runner *R) {
+    for (int j = 0; j < R->past.n; j++) {
+        json_t *o = R->past.rec[j];
+        const char *split = json_string_value(json_object_get(o, "split"));
+        const char *cond = json_string_value(json_object_get(o, "condition"));
+        const char *id = json_string_value(json_object_get(o, "id"));
+        const lw_task *t = split && !strcmp(split, "select") ? &R->parts[0] : split && !strcmp(split, "report") ? R->report
+                                                                                                                 : NULL;
+        bool item = false, condition = false;
+        for (int i = 0; t && id && !item && i < t->n; i++) item = !strcmp(t->items[i].id, id);
+        for (int c = 0; cond && !condition && c < R->e->n; c++) condition = !strcmp(R->e->c[c].name, cond);
+        if (!t || !item || !condition)
+            return lw_fail("--resume: %s: the record of %s, item %s (split %s) is not part of this run (%s): the file "
+                           "was edited; run without --resume to start over",
+                           R->partial, cond ? cond : "?", id ? id : "?", split ? split : "?",
+                           !t ? "no such split" : !item ? "no such item in that split" : "no such condition");
+    }
+    return 0;
+}
+
 /* Opens RECORDS.partial: with resume, the records of an earlier run with the same settings are
  * kept (rewritten without a torn last line) and loaded; otherwise it starts empty, the settings
  * line first. 0 or -1 (message set). */
@@ -535,7 +557,8 @@ static int open_records(runner *R, json_t *settings) {
     if (!(R->partial = malloc(len))) return lw_fail("channel: out of memory");
     snprintf(R->partial, len, "%s.partial", o->records);
     if (o->resume && (lw_records_load(&R->past, R->partial, settings, PAST_KEY, 3, "score", "--resume", NULL) != 0 ||
-                      lw_records_check_range(&R->past, R->partial, "score", 0, 1, false, "--resume") != 0))
+                      lw_records_check_range(&R->past, R->partial, "score", 0, 1, false, "--resume") != 0 ||
+                      check_past_belongs(R) != 0))
         return -1;
     return (R->rec = lw_records_open(R->partial, settings, &R->past)) ? 0 : -1;
 }
