@@ -224,6 +224,22 @@ static int take_gpu_layers(const char *verb, int *argc, char **argv, int i) {
     return 0;
 }
 
+/* Whether usage gives option a free-text value (`--prompt TEXT`, `--title TEXT`): a text may read
+ * like an option; a path or a number may not. */
+static bool usage_value_is_text(const char *usage, const char *option) {
+    size_t n = strlen(option);
+    for (const char *p = strstr(usage, option); p; p = strstr(p + 1, option)) {
+        bool starts = p == usage || !(isalnum((unsigned char)p[-1]) || p[-1] == '-');
+        if (starts && p[n] == ' ' && !strncmp(p + n + 1, "TEXT", 4) && !isalnum((unsigned char)p[n + 5])) return true;
+    }
+    return false;
+}
+
+/* "--name" or "-o" (a dash and one letter): not "-1", not "-". */
+static bool looks_like_option(const char *a) {
+    return (a[0] == '-' && a[1] == '-' && a[2]) || (a[0] == '-' && isalpha((unsigned char)a[1]) && !a[2]);
+}
+
 int cli_options_once(const char *verb, const char *usage, int *argc_io, char **argv) {
     int seen[256], n_seen = 0; /* argv indices of the options given, values skipped */
     for (int i = 1; i < *argc_io; i++) {
@@ -232,7 +248,7 @@ int cli_options_once(const char *verb, const char *usage, int *argc_io, char **a
             i--;
             continue;
         }
-        if (strncmp(argv[i], "--", 2) != 0 || !argv[i][2] || !cli_usage_names(usage, argv[i])) continue;
+        if (!looks_like_option(argv[i]) || !cli_usage_names(usage, argv[i])) continue;
         for (int j = 0; j < n_seen; j++)
             if (!strcmp(argv[i], argv[seen[j]]) && !usage_repeatable(usage, argv[i])) {
                 cli_fail(verb, "%s is given twice: give it once (a later value would silently replace the "
@@ -240,7 +256,18 @@ int cli_options_once(const char *verb, const char *usage, int *argc_io, char **a
                 return 2;
             }
         if (n_seen < 256) seen[n_seen++] = i;
-        if (usage_takes_value(usage, argv[i])) i++; /* its value, even one that looks like an option */
+        if (!usage_takes_value(usage, argv[i])) continue;
+        /* its value, even one that looks like an option, but not another of this verb's options
+         * where a path or number is wanted: `--out --resume` made a directory "--resume" and ran
+         * afresh; `-o --title` wrote the page to a file "--title" */
+        const char *v = i + 1 < *argc_io ? argv[i + 1] : NULL;
+        if (v && looks_like_option(v) && (cli_usage_names(usage, v) || !strcmp(v, "--gpu-layers")) &&
+            !usage_value_is_text(usage, argv[i])) {
+            cli_fail(verb, "%s needs a value, and %s is an option of %s: give %s its value first (a file of that name: "
+                     "./%s)", argv[i], v, verb, argv[i], v);
+            return 2;
+        }
+        i++;
     }
     return 0;
 }

@@ -174,6 +174,10 @@ static void test_once_and_dependent(void **state) {
         /* one option by two names, and the option every verb takes before parsing its own */
         {"report a.json -o x.html --out y.html", "--out: the page is already given (x.html): give -o or --out once"},
         {"extract --model @M --layers 0 --sites 1 --input @T --out @O", "--layers and --sites are one option"},
+        /* another option where a path or number is wanted: not its value (a free text may be one) */
+        {"race --sender @M --task skill:first_letter --out --resume", "--out needs a value, and --resume is an option of race"},
+        {"report a.json -o --title", "-o needs a value, and --title is an option of report"},
+        {"extract --model --layers 2 --input @T --out @O", "--model needs a value, and --layers is an option of extract"},
         {"generate --model @M --gpu-layers 1 --prompt hi --gpu-layers 2", "--gpu-layers is given twice"},
         {"bridge info x.safetensors --gpu-layers 1", "bridge info: --gpu-layers: bridge info loads no model to offload"},
         {"race merge --out o.jsonl a.jsonl --gpu-layers 1", "race merge loads no model"},
