@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -553,6 +554,26 @@ static void test_save_load_bit_identical(void **state) {
         }
         lw_codec_free(a);
         lw_codec_free(b);
+        /* the record's side_bits edited (one digit, the header's length kept): refused, since
+         * codec info, encode and decode report it as measured */
+        FILE *w = fopen(path, "r+b");
+        assert_non_null(w);
+        uint64_t hlen = 0;
+        assert_int_equal(fread(&hlen, 8, 1, w), 1); /* little-endian, as this machine */
+        char *header = calloc(hlen + 1, 1), *at = NULL;
+        assert_non_null(header);
+        assert_int_equal(fread(header, 1, hlen, w), hlen);
+        for (char *q = strstr(header, "side_bits\\\":"); q && !at; q = strstr(q + 1, "side_bits\\\":"))
+            at = q + strlen("side_bits\\\":");
+        assert_non_null(at);
+        *at = *at == '9' ? '8' : (char)(*at + 1);
+        assert_int_equal(fseek(w, 8, SEEK_SET), 0);
+        assert_int_equal(fwrite(header, 1, hlen, w), hlen);
+        fclose(w);
+        free(header);
+        assert_null(lw_codec_load(path, NULL));
+        if (!strstr(lw_last_error(), "the file was edited; fit the codec again"))
+            fail_msg("%s: \"%s\"", lw_codec_name(KINDS[k]), lw_last_error());
     }
     free(calib);
     free(items);

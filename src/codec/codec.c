@@ -345,6 +345,30 @@ static int params_from_json(const json_t *pj, lw_codec_params *p, const char *pa
     return 0;
 }
 
+/* The side information a loaded codec holds, counted from what it loaded (-1: a kind whose side
+ * information is checked where it is loaded, or cannot be counted here). The record's side_bits is
+ * what `codec info`, encode and decode report, so it must be this count, not an edited number. */
+static int64_t counted_side_bits(const lw_codec *c) {
+    if (c->ops->side_tensors) {
+        lw_st_tensor_in t[LW_CODEC_MAX_SIDE_TENSORS];
+        int n = c->ops->side_tensors(c, t, LW_CODEC_MAX_SIDE_TENSORS);
+        int64_t total = 0;
+        for (int i = 0; i < n; i++) {
+            int64_t e = 1;
+            for (int k = 0; k < t[i].n_dims; k++) e *= t[i].shape[k];
+            total += e * (int64_t)lw_dtype_size(t[i].dtype) * 8;
+        }
+        return n < 0 ? -1 : total;
+    }
+    switch (c->p.kind) {
+    case LW_CODEC_ZLIB:
+    case LW_CODEC_ZSTD:
+    case LW_CODEC_TRUNCATE:
+    case LW_CODEC_SUMMARY: return 0;
+    default: return -1;
+    }
+}
+
 lw_codec *lw_codec_load(const char *path, lw_session *lm) {
     lw_st_file *f = lw_st_open(path);
     if (!f) return NULL;
@@ -388,6 +412,12 @@ lw_codec *lw_codec_load(const char *path, lw_session *lm) {
     if (!c->ops->load || c->ops->load(c, f) != 0) {
         if (!c->ops->load) lw_fail("%s: codec %s cannot be loaded in this version", path, lw_codec_name(p.kind));
         else lw_fail_prefix("%s: ", path);
+        goto fail;
+    }
+    const int64_t counted = counted_side_bits(c);
+    if (counted >= 0 && counted != c->side_bits) {
+        lw_fail("%s: the codec record says side_bits %lld, but what it holds counts %lld bits: the file was edited; "
+                "fit the codec again", path, (long long)c->side_bits, (long long)counted);
         goto fail;
     }
     c->record_text = json_dumps(c->record, JSON_SORT_KEYS | JSON_COMPACT);
