@@ -166,7 +166,7 @@ static int parse_channels(const opts *o, lw_race_channel **ch, int64_t **budgets
     for (int i = 0; rc == 0 && i < nb; i++) {
         long k;
         if (!cli_parse_int(items[i], 1, 1L << 40, &k))
-            rc = lw_fail("--budgets \"%s\": \"%s\" is not a budget: each must be a positive whole number of bits",
+            rc = lw_fail("--budgets \"%s\": \"%s\" is not a budget: each must be a whole number of bits from 1 to 2^40",
                          o->budgets, items[i]);
         for (int j = 0; rc == 0 && j < i; j++) /* "16,016": before the models load, naming the option */
             if ((*budgets)[j] == k)

@@ -98,7 +98,7 @@ static int parse_lists(const opts *o, lw_codec_kind **kinds, int *n_kinds, int64
     for (int i = 0; rc == 0 && i < nb; i++) {
         long k;
         if (!cli_parse_int(items[i], 1, 1L << 40, &k))
-            rc = lw_fail("--budgets \"%s\": \"%s\" is not a budget: each must be a positive whole number of bits",
+            rc = lw_fail("--budgets \"%s\": \"%s\" is not a budget: each must be a whole number of bits from 1 to 2^40",
                          o->budgets, items[i]);
         (*budgets)[i] = k;
     }

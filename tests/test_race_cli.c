@@ -55,7 +55,7 @@ static void test_bad_options(void **state) {
     char args[4096];
     const char *base = "race --sender /nonexistent.gguf --task t.jsonl --out";
     snprintf(args, sizeof args, "%s %s/o --budgets 0", base, dir);
-    expect_error(args, "--budgets \"0\": \"0\" is not a budget: each must be a positive whole number of bits");
+    expect_error(args, "--budgets \"0\": \"0\" is not a budget: each must be a whole number of bits from 1 to 2^40");
     snprintf(args, sizeof args, "%s %s/o --budgets 16,-4", base, dir);
     expect_error(args, "\"-4\" is not a budget");
     snprintf(args, sizeof args, "%s %s/o --channel floor,act:bogus", base, dir);

@@ -149,8 +149,13 @@ int lw_records_load(lw_records *r, const char *path, json_t *settings, const cha
         json_object_del(o, "crc32");
         if (line_no++ == 0) {
             json_t *have = json_object_get(o, "settings");
-            const char *d = !json_is_object(have) ? "version" : settings ? lw_settings_differ(settings, have) : NULL;
-            if (d)
+            const char *d = json_is_object(have) && settings ? lw_settings_differ(settings, have) : NULL;
+            bool resume = what && !strcmp(what, "--resume");
+            if (!json_is_object(have)) /* not the writer's first line (another version, or an edit: a BOM, say) */
+                rc = lw_fail("%s%s%s: line 1 is not a settings line: the file is from another version or was edited; %s",
+                             resume ? what : "", resume ? ": " : "", path,
+                             resume ? "run without --resume to start over" : "run the work that wrote it again");
+            else if (d)
                 rc = lw_fail("%s: %s was made with another %s; run without --resume to start over, or with the same "
                              "settings", what, path, d);
             else if (head_settings) *head_settings = json_incref(have);

@@ -929,7 +929,7 @@ STDERR_HAS = {
     "debate-agents-empty-item": r"--agents \".*\": item 2 is empty",
     "debate-agent-negative-temp": r"--agents item \".*m\.gguf:-1\": its temperature after the last ':' must be a number >= 0",
     "debate-channel-bogus": r"--channel smoke: must be one of text, cipher",
-    "channel-resume-foreign-partial": r"--resume: items\.jsonl\.partial was made with another version",
+    "channel-resume-foreign-partial": r"--resume: items\.jsonl\.partial: line 1 is not a settings line",
     "align-missing-target": r"target model .*none\.gguf: No such file or directory",
     # options
     "missing-value-extract": r"option --model needs a value",
