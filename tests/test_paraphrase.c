@@ -143,6 +143,16 @@ static void test_bad_lines(void **state) {
     snprintf(text, sizeof text, "{\"row_id\": 0, \"mrpc_id\": \"1\", \"target\": \"A b.\", \"paraphrases\": [\"C d.\"], "
                                 "\"negatives\": [3]}\n%s", good1);
     expect_bad("negs.jsonl", text, "1:", "negatives[0] must be 2");
+    /* a target longer than the 1 MiB line every text reader allows: `paraphrase texts` wrote it,
+     * and extract then refused the file */
+    size_t big = ((size_t)1 << 20) + 1;
+    char *huge = malloc(big + 512);
+    assert_non_null(huge);
+    int at = snprintf(huge, 512, "%s{\"row_id\": 1, \"mrpc_id\": \"2\", \"target\": \"", good);
+    memset(huge + at, 'a', big);
+    snprintf(huge + at + big, 128, "\", \"paraphrases\": [], \"negatives\": []}\n");
+    expect_bad("huge.jsonl", huge, "2:", "target must be a non-empty one-line string of at most 1 MiB");
+    free(huge);
 }
 
 /* para:FILE:D on the file as generated: each target's list is the target, its k paraphrases
