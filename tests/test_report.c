@@ -149,7 +149,20 @@ static void test_bad_inputs(void **state) {
     char doc[1024];
     snprintf(doc, sizeof doc, "{\"plan_sha256\": \"ab\", \"hypotheses\": [{\"id\": \"H\", \"verdict\": \"PASS\", "
              "\"estimate\": 0.7, %s, \"p\": -3, \"p_adjusted\": 7, \"n\": 10}]}", ok_ci);
-    expect_refused(write_file("verdict-p.json", doc), "need 0 <= p <= p_adjusted <= 1");
+    expect_refused(write_file("verdict-p.json", doc), "hypotheses[0].p = -3 is not a p-value");
+    snprintf(doc, sizeof doc, "{\"plan_sha256\": \"ab\", \"hypotheses\": [{\"id\": \"H\", \"verdict\": \"PASS\", "
+             "\"estimate\": 0.7, %s, \"p\": 0.5, \"p_adjusted\": 0.2, \"n\": 10}]}", ok_ci);
+    expect_refused(write_file("verdict-p2.json", doc), "need 0 <= p <= p_adjusted <= 1");
+    /* p-values and bits anywhere in a result (an edited race.json drew a p of 7, a negative payload,
+     * and an axis ending at inf) */
+    static const char *const named[][2] = {{"\"p_value\": 7", "p_value = 7 is not a p-value"},
+                                           {"\"payload_bits_mean\": -3", "payload_bits_mean = -3 is not a number of bits"},
+                                           {"\"payload_bits_mean\": 1e308", "payload_bits_mean = 1e+308 is not a number of bits"}};
+    for (size_t k = 0; k < sizeof named / sizeof named[0]; k++) {
+        snprintf(doc, sizeof doc, "{\"format\": \"latentwire.race/1\", \"series\": [{\"name\": \"a\", \"points\": "
+                 "[{\"x\": 16, \"y\": 0.5, %s}]}]}", named[k][0]);
+        expect_refused(write_file("named.json", doc), named[k][1]);
+    }
     snprintf(doc, sizeof doc, "{\"plan_sha256\": \"ab\", \"hypotheses\": [{\"id\": \"H\", \"verdict\": \"PASS\", "
              "\"estimate\": 0.7, %s, \"p\": 0.01, \"p_adjusted\": 0.02, \"n\": 0}]}", ok_ci);
     expect_refused(write_file("verdict-n.json", doc), "is not a count of items");

@@ -10,7 +10,8 @@
  *     document's points, floor, ceiling and threshold (accuracy, exact match, top-1), and the
  *     records' "score" and "solo_score";
  *   - differences of proportions in [-1, 1]: intervals under "difference", "differences",
- *     "a_minus_b" and "minus_floor" (and everything below them).
+ *     "a_minus_b" and "minus_floor" (and everything below them);
+ *   - p-values ("p", "p_*", "*_p_value") in [0, 1]; bits (any member named with "bits") in [0, 2^53].
  * Non-finite numbers never reach here: JSON has none and jansson refuses 1e999. */
 #include <math.h>
 #include <stdio.h>
@@ -75,6 +76,22 @@ static int check_object(const char *path, const char *where, json_t *o, scale s,
     return 0;
 }
 
+/* A number whose member name says what it can be: a p-value ("p", "p_value", "p_adjusted", ...)
+ * in [0, 1]; a count of bits ("payload_bits_mean", "side_bits", ...) whole-sized, >= 0 and below
+ * 2^53 (a negative mean was drawn nowhere, 1e308 made the axis end at inf). */
+static int check_named_number(const char *path, const char *where, const char *key, double v) {
+    bool p_value = !strcmp(key, "p") || starts_with(key, "p_") || strstr(key, "_p_value");
+    if (p_value && !(v >= 0 && v <= 1))
+        return lw_fail("%s: %s = %g is not a p-value (it must be in [0, 1]); the file was edited or damaged, make it "
+                       "again",
+                       path, where, v);
+    if (strstr(key, "bits") && !(v >= 0 && v <= 9007199254740992.0))
+        return lw_fail("%s: %s = %g is not a number of bits (it must be in [0, 2^53]); the file was edited or "
+                       "damaged, make it again",
+                       path, where, v);
+    return 0;
+}
+
 /* v and everything below it; where is v's path ("conditions.text.accuracy"), grown in place. */
 static int check_value(const char *path, json_t *v, char *where, size_t size, scale s, const char *mean_key) {
     size_t len = strlen(where);
@@ -86,7 +103,8 @@ static int check_value(const char *path, json_t *v, char *where, size_t size, sc
         json_object_foreach(v, k, m) {
             if (rc != 0) break;
             snprintf(where + len, size - len, "%s%s", len ? "." : "", k);
-            rc = check_value(path, m, where, size, scale_of(k, s), mean_key);
+            if (json_is_number(m)) rc = check_named_number(path, where, k, json_number_value(m));
+            if (rc == 0) rc = check_value(path, m, where, size, scale_of(k, s), mean_key);
         }
     } else if (json_is_array(v)) {
         size_t i;
