@@ -20,10 +20,9 @@
 
 #include <cmocka.h>
 
-#include "latentwire/records.h"
-
 #include "latentwire/channel_experiment.h"
 #include "latentwire/error.h"
+#include "support/records_edit.h"
 #include "support/testutil.h"
 
 static lw_model *MS, *MT;     /* stories260K, tinystories656K */
@@ -195,17 +194,9 @@ static void test_text_accuracy_recomputed(void **state) {
     /* a kept record this run does not make (its checksum made anew): refused, not copied into the
      * records file a verdict or report reads */
     static const char *const KEY[] = {"split", "condition", "id"};
-    lw_records past;
-    json_t *head = NULL;
     snprintf(cmd, sizeof cmd, "head -n 6 %s > %s", p.records, partial);
     assert_int_equal(system(cmd), 0);
-    assert_int_equal(lw_records_load(&past, partial, NULL, KEY, 3, "score", "--resume", &head), 0);
-    json_object_set_new(past.rec[0], "condition", json_string("cipher"));
-    FILE *w = lw_records_open(partial, head, &past);
-    assert_non_null(w);
-    fclose(w);
-    lw_records_free(&past);
-    json_decref(head);
+    lw_test_edit_record(partial, KEY, 3, "score", NULL, NULL, "condition", "\"cipher\"");
     assert_int_equal(lw_channel_experiment_run(e2, &t, -1, &r2), -1);
     if (!strstr(lw_last_error(), "is not part of this run (no such condition)"))
         fail_msg("\"%s\"", lw_last_error());

@@ -18,10 +18,10 @@
 #include "common/fileio.h"
 #include "latentwire/bridge.h"
 #include "latentwire/race.h"
-#include "latentwire/records.h"
 #include "latentwire/verdict.h"
 #include "latentwire/retrieval.h"
 #include "race/race_internal.h"
+#include "support/records_edit.h"
 #include "support/testutil.h"
 
 #define N_ITEMS 20
@@ -428,6 +428,16 @@ static void test_timing_per_cell(void **state) {
     assert_same_outputs(dir, cut);
 }
 
+static bool is_floor(json_t *rec, void *ctx) {
+    (void)ctx;
+    return !strcmp(json_string_value(json_object_get(rec, "channel")), "floor");
+}
+
+static bool is_budgeted(json_t *rec, void *ctx) {
+    (void)ctx;
+    return json_integer_value(json_object_get(rec, "budget")) > 0 && !json_is_null(json_object_get(rec, "score"));
+}
+
 /* Bits a record could not have (more than its budget, negative, not whole, sent by floor) are
  * refused by the merge, each naming the record: they entered race.json (3e9 read as 0). Each case
  * edits one record of shard 0, its checksum made anew, then puts the file back. */
@@ -447,28 +457,12 @@ static void edited_bits_refused(const char *dir) {
     char *original = lw_read_text_file(path, &len, "shard");
     assert_non_null(original);
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        lw_records r;
-        json_t *head = NULL;
-        assert_int_equal(lw_records_load(&r, path, NULL, KEY, 3, "score", "merge", &head), 0);
-        int j = 0;
-        while (j < r.n && (cases[c].floor != !strcmp(json_string_value(json_object_get(r.rec[j], "channel")), "floor") ||
-                           (!cases[c].floor && json_integer_value(json_object_get(r.rec[j], "budget")) <= 0) ||
-                           json_is_null(json_object_get(r.rec[j], "score"))))
-            j++;
-        assert_true(j < r.n);
-        json_object_set_new(r.rec[j], cases[c].field, json_loads(cases[c].value, JSON_DECODE_ANY, NULL));
-        FILE *f = lw_records_open(path, head, &r);
-        assert_non_null(f);
-        fclose(f);
-        lw_records_free(&r);
-        json_decref(head);
+        lw_test_edit_record(path, KEY, 3, "score", cases[c].floor ? is_floor : is_budgeted, NULL, cases[c].field,
+                            cases[c].value);
         assert_int_equal(lw_race_merge(dir, NULL), -1);
         if (!strstr(lw_last_error(), cases[c].want) || !strstr(lw_last_error(), "race-shard-0-of-3.partial"))
             fail_msg("%s %s: \"%s\"", cases[c].field, cases[c].value, lw_last_error());
-        FILE *w = fopen(path, "wb");
-        assert_non_null(w);
-        fwrite(original, 1, len, w);
-        fclose(w);
+        lw_test_write_text(path, original); /* the file as written */
     }
     free(original);
     assert_int_equal(lw_race_merge(dir, NULL), 0); /* the shards as written merge again */

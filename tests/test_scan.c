@@ -21,8 +21,8 @@
 #include <cmocka.h>
 
 #include "common/fileio.h"
-#include "latentwire/records.h"
 #include "latentwire/scan.h"
+#include "support/records_edit.h"
 #include "support/testutil.h"
 
 static const int LAYERS[] = {0, 1, 2, 3, 4, 5};
@@ -206,22 +206,11 @@ static void test_records_and_resume(void **state) {
     char *kept = lw_read_text_file(rec, &len, "records");
     assert_non_null(kept);
     for (size_t e = 0; e < sizeof edits / sizeof edits[0]; e++) {
-        lw_records past;
-        json_t *head = NULL;
-        assert_int_equal(lw_records_load(&past, rec, NULL, KEY, 3, "score", "--resume", &head), 0);
-        json_object_set_new(past.rec[0], edits[e][0], json_loads(edits[e][1], JSON_DECODE_ANY, NULL));
-        FILE *w = lw_records_open(rec, head, &past);
-        assert_non_null(w);
-        fclose(w);
-        lw_records_free(&past);
-        json_decref(head);
+        lw_test_edit_record(rec, KEY, 3, "score", NULL, NULL, edits[e][0], edits[e][1]);
         assert_int_equal(lw_scan_run_eval(&POOL, &p, eval_planted, &PL, &r2), -1);
         if (!strstr(lw_last_error(), edits[e][2]) || !strstr(lw_last_error(), "is not part of this scan"))
             fail_msg("%s: \"%s\"", edits[e][0], lw_last_error());
-        w = fopen(rec, "wb");
-        assert_non_null(w);
-        fwrite(kept, 1, len, w);
-        fclose(w);
+        lw_test_write_text(rec, kept); /* the file as written */
     }
     free(kept);
     /* other settings: refused, naming the setting */
