@@ -579,9 +579,10 @@ static void test_save_load_bit_identical(void **state) {
     free(items);
 }
 
-/* Rewrites a saved codec with one change: a tensor renamed / reshaped / poisoned, or the record edited. */
+/* Rewrites a saved codec with one change: a tensor renamed / reshaped / poisoned / its first two
+ * values swapped, or the record edited. */
 static const char *mutated(const char *src, const char *drop, const char *reshape, bool nan, const char *rec_key,
-                           int rec_value) {
+                           int rec_value, const char *swap) {
     static char out[1200];
     snprintf(out, sizeof out, "%s", lw_test_tmpfile("mutated.safetensors"));
     lw_st_file *f = lw_st_open(src);
@@ -596,10 +597,14 @@ static const char *mutated(const char *src, const char *drop, const char *reshap
         memcpy(t[n].shape, s->shape, sizeof s->shape);
         if (reshape && !strcmp(s->name, reshape) && s->n_dims == 2) t[n].shape[0] -= 1, t[n].shape[1] += 0;
         if (reshape && !strcmp(s->name, reshape) && s->n_dims == 1) t[n].shape[0] -= 1;
-        if (nan && i == 0) {
+        if ((nan && i == 0) || (swap && !strcmp(s->name, swap))) {
             float *c = malloc(s->n_bytes);
             memcpy(c, s->data, s->n_bytes);
-            c[0] = NAN;
+            if (nan && i == 0) c[0] = NAN;
+            else {
+                float x = c[0];
+                c[0] = c[1], c[1] = x;
+            }
             t[n].data = copies[n] = c;
         }
         n++;
@@ -619,7 +624,8 @@ static const char *mutated(const char *src, const char *drop, const char *reshap
 static void test_malformed_files_and_payloads(void **state) {
     int d = 40; /* index bits 6: indices 40..63 are out of range */
     float *calib = random_rows(200, d, 31);
-    const char *good = lw_test_tmpfile("good.safetensors");
+    char good[1200]; /* a copy: lw_test_tmpfile's buffers rotate, and mutated() calls it */
+    snprintf(good, sizeof good, "%s", lw_test_tmpfile("good.safetensors"));
     static const lw_codec_kind KINDS[] = {LW_CODEC_TOPK, LW_CODEC_PCAQ, LW_CODEC_TOKEN_SPARSE, LW_CODEC_SAE, LW_CODEC_PQ};
     static const char *const FIRST[] = {"topk.magnitude_range", "pcaq.basis", "token-sparse.magnitude_range",
                                         "sae.decoder", "pq.centroids"};
@@ -631,12 +637,16 @@ static void test_malformed_files_and_payloads(void **state) {
         assert_non_null(c);
         assert_int_equal(lw_codec_save(c, good), 0);
         /* files */
-        assert_null(lw_codec_load(mutated(good, FIRST[k], NULL, false, NULL, 0), NULL));
+        assert_null(lw_codec_load(mutated(good, FIRST[k], NULL, false, NULL, 0, NULL), NULL));
         assert_non_null(strstr(lw_last_error(), FIRST[k]));
-        assert_null(lw_codec_load(mutated(good, NULL, FIRST[k], false, NULL, 0), NULL));
-        assert_null(lw_codec_load(mutated(good, NULL, NULL, true, NULL, 0), NULL));
-        assert_null(lw_codec_load(mutated(good, NULL, NULL, false, SHAPE_KEY[k], 100000), NULL));
-        assert_null(lw_codec_load(mutated(good, NULL, NULL, false, "bits", 0), NULL));
+        assert_null(lw_codec_load(mutated(good, NULL, FIRST[k], false, NULL, 0, NULL), NULL));
+        assert_null(lw_codec_load(mutated(good, NULL, NULL, true, NULL, 0, NULL), NULL));
+        assert_null(lw_codec_load(mutated(good, NULL, NULL, false, SHAPE_KEY[k], 100000, NULL), NULL));
+        assert_null(lw_codec_load(mutated(good, NULL, NULL, false, "bits", 0, NULL), NULL));
+        if (KINDS[k] == LW_CODEC_PCAQ) { /* a component's range high to low: an edit, not a fit */
+            assert_null(lw_codec_load(mutated(good, NULL, NULL, false, NULL, 0, "pcaq.ranges"), NULL));
+            if (!strstr(lw_last_error(), "component 0's range is not in ascending order")) fail_msg("%s", lw_last_error());
+        }
         /* payloads */
         int T = lw_codec_positions(c);
         lw_payload pl;

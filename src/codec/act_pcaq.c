@@ -249,7 +249,18 @@ static int pcaq_load(lw_codec *c, const lw_st_file *f) {
     s->table = s->basis ? lw_act_load_f32(f, s->lloyd ? "pcaq.codebooks" : "pcaq.ranges", s->r,
                                           s->lloyd ? s->levels : 2)
                         : NULL;
-    return s->table ? 0 : -1;
+    if (!s->table) return -1;
+    /* a component's range low to high, its codebook in ascending order: what the fit writes, and
+     * what quantizing to the nearest level assumes (swapped ranges were read as they were) */
+    for (int j = 0; j < s->r; j++) {
+        const float *t = s->table + (size_t)j * (s->lloyd ? s->levels : 2);
+        for (int l = 1; l < (s->lloyd ? s->levels : 2); l++)
+            if (!(t[l - 1] <= t[l]))
+                return lw_fail("codec pcaq: component %d's %s is not in ascending order (%g before %g): the file was "
+                               "edited; fit the codec again",
+                               j, s->lloyd ? "codebook" : "range", t[l - 1], t[l]);
+    }
+    return 0;
 }
 
 static void pcaq_free(lw_codec *c) {
