@@ -522,6 +522,26 @@ static void test_pq_decodes_to_nearest_centroids(void **state) {
 
 /* ------------------------------------------------------------------ files */
 
+/* Changes the first digit of the first number after "key": in a saved codec's header (the record
+ * is a JSON string there, so its quotes are escaped), keeping the header's length. */
+static void edit_header_digit(const char *path, const char *key) {
+    FILE *w = fopen(path, "r+b");
+    assert_non_null(w);
+    uint64_t hlen = 0;
+    assert_int_equal(fread(&hlen, 8, 1, w), 1); /* little-endian, as this machine */
+    char *header = calloc(hlen + 1, 1), *at = NULL, pattern[64];
+    assert_non_null(header);
+    assert_int_equal(fread(header, 1, hlen, w), hlen);
+    snprintf(pattern, sizeof pattern, "\"%s\\\":", key);
+    for (char *q = strstr(header, pattern); q && !at; q = strstr(q + 1, pattern)) at = q + strlen(pattern);
+    assert_non_null(at);
+    *at = *at == '9' ? '8' : (char)(*at + 1);
+    assert_int_equal(fseek(w, 8, SEEK_SET), 0);
+    assert_int_equal(fwrite(header, 1, hlen, w), hlen);
+    fclose(w);
+    free(header);
+}
+
 static void test_save_load_bit_identical(void **state) {
     static const lw_codec_kind KINDS[] = {LW_CODEC_TOPK, LW_CODEC_PCAQ, LW_CODEC_TOKEN_SPARSE, LW_CODEC_SAE, LW_CODEC_PQ};
     int d = 48;
@@ -552,28 +572,18 @@ static void test_save_load_bit_identical(void **state) {
             free(pa.bytes);
             free(pb.bytes);
         }
-        lw_codec_free(a);
         lw_codec_free(b);
-        /* the record's side_bits edited (one digit, the header's length kept): refused, since
-         * codec info, encode and decode report it as measured */
-        FILE *w = fopen(path, "r+b");
-        assert_non_null(w);
-        uint64_t hlen = 0;
-        assert_int_equal(fread(&hlen, 8, 1, w), 1); /* little-endian, as this machine */
-        char *header = calloc(hlen + 1, 1), *at = NULL;
-        assert_non_null(header);
-        assert_int_equal(fread(header, 1, hlen, w), hlen);
-        for (char *q = strstr(header, "side_bits\\\":"); q && !at; q = strstr(q + 1, "side_bits\\\":"))
-            at = q + strlen("side_bits\\\":");
-        assert_non_null(at);
-        *at = *at == '9' ? '8' : (char)(*at + 1);
-        assert_int_equal(fseek(w, 8, SEEK_SET), 0);
-        assert_int_equal(fwrite(header, 1, hlen, w), hlen);
-        fclose(w);
-        free(header);
-        assert_null(lw_codec_load(path, NULL));
-        if (!strstr(lw_last_error(), "the file was edited; fit the codec again"))
-            fail_msg("%s: \"%s\"", lw_codec_name(KINDS[k]), lw_last_error());
+        /* the record's side_bits or fit.payload_bits edited (one digit, the header's length kept):
+         * refused, since codec info, encode and decode report them as measured */
+        static const char *const KEYS[] = {"side_bits", "payload_bits"};
+        for (int e = 0; e < 2; e++) {
+            assert_int_equal(lw_codec_save(a, path), 0);
+            edit_header_digit(path, KEYS[e]);
+            assert_null(lw_codec_load(path, NULL));
+            if (!strstr(lw_last_error(), KEYS[e]) || !strstr(lw_last_error(), "the file was edited; fit the codec again"))
+                fail_msg("%s, %s: \"%s\"", lw_codec_name(KINDS[k]), KEYS[e], lw_last_error());
+        }
+        lw_codec_free(a);
     }
     free(calib);
     free(items);
@@ -643,6 +653,9 @@ static void test_malformed_files_and_payloads(void **state) {
         assert_null(lw_codec_load(mutated(good, NULL, NULL, true, NULL, 0, NULL), NULL));
         assert_null(lw_codec_load(mutated(good, NULL, NULL, false, SHAPE_KEY[k], 100000, NULL), NULL));
         assert_null(lw_codec_load(mutated(good, NULL, NULL, false, "bits", 0, NULL), NULL));
+        /* a budget edited below what the payloads take (it failed at the first encode, as "a codec bug") */
+        assert_null(lw_codec_load(mutated(good, NULL, NULL, false, "budget_bits", 8, NULL), NULL));
+        if (!strstr(lw_last_error(), "budget_bits 8 is below its payloads'")) fail_msg("%s", lw_last_error());
         if (KINDS[k] == LW_CODEC_PCAQ) { /* a component's range high to low: an edit, not a fit */
             assert_null(lw_codec_load(mutated(good, NULL, NULL, false, NULL, 0, "pcaq.ranges"), NULL));
             if (!strstr(lw_last_error(), "component 0's range is not in ascending order")) fail_msg("%s", lw_last_error());

@@ -369,6 +369,35 @@ static int64_t counted_side_bits(const lw_codec *c) {
     }
 }
 
+/* An activation codec's payloads all have one size, fixed by its parameters: one all-zero item
+ * encoded measures it. The record's fit.payload_bits (what `codec info` reports) must be that size
+ * and the budget must hold it; an edit of either was reported as measured, or ended in "a codec bug"
+ * at the first encode. */
+static int check_payload_size(const lw_codec *c, const char *path) {
+    float *zeros = calloc((size_t)c->T * (size_t)c->d, sizeof *zeros);
+    if (!zeros) return lw_fail("%s: out of memory", path);
+    lw_payload pl = {0};
+    const int64_t budget = c->p.budget_bits;
+    lw_codec *unbounded = (lw_codec *)c; /* the size is measured before the budget is applied */
+    unbounded->p.budget_bits = 0;
+    int rc = c->ops->encode_act(c, zeros, &pl);
+    unbounded->p.budget_bits = budget;
+    free(zeros);
+    if (rc != 0) return lw_fail_prefix("%s: ", path);
+    const int64_t measured = (int64_t)pl.n * 8;
+    free(pl.bytes);
+    json_t *recorded = json_object_get(json_object_get(c->record, "fit"), "payload_bits");
+    if (recorded && (!json_is_integer(recorded) || json_integer_value(recorded) != measured))
+        return lw_fail("%s: the codec record says fit.payload_bits %lld, but its payloads have %lld bits: the file was "
+                       "edited; fit the codec again",
+                       path, (long long)json_integer_value(recorded), (long long)measured);
+    if (budget > 0 && measured > budget)
+        return lw_fail("%s: the codec record's budget_bits %lld is below its payloads' %lld bits: the file was edited; "
+                       "fit the codec again",
+                       path, (long long)budget, (long long)measured);
+    return 0;
+}
+
 lw_codec *lw_codec_load(const char *path, lw_session *lm) {
     lw_st_file *f = lw_st_open(path);
     if (!f) return NULL;
@@ -414,6 +443,7 @@ lw_codec *lw_codec_load(const char *path, lw_session *lm) {
         else lw_fail_prefix("%s: ", path);
         goto fail;
     }
+    if (!lw_codec_kind_is_text(p.kind) && check_payload_size(c, path) != 0) goto fail;
     const int64_t counted = counted_side_bits(c);
     if (counted >= 0 && counted != c->side_bits) {
         lw_fail("%s: the codec record says side_bits %lld, but what it holds counts %lld bits: the file was edited; "
