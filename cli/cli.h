@@ -63,7 +63,7 @@ bool cli_usage_names(const char *usage, const char *option);
  * Also takes --gpu-layers N (every verb that loads a model understands it) out of argv, updating
  * *argc: only where it stands as an option, since usage says which options take a value
  * (`generate --prompt --gpu-layers` prompts with the text "--gpu-layers"). Every verb calls this
- * first, and reads argv only after it. */
+ * before parsing its options. */
 int cli_options_once(const char *verb, const char *usage, int *argc, char **argv);
 /* option is among argv[1..] (for options that only mean something beside another one: a verb
  * refuses, rather than ignores, one given without what it modifies). */

@@ -510,6 +510,25 @@ static void test_shards_merge_exactly(void **state) {
     free(report);
     assert_same_outputs(whole, dir);
     edited_bits_refused(dir);
+    /* --resume checks the kept records' bits before any work (it ran every missing item first) */
+    {
+        static const char *const KEY[] = {"channel", "budget", "id"};
+        const char *path = lw_test_join(dir, "race-shard-0-of-3.partial");
+        char *kept = lw_test_read_file(path);
+        assert_non_null(kept);
+        lw_test_edit_record(path, KEY, 3, "score", is_budgeted, NULL, "payload_bits", "-8");
+        synth sr = {EQUAL, 0, 0, 0};
+        p = params(dir, &sr);
+        p.shard = 0;
+        p.n_shards = 3;
+        p.resume = true;
+        assert_int_equal(lw_race_run(&p), -1);
+        assert_int_equal(sr.calls, 0);
+        if (!strstr(lw_last_error(), "--resume: ") || !strstr(lw_last_error(), "payload_bits is not a whole number"))
+            fail_msg("\"%s\"", lw_last_error());
+        lw_test_write_text(path, kept);
+        free(kept);
+    }
 
     /* an incomplete shard is named */
     const char *dir2 = lw_test_fresh_dir("sharded_cut");

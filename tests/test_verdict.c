@@ -621,6 +621,53 @@ static void test_few_units(void **state) {
     assert_null(few_units(10, 0, 1e308, &k)); /* one huge value: refused, not an interval beside the mean */
 }
 
+/* The same floor for the exact tests on clusters: 2 clusters of 10 items, 18 right, counted as 20
+ * items (the clusters' means agree, so deff was 1) passed "> 0.5" at p = 2e-4; no test can take 2
+ * clusters below 0.5^2. Clusters whose means agree up to rounding are no spread. */
+static void test_clustered_floor_and_equal_means(void **state) {
+    (void)state;
+    const char *pp = write_plan("cl2.plan.json",
+                                "{\"id\": \"H\", \"metric\": \"em\", \"a\": \"A\", \"direction\": \"greater\", "
+                                "\"threshold\": 0.5}",
+                                "none");
+    lw_plan *plan = lw_plan_load(pp);
+    assert_non_null(plan);
+    lw_item_record r[20];
+    char ids[20][8];
+    for (int i = 0; i < 20; i++) {
+        snprintf(ids[i], sizeof ids[i], "q%d", i);
+        r[i] = (lw_item_record){.condition = "A", .item = ids[i], .metric = "em", .value = i % 10 == 9 ? 0.0 : 1.0,
+                                .cluster = i < 10 ? "c0" : "c1"};
+    }
+    const char *rec = lw_test_tmpfile("cl2.items.jsonl");
+    assert_int_equal(lw_items_save(rec, lw_plan_sha256(plan), "test", r, 20), 0);
+    lw_plan_free(plan);
+    int n;
+    lw_verdict *v = decide(pp, rec, &n);
+    assert_true(v[0].p >= 0.25);
+    assert_int_not_equal(v[0].verdict, LW_VERDICT_PASS);
+    free(v);
+    /* {0.1, 0.2} and {0.15}: the same mean but for rounding */
+    pp = write_plan("eq.plan.json",
+                    "{\"id\": \"H\", \"metric\": \"ndcg\", \"a\": \"A\", \"direction\": \"greater\", "
+                    "\"threshold\": 0.01}",
+                    "none");
+    plan = lw_plan_load(pp);
+    assert_non_null(plan);
+    const double vals[3] = {0.1, 0.2, 0.15};
+    const char *cls[3] = {"c0", "c0", "c1"};
+    for (int i = 0; i < 3; i++)
+        r[i] = (lw_item_record){.condition = "A", .item = ids[i], .metric = "ndcg", .value = vals[i], .cluster = cls[i]};
+    rec = lw_test_tmpfile("eq.items.jsonl");
+    assert_int_equal(lw_items_save(rec, lw_plan_sha256(plan), "test", r, 3), 0);
+    lw_plan_free(plan);
+    v = decide(pp, rec, &n);
+    assert_true(v[0].no_spread);
+    assert_string_equal(v[0].test, "none (the cluster means do not vary)");
+    assert_int_equal(v[0].verdict, LW_VERDICT_INCONCLUSIVE);
+    free(v);
+}
+
 static void test_no_spread_is_inconclusive(void **state) {
     (void)state;
     no_spread_case(1, 0.9, "0.5", "", 0);  /* one item well above the threshold */
@@ -639,6 +686,7 @@ int main(void) {
         cmocka_unit_test(test_margin_floor_and_order),
         cmocka_unit_test(test_bad_records),            cmocka_unit_test(test_no_spread_is_inconclusive),
         cmocka_unit_test(test_few_units),
+        cmocka_unit_test(test_clustered_floor_and_equal_means),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -201,6 +201,8 @@ static int run_one(const lw_race_params *p, const lw_race_channel *ch, int64_t b
 
 static int merge_files(const char *out_dir, char *const *paths, int n_paths, char **report_json);
 
+static int check_kept_bits(const lw_records *past, const char *path);
+
 int lw_race_run(const lw_race_params *p) {
     if (!p) return lw_fail("race: no parameters");
     if (check_params(p) != 0) return -1;
@@ -220,6 +222,7 @@ int lw_race_run(const lw_race_params *p) {
             rc = lw_fail("--resume: %s was made with another %s; run without --resume to start over, or with the "
                          "same settings", path, diff);
         else if (rc == 0) rc = lw_records_check_range(&past, path, "score", 0, 1, true, "--resume");
+        if (rc == 0) rc = check_kept_bits(&past, path);
         if (rc != 0) lw_records_free(&past);
         json_decref(head);
     }
@@ -310,6 +313,37 @@ static int find_cell(const lw_race_data *d, const char *channel, int64_t budget)
     return -1;
 }
 
+/* Why a scored record's bits cannot be what the run counted (NULL: they can). A payload never
+ * exceeds its budget and floor and mean send nothing: a record that says otherwise was edited, and
+ * its bits would enter the curve (3e9 entered race.json as 0). */
+static const char *record_bits_problem(json_t *o) {
+    const char *ch = json_string_value(json_object_get(o, "channel"));
+    const int64_t budget = json_integer_value(json_object_get(o, "budget"));
+    json_t *pb = json_object_get(o, "payload_bits"), *sb = json_object_get(o, "side_bits");
+    const int64_t payload = json_integer_value(pb), side = json_integer_value(sb);
+    const bool sends_nothing = ch && (!strcmp(ch, "floor") || !strcmp(ch, "mean"));
+    return !json_is_integer(pb) || payload < 0 ? "payload_bits is not a whole number >= 0"
+           : budget > 0 && payload > budget    ? "payload_bits exceeds the budget"
+           : sends_nothing && payload != 0     ? "payload_bits is not 0 for a channel that sends nothing"
+           : !json_is_integer(sb) || side < 0  ? "side_bits is not a whole number >= 0"
+                                               : NULL;
+}
+
+/* The same on resume, before any work: every scored record kept. */
+static int check_kept_bits(const lw_records *past, const char *path) {
+    for (int j = 0; j < past->n; j++) {
+        json_t *o = past->rec[j];
+        const char *bad = json_is_null(json_object_get(o, "score")) ? NULL : record_bits_problem(o);
+        if (bad)
+            return lw_fail("--resume: %s: the record of %s at %lld bits, item %s: %s: the file was edited or damaged; run "
+                           "without --resume to start over",
+                           path, json_string_value(json_object_get(o, "channel")),
+                           (long long)json_integer_value(json_object_get(o, "budget")),
+                           json_string_value(json_object_get(o, "id")), bad);
+    }
+    return 0;
+}
+
 /* Places every record of one shard's file into d (rec[] keeps them for race.jsonl). */
 static int place_records(lw_race_data *d, const id_slot *ids, const lw_records *r, int shard, int n_shards,
                          const char *path, json_t **rec) {
@@ -335,22 +369,13 @@ static int place_records(lw_race_data *d, const id_slot *ids, const lw_records *
             continue;
         }
         d->score[at] = json_number_value(s);
-        json_t *pb = json_object_get(o, "payload_bits"), *sb = json_object_get(o, "side_bits");
-        const int64_t payload = json_integer_value(pb), side = json_integer_value(sb);
-        /* Bits are counted by the run (a payload never exceeds its budget; floor and mean send
-         * nothing): a record that says otherwise was edited, and its bits would enter the curve. */
-        const bool sends_nothing = !strcmp(ch, "floor") || !strcmp(ch, "mean");
-        const char *bad = !json_is_integer(pb) || payload < 0   ? "payload_bits is not a whole number >= 0"
-                          : budget > 0 && payload > budget      ? "payload_bits exceeds the budget"
-                          : sends_nothing && payload != 0       ? "payload_bits is not 0 for a channel that sends nothing"
-                          : !json_is_integer(sb) || side < 0    ? "side_bits is not a whole number >= 0"
-                                                                : NULL;
+        const char *bad = record_bits_problem(o);
         if (bad)
             return lw_fail("%s: the record of %s at %lld bits, item %s: %s: the file was edited or damaged; run the work "
                            "that wrote it again",
                            path, ch, (long long)budget, json_string_value(json_object_get(o, "id")), bad);
-        d->payload_bits[at] = payload;
-        d->side_bits[at] = side;
+        d->payload_bits[at] = json_integer_value(json_object_get(o, "payload_bits"));
+        d->side_bits[at] = json_integer_value(json_object_get(o, "side_bits"));
     }
     return 0;
 }

@@ -80,7 +80,7 @@ static int split_items(const lw_race_experiment_params *p, lw_task *report, lw_t
     int sizes[2] = {p->calib, p->n_report}, rc = 0;
     char left[160] = ""; /* what --exclude took, said where the rest is too small */
     if (p->exclude)
-        snprintf(left, sizeof left, " (--exclude removed %d of its %d items, leaving %d)", r->n_excluded, r->n_pool,
+        snprintf(left, sizeof left, " (--exclude removed %d of the task's %d items, leaving %d)", r->n_excluded, r->n_pool,
                  pool.n);
     if (lw_task_split(&pool, sizes, 2, p->seed ^ 0x7ace, parts) != 0)
         rc = lw_fail_prefix("race: --task %s%s: ", p->task, left);

@@ -77,7 +77,7 @@ static int check_object(const char *path, const char *where, json_t *o, scale s,
 }
 
 /* A number whose member name says what it can be: a p-value ("p", "p_value", "p_adjusted", ...)
- * in [0, 1]; a count of bits ("payload_bits_mean", "side_bits", ...) whole-sized, >= 0 and below
+ * in [0, 1]; a count of bits ("payload_bits_mean", "side_bits", ...) >= 0 and below
  * 2^53 (a negative mean was drawn nowhere, 1e308 made the axis end at inf). */
 static int check_named_number(const char *path, const char *where, const char *key, double v) {
     bool p_value = !strcmp(key, "p") || starts_with(key, "p_") || strstr(key, "_p_value");

@@ -229,7 +229,10 @@ static bool units_without_spread(const double *d, const int *cl, int n, int *uni
     bool same = true;
     if (!sum || !size) same = false; /* no memory: let the bootstrap decide */
     for (int i = 0; same && i < n; i++) sum[cl[i]] += d[i], size[cl[i]] += 1.0;
-    for (int c = 1; same && c < k; c++) same = sum[c] / size[c] == sum[0] / size[0];
+    for (int c = 1; same && c < k; c++) { /* equal up to rounding: {0.1, 0.2} against {0.15} */
+        const double m0 = sum[0] / size[0], mc = sum[c] / size[c];
+        same = fabs(mc - m0) <= 1e-12 * fmax(1.0, fabs(m0));
+    }
     free(sum), free(size);
     return same;
 }
@@ -352,9 +355,21 @@ static int evaluate_one(const lw_plan *plan, const lw_hypothesis *h, const lw_it
          * evenly about it, every unit lands on the claim's side that often. The bootstrap, which sees
          * only the sample, gave 2 items (or 2 clusters) above the threshold p = 1 / (1 + resamples). */
         v->p = fmax(v->p, pow(0.5, units));
-        v->test = v->no_spread ? "none (the values do not vary)"
+        v->test = v->no_spread ? (cl ? "none (the cluster means do not vary)" : "none (the values do not vary)")
                   : cl         ? "percentile bootstrap, clustered"
                                : "percentile bootstrap";
+    }
+    if (cl && binary) {
+        /* The exact tests count n / deff items, and deff comes from the sample: 2 clusters whose means
+         * agree gave deff 1 and 20 items' worth of evidence. Whatever the correlation inside a cluster,
+         * k clusters cannot show more than k items of one cluster each could: with every item of a
+         * cluster alike, all k go the claim's way with probability t^k (one condition, "greater"),
+         * (1 - t)^k ("less"), 2^-k (McNemar) or ((1 + t) / 2)^k (a margin t) under the null. */
+        const double k = (double)v->ci.n_clusters, t = h->greater ? h->threshold : -h->threshold;
+        const double floor_p = !h->b ? pow(h->greater ? h->threshold : 1.0 - h->threshold, k)
+                               : exact ? pow(0.5, k)
+                                       : pow((1.0 + t) / 2.0, k);
+        v->p = fmin(1.0, fmax(v->p, floor_p));
     }
     rc = 0;
 done:
