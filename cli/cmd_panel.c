@@ -285,5 +285,8 @@ int cmd_panel(int argc, char **argv) {
         return panel_patching(argc, argv);
     }
     if (!strcmp(argv[1], "probes")) return cmd_panel_probes(argc, argv);
+    if (argv[1][0] == '-') /* `panel --gpu-layers 8 patching`: options follow the panel's name */
+        return cli_fail("panel", "%s before the panel: give the panel first (patching or probes), then its options",
+                        argv[1]) + 1; /* a usage error */
     return cli_fail("panel", "unknown panel '%s': patching or probes", argv[1]);
 }

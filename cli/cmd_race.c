@@ -275,6 +275,10 @@ static int check_before_models(opts *o, int argc, char **argv, const lw_race_exp
 int cmd_race(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "merge")) return cmd_race_merge(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "retrieval")) return cmd_race_retrieval(argc - 1, argv + 1);
+    for (int i = 2; argc >= 2 && argv[1][0] == '-' && i < argc && i <= 3; i++) /* `race --gpu-layers 8 retrieval` */
+        if (!strcmp(argv[i], "merge") || !strcmp(argv[i], "retrieval"))
+            return cli_fail("race", "%s after an option: give the subcommand first (latentwire race %s ...)", argv[i],
+                            argv[i]) + 1; /* a usage error */
     opts o;
     int prc = parse_opts(&argc, argv, &o);
     if (prc != 0) return prc == 1 ? 0 : 2;

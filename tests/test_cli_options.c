@@ -182,6 +182,9 @@ static void test_once_and_dependent(void **state) {
         {"bridge info x.safetensors --gpu-layers 1", "bridge info: --gpu-layers: bridge info loads no model to offload"},
         {"race merge --out o.jsonl a.jsonl --gpu-layers 1", "race merge loads no model"},
         {"panel probes merge --out o.json a b --gpu-layers 1", "panel probes merge loads no model"},
+        /* an option before the subcommand */
+        {"race --gpu-layers 8 retrieval --model @M", "retrieval after an option: give the subcommand first"},
+        {"panel --gpu-layers 8 patching", "--gpu-layers before the panel: give the panel first"},
         {"paraphrase texts p.jsonl --gpu-layers 1 --out t.txt", "paraphrase texts loads no model"},
         {"report a.json --gpu-layers 1 -o x.html", "report loads no model"},
     };
