@@ -36,6 +36,15 @@ static const char *write_plan(const char *name, const char *hypotheses, const ch
     return path;
 }
 
+/* A plan of one hypothesis H, "mean(A) of metric > threshold", without correction. */
+static const char *greater_plan(const char *name, const char *metric, const char *threshold) {
+    char h[256];
+    snprintf(h, sizeof h,
+             "{\"id\": \"H\", \"metric\": \"%s\", \"a\": \"A\", \"direction\": \"greater\", \"threshold\": %s}",
+             metric, threshold);
+    return write_plan(name, h, "none");
+}
+
 /* Records of conditions A and B on n items: A right on the first na items, B on the first nb. */
 static const char *write_records(const char *name, const lw_plan *plan, int n, int na, int nb) {
     const char *path = lw_test_tmpfile(name);
@@ -573,10 +582,7 @@ static void no_spread_case(int n, double a, const char *threshold, const char *b
  * clusters; no test can do better than 2^-units (the values evenly about a null mean at the
  * threshold), and one cluster is one unit with no spread at all. */
 static lw_verdict *few_units(int n, int per, double big, int *k) {
-    const char *pp = write_plan("few.plan.json",
-                                "{\"id\": \"H\", \"metric\": \"ndcg\", \"a\": \"A\", \"direction\": \"greater\", "
-                                "\"threshold\": 0.3}",
-                                "none");
+    const char *pp = greater_plan("few.plan.json", "ndcg", "0.3");
     lw_plan *plan = lw_plan_load(pp);
     assert_non_null(plan);
     lw_item_record r[40];
@@ -626,10 +632,7 @@ static void test_few_units(void **state) {
  * clusters below 0.5^2. Clusters whose means agree up to rounding are no spread. */
 static void test_clustered_floor_and_equal_means(void **state) {
     (void)state;
-    const char *pp = write_plan("cl2.plan.json",
-                                "{\"id\": \"H\", \"metric\": \"em\", \"a\": \"A\", \"direction\": \"greater\", "
-                                "\"threshold\": 0.5}",
-                                "none");
+    const char *pp = greater_plan("cl2.plan.json", "em", "0.5");
     lw_plan *plan = lw_plan_load(pp);
     assert_non_null(plan);
     lw_item_record r[20];
@@ -648,10 +651,7 @@ static void test_clustered_floor_and_equal_means(void **state) {
     assert_int_not_equal(v[0].verdict, LW_VERDICT_PASS);
     free(v);
     /* {0.1, 0.2} and {0.15}: the same mean but for rounding */
-    pp = write_plan("eq.plan.json",
-                    "{\"id\": \"H\", \"metric\": \"ndcg\", \"a\": \"A\", \"direction\": \"greater\", "
-                    "\"threshold\": 0.01}",
-                    "none");
+    pp = greater_plan("eq.plan.json", "ndcg", "0.01");
     plan = lw_plan_load(pp);
     assert_non_null(plan);
     const double vals[3] = {0.1, 0.2, 0.15};
