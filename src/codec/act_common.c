@@ -372,6 +372,12 @@ json_t *lw_act_fit_obj(lw_codec *c) {
     return f;
 }
 
+int64_t lw_act_tensor_bits(const lw_st_tensor_in *t) {
+    int64_t e = 1;
+    for (int k = 0; k < t->n_dims; k++) e *= t->shape[k];
+    return e * (int64_t)lw_dtype_size(t->dtype) * 8;
+}
+
 int lw_act_count_side(lw_codec *c) {
     lw_st_tensor_in t[LW_CODEC_MAX_SIDE_TENSORS];
     int n = c->ops->side_tensors(c, t, LW_CODEC_MAX_SIDE_TENSORS);
@@ -379,9 +385,7 @@ int lw_act_count_side(lw_codec *c) {
     json_t *side = json_object();
     int64_t total = 0;
     for (int i = 0; i < n; i++) {
-        int64_t e = 1;
-        for (int k = 0; k < t[i].n_dims; k++) e *= t[i].shape[k];
-        int64_t bits = e * (int64_t)lw_dtype_size(t[i].dtype) * 8;
+        int64_t bits = lw_act_tensor_bits(&t[i]);
         json_object_set_new(side, t[i].name, json_integer(bits));
         total += bits;
     }

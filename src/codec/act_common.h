@@ -123,6 +123,8 @@ int lw_act_split(const float *rows, int64_t n, int w, uint64_t seed, float **tra
 json_t *lw_act_fit_obj(lw_codec *c);
 /* c->side_bits = 8 x the bytes of every side tensor; fit.side lists them. 0 or -1. */
 int lw_act_count_side(lw_codec *c);
+/* The bits a side tensor holds (its elements x its dtype's size x 8). */
+int64_t lw_act_tensor_bits(const lw_st_tensor_in *t);
 /* A saved F32 tensor of exactly this shape (n1 < 0: one dimension), copied into a malloc'd
  * array; NULL + message naming it otherwise. */
 float *lw_act_load_f32(const lw_st_file *f, const char *name, int64_t n0, int64_t n1);

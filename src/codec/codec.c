@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/act_common.h"
 #include "codec/codec_internal.h"
 #include "common/finite.h"
 
@@ -353,11 +354,7 @@ static int64_t counted_side_bits(const lw_codec *c) {
         lw_st_tensor_in t[LW_CODEC_MAX_SIDE_TENSORS];
         int n = c->ops->side_tensors(c, t, LW_CODEC_MAX_SIDE_TENSORS);
         int64_t total = 0;
-        for (int i = 0; i < n; i++) {
-            int64_t e = 1;
-            for (int k = 0; k < t[i].n_dims; k++) e *= t[i].shape[k];
-            total += e * (int64_t)lw_dtype_size(t[i].dtype) * 8;
-        }
+        for (int i = 0; i < n; i++) total += lw_act_tensor_bits(&t[i]); /* as lw_act_count_side counts */
         return n < 0 ? -1 : total;
     }
     switch (c->p.kind) {
