@@ -9,6 +9,8 @@
  *    vector (replace), or of the receiver's own row + scale * vector (add): what the final
  *    norm and unembedding make of the last position alone, computed independently of the run;
  *  - pooled = the mean of the text's rows (the BOS is its own piece, never among them);
+ *  - several layers read in one run (lw_patch_read_layers, in any order, repeats allowed) are
+ *    byte for byte the reads of one run per layer, for T = 1, T = n and pooled;
  *  - a layer out of range, T longer than the text and more vectors than prompt positions are
  *    one clear error each. */
 #include <math.h>
@@ -201,6 +203,33 @@ static void test_pooled_is_mean_of_rows(void **state) {
     free(mean);
 }
 
+static void test_read_layers_equals_one_read_per_layer(void **state) {
+    (void)state;
+    int n = n_tokens(TEXT);
+    const int layers[] = {L - 1, 0, 2, -1, 1}; /* any order; -1 repeats the last block */
+    const int nl = (int)(sizeof layers / sizeof *layers);
+    float *all = malloc(sizeof(float) * (size_t)nl * n * D), *one = malloc(sizeof(float) * (size_t)n * D);
+    for (int mode = 0; mode < 3; mode++) {
+        lw_patch_params p = lw_patch_default_params();
+        p.positions = mode == 0 ? 1 : n;
+        p.pooled = mode == 2;
+        const size_t block = (size_t)(mode == 1 ? n : 1) * D;
+        assert_int_equal(lw_patch_read_layers(S, TEXT, layers, nl, &p, all), 0);
+        for (int j = 0; j < nl; j++) {
+            assert_int_equal(lw_patch_read(S, TEXT, layers[j], &p, one), 0);
+            assert_memory_equal(all + (size_t)j * block, one, sizeof(float) * block);
+        }
+    }
+    lw_patch_params p = lw_patch_default_params();
+    assert_int_equal(lw_patch_read_layers(S, TEXT, layers, 0, &p, all), -1);
+    assert_non_null(strstr(lw_last_error(), "no layer to read"));
+    const int bad[] = {0, L};
+    assert_int_equal(lw_patch_read_layers(S, TEXT, bad, 2, &p, all), -1);
+    assert_non_null(strstr(lw_last_error(), "layer 4 is out of range"));
+    free(all);
+    free(one);
+}
+
 static void test_bad_input(void **state) {
     (void)state;
     int n = n_tokens(TEXT);
@@ -243,6 +272,7 @@ int main(void) {
         cmocka_unit_test(test_self_patch_every_layer_is_identity),
         cmocka_unit_test(test_last_block_patch_is_logit_lens),
         cmocka_unit_test(test_pooled_is_mean_of_rows),
+        cmocka_unit_test(test_read_layers_equals_one_read_per_layer),
         cmocka_unit_test(test_bad_input),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, setup, teardown));

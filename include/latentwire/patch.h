@@ -44,6 +44,12 @@ lw_patch_params lw_patch_default_params(void);
  * than T positions is an error naming T and the text's length. 0 or -1. */
 int lw_patch_read(lw_session *sender, const char *text, int layer, const lw_patch_params *p, float *out);
 
+/* lw_patch_read at n_layers layers in one run of the sender (the layer scan reads every block
+ * of one item this way): n_layers blocks of T x d floats (1 x d when pooled) into out, in the
+ * order of layers, each the very bytes lw_patch_read at that layer gives. 0 or -1. */
+int lw_patch_read_layers(lw_session *sender, const char *text, const int *layers, int n_layers,
+                         const lw_patch_params *p, float *out);
+
 /* The receiver's greedy answer to prompt with vecs (n_vecs x d_receiver: T, or 1 when pooled)
  * written at layer into the prompt's last n_vecs positions. vecs NULL: no patch (the
  * prompt-only floor). *answer is malloc'd. 0 or -1. */

@@ -300,15 +300,18 @@ static int send_cipher(side *a, const lw_channel_params *prm, const char *text, 
     return lw_ch_cipher_generate(a, prm, msg, r);
 }
 
-/* A's resid_post rows at block `layer` for the last `last_n` positions of the text piece (0:
- * every position; the piece has its chat closing when chatting; [BOS] and the chat opening are
- * fed first, without the hook): malloc'd into *rows, last_n (or n) x n_embd. Only the rows
- * needed are captured: at the last block llama.cpp computes just the rows asked for, and a
- * matmul over more rows rounds differently, so a receiver patching the same positions sees
- * the batch shape the sender had. The text piece's run only captures and asks for no logits,
- * so it stops after that layer. The piece's length n, or -1. */
-int lw_ch_read_layer(side *a, bool chat, const char *text, int layer, int last_n, float **rows) {
+/* A's resid_post rows at blocks layers[0..n_layers) for the last `last_n` positions of the text
+ * piece (0: every position; the piece has its chat closing when chatting; [BOS] and the chat
+ * opening are fed first, without the hooks), in one run: malloc'd into *rows, n_layers blocks of
+ * last_n (or n) x n_embd, in the order of layers. Only the rows needed are captured: at the last
+ * block llama.cpp computes just the rows asked for, and a matmul over more rows rounds
+ * differently, so a receiver patching the same positions sees the batch shape the sender had.
+ * The text piece's run only captures and asks for no logits, so it stops after the deepest of
+ * the layers; a block's rows do not depend on the blocks after it, so reading several layers in
+ * one run gives each the very bytes a run for it alone gives. The piece's length n, or -1. */
+int lw_ch_read_layers(side *a, bool chat, const char *text, const int *layers, int n_layers, int last_n, float **rows) {
     *rows = NULL;
+    if (n_layers < 1) return lw_fail("no layer to read");
     affixes af;
     int32_t *tok = NULL;
     int n = -1;
@@ -324,31 +327,46 @@ int lw_ch_read_layer(side *a, bool chat, const char *text, int layer, int last_n
         return -1;
     }
     int k = last_n > 0 ? last_n : n, start = lw_session_seq_len(a->s, 0) + n - k;
+    const size_t block = (size_t)k * a->info.n_embd;
     int32_t *at = malloc(sizeof(int32_t) * (size_t)k);
+    int *ids = malloc(sizeof(int) * (size_t)n_layers);
     for (int i = 0; at && i < k; i++) at[i] = start + i;
-    lw_hook h = lw_hook_default();
-    h.layer = layer;
-    h.seq = 0;
-    h.pos_mode = LW_POS_LIST;
-    h.positions = at;
-    h.n_positions = k;
-    int id = at ? lw_session_add_hook(a->s, &h) : lw_fail("out of memory"), rc = id < 0 ? -1 : 0;
+    int rc = at && ids ? 0 : lw_fail("out of memory");
+    for (int j = 0; rc == 0 && j < n_layers; j++) {
+        lw_hook h = lw_hook_default();
+        h.layer = layers[j];
+        h.seq = 0;
+        h.pos_mode = LW_POS_LIST;
+        h.positions = at;
+        h.n_positions = k;
+        ids[j] = lw_session_add_hook(a->s, &h);
+        if (ids[j] < 0) rc = -1;
+    }
     lw_span sp = {.tokens = tok, .n = n};
     lw_seq_input in = {.seq = 0, .spans = &sp, .n_spans = 1, .logits = LW_LOGITS_NONE};
     if (rc == 0) rc = lw_session_run(a->s, &in, 1);
-    const float *got;
-    if (rc == 0 && lw_session_capture(a->s, id, &got, NULL, NULL) != k) rc = lw_fail("capture: wrong row count");
+    if (rc == 0 && !(*rows = malloc(sizeof(float) * block * (size_t)n_layers))) rc = lw_fail("out of memory");
+    for (int j = 0; rc == 0 && j < n_layers; j++) {
+        const float *got;
+        if (lw_session_capture(a->s, ids[j], &got, NULL, NULL) != k) rc = lw_fail("capture: wrong row count");
+        else memcpy(*rows + (size_t)j * block, got, sizeof(float) * block);
+    }
     if (rc == 0) {
         *a->forwarded += n;
         *a->passes += 1;
-        *rows = malloc(sizeof(float) * (size_t)k * a->info.n_embd);
-        if (*rows) memcpy(*rows, got, sizeof(float) * (size_t)k * a->info.n_embd);
-        else rc = lw_fail("out of memory");
+    } else {
+        free(*rows);
+        *rows = NULL;
     }
     lw_session_clear_hooks(a->s);
+    free(ids);
     free(at);
     free(tok);
     return rc == 0 ? n : -1;
+}
+
+int lw_ch_read_layer(side *a, bool chat, const char *text, int layer, int last_n, float **rows) {
+    return lw_ch_read_layers(a, chat, text, &layer, 1, last_n, rows);
 }
 
 /* AC: A's last-token residual at layer k, from a run cut short after layer k. */

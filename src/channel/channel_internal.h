@@ -43,7 +43,10 @@ const float *lw_ch_last_logits(const side *x);
 
 /* x's resid_post rows at block `layer` for the last last_n positions of text (0: all), read
  * after [BOS] and the chat opening (when chat) in a run that stops after that layer:
- * last_n (or n) x n_embd malloc'd; the text's length n, or -1. */
+ * last_n (or n) x n_embd malloc'd; the text's length n, or -1. lw_ch_read_layers reads
+ * n_layers blocks in one run (stopping after the deepest), each block's rows the bytes a
+ * run for it alone gives, one after another in the order of layers. */
+int lw_ch_read_layers(side *x, bool chat, const char *text, const int *layers, int n_layers, int last_n, float **rows);
 int lw_ch_read_layer(side *x, bool chat, const char *text, int layer, int last_n, float **rows);
 /* x answers greedily (answer_tokens at most) from its last logits: the text malloc'd into
  * *output, the count generated; logits (n_vocab, or NULL) gets the first answer token's logits. */

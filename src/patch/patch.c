@@ -31,34 +31,53 @@ static int check_params(const lw_patch_params *p) {
     return 0;
 }
 
-int lw_patch_read(lw_session *sender, const char *text, int layer, const lw_patch_params *p, float *out) {
-    if (!sender || !text || !p || !out) return lw_fail("patch: read needs a session, a text, params and an output");
+int lw_patch_read_layers(lw_session *sender, const char *text, const int *layers, int n_layers,
+                         const lw_patch_params *p, float *out) {
+    if (!sender || !text || !p || !out || !layers) return lw_fail("patch: read needs a session, a text, layers, params and an output");
+    if (n_layers < 1) return lw_fail("patch: no layer to read (n_layers = %d)", n_layers);
     if (!*text) return lw_fail("patch: the sender text is empty");
     if (check_params(p) != 0) return -1;
     int64_t forwarded = 0, passes = 0;
     side a = lw_ch_make_side(sender, &forwarded, &passes);
-    int l = resolve(layer, a.info.n_layer, "sender");
-    if (l < 0) return -1;
+    int *l = malloc(sizeof(int) * (size_t)n_layers);
+    if (!l) return lw_fail("out of memory");
+    for (int j = 0; j < n_layers; j++)
+        if ((l[j] = resolve(layers[j], a.info.n_layer, "sender")) < 0) {
+            free(l);
+            return -1;
+        }
     char *open = p->task_vector ? lw_task_withhold_last_answer(text) : NULL;
-    if (p->task_vector && !open) return lw_fail_prefix("patch: ");
+    if (p->task_vector && !open) {
+        free(l);
+        return lw_fail_prefix("patch: ");
+    }
     lw_session_clear(sender, 0);
     float *rows;
-    int n = lw_ch_read_layer(&a, p->chat, open ? open : text, l, p->pooled ? 0 : p->positions, &rows);
+    int n = lw_ch_read_layers(&a, p->chat, open ? open : text, l, n_layers, p->pooled ? 0 : p->positions, &rows);
     lw_session_clear(sender, 0);
     free(open);
+    free(l);
     if (n < 0) return lw_fail_prefix("patch: ");
-    const int d = a.info.n_embd;
-    if (p->pooled) { /* the text piece's rows: [BOS] is its own piece, never among them */
-        for (int j = 0; j < d; j++) {
-            double s = 0;
-            for (int i = 0; i < n; i++) s += rows[(size_t)i * d + j];
-            out[j] = (float)(s / n);
+    const int d = a.info.n_embd, k = p->pooled ? n : p->positions;
+    for (int j = 0; j < n_layers; j++) {
+        const float *src = rows + (size_t)j * k * d;
+        float *dst = out + (size_t)j * (p->pooled ? 1 : k) * d;
+        if (p->pooled) { /* the text piece's rows: [BOS] is its own piece, never among them */
+            for (int c = 0; c < d; c++) {
+                double s = 0;
+                for (int i = 0; i < n; i++) s += src[(size_t)i * d + c];
+                dst[c] = (float)(s / n);
+            }
+        } else {
+            memcpy(dst, src, sizeof(float) * (size_t)k * d);
         }
-    } else {
-        memcpy(out, rows, sizeof(float) * (size_t)p->positions * d);
     }
     free(rows);
     return 0;
+}
+
+int lw_patch_read(lw_session *sender, const char *text, int layer, const lw_patch_params *p, float *out) {
+    return lw_patch_read_layers(sender, text, &layer, 1, p, out);
 }
 
 /* Feeds the prompt piece with vecs written at the piece's last n_vecs positions of block l. */

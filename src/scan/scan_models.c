@@ -11,7 +11,8 @@ typedef struct {
     const lw_scan_models *m;
     const lw_scan_params *p;
     int T, dA, dB;
-    float *va, *vb; /* T x dA read, T x dB written */
+    float *va, *vb; /* every layer's T x dA read (in the order of p->layers), T x dB written */
+    const lw_task_item *read_for; /* the item va holds (the scan runs an item's layers in a row) */
 } model_eval;
 
 static int answer(const model_eval *e, const char *prompt, int layer, const float *vecs, const lw_task_item *it,
@@ -32,12 +33,19 @@ static int eval_models(void *ctx, const lw_task_item *it, int condition, double 
         free(prompt);
         return rc;
     }
-    int k = condition, la = e->p->layers[k], lb = e->p->receiver_layers ? e->p->receiver_layers[k] : la;
-    if (lw_patch_read(e->m->sender, it->sender, la, &e->m->patch, e->va) != 0)
-        return lw_fail_prefix("scan: item %s: ", it->id);
+    int k = condition, lb = e->p->receiver_layers ? e->p->receiver_layers[k] : e->p->layers[k];
+    /* One sender run reads every layer of the item (it stops after the deepest): the same bytes
+     * as a run per layer, in one pass instead of one per layer. */
+    if (e->read_for != it) {
+        e->read_for = NULL;
+        if (lw_patch_read_layers(e->m->sender, it->sender, e->p->layers, e->p->n_layers, &e->m->patch, e->va) != 0)
+            return lw_fail_prefix("scan: item %s: ", it->id);
+        e->read_for = it;
+    }
+    const float *va = e->va + (size_t)k * e->T * e->dA;
     const lw_bridge *b = e->m->bridges ? e->m->bridges[k] : NULL;
-    if (b && lw_bridge_apply_source(b, e->va, e->T, e->vb) != 0) return lw_fail_prefix("scan: item %s: bridge: ", it->id);
-    return answer(e, it->receiver, lb, b ? e->vb : e->va, it, score, output);
+    if (b && lw_bridge_apply_source(b, va, e->T, e->vb) != 0) return lw_fail_prefix("scan: item %s: bridge: ", it->id);
+    return answer(e, it->receiver, lb, b ? e->vb : va, it, score, output);
 }
 
 /* Tokens of a text read as a piece after [BOS] (the chat template adds more, never fewer). */
@@ -141,7 +149,7 @@ int lw_scan_run(const lw_task *pool, const lw_scan_params *p, const lw_scan_mode
     int dA, dB;
     if (check_models(pool, p, m, &dA, &dB) != 0) return -1;
     model_eval e = {.m = m, .p = p, .T = m->patch.pooled ? 1 : m->patch.positions, .dA = dA, .dB = dB};
-    e.va = malloc(sizeof(float) * (size_t)e.T * dA);
+    e.va = malloc(sizeof(float) * (size_t)p->n_layers * e.T * dA);
     e.vb = malloc(sizeof(float) * (size_t)e.T * dB);
     int rc = e.va && e.vb ? lw_scan_run_eval(pool, p, eval_models, &e, out) : lw_fail("out of memory");
     free(e.va);
