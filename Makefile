@@ -1,5 +1,6 @@
 # latentwire: the two commands.
 #   make demo   install what is missing, build, and run the main job on ../shared
+#               (make demo-quick: the same verbs at smaller sizes, about 15 minutes)
 #   make test   install what is missing, build with ASan + UBSan, run every test (ctest)
 # Other targets: build (release), bench, valgrind (memcheck on a portable llama.cpp build),
 # cuda (compile and link the CUDA backend; long, needs nvcc, not part of test), models,
@@ -12,7 +13,7 @@ BUILD ?= build
 TEST_BUILD ?= build-test
 DEPS_STAMP := .deps-ok
 
-.PHONY: all build test demo family bench valgrind deps llama models models-optional cuda clean
+.PHONY: all build test demo demo-quick family bench valgrind deps llama models models-optional cuda clean
 
 all: build
 
@@ -48,6 +49,10 @@ test: llama models
 
 demo: build models
 	@bash scripts/demo.sh "$(BUILD)" "$(SHARED)"
+
+# The same verbs at smaller sizes (out/demo-quick/): about 15 minutes on 2 idle cores.
+demo-quick: build models
+	@LW_DEMO_QUICK=1 bash scripts/demo.sh "$(BUILD)" "$(SHARED)"
 
 # After demo (it reads demo's PTB activations): the probe panel on the other four family pairs.
 family: build models-optional

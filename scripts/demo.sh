@@ -16,6 +16,12 @@
 #      default demo.
 #   6. out/demo/report.html: every result of the steps run, in one self-contained page
 # LW_DEMO_TOY=1 also runs the TinyStories pair from ../shared (the fast path of earlier steps).
+# LW_DEMO_QUICK=1 (make demo-quick, about 15 minutes on 2 idle cores): the same verbs at smaller
+# sizes into out/demo-quick/ (300 PTB sentences, align --quick, 20 story items, the patching and
+# probe panels as above, the task-vector scan on 30 items and a race at the layer it chooses on its
+# selection items, with the zero-payload mean; a 150-passage codec retrieval test); no role-binding
+# step, plain-readout scan and race or three-skill races. Its numbers are smaller-n versions of
+# those README reports from the full demo.
 # Every step resumes or reuses what a previous run finished (outputs in out/demo/).
 set -euo pipefail
 build=${1:-build}
@@ -31,7 +37,8 @@ for f in "$gemma" "$smol" "$minilm"; do
   [ -f "$f" ] || { echo "demo: $f is missing; run scripts/fetch-models.sh (make models)" >&2; exit 1; }
 done
 [ -f "$corpus" ] || { echo "demo: $corpus not found (the shared data is expected in $shared)" >&2; exit 1; }
-out=out/demo
+quick=${LW_DEMO_QUICK:-0}
+if [ "$quick" = 1 ]; then out=out/demo-quick; n_ptb=${LW_DEMO_PTB:-300}; n_story=20; else out=out/demo; n_ptb=${LW_DEMO_PTB:-1000}; n_story=50; fi
 mkdir -p "$out"
 t0=$SECONDS
 step() { echo; echo "== $* ($((SECONDS - t0)) s)"; }
@@ -39,8 +46,8 @@ step() { echo; echo "== $* ($((SECONDS - t0)) s)"; }
 step "the models, read from their GGUF headers"
 for m in "$gemma" "$smol" "$minilm"; do "$cli" info "$m"; echo; done
 
-ptb="$out/ptb-${LW_DEMO_PTB:-1000}.txt"
-head -n "${LW_DEMO_PTB:-1000}" "$corpus" > "$ptb.tmp" && mv "$ptb.tmp" "$ptb"
+ptb="$out/ptb-$n_ptb.txt"
+head -n "$n_ptb" "$corpus" > "$ptb.tmp" && mv "$ptb.tmp" "$ptb"
 step "activations of $(wc -l <"$ptb") PTB test sentences, every block, mean-pooled"
 for m in gemma-3-270m smollm2-135m-instruct; do
   start=$SECONDS
@@ -55,14 +62,16 @@ echo "sample, Gemma 3 (base model, plain text):"
 "$cli" generate --model "$gemma" --prompt "The capital of France is" --max-tokens 16
 
 step "align: Gemma 3 270M -> SmolLM2-135M (cross-family bridges, retrieval with 95% CIs)"
-"$cli" align --source "$gemma" --target "$smol" --data "$shared/data" --out "$out/align"
+align_sizes=()
+[ "$quick" = 1 ] && align_sizes=(--quick --per-domain 100 --pairs 50 --paraphrases 50)
+"$cli" align --source "$gemma" --target "$smol" --data "$shared/data" "${align_sizes[@]}" --out "$out/align"
 
-step "channels on the story task (50 items): SmolLM2 -> itself in its chat template"
-"$cli" channel --sender "$smol" --receiver "$smol" --chat --task story:50 \
+step "channels on the story task ($n_story items): SmolLM2 -> itself in its chat template"
+"$cli" channel --sender "$smol" --receiver "$smol" --chat --task story:$n_story \
   --channel none,context,text,cipher,ac --k 15 --j 15 --data "$shared/data" \
   --out "$out/channels-smol-chat.jsonl" --resume
-step "channels on the story task (50 items): Gemma 3 -> SmolLM2 (different vocabularies and widths: no CIPHER, AC through a fitted map)"
-"$cli" channel --sender "$gemma" --receiver "$smol" --task story:50 \
+step "channels on the story task ($n_story items): Gemma 3 -> SmolLM2 (different vocabularies and widths: no CIPHER, AC through a fitted map)"
+"$cli" channel --sender "$gemma" --receiver "$smol" --task story:$n_story \
   --channel none,context,text,acw --k 9 --j 15 --data "$shared/data" \
   --out "$out/channels-gemma-smol.jsonl" --resume
 
@@ -80,49 +89,63 @@ mkdir -p "$out/probes"
   --combos 200 --topsim 80 --natural 150 --calib 300 --confusers 60 --symbolic 40 --threads 1 \
   --data "$shared/data" --plan examples/plans/probes-v3.plan.json --out "$out/probes/gemma9-smol15"
 "$cli" verdict examples/plans/probes-v3.plan.json "$out/probes/gemma9-smol15/records.jsonl"
-step "role binding, harder: a person in a role never seen for it (roles_newgiver), decided under its own plan"
-mkdir -p "$out/roles"
-"$cli" panel probes --probes compositionality --a "$gemma" --layer-a 9 --b "$smol" --layer-b 15 --bridge "$bridge" \
-  --combos 200 --topsim 80 --threads 1 --data "$shared/data" --plan examples/plans/roles-v1.plan.json \
-  --out "$out/roles/gemma9-smol15"
-"$cli" verdict examples/plans/roles-v1.plan.json "$out/roles/gemma9-smol15/records.jsonl"
+if [ "$quick" = 1 ]; then
+  step "layer scan with the task-vector readout (issue 9): SmolLM2 -> itself, every block; the layer chosen on 10 items, reported on 20"
+  "$cli" scan --sender "$smol" --task skill:first_letter --items 30 --select-items 10 --data "$shared/data" \
+    --task-vector --out "$out/scan-smol-tv" --resume
+  layer=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["chosen"]["layer"])' "$out/scan-smol-tv/scan.json")
+  step "the race at the chosen block $layer: activation (pcaq, and the zero-payload mean) vs text (zlib), 30 items the scan did not choose on"
+  "$cli" race --sender "$smol" --task skill:first_letter:30 --calib 30 --layer "$layer" --task-vector \
+    --exclude "$out/scan-smol-tv/scan.select.jsonl" --channel floor,ceiling,mean,act:pcaq,text:zlib --budgets 16,64,256,1024 \
+    --data "$shared/data" --out "$out/race-smol-tv" --resume
+  step "the codec retrieval test: SmolLM2's middle block, 150 PTB passages, pass at a lower bound >= 0.85"
+  "$cli" race retrieval --model "$smol" --passages "$corpus" --n 150 --calib 100 \
+    --codecs topk,pcaq,zlib,truncate --out "$out/codec-retrieval"
+else
+  step "role binding, harder: a person in a role never seen for it (roles_newgiver), decided under its own plan"
+  mkdir -p "$out/roles"
+  "$cli" panel probes --probes compositionality --a "$gemma" --layer-a 9 --b "$smol" --layer-b 15 --bridge "$bridge" \
+    --combos 200 --topsim 80 --threads 1 --data "$shared/data" --plan examples/plans/roles-v1.plan.json \
+    --out "$out/roles/gemma9-smol15"
+  "$cli" verdict examples/plans/roles-v1.plan.json "$out/roles/gemma9-smol15/records.jsonl"
 
-step "layer scan (issue 9): SmolLM2 -> itself, skill first_letter, every block; the layer chosen on 20 items, reported on 40"
-"$cli" scan --sender "$smol" --task skill:first_letter --items 60 --select-items 20 --data "$shared/data" \
-  --out "$out/scan-smol" --resume
-step "the race: activation vs text channels at 16..2048 bits, SmolLM2 -> itself, decided under a plan written before the run"
-"$cli" race --sender "$smol" --task skill:first_letter:40 --calib 40 \
-  --channel floor,ceiling,act:topk,act:pcaq,text:zlib,text:truncate --data "$shared/data" \
-  --plan examples/plans/race-smollm2.plan.json --out "$out/race-smol" --resume
-"$cli" verdict examples/plans/race-smollm2.plan.json "$out/race-smol/records.jsonl"
-step "layer scan with the task-vector readout: the sender read where it would answer (its last answer withheld)"
-"$cli" scan --sender "$smol" --task skill:first_letter --items 60 --select-items 20 --data "$shared/data" \
-  --task-vector --out "$out/scan-smol-tv" --resume
-# Block 20 is what this scan chooses on its selection split; the two plans below fixed it before their
-# runs, and --exclude keeps the 20 items it was chosen on out of both races.
-step "the race at block 20 with the task-vector readout, one skill (the codec's fitted mean can carry it)"
-"$cli" race --sender "$smol" --task skill:first_letter:60 --calib 50 --layer 20 --task-vector \
-  --exclude "$out/scan-smol-tv/scan.select.jsonl" --channel floor,ceiling,act:pcaq,act:topk,text:zlib,text:truncate \
-  --data "$shared/data" --plan examples/plans/race-smollm2-tv.plan.json --out "$out/race-smol-tv" --resume
-"$cli" verdict examples/plans/race-smollm2-tv.plan.json "$out/race-smol-tv/records.jsonl"
-step "the zero-payload control on the same items: the calibration mean alone, against pcaq's payload"
-"$cli" race --sender "$smol" --task skill:first_letter:60 --calib 50 --layer 20 --task-vector \
-  --exclude "$out/scan-smol-tv/scan.select.jsonl" --channel floor,mean,act:pcaq,act:topk --budgets 16,64,256,1024 \
-  --data "$shared/data" --plan examples/plans/race-smollm2-tv-mean.plan.json --out "$out/race-smol-tv-mean" --resume
-"$cli" verdict examples/plans/race-smollm2-tv-mean.plan.json "$out/race-smol-tv-mean/records.jsonl"
-step "the same race on a mixture of three skills: the payload has to say which"
-"$cli" race --sender "$smol" --task skill:first_letter+last_letter+repeat_word:90 --calib 90 --layer 20 --task-vector \
-  --exclude "$out/scan-smol-tv/scan.select.jsonl" --channel floor,ceiling,act:pcaq,act:topk,text:zlib \
-  --data "$shared/data" --plan examples/plans/race-smollm2-tv-mix.plan.json --out "$out/race-smol-tv-mix" --resume
-"$cli" verdict examples/plans/race-smollm2-tv-mix.plan.json "$out/race-smol-tv-mix/records.jsonl"
-step "the zero-payload control on the mixture: one mean for three skills, against pcaq's payload"
-"$cli" race --sender "$smol" --task skill:first_letter+last_letter+repeat_word:90 --calib 90 --layer 20 --task-vector \
-  --exclude "$out/scan-smol-tv/scan.select.jsonl" --channel floor,mean,act:pcaq --budgets 16,64,256 \
-  --data "$shared/data" --plan examples/plans/race-smollm2-tv-mix-mean.plan.json --out "$out/race-smol-tv-mix-mean" --resume
-"$cli" verdict examples/plans/race-smollm2-tv-mix-mean.plan.json "$out/race-smol-tv-mix-mean/records.jsonl"
-step "the codec retrieval test: SmolLM2's middle block, 300 PTB passages, pass at a lower bound >= 0.85"
-"$cli" race retrieval --model "$smol" --passages "$corpus" --n 300 --calib 200 \
-  --codecs topk,pcaq,pq,sae,zlib,zstd,truncate --out "$out/codec-retrieval"
+  step "layer scan (issue 9): SmolLM2 -> itself, skill first_letter, every block; the layer chosen on 20 items, reported on 40"
+  "$cli" scan --sender "$smol" --task skill:first_letter --items 60 --select-items 20 --data "$shared/data" \
+    --out "$out/scan-smol" --resume
+  step "the race: activation vs text channels at 16..2048 bits, SmolLM2 -> itself, decided under a plan written before the run"
+  "$cli" race --sender "$smol" --task skill:first_letter:40 --calib 40 \
+    --channel floor,ceiling,act:topk,act:pcaq,text:zlib,text:truncate --data "$shared/data" \
+    --plan examples/plans/race-smollm2.plan.json --out "$out/race-smol" --resume
+  "$cli" verdict examples/plans/race-smollm2.plan.json "$out/race-smol/records.jsonl"
+  step "layer scan with the task-vector readout: the sender read where it would answer (its last answer withheld)"
+  "$cli" scan --sender "$smol" --task skill:first_letter --items 60 --select-items 20 --data "$shared/data" \
+    --task-vector --out "$out/scan-smol-tv" --resume
+  # Block 20 is what this scan chooses on its selection split; the two plans below fixed it before their
+  # runs, and --exclude keeps the 20 items it was chosen on out of both races.
+  step "the race at block 20 with the task-vector readout, one skill (the codec's fitted mean can carry it)"
+  "$cli" race --sender "$smol" --task skill:first_letter:60 --calib 50 --layer 20 --task-vector \
+    --exclude "$out/scan-smol-tv/scan.select.jsonl" --channel floor,ceiling,act:pcaq,act:topk,text:zlib,text:truncate \
+    --data "$shared/data" --plan examples/plans/race-smollm2-tv.plan.json --out "$out/race-smol-tv" --resume
+  "$cli" verdict examples/plans/race-smollm2-tv.plan.json "$out/race-smol-tv/records.jsonl"
+  step "the zero-payload control on the same items: the calibration mean alone, against pcaq's payload"
+  "$cli" race --sender "$smol" --task skill:first_letter:60 --calib 50 --layer 20 --task-vector \
+    --exclude "$out/scan-smol-tv/scan.select.jsonl" --channel floor,mean,act:pcaq,act:topk --budgets 16,64,256,1024 \
+    --data "$shared/data" --plan examples/plans/race-smollm2-tv-mean.plan.json --out "$out/race-smol-tv-mean" --resume
+  "$cli" verdict examples/plans/race-smollm2-tv-mean.plan.json "$out/race-smol-tv-mean/records.jsonl"
+  step "the same race on a mixture of three skills: the payload has to say which"
+  "$cli" race --sender "$smol" --task skill:first_letter+last_letter+repeat_word:90 --calib 90 --layer 20 --task-vector \
+    --exclude "$out/scan-smol-tv/scan.select.jsonl" --channel floor,ceiling,act:pcaq,act:topk,text:zlib \
+    --data "$shared/data" --plan examples/plans/race-smollm2-tv-mix.plan.json --out "$out/race-smol-tv-mix" --resume
+  "$cli" verdict examples/plans/race-smollm2-tv-mix.plan.json "$out/race-smol-tv-mix/records.jsonl"
+  step "the zero-payload control on the mixture: one mean for three skills, against pcaq's payload"
+  "$cli" race --sender "$smol" --task skill:first_letter+last_letter+repeat_word:90 --calib 90 --layer 20 --task-vector \
+    --exclude "$out/scan-smol-tv/scan.select.jsonl" --channel floor,mean,act:pcaq --budgets 16,64,256 \
+    --data "$shared/data" --plan examples/plans/race-smollm2-tv-mix-mean.plan.json --out "$out/race-smol-tv-mix-mean" --resume
+  "$cli" verdict examples/plans/race-smollm2-tv-mix-mean.plan.json "$out/race-smol-tv-mix-mean/records.jsonl"
+  step "the codec retrieval test: SmolLM2's middle block, 300 PTB passages, pass at a lower bound >= 0.85"
+  "$cli" race retrieval --model "$smol" --passages "$corpus" --n 300 --calib 200 \
+    --codecs topk,pcaq,pq,sae,zlib,zstd,truncate --out "$out/codec-retrieval"
+fi
 
 if [ "${LW_DEMO_SCIFACT:-0}" = "1" ] && [ -d "$scifact" ]; then
   step "SciFact: MiniLM against the bridged Gemma 3 -> SmolLM2 substrate, paired on the same queries"
