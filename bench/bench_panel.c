@@ -13,18 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "latentwire/panel.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv) {
     if (argc < 3) {
@@ -64,16 +54,16 @@ int main(int argc, char **argv) {
     for (int r = 0; r < reps; r++) {
         lw_patching_result a, b;
         p.reuse_prefix = true;
-        double t0 = now();
+        double t0 = bench_now();
         if (lw_panel_patching(&pm, 1, &pm, 1, set.prompts, set.n_prompts, (const char *const *)set.calib, set.n_calib,
                               &p, &a) != 0)
             return fprintf(stderr, "bench_panel: %s\n", lw_last_error()), 1;
-        double t1 = now();
+        double t1 = bench_now();
         p.reuse_prefix = false;
         if (lw_panel_patching(&pm, 1, &pm, 1, set.prompts, set.n_prompts, (const char *const *)set.calib, set.n_calib,
                               &p, &b) != 0)
             return fprintf(stderr, "bench_panel: %s\n", lw_last_error()), 1;
-        double t2 = now();
+        double t2 = bench_now();
         for (int i = 0; i < set.n_prompts; i++) {
             double d = fabs(a.e_target[i] - b.e_target[i]);
             if (d > max_diff) max_diff = d;
@@ -85,7 +75,7 @@ int main(int argc, char **argv) {
         lw_patching_result_free(&a);
         lw_patching_result_free(&b);
     }
-    qsort(ratio, (size_t)reps, sizeof *ratio, cmp);
+    qsort(ratio, (size_t)reps, sizeof *ratio, bench_cmp_double);
     printf("median recompute / reuse = %.2fx; max |effect difference| = %.2e\n", ratio[reps / 2], max_diff);
     free(ratio);
     lw_panel_prompt_set_free(&set);

@@ -13,18 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "latentwire/scan.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* The scan's evaluator as it was: a sender run for every (item, layer). */
 typedef struct {
@@ -87,12 +77,12 @@ int main(int argc, char **argv) {
     printf("bench_scan: %s, skill %s, %d items, %d layers, %d reps\n", argv[1], skill, n_items, info.n_layer, reps);
     for (int r = 0; r < reps; r++) {
         lw_scan_result a, b;
-        double t0 = now();
+        double t0 = bench_now();
         if (lw_scan_run(&pool, &p, &sm, &a) != 0) return fprintf(stderr, "bench_scan: %s\n", lw_last_error()), 1;
-        double t1 = now();
+        double t1 = bench_now();
         if (lw_scan_run_eval(&pool, &p, eval_per_layer, &pl, &b) != 0)
             return fprintf(stderr, "bench_scan: %s\n", lw_last_error()), 1;
-        double t2 = now();
+        double t2 = bench_now();
         size_t n_scores = (size_t)(p.n_layers + 2) * (size_t)(a.select.n + a.held_out.n);
         for (size_t i = 0; i < n_scores; i++) differ += a.scores[i] != b.scores[i];
         ratio[r] = (t2 - t1) / (t1 - t0);
@@ -101,7 +91,7 @@ int main(int argc, char **argv) {
         lw_scan_result_free(&a);
         lw_scan_result_free(&b);
     }
-    qsort(ratio, (size_t)reps, sizeof *ratio, cmp);
+    qsort(ratio, (size_t)reps, sizeof *ratio, bench_cmp_double);
     printf("median per-layer / one-run: %.2fx; scores that differ: %d\n", ratio[reps / 2], differ);
     free(ratio);
     free(pl.v);

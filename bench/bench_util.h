@@ -1,4 +1,4 @@
-/* Pieces the lm-arith benchmarks share: a monotonic clock, the median of repetitions, and the
+/* Pieces the benchmarks share: a monotonic clock, the median of repetitions, and the
  * benchmark text (PTB lines joined until it tokenizes to at least N tokens). Header-only: each
  * bench_*.c is its own executable (bench/CMakeLists.txt). */
 #ifndef LW_BENCH_UTIL_H
