@@ -1,4 +1,4 @@
-/* latentwire info MODEL [--json]; latentwire tokenize MODEL TEXT [--no-bos] [--json] */
+/* latentwire info MODEL [--json]; latentwire tokenize MODEL TEXT [--no-bos] [--no-special] [--json] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,24 +15,27 @@ static const char *INFO_USAGE =
     "           tied_embeddings (bos/eos -1: none)\n";
 
 static const char *TOKENIZE_USAGE =
-    "usage: latentwire tokenize MODEL.gguf TEXT [--no-bos] [--json]\n"
+    "usage: latentwire tokenize MODEL.gguf TEXT [--no-bos] [--no-special] [--json]\n"
     "  the token ids, then one line per token: its id and the text it completes (whole UTF-8\n"
     "  characters: a token that ends inside a character shows its bytes, and the character\n"
-    "  appears at the token that completes it)\n"
-    "  --no-bos  do not prepend BOS\n"
+    "  appears at the token that completes it). The model's special tokens written in TEXT\n"
+    "  (\"<|im_start|>\") are parsed as generate, channel and the other verbs parse prompts.\n"
+    "  --no-bos      do not prepend BOS\n"
+    "  --no-special  special tokens written in TEXT are plain text (as extract reads its lines)\n"
     "  --json    one JSON object on stdout, keys: ids (token ids), tokens (per token: id, bytes = its\n"
     "            piece's bytes, text = the whole UTF-8 characters it completes), text (the tokens' texts\n"
     "            concatenated)\n";
 
 /* Positional arguments and flags of info/tokenize: no option takes a value. */
 static int take_args(const char *verb, const char *usage, int argc, char **argv, const char **pos, int n_pos,
-                     bool *json, bool *no_bos) {
+                     bool *json, bool *no_bos, bool *no_special) {
     if (cli_options_once(verb, usage, &argc, argv)) return 2;
     int k = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--json")) *json = true;
         else if (no_bos && !strcmp(a, "--no-bos")) *no_bos = true;
+        else if (no_special && !strcmp(a, "--no-special")) *no_special = true;
         else if ((a[0] == '-' && a[1] == '-') || k == n_pos) return cli_option_error(verb, usage, a, NULL);
         else pos[k++] = a;
     }
@@ -50,7 +53,7 @@ int cmd_info(int argc, char **argv) {
     }
     const char *path = NULL;
     bool json = false;
-    int rc = take_args("info", INFO_USAGE, argc, argv, &path, 1, &json, NULL);
+    int rc = take_args("info", INFO_USAGE, argc, argv, &path, 1, &json, NULL, NULL);
     if (rc) return rc;
     lw_model *m = lw_model_load(path, cli_model_params());
     if (!m) return cli_fail_lib("info");
@@ -121,15 +124,15 @@ int cmd_tokenize(int argc, char **argv) {
         return 0;
     }
     const char *pos[2];
-    bool json = false, no_bos = false;
-    int rc = take_args("tokenize", TOKENIZE_USAGE, argc, argv, pos, 2, &json, &no_bos);
+    bool json = false, no_bos = false, no_special = false;
+    int rc = take_args("tokenize", TOKENIZE_USAGE, argc, argv, pos, 2, &json, &no_bos, &no_special);
     if (rc) return rc;
     const char *model = pos[0], *text = pos[1];
     if (!*text) return cli_fail("tokenize", "TEXT is empty");
     lw_model *m = lw_model_load(model, cli_model_params());
     if (!m) return cli_fail_lib("tokenize");
     int32_t *toks;
-    int32_t n = lw_tokenize_alloc(m, text, !no_bos, &toks);
+    int32_t n = no_special ? lw_tokenize_alloc(m, text, !no_bos, &toks) : lw_tokenize_special_alloc(m, text, !no_bos, &toks);
     if (n < 0) {
         lw_model_free(m);
         return cli_fail_lib("tokenize");

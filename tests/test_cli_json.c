@@ -313,13 +313,41 @@ static void test_tokenize_text_utf8(void **state) {
     free(e);
 }
 
+/* A special token written in the text is parsed, as the verbs that read prompts parse it
+ * (lw_tokenize_special_alloc); --no-special reads it as plain text (lw_tokenize_alloc). */
+static void test_tokenize_special(void **state) {
+    (void)state;
+    const char *text = "a</s>b";
+    lw_model *m = lw_model_load(MODEL, lw_model_default_params());
+    assert_non_null(m);
+    lw_model_info in;
+    lw_model_get_info(m, &in);
+    for (int plain = 0; plain < 2; plain++) {
+        char args[2048];
+        snprintf(args, sizeof args, "tokenize %s '%s' --json%s", MODEL, text, plain ? " --no-special" : "");
+        json_t *j = run_json(args), *ids = json_object_get(j, "ids");
+        int32_t *t;
+        int n = plain ? lw_tokenize_alloc(m, text, true, &t) : lw_tokenize_special_alloc(m, text, true, &t);
+        assert_int_equal(json_array_size(ids), n);
+        bool eos = false;
+        for (int i = 0; i < n; i++) {
+            assert_int_equal(json_integer_value(json_array_get(ids, i)), t[i]);
+            eos |= t[i] == in.eos;
+        }
+        assert_true(eos == !plain); /* parsed: the EOS id; plain: its characters */
+        free(t);
+        json_decref(j);
+    }
+    lw_model_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_complete_prefix), cmocka_unit_test(test_sanitize),
         cmocka_unit_test(test_pieces),          cmocka_unit_test(test_info_json),
         cmocka_unit_test(test_tokenize_json),   cmocka_unit_test(test_inspect_json),
         cmocka_unit_test(test_bridge_info_json), cmocka_unit_test(test_sampled_generate_utf8),
-        cmocka_unit_test(test_tokenize_text_utf8),
+        cmocka_unit_test(test_tokenize_text_utf8), cmocka_unit_test(test_tokenize_special),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
