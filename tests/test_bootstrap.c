@@ -151,8 +151,31 @@ static void test_paired_difference(void **state) {
     fprintf(stderr, "paired difference 0.2: rejection rate %.2f, median p %.4f, CI holds 0.2 in %d/100\n",
             reject / 100.0, (ps[49] + ps[50]) / 2, covers);
     assert_true(reject >= 95);
-    assert_true((ps[49] + ps[50]) / 2 < 0.001);
+    assert_true((ps[49] + ps[50]) / 2 <= 2.0 / (B + 1) + 1e-15); /* at the floor: no resample reaches 0 */
+    for (int i = 0; i < 100; i++) assert_true(ps[i] >= 2.0 / (B + 1));
     assert_true(covers >= 85);
+}
+
+/* No bootstrap p below what its units allow: 2 queries that differ the same way give at best
+ * 2^(1 - 2) = 0.5 (every resample sees a positive mean: the share alone would say 0), 12 give
+ * 2^-11; and never below 2 / (B + 1). */
+static void test_paired_p_floors(void **state) {
+    (void)state;
+    const double a[12] = {0.9, 0.8, 0.9, 0.8, 0.9, 0.8, 0.9, 0.8, 0.9, 0.8, 0.9, 0.8};
+    const double b[12] = {0.1, 0.2, 0.1, 0.2, 0.1, 0.2, 0.1, 0.2, 0.1, 0.2, 0.1, 0.2};
+    lw_ci d;
+    double p = -1;
+    assert_int_equal(lw_bootstrap_paired(a, b, 2, B, 0.95, 1, &d, &p), 0);
+    assert_true(p == 0.5);
+    assert_int_equal(lw_bootstrap_paired(a, b, 12, B, 0.95, 1, &d, &p), 0);
+    assert_true(p == 2.0 / (B + 1)); /* 2^-11 = 0.00049 is below 2 / 1001 */
+    assert_int_equal(lw_bootstrap_paired(a, b, 12, 100000, 0.95, 1, &d, &p), 0);
+    assert_true(p == pow(2.0, -11));
+    /* the clustered version floors by clusters: 12 items in 2 clusters */
+    const int cl[12] = {0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1};
+    const double ca[12] = {0.9, 0.8, 0.9, 0.8, 0.9, 0.8, 0.7, 0.8, 0.7, 0.8, 0.7, 0.8};
+    assert_int_equal(lw_ci_paired_clustered(ca, b, cl, 12, B, 0.95, 1, &d, &p), 0);
+    assert_true(p >= 0.5);
 }
 
 static int same_ci(const lw_ci *a, const lw_ci *b) {
@@ -239,6 +262,7 @@ int main(void) {
         cmocka_unit_test(test_paired_null),
         cmocka_unit_test(test_paired_null_continuous),
         cmocka_unit_test(test_paired_difference),
+        cmocka_unit_test(test_paired_p_floors),
         cmocka_unit_test(test_determinism_and_edges),
         cmocka_unit_test(test_rng),
     };

@@ -119,7 +119,9 @@ int lw_bootstrap_bca_mean(const double *v, int n, int n_resamples, double level,
 int lw_bootstrap_mean(const double *v, int n, int n_resamples, double level, uint64_t seed, lw_ci *out);
 
 /* Paired bootstrap of mean(a - b) over the same n queries, BCa interval; p_value is the
- * two-sided bootstrap p (2 x the smaller tail share of resampled differences at or beyond 0). */
+ * two-sided bootstrap p (2 x the smaller tail share of resampled differences at or beyond 0),
+ * never below 2 / (n_resamples + 1) nor 2^(1 - n) (no test on n pairs can go lower: 2 queries
+ * that differ the same way give 0.5, not 0). */
 int lw_bootstrap_paired(const double *a, const double *b, int n, int n_resamples, double level, uint64_t seed,
                         lw_ci *diff, double *p_value);
 
@@ -147,7 +149,7 @@ int lw_ci_paired(const double *a, const double *b, int n, int n_resamples, doubl
  * every pair differing the same way), so the boundaries keep their coverage as though each
  * cluster were one item. For pairs deff is the largest of a's, b's and (a - b)'s. Other values
  * get a cluster bootstrap (whole clusters resampled; percentile interval; for pairs the
- * two-sided p as lw_bootstrap_paired). With every cluster of one item the 0/1 intervals equal
+ * two-sided p as lw_bootstrap_paired, its floor 2^(1 - clusters)). With every cluster of one item the 0/1 intervals equal
  * lw_ci_mean's and lw_ci_paired's. */
 int lw_ci_mean_clustered(const double *v, const int *cluster, int n, int n_resamples, double level, uint64_t seed,
                          lw_ci *out);

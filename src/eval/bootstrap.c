@@ -151,6 +151,12 @@ int lw_bootstrap_bca_mean(const double *v, int n, int n_resamples, double level,
     return 0;
 }
 
+double lw_eval_boot_p_two_sided(long le, long ge, int n_resamples, int units) {
+    double p = 2.0 * (double)(le < ge ? le : ge) / n_resamples;
+    double floor_p = fmax(2.0 / (n_resamples + 1.0), pow(2.0, 1.0 - units)); /* 2 items: 0.5 at best */
+    return fmin(1.0, fmax(p, floor_p));
+}
+
 int lw_bootstrap_paired(const double *a, const double *b, int n, int n_resamples, double level, uint64_t seed,
                         lw_ci *diff, double *p_value) {
     if (!diff) return lw_fail("lw_bootstrap_paired: diff is NULL");
@@ -174,8 +180,7 @@ int lw_bootstrap_paired(const double *a, const double *b, int n, int n_resamples
             le += means[i] <= 0.0;
             ge += means[i] >= 0.0;
         }
-        double p = 2.0 * (double)(le < ge ? le : ge) / n_resamples;
-        *p_value = p > 1.0 ? 1.0 : p;
+        *p_value = lw_eval_boot_p_two_sided(le, ge, n_resamples, n);
     }
     free(d);
     free(means);

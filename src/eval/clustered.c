@@ -189,7 +189,7 @@ int lw_ci_paired_clustered(const double *a, const double *b, const int *cluster,
             percentile(theta, n_resamples, level, diff);
             int le = 0, ge = 0; /* two-sided: 2 x the smaller share of resampled means at or beyond 0 */
             for (int r = 0; r < n_resamples; r++) le += theta[r] <= 0.0, ge += theta[r] >= 0.0;
-            *p_value = fmin(1.0, 2.0 * (le < ge ? le : ge) / (double)n_resamples);
+            *p_value = lw_eval_boot_p_two_sided(le, ge, n_resamples, g.k);
         }
         free(theta);
     }

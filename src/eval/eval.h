@@ -53,6 +53,13 @@ int lw_ci_diff_independent(int x1, int n1, int x2, int n2, double level, lw_ci *
 /* Quantile q of sorted x[0..n), interpolated linearly between order statistics (bootstrap.c). */
 double lw_eval_quantile_sorted(const double *x, int n, double q);
 
+/* The two-sided bootstrap p of a paired difference from the resampled means at or below 0 (le)
+ * and at or above 0 (ge) among n_resamples: 2 x the smaller share, never below 2 / (n_resamples
+ * + 1) (no resampling sees past its own count) nor below 2^(1 - units) (no test on `units`
+ * resampled units, items or clusters, can: a sign-flip test's smallest two-sided p), at most 1
+ * (bootstrap.c). */
+double lw_eval_boot_p_two_sided(long le, long ge, int n_resamples, int units);
+
 /* Standard normal quantile for q in (0, 1), to double precision (bootstrap.c). */
 double lw_norm_quantile(double q);
 
