@@ -369,6 +369,18 @@ static void test_nonfinite_activations(void **state) {
              vec);
     const char *hook_needles[2] = {"hook 0 at blocks.0.hook_resid_post", "position 0, coordinate 0 1e+38"};
     expect_fail(args, hook_needles, 2);
+
+    /* two writes under the per-write limit whose sum in the residual is past it: the final norm
+     * overflows and every logit is 0, which greedy decoding read as token 0 with exit 0 */
+    const char *big = lw_test_tmpfile("big17.txt");
+    f = fopen(big, "w");
+    for (int c = 0; c < p.n_embd; c++) fprintf(f, "%s1.7e19", c ? " " : "");
+    fputc('\n', f);
+    fclose(f);
+    snprintf(args, sizeof args, "generate --model %s --prompt \"The cat\" --max-tokens 3 --hook "
+             "blocks.0.hook_attn_out:replace:all:%s --hook blocks.0.hook_mlp_out:replace:all:%s", MODEL, big, big);
+    const char *flat_needles[2] = {"logits at position", "all equal"};
+    expect_fail(args, flat_needles, 2);
 }
 
 /* Item 14: when every text is skipped as untokenizable there is nothing to write: an error,
