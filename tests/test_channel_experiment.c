@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -315,6 +316,18 @@ static void test_refusals(void **state) {
     dp.agents = spec;
     assert_int_not_equal(lw_debate_experiment_run(&dp, &t, &dr), 0);
     assert_non_null(strstr(lw_last_error(), "this greedy agent is listed twice"));
+    /* the same file by another spelling (a symbolic link), and one temperature written two ways */
+    char link[1300];
+    snprintf(link, sizeof link, "%s/agent-link.gguf", lw_test_tmpdir());
+    unlink(link);
+    assert_int_equal(symlink(PATH_S, link), 0);
+    snprintf(spec, sizeof spec, "%s:0,%s:0", PATH_S, link);
+    assert_int_not_equal(lw_debate_experiment_run(&dp, &t, &dr), 0);
+    assert_non_null(strstr(lw_last_error(), "this greedy agent is listed twice"));
+    snprintf(spec, sizeof spec, "%s:0.7,%s:0.70", PATH_S, link);
+    assert_int_not_equal(lw_debate_experiment_run(&dp, &t, &dr), 0);
+    assert_non_null(strstr(lw_last_error(), "at the same temperature) is listed twice"));
+    unlink(link);
     snprintf(spec, sizeof spec, "%s:-1", PATH_S);
     assert_int_not_equal(lw_debate_experiment_run(&dp, &t, &dr), 0);
     assert_non_null(strstr(lw_last_error(), "must be a number >= 0"));

@@ -11,6 +11,7 @@
 
 #include "latentwire/channel_experiment.h"
 #include "latentwire/error.h"
+#include "latentwire/files.h"
 #include "latentwire/json.h"
 #include "latentwire/records.h"
 #include "latentwire/textio.h"
@@ -44,9 +45,20 @@ static bool agent_item(const char *tok, size_t *path_len, double *temp) {
     return !colon || (parse_number(colon + 1, temp) && *temp >= 0);
 }
 
+/* Whether two agents' model paths (not NUL-terminated) name one file: by inode when both
+ * exist (another spelling, a link), else as text. */
+static bool same_model(const char *a, size_t na, const char *b, size_t nb) {
+    char *x = strndup(a, na), *y = strndup(b, nb);
+    bool same = x && y && (lw_same_file(x, y) || !strcmp(x, y));
+    free(x);
+    free(y);
+    return same;
+}
+
 /* The agents' items (lw_list_split: an item listed twice is refused), each checked; one model
- * greedy twice ("m:0,m:0.0") is refused too: the copy would only repeat a vote. The count or
- * -1 (message set). */
+ * file with one temperature twice, in any spelling of the path or the number ("m:0,./m:0.0",
+ * "m:0.7,m:0.70"), is refused too: a greedy copy would only repeat a vote, and the list rule
+ * refuses an item given twice. The count or -1 (message set). */
 static int parse_agents(const char *spec, char ***items) {
     int n = lw_list_split("--agents", spec, items);
     for (int k = 0; k < n; k++) {
@@ -57,11 +69,12 @@ static int parse_agents(const char *spec, char ***items) {
             why = "its temperature after the last ':' must be a number >= 0 (0 = greedy)";
         else if (path_len == 0)
             why = "the model path is empty";
-        for (int j = 0; !why && temp == 0 && j < k; j++) {
+        for (int j = 0; !why && j < k; j++) {
             const char *o = (*items)[j];
             agent_item(o, &other_len, &other_temp);
-            if (other_temp == 0 && other_len == path_len && !strncmp(o, tok, path_len))
-                why = "this greedy agent is listed twice (its copy would only repeat its vote)";
+            if (other_temp == temp && same_model(o, other_len, tok, path_len))
+                why = temp == 0 ? "this greedy agent is listed twice (its copy would only repeat its vote)"
+                                : "this agent (the same model file at the same temperature) is listed twice";
         }
         if (why) {
             lw_fail("--agents item \"%s\": %s", tok, why);
