@@ -64,7 +64,9 @@ static bool only_spaces(const char *s) {
 
 bool cli_parse_int(const char *s, long lo, long hi, long *out) {
     char range[96];
-    if (hi >= (1L << 40)) snprintf(range, sizeof range, "an integer >= %ld", lo);
+    /* 2^40 is a real bound (budgets, shard sizes): name it, not "no bound" */
+    if (hi == (1L << 40)) snprintf(range, sizeof range, "an integer in [%ld, 2^40 = %ld]", lo, hi);
+    else if (hi > (1L << 40)) snprintf(range, sizeof range, "an integer >= %ld", lo);
     else snprintf(range, sizeof range, "an integer in [%ld, %ld]", lo, hi);
     if (!s || only_spaces(s)) return cli_reject(s, "must be %s", range);
     errno = 0;

@@ -182,7 +182,7 @@ static void test_bad_input(void **state) {
     struct {
         const char *fmt, *needle;
     } cases[] = {
-        {"codec fit --kind pcaq --budget 0 --input %s --tensor layer.1 --out %s", "--budget 0: must be an integer >= 1"},
+        {"codec fit --kind pcaq --budget 0 --input %s --tensor layer.1 --out %s", "--budget 0: must be an integer in [1, 2^40"},
         {"codec fit --kind pcaq --budget -8 --input %s --tensor layer.1 --out %s", "--budget -8: must be"},
         {"codec fit --kind nosuch --budget 64 --input %s --tensor layer.1 --out %s", "unknown codec 'nosuch'"},
         {"codec fit --kind topk --input %s --tensor layer.1 --out %s", "--budget"},
@@ -196,6 +196,11 @@ static void test_bad_input(void **state) {
          "--k with --kind pcaq: only topk token-sparse sae use it"},
         {"codec fit --kind pq --budget 64 --latents 8 --input %s --tensor layer.1 --out %s", "--latents with --kind pq"},
         {"codec fit --kind topk --budget 64 --level 3 --input %s --tensor layer.1 --out %s", "--level with --kind topk"},
+        /* the budget's real bound is named; a shape out of range is named alone (bits was not given) */
+        {"codec fit --kind pcaq --budget 1099511627777 --input %s --tensor layer.1 --out %s",
+         "must be an integer in [1, 2^40 = 1099511627776]"},
+        {"codec fit --kind topk --budget 64 --k 100000 --input %s --tensor layer.1 --out %s",
+         "codec topk: k = 100000 must be in [1, "},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         snprintf(args, sizeof args, cases[i].fmt, ACTS, none);

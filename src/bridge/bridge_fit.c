@@ -238,7 +238,8 @@ static int ridge_fit_run(const lw_bridge_params *p, const double *X, const doubl
         rc = ridge_solve(o, G, XtY, K, X, Y, n, d, m, o->alpha_abs);
         if (rc == LW_LA_SINGULAR)
             rc = lw_fail(FIT ": ridge: the %s system is numerically singular at the given alpha %g (%g absolute, "
-                              "rcond %.3g); give a larger alpha, or alpha <= 0 to select one on the grid",
+                              "rcond %.3g); give a larger alpha, or none (alpha <= 0 in the library's params) to select one on "
+                              "the grid",
                          o->dual ? "dual" : "primal", p->alpha, o->alpha_abs, o->rcond);
     } else if (rc == 0) {
         o->selection = select_name(p->alpha_select);

@@ -417,3 +417,12 @@ float *lw_act_load_f32(const lw_st_file *f, const char *name, int64_t n0, int64_
         }
     return x;
 }
+
+int lw_act_check_settings(const lw_codec *c, const char *name_a, int a, int max_a, const char *name_b, int b,
+                          int max_b, const char *note) {
+    const char *name = a < 0 || a > max_a ? name_a : b < 0 || b > max_b ? name_b : NULL;
+    if (!name) return 0;
+    int v = name == name_a ? a : b, max = name == name_a ? max_a : max_b;
+    return lw_fail("codec %s: %s = %d must be in [1, %d]%s (or 0: chosen by the budget search, or the default)",
+                   lw_codec_name(c->p.kind), name, v, max, note ? note : "");
+}

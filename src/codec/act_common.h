@@ -132,6 +132,13 @@ float *lw_act_load_f32(const lw_st_file *f, const char *name, int64_t n0, int64_
 /* Items of T rows: n / T whole items of c's calibration (n must be >= T). */
 int lw_act_items(const lw_codec *c, int64_t n_rows, int64_t *n_items);
 
+/* Checks an activation codec's two shape settings (k and bits, rank and bits, ...): each in
+ * [0, its max], 0 meaning "chosen" (by the budget search, or the default). The error names only
+ * the setting out of range, as "codec KIND: NAME = V must be in [1, MAX] (or 0: chosen by the
+ * budget search or the default)". 0 or -1. */
+int lw_act_check_settings(const lw_codec *c, const char *name_a, int a, int max_a, const char *name_b, int b,
+                          int max_b, const char *note);
+
 /* ---- sparse coordinates: topk and token-sparse share one implementation (act_topk.c) ----
  * topk codes an item (T x d) as one vector of width T x d; token-sparse codes each of its T
  * positions as a vector of width d. A vector's code: k (index, value) pairs in ascending

@@ -186,9 +186,8 @@ static int search(lw_codec *c, const float *rows, int64_t n, int d, int *r_out, 
 
 static int pcaq_fit(lw_codec *c, const float *rows, int64_t n, int d) {
     int top = c->p.lloyd_max ? 12 : 16;
-    if (c->p.bits < 0 || c->p.bits > top || c->p.rank < 0 || c->p.rank > d)
-        return lw_fail("codec pcaq: rank %d must be in [1, %d] and bits %d in [1, %d]%s", c->p.rank, d, c->p.bits, top,
-                       c->p.lloyd_max ? " with Lloyd-Max" : "");
+    if (lw_act_check_settings(c, "rank", c->p.rank, d, "bits", c->p.bits, top, c->p.lloyd_max ? " with Lloyd-Max" : NULL) != 0)
+        return -1;
     int r = c->p.rank > 0 ? c->p.rank : (d < 64 ? d : 64), b = c->p.bits > 0 ? c->p.bits : 8;
     if (c->p.budget_bits > 0 && search(c, rows, n, d, &r, &b) != 0) return -1;
     pca_fit p;

@@ -225,9 +225,7 @@ static int search(lw_codec *c, const float *rows, int64_t n, int d, int *m_out, 
 }
 
 static int pq_fit(lw_codec *c, const float *rows, int64_t n, int d) {
-    if (c->p.bits < 0 || c->p.bits > 16 || c->p.pq_subspaces < 0 || c->p.pq_subspaces > d)
-        return lw_fail("codec pq: subspaces %d must be in [1, %d] and bits %d in [1, 16]", c->p.pq_subspaces, d,
-                       c->p.bits);
+    if (lw_act_check_settings(c, "subspaces", c->p.pq_subspaces, d, "bits", c->p.bits, 16, NULL) != 0) return -1;
     if (n > (1 << 30)) return lw_fail("codec pq: %lld calibration rows: at most 2^30", (long long)n);
     int m = c->p.pq_subspaces > 0 ? c->p.pq_subspaces : (d < 16 ? d : 16);
     int b = c->p.bits > 0 ? c->p.bits : 8;

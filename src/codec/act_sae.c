@@ -332,8 +332,7 @@ static int sae_fit(lw_codec *c, const float *rows, int64_t n, int d) {
         return lw_fail("codec sae: %d latents of width %d: the dictionary must have at least 2 latents and at most "
                        "2^28 weights",
                        L, d);
-    if (c->p.bits < 0 || c->p.bits > 16 || c->p.k < 0 || c->p.k > L)
-        return lw_fail("codec sae: k = %d must be in [1, %d] and bits = %d in [1, 16]", c->p.k, L, c->p.bits);
+    if (lw_act_check_settings(c, "k", c->p.k, L, "bits", c->p.bits, 16, NULL) != 0) return -1;
     if (n > (1 << 30)) return lw_fail("codec sae: %lld calibration rows: at most 2^30", (long long)n);
     int k = c->p.k > 0 ? c->p.k : (L < 32 ? L : 32), b = c->p.bits > 0 ? c->p.bits : 8;
     if (c->p.budget_bits > 0 && search(c, rows, n, d, L, epochs, &k, &b) != 0) return -1;

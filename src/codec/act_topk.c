@@ -153,9 +153,7 @@ int lw_sparse_fit_act(lw_codec *c, const float *rows, int64_t n, int d) {
     int64_t items;
     if (shape_of(c, s) != 0 || lw_act_items(c, n, &items) != 0) return -1;
     int64_t nv = items * (int64_t)c->T * d / s->width; /* calibration vectors (whole items only) */
-    if (c->p.bits < 0 || c->p.bits > 16 || c->p.k < 0 || c->p.k > s->width)
-        return lw_fail("codec %s: k = %d must be in [1, %d] and bits = %d in [1, 16]", lw_codec_name(c->p.kind), c->p.k,
-                       s->width, c->p.bits);
+    if (lw_act_check_settings(c, "k", c->p.k, s->width, "bits", c->p.bits, 16, NULL) != 0) return -1;
     if (c->p.budget_bits > 0) {
         if (search(c, s, rows, nv) != 0) return -1;
     } else {
