@@ -35,6 +35,9 @@ int cmd_race(int argc, char **argv);
 int cmd_paraphrase(int argc, char **argv); /* latentwire paraphrase generate|texts (cmd_paraphrase.c) */
 
 /* Prints "latentwire <verb>: <message>" (or the library's last error) and returns 1. */
+/* Writes s with its control bytes (below 0x20, and 0x7f) as \xNN: names and metadata read from
+ * a file (a tensor name holding ESC [2J) must not clear or retitle the user's terminal. */
+void cli_put_safe(FILE *f, const char *s);
 int cli_fail(const char *verb, const char *fmt, ...);
 int cli_fail_lib(const char *verb);
 

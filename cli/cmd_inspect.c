@@ -100,10 +100,13 @@ int cmd_inspect(int argc, char **argv) {
         lw_st_close(f);
         return rc;
     }
-    printf("%s: %d tensor(s)\n", path, lw_st_count(f));
+    cli_put_safe(stdout, path);
+    printf(": %d tensor(s)\n", lw_st_count(f));
     for (int i = 0; i < lw_st_count(f); i++) {
         const lw_st_tensor *t = lw_st_get(f, i);
-        printf("  %-12s %-4s [", t->name, lw_dtype_name(t->dtype));
+        printf("  ");
+        cli_put_safe(stdout, t->name);
+        printf("%*s %-4s [", strlen(t->name) < 12 ? (int)(12 - strlen(t->name)) : 0, "", lw_dtype_name(t->dtype));
         for (int k = 0; k < t->n_dims; k++) printf("%s%lld", k ? ", " : "", (long long)t->shape[k]);
         printf("]");
         if (t->dtype == LW_DT_F32 && t->n_dims == 2) print_row_stats(t);
@@ -111,7 +114,11 @@ int cmd_inspect(int argc, char **argv) {
     }
     for (int i = 0; i < lw_st_meta_count(f); i++) {
         const char *k = lw_st_meta_key(f, i);
-        printf("  meta %s = %s\n", k, lw_st_meta(f, k));
+        printf("  meta ");
+        cli_put_safe(stdout, k);
+        printf(" = ");
+        cli_put_safe(stdout, lw_st_meta(f, k));
+        printf("\n");
     }
     lw_st_close(f);
     return 0;

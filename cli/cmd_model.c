@@ -82,16 +82,22 @@ int cmd_info(int argc, char **argv) {
         lw_model_free(m);
         return cli_print_json("info", o);
     }
-    printf("file          %s\n", in.path);
-    printf("sha256        %s\n", sha ? sha : "?");
-    printf("name          %s\n", in.name);
-    printf("architecture  %s%s\n", in.arch, in.recurrent ? " (recurrent)" : "");
+    /* the name and architecture are the file's own strings: control bytes shown as \xNN */
+    printf("file          ");
+    cli_put_safe(stdout, in.path);
+    printf("\nsha256        %s\n", sha ? sha : "?");
+    printf("name          ");
+    cli_put_safe(stdout, in.name);
+    printf("\narchitecture  ");
+    cli_put_safe(stdout, in.arch);
+    printf("%s\n", in.recurrent ? " (recurrent)" : "");
     printf("parameters    %llu\n", (unsigned long long)in.n_params);
     printf("layers        %d\n", in.n_layer);
     printf("width         %d\n", in.n_embd);
     printf("heads         %d (kv %d)\n", in.n_head, in.n_head_kv);
-    printf("vocabulary    %d (tokenizer %s, bos %d, eos %d, adds bos: %s)\n", in.n_vocab, in.tokenizer, in.bos,
-           in.eos, in.add_bos ? "yes" : "no");
+    printf("vocabulary    %d (tokenizer ", in.n_vocab);
+    cli_put_safe(stdout, in.tokenizer);
+    printf(", bos %d, eos %d, adds bos: %s)\n", in.bos, in.eos, in.add_bos ? "yes" : "no");
     printf("context       %d\n", in.n_ctx_train);
     printf("embeddings    %s\n", in.tied_embeddings ? "tied (output = token embeddings)" : "separate output matrix");
     lw_model_free(m);

@@ -16,13 +16,27 @@
 #include "latentwire/json.h"
 #include "latentwire/textio.h"
 
+void cli_put_safe(FILE *f, const char *s) {
+    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++)
+        if (*p < 0x20 || *p == 0x7f) fprintf(f, "\\x%02x", *p);
+        else fputc(*p, f);
+}
+
 int cli_fail(const char *verb, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "latentwire %s: ", verb);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    char *msg = NULL;
+    int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
+    if (n >= 0 && (msg = malloc((size_t)n + 1))) {
+        va_start(ap, fmt);
+        vsnprintf(msg, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    fprintf(stderr, "latentwire %s: ", verb);
+    cli_put_safe(stderr, msg ? msg : fmt); /* a name read from a file must not drive the terminal */
+    fputc('\n', stderr);
+    free(msg);
     return 1;
 }
 

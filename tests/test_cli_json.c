@@ -341,6 +341,38 @@ static void test_tokenize_special(void **state) {
     lw_model_free(m);
 }
 
+/* Names and metadata read from a file reach the terminal with their control bytes as \xNN:
+ * a tensor called ESC[2J must not clear the screen (inspect printed it raw). */
+static void test_inspect_control_bytes(void **state) {
+    (void)state;
+    const char *path = lw_test_tmpfile("esc.safetensors");
+    lw_st_writer *w = lw_st_writer_new(path);
+    assert_non_null(w);
+    const int64_t shape[2] = {1, 2};
+    const float v[2] = {3, 4};
+    assert_int_equal(lw_st_writer_set_meta(w, "k\x1b]0;title\x07", "v\x1b[2J"), 0);
+    assert_int_equal(lw_st_writer_add(w, "x\x1b[2Jy", LW_DT_F32, 2, shape), 0);
+    assert_int_equal(lw_st_writer_write(w, v, sizeof v), 0);
+    assert_int_equal(lw_st_writer_finish(w), 0);
+    lw_st_writer_free(w);
+    char args[2048], *o, *e;
+    snprintf(args, sizeof args, "inspect %s", path);
+    assert_int_equal(lw_test_run_cli(args, &o, &e), 0);
+    assert_null(strchr(o, 0x1b));
+    assert_null(strchr(o, 0x07));
+    assert_non_null(strstr(o, "x\\x1b[2Jy"));
+    assert_non_null(strstr(o, "meta k\\x1b]0;title\\x07 = v\\x1b[2J"));
+    free(o);
+    free(e);
+    /* an error naming the tensor shows it the same way */
+    snprintf(args, sizeof args, "bridge fit --source %s --source-tensor nope\x1b[2J --target %s --target-tensor x --out %s",
+             path, path, lw_test_tmpfile("esc_bridge.safetensors"));
+    assert_int_not_equal(lw_test_run_cli(args, &o, &e), 0);
+    assert_null(strchr(e, 0x1b));
+    free(o);
+    free(e);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_complete_prefix), cmocka_unit_test(test_sanitize),
@@ -348,6 +380,7 @@ int main(void) {
         cmocka_unit_test(test_tokenize_json),   cmocka_unit_test(test_inspect_json),
         cmocka_unit_test(test_bridge_info_json), cmocka_unit_test(test_sampled_generate_utf8),
         cmocka_unit_test(test_tokenize_text_utf8), cmocka_unit_test(test_tokenize_special),
+        cmocka_unit_test(test_inspect_control_bytes),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
