@@ -167,6 +167,13 @@ static void test_bad_inputs(void **state) {
              "\"estimate\": 0.7, %s, \"p\": 0.01, \"p_adjusted\": 0.02, \"n\": 0}]}", ok_ci);
     expect_refused(write_file("verdict-n.json", doc), "is not a count of items");
     expect_refused(write_file("verdict-none.json", "{\"plan_sha256\": \"ab\", \"hypotheses\": []}"), "empty");
+    /* x past what the axis arithmetic takes: the page drew cx="-nan" and an axis ending at inf */
+    expect_refused(write_file("scan-huge.json", "{\"format\": \"latentwire.scan/1\", \"series\": [{\"name\": \"a\", "
+                                                "\"points\": [{\"x\": -1e308, \"y\": 0.5}, {\"x\": 1e308, \"y\": 0.5}]}]}"),
+                   "x = -1e+308 is beyond what a figure can draw");
+    expect_refused(write_file("race-tiny.json", "{\"format\": \"latentwire.race/1\", \"series\": [{\"name\": \"a\", "
+                                                "\"points\": [{\"x\": 1e-308, \"y\": 0.5}, {\"x\": 16, \"y\": 0.5}]}]}"),
+                   "x = 1e-308 is beyond what a figure can draw");
     const char *missing = lw_test_tmpfile("no-such-result.json");
     remove(missing);
     expect_refused(missing, "No such file");
@@ -197,6 +204,14 @@ static void test_page(void **state) {
     assert_non_null(strstr(page, "&lt;b&gt;"));
     assert_null(strstr(page, "<b>"));
     assert_null(strstr(page, "<script"));
+    assert_null(strstr(page, "no data points"));
+    free(page);
+    /* a document with no rows says so under its empty axes (it drew them with nothing else) */
+    const char *empty = write_file("empty-race.json", "{\"format\": \"latentwire.race/1\", \"series\": []}");
+    const char *in_empty[] = {empty};
+    page = lw_report_html(in_empty, 1, NULL);
+    assert_non_null(page);
+    assert_non_null(strstr(page, "This figure has no data points"));
     free(page);
 }
 

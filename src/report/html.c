@@ -161,6 +161,16 @@ static int check_numbers(const lw_plot *p) {
             if (!isfinite(q->x) || !isfinite(q->y) || isinf(q->lo) || isinf(q->hi))
                 return lw_fail("figure \"%s\": series \"%s\" has a non-finite number", p->title ? p->title : "",
                                p->series[s].name ? p->series[s].name : "");
+            /* past 1e100 the axis arithmetic (ranges, ticks, 2^x on a log axis) overflows to inf
+             * and NaN: no result of this tool is that large, so the file was edited */
+            const double big = 1e100, v[4] = {q->x, q->y, q->lo, q->hi};
+            for (int k = 0; k < 4; k++)
+                if (fabs(v[k]) > big || (k == 0 && p->log2_x && q->x > 0 && q->x < 1 / big))
+                    return lw_fail("figure \"%s\": series \"%s\": %s = %g is beyond what a figure can draw (|x| in "
+                                   "[1e-100, 1e100] on a log axis, at most 1e100 elsewhere): the file was edited or "
+                                   "is not a result of this tool",
+                                   p->title ? p->title : "", p->series[s].name ? p->series[s].name : "",
+                                   k == 0 ? "x" : k == 1 ? "y" : k == 2 ? "lo" : "hi", v[k]);
             if (p->log2_x && q->x <= 0)
                 return lw_fail("figure \"%s\": series \"%s\": x = %g cannot go on a log2 axis (x must be > 0)",
                                p->title ? p->title : "", p->series[s].name ? p->series[s].name : "", q->x);
@@ -379,6 +389,9 @@ int lw_svg_curve(lw_html *h, const lw_plot *p) {
     draw_series(h, p, &a);
     draw_legend(h, p, TOP + PLOT_H + BOTTOM - 2);
     lw_html_raw(h, "</svg>\n");
+    int n_points = 0;
+    for (int s = 0; s < p->n_series; s++) n_points += p->series[s].n;
+    if (n_points == 0) lw_html_raw(h, "<p class=\"note\">This figure has no data points: the file holds no rows.</p>\n");
     return 0;
 }
 
