@@ -45,6 +45,34 @@ typedef struct {
     int threads;
 } opts;
 
+/* An option that only some channels read, given without any of them, would change nothing:
+ * refused, naming the channels that read it (as codec fit does for its kinds). */
+static int check_used(int argc, char **argv, const char *channels) {
+    static const struct {
+        const char *option, *users;
+    } USES[] = {{"--k", "ac acw"},           {"--j", "ac acw"},         {"--op", "ac acw"},
+                {"--select", "ac acw"},      {"--calib", "acw"},        {"--ac-bridge", "acw"},
+                {"--message-tokens", "text cipher"}, {"--temp", "text cipher"}, {"--top-k", "cipher"},
+                {"--top-p", "cipher"},       {"--onehot", "cipher"}};
+    char list[512];
+    snprintf(list, sizeof list, "%s", channels ? channels : "none,text,ac"); /* the library's default */
+    for (size_t u = 0; u < sizeof USES / sizeof USES[0]; u++) {
+        if (!cli_given(argc, argv, USES[u].option)) continue;
+        bool used = false;
+        char copy[512], *save = NULL;
+        snprintf(copy, sizeof copy, "%s", list);
+        for (char *c = strtok_r(copy, ",", &save); c && !used; c = strtok_r(NULL, ",", &save)) {
+            char users[64], *save2 = NULL;
+            snprintf(users, sizeof users, "%s", USES[u].users);
+            for (char *w = strtok_r(users, " ", &save2); w && !used; w = strtok_r(NULL, " ", &save2)) used = !strcmp(c, w);
+        }
+        if (!used)
+            return cli_fail("channel", "%s with --channel %s: only %s read%s it; add one of them or leave %s out",
+                            USES[u].option, list, USES[u].users, strchr(USES[u].users, ' ') ? "" : "s", USES[u].option);
+    }
+    return 0;
+}
+
 /* The options into o: 0, 1 (--help printed) or -1 (message printed). */
 static int parse_opts(int argc, char **argv, opts *o) {
     if (cli_options_once("channel", USAGE, &argc, argv)) return -2;
@@ -87,6 +115,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
     }
     if (!p->sender || !p->receiver || !p->task)
         return -cli_fail("channel", "--sender, --receiver and --task are required");
+    if (check_used(argc, argv, p->channels) != 0) return -1;
     const char *ins[] = {"--task", p->task, "--sender", p->sender, "--receiver", p->receiver, "--ac-bridge",
                          p->ac_bridge, "--out", NULL, NULL};
     if (cli_check_output("channel", "--out", p->records, LW_OUT_PARTIAL, ins)) return -1;

@@ -128,6 +128,13 @@ int cmd_generate(int argc, char **argv) {
         else return cli_option_error("generate", USAGE, a, v);
     }
     if (!model) return cli_fail("generate", "--model is required");
+    /* a sampling filter or seed at --temp 0 (greedy) would change nothing */
+    const char *sampling[] = {"--top-k", "--top-p", "--seed"};
+    for (int k = 0; k < 3; k++)
+        if (gp.temperature == 0 && cli_given(argc, argv, sampling[k]))
+            return cli_fail("generate", "%s applies to sampling: give --temp T > 0 with it (at --temp 0, the default, "
+                                        "decoding is greedy and %s changes nothing)",
+                            sampling[k], sampling[k]);
     if (!prompt) return cli_fail("generate", "--prompt is required");
     if (!*prompt) return cli_fail("generate", "--prompt is empty");
     lw_model *m = lw_model_load(model, cli_model_params());

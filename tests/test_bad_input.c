@@ -218,6 +218,11 @@ static void test_cli_bad_input(void **state) {
     expect_cli_error(args, "past the end");
     snprintf(args, sizeof args, "generate --model %s --prompt 'the cat' --hook 7:add:all:%s", MODEL, vec);
     expect_cli_error(args, "out of range");
+    /* sampling settings at --temp 0 (greedy) changed nothing and were accepted */
+    snprintf(args, sizeof args, "generate --model %s --prompt 'the cat' --top-k 5", MODEL);
+    expect_cli_error(args, "--top-k applies to sampling: give --temp T > 0 with it");
+    snprintf(args, sizeof args, "generate --model %s --prompt 'the cat' --seed 3 --temp 0", MODEL);
+    expect_cli_error(args, "--seed applies to sampling");
 
     /* and the well-formed hook works */
     char *o, *e;

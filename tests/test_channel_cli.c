@@ -369,7 +369,17 @@ static void test_ac_bridge_checked(void **state) {
     snprintf(args, sizeof args, base, S260, S656, task, br, "acw --k 1 --j 1");
     expect_ok(args);
     snprintf(args, sizeof args, base, S260, S656, task, br, "none,text");
-    expect_error(args, "no acw channel uses it");
+    expect_error(args, "--ac-bridge with --channel none,text: only acw reads it");
+    /* options only other channels read (each was accepted and changed nothing) */
+    static const char *const unused[][2] = {{"text --onehot 0.5", "--onehot with --channel text: only cipher reads it"},
+                                            {"text --op sum", "--op with --channel text: only ac acw read it"},
+                                            {"none --temp 0.5", "--temp with --channel none: only text cipher read it"},
+                                            {"ac --calib 5", "--calib with --channel ac: only acw reads it"}};
+    for (size_t k = 0; k < sizeof unused / sizeof unused[0]; k++) {
+        snprintf(args, sizeof args, "channel --sender %s --receiver %s --task %s --answer-tokens 2 --channel %s", S260,
+                 S260, task, unused[k][0]);
+        expect_error(args, unused[k][1]);
+    }
     snprintf(args, sizeof args, base, S260, S656, task, br, "acw --k 1 --j 0");
     expect_error(args, "for acw[k=1,j=0,replace]: fitted on the target's layer.1");
     snprintf(args, sizeof args, base, S656, S260, task, br, "acw --k 1 --j 1");

@@ -81,6 +81,9 @@ static void test_parse_refused(void **state) {
     expect_refused("1:add:last:v.txt:abc", "scale \"abc\" is not a number");
     expect_refused("1:add:last:v.txt:nan", "scale \"nan\" is not a number");
     expect_refused("1:add:last:v.txt:1e39", "scale \"1e39\" is not a number"); /* beyond float */
+    /* SCALE with replace or mean was read and ignored */
+    expect_refused("1:replace:last:v.txt:2", "SCALE \"2\" applies to add only: replace writes the vectors as they are");
+    expect_refused("1:mean:last:v.txt:0.5", "SCALE \"0.5\" applies to add only: mean writes");
     expect_refused(NULL, "no hook spec given");
 }
 

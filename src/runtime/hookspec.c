@@ -119,6 +119,10 @@ int lw_hook_spec_parse(const char *spec, lw_hook_spec *out) {
     if (rc == 0) rc = parse_positions(field[2], out);
     if (rc == 0) rc = parse_vectors(field[3], out);
     if (rc == 0 && nf == 5) rc = parse_scale(field[4], &out->scale);
+    if (rc == 0 && nf == 5 && out->op != LW_OP_ADD) /* replace and mean write the vectors as they are */
+        rc = lw_fail("SCALE \"%s\" applies to add only: %s writes the vectors as they are (leave SCALE out, or "
+                     "scale the vectors)",
+                     field[4], field[1]);
     free(buf);
     return rc;
 }
