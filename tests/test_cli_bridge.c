@@ -343,6 +343,13 @@ static void test_align_quick(void **state) {
              "align --source %s --target %s --data %s --out %s --quick --per-domain 30 --pairs 12 --paraphrases 20 "
              "--resamples 200", a, b,
              data_dir, dir);
+    /* splits too small for the clustered regime: refused before any extraction, naming the options
+     * (it failed after extracting both models with "lw_candidates_clustered: n_clusters = 10") */
+    char bad[8192], bad_dir[1300];
+    snprintf(bad_dir, sizeof bad_dir, "%s/align-small", lw_test_tmpdir());
+    snprintf(bad, sizeof bad, "align --source %s --target %s --data %s --out %s --quick --per-domain 10 --calib-share 0.99",
+             a, b, data_dir, bad_dir);
+    run_fails(bad, "--per-domain 10 with --calib-share 0.99 gives");
     run_ok(args, &out);
     assert_non_null(strstr(out, "hard-negative"));
     assert_non_null(strstr(out, "paraphrase-adjacent"));

@@ -296,6 +296,9 @@ static int twin_queries(const lw_mdcorpus *c, const rowset *test, const char *do
     return k;
 }
 
+/* The clustered regime's k-means clusters over the test bank. */
+#define ALIGN_CLUSTERS 10
+
 /* Scores queries Q against candidates C (both test rows in comparison space) under one
  * regime. Query q's only relevant candidate is q. Returns nq (rows of out) or -1. */
 static int score_regime(const lw_align_params *p, const lw_mdcorpus *c, const rowset *test, const float *Q,
@@ -316,7 +319,9 @@ static int score_regime(const lw_align_params *p, const lw_mdcorpus *c, const ro
         rc = lw_candidates_same_label(nq, gold, nq, labels, 0, p->seed + 5, &off, &ids);
         free(labels);
     } else if (reg == REG_CLUSTER) {
-        rc = lw_candidates_clustered(nq, gold, C, nq, dim, 10, 49, p->seed + 9, &off, &ids);
+        /* 10 clusters, or every row its own when sentences a model cannot encode left fewer */
+        rc = lw_candidates_clustered(nq, gold, C, nq, dim, nq < ALIGN_CLUSTERS ? nq : ALIGN_CLUSTERS, 49, p->seed + 9,
+                                     &off, &ids);
     } else if (reg == REG_HARD || reg == REG_PARA || reg == REG_PARA_CTRL) {
         /* hard-negative: minimal-pair queries, candidates {self, twin}; paraphrase-adjacent:
          * paraphrase queries, {self, its paraphrase} + PARA_RANDOM random others; its control
@@ -653,6 +658,15 @@ int lw_align_run(const lw_align_params *p) {
     lw_mdcorpus c;
     if (lw_mdcorpus_build(p->data_dir, p->per_domain, p->n_pairs, p->n_para, p->calib_share, p->seed, &c) != 0)
         return -1;
+    int n_calib = 0, n_test = 0;
+    for (int64_t i = 0; i < c.n; i++) c.calib[i] ? n_calib++ : n_test++;
+    if (n_test < ALIGN_CLUSTERS || n_calib < 2) { /* found before the extraction, not after it */
+        lw_mdcorpus_free(&c);
+        return lw_fail("align: --per-domain %d with --calib-share %g gives %d calibration and %d test sentences; at "
+                       "least 2 and %d (the clustered regime's clusters) are needed: raise --per-domain, or move "
+                       "--calib-share away from 0 or 1",
+                       p->per_domain, p->calib_share, n_calib, n_test, ALIGN_CLUSTERS);
+    }
     char *created = NULL, paths[N_ALIGN_OUTPUTS][4200];
     bool existed[N_ALIGN_OUTPUTS];
     if (lw_mkdir_p_created(p->out_dir, &created) != 0) {
