@@ -16,7 +16,7 @@ static const char *USAGE =
     "usage: latentwire race --sender A.gguf [--receiver B.gguf] --task SPEC --out DIR [options]\n"
     "       latentwire race merge --out DIR\n"
     "       latentwire race retrieval --model M.gguf --passages FILE --out DIR [options]   (see race retrieval --help)\n"
-    "  --task SPEC          FILE.jsonl | skill:NAME[:N] | fv:NAME[:N] | story:N | gsm8k:N: each item's sender text is the demonstrations,\n"
+    "  --task SPEC          FILE.jsonl | skill:NAME[:N] | fv:NAME[:N] | story:N: each item's sender text is the demonstrations,\n"
     "                       its receiver prompt the query (a receiver prompt that begins with the sender text, as fv:\n"
     "                       items do, is cut to the query); gold, scored by exact match (lw_score)\n"
     "  --channel LIST       floor, ceiling, mean (0 payload bits: the calibration activations' mean into every query,\n"

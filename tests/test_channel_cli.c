@@ -375,6 +375,9 @@ static void test_ac_bridge_checked(void **state) {
                                             {"text --op sum", "--op with --channel text: only ac acw read it"},
                                             {"none --temp 0.5", "--temp with --channel none: only text cipher read it"},
                                             {"ac --calib 5", "--calib with --channel ac: only acw reads it"}};
+    /* a task without sender texts: refused before the first item, naming it and what to use */
+    snprintf(args, sizeof args, "channel --sender %s --receiver %s --task gsm8k:2 --channel text", S260, S260);
+    expect_error(args, "item gsm8k-0 has no sender text, which channel text reads");
     for (size_t k = 0; k < sizeof unused / sizeof unused[0]; k++) {
         snprintf(args, sizeof args, "channel --sender %s --receiver %s --task %s --answer-tokens 2 --channel %s", S260,
                  S260, task, unused[k][0]);

@@ -109,6 +109,13 @@ static void test_bad_options(void **state) {
              "--answer-tokens 1 --threads 1 --task-vector --out %s/tv", toy_path, task, dir);
     expect_error(args, "--task-vector: reported item");
     assert_int_equal(lw_test_dir_entries(dir), 0);
+    /* a task whose items have no sender text: every channel would be the floor (it ran, exit 0) */
+    if (lw_test_shared_path("data/gsm8k")) {
+        snprintf(args, sizeof args, "race --sender %s --task gsm8k:3 --calib 3 --channel floor,act:topk --budgets 64 "
+                 "--answer-tokens 1 --threads 1 --out %s/g", toy_path, dir);
+        expect_error(args, "no reported item has a sender text");
+        assert_int_equal(lw_test_dir_entries(dir), 0);
+    }
     /* --exclude is an input: a file the run would write may not be it */
     const char *odir = lw_test_fresh_dir("bad_exclude");
     char ex[1200];

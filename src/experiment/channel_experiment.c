@@ -490,6 +490,19 @@ static int split_pool(runner *R, const lw_task *pool, int n_report) {
         R->report = &R->parts[2];
     }
     if (R->report->n == 0) return lw_fail("--task %s has no items", e->p.task);
+    /* Every channel but none reads the sender's text: a task without one (gsm8k, bio: one model
+     * answers alone) is refused here, not at its first item after the models loaded. */
+    const char *reader = NULL;
+    for (int c = 0; c < e->n && !reader; c++)
+        if (!e->c[c].not_applicable[0] && e->c[c].p.kind != LW_CHANNEL_NONE) reader = e->c[c].name;
+    const lw_task *sets[3] = {R->report, e->n_select + e->n_calib > 0 ? &R->parts[0] : NULL,
+                              e->n_select + e->n_calib > 0 ? &R->parts[1] : NULL};
+    for (int k = 0; reader && k < 3; k++)
+        for (int i = 0; sets[k] && i < sets[k]->n; i++)
+            if (!sets[k]->items[i].sender || !*sets[k]->items[i].sender)
+                return lw_fail("--task %s: item %s has no sender text, which channel %s reads (gsm8k and bio are "
+                               "tasks one model answers alone: use debate, or --channel none)",
+                               e->p.task, sets[k]->items[i].id, reader);
     return 0;
 }
 

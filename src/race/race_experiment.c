@@ -88,6 +88,12 @@ static int split_items(const lw_race_experiment_params *p, lw_task *report, lw_t
     *calib = parts[0];
     *report = parts[1];
     if (rc == 0 && report->n == 0) rc = lw_fail("race: --task %s has no items to report", p->task);
+    int with_text = 0;
+    for (int i = 0; rc == 0 && i < report->n; i++) with_text += report->items[i].sender && *report->items[i].sender;
+    if (rc == 0 && with_text == 0) /* every channel would be the floor (gsm8k, bio: one model answers alone) */
+        rc = lw_fail("race: --task %s: no reported item has a sender text, so no channel has anything to carry "
+                     "(gsm8k and bio are tasks one model answers alone: use debate)",
+                     p->task);
     return rc;
 }
 
