@@ -4,8 +4,11 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "latentwire/acts.h"
+#include "latentwire/extract.h"
 #include "latentwire/safetensors.h"
 
 typedef struct {
@@ -92,6 +95,26 @@ int cmd_inspect(int argc, char **argv) {
     if (!path) {
         fputs(USAGE, stderr);
         return 2;
+    }
+    /* a shard set's name (what extract --out named and the other verbs read whole): its shards */
+    int shards = access(path, F_OK) != 0 ? lw_acts_shard_count(path) : 0;
+    if (shards < 0) return cli_fail_lib("inspect");
+    if (shards > 0) {
+        char first[4096];
+        lw_extract_shard_path(path, 0, shards, first, sizeof first);
+        if (json)
+            return cli_fail("inspect", "%s is a shard set of %d files (%s, ...): give one shard's path with --json",
+                            path, shards, first);
+        cli_put_safe(stdout, path);
+        printf(": a shard set of %d files, each below\n", shards);
+        int rc = 0;
+        for (int s = 0; rc == 0 && s < shards; s++) {
+            char one[4096];
+            lw_extract_shard_path(path, s, shards, one, sizeof one);
+            char *args[2] = {argv[0], one};
+            rc = cmd_inspect(2, args);
+        }
+        return rc;
     }
     lw_st_file *f = lw_st_open(path);
     if (!f) return cli_fail_lib("inspect");

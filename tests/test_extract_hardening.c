@@ -249,6 +249,20 @@ static void test_resume_verifies_shards(void **state) {
     assert_int_equal(lw_test_run_cli(args, &o, &e), 0);
     free(o);
     free(e);
+    /* inspect reads the set's name as the other verbs do: each shard in turn (it said "No such
+     * file"); --json wants one shard */
+    char look[1500];
+    snprintf(look, sizeof look, "inspect %s", out);
+    assert_int_equal(lw_test_run_cli(look, &o, &e), 0);
+    assert_non_null(strstr(o, "a shard set of 3 files"));
+    assert_non_null(strstr(o, "acts-00003-of-00003.safetensors: "));
+    free(o);
+    free(e);
+    snprintf(look, sizeof look, "inspect %s --json", out);
+    assert_int_not_equal(lw_test_run_cli(look, &o, &e), 0);
+    assert_non_null(strstr(e, "is a shard set of 3 files"));
+    free(o);
+    free(e);
 
     /* the recorded checksums are the tensors' bytes' sha256 */
     lw_st_file *st = lw_st_open(s2);

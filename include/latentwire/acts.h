@@ -29,6 +29,11 @@ typedef struct {
     void *own_x, *own_row_id, *own_position, *own_token;
 } lw_act_tensor;
 
+/* The shard count K when path does not exist and exactly one set PATH-00001-of-K.safetensors
+ * ... sits beside it (what lw_acts_open reads in its place); 0 when none; -1 (message set) when
+ * several. */
+int lw_acts_shard_count(const char *path);
+
 /* Opens path and finds `tensor` (F32, 2-D) and `row_id` (I64, same rows); errors name the
  * file and tensor. When path does not exist but the shard set `extract --shard-texts` writes for
  * it does (PATH-00001-of-0000K.safetensors ...), every shard is read and their rows joined in

@@ -22,7 +22,7 @@ static const int32_t *i32_rows(const lw_st_file *f, const char *name, int64_t ro
 /* The shard count K of the set PATH-00001-of-K.safetensors when exactly one such set exists;
  * 0 when none; -1 (message set) when several. The directory is listed and names compared
  * exactly: a path may hold characters a glob pattern would read as patterns ([, *, ?). */
-static int shard_count(const char *path) {
+int lw_acts_shard_count(const char *path) {
     size_t len = strlen(path), sl = strlen(".safetensors");
     if (len <= sl || strcmp(path + len - sl, ".safetensors")) return 0;
     const char *slash = strrchr(path, '/');
@@ -103,7 +103,7 @@ int lw_act_open(const char *path, const char *tensor, lw_act_tensor *out) {
     memset(out, 0, sizeof *out);
     if (!path || !*path || !tensor) return lw_fail("lw_act_open: no %s", !tensor ? "tensor name" : "path");
     if (access(path, F_OK) != 0) {
-        int k = shard_count(path);
+        int k = lw_acts_shard_count(path);
         if (k < 0) return -1;
         if (k > 0) return open_shards(path, tensor, k, out);
     }
