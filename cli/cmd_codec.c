@@ -26,7 +26,9 @@
     "      side bits and side bits amortized over the items\n"
 #define DECODE_USAGE                                                                                              \
     "  latentwire codec decode --codec CODEC.safetensors --input PAYLOADS.safetensors --out DECODED.safetensors\n" \
-    "      tensor decoded (F32 [items x T, width]) and row_id\n"
+    "      the rows (F32 [items x T, width]) under the name of the tensor the codec was fitted on (its\n"       \
+    "      record's meta.tensor, e.g. layer.9; else decoded), so a bridge fitted on that tensor applies,\n"   \
+    "      and row_id\n"
 #define INFO_USAGE                                                                                                \
     "  latentwire codec info CODEC.safetensors [--json]\n"                                                        \
     "      kind, width, payload bits, side bits and the fit record; --json: only the record\n"
@@ -353,8 +355,15 @@ static int codec_decode(int argc, char **argv) {
         goto done;
     }
     for (int64_t i = 0; i < n * T; i++) row_ids[i] = ids[i / T];
+    /* the rows reconstruct the fitted tensor: under its name, a bridge or retrieval that names it
+     * reads them (under "decoded", a bridge fitted on layer.2 refused them) */
+    json_t *record = json_loads(lw_codec_record_json(c), 0, NULL);
+    const char *fitted = json_string_value(json_object_get(json_object_get(record, "meta"), "tensor"));
+    char name[256];
+    snprintf(name, sizeof name, "%s", fitted && *fitted && strcmp(fitted, "row_id") ? fitted : "decoded");
+    json_decref(record);
     lw_st_tensor_in t[2] = {
-        {.name = "decoded", .dtype = LW_DT_F32, .n_dims = 2, .shape = {n * T, d}, .data = items},
+        {.name = name, .dtype = LW_DT_F32, .n_dims = 2, .shape = {n * T, d}, .data = items},
         {.name = "row_id", .dtype = LW_DT_I64, .n_dims = 1, .shape = {n * T}, .data = row_ids},
     };
     const char *meta[] = {"format", "latentwire.decoded/1", "codec", cpath, "payloads", in};

@@ -84,7 +84,8 @@ static void check_files(const char *codec, const char *input, int T, const char 
     const int64_t *off = lw_st_find(p, "offsets")->data, *pids = lw_st_find(p, "row_id")->data;
     int64_t items = lw_st_find(p, "row_id")->shape[0];
     assert_int_equal(items, rows / T);
-    const lw_st_tensor *dt = lw_st_find(o, "decoded");
+    const lw_st_tensor *dt = lw_st_find(o, "layer.1"); /* the fitted tensor's name (codec fit's meta.tensor) */
+    assert_null(lw_st_find(o, "decoded"));
     assert_int_equal(dt->shape[0], items * T);
     assert_int_equal(dt->shape[1], D);
     const int64_t *dids = lw_st_find(o, "row_id")->data;
@@ -134,6 +135,14 @@ static void test_fit_encode_decode_info(void **state) {
         snprintf(args, sizeof args, "codec decode --codec %s --input %s --out %s", codec, pay, dec);
         run_ok(args, NULL);
         check_files(codec, ACTS, 1, pay, dec);
+        if (k == 0) { /* the decoded rows go through a bridge fitted on the tensor they reconstruct */
+            const char *br = lw_test_tmpfile("dec.bridge.safetensors"), *mapped = lw_test_tmpfile("dec.mapped.safetensors");
+            snprintf(args, sizeof args, "bridge fit --source %s --source-tensor layer.1 --target %s --target-tensor "
+                     "layer.1 --recipe procrustes --out %s", ACTS, ACTS, br);
+            run_ok(args, NULL);
+            snprintf(args, sizeof args, "bridge apply --bridge %s --input %s --tensor layer.1 --out %s", br, dec, mapped);
+            run_ok(args, NULL);
+        }
         snprintf(args, sizeof args, "codec info %s --json", codec);
         run_ok(args, &out);
         json_t *j = json_loads(out, 0, NULL);
