@@ -375,6 +375,13 @@ static void test_ac_bridge_checked(void **state) {
                                             {"text --op sum", "--op with --channel text: only ac acw read it"},
                                             {"none --temp 0.5", "--temp with --channel none: only text cipher read it"},
                                             {"ac --calib 5", "--calib with --channel ac: only acw reads it"}};
+    /* --chat on a model without a template: refused before the first item, with no records begun */
+    const char *rec = lw_test_tmpfile("chat-none.jsonl");
+    char partial[1400];
+    snprintf(partial, sizeof partial, "%s.partial", rec);
+    snprintf(args, sizeof args, "channel --sender %s --receiver %s --task story:2 --chat --out %s", S260, S260, rec);
+    expect_error(args, "--chat: the sender: ");
+    assert_false(lw_test_file_exists(partial));
     /* a task without sender texts: refused before the first item, naming it and what to use */
     snprintf(args, sizeof args, "channel --sender %s --receiver %s --task gsm8k:2 --channel text", S260, S260);
     expect_error(args, "item gsm8k-0 has no sender text, which channel text reads");

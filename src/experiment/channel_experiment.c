@@ -247,6 +247,23 @@ lw_channel_experiment *lw_channel_experiment_new(lw_session *sender, lw_session 
         lw_channel_experiment_free(e);
         return NULL;
     }
+    /* --chat needs both templates: found here, not at the first item (with a records file begun) */
+    for (int k = 0; p->chat && k < 2; k++) {
+        const lw_model *m = lw_session_model(k == 0 ? sender : receiver);
+        char *pre = NULL, *suf = NULL;
+        int rc = lw_chat_affixes(m, &pre, &suf);
+        free(pre);
+        free(suf);
+        if (rc != 0) {
+            lw_model_info in;
+            lw_model_get_info(m, &in);
+            char why[512];
+            snprintf(why, sizeof why, "%s", lw_last_error()); /* lw_fail writes where it lives */
+            lw_fail("--chat: the %s: %s", k == 0 ? "sender" : "receiver", why);
+            lw_channel_experiment_free(e);
+            return NULL;
+        }
+    }
     e->n_select = family_size(e, FAM_AC) > 1 || family_size(e, FAM_ACW) > 1 ? p->select : 0;
     e->n_calib = family_size(e, FAM_ACW) > 0 && !e->bridge ? p->calib : 0;
     return e;
