@@ -41,7 +41,7 @@ static void check(const lw_hook_spec *s) {
 }
 
 /* The canonical text of a parsed spec: its fields as parsed, positions as plain integers,
- * the scale written back exactly (%.9g round-trips a float). */
+ * the scale written back exactly for add (%.9g round-trips a float; replace and mean take none). */
 static char *canonical(const lw_hook_spec *s) {
     size_t n = strlen(s->site) + strlen(s->vectors) + (s->tensor ? strlen(s->tensor) : 0) + 64 +
                (size_t)s->n_positions * 12;
@@ -52,8 +52,8 @@ static char *canonical(const lw_hook_spec *s) {
     else if (s->pos_mode == LW_POS_LAST) w += snprintf(out + w, n - (size_t)w, "last");
     else
         for (int i = 0; i < s->n_positions; i++) w += snprintf(out + w, n - (size_t)w, "%s%d", i ? "," : "", s->positions[i]);
-    w += snprintf(out + w, n - (size_t)w, ":%s%s%s:%.9g", s->vectors, s->tensor ? "#" : "", s->tensor ? s->tensor : "",
-                  (double)s->scale);
+    w += snprintf(out + w, n - (size_t)w, ":%s%s%s", s->vectors, s->tensor ? "#" : "", s->tensor ? s->tensor : "");
+    if (s->op == LW_OP_ADD) snprintf(out + w, n - (size_t)w, ":%.9g", (double)s->scale); /* SCALE is add's alone */
     return out;
 }
 

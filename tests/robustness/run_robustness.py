@@ -281,8 +281,10 @@ def build_cases(ctx):
         return merge(a + (["--hook", hook] if hook else []), extra)
 
     def channel(task=task_one, chans="none", extra=(), sender=m, receiver=m):
+        # --message-tokens only where a text or cipher channel reads it (channel refuses it otherwise)
+        msg = ["--message-tokens", "2"] if set(chans.split(",")) & {"text", "cipher"} else []
         return merge(["channel", "--sender", sender, "--receiver", receiver, "--task", task, "--channel", chans,
-                "--answer-tokens", "2", "--message-tokens", "2", "--resamples", "100"], extra)
+                "--answer-tokens", "2", "--resamples", "100"] + msg, extra)
 
     def debate(task=task_one, agents=None, extra=()):
         return merge(["debate", "--agents", agents if agents is not None else "%s:0,%s:0.7" % (m, m), "--task", task, "--rounds", "1",
