@@ -62,6 +62,8 @@ static int check_used(int argc, char **argv, const char *channels) {
         char copy[512], *save = NULL;
         snprintf(copy, sizeof copy, "%s", list);
         for (char *c = strtok_r(copy, ",", &save); c && !used; c = strtok_r(NULL, ",", &save)) {
+            while (*c == ' ') c++; /* "none, cipher": items are trimmed, as lw_list_split trims them */
+            for (char *end = c + strlen(c); end > c && end[-1] == ' ';) *--end = '\0';
             char users[64], *save2 = NULL;
             snprintf(users, sizeof users, "%s", USES[u].users);
             for (char *w = strtok_r(users, " ", &save2); w && !used; w = strtok_r(NULL, " ", &save2)) used = !strcmp(c, w);

@@ -64,7 +64,7 @@ echo "sample, Gemma 3 (base model, plain text):"
 step "align: Gemma 3 270M -> SmolLM2-135M (cross-family bridges, retrieval with 95% CIs)"
 align_sizes=()
 [ "$quick" = 1 ] && align_sizes=(--quick --per-domain 100 --pairs 50 --paraphrases 50)
-"$cli" align --source "$gemma" --target "$smol" --data "$shared/data" "${align_sizes[@]}" --out "$out/align"
+"$cli" align --source "$gemma" --target "$smol" --data "$shared/data" ${align_sizes[@]+"${align_sizes[@]}"} --out "$out/align"
 
 step "channels on the story task ($n_story items): SmolLM2 -> itself in its chat template"
 "$cli" channel --sender "$smol" --receiver "$smol" --chat --task story:$n_story \

@@ -369,6 +369,7 @@ static void test_inspect_control_bytes(void **state) {
              path, path, lw_test_tmpfile("esc_bridge.safetensors"));
     assert_int_not_equal(lw_test_run_cli(args, &o, &e), 0);
     assert_null(strchr(e, 0x1b));
+    assert_non_null(strstr(e, "nope\\x1b[2J")); /* named, escaped */
     free(o);
     free(e);
 }

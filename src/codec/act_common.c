@@ -424,5 +424,5 @@ int lw_act_check_settings(const lw_codec *c, const char *name_a, int a, int max_
     if (!name) return 0;
     int v = name == name_a ? a : b, max = name == name_a ? max_a : max_b;
     return lw_fail("codec %s: %s = %d must be in [1, %d]%s (or 0: chosen by the budget search, or the default)",
-                   lw_codec_name(c->p.kind), name, v, max, note ? note : "");
+                   lw_codec_name(c->p.kind), name, v, max, note && name == name_b ? note : "");
 }

@@ -135,7 +135,7 @@ int lw_act_items(const lw_codec *c, int64_t n_rows, int64_t *n_items);
 /* Checks an activation codec's two shape settings (k and bits, rank and bits, ...): each in
  * [0, its max], 0 meaning "chosen" (by the budget search, or the default). The error names only
  * the setting out of range, as "codec KIND: NAME = V must be in [1, MAX] (or 0: chosen by the
- * budget search or the default)". 0 or -1. */
+ * budget search or the default)", note (or NULL) after the second setting's range. 0 or -1. */
 int lw_act_check_settings(const lw_codec *c, const char *name_a, int a, int max_a, const char *name_b, int b,
                           int max_b, const char *note);
 

@@ -152,9 +152,9 @@ int lw_bootstrap_bca_mean(const double *v, int n, int n_resamples, double level,
 }
 
 double lw_eval_boot_p_two_sided(long le, long ge, int n_resamples, int units) {
-    double p = 2.0 * (double)(le < ge ? le : ge) / n_resamples;
-    double floor_p = fmax(2.0 / (n_resamples + 1.0), pow(2.0, 1.0 - units)); /* 2 items: 0.5 at best */
-    return fmin(1.0, fmax(p, floor_p));
+    if (units < 1) return 1.0; /* no unit differs: nothing against the null */
+    double p = 2.0 * (1.0 + (double)(le < ge ? le : ge)) / (n_resamples + 1.0); /* as verdict's (1 + c) / (1 + B) */
+    return fmin(1.0, fmax(p, pow(2.0, 1.0 - units))); /* 2 differing items: 0.5 at best */
 }
 
 int lw_bootstrap_paired(const double *a, const double *b, int n, int n_resamples, double level, uint64_t seed,
@@ -180,7 +180,9 @@ int lw_bootstrap_paired(const double *a, const double *b, int n, int n_resamples
             le += means[i] <= 0.0;
             ge += means[i] >= 0.0;
         }
-        *p_value = lw_eval_boot_p_two_sided(le, ge, n_resamples, n);
+        int differ = 0; /* a pair with no difference flips nothing in a sign-flip test */
+        for (int i = 0; i < n; i++) differ += d[i] != 0.0;
+        *p_value = lw_eval_boot_p_two_sided(le, ge, n_resamples, differ);
     }
     free(d);
     free(means);

@@ -189,7 +189,9 @@ int lw_ci_paired_clustered(const double *a, const double *b, const int *cluster,
             percentile(theta, n_resamples, level, diff);
             int le = 0, ge = 0; /* two-sided: 2 x the smaller share of resampled means at or beyond 0 */
             for (int r = 0; r < n_resamples; r++) le += theta[r] <= 0.0, ge += theta[r] >= 0.0;
-            *p_value = lw_eval_boot_p_two_sided(le, ge, n_resamples, g.k);
+            int differ = 0; /* clusters whose summed difference is not 0: the others flip nothing */
+            for (int c = 0; c < g.k; c++) differ += g.sum_v[c] != 0.0;
+            *p_value = lw_eval_boot_p_two_sided(le, ge, n_resamples, differ);
         }
         free(theta);
     }

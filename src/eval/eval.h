@@ -54,10 +54,10 @@ int lw_ci_diff_independent(int x1, int n1, int x2, int n2, double level, lw_ci *
 double lw_eval_quantile_sorted(const double *x, int n, double q);
 
 /* The two-sided bootstrap p of a paired difference from the resampled means at or below 0 (le)
- * and at or above 0 (ge) among n_resamples: 2 x the smaller share, never below 2 / (n_resamples
- * + 1) (no resampling sees past its own count) nor below 2^(1 - units) (no test on `units`
- * resampled units, items or clusters, can: a sign-flip test's smallest two-sided p), at most 1
- * (bootstrap.c). */
+ * and at or above 0 (ge) among n_resamples: 2 (1 + the smaller count) / (n_resamples + 1) (the
+ * verdict's (1 + c) / (1 + B) convention, two-sided), never below 2^(1 - units), `units` the
+ * items or clusters whose difference is not 0 (an exact sign-flip test's smallest two-sided p:
+ * units without a difference flip nothing), 1 when none differs, at most 1 (bootstrap.c). */
 double lw_eval_boot_p_two_sided(long le, long ge, int n_resamples, int units);
 
 /* Standard normal quantile for q in (0, 1), to double precision (bootstrap.c). */

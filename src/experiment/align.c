@@ -319,9 +319,11 @@ static int score_regime(const lw_align_params *p, const lw_mdcorpus *c, const ro
         rc = lw_candidates_same_label(nq, gold, nq, labels, 0, p->seed + 5, &off, &ids);
         free(labels);
     } else if (reg == REG_CLUSTER) {
-        /* 10 clusters, or every row its own when sentences a model cannot encode left fewer */
-        rc = lw_candidates_clustered(nq, gold, C, nq, dim, nq < ALIGN_CLUSTERS ? nq : ALIGN_CLUSTERS, 49, p->seed + 9,
-                                     &off, &ids);
+        /* fewer rows than clusters would leave queries without negatives (a perfect score that
+         * means nothing): refused, naming the count */
+        rc = nq < ALIGN_CLUSTERS ? lw_fail("align: %d test sentences both models encode, fewer than the clustered "
+                                           "regime's %d clusters: raise --per-domain", nq, ALIGN_CLUSTERS)
+                                 : lw_candidates_clustered(nq, gold, C, nq, dim, ALIGN_CLUSTERS, 49, p->seed + 9, &off, &ids);
     } else if (reg == REG_HARD || reg == REG_PARA || reg == REG_PARA_CTRL) {
         /* hard-negative: minimal-pair queries, candidates {self, twin}; paraphrase-adjacent:
          * paraphrase queries, {self, its paraphrase} + PARA_RANDOM random others; its control

@@ -56,9 +56,9 @@ static bool same_model(const char *a, size_t na, const char *b, size_t nb) {
 }
 
 /* The agents' items (lw_list_split: an item listed twice is refused), each checked; one model
- * file with one temperature twice, in any spelling of the path or the number ("m:0,./m:0.0",
- * "m:0.7,m:0.70"), is refused too: a greedy copy would only repeat a vote, and the list rule
- * refuses an item given twice. The count or -1 (message set). */
+ * file greedy twice, in any spelling of the path or the number ("m:0,./m:0.0", a link), is refused
+ * too: the copy would only repeat a vote. Sampled copies of one model are independent samplers
+ * (each agent its own seed), the usual same-model debate. The count or -1 (message set). */
 static int parse_agents(const char *spec, char ***items) {
     int n = lw_list_split("--agents", spec, items);
     for (int k = 0; k < n; k++) {
@@ -72,9 +72,8 @@ static int parse_agents(const char *spec, char ***items) {
         for (int j = 0; !why && j < k; j++) {
             const char *o = (*items)[j];
             agent_item(o, &other_len, &other_temp);
-            if (other_temp == temp && same_model(o, other_len, tok, path_len))
-                why = temp == 0 ? "this greedy agent is listed twice (its copy would only repeat its vote)"
-                                : "this agent (the same model file at the same temperature) is listed twice";
+            if (temp == 0 && other_temp == 0 && same_model(o, other_len, tok, path_len))
+                why = "this greedy agent is listed twice (its copy would only repeat its vote)";
         }
         if (why) {
             lw_fail("--agents item \"%s\": %s", tok, why);

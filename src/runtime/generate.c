@@ -92,6 +92,19 @@ int lw_generate(lw_session *s, int seq, const lw_span *prompt, int n_spans, cons
                          "or pass the prompt)", seq);
             break;
         }
+        /* Every logit equal leaves nothing to decode (greedy took token 0, with exit 0). A real model
+         * never gives it; a residual past float32's range does (its square overflows in the final
+         * norm and the normalized row becomes 0, e.g. two hooks each under the per-write limit), and
+         * so does a zeroed last block. Reading such logits (a lens, a panel's log-probs) stays allowed. */
+        float lo = logits[0], hi = logits[0];
+        for (int i = 1; i < s->n_vocab; i++) lo = fminf(lo, logits[i]), hi = fmaxf(hi, logits[i]);
+        if (s->n_vocab > 1 && lo == hi) {
+            rc = lw_fail("generate: the logits at position %d of sequence %d are all equal (%g), so there is no token "
+                         "to choose: the residual stream overflowed float32 in the final norm (a hook's vectors, or "
+                         "what the layers made of them, beyond about 1.8e19) or the last block's output was zeroed",
+                         s->seq_len[seq] - 1, seq, (double)lo);
+            break;
+        }
         int32_t tok = greedy ? lw_argmax(logits, s->n_vocab) : sample(smpl, logits, s->n_vocab, buf);
         if (params->stop_at_eos && llama_vocab_is_eog(s->model->vocab, tok)) break;
         out[n++] = tok;

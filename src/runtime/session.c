@@ -315,24 +315,11 @@ typedef struct {
 
 static int store_logits(lw_session *s, int seq, int pos, const float *logits) {
     /* a NaN or infinity would make greedy decoding pick token 0 and sampling fail silently */
-    float lo = logits[0], hi = logits[0];
-    for (int i = 0; i < s->n_vocab; i++) {
+    for (int i = 0; i < s->n_vocab; i++)
         if (!isfinite(logits[i]))
             return lw_fail("the logits at position %d of sequence %d are not finite (%s at token %d): the model's "
                            "weights or a hook's vectors overflow float32",
                            pos, seq, isnan(logits[i]) ? "NaN" : "Inf", i);
-        lo = logits[i] < lo ? logits[i] : lo;
-        hi = logits[i] > hi ? logits[i] : hi;
-    }
-    /* Every logit equal: the final norm's input had no direction left, which a real model never
-     * gives; what does is a residual past float32's range (its square overflows in the norm, the
-     * normalized row becomes 0), e.g. after a hook wrote values below the per-write limit that a
-     * projection or a second hook then pushed beyond it. Greedy decoding would emit token 0. */
-    if (s->n_vocab > 1 && lo == hi)
-        return lw_fail("the logits at position %d of sequence %d are all equal (%g): the residual stream overflowed "
-                       "float32 in the final norm (a hook's vectors, or what the layers made of them, beyond about "
-                       "1.8e19), or the model's output weights are zero",
-                       pos, seq, (double)lo);
     if (s->n_logits == s->cap_logits) {
         int cap = s->cap_logits ? s->cap_logits * 2 : 16;
         lw_logit_key *k = realloc(s->logit_keys, sizeof *k * (size_t)cap);
