@@ -113,6 +113,15 @@ static void test_bad_specs(void **state) {
     const char *unknown = write_file("unknown.jsonl", "{\"row_id\": 1004, \"negatives\": [77]}\n");
     snprintf(spec, sizeof spec, "hard:%s", unknown);
     expect_error(spec, &in, ":1: negative row id 77 is not among the candidates");
+    /* a query's second line was merged into its first, and its own target dropped from its
+     * negatives, both without a word */
+    const char *twice = write_file("twice.jsonl", "{\"row_id\": 1017, \"negatives\": [1001]}\n"
+                                                  "{\"row_id\": 1017, \"negatives\": [1002]}\n");
+    snprintf(spec, sizeof spec, "hard:%s", twice);
+    expect_error(spec, &in, ":2: row_id 1017 is listed again (first on line 1)");
+    const char *self = write_file("self.jsonl", "{\"row_id\": 1017, \"negatives\": [1001, 1017]}\n");
+    snprintf(spec, sizeof spec, "hard:%s", self);
+    expect_error(spec, &in, ":1: row_id 1017 lists its own target among its negatives");
     /* more distractors (or clusters) than the bank has: refused alike by every regime, in the user's
      * terms (the spec, and the largest D that fits), never capped for one regime and refused for another */
     expect_error("random:1000", &in, "--regime \"random:1000\": 1000 distractors, but each query has only 39 other "

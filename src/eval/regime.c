@@ -80,14 +80,20 @@ static void negatives_free(negatives *ng, int32_t nq) {
 }
 
 /* hard:/para: files: lines {"row_id": R, "negatives": [R1, ...]}; R a query's row id (lines for
- * rows that are no query are skipped), R1... candidates' row ids (an unknown one is an error). */
+ * rows that are no query are skipped), R1... candidates' row ids (an unknown one is an error).
+ * A query's second line, or a query listing its own target as a negative, is an error: the
+ * lines were merged and the target dropped without a word. */
 static int read_negatives(const char *path, const lw_regime_input *in, const id_pos *qix, const id_pos *cix,
                           negatives *ng) {
     ng->neg = calloc((size_t)in->nq, sizeof *ng->neg);
     ng->n_neg = calloc((size_t)in->nq, sizeof *ng->n_neg);
     size_t len;
     char *text = ng->neg && ng->n_neg ? lw_read_text_file(path, &len, "negatives file") : NULL;
-    if (!text) return -1;
+    int *first = text ? calloc((size_t)in->nq, sizeof *first) : NULL; /* each query's line, 0: none yet */
+    if (!text || !first) {
+        free(text);
+        return text ? lw_fail("%s: out of memory", path) : -1;
+    }
     int rc = 0, line_no = 0;
     char *save = NULL;
     for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {
@@ -100,7 +106,12 @@ static int read_negatives(const char *path, const lw_regime_input *in, const id_
             int32_t q = lookup(qix, in->nq, json_integer_value(rid));
             size_t k;
             json_t *v;
-            if (q >= 0) {
+            if (q >= 0 && first[q])
+                rc = lw_fail("%s:%d: row_id %lld is listed again (first on line %d): give each query one line", path,
+                             line_no, (long long)json_integer_value(rid), first[q]);
+            else if (q >= 0)
+                first[q] = line_no;
+            if (rc == 0 && q >= 0) {
                 int32_t *g = realloc(ng->neg[q], sizeof(int32_t) * (ng->n_neg[q] + json_array_size(negs) + 1));
                 if (!g) rc = lw_fail("%s: out of memory", path);
                 else ng->neg[q] = g;
@@ -114,7 +125,12 @@ static int read_negatives(const char *path, const lw_regime_input *in, const id_
                                             : lw_fail("%s:%d: negatives must be integer row ids", path, line_no);
                     break;
                 }
-                if (q < 0 || hit == in->gold[q]) continue;
+                if (q >= 0 && hit == in->gold[q]) {
+                    rc = lw_fail("%s:%d: row_id %lld lists its own target among its negatives", path, line_no,
+                                 (long long)json_integer_value(v));
+                    break;
+                }
+                if (q < 0) continue;
                 bool dup = false;
                 for (int t = 0; t < ng->n_neg[q] && !dup; t++) dup = ng->neg[q][t] == hit;
                 if (!dup) ng->neg[q][ng->n_neg[q]++] = hit;
@@ -122,6 +138,7 @@ static int read_negatives(const char *path, const lw_regime_input *in, const id_
         }
         json_decref(obj);
     }
+    free(first);
     free(text);
     return rc;
 }
