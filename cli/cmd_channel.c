@@ -11,6 +11,7 @@
 #include "latentwire/channel_experiment.h"
 #include "latentwire/error.h"
 #include "latentwire/files.h"
+#include "latentwire/textio.h"
 
 static const char *USAGE =
     "usage: latentwire channel --sender A.gguf --receiver B.gguf --task SPEC [options]\n"
@@ -54,25 +55,25 @@ static int check_used(int argc, char **argv, const char *channels) {
                 {"--select", "ac acw"},      {"--calib", "acw"},        {"--ac-bridge", "acw"},
                 {"--message-tokens", "text cipher"}, {"--temp", "text cipher"}, {"--top-k", "cipher"},
                 {"--top-p", "cipher"},       {"--onehot", "cipher"}};
-    char list[512];
-    snprintf(list, sizeof list, "%s", channels ? channels : "none,text,ac"); /* the library's default */
-    for (size_t u = 0; u < sizeof USES / sizeof USES[0]; u++) {
+    const char *list = channels ? channels : "none,text,ac"; /* the library's default */
+    char **items;
+    int n = lw_list_split("--channel", list, &items); /* trimmed as the library reads them */
+    if (n < 0) return 0; /* a bad list: the library's message names it */
+    int rc = 0;
+    for (size_t u = 0; rc == 0 && u < sizeof USES / sizeof USES[0]; u++) {
         if (!cli_given(argc, argv, USES[u].option)) continue;
         bool used = false;
-        char copy[512], *save = NULL;
-        snprintf(copy, sizeof copy, "%s", list);
-        for (char *c = strtok_r(copy, ",", &save); c && !used; c = strtok_r(NULL, ",", &save)) {
-            while (*c == ' ') c++; /* "none, cipher": items are trimmed, as lw_list_split trims them */
-            for (char *end = c + strlen(c); end > c && end[-1] == ' ';) *--end = '\0';
-            char users[64], *save2 = NULL;
-            snprintf(users, sizeof users, "%s", USES[u].users);
-            for (char *w = strtok_r(users, " ", &save2); w && !used; w = strtok_r(NULL, " ", &save2)) used = !strcmp(c, w);
+        for (int i = 0; i < n && !used; i++) { /* a whole word of the users list */
+            size_t len = strlen(items[i]);
+            for (const char *w = strstr(USES[u].users, items[i]); w && !used; w = strstr(w + 1, items[i]))
+                used = (w == USES[u].users || w[-1] == ' ') && (w[len] == '\0' || w[len] == ' ');
         }
         if (!used)
-            return cli_fail("channel", "%s with --channel %s: only %s read%s it; add one of them or leave %s out",
-                            USES[u].option, list, USES[u].users, strchr(USES[u].users, ' ') ? "" : "s", USES[u].option);
+            rc = cli_fail("channel", "%s with --channel %s: only %s read%s it; add one of them or leave %s out",
+                          USES[u].option, list, USES[u].users, strchr(USES[u].users, ' ') ? "" : "s", USES[u].option);
     }
-    return 0;
+    free(items);
+    return rc;
 }
 
 /* The options into o: 0, 1 (--help printed) or -1 (message printed). */
