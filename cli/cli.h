@@ -39,6 +39,8 @@ int cmd_paraphrase(int argc, char **argv); /* latentwire paraphrase generate|tex
  * a file (a tensor name holding ESC [2J) must not clear or retitle the user's terminal. */
 void cli_put_safe(FILE *f, const char *s);
 int cli_fail(const char *verb, const char *fmt, ...);
+/* As cli_fail, for a usage error (a required option missing): returns 2, the exit status. */
+int cli_usage_fail(const char *verb, const char *fmt, ...);
 int cli_fail_lib(const char *verb);
 
 

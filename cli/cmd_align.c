@@ -79,8 +79,8 @@ int cmd_align(int argc, char **argv) {
         else return cli_option_error("align", USAGE, a, v);
     }
     if (!data_set) p.data_dir = cli_default_data_dir();
+    if (!p.source_model || !p.target_model) return cli_usage_fail("align", "--source and --target are required");
     if (cli_check_data_dir("align", p.data_dir) != 0) return 1;
-    if (!p.source_model || !p.target_model) return cli_fail("align", "--source and --target are required");
     if (lw_align_run(&p) != 0) return cli_fail_lib("align");
     return 0;
 }

@@ -162,7 +162,7 @@ static int bridge_fit(int argc, char **argv) {
     }
     if (unused_fit_option(&bp, argc, argv) != 0) return 2;
     if (!src || !tgt || !src_t || !tgt_t || !out)
-        return cli_fail("bridge fit", "--source, --source-tensor, --target, --target-tensor and --out are required");
+        return cli_usage_fail("bridge fit", "--source, --source-tensor, --target, --target-tensor and --out are required");
     if (cli_check_output("bridge fit", "--out", out, LW_OUT_FILE,
                          (const char *[]){"--source", src, "--target", tgt, NULL}))
         return 1;
@@ -254,7 +254,7 @@ static int bridge_apply(int argc, char **argv) {
         else return cli_option_error("bridge apply", APPLY_USAGE, a, v);
     }
     if (!bpath || !in || !tensor || !out)
-        return cli_fail("bridge apply", "--bridge, --input, --tensor and --out are required");
+        return cli_usage_fail("bridge apply", "--bridge, --input, --tensor and --out are required");
     if (cli_check_output("bridge apply", "--out", out, LW_OUT_FILE,
                          (const char *[]){"--bridge", bpath, "--input", in, NULL}))
         return 1;

@@ -117,7 +117,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
         else return -cli_option_error("channel", USAGE, a, v);
     }
     if (!p->sender || !p->receiver || !p->task)
-        return -cli_fail("channel", "--sender, --receiver and --task are required");
+        return -cli_usage_fail("channel", "--sender, --receiver and --task are required");
     if (check_used(argc, argv, p->channels) != 0) return -1;
     const char *ins[] = {"--task", p->task, "--sender", p->sender, "--receiver", p->receiver, "--ac-bridge",
                          p->ac_bridge, "--out", NULL, NULL};

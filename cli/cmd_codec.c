@@ -208,7 +208,7 @@ static int codec_fit(int argc, char **argv) {
         else return cli_option_error("codec fit", FIT_USAGE, a, v);
     }
     if (kind < 0 || !budget_given || !out)
-        return cli_fail("codec fit", "--kind, --budget and --out are required (`latentwire codec fit --help`)");
+        return cli_usage_fail("codec fit", "--kind, --budget and --out are required (`latentwire codec fit --help`)");
     if (unused_fit_option((lw_codec_kind)kind, argc, argv) != 0) return 2;
     lw_codec_params q = lw_codec_default_params((lw_codec_kind)kind);
     q.budget_bits = p.budget_bits, q.positions = p.positions, q.k = p.k, q.bits = p.bits, q.rank = p.rank;
@@ -274,7 +274,7 @@ static int codec_encode(int argc, char **argv) {
         else return cli_option_error("codec encode", ENCODE_USAGE, a, v);
     }
     if (!cpath || !in || !tensor || !out)
-        return cli_fail("codec encode", "--codec, --input, --tensor and --out are required");
+        return cli_usage_fail("codec encode", "--codec, --input, --tensor and --out are required");
     if (cli_check_output("codec encode", "--out", out, LW_OUT_FILE,
                          (const char *[]){"--codec", cpath, "--input", in, NULL}))
         return 1;
@@ -331,7 +331,7 @@ static int codec_decode(int argc, char **argv) {
         else if (!strcmp(a, "--out")) out = argv[++i];
         else return cli_option_error("codec decode", DECODE_USAGE, a, v);
     }
-    if (!cpath || !in || !out) return cli_fail("codec decode", "--codec, --input and --out are required");
+    if (!cpath || !in || !out) return cli_usage_fail("codec decode", "--codec, --input and --out are required");
     if (cli_check_output("codec decode", "--out", out, LW_OUT_FILE,
                          (const char *[]){"--codec", cpath, "--input", in, NULL}))
         return 1;
@@ -388,7 +388,7 @@ static int codec_info(int argc, char **argv) {
         else if (argv[i][0] == '-' || path) return cli_option_error("codec info", INFO_USAGE, argv[i], NULL);
         else path = argv[i];
     }
-    if (!path) return cli_fail("codec info", "no codec file given (usage: latentwire codec info CODEC.safetensors)");
+    if (!path) return cli_usage_fail("codec info", "no codec file given (usage: latentwire codec info CODEC.safetensors)");
     lw_codec *c = lw_codec_load(path, NULL);
     if (!c) return cli_fail_lib("codec info");
     json_t *j = json_loads(lw_codec_record_json(c), 0, NULL);

@@ -57,7 +57,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "--threads") && cli_parse_int(v, 1, CLI_MAX_THREADS, &n)) p->session.n_threads = (int)n, i++;
         else return cli_option_error("debate", USAGE, a, v);
     }
-    if (!p->agents || !o->task) return cli_fail("debate", "--agents and --task are required");
+    if (!p->agents || !o->task) return cli_usage_fail("debate", "--agents and --task are required");
     if (cli_check_output("debate", "--out", p->records, LW_OUT_PARTIAL, (const char *[]){"--task", o->task, NULL}) ||
         cli_check_output("debate", "--json", o->json, LW_OUT_FILE,
                          (const char *[]){"--task", o->task, "--out", p->records, NULL}))

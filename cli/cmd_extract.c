@@ -73,15 +73,15 @@ static int parse_opts(int argc, char **argv, opts *o) {
             o->p.precision = k ? LW_PRECISION_FAST : LW_PRECISION_EXACT, i++;
         else return cli_option_error("extract", USAGE, a, v); /* 2 = error */
     }
-    if (!o->model) return cli_fail("extract", "--model is required") + 1; /* 2 = error */
-    if (!o->input) return cli_fail("extract", "--input is required") + 1; /* 2 = error */
-    if (!o->out) return cli_fail("extract", "--out is required") + 1; /* 2 = error */
+    if (!o->model) return cli_usage_fail("extract", "--model is required");
+    if (!o->input) return cli_usage_fail("extract", "--input is required");
+    if (!o->out) return cli_usage_fail("extract", "--out is required");
     if (cli_check_field("extract", o->input, argc, argv)) return 2;
     if (o->p.pool == LW_EXTRACT_POOL_MODEL && o->p.sites)
         return cli_fail("extract", "--pool model takes no --layers (it writes the model's pooled embedding)") + 1;
     if (o->p.pool == LW_EXTRACT_POOL_MODEL && !o->p.add_bos)
         return cli_fail("extract", "--pool model always adds the tokenizer's special tokens: drop --no-bos") + 1;
-    if (!o->p.sites && o->p.pool != LW_EXTRACT_POOL_MODEL) return cli_fail("extract", "--layers is required") + 1;
+    if (!o->p.sites && o->p.pool != LW_EXTRACT_POOL_MODEL) return cli_usage_fail("extract", "--layers is required");
     size_t len = strlen(o->out);
     if (len < 13 || strcmp(o->out + len - 12, ".safetensors"))
         return cli_fail("extract", "--out \"%s\" must end in .safetensors", o->out) + 1; /* 2 = error */

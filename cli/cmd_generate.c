@@ -127,7 +127,7 @@ int cmd_generate(int argc, char **argv) {
             sp.precision = k ? LW_PRECISION_FAST : LW_PRECISION_EXACT, i++;
         else return cli_option_error("generate", USAGE, a, v);
     }
-    if (!model) return cli_fail("generate", "--model is required");
+    if (!model) return cli_usage_fail("generate", "--model is required");
     /* a sampling filter or seed at --temp 0 (greedy) would change nothing */
     const char *sampling[] = {"--top-k", "--top-p", "--seed"};
     for (int k = 0; k < 3; k++)
@@ -135,7 +135,7 @@ int cmd_generate(int argc, char **argv) {
             return cli_fail("generate", "%s applies to sampling: give --temp T > 0 with it (at --temp 0, the default, "
                                         "decoding is greedy and %s changes nothing)",
                             sampling[k], sampling[k]);
-    if (!prompt) return cli_fail("generate", "--prompt is required");
+    if (!prompt) return cli_usage_fail("generate", "--prompt is required");
     if (!*prompt) return cli_fail("generate", "--prompt is empty");
     lw_model *m = lw_model_load(model, cli_model_params());
     if (!m) return cli_fail_lib("generate");

@@ -63,8 +63,8 @@ static int paraphrase_generate(int argc, char **argv) {
         else if (!strcmp(a, "--top-p") && cli_parse_real(v, 0, true, 1, false, &d)) p.top_p = (float)d, i++;
         else return cli_option_error("paraphrase generate", GEN_USAGE, a, v);
     }
-    if (!p.model) return cli_fail("paraphrase generate", "--model is required");
-    if (!p.out) return cli_fail("paraphrase generate", "--out is required");
+    if (!p.model) return cli_usage_fail("paraphrase generate", "--model is required");
+    if (!p.out) return cli_usage_fail("paraphrase generate", "--out is required");
     if (!min_given) p.min_kept = p.per_target;
     if (p.min_kept > p.per_target)
         return cli_fail("paraphrase generate", "--min-kept %d: must be at most --per-target (%d)", p.min_kept, p.per_target);
@@ -97,7 +97,7 @@ static int paraphrase_texts(int argc, char **argv) {
         else if (a[0] == '-' || file) return cli_option_error("paraphrase texts", TEXTS_USAGE, a, v);
         else file = a;
     }
-    if (!file || !out) return cli_fail("paraphrase texts", "give the paraphrase file and --out TEXTS.txt");
+    if (!file || !out) return cli_usage_fail("paraphrase texts", "give the paraphrase file and --out TEXTS.txt");
     const char *inputs[] = {"FILE", file, NULL};
     if (cli_check_output("paraphrase texts", "--out", out, LW_OUT_FILE, inputs) != 0) return 1;
     lw_paraphrase_set s;

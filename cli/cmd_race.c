@@ -115,7 +115,7 @@ static int parse_opts(int *argc_io, char **argv, opts *o) {
         else if (!strcmp(a, "--scale") && cli_parse_real(v, -INFINITY, true, INFINITY, true, &f)) o->scale = f, i++;
         else return cli_option_error("race", USAGE, a, v);
     }
-    if (!o->sender || !o->task || !o->out) return cli_fail("race", "--sender, --task and --out are required"), 2;
+    if (!o->sender || !o->task || !o->out) return cli_usage_fail("race", "--sender, --task and --out are required");
     if (cli_given(argc, argv, "--scale") && strcmp(o->op, "add") != 0)
         return cli_fail("race", "--scale multiplies added vectors: give --op add with it, or leave --scale out"), 2;
     if (o->scale == 0)
@@ -234,7 +234,7 @@ static int cmd_race_merge(int argc, char **argv) {
         if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
         else return cli_option_error("race merge", usage, argv[i], i + 1 < argc ? argv[i + 1] : NULL);
     }
-    if (!out) return cli_fail("race merge", "--out DIR is required"), 2;
+    if (!out) return cli_usage_fail("race merge", "--out DIR is required");
     char *report = NULL;
     if (lw_race_merge(out, &report) != 0 || lw_race_write_items(out) != 0) {
         free(report);

@@ -75,7 +75,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
         else return cli_option_error("race retrieval", USAGE, a, v);
     }
     if (!o->model || !o->passages || !o->out)
-        return cli_fail("race retrieval", "--model, --passages and --out are required"), 2;
+        return cli_usage_fail("race retrieval", "--model, --passages and --out are required");
     if (cli_check_field("race retrieval", o->passages, argc, argv)) return 2;
     return 0;
 }

@@ -55,7 +55,7 @@ int cmd_report(int argc, char **argv) {
         else if (!strcmp(a, "--resamples") && cli_parse_int(v, 100, 10000000, &r)) p.resamples = (int)r, i++;
         else rc = cli_option_error("report", USAGE, a, v);
     }
-    if (rc == 0 && (n == 0 || !out)) rc = cli_fail("report", "give the result files and -o REPORT.html");
+    if (rc == 0 && (n == 0 || !out)) rc = cli_usage_fail("report", "give the result files and -o REPORT.html");
     bool to_stdout = rc == 0 && !strcmp(out, "-");
     if (to_stdout) rc = write_stdout(inputs, n, &p);
     else {

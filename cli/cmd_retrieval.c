@@ -317,10 +317,10 @@ int cmd_retrieval(int argc, char **argv) {
     if (o.paired_a) return run_paired(&o);
     if (o.beir) {
         if (!o.src_model || !o.tgt_model || o.src_layer == -2 || o.tgt_layer == -2)
-            return cli_fail("retrieval", "--beir needs --source-model, --source-layer, --target-model, --target-layer");
+            return cli_usage_fail("retrieval", "--beir needs --source-model, --source-layer, --target-model, --target-layer");
         return run_beir(&o);
     }
     if (!o.queries || !o.query_t || !o.cands || !o.cand_t)
-        return cli_fail("retrieval", "--queries, --query-tensor, --candidates and --candidate-tensor are required");
+        return cli_usage_fail("retrieval", "--queries, --query-tensor, --candidates and --candidate-tensor are required");
     return run_files(&o);
 }

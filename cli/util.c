@@ -22,22 +22,33 @@ void cli_put_safe(FILE *f, const char *s) {
         else fputc(*p, f);
 }
 
-int cli_fail(const char *verb, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
+static void put_fail(const char *verb, const char *fmt, va_list ap) {
+    va_list again;
+    va_copy(again, ap);
     char *msg = NULL;
     int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n >= 0 && (msg = malloc((size_t)n + 1))) {
-        va_start(ap, fmt);
-        vsnprintf(msg, (size_t)n + 1, fmt, ap);
-        va_end(ap);
-    }
+    if (n >= 0 && (msg = malloc((size_t)n + 1))) vsnprintf(msg, (size_t)n + 1, fmt, again);
+    va_end(again);
     fprintf(stderr, "latentwire %s: ", verb);
     cli_put_safe(stderr, msg ? msg : fmt); /* a name read from a file must not drive the terminal */
     fputc('\n', stderr);
     free(msg);
+}
+
+int cli_fail(const char *verb, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    put_fail(verb, fmt, ap);
+    va_end(ap);
     return 1;
+}
+
+int cli_usage_fail(const char *verb, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    put_fail(verb, fmt, ap);
+    va_end(ap);
+    return 2;
 }
 
 /* The library's messages often start with the module's name, which is the verb's ("race: ..."):
