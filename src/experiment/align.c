@@ -296,6 +296,21 @@ static int twin_queries(const lw_mdcorpus *c, const rowset *test, const char *do
     return k;
 }
 
+/* The random distractors each query of a random regime gets: 9, 99 or (the paraphrase
+ * control) 10, fewer when the test bank is smaller, and the regime's label says how many
+ * ("random-99" over a 50-row bank was 49 distractors under the name of 99). */
+static int random_others(regime reg, int n_test) {
+    int want = reg == REG_RANDOM9 ? 9 : reg == REG_RANDOM99 ? 99 : PARA_RANDOM + 1;
+    int most = reg == REG_PARA_CTRL ? n_test - 2 : n_test - 1; /* the control keeps its twin's slot free */
+    return want < most ? want : most > 0 ? most : 0;
+}
+
+static const char *regime_label(regime reg, int n_test, char *buf, size_t size) {
+    if (reg != REG_RANDOM9 && reg != REG_RANDOM99 && reg != REG_PARA_CTRL) return REGIME_NAMES[reg];
+    snprintf(buf, size, "random-%d", random_others(reg, n_test));
+    return buf;
+}
+
 /* The clustered regime's k-means clusters over the test bank. */
 #define ALIGN_CLUSTERS 10
 
@@ -310,9 +325,7 @@ static int score_regime(const lw_align_params *p, const lw_mdcorpus *c, const ro
     int rc = 0;
     for (int q = 0; q < nq; q++) gold[q] = qidx[q] = q;
     if (reg == REG_RANDOM9 || reg == REG_RANDOM99) {
-        int D = reg == REG_RANDOM9 ? 9 : 99;
-        if (D > nq - 1) D = nq - 1; /* a small bank: every other row */
-        rc = lw_candidates_random(nq, gold, nq, D, p->seed + 3, &off, &ids);
+        rc = lw_candidates_random(nq, gold, nq, random_others(reg, nq), p->seed + 3, &off, &ids);
     } else if (reg == REG_DOMAIN) {
         int32_t *labels = malloc(sizeof(int32_t) * (size_t)nq);
         for (int q = 0; q < nq; q++) labels[q] = c->domain[test->row[q]];
@@ -330,7 +343,7 @@ static int score_regime(const lw_align_params *p, const lw_mdcorpus *c, const ro
          * random-10: the same queries, self + PARA_RANDOM + 1 random others */
         int32_t *twin_pos = malloc(sizeof(int32_t) * (size_t)(nq ? nq : 1));
         int k = twin_queries(c, test, reg == REG_HARD ? "minimal-pairs" : "paraphrase", qidx, twin_pos);
-        int extra = reg == REG_HARD ? 0 : PARA_RANDOM + (reg == REG_PARA_CTRL);
+        int extra = reg == REG_HARD ? 0 : reg == REG_PARA_CTRL ? random_others(reg, test->n) : PARA_RANDOM;
         if (extra > test->n - 2) extra = test->n - 2 > 0 ? test->n - 2 : 0;
         int per = (reg == REG_PARA_CTRL ? 1 : 2) + extra;
         off = malloc(sizeof(int64_t) * (size_t)(k + 1));
@@ -409,7 +422,8 @@ static int run_condition(results *r, const lw_mdcorpus *c, const model_acts *A, 
                 free(per_query);
                 continue;
             }
-            cond.regime = REGIME_NAMES[regs[k]];
+            char label[32];
+            cond.regime = regime_label(regs[k], test->n, label, sizeof label);
             record(r, &cond, per_query, nq, mean_cands, k == 0 ? top1_first : NULL);
             free(per_query);
         }
@@ -478,7 +492,10 @@ static int run_all(results *r, const lw_mdcorpus *c, const model_acts *A, const 
         const regime para[] = {REG_PARA}, ctrl[] = {REG_PARA_CTRL};
         int rc = run_condition(r, c, A, B, calib, test, main, p->recipe, para, 1, &t_para);
         if (rc == 0) rc = run_condition(r, c, A, B, calib, test, main, p->recipe, ctrl, 1, &t_ctrl);
-        if (rc == 0) compare(r, "paraphrase", "paraphrase-adjacent", "random-10", t_para, t_ctrl, n_para);
+        char label[32];
+        if (rc == 0)
+            compare(r, "paraphrase", "paraphrase-adjacent", regime_label(REG_PARA_CTRL, test->n, label, sizeof label),
+                    t_para, t_ctrl, n_para);
         free(t_para);
         free(t_ctrl);
         if (rc != 0) return -1;
