@@ -199,6 +199,20 @@ static void test_pooled_is_mean_of_rows(void **state) {
         for (int i = 0; i < n; i++) s += rows[(size_t)i * D + j];
         assert_true(fabs(mean[j] - s / n) <= 1e-5 * (1 + fabs(s / n)));
     }
+    /* several blocks pooled in one run: block j's mean at j * D, each the mean of that block's rows */
+    const int two[] = {0, 2};
+    float *means = malloc(sizeof(float) * 2 * D);
+    assert_int_equal(lw_patch_read_layers(S, TEXT, two, 2, &p, means), 0);
+    p.pooled = false;
+    for (int b = 0; b < 2; b++) {
+        assert_int_equal(lw_patch_read(S, TEXT, two[b], &p, rows), 0);
+        for (int j = 0; j < D; j++) {
+            double s = 0;
+            for (int i = 0; i < n; i++) s += rows[(size_t)i * D + j];
+            assert_true(fabs(means[(size_t)b * D + j] - s / n) <= 1e-5 * (1 + fabs(s / n)));
+        }
+    }
+    free(means);
     free(rows);
     free(mean);
 }

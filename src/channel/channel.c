@@ -309,7 +309,8 @@ static int send_cipher(side *a, const lw_channel_params *prm, const char *text, 
  * The text piece's run only captures and asks for no logits, so it stops after the deepest of
  * the layers; a block's rows do not depend on the blocks after it, so reading several layers in
  * one run gives each the very bytes a run for it alone gives. The piece's length n, or -1. */
-int lw_ch_read_layers(side *a, bool chat, const char *text, const int *layers, int n_layers, int last_n, float **rows) {
+int lw_ch_read_layers(side *a, bool chat, const char *text, const int *layers, int n_layers, int last_n, bool mean,
+                      float **rows) {
     *rows = NULL;
     if (n_layers < 1) return lw_fail("no layer to read");
     affixes af;
@@ -326,8 +327,8 @@ int lw_ch_read_layers(side *a, bool chat, const char *text, const int *layers, i
         free(tok);
         return -1;
     }
-    int k = last_n > 0 ? last_n : n, start = lw_session_seq_len(a->s, 0) + n - k;
-    const size_t block = (size_t)k * a->info.n_embd;
+    const int d = a->info.n_embd, k = last_n > 0 ? last_n : n, start = lw_session_seq_len(a->s, 0) + n - k;
+    const size_t block = mean ? (size_t)d : (size_t)k * d;
     int32_t *at = malloc(sizeof(int32_t) * (size_t)k);
     int *ids = malloc(sizeof(int) * (size_t)n_layers);
     for (int i = 0; at && i < k; i++) at[i] = start + i;
@@ -349,7 +350,13 @@ int lw_ch_read_layers(side *a, bool chat, const char *text, const int *layers, i
     for (int j = 0; rc == 0 && j < n_layers; j++) {
         const float *got;
         if (lw_session_capture(a->s, ids[j], &got, NULL, NULL) != k) rc = lw_fail("capture: wrong row count");
-        else memcpy(*rows + (size_t)j * block, got, sizeof(float) * block);
+        else if (!mean) memcpy(*rows + (size_t)j * block, got, sizeof(float) * block);
+        else
+            for (int c = 0; c < d; c++) { /* summed in double, in position order */
+                double sum = 0;
+                for (int i = 0; i < k; i++) sum += got[(size_t)i * d + c];
+                (*rows)[(size_t)j * d + c] = (float)(sum / k);
+            }
     }
     if (rc == 0) {
         *a->forwarded += n;
@@ -366,7 +373,7 @@ int lw_ch_read_layers(side *a, bool chat, const char *text, const int *layers, i
 }
 
 int lw_ch_read_layer(side *a, bool chat, const char *text, int layer, int last_n, float **rows) {
-    return lw_ch_read_layers(a, chat, text, &layer, 1, last_n, rows);
+    return lw_ch_read_layers(a, chat, text, &layer, 1, last_n, false, rows);
 }
 
 /* AC: A's last-token residual at layer k, from a run cut short after layer k. */

@@ -45,8 +45,11 @@ const float *lw_ch_last_logits(const side *x);
  * after [BOS] and the chat opening (when chat) in a run that stops after that layer:
  * last_n (or n) x n_embd malloc'd; the text's length n, or -1. lw_ch_read_layers reads
  * n_layers blocks in one run (stopping after the deepest), each block's rows the bytes a
- * run for it alone gives, one after another in the order of layers. */
-int lw_ch_read_layers(side *x, bool chat, const char *text, const int *layers, int n_layers, int last_n, float **rows);
+ * run for it alone gives, one after another in the order of layers. With mean, each block is
+ * the mean of its rows instead (n_layers x n_embd), taken from the capture itself so that a
+ * long text's rows are held once, not twice. */
+int lw_ch_read_layers(side *x, bool chat, const char *text, const int *layers, int n_layers, int last_n, bool mean,
+                      float **rows);
 int lw_ch_read_layer(side *x, bool chat, const char *text, int layer, int last_n, float **rows);
 /* x answers greedily (answer_tokens at most) from its last logits: the text malloc'd into
  * *output, the count generated; logits (n_vocab, or NULL) gets the first answer token's logits. */

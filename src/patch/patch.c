@@ -53,25 +53,14 @@ int lw_patch_read_layers(lw_session *sender, const char *text, const int *layers
     }
     lw_session_clear(sender, 0);
     float *rows;
-    int n = lw_ch_read_layers(&a, p->chat, open ? open : text, l, n_layers, p->pooled ? 0 : p->positions, &rows);
+    /* pooled: the mean over the text piece's rows ([BOS] is its own piece, never among them) */
+    int n = lw_ch_read_layers(&a, p->chat, open ? open : text, l, n_layers, p->pooled ? 0 : p->positions, p->pooled,
+                              &rows);
     lw_session_clear(sender, 0);
     free(open);
     free(l);
     if (n < 0) return lw_fail_prefix("patch: ");
-    const int d = a.info.n_embd, k = p->pooled ? n : p->positions;
-    for (int j = 0; j < n_layers; j++) {
-        const float *src = rows + (size_t)j * k * d;
-        float *dst = out + (size_t)j * (p->pooled ? 1 : k) * d;
-        if (p->pooled) { /* the text piece's rows: [BOS] is its own piece, never among them */
-            for (int c = 0; c < d; c++) {
-                double s = 0;
-                for (int i = 0; i < n; i++) s += src[(size_t)i * d + c];
-                dst[c] = (float)(s / n);
-            }
-        } else {
-            memcpy(dst, src, sizeof(float) * (size_t)k * d);
-        }
-    }
+    memcpy(out, rows, sizeof(float) * (size_t)n_layers * (p->pooled ? 1 : p->positions) * a.info.n_embd);
     free(rows);
     return 0;
 }
