@@ -78,18 +78,25 @@ int cmd_verdict(int argc, char **argv) {
             json_t *doc = verdict_json(plan, v, n, alpha, lw_items_count(items), plan_path);
             rc = doc ? cli_print_json("verdict", doc) : cli_fail("verdict", "could not write a hypothesis as JSON");
         } else {
-            printf("plan %s (sha256 %.12s...): %s; alpha %g, intervals at %g%%\n", plan_path, lw_plan_sha256(plan),
-                   lw_plan_title(plan), alpha, 100 * (1 - alpha));
+            /* the plan's title, ids and conditions are the file's text: printed with control bytes
+             * escaped, so that a plan cannot drive the terminal (ESC[2J cleared it) */
+            char line[4096];
+            snprintf(line, sizeof line, "plan %s (sha256 %.12s...): %s; alpha %g, intervals at %g%%", plan_path,
+                     lw_plan_sha256(plan), lw_plan_title(plan), alpha, 100 * (1 - alpha));
+            cli_put_safe(stdout, line);
+            putchar('\n');
             printf("%-10s %-13s %9s  %-22s %9s %9s  %5s  %s\n", "id", "verdict", "estimate", "interval", "p",
                    "p (adj.)", "n", "claim; test; interval");
             for (int i = 0; i < n; i++) {
                 /* the interval's method is printed too: for 0/1 values with a nonzero threshold the p-value is a
                  * bootstrap's while the interval is Newcombe's, and a reader should not take one for the other */
-                printf("%-10s %-13s %+9.4f  [%+9.4f, %+9.4f] %9.3g %9.3g  %5d  %s; %s; %s", v[i].id,
-                       lw_verdict_name(v[i].verdict), v[i].estimate, v[i].ci.lo, v[i].ci.hi, v[i].p, v[i].p_adjusted,
-                       v[i].n, v[i].claim, v[i].test, v[i].ci.method ? v[i].ci.method : "?");
-                if (v[i].ci.n_clusters > 0)
-                    printf(" (%d clusters, design effect %.2f)", v[i].ci.n_clusters, v[i].ci.design_effect);
+                int k = snprintf(line, sizeof line, "%-10s %-13s %+9.4f  [%+9.4f, %+9.4f] %9.3g %9.3g  %5d  %s; %s; %s",
+                                 v[i].id, lw_verdict_name(v[i].verdict), v[i].estimate, v[i].ci.lo, v[i].ci.hi, v[i].p,
+                                 v[i].p_adjusted, v[i].n, v[i].claim, v[i].test, v[i].ci.method ? v[i].ci.method : "?");
+                if (v[i].ci.n_clusters > 0 && k >= 0 && (size_t)k < sizeof line)
+                    snprintf(line + k, sizeof line - (size_t)k, " (%d clusters, design effect %.2f)", v[i].ci.n_clusters,
+                             v[i].ci.design_effect);
+                cli_put_safe(stdout, line);
                 putchar('\n');
             }
         }

@@ -236,6 +236,76 @@ static void test_records_tied_to_the_plan(void **state) {
     assert_int_equal(lw_items_save(rec2, lw_plan_sha256(plan), "test", r, 3), 0);
     lw_plan_free(plan);
     expect_evaluate_error(pp2, rec2, "not on the same items");
+    /* the item named is the one missing: y is in A but not in C (it named the smaller id of the
+     * two lists at the first difference whichever list lacked it: a present item, once) */
+    expect_evaluate_error(pp2, rec2, "item 'y' is in 'A' but not in 'C'");
+    plan = lw_plan_load(pp2);
+    lw_item_record r2[4] = {{.condition = "A", .item = "b", .metric = "em", .value = 1},
+                            {.condition = "A", .item = "c", .metric = "em", .value = 1},
+                            {.condition = "C", .item = "a", .metric = "em", .value = 0},
+                            {.condition = "C", .item = "c", .metric = "em", .value = 0}};
+    assert_int_equal(lw_items_save(rec2, lw_plan_sha256(plan), "test", r2, 4), 0);
+    lw_plan_free(plan);
+    expect_evaluate_error(pp2, rec2, "item 'a' is in 'C' but not in 'A'");
+    /* one condition drawn from two runs (two files under the same plan) is two samples pooled:
+     * refused at load; different conditions in different files are fine */
+    plan = lw_plan_load(pp2);
+    const char *run1 = lw_test_tmpfile("run1.items.jsonl"), *run2 = lw_test_tmpfile("run2.items.jsonl");
+    lw_item_record a1[2] = {{.condition = "A", .item = "x", .metric = "em", .value = 1},
+                            {.condition = "C", .item = "x", .metric = "em", .value = 0}};
+    lw_item_record a2[2] = {{.condition = "A", .item = "y", .metric = "em", .value = 1},
+                            {.condition = "C", .item = "y", .metric = "em", .value = 0}};
+    assert_int_equal(lw_items_save(run1, lw_plan_sha256(plan), "test", a1, 2), 0);
+    assert_int_equal(lw_items_save(run2, lw_plan_sha256(plan), "test", a2, 2), 0);
+    const char *both[2] = {run1, run2};
+    lw_clear_error();
+    assert_null(lw_items_load(both, 2));
+    assert_non_null(strstr(lw_last_error(), "condition 'A' has records in"));
+    assert_int_equal(lw_items_save(run2, lw_plan_sha256(plan), "test", a2 + 1, 1), 0); /* C only: still C twice */
+    assert_null(lw_items_load(both, 2));
+    assert_int_equal(lw_items_save(run1, lw_plan_sha256(plan), "test", a1, 1), 0); /* A in one, C in the other */
+    lw_items *ok = lw_items_load(both, 2);
+    assert_non_null(ok);
+    lw_items_free(ok);
+    lw_plan_free(plan);
+}
+
+/* A threshold a 0/1 metric's mean (or difference) cannot reach decides nothing about the data:
+ * "> -0.5" was INCONCLUSIVE at p = 1 and "< 2" PASS at p = 0. Refused, naming the hypothesis. An
+ * exact_match of 2 (an edited file) silently moved the test to a bootstrap: refused too. */
+static void test_threshold_within_the_metric(void **state) {
+    (void)state;
+    static const char *const bad[] = {"-0.5", "5", "1.0001"};
+    for (int k = 0; k < 3; k++) {
+        const char *pp = greater_plan("range.plan.json", "em", bad[k]);
+        lw_plan *plan = lw_plan_load(pp);
+        const char *rec = write_records("range.items.jsonl", plan, 10, 5, 5);
+        lw_plan_free(plan);
+        expect_evaluate_error(pp, rec, "is outside [0, 1], where a mean of 0/1 values (em) lies");
+    }
+    const char *pp = write_plan("range2.plan.json",
+                                "{\"id\": \"D\", \"metric\": \"em\", \"a\": \"A\", \"b\": \"B\", \"direction\": "
+                                "\"greater\", \"threshold\": -1.5}",
+                                "none");
+    lw_plan *plan = lw_plan_load(pp);
+    const char *rec = write_records("range2.items.jsonl", plan, 10, 5, 5);
+    lw_plan_free(plan);
+    expect_evaluate_error(pp, rec, "threshold -1.5 is outside [-1, 1]");
+    pp = greater_plan("em.plan.json", "exact_match", "0.5");
+    plan = lw_plan_load(pp);
+    lw_item_record r[2] = {{.condition = "A", .item = "x", .metric = "exact_match", .value = 1},
+                           {.condition = "A", .item = "y", .metric = "exact_match", .value = 2}};
+    const char *rec2 = lw_test_tmpfile("em.items.jsonl");
+    assert_int_equal(lw_items_save(rec2, lw_plan_sha256(plan), "test", r, 2), 0);
+    lw_plan_free(plan);
+    expect_evaluate_error(pp, rec2, "item 'y' has exact_match 2, which is 0 or 1");
+    /* within the range every threshold still decides (the edges included) */
+    int n;
+    pp = greater_plan("edge.plan.json", "em", "0");
+    plan = lw_plan_load(pp);
+    rec = write_records("edge.items.jsonl", plan, 10, 5, 5);
+    lw_plan_free(plan);
+    free(decide(pp, rec, &n));
 }
 
 static void expect_plan_error(const char *name, const char *text, const char *needle) {
@@ -306,6 +376,21 @@ static void test_cli(void **state) {
     free(err);
     snprintf(args, sizeof args, "verdict %s", pp);
     assert_int_equal(lw_test_run_cli(args, &out, &err), 2);
+    free(out);
+    free(err);
+    /* the plan's title and ids are the file's text: control bytes print escaped (ESC[2J in an
+     * id cleared the terminal) */
+    const char *hyp_esc = "{\"id\": \"H\\u001b[2J\", \"metric\": \"em\", \"a\": \"A\", \"b\": \"B\", "
+                          "\"direction\": \"greater\", \"threshold\": 0}";
+    const char *pe = write_plan("esc.plan.json", hyp_esc, "holm");
+    plan = lw_plan_load(pe);
+    assert_non_null(plan);
+    rec = write_records("esc.items.jsonl", plan, 20, 18, 2);
+    lw_plan_free(plan);
+    snprintf(args, sizeof args, "verdict %s %s", pe, rec);
+    assert_int_equal(lw_test_run_cli(args, &out, &err), 0);
+    assert_null(strchr(out, 0x1b));
+    assert_non_null(strstr(out, "H\\x1b[2J"));
     free(out);
     free(err);
 }
@@ -680,7 +765,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_holm_hand_computed),     cmocka_unit_test(test_known_answers),
         cmocka_unit_test(test_no_difference_is_inconclusive), cmocka_unit_test(test_holm_changes_the_verdict),
-        cmocka_unit_test(test_bootstrap_on_real_values), cmocka_unit_test(test_records_tied_to_the_plan),
+        cmocka_unit_test(test_bootstrap_on_real_values), cmocka_unit_test(test_records_tied_to_the_plan), cmocka_unit_test(test_threshold_within_the_metric),
         cmocka_unit_test(test_bad_plans),              cmocka_unit_test(test_cli),
         cmocka_unit_test(test_clusters),              cmocka_unit_test(test_binary_never_bootstrapped),
         cmocka_unit_test(test_margin_floor_and_order),

@@ -193,11 +193,20 @@ static int load_one(lw_items *it, const char *path, int file_index, bool *have_s
             it->r = g;
         }
         rc = read_record(path, line_no, s, &it->r[it->n]);
-        if (rc == 0) it->n++;
+        if (rc == 0) it->r[it->n++].file = file_index;
     }
     if (rc == 0 && header) rc = lw_fail("%s: empty (no header line)", path);
     free(text);
     return rc;
+}
+
+/* Orders record indices by condition, then file. qsort has no context argument, so the records
+ * sit in a file-scope pointer, as for lw_holm_adjust's sort: two threads must not load at once. */
+static const lw_rec *g_by_condition;
+static int by_condition_then_file(const void *x, const void *y) {
+    const lw_rec *a = &g_by_condition[*(const int64_t *)x], *b = &g_by_condition[*(const int64_t *)y];
+    int c = strcmp(a->condition, b->condition);
+    return c ? c : (a->file > b->file) - (a->file < b->file);
 }
 
 lw_items *lw_items_load(const char *const *paths, int n_paths) {
@@ -205,6 +214,9 @@ lw_items *lw_items_load(const char *const *paths, int n_paths) {
         lw_fail("items: no record files");
         return NULL;
     }
+    if (!paths) return lw_fail("items: paths is NULL"), NULL;
+    for (int i = 0; i < n_paths; i++)
+        if (!paths[i]) return lw_fail("items: paths[%d] is NULL", i), NULL;
     lw_items *it = calloc(1, sizeof *it);
     if (!it) return NULL;
     bool have_sha = false;
@@ -213,5 +225,29 @@ lw_items *lw_items_load(const char *const *paths, int n_paths) {
             lw_items_free(it);
             return NULL;
         }
+    /* One condition is one run's: records of a condition in two files are two runs pooled into one
+     * sample (a first_letter and a last_letter race under one plan turned INCONCLUSIVE into PASS),
+     * which no plan's test describes. Several files give several conditions (a race and a panel). */
+    if (n_paths > 1 && it->n > 1) {
+        int64_t *ord = malloc(sizeof *ord * (size_t)it->n);
+        if (!ord) {
+            lw_items_free(it);
+            return lw_fail("items: out of memory"), NULL;
+        }
+        for (int64_t j = 0; j < it->n; j++) ord[j] = j;
+        g_by_condition = it->r;
+        qsort(ord, (size_t)it->n, sizeof *ord, by_condition_then_file);
+        for (int64_t j = 1; j < it->n; j++) {
+            const lw_rec *a = &it->r[ord[j - 1]], *b = &it->r[ord[j]];
+            if (a->file == b->file || strcmp(a->condition, b->condition) != 0) continue;
+            lw_fail("condition '%s' has records in %s and in %s: a condition's records come from one run (merge a "
+                    "sharded race with race merge first; give different runs different plans)",
+                    a->condition, paths[a->file], paths[b->file]);
+            free(ord);
+            lw_items_free(it);
+            return NULL;
+        }
+        free(ord);
+    }
     return it;
 }

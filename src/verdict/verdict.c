@@ -24,6 +24,7 @@ static int by_p(const void *x, const void *y) {
 }
 
 void lw_holm_adjust(const double *p, int m, double *adj) {
+    if (!p || !adj || m < 1) return; /* nothing to adjust (void: no error to return) */
     int *ord = malloc(sizeof(int) * (size_t)(m > 0 ? m : 1));
     if (!ord) {
         for (int i = 0; i < m; i++) adj[i] = 1.0; /* no memory: the conservative answer */
@@ -257,10 +258,13 @@ static int evaluate_one(const lw_plan *plan, const lw_hypothesis *h, const lw_it
         if (collect(it, h->b, h->metric, &rb, &nb, h->id) != 0) goto done;
         for (int i = 0; i < na || i < nb; i++)
             if (i >= na || i >= nb || strcmp(ra[i].r->item, rb[i].r->item) != 0) {
-                const char *miss = i >= na ? rb[i].r->item : ra[i].r->item;
+                /* both lists are sorted by item: the smaller of the two differing ids is the one the
+                 * other condition lacks (the larger one may well be in both) */
+                const bool in_a = i < na && (i >= nb || strcmp(ra[i].r->item, rb[i].r->item) < 0);
                 lw_fail("hypothesis %s: conditions '%s' (%d items) and '%s' (%d items) are not on the same items "
-                        "(first difference: item '%s'); a paired comparison needs the same items", h->id, h->a, na,
-                        h->b, nb, miss);
+                        "(item '%s' is in '%s' but not in '%s'); a paired comparison needs the same items", h->id,
+                        h->a, na, h->b, nb, in_a ? ra[i].r->item : rb[i].r->item, in_a ? h->a : h->b,
+                        in_a ? h->b : h->a);
                 goto done;
             }
     }
@@ -287,6 +291,22 @@ static int evaluate_one(const lw_plan *plan, const lw_hypothesis *h, const lw_it
         }
     v->n = na;
     bool binary = all_binary(a, na) && (!h->b || all_binary(b, na));
+    /* exact match is 0 or 1 by definition: a 2.0 or 0.5 edited in silently moved the test to a bootstrap */
+    if (!binary && !strcmp(h->metric, "exact_match")) {
+        for (int i = 0; i < na; i++)
+            if (!((a[i] == 0.0 || a[i] == 1.0) && (!h->b || b[i] == 0.0 || b[i] == 1.0))) {
+                rc = lw_fail("hypothesis %s: item '%s' has exact_match %g, which is 0 or 1: the records were edited "
+                             "or damaged", h->id, ra[i].r->item, (a[i] == 0.0 || a[i] == 1.0) ? b[i] : a[i]);
+                goto done;
+            }
+    }
+    /* a 0/1 metric's mean lies in [0, 1] and a difference of two in [-1, 1]: a threshold outside
+     * decides nothing about the data ("> -0.5" was INCONCLUSIVE at p = 1, "< 2" PASS at p = 0) */
+    if (binary && (h->b ? fabs(h->threshold) > 1.0 : h->threshold < 0.0 || h->threshold > 1.0)) {
+        rc = lw_fail("hypothesis %s: threshold %g is outside [%d, 1], where %s of 0/1 values (%s) lies: fix the plan",
+                     h->id, h->threshold, h->b ? -1 : 0, h->b ? "a difference of means" : "a mean", h->metric);
+        goto done;
+    }
     bool exact_applies = binary && (!h->b || h->threshold == 0.0);
     if (strcmp(h->test, "exact") == 0 && !binary) { /* a paired exact test with a margin is refused at load */
         lw_fail("hypothesis %s: test 'exact' needs 0/1 values (%s has others); use 'bootstrap' or 'auto'", h->id,

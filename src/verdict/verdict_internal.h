@@ -27,6 +27,7 @@ typedef struct {
     char *condition, *item, *metric, *split;
     double value;
     char *cluster;              /* NULL: independent */
+    int file;                   /* which of the loaded files holds it */
 } lw_rec;
 
 struct lw_items {
