@@ -378,8 +378,55 @@ static void test_native_missing_field(void **state) {
     assert_int_equal(lw_test_dir_entries(dir), 0);
 }
 
+/* A number field holding something else (a string, an object, a boolean; null where the table
+ * draws the field whatever it holds): one error naming the file and the field, nothing written.
+ * Each was drawn as "nan" in the page with exit 0. */
+static void test_native_field_not_a_number(void **state) {
+    (void)state;
+    static const char RACE_CELL[] = "{\"channel\": \"act:topk\", \"family\": \"activation\", \"budget_bits\": 64, "
+                                    "\"applicable\": true, \"payload_bits_mean\": 60, \"side_bits_per_item\": %s, "
+                                    "\"n\": 4, \"accuracy\": {\"mean\": 0.5, \"lo\": 0.1, \"hi\": 0.9, \"n\": 4}}";
+    static const char PANEL[] =
+        "{\"format\": \"latentwire.panel.patching/1\", \"cells\": [{\"receiver\": \"a\", \"donor\": \"b\", \"depth\": 1, "
+        "\"receiver_layer\": 1, \"donor_layer\": 1, \"n\": %s, \"mean_target\": %s, \"mean_baseline\": 0, "
+        "\"mean_decoy\": 0, \"p_value\": 0.5}], \"summary\": {\"threshold\": 0.1, \"verdict\": \"PASS\", \"n_cells\": 1}}";
+    char cell[1024], docs[5][2048];
+    snprintf(cell, sizeof cell, RACE_CELL, "\"x\"");
+    snprintf(docs[0], sizeof docs[0], "{\"format\": \"latentwire.race/1\", \"cells\": [%s], \"comparisons\": []}", cell);
+    snprintf(cell, sizeof cell, RACE_CELL, "1");
+    snprintf(docs[1], sizeof docs[1],
+             "{\"format\": \"latentwire.race/1\", \"cells\": [%s], \"comparisons\": [{\"budget_bits\": {}, "
+             "\"activation\": \"act:topk\", \"text\": \"text:zlib\", \"difference\": {\"mean\": 0, \"lo\": -0.5, "
+             "\"hi\": 0.5, \"n\": 4}, \"p_value\": 1, \"paired\": true, \"verdict\": \"no difference shown\"}]}",
+             cell);
+    snprintf(docs[2], sizeof docs[2], PANEL, "\"x\"", "0.1");
+    snprintf(docs[3], sizeof docs[3], PANEL, "4", "null");
+    snprintf(docs[4], sizeof docs[4],
+             "{\"format\": \"latentwire.codec-retrieval/1\", \"threshold\": 0.85, \"rows\": [{\"codec\": \"topk\", "
+             "\"family\": \"activation\", \"budget_bits\": 64, \"applicable\": true, \"payload_bits_mean\": true, "
+             "\"top1\": {\"mean\": 0.5, \"lo\": 0.1, \"hi\": 0.9, \"n\": 4}, \"pass\": false}]}");
+    const char *want[5] = {"cells[0].side_bits_per_item is \"x\", not a number",
+                           "comparisons[0].budget_bits is {}, not a number", "cells[0].n is \"x\", not a number",
+                           "cells[0].mean_target is null, not a number", "rows[0].payload_bits_mean is true, not a number"};
+    for (int k = 0; k < 5; k++) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s", lw_test_tmpfile("not-a-number.json"));
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(docs[k], f);
+        fclose(f);
+        const char *dir = lw_test_fresh_dir("report_not_a_number"), *out = lw_test_join(dir, "r.html");
+        const char *in[] = {path};
+        assert_int_equal(lw_report_write(in, 1, out, NULL), -1);
+        if (!strstr(lw_last_error(), path) || !strstr(lw_last_error(), want[k]))
+            fail_msg("case %d: \"%s\"", k, lw_last_error());
+        assert_int_equal(lw_test_dir_entries(dir), 0);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_native_field_not_a_number),
         cmocka_unit_test(test_race_json),
         cmocka_unit_test(test_scan_json),
         cmocka_unit_test(test_retrieval_json),

@@ -137,8 +137,8 @@ static int render_summary(lw_html *h, const lw_report_input *in, lw_report_ctx *
     json_object_foreach(diffs, k, v) {
         if (rc) break;
         diff *d = &ds[nd++];
-        *d = (diff){.name = k, .against = lw_jstr(v, "against"), .mean = lw_jnum(v, "mean"), .lo = lw_jnum(v, "lo"),
-                    .hi = lw_jnum(v, "hi"), .p = lw_jnum(v, "p_value")};
+        *d = (diff){.name = k, .against = lw_jstr(v, "against"), .mean = lw_jnum(v, "mean"), .lo = lw_jnum_req(v, "lo"),
+                    .hi = lw_jnum_req(v, "hi"), .p = lw_jnum_req(v, "p_value")}; /* channel --json writes all three */
         if (isnan(d->mean)) rc = lw_fail("differences.%s.mean: missing (a number)", k);
     }
     if (rc == 0)

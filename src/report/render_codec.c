@@ -64,11 +64,11 @@ static void native_table(lw_html *h, json_t *doc) {
         char budget[32], bits[32] = "-", ci[160] = "-", n[32] = "-";
         double mean, lo, hi;
         int nn;
-        snprintf(budget, sizeof budget, "%g", lw_jnum(r, "budget_bits"));
+        snprintf(budget, sizeof budget, "%g", lw_jnum_req(r, "budget_bits"));
         bool applicable = json_is_true(json_object_get(r, "applicable"));
         const char *verdict = "not applicable";
         if (applicable) {
-            snprintf(bits, sizeof bits, "%.1f", lw_jnum(r, "payload_bits_mean"));
+            snprintf(bits, sizeof bits, "%.1f", lw_jnum_req(r, "payload_bits_mean"));
             if (lw_jci(json_object_get(r, "top1"), &mean, &lo, &hi, &nn)) {
                 lw_fmt_ci(ci, sizeof ci, mean, lo, hi, false);
                 snprintf(n, sizeof n, "%d", nn);

@@ -19,12 +19,12 @@ static void cells_table(lw_html *h, json_t *cells) {
     json_array_foreach(cells, i, c) {
         char depth[32], layers[64], n[32], t[32], b[32], d[32], diff[96] = "-", p[32];
         double mean, lo, hi;
-        snprintf(depth, sizeof depth, "%g", lw_jnum(c, "depth"));
-        snprintf(layers, sizeof layers, "%g / %g", lw_jnum(c, "receiver_layer"), lw_jnum(c, "donor_layer"));
-        snprintf(n, sizeof n, "%g", lw_jnum(c, "n"));
-        snprintf(t, sizeof t, "%.4f", lw_jnum(c, "mean_target"));
-        snprintf(b, sizeof b, "%.4f", lw_jnum(c, "mean_baseline"));
-        snprintf(d, sizeof d, "%.4f", lw_jnum(c, "mean_decoy"));
+        snprintf(depth, sizeof depth, "%g", lw_jnum_req(c, "depth"));
+        snprintf(layers, sizeof layers, "%g / %g", lw_jnum_req(c, "receiver_layer"), lw_jnum_req(c, "donor_layer"));
+        snprintf(n, sizeof n, "%g", lw_jnum_req(c, "n"));
+        snprintf(t, sizeof t, "%.4f", lw_jnum_req(c, "mean_target"));
+        snprintf(b, sizeof b, "%.4f", lw_jnum_req(c, "mean_baseline"));
+        snprintf(d, sizeof d, "%.4f", lw_jnum_req(c, "mean_decoy"));
         if (lw_jci(json_object_get(c, "target_minus_baseline"), &mean, &lo, &hi, NULL))
             lw_fmt_ci(diff, sizeof diff, mean, lo, hi, true);
         double pv = lw_jnum(c, "p_value");
@@ -48,10 +48,10 @@ static void summary_table(lw_html *h, json_t *s) {
     char dd[96] = "-", th[32], ratio[96] = "-", n[32];
     double mean, lo, hi;
     if (lw_jci(json_object_get(s, "D"), &mean, &lo, &hi, NULL)) lw_fmt_ci(dd, sizeof dd, mean, lo, hi, true);
-    snprintf(th, sizeof th, "%g", lw_jnum(s, "threshold"));
+    snprintf(th, sizeof th, "%g", lw_jnum_req(s, "threshold"));
     double r = lw_jnum(s, "decoy_ratio"), rlo = lw_jnum(s, "decoy_ratio_lo"), rhi = lw_jnum(s, "decoy_ratio_hi");
     if (!isnan(r)) lw_fmt_ci(ratio, sizeof ratio, r, rlo, rhi, false);
-    snprintf(n, sizeof n, "%g", lw_jnum(s, "n_cells"));
+    snprintf(n, sizeof n, "%g", lw_jnum_req(s, "n_cells"));
     const char *verdict = lw_jstr(s, "verdict");
     const char *row[] = {dd, th, verdict, ratio, n};
     const char *cls[] = {NULL, NULL, verdict_class(verdict), NULL, NULL};

@@ -66,6 +66,7 @@ static json_t *native_comparisons(json_t *doc) {
     size_t i;
     json_array_foreach(json_object_get(doc, "comparisons"), i, c) {
         json_t *d = json_object_get(c, "difference");
+        lw_jnum_req(c, "budget_bits"); /* checked here, where its field can be named (the copy's "x" cannot) */
         json_t *o = json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?}", "x",
                               json_object_get(c, "budget_bits"), "a", json_object_get(c, "activation"), "b",
                               json_object_get(c, "text"), "mean", json_object_get(d, "mean"), "lo",
@@ -93,8 +94,8 @@ static void native_cells_table(lw_html *h, json_t *cells) {
         snprintf(n, sizeof n, "%d", nn);
         const char *verdict = "-";
         if (json_is_true(json_object_get(c, "applicable"))) {
-            snprintf(bits, sizeof bits, "%.1f", lw_jnum(c, "payload_bits_mean"));
-            snprintf(side, sizeof side, "%.1f", lw_jnum(c, "side_bits_per_item"));
+            snprintf(bits, sizeof bits, "%.1f", lw_jnum_req(c, "payload_bits_mean"));
+            snprintf(side, sizeof side, "%.1f", lw_jnum_req(c, "side_bits_per_item"));
             if (lw_jci(json_object_get(c, "accuracy"), &mean, &lo, &hi, NULL))
                 lw_fmt_ci(acc, sizeof acc, mean, lo, hi, false);
             json_t *mf = json_object_get(c, "minus_floor");

@@ -70,8 +70,8 @@ static void native_table(lw_html *h, json_t *doc) {
     size_t i;
     json_array_foreach(json_object_get(doc, "layers"), i, l) {
         char layer[32], rl[32], sel[96], ns[32], held[96], nh[32];
-        snprintf(layer, sizeof layer, "%g", lw_jnum(l, "layer"));
-        snprintf(rl, sizeof rl, "%g", lw_jnum(l, "receiver_layer"));
+        snprintf(layer, sizeof layer, "%g", lw_jnum_req(l, "layer")); /* scan writes both for every layer */
+        snprintf(rl, sizeof rl, "%g", lw_jnum_req(l, "receiver_layer"));
         ci_text(sel, sizeof sel, json_object_get(l, "select"), false);
         ci_text(held, sizeof held, json_object_get(l, "held_out"), false);
         snprintf(ns, sizeof ns, "%g", lw_jnum(json_object_get(l, "select"), "n"));

@@ -114,9 +114,59 @@ void lw_note(lw_html *h, const char *text) {
     lw_html_raw(h, "</p>\n");
 }
 
-double lw_jnum(json_t *obj, const char *key) {
+/* The first member read as a number that is not one (render_section names it after the
+ * renderer ran: a string, object or boolean was drawn as "nan" with exit 0). */
+static _Thread_local struct {
+    json_t *obj, *value;
+    const char *key;
+} g_not_number;
+
+static double read_number(json_t *obj, const char *key, bool required) {
     json_t *v = json_object_get(obj, key);
-    return json_is_number(v) ? json_number_value(v) : NAN;
+    if (json_is_number(v)) return json_number_value(v);
+    if (!g_not_number.obj && ((v && !json_is_null(v)) || (required && json_is_object(obj))))
+        g_not_number.obj = obj, g_not_number.key = key, g_not_number.value = v;
+    return NAN;
+}
+
+double lw_jnum(json_t *obj, const char *key) { return read_number(obj, key, false); }
+
+double lw_jnum_req(json_t *obj, const char *key) { return read_number(obj, key, true); }
+
+/* Where obj lies under v ("cells[0]"), into where; true when found. */
+static bool path_of(json_t *v, json_t *obj, char *where, size_t size) {
+    if (v == obj) return true;
+    size_t len = strlen(where);
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *m;
+        json_object_foreach(v, k, m) {
+            snprintf(where + len, size - len, "%s%s", len ? "." : "", k);
+            if (path_of(m, obj, where, size)) return true;
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(v, i, m) {
+            snprintf(where + len, size - len, "[%zu]", i);
+            if (path_of(m, obj, where, size)) return true;
+        }
+    }
+    where[len] = '\0';
+    return false;
+}
+
+/* -1 naming the file and the field a renderer read as a number and found none, else 0. */
+static int check_read_numbers(const lw_report_input *in) {
+    if (!g_not_number.obj) return 0;
+    char where[512] = "";
+    if (in->doc) path_of(in->doc, g_not_number.obj, where, sizeof where);
+    else path_of(in->lines, g_not_number.obj, where, sizeof where);
+    char *shown = g_not_number.value ? json_dumps(g_not_number.value, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    int rc = lw_fail("%s: %s%s%s is %.40s, not a number; the file was edited or damaged, make it again", in->path,
+                     where, *where ? "." : "", g_not_number.key, shown ? shown : "missing");
+    free(shown);
+    return rc;
 }
 
 const char *lw_jstr(json_t *obj, const char *key) { return json_string_value(json_object_get(obj, key)); }
@@ -228,7 +278,9 @@ static int render_section(lw_html *h, int i, const lw_report_input *in, const lw
     lw_html_raw(h, "</h2>\n<p class=\"src\">file <code>");
     lw_html_text(h, in->path);
     lw_html_rawf(h, "</code>, sha256 <code>%s</code></p>\n", in->sha256);
+    g_not_number.obj = NULL;
     if (r->render(h, in, ctx) != 0) return lw_fail_prefix("%s (%s): ", in->path, r->kind);
+    if (check_read_numbers(in) != 0) return -1;
     lw_html_raw(h, "</section>\n");
     return 0;
 }

@@ -59,9 +59,12 @@ void lw_fig_end(lw_html *h);
 /* A note paragraph (escaped text). */
 void lw_note(lw_html *h, const char *text);
 
-/* Numbers and strings out of JSON: the member's number (NAN when absent or not a number),
+/* Numbers and strings out of JSON: the member's number (NAN when absent or null),
  * string (NULL). */
 double lw_jnum(json_t *obj, const char *key);
+/* The same for a member the renderer draws whatever it holds: absent or null is malformed too.
+ * A member present and not a number (either getter) fails the section, naming the file and field. */
+double lw_jnum_req(json_t *obj, const char *key);
 const char *lw_jstr(json_t *obj, const char *key);
 /* A {"mean", "lo", "hi", "n"} object: true when mean is a number (lo, hi NAN when absent). */
 bool lw_jci(json_t *obj, double *mean, double *lo, double *hi, int *n);
