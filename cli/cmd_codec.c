@@ -346,6 +346,7 @@ static int codec_decode(int argc, char **argv) {
     lw_codec_file_stats st;
     int rc = 1, T = lw_codec_positions(c), d = lw_codec_width(c);
     if (lw_codec_decode_act_file(c, in, &items, &ids, &n, &st) != 0) {
+        if (strstr(lw_last_error(), "non-finite")) lw_fail_prefix("%s: ", cpath); /* the codec file is at fault */
         cli_fail_lib("codec decode");
         goto done;
     }

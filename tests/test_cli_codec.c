@@ -216,6 +216,11 @@ static void test_bad_input(void **state) {
         run_fails(args, cases[i].needle);
         assert_false(lw_test_file_exists(none));
     }
+    /* a rank the calibration rows cannot give (30 rows, 24 of them fitted): named, not an SVD failure */
+    snprintf(args, sizeof args, "codec fit --kind pcaq --budget 512 --rank 24 --input %s --tensor layer.1 --out %s",
+             ACTS_WIDE, none);
+    run_fails(args, "rank 24 (--rank) needs more calibration rows: the PCA is fitted on 24 of the 30 rows");
+    assert_false(lw_test_file_exists(none));
     /* rows of another layer than the codec was fitted on: refused, naming both */
     const char *l2 = lw_test_tmpfile("acts_layer2.safetensors");
     write_acts_named(l2, "layer.2", N, D, 1, 9);
@@ -277,6 +282,99 @@ static void test_bad_input(void **state) {
     assert_false(lw_test_file_exists(none));
 }
 
+/* src copied to dst (metadata too) with tensor `name`'s bytes replaced by data (its size). */
+static void copy_edited(const char *src, const char *dst, const char *name, const void *data) {
+    lw_st_file *f = lw_st_open(src);
+    assert_non_null(f);
+    int n = lw_st_count(f), nm = lw_st_meta_count(f);
+    lw_st_tensor_in t[16];
+    const char *meta[32];
+    assert_true(n <= 16 && nm <= 16);
+    for (int i = 0; i < n; i++) {
+        const lw_st_tensor *s = lw_st_get(f, i);
+        t[i] = (lw_st_tensor_in){.name = s->name, .dtype = s->dtype, .n_dims = s->n_dims,
+                                 .data = strcmp(s->name, name) ? s->data : data};
+        memcpy(t[i].shape, s->shape, sizeof t[i].shape);
+    }
+    for (int i = 0; i < nm; i++) meta[2 * i] = lw_st_meta_key(f, i), meta[2 * i + 1] = lw_st_meta(f, meta[2 * i]);
+    assert_int_equal(lw_st_save(dst, t, n, meta, nm), 0);
+    lw_st_close(f);
+}
+
+/* Codec and payload files encode never writes are refused by decode, nothing written: a reversed
+ * or negative magnitude range (topk), a reversed value range (sae), side tensors so large the
+ * decoded rows are inf (pcaq basis, sae decoder: written with exit 0 and refused by every later
+ * verb), a repeated row_id, indices repeated in a sparse payload. */
+static void test_edited_codec_and_payload_files(void **state) {
+    (void)state;
+    char args[8192], codec[3][1200], pay[3][1200], bad[1200], none[1200];
+    const char *kinds[3] = {"topk", "sae", "pcaq"};
+    snprintf(bad, sizeof bad, "%s", lw_test_tmpfile("edited.safetensors")); /* (the tmpfile slots rotate) */
+    snprintf(none, sizeof none, "%s", lw_test_tmpfile("edited_out.safetensors"));
+    for (int k = 0; k < 3; k++) {
+        snprintf(codec[k], sizeof codec[k], "%s", lw_test_tmpfile(k == 0 ? "e_topk.st" : k == 1 ? "e_sae.st" : "e_pcaq.st"));
+        snprintf(pay[k], sizeof pay[k], "%s", lw_test_tmpfile(k == 0 ? "e_topk.p.st" : k == 1 ? "e_sae.p.st" : "e_pcaq.p.st"));
+        snprintf(args, sizeof args, "codec fit --kind %s --budget 64 --input %s --tensor layer.1 --out %s%s", kinds[k],
+                 ACTS, codec[k], k == 1 ? " --epochs 2 --k 2" : "");
+        run_ok(args, NULL);
+        snprintf(args, sizeof args, "codec encode --codec %s --input %s --tensor layer.1 --out %s", codec[k], ACTS, pay[k]);
+        run_ok(args, NULL);
+    }
+    static float big[4096];
+    for (int i = 0; i < 4096; i++) big[i] = 3e38f;
+    const float rev[2] = {1.7f, 0.5f}, neg[2] = {-5, -1}, vr[2] = {5, -5};
+    const struct {
+        int k;
+        const char *tensor;
+        const float *data;
+        const char *needle;
+    } edits[] = {{0, "topk.magnitude_range", rev, "magnitude range [1.7, 0.5] is not 0 <= low <= high"},
+                 {0, "topk.magnitude_range", neg, "magnitude range [-5, -1] is not 0 <= low <= high"},
+                 {1, "sae.value_range", vr, "value range [5, -5] is not low to high"},
+                 {1, "sae.decoder", big, "decoding gives a non-finite value"},
+                 {2, "pcaq.basis", big, "decoding gives a non-finite value"}};
+    for (size_t e = 0; e < sizeof edits / sizeof edits[0]; e++) {
+        lw_st_file *f = lw_st_open(codec[edits[e].k]);
+        assert_non_null(f);
+        assert_true(lw_st_find(f, edits[e].tensor)->n_bytes <= sizeof big);
+        lw_st_close(f);
+        copy_edited(codec[edits[e].k], bad, edits[e].tensor, edits[e].data);
+        snprintf(args, sizeof args, "codec decode --codec %s --input %s --out %s", bad, pay[edits[e].k], none);
+        char *why = lw_test_cli_refusal(args, -1, edits[e].needle);
+        if (!why) why = lw_test_cli_refusal(args, -1, bad); /* the codec file is named */
+        if (why) fail_msg("%s %s: %s", kinds[edits[e].k], edits[e].tensor, why);
+        assert_false(lw_test_file_exists(none));
+    }
+    /* payloads: all-zero sparse payloads repeat index 0; a row_id twice */
+    lw_st_file *f = lw_st_open(pay[0]);
+    assert_non_null(f);
+    size_t nb = lw_st_find(f, "payload")->n_bytes;
+    lw_st_close(f);
+    uint8_t *zero = calloc(nb, 1);
+    int64_t ids[N];
+    for (int i = 0; i < N; i++) ids[i] = 1000 + (i == 1 ? 0 : i); /* rows 0 and 1 both 1000 */
+    const struct {
+        int k;
+        const char *tensor;
+        const void *data;
+        const char *needle;
+    } pays[] = {{0, "payload", zero, "index 0 after index 0: indices are written ascending, each once"},
+                {1, "payload", zero, "latent index 0 after index 0"},
+                {2, "row_id", ids, "row_id 1000 appears twice"}};
+    for (size_t e = 0; e < sizeof pays / sizeof pays[0]; e++) {
+        if (pays[e].data == zero) {
+            f = lw_st_open(pay[pays[e].k]);
+            assert_true(lw_st_find(f, "payload")->n_bytes <= nb);
+            lw_st_close(f);
+        }
+        copy_edited(pay[pays[e].k], bad, pays[e].tensor, pays[e].data);
+        snprintf(args, sizeof args, "codec decode --codec %s --input %s --out %s", codec[pays[e].k], bad, none);
+        run_fails(args, pays[e].needle);
+        assert_false(lw_test_file_exists(none));
+    }
+    free(zero);
+}
+
 static void test_help(void **state) {
     static const char *const SUB[] = {"fit", "encode", "decode", "info"};
     char args[256], *out;
@@ -298,6 +396,7 @@ int main(void) {
         cmocka_unit_test(test_fit_encode_decode_info),
         cmocka_unit_test(test_positions),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_edited_codec_and_payload_files),
         cmocka_unit_test(test_help),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, setup, NULL));

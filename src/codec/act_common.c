@@ -238,6 +238,13 @@ int lw_act_decode(const lw_codec *c, const lw_act_layout *L, const uint8_t *byte
     if (lw_bits_get(&r, (int)(n * 8 - r.pos)) != 0)
         return lw_fail("codec %s: the payload's padding bits are not zero: not this codec's payload",
                        lw_codec_name(c->p.kind));
+    /* finite side tensors can still overflow (a basis of 3e38 times a code): a decoded inf was written
+     * out with exit 0, and every later verb refused the file */
+    for (size_t j = 0; j < (size_t)L->vectors * (size_t)L->width; j++)
+        if (!isfinite(item[j]))
+            return lw_fail("codec %s: decoding gives a non-finite value (%g at %zu): the codec's side tensors are "
+                           "not a fit's; the codec file was edited: fit the codec again",
+                           lw_codec_name(c->p.kind), (double)item[j], j);
     return 0;
 }
 

@@ -2,6 +2,7 @@
  * (layout in latentwire/codec.h). A payload file names its codec by the sha256 of the codec's
  * record, which holds the kind, the shape, the budget, the side-information sizes and the fit
  * statistics: another codec (even one of the same kind and shape) is refused. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,27 @@ static void add_item(lw_codec_file_stats *st, size_t n) {
     if (bits > st->payload_bits_max) st->payload_bits_max = bits;
 }
 
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Each row_id once: encode copies the activations' ids, one per row; a repeated one made two decoded
+ * rows for one source row, which the verbs joining on row_id refuse later. 0 or -1 naming path. */
+static int check_row_ids_unique(const void *data, int64_t n, const char *path) {
+    int64_t *ids = malloc(sizeof(int64_t) * (size_t)n);
+    if (!ids) return lw_fail("codec: out of memory");
+    memcpy(ids, data, sizeof(int64_t) * (size_t)n);
+    qsort(ids, (size_t)n, sizeof *ids, cmp_i64);
+    int rc = 0;
+    for (int64_t i = 1; rc == 0 && i < n; i++)
+        if (ids[i] == ids[i - 1])
+            rc = lw_fail("%s: row_id %lld appears twice: the file was edited; encode the activations again", path,
+                         (long long)ids[i]);
+    free(ids);
+    return rc;
+}
+
 static char *summary_json(const lw_codec *c, const lw_codec_file_stats *st) {
     json_t *j = json_pack("{s:s, s:i, s:i, s:I, s:I, s:I, s:f, s:I}", "kind", lw_codec_name(c->p.kind), "width", c->d,
                           "positions", c->T, "budget_bits", (json_int_t)c->p.budget_bits, "side_bits",
@@ -33,9 +55,15 @@ static char *summary_json(const lw_codec *c, const lw_codec_file_stats *st) {
 
 int lw_codec_encode_act_file(const lw_codec *c, const float *items, const int64_t *row_id, int64_t n_items,
                              const char *out, lw_codec_file_stats *st) {
+    lw_codec_file_stats unused; /* the stats are optional */
+    if (!st) st = &unused;
     memset(st, 0, sizeof *st);
+    if (!c) return lw_fail("codec: the codec is NULL");
+    if (!items || !row_id || !out) return lw_fail("codec %s: items, row_id and out are required", lw_codec_name(c->p.kind));
     st->side_bits = c->side_bits;
     if (n_items <= 0) return lw_fail("codec %s: no items to encode", lw_codec_name(c->p.kind));
+    if ((uint64_t)n_items > (SIZE_MAX / sizeof(int64_t)) - 1) /* the offsets table would overflow */
+        return lw_fail("codec %s: %lld items are more than memory can index", lw_codec_name(c->p.kind), (long long)n_items);
     int64_t *off = malloc(sizeof(int64_t) * (size_t)(n_items + 1));
     uint8_t *buf = NULL;
     size_t cap = 0, len = 0;
@@ -86,10 +114,15 @@ int lw_codec_encode_act_file(const lw_codec *c, const float *items, const int64_
 
 int lw_codec_decode_act_file(const lw_codec *c, const char *path, float **items, int64_t **row_id, int64_t *n_items,
                              lw_codec_file_stats *st) {
+    if (!items || !row_id || !n_items) return lw_fail("codec: decode needs items, row_id and n_items to write to");
     *items = NULL;
     *row_id = NULL;
     *n_items = 0;
+    lw_codec_file_stats unused; /* the stats are optional */
+    if (!st) st = &unused;
     memset(st, 0, sizeof *st);
+    if (!c) return lw_fail("codec: the codec is NULL");
+    if (!path) return lw_fail("codec %s: the payload path is NULL", lw_codec_name(c->p.kind));
     st->side_bits = c->side_bits;
     lw_st_file *f = lw_st_open(path);
     if (!f) return -1;
@@ -115,6 +148,7 @@ int lw_codec_decode_act_file(const lw_codec *c, const char *path, float **items,
         if (o[0] != 0 || o[i + 1] < o[i] || o[n] != pay->shape[0])
             rc = lw_fail("%s: offsets are not increasing from 0 to the payload's %lld bytes (item %lld)", path,
                          (long long)pay->shape[0], (long long)i);
+    if (rc == 0) rc = check_row_ids_unique(ids->data, n, path);
     size_t item_floats = (size_t)c->T * c->d;
     if (rc == 0) {
         *items = malloc(sizeof(float) * item_floats * (size_t)n);

@@ -188,6 +188,14 @@ static int pcaq_fit(lw_codec *c, const float *rows, int64_t n, int d) {
     int top = c->p.lloyd_max ? 12 : 16;
     if (lw_act_check_settings(c, "rank", c->p.rank, d, "bits", c->p.bits, top, c->p.lloyd_max ? " with Lloyd-Max" : NULL) != 0)
         return -1;
+    /* the PCA's rows: the budget search fits on lw_act_split's 80% (from 10 rows on); n - 1 centered
+     * rows span at most n - 1 axes (a larger rank failed inside the SVD, naming none of this) */
+    int64_t n_pca = c->p.budget_bits > 0 && n >= 10 ? n - n / 5 : n;
+    if (c->p.rank > 0 && c->p.rank > n_pca - 1)
+        return lw_fail("codec pcaq: rank %d (--rank) needs more calibration rows: the PCA is fitted on %lld of the %lld "
+                       "rows%s, which span at most %lld axes; give a rank of at most %lld, or more rows",
+                       c->p.rank, (long long)n_pca, (long long)n, n_pca < n ? " (the rest held out)" : "",
+                       (long long)(n_pca - 1), (long long)(n_pca - 1));
     int r = c->p.rank > 0 ? c->p.rank : (d < 64 ? d : 64), b = c->p.bits > 0 ? c->p.bits : 8;
     if (c->p.budget_bits > 0 && search(c, rows, n, d, &r, &b) != 0) return -1;
     pca_fit p;

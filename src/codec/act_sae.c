@@ -89,9 +89,12 @@ static int sae_get(const void *st, lw_bits *r, float *x, void *scratch) {
     const sae_state *s = st;
     memcpy(x, s->b_dec, sizeof(float) * (size_t)s->d);
     int levels = 1 << s->bits;
-    for (int j = 0; j < s->k; j++) {
+    for (int j = 0, prev = -1; j < s->k; j++) {
         uint32_t i = lw_bits_get(r, s->ib), code = lw_bits_get(r, s->bits);
         if (i >= (uint32_t)s->L) return lw_fail("latent index %u out of range (%d latents)", i, s->L);
+        if ((int)i <= prev) /* the encoder writes each latent once, ascending (lw_topk_select) */
+            return lw_fail("latent index %u after index %d: indices are written ascending, each once", i, prev);
+        prev = (int)i;
         float z = lw_uq_value(s->range[0], s->range[1], levels, code);
         const float *u = s->dec + (size_t)i * s->d;
         for (int t = 0; t < s->d; t++) x[t] += z * u[t];
@@ -391,6 +394,9 @@ static int sae_load(lw_codec *c, const lw_st_file *f) {
     s->range[0] = r[0];
     s->range[1] = r[1];
     free(r);
+    if (!(s->range[0] <= s->range[1])) /* what the fit writes; quantizing assumes it */
+        return lw_fail("codec sae: the value range [%g, %g] is not low to high: the file was edited; fit the codec again",
+                       s->range[0], s->range[1]);
     return 0;
 }
 

@@ -33,9 +33,12 @@ static void sparse_put(const void *st, const float *x, lw_bits *w, void *scratch
 static int sparse_get(const void *st, lw_bits *r, float *x, void *scratch) {
     const sparse_state *s = st;
     memset(x, 0, sizeof(float) * (size_t)s->width);
-    for (int j = 0; j < s->k; j++) {
+    for (int j = 0, prev = -1; j < s->k; j++) {
         uint32_t i = lw_bits_get(r, s->ib), code = lw_bits_get(r, s->bits);
         if (i >= (uint32_t)s->width) return lw_fail("index %u out of range (width %d)", i, s->width);
+        if ((int)i <= prev) /* the encoder writes each index once, ascending (lw_topk_select) */
+            return lw_fail("index %u after index %d: indices are written ascending, each once", i, prev);
+        prev = (int)i;
         x[i] = lw_sm_value(s->lo, s->hi, s->bits, code);
     }
     return 0;
@@ -217,6 +220,9 @@ int lw_sparse_load(lw_codec *c, const lw_st_file *f) {
     s->lo = r[0];
     s->hi = r[1];
     free(r);
+    if (!(0 <= s->lo && s->lo <= s->hi)) /* what the fit writes: magnitudes, low to high */
+        return lw_fail("codec %s: the magnitude range [%g, %g] is not 0 <= low <= high: the file was edited; fit the "
+                       "codec again", lw_codec_name(c->p.kind), s->lo, s->hi);
     return 0;
 }
 
