@@ -1,6 +1,7 @@
 /* latentwire race: the activation channel against the text channel at bit budgets, item by item,
  * with floor and ceiling; `race merge` joins shards; `race retrieval` is the codec retrieval test. */
 #include <jansson.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,7 +113,7 @@ static int parse_opts(int *argc_io, char **argv, opts *o) {
         else if (!strcmp(a, "--resamples") && cli_parse_int(v, 100, 10000000, &n)) o->resamples = (int)n, i++;
         else if (!strcmp(a, "--seed") && cli_parse_int(v, 0, 1L << 62, &n)) o->seed = (uint64_t)n, i++;
         else if (!strcmp(a, "--threads") && cli_parse_int(v, 1, CLI_MAX_THREADS, &n)) o->threads = (int)n, i++;
-        else if (!strcmp(a, "--scale") && cli_parse_real(v, -INFINITY, true, INFINITY, true, &f)) o->scale = f, i++;
+        else if (!strcmp(a, "--scale") && cli_parse_real(v, -FLT_MAX, false, FLT_MAX, false, &f)) o->scale = f, i++;
         else return cli_option_error("race", USAGE, a, v);
     }
     if (!o->sender || !o->task || !o->out) return cli_usage_fail("race", "--sender, --task and --out are required");

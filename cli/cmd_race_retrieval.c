@@ -22,11 +22,11 @@ static const char *USAGE =
     "  the scored ones.\n"
     "  --passages FILE      .txt (one passage per non-blank line) or .jsonl (--field, default text), e.g.\n"
     "                       $LW_SHARED_DIR/data/ptb/ptb.test.txt; distinct passages are drawn with --seed\n"
-    "  --n N                scored passages (default 1000)   --calib N  calibration passages (default 200)\n"
+    "  --n N                scored passages, at least 2 (default 1000)   --calib N  calibration passages (default 200)\n"
     "  --layer L            block (negative from the end) or mid (default mid)\n"
     "  --codecs LIST        default topk,pcaq,token-sparse,sae,pq,zlib,brotli,brotli-dict,zstd,zstd-dict,truncate,lm-arith\n"
     "  --budgets LIST       bits (default 16,32,64,128,256,512,1024,2048,4096,8192)\n"
-    "  --threshold P        pass threshold on the lower bound (default 0.85)\n"
+    "  --threshold P        pass threshold on the lower bound, in (0, 1] (default 0.85)\n"
     "  --field F  --seed N (1)  --threads N\n"
     "  --memo-mib N         keep at most N MiB of decoded texts' activations for reuse (default 1024; less\n"
     "                       memory, more time)\n"
@@ -66,12 +66,14 @@ static int parse_opts(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "--budgets")) o->budgets = argv[++i];
         else if (!strcmp(a, "--field")) o->field = argv[++i];
         else if (!strcmp(a, "--layer")) o->layer = argv[++i];
-        else if (!strcmp(a, "--n") && cli_parse_int(v, 1, 1000000, &n)) o->n = (int)n, i++;
+        /* 2 at least: a bank of one passage is retrieved whatever the decoding (top-1 = 1) */
+        else if (!strcmp(a, "--n") && cli_parse_int(v, 2, 1000000, &n)) o->n = (int)n, i++;
         else if (!strcmp(a, "--calib") && cli_parse_int(v, 1, 1000000, &n)) o->calib = (int)n, i++;
         else if (!strcmp(a, "--seed") && cli_parse_int(v, 0, 1L << 62, &n)) o->seed = (uint64_t)n, i++;
         else if (!strcmp(a, "--memo-mib") && cli_parse_int(v, 0, 1L << 40, &n)) o->memo_mib = n, i++;
         else if (!strcmp(a, "--threads") && cli_parse_int(v, 1, CLI_MAX_THREADS, &n)) o->threads = (int)n, i++;
-        else if (!strcmp(a, "--threshold") && cli_parse_real(v, 0, false, 1, false, &f)) o->threshold = f, i++;
+        /* above 0: every lower bound is >= 0, so a threshold of 0 passes every row */
+        else if (!strcmp(a, "--threshold") && cli_parse_real(v, 0, true, 1, false, &f)) o->threshold = f, i++;
         else return cli_option_error("race retrieval", USAGE, a, v);
     }
     if (!o->model || !o->passages || !o->out)

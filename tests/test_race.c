@@ -18,6 +18,7 @@
 #include "common/fileio.h"
 #include "latentwire/bridge.h"
 #include "latentwire/race.h"
+#include "latentwire/records.h"
 #include "latentwire/verdict.h"
 #include "latentwire/retrieval.h"
 #include "race/race_internal.h"
@@ -543,6 +544,82 @@ static void test_shards_merge_exactly(void **state) {
     assert_non_null(strstr(lw_last_error(), "race-shard-1-of-2.partial has no record"));
 }
 
+/* Sets the settings line's race.FIELD of path to the JSON text value, the file sealed anew. */
+static void edit_race_setting(const char *path, const char *field, const char *value) {
+    static const char *const KEY[] = {"channel", "budget", "id"};
+    lw_records r;
+    json_t *head = NULL;
+    if (lw_records_load(&r, path, NULL, KEY, 3, "score", "edit", &head) != 0) fail_msg("%s", lw_last_error());
+    json_object_set_new(json_object_get(head, "race"), field, json_loads(value, JSON_DECODE_ANY, NULL));
+    FILE *f = lw_records_open(path, head, &r);
+    assert_non_null(f);
+    fclose(f);
+    lw_records_free(&r);
+    json_decref(head);
+}
+
+/* A settings line or a record key edited by hand is refused by the merge before any output is
+ * written, naming the file's line and the field: a level of 1.5 or 0 resamples gave cells without
+ * an interval ("not applicable: (null)") with exit 0, and a budget "0" (a string) was written to
+ * race.jsonl, which the merge then refused as its own output. */
+static void test_merge_refuses_edited_settings(void **state) {
+    (void)state;
+    const char *dir = lw_test_fresh_dir("edited_settings");
+    synth s = {EQUAL, 0, 0, 0};
+    lw_race_params p = params(dir, &s);
+    assert_int_equal(lw_race_run(&p), 0);
+    char path[4096];
+    snprintf(path, sizeof path, "%s", lw_test_join(dir, "race.partial"));
+    char *original = lw_test_read_file(path);
+    assert_non_null(original);
+    static const struct {
+        const char *field, *value, *want;
+    } cases[] = {{"level", "1.5", "race.level 1.5 is not a number in (0, 1)"},
+                 {"level", "0", "race.level 0 is not"},
+                 {"level", "-1", "race.level -1 is not"},
+                 {"level", "\"x\"", "race.level \"x\" is not"},
+                 {"resamples", "0", "race.resamples 0 is not a whole number"},
+                 {"resamples", "-5", "race.resamples -5 is not"},
+                 {"resamples", "2.5", "race.resamples 2.5 is not"},
+                 {"budgets", "[-16, 64]", "race.budgets -16 is not a whole number of bits"},
+                 {"budgets", "[32, 1e3]", "race.budgets 1000.0 is not"},
+                 {"budgets", "[32, 32]", "settings line is malformed: race.budgets lists 32 twice"},
+                 {"seed", "-1", "race.seed -1 is not"}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        edit_race_setting(path, cases[c].field, cases[c].value);
+        remove(lw_test_join(dir, "race.json"));
+        assert_int_equal(lw_race_merge(dir, NULL), -1);
+        if (!strstr(lw_last_error(), cases[c].want) || !strstr(lw_last_error(), "race.partial:1:"))
+            fail_msg("%s %s: \"%s\"", cases[c].field, cases[c].value, lw_last_error());
+        assert_false(lw_test_file_exists(lw_test_join(dir, "race.json")));
+        lw_test_write_text(path, original);
+    }
+    /* a record's budget as a string */
+    static const char *const KEY[] = {"channel", "budget", "id"};
+    lw_test_edit_record(path, KEY, 3, "score", is_floor, NULL, "budget", "\"0\"");
+    assert_int_equal(lw_race_merge(dir, NULL), -1);
+    if (!strstr(lw_last_error(), "race.partial:2: the record's budget is not a whole number"))
+        fail_msg("\"%s\"", lw_last_error());
+    assert_false(lw_test_file_exists(lw_test_join(dir, "race.json")));
+    synth sr = {EQUAL, 0, 0, 0}; /* and on resume, before any work */
+    p = params(dir, &sr);
+    p.resume = true;
+    assert_int_equal(lw_race_run(&p), -1);
+    assert_int_equal(sr.calls, 0);
+    assert_non_null(strstr(lw_last_error(), "budget is not a whole number"));
+    lw_test_write_text(path, original);
+    free(original);
+    assert_int_equal(lw_race_merge(dir, NULL), 0);
+    /* a lone race-shard-0-of-1.partial is named as what it is (the message said there were no
+     * race-shard-I-of-N.partial files) */
+    char one[4096];
+    snprintf(one, sizeof one, "%s", lw_test_join(dir, "race-shard-0-of-1.partial"));
+    assert_int_equal(rename(path, one), 0);
+    assert_int_equal(lw_race_merge(dir, NULL), -1);
+    if (!strstr(lw_last_error(), "holds race-shard-0-of-1.partial, a name no run writes")) fail_msg("\"%s\"", lw_last_error());
+    assert_int_equal(rename(one, path), 0);
+}
+
 /* ------------------------------------------------------------------ bad input */
 
 static void test_bad_input(void **state) {
@@ -697,6 +774,7 @@ int main(void) {
         cmocka_unit_test(test_csv_and_ci_in_json),
         cmocka_unit_test(test_resume_equals_uninterrupted),
         cmocka_unit_test(test_shards_merge_exactly),
+        cmocka_unit_test(test_merge_refuses_edited_settings),
         cmocka_unit_test(test_timing_per_cell),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_prompt_and_query),

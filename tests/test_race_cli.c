@@ -74,6 +74,11 @@ static void test_bad_options(void **state) {
     expect_error(args, "\"0\" is not a budget");
     snprintf(args, sizeof args, "race retrieval --model /nonexistent.gguf --passages p.txt --out %s/o --codecs zip", dir);
     expect_error(args, "unknown codec 'zip'");
+    /* a bank of one passage scores top-1 = 1 whatever the decoding, and a threshold of 0 passes every row */
+    snprintf(args, sizeof args, "race retrieval --model /nonexistent.gguf --passages p.txt --out %s/o --n 1", dir);
+    expect_error(args, "--n 1: must be an integer in [2, 1000000]");
+    snprintf(args, sizeof args, "race retrieval --model /nonexistent.gguf --passages p.txt --out %s/o --threshold 0", dir);
+    expect_error(args, "--threshold 0: must be a number in (0, 1]");
     /* a plan naming a cell the run will not write is refused before any model loads (it would fail
      * only at `verdict`, after the whole run); so is a metric races do not record */
     const char *plan = lw_test_tmpfile("race.plan.json");
@@ -391,7 +396,8 @@ static json_t *retrieval_row(json_t *r, const char *codec, int budget) {
 }
 
 /* Rewrites a records file: the settings line, then its rows but the last; the row of
- * (codec, budget) gets top-1 mean `mean`. */
+ * (codec, budget) gets top-1 mean `mean` (in [0, 1]: a count of the row's n with its exact
+ * interval, so that the row is one a run could write; else as given). */
 static void doctor_field(const char *path, const char *codec, int budget, const char *field, const char *value);
 
 static void doctor_partial(const char *path, const char *codec, int budget, double mean) {
@@ -406,8 +412,17 @@ static void doctor_partial(const char *path, const char *codec, int budget, doub
         json_t *o = json_loads(lines[i], 0, NULL);
         assert_non_null(o);
         if (json_is_string(json_object_get(o, "codec")) && !strcmp(json_string_value(json_object_get(o, "codec")), codec) &&
-            json_integer_value(json_object_get(o, "budget_bits")) == budget)
-            mean < 0 ? json_object_del(o, "top1") : json_object_set_new(json_object_get(o, "top1"), "mean", json_real(mean));
+            json_integer_value(json_object_get(o, "budget_bits")) == budget) {
+            json_t *t1 = json_object_get(o, "top1");
+            int nn = (int)json_integer_value(json_object_get(t1, "n"));
+            lw_ci ci;
+            if (mean < 0) json_object_del(o, "top1");
+            else json_object_set_new(t1, "mean", json_real(mean));
+            if (mean >= 0 && mean <= 1 && lw_ci_binomial((int)lround(mean * nn), nn, 0.95, &ci) == 0) {
+                json_object_set_new(t1, "lo", json_real(ci.lo));
+                json_object_set_new(t1, "hi", json_real(ci.hi));
+            }
+        }
         assert_int_equal(lw_records_write(f, o), 0); /* sealed anew: a doctored row, not a damaged one */
         json_decref(o);
     }
@@ -519,8 +534,64 @@ static void test_retrieval_resume(void **state) {
     json_decref(second);
 }
 
+/* --resume refuses a kept row that contradicts itself, naming the line and what: a top-1 that is
+ * not a count of the passages or not its exact interval, another method, more unusable passages
+ * than it missed, a top-1 on a row that is not applicable, the wrong family, side bits per item
+ * that are not side_bits / n (each was kept into retrieval.json). Toy model, 10 passages. */
+static void test_retrieval_resume_self_contradicting_rows(void **state) {
+    (void)state;
+    const char *toy = lw_test_shared_path("models/stories260K.gguf"), *ptb = lw_test_shared_path("data/ptb/ptb.test.txt");
+    if (!toy || !ptb) {
+        g_skipped = true;
+        return;
+    }
+    char m[1024], p[1024], args[8192], partial[4096];
+    snprintf(m, sizeof m, "%s", toy);
+    snprintf(p, sizeof p, "%s", ptb);
+    const char *dir = lw_test_fresh_dir("retrieval_contradicting");
+    snprintf(args, sizeof args,
+             "race retrieval --model %s --passages %s --n 10 --calib 6 --codecs zlib,topk --budgets 64 --threads 2 "
+             "--out %s",
+             m, p, dir);
+    if (!run_or_skip(args)) return;
+    snprintf(partial, sizeof partial, "%s", lw_test_join(dir, "retrieval.partial"));
+    json_t *r = load_json(lw_test_join(dir, "retrieval.json"));
+    json_t *top1 = json_deep_copy(json_object_get(retrieval_row(r, "zlib", 64), "top1"));
+    json_object_set_new(top1, "method", json_string("wald"));
+    char *other_method = json_dumps(top1, JSON_COMPACT);
+    json_decref(top1);
+    json_decref(r);
+    strcat(args, " --resume");
+    char *saved = lw_test_read_file(partial);
+    assert_non_null(saved);
+    const struct {
+        const char *codec, *field, *value, *want;
+    } cases[] = {
+        {"zlib", "top1", "{\"mean\": 0.35, \"lo\": 0.1, \"hi\": 0.7, \"n\": 10, \"method\": \"clopper-pearson\"}",
+         "a top-1 mean that is not a whole count of the passages"},
+        {"zlib", "top1", "{\"mean\": 0.3, \"lo\": 0.1, \"hi\": 0.7, \"n\": 10, \"method\": \"clopper-pearson\"}",
+         "a top-1 interval that is not the exact one of its count"},
+        {"zlib", "top1", other_method, "a top-1 method that is not the run's"},
+        {"zlib", "unusable", "11", "an unusable count that is not a whole number"},
+        {"zlib", "applicable", "false", "a top-1 on a row that is not applicable"},
+        {"zlib", "family", "\"activation\"", "a family that is not its codec's"},
+        {"topk", "side_bits_per_item", "1", "side_bits_per_item that is not side_bits / passages"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        doctor_field(partial, cases[k].codec, 64, cases[k].field, cases[k].value);
+        char *why = lw_test_cli_refusal(args, -1, cases[k].want);
+        if (!why) why = lw_test_cli_refusal(args, -1, "retrieval.partial:");
+        if (why) fail_msg("%s = %s: %s", cases[k].field, cases[k].value, why);
+        lw_test_write_text(partial, saved);
+    }
+    free(saved);
+    free(other_method);
+    assert_true(run_or_skip(args)); /* the rows as written are kept */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_retrieval_resume_self_contradicting_rows),
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_bridge_widths),
         cmocka_unit_test(test_end_to_end),

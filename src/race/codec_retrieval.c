@@ -303,9 +303,16 @@ static json_t *run_settings(const rt *t, const lw_codec_retrieval_params *p) {
  * of numbers in [0, 1] over the n scored passages, its verdict the one its lower bound gives at
  * this run's threshold (a stored "pass" was shown as PASS whatever the interval said), and its bits
  * what a run can measure (a payload within the budget, side information >= 0). */
-static const char *kept_row_problem(json_t *row, int n, double threshold) {
+static const char *kept_row_problem(json_t *row, int n, double threshold, double level) {
     if (!json_is_boolean(json_object_get(row, "applicable"))) return "no \"applicable\"";
-    if (!json_is_true(json_object_get(row, "applicable"))) return NULL;
+    /* the derived fields as one_row writes them (a row kept as edited entered retrieval.json) */
+    const char *codec = json_string_value(json_object_get(row, "codec")), *family = json_string_value(json_object_get(row, "family"));
+    int kind = codec ? lw_codec_from_name(codec) : -1;
+    if (kind < 0) return "a codec that is not one";
+    if (!family || strcmp(family, lw_codec_kind_is_text((lw_codec_kind)kind) ? "text" : "activation"))
+        return "a family that is not its codec's";
+    if (!json_is_true(json_object_get(row, "applicable")))
+        return json_object_get(row, "top1") ? "a top-1 on a row that is not applicable" : NULL;
     json_t *top1 = json_object_get(row, "top1");
     if (!json_is_object(top1)) return "no top-1";
     const char *key[3] = {"mean", "lo", "hi"};
@@ -318,6 +325,19 @@ static const char *kept_row_problem(json_t *row, int n, double threshold) {
     }
     if (!(v[1] <= v[0] && v[0] <= v[2])) return "a top-1 interval that does not hold its mean";
     if (json_integer_value(json_object_get(top1, "n")) != n) return "a top-1 over another number of passages";
+    /* top-1 is a count of the n passages with its exact interval: recomputed from the count */
+    const double count = v[0] * n;
+    const int hits = (int)lround(count);
+    lw_ci ci;
+    if (fabs(count - hits) > 1e-6 || lw_ci_binomial(hits, n, level, &ci) != 0 || fabs(ci.mean - v[0]) > 1e-12)
+        return "a top-1 mean that is not a whole count of the passages";
+    if (fabs(ci.lo - v[1]) > 1e-12 || fabs(ci.hi - v[2]) > 1e-12)
+        return "a top-1 interval that is not the exact one of its count";
+    const char *method = json_string_value(json_object_get(top1, "method"));
+    if (!method || !ci.method || strcmp(method, ci.method)) return "a top-1 method that is not the run's";
+    json_t *unusable = json_object_get(row, "unusable");
+    if (!json_is_integer(unusable) || json_integer_value(unusable) < 0 || json_integer_value(unusable) > n - hits)
+        return "an unusable count that is not a whole number from 0 to the passages missed";
     json_t *pass = json_object_get(row, "pass"), *thr = json_object_get(row, "threshold");
     if (!json_is_number(thr) || json_number_value(thr) != threshold) return "another threshold";
     if (!json_is_boolean(pass) || json_is_true(pass) != (v[1] >= threshold)) return "a pass that its interval does not give";
@@ -328,6 +348,9 @@ static const char *kept_row_problem(json_t *row, int n, double threshold) {
         json_number_value(mean) > json_integer_value(max) || (double)json_integer_value(max) > budget)
         return "payload bits that are not within the budget";
     if (!json_is_integer(side) || json_integer_value(side) < 0) return "side bits that are not a whole number >= 0";
+    json_t *per_item = json_object_get(row, "side_bits_per_item");
+    if (!json_is_number(per_item) || json_number_value(per_item) != (double)json_integer_value(side) / n)
+        return "side_bits_per_item that is not side_bits / passages";
     return NULL;
 }
 
@@ -338,10 +361,10 @@ static int open_records(const rt *t, const lw_codec_retrieval_params *p, lw_reco
     if (!settings) return -1;
     int rc = p->resume ? lw_records_load(past, p->records_path, settings, ROW_KEY, 2, "applicable", "--resume", NULL) : 0;
     for (int i = 0; rc == 0 && i < past->n; i++) { /* a row's numbers enter the result as they are */
-        const char *why = kept_row_problem(past->rec[i], t->n, p->threshold);
-        if (why)
-            rc = lw_fail("--resume: %s: the row of %s at %lld bits has %s; run without --resume to start over",
-                         p->records_path, json_string_value(json_object_get(past->rec[i], "codec")),
+        const char *why = kept_row_problem(past->rec[i], t->n, p->threshold, p->level);
+        if (why) /* record i is line i + 2, after the settings line */
+            rc = lw_fail("--resume: %s:%d: the row of %s at %lld bits has %s; run without --resume to start over",
+                         p->records_path, i + 2, json_string_value(json_object_get(past->rec[i], "codec")),
                          (long long)json_integer_value(json_object_get(past->rec[i], "budget_bits")), why);
     }
     if (rc == 0 && !(*f = lw_records_open(p->records_path, settings, past))) rc = -1;
@@ -366,8 +389,9 @@ int lw_codec_retrieval(lw_session *session, const char *const *texts, int n_text
     *result_json = NULL;
     lw_codec_retrieval_params def = lw_codec_retrieval_default_params();
     if (!p) p = &def;
-    if (n_scored < 1 || n_calib < 1)
-        return lw_fail("codec retrieval: %d passages scored and %d for calibration: need at least 1 of each", n_scored,
+    if (n_scored < 2 || n_calib < 1) /* one passage in the bank is retrieved whatever the decoding */
+        return lw_fail("codec retrieval: %d passages scored and %d for calibration: need at least 2 scored and 1 for "
+                       "calibration", n_scored,
                        n_calib);
     for (int b = 0; b < n_budgets; b++)
         if (budgets[b] <= 0)
@@ -375,7 +399,8 @@ int lw_codec_retrieval(lw_session *session, const char *const *texts, int n_text
                            (long long)budgets[b]);
     for (int c = 0; c < n_codecs; c++)
         if ((unsigned)codecs[c] >= LW_CODEC_COUNT) return lw_fail("codec retrieval: unknown codec kind %d", (int)codecs[c]);
-    if (!(p->threshold >= 0 && p->threshold <= 1)) return lw_fail("codec retrieval: threshold %g is not in [0, 1]", p->threshold);
+    if (!(p->threshold > 0 && p->threshold <= 1)) /* 0 passes every row */
+        return lw_fail("codec retrieval: threshold %g is not in (0, 1]", p->threshold);
     lw_model_info info;
     lw_model_get_info(lw_session_model(session), &info);
     int layer = p->layer == -1000000 ? info.n_layer / 2 : lw_layer_index(p->layer, info.n_layer);
@@ -436,8 +461,33 @@ int lw_codec_retrieval(lw_session *session, const char *const *texts, int n_text
 }
 
 char *lw_codec_retrieval_csv(const char *result_json) {
+    if (!result_json) return lw_fail("lw_codec_retrieval_csv: result_json is NULL"), NULL;
     json_t *r = json_loads(result_json, 0, NULL), *rows = json_object_get(r, "rows"), *row;
     size_t cap = 128 + 160 * json_array_size(rows), i;
+    if (!json_is_array(rows)) {
+        json_decref(r);
+        return lw_fail("lw_codec_retrieval_csv: not a codec retrieval result (no \"rows\" array)"), NULL;
+    }
+    json_array_foreach(rows, i, row) { /* every field the CSV prints, of its type; long names widen the buffer */
+        json_t *t = json_object_get(row, "top1"), *ap = json_object_get(row, "applicable");
+        bool ok = json_is_object(row) && json_is_boolean(ap);
+        if (ok && json_is_true(ap))
+            ok = json_is_string(json_object_get(row, "codec")) && json_is_string(json_object_get(row, "family")) &&
+                 json_is_integer(json_object_get(row, "budget_bits")) &&
+                 json_is_number(json_object_get(row, "payload_bits_mean")) &&
+                 json_is_integer(json_object_get(row, "side_bits")) && json_is_number(json_object_get(t, "mean")) &&
+                 json_is_number(json_object_get(t, "lo")) && json_is_number(json_object_get(t, "hi")) &&
+                 json_is_integer(json_object_get(t, "n"));
+        if (!ok) {
+            json_decref(r);
+            return lw_fail("lw_codec_retrieval_csv: row %zu is not a codec retrieval row (a field is missing or of "
+                           "another type)", i),
+                   NULL;
+        }
+        if (json_is_true(ap))
+            cap += json_string_length(json_object_get(row, "codec")) + json_string_length(json_object_get(row, "family")) +
+                   4 * 320; /* "%.6f" of a double near 1e308 is 316 characters */
+    }
     char *buf = malloc(cap), *w = buf;
     if (!buf) {
         json_decref(r);

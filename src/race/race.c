@@ -18,6 +18,7 @@
 static const char *const RECORD_KEY[] = {"channel", "budget", "id"};
 
 int lw_race_channel_parse(const char *spec, lw_race_channel *out) {
+    if (!out) return lw_fail("lw_race_channel_parse: out is NULL");
     memset(out, 0, sizeof *out);
     if (!spec) spec = "";
     if (!strcmp(spec, "floor") || !strcmp(spec, "ceiling") || !strcmp(spec, "mean")) {
@@ -50,6 +51,7 @@ int lw_race_channel_parse(const char *spec, lw_race_channel *out) {
 }
 
 bool lw_race_channel_budgeted(const lw_race_channel *ch) {
+    if (!ch) return lw_fail("lw_race_channel_budgeted: the channel is NULL"), false;
     return ch->family == LW_RACE_ACT || ch->family == LW_RACE_TEXT || ch->family == LW_RACE_CIPHER;
 }
 
@@ -74,10 +76,14 @@ char *lw_race_shard_path(const char *out_dir, const char *stem, const char *ext,
 }
 
 char *lw_race_partial_path(const char *out_dir, int shard, int n_shards) {
+    if (!out_dir) return lw_fail("lw_race_partial_path: out_dir is NULL"), NULL;
+    if (n_shards < 1 || shard < 0 || shard >= n_shards)
+        return lw_fail("lw_race_partial_path: shard %d of %d is not one of [0, %d)", shard, n_shards, n_shards), NULL;
     return lw_race_shard_path(out_dir, "race", "partial", shard, n_shards);
 }
 
 char *lw_race_prompt(const char *message, const char *query) {
+    if (!message || !query) return lw_fail("lw_race_prompt: %s is NULL", message ? "the query" : "the message"), NULL;
     size_t m = strlen(message), q = strlen(query);
     bool sep = m > 0 && message[m - 1] != '\n';
     char *s = malloc(m + q + 2);
@@ -86,6 +92,8 @@ char *lw_race_prompt(const char *message, const char *query) {
 }
 
 const char *lw_race_query(const lw_task_item *item) {
+    if (!item || !item->receiver) return lw_fail("lw_race_query: %s is NULL", item ? "the item's receiver" : "the item"), NULL;
+    if (!item->sender) return item->receiver;
     size_t m = strlen(item->sender);
     if (m > 0 && !strncmp(item->receiver, item->sender, m) && item->receiver[m]) return item->receiver + m;
     return item->receiver;
@@ -103,6 +111,8 @@ static int check_params(const lw_race_params *p) {
         return lw_fail("race: shard %d/%d: the shard must lie in 0..%d", p->shard, p->n_shards, p->n_shards - 1);
     if (!(p->level > 0 && p->level < 1)) return lw_fail("race: level %g must lie in (0, 1)", p->level);
     if (p->resamples < 1) return lw_fail("race: resamples must be at least 1 (got %d)", p->resamples);
+    if (p->resamples > LW_RACE_MAX_RESAMPLES) /* the merge refuses more: a settings line no run writes */
+        return lw_fail("race: resamples must be at most %d (got %d)", LW_RACE_MAX_RESAMPLES, p->resamples);
     bool budgeted = false;
     for (int c = 0; c < p->n_channels; c++) {
         budgeted |= lw_race_channel_budgeted(&p->channels[c]);
@@ -112,8 +122,8 @@ static int check_params(const lw_race_params *p) {
     }
     if (budgeted && p->n_budgets < 1) return lw_fail("race: act:, text: and cipher channels need at least one budget");
     for (int b = 0; b < p->n_budgets; b++) {
-        if (p->budgets[b] <= 0)
-            return lw_fail("race: budget %lld bits: a budget must be a positive number of bits",
+        if (p->budgets[b] <= 0 || p->budgets[b] > LW_RACE_MAX_BUDGET)
+            return lw_fail("race: budget %lld bits: a budget must be a positive number of bits, at most 2^40",
                            (long long)p->budgets[b]);
         for (int e = 0; e < b; e++)
             if (p->budgets[e] == p->budgets[b])
@@ -275,6 +285,15 @@ static int find_item(const id_slot *ids, int n, const char *id) {
     return s ? s->index : -1;
 }
 
+/* -1 after "path:1: the settings line's FIELD VALUE is not WANT". */
+static int settings_field_error(const char *path, const char *field, json_t *v, const char *want) {
+    char *shown = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    int rc = lw_fail("%s:1: the settings line's %s %.40s is not %s: the file was edited or damaged; run the work that "
+                     "wrote it again", path, field, shown ? shown : "(missing)", want);
+    free(shown);
+    return rc;
+}
+
 /* The race's part of the settings back: channels, budgets, items into d and ids. */
 static int settings_to_data(json_t *race, lw_race_data *d, id_slot **ids_out, const char *path) {
     json_t *ch = json_object_get(race, "channels"), *bu = json_object_get(race, "budgets"),
@@ -292,7 +311,31 @@ static int settings_to_data(json_t *race, lw_race_data *d, id_slot **ids_out, co
     for (int c = 0; c < d->n_channels; c++)
         if (lw_race_channel_parse(json_string_value(json_array_get(ch, (size_t)c)), &d->channels[c]) != 0)
             return lw_fail_prefix("%s: ", path);
-    for (int b = 0; b < d->n_budgets; b++) d->budgets[b] = json_integer_value(json_array_get(bu, (size_t)b));
+    /* The settings line is checked as a run checks its parameters: a level, resamples or budget
+     * edited by hand gave cells without an interval ("not applicable: (null)") or n = 0. */
+    for (int c = 0; c < d->n_channels; c++)
+        for (int e = 0; e < c; e++)
+            if (!strcmp(d->channels[c].name, d->channels[e].name))
+                return lw_fail("%s:1: the settings line is malformed: race.channels lists %s twice; the file was "
+                               "edited or damaged: run the work that wrote it again", path, d->channels[c].name);
+    for (int b = 0; b < d->n_budgets; b++) {
+        json_t *v = json_array_get(bu, (size_t)b);
+        d->budgets[b] = json_integer_value(v);
+        if (!json_is_integer(v) || d->budgets[b] < 1 || d->budgets[b] > LW_RACE_MAX_BUDGET)
+            return settings_field_error(path, "race.budgets", v, "a whole number of bits from 1 to 2^40");
+        for (int e = 0; e < b; e++)
+            if (d->budgets[e] == d->budgets[b])
+                return lw_fail("%s:1: the settings line is malformed: race.budgets lists %lld twice; the file was "
+                               "edited or damaged: run the work that wrote it again", path, (long long)d->budgets[b]);
+    }
+    json_t *rs = json_object_get(race, "resamples"), *lv = json_object_get(race, "level"),
+           *sd = json_object_get(race, "seed");
+    if (!json_is_integer(rs) || json_integer_value(rs) < 1 || json_integer_value(rs) > LW_RACE_MAX_RESAMPLES)
+        return settings_field_error(path, "race.resamples", rs, "a whole number from 1 to 10000000");
+    if (!json_is_number(lv) || !(json_number_value(lv) > 0 && json_number_value(lv) < 1))
+        return settings_field_error(path, "race.level", lv, "a number in (0, 1)");
+    if (!json_is_integer(sd) || json_integer_value(sd) < 0)
+        return settings_field_error(path, "race.seed", sd, "a whole number >= 0");
     for (int i = 0; i < d->n_items; i++) {
         ids[i].id = json_string_value(json_array_get(it, (size_t)i));
         ids[i].index = i;
@@ -333,7 +376,9 @@ static const char *record_bits_problem(json_t *o) {
 static int check_kept_bits(const lw_records *past, const char *path) {
     for (int j = 0; j < past->n; j++) {
         json_t *o = past->rec[j];
-        const char *bad = json_is_null(json_object_get(o, "score")) ? NULL : record_bits_problem(o);
+        const char *bad = !json_is_integer(json_object_get(o, "budget")) ? "budget is not a whole number"
+                          : json_is_null(json_object_get(o, "score")) ? NULL
+                                                                       : record_bits_problem(o);
         if (bad)
             return lw_fail("--resume: %s: the record of %s at %lld bits, item %s: %s: the file was edited or damaged; run "
                            "without --resume to start over",
@@ -351,6 +396,9 @@ static int place_records(lw_race_data *d, const id_slot *ids, const lw_records *
         json_t *o = r->rec[j];
         const char *ch = json_string_value(json_object_get(o, "channel"));
         int64_t budget = json_integer_value(json_object_get(o, "budget"));
+        if (!json_is_integer(json_object_get(o, "budget"))) /* "0" keys as 0, and race.jsonl then read as no record */
+            return lw_fail("%s:%d: the record's budget is not a whole number: the file was edited or damaged; run the "
+                           "work that wrote it again", path, j + 2); /* record j is line j + 2: after the settings */
         int k = find_cell(d, ch, budget), i = find_item(ids, d->n_items, json_string_value(json_object_get(o, "id")));
         if (k < 0 || i < 0)
             return lw_fail("%s: a record of %s at %lld bits, item %s, is not part of this race's settings", path,
@@ -533,13 +581,15 @@ static int merge_files(const char *out_dir, char *const *paths, int n_paths, cha
 
 int lw_race_merge(const char *out_dir, char **report_json) {
     if (report_json) *report_json = NULL;
-    DIR *dir = out_dir ? opendir(out_dir) : NULL;
-    if (!dir) return lw_fail("%s: %s", out_dir ? out_dir : "(no directory)", strerror(errno));
-    int n_shards = 0, rc = 0;
+    if (!out_dir) return lw_fail("race merge: the output directory is NULL");
+    DIR *dir = opendir(out_dir);
+    if (!dir) return lw_fail("%s: %s", out_dir, strerror(errno));
+    int n_shards = 0, rc = 0, found = 0;
     struct dirent *e;
     while ((e = readdir(dir)) && rc == 0) {
         int i, n, len = 0;
         if (sscanf(e->d_name, "race-shard-%d-of-%d.partial%n", &i, &n, &len) == 2 && e->d_name[len] == '\0') {
+            found++;
             if (n_shards && n != n_shards)
                 rc = lw_fail("%s holds shards of %d and of %d: remove the set that is not wanted", out_dir,
                              n_shards, n);
@@ -549,6 +599,17 @@ int lw_race_merge(const char *out_dir, char **report_json) {
     closedir(dir);
     if (rc != 0) return -1;
     if (n_shards < 1) n_shards = 1;
+    /* fewer shard files than N: name the first missing one without a table of N paths (a stray
+     * race-shard-0-of-2147483647.partial held 2 GB for 82 s before saying shard 1 was missing) */
+    for (int s = 0; found < n_shards && n_shards > 1 && s < n_shards; s++) {
+        char *path = lw_race_partial_path(out_dir, s, n_shards);
+        struct stat st;
+        bool have = path && stat(path, &st) == 0;
+        if (!have) rc = path ? lw_fail("%s is missing: run that shard (--shard %d/%d)", path, s, n_shards)
+                             : lw_fail("race: out of memory");
+        free(path);
+        if (rc != 0) return -1;
+    }
     char **paths = calloc((size_t)n_shards, sizeof *paths);
     for (int s = 0; paths && s < n_shards && rc == 0; s++) {
         paths[s] = lw_race_partial_path(out_dir, s, n_shards);
@@ -556,6 +617,9 @@ int lw_race_merge(const char *out_dir, char **report_json) {
         if (!paths[s]) rc = lw_fail("race: out of memory");
         else if (stat(paths[s], &st) != 0)
             rc = n_shards > 1 ? lw_fail("%s is missing: run that shard (--shard %d/%d)", paths[s], s, n_shards)
+                 : found      ? lw_fail("%s holds race-shard-0-of-1.partial, a name no run writes: a run of one shard "
+                                        "writes %s, and shards are race-shard-I-of-N.partial with N >= 2; rename it "
+                                        "to %s to merge it", out_dir, paths[s], paths[s])
                               : lw_fail("%s has no race records (%s, nor race-shard-I-of-N.partial files)",
                                         out_dir, paths[s]);
     }

@@ -186,7 +186,14 @@ int lw_race_experiment_run(const lw_race_experiment_params *p, lw_race_experimen
     out->n_calib = parts[0].n;
     out->n_report = parts[1].n;
     int n_shards = p->n_shards > 0 ? p->n_shards : 1;
-    out->n_in_shard = (parts[1].n - p->shard + n_shards - 1) / n_shards;
+    if (n_shards > parts[1].n) { /* a shard with no item does nothing, and N near 2^31 overflowed below */
+        lw_fail("race: %d shards for %d reported items: give N at most %d in --shard I/N", n_shards, parts[1].n,
+                parts[1].n);
+        lw_task_free(&parts[0]);
+        lw_task_free(&parts[1]);
+        return -1;
+    }
+    out->n_in_shard = (int)(((int64_t)parts[1].n - p->shard + n_shards - 1) / n_shards);
     lw_race_setup s = {.sender = p->sender, .receiver = p->receiver, .bridge = p->bridge,
                        .sender_layer = out->sender_layer, .receiver_layer = out->receiver_layer, .patch = p->patch,
                        .seed = p->seed, .threads = p->threads, .cipher_steps = p->cipher_steps};

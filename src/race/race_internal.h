@@ -6,6 +6,11 @@
 
 #include "latentwire/race.h"
 
+/* The largest budget and resample count a run takes (the CLI's --budgets and --resamples bounds);
+ * the merge refuses a settings line past them. */
+#define LW_RACE_MAX_BUDGET ((int64_t)1 << 40)
+#define LW_RACE_MAX_RESAMPLES 10000000
+
 /* One row of the curve: a channel at a budget (budget 0 for floor / ceiling). */
 typedef struct {
     int channel;

@@ -25,6 +25,10 @@ static bool race_writes(const char *cond, const lw_race_channel *ch, int n_ch, c
 
 int lw_race_check_plan(const lw_plan *plan, const char *plan_path, const lw_race_channel *channels, int n_channels,
                        const int64_t *budgets, int n_budgets) {
+    if (!plan) return lw_fail("race: the plan is NULL");
+    if ((!channels && n_channels > 0) || (!budgets && n_budgets > 0))
+        return lw_fail("race: %s is NULL", !channels && n_channels > 0 ? "channels" : "budgets");
+    if (!plan_path) plan_path = "(plan)";
     for (int i = 0; i < lw_plan_n_hypotheses(plan); i++) {
         const char *id = lw_plan_hypothesis_id(plan, i), *metric = lw_plan_hypothesis_metric(plan, i);
         if (strcmp(metric, "exact_match") != 0)
