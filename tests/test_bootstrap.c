@@ -210,9 +210,22 @@ static void test_determinism_and_edges(void **state) {
     double c[5] = {0.25, 0.25, 0.25, 0.25, 0.25};
     assert_int_equal(lw_bootstrap_mean(c, 5, 100, 0.95, 1, &x), 0);
     assert_true(x.mean == 0.25 && x.lo == 0.25 && x.hi == 0.25 && x.n == 5);
-    /* one resample: both ends are that resample's mean, which lies in [0, 1] here */
-    assert_int_equal(lw_bootstrap_mean(v, N, 1, 0.95, 1, &x), 0);
-    assert_true(x.lo == x.hi && x.lo >= 0 && x.lo <= 1);
+    /* too few resamples for the tails: at 0.95 each tail holds 2.5%, so 40 is the least (one
+     * resample made both ends that resample's mean, and BCa put its interval beside its mean) */
+    assert_int_equal(lw_bootstrap_mean(v, N, 1, 0.95, 1, &x), -1);
+    assert_non_null(strstr(lw_last_error(), "n_resamples = 1, need at least 40 at level 0.95"));
+    assert_int_equal(lw_bootstrap_bca_mean(v, N, 39, 0.95, 1, &x), -1);
+    assert_int_equal(lw_bootstrap_bca_mean(v, N, 40, 0.95, 1, &x), 0);
+    assert_true(x.lo <= x.hi && isfinite(x.lo) && isfinite(x.hi));
+    assert_int_equal(lw_bootstrap_mean(v, N, 19, 0.9, 1, &x), -1); /* 2 / (1 - 0.9) = 20 */
+    assert_int_equal(lw_bootstrap_mean(v, N, 20, 0.9, 1, &x), 0);
+    /* values whose sums overflow: a mean of inf inside [-inf, -inf] came back as success */
+    double huge[3] = {1e308, 1e308, -1e308};
+    assert_int_equal(lw_bootstrap_bca_mean(huge, 3, 200, 0.95, 1, &x), -1);
+    assert_non_null(strstr(lw_last_error(), "v[0] = 1e+308 is beyond 1e+100"));
+    int cl[3] = {0, 1, 2};
+    assert_int_equal(lw_ci_mean_clustered(huge, cl, 3, 200, 0.95, 1, &x), -1);
+    assert_non_null(strstr(lw_last_error(), "is beyond 1e+100"));
 
     assert_int_equal(lw_bootstrap_mean(v, N, 0, 0.95, 1, &x), -1);
     assert_non_null(strstr(lw_last_error(), "n_resamples = 0"));

@@ -23,14 +23,33 @@ double lw_eval_quantile_sorted(const double *x, int n, double q) {
     return x[i] + (h - i) * (x[i + 1] - x[i]);
 }
 
+int lw_eval_check_resampling(const char *fn, int n_resamples, double level) {
+    if (!(level > 0.0 && level < 1.0)) return lw_fail("%s: level = %g, must lie in (0, 1)", fn, level);
+    /* each tail beyond the interval needs a resample in it, or the bounds are the extreme
+     * resamples and can exclude the estimate (B = 1 gave an interval beside its own mean) */
+    const int least = (int)ceil(2.0 / (1.0 - level) - 1e-9); /* 1 - 0.9 is not 0.1 in binary */
+    if (n_resamples < least)
+        return lw_fail("%s: n_resamples = %d, need at least %d at level %g (each tail needs a resample)", fn,
+                       n_resamples, least, level);
+    return 0;
+}
+
+int lw_eval_check_values(const char *fn, const char *vname, const double *v, int n) {
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(v[i])) return lw_fail("%s: %s[%d] = %g is not finite", fn, vname, i, v[i]);
+        /* sums of such values overflow to inf (a mean of inf inside [-inf, -inf]); no metric is near */
+        if (fabs(v[i]) > LW_EVAL_MAX_VALUE)
+            return lw_fail("%s: %s[%d] = %g is beyond %g, where the bootstrap's sums overflow", fn, vname, i, v[i],
+                           LW_EVAL_MAX_VALUE);
+    }
+    return 0;
+}
+
 static int check_args(const char *fn, const double *v, const char *vname, int n, int n_resamples, double level) {
     if (!v) return lw_fail("%s: %s is NULL", fn, vname);
     if (n < 1) return lw_fail("%s: n = %d, need at least 1 value", fn, n);
-    if (n_resamples < 1) return lw_fail("%s: n_resamples = %d, need at least 1", fn, n_resamples);
-    if (!(level > 0.0 && level < 1.0)) return lw_fail("%s: level = %g, must lie in (0, 1)", fn, level);
-    for (int i = 0; i < n; i++)
-        if (!isfinite(v[i])) return lw_fail("%s: %s[%d] = %g is not finite", fn, vname, i, v[i]);
-    return 0;
+    if (lw_eval_check_resampling(fn, n_resamples, level) != 0) return -1;
+    return lw_eval_check_values(fn, vname, v, n);
 }
 
 /* Resampled means of v (n values) into means[n_resamples], sorted. */

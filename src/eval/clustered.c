@@ -77,9 +77,7 @@ static bool binary(const double *v, int n) {
 static int check(const char *fn, const void *v, const int *cluster, int n, int n_resamples, double level) {
     if (!v || !cluster) return lw_fail("%s: a NULL argument", fn);
     if (n < 1) return lw_fail("%s: n = %d, need at least 1 value", fn, n);
-    if (n_resamples < 1) return lw_fail("%s: n_resamples = %d, need at least 1", fn, n_resamples);
-    if (!(level > 0.0 && level < 1.0)) return lw_fail("%s: level = %g, must lie in (0, 1)", fn, level);
-    return 0;
+    return lw_eval_check_resampling(fn, n_resamples, level);
 }
 
 static int cmp_double(const void *x, const void *y) {
@@ -108,17 +106,11 @@ static void percentile(const double *theta, int n_resamples, double level, lw_ci
     out->method = "cluster-percentile";
 }
 
-static bool all_finite(const double *v, int n) {
-    for (int i = 0; i < n; i++)
-        if (!isfinite(v[i])) return false;
-    return true;
-}
-
 int lw_ci_mean_clustered(const double *v, const int *cluster, int n, int n_resamples, double level, uint64_t seed,
                          lw_ci *out) {
     const char *fn = "lw_ci_mean_clustered";
     if (!out || check(fn, v, cluster, n, n_resamples, level) != 0) return out ? -1 : lw_fail("%s: out is NULL", fn);
-    if (!all_finite(v, n)) return lw_fail("%s: a value is not finite", fn);
+    if (lw_eval_check_values(fn, "v", v, n) != 0) return -1;
     groups g;
     if (group(v, NULL, cluster, n, &g) != 0) return -1;
     const double deff = design_effect(v, n, &g);
@@ -150,7 +142,7 @@ int lw_ci_paired_clustered(const double *a, const double *b, const int *cluster,
     const char *fn = "lw_ci_paired_clustered";
     if (!diff || !p_value || !b) return lw_fail("%s: a NULL argument", fn);
     if (check(fn, a, cluster, n, n_resamples, level) != 0) return -1;
-    if (!all_finite(a, n) || !all_finite(b, n)) return lw_fail("%s: a value is not finite", fn);
+    if (lw_eval_check_values(fn, "a", a, n) != 0 || lw_eval_check_values(fn, "b", b, n) != 0) return -1;
     double *d = malloc(sizeof *d * (size_t)n);
     if (!d) return lw_fail("%s: out of memory for %d items", fn, n);
     for (int i = 0; i < n; i++) d[i] = a[i] - b[i];

@@ -53,6 +53,13 @@ int lw_ci_diff_independent(int x1, int n1, int x2, int n2, double level, lw_ci *
 /* Quantile q of sorted x[0..n), interpolated linearly between order statistics (bootstrap.c). */
 double lw_eval_quantile_sorted(const double *x, int n, double q);
 
+/* Every value a bootstrap sums is at most this in magnitude (the verdict's and the report's bound). */
+#define LW_EVAL_MAX_VALUE 1e100
+/* The shared argument checks of the bootstraps (fn names the caller in the message): a level
+ * in (0, 1) with enough resamples for both tails; values finite and within LW_EVAL_MAX_VALUE. */
+int lw_eval_check_resampling(const char *fn, int n_resamples, double level);
+int lw_eval_check_values(const char *fn, const char *vname, const double *v, int n);
+
 /* The two-sided bootstrap p of a paired difference from the resampled means at or below 0 (le)
  * and at or above 0 (ge) among n_resamples: 2 (1 + the smaller count) / (n_resamples + 1) (the
  * verdict's (1 + c) / (1 + B) convention, two-sided), never below 2^(1 - units), `units` the
