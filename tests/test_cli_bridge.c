@@ -252,6 +252,21 @@ static void test_fit_site_and_in_sample(void **state) {
     assert_non_null(r);
     assert_int_equal(json_integer_value(json_object_get(r, "queries_in_bridge_calibration")), 60);
     json_decref(r);
+    /* --control bank (the whole bank, no candidate lists) was skipped without a word; the regime
+     * as its own control is a difference of 0 by construction: refused */
+    snprintf(args, sizeof args, "retrieval --queries %s --query-tensor layer.1 --candidates %s --candidate-tensor layer.2 "
+             "--bridge %s --resamples 100 --regime random:5 --control bank --json %s", XA, XB, br, js);
+    run_ok(args, &out);
+    assert_non_null(strstr(out, "control: regime bank (120.0 candidates per query)"));
+    free(out);
+    r = json_load_file(js, 0, NULL);
+    assert_non_null(json_object_get(r, "control"));
+    assert_non_null(json_object_get(r, "difference"));
+    assert_string_equal(json_string_value(json_object_get(r, "control_regime")), "bank");
+    json_decref(r);
+    snprintf(args, sizeof args, "retrieval --queries %s --query-tensor layer.1 --candidates %s --candidate-tensor layer.2 "
+             "--bridge %s --resamples 100 --regime random:5 --control random:5", XA, XB, br);
+    run_fails(args, "--control random:5 is the regime itself");
     /* at another block than it was fitted on: refused, naming both */
     snprintf(args, sizeof args, "retrieval --queries %s --query-tensor layer.0 --candidates %s --candidate-tensor layer.2 "
              "--bridge %s --resamples 100", XA, XB, br);

@@ -89,6 +89,18 @@ static void test_paired_library(void **state) {
     lw_test_write_text(a, dup);
     assert_null(lw_retrieval_paired(a, b, 500, 7));
     if (!strstr(lw_last_error(), "query \"q0\" has two records (lines 1 and 21)")) fail_msg("%s", lw_last_error());
+    /* blank lines count in the line numbers (they were skipped, and the numbers said wrong) */
+    snprintf(dup, sizeof dup, "\n\n%s%.*s", text, (int)(strchr(text, '\n') - text + 1), text);
+    lw_test_write_text(a, dup);
+    assert_null(lw_retrieval_paired(a, b, 500, 7));
+    if (!strstr(lw_last_error(), "query \"q0\" has two records (lines 3 and 23)")) fail_msg("%s", lw_last_error());
+    /* a record with no metrics, or an empty query id: nothing to pair (both were accepted) */
+    lw_test_write_text(a, "{\"query\": \"q0\", \"metrics\": {}}\n");
+    assert_null(lw_retrieval_paired(a, b, 500, 7));
+    if (!strstr(lw_last_error(), ":1: the record has no metrics")) fail_msg("%s", lw_last_error());
+    lw_test_write_text(a, "\n{\"query\": \"\", \"metrics\": {\"ndcg@10\": 0.5}}\n");
+    assert_null(lw_retrieval_paired(a, b, 500, 7));
+    if (!strstr(lw_last_error(), ":2: the query id is empty")) fail_msg("%s", lw_last_error());
     free(text);
     free(ma);
     free(mb);
@@ -182,7 +194,8 @@ static void test_paired_bad_input(void **state) {
         {"{\"query\": \"q2\", \"metrics\": {\"ndcg@10\": 5.0}}", ":2: metric \"ndcg@10\" is outside [0, 1]"},
         {"{\"query\": \"q2\", \"metrics\": {\"ndcg@10\": 1e308}}", ":2: metric \"ndcg@10\" is outside [0, 1]"},
         {"{\"query\": \"q2\", \"metrics\": {\"ndcg@10\": \"1\"}}", ":2: metric \"ndcg@10\" is not a number"},
-        {"{\"query\": \"q2\", \"metrics\": {}}", ":2: metric \"ndcg@10\" of the first record is missing"},
+        {"{\"query\": \"q2\", \"metrics\": {}}", ":2: the record has no metrics"},
+        {"{\"query\": \"q2\", \"metrics\": {\"top1\": 1}}", ":2: metric \"top1\" is not in the first record"},
         {"{\"query\": \"q2\", \"metrics\": {\"ndcg@10\": 0.5, \"top1\": 1}}", ":2: metric \"top1\" is not in the first record"},
         {"{\"query\": \"q2\", \"metrics\": {\"ndcg@10\": NaN}}", ":2: not JSON"},
     };

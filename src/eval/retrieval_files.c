@@ -224,6 +224,10 @@ json_t *lw_retrieval_files_run(const lw_retrieval_files_params *p) {
                            .cand_row_id = s.B.row_id, .C = s.C, .dim = dim, .seed = p->seed};
     double mean_cands = 0, mean_ctl = 0;
     const char *regime = p->regime ? p->regime : "bank";
+    /* the same regime as its own control is a difference of 0 with p = 1 by construction */
+    if (rc == 0 && p->control && !strcmp(p->control, regime))
+        rc = lw_fail("retrieval: --control %s is the regime itself: give another regime to compare against",
+                     p->control);
     if (rc == 0) rc = lw_candidates_from_spec(regime, &rin, &s.off, &s.ids, &mean_cands);
     /* the library's error names --control, or the file the spec reads */
     if (rc == 0 && p->control)
@@ -250,7 +254,8 @@ json_t *lw_retrieval_files_run(const lw_retrieval_files_params *p) {
         if (rc == 0) rc = set_part(root, "compare", lw_retrieval_summarize(s.m2, nq, &rp, p->resamples, p->seed));
         if (rc == 0) rc = set_part(root, "difference", paired_differences(s.m1, s.m2, nq, &rp, p));
     }
-    if (rc == 0 && s.off_ctl) { /* the control regime: the same queries and vectors, other candidate lists */
+    if (rc == 0 && p->control) { /* the control regime: the same queries and vectors, other candidate lists
+                                  * (bank: none, the whole bank; it was skipped without a word) */
         lw_retrieval_task ctl = task;
         ctl.cand_off = s.off_ctl;
         ctl.cand_ids = s.ids_ctl;

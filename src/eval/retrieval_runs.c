@@ -69,6 +69,7 @@ typedef struct {
     int n;
     char **id;
     json_t **metrics;
+    int *line;          /* each record's line in its file (blank lines counted) */
 } run;
 
 static void run_free(run *r) {
@@ -78,6 +79,7 @@ static void run_free(run *r) {
     }
     free(r->id);
     free(r->metrics);
+    free(r->line);
 }
 
 static int by_id(const void *a, const void *b) { return strcmp(**(char *const *const *)a, **(char *const *const *)b); }
@@ -111,9 +113,12 @@ static int run_load(const char *path, run *r) {
     char *text = lw_read_text_file(path, &len, "per-query records file");
     if (!text) return lw_fail_prefix("--paired: per-query records "); /* lw_read_file named the file and the OS's reason */
     int line_no = 0, rc = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {
+    /* line by line, blank lines counted (strtok skipped them, and the line numbers said wrong) */
+    for (char *line = text, *nl; rc == 0 && line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        if (nl) *nl = '\0';
         line_no++;
+        if (strspn(line, " \t\r") == strlen(line)) continue;
         json_t *o = json_loads(line, 0, NULL);
         const char *id = json_string_value(json_object_get(o, "query"));
         json_t *mj = json_object_get(o, "metrics");
@@ -121,16 +126,21 @@ static int run_load(const char *path, run *r) {
         if (ids) r->id = ids;
         json_t **ms = ids ? realloc(r->metrics, sizeof(json_t *) * (size_t)(r->n + 1)) : NULL;
         if (ms) r->metrics = ms;
+        int *lines = ms ? realloc(r->line, sizeof(int) * (size_t)(r->n + 1)) : NULL;
+        if (lines) r->line = lines;
         if (!o)
             rc = lw_fail("%s:%d: not JSON; per-query records are written by retrieval --beir ... --per-query FILE", path,
                          line_no);
         else if (!id || !json_is_object(mj))
             rc = lw_fail("%s:%d: not a per-query record ({\"query\": ID, \"metrics\": {...}}); write them with "
                          "retrieval --beir ... --per-query FILE", path, line_no);
+        else if (!*id || json_object_size(mj) == 0) /* nothing to pair, or no one to pair it with */
+            rc = lw_fail("%s:%d: %s: the file was edited or not written by retrieval --per-query", path, line_no,
+                         *id ? "the record has no metrics" : "the query id is empty");
         else if (check_metrics(path, line_no, mj, r->n ? r->metrics[0] : NULL) != 0)
             rc = -1;
-        else if (!ids || !ms || !(r->id[r->n] = strdup(id))) rc = lw_fail("retrieval: out of memory");
-        else r->metrics[r->n++] = json_incref(mj);
+        else if (!ids || !ms || !lines || !(r->id[r->n] = strdup(id))) rc = lw_fail("retrieval: out of memory");
+        else r->line[r->n] = line_no, r->metrics[r->n++] = json_incref(mj);
         json_decref(o);
     }
     free(text);
@@ -141,10 +151,11 @@ static int run_load(const char *path, run *r) {
     for (int i = 0; order && i < r->n; i++) order[i] = &r->id[i];
     if (order) qsort(order, (size_t)r->n, sizeof *order, by_id);
     for (int i = 1; order && rc == 0 && i < r->n; i++)
-        if (!strcmp(*order[i - 1], *order[i]))
+        if (!strcmp(*order[i - 1], *order[i])) {
+            int l1 = r->line[order[i - 1] - r->id], l2 = r->line[order[i] - r->id];
             rc = lw_fail("%s: query \"%s\" has two records (lines %d and %d): the file was edited; write it again "
-                         "with retrieval --per-query", path, *order[i], (int)(order[i - 1] - r->id) + 1,
-                         (int)(order[i] - r->id) + 1);
+                         "with retrieval --per-query", path, *order[i], l1 < l2 ? l1 : l2, l1 < l2 ? l2 : l1);
+        }
     free(order);
     if (rc != 0) run_free(r);
     return rc;
