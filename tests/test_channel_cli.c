@@ -23,6 +23,7 @@
 
 #include "latentwire/task.h"
 #include "support/synth_model.h"
+#include "support/records_edit.h"
 #include "support/testutil.h"
 
 static char S260[1200], S656[1200], DATA[1200];
@@ -211,6 +212,19 @@ static void test_resume_checks_settings(void **state) {
     expect_error(args, "was made with another --answer-tokens");
     assert_true(lw_test_file_exists(partial));
     assert_false(lw_test_file_exists(out));
+    /* a kept record whose cost is not what a run writes (1e300 forwarded tokens was summed into an
+     * int64 and shown as a negative count): refused, naming the field */
+    const char *out2 = lw_test_tmpfile("resume-cost.jsonl");
+    snprintf(cmd, sizeof cmd, "cp %s %s.partial", partial, out2);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s.partial", out2);
+    static const char *const key[3] = {"split", "condition", "id"};
+    lw_test_edit_record(cmd, key, 3, "score", NULL, NULL, "cost",
+                        "{\"a_forwarded\": 1, \"a_generated\": 0, \"b_forwarded\": 1e300, \"b_generated\": 0, "
+                        "\"a_passes\": 1, \"b_passes\": 1, \"message_floats\": 0, \"message_bytes\": 0, \"wall_s\": 0.1}");
+    snprintf(args, sizeof args, "channel --sender %s --receiver %s %s %s --out %s --resume", S260, S260, common, DATA,
+             out2);
+    expect_error(args, "has a bad cost field b_forwarded");
     /* the same settings: the records of the uninterrupted run, each once */
     snprintf(args, sizeof args, "channel --sender %s --receiver %s %s %s --out %s --resume", S260, S260, common, DATA,
              out);

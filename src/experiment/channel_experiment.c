@@ -578,6 +578,33 @@ static int check_past_belongs(const runner *R) {
     return 0;
 }
 
+/* A kept record's costs are what a run writes: whole counts >= 0 (below 2^53, where a double
+ * still counts by one) and a time >= 0 (b_forwarded 1e300 was summed into an int64, -5 kept). */
+static int check_past_costs(const runner *R) {
+    static const char *const counts[8] = {"a_forwarded", "a_generated", "b_forwarded", "b_generated",
+                                          "a_passes",    "b_passes",    "message_floats", "message_bytes"};
+    for (int j = 0; j < R->past.n; j++) {
+        json_t *cost = json_object_get(R->past.rec[j], "cost");
+        const char *bad = json_is_object(cost) ? NULL : "cost";
+        for (int k = 0; !bad && k < 8; k++) {
+            json_t *v = json_object_get(cost, counts[k]);
+            if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > (json_int_t)1 << 53)
+                bad = counts[k];
+        }
+        json_t *w = json_object_get(cost, "wall_s");
+        if (!bad && !(json_is_number(w) && json_number_value(w) >= 0 && json_number_value(w) < 1e9)) bad = "wall_s";
+        if (bad) {
+            char key[160];
+            snprintf(key, sizeof key, "%s", R->past.key[j]);
+            for (char *t = key; *t; t++) *t = *t == '\t' ? ' ' : *t; /* the key's fields, tab-joined */
+            return lw_fail("--resume: %s: the record of %s has a bad cost field %s (whole counts >= 0 and seconds "
+                           ">= 0 are what a run writes): the file was edited or damaged; run without --resume to "
+                           "start over", R->partial, key, bad);
+        }
+    }
+    return 0;
+}
+
 /* Opens RECORDS.partial: with resume, the records of an earlier run with the same settings are
  * kept (rewritten without a torn last line) and loaded; otherwise it starts empty, the settings
  * line first. 0 or -1 (message set). */
@@ -588,7 +615,7 @@ static int open_records(runner *R, json_t *settings) {
     snprintf(R->partial, len, "%s.partial", o->records);
     if (o->resume && (lw_records_load(&R->past, R->partial, settings, PAST_KEY, 3, "score", "--resume", NULL) != 0 ||
                       lw_records_check_range(&R->past, R->partial, "score", 0, 1, false, "--resume") != 0 ||
-                      check_past_belongs(R) != 0))
+                      check_past_belongs(R) != 0 || check_past_costs(R) != 0))
         return -1;
     return (R->rec = lw_records_open(R->partial, settings, &R->past)) ? 0 : -1;
 }
