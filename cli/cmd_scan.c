@@ -1,5 +1,6 @@
 /* latentwire scan: the layer scan of in-context skill transfer (latentwire/scan.h). */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,7 +103,7 @@ static int parse_opts(int argc, char **argv, opts *o, int *status) {
         else if (!strcmp(a, "--seed") && cli_parse_int(v, 0, 1L << 62, &n)) o->seed = (uint64_t)n, i++;
         else if (!strcmp(a, "--threads") && cli_parse_int(v, 1, CLI_MAX_THREADS, &n)) o->threads = (int)n, i++;
         else if (!strcmp(a, "--op") && cli_parse_choice(v, "replace|add", &c)) o->op = (lw_patch_op)c, i++;
-        else if (!strcmp(a, "--scale") && cli_parse_real(v, -INFINITY, true, INFINITY, true, &f)) o->scale = f, i++;
+        else if (!strcmp(a, "--scale") && cli_parse_real(v, -FLT_MAX, false, FLT_MAX, false, &f)) o->scale = f, i++;
         else return -cli_option_error("scan", USAGE, a, v);
     }
     if (!o->sender || !o->task || !o->out) return -cli_fail("scan", "--sender, --task and --out are required");

@@ -39,26 +39,8 @@
 #include "latentwire/task.h"
 #include "latentwire/textio.h"
 #include "latentwire/verdict.h"
+#include "support/refused.h"
 #include "support/testutil.h"
-
-/* The last call failed with a one-line message that holds `needle`. */
-static void failed_with(const char *call, const char *needle) {
-    const char *e = lw_last_error();
-    if (!strstr(e, needle)) fail_msg("%s: \"%s\" lacks \"%s\"", call, e, needle);
-    if (strchr(e, '\n')) fail_msg("%s: \"%s\" is more than one line", call, e);
-}
-#define REFUSED(call, needle)                                                                                          \
-    do {                                                                                                               \
-        lw_clear_error();                                                                                              \
-        assert_true((call) < 0);                                                                                       \
-        failed_with(#call, needle);                                                                                    \
-    } while (0)
-#define REFUSED_NULL(call, needle)                                                                                     \
-    do {                                                                                                               \
-        lw_clear_error();                                                                                              \
-        assert_null(call);                                                                                             \
-        failed_with(#call, needle);                                                                                    \
-    } while (0)
 
 static lw_task two_items(void) {
     lw_task t;

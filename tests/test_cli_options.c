@@ -121,6 +121,9 @@ static void test_option_errors(void **state) {
         {"retrieval --threads 2000", "--threads 2000: must be an integer in [1, 1024]"},
         {"retrieval --resamples 10", "--resamples 10: must be an integer in [100, 10000000]"},
         {"channel --top-p 2", "--top-p 2: must be a number in (0, 1]"},
+        /* a scale float32 cannot hold: refused here, not at the first item after work began */
+        {"scan --scale 1e39", "--scale 1e39: must be a number in [-3.40282e+38, 3.40282e+38]"},
+        {"race --scale -1e39", "--scale -1e39: must be a number in [-3.40282e+38, 3.40282e+38]"},
         {"channel --threads x", "--threads x: not an integer"},
         {"debate --channel ac", "--channel ac: must be one of text, cipher"},
         {"debate --threads 0", "--threads 0: must be an integer in [1, 1024]"},

@@ -48,11 +48,12 @@ int64_t lw_act_join(const lw_act_tensor *a, const lw_act_tensor *b, int64_t **ia
 /* The same with the pairing mode (LW_JOIN_ROW_POSITION: two --pool none files of one tokenizer). */
 int64_t lw_act_join_mode(const lw_act_tensor *a, const lw_act_tensor *b, lw_join_mode mode, int64_t **ia, int64_t **ib);
 
-/* The model_sha256 that extract recorded in t's metadata, into out; NULL when there is none. */
+/* The model_sha256 that extract recorded in t's metadata, into out; NULL when there is none
+ * (or, with a message, when t or out is NULL). */
 const char *lw_act_model_sha256(const lw_act_tensor *t, char out[65]);
 
 /* The pooling extract recorded in t's metadata ("mean", "last", "none", ...), into out[32]; NULL
- * when there is none. */
+ * when there is none (or, with a message, when t or out is NULL). */
 const char *lw_act_pool(const lw_act_tensor *t, char out[32]);
 
 /* Copies the rows idx[0..n) into a malloc'd n x d matrix; NULL (lw_last_error) when an index is

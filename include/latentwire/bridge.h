@@ -87,7 +87,7 @@ int lw_bridge_source_dim(const lw_bridge *b);
 int lw_bridge_target_dim(const lw_bridge *b);
 /* Dimension of the comparison space both sides are mapped into. */
 int lw_bridge_out_dim(const lw_bridge *b);
-lw_bridge_recipe lw_bridge_get_recipe(const lw_bridge *b);
+lw_bridge_recipe lw_bridge_get_recipe(const lw_bridge *b); /* NULL: (lw_bridge_recipe)-1, message set */
 
 /* Maps n source rows (n x dA) into the comparison space (n x out_dim). 0 or -1. */
 int lw_bridge_apply_source(const lw_bridge *b, const float *X, int64_t n, float *out);

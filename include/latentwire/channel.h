@@ -155,14 +155,14 @@ typedef struct {
     lw_channel_cost cost;   /* a_* fields: all agents' work summed */
 } lw_debate_result;
 
-/* The vote: index of the winning answer among n (rule above). */
+/* The vote: index of the winning answer among n (rule above); -1 when n < 1 or an answer is NULL. */
 int lw_majority_vote(char *const *answers, int n, bool numeric);
 
 int lw_debate_run(lw_agent *agents, int n_agents, const lw_debate_params *p, const char *question,
                   lw_debate_result *out);
 void lw_debate_result_free(lw_debate_result *r);
 
-/* Same vocabulary: same size and the same piece for every id. */
+/* Same vocabulary: same size and the same piece for every id. False (message set) when a or b is NULL. */
 bool lw_model_same_vocab(const lw_model *a, const lw_model *b);
 
 #ifdef __cplusplus

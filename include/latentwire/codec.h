@@ -168,11 +168,13 @@ typedef struct {
     int64_t side_bits;          /* the codec's; amortized: side_bits / items */
 } lw_codec_file_stats;
 
-/* Encodes n_items items (each T x d floats, consecutive) to `out`. 0 or -1. */
+/* Encodes n_items items (each T x d floats, consecutive) to `out`; *st (may be NULL) gets the
+ * payload statistics. 0 or -1. */
 int lw_codec_encode_act_file(const lw_codec *c, const float *items, const int64_t *row_id, int64_t n_items,
                              const char *out, lw_codec_file_stats *st);
 /* Decodes a payload file written by this codec: *items (n x T x d floats) and *row_id
- * malloc'd. A file that is not this codec's, or whose tensors disagree, is an error. 0 or -1. */
+ * malloc'd; *st as for encoding (may be NULL). A file that is not this codec's, or whose tensors
+ * disagree, is an error. 0 or -1. */
 int lw_codec_decode_act_file(const lw_codec *c, const char *path, float **items, int64_t **row_id, int64_t *n_items,
                              lw_codec_file_stats *st);
 

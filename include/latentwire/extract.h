@@ -137,7 +137,8 @@ lw_embed_texts_params lw_embed_texts_default_params(void);
 int lw_embed_texts(lw_model *model, const char *const *texts, int64_t n, const lw_embed_texts_params *params,
                    float *out, bool *ok);
 
-/* "acts.safetensors" -> "acts-00002-of-00005.safetensors" (shard 1 of 5; n_shards 1: out). */
+/* "acts.safetensors" -> "acts-00002-of-00005.safetensors" (shard 1 of 5; n_shards 1: out). A NULL
+ * out or a shard outside [0, n_shards) writes "" (message set); a NULL buf writes nothing. */
 void lw_extract_shard_path(const char *out, int shard, int n_shards, char *buf, size_t n);
 
 #ifdef __cplusplus

@@ -83,7 +83,7 @@ int lw_sha256_buf(const void *data, size_t len, char out[65]);
 /* Creates the directory and its parents (like mkdir -p). 0 or -1. */
 int lw_mkdir_p(const char *path);
 /* The same; *created is the topmost directory this call created (malloc'd), or NULL when
- * path existed, so that a failed run can remove what it made with lw_rmdir_created. */
+ * path existed, so that a failed run can remove what it made with lw_rmdir_created (created may be NULL). */
 int lw_mkdir_p_created(const char *path, char **created);
 /* Removes path and its parents up to and including `created` (as lw_mkdir_p_created
  * returned it), each only if empty: files a run left in them keep their directories. */
@@ -91,7 +91,7 @@ void lw_rmdir_created(const char *path, const char *created);
 
 /* lw_read_file for a text that will be split into lines: NULL also (with "PATH: line N contains a
  * NUL byte (not a WHAT)") when the file holds a NUL byte, where a split with strchr or strtok would
- * stop and drop the rest unseen. */
+ * stop and drop the rest unseen. len may be NULL. */
 char *lw_read_text_file(const char *path, size_t *len, const char *what);
 
 #ifdef __cplusplus

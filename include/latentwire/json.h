@@ -24,7 +24,8 @@ typedef struct lw_model lw_model; /* latentwire/runtime.h */
 /* Adds "--gpu-layers" to a resumable run's settings fingerprint when any of the n models was
  * loaded with layers offloaded ([n values], one per model): a GPU backend's kernels round
  * differently, so records made on it must not be resumed as a CPU run's, nor the reverse. A
- * CPU-only run adds nothing, so its fingerprint is the one earlier runs recorded. */
+ * CPU-only run adds nothing, so its fingerprint is the one earlier runs recorded. NULL settings or
+ * models: nothing is added; a NULL model counts as CPU-only. */
 void lw_json_settings_gpu_layers(json_t *settings, const lw_model *const *models, int n);
 
 /* jansson's parse error as a user reads it: its messages name jansson's own flags
@@ -32,7 +33,8 @@ void lw_json_settings_gpu_layers(json_t *settings, const lw_model *const *models
 const char *lw_json_error_text(const json_error_t *err);
 
 /* A confidence interval as the JSON object every report uses: {"mean", "lo", "hi", "n",
- * "method"} (new reference; "method" only when ci->method is set). */
+ * "method"} (new reference; "method" only when ci->method is set). NULL (error set) for a NULL or
+ * non-finite interval. */
 json_t *lw_ci_json(const lw_ci *ci);
 
 #ifdef __cplusplus

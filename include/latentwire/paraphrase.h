@@ -60,9 +60,10 @@ typedef enum {
 
 const char *lw_paraphrase_reason_name(lw_paraphrase_reason r);
 
-/* Cleans a raw model output into *clean (cap bytes): its first line, spaces trimmed, one pair
+/* Cleans a raw model output into *clean (cap bytes; 0 keeps nothing: LW_PARA_EMPTY): its first line, spaces trimmed, one pair
  * of wrapping double quotes removed; then judges it against the target and the outputs
- * already kept for it (kept[0..n_kept), cleaned). Returns the reason (LW_PARA_KEPT: keep it). */
+ * already kept for it (kept[0..n_kept), cleaned). Returns the reason (LW_PARA_KEPT: keep it), or
+ * (lw_paraphrase_reason)-1 (compare as int; message set) when target, raw, clean or kept is NULL. */
 lw_paraphrase_reason lw_paraphrase_filter(const char *target, const char *raw, const char *const *kept, int n_kept,
                                           char *clean, size_t cap);
 

@@ -85,7 +85,7 @@ enum {
     LW_PROBE_SYMBOLIC = 1 << 3,
     LW_PROBE_ALL = 0xf,
 };
-/* "compositionality", "chaining", "robustness", "symbolic" -> its bit; 0 if unknown. */
+/* "compositionality", "chaining", "robustness", "symbolic" -> its bit; 0 if unknown (or NULL, with a message). */
 unsigned lw_probe_from_name(const char *name);
 /* A comma list of names (or "all") -> bits; 0 with a message naming the unknown one. */
 unsigned lw_probe_parse_list(const char *list);
@@ -154,7 +154,8 @@ int lw_probe_merge(const char *const *runs, int n_runs, const char *out_dir);
 
 /* ---- the statistics, for tests and custom probes ---- */
 
-/* Spearman's rank correlation (average ranks for ties; NaN when a side is constant). */
+/* Spearman's rank correlation (average ranks for ties; NaN when a side is constant; NaN and a
+ * message when x or y is NULL). */
 double lw_probe_spearman(const double *x, const double *y, int64_t n);
 
 /* Top-1 hits: query q (Q row) against the pool P (np x d rows; cand_off / cand_ids CSR lists,

@@ -124,7 +124,8 @@ lw_race_params lw_race_default_params(void);
  * run adds its own); kept apart because a clock is not deterministic. 0 or -1 (message set). */
 int lw_race_run(const lw_race_params *p);
 
-/* The partial file a run of shard `shard` of n_shards writes in out_dir (malloc'd). */
+/* The partial file a run of shard `shard` of n_shards writes in out_dir (malloc'd); NULL (message
+ * set) unless 0 <= shard < n_shards. */
 char *lw_race_partial_path(const char *out_dir, int shard, int n_shards);
 
 /* Merges the complete partials of every shard of a run in out_dir (race.partial, or the N
@@ -156,7 +157,8 @@ int lw_race_check_plan(const lw_plan *plan, const char *plan_path, const lw_race
 char *lw_race_prompt(const char *message, const char *query);
 
 /* An item's query alone: when its receiver prompt begins with its sender text (fv: tasks
- * write the demonstrations before the query), what follows; else the receiver prompt. Borrowed. */
+ * write the demonstrations before the query), what follows; else the receiver prompt. Borrowed.
+ * NULL (message set) for a NULL item or receiver. */
 const char *lw_race_query(const lw_task_item *item);
 
 /* ---- the evaluation on real models ---- */
@@ -248,7 +250,8 @@ int lw_codec_retrieval(lw_session *session, const char *const *texts, int n_text
                        const lw_codec_kind *codecs, int n_codecs, const int64_t *budgets, int n_budgets,
                        const lw_codec_retrieval_params *p, char **result_json);
 
-/* The CSV of a result (codec, budget, payload_bits, side_bits, top1, lo, hi, n, pass), malloc'd. */
+/* The CSV of a result (codec, budget, payload_bits, side_bits, top1, lo, hi, n, pass), malloc'd;
+ * NULL (message set) for NULL, or for a document that is not such a result (a row mistyped). */
 char *lw_codec_retrieval_csv(const char *result_json);
 
 #ifdef __cplusplus

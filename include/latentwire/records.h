@@ -23,8 +23,9 @@ typedef struct {
     int *by_key;        /* their indices sorted by key (lw_records_find searches it) */
 } lw_records;
 
-/* The key of a record: its fields named in fields[0..n_fields) joined by tabs; NULL when one
- * is missing or neither a string nor an integer. malloc'd. */
+/* The key of a record: its fields named in fields[0..n_fields) joined by tabs (a tab or a
+ * backslash inside a string escaped as \t, \\, so two records have one key only when every
+ * field is equal); NULL when one is missing or neither a string nor an integer. malloc'd. */
 char *lw_records_key(json_t *rec, const char *const *fields, int n_fields);
 
 /* The first setting whose value differs between two settings objects (NULL: none). */
@@ -50,8 +51,8 @@ int lw_records_load(lw_records *r, const char *path, json_t *settings, const cha
 int lw_records_check_range(const lw_records *r, const char *path, const char *field, double lo, double hi,
                            bool allow_null, const char *what);
 
-/* The record with this key, or NULL (borrowed). A binary search: resumed runs look up every
- * unit of work. */
+/* The record with this key, or NULL (borrowed; a NULL r also sets a message). A binary search:
+ * resumed runs look up every unit of work. */
 json_t *lw_records_find(const lw_records *r, const char *key);
 
 void lw_records_free(lw_records *r);
@@ -61,7 +62,7 @@ void lw_records_free(lw_records *r);
  * is set once a line carries a checksum: deleting a checksum must not switch the check off, and
  * only files written before checksums have none); -1 otherwise (no message: the caller names the
  * file and line). For readers of a finished file (race.jsonl) that do not go through
- * lw_records_load. */
+ * lw_records_load. A NULL line or sealed: -1 with a message. */
 int lw_records_check_line(const char *line, json_t *o, bool *sealed);
 
 /* One record as a compact line ending in its checksum, "crc32": the CRC-32 (zlib) of the compact line

@@ -97,7 +97,7 @@ typedef struct {
 int lw_model_quantize(const char *in_path, const char *out_path, const char *type, int n_threads,
                       lw_quantize_report *report);
 
-/* Fills *info. Never fails for a loaded model. */
+/* Fills *info. Never fails for a loaded model; a NULL model gives all zeros, a NULL info is ignored. */
 void lw_model_get_info(const lw_model *model, lw_model_info *info);
 
 /* Hex sha256 of the model file (64 chars + NUL), computed once and cached. NULL on I/O error. */
@@ -147,7 +147,8 @@ char *lw_detokenize(const lw_model *model, const int32_t *tokens, int32_t n, boo
 /* Pieces of byte-level tokens can end inside a UTF-8 character. lw_utf8_complete_prefix is the
  * length of the longest prefix of s[0..n) that does not end in a cut-off character (the 1-3
  * leading bytes of a 2-4-byte character): print that much and keep the rest until the next
- * piece arrives. Bytes that can never form a character count as complete (see below). */
+ * piece arrives. Bytes that can never form a character count as complete (see below). A NULL s:
+ * 0 (message set), also in lw_utf8_sanitize (which writes "" when out is not NULL). */
 size_t lw_utf8_complete_prefix(const char *s, size_t n);
 /* Copies s[0..n) to out replacing each byte that starts no well-formed character (RFC 3629:
  * stray continuation bytes, overlong forms, surrogates, cut-off characters) by U+FFFD, so
@@ -156,7 +157,8 @@ size_t lw_utf8_complete_prefix(const char *s, size_t n);
 size_t lw_utf8_sanitize(const char *s, size_t n, char *out);
 
 /* The dequantized token-embedding matrix, n_vocab x n_embd row-major float32, read from
- * the GGUF file (any ggml type with a to_float conversion). Caller frees. NULL on error. */
+ * the GGUF file (any ggml type with a to_float conversion). Caller frees. NULL on error. n_vocab
+ * and n_embd may be NULL (not wanted), here and in lw_model_output_matrix. */
 float *lw_model_token_embeddings(const lw_model *model, int *n_vocab, int *n_embd);
 
 /* The token-embedding matrix, read once and cached in the model (owned by it, valid until
@@ -183,7 +185,7 @@ typedef struct {
     int n_ctx;          /* context per session (tokens, shared by all sequences, at most LW_MAX_CTX);
                            0 = min(model ctx, 4096) */
     int n_ubatch;       /* tokens per forward micro-batch (default 512; more than n_ctx counts as n_ctx) */
-    int n_seq_max;      /* sequences that may be resident at once (default 1) */
+    int n_seq_max;      /* sequences that may be resident at once (default 1; at most n_ubatch and n_ctx) */
     int n_threads;      /* 0 = all cores */
     lw_precision precision; /* default LW_PRECISION_EXACT */
     bool embeddings;    /* compute the model's own pooled sentence embedding (lw_embed_pooled); default false */
@@ -208,7 +210,8 @@ int lw_session_truncate(lw_session *session, int seq, int len);
  * tokens generated after it must fit. */
 int lw_session_n_ctx(const lw_session *session);
 
-/* Number of positions resident for seq (the next position to be filled). */
+/* Number of positions resident for seq (the next position to be filled); -1 (message set) for a
+ * NULL session or a seq outside [0, n_seq_max). */
 int lw_session_seq_len(const lw_session *session, int seq);
 
 /* ---------------------------------------------------------------- hooks */
@@ -249,7 +252,8 @@ int lw_site_parse(const char *text, int n_layer, lw_site_ref *out);
  * and "1") are errors. Count or -1. */
 int lw_site_parse_list(const char *spec, int n_layer, lw_site_ref **out);
 
-/* The TransformerLens name of a site ("blocks.3.hook_attn_out", "hook_embed") into buf. */
+/* The TransformerLens name of a site ("blocks.3.hook_attn_out", "hook_embed") into buf; "?" for an
+ * unknown site or a negative layer (but hook_embed's). NULL (message set) when buf is NULL. */
 const char *lw_site_name(lw_site_ref ref, char *buf, size_t n);
 
 typedef enum {
@@ -343,7 +347,8 @@ int lw_session_run(lw_session *session, const lw_seq_input *inputs, int n_inputs
 bool lw_session_stopped_early(const lw_session *session);
 
 /* Logits of sequence seq at absolute position pos from the last run that requested them
- * (n_vocab floats, valid until the next run). NULL when not computed. */
+ * (n_vocab floats, valid until the next run). NULL when not computed, or when the position
+ * is no longer resident (cleared or truncated since). */
 const float *lw_session_logits(const lw_session *session, int seq, int pos);
 
 /* ---------------------------------------------------------------- pooled extraction */
@@ -390,7 +395,8 @@ int lw_logit_lens_topk(const lw_model *model, const float *rows, int n, int k, i
 /* ---------------------------------------------------------------- model's own sentence embedding */
 
 /* The pooling the model file declares for its sentence embedding ("<arch>.pooling_type"):
- * "mean", "cls", "last", "rank", or "none" when it declares none (language models). */
+ * "mean", "cls", "last", "rank", or "none" when it declares none (language models); NULL (message
+ * set) for a NULL model. */
 const char *lw_model_pooling(const lw_model *model);
 
 /* The model's own pooled sentence embedding of many texts (llama.cpp's pooling, as declared
@@ -426,7 +432,8 @@ lw_gen_params lw_gen_default_params(void);
 int lw_generate(lw_session *session, int seq, const lw_span *prompt, int n_spans,
                 const lw_gen_params *params, int32_t *out, int cap);
 
-/* Log-softmax of n logits into out (may alias logits). Computed in double. */
+/* Log-softmax of n logits into out (may alias logits). Computed in double. NULL logits or out:
+ * nothing is written. */
 void lw_log_softmax(const float *logits, int n, float *out);
 
 /* Block index of a layer written from either end: 0..n_layer-1, or -1..-n_layer counting back
@@ -438,7 +445,8 @@ int lw_layer_index(long layer, int n_layer);
  * a layer, out of range, a layer named twice as "3,-1" in a 4-block model or "all,2"). */
 int lw_layer_list_parse(const char *spec, int n_layer, int **out);
 
-/* Index of the largest of v[0..n) (the first among equals: greedy decoding's tie rule); 0 for n <= 1. */
+/* Index of the largest of v[0..n) (the first among equals: greedy decoding's tie rule); 0 for n <= 1;
+ * -1 (message set) when v is NULL and n > 0. */
 int32_t lw_argmax(const float *v, int n);
 
 #ifdef __cplusplus

@@ -81,7 +81,8 @@ int lw_task_copy(const lw_task *t, lw_task *out);
 int lw_task_exclude(lw_task *t, const lw_task *other);
 
 /* sha256 over every item's fields (id, sender, receiver, gold) of parts[0..n_parts) and which part
- * each is in: a resumed run must see the very same items in the very same parts. */
+ * each is in: a resumed run must see the very same items in the very same parts. NULL out: nothing
+ * is written; NULL parts: out is "". */
 void lw_task_parts_sha256(const lw_task *parts, int n_parts, char out[65]);
 
 /* ---- readers for ../shared/data ---- */
@@ -187,7 +188,8 @@ int lw_task_pool_from_spec(const char *spec, const lw_task_spec_params *p, int e
 /* The sender reads a short story introducing a character's name and an object; the
  * receiver's prompt needs that name (kind 0) or object (kind 1) as its next word. Items
  * come from templates with names and objects both tiny models know, deterministic from
- * the seed. The no-communication floor is what the receiver guesses without the story. */
+ * the seed. The no-communication floor is what the receiver guesses without the story.
+ * n_items in [1, 1000000]. */
 int lw_task_story(int n_items, uint64_t seed, lw_task *out);
 
 #ifdef __cplusplus

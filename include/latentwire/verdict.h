@@ -93,7 +93,8 @@ int lw_items_save(const char *path, const char *plan_sha256, const char *source,
                   int64_t n);
 
 typedef struct lw_items lw_items;
-/* Reads one or more record files; every file must carry the same plan_sha256. */
+/* Reads one or more record files; every file must carry the same plan_sha256, and a condition's
+ * records must all be in one file (one run's; two runs pooled are refused). Not thread-safe. */
 lw_items *lw_items_load(const char *const *paths, int n_paths);
 void lw_items_free(lw_items *items);
 int64_t lw_items_count(const lw_items *items);
@@ -124,7 +125,8 @@ typedef struct {
  * conditions whose item sets differ. *out: malloc'd array of lw_plan_n_hypotheses. 0 or -1. */
 int lw_verdict_evaluate(const lw_plan *plan, const lw_items *items, lw_verdict **out);
 
-/* Holm's step-down adjustment of m p-values (adj[i] for p[i]; monotone, capped at 1). */
+/* Holm's step-down adjustment of m p-values (adj[i] for p[i]; monotone, capped at 1). m < 1 or a
+ * NULL array: nothing is written. */
 void lw_holm_adjust(const double *p, int m, double *adj);
 
 #ifdef __cplusplus

@@ -702,6 +702,8 @@ static int check_inputs(const float *X, const float *Y, int64_t n, int dA, int d
     bool ridge = p->recipe == LW_BRIDGE_RIDGE || p->recipe == LW_BRIDGE_PCA_RIDGE || p->recipe == LW_BRIDGE_PCA2_RIDGE;
     if (ridge && p->alpha <= 0.0 && p->alpha_select == LW_ALPHA_KFOLD && (p->kfold < 2 || p->kfold > n))
         return lw_fail(FIT ": --kfold %d: need 2 <= --kfold <= n = %lld paired rows", p->kfold, (long long)n);
+    if (p->recipe == LW_BRIDGE_CCA && !(p->cca_reg > 0.0) && (p->kfold < 2 || p->kfold > n)) /* cca_reg chosen on folds */
+        return lw_fail(FIT ": --kfold %d: need 2 <= --kfold <= n = %lld paired rows", p->kfold, (long long)n);
     if (p->rank < 0) return lw_fail(FIT ": --rank %d is negative", p->rank);
     if (!(p->cca_reg >= 0.0) || !isfinite(p->cca_reg))
         return lw_fail(FIT ": --cca-reg %g: need a finite value >= 0", p->cca_reg);

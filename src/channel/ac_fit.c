@@ -31,6 +31,8 @@ static float *last_token_rows(lw_session *s, int layer, const char *const *texts
 
 lw_bridge *lw_channel_fit_ac_bridge(lw_session *sender, lw_session *receiver, int k, int j, const char *const *texts,
                                     int n_texts, const lw_bridge_params *bp) {
+    if (!sender || !receiver || !texts)
+        return lw_fail("ac map: %s is NULL", !sender ? "the sender" : !receiver ? "the receiver" : "texts"), NULL;
     if (n_texts < 2) {
         lw_fail("ac map: at least 2 calibration texts are needed (got %d)", n_texts);
         return NULL;

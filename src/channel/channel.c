@@ -19,12 +19,14 @@ static const char *AC_NAMES[] = {"replace", "sum", "mean"};
 
 const char *lw_channel_name(lw_channel_kind k) { return k <= LW_CHANNEL_AC ? KIND_NAMES[k] : "?"; }
 int lw_channel_from_name(const char *name) {
+    if (!name) return lw_fail("lw_channel_from_name: the name is NULL");
     for (int i = 0; i <= LW_CHANNEL_AC; i++)
         if (!strcmp(name, KIND_NAMES[i])) return i;
     return -1;
 }
 const char *lw_ac_op_name(lw_ac_op op) { return op <= LW_AC_MEAN ? AC_NAMES[op] : "?"; }
 int lw_ac_op_from_name(const char *name) {
+    if (!name) return lw_fail("lw_ac_op_from_name: the name is NULL");
     for (int i = 0; i <= LW_AC_MEAN; i++)
         if (!strcmp(name, AC_NAMES[i])) return i;
     return -1;
@@ -54,6 +56,7 @@ void lw_channel_result_free(lw_channel_result *r) {
 }
 
 bool lw_model_same_vocab(const lw_model *a, const lw_model *b) {
+    if (!a || !b) return lw_fail("lw_model_same_vocab: model %s is NULL", a ? "b" : "a"), false;
     if (a == b) return true;
     /* each model hashes its vocabulary once (lw_model_vocab_hash caches it): a channel or a
      * debate asks per item, and Gemma's vocabulary has 262k pieces */
@@ -432,10 +435,38 @@ static float *ac_vector(const lw_channel_params *p, const float *a, int dA, int 
     return v;
 }
 
+/* Every value the run reads, checked before any work: a kind or op outside its enum ran as none
+ * (or grafted nothing while counting floats sent), and a NaN temperature or top-p was replaced
+ * by the default without a word. */
+static int check_channel_params(const lw_channel_params *p) {
+    if ((unsigned)p->kind > (unsigned)LW_CHANNEL_AC)
+        return lw_fail("channel: kind %d is not a channel (LW_CHANNEL_NONE .. LW_CHANNEL_AC)", (int)p->kind);
+    if (p->answer_tokens < 1) return lw_fail("channel: answer_tokens = %d (need at least 1)", p->answer_tokens);
+    if (p->kind == LW_CHANNEL_TEXT || p->kind == LW_CHANNEL_CIPHER) {
+        if (p->message_tokens < 1) return lw_fail("channel: message_tokens = %d (need at least 1)", p->message_tokens);
+        if (!isfinite(p->sender_temp) || p->sender_temp < 0)
+            return lw_fail("channel: sender_temp = %g (need a finite value >= 0)", (double)p->sender_temp);
+    }
+    if (p->kind == LW_CHANNEL_CIPHER) {
+        if (p->cipher_top_k < 0) return lw_fail("channel: cipher_top_k = %d (0: off, else at least 1)", p->cipher_top_k);
+        if (!(p->cipher_top_p > 0 && p->cipher_top_p <= 1))
+            return lw_fail("channel: cipher_top_p = %g (need a value in (0, 1]; 1: off)", (double)p->cipher_top_p);
+        if (!(p->cipher_onehot >= 0)) /* NaN too */
+            return lw_fail("channel: cipher_onehot = %g (need a value >= 0; 0: always one-hot, above 1: never)",
+                           (double)p->cipher_onehot);
+    }
+    if (p->kind == LW_CHANNEL_AC && (unsigned)p->ac_op > (unsigned)LW_AC_MEAN)
+        return lw_fail("channel: ac_op %d is not replace, sum or mean", (int)p->ac_op);
+    return 0;
+}
+
 int lw_channel_run(lw_session *sender, lw_session *receiver, const lw_channel_params *p, const char *sender_text,
                    const char *receiver_prompt, lw_channel_result *r, float **logits_out) {
+    if (!r) return lw_fail("channel: the result r is NULL");
     memset(r, 0, sizeof *r);
     if (logits_out) *logits_out = NULL;
+    if (!sender || !receiver || !p) return lw_fail("channel: a sender, a receiver and params are required");
+    if (check_channel_params(p) != 0) return -1;
     if (!receiver_prompt || !*receiver_prompt) return lw_fail("channel: the receiver prompt is empty");
     if (p->kind != LW_CHANNEL_NONE && (!sender_text || !*sender_text))
         return lw_fail("channel: the sender text is empty");

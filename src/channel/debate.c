@@ -39,7 +39,12 @@ static char *vote_key(const char *answer, bool numeric) {
 
 /* Majority over keys; ties go to the key first given by the lowest-numbered agent. */
 int lw_majority_vote(char *const *answers, int n, bool numeric) {
+    if (!answers) return lw_fail("majority vote: answers is NULL");
+    if (n < 1) return lw_fail("majority vote: n = %d answers (need at least 1)", n);
+    for (int i = 0; i < n; i++)
+        if (!answers[i]) return lw_fail("majority vote: answer %d is NULL", i);
     char **keys = malloc(sizeof(char *) * (size_t)n);
+    if (!keys) return lw_fail("out of memory");
     for (int i = 0; i < n; i++) keys[i] = vote_key(answers[i], numeric);
     int best = 0, best_count = 0;
     for (int i = 0; i < n; i++) {
@@ -110,7 +115,9 @@ static int agent_turn(lw_agent *ag, int self, int n_agents, const lw_debate_para
 
 int lw_debate_run(lw_agent *agents, int n_agents, const lw_debate_params *p, const char *question,
                   lw_debate_result *out) {
+    if (!out) return lw_fail("debate: out is NULL");
     memset(out, 0, sizeof *out);
+    if (!agents || !p) return lw_fail("debate: %s is NULL", agents ? "params" : "agents");
     if (n_agents < 1 || p->rounds < 1) return lw_fail("debate: need at least one agent and one round");
     if (!question || !*question) return lw_fail("debate: the question is empty");
     if (p->channel != LW_CHANNEL_TEXT && p->channel != LW_CHANNEL_CIPHER)

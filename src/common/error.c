@@ -11,6 +11,7 @@ const char *lw_last_error(void) { return g_err; }
 void lw_clear_error(void) { g_err[0] = '\0'; }
 
 int lw_fail(const char *fmt, ...) {
+    if (!fmt) fmt = "(no message)"; /* a NULL format is a caller's slip, not a crash */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(g_err, sizeof g_err, fmt, ap);
@@ -23,6 +24,7 @@ int lw_fail(const char *fmt, ...) {
 
 int lw_fail_prefix(const char *fmt, ...) {
     char prefix[512], old[sizeof g_err];
+    if (!fmt) fmt = "(no message): ";
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);

@@ -44,6 +44,7 @@ static void atomic_clear(lw_atomic_file *af) {
 }
 
 int lw_atomic_open(lw_atomic_file *af, const char *path) {
+    if (!af) return lw_fail("lw_atomic_open: af is NULL");
     af->fp = NULL;
     af->path = af->tmp_path = NULL;
     if (!path || !*path) return lw_fail("no output path");
@@ -104,6 +105,7 @@ static void fsync_parent_dir(const char *path) {
 }
 
 int lw_atomic_commit(lw_atomic_file *af) {
+    if (!af) return lw_fail("lw_atomic_commit: af is NULL");
     if (!af->fp) return lw_fail("atomic file: commit without an open file");
     int err = 0;
     const char *what = NULL;
@@ -124,6 +126,7 @@ int lw_atomic_commit(lw_atomic_file *af) {
 }
 
 void lw_atomic_abort(lw_atomic_file *af) {
+    if (!af) return;
     if (af->fp) fclose(af->fp);
     if (af->tmp_path) unlink(af->tmp_path);
     atomic_clear(af);
@@ -141,8 +144,11 @@ static void to_hex(const unsigned char md[32], char out[65]) {
 }
 
 int lw_sha256_file(const char *path, char out[65]) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return lw_fail("%s: %s", path, strerror(errno));
+    if (!path) return lw_fail("sha256: the path is NULL");
+    if (!out) return lw_fail("sha256: out is NULL");
+    /* a FIFO would block for a writer and /dev/zero never ends: regular files only */
+    FILE *fp = lw_fopen_regular(path);
+    if (!fp) return -1;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
         EVP_MD_CTX_free(ctx);
@@ -173,7 +179,9 @@ int lw_sha256_file(const char *path, char out[65]) {
 int lw_sha256_buf(const void *data, size_t len, char out[65]) {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
-    if (EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL) != 1 || md_len != 32)
+    if (!data && len) return lw_fail("sha256: the data is NULL");
+    if (!out) return lw_fail("sha256: out is NULL");
+    if (EVP_Digest(data ? data : "", len, md, &md_len, EVP_sha256(), NULL) != 1 || md_len != 32)
         return lw_fail("sha256: OpenSSL digest failed");
     to_hex(md, out);
     return 0;
@@ -231,6 +239,8 @@ static int mkdir_one(const char *dir, const char *full) {
 }
 
 int lw_mkdir_p_created(const char *path, char **created) {
+    char *ignored = NULL; /* created NULL: the caller does not want it */
+    if (!created) created = &ignored;
     *created = NULL;
     if (!path || !*path) return lw_fail("mkdir: empty path");
     char *p = strdup(path);
@@ -247,6 +257,7 @@ int lw_mkdir_p_created(const char *path, char **created) {
         if (!c) break;
     }
     free(p);
+    free(ignored);
     return rc < 0 ? -1 : 0;
 }
 
@@ -527,8 +538,10 @@ void lw_sha256_free(lw_sha256 *h) {
 }
 
 char *lw_read_text_file(const char *path, size_t *len, const char *what) {
-    char *text = lw_read_file(path, len);
-    const char *nul = text ? memchr(text, '\0', *len) : NULL;
+    size_t n = 0; /* len may be NULL, as lw_read_file allows */
+    char *text = lw_read_file(path, &n);
+    if (len) *len = n;
+    const char *nul = text ? memchr(text, '\0', n) : NULL;
     if (!nul) return text;
     long long line = 1;
     for (const char *q = text; q < nul; q++) line += *q == '\n';

@@ -17,11 +17,12 @@ json_t *lw_json_text(const char *s) {
 }
 
 void lw_json_settings_gpu_layers(json_t *settings, const lw_model *const *models, int n) {
+    if (!settings || !models) return; /* void: nothing to report to */
     json_t *a = json_array();
     bool any = false;
     for (int i = 0; i < n; i++) {
-        lw_model_info info;
-        lw_model_get_info(models[i], &info);
+        lw_model_info info = {0};
+        if (models[i]) lw_model_get_info(models[i], &info); /* a NULL model counts as CPU-only */
         any |= info.n_gpu_layers != 0;
         json_array_append_new(a, json_integer(info.n_gpu_layers));
     }

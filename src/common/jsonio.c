@@ -20,6 +20,7 @@ int lw_json_save(const char *path, const json_t *root) {
 }
 
 const char *lw_json_error_text(const json_error_t *err) {
+    if (!err) return "(no parse error: err is NULL)";
     if (strstr(err->text, "JSON_ALLOW_NUL"))
         return "a string contains \\u0000 (the NUL character), which is not accepted: remove it";
     if (strstr(err->text, "NUL byte in object key")) return "an object key contains a NUL character: remove it";

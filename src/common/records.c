@@ -25,6 +25,7 @@ static unsigned long crc_of(const char *s, size_t n) { return crc32(crc32(0L, Z_
  * the record carries one that does not match the text before it, or lost the one its file's lines
  * carry. */
 int lw_records_check_line(const char *line, json_t *o, bool *sealed) {
+    if (!line || !sealed) return lw_fail("lw_records_check_line: %s is NULL", line ? "sealed" : "the line");
     if (!json_object_get(o, "crc32")) return *sealed ? -1 : 0;
     *sealed = true;
     const char *at = NULL;
@@ -50,11 +51,12 @@ int lw_records_check_line(const char *line, json_t *o, bool *sealed) {
 }
 
 char *lw_records_key(json_t *rec, const char *const *fields, int n_fields) {
+    if (!fields && n_fields > 0) return lw_fail("lw_records_key: fields is NULL"), NULL;
     size_t len = 1;
     char num[32];
     for (int f = 0; f < n_fields; f++) {
         json_t *v = json_object_get(rec, fields[f]);
-        if (json_is_string(v)) len += strlen(json_string_value(v)) + 1;
+        if (json_is_string(v)) len += 2 * strlen(json_string_value(v)) + 1; /* each byte escaped at most to 2 */
         else if (json_is_integer(v)) len += sizeof num;
         else return NULL;
     }
@@ -68,7 +70,14 @@ char *lw_records_key(json_t *rec, const char *const *fields, int n_fields) {
             snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
             s = num;
         }
-        w += sprintf(w, "%s%s", f ? "\t" : "", s);
+        if (f) *w++ = '\t';
+        /* a tab or backslash inside a value is escaped, so that the tab between fields stays the
+         * only one: {"a":"x\ty","b":"z"} and {"a":"x","b":"y\tz"} had the same key */
+        for (; *s; s++)
+            if (*s == '\t') *w++ = '\\', *w++ = 't';
+            else if (*s == '\\') *w++ = '\\', *w++ = '\\';
+            else *w++ = *s;
+        *w = '\0';
     }
     return k;
 }
@@ -127,8 +136,12 @@ static int index_by_key(lw_records *r, const int *line, const char *path, const 
 
 int lw_records_load(lw_records *r, const char *path, json_t *settings, const char *const *fields, int n_fields,
                     const char *required, const char *what, json_t **head_settings) {
+    if (!r) return lw_fail("records: r is NULL");
     memset(r, 0, sizeof *r);
     if (head_settings) *head_settings = NULL;
+    if (!path) return lw_fail("records: the path is NULL");
+    if (!fields && n_fields > 0) return lw_fail("records: fields is NULL");
+    if (!what) what = "records"; /* names the operation in messages */
     size_t len;
     if (access(path, F_OK) != 0) return 0;
     char *text = lw_read_text_file(path, &len, "records file");
@@ -197,6 +210,7 @@ int lw_records_load(lw_records *r, const char *path, json_t *settings, const cha
 }
 
 json_t *lw_records_find(const lw_records *r, const char *key) {
+    if (!r) return lw_fail("lw_records_find: r is NULL"), NULL;
     int lo = 0, hi = key && r->by_key ? r->n - 1 : -1;
     while (lo <= hi) {
         int mid = lo + (hi - lo) / 2, c = strcmp(r->key[r->by_key[mid]], key);
@@ -220,6 +234,7 @@ void lw_records_free(lw_records *r) {
 }
 
 int lw_records_write(FILE *f, json_t *line) {
+    if (!f || !line) return errno = EINVAL, lw_fail("lw_records_write: %s is NULL", f ? "the line" : "the file");
     json_object_del(line, "crc32"); /* a record loaded from a file: its checksum is made anew */
     char *s = json_dumps(line, JSON_COMPACT);
     size_t n = s ? strlen(s) : 0;
@@ -232,6 +247,7 @@ int lw_records_write(FILE *f, json_t *line) {
 }
 
 FILE *lw_records_open(const char *path, json_t *settings, const lw_records *r) {
+    if (!path || !settings) return lw_fail("lw_records_open: %s is NULL", path ? "settings" : "the path"), NULL;
     size_t n = strlen(path) + 5;
     char *tmp = malloc(n);
     if (!tmp) return lw_fail("records: out of memory"), NULL;
@@ -261,6 +277,8 @@ FILE *lw_records_open(const char *path, json_t *settings, const lw_records *r) {
 
 int lw_records_check_range(const lw_records *r, const char *path, const char *field, double lo, double hi,
                            bool allow_null, const char *what) {
+    if (!r || !field) return lw_fail("lw_records_check_range: %s is NULL", r ? "field" : "r");
+    if (!path) path = "(records)";
     for (int i = 0; i < r->n; i++) {
         json_t *v = json_object_get(r->rec[i], field);
         double x = json_is_number(v) ? json_number_value(v) : NAN;

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/error.h"
 #include "latentwire/runtime.h"
 
 /* Length of the well-formed character starting at s[0..n) (RFC 3629: no overlong forms, no
@@ -34,6 +35,7 @@ static int char_len(const unsigned char *s, size_t n) {
 }
 
 size_t lw_utf8_complete_prefix(const char *s, size_t n) {
+    if (!s) return lw_fail("lw_utf8_complete_prefix: s is NULL"), 0;
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
     while (i < n) {
@@ -45,6 +47,8 @@ size_t lw_utf8_complete_prefix(const char *s, size_t n) {
 }
 
 size_t lw_utf8_sanitize(const char *s, size_t n, char *out) {
+    if (!out) return lw_fail("lw_utf8_sanitize: out is NULL"), 0;
+    if (!s && n > 0) return out[0] = '\0', lw_fail("lw_utf8_sanitize: s is NULL"), 0;
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0, w = 0;
     while (i < n) {

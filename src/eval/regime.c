@@ -296,6 +296,7 @@ static int check_counts(const char *option, const char *spec, int32_t nc, long K
 
 int lw_candidates_from_option(const char *option, const char *spec, const lw_regime_input *in, int64_t **off,
                               int32_t **ids, double *mean_candidates) {
+    if (!in || !off || !ids) return lw_fail("%s: %s is NULL", option ? option : "regime", !in ? "the input" : !off ? "off" : "ids");
     *off = NULL;
     *ids = NULL;
     int rc = -2;

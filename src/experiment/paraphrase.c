@@ -167,6 +167,11 @@ static int sample_target(run *r, int t, const char *id, const char *target, char
         }
         char clean[4096];
         lw_paraphrase_reason why = lw_paraphrase_filter(target, raw, (const char *const *)kept, n_kept, clean, sizeof clean);
+        if ((int)why < 0) { /* a bad argument (message set) */
+            free(raw);
+            rc = -1;
+            break;
+        }
         r->counts[why]++;
         r->samples++;
         emit(r, &(lw_paraphrase_event){.kind = LW_PARA_EV_SAMPLE, .target_index = t, .source_id = id, .target = target,
@@ -303,6 +308,7 @@ static int add_line(json_t *lines, int row_id, const char *id, const char *targe
 }
 
 int lw_paraphrase_generate(const lw_paraphrase_params *p) {
+    if (!p) return lw_fail("paraphrases: params is NULL");
     if (check_params(p) != 0) return -1;
     targets tg;
     if (read_targets(p->mrpc_file, &tg) != 0) return -1;

@@ -134,6 +134,7 @@ int lw_paraphrase_set_load(const char *path, lw_paraphrase_set *out) {
 }
 
 int lw_paraphrase_set_write_texts(const lw_paraphrase_set *s, const char *path) {
+    if (!s) return lw_fail("lw_paraphrase_set_write_texts: the set is NULL");
     lw_atomic_file af;
     if (lw_atomic_open(&af, path) != 0) return -1;
     for (int32_t i = 0; i < s->n; i++) fprintf(af.fp, "%s\n", s->target[i]);
@@ -241,6 +242,10 @@ static void first_line(const char *raw, char *clean, size_t cap) {
 
 lw_paraphrase_reason lw_paraphrase_filter(const char *target, const char *raw, const char *const *kept, int n_kept,
                                           char *clean, size_t cap) {
+    if (!target || !raw || !clean || (!kept && n_kept > 0))
+        return (lw_paraphrase_reason)lw_fail("lw_paraphrase_filter: %s is NULL",
+                                             !target ? "the target" : !raw ? "raw" : !clean ? "clean" : "kept");
+    if (!clean || cap == 0) return LW_PARA_EMPTY; /* no room for even the terminating byte: nothing kept */
     first_line(raw ? raw : "", clean, cap);
     size_t n = strlen(clean);
     if (n == 0) return LW_PARA_EMPTY;

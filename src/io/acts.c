@@ -23,6 +23,7 @@ static const int32_t *i32_rows(const lw_st_file *f, const char *name, int64_t ro
  * 0 when none; -1 (message set) when several. The directory is listed and names compared
  * exactly: a path may hold characters a glob pattern would read as patterns ([, *, ?). */
 int lw_acts_shard_count(const char *path) {
+    if (!path) return lw_fail("lw_acts_shard_count: the path is NULL");
     size_t len = strlen(path), sl = strlen(".safetensors");
     if (len <= sl || strcmp(path + len - sl, ".safetensors")) return 0;
     const char *slash = strrchr(path, '/');
@@ -189,6 +190,7 @@ float *lw_act_gather(const lw_act_tensor *t, const int64_t *idx, int64_t n) {
 }
 
 const char *lw_act_model_sha256(const lw_act_tensor *t, char out[65]) {
+    if (!t || !out) return lw_fail("lw_act_model_sha256: %s is NULL", t ? "out" : "the tensor"), NULL;
     json_t *m = t->meta ? json_loads(t->meta, 0, NULL) : NULL;
     const char *sha = json_string_value(json_object_get(m, "model_sha256"));
     if (sha && strlen(sha) != 64) sha = NULL; /* not a sha256: cut to 64 characters it would pass for one */
@@ -198,6 +200,7 @@ const char *lw_act_model_sha256(const lw_act_tensor *t, char out[65]) {
 }
 
 const char *lw_act_pool(const lw_act_tensor *t, char out[32]) {
+    if (!t || !out) return lw_fail("lw_act_pool: %s is NULL", t ? "out" : "the tensor"), NULL;
     json_t *m = t->meta ? json_loads(t->meta, 0, NULL) : NULL;
     const char *pool = json_string_value(json_object_get(m, "pool"));
     if (pool && strlen(pool) >= 32) pool = NULL; /* no pooling has so long a name; cut, it could match one */

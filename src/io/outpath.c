@@ -139,6 +139,7 @@ static const char *collides_beside(const lw_output_spec *a, const place *pa, con
 }
 
 int lw_outputs_distinct(const lw_output_spec *outs, int n) {
+    if (!outs && n > 0) return lw_fail("lw_outputs_distinct: outs is NULL");
     for (int i = 0; outs && i < n; i++) {
         if (!outs[i].path || !*outs[i].path) continue;
         place pi;
@@ -185,6 +186,7 @@ static int refuse_special(const char *flag, const char *out, const place *o) {
 
 int lw_output_check(const char *flag, const char *out, int kinds, const char *const *inputs) {
     if (!flag) flag = "output";
+    if (kinds & ~(LW_OUT_PARTIAL | LW_OUT_SHARDS)) return lw_fail("%s: kinds = %d is not a set of LW_OUT_* flags", flag, kinds);
     if (!out || !*out) return lw_fail("%s is empty: name the file to write", flag);
     size_t n = strlen(out);
     if (n >= 4000) return lw_fail("%s: the path is too long (%zu bytes)", flag, n);

@@ -29,6 +29,7 @@ lw_probe_params lw_probe_default_params(void) {
 static const char *const NAMES[] = {"compositionality", "chaining", "robustness", "symbolic"};
 
 unsigned lw_probe_from_name(const char *name) {
+    if (!name) return lw_fail("lw_probe_from_name: the name is NULL"), 0u;
     for (int k = 0; k < 4; k++)
         if (!strcmp(name, NAMES[k])) return 1u << k;
     return 0;

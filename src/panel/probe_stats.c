@@ -49,6 +49,7 @@ static double pearson(const double *x, const double *y, int64_t n) {
 }
 
 double lw_probe_spearman(const double *x, const double *y, int64_t n) {
+    if ((!x || !y) && n > 0) return lw_fail("lw_probe_spearman: %s is NULL", x ? "y" : "x"), NAN;
     if (n < 2) return NAN;
     double *rx = malloc(sizeof *rx * (size_t)n), *ry = malloc(sizeof *ry * (size_t)n);
     double rho = NAN;

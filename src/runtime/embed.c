@@ -13,6 +13,7 @@
 #include "runtime/internal.h"
 
 const char *lw_model_pooling(const lw_model *m) {
+    if (!m) return lw_fail("lw_model_pooling: the model is NULL"), NULL;
     char arch[64] = "", key[96], val[32] = "";
     if (llama_model_meta_val_str(m->llama, "general.architecture", arch, sizeof arch) < 0) return "none";
     snprintf(key, sizeof key, "%s.pooling_type", arch);
@@ -74,6 +75,8 @@ static int32_t tokenize_text(const lw_session *s, const char *text, int64_t t, b
 }
 
 int lw_embed_pooled(lw_session *s, const char *const *texts, int64_t n, bool truncate, float *out, bool *ok) {
+    if (!s) return lw_fail("embed: the session is NULL");
+    if (n > 0 && (!texts || !out)) return lw_fail("embed: %s is NULL", texts ? "out" : "texts");
     if (!s->params.embeddings)
         return lw_fail("embed: the session was created without embeddings (lw_session_params.embeddings)");
     if (s->n_hooks) return lw_fail("embed: the session has hooks installed");

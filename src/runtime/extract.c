@@ -31,6 +31,9 @@ static void pool_rows(const float *rows, const int32_t *seqs, const int32_t *pos
 
 int lw_extract_pooled(lw_session *s, const char *const *texts, int64_t n, bool add_bos, bool truncate,
                       const int *layers, int n_layers, lw_pool pool, float *const *out, bool *ok) {
+    if (!s) return lw_fail("extract: the session is NULL");
+    if (n_layers < 1) return lw_fail("extract: n_layers = %d (need at least one layer to read)", n_layers);
+    if (!layers) return lw_fail("extract: layers is NULL");
     for (int k = 0; k < n_layers; k++)
         if (layers[k] < -1 || layers[k] >= s->n_layer)
             return lw_fail("extract: layer %d is out of range (model has layers 0..%d)", layers[k], s->n_layer - 1);
@@ -45,6 +48,17 @@ int lw_extract_pooled(lw_session *s, const char *const *texts, int64_t n, bool a
 
 int lw_extract_pooled_sites(lw_session *s, const char *const *texts, int64_t n, bool add_bos, bool truncate,
                             const lw_site_ref *sites, int n_layers, lw_pool pool, float *const *out, bool *ok) {
+    if (!s) return lw_fail("extract: the session is NULL");
+    /* a count below 0, no site or a pool outside its enum returned 0 with nothing computed */
+    if (n < 0) return lw_fail("extract: n = %lld texts (need 0 or more)", (long long)n);
+    if (n_layers < 1) return lw_fail("extract: n_sites = %d (need at least one site to read)", n_layers);
+    if (pool != LW_POOL_MEAN && pool != LW_POOL_LAST)
+        return lw_fail("extract: pool %d is neither LW_POOL_MEAN nor LW_POOL_LAST", (int)pool);
+    if (!sites && n_layers > 0) return lw_fail("extract: sites is NULL");
+    if (!texts && n > 0) return lw_fail("extract: texts is NULL");
+    if (!out && n_layers > 0) return lw_fail("extract: out is NULL");
+    for (int k = 0; k < n_layers && n > 0; k++)
+        if (!out[k]) return lw_fail("extract: out[%d] is NULL", k);
     if (s->n_hooks) return lw_fail("extract: the session already has hooks installed");
     for (int k = 0; k < n_layers; k++) {
         lw_hook h = lw_hook_default();

@@ -65,6 +65,10 @@ static void emit(const job *j, lw_extract_event e) {
 }
 
 void lw_extract_shard_path(const char *out, int shard, int n_shards, char *buf, size_t n) {
+    if (!buf || n == 0) return; /* void: nowhere to write */
+    if (!out) return (void)(buf[0] = '\0', lw_fail("lw_extract_shard_path: out is NULL"));
+    if (n_shards < 1 || shard < 0 || shard >= n_shards)
+        return (void)(buf[0] = '\0', lw_fail("lw_extract_shard_path: shard %d of %d is not one of [0, %d)", shard, n_shards, n_shards));
     if (n_shards == 1) {
         snprintf(buf, n, "%s", out);
         return;

@@ -13,6 +13,7 @@ lw_gen_params lw_gen_default_params(void) {
 }
 
 void lw_log_softmax(const float *logits, int n, float *out) {
+    if (!logits || !out) return; /* void: nothing to report to */
     double mx = -INFINITY;
     for (int i = 0; i < n; i++)
         if (logits[i] > mx) mx = logits[i];
@@ -29,6 +30,7 @@ int lw_layer_index(long layer, int n_layer) {
 }
 
 int32_t lw_argmax(const float *v, int n) {
+    if (!v && n > 0) return lw_fail("lw_argmax: v is NULL");
     int32_t best = 0;
     for (int i = 1; i < n; i++)
         if (v[i] > v[best]) best = i;
@@ -53,11 +55,14 @@ static int32_t sample(struct llama_sampler *smpl, const float *logits, int n_voc
     return arr.data[arr.selected].id;
 }
 
-static int check_params(const lw_session *s, int seq, const lw_gen_params *p, int cap) {
+static int check_params(const lw_session *s, int seq, const lw_gen_params *p, int cap, const int32_t *out) {
+    if (!s) return lw_fail("generate: the session is NULL");
+    if (!p) return lw_fail("generate: params is NULL");
     if (seq < 0 || seq >= s->params.n_seq_max)
         return lw_fail("generate: sequence id %d is out of range [0, %d)", seq, s->params.n_seq_max);
     if (p->max_tokens < 0) return lw_fail("generate: max_tokens must be >= 0 (got %d)", p->max_tokens);
     if (cap < 0) return lw_fail("generate: output capacity must be >= 0");
+    if (cap > 0 && !out) return lw_fail("generate: out is NULL");
     if (!(p->temperature >= 0.0f) && !(p->temperature < 0.0f)) return lw_fail("generate: temperature is NaN");
     if (!(p->top_p > 0.0f && p->top_p <= 1.0f)) return lw_fail("generate: top_p must be in (0, 1] (got %g)", p->top_p);
     if (p->top_k < 0) return lw_fail("generate: top_k must be >= 0 (got %d)", p->top_k);
@@ -66,7 +71,7 @@ static int check_params(const lw_session *s, int seq, const lw_gen_params *p, in
 
 int lw_generate(lw_session *s, int seq, const lw_span *prompt, int n_spans, const lw_gen_params *params,
                 int32_t *out, int cap) {
-    if (check_params(s, seq, params, cap) != 0) return -1;
+    if (check_params(s, seq, params, cap, out) != 0) return -1;
     int limit = params->max_tokens < cap ? params->max_tokens : cap;
     /* hooks may name positions the generated tokens will reach; the last sampled token
      * is never forwarded, hence limit - 1 */

@@ -70,6 +70,7 @@ static int validate_hook(const lw_session *s, const lw_hook *h) {
 }
 
 int lw_session_add_hook(lw_session *s, const lw_hook *h) {
+    if (!s || !h) return lw_fail("hook: %s is NULL", s ? "the hook" : "the session");
     if (validate_hook(s, h) != 0) return -1;
     lw_hook_entry *grown = realloc(s->hooks, sizeof *grown * (size_t)(s->n_hooks + 1));
     if (!grown) return lw_fail("out of memory");
@@ -121,14 +122,18 @@ void lw_hooks_free_all(lw_session *s) {
     s->n_hooks = 0;
 }
 
-void lw_session_clear_hooks(lw_session *s) { lw_hooks_free_all(s); }
+void lw_session_clear_hooks(lw_session *s) {
+    if (s) lw_hooks_free_all(s); /* void: a NULL session is ignored */
+}
 
 void lw_session_clear_captures(lw_session *s) {
+    if (!s) return; /* void: nothing to report to */
     for (int i = 0; i < s->n_hooks; i++) free_captures(&s->hooks[i]);
 }
 
 int lw_session_capture(const lw_session *s, int id, const float **data, const int32_t **seqs,
                        const int32_t **positions) {
+    if (!s) return lw_fail("capture: the session is NULL");
     if (id < 0 || id >= s->n_hooks) return lw_fail("capture: no hook with id %d", id);
     const lw_hook_entry *e = &s->hooks[id];
     if (data) *data = e->rows;
@@ -178,11 +183,6 @@ static int append_capture(lw_hook_entry *e, int seq, int pos, const float *row) 
     e->n_rows++;
     return 0;
 }
-
-/* |x| above this overflows x * x in float32, which the models' RMS and layer norms compute:
- * the norm then returns zeros (or NaN) and everything after it is garbage without a single
- * NaN in the logits to show for it. */
-#define LW_ACTIVATION_MAX 1.8e19f
 
 /* After hook i wrote coordinates [b, end) of a row: each stays finite and squarable. */
 static int check_written(const lw_hook_entry *e, int i, int pos, const float *row, int b, int end) {

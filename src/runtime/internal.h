@@ -123,4 +123,9 @@ void lw_llama_log_reset(void);
  * log lines. *has_output: the file has output.weight. 0 or -1. */
 int lw_model__check_file(const char *path, bool *has_output);
 
+/* |x| above this overflows x * x in float32, which the models' RMS and layer norms compute:
+ * the norm then returns zeros (or NaN) and everything after it is garbage without a single
+ * NaN in the logits to show for it (a hook's write, a row given to the logit lens). */
+#define LW_ACTIVATION_MAX 1.8e19f
+
 #endif

@@ -203,10 +203,18 @@ static int check_rows(const float *rows, int n, int d) {
     if (bad >= 0)
         return lw_fail("logit lens: row %lld has a non-finite value at coordinate %lld", (long long)(bad / d),
                        (long long)(bad % d));
+    /* the norm squares in float32, as llama.cpp's does: past this it returned all-zero logits */
+    for (int64_t i = 0; i < (int64_t)n * d; i++)
+        if (fabsf(rows[i]) > LW_ACTIVATION_MAX)
+            return lw_fail("logit lens: row %lld has %g at coordinate %lld, beyond %.2g, whose square overflows "
+                           "float32 in the model's norm",
+                           (long long)(i / d), (double)rows[i], (long long)(i % d), (double)LW_ACTIVATION_MAX);
     return 0;
 }
 
 int lw_logit_lens(const lw_model *m, const float *rows, int n, float *logits) {
+    if (!m) return lw_fail("logit lens: the model is NULL");
+    if (!logits && n > 0) return lw_fail("logit lens: logits is NULL");
     struct lw_lens *L = lens_get(m);
     if (!L) return -1;
     if (check_rows(rows, n, L->n_embd) != 0) return -1;
@@ -235,6 +243,8 @@ static void topk_insert(int32_t *ids, float *vals, int *have, int k, int32_t id,
 }
 
 int lw_logit_lens_topk(const lw_model *m, const float *rows, int n, int k, int32_t *ids, float *logprobs) {
+    if (!m) return lw_fail("logit lens: the model is NULL");
+    if ((!ids || !logprobs) && n > 0) return lw_fail("logit lens: %s is NULL", ids ? "logprobs" : "ids");
     struct lw_lens *L = lens_get(m);
     if (!L) return -1;
     if (k < 1 || k > L->n_vocab) return lw_fail("logit lens: k = %d is outside [1, %d]", k, L->n_vocab);

@@ -226,6 +226,7 @@ static int grow_buffer(char **buf, size_t *cap, size_t need) {
 static const char *vocab_hash_locked(lw_model *m);
 
 const char *lw_model_vocab_hash(const lw_model *model) {
+    if (!model) return lw_fail("lw_model_vocab_hash: the model is NULL"), NULL;
     lw_model *m = (lw_model *)model; /* only the cache changes, under its lock */
     pthread_mutex_lock(&m->lock_vocab);
     const char *h = vocab_hash_locked(m);
@@ -277,7 +278,9 @@ static void meta_str(const lw_model *m, const char *key, char *buf, size_t n) {
 }
 
 void lw_model_get_info(const lw_model *m, lw_model_info *info) {
+    if (!info) return; /* void: nothing to report to */
     memset(info, 0, sizeof *info);
+    if (!m) return; /* a NULL model: all zero */
     meta_str(m, "general.architecture", info->arch, sizeof info->arch);
     meta_str(m, "general.name", info->name, sizeof info->name);
     meta_str(m, "tokenizer.ggml.model", info->tokenizer, sizeof info->tokenizer);
@@ -307,6 +310,8 @@ const char *lw_model_sha256(const lw_model *model) {
 }
 
 static int32_t tokenize(const lw_model *m, const char *text, bool add_bos, bool special, int32_t *out, int32_t cap) {
+    if (!m) return lw_fail("tokenize: the model is NULL"), INT32_MIN;
+    if (!out && cap > 0) return lw_fail("tokenize: out is NULL with cap %d", (int)cap), INT32_MIN;
     if (!text) {
         lw_fail("tokenize: text is NULL");
         return INT32_MIN;
@@ -339,6 +344,7 @@ static int32_t tokenize(const lw_model *m, const char *text, bool add_bos, bool 
 }
 
 static int32_t tokenize_alloc(const lw_model *m, const char *text, bool add_bos, bool special, int32_t **out) {
+    if (!out) return lw_fail("tokenize: out is NULL");
     *out = NULL;
     int32_t n = tokenize(m, text, add_bos, special, NULL, 0);
     if (n == INT32_MIN) return -1;
@@ -366,9 +372,13 @@ int32_t lw_tokenize_special_alloc(const lw_model *m, const char *text, bool add_
     return tokenize_alloc(m, text, add_bos, true, out);
 }
 
-bool lw_token_is_eog(const lw_model *m, int32_t token) { return llama_vocab_is_eog(m->vocab, token); }
+bool lw_token_is_eog(const lw_model *m, int32_t token) {
+    if (!m) return lw_fail("lw_token_is_eog: the model is NULL"), false;
+    return llama_vocab_is_eog(m->vocab, token);
+}
 
 bool lw_tokenizer_adds_space(const lw_model *m) {
+    if (!m) return lw_fail("lw_tokenizer_adds_space: the model is NULL"), false;
     int32_t t[8];
     int32_t n = tokenize(m, "x", false, false, t, 8);
     char *r = n > 0 ? lw_detokenize(m, t, n, false) : NULL;
@@ -379,6 +389,8 @@ bool lw_tokenizer_adds_space(const lw_model *m) {
 
 char *lw_chat_format(const lw_model *m, const char *const *roles, const char *const *contents, int n,
                      bool add_assistant) {
+    if (!m) return lw_fail("lw_chat_format: the model is NULL"), NULL;
+    if (n > 0 && (!roles || !contents)) return lw_fail("lw_chat_format: %s is NULL", roles ? "contents" : "roles"), NULL;
     const char *tmpl = llama_model_chat_template(m->llama, NULL);
     if (!tmpl) {
         lw_fail("%s: the model has no chat template (tokenizer.chat_template)", m->path);
@@ -415,7 +427,9 @@ char *lw_chat_format(const lw_model *m, const char *const *roles, const char *co
 }
 
 int lw_chat_affixes(const lw_model *m, char **prefix, char **suffix) {
+    if (!prefix || !suffix) return lw_fail("lw_chat_affixes: %s is NULL", prefix ? "suffix" : "prefix");
     *prefix = *suffix = NULL;
+    if (!m) return lw_fail("lw_chat_affixes: the model is NULL");
     static const char mark[] = "\x01LW_CONTENT\x01";
     const char *role = "user", *content = mark;
     char *all = lw_chat_format(m, &role, &content, 1, true);
@@ -440,6 +454,8 @@ int lw_chat_affixes(const lw_model *m, char **prefix, char **suffix) {
 /* Concatenates each token's piece as it is (llama_detokenize would strip the leading space
  * of the first piece, which mangles continuations such as " named" after a prompt). */
 char *lw_detokenize(const lw_model *m, const int32_t *tokens, int32_t n, bool render_special) {
+    if (!m) return lw_fail("detokenize: the model is NULL"), NULL;
+    if (!tokens && n > 0) return lw_fail("detokenize: tokens is NULL with n %d", (int)n), NULL;
     int32_t n_vocab = llama_vocab_n_tokens(m->vocab);
     size_t cap = 64, len = 0;
     char *buf = malloc(cap);
@@ -522,8 +538,8 @@ static float *read_matrix(const lw_model *m, const char *name, int *rows, int *c
         else
             tt->to_float(raw, dst, n_cols);
     }
-    *rows = (int)n_rows;
-    *cols = (int)n_cols;
+    if (rows) *rows = (int)n_rows; /* either may be NULL: not wanted */
+    if (cols) *cols = (int)n_cols;
 done:
     if (f) fclose(f);
     free(raw);
@@ -533,14 +549,17 @@ done:
 }
 
 float *lw_model_token_embeddings(const lw_model *m, int *n_vocab, int *n_embd) {
+    if (!m) return lw_fail("lw_model_token_embeddings: the model is NULL"), NULL;
     return read_matrix(m, "token_embd.weight", n_vocab, n_embd);
 }
 
 float *lw_model_output_matrix(const lw_model *m, int *n_vocab, int *n_embd) {
+    if (!m) return lw_fail("lw_model_output_matrix: the model is NULL"), NULL;
     return read_matrix(m, m->has_output ? "output.weight" : "token_embd.weight", n_vocab, n_embd);
 }
 
 const float *lw_model_token_embeddings_cached(const lw_model *model) {
+    if (!model) return lw_fail("lw_model_token_embeddings_cached: the model is NULL"), NULL;
     lw_model *m = (lw_model *)model; /* only the cache changes, under its lock */
     pthread_mutex_lock(&m->lock_embd);
     if (!m->tok_embd) {
@@ -553,6 +572,7 @@ const float *lw_model_token_embeddings_cached(const lw_model *model) {
 }
 
 int lw_model_peek_width(const char *path, int *n_embd) {
+    if (!n_embd) return lw_fail("lw_model_peek_width: n_embd is NULL");
     *n_embd = 0;
     if (!path || !*path) return lw_fail("model path is empty");
     bool has_output;

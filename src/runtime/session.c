@@ -91,6 +91,15 @@ lw_session *lw_session_new(lw_model *m, lw_session_params p) {
     /* a micro-batch never holds more tokens than the context; a larger one only sizes the
      * compute buffers for tokens that cannot come (2e9 ran out of memory) */
     int ubatch = p.n_ubatch < n_ctx ? p.n_ubatch : n_ctx;
+    /* llama.cpp reserves outputs for one token of every sequence in a micro-batch and aborts the
+     * process when the micro-batch is smaller than the sequence count: refused here instead */
+    if (p.n_seq_max > ubatch) {
+        lw_fail("session: n_seq_max %d is more than the micro-batch of %d tokens (n_ubatch %d, n_ctx %d): give "
+                "n_ubatch and n_ctx at least n_seq_max",
+                p.n_seq_max, ubatch, p.n_ubatch, n_ctx);
+        free(s);
+        return NULL;
+    }
     cp.n_batch = (uint32_t)ubatch;
     cp.n_ubatch = (uint32_t)ubatch;
     cp.n_seq_max = (uint32_t)p.n_seq_max;
@@ -151,9 +160,13 @@ void lw_session_free(lw_session *s) {
     free(s);
 }
 
-const lw_model *lw_session_model(const lw_session *s) { return s->model; }
+const lw_model *lw_session_model(const lw_session *s) {
+    if (!s) return lw_fail("lw_session_model: the session is NULL"), NULL;
+    return s->model;
+}
 
 void lw_session_clear(lw_session *s, int seq) {
+    if (!s) return; /* void: nothing to report to */
     llama_memory_t mem = llama_get_memory(s->ctx);
     if (seq < 0) {
         llama_memory_clear(mem, true);
@@ -166,6 +179,7 @@ void lw_session_clear(lw_session *s, int seq) {
 }
 
 int lw_session_truncate(lw_session *s, int seq, int len) {
+    if (!s) return lw_fail("truncate: the session is NULL");
     if (seq < 0 || seq >= s->params.n_seq_max) return lw_fail("truncate: sequence %d is outside [0, %d)", seq, s->params.n_seq_max);
     if (len < 0 || len > s->seq_len[seq])
         return lw_fail("truncate: length %d is outside [0, %d] (sequence %d's resident positions)", len, s->seq_len[seq], seq);
@@ -179,7 +193,9 @@ int lw_session_truncate(lw_session *s, int seq, int len) {
 int lw_session_n_ctx(const lw_session *s) { return s ? s->n_ctx : lw_fail("lw_session_n_ctx: the session is NULL"); }
 
 int lw_session_seq_len(const lw_session *s, int seq) {
-    if (seq < 0 || seq >= s->params.n_seq_max) return -1;
+    if (!s) return lw_fail("lw_session_seq_len: the session is NULL");
+    if (seq < 0 || seq >= s->params.n_seq_max)
+        return lw_fail("lw_session_seq_len: sequence %d is outside [0, %d)", seq, s->params.n_seq_max);
     return s->seq_len[seq];
 }
 
@@ -335,9 +351,15 @@ static int store_logits(lw_session *s, int seq, int pos, const float *logits) {
     return 0;
 }
 
-bool lw_session_stopped_early(const lw_session *s) { return s->last_early; }
+bool lw_session_stopped_early(const lw_session *s) {
+    if (!s) return lw_fail("lw_session_stopped_early: the session is NULL"), false;
+    return s->last_early;
+}
 
 const float *lw_session_logits(const lw_session *s, int seq, int pos) {
+    if (!s) return lw_fail("lw_session_logits: the session is NULL"), NULL;
+    /* a position cleared or truncated away since the run has no logits any more */
+    if (seq < 0 || seq >= s->params.n_seq_max || pos < 0 || pos >= s->seq_len[seq]) return NULL;
     for (int i = s->n_logits - 1; i >= 0; i--)
         if (s->logit_keys[i].seq == seq && s->logit_keys[i].pos == pos)
             return s->logits + (size_t)i * (size_t)s->n_vocab;
@@ -530,6 +552,7 @@ static void drop_run(lw_session *s, const lw_seq_input *in, int n_in, bool faile
 }
 
 int lw_session_run(lw_session *s, const lw_seq_input *in, int n_in) {
+    if (!s) return lw_fail("run: the session is NULL");
     int total_new;
     if (validate_inputs(s, in, n_in, &total_new) != 0) return -1;
 

@@ -102,6 +102,7 @@ int lw_site_width_quiet(const lw_model *m, lw_site site) {
 }
 
 int lw_site_width(const lw_model *m, lw_site site) {
+    if (!m) return lw_fail("lw_site_width: the model is NULL");
     if (site < 0 || site >= LW_SITE_COUNT) return lw_fail("site %d is not a hook site", (int)site);
     int w = lw_site_width_quiet(m, site);
     if (w > 0) return w;
@@ -119,7 +120,8 @@ int lw_site_depth(lw_site site, int layer) {
 /* ---------------------------------------------------------------- names */
 
 const char *lw_site_name(lw_site_ref ref, char *buf, size_t n) {
-    if (ref.site < 0 || ref.site >= LW_SITE_COUNT) snprintf(buf, n, "?");
+    if (!buf) return lw_fail("lw_site_name: buf is NULL"), NULL;
+    if (ref.site < 0 || ref.site >= LW_SITE_COUNT || (ref.site != LW_SITE_EMBED && ref.layer < 0)) snprintf(buf, n, "?");
     else if (ref.site == LW_SITE_EMBED) snprintf(buf, n, "%s", TL_NAMES[LW_SITE_EMBED]);
     else snprintf(buf, n, "blocks.%d.%s", ref.layer, TL_NAMES[ref.site]);
     return buf;
@@ -196,6 +198,8 @@ int lw_site_parse_list(const char *spec, int n_layer, lw_site_ref **out) {
     *out = NULL;
     if (!spec || !*spec) return lw_fail("empty site list");
     if (n_layer <= 0) return lw_fail("site list \"%s\": the model has no blocks", spec);
+    if (n_layer > 1000000) /* lw_layer_list_parse's bound; 8 sites a block must not overflow an int */
+        return lw_fail("site list \"%s\": a model of %d layers (expected 1 to 1000000)", spec, n_layer);
     char **item;
     int n_items = lw_list_split("site list", spec, &item);
     if (n_items < 0) return -1;

@@ -7,6 +7,8 @@
 #include "task/task_internal.h"
 
 void lw_task_parts_sha256(const lw_task *parts, int n_parts, char out[65]) {
+    if (!out) return; /* void: nothing to report to */
+    if (!parts && n_parts > 0) return (void)(out[0] = '\0'); /* no parts: no fingerprint */
     size_t len = 0;
     for (int p = 0; p < n_parts; p++)
         for (int i = 0; i < parts[p].n; i++) {

@@ -103,6 +103,7 @@ int lw_task_story(int n_items, uint64_t seed, lw_task *out) {
     if (!out) return lw_fail("story task: no output task");
     memset(out, 0, sizeof *out);
     if (n_items <= 0) return lw_fail("story task: n_items must be positive (got %d)", n_items);
+    if (n_items > 1000000) return lw_fail("story task: n_items %d is more than 1000000", n_items); /* as task specs */
     lw_rng rng;
     lw_rng_seed(&rng, seed);
     lw_task_builder b = {0};
