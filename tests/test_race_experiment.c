@@ -198,6 +198,15 @@ static void test_shard_counts(void **state) {
     lw_test_write_text(lw_test_join(dir, "race-shard-0-of-2147483647.partial"), "{}\n");
     assert_int_equal(lw_race_merge(dir, NULL), -1);
     assert_non_null(strstr(lw_last_error(), "race-shard-1-of-2147483647.partial is missing"));
+    /* more positions than a query has: refused before any work (it failed at the first item that
+     * had fewer, after race.partial was begun) */
+    const char *dir2 = lw_test_fresh_dir("race_exp_positions");
+    p = params(dir2);
+    p.patch.positions = 1000;
+    assert_int_equal(lw_race_experiment_run(&p, &r), -1);
+    assert_non_null(strstr(lw_last_error(), "--positions 1000, but item"));
+    assert_non_null(strstr(lw_last_error(), "(the shortest): give --positions"));
+    assert_int_equal(lw_test_dir_entries(dir2), 0);
 }
 
 int main(void) {

@@ -71,6 +71,12 @@ int lw_patch_answer_logits(lw_session *receiver, const char *prompt, int layer, 
  * The count, or -1. */
 int lw_patch_prompt_tokens(lw_session *receiver, const char *prompt, const lw_patch_params *p);
 
+/* The positions of prompt that lw_patch_answer can write vectors to (the prompt piece: with
+ * p->chat, the template's closing after it too; never [BOS] or the opening), counted without
+ * running the model, so that T positions can be checked against every prompt before any work.
+ * The count, or -1. */
+int lw_patch_prompt_positions(lw_session *receiver, const char *prompt, const lw_patch_params *p);
+
 #ifdef __cplusplus
 }
 #endif

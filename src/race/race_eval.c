@@ -179,6 +179,19 @@ lw_race_evaluator *lw_race_evaluator_new(const lw_race_setup *s, const lw_task *
     }
     if (s->cipher && s->cipher_steps > 0 && check_cipher_fits(s) != 0) return NULL;
     if (check_answer_fits(s, report) != 0) return NULL;
+    /* T vectors are written to the query's last T positions: a shorter query failed at its item
+     * after the run had begun (scan refuses it up front too) */
+    int shortest = INT_MAX, which = -1;
+    for (int i = 0; s->activations && !s->patch.pooled && i < report->n; i++) {
+        int n = lw_patch_prompt_positions(s->receiver, lw_race_query(&report->items[i]), &s->patch);
+        if (n < 0) return NULL;
+        if (n < shortest) shortest = n, which = i;
+    }
+    if (which >= 0 && shortest < T) {
+        lw_fail("race: --positions %d, but item %s's receiver query has %d positions (the shortest): give --positions "
+                "%d or less (or --pooled)", T, report->items[which].id, shortest, shortest);
+        return NULL;
+    }
     /* the task-vector readout needs skill-format senders: refuse up front, as scan does, rather than
      * score "not applicable" cells (a calibration item would be dropped silently) */
     for (int k = 0; s->patch.task_vector && s->activations && k < 2; k++) {
