@@ -220,6 +220,8 @@ static void test_runtime_with_model(void **state) {
     }
     lw_model_info info;
     lw_model_get_info(m, NULL); /* void: no crash */
+    const char *roles2[2] = {"user", NULL}, *contents2[2] = {"a", "b"};
+    REFUSED_NULL(lw_chat_format(m, roles2, contents2, 2, true), "roles[1] is NULL"); /* dereferenced it */
     lw_model_get_info(m, &info);
     int32_t toks[8] = {1, 2};
     lw_clear_error();
@@ -339,6 +341,10 @@ static void test_eval_task_records(void **state) {
     assert_int_equal(lw_records_load(&r, rpath, settings, fields, 1, "id", NULL, NULL), 0);
     assert_int_equal(r.n, 1);
     lw_records_free(&r);
+    /* required NULL: no field required (it refused every record) */
+    assert_int_equal(lw_records_load(&r, rpath, settings, fields, 1, NULL, NULL, NULL), 0);
+    assert_int_equal(r.n, 1);
+    lw_records_free(&r);
     json_decref(settings);
     json_decref(other);
     json_decref(rec);
@@ -402,6 +408,8 @@ static void test_paths_bridge_codec(void **state) {
     assert_string_equal(buf, "acts-00002-of-00005.safetensors");
 
     REFUSED(lw_outputs_distinct(NULL, 3), "outs is NULL"); /* returned 0 */
+    lw_output_spec no_flag[2] = {{.flag = "--out", .path = "a.json"}, {.flag = NULL, .path = "a.json"}};
+    REFUSED(lw_outputs_distinct(no_flag, 2), "outs[1].flag is NULL"); /* printed (null) */
     REFUSED(lw_output_check("--out", lw_test_tmpfile("null_out.txt"), -1, NULL), "kinds = -1");
     assert_int_equal(lw_output_check("--out", lw_test_tmpfile("null_out.txt"), LW_OUT_PARTIAL, NULL), 0);
 

@@ -35,7 +35,7 @@ const char *lw_settings_differ(json_t *want, json_t *have);
  * (settings NULL: any; the first line's settings then go to *head_settings, a new
  * reference, when head_settings is not NULL). Text after the file's last newline that is not a
  * whole record is a line torn by an interruption and dropped; any other line that is not a whole
- * record (not JSON, such as a NaN score; a key field or `required` missing) is refused, naming the
+ * record (not JSON, such as a NaN score; a key field or `required`, unless NULL, missing) is refused, naming the
  * line (it was dropped unseen, and the merge then asked for a "missing" record). A line whose "crc32" (lw_records_write's checksum) does not
  * match its text is refused, naming the line: one flipped bit turns a score of 0 into 1, which the
  * range check cannot see (lines without a checksum, from older files, are read as they are). The

@@ -176,7 +176,7 @@ int lw_records_load(lw_records *r, const char *path, json_t *settings, const cha
             continue;
         }
         char *key = json_is_object(o) ? lw_records_key(o, fields, n_fields) : NULL;
-        if (!key || !json_object_get(o, required)) {
+        if (!key || (required && !json_object_get(o, required))) { /* NULL: no field required */
             const char *why = !o ? "not JSON" : !json_is_object(o) ? "not a JSON object"
                             : !key ? "its key fields are missing" : "a field is missing";
             free(key);

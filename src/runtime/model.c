@@ -391,6 +391,9 @@ char *lw_chat_format(const lw_model *m, const char *const *roles, const char *co
                      bool add_assistant) {
     if (!m) return lw_fail("lw_chat_format: the model is NULL"), NULL;
     if (n > 0 && (!roles || !contents)) return lw_fail("lw_chat_format: %s is NULL", roles ? "contents" : "roles"), NULL;
+    for (int i = 0; i < n; i++)
+        if (!roles[i] || !contents[i])
+            return lw_fail("lw_chat_format: %s[%d] is NULL", roles[i] ? "contents" : "roles", i), NULL;
     const char *tmpl = llama_model_chat_template(m->llama, NULL);
     if (!tmpl) {
         lw_fail("%s: the model has no chat template (tokenizer.chat_template)", m->path);
