@@ -143,6 +143,13 @@ static void test_bad_lines(void **state) {
     snprintf(text, sizeof text, "{\"row_id\": 0, \"mrpc_id\": \"1\", \"target\": \"A b.\", \"paraphrases\": [\"C d.\"], "
                                 "\"negatives\": [3]}\n%s", good1);
     expect_bad("negs.jsonl", text, "1:", "negatives[0] must be 2");
+    /* a paraphrase that is its target again, or one listed twice, is no hard negative (accepted) */
+    snprintf(text, sizeof text, "%s{\"row_id\": 1, \"mrpc_id\": \"2\", \"target\": \"E f.\", \"paraphrases\": "
+                                "[\"e, F\"], \"negatives\": [3]}\n", good);
+    expect_bad("same.jsonl", text, "2:", "paraphrases[0] is the target again");
+    snprintf(text, sizeof text, "%s{\"row_id\": 1, \"mrpc_id\": \"2\", \"target\": \"E f.\", \"paraphrases\": "
+                                "[\"G h.\", \"I j.\", \"g H\"], \"negatives\": [3, 4, 5]}\n", good);
+    expect_bad("twice.jsonl", text, "2:", "paraphrases[2] repeats paraphrases[0]");
     /* a target longer than the 1 MiB line every text reader allows: `paraphrase texts` wrote it,
      * and extract then refused the file */
     size_t big = ((size_t)1 << 20) + 1;

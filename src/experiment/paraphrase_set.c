@@ -60,6 +60,31 @@ static int set_push_target(lw_paraphrase_set *s, const char *id, const char *tar
     return 0;
 }
 
+static void normalize(const char *s, char *out, size_t cap);
+
+/* A paraphrase the target again, or one listed twice for it (compared as the generator's filter
+ * compares: lower-cased, letters and digits only) is no hard negative: as a target's own
+ * paraphrase it is the target, and twice it counts twice. */
+static int check_distinct(const char *path, int line_no, json_t *tg, json_t *pa) {
+    char a[4096], b[4096];
+    size_t k, j;
+    json_t *v, *w;
+    json_array_foreach(pa, k, v) {
+        normalize(json_string_value(v), a, sizeof a);
+        normalize(json_string_value(tg), b, sizeof b);
+        if (!strcmp(a, b)) return lw_fail("%s:%d: paraphrases[%zu] is the target again (compared lower-cased, letters and "
+                                          "digits only): drop it", path, line_no, k);
+        json_array_foreach(pa, j, w) {
+            if (j >= k) break;
+            normalize(json_string_value(w), b, sizeof b);
+            if (!strcmp(a, b))
+                return lw_fail("%s:%d: paraphrases[%zu] repeats paraphrases[%zu] (compared lower-cased, letters and "
+                               "digits only): drop one", path, line_no, k, j);
+        }
+    }
+    return 0;
+}
+
 /* Checks one line against the format and appends it; the error names file, line and field.
  * Its negatives (*negs_out) are checked once every line is read: the paraphrases' row ids
  * start after the last target's. */
@@ -86,6 +111,7 @@ static int read_line(const char *path, int line_no, const char *line, lw_paraphr
         if (rc == 0 && !one_line_text(v))
             rc = lw_fail("%s:%d: paraphrases[%zu] must be a non-empty one-line string of at most 1 MiB", path, line_no, k);
     }
+    if (rc == 0) rc = check_distinct(path, line_no, tg, pa);
     if (rc == 0) rc = set_push_target(s, json_string_value(id), json_string_value(tg), json_array_size(pa));
     json_array_foreach(pa, k, v) {
         char *text = rc == 0 ? strdup(json_string_value(v)) : NULL;
