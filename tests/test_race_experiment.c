@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -207,6 +208,14 @@ static void test_shard_counts(void **state) {
     assert_non_null(strstr(lw_last_error(), "--positions 1000, but item"));
     assert_non_null(strstr(lw_last_error(), "(the shortest): give --positions"));
     assert_int_equal(lw_test_dir_entries(dir2), 0);
+    /* an output that cannot be written (a directory at race.json) is found before any output is:
+     * the files before it were new and those after it old */
+    const char *dir3 = lw_test_fresh_dir("race_exp_outputs");
+    lw_test_write_text(lw_test_join(dir3, "race.partial"), "{}\n");
+    assert_int_equal(mkdir(lw_test_join(dir3, "race.json"), 0755), 0);
+    assert_int_equal(lw_race_merge(dir3, NULL), -1);
+    assert_non_null(strstr(lw_last_error(), "race.json is a directory where the run writes a file"));
+    assert_int_equal(lw_test_dir_entries(dir3), 2);
 }
 
 int main(void) {

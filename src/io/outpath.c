@@ -217,6 +217,11 @@ int lw_output_dir_check(const char *flag, const char *dir, const char *const *na
             locate(path, &o);
             if (refuse_special(flag, path, &o) != 0 || check_against_inputs(flag, path, &o, LW_OUT_FILE, inputs) != 0)
                 return -1;
+            /* found here, not when that file's turn comes: the outputs written before it would be
+             * new and those after it old (race wrote race.json, then failed at records.jsonl) */
+            if (o.exists && S_ISDIR(o.st.st_mode))
+                return lw_fail("%s %s: %s is a directory where the run writes a file: remove or rename it", flag, dir,
+                               path);
         }
         return 0;
     }

@@ -582,6 +582,9 @@ static int merge_files(const char *out_dir, char *const *paths, int n_paths, cha
 int lw_race_merge(const char *out_dir, char **report_json) {
     if (report_json) *report_json = NULL;
     if (!out_dir) return lw_fail("race merge: the output directory is NULL");
+    /* every output writable before the first is written: none new beside others old */
+    static const char *const outputs[] = {"race.jsonl", "race.json", "race.csv", "records.jsonl", NULL};
+    if (lw_output_dir_check("race merge: --out", out_dir, outputs, NULL) != 0) return -1;
     DIR *dir = opendir(out_dir);
     if (!dir) return lw_fail("%s: %s", out_dir, strerror(errno));
     int n_shards = 0, rc = 0, found = 0;
