@@ -219,6 +219,9 @@ static void test_determinism_and_edges(void **state) {
     assert_true(x.lo <= x.hi && isfinite(x.lo) && isfinite(x.hi));
     assert_int_equal(lw_bootstrap_mean(v, N, 19, 0.9, 1, &x), -1); /* 2 / (1 - 0.9) = 20 */
     assert_int_equal(lw_bootstrap_mean(v, N, 20, 0.9, 1, &x), 0);
+    /* near level 1 the least count overflowed an int to INT_MIN, and every count passed */
+    assert_int_equal(lw_bootstrap_mean(v, N, 1000, 1.0 - 1e-12, 1, &x), -1);
+    assert_non_null(strstr(lw_last_error(), "need at least 2000044244420 at level"));
     /* values whose sums overflow: a mean of inf inside [-inf, -inf] came back as success */
     double huge[3] = {1e308, 1e308, -1e308};
     assert_int_equal(lw_bootstrap_bca_mean(huge, 3, 200, 0.95, 1, &x), -1);

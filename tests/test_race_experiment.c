@@ -165,7 +165,7 @@ static void test_refusals(void **state) {
     /* no resamples: refused before any work (it ran, returned 0, and race.json held no interval) */
     p.resamples = 0;
     assert_int_equal(lw_race_experiment_run(&p, &r), -1);
-    assert_non_null(strstr(lw_last_error(), "resamples must be at least 1"));
+    assert_non_null(strstr(lw_last_error(), "n_resamples = 0, need at least 40 at level 0.95"));
     assert_int_equal(lw_test_dir_entries(dir), 0);
     p.resamples = 1000;
     assert_int_equal(lw_race_experiment_run(NULL, &r), -1);

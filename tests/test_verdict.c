@@ -281,7 +281,7 @@ static void test_threshold_within_the_metric(void **state) {
         lw_plan *plan = lw_plan_load(pp);
         const char *rec = write_records("range.items.jsonl", plan, 10, 5, 5);
         lw_plan_free(plan);
-        expect_evaluate_error(pp, rec, "is outside [0, 1], where a mean of 0/1 values (em) lies");
+        expect_evaluate_error(pp, rec, "is outside [0, 1], where a mean of these values (em, all 0 or 1) lies");
     }
     const char *pp = write_plan("range2.plan.json",
                                 "{\"id\": \"D\", \"metric\": \"em\", \"a\": \"A\", \"b\": \"B\", \"direction\": "
@@ -298,7 +298,7 @@ static void test_threshold_within_the_metric(void **state) {
     const char *rec2 = lw_test_tmpfile("em.items.jsonl");
     assert_int_equal(lw_items_save(rec2, lw_plan_sha256(plan), "test", r, 2), 0);
     lw_plan_free(plan);
-    expect_evaluate_error(pp, rec2, "item 'y' has exact_match 2, which is 0 or 1");
+    expect_evaluate_error(pp, rec2, "item 'y' has exact_match 2, which is only ever 0 or 1");
     /* within the range every threshold still decides (the edges included) */
     int n;
     pp = greater_plan("edge.plan.json", "em", "0");

@@ -94,7 +94,7 @@ int lw_items_save(const char *path, const char *plan_sha256, const char *source,
 
 typedef struct lw_items lw_items;
 /* Reads one or more record files; every file must carry the same plan_sha256, and a condition's
- * records must all be in one file (one run's; two runs pooled are refused). Not thread-safe. */
+ * records must all be in one file (one run's; two runs pooled are refused). */
 lw_items *lw_items_load(const char *const *paths, int n_paths);
 void lw_items_free(lw_items *items);
 int64_t lw_items_count(const lw_items *items);

@@ -27,9 +27,10 @@ int lw_eval_check_resampling(const char *fn, int n_resamples, double level) {
     if (!(level > 0.0 && level < 1.0)) return lw_fail("%s: level = %g, must lie in (0, 1)", fn, level);
     /* each tail beyond the interval needs a resample in it, or the bounds are the extreme
      * resamples and can exclude the estimate (B = 1 gave an interval beside its own mean) */
-    const int least = (int)ceil(2.0 / (1.0 - level) - 1e-9); /* 1 - 0.9 is not 0.1 in binary */
-    if (n_resamples < least)
-        return lw_fail("%s: n_resamples = %d, need at least %d at level %g (each tail needs a resample)", fn,
+    /* in double: near level 1 the count overflows an int (and then passed as INT_MIN) */
+    const double least = ceil(2.0 / (1.0 - level) - 1e-9); /* 1 - 0.9 is not 0.1 in binary */
+    if ((double)n_resamples < least)
+        return lw_fail("%s: n_resamples = %d, need at least %.0f at level %g (each tail needs a resample)", fn,
                        n_resamples, least, level);
     return 0;
 }

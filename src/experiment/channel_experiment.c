@@ -598,7 +598,7 @@ static int check_past_costs(const runner *R) {
             snprintf(key, sizeof key, "%s", R->past.key[j]);
             for (char *t = key; *t; t++) *t = *t == '\t' ? ' ' : *t; /* the key's fields, tab-joined */
             return lw_fail("--resume: %s: the record of %s has a bad cost field %s (whole counts >= 0 and seconds "
-                           ">= 0 are what a run writes): the file was edited or damaged; run without --resume to "
+                           "in [0, 1e9) are what a run writes): the file was edited or damaged; run without --resume to "
                            "start over", R->partial, key, bad);
         }
     }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "eval/eval.h"
 #include "common/error.h"
 #include "common/fileio.h"
 #include "common/jsonio.h"
@@ -110,7 +111,7 @@ static int check_params(const lw_race_params *p) {
     if (p->n_shards < 1 || p->shard < 0 || p->shard >= p->n_shards)
         return lw_fail("race: shard %d/%d: the shard must lie in 0..%d", p->shard, p->n_shards, p->n_shards - 1);
     if (!(p->level > 0 && p->level < 1)) return lw_fail("race: level %g must lie in (0, 1)", p->level);
-    if (p->resamples < 1) return lw_fail("race: resamples must be at least 1 (got %d)", p->resamples);
+    if (lw_eval_check_resampling("race", p->resamples, p->level) != 0) return -1; /* before the work, not after */
     if (p->resamples > LW_RACE_MAX_RESAMPLES) /* the merge refuses more: a settings line no run writes */
         return lw_fail("race: resamples must be at most %d (got %d)", LW_RACE_MAX_RESAMPLES, p->resamples);
     bool budgeted = false;
@@ -334,6 +335,8 @@ static int settings_to_data(json_t *race, lw_race_data *d, id_slot **ids_out, co
         return settings_field_error(path, "race.resamples", rs, "a whole number from 1 to 10000000");
     if (!json_is_number(lv) || !(json_number_value(lv) > 0 && json_number_value(lv) < 1))
         return settings_field_error(path, "race.level", lv, "a number in (0, 1)");
+    if (lw_eval_check_resampling("race merge", (int)json_integer_value(rs), json_number_value(lv)) != 0)
+        return lw_fail_prefix("%s:1: the settings line: ", path);
     if (!json_is_integer(sd) || json_integer_value(sd) < 0)
         return settings_field_error(path, "race.seed", sd, "a whole number >= 0");
     for (int i = 0; i < d->n_items; i++) {

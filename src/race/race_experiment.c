@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "eval/eval.h"
 #include "common/error.h"
 #include "latentwire/files.h"
 #include "latentwire/json.h"
@@ -164,7 +165,7 @@ int lw_race_experiment_run(const lw_race_experiment_params *p, lw_race_experimen
     if (!p->sender || !p->receiver || !p->pool || !p->task)
         return lw_fail("race: the sender, the receiver and the task's items are required");
     /* else every cell's interval fails after the whole run, and race.json holds none */
-    if (p->resamples < 1) return lw_fail("race: resamples must be at least 1 (--resamples; got %d)", p->resamples);
+    if (lw_eval_check_resampling("race: --resamples", p->resamples, 0.95) != 0) return -1;
     /* JSON has no NaN: the settings record could not be written (it said "out of memory") */
     if (!isfinite(p->patch.scale)) return lw_fail("race: the patch scale %g is not a finite number (--scale)", (double)p->patch.scale);
     if (lw_race_experiment_check_outputs(p) != 0) return -1;

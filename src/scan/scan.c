@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eval/eval.h"
 #include "common/error.h"
 #include "common/fileio.h"
 #include "latentwire/records.h"
@@ -170,7 +171,7 @@ static int check_params(const lw_task *pool, const lw_scan_params *p) {
     if (p->n_layers < 1 || !p->layers) return lw_fail("scan: no layers to scan");
     if (p->n_select < 1) return lw_fail("scan: the selection split needs at least 1 item (got %d)", p->n_select);
     if (p->n_report == 0) return lw_fail("scan: the held-out split needs at least 1 item");
-    if (p->resamples < 1) return lw_fail("scan: resamples must be at least 1");
+    if (lw_eval_check_resampling("scan: --resamples", p->resamples, 0.95) != 0) return -1; /* not after the run */
     for (int a = 0; a < p->n_layers; a++)
         for (int b = a + 1; b < p->n_layers; b++)
             if (p->layers[a] == p->layers[b] && receiver_layer(p, a) == receiver_layer(p, b))

@@ -200,11 +200,9 @@ static int load_one(lw_items *it, const char *path, int file_index, bool *have_s
     return rc;
 }
 
-/* Orders record indices by condition, then file. qsort has no context argument, so the records
- * sit in a file-scope pointer, as for lw_holm_adjust's sort: two threads must not load at once. */
-static const lw_rec *g_by_condition;
+/* Orders pointers to records by condition, then file. */
 static int by_condition_then_file(const void *x, const void *y) {
-    const lw_rec *a = &g_by_condition[*(const int64_t *)x], *b = &g_by_condition[*(const int64_t *)y];
+    const lw_rec *a = *(const lw_rec *const *)x, *b = *(const lw_rec *const *)y;
     int c = strcmp(a->condition, b->condition);
     return c ? c : (a->file > b->file) - (a->file < b->file);
 }
@@ -229,25 +227,24 @@ lw_items *lw_items_load(const char *const *paths, int n_paths) {
      * sample (a first_letter and a last_letter race under one plan turned INCONCLUSIVE into PASS),
      * which no plan's test describes. Several files give several conditions (a race and a panel). */
     if (n_paths > 1 && it->n > 1) {
-        int64_t *ord = malloc(sizeof *ord * (size_t)it->n);
+        const lw_rec **ord = malloc(sizeof *ord * (size_t)it->n);
         if (!ord) {
             lw_items_free(it);
             return lw_fail("items: out of memory"), NULL;
         }
-        for (int64_t j = 0; j < it->n; j++) ord[j] = j;
-        g_by_condition = it->r;
+        for (int64_t j = 0; j < it->n; j++) ord[j] = &it->r[j];
         qsort(ord, (size_t)it->n, sizeof *ord, by_condition_then_file);
         for (int64_t j = 1; j < it->n; j++) {
-            const lw_rec *a = &it->r[ord[j - 1]], *b = &it->r[ord[j]];
+            const lw_rec *a = ord[j - 1], *b = ord[j];
             if (a->file == b->file || strcmp(a->condition, b->condition) != 0) continue;
             lw_fail("condition '%s' has records in %s and in %s: a condition's records come from one run (merge a "
                     "sharded race with race merge first; give different runs different plans)",
                     a->condition, paths[a->file], paths[b->file]);
-            free(ord);
+            free((void *)ord);
             lw_items_free(it);
             return NULL;
         }
-        free(ord);
+        free((void *)ord);
     }
     return it;
 }

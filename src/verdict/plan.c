@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "eval/eval.h"
 #include "common/error.h"
 #include "common/fileio.h"
 #include "common/jsonio.h"
@@ -140,6 +141,10 @@ lw_plan *lw_plan_load(const char *path) {
     p->resamples = rv >= 1000 && rv <= 1000000 ? (int)rv : 0;
     if ((r && !json_is_integer(r)) || p->resamples == 0) {
         lw_fail("%s: field 'resamples' must be an integer in [1000, 1000000]", path);
+        goto fail;
+    }
+    if (lw_eval_check_resampling(path, p->resamples, 1.0 - p->alpha) != 0) { /* alpha 0.001 needs 2000 */
+        lw_fail_prefix("field 'resamples' with field 'alpha': ");
         goto fail;
     }
     json_t *s = json_object_get(root, "seed");

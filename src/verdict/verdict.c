@@ -295,15 +295,16 @@ static int evaluate_one(const lw_plan *plan, const lw_hypothesis *h, const lw_it
     if (!binary && !strcmp(h->metric, "exact_match")) {
         for (int i = 0; i < na; i++)
             if (!((a[i] == 0.0 || a[i] == 1.0) && (!h->b || b[i] == 0.0 || b[i] == 1.0))) {
-                rc = lw_fail("hypothesis %s: item '%s' has exact_match %g, which is 0 or 1: the records were edited "
-                             "or damaged", h->id, ra[i].r->item, (a[i] == 0.0 || a[i] == 1.0) ? b[i] : a[i]);
+                rc = lw_fail("hypothesis %s: item '%s' has exact_match %g, which is only ever 0 or 1: the records were "
+                             "edited or damaged", h->id, ra[i].r->item, (a[i] == 0.0 || a[i] == 1.0) ? b[i] : a[i]);
                 goto done;
             }
     }
     /* a 0/1 metric's mean lies in [0, 1] and a difference of two in [-1, 1]: a threshold outside
      * decides nothing about the data ("> -0.5" was INCONCLUSIVE at p = 1, "< 2" PASS at p = 0) */
     if (binary && (h->b ? fabs(h->threshold) > 1.0 : h->threshold < 0.0 || h->threshold > 1.0)) {
-        rc = lw_fail("hypothesis %s: threshold %g is outside [%d, 1], where %s of 0/1 values (%s) lies: fix the plan",
+        rc = lw_fail("hypothesis %s: threshold %g is outside [%d, 1], where %s of these values (%s, all 0 or 1) lies: "
+                     "fix the plan",
                      h->id, h->threshold, h->b ? -1 : 0, h->b ? "a difference of means" : "a mean", h->metric);
         goto done;
     }
