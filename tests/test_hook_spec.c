@@ -3,6 +3,7 @@
  * `generate --hook` refusing one position written two ways ("0,-0", "3,03"), which the CLI's
  * own parser let through (found by fuzz_hook_spec). */
 #include <math.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -119,6 +120,22 @@ static void test_vectors_text(void **state) {
     assert_int_equal(n, 100);
     assert_true(v[2 * 99] == 99.0f && v[2 * 99 + 1] == -99.0f);
     free(v);
+    /* values a float cannot be, read as NaN or inf and refused only later by the hook, far from
+     * the file; a tensor name given for a text file was ignored; a width past any site's sized a
+     * 16-row buffer of it before reading a line (8 GiB at INT_MAX) */
+    static const char *const bad[][2] = {{"1 nan 3\n", "value 2 is not a finite float (nan)"},
+                                         {"1 2 inf\n", "value 3 is not a finite float (inf)"},
+                                         {"1e40 2 3\n", "value 1 is not a finite float (1e40)"}};
+    for (int k = 0; k < 3; k++) {
+        lw_test_write_text(path, bad[k][0]);
+        assert_null(lw_hook_vectors_load(path, NULL, 3, &n));
+        if (!strstr(lw_last_error(), bad[k][1])) fail_msg("%s lacks %s", lw_last_error(), bad[k][1]);
+    }
+    lw_test_write_text(path, "1 2 3\n");
+    assert_null(lw_hook_vectors_load(path, "a", 3, &n));
+    assert_non_null(strstr(lw_last_error(), "a text file of vectors has no tensors"));
+    assert_null(lw_hook_vectors_load(path, NULL, INT_MAX, &n));
+    assert_non_null(strstr(lw_last_error(), "is beyond any site's"));
 }
 
 static void test_vectors_safetensors(void **state) {

@@ -156,7 +156,7 @@ static float *vectors_from_text(const char *path, int width, int *n_vectors) {
     size_t n;
     char *text = lw_read_text_file(path, &n, "vector file");
     if (!text) return NULL;
-    int cap = 16, rows = 0, line_no = 0;
+    int cap = 1, rows = 0, line_no = 0; /* grown as lines come: width alone sized 16 rows before any was read */
     float *out = malloc(sizeof(float) * (size_t)cap * (size_t)width);
     int rc = out ? 0 : lw_fail("out of memory");
     char *save = NULL;
@@ -177,10 +177,16 @@ static float *vectors_from_text(const char *path, int width, int *n_vectors) {
         for (;;) {
             float v = strtof(p, &end);
             if (end == p) break;
+            if (!isfinite(v)) { /* "nan", "inf", 1e40: the hook refused them later, far from the file */
+                p += strspn(p, " \t");
+                rc = lw_fail("%s:%d: value %d is not a finite float (%.*s)", path, line_no, k + 1, (int)(end - p > 40 ? 40 : end - p), p);
+                break;
+            }
             if (k < width) out[(size_t)rows * width + k] = v;
             k++;
             p = end;
         }
+        if (rc != 0) break;
         bool garbage = strspn(p, " \t\r") != strlen(p);
         if (garbage || k != width)
             rc = lw_fail("%s:%d: vector has %d values%s, the site's width is %d", path, line_no, k,
@@ -202,8 +208,26 @@ float *lw_hook_vectors_load(const char *path, const char *tensor, int width, int
         lw_fail("lw_hook_vectors_load: a path, a width >= 1 and n_vectors are required");
         return NULL;
     }
+    if (width > (1 << 24)) { /* no site is this wide; a row of it alone is 64 MiB */
+        lw_fail("lw_hook_vectors_load: width %d is beyond any site's (at most %d)", width, 1 << 24);
+        return NULL;
+    }
     size_t len = strlen(path);
-    if (len > 12 && !strcmp(path + len - 12, ".safetensors"))
-        return vectors_from_safetensors(path, tensor, width, n_vectors);
+    if (len > 12 && !strcmp(path + len - 12, ".safetensors")) {
+        float *v = vectors_from_safetensors(path, tensor, width, n_vectors);
+        for (int64_t i = 0; v && i < (int64_t)*n_vectors * width; i++)
+            if (!isfinite(v[i])) {
+                lw_fail("%s: vector %lld, coordinate %lld is not finite (%g)", path, (long long)(i / width),
+                        (long long)(i % width), (double)v[i]);
+                free(v);
+                return NULL;
+            }
+        return v;
+    }
+    if (tensor) { /* it would have been ignored */
+        lw_fail("%s: a text file of vectors has no tensors: drop the tensor name \"%s\" (it names one in a .safetensors file)",
+                path, tensor);
+        return NULL;
+    }
     return vectors_from_text(path, width, n_vectors);
 }

@@ -835,7 +835,7 @@ STDERR_HAS = {
     "generate-nan-weights": r"logits at position \d+ of sequence 0 are not finite \(NaN",
     "extract-nan-weights": r"text/ok\.txt:1: the activations at blocks\.0\.hook_resid_post are not finite \(NaN\)",
     "generate-hook-1e38": r"hook 0 at blocks\.0\.hook_resid_post made the activation .* beyond 1\.8e\+19",
-    "generate-hook-nan": r"--hook \"0:add:all:.*nan\.txt\": hook: vector 0 has a non-finite value at coordinate 0",
+    "generate-hook-nan": r"nan\.txt:1: value 1 is not a finite float \(nan\)",
     # hook specs and vectors
     "generate-hook-short": r"hook/short\.txt:1: vector has 31 values, the site's width is 32",
     "generate-hook-garbage": r"hook/garbage\.txt:1: vector has 0 values and trailing garbage",
