@@ -82,6 +82,13 @@ char *lw_records_key(json_t *rec, const char *const *fields, int n_fields) {
     return k;
 }
 
+const char *lw_records_key_shown(const char *key, char *buf, size_t n) {
+    if (!buf || n == 0) return "";
+    snprintf(buf, n, "%s", key ? key : "");
+    for (char *t = buf; *t; t++) *t = *t == '\t' ? ' ' : *t; /* the key's fields, tab-joined */
+    return buf;
+}
+
 const char *lw_settings_differ(json_t *want, json_t *have) {
     const char *k;
     json_t *v;
@@ -284,8 +291,7 @@ int lw_records_check_range(const lw_records *r, const char *path, const char *fi
         double x = json_is_number(v) ? json_number_value(v) : NAN;
         if ((allow_null && json_is_null(v)) || (x >= lo && x <= hi)) continue;
         char *shown = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL, key[160];
-        snprintf(key, sizeof key, "%s", r->key[i]);
-        for (char *t = key; *t; t++) *t = *t == '\t' ? ' ' : *t; /* the key's fields, tab-joined */
+        lw_records_key_shown(r->key[i], key, sizeof key);
         bool resume = what && !strcmp(what, "--resume");
         int rc = lw_fail("%s%s%s: the record of %s has %s %s, not a number in [%g, %g]%s: the file was edited or "
                          "damaged; %s",

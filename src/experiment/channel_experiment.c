@@ -595,8 +595,7 @@ static int check_past_costs(const runner *R) {
         if (!bad && !(json_is_number(w) && json_number_value(w) >= 0 && json_number_value(w) < 1e9)) bad = "wall_s";
         if (bad) {
             char key[160];
-            snprintf(key, sizeof key, "%s", R->past.key[j]);
-            for (char *t = key; *t; t++) *t = *t == '\t' ? ' ' : *t; /* the key's fields, tab-joined */
+            lw_records_key_shown(R->past.key[j], key, sizeof key);
             return lw_fail("--resume: %s: the record of %s has a bad cost field %s (whole counts >= 0 and seconds "
                            "in [0, 1e9) are what a run writes): the file was edited or damaged; run without --resume to "
                            "start over", R->partial, key, bad);

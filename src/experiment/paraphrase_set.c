@@ -271,8 +271,8 @@ lw_paraphrase_reason lw_paraphrase_filter(const char *target, const char *raw, c
     if (!target || !raw || !clean || (!kept && n_kept > 0))
         return (lw_paraphrase_reason)lw_fail("lw_paraphrase_filter: %s is NULL",
                                              !target ? "the target" : !raw ? "raw" : !clean ? "clean" : "kept");
-    if (!clean || cap == 0) return LW_PARA_EMPTY; /* no room for even the terminating byte: nothing kept */
-    first_line(raw ? raw : "", clean, cap);
+    if (cap == 0) return LW_PARA_EMPTY; /* no room for even the terminating byte: nothing kept */
+    first_line(raw, clean, cap);
     size_t n = strlen(clean);
     if (n == 0) return LW_PARA_EMPTY;
     if (!looks_like_sentence(clean, n)) return LW_PARA_NOT_SENTENCE;
