@@ -625,6 +625,40 @@ static void test_session_params_checked(void **state) {
     lw_session_free(s);
 }
 
+/* Generation that runs out of context stops early and says so (lw_generate_stop_reason), where
+ * one that reaches max_tokens says LENGTH; a failed call or a NULL session says NONE. */
+static void test_generation_stop_reason(void **state) {
+    lw_model *m = ((fixture *)*state)->m;
+    assert_int_equal(lw_generate_stop_reason(NULL), LW_GEN_STOP_NONE);
+    lw_session_params sp = lw_session_default_params();
+    sp.n_ctx = 16;
+    sp.n_threads = 2;
+    lw_session *s = lw_session_new(m, sp);
+    assert_non_null(s);
+    assert_int_equal(lw_generate_stop_reason(s), LW_GEN_STOP_NONE);
+    int32_t *tok;
+    int n = tokenize(m, "Once upon a time", &tok);
+    assert_true(n < 12);
+    lw_gen_params gp = lw_gen_default_params();
+    gp.max_tokens = 40;
+    gp.stop_at_eos = false;
+    int32_t out[40];
+    lw_span span = {.tokens = tok, .n = n};
+    int got = lw_generate(s, 0, &span, 1, &gp, out, 40);
+    /* the prompt's n positions plus got - 1 forwarded tokens fill the 16 (the last one sampled is never forwarded) */
+    assert_int_equal(got, 16 - n + 1);
+    assert_int_equal(lw_generate_stop_reason(s), LW_GEN_STOP_CONTEXT);
+    lw_session_clear(s, -1);
+    gp.max_tokens = 3;
+    assert_int_equal(lw_generate(s, 0, &span, 1, &gp, out, 40), 3);
+    assert_int_equal(lw_generate_stop_reason(s), LW_GEN_STOP_LENGTH);
+    gp.top_k = -1; /* refused: NONE again */
+    assert_int_equal(lw_generate(s, 0, &span, 1, &gp, out, 40), -1);
+    assert_int_equal(lw_generate_stop_reason(s), LW_GEN_STOP_NONE);
+    free(tok);
+    lw_session_free(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matches_reference),
@@ -637,6 +671,7 @@ int main(void) {
         cmocka_unit_test(test_early_stop),
         cmocka_unit_test(test_coordinate_range),
         cmocka_unit_test(test_session_params_checked),
+        cmocka_unit_test(test_generation_stop_reason),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, setup_synth, teardown_synth));
 }

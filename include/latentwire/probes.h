@@ -155,7 +155,7 @@ int lw_probe_merge(const char *const *runs, int n_runs, const char *out_dir);
 /* ---- the statistics, for tests and custom probes ---- */
 
 /* Spearman's rank correlation (average ranks for ties; NaN when a side is constant; NaN and a
- * message when x or y is NULL). */
+ * message when x or y is NULL or holds a NaN). */
 double lw_probe_spearman(const double *x, const double *y, int64_t n);
 
 /* Top-1 hits: query q (Q row) against the pool P (np x d rows; cand_off / cand_ids CSR lists,

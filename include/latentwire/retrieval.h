@@ -85,7 +85,8 @@ int lw_retrieval_score(const float *Q, const float *C, int32_t nc, int d, const 
                        const lw_retrieval_params *p, double *out);
 
 /* Metrics from one query's ranked list, for tests and callers with their own scores:
- * scores[i] of candidate ids[i] (n of them), relevant ids with grades. Fills out[n_metrics]. */
+ * scores[i] of candidate ids[i] (n of them), relevant ids with grades. Fills out[n_metrics];
+ * every metric is NaN for bad arguments (n < 0, NULL arrays) or a NaN score. */
 void lw_retrieval_metrics_from_scores(const double *scores, const int32_t *ids, int n, const int32_t *rel_ids,
                                       const float *rel_grade, int n_rel, const lw_retrieval_params *p, double *out);
 

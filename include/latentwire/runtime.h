@@ -432,8 +432,21 @@ lw_gen_params lw_gen_default_params(void);
 int lw_generate(lw_session *session, int seq, const lw_span *prompt, int n_spans,
                 const lw_gen_params *params, int32_t *out, int cap);
 
+/* Why the last lw_generate on a session stopped. A caller that asked for N tokens and got fewer
+ * learns here whether the model ended its turn or the context ran out. */
+typedef enum {
+    LW_GEN_STOP_NONE = 0,    /* no generation yet, or the last one failed (-1) */
+    LW_GEN_STOP_LENGTH = 1,  /* max_tokens (or the output capacity) reached */
+    LW_GEN_STOP_EOS = 2,     /* an end-of-generation token (stop_at_eos) */
+    LW_GEN_STOP_CONTEXT = 3, /* the session's context is full: fewer tokens than asked for */
+} lw_gen_stop;
+
+/* The reason the session's last lw_generate stopped; LW_GEN_STOP_NONE for a NULL session. */
+lw_gen_stop lw_generate_stop_reason(const lw_session *session);
+
 /* Log-softmax of n logits into out (may alias logits). Computed in double. NULL logits or out:
- * nothing is written. */
+ * nothing is written. A NaN or +inf logit, or every logit -inf, makes every output NaN (as
+ * PyTorch's log_softmax does): there is no distribution to report. */
 void lw_log_softmax(const float *logits, int n, float *out);
 
 /* Block index of a layer written from either end: 0..n_layer-1, or -1..-n_layer counting back
@@ -445,8 +458,8 @@ int lw_layer_index(long layer, int n_layer);
  * a layer, out of range, a layer named twice as "3,-1" in a 4-block model or "all,2"). */
 int lw_layer_list_parse(const char *spec, int n_layer, int **out);
 
-/* Index of the largest of v[0..n) (the first among equals: greedy decoding's tie rule); 0 for n <= 1;
- * -1 (message set) when v is NULL and n > 0. */
+/* Index of the largest of v[0..n) (the first among equals: greedy decoding's tie rule); NaN entries
+ * are passed over; 0 for n <= 1; -1 (message set) when v is NULL and n > 0, or every entry is NaN. */
 int32_t lw_argmax(const float *v, int n);
 
 #ifdef __cplusplus

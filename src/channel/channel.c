@@ -272,12 +272,20 @@ int lw_ch_cipher_generate(side *a, const lw_channel_params *prm, cipher_msg *msg
         float *p = msg->p + (size_t)msg->n_steps * V;
         lw_ch_cipher_distribution(logits, V, prm, p);
         int32_t top = lw_argmax(p, V);
+        if (top < 0) { /* every probability NaN (message set) */
+            rc = -1;
+            break;
+        }
         if (p[top] >= prm->cipher_onehot) { /* partial mode: confident steps send the token itself */
             memset(p, 0, sizeof(float) * V);
             p[top] = 1.0f;
         }
         lw_ch_expected_embedding(p, E, V, d, e);
         int32_t near = lw_ch_nearest_token(E, norms, V, d, e, scores);
+        if (near < 0) { /* every cosine NaN: an embedding table holding NaN (message set) */
+            rc = -1;
+            break;
+        }
         r->cost.a_generated++;
         if (lw_token_is_eog(m, near)) break; /* any end-of-generation token (EOS, <|im_end|>, <end_of_turn>...) */
         r->message_tokens[msg->n_steps++] = near;

@@ -253,6 +253,12 @@ void lw_retrieval_metrics_from_scores(const double *scores, const int32_t *ids, 
         scratch_free(&sc);
         return;
     }
+    for (int i = 0; i < n; i++) /* a NaN score has no rank: every metric is NaN */
+        if (isnan(scores[i])) {
+            for (int c = 0; c < 3 + p->n_k; c++) out[c] = NAN;
+            scratch_free(&sc);
+            return;
+        }
     cand_scores cs = {.d = scores, .ids = ids, .n = n};
     metrics_core(&cs, rel_ids, rel_grade, n_rel, p, out, &sc);
     scratch_free(&sc);

@@ -51,6 +51,9 @@ static double pearson(const double *x, const double *y, int64_t n) {
 double lw_probe_spearman(const double *x, const double *y, int64_t n) {
     if ((!x || !y) && n > 0) return lw_fail("lw_probe_spearman: %s is NULL", x ? "y" : "x"), NAN;
     if (n < 2) return NAN;
+    for (int64_t i = 0; i < n; i++) /* a NaN has no rank (the sort's comparisons would be inconsistent) */
+        if (isnan(x[i]) || isnan(y[i]))
+            return lw_fail("lw_probe_spearman: %s[%lld] is NaN", isnan(x[i]) ? "x" : "y", (long long)i), NAN;
     double *rx = malloc(sizeof *rx * (size_t)n), *ry = malloc(sizeof *ry * (size_t)n);
     double rho = NAN;
     if (rx && ry && average_ranks(x, n, rx) == 0 && average_ranks(y, n, ry) == 0) rho = pearson(rx, ry, n);

@@ -23,17 +23,20 @@ void lw_log_softmax(const float *logits, int n, float *out) {
     for (int i = 0; i < n; i++) out[i] = (float)((double)logits[i] - lse);
 }
 
-/* Greedy: the highest logit, the lowest token id among ties (documented rule). */
 int lw_layer_index(long layer, int n_layer) {
     if (layer < -(long)n_layer || layer >= n_layer) return -1;
     return (int)(layer < 0 ? layer + n_layer : layer);
 }
 
+/* Greedy: the highest logit, the lowest token id among ties (documented rule). A NaN never wins:
+ * it compares false both ways, so left in place at v[0] it would win every comparison. */
 int32_t lw_argmax(const float *v, int n) {
     if (!v && n > 0) return lw_fail("lw_argmax: v is NULL");
-    int32_t best = 0;
-    for (int i = 1; i < n; i++)
-        if (v[i] > v[best]) best = i;
+    if (n <= 1) return 0;
+    int32_t best = -1;
+    for (int i = 0; i < n; i++)
+        if (!isnan(v[i]) && (best < 0 || v[i] > v[best])) best = i;
+    if (best < 0) return lw_fail("lw_argmax: all %d values are NaN", n);
     return best;
 }
 
@@ -71,6 +74,7 @@ static int check_params(const lw_session *s, int seq, const lw_gen_params *p, in
 
 int lw_generate(lw_session *s, int seq, const lw_span *prompt, int n_spans, const lw_gen_params *params,
                 int32_t *out, int cap) {
+    if (s) s->gen_stop = LW_GEN_STOP_NONE;
     if (check_params(s, seq, params, cap, out) != 0) return -1;
     int limit = params->max_tokens < cap ? params->max_tokens : cap;
     /* hooks may name positions the generated tokens will reach; the last sampled token
@@ -90,6 +94,7 @@ int lw_generate(lw_session *s, int seq, const lw_span *prompt, int n_spans, cons
         return lw_fail("out of memory");
     }
     int n = 0, rc = 0;
+    lw_gen_stop why = LW_GEN_STOP_LENGTH;
     while (n < limit) {
         const float *logits = lw_session_logits(s, seq, s->seq_len[seq] - 1);
         if (!logits) {
@@ -111,10 +116,16 @@ int lw_generate(lw_session *s, int seq, const lw_span *prompt, int n_spans, cons
             break;
         }
         int32_t tok = greedy ? lw_argmax(logits, s->n_vocab) : sample(smpl, logits, s->n_vocab, buf);
-        if (params->stop_at_eos && llama_vocab_is_eog(s->model->vocab, tok)) break;
+        if (params->stop_at_eos && llama_vocab_is_eog(s->model->vocab, tok)) {
+            why = LW_GEN_STOP_EOS;
+            break;
+        }
         out[n++] = tok;
         if (n == limit) break;
-        if (s->seq_len[seq] + 1 > s->n_ctx) break; /* the context is full: stop like a length limit */
+        if (s->seq_len[seq] + 1 > s->n_ctx) { /* the context is full: the caller can tell (lw_generate_stop_reason) */
+            why = LW_GEN_STOP_CONTEXT;
+            break;
+        }
         s->horizon = limit - n - 1;
         lw_span sp = {.tokens = &tok, .n = 1};
         lw_seq_input step = {.seq = seq, .spans = &sp, .n_spans = 1, .logits = LW_LOGITS_LAST};
@@ -126,5 +137,8 @@ int lw_generate(lw_session *s, int seq, const lw_span *prompt, int n_spans, cons
     s->horizon = 0;
     free(buf);
     if (smpl) llama_sampler_free(smpl);
+    s->gen_stop = rc == 0 ? why : LW_GEN_STOP_NONE;
     return rc == 0 ? n : -1;
 }
+
+lw_gen_stop lw_generate_stop_reason(const lw_session *s) { return s ? s->gen_stop : LW_GEN_STOP_NONE; }

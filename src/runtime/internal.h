@@ -79,6 +79,7 @@ struct lw_session {
     bool seen_embed;        /* the token-embedding lookup appeared in the last graph */
     int cb_error;           /* the callback hit an error (message set) */
     int horizon;            /* extra positions a hook may refer to (generation steps still to come) */
+    lw_gen_stop gen_stop;   /* why the last lw_generate stopped (lw_generate_stop_reason) */
     float *scratch;         /* rows x width of the node being hooked */
     size_t scratch_cap;     /* floats */
 
