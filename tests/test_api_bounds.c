@@ -22,6 +22,8 @@
 #include "latentwire/codec.h"
 #include "latentwire/files.h"
 #include "latentwire/paraphrase.h"
+#include "latentwire/probes.h"
+#include "latentwire/retrieval.h"
 #include "latentwire/records.h"
 #include "latentwire/runtime.h"
 #include "latentwire/verdict.h"
@@ -239,6 +241,37 @@ static void test_records_key_escapes_tabs(void **state) {
     json_decref(r1), json_decref(r2), json_decref(r3), json_decref(r4), json_decref(plain);
 }
 
+/* NaN in the small statistics helpers: it has no order, so a sort or a comparison that met it
+ * answered as if it were a number (lw_argmax's v[0] = NaN won every comparison; Spearman's and
+ * the retrieval metrics' sorts got an inconsistent comparator). Now NaN is passed over or named,
+ * and a log-softmax with no distribution is NaN throughout, as PyTorch's is. */
+static void test_nan_in_helpers(void **state) {
+    const float v[4] = {NAN, 1.0f, 3.0f, 2.0f};
+    assert_int_equal(lw_argmax(v, 4), 2);
+    const float all_nan[3] = {NAN, NAN, NAN};
+    REFUSED(lw_argmax(all_nan, 3), "all 3 values are NaN");
+    const double x[4] = {1, 2, NAN, 4}, y[4] = {1, 3, 2, 4};
+    lw_clear_error();
+    assert_true(isnan(lw_probe_spearman(x, y, 4)));
+    failed_with("lw_probe_spearman", "x[2] is NaN");
+    lw_clear_error();
+    assert_true(isnan(lw_probe_spearman(y, x, 4)));
+    failed_with("lw_probe_spearman", "y[2] is NaN");
+    const double scores[3] = {0.9, NAN, 0.1};
+    const int32_t ids[3] = {0, 1, 2}, rel[1] = {0};
+    double out[16];
+    lw_retrieval_params rp = lw_retrieval_default_params();
+    const int nm = lw_retrieval_n_metrics(&rp);
+    lw_retrieval_metrics_from_scores(scores, ids, 3, rel, NULL, 1, &rp, out);
+    for (int c = 0; c < nm; c++) assert_true(isnan(out[c]));
+    const float inf_logit[3] = {1.0f, INFINITY, 0.0f}, neg[2] = {-INFINITY, -INFINITY};
+    float ls[3];
+    lw_log_softmax(inf_logit, 3, ls);
+    for (int i = 0; i < 3; i++) assert_true(isnan(ls[i]));
+    lw_log_softmax(neg, 2, ls);
+    for (int i = 0; i < 2; i++) assert_true(isnan(ls[i]));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_session_sequences_fit_the_batch),
@@ -250,6 +283,7 @@ int main(void) {
         cmocka_unit_test(test_counts_below_one),
         cmocka_unit_test(test_codec_files_optional_stats),
         cmocka_unit_test(test_records_key_escapes_tabs),
+        cmocka_unit_test(test_nan_in_helpers),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }
