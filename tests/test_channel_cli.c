@@ -225,6 +225,16 @@ static void test_resume_checks_settings(void **state) {
     snprintf(args, sizeof args, "channel --sender %s --receiver %s %s %s --out %s --resume", S260, S260, common, DATA,
              out2);
     expect_error(args, "has a bad cost field b_forwarded");
+    /* a kept score of 0.5 where the scorer gives right or wrong (it entered the accuracy as half
+     * an answer): refused, naming the record and the scorer */
+    const char *out3 = lw_test_tmpfile("resume-half.jsonl");
+    snprintf(cmd, sizeof cmd, "cp %s %s.partial", partial, out3);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s.partial", out3);
+    lw_test_edit_record(cmd, key, 3, "score", NULL, NULL, "score", "0.5");
+    snprintf(args, sizeof args, "channel --sender %s --receiver %s %s %s --out %s --resume", S260, S260, common, DATA,
+             out3);
+    expect_error(args, "has score 0.5, but its scorer");
     /* the same settings: the records of the uninterrupted run, each once */
     snprintf(args, sizeof args, "channel --sender %s --receiver %s %s %s --out %s --resume", S260, S260, common, DATA,
              out);

@@ -566,14 +566,22 @@ static int check_past_belongs(const runner *R) {
         const char *id = json_string_value(json_object_get(o, "id"));
         const lw_task *t = split && !strcmp(split, "select") ? &R->parts[0] : split && !strcmp(split, "report") ? R->report
                                                                                                                  : NULL;
-        bool item = false, condition = false;
-        for (int i = 0; t && id && !item && i < t->n; i++) item = !strcmp(t->items[i].id, id);
+        const lw_task_item *item = NULL;
+        bool condition = false;
+        for (int i = 0; t && id && !item && i < t->n; i++)
+            if (!strcmp(t->items[i].id, id)) item = &t->items[i];
         for (int c = 0; cond && !condition && c < R->e->n; c++) condition = !strcmp(R->e->c[c].name, cond);
         if (!t || !item || !condition)
             return lw_fail("--resume: %s: the record of %s, item %s (split %s) is not part of this run (%s): the file "
                            "was edited; run without --resume to start over",
                            R->partial, cond ? cond : "?", id ? id : "?", split ? split : "?",
                            !t ? "no such split" : !item ? "no such item in that split" : "no such condition");
+        /* a right/wrong scorer gives 0 or 1: a 0.5 kept would enter the accuracy as half an answer */
+        double score = json_number_value(json_object_get(o, "score"));
+        if (item->scorer != LW_SCORE_FACTS && score != 0.0 && score != 1.0)
+            return lw_fail("--resume: %s: the record of %s, item %s (split %s) has score %g, but its scorer %s gives "
+                           "0 or 1: the file was edited; run without --resume to start over",
+                           R->partial, cond, id, split, score, lw_scorer_name(item->scorer));
     }
     return 0;
 }
