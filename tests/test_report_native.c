@@ -390,7 +390,7 @@ static void test_native_field_not_a_number(void **state) {
         "{\"format\": \"latentwire.panel.patching/1\", \"cells\": [{\"receiver\": \"a\", \"donor\": \"b\", \"depth\": 1, "
         "\"receiver_layer\": 1, \"donor_layer\": 1, \"n\": %s, \"mean_target\": %s, \"mean_baseline\": 0, "
         "\"mean_decoy\": 0, \"p_value\": 0.5}], \"summary\": {\"threshold\": 0.1, \"verdict\": \"PASS\", \"n_cells\": 1}}";
-    char cell[1024], docs[5][2048];
+    char cell[1024], docs[7][2048];
     snprintf(cell, sizeof cell, RACE_CELL, "\"x\"");
     snprintf(docs[0], sizeof docs[0], "{\"format\": \"latentwire.race/1\", \"cells\": [%s], \"comparisons\": []}", cell);
     snprintf(cell, sizeof cell, RACE_CELL, "1");
@@ -405,10 +405,19 @@ static void test_native_field_not_a_number(void **state) {
              "{\"format\": \"latentwire.codec-retrieval/1\", \"threshold\": 0.85, \"rows\": [{\"codec\": \"topk\", "
              "\"family\": \"activation\", \"budget_bits\": 64, \"applicable\": true, \"payload_bits_mean\": true, "
              "\"top1\": {\"mean\": 0.5, \"lo\": 0.1, \"hi\": 0.9, \"n\": 4}, \"pass\": false}]}");
-    const char *want[5] = {"cells[0].side_bits_per_item is \"x\", not a number",
+    /* a comparison's p-value and difference, which the table reads from a copy under other names
+     * ("p", "lo"): named as the file has them */
+    static const char CMP[] = "{\"format\": \"latentwire.race/1\", \"cells\": [%s], \"comparisons\": [{\"budget_bits\": 64, "
+                              "\"activation\": \"act:topk\", \"text\": \"text:zlib\", \"difference\": {\"mean\": 0, \"lo\": %s, "
+                              "\"hi\": 0.5, \"n\": 4}, \"p_value\": %s, \"paired\": true, \"verdict\": \"no difference shown\"}]}";
+    snprintf(docs[5], sizeof docs[5], CMP, cell, "-0.5", "\"x\"");
+    snprintf(docs[6], sizeof docs[6], CMP, cell, "[1]", "1");
+    const char *want[7] = {"cells[0].side_bits_per_item is \"x\", not a number",
                            "comparisons[0].budget_bits is {}, not a number", "cells[0].n is \"x\", not a number",
-                           "cells[0].mean_target is null, not a number", "rows[0].payload_bits_mean is true, not a number"};
-    for (int k = 0; k < 5; k++) {
+                           "cells[0].mean_target is null, not a number", "rows[0].payload_bits_mean is true, not a number",
+                           "comparisons[0].p_value is \"x\", not a number",
+                           "comparisons[0].difference.lo is [1], not a number"};
+    for (int k = 0; k < 7; k++) {
         char path[1200];
         snprintf(path, sizeof path, "%s", lw_test_tmpfile("not-a-number.json"));
         FILE *f = fopen(path, "w");

@@ -66,7 +66,11 @@ static json_t *native_comparisons(json_t *doc) {
     size_t i;
     json_array_foreach(json_object_get(doc, "comparisons"), i, c) {
         json_t *d = json_object_get(c, "difference");
-        lw_jnum_req(c, "budget_bits"); /* checked here, where its field can be named (the copy's "x" cannot) */
+        /* checked here, where the file's fields can be named: the copy below calls them "x", "p"... */
+        lw_jnum_req(c, "budget_bits");
+        lw_jnum(c, "p_value");
+        static const char *const diff_fields[4] = {"mean", "lo", "hi", "n"};
+        for (int k = 0; k < 4; k++) lw_jnum(d, diff_fields[k]);
         json_t *o = json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?}", "x",
                               json_object_get(c, "budget_bits"), "a", json_object_get(c, "activation"), "b",
                               json_object_get(c, "text"), "mean", json_object_get(d, "mean"), "lo",

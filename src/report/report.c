@@ -116,16 +116,27 @@ void lw_note(lw_html *h, const char *text) {
 
 /* The first member read as a number that is not one (render_section names it after the
  * renderer ran: a string, object or boolean was drawn as "nan" with exit 0). */
+/* The key and the value are copied when read: a renderer may read from a temporary it frees
+ * before the check runs. obj is kept only to find where it lies in the file (compared, never
+ * read: a temporary is not found there, and then the key alone is named). */
 static _Thread_local struct {
-    json_t *obj, *value;
-    const char *key;
+    const json_t *obj;
+    bool found, missing;
+    char key[64], shown[48];
 } g_not_number;
 
 static double read_number(json_t *obj, const char *key, bool required) {
     json_t *v = json_object_get(obj, key);
     if (json_is_number(v)) return json_number_value(v);
-    if (!g_not_number.obj && ((v && !json_is_null(v)) || (required && json_is_object(obj))))
-        g_not_number.obj = obj, g_not_number.key = key, g_not_number.value = v;
+    if (!g_not_number.found && ((v && !json_is_null(v)) || (required && json_is_object(obj)))) {
+        g_not_number.found = true;
+        g_not_number.obj = obj;
+        g_not_number.missing = !v;
+        snprintf(g_not_number.key, sizeof g_not_number.key, "%s", key);
+        char *shown = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+        snprintf(g_not_number.shown, sizeof g_not_number.shown, "%.40s", shown ? shown : "?");
+        free(shown);
+    }
     return NAN;
 }
 
@@ -158,15 +169,12 @@ static bool path_of(json_t *v, json_t *obj, char *where, size_t size) {
 
 /* -1 naming the file and the field a renderer read as a number and found none, else 0. */
 static int check_read_numbers(const lw_report_input *in) {
-    if (!g_not_number.obj) return 0;
+    if (!g_not_number.found) return 0;
     char where[512] = "";
-    if (in->doc) path_of(in->doc, g_not_number.obj, where, sizeof where);
-    else path_of(in->lines, g_not_number.obj, where, sizeof where);
-    char *shown = g_not_number.value ? json_dumps(g_not_number.value, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-    int rc = lw_fail("%s: %s%s%s is %.40s, not a number; the file was edited or damaged, make it again", in->path,
-                     where, *where ? "." : "", g_not_number.key, shown ? shown : "missing");
-    free(shown);
-    return rc;
+    if (in->doc) path_of(in->doc, (json_t *)g_not_number.obj, where, sizeof where);
+    else path_of(in->lines, (json_t *)g_not_number.obj, where, sizeof where);
+    return lw_fail("%s: %s%s%s is %s, not a number; the file was edited or damaged, make it again", in->path, where,
+                   *where ? "." : "", g_not_number.key, g_not_number.missing ? "missing" : g_not_number.shown);
 }
 
 const char *lw_jstr(json_t *obj, const char *key) { return json_string_value(json_object_get(obj, key)); }
@@ -278,7 +286,7 @@ static int render_section(lw_html *h, int i, const lw_report_input *in, const lw
     lw_html_raw(h, "</h2>\n<p class=\"src\">file <code>");
     lw_html_text(h, in->path);
     lw_html_rawf(h, "</code>, sha256 <code>%s</code></p>\n", in->sha256);
-    g_not_number.obj = NULL;
+    g_not_number.found = false;
     if (r->render(h, in, ctx) != 0) return lw_fail_prefix("%s (%s): ", in->path, r->kind);
     if (check_read_numbers(in) != 0) return -1;
     lw_html_raw(h, "</section>\n");
