@@ -62,6 +62,18 @@ void lw_plan_free(lw_plan *p) {
     free(p);
 }
 
+/* Metrics whose every value lies in [0, 1] by definition: a right/wrong score (exact_match, score,
+ * top1) and the retrieval metrics latentwire writes (recall@k, mrr@k, ndcg@k). */
+static bool metric_in_unit_interval(const char *m) {
+    static const char *const EXACT[] = {"exact_match", "score", "top1"};
+    static const char *const PREFIX[] = {"recall@", "mrr@", "ndcg@"};
+    for (size_t i = 0; i < sizeof EXACT / sizeof *EXACT; i++)
+        if (!strcmp(m, EXACT[i])) return true;
+    for (size_t i = 0; i < sizeof PREFIX / sizeof *PREFIX; i++)
+        if (!strncmp(m, PREFIX[i], strlen(PREFIX[i]))) return true;
+    return false;
+}
+
 static int read_hypothesis(const json_t *o, lw_hypothesis *h, const char *path, int index) {
     static const char *const KEYS[] = {"id", "metric", "a", "b", "direction", "threshold", "test", "note", NULL};
     char where[64];
@@ -86,6 +98,11 @@ static int read_hypothesis(const json_t *o, lw_hypothesis *h, const char *path, 
     if (!json_is_number(t) || !isfinite(json_number_value(t)))
         return lw_fail("%s: %s: field 'threshold' %s", path, where, t ? "must be a finite number" : "is missing");
     h->threshold = json_number_value(t);
+    /* such a metric's mean lies in [0, 1] and a difference of two in [-1, 1], whatever the records
+     * hold (evaluation also checks any metric whose values all happen to be 0 or 1) */
+    if (metric_in_unit_interval(h->metric) && (h->b ? fabs(h->threshold) > 1.0 : h->threshold < 0.0 || h->threshold > 1.0))
+        return lw_fail("%s: %s: threshold %g is outside [%d, 1], where %s of metric %s lies: fix the plan", path, where,
+                       h->threshold, h->b ? -1 : 0, h->b ? "a difference of means" : "a mean", h->metric);
     if (str_field(o, "test", "auto", &h->test, path, where) != 0) return -1;
     if (strcmp(h->test, "auto") != 0 && strcmp(h->test, "exact") != 0 && strcmp(h->test, "bootstrap") != 0)
         return lw_fail("%s: %s: test '%s': must be one of auto, exact, bootstrap", path, where, h->test);
