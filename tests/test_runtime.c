@@ -659,6 +659,29 @@ static void test_generation_stop_reason(void **state) {
     lw_session_free(s);
 }
 
+/* A model loaded for a GPU turns ggml-cuda's fusion off for the process (a capture depended on
+ * which other sites were hooked), unless the user set the variable; a CPU load leaves it alone. */
+static void test_gpu_load_turns_fusion_off(void **state) {
+    const char *path = lw_test_shared_path("models/stories260K.gguf");
+    assert_non_null(path);
+    unsetenv("GGML_CUDA_DISABLE_FUSION");
+    lw_model_params mp = lw_model_default_params();
+    lw_model *m = lw_model_load(path, mp);
+    assert_non_null(m);
+    assert_null(getenv("GGML_CUDA_DISABLE_FUSION"));
+    lw_model_free(m);
+    mp.n_gpu_layers = 99;
+    m = lw_model_load(path, mp);
+    assert_non_null(m);
+    assert_string_equal(getenv("GGML_CUDA_DISABLE_FUSION"), "1");
+    lw_model_free(m);
+    setenv("GGML_CUDA_DISABLE_FUSION", "0", 1); /* the user's choice stands */
+    m = lw_model_load(path, mp);
+    assert_string_equal(getenv("GGML_CUDA_DISABLE_FUSION"), "0");
+    lw_model_free(m);
+    unsetenv("GGML_CUDA_DISABLE_FUSION");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matches_reference),
@@ -672,6 +695,7 @@ int main(void) {
         cmocka_unit_test(test_coordinate_range),
         cmocka_unit_test(test_session_params_checked),
         cmocka_unit_test(test_generation_stop_reason),
+        cmocka_unit_test(test_gpu_load_turns_fusion_off),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, setup_synth, teardown_synth));
 }

@@ -37,7 +37,9 @@ typedef struct lw_session lw_session;
 /* ---------------------------------------------------------------- model */
 
 typedef struct {
-    int n_gpu_layers;   /* layers offloaded to a GPU backend when one is built (default 0) */
+    int n_gpu_layers;   /* layers offloaded to a GPU backend when one is built (default 0). Non-zero
+                           also sets GGML_CUDA_DISABLE_FUSION=1 for the process unless it is set:
+                           with ggml-cuda's fusion a capture depended on the other hooks installed */
     bool use_mmap;      /* default true */
     bool verbose;       /* let llama.cpp log to stderr (default false: errors only) */
 } lw_model_params;
