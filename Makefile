@@ -3,7 +3,8 @@
 #               (make demo-quick: the same verbs at smaller sizes, about 15 minutes)
 #   make test   install what is missing, build with ASan + UBSan, run every test (ctest)
 # Other targets: build (release), bench, valgrind (memcheck on a portable llama.cpp build),
-# cuda (compile and link the CUDA backend; long, needs nvcc, not part of test), models,
+# cuda (compile and link the CUDA backend and tests/gpu; long, needs nvcc, not part of test),
+# cuda-test (run tests/gpu: the GPU against the CPU and the float64 references), models,
 # models-optional (also Qwen2.5-Coder-1.5B-Instruct, 1.1 GB: benchmarks and a third family),
 # family (the probe panel's other four model pairs, after demo; about 45 minutes), clean.
 SHELL := /bin/bash
@@ -13,7 +14,7 @@ BUILD ?= build
 TEST_BUILD ?= build-test
 DEPS_STAMP := .deps-ok
 
-.PHONY: all build test demo demo-quick family bench valgrind deps llama models models-optional cuda clean
+.PHONY: all build test demo demo-quick family bench valgrind deps llama models models-optional cuda cuda-test clean
 
 all: build
 
@@ -66,8 +67,12 @@ bench: build
 cuda: deps
 	@prefix=$$(LW_CUDA=1 bash scripts/fetch-llama.sh) && \
 	cmake -S . -B build-cuda -G Ninja -DLLAMA_CPP_DIR="$$prefix" -DCMAKE_BUILD_TYPE=Release \
-	  -DLW_BUILD_TESTS=OFF -DLW_BUILD_BENCH=OFF >/dev/null
+	  -DLW_BUILD_TESTS=OFF -DLW_BUILD_GPU_TESTS=ON -DLW_BUILD_BENCH=OFF >/dev/null
 	cmake --build build-cuda -j$(JOBS)
+
+# The GPU test on this machine's GPU (skipped without one), with the fetched models.
+cuda-test: cuda models
+	cd build-cuda && LW_SHARED_DIR=$(SHARED) ctest --output-on-failure
 
 valgrind: deps
 	@bash scripts/valgrind.sh build-valgrind "$(SHARED)"
