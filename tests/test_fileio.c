@@ -104,6 +104,59 @@ static void test_atomic_abort(void **state) {
 
 /* ------------------------------------------------------------------- sha256 ---- */
 
+/* A group of outputs appears together or not at all: nothing under a final name before the group
+ * ends; end(true) renames all; end(false), as after a failure between two outputs, leaves the
+ * previous file whole and no temporary behind. */
+static void test_atomic_group(void **state) {
+    (void)state;
+    const char *dir = lw_test_fresh_dir("atomic_group");
+    char a[1024], b[1024];
+    snprintf(a, sizeof a, "%s", lw_test_join(dir, "a.txt"));
+    snprintf(b, sizeof b, "%s", lw_test_join(dir, "b.txt"));
+    lw_test_write_text(a, "old a\n");
+    assert_int_equal(lw_atomic_group_begin(), 0);
+    assert_int_equal(lw_atomic_group_begin(), -1); /* one at a time */
+    lw_atomic_file af;
+    assert_int_equal(lw_atomic_open(&af, a), 0);
+    fputs("new a\n", af.fp);
+    assert_int_equal(lw_atomic_commit(&af), 0);
+    assert_int_equal(lw_atomic_open(&af, b), 0);
+    fputs("new b\n", af.fp);
+    assert_int_equal(lw_atomic_commit(&af), 0);
+    char *text = lw_test_read_file(a);
+    assert_string_equal(text, "old a\n"); /* not yet */
+    free(text);
+    assert_false(lw_test_file_exists(b));
+    assert_int_equal(lw_test_dir_entries(dir), 3); /* a.txt and two temporaries */
+    assert_int_equal(lw_atomic_group_end(true), 0);
+    text = lw_test_read_file(a);
+    assert_string_equal(text, "new a\n");
+    free(text);
+    text = lw_test_read_file(b);
+    assert_string_equal(text, "new b\n");
+    free(text);
+    assert_int_equal(lw_test_dir_entries(dir), 2);
+    /* a failure after the first output: the group is dropped, the old set stays */
+    assert_int_equal(lw_atomic_group_begin(), 0);
+    assert_int_equal(lw_atomic_open(&af, a), 0);
+    fputs("newer a\n", af.fp);
+    assert_int_equal(lw_atomic_commit(&af), 0);
+    assert_int_equal(lw_atomic_open(&af, lw_test_join(dir, "missing/b.txt")), -1);
+    assert_int_equal(lw_atomic_group_end(false), 0);
+    text = lw_test_read_file(a);
+    assert_string_equal(text, "new a\n");
+    free(text);
+    assert_int_equal(lw_test_dir_entries(dir), 2);
+    assert_int_equal(lw_atomic_group_end(true), -1); /* none open */
+    /* outside a group a commit renames at once, as before */
+    assert_int_equal(lw_atomic_open(&af, b), 0);
+    fputs("b again\n", af.fp);
+    assert_int_equal(lw_atomic_commit(&af), 0);
+    text = lw_test_read_file(b);
+    assert_string_equal(text, "b again\n");
+    free(text);
+}
+
 static void test_sha256(void **state) {
     (void)state;
     char hex[65];
@@ -389,6 +442,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_atomic_commit),
         cmocka_unit_test(test_atomic_abort),
+        cmocka_unit_test(test_atomic_group),
         cmocka_unit_test(test_sha256),
         cmocka_unit_test(test_read_file),
         cmocka_unit_test(test_mkdir_p),

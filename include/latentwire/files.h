@@ -70,6 +70,16 @@ int lw_atomic_open(lw_atomic_file *af, const char *path);   /* 0 or -1 (error se
 int lw_atomic_commit(lw_atomic_file *af);                    /* 0 or -1; temp removed on failure */
 void lw_atomic_abort(lw_atomic_file *af);                    /* closes and removes the temp file */
 
+/* Outputs that appear together or not at all (a scan's CSV, task file and JSON): between
+ * lw_atomic_group_begin and lw_atomic_group_end, lw_atomic_commit writes and syncs each file but
+ * leaves it under its temporary name; lw_atomic_group_end(true) then renames them all, in the
+ * order committed, and (false) removes them all, so a run that fails after its first output
+ * (a full disk, a later error) leaves the previous set whole instead of a mix of old and new.
+ * One group per thread at a time. 0 or -1 (a group already open; a rename that failed: the
+ * files not yet renamed are removed and named). */
+int lw_atomic_group_begin(void);
+int lw_atomic_group_end(bool commit);
+
 /* Reads the whole file into a malloc'd NUL-terminated buffer. A FIFO, device or directory
  * is refused (lw_fopen_regular). NULL on error. */
 char *lw_read_file(const char *path, size_t *len);

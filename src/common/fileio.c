@@ -104,6 +104,71 @@ static void fsync_parent_dir(const char *path) {
     free(dir);
 }
 
+/* The open commit group of this thread (lw_atomic_group_begin): files written and synced under
+ * their temporary names, renamed together at the end. */
+static _Thread_local struct {
+    bool open;
+    int n, cap;
+    char **tmp, **path;
+} g_group;
+
+static void group_clear(bool unlink_temps) {
+    for (int i = 0; i < g_group.n; i++) {
+        if (unlink_temps && g_group.tmp[i]) unlink(g_group.tmp[i]);
+        free(g_group.tmp[i]);
+        free(g_group.path[i]);
+    }
+    free(g_group.tmp);
+    free(g_group.path);
+    memset(&g_group, 0, sizeof g_group);
+}
+
+int lw_atomic_group_begin(void) {
+    if (g_group.open) return lw_fail("lw_atomic_group_begin: a group of outputs is open already");
+    g_group.open = true;
+    return 0;
+}
+
+int lw_atomic_group_end(bool commit) {
+    if (!g_group.open) return lw_fail("lw_atomic_group_end: no group of outputs is open");
+    int rc = 0;
+    for (int i = 0; commit && i < g_group.n; i++) {
+        if (rename(g_group.tmp[i], g_group.path[i]) != 0) {
+            rc = lw_fail("%s: rename failed: %s (the outputs after it in this run were not written)", g_group.path[i],
+                         strerror(errno));
+            break;
+        }
+        fsync_parent_dir(g_group.path[i]);
+        free(g_group.tmp[i]);
+        g_group.tmp[i] = NULL; /* renamed: nothing to remove */
+    }
+    group_clear(true);
+    return rc;
+}
+
+/* Keeps a synced temp for the group's end. 0 or -1 (out of memory: the temp is removed). */
+static int group_add(lw_atomic_file *af) {
+    if (g_group.n == g_group.cap) {
+        int cap = g_group.cap ? 2 * g_group.cap : 8;
+        char **t = realloc(g_group.tmp, sizeof *t * (size_t)cap);
+        if (t) g_group.tmp = t;
+        char **p = t ? realloc(g_group.path, sizeof *p * (size_t)cap) : NULL;
+        if (p) g_group.path = p;
+        if (!t || !p) {
+            unlink(af->tmp_path);
+            atomic_clear(af);
+            return lw_fail("out of memory");
+        }
+        g_group.cap = cap;
+    }
+    g_group.tmp[g_group.n] = af->tmp_path;
+    g_group.path[g_group.n] = af->path;
+    g_group.n++;
+    af->tmp_path = af->path = NULL; /* owned by the group now */
+    af->fp = NULL;
+    return 0;
+}
+
 int lw_atomic_commit(lw_atomic_file *af) {
     if (!af) return lw_fail("lw_atomic_commit: af is NULL");
     if (!af->fp) return lw_fail("atomic file: commit without an open file");
@@ -113,6 +178,7 @@ int lw_atomic_commit(lw_atomic_file *af) {
     else if (fsync(fileno(af->fp)) != 0) err = errno, what = "fsync";
     if (fclose(af->fp) != 0 && !what) err = errno, what = "close";
     af->fp = NULL;
+    if (!what && g_group.open) return group_add(af);
     if (!what && rename(af->tmp_path, af->path) != 0) err = errno, what = "rename";
     if (what) {
         unlink(af->tmp_path);

@@ -624,7 +624,11 @@ static int align_corpus(const lw_align_params *p, lw_mdcorpus *cp) {
     snprintf(csv_path, sizeof csv_path, "%s/align.csv", p->out_dir);
     snprintf(json_path, sizeof json_path, "%s/align.json", p->out_dir);
     lw_atomic_file csv;
-    int rc = lw_atomic_open(&csv, csv_path);
+    /* align.csv and align.json appear together or not at all (a failure between them left a new
+     * CSV beside the previous run's JSON) */
+    int rc = lw_atomic_group_begin();
+    const bool grouped = rc == 0;
+    if (rc == 0) rc = lw_atomic_open(&csv, csv_path);
     if (rc == 0) {
         r.csv = csv.fp;
         fprintf(r.csv, "experiment,recipe,site_a,site_b,n_calib,regime,n_queries,mean_candidates,metric,mean,lo,hi\n");
@@ -640,13 +644,17 @@ static int align_corpus(const lw_align_params *p, lw_mdcorpus *cp) {
                                  r.conditions, "comparisons", r.comparisons);
         rc = lw_json_save(json_path, root);
         json_decref(root);
-        if (rc == 0) {
-            emit_text(p, LW_ALIGN_EV_WROTE, "%s", json_path);
-            emit_text(p, LW_ALIGN_EV_WROTE, "%s", csv_path);
-        }
     } else {
         json_decref(r.conditions);
         json_decref(r.comparisons);
+    }
+    if (grouped) {
+        int end = lw_atomic_group_end(rc == 0);
+        if (rc == 0) rc = end;
+    }
+    if (rc == 0) {
+        emit_text(p, LW_ALIGN_EV_WROTE, "%s", json_path);
+        emit_text(p, LW_ALIGN_EV_WROTE, "%s", csv_path);
     }
     free(calib.row);
     free(test.row);

@@ -74,16 +74,20 @@ static int write_csv(const lw_scan_result *r, const char *path) {
 
 int lw_scan_write(const lw_scan_result *r, const char *dir) {
     if (!r || !dir || r->n_layers < 1) return lw_fail("scan: nothing to write");
+    /* the three files appear together or not at all: a failure between them left a mix of this
+     * run's and the previous run's */
+    if (lw_atomic_group_begin() != 0) return -1;
     char path[4200];
     snprintf(path, sizeof path, "%s/scan.csv", dir);
-    if (write_csv(r, path) != 0) return -1;
+    int rc = write_csv(r, path);
     /* the items the layer was chosen on, as a task file: a later run on the chosen layer
      * (race --exclude) leaves them out, so it reports on none of them */
     snprintf(path, sizeof path, "%s/scan.select.jsonl", dir);
-    if (lw_task_save(path, &r->select) != 0) return -1;
+    if (rc == 0) rc = lw_task_save(path, &r->select);
     snprintf(path, sizeof path, "%s/scan.json", dir);
-    json_t *root = scan_json(r);
-    int rc = lw_json_save(path, root);
+    json_t *root = rc == 0 ? scan_json(r) : NULL;
+    if (rc == 0) rc = lw_json_save(path, root);
     json_decref(root);
-    return rc;
+    int end = lw_atomic_group_end(rc == 0);
+    return rc == 0 ? end : rc;
 }
