@@ -68,11 +68,14 @@ int lw_patching_save(const char *dir, const lw_panel_model *R, const lw_panel_mo
                      const lw_patching_params *p, const char *plan_sha256, const char *settings_json) {
     char path[4096];
     if (lw_mkdir_p(dir) != 0) return -1;
+    /* panel.csv, panel.json and records.jsonl appear together or not at all (a verdict read with
+     * another run's panel.json was possible after a failure between them) */
+    if (lw_atomic_group_begin() != 0) return -1;
     snprintf(path, sizeof path, "%s/panel.csv", dir);
-    if (write_csv(path, R, D, r) != 0) return -1;
-    json_t *root = result_json(R, D, r, p, plan_sha256, settings_json);
+    int rc = write_csv(path, R, D, r);
+    json_t *root = rc == 0 ? result_json(R, D, r, p, plan_sha256, settings_json) : NULL;
     snprintf(path, sizeof path, "%s/panel.json", dir);
-    int rc = root ? lw_json_save(path, root) : lw_fail("panel: cannot build the result document");
+    if (rc == 0) rc = root ? lw_json_save(path, root) : lw_fail("panel: cannot build the result document");
     json_decref(root);
     /* One record per cell and prompt (target - baseline), clustered as D's interval is: by cell with
      * LW_PANEL_MIN_CELLS cells or more, else by prompt. A verdict then resamples the units D's interval
@@ -100,5 +103,6 @@ int lw_patching_save(const char *dir, const lw_panel_model *R, const lw_panel_mo
     free(cells);
     free(items);
     free(prompts);
-    return rc;
+    int end = lw_atomic_group_end(rc == 0);
+    return rc == 0 ? end : rc;
 }
