@@ -4,7 +4,7 @@
 # Order: $LLAMA_CPP_DIR (an install prefix with include/llama.h and lib/); pkg-config
 # `llama` whose version is the pinned one (another version is refused, naming both;
 # LW_IGNORE_PKG_CONFIG=1 skips it); a cache outside the clone ($LW_CACHE_DIR, default
-# ~/.cache/latentwire/llama.cpp-<commit>[-cuda][-portable]); else the source distribution of
+# ~/.cache/latentwire/llama.cpp-<commit>[-cuda-<archs>][-portable]); else the source distribution of
 # llama-cpp-python from PyPI, whose sdist vendors llama.cpp's full source under
 # vendor/llama.cpp: its sha256 is checked, then static llama + ggml are built into the cache.
 # Set LW_CUDA=1 to build the CUDA backend (needs nvcc; LW_CUDA_ARCHS picks the architectures,
@@ -41,10 +41,12 @@ suffix=""
 cuda_flag=OFF
 extra=()
 if [ "${LW_CUDA:-0}" = "1" ]; then
-  suffix="-cuda"; cuda_flag=ON
+  archs=${LW_CUDA_ARCHS:-90}
+  # the architectures name the cache: a "90-real" build (no PTX) is not reused for "90"
+  suffix="-cuda-${archs//;/_}"; cuda_flag=ON
   # explicit architectures: "native" needs a GPU at configure time. Default sm_90 (H100/H200)
   # with its PTX; each added architecture multiplies a build that is long already
-  extra+=(-DGGML_NATIVE=OFF "-DCMAKE_CUDA_ARCHITECTURES=${LW_CUDA_ARCHS:-90}")
+  extra+=(-DGGML_NATIVE=OFF "-DCMAKE_CUDA_ARCHITECTURES=$archs")
 fi
 if [ "${LW_PORTABLE:-0}" = "1" ]; then
   suffix="$suffix-portable"

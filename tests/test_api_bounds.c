@@ -250,6 +250,7 @@ static void test_nan_in_helpers(void **state) {
     assert_int_equal(lw_argmax(v, 4), 2);
     const float all_nan[3] = {NAN, NAN, NAN};
     REFUSED(lw_argmax(all_nan, 3), "all 3 values are NaN");
+    REFUSED(lw_argmax(all_nan, 1), "all 1 values are NaN");
     const double x[4] = {1, 2, NAN, 4}, y[4] = {1, 3, 2, 4};
     lw_clear_error();
     assert_true(isnan(lw_probe_spearman(x, y, 4)));

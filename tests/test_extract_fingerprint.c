@@ -79,6 +79,17 @@ static void test_gpu_layers_in_fingerprint(void **state) {
     err = extract("--gpu-layers 3");
     assert_int_equal(lw_test_count_substr(err, "is complete, kept"), 2);
     free(err);
+    /* ggml-cuda's fusion turned back on by the user (GGML_CUDA_DISABLE_FUSION=0) moves the captures
+     * on a GPU: recorded with the GPU layers, and a change makes the shards again */
+    setenv("GGML_CUDA_DISABLE_FUSION", "0", 1);
+    err = extract("--gpu-layers 3");
+    unsetenv("GGML_CUDA_DISABLE_FUSION");
+    assert_int_equal(lw_test_count_substr(err, "is complete, kept"), 0);
+    assert_int_equal(lw_test_count_substr(err, "ggml_cuda_disable_fusion"), 2);
+    free(err);
+    err = extract("--gpu-layers 3"); /* unset again: the library's default, "1" */
+    assert_int_equal(lw_test_count_substr(err, "made with other settings (ggml_cuda_disable_fusion"), 2);
+    free(err);
     /* another --batch names that setting */
     err = extract("--gpu-layers 3 --batch 1");
     assert_int_equal(lw_test_count_substr(err, "made with other settings (batch was 2, now 1); made again"), 2);

@@ -662,8 +662,7 @@ static void test_generation_stop_reason(void **state) {
 /* A model loaded for a GPU turns ggml-cuda's fusion off for the process (a capture depended on
  * which other sites were hooked), unless the user set the variable; a CPU load leaves it alone. */
 static void test_gpu_load_turns_fusion_off(void **state) {
-    const char *path = lw_test_shared_path("models/stories260K.gguf");
-    assert_non_null(path);
+    const char *path = ((fixture *)*state)->path; /* the synthetic model: no ../shared needed */
     unsetenv("GGML_CUDA_DISABLE_FUSION");
     lw_model_params mp = lw_model_default_params();
     lw_model *m = lw_model_load(path, mp);

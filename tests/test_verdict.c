@@ -330,17 +330,17 @@ static void test_bad_plans(void **state) {
     expect_plan_error("dir.json", buf, "direction");
     /* a metric bounded by definition: a threshold it cannot reach is refused when the plan loads,
      * before any records (with fractional scores the check at evaluation never fired) */
-    snprintf(buf, sizeof buf, "%s{\"id\": \"H\", \"metric\": \"score\", \"a\": \"A\", \"direction\": \"greater\", "
+    snprintf(buf, sizeof buf, "%s{\"id\": \"H\", \"metric\": \"correct\", \"a\": \"A\", \"direction\": \"greater\", "
                               "\"threshold\": 1.5}]}", head);
-    expect_plan_error("score.json", buf, "hypothesis H: threshold 1.5 is outside [0, 1], where a mean of metric score lies");
+    expect_plan_error("correct.json", buf, "hypothesis H: threshold 1.5 is outside [0, 1], where a mean of metric correct lies");
     snprintf(buf, sizeof buf, "%s{\"id\": \"H\", \"metric\": \"ndcg@10\", \"a\": \"A\", \"b\": \"B\", "
                               "\"direction\": \"greater\", \"threshold\": -2}]}", head);
     expect_plan_error("ndcg.json", buf, "threshold -2 is outside [-1, 1], where a difference of means of metric ndcg@10");
-    snprintf(buf, sizeof buf, "%s{\"id\": \"H\", \"metric\": \"logp_shift\", \"a\": \"A\", \"direction\": "
+    snprintf(buf, sizeof buf, "%s{\"id\": \"H\", \"metric\": \"score\", \"a\": \"A\", \"direction\": "
                               "\"greater\", \"threshold\": 3}]}", head);
     const char *unbounded = lw_test_tmpfile("logp.json");
     write_text(unbounded, buf);
-    lw_plan *ok = lw_plan_load(unbounded); /* an unbounded metric takes any threshold */
+    lw_plan *ok = lw_plan_load(unbounded); /* a metric of the user's own scale takes any threshold */
     assert_non_null(ok);
     lw_plan_free(ok);
     snprintf(buf, sizeof buf, "%s{\"id\": \"H\", \"metric\": \"em\", \"a\": \"A\", \"direction\": \"greater\", "

@@ -53,8 +53,8 @@ int lw_patch_read_layers(lw_session *sender, const char *text, const int *layers
 /* The receiver's greedy answer to prompt with vecs (n_vecs x d_receiver: T, or 1 when pooled)
  * written at layer into the prompt's last n_vecs positions. vecs NULL: no patch (the
  * prompt-only floor). *answer is malloc'd. 0 or -1. An answer cut short by a full context is
- * not an error: lw_generate_stop_reason(receiver) says LW_GEN_STOP_CONTEXT then (check the
- * context before any work with lw_patch_prompt_positions). */
+ * not an error: lw_generate_stop_reason(receiver) says LW_GEN_STOP_CONTEXT then (rule it out
+ * before any work: lw_patch_prompt_tokens + p->answer_tokens - 1 <= lw_session_n_ctx). */
 int lw_patch_answer(lw_session *receiver, const char *prompt, int layer, const float *vecs, int n_vecs,
                     const lw_patch_params *p, char **answer);
 

@@ -461,7 +461,7 @@ int lw_layer_index(long layer, int n_layer);
 int lw_layer_list_parse(const char *spec, int n_layer, int **out);
 
 /* Index of the largest of v[0..n) (the first among equals: greedy decoding's tie rule); NaN entries
- * are passed over; 0 for n <= 1; -1 (message set) when v is NULL and n > 0, or every entry is NaN. */
+ * are passed over; 0 for n < 1; -1 (message set) when v is NULL and n > 0, or every entry is NaN. */
 int32_t lw_argmax(const float *v, int n);
 
 #ifdef __cplusplus

@@ -281,8 +281,15 @@ int lw_ch_cipher_generate(side *a, const lw_channel_params *prm, cipher_msg *msg
             p[top] = 1.0f;
         }
         lw_ch_expected_embedding(p, E, V, d, e);
+        bool finite = true;
+        for (int j = 0; j < d && finite; j++) finite = isfinite(e[j]);
+        if (!finite) { /* NaN would make every cosine NaN and the nearest token an arbitrary one */
+            rc = lw_fail("cipher: the expected embedding at message step %d is not finite: the sender's "
+                         "embedding table holds a non-finite value", step);
+            break;
+        }
         int32_t near = lw_ch_nearest_token(E, norms, V, d, e, scores);
-        if (near < 0) { /* every cosine NaN: an embedding table holding NaN (message set) */
+        if (near < 0) { /* every cosine NaN (message set) */
             rc = -1;
             break;
         }

@@ -26,6 +26,13 @@ void lw_json_settings_gpu_layers(json_t *settings, const lw_model *const *models
         any |= info.n_gpu_layers != 0;
         json_array_append_new(a, json_integer(info.n_gpu_layers));
     }
-    if (any) json_object_set_new(settings, "--gpu-layers", a);
-    else json_decref(a);
+    if (any) {
+        json_object_set_new(settings, "--gpu-layers", a);
+        /* ggml-cuda's fusion changes what a hook captures (lw_model_load turns it off unless the
+         * user set it), so a resumed run must have it as the records were made */
+        const char *fusion = getenv("GGML_CUDA_DISABLE_FUSION");
+        json_object_set_new(settings, "GGML_CUDA_DISABLE_FUSION", json_string(fusion ? fusion : "unset"));
+    } else {
+        json_decref(a);
+    }
 }

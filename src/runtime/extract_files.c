@@ -258,6 +258,10 @@ static char *settings_json(const job *j, int shard, int n_shards, int64_t t0, in
     /* layers offloaded to a GPU compute with other kernels (other floats); recorded as asked
      * for, so a CPU-only build's shards are not reused by a GPU run either */
     json_object_set_new(root, "n_gpu_layers", json_integer(j->info.n_gpu_layers));
+    if (j->info.n_gpu_layers != 0) { /* ggml-cuda's fusion moves the captures too (lw_model_load) */
+        const char *fusion = getenv("GGML_CUDA_DISABLE_FUSION");
+        json_object_set_new(root, "ggml_cuda_disable_fusion", json_string(fusion ? fusion : "unset"));
+    }
     json_object_set_new(root, "input", json_string(j->input));
     json_object_set_new(root, "input_field", json_string(p->field));
     json_object_set_new(root, "input_sha256", json_string(j->input_sha));
@@ -301,9 +305,11 @@ static const char *or_unknown(const char *s) { return s ? s : "not recorded"; }
 /* "made with other settings (batch was 1, now 2)": the first setting whose value differs
  * between the shard's record and this run's, into buf. What the rows are of comes first (the
  * model, then the texts), since a changed model usually changes its layers and width too and
- * naming those would hide it; then the rest by name. */
+ * naming those would hide it; then the GPU layers (which bring the fusion setting with them); then
+ * the rest by name. */
 static const char *settings_difference(const char *have, const char *want, char *buf, size_t n) {
-    static const char *const first[] = {"model_sha256", "architecture", "tokenizer", "n_embd", "input_sha256", NULL};
+    static const char *const first[] = {"model_sha256", "architecture", "tokenizer", "n_embd", "input_sha256",
+                                        "n_gpu_layers", /* before the fusion setting that comes with it */ NULL};
     json_t *a = json_loads(have, 0, NULL), *b = json_loads(want, 0, NULL);
     json_t *a_all = json_copy(a), *b_all = json_copy(b); /* the paths, for the message */
     drop_provenance(a);

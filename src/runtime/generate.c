@@ -32,7 +32,7 @@ int lw_layer_index(long layer, int n_layer) {
  * it compares false both ways, so left in place at v[0] it would win every comparison. */
 int32_t lw_argmax(const float *v, int n) {
     if (!v && n > 0) return lw_fail("lw_argmax: v is NULL");
-    if (n <= 1) return 0;
+    if (n < 1) return 0;
     int32_t best = -1;
     for (int i = 0; i < n; i++)
         if (!isnan(v[i]) && (best < 0 || v[i] > v[best])) best = i;

@@ -62,10 +62,11 @@ void lw_plan_free(lw_plan *p) {
     free(p);
 }
 
-/* Metrics whose every value lies in [0, 1] by definition: a right/wrong score (exact_match, score,
- * top1) and the retrieval metrics latentwire writes (recall@k, mrr@k, ndcg@k). */
+/* Metrics whose every value lies in [0, 1] by definition: the right/wrong ones latentwire's writers
+ * record (exact_match, correct, top1, bridge_top1, negation_top1) and the standard retrieval metrics
+ * (recall@k, mrr@k, ndcg@k). Not "score": a user's own items may score on another scale. */
 static bool metric_in_unit_interval(const char *m) {
-    static const char *const EXACT[] = {"exact_match", "score", "top1"};
+    static const char *const EXACT[] = {"exact_match", "correct", "top1", "bridge_top1", "negation_top1"};
     static const char *const PREFIX[] = {"recall@", "mrr@", "ndcg@"};
     for (size_t i = 0; i < sizeof EXACT / sizeof *EXACT; i++)
         if (!strcmp(m, EXACT[i])) return true;
