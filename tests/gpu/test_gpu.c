@@ -214,34 +214,43 @@ static int prompt_tokens(const lw_model *m, int32_t **tok) {
     return n;
 }
 
-/* Every site of every block, and every position's logits, GPU against CPU. */
-static void test_sites_match_cpu(void **state) {
+/* Runs check on every language model (not the encoders) with the prompt's tokens, then fails the
+ * test if any EXPECT in it failed. */
+typedef void (*lm_check)(gpu_model *g, const int32_t *tok, int n);
+static void each_language_model(lm_check check) {
     for (int i = 0; i < N_MODELS; i++) {
         gpu_model *g = &MODELS[i];
         if (g->encoder) continue;
         int32_t *tok;
         int n = prompt_tokens(g->cpu, &tok);
-        sc_trace c, d;
-        sc_trace_run(g->cpu, tok, n, NULL, 0, &c);
-        sc_trace_run(g->gpu, tok, n, NULL, 0, &d);
-        char resid_at[64], inner_at[64];
-        double resid, inner;
-        compare_traces(&d, &c, &resid, resid_at, &inner, inner_at, sizeof resid_at);
-        double logits = lw_test_max_row_rel_err(d.logits, c.logits, (size_t)n, (size_t)c.n_vocab, 1e-6);
-        double agree = argmax_agreement(d.logits, c.logits, n, c.n_vocab);
-        fprintf(stderr, "[gpu] %-36s n=%d: GPU vs CPU, residual stream worst row %.2e (%s), in-block sites worst "
-                        "%.2e (%s), logits %.2e, argmax agree %.0f%%\n",
-                g->name, n, resid, resid_at, inner, inner_at, logits, 100 * agree);
-        EXPECT(resid < pair_tol(g), "%s", g->name);
-        EXPECT(inner < pair_tol(g), "%s", g->name);
-        EXPECT(logits < pair_logits_tol(g), "%s", g->name);
-        EXPECT(agree >= AGREE_MIN, "%s", g->name);
-        sc_trace_free(&c);
-        sc_trace_free(&d);
+        check(g, tok, n);
         free(tok);
     }
     EXPECT_ALL_PASSED();
 }
+
+/* Every site of every block, and every position's logits, GPU against CPU. */
+static void sites_match_cpu_one(gpu_model *g, const int32_t *tok, int n) {
+    sc_trace c, d;
+    sc_trace_run(g->cpu, tok, n, NULL, 0, &c);
+    sc_trace_run(g->gpu, tok, n, NULL, 0, &d);
+    char resid_at[64], inner_at[64];
+    double resid, inner;
+    compare_traces(&d, &c, &resid, resid_at, &inner, inner_at, sizeof resid_at);
+    double logits = lw_test_max_row_rel_err(d.logits, c.logits, (size_t)n, (size_t)c.n_vocab, 1e-6);
+    double agree = argmax_agreement(d.logits, c.logits, n, c.n_vocab);
+    fprintf(stderr, "[gpu] %-36s n=%d: GPU vs CPU, residual stream worst row %.2e (%s), in-block sites worst "
+                    "%.2e (%s), logits %.2e, argmax agree %.0f%%\n",
+            g->name, n, resid, resid_at, inner, inner_at, logits, 100 * agree);
+    EXPECT(resid < pair_tol(g), "%s", g->name);
+    EXPECT(inner < pair_tol(g), "%s", g->name);
+    EXPECT(logits < pair_logits_tol(g), "%s", g->name);
+    EXPECT(agree >= AGREE_MIN, "%s", g->name);
+    sc_trace_free(&c);
+    sc_trace_free(&d);
+}
+
+static void test_sites_match_cpu(void **state) { each_language_model(sites_match_cpu_one); }
 
 /* The site checks of test_sites (identities between sites, patching, early stop, output-row
  * selection, the logit lens) with the model on the GPU. */
@@ -258,9 +267,11 @@ static void test_site_checks_on_gpu(void **state) {
         sc_check_identities(g->gpu, g->name, tok, n, 1e-6);
         sc_check_interventions(g->gpu, g->name, tok, donor, n, 1e-5);
         /* a run cut short after the hooked site computes the same kernels on the same inputs as a
-         * full one, so its captures are the full run's exactly (with ggml-cuda's fusion on they
-         * were not: Gemma's differed by 0.20 per coordinate, see lw_model_load) */
-        sc_check_early_stop(g->gpu, g->name, tok, n, 1e-6);
+         * full one, so its captures are the full run's (0 on the H200 for every model; with
+         * ggml-cuda's fusion on Gemma's differed by 0.20 per coordinate, see lw_model_load). 1e-5
+         * leaves room for float rounding in another kernel choice: the CPU backend gives 2.2e-6
+         * for stories260K's last block */
+        sc_check_early_stop(g->gpu, g->name, tok, n, 1e-5);
         /* a last block computed for a few output rows takes other matmul kernels for the logits
          * (one row: a matrix-vector kernel): stories260K's last-position logits differ by 3.4e-3
          * per coordinate on the H200 (F32 output matrix; TF32 in the many-row product). Held for
@@ -279,40 +290,34 @@ static void test_site_checks_on_gpu(void **state) {
 
 /* A hook's write acts on the GPU as on the CPU: a large vector added to a middle block's
  * resid_post moves the last block and the logits on both alike, and far from the unhooked run. */
-static void test_hook_write_matches_cpu(void **state) {
-    for (int i = 0; i < N_MODELS; i++) {
-        gpu_model *g = &MODELS[i];
-        if (g->encoder) continue;
-        int32_t *tok;
-        int n = prompt_tokens(g->cpu, &tok);
-        sc_trace base;
-        sc_trace_run(g->cpu, tok, n, NULL, 0, &base);
-        const int d = base.d, mid = base.n_layer / 2, last = base.n_layer - 1;
-        float *v = malloc(sizeof(float) * (size_t)d);
-        sc_vec(v, d, 4.0 * sc_rms(base.at[LW_SITE_RESID_POST] + (size_t)mid * n * d, (size_t)n * d), 0.7);
-        sc_hook h = {.site = LW_SITE_RESID_POST, .layer = mid, .op = LW_OP_ADD, .vectors = v, .n_vectors = 1};
-        sc_trace c, gp;
-        sc_trace_run(g->cpu, tok, n, &h, 1, &c);
-        sc_trace_run(g->gpu, tok, n, &h, 1, &gp);
-        const float *c_last = c.at[LW_SITE_RESID_POST] + (size_t)last * n * d;
-        const float *g_last = gp.at[LW_SITE_RESID_POST] + (size_t)last * n * d;
-        const float *b_last = base.at[LW_SITE_RESID_POST] + (size_t)last * n * d;
-        double same = lw_test_max_row_rel_err(g_last, c_last, (size_t)n, (size_t)d, 1e-6);
-        double moved = lw_test_max_row_rel_err(g_last, b_last, (size_t)n, (size_t)d, 1e-6);
-        double logits = lw_test_max_row_rel_err(gp.logits, c.logits, (size_t)n, (size_t)c.n_vocab, 1e-6);
-        fprintf(stderr, "[gpu] %-36s add at blocks.%d.hook_resid_post: last block GPU vs CPU hooked %.2e, "
-                        "GPU hooked vs unhooked %.2e, logits %.2e\n", g->name, mid, same, moved, logits);
-        EXPECT(same < pair_tol(g), "%s", g->name);
-        EXPECT(logits < pair_logits_tol(g), "%s", g->name);
-        EXPECT(moved > 3 * same, "%s", g->name); /* the write took effect on the GPU */
-        free(v);
-        sc_trace_free(&base);
-        sc_trace_free(&c);
-        sc_trace_free(&gp);
-        free(tok);
-    }
-    EXPECT_ALL_PASSED();
+static void hook_write_matches_cpu_one(gpu_model *g, const int32_t *tok, int n) {
+    sc_trace base;
+    sc_trace_run(g->cpu, tok, n, NULL, 0, &base);
+    const int d = base.d, mid = base.n_layer / 2, last = base.n_layer - 1;
+    float *v = malloc(sizeof(float) * (size_t)d);
+    sc_vec(v, d, 4.0 * sc_rms(base.at[LW_SITE_RESID_POST] + (size_t)mid * n * d, (size_t)n * d), 0.7);
+    sc_hook h = {.site = LW_SITE_RESID_POST, .layer = mid, .op = LW_OP_ADD, .vectors = v, .n_vectors = 1};
+    sc_trace c, gp;
+    sc_trace_run(g->cpu, tok, n, &h, 1, &c);
+    sc_trace_run(g->gpu, tok, n, &h, 1, &gp);
+    const float *c_last = c.at[LW_SITE_RESID_POST] + (size_t)last * n * d;
+    const float *g_last = gp.at[LW_SITE_RESID_POST] + (size_t)last * n * d;
+    const float *b_last = base.at[LW_SITE_RESID_POST] + (size_t)last * n * d;
+    double same = lw_test_max_row_rel_err(g_last, c_last, (size_t)n, (size_t)d, 1e-6);
+    double moved = lw_test_max_row_rel_err(g_last, b_last, (size_t)n, (size_t)d, 1e-6);
+    double logits = lw_test_max_row_rel_err(gp.logits, c.logits, (size_t)n, (size_t)c.n_vocab, 1e-6);
+    fprintf(stderr, "[gpu] %-36s add at blocks.%d.hook_resid_post: last block GPU vs CPU hooked %.2e, "
+                    "GPU hooked vs unhooked %.2e, logits %.2e\n", g->name, mid, same, moved, logits);
+    EXPECT(same < pair_tol(g), "%s", g->name);
+    EXPECT(logits < pair_logits_tol(g), "%s", g->name);
+    EXPECT(moved > 3 * same, "%s", g->name); /* the write took effect on the GPU */
+    free(v);
+    sc_trace_free(&base);
+    sc_trace_free(&c);
+    sc_trace_free(&gp);
 }
+
+static void test_hook_write_matches_cpu(void **state) { each_language_model(hook_write_matches_cpu_one); }
 
 /* Every position's logits of one run: tokens or (tokens == NULL) input embeddings. */
 static float *run_logits(lw_model *m, const int32_t *tok, const float *embd, int n, lw_precision prec) {
@@ -334,89 +339,77 @@ static float *run_logits(lw_model *m, const int32_t *tok, const float *embd, int
 }
 
 /* Soft tokens: rows of the embedding table given as input embeddings, GPU against CPU. */
-static void test_soft_tokens_match_cpu(void **state) {
-    for (int i = 0; i < N_MODELS; i++) {
-        gpu_model *g = &MODELS[i];
-        if (g->encoder) continue;
-        int32_t *tok;
-        int n = prompt_tokens(g->cpu, &tok);
-        lw_model_info info;
-        lw_model_get_info(g->cpu, &info);
-        const float *table = lw_model_token_embeddings_cached(g->cpu);
-        assert_non_null(table);
-        float *embd = malloc(sizeof(float) * (size_t)n * info.n_embd);
-        for (int p = 0; p < n; p++)
-            memcpy(embd + (size_t)p * info.n_embd, table + (size_t)tok[p] * info.n_embd, sizeof(float) * info.n_embd);
-        float *c = run_logits(g->cpu, NULL, embd, n, LW_PRECISION_EXACT);
-        float *d = run_logits(g->gpu, NULL, embd, n, LW_PRECISION_EXACT);
-        float *t = run_logits(g->gpu, tok, NULL, n, LW_PRECISION_EXACT);
-        double e = lw_test_max_row_rel_err(d, c, (size_t)n, (size_t)info.n_vocab, 1e-6);
-        double agree = argmax_agreement(d, c, n, info.n_vocab);
-        /* the table's rows as soft tokens are the tokens themselves (the library applies an
-         * architecture's input scale, e.g. Gemma's sqrt(n_embd), to both): a dropped or
-         * misplaced input would be far from the token run */
-        double vs_tokens = lw_test_max_row_rel_err(d, t, (size_t)n, (size_t)info.n_vocab, 1e-6);
-        fprintf(stderr, "[gpu] %-36s soft tokens: logits GPU vs CPU %.2e, argmax agree %.0f%%; vs the token run "
-                        "on the GPU %.2e\n", g->name, e, 100 * agree, vs_tokens);
-        EXPECT(e < pair_logits_tol(g), "%s", g->name);
-        EXPECT(agree >= AGREE_MIN, "%s", g->name);
-        EXPECT(vs_tokens < logits_tol(g), "%s", g->name);
-        free(embd);
-        free(c);
-        free(d);
-        free(t);
-        free(tok);
-    }
-    EXPECT_ALL_PASSED();
+static void soft_tokens_match_cpu_one(gpu_model *g, const int32_t *tok, int n) {
+    lw_model_info info;
+    lw_model_get_info(g->cpu, &info);
+    const float *table = lw_model_token_embeddings_cached(g->cpu);
+    assert_non_null(table);
+    float *embd = malloc(sizeof(float) * (size_t)n * info.n_embd);
+    for (int p = 0; p < n; p++)
+        memcpy(embd + (size_t)p * info.n_embd, table + (size_t)tok[p] * info.n_embd, sizeof(float) * info.n_embd);
+    float *c = run_logits(g->cpu, NULL, embd, n, LW_PRECISION_EXACT);
+    float *d = run_logits(g->gpu, NULL, embd, n, LW_PRECISION_EXACT);
+    float *t = run_logits(g->gpu, tok, NULL, n, LW_PRECISION_EXACT);
+    double e = lw_test_max_row_rel_err(d, c, (size_t)n, (size_t)info.n_vocab, 1e-6);
+    double agree = argmax_agreement(d, c, n, info.n_vocab);
+    /* the table's rows as soft tokens are the tokens themselves (the library applies an
+     * architecture's input scale, e.g. Gemma's sqrt(n_embd), to both): a dropped or
+     * misplaced input would be far from the token run */
+    double vs_tokens = lw_test_max_row_rel_err(d, t, (size_t)n, (size_t)info.n_vocab, 1e-6);
+    fprintf(stderr, "[gpu] %-36s soft tokens: logits GPU vs CPU %.2e, argmax agree %.0f%%; vs the token run "
+                    "on the GPU %.2e\n", g->name, e, 100 * agree, vs_tokens);
+    EXPECT(e < pair_logits_tol(g), "%s", g->name);
+    EXPECT(agree >= AGREE_MIN, "%s", g->name);
+    EXPECT(vs_tokens < logits_tol(g), "%s", g->name);
+    free(embd);
+    free(c);
+    free(d);
+    free(t);
 }
+
+static void test_soft_tokens_match_cpu(void **state) { each_language_model(soft_tokens_match_cpu_one); }
 
 /* Greedy generation on the GPU (exact and fast precision): each generated token is the CPU's
  * top token given the same prefix, at least AGREE_MIN of the time (near-ties may flip). */
-static void test_generation(void **state) {
+static void generation_one(gpu_model *g, const int32_t *tok, int n) {
     enum { N_GEN = 24 };
-    for (int i = 0; i < N_MODELS; i++) {
-        gpu_model *g = &MODELS[i];
-        if (g->encoder) continue;
-        int32_t *tok;
-        int n = prompt_tokens(g->cpu, &tok);
-        lw_model_info info;
-        lw_model_get_info(g->cpu, &info);
-        for (int prec = LW_PRECISION_EXACT; prec <= LW_PRECISION_FAST; prec++) {
-            lw_session_params sp = lw_session_default_params();
-            sp.n_threads = 2;
-            sp.precision = (lw_precision)prec;
-            lw_session *s = lw_session_new(g->gpu, sp);
-            assert_non_null(s);
-            lw_gen_params gp = lw_gen_default_params();
-            gp.max_tokens = N_GEN;
-            gp.stop_at_eos = false;
-            int32_t out[N_GEN];
-            lw_span span = {.tokens = tok, .n = n};
-            int k = lw_generate(s, 0, &span, 1, &gp, out, N_GEN);
-            if (k != N_GEN) fail_msg("generate: %d tokens, %s", k, lw_last_error());
-            lw_session_free(s);
-            int32_t *all = malloc(sizeof(int32_t) * (size_t)(n + k));
-            memcpy(all, tok, sizeof(int32_t) * (size_t)n);
-            memcpy(all + n, out, sizeof(int32_t) * (size_t)k);
-            float *c = run_logits(g->cpu, all, NULL, n + k, LW_PRECISION_EXACT);
-            int agree = 0, first = -1;
-            for (int j = 0; j < k; j++) {
-                bool same = lw_argmax(c + (size_t)(n - 1 + j) * info.n_vocab, info.n_vocab) == out[j];
-                agree += same;
-                if (!same && first < 0) first = j;
-            }
-            char *text = lw_detokenize(g->gpu, out, k, false);
-            fprintf(stderr, "[gpu] %-36s generation (%s): %d/%d tokens are the CPU's choice (first differs at %d): %s\n",
-                    g->name, prec == LW_PRECISION_EXACT ? "exact" : "fast", agree, k, first, text ? text : "?");
-            EXPECT(agree >= AGREE_MIN * k, "%s", g->name);
-            free(text);
-            free(c);
-            free(all);
+    lw_model_info info;
+    lw_model_get_info(g->cpu, &info);
+    for (int prec = LW_PRECISION_EXACT; prec <= LW_PRECISION_FAST; prec++) {
+        lw_session_params sp = lw_session_default_params();
+        sp.n_threads = 2;
+        sp.precision = (lw_precision)prec;
+        lw_session *s = lw_session_new(g->gpu, sp);
+        assert_non_null(s);
+        lw_gen_params gp = lw_gen_default_params();
+        gp.max_tokens = N_GEN;
+        gp.stop_at_eos = false;
+        int32_t out[N_GEN];
+        lw_span span = {.tokens = tok, .n = n};
+        int k = lw_generate(s, 0, &span, 1, &gp, out, N_GEN);
+        if (k != N_GEN) fail_msg("generate: %d tokens, %s", k, lw_last_error());
+        lw_session_free(s);
+        int32_t *all = malloc(sizeof(int32_t) * (size_t)(n + k));
+        memcpy(all, tok, sizeof(int32_t) * (size_t)n);
+        memcpy(all + n, out, sizeof(int32_t) * (size_t)k);
+        float *c = run_logits(g->cpu, all, NULL, n + k, LW_PRECISION_EXACT);
+        int agree = 0, first = -1;
+        for (int j = 0; j < k; j++) {
+            bool same = lw_argmax(c + (size_t)(n - 1 + j) * info.n_vocab, info.n_vocab) == out[j];
+            agree += same;
+            if (!same && first < 0) first = j;
         }
-        free(tok);
+        char *text = lw_detokenize(g->gpu, out, k, false);
+        fprintf(stderr, "[gpu] %-36s generation (%s): %d/%d tokens are the CPU's choice (first differs at %d): %s\n",
+                g->name, prec == LW_PRECISION_EXACT ? "exact" : "fast", agree, k, first, text ? text : "?");
+        EXPECT(agree >= AGREE_MIN * k, "%s", g->name);
+        free(text);
+        free(c);
+        free(all);
     }
-    EXPECT_ALL_PASSED();
 }
+
+static void test_generation(void **state) { each_language_model(generation_one); }
 
 /* Batched pooled extraction (several sequences per micro-batch), or for an encoder its own
  * pooled sentence embedding, GPU against CPU. */
