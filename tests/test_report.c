@@ -174,6 +174,16 @@ static void test_bad_inputs(void **state) {
     expect_refused(write_file("race-tiny.json", "{\"format\": \"latentwire.race/1\", \"series\": [{\"name\": \"a\", "
                                                 "\"points\": [{\"x\": 1e-308, \"y\": 0.5}, {\"x\": 16, \"y\": 0.5}]}]}"),
                    "x = 1e-308 is beyond what a figure can draw");
+    /* a channel cost no run writes (1e308 seconds was drawn as "inf" ms), in records and in a summary */
+    expect_refused(write_file("cost.jsonl", "{\"condition\": \"text\", \"id\": \"1\", \"score\": 1, \"cost\": "
+                                            "{\"message_bytes\": 3, \"wall_s\": 0.5}}\n"
+                                            "{\"condition\": \"text\", \"id\": \"2\", \"score\": 1, \"cost\": "
+                                            "{\"message_bytes\": 3, \"wall_s\": 1e308}}\n"),
+                   "record[1].cost.wall_s is 1e+308: a run writes seconds in [0, 1e9)");
+    expect_refused(write_file("cost.json", "{\"settings\": {}, \"differences\": {}, \"conditions\": {\"text\": "
+                                           "{\"accuracy\": {\"mean\": 1, \"lo\": 0.5, \"hi\": 1, \"n\": 4}, "
+                                           "\"mean_cost\": {\"message_bytes\": -2, \"wall_s\": 0.1}}}}\n"),
+                   "conditions.text.mean_cost.message_bytes is -2");
     const char *missing = lw_test_tmpfile("no-such-result.json");
     remove(missing);
     expect_refused(missing, "No such file");

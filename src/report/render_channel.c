@@ -22,6 +22,19 @@ typedef struct {
 
 /* "latentwire channel --sender <sha256> ...": the recorded settings as options (models and the
  * task are recorded by their sha256). */
+/* A cost as a run writes it: bytes in [0, 2^53] (a record's a whole count; a summary's a mean),
+ * seconds in [0, 1e9), either absent. (An edited 1e308 seconds was drawn as "inf" ms.) 0, or -1
+ * naming the field. */
+static int check_costs(double bytes, double wall_s, bool whole, const char *what, const char *key, const char *field) {
+    if (!isnan(bytes) && !(bytes >= 0 && bytes <= 9007199254740992.0 && (!whole || bytes == floor(bytes))))
+        return lw_fail("%s%s%s.message_bytes is %g: a run writes %s >= 0; the file was edited or damaged, make it again",
+                       what, key, field, bytes, whole ? "a whole count" : "a mean of counts");
+    if (!isnan(wall_s) && !(wall_s >= 0 && wall_s < 1e9))
+        return lw_fail("%s%s%s.wall_s is %g: a run writes seconds in [0, 1e9); the file was edited or damaged, make it "
+                       "again", what, key, field, wall_s);
+    return 0;
+}
+
 static char *command_of(json_t *settings) {
     lw_html c = {0};
     lw_html_raw(&c, "latentwire channel");
@@ -133,6 +146,7 @@ static int render_summary(lw_html *h, const lw_report_input *in, lw_report_ctx *
             rc = lw_fail("conditions.%s.accuracy: missing (an object with mean, lo, hi, n)", k);
         r->msg_bytes = lw_jnum(json_object_get(v, "mean_cost"), "message_bytes");
         r->wall_s = lw_jnum(json_object_get(v, "mean_cost"), "wall_s");
+        if (rc == 0) rc = check_costs(r->msg_bytes, r->wall_s, false, "conditions.", k, ".mean_cost");
     }
     json_object_foreach(diffs, k, v) {
         if (rc) break;
@@ -233,9 +247,15 @@ static int render_records(lw_html *h, const lw_report_input *in, lw_report_ctx *
         json_array_foreach(lines, i, o) {
             if (!lw_jstr(o, "condition") || strcmp(lw_jstr(o, "condition"), names[c]) || !reported(o)) continue;
             a[n++] = lw_jnum(o, "score");
-            bytes += lw_jnum(json_object_get(o, "cost"), "message_bytes");
-            wall += lw_jnum(json_object_get(o, "cost"), "wall_s");
+            const double b1 = lw_jnum(json_object_get(o, "cost"), "message_bytes");
+            const double w1 = lw_jnum(json_object_get(o, "cost"), "wall_s");
+            char where[48];
+            snprintf(where, sizeof where, "[%zu]", i);
+            if (rc == 0) rc = check_costs(b1, w1, true, "record", where, ".cost");
+            bytes += b1;
+            wall += w1;
         }
+        if (rc != 0) break;
         lw_ci ci;
         if (lw_ci_mean(a, n, ctx->params->resamples, 0.95, seed, &ci) != 0) rc = -1;
         rows[c] = (row){.name = names[c], .mean = ci.mean, .lo = ci.lo, .hi = ci.hi, .n = n, .msg_bytes = bytes / n,
