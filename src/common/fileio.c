@@ -146,6 +146,11 @@ int lw_atomic_group_end(bool commit) {
     return rc;
 }
 
+int lw_atomic_group_finish(int rc) {
+    int end = lw_atomic_group_end(rc == 0);
+    return rc != 0 ? rc : end;
+}
+
 /* Keeps a synced temp for the group's end. 0 or -1 (out of memory: the temp is removed). */
 static int group_add(lw_atomic_file *af) {
     if (g_group.n == g_group.cap) {

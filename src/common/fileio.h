@@ -15,6 +15,10 @@
 
 /* lw_corpus, lw_corpus_load, lw_corpus_free: latentwire/textio.h */
 
+/* Ends the open output group (lw_atomic_group_begin) as its writes went: rc 0 renames every
+ * file and returns 0 (or -1 when a rename failed); any other rc removes them and is returned. */
+int lw_atomic_group_finish(int rc);
+
 /* getline with a bound: reads one line (with its '\n', NUL-terminated) into *line (grown
  * as needed, at most max + 2 bytes). Returns its length, -1 at the end of the file (or on a
  * read error: check ferror), LW_LINE_TOO_LONG when the line has more than max bytes before

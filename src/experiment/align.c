@@ -648,10 +648,7 @@ static int align_corpus(const lw_align_params *p, lw_mdcorpus *cp) {
         json_decref(r.conditions);
         json_decref(r.comparisons);
     }
-    if (grouped) {
-        int end = lw_atomic_group_end(rc == 0);
-        if (rc == 0) rc = end;
-    }
+    if (grouped) rc = lw_atomic_group_finish(rc);
     if (rc == 0) {
         emit_text(p, LW_ALIGN_EV_WROTE, "%s", json_path);
         emit_text(p, LW_ALIGN_EV_WROTE, "%s", csv_path);

@@ -103,6 +103,5 @@ int lw_patching_save(const char *dir, const lw_panel_model *R, const lw_panel_mo
     free(cells);
     free(items);
     free(prompts);
-    int end = lw_atomic_group_end(rc == 0);
-    return rc == 0 ? end : rc;
+    return lw_atomic_group_finish(rc);
 }

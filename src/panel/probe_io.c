@@ -45,15 +45,13 @@ int lw_probe_save(const char *dir, const lw_probe_pair *pair, const lw_probe_par
     char path[4096];
     snprintf(path, sizeof path, "%s/probes.json", dir);
     /* probes.json and records.jsonl appear together or not at all */
-    int rc = lw_atomic_group_begin();
-    const bool grouped = rc == 0;
-    if (rc == 0) rc = root ? lw_json_save(path, root) : lw_fail("probes: cannot build the result document");
+    if (lw_atomic_group_begin() != 0) {
+        json_decref(root);
+        return -1;
+    }
+    int rc = root ? lw_json_save(path, root) : lw_fail("probes: cannot build the result document");
     json_decref(root);
     snprintf(path, sizeof path, "%s/records.jsonl", dir);
     if (rc == 0) rc = lw_items_save(path, plan_sha256, "panel probes", r->records, r->n_records);
-    if (grouped) {
-        int end = lw_atomic_group_end(rc == 0);
-        if (rc == 0) rc = end;
-    }
-    return rc;
+    return lw_atomic_group_finish(rc);
 }

@@ -503,16 +503,13 @@ static int write_outputs(const char *out_dir, json_t *settings, lw_race_data *d,
     json_decref(report);
     char *pj = out_path(out_dir, "race.jsonl"), *pr = out_path(out_dir, "race.json"), *pc = out_path(out_dir, "race.csv");
     char *csv = lw_race_report_csv(root);
-    int rc = pj && pr && pc && csv ? 0 : lw_fail("race: out of memory");
     /* the three files appear together or not at all (lw_atomic_group_begin) */
-    const bool grouped = rc == 0 && lw_atomic_group_begin() == 0;
-    if (rc == 0 && !grouped) rc = -1;
-    if (rc == 0) rc = write_jsonl(pj, settings, d, rec);
-    if (rc == 0) rc = lw_json_save(pr, root);
-    if (rc == 0) rc = write_text(pc, csv);
-    if (grouped) {
-        int end = lw_atomic_group_end(rc == 0);
-        if (rc == 0) rc = end;
+    int rc = pj && pr && pc && csv ? lw_atomic_group_begin() : lw_fail("race: out of memory");
+    if (rc == 0) {
+        rc = write_jsonl(pj, settings, d, rec);
+        if (rc == 0) rc = lw_json_save(pr, root);
+        if (rc == 0) rc = write_text(pc, csv);
+        rc = lw_atomic_group_finish(rc);
     }
     if (rc == 0 && report_json) *report_json = json_dumps(root, JSON_INDENT(1));
     free(pj), free(pr), free(pc), free(csv);

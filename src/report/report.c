@@ -115,10 +115,10 @@ void lw_note(lw_html *h, const char *text) {
 }
 
 /* The first member read as a number that is not one (render_section names it after the
- * renderer ran: a string, object or boolean was drawn as "nan" with exit 0). */
-/* The key and the value are copied when read: a renderer may read from a temporary it frees
- * before the check runs. obj is kept only to find where it lies in the file (compared, never
- * read: a temporary is not found there, and then the key alone is named). */
+ * renderer ran: a string, object or boolean was drawn as "nan" with exit 0). The key and the
+ * value are copied when read: a renderer may read from a temporary it frees before the check
+ * runs. obj is kept only to find where it lies in the file (compared, never read: a temporary is
+ * not found there, and then the key alone is named). */
 static _Thread_local struct {
     const json_t *obj;
     bool found, missing;

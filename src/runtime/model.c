@@ -181,9 +181,9 @@ lw_model *lw_model_load(const char *path, lw_model_params params) {
      * pieces are cut where hooks are: with fusion on, a site's captured values changed with the
      * other hooks installed (Gemma 3 270M on an H200: a capture-only run cut after blocks.9.hook_z
      * differed from a full run by 0.20 per coordinate, 0.185 as a row's relative L2; with fusion
-     * off, by 0). A measurement
-     * must not depend on what else is measured, so it is off unless the user set the variable
-     * (GGML_CUDA_DISABLE_FUSION=0 turns it back on). ggml reads it once, at the first graph run. */
+     * off, by 0). A measurement must not depend on what else is measured, so it is off unless the
+     * user set the variable (GGML_CUDA_DISABLE_FUSION=0 turns it back on). ggml reads it once, at
+     * the first graph run. */
     if (params.n_gpu_layers != 0) setenv("GGML_CUDA_DISABLE_FUSION", "1", 0);
     struct llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = params.n_gpu_layers;

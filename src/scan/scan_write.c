@@ -88,6 +88,5 @@ int lw_scan_write(const lw_scan_result *r, const char *dir) {
     json_t *root = rc == 0 ? scan_json(r) : NULL;
     if (rc == 0) rc = lw_json_save(path, root);
     json_decref(root);
-    int end = lw_atomic_group_end(rc == 0);
-    return rc == 0 ? end : rc;
+    return lw_atomic_group_finish(rc);
 }
