@@ -42,7 +42,7 @@ static const char *USAGE =
 
 typedef struct {
     lw_channel_experiment_params p; /* the experiment's settings */
-    const char *json, *data;        /* --json, --data */
+    const char *data;               /* --data */
     int threads;
 } opts;
 
@@ -100,7 +100,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "--j")) p->j_layers = argv[++i];
         else if (!strcmp(a, "--op")) p->ops = argv[++i];
         else if (!strcmp(a, "--out")) p->records = argv[++i];
-        else if (!strcmp(a, "--json")) o->json = argv[++i];
+        else if (!strcmp(a, "--json")) p->summary = argv[++i];
         else if (!strcmp(a, "--data")) o->data = argv[++i];
         else if (!strcmp(a, "--ac-bridge")) p->ac_bridge = argv[++i];
         else if (!strcmp(a, "--calib") && cli_parse_int(v, 2, 1000000, &n)) p->calib = (int)n, i++;
@@ -123,9 +123,9 @@ static int parse_opts(int argc, char **argv, opts *o) {
                          p->ac_bridge, "--out", NULL, NULL};
     if (cli_check_output("channel", "--out", p->records, LW_OUT_PARTIAL, ins)) return -1;
     ins[9] = p->records; /* --json must not be --out either */
-    if (cli_check_output("channel", "--json", o->json, LW_OUT_FILE, ins)) return -1;
+    if (cli_check_output("channel", "--json", p->summary, LW_OUT_FILE, ins)) return -1;
     /* nor --out's .partial, nor a temporary of either */
-    const lw_output_spec outs[] = {{"--out", p->records, LW_OUT_PARTIAL}, {"--json", o->json, LW_OUT_FILE}};
+    const lw_output_spec outs[] = {{"--out", p->records, LW_OUT_PARTIAL}, {"--json", p->summary, LW_OUT_FILE}};
     if (lw_outputs_distinct(outs, 2) != 0) return -cli_fail_lib("channel");
     return 0;
 }
@@ -225,7 +225,6 @@ int cmd_channel(int argc, char **argv) {
         print_rows(&o, r);
         print_differences(r);
     }
-    if (rc == 0 && o.json && lw_channel_experiment_save(r, o.json) != 0) rc = cli_fail_lib("channel");
     lw_channel_experiment_result_free(r);
     close_models(&m);
     return rc;

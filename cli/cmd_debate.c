@@ -25,7 +25,7 @@ static const char *USAGE =
 
 typedef struct {
     lw_debate_experiment_params p;
-    const char *task, *json, *data; /* --task, --json, --data */
+    const char *task, *data;        /* --task, --data */
 } opts;
 
 /* The options into o: 0, -1 (--help printed), or the exit status after the message (1 or 2). */
@@ -46,7 +46,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "--agents")) p->agents = argv[++i];
         else if (!strcmp(a, "--task")) o->task = argv[++i];
         else if (!strcmp(a, "--out")) p->records = argv[++i];
-        else if (!strcmp(a, "--json")) o->json = argv[++i];
+        else if (!strcmp(a, "--json")) p->summary = argv[++i];
         else if (!strcmp(a, "--data")) o->data = argv[++i];
         else if (!strcmp(a, "--channel") && cli_parse_choice(v, "text|cipher", &k))
             p->debate.channel = k ? LW_CHANNEL_CIPHER : LW_CHANNEL_TEXT, i++;
@@ -59,11 +59,11 @@ static int parse_opts(int argc, char **argv, opts *o) {
     }
     if (!p->agents || !o->task) return cli_usage_fail("debate", "--agents and --task are required");
     if (cli_check_output("debate", "--out", p->records, LW_OUT_PARTIAL, (const char *[]){"--task", o->task, NULL}) ||
-        cli_check_output("debate", "--json", o->json, LW_OUT_FILE,
+        cli_check_output("debate", "--json", p->summary, LW_OUT_FILE,
                          (const char *[]){"--task", o->task, "--out", p->records, NULL}))
         return 1;
     /* --json must not be --out's .partial either, nor a temporary of --out or --json */
-    const lw_output_spec outs[] = {{"--out", p->records, LW_OUT_PARTIAL}, {"--json", o->json, LW_OUT_FILE}};
+    const lw_output_spec outs[] = {{"--out", p->records, LW_OUT_PARTIAL}, {"--json", p->summary, LW_OUT_FILE}};
     if (lw_outputs_distinct(outs, 2) != 0) return cli_fail_lib("debate");
     return 0;
 }
@@ -94,7 +94,6 @@ int cmd_debate(int argc, char **argv) {
                  ? 0
                  : cli_fail_lib("debate");
     if (rc == 0) print_result(&o, &r);
-    if (rc == 0 && o.json && lw_debate_experiment_save(&r, o.json) != 0) rc = cli_fail_lib("debate");
     lw_task_free(&t);
     return rc;
 }

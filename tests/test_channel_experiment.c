@@ -8,6 +8,8 @@
  *    with lw_channel_run on the items the summary lists;
  *  - the debate's vote and agent-0 accuracies equal the means of lw_score over lw_debate_run's
  *    answers item by item, and the paired difference their difference;
+ *  - records and summary appear together: a summary that cannot be written leaves neither (the
+ *    channel's records kept in RECORDS.partial, so a resumed run reruns nothing);
  *  - bad lists and agents, and nothing applicable, are one message and no experiment. */
 #include <jansson.h>
 #include <math.h>
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -373,12 +376,90 @@ static void test_debate_recomputed(void **state) {
     lw_task_free(&t);
 }
 
+/* ------------------------------------------------------------------ outputs */
+
+/* The summary's directory, removed at the last progress step so that the summary cannot be written. */
+static char SUMMARY_DIR[1200];
+static void remove_summary_dir_at_end(void *ctx, int done, int total) {
+    (void)ctx;
+    counted_runs++;
+    if (done == total) assert_int_equal(rmdir(SUMMARY_DIR), 0);
+}
+
+static bool exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static void test_outputs_appear_together(void **state) {
+    (void)state;
+    lw_task t;
+    assert_int_equal(lw_task_story(3, 1, &t), 0);
+    snprintf(SUMMARY_DIR, sizeof SUMMARY_DIR, "%s", lw_test_fresh_dir("summary-dir"));
+    char summary[1300], partial[1300];
+    snprintf(summary, sizeof summary, "%s/summary.json", SUMMARY_DIR);
+    /* channel: the summary fails after every run; before, the records had been renamed already */
+    lw_channel_experiment_params p = small_params();
+    p.channels = "none,text";
+    p.records = lw_test_tmpfile("together-records.jsonl");
+    p.summary = summary;
+    snprintf(partial, sizeof partial, "%s.partial", p.records);
+    unlink(p.records);
+    p.on_progress = remove_summary_dir_at_end;
+    lw_channel_experiment *e = lw_channel_experiment_new(SA, SB, &p);
+    lw_channel_experiment_result *r = NULL;
+    assert_int_equal(lw_channel_experiment_run(e, &t, -1, &r), -1);
+    assert_false(exists(p.records));
+    assert_true(exists(partial)); /* the finished work, for --resume */
+    lw_channel_experiment_free(e);
+    /* resumed with the directory back: nothing reruns, both appear, the partial is gone */
+    assert_int_equal(mkdir(SUMMARY_DIR, 0700), 0);
+    p.resume = true;
+    p.on_progress = count_progress;
+    e = lw_channel_experiment_new(SA, SB, &p);
+    counted_runs = 0;
+    assert_int_equal(lw_channel_experiment_run(e, &t, -1, &r), 0);
+    assert_int_equal(counted_runs, 0);
+    assert_true(exists(p.records) && exists(summary) && !exists(partial));
+    json_t *back = json_load_file(summary, 0, NULL);
+    assert_true(json_equal(back, r->summary));
+    json_decref(back);
+    lw_channel_experiment_result_free(r);
+    lw_channel_experiment_free(e);
+    unlink(summary);
+
+    /* debate (no resume): neither file, and no partial */
+    lw_debate_experiment_params dp = lw_debate_experiment_default_params();
+    char spec[4000];
+    snprintf(spec, sizeof spec, "%s:0,%s:0.9", PATH_S, PATH_S);
+    dp.agents = spec;
+    dp.debate.answer_tokens = 4;
+    dp.resamples = 50;
+    dp.records = lw_test_tmpfile("together-debate.jsonl");
+    dp.summary = summary;
+    dp.on_progress = remove_summary_dir_at_end;
+    snprintf(partial, sizeof partial, "%s.partial", dp.records);
+    unlink(dp.records);
+    lw_debate_experiment_result dr;
+    assert_int_equal(lw_debate_experiment_run(&dp, &t, &dr), -1);
+    assert_false(exists(dp.records) || exists(partial) || exists(summary));
+    assert_int_equal(mkdir(SUMMARY_DIR, 0700), 0);
+    dp.on_progress = NULL;
+    assert_int_equal(lw_debate_experiment_run(&dp, &t, &dr), 0);
+    assert_true(exists(dp.records) && exists(summary) && !exists(partial));
+    back = json_load_file(summary, 0, NULL);
+    assert_true(fabs(json_number_value(json_object_get(json_object_get(back, "vote"), "mean")) - dr.vote.mean) < 1e-12);
+    json_decref(back);
+    lw_task_free(&t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_text_accuracy_recomputed),
         cmocka_unit_test(test_selection_recomputed),
         cmocka_unit_test(test_debate_recomputed),
+        cmocka_unit_test(test_outputs_appear_together),
     };
     if (!lw_test_shared_path("models/stories260K.gguf") || !lw_test_shared_path("models/tinystories656K.gguf")) {
         fprintf(stderr, "skipped: the toy models in ../shared are not there (set LW_SHARED_DIR)\n");

@@ -106,7 +106,7 @@ static void test_atomic_abort(void **state) {
 
 /* A group of outputs appears together or not at all: nothing under a final name before the group
  * ends; end(true) renames all; end(false), as after a failure between two outputs, leaves the
- * previous file whole and no temporary behind. */
+ * previous file whole and no temporary behind; a kept file is renamed with them or left alone. */
 static void test_atomic_group(void **state) {
     (void)state;
     const char *dir = lw_test_fresh_dir("atomic_group");
@@ -155,6 +155,32 @@ static void test_atomic_group(void **state) {
     text = lw_test_read_file(b);
     assert_string_equal(text, "b again\n");
     free(text);
+    /* a kept file (a resumable run's RECORDS.partial) joins the group: renamed on commit, left
+     * under its own name, not removed, when the group is dropped */
+    char partial[1100];
+    snprintf(partial, sizeof partial, "%s.partial", b);
+    lw_test_write_text(partial, "records\n");
+    assert_int_equal(lw_atomic_group_add_kept(partial, b), -1); /* no group open */
+    assert_int_equal(lw_atomic_group_begin(), 0);
+    assert_int_equal(lw_atomic_group_add_kept(partial, b), 0);
+    assert_int_equal(lw_atomic_group_end(false), 0);
+    text = lw_test_read_file(partial);
+    assert_string_equal(text, "records\n");
+    free(text);
+    assert_int_equal(lw_atomic_group_begin(), 0);
+    assert_int_equal(lw_atomic_group_add_kept(partial, b), 0);
+    assert_int_equal(lw_atomic_open(&af, a), 0);
+    fputs("with records\n", af.fp);
+    assert_int_equal(lw_atomic_commit(&af), 0);
+    assert_int_equal(lw_atomic_group_finish(0), 0);
+    assert_false(lw_test_file_exists(partial));
+    text = lw_test_read_file(b);
+    assert_string_equal(text, "records\n");
+    free(text);
+    text = lw_test_read_file(a);
+    assert_string_equal(text, "with records\n");
+    free(text);
+    assert_int_equal(lw_test_dir_entries(dir), 2);
 }
 
 static void test_sha256(void **state) {

@@ -59,6 +59,9 @@ typedef struct {
     const char *records;            /* per-item records (latentwire/records.h): a settings line, then one
                                        line per (split, condition, item), written as RECORDS.partial and
                                        renamed to RECORDS when complete; NULL: none */
+    const char *summary;            /* the JSON summary (as lw_channel_experiment_save writes it), written
+                                       at the end with the records as one group: both appear or neither
+                                       (the records then stay in RECORDS.partial for resume); NULL: none */
     bool resume;                    /* keep the records of RECORDS.partial made with the same settings */
     void (*on_progress)(void *ctx, int done, int total); /* after each run (may be NULL) */
     void *progress_ctx;
@@ -139,6 +142,8 @@ typedef struct {
     int resamples;                  /* default 1000 */
     const char *records;            /* one line per item (question, answers, vote, scores), written as
                                        RECORDS.partial and renamed when complete (removed on failure); NULL: none */
+    const char *summary;            /* the JSON summary (as lw_debate_experiment_save writes it), written at
+                                       the end with the records as one group: both appear or neither; NULL: none */
     void (*on_progress)(void *ctx, int done, int total); /* after each item (may be NULL) */
     void *progress_ctx;
 } lw_debate_experiment_params;

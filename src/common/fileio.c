@@ -110,16 +110,18 @@ static _Thread_local struct {
     bool open;
     int n, cap;
     char **tmp, **path;
+    bool *keep; /* left in place, not removed, when the group does not commit (lw_atomic_group_add_kept) */
 } g_group;
 
 static void group_clear(bool unlink_temps) {
     for (int i = 0; i < g_group.n; i++) {
-        if (unlink_temps && g_group.tmp[i]) unlink(g_group.tmp[i]);
+        if (unlink_temps && g_group.tmp[i] && !g_group.keep[i]) unlink(g_group.tmp[i]);
         free(g_group.tmp[i]);
         free(g_group.path[i]);
     }
     free(g_group.tmp);
     free(g_group.path);
+    free(g_group.keep);
     memset(&g_group, 0, sizeof g_group);
 }
 
@@ -151,26 +153,48 @@ int lw_atomic_group_finish(int rc) {
     return rc != 0 ? rc : end;
 }
 
+/* Room for one more entry of the open group. 0 or -1 (out of memory). */
+static int group_grow(void) {
+    if (g_group.n < g_group.cap) return 0;
+    int cap = g_group.cap ? 2 * g_group.cap : 8;
+    char **t = realloc(g_group.tmp, sizeof *t * (size_t)cap);
+    if (t) g_group.tmp = t;
+    char **p = t ? realloc(g_group.path, sizeof *p * (size_t)cap) : NULL;
+    if (p) g_group.path = p;
+    bool *k = p ? realloc(g_group.keep, sizeof *k * (size_t)cap) : NULL;
+    if (k) g_group.keep = k;
+    if (!k) return lw_fail("out of memory");
+    g_group.cap = cap;
+    return 0;
+}
+
 /* Keeps a synced temp for the group's end. 0 or -1 (out of memory: the temp is removed). */
 static int group_add(lw_atomic_file *af) {
-    if (g_group.n == g_group.cap) {
-        int cap = g_group.cap ? 2 * g_group.cap : 8;
-        char **t = realloc(g_group.tmp, sizeof *t * (size_t)cap);
-        if (t) g_group.tmp = t;
-        char **p = t ? realloc(g_group.path, sizeof *p * (size_t)cap) : NULL;
-        if (p) g_group.path = p;
-        if (!t || !p) {
-            unlink(af->tmp_path);
-            atomic_clear(af);
-            return lw_fail("out of memory");
-        }
-        g_group.cap = cap;
+    if (group_grow() != 0) {
+        unlink(af->tmp_path);
+        atomic_clear(af);
+        return -1;
     }
     g_group.tmp[g_group.n] = af->tmp_path;
     g_group.path[g_group.n] = af->path;
+    g_group.keep[g_group.n] = false;
     g_group.n++;
     af->tmp_path = af->path = NULL; /* owned by the group now */
     af->fp = NULL;
+    return 0;
+}
+
+int lw_atomic_group_add_kept(const char *from, const char *to) {
+    if (!g_group.open) return lw_fail("lw_atomic_group_add_kept: no group of outputs is open");
+    char *f = strdup(from), *t = strdup(to);
+    if (!f || !t || group_grow() != 0) {
+        free(f), free(t);
+        return lw_fail("out of memory");
+    }
+    g_group.tmp[g_group.n] = f;
+    g_group.path[g_group.n] = t;
+    g_group.keep[g_group.n] = true;
+    g_group.n++;
     return 0;
 }
 

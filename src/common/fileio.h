@@ -19,6 +19,11 @@
  * file and returns 0 (or -1 when a rename failed); any other rc removes them and is returned. */
 int lw_atomic_group_finish(int rc);
 
+/* Adds a finished file that is already on disk under another name to the open group: renamed
+ * from `from` to `to` with the others when the group commits, left as it is when it does not
+ * (a resumable run's RECORDS.partial: its records are the work --resume reuses). 0 or -1. */
+int lw_atomic_group_add_kept(const char *from, const char *to);
+
 /* getline with a bound: reads one line (with its '\n', NUL-terminated) into *line (grown
  * as needed, at most max + 2 bytes). Returns its length, -1 at the end of the file (or on a
  * read error: check ferror), LW_LINE_TOO_LONG when the line has more than max bytes before

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/fileio.h"
 #include "latentwire/channel_experiment.h"
 #include "latentwire/error.h"
 #include "latentwire/files.h"
@@ -627,14 +628,20 @@ static int open_records(runner *R, json_t *settings) {
     return (R->rec = lw_records_open(R->partial, settings, &R->past)) ? 0 : -1;
 }
 
-/* The finished records file under its name. 0 or -1. */
-static int close_records(runner *R) {
-    int bad = fclose(R->rec);
-    R->rec = NULL;
-    if (bad) return lw_fail("cannot write %s: %s", R->partial, strerror(errno));
-    if (rename(R->partial, R->e->p.records) != 0)
-        return lw_fail("--out %s: cannot rename %s to it: %s", R->e->p.records, R->partial, strerror(errno));
-    return 0;
+/* The finished records and the summary under their names, as one group (lw_atomic_group_begin):
+ * both appear or neither, and then the records stay in RECORDS.partial for --resume. 0 or -1. */
+static int write_outputs(runner *R) {
+    const lw_channel_experiment_params *o = &R->e->p;
+    if (R->rec) {
+        int bad = fclose(R->rec);
+        R->rec = NULL;
+        if (bad) return lw_fail("cannot write %s: %s", R->partial, strerror(errno));
+    }
+    if (!o->records && !o->summary) return 0;
+    if (lw_atomic_group_begin() != 0) return -1;
+    int rc = o->records ? lw_atomic_group_add_kept(R->partial, o->records) : 0;
+    if (rc == 0 && o->summary) rc = lw_json_save(o->summary, R->root);
+    return lw_atomic_group_finish(rc);
 }
 
 /* Row c of the result from its scores and costs over the n reported items. */
@@ -709,10 +716,10 @@ static int run_report(runner *R) {
     json_t **costs = n_rows > 0 ? calloc((size_t)n_rows * t->n, sizeof(json_t *)) : NULL;
     int rc = n_rows < 0 ? -1 : !scores || !costs ? lw_fail("channel: out of memory") : 0;
     if (rc == 0) rc = run_split(R, "report", t, rows, n_rows, scores, costs);
-    if (rc == 0 && R->rec) rc = close_records(R);
     if (rc == 0) {
         json_object_set_new(R->root, "items", item_ids(t));
         summarize(R, rows, n_rows, scores, costs);
+        rc = write_outputs(R);
     }
     for (int i = 0; costs && i < n_rows * t->n; i++) json_decref(costs[i]);
     free(costs);

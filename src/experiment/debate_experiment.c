@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/fileio.h"
 #include "latentwire/channel_experiment.h"
 #include "latentwire/error.h"
 #include "latentwire/files.h"
@@ -179,35 +180,30 @@ static int debate_item(const lw_debate_experiment_params *p, panel *a, const lw_
     return rc;
 }
 
-/* Every item debated; the records written to partial and renamed to p->records. 0 or -1. */
-static int debate_items(const lw_debate_experiment_params *p, panel *a, const lw_task *t, double *vote, double *solo,
-                        double *wall) {
-    char *partial = NULL;
+/* Every item debated, its records written to partial (NULL: none). 0 or -1. */
+static int debate_items(const lw_debate_experiment_params *p, panel *a, const lw_task *t, const char *partial,
+                        double *vote, double *solo, double *wall) {
     FILE *rec = NULL;
-    if (p->records) {
-        size_t len = strlen(p->records) + 9;
-        partial = malloc(len);
-        if (!partial) return lw_fail("debate: out of memory");
-        snprintf(partial, len, "%s.partial", p->records);
-        if (!(rec = fopen(partial, "w"))) {
-            lw_fail("--out %s: cannot write %s: %s", p->records, partial, strerror(errno));
-            free(partial);
-            return -1;
-        }
-    }
+    if (partial && !(rec = fopen(partial, "w")))
+        return lw_fail("--out %s: cannot write %s: %s", p->records, partial, strerror(errno));
     int rc = 0;
     for (int i = 0; rc == 0 && i < t->n; i++) {
         rc = debate_item(p, a, &t->items[i], rec, &vote[i], &solo[i], wall);
         if (rc == 0 && p->on_progress) p->on_progress(p->progress_ctx, i + 1, t->n);
     }
-    if (rec) {
-        fclose(rec);
-        if (rc == 0 && rename(partial, p->records) != 0)
-            rc = lw_fail("--out %s: cannot rename %s to it: %s", p->records, partial, strerror(errno));
-        if (rc != 0) unlink(partial);
-    }
-    free(partial);
+    if (rec && fclose(rec) != 0 && rc == 0) rc = lw_fail("cannot write %s: %s", partial, strerror(errno));
     return rc;
+}
+
+/* The records (from partial) and the summary under their names, as one group: both appear or
+ * neither. 0 or -1. */
+static int write_outputs(const lw_debate_experiment_params *p, const char *partial,
+                         const lw_debate_experiment_result *r) {
+    if (!p->records && !p->summary) return 0;
+    if (lw_atomic_group_begin() != 0) return -1;
+    int rc = p->records ? lw_atomic_group_add_kept(partial, p->records) : 0;
+    if (rc == 0 && p->summary) rc = lw_debate_experiment_save(r, p->summary);
+    return lw_atomic_group_finish(rc);
 }
 
 int lw_debate_experiment_run(const lw_debate_experiment_params *p, const lw_task *t, lw_debate_experiment_result *out) {
@@ -215,20 +211,25 @@ int lw_debate_experiment_run(const lw_debate_experiment_params *p, const lw_task
     panel a = {0};
     double *vote = calloc((size_t)(t->n ? t->n : 1), sizeof(double));
     double *solo = calloc((size_t)(t->n ? t->n : 1), sizeof(double));
-    int rc = !vote || !solo ? lw_fail("debate: out of memory") : panel_load(p, &a);
+    char *partial = p->records ? malloc(strlen(p->records) + 9) : NULL;
+    int rc = !vote || !solo || (p->records && !partial) ? lw_fail("debate: out of memory") : panel_load(p, &a);
+    if (partial) snprintf(partial, strlen(p->records) + 9, "%s.partial", p->records);
     double wall = 0;
     if (rc == 0) rc = check_answers_fit(p, &a);
-    if (rc == 0) rc = debate_items(p, &a, t, vote, solo, &wall);
+    if (rc == 0) rc = debate_items(p, &a, t, partial, vote, solo, &wall);
     if (rc == 0) {
         *out = (lw_debate_experiment_result){.n_agents = a.n, .rounds = p->debate.rounds, .n_items = t->n,
                                              .channel = p->debate.channel, .wall_s = wall};
         lw_ci_mean(vote, t->n, p->resamples, 0.95, p->debate.seed, &out->vote);
         lw_ci_mean(solo, t->n, p->resamples, 0.95, p->debate.seed, &out->solo);
         lw_ci_paired(vote, solo, t->n, p->resamples, 0.95, p->debate.seed, &out->difference, &out->p_value);
+        rc = write_outputs(p, partial, out);
     }
+    if (rc != 0 && partial) unlink(partial); /* no resume in debate: a failed run's records go */
     panel_free(&a);
     free(vote);
     free(solo);
+    free(partial);
     return rc;
 }
 
