@@ -131,6 +131,10 @@ static void test_vectors_text(void **state) {
         assert_null(lw_hook_vectors_load(path, NULL, 3, &n));
         if (!strstr(lw_last_error(), bad[k][1])) fail_msg("%s lacks %s", lw_last_error(), bad[k][1]);
     }
+    /* blank lines are skipped but counted: the message names the file's own line */
+    lw_test_write_text(path, "1 2 3\n\n\n1 nan 3\n");
+    assert_null(lw_hook_vectors_load(path, NULL, 3, &n));
+    if (!strstr(lw_last_error(), "hs_vec.txt:4: value 2")) fail_msg("%s", lw_last_error());
     lw_test_write_text(path, "1 2 3\n");
     assert_null(lw_hook_vectors_load(path, "a", 3, &n));
     assert_non_null(strstr(lw_last_error(), "a text file of vectors has no tensors"));

@@ -87,7 +87,9 @@ static void test_torn_and_broken_lines(void **state) {
         {"{\"id\": \"q8\", \"score\": 1}\n", "line 3 is not a whole record (its key fields are missing)"},
         {"[1]\n", "line 3 is not a whole record (not a JSON object)"},
         {"{\"condition\": \"c\", \"id\": \"q8\", \"sco\n{\"condition\": \"c\", \"id\": \"q9\", \"score\": 1}\n",
-         "line 3 is not a whole record (not JSON)"}};
+         "line 3 is not a whole record (not JSON)"},
+        /* an empty line is a line (it was skipped, and every later line was named one too low) */
+        {"\n{\"condition\": \"c\", \"id\": \"q8\", \"score\": 1}\n", "line 3 is not a whole record (not JSON)"}};
     const char *path = lw_test_tmpfile("records_torn.jsonl");
     size_t n_torn = sizeof torn / sizeof *torn, n_broken = sizeof broken / sizeof *broken;
     for (size_t i = 0; i < n_torn + n_broken; i++) {

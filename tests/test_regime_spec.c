@@ -175,6 +175,12 @@ static void test_label_groups(void **state) {
     char want[128];
     snprintf(want, sizeof want, ":%d: row_id %lld already has another label (line 1)", NC + 1, (long long)cid[0]);
     expect_error(spec, &in, want);
+    /* blank lines are skipped but counted: the lines named are the file's own */
+    char blank[4400];
+    snprintf(blank, sizeof blank, "\n%s\n{\"row_id\": %lld, \"label\": \"b\"}\n", text, (long long)cid[0]);
+    snprintf(spec, sizeof spec, "label:%s", write_file("labels_blank.jsonl", blank));
+    snprintf(want, sizeof want, ":%d: row_id %lld already has another label (line 2)", NC + 3, (long long)cid[0]);
+    expect_error(spec, &in, want);
 }
 
 int main(void) {

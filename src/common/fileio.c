@@ -589,6 +589,15 @@ int lw_each_line(const char *path, lw_line_fn fn, void *ud, int64_t *n_lines) {
     return rc < 0 ? -1 : 0;
 }
 
+char *lw_next_line(char **cursor) {
+    char *line = *cursor;
+    if (!line || !*line) return NULL;
+    char *nl = strchr(line, '\n');
+    if (nl) *nl = '\0';
+    *cursor = nl ? nl + 1 : line + strlen(line);
+    return line;
+}
+
 int lw_line_too_long(const char *path, long long line_no) {
     return lw_fail("%s:%lld: line is longer than %zu bytes (LW_MAX_LINE_BYTES); is this a text file? split it "
                    "into shorter lines",

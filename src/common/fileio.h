@@ -42,6 +42,11 @@ ssize_t lw_getline_max(char **line, size_t *cap, FILE *fp, size_t max);
 typedef int (*lw_line_fn)(void *ud, char *line, size_t len, int64_t line_no);
 int lw_each_line(const char *path, lw_line_fn fn, void *ud, int64_t *n_lines);
 
+/* The next line of the NUL-terminated text at *cursor, cut at its '\n' in place (the '\n' becomes
+ * the NUL; *cursor moves past it), or NULL at the text's end. Unlike strtok_r, an empty line is a
+ * line, so a line number counted over these calls is the file's own line number. */
+char *lw_next_line(char **cursor);
+
 /* The error for a line over LW_MAX_LINE_BYTES ("FILE:LINE: line is longer than ..."). -1. */
 int lw_line_too_long(const char *path, long long line_no);
 

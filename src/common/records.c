@@ -153,10 +153,10 @@ int lw_records_load(lw_records *r, const char *path, json_t *settings, const cha
     if (access(path, F_OK) != 0) return 0;
     char *text = lw_read_text_file(path, &len, "records file");
     if (!text) return -1;
-    char *save = NULL;
+    char *cursor = text;
     int line_no = 0, rc = 0, line_cap = 0, *line_of = NULL; /* each record's line number */
     bool sealed = false, ends_in_newline = len > 0 && text[len - 1] == '\n';
-    for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {
+    for (char *line; rc == 0 && (line = lw_next_line(&cursor));) { /* an empty line is not a record */
         json_t *o = json_loads(line, 0, NULL);
         if (o && lw_records_check_line(line, o, &sealed) != 0) {
             bool resume = what && !strcmp(what, "--resume");

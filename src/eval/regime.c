@@ -95,9 +95,10 @@ static int read_negatives(const char *path, const lw_regime_input *in, const id_
         return text ? lw_fail("%s: out of memory", path) : -1;
     }
     int rc = 0, line_no = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {
+    char *cursor = text;
+    for (char *line; rc == 0 && (line = lw_next_line(&cursor));) {
         line_no++;
+        if (strspn(line, " \t\r") == strlen(line)) continue; /* a blank line: skipped, but counted */
         json_t *obj = json_loads(line, 0, NULL);
         json_t *rid = json_object_get(obj, "row_id"), *negs = json_object_get(obj, "negatives");
         if (!json_is_integer(rid) || !json_is_array(negs)) {
@@ -194,9 +195,10 @@ static int label_regime(const char *path, const lw_regime_input *in, const id_po
     int *labeled_on = calloc((size_t)(in->nc ? in->nc : 1), sizeof(int)); /* the line that labeled row b */
     for (int32_t b = 0; labels && b < in->nc; b++) labels[b] = -1 - b;
     int rc = labels && labeled_on ? 0 : lw_fail("%s: out of memory", path), line_no = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save)) {
+    char *cursor = text;
+    for (char *line; rc == 0 && (line = lw_next_line(&cursor));) {
         line_no++;
+        if (strspn(line, " \t\r") == strlen(line)) continue; /* a blank line: skipped, but counted */
         json_t *obj = json_loads(line, 0, NULL);
         json_t *rid = json_object_get(obj, "row_id"), *lab = json_object_get(obj, "label");
         char buf[32];

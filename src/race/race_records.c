@@ -24,9 +24,9 @@ int lw_race_write_items(const char *out_dir) {
     char **owned = malloc(sizeof(char *) * (size_t)cap * 2);
     int rc = rec && owned ? 0 : lw_fail("race: out of memory");
     int64_t line_no = 0;
-    char *save = NULL, plan_sha256[65] = "";
+    char *cursor = text, plan_sha256[65] = "";
     bool sealed = false;
-    for (char *line = strtok_r(text, "\n", &save); rc == 0 && line; line = strtok_r(NULL, "\n", &save)) {
+    for (char *line; rc == 0 && (line = lw_next_line(&cursor));) {
         json_t *o = json_loads(line, 0, NULL);
         if (o && lw_records_check_line(line, o, &sealed) != 0) {
             rc = lw_fail("%s:%lld: the line does not match its checksum: the file was edited or damaged; run the race "

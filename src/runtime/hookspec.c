@@ -159,9 +159,9 @@ static float *vectors_from_text(const char *path, int width, int *n_vectors) {
     int cap = 1, rows = 0, line_no = 0; /* grown as lines come: width alone sized 16 rows before any was read */
     float *out = malloc(sizeof(float) * (size_t)cap * (size_t)width);
     int rc = out ? 0 : lw_fail("out of memory");
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); rc == 0 && line; line = strtok_r(NULL, "\n", &save)) {
-        line_no++;
+    char *cursor = text;
+    for (char *line; rc == 0 && (line = lw_next_line(&cursor));) {
+        line_no++; /* blank lines counted too, so that messages name the file's own line */
         if (strspn(line, " \t\r") == strlen(line)) continue;
         if (rows == cap) {
             float *grown = cap < (1 << 24) ? realloc(out, sizeof(float) * (size_t)cap * 2 * (size_t)width) : NULL;
