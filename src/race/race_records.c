@@ -63,6 +63,7 @@ int lw_race_write_items(const char *out_dir) {
                 rec[n] = (lw_item_record){.condition = owned[2 * n], .item = owned[2 * n + 1], .metric = "exact_match",
                                           .value = json_number_value(s)};
                 n++;
+                if (!rec[n - 1].condition || !rec[n - 1].item) rc = lw_fail("race: out of memory");
             }
         }
         json_decref(o);
