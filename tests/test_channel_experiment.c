@@ -8,6 +8,8 @@
  *    with lw_channel_run on the items the summary lists;
  *  - the debate's vote and agent-0 accuracies equal the means of lw_score over lw_debate_run's
  *    answers item by item, and the paired difference their difference;
+ *  - a message or answer that does not fit a context is refused, before any work and item by
+ *    item in lw_channel_run, naming the largest value that fits (it was cut short unseen);
  *  - records and summary appear together: a summary that cannot be written leaves neither (the
  *    channel's records kept in RECORDS.partial, so a resumed run reruns nothing);
  *  - bad lists and agents, and nothing applicable, are one message and no experiment. */
@@ -376,6 +378,121 @@ static void test_debate_recomputed(void **state) {
     lw_task_free(&t);
 }
 
+/* ------------------------------------------------------------------ contexts */
+
+/* The sender's input is [BOS] + its text (no chat): counted here with the tokenizer alone. A text
+ * message of N tokens needs input + N - 1 <= n_ctx; one more was generated only up to the full
+ * context and recorded as if asked for. */
+static void test_message_must_fit(void **state) {
+    (void)state;
+    lw_task t;
+    assert_int_equal(lw_task_story(3, 1, &t), 0);
+    int ctx = lw_session_n_ctx(SA), longest = 0;
+    for (int i = 0; i < t.n; i++) {
+        int32_t *tok = NULL;
+        int n = lw_tokenize_alloc(MS, t.items[i].sender, true, &tok);
+        free(tok);
+        assert_true(n > 1);
+        assert_int_equal(lw_channel_input_tokens(SA, false, t.items[i].sender), n);
+        if (n > longest) longest = n;
+    }
+    int most = ctx - longest + 1;
+    /* the experiment: refused before any run, naming the largest value */
+    lw_channel_experiment_params p = small_params();
+    p.channels = "none,text";
+    p.answer_tokens = 1;
+    p.message_tokens = most + 1;
+    lw_channel_experiment *e = lw_channel_experiment_new(SA, SB, &p);
+    assert_non_null(e); /* the coarse check at creation knows no texts yet */
+    lw_channel_experiment_result *r = NULL;
+    counted_runs = 0;
+    assert_int_equal(lw_channel_experiment_run(e, &t, -1, &r), -1);
+    assert_int_equal(counted_runs, 0);
+    char want[200];
+    snprintf(want, sizeof want, "--message-tokens %d: item ", most + 1);
+    if (!strstr(lw_last_error(), want)) fail_msg("\"%s\"", lw_last_error());
+    snprintf(want, sizeof want, "use at most %d, or shorter texts", most);
+    if (!strstr(lw_last_error(), want)) fail_msg("\"%s\"", lw_last_error());
+    lw_channel_experiment_free(e);
+    /* an answer that cannot follow the prompt and a full message: refused the same way */
+    p.message_tokens = most;
+    p.answer_tokens = ctx;
+    e = lw_channel_experiment_new(SA, SB, &p);
+    if (e) { /* the coarse check may refuse it already */
+        assert_int_equal(lw_channel_experiment_run(e, &t, -1, &r), -1);
+        assert_int_equal(counted_runs, 0);
+        lw_channel_experiment_free(e);
+    }
+    assert_non_null(strstr(lw_last_error(), "--answer-tokens"));
+    /* lw_channel_run item by item: the longest item's own limit fits, one more is refused */
+    for (int i = 0; i < t.n; i++) {
+        int mine = ctx - lw_channel_input_tokens(SA, false, t.items[i].sender) + 1;
+        lw_channel_params cp = lw_channel_default_params();
+        cp.kind = LW_CHANNEL_TEXT;
+        cp.sender_temp = 0.0f;
+        cp.answer_tokens = 1;
+        cp.message_tokens = mine + 1;
+        lw_channel_result cr;
+        assert_int_equal(lw_channel_run(SA, SB, &cp, t.items[i].sender, t.items[i].receiver, &cr, NULL), -1);
+        snprintf(want, sizeof want, "use at most %d for this item", mine);
+        if (!strstr(lw_last_error(), want)) fail_msg("\"%s\"", lw_last_error());
+        cp.kind = LW_CHANNEL_CIPHER;
+        cp.sender_temp = 1.0f;
+        assert_int_equal(lw_channel_run(SA, SB, &cp, t.items[i].sender, t.items[i].receiver, &cr, NULL), -1);
+        if (!strstr(lw_last_error(), want)) fail_msg("cipher: \"%s\"", lw_last_error());
+    }
+    lw_task_free(&t);
+}
+
+/* A debate's later rounds hold the other agents' answers too: an answer that no longer fits was
+ * generated only up to the full context, unseen. Questions of ctx - answer + 1 - d tokens: round 1
+ * fits every one; in round 2 the other agent's answer comes first, and for some d the input still
+ * fits while the answer does not (larger answers: the input itself does not fit, refused as before). */
+static char *sender_of_tokens(const char *receiver, int target) {
+    for (size_t len = 2;; len += 2) { /* "A a a ..." grown a word at a time to the target */
+        char *text = calloc(len + 1, 1), *q = malloc(len + strlen(receiver) + 2);
+        assert_non_null(text);
+        assert_non_null(q);
+        for (size_t k = 0; k + 2 <= len; k += 2) memcpy(text + k, k ? " a" : "A ", 2);
+        sprintf(q, "%s %s", text, receiver);
+        int32_t *tok = NULL;
+        int n = lw_tokenize_alloc(MS, q, true, &tok);
+        free(tok);
+        free(q);
+        if (n >= target) {
+            assert_int_equal(n, target);
+            return text;
+        }
+        free(text);
+    }
+}
+
+static void test_debate_answer_must_fit(void **state) {
+    (void)state;
+    lw_task t;
+    assert_int_equal(lw_task_story(1, 1, &t), 0);
+    int ctx = lw_session_n_ctx(SA), answer = 8, refused = 0;
+    lw_debate_experiment_params p = lw_debate_experiment_default_params();
+    char spec[4000], want[200];
+    snprintf(spec, sizeof spec, "%s:0,%s:0.9", PATH_S, PATH_S);
+    p.agents = spec;
+    p.debate.answer_tokens = answer;
+    p.resamples = 50;
+    assert_true(answer <= (ctx - 1) / 2); /* the coarse check up front passes */
+    snprintf(want, sizeof want, "--answer-tokens %d does not fit: the agent's context of %d tokens holds", answer, ctx);
+    for (int d = 0; d <= answer + 4; d++) {
+        free(t.items[0].sender);
+        t.items[0].sender = sender_of_tokens(t.items[0].receiver, ctx - answer + 1 - d);
+        lw_debate_experiment_result dr;
+        p.debate.rounds = 1;
+        assert_int_equal(lw_debate_experiment_run(&p, &t, &dr), 0);
+        p.debate.rounds = 2;
+        if (lw_debate_experiment_run(&p, &t, &dr) != 0 && strstr(lw_last_error(), want)) refused++;
+    }
+    if (!refused) fail_msg("no question length made the answer not fit: \"%s\"", lw_last_error());
+    lw_task_free(&t);
+}
+
 /* ------------------------------------------------------------------ outputs */
 
 /* The summary's directory, removed at the last progress step so that the summary cannot be written. */
@@ -460,6 +577,8 @@ int main(void) {
         cmocka_unit_test(test_selection_recomputed),
         cmocka_unit_test(test_debate_recomputed),
         cmocka_unit_test(test_outputs_appear_together),
+        cmocka_unit_test(test_message_must_fit),
+        cmocka_unit_test(test_debate_answer_must_fit),
     };
     if (!lw_test_shared_path("models/stories260K.gguf") || !lw_test_shared_path("models/tinystories656K.gguf")) {
         fprintf(stderr, "skipped: the toy models in ../shared are not there (set LW_SHARED_DIR)\n");

@@ -106,6 +106,14 @@ typedef struct {
 
 void lw_channel_result_free(lw_channel_result *r);
 
+/* The tokens a side's input takes as lw_channel_run feeds it, without the message: [BOS], the chat
+ * turn's opening and closing when chat, and the text (the sender's text, or the receiver's
+ * prompt). A text or CIPHER message of N tokens then needs sender input + N - 1 <= the sender's
+ * context (the last token is not fed back), and the receiver's answer of M tokens input + message
+ * + M - 1 <= the receiver's; lw_channel_run refuses an item that does not fit rather than cut its
+ * message or answer short. -1 on error. */
+int lw_channel_input_tokens(lw_session *s, bool chat, const char *text);
+
 /* Runs one item. sender and receiver are sessions on models A and B (they may be the same
  * session when A == B); sequence 0 of each is cleared before use and left empty. When
  * logits_out is not NULL it receives B's logits at its last prompt position (n_vocab of B,

@@ -183,9 +183,29 @@ static int feed_sender_text(side *a, bool chat, const char *text) {
     return rc;
 }
 
+int lw_channel_input_tokens(lw_session *s, bool chat, const char *text) {
+    if (!s || !text) return lw_fail("lw_channel_input_tokens: the session or the text is NULL");
+    int64_t forwarded = 0, passes = 0;
+    side x = lw_ch_make_side(s, &forwarded, &passes);
+    affixes af;
+    int n = lw_ch_get_affixes(&x, chat, &af);
+    if (n == 0) n = lw_ch_input_len(&x, &af, text);
+    free(af.prefix);
+    free(af.suffix);
+    return n;
+}
+
+int lw_ch_check_generation_fits(const side *x, int n, const char *option, const char *who) {
+    int ctx = lw_session_n_ctx(x->s), held = lw_session_seq_len(x->s, 0), most = ctx - held + 1;
+    if (n <= most) return 0;
+    return lw_fail("%s %d does not fit: the %s's context of %d tokens holds %d of its input; use at most %d for "
+                   "this item, or shorter texts", option, n, who, ctx, held, most);
+}
+
 /* TEXT: A continues its text; the message is the generated tokens. */
 static int send_text(side *a, const lw_channel_params *p, const char *text, lw_channel_result *r) {
     if (feed_sender_text(a, p->chat, text) != 0) return -1;
+    if (lw_ch_check_generation_fits(a, p->message_tokens, "--message-tokens", "sender") != 0) return -1;
     lw_gen_params gp = lw_gen_default_params();
     gp.max_tokens = p->message_tokens;
     gp.temperature = p->sender_temp;
@@ -315,6 +335,7 @@ int lw_ch_cipher_generate(side *a, const lw_channel_params *prm, cipher_msg *msg
 
 static int send_cipher(side *a, const lw_channel_params *prm, const char *text, cipher_msg *msg, lw_channel_result *r) {
     if (feed_sender_text(a, prm->chat, text) != 0) return -1;
+    if (lw_ch_check_generation_fits(a, prm->message_tokens, "--message-tokens", "sender") != 0) return -1;
     return lw_ch_cipher_generate(a, prm, msg, r);
 }
 
@@ -424,6 +445,7 @@ int lw_ch_answer(side *b, int answer_tokens, char **output, int *n_generated, fl
 }
 
 static int receive_and_answer(side *b, const lw_channel_params *p, lw_channel_result *r, float **logits_out) {
+    if (lw_ch_check_generation_fits(b, p->answer_tokens, "--answer-tokens", "receiver") != 0) return -1;
     if (logits_out && !(*logits_out = malloc(sizeof(float) * b->info.n_vocab))) return lw_fail("out of memory");
     int n = 0, rc = lw_ch_answer(b, p->answer_tokens, &r->output, &n, logits_out ? *logits_out : NULL);
     r->cost.b_generated = n;

@@ -85,7 +85,7 @@ static int agent_turn(lw_agent *ag, int self, int n_agents, const lw_debate_para
     if (rc == 0) rc = lw_ch_feed_text_tail(&x, question, af.suffix);
     free(af.prefix);
     free(af.suffix);
-    if (rc != 0) return -1;
+    if (rc != 0 || lw_ch_check_generation_fits(&x, p->answer_tokens, "--answer-tokens", "agent") != 0) return -1;
     if (p->channel == LW_CHANNEL_CIPHER) {
         lw_channel_params cp = lw_channel_default_params();
         cp.message_tokens = p->answer_tokens;

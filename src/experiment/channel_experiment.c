@@ -2,6 +2,7 @@
  * calibration splits, resumable per-item records, statistics and the JSON summary. */
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -728,9 +729,47 @@ static int run_report(runner *R) {
     return rc;
 }
 
+/* Every reported and selection item's message and answer fit both contexts (lw_channel_input_tokens'
+ * rule; lw_channel_run checks each item again as it runs): refused before any work, naming the item
+ * and the largest --message-tokens or --answer-tokens that fits them all. 0 or -1. */
+static int check_items_fit(runner *R) {
+    const lw_channel_experiment *e = R->e;
+    const lw_channel_experiment_params *o = &e->p;
+    bool message = false;
+    for (int c = 0; c < e->n; c++)
+        message |= !e->c[c].not_applicable[0] && (e->c[c].p.kind == LW_CHANNEL_TEXT || e->c[c].p.kind == LW_CHANNEL_CIPHER);
+    int send_ctx = lw_session_n_ctx(e->sa), recv_ctx = lw_session_n_ctx(e->sb);
+    int most_sent = INT_MAX, most_answer = INT_MAX;
+    const char *sent_by = NULL, *answer_by = NULL;
+    const lw_task *sets[2] = {R->report, &R->parts[0]};
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < sets[k]->n; i++) {
+            const lw_task_item *it = &sets[k]->items[i];
+            int s = message ? lw_channel_input_tokens(e->sa, o->chat, it->sender) : 0;
+            int q = lw_channel_input_tokens(e->sb, o->chat, it->receiver);
+            if (s < 0 || q < 0) return -1;
+            int m = message ? send_ctx - s + 1 : INT_MAX; /* the message's room in the sender */
+            int room = recv_ctx - q - (message ? o->message_tokens : 0) + 1; /* the answer's, after a full message */
+            if (m < most_sent) most_sent = m, sent_by = it->id;
+            if (room < most_answer) most_answer = room, answer_by = it->id;
+        }
+    if (message && most_sent < 1)
+        return lw_fail("item %s: its text fills the sender's context of %d tokens: use shorter texts", sent_by, send_ctx);
+    if (message && o->message_tokens > most_sent)
+        return lw_fail("--message-tokens %d: item %s's text leaves room for %d message tokens in the sender's context "
+                       "of %d: use at most %d, or shorter texts",
+                       o->message_tokens, sent_by, most_sent, send_ctx, most_sent);
+    if (o->answer_tokens > most_answer)
+        return lw_fail("--answer-tokens %d: item %s's prompt%s room for %d answer tokens in the receiver's "
+                       "context of %d: use fewer answer%s tokens, or shorter texts",
+                       o->answer_tokens, answer_by, message ? " and a full message leave" : " leaves", most_answer < 0 ? 0 : most_answer,
+                       recv_ctx, message ? " or message" : "");
+    return 0;
+}
+
 static int run_all(runner *R, const lw_task *pool, int n_report) {
     lw_channel_experiment *e = R->e;
-    if (split_pool(R, pool, n_report) != 0) return -1;
+    if (split_pool(R, pool, n_report) != 0 || check_items_fit(R) != 0) return -1;
     json_t *settings = settings_json(R);
     json_object_set_new(R->root, "settings", json_incref(settings));
     int rc = e->p.records ? open_records(R, settings) : 0;

@@ -132,14 +132,13 @@ int lw_patch_answer_logits(lw_session *receiver, const char *prompt, int layer, 
  * patchable positions (!whole), counted with the tokenizer. */
 static int count_prompt(lw_session *receiver, const char *prompt, const lw_patch_params *p, bool whole) {
     if (!receiver || !prompt || !p) return lw_fail("patch: counting a prompt needs a session, a prompt and params");
+    if (whole) return lw_channel_input_tokens(receiver, p->chat, prompt);
     int64_t forwarded = 0, passes = 0;
     side b = lw_ch_make_side(receiver, &forwarded, &passes);
     affixes af;
     int32_t *tok = NULL;
     int n = lw_ch_get_affixes(&b, p->chat, &af);
-    if (n == 0)
-        n = whole ? lw_ch_input_len(&b, &af, prompt)
-                  : lw_ch_tokenize_piece(&b, prompt, af.suffix, &tok); /* as feed_patched reads it */
+    if (n == 0) n = lw_ch_tokenize_piece(&b, prompt, af.suffix, &tok); /* as feed_patched reads it */
     free(af.prefix);
     free(af.suffix);
     free(tok);
