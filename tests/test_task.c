@@ -286,6 +286,34 @@ static void test_load_errors(void **state) {
                       ":1:", "aliases");
     expect_load_error("dupid.jsonl", GOOD GOOD, ":2:", "duplicate id");
     expect_load_error("empty.jsonl", "\n  \n", "no items", NULL);
+    /* refused at load, naming the line: what failed after a whole run (an empty id in the records),
+     * failed late with another hint (an empty prompt), or scored 0 on every channel (a gold no
+     * answer can match) */
+#define ITEM(id, recv, gold, scorer) \
+    "{\"id\":\"" id "\",\"sender\":\"s\",\"receiver\":\"" recv "\",\"gold\":\"" gold "\",\"scorer\":\"" scorer "\"}\n"
+    expect_load_error("emptyid.jsonl", GOOD ITEM("", "r", "g", "exact"), ":2:", "field \"id\" is empty");
+    expect_load_error("blankid.jsonl", ITEM(" ", "r", "g", "exact"), ":1:", "field \"id\" is empty");
+    expect_load_error("emptyrecv.jsonl", ITEM("2", " \\n", "g", "exact"), ":1:", "field \"receiver\" is empty");
+    static const char *const unmatchable[][3] = {{"", "exact", "has no letter or digit"},
+                                                 {"   ", "contains", "has no letter or digit"},
+                                                 {"!!!", "exact", "has no letter or digit"},
+                                                 {"about twelve", "numeric", "holds no number"},
+                                                 {"- is\\n- was", "facts", "states no fact with a key term"}};
+    for (int i = 0; i < 5; i++) {
+        char text[300];
+        snprintf(text, sizeof text, "{\"id\":\"2\",\"sender\":\"\",\"receiver\":\"r\",\"gold\":\"%s\",\"scorer\":\"%s\"}\n",
+                 unmatchable[i][0], unmatchable[i][1]);
+        expect_load_error("unmatchable.jsonl", text, ":1: field \"gold\"", unmatchable[i][2]);
+    }
+    /* still loaded: a gold of articles only is matched with its articles; a number among words */
+    const char *ok = lw_test_tmpfile("matchable.jsonl");
+    lw_test_write_text(ok, ITEM("1", "r", "the", "exact") ITEM("2", "r", "#### 18", "numeric") ITEM("3", "r", "a", "contains"));
+#undef ITEM
+    lw_task m;
+    if (lw_task_load(ok, &m) != 0) fail_msg("%s", lw_last_error());
+    lw_task_item it = m.items[0];
+    assert_true(lw_score(&it, "the") == 1.0);
+    lw_task_free(&m);
     lw_task t;
     assert_int_equal(lw_task_load(lw_test_tmpfile("does-not-exist.jsonl"), &t), -1);
     assert_non_null(strstr(lw_last_error(), "does-not-exist.jsonl"));
@@ -296,7 +324,7 @@ static void test_load_tolerant(void **state) {
     /* BOM, CRLF, blank lines, meta and unknown keys ignored, null aliases */
     const char *path = lw_test_tmpfile("tolerant.jsonl");
     lw_test_write_text(path, "\xEF\xBB\xBF" GOOD "\r\n\r\n"
-                     "{\"id\":\"2\",\"sender\":\"s\",\"receiver\":\"r\",\"gold\":\"g\",\"scorer\":\"facts\","
+                     "{\"id\":\"2\",\"sender\":\"s\",\"receiver\":\"r\",\"gold\":\"- born in Paris\",\"scorer\":\"facts\","
                      "\"meta\":{\"k\":[1,2]},\"extra\":1,\"aliases\":null}\r\n");
     lw_task t;
     if (lw_task_load(path, &t) != 0) fail_msg("%s", lw_last_error());

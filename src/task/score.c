@@ -360,6 +360,34 @@ static double score_facts(const lw_task_item *item, const char *pred) {
 
 /* ---------------------------------------------------------------------- score ---- */
 
+const char *lw_score_unmatchable(lw_scorer scorer, const char *answer) {
+    if (!answer) return "is missing";
+    if (scorer == LW_SCORE_NUMERIC) {
+        double v;
+        return lw_last_number(answer, &v) ? NULL : "holds no number, so no answer can match it";
+    }
+    if (scorer == LW_SCORE_FACTS) { /* a fact counts only with a key term: none, and every answer scores 0 */
+        bool any = false;
+        for (const char *line = answer; *line && !any;) {
+            const char *end = strchr(line, '\n');
+            if (!end) end = line + strlen(line);
+            const char *s = skip_bullet(line, end);
+            char *raw = strndup(s, (size_t)(end - s));
+            char *fact = raw ? normalize(raw, true) : NULL;
+            any = fact && fact_stated(fact, "  ") >= 0;
+            free(fact);
+            free(raw);
+            line = *end ? end + 1 : end;
+        }
+        return any ? NULL : "states no fact with a key term (a word of 4 or more characters that is not a stopword), "
+                            "so every answer scores 0";
+    }
+    char *n = normalize(answer, false); /* articles kept: an answer of articles only is matched with them */
+    bool empty = n && !*n;
+    free(n);
+    return empty ? "has no letter or digit, so no answer can match it" : NULL;
+}
+
 double lw_score(const lw_task_item *item, const char *prediction) {
     if (!item || !item->gold || !prediction || is_blank(prediction)) return 0;
     switch (item->scorer) {

@@ -23,6 +23,11 @@ void lw_task_builder_finish(lw_task_builder *b, lw_task *out);
 /* Frees what the builder holds. */
 void lw_task_builder_free(lw_task_builder *b);
 
+/* Why an answer (a gold or an alias) can never be matched under the scorer, as a phrase ("holds no
+ * number, so ..."), or NULL when it can: exact and contains need a letter or digit, numeric a
+ * number, facts one fact with a key term. */
+const char *lw_score_unmatchable(lw_scorer scorer, const char *answer);
+
 /* Frees the strings of one item. */
 void lw_task_item_clear(lw_task_item *item);
 

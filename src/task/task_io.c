@@ -174,6 +174,17 @@ static int parse_line(lw_task_builder *b, json_t *ids, const char *s, size_t n, 
         lw_fail("%s:%lld: duplicate id \"%s\"", path, line, id);
         goto done;
     }
+    /* an empty id cannot name the item in records; an empty prompt leaves the receiver nothing to
+     * answer; an unmatchable gold scores 0 on every channel: each failed late or not at all */
+    const char *why = blank(id, strlen(id)) ? "field \"id\" is empty: give each item a non-empty id"
+                      : blank(receiver, strlen(receiver)) ? "field \"receiver\" is empty: the receiver needs a prompt to answer"
+                      : NULL;
+    const char *gold_why = why ? NULL : lw_score_unmatchable((lw_scorer)sc, gold);
+    if (why || gold_why) {
+        if (why) lw_fail("%s:%lld: %s", path, line, why);
+        else lw_fail("%s:%lld: field \"gold\" \"%.40s\" %s under scorer %s", path, line, gold, gold_why, scorer);
+        goto done;
+    }
     json_t *al = json_object_get(obj, "aliases");
     int n_al = 0;
     if (al && !json_is_null(al)) {
