@@ -237,7 +237,7 @@ static int cmd_race_merge(int argc, char **argv) {
     }
     if (!out) return cli_usage_fail("race merge", "--out DIR is required");
     char *report = NULL;
-    if (lw_race_merge(out, &report) != 0 || lw_race_write_items(out) != 0) {
+    if (lw_race_merge(out, &report) != 0) {
         free(report);
         return cli_fail_lib("race merge");
     }

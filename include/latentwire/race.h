@@ -130,14 +130,15 @@ char *lw_race_partial_path(const char *out_dir, int shard, int n_shards);
 
 /* Merges the complete partials of every shard of a run in out_dir (race.partial, or the N
  * files race-shard-I-of-N.partial, whose settings must agree but for the shard) into
- * race.jsonl (records in item, channel, budget order, with the settings line), race.json and
- * race.csv, the same bytes as an unsharded run gives. A missing shard, a missing or duplicate
+ * race.jsonl (records in item, channel, budget order, with the settings line), race.json,
+ * race.csv and records.jsonl (lw_race_write_items), the same bytes as an unsharded run gives;
+ * the four appear together or not at all. A missing shard, a missing or duplicate
  * record is an error naming it. report_json (may be NULL) gets race.json's text (malloc'd).
  * 0 or -1. */
 int lw_race_merge(const char *out_dir, char **report_json);
 
 /* Writes out_dir/records.jsonl (latentwire.items/1, for `latentwire verdict`) from a finished
- * race's race.jsonl: one record per scored item and cell, condition "CHANNEL@K" ("act:pcaq@64",
+ * race's race.jsonl (lw_race_merge, and so an unsharded lw_race_run, writes it already): one record per scored item and cell, condition "CHANNEL@K" ("act:pcaq@64",
  * "text:zlib@64"; "floor" and "ceiling" without a budget), metric "exact_match", tied to the
  * plan whose sha256 the run's settings hold ("plan_sha256"; none: records no verdict accepts).
  * 0 or -1. */

@@ -502,17 +502,23 @@ static int write_outputs(const char *out_dir, json_t *settings, lw_race_data *d,
     json_object_update(root, report);
     json_decref(report);
     char *pj = out_path(out_dir, "race.jsonl"), *pr = out_path(out_dir, "race.json"), *pc = out_path(out_dir, "race.csv");
-    char *csv = lw_race_report_csv(root);
-    /* the three files appear together or not at all (lw_atomic_group_begin) */
-    int rc = pj && pr && pc && csv ? lw_atomic_group_begin() : lw_fail("race: out of memory");
+    char *pi = out_path(out_dir, "records.jsonl"), *csv = lw_race_report_csv(root);
+    size_t n_rec = (size_t)d->n_items * (size_t)d->n_cells;
+    json_t **by_item = malloc(sizeof *by_item * (n_rec ? n_rec : 1)); /* race.jsonl's order */
+    for (int i = 0; by_item && i < d->n_items; i++)
+        for (int k = 0; k < d->n_cells; k++) by_item[(size_t)i * d->n_cells + k] = rec[(size_t)k * d->n_items + i];
+    /* the four files appear together or not at all (lw_atomic_group_begin): a verdict must not
+     * read the records of another run beside this one's report */
+    int rc = pj && pr && pc && pi && csv && by_item ? lw_atomic_group_begin() : lw_fail("race: out of memory");
     if (rc == 0) {
         rc = write_jsonl(pj, settings, d, rec);
         if (rc == 0) rc = lw_json_save(pr, root);
         if (rc == 0) rc = write_text(pc, csv);
+        if (rc == 0) rc = lw_race_items_save(pi, settings, by_item, n_rec);
         rc = lw_atomic_group_finish(rc);
     }
     if (rc == 0 && report_json) *report_json = json_dumps(root, JSON_INDENT(1));
-    free(pj), free(pr), free(pc), free(csv);
+    free(pj), free(pr), free(pc), free(pi), free(csv), free(by_item);
     json_decref(root);
     return rc;
 }

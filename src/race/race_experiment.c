@@ -236,7 +236,7 @@ int lw_race_experiment_run(const lw_race_experiment_params *p, lw_race_experimen
         char path[4096];
         size_t len;
         snprintf(path, sizeof path, "%s/race.json", p->out_dir);
-        if (!(out->report_json = lw_read_file(path, &len)) || lw_race_write_items(p->out_dir) != 0) goto done;
+        if (!(out->report_json = lw_read_file(path, &len))) goto done;
     }
     rc = 0;
 done:

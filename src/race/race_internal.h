@@ -11,6 +11,10 @@
 #define LW_RACE_MAX_BUDGET ((int64_t)1 << 40)
 #define LW_RACE_MAX_RESAMPLES 10000000
 
+/* Writes path (records.jsonl, latentwire.items/1: lw_race_write_items) from the run's n records
+ * in memory, tied to settings' plan_sha256. 0 or -1. */
+int lw_race_items_save(const char *path, const json_t *settings, json_t *const *rec, size_t n);
+
 /* One row of the curve: a channel at a budget (budget 0 for floor / ceiling). */
 typedef struct {
     int channel;
