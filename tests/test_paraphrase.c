@@ -134,6 +134,13 @@ static void test_bad_lines(void **state) {
     snprintf(text, sizeof text, "%s{\"row_id\": 1, \"mrpc_id\": \"2\", \"target\": \"E f.\", \"paraphrases\": [\"x\", 3], "
                                 "\"negatives\": [3, 4]}\n", good);
     expect_bad("para.jsonl", text, "2:", "paraphrases[1]");
+    /* a blank text: extract skips it, shifting every later row id */
+    snprintf(text, sizeof text, "%s{\"row_id\": 1, \"mrpc_id\": \"2\", \"target\": \"E f.\", \"paraphrases\": [\"   \"], "
+                                "\"negatives\": [3]}\n", good);
+    expect_bad("spacepara.jsonl", text, "2:", "paraphrases[0] must be a one-line string with a non-space character");
+    snprintf(text, sizeof text, "%s{\"row_id\": 1, \"mrpc_id\": \"2\", \"target\": \" \\t\", \"paraphrases\": [], "
+                                "\"negatives\": []}\n", good);
+    expect_bad("spacetarget.jsonl", text, "2:", "target must be");
     snprintf(text, sizeof text, "%s{\"row_id\": 1, \"mrpc_id\": \"2\", \"target\": \"E\\nf.\", \"paraphrases\": [], "
                                 "\"negatives\": []}\n", good);
     expect_bad("newline.jsonl", text, "2:", "target");
@@ -158,7 +165,7 @@ static void test_bad_lines(void **state) {
     int at = snprintf(huge, 512, "%s{\"row_id\": 1, \"mrpc_id\": \"2\", \"target\": \"", good);
     memset(huge + at, 'a', big);
     snprintf(huge + at + big, 128, "\", \"paraphrases\": [], \"negatives\": []}\n");
-    expect_bad("huge.jsonl", huge, "2:", "target must be a non-empty one-line string of at most 1 MiB");
+    expect_bad("huge.jsonl", huge, "2:", "target must be a one-line string with a non-space character, of at most 1 MiB");
     free(huge);
 }
 

@@ -31,9 +31,11 @@ void lw_paraphrase_set_free(lw_paraphrase_set *s) {
 /* A non-empty string on one line (a text of the set becomes one line of the texts file). */
 /* A text `paraphrase texts` can write as one line that extract reads back (at most
  * LW_MAX_LINE_BYTES: a longer one made a file every reader then refused). */
+/* A text extract reads as one row: one line, not blank (extract skips a blank line, and every
+ * later text would take the row id before its own). */
 static bool one_line_text(const json_t *v) {
     const char *s = json_string_value(v);
-    return s && *s && !strpbrk(s, "\r\n") && json_string_length(v) <= LW_MAX_LINE_BYTES;
+    return s && s[strspn(s, " \t\v\f")] && !strpbrk(s, "\r\n") && json_string_length(v) <= LW_MAX_LINE_BYTES;
 }
 
 /* Grows the set by one target (arrays sized for it; the paraphrases added by the caller). */
@@ -103,13 +105,13 @@ static int read_line(const char *path, int line_no, const char *line, lw_paraphr
         rc = lw_fail("%s:%d: row_id must be the line's 0-based index, %d", path, line_no, line_no - 1);
     else if (!json_is_string(id) || !*json_string_value(id))
         rc = lw_fail("%s:%d: mrpc_id must be a non-empty string", path, line_no);
-    else if (!one_line_text(tg)) rc = lw_fail("%s:%d: target must be a non-empty one-line string of at most 1 MiB", path, line_no);
+    else if (!one_line_text(tg)) rc = lw_fail("%s:%d: target must be a one-line string with a non-space character, of at most 1 MiB", path, line_no);
     else if (!json_is_array(pa)) rc = lw_fail("%s:%d: paraphrases must be a list of strings", path, line_no);
     else if (!json_is_array(ng) || json_array_size(ng) != json_array_size(pa))
         rc = lw_fail("%s:%d: negatives must be a list of row ids, one per paraphrase", path, line_no);
     json_array_foreach(pa, k, v) {
         if (rc == 0 && !one_line_text(v))
-            rc = lw_fail("%s:%d: paraphrases[%zu] must be a non-empty one-line string of at most 1 MiB", path, line_no, k);
+            rc = lw_fail("%s:%d: paraphrases[%zu] must be a one-line string with a non-space character, of at most 1 MiB", path, line_no, k);
     }
     if (rc == 0) rc = check_distinct(path, line_no, tg, pa);
     if (rc == 0) rc = set_push_target(s, json_string_value(id), json_string_value(tg), json_array_size(pa));
