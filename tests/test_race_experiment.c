@@ -88,6 +88,8 @@ static void test_run_resume_and_verb(void **state) {
     (void)state;
     if (!g_model) skip();
     const char *dir = lw_test_fresh_dir("race_exp_run");
+    /* an earlier run's fits, with other settings: not kept beside this run's (without --resume) */
+    lw_test_write_text(lw_test_join(dir, "fits.json"), "{\"act:topk@999\": {\"stale\": 1}}\n");
     lw_race_experiment_params p = params(dir);
     p.exclude = g_exclude;
     p.on_progress = count_evaluations;
@@ -116,7 +118,11 @@ static void test_run_resume_and_verb(void **state) {
     json_decref(j);
     char *written = lw_test_read_file(lw_test_join(dir, "race.json"));
     assert_string_equal(written, r.report_json);
-    assert_true(lw_test_file_exists(lw_test_join(dir, "fits.json")));
+    json_t *fits = json_load_file(lw_test_join(dir, "fits.json"), 0, NULL);
+    assert_non_null(fits);
+    assert_null(json_object_get(fits, "act:topk@999"));
+    assert_non_null(json_object_get(fits, "act:topk@64"));
+    json_decref(fits);
     assert_true(lw_test_file_exists(lw_test_join(dir, "records.jsonl")));
 
     /* resumed with the same settings: the same bytes, and nothing evaluated again (timing.json's

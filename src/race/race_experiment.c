@@ -132,6 +132,13 @@ static int write_fits(const lw_race_experiment_params *p, const lw_race_evaluato
     else snprintf(path, sizeof path, "%s/fits.json", p->out_dir);
     json_t *j = text ? json_loads(text, 0, NULL) : NULL;
     free(text);
+    /* A resumed run fits only what it still needs and adds to the fits of the run it resumes; any
+     * other run starts the file afresh (an earlier run's fits, made with other settings, stayed) */
+    if (!p->resume) {
+        int rc = j ? lw_json_save(path, j) : lw_fail("race: the codecs' fit records are not JSON");
+        json_decref(j);
+        return rc;
+    }
     if (j && json_object_size(j) == 0 && access(path, F_OK) == 0) { /* fitted nothing: the earlier file stays */
         json_decref(j);
         return 0;
