@@ -331,6 +331,17 @@ static void test_resume_verifies_shards(void **state) {
     assert_int_equal(lw_test_dir_entries(dir), 2); /* acts.safetensors and the user's notes */
     assert_true(lw_test_file_exists(out));
     assert_true(lw_test_file_exists(lw_test_join(dir, "acts-notes.txt")));
+
+    /* a shard's name as --out (beside its set): refused, the set left whole (its shard 1 was
+     * removed as this run's "superseded" unsharded output) */
+    snprintf(args, sizeof args, "extract --model %s --layers 0 --input %s --out %s --shard-texts 2", MODEL, CORPUS, out);
+    assert_int_equal(lw_test_run_cli(args, NULL, NULL), 0);
+    snprintf(args, sizeof args, "extract --model %s --layers 0 --input %s --out %s --shard-texts 1", MODEL, CORPUS, s2);
+    assert_int_not_equal(lw_test_run_cli(args, &o, &e), 0);
+    if (!contains(e, "is named like a shard of another set")) fail_msg("%s", e);
+    assert_true(lw_test_file_exists(s2));
+    free(o);
+    free(e);
 }
 
 /* Overwrites every element of an F32 tensor of a GGUF file with value. */

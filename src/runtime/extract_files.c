@@ -758,6 +758,14 @@ static int check_args(const lw_model *m, const char *input, const char *out, con
     size_t len = strlen(out);
     if (len <= SUFFIX_LEN || strcmp(out + len - SUFFIX_LEN, SUFFIX) != 0 || out[len - SUFFIX_LEN - 1] == '/')
         return lw_fail("extract: the output \"%s\" must end in " SUFFIX, out);
+    /* a shard's own name as OUT: this run's shards or files would be taken for that set's, and
+     * the sweep of superseded files removed the other set's shard */
+    int a, b, used = 0;
+    const char *base = strrchr(out, '/') ? strrchr(out, '/') + 1 : out;
+    size_t stem = strlen(base) - SUFFIX_LEN;
+    if (stem >= 15 && sscanf(base + stem - 15, "-%5d-of-%5d%n", &a, &b, &used) == 2 && used == 15)
+        return lw_fail("extract: the output \"%s\" is named like a shard of another set (-NNNNN-of-NNNNN): name the "
+                       "set (OUT.safetensors; its shards are OUT-00001-of-0000N.safetensors)", out);
     if ((int)p->pool < 0 || p->pool > LW_EXTRACT_POOL_MODEL) return lw_fail("extract: unknown pooling %d", (int)p->pool);
     if (p->batch < 1 || p->batch > 256) return lw_fail("extract: batch %d must be in 1..256", p->batch);
     if (p->shard_texts < 0) return lw_fail("extract: texts per shard %lld must be >= 0", (long long)p->shard_texts);
