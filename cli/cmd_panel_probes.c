@@ -158,23 +158,23 @@ static int run(opts *o) {
         lw_bridge_free(bridge);
         return cli_fail_lib("panel");
     }
-    char la[32], lb[32]; /* each bridge at the blocks it was fitted on (the inverse the other way round) */
-    snprintf(la, sizeof la, "layer.%ld", (long)o->layer[0]);
-    snprintf(lb, sizeof lb, "layer.%ld", (long)o->layer[1]);
-    if (cli_check_bridge_fit("panel probes", o->bridge, bridge, "source", la, NULL, NULL) ||
-        cli_check_bridge_fit("panel probes", o->bridge, bridge, "target", lb, NULL, NULL) ||
-        (inverse && (cli_check_bridge_fit("panel probes", o->inverse, inverse, "source", lb, NULL, NULL) ||
-                     cli_check_bridge_fit("panel probes", o->inverse, inverse, "target", la, NULL, NULL)))) {
-        lw_bridge_free(bridge);
-        lw_bridge_free(inverse);
-        return 1;
-    }
     lw_probe_models models = {.layer = {(int)o->layer[0], (int)o->layer[1]}, .n_threads = (int)o->threads};
     lw_probe_pair pair = {.name_a = base_name(o->a), .name_b = base_name(o->b), .embed = lw_probe_embed_models,
                           .user = &models, .bridge = bridge, .inverse = inverse};
     int rc = 0;
     if (!(models.model[0] = load_model(o->a, o->layer[0], "--layer-a", &pair.dim_a))) rc = 1;
     if (rc == 0 && !(models.model[1] = load_model(o->b, o->layer[1], "--layer-b", &pair.dim_b))) rc = 1;
+    /* each bridge where it was fitted: these blocks of these models, mean-pooled rows (the inverse
+     * the other way round); a bridge of another model pair mapped rows from a space it never saw */
+    char la[32], lb[32];
+    snprintf(la, sizeof la, "layer.%ld", (long)o->layer[0]);
+    snprintf(lb, sizeof lb, "layer.%ld", (long)o->layer[1]);
+    const char *sa = rc == 0 ? lw_model_sha256(models.model[0]) : NULL, *sb = rc == 0 ? lw_model_sha256(models.model[1]) : NULL;
+    if (rc == 0 && (cli_check_bridge_fit("panel probes", o->bridge, bridge, "source", la, sa, "mean") ||
+                    cli_check_bridge_fit("panel probes", o->bridge, bridge, "target", lb, sb, "mean") ||
+                    (inverse && (cli_check_bridge_fit("panel probes", o->inverse, inverse, "source", lb, sb, "mean") ||
+                                 cli_check_bridge_fit("panel probes", o->inverse, inverse, "target", la, sa, "mean")))))
+        rc = 1;
     lw_probe_result r = {0};
     if (rc == 0 && lw_probe_panel(&pair, &o->p, &r) != 0) rc = cli_fail_lib("panel");
     if (rc == 0) {

@@ -22,7 +22,7 @@
 
 /* A ridge bridge fitted (tiny penalty, no centering) on random rows to the identity, or to a
  * map of other widths (d_in -> d_out, the first min(d) coordinates copied). Saved to a temp file. */
-static const char *identity_bridge(const char *name, int d_in, int d_out) {
+static const char *bridge_with_meta(const char *name, int d_in, int d_out, const char *key, const char *value) {
     const int n = d_in + 100;
     float *X = malloc(sizeof *X * (size_t)n * d_in), *Y = calloc((size_t)n * d_out, sizeof *Y);
     lw_rng r;
@@ -35,12 +35,17 @@ static const char *identity_bridge(const char *name, int d_in, int d_out) {
     bp.alpha = 1e-9;
     lw_bridge *b = lw_bridge_fit(X, Y, n, d_in, d_out, &bp);
     if (!b) fail_msg("bridge fit: %s", lw_last_error());
+    if (key) assert_int_equal(lw_bridge_set_meta(b, key, value), 0);
     const char *path = lw_test_tmpfile(name);
     assert_int_equal(lw_bridge_save(b, path), 0);
     lw_bridge_free(b);
     free(X);
     free(Y);
     return path;
+}
+
+static const char *identity_bridge(const char *name, int d_in, int d_out) {
+    return bridge_with_meta(name, d_in, d_out, NULL, NULL);
 }
 
 static void refused(const char *args, const char *needle) {
@@ -65,6 +70,14 @@ static void test_refusals(void **state) {
     refused(args, "absent.safetensors");
     snprintf(args, sizeof args, "%s --bridge %s", base, wrong);
     refused(args, "maps from width 10, but stories260K.gguf has width 64");
+    /* fitted on another model's rows, or on rows of another pooling: refused (both were used) */
+    const char *other = bridge_with_meta("probes_other_model.bridge.safetensors", 64, 64, "target_model_sha256",
+                                         "\"0000000000000000000000000000000000000000000000000000000000000000\"");
+    snprintf(args, sizeof args, "%s --bridge %s", base, other);
+    refused(args, "fitted on another target model");
+    const char *last = bridge_with_meta("probes_last_pool.bridge.safetensors", 64, 64, "source_pool", "\"last\"");
+    snprintf(args, sizeof args, "%s --bridge %s", base, last);
+    refused(args, "source_pool");
     snprintf(args, sizeof args, "panel probes --a %s --layer-a 99 --b %s --layer-b 0 --out %s --bridge %s", toy, toy,
              dir, wrong);
     refused(args, "--layer-a 99");
