@@ -285,6 +285,9 @@ static void test_score_hand(void **state) {
     grade3[0] = 1100;
     assert_int_equal(lw_retrieval_score(Q2, C5, 5, 2, &t3, exp_gain(), out), -1);
     assert_non_null(strstr(lw_last_error(), "is not a finite number (grades must stay below 1024)"));
+    grade3[0] = 1024; /* the boundary: expm1 of the rounded 1024 ln 2 is finite, 2^1024 - 1 is not */
+    assert_int_equal(lw_retrieval_score(Q2, C5, 5, 2, &t3, exp_gain(), out), -1);
+    assert_true(isfinite(lw_ndcg_gain_value(LW_NDCG_GAIN_EXP, 1023.0f)));
     grade3[0] = 1, grade3[1] = 1100; /* also on an item the bank lacks */
     assert_int_equal(lw_retrieval_score(Q2, C5, 5, 2, &t3, exp_gain(), out), -1);
     assert_non_null(strstr(lw_last_error(), "must be > 0 with a finite gain"));

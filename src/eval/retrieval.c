@@ -133,6 +133,9 @@ static inline double clean_score(double s) { return isnan(s) ? -INFINITY : s; }
 /* NDCG gain of grade g: g itself (trec_eval), or 2^g - 1 by expm1, accurate (and > 0) for
  * small positive grades too. */
 double lw_ndcg_gain_value(lw_ndcg_gain kind, float g) {
+    /* 2^1024 - 1 is past DBL_MAX, but expm1 of the rounded 1024 ln 2 lands just below it: infinite
+     * from 1024 on, as the callers' "grades must stay below 1024" says */
+    if (kind == LW_NDCG_GAIN_EXP && g >= 1024.0f) return INFINITY;
     return kind == LW_NDCG_GAIN_EXP ? expm1((double)g * 0.69314718055994530942) : (double)g;
 }
 static inline double gain(lw_ndcg_gain kind, float g) { return lw_ndcg_gain_value(kind, g); }
