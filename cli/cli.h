@@ -75,6 +75,8 @@ int cli_options_once(const char *verb, const char *usage, int *argc, char **argv
 bool cli_given(int argc, char **argv, const char *option);
 /* Any argument is --help or -h: the verb prints its usage to stdout and exits 0. */
 bool cli_wants_help(int argc, char **argv);
+/* A verb's --help: its usage on stdout, and the --gpu-layers line when the verb loads a model. */
+void cli_print_help(const char *verb, const char *usage);
 
 /* "a, b,c" -> items with spaces trimmed (one malloc'd block: free(*items)); an empty list or
  * item, or an item written twice, is an error naming option (message set, -1). */

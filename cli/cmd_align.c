@@ -60,7 +60,7 @@ int cmd_align(int argc, char **argv) {
         double f;
         lw_bridge_recipe r;
         if (cli_wants_help(argc, argv)) {
-            fputs(USAGE, stdout);
+            cli_print_help("align", USAGE);
             return 0;
         } else if (!strcmp(a, "--quick")) p.quick = true;
         else if (!v) return cli_option_error("align", USAGE, a, NULL);

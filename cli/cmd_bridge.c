@@ -22,7 +22,9 @@
     "                          [--side source|target] --out MAPPED.safetensors\n"
 #define INFO_USAGE                                                                                                \
     "  latentwire bridge info BRIDGE.safetensors [--json]\n"                                                      \
-    "      recipe, widths and the fit's record; --json: only the record, as one JSON object on stdout\n"
+    "      recipe, widths and the fit's record; --json: only the record, as one JSON object on stdout,\n"    \
+    "      keys: recipe, source_dim, target_dim, the recipe's hyperparameters and fit statistics, and the\n"  \
+    "      caller's metadata (source_tensor, target_tensor, source_model_sha256, source_pool, ...)\n"
 
 static const char *USAGE = "usage:\n" FIT_USAGE APPLY_USAGE INFO_USAGE;
 

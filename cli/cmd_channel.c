@@ -87,7 +87,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
         long n;
         double f;
         if (cli_wants_help(argc, argv)) {
-            fputs(USAGE, stdout);
+            cli_print_help("channel", USAGE);
             return 1;
         } else if (!strcmp(a, "--resume")) p->resume = true;
         else if (!strcmp(a, "--chat")) p->chat = true;

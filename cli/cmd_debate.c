@@ -39,7 +39,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
         long n;
         int k;
         if (cli_wants_help(argc, argv)) {
-            fputs(USAGE, stdout);
+            cli_print_help("debate", USAGE);
             return -1;
         } else if (!strcmp(a, "--chat")) p->debate.chat = true;
         else if (!v) return cli_option_error("debate", USAGE, a, NULL);

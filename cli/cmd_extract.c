@@ -46,7 +46,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
         long n;
         int k;
         if (cli_wants_help(argc, argv)) {
-            fputs(USAGE, stdout);
+            cli_print_help("extract", USAGE);
             return 1;
         } else if (!strcmp(a, "--resume")) o->p.resume = true;
         else if (!strcmp(a, "--truncate")) o->p.truncate = true;

@@ -106,7 +106,7 @@ int cmd_generate(int argc, char **argv) {
         double d;
         int k;
         if (cli_wants_help(argc, argv)) {
-            fputs(USAGE, stdout);
+            cli_print_help("generate", USAGE);
             return 0;
         } else if (!strcmp(a, "--no-bos")) bos = false;
         else if (!strcmp(a, "--chat")) chat = true;

@@ -82,7 +82,7 @@ static const char *USAGE =
 int cmd_inspect(int argc, char **argv) {
     if (cli_options_once("inspect", USAGE, &argc, argv)) return 2;
     if (cli_wants_help(argc, argv)) {
-        fputs(USAGE, stdout);
+        cli_print_help("inspect", USAGE);
         return 0;
     }
     const char *path = NULL;

@@ -48,7 +48,7 @@ static int take_args(const char *verb, const char *usage, int argc, char **argv,
 
 int cmd_info(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
-        fputs(INFO_USAGE, stdout);
+        cli_print_help("info", INFO_USAGE);
         return 0;
     }
     const char *path = NULL;
@@ -126,7 +126,7 @@ static char *joiner_push(utf8_joiner *j, const char *piece, size_t n, bool last)
 
 int cmd_tokenize(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
-        fputs(TOKENIZE_USAGE, stdout);
+        cli_print_help("tokenize", TOKENIZE_USAGE);
         return 0;
     }
     const char *pos[2];

@@ -279,7 +279,7 @@ int cmd_panel(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "patching")) {
         if (cli_wants_help(argc, argv)) {
-            fputs(USAGE, stdout);
+            cli_print_help("panel", USAGE);
             return 0;
         }
         return panel_patching(argc, argv);

@@ -200,7 +200,7 @@ static int run(opts *o) {
 int cmd_panel_probes(int argc, char **argv) {
     if (argc > 2 && !strcmp(argv[2], "merge")) return cmd_panel_probes_merge(argc, argv);
     if (cli_wants_help(argc, argv)) {
-        fputs(USAGE, stdout);
+        cli_print_help("panel probes", USAGE);
         return 0;
     }
     opts o;

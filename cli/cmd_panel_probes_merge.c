@@ -42,7 +42,7 @@ static void print_table(const char *path) {
 int cmd_panel_probes_merge(int argc, char **argv) {
     if (cli_options_once("panel probes merge", USAGE, &argc, argv)) return 2;
     if (cli_wants_help(argc, argv)) {
-        fputs(USAGE, stdout);
+        cli_print_help("panel probes merge", USAGE);
         return 0;
     }
     const char *out = NULL;

@@ -16,7 +16,7 @@ static const char *USAGE =
 int cmd_quantize(int argc, char **argv) {
     if (cli_options_once("quantize", USAGE, &argc, argv)) return 2;
     if (cli_wants_help(argc, argv)) {
-        fputs(USAGE, stdout);
+        cli_print_help("quantize", USAGE);
         return 0;
     }
     const char *pos[2] = {NULL, NULL}, *type = NULL;

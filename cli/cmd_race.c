@@ -80,7 +80,7 @@ static int parse_opts(int *argc_io, char **argv, opts *o) {
                 .layer = "mid", .positions = 1, .answer_tokens = 8, .calib = 100, .resamples = 1000, .n_shards = 1,
                 .scale = 1.0, .seed = 1};
     if (cli_wants_help(argc, argv)) {
-        fputs(USAGE, stdout);
+        cli_print_help("race", USAGE);
         return 1;
     }
     for (int i = 1; i < argc; i++) {
@@ -230,7 +230,7 @@ static int cmd_race_merge(int argc, char **argv) {
                         "  and race.jsonl, the same bytes an unsharded run writes\n";
     const char *out = NULL;
     if (cli_options_once("race merge", usage, &argc, argv)) return 2;
-    if (cli_wants_help(argc, argv)) return fputs(usage, stdout), 0;
+    if (cli_wants_help(argc, argv)) return cli_print_help("race merge", usage), 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
         else return cli_option_error("race merge", usage, argv[i], i + 1 < argc ? argv[i + 1] : NULL);

@@ -49,7 +49,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
     *o = (opts){.codecs = "topk,pcaq,token-sparse,sae,pq,zlib,brotli,brotli-dict,zstd,zstd-dict,truncate,lm-arith",
                 .budgets = "16,32,64,128,256,512,1024,2048,4096,8192", .field = "text", .layer = "mid", .n = 1000,
                 .calib = 200, .threshold = 0.85, .seed = 1, .memo_mib = 1024};
-    if (cli_wants_help(argc, argv)) return fputs(USAGE, stdout), 1;
+    if (cli_wants_help(argc, argv)) return cli_print_help("race retrieval", USAGE), 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n;

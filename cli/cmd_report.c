@@ -34,7 +34,7 @@ static int write_stdout(const char *const *inputs, int n, const lw_report_params
 int cmd_report(int argc, char **argv) {
     if (cli_options_once("report", USAGE, &argc, argv)) return 2;
     if (cli_wants_help(argc, argv)) {
-        fputs(USAGE, stdout);
+        cli_print_help("report", USAGE);
         return 0;
     }
     lw_report_params p = lw_report_default_params();

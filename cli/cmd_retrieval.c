@@ -272,7 +272,7 @@ int cmd_retrieval(int argc, char **argv) {
         long n;
         int k;
         if (cli_wants_help(argc, argv)) {
-            fputs(USAGE, stdout);
+            cli_print_help("retrieval", USAGE);
             return 0;
         } else if (!strcmp(a, "--center")) o.center = true;
         else if (!v) return cli_option_error("retrieval", USAGE, a, NULL);

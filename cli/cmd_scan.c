@@ -78,7 +78,7 @@ static int parse_opts(int argc, char **argv, opts *o, int *status) {
         double f;
         int c;
         if (cli_wants_help(argc, argv)) {
-            fputs(USAGE, stdout);
+            cli_print_help("scan", USAGE);
             return 1;
         } else if (!strcmp(a, "--pooled")) o->pooled = true;
         else if (!strcmp(a, "--chat")) o->chat = true;

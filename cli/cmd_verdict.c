@@ -45,7 +45,7 @@ static json_t *verdict_json(const lw_plan *plan, const lw_verdict *v, int n, dou
 int cmd_verdict(int argc, char **argv) {
     if (cli_options_once("verdict", USAGE, &argc, argv)) return 2;
     if (cli_wants_help(argc, argv)) {
-        fputs(USAGE, stdout);
+        cli_print_help("verdict", USAGE);
         return 0;
     }
     bool json = false;

@@ -230,16 +230,28 @@ lw_model_params cli_model_params(void) {
     return p;
 }
 
-/* --gpu-layers N at argv[i] (an option, not another option's value): parsed and taken out of argv. */
-static int take_gpu_layers(const char *verb, int *argc, char **argv, int i) {
-    /* verbs that load no model, where the option would be ignored */
+/* Verbs that load no model, where --gpu-layers would be ignored. */
+static bool loads_no_model(const char *verb) {
     static const char *const NO_MODEL[] = {"inspect", "bridge", "verdict", "report", "codec", "quantize", "race merge",
                                              "panel probes merge", "paraphrase texts"};
     for (size_t k = 0; k < sizeof NO_MODEL / sizeof NO_MODEL[0]; k++) {
         size_t n = strlen(NO_MODEL[k]);
-        if (!strncmp(verb, NO_MODEL[k], n) && (verb[n] == '\0' || verb[n] == ' '))
-            return cli_fail(verb, "--gpu-layers: %s loads no model to offload; leave it out", verb) + 1;
+        if (!strncmp(verb, NO_MODEL[k], n) && (verb[n] == '\0' || verb[n] == ' ')) return true;
     }
+    return false;
+}
+
+void cli_print_help(const char *verb, const char *usage) {
+    fputs(usage, stdout);
+    if (!loads_no_model(verb) && !strstr(usage, "--gpu-layers"))
+        fputs("  --gpu-layers N       blocks offloaded to the GPU in a CUDA build (make cuda); default 0: all on the "
+              "CPU\n",
+              stdout);
+}
+
+/* --gpu-layers N at argv[i] (an option, not another option's value): parsed and taken out of argv. */
+static int take_gpu_layers(const char *verb, int *argc, char **argv, int i) {
+    if (loads_no_model(verb)) return cli_fail(verb, "--gpu-layers: %s loads no model to offload; leave it out", verb) + 1;
     if (g_gpu_layers_given) return cli_fail(verb, "--gpu-layers is given twice: give it once") + 1;
     long n;
     if (i + 1 >= *argc || !cli_parse_int(argv[i + 1], 0, 100000, &n))
@@ -385,7 +397,10 @@ int cli_dispatch(const char *verb, const char *usage, const cli_subverb *subs, i
     for (int k = 0; k < n; k++) {
         if (strcmp(argv[1], subs[k].name) != 0) continue;
         if (cli_wants_help(argc - 1, argv + 1)) {
-            printf("usage:\n%s", subs[k].usage);
+            char sv[64];
+            snprintf(sv, sizeof sv, "%s %s", verb, subs[k].name);
+            fputs("usage:\n", stdout);
+            cli_print_help(sv, subs[k].usage);
             return 0;
         }
         return subs[k].fn(argc - 1, argv + 1);
@@ -397,8 +412,8 @@ int cli_dispatch(const char *verb, const char *usage, const cli_subverb *subs, i
     char names[256] = "";
     for (int k = 0; k < n; k++)
         snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", k ? ", " : "", subs[k].name);
-    if (argv[1][0] == '-')
+    if (argv[1][0] == '-') /* usage errors: exit status 2 */
         return cli_fail(verb, "unknown option %s: %s takes a subcommand first (%s; `latentwire %s --help`)", argv[1],
-                        verb, names, verb);
-    return cli_fail(verb, "unknown subcommand \"%s\" (%s)", argv[1], names);
+                        verb, names, verb) + 1;
+    return cli_fail(verb, "unknown subcommand \"%s\" (%s)", argv[1], names) + 1;
 }

@@ -260,9 +260,25 @@ static void test_help_everywhere(void **state) {
             int rc = lw_test_run_cli(args, &o, &e);
             if (rc != 0 || strncmp(o, "usage:", 6) != 0 || *e)
                 fail_msg("`latentwire %s`: exit %d, stdout: %.80s, stderr: %s", args, rc, o, e);
+            /* a verb that loads a model lists --gpu-layers (it took it, and no help said so); one
+             * that loads none refuses it and does not list it */
+            static const char *const no_model[] = {"inspect", "bridge", "codec", "verdict", "report", "quantize",
+                                                   "race merge", "panel probes merge", "paraphrase", "paraphrase texts"};
+            bool loads = true;
+            for (size_t k = 0; k < sizeof no_model / sizeof *no_model; k++)
+                loads &= strcmp(verbs[i], no_model[k]) != 0 && strncmp(verbs[i], "bridge ", 7) != 0 &&
+                         strncmp(verbs[i], "codec ", 6) != 0;
+            if (loads != (strstr(o, "--gpu-layers") != NULL))
+                fail_msg("`latentwire %s`: --gpu-layers %s: %s", args, loads ? "missing" : "listed", o);
             free(o);
             free(e);
         }
+    /* an unknown subcommand is a usage error (exit 2), like an unknown option */
+    char *o, *e;
+    assert_int_equal(lw_test_run_cli("bridge bogus", &o, &e), 2);
+    assert_non_null(strstr(e, "unknown subcommand \"bogus\""));
+    free(o);
+    free(e);
 }
 
 /* A verb run without its required options is a usage error: exit 2 and one line that names what
