@@ -141,16 +141,16 @@ static void test_bad_inputs(void **state) {
     expect_refused(write_file("scan-lo.json", "{\"format\": \"latentwire.scan/1\", \"series\": [{\"name\": \"a\", "
                                               "\"points\": [{\"x\": 1, \"y\": 0.5, \"lo\": 0.4}]}]}"),
                    "lo and hi together");
-    expect_refused(write_file("verdict-bad.json", "{\"plan_sha256\": \"ab\", \"hypotheses\": [{\"id\": \"H1\", "
+    expect_refused(write_file("verdict-bad.json", "{\"plan_sha256\": \"ab\", \"n_records\": 1, \"hypotheses\": [{\"id\": \"H1\", "
                                                   "\"verdict\": \"MAYBE\"}]}"),
                    "PASS, FAIL or INCONCLUSIVE");
     /* a verdict's numbers that cannot be (p -3, p_adjusted 7, n 0), and no hypothesis at all */
     static const char ok_ci[] = "\"ci\": {\"lo\": 0.5, \"hi\": 1, \"level\": 0.95, \"method\": \"m\"}";
     char doc[1024];
-    snprintf(doc, sizeof doc, "{\"plan_sha256\": \"ab\", \"hypotheses\": [{\"id\": \"H\", \"verdict\": \"PASS\", "
+    snprintf(doc, sizeof doc, "{\"plan_sha256\": \"ab\", \"n_records\": 1, \"hypotheses\": [{\"id\": \"H\", \"verdict\": \"PASS\", "
              "\"estimate\": 0.7, %s, \"p\": -3, \"p_adjusted\": 7, \"n\": 10}]}", ok_ci);
     expect_refused(write_file("verdict-p.json", doc), "hypotheses[0].p = -3 is not a p-value");
-    snprintf(doc, sizeof doc, "{\"plan_sha256\": \"ab\", \"hypotheses\": [{\"id\": \"H\", \"verdict\": \"PASS\", "
+    snprintf(doc, sizeof doc, "{\"plan_sha256\": \"ab\", \"n_records\": 1, \"hypotheses\": [{\"id\": \"H\", \"verdict\": \"PASS\", "
              "\"estimate\": 0.7, %s, \"p\": 0.5, \"p_adjusted\": 0.2, \"n\": 10}]}", ok_ci);
     expect_refused(write_file("verdict-p2.json", doc), "need 0 <= p <= p_adjusted <= 1");
     /* p-values and bits anywhere in a result (an edited race.json drew a p of 7, a negative payload,
@@ -163,10 +163,10 @@ static void test_bad_inputs(void **state) {
                  "[{\"x\": 16, \"y\": 0.5, %s}]}]}", named[k][0]);
         expect_refused(write_file("named.json", doc), named[k][1]);
     }
-    snprintf(doc, sizeof doc, "{\"plan_sha256\": \"ab\", \"hypotheses\": [{\"id\": \"H\", \"verdict\": \"PASS\", "
+    snprintf(doc, sizeof doc, "{\"plan_sha256\": \"ab\", \"n_records\": 1, \"hypotheses\": [{\"id\": \"H\", \"verdict\": \"PASS\", "
              "\"estimate\": 0.7, %s, \"p\": 0.01, \"p_adjusted\": 0.02, \"n\": 0}]}", ok_ci);
     expect_refused(write_file("verdict-n.json", doc), "is not a count of items");
-    expect_refused(write_file("verdict-none.json", "{\"plan_sha256\": \"ab\", \"hypotheses\": []}"), "empty");
+    expect_refused(write_file("verdict-none.json", "{\"plan_sha256\": \"ab\", \"n_records\": 1, \"hypotheses\": []}"), "empty");
     /* x past what the axis arithmetic takes: the page drew cx="-nan" and an axis ending at inf */
     expect_refused(write_file("scan-huge.json", "{\"format\": \"latentwire.scan/1\", \"series\": [{\"name\": \"a\", "
                                                 "\"points\": [{\"x\": -1e308, \"y\": 0.5}, {\"x\": 1e308, \"y\": 0.5}]}]}"),

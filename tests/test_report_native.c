@@ -389,7 +389,9 @@ static void test_native_field_not_a_number(void **state) {
     static const char PANEL[] =
         "{\"format\": \"latentwire.panel.patching/1\", \"cells\": [{\"receiver\": \"a\", \"donor\": \"b\", \"depth\": 1, "
         "\"receiver_layer\": 1, \"donor_layer\": 1, \"n\": %s, \"mean_target\": %s, \"mean_baseline\": 0, "
-        "\"mean_decoy\": 0, \"p_value\": 0.5}], \"summary\": {\"threshold\": 0.1, \"verdict\": \"PASS\", \"n_cells\": 1}}";
+        "\"mean_decoy\": 0, \"target_minus_baseline\": {\"mean\": 0.1, \"lo\": 0, \"hi\": 0.2, \"n\": 4}, \"p_value\": 0.5}], "
+        "\"summary\": {\"D\": {\"mean\": 0.1, \"lo\": 0, \"hi\": 0.2, \"n\": 4}, \"threshold\": 0.1, \"verdict\": \"PASS\", "
+        "\"decoy_ratio\": null, \"decoy_ratio_lo\": null, \"decoy_ratio_hi\": null, \"n_cells\": 1}}";
     char cell[1024], docs[7][2048];
     snprintf(cell, sizeof cell, RACE_CELL, "\"x\"");
     snprintf(docs[0], sizeof docs[0], "{\"format\": \"latentwire.race/1\", \"cells\": [%s], \"comparisons\": []}", cell);
@@ -433,6 +435,86 @@ static void test_native_field_not_a_number(void **state) {
     }
 }
 
+/* Copies of the real writers' files with one field missing, a cell that is no object, a count
+ * that is none, or a level out of range: each was drawn ("+nan [-0.837, -0.383]", a row of nan,
+ * "nan records") or accepted with exit 0. Each is now one error naming the file and the field as
+ * the file spells it, nothing written; a field the writer leaves null ("not applicable") still
+ * renders. */
+static void refused(const char *name, const char *doc, const char *want) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s", lw_test_tmpfile(name));
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(doc, f);
+    fclose(f);
+    const char *dir = lw_test_fresh_dir("report_missing"), *out = lw_test_join(dir, "r.html");
+    const char *in[] = {path};
+    assert_int_equal(lw_report_write(in, 1, out, NULL), -1);
+    if (!strstr(lw_last_error(), path) || !strstr(lw_last_error(), want)) fail_msg("%s: \"%s\"", name, lw_last_error());
+    assert_int_equal(lw_test_dir_entries(dir), 0);
+}
+
+static void test_native_field_missing(void **state) {
+    (void)state;
+    static const char CI[] = "{\"mean\": 0.5, \"lo\": 0.25, \"hi\": 0.75, \"n\": 16}";
+    static const char CMP[] = "{\"format\": \"latentwire.race/1\", \"cells\": [{\"channel\": \"floor\", \"family\": "
+                              "\"floor\", \"budget_bits\": null, \"applicable\": true, \"n\": 16, \"accuracy\": %s, "
+                              "\"payload_bits_mean\": 0, \"side_bits_per_item\": 0}], \"comparisons\": [{\"budget_bits\": "
+                              "32, \"activation\": \"act:topk\", \"text\": \"text:zlib\", \"paired\": true, \"difference\": "
+                              "%s, \"p_value\": 0.01, \"verdict\": \"text dominates\"}]}";
+    static const char NO_MEAN[] = "{\"lo\": -0.837, \"hi\": -0.383, \"n\": 16}";
+    char doc[4096];
+    snprintf(doc, sizeof doc, CMP, CI, NO_MEAN);
+    refused("race-nomean.json", doc, "comparisons[0].difference.mean is missing");
+    static const char PANEL[] =
+        "{\"format\": \"latentwire.panel.patching/1\", \"cells\": [%s], \"summary\": {\"D\": %s, \"threshold\": 0.05, "
+        "\"verdict\": \"INCONCLUSIVE\", \"decoy_ratio\": null, \"decoy_ratio_lo\": null, \"decoy_ratio_hi\": null, "
+        "\"n_cells\": %s}}";
+    snprintf(doc, sizeof doc, PANEL, "\"x\"", CI, "1");
+    refused("panel-strcell.json", doc, "cells[0] is \"x\", not an object");
+    snprintf(doc, sizeof doc, PANEL, "", CI, "-2");
+    refused("panel-count.json", doc, "summary.n_cells is -2, not a count");
+    static const char VERDICT[] =
+        "{\"plan\": \"p.json\", \"title\": \"t\", \"plan_sha256\": \"ab\", %s\"correction\": \"holm\", \"hypotheses\": "
+        "[{\"id\": \"H\", \"claim\": \"c\", \"verdict\": \"PASS\", \"estimate\": 1, \"ci\": {\"lo\": 0.79, \"hi\": 1, "
+        "\"level\": 0.95, \"method\": \"m\"}, \"p\": 0.001, \"p_adjusted\": 0.002, \"test\": \"t\", \"n\": 16}]}";
+    snprintf(doc, sizeof doc, VERDICT, "\"alpha\": 0.05, ");
+    refused("verdict-nonrec.json", doc, "n_records is missing");
+    snprintf(doc, sizeof doc, VERDICT, "\"alpha\": -1e300, \"n_records\": 64, ");
+    refused("verdict-alpha.json", doc, "alpha = -1e+300 is not a significance level");
+    /* scan.json with ceiling.select.n deleted (the table drew its n as nan) */
+    static const char SCAN[] =
+        "{\"layers\": [{\"layer\": 0, \"receiver_layer\": 0, \"select\": %s, \"held_out\": %s}], \"floor\": "
+        "{\"select\": %s, \"held_out\": %s}, \"ceiling\": {\"select\": %s, \"held_out\": %s}, \"chosen\": {\"layer\": "
+        "0, \"receiver_layer\": 0, \"rule\": \"r\", \"select\": %s, \"held_out\": %s, \"minus_floor\": {\"mean\": 0, "
+        "\"lo\": -0.2, \"hi\": 0.2, \"n\": 16, \"p_value\": 1}}}";
+    static const char NO_N[] = "{\"mean\": 0.25, \"lo\": 0.006, \"hi\": 0.8}";
+    snprintf(doc, sizeof doc, SCAN, CI, CI, CI, CI, NO_N, CI, CI, CI);
+    refused("scan-non.json", doc, "ceiling.select.n is missing");
+    /* the same files whole: they render, the race's null budget (the floor has none) and the
+     * panel's null decoy ratio (no decoy effect) as "-" */
+    const char *ok[3] = {"ok-race.json", "ok-panel.json", "ok-scan.json"};
+    const char *shown[3] = {"<td>floor</td><td>floor</td><td>-</td>", "<td>0.05</td><td class=\"INCONCLUSIVE\">"
+                            "INCONCLUSIVE</td><td>-</td>", "<td>ceiling</td><td>-</td><td>0.500 [0.250, 0.750]</td>"
+                            "<td>16</td>"};
+    char docs[3][4096];
+    snprintf(docs[0], sizeof docs[0], CMP, CI, "{\"mean\": -0.6, \"lo\": -0.837, \"hi\": -0.383, \"n\": 16}");
+    snprintf(docs[1], sizeof docs[1], PANEL, "", CI, "0");
+    snprintf(docs[2], sizeof docs[2], SCAN, CI, CI, CI, CI, CI, CI, CI, CI);
+    for (int k = 0; k < 3; k++) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s", lw_test_tmpfile(ok[k]));
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(docs[k], f);
+        fclose(f);
+        char *page = render_one(path);
+        if (!strstr(page, shown[k])) fail_msg("%s: %s not in the page", ok[k], shown[k]);
+        assert_null(strstr(page, "nan"));
+        free(page);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_native_field_not_a_number),
@@ -441,6 +523,7 @@ int main(void) {
         cmocka_unit_test(test_retrieval_json),
         cmocka_unit_test(test_panel_json),
         cmocka_unit_test(test_native_missing_field),
+        cmocka_unit_test(test_native_field_missing),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -21,13 +21,13 @@ static void cells_table(lw_html *h, json_t *cells) {
         double mean, lo, hi;
         snprintf(depth, sizeof depth, "%g", lw_jnum_req(c, "depth"));
         snprintf(layers, sizeof layers, "%g / %g", lw_jnum_req(c, "receiver_layer"), lw_jnum_req(c, "donor_layer"));
-        snprintf(n, sizeof n, "%g", lw_jnum_req(c, "n"));
+        snprintf(n, sizeof n, "%g", lw_jcount(c, "n"));
         snprintf(t, sizeof t, "%.4f", lw_jnum_req(c, "mean_target"));
         snprintf(b, sizeof b, "%.4f", lw_jnum_req(c, "mean_baseline"));
         snprintf(d, sizeof d, "%.4f", lw_jnum_req(c, "mean_decoy"));
-        if (lw_jci(json_object_get(c, "target_minus_baseline"), &mean, &lo, &hi, NULL))
+        if (lw_jci_req(lw_jobj_req(c, "target_minus_baseline"), &mean, &lo, &hi, NULL))
             lw_fmt_ci(diff, sizeof diff, mean, lo, hi, true);
-        double pv = lw_jnum(c, "p_value");
+        double pv = lw_jnum_req(c, "p_value"); /* patching_io.c writes one for every cell */
         snprintf(p, sizeof p, isnan(pv) ? "-" : "%.3g", pv);
         const char *row[] = {lw_jstr(c, "receiver"), lw_jstr(c, "donor"), depth, layers, n, t, b, d, diff, p};
         lw_table_row(h, row, NULL, 10);
@@ -47,11 +47,12 @@ static void summary_table(lw_html *h, json_t *s) {
     static const char *const head[] = {"D [95% CI]", "threshold", "verdict", "decoy ratio [95% CI]", "cells"};
     char dd[96] = "-", th[32], ratio[96] = "-", n[32];
     double mean, lo, hi;
-    if (lw_jci(json_object_get(s, "D"), &mean, &lo, &hi, NULL)) lw_fmt_ci(dd, sizeof dd, mean, lo, hi, true);
+    if (lw_jci_req(lw_jobj_req(s, "D"), &mean, &lo, &hi, NULL)) lw_fmt_ci(dd, sizeof dd, mean, lo, hi, true);
     snprintf(th, sizeof th, "%g", lw_jnum_req(s, "threshold"));
+    /* null when the mean decoy effect is 0 (patching_io.c): shown as "-" */
     double r = lw_jnum(s, "decoy_ratio"), rlo = lw_jnum(s, "decoy_ratio_lo"), rhi = lw_jnum(s, "decoy_ratio_hi");
     if (!isnan(r)) lw_fmt_ci(ratio, sizeof ratio, r, rlo, rhi, false);
-    snprintf(n, sizeof n, "%g", lw_jnum_req(s, "n_cells"));
+    snprintf(n, sizeof n, "%g", lw_jcount(s, "n_cells"));
     const char *verdict = lw_jstr(s, "verdict");
     const char *row[] = {dd, th, verdict, ratio, n};
     const char *cls[] = {NULL, NULL, verdict_class(verdict), NULL, NULL};

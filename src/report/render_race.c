@@ -19,10 +19,13 @@ static void comparisons_table(lw_html *h, json_t *cmp) {
         char x[32], d[96], n[32], p[32];
         double mean, lo, hi;
         int nn;
-        snprintf(x, sizeof x, "%g", lw_jnum(c, "x"));
+        /* a comparison is its difference at a budget: those two drawn whatever they hold; lo, hi, n
+         * and p are optional in a curve document (report.h) */
+        snprintf(x, sizeof x, "%g", lw_jnum_req(c, "x"));
+        lw_jnum_req(c, "mean");
         lw_jci(c, &mean, &lo, &hi, &nn);
         lw_fmt_ci(d, sizeof d, mean, lo, hi, true);
-        snprintf(n, sizeof n, "%d", nn);
+        snprintf(n, sizeof n, nn > 0 ? "%d" : "-", nn);
         double pv = lw_jnum(c, "p");
         snprintf(p, sizeof p, isnan(pv) ? "-" : "%.3g", pv);
         json_t *paired = json_object_get(c, "paired");
@@ -65,12 +68,13 @@ static json_t *native_comparisons(json_t *doc) {
     json_t *out = json_array(), *c;
     size_t i;
     json_array_foreach(json_object_get(doc, "comparisons"), i, c) {
-        json_t *d = json_object_get(c, "difference");
-        /* checked here, where the file's fields can be named: the copy below calls them "x", "p"... */
+        json_t *d = lw_jobj_req(c, "difference");
+        /* checked here, where the file's fields can be named: the copy below calls them "x", "p"...
+         * race writes the difference whole (lw_ci_json); p_value only for paired cells */
+        double mean, lo, hi;
         lw_jnum_req(c, "budget_bits");
         lw_jnum(c, "p_value");
-        static const char *const diff_fields[4] = {"mean", "lo", "hi", "n"};
-        for (int k = 0; k < 4; k++) lw_jnum(d, diff_fields[k]);
+        lw_jci_req(d, &mean, &lo, &hi, NULL);
         json_t *o = json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?}", "x",
                               json_object_get(c, "budget_bits"), "a", json_object_get(c, "activation"), "b",
                               json_object_get(c, "text"), "mean", json_object_get(d, "mean"), "lo",
@@ -93,17 +97,17 @@ static void native_cells_table(lw_html *h, json_t *cells) {
     json_array_foreach(cells, i, c) {
         char budget[32] = "-", bits[32] = "-", side[32] = "-", acc[96] = "-", n[32], vf[96] = "-";
         double mean, lo, hi, b = lw_jnum(c, "budget_bits");
-        int nn = (int)lw_jnum(c, "n");
+        int nn = (int)lw_jcount(c, "n");
         if (!isnan(b)) snprintf(budget, sizeof budget, "%g", b);
         snprintf(n, sizeof n, "%d", nn);
         const char *verdict = "-";
         if (json_is_true(json_object_get(c, "applicable"))) {
             snprintf(bits, sizeof bits, "%.1f", lw_jnum_req(c, "payload_bits_mean"));
             snprintf(side, sizeof side, "%.1f", lw_jnum_req(c, "side_bits_per_item"));
-            if (lw_jci(json_object_get(c, "accuracy"), &mean, &lo, &hi, NULL))
+            if (lw_jci_req(lw_jobj_req(c, "accuracy"), &mean, &lo, &hi, NULL))
                 lw_fmt_ci(acc, sizeof acc, mean, lo, hi, false);
-            json_t *mf = json_object_get(c, "minus_floor");
-            if (lw_jci(json_object_get(mf, "difference"), &mean, &lo, &hi, NULL)) {
+            json_t *mf = json_object_get(c, "minus_floor"); /* absent on the floor itself */
+            if (mf && lw_jci_req(lw_jobj_req(mf, "difference"), &mean, &lo, &hi, NULL)) {
                 lw_fmt_ci(vf, sizeof vf, mean, lo, hi, true);
                 /* race.json words its verdicts for activation - text; against the floor, say it plainly */
                 verdict = lo > 0 ? "above the floor" : hi < 0 ? "below the floor" : "no difference shown";

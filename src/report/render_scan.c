@@ -24,7 +24,7 @@ static int native_curve(json_t *doc, json_t *curve) {
     size_t i;
     char where[64];
     json_array_foreach(json_object_get(doc, "layers"), i, l) {
-        double x = lw_jnum(l, "layer");
+        double x = lw_jnum_req(l, "layer");
         if (isnan(x)) return lw_fail("layers[%zu].layer: missing (a number)", i);
         static const char *const split[2][2] = {{"held_out", "held-out"}, {"select", "selection"}};
         for (int s = 0; s < 2; s++) {
@@ -35,7 +35,7 @@ static int native_curve(json_t *doc, json_t *curve) {
         }
     }
     json_t *chosen = json_object_get(doc, "chosen");
-    double cx = lw_jnum(chosen, "layer");
+    double cx = lw_jnum_req(chosen, "layer");
     if (isnan(cx)) return lw_fail("chosen.layer: missing (a number)");
     json_t *p = lw_curve_point_from_ci(json_object_get(chosen, "held_out"), cx, "chosen on the selection split",
                                        "chosen.held_out");
@@ -55,11 +55,13 @@ static int native_curve(json_t *doc, json_t *curve) {
     return 0;
 }
 
-static void ci_text(char *buf, size_t size, json_t *ci, bool sign) {
+/* obj's interval key (lw_ci_json: scan writes every one whole) and its n. */
+static void ci_text(char *buf, size_t size, char *nbuf, size_t nsize, json_t *obj, const char *key, bool sign) {
     double mean, lo, hi;
     int n;
-    if (!lw_jci(ci, &mean, &lo, &hi, &n)) snprintf(buf, size, "-");
-    else lw_fmt_ci(buf, size, mean, lo, hi, sign);
+    json_t *ci = key ? lw_jobj_req(obj, key) : obj;
+    if (!lw_jci_req(ci, &mean, &lo, &hi, &n)) snprintf(buf, size, "-"), snprintf(nbuf, nsize, "-");
+    else lw_fmt_ci(buf, size, mean, lo, hi, sign), snprintf(nbuf, nsize, "%d", n);
 }
 
 static void native_table(lw_html *h, json_t *doc) {
@@ -72,10 +74,8 @@ static void native_table(lw_html *h, json_t *doc) {
         char layer[32], rl[32], sel[96], ns[32], held[96], nh[32];
         snprintf(layer, sizeof layer, "%g", lw_jnum_req(l, "layer")); /* scan writes both for every layer */
         snprintf(rl, sizeof rl, "%g", lw_jnum_req(l, "receiver_layer"));
-        ci_text(sel, sizeof sel, json_object_get(l, "select"), false);
-        ci_text(held, sizeof held, json_object_get(l, "held_out"), false);
-        snprintf(ns, sizeof ns, "%g", lw_jnum(json_object_get(l, "select"), "n"));
-        snprintf(nh, sizeof nh, "%g", lw_jnum(json_object_get(l, "held_out"), "n"));
+        ci_text(sel, sizeof sel, ns, sizeof ns, l, "select", false);
+        ci_text(held, sizeof held, nh, sizeof nh, l, "held_out", false);
         bool is_chosen = lw_jnum(l, "layer") == lw_jnum(chosen, "layer");
         const char *cells[] = {layer, rl, sel, ns, held, nh, is_chosen ? "chosen" : ""};
         const char *cls[] = {NULL, NULL, NULL, NULL, NULL, NULL, is_chosen ? "PASS" : NULL};
@@ -83,23 +83,21 @@ static void native_table(lw_html *h, json_t *doc) {
     }
     static const char *const refs[2] = {"floor", "ceiling"};
     for (int r = 0; r < 2; r++) {
-        json_t *o = json_object_get(doc, refs[r]);
+        json_t *o = lw_jobj_req(doc, refs[r]);
         char sel[96], ns[32], held[96], nh[32];
-        ci_text(sel, sizeof sel, json_object_get(o, "select"), false);
-        ci_text(held, sizeof held, json_object_get(o, "held_out"), false);
-        snprintf(ns, sizeof ns, "%g", lw_jnum(json_object_get(o, "select"), "n"));
-        snprintf(nh, sizeof nh, "%g", lw_jnum(json_object_get(o, "held_out"), "n"));
+        ci_text(sel, sizeof sel, ns, sizeof ns, o, "select", false);
+        ci_text(held, sizeof held, nh, sizeof nh, o, "held_out", false);
         const char *cells[] = {refs[r], "-", sel, ns, held, nh, ""};
         lw_table_row(h, cells, NULL, 7);
     }
     lw_table_end(h);
-    json_t *mf = json_object_get(chosen, "minus_floor");
-    char d[96];
-    ci_text(d, sizeof d, mf, true);
-    double pv = lw_jnum(mf, "p_value");
+    json_t *mf = lw_jobj_req(chosen, "minus_floor");
+    char d[96], n[32];
+    ci_text(d, sizeof d, n, sizeof n, mf, NULL, true);
+    double pv = mf ? lw_jnum_req(mf, "p_value") : NAN; /* scan_write.c writes it with the difference */
     lw_html_raw(h, "<p class=\"note\">");
-    lw_html_textf(h, "Chosen layer %g minus the floor on the held-out items (paired): %s, n %g, p %.3g",
-                  lw_jnum(chosen, "layer"), d, lw_jnum(mf, "n"), pv);
+    lw_html_textf(h, "Chosen layer %g minus the floor on the held-out items (paired): %s, n %s, p %.3g",
+                  lw_jnum(chosen, "layer"), d, n, pv);
     lw_html_raw(h, "</p>\n");
 }
 

@@ -11,11 +11,18 @@ static bool detect(const lw_report_input *in) {
 
 static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
     json_t *doc = in->doc;
+    /* verdict --json writes alpha; a file without it is still read (the rule is then shown
+     * without it), but a level no test can have is refused, not shown */
+    const double alpha = lw_jnum(doc, "alpha");
+    if (!isnan(alpha) && !(alpha > 0 && alpha < 1))
+        return lw_fail("alpha = %g is not a significance level (it must be in (0, 1)); the file was edited or "
+                       "damaged, make it again",
+                       alpha);
     lw_fig_begin(h, ctx, "Pre-registered verdicts (Holm-adjusted across the plan)");
     lw_html_raw(h, "<p>");
     lw_html_textf(h, "Plan %s: %s (sha256 %s), %g records.", lw_jstr(doc, "plan") ? lw_jstr(doc, "plan") : "?",
                   lw_jstr(doc, "title") ? lw_jstr(doc, "title") : "", lw_jstr(doc, "plan_sha256"),
-                  lw_jnum(doc, "n_records"));
+                  lw_jcount(doc, "n_records"));
     lw_html_raw(h, "</p>\n");
     if (json_array_size(json_object_get(doc, "hypotheses")) == 0)
         return lw_fail("hypotheses: empty (a verdict decides at least one hypothesis)");
@@ -31,12 +38,12 @@ static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
         for (int k = 0; k < 3; k++)
             if (verdict && !strcmp(verdict, kinds[k])) cls = kinds[k], counts[k]++;
         if (!cls) return lw_fail("hypotheses[%zu].verdict: must be PASS, FAIL or INCONCLUSIVE", i);
-        json_t *ci = json_object_get(v, "ci");
+        json_t *ci = lw_jobj_req(v, "ci");
         /* numbers a verdict cannot have are refused, not drawn: a non-finite estimate or interval, an
          * interval upside down, a p outside [0, 1], fewer than one item (an estimate may sit outside a
          * percentile interval, so that alone is not refused) */
-        const double e = lw_jnum(v, "estimate"), lo = lw_jnum(ci, "lo"), hi = lw_jnum(ci, "hi"),
-                     pv = lw_jnum(v, "p"), pav = lw_jnum(v, "p_adjusted"), nv = lw_jnum(v, "n");
+        const double e = lw_jnum_req(v, "estimate"), lo = lw_jnum_req(ci, "lo"), hi = lw_jnum_req(ci, "hi"),
+                     pv = lw_jnum_req(v, "p"), pav = lw_jnum_req(v, "p_adjusted"), nv = lw_jnum_req(v, "n");
         if (!isfinite(e) || !isfinite(lo) || !isfinite(hi) || lo > hi)
             return lw_fail("hypotheses[%zu]: estimate %g and interval [%g, %g]: need finite numbers with lo <= hi",
                            i, e, lo, hi);
@@ -45,7 +52,9 @@ static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
         if (!(nv >= 1) || nv != floor(nv)) return lw_fail("hypotheses[%zu].n: %g is not a count of items", i, nv);
         char est[32], iv[96], p[32], pa[32], n[32];
         snprintf(est, sizeof est, "%+.4f", lw_jnum(v, "estimate"));
-        double level = lw_jnum(ci, "level");
+        double level = lw_jnum(ci, "level"); /* absent: 95% */
+        if (!isnan(level) && !(level > 0 && level < 1))
+            return lw_fail("hypotheses[%zu].ci.level = %g is not a confidence level (it must be in (0, 1))", i, level);
         snprintf(iv, sizeof iv, "[%+.4f, %+.4f] (%g%%%s%s)", lw_jnum(ci, "lo"), lw_jnum(ci, "hi"),
                  isnan(level) ? 95.0 : 100 * level, lw_jstr(ci, "method") && *lw_jstr(ci, "method") ? ", " : "",
                  lw_jstr(ci, "method") ? lw_jstr(ci, "method") : "");
@@ -58,9 +67,11 @@ static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
     }
     lw_table_end(h);
     lw_html_raw(h, "<p class=\"note\">");
-    lw_html_textf(h, "%d PASS, %d FAIL, %d INCONCLUSIVE. PASS: adjusted p <= alpha; FAIL: the interval lies on the "
+    char a[48] = "";
+    if (!isnan(alpha)) snprintf(a, sizeof a, " = %g", alpha);
+    lw_html_textf(h, "%d PASS, %d FAIL, %d INCONCLUSIVE. PASS: adjusted p <= alpha%s; FAIL: the interval lies on the "
                      "null side of the threshold; otherwise INCONCLUSIVE.",
-                  counts[0], counts[1], counts[2]);
+                  counts[0], counts[1], counts[2], a);
     lw_html_raw(h, "</p>\n");
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "latentwire verdict %s RECORDS... --json", lw_jstr(doc, "plan") ? lw_jstr(doc, "plan") : "PLAN");

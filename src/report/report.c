@@ -118,31 +118,67 @@ void lw_note(lw_html *h, const char *text) {
  * renderer ran: a string, object or boolean was drawn as "nan" with exit 0). The key and the
  * value are copied when read: a renderer may read from a temporary it frees before the check
  * runs. obj is kept only to find where it lies in the file (compared, never read: a temporary is
- * not found there, and then the key alone is named). */
+ * not found there, and then the key alone is named). key "" names obj itself (a cell that is not
+ * an object); want is what the field should have held. */
 static _Thread_local struct {
     const json_t *obj;
     bool found, missing;
     char key[64], shown[48];
+    const char *want;
 } g_not_number;
+
+static void note_bad(json_t *obj, const char *key, json_t *v, const char *want) {
+    if (g_not_number.found) return;
+    g_not_number.found = true;
+    g_not_number.obj = obj;
+    g_not_number.missing = !v;
+    g_not_number.want = want;
+    snprintf(g_not_number.key, sizeof g_not_number.key, "%s", key);
+    char *shown = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    snprintf(g_not_number.shown, sizeof g_not_number.shown, "%.40s", shown ? shown : "?");
+    free(shown);
+}
 
 static double read_number(json_t *obj, const char *key, bool required) {
     json_t *v = json_object_get(obj, key);
     if (json_is_number(v)) return json_number_value(v);
-    if (!g_not_number.found && ((v && !json_is_null(v)) || (required && json_is_object(obj)))) {
-        g_not_number.found = true;
-        g_not_number.obj = obj;
-        g_not_number.missing = !v;
-        snprintf(g_not_number.key, sizeof g_not_number.key, "%s", key);
-        char *shown = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-        snprintf(g_not_number.shown, sizeof g_not_number.shown, "%.40s", shown ? shown : "?");
-        free(shown);
-    }
+    /* a required number inside something that is not an object (a cell "x"): that is named */
+    if (required && obj && !json_is_object(obj)) note_bad(obj, "", obj, "not an object");
+    else if ((v && !json_is_null(v)) || (required && obj)) note_bad(obj, key, v, "not a number");
     return NAN;
 }
 
 double lw_jnum(json_t *obj, const char *key) { return read_number(obj, key, false); }
 
 double lw_jnum_req(json_t *obj, const char *key) { return read_number(obj, key, true); }
+
+double lw_jcount(json_t *obj, const char *key) {
+    double v = read_number(obj, key, true);
+    /* a count drawn as -3 or 2.5 items is no result either */
+    if (!isnan(v) && !(v >= 0 && v == floor(v) && v <= 9007199254740992.0)) {
+        note_bad(obj, key, json_object_get(obj, key), "not a count (a whole number >= 0)");
+        return NAN;
+    }
+    return v;
+}
+
+json_t *lw_jobj_req(json_t *obj, const char *key) {
+    json_t *v = json_object_get(obj, key);
+    if (json_is_object(v)) return v;
+    if (obj && !json_is_object(obj)) note_bad(obj, "", obj, "not an object");
+    else if (obj) note_bad(obj, key, v, "not an object");
+    return NULL;
+}
+
+bool lw_jci_req(json_t *obj, double *mean, double *lo, double *hi, int *n) {
+    /* lw_ci_json writes all four; NULL: the caller's lw_jobj_req named the missing object */
+    *mean = obj ? lw_jnum_req(obj, "mean") : NAN;
+    *lo = obj ? lw_jnum_req(obj, "lo") : NAN;
+    *hi = obj ? lw_jnum_req(obj, "hi") : NAN;
+    double nn = obj ? lw_jcount(obj, "n") : NAN;
+    if (n) *n = isnan(nn) ? 0 : (int)nn;
+    return !isnan(*mean) && !isnan(*lo) && !isnan(*hi) && !isnan(nn);
+}
 
 /* Where obj lies under v ("cells[0]"), into where; true when found. */
 static bool path_of(json_t *v, json_t *obj, char *where, size_t size) {
@@ -173,8 +209,12 @@ static int check_read_numbers(const lw_report_input *in) {
     char where[512] = "";
     if (in->doc) path_of(in->doc, (json_t *)g_not_number.obj, where, sizeof where);
     else path_of(in->lines, (json_t *)g_not_number.obj, where, sizeof where);
-    return lw_fail("%s: %s%s%s is %s, not a number; the file was edited or damaged, make it again", in->path, where,
-                   *where ? "." : "", g_not_number.key, g_not_number.missing ? "missing" : g_not_number.shown);
+    const char *dot = *where && *g_not_number.key ? "." : "";
+    if (g_not_number.missing)
+        return lw_fail("%s: %s%s%s is missing; the file was edited or damaged, make it again", in->path, where, dot,
+                       g_not_number.key);
+    return lw_fail("%s: %s%s%s is %s, %s; the file was edited or damaged, make it again", in->path, where, dot,
+                   g_not_number.key, g_not_number.shown, g_not_number.want);
 }
 
 const char *lw_jstr(json_t *obj, const char *key) { return json_string_value(json_object_get(obj, key)); }
@@ -287,8 +327,10 @@ static int render_section(lw_html *h, int i, const lw_report_input *in, const lw
     lw_html_text(h, in->path);
     lw_html_rawf(h, "</code>, sha256 <code>%s</code></p>\n", in->sha256);
     g_not_number.found = false;
-    if (r->render(h, in, ctx) != 0) return lw_fail_prefix("%s (%s): ", in->path, r->kind);
+    int rc = r->render(h, in, ctx);
+    /* a field read before a refusal is named first: it is what the refusal came from */
     if (check_read_numbers(in) != 0) return -1;
+    if (rc != 0) return lw_fail_prefix("%s (%s): ", in->path, r->kind);
     lw_html_raw(h, "</section>\n");
     return 0;
 }

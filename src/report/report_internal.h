@@ -65,9 +65,17 @@ double lw_jnum(json_t *obj, const char *key);
 /* The same for a member the renderer draws whatever it holds: absent or null is malformed too.
  * A member present and not a number (either getter) fails the section, naming the file and field. */
 double lw_jnum_req(json_t *obj, const char *key);
+/* A required count: a whole number >= 0 (NAN, and the section fails naming it, otherwise). */
+double lw_jcount(json_t *obj, const char *key);
+/* A required member object (NULL, and the section fails naming it, when missing or not an
+ * object; obj itself not an object is named too). */
+json_t *lw_jobj_req(json_t *obj, const char *key);
 const char *lw_jstr(json_t *obj, const char *key);
 /* A {"mean", "lo", "hi", "n"} object: true when mean is a number (lo, hi NAN when absent). */
 bool lw_jci(json_t *obj, double *mean, double *lo, double *hi, int *n);
+/* The same for an interval the writer always writes whole (lw_ci_json): mean, lo, hi and the count
+ * n required; false when any is not (named as above; obj NULL: lw_jobj_req named it). */
+bool lw_jci_req(json_t *obj, double *mean, double *lo, double *hi, int *n);
 
 /* The curve documents (race, scan, codec-retrieval; report.h): parsed and checked, with the
  * error naming the field. */
