@@ -77,6 +77,9 @@ bool cli_given(int argc, char **argv, const char *option);
 bool cli_wants_help(int argc, char **argv);
 /* A verb's --help: its usage on stdout, and the --gpu-layers line when the verb loads a model. */
 void cli_print_help(const char *verb, const char *usage);
+/* "p = 0.012", or "p < 0.001" for a p that %.3f would print as 0.000 (an exact test's p can be
+ * 1e-8: it is small, not zero), into buf; returns buf. */
+const char *cli_p_value(double p, char buf[24]);
 
 /* "a, b,c" -> items with spaces trimmed (one malloc'd block: free(*items)); an empty list or
  * item, or an item written twice, is an error naming option (message set, -1). */

@@ -39,8 +39,10 @@ static void print_event(const lw_align_event *e, void *user) {
     }
     case LW_ALIGN_EV_COMPARISON: {
         const lw_align_comparison *c = e->comparison;
-        printf("  %-11s top-1 %s - %s = %+.3f [%+.3f, %+.3f]  p = %.3f  (n = %d, paired: %s)\n", c->experiment,
-               c->a, c->b, c->difference.mean, c->difference.lo, c->difference.hi, c->p_value, c->n, c->difference.method);
+        char pb[24];
+        printf("  %-11s top-1 %s - %s = %+.3f [%+.3f, %+.3f]  %s  (n = %d, paired: %s)\n", c->experiment, c->a, c->b,
+               c->difference.mean, c->difference.lo, c->difference.hi, cli_p_value(c->p_value, pb), c->n,
+               c->difference.method);
         break;
     }
     case LW_ALIGN_EV_WROTE: printf("wrote %s\n", e->text); break;

@@ -168,9 +168,10 @@ static void print_differences(const lw_channel_experiment_result *r) {
            ref);
     for (int c = 0; c < r->n_rows; c++) {
         const lw_channel_experiment_row *w = &r->rows[c];
+        char pb[24];
         if (w->compared)
-            printf("  %-26s - %-8s %+.3f [%+.3f, %+.3f]  p = %.3f\n", w->name, ref, w->difference.mean,
-                   w->difference.lo, w->difference.hi, w->p_value);
+            printf("  %-26s - %-8s %+.3f [%+.3f, %+.3f]  %s\n", w->name, ref, w->difference.mean, w->difference.lo,
+                   w->difference.hi, cli_p_value(w->p_value, pb));
     }
 }
 

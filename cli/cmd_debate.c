@@ -78,8 +78,9 @@ static void print_result(const opts *o, const lw_debate_experiment_result *r) {
            lw_channel_name(r->channel), o->task, r->n_items);
     printf("  majority vote       %.3f [%.3f, %.3f]\n", r->vote.mean, r->vote.lo, r->vote.hi);
     printf("  agent 0 alone (r1)  %.3f [%.3f, %.3f]\n", r->solo.mean, r->solo.lo, r->solo.hi);
-    printf("  difference          %+.3f [%+.3f, %+.3f]  p = %.3f (paired, %s)\n", r->difference.mean,
-           r->difference.lo, r->difference.hi, r->p_value, r->difference.method);
+    char pb[24];
+    printf("  difference          %+.3f [%+.3f, %+.3f]  %s (paired, %s)\n", r->difference.mean, r->difference.lo,
+           r->difference.hi, cli_p_value(r->p_value, pb), r->difference.method);
     printf("  %.2f s per item\n", r->wall_s / r->n_items);
 }
 

@@ -84,9 +84,10 @@ static void print_differences(json_t *diffs) {
     const char *name;
     json_t *d;
     json_object_foreach(diffs, name, d) {
-        printf("difference   %s %+.3f [%+.3f, %+.3f] p=%.3f\n", name, json_number_value(json_object_get(d, "mean")),
+        char pb[24];
+        printf("difference   %s %+.3f [%+.3f, %+.3f] %s\n", name, json_number_value(json_object_get(d, "mean")),
                json_number_value(json_object_get(d, "lo")), json_number_value(json_object_get(d, "hi")),
-               json_number_value(json_object_get(d, "p_value")));
+               cli_p_value(json_number_value(json_object_get(d, "p_value")), pb));
     }
 }
 
@@ -157,16 +158,17 @@ static int run_paired(const opts *o) {
     if (!r) return cli_fail_lib("retrieval");
     long long n = json_integer_value(json_object_get(r, "n_paired"));
     printf("paired: %lld queries in both runs (%lld only in A, %lld only in B); differences A - B with 95%% paired "
-           "bootstrap CIs (%d resamples)\n", n, (long long)json_integer_value(json_object_get(r, "n_only_a")),
+           "CIs (Newcombe with McNemar's p for 0/1 metrics, else BCa bootstrap, %d resamples)\n", n, (long long)json_integer_value(json_object_get(r, "n_only_a")),
            (long long)json_integer_value(json_object_get(r, "n_only_b")), o->resamples);
     const char *key;
     json_t *mj;
     json_object_foreach(json_object_get(r, "metrics"), key, mj) {
         json_t *a = json_object_get(mj, "a"), *b = json_object_get(mj, "b"), *d = json_object_get(mj, "a_minus_b");
 #define V(o, k) json_number_value(json_object_get(o, k))
-        printf("  %-10s A %.3f [%.3f, %.3f]  B %.3f [%.3f, %.3f]  A-B %+.3f [%+.3f, %+.3f]  p=%.3g\n", key, V(a, "mean"),
+        char pb[24];
+        printf("  %-10s A %.3f [%.3f, %.3f]  B %.3f [%.3f, %.3f]  A-B %+.3f [%+.3f, %+.3f]  %s\n", key, V(a, "mean"),
                V(a, "lo"), V(a, "hi"), V(b, "mean"), V(b, "lo"), V(b, "hi"), V(d, "mean"), V(d, "lo"), V(d, "hi"),
-               V(d, "p"));
+               cli_p_value(V(d, "p"), pb));
 #undef V
     }
     int rc = o->json && lw_json_save(o->json, r) != 0 ? cli_fail_lib("retrieval") : 0;

@@ -157,8 +157,9 @@ static void print_report(const opts *o, const lw_scan_result *r) {
     snprintf(name, sizeof name, "  chosen layer %d->%d", r->layers[r->chosen].layer, r->layers[r->chosen].receiver_layer);
     print_ci(name, &r->layers[r->chosen].held_out);
     const lw_ci *d = &r->chosen_minus_floor;
-    printf("  chosen - floor (paired, same items) %+.3f [%+.3f, %+.3f]  p = %.3f\n", d->mean, d->lo, d->hi,
-           r->chosen_p_value);
+    char pb[24];
+    printf("  chosen - floor (paired, same items) %+.3f [%+.3f, %+.3f]  %s\n", d->mean, d->lo, d->hi,
+           cli_p_value(r->chosen_p_value, pb));
 }
 
 int cmd_scan(int argc, char **argv) {

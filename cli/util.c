@@ -241,6 +241,12 @@ static bool loads_no_model(const char *verb) {
     return false;
 }
 
+const char *cli_p_value(double p, char buf[24]) {
+    if (p < 0.001) snprintf(buf, 24, "p < 0.001");
+    else snprintf(buf, 24, "p = %.3f", p);
+    return buf;
+}
+
 void cli_print_help(const char *verb, const char *usage) {
     fputs(usage, stdout);
     if (!loads_no_model(verb) && !strstr(usage, "--gpu-layers"))

@@ -42,6 +42,9 @@ static void test_paired_difference(void **state) {
     assert_non_null(strstr(out, "45 queries in both runs (5 only in A, 1 only in B)"));
     /* the difference is exactly 0.25 on every shared query: the paired CI collapses onto it */
     assert_non_null(strstr(out, "A-B +0.250 [+0.250, +0.250]"));
+    /* recall@1 differs on 22 queries, all one way: McNemar's exact p is about 5e-7, shown as small,
+     * not as "p=0.000"; the bootstrap's ndcg p is 2 / (B + 1) */
+    if (!strstr(out, "p < 0.001") || strstr(out, "0.000\n") || !strstr(out, "p = 0.002")) fail_msg("%s", out);
     free(out);
     free(err);
     assert_true(lw_test_file_exists(js));
