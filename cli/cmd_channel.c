@@ -120,11 +120,10 @@ static int parse_opts(int argc, char **argv, opts *o) {
         return -cli_usage_fail("channel", "--sender, --receiver and --task are required");
     if (check_used(argc, argv, p->channels) != 0) return -1;
     const char *ins[] = {"--task", p->task, "--sender", p->sender, "--receiver", p->receiver, "--ac-bridge",
-                         p->ac_bridge, "--out", NULL, NULL};
+                         p->ac_bridge, NULL};
     if (cli_check_output("channel", "--out", p->records, LW_OUT_PARTIAL, ins)) return -1;
-    ins[9] = p->records; /* --json must not be --out either */
     if (cli_check_output("channel", "--json", p->summary, LW_OUT_FILE, ins)) return -1;
-    /* nor --out's .partial, nor a temporary of either */
+    /* the two outputs apart: not one file, nor --out's .partial, nor a temporary of either */
     const lw_output_spec outs[] = {{"--out", p->records, LW_OUT_PARTIAL}, {"--json", p->summary, LW_OUT_FILE}};
     if (lw_outputs_distinct(outs, 2) != 0) return -cli_fail_lib("channel");
     return 0;

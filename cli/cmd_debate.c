@@ -59,8 +59,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
     }
     if (!p->agents || !o->task) return cli_usage_fail("debate", "--agents and --task are required");
     if (cli_check_output("debate", "--out", p->records, LW_OUT_PARTIAL, (const char *[]){"--task", o->task, NULL}) ||
-        cli_check_output("debate", "--json", p->summary, LW_OUT_FILE,
-                         (const char *[]){"--task", o->task, "--out", p->records, NULL}))
+        cli_check_output("debate", "--json", p->summary, LW_OUT_FILE, (const char *[]){"--task", o->task, NULL}))
         return 1;
     /* --json must not be --out's .partial either, nor a temporary of --out or --json */
     const lw_output_spec outs[] = {{"--out", p->records, LW_OUT_PARTIAL}, {"--json", p->summary, LW_OUT_FILE}};

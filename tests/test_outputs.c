@@ -136,6 +136,12 @@ static void test_same_file_every_verb(void **state) {
     snprintf(a, sizeof a, "debate --agents %s,%s --task %s --out %s/items.jsonl", MA, MA, partial_task, DIR_);
     refused(a, partial_task, "beside it, which is --task");
     unlink(partial_task);
+    /* --out = --json: two outputs, named as such (it said "would overwrite the input") */
+    snprintf(a, sizeof a, "channel --sender %s --receiver %s --task %s --out %s/o.jsonl --json %s/o.jsonl", MA, MA, TASK,
+             DIR_, DIR_);
+    refused(a, TASK, "are the same file: give each output its own path");
+    snprintf(a, sizeof a, "debate --agents %s,%s --task %s --out %s/o.jsonl --json %s/o.jsonl", MA, MA, TASK, DIR_, DIR_);
+    refused(a, TASK, "are the same file: give each output its own path");
     /* extract --out = --input, and an input that is a shard name of --out */
     snprintf(a, sizeof a, "extract --model %s --layers 0 --input %s --out %s", MA, TEXT, TEXT);
     refused(a, TEXT, "is the same file as --input");
