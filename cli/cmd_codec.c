@@ -35,9 +35,35 @@
 
 static const char *USAGE = "usage:\n" FIT_USAGE ENCODE_USAGE DECODE_USAGE INFO_USAGE;
 
+static int cmp_i64(const void *x, const void *y) {
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* An item's row_id twice (T = 1 over a --pool none file, or a row_id's rows apart): the payload
+ * file would hold it twice, and decode refuses that as an edit. 0 or -1 (message printed). */
+static int check_ids_distinct(const char *path, const int64_t *ids, int64_t n, int T) {
+    int64_t *s = malloc(sizeof *s * (size_t)(n ? n : 1));
+    if (!s) return cli_fail("codec", "out of memory");
+    memcpy(s, ids, sizeof *s * (size_t)n);
+    qsort(s, (size_t)n, sizeof *s, cmp_i64);
+    int64_t dup = -1;
+    for (int64_t i = 1; i < n && dup < 0; i++)
+        if (s[i] == s[i - 1]) dup = i;
+    int rc = dup < 0 ? 0
+             : T == 1 ? cli_fail("codec", "%s: row_id %lld has several rows (one per token, as extract --pool none writes): "
+                                          "give --positions T to code each text's last T rows as one item, or extract with "
+                                          "--pool mean or last", path, (long long)s[dup])
+                      : cli_fail("codec", "%s: row_id %lld's rows are not consecutive: each text's rows must follow each "
+                                          "other, as extract --pool none writes them", path, (long long)s[dup]);
+    free(s);
+    return rc;
+}
+
 /* Items of T rows: T = 1, every row; else the last T rows of each row_id (rows of one
- * row_id must be consecutive, as extract --pool none writes them). n < 0 on error. */
-static int64_t gather_items(const lw_act_tensor *A, int T, float **items, int64_t **ids) {
+ * row_id must be consecutive, as extract --pool none writes them); for encoding (distinct) each
+ * row_id once (fitting may take every token's row). n < 0 on error. */
+static int64_t gather_items(const lw_act_tensor *A, int T, bool distinct, float **items, int64_t **ids) {
     *items = malloc(sizeof(float) * (size_t)(A->n ? A->n : 1) * A->d);
     *ids = malloc(sizeof(int64_t) * (size_t)(A->n ? A->n : 1));
     if (!*items || !*ids) {
@@ -60,6 +86,11 @@ static int64_t gather_items(const lw_act_tensor *A, int T, float **items, int64_
         memcpy(*items + (size_t)n * T * A->d, A->x + (size_t)(b - T) * A->d, sizeof(float) * (size_t)T * A->d);
         (*ids)[n++] = A->row_id[a];
         a = b;
+    }
+    if (distinct && check_ids_distinct(A->path, *ids, n, T) != 0) {
+        free(*items), free(*ids);
+        *items = NULL, *ids = NULL;
+        return -1;
     }
     return n;
 }
@@ -238,7 +269,7 @@ static int codec_fit(int argc, char **argv) {
         if (lw_act_open(in, tensor, &A) != 0) return cli_fail_lib("codec fit");
         float *items;
         int64_t *ids;
-        int64_t n = gather_items(&A, q.positions, &items, &ids);
+        int64_t n = gather_items(&A, q.positions, false, &items, &ids);
         if (n >= 0) c = lw_codec_fit_act(&q, items, n * q.positions, A.d);
         if (n >= 0 && !c) cli_fail_lib("codec fit");
         char sha[65]; /* where the rows came from: codec encode checks it */
@@ -303,7 +334,7 @@ static int codec_encode(int argc, char **argv) {
         cli_fail("codec encode", "%s: %s", cpath, lw_last_error());
         goto done;
     }
-    int64_t n = gather_items(&A, lw_codec_positions(c), &items, &ids);
+    int64_t n = gather_items(&A, lw_codec_positions(c), true, &items, &ids);
     if (n < 0) goto done;
     lw_codec_file_stats st;
     if (lw_codec_encode_act_file(c, items, ids, n, out, &st) != 0) {

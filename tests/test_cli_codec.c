@@ -176,6 +176,14 @@ static void test_positions(void **state) {
              "--out %s", ACTS_POS, lw_test_tmpfile("never.safetensors"));
     run_fails(args, "fewer than --positions 6");
     assert_false(lw_test_file_exists(lw_test_tmpfile("never.safetensors")));
+    /* a one-position codec fitted on every token's row (allowed), then asked to encode those rows:
+     * each text would be 5 items under one row_id, which decode refuses as an edit; refused here */
+    const char *one = lw_test_tmpfile("ts1.safetensors"), *pay1 = lw_test_tmpfile("ts1p.safetensors");
+    snprintf(args, sizeof args, "codec fit --kind topk --budget 200 --input %s --tensor layer.1 --out %s", ACTS_POS, one);
+    run_ok(args, NULL);
+    snprintf(args, sizeof args, "codec encode --codec %s --input %s --tensor layer.1 --out %s", one, ACTS_POS, pay1);
+    run_fails(args, "has several rows (one per token, as extract --pool none writes): give --positions T");
+    assert_false(lw_test_file_exists(pay1));
 }
 
 static void test_bad_input(void **state) {
