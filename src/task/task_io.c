@@ -67,6 +67,26 @@ char *lw_sb_take(lw_strbuf *b) {
 
 /* ------------------------------------------------------------------ builder ---- */
 
+static bool blank(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n') return false;
+    return true;
+}
+
+/* Why no run could use an item (a phrase naming the field), or NULL: an empty id cannot name it in
+ * records, an empty prompt leaves the receiver nothing to answer, and a gold no answer can match
+ * scores 0 on every channel. why: a buffer of at least 160 bytes. Every task (a file, a named
+ * source) is checked the same way, so that what one saves another loads. */
+static const char *unusable(const char *id, const char *receiver, const char *gold, lw_scorer scorer, char *why) {
+    if (blank(id, strlen(id))) return "field \"id\" is empty: give each item a non-empty id";
+    if (blank(receiver, strlen(receiver))) return "field \"receiver\" is empty: the receiver needs a prompt to answer";
+    const char *g = lw_score_unmatchable(scorer, gold);
+    if (!g) return NULL;
+    snprintf(why, 160, "field \"gold\" \"%.40s\" %s under scorer %s", gold, g, lw_scorer_name(scorer));
+    return why;
+}
+
+
 void lw_task_item_clear(lw_task_item *it) {
     free(it->id);
     free(it->sender);
@@ -79,6 +99,9 @@ void lw_task_item_clear(lw_task_item *it) {
 
 int lw_task_builder_add(lw_task_builder *b, const char *id, const char *sender, const char *receiver,
                         const char *gold, const char *const *aliases, int n_aliases, lw_scorer scorer) {
+    char buf[160];
+    const char *why = unusable(id, receiver, gold, scorer, buf);
+    if (why) return lw_fail("task: item \"%.60s\": %s", id, why);
     if (b->t.n == b->cap) {
         int cap = b->cap ? 2 * b->cap : 64;
         lw_task_item *p = realloc(b->t.items, sizeof *p * (size_t)cap);
@@ -129,12 +152,6 @@ void lw_task_free(lw_task *t) {
 
 /* ---------------------------------------------------------------------- load ---- */
 
-static bool blank(const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n') return false;
-    return true;
-}
-
 /* The string field `key` of obj, or NULL with the error set (naming path:line). */
 static const char *str_field(json_t *obj, const char *key, const char *path, long long line) {
     json_t *v = json_object_get(obj, key);
@@ -174,15 +191,10 @@ static int parse_line(lw_task_builder *b, json_t *ids, const char *s, size_t n, 
         lw_fail("%s:%lld: duplicate id \"%s\"", path, line, id);
         goto done;
     }
-    /* an empty id cannot name the item in records; an empty prompt leaves the receiver nothing to
-     * answer; an unmatchable gold scores 0 on every channel: each failed late or not at all */
-    const char *why = blank(id, strlen(id)) ? "field \"id\" is empty: give each item a non-empty id"
-                      : blank(receiver, strlen(receiver)) ? "field \"receiver\" is empty: the receiver needs a prompt to answer"
-                      : NULL;
-    const char *gold_why = why ? NULL : lw_score_unmatchable((lw_scorer)sc, gold);
-    if (why || gold_why) {
-        if (why) lw_fail("%s:%lld: %s", path, line, why);
-        else lw_fail("%s:%lld: field \"gold\" \"%.40s\" %s under scorer %s", path, line, gold, gold_why, scorer);
+    char buf[160];
+    const char *why = unusable(id, receiver, gold, (lw_scorer)sc, buf); /* named here with the line */
+    if (why) {
+        lw_fail("%s:%lld: %s", path, line, why);
         goto done;
     }
     json_t *al = json_object_get(obj, "aliases");
