@@ -18,6 +18,7 @@
 
 #include "common/rng.h"
 #include "latentwire/codec.h"
+#include "latentwire/files.h"
 #include "latentwire/safetensors.h"
 #include "support/testutil.h"
 
@@ -622,8 +623,20 @@ static const char *mutated(const char *src, const char *drop, const char *reshap
     json_t *rec = json_loads(lw_st_meta(f, "latentwire"), 0, NULL);
     if (rec_key) json_object_set_new(json_object_get(rec, "params"), rec_key, json_integer(rec_value));
     char *text = json_dumps(rec, JSON_COMPACT);
-    const char *meta[] = {"format", "latentwire.codec/1", "latentwire", text};
-    assert_int_equal(lw_st_save(out, t, n, meta, 2), 0);
+    /* the side tensors' sha256 made anew, as a careful editor would: the checks behind it are reached */
+    json_t *sums = json_object();
+    for (int i = 0; i < n; i++) {
+        size_t bytes = lw_dtype_size(t[i].dtype);
+        for (int k = 0; k < t[i].n_dims; k++) bytes *= (size_t)t[i].shape[k];
+        char hex[65];
+        assert_int_equal(lw_sha256_buf(t[i].data, bytes, hex), 0);
+        json_object_set_new(sums, t[i].name, json_string(hex));
+    }
+    char *sums_text = json_dumps(sums, JSON_COMPACT);
+    const char *meta[] = {"format", "latentwire.codec/1", "latentwire", text, "side_sha256", sums_text};
+    assert_int_equal(lw_st_save(out, t, n, meta, 3), 0);
+    free(sums_text);
+    json_decref(sums);
     free(text);
     json_decref(rec);
     for (int i = 0; i < 16; i++) free(copies[i]);
@@ -646,7 +659,37 @@ static void test_malformed_files_and_payloads(void **state) {
         lw_codec *c = lw_codec_fit_act(&p, calib, 200, d);
         assert_non_null(c);
         assert_int_equal(lw_codec_save(c, good), 0);
-        /* files */
+        /* files: a side tensor's value edited (the record, which payloads name, unchanged) decoded
+         * without a word; the hashes saved beside the record catch it, and their absence too */
+        {
+            lw_st_file *f = lw_st_open(good);
+            assert_non_null(f);
+            lw_st_tensor_in t[16];
+            void *copy = NULL;
+            int n = lw_st_count(f);
+            for (int i = 0; i < n; i++) {
+                const lw_st_tensor *s = lw_st_get(f, i);
+                t[i] = (lw_st_tensor_in){.name = s->name, .dtype = s->dtype, .n_dims = s->n_dims, .data = s->data};
+                memcpy(t[i].shape, s->shape, sizeof s->shape);
+                if (i == 0) {
+                    copy = malloc(s->n_bytes);
+                    memcpy(copy, s->data, s->n_bytes);
+                    ((float *)copy)[0] = 3e38f;
+                    t[i].data = copy;
+                }
+            }
+            const char *edited = lw_test_tmpfile("edited.safetensors");
+            const char *meta[] = {"format", "latentwire.codec/1", "latentwire", lw_st_meta(f, "latentwire"),
+                                  "side_sha256", lw_st_meta(f, "side_sha256")};
+            assert_int_equal(lw_st_save(edited, t, n, meta, 3), 0);
+            assert_null(lw_codec_load(edited, NULL));
+            if (!strstr(lw_last_error(), "does not match its sha256")) fail_msg("%s", lw_last_error());
+            assert_int_equal(lw_st_save(edited, t, n, meta, 2), 0); /* the hashes left out */
+            assert_null(lw_codec_load(edited, NULL));
+            if (!strstr(lw_last_error(), "has no side_sha256")) fail_msg("%s", lw_last_error());
+            free(copy);
+            lw_st_close(f);
+        }
         assert_null(lw_codec_load(mutated(good, FIRST[k], NULL, false, NULL, 0, NULL), NULL));
         assert_non_null(strstr(lw_last_error(), FIRST[k]));
         assert_null(lw_codec_load(mutated(good, NULL, FIRST[k], false, NULL, 0, NULL), NULL));

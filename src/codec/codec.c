@@ -6,6 +6,7 @@
 
 #include "codec/act_common.h"
 #include "codec/codec_internal.h"
+#include "common/fileio.h"
 #include "common/finite.h"
 
 static const char *const NAMES[LW_CODEC_COUNT] = {
@@ -291,13 +292,58 @@ int lw_codec_check_fit(const lw_codec *c, const char *tensor, const char *model_
     return 0;
 }
 
+/* The sha256 of each side tensor's bytes, {"name": "hex", ...} as JSON text (malloc'd), or NULL. */
+static char *side_sha256_json(const lw_st_tensor_in *t, int n) {
+    json_t *o = json_object();
+    for (int i = 0; o && i < n; i++) {
+        char hex[65];
+        size_t bytes = (size_t)(lw_act_tensor_bits(&t[i]) / 8);
+        if (lw_sha256_buf(t[i].data, bytes, hex) != 0 || json_object_set_new(o, t[i].name, json_string(hex)) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    char *s = o ? json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
+    json_decref(o);
+    return s;
+}
+
 int lw_codec_save(const lw_codec *c, const char *path) {
     if (!c || !path) return lw_fail("lw_codec_save: %s is NULL", !c ? "the codec" : "path");
     lw_st_tensor_in t[LW_CODEC_MAX_SIDE_TENSORS];
     int n = c->ops->side_tensors ? c->ops->side_tensors(c, t, LW_CODEC_MAX_SIDE_TENSORS) : 0;
     if (n < 0) return -1;
-    const char *meta[] = {"format", "latentwire.codec/1", "latentwire", lw_codec_record_json(c)};
-    return lw_st_save(path, t, n, meta, 2);
+    /* the side tensors' hashes beside the record (not in it: payloads name the record's hash) */
+    char *sums = side_sha256_json(t, n);
+    if (!sums) return lw_fail("%s: cannot hash the codec's side tensors", path);
+    const char *meta[] = {"format", "latentwire.codec/1", "latentwire", lw_codec_record_json(c), "side_sha256", sums};
+    int rc = lw_st_save(path, t, n, meta, 3);
+    free(sums);
+    return rc;
+}
+
+/* Every side tensor of the file matches the sha256 saved beside the record: an edited basis,
+ * range or codebook decoded without a word (the record, which payloads name, was unchanged). */
+static int check_side_sha256(const lw_st_file *f, const char *path) {
+    const char *text = lw_st_meta(f, "side_sha256");
+    json_t *want = text ? json_loads(text, 0, NULL) : NULL;
+    int rc = 0;
+    if (lw_st_count(f) > 0 && !json_is_object(want))
+        rc = lw_fail("%s: the codec file has no side_sha256 for its tensors (written by an older version, or edited); "
+                     "fit the codec again", path);
+    else if (json_is_object(want) && json_object_size(want) != (size_t)lw_st_count(f))
+        rc = lw_fail("%s: the codec file holds %d side tensors but side_sha256 lists %zu: the file was edited; fit the "
+                     "codec again", path, lw_st_count(f), json_object_size(want));
+    for (int i = 0; rc == 0 && i < lw_st_count(f); i++) {
+        const lw_st_tensor *t = lw_st_get(f, i);
+        const char *sum = json_string_value(json_object_get(want, t->name));
+        char got[65];
+        if (!sum || lw_sha256_buf(t->data, t->n_bytes, got) != 0 || strcmp(got, sum) != 0)
+            rc = lw_fail("%s: side tensor %s does not match its sha256: the file was edited or damaged; fit the codec "
+                         "again", path, t->name);
+    }
+    json_decref(want);
+    return rc;
 }
 
 static int json_int_field(const json_t *o, const char *key, int64_t lo, int64_t hi, int64_t *out, const char *path) {
@@ -405,6 +451,7 @@ lw_codec *lw_codec_load(const char *path, lw_session *lm) {
                 fmt ? fmt : "missing");
         goto done;
     }
+    if (check_side_sha256(f, path) != 0) goto done;
     root = rec ? json_loads(rec, 0, &je) : NULL;
     if (!json_is_object(root)) {
         lw_fail("%s: the codec record (metadata 'latentwire') is missing or not a JSON object", path);
