@@ -12,14 +12,15 @@ static bool detect(const lw_report_input *in) {
            json_is_array(json_object_get(in->doc, "comparisons")) && lw_jstr(in->doc, "source_model");
 }
 
-/* The command, rebuilt from the settings align.json records (it records no command line). */
+/* The command, rebuilt from the settings align.json records (it records no command line). align
+ * writes every number of the file (src/experiment/align.c): each one drawn is required. */
 static void provenance(lw_html *h, json_t *doc, char *cmd, size_t size) {
     snprintf(cmd, size,
              "latentwire align --source %s --target %s --per-domain %g --pairs %g --calib-share %g --resamples %g "
              "--seed %g",
              lw_jstr(doc, "source_model"), lw_jstr(doc, "target_model") ? lw_jstr(doc, "target_model") : "?",
-             lw_jnum(doc, "per_domain"), lw_jnum(doc, "n_pairs"), lw_jnum(doc, "calib_share"),
-             lw_jnum(doc, "resamples"), lw_jnum(doc, "seed"));
+             lw_jcount(doc, "per_domain"), lw_jcount(doc, "n_pairs"), lw_jnum_req(doc, "calib_share"),
+             lw_jcount(doc, "resamples"), lw_jnum_req(doc, "seed")); /* a seed may pass 2^53: no count */
     json_t *s = json_object();
     const char *keys[] = {"source_model", "target_model", "per_domain", "n_pairs", "calib_share",
                           "seed",         "resamples",    "n_calib",    "n_test"};
@@ -32,11 +33,12 @@ static void provenance(lw_html *h, json_t *doc, char *cmd, size_t size) {
     json_decref(s);
 }
 
-static json_t *metric(json_t *cond, const char *name) { return json_object_get(json_object_get(cond, "metrics"), name); }
+/* A condition's metric: align writes every metric of every condition whole (lw_ci_json). */
+static json_t *metric(json_t *cond, const char *name) { return lw_jobj_req(lw_jobj_req(cond, "metrics"), name); }
 
 static const char *ci_text(char *buf, size_t size, json_t *ci, bool sign) {
     double m, lo, hi;
-    if (!lw_jci(ci, &m, &lo, &hi, NULL)) return "-";
+    if (!lw_jci_req(ci, &m, &lo, &hi, NULL)) return "-";
     return lw_fmt_ci(buf, size, m, lo, hi, sign);
 }
 
@@ -53,9 +55,9 @@ static int regime_table(lw_html *h, json_t *doc, lw_report_ctx *ctx, char *cmd, 
         char sites[128], cand[32], chance[32], t1[96], r5[96], mrr[96], ndcg[96], n[32];
         snprintf(sites, sizeof sites, "%s -> %s", lw_jstr(c, "site_a") ? lw_jstr(c, "site_a") : "?",
                  lw_jstr(c, "site_b") ? lw_jstr(c, "site_b") : "?");
-        snprintf(cand, sizeof cand, "%.1f", lw_jnum(c, "mean_candidates"));
-        snprintf(chance, sizeof chance, "%.4f", lw_jnum(c, "chance_top1"));
-        snprintf(n, sizeof n, "%g", lw_jnum(c, "n_queries"));
+        snprintf(cand, sizeof cand, "%.1f", lw_jnum_req(c, "mean_candidates"));
+        snprintf(chance, sizeof chance, "%.4f", lw_jprob_req(c, "chance_top1"));
+        snprintf(n, sizeof n, "%g", lw_jcount(c, "n_queries"));
         const char *cells[] = {lw_jstr(c, "recipe"), sites, lw_jstr(c, "regime"), cand, chance,
                                ci_text(t1, sizeof t1, metric(c, "top1"), false),
                                ci_text(r5, sizeof r5, metric(c, "recall@5"), false),
@@ -133,13 +135,13 @@ static int collect(json_t *doc, const char *experiment, double (*xfn)(json_t *),
             const char *e = lw_jstr(c, "experiment"), *rg = lw_jstr(c, "regime");
             double m, lo, hi;
             if (!e || !rg || strcmp(e, experiment) || strcmp(rg, regimes[r]) || n >= MAX_POINTS ||
-                !lw_jci(metric(c, "top1"), &m, &lo, &hi, NULL))
+                !lw_jci_req(metric(c, "top1"), &m, &lo, &hi, NULL))
                 continue;
             char *label = cs->labels[cs->n_labels++];
             snprintf(label, 64, "A %s -> B %s, %g calibration", lw_jstr(c, "site_a") ? lw_jstr(c, "site_a") : "?",
-                     lw_jstr(c, "site_b") ? lw_jstr(c, "site_b") : "?", lw_jnum(c, "n_calib"));
+                     lw_jstr(c, "site_b") ? lw_jstr(c, "site_b") : "?", lw_jcount(c, "n_calib"));
             pts[n++] = (lw_plot_point){.x = xfn(c), .y = m, .lo = lo, .hi = hi, .label = label};
-            chance = lw_jnum(c, "chance_top1");
+            chance = lw_jprob_req(c, "chance_top1");
         }
         qsort(pts, (size_t)n, sizeof *pts, by_x);
         cs->series[cs->n_series++] = (lw_plot_series){.name = regimes[r], .pts = pts, .n = n};
@@ -153,7 +155,7 @@ static int collect(json_t *doc, const char *experiment, double (*xfn)(json_t *),
 }
 
 static double depth_x(json_t *c) { return site_layer(lw_jstr(c, "site_a")); }
-static double calib_x(json_t *c) { return lw_jnum(c, "n_calib"); }
+static double calib_x(json_t *c) { return lw_jcount(c, "n_calib"); }
 
 static int depth_figure(lw_html *h, json_t *doc, lw_report_ctx *ctx, const char *cmd) {
     curve_set cs = {0};
@@ -203,7 +205,7 @@ static void oracle_refs(json_t *doc, curve_set *cs) {
         const char *e = lw_jstr(c, "experiment"), *r = lw_jstr(c, "regime");
         double m, lo, hi;
         if (!e || !r || strcmp(e, "oracle") || cs->n_refs >= 2 * MAX_REGIMES ||
-            !lw_jci(metric(c, "top1"), &m, &lo, &hi, NULL))
+            !lw_jci_req(metric(c, "top1"), &m, &lo, &hi, NULL))
             continue;
         snprintf(cs->ref_names[cs->n_refs], sizeof cs->ref_names[0], "oracle (fit on the test bank), %s", r);
         cs->refs[cs->n_refs] = (lw_plot_ref){.name = cs->ref_names[cs->n_refs], .y = m, .lo = lo, .hi = hi};
@@ -249,10 +251,11 @@ static void comparison_rows(lw_html *h, json_t *doc, const char *prefix, bool st
         char d[96], n[32], p[32];
         double m, lo, hi;
         int nn = 0;
-        if (lw_jci(json_object_get(c, "difference"), &m, &lo, &hi, &nn)) lw_fmt_ci(d, sizeof d, m, lo, hi, true);
+        /* align writes both with every comparison (lw_ci_json and its paired p) */
+        if (lw_jci_req(lw_jobj_req(c, "difference"), &m, &lo, &hi, &nn)) lw_fmt_ci(d, sizeof d, m, lo, hi, true);
         else snprintf(d, sizeof d, "-");
         snprintf(n, sizeof n, "%d", nn);
-        snprintf(p, sizeof p, "%.3g", lw_jnum(c, "p_value"));
+        snprintf(p, sizeof p, "%.3g", lw_jnum_req(c, "p_value"));
         const char *cells[] = {strip ? e + strlen(prefix) : e, lw_jstr(c, "a"), lw_jstr(c, "b"), lw_jstr(c, "metric"),
                                d, n, p};
         lw_table_row(h, cells, NULL, 7);
@@ -352,7 +355,7 @@ static int grid_figure(lw_html *h, json_t *doc, lw_report_ctx *ctx, const char *
         const char *e = lw_jstr(c, "experiment");
         int r = site_index(rows, nr, lw_jstr(c, "site_a")), k = site_index(cols, nc, lw_jstr(c, "site_b"));
         double m, lo, hi;
-        if (!e || strcmp(e, "layer-grid") || r < 0 || k < 0 || !lw_jci(metric(c, "top1"), &m, &lo, &hi, NULL)) continue;
+        if (!e || strcmp(e, "layer-grid") || r < 0 || k < 0 || !lw_jci_req(metric(c, "top1"), &m, &lo, &hi, NULL)) continue;
         v[r * nc + k] = m;
         regime = lw_jstr(c, "regime");
     }
@@ -377,7 +380,7 @@ static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
     lw_html_textf(h, "Bridges from A = %s to B = %s; %g calibration and %g test sentences. Top-1: the share of "
                      "bridged A-sentences whose own B-sentence ranks first among the candidates.",
                   lw_jstr(doc, "source_model"), lw_jstr(doc, "target_model") ? lw_jstr(doc, "target_model") : "?",
-                  lw_jnum(doc, "n_calib"), lw_jnum(doc, "n_test"));
+                  lw_jcount(doc, "n_calib"), lw_jcount(doc, "n_test"));
     lw_html_raw(h, "</p>\n");
     char cmd[4096];
     int rc = regime_table(h, doc, ctx, cmd, sizeof cmd);

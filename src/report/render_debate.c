@@ -45,12 +45,14 @@ static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
     lw_ci v = {0}, s = {0}, d = {0};
     double p = NAN;
     if (in->doc) {
+        /* debate --json writes all three whole (lw_ci_json) and the difference's p: a missing
+         * number is named by the reader (detect saw the three objects) */
         json_t *dj = json_object_get(in->doc, "difference");
-        if (!lw_jci(json_object_get(in->doc, "vote"), &v.mean, &v.lo, &v.hi, &v.n) ||
-            !lw_jci(json_object_get(in->doc, "solo"), &s.mean, &s.lo, &s.hi, &s.n) ||
-            !lw_jci(dj, &d.mean, &d.lo, &d.hi, &d.n))
-            return lw_fail("vote, solo and difference must each have a mean");
-        p = lw_jnum(dj, "p_value");
+        bool whole = lw_jci_req(json_object_get(in->doc, "vote"), &v.mean, &v.lo, &v.hi, &v.n);
+        whole = lw_jci_req(json_object_get(in->doc, "solo"), &s.mean, &s.lo, &s.hi, &s.n) && whole;
+        whole = lw_jci_req(dj, &d.mean, &d.lo, &d.hi, &d.n) && whole;
+        p = lw_jnum_req(dj, "p_value");
+        if (!whole || isnan(p)) return lw_fail("vote, solo and difference must each be whole, with the p_value");
         table(h, ctx, &v, &s, &d, p, "As debate --json recorded them.");
         return 0;
     }

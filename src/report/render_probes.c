@@ -19,7 +19,9 @@ static void probe_table(lw_html *h, json_t *stats, const char *probe) {
         char n[32] = "-", v[96] = "-", p[32] = "-";
         double mean, lo, hi;
         int cn = 0;
-        if (lw_jci(json_object_get(s, "ci"), &mean, &lo, &hi, &cn)) lw_fmt_ci(v, sizeof v, mean, lo, hi, true);
+        /* probe_io.c writes every statistic's interval whole (lw_ci_json); p_value is null where
+         * the statistic has no paired test (drawn as "-") */
+        if (lw_jci_req(lw_jobj_req(s, "ci"), &mean, &lo, &hi, &cn)) lw_fmt_ci(v, sizeof v, mean, lo, hi, true);
         snprintf(n, sizeof n, "%d", cn);
         double pv = lw_jnum(s, "p_value");
         if (!isnan(pv)) snprintf(p, sizeof p, "%.3g", pv);
@@ -31,12 +33,13 @@ static void probe_table(lw_html *h, json_t *stats, const char *probe) {
 
 static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
     (void)ctx;
-    json_t *stats = json_object_get(in->doc, "stats"), *pair = json_object_get(in->doc, "pair");
+    /* probe_io.c writes the pair with both widths */
+    json_t *stats = json_object_get(in->doc, "stats"), *pair = lw_jobj_req(in->doc, "pair");
     if (!json_is_array(stats)) return lw_fail("stats: missing (an array; probes.json)");
     lw_html_raw(h, "<p class=\"meta\">");
     lw_html_textf(h, "A: %s (width %g) -> B: %s (width %g), bridge recipe %s",
-                  lw_jstr(pair, "a") ? lw_jstr(pair, "a") : "?", lw_jnum(pair, "dim_a"),
-                  lw_jstr(pair, "b") ? lw_jstr(pair, "b") : "?", lw_jnum(pair, "dim_b"),
+                  lw_jstr(pair, "a") ? lw_jstr(pair, "a") : "?", lw_jcount(pair, "dim_a"),
+                  lw_jstr(pair, "b") ? lw_jstr(pair, "b") : "?", lw_jcount(pair, "dim_b"),
                   lw_jstr(pair, "bridge") ? lw_jstr(pair, "bridge") : "?");
     lw_html_raw(h, "</p>\n");
     static const char *const PROBES[] = {"compositionality", "chaining", "robustness", "symbolic"};

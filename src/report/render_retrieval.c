@@ -21,7 +21,15 @@ static bool detect(const lw_report_input *in) {
                                                                          json_object_get(in->doc, "n_docs"))));
 }
 
-/* Columns: each named metrics object (may be NULL), one row per metric of the first. */
+/* A column's interval of metric k: retrieval writes every metric of every column whole
+ * (lw_ci_json; the same metrics in each), so a missing one is named, not drawn as "-". */
+static bool cell(json_t *col, const char *k, double *m, double *lo, double *hi, int *n) {
+    if (lw_jci_req(lw_jobj_req(col, k), m, lo, hi, n)) return true;
+    *m = NAN;
+    return false;
+}
+
+/* Columns: each named metrics object, one row per metric of the first. */
 static int metric_figure(lw_html *h, lw_report_ctx *ctx, const char *title, json_t **cols, const char **names,
                          const bool *signed_col, int n_cols, int n_plotted) {
     lw_fig_begin(h, ctx, title);
@@ -36,7 +44,7 @@ static int metric_figure(lw_html *h, lw_report_ctx *ctx, const char *title, json
         ticks[nm] = (lw_plot_tick){.value = nm, .label = k};
         for (int c = 0; c < n_plotted; c++) {
             double m, lo, hi;
-            if (!lw_jci(json_object_get(cols[c], k), &m, &lo, &hi, NULL)) m = NAN;
+            cell(cols[c], k, &m, &lo, &hi, NULL);
             pts[c][nm] = (lw_plot_point){.x = nm + 0.12 * c, .y = m, .lo = lo, .hi = hi, .label = k};
         }
         nm++;
@@ -61,7 +69,7 @@ static int metric_figure(lw_html *h, lw_report_ctx *ctx, const char *title, json
         for (int c = 0; c < n_cols; c++) {
             double m, lo, hi;
             int n;
-            if (lw_jci(json_object_get(cols[c], k), &m, &lo, &hi, &n)) {
+            if (cell(cols[c], k, &m, &lo, &hi, &n)) {
                 lw_fmt_ci(buf[c], sizeof buf[c], m, lo, hi, signed_col[c]);
                 snprintf(buf[c] + strlen(buf[c]), sizeof buf[c] - strlen(buf[c]), " (n %d)", n);
                 cells[1 + c] = buf[c];
@@ -87,9 +95,11 @@ static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
         const char *k;
         json_t *v;
         json_object_foreach(json_object_get(doc, "metrics"), k, v) {
-            json_object_set(ca, k, json_object_get(v, "a"));
-            json_object_set(cb, k, json_object_get(v, "b"));
-            json_object_set(cd, k, json_object_get(v, "a_minus_b"));
+            /* read here, where the file's path is known: the columns below are copies (their
+             * intervals are the file's own objects, named there) */
+            json_object_set(ca, k, lw_jobj_req(v, "a"));
+            json_object_set(cb, k, lw_jobj_req(v, "b"));
+            json_object_set(cd, k, lw_jobj_req(v, "a_minus_b"));
         }
         json_t *cols[] = {ca, cb, cd};
         const char *names[] = {"A", "B", "A - B (paired)"};
@@ -108,6 +118,7 @@ static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
                                control ? "regime - control (paired)" : "bridge - compare"};
         const bool sg[] = {false, false, true};
         int n_cols = json_is_object(cols[1]) ? 3 : 1;
+        if (n_cols == 3) cols[2] = lw_jobj_req(doc, "difference"); /* written with either second column */
         rc = metric_figure(h, ctx,
                            control ? "Retrieval metrics with 95% CIs over queries: the regime against its control"
                                    : "Retrieval metrics with 95% CIs over queries",

@@ -12,17 +12,20 @@
 
 static bool detect(const lw_report_input *in) { return lw_is_format(in, "latentwire.panel.universality/1"); }
 
-/* The cell of pair k in a statistic's rows: "value [lo, hi] n=N", or "-" when that run lacks it. */
+/* The cell of pair k in a statistic's rows: "value [lo, hi] n=N", or "-" when that run lacks it.
+ * probe_merge.c writes every row's pair, and its ci as the run's probes.json has it: null when
+ * that run has none ("-"), else the probe writer's whole interval (lw_ci_json). */
 static void pair_cell(json_t *rows, int k, char *buf, size_t size) {
     json_t *row;
     size_t i;
     snprintf(buf, size, "-");
     json_array_foreach(rows, i, row) {
-        if (lw_jnum(row, "pair") != k) continue;
+        if (lw_jcount(row, "pair") != k) continue;
         double mean, lo, hi;
         int n = 0;
         char v[96];
-        if (lw_jci(json_object_get(row, "ci"), &mean, &lo, &hi, &n))
+        json_t *ci = json_object_get(row, "ci");
+        if (ci && !json_is_null(ci) && lw_jci_req(lw_jobj_req(row, "ci"), &mean, &lo, &hi, &n))
             snprintf(buf, size, "%s n=%d", lw_fmt_ci(v, sizeof v, mean, lo, hi, true), n);
     }
 }
@@ -30,7 +33,8 @@ static void pair_cell(json_t *rows, int k, char *buf, size_t size) {
 static void stat_row(lw_html *h, json_t *s, int n_pairs) {
     char cells[MAX_PAIRS + 5][160];
     const char *row[MAX_PAIRS + 5];
-    json_t *sp = json_object_get(s, "spread"), *ov = json_object_get(sp, "cis_overlap");
+    /* spread is written for every statistic; its min and max are null when no pair has a value */
+    json_t *sp = lw_jobj_req(s, "spread"), *ov = json_object_get(sp, "cis_overlap");
     snprintf(cells[0], sizeof cells[0], "%s", lw_jstr(s, "probe") ? lw_jstr(s, "probe") : "?");
     snprintf(cells[1], sizeof cells[1], "%s", lw_jstr(s, "name") ? lw_jstr(s, "name") : "?");
     for (int k = 0; k < n_pairs; k++) pair_cell(json_object_get(s, "rows"), k, cells[2 + k], sizeof cells[2 + k]);

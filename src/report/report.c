@@ -162,6 +162,16 @@ double lw_jcount(json_t *obj, const char *key) {
     return v;
 }
 
+double lw_jprob_req(json_t *obj, const char *key) {
+    double v = read_number(obj, key, true);
+    /* a chance of 7 or -0.5 is no result either (the load checks only the names it knows) */
+    if (!isnan(v) && !(v >= 0 && v <= 1)) {
+        note_bad(obj, key, json_object_get(obj, key), "not a probability (a number in [0, 1])");
+        return NAN;
+    }
+    return v;
+}
+
 json_t *lw_jobj_req(json_t *obj, const char *key) {
     json_t *v = json_object_get(obj, key);
     if (json_is_object(v)) return v;

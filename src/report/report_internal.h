@@ -67,6 +67,8 @@ double lw_jnum(json_t *obj, const char *key);
 double lw_jnum_req(json_t *obj, const char *key);
 /* A required count: a whole number >= 0 (NAN, and the section fails naming it, otherwise). */
 double lw_jcount(json_t *obj, const char *key);
+/* A required probability: a number in [0, 1] (NAN, and the section fails naming it, otherwise). */
+double lw_jprob_req(json_t *obj, const char *key);
 /* A required member object (NULL, and the section fails naming it, when missing or not an
  * object; obj itself not an object is named too). */
 json_t *lw_jobj_req(json_t *obj, const char *key);
