@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "common/fileio.h"
 #include "latentwire/verdict.h"
@@ -600,6 +601,208 @@ static void test_bad_records(void **state) {
     lw_plan_free(plan);
 }
 
+/* The file's lines (text split at newlines, each without it), n of them; malloc'd copies. */
+static char **split_lines(const char *text, int *n) {
+    char **l = NULL;
+    *n = 0;
+    for (const char *s = text; *s;) {
+        const char *nl = strchr(s, '\n');
+        size_t len = nl ? (size_t)(nl - s) : strlen(s);
+        l = realloc(l, sizeof *l * (size_t)(*n + 1));
+        l[*n] = strndup(s, len);
+        (*n)++;
+        s += len + (nl ? 1 : 0);
+    }
+    return l;
+}
+
+/* Writes lines[0..n) but line `skip` (-1: none), with line `swap` (-1: none) replaced by `with`. */
+static void write_lines(const char *path, char **l, int n, int skip, int swap, const char *with) {
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < n; i++)
+        if (i != skip) fprintf(f, "%s\n", i == swap ? with : l[i]);
+    fclose(f);
+}
+
+static unsigned long zcrc(const char *s) { return crc32(crc32(0L, Z_NULL, 0), (const Bytef *)s, (uInt)strlen(s)); }
+
+/* body (a compact JSON object) as lw_items_save writes it: ending in ,"crc32":"<CRC-32 of body>"}. */
+static void sealed(char *out, size_t n, const char *body) {
+    snprintf(out, n, "%.*s,\"crc32\":\"%08lx\"}", (int)strlen(body) - 1, body, zcrc(body));
+}
+
+/* loading path is refused with a message containing want */
+static void items_refused(const char *path, const char *want) {
+    lw_items *it = lw_items_load(&path, 1);
+    if (it) fail_msg("%s loaded; expected \"%s\"", path, want);
+    if (!strstr(lw_last_error(), want)) fail_msg("%s: expected \"%s\"", lw_last_error(), want);
+}
+
+/* Every line of records.jsonl (latentwire.items/1) ends in its CRC-32, as every records line of every
+ * verb does, and the header counts the records and items written: a value edited with sed (0.0 ->
+ * 1.0 flipped verdicts), a record line deleted (an item dropped from every condition gave a verdict
+ * on fewer items), a checksum deleted from one line, and a header stripped of its checksum are
+ * refused, naming the file and line; a file from before checksums (none on any line, no counts)
+ * still loads. */
+static void test_items_checksum(void **state) {
+    (void)state;
+    const char *pp = write_plan("crc.plan.json",
+                                "{\"id\": \"H\", \"metric\": \"em\", \"a\": \"A\", \"b\": \"B\", \"direction\": "
+                                "\"greater\", \"threshold\": 0}",
+                                "none");
+    lw_plan *plan = lw_plan_load(pp);
+    assert_non_null(plan);
+    const char *sha = lw_plan_sha256(plan);
+    enum { ITEMS = 6 };
+    lw_item_record r[2 * ITEMS];
+    char ids[ITEMS][16];
+    for (int i = 0; i < ITEMS; i++) {
+        snprintf(ids[i], sizeof ids[i], "q%d", i);
+        r[i] = (lw_item_record){.condition = "A", .item = ids[i], .metric = "em", .value = 0};
+        r[ITEMS + i] = (lw_item_record){.condition = "B", .item = ids[i], .metric = "em", .value = 0};
+    }
+    r[0].split = "selection";
+    r[ITEMS].split = "selection";
+    r[1].cluster = r[ITEMS + 1].cluster = "c1";
+    r[2].cluster = r[ITEMS + 2].cluster = "c1";
+    for (int i = 3; i < ITEMS; i++) r[i].cluster = r[ITEMS + i].cluster = ids[i];
+    const char *path = lw_test_tmpfile("crc.items.jsonl");
+    assert_int_equal(lw_items_save(path, sha, "test", r, 2 * ITEMS), 0);
+    char *text = lw_test_read_file(path);
+    assert_non_null(text);
+    int n;
+    char **l = split_lines(text, &n);
+    assert_int_equal(n, 1 + 2 * ITEMS);
+    /* the exact lines: the compact object, then its CRC-32 (zlib's, of the line without the field) */
+    char body[512], want[600];
+    snprintf(body, sizeof body,
+             "{\"format\":\"latentwire.items/1\",\"plan_sha256\":\"%s\",\"source\":\"test\",\"records\":%d,"
+             "\"items\":%d}", sha, 2 * ITEMS, ITEMS);
+    sealed(want, sizeof want, body);
+    assert_string_equal(l[0], want);
+    sealed(want, sizeof want, "{\"condition\":\"A\",\"item\":\"q0\",\"metric\":\"em\",\"value\":0.0,\"split\":"
+                              "\"selection\"}");
+    assert_string_equal(l[1], want);
+    sealed(want, sizeof want, "{\"condition\":\"A\",\"item\":\"q1\",\"metric\":\"em\",\"value\":0.0,\"cluster\":"
+                              "\"c1\"}");
+    assert_string_equal(l[2], want);
+    for (int i = 0; i < n; i++) { /* every line: its last field is the CRC of the rest */
+        char *at = strstr(l[i], ",\"crc32\":\"");
+        assert_non_null(at);
+        assert_int_equal(strlen(at), strlen(",\"crc32\":\"00000000\"}"));
+        char *rest = strndup(l[i], (size_t)(at - l[i]) + 1);
+        rest[at - l[i]] = '}';
+        char hex[9];
+        snprintf(hex, sizeof hex, "%08lx", zcrc(rest));
+        assert_memory_equal(at + strlen(",\"crc32\":\""), hex, 8);
+        free(rest);
+    }
+    lw_items *it = lw_items_load(&path, 1);
+    assert_non_null(it);
+    assert_int_equal(lw_items_count(it), 2 * ITEMS);
+    lw_verdict *v = NULL;
+    assert_int_equal(lw_verdict_evaluate(plan, it, &v), 0);
+    assert_int_equal(v[0].n, ITEMS - 1);
+    assert_int_equal(v[0].verdict, LW_VERDICT_INCONCLUSIVE); /* all pairs tied */
+    free(v);
+    lw_items_free(it);
+
+    /* sed 's/"value":0.0,/"value":1.0,/' on A's q2 (line 4): refused naming the line */
+    const char *edited = lw_test_tmpfile("crc.edited.jsonl");
+    char line[600];
+    snprintf(line, sizeof line, "%s", l[3]);
+    char *val = strstr(line, "\"value\":0.0");
+    assert_non_null(val);
+    val[strlen("\"value\":")] = '1';
+    write_lines(edited, l, n, -1, 3, line);
+    items_refused(edited, "crc.edited.jsonl: line 4 does not match its checksum: the file was edited or damaged; "
+                          "run the work that wrote it again");
+    /* and through the CLI: exit 1, one line, no verdict */
+    char args[2048], *out = NULL, *err = NULL;
+    snprintf(args, sizeof args, "verdict %s %s", pp, edited);
+    assert_int_not_equal(lw_test_run_cli(args, &out, &err), 0);
+    assert_null(strstr(out, "PASS"));
+    assert_non_null(strstr(err, "line 4 does not match its checksum"));
+    free(out);
+    free(err);
+
+    /* one record line deleted: the header's count names both numbers */
+    const char *deleted = lw_test_tmpfile("crc.deleted.jsonl");
+    write_lines(deleted, l, n, 5, -1, NULL);
+    items_refused(deleted, "crc.deleted.jsonl: the header counts 12 records but the file holds 11");
+    /* an item's records deleted from every condition (A's q4 on line 6, B's on line 12) */
+    FILE *f = fopen(deleted, "w");
+    for (int i = 0; i < n; i++)
+        if (i != 5 && i != 5 + ITEMS) fprintf(f, "%s\n", l[i]);
+    fclose(f);
+    items_refused(deleted, "the header counts 12 records but the file holds 10");
+    /* a line pasted in twice: one more than counted */
+    f = fopen(deleted, "w");
+    for (int i = 0; i < n; i++) fprintf(f, "%s\n", l[i]);
+    fprintf(f, "%s\n", l[n - 1]);
+    fclose(f);
+    items_refused(deleted, "the header counts 12 records but the file holds 13");
+    /* the item count: a header claiming 5 items, with its CRC made anew */
+    snprintf(body, sizeof body,
+             "{\"format\":\"latentwire.items/1\",\"plan_sha256\":\"%s\",\"source\":\"test\",\"records\":%d,"
+             "\"items\":5}", sha, 2 * ITEMS);
+    sealed(want, sizeof want, body);
+    write_lines(deleted, l, n, -1, 0, want);
+    items_refused(deleted, "the header counts 5 items but the file holds 6");
+
+    /* the crc32 field deleted from one record line: not read as a file from before checksums */
+    const char *stripped = lw_test_tmpfile("crc.stripped.jsonl");
+    snprintf(line, sizeof line, "%s", l[3]);
+    char *at = strstr(line, ",\"crc32\":");
+    strcpy(at, "}");
+    write_lines(stripped, l, n, -1, 3, line);
+    items_refused(stripped, "crc.stripped.jsonl: line 4 does not match its checksum");
+    /* ... from the header (its counts kept, or removed too): the later lines still carry theirs */
+    snprintf(line, sizeof line, "%s", l[0]);
+    at = strstr(line, ",\"crc32\":");
+    strcpy(at, "}");
+    write_lines(stripped, l, n, -1, 0, line);
+    items_refused(stripped, "crc.stripped.jsonl: line 1 does not match its checksum");
+    snprintf(line, sizeof line, "{\"format\":\"latentwire.items/1\",\"plan_sha256\":\"%s\",\"source\":\"test\"}",
+             sha);
+    write_lines(stripped, l, n, -1, 0, line);
+    items_refused(stripped, "crc.stripped.jsonl: line 1 does not match its checksum");
+    /* a checksummed header without the counts no writer leaves out */
+    sealed(want, sizeof want, line);
+    write_lines(stripped, l, n, -1, 0, want);
+    items_refused(stripped, "no record count");
+
+    /* a file from before checksums: no crc32 on any line, no counts in the header; loads as it is */
+    const char *old = lw_test_tmpfile("crc.old.jsonl");
+    f = fopen(old, "w");
+    fprintf(f, "{\"format\": \"latentwire.items/1\", \"plan_sha256\": \"%s\", \"source\": \"test\"}\n", sha);
+    for (int i = 1; i < n; i++) {
+        snprintf(line, sizeof line, "%s", l[i]);
+        strcpy(strstr(line, ",\"crc32\":"), "}");
+        fprintf(f, "%s\n", line);
+    }
+    fclose(f);
+    it = lw_items_load(&old, 1);
+    if (!it) fail_msg("%s", lw_last_error());
+    assert_int_equal(lw_items_count(it), 2 * ITEMS);
+    assert_int_equal(lw_verdict_evaluate(plan, it, &v), 0);
+    assert_int_equal(v[0].n, ITEMS - 1);
+    free(v);
+    lw_items_free(it);
+    /* an empty run: a header counting 0 records, and nothing after it */
+    assert_int_equal(lw_items_save(path, sha, "test", r, 0), 0);
+    it = lw_items_load(&path, 1);
+    assert_non_null(it);
+    assert_int_equal(lw_items_count(it), 0);
+    lw_items_free(it);
+
+    for (int i = 0; i < n; i++) free(l[i]);
+    free(l);
+    free(text);
+    lw_plan_free(plan);
+}
+
 /* The margin test's floor and its order with McNemar's test. One pair going A's way cannot show
  * "A - B > -0.5" at p below 0.25 (under the null theta <= t a pair goes A's way with probability at
  * most (1 + t) / 2 = 0.25), nor two pairs below 0.0625, though Newcombe's bounded interval never
@@ -784,7 +987,8 @@ int main(void) {
         cmocka_unit_test(test_bad_plans),              cmocka_unit_test(test_cli),
         cmocka_unit_test(test_clusters),              cmocka_unit_test(test_binary_never_bootstrapped),
         cmocka_unit_test(test_margin_floor_and_order),
-        cmocka_unit_test(test_bad_records),            cmocka_unit_test(test_no_spread_is_inconclusive),
+        cmocka_unit_test(test_bad_records),            cmocka_unit_test(test_items_checksum),
+                   cmocka_unit_test(test_no_spread_is_inconclusive),
         cmocka_unit_test(test_few_units),
         cmocka_unit_test(test_clustered_floor_and_equal_means),
     };

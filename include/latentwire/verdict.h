@@ -14,11 +14,13 @@
  * mean of a). "direction" greater claims theta > threshold, less claims theta < threshold.
  *
  * Per-item records (JSONL, format latentwire.items/1), written by a run under a plan: a header
- *   {"format": "latentwire.items/1", "plan_sha256": "<hex of the plan file's bytes>", "source": "race"}
+ *   {"format": "latentwire.items/1", "plan_sha256": "<hex of the plan file's bytes>", "source": "race",
+ *    "records": <record lines that follow>, "items": <distinct items among them>}
  * then one record per line {"condition": C, "item": ID, "metric": M, "value": x, "split": S}
  * (split optional: records marked "selection" are never used for a verdict; the others are
- * the reported items). A verdict on records made under another plan, or under a plan edited
- * since (its sha256 differs), is refused.
+ * the reported items). Every line ends in its "crc32" (lw_records_write, latentwire/records.h).
+ * A verdict on records made under another plan, or under a plan edited since (its sha256
+ * differs), is refused.
  *
  * Tests ("test"): "exact" (0/1 values only): one condition, the exact binomial test of
  * H0: p <= threshold (greater) / p >= threshold (less); two conditions with threshold 0,
@@ -88,13 +90,18 @@ typedef struct {
 } lw_item_record;
 
 /* Writes records with the header (plan_sha256 may be NULL: a run without a plan, on which no
- * verdict can be given). Atomic (temp + rename). 0 or -1. */
+ * verdict can be given), which counts the records and distinct items; every line ends in its
+ * CRC-32 ("crc32", as lw_records_write writes it). Atomic (temp + rename). 0 or -1. */
 int lw_items_save(const char *path, const char *plan_sha256, const char *source, const lw_item_record *records,
                   int64_t n);
 
 typedef struct lw_items lw_items;
 /* Reads one or more record files; every file must carry the same plan_sha256, and a condition's
- * records must all be in one file (one run's; two runs pooled are refused). */
+ * records must all be in one file (one run's; two runs pooled are refused). A line whose "crc32"
+ * does not match its text, or that lacks one in a file whose lines carry them, and a file holding
+ * more or fewer records or items than its header counts are refused, naming the file (and line):
+ * it was edited or damaged. Files from before checksums (none on any line, no counts) load as
+ * they are. */
 lw_items *lw_items_load(const char *const *paths, int n_paths);
 void lw_items_free(lw_items *items);
 int64_t lw_items_count(const lw_items *items);

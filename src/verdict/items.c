@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "common/fileio.h"
 #include "common/jsonio.h"
+#include "common/records.h"
 #include "verdict/verdict_internal.h"
 
 #define ITEMS_FORMAT "latentwire.items/1"
@@ -19,6 +20,27 @@ static bool is_hex64(const char *s) {
     for (int i = 0; i < 64; i++)
         if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return false;
     return true;
+}
+
+static int by_string(const void *x, const void *y) { return strcmp(*(const char *const *)x, *(const char *const *)y); }
+
+/* The number of distinct strings among s[0..n) (sorted in place). */
+static int64_t distinct_strings(const char **s, int64_t n) {
+    if (n <= 0) return 0;
+    qsort((void *)s, (size_t)n, sizeof *s, by_string);
+    int64_t k = 1;
+    for (int64_t i = 1; i < n; i++) k += strcmp(s[i - 1], s[i]) != 0;
+    return k;
+}
+
+static int64_t distinct_items_of_records(const lw_item_record *r, int64_t n) {
+    if (n <= 0) return 0;
+    const char **s = malloc(sizeof *s * (size_t)n);
+    if (!s) return lw_fail("items: out of memory");
+    for (int64_t i = 0; i < n; i++) s[i] = r[i].item;
+    int64_t k = distinct_strings(s, n);
+    free((void *)s);
+    return k;
 }
 
 int lw_items_save(const char *path, const char *plan_sha256, const char *source, const lw_item_record *r,
@@ -36,23 +58,23 @@ int lw_items_save(const char *path, const char *plan_sha256, const char *source,
                            "was made on) or NULL (a reported item)", (long long)i, r[i].split);
         if (r[i].cluster && !*r[i].cluster) return lw_fail("items: record %lld has an empty cluster", (long long)i);
     }
+    int64_t n_items = distinct_items_of_records(r, n);
+    if (n_items < 0) return -1;
     lw_atomic_file af;
     if (lw_atomic_open(&af, path) != 0) return -1;
-    json_t *h = json_pack("{s:s, s:s?, s:s}", "format", ITEMS_FORMAT, "plan_sha256", plan_sha256, "source",
-                          source ? source : "");
-    char *line = json_dumps(h, JSON_COMPACT);
+    /* every line ends in its CRC-32 (lw_records_write), and the header counts the records and items
+     * written: an edited value or a deleted line is refused by lw_items_load */
+    json_t *h = json_pack("{s:s, s:s?, s:s, s:I, s:I}", "format", ITEMS_FORMAT, "plan_sha256", plan_sha256, "source",
+                          source ? source : "", "records", (json_int_t)n, "items", (json_int_t)n_items);
+    int rc = h && lw_records_write(af.fp, h) == 0 ? 0 : lw_fail("%s: cannot write the header", path);
     json_decref(h);
-    int rc = line && fprintf(af.fp, "%s\n", line) > 0 ? 0 : -1;
-    free(line);
     for (int64_t i = 0; rc == 0 && i < n; i++) {
         json_t *o = json_pack("{s:s, s:s, s:s, s:f}", "condition", r[i].condition, "item", r[i].item, "metric",
                               r[i].metric, "value", r[i].value);
-        if (r[i].split) json_object_set_new(o, "split", json_string(r[i].split));
-        if (r[i].cluster) json_object_set_new(o, "cluster", json_string(r[i].cluster));
-        line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
+        if (o && r[i].split) json_object_set_new(o, "split", json_string(r[i].split));
+        if (o && r[i].cluster) json_object_set_new(o, "cluster", json_string(r[i].cluster));
+        if (!o || lw_records_write(af.fp, o) != 0) rc = lw_fail("%s: cannot write a record", path);
         json_decref(o);
-        if (!line || fprintf(af.fp, "%s\n", line) < 0) rc = lw_fail("%s: cannot write a record", path);
-        free(line);
     }
     if (rc != 0) {
         lw_atomic_abort(&af);
@@ -76,9 +98,26 @@ void lw_items_free(lw_items *it) {
 
 int64_t lw_items_count(const lw_items *it) { return it ? it->n : lw_fail("lw_items_count: the records are NULL"); }
 
-static int read_header(const char *path, const char *line, char sha[65], bool *have_sha) {
-    json_error_t je;
-    json_t *h = json_loads(line, 0, &je);
+/* What a header says: the plan's sha256 and, from files that carry checksums, the numbers of records
+ * and distinct items written (-1: not given, a file from before the counts). */
+typedef struct {
+    char sha[65];
+    bool have_sha;
+    int64_t records, items;
+} items_header;
+
+/* A count in the header: absent (-1) or a whole number >= 0. */
+static int header_count(const char *path, json_t *h, const char *key, int64_t *out) {
+    json_t *v = json_object_get(h, key);
+    *out = -1;
+    if (!v) return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return lw_fail("%s: line 1: field '%s' must be a whole number >= 0 (the %s the file holds)", path, key, key);
+    *out = (int64_t)json_integer_value(v);
+    return 0;
+}
+
+static int read_header(const char *path, json_t *h, items_header *hd) {
     int rc = 0;
     const char *fmt = json_string_value(json_object_get(h, "format"));
     if (!fmt || strcmp(fmt, ITEMS_FORMAT) != 0) {
@@ -86,23 +125,21 @@ static int read_header(const char *path, const char *line, char sha[65], bool *h
                      path);
     } else {
         const char *s = json_string_value(json_object_get(h, "plan_sha256"));
-        *have_sha = s != NULL;
+        hd->have_sha = s != NULL;
         if (s && !is_hex64(s)) rc = lw_fail("%s: line 1: plan_sha256 '%s' is not 64 hex digits", path, s);
-        else if (s) memcpy(sha, s, 65);
+        else if (s) memcpy(hd->sha, s, 65);
+        if (rc == 0) rc = header_count(path, h, "records", &hd->records);
+        if (rc == 0) rc = header_count(path, h, "items", &hd->items);
     }
-    json_decref(h);
     return rc;
 }
 
-static int read_record(const char *path, int64_t line_no, const char *line, lw_rec *r) {
-    json_error_t je;
-    /* a key written twice ("value": 0, "value": 1) would be read as its last value, unseen */
-    json_t *o = json_loads(line, JSON_REJECT_DUPLICATES, &je);
+/* o: the line parsed (NULL: not JSON, je says why), without its "crc32". */
+static int read_record(const char *path, int64_t line_no, json_t *o, const json_error_t *je, lw_rec *r) {
     int rc = 0;
     if (!json_is_object(o)) {
-        rc = lw_fail("%s: line %lld: not a JSON object%s%s", path, (long long)line_no, o ? "" : ": ",
-                     o ? "" : je.text);
-        goto done;
+        return lw_fail("%s: line %lld: not a JSON object%s%s", path, (long long)line_no, o ? "" : ": ",
+                       o ? "" : je->text);
     }
     /* unknown fields are refused as in plans: a typo such as "spilt" would put a selection item
      * among the reported ones */
@@ -112,37 +149,27 @@ static int read_record(const char *path, int64_t line_no, const char *line, lw_r
     json_object_foreach(o, key, unused) {
         bool known = false;
         for (int k = 0; KNOWN[k] && !known; k++) known = !strcmp(key, KNOWN[k]);
-        if (!known) {
-            rc = lw_fail("%s: line %lld: unknown field '%s' (a record has condition, item, metric, value, and "
-                         "optionally split and cluster)", path, (long long)line_no, key);
-            goto done;
-        }
+        if (!known)
+            return lw_fail("%s: line %lld: unknown field '%s' (a record has condition, item, metric, value, and "
+                           "optionally split and cluster)", path, (long long)line_no, key);
     }
     const char *c = json_string_value(json_object_get(o, "condition"));
     const char *item = json_string_value(json_object_get(o, "item"));
     const char *m = json_string_value(json_object_get(o, "metric"));
     json_t *v = json_object_get(o, "value");
     json_t *s = json_object_get(o, "split");
-    if (!c || !*c || !item || !*item || !m || !*m) {
-        rc = lw_fail("%s: line %lld: a record needs non-empty string fields condition, item and metric", path,
-                     (long long)line_no);
-        goto done;
-    }
-    if (!json_is_number(v) || !isfinite(json_number_value(v))) {
-        rc = lw_fail("%s: line %lld: field 'value' must be a finite number", path, (long long)line_no);
-        goto done;
-    }
-    if (s && (!json_is_string(s) || strcmp(json_string_value(s), "selection") != 0)) {
-        rc = lw_fail("%s: line %lld: field 'split' must be \"selection\" (an item a selection was made on) or "
-                     "absent (a reported item)", path, (long long)line_no);
-        goto done;
-    }
+    if (!c || !*c || !item || !*item || !m || !*m)
+        return lw_fail("%s: line %lld: a record needs non-empty string fields condition, item and metric", path,
+                       (long long)line_no);
+    if (!json_is_number(v) || !isfinite(json_number_value(v)))
+        return lw_fail("%s: line %lld: field 'value' must be a finite number", path, (long long)line_no);
+    if (s && (!json_is_string(s) || strcmp(json_string_value(s), "selection") != 0))
+        return lw_fail("%s: line %lld: field 'split' must be \"selection\" (an item a selection was made on) or "
+                       "absent (a reported item)", path, (long long)line_no);
     json_t *cl = json_object_get(o, "cluster");
-    if (cl && (!json_is_string(cl) || !*json_string_value(cl))) {
-        rc = lw_fail("%s: line %lld: field 'cluster' must be a non-empty string (the items it groups)", path,
-                     (long long)line_no);
-        goto done;
-    }
+    if (cl && (!json_is_string(cl) || !*json_string_value(cl)))
+        return lw_fail("%s: line %lld: field 'cluster' must be a non-empty string (the items it groups)", path,
+                       (long long)line_no);
     r->condition = strdup(c);
     r->item = strdup(item);
     r->metric = strdup(m);
@@ -153,9 +180,26 @@ static int read_record(const char *path, int64_t line_no, const char *line, lw_r
         free(r->condition), free(r->item), free(r->metric), free(r->split), free(r->cluster);
         rc = lw_fail("%s: line %lld: out of memory", path, (long long)line_no);
     }
-done:
-    json_decref(o);
     return rc;
+}
+
+/* The header's counts against the records read (it->r[first..it->n)): a line deleted or added (an
+ * item's records removed from every condition gave a verdict on fewer items) is refused. */
+static int check_counts(const lw_items *it, int64_t first, const char *path, const items_header *hd) {
+    int64_t n = it->n - first;
+    if (hd->records >= 0 && n != hd->records)
+        return lw_fail("%s: the header counts %lld records but the file holds %lld: lines were deleted or added; "
+                       "run the work that wrote it again", path, (long long)hd->records, (long long)n);
+    if (hd->items < 0) return 0;
+    const char **s = n > 0 ? malloc(sizeof *s * (size_t)n) : NULL;
+    if (n > 0 && !s) return lw_fail("%s: out of memory", path);
+    for (int64_t i = 0; i < n; i++) s[i] = it->r[first + i].item;
+    int64_t k = distinct_strings(s, n);
+    free((void *)s);
+    if (k != hd->items)
+        return lw_fail("%s: the header counts %lld items but the file holds %lld: the file was edited; run the work "
+                       "that wrote it again", path, (long long)hd->items, (long long)k);
+    return 0;
 }
 
 static int load_one(lw_items *it, const char *path, int file_index, bool *have_sha) {
@@ -163,23 +207,43 @@ static int load_one(lw_items *it, const char *path, int file_index, bool *have_s
     char *text = lw_read_text_file(path, &len, "records file");
     if (!text) return -1;
     int rc = 0;
-    int64_t line_no = 0;
-    bool header = true;
-    char sha[65] = "";
+    int64_t line_no = 0, first = it->n;
+    /* sealed: a line so far carried a checksum (lw_records_check_line), from then on every line must;
+     * head_sealed: the header did */
+    bool header = true, sealed = false, head_sealed = false;
+    items_header hd = {.sha = "", .have_sha = false, .records = -1, .items = -1};
     for (char *s = text, *nl; rc == 0 && s && *s; s = nl ? nl + 1 : NULL) {
         nl = strchr(s, '\n');
         if (nl) *nl = '\0';
         line_no++;
         if (strspn(s, " \t\r") == strlen(s)) continue;
+        json_error_t je;
+        /* a key written twice ("value": 0, "value": 1) would be read as its last value, unseen */
+        json_t *o = json_loads(s, JSON_REJECT_DUPLICATES, &je);
+        if (o && lw_records_check_line(s, o, &sealed) != 0) {
+            json_decref(o);
+            rc = lw_fail("%s: line %lld does not match its checksum: the file was edited or damaged; run the work "
+                         "that wrote it again", path, (long long)line_no);
+            break;
+        }
+        json_object_del(o, "crc32");
         if (header) {
-            bool has = false;
-            rc = read_header(path, s, sha, &has);
-            if (rc == 0 && file_index > 0 && (has != *have_sha || strcmp(sha, it->plan_sha256) != 0))
+            head_sealed = sealed;
+            rc = read_header(path, o, &hd);
+            json_decref(o);
+            /* the counts come only with checksums: a header that has them without its checksum lost it */
+            if (rc == 0 && !head_sealed && (hd.records >= 0 || hd.items >= 0))
+                rc = lw_fail("%s: line 1 does not match its checksum: the file was edited or damaged; run the "
+                             "work that wrote it again", path);
+            else if (rc == 0 && head_sealed && hd.records < 0)
+                rc = lw_fail("%s: line 1: the header has a checksum but no record count (\"records\"): the file "
+                             "was not written by latentwire; run the work that wrote it again", path);
+            if (rc == 0 && file_index > 0 && (hd.have_sha != *have_sha || strcmp(hd.sha, it->plan_sha256) != 0))
                 rc = lw_fail("%s: made under another plan than the first record file (plan sha256 %s vs %s)", path,
-                             has ? sha : "none", *have_sha ? it->plan_sha256 : "none");
+                             hd.have_sha ? hd.sha : "none", *have_sha ? it->plan_sha256 : "none");
             if (rc == 0 && file_index == 0) {
-                *have_sha = has;
-                memcpy(it->plan_sha256, sha, 65);
+                *have_sha = hd.have_sha;
+                memcpy(it->plan_sha256, hd.sha, 65);
             }
             header = false;
             continue;
@@ -187,15 +251,23 @@ static int load_one(lw_items *it, const char *path, int file_index, bool *have_s
         if (it->n % 1024 == 0) {
             lw_rec *g = realloc(it->r, sizeof *g * (size_t)(it->n + 1024));
             if (!g) {
+                json_decref(o);
                 rc = lw_fail("%s: out of memory", path);
                 break;
             }
             it->r = g;
         }
-        rc = read_record(path, line_no, s, &it->r[it->n]);
+        rc = read_record(path, line_no, o, &je, &it->r[it->n]);
+        json_decref(o);
         if (rc == 0) it->r[it->n++].file = file_index;
     }
     if (rc == 0 && header) rc = lw_fail("%s: empty (no header line)", path);
+    /* the sealed rule runs forward only: a header stripped of its checksum (and counts) above lines
+     * that carry theirs is refused here */
+    if (rc == 0 && sealed && !head_sealed)
+        rc = lw_fail("%s: line 1 does not match its checksum: the file was edited or damaged; run the work that "
+                     "wrote it again", path);
+    if (rc == 0) rc = check_counts(it, first, path, &hd);
     free(text);
     return rc;
 }
