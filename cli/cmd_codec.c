@@ -234,7 +234,7 @@ static int codec_fit(int argc, char **argv) {
         else if (!strcmp(a, "--epochs") && cli_parse_int(v, 1, 100000, &n)) p.sae_epochs = (int)n, i++;
         else if (!strcmp(a, "--subspaces") && cli_parse_int(v, 1, 1 << 24, &n)) p.pq_subspaces = (int)n, i++;
         else if (!strcmp(a, "--level") && cli_parse_int(v, -1, 32, &n)) p.level = (int)n, i++;
-        else if (!strcmp(a, "--dict-bytes") && cli_parse_int(v, 1, 1 << 28, &n)) p.dict_bytes = (int)n, i++;
+        else if (!strcmp(a, "--dict-bytes") && cli_parse_int(v, 256, 1 << 24, &n)) p.dict_bytes = (int)n, i++; /* zstd-dict's range */
         else if (!strcmp(a, "--seed") && cli_parse_int(v, 0, 1L << 62, &n)) p.seed = (uint64_t)n, i++;
         else return cli_option_error("codec fit", FIT_USAGE, a, v);
     }

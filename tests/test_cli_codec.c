@@ -14,6 +14,7 @@
 
 #include "common/rng.h"
 #include "latentwire/codec.h"
+#include "latentwire/files.h"
 #include "latentwire/safetensors.h"
 #include "support/testutil.h"
 
@@ -291,7 +292,9 @@ static void test_bad_input(void **state) {
 }
 
 /* src copied to dst (metadata too) with tensor `name`'s bytes replaced by data (its size). */
-static void copy_edited(const char *src, const char *dst, const char *name, const void *data) {
+/* src with tensor `name` holding data; rehash: its side_sha256 made anew, as a careful editor would
+ * (so the checks behind the hashes are reached), else kept (the edit shows in the hash). */
+static void copy_edited(const char *src, const char *dst, const char *name, const void *data, bool rehash) {
     lw_st_file *f = lw_st_open(src);
     assert_non_null(f);
     int n = lw_st_count(f), nm = lw_st_meta_count(f);
@@ -305,7 +308,21 @@ static void copy_edited(const char *src, const char *dst, const char *name, cons
         memcpy(t[i].shape, s->shape, sizeof t[i].shape);
     }
     for (int i = 0; i < nm; i++) meta[2 * i] = lw_st_meta_key(f, i), meta[2 * i + 1] = lw_st_meta(f, meta[2 * i]);
+    char *sums_text = NULL;
+    if (rehash) {
+        json_t *sums = json_object();
+        for (int i = 0; i < n; i++) {
+            char hex[65];
+            assert_int_equal(lw_sha256_buf(t[i].data, lw_st_get(f, i)->n_bytes, hex), 0);
+            json_object_set_new(sums, t[i].name, json_string(hex));
+        }
+        sums_text = json_dumps(sums, JSON_COMPACT);
+        json_decref(sums);
+        for (int i = 0; i < nm; i++)
+            if (!strcmp(meta[2 * i], "side_sha256")) meta[2 * i + 1] = sums_text;
+    }
     assert_int_equal(lw_st_save(dst, t, n, meta, nm), 0);
+    free(sums_text);
     lw_st_close(f);
 }
 
@@ -346,12 +363,16 @@ static void test_edited_codec_and_payload_files(void **state) {
         assert_non_null(f);
         assert_true(lw_st_find(f, edits[e].tensor)->n_bytes <= sizeof big);
         lw_st_close(f);
-        copy_edited(codec[edits[e].k], bad, edits[e].tensor, edits[e].data);
+        copy_edited(codec[edits[e].k], bad, edits[e].tensor, edits[e].data, true);
         snprintf(args, sizeof args, "codec decode --codec %s --input %s --out %s", bad, pay[edits[e].k], none);
         char *why = lw_test_cli_refusal(args, -1, edits[e].needle);
         if (!why) why = lw_test_cli_refusal(args, -1, bad); /* the codec file is named */
         if (why) fail_msg("%s %s: %s", kinds[edits[e].k], edits[e].tensor, why);
         assert_false(lw_test_file_exists(none));
+        /* the same edit with the hashes kept: refused by them first */
+        copy_edited(codec[edits[e].k], bad, edits[e].tensor, edits[e].data, false);
+        why = lw_test_cli_refusal(args, -1, "does not match its sha256");
+        if (why) fail_msg("%s %s (hashes kept): %s", kinds[edits[e].k], edits[e].tensor, why);
     }
     /* payloads: all-zero sparse payloads repeat index 0; a row_id twice */
     lw_st_file *f = lw_st_open(pay[0]);
@@ -375,7 +396,7 @@ static void test_edited_codec_and_payload_files(void **state) {
             assert_true(lw_st_find(f, "payload")->n_bytes <= nb);
             lw_st_close(f);
         }
-        copy_edited(pay[pays[e].k], bad, pays[e].tensor, pays[e].data);
+        copy_edited(pay[pays[e].k], bad, pays[e].tensor, pays[e].data, false);
         snprintf(args, sizeof args, "codec decode --codec %s --input %s --out %s", codec[pays[e].k], bad, none);
         run_fails(args, pays[e].needle);
         assert_false(lw_test_file_exists(none));

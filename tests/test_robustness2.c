@@ -37,10 +37,12 @@ static const char *curve_doc(const char *name, const char *point) {
 
 /* A channel summary (channel --json) whose text condition has the given accuracy object. */
 static const char *channel_doc(const char *name, const char *accuracy, const char *difference) {
-    char text[900];
+    char text[1200]; /* as the channel writes them: every applicable row with its mean cost */
     snprintf(text, sizeof text,
-             "{\"settings\": {}, \"conditions\": {\"text\": {\"applicable\": true, \"accuracy\": %s}, "
-             "\"none\": {\"applicable\": true, \"accuracy\": {\"mean\": 0.1, \"lo\": 0.0, \"hi\": 0.3, \"n\": 20}}}, "
+             "{\"settings\": {}, \"conditions\": {\"text\": {\"applicable\": true, \"accuracy\": %s, "
+             "\"mean_cost\": {\"message_bytes\": 40, \"wall_s\": 0.2}}, "
+             "\"none\": {\"applicable\": true, \"accuracy\": {\"mean\": 0.1, \"lo\": 0.0, \"hi\": 0.3, \"n\": 20}, "
+             "\"mean_cost\": {\"message_bytes\": 0, \"wall_s\": 0.1}}}, "
              "\"differences\": {\"none - text\": %s}}\n",
              accuracy, difference);
     const char *path = lw_test_tmpfile(name);

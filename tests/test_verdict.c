@@ -268,6 +268,10 @@ static void test_records_tied_to_the_plan(void **state) {
     lw_items *ok = lw_items_load(both, 2);
     assert_non_null(ok);
     lw_items_free(ok);
+    /* one file given twice: named as such (it was "condition 'A' has records in F and in F") */
+    const char *twice[2] = {run1, run1};
+    assert_null(lw_items_load(twice, 2));
+    if (!strstr(lw_last_error(), "is given twice (also as")) fail_msg("%s", lw_last_error());
     lw_plan_free(plan);
 }
 

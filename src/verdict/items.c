@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 
@@ -287,6 +288,13 @@ lw_items *lw_items_load(const char *const *paths, int n_paths) {
     if (!paths) return lw_fail("items: paths is NULL"), NULL;
     for (int i = 0; i < n_paths; i++)
         if (!paths[i]) return lw_fail("items: paths[%d] is NULL", i), NULL;
+    /* one file twice (or by two names) would double every record; it was called two runs */
+    for (int i = 0; i < n_paths; i++)
+        for (int j = i + 1; j < n_paths; j++) {
+            struct stat a, b;
+            if (stat(paths[i], &a) == 0 && stat(paths[j], &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+                return lw_fail("%s is given twice (also as %s): give each records file once", paths[j], paths[i]), NULL;
+        }
     lw_items *it = calloc(1, sizeof *it);
     if (!it) return NULL;
     bool have_sha = false;

@@ -890,7 +890,7 @@ STDERR_HAS = {
     "same-path-apply-bridge": r"--out br\.safetensors is the same file as --bridge br\.safetensors",
     "same-path-channel-json-symlink": r"--json l\.jsonl is the same file as --task t\.jsonl",
     "same-path-beir-per-query": r"--per-query beir/corpus\.jsonl is the same file as --beir beir/corpus\.jsonl",
-    "same-path-debate-out-json": r"--json r\.jsonl is the same file as --out r\.jsonl",
+    "same-path-debate-out-json": r"--out r\.jsonl and --json r\.jsonl are the same file",
     "fit-out-missing-dir": r"--out nodir/b\.safetensors: cannot write into nodir: No such file or directory",
     "channel-json-missing-dir": r"--json nodir/s\.json: cannot write into nodir: No such file or directory",
     "retrieval-beir-width-mismatch": r"wide\.safetensors maps 48 -> 32 but the models have widths 32 and 32",
