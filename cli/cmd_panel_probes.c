@@ -77,7 +77,7 @@ static int parse(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "--plan")) o->plan = v, i++;
         else if (!strcmp(a, "--data")) o->data = v, i++;
         else if (!strcmp(a, "--probes")) {
-            if (!(o->p.probes = lw_probe_parse_list(v))) return cli_fail_lib("panel") + 1;
+            if (!(o->p.probes = lw_probe_parse_list(v))) return cli_fail_lib("panel probes") + 1;
             i++;
         } else if (!strcmp(a, "--combos") && set_int(v, 8, 625, &o->p.n_combos)) i++;
         else if (!strcmp(a, "--heldout") && cli_parse_real(v, 0, true, 1, true, &x)) o->p.heldout_share = x, i++;
@@ -127,13 +127,13 @@ static void print_table(const lw_probe_result *r) {
 static lw_model *load_model(const char *path, long layer, const char *flag, int *width) {
     lw_model *m = lw_model_load(path, cli_model_params());
     if (!m) {
-        cli_fail_lib("panel");
+        cli_fail_lib("panel probes");
         return NULL;
     }
     lw_model_info info;
     lw_model_get_info(m, &info);
     if (layer >= info.n_layer) {
-        cli_fail("panel", "%s %ld: %s has blocks 0..%d", flag, layer, path, info.n_layer - 1);
+        cli_fail("panel probes", "%s %ld: %s has blocks 0..%d", flag, layer, path, info.n_layer - 1);
         lw_model_free(m);
         return NULL;
     }
@@ -144,7 +144,7 @@ static lw_model *load_model(const char *path, long layer, const char *flag, int 
 static int run(opts *o) {
     char plan_sha[65] = "";
     lw_plan *plan = o->plan ? lw_plan_load(o->plan) : NULL;
-    if (o->plan && !plan) return cli_fail_lib("panel");
+    if (o->plan && !plan) return cli_fail_lib("panel probes");
     if (plan) snprintf(plan_sha, sizeof plan_sha, "%s", lw_plan_sha256(plan));
     lw_plan_free(plan);
     if (cli_check_data_dir("panel probes", o->data) != 0) return 1;
@@ -153,10 +153,10 @@ static int run(opts *o) {
     o->p.mrpc_dir = mrpc;
     o->p.on_progress = progress;
     lw_bridge *bridge = lw_bridge_load(o->bridge), *inverse = NULL;
-    if (!bridge) return cli_fail_lib("panel");
+    if (!bridge) return cli_fail_lib("panel probes");
     if (o->inverse && !(inverse = lw_bridge_load(o->inverse))) {
         lw_bridge_free(bridge);
-        return cli_fail_lib("panel");
+        return cli_fail_lib("panel probes");
     }
     lw_probe_models models = {.layer = {(int)o->layer[0], (int)o->layer[1]}, .n_threads = (int)o->threads};
     lw_probe_pair pair = {.name_a = base_name(o->a), .name_b = base_name(o->b), .embed = lw_probe_embed_models,
@@ -176,7 +176,7 @@ static int run(opts *o) {
                                  cli_check_bridge_fit("panel probes", o->inverse, inverse, "target", la, sa, "mean")))))
         rc = 1;
     lw_probe_result r = {0};
-    if (rc == 0 && lw_probe_panel(&pair, &o->p, &r) != 0) rc = cli_fail_lib("panel");
+    if (rc == 0 && lw_probe_panel(&pair, &o->p, &r) != 0) rc = cli_fail_lib("panel probes");
     if (rc == 0) {
         print_table(&r);
         json_t *sj = json_pack("{s:s, s:I, s:s, s:I, s:s, s:s}", "a", pair.name_a, "layer_a", (json_int_t)o->layer[0],
@@ -184,7 +184,7 @@ static int run(opts *o) {
                                "inverse", o->inverse ? base_name(o->inverse) : "fitted");
         char *settings = sj ? json_dumps(sj, JSON_COMPACT) : NULL;
         if (!settings || lw_probe_save(o->out, &pair, &o->p, &r, plan_sha[0] ? plan_sha : NULL, settings) != 0)
-            rc = settings ? cli_fail_lib("panel") : cli_fail("panel", "out of memory");
+            rc = settings ? cli_fail_lib("panel probes") : cli_fail("panel probes", "out of memory");
         free(settings);
         json_decref(sj);
         if (rc == 0) printf("wrote %s/probes.json, records.jsonl\n", o->out);
@@ -209,6 +209,6 @@ int cmd_panel_probes(int argc, char **argv) {
     if (rc != 0) return rc;
     const char *inputs[] = {"--plan", o.plan, "--bridge", o.bridge, "--inverse", o.inverse, NULL, NULL};
     const char *names[] = {"probes.json", "records.jsonl", NULL};
-    if (lw_output_dir_check("--out", o.out, names, inputs) != 0) return cli_fail_lib("panel");
+    if (lw_output_dir_check("--out", o.out, names, inputs) != 0) return cli_fail_lib("panel probes");
     return run(&o);
 }

@@ -47,7 +47,7 @@ int cmd_panel_probes_merge(int argc, char **argv) {
     }
     const char *out = NULL;
     const char **runs = calloc((size_t)argc, sizeof *runs);
-    if (!runs) return cli_fail("panel", "out of memory");
+    if (!runs) return cli_fail("panel probes merge", "out of memory");
     int n = 0;
     for (int i = 3; i < argc; i++) {
         if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
@@ -64,7 +64,7 @@ int cmd_panel_probes_merge(int argc, char **argv) {
     const char *inputs[] = {NULL, NULL};
     int rc = 0;
     if (lw_output_dir_check("--out", out, names, inputs) != 0 || lw_probe_merge(runs, n, out) != 0)
-        rc = cli_fail_lib("panel");
+        rc = cli_fail_lib("panel probes merge");
     free(runs);
     if (rc != 0) return rc;
     char path[4096];
