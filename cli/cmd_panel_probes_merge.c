@@ -58,7 +58,7 @@ int cmd_panel_probes_merge(int argc, char **argv) {
     }
     if (!out || n < 2) {
         free(runs);
-        return cli_usage_fail("panel", "probes merge needs --out DIR and at least two runs (see latentwire panel probes merge --help)");
+        return cli_usage_fail("panel probes merge", "--out DIR and at least two runs are needed (see latentwire panel probes merge --help)");
     }
     const char *names[] = {"universality.json", NULL};
     const char *inputs[] = {NULL, NULL};

@@ -302,7 +302,7 @@ static void test_missing_required(void **state) {
         {"generate --model @M", "--prompt is required"},
         {"paraphrase generate", "--model is required"},
         {"paraphrase texts", "give the paraphrase file"},
-        {"panel probes merge", "probes merge needs --out DIR"},
+        {"panel probes merge", "panel probes merge: --out DIR and at least two runs are needed"},
         {"race", "are required"},
         {"race merge", "--out DIR is required"},
         {"race retrieval", "are required"},
