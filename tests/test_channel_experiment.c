@@ -493,6 +493,31 @@ static void test_debate_answer_must_fit(void **state) {
     lw_task_free(&t);
 }
 
+/* The context channel's receiver reads the sender's whole text before the prompt: a text that
+ * leaves the answer no room is refused before any run (it failed at its item, mid-run). */
+static void test_context_must_fit(void **state) {
+    (void)state;
+    lw_task t;
+    assert_int_equal(lw_task_story(2, 1, &t), 0);
+    int ctx = lw_session_n_ctx(SA);
+    free(t.items[1].sender);
+    t.items[1].sender = sender_of_tokens(t.items[1].receiver, ctx - 4); /* fits the sender, not the receiver */
+    lw_channel_experiment_params p = small_params();
+    p.channels = "none,context";
+    p.answer_tokens = 8;
+    lw_channel_experiment *e = lw_channel_experiment_new(SA, SB, &p);
+    assert_non_null(e);
+    lw_channel_experiment_result *r = NULL;
+    counted_runs = 0;
+    assert_int_equal(lw_channel_experiment_run(e, &t, -1, &r), -1);
+    assert_int_equal(counted_runs, 0);
+    if (!strstr(lw_last_error(), "--answer-tokens 8: item story-0001-") ||
+        !strstr(lw_last_error(), "prompt and the sender's text leave room for"))
+        fail_msg("\"%s\"", lw_last_error());
+    lw_channel_experiment_free(e);
+    lw_task_free(&t);
+}
+
 /* ------------------------------------------------------------------ outputs */
 
 /* The summary's directory, removed at the last progress step so that the summary cannot be written. */
@@ -579,6 +604,7 @@ int main(void) {
         cmocka_unit_test(test_outputs_appear_together),
         cmocka_unit_test(test_message_must_fit),
         cmocka_unit_test(test_debate_answer_must_fit),
+        cmocka_unit_test(test_context_must_fit),
     };
     if (!lw_test_shared_path("models/stories260K.gguf") || !lw_test_shared_path("models/tinystories656K.gguf")) {
         fprintf(stderr, "skipped: the toy models in ../shared are not there (set LW_SHARED_DIR)\n");

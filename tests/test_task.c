@@ -307,7 +307,9 @@ static void test_load_errors(void **state) {
     }
     /* still loaded: a gold of articles only is matched with its articles; a number among words */
     const char *ok = lw_test_tmpfile("matchable.jsonl");
-    lw_test_write_text(ok, ITEM("1", "r", "the", "exact") ITEM("2", "r", "#### 18", "numeric") ITEM("3", "r", "a", "contains"));
+    lw_test_write_text(ok, ITEM("1", "r", "the", "exact") ITEM("2", "r", "#### 18", "numeric") ITEM("3", "r", "a", "contains")
+                               "{\"id\":\"4\",\"sender\":\"\",\"receiver\":\"r\",\"gold\":\"-\",\"scorer\":\"exact\","
+                               "\"aliases\":[\"dash\"]}\n"); /* an alias an answer can match */
 #undef ITEM
     lw_task m;
     if (lw_task_load(ok, &m) != 0) fail_msg("%s", lw_last_error());
@@ -378,6 +380,21 @@ static void test_function_vectors_small(void **state) {
     assert_int_equal(t3.n, 3);
     assert_string_equal(t3.items[0].sender, "");
     lw_task_free(&t3);
+    lw_task_free(&t);
+    /* a pair whose output no answer can match ("x-ray" -> "-", as in capitalize_second_letter) is no
+     * query (it refused the whole task) but may be a demonstration */
+    const char *dash = lw_test_tmpfile("dash.json");
+    lw_test_write_text(dash, "[{\"input\":\"x-ray\",\"output\":\"-\"},{\"input\":\"up\",\"output\":\"down\"},"
+                             "{\"input\":\"big\",\"output\":\"small\"},{\"input\":\"fast\",\"output\":\"slow\"}]");
+    if (lw_task_from_function_vectors(dash, 3, 0, 5, &t) != 0) fail_msg("%s", lw_last_error());
+    assert_int_equal(t.n, 3);
+    for (int i = 0; i < t.n; i++) {
+        assert_string_not_equal(t.items[i].gold, "-");
+        assert_non_null(strstr(t.items[i].sender, "x-ray")); /* 3 demonstrations of 3 other pairs */
+    }
+    lw_task_free(&t);
+    assert_int_equal(lw_task_from_function_vectors(dash, 0, 2, 5, &t), 0); /* max_items counts queries kept */
+    assert_int_equal(t.n, 2);
     lw_task_free(&t);
     /* errors */
     assert_int_equal(lw_task_from_function_vectors(path, 5, 0, 1, &t), -1); /* 5 pairs, 6 needed */

@@ -36,12 +36,12 @@ typedef struct {
 int lw_ch_get_affixes(const side *x, bool chat, affixes *af);
 /* [BOS] (+ the template's opening when chatting): what every input starts with. */
 int lw_ch_open_input(side *x, const affixes *af);
-/* The tokens lw_ch_open_input and then lw_ch_feed_text_tail(text, af->suffix) would put in the
- * context, counted without running the model (a check before any work); -1 on error. */
 /* n generated tokens after what x holds fit its context (all but the last are fed back); otherwise
  * -1 naming option and the most that fits: generation would stop at the full context and the
  * message or answer come out shorter than asked, unseen. */
 int lw_ch_check_generation_fits(const side *x, int n, const char *option, const char *who);
+/* The tokens lw_ch_open_input and then lw_ch_feed_text_tail(text, af->suffix) would put in the
+ * context, counted without running the model (a check before any work); -1 on error. */
 int lw_ch_input_len(const side *x, const affixes *af, const char *text);
 const float *lw_ch_last_logits(const side *x);
 

@@ -640,8 +640,9 @@ static int write_outputs(runner *R) {
     }
     if (!o->records && !o->summary) return 0;
     if (lw_atomic_group_begin() != 0) return -1;
-    int rc = o->records ? lw_atomic_group_add_kept(R->partial, o->records) : 0;
-    if (rc == 0 && o->summary) rc = lw_json_save(o->summary, R->root);
+    /* the records last: should the summary's rename fail, they are still RECORDS.partial */
+    int rc = o->summary ? lw_json_save(o->summary, R->root) : 0;
+    if (rc == 0 && o->records) rc = lw_atomic_group_add_kept(R->partial, o->records);
     return lw_atomic_group_finish(rc);
 }
 
@@ -735,9 +736,12 @@ static int run_report(runner *R) {
 static int check_items_fit(runner *R) {
     const lw_channel_experiment *e = R->e;
     const lw_channel_experiment_params *o = &e->p;
-    bool message = false;
-    for (int c = 0; c < e->n; c++)
-        message |= !e->c[c].not_applicable[0] && (e->c[c].p.kind == LW_CHANNEL_TEXT || e->c[c].p.kind == LW_CHANNEL_CIPHER);
+    bool message = false, context = false;
+    for (int c = 0; c < e->n; c++) {
+        if (e->c[c].not_applicable[0]) continue;
+        message |= e->c[c].p.kind == LW_CHANNEL_TEXT || e->c[c].p.kind == LW_CHANNEL_CIPHER;
+        context |= e->c[c].p.kind == LW_CHANNEL_CONTEXT; /* the receiver reads the sender's text itself */
+    }
     int send_ctx = lw_session_n_ctx(e->sa), recv_ctx = lw_session_n_ctx(e->sb);
     int most_sent = INT_MAX, most_answer = INT_MAX;
     const char *sent_by = NULL, *answer_by = NULL;
@@ -747,9 +751,16 @@ static int check_items_fit(runner *R) {
             const lw_task_item *it = &sets[k]->items[i];
             int s = message ? lw_channel_input_tokens(e->sa, o->chat, it->sender) : 0;
             int q = lw_channel_input_tokens(e->sb, o->chat, it->receiver);
-            if (s < 0 || q < 0) return -1;
+            /* the sender's text in the receiver's tokens (with a [BOS] more: an upper bound) */
+            int t = context ? lw_channel_input_tokens(e->sb, false, it->sender) : 0;
+            if (s < 0 || q < 0 || t < 0) return -1;
             int m = message ? send_ctx - s + 1 : INT_MAX; /* the message's room in the sender */
-            int room = recv_ctx - q - (message ? o->message_tokens : 0) + 1; /* the answer's, after a full message */
+            /* before the answer: the prompt, a separator after what precedes it, and the longest of
+             * a full message and the sender's text. A text message retokenized by another vocabulary
+             * can be longer: lw_channel_run checks that item by item. */
+            int before = message ? o->message_tokens : 0;
+            if (t > before) before = t;
+            int room = recv_ctx - q - (before > 0) - before + 1; /* the answer's */
             if (m < most_sent) most_sent = m, sent_by = it->id;
             if (room < most_answer) most_answer = room, answer_by = it->id;
         }
@@ -762,8 +773,9 @@ static int check_items_fit(runner *R) {
     if (o->answer_tokens > most_answer)
         return lw_fail("--answer-tokens %d: item %s's prompt%s room for %d answer tokens in the receiver's "
                        "context of %d: use fewer answer%s tokens, or shorter texts",
-                       o->answer_tokens, answer_by, message ? " and a full message leave" : " leaves", most_answer < 0 ? 0 : most_answer,
-                       recv_ctx, message ? " or message" : "");
+                       o->answer_tokens, answer_by,
+                       message ? " and a full message leave" : context ? " and the sender's text leave" : " leaves",
+                       most_answer < 0 ? 0 : most_answer, recv_ctx, message ? " or message" : "");
     return 0;
 }
 

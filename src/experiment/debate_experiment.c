@@ -201,8 +201,8 @@ static int write_outputs(const lw_debate_experiment_params *p, const char *parti
                          const lw_debate_experiment_result *r) {
     if (!p->records && !p->summary) return 0;
     if (lw_atomic_group_begin() != 0) return -1;
-    int rc = p->records ? lw_atomic_group_add_kept(partial, p->records) : 0;
-    if (rc == 0 && p->summary) rc = lw_debate_experiment_save(r, p->summary);
+    int rc = p->summary ? lw_debate_experiment_save(r, p->summary) : 0; /* the records last, as channel's */
+    if (rc == 0 && p->records) rc = lw_atomic_group_add_kept(partial, p->records);
     return lw_atomic_group_finish(rc);
 }
 
@@ -216,6 +216,7 @@ int lw_debate_experiment_run(const lw_debate_experiment_params *p, const lw_task
     if (partial) snprintf(partial, strlen(p->records) + 9, "%s.partial", p->records);
     double wall = 0;
     if (rc == 0) rc = check_answers_fit(p, &a);
+    bool opened = rc == 0; /* the partial is this run's from here on */
     if (rc == 0) rc = debate_items(p, &a, t, partial, vote, solo, &wall);
     if (rc == 0) {
         *out = (lw_debate_experiment_result){.n_agents = a.n, .rounds = p->debate.rounds, .n_items = t->n,
@@ -225,7 +226,7 @@ int lw_debate_experiment_run(const lw_debate_experiment_params *p, const lw_task
         lw_ci_paired(vote, solo, t->n, p->resamples, 0.95, p->debate.seed, &out->difference, &out->p_value);
         rc = write_outputs(p, partial, out);
     }
-    if (rc != 0 && partial) unlink(partial); /* no resume in debate: a failed run's records go */
+    if (rc != 0 && partial && opened) unlink(partial); /* no resume in debate: a failed run's records go */
     panel_free(&a);
     free(vote);
     free(solo);

@@ -28,11 +28,9 @@ void lw_paraphrase_set_free(lw_paraphrase_set *s) {
     memset(s, 0, sizeof *s);
 }
 
-/* A non-empty string on one line (a text of the set becomes one line of the texts file). */
-/* A text `paraphrase texts` can write as one line that extract reads back (at most
- * LW_MAX_LINE_BYTES: a longer one made a file every reader then refused). */
-/* A text extract reads as one row: one line, not blank (extract skips a blank line, and every
- * later text would take the row id before its own). */
+/* A text `paraphrase texts` can write as one line that extract reads back as one row: one line,
+ * not blank (extract skips a blank line, and every later text would take the row id before its
+ * own), at most LW_MAX_LINE_BYTES (a longer one made a file every reader then refused). */
 static bool one_line_text(const json_t *v) {
     const char *s = json_string_value(v);
     return s && s[strspn(s, " \t\v\f")] && !strpbrk(s, "\r\n") && json_string_length(v) <= LW_MAX_LINE_BYTES;

@@ -76,7 +76,8 @@ static void icl_pair(lw_strbuf *b, lw_icl_format f, const char *in, const char *
     if (fv) lw_sb_adds(b, "\n\n");
 }
 
-/* Queries are the first max_items pairs of a seeded shuffle; each query's k demonstrations
+/* Queries are the first max_items pairs of a seeded shuffle whose output an answer can match
+ * (lw_score_unmatchable); each query's k demonstrations
  * are drawn (seeded, without replacement) from the other pairs, skipping pairs whose input
  * equals the query's. Gold = the query's output, exact scorer, id "<name>-<index>". */
 int lw_task_icl_items(const char *what, const char *name, const char *const *in, const char *const *outs, int n,
@@ -102,8 +103,11 @@ int lw_task_icl_items(const char *what, const char *name, const char *const *in,
     }
     int m = max_items > 0 && max_items < n ? max_items : n;
     char id[300];
-    for (int qi = 0; qi < m; qi++) {
+    for (int qi = 0; qi < n && b.t.n < m; qi++) {
         int q = order[qi], got = 0;
+        /* a query whose output no answer can match (capitalize_second_letter's "x-ray" -> "-") is
+         * not an item (it scored 0 on every channel); it can still be a demonstration */
+        if (lw_score_unmatchable(LW_SCORE_EXACT, outs[q])) continue;
         /* partial Fisher-Yates over the pool until k usable demonstrations are drawn */
         for (int i = 0; got < k_shot && i < n; i++) {
             int j = i + (int)lw_rng_below(&rng, (uint64_t)(n - i)), t = pool[i];
@@ -319,6 +323,7 @@ int lw_task_from_biographies(const char *path, int max_items, lw_task *out) {
         snprintf(id, sizeof id, "bio-%d", b.t.n);
         rc = receiver ? lw_task_builder_add(&b, id, "", receiver, facts, NULL, 0, LW_SCORE_FACTS)
                       : lw_fail("%s: out of memory", path);
+        if (rc != 0 && receiver) lw_fail_prefix("%s: \"%s\": ", path, key);
         free(receiver);
         free(facts);
         if (rc != 0) break;

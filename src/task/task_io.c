@@ -75,12 +75,15 @@ static bool blank(const char *s, size_t n) {
 
 /* Why no run could use an item (a phrase naming the field), or NULL: an empty id cannot name it in
  * records, an empty prompt leaves the receiver nothing to answer, and a gold no answer can match
- * scores 0 on every channel. why: a buffer of at least 160 bytes. Every task (a file, a named
- * source) is checked the same way, so that what one saves another loads. */
-static const char *unusable(const char *id, const char *receiver, const char *gold, lw_scorer scorer, char *why) {
+ * (nor any alias) scores 0 on every channel. why: a buffer of at least 160 bytes. Every task (a
+ * file, a named source) is checked the same way, so that what one saves another loads. */
+static const char *unusable(const char *id, const char *receiver, const char *gold, const char *const *aliases,
+                            int n_aliases, lw_scorer scorer, char *why) {
     if (blank(id, strlen(id))) return "field \"id\" is empty: give each item a non-empty id";
     if (blank(receiver, strlen(receiver))) return "field \"receiver\" is empty: the receiver needs a prompt to answer";
     const char *g = lw_score_unmatchable(scorer, gold);
+    for (int i = 0; g && i < n_aliases; i++)
+        if (!lw_score_unmatchable(scorer, aliases[i])) g = NULL; /* an alias an answer can match */
     if (!g) return NULL;
     snprintf(why, 160, "field \"gold\" \"%.40s\" %s under scorer %s", gold, g, lw_scorer_name(scorer));
     return why;
@@ -100,7 +103,7 @@ void lw_task_item_clear(lw_task_item *it) {
 int lw_task_builder_add(lw_task_builder *b, const char *id, const char *sender, const char *receiver,
                         const char *gold, const char *const *aliases, int n_aliases, lw_scorer scorer) {
     char buf[160];
-    const char *why = unusable(id, receiver, gold, scorer, buf);
+    const char *why = unusable(id, receiver, gold, aliases, n_aliases, scorer, buf);
     if (why) return lw_fail("task: item \"%.60s\": %s", id, why);
     if (b->t.n == b->cap) {
         int cap = b->cap ? 2 * b->cap : 64;
@@ -191,12 +194,6 @@ static int parse_line(lw_task_builder *b, json_t *ids, const char *s, size_t n, 
         lw_fail("%s:%lld: duplicate id \"%s\"", path, line, id);
         goto done;
     }
-    char buf[160];
-    const char *why = unusable(id, receiver, gold, (lw_scorer)sc, buf); /* named here with the line */
-    if (why) {
-        lw_fail("%s:%lld: %s", path, line, why);
-        goto done;
-    }
     json_t *al = json_object_get(obj, "aliases");
     int n_al = 0;
     if (al && !json_is_null(al)) {
@@ -218,6 +215,12 @@ static int parse_line(lw_task_builder *b, json_t *ids, const char *s, size_t n, 
             }
             aliases[i] = json_string_value(a);
         }
+    }
+    char buf[160];
+    const char *why = unusable(id, receiver, gold, aliases, n_al, (lw_scorer)sc, buf); /* named here with the line */
+    if (why) {
+        lw_fail("%s:%lld: %s", path, line, why);
+        goto done;
     }
     if (json_object_set_new(ids, id, json_true()) != 0 ||
         lw_task_builder_add(b, id, sender, receiver, gold, aliases, n_al, (lw_scorer)sc) != 0) {
