@@ -113,6 +113,24 @@ static void test_torn_and_broken_lines(void **state) {
     }
 }
 
+/* A settings line torn by an interruption (the file's only text, no newline): no record was
+ * finished, so the file loads as empty (it was refused as "from another version"); a settings
+ * line that is whole but not one is still refused. */
+static void test_torn_settings_line(void **state) {
+    (void)state;
+    const char *path = lw_test_tmpfile("records_torn_head.jsonl");
+    lw_test_write_text(path, "{\"settings\": {\"x\"");
+    lw_records r;
+    json_t *head = NULL;
+    if (lw_records_load(&r, path, NULL, KEY, 2, "score", "--resume", &head) != 0) fail_msg("%s", lw_last_error());
+    assert_int_equal(r.n, 0);
+    assert_null(head);
+    lw_records_free(&r);
+    lw_test_write_text(path, "{\"not settings\": 1}\n");
+    assert_int_equal(lw_records_load(&r, path, NULL, KEY, 2, "score", "--resume", NULL), -1);
+    assert_non_null(strstr(lw_last_error(), "line 1 is not a settings line"));
+}
+
 /* Outside --resume (race merge) the message says to redo the work, not to drop --resume. */
 static void test_merge_message(void **state) {
     (void)state;
@@ -220,6 +238,7 @@ int main(void) {
         cmocka_unit_test(test_duplicate_refused),
         cmocka_unit_test(test_out_of_range_refused),
         cmocka_unit_test(test_torn_and_broken_lines),
+        cmocka_unit_test(test_torn_settings_line),
         cmocka_unit_test(test_merge_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -157,6 +157,9 @@ int lw_records_load(lw_records *r, const char *path, json_t *settings, const cha
     int line_no = 0, rc = 0, line_cap = 0, *line_of = NULL; /* each record's line number */
     bool sealed = false, ends_in_newline = len > 0 && text[len - 1] == '\n';
     for (char *line; rc == 0 && (line = lw_next_line(&cursor));) { /* an empty line is not a record */
+        /* the settings line torn by an interruption (no newline after it, nothing else): the run
+         * finished no record, and the file is as good as absent (it was "from another version") */
+        if (line_no == 0 && !ends_in_newline && line + strlen(line) == text + len) break;
         json_t *o = json_loads(line, 0, NULL);
         if (o && lw_records_check_line(line, o, &sealed) != 0) {
             bool resume = what && !strcmp(what, "--resume");
