@@ -257,10 +257,12 @@ static bool predicts_raw_target(const lw_bridge *b) {
 static int check_bridge(const lw_bridge *b, const char *what, int from, const char *from_name, int to,
                         const char *to_name) {
     if (lw_bridge_source_dim(b) != from)
-        return lw_fail("probes: the %s maps from width %d, but %s has width %d at its layer (fit it on this layer)",
+        return lw_fail("probes: the %s maps from width %d, but %s has width %d (a bridge of other models: fit one "
+                       "between these two)",
                        what, lw_bridge_source_dim(b), from_name, from);
     if (lw_bridge_target_dim(b) != to)
-        return lw_fail("probes: the %s maps to width %d, but %s has width %d at its layer (fit it on this layer)",
+        return lw_fail("probes: the %s maps to width %d, but %s has width %d (a bridge of other models: fit one "
+                       "between these two)",
                        what, lw_bridge_target_dim(b), to_name, to);
     if (!predicts_raw_target(b))
         return lw_fail("probes: the %s's recipe '%s' does not predict the target model's own vectors (use ridge, "
