@@ -466,6 +466,12 @@ static void test_native_field_missing(void **state) {
     char doc[4096];
     snprintf(doc, sizeof doc, CMP, CI, NO_MEAN);
     refused("race-nomean.json", doc, "comparisons[0].difference.mean is missing");
+    /* a scan's records have a channel record's fields: taken as channel records, they failed with "no
+     * reported records"; they are no result the report draws (scan.json is) */
+    refused("scan.records.jsonl",
+            "{\"settings\": {\"--task\": \"fv:capitalize\", \"layers\": [[1, 1]]}}\n"
+            "{\"split\": \"select\", \"condition\": \"floor\", \"id\": \"c-1\", \"score\": 0.0}\n",
+            "not a result the report knows; give align.json");
     static const char PANEL[] =
         "{\"format\": \"latentwire.panel.patching/1\", \"cells\": [%s], \"summary\": {\"D\": %s, \"threshold\": 0.05, "
         "\"verdict\": \"INCONCLUSIVE\", \"decoy_ratio\": null, \"decoy_ratio_lo\": null, \"decoy_ratio_hi\": null, "

@@ -176,6 +176,8 @@ static bool detect_records(const lw_report_input *in) {
     size_t i, n = 0;
     json_t *o;
     json_array_foreach(in->lines, i, o) {
+        /* a scan's records have the same fields; their settings name the scanned layers */
+        if (i == 0 && is_settings_line(o) && json_object_get(json_object_get(o, "settings"), "layers")) return false;
         if (i == 0 && is_settings_line(o)) continue;
         if (!lw_jstr(o, "condition") || !lw_jstr(o, "id") || !json_is_number(json_object_get(o, "score"))) return false;
         n++;

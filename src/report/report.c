@@ -23,7 +23,7 @@ static const lw_report_renderer *(*const RENDERERS[])(void) = {
 
 static const char *KNOWN =
     "align.json, retrieval --json, channel --json or --out records, debate --json or --out records, verdict "
-    "--json, race.json, scan.json, race retrieval's retrieval.json, panel.json, probes.json, universality.json, or a latentwire.race/1, "
+    "--json, race.json, scan.json (not scan.records.jsonl), race retrieval's retrieval.json, panel.json, probes.json, universality.json, or a latentwire.race/1, "
     "latentwire.scan/1 or latentwire.codec-retrieval/1 curve document (see latentwire/report.h)";
 
 /* No script may run and nothing may be fetched, even if an escape were ever missed. */
