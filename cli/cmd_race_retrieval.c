@@ -167,7 +167,12 @@ int cmd_race_retrieval(int argc, char **argv) {
      * library */
     json_t *settings = json_object();
     json_object_set_new(settings, "--model", lw_json_text(sha ? sha : o.model));
-    json_object_set_new(settings, "--passages", lw_json_text(o.passages));
+    /* the passages by their bytes, as the model: the same file by another path (moved, linked)
+     * resumes, where its path was refused as another --passages */
+    char passages_sha[65];
+    json_object_set_new(settings, "--passages", lw_sha256_file(o.passages, passages_sha) == 0
+                                                    ? json_string(passages_sha)
+                                                    : lw_json_text(o.passages));
     json_object_set_new(settings, "--field", lw_json_text(o.field));
     const lw_model *models[1] = {m};
     lw_json_settings_gpu_layers(settings, models, 1);

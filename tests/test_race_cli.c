@@ -484,6 +484,16 @@ static void test_retrieval_resume(void **state) {
     snprintf(args, sizeof args, "%s --n 9 --resume", base);
     char *why = lw_test_cli_refusal(args, -1, "passages");
     if (why) fail_msg("%s", why);
+    /* the same passages by another path (a link): the same run, resumed (its path was refused) */
+    char link[1200], linked[8192];
+    snprintf(link, sizeof link, "%s/ptb-link.txt", dir);
+    assert_int_equal(symlink(p, link), 0);
+    snprintf(linked, sizeof linked,
+             "race retrieval --model %s --passages %s --calib 6 --codecs zlib,truncate --budgets 64,512 --threads 2 "
+             "--out %s --n 10 --resume",
+             g, link, dir);
+    if (!run_or_skip(linked)) return;
+    unlink(link);
     /* layers offloaded to a GPU change the numbers: a run asking for them is another run
      * (requested even where no GPU backend is built, as here) */
     snprintf(args, sizeof args, "%s --n 10 --resume --gpu-layers 3", base);
