@@ -134,8 +134,10 @@ static int index_by_key(lw_records *r, const int *line, const char *path, const 
         int a = r->by_key[i - 1], b = r->by_key[i];
         if (strcmp(r->key[a], r->key[b]) != 0) continue;
         bool resume = what && !strcmp(what, "--resume");
+        char shown[256]; /* the key's fields apart by spaces (its tabs were shown as \x09) */
         return lw_fail("%s%s%s: lines %d and %d hold the same record (%s): the file was edited; %s", resume ? what : "",
-                       resume ? ": " : "", path, line[a < b ? a : b], line[a < b ? b : a], r->key[a],
+                       resume ? ": " : "", path, line[a < b ? a : b], line[a < b ? b : a],
+                       lw_records_key_shown(r->key[a], shown, sizeof shown),
                        resume ? "run without --resume to start over" : "run the work that wrote it again");
     }
     return 0;
