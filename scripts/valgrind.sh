@@ -28,9 +28,9 @@ vg generate --model "$a" --prompt "Once upon a time" --max-tokens 8 --temp 0.8 -
 vg extract --model "$a" --layers embed,all --input "$tmp/c.txt" --out "$tmp/a.safetensors" --skip-untokenizable
 vg extract --model "$b" --layers all --pool none --input "$tmp/c.txt" --out "$tmp/b.safetensors" --skip-untokenizable
 vg extract --model "$b" --layers all --input "$tmp/c.txt" --out "$tmp/bm.safetensors" --skip-untokenizable
-last_b=$("$cli" inspect "$tmp/bm.safetensors" | awk '/layer\./ {t=$1} END {print t}')
+last_b=$("$cli" inspect "$tmp/bm.safetensors" | awk '$1 ~ /^layer\./ {t=$1} END {print t}') # tensor rows, not the metadata that names them
 vg bridge fit --source "$tmp/a.safetensors" --source-tensor layer.0 --target "$tmp/bm.safetensors" \
-  --target-tensor "$last_b" --recipe cca --out "$tmp/br.safetensors"
+  --target-tensor "$last_b" --recipe cca --cca-reg 0.001 --out "$tmp/br.safetensors" # 3 rows: too few to choose it on
 vg retrieval --queries "$tmp/a.safetensors" --query-tensor layer.0 --candidates "$tmp/bm.safetensors" \
   --candidate-tensor "$last_b" --bridge "$tmp/br.safetensors" --resamples 100
 vg channel --sender "$a" --receiver "$a" --task story:2 --channel none,text,cipher,ac,acw --calib 4 \
