@@ -99,6 +99,11 @@ const lw_st_tensor *lw_st_get(const lw_st_file *f, int i);
 const lw_st_tensor *lw_st_find(const lw_st_file *f, const char *name);
 /* Metadata value by key, or NULL. */
 const char *lw_st_meta(const lw_st_file *f, const char *key);
+/* Whether every tensor of f hashes to the sha256 that sums (JSON object text {"name": "hex", ...},
+ * one entry per tensor, as extract's shards and codec files store it) gives for its name: 1 when all
+ * do; 0 otherwise, with *bad (may be NULL) the first tensor that does not, or NULL when sums is
+ * not such an object or lists other tensors. */
+int lw_st_matches_sha256(const lw_st_file *f, const char *sums, const char **bad);
 int lw_st_meta_count(const lw_st_file *f);
 const char *lw_st_meta_key(const lw_st_file *f, int i);
 

@@ -589,6 +589,20 @@ int lw_each_line(const char *path, lw_line_fn fn, void *ud, int64_t *n_lines) {
     return rc < 0 ? -1 : 0;
 }
 
+int lw_first_repeated_file(const char *const *paths, int n, int *earlier, int *later) {
+    struct stat *st = calloc((size_t)(n > 0 ? n : 1), sizeof *st);
+    bool *ok = calloc((size_t)(n > 0 ? n : 1), sizeof *ok);
+    int found = st && ok ? 0 : lw_fail("out of memory");
+    for (int i = 0; found == 0 && i < n; i++) {
+        ok[i] = stat(paths[i], &st[i]) == 0;
+        for (int j = 0; ok[i] && j < i && found == 0; j++)
+            if (ok[j] && st[j].st_dev == st[i].st_dev && st[j].st_ino == st[i].st_ino) *earlier = j, *later = i, found = 1;
+    }
+    free(st);
+    free(ok);
+    return found;
+}
+
 char *lw_next_line(char **cursor) {
     char *line = *cursor;
     if (!line || !*line) return NULL;

@@ -42,6 +42,11 @@ ssize_t lw_getline_max(char **line, size_t *cap, FILE *fp, size_t max);
 typedef int (*lw_line_fn)(void *ud, char *line, size_t len, int64_t line_no);
 int lw_each_line(const char *path, lw_line_fn fn, void *ud, int64_t *n_lines);
 
+/* Whether a path among paths[0..n) names the same file as an earlier one (by device and inode:
+ * another spelling, a link): 1 with the first such pair in *earlier and *later, 0 when all differ
+ * (a path that cannot be stat'ed is left to its reader), -1 out of memory. */
+int lw_first_repeated_file(const char *const *paths, int n, int *earlier, int *later);
+
 /* The next line of the NUL-terminated text at *cursor, cut at its '\n' in place (the '\n' becomes
  * the NUL; *cursor moves past it), or NULL at the text's end. Unlike strtok_r, an empty line is a
  * line, so a line number counted over these calls is the file's own line number. */

@@ -641,3 +641,18 @@ int lw_st_meta_count(const lw_st_file *f) { return f ? f->n_meta : 0; }
 const char *lw_st_meta_key(const lw_st_file *f, int i) {
     return f && i >= 0 && i < f->n_meta ? f->meta_keys[i] : NULL;
 }
+
+int lw_st_matches_sha256(const lw_st_file *f, const char *sums, const char **bad) {
+    if (bad) *bad = NULL;
+    json_t *want = f && sums ? json_loads(sums, 0, NULL) : NULL;
+    int ok = json_is_object(want) && json_object_size(want) == (size_t)lw_st_count(f);
+    for (int i = 0; ok && i < lw_st_count(f); i++) {
+        const lw_st_tensor *t = lw_st_get(f, i);
+        const char *sum = json_string_value(json_object_get(want, t->name));
+        char got[65];
+        ok = sum && lw_sha256_buf(t->data, t->n_bytes, got) == 0 && strcmp(got, sum) == 0;
+        if (!ok && bad) *bad = sum ? t->name : NULL; /* a tensor sums does not list: the lists differ */
+    }
+    json_decref(want);
+    return ok;
+}

@@ -295,22 +295,10 @@ static int load_input(const char *path, lw_report_input *in) {
 /* A result given twice would be drawn twice as if it were two runs: refused, the file compared
  * by device and inode (so "x", "./x", a symlink and a hard link to it are the same). */
 static int check_distinct(const char *const *inputs, int n) {
-    struct stat *st = calloc((size_t)n, sizeof *st);
-    bool *ok = calloc((size_t)n, sizeof *ok);
-    int rc = st && ok ? 0 : lw_fail("out of memory");
-    for (int i = 0; rc == 0 && i < n; i++) {
-        ok[i] = stat(inputs[i], &st[i]) == 0; /* a missing file is named when it is read */
-        for (int j = 0; ok[i] && j < i; j++)
-            if (ok[j] && st[j].st_dev == st[i].st_dev && st[j].st_ino == st[i].st_ino) {
-                rc = lw_fail("%s: given twice (as result %d and result %d%s%s); give each result file once",
-                             inputs[i], j + 1, i + 1, strcmp(inputs[i], inputs[j]) ? ", the first as " : "",
-                             strcmp(inputs[i], inputs[j]) ? inputs[j] : "");
-                break;
-            }
-    }
-    free(st);
-    free(ok);
-    return rc;
+    int a, b, found = lw_first_repeated_file(inputs, n, &a, &b);
+    if (found <= 0) return found;
+    return lw_fail("%s: given twice (as result %d and result %d%s%s); give each result file once", inputs[b], a + 1,
+                   b + 1, strcmp(inputs[b], inputs[a]) ? ", the first as " : "", strcmp(inputs[b], inputs[a]) ? inputs[a] : "");
 }
 
 static void free_input(lw_report_input *in) {

@@ -360,23 +360,12 @@ static bool shard_verified(const char *path, const char *settings, const char **
         *why = "unreadable";
         return false;
     }
-    const char *have = lw_st_meta(f, "latentwire"), *sums = lw_st_meta(f, "sha256");
-    json_t *want = sums ? json_loads(sums, 0, NULL) : NULL;
+    const char *have = lw_st_meta(f, "latentwire"), *bad = NULL;
     bool ok = false;
     if (!have) *why = "made with other settings (none recorded)";
     else if (!same_settings(have, settings)) *why = settings_difference(have, settings, why_buf, why_n);
-    else if (!json_is_object(want) || json_object_size(want) != (size_t)lw_st_count(f)) *why = "no checksums";
-    else {
-        ok = true;
-        for (int i = 0; ok && i < lw_st_count(f); i++) {
-            const lw_st_tensor *t = lw_st_get(f, i);
-            const char *sum = json_string_value(json_object_get(want, t->name));
-            char got[65];
-            ok = sum && lw_sha256_buf(t->data, t->n_bytes, got) == 0 && strcmp(got, sum) == 0;
-        }
-        if (!ok) *why = "its content does not match its sha256 (corrupted)";
-    }
-    json_decref(want);
+    else if (!(ok = lw_st_matches_sha256(f, lw_st_meta(f, "sha256"), &bad)))
+        *why = bad ? "its content does not match its sha256 (corrupted)" : "no checksums";
     lw_st_close(f);
     return ok;
 }

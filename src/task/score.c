@@ -323,6 +323,27 @@ static int fact_stated(const char *fact, const char *padded_pred) {
     return 2 * present >= terms ? 1 : 0;
 }
 
+/* The gold's facts that have key terms (*facts) and how many of them the " "-padded normalized
+ * prediction states (*stated). */
+static void count_facts(const char *gold, const char *padded_pred, int *facts, int *stated) {
+    *facts = *stated = 0;
+    for (const char *line = gold; *line;) {
+        const char *end = strchr(line, '\n');
+        if (!end) end = line + strlen(line);
+        const char *s = skip_bullet(line, end);
+        char *raw = strndup(s, (size_t)(end - s));
+        char *fact = raw ? normalize(raw, true) : NULL;
+        int r = fact ? fact_stated(fact, padded_pred) : -1;
+        if (r >= 0) {
+            (*facts)++;
+            *stated += r;
+        }
+        free(fact);
+        free(raw);
+        line = *end ? end + 1 : end;
+    }
+}
+
 static double score_facts(const lw_task_item *item, const char *pred) {
     if (!item->gold) return 0;
     char *p = normalize(pred, true);
@@ -338,22 +359,8 @@ static double score_facts(const lw_task_item *item, const char *pred) {
     padded[pn + 1] = ' ';
     padded[pn + 2] = '\0';
     free(p);
-    int facts = 0, stated = 0;
-    for (const char *line = item->gold; *line;) {
-        const char *end = strchr(line, '\n');
-        if (!end) end = line + strlen(line);
-        const char *s = skip_bullet(line, end);
-        char *raw = strndup(s, (size_t)(end - s));
-        char *fact = raw ? normalize(raw, true) : NULL;
-        int r = fact ? fact_stated(fact, padded) : -1;
-        if (r >= 0) {
-            facts++;
-            stated += r;
-        }
-        free(fact);
-        free(raw);
-        line = *end ? end + 1 : end;
-    }
+    int facts, stated;
+    count_facts(item->gold, padded, &facts, &stated);
     free(padded);
     return facts ? (double)stated / facts : 0;
 }
@@ -367,19 +374,9 @@ const char *lw_score_unmatchable(lw_scorer scorer, const char *answer) {
         return lw_last_number(answer, &v) ? NULL : "holds no number, so no answer can match it";
     }
     if (scorer == LW_SCORE_FACTS) { /* a fact counts only with a key term: none, and every answer scores 0 */
-        bool any = false;
-        for (const char *line = answer; *line && !any;) {
-            const char *end = strchr(line, '\n');
-            if (!end) end = line + strlen(line);
-            const char *s = skip_bullet(line, end);
-            char *raw = strndup(s, (size_t)(end - s));
-            char *fact = raw ? normalize(raw, true) : NULL;
-            any = fact && fact_stated(fact, "  ") >= 0;
-            free(fact);
-            free(raw);
-            line = *end ? end + 1 : end;
-        }
-        return any ? NULL : "states no fact with a key term (a word of 4 or more characters that is not a stopword), "
+        int facts, stated;
+        count_facts(answer, "  ", &facts, &stated);
+        return facts ? NULL : "states no fact with a key term (a word of 4 or more characters that is not a stopword), "
                             "so every answer scores 0";
     }
     char *n = normalize(answer, false); /* articles kept: an answer of articles only is matched with them */

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <jansson.h>
 
@@ -289,12 +288,9 @@ lw_items *lw_items_load(const char *const *paths, int n_paths) {
     for (int i = 0; i < n_paths; i++)
         if (!paths[i]) return lw_fail("items: paths[%d] is NULL", i), NULL;
     /* one file twice (or by two names) would double every record; it was called two runs */
-    for (int i = 0; i < n_paths; i++)
-        for (int j = i + 1; j < n_paths; j++) {
-            struct stat a, b;
-            if (stat(paths[i], &a) == 0 && stat(paths[j], &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
-                return lw_fail("%s is given twice (also as %s): give each records file once", paths[j], paths[i]), NULL;
-        }
+    int a, b, twice = lw_first_repeated_file(paths, n_paths, &a, &b);
+    if (twice < 0) return NULL;
+    if (twice) return lw_fail("%s is given twice (also as %s): give each records file once", paths[b], paths[a]), NULL;
     lw_items *it = calloc(1, sizeof *it);
     if (!it) return NULL;
     bool have_sha = false;
