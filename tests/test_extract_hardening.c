@@ -61,6 +61,7 @@ static int run_cli_timeout(int seconds, const char *args, char **err) {
     FILE *f = fopen(e, "rb");
     size_t cap = 1 << 16, n = 0;
     *err = calloc(cap, 1);
+    if (!*err) abort(); /* a test machine out of memory; also tells gcc that err is never NULL below */
     if (f) {
         n = fread(*err, 1, cap - 1, f);
         fclose(f);
@@ -77,7 +78,7 @@ static void expect_fail(const char *args, const char *const *needles, int n_need
     int rc = run_cli_timeout(60, args, &err);
     if (rc == 0 || rc == 124 || rc == 137) fail_msg("`%s` exited %d (expected a failure): %s", args, rc, err);
     for (int i = 0; i < n_needles; i++)
-        if (!contains(err, needles[i])) fail_msg("`%s`: expected \"%s\" in: %s", args, needles[i], err);
+        if (!strstr(err, needles[i])) fail_msg("`%s`: expected \"%s\" in: %s", args, needles[i], err);
     /* one error line, no sanitizer report */
     int lines = 0;
     for (const char *c = err; *c; c++) lines += *c == '\n';

@@ -143,7 +143,7 @@ int lw_ci_paired_clustered(const double *a, const double *b, const int *cluster,
     if (!diff || !p_value || !b) return lw_fail("%s: a NULL argument", fn);
     if (check(fn, a, cluster, n, n_resamples, level) != 0) return -1;
     if (lw_eval_check_values(fn, "a", a, n) != 0 || lw_eval_check_values(fn, "b", b, n) != 0) return -1;
-    double *d = malloc(sizeof *d * (size_t)n);
+    double *d = calloc((size_t)n, sizeof *d); /* calloc: gcc -O2 cannot see that check() made n > 0 */
     if (!d) return lw_fail("%s: out of memory for %d items", fn, n);
     for (int i = 0; i < n; i++) d[i] = a[i] - b[i];
     groups g = {0};
