@@ -206,10 +206,11 @@ static int run_beir(const opts *o) {
 /* --json and --per-query overwrite no input (nor each other), and can be written: checked
  * before minutes of embedding. */
 static int check_outputs(const opts *o) {
-    char regime_buf[4096];
-    const char *regime_file = lw_regime_file(o->regime, regime_buf, sizeof regime_buf);
-    char control_buf[4096];
-    const char *control_file = lw_regime_file(o->control, control_buf, sizeof control_buf);
+    char regime_buf[4096], control_buf[4096];
+    int has_regime = lw_regime_file(o->regime, regime_buf, sizeof regime_buf);
+    int has_control = has_regime < 0 ? -1 : lw_regime_file(o->control, control_buf, sizeof control_buf);
+    if (has_control < 0) return cli_fail_lib("retrieval");
+    const char *regime_file = has_regime ? regime_buf : NULL, *control_file = has_control ? control_buf : NULL;
     char corpus[4096] = "", queries[4096] = "", qrels[4096] = "";
     if (o->beir) {
         snprintf(corpus, sizeof corpus, "%s/corpus.jsonl", o->beir);

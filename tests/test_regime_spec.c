@@ -78,7 +78,18 @@ static void test_para_lists(void **state) {
     free(off);
     free(ids);
     char buf[4200];
-    assert_string_equal(lw_regime_file(spec, buf, sizeof buf), path);
+    assert_int_equal(lw_regime_file(spec, buf, sizeof buf), 1);
+    assert_string_equal(buf, path);
+    /* a buffer one byte short of the name is refused, never filled with a shorter name */
+    assert_int_equal(lw_regime_file(spec, buf, strlen(path)), -1);
+    assert_non_null(strstr(lw_last_error(), "longer than"));
+    assert_int_equal(lw_regime_file(spec, buf, strlen(path) + 1), 1);
+    assert_int_equal(lw_regime_file("random:5", buf, sizeof buf), 0);
+    assert_string_equal(buf, "");
+    assert_int_equal(lw_regime_file(spec, NULL, 8), -1);
+    snprintf(spec, sizeof spec, "para:%s:3", path);
+    assert_int_equal(lw_regime_file(spec, buf, sizeof buf), 1);
+    assert_string_equal(buf, path);
     /* hard: the same file, no random others */
     snprintf(spec, sizeof spec, "hard:%s", path);
     assert_int_equal(lw_candidates_from_spec(spec, &in, &off, &ids, &mean), 0);

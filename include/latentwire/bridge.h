@@ -100,7 +100,7 @@ int lw_bridge_apply_target(const lw_bridge *b, const float *Y, int64_t n, float 
 float *lw_bridge_map_rows(const lw_bridge *b, bool source, const float *x, int64_t n, int d, int *dim);
 
 /* The fit record as a JSON document (recipe, hyperparameters, alpha and its selection,
- * statistics such as train R^2). Owned by the bridge. */
+ * statistics such as train R^2). Owned by the bridge. NULL (message set) for a NULL bridge. */
 const char *lw_bridge_info_json(const lw_bridge *b);
 
 /* Adds caller metadata (a JSON value as text, e.g. "\"abc\"" or "[3, 4]") under key in the

@@ -168,8 +168,8 @@ typedef struct {
     int64_t side_bits;          /* the codec's; amortized: side_bits / items */
 } lw_codec_file_stats;
 
-/* Encodes n_items items (each T x d floats, consecutive) to `out`; *st (may be NULL) gets the
- * payload statistics. 0 or -1. */
+/* Encodes n_items items (each T x d floats, consecutive, row_id[i] each one's own: a repeated
+ * one is refused) to `out`; *st (may be NULL) gets the payload statistics. 0 or -1. */
 int lw_codec_encode_act_file(const lw_codec *c, const float *items, const int64_t *row_id, int64_t n_items,
                              const char *out, lw_codec_file_stats *st);
 /* Decodes a payload file written by this codec: *items (n x T x d floats) and *row_id

@@ -3,7 +3,8 @@
  * Every fallible lw_ function returns NULL, a negative number or false on failure and
  * leaves one human-readable line (naming the file, field or value at fault) that
  * lw_last_error() returns. The message is per thread and stays valid until the next
- * failing lw_ call on that thread. */
+ * failing lw_ call on that thread. Read it after a failure only: a call that succeeds may have
+ * set it too (a text skipped with ok[i] = false leaves why it was skipped). */
 #ifndef LATENTWIRE_ERROR_H
 #define LATENTWIRE_ERROR_H
 
@@ -25,7 +26,8 @@ void lw_clear_error(void);
 
 /* Sets this thread's last error (printf format; one line, no trailing newline), as the
  * library's own failures do, so a program (the CLI, a callback) reports through the same
- * slot. Always returns -1: `return lw_fail("...")`. */
+ * slot. An argument may be lw_last_error() itself ("while loading: %s"). Always returns -1:
+ * `return lw_fail("...")`. */
 int lw_fail(const char *fmt, ...) LW_PRINTF(1, 2);
 
 /* Like lw_fail, but prefixes the existing message with a context ("file.txt: " + old). */

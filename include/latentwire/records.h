@@ -28,7 +28,8 @@ typedef struct {
  * field is equal); NULL when one is missing or neither a string nor an integer. malloc'd. */
 char *lw_records_key(json_t *rec, const char *const *fields, int n_fields);
 
-/* A record key as a message shows it: its fields joined by spaces instead of tabs, into buf[n]. */
+/* A record key as a message shows it: its fields joined by spaces instead of tabs, into buf[n]
+ * (cut to n - 1 bytes). "" (a constant) when buf is NULL or n 0, so that a message still prints. */
 const char *lw_records_key_shown(const char *key, char *buf, size_t n);
 
 /* The first setting whose value differs between two settings objects (NULL: none). */

@@ -204,8 +204,9 @@ int lw_candidates_from_spec(const char *spec, const lw_regime_input *in, int64_t
  * of "--regime". */
 int lw_candidates_from_option(const char *option, const char *spec, const lw_regime_input *in, int64_t **off,
                               int32_t **ids, double *mean_candidates);
-/* The file a label:/hard:/para: spec reads (copied into buf), or NULL for other specs. */
-const char *lw_regime_file(const char *spec, char *buf, size_t n);
+/* The file a label:/hard:/para: spec reads: 1 with its name in buf, 0 for other specs (and a NULL
+ * spec; buf ""), -1 with the message set when buf is NULL or n too small for the whole name. */
+int lw_regime_file(const char *spec, char *buf, size_t n);
 
 /* BEIR layout: corpus.jsonl ({"_id","title","text"}), queries.jsonl ({"_id","text"}),
  * qrels/<split>.tsv (query-id, corpus-id, score; with or without a header line: a first

@@ -255,7 +255,7 @@ int lw_site_parse(const char *text, int n_layer, lw_site_ref *out);
 int lw_site_parse_list(const char *spec, int n_layer, lw_site_ref **out);
 
 /* The TransformerLens name of a site ("blocks.3.hook_attn_out", "hook_embed") into buf; "?" for an
- * unknown site or a negative layer (but hook_embed's). NULL (message set) when buf is NULL. */
+ * unknown site or a negative layer (but hook_embed's). NULL (message set) when buf is NULL or n 0. */
 const char *lw_site_name(lw_site_ref ref, char *buf, size_t n);
 
 typedef enum {
@@ -319,7 +319,7 @@ void lw_session_clear_captures(lw_session *session);
 /* One piece of a sequence's input: tokens or input embeddings ("soft tokens"). */
 typedef struct {
     const int32_t *tokens;  /* n token ids, or NULL */
-    const float *embd;      /* n rows of n_embd floats, used when tokens == NULL */
+    const float *embd;      /* n rows of n_embd finite floats, used when tokens == NULL */
     int n;
 } lw_span;
 

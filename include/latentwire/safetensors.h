@@ -37,7 +37,8 @@ typedef enum {
     LW_DT_BOOL,
 } lw_dtype;
 
-/* Bytes per element; the safetensors dtype name ("F32", ...); parse a name (-1 if unknown). */
+/* Bytes per element (0, message set, for an unknown dtype); the safetensors dtype name ("F32", ...;
+ * NULL if unknown); parse a name (-1 if unknown). */
 size_t lw_dtype_size(lw_dtype dt);
 const char *lw_dtype_name(lw_dtype dt);
 int lw_dtype_from_name(const char *name);
@@ -92,7 +93,7 @@ typedef struct {
 lw_st_file *lw_st_open(const char *path);
 void lw_st_close(lw_st_file *f);
 
-int lw_st_count(const lw_st_file *f);
+int lw_st_count(const lw_st_file *f); /* -1 (message set) for a NULL file; so lw_st_meta_count */
 /* i-th tensor in file order (ascending data offset). */
 const lw_st_tensor *lw_st_get(const lw_st_file *f, int i);
 /* Tensor by name, or NULL (no error set). */

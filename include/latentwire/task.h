@@ -49,11 +49,13 @@ typedef struct {
 /* Reads a task JSONL file. A broken line is an error naming the file and line; nothing is
  * returned then (no partial task). */
 int lw_task_load(const char *path, lw_task *out);
-/* Writes a task as JSONL (atomically). */
+/* Writes a task as JSONL (atomically); an item lw_task_load would refuse is refused here, naming it. */
 int lw_task_save(const char *path, const lw_task *t);
 void lw_task_free(lw_task *t);
 
-/* Scores a prediction in [0, 1] (1/0 except LW_SCORE_FACTS). An empty prediction scores 0. */
+/* Scores a prediction in [0, 1] (1/0 except LW_SCORE_FACTS). An empty or NULL prediction scores
+ * 0. NaN, with the message set, for a NULL item and for an item no score can be given (no gold, a
+ * NULL alias, an unknown scorer): 0 would pass for a wrong answer. */
 double lw_score(const lw_task_item *item, const char *prediction);
 
 /* Normalization used by the scorers: lowercase, punctuation and articles (a, an, the)

@@ -184,7 +184,10 @@ int lw_bridge_source_dim(const lw_bridge *b) { return b ? b->dA : no_bridge(__fu
 int lw_bridge_target_dim(const lw_bridge *b) { return b ? b->dB : no_bridge(__func__); }
 int lw_bridge_out_dim(const lw_bridge *b) { return b ? b->out : no_bridge(__func__); }
 lw_bridge_recipe lw_bridge_get_recipe(const lw_bridge *b) { return b ? b->recipe : (lw_bridge_recipe)no_bridge(__func__); }
-const char *lw_bridge_info_json(const lw_bridge *b) { return b && b->info ? b->info : "{}"; }
+const char *lw_bridge_info_json(const lw_bridge *b) {
+    if (!b) return lw_fail("lw_bridge_info_json: the bridge is NULL"), NULL;
+    return b->info ? b->info : "{}";
+}
 
 int lw_bridge_check_fit(const lw_bridge *b, const char *side, const char *tensor, const char *model_sha256,
                         const char *pool) {

@@ -26,20 +26,28 @@ static int cmp_i64(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Each row_id once: encode copies the activations' ids, one per row; a repeated one made two decoded
- * rows for one source row, which the verbs joining on row_id refuse later. 0 or -1 naming path. */
-static int check_row_ids_unique(const void *data, int64_t n, const char *path) {
-    int64_t *ids = malloc(sizeof(int64_t) * (size_t)n);
+/* Each row_id once: a repeated one makes two decoded rows for one source row, which the verbs
+ * joining on row_id refuse later. 1 with *dup set, 0 when all differ, -1 out of memory. */
+static int repeated_row_id(const void *data, int64_t n, int64_t *dup) {
+    int64_t *ids = malloc(sizeof(int64_t) * (size_t)(n > 0 ? n : 1));
     if (!ids) return lw_fail("codec: out of memory");
     memcpy(ids, data, sizeof(int64_t) * (size_t)n);
     qsort(ids, (size_t)n, sizeof *ids, cmp_i64);
-    int rc = 0;
-    for (int64_t i = 1; rc == 0 && i < n; i++)
-        if (ids[i] == ids[i - 1])
-            rc = lw_fail("%s: row_id %lld appears twice: the file was edited; encode the activations again", path,
-                         (long long)ids[i]);
+    int found = 0;
+    for (int64_t i = 1; !found && i < n; i++)
+        if (ids[i] == ids[i - 1]) found = 1, *dup = ids[i];
     free(ids);
-    return rc;
+    return found;
+}
+
+/* A payload file's row ids, each once (encode writes them so). 0 or -1 naming path. */
+static int check_row_ids_unique(const void *data, int64_t n, const char *path) {
+    int64_t dup;
+    int found = repeated_row_id(data, n, &dup);
+    return found == 0 ? 0
+           : found < 0 ? -1
+                       : lw_fail("%s: row_id %lld appears twice: the file was edited; encode the activations again",
+                                 path, (long long)dup);
 }
 
 static char *summary_json(const lw_codec *c, const lw_codec_file_stats *st) {
@@ -64,6 +72,12 @@ int lw_codec_encode_act_file(const lw_codec *c, const float *items, const int64_
     if (n_items <= 0) return lw_fail("codec %s: no items to encode", lw_codec_name(c->p.kind));
     if ((uint64_t)n_items > (SIZE_MAX / sizeof(int64_t)) - 1) /* the offsets table would overflow */
         return lw_fail("codec %s: %lld items are more than memory can index", lw_codec_name(c->p.kind), (long long)n_items);
+    int64_t dup;
+    int found = repeated_row_id(row_id, n_items, &dup); /* else decode refuses the file it writes */
+    if (found != 0)
+        return found < 0 ? -1
+                         : lw_fail("codec %s: row_id %lld is given to two items: a payload file holds one item per "
+                                   "row id", lw_codec_name(c->p.kind), (long long)dup);
     int64_t *off = malloc(sizeof(int64_t) * (size_t)(n_items + 1));
     uint8_t *buf = NULL;
     size_t cap = 0, len = 0;

@@ -82,6 +82,26 @@ static lw_codec *codec_new(const lw_codec_params *p, bool text) {
                 (long long)p->budget_bits);
         return NULL;
     }
+    /* 0 means "choose" or "the kind's default" for each of these; a negative one was taken as that too
+     * (the level, whose -1 means the library's default, each text codec checks) */
+    const struct {
+        const char *name;
+        int v;
+    } counts[] = {{"k", p->k},
+                  {"bits", p->bits},
+                  {"rank", p->rank},
+                  {"sae_latents", p->sae_latents},
+                  {"sae_epochs", p->sae_epochs},
+                  {"pq_subspaces", p->pq_subspaces},
+                  {"dict_bytes", p->dict_bytes},
+                  {"summary_tokens", p->summary_tokens},
+                  {"threads", p->threads}};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
+        if (counts[i].v < 0) {
+            lw_fail("codec %s: %s %d is negative (0: choose, or the default)", lw_codec_name(p->kind), counts[i].name,
+                    counts[i].v);
+            return NULL;
+        }
     const lw_codec_ops *ops = lw_codec_ops_of(p->kind);
     if (!ops || (text ? !ops->fit_text : !ops->fit_act)) {
         lw_fail("codec %s is not built in this version", lw_codec_name(p->kind));
@@ -126,8 +146,11 @@ lw_codec *lw_codec_fit_act(const lw_codec_params *p, const float *rows, int64_t 
     /* one row is its own mean and spans no direction: a codec "fitted" on it reconstructs that row
      * exactly (rank 0, error 0) and says nothing about any other */
     if (!rows || n < 2 || d <= 0) {
-        lw_fail("codec %s: %lld calibration rows of width %d; a fit needs at least 2 (more for a useful one)",
-                lw_codec_name(p->kind), (long long)n, d);
+        if (!rows)
+            lw_fail("codec %s: rows is NULL", lw_codec_name(p->kind));
+        else
+            lw_fail("codec %s: %lld calibration rows of width %d; a fit needs at least 2 (more for a useful one)",
+                    lw_codec_name(p->kind), (long long)n, d);
         lw_codec_free(c);
         return NULL;
     }

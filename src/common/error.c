@@ -12,10 +12,14 @@ void lw_clear_error(void) { g_err[0] = '\0'; }
 
 int lw_fail(const char *fmt, ...) {
     if (!fmt) fmt = "(no message)"; /* a NULL format is a caller's slip, not a crash */
+    /* Formatted apart first: an argument may be lw_last_error() itself ("while loading: %s"), and
+     * vsnprintf from a buffer into that same buffer is undefined. */
+    char msg[sizeof g_err];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(g_err, sizeof g_err, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(g_err, msg, sizeof g_err);
     /* Keep the promise of one line. */
     for (char *p = g_err; *p; p++)
         if (*p == '\n' || *p == '\r') *p = ' ';
@@ -23,12 +27,11 @@ int lw_fail(const char *fmt, ...) {
 }
 
 int lw_fail_prefix(const char *fmt, ...) {
-    char prefix[512], old[sizeof g_err];
+    char prefix[512];
     if (!fmt) fmt = "(no message): ";
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    memcpy(old, g_err, sizeof old);
-    return lw_fail("%s%s", prefix, old);
+    return lw_fail("%s%s", prefix, g_err);
 }

@@ -51,6 +51,7 @@ int lw_records_check_line(const char *line, json_t *o, bool *sealed) {
 }
 
 char *lw_records_key(json_t *rec, const char *const *fields, int n_fields) {
+    if (n_fields < 0) return lw_fail("lw_records_key: the field count %d is negative", n_fields), NULL;
     if (!fields && n_fields > 0) return lw_fail("lw_records_key: fields is NULL"), NULL;
     size_t len = 1;
     char num[32];
@@ -149,7 +150,9 @@ int lw_records_load(lw_records *r, const char *path, json_t *settings, const cha
     memset(r, 0, sizeof *r);
     if (head_settings) *head_settings = NULL;
     if (!path) return lw_fail("records: the path is NULL");
-    if (!fields && n_fields > 0) return lw_fail("records: fields is NULL");
+    if (n_fields < 1) /* with no key field every record has the same key, "" */
+        return lw_fail("records: %d key fields: name at least one", n_fields);
+    if (!fields) return lw_fail("records: fields is NULL");
     if (!what) what = "records"; /* names the operation in messages */
     size_t len;
     if (access(path, F_OK) != 0) return 0;

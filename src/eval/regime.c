@@ -338,13 +338,16 @@ int lw_candidates_from_option(const char *option, const char *spec, const lw_reg
     return 0;
 }
 
-const char *lw_regime_file(const char *spec, char *buf, size_t n) {
-    if (!spec || n == 0 || (strncmp(spec, "label:", 6) && strncmp(spec, "hard:", 5) && strncmp(spec, "para:", 5)))
-        return NULL;
-    snprintf(buf, n, "%s", strchr(spec, ':') + 1);
-    if (!strncmp(spec, "para:", 5)) {
-        char *colon = strrchr(buf, ':');
-        if (colon) *colon = '\0';
-    }
-    return buf;
+int lw_regime_file(const char *spec, char *buf, size_t n) {
+    if (!buf || n == 0) return lw_fail("lw_regime_file: no buffer for the file name");
+    buf[0] = '\0';
+    if (!spec || (strncmp(spec, "label:", 6) && strncmp(spec, "hard:", 5) && strncmp(spec, "para:", 5))) return 0;
+    const char *file = strchr(spec, ':') + 1;
+    size_t len = strlen(file);
+    if (!strncmp(spec, "para:", 5) && strrchr(file, ':')) len = (size_t)(strrchr(file, ':') - file);
+    /* a name cut short would name another file, and the caller would open that one */
+    if (len >= n) return lw_fail("regime \"%s\": its file name is %zu bytes, longer than %zu", spec, len, n - 1);
+    memcpy(buf, file, len);
+    buf[len] = '\0';
+    return 1;
 }

@@ -346,6 +346,10 @@ static int run_one(runner *R, const char *split, const condition *c, const lw_ta
     if (lw_channel_run(R->e->sa, R->e->sb, &c->p, it->sender, it->receiver, &res, NULL) != 0)
         return lw_fail_prefix("item %s, %s: ", it->id, c->name);
     *score = lw_score(it, res.output);
+    if (isnan(*score)) { /* an item no score can be given (lw_score says why) */
+        lw_channel_result_free(&res);
+        return -1;
+    }
     *cost = cost_json(&res.cost);
     int rc = R->rec ? write_record(R, split, c, it, &res, *score, *cost) : 0;
     lw_channel_result_free(&res);

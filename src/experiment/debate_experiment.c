@@ -171,6 +171,11 @@ static int debate_item(const lw_debate_experiment_params *p, panel *a, const lw_
     }
     *vote = lw_score(it, r.final);
     *solo = lw_score(it, r.answers[0]);
+    if (isnan(*vote) || isnan(*solo)) { /* an item no score can be given (lw_score says why) */
+        free(question);
+        lw_debate_result_free(&r);
+        return -1;
+    }
     *wall += r.cost.wall_s;
     int rc = rec && write_record(rec, it, question, &r, *vote, *solo) != 0
                  ? lw_fail("cannot write the records: %s", strerror(errno))

@@ -37,7 +37,9 @@ static const struct {
 
 static bool dtype_valid(lw_dtype dt) { return (int)dt >= 0 && (int)dt < N_DTYPES; }
 
-size_t lw_dtype_size(lw_dtype dt) { return dtype_valid(dt) ? k_dtypes[dt].size : 0; }
+size_t lw_dtype_size(lw_dtype dt) {
+    return dtype_valid(dt) ? k_dtypes[dt].size : (lw_fail("lw_dtype_size: unknown dtype %d", (int)dt), 0);
+}
 
 const char *lw_dtype_name(lw_dtype dt) { return dtype_valid(dt) ? k_dtypes[dt].name : NULL; }
 
@@ -618,7 +620,7 @@ lw_st_file *lw_st_open(const char *path) {
     return f;
 }
 
-int lw_st_count(const lw_st_file *f) { return f ? f->n : 0; }
+int lw_st_count(const lw_st_file *f) { return f ? f->n : lw_fail("lw_st_count: the file is NULL"); }
 
 const lw_st_tensor *lw_st_get(const lw_st_file *f, int i) {
     return f && i >= 0 && i < f->n ? &f->tensors[i] : NULL;
@@ -636,7 +638,7 @@ const char *lw_st_meta(const lw_st_file *f, const char *key) {
     return NULL;
 }
 
-int lw_st_meta_count(const lw_st_file *f) { return f ? f->n_meta : 0; }
+int lw_st_meta_count(const lw_st_file *f) { return f ? f->n_meta : lw_fail("lw_st_meta_count: the file is NULL"); }
 
 const char *lw_st_meta_key(const lw_st_file *f, int i) {
     return f && i >= 0 && i < f->n_meta ? f->meta_keys[i] : NULL;

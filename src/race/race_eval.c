@@ -3,6 +3,7 @@
  * (channel, budget), on the calibration items only; the sender's activations of an item are
  * read once and reused by every activation codec and budget. */
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,6 +312,10 @@ static int answer(lw_race_evaluator *e, const lw_task_item *it, const char *prom
     if (lw_patch_answer(e->s.receiver, prompt, e->s.receiver_layer, vecs, vecs ? e->T : 0, &e->s.patch, &ans) != 0)
         return -1;
     out->score = lw_score(it, ans);
+    if (isnan(out->score)) { /* an item no score can be given (lw_score says why) */
+        free(ans);
+        return -1;
+    }
     out->output = ans;
     return 0;
 }
@@ -450,10 +455,10 @@ static int eval_cipher(lw_race_evaluator *e, int64_t budget, const lw_task_item 
     if (rc == 0)
         rc = lw_race_cipher_receive(e->s.receiver, e->s.patch.chat, rows, got, lw_race_query(it),
                                     e->s.patch.answer_tokens, &ans);
+    if (rc == 0 && isnan(out->score = lw_score(it, ans))) rc = -1; /* lw_score says why */
     if (rc == 0) {
         out->payload_bits = 8 * (int64_t)nb;
         out->side_bits = 0; /* the receiver's own embedding matrix */
-        out->score = lw_score(it, ans);
         out->output = ans;
     } else {
         free(ans);

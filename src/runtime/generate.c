@@ -76,6 +76,8 @@ int lw_generate(lw_session *s, int seq, const lw_span *prompt, int n_spans, cons
                 int32_t *out, int cap) {
     if (s) s->gen_stop = LW_GEN_STOP_NONE;
     if (check_params(s, seq, params, cap, out) != 0) return -1;
+    if (n_spans < 0 || (n_spans > 0 && !prompt)) /* else "no logits for the last position" later */
+        return lw_fail("generate: %s", n_spans < 0 ? "the span count is negative" : "prompt is NULL with spans to read");
     int limit = params->max_tokens < cap ? params->max_tokens : cap;
     /* hooks may name positions the generated tokens will reach; the last sampled token
      * is never forwarded, hence limit - 1 */

@@ -369,6 +369,8 @@ static int32_t tokenize_alloc(const lw_model *m, const char *text, bool add_bos,
 }
 
 int32_t lw_tokenize(const lw_model *m, const char *text, bool add_bos, int32_t *out, int32_t cap) {
+    /* else -cap would read as "needs cap tokens" */
+    if (cap < 0) return lw_fail("tokenize: capacity %d is negative", (int)cap), INT32_MIN;
     return tokenize(m, text, add_bos, false, out, cap);
 }
 
@@ -466,6 +468,7 @@ int lw_chat_affixes(const lw_model *m, char **prefix, char **suffix) {
  * of the first piece, which mangles continuations such as " named" after a prompt). */
 char *lw_detokenize(const lw_model *m, const int32_t *tokens, int32_t n, bool render_special) {
     if (!m) return lw_fail("detokenize: the model is NULL"), NULL;
+    if (n < 0) return lw_fail("detokenize: the token count %d is negative", (int)n), NULL;
     if (!tokens && n > 0) return lw_fail("detokenize: tokens is NULL with n %d", (int)n), NULL;
     int32_t n_vocab = llama_vocab_n_tokens(m->vocab);
     size_t cap = 64, len = 0;

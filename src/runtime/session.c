@@ -514,6 +514,14 @@ static int validate_inputs(lw_session *s, const lw_seq_input *in, int n_in, int 
                     if (sp->tokens[t] < 0 || sp->tokens[t] >= s->n_vocab)
                         return lw_fail("run: token id %d (sequence %d span %d index %d) is outside the vocabulary [0, %d)",
                                        sp->tokens[t], seq, j, t, s->n_vocab);
+            /* a NaN would run, and only the logits would say so (a span longer than the context is
+             * refused below without reading it) */
+            if (!sp->tokens && sp->n <= s->n_ctx)
+                for (size_t i = 0; i < (size_t)sp->n * (size_t)s->n_embd; i++)
+                    if (!isfinite(sp->embd[i]))
+                        return lw_fail("run: soft token %zu of sequence %d span %d has %g at coordinate %zu: "
+                                       "embeddings must be finite numbers",
+                                       i / (size_t)s->n_embd, seq, j, (double)sp->embd[i], i % (size_t)s->n_embd);
             if (sp->n > INT_MAX - count) return lw_fail("run: sequence %d is too long", seq);
             count += sp->n;
         }

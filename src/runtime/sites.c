@@ -120,11 +120,21 @@ int lw_site_depth(lw_site site, int layer) {
 /* ---------------------------------------------------------------- names */
 
 const char *lw_site_name(lw_site_ref ref, char *buf, size_t n) {
-    if (!buf) return lw_fail("lw_site_name: buf is NULL"), NULL;
+    if (!buf || n == 0) return lw_fail("lw_site_name: %s", !buf ? "buf is NULL" : "n is 0: no room for the name"), NULL;
     if (ref.site < 0 || ref.site >= LW_SITE_COUNT || (ref.site != LW_SITE_EMBED && ref.layer < 0)) snprintf(buf, n, "?");
     else if (ref.site == LW_SITE_EMBED) snprintf(buf, n, "%s", TL_NAMES[LW_SITE_EMBED]);
     else snprintf(buf, n, "blocks.%d.%s", ref.layer, TL_NAMES[ref.site]);
     return buf;
+}
+
+/* Whether s[0..len) is written as a block index is: an optional '-' and digits only ("+1", "0x1",
+ * "1e0" and "1.5" are not), whatever its range. */
+static bool integer_text(const char *s, size_t len) {
+    size_t i = len > 0 && s[0] == '-';
+    if (i == len) return false;
+    for (; i < len; i++)
+        if (!isdigit((unsigned char)s[i])) return false;
+    return true;
 }
 
 /* A block index: 0..n_layer-1, or negative counting from the end. */
@@ -170,9 +180,7 @@ int lw_site_parse(const char *text, int n_layer, lw_site_ref *out) {
             for (int k = 0; k < LW_SITE_COUNT; k++) {
                 if (k == LW_SITE_EMBED || strcmp(dot + 1, TL_NAMES[k]) != 0) continue;
                 if (!layer_ok) {
-                    char *end;
-                    strtol(num, &end, 10);
-                    if (end == dot && end != num)
+                    if (integer_text(num, (size_t)(dot - num)))
                         return lw_fail("site \"%s\": block %.*s is out of range (the model has blocks 0..%d)", text,
                                        (int)(dot - num), num, n_layer - 1);
                     return lw_fail("site \"%s\": \"%.*s\" is not a block index", text, (int)(dot - num), num);
@@ -182,8 +190,11 @@ int lw_site_parse(const char *text, int n_layer, lw_site_ref *out) {
             }
         }
     }
-    if (isdigit((unsigned char)text[0]) || (text[0] == '-' && isdigit((unsigned char)text[1])))
+    if (integer_text(text, strlen(text)))
         return lw_fail("site \"%s\" is out of range: the model has blocks 0..%d", text, n_layer - 1);
+    if (isdigit((unsigned char)text[0]) || (text[0] == '-' && isdigit((unsigned char)text[1])))
+        return lw_fail("site \"%s\" is not a block index (a whole number, in decimal) nor a hook site (use " ACCEPTED ")",
+                       text);
     return lw_fail("site \"%s\" is not a hook site (use " ACCEPTED ")", text);
 }
 

@@ -1,5 +1,6 @@
 /* The scan's evaluator through models: the sender's residual at a layer patched into the
  * receiver's prompt (lw_patch_read / lw_patch_answer), the floor and the text ceiling. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,7 @@ static int answer(const model_eval *e, const char *prompt, int layer, const floa
     if (lw_patch_answer(e->m->receiver, prompt, layer, vecs, vecs ? e->T : 0, &e->m->patch, output) != 0)
         return lw_fail_prefix("scan: item %s: ", it->id);
     *score = lw_score(it, *output);
-    return 0;
+    return isnan(*score) ? -1 : 0; /* an item no score can be given (lw_score says why) */
 }
 
 static int eval_models(void *ctx, const lw_task_item *it, int condition, double *score, char **output) {

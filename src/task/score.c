@@ -385,8 +385,21 @@ const char *lw_score_unmatchable(lw_scorer scorer, const char *answer) {
     return empty ? "has no letter or digit, so no answer can match it" : NULL;
 }
 
+/* NULL, or names why the item cannot be scored: a score of 0 would pass for a wrong answer. */
+static const char *unscorable(const lw_task_item *item) {
+    if (!item->gold) return "has no gold";
+    if (item->n_aliases < 0 || (item->n_aliases > 0 && !item->aliases)) return "has a negative alias count or no aliases";
+    for (int i = 0; i < item->n_aliases; i++)
+        if (!item->aliases[i]) return "has a NULL alias";
+    if ((int)item->scorer < LW_SCORE_EXACT || (int)item->scorer > LW_SCORE_FACTS) return "has an unknown scorer";
+    return NULL;
+}
+
 double lw_score(const lw_task_item *item, const char *prediction) {
-    if (!item || !item->gold || !prediction || is_blank(prediction)) return 0;
+    if (!item) return lw_fail("lw_score: no item"), NAN;
+    const char *why = unscorable(item);
+    if (why) return lw_fail("lw_score: item %s %s", item->id ? item->id : "(no id)", why), NAN;
+    if (!prediction || is_blank(prediction)) return 0; /* no answer is a wrong one */
     switch (item->scorer) {
     case LW_SCORE_EXACT: return score_words(item, prediction, starts_with_words);
     case LW_SCORE_NUMERIC: return score_numeric(item, prediction);

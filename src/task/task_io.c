@@ -301,6 +301,13 @@ static json_t *item_json(const lw_task_item *it, const char *path, int i) {
             json_array_append_new(arr, s);
         }
     }
+    char buf[160];
+    const char *why = unusable(it->id, it->receiver, it->gold, (const char *const *)it->aliases,
+                               it->n_aliases > 0 ? it->n_aliases : 0, it->scorer, buf);
+    if (why) { /* else lw_task_load refuses the file this writes */
+        lw_fail("%s: item %d: %s", path, i, why);
+        goto fail;
+    }
     return obj;
 fail:
     json_decref(obj);

@@ -89,6 +89,12 @@ static int read_hypothesis(const json_t *o, lw_hypothesis *h, const char *path, 
         return -1;
     if (json_object_get(o, "b") && str_field(o, "b", NULL, &h->b, path, where) != 0) return -1;
     if (h->b && strcmp(h->a, h->b) == 0) return lw_fail("%s: %s: a and b are both '%s'", path, where, h->a);
+    /* the verdict states "mean(a - b) of metric > threshold" (33 bytes besides the names at most):
+     * cut short, it would state another claim */
+    size_t names = strlen(h->a) + (h->b ? strlen(h->b) : 0) + strlen(h->metric), room = sizeof(((lw_verdict *)0)->claim) - 1 - 33;
+    if (names > room)
+        return lw_fail("%s: %s: a, b and metric are %zu bytes together, more than a verdict's claim holds (%zu): use "
+                       "shorter names", path, where, names, room);
     char *dir = NULL;
     if (str_field(o, "direction", NULL, &dir, path, where) != 0) return -1;
     bool ok = strcmp(dir, "greater") == 0 || strcmp(dir, "less") == 0;
