@@ -160,6 +160,67 @@ static void test_gcv_noise_free_picks_smallest(void **state) {
     free(X), free(W0), free(Y);
 }
 
+/* The GCV scores of a centred ridge, computed here from their definition: for each grid alpha (alpha_min
+ * (alpha_max / alpha_min)^(i / (steps - 1)), relative to trace(Xc'Xc) / d), with Xc, Yc the centred
+ * rows and H = Xc (Xc'Xc + alpha I)^-1 Xc', GCV = (|Yc - H Yc|^2 / n) / (1 - (1 + tr H) / n)^2: the
+ * 1 counts the intercept that centring fitted. Mutants that dropped it, or stopped the grid short of
+ * alpha_max, went unnoticed. d = 2, so (Xc'Xc + alpha I)^-1 is written out. */
+static void test_gcv_scores_by_hand(void **state) {
+    (void)state;
+    enum { N = 9, DA = 2, DB = 2, STEPS = 5 };
+    float *X = randn(N, DA), *W0 = randn(DA, DB), *Y = affine(X, W0, NULL, N, DA, DB);
+    for (int i = 0; i < N * DB; i++) Y[i] += (float)(0.5 * gauss());
+    lw_bridge_params p = lw_bridge_default_params();
+    p.alpha_min = 1e-3, p.alpha_max = 10, p.alpha_steps = STEPS, p.alpha_select = LW_ALPHA_GCV;
+    lw_bridge *b = fit_ok(X, Y, N, DA, DB, &p);
+    json_t *r = record(b);
+    double xc[N][DA], yc[N][DB], mx[DA] = {0}, my[DB] = {0}, scale = 0;
+    for (int i = 0; i < N; i++) {
+        for (int j = 0; j < DA; j++) mx[j] += X[i * DA + j] / (double)N;
+        for (int j = 0; j < DB; j++) my[j] += Y[i * DB + j] / (double)N;
+    }
+    for (int i = 0; i < N; i++) {
+        for (int j = 0; j < DA; j++) {
+            xc[i][j] = X[i * DA + j] - mx[j];
+            scale += xc[i][j] * xc[i][j] / DA;
+        }
+        for (int j = 0; j < DB; j++) yc[i][j] = Y[i * DB + j] - my[j];
+    }
+    assert_true(fabs(json_real_value(path_get(r, "alpha", "scale")) / scale - 1) < 1e-6); /* its means are rounded to float */
+    json_t *grid = path_get(r, "alpha", "grid"), *scores = path_get(r, "alpha", "scores");
+    assert_int_equal(json_array_size(grid), STEPS);
+    for (int s = 0; s < STEPS; s++) {
+        double g = 1e-3 * pow(10 / 1e-3, (double)s / (STEPS - 1)), a = g * scale;
+        assert_true(fabs(json_real_value(json_array_get(grid, s)) / g - 1) < 1e-12);
+        double A[2][2] = {{a, 0}, {0, a}};
+        for (int i = 0; i < N; i++)
+            for (int j = 0; j < 2; j++)
+                for (int k = 0; k < 2; k++) A[j][k] += xc[i][j] * xc[i][k];
+        double det = A[0][0] * A[1][1] - A[0][1] * A[1][0];
+        double Ai[2][2] = {{A[1][1] / det, -A[0][1] / det}, {-A[1][0] / det, A[0][0] / det}};
+        double tr = 0, rss = 0;
+        for (int i = 0; i < N; i++) {
+            for (int m = 0; m < DB; m++) {
+                double fit = 0; /* (H Yc)[i][m] */
+                for (int t = 0; t < N; t++) {
+                    double h = 0;
+                    for (int j = 0; j < 2; j++)
+                        for (int k = 0; k < 2; k++) h += xc[i][j] * Ai[j][k] * xc[t][k];
+                    if (t == i && m == 0) tr += h;
+                    fit += h * yc[t][m];
+                }
+                rss += (yc[i][m] - fit) * (yc[i][m] - fit);
+            }
+        }
+        double denom = 1 - (1 + tr) / N, want = (rss / N) / (denom * denom);
+        double got = json_real_value(json_array_get(scores, s));
+        if (fabs(got / want - 1) > 1e-6) fail_msg("GCV at grid %d: %.10g, by hand %.10g", s, got, want);
+    }
+    json_decref(r);
+    lw_bridge_free(b);
+    free(X), free(W0), free(Y);
+}
+
 /* --------------------------------------------- ridge: error shrinks with N ---- */
 
 static void test_heldout_error_shrinks_with_n(void **state) {
@@ -645,6 +706,7 @@ int main(void) {
         cmocka_unit_test(test_map_rows_checks_width),
         cmocka_unit_test(test_ridge_recovers_noise_free_map),
         cmocka_unit_test(test_gcv_noise_free_picks_smallest),
+        cmocka_unit_test(test_gcv_scores_by_hand),
         cmocka_unit_test(test_heldout_error_shrinks_with_n),
         cmocka_unit_test(test_procrustes_recovers_rotation),
         cmocka_unit_test(test_roundtrip_every_recipe),

@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <math.h>
 
 #include "common/rng.h"
+#include "linalg/linalg.h" /* lw_la_cca, lw_la_permutation: the held-out rule recomputed */
 #include "latentwire/bridge.h"
 #include "support/testutil.h"
 
@@ -140,11 +142,109 @@ static void test_related_data(void **state) {
     fprintf(stderr, "related: chosen %g, held-out correlation %.4f\n", num(rec, "cca_reg", "value"), h);
     assert_true(h > 0.8);
     check_rule(rec);
+    /* the same rows moved far from the origin: a centring fit's held-out correlations are the same up
+     * to the float rounding of the moved rows */
+    for (int i = 0; i < N * DA; i++) X[i] += 50.0f;
+    for (int i = 0; i < N * DB; i++) Y[i] -= 30.0f;
+    lw_bridge *moved = fit_cca(X, Y, N, DA, DB, 0.0);
+    json_t *mrec = record(moved);
+    json_t *m0 = json_object_get(json_object_get(rec, "cca_reg"), "heldout_correlation"),
+           *m1 = json_object_get(json_object_get(mrec, "cca_reg"), "heldout_correlation");
+    assert_int_equal(json_array_size(m0), json_array_size(m1));
+    for (size_t g = 0; g < json_array_size(m0); g++) {
+        double a = json_real_value(json_array_get(m0, g)), c = json_real_value(json_array_get(m1, g));
+        if (fabs(a - c) > 1e-3) fail_msg("held-out correlation at grid %zu: %.6f, moved %.6f", g, a, c);
+    }
+    json_decref(mrec);
+    lw_bridge_free(moved);
     json_decref(rec);
     lw_bridge_free(b);
     free(X);
     free(W);
     free(Y);
+}
+
+/* The recorded held-out correlations and their standard errors, recomputed here from the rule in
+ * bridge_fit.c: rows centred by their (float-rounded) means, the seeded permutation cut into 5
+ * folds, each fold's fit rows and held-out rows centred by the fit rows' means, CCA of rank 3 on
+ * the fit rows (lw_la_cca), the mean cosine of the held-out canonical variate pairs; the mean over
+ * folds and its standard error sd / sqrt(5). Mutants that left held-out rows centred by all rows'
+ * means, or dropped the sqrt(5), went unnoticed by the rule check above. */
+static void test_heldout_correlation_recomputed(void **state) {
+    (void)state;
+    enum { N = 60, DA = 6, DB = 5, R = 3, K = 5 };
+    lw_rng r;
+    lw_rng_seed(&r, 17);
+    float *X = randn(&r, N, DA), *W = randn(&r, DA, DB), *Y = calloc((size_t)N * DB, sizeof(float));
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < DB; j++) {
+            double s = 1.0 * lw_rng_normal(&r) + 3.0 * (j == 0); /* an offset: the means matter */
+            for (int k = 0; k < DA; k++) s += X[i * DA + k] * W[k * DB + j];
+            Y[i * DB + j] = (float)s;
+        }
+    lw_bridge_params p = lw_bridge_default_params();
+    p.recipe = LW_BRIDGE_CCA, p.rank = R, p.cca_reg = 0.0;
+    lw_bridge *b = lw_bridge_fit(X, Y, N, DA, DB, &p);
+    if (!b) fail_msg("fit: %s", lw_last_error());
+    json_t *rec = record(b), *cr = json_object_get(rec, "cca_reg");
+    assert_int_equal(json_integer_value(json_object_get(cr, "folds")), K);
+    double *xn = malloc(sizeof(double) * N * DA), *yn = malloc(sizeof(double) * N * DB);
+    const float *src[2] = {X, Y};
+    double *dst[2] = {xn, yn};
+    const int dim[2] = {DA, DB};
+    for (int s = 0; s < 2; s++)
+        for (int j = 0; j < dim[s]; j++) {
+            double m = 0;
+            for (int i = 0; i < N; i++) m += (double)src[s][i * dim[s] + j];
+            m = (double)(float)(m / N);
+            for (int i = 0; i < N; i++) dst[s][i * dim[s] + j] = (double)src[s][i * dim[s] + j] - m;
+        }
+    int64_t perm[N];
+    lw_la_permutation(N, p.seed, perm);
+    json_t *grid = json_object_get(cr, "grid");
+    for (size_t g = 0; g < json_array_size(grid); g++) {
+        double reg = json_real_value(json_array_get(grid, g)), s1 = 0, s2 = 0;
+        for (int k = 0; k < K; k++) {
+            int lo = N * k / K, hi = N * (k + 1) / K, nh = hi - lo, nf = N - nh;
+            double fit[2][N * DA], held[2][N * DA], mu[2][DA];
+            memset(mu, 0, sizeof mu);
+            for (int s = 0; s < 2; s++)
+                for (int i = 0, f = 0, h = 0; i < N; i++) {
+                    bool out = i >= lo && i < hi;
+                    double *row = out ? held[s] + h++ * dim[s] : fit[s] + f++ * dim[s];
+                    memcpy(row, dst[s] + perm[i] * dim[s], sizeof(double) * (size_t)dim[s]);
+                    for (int j = 0; !out && j < dim[s]; j++) mu[s][j] += row[j] / nf;
+                }
+            for (int s = 0; s < 2; s++) {
+                for (int i = 0; i < nf * dim[s]; i++) fit[s][i] -= mu[s][i % dim[s]];
+                for (int i = 0; i < nh * dim[s]; i++) held[s][i] -= mu[s][i % dim[s]];
+            }
+            double Wa[DA * R], Wb[DB * R], corr[R];
+            int re = 0;
+            assert_int_equal(lw_la_cca(fit[0], fit[1], nf, DA, DB, R, reg, Wa, Wb, corr, &re), 0);
+            double h = 0;
+            for (int j = 0; j < re; j++) {
+                double aa = 0, bb = 0, ab = 0;
+                for (int i = 0; i < nh; i++) {
+                    double a = 0, c = 0;
+                    for (int t = 0; t < DA; t++) a += held[0][i * DA + t] * Wa[t * R + j];
+                    for (int t = 0; t < DB; t++) c += held[1][i * DB + t] * Wb[t * R + j];
+                    aa += a * a, bb += c * c, ab += a * c;
+                }
+                h += ab / sqrt(aa * bb) / re;
+            }
+            s1 += h, s2 += h * h;
+        }
+        double mean = s1 / K, se = sqrt((s2 - s1 * s1 / K) / (K - 1) / K);
+        double got_m = json_real_value(json_array_get(json_object_get(cr, "heldout_correlation"), g));
+        double got_se = json_real_value(json_array_get(json_object_get(cr, "heldout_correlation_se"), g));
+        if (fabs(got_m - mean) > 1e-9 || fabs(got_se - se) > 1e-9)
+            fail_msg("grid %zu (reg %g): recorded %.12f +- %.12f, recomputed %.12f +- %.12f", g, reg, got_m, got_se,
+                     mean, se);
+    }
+    json_decref(rec);
+    lw_bridge_free(b);
+    free(xn), free(yn), free(X), free(W), free(Y);
 }
 
 static void test_too_few_rows(void **state) {
@@ -167,6 +267,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unrelated_n_below_d),
         cmocka_unit_test(test_related_data),
+        cmocka_unit_test(test_heldout_correlation_recomputed),
         cmocka_unit_test(test_too_few_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

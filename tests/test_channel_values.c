@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "channel/channel_internal.h" /* lw_ch_cipher_distribution, checked on its own */
 #include "latentwire/channel.h"
 #include "support/testutil.h"
 
@@ -240,6 +241,24 @@ static float *naive_cipher_channel(const char *text, int steps, double T, int to
 static double logit_err(const float *a, const float *b) { return lw_test_max_rel_err(a, b, INFO.n_vocab, 1.0); }
 
 /* ------------------------------------------------------------------ CIPHER */
+
+/* top-p keeps the fewest tokens whose mass reaches p, the one that reaches it included: four equal
+ * logits (0.25 each, exact in float) at top_p 0.5 keep two at 0.5 each. A mutant asking for mass
+ * above p kept three (the replay below never lands on the boundary exactly). */
+static void test_cipher_top_p_boundary(void **state) {
+    (void)state;
+    const float logits[4] = {1, 1, 1, 1};
+    float p[4];
+    lw_channel_params prm = lw_channel_default_params();
+    prm.sender_temp = 1.0f, prm.cipher_top_k = 0, prm.cipher_top_p = 0.5f;
+    lw_ch_cipher_distribution(logits, 4, &prm, p);
+    const float want[4] = {0.5f, 0.5f, 0, 0}; /* ties: the lower ids first */
+    for (int i = 0; i < 4; i++)
+        if (p[i] != want[i]) fail_msg("p[%d] = %g, want %g", i, p[i], want[i]);
+    prm.cipher_top_p = 0.75f; /* three reach it */
+    lw_ch_cipher_distribution(logits, 4, &prm, p);
+    for (int i = 0; i < 4; i++) assert_true(fabsf(p[i] - (i < 3 ? 1.0f / 3 : 0.0f)) < 1e-7f);
+}
 
 static void test_cipher_expected_embedding(void **state) {
     NEED_MODEL();
@@ -494,6 +513,7 @@ static void test_ac_default_is_the_middle_layer(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cipher_top_p_boundary),
         cmocka_unit_test(test_cipher_expected_embedding),
         cmocka_unit_test(test_cipher_steps_and_stop_rule),
         cmocka_unit_test(test_debate_text_replay),

@@ -136,6 +136,28 @@ static void test_design_effect_by_hand(void **state) {
     EQ(x.design_effect, 1.0);
 }
 
+/* A paired difference more clustered than either side (a mutant that took the larger of a's and
+ * b's design effects only went unnoticed). 4 clusters of 4: a = 1110 | 1000 | 1110 | 1000, b = 1000
+ * | 1110 | 1000 | 1110. a: cluster sums 3 1 3 1 about 2 each: cluster variance 4/3 x 4 / 256 = 1/48,
+ * independent 4 / 15 / 16 = 1/60, deff 1.25; b alike. a - b: sums 2 -2 2 -2 about 0: 4/3 x 16 / 256
+ * = 1/12 against 8 / 15 / 16 = 1/30: deff 2.5, which the pair's interval must use. */
+static void test_paired_design_effect_by_hand(void **state) {
+    (void)state;
+    double a[16] = {1, 1, 1, 0, 1, 0, 0, 0, 1, 1, 1, 0, 1, 0, 0, 0};
+    double b[16] = {1, 0, 0, 0, 1, 1, 1, 0, 1, 0, 0, 0, 1, 1, 1, 0};
+    int id[16];
+    for (int i = 0; i < 16; i++) id[i] = i / 4;
+    lw_ci x;
+    assert_int_equal(lw_ci_mean_clustered(a, id, 16, 100, 0.95, 1, &x), 0);
+    EQ(x.design_effect, 1.25);
+    assert_int_equal(lw_ci_mean_clustered(b, id, 16, 100, 0.95, 1, &x), 0);
+    EQ(x.design_effect, 1.25);
+    double p;
+    assert_int_equal(lw_ci_paired_clustered(a, b, id, 16, 100, 0.95, 1, &x, &p), 0);
+    EQ(x.design_effect, 2.5);
+    assert_int_equal(x.n_clusters, 4);
+}
+
 /* Coverage where a cluster's two items always agree (intra-cluster correlation 1), p = 0.3, 50
  * pairs: the independent interval on 100 items covers far less than 95%, the clustered one at
  * least 95% less simulation noise. */
@@ -184,6 +206,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_singletons_are_independent), cmocka_unit_test(test_duplicates_add_no_evidence),
         cmocka_unit_test(test_boundary_counts_clusters),   cmocka_unit_test(test_design_effect_by_hand),
+        cmocka_unit_test(test_paired_design_effect_by_hand),
         cmocka_unit_test(test_coverage_with_correlated_pairs), cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -374,8 +374,60 @@ static void test_pcaq_matches_theory(void **state) {
     assert_true(fabs(got - expect) < 0.05 * expect);
     lw_st_close(f);
     lw_codec_free(c);
+    /* rows far from the origin: the components are those of the centred rows, so the squared error
+     * per row stays the discarded eigenvalue mass (a fit on the raw rows spends its first component
+     * on the mean and loses the largest direction instead) */
+    for (int64_t i = 0; i < n * D; i++) calib[i] += 50.0f;
+    for (int64_t i = 0; i < nt * D; i++) test[i] += 50.0f;
+    double tail2 = 0;
+    for (int j = 2; j < D; j++) tail2 += lam[j];
+    c = fit_pcaq(calib, n, D, 2, 12, false);
+    got = 0;
+    for (int64_t i = 0; i < nt; i++) {
+        lw_payload pl;
+        assert_int_equal(lw_codec_encode_act(c, test + i * D, &pl), 0);
+        assert_int_equal(lw_codec_decode_act(c, pl.bytes, pl.n, y), 0);
+        free(pl.bytes);
+        for (int t = 0; t < D; t++) got += (test[i * D + t] - y[t]) * (double)(test[i * D + t] - y[t]);
+    }
+    print_message("pcaq r=2 b=12, mean 50: squared error per row %.4f, discarded mass %.4f\n", got / nt, tail2);
+    assert_true(fabs(got / nt - tail2) < 0.06 * tail2);
+    lw_codec_free(c);
     free(calib);
     free(test);
+}
+
+/* The uniform quantizer clips symmetric data symmetrically: on heavy-tailed (Laplace) coordinates
+ * at 2 bits the best range lies well inside the sample's extremes on both sides (a mutant that
+ * clipped only the low end kept the maximum as its top). Coordinates of scales 3 and 1, so the
+ * components are the axes. */
+static void test_uniform_range_is_symmetric(void **state) {
+    (void)state;
+    enum { N = 4000, D = 2 };
+    float *x = malloc(sizeof *x * N * D);
+    assert_non_null(x);
+    lw_rng r;
+    lw_rng_seed(&r, 11);
+    for (int i = 0; i < N * D; i++) {
+        double u = lw_rng_uniform(&r) - 0.5; /* Laplace by inversion */
+        double lap = (u < 0 ? 1 : -1) * log(1 - 2 * fmin(fabs(u), 0.4999999));
+        x[i] = (float)(lap * (i % D == 0 ? 3.0 : 1.0));
+    }
+    lw_codec *c = fit_pcaq(x, N, D, D, 2, false);
+    const char *path = lw_test_tmpfile("pcaq-laplace.safetensors");
+    assert_int_equal(lw_codec_save(c, path), 0);
+    lw_st_file *f = lw_st_open(path);
+    assert_non_null(f);
+    const float *range = lw_st_find(f, "pcaq.ranges")->data;
+    for (int j = 0; j < D; j++) {
+        double lo = range[2 * j], hi = range[2 * j + 1];
+        print_message("laplace component %d: range [%.3f, %.3f]\n", j, lo, hi);
+        assert_true(lo < 0 && hi > 0);
+        assert_true(fabs(lo + hi) < 0.1 * (hi - lo));
+    }
+    lw_st_close(f);
+    lw_codec_free(c);
+    free(x);
 }
 
 /* ------------------------------------------------------------------ SAE */
@@ -740,6 +792,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_topk_keeps_the_k_largest),
         cmocka_unit_test(test_pcaq_matches_theory),
+        cmocka_unit_test(test_uniform_range_is_symmetric),
         cmocka_unit_test(test_sae_trains_and_decodes),
         cmocka_unit_test(test_pq_decodes_to_nearest_centroids),
         cmocka_unit_test(test_save_load_bit_identical),

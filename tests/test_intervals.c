@@ -237,6 +237,14 @@ static void test_bca_matches_naive(void **state) {
     lw_ci routed;
     assert_int_equal(lw_ci_mean(v, 60, 2000, 0.95, 99, &routed), 0);
     assert_true(routed.lo == ci.lo && routed.hi == ci.hi && strcmp(routed.method, "bca") == 0);
+    /* discrete values (0, 0.5, 1; mean exactly 0.5): many resampled means equal the estimate, and
+     * each counts half below it in z0 (continuous data never ties, so a mutant counting ties as
+     * below passed the check above) */
+    const double d[10] = {0, 0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 1, 1};
+    naive_bca(d, 10, 2000, 0.95, 7, &lo, &hi);
+    assert_int_equal(lw_bootstrap_bca_mean(d, 10, 2000, 0.95, 7, &ci), 0);
+    fprintf(stderr, "discrete: BCa [%.6f, %.6f], naive [%.6f, %.6f]\n", ci.lo, ci.hi, lo, hi);
+    assert_true(fabs(ci.lo - lo) < 1e-9 && fabs(ci.hi - hi) < 1e-9);
 }
 
 static void test_bca_coverage_skewed(void **state) {

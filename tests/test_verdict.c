@@ -173,6 +173,49 @@ static void test_holm_changes_the_verdict(void **state) {
     }
 }
 
+/* "less" on 0/1 values: the exact lower tail P(X <= x), here P(X <= 2 | 10, 0.5) = 56 / 1024. A
+ * mutant giving P(X <= x - 1) = 11 / 1024, anti-conservative, went unnoticed. */
+static void test_exact_lower_tail(void **state) {
+    (void)state;
+    const char *pp = write_plan("lower.plan.json",
+                                "{\"id\": \"H\", \"metric\": \"em\", \"a\": \"A\", \"direction\": \"less\", "
+                                "\"threshold\": 0.5}",
+                                "none");
+    lw_plan *plan = lw_plan_load(pp);
+    const char *rec = write_records("lower.items.jsonl", plan, 10, 2, 0);
+    lw_plan_free(plan);
+    int n;
+    lw_verdict *v = decide(pp, rec, &n);
+    assert_string_equal(v[0].test, "exact binomial");
+    assert_true(fabs(v[0].p - 56.0 / 1024.0) < 1e-12);
+    assert_true(fabs(v[0].p - (1.0 - binom_tail_naive(3, 10, 0.5))) < 1e-12);
+    free(v);
+}
+
+/* The bootstrap p counts a resample whose mean equals the threshold as on the null side. Values 0,
+ * 0.5, 1 (one item each), "greater" than 0.5: of the 27 equally likely resamples, 17 have a mean at
+ * or below 0.5 (sums of 0..2 half-units at most 3), so p = 17/27 = 0.63 up to Monte Carlo error (SE
+ * 0.011 at 2000 resamples); a mutant counting only means below it gives 10/27 = 0.37. */
+static void test_bootstrap_ties_at_the_threshold(void **state) {
+    (void)state;
+    const char *pp = write_plan("ties.plan.json",
+                                "{\"id\": \"H\", \"metric\": \"ndcg\", \"a\": \"A\", \"direction\": \"greater\", "
+                                "\"threshold\": 0.5}",
+                                "none");
+    lw_plan *plan = lw_plan_load(pp);
+    lw_item_record r[3] = {{.condition = "A", .item = "q0", .metric = "ndcg", .value = 0.0},
+                           {.condition = "A", .item = "q1", .metric = "ndcg", .value = 0.5},
+                           {.condition = "A", .item = "q2", .metric = "ndcg", .value = 1.0}};
+    const char *rec = lw_test_tmpfile("ties.items.jsonl");
+    assert_int_equal(lw_items_save(rec, lw_plan_sha256(plan), "test", r, 3), 0);
+    lw_plan_free(plan);
+    int n;
+    lw_verdict *v = decide(pp, rec, &n);
+    assert_string_equal(v[0].test, "percentile bootstrap");
+    if (fabs(v[0].p - 17.0 / 27.0) > 0.05) fail_msg("p = %g, expected 17/27 = %g", v[0].p, 17.0 / 27.0);
+    free(v);
+}
+
 /* Non-binary values: the percentile bootstrap; a clear shift passes, p >= 1 / (1 + resamples). */
 static void test_bootstrap_on_real_values(void **state) {
     (void)state;
@@ -986,6 +1029,7 @@ static void test_no_spread_is_inconclusive(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_holm_hand_computed),     cmocka_unit_test(test_known_answers),
+        cmocka_unit_test(test_exact_lower_tail), cmocka_unit_test(test_bootstrap_ties_at_the_threshold),
         cmocka_unit_test(test_no_difference_is_inconclusive), cmocka_unit_test(test_holm_changes_the_verdict),
         cmocka_unit_test(test_bootstrap_on_real_values), cmocka_unit_test(test_records_tied_to_the_plan), cmocka_unit_test(test_threshold_within_the_metric),
         cmocka_unit_test(test_bad_plans),              cmocka_unit_test(test_cli),
