@@ -35,11 +35,7 @@ static lw_model *M;
 
 static int setup(void **state) {
     (void)state;
-    char path[1200];
-    snprintf(path, sizeof path, "%s", lw_test_tmpfile("bounds.gguf"));
-    lw_synth_params p = lw_synth_default_params();
-    if (lw_synth_write(path, &p) != 0) return -1;
-    M = lw_model_load(path, lw_model_default_params());
+    M = lw_synth_load_default("bounds.gguf");
     return M ? 0 : -1;
 }
 

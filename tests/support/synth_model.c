@@ -14,6 +14,9 @@
 
 #include "ggml.h"
 #include "gguf.h"
+#include "latentwire/error.h"
+#include "latentwire/runtime.h"
+#include "support/testutil.h"
 
 /* llama.cpp's llama_ftype values for general.file_type (descriptive only). */
 enum { FTYPE_ALL_F32 = 0, FTYPE_MOSTLY_F16 = 1, FTYPE_MOSTLY_Q8_0 = 7 };
@@ -475,4 +478,14 @@ done:
     if (g) gguf_free(g);
     free(specs);
     return rc;
+}
+
+struct lw_model *lw_synth_load_default(const char *name) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s", lw_test_tmpfile(name));
+    lw_synth_params p = lw_synth_default_params();
+    if (lw_synth_write(path, &p) != 0) return NULL;
+    lw_model *m = lw_model_load(path, lw_model_default_params());
+    if (!m) fprintf(stderr, "%s: %s\n", path, lw_last_error());
+    return m;
 }

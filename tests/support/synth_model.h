@@ -61,4 +61,8 @@ void lw_synth_fill_gaussian(float *out, int64_t n, double mean, double stddev, u
  * I/O error; a partial file is removed). */
 int lw_synth_write(const char *path, const lw_synth_params *p);
 
+/* The default synthetic model written to the test's temporary file `name` and loaded (the
+ * caller frees it with lw_model_free); NULL, with a message on stderr, when either fails. */
+struct lw_model *lw_synth_load_default(const char *name);
+
 #endif
