@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include "codec/text_range.h" /* the flush, checked in a state no round trip reaches */
 #include "codec_text_check.h"
 
 static const lw_codec_kind LOSSLESS[] = {LW_CODEC_ZLIB, LW_CODEC_BROTLI, LW_CODEC_ZSTD, LW_CODEC_ZSTD_DICT,
@@ -507,8 +508,34 @@ static void test_summary_toy(void **state) {
     lw_model_free(m);
 }
 
+/* The range coder's flush picks the value in [low, low + range) with the most trailing zero bits.
+ * In the state low = 3 x 2^48 + 1, range = 2^48 - 1, low + range = 2^50 is a multiple of every step
+ * down to 2^48 yet one past the interval: the value must be 7 x 2^47, the first multiple inside
+ * (a mutant that allowed low + range itself sent 2^50, a value of the next interval, and no
+ * round trip reached this state). The 56-bit value comes back from its bytes, most significant
+ * first, the dropped trailing zeros read as zeros. */
+static void test_range_flush_stays_inside(void **state) {
+    (void)state;
+    lw_rc_enc e;
+    lw_rc_enc_init(&e);
+    e.low = 3 * (UINT64_C(1) << 48) + 1, e.range = (UINT64_C(1) << 48) - 1;
+    const uint64_t low = e.low, end = e.low + e.range;
+    uint8_t *bytes = NULL;
+    size_t n = 0;
+    assert_int_equal(lw_rc_enc_finish(&e, &bytes, &n), 0);
+    assert_true(n <= 7);
+    uint64_t v = 0;
+    for (size_t i = 0; i < 7; i++) v = v << 8 | (i < n ? bytes[i] : 0);
+    if (!(v >= low && v < end)) fail_msg("flushed %#llx, outside [%#llx, %#llx)", (unsigned long long)v,
+                                         (unsigned long long)low, (unsigned long long)end);
+    assert_true(v == 7 * (UINT64_C(1) << 47));
+    free(bytes);
+    lw_rc_enc_free(&e);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_range_flush_stays_inside),
         cmocka_unit_test(test_lossless_roundtrip),
         cmocka_unit_test(test_budget_longest_prefix),
         cmocka_unit_test(test_standard_streams),
