@@ -127,8 +127,8 @@ const char *lw_site_name(lw_site_ref ref, char *buf, size_t n) {
     return buf;
 }
 
-/* Whether s[0..len) is written as a block index is: an optional '-' and digits only ("+1", "0x1",
- * "1e0" and "1.5" are not), whatever its range. */
+/* Whether s[0..len) has a block index's form, in range or not: an optional '-', then decimal
+ * digits only ("+1", "0x1", "1e0" and "1.5" do not). */
 static bool integer_text(const char *s, size_t len) {
     size_t i = len > 0 && s[0] == '-';
     if (i == len) return false;
