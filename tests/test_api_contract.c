@@ -208,29 +208,28 @@ static void test_site_messages(void **state) {
     assert_int_equal(r.layer, 5);
 }
 
+/* A plan whose one hypothesis reads condition a (the rest fixed). */
+static const char *plan_with_condition(const char *a) {
+    char text[1024];
+    snprintf(text, sizeof text,
+             "{\"format\": \"latentwire.plan/1\", \"title\": \"t\", \"alpha\": 0.05, \"correction\": \"holm\", "
+             "\"resamples\": 1000, \"seed\": 1, \"selection\": \"none\", \"hypotheses\": [{\"id\": \"H\", "
+             "\"metric\": \"exact_match\", \"a\": \"%s\", \"direction\": \"greater\", \"threshold\": 0.5}]}",
+             a);
+    const char *path = lw_test_tmpfile("contract.plan.json");
+    lw_test_write_text(path, text);
+    return path;
+}
+
 /* A verdict's claim was cut at 255 bytes, so its table stated another claim. */
 static void test_plan_names_fit_the_claim(void **state) {
     (void)state;
     char a[300];
     memset(a, 'x', sizeof a - 1);
     a[sizeof a - 1] = '\0';
-    char text[1024];
-    snprintf(text, sizeof text,
-             "{\"format\": \"latentwire.plan/1\", \"title\": \"t\", \"alpha\": 0.05, \"correction\": \"holm\", \"resamples\": 1000, "
-             "\"seed\": 1, \"selection\": \"none\", \"hypotheses\": [{\"id\": \"H\", \"metric\": \"exact_match\", "
-             "\"a\": \"%s\", \"direction\": \"greater\", \"threshold\": 0.5}]}",
-             a);
-    const char *path = lw_test_tmpfile("contract.plan.json");
-    lw_test_write_text(path, text);
-    REFUSED_NULL(lw_plan_load(path), "more than a verdict's claim holds");
+    REFUSED_NULL(lw_plan_load(plan_with_condition(a)), "more than a verdict's claim holds");
     a[200] = '\0'; /* 200 + 11 bytes of names: fits */
-    snprintf(text, sizeof text,
-             "{\"format\": \"latentwire.plan/1\", \"title\": \"t\", \"alpha\": 0.05, \"correction\": \"holm\", \"resamples\": 1000, "
-             "\"seed\": 1, \"selection\": \"none\", \"hypotheses\": [{\"id\": \"H\", \"metric\": \"exact_match\", "
-             "\"a\": \"%s\", \"direction\": \"greater\", \"threshold\": 0.5}]}",
-             a);
-    lw_test_write_text(path, text);
-    lw_plan *p = lw_plan_load(path);
+    lw_plan *p = lw_plan_load(plan_with_condition(a));
     if (!p) fail_msg("%s", lw_last_error());
     lw_plan_free(p);
 }

@@ -37,13 +37,17 @@ static const char *write_plan(const char *name, const char *hypotheses, const ch
     return path;
 }
 
-/* A plan of one hypothesis H, "mean(A) of metric > threshold", without correction. */
-static const char *greater_plan(const char *name, const char *metric, const char *threshold) {
+/* A plan of one hypothesis H, "mean(A) of metric > (or <) threshold", without correction. */
+static const char *single_plan(const char *name, const char *metric, const char *direction, const char *threshold) {
     char h[256];
     snprintf(h, sizeof h,
-             "{\"id\": \"H\", \"metric\": \"%s\", \"a\": \"A\", \"direction\": \"greater\", \"threshold\": %s}",
-             metric, threshold);
+             "{\"id\": \"H\", \"metric\": \"%s\", \"a\": \"A\", \"direction\": \"%s\", \"threshold\": %s}",
+             metric, direction, threshold);
     return write_plan(name, h, "none");
+}
+
+static const char *greater_plan(const char *name, const char *metric, const char *threshold) {
+    return single_plan(name, metric, "greater", threshold);
 }
 
 /* Records of conditions A and B on n items: A right on the first na items, B on the first nb. */
@@ -177,10 +181,7 @@ static void test_holm_changes_the_verdict(void **state) {
  * mutant giving P(X <= x - 1) = 11 / 1024, anti-conservative, went unnoticed. */
 static void test_exact_lower_tail(void **state) {
     (void)state;
-    const char *pp = write_plan("lower.plan.json",
-                                "{\"id\": \"H\", \"metric\": \"em\", \"a\": \"A\", \"direction\": \"less\", "
-                                "\"threshold\": 0.5}",
-                                "none");
+    const char *pp = single_plan("lower.plan.json", "em", "less", "0.5");
     lw_plan *plan = lw_plan_load(pp);
     const char *rec = write_records("lower.items.jsonl", plan, 10, 2, 0);
     lw_plan_free(plan);
@@ -198,10 +199,7 @@ static void test_exact_lower_tail(void **state) {
  * 0.011 at 2000 resamples); a mutant counting only means below it gives 10/27 = 0.37. */
 static void test_bootstrap_ties_at_the_threshold(void **state) {
     (void)state;
-    const char *pp = write_plan("ties.plan.json",
-                                "{\"id\": \"H\", \"metric\": \"ndcg\", \"a\": \"A\", \"direction\": \"greater\", "
-                                "\"threshold\": 0.5}",
-                                "none");
+    const char *pp = greater_plan("ties.plan.json", "ndcg", "0.5");
     lw_plan *plan = lw_plan_load(pp);
     lw_item_record r[3] = {{.condition = "A", .item = "q0", .metric = "ndcg", .value = 0.0},
                            {.condition = "A", .item = "q1", .metric = "ndcg", .value = 0.5},
