@@ -85,6 +85,10 @@ const char *cli_p_value(double p, char buf[24]);
  * item, or an item written twice, is an error naming option (message set, -1). */
 int cli_parse_list(const char *option, const char *spec, char ***items);
 
+/* A --budgets list: whole numbers of bits from 1 to 2^40, none given twice ("16,016" included),
+ * into *budgets (malloc'd, also on failure: free it). The count, or -1 with the message set. */
+int cli_parse_budgets(const char *option, const char *spec, int64_t **budgets);
+
 /* --threads N: CPU threads of every verb that runs a model (0, the default, is every core). */
 #define CLI_MAX_THREADS 1024
 

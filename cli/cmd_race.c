@@ -161,21 +161,8 @@ static int parse_channels(const opts *o, lw_race_channel **ch, int64_t **budgets
     for (int i = 0; rc == 0 && i < n; i++)
         if (lw_race_channel_parse(items[i], &(*ch)[i]) != 0) rc = lw_fail_prefix("--channel: ");
     free(items);
-    int nb = rc == 0 ? cli_parse_list("--budgets", o->budgets, &items) : -1;
+    int nb = rc == 0 ? cli_parse_budgets("--budgets", o->budgets, budgets) : -1;
     if (nb < 0) rc = -1;
-    *budgets = calloc((size_t)(nb > 0 ? nb : 1), sizeof **budgets);
-    for (int i = 0; rc == 0 && i < nb; i++) {
-        long k;
-        if (!cli_parse_int(items[i], 1, 1L << 40, &k))
-            rc = lw_fail("--budgets \"%s\": \"%s\" is not a budget: each must be a whole number of bits from 1 to 2^40",
-                         o->budgets, items[i]);
-        for (int j = 0; rc == 0 && j < i; j++) /* "16,016": before the models load, naming the option */
-            if ((*budgets)[j] == k)
-                rc = lw_fail("--budgets \"%s\": \"%s\" and \"%s\" are the same budget (%ld bits)", o->budgets,
-                             items[j], items[i], k);
-        (*budgets)[i] = k;
-    }
-    if (nb > 0) free(items);
     *n_budgets = nb;
     if (rc == 0) return n;
     cli_fail_lib("race");

@@ -1,17 +1,11 @@
-/* latentwire race retrieval: the codec retrieval test (lw_codec_retrieval) on one model. */
-#include <errno.h>
+/* latentwire race retrieval: the codec retrieval test on one model (lw_codec_retrieval_experiment_run). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "cli.h"
 #include "latentwire/error.h"
-#include "latentwire/files.h"
-#include "latentwire/json.h"
-#include "latentwire/textio.h"
-#include "latentwire/race.h"
+#include "latentwire/race_experiment.h"
 
 static const char *USAGE =
     "usage: latentwire race retrieval --model M.gguf --passages FILE --out DIR [options]\n"
@@ -94,36 +88,14 @@ static int parse_lists(const opts *o, lw_codec_kind **kinds, int *n_kinds, int64
     }
     if (n > 0) free(items);
     *n_kinds = n;
-    int nb = rc == 0 ? cli_parse_list("--budgets", o->budgets, &items) : -1;
-    if (nb < 0) rc = -1;
-    *budgets = calloc((size_t)(nb > 0 ? nb : 1), sizeof **budgets);
-    for (int i = 0; rc == 0 && i < nb; i++) {
-        long k;
-        if (!cli_parse_int(items[i], 1, 1L << 40, &k))
-            rc = lw_fail("--budgets \"%s\": \"%s\" is not a budget: each must be a whole number of bits from 1 to 2^40",
-                         o->budgets, items[i]);
-        (*budgets)[i] = k;
-    }
-    if (nb > 0) free(items);
+    int nb = rc == 0 ? cli_parse_budgets("--budgets", o->budgets, budgets) : -1;
     *n_budgets = nb;
-    return rc;
+    return nb < 0 ? -1 : rc;
 }
 
 static void progress(void *ctx, const char *what, int done, int total) {
     (void)ctx;
     if (cli_is_tty()) fprintf(stderr, "\rrace retrieval: %s, %d/%d codec budgets%s", what, done, total, done == total ? "\n" : "");
-}
-
-static int write_text(const char *dir, const char *name, const char *text) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    lw_atomic_file af;
-    if (lw_atomic_open(&af, path) != 0) return -1;
-    if (fputs(text, af.fp) == EOF) {
-        lw_atomic_abort(&af);
-        return lw_fail("%s: cannot write: %s", path, strerror(errno));
-    }
-    return lw_atomic_commit(&af);
 }
 
 int cmd_race_retrieval(int argc, char **argv) {
@@ -133,65 +105,26 @@ int cmd_race_retrieval(int argc, char **argv) {
     lw_codec_kind *kinds = NULL;
     int64_t *budgets = NULL;
     int nk = 0, nb = 0, rc = 1;
-    if (parse_lists(&o, &kinds, &nk, &budgets, &nb) != 0) {
+    const char *const inputs[] = {"--model", o.model, NULL};
+    lw_codec_retrieval_experiment_params p = lw_codec_retrieval_experiment_default_params();
+    p.model_name = o.model, p.passages = o.passages, p.field = o.field, p.layer = o.layer;
+    p.n_scored = o.n, p.n_calib = o.calib, p.out_dir = o.out, p.inputs = inputs, p.resume = o.resume;
+    p.test.threshold = o.threshold, p.test.seed = o.seed, p.test.on_progress = progress;
+    p.test.memo_bytes = (int64_t)o.memo_mib << 20;
+    /* the lists and the outputs before the model loads */
+    if (parse_lists(&o, &kinds, &nk, &budgets, &nb) != 0 || lw_codec_retrieval_experiment_check_outputs(&p) != 0) {
         cli_fail_lib("race retrieval");
         free(kinds), free(budgets);
         return 2;
     }
-    lw_corpus corpus = {0};
+    p.codecs = kinds, p.n_codecs = nk, p.budgets = budgets, p.n_budgets = nb;
     lw_model *m = NULL;
     lw_session *s = NULL;
-    char *result = NULL, *csv = NULL, *settings_text = NULL;
-    if (lw_corpus_load(&corpus, o.passages, o.field) != 0 || !(m = lw_model_load(o.model, cli_model_params()))) {
-        cli_fail_lib("race retrieval");
-        goto done;
-    }
-    lw_model_info info;
-    lw_model_get_info(m, &info);
-    lw_codec_retrieval_params p = lw_codec_retrieval_default_params();
-    long layer = 0;
-    if (strcmp(o.layer, "mid") && !cli_parse_int(o.layer, -info.n_layer, info.n_layer - 1, &layer)) {
-        cli_fail("race retrieval", "--layer %s: must be mid or a layer in -%d..%d", o.layer, info.n_layer, info.n_layer - 1);
-        goto done;
-    }
-    if (strcmp(o.layer, "mid")) p.layer = (int)layer;
-    p.threshold = o.threshold;
-    p.seed = o.seed;
-    p.on_progress = progress;
-    p.memo_bytes = (int64_t)o.memo_mib << 20;
-    char records[4096];
-    snprintf(records, sizeof records, "%s/retrieval.partial", o.out);
-    const char *sha = lw_model_sha256(m);
-    /* lw_json_text: a path that is not UTF-8 must still be in the fingerprint (json_pack's "s" gave
-     * NULL for it, and the fingerprint lost the model); the drawn passages' sha256 is added by the
-     * library */
-    json_t *settings = json_object();
-    json_object_set_new(settings, "--model", lw_json_text(sha ? sha : o.model));
-    /* the passages by their bytes, as the model: the same file by another path (moved, linked)
-     * resumes, where its path was refused as another --passages */
-    char passages_sha[65];
-    json_object_set_new(settings, "--passages", lw_sha256_file(o.passages, passages_sha) == 0
-                                                    ? json_string(passages_sha)
-                                                    : lw_json_text(o.passages));
-    json_object_set_new(settings, "--field", lw_json_text(o.field));
-    const lw_model *models[1] = {m};
-    lw_json_settings_gpu_layers(settings, models, 1);
-    settings_text = json_dumps(settings, JSON_COMPACT);
-    json_decref(settings);
-    if (!settings_text) {
-        cli_fail("race retrieval", "cannot record the settings of this run (out of memory)");
-        goto done;
-    }
-    p.records_path = records;
-    p.settings_json = settings_text;
-    p.resume = o.resume;
+    char *csv = NULL;
     lw_session_params sp = lw_session_default_params();
     sp.n_threads = o.threads;
-    if (!(s = lw_session_new(m, sp)) || lw_mkdir_p(o.out) != 0 ||
-        lw_codec_retrieval(s, (const char *const *)corpus.texts, (int)corpus.n, o.n, o.calib, kinds, nk, budgets, nb, &p,
-                           &result) != 0 ||
-        !(csv = lw_codec_retrieval_csv(result)) || write_text(o.out, "retrieval.json", result) != 0 ||
-        write_text(o.out, "retrieval.csv", csv) != 0) {
+    if (!(m = lw_model_load(o.model, cli_model_params())) || !(p.session = s = lw_session_new(m, sp)) ||
+        lw_codec_retrieval_experiment_run(&p, NULL, &csv) != 0) {
         cli_fail_lib("race retrieval");
         goto done;
     }
@@ -199,9 +132,8 @@ int cmd_race_retrieval(int argc, char **argv) {
     printf("wrote %s/retrieval.json, %s/retrieval.csv\n", o.out, o.out);
     rc = 0;
 done:
-    free(result), free(csv), free(kinds), free(budgets), free(settings_text);
+    free(csv), free(kinds), free(budgets);
     lw_session_free(s);
     lw_model_free(m);
-    lw_corpus_free(&corpus);
     return rc;
 }

@@ -145,6 +145,26 @@ int cli_parse_list(const char *option, const char *spec, char ***items) {
     return lw_list_split(option, spec, items);
 }
 
+int cli_parse_budgets(const char *option, const char *spec, int64_t **budgets) {
+    char **items = NULL;
+    int n = cli_parse_list(option, spec, &items), rc = n < 0 ? -1 : 0;
+    *budgets = calloc((size_t)(n > 0 ? n : 1), sizeof **budgets);
+    if (rc == 0 && !*budgets) rc = lw_fail("%s: out of memory", option);
+    for (int i = 0; rc == 0 && i < n; i++) {
+        long k;
+        if (!cli_parse_int(items[i], 1, 1L << 40, &k))
+            rc = lw_fail("%s \"%s\": \"%s\" is not a budget: each must be a whole number of bits from 1 to 2^40",
+                         option, spec, items[i]);
+        for (int j = 0; rc == 0 && j < i; j++) /* "16,016": named before the models load */
+            if ((*budgets)[j] == k)
+                rc = lw_fail("%s \"%s\": \"%s\" and \"%s\" are the same budget (%ld bits)", option, spec, items[j],
+                             items[i], k);
+        if (rc == 0) (*budgets)[i] = k;
+    }
+    if (n > 0) free(items);
+    return rc == 0 ? n : -1;
+}
+
 bool cli_wants_help(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return true;

@@ -79,6 +79,25 @@ static void test_bad_options(void **state) {
     expect_error(args, "--n 1: must be an integer in [2, 1000000]");
     snprintf(args, sizeof args, "race retrieval --model /nonexistent.gguf --passages p.txt --out %s/o --threshold 0", dir);
     expect_error(args, "--threshold 0: must be a number in (0, 1]");
+    snprintf(args, sizeof args, "race retrieval --model /nonexistent.gguf --passages p.txt --out %s/o --budgets 64,064", dir);
+    expect_error(args, "\"64\" and \"064\" are the same budget (64 bits)");
+    /* the passages, or the model, as a file the run writes: refused before the model loads, the
+     * file unchanged (retrieval.csv overwrote the passages with exit 0) */
+    const char *rdir = lw_test_fresh_dir("bad_retrieval_out");
+    char pass[1200], model_out[1200];
+    snprintf(pass, sizeof pass, "%s", lw_test_join(rdir, "retrieval.csv"));
+    snprintf(model_out, sizeof model_out, "%s", lw_test_join(rdir, "retrieval.json"));
+    lw_test_write_text(pass, "one passage\nanother passage\n");
+    lw_test_write_text(model_out, "not a model\n");
+    snprintf(args, sizeof args, "race retrieval --model /nonexistent.gguf --passages %s --out %s", pass, rdir);
+    expect_error(args, "is the same file as --passages");
+    snprintf(args, sizeof args, "race retrieval --model %s --passages p.txt --out %s", model_out, rdir);
+    expect_error(args, "is the same file as --model");
+    char *kept = lw_test_read_file(pass), *kept_model = lw_test_read_file(model_out);
+    assert_string_equal(kept, "one passage\nanother passage\n");
+    assert_string_equal(kept_model, "not a model\n");
+    free(kept), free(kept_model);
+    assert_int_equal(lw_test_dir_entries(rdir), 2);
     /* a plan naming a cell the run will not write is refused before any model loads (it would fail
      * only at `verdict`, after the whole run); so is a metric races do not record */
     const char *plan = lw_test_tmpfile("race.plan.json");

@@ -70,6 +70,10 @@ int lw_atomic_open(lw_atomic_file *af, const char *path);   /* 0 or -1 (error se
 int lw_atomic_commit(lw_atomic_file *af);                    /* 0 or -1; temp removed on failure */
 void lw_atomic_abort(lw_atomic_file *af);                    /* closes and removes the temp file */
 
+/* A whole text written to path through lw_atomic_open / lw_atomic_commit: the file appears
+ * whole or not at all. 0, or -1 with the message naming path and the OS's reason. */
+int lw_write_text_file(const char *path, const char *text);
+
 /* Outputs that appear together or not at all (a scan's CSV, task file and JSON): between
  * lw_atomic_group_begin and lw_atomic_group_end, lw_atomic_commit writes and syncs each file but
  * leaves it under its temporary name; lw_atomic_group_end(true) then renames them all, in the

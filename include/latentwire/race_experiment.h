@@ -85,6 +85,43 @@ int lw_race_experiment_check_outputs(const lw_race_experiment_params *p);
 int lw_race_experiment_run(const lw_race_experiment_params *p, lw_race_experiment_result *out);
 void lw_race_experiment_result_free(lw_race_experiment_result *r);
 
+/* ---- the codec retrieval test (`latentwire race retrieval`) as one call ----
+ * lw_codec_retrieval (latentwire/race.h) on the passages of a file, with what the verb adds: the
+ * output directory checked before any forward pass (none of its files may be the passages or one
+ * of p->inputs: the passages file was overwritten by retrieval.csv with exit 0), the settings
+ * fingerprinted for --resume (the model's and the passages' sha256, the field, GPU offload), the
+ * rows appended to OUT/retrieval.partial as they finish, and OUT/retrieval.json and
+ * OUT/retrieval.csv written whole. Messages name settings by their options (--layer, --passages). */
+typedef struct {
+    lw_session *session;              /* borrowed */
+    const char *model_name;           /* the settings' --model when the model's sha256 cannot be read */
+    const char *passages;             /* .txt (one passage per non-blank line) or .jsonl / .json */
+    const char *field;                /* the .jsonl field (default "text") */
+    const char *layer;                /* "mid" (default) or a block, negative from the end */
+    int n_scored, n_calib;            /* default 1000 and 200 */
+    const lw_codec_kind *codecs;      /* distinct */
+    int n_codecs;
+    const int64_t *budgets;           /* K > 0 each, distinct */
+    int n_budgets;
+    lw_codec_retrieval_params test;   /* threshold, level, seed, memo_bytes, progress; its layer,
+                                         records_path, settings_json and resume are set by the run */
+    const char *out_dir;
+    const char *const *inputs;        /* more ("--option", path) pairs no output may be, ended by NULL
+                                         (the passages are always checked); NULL: none */
+    bool resume;                      /* keep the rows of OUT/retrieval.partial made with the same settings */
+} lw_codec_retrieval_experiment_params;
+
+lw_codec_retrieval_experiment_params lw_codec_retrieval_experiment_default_params(void);
+
+/* Only the output checks (out_dir, its three files, none of them the passages or an input), for a
+ * caller that wants them before loading the model. 0 or -1 (message). */
+int lw_codec_retrieval_experiment_check_outputs(const lw_codec_retrieval_experiment_params *p);
+
+/* Runs the test and writes its files. *result_json and *csv (may be NULL) get retrieval.json's and
+ * retrieval.csv's text, malloc'd. 0 or -1 (message set; the finished rows stay in
+ * OUT/retrieval.partial for --resume). */
+int lw_codec_retrieval_experiment_run(const lw_codec_retrieval_experiment_params *p, char **result_json, char **csv);
+
 #ifdef __cplusplus
 }
 #endif

@@ -227,6 +227,18 @@ void lw_atomic_abort(lw_atomic_file *af) {
     atomic_clear(af);
 }
 
+int lw_write_text_file(const char *path, const char *text) {
+    if (!path || !text) return lw_fail("lw_write_text_file: %s is NULL", path ? "text" : "path");
+    lw_atomic_file af;
+    if (lw_atomic_open(&af, path) != 0) return -1;
+    if (fputs(text, af.fp) == EOF) {
+        int err = errno;
+        lw_atomic_abort(&af);
+        return lw_fail("%s: cannot write: %s", path, strerror(err));
+    }
+    return lw_atomic_commit(&af);
+}
+
 /* ----------------------------------------------------------------------- sha256 ---- */
 
 static void to_hex(const unsigned char md[32], char out[65]) {

@@ -233,16 +233,6 @@ static char *render_lines(json_t *lines) {
     return buf;
 }
 
-static int write_text(const char *path, const char *text) {
-    lw_atomic_file af;
-    if (lw_atomic_open(&af, path) != 0) return -1;
-    if (fputs(text, af.fp) == EOF) {
-        lw_atomic_abort(&af);
-        return lw_fail("%s: write failed", path);
-    }
-    return lw_atomic_commit(&af);
-}
-
 /* The provenance record, or NULL with the error set. */
 static json_t *provenance(const run *r, const char *content, int n_written) {
     const lw_paraphrase_params *p = r->p;
@@ -359,7 +349,7 @@ int lw_paraphrase_generate(const lw_paraphrase_params *p) {
     if (rc == 0 && p->provenance && !prov) rc = -1; /* before the file is written: no file without its record */
     /* the file first, then its record: a failed file write leaves the earlier pair as it was (the
      * record was removed after being replaced before); a failed record write is named */
-    if (rc == 0 && write_text(p->out, content) != 0) rc = -1;
+    if (rc == 0 && lw_write_text_file(p->out, content) != 0) rc = -1;
     if (rc == 0 && p->provenance && (!prov || lw_json_save(p->provenance, prov) != 0))
         rc = lw_fail_prefix("wrote %s but not its provenance record: ", p->out);
     json_decref(prov);

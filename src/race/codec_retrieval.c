@@ -399,6 +399,15 @@ int lw_codec_retrieval(lw_session *session, const char *const *texts, int n_text
                            (long long)budgets[b]);
     for (int c = 0; c < n_codecs; c++)
         if ((unsigned)codecs[c] >= LW_CODEC_COUNT) return lw_fail("codec retrieval: unknown codec kind %d", (int)codecs[c]);
+    /* a repeated one made two identical rows, and a report counted the codec twice */
+    for (int b = 0; b < n_budgets; b++)
+        for (int a = 0; a < b; a++)
+            if (budgets[a] == budgets[b])
+                return lw_fail("codec retrieval: budget %lld bits is listed twice", (long long)budgets[b]);
+    for (int c = 0; c < n_codecs; c++)
+        for (int a = 0; a < c; a++)
+            if (codecs[a] == codecs[c])
+                return lw_fail("codec retrieval: codec %s is listed twice", lw_codec_name(codecs[c]));
     if (!(p->threshold > 0 && p->threshold <= 1)) /* 0 passes every row */
         return lw_fail("codec retrieval: threshold %g is not in (0, 1]", p->threshold);
     lw_model_info info;

@@ -447,16 +447,6 @@ static int write_jsonl(const char *path, json_t *settings, const lw_race_data *d
     return lw_atomic_commit(&af);
 }
 
-static int write_text(const char *path, const char *text) {
-    lw_atomic_file af;
-    if (lw_atomic_open(&af, path) != 0) return -1;
-    if (fputs(text, af.fp) == EOF) {
-        lw_atomic_abort(&af);
-        return lw_fail("%s: cannot write: %s", path, strerror(errno));
-    }
-    return lw_atomic_commit(&af);
-}
-
 static char *out_path(const char *dir, const char *name) {
     size_t n = strlen(dir) + strlen(name) + 2;
     char *p = malloc(n);
@@ -513,7 +503,7 @@ static int write_outputs(const char *out_dir, json_t *settings, lw_race_data *d,
     if (rc == 0) {
         rc = write_jsonl(pj, settings, d, rec);
         if (rc == 0) rc = lw_json_save(pr, root);
-        if (rc == 0) rc = write_text(pc, csv);
+        if (rc == 0) rc = lw_write_text_file(pc, csv);
         if (rc == 0) rc = lw_race_items_save(pi, settings, by_item, n_rec);
         rc = lw_atomic_group_finish(rc);
     }

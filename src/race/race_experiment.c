@@ -16,6 +16,7 @@
 #include "latentwire/files.h"
 #include "latentwire/json.h"
 #include "latentwire/race_experiment.h"
+#include "race/race_internal.h"
 
 lw_race_experiment_params lw_race_experiment_default_params(void) {
     return (lw_race_experiment_params){.layer = "mid", .patch = lw_patch_default_params(), .calib = 100,
@@ -38,8 +39,7 @@ int lw_race_experiment_check_outputs(const lw_race_experiment_params *p) {
     return lw_output_dir_check("--out", p->out_dir, names, p->inputs);
 }
 
-/* A layer option's value: "mid" or a block (negative from the end). 0, or -1 with a message. */
-static int resolve_layer(const char *option, const char *v, int n_layer, int *out) {
+int lw_race_resolve_layer(const char *option, const char *v, int n_layer, int *out) {
     long l = 0;
     char *end = NULL;
     errno = 0;
@@ -180,8 +180,8 @@ int lw_race_experiment_run(const lw_race_experiment_params *p, lw_race_experimen
     lw_model_get_info(lw_session_model(p->sender), &is);
     lw_model_get_info(lw_session_model(p->receiver), &ir);
     const char *layer = p->layer ? p->layer : "mid";
-    if (resolve_layer("--layer", layer, is.n_layer, &out->sender_layer) != 0 ||
-        resolve_layer("--receiver-layer", p->receiver_layer ? p->receiver_layer : layer, ir.n_layer,
+    if (lw_race_resolve_layer("--layer", layer, is.n_layer, &out->sender_layer) != 0 ||
+        lw_race_resolve_layer("--receiver-layer", p->receiver_layer ? p->receiver_layer : layer, ir.n_layer,
                       &out->receiver_layer) != 0)
         return -1;
     if (p->bridge && check_bridge(p, out->sender_layer, out->receiver_layer) != 0) return -1;

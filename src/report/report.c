@@ -399,15 +399,7 @@ int lw_report_write(const char *const *inputs, int n, const char *out_path, cons
     }
     char *page = lw_report_html(inputs, n, p);
     if (!page) return -1;
-    lw_atomic_file af;
-    int rc = lw_atomic_open(&af, out_path);
-    if (rc == 0) {
-        size_t len = strlen(page);
-        if (fwrite(page, 1, len, af.fp) != len) {
-            lw_atomic_abort(&af);
-            rc = lw_fail("%s: cannot write the report", out_path);
-        } else rc = lw_atomic_commit(&af);
-    }
+    int rc = lw_write_text_file(out_path, page);
     free(page);
     return rc;
 }
