@@ -278,10 +278,14 @@ int lw_act_rel_err(const lw_act_layout *L, const float *rows, int64_t n, double 
     return rc;
 }
 
-void lw_act_record_err(lw_codec *c, const double err[2]) {
+json_t *lw_act_record_fit(lw_codec *c, const lw_act_layout *L, const float *rows, int64_t n, int vectors) {
+    double err[2];
+    if (lw_act_rel_err(L, rows, n, err) != 0) return NULL;
     json_t *fit = lw_act_fit_obj(c);
     json_object_set_new(fit, "rel_err_calibration", json_real(err[0]));
     json_object_set_new(fit, "rel_err_calibration_centered", json_real(err[1]));
+    json_object_set_new(fit, "payload_bits", json_integer(lw_act_item_bits(L->vec_bits, vectors)));
+    return fit;
 }
 
 /* ------------------------------------------------------------------ the budget search */

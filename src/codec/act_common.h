@@ -104,8 +104,10 @@ bool lw_act_search_fits(lw_act_search *s, int64_t item_bits);
 /* Adds a measured candidate (shape: a JSON object, stolen; err as lw_act_rel_err gives it);
  * true when its err[0] is the new lowest. */
 bool lw_act_search_add(lw_act_search *s, json_t *shape, int64_t item_bits, const double err[2]);
-/* fit.rel_err_calibration (and _centered) of the fitted codec on the calibration rows. */
-void lw_act_record_err(lw_codec *c, const double err[2]);
+/* The fitted codec measured on its calibration rows (lw_act_rel_err) into its fit object:
+ * rel_err_calibration, rel_err_calibration_centered and payload_bits (an item of `vectors`
+ * vectors). The fit object (borrowed), or NULL (message set). */
+json_t *lw_act_record_fit(lw_codec *c, const lw_act_layout *L, const float *rows, int64_t n, int vectors);
 /* No shape fitted: the error naming the smallest budget that works (shape_hint says which). */
 int lw_act_search_none(lw_act_search *s, const char *shape_hint);
 /* Puts the search (candidates, chosen index, held-out rows) into fit.search; frees s. */

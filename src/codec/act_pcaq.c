@@ -208,11 +208,8 @@ static int pcaq_fit(lw_codec *c, const float *rows, int64_t n, int d) {
     c->p.rank = r;
     c->p.bits = b;
     lw_act_layout L = layout_of(c, s);
-    double err[2];
-    if (lw_act_rel_err(&L, rows, n, err) != 0) return -1;
-    json_t *fit = lw_act_fit_obj(c);
-    lw_act_record_err(c, err);
-    json_object_set_new(fit, "payload_bits", json_integer(lw_act_item_bits(L.vec_bits, c->T)));
+    json_t *fit = lw_act_record_fit(c, &L, rows, n, c->T);
+    if (!fit) return -1;
     json_object_set_new(fit, "calibration_rank", json_integer(rank));
     json_object_set_new(fit, "quantizer", json_string(s->lloyd ? "lloyd-max" : "uniform"));
     return lw_act_count_side(c);

@@ -244,12 +244,7 @@ static int pq_fit(lw_codec *c, const float *rows, int64_t n, int d) {
     c->p.pq_subspaces = m;
     c->p.bits = b;
     lw_act_layout L = layout_of(c, s);
-    double err[2];
-    if (lw_act_rel_err(&L, rows, n, err) != 0) return -1;
-    json_t *fit = lw_act_fit_obj(c);
-    lw_act_record_err(c, err);
-    json_object_set_new(fit, "payload_bits", json_integer(lw_act_item_bits(L.vec_bits, c->T)));
-    return lw_act_count_side(c);
+    return lw_act_record_fit(c, &L, rows, n, c->T) ? lw_act_count_side(c) : -1;
 }
 
 static int pq_encode(const lw_codec *c, const float *item, lw_payload *out) {

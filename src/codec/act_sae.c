@@ -347,12 +347,7 @@ static int sae_fit(lw_codec *c, const float *rows, int64_t n, int d) {
     c->p.sae_latents = L;
     c->p.sae_epochs = epochs;
     lw_act_layout Lay = layout_of(c, s);
-    double err[2];
-    if (lw_act_rel_err(&Lay, rows, n, err) != 0) return -1;
-    json_t *fit = lw_act_fit_obj(c);
-    lw_act_record_err(c, err);
-    json_object_set_new(fit, "payload_bits", json_integer(lw_act_item_bits(Lay.vec_bits, c->T)));
-    return lw_act_count_side(c);
+    return lw_act_record_fit(c, &Lay, rows, n, c->T) ? lw_act_count_side(c) : -1;
 }
 
 static int sae_encode(const lw_codec *c, const float *item, lw_payload *out) {

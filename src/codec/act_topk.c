@@ -171,11 +171,8 @@ int lw_sparse_fit_act(lw_codec *c, const float *rows, int64_t n, int d) {
     c->p.k = s->k;
     c->p.bits = s->bits;
     lw_act_layout L = layout_of(s);
-    double err[2];
-    if (lw_act_rel_err(&L, rows, nv, err) != 0) return -1;
-    json_t *fit = lw_act_fit_obj(c);
-    lw_act_record_err(c, err);
-    json_object_set_new(fit, "payload_bits", json_integer(lw_act_item_bits(L.vec_bits, s->vectors)));
+    json_t *fit = lw_act_record_fit(c, &L, rows, nv, s->vectors);
+    if (!fit) return -1;
     json_object_set_new(fit, "magnitude_range", json_pack("[f, f]", (double)s->lo, (double)s->hi));
     json_object_set_new(fit, "value_coding", json_string("sign-magnitude, uniform magnitude levels fitted on "
                                                          "the calibration rows' kept magnitudes (side information)"));
