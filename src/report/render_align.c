@@ -157,6 +157,15 @@ static int collect(json_t *doc, const char *experiment, double (*xfn)(json_t *),
 static double depth_x(json_t *c) { return site_layer(lw_jstr(c, "site_a")); }
 static double calib_x(json_t *c) { return lw_jcount(c, "n_calib"); }
 
+/* One curve as a figure with the command that made it. 0 or -1. */
+static int curve_figure(lw_html *h, lw_report_ctx *ctx, const lw_plot *p, const char *cmd) {
+    lw_fig_begin(h, ctx, p->title);
+    if (lw_svg_curve(h, p) != 0) return -1;
+    lw_fig_provenance(h, cmd, NULL);
+    lw_fig_end(h);
+    return 0;
+}
+
 static int depth_figure(lw_html *h, json_t *doc, lw_report_ctx *ctx, const char *cmd) {
     curve_set cs = {0};
     int rc = collect(doc, "depth", depth_x, &cs);
@@ -186,12 +195,7 @@ static int depth_figure(lw_html *h, json_t *doc, lw_report_ctx *ctx, const char 
                      .n_series = cs.n_series,
                      .refs = cs.refs,
                      .n_refs = cs.n_refs};
-        lw_fig_begin(h, ctx, p.title);
-        rc = lw_svg_curve(h, &p);
-        if (rc == 0) {
-            lw_fig_provenance(h, cmd, NULL);
-            lw_fig_end(h);
-        }
+        rc = curve_figure(h, ctx, &p, cmd);
     }
     curve_set_free(&cs);
     return rc;
@@ -228,12 +232,7 @@ static int calib_figure(lw_html *h, json_t *doc, lw_report_ctx *ctx, const char 
                      .n_series = cs.n_series,
                      .refs = cs.refs,
                      .n_refs = cs.n_refs};
-        lw_fig_begin(h, ctx, p.title);
-        rc = lw_svg_curve(h, &p);
-        if (rc == 0) {
-            lw_fig_provenance(h, cmd, NULL);
-            lw_fig_end(h);
-        }
+        rc = curve_figure(h, ctx, &p, cmd);
     }
     curve_set_free(&cs);
     return rc;
