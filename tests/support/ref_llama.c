@@ -57,34 +57,10 @@ struct ref_llama {
 
 /* ====================================================================== the forward pass */
 
-/* One row of a (possibly quantized) matrix as floats. ggml stores a matrix as ne[1] rows of
- * ne[0] elements, row r at byte offset r * nb[1]; ne[0] is the input dimension. */
-static void dequant_row(const struct ggml_tensor *w, int64_t r, float *out) {
-    const void *src = (const char *)w->data + r * w->nb[1];
-    if (w->type == GGML_TYPE_F32) {
-        memcpy(out, src, (size_t)w->ne[0] * sizeof(float));
-    } else {
-        ggml_get_type_traits(w->type)->to_float(src, out, w->ne[0]);
-    }
-}
-
-/* y[t] = W x[t] (+ b) for each of the n positions: y is n x ne[1], x is n x ne[0]; each row
- * of W dequantized once. ref_common's ref_matmul, shared with ref_gemma3; with cpu_rounding it
- * first rounds each x[t] as llama.cpp's CPU matmul does (ref_common.h). */
-static int matmul(double *y, const double *x, int n, const struct ggml_tensor *w, const float *b, bool cpu_rounding) {
-    return ref_matmul(y, x, n, w, b, cpu_rounding);
-}
-
-/* out = x / sqrt(mean(x^2) + eps) * w, row by row (ggml_rms_norm followed by ggml_mul). */
-static void rmsnorm(double *out, const double *x, int n, int d, const float *w, double eps) {
-    for (int t = 0; t < n; t++) {
-        const double *xt = x + (size_t)t * d;
-        double sum_sq = 0.0;
-        for (int i = 0; i < d; i++) sum_sq += xt[i] * xt[i];
-        const double scale = 1.0 / sqrt(sum_sq / d + eps);
-        for (int i = 0; i < d; i++) out[(size_t)t * d + i] = xt[i] * scale * w[i];
-    }
-}
+/* Rows are dequantized (ref_dequant_row), matrices applied (ref_matmul: each row of W
+ * dequantized once; with cpu_rounding the inputs first rounded as llama.cpp's CPU matmul rounds
+ * them) and norms taken (ref_rmsnorm: x / sqrt(mean(x^2) + eps) * w, ggml_rms_norm then
+ * ggml_mul) by ref_common, which ref_gemma3 shares. */
 
 /* RoPE on one head vector v[head_dim] at position pos, llama.cpp's "normal" mode
  * (GGML_ROPE_TYPE_NORMAL, what the llama arch uses): the ADJACENT pair (v[2i], v[2i+1]) is
@@ -190,7 +166,7 @@ int ref_llama_forward(const ref_llama *m, const int32_t *tokens, const float *em
         if (embd) {
             for (int i = 0; i < d; i++) x[(size_t)t * d + i] = embd[(size_t)t * d + i];
         } else {
-            dequant_row(m->tok_embd, tokens[t], row);
+            ref_dequant_row(m->tok_embd, tokens[t], row);
             for (int i = 0; i < d; i++) x[(size_t)t * d + i] = row[i];
         }
     }
@@ -200,32 +176,32 @@ int ref_llama_forward(const ref_llama *m, const int32_t *tokens, const float *em
         const struct ref_layer *L = &m->layers[l];
 
         /* attention sublayer */
-        rmsnorm(h, x, n, d, L->attn_norm, m->rms_eps);
-        if (matmul(q, h, n, L->wq, L->bq, m->cpu_rounding)) goto done;
-        if (matmul(k, h, n, L->wk, L->bk, m->cpu_rounding)) goto done;
-        if (matmul(v, h, n, L->wv, L->bv, m->cpu_rounding)) goto done;
+        ref_rmsnorm(h, x, n, d, L->attn_norm, m->rms_eps);
+        if (ref_matmul(q, h, n, L->wq, L->bq, m->cpu_rounding)) goto done;
+        if (ref_matmul(k, h, n, L->wk, L->bk, m->cpu_rounding)) goto done;
+        if (ref_matmul(v, h, n, L->wv, L->bv, m->cpu_rounding)) goto done;
         for (int t = 0; t < n; t++) { /* row t is position t: one sequence from 0 */
             for (int hq = 0; hq < m->n_head; hq++) rope(q + (size_t)t * q_dim + (size_t)hq * hd, t, m);
             for (int hk = 0; hk < m->n_head_kv; hk++) rope(k + (size_t)t * kv_dim + (size_t)hk * hd, t, m);
         }
         attention(att, q, k, v, n, m, scores);
-        if (matmul(delta, att, n, L->wo, L->bo, m->cpu_rounding)) goto done;
+        if (ref_matmul(delta, att, n, L->wo, L->bo, m->cpu_rounding)) goto done;
         for (size_t i = 0; i < nd; i++) x[i] += delta[i];
 
         /* feed-forward sublayer (SwiGLU) */
-        rmsnorm(h, x, n, d, L->ffn_norm, m->rms_eps);
-        if (matmul(gate, h, n, L->w_gate, L->b_gate, m->cpu_rounding)) goto done;
-        if (matmul(up, h, n, L->w_up, L->b_up, m->cpu_rounding)) goto done;
+        ref_rmsnorm(h, x, n, d, L->ffn_norm, m->rms_eps);
+        if (ref_matmul(gate, h, n, L->w_gate, L->b_gate, m->cpu_rounding)) goto done;
+        if (ref_matmul(up, h, n, L->w_up, L->b_up, m->cpu_rounding)) goto done;
         for (size_t i = 0; i < (size_t)n * ff; i++) gate[i] = silu(gate[i]) * up[i];
-        if (matmul(delta, gate, n, L->w_down, L->b_down, m->cpu_rounding)) goto done;
+        if (ref_matmul(delta, gate, n, L->w_down, L->b_down, m->cpu_rounding)) goto done;
         for (size_t i = 0; i < nd; i++) x[i] += delta[i];
 
         if (resid) store_floats(resid + (size_t)(l + 1) * nd, x, nd);
     }
 
     if (logits) {
-        rmsnorm(h, x, n, d, m->output_norm, m->rms_eps);
-        if (matmul(out, h, n, m->output, NULL, m->cpu_rounding)) goto done;
+        ref_rmsnorm(h, x, n, d, m->output_norm, m->rms_eps);
+        if (ref_matmul(out, h, n, m->output, NULL, m->cpu_rounding)) goto done;
         store_floats(logits, out, (size_t)n * m->n_vocab);
     }
     rc = 0;
@@ -275,75 +251,6 @@ int ref_llama_n_vocab(const ref_llama *m) { return m->n_vocab; }
         goto fail;                                                                         \
     } while (0)
 
-/* Integer metadata of any integer type. Returns 1 found, 0 absent, -1 wrong type. */
-static int kv_int(const struct gguf_context *g, const char *key, int64_t *out) {
-    const int64_t id = gguf_find_key(g, key);
-    if (id < 0) return 0;
-    switch (gguf_get_kv_type(g, id)) {
-    case GGUF_TYPE_UINT8: *out = gguf_get_val_u8(g, id); return 1;
-    case GGUF_TYPE_INT8: *out = gguf_get_val_i8(g, id); return 1;
-    case GGUF_TYPE_UINT16: *out = gguf_get_val_u16(g, id); return 1;
-    case GGUF_TYPE_INT16: *out = gguf_get_val_i16(g, id); return 1;
-    case GGUF_TYPE_UINT32: *out = gguf_get_val_u32(g, id); return 1;
-    case GGUF_TYPE_INT32: *out = gguf_get_val_i32(g, id); return 1;
-    case GGUF_TYPE_UINT64: *out = (int64_t)gguf_get_val_u64(g, id); return 1;
-    case GGUF_TYPE_INT64: *out = gguf_get_val_i64(g, id); return 1;
-    default: return -1;
-    }
-}
-
-/* Float metadata (f32 or f64). Returns 1 found, 0 absent, -1 wrong type. */
-static int kv_float(const struct gguf_context *g, const char *key, double *out) {
-    const int64_t id = gguf_find_key(g, key);
-    if (id < 0) return 0;
-    switch (gguf_get_kv_type(g, id)) {
-    case GGUF_TYPE_FLOAT32: *out = gguf_get_val_f32(g, id); return 1;
-    case GGUF_TYPE_FLOAT64: *out = gguf_get_val_f64(g, id); return 1;
-    default: return -1;
-    }
-}
-
-/* A 2-D tensor with exactly ne0 x ne1 elements whose type ggml can dequantize, or NULL. */
-static const struct ggml_tensor *get_matrix(struct ggml_context *ctx, const char *name, int64_t ne0,
-                                            int64_t ne1, bool required, bool *bad) {
-    struct ggml_tensor *t = ggml_get_tensor(ctx, name);
-    if (!t) {
-        if (required) {
-            fprintf(stderr, "ref_llama: missing tensor %s\n", name);
-            *bad = true;
-        }
-        return NULL;
-    }
-    if (t->ne[0] != ne0 || t->ne[1] != ne1 || t->ne[2] != 1 || t->ne[3] != 1) {
-        fprintf(stderr, "ref_llama: tensor %s is [%lld, %lld, %lld, %lld], expected [%lld, %lld]\n", name,
-                (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2], (long long)t->ne[3],
-                (long long)ne0, (long long)ne1);
-        *bad = true;
-        return NULL;
-    }
-    if (t->type != GGML_TYPE_F32 && !ggml_get_type_traits(t->type)->to_float) {
-        fprintf(stderr, "ref_llama: tensor %s has type %s which ggml cannot dequantize\n", name,
-                ggml_type_name(t->type));
-        *bad = true;
-        return NULL;
-    }
-    return t;
-}
-
-/* A 1-D tensor of length n (norm weight, bias, rope factors) copied out as floats, or NULL. */
-static float *get_vector(struct ggml_context *ctx, const char *name, int64_t n, bool required, bool *bad) {
-    const struct ggml_tensor *t = get_matrix(ctx, name, n, 1, required, bad);
-    if (!t) return NULL;
-    float *v = malloc((size_t)n * sizeof *v);
-    if (!v) {
-        fprintf(stderr, "ref_llama: out of memory\n");
-        *bad = true;
-        return NULL;
-    }
-    dequant_row(t, 0, v);
-    return v;
-}
-
 ref_llama *ref_llama_load(const char *path) {
     ref_llama *m = calloc(1, sizeof *m);
     if (!m) return NULL;
@@ -359,23 +266,23 @@ ref_llama *ref_llama_load(const char *path) {
 
     /* Hyperparameters, with llama.cpp's defaults where a key is optional. */
     int64_t n_embd = 0, n_layer = 0, n_head = 0, n_ff = 0;
-    if (kv_int(g, "llama.embedding_length", &n_embd) != 1 || kv_int(g, "llama.block_count", &n_layer) != 1 ||
-        kv_int(g, "llama.attention.head_count", &n_head) != 1 ||
-        kv_int(g, "llama.feed_forward_length", &n_ff) != 1)
+    if (ref_kv_int(g, "llama.embedding_length", &n_embd) != 1 || ref_kv_int(g, "llama.block_count", &n_layer) != 1 ||
+        ref_kv_int(g, "llama.attention.head_count", &n_head) != 1 ||
+        ref_kv_int(g, "llama.feed_forward_length", &n_ff) != 1)
         LOAD_FAIL("missing or non-scalar embedding_length / block_count / head_count / feed_forward_length");
     if (n_embd < 1 || n_layer < 1 || n_head < 1 || n_ff < 1) LOAD_FAIL("non-positive model size");
     int64_t n_head_kv = n_head;
-    if (kv_int(g, "llama.attention.head_count_kv", &n_head_kv) < 0)
+    if (ref_kv_int(g, "llama.attention.head_count_kv", &n_head_kv) < 0)
         LOAD_FAIL("per-layer attention.head_count_kv is not supported");
     if (n_head_kv < 1 || n_head % n_head_kv != 0)
         LOAD_FAIL("head_count %lld is not a multiple of head_count_kv %lld", (long long)n_head,
                   (long long)n_head_kv);
     int64_t key_len = n_embd / n_head, value_len = n_embd / n_head, n_rot;
-    if (kv_int(g, "llama.attention.key_length", &key_len) < 0 ||
-        kv_int(g, "llama.attention.value_length", &value_len) < 0)
+    if (ref_kv_int(g, "llama.attention.key_length", &key_len) < 0 ||
+        ref_kv_int(g, "llama.attention.value_length", &value_len) < 0)
         LOAD_FAIL("bad attention.key_length / value_length");
     n_rot = key_len;
-    if (kv_int(g, "llama.rope.dimension_count", &n_rot) < 0) LOAD_FAIL("bad rope.dimension_count");
+    if (ref_kv_int(g, "llama.rope.dimension_count", &n_rot) < 0) LOAD_FAIL("bad rope.dimension_count");
     /* llama.cpp refuses a llama model whose rope.dimension_count differs from the head size
      * (and asserts equal k and v head sizes), so partial rotary never happens here. */
     if (value_len != key_len || n_rot != key_len || key_len % 2 != 0)
@@ -389,10 +296,10 @@ ref_llama *ref_llama_load(const char *path) {
     m->head_dim = (int)key_len;
     m->n_ff = (int)n_ff;
 
-    if (kv_float(g, "llama.attention.layer_norm_rms_epsilon", &m->rms_eps) != 1)
+    if (ref_kv_float(g, "llama.attention.layer_norm_rms_epsilon", &m->rms_eps) != 1)
         LOAD_FAIL("missing attention.layer_norm_rms_epsilon");
     m->rope_base = 10000.0;
-    if (kv_float(g, "llama.rope.freq_base", &m->rope_base) < 0) LOAD_FAIL("bad rope.freq_base");
+    if (ref_kv_float(g, "llama.rope.freq_base", &m->rope_base) < 0) LOAD_FAIL("bad rope.freq_base");
 
     /* RoPE scaling: llama.cpp defaults to "linear" with factor 1; "none" forces factor 1;
      * YaRN and LongRoPE change the rotation itself and are not modelled here. */
@@ -404,12 +311,12 @@ ref_llama *ref_llama_load(const char *path) {
     if (strcmp(scaling, "linear") != 0 && strcmp(scaling, "none") != 0)
         LOAD_FAIL("rope.scaling.type \"%s\" is not supported", scaling);
     double factor = 0.0;
-    if (kv_float(g, "llama.rope.scaling.factor", &factor) == 0) { /* older key name */
-        kv_float(g, "llama.rope.scale_linear", &factor);
+    if (ref_kv_float(g, "llama.rope.scaling.factor", &factor) == 0) { /* older key name */
+        ref_kv_float(g, "llama.rope.scale_linear", &factor);
     }
     if (factor != 0.0 && strcmp(scaling, "linear") == 0) m->rope_freq_scale = 1.0 / factor;
     double attn_factor = 1.0;
-    kv_float(g, "llama.rope.scaling.attn_factor", &attn_factor);
+    ref_kv_float(g, "llama.rope.scaling.attn_factor", &attn_factor);
     if (attn_factor != 1.0) LOAD_FAIL("rope.scaling.attn_factor %g is not supported", attn_factor);
 
     /* Tensors, shapes as llama.cpp's llama loader creates them (ne[0] first). */
@@ -419,11 +326,11 @@ ref_llama *ref_llama_load(const char *path) {
     if (!emb) LOAD_FAIL("missing token_embd.weight");
     m->n_vocab = (int)emb->ne[1];
     const int64_t d = n_embd, q_dim = n_head * key_len, kv_dim = n_head_kv * key_len;
-    m->tok_embd = get_matrix(w, "token_embd.weight", d, m->n_vocab, true, &bad);
-    m->output_norm = get_vector(w, "output_norm.weight", d, true, &bad);
-    m->output = get_matrix(w, "output.weight", d, m->n_vocab, false, &bad);
+    m->tok_embd = ref_get_matrix(w, "token_embd.weight", d, m->n_vocab, true, &bad);
+    m->output_norm = ref_get_vector(w, "output_norm.weight", d, true, &bad);
+    m->output = ref_get_matrix(w, "output.weight", d, m->n_vocab, false, &bad);
     if (!m->output) m->output = m->tok_embd; /* tied embeddings */
-    m->rope_freqs = get_vector(w, "rope_freqs.weight", key_len / 2, false, &bad);
+    m->rope_freqs = ref_get_vector(w, "rope_freqs.weight", key_len / 2, false, &bad);
     if (bad) goto fail;
 
     m->layers = calloc((size_t)n_layer, sizeof *m->layers);
@@ -434,22 +341,22 @@ ref_llama *ref_llama_load(const char *path) {
 #define NAME(suffix) (snprintf(name, sizeof name, "blk.%d." suffix, l), name)
         if (ggml_get_tensor(w, NAME("attn_qkv.weight")) || ggml_get_tensor(w, NAME("ffn_gate_inp.weight")))
             LOAD_FAIL("layer %d has fused qkv or MoE tensors, which are not supported", l);
-        L->attn_norm = get_vector(w, NAME("attn_norm.weight"), d, true, &bad);
-        L->wq = get_matrix(w, NAME("attn_q.weight"), d, q_dim, true, &bad);
-        L->wk = get_matrix(w, NAME("attn_k.weight"), d, kv_dim, true, &bad);
-        L->wv = get_matrix(w, NAME("attn_v.weight"), d, kv_dim, true, &bad);
-        L->wo = get_matrix(w, NAME("attn_output.weight"), q_dim, d, true, &bad);
-        L->bq = get_vector(w, NAME("attn_q.bias"), q_dim, false, &bad);
-        L->bk = get_vector(w, NAME("attn_k.bias"), kv_dim, false, &bad);
-        L->bv = get_vector(w, NAME("attn_v.bias"), kv_dim, false, &bad);
-        L->bo = get_vector(w, NAME("attn_output.bias"), d, false, &bad);
-        L->ffn_norm = get_vector(w, NAME("ffn_norm.weight"), d, true, &bad);
-        L->w_gate = get_matrix(w, NAME("ffn_gate.weight"), d, n_ff, true, &bad);
-        L->w_up = get_matrix(w, NAME("ffn_up.weight"), d, n_ff, true, &bad);
-        L->w_down = get_matrix(w, NAME("ffn_down.weight"), n_ff, d, true, &bad);
-        L->b_gate = get_vector(w, NAME("ffn_gate.bias"), n_ff, false, &bad);
-        L->b_up = get_vector(w, NAME("ffn_up.bias"), n_ff, false, &bad);
-        L->b_down = get_vector(w, NAME("ffn_down.bias"), d, false, &bad);
+        L->attn_norm = ref_get_vector(w, NAME("attn_norm.weight"), d, true, &bad);
+        L->wq = ref_get_matrix(w, NAME("attn_q.weight"), d, q_dim, true, &bad);
+        L->wk = ref_get_matrix(w, NAME("attn_k.weight"), d, kv_dim, true, &bad);
+        L->wv = ref_get_matrix(w, NAME("attn_v.weight"), d, kv_dim, true, &bad);
+        L->wo = ref_get_matrix(w, NAME("attn_output.weight"), q_dim, d, true, &bad);
+        L->bq = ref_get_vector(w, NAME("attn_q.bias"), q_dim, false, &bad);
+        L->bk = ref_get_vector(w, NAME("attn_k.bias"), kv_dim, false, &bad);
+        L->bv = ref_get_vector(w, NAME("attn_v.bias"), kv_dim, false, &bad);
+        L->bo = ref_get_vector(w, NAME("attn_output.bias"), d, false, &bad);
+        L->ffn_norm = ref_get_vector(w, NAME("ffn_norm.weight"), d, true, &bad);
+        L->w_gate = ref_get_matrix(w, NAME("ffn_gate.weight"), d, n_ff, true, &bad);
+        L->w_up = ref_get_matrix(w, NAME("ffn_up.weight"), d, n_ff, true, &bad);
+        L->w_down = ref_get_matrix(w, NAME("ffn_down.weight"), n_ff, d, true, &bad);
+        L->b_gate = ref_get_vector(w, NAME("ffn_gate.bias"), n_ff, false, &bad);
+        L->b_up = ref_get_vector(w, NAME("ffn_up.bias"), n_ff, false, &bad);
+        L->b_down = ref_get_vector(w, NAME("ffn_down.bias"), d, false, &bad);
 #undef NAME
         if (bad) goto fail;
     }
