@@ -16,6 +16,8 @@
     "      --targets N (100) --per-target K (10) --min-kept K (= --per-target) --samples N (40)\n"                 \
     "      --max-tokens N (80) --temp T (0.8) --top-p P (0.95) --top-k K (0: off) --seed S (1)\n"                   \
     "      --threads N --verbose (every sample and why it was kept or dropped, on stderr)\n"                       \
+    "      --resume: keep the targets FILE.jsonl.partial holds from an interrupted run with the same settings\n"   \
+    "      (each target is appended there as it finishes; without --resume a run starts over)\n"                 \
     "      lines: {\"row_id\", \"mrpc_id\", \"target\", \"paraphrases\", \"negatives\"}: a para:FILE:D regime file\n"
 #define TEXTS_USAGE                                                                                                \
     "  latentwire paraphrase texts FILE.jsonl --out TEXTS.txt\n"                                                   \
@@ -45,6 +47,7 @@ static int paraphrase_generate(int argc, char **argv) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--no-chat")) p.chat = false;
         else if (!strcmp(a, "--verbose")) verbose = true;
+        else if (!strcmp(a, "--resume")) p.resume = true;
         else if (!v) return cli_option_error("paraphrase generate", GEN_USAGE, a, v);
         else if (!strcmp(a, "--model")) p.model = v, i++;
         else if (!strcmp(a, "--out")) p.out = v, i++;

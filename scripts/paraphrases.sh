@@ -8,7 +8,8 @@
 # person judged paraphrases (drawn with seed 1), sampling (temperature 0.8, top-p 0.95, up to 40
 # samples per target) until 10 pass the filter (`latentwire paraphrase generate --help`); the file
 # and its provenance record (model sha256, prompt, sampling, filter, counts, date) are written
-# atomically. About 30-60 s per target on one busy core (53 minutes for v1). The committed file is what the eval reads;
+# atomically; each finished target goes to FILE.partial first, so a killed run continues where it
+# stopped (--resume). About 30-60 s per target on one busy core (53 minutes for v1). The committed file is what the eval reads;
 # regenerating it with the same model file and settings gives the same lines.
 #
 # eval: the targets through Gemma 3 270M's last block (17), mapped by a ridge bridge fitted on
@@ -36,7 +37,7 @@ generate)
   [ -f "$smol" ] || { echo "paraphrases: $smol is missing; run scripts/fetch-models.sh" >&2; exit 1; }
   mkdir -p "$(dirname "$file")"
   "$cli" paraphrase generate --model "$smol" --data "$shared/data" --targets "${N:-100}" --per-target 10 \
-    --samples 40 --max-tokens 64 --temp 0.8 --top-p 0.95 --seed 1 --threads "$threads" \
+    --samples 40 --max-tokens 64 --temp 0.8 --top-p 0.95 --seed 1 --threads "$threads" --resume \
     --out "$file" --provenance "${file%.jsonl}.provenance.json"
   ;;
 eval)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -287,6 +288,61 @@ static void test_generation_deterministic(void **state) {
     free(fb);
 }
 
+/* An interrupted run continues with --resume: the targets OUT.partial holds are not sampled
+ * again, and the file is the one an uninterrupted run writes. The run is interrupted by asking for
+ * more targets than the MRPC file has (it fails after sampling all three, keeping them). */
+static int generate_n(const char *model, const char *mrpc, const char *out, int n_targets, uint64_t seed, bool resume,
+                      sample_log *log) {
+    lw_paraphrase_params p = lw_paraphrase_default_params();
+    p.model = model, p.mrpc_file = mrpc, p.out = out, p.n_targets = n_targets, p.per_target = 3, p.min_kept = 0;
+    p.max_samples = 3, p.max_tokens = 16, p.temperature = 1.0f, p.chat = false, p.n_threads = 1, p.seed = seed;
+    p.resume = resume, p.on_event = log_samples, p.user = log;
+    memset(log, 0, sizeof *log);
+    return lw_paraphrase_generate(&p);
+}
+
+static void test_generation_resume(void **state) {
+    (void)state;
+    const char *model = lw_test_shared_path("models/stories260K.gguf");
+    if (!model) skip();
+    const char *mrpc = lw_test_tmpfile("mrpc-resume.txt");
+    lw_test_write_text(mrpc, "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n"
+                             "1\t11\t12\tLily went to the park with her mom and saw a big red ball.\tx y\n"
+                             "1\t15\t16\tThe cat sat on the mat and looked at the bird in the tree.\tx y\n"
+                             "1\t17\t18\tBen and his sister made a cake for their dad on his birthday.\tx y\n");
+    char whole[1200], cut[1200], whole_partial[1300], cut_partial[1300];
+    snprintf(whole, sizeof whole, "%s", lw_test_tmpfile("resume-whole.jsonl"));
+    snprintf(cut, sizeof cut, "%s", lw_test_tmpfile("resume-cut.jsonl"));
+    snprintf(whole_partial, sizeof whole_partial, "%s.partial", whole);
+    snprintf(cut_partial, sizeof cut_partial, "%s.partial", cut);
+    unlink(cut);
+    static sample_log lw, lc;
+    assert_int_equal(generate_n(model, mrpc, whole, 3, 5, false, &lw), 0);
+    assert_int_equal(lw.n, 9); /* 3 targets x 3 samples */
+    assert_false(lw_test_file_exists(whole_partial)); /* removed once the file is written */
+    /* interrupted: 4 targets asked of 3; the three sampled stay in the partial, no file */
+    lw_clear_error();
+    assert_int_equal(generate_n(model, mrpc, cut, 4, 5, false, &lc), -1);
+    assert_non_null(strstr(lw_last_error(), "only 3 of 4 targets"));
+    assert_false(lw_test_file_exists(cut));
+    assert_true(lw_test_file_exists(cut_partial));
+    /* another seed draws other samples: its settings are refused, the partial kept as it was */
+    char *kept_before = lw_test_read_file(cut_partial);
+    lw_clear_error();
+    assert_int_equal(generate_n(model, mrpc, cut, 3, 6, true, &lc), -1);
+    assert_non_null(strstr(lw_last_error(), "seed"));
+    char *kept_after = lw_test_read_file(cut_partial);
+    assert_string_equal(kept_before, kept_after);
+    free(kept_before), free(kept_after);
+    /* resumed: nothing sampled again, the same file as the uninterrupted run's */
+    assert_int_equal(generate_n(model, mrpc, cut, 3, 5, true, &lc), 0);
+    assert_int_equal(lc.n, 0);
+    char *a = lw_test_read_file(whole), *b = lw_test_read_file(cut);
+    assert_string_equal(a, b);
+    free(a), free(b);
+    assert_false(lw_test_file_exists(cut_partial));
+}
+
 /* A chat model without a template, and an output over its input: refused before any file appears. */
 static void test_generation_refusals(void **state) {
     (void)state;
@@ -405,6 +461,7 @@ int main(void) {
         cmocka_unit_test(test_bad_lines),
         cmocka_unit_test(test_para_regime_reads_the_file),
         cmocka_unit_test(test_generation_deterministic),
+        cmocka_unit_test(test_generation_resume),
         cmocka_unit_test(test_generation_refusals),
         cmocka_unit_test(test_retrieval_control),
     };

@@ -110,6 +110,14 @@ typedef struct {
     int n_gpu_layers;
     void (*on_event)(const lw_paraphrase_event *e, void *user); /* NULL: silent */
     void *user;
+    /* OUT.partial (latentwire/records.h) gets each target's result as it finishes: its place in
+     * the draw, MRPC id, kept paraphrases, samples drawn and why each was dropped. With resume,
+     * the targets a run with the same settings (model and MRPC file by sha256, prompt, chat,
+     * sampling, seed, per_target, max_samples) finished are taken from it and not sampled again,
+     * so an interrupted run continues where it stopped and writes the file an uninterrupted run
+     * writes (a file of other settings is refused, naming the first setting that differs).
+     * Without it a run starts over. OUT.partial is removed once OUT is written. */
+    bool resume;
 } lw_paraphrase_params;
 
 lw_paraphrase_params lw_paraphrase_default_params(void);
@@ -122,7 +130,7 @@ lw_paraphrase_params lw_paraphrase_default_params(void);
  * model and data give the same file. Fewer than n_targets available is an error. Both files are
  * written through a temporary and a rename, out first: on an error out and provenance are as
  * they were, except when only the record's write fails (out is then new and the message says
- * so). 0 or -1. */
+ * so); OUT.partial keeps the finished targets for resume. 0 or -1. */
 int lw_paraphrase_generate(const lw_paraphrase_params *p);
 
 #ifdef __cplusplus

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/error.h"
 #include "common/rng.h"
@@ -13,6 +14,7 @@
 #include "latentwire/files.h"
 #include "latentwire/json.h"
 #include "latentwire/paraphrase.h"
+#include "latentwire/records.h"
 #include "latentwire/runtime.h"
 
 lw_paraphrase_params lw_paraphrase_default_params(void) {
@@ -93,6 +95,9 @@ typedef struct {
     lw_session *session;
     long counts[LW_PARA_N_REASONS];
     long samples, tried, dropped;
+    char *partial;      /* OUT.partial: each finished target, for resume */
+    FILE *rec;          /* it, open for appending */
+    lw_records past;    /* the targets an interrupted run finished (resume) */
 } run;
 
 static void emit(const run *r, lw_paraphrase_event *e) {
@@ -192,6 +197,112 @@ static int sample_target(run *r, int t, const char *id, const char *target, char
     return n_kept;
 }
 
+/* ------------------------------------------------------------------ resumable records */
+
+static const char *const PARTIAL_KEY[] = {"t"};
+
+/* What a target's samples depend on (its place in the draw included, through the MRPC file and
+ * the seed). n_targets and min_kept decide only which finished targets are written, so a run
+ * asking for more targets resumes a shorter one. NULL (message set) on failure. */
+static json_t *partial_settings(const run *r) {
+    const lw_paraphrase_params *p = r->p;
+    const char *model_sha = lw_model_sha256(r->model);
+    char mrpc_sha[65];
+    if (!model_sha || lw_sha256_file(p->mrpc_file, mrpc_sha) != 0) {
+        lw_fail_prefix("paraphrases: the settings' sha256s: ");
+        return NULL;
+    }
+    json_t *s = json_pack("{s:s, s:s, s:s, s:b, s:f, s:f, s:i, s:i, s:i, s:i, s:I}", "model", model_sha, "mrpc", mrpc_sha,
+                          "prompt", LW_PARAPHRASE_PROMPT, "chat", p->chat, "temperature", (double)p->temperature,
+                          "top_p", (double)p->top_p, "top_k", p->top_k, "max_tokens", p->max_tokens, "per_target",
+                          p->per_target, "max_samples", p->max_samples, "seed", (json_int_t)p->seed);
+    if (!s) lw_fail("paraphrases: out of memory");
+    return s;
+}
+
+/* OUT.partial opened for this run: with resume, the records of an earlier run with the same
+ * settings kept (a file of other settings refused); without it, begun anew. 0 or -1. */
+static int open_partial(run *r) {
+    const lw_paraphrase_params *p = r->p;
+    size_t n = strlen(p->out) + sizeof ".partial";
+    if (!(r->partial = malloc(n))) return lw_fail("paraphrases: out of memory");
+    snprintf(r->partial, n, "%s.partial", p->out);
+    json_t *settings = partial_settings(r);
+    if (!settings) return -1;
+    int rc = 0;
+    if (p->resume &&
+        lw_records_load(&r->past, r->partial, settings, PARTIAL_KEY, 1, "samples", "--resume", NULL) != 0)
+        rc = -1;
+    if (rc == 0 && !(r->rec = lw_records_open(r->partial, settings, &r->past))) rc = -1;
+    json_decref(settings);
+    return rc;
+}
+
+/* Appends target t's result: kept[0..n_kept), the samples drawn and why each went (counts by
+ * reason, before[] subtracted from the run's totals). 0 or -1. */
+static int write_partial(run *r, int t, const char *id, char *const *kept, int n_kept, int drawn,
+                         const long *before) {
+    json_t *texts = json_array(), *reasons = json_array();
+    int rc = texts && reasons ? 0 : -1;
+    for (int i = 0; rc == 0 && i < n_kept; i++) rc = json_array_append_new(texts, json_string(kept[i]));
+    for (int k = 0; rc == 0 && k < LW_PARA_N_REASONS; k++)
+        rc = json_array_append_new(reasons, json_integer(r->counts[k] - before[k]));
+    json_t *line = rc == 0 ? json_pack("{s:i, s:s, s:i, s:O, s:O}", "t", t, "mrpc_id", id, "samples", drawn, "kept",
+                                       texts, "reasons", reasons)
+                           : NULL;
+    json_decref(texts);
+    json_decref(reasons);
+    rc = line && lw_records_write(r->rec, line) == 0 ? 0 : lw_fail("%s: cannot append: out of memory or disk", r->partial);
+    json_decref(line);
+    return rc;
+}
+
+/* Target t as an earlier run finished it: its kept paraphrases copied into kept[], its samples
+ * to *drawn, its reasons added to the run's counts. A record that cannot be what a run writes
+ * (another target at this place, more kept than asked, counts that do not add up) is refused:
+ * it would enter the file and the provenance's counts as it is. n_kept, or -1. */
+static int take_partial(run *r, json_t *rec, int t, const char *id, char **kept, int *drawn) {
+    const lw_paraphrase_params *p = r->p;
+    json_t *texts = json_object_get(rec, "kept"), *reasons = json_object_get(rec, "reasons"),
+           *samples = json_object_get(rec, "samples");
+    const char *rid = json_string_value(json_object_get(rec, "mrpc_id"));
+    const char *why = NULL;
+    long sum = 0;
+    if (!rid || strcmp(rid, id)) why = "its MRPC id is not the target drawn at this place";
+    else if (!json_is_integer(samples) || json_integer_value(samples) < 0 ||
+             json_integer_value(samples) > p->max_samples)
+        why = "\"samples\" is not a count within the samples per target";
+    else if (!json_is_array(texts) || json_array_size(texts) > (size_t)p->per_target ||
+             json_array_size(texts) > (size_t)json_integer_value(samples))
+        why = "\"kept\" is not a list of at most the paraphrases per target and the samples drawn";
+    else if (!json_is_array(reasons) || json_array_size(reasons) != LW_PARA_N_REASONS)
+        why = "\"reasons\" is not one count per reason";
+    for (size_t k = 0; !why && k < LW_PARA_N_REASONS; k++) {
+        json_t *c = json_array_get(reasons, k);
+        if (!json_is_integer(c) || json_integer_value(c) < 0) why = "\"reasons\" holds a count below 0";
+        else sum += (long)json_integer_value(c);
+    }
+    if (!why && (sum != json_integer_value(samples) ||
+                 json_integer_value(json_array_get(reasons, LW_PARA_KEPT)) != (json_int_t)json_array_size(texts)))
+        why = "its reasons do not add up to its samples and kept paraphrases";
+    for (size_t i = 0; !why && i < json_array_size(texts); i++) {
+        const char *x = json_string_value(json_array_get(texts, i));
+        if (!x || !*x || strchr(x, '\n')) why = "a kept paraphrase is not a one-line text";
+    }
+    if (why)
+        return lw_fail("--resume: %s: target %d (MRPC %s): %s; start over without --resume", r->partial, t, id, why);
+    int n = (int)json_array_size(texts);
+    for (int i = 0; i < n; i++)
+        if (!(kept[i] = strdup(json_string_value(json_array_get(texts, i))))) {
+            while (i > 0) free(kept[--i]);
+            return lw_fail("paraphrases: out of memory");
+        }
+    for (int k = 0; k < LW_PARA_N_REASONS; k++) r->counts[k] += (long)json_integer_value(json_array_get(reasons, k));
+    r->samples += (long)json_integer_value(samples);
+    *drawn = (int)json_integer_value(samples);
+    return n;
+}
+
 /* ------------------------------------------------------------------ the files */
 
 /* Line o's negatives: the row ids from *next_row on, one per paraphrase. 0, or -1 when out of
@@ -278,7 +389,7 @@ static int check_params(const lw_paraphrase_params *p) {
                        "kept in [0, paraphrases per target]");
     const char *inputs[] = {"--model", p->model, "--mrpc", p->mrpc_file, NULL};
     const char *inputs2[] = {"--model", p->model, "--mrpc", p->mrpc_file, "--out", p->out, NULL};
-    if (lw_output_check("--out", p->out, LW_OUT_FILE, inputs) != 0) return -1;
+    if (lw_output_check("--out", p->out, LW_OUT_PARTIAL, inputs) != 0) return -1;
     if (p->provenance && lw_output_check("--provenance", p->provenance, LW_OUT_FILE, inputs2) != 0) return -1;
     return 0;
 }
@@ -314,6 +425,7 @@ int lw_paraphrase_generate(const lw_paraphrase_params *p) {
     json_t *lines = json_array();
     int rc = r.session ? 0 : -1; /* the model or session error is set */
     if (rc == 0 && (!order || !kept || !lines)) rc = lw_fail("paraphrases: out of memory");
+    if (rc == 0) rc = open_partial(&r);
     if (rc == 0) {
         for (int i = 0; i < tg.n; i++) order[i] = i;
         lw_rng g;
@@ -323,7 +435,17 @@ int lw_paraphrase_generate(const lw_paraphrase_params *p) {
     int written = 0;
     for (int t = 0; rc == 0 && t < tg.n && written < p->n_targets; t++) {
         const char *id = tg.id[order[t]], *target = tg.text[order[t]];
-        int drawn = 0, n_kept = sample_target(&r, t, id, target, kept, &drawn);
+        char key[24];
+        snprintf(key, sizeof key, "%d", t);
+        json_t *done = r.past.n > 0 ? lw_records_find(&r.past, key) : NULL;
+        long before[LW_PARA_N_REASONS];
+        memcpy(before, r.counts, sizeof before);
+        int drawn = 0, n_kept = done ? take_partial(&r, done, t, id, kept, &drawn)
+                                     : sample_target(&r, t, id, target, kept, &drawn);
+        if (n_kept >= 0 && !done && write_partial(&r, t, id, kept, n_kept, drawn, before) != 0) {
+            for (int i = 0; i < n_kept; i++) free(kept[i]);
+            n_kept = -1;
+        }
         if (n_kept < 0) {
             rc = -1;
             break;
@@ -352,6 +474,10 @@ int lw_paraphrase_generate(const lw_paraphrase_params *p) {
     if (rc == 0 && lw_write_text_file(p->out, content) != 0) rc = -1;
     if (rc == 0 && p->provenance && (!prov || lw_json_save(p->provenance, prov) != 0))
         rc = lw_fail_prefix("wrote %s but not its provenance record: ", p->out);
+    if (r.rec && fclose(r.rec) != 0 && rc == 0) rc = lw_fail("%s: cannot write: out of disk", r.partial);
+    if (rc == 0) unlink(r.partial); /* the file holds every target now; a failed run keeps them */
+    free(r.partial);
+    lw_records_free(&r.past);
     json_decref(prov);
     json_decref(lines);
     free(content);
