@@ -21,6 +21,8 @@ static const char *USAGE =
     "  --resamples N --seed N --data DIR (default $LW_SHARED_DIR/data, else ../shared/data)\n"
     "  --threads N        CPU threads of each agent's model (default: all cores)\n"
     "  --chat             each agent reads its input as a user turn in its model's chat template\n"
+    "  --resume           keep the items ITEMS.jsonl.partial (--out) holds from an interrupted run with the\n"
+    "                     same settings and debate only the rest; without it a run starts over\n"
     "  Each agent reads the item's sender text (if any) and receiver prompt as its question.\n";
 
 typedef struct {
@@ -42,6 +44,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
             cli_print_help("debate", USAGE);
             return -1;
         } else if (!strcmp(a, "--chat")) p->debate.chat = true;
+        else if (!strcmp(a, "--resume")) p->resume = true;
         else if (!v) return cli_option_error("debate", USAGE, a, NULL);
         else if (!strcmp(a, "--agents")) p->agents = argv[++i];
         else if (!strcmp(a, "--task")) o->task = argv[++i];
@@ -58,6 +61,7 @@ static int parse_opts(int argc, char **argv, opts *o) {
         else return cli_option_error("debate", USAGE, a, v);
     }
     if (!p->agents || !o->task) return cli_usage_fail("debate", "--agents and --task are required");
+    if (p->resume && !p->records) return cli_usage_fail("debate", "--resume needs --out ITEMS.jsonl (its records are what it resumes)");
     if (cli_check_output("debate", "--out", p->records, LW_OUT_PARTIAL, (const char *[]){"--task", o->task, NULL}) ||
         cli_check_output("debate", "--json", p->summary, LW_OUT_FILE, (const char *[]){"--task", o->task, NULL}))
         return 1;

@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "latentwire/channel_experiment.h"
+#include "latentwire/report.h"
 #include "latentwire/error.h"
 #include "support/records_edit.h"
 #include "support/testutil.h"
@@ -373,8 +374,59 @@ static void test_debate_recomputed(void **state) {
     assert_true(fabs(r.solo.mean - solo) < 1e-12);
     assert_true(fabs(r.difference.mean - (vote - solo)) < 1e-12);
     char *text = lw_test_read_file(p.records);
-    assert_int_equal(lw_test_count_lines(text), t.n); /* one record per item */
+    assert_int_equal(lw_test_count_lines(text), 1 + t.n); /* the settings, then one record per item */
     free(text);
+    lw_task_free(&t);
+}
+
+/* An interrupted debate resumed: the items its records file holds are taken from it (their lines,
+ * seconds included, come back byte for byte: debated again they would have other times), the
+ * rest debated, and the statistics are the uninterrupted run's; other settings are refused. */
+static void test_debate_resume(void **state) {
+    (void)state;
+    lw_task t;
+    assert_int_equal(lw_task_story(4, 5, &t), 0);
+    lw_debate_experiment_params p = lw_debate_experiment_default_params();
+    char spec[4000], whole[1200], cut[1200], partial[1300];
+    snprintf(spec, sizeof spec, "%s:0,%s:0.9", PATH_S, PATH_S);
+    p.agents = spec, p.debate.rounds = 2, p.debate.answer_tokens = 6, p.debate.seed = 11, p.resamples = 200;
+    p.session.n_threads = 2;
+    snprintf(whole, sizeof whole, "%s", lw_test_tmpfile("debate-whole.jsonl"));
+    snprintf(cut, sizeof cut, "%s", lw_test_tmpfile("debate-cut.jsonl"));
+    snprintf(partial, sizeof partial, "%s.partial", cut);
+    p.records = whole;
+    lw_debate_experiment_result r, again;
+    assert_int_equal(lw_debate_experiment_run(&p, &t, &r), 0);
+    /* the interruption: the settings line and the first two items' records, as a killed run leaves them */
+    char *text = lw_test_read_file(whole), *end = text;
+    for (int k = 0; k < 3; k++) end = strchr(end, '\n') + 1;
+    *end = '\0';
+    lw_test_write_text(partial, text);
+    unlink(cut);
+    p.records = cut, p.resume = true;
+    p.debate.seed = 12; /* other settings: refused, the partial as it was */
+    lw_clear_error();
+    assert_int_equal(lw_debate_experiment_run(&p, &t, &again), -1);
+    if (!strstr(lw_last_error(), "--seed")) fail_msg("\"%s\"", lw_last_error());
+    p.debate.seed = 11;
+    assert_int_equal(lw_debate_experiment_run(&p, &t, &again), 0);
+    char *resumed = lw_test_read_file(cut);
+    assert_int_equal(strncmp(resumed, text, strlen(text)), 0); /* the kept lines as they were */
+    assert_int_equal(lw_test_count_lines(resumed), 1 + t.n);
+    assert_true(again.vote.mean == r.vote.mean && again.vote.lo == r.vote.lo && again.vote.hi == r.vote.hi);
+    assert_true(again.solo.mean == r.solo.mean && again.difference.mean == r.difference.mean);
+    assert_true(again.p_value == r.p_value);
+    assert_false(lw_test_file_exists(partial));
+    /* the report reads the records with their settings line: the intervals recomputed, the
+     * settings shown */
+    const char *inputs[] = {cut};
+    lw_report_params rp = lw_report_default_params();
+    char *page = lw_report_html(inputs, 1, &rp);
+    if (!page) fail_msg("report: %s", lw_last_error());
+    assert_non_null(strstr(page, "Recomputed from the per-item records"));
+    assert_non_null(strstr(page, "--agents"));
+    free(page);
+    free(text), free(resumed);
     lw_task_free(&t);
 }
 
@@ -570,7 +622,7 @@ static void test_outputs_appear_together(void **state) {
     lw_channel_experiment_free(e);
     unlink(summary);
 
-    /* debate (no resume): neither file, and no partial */
+    /* debate: neither file, the partial kept; resumed, both appear and the partial goes */
     lw_debate_experiment_params dp = lw_debate_experiment_default_params();
     char spec[4000];
     snprintf(spec, sizeof spec, "%s:0,%s:0.9", PATH_S, PATH_S);
@@ -584,9 +636,11 @@ static void test_outputs_appear_together(void **state) {
     unlink(dp.records);
     lw_debate_experiment_result dr;
     assert_int_equal(lw_debate_experiment_run(&dp, &t, &dr), -1);
-    assert_false(exists(dp.records) || exists(partial) || exists(summary));
+    assert_false(exists(dp.records) || exists(summary));
+    assert_true(exists(partial)); /* the finished items, for --resume */
     assert_int_equal(mkdir(SUMMARY_DIR, 0700), 0);
     dp.on_progress = NULL;
+    dp.resume = true;
     assert_int_equal(lw_debate_experiment_run(&dp, &t, &dr), 0);
     assert_true(exists(dp.records) && exists(summary) && !exists(partial));
     back = json_load_file(summary, 0, NULL);
@@ -601,6 +655,7 @@ int main(void) {
         cmocka_unit_test(test_text_accuracy_recomputed),
         cmocka_unit_test(test_selection_recomputed),
         cmocka_unit_test(test_debate_recomputed),
+        cmocka_unit_test(test_debate_resume),
         cmocka_unit_test(test_outputs_appear_together),
         cmocka_unit_test(test_message_must_fit),
         cmocka_unit_test(test_debate_answer_must_fit),

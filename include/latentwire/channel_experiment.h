@@ -140,8 +140,15 @@ typedef struct {
     lw_session_params session;
     lw_debate_params debate;        /* rounds, channel, answer length, seed, chat (numeric: per item) */
     int resamples;                  /* default 1000 */
-    const char *records;            /* one line per item (question, answers, vote, scores), written as
-                                       RECORDS.partial and renamed when complete (removed on failure); NULL: none */
+    const char *records;            /* one line per item (question, answers, vote, scores, seconds) under a
+                                       settings line, appended to RECORDS.partial as each item finishes and
+                                       renamed when complete (a failed run keeps it for resume); NULL: none */
+    bool resume;                    /* with records: keep the items RECORDS.partial holds from a run with the
+                                       same settings (every agent's model by sha256 and temperature, rounds,
+                                       channel, answer length, seed, chat, the task's items) and debate only
+                                       the rest; the outputs are those of an uninterrupted run (an item's
+                                       debate depends on no other item); a file of other settings is refused,
+                                       naming the first that differs. Without it a run starts over */
     const char *summary;            /* the JSON summary (as lw_debate_experiment_save writes it), written at
                                        the end with the records as one group: both appear or neither; NULL: none */
     void (*on_progress)(void *ctx, int done, int total); /* after each item (may be NULL) */

@@ -149,9 +149,10 @@ static int write_record(FILE *rec, const lw_task_item *it, const char *question,
     json_t *answers = json_array();
     /* answers may end inside a UTF-8 character: whole characters only (lw_json_text) */
     for (int k = 0; k < r->rounds * r->n_agents; k++) json_array_append_new(answers, lw_json_text(r->answers[k]));
-    json_t *line = json_pack("{s:s, s:o, s:o, s:o, s:i, s:s, s:f, s:f}", "id", it->id, "question",
+    json_t *line = json_pack("{s:s, s:o, s:o, s:o, s:i, s:s, s:f, s:f, s:f}", "id", it->id, "question",
                              lw_json_text(question), "answers", answers, "final", lw_json_text(r->final),
-                             "final_agent", r->final_agent, "gold", it->gold, "score", vote, "solo_score", solo);
+                             "final_agent", r->final_agent, "gold", it->gold, "score", vote, "solo_score", solo,
+                             "wall_s", r->cost.wall_s);
     int rc = lw_records_write(rec, line);
     json_decref(line);
     return rc;
@@ -185,18 +186,99 @@ static int debate_item(const lw_debate_experiment_params *p, panel *a, const lw_
     return rc;
 }
 
-/* Every item debated, its records written to partial (NULL: none). 0 or -1. */
-static int debate_items(const lw_debate_experiment_params *p, panel *a, const lw_task *t, const char *partial,
-                        double *vote, double *solo, double *wall) {
-    FILE *rec = NULL;
-    if (partial && !(rec = fopen(partial, "w")))
-        return lw_fail("--out %s: cannot write %s: %s", p->records, partial, strerror(errno));
+/* ---- resumable records ---- */
+
+static const char *const PAST_KEY[] = {"id"};
+
+/* Every setting that changes a record, as a resumed run compares them. NULL when out of memory. */
+static json_t *settings_json(const lw_debate_experiment_params *p, const panel *a, const lw_task *t) {
+    char th[65];
+    lw_task_parts_sha256(t, 1, th);
+    json_t *agents = json_array();
+    const lw_model *models[MAX_AGENTS];
+    for (int k = 0; agents && k < a->n; k++) {
+        models[k] = a->models[k];
+        json_array_append_new(agents, json_pack("{s:s?, s:f}", "model", lw_model_sha256(a->models[k]), "temperature",
+                                                (double)a->agents[k].temperature));
+    }
+    json_t *s = agents ? json_pack("{s:o, s:s, s:i, s:s, s:i, s:I, s:b}", "--agents", agents, "--task", th, "--rounds",
+                                   p->debate.rounds, "--channel", lw_channel_name(p->debate.channel),
+                                   "--answer-tokens", p->debate.answer_tokens, "--seed", (json_int_t)p->debate.seed,
+                                   "--chat", p->debate.chat)
+                       : NULL;
+    if (s) lw_json_settings_gpu_layers(s, models, a->n);
+    return s;
+}
+
+/* A kept record is one this run makes: an item of the task, scores a run gives (0 or 1 unless the
+ * scorer counts facts), seconds >= 0. Otherwise it would enter the statistics as it is. 0 or -1. */
+static int check_past(const lw_records *past, const char *partial, const lw_task *t) {
+    for (int j = 0; j < past->n; j++) {
+        json_t *o = past->rec[j];
+        const char *id = json_string_value(json_object_get(o, "id"));
+        const lw_task_item *it = NULL;
+        for (int i = 0; id && !it && i < t->n; i++)
+            if (!strcmp(t->items[i].id, id)) it = &t->items[i];
+        const char *why = NULL;
+        json_t *w = json_object_get(o, "wall_s");
+        if (!it) why = "is not an item of this task";
+        else if (!json_is_number(json_object_get(o, "solo_score"))) why = "has no solo_score";
+        else if (!(json_is_number(w) && json_number_value(w) >= 0 && json_number_value(w) < 1e9))
+            why = "has no time in seconds in [0, 1e9) (wall_s)";
+        for (int k = 0; !why && k < 2 && it->scorer != LW_SCORE_FACTS; k++) {
+            double v = json_number_value(json_object_get(o, k ? "solo_score" : "score"));
+            if (v != 0.0 && v != 1.0) why = "has a score other than 0 or 1, which its scorer gives";
+        }
+        if (why)
+            return lw_fail("--resume: %s: the record of item %s %s: the file was edited; run without --resume to start "
+                           "over", partial, id ? id : "?", why);
+    }
+    return lw_records_check_range(past, partial, "score", 0, 1, false, "--resume") == 0 &&
+                   lw_records_check_range(past, partial, "solo_score", 0, 1, false, "--resume") == 0
+               ? 0
+               : -1;
+}
+
+/* RECORDS.partial opened for this run: with resume, the records of an earlier run with the same
+ * settings kept and loaded into *past; otherwise begun anew. 0 or -1. */
+static int open_records(const lw_debate_experiment_params *p, const panel *a, const lw_task *t, const char *partial,
+                        lw_records *past, FILE **rec) {
+    json_t *settings = settings_json(p, a, t);
+    int rc = settings ? 0 : lw_fail("debate: out of memory");
+    if (rc == 0 && p->resume &&
+        (lw_records_load(past, partial, settings, PAST_KEY, 1, "score", "--resume", NULL) != 0 ||
+         check_past(past, partial, t) != 0))
+        rc = -1;
+    if (rc == 0 && !(*rec = lw_records_open(partial, settings, past))) rc = -1;
+    json_decref(settings);
+    return rc;
+}
+
+/* Item it's record in past, or NULL. */
+static json_t *past_record(const lw_records *past, const lw_task_item *it) {
+    if (past->n == 0) return NULL;
+    json_t *probe = json_pack("{s:s}", "id", it->id);
+    char *key = probe ? lw_records_key(probe, PAST_KEY, 1) : NULL;
+    json_t *o = key ? lw_records_find(past, key) : NULL;
+    free(key);
+    json_decref(probe);
+    return o;
+}
+
+/* Every item debated (or taken from past), its record appended to rec (NULL: none). 0 or -1. */
+static int debate_items(const lw_debate_experiment_params *p, panel *a, const lw_task *t, FILE *rec,
+                        const lw_records *past, double *vote, double *solo, double *wall) {
     int rc = 0;
     for (int i = 0; rc == 0 && i < t->n; i++) {
-        rc = debate_item(p, a, &t->items[i], rec, &vote[i], &solo[i], wall);
+        json_t *done = past_record(past, &t->items[i]);
+        if (done) {
+            vote[i] = json_number_value(json_object_get(done, "score"));
+            solo[i] = json_number_value(json_object_get(done, "solo_score"));
+            *wall += json_number_value(json_object_get(done, "wall_s"));
+        } else
+            rc = debate_item(p, a, &t->items[i], rec, &vote[i], &solo[i], wall);
         if (rc == 0 && p->on_progress) p->on_progress(p->progress_ctx, i + 1, t->n);
     }
-    if (rec && fclose(rec) != 0 && rc == 0) rc = lw_fail("cannot write %s: %s", partial, strerror(errno));
     return rc;
 }
 
@@ -220,9 +302,13 @@ int lw_debate_experiment_run(const lw_debate_experiment_params *p, const lw_task
     int rc = !vote || !solo || (p->records && !partial) ? lw_fail("debate: out of memory") : panel_load(p, &a);
     if (partial) snprintf(partial, strlen(p->records) + 9, "%s.partial", p->records);
     double wall = 0;
+    lw_records past = {0};
+    FILE *rec = NULL;
+    if (rc == 0 && p->resume && !partial) rc = lw_fail("debate: resume needs the records file it resumes (--out)");
     if (rc == 0) rc = check_answers_fit(p, &a);
-    bool opened = rc == 0; /* the partial is this run's from here on */
-    if (rc == 0) rc = debate_items(p, &a, t, partial, vote, solo, &wall);
+    if (rc == 0 && partial) rc = open_records(p, &a, t, partial, &past, &rec);
+    if (rc == 0) rc = debate_items(p, &a, t, rec, &past, vote, solo, &wall);
+    if (rec && fclose(rec) != 0 && rc == 0) rc = lw_fail("cannot write %s: %s", partial, strerror(errno));
     if (rc == 0) {
         *out = (lw_debate_experiment_result){.n_agents = a.n, .rounds = p->debate.rounds, .n_items = t->n,
                                              .channel = p->debate.channel, .wall_s = wall};
@@ -231,7 +317,8 @@ int lw_debate_experiment_run(const lw_debate_experiment_params *p, const lw_task
         lw_ci_paired(vote, solo, t->n, p->resamples, 0.95, p->debate.seed, &out->difference, &out->p_value);
         rc = write_outputs(p, partial, out);
     }
-    if (rc != 0 && partial && opened) unlink(partial); /* no resume in debate: a failed run's records go */
+    /* a failed run keeps RECORDS.partial: its items are the work --resume reuses */
+    lw_records_free(&past);
     panel_free(&a);
     free(vote);
     free(solo);

@@ -7,20 +7,28 @@
 #include "latentwire/retrieval.h"
 #include "report/report_internal.h"
 
+/* The records' settings line (debate writes one first since it resumes), or NULL. */
+static json_t *settings_line(const lw_report_input *in) {
+    json_t *first = json_array_get(in->lines, 0);
+    return json_object_size(first) == 1 ? json_object_get(first, "settings") : NULL;
+}
+
 static bool detect(const lw_report_input *in) {
     if (in->doc)
         return json_is_object(json_object_get(in->doc, "vote")) && json_is_object(json_object_get(in->doc, "solo")) &&
                json_is_object(json_object_get(in->doc, "difference"));
-    size_t i;
+    json_t *settings = settings_line(in);
+    if (settings && !json_object_get(settings, "--agents")) return false; /* another verb's records */
+    size_t i, first = settings ? 1 : 0;
     json_t *o;
-    json_array_foreach(in->lines, i, o) if (!json_is_number(json_object_get(o, "score")) ||
-                                            !json_is_number(json_object_get(o, "solo_score")) ||
-                                            !json_object_get(o, "final")) return false;
-    return json_array_size(in->lines) > 0;
+    json_array_foreach(in->lines, i, o) if (i >= first && (!json_is_number(json_object_get(o, "score")) ||
+                                                           !json_is_number(json_object_get(o, "solo_score")) ||
+                                                           !json_object_get(o, "final"))) return false;
+    return json_array_size(in->lines) > first;
 }
 
 static void table(lw_html *h, lw_report_ctx *ctx, const lw_ci *vote, const lw_ci *solo, const lw_ci *d, double p,
-                  const char *how) {
+                  const char *how, json_t *settings) {
     lw_fig_begin(h, ctx, "Debate: the majority vote against agent 0 answering alone (same items)");
     static const char *const head[] = {"", "accuracy [95% CI]", "n"};
     lw_table_begin(h, "data", head, 3);
@@ -37,7 +45,8 @@ static void table(lw_html *h, lw_report_ctx *ctx, const lw_ci *vote, const lw_ci
     lw_html_raw(h, "<p class=\"note\">");
     lw_html_textf(h, "p = %.3g (paired). %s", p, how);
     lw_html_raw(h, "</p>\n");
-    lw_note(h, "debate records no command or settings in its outputs.");
+    if (settings) lw_fig_provenance(h, NULL, settings);
+    else lw_note(h, "debate records no command or settings in its summary (its records file holds them).");
     lw_fig_end(h);
 }
 
@@ -53,20 +62,23 @@ static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
         whole = lw_jci_req(dj, &d.mean, &d.lo, &d.hi, &d.n) && whole;
         p = lw_jnum_req(dj, "p_value");
         if (!whole || isnan(p)) return lw_fail("vote, solo and difference must each be whole, with the p_value");
-        table(h, ctx, &v, &s, &d, p, "As debate --json recorded them.");
+        table(h, ctx, &v, &s, &d, p, "As debate --json recorded them.", NULL);
         return 0;
     }
-    size_t n = json_array_size(in->lines), i;
+    json_t *settings = settings_line(in);
+    size_t first = settings ? 1 : 0, n = json_array_size(in->lines) - first, i;
     double *a = calloc(n, sizeof *a), *b = calloc(n, sizeof *b);
     json_t *o;
     int rc = a && b ? 0 : lw_fail("out of memory");
-    json_array_foreach(in->lines, i, o) if (rc == 0) a[i] = lw_jnum(o, "score"), b[i] = lw_jnum(o, "solo_score");
+    json_array_foreach(in->lines, i, o) if (rc == 0 && i >= first) a[i - first] = lw_jnum(o, "score"),
+                                                                   b[i - first] = lw_jnum(o, "solo_score");
     uint64_t seed = ctx->params->seed;
     int R = ctx->params->resamples;
     if (rc == 0 && (lw_ci_mean(a, (int)n, R, 0.95, seed, &v) || lw_ci_mean(b, (int)n, R, 0.95, seed, &s) ||
                     lw_ci_paired(a, b, (int)n, R, 0.95, seed, &d, &p)))
         rc = -1;
-    if (rc == 0) table(h, ctx, &v, &s, &d, p, "Recomputed from the per-item records (lw_ci_mean, lw_ci_paired).");
+    if (rc == 0)
+        table(h, ctx, &v, &s, &d, p, "Recomputed from the per-item records (lw_ci_mean, lw_ci_paired).", settings);
     free(a);
     free(b);
     return rc;
