@@ -227,26 +227,22 @@ static void log_samples(const lw_paraphrase_event *e, void *user) {
     l->n++;
 }
 
-static int generate(const char *model, const char *mrpc, const char *out, const char *prov, uint64_t seed,
-                    sample_log *log) {
+/* Paraphrases of n_targets on the toy model: 3 samples per target at most, every target kept
+ * whatever passes (the toy model tells stories); each sample logged. */
+static int generate_n(const char *model, const char *mrpc, const char *out, const char *prov, int n_targets,
+                      uint64_t seed, bool resume, sample_log *log) {
     lw_paraphrase_params p = lw_paraphrase_default_params();
-    p.model = model;
-    p.mrpc_file = mrpc;
-    p.out = out;
-    p.provenance = prov;
-    p.n_targets = 2;
-    p.per_target = 3;
-    p.min_kept = 0; /* the toy model tells stories: keep targets whatever passes */
-    p.max_samples = 3;
-    p.max_tokens = 16;
-    p.temperature = 1.0f;
+    p.model = model, p.mrpc_file = mrpc, p.out = out, p.provenance = prov, p.n_targets = n_targets;
+    p.per_target = 3, p.min_kept = 0, p.max_samples = 3, p.max_tokens = 16, p.temperature = 1.0f;
     p.chat = false; /* no chat template in stories260K */
-    p.n_threads = 1;
-    p.seed = seed;
-    p.on_event = log_samples;
-    p.user = log;
+    p.n_threads = 1, p.seed = seed, p.resume = resume, p.on_event = log_samples, p.user = log;
     memset(log, 0, sizeof *log);
     return lw_paraphrase_generate(&p);
+}
+
+static int generate(const char *model, const char *mrpc, const char *out, const char *prov, uint64_t seed,
+                    sample_log *log) {
+    return generate_n(model, mrpc, out, prov, 2, seed, false, log);
 }
 
 static void test_generation_deterministic(void **state) {
@@ -291,16 +287,6 @@ static void test_generation_deterministic(void **state) {
 /* An interrupted run continues with --resume: the targets OUT.partial holds are not sampled
  * again, and the file is the one an uninterrupted run writes. The run is interrupted by asking for
  * more targets than the MRPC file has (it fails after sampling all three, keeping them). */
-static int generate_n(const char *model, const char *mrpc, const char *out, int n_targets, uint64_t seed, bool resume,
-                      sample_log *log) {
-    lw_paraphrase_params p = lw_paraphrase_default_params();
-    p.model = model, p.mrpc_file = mrpc, p.out = out, p.n_targets = n_targets, p.per_target = 3, p.min_kept = 0;
-    p.max_samples = 3, p.max_tokens = 16, p.temperature = 1.0f, p.chat = false, p.n_threads = 1, p.seed = seed;
-    p.resume = resume, p.on_event = log_samples, p.user = log;
-    memset(log, 0, sizeof *log);
-    return lw_paraphrase_generate(&p);
-}
-
 static void test_generation_resume(void **state) {
     (void)state;
     const char *model = lw_test_shared_path("models/stories260K.gguf");
@@ -317,25 +303,25 @@ static void test_generation_resume(void **state) {
     snprintf(cut_partial, sizeof cut_partial, "%s.partial", cut);
     unlink(cut);
     static sample_log lw, lc;
-    assert_int_equal(generate_n(model, mrpc, whole, 3, 5, false, &lw), 0);
+    assert_int_equal(generate_n(model, mrpc, whole, NULL, 3, 5, false, &lw), 0);
     assert_int_equal(lw.n, 9); /* 3 targets x 3 samples */
     assert_false(lw_test_file_exists(whole_partial)); /* removed once the file is written */
     /* interrupted: 4 targets asked of 3; the three sampled stay in the partial, no file */
     lw_clear_error();
-    assert_int_equal(generate_n(model, mrpc, cut, 4, 5, false, &lc), -1);
+    assert_int_equal(generate_n(model, mrpc, cut, NULL, 4, 5, false, &lc), -1);
     assert_non_null(strstr(lw_last_error(), "only 3 of 4 targets"));
     assert_false(lw_test_file_exists(cut));
     assert_true(lw_test_file_exists(cut_partial));
     /* another seed draws other samples: its settings are refused, the partial kept as it was */
     char *kept_before = lw_test_read_file(cut_partial);
     lw_clear_error();
-    assert_int_equal(generate_n(model, mrpc, cut, 3, 6, true, &lc), -1);
+    assert_int_equal(generate_n(model, mrpc, cut, NULL, 3, 6, true, &lc), -1);
     assert_non_null(strstr(lw_last_error(), "seed"));
     char *kept_after = lw_test_read_file(cut_partial);
     assert_string_equal(kept_before, kept_after);
     free(kept_before), free(kept_after);
     /* resumed: nothing sampled again, the same file as the uninterrupted run's */
-    assert_int_equal(generate_n(model, mrpc, cut, 3, 5, true, &lc), 0);
+    assert_int_equal(generate_n(model, mrpc, cut, NULL, 3, 5, true, &lc), 0);
     assert_int_equal(lc.n, 0);
     char *a = lw_test_read_file(whole), *b = lw_test_read_file(cut);
     assert_string_equal(a, b);
