@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "latentwire/panel.h"
@@ -27,6 +28,8 @@ static const char *USAGE =
     "  --threshold T         D's pre-registered pass threshold (default 0.05)\n"
     "  --plan PLAN.json      record the plan's sha256 in the records, for `latentwire verdict`\n"
     "  --no-reuse            recompute the receiver's prompt prefix for every patch (benchmark)\n"
+    "  --resume              keep the cells DIR/panel.partial holds from an interrupted run with the same settings\n"
+    "                        (each cell is appended there as it finishes; without --resume a run starts over)\n"
     "  --resamples N --seed N --data DIR --threads N --gpu-layers N\n"
     "  writes DIR/panel.json (every cell with its CI and n, D, the decoy ratio), DIR/panel.csv (one row per\n"
     "  cell) and DIR/records.jsonl (per cell and prompt: condition target-minus-baseline, metric logp_shift,\n"
@@ -86,6 +89,7 @@ static int parse(int argc, char **argv, opts *o) {
         double x;
         if (!strcmp(a, "--add")) o->p.add = true;
         else if (!strcmp(a, "--no-reuse")) o->p.reuse_prefix = false;
+        else if (!strcmp(a, "--resume")) o->p.resume = true;
         else if (!v) return cli_option_error("panel", USAGE, a, NULL);
         else if (!strcmp(a, "--receivers") || !strcmp(a, "--donors")) {
             /* the list's own message (an empty or duplicate item) says what is wrong */
@@ -213,7 +217,7 @@ static int panel_patching(int argc, char **argv) {
         return rc;
     }
     const char *inputs[] = {"--plan", o.plan, NULL, NULL};
-    const char *names[] = {"panel.json", "panel.csv", "records.jsonl", NULL};
+    const char *names[] = {"panel.json", "panel.csv", "records.jsonl", "panel.partial", NULL};
     if (lw_output_dir_check("--out", o.out, names, inputs) != 0) {
         cli_fail_lib("panel");
         free(o.receivers);
@@ -244,19 +248,26 @@ static int panel_patching(int argc, char **argv) {
         rc = cli_fail_lib("panel");
     free(models);
     lw_patching_result r = {0};
-    if (rc == 0 && lw_panel_patching(R, o.n_receivers, D, o.n_donors, set.prompts, set.n_prompts,
-                                     (const char *const *)set.calib, set.n_calib, &o.p, &r) != 0)
+    char settings[512], partial[4096];
+    snprintf(settings, sizeof settings,
+             "{\"prompts\": %ld, \"calib\": %ld, \"continuation\": %ld, \"seed\": %ld, \"data\": \"corpus test split\"}",
+             o.prompts, o.calib, o.cont, o.seed);
+    snprintf(partial, sizeof partial, "%s/panel.partial", o.out);
+    o.p.records_path = partial, o.p.settings_json = settings;
+    char *created = NULL; /* the output directory when this run made it: removed again if left empty */
+    if (rc == 0 && (lw_mkdir_p_created(o.out, &created) != 0 || lw_panel_patching(R, o.n_receivers, D, o.n_donors, set.prompts,
+                                                                set.n_prompts, (const char *const *)set.calib,
+                                                                set.n_calib, &o.p, &r) != 0))
         rc = cli_fail_lib("panel");
     if (rc == 0) {
         print_table(R, D, &r, o.p.threshold);
-        char settings[512];
-        snprintf(settings, sizeof settings,
-                 "{\"prompts\": %ld, \"calib\": %ld, \"continuation\": %ld, \"seed\": %ld, \"data\": \"corpus test split\"}",
-                 o.prompts, o.calib, o.cont, o.seed);
         if (lw_patching_save(o.out, R, D, &r, &o.p, plan_sha[0] ? plan_sha : NULL, settings) != 0)
             rc = cli_fail_lib("panel");
+        if (rc == 0) unlink(partial); /* every cell is in panel.json now; a failed run keeps them */
         if (rc == 0) printf("wrote %s/panel.json, panel.csv, records.jsonl\n", o.out);
     }
+    if (rc != 0 && created) lw_rmdir_created(o.out, created);
+    free(created);
     lw_patching_result_free(&r);
     for (int i = 0; i < n_loaded; i++) {
         lw_session_free(L[i].session);

@@ -242,6 +242,57 @@ static void test_interval_over_cells(void **state) {
     lw_patching_result_free(&r);
 }
 
+static int progress_calls;
+static void count_progress(int done, int total, void *user) {
+    (void)done, (void)total, (void)user;
+    progress_calls++;
+}
+
+/* An interrupted panel resumed from its records: the two cells the file holds are not run again
+ * (one progress step each instead of one per prompt), and every effect, cost, interval and D is the
+ * uninterrupted run's exactly; a record file of other settings is refused. */
+static void test_resume_from_records(void **state) {
+    fixture *f = *state;
+    lw_panel_prompt pr[NP];
+    prompts(pr);
+    lw_panel_model recv[1] = {{"A", f->a}}, don[2] = {{"A", f->a}, {"B", f->b}};
+    lw_patching_params p = lw_patching_default_params();
+    static const double DEPTHS[2] = {0.0, 0.5};
+    p.depths = DEPTHS, p.n_depths = 2, p.continuation_tokens = 3, p.on_progress = count_progress;
+    char whole[1200], cut[1200];
+    snprintf(whole, sizeof whole, "%s", lw_test_tmpfile("panel-whole.partial"));
+    snprintf(cut, sizeof cut, "%s", lw_test_tmpfile("panel-cut.partial"));
+    p.records_path = whole, p.settings_json = "{\"data\": \"test\"}";
+    lw_patching_result r, q;
+    progress_calls = 0;
+    if (lw_panel_patching(recv, 1, don, 2, pr, NP, CALIB, 8, &p, &r) != 0) fail_msg("%s", lw_last_error());
+    assert_int_equal(progress_calls, 4 * NP);
+    /* the interruption: the settings line and the first two cells */
+    char *text = lw_test_read_file(whole), *end = text;
+    for (int k = 0; k < 3; k++) end = strchr(end, '\n') + 1;
+    *end = '\0';
+    lw_test_write_text(cut, text);
+    free(text);
+    p.records_path = cut, p.resume = true, p.continuation_tokens = 2;
+    lw_clear_error();
+    assert_int_equal(lw_panel_patching(recv, 1, don, 2, pr, NP, CALIB, 8, &p, &q), -1);
+    if (!strstr(lw_last_error(), "--resume")) fail_msg("\"%s\"", lw_last_error());
+    p.continuation_tokens = 3;
+    progress_calls = 0;
+    if (lw_panel_patching(recv, 1, don, 2, pr, NP, CALIB, 8, &p, &q) != 0) fail_msg("%s", lw_last_error());
+    assert_int_equal(progress_calls, 2 + 2 * NP);
+    for (int i = 0; i < r.n_cells * NP; i++)
+        assert_true(r.e_target[i] == q.e_target[i] && r.e_baseline[i] == q.e_baseline[i] && r.e_decoy[i] == q.e_decoy[i]);
+    for (int c = 0; c < r.n_cells; c++) {
+        assert_true(r.cells[c].diff.mean == q.cells[c].diff.mean && r.cells[c].diff.lo == q.cells[c].diff.lo);
+        assert_true(r.cells[c].receiver_layer == q.cells[c].receiver_layer && r.cells[c].donor == q.cells[c].donor);
+    }
+    assert_true(r.D.mean == q.D.mean && r.D.lo == q.D.lo && r.D.hi == q.D.hi);
+    assert_true(r.receiver_runs == q.receiver_runs && r.prefix_tokens_reused == q.prefix_tokens_reused);
+    lw_patching_result_free(&r);
+    lw_patching_result_free(&q);
+}
+
 static void test_bad_input(void **state) {
     fixture *f = *state;
     lw_panel_prompt pr[NP];
@@ -268,6 +319,7 @@ int main(void) {
         cmocka_unit_test(test_a_patch_built_to_work),     cmocka_unit_test(test_a_patch_that_cannot_act),
         cmocka_unit_test(test_baseline_by_hand),          cmocka_unit_test(test_cells_reuse_and_summaries),
         cmocka_unit_test(test_interval_over_cells),        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_resume_from_records),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }

@@ -64,6 +64,17 @@ typedef struct {
     uint64_t seed;
     void (*on_progress)(int done, int total, void *user);
     void *user;
+    /* Records (latentwire/records.h): when set, each finished cell's per-prompt effects are
+     * appended to this file as the cell finishes, under a settings line (settings_json, the
+     * caller's part, plus the panel's own: every receiver's and donor's model sha256, the depths,
+     * continuation tokens, position, add, prefix reuse, and the sha256 of the prompts' and the
+     * calibration texts). With resume, the cells of an earlier run with the same settings are
+     * taken from it and not run again, and the result is an uninterrupted run's (the effects are
+     * kept exactly); a file of other settings is refused, naming the first setting that differs.
+     * Without resume the file is begun anew. */
+    const char *records_path;
+    const char *settings_json;
+    bool resume;
 } lw_patching_params;
 
 lw_patching_params lw_patching_default_params(void);

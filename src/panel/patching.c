@@ -10,6 +10,7 @@
 #include "latentwire/bridge.h"
 #include "latentwire/channel.h"
 #include "latentwire/panel.h"
+#include "panel/patching_records.h"
 
 lw_patching_params lw_patching_default_params(void) {
     static const double MIDDLE[1] = {0.5};
@@ -283,6 +284,21 @@ static int check_params(const lw_patching_params *p, int n_prompts, int n_calib)
     return 0;
 }
 
+/* A cell's means and paired interval from its effects (run now or kept from an earlier run). */
+static int cell_stats(lw_patching_result *res, int cell, int n, const lw_patching_params *p) {
+    lw_patching_cell *c = &res->cells[cell];
+    const double *et = res->e_target + (size_t)cell * n, *eb = res->e_baseline + (size_t)cell * n,
+                 *ed = res->e_decoy + (size_t)cell * n;
+    double st = 0, sb = 0, sd = 0;
+    for (int i = 0; i < n; i++) st += et[i], sb += eb[i], sd += ed[i];
+    c->mean_target = st / n;
+    c->mean_baseline = sb / n;
+    c->mean_decoy = sd / n;
+    /* effects are measurements, not 0/1 outcomes (all exactly 0 when a patch cannot act), so
+     * the BCa paired bootstrap, never the proportion intervals lw_ci_paired picks for 0/1 data */
+    return lw_bootstrap_paired(et, eb, n, p->resamples, 0.95, p->seed + (uint64_t)cell, &c->diff, &c->p_value);
+}
+
 /* One cell: every prompt's four scores and the effects. */
 static int run_cell(const lw_panel_model *R, const lw_panel_model *Dn, const lw_panel_prompt *pr, int n,
                     const char *const *calib, int n_calib, const tokens *rprompt, const tokens *dcont, double depth,
@@ -341,16 +357,6 @@ static int run_cell(const lw_panel_model *R, const lw_panel_model *Dn, const lw_
         eb[i] = s[2] - s[0];
         ed[i] = s[3] - s[0];
         if (p->on_progress) p->on_progress(++*done, total, p->user);
-    }
-    if (rc == 0) {
-        double st = 0, sb = 0, sd = 0;
-        for (int i = 0; i < n; i++) st += et[i], sb += eb[i], sd += ed[i];
-        c->mean_target = st / n;
-        c->mean_baseline = sb / n;
-        c->mean_decoy = sd / n;
-        /* effects are measurements, not 0/1 outcomes (all exactly 0 when a patch cannot act), so
-         * the BCa paired bootstrap, never the proportion intervals lw_ci_paired picks for 0/1 data */
-        rc = lw_bootstrap_paired(et, eb, n, p->resamples, 0.95, p->seed + (uint64_t)cell, &c->diff, &c->p_value);
     }
     lw_bridge_free(br);
     free(vt);
@@ -427,16 +433,33 @@ int lw_panel_patching(const lw_panel_model *receivers, int n_receivers, const lw
     }
     for (int d = 0; rc == 0 && d < n_donors; d++)
         rc = donor_continuations(donors[d].session, prompts, n_prompts, m, dcont + (size_t)d * n_prompts);
+    lw_patching_records rec = {0};
+    if (rc == 0)
+        rc = lw_patching_records_open(&rec, receivers, n_receivers, donors, n_donors, prompts, n_prompts, calib_texts,
+                                      n_calib, p);
     int done = 0, total = n_cells * n_prompts, cell = 0;
     for (int r = 0; rc == 0 && r < n_receivers; r++)
         for (int d = 0; rc == 0 && d < n_donors; d++)
             for (int k = 0; rc == 0 && k < p->n_depths; k++, cell++) {
-                rc = run_cell(&receivers[r], &donors[d], prompts, n_prompts, calib_texts, n_calib,
-                              rprompt + (size_t)r * n_prompts, dcont + (size_t)d * n_prompts, p->depths[k], p, out,
-                              cell, &done, total);
-                out->cells[cell].receiver = r;
-                out->cells[cell].donor = d;
+                lw_patching_cell *c = &out->cells[cell];
+                *c = (lw_patching_cell){.receiver = r, .donor = d, .depth = p->depths[k], .n = n_prompts,
+                                        .receiver_layer = model_layer(receivers[r].session, p->depths[k]),
+                                        .donor_layer = model_layer(donors[d].session, p->depths[k])};
+                int kept = lw_patching_records_take(&rec, p, out, cell, n_prompts);
+                int64_t runs = out->receiver_runs, reused = out->prefix_tokens_reused;
+                if (kept < 0) rc = -1;
+                else if (kept == 0) {
+                    rc = run_cell(&receivers[r], &donors[d], prompts, n_prompts, calib_texts, n_calib,
+                                  rprompt + (size_t)r * n_prompts, dcont + (size_t)d * n_prompts, p->depths[k], p, out,
+                                  cell, &done, total);
+                    c->receiver = r, c->donor = d;
+                    if (rc == 0)
+                        rc = lw_patching_records_add(&rec, p, out, cell, n_prompts, out->receiver_runs - runs,
+                                                     out->prefix_tokens_reused - reused);
+                } else if (p->on_progress) p->on_progress(done += n_prompts, total, p->user);
+                if (rc == 0) rc = cell_stats(out, cell, n_prompts, p);
             }
+    rc = lw_patching_records_close(&rec, p, rc);
     if (rc == 0) {
         rc = d_interval(out, p);
         out->verdict = out->D.lo >= p->threshold  ? LW_VERDICT_PASS
