@@ -217,6 +217,8 @@ static json_t *partial_settings(const run *r) {
                           "top_p", (double)p->top_p, "top_k", p->top_k, "max_tokens", p->max_tokens, "per_target",
                           p->per_target, "max_samples", p->max_samples, "seed", (json_int_t)p->seed);
     if (!s) lw_fail("paraphrases: out of memory");
+    const lw_model *m = r->model;
+    lw_json_settings_gpu_layers(s, &m, 1); /* a GPU's kernels round differently: other samples */
     return s;
 }
 

@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "latentwire/files.h"
+#include "latentwire/json.h"
 #include "panel/patching_records.h"
 
 static const char *const KEY[] = {"cell"};
@@ -64,6 +65,17 @@ static json_t *settings_of(const lw_panel_model *receivers, int n_receivers, con
         lw_fail("panel: out of memory");
         return NULL;
     }
+    /* a GPU's kernels round differently: effects made on one are not a CPU run's */
+    const lw_model **models = malloc(sizeof *models * (size_t)(n_receivers + n_donors));
+    if (!models) {
+        json_decref(s);
+        lw_fail("panel: out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < n_receivers; i++) models[i] = lw_session_model(receivers[i].session);
+    for (int i = 0; i < n_donors; i++) models[n_receivers + i] = lw_session_model(donors[i].session);
+    lw_json_settings_gpu_layers(s, models, n_receivers + n_donors);
+    free(models);
     return s;
 }
 
