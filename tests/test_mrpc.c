@@ -274,12 +274,17 @@ static void test_real_files(void **state) {
         if (lw_mrpc_each(path, count_only, n) != 0) fail_msg("%s", lw_last_error());
         assert_int_equal(n[0], n_lines);
         assert_int_equal(n[1], n_q1);
-        /* the probes' sentences: every distinct usable sentence when more are asked for */
+        /* the probes' sentences: every distinct usable sentence can be drawn, and one more is
+         * refused (it was cut to what the file has while the asked count was recorded) */
         int want = naive_probe_sentences(text);
         lw_probe_texts t;
-        if (lw_probe_mrpc_sentences(dir, files[i], 1 << 20, 1, &t) != 0) fail_msg("%s", lw_last_error());
+        if (lw_probe_mrpc_sentences(dir, files[i], want, 1, &t) != 0) fail_msg("%s", lw_last_error());
         assert_int_equal(t.n, want);
         lw_probe_texts_free(&t);
+        assert_int_not_equal(lw_probe_mrpc_sentences(dir, files[i], want + 1, 1, &t), 0);
+        char has[64];
+        snprintf(has, sizeof has, "has %d distinct usable sentences", want);
+        if (!strstr(lw_last_error(), has)) fail_msg("\"%s\"", lw_last_error());
         free(text);
     }
 }

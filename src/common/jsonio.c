@@ -26,3 +26,15 @@ const char *lw_json_error_text(const json_error_t *err) {
     if (strstr(err->text, "NUL byte in object key")) return "an object key contains a NUL character: remove it";
     return err->text;
 }
+
+int lw_check_settings_object(const char *fn, const char *settings_json) {
+    if (!settings_json) return 0;
+    json_error_t err;
+    json_t *s = json_loads(settings_json, 0, &err);
+    int rc = s && json_is_object(s) ? 0
+             : s ? lw_fail("%s: settings_json is not a JSON object: give an object {...}, or NULL for none", fn)
+                 : lw_fail("%s: settings_json is not JSON (%s): give an object {...}, or NULL for none", fn,
+                           lw_json_error_text(&err));
+    json_decref(s);
+    return rc;
+}

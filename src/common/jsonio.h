@@ -5,4 +5,9 @@
 
 #include "latentwire/json.h"
 
+/* A caller's settings_json for a results file: NULL (none) or the text of a JSON object. Anything
+ * else is refused (-1, message naming fn): a save that parsed it and wrote {} in its place lost the
+ * caller's settings without a word. 0 or -1. */
+int lw_check_settings_object(const char *fn, const char *settings_json);
+
 #endif

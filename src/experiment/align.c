@@ -673,6 +673,7 @@ static int check_model_file(const char *what, const char *path) {
 }
 
 int lw_align_run(const lw_align_params *p) {
+    if (!p) return lw_fail("align: params is NULL");
     if (!p->source_model || !p->target_model) return lw_fail("align: source and target models are required");
     /* everything that can be checked before minutes of extraction */
     if (lw_output_dir_check("align --out", p->out_dir, ALIGN_OUTPUTS,

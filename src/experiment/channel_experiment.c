@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/fileio.h"
+#include "eval/eval.h"
 #include "latentwire/channel_experiment.h"
 #include "latentwire/error.h"
 #include "latentwire/files.h"
@@ -232,8 +233,32 @@ static int check_ac_bridge(const lw_channel_experiment *e) {
     return 0;
 }
 
+/* The numeric settings, refused up front by their options: lw_channel_run refused most of them
+ * only at the first item (with the records begun, naming its own fields), a NaN --temp failed
+ * `temp >= 0` and ran as the default, and --resamples 0 left every accuracy a zero interval
+ * (lw_ci_mean refused, unseen). The selection and calibration sizes only where they are used:
+ * --select 0 chose a setting on no items. 0 or -1. */
+static int check_settings(const lw_channel_experiment_params *p) {
+    if (isnan(p->temp) || isinf(p->temp))
+        return lw_fail("--temp %g: use a finite temperature >= 0, or < 0 for the default", (double)p->temp);
+    if (p->message_tokens < 1) return lw_fail("--message-tokens %d: use at least 1", p->message_tokens);
+    if (p->answer_tokens < 1) return lw_fail("--answer-tokens %d: use at least 1", p->answer_tokens);
+    if (p->top_k < 0) return lw_fail("--top-k %d: use 0 (off) or at least 1", p->top_k);
+    if (!(p->top_p > 0 && p->top_p <= 1)) return lw_fail("--top-p %g: use a value in (0, 1] (1: off)", (double)p->top_p);
+    if (!(p->onehot >= 0)) return lw_fail("--onehot %g: use a value >= 0 (above 1: never)", (double)p->onehot);
+    if (lw_eval_check_resampling("--resamples", p->resamples, 0.95) != 0) return -1;
+    /* the two outputs apart (as the CLI checks them): --out and --json one file had the records
+     * renamed over the summary just written */
+    const lw_output_spec outs[] = {{"--out", p->records, LW_OUT_PARTIAL}, {"--json", p->summary, LW_OUT_FILE}};
+    return lw_outputs_distinct(outs, 2);
+}
+
 lw_channel_experiment *lw_channel_experiment_new(lw_session *sender, lw_session *receiver,
                                                  const lw_channel_experiment_params *p) {
+    if (!sender || !receiver || !p)
+        return lw_fail("lw_channel_experiment_new: the %s is NULL", !sender ? "sender" : !receiver ? "receiver" : "params"),
+               NULL;
+    if (check_settings(p) != 0) return NULL;
     lw_channel_experiment *e = calloc(1, sizeof *e);
     if (!e) return lw_fail("channel: out of memory"), NULL;
     e->sa = sender;
@@ -268,6 +293,17 @@ lw_channel_experiment *lw_channel_experiment_new(lw_session *sender, lw_session 
     }
     e->n_select = family_size(e, FAM_AC) > 1 || family_size(e, FAM_ACW) > 1 ? p->select : 0;
     e->n_calib = family_size(e, FAM_ACW) > 0 && !e->bridge ? p->calib : 0;
+    bool sweeps = family_size(e, FAM_AC) > 1 || family_size(e, FAM_ACW) > 1;
+    bool fits = family_size(e, FAM_ACW) > 0 && !e->bridge;
+    if ((sweeps && p->select < 1) || (fits && p->calib < 1)) {
+        if (sweeps && p->select < 1)
+            lw_fail("--select %d: a family that sweeps settings chooses one on selection items: use at least 1",
+                    p->select);
+        else
+            lw_fail("--calib %d: acw without --ac-bridge fits its maps on calibration items: use at least 1", p->calib);
+        lw_channel_experiment_free(e);
+        return NULL;
+    }
     return e;
 }
 
@@ -280,8 +316,9 @@ void lw_channel_experiment_free(lw_channel_experiment *e) {
 }
 
 void lw_channel_experiment_needs(const lw_channel_experiment *e, int *n_select, int *n_calib) {
-    *n_select = e->n_select;
-    *n_calib = e->n_calib;
+    if (!e) lw_fail("lw_channel_experiment_needs: the experiment is NULL"); /* a void call: 0 and 0 */
+    if (n_select) *n_select = e ? e->n_select : 0;
+    if (n_calib) *n_calib = e ? e->n_calib : 0;
 }
 
 /* ------------------------------------------------------------------ one run */
@@ -805,7 +842,9 @@ static int run_all(runner *R, const lw_task *pool, int n_report) {
 
 int lw_channel_experiment_run(lw_channel_experiment *e, const lw_task *pool, int n_report,
                               lw_channel_experiment_result **out) {
+    if (!out) return lw_fail("lw_channel_experiment_run: out is NULL");
     *out = NULL;
+    if (!e || !pool) return lw_fail("lw_channel_experiment_run: the %s is NULL", !e ? "experiment" : "pool");
     runner R = {.e = e, .root = json_object(), .r = calloc(1, sizeof(lw_channel_experiment_result))};
     int rc = R.root && R.r ? run_all(&R, pool, n_report) : lw_fail("channel: out of memory");
     if (R.rec) fclose(R.rec);
@@ -830,5 +869,6 @@ void lw_channel_experiment_result_free(lw_channel_experiment_result *r) {
 }
 
 int lw_channel_experiment_save(const lw_channel_experiment_result *r, const char *path) {
+    if (!r || !path) return lw_fail("lw_channel_experiment_save: the %s is NULL", !r ? "result" : "path");
     return lw_json_save(path, r->summary);
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/fileio.h"
+#include "eval/eval.h"
 #include "latentwire/channel_experiment.h"
 #include "latentwire/error.h"
 #include "latentwire/files.h"
@@ -293,8 +294,22 @@ static int write_outputs(const lw_debate_experiment_params *p, const char *parti
     return lw_atomic_group_finish(rc);
 }
 
+/* What can be refused before any model loads: an empty task or --resamples 0 returned 0 with
+ * every interval a zero (lw_ci_mean refused, unseen), and --out and --json one file had the
+ * records renamed over the summary. 0 or -1. */
+static int check_params(const lw_debate_experiment_params *p, const lw_task *t) {
+    if (t->n < 1 || !t->items)
+        return lw_fail("debate: the task has no items (n = %d): give a task with at least one item", t->n);
+    if (lw_eval_check_resampling("debate: --resamples", p->resamples, 0.95) != 0) return -1;
+    const lw_output_spec outs[] = {{"--out", p->records, LW_OUT_PARTIAL}, {"--json", p->summary, LW_OUT_FILE}};
+    return lw_outputs_distinct(outs, 2);
+}
+
 int lw_debate_experiment_run(const lw_debate_experiment_params *p, const lw_task *t, lw_debate_experiment_result *out) {
+    if (!p || !t || !out)
+        return lw_fail("lw_debate_experiment_run: the %s is NULL", !p ? "params" : !t ? "task" : "result out");
     memset(out, 0, sizeof *out);
+    if (check_params(p, t) != 0) return -1;
     panel a = {0};
     double *vote = calloc((size_t)(t->n ? t->n : 1), sizeof(double));
     double *solo = calloc((size_t)(t->n ? t->n : 1), sizeof(double));
@@ -327,6 +342,7 @@ int lw_debate_experiment_run(const lw_debate_experiment_params *p, const lw_task
 }
 
 int lw_debate_experiment_save(const lw_debate_experiment_result *r, const char *path) {
+    if (!r || !path) return lw_fail("lw_debate_experiment_save: the %s is NULL", !r ? "result" : "path");
     json_t *diff = lw_ci_json(&r->difference);
     json_object_set_new(diff, "p_value", json_real(r->p_value));
     json_t *root =

@@ -127,6 +127,7 @@ static int read_line(const char *path, int line_no, const char *line, lw_paraphr
 }
 
 int lw_paraphrase_set_load(const char *path, lw_paraphrase_set *out) {
+    if (!out) return lw_fail("lw_paraphrase_set_load: out is NULL");
     memset(out, 0, sizeof *out);
     size_t len;
     char *text = lw_read_text_file(path, &len, "paraphrase file");
@@ -161,6 +162,10 @@ int lw_paraphrase_set_load(const char *path, lw_paraphrase_set *out) {
 
 int lw_paraphrase_set_write_texts(const lw_paraphrase_set *s, const char *path) {
     if (!s) return lw_fail("lw_paraphrase_set_write_texts: the set is NULL");
+    /* a zeroed or freed set (n 0, no para_off) was read at para_off[0]; a set no load made is refused
+     * before the output is opened */
+    if (s->n < 1 || !s->para_off || !s->target || (s->para_off[s->n] > 0 && !s->para))
+        return lw_fail("lw_paraphrase_set_write_texts: the set is empty or incomplete (load it with lw_paraphrase_set_load)");
     lw_atomic_file af;
     if (lw_atomic_open(&af, path) != 0) return -1;
     for (int32_t i = 0; i < s->n; i++) fprintf(af.fp, "%s\n", s->target[i]);
@@ -271,6 +276,10 @@ lw_paraphrase_reason lw_paraphrase_filter(const char *target, const char *raw, c
     if (!target || !raw || !clean || (!kept && n_kept > 0))
         return (lw_paraphrase_reason)lw_fail("lw_paraphrase_filter: %s is NULL",
                                              !target ? "the target" : !raw ? "raw" : !clean ? "clean" : "kept");
+    /* a negative count was read as none kept (a duplicate passed), a NULL entry dereferenced */
+    if (n_kept < 0) return (lw_paraphrase_reason)lw_fail("lw_paraphrase_filter: n_kept = %d is negative", n_kept);
+    for (int k = 0; k < n_kept; k++)
+        if (!kept[k]) return (lw_paraphrase_reason)lw_fail("lw_paraphrase_filter: kept[%d] is NULL", k);
     if (cap == 0) return LW_PARA_EMPTY; /* no room for even the terminating byte: nothing kept */
     first_line(raw, clean, cap);
     size_t n = strlen(clean);

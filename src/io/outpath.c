@@ -139,6 +139,7 @@ static const char *collides_beside(const lw_output_spec *a, const place *pa, con
 }
 
 int lw_outputs_distinct(const lw_output_spec *outs, int n) {
+    if (n < 0) return lw_fail("lw_outputs_distinct: n = %d outputs is negative", n);
     if (!outs && n > 0) return lw_fail("lw_outputs_distinct: outs is NULL");
     for (int i = 0; i < n; i++) /* the flag names the output in every message below */
         if (outs[i].path && *outs[i].path && !outs[i].flag)

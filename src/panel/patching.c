@@ -101,6 +101,9 @@ static int run_prefix(lw_session *s, const int32_t *prompt, int pos) {
 }
 
 static int check_score_args(lw_session *s, int n, int m, int layer, int position, int *pos) {
+    if (!s) return lw_fail("panel: the receiver session is NULL");
+    /* -1 is the last position; -2 was read as -1 too, another position than asked for */
+    if (position < -1) return lw_fail("panel: patch position %d: use -1 (the last prompt position) or k >= 0", position);
     lw_model_info info;
     lw_model_get_info(lw_session_model(s), &info);
     *pos = position < 0 ? n - 1 : position;
@@ -114,6 +117,8 @@ static int check_score_args(lw_session *s, int n, int m, int layer, int position
 int lw_panel_score(lw_session *receiver, const int32_t *prompt, int n_prompt, const int32_t *cont, int n_cont,
                    int layer, int position, const float *vec, bool add, double *score) {
     int pos;
+    if (!prompt || !cont || !score)
+        return lw_fail("lw_panel_score: %s is NULL", !prompt ? "the prompt" : !cont ? "the continuation" : "score");
     if (check_score_args(receiver, n_prompt, n_cont, layer, position, &pos) != 0) return -1;
     if (run_prefix(receiver, prompt, pos) != 0) return -1;
     int rc = score_after_prefix(receiver, prompt, n_prompt, cont, n_cont, layer, pos, vec, add, score);
@@ -148,6 +153,7 @@ static float *last_residuals(lw_session *s, int layer, const char *const *texts,
 }
 
 int lw_panel_fit_baseline(lw_session *s, int layer, const char *const *texts, int n, float *out) {
+    if (!out) return lw_fail("lw_panel_fit_baseline: out is NULL");
     if (n < 1) return lw_fail("panel: the fitted baseline needs calibration texts");
     float *r = last_residuals(s, layer, texts, n);
     if (!r) return -1;
@@ -271,6 +277,7 @@ typedef struct {
 } cache;
 
 static int check_params(const lw_patching_params *p, int n_prompts, int n_calib) {
+    if (!p) return lw_fail("panel: the params are NULL");
     if (!p->depths || p->n_depths < 1) return lw_fail("panel: no depths");
     for (int k = 0; k < p->n_depths; k++)
         if (!(p->depths[k] >= 0 && p->depths[k] <= 1))
@@ -281,6 +288,29 @@ static int check_params(const lw_patching_params *p, int n_prompts, int n_calib)
                        LW_PANEL_MIN_CELLS);
     if (n_calib < 1) return lw_fail("panel: no calibration texts for the fitted baseline");
     if (p->resamples < 100) return lw_fail("panel: resamples %d; at least 100", p->resamples);
+    /* a NaN threshold made every verdict INCONCLUSIVE (both comparisons false) with no message */
+    if (!isfinite(p->threshold)) return lw_fail("panel: threshold %g; use a finite number", p->threshold);
+    if (p->position < -1) return lw_fail("panel: position %d: use -1 (the last prompt position) or k >= 0", p->position);
+    return 0;
+}
+
+/* The lists a caller (a binding) fills: NULL arrays, sessions and texts were dereferenced. */
+static int check_lists(const lw_panel_model *receivers, int n_receivers, const lw_panel_model *donors, int n_donors,
+                       const lw_panel_prompt *prompts, int n_prompts, const char *const *calib, int n_calib) {
+    if (!receivers || !donors || !prompts || !calib)
+        return lw_fail("panel: %s is NULL", !receivers ? "receivers" : !donors ? "donors" : !prompts ? "prompts" : "calib_texts");
+    for (int k = 0; k < n_receivers + n_donors; k++) {
+        const lw_panel_model *m = k < n_receivers ? &receivers[k] : &donors[k - n_receivers];
+        if (!m->session || !m->name)
+            return lw_fail("panel: %s %d has no %s", k < n_receivers ? "receiver" : "donor",
+                           k < n_receivers ? k : k - n_receivers, !m->session ? "session" : "name");
+    }
+    for (int i = 0; i < n_prompts; i++)
+        if (!prompts[i].receiver_text || !prompts[i].donor_text || !prompts[i].decoy_text)
+            return lw_fail("panel: prompt %d has no %s text", i,
+                           !prompts[i].receiver_text ? "receiver" : !prompts[i].donor_text ? "donor" : "decoy");
+    for (int i = 0; i < n_calib; i++)
+        if (!calib[i]) return lw_fail("panel: calibration text %d is NULL", i);
     return 0;
 }
 
@@ -393,9 +423,12 @@ static int d_interval(lw_patching_result *out, const lw_patching_params *p) {
 int lw_panel_patching(const lw_panel_model *receivers, int n_receivers, const lw_panel_model *donors, int n_donors,
                       const lw_panel_prompt *prompts, int n_prompts, const char *const *calib_texts, int n_calib,
                       const lw_patching_params *p, lw_patching_result *out) {
+    if (!out) return lw_fail("lw_panel_patching: out is NULL");
     memset(out, 0, sizeof *out);
     if (n_receivers < 1 || n_donors < 1) return lw_fail("panel: no receivers or no donors");
-    if (check_params(p, n_prompts, n_calib) != 0) return -1;
+    if (check_params(p, n_prompts, n_calib) != 0 ||
+        check_lists(receivers, n_receivers, donors, n_donors, prompts, n_prompts, calib_texts, n_calib) != 0)
+        return -1;
     /* two depths that round to the same blocks of a receiver and a donor make two identical cells,
      * and D's interval over cells would count one measurement twice (it shrank to a point) */
     for (int r = 0; r < n_receivers; r++)

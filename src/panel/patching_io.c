@@ -67,6 +67,10 @@ static json_t *result_json(const lw_panel_model *R, const lw_panel_model *D, con
 int lw_patching_save(const char *dir, const lw_panel_model *R, const lw_panel_model *D, const lw_patching_result *r,
                      const lw_patching_params *p, const char *plan_sha256, const char *settings_json) {
     char path[4096];
+    /* before the directory is made: NULL arguments were dereferenced after it */
+    if (!dir || !R || !D || !r || !p)
+        return lw_fail("lw_patching_save: %s is NULL", !dir ? "dir" : !R ? "the receivers" : !D ? "the donors" : !r ? "the result" : "the params");
+    if (lw_check_settings_object("lw_patching_save", settings_json) != 0) return -1;
     if (lw_mkdir_p(dir) != 0) return -1;
     /* panel.csv, panel.json and records.jsonl appear together or not at all (a verdict read with
      * another run's panel.json was possible after a failure between them) */

@@ -37,17 +37,27 @@ unsigned lw_probe_from_name(const char *name) {
 
 unsigned lw_probe_parse_list(const char *list) {
     unsigned bits = 0;
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", list ? list : "");
+    /* the whole list (a 512-byte copy cut a long one mid-name: "unknown probe 'symboli'", or
+     * dropped its last item unseen when the cut fell on a comma); an empty item is refused */
+    char *buf = strdup(list ? list : "");
+    if (!buf) return lw_fail("--probes: out of memory"), 0u;
+    size_t len = strlen(buf);
+    if (len && (buf[0] == ',' || buf[len - 1] == ',' || strstr(buf, ",,"))) {
+        lw_fail("--probes \"%s\": an item is empty (write names separated by single commas)", buf);
+        free(buf);
+        return 0;
+    }
     char *save = NULL;
     for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         unsigned b = !strcmp(t, "all") ? (unsigned)LW_PROBE_ALL : lw_probe_from_name(t);
         if (!b) {
             lw_fail("--probes: unknown probe '%s' (compositionality, chaining, robustness, symbolic or all)", t);
+            free(buf);
             return 0;
         }
         bits |= b;
     }
+    free(buf);
     if (!bits) lw_fail("--probes: empty list (compositionality, chaining, robustness, symbolic or all)");
     return bits;
 }
@@ -315,6 +325,11 @@ static int check_params(const lw_probe_params *p) {
         return lw_fail("probes: the held-out share must be in (0, 1) (got %g)", p->heldout_share);
     if (p->hops < 1 || p->hops > 64) return lw_fail("probes: hops must be 1..64 (got %d)", p->hops);
     if (p->n_sigmas < 1 || p->n_sigmas > 16) return lw_fail("probes: 1..16 noise levels (got %d)", p->n_sigmas);
+    /* a NaN or infinite level failed deep in the bridge ("source row 0 column 0: NaN value"),
+     * after the other probes ran; a negative one is no noise level */
+    for (int k = 0; (p->probes & LW_PROBE_ROBUSTNESS) && k < p->n_sigmas; k++)
+        if (!(p->sigmas[k] >= 0 && isfinite(p->sigmas[k])))
+            return lw_fail("probes: sigmas[%d] = %g: a noise level is a finite number >= 0", k, p->sigmas[k]);
     if (p->n_natural < 3 || p->n_calib < 2 || p->n_topsim < 3 || p->n_confusers < 2)
         return lw_fail("probes: too few sentences (natural >= 3, calib >= 2, topsim >= 3, confusers >= 2)");
     if (p->resamples < 100) return lw_fail("probes: resamples must be >= 100 (got %d)", p->resamples);
@@ -322,6 +337,7 @@ static int check_params(const lw_probe_params *p) {
 }
 
 int lw_probe_panel(const lw_probe_pair *pair, const lw_probe_params *p, lw_probe_result *out) {
+    if (!pair || !p || !out) return lw_fail("probes: %s is NULL", !pair ? "the pair" : !p ? "params" : "out");
     memset(out, 0, sizeof *out);
     if (!pair->bridge) return lw_fail("probes: no bridge A -> B given (--bridge)");
     if (!pair->embed || pair->dim_a < 1 || pair->dim_b < 1) return lw_fail("probes: the pair has no embedder");

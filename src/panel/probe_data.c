@@ -262,6 +262,15 @@ int lw_probe_mrpc_sentences(const char *dir, const char *file, int n, uint64_t s
         lw_probe_texts_free(out);
         return -1;
     }
+    /* fewer than asked were used silently (n_calib 10^6 fitted the inverse on what there was,
+     * while probes.json recorded 10^6) */
+    if (out->n < n) {
+        int have = out->n;
+        lw_probe_texts_free(out);
+        return lw_fail("probes: %s/msr_paraphrase_%s.txt has %d distinct usable sentences, %d asked (%s): ask for at "
+                       "most %d",
+                       dir, file, have, n, !strcmp(file, "train") ? "n_calib" : "n_natural", have);
+    }
     return 0;
 }
 

@@ -51,7 +51,8 @@ void lw_probe_grammar_sentence(const int attr[LW_PROBE_N_ATTR], char *buf, size_
  * words), the final period kept at the end. */
 int lw_probe_shuffle_words(const char *s, uint64_t seed, char *buf, size_t n);
 /* MRPC sentences of file ("train" or "test"): every usable sentence (6 to 40 words, ASCII)
- * once, in file order, at most n after a seeded shuffle (n <= 0: all). */
+ * once, in file order, n of them after a seeded shuffle (n <= 0: all); more than the file has is
+ * refused, naming how many it has. */
 int lw_probe_mrpc_sentences(const char *dir, const char *file, int n, uint64_t seed, lw_probe_texts *out);
 /* MRPC non-paraphrase pairs (quality 0) of the test file whose word Jaccard is >= min_jaccard:
  * texts 2i and 2i + 1 are a pair; at most n pairs after a seeded shuffle. */

@@ -30,6 +30,10 @@ static json_t *params_json(const lw_probe_params *p) {
 
 int lw_probe_save(const char *dir, const lw_probe_pair *pair, const lw_probe_params *p, const lw_probe_result *r,
                   const char *plan_sha256, const char *settings_json) {
+    /* before the directory is made: NULL arguments were dereferenced after it */
+    if (!dir || !pair || !p || !r)
+        return lw_fail("lw_probe_save: %s is NULL", !dir ? "dir" : !pair ? "the pair" : !p ? "the params" : "the result");
+    if (lw_check_settings_object("lw_probe_save", settings_json) != 0) return -1;
     if (lw_mkdir_p(dir) != 0) return -1;
     json_t *stats = json_array();
     for (int i = 0; i < r->n_stats; i++) json_array_append_new(stats, stat_json(&r->stats[i]));

@@ -157,6 +157,10 @@ static json_t *stats_json(const run_doc *r, int n_runs) {
 }
 
 int lw_probe_merge(const char *const *runs, int n_runs, const char *out_dir) {
+    /* before any run is read: NULL runs were dereferenced, a NULL out_dir printed through %s */
+    if (!runs || !out_dir) return lw_fail("probes merge: %s is NULL", !runs ? "runs" : "out_dir");
+    for (int k = 0; k < n_runs; k++)
+        if (!runs[k]) return lw_fail("probes merge: run %d is NULL", k);
     if (n_runs < 2) return lw_fail("probes merge: give at least two runs (one per pair, layer or recipe)");
     run_doc *r = calloc((size_t)n_runs, sizeof *r);
     if (!r) return lw_fail("probes merge: out of memory");

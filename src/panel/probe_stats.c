@@ -50,6 +50,7 @@ static double pearson(const double *x, const double *y, int64_t n) {
 
 double lw_probe_spearman(const double *x, const double *y, int64_t n) {
     if ((!x || !y) && n > 0) return lw_fail("lw_probe_spearman: %s is NULL", x ? "y" : "x"), NAN;
+    if (n < 0) return lw_fail("lw_probe_spearman: n = %lld is negative", (long long)n), NAN;
     if (n < 2) return NAN;
     for (int64_t i = 0; i < n; i++) /* a NaN has no rank (the sort's comparisons would be inconsistent) */
         if (isnan(x[i]) || isnan(y[i]))
@@ -64,6 +65,9 @@ double lw_probe_spearman(const double *x, const double *y, int64_t n) {
 
 int lw_probe_top1(const float *Q, int nq, const float *P, int np, int d, const int32_t *gold, const int64_t *cand_off,
                   const int32_t *cand_ids, double *hit) {
+    /* a negative count reached malloc as a huge size; NULL hit or gold were written / read */
+    if (nq < 0) return lw_fail("lw_probe_top1: nq = %d queries is negative", nq);
+    if (nq > 0 && (!hit || !gold)) return lw_fail("lw_probe_top1: %s is NULL", !hit ? "hit" : "gold");
     int64_t *rel_off = malloc(sizeof *rel_off * (size_t)(nq + 1));
     if (!rel_off) return lw_fail("probes: out of memory");
     for (int q = 0; q <= nq; q++) rel_off[q] = q;
@@ -81,6 +85,13 @@ int lw_probe_top1(const float *Q, int nq, const float *P, int np, int d, const i
 
 void lw_probe_additive_lift(const double *sum_hit, const double *part1_hit, const double *part2_hit, int n,
                             double *best_part, double *diff) {
+    /* a void call: a NULL array is refused by the message alone, nothing is written */
+    if (n > 0 && (!sum_hit || !part1_hit || !part2_hit || !best_part || !diff)) {
+        lw_fail("lw_probe_additive_lift: %s is NULL", !sum_hit ? "sum_hit" : !part1_hit ? "part1_hit" : !part2_hit ? "part2_hit"
+                                                       : !best_part                    ? "best_part"
+                                                                                       : "diff");
+        return;
+    }
     for (int i = 0; i < n; i++) {
         best_part[i] = part1_hit[i] > part2_hit[i] ? part1_hit[i] : part2_hit[i];
         diff[i] = sum_hit[i] - best_part[i];

@@ -39,7 +39,13 @@ static bool encodable(const char *text, const lw_model *const *models, int n_mod
 
 int lw_panel_prompts_from_corpus(const char *data_dir, int n_prompts, int n_calib, uint64_t seed,
                                  const lw_model *const *models, int n_models, lw_panel_prompt_set *set) {
+    if (!set) return lw_fail("lw_panel_prompts_from_corpus: set is NULL");
     memset(set, 0, sizeof *set);
+    if (!data_dir) return lw_fail("lw_panel_prompts_from_corpus: data_dir is NULL");
+    if (n_models < 0 || (n_models > 0 && !models))
+        return lw_fail("lw_panel_prompts_from_corpus: %d models and models %s", n_models, models ? "given" : "NULL");
+    for (int k = 0; k < n_models; k++)
+        if (!models[k]) return lw_fail("lw_panel_prompts_from_corpus: model %d is NULL", k);
     if (n_prompts < 2 || n_calib < 1)
         return lw_fail("panel: %d prompts and %d calibration texts: at least 2 and 1", n_prompts, n_calib);
     /* each domain gives 2 test sentences per prompt it hosts, and its share of calibration */

@@ -386,9 +386,28 @@ static json_t *past_row(const lw_records *past, lw_codec_kind kind, int64_t budg
 int lw_codec_retrieval(lw_session *session, const char *const *texts, int n_texts, int n_scored, int n_calib,
                        const lw_codec_kind *codecs, int n_codecs, const int64_t *budgets, int n_budgets,
                        const lw_codec_retrieval_params *p, char **result_json) {
+    if (!result_json) return lw_fail("codec retrieval: result_json is NULL");
     *result_json = NULL;
     lw_codec_retrieval_params def = lw_codec_retrieval_default_params();
     if (!p) p = &def;
+    /* a binding's arrays and counts: NULL arrays, a negative count and a NULL text were read */
+    if (!session) return lw_fail("codec retrieval: the session is NULL");
+    if (n_texts < 0 || (n_texts > 0 && !texts)) return lw_fail("codec retrieval: %d texts and texts %s", n_texts, texts ? "given" : "NULL");
+    for (int i = 0; i < n_texts; i++)
+        if (!texts[i]) return lw_fail("codec retrieval: text %d is NULL", i);
+    if (n_codecs < 1 || !codecs) return lw_fail("codec retrieval: no codecs (%d, codecs %s)", n_codecs, codecs ? "given" : "NULL");
+    if (n_budgets < 1 || !budgets) return lw_fail("codec retrieval: no budgets (%d, budgets %s)", n_budgets, budgets ? "given" : "NULL");
+    /* one row per (codec, budget): a repeated one was computed twice and listed twice (and its
+     * records share one key) */
+    for (int a = 0; a < n_codecs; a++)
+        for (int b = 0; b < a; b++)
+            if (codecs[a] == codecs[b]) return lw_fail("codec retrieval: codec %s is listed twice", lw_codec_name(codecs[a]));
+    for (int a = 0; a < n_budgets; a++)
+        for (int b = 0; b < a; b++)
+            if (budgets[a] == budgets[b]) return lw_fail("codec retrieval: budget %lld bits is listed twice", (long long)budgets[a]);
+    /* refused after every forward pass otherwise, at the first interval */
+    if (!(p->level > 0 && p->level < 1)) return lw_fail("codec retrieval: level %g is not in (0, 1)", p->level);
+    if (p->memo_bytes < 0) return lw_fail("codec retrieval: memo_bytes %lld is negative (0: keep only the passages')", (long long)p->memo_bytes);
     if (n_scored < 2 || n_calib < 1) /* one passage in the bank is retrieved whatever the decoding */
         return lw_fail("codec retrieval: %d passages scored and %d for calibration: need at least 2 scored and 1 for "
                        "calibration", n_scored,
@@ -399,15 +418,6 @@ int lw_codec_retrieval(lw_session *session, const char *const *texts, int n_text
                            (long long)budgets[b]);
     for (int c = 0; c < n_codecs; c++)
         if ((unsigned)codecs[c] >= LW_CODEC_COUNT) return lw_fail("codec retrieval: unknown codec kind %d", (int)codecs[c]);
-    /* a repeated one made two identical rows, and a report counted the codec twice */
-    for (int b = 0; b < n_budgets; b++)
-        for (int a = 0; a < b; a++)
-            if (budgets[a] == budgets[b])
-                return lw_fail("codec retrieval: budget %lld bits is listed twice", (long long)budgets[b]);
-    for (int c = 0; c < n_codecs; c++)
-        for (int a = 0; a < c; a++)
-            if (codecs[a] == codecs[c])
-                return lw_fail("codec retrieval: codec %s is listed twice", lw_codec_name(codecs[c]));
     if (!(p->threshold > 0 && p->threshold <= 1)) /* 0 passes every row */
         return lw_fail("codec retrieval: threshold %g is not in (0, 1]", p->threshold);
     lw_model_info info;

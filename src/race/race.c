@@ -102,6 +102,8 @@ const char *lw_race_query(const lw_task_item *item) {
 
 /* ------------------------------------------------------------------ the run */
 
+static int by_string(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
 /* The parameters a run is checked against before anything is written. */
 static int check_params(const lw_race_params *p) {
     if (!p->out_dir) return lw_fail("race: no output directory");
@@ -122,6 +124,7 @@ static int check_params(const lw_race_params *p) {
                 return lw_fail("race: channel %s is listed twice", p->channels[c].name);
     }
     if (budgeted && p->n_budgets < 1) return lw_fail("race: act:, text: and cipher channels need at least one budget");
+    if (p->n_budgets > 0 && !p->budgets) return lw_fail("race: budgets is NULL with n_budgets = %d", p->n_budgets);
     for (int b = 0; b < p->n_budgets; b++) {
         if (p->budgets[b] <= 0 || p->budgets[b] > LW_RACE_MAX_BUDGET)
             return lw_fail("race: budget %lld bits: a budget must be a positive number of bits, at most 2^40",
@@ -132,7 +135,17 @@ static int check_params(const lw_race_params *p) {
     }
     for (int i = 0; i < p->n_items; i++)
         if (!p->item_ids[i]) return lw_fail("race: item %d has no id", i);
-    return 0;
+    /* records are found by id: a second item of one id was never run, the first one's record
+     * standing for both (the merge refused the file only after the whole run) */
+    char **ids = malloc(sizeof *ids * (size_t)p->n_items);
+    if (!ids) return lw_fail("race: out of memory");
+    memcpy(ids, p->item_ids, sizeof *ids * (size_t)p->n_items);
+    qsort(ids, (size_t)p->n_items, sizeof *ids, by_string);
+    int rc = 0;
+    for (int i = 1; rc == 0 && i < p->n_items; i++)
+        if (!strcmp(ids[i - 1], ids[i])) rc = lw_fail("race: item id %s is listed twice (ids must be distinct)", ids[i]);
+    free(ids);
+    return rc;
 }
 
 /* The fingerprint: the caller's settings, the race's own (channels, budgets, item ids, interval
@@ -200,9 +213,14 @@ static int run_one(const lw_race_params *p, const lw_race_channel *ch, int64_t b
         free(o.output);
         return lw_fail_prefix("item %s, %s at %lld bits: ", p->item_ids[item], ch->name, (long long)budget);
     }
+    o.na[sizeof o.na - 1] = '\0'; /* a callback that filled na to its last byte: read no further */
     int rc = 0;
     if (!o.na[0] && !(o.score >= 0 && o.score <= 1))
         rc = lw_fail("item %s, %s: score %g is not in [0, 1]", p->item_ids[item], ch->name, o.score);
+    /* the merge sums them as counts: a negative one passed into the means and the summary */
+    else if (!o.na[0] && (o.payload_bits < 0 || o.side_bits < 0))
+        rc = lw_fail("item %s, %s: payload_bits %lld and side_bits %lld must be >= 0 (the evaluator's answer)",
+                     p->item_ids[item], ch->name, (long long)o.payload_bits, (long long)o.side_bits);
     json_t *r = rc == 0 ? record_json(ch, budget, p->item_ids[item], &o) : NULL;
     if (r && lw_records_write(f, r) != 0) rc = lw_fail("cannot append to the race's records: %s", strerror(errno));
     json_decref(r);

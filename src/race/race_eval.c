@@ -244,7 +244,10 @@ void lw_race_evaluator_free(lw_race_evaluator *e) {
     free(e);
 }
 
-char *lw_race_evaluator_fits_json(const lw_race_evaluator *e) { return json_dumps(e->fit_records, JSON_SORT_KEYS); }
+char *lw_race_evaluator_fits_json(const lw_race_evaluator *e) {
+    if (!e) return lw_fail("lw_race_evaluator_fits_json: the evaluator is NULL"), NULL;
+    return json_dumps(e->fit_records, JSON_SORT_KEYS);
+}
 
 /* The sender activations of the calibration items (an item the sender cannot read at T
  * positions is left out). */
@@ -469,6 +472,9 @@ static int eval_cipher(lw_race_evaluator *e, int64_t budget, const lw_task_item 
 
 int lw_race_evaluate(void *ctx, const lw_race_channel *ch, int64_t budget_bits, int item, lw_race_outcome *out) {
     lw_race_evaluator *e = ctx;
+    /* the callback a binding may call itself: a NULL context, channel or outcome was dereferenced */
+    if (!e || !ch || !out)
+        return lw_fail("lw_race_evaluate: %s is NULL", !e ? "the evaluator (ctx)" : !ch ? "the channel" : "out");
     if (item < 0 || item >= e->report->n) return lw_fail("race: item %d out of range", item);
     const lw_task_item *it = &e->report->items[item];
     switch (ch->family) {

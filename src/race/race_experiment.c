@@ -24,6 +24,7 @@ lw_race_experiment_params lw_race_experiment_default_params(void) {
 }
 
 int lw_race_experiment_check_outputs(const lw_race_experiment_params *p) {
+    if (!p) return lw_fail("race: no parameters");
     if (!p->out_dir || !*p->out_dir) return lw_fail("race: no output directory (--out)");
     char partial[64], fits[64], timing[64];
     if (p->n_shards > 1) {

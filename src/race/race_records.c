@@ -67,6 +67,7 @@ int lw_race_items_save(const char *path, const json_t *settings, json_t *const *
 }
 
 int lw_race_write_items(const char *out_dir) {
+    if (!out_dir) return lw_fail("lw_race_write_items: out_dir is NULL"); /* printf's %s of NULL is undefined */
     char path[4096];
     snprintf(path, sizeof path, "%s/race.jsonl", out_dir);
     size_t len;

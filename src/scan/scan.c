@@ -4,6 +4,7 @@
  * planted per-layer scores; lw_scan_run plugs in the patching evaluator (scan_models.c). */
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,15 @@ static double *score_at(const lw_scan_result *r, int split, int slot, int i) {
 }
 
 double lw_scan_score(const lw_scan_result *r, int split, int condition, int i) {
+    /* a binding's index out of range read beside the array: NaN and a message instead */
+    if (!r || !r->scores) return lw_fail("lw_scan_score: the result is NULL or empty"), NAN;
+    if (split != 0 && split != 1) return lw_fail("lw_scan_score: split %d: use 0 (selection) or 1 (held-out)", split), NAN;
+    if (condition != LW_SCAN_FLOOR && condition != LW_SCAN_CEILING && (condition < 0 || condition >= r->n_layers))
+        return lw_fail("lw_scan_score: condition %d: use LW_SCAN_FLOOR, LW_SCAN_CEILING or a layer 0..%d", condition,
+                       r->n_layers - 1),
+               NAN;
+    int n = split == 0 ? r->select.n : r->held_out.n;
+    if (i < 0 || i >= n) return lw_fail("lw_scan_score: item %d: split %d has items 0..%d", i, split, n - 1), NAN;
     return *score_at(r, split, cond_slot(condition), i);
 }
 
@@ -114,6 +124,9 @@ static int run_one(runner *R, int split, const lw_task_item *it, int condition, 
     } else {
         char *output = NULL;
         rc = R->eval(R->ctx, it, condition, score, &output);
+        /* the documented range: a score of 3 entered the means, a NaN failed as "out of memory" */
+        if (rc == 0 && !(*score >= 0 && *score <= 1))
+            rc = lw_fail("scan: item %s, %s: score %g is not in [0, 1] (the evaluator's answer)", it->id, cname, *score);
         if (rc == 0 && R->rec) {
             /* a model's answer can end inside a UTF-8 character (or be any bytes): JSON wants characters */
             size_t n = output ? strlen(output) : 0;
@@ -180,6 +193,8 @@ static int check_params(const lw_task *pool, const lw_scan_params *p) {
 }
 
 int lw_scan_split(const lw_task *pool, const lw_scan_params *p, lw_task parts[2]) {
+    if (!pool || !p || !parts)
+        return lw_fail("lw_scan_split: the %s is NULL", !pool ? "pool" : !p ? "params" : "parts");
     memset(parts, 0, 2 * sizeof *parts);
     int sizes[2] = {p->n_select, p->n_report > 0 ? p->n_report : -1};
     char held[48];
@@ -225,8 +240,10 @@ static int check_past_belongs(const lw_records *ps, const lw_scan_params *p, con
 
 int lw_scan_run_eval(const lw_task *pool, const lw_scan_params *p, lw_scan_eval_fn eval, void *eval_ctx,
                      lw_scan_result *out) {
+    if (!out) return lw_fail("lw_scan_run_eval: out is NULL");
     memset(out, 0, sizeof *out);
     if (check_params(pool, p) != 0) return -1;
+    if (!eval) return lw_fail("lw_scan_run_eval: the eval callback is NULL");
     lw_task parts[2];
     if (lw_scan_split(pool, p, parts) != 0) return -1;
     out->select = parts[0];

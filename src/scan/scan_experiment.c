@@ -130,6 +130,12 @@ int lw_scan_experiment_run(const lw_scan_experiment_params *p, lw_scan_result *o
     memset(out, 0, sizeof *out);
     if (!p->sender || !p->receiver || !p->pool) return lw_fail("scan: the sender, the receiver and the items are required");
     if (p->n_bridges < 0 || (p->n_bridges > 0 && !p->bridges)) return lw_fail("scan: n_bridges without bridges");
+    /* a NULL entry (a bridge that failed to load) ran the scan unmapped while the settings recorded
+     * its file: refused, not read as "no bridge" */
+    for (int k = 0; k < p->n_bridges; k++)
+        if (!p->bridges[k])
+            return lw_fail("--bridge %s: bridge %d is NULL (load it first, or give no bridge)",
+                           p->bridge_paths && p->bridge_paths[k] ? p->bridge_paths[k] : "?", k);
     if (check_outputs(p) != 0) return -1;
     lw_model_info ia, ib;
     lw_model_get_info(lw_session_model(p->sender), &ia);

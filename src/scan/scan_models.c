@@ -94,6 +94,8 @@ static int check_answer_fits(const lw_task parts[2], const lw_scan_models *m) {
 /* Everything that can be refused before the first forward pass. */
 static int check_models(const lw_task *pool, const lw_scan_params *p, const lw_scan_models *m, int *dA, int *dB) {
     if (!m || !m->sender || !m->receiver) return lw_fail("scan: no sender or receiver session");
+    /* read below before lw_scan_run_eval's own check: NULL layers were indexed */
+    if (p->n_layers < 1 || !p->layers) return lw_fail("scan: no layers to scan");
     const lw_model *ma = lw_session_model(m->sender), *mb = lw_session_model(m->receiver);
     lw_model_info a, b;
     lw_model_get_info(ma, &a);
@@ -145,6 +147,7 @@ static int check_models(const lw_task *pool, const lw_scan_params *p, const lw_s
 }
 
 int lw_scan_run(const lw_task *pool, const lw_scan_params *p, const lw_scan_models *m, lw_scan_result *out) {
+    if (!out) return lw_fail("lw_scan_run: out is NULL");
     memset(out, 0, sizeof *out);
     if (!pool || !p) return lw_fail("scan: no task or no params");
     int dA, dB;

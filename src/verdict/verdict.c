@@ -25,6 +25,14 @@ static int by_p(const void *x, const void *y) {
 
 void lw_holm_adjust(const double *p, int m, double *adj) {
     if (!p || !adj || m < 1) return; /* nothing to adjust (void: no error to return) */
+    /* a NaN p sorted inconsistently and broke the step-down (later p-values were no longer raised
+     * to it); a p outside [0, 1] is no p-value: every adjusted value NaN, and a message */
+    for (int i = 0; i < m; i++)
+        if (!(p[i] >= 0 && p[i] <= 1)) {
+            lw_fail("lw_holm_adjust: p[%d] = %g is not a p-value in [0, 1]", i, p[i]);
+            for (int k = 0; k < m; k++) adj[k] = NAN;
+            return;
+        }
     int *ord = malloc(sizeof(int) * (size_t)(m > 0 ? m : 1));
     if (!ord) {
         for (int i = 0; i < m; i++) adj[i] = 1.0; /* no memory: the conservative answer */
