@@ -24,9 +24,7 @@ static lw_session *S;
 
 static int setup(void **state) {
     (void)state;
-    if (!(M = lw_synth_load_default("race_retrieval_api.gguf"))) return -1;
-    S = lw_session_new(M, lw_session_default_params());
-    return S ? 0 : -1;
+    return lw_synth_session_default("race_retrieval_api.gguf", &M, &S);
 }
 
 static int teardown(void **state) {

@@ -489,3 +489,13 @@ struct lw_model *lw_synth_load_default(const char *name) {
     if (!m) fprintf(stderr, "%s: %s\n", path, lw_last_error());
     return m;
 }
+
+int lw_synth_session_default(const char *name, struct lw_model **model, struct lw_session **session) {
+    *session = NULL;
+    if (!(*model = lw_synth_load_default(name))) return -1;
+    if ((*session = lw_session_new(*model, lw_session_default_params()))) return 0;
+    fprintf(stderr, "%s: %s\n", name, lw_last_error());
+    lw_model_free(*model);
+    *model = NULL;
+    return -1;
+}

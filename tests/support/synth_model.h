@@ -65,4 +65,9 @@ int lw_synth_write(const char *path, const lw_synth_params *p);
  * caller frees it with lw_model_free); NULL, with a message on stderr, when either fails. */
 struct lw_model *lw_synth_load_default(const char *name);
 
+/* The same model and a session on it (default session params), for a test group's setup: 0, or
+ * -1 with a message on stderr (*model and *session are then NULL, nothing to free). */
+struct lw_session;
+int lw_synth_session_default(const char *name, struct lw_model **model, struct lw_session **session);
+
 #endif
