@@ -222,6 +222,15 @@ static void test_plans_items_reports(void **state) {
     REFUSED(lw_items_save(rec, NULL, "test", &r, -1), "-1 records");
     REFUSED(lw_items_save(rec, NULL, "test", NULL, 2), "none given");
     assert_int_equal(lw_items_save(rec, NULL, "test", &r, 1), 0);
+    /* one item twice under one condition and metric: written, then refused by every verdict */
+    lw_item_record twice[3] = {r, r, r};
+    twice[1].item = "q2";
+    twice[2].value = 0;
+    REFUSED(lw_items_save(rec, NULL, "test", twice, 3), "item 'q1' of condition 'A' (em) is recorded twice");
+    twice[2].metric = "f1"; /* another metric, or the selection items, may hold it again */
+    assert_int_equal(lw_items_save(rec, NULL, "test", twice, 3), 0);
+    twice[2].metric = "em", twice[2].split = "selection";
+    assert_int_equal(lw_items_save(rec, NULL, "test", twice, 3), 0);
 
     const char *none[] = {NULL};
     REFUSED_NULL(lw_report_html(none, 1, NULL), "result file 1 has no path");
@@ -259,6 +268,7 @@ static void test_retrieval_runs(void **state) {
     REFUSED(lw_retrieval_write_per_query(path, twice, 2, m, &rp), "query id \"q1\" is given twice");
     REFUSED(lw_retrieval_write_per_query(path, no_id, 2, m, &rp), "query 1 has no id");
     REFUSED(lw_retrieval_write_per_query(path, ids, -1, m, &rp), "a negative query count");
+    REFUSED(lw_retrieval_write_per_query(path, ids, 0, m, &rp), "no queries scored"); /* the reader refuses the empty file */
     REFUSED(lw_retrieval_write_per_query(NULL, ids, 2, m, &rp), "no path");
     m[nm + 1] = NAN; /* was written as a record without that metric */
     char name[32], want[96];

@@ -32,7 +32,8 @@ enum {
  *    directory's device and inode and its name (two outputs given the same name);
  *  - no file of `kinds` beside out is an input (same directory by device and inode).
  * inputs: option/path pairs ("--source", path, ...) ended by a NULL option; a NULL path (an
- * option not given) is skipped. 0, or -1 with the message set (lw_last_error). */
+ * option not given) is skipped. flag NULL: messages say "output". 0, or -1 with the message set
+ * (lw_last_error). */
 int lw_output_check(const char *flag, const char *out, int kinds, const char *const *inputs);
 
 /* Whether a and b name one existing file (by device and inode: a link, "./x" for "x"); false when

@@ -20,8 +20,8 @@ extern "C" {
 /* One JSON line per scored query, {"metrics": {"recall@1": x, ...}, "query": ID}: row q of m (n x
  * lw_retrieval_n_metrics(rp), as lw_retrieval_score fills it) for query_ids[q]. Written whole or
  * not at all (a temporary, then a rename). What lw_retrieval_paired would refuse to read is refused
- * before anything is written: a metric outside [0, 1] (NaN too), a missing or empty id, an id twice.
- * 0 or -1 (message set). */
+ * before anything is written: no queries, a metric outside [0, 1] (NaN too), a missing or empty id,
+ * an id twice. 0 or -1 (message set). */
 int lw_retrieval_write_per_query(const char *path, const char *const *query_ids, int n, const double *m,
                                  const lw_retrieval_params *rp);
 

@@ -16,8 +16,10 @@
 int lw_retrieval_write_per_query(const char *path, const char *const *query_ids, int n, const double *m,
                                  const lw_retrieval_params *rp) {
     static const char *const FN = "lw_retrieval_write_per_query";
-    if (!path || n < 0 || (n > 0 && (!query_ids || !m)))
-        return lw_fail("%s: %s", FN, !path ? "no path" : n < 0 ? "a negative query count" : "query_ids or m is NULL");
+    /* no query at all is refused too: lw_retrieval_paired refuses the empty file it would write */
+    if (!path || n < 1 || !query_ids || !m)
+        return lw_fail("%s: %s", FN, !path ? "no path" : n < 0 ? "a negative query count" : n == 0 ? "no queries scored"
+                                                                                         : "query_ids or m is NULL");
     int nm = lw_retrieval_n_metrics(rp);
     if (nm < 0) return -1;
     /* what lw_retrieval_paired would refuse to read back is refused before anything is written */

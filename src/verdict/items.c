@@ -43,6 +43,33 @@ static int64_t distinct_items_of_records(const lw_item_record *r, int64_t n) {
     return k;
 }
 
+/* Orders records by (condition, metric, reported or selection, item). */
+static int by_key(const void *x, const void *y) {
+    const lw_item_record *a = *(const lw_item_record *const *)x, *b = *(const lw_item_record *const *)y;
+    int c = strcmp(a->condition, b->condition);
+    if (!c) c = strcmp(a->metric, b->metric);
+    if (!c) c = (a->split != NULL) - (b->split != NULL);
+    return c ? c : strcmp(a->item, b->item);
+}
+
+/* A (condition, metric, item) recorded twice within the reported or the selection items: a
+ * verdict refuses the file (it cannot tell which value is the item's), so it is not written. */
+static int refuse_duplicates(const lw_item_record *r, int64_t n) {
+    if (n < 2) return 0;
+    const lw_item_record **v = malloc(sizeof *v * (size_t)n);
+    if (!v) return lw_fail("items: out of memory");
+    for (int64_t i = 0; i < n; i++) v[i] = &r[i];
+    qsort((void *)v, (size_t)n, sizeof *v, by_key);
+    int rc = 0;
+    for (int64_t i = 1; i < n && rc == 0; i++)
+        if (by_key(&v[i - 1], &v[i]) == 0)
+            rc = lw_fail("items: item '%s' of condition '%s' (%s)%s is recorded twice: each item once per condition "
+                         "and metric", v[i]->item, v[i]->condition, v[i]->metric,
+                         v[i]->split ? " among the selection items" : "");
+    free((void *)v);
+    return rc;
+}
+
 int lw_items_save(const char *path, const char *plan_sha256, const char *source, const lw_item_record *r,
                   int64_t n) {
     if (plan_sha256 && !is_hex64(plan_sha256)) return lw_fail("items: plan sha256 '%s' is not 64 hex digits", plan_sha256);
@@ -58,6 +85,7 @@ int lw_items_save(const char *path, const char *plan_sha256, const char *source,
                            "was made on) or NULL (a reported item)", (long long)i, r[i].split);
         if (r[i].cluster && !*r[i].cluster) return lw_fail("items: record %lld has an empty cluster", (long long)i);
     }
+    if (refuse_duplicates(r, n) != 0) return -1;
     int64_t n_items = distinct_items_of_records(r, n);
     if (n_items < 0) return -1;
     lw_atomic_file af;
