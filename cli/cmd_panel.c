@@ -6,10 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
-#include "latentwire/panel.h"
+#include "latentwire/panel_experiment.h"
 #include "latentwire/verdict.h"
 
 static const char *USAGE =
@@ -165,30 +164,6 @@ static lw_session *session_for(loaded *L, int *n_loaded, const char *path, int t
     return s;
 }
 
-static const char *base_name(const char *path) {
-    const char *b = strrchr(path, '/');
-    return b ? b + 1 : path;
-}
-
-/* A model's name in the table, the CSV and the records (the verdict's items): its file name, or
- * the path as given when another model of the panel has the same file name (a/m.gguf, b/m.gguf),
- * so that no two cells share a name. */
-static const char *model_name(const opts *o, const char *path) {
-    int n = o->n_receivers + o->n_donors;
-    for (int i = 0; i < n; i++) { /* one file given by two paths (a/m.gguf, ./a/m.gguf) has one name */
-        const char *q = i < o->n_receivers ? o->receivers[i] : o->donors[i - o->n_receivers];
-        if (same_file(q, path)) {
-            path = q;
-            break;
-        }
-    }
-    for (int i = 0; i < n; i++) {
-        const char *q = i < o->n_receivers ? o->receivers[i] : o->donors[i - o->n_receivers];
-        if (!same_file(q, path) && !strcmp(base_name(q), base_name(path))) return path;
-    }
-    return base_name(path);
-}
-
 static void print_table(const lw_panel_model *R, const lw_panel_model *D, const lw_patching_result *r, double thr) {
     printf("%-28s %-28s %5s %7s %4s  %9s %9s %9s  %-28s\n", "receiver", "donor", "depth", "layers", "n", "target",
            "baseline", "decoy", "target - baseline [95% CI]");
@@ -211,63 +186,35 @@ static int panel_patching(int argc, char **argv) {
     opts o;
     memset(&o, 0, sizeof o);
     int rc = parse(argc, argv, &o);
-    if (rc != 0) {
-        free(o.receivers);
-        free(o.donors);
-        return rc;
-    }
-    const char *inputs[] = {"--plan", o.plan, NULL, NULL};
-    const char *names[] = {"panel.json", "panel.csv", "records.jsonl", "panel.partial", NULL};
-    if (lw_output_dir_check("--out", o.out, names, inputs) != 0) {
-        cli_fail_lib("panel");
-        free(o.receivers);
-        free(o.donors);
-        return 1;
-    }
-    char plan_sha[65] = "";
-    lw_plan *plan = o.plan ? lw_plan_load(o.plan) : NULL;
-    if (o.plan && !plan) rc = cli_fail_lib("panel");
-    if (plan) snprintf(plan_sha, sizeof plan_sha, "%s", lw_plan_sha256(plan));
-    lw_plan_free(plan);
-    lw_panel_prompt_set set = {0};
+    int n_paths = o.n_receivers + o.n_donors;
+    const char **paths = rc == 0 ? calloc((size_t)n_paths, sizeof *paths) : NULL;
+    if (rc == 0 && !paths) rc = cli_fail("panel", "out of memory");
+    for (int i = 0; paths && i < n_paths; i++) paths[i] = i < o.n_receivers ? o.receivers[i] : o.donors[i - o.n_receivers];
+    lw_panel_patching_experiment_params p = lw_panel_patching_experiment_default_params();
+    p.data_dir = o.data, p.n_prompts = (int)o.prompts, p.n_calib = (int)o.calib, p.patching = o.p;
+    p.resume = o.p.resume, p.plan = o.plan, p.out_dir = o.out;
+    /* what needs no model, before any loads */
+    if (rc == 0 && lw_panel_patching_experiment_check(&p) != 0) rc = cli_fail_lib("panel patching");
     if (rc == 0 && cli_check_data_dir("panel", o.data) != 0) rc = 1;
     loaded L[128];
     int n_loaded = 0;
-    lw_panel_model *R = calloc((size_t)o.n_receivers, sizeof *R), *D = calloc((size_t)o.n_donors, sizeof *D);
-    for (int i = 0; rc == 0 && i < o.n_receivers + o.n_donors; i++) {
-        const char *path = i < o.n_receivers ? o.receivers[i] : o.donors[i - o.n_receivers];
-        lw_session *s = n_loaded < 128 ? session_for(L, &n_loaded, path, (int)o.threads) : NULL;
+    lw_panel_model *R = rc == 0 ? calloc((size_t)o.n_receivers, sizeof *R) : NULL;
+    lw_panel_model *D = rc == 0 ? calloc((size_t)o.n_donors, sizeof *D) : NULL;
+    if (rc == 0 && (!R || !D)) rc = cli_fail("panel", "out of memory");
+    for (int i = 0; rc == 0 && i < n_paths; i++) {
+        lw_session *s = n_loaded < 128 ? session_for(L, &n_loaded, paths[i], (int)o.threads) : NULL;
+        lw_panel_model m = {lw_panel_model_name(paths, n_paths, paths[i]), s};
         if (!s) rc = cli_fail_lib("panel");
-        else if (i < o.n_receivers) R[i] = (lw_panel_model){model_name(&o, path), s};
-        else D[i - o.n_receivers] = (lw_panel_model){model_name(&o, path), s};
+        else if (i < o.n_receivers) R[i] = m;
+        else D[i - o.n_receivers] = m;
     }
-    const lw_model **models = calloc((size_t)n_loaded + 1, sizeof *models);
-    for (int i = 0; i < n_loaded; i++) models[i] = L[i].model;
-    if (rc == 0 && lw_panel_prompts_from_corpus(o.data, (int)o.prompts, (int)o.calib, (uint64_t)o.seed, models,
-                                                n_loaded, &set) != 0)
-        rc = cli_fail_lib("panel");
-    free(models);
+    p.receivers = R, p.n_receivers = o.n_receivers, p.donors = D, p.n_donors = o.n_donors;
     lw_patching_result r = {0};
-    char settings[512], partial[4096];
-    snprintf(settings, sizeof settings,
-             "{\"prompts\": %ld, \"calib\": %ld, \"continuation\": %ld, \"seed\": %ld, \"data\": \"corpus test split\"}",
-             o.prompts, o.calib, o.cont, o.seed);
-    snprintf(partial, sizeof partial, "%s/panel.partial", o.out);
-    o.p.records_path = partial, o.p.settings_json = settings;
-    char *created = NULL; /* the output directory when this run made it: removed again if left empty */
-    if (rc == 0 && (lw_mkdir_p_created(o.out, &created) != 0 || lw_panel_patching(R, o.n_receivers, D, o.n_donors, set.prompts,
-                                                                set.n_prompts, (const char *const *)set.calib,
-                                                                set.n_calib, &o.p, &r) != 0))
-        rc = cli_fail_lib("panel");
+    if (rc == 0 && lw_panel_patching_experiment_run(&p, &r) != 0) rc = cli_fail_lib("panel patching");
     if (rc == 0) {
         print_table(R, D, &r, o.p.threshold);
-        if (lw_patching_save(o.out, R, D, &r, &o.p, plan_sha[0] ? plan_sha : NULL, settings) != 0)
-            rc = cli_fail_lib("panel");
-        if (rc == 0) unlink(partial); /* every cell is in panel.json now; a failed run keeps them */
-        if (rc == 0) printf("wrote %s/panel.json, panel.csv, records.jsonl\n", o.out);
+        printf("wrote %s/panel.json, panel.csv, records.jsonl\n", o.out);
     }
-    if (rc != 0 && created) lw_rmdir_created(o.out, created);
-    free(created);
     lw_patching_result_free(&r);
     for (int i = 0; i < n_loaded; i++) {
         lw_session_free(L[i].session);
@@ -276,7 +223,7 @@ static int panel_patching(int argc, char **argv) {
     }
     free(R);
     free(D);
-    lw_panel_prompt_set_free(&set);
+    free(paths);
     free(o.receivers);
     free(o.donors);
     return rc;

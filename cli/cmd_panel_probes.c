@@ -1,14 +1,13 @@
 /* latentwire panel probes ...: the probe panel (latentwire/probes.h) on two models named on the
  * command line at a layer each and a bridge between them; a table on stdout, probes.json and the
  * per-item records a pre-registered verdict reads. */
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
-#include "latentwire/probes.h"
+#include "latentwire/panel_experiment.h"
 #include "latentwire/verdict.h"
 
 static const char *USAGE =
@@ -123,77 +122,27 @@ static void print_table(const lw_probe_result *r) {
     }
 }
 
-/* Loads a model and checks the layer against its blocks; NULL after printing why. */
-static lw_model *load_model(const char *path, long layer, const char *flag, int *width) {
-    lw_model *m = lw_model_load(path, cli_model_params());
-    if (!m) {
-        cli_fail_lib("panel probes");
-        return NULL;
-    }
-    lw_model_info info;
-    lw_model_get_info(m, &info);
-    if (layer >= info.n_layer) {
-        cli_fail("panel probes", "%s %ld: %s has blocks 0..%d", flag, layer, path, info.n_layer - 1);
-        lw_model_free(m);
-        return NULL;
-    }
-    *width = info.n_embd;
-    return m;
-}
-
 static int run(opts *o) {
-    char plan_sha[65] = "";
-    lw_plan *plan = o->plan ? lw_plan_load(o->plan) : NULL;
-    if (o->plan && !plan) return cli_fail_lib("panel probes");
-    if (plan) snprintf(plan_sha, sizeof plan_sha, "%s", lw_plan_sha256(plan));
-    lw_plan_free(plan);
+    lw_probe_experiment_params p = lw_probe_experiment_default_params();
+    p.layer_a = (int)o->layer[0], p.layer_b = (int)o->layer[1], p.bridge = o->bridge, p.inverse = o->inverse;
+    p.data_dir = o->data, p.probes = o->p, p.n_threads = (int)o->threads, p.plan = o->plan, p.out_dir = o->out;
+    p.name_a = base_name(o->a), p.name_b = base_name(o->b);
+    p.probes.on_progress = progress;
+    /* what needs no model, before any loads */
+    if (lw_probe_experiment_check(&p) != 0) return cli_fail_lib("panel probes");
     if (cli_check_data_dir("panel probes", o->data) != 0) return 1;
-    char mrpc[4096];
-    snprintf(mrpc, sizeof mrpc, "%s/mrpc", o->data);
-    o->p.mrpc_dir = mrpc;
-    o->p.on_progress = progress;
-    lw_bridge *bridge = lw_bridge_load(o->bridge), *inverse = NULL;
-    if (!bridge) return cli_fail_lib("panel probes");
-    if (o->inverse && !(inverse = lw_bridge_load(o->inverse))) {
-        lw_bridge_free(bridge);
-        return cli_fail_lib("panel probes");
-    }
-    lw_probe_models models = {.layer = {(int)o->layer[0], (int)o->layer[1]}, .n_threads = (int)o->threads};
-    lw_probe_pair pair = {.name_a = base_name(o->a), .name_b = base_name(o->b), .embed = lw_probe_embed_models,
-                          .user = &models, .bridge = bridge, .inverse = inverse};
     int rc = 0;
-    if (!(models.model[0] = load_model(o->a, o->layer[0], "--layer-a", &pair.dim_a))) rc = 1;
-    if (rc == 0 && !(models.model[1] = load_model(o->b, o->layer[1], "--layer-b", &pair.dim_b))) rc = 1;
-    /* each bridge where it was fitted: these blocks of these models, mean-pooled rows (the inverse
-     * the other way round); a bridge of another model pair mapped rows from a space it never saw */
-    char la[32], lb[32];
-    snprintf(la, sizeof la, "layer.%ld", (long)o->layer[0]);
-    snprintf(lb, sizeof lb, "layer.%ld", (long)o->layer[1]);
-    const char *sa = rc == 0 ? lw_model_sha256(models.model[0]) : NULL, *sb = rc == 0 ? lw_model_sha256(models.model[1]) : NULL;
-    if (rc == 0 && (cli_check_bridge_fit("panel probes", o->bridge, bridge, "source", la, sa, "mean") ||
-                    cli_check_bridge_fit("panel probes", o->bridge, bridge, "target", lb, sb, "mean") ||
-                    (inverse && (cli_check_bridge_fit("panel probes", o->inverse, inverse, "source", lb, sb, "mean") ||
-                                 cli_check_bridge_fit("panel probes", o->inverse, inverse, "target", la, sa, "mean")))))
-        rc = 1;
+    if (!(p.model_a = lw_model_load(o->a, cli_model_params())) || !(p.model_b = lw_model_load(o->b, cli_model_params())))
+        rc = cli_fail_lib("panel probes");
     lw_probe_result r = {0};
-    if (rc == 0 && lw_probe_panel(&pair, &o->p, &r) != 0) rc = cli_fail_lib("panel probes");
+    if (rc == 0 && lw_probe_experiment_run(&p, &r) != 0) rc = cli_fail_lib("panel probes");
     if (rc == 0) {
         print_table(&r);
-        json_t *sj = json_pack("{s:s, s:I, s:s, s:I, s:s, s:s}", "a", pair.name_a, "layer_a", (json_int_t)o->layer[0],
-                               "b", pair.name_b, "layer_b", (json_int_t)o->layer[1], "bridge", base_name(o->bridge),
-                               "inverse", o->inverse ? base_name(o->inverse) : "fitted");
-        char *settings = sj ? json_dumps(sj, JSON_COMPACT) : NULL;
-        if (!settings || lw_probe_save(o->out, &pair, &o->p, &r, plan_sha[0] ? plan_sha : NULL, settings) != 0)
-            rc = settings ? cli_fail_lib("panel probes") : cli_fail("panel probes", "out of memory");
-        free(settings);
-        json_decref(sj);
-        if (rc == 0) printf("wrote %s/probes.json, records.jsonl\n", o->out);
+        printf("wrote %s/probes.json, records.jsonl\n", o->out);
     }
     lw_probe_result_free(&r);
-    lw_model_free(models.model[0]);
-    lw_model_free(models.model[1]);
-    lw_bridge_free(bridge);
-    lw_bridge_free(inverse);
+    lw_model_free(p.model_a);
+    lw_model_free(p.model_b);
     return rc;
 }
 
@@ -207,8 +156,5 @@ int cmd_panel_probes(int argc, char **argv) {
     memset(&o, 0, sizeof o);
     int rc = parse(argc, argv, &o);
     if (rc != 0) return rc;
-    const char *inputs[] = {"--plan", o.plan, "--bridge", o.bridge, "--inverse", o.inverse, NULL, NULL};
-    const char *names[] = {"probes.json", "records.jsonl", NULL};
-    if (lw_output_dir_check("--out", o.out, names, inputs) != 0) return cli_fail_lib("panel probes");
     return run(&o);
 }

@@ -119,7 +119,8 @@ void lw_patching_result_free(lw_patching_result *r);
  * summary D / pass / decoy ratio, the cost, the parameters, settings_json as given), dir/panel.csv
  * (one row per cell) and dir/records.jsonl (latentwire.items/1, one record per cell: condition
  * "target-minus-baseline", item "receiver<-donor@depth", metric "logp_shift") tied to
- * plan_sha256 (NULL: no plan). dir is created when missing. 0 or -1. */
+ * plan_sha256 (NULL: no plan). dir is created when missing (and removed again when this call
+ * made it and then fails). 0 or -1. */
 int lw_patching_save(const char *dir, const lw_panel_model *receivers, const lw_panel_model *donors,
                      const lw_patching_result *r, const lw_patching_params *p, const char *plan_sha256,
                      const char *settings_json);

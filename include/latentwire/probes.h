@@ -137,7 +137,8 @@ void lw_probe_result_free(lw_probe_result *r);
 
 /* Writes dir/probes.json (format latentwire.panel.probes/1: every statistic with its interval
  * and n, the pair, the parameters, plan_sha256, settings_json as given) and dir/records.jsonl
- * (latentwire.items/1, source "panel probes"). dir is created when missing. 0 or -1. */
+ * (latentwire.items/1, source "panel probes"). dir is created when missing (and removed again when
+ * this call made it and then fails). 0 or -1. */
 int lw_probe_save(const char *dir, const lw_probe_pair *pair, const lw_probe_params *p, const lw_probe_result *r,
                   const char *plan_sha256, const char *settings_json);
 

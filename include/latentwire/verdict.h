@@ -65,6 +65,9 @@ typedef struct lw_plan lw_plan;
 lw_plan *lw_plan_load(const char *path);
 void lw_plan_free(lw_plan *plan);
 const char *lw_plan_sha256(const lw_plan *plan);   /* of the file's bytes */
+/* A run tied to a plan: the plan at path read and validated (lw_plan_load), its sha256 into
+ * sha (65 bytes); path NULL: sha = "" (no plan). 0 or -1 (message). */
+int lw_plan_file_sha256(const char *path, char sha[65]);
 const char *lw_plan_title(const lw_plan *plan);
 const char *lw_plan_correction(const lw_plan *plan); /* "holm" or "none" */
 int lw_plan_n_hypotheses(const lw_plan *plan);

@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "common/fileio.h"
 #include "common/jsonio.h"
+#include "latentwire/files.h"
 #include "eval/ci_json.h"
 #include "latentwire/panel.h"
 #include "latentwire/verdict.h"
@@ -64,14 +65,10 @@ static json_t *result_json(const lw_panel_model *R, const lw_panel_model *D, con
                      settings ? settings : json_object());
 }
 
-int lw_patching_save(const char *dir, const lw_panel_model *R, const lw_panel_model *D, const lw_patching_result *r,
-                     const lw_patching_params *p, const char *plan_sha256, const char *settings_json) {
+/* The files, in dir (which exists). */
+static int write_files(const char *dir, const lw_panel_model *R, const lw_panel_model *D, const lw_patching_result *r,
+                       const lw_patching_params *p, const char *plan_sha256, const char *settings_json) {
     char path[4096];
-    /* before the directory is made: NULL arguments were dereferenced after it */
-    if (!dir || !R || !D || !r || !p)
-        return lw_fail("lw_patching_save: %s is NULL", !dir ? "dir" : !R ? "the receivers" : !D ? "the donors" : !r ? "the result" : "the params");
-    if (lw_check_settings_object("lw_patching_save", settings_json) != 0) return -1;
-    if (lw_mkdir_p(dir) != 0) return -1;
     /* panel.csv, panel.json and records.jsonl appear together or not at all (a verdict read with
      * another run's panel.json was possible after a failure between them) */
     if (lw_atomic_group_begin() != 0) return -1;
@@ -108,4 +105,19 @@ int lw_patching_save(const char *dir, const lw_panel_model *R, const lw_panel_mo
     free(items);
     free(prompts);
     return lw_atomic_group_finish(rc);
+}
+
+int lw_patching_save(const char *dir, const lw_panel_model *R, const lw_panel_model *D, const lw_patching_result *r,
+                     const lw_patching_params *p, const char *plan_sha256, const char *settings_json) {
+    /* before the directory is made: NULL arguments were dereferenced after it */
+    if (!dir || !R || !D || !r || !p)
+        return lw_fail("lw_patching_save: %s is NULL", !dir ? "dir" : !R ? "the receivers" : !D ? "the donors" : !r ? "the result" : "the params");
+    if (lw_check_settings_object("lw_patching_save", settings_json) != 0) return -1;
+    /* a directory made here and left empty by a failure goes again */
+    char *created = NULL;
+    if (lw_mkdir_p_created(dir, &created) != 0) return -1;
+    int rc = write_files(dir, R, D, r, p, plan_sha256, settings_json);
+    if (rc != 0 && created) lw_rmdir_created(dir, created);
+    free(created);
+    return rc;
 }

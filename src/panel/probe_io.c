@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "common/fileio.h"
 #include "common/jsonio.h"
+#include "latentwire/files.h"
 #include "eval/ci_json.h"
 #include "latentwire/probes.h"
 
@@ -28,13 +29,9 @@ static json_t *params_json(const lw_probe_params *p) {
                      p->n_symbolic, "resamples", p->resamples, "seed", (json_int_t)p->seed);
 }
 
-int lw_probe_save(const char *dir, const lw_probe_pair *pair, const lw_probe_params *p, const lw_probe_result *r,
-                  const char *plan_sha256, const char *settings_json) {
-    /* before the directory is made: NULL arguments were dereferenced after it */
-    if (!dir || !pair || !p || !r)
-        return lw_fail("lw_probe_save: %s is NULL", !dir ? "dir" : !pair ? "the pair" : !p ? "the params" : "the result");
-    if (lw_check_settings_object("lw_probe_save", settings_json) != 0) return -1;
-    if (lw_mkdir_p(dir) != 0) return -1;
+/* The files, in dir (which exists). */
+static int write_files(const char *dir, const lw_probe_pair *pair, const lw_probe_params *p, const lw_probe_result *r,
+                       const char *plan_sha256, const char *settings_json) {
     json_t *stats = json_array();
     for (int i = 0; i < r->n_stats; i++) json_array_append_new(stats, stat_json(&r->stats[i]));
     json_t *settings = settings_json ? json_loads(settings_json, 0, NULL) : NULL;
@@ -58,4 +55,19 @@ int lw_probe_save(const char *dir, const lw_probe_pair *pair, const lw_probe_par
     snprintf(path, sizeof path, "%s/records.jsonl", dir);
     if (rc == 0) rc = lw_items_save(path, plan_sha256, "panel probes", r->records, r->n_records);
     return lw_atomic_group_finish(rc);
+}
+
+int lw_probe_save(const char *dir, const lw_probe_pair *pair, const lw_probe_params *p, const lw_probe_result *r,
+                  const char *plan_sha256, const char *settings_json) {
+    /* before the directory is made: NULL arguments were dereferenced after it */
+    if (!dir || !pair || !p || !r)
+        return lw_fail("lw_probe_save: %s is NULL", !dir ? "dir" : !pair ? "the pair" : !p ? "the params" : "the result");
+    if (lw_check_settings_object("lw_probe_save", settings_json) != 0) return -1;
+    /* a directory made here and left empty by a failure goes again */
+    char *created = NULL;
+    if (lw_mkdir_p_created(dir, &created) != 0) return -1;
+    int rc = write_files(dir, pair, p, r, plan_sha256, settings_json);
+    if (rc != 0 && created) lw_rmdir_created(dir, created);
+    free(created);
+    return rc;
 }

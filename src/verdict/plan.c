@@ -214,6 +214,16 @@ static bool have_hypothesis(const lw_plan *p, int i, const char *fn) {
 }
 
 const char *lw_plan_sha256(const lw_plan *p) { return have(p, __func__) ? p->sha256 : NULL; }
+int lw_plan_file_sha256(const char *path, char sha[65]) {
+    if (!sha) return lw_fail("lw_plan_file_sha256: sha is NULL");
+    sha[0] = '\0';
+    if (!path) return 0;
+    lw_plan *plan = lw_plan_load(path);
+    if (!plan) return -1;
+    snprintf(sha, 65, "%s", plan->sha256);
+    lw_plan_free(plan);
+    return 0;
+}
 const char *lw_plan_correction(const lw_plan *p) { return have(p, __func__) ? p->correction : NULL; }
 const char *lw_plan_title(const lw_plan *p) { return have(p, __func__) ? p->title : NULL; }
 int lw_plan_n_hypotheses(const lw_plan *p) { return have(p, __func__) ? p->n : -1; }
