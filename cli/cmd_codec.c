@@ -4,10 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "latentwire/acts.h"
 #include "cli.h"
-#include "latentwire/textio.h"
-#include "latentwire/codec.h"
+#include "latentwire/codec_files.h"
 
 #define FIT_USAGE                                                                                                 \
     "  latentwire codec fit --kind KIND --budget BITS --input ACTS.safetensors --tensor layer.L\n"               \
@@ -35,64 +33,10 @@
 
 static const char *USAGE = "usage:\n" FIT_USAGE ENCODE_USAGE DECODE_USAGE INFO_USAGE;
 
-static int cmp_i64(const void *x, const void *y) {
-    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
-    return (a > b) - (a < b);
-}
-
-/* An item's row_id twice (T = 1 over a --pool none file, or a row_id's rows apart): the payload
- * file would hold it twice, and decode refuses that as an edit. 0 or -1 (message printed). */
-static int check_ids_distinct(const char *path, const int64_t *ids, int64_t n, int T) {
-    int64_t *s = malloc(sizeof *s * (size_t)(n ? n : 1));
-    if (!s) return cli_fail("codec", "out of memory");
-    memcpy(s, ids, sizeof *s * (size_t)n);
-    qsort(s, (size_t)n, sizeof *s, cmp_i64);
-    int64_t dup = -1;
-    for (int64_t i = 1; i < n && dup < 0; i++)
-        if (s[i] == s[i - 1]) dup = i;
-    int rc = dup < 0 ? 0
-             : T == 1 ? cli_fail("codec", "%s: row_id %lld has several rows (one per token, as extract --pool none writes): "
-                                          "give --positions T to code each text's last T rows as one item, or extract with "
-                                          "--pool mean or last", path, (long long)s[dup])
-                      : cli_fail("codec", "%s: row_id %lld's rows are not consecutive: each text's rows must follow each "
-                                          "other, as extract --pool none writes them", path, (long long)s[dup]);
-    free(s);
-    return rc;
-}
-
-/* Items of T rows: T = 1, every row; else the last T rows of each row_id (rows of one
- * row_id must be consecutive, as extract --pool none writes them); for encoding (distinct) each
- * row_id once (fitting may take every token's row). n < 0 on error. */
-static int64_t gather_items(const lw_act_tensor *A, int T, bool distinct, float **items, int64_t **ids) {
-    *items = malloc(sizeof(float) * (size_t)(A->n ? A->n : 1) * A->d);
-    *ids = malloc(sizeof(int64_t) * (size_t)(A->n ? A->n : 1));
-    if (!*items || !*ids) {
-        free(*items), free(*ids);
-        *items = NULL, *ids = NULL;
-        cli_fail("codec", "out of memory for %lld rows", (long long)A->n);
-        return -1;
-    }
-    int64_t n = 0;
-    for (int64_t a = 0; a < A->n;) {
-        int64_t b = a + 1;
-        while (T > 1 && b < A->n && A->row_id[b] == A->row_id[a]) b++;
-        if (b - a < T) {
-            cli_fail("codec", "%s: row_id %lld has %lld position%s, fewer than --positions %d", A->path,
-                     (long long)A->row_id[a], (long long)(b - a), b - a == 1 ? "" : "s", T);
-            free(*items), free(*ids);
-            *items = NULL, *ids = NULL;
-            return -1;
-        }
-        memcpy(*items + (size_t)n * T * A->d, A->x + (size_t)(b - T) * A->d, sizeof(float) * (size_t)T * A->d);
-        (*ids)[n++] = A->row_id[a];
-        a = b;
-    }
-    if (distinct && check_ids_distinct(A->path, *ids, n, T) != 0) {
-        free(*items), free(*ids);
-        *items = NULL, *ids = NULL;
-        return -1;
-    }
-    return n;
+/* The library's notes (files without latentwire metadata) on stderr. */
+static void print_note(const char *note, void *user) {
+    (void)user;
+    fprintf(stderr, "note: %s\n", note);
 }
 
 static void print_stats(const char *what, const lw_codec_file_stats *st, const char *path) {
@@ -153,28 +97,6 @@ static void print_fitted(const lw_codec *c, const char *out) {
            (long long)lw_codec_budget_bits(c), text ? "" : shape[0] ? shape : "-", text ? "" : "; ", payload,
            (long long)lw_codec_side_bits(c), out);
     json_decref(r);
-}
-
-/* Text kinds: the calibration texts of --texts (the text codecs' helper builds the kinds). */
-static lw_codec *fit_text(const lw_codec_params *p, const char *texts, const char *field) {
-    lw_corpus corpus;
-    if (lw_corpus_load(&corpus, texts, field) != 0) return NULL;
-    if (corpus.n > (1 << 30)) {
-        lw_corpus_free(&corpus);
-        cli_fail("codec fit", "%s: too many texts", texts);
-        return NULL;
-    }
-    lw_codec *c = lw_codec_fit_text(p, (const char *const *)corpus.texts, (int)corpus.n);
-    lw_corpus_free(&corpus);
-    return c;
-}
-
-static void set_string_meta(lw_codec *c, const char *key, const char *value) {
-    json_t *s = json_string(value);
-    char *text = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
-    if (text) lw_codec_set_meta(c, key, text);
-    free(text);
-    json_decref(s);
 }
 
 /* A shape option the kind has no use for is refused with the kinds that use it, not ignored (a
@@ -245,49 +167,13 @@ static int codec_fit(int argc, char **argv) {
     q.budget_bits = p.budget_bits, q.positions = p.positions, q.k = p.k, q.bits = p.bits, q.rank = p.rank;
     q.lloyd_max = p.lloyd_max, q.sae_latents = p.sae_latents, q.sae_epochs = p.sae_epochs;
     q.pq_subspaces = p.pq_subspaces, q.level = p.level, q.dict_bytes = p.dict_bytes, q.seed = p.seed;
-    bool text = lw_codec_kind_is_text((lw_codec_kind)kind);
-    if (kind == LW_CODEC_LM_ARITH || kind == LW_CODEC_SUMMARY) /* the library asked for "params.lm" */
-        return cli_fail("codec fit", "--kind %s codes with a language model, which codec fit does not load: use it "
-                        "through `latentwire race --channel text:%s` (or lw_codec_fit_text with params.lm set)",
-                        lw_codec_name((lw_codec_kind)kind), lw_codec_name((lw_codec_kind)kind));
-    if (text ? !texts || in || tensor : !in || !tensor || texts)
-        return cli_fail("codec fit", text ? "codec %s is a text codec: give --texts FILE (not --input/--tensor)"
-                                          : "codec %s is an activation codec: give --input ACTS.safetensors and "
-                                            "--tensor NAME (not --texts)",
-                        lw_codec_name((lw_codec_kind)kind));
-    if (cli_check_output("codec fit", "--out", out, LW_OUT_FILE,
-                         (const char *[]){"--input", in, "--texts", texts, NULL}))
-        return 1;
     if (cli_check_field("codec fit", texts, argc, argv)) return 2;
-    lw_codec *c = NULL;
-    bool bare = false; /* rows without extract's metadata: nothing to record */
-    if (text) {
-        c = fit_text(&q, texts, field);
-        if (!c) return cli_fail_lib("codec fit");
-    } else {
-        lw_act_tensor A;
-        if (lw_act_open(in, tensor, &A) != 0) return cli_fail_lib("codec fit");
-        float *items;
-        int64_t *ids;
-        int64_t n = gather_items(&A, q.positions, false, &items, &ids);
-        if (n >= 0) c = lw_codec_fit_act(&q, items, n * q.positions, A.d);
-        if (n >= 0 && !c) cli_fail_lib("codec fit");
-        char sha[65]; /* where the rows came from: codec encode checks it */
-        if (c) set_string_meta(c, "tensor", tensor);
-        if (c && lw_act_model_sha256(&A, sha)) set_string_meta(c, "model_sha256", sha);
-        char pool[32];
-        if (c && lw_act_pool(&A, pool)) set_string_meta(c, "pool", pool);
-        if (n >= 0) free(items), free(ids);
-        bare = !A.meta;
-        lw_act_close(&A);
-        if (!c) return 1;
-    }
-    if (lw_codec_save(c, out) != 0) {
-        lw_codec_free(c);
-        return cli_fail_lib("codec fit");
-    }
+    lw_codec_fit_file_params fp = lw_codec_fit_file_default_params((lw_codec_kind)kind);
+    fp.codec = q, fp.input = in, fp.tensor = tensor, fp.texts = texts, fp.field = field, fp.out = out;
+    fp.on_note = print_note;
+    lw_codec *c = lw_codec_fit_file(&fp);
+    if (!c) return cli_fail_lib("codec fit");
     print_fitted(c, out);
-    if (bare) cli_note_bare_rows(in, NULL, "the codec records no model or pooling, so its uses cannot be checked");
     lw_codec_free(c);
     return 0;
 }
@@ -306,49 +192,11 @@ static int codec_encode(int argc, char **argv) {
     }
     if (!cpath || !in || !tensor || !out)
         return cli_usage_fail("codec encode", "--codec, --input, --tensor and --out are required");
-    if (cli_check_output("codec encode", "--out", out, LW_OUT_FILE,
-                         (const char *[]){"--codec", cpath, "--input", in, NULL}))
-        return 1;
-    lw_codec *c = lw_codec_load(cpath, NULL);
-    if (!c) return cli_fail_lib("codec encode");
-    if (lw_codec_kind_is_text(lw_codec_kind_of(c))) {
-        const char *name = lw_codec_name(lw_codec_kind_of(c));
-        lw_codec_free(c);
-        return cli_fail("codec encode", "%s: a text codec (%s); codec encode takes activation codecs", cpath, name);
-    }
-    lw_act_tensor A;
-    if (lw_act_open(in, tensor, &A) != 0) {
-        lw_codec_free(c);
-        return cli_fail_lib("codec encode");
-    }
-    int rc = 1;
-    float *items = NULL;
-    int64_t *ids = NULL;
-    if (A.d != lw_codec_width(c)) {
-        cli_fail("codec encode", "%s: tensor \"%s\" has width %d but codec %s has width %d", in, tensor, A.d, cpath,
-                 lw_codec_width(c));
-        goto done;
-    }
-    char sha[65], pool[32];
-    if (lw_codec_check_fit(c, tensor, lw_act_model_sha256(&A, sha), lw_act_pool(&A, pool)) != 0) {
-        cli_fail("codec encode", "%s: %s", cpath, lw_last_error());
-        goto done;
-    }
-    int64_t n = gather_items(&A, lw_codec_positions(c), true, &items, &ids);
-    if (n < 0) goto done;
+    lw_codec_file_params p = {.codec = cpath, .input = in, .tensor = tensor, .out = out, .on_note = print_note};
     lw_codec_file_stats st;
-    if (lw_codec_encode_act_file(c, items, ids, n, out, &st) != 0) {
-        cli_fail_lib("codec encode");
-        goto done;
-    }
+    if (lw_codec_encode_file(&p, &st) != 0) return cli_fail_lib("codec encode");
     print_stats("encoded", &st, out);
-    cli_note_bare_rows(in, A.meta, "its rows' model and pooling were not checked against the codec's fit");
-    rc = 0;
-done:
-    free(items), free(ids);
-    lw_act_close(&A);
-    lw_codec_free(c);
-    return rc;
+    return 0;
 }
 
 static int codec_decode(int argc, char **argv) {
@@ -363,52 +211,11 @@ static int codec_decode(int argc, char **argv) {
         else return cli_option_error("codec decode", DECODE_USAGE, a, v);
     }
     if (!cpath || !in || !out) return cli_usage_fail("codec decode", "--codec, --input and --out are required");
-    if (cli_check_output("codec decode", "--out", out, LW_OUT_FILE,
-                         (const char *[]){"--codec", cpath, "--input", in, NULL}))
-        return 1;
-    lw_codec *c = lw_codec_load(cpath, NULL);
-    if (!c) return cli_fail_lib("codec decode");
-    if (lw_codec_kind_is_text(lw_codec_kind_of(c))) {
-        lw_codec_free(c);
-        return cli_fail("codec decode", "%s: a text codec; codec decode takes activation codecs", cpath);
-    }
-    float *items = NULL;
-    int64_t *ids = NULL, n = 0, *row_ids = NULL;
+    lw_codec_file_params p = {.codec = cpath, .input = in, .out = out};
     lw_codec_file_stats st;
-    int rc = 1, T = lw_codec_positions(c), d = lw_codec_width(c);
-    if (lw_codec_decode_act_file(c, in, &items, &ids, &n, &st) != 0) {
-        if (strstr(lw_last_error(), "non-finite")) lw_fail_prefix("%s: ", cpath); /* the codec file is at fault */
-        cli_fail_lib("codec decode");
-        goto done;
-    }
-    row_ids = malloc(sizeof(int64_t) * (size_t)n * T);
-    if (!row_ids) {
-        cli_fail("codec decode", "out of memory");
-        goto done;
-    }
-    for (int64_t i = 0; i < n * T; i++) row_ids[i] = ids[i / T];
-    /* the rows reconstruct the fitted tensor: under its name, a bridge or retrieval that names it
-     * reads them (under "decoded", a bridge fitted on layer.2 refused them) */
-    json_t *record = json_loads(lw_codec_record_json(c), 0, NULL);
-    const char *fitted = json_string_value(json_object_get(json_object_get(record, "meta"), "tensor"));
-    char name[256];
-    snprintf(name, sizeof name, "%s", fitted && *fitted && strcmp(fitted, "row_id") ? fitted : "decoded");
-    json_decref(record);
-    lw_st_tensor_in t[2] = {
-        {.name = name, .dtype = LW_DT_F32, .n_dims = 2, .shape = {n * T, d}, .data = items},
-        {.name = "row_id", .dtype = LW_DT_I64, .n_dims = 1, .shape = {n * T}, .data = row_ids},
-    };
-    const char *meta[] = {"format", "latentwire.decoded/1", "codec", cpath, "payloads", in};
-    if (lw_st_save(out, t, 2, meta, 3) != 0) {
-        cli_fail_lib("codec decode");
-        goto done;
-    }
+    if (lw_codec_decode_file(&p, &st) != 0) return cli_fail_lib("codec decode");
     print_stats("decoded", &st, out);
-    rc = 0;
-done:
-    free(items), free(ids), free(row_ids);
-    lw_codec_free(c);
-    return rc;
+    return 0;
 }
 
 static int codec_info(int argc, char **argv) {
