@@ -101,10 +101,6 @@ void cli_note_bare_rows(const char *path, const char *meta, const char *what);
  * ending in .jsonl or .json), it would be ignored, so it is refused. 0, or 2 after the message. */
 int cli_check_field(const char *verb, const char *path, int argc, char **argv);
 
-/* lw_bridge_check_fit for a verb: 0, or 1 after one line naming the bridge file and what differs. */
-int cli_check_bridge_fit(const char *verb, const char *path, const lw_bridge *b, const char *side, const char *tensor,
-                         const char *model_sha256, const char *pool);
-
 /* --recipe: a bridge recipe by name (the refusal lists them). */
 bool cli_parse_recipe(const char *s, lw_bridge_recipe *out);
 

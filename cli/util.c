@@ -370,12 +370,6 @@ void cli_note_bare_rows(const char *path, const char *meta, const char *what) {
     if (!meta) fprintf(stderr, "note: %s has no latentwire metadata (it was not written by extract): %s\n", path, what);
 }
 
-int cli_check_bridge_fit(const char *verb, const char *path, const lw_bridge *b, const char *side, const char *tensor,
-                         const char *model_sha256, const char *pool) {
-    if (lw_bridge_check_fit(b, side, tensor, model_sha256, pool) == 0) return 0;
-    return cli_fail(verb, "%s: %s", path, lw_last_error());
-}
-
 bool cli_parse_recipe(const char *s, lw_bridge_recipe *out) {
     int r = s ? lw_bridge_recipe_from_name(s) : -1;
     if (r < 0) {
