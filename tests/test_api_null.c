@@ -294,6 +294,9 @@ static void test_eval_task_records(void **state) {
     lw_clear_error();
     assert_int_equal(lw_probe_from_name(NULL), 0);
     failed_with("lw_probe_from_name(NULL)", "the name is NULL");
+    lw_clear_error();
+    assert_int_equal(lw_probe_from_name("bogus"), 0);
+    failed_with("lw_probe_from_name(\"bogus\")", "unknown probe 'bogus'");
 
     double adj[3] = {7, 7, 7};
     lw_holm_adjust(NULL, 3, adj); /* void: nothing written */

@@ -85,7 +85,7 @@ enum {
     LW_PROBE_SYMBOLIC = 1 << 3,
     LW_PROBE_ALL = 0xf,
 };
-/* "compositionality", "chaining", "robustness", "symbolic" -> its bit; 0 if unknown (or NULL, with a message). */
+/* "compositionality", "chaining", "robustness", "symbolic" -> its bit; 0 with a message if unknown or NULL. */
 unsigned lw_probe_from_name(const char *name);
 /* A comma list of names (or "all") -> bits; 0 with a message naming the unknown one. */
 unsigned lw_probe_parse_list(const char *list);

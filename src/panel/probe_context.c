@@ -32,7 +32,8 @@ unsigned lw_probe_from_name(const char *name) {
     if (!name) return lw_fail("lw_probe_from_name: the name is NULL"), 0u;
     for (int k = 0; k < 4; k++)
         if (!strcmp(name, NAMES[k])) return 1u << k;
-    return 0;
+    /* a caller told 0 with no message printed the previous call's error */
+    return lw_fail("unknown probe '%s' (compositionality, chaining, robustness, symbolic)", name), 0u;
 }
 
 unsigned lw_probe_parse_list(const char *list) {
