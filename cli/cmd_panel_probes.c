@@ -26,6 +26,9 @@ static const char *USAGE =
     "  --confusers N         MRPC high-overlap non-paraphrase pairs (default 60)\n"
     "  --symbolic N          items per symbolic probe (default 40)\n"
     "  --plan PLAN.json      record the plan's sha256 in the records, for `latentwire verdict`\n"
+    "  --resume              take the embeddings DIR/probes.partial holds from an interrupted run with the same\n"
+    "                        settings (each embedding call is appended there as it finishes; the numbers are an\n"
+    "                        uninterrupted run's; without --resume a run starts over)\n"
     "  --resamples N --seed N --data DIR --threads N --gpu-layers N\n"
     "  writes DIR/probes.json (every statistic) and DIR/records.jsonl (latentwire.items/1, per item).\n"
     "  latentwire panel probes merge --out DIR RUN RUN...: several runs as one cross-pair table (--help there).\n";
@@ -33,6 +36,7 @@ static const char *USAGE =
 typedef struct {
     const char *a, *b, *bridge, *inverse, *out, *plan, *data;
     long layer[2], threads;
+    bool resume;
     lw_probe_params p;
 } opts;
 
@@ -65,7 +69,8 @@ static int parse(int argc, char **argv, opts *o) {
     double x;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) return cli_option_error("panel", USAGE, a, NULL);
+        if (!strcmp(a, "--resume")) o->resume = true;
+        else if (!v) return cli_option_error("panel", USAGE, a, NULL);
         else if (!strcmp(a, "--a")) o->a = v, i++;
         else if (!strcmp(a, "--b")) o->b = v, i++;
         else if (!strcmp(a, "--layer-a") && cli_parse_int(v, 0, 4095, &o->layer[0])) i++;
@@ -126,7 +131,7 @@ static int run(opts *o) {
     lw_probe_experiment_params p = lw_probe_experiment_default_params();
     p.layer_a = (int)o->layer[0], p.layer_b = (int)o->layer[1], p.bridge = o->bridge, p.inverse = o->inverse;
     p.data_dir = o->data, p.probes = o->p, p.n_threads = (int)o->threads, p.plan = o->plan, p.out_dir = o->out;
-    p.name_a = base_name(o->a), p.name_b = base_name(o->b);
+    p.name_a = base_name(o->a), p.name_b = base_name(o->b), p.resume = o->resume;
     p.probes.on_progress = progress;
     /* what needs no model, before any loads */
     if (lw_probe_experiment_check(&p) != 0) return cli_fail_lib("panel probes");

@@ -556,6 +556,105 @@ static void test_quantifier_clusters(void **state) {
     free(s);
 }
 
+
+/* ---------------------------------------------------------------- resume */
+
+/* An embedder whose vectors depend on which texts are embedded together (as a real model's do in
+ * their last bits: kernels change with the batch): the synthetic vector plus 1e-3 x the batch size
+ * in its first coordinate. It counts its calls. */
+typedef struct {
+    synth *s;
+    int calls;
+} batchy;
+
+static int batchy_embed(void *user, int side, const char *const *texts, int n, float *out) {
+    batchy *b = user;
+    b->calls++;
+    int rc = synth_embed(b->s, side, texts, n, out);
+    int d = side == 0 || b->s->chain ? DA : DB;
+    for (int i = 0; i < n; i++) out[(size_t)i * d] += 1e-3f * (float)n;
+    return rc;
+}
+
+/* The first `keep` lines of a file (its settings line and keep - 1 records) written to another. */
+static void head_lines(const char *from, const char *to, int keep) {
+    char *text = lw_test_read_file(from);
+    assert_non_null(text);
+    char *p = text;
+    for (int i = 0; i < keep && p; i++) {
+        p = strchr(p, '\n');
+        if (p) p++;
+    }
+    assert_non_null(p);
+    *p = '\0';
+    lw_test_write_text(to, text);
+    free(text);
+}
+
+static void assert_same_result(const lw_probe_result *a, const lw_probe_result *b) {
+    assert_int_equal(a->n_stats, b->n_stats);
+    for (int i = 0; i < a->n_stats; i++) {
+        assert_string_equal(a->stats[i].name, b->stats[i].name);
+        assert_true(a->stats[i].ci.mean == b->stats[i].ci.mean);
+        assert_true(a->stats[i].ci.lo == b->stats[i].ci.lo && a->stats[i].ci.hi == b->stats[i].ci.hi);
+    }
+    assert_int_equal(a->n_records, b->n_records);
+    for (int64_t i = 0; i < a->n_records; i++) assert_true(a->records[i].value == b->records[i].value);
+}
+
+/* A panel interrupted after half its embedding calls and resumed runs only the other half and
+ * gives every number of the uninterrupted run, although its embedder's vectors depend on the
+ * batch; a file of other settings is refused. */
+static void test_resume_exact(void **state) {
+    (void)state;
+    const char *dir = mrpc_dir();
+    if (!dir) {
+        skip();
+        return;
+    }
+    synth *s = calloc(1, sizeof *s);
+    s->chain = true;
+    orthogonal(11, s->Q);
+    lw_bridge *fwd = exact_bridge(&s->Q[0][0], DA, DA, 1);
+    batchy b = {s, 0};
+    lw_probe_pair pair = {"A", "B", DA, DA, batchy_embed, &b, fwd, NULL};
+    lw_probe_params p = lw_probe_default_params();
+    p.mrpc_dir = dir;
+    p.n_combos = 40, p.n_topsim = 20, p.n_natural = 30, p.n_calib = 40, p.hops = 2, p.n_confusers = 10;
+    p.n_symbolic = 8, p.resamples = 200;
+    char full[4096], part[4096];
+    snprintf(full, sizeof full, "%s", lw_test_tmpfile("probes_full.partial"));
+    snprintf(part, sizeof part, "%s", lw_test_tmpfile("probes_half.partial"));
+    p.records_path = full;
+    p.settings_json = "{\"a\": \"synthetic\"}";
+    lw_probe_result want, got;
+    if (lw_probe_panel(&pair, &p, &want) != 0) fail_msg("probes: %s", lw_last_error());
+    int calls = b.calls;
+    assert_true(calls >= 6);
+    head_lines(full, part, 1 + calls / 2);
+
+    b.calls = 0;
+    p.records_path = part, p.resume = true;
+    if (lw_probe_panel(&pair, &p, &got) != 0) fail_msg("resumed probes: %s", lw_last_error());
+    assert_int_equal(b.calls, calls - calls / 2);
+    assert_same_result(&want, &got);
+    lw_probe_result_free(&got);
+    /* the file now holds every call: nothing is embedded again */
+    b.calls = 0;
+    if (lw_probe_panel(&pair, &p, &got) != 0) fail_msg("resumed probes: %s", lw_last_error());
+    assert_int_equal(b.calls, 0);
+    assert_same_result(&want, &got);
+    lw_probe_result_free(&got);
+
+    p.n_natural = 31; /* other settings: refused, the file kept */
+    assert_int_equal(lw_probe_panel(&pair, &p, &got), -1);
+    assert_non_null(strstr(lw_last_error(), "--resume"));
+    assert_true(lw_test_file_exists(part));
+    lw_probe_result_free(&want);
+    lw_bridge_free(fwd);
+    free(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spearman),
@@ -568,6 +667,7 @@ int main(void) {
         cmocka_unit_test(test_quantifier_clusters),
         cmocka_unit_test(test_bad_pair),
         cmocka_unit_test(test_save_and_report),
+        cmocka_unit_test(test_resume_exact),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

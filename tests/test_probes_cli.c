@@ -139,6 +139,16 @@ static void test_real_smollm2(void **state) {
     assert_non_null(strstr(out, "hop2_top1"));
     free(out);
     free(err);
+    assert_false(lw_test_file_exists(lw_test_join(dir, "probes.partial"))); /* removed once probes.json is written */
+    /* --resume over a finished run: nothing left to take, the same statistics */
+    char *before = lw_test_read_file(lw_test_join(dir, "probes.json"));
+    strncat(args, " --resume", sizeof args - strlen(args) - 1);
+    if (lw_test_run_cli(args, &out, &err) != 0) fail_msg("panel probes --resume: %s", err);
+    free(out);
+    free(err);
+    char *after = lw_test_read_file(lw_test_join(dir, "probes.json"));
+    assert_string_equal(before, after);
+    free(before), free(after);
     json_t *root = json_load_file(lw_test_join(dir, "probes.json"), 0, NULL);
     assert_non_null(root);
     assert_string_equal(json_string_value(json_object_get(root, "format")), "latentwire.panel.probes/1");

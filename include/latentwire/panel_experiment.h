@@ -61,10 +61,11 @@ typedef struct {
                                          models with mean pooling, else refused */
     const char *inverse;              /* B -> A bridge file; NULL: fitted on MRPC training sentences */
     const char *data_dir;             /* holds mrpc/ (chaining, robustness, a fitted inverse) */
-    lw_probe_params probes;           /* its mrpc_dir is set by the run */
+    lw_probe_params probes;           /* its mrpc_dir, records_path, settings_json and resume are set by the run */
+    bool resume;                      /* keep the embeddings of OUT/probes.partial made with the same settings */
     int n_threads;                    /* 0: the library's default */
     const char *plan;                 /* as above; NULL: none */
-    const char *out_dir;              /* probes.json, records.jsonl */
+    const char *out_dir;              /* probes.json, records.jsonl (and probes.partial while running) */
 } lw_probe_experiment_params;
 
 lw_probe_experiment_params lw_probe_experiment_default_params(void);
@@ -73,7 +74,9 @@ lw_probe_experiment_params lw_probe_experiment_default_params(void);
  * and the bridge files. 0 or -1 (message). */
 int lw_probe_experiment_check(const lw_probe_experiment_params *p);
 
-/* Runs the probes and writes their files; *out filled (lw_probe_result_free). 0 or -1 (message). */
+/* Runs the probes and writes their files; *out filled (lw_probe_result_free). Every embedding call
+ * goes to OUT/probes.partial as it finishes (removed once the files are written; a failed run
+ * keeps it for resume, and removes a directory it made and left empty). 0 or -1 (message). */
 int lw_probe_experiment_run(const lw_probe_experiment_params *p, lw_probe_result *out);
 
 #ifdef __cplusplus

@@ -108,6 +108,17 @@ typedef struct {
     uint64_t seed;          /* sentence sets, splits, noise, distractors (default 1) */
     void (*on_progress)(const char *what, void *user);
     void *user;
+    /* Resumable embeddings (latentwire/records.h): when set, every embedding call's new texts and
+     * their vectors (exactly: the bits of each float) are appended to this file as the call
+     * finishes, under a settings line (settings_json, the caller's part: the models, layers and
+     * GPU offload; the panel adds these parameters, the probes, the widths and whether an inverse
+     * was given). With resume, an earlier run's calls with the same settings are taken from it
+     * instead of running the models again; the calls that remain embed what an uninterrupted run
+     * would, in the same batches, so every number is that run's. A file of other settings is
+     * refused, naming the first setting that differs. Without resume the file is begun anew. */
+    const char *records_path;
+    const char *settings_json;
+    bool resume;
 } lw_probe_params;
 
 lw_probe_params lw_probe_default_params(void);

@@ -117,7 +117,15 @@ int lw_probe_embed(lw_probe_ctx *c, int side, const lw_probe_texts *t, float **o
         for (int j = 0; j < n_todo && !pending; j++) pending = !strcmp(todo[j], t->text[i]);
         if (!pending) todo[n_todo++] = t->text[i];
     }
-    if (rc == 0 && n_todo > 0) rc = c->pair->embed(c->pair->user, side, todo, n_todo, fresh);
+    if (rc == 0 && n_todo > 0) { /* a call an interrupted run finished is taken from its records */
+        int call = c->n_calls++,
+            got = lw_probe_records_take(&c->rec, c->p, call, side, (const char *const *)todo, n_todo, d, fresh);
+        if (got < 0) rc = -1;
+        else if (got == 0) {
+            rc = c->pair->embed(c->pair->user, side, todo, n_todo, fresh);
+            if (rc == 0) rc = lw_probe_records_add(&c->rec, c->p, call, side, (const char *const *)todo, n_todo, d, fresh);
+        }
+    }
     for (int j = 0; rc == 0 && j < n_todo; j++) rc = memo_add(c, side, todo[j], fresh + (size_t)j * d, d);
     for (int i = 0; rc == 0 && i < t->n; i++)
         memcpy(*out + (size_t)i * d, c->memo[side].vec + (size_t)memo_find(c, side, t->text[i]) * d,
@@ -348,12 +356,13 @@ int lw_probe_panel(const lw_probe_pair *pair, const lw_probe_params *p, lw_probe
     if (pair->inverse && check_bridge(pair->inverse, "inverse bridge", pair->dim_b, nb, pair->dim_a, na) != 0)
         return -1;
     lw_probe_ctx c = {.pair = pair, .p = p, .inverse = pair->inverse, .out = out};
-    int rc = 0;
-    if (p->probes & LW_PROBE_COMPOSITIONALITY) rc = lw_probe_compositionality(&c);
+    int rc = lw_probe_records_open(&c.rec, pair, p);
+    if (rc == 0 && (p->probes & LW_PROBE_COMPOSITIONALITY)) rc = lw_probe_compositionality(&c);
     if (rc == 0 && (p->probes & LW_PROBE_CHAINING) && !c.inverse) rc = fit_inverse(&c);
     if (rc == 0 && (p->probes & LW_PROBE_CHAINING)) rc = lw_probe_chaining(&c);
     if (rc == 0 && (p->probes & LW_PROBE_ROBUSTNESS)) rc = lw_probe_robustness(&c);
     if (rc == 0 && (p->probes & LW_PROBE_SYMBOLIC)) rc = lw_probe_symbolic(&c);
+    rc = lw_probe_records_close(&c.rec, p, rc);
     lw_bridge_free(c.owned_inverse);
     memo_free(&c);
     lw_probe_texts calib = {.text = c.calib, .n = c.n_calib};

@@ -10,13 +10,14 @@
 #include "common/error.h"
 #include "latentwire/bridge.h"
 #include "latentwire/files.h"
+#include "latentwire/json.h"
 #include "latentwire/panel_experiment.h"
 
 lw_probe_experiment_params lw_probe_experiment_default_params(void) {
     return (lw_probe_experiment_params){.probes = lw_probe_default_params()};
 }
 
-static const char *const OUTPUTS[] = {"probes.json", "records.jsonl", NULL};
+static const char *const OUTPUTS[] = {"probes.json", "records.jsonl", "probes.partial", NULL};
 
 static const char *base_name(const char *path) {
     const char *b = strrchr(path, '/');
@@ -64,6 +65,19 @@ static int check_fit(const char *path, const lw_bridge *b, int layer_src, const 
     return 0;
 }
 
+/* What the embeddings depend on (the records' settings; the panel adds its parameters): the
+ * models by sha256 (a model's name when it has none), their blocks, GPU offload. */
+static char *records_settings(const lw_probe_experiment_params *p, const lw_probe_pair *pair) {
+    const char *sa = lw_model_sha256(p->model_a), *sb = lw_model_sha256(p->model_b);
+    json_t *s = json_pack("{s:s, s:i, s:s, s:i}", "a", sa ? sa : pair->name_a, "layer_a", p->layer_a, "b",
+                          sb ? sb : pair->name_b, "layer_b", p->layer_b);
+    const lw_model *models[2] = {p->model_a, p->model_b};
+    if (s) lw_json_settings_gpu_layers(s, models, 2);
+    char *text = s ? json_dumps(s, JSON_COMPACT) : NULL;
+    json_decref(s);
+    return text;
+}
+
 static char *settings_text(const lw_probe_experiment_params *p, const lw_probe_pair *pair) {
     json_t *sj = json_pack("{s:s, s:i, s:s, s:i, s:s, s:s}", "a", pair->name_a, "layer_a", p->layer_a, "b",
                            pair->name_b, "layer_b", p->layer_b, "bridge", base_name(p->bridge), "inverse",
@@ -93,19 +107,26 @@ int lw_probe_experiment_run(const lw_probe_experiment_params *p, lw_probe_result
     if (rc == 0) rc = check_fit(p->bridge, bridge, p->layer_a, p->model_a, p->layer_b, p->model_b);
     if (rc == 0 && inverse) rc = check_fit(p->inverse, inverse, p->layer_b, p->model_b, p->layer_a, p->model_a);
     pair.bridge = bridge, pair.inverse = inverse;
-    size_t n_mrpc = strlen(p->data_dir) + 8;
-    char *mrpc = malloc(n_mrpc), *settings = NULL;
-    if (rc == 0 && !mrpc) rc = lw_fail("panel probes: out of memory");
+    size_t n_mrpc = strlen(p->data_dir) + 8, n_partial = strlen(p->out_dir) + 32;
+    char *mrpc = malloc(n_mrpc), *partial = malloc(n_partial), *settings = NULL, *rec_settings = NULL, *created = NULL;
+    if (rc == 0 && (!mrpc || !partial || !(rec_settings = records_settings(p, &pair))))
+        rc = lw_fail("panel probes: out of memory");
     lw_probe_params pp = p->probes;
     if (rc == 0) {
         snprintf(mrpc, n_mrpc, "%s/mrpc", p->data_dir);
-        pp.mrpc_dir = mrpc;
-        rc = lw_probe_panel(&pair, &pp, out);
+        snprintf(partial, n_partial, "%s/probes.partial", p->out_dir);
+        pp.mrpc_dir = mrpc, pp.records_path = partial, pp.settings_json = rec_settings, pp.resume = p->resume;
+        rc = lw_mkdir_p_created(p->out_dir, &created);
     }
+    if (rc == 0) rc = lw_probe_panel(&pair, &pp, out);
     if (rc == 0 && !(settings = settings_text(p, &pair))) rc = lw_fail("panel probes: out of memory");
     if (rc == 0) rc = lw_probe_save(p->out_dir, &pair, &pp, out, plan_sha[0] ? plan_sha : NULL, settings);
-    if (rc != 0) lw_probe_result_free(out);
-    free(settings);
+    if (rc == 0) remove(partial); /* every number is in probes.json now; a failed run keeps the embeddings */
+    else {
+        lw_probe_result_free(out);
+        if (created) lw_rmdir_created(p->out_dir, created);
+    }
+    free(settings), free(rec_settings), free(created), free(partial);
     free(mrpc);
     lw_bridge_free(bridge);
     lw_bridge_free(inverse);

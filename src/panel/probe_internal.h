@@ -5,7 +5,10 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "latentwire/probes.h"
+#include "panel/probe_records.h"
 
 /* Every text embedded so far on a side, with its vector: the probes share sentences (the
  * grammar, the natural set), so a model runs each text once. */
@@ -24,7 +27,12 @@ typedef struct {
     char **calib;               /* the texts a bridge was fitted on here (never evaluated) */
     int n_calib;
     lw_probe_memo memo[2];      /* per side */
+    lw_probe_records rec;       /* resumable embeddings (p->records_path) */
+    int n_calls;                /* embedding calls made so far (those with a text new to the memo) */
 } lw_probe_ctx;
+
+/* The parameters as probes.json records them ("params"; probe_io.c), a new object. */
+json_t *lw_probe_params_json(const lw_probe_params *p);
 
 /* ---- sentence sets (probe_data.c); strings owned by the set ---- */
 #define LW_PROBE_N_ATTR 4

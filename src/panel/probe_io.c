@@ -12,6 +12,7 @@
 #include "latentwire/files.h"
 #include "eval/ci_json.h"
 #include "latentwire/probes.h"
+#include "panel/probe_internal.h"
 
 static json_t *stat_json(const lw_probe_stat *s) {
     json_t *o = json_pack("{s:s, s:s, s:o, s:s, s:s, s:s}", "probe", s->probe, "name", s->name, "ci", lw_ci_json(&s->ci),
@@ -20,7 +21,7 @@ static json_t *stat_json(const lw_probe_stat *s) {
     return o;
 }
 
-static json_t *params_json(const lw_probe_params *p) {
+json_t *lw_probe_params_json(const lw_probe_params *p) {
     json_t *sig = json_array();
     for (int k = 0; k < p->n_sigmas; k++) json_array_append_new(sig, json_real(p->sigmas[k]));
     return json_pack("{s:i, s:f, s:i, s:i, s:i, s:i, s:o, s:i, s:i, s:i, s:I}", "combos", p->n_combos,
@@ -41,7 +42,7 @@ static int write_files(const char *dir, const lw_probe_pair *pair, const lw_prob
                              pair->name_b ? pair->name_b : "B", "dim_a", pair->dim_a, "dim_b", pair->dim_b, "bridge",
                              json_string(lw_bridge_recipe_name(lw_bridge_get_recipe(pair->bridge))), "inverse",
                              inv ? inv : json_string("given"), "stats", stats, "plan_sha256",
-                             plan_sha256 ? json_string(plan_sha256) : json_null(), "params", params_json(p),
+                             plan_sha256 ? json_string(plan_sha256) : json_null(), "params", lw_probe_params_json(p),
                              "settings", settings ? settings : json_object());
     char path[4096];
     snprintf(path, sizeof path, "%s/probes.json", dir);
