@@ -49,12 +49,12 @@ pair() { # model-a layer-a model-b layer-b name roles-plan
   [ -f "out/family/$5/records.jsonl" ] || "$cli" panel probes --a "$1" --layer-a "$2" --b "$3" --layer-b "$4" \
     --bridge "out/family/$5.bridge.safetensors" --combos 200 --topsim 80 --natural 150 --calib 300 \
     --confusers 60 --symbolic 40 --threads 1 --data "$shared/data" --plan examples/plans/probes-v3.plan.json \
-    --out "out/family/$5"
+    --out "out/family/$5" --resume
   "$cli" verdict examples/plans/probes-v3.plan.json "out/family/$5/records.jsonl"
   step "role binding $5 ($6)"
   [ -f "out/issue10/roles/$5/records.jsonl" ] || "$cli" panel probes --probes compositionality --a "$1" \
     --layer-a "$2" --b "$3" --layer-b "$4" --bridge "out/family/$5.bridge.safetensors" --combos 200 --topsim 80 \
-    --threads 1 --data "$shared/data" --plan "examples/plans/$6.plan.json" --out "out/issue10/roles/$5"
+    --threads 1 --data "$shared/data" --plan "examples/plans/$6.plan.json" --out "out/issue10/roles/$5" --resume
   "$cli" verdict "examples/plans/$6.plan.json" "out/issue10/roles/$5/records.jsonl"
 }
 pair "$S" 15 "$G" 9 smol15-gemma9 roles-v1
@@ -77,7 +77,7 @@ version() { # model-a model-b bridge out
   [ -f "out/versioning/$4/records.jsonl" ] || "$cli" panel probes --a "$1" --layer-a 9 --b "$2" --layer-b 9 \
     --bridge "out/versioning/$3.bridge.safetensors" --combos 200 --topsim 80 --natural 150 --calib 300 \
     --confusers 60 --symbolic 40 --threads 1 --data "$shared/data" --plan examples/plans/probes-quant.plan.json \
-    --out "out/versioning/$4"
+    --out "out/versioning/$4" --resume
   "$cli" verdict examples/plans/probes-quant.plan.json "out/versioning/$4/records.jsonl"
 }
 version "$G" "$q40" fwd forward
