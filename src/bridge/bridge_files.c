@@ -1,26 +1,18 @@
 /* `bridge fit` and `bridge apply` on activation files as library calls
  * (latentwire/bridge_files.h): the rows paired, the fit recorded with where it was made, and a
  * file's rows mapped after the bridge is checked against them. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include "common/compare.h"
 #include "common/error.h"
+#include "common/jsonio.h"
+#include "common/note.h"
 #include "latentwire/bridge_files.h"
 #include "latentwire/files.h"
-
-static void note(lw_bridge_note_fn fn, void *user, const char *fmt, ...) {
-    if (!fn) return;
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    fn(buf, user);
-}
 
 lw_bridge_fit_files_params lw_bridge_fit_files_default_params(void) {
     return (lw_bridge_fit_files_params){.pairing = LW_JOIN_ROW_ID, .bridge = lw_bridge_default_params()};
@@ -44,17 +36,10 @@ static int copy_meta(lw_bridge *b, const char *prefix, const char *meta_json, co
 }
 
 static int set_string_meta(lw_bridge *b, const char *key, const char *value) {
-    json_t *s = json_string(value);
-    char *text = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL; /* a path that is not UTF-8 is not recorded */
+    char *text = lw_json_quoted(value); /* a path that is not UTF-8 is not recorded */
     int rc = text ? lw_bridge_set_meta(b, key, text) : 0;
     free(text);
-    json_decref(s);
     return rc;
-}
-
-static int cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
 }
 
 /* The calibration rows' ids as sorted inclusive ranges [[first, last], ...]: a few numbers for the
@@ -69,7 +54,7 @@ static int set_calibration_ranges(lw_bridge *br, const lw_act_tensor *A, const i
         return lw_fail("bridge fit: out of memory");
     }
     for (int64_t k = 0; k < n; k++) id[k] = A->row_id[ia[k]];
-    qsort(id, (size_t)n, sizeof *id, cmp_i64);
+    qsort(id, (size_t)n, sizeof *id, lw_cmp_i64);
     for (int64_t k = 0; k < n;) {
         int64_t j = k;
         while (j + 1 < n && id[j + 1] <= id[j] + 1) j++;
@@ -107,7 +92,7 @@ static void note_other_texts(const lw_bridge_fit_files_params *p, const lw_act_t
     const char *ha = json_string_value(json_object_get(ma, "input_sha256")),
                *hb = json_string_value(json_object_get(mb, "input_sha256"));
     if (ha && hb && strcmp(ha, hb) != 0)
-        note(p->on_note, p->user,
+        lw_notef(p->on_note, p->user,
              "%s and %s were extracted from different texts (their input_sha256 differ): row k of one is paired with "
              "row k of the other, as translation or paraphrase pairs want",
              p->source, p->target);
@@ -120,7 +105,7 @@ static void note_rank_clamped(const lw_bridge_fit_files_params *p, const lw_brid
     json_t *info = json_loads(lw_bridge_info_json(br), 0, NULL);
     const char *why = json_string_value(json_object_get(info, "rank_note"));
     if (why)
-        note(p->on_note, p->user, "the bridge's %s was lowered to what the data allow: %s",
+        lw_notef(p->on_note, p->user, "the bridge's %s was lowered to what the data allow: %s",
              lw_bridge_get_recipe(br) == LW_BRIDGE_RELREP ? "number of anchors" : "rank", why);
     json_decref(info);
 }
@@ -150,7 +135,7 @@ int lw_bridge_fit_files(const lw_bridge_fit_files_params *p, lw_bridge_fit_files
         rc = lw_fail("bridge fit: %s and %s share %lld row ids; at least 2 paired rows are needed", p->source,
                      p->target, (long long)n);
     if (rc == 0 && (n < A.n || n < B.n)) /* rows whose row id the other file lacks are left out */
-        note(p->on_note, p->user, "the fit pairs %lld rows; %lld of %s and %lld of %s have no partner %s and are left out",
+        lw_notef(p->on_note, p->user, "the fit pairs %lld rows; %lld of %s and %lld of %s have no partner %s and are left out",
              (long long)n, (long long)(A.n - n), p->source, (long long)(B.n - n), p->target,
              p->pairing == LW_JOIN_ROW_POSITION ? "(row id, position)" : "row id");
     if (rc == 0 && (!(X = lw_act_gather(&A, ia, n)) || !(Y = lw_act_gather(&B, ib, n)))) rc = -1;
@@ -161,10 +146,10 @@ int lw_bridge_fit_files(const lw_bridge_fit_files_params *p, lw_bridge_fit_files
         note_other_texts(p, &A, &B);
         note_rank_clamped(p, br);
         if (!A.meta)
-            note(p->on_note, p->user, "%s has no latentwire metadata (it was not written by extract): the bridge "
+            lw_notef(p->on_note, p->user, "%s has no latentwire metadata (it was not written by extract): the bridge "
                  "records no source model or pooling, so its uses cannot be checked", p->source);
         if (!B.meta)
-            note(p->on_note, p->user, "%s has no latentwire metadata (it was not written by extract): the bridge "
+            lw_notef(p->on_note, p->user, "%s has no latentwire metadata (it was not written by extract): the bridge "
                  "records no target model or pooling, so its uses cannot be checked", p->target);
         *out = (lw_bridge_fit_files_result){br, n, A.d, B.d};
         br = NULL;
@@ -213,7 +198,7 @@ int lw_bridge_apply_file(const lw_bridge_apply_file_params *p, int64_t *n_rows, 
         rc = lw_st_save(p->out, t, 2, meta, 3);
     }
     if (rc == 0 && !X.meta)
-        note(p->on_note, p->user, "%s has no latentwire metadata (it was not written by extract): its rows' model and "
+        lw_notef(p->on_note, p->user, "%s has no latentwire metadata (it was not written by extract): its rows' model and "
              "pooling were not checked against the bridge's fit", p->input);
     if (rc == 0 && n_rows) *n_rows = X.n;
     if (rc == 0 && dim) *dim = d;

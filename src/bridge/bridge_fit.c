@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "bridge/bridge_internal.h"
+#include "common/compare.h"
 #include "common/error.h"
 #include "linalg/linalg.h"
 
@@ -637,11 +638,6 @@ done:
     return b;
 }
 
-static int cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Relative representations: k anchors drawn by a seeded shuffle (kept in row order),
  * stored normalized so applying is one sgemm plus norms. */
 static lw_bridge *fit_relrep(fit_ctx *c, const float *X, const float *Y) {
@@ -655,7 +651,7 @@ static lw_bridge *fit_relrep(fit_ctx *c, const float *X, const float *Y) {
         goto done;
     }
     lw_la_permutation(n, c->p.seed, perm);
-    qsort(perm, (size_t)k, sizeof *perm, cmp_i64);
+    qsort(perm, (size_t)k, sizeof *perm, lw_cmp_i64);
     if (!(b = new_bridge(c, LW_BRIDGE_RELREP))) goto done;
     json_t *rows = json_array();
     for (int i = 0; i < k; i++) {

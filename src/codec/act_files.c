@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "codec/codec_internal.h"
+#include "common/compare.h"
 #include "common/fileio.h"
 
 static int fingerprint(const lw_codec *c, char out[65]) {
@@ -21,18 +22,13 @@ static void add_item(lw_codec_file_stats *st, size_t n) {
     if (bits > st->payload_bits_max) st->payload_bits_max = bits;
 }
 
-static int cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* Each row_id once: a repeated one makes two decoded rows for one source row, which the verbs
  * joining on row_id refuse later. 1 with *dup set, 0 when all differ, -1 out of memory. */
 static int repeated_row_id(const void *data, int64_t n, int64_t *dup) {
     int64_t *ids = malloc(sizeof(int64_t) * (size_t)(n > 0 ? n : 1));
     if (!ids) return lw_fail("codec: out of memory");
     memcpy(ids, data, sizeof(int64_t) * (size_t)n);
-    qsort(ids, (size_t)n, sizeof *ids, cmp_i64);
+    qsort(ids, (size_t)n, sizeof *ids, lw_cmp_i64);
     int found = 0;
     for (int64_t i = 1; !found && i < n; i++)
         if (ids[i] == ids[i - 1]) found = 1, *dup = ids[i];

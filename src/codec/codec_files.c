@@ -1,35 +1,22 @@
 /* `codec fit | encode | decode` on files as library calls (latentwire/codec_files.h): items
  * gathered from an extract file, the fit recorded with where its rows came from, and payload
  * files written from and decoded into activation files. The payload format is act_files.c's. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include "common/compare.h"
 #include "common/error.h"
+#include "common/jsonio.h"
+#include "common/note.h"
 #include "latentwire/codec_files.h"
 #include "latentwire/files.h"
 #include "latentwire/textio.h"
 
-static void note(lw_codec_note_fn fn, void *user, const char *fmt, ...) {
-    if (!fn) return;
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    fn(buf, user);
-}
-
 lw_codec_fit_file_params lw_codec_fit_file_default_params(lw_codec_kind kind) {
     return (lw_codec_fit_file_params){.codec = lw_codec_default_params(kind), .field = "text"};
-}
-
-static int cmp_i64(const void *x, const void *y) {
-    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
-    return (a > b) - (a < b);
 }
 
 /* An item's row_id twice (T = 1 over a --pool none file, or a row_id's rows apart): the payload
@@ -38,7 +25,7 @@ static int check_ids_distinct(const char *path, const int64_t *ids, int64_t n, i
     int64_t *s = malloc(sizeof *s * (size_t)(n ? n : 1));
     if (!s) return lw_fail("codec: out of memory");
     memcpy(s, ids, sizeof *s * (size_t)n);
-    qsort(s, (size_t)n, sizeof *s, cmp_i64);
+    qsort(s, (size_t)n, sizeof *s, lw_cmp_i64);
     int64_t dup = -1;
     for (int64_t i = 1; i < n && dup < 0; i++)
         if (s[i] == s[i - 1]) dup = i;
@@ -84,11 +71,9 @@ int64_t lw_codec_gather_items(const lw_act_tensor *A, int T, bool distinct, floa
 }
 
 static int set_string_meta(lw_codec *c, const char *key, const char *value) {
-    json_t *s = json_string(value);
-    char *text = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL; /* a value that is not UTF-8 is not recorded */
+    char *text = lw_json_quoted(value); /* a value that is not UTF-8 is not recorded */
     int rc = text ? lw_codec_set_meta(c, key, text) : 0;
     free(text);
-    json_decref(s);
     return rc;
 }
 
@@ -118,7 +103,7 @@ static lw_codec *fit_act(const lw_codec_fit_file_params *p) {
         c = NULL;
     }
     if (c && !A.meta)
-        note(p->on_note, p->user, "%s has no latentwire metadata (it was not written by extract): the codec records no "
+        lw_notef(p->on_note, p->user, "%s has no latentwire metadata (it was not written by extract): the codec records no "
              "model or pooling, so its uses cannot be checked", p->input);
     if (n >= 0) free(items), free(ids);
     lw_act_close(&A);
@@ -195,7 +180,7 @@ int lw_codec_encode_file(const lw_codec_file_params *p, lw_codec_file_stats *st)
     if (rc == 0 && n < 0) rc = -1;
     if (rc == 0) rc = lw_codec_encode_act_file(c, items, ids, n, p->out, st);
     if (rc == 0 && !A.meta)
-        note(p->on_note, p->user, "%s has no latentwire metadata (it was not written by extract): its rows' model and "
+        lw_notef(p->on_note, p->user, "%s has no latentwire metadata (it was not written by extract): its rows' model and "
              "pooling were not checked against the codec's fit", p->input);
     free(items), free(ids);
     lw_act_close(&A);

@@ -38,3 +38,10 @@ int lw_check_settings_object(const char *fn, const char *settings_json) {
     json_decref(s);
     return rc;
 }
+
+char *lw_json_quoted(const char *s) {
+    json_t *j = s ? json_string(s) : NULL;
+    char *text = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+    json_decref(j);
+    return text;
+}

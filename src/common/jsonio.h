@@ -10,4 +10,8 @@
  * caller's settings without a word. 0 or -1. */
 int lw_check_settings_object(const char *fn, const char *settings_json);
 
+/* The JSON text of the string s ("\"...\"", escaped), malloc'd, for a set_meta call; NULL when s is
+ * NULL or not UTF-8 (jansson refuses it: such a value is not recorded) or memory runs out. */
+char *lw_json_quoted(const char *s);
+
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/compare.h"
 #include "common/error.h"
 #include "eval/ci_json.h"
 #include "eval/eval.h"
@@ -18,11 +19,6 @@ const char *lw_race_verdict(double lo, double hi) {
     return "no difference shown";
 }
 
-static int cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 int lw_race_make_cells(lw_race_data *d) {
     int64_t *sorted = malloc(sizeof *sorted * (size_t)(d->n_budgets ? d->n_budgets : 1));
     d->cells = malloc(sizeof *d->cells * (size_t)(d->n_channels * (d->n_budgets + 1) + 1));
@@ -31,7 +27,7 @@ int lw_race_make_cells(lw_race_data *d) {
         return lw_fail("race: out of memory");
     }
     if (d->n_budgets) memcpy(sorted, d->budgets, sizeof *sorted * (size_t)d->n_budgets);
-    qsort(sorted, (size_t)d->n_budgets, sizeof *sorted, cmp_i64);
+    qsort(sorted, (size_t)d->n_budgets, sizeof *sorted, lw_cmp_i64);
     d->n_cells = 0;
     for (int c = 0; c < d->n_channels; c++) {
         if (!lw_race_channel_budgeted(&d->channels[c])) {
