@@ -17,6 +17,7 @@
 
 #include "latentwire/error.h"
 #include "latentwire/panel.h"
+#include "support/records_edit.h"
 #include "support/synth_model.h"
 #include "support/testutil.h"
 
@@ -293,6 +294,54 @@ static void test_resume_from_records(void **state) {
     lw_patching_result_free(&q);
 }
 
+/* A kept cell a run cannot have made is refused by --resume before any work, naming the file: a
+ * receiver_runs of 2^63 - 1 was added to the totals and overflowed the next cell's count (a
+ * sanitizer report), and a record of a cell the panel does not have was copied into the new file.
+ * Each case edits the first cell of an interrupted panel, its checksum made anew. */
+static void test_resume_refuses_impossible_cells(void **state) {
+    fixture *f = *state;
+    static const char *const KEY[] = {"cell"};
+    static const struct {
+        const char *field, *value, *want;
+    } cases[] = {{"receiver_runs", "9223372036854775807", "cell 0: its receiver_runs is not four per prompt"},
+                 {"receiver_runs", "0", "cell 0: its receiver_runs is not four per prompt"},
+                 {"prefix_tokens_reused", "9223372036854775807", "cell 0: its prefix_tokens_reused is more than"},
+                 {"cell", "99", "record 1's cell is out of range, not one of this panel's cells 0 to 3"},
+                 {"cell", "\"0\"", "record 1's cell is not a whole number"}};
+    lw_panel_prompt pr[NP];
+    prompts(pr);
+    lw_panel_model recv[1] = {{"A", f->a}}, don[2] = {{"A", f->a}, {"B", f->b}};
+    lw_patching_params p = lw_patching_default_params();
+    static const double DEPTHS[2] = {0.0, 0.5};
+    p.depths = DEPTHS, p.n_depths = 2, p.continuation_tokens = 2, p.on_progress = count_progress;
+    char path[1200];
+    snprintf(path, sizeof path, "%s", lw_test_tmpfile("panel-impossible.partial"));
+    p.records_path = path, p.settings_json = "{\"data\": \"test\"}";
+    lw_patching_result r;
+    if (lw_panel_patching(recv, 1, don, 2, pr, NP, CALIB, 8, &p, &r) != 0) fail_msg("%s", lw_last_error());
+    lw_patching_result_free(&r);
+    char *text = lw_test_read_file(path), *end = text; /* the interruption: the settings line and two cells */
+    for (int k = 0; k < 3; k++) end = strchr(end, '\n') + 1;
+    *end = '\0';
+    p.resume = true;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        lw_test_write_text(path, text);
+        lw_test_edit_record(path, KEY, 1, "target", NULL, NULL, cases[c].field, cases[c].value);
+        progress_calls = 0;
+        lw_clear_error();
+        assert_int_equal(lw_panel_patching(recv, 1, don, 2, pr, NP, CALIB, 8, &p, &r), -1);
+        if (progress_calls != 0 || !strstr(lw_last_error(), "--resume: ") || !strstr(lw_last_error(), path) ||
+            !strstr(lw_last_error(), cases[c].want))
+            fail_msg("%s %s: %d steps, \"%s\"", cases[c].field, cases[c].value, progress_calls, lw_last_error());
+    }
+    lw_test_write_text(path, text); /* as the run left it: resumed */
+    free(text);
+    progress_calls = 0;
+    if (lw_panel_patching(recv, 1, don, 2, pr, NP, CALIB, 8, &p, &r) != 0) fail_msg("%s", lw_last_error());
+    assert_int_equal(progress_calls, 2 + 2 * NP);
+    lw_patching_result_free(&r);
+}
+
 static void test_bad_input(void **state) {
     fixture *f = *state;
     lw_panel_prompt pr[NP];
@@ -320,6 +369,7 @@ int main(void) {
         cmocka_unit_test(test_baseline_by_hand),          cmocka_unit_test(test_cells_reuse_and_summaries),
         cmocka_unit_test(test_interval_over_cells),        cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_resume_from_records),
+        cmocka_unit_test(test_resume_refuses_impossible_cells),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }

@@ -773,6 +773,52 @@ static void test_records_for_a_plan(void **state) {
     lw_plan_free(plan);
 }
 
+/* A kept record that is no unit of the resumed run (a channel's other budget, an item the run does
+ * not have or another shard's, a null score without its reason) is refused by --resume before any
+ * work. It was copied into the partial, every missing item was run, and the merge then refused the
+ * file (with no word of --resume), at every later --resume again; a null score without a reason
+ * took the item out of its cell's n with exit 0. Each case edits the first record of an
+ * interrupted shard 0 of 2 (floor, item i00), its checksum made anew. */
+static void test_resume_refuses_records_of_another_run(void **state) {
+    (void)state;
+    static const char *const KEY[] = {"channel", "budget", "id"};
+    static const struct {
+        const char *field, *value, *want;
+    } cases[] = {{"budget", "32", "floor at 32 bits, item i00, is not one this run makes (no such budget"},
+                 {"id", "\"zz\"", "item zz, is not one this run makes (no such item)"},
+                 {"id", "\"i01\"", "item i01, is not one this run makes (an item of shard 1, not 0)"},
+                 {"channel", "\"act:pcaq\"", "act:pcaq at 0 bits, item i00, is not one this run makes (no such channel)"},
+                 {"score", "null", "(a null score without the reason (na) a run records)"}};
+    const char *dir = lw_test_fresh_dir("resume_foreign");
+    char path[4096];
+    snprintf(path, sizeof path, "%s", lw_test_join(dir, "race-shard-0-of-2.partial"));
+    synth s = {EQUAL, 0, 5, 0}; /* four records kept */
+    lw_race_params p = params(dir, &s);
+    p.n_shards = 2;
+    assert_int_equal(lw_race_run(&p), -1);
+    char *kept = lw_test_read_file(path);
+    assert_non_null(kept);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        lw_test_edit_record(path, KEY, 3, "score", NULL, NULL, cases[c].field, cases[c].value);
+        synth sr = {EQUAL, 0, 0, 0};
+        p = params(dir, &sr);
+        p.n_shards = 2;
+        p.resume = true;
+        assert_int_equal(lw_race_run(&p), -1);
+        if (sr.calls != 0 || !strstr(lw_last_error(), "--resume: ") || !strstr(lw_last_error(), cases[c].want) ||
+            !strstr(lw_last_error(), "run without --resume to start over"))
+            fail_msg("%s %s: %d evaluations, \"%s\"", cases[c].field, cases[c].value, sr.calls, lw_last_error());
+        lw_test_write_text(path, kept);
+    }
+    synth sr = {EQUAL, 0, 0, 0}; /* the file as the run left it resumes */
+    p = params(dir, &sr);
+    p.n_shards = 2;
+    p.resume = true;
+    assert_int_equal(lw_race_run(&p), 0);
+    assert_int_equal(sr.calls, (N_ITEMS / 2) * 6 - 4);
+    free(kept);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text_dominates),
@@ -784,6 +830,7 @@ int main(void) {
         cmocka_unit_test(test_unpaired_normal_interval_is_clamped),
         cmocka_unit_test(test_csv_and_ci_in_json),
         cmocka_unit_test(test_resume_equals_uninterrupted),
+        cmocka_unit_test(test_resume_refuses_records_of_another_run),
         cmocka_unit_test(test_shards_merge_exactly),
         cmocka_unit_test(test_merge_refuses_edited_settings),
         cmocka_unit_test(test_timing_per_cell),

@@ -4,6 +4,7 @@
  * (JSON's shortest round-trip form of a double), so a resumed panel's numbers are an
  * uninterrupted one's. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -88,6 +89,17 @@ int lw_patching_records_open(lw_patching_records *r, const lw_panel_model *recei
         settings_of(receivers, n_receivers, donors, n_donors, prompts, n_prompts, calib, n_calib, p);
     if (!settings) return -1;
     int rc = p->resume ? lw_records_load(&r->past, p->records_path, settings, KEY, 1, "target", "--resume", NULL) : 0;
+    /* a kept cell that is none of this panel's was never looked up, but copied into the new file */
+    const int64_t n_cells = (int64_t)n_receivers * n_donors * p->n_depths;
+    for (int j = 0; rc == 0 && j < r->past.n; j++) {
+        json_t *c = json_object_get(r->past.rec[j], "cell");
+        if (!json_is_integer(c) || json_integer_value(c) < 0 || json_integer_value(c) >= n_cells)
+            rc = lw_fail("--resume: %s: record %d's cell is %s, not one of this panel's cells 0 to %lld: the file was "
+                         "edited or made by another run; start over without --resume",
+                         p->records_path, j + 1, json_is_integer(c) ? "out of range" : "not a whole number",
+                         (long long)n_cells - 1);
+    }
+    if (rc != 0) lw_records_free(&r->past);
     if (rc == 0 && !(r->fp = lw_records_open(p->records_path, settings, &r->past))) rc = -1;
     json_decref(settings);
     return rc;
@@ -135,6 +147,13 @@ int lw_patching_records_take(const lw_patching_records *r, const lw_patching_par
         why = "its effects are not one finite number per prompt";
     else if (!count_at(o, "receiver_runs", &runs) || !count_at(o, "prefix_tokens_reused", &reused))
         why = "its cost is not two whole counts >= 0";
+    /* the counts a cell makes: four receiver runs per prompt, and a prefix reused by the last three
+     * of them (each at most a context, an int) only with reuse_prefix. A count no run makes was
+     * added to the totals, and 2^63 - 1 overflowed the next cell's count (undefined behaviour). */
+    else if (runs != 4 * (int64_t)n_prompts)
+        why = "its receiver_runs is not four per prompt, what a cell runs";
+    else if (p->reuse_prefix ? reused > 3 * (int64_t)n_prompts * INT32_MAX : reused != 0)
+        why = "its prefix_tokens_reused is more than its prompts' prefixes (or not 0 without prefix reuse)";
     if (why)
         return lw_fail("--resume: %s: cell %d: %s: the file was edited or made by another run; start over without "
                        "--resume", p->records_path, cell, why);

@@ -232,6 +232,8 @@ static int merge_files(const char *out_dir, char *const *paths, int n_paths, cha
 
 static int check_kept_bits(const lw_records *past, const char *path);
 
+static int check_kept_belong(const lw_records *past, const char *path, const lw_race_params *p);
+
 int lw_race_run(const lw_race_params *p) {
     if (!p) return lw_fail("race: no parameters");
     if (check_params(p) != 0) return -1;
@@ -252,6 +254,7 @@ int lw_race_run(const lw_race_params *p) {
                          "same settings", path, diff);
         else if (rc == 0) rc = lw_records_check_range(&past, path, "score", 0, 1, true, "--resume");
         if (rc == 0) rc = check_kept_bits(&past, path);
+        if (rc == 0) rc = check_kept_belong(&past, path, p);
         if (rc != 0) lw_records_free(&past);
         json_decref(head);
     }
@@ -302,6 +305,52 @@ static int find_item(const id_slot *ids, int n, const char *id) {
     id_slot key = {id, 0};
     const id_slot *s = id ? bsearch(&key, ids, (size_t)n, sizeof *ids, cmp_slot) : NULL;
     return s ? s->index : -1;
+}
+
+/* Why a record's null score is not one a run writes (NULL: it is, or the score is a number): a
+ * channel not applicable to an item is recorded with its reason, and a null without one was an
+ * edit that took the item out of its cell's n. */
+static const char *record_na_problem(json_t *o) {
+    if (!json_is_null(json_object_get(o, "score"))) return NULL;
+    const char *na = json_string_value(json_object_get(o, "na"));
+    return na && *na ? NULL : "a null score without the reason (na) a run records";
+}
+
+/* Every kept record must be a unit of this run: one of its channels at one of its budgets (0 for
+ * a channel without one), one of this shard's items. A record of another one is never looked up,
+ * but lw_records_open copies it into the partial, and the merge then refused the file after the
+ * whole run, at every later --resume too. Refused before any work instead. 0 or -1. */
+static int check_kept_belong(const lw_records *past, const char *path, const lw_race_params *p) {
+    if (past->n == 0) return 0;
+    id_slot *ids = malloc(sizeof *ids * (size_t)p->n_items);
+    if (!ids) return lw_fail("race: out of memory");
+    for (int i = 0; i < p->n_items; i++) ids[i] = (id_slot){p->item_ids[i], i};
+    qsort(ids, (size_t)p->n_items, sizeof *ids, cmp_slot);
+    int rc = 0;
+    for (int j = 0; rc == 0 && j < past->n; j++) {
+        json_t *o = past->rec[j];
+        const char *name = json_string_value(json_object_get(o, "channel")), *id = json_string_value(json_object_get(o, "id"));
+        const int64_t budget = json_integer_value(json_object_get(o, "budget"));
+        const lw_race_channel *ch = NULL;
+        for (int c = 0; name && !ch && c < p->n_channels; c++)
+            if (!strcmp(p->channels[c].name, name)) ch = &p->channels[c];
+        bool at_budget = false;
+        for (int b = 0; ch && lw_race_channel_budgeted(ch) && !at_budget && b < p->n_budgets; b++)
+            at_budget = p->budgets[b] == budget;
+        if (ch && !lw_race_channel_budgeted(ch)) at_budget = budget == 0;
+        const int item = find_item(ids, p->n_items, id);
+        char shard[64] = "";
+        if (item >= 0 && item % p->n_shards != p->shard)
+            snprintf(shard, sizeof shard, "an item of shard %d, not %d", item % p->n_shards, p->shard);
+        const char *why = !ch ? "no such channel" : !at_budget ? "no such budget for that channel"
+                          : item < 0 ? "no such item" : shard[0] ? shard : record_na_problem(o);
+        if (why)
+            rc = lw_fail("--resume: %s: the record of %s at %lld bits, item %s, is not one this run makes (%s): the file "
+                         "was edited or damaged; run without --resume to start over",
+                         path, name ? name : "?", (long long)budget, id ? id : "?", why);
+    }
+    free(ids);
+    return rc;
 }
 
 /* -1 after "path:1: the settings line's FIELD VALUE is not WANT". */
@@ -432,6 +481,10 @@ static int place_records(lw_race_data *d, const id_slot *ids, const lw_records *
                                     json_string_value(json_object_get(o, "id")));
         rec[at] = o;
         json_t *s = json_object_get(o, "score");
+        if (record_na_problem(o))
+            return lw_fail("%s: the record of %s at %lld bits, item %s: %s: the file was edited or damaged; run the work "
+                           "that wrote it again",
+                           path, ch, (long long)budget, json_string_value(json_object_get(o, "id")), record_na_problem(o));
         if (json_is_null(s)) {
             d->score[at] = NAN;
             if (!d->na[k]) d->na[k] = json_string_value(json_object_get(o, "na"));
