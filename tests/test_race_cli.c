@@ -526,7 +526,9 @@ static void test_retrieval_resume(void **state) {
     static const char *const fields[][3] = {{"pass", "true", "a pass that its interval does not give"},
                                             {"threshold", "0.1", "another threshold"},
                                             {"payload_bits_max", "100000", "payload bits that are not within the budget"},
-                                            {"side_bits", "-1", "side bits that are not a whole number >= 0"}};
+                                            {"side_bits", "-1", "side bits that are not a whole number >= 0"},
+                                            /* relabelled: the row would be used for another budget */
+                                            {"budget_bits", "128", "a codec fitted at another budget"}};
     for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
         doctor_field(partial, "zlib", 64, fields[k][0], fields[k][1]);
         why = lw_test_cli_refusal(args, -1, fields[k][2]);

@@ -348,6 +348,10 @@ static const char *kept_row_problem(json_t *row, int n, double threshold, double
         json_number_value(mean) > json_integer_value(max) || (double)json_integer_value(max) > budget)
         return "payload bits that are not within the budget";
     if (!json_is_integer(side) || json_integer_value(side) < 0) return "side bits that are not a whole number >= 0";
+    /* the row is looked up by its budget_bits: one relabelled to another budget would be used for it */
+    json_t *fit_budget = json_object_get(json_object_get(json_object_get(row, "fit"), "params"), "budget_bits");
+    if (!json_is_integer(fit_budget) || (double)json_integer_value(fit_budget) != budget)
+        return "a codec fitted at another budget than its budget_bits";
     json_t *per_item = json_object_get(row, "side_bits_per_item");
     if (!json_is_number(per_item) || json_number_value(per_item) != (double)json_integer_value(side) / n)
         return "side_bits_per_item that is not side_bits / passages";
