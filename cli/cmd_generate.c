@@ -29,39 +29,6 @@ static const char *USAGE =
     "                 n_head x head_dim for hook_z); 1 vector for all positions or one per listed position\n"
     "      SCALE      multiplier for add (default 1)\n";
 
-/* A hook from --hook SITE:OP:POSITIONS:VECTORS[:SCALE] (lw_hook_spec_parse), its site
- * resolved against the model and its vectors loaded at the site's width (h->positions and
- * h->vectors malloc'd). Errors of the spec name it; errors of the vectors file name the file. */
-static int parse_hook(const char *spec, const lw_model *m, const lw_model_info *mi, lw_hook *h) {
-    *h = lw_hook_default();
-    lw_hook_spec hs;
-    lw_site_ref site;
-    int width = -1;
-    if (lw_hook_spec_parse(spec, &hs) != 0 || lw_site_parse(hs.site, mi->n_layer, &site) != 0 ||
-        (width = lw_site_width(m, site.site)) < 0) {
-        lw_hook_spec_free(&hs);
-        return cli_fail("generate", "--hook \"%s\": %s", spec, lw_last_error());
-    }
-    int nv = 0;
-    float *vec = lw_hook_vectors_load(hs.vectors, hs.tensor, width, &nv);
-    if (!vec) {
-        lw_hook_spec_free(&hs);
-        return cli_fail_lib("generate");
-    }
-    h->site = site.site;
-    h->layer = site.layer < 0 ? 0 : site.layer;
-    h->op = hs.op;
-    h->pos_mode = hs.pos_mode;
-    h->positions = hs.positions; /* the hook owns them from here */
-    h->n_positions = hs.n_positions;
-    hs.positions = NULL;
-    h->vectors = vec;
-    h->n_vectors = nv;
-    h->scale = hs.scale;
-    lw_hook_spec_free(&hs);
-    return 0;
-}
-
 /* The prompt and the new tokens must fit the context: refused here rather than found out
  * when generation stops there. The last sampled token is never forwarded, hence the + 1. */
 static int check_fits_context(int n_prompt, int max_tokens, int n_ctx) {
@@ -167,13 +134,13 @@ int cmd_generate(int argc, char **argv) {
     if (check_fits_context(n_tok, gp.max_tokens, lw_session_n_ctx(s)) != 0) goto done;
     for (int k = 0; k < n_hooks; k++) {
         lw_hook h;
-        int ok = parse_hook(hooks[k], m, &mi, &h);
-        if (ok == 0 && lw_session_add_hook(s, &h) < 0) {
+        int ok = lw_hook_from_spec(m, hooks[k], &h);
+        if (ok != 0) cli_fail_lib("generate");
+        else if (lw_session_add_hook(s, &h) < 0) {
             cli_fail("generate", "--hook \"%s\": %s", hooks[k], lw_last_error());
             ok = -1;
         }
-        free((void *)h.positions);
-        free((void *)h.vectors);
+        lw_hook_from_spec_free(&h);
         if (ok != 0) goto done;
     }
     out = malloc(sizeof(int32_t) * (size_t)(gp.max_tokens + 1));

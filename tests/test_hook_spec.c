@@ -16,6 +16,7 @@
 
 #include "latentwire/error.h"
 #include "latentwire/hookspec.h"
+#include "latentwire/runtime.h"
 #include "latentwire/safetensors.h"
 #include "support/synth_model.h"
 #include "support/testutil.h"
@@ -204,6 +205,52 @@ static void test_generate_refuses_duplicate_position(void **state) {
     assert_int_equal(lw_test_run_cli(args, NULL, NULL), 0);
 }
 
+/* lw_hook_from_spec: the hook `generate --hook` adds, built from the spec on a model: site and
+ * layer resolved (a negative block from the end), the op, positions and scale of the spec, the
+ * file's vectors at the site's width; a wrong field names the spec, a wrong file names the file. */
+static void test_hook_from_spec(void **state) {
+    (void)state;
+    lw_model *m = lw_synth_load_default("hs_from_spec.gguf");
+    assert_non_null(m);
+    lw_model_info mi;
+    lw_model_get_info(m, &mi);
+    const char *vec = lw_test_tmpfile("hs_from_spec_vec.txt");
+    FILE *f = fopen(vec, "w");
+    for (int r = 0; r < 2; r++) {
+        for (int i = 0; i < mi.n_embd; i++) fprintf(f, "%d.5 ", r * 1000 + i);
+        fprintf(f, "\n");
+    }
+    fclose(f);
+    char spec[4096];
+    snprintf(spec, sizeof spec, "-1:add:3,5:%s:0.25", vec);
+    lw_hook h;
+    assert_int_equal(lw_hook_from_spec(m, spec, &h), 0);
+    assert_int_equal(h.layer, mi.n_layer - 1);
+    assert_int_equal(h.op, LW_OP_ADD);
+    assert_int_equal(h.pos_mode, LW_POS_LIST);
+    assert_int_equal(h.n_positions, 2);
+    assert_true(h.positions[0] == 3 && h.positions[1] == 5);
+    assert_int_equal(h.n_vectors, 2);
+    assert_true(h.vectors[0] == 0.5f && h.vectors[mi.n_embd + 1] == 1001.5f);
+    assert_true(h.scale == 0.25f);
+    lw_hook_from_spec_free(&h);
+    assert_null(h.vectors);
+
+    snprintf(spec, sizeof spec, "%d:add:all:%s", mi.n_layer, vec); /* one block past the last */
+    assert_int_equal(lw_hook_from_spec(m, spec, &h), -1);
+    char want[4300];
+    snprintf(want, sizeof want, "--hook \"%s\": ", spec);
+    assert_non_null(strstr(lw_last_error(), want));
+    assert_null(h.vectors);
+    lw_hook_from_spec_free(&h);
+    assert_int_equal(lw_hook_from_spec(m, "0:add:all:/nonexistent/v.txt", &h), -1);
+    assert_non_null(strstr(lw_last_error(), "/nonexistent/v.txt"));
+    assert_int_equal(lw_hook_from_spec(NULL, spec, &h), -1);
+    assert_non_null(strstr(lw_last_error(), "the model is NULL"));
+    assert_int_equal(lw_hook_from_spec(m, spec, NULL), -1);
+    lw_model_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_valid),
@@ -211,6 +258,7 @@ int main(void) {
         cmocka_unit_test(test_vectors_text),
         cmocka_unit_test(test_vectors_safetensors),
         cmocka_unit_test(test_generate_refuses_duplicate_position),
+        cmocka_unit_test(test_hook_from_spec),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

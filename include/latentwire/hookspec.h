@@ -44,6 +44,13 @@ void lw_hook_spec_free(lw_hook_spec *spec);
  * = k >= 1, or NULL with an error naming the file (and line). */
 float *lw_hook_vectors_load(const char *path, const char *tensor, int width, int *n_vectors);
 
+/* The hook a spec asks for on this model (what `generate --hook` adds): the spec parsed, its site
+ * resolved against the model's blocks (lw_site_parse) and its vectors loaded at the site's width.
+ * out's positions and vectors are malloc'd: free them with lw_hook_from_spec_free (also after a
+ * failure, which leaves them NULL). 0, or -1 with one line naming the spec's field or the file. */
+int lw_hook_from_spec(const lw_model *model, const char *spec, lw_hook *out);
+void lw_hook_from_spec_free(lw_hook *hook);
+
 #ifdef __cplusplus
 }
 #endif
