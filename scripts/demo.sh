@@ -77,7 +77,7 @@ step "channels on the story task ($n_story items): Gemma 3 -> SmolLM2 (different
 
 step "patching panel: Gemma 3 and SmolLM2 as receivers and donors (middle depth), decided under a plan written before the run"
 "$cli" panel patching --receivers "$gemma,$smol" --donors "$gemma,$smol" --depths 0.5 --prompts 20 --calib 60 \
-  --data "$shared/data" --plan examples/plans/patching.plan.json --out "$out/panel"
+  --data "$shared/data" --plan examples/plans/patching.plan.json --out "$out/panel" --resume
 "$cli" verdict examples/plans/patching.plan.json "$out/panel/records.jsonl"
 
 step "probe panel: does the Gemma 3 block 9 -> SmolLM2 block 15 space behave like a language or a code? (plan written before the run)"
@@ -87,7 +87,7 @@ mkdir -p "$out/probes"
   --target "$out/smollm2-135m-instruct.ptb.safetensors" --target-tensor layer.15 --out "$bridge"
 "$cli" panel probes --a "$gemma" --layer-a 9 --b "$smol" --layer-b 15 --bridge "$bridge" \
   --combos 200 --topsim 80 --natural 150 --calib 300 --confusers 60 --symbolic 40 --threads 1 \
-  --data "$shared/data" --plan examples/plans/probes-v3.plan.json --out "$out/probes/gemma9-smol15"
+  --data "$shared/data" --plan examples/plans/probes-v3.plan.json --out "$out/probes/gemma9-smol15" --resume
 "$cli" verdict examples/plans/probes-v3.plan.json "$out/probes/gemma9-smol15/records.jsonl"
 if [ "$quick" = 1 ]; then
   step "layer scan with the task-vector readout (issue 9): SmolLM2 -> itself, every block; the layer chosen on 10 items, reported on 20"
@@ -100,13 +100,13 @@ if [ "$quick" = 1 ]; then
     --data "$shared/data" --out "$out/race-smol-tv" --resume
   step "the codec retrieval test: SmolLM2's middle block, 150 PTB passages, pass at a lower bound >= 0.85"
   "$cli" race retrieval --model "$smol" --passages "$corpus" --n 150 --calib 100 \
-    --codecs topk,pcaq,zlib,truncate --out "$out/codec-retrieval"
+    --codecs topk,pcaq,zlib,truncate --out "$out/codec-retrieval" --resume
 else
   step "role binding, harder: a person in a role never seen for it (roles_newgiver), decided under its own plan"
   mkdir -p "$out/roles"
   "$cli" panel probes --probes compositionality --a "$gemma" --layer-a 9 --b "$smol" --layer-b 15 --bridge "$bridge" \
     --combos 200 --topsim 80 --threads 1 --data "$shared/data" --plan examples/plans/roles-v1.plan.json \
-    --out "$out/roles/gemma9-smol15"
+    --out "$out/roles/gemma9-smol15" --resume
   "$cli" verdict examples/plans/roles-v1.plan.json "$out/roles/gemma9-smol15/records.jsonl"
 
   step "layer scan (issue 9): SmolLM2 -> itself, skill first_letter, every block; the layer chosen on 20 items, reported on 40"
@@ -144,7 +144,7 @@ else
   "$cli" verdict examples/plans/race-smollm2-tv-mix-mean.plan.json "$out/race-smol-tv-mix-mean/records.jsonl"
   step "the codec retrieval test: SmolLM2's middle block, 300 PTB passages, pass at a lower bound >= 0.85"
   "$cli" race retrieval --model "$smol" --passages "$corpus" --n 300 --calib 200 \
-    --codecs topk,pcaq,pq,sae,zlib,zstd,truncate --out "$out/codec-retrieval"
+    --codecs topk,pcaq,pq,sae,zlib,zstd,truncate --out "$out/codec-retrieval" --resume
 fi
 
 if [ "${LW_DEMO_SCIFACT:-0}" = "1" ] && [ -d "$scifact" ]; then
