@@ -572,5 +572,5 @@ int main(void) {
         cmocka_unit_test(test_many_sites),
         cmocka_unit_test(test_signal_with_callers_handler),
     };
-    return cmocka_run_group_tests(tests, setup, NULL);
+    return lw_test_exit(cmocka_run_group_tests(tests, setup, NULL));
 }

@@ -322,5 +322,5 @@ int main(void) {
         cmocka_unit_test(test_no_empty_result),
         cmocka_unit_test(test_align_failure_cleans_up),
     };
-    return cmocka_run_group_tests(tests, setup, NULL);
+    return lw_test_exit(cmocka_run_group_tests(tests, setup, NULL));
 }

@@ -230,5 +230,5 @@ int main(void) {
         cmocka_unit_test(test_probe_experiment_checks),
         cmocka_unit_test(test_failed_saves_leave_no_directory),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }
