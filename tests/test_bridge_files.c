@@ -208,10 +208,77 @@ static void test_apply_file(void **state) {
     lw_bridge_free(fr.bridge);
 }
 
+/* The rows at fault: a NaN or infinity is named by option, file and row_id (the fit and the map
+ * named a row of the joined, reordered rows: "X row 0"), and nothing is written; a path that is
+ * not UTF-8 is not recorded, where apply failed its save after the work. */
+static void test_bad_rows_and_paths(void **state) {
+    (void)state;
+    const int d = 4, n = 12;
+    int64_t ids[12], rev[12];
+    for (int i = 0; i < n; i++) ids[i] = 50 + i, rev[i] = 50 + n - 1 - i;
+    const char *src = act_file("bad_src.safetensors", ids, n, d, 1, NULL);
+    /* the target's rows in reverse order, its row_id 60 (row 1) not finite */
+    float *x = malloc(sizeof *x * (size_t)n * d);
+    for (int i = 0; i < n * d; i++) x[i] = (float)((i * 37) % 11) - 5.0f;
+    x[1 * d + 2] = NAN;
+    lw_st_tensor_in t[2] = {{.name = "layer.3", .dtype = LW_DT_F32, .n_dims = 2, .shape = {n, d}, .data = x},
+                            {.name = "row_id", .dtype = LW_DT_I64, .n_dims = 1, .shape = {n}, .data = rev}};
+    char bad[4096], out[4096];
+    snprintf(bad, sizeof bad, "%s", lw_test_tmpfile("bad_tgt.safetensors"));
+    assert_int_equal(lw_st_save(bad, t, 2, NULL, 0), 0);
+    snprintf(out, sizeof out, "%s", lw_test_tmpfile("bad.bridge.safetensors"));
+    remove(out);
+    lw_bridge_fit_files_params p = lw_bridge_fit_files_default_params();
+    p.source = src, p.target = bad, p.source_tensor = p.target_tensor = "layer.3", p.out = out;
+    lw_bridge_fit_files_result r;
+    REFUSED(lw_bridge_fit_files(&p, &r), "--target");
+    failed_with("fit", "bad_tgt.safetensors: tensor \"layer.3\" row 1 (row_id 60) column 2 is NaN");
+    assert_false(lw_test_file_exists(out));
+    assert_null(r.bridge);
+
+    /* apply: the fitted bridge on the bad rows, as its target side */
+    p.source = bad, p.target = src;
+    REFUSED(lw_bridge_fit_files(&p, &r), "--source");
+    failed_with("fit", "row_id 60");
+    p.source = src;
+    x[1 * d + 2] = INFINITY;
+    assert_int_equal(lw_st_save(bad, t, 2, NULL, 0), 0);
+    const char *good = act_file("good_tgt.safetensors", ids, n, d, 2, NULL);
+    p.target = good;
+    assert_int_equal(lw_bridge_fit_files(&p, &r), 0);
+    lw_bridge_free(r.bridge);
+    char mapped[4096];
+    snprintf(mapped, sizeof mapped, "%s", lw_test_tmpfile("bad.mapped.safetensors"));
+    remove(mapped);
+    lw_bridge_apply_file_params ap = {.bridge = out, .input = bad, .tensor = "layer.3", .out = mapped};
+    int64_t rows;
+    REFUSED(lw_bridge_apply_file(&ap, &rows, NULL), "bridge apply: --input");
+    failed_with("apply", "row 1 (row_id 60) column 2 is infinite");
+    assert_false(lw_test_file_exists(mapped));
+
+    /* paths that are not UTF-8 (a Latin-1 file name): mapped, the paths left out of the metadata */
+    char latin[4096];
+    snprintf(latin, sizeof latin, "%s", lw_test_tmpfile("br\xfc" "cke.safetensors"));
+    FILE *f = fopen(out, "rb"), *g = fopen(latin, "wb");
+    assert_non_null(f), assert_non_null(g);
+    for (int ch; (ch = fgetc(f)) != EOF;) fputc(ch, g);
+    fclose(f), fclose(g);
+    ap.bridge = latin, ap.input = good;
+    if (lw_bridge_apply_file(&ap, &rows, NULL) != 0) fail_msg("apply: %s", lw_last_error());
+    assert_int_equal(rows, n);
+    lw_act_tensor m;
+    assert_int_equal(lw_act_open(mapped, "mapped", &m), 0);
+    assert_int_equal(m.n, n);
+    lw_act_close(&m);
+    remove(latin), remove(mapped);
+    free(x);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fit_files),
         cmocka_unit_test(test_apply_file),
+        cmocka_unit_test(test_bad_rows_and_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -181,10 +181,74 @@ static void test_fit_encode_decode(void **state) {
     lw_codec_free(c);
 }
 
+/* What a binding or an adversary hands over: rows filled in by hand without data (a NULL passed to
+ * memcpy), a NaN in the rows to encode (named by file), a codec fitted on a tensor whose name is
+ * longer than 255 bytes (decoded under a cut name, which no bridge finds), and paths that are not
+ * UTF-8 (decode failed its save after the work). */
+static void test_adversarial_inputs(void **state) {
+    (void)state;
+    lw_act_tensor A = {0};
+    float *items;
+    int64_t *got;
+    A.n = 3, A.d = 4;
+    REFUSED(lw_codec_gather_items(&A, 1, true, &items, &got), "no data");
+    assert_null(items);
+    A.n = -1;
+    REFUSED(lw_codec_gather_items(&A, 1, true, &items, &got), "-1 x 4");
+    A.n = 0, A.d = 0;
+    REFUSED(lw_codec_gather_items(&A, 1, true, &items, &got), "0 x 0");
+
+    enum { N = 24 };
+    int64_t ids[N];
+    for (int i = 0; i < N; i++) ids[i] = 10 + i;
+    char tensor[300];
+    memset(tensor, 'w', sizeof tensor - 1);
+    tensor[sizeof tensor - 1] = '\0';
+    float rows[N * D];
+    lw_rng r;
+    lw_rng_seed(&r, 8);
+    for (int i = 0; i < N * D; i++) rows[i] = (float)lw_rng_normal(&r);
+    lw_st_tensor_in t[2] = {{.name = tensor, .dtype = LW_DT_F32, .n_dims = 2, .shape = {N, D}, .data = rows},
+                            {.name = "row_id", .dtype = LW_DT_I64, .n_dims = 1, .shape = {N}, .data = ids}};
+    char in[4096], codec[4096], payloads[4096], decoded[4096];
+    snprintf(in, sizeof in, "%s", lw_test_tmpfile("adv_rows.safetensors"));
+    assert_int_equal(lw_st_save(in, t, 2, NULL, 0), 0);
+    snprintf(codec, sizeof codec, "%s", lw_test_tmpfile("adv\xe9.codec.safetensors")); /* Latin-1 */
+    snprintf(payloads, sizeof payloads, "%s", lw_test_tmpfile("adv\xe9.payloads.safetensors"));
+    snprintf(decoded, sizeof decoded, "%s", lw_test_tmpfile("adv.decoded.safetensors"));
+    lw_codec_fit_file_params fp = lw_codec_fit_file_default_params(LW_CODEC_PCAQ);
+    fp.codec.budget_bits = 64, fp.input = in, fp.tensor = tensor, fp.out = codec;
+    lw_codec *c = lw_codec_fit_file(&fp);
+    if (!c) fail_msg("fit: %s", lw_last_error());
+    lw_codec_free(c);
+    lw_codec_file_params p = {.codec = codec, .input = in, .tensor = tensor, .out = payloads};
+    if (lw_codec_encode_file(&p, NULL) != 0) fail_msg("encode: %s", lw_last_error());
+    p.input = payloads, p.tensor = NULL, p.out = decoded;
+    if (lw_codec_decode_file(&p, NULL) != 0) fail_msg("decode: %s", lw_last_error());
+    lw_act_tensor X;
+    if (lw_act_open(decoded, tensor, &X) != 0) fail_msg("decoded: %s", lw_last_error());
+    assert_int_equal(X.n, N);
+    lw_act_close(&X);
+
+    /* a NaN in the rows to encode: the message names the file, nothing is written */
+    rows[5 * D + 3] = NAN;
+    char nan_in[4096], fresh[4096];
+    snprintf(nan_in, sizeof nan_in, "%s", lw_test_tmpfile("adv_nan.safetensors"));
+    assert_int_equal(lw_st_save(nan_in, t, 2, NULL, 0), 0);
+    snprintf(fresh, sizeof fresh, "%s", lw_test_tmpfile("adv_nan.payloads.safetensors"));
+    remove(fresh);
+    p.input = nan_in, p.tensor = tensor, p.out = fresh;
+    REFUSED(lw_codec_encode_file(&p, NULL), "adv_nan.safetensors");
+    failed_with("encode", "row_id 15");
+    assert_false(lw_test_file_exists(fresh));
+    remove(codec), remove(payloads), remove(decoded);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gather_items),
         cmocka_unit_test(test_fit_encode_decode),
+        cmocka_unit_test(test_adversarial_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

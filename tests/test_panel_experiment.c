@@ -48,7 +48,7 @@ static void test_model_names(void **state) {
     const char *absent[] = {"x/q.gguf", "y/q.gguf"};
     assert_string_equal(lw_panel_model_name(absent, 2, "x/q.gguf"), "x/q.gguf");
     assert_string_equal(lw_panel_model_name(absent, 1, "x/q.gguf"), "q.gguf");
-    assert_null(lw_panel_model_name(absent, 2, NULL));
+    REFUSED_NULL(lw_panel_model_name(absent, 2, NULL), "path is NULL"); /* a NULL answer says why */
 }
 
 static void test_patching_experiment(void **state) {
@@ -223,12 +223,73 @@ static void test_failed_saves_leave_no_directory(void **state) {
     lw_bridge_free(b);
 }
 
+/* What a binding may pass: an empty data directory ("" read /mrpc), counts that overflowed the
+ * prompt draw's arithmetic (UBSan), names and bridge file names that are not UTF-8 (refused after
+ * the whole run, as "cannot write a record" or "out of memory"): each refused before any work, with
+ * nothing left behind. */
+static void test_experiment_bad_values(void **state) {
+    (void)state;
+    const char *toy = lw_test_shared_path("models/stories260K.gguf"), *data = lw_test_shared_path("data");
+    if (!toy || !data) {
+        skip();
+        return;
+    }
+    lw_model *m = lw_model_load(toy, lw_model_default_params());
+    assert_non_null(m);
+    lw_session *s = lw_session_new(m, lw_session_default_params());
+    assert_non_null(s);
+    lw_panel_model rm = {"toy", s};
+    double depths[] = {1};
+    const char *dir = lw_test_fresh_dir("panel_bad_values");
+    char out[4096];
+    snprintf(out, sizeof out, "%s/made", dir);
+    lw_panel_patching_experiment_params p = lw_panel_patching_experiment_default_params();
+    p.receivers = &rm, p.n_receivers = 1, p.donors = &rm, p.n_donors = 1, p.data_dir = "";
+    p.n_prompts = 5, p.n_calib = 10, p.out_dir = out;
+    p.patching.depths = depths, p.patching.n_depths = 1, p.patching.continuation_tokens = 2, p.patching.resamples = 200;
+    lw_patching_result got;
+    REFUSED(lw_panel_patching_experiment_run(&p, &got), "--data");
+    p.data_dir = data;
+    p.n_prompts = 2000000000;
+    REFUSED(lw_panel_patching_experiment_run(&p, &got), "--prompts 2000000000: at most");
+    p.n_prompts = 5, p.n_calib = 2000000000;
+    REFUSED(lw_panel_patching_experiment_run(&p, &got), "--calib 2000000000: at most");
+    lw_panel_prompt_set set;
+    const lw_model *models[] = {m};
+    REFUSED(lw_panel_prompts_from_corpus(data, 2000000000, 10, 1, models, 1, &set), "at most");
+    p.n_calib = 10;
+    lw_panel_model latin = {"mod\xe8le", s};
+    p.donors = &latin;
+    REFUSED(lw_panel_patching_experiment_run(&p, &got), "donor 0's name is not UTF-8");
+    assert_false(lw_test_file_exists(out));
+
+    lw_probe_experiment_params q = lw_probe_experiment_default_params();
+    q.model_a = q.model_b = m, q.out_dir = out, q.data_dir = "";
+    q.bridge = bridge64("probe_bad_values.safetensors", NULL, NULL);
+    q.probes.probes = LW_PROBE_SYMBOLIC, q.probes.n_symbolic = 8, q.probes.resamples = 100;
+    lw_probe_result r;
+    REFUSED(lw_probe_experiment_run(&q, &r), "--data");
+    q.data_dir = data, q.name_a = "mod\xe8le";
+    REFUSED(lw_probe_experiment_run(&q, &r), "name_a");
+    q.name_a = "toy";
+    char latin_bridge[4096];
+    snprintf(latin_bridge, sizeof latin_bridge, "%s/br\xfc" "cke.safetensors", dir);
+    assert_int_equal(rename(q.bridge, latin_bridge), 0);
+    q.bridge = latin_bridge;
+    REFUSED(lw_probe_experiment_run(&q, &r), "--bridge");
+    assert_false(lw_test_file_exists(out));
+    remove(latin_bridge);
+    lw_session_free(s);
+    lw_model_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_model_names),
         cmocka_unit_test(test_patching_experiment),
         cmocka_unit_test(test_probe_experiment_checks),
         cmocka_unit_test(test_failed_saves_leave_no_directory),
+        cmocka_unit_test(test_experiment_bad_values),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -18,6 +20,7 @@
 #include "latentwire/probes.h"
 #include "latentwire/report.h"
 #include "panel/probe_internal.h"
+#include "support/refused.h"
 #include "support/testutil.h"
 
 /* ---------------------------------------------------------------- statistics */
@@ -655,6 +658,114 @@ static void test_resume_exact(void **state) {
     free(s);
 }
 
+/* The records file as an adversary leaves it: a directory, one of the MRPC files the panel reads
+ * (by another path), a torn last line, a record pasted twice, settings that are no JSON object.
+ * Each is refused with one line naming the file, the input is left as it was, or (a torn line)
+ * the resumed run gives the uninterrupted run's numbers. */
+static void test_resume_adversarial(void **state) {
+    (void)state;
+    const char *dir = mrpc_dir();
+    if (!dir) {
+        skip();
+        return;
+    }
+    synth *s = calloc(1, sizeof *s);
+    s->chain = true;
+    orthogonal(11, s->Q);
+    lw_bridge *fwd = exact_bridge(&s->Q[0][0], DA, DA, 1);
+    batchy b = {s, 0};
+    lw_probe_pair pair = {"A", "B", DA, DA, batchy_embed, &b, fwd, NULL};
+    lw_probe_params p = lw_probe_default_params();
+    p.probes = LW_PROBE_CHAINING;
+    p.n_natural = 30, p.n_calib = 40, p.hops = 2, p.resamples = 200;
+    p.settings_json = "{\"a\": \"synthetic\"}";
+    lw_probe_result got;
+
+    /* a directory: refused, resumed or not, and left alone */
+    const char *work = lw_test_fresh_dir("probes_resume_adv");
+    char sub[4096], data[4096], train[8192], link[8192], full[4096], part[4096];
+    snprintf(sub, sizeof sub, "%s/records.d", work);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    p.mrpc_dir = dir, p.records_path = sub;
+    REFUSED(lw_probe_panel(&pair, &p, &got), "records.d");
+    p.resume = true;
+    REFUSED(lw_probe_panel(&pair, &p, &got), "records.d");
+    assert_int_equal(lw_test_dir_entries(sub), 0);
+    assert_int_equal(lw_test_dir_entries(work), 1); /* no temporary left beside it */
+
+    /* an input of the panel (an MRPC file, named through a link): refused, the file unchanged */
+    snprintf(data, sizeof data, "%s/mrpc", work);
+    assert_int_equal(mkdir(data, 0755), 0);
+    for (int i = 0; i < 2; i++) {
+        const char *name = i ? "msr_paraphrase_test.txt" : "msr_paraphrase_train.txt";
+        char from[4096];
+        snprintf(from, sizeof from, "%s/%s", dir, name);
+        char *text = lw_test_read_file(from);
+        assert_non_null(text);
+        lw_test_write_text(lw_test_join(data, name), text);
+        free(text);
+    }
+    snprintf(train, sizeof train, "%s/msr_paraphrase_train.txt", data);
+    snprintf(link, sizeof link, "%s/records.jsonl", work);
+    assert_int_equal(symlink(train, link), 0);
+    char *before = lw_test_read_file(train);
+    p.mrpc_dir = data, p.resume = false;
+    for (int i = 0; i < 2; i++) {
+        p.records_path = i ? link : train;
+        REFUSED(lw_probe_panel(&pair, &p, &got), p.records_path);
+        char *after = lw_test_read_file(train);
+        assert_non_null(after);
+        assert_string_equal(after, before);
+        free(after);
+    }
+    free(before);
+
+    /* a last line torn mid-record: dropped, and the resumed run is the uninterrupted one */
+    snprintf(full, sizeof full, "%s/full.partial", work);
+    snprintf(part, sizeof part, "%s/torn.partial", work);
+    p.records_path = full, p.resume = false;
+    lw_probe_result want;
+    if (lw_probe_panel(&pair, &p, &want) != 0) fail_msg("probes: %s", lw_last_error());
+    int calls = b.calls;
+    assert_true(calls >= 3);
+    char *text = lw_test_read_file(full);
+    assert_non_null(text);
+    char *second = strchr(strchr(text, '\n') + 1, '\n') + 1; /* after the settings line and one record */
+    second[(strchr(second, '\n') - second) / 2] = '\0'; /* the second record, half written */
+    lw_test_write_text(part, text);
+    b.calls = 0;
+    p.records_path = part, p.resume = true;
+    if (lw_probe_panel(&pair, &p, &got) != 0) fail_msg("resumed probes: %s", lw_last_error());
+    assert_int_equal(b.calls, calls - 1);
+    assert_same_result(&want, &got);
+    lw_probe_result_free(&got);
+
+    /* a record pasted twice: refused, naming both lines; the file kept */
+    free(text);
+    text = lw_test_read_file(full);
+    assert_non_null(text);
+    char *nl = strchr(text, '\n'), *rec_end = strchr(nl + 1, '\n');
+    size_t n_rec = (size_t)(rec_end - nl);
+    char *twice = malloc((size_t)(rec_end - text) + n_rec + 2);
+    memcpy(twice, text, (size_t)(rec_end - text) + 1);
+    memcpy(twice + (rec_end - text) + 1, nl + 1, n_rec);
+    twice[(rec_end - text) + 1 + n_rec] = '\0';
+    lw_test_write_text(part, twice);
+    REFUSED(lw_probe_panel(&pair, &p, &got), "lines 2 and 3 hold the same record");
+    assert_true(lw_test_file_exists(part));
+    free(twice);
+    free(text);
+
+    /* settings that are no JSON object, and resume without a file */
+    p.settings_json = "[1]";
+    REFUSED(lw_probe_panel(&pair, &p, &got), "not a JSON object");
+    p.settings_json = "{\"a\": \"synthetic\"}", p.records_path = NULL;
+    REFUSED(lw_probe_panel(&pair, &p, &got), "records_path");
+    lw_probe_result_free(&want);
+    lw_bridge_free(fwd);
+    free(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spearman),
@@ -668,6 +779,7 @@ int main(void) {
         cmocka_unit_test(test_bad_pair),
         cmocka_unit_test(test_save_and_report),
         cmocka_unit_test(test_resume_exact),
+        cmocka_unit_test(test_resume_adversarial),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

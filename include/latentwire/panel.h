@@ -140,7 +140,8 @@ int lw_panel_score(lw_session *receiver, const int32_t *prompt, int n_prompt, co
  * sentence of another; all from the corpus's test split. The calibration texts (n_calib, for
  * baselines and bridges) come from its calibration split: no text is in both. Sentences one of
  * the models cannot tokenize (a vocabulary without byte fallback) are skipped. Strings are
- * owned by *set. 0 or -1. */
+ * owned by *set. 0 or -1 (also for more than LW_PANEL_MAX_TEXTS prompts or calibration texts). */
+#define LW_PANEL_MAX_TEXTS (1 << 24)
 typedef struct {
     lw_panel_prompt *prompts;
     int n_prompts;

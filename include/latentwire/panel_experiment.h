@@ -21,7 +21,8 @@ extern "C" {
 /* A model's name in a panel's tables and records: the file name of path, or path as given when
  * another of the n paths is a different file with the same file name (a/m.gguf, b/m.gguf), so
  * that no two cells share a name; one file given by two paths (a/m.gguf, ./a/m.gguf) gets the
- * name of its first path. The result points into paths[i] for some i (borrowed). */
+ * name of its first path. The result points into paths[i] for some i, or into path (borrowed);
+ * NULL (message) when path is NULL. */
 const char *lw_panel_model_name(const char *const *paths, int n, const char *path);
 
 /* ---- the patching panel (`latentwire panel patching`) ---- */
@@ -31,8 +32,9 @@ typedef struct {
     const lw_panel_model *donors;
     int n_donors;
     const char *data_dir;             /* the multi-domain corpus (lw_panel_prompts_from_corpus) */
-    int n_prompts;                    /* prompt triples (default 40, at least LW_PANEL_MIN_CELLS) */
-    int n_calib;                      /* calibration texts (default 100) */
+    int n_prompts;                    /* prompt triples (default 40, at least LW_PANEL_MIN_CELLS, at
+                                         most LW_PANEL_MAX_TEXTS) */
+    int n_calib;                      /* calibration texts (default 100, at most LW_PANEL_MAX_TEXTS) */
     lw_patching_params patching;      /* depths, continuation, position, add, threshold, resamples,
                                          seed (also the prompts' draw), progress; its records_path,
                                          settings_json and resume are set by the run */

@@ -9,6 +9,7 @@
 
 #include "common/compare.h"
 #include "common/error.h"
+#include "common/finite.h"
 #include "common/jsonio.h"
 #include "common/note.h"
 #include "latentwire/bridge_files.h"
@@ -110,6 +111,20 @@ static void note_rank_clamped(const lw_bridge_fit_files_params *p, const lw_brid
     json_decref(info);
 }
 
+/* The first NaN or infinity among rows x (n x t->d; row k is the file's row idx[k], or k when idx
+ * is NULL), named by the option, the file, its tensor and the row's id: the fit and the maps said
+ * "X row 20 column 0" or "source row 20", an index into the paired rows that names neither the
+ * file nor a row the caller can find. 0 or -1 (message). */
+static int check_rows_finite(const char *verb, const char *flag, const char *path, const char *tensor,
+                             const lw_act_tensor *t, const float *x, const int64_t *idx, int64_t n) {
+    int64_t at = lw_first_nonfinite(x, n * (int64_t)t->d);
+    if (at < 0) return 0;
+    int64_t row = idx ? idx[at / t->d] : at / t->d;
+    return lw_fail("%s: %s %s: tensor \"%s\" row %lld (row_id %lld) column %d is %s", verb, flag, path, tensor,
+                   (long long)row, (long long)t->row_id[row], (int)(at % t->d),
+                   x[at] != x[at] ? "NaN" : "infinite");
+}
+
 int lw_bridge_fit_files(const lw_bridge_fit_files_params *p, lw_bridge_fit_files_result *out) {
     if (out) memset(out, 0, sizeof *out);
     if (!p || !out) return lw_fail("bridge fit: no %s", !p ? "parameters" : "result");
@@ -139,6 +154,8 @@ int lw_bridge_fit_files(const lw_bridge_fit_files_params *p, lw_bridge_fit_files
              (long long)n, (long long)(A.n - n), p->source, (long long)(B.n - n), p->target,
              p->pairing == LW_JOIN_ROW_POSITION ? "(row id, position)" : "row id");
     if (rc == 0 && (!(X = lw_act_gather(&A, ia, n)) || !(Y = lw_act_gather(&B, ib, n)))) rc = -1;
+    if (rc == 0) rc = check_rows_finite("bridge fit", "--source", p->source, p->source_tensor, &A, X, ia, n);
+    if (rc == 0) rc = check_rows_finite("bridge fit", "--target", p->target, p->target_tensor, &B, Y, ib, n);
     if (rc == 0 && !(br = lw_bridge_fit(X, Y, n, A.d, B.d, &p->bridge))) rc = -1;
     if (rc == 0) rc = record_provenance(br, p, &A, &B, ia, n);
     if (rc == 0 && p->out) rc = lw_bridge_save(br, p->out);
@@ -186,6 +203,8 @@ int lw_bridge_apply_file(const lw_bridge_apply_file_params *p, int64_t *n_rows, 
                      p->tensor, X.d, side, want);
     else if (X.n == 0) /* an empty result is refused, never written */
         rc = lw_fail("bridge apply: %s: tensor \"%s\" has no rows: nothing to map", p->input, p->tensor);
+    else if (check_rows_finite("bridge apply", "--input", p->input, p->tensor, &X, X.x, NULL, X.n) != 0)
+        rc = -1;
     else if (lw_bridge_check_fit(br, side, p->tensor, lw_act_model_sha256(&X, sha), lw_act_pool(&X, pool)) != 0)
         rc = lw_fail("bridge apply: %s: %s", p->bridge, lw_last_error());
     if (rc == 0 && !(Z = malloc(sizeof *Z * (size_t)X.n * (size_t)d))) rc = lw_fail("bridge apply: out of memory");
@@ -194,8 +213,10 @@ int lw_bridge_apply_file(const lw_bridge_apply_file_params *p, int64_t *n_rows, 
     if (rc == 0) {
         lw_st_tensor_in t[2] = {{.name = "mapped", .dtype = LW_DT_F32, .n_dims = 2, .shape = {X.n, d}, .data = Z},
                                 {.name = "row_id", .dtype = LW_DT_I64, .n_dims = 1, .shape = {X.n}, .data = X.row_id}};
-        const char *meta[6] = {"bridge", p->bridge, "input", p->input, "side", side};
-        rc = lw_st_save(p->out, t, 2, meta, 3);
+        /* a path that is not UTF-8 is not recorded (safetensors metadata is JSON): it failed the
+         * save, after the work, with a message about the output */
+        const char *kv[6] = {"bridge", p->bridge, "input", p->input, "side", side}, *meta[6];
+        rc = lw_st_save(p->out, t, 2, meta, lw_json_utf8_pairs(kv, 3, meta));
     }
     if (rc == 0 && !X.meta)
         lw_notef(p->on_note, p->user, "%s has no latentwire metadata (it was not written by extract): its rows' model and "

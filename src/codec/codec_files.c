@@ -44,6 +44,10 @@ int64_t lw_codec_gather_items(const lw_act_tensor *A, int T, bool distinct, floa
     if (ids) *ids = NULL;
     if (!A || !items || !ids) return lw_fail("lw_codec_gather_items: %s is NULL", !A ? "rows" : !items ? "items" : "row_ids");
     if (T < 1) return lw_fail("lw_codec_gather_items: positions %d: 1 or more", T);
+    /* rows a binding filled in by hand: a NULL x was passed to memcpy (UBSan) */
+    if (A->n < 0 || A->d < 1 || (A->n > 0 && (!A->x || !A->row_id)))
+        return lw_fail("lw_codec_gather_items: rows of %lld x %d with %s: not an opened activation tensor (lw_act_open)",
+                       (long long)A->n, A->d, A->n > 0 && !A->x ? "no data" : A->n > 0 && !A->row_id ? "no row ids" : "that shape");
     const char *path = A->path ? A->path : "the rows";
     *items = malloc(sizeof(float) * (size_t)(A->n ? A->n : 1) * (size_t)A->d);
     *ids = malloc(sizeof(int64_t) * (size_t)(A->n ? A->n : 1));
@@ -179,6 +183,8 @@ int lw_codec_encode_file(const lw_codec_file_params *p, lw_codec_file_stats *st)
     int64_t n = rc == 0 ? lw_codec_gather_items(&A, lw_codec_positions(c), true, &items, &ids) : -1;
     if (rc == 0 && n < 0) rc = -1;
     if (rc == 0) rc = lw_codec_encode_act_file(c, items, ids, n, p->out, st);
+    if (rc != 0 && strstr(lw_last_error(), "non-finite")) /* the rows are at fault: name their file */
+        lw_fail_prefix("codec encode: --input %s: tensor \"%s\": ", p->input, p->tensor);
     if (rc == 0 && !A.meta)
         lw_notef(p->on_note, p->user, "%s has no latentwire metadata (it was not written by extract): its rows' model and "
              "pooling were not checked against the codec's fit", p->input);
@@ -205,15 +211,16 @@ int lw_codec_decode_file(const lw_codec_file_params *p, lw_codec_file_stats *st)
          * it reads them (under "decoded", a bridge fitted on layer.2 refused them) */
         json_t *record = json_loads(lw_codec_record_json(c), 0, NULL);
         const char *fitted = json_string_value(json_object_get(json_object_get(record, "meta"), "tensor"));
-        char name[256];
-        snprintf(name, sizeof name, "%s", fitted && *fitted && strcmp(fitted, "row_id") ? fitted : "decoded");
-        json_decref(record);
+        const char *name = fitted && *fitted && strcmp(fitted, "row_id") ? fitted : "decoded";
         lw_st_tensor_in t[2] = {
             {.name = name, .dtype = LW_DT_F32, .n_dims = 2, .shape = {n * T, d}, .data = items},
             {.name = "row_id", .dtype = LW_DT_I64, .n_dims = 1, .shape = {n * T}, .data = row_ids},
         };
-        const char *meta[] = {"format", "latentwire.decoded/1", "codec", p->codec, "payloads", p->input};
-        rc = lw_st_save(p->out, t, 2, meta, 3);
+        /* a path that is not UTF-8 is not recorded (safetensors metadata is JSON): it failed the
+         * save after the decoding, with a message about the output */
+        const char *kv[] = {"format", "latentwire.decoded/1", "codec", p->codec, "payloads", p->input}, *meta[6];
+        rc = lw_st_save(p->out, t, 2, meta, lw_json_utf8_pairs(kv, 3, meta));
+        json_decref(record); /* after the save: name may point into it (a copy of 256 bytes cut long names) */
     }
     free(items), free(ids), free(row_ids);
     lw_codec_free(c);

@@ -45,3 +45,17 @@ char *lw_json_quoted(const char *s) {
     json_decref(j);
     return text;
 }
+
+bool lw_json_utf8_ok(const char *s) {
+    json_t *j = s ? json_string(s) : NULL;
+    bool ok = j != NULL;
+    json_decref(j);
+    return ok;
+}
+
+int lw_json_utf8_pairs(const char *const *kv, int n_pairs, const char **out) {
+    int n = 0;
+    for (int k = 0; k < n_pairs; k++)
+        if (lw_json_utf8_ok(kv[2 * k + 1])) out[2 * n] = kv[2 * k], out[2 * n + 1] = kv[2 * k + 1], n++;
+    return n;
+}

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/jsonio.h"
 #include "common/rng.h"
 #include "latentwire/bridge.h"
 #include "latentwire/channel.h"
@@ -304,6 +305,11 @@ static int check_lists(const lw_panel_model *receivers, int n_receivers, const l
         if (!m->session || !m->name)
             return lw_fail("panel: %s %d has no %s", k < n_receivers ? "receiver" : "donor",
                            k < n_receivers ? k : k - n_receivers, !m->session ? "session" : "name");
+        /* the name goes into every record (JSON): one that is not UTF-8 failed the save after the
+         * whole run, as "records.jsonl: cannot write a record" */
+        if (!lw_json_utf8_ok(m->name))
+            return lw_fail("panel: %s %d's name is not UTF-8: the records and tables are JSON and CSV text",
+                           k < n_receivers ? "receiver" : "donor", k < n_receivers ? k : k - n_receivers);
     }
     for (int i = 0; i < n_prompts; i++)
         if (!prompts[i].receiver_text || !prompts[i].donor_text || !prompts[i].decoy_text)

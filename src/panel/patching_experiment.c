@@ -19,7 +19,7 @@ static const char *base_name(const char *path) {
 static bool same_model(const char *a, const char *b) { return lw_same_file(a, b) || !strcmp(a, b); }
 
 const char *lw_panel_model_name(const char *const *paths, int n, const char *path) {
-    if (!path) return NULL;
+    if (!path) return lw_fail("lw_panel_model_name: path is NULL"), NULL; /* a getter's NULL says why */
     for (int i = 0; paths && i < n; i++) /* one file by two paths has one name: its first path's */
         if (paths[i] && same_model(paths[i], path)) {
             path = paths[i];
@@ -51,10 +51,13 @@ int lw_panel_patching_experiment_run(const lw_panel_patching_experiment_params *
     if (!p->receivers || !p->donors || p->n_receivers < 1 || p->n_donors < 1)
         return lw_fail("panel patching: no %s (--%s)", !p->receivers || p->n_receivers < 1 ? "receivers" : "donors",
                        !p->receivers || p->n_receivers < 1 ? "receivers" : "donors");
-    if (!p->data_dir) return lw_fail("panel patching: no data directory (--data)");
+    if (!p->data_dir || !*p->data_dir) return lw_fail("panel patching: no data directory (--data)");
     if (p->n_prompts < LW_PANEL_MIN_CELLS || p->n_calib < 1)
         return lw_fail("panel patching: %s %d: at least %d", p->n_calib < 1 ? "--calib" : "--prompts",
                        p->n_calib < 1 ? p->n_calib : p->n_prompts, p->n_calib < 1 ? 1 : LW_PANEL_MIN_CELLS);
+    if (p->n_prompts > LW_PANEL_MAX_TEXTS || p->n_calib > LW_PANEL_MAX_TEXTS)
+        return lw_fail("panel patching: %s %d: at most %d", p->n_calib > LW_PANEL_MAX_TEXTS ? "--calib" : "--prompts",
+                       p->n_calib > LW_PANEL_MAX_TEXTS ? p->n_calib : p->n_prompts, LW_PANEL_MAX_TEXTS);
     char plan_sha[65];
     if (lw_panel_patching_experiment_check(p) != 0 || lw_plan_file_sha256(p->plan, plan_sha) != 0) return -1;
 

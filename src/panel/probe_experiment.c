@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "common/error.h"
+#include "common/jsonio.h"
 #include "latentwire/bridge.h"
 #include "latentwire/files.h"
 #include "latentwire/json.h"
@@ -91,9 +92,19 @@ int lw_probe_experiment_run(const lw_probe_experiment_params *p, lw_probe_result
     if (out) memset(out, 0, sizeof *out);
     if (!p || !out) return lw_fail("panel probes: no %s", !p ? "parameters" : "result");
     if (!p->model_a || !p->model_b) return lw_fail("panel probes: no model %s", !p->model_a ? "A (--a)" : "B (--b)");
-    if (!p->data_dir) return lw_fail("panel probes: no data directory (--data)");
+    /* "" read the MRPC files of /mrpc */
+    if (!p->data_dir || !*p->data_dir) return lw_fail("panel probes: no data directory (--data)");
     char plan_sha[65];
     if (lw_probe_experiment_check(p) != 0 || lw_plan_file_sha256(p->plan, plan_sha) != 0) return -1;
+    /* the names and the bridges' file names go into probes.json: one that is not UTF-8 failed
+     * after every probe had run, as "out of memory" */
+    const char *named[4][2] = {{"name_a", p->name_a}, {"name_b", p->name_b},
+                               {"--bridge", p->bridge ? base_name(p->bridge) : NULL},
+                               {"--inverse", p->inverse ? base_name(p->inverse) : NULL}};
+    for (int i = 0; i < 4; i++)
+        if (named[i][1] && !lw_json_utf8_ok(named[i][1]))
+            return lw_fail("panel probes: %s: %s is not UTF-8, and probes.json records it: %s", named[i][0],
+                           i < 2 ? "the name" : "the file name", i < 2 ? "give another name" : "rename the file");
     lw_probe_models models = {.model = {p->model_a, p->model_b}, .layer = {p->layer_a, p->layer_b},
                               .n_threads = p->n_threads};
     lw_probe_pair pair = {.name_a = p->name_a ? p->name_a : "A", .name_b = p->name_b ? p->name_b : "B",

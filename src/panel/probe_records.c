@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "common/error.h"
+#include "latentwire/files.h"
 #include "panel/probe_internal.h"
 #include "panel/probe_records.h"
 
@@ -16,6 +17,16 @@ static const char *const KEY[] = {"call"};
 int lw_probe_records_open(lw_probe_records *r, const lw_probe_pair *pair, const lw_probe_params *p) {
     memset(r, 0, sizeof *r);
     if (!p->records_path) return p->resume ? lw_fail("probes: resume needs a records file (records_path)") : 0;
+    /* the file is rewritten from its first call: records_path naming an MRPC file the probes read
+     * (by a link, or ./) replaced the data set with a settings line; a directory is named here too */
+    char train[4096], test[4096];
+    const char *dir = p->mrpc_dir;
+    if (dir) {
+        snprintf(train, sizeof train, "%s/msr_paraphrase_train.txt", dir);
+        snprintf(test, sizeof test, "%s/msr_paraphrase_test.txt", dir);
+    }
+    const char *inputs[] = {"the MRPC training file", dir ? train : NULL, "the MRPC test file", dir ? test : NULL, NULL};
+    if (lw_output_check("records_path", p->records_path, LW_OUT_FILE, inputs) != 0) return -1;
     json_t *s = p->settings_json ? json_loads(p->settings_json, 0, NULL) : json_object();
     if (!json_is_object(s)) {
         json_decref(s);

@@ -48,6 +48,11 @@ int lw_panel_prompts_from_corpus(const char *data_dir, int n_prompts, int n_cali
         if (!models[k]) return lw_fail("lw_panel_prompts_from_corpus: model %d is NULL", k);
     if (n_prompts < 2 || n_calib < 1)
         return lw_fail("panel: %d prompts and %d calibration texts: at least 2 and 1", n_prompts, n_calib);
+    /* the per-domain counts below are ints: 2e9 prompts overflowed them (UBSan), and no corpus
+     * holds this many sentences */
+    if (n_prompts > LW_PANEL_MAX_TEXTS || n_calib > LW_PANEL_MAX_TEXTS)
+        return lw_fail("panel: %d prompts and %d calibration texts: at most %d each", n_prompts, n_calib,
+                       LW_PANEL_MAX_TEXTS);
     /* each domain gives 2 test sentences per prompt it hosts, and its share of calibration */
     /* (a quarter more than needed, for sentences a vocabulary cannot encode) */
     const int per_test = (2 * ((n_prompts + TEXT_DOMAINS - 1) / TEXT_DOMAINS) + 1) * 5 / 4 + 2;
