@@ -36,7 +36,7 @@ static void test_singletons_are_independent(void **state) {
     lw_rng_seed(&r, 7);
     for (int i = 0; i < N; i++) {
         a[i] = lw_rng_uniform(&r) < 0.3, b[i] = lw_rng_uniform(&r) < 0.6, id[i] = 1000 - 3 * i;
-        c[i] = lw_rng_uniform(&r), order[i] = i;
+        c[i] = -log(1.0 - lw_rng_uniform(&r)), order[i] = i; /* skewed: BCa and percentile differ */
     }
     lw_ci x, y;
     double px, py;
@@ -50,11 +50,21 @@ static void test_singletons_are_independent(void **state) {
     assert_int_equal(lw_ci_paired(a, b, N, 500, 0.95, 1, &y, &py), 0);
     same_ci(&x, &y);
     EQ(px, py);
-    /* non-binary: the cluster bootstrap's percentile interval on singletons is the plain one
-     * (clusters are drawn in the order of their ids, so ids in item order draw the same items) */
+    /* non-binary: the cluster bootstrap's BCa interval on singletons is the plain BCa one
+     * (clusters are drawn in the order of their ids, so ids in item order draw the same items; the
+     * leave-one-cluster-out jackknife is the leave-one-out jackknife of the mean) */
     assert_int_equal(lw_ci_mean_clustered(c, order, N, 999, 0.95, 3, &x), 0);
-    assert_int_equal(lw_bootstrap_mean(c, N, 999, 0.95, 3, &y), 0);
+    assert_int_equal(lw_bootstrap_bca_mean(c, N, 999, 0.95, 3, &y), 0);
     same_ci(&x, &y);
+    assert_string_equal(x.method, "cluster-bca");
+    assert_int_equal(lw_bootstrap_mean(c, N, 999, 0.95, 3, &y), 0); /* and not the percentile one */
+    assert_true(fabs(x.lo - y.lo) > 1e-6 || fabs(x.hi - y.hi) > 1e-6);
+    double c_b[N];
+    for (int i = 0; i < N; i++) c_b[i] = c[(i + 1) % N] * 0.5;
+    assert_int_equal(lw_ci_paired_clustered(c, c_b, order, N, 999, 0.95, 3, &x, &px), 0);
+    assert_int_equal(lw_bootstrap_paired(c, c_b, N, 999, 0.95, 3, &y, &py), 0);
+    same_ci(&x, &y);
+    EQ(px, py);
 }
 
 /* k values each written twice, the two copies one cluster: the interval of the k values. */
@@ -85,9 +95,9 @@ static void test_duplicates_add_no_evidence(void **state) {
     same_ci(&x, &y);
     EQ(px, py);
     assert_int_equal(lw_ci_mean_clustered(c2, id, 2 * K, 999, 0.95, 5, &x), 0);
-    assert_int_equal(lw_bootstrap_mean(c, K, 999, 0.95, 5, &y), 0);
+    assert_int_equal(lw_bootstrap_bca_mean(c, K, 999, 0.95, 5, &y), 0);
     same_ci(&x, &y);
-    assert_string_equal(x.method, "cluster-percentile");
+    assert_string_equal(x.method, "cluster-bca");
 }
 
 /* At the boundary (no variance to estimate a design effect from) the clustered interval counts

@@ -247,6 +247,48 @@ static void test_bca_matches_naive(void **state) {
     assert_true(fabs(ci.lo - lo) < 1e-9 && fabs(ci.hi - hi) < 1e-9);
 }
 
+/* The ratio of sums (the patching panel's decoy ratio) by the same recipe written out: units
+ * resampled whole, resamples without a positive denominator dropped, the acceleration from the
+ * leave-one-unit-out ratios. */
+static void test_ratio_bca_matches_naive(void **state) {
+    (void)state;
+    enum { N = 30, B = 2000 };
+    double num[N], den[N], rs[B], jk[N];
+    lw_rng r;
+    lw_rng_seed(&r, 3);
+    for (int u = 0; u < N; u++) den[u] = 0.2 + lw_rng_uniform(&r), num[u] = -log(1 - lw_rng_uniform(&r)) * 2.0;
+    double lo, hi;
+    assert_int_equal(lw_eval_ratio_bca(num, den, N, B, 0.95, 77, &lo, &hi), 0);
+    double st = 0, sd = 0;
+    for (int u = 0; u < N; u++) st += num[u], sd += den[u];
+    lw_rng_seed(&r, 77);
+    for (int b = 0; b < B; b++) {
+        double t = 0, d = 0;
+        for (int u = 0; u < N; u++) {
+            int x = (int)lw_rng_below(&r, N);
+            t += num[x], d += den[x];
+        }
+        rs[b] = t / d;
+    }
+    qsort(rs, B, sizeof *rs, cmp_double);
+    double jbar = 0, num3 = 0, den2 = 0, below = 0;
+    for (int u = 0; u < N; u++) jk[u] = (st - num[u]) / (sd - den[u]), jbar += jk[u] / N;
+    for (int u = 0; u < N; u++) num3 += pow(jbar - jk[u], 3), den2 += pow(jbar - jk[u], 2);
+    for (int b = 0; b < B; b++) below += rs[b] < st / sd ? 1 : rs[b] == st / sd ? 0.5 : 0;
+    double a = num3 / (6 * pow(den2, 1.5)), z0 = phi_inv(below / B), z = phi_inv(0.975);
+    double nlo = quantile(rs, B, phi(z0 + (z0 - z) / (1 - a * (z0 - z))));
+    double nhi = quantile(rs, B, phi(z0 + (z0 + z) / (1 - a * (z0 + z))));
+    fprintf(stderr, "ratio %.6f: BCa [%.6f, %.6f], naive [%.6f, %.6f], percentile [%.6f, %.6f]\n", st / sd, lo, hi,
+            nlo, nhi, quantile(rs, B, 0.025), quantile(rs, B, 0.975));
+    assert_true(fabs(lo - nlo) < 1e-9 && fabs(hi - nhi) < 1e-9);
+    assert_true(fabs(lo - quantile(rs, B, 0.025)) > 1e-6); /* not the percentile interval */
+    /* denominators that are mostly 0: most resamples have no ratio, and neither end is given */
+    for (int u = 0; u < N; u++) den[u] = u == 0 ? 1.0 : 0.0;
+    assert_int_equal(lw_eval_ratio_bca(num, den, N, B, 0.95, 77, &lo, &hi), -1);
+    assert_true(isnan(lo) && isnan(hi));
+    assert_int_equal(lw_eval_ratio_bca(num, den, 1, B, 0.95, 77, &lo, &hi), -1); /* one unit */
+}
+
 static void test_bca_coverage_skewed(void **state) {
     (void)state;
     /* Mean of Exponential(1) samples of n = 30 (true mean 1): 400 repetitions (sd of the share
@@ -293,7 +335,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clopper_pearson_closed_form), cmocka_unit_test(test_proportion_coverage),
         cmocka_unit_test(test_percentile_fails_at_boundary), cmocka_unit_test(test_bca_matches_naive),
-        cmocka_unit_test(test_bca_coverage_skewed),         cmocka_unit_test(test_paired_stays_paired),
+        cmocka_unit_test(test_bca_coverage_skewed), cmocka_unit_test(test_ratio_bca_matches_naive),         cmocka_unit_test(test_paired_stays_paired),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -59,6 +59,97 @@ static void test_spearman(void **state) {
     assert_true(isnan(lw_probe_spearman(c, x, 3))); /* a constant side has no ranks to correlate */
 }
 
+static int by_value(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double phi(double x) { return 0.5 * erfc(-x / sqrt(2.0)); }
+
+static double phi_inv(double q) { /* bisection: slow and obviously right */
+    double lo = -40, hi = 40;
+    for (int i = 0; i < 200; i++) {
+        double mid = 0.5 * (lo + hi);
+        if (phi(mid) < q) lo = mid;
+        else hi = mid;
+    }
+    return 0.5 * (lo + hi);
+}
+
+static double quantile_of(const double *s, int n, double q) {
+    double h = (n - 1) * q;
+    int i = (int)floor(h);
+    return i >= n - 1 ? s[n - 1] : i < 0 ? s[0] : s[i] + (h - i) * (s[i + 1] - s[i]);
+}
+
+/* Topographic similarity of the sentences idx[0..m) the slow way: every pair of distinct
+ * sentences, Hamming distance of attributes against 1 - cosine (in double), naive Spearman. */
+static double naive_topsim(const float *X, int d, const int (*attr)[LW_PROBE_N_ATTR], const int *idx, int m) {
+    double md[64], ad[64];
+    int k = 0;
+    for (int a = 0; a < m; a++)
+        for (int b = a + 1; b < m; b++) {
+            if (idx[a] == idx[b]) continue;
+            const float *x = X + (size_t)idx[a] * d, *y = X + (size_t)idx[b] * d;
+            double xy = 0, xx = 0, yy = 0;
+            for (int j = 0; j < d; j++) xy += (double)x[j] * y[j], xx += (double)x[j] * x[j], yy += (double)y[j] * y[j];
+            int h = 0;
+            for (int t = 0; t < LW_PROBE_N_ATTR; t++) h += attr[idx[a]][t] != attr[idx[b]][t];
+            md[k] = h, ad[k++] = 1.0 - xy / sqrt(xx * yy);
+        }
+    return naive_spearman(md, ad, k);
+}
+
+/* lw_probe_topsim's interval is BCa (Efron & Tibshirani 1993, ch. 14) written out here: the
+ * same resamples of sentences (lw_rng seeded with `seed`, n draws of lw_rng_below(n) each), z0
+ * from the share below the estimate, the acceleration from the leave-one-sentence-out rhos. A
+ * percentile interval (what it was) fails this on a skewed rho near 1. */
+static void test_topsim_bca(void **state) {
+    (void)state;
+    enum { N = 10, D = 12, B = 1000 };
+    int attr[N][LW_PROBE_N_ATTR], idx[N];
+    float X[N * D];
+    lw_rng rng;
+    lw_rng_seed(&rng, 5);
+    for (int i = 0; i < N; i++) /* attributes one-hot in the first 12 coordinates, plus noise */
+        for (int t = 0; t < LW_PROBE_N_ATTR; t++) attr[i][t] = (int)lw_rng_below(&rng, 3);
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < D; j++)
+            X[i * D + j] = (float)((attr[i][j / 3] == j % 3) + 0.3 * lw_rng_uniform(&rng));
+    lw_ci ci;
+    assert_int_equal(lw_probe_topsim(X, N, D, (const int(*)[LW_PROBE_N_ATTR])attr, B, 42, &ci), 0);
+    for (int i = 0; i < N; i++) idx[i] = i;
+    double rho = naive_topsim(X, D, (const int(*)[LW_PROBE_N_ATTR])attr, idx, N), boot[B], jack[N];
+    int kept = 0;
+    lw_rng_seed(&rng, 42);
+    for (int r = 0; r < B; r++) {
+        for (int i = 0; i < N; i++) idx[i] = (int)lw_rng_below(&rng, N);
+        double v = naive_topsim(X, D, (const int(*)[LW_PROBE_N_ATTR])attr, idx, N);
+        if (isfinite(v)) boot[kept++] = v;
+    }
+    qsort(boot, (size_t)kept, sizeof *boot, by_value);
+    double jbar = 0;
+    for (int i = 0; i < N; i++) {
+        for (int j = 0, m = 0; j < N; j++)
+            if (j != i) idx[m++] = j;
+        jack[i] = naive_topsim(X, D, (const int(*)[LW_PROBE_N_ATTR])attr, idx, N - 1);
+        jbar += jack[i] / N;
+    }
+    double num = 0, den = 0, below = 0;
+    for (int i = 0; i < N; i++) num += pow(jbar - jack[i], 3), den += pow(jbar - jack[i], 2);
+    for (int r = 0; r < kept; r++) below += boot[r] < rho ? 1 : boot[r] == rho ? 0.5 : 0;
+    double a = num / (6 * pow(den, 1.5)), z0 = phi_inv(below / kept), z = phi_inv(0.975);
+    double lo = quantile_of(boot, kept, phi(z0 + (z0 - z) / (1 - a * (z0 - z))));
+    double hi = quantile_of(boot, kept, phi(z0 + (z0 + z) / (1 - a * (z0 + z))));
+    fprintf(stderr, "topsim %.6f [%.6f, %.6f], naive BCa %.6f [%.6f, %.6f] (%d resamples), percentile [%.6f, %.6f]\n",
+            ci.mean, ci.lo, ci.hi, rho, lo, hi, kept, quantile_of(boot, kept, 0.025), quantile_of(boot, kept, 0.975));
+    assert_true(rho > 0.3);
+    assert_true(fabs(ci.mean - rho) < 1e-9);
+    assert_true(fabs(ci.lo - lo) < 1e-6 && fabs(ci.hi - hi) < 1e-6);
+    assert_string_equal(ci.method, "bca");
+    assert_int_equal(ci.n, N);
+}
+
 static void test_top1(void **state) {
     (void)state;
     const float P[] = {1, 0, /* 0 */ 0, 1, /* 1 */ 1, 1, /* 2 */ 2, 2 /* 3: same direction as 2 */};
@@ -769,6 +860,7 @@ static void test_resume_adversarial(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spearman),
+        cmocka_unit_test(test_topsim_bca),
         cmocka_unit_test(test_top1),
         cmocka_unit_test(test_additive_lift),
         cmocka_unit_test(test_shuffle_words),

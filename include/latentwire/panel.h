@@ -22,8 +22,8 @@
  * the interval's lower bound is >= the threshold, FAIL when its upper bound is below it,
  * INCONCLUSIVE otherwise (a plan file and `latentwire verdict` add Holm across hypotheses), and
  * the decoy ratio = mean e(target) / mean
- * e(decoy) over all cells' prompts (a working channel exceeds 1.5), with a percentile
- * bootstrap interval over cells.
+ * e(decoy) over all cells' prompts (a working channel exceeds 1.5), with a BCa bootstrap
+ * interval over cells (a ratio is skewed: a percentile interval of it is shifted).
  *
  * The receiver's prompt prefix before the patch position is computed once per prompt and
  * kept resident while the unpatched run and the three patches are scored after it
@@ -99,7 +99,7 @@ typedef struct {
                                 LW_PANEL_MIN_CELLS cells over prompts (D.method says which) */
     lw_verdict_kind verdict; /* against the threshold (above) */
     double decoy_ratio;      /* mean target effect / mean decoy effect */
-    double decoy_ratio_lo, decoy_ratio_hi; /* 95% percentile bootstrap over D's units (cells, or prompts
+    double decoy_ratio_lo, decoy_ratio_hi; /* 95% BCa bootstrap over D's units (cells, or prompts
                                               below LW_PANEL_MIN_CELLS); NaN when undefined */
     /* per cell and prompt: the effects, n_cells x n_prompts each (for records and tests) */
     double *e_target, *e_baseline, *e_decoy;

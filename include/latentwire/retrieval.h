@@ -149,8 +149,9 @@ int lw_ci_paired(const double *a, const double *b, int n, int n_resamples, doubl
  * cluster's items agree, is taken where the sample shows no variance (a proportion at 0 or 1;
  * every pair differing the same way), so the boundaries keep their coverage as though each
  * cluster were one item. For pairs deff is the largest of a's, b's and (a - b)'s. Other values
- * get a cluster bootstrap (whole clusters resampled; percentile interval; for pairs the
- * two-sided p as lw_bootstrap_paired, its floor 2^(1 - clusters)). With every cluster of one item the 0/1 intervals equal
+ * get a cluster bootstrap (whole clusters resampled; BCa interval, its acceleration from the
+ * leave-one-cluster-out jackknife, method "cluster-bca"; for pairs the
+ * two-sided p as lw_bootstrap_paired, its floor 2^(1 - clusters)). With every cluster of one item the intervals equal
  * lw_ci_mean's and lw_ci_paired's. */
 int lw_ci_mean_clustered(const double *v, const int *cluster, int n, int n_resamples, double level, uint64_t seed,
                          lw_ci *out);

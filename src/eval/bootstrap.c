@@ -5,6 +5,7 @@
  * corrects the median bias (z0) and the skew (acceleration a, from the jackknife) and is
  * second-order accurate. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "common/error.h"
@@ -123,10 +124,33 @@ static double bca_level(double z0, double a, double z) {
     return norm_cdf(z0 + w / den);
 }
 
-/* BCa interval from the sorted resampled means of v: z0 from the share of resampled means
- * below the estimate (ties count half, so a symmetric discrete distribution gets z0 = 0),
- * the acceleration from the jackknife of the mean, which is closed-form:
- * a = sum(d^3) / (6 sum(d^2)^1.5) with d = v - mean. */
+double lw_eval_jackknife_accel(const double *jack, int n) {
+    double m = 0, s2 = 0, s3 = 0;
+    for (int i = 0; i < n; i++) m += jack[i];
+    m /= n;
+    for (int i = 0; i < n; i++) {
+        double d = m - jack[i];
+        s2 += d * d;
+        s3 += d * d * d;
+    }
+    return s2 > 0 ? s3 / (6.0 * pow(s2, 1.5)) : 0.0;
+}
+
+void lw_eval_bca_bounds(const double *sorted, int n_resamples, double estimate, double accel, double level,
+                        double *lo, double *hi) {
+    double below = 0; /* ties count half, so a symmetric discrete distribution gets z0 = 0 */
+    for (int b = 0; b < n_resamples; b++) below += sorted[b] < estimate ? 1.0 : sorted[b] == estimate ? 0.5 : 0.0;
+    double share = below / n_resamples, edge = 0.5 / n_resamples;
+    share = share < edge ? edge : share > 1.0 - edge ? 1.0 - edge : share; /* finite z0 */
+    double z0 = lw_norm_quantile(share), z = lw_norm_quantile(1.0 - (1.0 - level) / 2.0);
+    *lo = lw_eval_quantile_sorted(sorted, n_resamples, bca_level(z0, accel, -z));
+    *hi = lw_eval_quantile_sorted(sorted, n_resamples, bca_level(z0, accel, z));
+}
+
+/* BCa interval from the sorted resampled means of v. The jackknife of a mean is closed-form
+ * (leaving v[i] out moves the mean by (mean - v[i]) / (n - 1)), so the acceleration is
+ * a = sum(d^3) / (6 sum(d^2)^1.5) with d = v - mean: lw_eval_jackknife_accel's value without
+ * the n leave-one-out means. */
 static void fill_bca(const double *v, int n, const double *sorted, int n_resamples, double level, lw_ci *out) {
     double mean = mean_of(v, n), s2 = 0, s3 = 0;
     for (int i = 0; i < n; i++) {
@@ -135,14 +159,8 @@ static void fill_bca(const double *v, int n, const double *sorted, int n_resampl
         s3 += d * d * d;
     }
     double acc = s2 > 0 ? s3 / (6.0 * pow(s2, 1.5)) : 0.0;
-    double below = 0;
-    for (int b = 0; b < n_resamples; b++) below += sorted[b] < mean ? 1.0 : sorted[b] == mean ? 0.5 : 0.0;
-    double share = below / n_resamples, edge = 0.5 / n_resamples;
-    share = share < edge ? edge : share > 1.0 - edge ? 1.0 - edge : share; /* finite z0 */
-    double z0 = lw_norm_quantile(share), z = lw_norm_quantile(1.0 - (1.0 - level) / 2.0);
     out->mean = mean;
-    out->lo = lw_eval_quantile_sorted(sorted, n_resamples, bca_level(z0, acc, -z));
-    out->hi = lw_eval_quantile_sorted(sorted, n_resamples, bca_level(z0, acc, z));
+    lw_eval_bca_bounds(sorted, n_resamples, mean, acc, level, &out->lo, &out->hi);
     out->n = n;
     out->method = "bca";
     out->n_clusters = 0;
@@ -207,4 +225,40 @@ int lw_bootstrap_paired(const double *a, const double *b, int n, int n_resamples
     free(d);
     free(means);
     return 0;
+}
+
+int lw_eval_ratio_bca(const double *num, const double *den, int n, int n_resamples, double level, uint64_t seed,
+                      double *lo, double *hi) {
+    *lo = *hi = NAN;
+    double st = 0, sd = 0;
+    for (int u = 0; u < n; u++) st += num[u], sd += den[u];
+    if (n < 2 || !(sd > 0)) return -1;
+    double *rs = malloc(sizeof *rs * (size_t)n_resamples), *jack = malloc(sizeof *jack * (size_t)n);
+    int k = 0, rc = rs && jack ? 0 : -1;
+    lw_rng g;
+    lw_rng_seed(&g, seed);
+    for (int b = 0; rc == 0 && b < n_resamples; b++) {
+        double t = 0, d = 0;
+        for (int u = 0; u < n; u++) {
+            int x = (int)lw_rng_below(&g, (uint64_t)n);
+            t += num[x], d += den[x];
+        }
+        if (d > 0) rs[k++] = t / d;
+    }
+    /* more resamples without a ratio than one tail holds: an end is unbounded */
+    if (rc == 0 && (k == 0 || n_resamples - k > (1.0 - level) / 2.0 * n_resamples)) rc = -1;
+    double accel = 0.0;
+    bool jack_ok = rc == 0;
+    for (int u = 0; jack_ok && u < n; u++) {
+        jack_ok = sd - den[u] > 0;
+        if (jack_ok) jack[u] = (st - num[u]) / (sd - den[u]);
+    }
+    if (jack_ok) accel = lw_eval_jackknife_accel(jack, n);
+    if (rc == 0) {
+        qsort(rs, (size_t)k, sizeof *rs, cmp_double);
+        lw_eval_bca_bounds(rs, k, st / sd, accel, level, lo, hi);
+    }
+    free(rs);
+    free(jack);
+    return rc;
 }

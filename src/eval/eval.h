@@ -67,6 +67,26 @@ int lw_eval_check_values(const char *fn, const char *vname, const double *v, int
  * units without a difference flip nothing), 1 when none differs, at most 1 (bootstrap.c). */
 double lw_eval_boot_p_two_sided(long le, long ge, int n_resamples, int units);
 
+/* BCa (Efron 1987) for a statistic other than a plain mean, whose resamples are not cheap to
+ * correct in closed form. lw_eval_jackknife_accel: the acceleration a from the n leave-one-out
+ * estimates jack[] (a = sum(d^3) / (6 sum(d^2)^1.5), d = mean(jack) - jack[i]; 0 when they do
+ * not vary). lw_eval_bca_bounds: the interval's ends at `level` from the sorted resampled
+ * estimates, the full-sample estimate (z0 from the share of resamples below it, ties half) and
+ * a (bootstrap.c). */
+double lw_eval_jackknife_accel(const double *jack, int n);
+void lw_eval_bca_bounds(const double *sorted, int n_resamples, double estimate, double accel, double level,
+                        double *lo, double *hi);
+
+/* BCa interval of the ratio of sums sum(num) / sum(den) over n units (units resampled whole,
+ * lw_rng seeded with seed; the acceleration from the leave-one-unit-out ratios, 0 when one of
+ * them has no positive denominator). A resample whose denominators sum to 0 or less has no
+ * ratio; when more of them than one tail holds ((1 - level) / 2 of the resamples) have none,
+ * an end is unbounded and both ends are left NaN rather than computed on the resamples that
+ * happen to be defined. -1 (no message: NaN ends) also when n < 2, sum(den) <= 0 or memory
+ * runs out; else 0 (bootstrap.c). */
+int lw_eval_ratio_bca(const double *num, const double *den, int n, int n_resamples, double level, uint64_t seed,
+                      double *lo, double *hi);
+
 /* Standard normal quantile for q in (0, 1), to double precision (bootstrap.c). */
 double lw_norm_quantile(double q);
 

@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "common/jsonio.h"
 #include "common/rng.h"
+#include "eval/eval.h"
 #include "latentwire/bridge.h"
 #include "latentwire/channel.h"
 #include "latentwire/panel.h"
@@ -222,50 +223,27 @@ static int receiver_continuation(lw_session *r, lw_session *d, const tokens *c, 
 
 /* ------------------------------------------------------------------ statistics over cells */
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* The decoy ratio (summed targeted effects over summed decoy effects) and its 95% percentile
- * interval, resampling the same units as D's interval: cells from LW_PANEL_MIN_CELLS on, else
- * prompts (every cell's effects of a prompt together). A resample whose decoy effects sum to 0 or
- * less has no ratio; when more than 2.5% do, an end of the interval is unbounded and both are left
- * undefined (NaN) rather than computed on the resamples that happen to be defined. */
+/* The decoy ratio (summed targeted effects over summed decoy effects) and its 95% BCa interval
+ * (lw_eval_ratio_bca: a ratio is skewed, and a percentile interval of it shifted), resampling
+ * the same units as D's interval: cells from LW_PANEL_MIN_CELLS on, else prompts (every cell's
+ * effects of a prompt together). Undefined ends (NaN) where too many resamples have decoy
+ * effects that sum to 0 or less. */
 static void decoy_ratio(lw_patching_result *r, const lw_patching_params *p) {
     int nc = r->n_cells, np = r->n_prompts;
     bool over_cells = nc >= LW_PANEL_MIN_CELLS;
     int n = over_cells ? nc : np;
     double st = 0, sd = 0, *ut = calloc((size_t)n, sizeof *ut), *ud = calloc((size_t)n, sizeof *ud);
     r->decoy_ratio = r->decoy_ratio_lo = r->decoy_ratio_hi = NAN;
-    if (!ut || !ud) goto done;
-    for (int c = 0; c < nc; c++)
-        for (int j = 0; j < np; j++) { /* a unit's sums: its cell's, or its prompt's over the cells */
-            ut[over_cells ? c : j] += r->e_target[(size_t)c * np + j];
-            ud[over_cells ? c : j] += r->e_decoy[(size_t)c * np + j];
-        }
-    for (int u = 0; u < n; u++) st += ut[u], sd += ud[u];
-    r->decoy_ratio = sd > 0 ? st / sd : NAN; /* a decoy that moves nothing, or away: undefined */
-    if (!(sd > 0) || n < 2) goto done;
-    double *rs = malloc(sizeof(double) * (size_t)p->resamples);
-    int k = 0;
-    lw_rng g;
-    lw_rng_seed(&g, p->seed + 17);
-    for (int b = 0; rs && b < p->resamples; b++) {
-        double t = 0, d = 0;
-        for (int u = 0; u < n; u++) {
-            int x = (int)lw_rng_below(&g, (uint64_t)n);
-            t += ut[x], d += ud[x];
-        }
-        if (d > 0) rs[k++] = t / d;
+    if (ut && ud) {
+        for (int c = 0; c < nc; c++)
+            for (int j = 0; j < np; j++) { /* a unit's sums: its cell's, or its prompt's over the cells */
+                ut[over_cells ? c : j] += r->e_target[(size_t)c * np + j];
+                ud[over_cells ? c : j] += r->e_decoy[(size_t)c * np + j];
+            }
+        for (int u = 0; u < n; u++) st += ut[u], sd += ud[u];
+        r->decoy_ratio = sd > 0 ? st / sd : NAN; /* a decoy that moves nothing, or away: undefined */
+        lw_eval_ratio_bca(ut, ud, n, p->resamples, 0.95, p->seed + 17, &r->decoy_ratio_lo, &r->decoy_ratio_hi);
     }
-    if (rs && k > 0 && p->resamples - k <= 0.025 * p->resamples) {
-        qsort(rs, (size_t)k, sizeof *rs, cmp_double);
-        r->decoy_ratio_lo = rs[(int)floor(0.025 * (k - 1))];
-        r->decoy_ratio_hi = rs[(int)ceil(0.975 * (k - 1))];
-    }
-    free(rs);
-done:
     free(ut);
     free(ud);
 }

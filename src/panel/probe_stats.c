@@ -2,11 +2,13 @@
  * lw_retrieval_score, so ties count against a hit), the additive-lift comparison and topographic
  * similarity with its bootstrap over sentences. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
 #include "common/rng.h"
+#include "eval/eval.h"
 #include "panel/probe_internal.h"
 
 typedef struct {
@@ -145,10 +147,25 @@ int lw_probe_topsim(const float *X, int n, int d, const int (*attr)[LW_PROBE_N_A
             if (isfinite(rho)) boot[kept++] = rho;
         }
         qsort(boot, (size_t)kept, sizeof *boot, by_double);
-        out->lo = kept ? boot[(int)floor(0.025 * (kept - 1))] : NAN;
-        out->hi = kept ? boot[(int)ceil(0.975 * (kept - 1))] : NAN;
+        /* BCa, not the percentile interval: rho is bounded and skewed near +-1, where percentile
+         * intervals are shifted and too short. The acceleration comes from the leave-one-sentence-
+         * out jackknife (each leaves out the sentence's n - 1 pairs); a leave-one-out rho that is
+         * undefined (constant distances) leaves it 0. */
+        double accel = 0.0, *jack = malloc(sizeof *jack * (size_t)n);
+        bool jack_ok = jack != NULL;
+        for (int i = 0; jack_ok && i < n; i++) {
+            for (int j = 0, m = 0; j < n; j++)
+                if (j != i) idx[m++] = j;
+            jack[i] = topsim_of(cosd, n, attr, idx, n - 1, md, ad);
+            jack_ok = isfinite(jack[i]);
+        }
+        if (jack_ok) accel = lw_eval_jackknife_accel(jack, n);
+        free(jack);
+        out->lo = out->hi = NAN;
+        if (kept > 0 && isfinite(out->mean))
+            lw_eval_bca_bounds(boot, kept, out->mean, accel, 0.95, &out->lo, &out->hi);
         out->n = n;
-        out->method = "percentile";
+        out->method = "bca";
         out->n_clusters = 0;
         out->design_effect = 1.0;
     }
