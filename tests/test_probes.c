@@ -526,6 +526,8 @@ static void test_roles_bound_vs_bag_of_words(void **state) {
     const lw_probe_stat *gp = find_stat(&good, "roles_pair_consistency"), *bp = find_stat(&bad, "roles_pair_consistency");
     const lw_probe_stat *gh = find_stat(&good, "roles_newpair_heldout_top1"),
                         *bh = find_stat(&bad, "roles_newpair_heldout_top1");
+    /* the notes say what is measured to the end (a 200-byte field cut this one at "every person seen i") */
+    assert_non_null(strstr(gh->note, "every person seen in both roles) retrieved among all 100 (B)"));
     assert_int_equal(gp->ci.n, 100);
     assert_int_equal(gh->ci.n, 50); /* the 10 ordered pairs of neighbours on the circle, x 5 objects */
     assert_true(gp->ci.mean == 1.0 && bp->ci.mean == 0.0);

@@ -130,7 +130,7 @@ typedef struct {
     double p_value;         /* of a paired difference (two-sided); NaN otherwise */
     char condition[96];     /* its records' condition ("" when it has none) */
     char metric[24];        /* its records' metric */
-    char note[200];
+    char note[400];         /* what it measures (the report's last column) */
 } lw_probe_stat;
 
 typedef struct {

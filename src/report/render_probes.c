@@ -53,7 +53,7 @@ static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
         probe_table(h, stats, PROBES[k]);
     }
     lw_note(h, "Top-1 by cosine (a tie never counts as a hit); intervals: Clopper-Pearson for proportions, BCa "
-               "bootstrap for means, Newcombe / paired bootstrap for paired differences, a bootstrap over "
+               "bootstrap for means, Newcombe / paired bootstrap for paired differences, a BCa bootstrap over "
                "sentences for Spearman's rho.");
     lw_fig_provenance(h, NULL, json_object_get(in->doc, "settings"));
     lw_fig_provenance(h, NULL, json_object_get(in->doc, "params"));
