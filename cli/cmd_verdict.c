@@ -14,7 +14,7 @@ static const char *USAGE =
     "  runs made under it: PASS when the one-sided p, Holm-adjusted across the plan, is <= alpha; FAIL when\n"
     "  the (1 - alpha) interval lies on the null side of the threshold; else INCONCLUSIVE. Records made\n"
     "  under another plan, or under this plan before it was edited, are refused.\n"
-    "  --json   one JSON object on stdout: plan, plan_sha256, alpha, correction, n_records, hypotheses (per\n"
+    "  --json   one JSON object on stdout: plan, title, plan_sha256, alpha, correction, n_records, hypotheses (per\n"
     "           hypothesis: id, claim, verdict, estimate, ci {lo, hi, level, method}, p, p_adjusted, test, n;\n"
     "           n_clusters and design_effect where the records name clusters)\n";
 
