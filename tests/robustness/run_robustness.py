@@ -859,7 +859,7 @@ STDERR_HAS = {
     "inspect-st-header_nul": r"header_nul\.safetensors: header is not valid JSON: control character 0x0",
     "inspect-st-dup_names": r"dup_names\.safetensors: header is not valid JSON: duplicate object key",
     "fit-st-row_id_f32": r"row_id_f32\.safetensors: tensor \"row_id\" must be I64 \[12\]",
-    "fit-st-nan": r"X row 1 column 3: NaN value",
+    "fit-st-nan": r"--source .*nan\.safetensors: tensor \"x\" row 1 \(row_id 1\) column 3 is NaN",
     "retrieval-st-nan": r"--queries .*nan\.safetensors: tensor x, row_id 1: coordinate 3 is nan",
     "inspect-missing": r"st/none\.safetensors: No such file or directory",
     # bridges
