@@ -85,6 +85,14 @@ const char *cli_p_value(double p, char buf[24]);
  * item, or an item written twice, is an error naming option (message set, -1). */
 int cli_parse_list(const char *option, const char *spec, char ***items);
 
+/* A list of numbers, each in the interval from lo to hi (ends as cli_parse_real), at most cap of
+ * them and none given twice by value ("0.1,0.10", "1,1e0"), into out[0..cap). noun names one
+ * ("depth", "noise level") and unit, when not NULL, what the bounds mean, in the message
+ * `OPTION "SPEC": depth "1.5" is not a number in [0, 1] (a fraction ...)`. The count, or -1 with
+ * the message set (an empty or repeated item: the list's own). */
+int cli_parse_reals(const char *option, const char *spec, const char *noun, double lo, bool lo_open, double hi,
+                    bool hi_open, const char *unit, int cap, double *out);
+
 /* A --budgets list: whole numbers of bits from 1 to 2^40, none given twice ("16,016" included),
  * into *budgets (malloc'd, also on failure: free it). The count, or -1 with the message set. */
 int cli_parse_budgets(const char *option, const char *spec, int64_t **budgets);

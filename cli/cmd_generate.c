@@ -29,20 +29,6 @@ static const char *USAGE =
     "                 n_head x head_dim for hook_z); 1 vector for all positions or one per listed position\n"
     "      SCALE      multiplier for add (default 1)\n";
 
-/* The prompt and the new tokens must fit the context: refused here rather than found out
- * when generation stops there. The last sampled token is never forwarded, hence the + 1. */
-static int check_fits_context(int n_prompt, int max_tokens, int n_ctx) {
-    if (n_prompt > n_ctx)
-        return cli_fail("generate", "--prompt is %d tokens but the context holds %d: shorten the prompt", n_prompt,
-                        n_ctx);
-    if (max_tokens > n_ctx - n_prompt + 1)
-        return cli_fail("generate",
-                        "--max-tokens %d: the prompt's %d tokens and %d new ones do not fit the context of %d tokens; "
-                        "use --max-tokens %d or less",
-                        max_tokens, n_prompt, max_tokens, n_ctx, n_ctx - n_prompt + 1);
-    return 0;
-}
-
 /* Prints the prompt and the generated text as whole UTF-8 characters: a sampled sequence of
  * byte tokens may break a character off at the end or contain bytes that form none. */
 static void print_whole_characters(const lw_model *m, const char *prompt, const int32_t *toks, int n) {
@@ -63,9 +49,7 @@ int cmd_generate(int argc, char **argv) {
     const char *model = NULL, *prompt = NULL;
     const char *hooks[64];
     int n_hooks = 0;
-    bool bos = true, chat = false;
-    lw_gen_params gp = lw_gen_default_params();
-    lw_session_params sp = lw_session_default_params();
+    lw_generate_text_params p = lw_generate_text_default_params();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -75,30 +59,31 @@ int cmd_generate(int argc, char **argv) {
         if (cli_wants_help(argc, argv)) {
             cli_print_help("generate", USAGE);
             return 0;
-        } else if (!strcmp(a, "--no-bos")) bos = false;
-        else if (!strcmp(a, "--chat")) chat = true;
-        else if (!strcmp(a, "--no-eos-stop")) gp.stop_at_eos = false;
+        } else if (!strcmp(a, "--no-bos")) p.add_bos = false;
+        else if (!strcmp(a, "--chat")) p.chat = true;
+        else if (!strcmp(a, "--no-eos-stop")) p.gen.stop_at_eos = false;
         else if (!v) return cli_option_error("generate", USAGE, a, NULL);
         else if (!strcmp(a, "--model")) model = argv[++i];
         else if (!strcmp(a, "--prompt")) prompt = argv[++i];
         else if (!strcmp(a, "--hook")) {
             if (n_hooks == 64) return cli_fail("generate", "at most 64 hooks");
             hooks[n_hooks++] = argv[++i];
-        } else if (!strcmp(a, "--max-tokens") && cli_parse_int(v, 0, 1 << 20, &n)) gp.max_tokens = (int)n, i++;
-        else if (!strcmp(a, "--top-k") && cli_parse_int(v, 0, 1 << 30, &n)) gp.top_k = (int)n, i++;
-        else if (!strcmp(a, "--seed") && cli_parse_int(v, 0, 4294967295L, &n)) gp.seed = (uint32_t)n, i++;
-        else if (!strcmp(a, "--threads") && cli_parse_int(v, 1, CLI_MAX_THREADS, &n)) sp.n_threads = (int)n, i++;
-        else if (!strcmp(a, "--temp") && cli_parse_real(v, 0, false, INFINITY, false, &d)) gp.temperature = (float)d, i++;
-        else if (!strcmp(a, "--top-p") && cli_parse_real(v, 0, true, 1, false, &d)) gp.top_p = (float)d, i++;
+        } else if (!strcmp(a, "--max-tokens") && cli_parse_int(v, 0, 1 << 20, &n)) p.gen.max_tokens = (int)n, i++;
+        else if (!strcmp(a, "--top-k") && cli_parse_int(v, 0, 1 << 30, &n)) p.gen.top_k = (int)n, i++;
+        else if (!strcmp(a, "--seed") && cli_parse_int(v, 0, 4294967295L, &n)) p.gen.seed = (uint32_t)n, i++;
+        else if (!strcmp(a, "--threads") && cli_parse_int(v, 1, CLI_MAX_THREADS, &n)) p.session.n_threads = (int)n, i++;
+        else if (!strcmp(a, "--temp") && cli_parse_real(v, 0, false, INFINITY, false, &d))
+            p.gen.temperature = (float)d, i++;
+        else if (!strcmp(a, "--top-p") && cli_parse_real(v, 0, true, 1, false, &d)) p.gen.top_p = (float)d, i++;
         else if (!strcmp(a, "--precision") && cli_parse_choice(v, "exact|fast", &k))
-            sp.precision = k ? LW_PRECISION_FAST : LW_PRECISION_EXACT, i++;
+            p.session.precision = k ? LW_PRECISION_FAST : LW_PRECISION_EXACT, i++;
         else return cli_option_error("generate", USAGE, a, v);
     }
     if (!model) return cli_usage_fail("generate", "--model is required");
     /* a sampling filter or seed at --temp 0 (greedy) would change nothing */
     const char *sampling[] = {"--top-k", "--top-p", "--seed"};
     for (int k = 0; k < 3; k++)
-        if (gp.temperature == 0 && cli_given(argc, argv, sampling[k]))
+        if (p.gen.temperature == 0 && cli_given(argc, argv, sampling[k]))
             return cli_fail("generate", "%s applies to sampling: give --temp T > 0 with it (at --temp 0, the default, "
                                         "decoding is greedy and %s changes nothing)",
                             sampling[k], sampling[k]);
@@ -106,57 +91,13 @@ int cmd_generate(int argc, char **argv) {
     if (!*prompt) return cli_fail("generate", "--prompt is empty");
     lw_model *m = lw_model_load(model, cli_model_params());
     if (!m) return cli_fail_lib("generate");
-    lw_model_info mi;
-    lw_model_get_info(m, &mi);
-    int rc = 1;
-    lw_session *s = NULL;
-    int32_t *toks = NULL, *out = NULL;
-    char *wrapped = NULL;
-    if (chat) {
-        const char *role = "user";
-        wrapped = lw_chat_format(m, &role, &prompt, 1, true);
-        if (!wrapped) {
-            cli_fail("generate", "--chat: %s", lw_last_error());
-            goto done;
-        }
-        prompt = wrapped;
-    }
-    int32_t n_tok = lw_tokenize_special_alloc(m, prompt, bos, &toks);
-    if (n_tok <= 0) {
-        cli_fail("generate", n_tok == 0 ? "--prompt has no tokens" : "%s", lw_last_error());
-        goto done;
-    }
-    s = lw_session_new(m, sp);
-    if (!s) {
-        cli_fail_lib("generate");
-        goto done;
-    }
-    if (check_fits_context(n_tok, gp.max_tokens, lw_session_n_ctx(s)) != 0) goto done;
-    for (int k = 0; k < n_hooks; k++) {
-        lw_hook h;
-        int ok = lw_hook_from_spec(m, hooks[k], &h);
-        if (ok != 0) cli_fail_lib("generate");
-        else if (lw_session_add_hook(s, &h) < 0) {
-            cli_fail("generate", "--hook \"%s\": %s", hooks[k], lw_last_error());
-            ok = -1;
-        }
-        lw_hook_from_spec_free(&h);
-        if (ok != 0) goto done;
-    }
-    out = malloc(sizeof(int32_t) * (size_t)(gp.max_tokens + 1));
-    lw_span span = {.tokens = toks, .n = n_tok};
-    int n = lw_generate(s, 0, &span, 1, &gp, out, gp.max_tokens);
-    if (n < 0) {
-        cli_fail_lib("generate");
-        goto done;
-    }
-    print_whole_characters(m, prompt, out, n);
-    rc = 0;
-done:
-    free(wrapped);
-    free(toks);
-    free(out);
-    lw_session_free(s);
+    p.hooks = hooks;
+    p.n_hooks = n_hooks;
+    lw_generate_text_result r;
+    int rc = lw_generate_text(m, prompt, &p, &r);
+    if (rc == 0) print_whole_characters(m, r.prompt, r.tokens, r.n_tokens);
+    else cli_fail_lib("generate");
+    lw_generate_text_result_free(&r);
     lw_model_free(m);
-    return rc;
+    return rc == 0 ? 0 : 1;
 }

@@ -11,34 +11,11 @@
 #include "latentwire/extract.h"
 #include "latentwire/safetensors.h"
 
-typedef struct {
-    double mean, min, max; /* row L2 norms */
-    int64_t non_finite;
-} row_stats;
-
-static row_stats compute_row_stats(const lw_st_tensor *t) {
-    int64_t rows = t->shape[0], cols = t->shape[1];
-    const float *x = t->data;
-    double sum_norm = 0, min_norm = INFINITY, max_norm = 0;
-    int64_t non_finite = 0;
-    for (int64_t r = 0; r < rows; r++) {
-        double ss = 0;
-        for (int64_t c = 0; c < cols; c++) {
-            float v = x[r * cols + c];
-            if (!isfinite(v)) non_finite++;
-            ss += (double)v * v;
-        }
-        double n = sqrt(ss);
-        sum_norm += n;
-        if (n < min_norm) min_norm = n;
-        if (n > max_norm) max_norm = n;
-    }
-    return (row_stats){rows > 0 ? sum_norm / (double)rows : 0, rows > 0 ? min_norm : 0, max_norm, non_finite};
-}
-
+/* Called for 2-D F32 tensors only, for which lw_st_row_stats_of cannot fail. */
 static void print_row_stats(const lw_st_tensor *t) {
-    row_stats st = compute_row_stats(t);
-    if (t->shape[0] > 0) printf("   row L2 norm mean %.4g  min %.4g  max %.4g", st.mean, st.min, st.max);
+    lw_st_row_stats st;
+    if (lw_st_row_stats_of(t, &st) != 0) return;
+    if (t->shape[0] > 0) printf("   row L2 norm mean %.4g  min %.4g  max %.4g", st.norm_mean, st.norm_min, st.norm_max);
     if (st.non_finite) printf("  NON-FINITE VALUES: %lld", (long long)st.non_finite);
 }
 
@@ -53,11 +30,11 @@ static int print_json(const char *path, lw_st_file *f) {
         for (int k = 0; k < t->n_dims; k++) json_array_append_new(shape, json_integer(t->shape[k]));
         json_t *o = json_pack("{s:o, s:s, s:o}", "name", cli_json_text(t->name), "dtype", lw_dtype_name(t->dtype),
                               "shape", shape);
-        if (t->dtype == LW_DT_F32 && t->n_dims == 2) {
-            row_stats st = compute_row_stats(t);
+        lw_st_row_stats st;
+        if (t->dtype == LW_DT_F32 && t->n_dims == 2 && lw_st_row_stats_of(t, &st) == 0) {
             json_object_set_new(o, "row_norm",
-                                json_pack("{s:o, s:o, s:o}", "mean", number(st.mean), "min", number(st.min), "max",
-                                          number(st.max)));
+                                json_pack("{s:o, s:o, s:o}", "mean", number(st.norm_mean), "min", number(st.norm_min),
+                                          "max", number(st.norm_max)));
             json_object_set_new(o, "non_finite", json_integer(st.non_finite));
         }
         json_array_append_new(tensors, o);
@@ -92,10 +69,8 @@ int cmd_inspect(int argc, char **argv) {
         else if ((argv[i][0] == '-' && argv[i][1] == '-') || path) return cli_option_error("inspect", USAGE, argv[i], NULL);
         else path = argv[i];
     }
-    if (!path) {
-        fputs(USAGE, stderr);
-        return 2;
-    }
+    /* one line, as every verb's usage error; --help prints the whole usage */
+    if (!path) return cli_usage_fail("inspect", "no file given (%.*s)", (int)strcspn(USAGE, "\n"), USAGE);
     /* a shard set's name (what extract --out named and the other verbs read whole): its shards */
     int shards = access(path, F_OK) != 0 ? lw_acts_shard_count(path) : 0;
     if (shards < 0) return cli_fail_lib("inspect");

@@ -26,9 +26,12 @@ static const char *TOKENIZE_USAGE =
     "            piece's bytes, text = the whole UTF-8 characters it completes), text (the tokens' texts\n"
     "            concatenated)\n";
 
-/* Positional arguments and flags of info/tokenize: no option takes a value. */
+/* Positional arguments and flags of info/tokenize: no option takes a value. A missing positional
+ * is one line naming it (the whole usage on stderr was the only multi-line usage error; --help
+ * prints it). */
 static int take_args(const char *verb, const char *usage, int argc, char **argv, const char **pos, int n_pos,
                      bool *json, bool *no_bos, bool *no_special) {
+    static const char *const NAMES[] = {"model", "TEXT"};
     if (cli_options_once(verb, usage, &argc, argv)) return 2;
     int k = 0;
     for (int i = 1; i < argc; i++) {
@@ -39,10 +42,8 @@ static int take_args(const char *verb, const char *usage, int argc, char **argv,
         else if ((a[0] == '-' && a[1] == '-') || k == n_pos) return cli_option_error(verb, usage, a, NULL);
         else pos[k++] = a;
     }
-    if (k < n_pos) {
-        fputs(usage, stderr);
-        return 2;
-    }
+    if (k < n_pos)
+        return cli_usage_fail(verb, "no %s given (%.*s)", NAMES[k], (int)strcspn(usage, "\n"), usage);
     return 0;
 }
 

@@ -54,25 +54,18 @@ static void progress(int done, int total, void *user) {
  * cannot be read are compared as strings (the load reports them). */
 static bool same_file(const char *a, const char *b) { return lw_same_file(a, b) || !strcmp(a, b); }
 
-/* 0; -1 for a value cli_option_error names (the reason kept by cli_reject); -2 after the list's own
- * message (an empty or repeated item). */
+/* 0, or -1 with the message set: an empty or repeated item, a depth outside [0, 1], one depth
+ * written twice ("0.5,0.50": the same cells twice). */
 static int parse_depths(const char *v, opts *o) {
-    char **items;
-    int n = cli_parse_list("--depths", v, &items);
-    if (n < 0) return cli_fail_lib("panel"), -2;
-    if (n > 64) n = -1, cli_reject(v, "at most 64 depths");
-    for (int i = 0; n > 0 && i < n; i++)
-        if (!cli_parse_real(items[i], 0, false, 1, false, &o->depths[i]))
-            n = -1, cli_reject(v, "depth \"%s\" is not a number in [0, 1] (a fraction of each model's blocks)",
-                                items[i]);
-    free(items);
+    int n = cli_parse_reals("--depths", v, "depth", 0, false, 1, false, "(a fraction of each model's blocks)", 64,
+                            o->depths);
     if (n < 0) return -1;
     o->n_depths = n;
     return 0;
 }
 
 static int parse(int argc, char **argv, opts *o) {
-    if (cli_options_once("panel", USAGE, &argc, argv)) return 2;
+    if (cli_options_once("panel patching", USAGE, &argc, argv)) return 2;
     o->p = lw_patching_default_params();
     o->prompts = 40;
     o->calib = 100;
@@ -89,7 +82,7 @@ static int parse(int argc, char **argv, opts *o) {
         if (!strcmp(a, "--add")) o->p.add = true;
         else if (!strcmp(a, "--no-reuse")) o->p.reuse_prefix = false;
         else if (!strcmp(a, "--resume")) o->p.resume = true;
-        else if (!v) return cli_option_error("panel", USAGE, a, NULL);
+        else if (!v) return cli_option_error("panel patching", USAGE, a, NULL);
         else if (!strcmp(a, "--receivers") || !strcmp(a, "--donors")) {
             /* the list's own message (an empty or duplicate item) says what is wrong */
             bool rec = !strcmp(a, "--receivers");
@@ -97,18 +90,19 @@ static int parse(int argc, char **argv, opts *o) {
             free(*list); /* cli_options_once refuses a second one; this only keeps the ownership plain */
             *list = NULL;
             int got = cli_parse_list(a, v, list);
-            if (got <= 0) return got < 0 ? (cli_fail_lib("panel"), 2) : cli_option_error("panel", USAGE, a, v);
+            if (got <= 0)
+                return got < 0 ? (cli_fail_lib("panel patching"), 2) : cli_option_error("panel patching", USAGE, a, v);
             *(rec ? &o->n_receivers : &o->n_donors) = got;
             for (int j = 0; j < got; j++)
                 for (int k = j + 1; k < got; k++)
                     if (same_file((*list)[j], (*list)[k]))
-                        return cli_fail("panel", "%s: %s and %s are the same model file; give each model once", a,
-                                        (*list)[j], (*list)[k]),
+                        return cli_fail("panel patching", "%s: %s and %s are the same model file; give each model once",
+                                        a, (*list)[j], (*list)[k]),
                                2;
             i++;
         }
-        else if (!strcmp(a, "--depths") && (n = parse_depths(v, o)) != -1) {
-            if (n == -2) return 2;
+        else if (!strcmp(a, "--depths")) {
+            if (parse_depths(v, o) != 0) return cli_fail_lib("panel patching"), 2;
             i++;
         }
         else if (!strcmp(a, "--out")) o->out = v, i++;
@@ -124,13 +118,11 @@ static int parse(int argc, char **argv, opts *o) {
             o->p.threshold = x, i++;
         else if (!strcmp(a, "--position") && !strcmp(v, "last")) o->p.position = -1, i++;
         else if (!strcmp(a, "--position") && cli_parse_int(v, 0, 1 << 20, &n)) o->p.position = (int)n, i++;
-        else return cli_option_error("panel", USAGE, a, v);
+        else return cli_option_error("panel patching", USAGE, a, v);
     }
-    if (o->n_receivers < 0 || o->n_donors < 0) return cli_fail_lib("panel");
-    if (!o->n_receivers || !o->n_donors || !o->out) {
-        fputs(USAGE, stderr);
-        return 2;
-    }
+    if (o->n_receivers < 0 || o->n_donors < 0) return cli_fail_lib("panel patching");
+    if (!o->n_receivers || !o->n_donors || !o->out) /* one line, as every verb's; --help has the usage */
+        return cli_usage_fail("panel patching", "--receivers, --donors and --out are required");
     o->p.depths = o->depths;
     o->p.n_depths = o->n_depths;
     o->p.continuation_tokens = (int)o->cont;
@@ -188,23 +180,23 @@ static int panel_patching(int argc, char **argv) {
     int rc = parse(argc, argv, &o);
     int n_paths = o.n_receivers + o.n_donors;
     const char **paths = rc == 0 ? calloc((size_t)n_paths, sizeof *paths) : NULL;
-    if (rc == 0 && !paths) rc = cli_fail("panel", "out of memory");
+    if (rc == 0 && !paths) rc = cli_fail("panel patching", "out of memory");
     for (int i = 0; paths && i < n_paths; i++) paths[i] = i < o.n_receivers ? o.receivers[i] : o.donors[i - o.n_receivers];
     lw_panel_patching_experiment_params p = lw_panel_patching_experiment_default_params();
     p.data_dir = o.data, p.n_prompts = (int)o.prompts, p.n_calib = (int)o.calib, p.patching = o.p;
     p.resume = o.p.resume, p.plan = o.plan, p.out_dir = o.out;
     /* what needs no model, before any loads */
     if (rc == 0 && lw_panel_patching_experiment_check(&p) != 0) rc = cli_fail_lib("panel patching");
-    if (rc == 0 && cli_check_data_dir("panel", o.data) != 0) rc = 1;
+    if (rc == 0 && cli_check_data_dir("panel patching", o.data) != 0) rc = 1;
     loaded L[128];
     int n_loaded = 0;
     lw_panel_model *R = rc == 0 ? calloc((size_t)o.n_receivers, sizeof *R) : NULL;
     lw_panel_model *D = rc == 0 ? calloc((size_t)o.n_donors, sizeof *D) : NULL;
-    if (rc == 0 && (!R || !D)) rc = cli_fail("panel", "out of memory");
+    if (rc == 0 && (!R || !D)) rc = cli_fail("panel patching", "out of memory");
     for (int i = 0; rc == 0 && i < n_paths; i++) {
         lw_session *s = n_loaded < 128 ? session_for(L, &n_loaded, paths[i], (int)o.threads) : NULL;
         lw_panel_model m = {lw_panel_model_name(paths, n_paths, paths[i]), s};
-        if (!s) rc = cli_fail_lib("panel");
+        if (!s) rc = cli_fail_lib("panel patching");
         else if (i < o.n_receivers) R[i] = m;
         else D[i - o.n_receivers] = m;
     }
@@ -231,9 +223,10 @@ static int panel_patching(int argc, char **argv) {
 
 int cmd_panel(int argc, char **argv) {
     bool known = argc >= 2 && (!strcmp(argv[1], "patching") || !strcmp(argv[1], "probes"));
-    if (argc < 2 || (!known && cli_wants_help(argc, argv))) {
-        fputs(USAGE, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+    if (argc < 2) return cli_usage_fail("panel", "give the panel: patching or probes (`latentwire panel --help`)");
+    if (!known && cli_wants_help(argc, argv)) {
+        fputs(USAGE, stdout);
+        return 0;
     }
     if (!strcmp(argv[1], "patching")) {
         if (cli_wants_help(argc, argv)) {

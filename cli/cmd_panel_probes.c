@@ -40,14 +40,11 @@ typedef struct {
     lw_probe_params p;
 } opts;
 
+/* 0, or -1 with the message set: an empty or repeated item, a level outside [0, 1e6], one level
+ * written twice ("0.1,0.10": two statistics of one name, noise_top1@0.1). */
 static int parse_sigmas(const char *v, lw_probe_params *p) {
-    char **items;
-    int n = cli_parse_list("--sigmas", v, &items);
-    if (n < 0) return -1;
-    if (n > 16) n = -1;
-    for (int i = 0; n > 0 && i < n; i++)
-        if (!cli_parse_real(items[i], 0, false, 1e6, false, &p->sigmas[i])) n = -1;
-    free(items);
+    int n = cli_parse_reals("--sigmas", v, "noise level", 0, false, 1e6, false, "(relative to the RMS entry)", 16,
+                            p->sigmas);
     if (n < 0) return -1;
     p->n_sigmas = n;
     return 0;
@@ -61,7 +58,7 @@ static bool set_int(const char *v, long lo, long hi, int *out) {
 }
 
 static int parse(int argc, char **argv, opts *o) {
-    if (cli_options_once("panel", USAGE, &argc, argv)) return 2;
+    if (cli_options_once("panel probes", USAGE, &argc, argv)) return 2;
     o->p = lw_probe_default_params();
     o->layer[0] = o->layer[1] = -1;
     o->data = cli_default_data_dir();
@@ -70,7 +67,7 @@ static int parse(int argc, char **argv, opts *o) {
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--resume")) o->resume = true;
-        else if (!v) return cli_option_error("panel", USAGE, a, NULL);
+        else if (!v) return cli_option_error("panel probes", USAGE, a, NULL);
         else if (!strcmp(a, "--a")) o->a = v, i++;
         else if (!strcmp(a, "--b")) o->b = v, i++;
         else if (!strcmp(a, "--layer-a") && cli_parse_int(v, 0, 4095, &o->layer[0])) i++;
@@ -89,18 +86,19 @@ static int parse(int argc, char **argv, opts *o) {
         else if (!strcmp(a, "--natural") && set_int(v, 3, 100000, &o->p.n_natural)) i++;
         else if (!strcmp(a, "--calib") && set_int(v, 2, 100000, &o->p.n_calib)) i++;
         else if (!strcmp(a, "--hops") && set_int(v, 1, 64, &o->p.hops)) i++;
-        else if (!strcmp(a, "--sigmas") && parse_sigmas(v, &o->p) == 0) i++;
+        else if (!strcmp(a, "--sigmas")) {
+            if (parse_sigmas(v, &o->p) != 0) return cli_fail_lib("panel probes") + 1;
+            i++;
+        }
         else if (!strcmp(a, "--confusers") && set_int(v, 10, 100000, &o->p.n_confusers)) i++;
         else if (!strcmp(a, "--symbolic") && set_int(v, 2, 100, &o->p.n_symbolic)) i++;
         else if (!strcmp(a, "--resamples") && set_int(v, 100, 1000000, &o->p.resamples)) i++;
         else if (!strcmp(a, "--seed") && cli_parse_int(v, 0, 1L << 62, &seed)) o->p.seed = (uint64_t)seed, i++;
         else if (!strcmp(a, "--threads") && cli_parse_int(v, 0, CLI_MAX_THREADS, &o->threads)) i++;
-        else return cli_option_error("panel", USAGE, a, v);
+        else return cli_option_error("panel probes", USAGE, a, v);
     }
-    if (!o->a || !o->b || !o->bridge || !o->out || o->layer[0] < 0 || o->layer[1] < 0) {
-        fputs(USAGE, stderr);
-        return 2;
-    }
+    if (!o->a || !o->b || !o->bridge || !o->out || o->layer[0] < 0 || o->layer[1] < 0)
+        return cli_usage_fail("panel probes", "--a, --layer-a, --b, --layer-b, --bridge and --out are required");
     return 0;
 }
 

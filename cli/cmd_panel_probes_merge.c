@@ -53,7 +53,7 @@ int cmd_panel_probes_merge(int argc, char **argv) {
         if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
         else if (argv[i][0] == '-' && argv[i][1] == '-') {
             free(runs);
-            return cli_option_error("panel", USAGE, argv[i], i + 1 < argc ? argv[i + 1] : NULL);
+            return cli_option_error("panel probes merge", USAGE, argv[i], i + 1 < argc ? argv[i + 1] : NULL);
         } else runs[n++] = argv[i];
     }
     if (!out || n < 2) {

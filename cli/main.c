@@ -51,7 +51,14 @@ int main(int argc, char **argv) {
         return 0;
     }
     for (size_t i = 0; i < sizeof VERBS / sizeof VERBS[0]; i++)
-        if (!strcmp(argv[1], VERBS[i].name)) return VERBS[i].fn(argc - 1, argv + 1);
+        if (!strcmp(argv[1], VERBS[i].name)) {
+            /* Ctrl-C or a SIGTERM mid-write removes the output's temporary (out.json.tmp.XXXXXX)
+             * before the process ends by the signal as it always did */
+            lw_signal_cleanup_begin();
+            int rc = VERBS[i].fn(argc - 1, argv + 1);
+            lw_signal_cleanup_end();
+            return rc;
+        }
     fprintf(stderr, "latentwire: unknown verb \"%s\" (try `latentwire --help`)\n", argv[1]);
     return 2;
 }

@@ -145,6 +145,33 @@ int cli_parse_list(const char *option, const char *spec, char ***items) {
     return lw_list_split(option, spec, items);
 }
 
+int cli_parse_reals(const char *option, const char *spec, const char *noun, double lo, bool lo_open, double hi,
+                    bool hi_open, const char *unit, int cap, double *out) {
+    char **items = NULL;
+    int n = cli_parse_list(option, spec, &items), rc = n < 0 ? -1 : 0;
+    if (rc == 0 && n > cap) rc = lw_fail("%s \"%s\": at most %d values (%d given)", option, spec, cap, n);
+    for (int i = 0; rc == 0 && i < n; i++) {
+        double x;
+        if (!cli_parse_real(items[i], lo, lo_open, hi, hi_open, &x)) {
+            /* cli_parse_real's reason, "must be R" or "not a number (must be R)", said as "is not R" */
+            const char *why = g_refused.reason;
+            size_t wl = strlen(why);
+            if (!strncmp(why, "not a number (must be ", 22) && wl > 23) why += 22, wl -= 23;
+            else if (!strncmp(why, "must be ", 8)) why += 8, wl -= 8;
+            rc = lw_fail("%s \"%s\": %s \"%s\" is not %.*s%s%s", option, spec, noun, items[i], (int)wl, why,
+                         unit ? " " : "", unit ? unit : "");
+            g_refused.value = NULL;
+        }
+        for (int j = 0; rc == 0 && j < i; j++) /* "0.1,0.10": one value written two ways */
+            if (out[j] == x)
+                rc = lw_fail("%s \"%s\": \"%s\" and \"%s\" are the same %s (%g)", option, spec, items[j], items[i],
+                             noun, x);
+        if (rc == 0) out[i] = x;
+    }
+    if (n > 0) free(items);
+    return rc == 0 ? n : -1;
+}
+
 int cli_parse_budgets(const char *option, const char *spec, int64_t **budgets) {
     char **items = NULL;
     int n = cli_parse_list(option, spec, &items), rc = n < 0 ? -1 : 0;

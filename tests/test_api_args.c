@@ -298,6 +298,7 @@ static void test_runners_and_enums(void **state) {
     lw_mdcorpus_free(NULL);
     lw_paraphrase_set_free(NULL);
     lw_probe_result_free(NULL);
+    lw_generate_text_result_free(NULL);
     lw_hook_from_spec_free(NULL);
     lw_records_free(NULL);
     lw_codec_free(NULL);

@@ -524,14 +524,27 @@ static void test_probe_panel_arguments(void **state) {
         pair.inverse = NULL;
         REFUSED(lw_probe_panel(&pair, &p, &r), "1000000 asked (n_calib)");
     }
-    char list[700] = "";
-    while (strlen(list) < 500) strcat(list, "chaining,");
+    /* past 512 bytes (spaces around an item are trimmed): the last name whole */
+    char list[700] = "chaining,";
+    while (strlen(list) < 600) strcat(list, " ");
     strcat(list, "symbolic");
     lw_clear_error();
     assert_int_equal(lw_probe_parse_list(list), LW_PROBE_CHAINING | LW_PROBE_SYMBOLIC);
     lw_clear_error();
     assert_int_equal(lw_probe_parse_list("chaining,,symbolic"), 0);
-    failed_with("lw_probe_parse_list(,,)", "an item is empty");
+    failed_with("lw_probe_parse_list(,,)", "item 2 is empty");
+    /* a probe named twice, directly or through "all", is refused rather than run once */
+    assert_int_equal(lw_probe_parse_list("chaining,chaining"), 0);
+    failed_with("lw_probe_parse_list(a,a)", "\"chaining\" is listed twice");
+    assert_int_equal(lw_probe_parse_list("all,symbolic"), 0);
+    failed_with("lw_probe_parse_list(all,b)", "\"symbolic\" names a probe already listed");
+    assert_int_equal(lw_probe_parse_list(""), 0);
+    failed_with("lw_probe_parse_list(\"\")", "the list is empty");
+    /* one noise level twice: two statistics of one name */
+    p = lw_probe_default_params();
+    p.probes = LW_PROBE_ROBUSTNESS;
+    p.sigmas[2] = p.sigmas[1];
+    REFUSED(lw_probe_panel(&pair, &p, &r), "sigmas[1] and sigmas[2] are both 0.1");
     const char *runs[2] = {"a", NULL};
     REFUSED(lw_probe_merge(NULL, 2, lw_test_tmpdir()), "runs is NULL");
     REFUSED(lw_probe_merge(runs, 2, lw_test_tmpdir()), "run 1 is NULL");

@@ -167,6 +167,34 @@ static void test_bad_options(void **state) {
     why = lw_test_cli_refusal("panel patching --receivers a.gguf --donors b.gguf --depths 0.5,0.5 --out x", 2,
                               "\"0.5\" is listed twice");
     if (why) fail_msg("%s", why);
+    /* numeric lists refuse one value written two ways, and empty items, in one line */
+    static const struct {
+        const char *args, *needle;
+    } lists[] = {
+        {"panel patching --receivers a.gguf --donors b.gguf --depths 0.5,0.50 --out x",
+         "\"0.5\" and \"0.50\" are the same depth (0.5)"},
+        {"panel patching --receivers a.gguf --donors b.gguf --depths 0.5,,1 --out x", "item 2 is empty"},
+        {"panel probes --a a.gguf --layer-a 1 --b b.gguf --layer-b 1 --bridge x --out y --sigmas 0.1,0.10",
+         "\"0.1\" and \"0.10\" are the same noise level (0.1)"},
+        {"panel probes --a a.gguf --layer-a 1 --b b.gguf --layer-b 1 --bridge x --out y --sigmas 1,1e0",
+         "\"1\" and \"1e0\" are the same noise level (1)"},
+        {"panel probes --a a.gguf --layer-a 1 --b b.gguf --layer-b 1 --bridge x --out y --sigmas 0.1,0.1",
+         "\"0.1\" is listed twice"},
+        {"panel probes --a a.gguf --layer-a 1 --b b.gguf --layer-b 1 --bridge x --out y --sigmas 0.1,",
+         "item 2 is empty"},
+        {"panel probes --a a.gguf --layer-a 1 --b b.gguf --layer-b 1 --bridge x --out y --sigmas 0.1,-1",
+         "noise level \"-1\" is not a number in [0, 1e+06]"},
+        {"panel probes --a a.gguf --layer-a 1 --b b.gguf --layer-b 1 --bridge x --out y --probes symbolic,symbolic",
+         "\"symbolic\" is listed twice"},
+        {"panel probes --a a.gguf --layer-a 1 --b b.gguf --layer-b 1 --bridge x --out y --probes all,chaining",
+         "\"chaining\" names a probe already listed"},
+        {"panel probes --a a.gguf --layer-a 1 --b b.gguf --layer-b 1 --bridge x --out y --probes chaining,",
+         "item 2 is empty"},
+    };
+    for (size_t k = 0; k < sizeof lists / sizeof *lists; k++) {
+        why = lw_test_cli_refusal(lists[k].args, 2, lists[k].needle);
+        if (why) fail_msg("%s", why);
+    }
     assert_int_not_equal(lw_test_run_cli("panel probes", &out, &err), 0);
     assert_non_null(strstr(err, "probes"));
     free(out);

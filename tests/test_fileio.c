@@ -6,11 +6,13 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/cleanup.h"
 #include "common/fileio.h"
 #include "latentwire/error.h"
 #include "support/testutil.h"
@@ -181,6 +183,78 @@ static void test_atomic_group(void **state) {
     assert_string_equal(text, "with records\n");
     free(text);
     assert_int_equal(lw_test_dir_entries(dir), 2);
+}
+
+/* The temporary of an open atomic file is registered for removal on a signal (lw_cleanup_add),
+ * from open until it is renamed or removed: not before, not after. */
+static void test_atomic_temp_registered(void **state) {
+    (void)state;
+    const char *dir = lw_test_fresh_dir("atomic_registered");
+    char path[1024], tmp[1100];
+    snprintf(path, sizeof path, "%s", lw_test_join(dir, "out.txt"));
+    lw_atomic_file af;
+    assert_int_equal(lw_atomic_open(&af, path), 0);
+    snprintf(tmp, sizeof tmp, "%s", af.tmp_path);
+    assert_true(lw_cleanup_registered(tmp));
+    fputs("x\n", af.fp);
+    assert_int_equal(lw_atomic_commit(&af), 0);
+    assert_false(lw_cleanup_registered(tmp));
+    assert_int_equal(lw_atomic_open(&af, path), 0);
+    snprintf(tmp, sizeof tmp, "%s", af.tmp_path);
+    assert_true(lw_cleanup_registered(tmp));
+    lw_atomic_abort(&af);
+    assert_false(lw_cleanup_registered(tmp));
+    /* in a group a committed temp waits for the group's end: registered until then */
+    for (int commit = 0; commit < 2; commit++) {
+        assert_int_equal(lw_atomic_group_begin(), 0);
+        assert_int_equal(lw_atomic_open(&af, path), 0);
+        snprintf(tmp, sizeof tmp, "%s", af.tmp_path);
+        assert_int_equal(lw_atomic_commit(&af), 0);
+        assert_true(lw_cleanup_registered(tmp));
+        assert_int_equal(lw_atomic_group_end(commit), 0);
+        assert_false(lw_cleanup_registered(tmp));
+    }
+    /* every slot handed back: more opens than there are slots all succeed */
+    for (int i = 0; i < LW_CLEANUP_SLOTS + 100; i++) {
+        if (lw_atomic_open(&af, path) != 0) fail_msg("open %d: %s", i, lw_last_error());
+        lw_atomic_abort(&af);
+    }
+    assert_int_equal(lw_test_dir_entries(dir), 1);
+}
+
+static volatile sig_atomic_t g_handler_ran;
+static void returning_handler(int sig) { g_handler_ran = sig; }
+
+/* SIGTERM mid-write under lw_signal_cleanup_begin (the CLI's bracket) removes the temporary
+ * before the previous disposition runs; here that is a handler that returns (as an embedding
+ * interpreter's does), so the commit that follows fails naming the signal and leaves nothing. */
+static void test_atomic_temp_removed_on_signal(void **state) {
+    (void)state;
+    const char *dir = lw_test_fresh_dir("atomic_signal");
+    char path[1024];
+    snprintf(path, sizeof path, "%s", lw_test_join(dir, "out.txt"));
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = returning_handler;
+    assert_int_equal(sigaction(SIGTERM, &sa, &old), 0);
+    g_handler_ran = 0;
+    lw_signal_cleanup_begin();
+    lw_atomic_file af;
+    assert_int_equal(lw_atomic_open(&af, path), 0);
+    fputs("half a file\n", af.fp);
+    assert_int_equal(lw_test_dir_entries(dir), 1);
+    raise(SIGTERM);
+    assert_int_equal(g_handler_ran, SIGTERM);
+    assert_int_equal(lw_test_dir_entries(dir), 0); /* the temporary went with the signal */
+    assert_int_equal(lw_atomic_commit(&af), -1);
+    assert_non_null(strstr(lw_last_error(), "interrupted by signal 15"));
+    lw_signal_cleanup_end();
+    assert_false(lw_test_file_exists(path));
+    assert_int_equal(lw_test_dir_entries(dir), 0);
+    struct sigaction now;
+    sigaction(SIGTERM, NULL, &now);
+    assert_true(now.sa_handler == returning_handler); /* the caller's disposition is back */
+    sigaction(SIGTERM, &old, NULL);
 }
 
 static void test_sha256(void **state) {
@@ -469,6 +543,8 @@ int main(void) {
         cmocka_unit_test(test_atomic_commit),
         cmocka_unit_test(test_atomic_abort),
         cmocka_unit_test(test_atomic_group),
+        cmocka_unit_test(test_atomic_temp_registered),
+        cmocka_unit_test(test_atomic_temp_removed_on_signal),
         cmocka_unit_test(test_sha256),
         cmocka_unit_test(test_read_file),
         cmocka_unit_test(test_mkdir_p),

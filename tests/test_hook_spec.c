@@ -251,6 +251,75 @@ static void test_hook_from_spec(void **state) {
     lw_model_free(m);
 }
 
+/* lw_generate_text (what `generate` runs): the same tokens as the steps done by hand (tokenize,
+ * session, hooks, lw_generate), and its refusals before any work. */
+static void test_generate_text(void **state) {
+    (void)state;
+    lw_model *m = lw_synth_load_default("hs_gen_text.gguf");
+    assert_non_null(m);
+    lw_model_info mi;
+    lw_model_get_info(m, &mi);
+    const char *vec = lw_test_tmpfile("hs_gen_text_vec.txt");
+    FILE *f = fopen(vec, "w");
+    for (int i = 0; i < mi.n_embd; i++) fprintf(f, "%d ", i % 7 - 3);
+    fclose(f);
+    char spec[4096];
+    snprintf(spec, sizeof spec, "0:add:all:%s:2", vec);
+    const char *hooks[1] = {spec};
+    for (int with_hook = 0; with_hook < 2; with_hook++) {
+        lw_generate_text_params p = lw_generate_text_default_params();
+        p.gen.max_tokens = 6;
+        p.gen.stop_at_eos = false;
+        p.session.n_threads = 1;
+        p.hooks = hooks, p.n_hooks = with_hook;
+        lw_generate_text_result r;
+        if (lw_generate_text(m, "the cat sat", &p, &r) != 0) fail_msg("%s", lw_last_error());
+        assert_string_equal(r.prompt, "the cat sat");
+        assert_int_equal(r.n_tokens, 6);
+        assert_int_equal(r.stop, LW_GEN_STOP_LENGTH);
+        /* by hand */
+        int32_t *toks, want[7];
+        int n = lw_tokenize_special_alloc(m, "the cat sat", true, &toks);
+        lw_session *s = lw_session_new(m, p.session);
+        assert_non_null(s);
+        lw_hook h;
+        if (with_hook) {
+            assert_int_equal(lw_hook_from_spec(m, spec, &h), 0);
+            assert_true(lw_session_add_hook(s, &h) >= 0);
+            lw_hook_from_spec_free(&h);
+        }
+        lw_span span = {.tokens = toks, .n = n};
+        assert_int_equal(lw_generate(s, 0, &span, 1, &p.gen, want, 6), 6);
+        assert_memory_equal(r.tokens, want, sizeof want[0] * 6);
+        lw_session_free(s);
+        free(toks);
+        lw_generate_text_result_free(&r);
+        assert_null(r.tokens);
+    }
+    /* refusals: one line each, out zeroed */
+    lw_generate_text_params p = lw_generate_text_default_params();
+    lw_generate_text_result r;
+    p.gen.max_tokens = 100000;
+    assert_int_equal(lw_generate_text(m, "the cat sat", &p, &r), -1);
+    assert_non_null(strstr(lw_last_error(), "--max-tokens 100000: the prompt's"));
+    assert_null(r.prompt);
+    assert_null(r.tokens);
+    p = lw_generate_text_default_params();
+    assert_int_equal(lw_generate_text(m, "", &p, &r), -1);
+    assert_non_null(strstr(lw_last_error(), "--prompt is empty"));
+    snprintf(spec, sizeof spec, "%d:add:all:%s", mi.n_layer, vec); /* past the last block */
+    p.hooks = hooks, p.n_hooks = 1;
+    assert_int_equal(lw_generate_text(m, "the cat sat", &p, &r), -1);
+    assert_non_null(strstr(lw_last_error(), "--hook \""));
+    assert_null(r.prompt);
+    p.n_hooks = -1;
+    assert_int_equal(lw_generate_text(m, "the cat sat", &p, &r), -1);
+    assert_int_equal(lw_generate_text(NULL, "x", &p, &r), -1);
+    assert_non_null(strstr(lw_last_error(), "model is NULL"));
+    assert_int_equal(lw_generate_text(m, "x", &p, NULL), -1);
+    lw_model_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_valid),
@@ -259,6 +328,7 @@ int main(void) {
         cmocka_unit_test(test_vectors_safetensors),
         cmocka_unit_test(test_generate_refuses_duplicate_position),
         cmocka_unit_test(test_hook_from_spec),
+        cmocka_unit_test(test_generate_text),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

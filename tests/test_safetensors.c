@@ -7,11 +7,13 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/fileio.h"
+#include "latentwire/error.h"
 #include "latentwire/safetensors.h"
 #include "support/testutil.h"
 
@@ -663,6 +665,36 @@ static void test_mini_fuzz(void **state) {
     free(orig);
 }
 
+/* Row L2 norms and the NaN/Inf count of a 2-D F32 tensor (what inspect prints, from the library). */
+static void test_row_stats(void **state) {
+    (void)state;
+    const float x[9] = {3, 4, 0, 0, 0, 0, 1, 2, 2};
+    lw_st_tensor t = {.name = "acts", .dtype = LW_DT_F32, .n_dims = 2, .shape = {3, 3}, .data = x,
+                      .n_bytes = sizeof x};
+    lw_st_row_stats st;
+    assert_int_equal(lw_st_row_stats_of(&t, &st), 0);
+    assert_true(st.norm_mean == 8.0 / 3.0 && st.norm_min == 0.0 && st.norm_max == 5.0);
+    assert_int_equal(st.non_finite, 0);
+    /* a NaN row: counted; its norm is NaN, which the mean carries and min/max skip */
+    const float y[6] = {NAN, 1, INFINITY, 0, 0, 2};
+    t.data = y, t.shape[0] = 3, t.shape[1] = 2;
+    assert_int_equal(lw_st_row_stats_of(&t, &st), 0);
+    assert_int_equal(st.non_finite, 2);
+    assert_true(isnan(st.norm_mean) && st.norm_min == 2.0 && isinf(st.norm_max));
+    /* no rows: zeros */
+    t.shape[0] = 0;
+    assert_int_equal(lw_st_row_stats_of(&t, &st), 0);
+    assert_true(st.norm_mean == 0 && st.norm_min == 0 && st.norm_max == 0 && st.non_finite == 0);
+    /* not a 2-D F32 matrix, or NULL: refused with a message */
+    t.n_dims = 1;
+    assert_int_equal(lw_st_row_stats_of(&t, &st), -1);
+    assert_non_null(strstr(lw_last_error(), "not a 2-D F32 matrix"));
+    t.n_dims = 2, t.dtype = LW_DT_I64;
+    assert_int_equal(lw_st_row_stats_of(&t, &st), -1);
+    assert_int_equal(lw_st_row_stats_of(NULL, &st), -1);
+    assert_int_equal(lw_st_row_stats_of(&t, NULL), -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dtypes),
@@ -679,6 +711,7 @@ int main(void) {
         cmocka_unit_test(test_reader_rejects),
         cmocka_unit_test(test_reader_accepts),
         cmocka_unit_test(test_mini_fuzz),
+        cmocka_unit_test(test_row_stats),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

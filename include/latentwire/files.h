@@ -67,9 +67,20 @@ typedef struct {
     char *tmp_path;
 } lw_atomic_file;
 
+/* The temp is registered for removal on a signal (see lw_signal_cleanup_begin) from open until
+ * it is renamed (commit, or a commit group's end) or removed (abort, a failed commit). */
 int lw_atomic_open(lw_atomic_file *af, const char *path);   /* 0 or -1 (error set) */
 int lw_atomic_commit(lw_atomic_file *af);                    /* 0 or -1; temp removed on failure */
 void lw_atomic_abort(lw_atomic_file *af);                    /* closes and removes the temp file */
+
+/* Between these calls SIGINT, SIGTERM and SIGHUP first remove the temporary files the library
+ * has open (lw_atomic_file temps, extract's per-tensor files), then restore the disposition
+ * they had before and are raised again: with the default one the process ends by the signal,
+ * leaving no temporary behind. For an application's main (the CLI brackets every verb with
+ * them); nested pairs are counted, a signal that was ignored stays ignored. One thread calls
+ * them; the removal works for files opened on any thread. */
+void lw_signal_cleanup_begin(void);
+void lw_signal_cleanup_end(void);
 
 /* A whole text written to path through lw_atomic_open / lw_atomic_commit: the file appears
  * whole or not at all. 0, or -1 with the message naming path and the OS's reason. */

@@ -51,6 +51,37 @@ float *lw_hook_vectors_load(const char *path, const char *tensor, int width, int
 int lw_hook_from_spec(const lw_model *model, const char *spec, lw_hook *out);
 void lw_hook_from_spec_free(lw_hook *hook);
 
+/* ---- a text prompt to new tokens, hooks given as specs (what `latentwire generate` runs) ---- */
+
+typedef struct {
+    lw_gen_params gen;              /* max_tokens, sampling (default lw_gen_default_params) */
+    lw_session_params session;      /* threads, precision (default lw_session_default_params) */
+    bool add_bos;                   /* prepend BOS (default true) */
+    bool chat;                      /* wrap the prompt as a user turn in the model's chat template (default false) */
+    const char *const *hooks;       /* n_hooks specs, each as lw_hook_from_spec reads it (default none) */
+    int n_hooks;
+} lw_generate_text_params;
+
+lw_generate_text_params lw_generate_text_default_params(void);
+
+typedef struct {
+    char *prompt;       /* the text the model was given: the prompt, chat-wrapped with chat */
+    int32_t *tokens;    /* the new tokens (room for gen.max_tokens + 1) */
+    int n_tokens;
+    lw_gen_stop stop;   /* why generation stopped */
+} lw_generate_text_result;
+
+/* The prompt (special tokens written in it parsed, as every verb parses prompts; chat-wrapped
+ * with p->chat) tokenized, a session made, the hooks added in order, then lw_generate on sequence
+ * 0. The prompt and max_tokens new tokens must fit the session's context (the last sampled
+ * token is never forwarded: prompt + max_tokens <= n_ctx + 1), checked before any work. 0, or -1
+ * with one line: "--prompt has no tokens", "--prompt is N tokens but the context holds C ...",
+ * "--max-tokens N: ...", "--chat: ...", "--hook \"SPEC\": ...", the spec's own, or the run's.
+ * out is filled on success (free with lw_generate_text_result_free) and zeroed on failure. */
+int lw_generate_text(lw_model *model, const char *prompt, const lw_generate_text_params *p,
+                     lw_generate_text_result *out);
+void lw_generate_text_result_free(lw_generate_text_result *r);
+
 #ifdef __cplusplus
 }
 #endif

@@ -87,7 +87,8 @@ enum {
 };
 /* "compositionality", "chaining", "robustness", "symbolic" -> its bit; 0 with a message if unknown or NULL. */
 unsigned lw_probe_from_name(const char *name);
-/* A comma list of names (or "all") -> bits; 0 with a message naming the unknown one. */
+/* A comma list of names (or "all") -> bits, read as lw_list_split reads lists; 0 with a message
+ * naming the unknown name, the empty item, or the probe listed twice ("a,a", or "all,a"). */
 unsigned lw_probe_parse_list(const char *list);
 
 typedef struct {
@@ -98,7 +99,7 @@ typedef struct {
     int n_natural;          /* MRPC test-file sentences for chaining and noise (default 100) */
     int n_calib;            /* MRPC training-file sentences fitting the inverse (default 200) */
     int hops;               /* chaining hops (default 4) */
-    double sigmas[16];      /* noise levels, relative to the RMS entry (default 0 .1 .2 .5 1 2) */
+    double sigmas[16];      /* noise levels, relative to the RMS entry, each once (default 0 .1 .2 .5 1 2) */
     int n_sigmas;
     int n_confusers;        /* MRPC high-overlap non-paraphrase pairs (default 60) */
     int n_symbolic;         /* items per symbolic probe (default 40) */

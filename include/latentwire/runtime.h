@@ -455,6 +455,11 @@ void lw_log_softmax(const float *logits, int n, float *out);
  * from the last block (-1 = the last). -1 when outside both ranges (no error set). */
 int lw_layer_index(long layer, int n_layer);
 
+/* The middle block, n_layer / 2 (rounded down; 0 for n_layer <= 1): the default layer of every
+ * option written "mid" or left at a LW_*_MIDDLE value (the channel's --k/--j, race's and codec
+ * retrieval's --layer), in one place so they cannot drift apart. */
+int lw_layer_middle(int n_layer);
+
 /* A comma list of layers into *out (malloc'd, sorted): block numbers (negative from the end),
  * `all` (every block), `last`, `embed` (-1). The count, or -1 with a message naming the item (not
  * a layer, out of range, a layer named twice as "3,-1" in a 4-block model or "all,2"). */

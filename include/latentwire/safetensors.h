@@ -108,6 +108,17 @@ int lw_st_matches_sha256(const lw_st_file *f, const char *sums, const char **bad
 int lw_st_meta_count(const lw_st_file *f);
 const char *lw_st_meta_key(const lw_st_file *f, int i);
 
+/* Row statistics of a 2-D F32 tensor (rows x columns), as `latentwire inspect` shows them: the
+ * mean, smallest and largest L2 norm of its rows (each accumulated in double; a row holding a
+ * NaN has a NaN norm, which the mean carries and min/max skip) and its count of NaN/Inf values.
+ * No rows: mean, min and max are 0. */
+typedef struct {
+    double norm_mean, norm_min, norm_max;
+    int64_t non_finite;
+} lw_st_row_stats;
+/* 0, or -1 with the message set: a NULL argument, or a tensor that is not 2-D F32. */
+int lw_st_row_stats_of(const lw_st_tensor *t, lw_st_row_stats *out);
+
 /* Parses an in-memory buffer (used by the fuzzer and tests); the buffer must outlive f. */
 lw_st_file *lw_st_parse(const void *buf, size_t len, const char *label);
 

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "common/error.h"
+#include "common/logsumexp.h"
 #include "channel/channel_internal.h"
 
 static const char *KIND_NAMES[] = {"none", "context", "text", "cipher", "ac"};
@@ -130,7 +131,7 @@ const float *lw_ch_last_logits(const side *x) {
 }
 
 int lw_channel_resolve_layer(int l, int n_layer) {
-    if (l == LW_AC_LAYER_MIDDLE) return n_layer / 2;
+    if (l == LW_AC_LAYER_MIDDLE) return lw_layer_middle(n_layer);
     int r = lw_layer_index(l, n_layer);
     if (r < 0) return lw_fail("layer %d is out of range (the model has layers 0..%d)", l, n_layer - 1);
     return r;
@@ -236,11 +237,10 @@ static int by_prob_desc(const void *x, const void *y) {
 
 /* softmax(logits / T), truncated to top-k / top-p and renormalized, into p (double math). */
 void lw_ch_cipher_distribution(const float *logits, int V, const lw_channel_params *prm, float *p) {
-    double mx = -INFINITY, sum = 0;
     double T = prm->sender_temp > 0 ? prm->sender_temp : 1.0;
-    for (int i = 0; i < V; i++) mx = fmax(mx, logits[i] / T);
-    for (int i = 0; i < V; i++) sum += exp(logits[i] / T - mx);
-    for (int i = 0; i < V; i++) p[i] = (float)(exp(logits[i] / T - mx) / sum);
+    const lw_lse_terms e = lw_lse_terms_of(logits, V, T);
+    /* exp(l / T - max) / sum, not exp(l / T - lse): the probabilities the cipher always drew from */
+    for (int i = 0; i < V; i++) p[i] = (float)(exp(logits[i] / T - e.max) / e.sum);
     if (prm->cipher_top_k <= 0 && prm->cipher_top_p >= 1.0f) return;
     /* rank by probability (ties: lower id first), keep the head, renormalize */
     prob_id *order = malloc(sizeof *order * (size_t)V);

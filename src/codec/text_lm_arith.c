@@ -93,6 +93,9 @@ static float max_logit(const float *l, int n) {
     return a > b ? a : b;
 }
 
+/* Not common/logsumexp.h's lw_lse_terms_of: this table's weights are float expf over the logits
+ * above the cut, and the decoder must rebuild the very integer frequencies the encoder used from
+ * them (payloads already written depend on it), so its arithmetic stays exactly as it is. */
 static void table_from_logits(lm_table *t, const float *logits) {
     float mx = max_logit(logits, t->V);
     float cut = mx - (float)LM_CUT_NATS;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "latentwire/files.h"
 
 static const int k_signals[3] = {SIGINT, SIGTERM, SIGHUP};
 
@@ -71,4 +72,21 @@ void lw_cleanup_forget(int slot) {
     if (slot >= 0 && slot < LW_CLEANUP_SLOTS) free(atomic_exchange(&g_paths[slot], NULL));
 }
 
+/* The slot whose path is path, or -1. */
+static int find_path(const char *path) {
+    for (int i = 0; path && i < LW_CLEANUP_SLOTS; i++) {
+        const char *p = atomic_load(&g_paths[i]);
+        if (p && !strcmp(p, path)) return i;
+    }
+    return -1;
+}
+
+void lw_cleanup_forget_path(const char *path) { lw_cleanup_forget(find_path(path)); }
+
+int lw_cleanup_registered(const char *path) { return find_path(path) >= 0; }
+
 int lw_cleanup_caught(void) { return (int)g_caught; }
+
+void lw_signal_cleanup_begin(void) { lw_cleanup_begin(); }
+
+void lw_signal_cleanup_end(void) { lw_cleanup_end(); }

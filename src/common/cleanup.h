@@ -25,6 +25,12 @@ int lw_cleanup_add(const char *path);
 /* Forgets slot and frees its copy (the caller removes the file itself on the normal path);
  * slot < 0 is ignored. */
 void lw_cleanup_forget(int slot);
+/* Forgets the slot holding (a copy of) path, if one does: for owners that keep the path, not the
+ * slot (an lw_atomic_file, whose public struct has no room for one). The temporaries are distinct
+ * names (a random suffix opened O_EXCL), so the first match is the one. */
+void lw_cleanup_forget_path(const char *path);
+/* Whether (a copy of) path is registered now: for tests of the owners' bookkeeping. */
+int lw_cleanup_registered(const char *path);
 /* The signal that arrived since lw_cleanup_begin, or 0. */
 int lw_cleanup_caught(void);
 

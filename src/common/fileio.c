@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "common/cleanup.h"
 #include "common/error.h"
 #include "common/jsonio.h"
 #include "latentwire/textio.h"
@@ -84,6 +85,16 @@ int lw_atomic_open(lw_atomic_file *af, const char *path) {
             atomic_clear(af);
             return lw_fail("%s: %s", path, strerror(e));
         }
+        /* registered once it is ours (not before the O_EXCL open: the name could be another
+         * process's), so a signal under lw_cleanup_begin (extract, the CLI) removes it; forgotten
+         * when it is renamed or removed, after the fact (a signal in between unlinks a name
+         * that is gone, which is harmless) */
+        if (lw_cleanup_add(af->tmp_path) < 0) {
+            fclose(af->fp);
+            unlink(af->tmp_path);
+            atomic_clear(af);
+            return -1;
+        }
         return 0;
     }
     atomic_clear(af);
@@ -116,6 +127,8 @@ static _Thread_local struct {
 static void group_clear(bool unlink_temps) {
     for (int i = 0; i < g_group.n; i++) {
         if (unlink_temps && g_group.tmp[i] && !g_group.keep[i]) unlink(g_group.tmp[i]);
+        /* a committed member's temp stayed registered until now (a kept one never was) */
+        if (g_group.tmp[i] && !g_group.keep[i]) lw_cleanup_forget_path(g_group.tmp[i]);
         free(g_group.tmp[i]);
         free(g_group.path[i]);
     }
@@ -141,6 +154,7 @@ int lw_atomic_group_end(bool commit) {
             break;
         }
         fsync_parent_dir(g_group.path[i]);
+        if (!g_group.keep[i]) lw_cleanup_forget_path(g_group.tmp[i]);
         free(g_group.tmp[i]);
         g_group.tmp[i] = NULL; /* renamed: nothing to remove */
     }
@@ -172,6 +186,7 @@ static int group_grow(void) {
 static int group_add(lw_atomic_file *af) {
     if (group_grow() != 0) {
         unlink(af->tmp_path);
+        lw_cleanup_forget_path(af->tmp_path);
         atomic_clear(af);
         return -1;
     }
@@ -211,10 +226,14 @@ int lw_atomic_commit(lw_atomic_file *af) {
     if (!what && rename(af->tmp_path, af->path) != 0) err = errno, what = "rename";
     if (what) {
         unlink(af->tmp_path);
-        lw_fail("%s: %s failed: %s", af->path, what, strerror(err));
+        lw_cleanup_forget_path(af->tmp_path);
+        if (err == ENOENT && lw_cleanup_caught()) /* a handler that returns: the signal removed it */
+            lw_fail("%s: interrupted by signal %d (its temporary file was removed)", af->path, lw_cleanup_caught());
+        else lw_fail("%s: %s failed: %s", af->path, what, strerror(err));
         atomic_clear(af);
         return -1;
     }
+    lw_cleanup_forget_path(af->tmp_path);
     fsync_parent_dir(af->path);
     atomic_clear(af);
     return 0;
@@ -224,6 +243,7 @@ void lw_atomic_abort(lw_atomic_file *af) {
     if (!af) return;
     if (af->fp) fclose(af->fp);
     if (af->tmp_path) unlink(af->tmp_path);
+    lw_cleanup_forget_path(af->tmp_path);
     atomic_clear(af);
 }
 

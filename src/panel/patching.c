@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/jsonio.h"
+#include "common/logsumexp.h"
 #include "common/rng.h"
 #include "eval/eval.h"
 #include "latentwire/bridge.h"
@@ -40,14 +41,11 @@ void lw_patching_result_free(lw_patching_result *r) {
 
 /* ------------------------------------------------------------------ scoring one patch */
 
-/* log p(token) from logits, in double. */
+/* log p(token) from logits, in double; the parts subtracted one at a time, as the recorded
+ * scores always were (not lw_log_softmax's l - (max + log sum), which rounds differently). */
 static double token_logprob(const float *logits, int n_vocab, int32_t token) {
-    double mx = -INFINITY;
-    for (int i = 0; i < n_vocab; i++)
-        if (logits[i] > mx) mx = logits[i];
-    double sum = 0;
-    for (int i = 0; i < n_vocab; i++) sum += exp((double)logits[i] - mx);
-    return (double)logits[token] - mx - log(sum);
+    const lw_lse_terms e = lw_lse_terms_of(logits, n_vocab, 1.0);
+    return (double)logits[token] - e.max - log(e.sum);
 }
 
 /* With prompt[0..pos) resident in sequence 0: runs prompt[pos..n) and the continuation but its

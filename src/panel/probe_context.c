@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/strlist.h"
 #include "latentwire/extract.h"
 #include "panel/probe_internal.h"
 
@@ -37,29 +38,28 @@ unsigned lw_probe_from_name(const char *name) {
 }
 
 unsigned lw_probe_parse_list(const char *list) {
+    /* the whole list, as every list option reads it: an empty item or a name given twice is
+     * refused by lw_list_split ("a,a" ran the probe once and said nothing) */
+    char **item;
+    int n = lw_list_split("--probes", list, &item);
+    if (n < 0) return 0;
     unsigned bits = 0;
-    /* the whole list (a 512-byte copy cut a long one mid-name: "unknown probe 'symboli'", or
-     * dropped its last item unseen when the cut fell on a comma); an empty item is refused */
-    char *buf = strdup(list ? list : "");
-    if (!buf) return lw_fail("--probes: out of memory"), 0u;
-    size_t len = strlen(buf);
-    if (len && (buf[0] == ',' || buf[len - 1] == ',' || strstr(buf, ",,"))) {
-        lw_fail("--probes \"%s\": an item is empty (write names separated by single commas)", buf);
-        free(buf);
-        return 0;
-    }
-    char *save = NULL;
-    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        unsigned b = !strcmp(t, "all") ? (unsigned)LW_PROBE_ALL : lw_probe_from_name(t);
+    for (int k = 0; k < n; k++) {
+        unsigned b = !strcmp(item[k], "all") ? (unsigned)LW_PROBE_ALL : lw_probe_from_name(item[k]);
         if (!b) {
-            lw_fail("--probes: unknown probe '%s' (compositionality, chaining, robustness, symbolic or all)", t);
-            free(buf);
-            return 0;
+            lw_fail("--probes: unknown probe '%s' (compositionality, chaining, robustness, symbolic or all)", item[k]);
+            bits = 0;
+            break;
+        }
+        /* "all,chaining" names chaining twice as surely as "chaining,chaining" */
+        if (bits & b) {
+            lw_fail("--probes \"%s\": \"%s\" names a probe already listed (all is every probe)", list, item[k]);
+            bits = 0;
+            break;
         }
         bits |= b;
     }
-    free(buf);
-    if (!bits) lw_fail("--probes: empty list (compositionality, chaining, robustness, symbolic or all)");
+    free(item);
     return bits;
 }
 
@@ -344,9 +344,15 @@ static int check_params(const lw_probe_params *p) {
     if (p->n_sigmas < 1 || p->n_sigmas > 16) return lw_fail("probes: 1..16 noise levels (got %d)", p->n_sigmas);
     /* a NaN or infinite level failed deep in the bridge ("source row 0 column 0: NaN value"),
      * after the other probes ran; a negative one is no noise level */
-    for (int k = 0; (p->probes & LW_PROBE_ROBUSTNESS) && k < p->n_sigmas; k++)
+    for (int k = 0; (p->probes & LW_PROBE_ROBUSTNESS) && k < p->n_sigmas; k++) {
         if (!(p->sigmas[k] >= 0 && isfinite(p->sigmas[k])))
             return lw_fail("probes: sigmas[%d] = %g: a noise level is a finite number >= 0", k, p->sigmas[k]);
+        /* one level twice wrote two statistics of one name (noise_top1@0.1) into the result */
+        for (int j = 0; j < k; j++)
+            if (p->sigmas[j] == p->sigmas[k])
+                return lw_fail("probes: sigmas[%d] and sigmas[%d] are both %g: give each noise level once", j, k,
+                               p->sigmas[k]);
+    }
     if (p->n_natural < 3 || p->n_calib < 2 || p->n_topsim < 3 || p->n_confusers < 2)
         return lw_fail("probes: too few sentences (natural >= 3, calib >= 2, topsim >= 3, confusers >= 2)");
     if (p->resamples < 100) return lw_fail("probes: resamples must be >= 100 (got %d)", p->resamples);

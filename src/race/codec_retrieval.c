@@ -426,7 +426,7 @@ int lw_codec_retrieval(lw_session *session, const char *const *texts, int n_text
         return lw_fail("codec retrieval: threshold %g is not in (0, 1]", p->threshold);
     lw_model_info info;
     lw_model_get_info(lw_session_model(session), &info);
-    int layer = p->layer == -1000000 ? info.n_layer / 2 : lw_layer_index(p->layer, info.n_layer);
+    int layer = p->layer == -1000000 ? lw_layer_middle(info.n_layer) : lw_layer_index(p->layer, info.n_layer);
     if (layer < 0) return lw_fail("codec retrieval: layer %d: the model has %d layers", p->layer, info.n_layer);
     rt t = {.s = session, .layer = layer, .d = info.n_embd, .n = n_scored, .n_calib = n_calib, .p = p};
     if (draw_texts(texts, n_texts, n_scored, n_calib, p->seed, &t.scored, &t.calib) != 0) return -1;

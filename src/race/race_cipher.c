@@ -9,6 +9,7 @@
 #include "channel/channel_internal.h"
 #include "codec/act_common.h"
 #include "common/error.h"
+#include "common/logsumexp.h"
 #include "race/race_internal.h"
 
 int lw_race_cipher_shape_for(int64_t budget, int n_vocab, int steps, lw_race_cipher_shape *out) {
@@ -108,10 +109,8 @@ void lw_race_cipher_rows(const float *E, int d, const int32_t *ids, const float 
 /* The m most probable tokens of softmax(logits) (ties: the lower id), their probabilities
  * renormalized over the m. ids[0] is the greedy token. */
 static void top_m(const float *logits, int V, int m, int32_t *ids, float *weights) {
-    float mx = logits[0];
-    for (int i = 1; i < V; i++) mx = logits[i] > mx ? logits[i] : mx;
-    double z = 0;
-    for (int i = 0; i < V; i++) z += exp((double)logits[i] - mx);
+    const lw_lse_terms e = lw_lse_terms_of(logits, V, 1.0);
+    const double mx = e.max, z = e.sum;
     for (int j = 0; j < m; j++) ids[j] = -1;
     for (int i = 0; i < V; i++) { /* insertion into the kept m, highest logit first */
         int at = m;

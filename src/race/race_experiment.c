@@ -44,7 +44,7 @@ int lw_race_resolve_layer(const char *option, const char *v, int n_layer, int *o
     long l = 0;
     char *end = NULL;
     errno = 0;
-    if (!strcmp(v, "mid")) l = n_layer / 2;
+    if (!strcmp(v, "mid")) l = lw_layer_middle(n_layer);
     else if (!*v || (l = strtol(v, &end, 10), errno != 0 || *end) || l < -n_layer || l > n_layer - 1)
         return lw_fail("%s %s: must be mid or a layer in -%d..%d", option, v, n_layer, n_layer - 1);
     *out = lw_layer_index(l, n_layer);

@@ -15,7 +15,7 @@
  * in memory, tied to settings' plan_sha256. 0 or -1. */
 int lw_race_items_save(const char *path, const json_t *settings, json_t *const *rec, size_t n);
 
-/* A layer option's value: "mid" (n_layer / 2) or a block, negative from the end, into *out. 0, or
+/* A layer option's value: "mid" (lw_layer_middle) or a block, negative from the end, into *out. 0, or
  * -1 with "OPTION V: must be mid or a layer in -N..N-1". */
 int lw_race_resolve_layer(const char *option, const char *v, int n_layer, int *out);
 

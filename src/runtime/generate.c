@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "common/error.h"
+#include "common/logsumexp.h"
 #include "runtime/internal.h"
 
 lw_gen_params lw_gen_default_params(void) {
@@ -14,14 +15,11 @@ lw_gen_params lw_gen_default_params(void) {
 
 void lw_log_softmax(const float *logits, int n, float *out) {
     if (!logits || !out) return; /* void: nothing to report to */
-    double mx = -INFINITY;
-    for (int i = 0; i < n; i++)
-        if (logits[i] > mx) mx = logits[i];
-    double sum = 0;
-    for (int i = 0; i < n; i++) sum += exp((double)logits[i] - mx);
-    double lse = mx + log(sum);
+    const double lse = lw_lse_value(lw_lse_terms_of(logits, n, 1.0));
     for (int i = 0; i < n; i++) out[i] = (float)((double)logits[i] - lse);
 }
+
+int lw_layer_middle(int n_layer) { return n_layer > 1 ? n_layer / 2 : 0; }
 
 int lw_layer_index(long layer, int n_layer) {
     if (layer < -(long)n_layer || layer >= n_layer) return -1;

@@ -17,6 +17,7 @@
 
 #include "common/error.h"
 #include "common/finite.h"
+#include "common/logsumexp.h"
 #include "ggml.h"
 #include "gguf.h"
 #include "linalg/linalg.h"
@@ -268,14 +269,8 @@ int lw_logit_lens_topk(const lw_model *m, const float *rows, int n, int k, int32
             int32_t *id = ids + (size_t)(r0 + r) * k;
             float *lp = logprobs + (size_t)(r0 + r) * k;
             int have = 0;
-            double mx = -INFINITY;
-            for (int v = 0; v < nv; v++) {
-                if (lg[v] > mx) mx = lg[v];
-                topk_insert(id, vals, &have, k, v, lg[v]);
-            }
-            double sum = 0;
-            for (int v = 0; v < nv; v++) sum += exp((double)lg[v] - mx);
-            const double lse = mx + log(sum);
+            for (int v = 0; v < nv; v++) topk_insert(id, vals, &have, k, v, lg[v]);
+            const double lse = lw_lse_value(lw_lse_terms_of(lg, nv, 1.0));
             for (int j = 0; j < k; j++) lp[j] = (float)((double)vals[j] - lse);
         }
     }
