@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "eval/eval.h"
+#include "support/testutil.h"
 #include "latentwire/retrieval.h"
 
 static void bernoulli(lw_rng *r, double p, double *v, int n) {
@@ -149,32 +150,6 @@ static void test_percentile_fails_at_boundary(void **state) {
 
 /* ---- BCa ---- */
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double phi(double x) { return 0.5 * erfc(-x / sqrt(2.0)); }
-
-/* Normal quantile by bisection on phi (independent of the library's rational approximation). */
-static double phi_inv(double q) {
-    double lo = -40, hi = 40;
-    for (int i = 0; i < 200; i++) {
-        double m = 0.5 * (lo + hi);
-        if (phi(m) < q) lo = m;
-        else hi = m;
-    }
-    return 0.5 * (lo + hi);
-}
-
-static double quantile(const double *s, int n, double q) {
-    double h = (n - 1) * q;
-    int i = (int)floor(h);
-    if (i >= n - 1) return s[n - 1];
-    if (i < 0) return s[0];
-    return s[i] + (h - i) * (s[i + 1] - s[i]);
-}
-
 /* BCa written out from Efron & Tibshirani (1993), ch. 14: the same resamples (the library
  * draws index lw_rng_below(n) n times per resample from lw_rng seeded with `seed`), z0 from the
  * share below the estimate (ties half), the acceleration from leave-one-out means computed
@@ -192,26 +167,14 @@ static void naive_bca(const double *v, int n, int B, double level, uint64_t seed
         for (int i = 0; i < n; i++) s += v[lw_rng_below(&r, (uint64_t)n)];
         m[b] = s / n;
     }
-    qsort(m, (size_t)B, sizeof *m, cmp_double);
-    double below = 0;
-    for (int b = 0; b < B; b++) below += m[b] < mean ? 1 : m[b] == mean ? 0.5 : 0;
-    double z0 = phi_inv(below / B);
-    double jbar = 0;
+    qsort(m, (size_t)B, sizeof *m, lw_test_cmp_double);
     for (int i = 0; i < n; i++) {
         double s = 0;
         for (int k = 0; k < n; k++)
             if (k != i) s += v[k];
         jk[i] = s / (n - 1);
-        jbar += jk[i] / n;
     }
-    double num = 0, den = 0;
-    for (int i = 0; i < n; i++) {
-        num += pow(jbar - jk[i], 3);
-        den += pow(jbar - jk[i], 2);
-    }
-    double a = num / (6 * pow(den, 1.5)), z = phi_inv(1 - (1 - level) / 2);
-    *lo = quantile(m, B, phi(z0 + (z0 - z) / (1 - a * (z0 - z))));
-    *hi = quantile(m, B, phi(z0 + (z0 + z) / (1 - a * (z0 + z))));
+    lw_test_bca_naive(m, B, mean, jk, n, level, lo, hi);
     free(m);
     free(jk);
 }
@@ -270,18 +233,14 @@ static void test_ratio_bca_matches_naive(void **state) {
         }
         rs[b] = t / d;
     }
-    qsort(rs, B, sizeof *rs, cmp_double);
-    double jbar = 0, num3 = 0, den2 = 0, below = 0;
-    for (int u = 0; u < N; u++) jk[u] = (st - num[u]) / (sd - den[u]), jbar += jk[u] / N;
-    for (int u = 0; u < N; u++) num3 += pow(jbar - jk[u], 3), den2 += pow(jbar - jk[u], 2);
-    for (int b = 0; b < B; b++) below += rs[b] < st / sd ? 1 : rs[b] == st / sd ? 0.5 : 0;
-    double a = num3 / (6 * pow(den2, 1.5)), z0 = phi_inv(below / B), z = phi_inv(0.975);
-    double nlo = quantile(rs, B, phi(z0 + (z0 - z) / (1 - a * (z0 - z))));
-    double nhi = quantile(rs, B, phi(z0 + (z0 + z) / (1 - a * (z0 + z))));
+    qsort(rs, B, sizeof *rs, lw_test_cmp_double);
+    for (int u = 0; u < N; u++) jk[u] = (st - num[u]) / (sd - den[u]);
+    double nlo, nhi;
+    lw_test_bca_naive(rs, B, st / sd, jk, N, 0.95, &nlo, &nhi);
     fprintf(stderr, "ratio %.6f: BCa [%.6f, %.6f], naive [%.6f, %.6f], percentile [%.6f, %.6f]\n", st / sd, lo, hi,
-            nlo, nhi, quantile(rs, B, 0.025), quantile(rs, B, 0.975));
+            nlo, nhi, lw_test_quantile_sorted(rs, B, 0.025), lw_test_quantile_sorted(rs, B, 0.975));
     assert_true(fabs(lo - nlo) < 1e-9 && fabs(hi - nhi) < 1e-9);
-    assert_true(fabs(lo - quantile(rs, B, 0.025)) > 1e-6); /* not the percentile interval */
+    assert_true(fabs(lo - lw_test_quantile_sorted(rs, B, 0.025)) > 1e-6); /* not the percentile interval */
     /* denominators that are mostly 0: most resamples have no ratio, and neither end is given */
     for (int u = 0; u < N; u++) den[u] = u == 0 ? 1.0 : 0.0;
     assert_int_equal(lw_eval_ratio_bca(num, den, N, B, 0.95, 77, &lo, &hi), -1);

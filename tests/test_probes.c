@@ -59,29 +59,6 @@ static void test_spearman(void **state) {
     assert_true(isnan(lw_probe_spearman(c, x, 3))); /* a constant side has no ranks to correlate */
 }
 
-static int by_value(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double phi(double x) { return 0.5 * erfc(-x / sqrt(2.0)); }
-
-static double phi_inv(double q) { /* bisection: slow and obviously right */
-    double lo = -40, hi = 40;
-    for (int i = 0; i < 200; i++) {
-        double mid = 0.5 * (lo + hi);
-        if (phi(mid) < q) lo = mid;
-        else hi = mid;
-    }
-    return 0.5 * (lo + hi);
-}
-
-static double quantile_of(const double *s, int n, double q) {
-    double h = (n - 1) * q;
-    int i = (int)floor(h);
-    return i >= n - 1 ? s[n - 1] : i < 0 ? s[0] : s[i] + (h - i) * (s[i + 1] - s[i]);
-}
-
 /* Topographic similarity of the sentences idx[0..m) the slow way: every pair of distinct
  * sentences, Hamming distance of attributes against 1 - cosine (in double), naive Spearman. */
 static double naive_topsim(const float *X, int d, const int (*attr)[LW_PROBE_N_ATTR], const int *idx, int m) {
@@ -127,22 +104,16 @@ static void test_topsim_bca(void **state) {
         double v = naive_topsim(X, D, (const int(*)[LW_PROBE_N_ATTR])attr, idx, N);
         if (isfinite(v)) boot[kept++] = v;
     }
-    qsort(boot, (size_t)kept, sizeof *boot, by_value);
-    double jbar = 0;
+    qsort(boot, (size_t)kept, sizeof *boot, lw_test_cmp_double);
     for (int i = 0; i < N; i++) {
         for (int j = 0, m = 0; j < N; j++)
             if (j != i) idx[m++] = j;
         jack[i] = naive_topsim(X, D, (const int(*)[LW_PROBE_N_ATTR])attr, idx, N - 1);
-        jbar += jack[i] / N;
     }
-    double num = 0, den = 0, below = 0;
-    for (int i = 0; i < N; i++) num += pow(jbar - jack[i], 3), den += pow(jbar - jack[i], 2);
-    for (int r = 0; r < kept; r++) below += boot[r] < rho ? 1 : boot[r] == rho ? 0.5 : 0;
-    double a = num / (6 * pow(den, 1.5)), z0 = phi_inv(below / kept), z = phi_inv(0.975);
-    double lo = quantile_of(boot, kept, phi(z0 + (z0 - z) / (1 - a * (z0 - z))));
-    double hi = quantile_of(boot, kept, phi(z0 + (z0 + z) / (1 - a * (z0 + z))));
+    double lo, hi;
+    lw_test_bca_naive(boot, kept, rho, jack, N, 0.95, &lo, &hi);
     fprintf(stderr, "topsim %.6f [%.6f, %.6f], naive BCa %.6f [%.6f, %.6f] (%d resamples), percentile [%.6f, %.6f]\n",
-            ci.mean, ci.lo, ci.hi, rho, lo, hi, kept, quantile_of(boot, kept, 0.025), quantile_of(boot, kept, 0.975));
+            ci.mean, ci.lo, ci.hi, rho, lo, hi, kept, lw_test_quantile_sorted(boot, kept, 0.025), lw_test_quantile_sorted(boot, kept, 0.975));
     assert_true(rho > 0.3);
     assert_true(fabs(ci.mean - rho) < 1e-9);
     assert_true(fabs(ci.lo - lo) < 1e-6 && fabs(ci.hi - hi) < 1e-6);

@@ -2,6 +2,7 @@
  * the inverse bridge (given, or fitted on MRPC training-file sentences), embedding and mapping,
  * and the statistics and records every probe adds to the result. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,6 +178,21 @@ int lw_probe_record(lw_probe_ctx *c, const char *condition, const char *item, co
     return 0;
 }
 
+/* Writes a (and " - b" when b is given) into the field dst[size]; false when it does not fit. A
+ * field cut to fit is refused by the callers: the note of the role-binding rows lost its end at
+ * 200 bytes ("every person seen i") in probes.json and the report, and nothing said so. */
+static bool put(char *dst, size_t size, const char *a, const char *b) {
+    int n = b ? snprintf(dst, size, "%s - %s", a, b) : snprintf(dst, size, "%s", a);
+    return n >= 0 && (size_t)n < size;
+}
+
+/* The records' condition and metric of s: 0, or -1 (message) when either does not fit. */
+static int put_records_names(lw_probe_stat *s, const char *cond_a, const char *cond_b, const char *metric) {
+    if (put(s->condition, sizeof s->condition, cond_a, cond_b) && put(s->metric, sizeof s->metric, metric, NULL))
+        return 0;
+    return lw_fail("statistic %s/%s: a condition or metric longer than lw_probe_stat holds", s->probe, s->name);
+}
+
 static lw_probe_stat *new_stat(lw_probe_ctx *c, const char *probe, const char *name, const char *note) {
     lw_probe_result *r = c->out;
     if (r->n_stats == r->cap_stats) {
@@ -190,12 +206,9 @@ static lw_probe_stat *new_stat(lw_probe_ctx *c, const char *probe, const char *n
     }
     lw_probe_stat *s = &r->stats[r->n_stats];
     memset(s, 0, sizeof *s);
-    /* a field cut to fit is refused: the note of the role-binding rows lost its end at 200 bytes
-     * ("every person seen i") in probes.json and the report, and nothing said so */
-    if ((size_t)snprintf(s->probe, sizeof s->probe, "%s", probe) >= sizeof s->probe ||
-        (size_t)snprintf(s->name, sizeof s->name, "%s", name) >= sizeof s->name ||
-        (size_t)snprintf(s->note, sizeof s->note, "%s", note ? note : "") >= sizeof s->note) {
-        lw_fail("probes: statistic %s/%s: a name or note longer than lw_probe_stat holds", probe, name);
+    if (!put(s->probe, sizeof s->probe, probe, NULL) || !put(s->name, sizeof s->name, name, NULL) ||
+        !put(s->note, sizeof s->note, note ? note : "", NULL)) {
+        lw_fail("statistic %s/%s: a name or note longer than lw_probe_stat holds", probe, name);
         return NULL;
     }
     r->n_stats++;
@@ -220,9 +233,7 @@ int lw_probe_stat_mean_clustered(lw_probe_ctx *c, const char *probe, const char 
                                  const int *cluster, const char *note) {
     lw_probe_stat *s = new_stat(c, probe, name, note);
     if (!s) return -1;
-    if ((size_t)snprintf(s->condition, sizeof s->condition, "%s", condition) >= sizeof s->condition ||
-        (size_t)snprintf(s->metric, sizeof s->metric, "%s", metric) >= sizeof s->metric)
-        return lw_fail("probes: statistic %s/%s: a condition or metric longer than lw_probe_stat holds", probe, name);
+    if (put_records_names(s, condition, NULL, metric) != 0) return -1;
     int rc = cluster ? lw_ci_mean_clustered(v, cluster, n, c->p->resamples, 0.95, c->p->seed, &s->ci)
                      : lw_ci_mean(v, n, c->p->resamples, 0.95, c->p->seed, &s->ci);
     if (rc != 0) return -1;
@@ -239,9 +250,7 @@ static int stat_paired(lw_probe_ctx *c, const char *probe, const char *name, con
                        const char *note) {
     lw_probe_stat *s = new_stat(c, probe, name, note);
     if (!s) return -1;
-    if ((size_t)snprintf(s->condition, sizeof s->condition, "%s - %s", cond_a, cond_b) >= sizeof s->condition ||
-        (size_t)snprintf(s->metric, sizeof s->metric, "%s", metric) >= sizeof s->metric)
-        return lw_fail("probes: statistic %s/%s: a condition or metric longer than lw_probe_stat holds", probe, name);
+    if (put_records_names(s, cond_a, cond_b, metric) != 0) return -1;
     return cluster ? lw_ci_paired_clustered(a, b, cluster, n, c->p->resamples, 0.95, c->p->seed, &s->ci, &s->p_value)
                    : lw_ci_paired(a, b, n, c->p->resamples, 0.95, c->p->seed, &s->ci, &s->p_value);
 }

@@ -309,3 +309,39 @@ const char *lw_test_args_with(const char *base, const char *extra) {
         snprintf(out + strlen(out), sizeof out - strlen(out), "%s%s", k ? " " : "", bw[k]);
     return out;
 }
+
+int lw_test_cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double lw_test_quantile_sorted(const double *s, int n, double q) {
+    double h = (n - 1) * q;
+    int i = (int)floor(h);
+    if (i >= n - 1) return s[n - 1];
+    if (i < 0) return s[0];
+    return s[i] + (h - i) * (s[i + 1] - s[i]);
+}
+
+static double phi(double x) { return 0.5 * erfc(-x / sqrt(2.0)); }
+
+static double phi_inv(double q) { /* bisection: slow and obviously right */
+    double lo = -40, hi = 40;
+    for (int i = 0; i < 200; i++) {
+        double m = 0.5 * (lo + hi);
+        if (phi(m) < q) lo = m;
+        else hi = m;
+    }
+    return 0.5 * (lo + hi);
+}
+
+void lw_test_bca_naive(const double *sorted, int B, double estimate, const double *jack, int n, double level,
+                       double *lo, double *hi) {
+    double below = 0, jbar = 0, num = 0, den = 0;
+    for (int b = 0; b < B; b++) below += sorted[b] < estimate ? 1 : sorted[b] == estimate ? 0.5 : 0;
+    for (int i = 0; i < n; i++) jbar += jack[i] / n;
+    for (int i = 0; i < n; i++) num += pow(jbar - jack[i], 3), den += pow(jbar - jack[i], 2);
+    double a = num / (6 * pow(den, 1.5)), z0 = phi_inv(below / B), z = phi_inv(1 - (1 - level) / 2);
+    *lo = lw_test_quantile_sorted(sorted, B, phi(z0 + (z0 - z) / (1 - a * (z0 - z))));
+    *hi = lw_test_quantile_sorted(sorted, B, phi(z0 + (z0 + z) / (1 - a * (z0 + z))));
+}

@@ -86,4 +86,16 @@ char *lw_test_cli_refusal(const char *args, int want_rc, const char *needle);
  * buffer, overwritten by the next call. */
 const char *lw_test_args_with(const char *base, const char *extra);
 
+/* ---- BCa written out, the tests' own reference (Efron & Tibshirani 1993, ch. 14) ---- */
+/* qsort's order of doubles, ascending. */
+int lw_test_cmp_double(const void *a, const void *b);
+/* Quantile q of sorted s[0..n), linear between order statistics. */
+double lw_test_quantile_sorted(const double *s, int n, double q);
+/* The BCa interval at `level` from the sorted resampled statistics sorted[0..B), the full-sample
+ * estimate (z0 from the share below it, ties half) and the n leave-one-out values jack[]
+ * (a = sum(d^3) / (6 sum(d^2)^1.5), d = mean(jack) - jack[i]); the normal quantile by bisection on
+ * erfc, independent of the library's approximation. */
+void lw_test_bca_naive(const double *sorted, int B, double estimate, const double *jack, int n, double level,
+                       double *lo, double *hi);
+
 #endif
