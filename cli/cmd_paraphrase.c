@@ -15,7 +15,8 @@
     "      filter or --samples are drawn; targets with at least --min-kept are written until --targets are\n"       \
     "      --targets N (100) --per-target K (10) --min-kept K (= --per-target) --samples N (40)\n"                 \
     "      --max-tokens N (80) --temp T (0.8) --top-p P (0.95) --top-k K (0: off) --seed S (1)\n"                   \
-    "      --threads N --verbose (every sample and why it was kept or dropped, on stderr)\n"                       \
+    "      --threads N --verbose (every sample and why it was kept or dropped, and each target, on stderr;\n"     \
+    "      a terminal shows each target without it)\n"                                                           \
     "      --resume: keep the targets FILE.jsonl.partial holds from an interrupted run with the same settings\n"   \
     "      (each target is appended there as it finishes; without --resume a run starts over)\n"                 \
     "      lines: {\"row_id\", \"mrpc_id\", \"target\", \"paraphrases\", \"negatives\"}: a para:FILE:D regime file\n"
@@ -31,7 +32,8 @@ static void on_event(const lw_paraphrase_event *e, void *user) {
     if (e->kind == LW_PARA_EV_SAMPLE && verbose)
         fprintf(stderr, "paraphrase: MRPC %s sample %d: %s: %s\n", e->source_id, e->sample,
                 lw_paraphrase_reason_name(e->reason), e->clean);
-    else if (e->kind == LW_PARA_EV_TARGET)
+    else if (e->kind == LW_PARA_EV_TARGET && (verbose || cli_is_tty())) /* progress, as every verb's: a failed
+                                                                          * run's stderr is its one error line */
         fprintf(stderr, "paraphrase: MRPC %s: %d kept of %d samples%s (%d/%d targets)\n", e->source_id, e->n_kept,
                 e->n_samples, e->kept ? "" : ", left out", e->done, e->wanted);
 }

@@ -57,9 +57,12 @@ int cli_fail_lib(const char *verb) {
     const char *m = lw_last_error();
     size_t n = strlen(verb);
     const char *last = strrchr(verb, ' '); /* "panel probes": its library says "probes: " or "panel: " */
+    /* "panel probes merge": its library says "probes merge: " too (it was said twice) */
+    const char *tail = strchr(verb, ' ');
+    while (tail && !(!strncmp(m, tail + 1, strlen(tail + 1)) && !strncmp(m + strlen(tail + 1), ": ", 2)))
+        tail = strchr(tail + 1, ' ');
     if (!strncmp(m, verb, n) && !strncmp(m + n, ": ", 2)) m += n + 2;
-    else if (last && !strncmp(m, last + 1, strlen(last + 1)) && !strncmp(m + strlen(last + 1), ": ", 2))
-        m += strlen(last + 1) + 2;
+    else if (tail) m += strlen(tail + 1) + 2; /* the verb's last words, e.g. "merge: " */
     else if (last && !strncmp(m, verb, (size_t)(last - verb)) && !strncmp(m + (last - verb), ": ", 2))
         m += (last - verb) + 2;
     return cli_fail(verb, "%s", m);

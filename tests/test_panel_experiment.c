@@ -283,6 +283,42 @@ static void test_experiment_bad_values(void **state) {
     lw_model_free(m);
 }
 
+/* A model kept in the output directory under an output's name: refused naming it before any
+ * work (panel patching wrote panel.json over it with exit 0; the robustness suite has the same
+ * case for panel probes and probes.json). */
+static void test_model_among_outputs(void **state) {
+    (void)state;
+    const char *toy = lw_test_shared_path("models/stories260K.gguf");
+    if (!toy) {
+        skip();
+        return;
+    }
+    const char *dir = lw_test_fresh_dir("panel_model_out");
+    char path[4096];
+    snprintf(path, sizeof path, "%s", lw_test_join(dir, "panel.json"));
+    FILE *in = fopen(toy, "rb"), *out = fopen(path, "wb");
+    assert_non_null(in);
+    assert_non_null(out);
+    char buf[1 << 16];
+    for (size_t n; (n = fread(buf, 1, sizeof buf, in)) > 0;) assert_int_equal(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    assert_int_equal(fclose(out), 0);
+    lw_model *m = lw_model_load(path, lw_model_default_params());
+    assert_non_null(m);
+    lw_session *s = lw_session_new(m, lw_session_default_params());
+    assert_non_null(s);
+    lw_panel_model rm = {"toy", s};
+    double depth = 0.5;
+    lw_panel_patching_experiment_params p = lw_panel_patching_experiment_default_params();
+    p.receivers = &rm, p.n_receivers = 1, p.donors = &rm, p.n_donors = 1, p.data_dir = dir, p.out_dir = dir;
+    p.n_prompts = 5, p.n_calib = 2, p.patching.depths = &depth, p.patching.n_depths = 1;
+    lw_patching_result got;
+    REFUSED(lw_panel_patching_experiment_run(&p, &got), "panel.json is the same file as --receivers");
+    assert_int_equal(lw_test_dir_entries(dir), 1);
+    lw_session_free(s);
+    lw_model_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_model_names),
@@ -290,6 +326,7 @@ int main(void) {
         cmocka_unit_test(test_probe_experiment_checks),
         cmocka_unit_test(test_failed_saves_leave_no_directory),
         cmocka_unit_test(test_experiment_bad_values),
+        cmocka_unit_test(test_model_among_outputs),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -342,6 +342,9 @@ static void test_generation_refusals(void **state) {
     char *why = lw_test_cli_refusal(args, -1, "chat template");
     if (why) fail_msg("%s", why);
     assert_false(lw_test_file_exists(out));
+    char partial[4200]; /* refused before OUT.partial is made (it was left holding its settings line) */
+    snprintf(partial, sizeof partial, "%s.partial", out);
+    assert_false(lw_test_file_exists(partial));
     snprintf(args, sizeof args, "paraphrase generate --model %s --mrpc %s --targets 1 --no-chat --out %s", model, mrpc, mrpc);
     why = lw_test_cli_refusal(args, -1, "--out");
     if (why) fail_msg("%s", why);

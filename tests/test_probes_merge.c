@@ -176,7 +176,57 @@ static void test_refusals(void **state) {
     /* one run twice, by two paths: one pair's numbers would read as agreement across pairs */
     snprintf(args, sizeof args, "panel probes merge --out %s %s %s/probes.json", out, RUNS[0], RUNS[0]);
     refused(args, "hold the same results (one run given twice?)");
+    /* the library's "probes merge: " once, not after "panel probes merge: " again */
+    char *why = lw_test_cli_refusal(args, -1, "latentwire panel probes merge: runs ");
+    if (why) fail_msg("%s", why);
     assert_false(lw_test_file_exists(out)); /* nothing half-written */
+}
+
+/* Every run keeps its pair: a long model name (its label cut inside a UTF-8 character by a fixed
+ * buffer) and a run path that is no UTF-8 made json_pack fail, and the pair was left out of
+ * universality.json with exit 0 while the rows still named it. */
+static void test_pairs_kept(void **state) {
+    (void)state;
+    make_runs(1, 200);
+    char longname[1300] = "";
+    for (int i = 0; i < 600; i++) strcat(longname, "\xc3\xa9"); /* é */
+    const syn_stat st[] = {{"chaining", "hop1_top1", 0.40, 0.30, 0.50, 150}};
+    char long_run[4096], odd_run[4096];
+    snprintf(long_run, sizeof long_run, "%s", write_run("merge_long", longname, 1, "smol.gguf", 2, "ridge", 1, 200, st, 1));
+    snprintf(odd_run, sizeof odd_run, "%s", lw_test_join(lw_test_tmpdir(), "merge_\xff"));
+    assert_int_equal(rename(write_run("merge_odd", "a.gguf", 3, "b.gguf", 4, "ridge", 1, 200, st, 1), odd_run), 0);
+    const char *out = lw_test_fresh_dir("merge_kept");
+    const char *runs[3] = {RUNS[0], long_run, odd_run};
+    if (lw_probe_merge(runs, 3, out) != 0) fail_msg("%s", lw_last_error());
+    json_t *doc = json_load_file(lw_test_join(out, "universality.json"), 0, NULL);
+    assert_non_null(doc);
+    json_t *pairs = json_object_get(doc, "pairs");
+    assert_int_equal(json_array_size(pairs), 3);
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(pairs, 1), "label")), " @1 -> smol.gguf @2"));
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(pairs, 2), "run")), "merge_\xef\xbf\xbd"));
+    json_decref(doc);
+}
+
+/* The report refuses a universality.json whose rows lie about the pairs (drawn with exit 0: a row
+ * of a pair not listed counted in min and max only, a pair named twice showed its last row). */
+static void test_report_refuses_lying_rows(void **state) {
+    (void)state;
+    make_runs(1, 200);
+    const char *out = lw_test_fresh_dir("merge_lies");
+    if (lw_probe_merge(RUNS, 3, out) != 0) fail_msg("%s", lw_last_error());
+    char src[4096], args[8192];
+    snprintf(src, sizeof src, "%s", lw_test_join(out, "universality.json"));
+    for (int k = 0; k < 2; k++) {
+        json_t *doc = json_load_file(src, 0, NULL), *rows = json_object_get(json_array_get(json_object_get(doc, "stats"), 0), "rows");
+        if (k == 0) json_object_set_new(json_array_get(rows, 1), "pair", json_integer(9));
+        else json_object_set_new(json_array_get(rows, 1), "pair", json_integer(0));
+        const char *lie = lw_test_join(out, k ? "twice.json" : "unknown.json");
+        assert_int_equal(json_dump_file(doc, lie, 0), 0);
+        json_decref(doc);
+        snprintf(args, sizeof args, "report %s -o %s", lie, lw_test_join(out, "r.html"));
+        refused(args, k ? "stats[0].rows[0] and rows[1] are both of pair 0" : "stats[0].rows[1].pair is 9, but pairs lists 3");
+        assert_false(lw_test_file_exists(lw_test_join(out, "r.html")));
+    }
 }
 
 int main(void) {
@@ -184,6 +234,8 @@ int main(void) {
         cmocka_unit_test(test_merge_values),
         cmocka_unit_test(test_cli_and_report),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_pairs_kept),
+        cmocka_unit_test(test_report_refuses_lying_rows),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

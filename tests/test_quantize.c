@@ -1,7 +1,8 @@
 /* latentwire quantize / lw_model_quantize: the toy model re-quantized to q8_0 is a GGUF whose file
  * type and 2-D weights say Q8_0, which loads, and whose token embeddings are the original's within
  * Q8_0's rounding bound per 32-value block; bad input (an
- * unknown type, the input as the output, a missing input) is one line and writes nothing. */
+ * unknown type, the input as the output, a missing input, a corrupt header, NaN weights) is one
+ * line and writes nothing. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include "ggml.h"
 #include "gguf.h"
 #include "latentwire/runtime.h"
+#include "support/synth_model.h"
 #include "support/testutil.h"
 
 static void test_q8_0_copy(void **state) {
@@ -126,11 +128,52 @@ static void test_fallback_said(void **state) {
     free(err);
 }
 
+/* One weight of the tensor whose name holds ctx set to NaN. */
+static void put_nan(void *ctx, const char *name, int64_t ne0, int64_t ne1, float *values) {
+    (void)ne1;
+    if (strstr(name, (const char *)ctx)) values[ne0 - 1] = NAN;
+}
+
+/* Corrupt inputs are one line naming the file: the header check ran gguf's reader before
+ * llama.cpp's logger was set, so its lines ("gguf_init_from_reader: ...") came first, and a NaN
+ * weight was found by llama.cpp mid-quantization, which printed "ggml_validate_row_data: found nan
+ * value" itself. Nothing is written. */
+static void test_corrupt_inputs(void **state) {
+    (void)state;
+    const char *dir = lw_test_fresh_dir("quantize_corrupt");
+    char nan32[4096], nan16[4096], cut[4096], args[8192];
+    snprintf(nan32, sizeof nan32, "%s", lw_test_join(dir, "nan32.gguf"));
+    snprintf(nan16, sizeof nan16, "%s", lw_test_join(dir, "nan16.gguf"));
+    snprintf(cut, sizeof cut, "%s", lw_test_join(dir, "cut.gguf"));
+    lw_synth_params p = lw_synth_default_params();
+    p.fill = put_nan, p.fill_ctx = (void *)"blk.1.attn_norm"; /* an f32 norm */
+    assert_int_equal(lw_synth_write(nan32, &p), 0);
+    p.wtype = GGML_TYPE_F16, p.fill_ctx = (void *)"blk.0.ffn_up"; /* an f16 matrix */
+    assert_int_equal(lw_synth_write(nan16, &p), 0);
+    char *whole = lw_test_read_file(nan32); /* its first 200 bytes: a header cut short */
+    assert_non_null(whole);
+    FILE *f = fopen(cut, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(whole, 1, 200, f), 200);
+    fclose(f);
+    free(whole);
+    const char *cases[][2] = {{nan32, "tensor 'blk.1.attn_norm.weight' holds NaN"},
+                              {nan16, "tensor 'blk.0.ffn_up.weight' holds NaN"},
+                              {cut, "cut.gguf: truncated or corrupt GGUF header"}};
+    for (int k = 0; k < 3; k++) {
+        snprintf(args, sizeof args, "quantize %s %s/out.gguf --type q8_0", cases[k][0], dir);
+        char *why = lw_test_cli_refusal(args, 1, cases[k][1]);
+        if (why) fail_msg("%s", why);
+    }
+    assert_int_equal(lw_test_dir_entries(dir), 3);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_q8_0_copy),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_fallback_said),
+        cmocka_unit_test(test_corrupt_inputs),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

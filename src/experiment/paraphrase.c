@@ -427,6 +427,14 @@ int lw_paraphrase_generate(const lw_paraphrase_params *p) {
     json_t *lines = json_array();
     int rc = r.session ? 0 : -1; /* the model or session error is set */
     if (rc == 0 && (!order || !kept || !lines)) rc = lw_fail("paraphrases: out of memory");
+    /* the chat template before OUT.partial is made: a model without one failed at the first target
+     * and left that file behind, holding nothing but its settings line */
+    if (rc == 0 && p->chat) {
+        const char *role = "user", *content = "";
+        char *wrapped = lw_chat_format(r.model, &role, &content, 1, true);
+        if (!wrapped) rc = lw_fail("%s has no chat template llama.cpp knows: generate without the chat template", p->model);
+        free(wrapped);
+    }
     if (rc == 0) rc = open_partial(&r);
     if (rc == 0) {
         for (int i = 0; i < tg.n; i++) order[i] = i;

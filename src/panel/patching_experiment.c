@@ -73,6 +73,15 @@ int lw_panel_patching_experiment_run(const lw_panel_patching_experiment_params *
                            i < p->n_receivers ? i : i - p->n_receivers);
         }
         const lw_model *model = lw_session_model(m->session);
+        /* a model kept in OUT under an output's name (OUT/panel.json) was replaced by that output,
+         * exit 0: the check above knows only --plan, the models' files are known here */
+        lw_model_info info;
+        lw_model_get_info(model, &info);
+        const char *inputs[] = {i < p->n_receivers ? "--receivers" : "--donors", info.path, NULL, NULL};
+        if (lw_output_dir_check("--out", p->out_dir, OUTPUTS, inputs) != 0) {
+            free(models);
+            return -1;
+        }
         bool seen = false;
         for (int j = 0; j < n_models; j++) seen |= models[j] == model;
         if (!seen) models[n_models++] = model;

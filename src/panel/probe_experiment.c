@@ -96,6 +96,14 @@ int lw_probe_experiment_run(const lw_probe_experiment_params *p, lw_probe_result
     if (!p->data_dir || !*p->data_dir) return lw_fail("panel probes: no data directory (--data)");
     char plan_sha[65];
     if (lw_probe_experiment_check(p) != 0 || lw_plan_file_sha256(p->plan, plan_sha) != 0) return -1;
+    /* a model kept in OUT under an output's name (OUT/probes.json) was replaced by that output, exit
+     * 0: the check above knows the plan and the bridges, the models' files are known here */
+    for (int i = 0; i < 2; i++) {
+        lw_model_info info;
+        lw_model_get_info(i ? p->model_b : p->model_a, &info);
+        const char *inputs[] = {i ? "--b" : "--a", info.path, NULL, NULL};
+        if (lw_output_dir_check("--out", p->out_dir, OUTPUTS, inputs) != 0) return -1;
+    }
     /* the names and the bridges' file names go into probes.json: one that is not UTF-8 failed
      * after every probe had run, as "out of memory" */
     const char *named[4][2] = {{"name_a", p->name_a}, {"name_b", p->name_b},

@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "common/fileio.h"
 #include "common/jsonio.h"
+#include "latentwire/json.h"
 #include "latentwire/probes.h"
 #include "latentwire/textio.h"
 
@@ -80,16 +81,24 @@ static json_t *pair_json(const run_doc *r) {
     json_t *la = json_object_get(set, "layer_a"), *lb = json_object_get(set, "layer_b");
     const char *recipe = json_string_value(json_object_get(pair, "bridge"));
     const char *file = json_string_value(json_object_get(set, "bridge"));
-    char label[1024];
     char sla[32] = "?", slb[32] = "?";
     if (json_is_integer(la)) snprintf(sla, sizeof sla, "%lld", (long long)json_integer_value(la));
     if (json_is_integer(lb)) snprintf(slb, sizeof slb, "%lld", (long long)json_integer_value(lb));
-    snprintf(label, sizeof label, "%s @%s -> %s @%s (%s)", a ? a : "A", sla, b ? b : "B", slb,
-             recipe ? recipe : "?");
+    /* the label whole: a fixed buffer cut long names inside a UTF-8 character, and json_pack then
+     * gave NULL, which dropped the pair from universality.json with exit 0 */
+    const char *fmt = "%s @%s -> %s @%s (%s)";
+    int n = snprintf(NULL, 0, fmt, a ? a : "A", sla, b ? b : "B", slb, recipe ? recipe : "?");
+    char *label = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (!label) return NULL;
+    snprintf(label, (size_t)n + 1, fmt, a ? a : "A", sla, b ? b : "B", slb, recipe ? recipe : "?");
     json_t *plan = json_object_get(r->doc, "plan_sha256");
-    return json_pack("{s:s, s:s, s:s, s:O, s:s, s:O, s:s, s:s, s:O}", "run", r->run, "label", label, "a", a ? a : "A",
-                     "layer_a", la ? la : json_null(), "b", b ? b : "B", "layer_b", lb ? lb : json_null(), "recipe",
-                     recipe ? recipe : "?", "bridge", file ? file : "?", "plan_sha256", plan ? plan : json_null());
+    /* the run as given may be no UTF-8 (a file name's bytes): lw_json_text keeps it readable */
+    json_t *o = json_pack("{s:o, s:s, s:s, s:O, s:s, s:O, s:s, s:s, s:O}", "run", lw_json_text(r->run), "label", label,
+                          "a", a ? a : "A", "layer_a", la ? la : json_null(), "b", b ? b : "B", "layer_b",
+                          lb ? lb : json_null(), "recipe", recipe ? recipe : "?", "bridge", file ? file : "?",
+                          "plan_sha256", plan ? plan : json_null());
+    free(label);
+    return o;
 }
 
 static json_t *find_stat(json_t *stats, const char *probe, const char *name) {
@@ -183,16 +192,20 @@ int lw_probe_merge(const char *const *runs, int n_runs, const char *out_dir) {
     }
     if (rc == 0) {
         json_t *pairs = json_array();
-        for (int k = 0; k < n_runs; k++) json_array_append_new(pairs, pair_json(&r[k]));
-        json_t *root = json_pack(
+        /* a pair that cannot be written is an error, not a row left out (the stats still name it) */
+        for (int k = 0; k < n_runs && rc == 0; k++)
+            if (!pairs || json_array_append_new(pairs, pair_json(&r[k])) != 0)
+                rc = lw_fail("probes merge: %s: cannot record its pair (out of memory)", runs[k]);
+        json_t *root = rc != 0 ? NULL : json_pack(
             "{s:s, s:s, s:O, s:o, s:o}", "format", FORMAT_OUT, "note",
             "descriptive: min and max of each statistic across pairs, and whether all pairs' 95% intervals "
             "overlap (max lo <= min hi); overlapping intervals do not show the pairs are equal, and this is no test",
             "params", json_object_get(r[0].doc, "params"), "pairs", pairs, "stats", stats_json(r, n_runs));
+        if (rc != 0) json_decref(pairs);
         char path[4096];
         snprintf(path, sizeof path, "%s/universality.json", out_dir);
-        if (!root) rc = lw_fail("probes merge: cannot build the result document");
-        else if (lw_mkdir_p(out_dir) != 0 || lw_json_save(path, root) != 0) rc = -1;
+        if (rc == 0 && !root) rc = lw_fail("probes merge: cannot build the result document");
+        else if (rc == 0 && (lw_mkdir_p(out_dir) != 0 || lw_json_save(path, root) != 0)) rc = -1;
         json_decref(root);
     }
     for (int k = 0; k < n_runs; k++) json_decref(r[k].doc);

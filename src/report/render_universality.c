@@ -51,7 +51,24 @@ static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
     json_t *stats = json_object_get(in->doc, "stats"), *pairs = json_object_get(in->doc, "pairs"), *p, *s;
     if (!json_is_array(stats) || !json_is_array(pairs))
         return lw_fail("stats, pairs: missing (arrays; universality.json)");
-    size_t i;
+    size_t i, k;
+    /* every row names one of the pairs, once per statistic (probe_merge.c writes them so): a row of a
+     * pair not listed was left out of the table but counted in its min and max, and of a pair named
+     * twice only the last was drawn, with exit 0 */
+    json_array_foreach(stats, i, s) {
+        json_t *rows = json_object_get(s, "rows"), *row;
+        json_array_foreach(rows, k, row) {
+            double pk = lw_jcount(row, "pair");
+            if (isnan(pk)) return -1; /* named by the caller */
+            if (pk >= (double)json_array_size(pairs))
+                return lw_fail("stats[%zu].rows[%zu].pair is %.0f, but pairs lists %zu; the file was edited or "
+                               "damaged, make it again", i, k, pk, json_array_size(pairs));
+            for (size_t j = 0; j < k; j++)
+                if (lw_jcount(json_array_get(rows, j), "pair") == pk)
+                    return lw_fail("stats[%zu].rows[%zu] and rows[%zu] are both of pair %.0f; the file was edited "
+                                   "or damaged, make it again", i, j, k, pk);
+        }
+    }
     lw_html_raw(h, "<ol class=\"meta\">\n");
     json_array_foreach(pairs, i, p) {
         lw_html_raw(h, "<li>");

@@ -26,6 +26,9 @@ What is written (names are the suite's case inputs, see run_robustness.py):
   hook/       hook vector text files: NaN, Inf, 1e38, wrong width, garbage, empty
   labels/     retrieval label:/hard: files covering only some queries, broken ones
   beir/       BEIR directories: valid, without qrels header, NaN/Inf scores, unknown ids, ...
+  verbs/      MRPC files, paraphrase sets and passages (valid and broken), probe panel results
+              (valid, of other settings, a long label, a file name that is not UTF-8) and a
+              universality.json merged by the CLI with copies whose rows lie about the pairs
   special/    a FIFO, a directory, a symlink to /dev/zero
 """
 import argparse
@@ -433,6 +436,83 @@ def make_beir(out):
             write(os.path.join(d, "qrels", "test.tsv"), r)
 
 
+def probes_doc(mean, a="m.gguf", seed=1):
+    """A probe panel result (latentwire.panel.probes/1) with what lw_probe_merge reads."""
+    return {"format": "latentwire.panel.probes/1", "params": {"seed": seed, "n_combos": 160},
+            "settings": {"a": a, "b": "w.gguf", "layer_a": 0, "layer_b": 1, "bridge": "a2b.safetensors"},
+            "pair": {"bridge": "ridge"},
+            "stats": [{"probe": "chaining", "name": "cos_after_round_trip",
+                       "ci": {"mean": mean, "lo": mean - 0.1, "hi": mean + 0.1, "n": 10}}]}
+
+
+# a file name that is not UTF-8 (as a str argument: Python's surrogate escape gives the bytes back)
+NON_UTF8 = os.fsdecode(b"run\xff.json")
+
+
+def make_verbs(out, cli):
+    """Inputs of scan, panel probes merge, report, paraphrase and race retrieval."""
+    d = os.path.join(out, "verbs")
+    words = ("the cat sat on the warm mat near the door", "a dog ran across the green park after the ball",
+             "she read the long letter twice before she slept", "rain fell on the old town all through the night",
+             "the market opened early and closed late on friday", "he painted the small boat a bright blue colour",
+             "our train left the station ten minutes behind time", "the children built a tall tower out of sand")
+    header = b"Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n"
+    rows = b"".join(b"1\t%d\t%d\t%s.\t%s again.\n" % (100 + i, 200 + i, w.capitalize().encode(), w.encode())
+                    for i, w in enumerate(words))
+    files = {
+        "mrpc.txt": header + rows,
+        "mrpc_header_only.txt": header,
+        "mrpc_no_positive.txt": header + rows.replace(b"1\t", b"0\t"),
+        "mrpc_short_line.txt": header + b"1\t100\n" + rows,
+        "passages.txt": b"".join(w.encode() + b".\n" for w in words),
+        "passages_few.txt": b"one passage here.\nanother passage there.\n",
+    }
+
+    def para_line(r, mid, target, paras, first):
+        return json.dumps({"row_id": r, "mrpc_id": mid, "target": target, "paraphrases": paras,
+                           "negatives": list(range(first, first + len(paras)))})
+
+    def para(a, b):
+        return (para_line(0, a[0], a[1], a[2], 2) + "\n" + para_line(1, b[0], b[1], b[2], 2 + len(a[2])) + "\n").encode()
+
+    A, B = ("100", "The cat sat.", ["A cat was sitting."]), ("101", "The dog ran.", ["A dog was running."])
+    ok = para(A, B)
+    files.update({
+        "para_ok.jsonl": ok,
+        "para_row_id.jsonl": ok.replace(b'"row_id": 1', b'"row_id": 5', 1),
+        "para_negatives.jsonl": ok.replace(b'"negatives": [3]', b'"negatives": [0]', 1),
+        "para_blank_line.jsonl": ok.replace(b"\n", b"\n\n", 1),
+        "para_is_target.jsonl": para(("100", "The cat sat.", ["The cat sat."]), B),
+        "para_nul.jsonl": ok.replace(b"cat sat", b"cat\x00sat", 1),
+        "para_not_json.jsonl": ok[:40] + b"\n",
+        "para_no_paraphrases.jsonl": ok.replace(b'"paraphrases": ["A cat was sitting."]', b'"paraphrases": "x"', 1),
+    })
+    for name, data in files.items():
+        write(os.path.join(d, name), data)
+    pr = os.path.join(d, "probes")
+    for name, doc in (("r1/probes.json", probes_doc(0.5)), ("r2/probes.json", probes_doc(0.7)),
+                      ("seed2.json", probes_doc(0.6, seed=2)), ("long_label.json", probes_doc(0.6, a="\u00e9" * 600)),
+                      ("other_format.json", dict(probes_doc(0.6), format="latentwire.panel/1")),
+                      (NON_UTF8, probes_doc(0.9))):
+        write(os.path.join(pr, name), json.dumps(doc).encode())
+    write(os.path.join(pr, "not_json.json"), b'{"format": "latentwire.panel.probes/1", ')
+    # a universality.json written by the CLI, and copies whose rows lie about the pairs
+    univ = os.path.join(d, "univ")
+    subprocess.run([cli, "panel", "probes", "merge", "--out", univ, os.path.join(pr, "r1"), os.path.join(pr, "r2")],
+                   check=True, stdout=subprocess.DEVNULL)
+    u = json.load(open(os.path.join(univ, "universality.json")))
+
+    def lie(name, mutate):
+        v = json.loads(json.dumps(u))
+        mutate(v)
+        write(os.path.join(d, name), json.dumps(v).encode())
+
+    lie("univ_pair_unknown.json", lambda v: v["stats"][0]["rows"][1].__setitem__("pair", 7))
+    lie("univ_pair_twice.json", lambda v: v["stats"][0].__setitem__("rows", v["stats"][0]["rows"] * 2))
+    lie("univ_no_pairs.json", lambda v: v.__setitem__("pairs", []))
+    lie("univ_pair_negative.json", lambda v: v["stats"][0]["rows"][1].__setitem__("pair", -1))
+
+
 def make_special(out):
     d = os.path.join(out, "special")
     os.makedirs(os.path.join(d, "a_directory"), exist_ok=True)
@@ -452,6 +532,7 @@ def build(out, make_model, cli):
     make_hooks(out)
     make_labels(out)
     make_beir(out)
+    make_verbs(out, cli)
     make_special(out)
 
 
