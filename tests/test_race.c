@@ -60,7 +60,9 @@ static int synth_eval(void *ctx, const lw_race_channel *ch, int64_t budget, int 
         nanosleep(&ts, NULL);
     }
     if ((s->pat == ACT_NA_FIRST5 || s->pat == NEAR_ONE_UNPAIRED) && ch->family == LW_RACE_ACT && item < 5) {
-        snprintf(o->na, sizeof o->na, "synthetic: item %d too short", item);
+        /* longer than the 200 bytes na once held, with a byte that is no UTF-8 (a path's): the
+         * reason must reach race.json whole, the byte as U+FFFD */
+        snprintf(o->na, sizeof o->na, "synthetic: item %d too short %0300d \xff end", item, 0);
         return 0;
     }
     o->score = synth_score(s->pat, ch, item);
@@ -229,7 +231,10 @@ static void test_unpaired_is_labelled(void **state) {
     json_t *c = comparison(r, 32), *d = json_object_get(c, "difference"), *a = cell(r, "act:topk", 32);
     assert_int_equal(json_integer_value(json_object_get(a, "n")), 15);
     assert_int_equal(json_integer_value(json_object_get(a, "not_applicable_items")), 5);
-    assert_non_null(strstr(json_string_value(json_object_get(a, "reason")), "too short"));
+    const char *why = json_string_value(json_object_get(a, "reason"));
+    assert_non_null(why);
+    assert_non_null(strstr(why, "too short"));
+    assert_non_null(strstr(why, "\xEF\xBF\xBD end")); /* whole, and valid UTF-8 */
     assert_true(json_is_false(json_object_get(c, "paired")));
     assert_string_equal(json_string_value(json_object_get(c, "pairing")), "unpaired");
     assert_string_equal(json_string_value(json_object_get(d, "method")), "newcombe-independent");

@@ -85,7 +85,8 @@ typedef struct {
     int64_t payload_bits;   /* 8 x the serialized payload's bytes (floor 0) */
     int64_t side_bits;      /* the codec's side information (the same for every item of a cell) */
     char *output;           /* the receiver's answer (malloc'd, may be NULL; the engine frees it) */
-    char na[200];           /* non-empty: this item is not applicable to this channel (why); not scored */
+    char na[1024];          /* non-empty: this item is not applicable to this channel (why); not scored.
+                             * As long as a library message, so a reason taken from one is whole */
 } lw_race_outcome;
 
 /* The per-item evaluation: channel, budget (0 for floor / ceiling), the item's index in the

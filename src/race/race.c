@@ -12,6 +12,7 @@
 #include "eval/eval.h"
 #include "common/error.h"
 #include "common/fileio.h"
+#include "latentwire/json.h"
 #include "common/jsonio.h"
 #include "common/records.h"
 #include "race/race_internal.h"
@@ -183,7 +184,9 @@ static json_t *record_json(const lw_race_channel *ch, int64_t budget, const char
     json_t *r = json_pack("{s:s, s:I, s:s}", "channel", ch->name, "budget", (json_int_t)budget, "id", id);
     if (o->na[0]) {
         json_object_set_new(r, "score", json_null());
-        json_object_set_new(r, "na", json_string(o->na));
+        /* whole characters: a reason holding a path's bytes that are not UTF-8 gave json_string NULL,
+         * and the record had neither a score nor a reason */
+        json_object_set_new(r, "na", lw_json_text(o->na));
         return r;
     }
     json_object_set_new(r, "score", json_real(o->score));

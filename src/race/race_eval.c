@@ -26,13 +26,13 @@ struct lw_race_evaluator {
     const lw_task *report, *calib;
     int d_send, d_recv, T;
     int act_item;          /* the item whose activations act holds (-1: none) */
-    char act_na[200];      /* why that item has none */
+    char act_na[sizeof ((lw_race_outcome *)0)->na];      /* why that item has none */
     float *act, *decoded, *mapped;
     float *calib_rows;     /* sender activations of the calibration items (computed on first use) */
     int64_t n_calib_rows;
     bool calib_done;
     float *mean;           /* the mean channel's vectors (T x d_recv, mapped), made on first use */
-    char mean_na[200];     /* why there are none */
+    char mean_na[sizeof ((lw_race_outcome *)0)->na];     /* why there are none */
     fitted *fits;
     int n_fits;
     json_t *fit_records;
