@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,6 +211,81 @@ static void test_bca_matches_naive(void **state) {
     assert_true(fabs(ci.lo - lo) < 1e-9 && fabs(ci.hi - hi) < 1e-9);
 }
 
+/* The p-value of "theta > t" (or < t) that inverts the BCa interval (verdict's test for values
+ * that are not 0/1), against the interval written out: the smallest one-sided level alpha whose
+ * BCa end (lw_test_bca_end) lies strictly beyond t, found by bisection, on right-skewed,
+ * left-skewed and tied (discrete) values, thresholds across the whole resampling range. Then the
+ * duality with the library's own ends: p below alpha exactly when the (1 - 2 alpha) interval's end
+ * is beyond t, up to the resampling grid. */
+static double naive_bca_p(const double *m, int B, double est, const double *jk, int n, double t, bool greater) {
+    double lo = 0, hi = 1; /* the end moves with the level: the smallest level it passes t at */
+    for (int i = 0; i < 60; i++) {
+        double mid = 0.5 * (lo + hi);
+        bool beyond = greater ? lw_test_bca_end(m, B, est, jk, n, mid) > t : lw_test_bca_end(m, B, est, jk, n, 1 - mid) < t;
+        if (beyond) hi = mid;
+        else lo = mid;
+    }
+    return hi;
+}
+
+static void check_bca_p(const double *v, int n, const char *what) {
+    enum { B = 4000 };
+    double *m = malloc(sizeof *m * B), *jk = malloc(sizeof *jk * (size_t)n), mean = 0, worst = 0;
+    assert_true(m && jk);
+    lw_rng r;
+    lw_rng_seed(&r, 5);
+    for (int i = 0; i < n; i++) mean += v[i] / n;
+    for (int b = 0; b < B; b++) {
+        double s = 0;
+        for (int i = 0; i < n; i++) s += v[lw_rng_below(&r, (uint64_t)n)];
+        m[b] = s / n;
+    }
+    qsort(m, B, sizeof *m, lw_test_cmp_double);
+    for (int i = 0; i < n; i++) {
+        double s = 0;
+        for (int k = 0; k < n; k++) s += k != i ? v[k] : 0;
+        jk[i] = s / (n - 1);
+    }
+    const double a = lw_eval_mean_accel(v, n), dir_a = lw_eval_jackknife_accel(jk, n);
+    assert_true(fabs(a - dir_a) < 1e-12 * fmax(1.0, fabs(a))); /* the closed form is the jackknife's */
+    for (int k = 0; k <= 64; k++) {
+        /* across the range and beyond both extremes, then on resampled values (ties at t) */
+        const double t = k <= 60 ? m[0] + (m[B - 1] - m[0]) * (k - 5) / 50.0 : m[B / 10 + (k - 61) * B / 4];
+        for (int g = 0; g < 2; g++) {
+            double p = lw_eval_bca_p(m, B, mean, a, t, g == 0), want = naive_bca_p(m, B, mean, jk, n, t, g == 0);
+            worst = fmax(worst, fabs(p - want));
+            if (fabs(p - want) > 0.004)
+                fail_msg("%s: t = %g, %s: p %.5f, the inverted interval's %.5f", what, t, g == 0 ? ">" : "<", p, want);
+            /* duality with the library's ends, away from the grid's ambiguity */
+            const double alphas[2] = {0.025, 0.05};
+            for (int j = 0; j < 2; j++) {
+                double lo, hi;
+                lw_eval_bca_bounds(m, B, mean, a, 1 - 2 * alphas[j], &lo, &hi);
+                const bool beyond = g == 0 ? lo > t : hi < t;
+                if ((p < alphas[j] - 0.004 && !beyond) || (p > alphas[j] + 0.004 && beyond))
+                    fail_msg("%s: t = %g: p = %.5f but the %.3f end %g is%s beyond it", what, t, p, 1 - alphas[j],
+                             g == 0 ? lo : hi, beyond ? "" : " not");
+            }
+        }
+    }
+    fprintf(stderr, "%s: BCa p against the inverted interval, largest difference %.5f (B = %d)\n", what, worst, B);
+    free(m);
+    free(jk);
+}
+
+static void test_bca_p_inverts_the_interval(void **state) {
+    (void)state;
+    lw_rng r;
+    lw_rng_seed(&r, 13);
+    double v[40], neg[40];
+    for (int i = 0; i < 40; i++) v[i] = exp(1.2 * (lw_rng_uniform(&r) + lw_rng_uniform(&r) + lw_rng_uniform(&r) - 1.5));
+    for (int i = 0; i < 40; i++) neg[i] = -v[i];
+    check_bca_p(v, 40, "lognormal-like, right skew");
+    check_bca_p(neg, 40, "left skew");
+    const double d[10] = {0, 0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 1, 1}; /* many resamples tie a threshold */
+    check_bca_p(d, 10, "discrete");
+}
+
 /* The ratio of sums (the patching panel's decoy ratio) by the same recipe written out: units
  * resampled whole, resamples without a positive denominator dropped, the acceleration from the
  * leave-one-unit-out ratios. */
@@ -293,7 +369,7 @@ static void test_paired_stays_paired(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clopper_pearson_closed_form), cmocka_unit_test(test_proportion_coverage),
-        cmocka_unit_test(test_percentile_fails_at_boundary), cmocka_unit_test(test_bca_matches_naive),
+        cmocka_unit_test(test_percentile_fails_at_boundary), cmocka_unit_test(test_bca_matches_naive), cmocka_unit_test(test_bca_p_inverts_the_interval),
         cmocka_unit_test(test_bca_coverage_skewed), cmocka_unit_test(test_ratio_bca_matches_naive),         cmocka_unit_test(test_paired_stays_paired),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

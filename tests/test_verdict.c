@@ -4,6 +4,7 @@
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <zlib.h>
 
 #include "common/fileio.h"
+#include "common/rng.h"
 #include "latentwire/verdict.h"
 #include "support/testutil.h"
 
@@ -209,12 +211,12 @@ static void test_bootstrap_ties_at_the_threshold(void **state) {
     lw_plan_free(plan);
     int n;
     lw_verdict *v = decide(pp, rec, &n);
-    assert_string_equal(v[0].test, "percentile bootstrap");
+    assert_string_equal(v[0].test, "BCa bootstrap, inverted");
     if (fabs(v[0].p - 17.0 / 27.0) > 0.05) fail_msg("p = %g, expected 17/27 = %g", v[0].p, 17.0 / 27.0);
     free(v);
 }
 
-/* Non-binary values: the percentile bootstrap; a clear shift passes, p >= 1 / (1 + resamples). */
+/* Non-binary values: the inverted BCa bootstrap; a clear shift passes, p >= 1 / (1 + resamples). */
 static void test_bootstrap_on_real_values(void **state) {
     (void)state;
     const char *pp = write_plan("boot.plan.json",
@@ -233,10 +235,90 @@ static void test_bootstrap_on_real_values(void **state) {
     lw_plan_free(plan);
     int n;
     lw_verdict *v = decide(pp, rec, &n);
-    assert_string_equal(v[0].test, "percentile bootstrap");
+    assert_string_equal(v[0].test, "BCa bootstrap, inverted");
     assert_true(fabs(v[0].p - 1.0 / 2001.0) < 1e-15); /* no resample at or below 0.5 */
     assert_int_equal(v[0].verdict, LW_VERDICT_PASS);
     free(v);
+}
+
+/* Values that are not 0/1: the p inverts the BCa interval the verdict reports. On skewed values
+ * (exponential quantiles) a threshold just inside the one-sided 95% BCa end (the 90% interval's)
+ * does not pass and one just outside does, either direction, with and without clusters (pairs of
+ * items). Before, the p was the percentile bootstrap's: between the percentile's 5% quantile and
+ * the BCa end it said INCONCLUSIVE (p above 0.05) while the interval excluded the threshold. */
+static void test_bootstrap_p_agrees_with_the_interval(void **state) {
+    (void)state;
+    enum { N = 40, B = 2000 };
+    double v[N];
+    int cl[N];
+    char ids[N][8], cls[N][8];
+    for (int i = 0; i < N; i++) {
+        v[i] = -log(1.0 - (i + 0.5) / N); /* right-skewed */
+        cl[i] = i / 2;
+        snprintf(ids[i], sizeof ids[i], "q%02d", i); /* the verdict orders items by name: this order */
+        snprintf(cls[i], sizeof cls[i], "c%02d", i / 2);
+    }
+    for (int clustered = 0; clustered < 2; clustered++) {
+        lw_ci ci;
+        if (clustered) assert_int_equal(lw_ci_mean_clustered(v, cl, N, B, 0.90, 3, &ci), 0);
+        else assert_int_equal(lw_ci_mean(v, N, B, 0.90, 3, &ci), 0); /* seed: the plan's 3 + hypothesis 0 */
+        const double delta = 0.01 * (ci.hi - ci.lo);
+        for (int k = 0; k < 4; k++) {
+            const bool greater = k < 2, inside = k % 2;
+            const double t = greater ? ci.lo + (inside ? delta : -delta) : ci.hi + (inside ? -delta : delta);
+            char th[32];
+            snprintf(th, sizeof th, "%.17g", t);
+            const char *pp = single_plan("agree.plan.json", "score", greater ? "greater" : "less", th);
+            lw_plan *plan = lw_plan_load(pp);
+            assert_non_null(plan);
+            lw_item_record r[N];
+            for (int i = 0; i < N; i++)
+                r[i] = (lw_item_record){.condition = "A", .item = ids[i], .metric = "score", .value = v[i],
+                                        .cluster = clustered ? cls[i] : NULL};
+            const char *rec = lw_test_tmpfile("agree.items.jsonl");
+            assert_int_equal(lw_items_save(rec, lw_plan_sha256(plan), "test", r, N), 0);
+            lw_plan_free(plan);
+            int n;
+            lw_verdict *vd = decide(pp, rec, &n);
+            assert_string_equal(vd[0].test, clustered ? "BCa bootstrap, inverted, clustered" : "BCa bootstrap, inverted");
+            if ((vd[0].p <= 0.05) == inside)
+                fail_msg("%s, %s %g (%s the one-sided 95%% end %g): p = %g", clustered ? "clustered" : "plain",
+                         greater ? ">" : "<", t, inside ? "inside" : "outside", greater ? ci.lo : ci.hi, vd[0].p);
+            free(vd);
+        }
+    }
+    /* where the old p disagreed: between the resamples' 5% quantile and the BCa end */
+    lw_ci bca, pct;
+    assert_int_equal(lw_ci_mean(v, N, B, 0.90, 3, &bca), 0);
+    assert_int_equal(lw_bootstrap_mean(v, N, B, 0.90, 3, &pct), 0);
+    assert_true(bca.lo > pct.lo); /* right skew moves the BCa end up */
+    const double t = 0.5 * (bca.lo + pct.lo);
+    lw_rng g; /* the same resamples, to compute the old p = (1 + resampled means <= t) / (1 + B) */
+    lw_rng_seed(&g, 3);
+    int null_side = 0;
+    for (int b = 0; b < B; b++) {
+        double s = 0;
+        for (int i = 0; i < N; i++) s += v[lw_rng_below(&g, N)];
+        null_side += s / N <= t;
+    }
+    const double old_p = (1.0 + null_side) / (1.0 + B);
+    char th[32];
+    snprintf(th, sizeof th, "%.17g", t);
+    const char *pp = greater_plan("disagree.plan.json", "score", th);
+    lw_plan *plan = lw_plan_load(pp);
+    lw_item_record r[N];
+    for (int i = 0; i < N; i++) r[i] = (lw_item_record){.condition = "A", .item = ids[i], .metric = "score", .value = v[i]};
+    const char *rec = lw_test_tmpfile("disagree.items.jsonl");
+    assert_int_equal(lw_items_save(rec, lw_plan_sha256(plan), "test", r, N), 0);
+    lw_plan_free(plan);
+    int n;
+    lw_verdict *vd = decide(pp, rec, &n);
+    fprintf(stderr, "threshold %g between the percentile end %g and the BCa end %g: p %g (percentile p %g)\n", t,
+            pct.lo, bca.lo, vd[0].p, old_p);
+    assert_true(old_p > 0.05);
+    assert_true(vd[0].p <= 0.05);
+    assert_int_equal(vd[0].verdict, LW_VERDICT_PASS);
+    free(vd);
 }
 
 static void expect_evaluate_error(const char *plan_path, const char *rec, const char *needle) {
@@ -1029,7 +1111,7 @@ int main(void) {
         cmocka_unit_test(test_holm_hand_computed),     cmocka_unit_test(test_known_answers),
         cmocka_unit_test(test_exact_lower_tail), cmocka_unit_test(test_bootstrap_ties_at_the_threshold),
         cmocka_unit_test(test_no_difference_is_inconclusive), cmocka_unit_test(test_holm_changes_the_verdict),
-        cmocka_unit_test(test_bootstrap_on_real_values), cmocka_unit_test(test_records_tied_to_the_plan), cmocka_unit_test(test_threshold_within_the_metric),
+        cmocka_unit_test(test_bootstrap_on_real_values), cmocka_unit_test(test_bootstrap_p_agrees_with_the_interval), cmocka_unit_test(test_records_tied_to_the_plan), cmocka_unit_test(test_threshold_within_the_metric),
         cmocka_unit_test(test_bad_plans),              cmocka_unit_test(test_cli),
         cmocka_unit_test(test_clusters),              cmocka_unit_test(test_binary_never_bootstrapped),
         cmocka_unit_test(test_margin_floor_and_order),

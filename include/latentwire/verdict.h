@@ -24,9 +24,10 @@
  *
  * Tests ("test"): "exact" (0/1 values only): one condition, the exact binomial test of
  * H0: p <= threshold (greater) / p >= threshold (less); two conditions with threshold 0,
- * McNemar's exact test (one-sided binomial on the discordant pairs). "bootstrap": the
- * percentile-bootstrap p of H0 (share of resampled theta on the null side of the threshold,
- * (1 + count) / (1 + resamples)); resampling items (pairs for two conditions). "auto": exact
+ * McNemar's exact test (one-sided binomial on the discordant pairs). "bootstrap": the p that
+ * inverts the reported BCa interval (the same resamples; p <= alpha exactly when the one-sided
+ * (1 - alpha) BCa end lies beyond the threshold; at least 1 / (1 + resamples)); resampling items
+ * (pairs for two conditions). "auto": exact
  * where it applies, else bootstrap. 0/1 values are never bootstrapped, whatever "test" says (a
  * resample of all-right items or all-tied pairs equals the estimate, so the bootstrap p would be
  * 1 / (1 + resamples) at any n): one condition gets the exact binomial, two conditions with
@@ -121,7 +122,7 @@ typedef struct {
     double p, p_adjusted;   /* one-sided p of the null, and after the correction */
     int n;                  /* items (pairs) */
     const char *test;       /* static: "exact binomial", "exact McNemar", "Newcombe score, inverted",
-                               "percentile bootstrap", each with ", clustered" when the records name
+                               "BCa bootstrap, inverted", each with ", clustered" when the records name
                                clusters (ci.n_clusters, ci.design_effect); "none (the values do not vary)" */
     /* Values that are not 0/1 and do not vary (one item, or every value equal; for two conditions every
      * difference a - b equal): a bootstrap sees no

@@ -136,31 +136,56 @@ double lw_eval_jackknife_accel(const double *jack, int n) {
     return s2 > 0 ? s3 / (6.0 * pow(s2, 1.5)) : 0.0;
 }
 
+/* The share of the resamples below x, a resample equal to x counted as `tie` of one (z0 counts
+ * ties half, so a symmetric discrete distribution gets z0 = 0), kept half a resample inside
+ * (0, 1) so that its normal quantile is finite. */
+static double share_below(const double *sorted, int n_resamples, double x, double tie) {
+    double below = 0;
+    for (int b = 0; b < n_resamples; b++) below += sorted[b] < x ? 1.0 : sorted[b] == x ? tie : 0.0;
+    double share = below / n_resamples, edge = 0.5 / n_resamples;
+    return share < edge ? edge : share > 1.0 - edge ? 1.0 - edge : share;
+}
+
 void lw_eval_bca_bounds(const double *sorted, int n_resamples, double estimate, double accel, double level,
                         double *lo, double *hi) {
-    double below = 0; /* ties count half, so a symmetric discrete distribution gets z0 = 0 */
-    for (int b = 0; b < n_resamples; b++) below += sorted[b] < estimate ? 1.0 : sorted[b] == estimate ? 0.5 : 0.0;
-    double share = below / n_resamples, edge = 0.5 / n_resamples;
-    share = share < edge ? edge : share > 1.0 - edge ? 1.0 - edge : share; /* finite z0 */
-    double z0 = lw_norm_quantile(share), z = lw_norm_quantile(1.0 - (1.0 - level) / 2.0);
+    double z0 = lw_norm_quantile(share_below(sorted, n_resamples, estimate, 0.5));
+    double z = lw_norm_quantile(1.0 - (1.0 - level) / 2.0);
     *lo = lw_eval_quantile_sorted(sorted, n_resamples, bca_level(z0, accel, -z));
     *hi = lw_eval_quantile_sorted(sorted, n_resamples, bca_level(z0, accel, z));
 }
 
-/* BCa interval from the sorted resampled means of v. The jackknife of a mean is closed-form
- * (leaving v[i] out moves the mean by (mean - v[i]) / (n - 1)), so the acceleration is
- * a = sum(d^3) / (6 sum(d^2)^1.5) with d = v - mean: lw_eval_jackknife_accel's value without
- * the n leave-one-out means. */
-static void fill_bca(const double *v, int n, const double *sorted, int n_resamples, double level, lw_ci *out) {
-    double mean = mean_of(v, n), s2 = 0, s3 = 0;
+/* The level at which the BCa end meets the threshold t. The lower end lies above t when its
+ * adjusted level bca_level(z0, a, z) exceeds q0, the share of resamples at or below t (resamples
+ * equal to t on the null's side: the end must lie strictly beyond t); for the upper end, the share
+ * strictly below t. bca_level = q0 where z0 + w / (1 - a w) = Phi^-1(q0), w = z0 + z: so
+ * w = v / (1 + a v), v = Phi^-1(q0) - z0, and the one-sided p of "theta > t" is Phi(w - z0).
+ * When 1 + a v <= 0 no w reaches q0: every level's end lies on one side of t (beyond the
+ * mapping's range below when v < 0: p = 0; above it: p = 1). "theta < t" is the complement. */
+double lw_eval_bca_p(const double *sorted, int n_resamples, double estimate, double accel, double threshold,
+                     bool greater) {
+    double z0 = lw_norm_quantile(share_below(sorted, n_resamples, estimate, 0.5));
+    double q0 = share_below(sorted, n_resamples, threshold, greater ? 1.0 : 0.0);
+    double v = lw_norm_quantile(q0) - z0, den = 1.0 + accel * v;
+    double p_greater = den <= 0.0 ? (v < 0.0 ? 0.0 : 1.0) : norm_cdf(v / den - z0);
+    return greater ? p_greater : 1.0 - p_greater;
+}
+
+double lw_eval_mean_accel(const double *v, int n) {
+    double mean = 0, s2 = 0, s3 = 0;
+    for (int i = 0; i < n; i++) mean += v[i];
+    mean /= n;
     for (int i = 0; i < n; i++) {
         double d = v[i] - mean;
         s2 += d * d;
         s3 += d * d * d;
     }
-    double acc = s2 > 0 ? s3 / (6.0 * pow(s2, 1.5)) : 0.0;
-    out->mean = mean;
-    lw_eval_bca_bounds(sorted, n_resamples, mean, acc, level, &out->lo, &out->hi);
+    return s2 > 0 ? s3 / (6.0 * pow(s2, 1.5)) : 0.0;
+}
+
+/* BCa interval from the sorted resampled means of v (the acceleration in closed form). */
+static void fill_bca(const double *v, int n, const double *sorted, int n_resamples, double level, lw_ci *out) {
+    out->mean = mean_of(v, n);
+    lw_eval_bca_bounds(sorted, n_resamples, out->mean, lw_eval_mean_accel(v, n), level, &out->lo, &out->hi);
     out->n = n;
     out->method = "bca";
     out->n_clusters = 0;

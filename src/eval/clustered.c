@@ -103,16 +103,21 @@ static void cluster_bootstrap(const groups *g, int n_resamples, uint64_t seed, d
 /* BCa over clusters from the sorted resampled ratio means theta: the acceleration from the
  * leave-one-cluster-out jackknife of sum y / sum m (0 with one cluster, which has none). A
  * percentile interval of a skewed mean is shifted and too short, as bootstrap.c says. */
-static void cluster_bca(const groups *g, const double *theta, int n_resamples, double estimate, double level,
-                        lw_ci *out) {
+double lw_eval_cluster_mean_accel(const double *sum, const double *size, int k) {
     double accel = 0.0, y = 0, m = 0;
-    double *jack = g->k >= 2 ? malloc(sizeof *jack * (size_t)g->k) : NULL;
-    for (int c = 0; c < g->k; c++) y += g->sum_v[c], m += g->size[c];
+    double *jack = k >= 2 ? malloc(sizeof *jack * (size_t)k) : NULL;
+    for (int c = 0; c < k; c++) y += sum[c], m += size[c];
     if (jack) {
-        for (int c = 0; c < g->k; c++) jack[c] = (y - g->sum_v[c]) / (m - g->size[c]);
-        accel = lw_eval_jackknife_accel(jack, g->k);
+        for (int c = 0; c < k; c++) jack[c] = (y - sum[c]) / (m - size[c]);
+        accel = lw_eval_jackknife_accel(jack, k);
     }
     free(jack); /* out of memory for k doubles: a = 0, the bias-corrected interval */
+    return accel;
+}
+
+static void cluster_bca(const groups *g, const double *theta, int n_resamples, double estimate, double level,
+                        lw_ci *out) {
+    double accel = lw_eval_cluster_mean_accel(g->sum_v, g->size, g->k);
     lw_eval_bca_bounds(theta, n_resamples, estimate, accel, level, &out->lo, &out->hi);
     out->method = "cluster-bca";
 }

@@ -3,6 +3,7 @@
 #ifndef LW_EVAL_EVAL_H
 #define LW_EVAL_EVAL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/rng.h" /* lw_rng: the project's seeded xoshiro256** (splitmix64 seeding) */
@@ -76,6 +77,21 @@ double lw_eval_boot_p_two_sided(long le, long ge, int n_resamples, int units);
 double lw_eval_jackknife_accel(const double *jack, int n);
 void lw_eval_bca_bounds(const double *sorted, int n_resamples, double estimate, double accel, double level,
                         double *lo, double *hi);
+/* The acceleration of a mean of v[0..n): the jackknife in closed form (leaving v[i] out moves the
+ * mean by (mean - v[i]) / (n - 1)), a = sum(d^3) / (6 sum(d^2)^1.5) with d = v - mean; 0 when v
+ * does not vary (bootstrap.c). */
+double lw_eval_mean_accel(const double *v, int n);
+/* The acceleration of a ratio mean over k clusters (sums sum[c] of sizes size[c], resampled
+ * whole): the leave-one-cluster-out jackknife of sum / size; 0 with one cluster (clustered.c). */
+double lw_eval_cluster_mean_accel(const double *sum, const double *size, int k);
+/* The one-sided p-value that inverts the BCa interval lw_eval_bca_bounds draws from the same
+ * sorted resamples, estimate and acceleration: of the claim theta > threshold (greater) or
+ * theta < threshold. p <= alpha exactly when the one-sided (1 - alpha) BCa end lies on the
+ * claim's side of the threshold, up to the resampling grid (the share of resamples below the
+ * threshold, ties half, stands in for the interpolated quantile). Unfloored: the caller adds
+ * what no finite sample can beat (bootstrap.c). */
+double lw_eval_bca_p(const double *sorted, int n_resamples, double estimate, double accel, double threshold,
+                     bool greater);
 
 /* BCa interval of the ratio of sums sum(num) / sum(den) over n units (units resampled whole,
  * lw_rng seeded with seed; the acceleration from the leave-one-unit-out ratios, 0 when one of

@@ -1,5 +1,5 @@
 /* Deciding a plan's hypotheses on per-item records: one-sided p-values (exact or score-based
- * where the data are 0/1, percentile bootstrap otherwise), Holm's correction across the plan, and the
+ * where the data are 0/1, the inverted BCa bootstrap otherwise), Holm's correction across the plan, and the
  * PASS / FAIL / INCONCLUSIVE rule of latentwire/verdict.h. */
 #include <math.h>
 #include <stdio.h>
@@ -18,6 +18,11 @@ const char *lw_verdict_name(lw_verdict_kind v) {
 /* ------------------------------------------------------------------ Holm */
 
 static const double *g_sort_p;
+static int by_value(const void *x, const void *y) {
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
 static int by_p(const void *x, const void *y) {
     double a = g_sort_p[*(const int *)x], b = g_sort_p[*(const int *)y];
     return (a > b) - (a < b);
@@ -114,26 +119,31 @@ static double binom_lower(double x, double n, double t) {
     return 1.0 - lw_beta_inc(x + 1, n - x, t);
 }
 
-/* Percentile-bootstrap p of the null: the share of resampled theta on the null side. d holds
- * the per-item values (a - b for pairs); with cluster (else NULL) whole clusters are resampled
- * and theta is their ratio mean. */
+/* One-sided p of the claim (theta > threshold when greater, else <) that inverts the BCa interval
+ * the verdict reports: the same resamples (lw_ci_mean / lw_ci_paired draw the items, and the
+ * clustered intervals whole clusters, with this seed and in this order), the same estimate and
+ * acceleration. So p <= alpha exactly when the interval's one-sided end at 1 - alpha lies on the
+ * claim's side, up to the resampling grid: the percentile p used before could say PASS while the
+ * reported interval covered the threshold (skewed values). d holds the per-item values (a - b
+ * for pairs); with cluster (else NULL) theta is the resampled clusters' ratio mean. At least
+ * 1 / (1 + resamples); 1 when memory runs out (the conservative answer). */
 static double bootstrap_p(const double *d, const int *cluster, int n, double threshold, bool greater, int resamples,
                           uint64_t seed) {
     int k = n;
-    double *sum = NULL, *size = NULL;
-    if (cluster) { /* cluster ids are 0 .. k-1 (cluster_ids) */
+    double *sum = NULL, *size = NULL, *theta = malloc(sizeof *theta * (size_t)resamples);
+    if (cluster) { /* cluster ids are 0 .. k-1 (cluster_ids), the order lw_ci_*_clustered groups them in */
         k = 0;
         for (int i = 0; i < n; i++) k = cluster[i] + 1 > k ? cluster[i] + 1 : k;
         sum = calloc((size_t)k, sizeof *sum), size = calloc((size_t)k, sizeof *size);
-        if (!sum || !size) {
-            free(sum), free(size);
-            return 1.0; /* no memory: the conservative answer */
-        }
-        for (int i = 0; i < n; i++) sum[cluster[i]] += d[i], size[cluster[i]] += 1.0;
     }
+    if (!theta || (cluster && (!sum || !size))) {
+        free(theta), free(sum), free(size);
+        return 1.0;
+    }
+    if (cluster)
+        for (int i = 0; i < n; i++) sum[cluster[i]] += d[i], size[cluster[i]] += 1.0;
     lw_rng r;
     lw_rng_seed(&r, seed);
-    long null_side = 0;
     for (int b = 0; b < resamples; b++) {
         double s = 0, m = 0;
         for (int i = 0; i < k; i++) {
@@ -141,11 +151,16 @@ static double bootstrap_p(const double *d, const int *cluster, int n, double thr
             s += cluster ? sum[j] : d[j];
             m += cluster ? size[j] : 1.0;
         }
-        double th = s / m;
-        if (greater ? th <= threshold : th >= threshold) null_side++;
+        theta[b] = s / m;
     }
-    free(sum), free(size);
-    return (1.0 + (double)null_side) / (1.0 + resamples);
+    qsort(theta, (size_t)resamples, sizeof *theta, by_value);
+    double mean = 0;
+    for (int i = 0; i < n; i++) mean += d[i];
+    mean /= n;
+    const double accel = cluster ? lw_eval_cluster_mean_accel(sum, size, k) : lw_eval_mean_accel(d, n);
+    double p = lw_eval_bca_p(theta, resamples, mean, accel, threshold, greater);
+    free(theta), free(sum), free(size);
+    return fmax(p, 1.0 / (1.0 + resamples));
 }
 
 /* One-sided p of a paired difference of 0/1 outcomes against a nonzero threshold, by inverting
@@ -386,8 +401,8 @@ static int evaluate_one(const lw_plan *plan, const lw_hypothesis *h, const lw_it
          * only the sample, gave 2 items (or 2 clusters) above the threshold p = 1 / (1 + resamples). */
         v->p = fmax(v->p, pow(0.5, units));
         v->test = v->no_spread ? (cl ? "none (the cluster means do not vary)" : "none (the values do not vary)")
-                  : cl         ? "percentile bootstrap, clustered"
-                               : "percentile bootstrap";
+                  : cl         ? "BCa bootstrap, inverted, clustered"
+                               : "BCa bootstrap, inverted";
     }
     if (cl && binary) {
         /* The exact tests count n / deff items, and deff comes from the sample: 2 clusters whose means

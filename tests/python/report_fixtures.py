@@ -135,7 +135,7 @@ def write_all(d, hostile=False):
                         "p": 1.0, "p_adjusted": 1.0, "test": "exact binomial", "n": 20},
                        {"id": "H3", "claim": "x < 0", "verdict": "INCONCLUSIVE", "estimate": -0.1,
                         "ci": {"lo": -0.3, "hi": 0.1, "level": 0.95, "method": "bca"},
-                        "p": 0.2, "p_adjusted": 0.4, "test": "percentile bootstrap", "n": 20}]})
+                        "p": 0.2, "p_adjusted": 0.4, "test": "BCa bootstrap, inverted", "n": 20}]})
     put("race", "race.json", curve_doc("latentwire.race/1", h))
     put("scan", "scan.json", curve_doc("latentwire.scan/1", h))
     put("codec-retrieval", "codec.json", curve_doc("latentwire.codec-retrieval/1", h))

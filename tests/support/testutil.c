@@ -335,13 +335,18 @@ static double phi_inv(double q) { /* bisection: slow and obviously right */
     return 0.5 * (lo + hi);
 }
 
-void lw_test_bca_naive(const double *sorted, int B, double estimate, const double *jack, int n, double level,
-                       double *lo, double *hi) {
+double lw_test_bca_end(const double *sorted, int B, double estimate, const double *jack, int n, double q) {
     double below = 0, jbar = 0, num = 0, den = 0;
     for (int b = 0; b < B; b++) below += sorted[b] < estimate ? 1 : sorted[b] == estimate ? 0.5 : 0;
     for (int i = 0; i < n; i++) jbar += jack[i] / n;
     for (int i = 0; i < n; i++) num += pow(jbar - jack[i], 3), den += pow(jbar - jack[i], 2);
-    double a = num / (6 * pow(den, 1.5)), z0 = phi_inv(below / B), z = phi_inv(1 - (1 - level) / 2);
-    *lo = lw_test_quantile_sorted(sorted, B, phi(z0 + (z0 - z) / (1 - a * (z0 - z))));
-    *hi = lw_test_quantile_sorted(sorted, B, phi(z0 + (z0 + z) / (1 - a * (z0 + z))));
+    double a = den > 0 ? num / (6 * pow(den, 1.5)) : 0, z0 = phi_inv(below / B), w = z0 + phi_inv(q);
+    if (1 - a * w <= 0) return w < 0 ? sorted[0] : sorted[B - 1]; /* past the pole: the limit */
+    return lw_test_quantile_sorted(sorted, B, phi(z0 + w / (1 - a * w)));
+}
+
+void lw_test_bca_naive(const double *sorted, int B, double estimate, const double *jack, int n, double level,
+                       double *lo, double *hi) {
+    *lo = lw_test_bca_end(sorted, B, estimate, jack, n, (1 - level) / 2);
+    *hi = lw_test_bca_end(sorted, B, estimate, jack, n, 1 - (1 - level) / 2);
 }

@@ -97,5 +97,8 @@ double lw_test_quantile_sorted(const double *s, int n, double q);
  * erfc, independent of the library's approximation. */
 void lw_test_bca_naive(const double *sorted, int B, double estimate, const double *jack, int n, double level,
                        double *lo, double *hi);
+/* One end of that interval: the BCa quantile at the nominal one-sided level q (q < 0.5: a lower
+ * end, q > 0.5: an upper one); lw_test_bca_naive's ends are q = (1 - level) / 2 and its complement. */
+double lw_test_bca_end(const double *sorted, int B, double estimate, const double *jack, int n, double q);
 
 #endif
