@@ -286,6 +286,34 @@ static void test_bca_p_inverts_the_interval(void **state) {
     check_bca_p(d, 10, "discrete");
 }
 
+/* The two-sided p of a paired difference (lw_bootstrap_paired, lw_ci_paired_clustered) agrees with
+ * its 95% BCa interval: below 0.05 exactly when the interval excludes 0, up to the resampling
+ * grid, as the difference sweeps across 0 on skewed values. The earlier p (twice the smaller share
+ * of resampled differences beyond 0) disagreed with the interval near its ends. */
+static void test_paired_p_agrees_with_the_interval(void **state) {
+    (void)state;
+    enum { N = 40, B = 2000 };
+    double a[N], b[N];
+    int cl[N];
+    for (int i = 0; i < N; i++) a[i] = -log(1.0 - (i + 0.5) / N), cl[i] = i / 2; /* exponential quantiles */
+    int checked = 0;
+    for (int clustered = 0; clustered < 2; clustered++)
+        for (int k = 0; k <= 200; k++) {
+            const double shift = 0.55 + 0.9 * k / 200.0; /* the mean is 1: 0 crosses both ends */
+            for (int i = 0; i < N; i++) b[i] = shift;
+            lw_ci d;
+            double p;
+            if (clustered) assert_int_equal(lw_ci_paired_clustered(a, b, cl, N, B, 0.95, 11, &d, &p), 0);
+            else assert_int_equal(lw_bootstrap_paired(a, b, N, B, 0.95, 11, &d, &p), 0);
+            const bool excludes = d.lo > 0 || d.hi < 0;
+            if ((p < 0.05 - 0.003 && !excludes) || (p > 0.05 + 0.003 && excludes))
+                fail_msg("%s, shift %.4f: p = %.4f, interval [%.4f, %.4f]", clustered ? "clustered" : "plain", shift, p,
+                         d.lo, d.hi);
+            checked += fabs(p - 0.05) > 0.003;
+        }
+    assert_true(checked > 300);
+}
+
 /* The ratio of sums (the patching panel's decoy ratio) by the same recipe written out: units
  * resampled whole, resamples without a positive denominator dropped, the acceleration from the
  * leave-one-unit-out ratios. */
@@ -369,8 +397,8 @@ static void test_paired_stays_paired(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clopper_pearson_closed_form), cmocka_unit_test(test_proportion_coverage),
-        cmocka_unit_test(test_percentile_fails_at_boundary), cmocka_unit_test(test_bca_matches_naive), cmocka_unit_test(test_bca_p_inverts_the_interval),
+        cmocka_unit_test(test_percentile_fails_at_boundary), cmocka_unit_test(test_bca_matches_naive), cmocka_unit_test(test_bca_p_inverts_the_interval), cmocka_unit_test(test_paired_p_agrees_with_the_interval),
         cmocka_unit_test(test_bca_coverage_skewed), cmocka_unit_test(test_ratio_bca_matches_naive),         cmocka_unit_test(test_paired_stays_paired),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -120,9 +120,9 @@ int lw_bootstrap_bca_mean(const double *v, int n, int n_resamples, double level,
 int lw_bootstrap_mean(const double *v, int n, int n_resamples, double level, uint64_t seed, lw_ci *out);
 
 /* Paired bootstrap of mean(a - b) over the same n queries, BCa interval; p_value is the
- * two-sided bootstrap p (2 x the smaller tail share of resampled differences at or beyond 0),
- * never below 2 / (n_resamples + 1) nor 2^(1 - n) (no test on n pairs can go lower: 2 queries
- * that differ the same way give 0.5, not 0). */
+ * two-sided p that inverts that interval (p <= 1 - level exactly when it excludes 0, up to the
+ * resampling grid), never below 2 / (n_resamples + 1) nor 2^(1 - n) (no test on n pairs can go
+ * lower: 2 queries that differ the same way give 0.5, not 0). */
 int lw_bootstrap_paired(const double *a, const double *b, int n, int n_resamples, double level, uint64_t seed,
                         lw_ci *diff, double *p_value);
 

@@ -214,9 +214,11 @@ int lw_bootstrap_bca_mean(const double *v, int n, int n_resamples, double level,
     return 0;
 }
 
-double lw_eval_boot_p_two_sided(long le, long ge, int n_resamples, int units) {
+double lw_eval_bca_p_two_sided(const double *sorted, int n_resamples, double estimate, double accel, int units) {
     if (units < 1) return 1.0; /* no unit differs: nothing against the null */
-    double p = 2.0 * (1.0 + (double)(le < ge ? le : ge)) / (n_resamples + 1.0); /* as verdict's (1 + c) / (1 + B) */
+    const double p_up = lw_eval_bca_p(sorted, n_resamples, estimate, accel, 0.0, true);
+    const double p_down = lw_eval_bca_p(sorted, n_resamples, estimate, accel, 0.0, false);
+    double p = fmax(2.0 * fmin(p_up, p_down), 2.0 / (n_resamples + 1.0)); /* as verdict's 1 / (1 + B), two-sided */
     return fmin(1.0, fmax(p, pow(2.0, 1.0 - units))); /* 2 differing items: 0.5 at best */
 }
 
@@ -236,16 +238,9 @@ int lw_bootstrap_paired(const double *a, const double *b, int n, int n_resamples
     resample_means(d, n, n_resamples, seed, means);
     fill_bca(d, n, means, n_resamples, level, diff);
     if (p_value) {
-        /* Two-sided: twice the smaller share of resampled mean differences at or beyond 0
-         * (both tails count the zeros, so ties make the test conservative, never bolder). */
-        long le = 0, ge = 0;
-        for (int i = 0; i < n_resamples; i++) {
-            le += means[i] <= 0.0;
-            ge += means[i] >= 0.0;
-        }
         int differ = 0; /* a pair with no difference flips nothing in a sign-flip test */
         for (int i = 0; i < n; i++) differ += d[i] != 0.0;
-        *p_value = lw_eval_boot_p_two_sided(le, ge, n_resamples, differ);
+        *p_value = lw_eval_bca_p_two_sided(means, n_resamples, diff->mean, lw_eval_mean_accel(d, n), differ);
     }
     free(d);
     free(means);

@@ -195,11 +195,10 @@ int lw_ci_paired_clustered(const double *a, const double *b, const int *cluster,
             for (int i = 0; i < n; i++) s += d[i];
             diff->mean = s / n;
             cluster_bca(&g, theta, n_resamples, diff->mean, level, diff);
-            int le = 0, ge = 0; /* two-sided: 2 x the smaller share of resampled means at or beyond 0 */
-            for (int r = 0; r < n_resamples; r++) le += theta[r] <= 0.0, ge += theta[r] >= 0.0;
             int differ = 0; /* clusters whose summed difference is not 0: the others flip nothing */
             for (int c = 0; c < g.k; c++) differ += g.sum_v[c] != 0.0;
-            *p_value = lw_eval_boot_p_two_sided(le, ge, n_resamples, differ);
+            *p_value = lw_eval_bca_p_two_sided(theta, n_resamples, diff->mean,
+                                               lw_eval_cluster_mean_accel(g.sum_v, g.size, g.k), differ);
         }
         free(theta);
     }

@@ -61,12 +61,6 @@ double lw_eval_quantile_sorted(const double *x, int n, double q);
 int lw_eval_check_resampling(const char *fn, int n_resamples, double level);
 int lw_eval_check_values(const char *fn, const char *vname, const double *v, int n);
 
-/* The two-sided bootstrap p of a paired difference from the resampled means at or below 0 (le)
- * and at or above 0 (ge) among n_resamples: 2 (1 + the smaller count) / (n_resamples + 1) (the
- * verdict's (1 + c) / (1 + B) convention, two-sided), never below 2^(1 - units), `units` the
- * items or clusters whose difference is not 0 (an exact sign-flip test's smallest two-sided p:
- * units without a difference flip nothing), 1 when none differs, at most 1 (bootstrap.c). */
-double lw_eval_boot_p_two_sided(long le, long ge, int n_resamples, int units);
 
 /* BCa (Efron 1987) for a statistic other than a plain mean, whose resamples are not cheap to
  * correct in closed form. lw_eval_jackknife_accel: the acceleration a from the n leave-one-out
@@ -92,6 +86,14 @@ double lw_eval_cluster_mean_accel(const double *sum, const double *size, int k);
  * what no finite sample can beat (bootstrap.c). */
 double lw_eval_bca_p(const double *sorted, int n_resamples, double estimate, double accel, double threshold,
                      bool greater);
+/* The two-sided p of a paired difference against 0 that inverts its BCa interval (twice the
+ * smaller of lw_eval_bca_p's two one-sided p-values at 0: p <= 1 - level exactly when the level
+ * interval excludes 0, up to the resampling grid), never below 2 / (n_resamples + 1) (verdict's
+ * 1 / (1 + B), two-sided) nor 2^(1 - units), `units` the items or clusters whose difference is
+ * not 0 (an exact sign-flip test's smallest two-sided p: units without a difference flip
+ * nothing); 1 when none differs, at most 1 (bootstrap.c). Replaced, on 2026-12-05, twice the
+ * smaller share of resampled means at or beyond 0, which could disagree with the interval. */
+double lw_eval_bca_p_two_sided(const double *sorted, int n_resamples, double estimate, double accel, int units);
 
 /* BCa interval of the ratio of sums sum(num) / sum(den) over n units (units resampled whole,
  * lw_rng seeded with seed; the acceleration from the leave-one-unit-out ratios, 0 when one of
