@@ -88,8 +88,9 @@ int cmd_verdict(int argc, char **argv) {
             printf("%-10s %-13s %9s  %-22s %9s %9s  %5s  %s\n", "id", "verdict", "estimate", "interval", "p",
                    "p (adj.)", "n", "claim; test; interval");
             for (int i = 0; i < n; i++) {
-                /* the interval's method is printed too: for 0/1 values with a nonzero threshold the p-value is a
-                 * bootstrap's while the interval is Newcombe's, and a reader should not take one for the other */
+                /* the interval's method is printed beside the test: they can differ (a binomial test beside a
+                 * clustered interval, an inverted Newcombe p beside Newcombe's paired interval), and a reader
+                 * should see which interval the verdict's FAIL rests on */
                 int k = snprintf(line, sizeof line, "%-10s %-13s %+9.4f  [%+9.4f, %+9.4f] %9.3g %9.3g  %5d  %s; %s; %s",
                                  v[i].id, lw_verdict_name(v[i].verdict), v[i].estimate, v[i].ci.lo, v[i].ci.hi, v[i].p,
                                  v[i].p_adjusted, v[i].n, v[i].claim, v[i].test, v[i].ci.method ? v[i].ci.method : "?");

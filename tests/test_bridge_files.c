@@ -280,5 +280,5 @@ int main(void) {
         cmocka_unit_test(test_apply_file),
         cmocka_unit_test(test_bad_rows_and_paths),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -270,5 +270,5 @@ int main(void) {
         cmocka_unit_test(test_heldout_correlation_recomputed),
         cmocka_unit_test(test_too_few_rows),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

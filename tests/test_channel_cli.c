@@ -526,5 +526,5 @@ int main(void) {
         fprintf(stderr, "skipped: the toy models or data in ../shared are not there (set LW_SHARED_DIR)\n");
         return 77;
     }
-    return cmocka_run_group_tests(tests, setup, NULL);
+    return lw_test_exit(cmocka_run_group_tests(tests, setup, NULL));
 }

@@ -525,5 +525,5 @@ int main(void) {
         fprintf(stderr, "skipped: the toy models in ../shared/models are not there (set LW_SHARED_DIR)\n");
         return 77;
     }
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return lw_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }

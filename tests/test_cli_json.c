@@ -383,5 +383,5 @@ int main(void) {
         cmocka_unit_test(test_tokenize_text_utf8), cmocka_unit_test(test_tokenize_special),
         cmocka_unit_test(test_inspect_control_bytes),
     };
-    return cmocka_run_group_tests(tests, setup, NULL);
+    return lw_test_exit(cmocka_run_group_tests(tests, setup, NULL));
 }

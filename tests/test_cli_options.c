@@ -488,5 +488,5 @@ int main(void) {
         cmocka_unit_test(test_max_tokens_context), cmocka_unit_test(test_data_dir),
         cmocka_unit_test(test_plain_messages), cmocka_unit_test(test_context_message),
     };
-    return cmocka_run_group_tests(tests, setup, NULL);
+    return lw_test_exit(cmocka_run_group_tests(tests, setup, NULL));
 }

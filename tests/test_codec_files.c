@@ -250,5 +250,5 @@ int main(void) {
         cmocka_unit_test(test_fit_encode_decode),
         cmocka_unit_test(test_adversarial_inputs),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

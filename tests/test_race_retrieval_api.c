@@ -156,5 +156,5 @@ int main(void) {
         cmocka_unit_test(test_refused_before_any_work),
         cmocka_unit_test(test_write_text_file),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return lw_test_exit(cmocka_run_group_tests(tests, setup, teardown));
 }

@@ -242,5 +242,5 @@ int main(void) {
         cmocka_unit_test(test_torn_settings_line),
         cmocka_unit_test(test_merge_message),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -153,5 +153,5 @@ int main(void) {
         cmocka_unit_test(test_mean_candidates_other_regimes),
         cmocka_unit_test(test_bad_ndcg_gain),
     };
-    return cmocka_run_group_tests(tests, setup, NULL);
+    return lw_test_exit(cmocka_run_group_tests(tests, setup, NULL));
 }

@@ -174,5 +174,5 @@ int main(void) {
         cmocka_unit_test(test_join_by_position),
         cmocka_unit_test(test_cli_pool_none),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

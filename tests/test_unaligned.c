@@ -183,5 +183,5 @@ int main(void) {
         cmocka_unit_test(test_inspect),
         cmocka_unit_test(test_bridge_fit_apply_retrieval),
     };
-    return cmocka_run_group_tests(tests, setup, NULL);
+    return lw_test_exit(cmocka_run_group_tests(tests, setup, NULL));
 }
