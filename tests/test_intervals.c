@@ -155,11 +155,11 @@ static void test_percentile_fails_at_boundary(void **state) {
  * draws index lw_rng_below(n) n times per resample from lw_rng seeded with `seed`), z0 from the
  * share below the estimate (ties half), the acceleration from leave-one-out means computed
  * one by one. */
-static void naive_bca(const double *v, int n, int B, double level, uint64_t seed, double *lo, double *hi) {
+/* The sorted resampled means m[B] of v (the library's draws), the leave-one-out means jk[n]
+ * computed one by one, and the mean. */
+static double resample_and_jackknife(const double *v, int n, int B, uint64_t seed, double *m, double *jk) {
     lw_rng r;
     lw_rng_seed(&r, seed);
-    double *m = malloc(sizeof *m * (size_t)B), *jk = malloc(sizeof *jk * (size_t)n);
-    assert_true(m && jk);
     double mean = 0;
     for (int i = 0; i < n; i++) mean += v[i];
     mean /= n;
@@ -175,6 +175,13 @@ static void naive_bca(const double *v, int n, int B, double level, uint64_t seed
             if (k != i) s += v[k];
         jk[i] = s / (n - 1);
     }
+    return mean;
+}
+
+static void naive_bca(const double *v, int n, int B, double level, uint64_t seed, double *lo, double *hi) {
+    double *m = malloc(sizeof *m * (size_t)B), *jk = malloc(sizeof *jk * (size_t)n);
+    assert_true(m && jk);
+    double mean = resample_and_jackknife(v, n, B, seed, m, jk);
     lw_test_bca_naive(m, B, mean, jk, n, level, lo, hi);
     free(m);
     free(jk);
@@ -230,22 +237,9 @@ static double naive_bca_p(const double *m, int B, double est, const double *jk, 
 
 static void check_bca_p(const double *v, int n, const char *what) {
     enum { B = 4000 };
-    double *m = malloc(sizeof *m * B), *jk = malloc(sizeof *jk * (size_t)n), mean = 0, worst = 0;
+    double *m = malloc(sizeof *m * B), *jk = malloc(sizeof *jk * (size_t)n), worst = 0;
     assert_true(m && jk);
-    lw_rng r;
-    lw_rng_seed(&r, 5);
-    for (int i = 0; i < n; i++) mean += v[i] / n;
-    for (int b = 0; b < B; b++) {
-        double s = 0;
-        for (int i = 0; i < n; i++) s += v[lw_rng_below(&r, (uint64_t)n)];
-        m[b] = s / n;
-    }
-    qsort(m, B, sizeof *m, lw_test_cmp_double);
-    for (int i = 0; i < n; i++) {
-        double s = 0;
-        for (int k = 0; k < n; k++) s += k != i ? v[k] : 0;
-        jk[i] = s / (n - 1);
-    }
+    const double mean = resample_and_jackknife(v, n, B, 5, m, jk);
     const double a = lw_eval_mean_accel(v, n), dir_a = lw_eval_jackknife_accel(jk, n);
     assert_true(fabs(a - dir_a) < 1e-12 * fmax(1.0, fabs(a))); /* the closed form is the jackknife's */
     for (int k = 0; k <= 64; k++) {
