@@ -179,6 +179,29 @@ static void test_refusals(void **state) {
     /* the library's "probes merge: " once, not after "panel probes merge: " again */
     char *why = lw_test_cli_refusal(args, -1, "latentwire panel probes merge: runs ");
     if (why) fail_msg("%s", why);
+    /* a damaged statistic is refused naming the run and the statistic, not merged: a mean "NaN" (a
+     * string) was read as +0.0000, lo > hi drew "no overlap", n 0 and a statistic twice passed */
+    static const char *const bad_ci[][2] = {
+        {"\"mean\": \"NaN\", \"lo\": 0.1, \"hi\": 0.3, \"n\": 150", "stats[0] (chaining hop1_top1) ci needs"},
+        {"\"mean\": 0.2, \"lo\": 0.3, \"hi\": 0.1, \"n\": 150", "stats[0] (chaining hop1_top1) ci needs"},
+        {"\"mean\": 0.2, \"lo\": 0.1, \"hi\": 0.3, \"n\": 0", "stats[0] (chaining hop1_top1) ci needs"},
+        {"\"mean\": 1e308, \"lo\": 0.1, \"hi\": 0.3, \"n\": 150", "stats[0] (chaining hop1_top1) ci needs"}};
+    const char *damaged = lw_test_join(lw_test_tmpdir(), "damaged.probes.json");
+    char doc[2048];
+    for (size_t k = 0; k < sizeof bad_ci / sizeof bad_ci[0]; k++) {
+        snprintf(doc, sizeof doc, "{\"format\": \"latentwire.panel.probes/1\", \"params\": {\"combos\": 200, "
+                 "\"heldout_share\": 0.25, \"sigmas\": [0.0, 0.5], \"seed\": 1}, \"stats\": [{\"probe\": \"chaining\", "
+                 "\"name\": \"hop1_top1\", \"ci\": {%s}}]}\n", bad_ci[k][0]);
+        lw_test_write_text(damaged, doc);
+        snprintf(args, sizeof args, "panel probes merge --out %s %s %s", out, RUNS[0], damaged);
+        refused(args, bad_ci[k][1]);
+    }
+    snprintf(doc, sizeof doc, "{\"format\": \"latentwire.panel.probes/1\", \"params\": {\"combos\": 200, "
+             "\"heldout_share\": 0.25, \"sigmas\": [0.0, 0.5], \"seed\": 1}, \"stats\": [{\"probe\": \"chaining\", "
+             "\"name\": \"hop1_top1\", \"ci\": {\"mean\": 0.2, \"lo\": 0.1, \"hi\": 0.3, \"n\": 150}}, {\"probe\": "
+             "\"chaining\", \"name\": \"hop1_top1\", \"ci\": {\"mean\": 0.9, \"lo\": 0.8, \"hi\": 1, \"n\": 150}}]}\n");
+    lw_test_write_text(damaged, doc);
+    refused(args, "stats[1] (chaining hop1_top1) appears twice");
     assert_false(lw_test_file_exists(out)); /* nothing half-written */
 }
 

@@ -166,6 +166,14 @@ static void test_bad_inputs(void **state) {
     snprintf(doc, sizeof doc, "{\"plan_sha256\": \"ab\", \"n_records\": 1, \"hypotheses\": [{\"id\": \"H\", \"verdict\": \"PASS\", "
              "\"estimate\": 0.7, %s, \"p\": 0.01, \"p_adjusted\": 0.02, \"n\": 0}]}", ok_ci);
     expect_refused(write_file("verdict-n.json", doc), "is not a count of items");
+    /* a verdict its own numbers contradict: PASS at p_adjusted 0.9 with alpha 0.05 was drawn as PASS
+     * beside the note "PASS: adjusted p <= alpha = 0.05" (an edited file), and FAIL at 0.01 */
+    snprintf(doc, sizeof doc, "{\"plan_sha256\": \"ab\", \"alpha\": 0.05, \"n_records\": 1, \"hypotheses\": [{\"id\": \"H\", "
+             "\"verdict\": \"PASS\", \"estimate\": 0.7, %s, \"p\": 0.9, \"p_adjusted\": 0.9, \"n\": 10}]}", ok_ci);
+    expect_refused(write_file("verdict-pass.json", doc), "hypotheses[0].verdict PASS with p_adjusted 0.9 and alpha 0.05");
+    snprintf(doc, sizeof doc, "{\"plan_sha256\": \"ab\", \"alpha\": 0.05, \"n_records\": 1, \"hypotheses\": [{\"id\": \"H\", "
+             "\"verdict\": \"FAIL\", \"estimate\": 0.7, %s, \"p\": 0.01, \"p_adjusted\": 0.01, \"n\": 10}]}", ok_ci);
+    expect_refused(write_file("verdict-fail.json", doc), "hypotheses[0].verdict FAIL with p_adjusted 0.01 and alpha 0.05");
     expect_refused(write_file("verdict-none.json", "{\"plan_sha256\": \"ab\", \"n_records\": 1, \"hypotheses\": []}"), "empty");
     /* x past what the axis arithmetic takes: the page drew cx="-nan" and an axis ending at inf */
     expect_refused(write_file("scan-huge.json", "{\"format\": \"latentwire.scan/1\", \"series\": [{\"name\": \"a\", "

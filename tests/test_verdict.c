@@ -427,6 +427,18 @@ static void test_threshold_within_the_metric(void **state) {
     assert_int_equal(lw_items_save(rec2, lw_plan_sha256(plan), "test", r, 2), 0);
     lw_plan_free(plan);
     expect_evaluate_error(pp, rec2, "item 'y' has exact_match 2, which is only ever 0 or 1");
+    /* a metric bounded by definition (correct, top1, recall@k, ...) holds values in [0, 1]: "correct"
+     * 0 and 5 alternating passed "> 0.5" by bootstrap with the mean 2.5 (an edited record) */
+    pp = greater_plan("c5.plan.json", "correct", "0.5");
+    plan = lw_plan_load(pp);
+    lw_item_record c5[4] = {{.condition = "A", .item = "w", .metric = "correct", .value = 0},
+                            {.condition = "A", .item = "x", .metric = "correct", .value = 5},
+                            {.condition = "A", .item = "y", .metric = "correct", .value = 0},
+                            {.condition = "A", .item = "z", .metric = "correct", .value = 5}};
+    const char *rec3 = lw_test_tmpfile("c5.items.jsonl");
+    assert_int_equal(lw_items_save(rec3, lw_plan_sha256(plan), "test", c5, 4), 0);
+    lw_plan_free(plan);
+    expect_evaluate_error(pp, rec3, "item 'x' has correct = 5, outside [0, 1]");
     /* within the range every threshold still decides (the edges included) */
     int n;
     pp = greater_plan("edge.plan.json", "em", "0");

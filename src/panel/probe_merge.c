@@ -46,6 +46,37 @@ static json_t *load_run(const char *run) {
         json_decref(doc);
         return NULL;
     }
+    /* every statistic as lw_ci_json writes it: a mean "NaN" (a string) was merged as 0, an interval
+     * upside down as "no overlap", a statistic twice as whichever came first */
+    json_t *stats = json_object_get(doc, "stats"), *sj;
+    size_t i;
+    json_array_foreach(stats, i, sj) {
+        const char *probe = json_string_value(json_object_get(sj, "probe"));
+        const char *name = json_string_value(json_object_get(sj, "name"));
+        json_t *ci = json_object_get(sj, "ci");
+        json_t *m = json_object_get(ci, "mean"), *lo = json_object_get(ci, "lo"), *hi = json_object_get(ci, "hi");
+        json_t *n = json_object_get(ci, "n");
+        const char *why = NULL;
+        if (!probe || !*probe || !name || !*name) why = "needs non-empty strings probe and name";
+        else if (!json_is_object(ci) || !json_is_number(m) || !json_is_number(lo) || !json_is_number(hi) ||
+                 !json_is_integer(n))
+            why = "ci needs numbers mean, lo, hi and a whole number n";
+        else if (!(fabs(json_number_value(m)) <= 1e100 && fabs(json_number_value(lo)) <= 1e100 &&
+                   fabs(json_number_value(hi)) <= 1e100) || json_number_value(lo) > json_number_value(hi) ||
+                 json_integer_value(n) < 1)
+            why = "ci needs finite mean, lo <= hi (within +-1e100) and n >= 1";
+        for (size_t j = 0; !why && j < i; j++) {
+            json_t *o = json_array_get(stats, j);
+            const char *po = json_string_value(json_object_get(o, "probe")), *no = json_string_value(json_object_get(o, "name"));
+            if (po && no && !strcmp(po, probe) && !strcmp(no, name)) why = "appears twice";
+        }
+        if (why) {
+            lw_fail("%s: stats[%zu] (%s %s) %s: the file was edited or damaged; run latentwire panel probes again",
+                    path, i, probe ? probe : "?", name ? name : "?", why);
+            json_decref(doc);
+            return NULL;
+        }
+    }
     return doc;
 }
 

@@ -49,6 +49,12 @@ static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
                            i, e, lo, hi);
         if (!(pv >= 0 && pv <= 1) || !(pav >= 0 && pav <= 1) || pav < pv - 1e-12)
             return lw_fail("hypotheses[%zu]: p %g and p_adjusted %g: need 0 <= p <= p_adjusted <= 1", i, pv, pav);
+        /* verdict's rule: PASS exactly when the adjusted p is <= alpha; a verdict its own numbers
+         * contradict (an edited file) is refused, not drawn */
+        if (!isnan(alpha) && (strcmp(verdict, "PASS") == 0) != (pav <= alpha))
+            return lw_fail("hypotheses[%zu].verdict %s with p_adjusted %g and alpha %g: PASS is p_adjusted <= alpha; "
+                           "the file was edited or damaged, make it again with verdict --json",
+                           i, verdict, pav, alpha);
         if (!(nv >= 1) || nv != floor(nv)) return lw_fail("hypotheses[%zu].n: %g is not a count of items", i, nv);
         char est[32], iv[96], p[32], pa[32], n[32];
         snprintf(est, sizeof est, "%+.4f", lw_jnum(v, "estimate"));

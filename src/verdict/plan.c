@@ -65,7 +65,7 @@ void lw_plan_free(lw_plan *p) {
 /* Metrics whose every value lies in [0, 1] by definition: the right/wrong ones latentwire's writers
  * record (exact_match, correct, top1, bridge_top1, negation_top1) and the standard retrieval metrics
  * (recall@k, mrr@k, ndcg@k). Not "score": a user's own items may score on another scale. */
-static bool metric_in_unit_interval(const char *m) {
+bool lw_metric_in_unit_interval(const char *m) {
     static const char *const EXACT[] = {"exact_match", "correct", "top1", "bridge_top1", "negation_top1"};
     static const char *const PREFIX[] = {"recall@", "mrr@", "ndcg@"};
     for (size_t i = 0; i < sizeof EXACT / sizeof *EXACT; i++)
@@ -107,7 +107,7 @@ static int read_hypothesis(const json_t *o, lw_hypothesis *h, const char *path, 
     h->threshold = json_number_value(t);
     /* such a metric's mean lies in [0, 1] and a difference of two in [-1, 1], whatever the records
      * hold (evaluation also checks any metric whose values all happen to be 0 or 1) */
-    if (metric_in_unit_interval(h->metric) && (h->b ? fabs(h->threshold) > 1.0 : h->threshold < 0.0 || h->threshold > 1.0))
+    if (lw_metric_in_unit_interval(h->metric) && (h->b ? fabs(h->threshold) > 1.0 : h->threshold < 0.0 || h->threshold > 1.0))
         return lw_fail("%s: %s: threshold %g is outside [%d, 1], where %s of metric %s lies: fix the plan", path, where,
                        h->threshold, h->b ? -1 : 0, h->b ? "a difference of means" : "a mean", h->metric);
     if (str_field(o, "test", "auto", &h->test, path, where) != 0) return -1;

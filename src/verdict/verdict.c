@@ -324,6 +324,18 @@ static int evaluate_one(const lw_plan *plan, const lw_hypothesis *h, const lw_it
                 goto done;
             }
     }
+    /* a metric bounded by definition holds values in [0, 1]: "correct" 0 and 5 alternating passed
+     * "> 0.5" by bootstrap with the mean 2.5 (an edited record) */
+    if (!binary && lw_metric_in_unit_interval(h->metric)) {
+        for (int i = 0; i < na; i++)
+            if (!(a[i] >= 0.0 && a[i] <= 1.0 && b[i] >= 0.0 && b[i] <= 1.0)) {
+                bool bad_a = !(a[i] >= 0.0 && a[i] <= 1.0);
+                rc = lw_fail("hypothesis %s: item '%s' has %s = %g, outside [0, 1], where %s lies by definition: the "
+                             "records were edited or damaged", h->id, ra[i].r->item, h->metric, bad_a ? a[i] : b[i],
+                             h->metric);
+                goto done;
+            }
+    }
     /* a 0/1 metric's mean lies in [0, 1] and a difference of two in [-1, 1]: a threshold outside
      * decides nothing about the data ("> -0.5" was INCONCLUSIVE at p = 1, "< 2" PASS at p = 0) */
     if (binary && (h->b ? fabs(h->threshold) > 1.0 : h->threshold < 0.0 || h->threshold > 1.0)) {

@@ -36,4 +36,8 @@ struct lw_items {
     int64_t n;
 };
 
+/* Whether every value of metric m lies in [0, 1] by definition (exact_match, correct, top1,
+ * bridge_top1, negation_top1, recall@k, mrr@k, ndcg@k). */
+bool lw_metric_in_unit_interval(const char *m);
+
 #endif
