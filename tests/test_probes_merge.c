@@ -250,6 +250,23 @@ static void test_report_refuses_lying_rows(void **state) {
         refused(args, k ? "stats[0].rows[0] and rows[1] are both of pair 0" : "stats[0].rows[1].pair is 9, but pairs lists 3");
         assert_false(lw_test_file_exists(lw_test_join(out, "r.html")));
     }
+    /* a spread the rows do not give: the overlap turned around, or a max edited, was drawn as written */
+    for (int k = 0; k < 2; k++) {
+        json_t *doc = json_load_file(src, 0, NULL);
+        json_t *sp = json_object_get(json_array_get(json_object_get(doc, "stats"), 0), "spread");
+        if (k == 0) json_object_set_new(sp, "cis_overlap", json_boolean(!json_is_true(json_object_get(sp, "cis_overlap"))));
+        else json_object_set_new(sp, "max", json_real(json_number_value(json_object_get(sp, "max")) + 0.5));
+        const char *lie = lw_test_join(out, "spread.json");
+        assert_int_equal(json_dump_file(doc, lie, 0), 0);
+        json_decref(doc);
+        snprintf(args, sizeof args, "report %s -o %s", lie, lw_test_join(out, "r.html"));
+        refused(args, k ? "stats[0].spread.max does not follow from its rows" : "stats[0].spread.cis_overlap does not follow");
+        assert_false(lw_test_file_exists(lw_test_join(out, "r.html")));
+    }
+    snprintf(args, sizeof args, "report %s -o %s", src, lw_test_join(out, "r.html")); /* as written: drawn */
+    char *o = NULL, *e = NULL;
+    assert_int_equal(lw_test_run_cli(args, &o, &e), 0);
+    free(o), free(e);
 }
 
 int main(void) {

@@ -14,6 +14,7 @@
 #include "common/fileio.h"
 #include "common/jsonio.h"
 #include "latentwire/json.h"
+#include "panel/probe_spread.h"
 #include "latentwire/probes.h"
 #include "latentwire/textio.h"
 
@@ -142,9 +143,8 @@ static json_t *find_stat(json_t *stats, const char *probe, const char *name) {
     return NULL;
 }
 
-/* min / max of the values and whether all intervals share a point (for intervals on a line,
- * all pairwise overlaps <=> max(lo) <= min(hi)); pairs without a number are left out. */
-static json_t *spread_json(json_t *rows) {
+/* For intervals on a line, all pairwise overlaps <=> max(lo) <= min(hi). */
+json_t *lw_probe_spread_json(json_t *rows) {
     double mn = INFINITY, mx = -INFINITY, max_lo = -INFINITY, min_hi = INFINITY;
     int n = 0, n_ci = 0;
     json_t *imin = json_null(), *imax = json_null(), *row;
@@ -189,7 +189,7 @@ static json_t *stats_json(const run_doc *r, int n_runs) {
                 json_array_append_new(rows, json_pack("{s:i, s:O}", "pair", j, "ci", ci ? ci : json_null()));
             }
             json_t *e = json_pack("{s:s, s:s, s:o}", "probe", probe, "name", name, "rows", rows);
-            json_object_set_new(e, "spread", spread_json(rows));
+            json_object_set_new(e, "spread", lw_probe_spread_json(rows));
             json_array_append_new(out, e);
         }
     }

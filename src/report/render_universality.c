@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "panel/probe_spread.h"
 #include "report/report_internal.h"
 
 #define MAX_PAIRS 24 /* columns drawn; more pairs are listed and noted, not drawn */
@@ -68,6 +69,23 @@ static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
                     return lw_fail("stats[%zu].rows[%zu] and rows[%zu] are both of pair %.0f; the file was edited "
                                    "or damaged, make it again", i, j, k, pk);
         }
+    }
+    /* the spread must follow from the rows (probes merge computes it so): an edited cis_overlap,
+     * min or max was drawn beside rows that say otherwise */
+    json_array_foreach(stats, i, s) {
+        json_t *have = json_object_get(s, "spread");
+        if (!json_is_object(have)) continue; /* stat_row names it missing */
+        json_t *want = lw_probe_spread_json(json_object_get(s, "rows"));
+        if (!want) return lw_fail("out of memory");
+        static const char *const KEYS[] = {"min", "max", "cis_overlap"};
+        for (size_t q = 0; q < 3; q++)
+            if (!json_equal(json_object_get(want, KEYS[q]), json_object_get(have, KEYS[q])) &&
+                !(json_is_null(json_object_get(want, KEYS[q])) && !json_object_get(have, KEYS[q]))) {
+                json_decref(want);
+                return lw_fail("stats[%zu].spread.%s does not follow from its rows; the file was edited or damaged, "
+                               "make it again with latentwire panel probes merge", i, KEYS[q]);
+            }
+        json_decref(want);
     }
     lw_html_raw(h, "<ol class=\"meta\">\n");
     json_array_foreach(pairs, i, p) {
