@@ -61,7 +61,6 @@ double lw_eval_quantile_sorted(const double *x, int n, double q);
 int lw_eval_check_resampling(const char *fn, int n_resamples, double level);
 int lw_eval_check_values(const char *fn, const char *vname, const double *v, int n);
 
-
 /* BCa (Efron 1987) for a statistic other than a plain mean, whose resamples are not cheap to
  * correct in closed form. lw_eval_jackknife_accel: the acceleration a from the n leave-one-out
  * estimates jack[] (a = sum(d^3) / (6 sum(d^2)^1.5), d = mean(jack) - jack[i]; 0 when they do
@@ -81,9 +80,9 @@ double lw_eval_cluster_mean_accel(const double *sum, const double *size, int k);
 /* The one-sided p-value that inverts the BCa interval lw_eval_bca_bounds draws from the same
  * sorted resamples, estimate and acceleration: of the claim theta > threshold (greater) or
  * theta < threshold. p <= alpha exactly when the one-sided (1 - alpha) BCa end lies on the
- * claim's side of the threshold, up to the resampling grid (the share of resamples below the
- * threshold, ties half, stands in for the interpolated quantile). Unfloored: the caller adds
- * what no finite sample can beat (bootstrap.c). */
+ * claim's side of the threshold, up to the resampling grid (the share of resamples on the null's
+ * side of the threshold, those equal to it included, stands in for the interpolated quantile).
+ * Unfloored: the caller adds what no finite sample can beat (bootstrap.c). */
 double lw_eval_bca_p(const double *sorted, int n_resamples, double estimate, double accel, double threshold,
                      bool greater);
 /* The two-sided p of a paired difference against 0 that inverts its BCa interval (twice the
