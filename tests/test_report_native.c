@@ -600,6 +600,20 @@ static void expect_in(char *page, const char *const *shown, int n) {
     free(page);
 }
 
+/* Numbers far from 1 keep their magnitude: a verdict estimate of 1e30 printed with %+.4f is 37
+ * characters, which a 32-byte cell cut to its first 31 (a number of another magnitude, with no
+ * sign of the cut); from 1e6 on they are drawn in scientific notation. */
+static void test_native_large_numbers(void **state) {
+    (void)state;
+    static const char DOC[] =
+        "{\"plan\": \"p.json\", \"title\": \"t\", \"plan_sha256\": \"ab\", \"alpha\": 0.05, \"n_records\": 64, "
+        "\"correction\": \"holm\", \"hypotheses\": [{\"id\": \"H\", \"claim\": \"c\", \"verdict\": \"PASS\", "
+        "\"estimate\": 1e30, \"ci\": {\"lo\": 2.5e29, \"hi\": 4e30, \"level\": 0.95, \"method\": \"m\"}, \"p\": 0.001, "
+        "\"p_adjusted\": 0.002, \"test\": \"t\", \"n\": 16}]}";
+    const char *shown[] = {"+1.0000e+30", "[+2.5000e+29, +4.0000e+30]"};
+    expect_in(rendered("verdict-large.json", DOC), shown, 2);
+}
+
 /* A number each of these writers always writes, deleted (or made no count / no probability):
  * drawn as "-", "nan" or "0" with exit 0 before; now one error naming the file and the field.
  * The numbers a writer leaves null or out still render as "-". */
@@ -684,6 +698,7 @@ int main(void) {
         cmocka_unit_test(test_native_missing_field),
         cmocka_unit_test(test_native_field_missing),
         cmocka_unit_test(test_native_field_missing_more),
+        cmocka_unit_test(test_native_large_numbers),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -120,9 +120,19 @@ void lw_table_row(lw_html *h, const char *const *cells, const char *const *cls, 
 
 void lw_table_end(lw_html *h) { lw_html_raw(h, "</tbody></table>\n"); }
 
+const char *lw_fmt_num(char *buf, size_t size, double x, int decimals, bool sign) {
+    /* fixed notation up to 1e6; beyond, scientific: %f of 1e100 is 100 digits, and the cells'
+     * buffers cut it to a number of another magnitude without a sign of it */
+    if (fabs(x) < 1e6 || !isfinite(x)) snprintf(buf, size, sign ? "%+.*f" : "%.*f", decimals, x);
+    else snprintf(buf, size, sign ? "%+.*e" : "%.*e", decimals, x);
+    return buf;
+}
+
 const char *lw_fmt_ci(char *buf, size_t size, double mean, double lo, double hi, bool sign) {
-    if (isnan(lo) || isnan(hi)) snprintf(buf, size, sign ? "%+.3f" : "%.3f", mean);
-    else snprintf(buf, size, sign ? "%+.3f [%+.3f, %+.3f]" : "%.3f [%.3f, %.3f]", mean, lo, hi);
+    char m[48], l[48], h[48];
+    lw_fmt_num(m, sizeof m, mean, 3, sign);
+    if (isnan(lo) || isnan(hi)) snprintf(buf, size, "%s", m);
+    else snprintf(buf, size, "%s [%s, %s]", m, lw_fmt_num(l, sizeof l, lo, 3, sign), lw_fmt_num(h, sizeof h, hi, 3, sign));
     return buf;
 }
 

@@ -32,7 +32,9 @@ void lw_table_begin(lw_html *h, const char *cls, const char *const *head, int n_
 void lw_table_row(lw_html *h, const char *const *cells, const char *const *cls, int n_cols);
 void lw_table_end(lw_html *h);
 
-/* "0.523 [0.481, 0.569]" into buf (signed: "+0.004 [-0.017, +0.025]"). */
+/* x with `decimals` decimals (a "+" when sign), in scientific notation from 1e6 on; buf returned. */
+const char *lw_fmt_num(char *buf, size_t size, double x, int decimals, bool sign);
+/* "0.523 [0.481, 0.569]" into buf (signed: "+0.004 [-0.017, +0.025]"); lw_fmt_num's numbers. */
 const char *lw_fmt_ci(char *buf, size_t size, double mean, double lo, double hi, bool sign);
 
 /* ---- the curve-with-CI figure ----

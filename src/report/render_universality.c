@@ -40,8 +40,10 @@ static void stat_row(lw_html *h, json_t *s, int n_pairs) {
     snprintf(cells[1], sizeof cells[1], "%s", lw_jstr(s, "name") ? lw_jstr(s, "name") : "?");
     for (int k = 0; k < n_pairs; k++) pair_cell(json_object_get(s, "rows"), k, cells[2 + k], sizeof cells[2 + k]);
     double mn = lw_jnum(sp, "min"), mx = lw_jnum(sp, "max");
-    snprintf(cells[2 + n_pairs], sizeof cells[0], isnan(mn) ? "-" : "%+.4f", mn);
-    snprintf(cells[3 + n_pairs], sizeof cells[0], isnan(mx) ? "-" : "%+.4f", mx);
+    if (isnan(mn)) snprintf(cells[2 + n_pairs], sizeof cells[0], "-");
+    else lw_fmt_num(cells[2 + n_pairs], sizeof cells[0], mn, 4, true);
+    if (isnan(mx)) snprintf(cells[3 + n_pairs], sizeof cells[0], "-");
+    else lw_fmt_num(cells[3 + n_pairs], sizeof cells[0], mx, 4, true);
     snprintf(cells[4 + n_pairs], sizeof cells[0], "%s", json_is_true(ov) ? "yes" : json_is_false(ov) ? "no" : "-");
     for (int c = 0; c < n_pairs + 5; c++) row[c] = cells[c];
     lw_table_row(h, row, NULL, n_pairs + 5);

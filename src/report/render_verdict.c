@@ -56,12 +56,13 @@ static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
                            "the file was edited or damaged, make it again with verdict --json",
                            i, verdict, pav, alpha);
         if (!(nv >= 1) || nv != floor(nv)) return lw_fail("hypotheses[%zu].n: %g is not a count of items", i, nv);
-        char est[32], iv[96], p[32], pa[32], n[32];
-        snprintf(est, sizeof est, "%+.4f", lw_jnum(v, "estimate"));
+        char est[48], iv[160], p[32], pa[32], n[32], lo_s[48], hi_s[48];
+        lw_fmt_num(est, sizeof est, lw_jnum(v, "estimate"), 4, true);
         double level = lw_jnum(ci, "level"); /* absent: 95% */
         if (!isnan(level) && !(level > 0 && level < 1))
             return lw_fail("hypotheses[%zu].ci.level = %g is not a confidence level (it must be in (0, 1))", i, level);
-        snprintf(iv, sizeof iv, "[%+.4f, %+.4f] (%g%%%s%s)", lw_jnum(ci, "lo"), lw_jnum(ci, "hi"),
+        snprintf(iv, sizeof iv, "[%s, %s] (%g%%%s%s)", lw_fmt_num(lo_s, sizeof lo_s, lw_jnum(ci, "lo"), 4, true),
+                 lw_fmt_num(hi_s, sizeof hi_s, lw_jnum(ci, "hi"), 4, true),
                  isnan(level) ? 95.0 : 100 * level, lw_jstr(ci, "method") && *lw_jstr(ci, "method") ? ", " : "",
                  lw_jstr(ci, "method") ? lw_jstr(ci, "method") : "");
         snprintf(p, sizeof p, "%.3g", lw_jnum(v, "p"));
