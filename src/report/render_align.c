@@ -55,7 +55,7 @@ static int regime_table(lw_html *h, json_t *doc, lw_report_ctx *ctx, char *cmd, 
         char sites[128], cand[32], chance[32], t1[96], r5[96], mrr[96], ndcg[96], n[32];
         snprintf(sites, sizeof sites, "%s -> %s", lw_jstr(c, "site_a") ? lw_jstr(c, "site_a") : "?",
                  lw_jstr(c, "site_b") ? lw_jstr(c, "site_b") : "?");
-        snprintf(cand, sizeof cand, "%.1f", lw_jnum_req(c, "mean_candidates"));
+        lw_fmt_num(cand, sizeof cand, lw_jnum_req(c, "mean_candidates"), 1, false);
         snprintf(chance, sizeof chance, "%.4f", lw_jprob_req(c, "chance_top1"));
         snprintf(n, sizeof n, "%g", lw_jcount(c, "n_queries"));
         const char *cells[] = {lw_jstr(c, "recipe"), sites, lw_jstr(c, "regime"), cand, chance,

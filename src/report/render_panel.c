@@ -22,9 +22,9 @@ static void cells_table(lw_html *h, json_t *cells) {
         snprintf(depth, sizeof depth, "%g", lw_jnum_req(c, "depth"));
         snprintf(layers, sizeof layers, "%g / %g", lw_jnum_req(c, "receiver_layer"), lw_jnum_req(c, "donor_layer"));
         snprintf(n, sizeof n, "%g", lw_jcount(c, "n"));
-        snprintf(t, sizeof t, "%.4f", lw_jnum_req(c, "mean_target"));
-        snprintf(b, sizeof b, "%.4f", lw_jnum_req(c, "mean_baseline"));
-        snprintf(d, sizeof d, "%.4f", lw_jnum_req(c, "mean_decoy"));
+        lw_fmt_num(t, sizeof t, lw_jnum_req(c, "mean_target"), 4, false);
+        lw_fmt_num(b, sizeof b, lw_jnum_req(c, "mean_baseline"), 4, false);
+        lw_fmt_num(d, sizeof d, lw_jnum_req(c, "mean_decoy"), 4, false);
         if (lw_jci_req(lw_jobj_req(c, "target_minus_baseline"), &mean, &lo, &hi, NULL))
             lw_fmt_ci(diff, sizeof diff, mean, lo, hi, true);
         double pv = lw_jnum_req(c, "p_value"); /* patching_io.c writes one for every cell */
