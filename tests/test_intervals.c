@@ -315,6 +315,56 @@ static void test_bca_p_size(void **state) {
     assert_true(bca[1] < pct[1]); /* the skew's bold side: BCa nearer 0.05 */
 }
 
+/* Five paired differences: the two-sided p is never below 2^(1 - 5) = 0.0625 (no sign-flip test
+ * on 5 pairs can go lower), yet the BCa interval of 5 normal differences about a true 0 excluded 0
+ * in 0.17 of samples, beside that p. Now an interval never excludes 0 beside p > 0.05. */
+static void test_few_pairs_interval_agrees_with_p(void **state) {
+    (void)state;
+    enum { N = 5, RUNS = 400 };
+    lw_rng g;
+    lw_rng_seed(&g, 7);
+    int disagree = 0;
+    for (int r = 0; r < RUNS; r++) {
+        double a[N], b[N] = {0};
+        for (int i = 0; i < N; i++) a[i] = lw_rng_normal(&g);
+        lw_ci d;
+        double p;
+        assert_int_equal(lw_bootstrap_paired(a, b, N, 1000, 0.95, (uint64_t)r, &d, &p), 0);
+        assert_true(p >= 0.0625);
+        disagree += d.lo > 0 || d.hi < 0;
+    }
+    printf("5 pairs, 95%% BCa interval excluding 0 beside p >= 0.0625: %d of %d\n", disagree, RUNS);
+    assert_int_equal(disagree, 0);
+}
+
+/* Newcombe's paired interval against McNemar's exact p beside it: 4 of 10 pairs differing all one
+ * way gave [-0.687, -0.038], excluding 0, beside p = 0.125. And its size at a true difference of 0,
+ * computed exactly over every table of n = 20 pairs with discordance 0.2 each way: it excluded 0
+ * in 0.073 of samples at 95%. Where the exact p is above 0.05 the interval now reaches 0. */
+static void test_newcombe_agrees_with_mcnemar(void **state) {
+    (void)state;
+    lw_ci d;
+    double p;
+    assert_int_equal(lw_ci_paired_counts(0, 0, 4, 6, 0.95, &d, &p), 0);
+    assert_true(fabs(p - 0.125) < 1e-12);
+    assert_true(d.lo < 0 && d.hi >= 0);
+    enum { N = 20 };
+    const double q = 0.2, r = 0.5 - q; /* each discordant cell q, each concordant one 0.5 - q */
+    double size = 0;
+    for (int b = 0; b <= N; b++)
+        for (int c = 0; b + c <= N; c++)
+            for (int both = 0; both <= N - b - c; both++) {
+                const int nei = N - b - c - both;
+                const double pr = exp(lgamma(N + 1.0) - lgamma(b + 1.0) - lgamma(c + 1.0) - lgamma(both + 1.0) -
+                                      lgamma(nei + 1.0) + (b + c) * log(q) + (both + nei) * log(r));
+                assert_int_equal(lw_ci_paired_counts(both, b, c, nei, 0.95, &d, &p), 0);
+                if (d.lo > 0 || d.hi < 0) size += pr;
+                assert_true(!(d.lo > 0 || d.hi < 0) || p <= 0.05); /* never an interval beside its p */
+            }
+    printf("Newcombe paired, n = %d, difference 0, discordance %.1f each way: excludes 0 in %.4f\n", N, q, size);
+    assert_true(size <= 0.05);
+}
+
 /* The two-sided p of a paired difference (lw_bootstrap_paired, lw_ci_paired_clustered) agrees with
  * its 95% BCa interval: below 0.05 exactly when the interval excludes 0, up to the resampling
  * grid, as the difference sweeps across 0 on skewed values. The earlier p (twice the smaller share
@@ -426,7 +476,7 @@ static void test_paired_stays_paired(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clopper_pearson_closed_form), cmocka_unit_test(test_proportion_coverage),
-        cmocka_unit_test(test_percentile_fails_at_boundary), cmocka_unit_test(test_bca_matches_naive), cmocka_unit_test(test_bca_p_inverts_the_interval), cmocka_unit_test(test_paired_p_agrees_with_the_interval), cmocka_unit_test(test_bca_p_size),
+        cmocka_unit_test(test_percentile_fails_at_boundary), cmocka_unit_test(test_bca_matches_naive), cmocka_unit_test(test_bca_p_inverts_the_interval), cmocka_unit_test(test_paired_p_agrees_with_the_interval), cmocka_unit_test(test_newcombe_agrees_with_mcnemar), cmocka_unit_test(test_few_pairs_interval_agrees_with_p), cmocka_unit_test(test_bca_p_size),
         cmocka_unit_test(test_bca_coverage_skewed), cmocka_unit_test(test_ratio_bca_matches_naive),         cmocka_unit_test(test_paired_stays_paired),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));

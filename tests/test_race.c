@@ -29,7 +29,8 @@
 #define N_ITEMS 20
 static const double Z = 1.959963984540054; /* the normal 0.975 quantile */
 
-typedef enum { TEXT_WINS, ACT_WINS, EQUAL, ALL_RIGHT, ACT_NA_FIRST5, FRACTIONS, NEAR_ONE_UNPAIRED } pattern;
+typedef enum { TEXT_WINS, ACT_WINS, EQUAL, ALL_RIGHT, ACT_NA_FIRST5, FRACTIONS, NEAR_ONE_UNPAIRED, DISJOINT,
+               NA_WHERE_BOTH_WRONG } pattern;
 
 typedef struct {
     pattern pat;
@@ -42,7 +43,9 @@ static double synth_score(pattern pat, const lw_race_channel *ch, int item) {
     bool act = ch->family == LW_RACE_ACT, text = ch->family == LW_RACE_TEXT;
     switch (pat) {
     case TEXT_WINS:
-    case ACT_NA_FIRST5: return text || ch->family == LW_RACE_CEILING ? 1 : 0;
+    case ACT_NA_FIRST5:
+    case DISJOINT: return text || ch->family == LW_RACE_CEILING ? 1 : 0;
+    case NA_WHERE_BOTH_WRONG: return item >= 10; /* every channel alike on every item */
     case ACT_WINS: return act || ch->family == LW_RACE_CEILING ? 1 : 0;
     case EQUAL: return (act || text) ? item % 3 == 0 : 0;
     case ALL_RIGHT: return 1;
@@ -59,7 +62,14 @@ static int synth_eval(void *ctx, const lw_race_channel *ch, int64_t budget, int 
         struct timespec ts = {0, (long)s->act_sleep_ms * 1000000L};
         nanosleep(&ts, NULL);
     }
-    if ((s->pat == ACT_NA_FIRST5 || s->pat == NEAR_ONE_UNPAIRED) && ch->family == LW_RACE_ACT && item < 5) {
+    /* DISJOINT, NEAR_ONE_UNPAIRED: text takes only the items act cannot (no item in common);
+     * NA_WHERE_BOTH_WRONG: act cannot take the 10 items every channel gets wrong */
+    const bool text_na = (s->pat == DISJOINT || s->pat == NEAR_ONE_UNPAIRED) && ch->family == LW_RACE_TEXT && item >= 5;
+    const bool act_na = ch->family == LW_RACE_ACT &&
+                        (s->pat == NA_WHERE_BOTH_WRONG ? item < 10
+                                                       : (s->pat == ACT_NA_FIRST5 || s->pat == NEAR_ONE_UNPAIRED ||
+                                                          s->pat == DISJOINT) && item < 5);
+    if (text_na || act_na) {
         /* longer than the 200 bytes na once held, with a byte that is no UTF-8 (a path's): the
          * reason must reach race.json whole, the byte as U+FFFD */
         snprintf(o->na, sizeof o->na, "synthetic: item %d too short %0300d \xff end", item, 0);
@@ -223,11 +233,11 @@ static void test_all_correct_in_both(void **state) {
     json_decref(r);
 }
 
-/* The activation channel not applicable to 5 items: the cells are not on the same items, so
- * the comparison is unpaired (Newcombe's independent interval) and labelled so. */
-static void test_unpaired_is_labelled(void **state) {
+/* The activation channel not applicable to 5 items: the comparison is paired on the 15 items both
+ * cells scored (Newcombe's paired interval, n = 15), labelled so. */
+static void test_common_items_are_paired(void **state) {
     (void)state;
-    json_t *r = run_pattern("unpaired", ACT_NA_FIRST5);
+    json_t *r = run_pattern("common", ACT_NA_FIRST5);
     json_t *c = comparison(r, 32), *d = json_object_get(c, "difference"), *a = cell(r, "act:topk", 32);
     assert_int_equal(json_integer_value(json_object_get(a, "n")), 15);
     assert_int_equal(json_integer_value(json_object_get(a, "not_applicable_items")), 5);
@@ -235,11 +245,41 @@ static void test_unpaired_is_labelled(void **state) {
     assert_non_null(why);
     assert_non_null(strstr(why, "too short"));
     assert_non_null(strstr(why, "\xEF\xBF\xBD end")); /* whole, and valid UTF-8 */
+    assert_true(json_is_true(json_object_get(c, "paired")));
+    assert_string_equal(json_string_value(json_object_get(c, "pairing")), "paired on the common items");
+    assert_string_equal(json_string_value(json_object_get(d, "method")), "newcombe-paired");
+    assert_int_equal(json_integer_value(json_object_get(d, "n")), 15);
+    assert_true(fabs(num(d, "mean") + 1.0) < 1e-12);
+    assert_string_equal(verdict_of(r, "32"), "text dominates");
+    json_decref(r);
+}
+
+/* Every channel alike on every item (right on 10, wrong on 10), the activation channel unable to
+ * take the 10 it would get wrong. Unpaired, its accuracy 10/10 against text's 10/20 read
+ * "activation dominates (unpaired)" with nothing between the channels; on the 10 common items
+ * the difference is 0. */
+static void test_items_a_channel_cannot_take_decide_nothing(void **state) {
+    (void)state;
+    json_t *r = run_pattern("na-where-wrong", NA_WHERE_BOTH_WRONG);
+    json_t *c = comparison(r, 32), *d = json_object_get(c, "difference");
+    assert_true(fabs(num(d, "mean")) < 1e-12);
+    assert_int_equal(json_integer_value(json_object_get(d, "n")), 10);
+    assert_true(num(d, "lo") <= 0 && num(d, "hi") >= 0);
+    assert_string_equal(verdict_of(r, "32"), "no difference shown");
+    json_decref(r);
+}
+
+/* Cells with no item in common (text takes only the 5 items act cannot): unpaired, Newcombe's
+ * independent interval, labelled so. */
+static void test_unpaired_is_labelled(void **state) {
+    (void)state;
+    json_t *r = run_pattern("unpaired", DISJOINT);
+    json_t *c = comparison(r, 32), *d = json_object_get(c, "difference");
     assert_true(json_is_false(json_object_get(c, "paired")));
     assert_string_equal(json_string_value(json_object_get(c, "pairing")), "unpaired");
     assert_string_equal(json_string_value(json_object_get(d, "method")), "newcombe-independent");
-    double w15 = Z * Z / (15 + Z * Z), w20 = Z * Z / (20 + Z * Z);
-    assert_true(fabs(num(d, "hi") - (-1 + sqrt(w15 * w15 + w20 * w20))) < 1e-9);
+    double w15 = Z * Z / (15 + Z * Z), w5 = Z * Z / (5 + Z * Z);
+    assert_true(fabs(num(d, "hi") - (-1 + sqrt(w15 * w15 + w5 * w5))) < 1e-9);
     assert_string_equal(verdict_of(r, "32"), "text dominates (unpaired)");
     json_decref(r);
 }
@@ -255,10 +295,10 @@ static void test_fractional_scores_use_the_bootstrap(void **state) {
     json_decref(r);
 }
 
-/* Non-binary scores on different items take the normal (Welch) interval, whose upper end here
+/* Non-binary scores with no item in common take the normal (Welch) interval, whose upper end here
  * would be 1.032: a difference of scores in [0, 1] is clamped to [-1, 1] (which keeps its
  * coverage), else `report` refused the race's own race.json. act: 14 x 1 and one 0.5 over items
- * 5..19, text: 0 on all 20. */
+ * 5..19, text: 0 on items 0..4. */
 static void test_unpaired_normal_interval_is_clamped(void **state) {
     (void)state;
     json_t *r = run_pattern("near-one", NEAR_ONE_UNPAIRED);
@@ -830,6 +870,8 @@ int main(void) {
         cmocka_unit_test(test_activation_dominates),
         cmocka_unit_test(test_equal_is_no_difference),
         cmocka_unit_test(test_all_correct_in_both),
+        cmocka_unit_test(test_common_items_are_paired),
+        cmocka_unit_test(test_items_a_channel_cannot_take_decide_nothing),
         cmocka_unit_test(test_unpaired_is_labelled),
         cmocka_unit_test(test_fractional_scores_use_the_bootstrap),
         cmocka_unit_test(test_unpaired_normal_interval_is_clamped),

@@ -62,7 +62,21 @@ static double design_effect(const double *v, int n, const groups *g) {
     }
     if (!(ss > 0) || g->k < 2 || n < 2) return top;
     /* cluster sampling: k / (k - 1) sum_c (y_c - mean m_c)^2 / n^2; independent: s^2 / n */
-    const double var_c = (double)g->k / (g->k - 1) * ss_c / ((double)n * n);
+    double var_c = (double)g->k / (g->k - 1) * ss_c / ((double)n * n);
+    /* The linearized estimate above is biased low when one cluster holds much of the sample (its
+     * residual is small because it pulls the mean towards itself): 8 clusters of sizes
+     * 1,1,1,1,1,1,2,32 with 0/1 values of p = 0.5 gave the Clopper-Pearson interval on n / deff a
+     * coverage of 0.38 at 95%. The leave-one-cluster-out jackknife variance of the ratio mean
+     * weighs such a cluster by its leverage; the larger of the two is kept (equal sizes: alike). */
+    double jm = 0, jv = 0;
+    for (int c = 0; c < g->k; c++) jm += (mean * n - g->sum_v[c]) / (n - g->size[c]);
+    jm /= g->k;
+    for (int c = 0; c < g->k; c++) {
+        const double t = (mean * n - g->sum_v[c]) / (n - g->size[c]) - jm;
+        jv += t * t;
+    }
+    jv *= (g->k - 1.0) / g->k;
+    if (jv > var_c * (1.0 + 1e-9)) var_c = jv; /* equal sizes give the same value: keep it exactly */
     const double var_i = ss / (n - 1.0) / n;
     const double deff = var_c / var_i;
     return deff < 1.0 ? 1.0 : deff > top ? top : deff;
@@ -199,6 +213,7 @@ int lw_ci_paired_clustered(const double *a, const double *b, const int *cluster,
             for (int c = 0; c < g.k; c++) differ += g.sum_v[c] != 0.0;
             *p_value = lw_eval_bca_p_two_sided(theta, n_resamples, diff->mean,
                                                lw_eval_cluster_mean_accel(g.sum_v, g.size, g.k), differ);
+            lw_eval_reach_zero(diff, *p_value, level); /* as lw_bootstrap_paired's */
         }
         free(theta);
     }

@@ -93,6 +93,9 @@ double lw_eval_bca_p(const double *sorted, int n_resamples, double estimate, dou
  * nothing); 1 when none differs, at most 1 (bootstrap.c). Replaced, on 2026-12-05, twice the
  * smaller share of resampled means at or beyond 0, which could disagree with the interval. */
 double lw_eval_bca_p_two_sided(const double *sorted, int n_resamples, double estimate, double accel, int units);
+/* Stretches ci to reach 0 where the two-sided p beside it is above 1 - level (its floor binds at few
+ * units), so that the interval never excludes 0 beside a p that cannot reject. */
+void lw_eval_reach_zero(lw_ci *ci, double p, double level);
 
 /* BCa interval of the ratio of sums sum(num) / sum(den) over n units (units resampled whole,
  * lw_rng seeded with seed; the acceleration from the leave-one-unit-out ratios, 0 when one of

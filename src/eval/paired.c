@@ -55,11 +55,21 @@ int lw_ci_paired_counts(double both, double only_a, double only_b, double neithe
         diff->lo = fmin(diff->lo, -u);
         diff->hi = fmax(diff->hi, u);
     }
+    *p_value = mcnemar_exact(only_a, only_b);
+    /* Newcombe's interval can exclude 0 where the exact McNemar p printed beside it is above
+     * 1 - level (4 of 10 pairs all one way: [-0.687, -0.038] beside p = 0.125), and at a true
+     * difference of 0 it does so too often: computed exactly at n = 10, 20, 40 with discordance
+     * 0.2 / 0.2 / 0.1 each way it excluded 0 in 0.106 / 0.073 / 0.072 of samples at 95%. Where the
+     * exact test cannot reject, the interval is stretched to reach 0: never shorter, so coverage
+     * elsewhere is kept, and at 0 it is then the exact test's, at least the level. */
+    if (*p_value > 1.0 - level) {
+        diff->lo = fmin(diff->lo, 0.0);
+        diff->hi = fmax(diff->hi, 0.0);
+    }
     diff->n = (int)lround(n);
     diff->method = "newcombe-paired";
     diff->n_clusters = 0;
     diff->design_effect = 1.0;
-    *p_value = mcnemar_exact(only_a, only_b);
     return 0;
 }
 
