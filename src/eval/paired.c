@@ -62,10 +62,7 @@ int lw_ci_paired_counts(double both, double only_a, double only_b, double neithe
      * 0.2 / 0.2 / 0.1 each way it excluded 0 in 0.106 / 0.073 / 0.072 of samples at 95%. Where the
      * exact test cannot reject, the interval is stretched to reach 0: never shorter, so coverage
      * elsewhere is kept, and at 0 it is then the exact test's, at least the level. */
-    if (*p_value > 1.0 - level) {
-        diff->lo = fmin(diff->lo, 0.0);
-        diff->hi = fmax(diff->hi, 0.0);
-    }
+    lw_eval_reach_zero(diff, *p_value, level);
     diff->n = (int)lround(n);
     diff->method = "newcombe-paired";
     diff->n_clusters = 0;
