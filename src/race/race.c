@@ -550,8 +550,9 @@ static int write_outputs(const char *out_dir, json_t *settings, lw_race_data *d,
                   "McNemar's exact p (lw_ci_paired), chosen over the paired bootstrap the issue names because a "
                   "bootstrap of 0/1 pairs collapses to a point when every item differs the same way (e.g. text always "
                   "right, activation always wrong); a BCa paired bootstrap for non-binary scores. Cells not scored on "
-                  "the same items: Newcombe's independent-proportions interval (normal for non-binary), labelled "
-                  "unpaired",
+                  "the same items: the same, on the items both scored (labelled paired on the common items); "
+                  "Newcombe's independent-proportions interval (normal for non-binary), labelled unpaired, only "
+                  "where they share no item",
                   "verdict",
                   "text dominates: upper bound < 0; activation dominates: lower bound > 0; else no difference shown. "
                   "One verdict per (activation, text) pair and budget, not corrected for multiple comparisons",

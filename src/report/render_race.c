@@ -29,8 +29,12 @@ static void comparisons_table(lw_html *h, json_t *cmp) {
         double pv = lw_jnum(c, "p");
         snprintf(p, sizeof p, isnan(pv) ? "-" : "%.3g", pv);
         json_t *paired = json_object_get(c, "paired");
-        const char *cells[] = {x, lw_jstr(c, "a"), lw_jstr(c, "b"), d, n, p,
-                               !paired ? "-" : json_is_true(paired) ? "paired" : "unpaired", lw_jstr(c, "verdict")};
+        /* race.json says how ("paired on the common items" where the cells scored different items) */
+        const char *how = lw_jstr(c, "pairing") ? lw_jstr(c, "pairing")
+                          : !paired             ? "-"
+                          : json_is_true(paired) ? "paired"
+                                                 : "unpaired";
+        const char *cells[] = {x, lw_jstr(c, "a"), lw_jstr(c, "b"), d, n, p, how, lw_jstr(c, "verdict")};
         lw_table_row(h, cells, NULL, 8);
     }
     lw_table_end(h);
@@ -75,12 +79,12 @@ static json_t *native_comparisons(json_t *doc) {
         lw_jnum_req(c, "budget_bits");
         lw_jnum(c, "p_value");
         lw_jci_req(d, &mean, &lo, &hi, NULL);
-        json_t *o = json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?}", "x",
+        json_t *o = json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?}", "x",
                               json_object_get(c, "budget_bits"), "a", json_object_get(c, "activation"), "b",
                               json_object_get(c, "text"), "mean", json_object_get(d, "mean"), "lo",
                               json_object_get(d, "lo"), "hi", json_object_get(d, "hi"), "n", json_object_get(d, "n"),
-                              "p", json_object_get(c, "p_value"), "paired", json_object_get(c, "paired"), "verdict",
-                              json_object_get(c, "verdict"));
+                              "p", json_object_get(c, "p_value"), "paired", json_object_get(c, "paired"), "pairing",
+                              json_object_get(c, "pairing"), "verdict", json_object_get(c, "verdict"));
         json_array_append_new(out, o ? o : json_object());
     }
     return out;
