@@ -94,8 +94,12 @@ bool cli_parse_int(const char *s, long lo, long hi, long *out) {
     char range[96];
     /* 2^40 is a real bound (budgets, shard sizes): name it, not "no bound" */
     if (hi == (1L << 40)) snprintf(range, sizeof range, "an integer in [%ld, 2^40 = %ld]", lo, hi);
-    else if (hi > (1L << 40)) snprintf(range, sizeof range, "an integer >= %ld", lo);
-    else snprintf(range, sizeof range, "an integer in [%ld, %ld]", lo, hi);
+    else if (hi > (1L << 40)) { /* a seed's 2^62: "must be an integer >= 0" refused 2^64 - 1 without saying why */
+        int e = 0;
+        while (e < 62 && (1L << e) < hi) e++;
+        if ((1L << e) == hi) snprintf(range, sizeof range, "an integer >= %ld and at most 2^%d", lo, e);
+        else snprintf(range, sizeof range, "an integer >= %ld and at most %ld", lo, hi);
+    } else snprintf(range, sizeof range, "an integer in [%ld, %ld]", lo, hi);
     if (!s || only_spaces(s)) return cli_reject(s, "must be %s", range);
     errno = 0;
     char *end;

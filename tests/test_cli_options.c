@@ -118,6 +118,7 @@ static void test_option_errors(void **state) {
         {"align --calib-share 1", "--calib-share 1: must be a number in (0, 1)"},
         {"align --recipe x", "--recipe x: must be one of ridge,"},
         {"retrieval --seed -1", "--seed -1: must be an integer >= 0"},
+        {"retrieval --seed 18446744073709551615", "--seed 18446744073709551615: must be an integer >= 0 and at most 2^62"},
         {"retrieval --threads 2000", "--threads 2000: must be an integer in [1, 1024]"},
         {"retrieval --resamples 10", "--resamples 10: must be an integer in [100, 10000000]"},
         {"channel --top-p 2", "--top-p 2: must be a number in (0, 1]"},
