@@ -55,7 +55,7 @@ static int check_args(const char *fn, const double *v, const char *vname, int n,
 }
 
 /* Resampled means of v (n values) into means[n_resamples], sorted. */
-static void resample_means(const double *v, int n, int n_resamples, uint64_t seed, double *means) {
+void lw_eval_resample_means(const double *v, int n, int n_resamples, uint64_t seed, double *means) {
     lw_rng r;
     lw_rng_seed(&r, seed);
     for (int b = 0; b < n_resamples; b++) {
@@ -197,7 +197,7 @@ int lw_bootstrap_mean(const double *v, int n, int n_resamples, double level, uin
     if (check_args("lw_bootstrap_mean", v, "v", n, n_resamples, level)) return -1;
     double *means = malloc(sizeof *means * (size_t)n_resamples);
     if (!means) return lw_fail("lw_bootstrap_mean: out of memory for %d resamples", n_resamples);
-    resample_means(v, n, n_resamples, seed, means);
+    lw_eval_resample_means(v, n, n_resamples, seed, means);
     fill_ci(means, n_resamples, level, mean_of(v, n), n, out);
     free(means);
     return 0;
@@ -208,7 +208,7 @@ int lw_bootstrap_bca_mean(const double *v, int n, int n_resamples, double level,
     if (check_args("lw_bootstrap_bca_mean", v, "v", n, n_resamples, level)) return -1;
     double *means = malloc(sizeof *means * (size_t)n_resamples);
     if (!means) return lw_fail("lw_bootstrap_bca_mean: out of memory for %d resamples", n_resamples);
-    resample_means(v, n, n_resamples, seed, means);
+    lw_eval_resample_means(v, n, n_resamples, seed, means);
     fill_bca(v, n, means, n_resamples, level, out);
     free(means);
     return 0;
@@ -246,7 +246,7 @@ int lw_bootstrap_paired(const double *a, const double *b, int n, int n_resamples
         return lw_fail("lw_bootstrap_paired: out of memory for %d values, %d resamples", n, n_resamples);
     }
     for (int i = 0; i < n; i++) d[i] = a[i] - b[i];
-    resample_means(d, n, n_resamples, seed, means);
+    lw_eval_resample_means(d, n, n_resamples, seed, means);
     fill_bca(d, n, means, n_resamples, level, diff);
     int differ = 0; /* a pair with no difference flips nothing in a sign-flip test */
     for (int i = 0; i < n; i++) differ += d[i] != 0.0;

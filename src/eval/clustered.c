@@ -129,6 +129,16 @@ double lw_eval_cluster_mean_accel(const double *sum, const double *size, int k) 
     return accel;
 }
 
+int lw_eval_cluster_resample_means(const double *v, const int *cluster, int n, int n_resamples, uint64_t seed,
+                                   double *theta, double *accel) {
+    groups g;
+    if (group(v, NULL, cluster, n, &g) != 0) return -1;
+    cluster_bootstrap(&g, n_resamples, seed, theta);
+    *accel = lw_eval_cluster_mean_accel(g.sum_v, g.size, g.k);
+    groups_free(&g);
+    return 0;
+}
+
 static void cluster_bca(const groups *g, const double *theta, int n_resamples, double estimate, double level,
                         lw_ci *out) {
     double accel = lw_eval_cluster_mean_accel(g->sum_v, g->size, g->k);

@@ -77,6 +77,14 @@ double lw_eval_mean_accel(const double *v, int n);
 /* The acceleration of a ratio mean over k clusters (sums sum[c] of sizes size[c], resampled
  * whole): the leave-one-cluster-out jackknife of sum / size; 0 with one cluster (clustered.c). */
 double lw_eval_cluster_mean_accel(const double *sum, const double *size, int k);
+/* The resamples the intervals draw, for a caller that needs them (the verdict's inverted p), sorted
+ * into means[n_resamples]: n items drawn with replacement from lw_rng seeded with seed
+ * (bootstrap.c); and whole clusters, their ratio means, with the clusters' acceleration into
+ * *accel (0, or -1 when out of memory; clustered.c). The same draws as lw_ci_mean /
+ * lw_ci_mean_clustered / the paired versions with that seed. */
+void lw_eval_resample_means(const double *v, int n, int n_resamples, uint64_t seed, double *means);
+int lw_eval_cluster_resample_means(const double *v, const int *cluster, int n, int n_resamples, uint64_t seed,
+                                   double *theta, double *accel);
 /* The one-sided p-value that inverts the BCa interval lw_eval_bca_bounds draws from the same
  * sorted resamples, estimate and acceleration: of the claim theta > threshold (greater) or
  * theta < threshold. p <= alpha exactly when the one-sided (1 - alpha) BCa end lies on the

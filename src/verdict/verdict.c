@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "common/error.h"
-#include "common/rng.h"
 #include "eval/eval.h"
 #include "verdict/verdict_internal.h"
 
@@ -18,11 +17,6 @@ const char *lw_verdict_name(lw_verdict_kind v) {
 /* ------------------------------------------------------------------ Holm */
 
 static const double *g_sort_p;
-static int by_value(const void *x, const void *y) {
-    double a = *(const double *)x, b = *(const double *)y;
-    return (a > b) - (a < b);
-}
-
 static int by_p(const void *x, const void *y) {
     double a = g_sort_p[*(const int *)x], b = g_sort_p[*(const int *)y];
     return (a > b) - (a < b);
@@ -120,8 +114,8 @@ static double binom_lower(double x, double n, double t) {
 }
 
 /* One-sided p of the claim (theta > threshold when greater, else <) that inverts the BCa interval
- * the verdict reports: the same resamples (lw_ci_mean / lw_ci_paired draw the items, and the
- * clustered intervals whole clusters, with this seed and in this order), the same estimate and
+ * the verdict reports: the same resamples (lw_eval_resample_means / lw_eval_cluster_resample_means,
+ * what lw_ci_mean and lw_ci_mean_clustered draw with this seed), the same estimate and
  * acceleration. So p <= alpha exactly when the interval's one-sided end at 1 - alpha lies on the
  * claim's side, up to the resampling grid: the percentile p used before could say PASS while the
  * reported interval covered the threshold (skewed values). d holds the per-item values (a - b
@@ -129,38 +123,15 @@ static double binom_lower(double x, double n, double t) {
  * 1 / (1 + resamples); 1 when memory runs out (the conservative answer). */
 static double bootstrap_p(const double *d, const int *cluster, int n, double threshold, bool greater, int resamples,
                           uint64_t seed) {
-    int k = n;
-    double *sum = NULL, *size = NULL, *theta = malloc(sizeof *theta * (size_t)resamples);
-    if (cluster) { /* cluster ids are 0 .. k-1 (cluster_ids), the order lw_ci_*_clustered groups them in */
-        k = 0;
-        for (int i = 0; i < n; i++) k = cluster[i] + 1 > k ? cluster[i] + 1 : k;
-        sum = calloc((size_t)k, sizeof *sum), size = calloc((size_t)k, sizeof *size);
-    }
-    if (!theta || (cluster && (!sum || !size))) {
-        free(theta), free(sum), free(size);
-        return 1.0;
-    }
-    if (cluster)
-        for (int i = 0; i < n; i++) sum[cluster[i]] += d[i], size[cluster[i]] += 1.0;
-    lw_rng r;
-    lw_rng_seed(&r, seed);
-    for (int b = 0; b < resamples; b++) {
-        double s = 0, m = 0;
-        for (int i = 0; i < k; i++) {
-            uint64_t j = lw_rng_below(&r, (uint64_t)k);
-            s += cluster ? sum[j] : d[j];
-            m += cluster ? size[j] : 1.0;
-        }
-        theta[b] = s / m;
-    }
-    qsort(theta, (size_t)resamples, sizeof *theta, by_value);
-    double mean = 0;
+    double *theta = malloc(sizeof *theta * (size_t)resamples), accel = 0, mean = 0;
+    int rc = theta ? 0 : -1;
+    if (rc == 0 && cluster) rc = lw_eval_cluster_resample_means(d, cluster, n, resamples, seed, theta, &accel);
+    else if (rc == 0) lw_eval_resample_means(d, n, resamples, seed, theta), accel = lw_eval_mean_accel(d, n);
     for (int i = 0; i < n; i++) mean += d[i];
-    mean /= n;
-    const double accel = cluster ? lw_eval_cluster_mean_accel(sum, size, k) : lw_eval_mean_accel(d, n);
-    double p = lw_eval_bca_p(theta, resamples, mean, accel, threshold, greater);
-    free(theta), free(sum), free(size);
-    return fmax(p, 1.0 / (1.0 + resamples));
+    double p = rc == 0 ? fmax(lw_eval_bca_p(theta, resamples, mean / n, accel, threshold, greater), 1.0 / (1.0 + resamples))
+                       : 1.0;
+    free(theta);
+    return p;
 }
 
 /* One-sided p of a paired difference of 0/1 outcomes against a nonzero threshold, by inverting
