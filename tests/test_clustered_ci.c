@@ -199,8 +199,8 @@ static void test_coverage_with_correlated_pairs(void **state) {
 /* Unequal cluster sizes: 8 clusters of 1,1,1,1,1,1,2,32 items, half of a cluster's items sharing
  * the cluster's draw (p = 0.5). The linearized design effect alone is biased low when one cluster
  * holds most items (it pulls the mean towards itself, so its residual is small): the interval on
- * n / deff covered 0.38 at 95%; with the leave-one-cluster-out jackknife as a floor on the
- * variance, 0.82 (8 clusters, no degrees-of-freedom factor: still short, see README). */
+ * n / deff covered 0.401 at 95% here; with the leave-one-cluster-out jackknife as a floor on the
+ * variance, 0.805 (8 clusters, no degrees-of-freedom factor: still short, see README). */
 static void test_coverage_with_one_dominant_cluster(void **state) {
     (void)state;
     enum { K = 8, N = 40, REPS = 1000 };
