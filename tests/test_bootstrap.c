@@ -157,8 +157,10 @@ static void test_paired_difference(void **state) {
 }
 
 /* No bootstrap p below what its units allow: 2 queries that differ the same way give at best
- * 2^(1 - 2) = 0.5 (every resample sees a positive mean: the share alone would say 0), 12 give
- * 2^-11; and never below 2 / (B + 1). */
+ * 2^(1 - 2) = 0.5 (every resample sees a positive mean: the share alone would say 0), 5 give
+ * 2^-4; and never below 2 / (B + 1). Where no resample reaches 0 the share is clamped half a
+ * resample inside (0, 1) and p is that clamp's expanded level: at 12 pairs above both floors,
+ * smaller with more resamples. */
 static void test_paired_p_floors(void **state) {
     (void)state;
     const double a[12] = {0.9, 0.8, 0.9, 0.8, 0.9, 0.8, 0.9, 0.8, 0.9, 0.8, 0.9, 0.8};
@@ -167,10 +169,16 @@ static void test_paired_p_floors(void **state) {
     double p = -1;
     assert_int_equal(lw_bootstrap_paired(a, b, 2, B, 0.95, 1, &d, &p), 0);
     assert_true(p == 0.5);
+    assert_int_equal(lw_bootstrap_paired(a, b, 5, B, 0.95, 1, &d, &p), 0);
+    assert_true(p == pow(2.0, -4)); /* the clamp's expanded p over 5 pairs is about 0.04 */
+    double p_many = -1;
     assert_int_equal(lw_bootstrap_paired(a, b, 12, B, 0.95, 1, &d, &p), 0);
-    assert_true(p == 2.0 / (B + 1)); /* 2^-11 = 0.00049 is below 2 / 1001 */
-    assert_int_equal(lw_bootstrap_paired(a, b, 12, 100000, 0.95, 1, &d, &p), 0);
-    assert_true(p == pow(2.0, -11));
+    assert_int_equal(lw_bootstrap_paired(a, b, 12, 100000, 0.95, 1, &d, &p_many), 0);
+    assert_true(p > 2.0 / (B + 1) && p < 0.05 && p_many < p && p_many > pow(2.0, -11));
+    double big_a[200], big_b[200] = {0}; /* 200 pairs all one way: the clamp is below 2 / (B + 1) */
+    for (int i = 0; i < 200; i++) big_a[i] = 1.0 + 0.01 * (i % 7);
+    assert_int_equal(lw_bootstrap_paired(big_a, big_b, 200, B, 0.95, 1, &d, &p), 0);
+    assert_true(p == 2.0 / (B + 1));
     /* the clustered version floors by clusters: 12 items in 2 clusters */
     const int cl[12] = {0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1};
     const double ca[12] = {0.9, 0.8, 0.9, 0.8, 0.9, 0.8, 0.7, 0.8, 0.7, 0.8, 0.7, 0.8};

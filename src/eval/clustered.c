@@ -130,11 +130,12 @@ double lw_eval_cluster_mean_accel(const double *sum, const double *size, int k) 
 }
 
 int lw_eval_cluster_resample_means(const double *v, const int *cluster, int n, int n_resamples, uint64_t seed,
-                                   double *theta, double *accel) {
+                                   double *theta, double *accel, int *n_clusters) {
     groups g;
     if (group(v, NULL, cluster, n, &g) != 0) return -1;
     cluster_bootstrap(&g, n_resamples, seed, theta);
     *accel = lw_eval_cluster_mean_accel(g.sum_v, g.size, g.k);
+    *n_clusters = g.k;
     groups_free(&g);
     return 0;
 }
@@ -142,7 +143,7 @@ int lw_eval_cluster_resample_means(const double *v, const int *cluster, int n, i
 static void cluster_bca(const groups *g, const double *theta, int n_resamples, double estimate, double level,
                         lw_ci *out) {
     double accel = lw_eval_cluster_mean_accel(g->sum_v, g->size, g->k);
-    lw_eval_bca_bounds(theta, n_resamples, estimate, accel, level, &out->lo, &out->hi);
+    lw_eval_bca_bounds(theta, n_resamples, estimate, accel, level, g->k, &out->lo, &out->hi); /* expanded over clusters */
     out->method = "cluster-bca";
 }
 
@@ -222,7 +223,7 @@ int lw_ci_paired_clustered(const double *a, const double *b, const int *cluster,
             int differ = 0; /* clusters whose summed difference is not 0: the others flip nothing */
             for (int c = 0; c < g.k; c++) differ += g.sum_v[c] != 0.0;
             *p_value = lw_eval_bca_p_two_sided(theta, n_resamples, diff->mean,
-                                               lw_eval_cluster_mean_accel(g.sum_v, g.size, g.k), differ);
+                                               lw_eval_cluster_mean_accel(g.sum_v, g.size, g.k), g.k, differ);
             lw_eval_reach_zero(diff, *p_value, level); /* as lw_bootstrap_paired's */
         }
         free(theta);

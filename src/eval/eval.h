@@ -66,10 +66,16 @@ int lw_eval_check_values(const char *fn, const char *vname, const double *v, int
  * estimates jack[] (a = sum(d^3) / (6 sum(d^2)^1.5), d = mean(jack) - jack[i]; 0 when they do
  * not vary). lw_eval_bca_bounds: the interval's ends at `level` from the sorted resampled
  * estimates, the full-sample estimate (z0 from the share of resamples below it, ties half) and
- * a (bootstrap.c). */
+ * a, its nominal quantile expanded over `units` (below) (bootstrap.c). */
 double lw_eval_jackknife_accel(const double *jack, int n);
 void lw_eval_bca_bounds(const double *sorted, int n_resamples, double estimate, double accel, double level,
-                        double *lo, double *hi);
+                        int units, double *lo, double *hi);
+/* Every BCa end and p here takes its nominal quantiles from Hesterberg's expanded levels over
+ * `units` resampled units (items, or clusters): the quantile for the one-sided level q is
+ * sqrt(n / (n - 1)) t_{n-1}^-1(q) instead of the normal one, which undercovers at few units;
+ * lw_eval_expanded_cdf is its inverse. Fewer than 2 units: the normal quantile (bootstrap.c). */
+double lw_eval_expanded_quantile(double q, int units);
+double lw_eval_expanded_cdf(double z, int units);
 /* The acceleration of a mean of v[0..n): the jackknife in closed form (leaving v[i] out moves the
  * mean by (mean - v[i]) / (n - 1)), a = sum(d^3) / (6 sum(d^2)^1.5) with d = v - mean; 0 when v
  * does not vary (bootstrap.c). */
@@ -84,7 +90,7 @@ double lw_eval_cluster_mean_accel(const double *sum, const double *size, int k);
  * lw_ci_mean_clustered / the paired versions with that seed. */
 void lw_eval_resample_means(const double *v, int n, int n_resamples, uint64_t seed, double *means);
 int lw_eval_cluster_resample_means(const double *v, const int *cluster, int n, int n_resamples, uint64_t seed,
-                                   double *theta, double *accel);
+                                   double *theta, double *accel, int *n_clusters);
 /* The one-sided p-value that inverts the BCa interval lw_eval_bca_bounds draws from the same
  * sorted resamples, estimate and acceleration: of the claim theta > threshold (greater) or
  * theta < threshold. p <= alpha exactly when the one-sided (1 - alpha) BCa end lies on the
@@ -92,15 +98,16 @@ int lw_eval_cluster_resample_means(const double *v, const int *cluster, int n, i
  * side of the threshold, those equal to it included, stands in for the interpolated quantile).
  * Unfloored: the caller adds what no finite sample can beat (bootstrap.c). */
 double lw_eval_bca_p(const double *sorted, int n_resamples, double estimate, double accel, double threshold,
-                     bool greater);
+                     int units, bool greater);
 /* The two-sided p of a paired difference against 0 that inverts its BCa interval (twice the
  * smaller of lw_eval_bca_p's two one-sided p-values at 0: p <= 1 - level exactly when the level
  * interval excludes 0, up to the resampling grid), never below 2 / (n_resamples + 1) (verdict's
- * 1 / (1 + B), two-sided) nor 2^(1 - units), `units` the items or clusters whose difference is
- * not 0 (an exact sign-flip test's smallest two-sided p: units without a difference flip
- * nothing); 1 when none differs, at most 1 (bootstrap.c). Replaced, on 2026-12-05, twice the
+ * 1 / (1 + B), two-sided) nor 2^(1 - differ), `differ` the items or clusters whose difference
+ * is not 0 of the `units` resampled (an exact sign-flip test's smallest two-sided p: units
+ * without a difference flip nothing); 1 when none differs, at most 1 (bootstrap.c). Replaced, on 2026-12-05, twice the
  * smaller share of resampled means at or beyond 0, which could disagree with the interval. */
-double lw_eval_bca_p_two_sided(const double *sorted, int n_resamples, double estimate, double accel, int units);
+double lw_eval_bca_p_two_sided(const double *sorted, int n_resamples, double estimate, double accel, int units,
+                               int differ);
 /* Stretches ci to reach 0 where the two-sided p beside it is above 1 - level (its floor binds at few
  * units), so that the interval never excludes 0 beside a p that cannot reject. */
 void lw_eval_reach_zero(lw_ci *ci, double p, double level);

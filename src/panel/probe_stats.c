@@ -163,7 +163,7 @@ int lw_probe_topsim(const float *X, int n, int d, const int (*attr)[LW_PROBE_N_A
         free(jack);
         out->lo = out->hi = NAN;
         if (kept > 0 && isfinite(out->mean))
-            lw_eval_bca_bounds(boot, kept, out->mean, accel, 0.95, &out->lo, &out->hi);
+            lw_eval_bca_bounds(boot, kept, out->mean, accel, 0.95, n, &out->lo, &out->hi);
         out->n = n;
         out->method = "bca";
         out->n_clusters = 0;

@@ -124,11 +124,11 @@ static double binom_lower(double x, double n, double t) {
 static double bootstrap_p(const double *d, const int *cluster, int n, double threshold, bool greater, int resamples,
                           uint64_t seed) {
     double *theta = malloc(sizeof *theta * (size_t)resamples), accel = 0, mean = 0;
-    int rc = theta ? 0 : -1;
-    if (rc == 0 && cluster) rc = lw_eval_cluster_resample_means(d, cluster, n, resamples, seed, theta, &accel);
+    int rc = theta ? 0 : -1, units = n; /* the expansion's units: items, or clusters */
+    if (rc == 0 && cluster) rc = lw_eval_cluster_resample_means(d, cluster, n, resamples, seed, theta, &accel, &units);
     else if (rc == 0) lw_eval_resample_means(d, n, resamples, seed, theta), accel = lw_eval_mean_accel(d, n);
     for (int i = 0; i < n; i++) mean += d[i];
-    double p = rc == 0 ? fmax(lw_eval_bca_p(theta, resamples, mean / n, accel, threshold, greater), 1.0 / (1.0 + resamples))
+    double p = rc == 0 ? fmax(lw_eval_bca_p(theta, resamples, mean / n, accel, threshold, units, greater), 1.0 / (1.0 + resamples))
                        : 1.0;
     free(theta);
     return p;

@@ -335,12 +335,41 @@ static double phi_inv(double q) { /* bisection: slow and obviously right */
     return 0.5 * (lo + hi);
 }
 
+/* Student's t CDF for an integer df, from the closed forms of Abramowitz & Stegun 26.7.3-4 in
+ * theta = atan(|t| / sqrt(df)), not the incomplete beta the library uses. */
+static double t_cdf_closed(double t, int df) {
+    double th = atan(fabs(t) / sqrt(df)), c2 = cos(th) * cos(th), a;
+    if (df % 2) { /* (2 / pi) (theta + sin cos (1 + 2/3 cos^2 + 2*4/(3*5) cos^4 ...)) */
+        double sum = 0, term = cos(th);
+        if (df > 1) sum = term;
+        for (int k = 3; k <= df - 2; k += 2) term *= c2 * (k - 1) / k, sum += term;
+        a = 2 / M_PI * (th + sin(th) * sum);
+    } else { /* sin (1 + 1/2 cos^2 + 1*3/(2*4) cos^4 ...) */
+        double sum = 1, term = 1;
+        for (int k = 2; k <= df - 2; k += 2) term *= c2 * (k - 1) / k, sum += term;
+        a = sin(th) * sum;
+    }
+    return t >= 0 ? 0.5 + a / 2 : 0.5 - a / 2;
+}
+
+double lw_test_expanded_z(double q, int n) {
+    if (n < 2) return phi_inv(q);
+    double lo = -1e7, hi = 1e7;
+    for (int i = 0; i < 300; i++) {
+        double m = 0.5 * (lo + hi);
+        if (t_cdf_closed(m, n - 1) < q) lo = m;
+        else hi = m;
+    }
+    return sqrt(n / (n - 1.0)) * 0.5 * (lo + hi);
+}
+
 double lw_test_bca_end(const double *sorted, int B, double estimate, const double *jack, int n, double q) {
     double below = 0, jbar = 0, num = 0, den = 0;
     for (int b = 0; b < B; b++) below += sorted[b] < estimate ? 1 : sorted[b] == estimate ? 0.5 : 0;
     for (int i = 0; i < n; i++) jbar += jack[i] / n;
     for (int i = 0; i < n; i++) num += pow(jbar - jack[i], 3), den += pow(jbar - jack[i], 2);
-    double a = den > 0 ? num / (6 * pow(den, 1.5)) : 0, z0 = phi_inv(below / B), w = z0 + phi_inv(q);
+    double a = den > 0 ? num / (6 * pow(den, 1.5)) : 0, z0 = phi_inv(below / B),
+           w = z0 + lw_test_expanded_z(q, n);
     if (1 - a * w <= 0) return w < 0 ? sorted[0] : sorted[B - 1]; /* past the pole: the limit */
     return lw_test_quantile_sorted(sorted, B, phi(z0 + w / (1 - a * w)));
 }

@@ -94,9 +94,13 @@ double lw_test_quantile_sorted(const double *s, int n, double q);
 /* The BCa interval at `level` from the sorted resampled statistics sorted[0..B), the full-sample
  * estimate (z0 from the share below it, ties half) and the n leave-one-out values jack[]
  * (a = sum(d^3) / (6 sum(d^2)^1.5), d = mean(jack) - jack[i]); the normal quantile by bisection on
- * erfc, independent of the library's approximation. */
+ * erfc, independent of the library's approximation, expanded as below. */
 void lw_test_bca_naive(const double *sorted, int B, double estimate, const double *jack, int n, double level,
                        double *lo, double *hi);
+/* Hesterberg's expanded nominal quantile over n units: sqrt(n / (n - 1)) t_{n-1}^-1(q) (the normal
+ * quantile when n < 2), the t distribution from its closed forms (Abramowitz & Stegun 26.7.3-4)
+ * and bisection. lw_test_bca_naive's ends use it with n the jackknife's count. */
+double lw_test_expanded_z(double q, int n);
 /* One end of that interval: the BCa quantile at the nominal one-sided level q (q < 0.5: a lower
  * end, q > 0.5: an upper one); lw_test_bca_naive's ends are q = (1 - level) / 2 and its complement. */
 double lw_test_bca_end(const double *sorted, int B, double estimate, const double *jack, int n, double q);
