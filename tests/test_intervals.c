@@ -370,8 +370,13 @@ static void test_expanded_quantile(void **state) {
             fail_msg("q %.3f, n %d: library %.8f, tests' %.8f, table %.8f", tab[i].q, n, got,
                      lw_test_expanded_z(tab[i].q, n), want);
         assert_true(fabs(lw_eval_expanded_cdf(got, n) - tab[i].q) < 1e-12);
+        const double numeric = lw_test_t_quantile(tab[i].q, n - 1.0); /* the tests' other t */
+        assert_true(fabs(numeric - tab[i].t) < 2e-7 * fabs(tab[i].t));
+        assert_true(fabs(lw_eval_t_quantile(tab[i].q, n - 1.0) - tab[i].t) < 2e-7 * fabs(tab[i].t));
     }
     assert_true(fabs(lw_eval_expanded_quantile(0.975, 1) - 1.959963985) < 1e-8); /* one unit: the normal */
+    const double df[3] = {2.5, 5.857, 37.2}; /* fractional degrees of freedom (the clustered intervals') */
+    for (int i = 0; i < 3; i++) assert_true(fabs(lw_eval_t_quantile(0.975, df[i]) - lw_test_t_quantile(0.975, df[i])) < 1e-6);
     const int units[3] = {20, 40, 300}; /* README's widening: about 10%, 5%, under 1% */
     const double widen[3][2] = {{1.09, 1.10}, {1.04, 1.05}, {1.0, 1.01}};
     for (int i = 0; i < 3; i++) {

@@ -95,8 +95,9 @@ typedef struct {
     int n;               /* number of queries */
     const char *method;  /* static: "clopper-pearson", "bca" or "percentile" */
     /* Items in clusters (lw_ci_mean_clustered, lw_ci_paired_clustered): how many clusters and
-     * the design effect the interval was widened by (n / deff items' worth of evidence); 0 and
-     * 1 for independent items. */
+     * the design effect the interval was widened by (n / deff items' worth of evidence; for 0/1
+     * values with Korn and Graubard's degrees-of-freedom factor folded in); 0 and 1 for
+     * independent items. */
     int n_clusters;
     double design_effect;
 } lw_ci;
@@ -144,11 +145,12 @@ int lw_ci_paired(const double *a, const double *b, int n, int n_resamples, doubl
  * Pearson; Newcombe and McNemar for pairs) on the effective sample n / deff, where deff, Kish's
  * design effect, is the variance of the mean under cluster sampling (the linearized ratio
  * estimator over clusters) over its variance under independent sampling (Korn and Graubard
- * 1998, without their degrees-of-freedom factor). deff is clamped to [1, sum m^2 / sum m] (m:
+ * 1998), divided by their degrees-of-freedom factor (t_{n-1} / t_{k-1})^2 at the level (k
+ * clusters: the variance was estimated on k - 1 degrees of freedom; since 2026-12-05). deff is clamped to [1, sum m^2 / sum m] (m:
  * cluster sizes): clustering never narrows an interval, and the upper end, deff when every
  * cluster's items agree, is taken where the sample shows no variance (a proportion at 0 or 1;
  * every pair differing the same way), so the boundaries keep their coverage as though each
- * cluster were one item. For pairs deff is the largest of a's, b's and (a - b)'s. Other values
+ * cluster were one item (before the factor). For pairs deff is the largest of a's, b's and (a - b)'s. Other values
  * get a cluster bootstrap (whole clusters resampled; BCa interval, its acceleration from the
  * leave-one-cluster-out jackknife, method "cluster-bca"; for pairs the
  * two-sided p as lw_bootstrap_paired, its floor 2^(1 - clusters)). With every cluster of one item the intervals equal

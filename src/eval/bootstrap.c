@@ -131,7 +131,10 @@ static double t_cdf(double t, double df) {
  * and acceleration then act on it as on the normal quantile. n < 2 units: the normal quantile. */
 double lw_eval_expanded_quantile(double q, int units) {
     if (units < 2) return lw_norm_quantile(q);
-    const double df = units - 1.0;
+    return sqrt(units / (units - 1.0)) * lw_eval_t_quantile(q, units - 1.0);
+}
+
+double lw_eval_t_quantile(double q, double df) {
     double lo = -1.0, hi = 1.0;
     while (t_cdf(lo, df) > q && lo > -1e300) lo *= 2.0;
     while (t_cdf(hi, df) < q && hi < 1e300) hi *= 2.0;
@@ -141,7 +144,7 @@ double lw_eval_expanded_quantile(double q, int units) {
         if (t_cdf(mid, df) < q) lo = mid;
         else hi = mid;
     }
-    return sqrt(units / df) * 0.5 * (lo + hi);
+    return 0.5 * (lo + hi);
 }
 
 double lw_eval_expanded_cdf(double z, int units) {

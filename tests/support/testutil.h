@@ -101,6 +101,9 @@ void lw_test_bca_naive(const double *sorted, int B, double estimate, const doubl
  * quantile when n < 2), the t distribution from its closed forms (Abramowitz & Stegun 26.7.3-4)
  * and bisection. lw_test_bca_naive's ends use it with n the jackknife's count. */
 double lw_test_expanded_z(double q, int n);
+/* Student's t quantile for any df > 0 (not only integers), by bisection on the CDF integrated
+ * numerically (Simpson's rule in u = atan(t / sqrt(df))): slow, for a few calls. */
+double lw_test_t_quantile(double q, double df);
 /* One end of that interval: the BCa quantile at the nominal one-sided level q (q < 0.5: a lower
  * end, q > 0.5: an upper one); lw_test_bca_naive's ends are q = (1 - level) / 2 and its complement. */
 double lw_test_bca_end(const double *sorted, int B, double estimate, const double *jack, int n, double q);
