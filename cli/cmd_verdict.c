@@ -1,6 +1,7 @@
 /* latentwire verdict PLAN RECORDS...: the pre-registered hypotheses of PLAN decided on the
  * per-item records of runs made under it (the library does the deciding: latentwire/verdict.h). */
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,12 @@ static const char *USAGE =
     "  --json   one JSON object on stdout: plan, title, plan_sha256, alpha, correction, n_records, hypotheses (per\n"
     "           hypothesis: id, claim, verdict, estimate, ci {lo, hi, level, method}, p, p_adjusted, test, n;\n"
     "           n_clusters and design_effect where the records name clusters)\n";
+
+/* A table cell of 9 characters: four decimals, or scientific notation from 1e6 on (a value near
+ * the bound 1e100 printed 100 digits). */
+static void fixed_or_sci(char *buf, size_t size, double x) {
+    snprintf(buf, size, fabs(x) < 1e6 ? "%+.4f" : "%+.3e", x);
+}
 
 static json_t *verdict_json(const lw_plan *plan, const lw_verdict *v, int n, double alpha, int64_t n_records,
                             const char *path) {
@@ -91,8 +98,12 @@ int cmd_verdict(int argc, char **argv) {
                 /* the interval's method is printed beside the test: they can differ (a binomial test beside a
                  * clustered interval, an inverted Newcombe p beside Newcombe's paired interval), and a reader
                  * should see which interval the verdict's FAIL rests on */
-                int k = snprintf(line, sizeof line, "%-10s %-13s %+9.4f  [%+9.4f, %+9.4f] %9.3g %9.3g  %5d  %s; %s; %s",
-                                 v[i].id, lw_verdict_name(v[i].verdict), v[i].estimate, v[i].ci.lo, v[i].ci.hi, v[i].p,
+                char est[32], lo[32], hi[32];
+                fixed_or_sci(est, sizeof est, v[i].estimate);
+                fixed_or_sci(lo, sizeof lo, v[i].ci.lo);
+                fixed_or_sci(hi, sizeof hi, v[i].ci.hi);
+                int k = snprintf(line, sizeof line, "%-10s %-13s %9s  [%9s, %9s] %9.3g %9.3g  %5d  %s; %s; %s",
+                                 v[i].id, lw_verdict_name(v[i].verdict), est, lo, hi, v[i].p,
                                  v[i].p_adjusted, v[i].n, v[i].claim, v[i].test, v[i].ci.method ? v[i].ci.method : "?");
                 if (v[i].ci.n_clusters > 0 && k >= 0 && (size_t)k < sizeof line)
                     snprintf(line + k, sizeof line - (size_t)k, " (%d clusters, design effect %.2f)", v[i].ci.n_clusters,

@@ -535,6 +535,28 @@ static void test_cli(void **state) {
     assert_int_equal(lw_test_run_cli(args, &out, &err), 2);
     free(out);
     free(err);
+    /* values near the bound 1e100 print in scientific notation, not as a 100-digit cell */
+    const char *pb = greater_plan("big.plan.json", "gain", "0");
+    plan = lw_plan_load(pb);
+    assert_non_null(plan);
+    lw_item_record big[20];
+    char big_ids[20][8];
+    for (int i = 0; i < 20; i++) {
+        snprintf(big_ids[i], sizeof big_ids[i], "b%d", i);
+        big[i] = (lw_item_record){.condition = "A", .item = big_ids[i], .metric = "gain", .value = -1e99 * (1 + i % 3)};
+    }
+    rec = lw_test_tmpfile("big.items.jsonl");
+    assert_int_equal(lw_items_save(rec, lw_plan_sha256(plan), "test", big, 20), 0);
+    lw_plan_free(plan);
+    snprintf(args, sizeof args, "verdict %s %s", pb, rec);
+    assert_int_equal(lw_test_run_cli(args, &out, &err), 0);
+    assert_non_null(strstr(out, "e+99"));
+    for (const char *line = out; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        const char *end = strchr(line, '\n');
+        assert_true((end ? (size_t)(end - line) : strlen(line)) < 200);
+    }
+    free(out);
+    free(err);
     /* the plan's title and ids are the file's text: control bytes print escaped (ESC[2J in an
      * id cleared the terminal) */
     const char *hyp_esc = "{\"id\": \"H\\u001b[2J\", \"metric\": \"em\", \"a\": \"A\", \"b\": \"B\", "
