@@ -201,6 +201,14 @@ static void test_race_json(void **state) {
         const char *verdict = json_string_value(json_object_get(c, "verdict")), *tr = strstr(r, "</tr>");
         const char *v = strstr(r, verdict);
         assert_true(v && v < tr);
+        /* and how the cells were paired, as race.json says (every item scored by both: "paired") */
+        const char *how = json_string_value(json_object_get(c, "pairing"));
+        assert_non_null(how);
+        assert_string_equal(how, "paired");
+        char cell[64];
+        snprintf(cell, sizeof cell, "<td>%s</td>", how);
+        const char *pc = strstr(r, cell);
+        assert_true(pc && pc < tr);
     }
     assert_int_equal(json_array_size(json_object_get(race, "comparisons")), 3);
     assert_non_null(strstr(page, "synthetic &lt;b&gt;")); /* the settings, escaped */
