@@ -127,12 +127,13 @@ static void test_boundary_counts_clusters(void **state) {
 }
 
 /* Korn and Graubard's degrees-of-freedom factor as the interval applies it, from the tests' own
- * t: deff / (t_{e-1} / t_{k-1})^2 at 95%, e = n / deff, none where e <= k. */
+ * t: deff / (t_{e-1} / t_{k-1})^2 at 95%, e = n / deff, none where e <= k; at most n / k, the
+ * top of deff with k equal clusters. */
 static double kg_divisor(double deff, int n, int k) {
     const double e = n / deff;
     if (e <= k) return deff;
     const double r = lw_test_t_quantile(0.975, e - 1) / lw_test_t_quantile(0.975, k - 1.0);
-    return deff / (r * r);
+    return fmin(deff / (r * r), (double)n / k);
 }
 
 /* v = 1 0 | 1 1 | 0 0 | 1 0: mean 1/2, cluster sums 1 2 0 1; cluster variance
@@ -179,6 +180,7 @@ static void test_paired_design_effect_by_hand(void **state) {
     double p;
     assert_int_equal(lw_ci_paired_clustered(a, b, id, 16, 100, 0.95, 1, &x, &p), 0);
     assert_true(fabs(x.design_effect - kg_divisor(2.5, 16, 4)) < 1e-6);
+    EQ(x.design_effect, 4.0); /* 6.4 items' worth of 4 clusters: (t_5.4 / t_3)^2 would leave 3.98 */
     assert_int_equal(x.n_clusters, 4);
 }
 
@@ -261,6 +263,45 @@ static void test_coverage_with_one_dominant_cluster(void **state) {
     assert_true(c >= 0.85);
 }
 
+/* Korn and Graubard's factor never takes the divisor past deff's top, sum m^2 / sum m: 2 clusters
+ * of 20 items with 10 ones each (deff 1, e = 40) got (t_39 / t_1)^2 of 40 = 1.01 items' worth,
+ * divisor 39.5, fewer than the 2 items' worth of 2 clusters whose items all agree (one all 1, one
+ * all 0: divisor 20, Clopper-Pearson of 1 of 2). Both now give that interval. */
+static void test_divisor_within_top(void **state) {
+    (void)state;
+    double v[40];
+    int id[40];
+    lw_ci x, two, agree;
+    for (int i = 0; i < 40; i++) id[i] = i / 20, v[i] = i % 20 < 10;
+    assert_int_equal(lw_ci_mean_clustered(v, id, 40, 100, 0.95, 1, &x), 0);
+    assert_true(x.design_effect <= 20.0 + 1e-12);
+    assert_int_equal(lw_ci_binomial(1, 2, 0.95, &two), 0);
+    assert_true(fabs(x.lo - two.lo) < 1e-9 && fabs(x.hi - two.hi) < 1e-9);
+    for (int i = 0; i < 40; i++) v[i] = i < 20;
+    assert_int_equal(lw_ci_mean_clustered(v, id, 40, 100, 0.95, 1, &agree), 0);
+    EQ(agree.design_effect, 20.0);
+    assert_true(x.hi - x.lo <= agree.hi - agree.lo + 1e-9);
+    /* 3 clusters of 10: all ones, half ones, all zeros (deff 9.29 of top 10) got 2.83 items' worth */
+    double w[30];
+    int jd[30];
+    for (int i = 0; i < 30; i++) jd[i] = i / 10, w[i] = jd[i] == 0 ? 1 : jd[i] == 1 ? i % 10 < 5 : 0;
+    assert_int_equal(lw_ci_mean_clustered(w, jd, 30, 100, 0.95, 1, &x), 0);
+    assert_true(x.design_effect <= 10.0 + 1e-12);
+}
+
+/* Values that are not 0/1 get the cluster bootstrap and report the plain deff: the same values
+ * reported 2.71 as a mean and 1.29 as a difference from 0 (the factor folded into the first only). */
+static void test_non_binary_plain_design_effect(void **state) {
+    (void)state;
+    double u[16], z[16] = {0}, p;
+    int kd[16];
+    for (int i = 0; i < 16; i++) kd[i] = i / 4, u[i] = 0.1 * (i % 5) + 0.05 * (i / 4);
+    lw_ci x, y;
+    assert_int_equal(lw_ci_mean_clustered(u, kd, 16, 1000, 0.95, 1, &x), 0);
+    assert_int_equal(lw_ci_paired_clustered(u, z, kd, 16, 1000, 0.95, 1, &y, &p), 0);
+    EQ(x.design_effect, y.design_effect);
+}
+
 static void test_bad_arguments(void **state) {
     (void)state;
     double v[3] = {1, 0, NAN};
@@ -284,6 +325,7 @@ int main(void) {
         cmocka_unit_test(test_paired_design_effect_by_hand),
         cmocka_unit_test(test_coverage_with_correlated_pairs), cmocka_unit_test(test_coverage_with_one_dominant_cluster),
         cmocka_unit_test(test_coverage_with_few_equal_clusters),
+        cmocka_unit_test(test_divisor_within_top),           cmocka_unit_test(test_non_binary_plain_design_effect),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

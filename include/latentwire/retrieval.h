@@ -145,8 +145,9 @@ int lw_ci_paired(const double *a, const double *b, int n, int n_resamples, doubl
  * Pearson; Newcombe and McNemar for pairs) on the effective sample n / deff, where deff, Kish's
  * design effect, is the variance of the mean under cluster sampling (the linearized ratio
  * estimator over clusters) over its variance under independent sampling (Korn and Graubard
- * 1998), divided by their degrees-of-freedom factor (t_{n-1} / t_{k-1})^2 at the level (k
- * clusters: the variance was estimated on k - 1 degrees of freedom; since 2026-12-05). deff is clamped to [1, sum m^2 / sum m] (m:
+ * 1998), divided by their degrees-of-freedom factor (t_{e-1} / t_{k-1})^2 at the level (e =
+ * n / deff, k clusters: the variance was estimated on k - 1 degrees of freedom; never past the
+ * top below; since 2026-12-05). deff is clamped to [1, sum m^2 / sum m] (m:
  * cluster sizes): clustering never narrows an interval, and the upper end, deff when every
  * cluster's items agree, is taken where the sample shows no variance (a proportion at 0 or 1;
  * every pair differing the same way), so the boundaries keep their coverage as though each

@@ -47,13 +47,20 @@ static int group(const double *v, const double *w, const int *cluster, int n, gr
     return 0;
 }
 
+/* sum m^2 / sum m over the clusters' sizes m: deff where every cluster's items agree, its top. */
+static double deff_top(const groups *g, int n) {
+    double m2 = 0;
+    for (int c = 0; c < g->k; c++) m2 += g->size[c] * g->size[c];
+    return m2 / n;
+}
+
 /* deff of the mean of v over its clusters, clamped to [1, sum m^2 / sum m]; the upper end where
  * v shows no variance (or there is one cluster, whose variance cannot be estimated). */
 static double design_effect(const double *v, int n, const groups *g) {
-    double m2 = 0, mean = 0;
-    for (int c = 0; c < g->k; c++) m2 += g->size[c] * g->size[c], mean += g->sum_v[c];
+    double mean = 0;
+    for (int c = 0; c < g->k; c++) mean += g->sum_v[c];
     mean /= n;
-    const double top = m2 / n;
+    const double top = deff_top(g, n);
     double ss = 0, ss_c = 0;
     for (int i = 0; i < n; i++) ss += (v[i] - mean) * (v[i] - mean);
     for (int c = 0; c < g->k; c++) {
@@ -89,12 +96,19 @@ static double design_effect(const double *v, int n, const groups *g) {
  * k - 1 degrees of freedom: 8 equal clusters of 5 items covered 0.925 at 95% and 8 clusters of
  * 1,1,1,1,1,1,2,32 0.805 (test_clustered_ci). Korn and Graubard (and R's survey::svyciprop,
  * method "beta") put t_{n-1} in the numerator; t_{e-1} keeps k clusters of identical items
- * exactly at the interval of k items (e = k: no factor), which t_{n-1} would widen further. */
-static double effective_divisor(double deff, int n, int k, double level) {
+ * exactly at the interval of k items (e = k: no factor), which t_{n-1} would widen further.
+ * The result is kept at most sum m^2 / sum m (design_effect's top): no variance of a mean of
+ * 0/1 values over these clusters exceeds the one where every cluster's items agree, which
+ * needs no estimate (and no degrees-of-freedom factor). e * (t_{e-1} / t_{k-1})^2 falls below
+ * k for k <= 4 and e a little above k (k = 2: 0.24 items' worth at e = 5; 2 clusters of 20
+ * with 10 ones each, deff 1, gave 1.01 items' worth, fewer than 2 all-1 / all-0 clusters). */
+static double effective_divisor(double deff, int n, const groups *g, double level) {
     const double e = n / deff;
+    const int k = g->k;
     if (k < 2 || e <= k) return deff;
+    const double top = deff_top(g, n);
     const double q = 1.0 - (1.0 - level) / 2.0, r = lw_eval_t_quantile(q, e - 1.0) / lw_eval_t_quantile(q, k - 1.0);
-    return deff / (r * r);
+    return fmin(deff / (r * r), fmax(deff, top));
 }
 
 static bool binary(const double *v, int n) {
@@ -169,9 +183,12 @@ int lw_ci_mean_clustered(const double *v, const int *cluster, int n, int n_resam
     if (lw_eval_check_values(fn, "v", v, n) != 0) return -1;
     groups g;
     if (group(v, NULL, cluster, n, &g) != 0) return -1;
-    const double deff = effective_divisor(design_effect(v, n, &g), n, g.k, level);
+    const bool is_binary = binary(v, n);
+    /* the degrees-of-freedom factor is for the 0/1 intervals on n / deff; other values get the
+     * cluster bootstrap, and report the plain deff (as lw_ci_paired_clustered's do) */
+    const double plain = design_effect(v, n, &g), deff = is_binary ? effective_divisor(plain, n, &g, level) : plain;
     int rc = 0;
-    if (binary(v, n)) {
+    if (is_binary) {
         double x = 0;
         for (int i = 0; i < n; i++) x += v[i];
         rc = lw_ci_binomial_eff(x / deff, n / deff, level, out);
@@ -212,7 +229,7 @@ int lw_ci_paired_clustered(const double *a, const double *b, const int *cluster,
             /* b's sums ride in ga.sum_w; regroup them as the values of their own groups */
             gb = (groups){.k = ga.k, .sum_v = ga.sum_w, .size = ga.size};
             double da = design_effect(a, n, &ga), db = design_effect(b, n, &gb), dd = design_effect(d, n, &g);
-            deff = effective_divisor(fmax(da, fmax(db, dd)), n, g.k, level);
+            deff = effective_divisor(fmax(da, fmax(db, dd)), n, &g, level);
             groups_free(&ga);
         }
         double both = 0, only_a = 0, only_b = 0;
