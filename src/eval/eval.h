@@ -75,9 +75,9 @@ void lw_eval_bca_bounds(const double *sorted, int n_resamples, double estimate, 
  * sqrt(n / (n - 1)) t_{n-1}^-1(q) instead of the normal one, which undercovers at few units;
  * lw_eval_expanded_cdf is its inverse. Fewer than 2 units: the normal quantile (bootstrap.c). */
 double lw_eval_expanded_quantile(double q, int units);
+double lw_eval_expanded_cdf(double z, int units);
 /* Student's t quantile t_df^-1(q), df > 0, q in (0, 1) (bisection on the incomplete beta). */
 double lw_eval_t_quantile(double q, double df);
-double lw_eval_expanded_cdf(double z, int units);
 /* The acceleration of a mean of v[0..n): the jackknife in closed form (leaving v[i] out moves the
  * mean by (mean - v[i]) / (n - 1)), a = sum(d^3) / (6 sum(d^2)^1.5) with d = v - mean; 0 when v
  * does not vary (bootstrap.c). */
