@@ -148,6 +148,15 @@ static void test_design_effect_by_hand(void **state) {
     assert_int_equal(lw_ci_mean_clustered(v, id, 8, 100, 0.95, 1, &x), 0);
     assert_true(fabs(x.design_effect - kg_divisor(7.0 / 6.0, 8, 4)) < 1e-6);
     assert_true(fabs(8 / x.design_effect - 4.10) < 0.01);
+    /* the estimate is x / n exactly, not (x / deff) / (n / deff): 77 of 160 in 40 clusters of 4
+     * came out 0.48124999999999996 (the probe panel's quantifier row) */
+    double q[160];
+    int qd[160];
+    for (int i = 0; i < 160; i++) qd[i] = i / 4, q[i] = i % 4 == 0 || (i % 4 == 1 && i < 148); /* 40 + 37 ones */
+    lw_ci y;
+    assert_int_equal(lw_ci_mean_clustered(q, qd, 160, 100, 0.95, 1, &y), 0);
+    assert_true(y.mean == 77.0 / 160);
+    assert_true((77.0 / y.design_effect) / (160.0 / y.design_effect) != 77.0 / 160); /* so the check can fail */
     assert_int_equal(x.n_clusters, 4);
     /* 4.10 items' worth: wider than 4 of 8, narrower than 2 of 4 */
     assert_int_equal(lw_ci_binomial(4, 8, 0.95, &lo_bound), 0);

@@ -193,6 +193,7 @@ int lw_ci_mean_clustered(const double *v, const int *cluster, int n, int n_resam
         for (int i = 0; i < n; i++) x += v[i];
         rc = lw_ci_binomial_eff(x / deff, n / deff, level, out);
         if (rc == 0) out->method = "clopper-pearson-clustered";
+        if (rc == 0) out->mean = x / n; /* exactly: (x / deff) / (n / deff) rounds (0.48124999999999996) */
     } else {
         double *theta = malloc(sizeof *theta * (size_t)n_resamples);
         if (!theta) rc = lw_fail("%s: out of memory for %d resamples", fn, n_resamples);
@@ -242,6 +243,7 @@ int lw_ci_paired_clustered(const double *a, const double *b, const int *cluster,
         if (rc == 0)
             rc = lw_ci_paired_counts(both / deff, only_a / deff, only_b / deff, neither / deff, level, diff, p_value);
         if (rc == 0) diff->method = "newcombe-paired-clustered";
+        if (rc == 0) diff->mean = (only_a - only_b) / n; /* exactly, as above */
     } else if (rc == 0) {
         deff = design_effect(d, n, &g);
         double *theta = malloc(sizeof *theta * (size_t)n_resamples);
