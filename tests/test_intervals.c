@@ -319,8 +319,9 @@ static void bca_p_size(int n, int S, int bca[2], int pct[2]) {
 /* README's figures (2000 samples each, expanded levels): at n = 40 BCa 0.050 (">") and 0.062
  * ("<"), percentile 0.035 and 0.089; at n = 20 BCa 0.047 / 0.075, percentile 0.035 / 0.111; at
  * n = 80 BCa 0.053 / 0.053 (unexpanded: 0.055 / 0.069, 0.064 / 0.085, 0.059 / 0.057). Bootstrap
- * tests of a skewed mean are too bold at small n (their intervals too narrow); BCa less so. The bounds at n = 40 fail for the percentile p and for a BCa without its
- * corrections; n = 20 and 80 are printed only. */
+ * tests of a skewed mean are too bold at small n (their intervals too narrow); BCa less so. The
+ * bounds at n = 40 fail for the percentile p and for a BCa without its corrections; n = 20 and 80
+ * are printed only. */
 static void test_bca_p_size(void **state) {
     (void)state;
     enum { S = 2000 };

@@ -135,17 +135,13 @@ double lw_eval_expanded_quantile(double q, int units) {
     return sqrt(units / (units - 1.0)) * lw_eval_t_quantile(q, units - 1.0);
 }
 
+/* For q > 1/2 the upper tail 1 - q is I_x(df/2, 1/2) / 2 at x = df / (df + t^2): t from the
+ * incomplete beta's inverse, the one the Clopper-Pearson interval uses; the lower half by symmetry. */
 double lw_eval_t_quantile(double q, double df) {
-    double lo = -1.0, hi = 1.0;
-    while (t_cdf(lo, df) > q && lo > -1e300) lo *= 2.0;
-    while (t_cdf(hi, df) < q && hi < 1e300) hi *= 2.0;
-    for (int it = 0; it < 200; it++) {
-        const double mid = 0.5 * (lo + hi);
-        if (mid <= lo || mid >= hi) break;
-        if (t_cdf(mid, df) < q) lo = mid;
-        else hi = mid;
-    }
-    return 0.5 * (lo + hi);
+    if (q == 0.5) return 0.0;
+    const double x = lw_beta_inc_inverse(df / 2.0, 0.5, 2.0 * (q < 0.5 ? q : 1.0 - q));
+    const double t = sqrt(df * (1.0 - x) / x);
+    return q < 0.5 ? -t : t;
 }
 
 double lw_eval_expanded_cdf(double z, int units) {

@@ -37,6 +37,8 @@ int lw_eval_row_inv_norms(const float *X, int64_t n, int d, const char *what, fl
 /* Regularized incomplete beta function I_z(a, b) (a, b > 0): interval.c's Clopper-Pearson
  * bounds invert it. */
 double lw_beta_inc(double a, double b, double z);
+/* The z in (0, 1) with I_z(a, b) = target, by bisection (interval.c). */
+double lw_beta_inc_inverse(double a, double b, double target);
 
 /* Clopper-Pearson interval of x successes in n trials, where x and n may be fractional (an
  * effective sample: lw_ci_mean_clustered); lw_ci_binomial is this with integers. 0 or -1. */
@@ -76,7 +78,7 @@ void lw_eval_bca_bounds(const double *sorted, int n_resamples, double estimate, 
  * lw_eval_expanded_cdf is its inverse. Fewer than 2 units: the normal quantile (bootstrap.c). */
 double lw_eval_expanded_quantile(double q, int units);
 double lw_eval_expanded_cdf(double z, int units);
-/* Student's t quantile t_df^-1(q), df > 0, q in (0, 1) (bisection on the incomplete beta). */
+/* Student's t quantile t_df^-1(q), df > 0, q in (0, 1) (the incomplete beta's inverse). */
 double lw_eval_t_quantile(double q, double df);
 /* The acceleration of a mean of v[0..n): the jackknife in closed form (leaving v[i] out moves the
  * mean by (mean - v[i]) / (n - 1)), a = sum(d^3) / (6 sum(d^2)^1.5) with d = v - mean; 0 when v

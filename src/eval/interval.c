@@ -59,7 +59,7 @@ double lw_beta_inc(double a, double b, double z) {
 
 /* The z in (0, 1) with I_z(a, b) = target, by bisection (I is increasing in z; 200 halvings
  * reach the spacing of doubles). */
-static double beta_inc_inverse(double a, double b, double target) {
+double lw_beta_inc_inverse(double a, double b, double target) {
     double lo = 0.0, hi = 1.0;
     for (int it = 0; it < 200; it++) {
         double mid = 0.5 * (lo + hi);
@@ -78,8 +78,8 @@ int lw_ci_binomial_eff(double x, double n, double level, lw_ci *out) {
     double tail = (1.0 - level) / 2.0;
     out->mean = x / n;
     /* lower: P(X >= x | p) = tail; upper: P(X <= x | p) = tail, i.e. P(X >= x + 1 | p) = 1 - tail */
-    out->lo = x == 0 ? 0.0 : beta_inc_inverse(x, n - x + 1.0, tail);
-    out->hi = x == n ? 1.0 : beta_inc_inverse(x + 1.0, n - x, 1.0 - tail);
+    out->lo = x == 0 ? 0.0 : lw_beta_inc_inverse(x, n - x + 1.0, tail);
+    out->hi = x == n ? 1.0 : lw_beta_inc_inverse(x + 1.0, n - x, 1.0 - tail);
     out->n = (int)lround(n);
     out->method = "clopper-pearson";
     out->n_clusters = 0;

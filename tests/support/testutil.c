@@ -337,7 +337,8 @@ static double phi_inv(double q) { /* bisection: slow and obviously right */
 
 /* Student's t CDF for an integer df, from the closed forms of Abramowitz & Stegun 26.7.3-4 in
  * theta = atan(|t| / sqrt(df)), not the incomplete beta the library uses. */
-static double t_cdf_closed(double t, int df) {
+static double t_cdf_closed(double t, double dfd) {
+    const int df = (int)dfd;
     double th = atan(fabs(t) / sqrt(df)), c2 = cos(th) * cos(th), a;
     if (df % 2) { /* (2 / pi) (theta + sin cos (1 + 2/3 cos^2 + 2*4/(3*5) cos^4 ...)) */
         double sum = 0, term = cos(th);
@@ -364,25 +365,22 @@ static double t_cdf_numeric(double t, double df) {
     return t >= 0 ? 0.5 + area : 0.5 - area;
 }
 
-double lw_test_t_quantile(double q, double df) {
-    double lo = -1e4, hi = 1e4;
-    for (int i = 0; i < 100; i++) {
+/* The t with cdf(t, df) = q, by bisection on [-range, range]. */
+static double t_quantile_by(double (*cdf)(double, double), double q, double df, double range, int iters) {
+    double lo = -range, hi = range;
+    for (int i = 0; i < iters; i++) {
         double m = 0.5 * (lo + hi);
-        if (t_cdf_numeric(m, df) < q) lo = m;
+        if (cdf(m, df) < q) lo = m;
         else hi = m;
     }
     return 0.5 * (lo + hi);
 }
 
+double lw_test_t_quantile(double q, double df) { return t_quantile_by(t_cdf_numeric, q, df, 1e4, 100); }
+
 double lw_test_expanded_z(double q, int n) {
     if (n < 2) return phi_inv(q);
-    double lo = -1e7, hi = 1e7;
-    for (int i = 0; i < 300; i++) {
-        double m = 0.5 * (lo + hi);
-        if (t_cdf_closed(m, n - 1) < q) lo = m;
-        else hi = m;
-    }
-    return sqrt(n / (n - 1.0)) * 0.5 * (lo + hi);
+    return sqrt(n / (n - 1.0)) * t_quantile_by(t_cdf_closed, q, n - 1.0, 1e7, 300);
 }
 
 double lw_test_bca_end(const double *sorted, int B, double estimate, const double *jack, int n, double q) {
