@@ -1134,6 +1134,58 @@ static void test_clustered_floor_and_equal_means(void **state) {
     free(v);
 }
 
+/* The exact tests on clusters count n / D items, and D (Kish's deff over Korn and Graubard's
+ * degrees-of-freedom factor) grows with the level. The binomial test at one-sided level a' and the
+ * clustered Clopper-Pearson interval at two-sided 1 - 2 a' are one test: p <= a' exactly when the
+ * interval's lower end clears the threshold, at every a' from 1e-5 to 0.4, Holm's small levels
+ * included. With one divisor taken at the reported interval's level (0.95) they parted below
+ * 0.025: the test rejected where the interval at that level did not. */
+static void test_clustered_exact_p_at_every_level(void **state) {
+    (void)state;
+    enum { K = 12, MAX = 12 * 8 };
+    const double share[K] = {0.2, 0.5, 0.8, 0.6, 0.4, 0.9, 0.7, 0.3, 1.0, 0.5, 0.6, 0.8};
+    double v[MAX];
+    int cl[MAX], n = 0;
+    lw_item_record r[MAX];
+    char ids[MAX][8], names[K][8];
+    for (int c = 0; c < K; c++) {
+        const int size = 4 + c % 5, ones = (int)lround(share[c] * size);
+        snprintf(names[c], sizeof names[c], "c%d", c);
+        for (int j = 0; j < size; j++, n++) {
+            v[n] = j < ones, cl[n] = c;
+            snprintf(ids[n], sizeof ids[n], "q%d", n);
+            r[n] = (lw_item_record){.condition = "A", .item = ids[n], .metric = "em", .value = v[n], .cluster = names[c]};
+        }
+    }
+    const char *pp = greater_plan("levels.plan.json", "em", "0.35");
+    lw_plan *plan = lw_plan_load(pp);
+    assert_non_null(plan);
+    const char *rec = lw_test_tmpfile("levels.items.jsonl");
+    assert_int_equal(lw_items_save(rec, lw_plan_sha256(plan), "test", r, n), 0);
+    lw_plan_free(plan);
+    int m;
+    lw_verdict *vd = decide(pp, rec, &m);
+    const double p = vd[0].p;
+    assert_string_equal(vd[0].test, "exact binomial, clustered");
+    lw_ci ci;
+    assert_int_equal(lw_ci_mean_clustered(v, cl, n, 1000000, 0.95, 1, &ci), 0);
+    print_message("n = %d in %d clusters, design effect at 95%% %.3f, p = %.6g\n", n, K, ci.design_effect, p);
+    assert_true(ci.design_effect > 1.2 && n / ci.design_effect > K); /* the factor applies */
+    assert_true(p > 1e-4 && p < 0.01);                                /* a level only Holm asks about */
+    int checked = 0;
+    for (int i = 0; i <= 400; i++) {
+        const double level = exp(log(1e-5) + i * (log(0.4) - log(1e-5)) / 400);
+        if (fabs(level - p) < 1e-6 * p) continue; /* the root itself, to the bisection's precision */
+        assert_int_equal(lw_ci_mean_clustered(v, cl, n, 1000000, 1.0 - 2.0 * level, 1, &ci), 0);
+        if ((p <= level) != (ci.lo > 0.35))
+            fail_msg("at one-sided level %g the test says p = %g, the interval's lower end %g (threshold 0.35)", level, p,
+                     ci.lo);
+        checked++;
+    }
+    assert_true(checked >= 400);
+    free(vd);
+}
+
 static void test_no_spread_is_inconclusive(void **state) {
     (void)state;
     no_spread_case(1, 0.9, "0.5", "", 0);  /* one item well above the threshold */
@@ -1155,6 +1207,7 @@ int main(void) {
                    cmocka_unit_test(test_no_spread_is_inconclusive),
         cmocka_unit_test(test_few_units),
         cmocka_unit_test(test_clustered_floor_and_equal_means),
+        cmocka_unit_test(test_clustered_exact_p_at_every_level),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

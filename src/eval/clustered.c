@@ -111,6 +111,40 @@ static double effective_divisor(double deff, int n, const groups *g, double leve
     return fmin(deff / (r * r), fmax(deff, top));
 }
 
+/* The divisor of n for 0/1 values at `level`: a's mean (b NULL), or the paired difference
+ * d = a - b, whose deff is the largest of a's, b's and d's (each can carry the clustering the
+ * others hide); g holds the groups of the values the interval is about (a, or d). */
+static int binary_divisor(const double *a, const double *b, const double *d, const int *cluster, int n,
+                          const groups *g, double level, double *out) {
+    if (!b) {
+        *out = effective_divisor(design_effect(a, n, g), n, g, level);
+        return 0;
+    }
+    groups ga;
+    if (group(a, b, cluster, n, &ga) != 0) return -1;
+    const groups gb = {.k = ga.k, .sum_v = ga.sum_w, .size = ga.size}; /* b's sums ride in ga.sum_w */
+    const double da = design_effect(a, n, &ga), db = design_effect(b, n, &gb), dd = design_effect(d, n, g);
+    *out = effective_divisor(fmax(da, fmax(db, dd)), n, g, level);
+    groups_free(&ga);
+    return 0;
+}
+
+int lw_eval_clustered_divisor(const double *a, const double *b, const int *cluster, int n, double level,
+                              double *divisor) {
+    if (!a || !cluster || !divisor) return lw_fail("lw_eval_clustered_divisor: a NULL argument");
+    if (n < 1 || !(level > 0 && level < 1))
+        return lw_fail("lw_eval_clustered_divisor: n = %d, level %g (need n >= 1 and a level in (0, 1))", n, level);
+    double *d = b ? malloc(sizeof *d * (size_t)n) : NULL;
+    if (b && !d) return lw_fail("lw_eval_clustered_divisor: out of memory for %d items", n);
+    for (int i = 0; b && i < n; i++) d[i] = a[i] - b[i];
+    groups g;
+    int rc = group(b ? d : a, NULL, cluster, n, &g);
+    if (rc == 0) rc = binary_divisor(a, b, d, cluster, n, &g, level, divisor);
+    if (rc == 0) groups_free(&g);
+    free(d);
+    return rc;
+}
+
 static bool binary(const double *v, int n) {
     for (int i = 0; i < n; i++)
         if (v[i] != 0.0 && v[i] != 1.0) return false;
@@ -186,15 +220,15 @@ int lw_ci_mean_clustered(const double *v, const int *cluster, int n, int n_resam
     const bool is_binary = binary(v, n);
     /* the degrees-of-freedom factor is for the 0/1 intervals on n / deff; other values get the
      * cluster bootstrap, and report the plain deff (as lw_ci_paired_clustered's do) */
-    const double plain = design_effect(v, n, &g), deff = is_binary ? effective_divisor(plain, n, &g, level) : plain;
-    int rc = 0;
-    if (is_binary) {
+    double deff = is_binary ? 0.0 : design_effect(v, n, &g);
+    int rc = is_binary ? binary_divisor(v, NULL, NULL, cluster, n, &g, level, &deff) : 0;
+    if (rc == 0 && is_binary) {
         double x = 0;
         for (int i = 0; i < n; i++) x += v[i];
         rc = lw_ci_binomial_eff(x / deff, n / deff, level, out);
         if (rc == 0) out->method = "clopper-pearson-clustered";
         if (rc == 0) out->mean = x / n; /* exactly: (x / deff) / (n / deff) rounds (0.48124999999999996) */
-    } else {
+    } else if (rc == 0) {
         double *theta = malloc(sizeof *theta * (size_t)n_resamples);
         if (!theta) rc = lw_fail("%s: out of memory for %d resamples", fn, n_resamples);
         if (rc == 0) {
@@ -224,15 +258,7 @@ int lw_ci_paired_clustered(const double *a, const double *b, const int *cluster,
     int rc = group(d, NULL, cluster, n, &g);
     double deff = 1.0;
     if (rc == 0 && binary(a, n) && binary(b, n)) {
-        groups ga, gb;
-        rc = group(a, b, cluster, n, &ga);
-        if (rc == 0) {
-            /* b's sums ride in ga.sum_w; regroup them as the values of their own groups */
-            gb = (groups){.k = ga.k, .sum_v = ga.sum_w, .size = ga.size};
-            double da = design_effect(a, n, &ga), db = design_effect(b, n, &gb), dd = design_effect(d, n, &g);
-            deff = effective_divisor(fmax(da, fmax(db, dd)), n, &g, level);
-            groups_free(&ga);
-        }
+        rc = binary_divisor(a, b, d, cluster, n, &g, level, &deff);
         double both = 0, only_a = 0, only_b = 0;
         for (int i = 0; rc == 0 && i < n; i++) {
             both += a[i] == 1.0 && b[i] == 1.0;

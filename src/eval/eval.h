@@ -126,6 +126,13 @@ void lw_eval_reach_zero(lw_ci *ci, double p, double level);
 int lw_eval_ratio_bca(const double *num, const double *den, int n, int n_resamples, double level, uint64_t seed,
                       double *lo, double *hi);
 
+/* The divisor of n that the clustered 0/1 intervals at two-sided `level` use (lw_ci_mean_clustered
+ * with b NULL, lw_ci_paired_clustered's for a - b): Kish's design effect over the clusters with
+ * Korn and Graubard's degrees-of-freedom factor at that level, so it grows as the level does.
+ * a (and b) must hold 0/1 values; cluster ids are any ints (clustered.c). */
+int lw_eval_clustered_divisor(const double *a, const double *b, const int *cluster, int n, double level,
+                              double *divisor);
+
 /* Standard normal quantile for q in (0, 1), to double precision (bootstrap.c). */
 double lw_norm_quantile(double q);
 

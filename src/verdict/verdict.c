@@ -160,6 +160,75 @@ static double newcombe_p(double both, double only_a, double only_b, double neith
     return above ? (1.0 - level) / 2.0 : (1.0 + level) / 2.0;
 }
 
+/* A one-sided test on 0/1 values: the exact binomial (one condition), exact McNemar (a pair against
+ * 0) or Newcombe's score interval inverted (a pair against a margin, exact false). */
+typedef struct {
+    const lw_hypothesis *h;
+    const double *a, *b;
+    int n;
+    bool exact;
+} exact_case;
+
+/* The test's p on counts divided by deff: n / deff items' worth of evidence, as the clustered
+ * interval counts (1 without clusters). */
+static double exact_p(const exact_case *c, double deff) {
+    const lw_hypothesis *h = c->h;
+    const double *a = c->a, *b = c->b;
+    const int na = c->n;
+    if (c->exact && !h->b) {
+        int x = 0;
+        for (int i = 0; i < na; i++) x += a[i] == 1.0;
+        return h->greater ? binom_upper(x / deff, na / deff, h->threshold)
+                          : binom_lower(x / deff, na / deff, h->threshold);
+    }
+    if (c->exact) {
+        int up = 0, down = 0; /* discordant pairs: a right and b wrong, and the reverse */
+        for (int i = 0; i < na; i++) {
+            up += a[i] == 1.0 && b[i] == 0.0;
+            down += a[i] == 0.0 && b[i] == 1.0;
+        }
+        return binom_upper((h->greater ? up : down) / deff, (up + down) / deff, 0.5);
+    }
+    double cell[4] = {0, 0, 0, 0}; /* both right, only a, only b, neither */
+    for (int i = 0; i < na; i++) cell[a[i] == 1.0 ? (b[i] == 1.0 ? 0 : 1) : (b[i] == 1.0 ? 2 : 3)] += 1.0 / deff;
+    const double n_eff = cell[0] + cell[1] + cell[2] + cell[3];
+    /* signed so that the claim reads "theta > t" whatever the direction */
+    const double t = h->greater ? h->threshold : -h->threshold;
+    const double won = h->greater ? cell[1] : cell[2], lost = h->greater ? cell[2] : cell[1];
+    double pv = newcombe_p(cell[0], cell[1], cell[2], cell[3], h->threshold, h->greater);
+    /* No test can do better than ((1 + t) / 2)^n: under the null theta <= t every pair goes the
+     * claim's way with probability at most (1 + t) / 2. The score interval is bounded (it may never
+     * reach a far threshold at any level), and without this floor 1 pair could pass at 5e-13. */
+    pv = fmax(pv, pow((1.0 + t) / 2.0, n_eff));
+    /* A margin above 0 is a stronger claim than "better", so its p is never below McNemar's for
+     * "better": otherwise writing 1e-12 instead of 0 could turn INCONCLUSIVE into PASS. */
+    if (t > 0) pv = fmax(pv, binom_upper(won, won + lost, 0.5));
+    return fmin(1.0, pv);
+}
+
+/* With clusters the divisor carries Korn and Graubard's degrees-of-freedom factor, which depends
+ * on the level (lw_eval_clustered_divisor): the test at one-sided level alpha' counts n / D(alpha')
+ * items, D at the two-sided level 1 - 2 alpha'. Its p is the smallest alpha' at which that test
+ * rejects: the root of exact_p(D(alpha')) = alpha' (as alpha' grows D shrinks and the test's p
+ * with it). One divisor at the reported interval's level (1 - alpha, a one-sided alpha / 2) was
+ * conservative at alpha and bold at Holm's smaller levels (alpha / m). Above 0.45 (no plan decides
+ * there: alpha < 0.5) the p at D(0.45) is reported, below 1e-12 the p at D(1e-12). */
+static double clustered_exact_p(const exact_case *c, const int *cl) {
+    const double *b = c->h->b ? c->b : NULL, top = 0.45, bottom = 1e-12;
+    double lo = log(bottom), hi = log(top), D, p;
+    if (lw_eval_clustered_divisor(c->a, b, cl, c->n, 1.0 - 2.0 * top, &D) != 0) return 1.0; /* out of memory */
+    if ((p = exact_p(c, D)) > top) return p;
+    if (lw_eval_clustered_divisor(c->a, b, cl, c->n, 1.0 - 2.0 * bottom, &D) != 0) return 1.0;
+    if ((p = exact_p(c, D)) <= bottom) return p; /* the root lies lower still, where no plan decides */
+    for (int it = 0; it < 80; it++) {
+        const double mid = 0.5 * (lo + hi), alpha = exp(mid);
+        if (lw_eval_clustered_divisor(c->a, b, cl, c->n, 1.0 - 2.0 * alpha, &D) != 0) return 1.0;
+        if (exact_p(c, D) <= alpha) hi = mid;
+        else lo = mid;
+    }
+    return exp(hi);
+}
+
 /* ------------------------------------------------------------------ clusters */
 
 static const ref *g_sort_refs;
@@ -343,38 +412,12 @@ static int evaluate_one(const lw_plan *plan, const lw_hypothesis *h, const lw_it
         goto done;
     }
     v->estimate = v->ci.mean;
-    /* with clusters, the exact tests count n / deff items' worth of evidence, as the interval does */
-    const double deff = cl ? v->ci.design_effect : 1.0;
-    if (exact && !h->b) {
-        int x = 0;
-        for (int i = 0; i < na; i++) x += a[i] == 1.0;
-        v->p = h->greater ? binom_upper(x / deff, na / deff, h->threshold) : binom_lower(x / deff, na / deff, h->threshold);
-        v->test = cl ? "exact binomial, clustered" : "exact binomial";
-    } else if (exact) {
-        int up = 0, down = 0; /* discordant pairs: a right and b wrong, and the reverse */
-        for (int i = 0; i < na; i++) {
-            up += a[i] == 1.0 && b[i] == 0.0;
-            down += a[i] == 0.0 && b[i] == 1.0;
-        }
-        v->p = binom_upper((h->greater ? up : down) / deff, (up + down) / deff, 0.5);
-        v->test = cl ? "exact McNemar, clustered" : "exact McNemar";
-    } else if (binary) { /* two conditions, threshold not 0 (a non-inferiority margin) */
-        double cell[4] = {0, 0, 0, 0}; /* both right, only a, only b, neither */
-        for (int i = 0; i < na; i++) cell[a[i] == 1.0 ? (b[i] == 1.0 ? 0 : 1) : (b[i] == 1.0 ? 2 : 3)] += 1.0 / deff;
-        const double n_eff = cell[0] + cell[1] + cell[2] + cell[3];
-        /* signed so that the claim reads "theta > t" whatever the direction */
-        const double t = h->greater ? h->threshold : -h->threshold;
-        const double won = h->greater ? cell[1] : cell[2], lost = h->greater ? cell[2] : cell[1];
-        double pv = newcombe_p(cell[0], cell[1], cell[2], cell[3], h->threshold, h->greater);
-        /* No test can do better than ((1 + t) / 2)^n: under the null theta <= t every pair goes the
-         * claim's way with probability at most (1 + t) / 2. The score interval is bounded (it may never
-         * reach a far threshold at any level), and without this floor 1 pair could pass at 5e-13. */
-        pv = fmax(pv, pow((1.0 + t) / 2.0, n_eff));
-        /* A margin above 0 is a stronger claim than "better", so its p is never below McNemar's for
-         * "better": otherwise writing 1e-12 instead of 0 could turn INCONCLUSIVE into PASS. */
-        if (t > 0) pv = fmax(pv, binom_upper(won, won + lost, 0.5));
-        v->p = fmin(1.0, pv);
-        v->test = cl ? "Newcombe score, inverted, clustered" : "Newcombe score, inverted";
+    if (binary) {
+        const exact_case c = {.h = h, .a = a, .b = b, .n = na, .exact = exact};
+        v->p = cl ? clustered_exact_p(&c, cl) : exact_p(&c, 1.0);
+        v->test = !exact  ? (cl ? "Newcombe score, inverted, clustered" : "Newcombe score, inverted")
+                  : h->b ? (cl ? "exact McNemar, clustered" : "exact McNemar")
+                         : (cl ? "exact binomial, clustered" : "exact binomial");
     } else {
         int units = 0;
         v->no_spread = units_without_spread(d, cl, na, &units);
