@@ -1138,51 +1138,68 @@ static void test_clustered_floor_and_equal_means(void **state) {
  * degrees-of-freedom factor) grows with the level. The binomial test at one-sided level a' and the
  * clustered Clopper-Pearson interval at two-sided 1 - 2 a' are one test: p <= a' exactly when the
  * interval's lower end clears the threshold, at every a' from 1e-5 to 0.4, Holm's small levels
- * included. With one divisor taken at the reported interval's level (0.95) they parted below
- * 0.025: the test rejected where the interval at that level did not. */
+ * included; so are the inverted Newcombe test of a margin and the clustered Newcombe interval.
+ * With one divisor taken at the reported interval's level (0.95) they parted below 0.025: the
+ * test rejected where the interval at that level did not. b NULL: one condition. */
+static void check_every_level(const double *a, const double *b, const int *cl, int n, double threshold, double p) {
+    int checked = 0;
+    for (int i = 0; i <= 400; i++) {
+        const double level = exp(log(1e-5) + i * (log(0.4) - log(1e-5)) / 400);
+        if (fabs(level - p) < 1e-6 * p) continue; /* the root itself, to the bisection's precision */
+        lw_ci ci;
+        double unused;
+        if (b) assert_int_equal(lw_ci_paired_clustered(a, b, cl, n, 1000000, 1.0 - 2.0 * level, 1, &ci, &unused), 0);
+        else assert_int_equal(lw_ci_mean_clustered(a, cl, n, 1000000, 1.0 - 2.0 * level, 1, &ci), 0);
+        if ((p <= level) != (ci.lo > threshold))
+            fail_msg("%s: at one-sided level %g the test says p = %g, the interval's lower end %g (threshold %g)",
+                     b ? "margin" : "level", level, p, ci.lo, threshold);
+        checked++;
+    }
+    assert_true(checked >= 400);
+}
+
 static void test_clustered_exact_p_at_every_level(void **state) {
     (void)state;
     enum { K = 12, MAX = 12 * 8 };
     const double share[K] = {0.2, 0.5, 0.8, 0.6, 0.4, 0.9, 0.7, 0.3, 1.0, 0.5, 0.6, 0.8};
-    double v[MAX];
+    double va[MAX], vb[MAX];
     int cl[MAX], n = 0;
-    lw_item_record r[MAX];
+    lw_item_record r[2 * MAX];
     char ids[MAX][8], names[K][8];
     for (int c = 0; c < K; c++) {
         const int size = 4 + c % 5, ones = (int)lround(share[c] * size);
         snprintf(names[c], sizeof names[c], "c%d", c);
         for (int j = 0; j < size; j++, n++) {
-            v[n] = j < ones, cl[n] = c;
+            va[n] = j < ones, vb[n] = c % 3 == 0 ? j < ones - 1 : j < ones, cl[n] = c; /* A wins in every third */
             snprintf(ids[n], sizeof ids[n], "q%d", n);
-            r[n] = (lw_item_record){.condition = "A", .item = ids[n], .metric = "em", .value = v[n], .cluster = names[c]};
+            r[2 * n] = (lw_item_record){.condition = "A", .item = ids[n], .metric = "em", .value = va[n], .cluster = names[c]};
+            r[2 * n + 1] =
+                (lw_item_record){.condition = "B", .item = ids[n], .metric = "em", .value = vb[n], .cluster = names[c]};
         }
     }
-    const char *pp = greater_plan("levels.plan.json", "em", "0.35");
+    const char *pp = write_plan("levels.plan.json",
+                                "{\"id\": \"level\", \"metric\": \"em\", \"a\": \"A\", \"direction\": \"greater\", "
+                                "\"threshold\": 0.35},"
+                                "{\"id\": \"margin\", \"metric\": \"em\", \"a\": \"A\", \"b\": \"B\", "
+                                "\"direction\": \"greater\", \"threshold\": -0.05}",
+                                "none");
     lw_plan *plan = lw_plan_load(pp);
     assert_non_null(plan);
     const char *rec = lw_test_tmpfile("levels.items.jsonl");
-    assert_int_equal(lw_items_save(rec, lw_plan_sha256(plan), "test", r, n), 0);
+    assert_int_equal(lw_items_save(rec, lw_plan_sha256(plan), "test", r, 2 * n), 0);
     lw_plan_free(plan);
     int m;
     lw_verdict *vd = decide(pp, rec, &m);
-    const double p = vd[0].p;
     assert_string_equal(vd[0].test, "exact binomial, clustered");
+    assert_string_equal(vd[1].test, "Newcombe score, inverted, clustered");
     lw_ci ci;
-    assert_int_equal(lw_ci_mean_clustered(v, cl, n, 1000000, 0.95, 1, &ci), 0);
-    print_message("n = %d in %d clusters, design effect at 95%% %.3f, p = %.6g\n", n, K, ci.design_effect, p);
+    assert_int_equal(lw_ci_mean_clustered(va, cl, n, 1000000, 0.95, 1, &ci), 0);
+    print_message("n = %d in %d clusters, design effect at 95%% %.3f, p = %.6g (level), %.6g (margin)\n", n, K,
+                  ci.design_effect, vd[0].p, vd[1].p);
     assert_true(ci.design_effect > 1.2 && n / ci.design_effect > K); /* the factor applies */
-    assert_true(p > 1e-4 && p < 0.01);                                /* a level only Holm asks about */
-    int checked = 0;
-    for (int i = 0; i <= 400; i++) {
-        const double level = exp(log(1e-5) + i * (log(0.4) - log(1e-5)) / 400);
-        if (fabs(level - p) < 1e-6 * p) continue; /* the root itself, to the bisection's precision */
-        assert_int_equal(lw_ci_mean_clustered(v, cl, n, 1000000, 1.0 - 2.0 * level, 1, &ci), 0);
-        if ((p <= level) != (ci.lo > 0.35))
-            fail_msg("at one-sided level %g the test says p = %g, the interval's lower end %g (threshold 0.35)", level, p,
-                     ci.lo);
-        checked++;
-    }
-    assert_true(checked >= 400);
+    for (int h = 0; h < 2; h++) assert_true(vd[h].p > 1e-4 && vd[h].p < 0.01); /* levels only Holm asks about */
+    check_every_level(va, NULL, cl, n, 0.35, vd[0].p);
+    check_every_level(va, vb, cl, n, -0.05, vd[1].p);
     free(vd);
 }
 
