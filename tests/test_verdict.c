@@ -1165,7 +1165,7 @@ static void test_clustered_exact_p_at_every_level(void **state) {
     double va[MAX], vb[MAX];
     int cl[MAX], n = 0;
     lw_item_record r[2 * MAX];
-    char ids[MAX][8], names[K][8];
+    char ids[MAX][16], names[K][16];
     for (int c = 0; c < K; c++) {
         const int size = 4 + c % 5, ones = (int)lround(share[c] * size);
         snprintf(names[c], sizeof names[c], "c%d", c);
