@@ -138,9 +138,11 @@ int lw_eval_clustered_divisor(const double *a, const double *b, const int *clust
     if (b && !d) return lw_fail("lw_eval_clustered_divisor: out of memory for %d items", n);
     for (int i = 0; b && i < n; i++) d[i] = a[i] - b[i];
     groups g;
-    int rc = group(b ? d : a, NULL, cluster, n, &g);
-    if (rc == 0) rc = binary_divisor(a, b, d, cluster, n, &g, level, divisor);
-    if (rc == 0) groups_free(&g);
+    int rc = group(b ? d : a, NULL, cluster, n, &g); /* frees what it took when it fails */
+    if (rc == 0) {
+        rc = binary_divisor(a, b, d, cluster, n, &g, level, divisor);
+        groups_free(&g);
+    }
     free(d);
     return rc;
 }
