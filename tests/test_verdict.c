@@ -1158,25 +1158,41 @@ static void check_every_level(const double *a, const double *b, const int *cl, i
     assert_true(checked >= 400);
 }
 
-static void test_clustered_exact_p_at_every_level(void **state) {
-    (void)state;
-    enum { K = 12, MAX = 12 * 8 };
-    const double share[K] = {0.2, 0.5, 0.8, 0.6, 0.4, 0.9, 0.7, 0.3, 1.0, 0.5, 0.6, 0.8};
-    double va[MAX], vb[MAX];
-    int cl[MAX], n = 0;
-    lw_item_record r[2 * MAX];
-    char ids[MAX][16], names[K][16];
-    for (int c = 0; c < K; c++) {
+/* The data of the two tests below: 69 items in 12 clusters of 4-8 items, A right on a varying
+ * share of each cluster, B the same but for one item fewer in every third cluster; records of A
+ * (and of B with both). */
+enum { K12 = 12, MAX12 = 12 * 8 };
+typedef struct {
+    double va[MAX12], vb[MAX12];
+    int cl[MAX12], n, n_records;
+    lw_item_record r[2 * MAX12];
+    char ids[MAX12][16], names[K12][16];
+} twelve_clusters;
+
+static void make_twelve_clusters(twelve_clusters *t, bool both) {
+    const double share[K12] = {0.2, 0.5, 0.8, 0.6, 0.4, 0.9, 0.7, 0.3, 1.0, 0.5, 0.6, 0.8};
+    t->n = t->n_records = 0;
+    for (int c = 0; c < K12; c++) {
         const int size = 4 + c % 5, ones = (int)lround(share[c] * size);
-        snprintf(names[c], sizeof names[c], "c%d", c);
-        for (int j = 0; j < size; j++, n++) {
-            va[n] = j < ones, vb[n] = c % 3 == 0 ? j < ones - 1 : j < ones, cl[n] = c; /* A wins in every third */
-            snprintf(ids[n], sizeof ids[n], "q%d", n);
-            r[2 * n] = (lw_item_record){.condition = "A", .item = ids[n], .metric = "em", .value = va[n], .cluster = names[c]};
-            r[2 * n + 1] =
-                (lw_item_record){.condition = "B", .item = ids[n], .metric = "em", .value = vb[n], .cluster = names[c]};
+        snprintf(t->names[c], sizeof t->names[c], "c%d", c);
+        for (int j = 0; j < size; j++, t->n++) {
+            const int i = t->n;
+            t->va[i] = j < ones, t->vb[i] = c % 3 == 0 ? j < ones - 1 : j < ones, t->cl[i] = c;
+            snprintf(t->ids[i], sizeof t->ids[i], "q%d", i);
+            t->r[t->n_records++] = (lw_item_record){
+                .condition = "A", .item = t->ids[i], .metric = "em", .value = t->va[i], .cluster = t->names[c]};
+            if (both)
+                t->r[t->n_records++] = (lw_item_record){
+                    .condition = "B", .item = t->ids[i], .metric = "em", .value = t->vb[i], .cluster = t->names[c]};
         }
     }
+}
+
+static void test_clustered_exact_p_at_every_level(void **state) {
+    (void)state;
+    static twelve_clusters t;
+    make_twelve_clusters(&t, true);
+    const int n = t.n;
     const char *pp = write_plan("levels.plan.json",
                                 "{\"id\": \"level\", \"metric\": \"em\", \"a\": \"A\", \"direction\": \"greater\", "
                                 "\"threshold\": 0.35},"
@@ -1186,20 +1202,52 @@ static void test_clustered_exact_p_at_every_level(void **state) {
     lw_plan *plan = lw_plan_load(pp);
     assert_non_null(plan);
     const char *rec = lw_test_tmpfile("levels.items.jsonl");
-    assert_int_equal(lw_items_save(rec, lw_plan_sha256(plan), "test", r, 2 * n), 0);
+    assert_int_equal(lw_items_save(rec, lw_plan_sha256(plan), "test", t.r, t.n_records), 0);
     lw_plan_free(plan);
     int m;
     lw_verdict *vd = decide(pp, rec, &m);
     assert_string_equal(vd[0].test, "exact binomial, clustered");
     assert_string_equal(vd[1].test, "Newcombe score, inverted, clustered");
     lw_ci ci;
-    assert_int_equal(lw_ci_mean_clustered(va, cl, n, 1000000, 0.95, 1, &ci), 0);
-    print_message("n = %d in %d clusters, design effect at 95%% %.3f, p = %.6g (level), %.6g (margin)\n", n, K,
+    assert_int_equal(lw_ci_mean_clustered(t.va, t.cl, n, 1000000, 0.95, 1, &ci), 0);
+    print_message("n = %d in %d clusters, design effect at 95%% %.3f, p = %.6g (level), %.6g (margin)\n", n, K12,
                   ci.design_effect, vd[0].p, vd[1].p);
-    assert_true(ci.design_effect > 1.2 && n / ci.design_effect > K); /* the factor applies */
+    assert_true(ci.design_effect > 1.2 && n / ci.design_effect > K12); /* the factor applies */
     for (int h = 0; h < 2; h++) assert_true(vd[h].p > 1e-4 && vd[h].p < 0.01); /* levels only Holm asks about */
-    check_every_level(va, NULL, cl, n, 0.35, vd[0].p);
-    check_every_level(va, vb, cl, n, -0.05, vd[1].p);
+    check_every_level(t.va, NULL, t.cl, n, 0.35, vd[0].p);
+    check_every_level(t.va, t.vb, t.cl, n, -0.05, vd[1].p);
+    free(vd);
+}
+
+/* A plan may set alpha anywhere in (0, 0.5): the duality must hold above 0.45 too. With alpha 0.48
+ * and the threshold just below the clustered interval's lower end at 1 - 2 * 0.48, the exact
+ * binomial test at 0.48 rejects; the p was taken at D(0.45), 4e-5 above 0.48 here (helper-67). */
+static void test_clustered_exact_p_above_045(void **state) {
+    (void)state;
+    static twelve_clusters t;
+    make_twelve_clusters(&t, false);
+    lw_ci ci;
+    assert_int_equal(lw_ci_mean_clustered(t.va, t.cl, t.n, 2000, 1.0 - 2.0 * 0.48, 1, &ci), 0);
+    const double threshold = ci.lo - 1e-7;
+    const char *pp = lw_test_tmpfile("alpha048.plan.json");
+    char buf[1024];
+    snprintf(buf, sizeof buf,
+             "{\"format\": \"latentwire.plan/1\", \"title\": \"test plan\", \"alpha\": 0.48, \"correction\": "
+             "\"none\", \"resamples\": 2000, \"seed\": 3, \"selection\": \"none: nothing selected\", "
+             "\"hypotheses\": [{\"id\": \"level\", \"metric\": \"em\", \"a\": \"A\", \"direction\": \"greater\", "
+             "\"threshold\": %.17g}]}\n",
+             threshold);
+    write_text(pp, buf);
+    lw_plan *plan = lw_plan_load(pp);
+    assert_non_null(plan);
+    const char *rec = lw_test_tmpfile("alpha048.items.jsonl");
+    assert_int_equal(lw_items_save(rec, lw_plan_sha256(plan), "test", t.r, t.n_records), 0);
+    lw_plan_free(plan);
+    int m;
+    lw_verdict *vd = decide(pp, rec, &m);
+    print_message("alpha 0.48, threshold %.9f (interval's lower end at 0.04: %.9f): p = %.9g\n", threshold, ci.lo, vd[0].p);
+    assert_true(vd[0].p <= 0.48);
+    assert_int_equal(vd[0].verdict, LW_VERDICT_PASS);
     free(vd);
 }
 
@@ -1225,6 +1273,7 @@ int main(void) {
         cmocka_unit_test(test_few_units),
         cmocka_unit_test(test_clustered_floor_and_equal_means),
         cmocka_unit_test(test_clustered_exact_p_at_every_level),
+        cmocka_unit_test(test_clustered_exact_p_above_045),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -102,45 +102,52 @@ static double design_effect(const double *v, int n, const groups *g) {
  * needs no estimate (and no degrees-of-freedom factor). e * (t_{e-1} / t_{k-1})^2 falls below
  * k for k <= 4 and e a little above k (k = 2: 0.24 items' worth at e = 5; 2 clusters of 20
  * with 10 ones each, deff 1, gave 1.01 items' worth, fewer than 2 all-1 / all-0 clusters). */
-static double effective_divisor(double deff, int n, const groups *g, double level) {
-    const double e = n / deff;
-    const int k = g->k;
-    if (k < 2 || e <= k) return deff;
-    const double top = deff_top(g, n);
-    const double q = 1.0 - (1.0 - level) / 2.0, r = lw_eval_t_quantile(q, e - 1.0) / lw_eval_t_quantile(q, k - 1.0);
-    return fmin(deff / (r * r), fmax(deff, top));
+double lw_eval_design_divisor(const lw_eval_cluster_design *d, double level) {
+    const double e = d->n / d->deff;
+    if (d->k < 2 || e <= d->k) return d->deff;
+    const double q = 1.0 - (1.0 - level) / 2.0, r = lw_eval_t_quantile(q, e - 1.0) / lw_eval_t_quantile(q, d->k - 1.0);
+    return fmin(d->deff / (r * r), fmax(d->deff, d->top));
 }
 
-/* The divisor of n for 0/1 values at `level`: a's mean (b NULL), or the paired difference
- * d = a - b, whose deff is the largest of a's, b's and d's (each can carry the clustering the
- * others hide); g holds the groups of the values the interval is about (a, or d). */
-static int binary_divisor(const double *a, const double *b, const double *d, const int *cluster, int n,
-                          const groups *g, double level, double *out) {
+/* The level-free part of the divisor for 0/1 values: a's mean (b NULL), or the paired
+ * difference d = a - b, whose deff is the largest of a's, b's and d's (each can carry the
+ * clustering the others hide); g holds the groups of the values the interval is about (a, or d). */
+static int binary_design(const double *a, const double *b, const double *d, const int *cluster, int n,
+                         const groups *g, lw_eval_cluster_design *out) {
+    *out = (lw_eval_cluster_design){.n = n, .k = g->k, .top = deff_top(g, n)};
     if (!b) {
-        *out = effective_divisor(design_effect(a, n, g), n, g, level);
+        out->deff = design_effect(a, n, g);
         return 0;
     }
     groups ga;
     if (group(a, b, cluster, n, &ga) != 0) return -1;
     const groups gb = {.k = ga.k, .sum_v = ga.sum_w, .size = ga.size}; /* b's sums ride in ga.sum_w */
     const double da = design_effect(a, n, &ga), db = design_effect(b, n, &gb), dd = design_effect(d, n, g);
-    *out = effective_divisor(fmax(da, fmax(db, dd)), n, g, level);
+    out->deff = fmax(da, fmax(db, dd));
     groups_free(&ga);
     return 0;
 }
 
-int lw_eval_clustered_divisor(const double *a, const double *b, const int *cluster, int n, double level,
-                              double *divisor) {
-    if (!a || !cluster || !divisor) return lw_fail("lw_eval_clustered_divisor: a NULL argument");
-    if (n < 1 || !(level > 0 && level < 1))
-        return lw_fail("lw_eval_clustered_divisor: n = %d, level %g (need n >= 1 and a level in (0, 1))", n, level);
+/* binary_design's divisor at `level` */
+static int binary_divisor(const double *a, const double *b, const double *d, const int *cluster, int n,
+                          const groups *g, double level, double *out) {
+    lw_eval_cluster_design design;
+    if (binary_design(a, b, d, cluster, n, g, &design) != 0) return -1;
+    *out = lw_eval_design_divisor(&design, level);
+    return 0;
+}
+
+int lw_eval_clustered_design(const double *a, const double *b, const int *cluster, int n,
+                             lw_eval_cluster_design *design) {
+    if (!a || !cluster || !design) return lw_fail("lw_eval_clustered_design: a NULL argument");
+    if (n < 1) return lw_fail("lw_eval_clustered_design: n = %d, need at least 1 item", n);
     double *d = b ? malloc(sizeof *d * (size_t)n) : NULL;
-    if (b && !d) return lw_fail("lw_eval_clustered_divisor: out of memory for %d items", n);
+    if (b && !d) return lw_fail("lw_eval_clustered_design: out of memory for %d items", n);
     for (int i = 0; b && i < n; i++) d[i] = a[i] - b[i];
     groups g;
     int rc = group(b ? d : a, NULL, cluster, n, &g); /* frees what it took when it fails */
     if (rc == 0) {
-        rc = binary_divisor(a, b, d, cluster, n, &g, level, divisor);
+        rc = binary_design(a, b, d, cluster, n, &g, design);
         groups_free(&g);
     }
     free(d);

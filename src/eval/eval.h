@@ -127,11 +127,18 @@ int lw_eval_ratio_bca(const double *num, const double *den, int n, int n_resampl
                       double *lo, double *hi);
 
 /* The divisor of n that the clustered 0/1 intervals at two-sided `level` use (lw_ci_mean_clustered
- * with b NULL, lw_ci_paired_clustered's for a - b): Kish's design effect over the clusters with
- * Korn and Graubard's degrees-of-freedom factor at that level, so it grows as the level does.
- * a (and b) must hold 0/1 values; cluster ids are any ints (clustered.c). */
-int lw_eval_clustered_divisor(const double *a, const double *b, const int *cluster, int n, double level,
-                              double *divisor);
+ * with b NULL, lw_ci_paired_clustered's for a - b), in two parts: the level-free design (Kish's
+ * design effect over the clusters, their count k and the top sum m^2 / sum m), computed once
+ * (lw_eval_clustered_design: a and b must hold 0/1 values; cluster ids are any ints), and the
+ * divisor at a level, that deff over Korn and Graubard's degrees-of-freedom factor at it, at most
+ * the top (lw_eval_design_divisor: it grows with the level; clustered.c). */
+typedef struct {
+    double deff, top;
+    int n, k;
+} lw_eval_cluster_design;
+int lw_eval_clustered_design(const double *a, const double *b, const int *cluster, int n,
+                             lw_eval_cluster_design *design);
+double lw_eval_design_divisor(const lw_eval_cluster_design *design, double level);
 
 /* Standard normal quantile for q in (0, 1), to double precision (bootstrap.c). */
 double lw_norm_quantile(double q);

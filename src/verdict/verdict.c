@@ -207,23 +207,27 @@ static double exact_p(const exact_case *c, double deff) {
 }
 
 /* With clusters the divisor carries Korn and Graubard's degrees-of-freedom factor, which depends
- * on the level (lw_eval_clustered_divisor): the test at one-sided level alpha' counts n / D(alpha')
+ * on the level (lw_eval_design_divisor): the test at one-sided level alpha' counts n / D(alpha')
  * items, D at the two-sided level 1 - 2 alpha'. Its p is the smallest alpha' at which that test
  * rejects: the root of exact_p(D(alpha')) = alpha' (as alpha' grows D shrinks and the test's p
  * with it). One divisor at the reported interval's level (1 - alpha, a one-sided alpha / 2) was
- * conservative at alpha and bold at Holm's smaller levels (alpha / m). Above 0.45 (no plan decides
- * there: alpha < 0.5) the p at D(0.45) is reported, below 1e-12 the p at D(1e-12). */
+ * conservative at alpha and bold at Holm's smaller levels (alpha / m). Above 0.495 the p at
+ * D(0.495) is reported, below 1e-12 the p at D(1e-12). A plan's alpha may be anything below 0.5:
+ * with top 0.45 a plan at alpha 0.48 was INCONCLUSIVE where the test at 0.48 rejected
+ * (test_clustered_exact_p_above_045). Not nearer 0.5: the t quantiles' ratio at q = 0.5 + 1e-4
+ * and closer loses its precision and D stops falling (12 clusters of 69 items: D rose by 1e-6
+ * relative at a' = 0.4998; at a' = 0.5 - 1e-9 it jumped to the cap). */
 static double clustered_exact_p(const exact_case *c, const int *cl) {
-    const double *b = c->h->b ? c->b : NULL, top = 0.45, bottom = 1e-12;
-    double lo = log(bottom), hi = log(top), D, p;
-    if (lw_eval_clustered_divisor(c->a, b, cl, c->n, 1.0 - 2.0 * top, &D) != 0) return 1.0; /* out of memory */
-    if ((p = exact_p(c, D)) > top) return p;
-    if (lw_eval_clustered_divisor(c->a, b, cl, c->n, 1.0 - 2.0 * bottom, &D) != 0) return 1.0;
-    if ((p = exact_p(c, D)) <= bottom) return p; /* the root lies lower still, where no plan decides */
+    const double top = 0.495, bottom = 1e-12;
+    lw_eval_cluster_design design; /* the level-free part, once: only the factor depends on the level */
+    if (lw_eval_clustered_design(c->a, c->h->b ? c->b : NULL, cl, c->n, &design) != 0) return 1.0; /* out of memory */
+    double lo = log(bottom), hi = log(top), p;
+    if ((p = exact_p(c, lw_eval_design_divisor(&design, 1.0 - 2.0 * top))) > top) return p;
+    if ((p = exact_p(c, lw_eval_design_divisor(&design, 1.0 - 2.0 * bottom))) <= bottom)
+        return p; /* the root lies lower still, where no plan decides */
     for (int it = 0; it < 80; it++) {
         const double mid = 0.5 * (lo + hi), alpha = exp(mid);
-        if (lw_eval_clustered_divisor(c->a, b, cl, c->n, 1.0 - 2.0 * alpha, &D) != 0) return 1.0;
-        if (exact_p(c, D) <= alpha) hi = mid;
+        if (exact_p(c, lw_eval_design_divisor(&design, 1.0 - 2.0 * alpha)) <= alpha) hi = mid;
         else lo = mid;
     }
     return exp(hi);
