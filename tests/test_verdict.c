@@ -1188,6 +1188,17 @@ static void make_twelve_clusters(twelve_clusters *t, bool both) {
     }
 }
 
+/* The verdicts of the plan at plan_path on t's records, saved under the plan's sha256. */
+static lw_verdict *decide_twelve(const char *plan_path, const char *records_name, const twelve_clusters *t) {
+    lw_plan *plan = lw_plan_load(plan_path);
+    assert_non_null(plan);
+    const char *rec = lw_test_tmpfile(records_name);
+    assert_int_equal(lw_items_save(rec, lw_plan_sha256(plan), "test", t->r, t->n_records), 0);
+    lw_plan_free(plan);
+    int m;
+    return decide(plan_path, rec, &m);
+}
+
 static void test_clustered_exact_p_at_every_level(void **state) {
     (void)state;
     static twelve_clusters t;
@@ -1199,13 +1210,7 @@ static void test_clustered_exact_p_at_every_level(void **state) {
                                 "{\"id\": \"margin\", \"metric\": \"em\", \"a\": \"A\", \"b\": \"B\", "
                                 "\"direction\": \"greater\", \"threshold\": -0.05}",
                                 "none");
-    lw_plan *plan = lw_plan_load(pp);
-    assert_non_null(plan);
-    const char *rec = lw_test_tmpfile("levels.items.jsonl");
-    assert_int_equal(lw_items_save(rec, lw_plan_sha256(plan), "test", t.r, t.n_records), 0);
-    lw_plan_free(plan);
-    int m;
-    lw_verdict *vd = decide(pp, rec, &m);
+    lw_verdict *vd = decide_twelve(pp, "levels.items.jsonl", &t);
     assert_string_equal(vd[0].test, "exact binomial, clustered");
     assert_string_equal(vd[1].test, "Newcombe score, inverted, clustered");
     lw_ci ci;
@@ -1238,13 +1243,7 @@ static void test_clustered_exact_p_above_045(void **state) {
              "\"threshold\": %.17g}]}\n",
              threshold);
     write_text(pp, buf);
-    lw_plan *plan = lw_plan_load(pp);
-    assert_non_null(plan);
-    const char *rec = lw_test_tmpfile("alpha048.items.jsonl");
-    assert_int_equal(lw_items_save(rec, lw_plan_sha256(plan), "test", t.r, t.n_records), 0);
-    lw_plan_free(plan);
-    int m;
-    lw_verdict *vd = decide(pp, rec, &m);
+    lw_verdict *vd = decide_twelve(pp, "alpha048.items.jsonl", &t);
     print_message("alpha 0.48, threshold %.9f (interval's lower end at 0.04: %.9f): p = %.9g\n", threshold, ci.lo, vd[0].p);
     assert_true(vd[0].p <= 0.48);
     assert_int_equal(vd[0].verdict, LW_VERDICT_PASS);
