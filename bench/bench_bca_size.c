@@ -44,8 +44,12 @@ static int read_values(const char *path) {
     g_values = malloc(sizeof *g_values * MAX_VALUES);
     char line[256];
     int lineno = 0;
-    while (g_values && fgets(line, sizeof line, f) && g_n_values < MAX_VALUES) {
-        lineno++;
+    while (g_values && fgets(line, sizeof line, f)) {
+        if (++lineno > MAX_VALUES) {
+            fprintf(stderr, "bench_bca_size: %s holds more than %d values\n", path, MAX_VALUES);
+            fclose(f);
+            return -1;
+        }
         char *end;
         double v = strtod(line, &end);
         while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n') end++;
@@ -104,7 +108,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--resamples") && i + 1 < argc) B = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--values") && i + 1 < argc) values = argv[++i];
         else if (!strcmp(argv[i], "--n") && i + 1 < argc) {
-            for (char *tok = strtok(argv[++i], ","); tok && n_ns < 64; tok = strtok(NULL, ",")) ns[n_ns++] = atoi(tok);
+            for (char *tok = strtok(argv[++i], ","); tok; tok = strtok(NULL, ",")) {
+                if (n_ns == 64) return fprintf(stderr, "bench_bca_size: --n takes at most 64 sizes\n"), 2;
+                ns[n_ns++] = atoi(tok);
+            }
         } else if (argv[i][0] != '-' && n_pops < 16) pops[n_pops++] = argv[i];
         else return fprintf(stderr, "bench_bca_size: unknown or incomplete option %s\n", argv[i]), 2;
     }
