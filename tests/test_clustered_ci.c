@@ -251,15 +251,20 @@ static double coverage(const int *size, int k, int reps, uint64_t seed) {
     return (double)cover / reps;
 }
 
+/* coverage() of 8 clusters of these sizes, printed, and at least `least`. */
+static void coverage_at_least(const char *what, const int size[8], int reps, uint64_t seed, double least) {
+    const double c = coverage(size, 8, reps, seed);
+    printf("coverage at p = 0.5, %s: %.3f (%d runs)\n", what, c, reps);
+    assert_true(c >= least);
+}
+
 /* Few equal clusters: 8 clusters of 5 items. The design effect is estimated on 7 degrees of
  * freedom; without Korn and Graubard's factor the interval on n / deff covered 0.939 here (0.925
  * in a statistician's review's simulation), with it 0.970 (Clopper-Pearson is conservative). */
 static void test_coverage_with_few_equal_clusters(void **state) {
     (void)state;
     const int size[8] = {5, 5, 5, 5, 5, 5, 5, 5};
-    const double c = coverage(size, 8, 2000, 777);
-    printf("coverage at p = 0.5, 8 clusters of 5 items: %.3f (2000 runs)\n", c);
-    assert_true(c >= 0.955);
+    coverage_at_least("8 clusters of 5 items", size, 2000, 777, 0.955);
 }
 
 /* Unequal cluster sizes: 8 clusters of 1,1,1,1,1,1,2,32 items. The linearized design effect alone
@@ -271,9 +276,7 @@ static void test_coverage_with_few_equal_clusters(void **state) {
 static void test_coverage_with_one_dominant_cluster(void **state) {
     (void)state;
     const int size[8] = {1, 1, 1, 1, 1, 1, 2, 32};
-    const double c = coverage(size, 8, 1000, 12345);
-    printf("coverage at p = 0.5, clusters of 1,1,1,1,1,1,2,32 items: %.3f (1000 runs)\n", c);
-    assert_true(c >= 0.85);
+    coverage_at_least("clusters of 1,1,1,1,1,1,2,32 items", size, 1000, 12345, 0.85);
 }
 
 /* Korn and Graubard's factor never takes the divisor past deff's top, sum m^2 / sum m: 2 clusters

@@ -161,41 +161,39 @@ static double newcombe_p(double both, double only_a, double only_b, double neith
 }
 
 /* A one-sided test on 0/1 values: the exact binomial (one condition), exact McNemar (a pair against
- * 0) or Newcombe's score interval inverted (a pair against a margin, exact false). */
+ * 0) or Newcombe's score interval inverted (a pair against a margin, exact false); its counts,
+ * which do not depend on the divisor, and the values the clusters' design is computed from. */
 typedef struct {
     const lw_hypothesis *h;
     const double *a, *b;
     int n;
     bool exact;
+    double cell[4]; /* both right, only a, only b, neither (one condition: a right, -, -, a wrong) */
 } exact_case;
+
+static exact_case exact_counts(const lw_hypothesis *h, const double *a, const double *b, int n, bool exact) {
+    exact_case c = {.h = h, .a = a, .b = b, .n = n, .exact = exact};
+    for (int i = 0; i < n; i++) {
+        const bool right_b = !h->b || b[i] == 1.0; /* one condition: a alone decides */
+        c.cell[a[i] == 1.0 ? (right_b ? 0 : 1) : (right_b && h->b ? 2 : 3)] += 1.0;
+    }
+    return c;
+}
 
 /* The test's p on counts divided by deff: n / deff items' worth of evidence, as the clustered
  * interval counts (1 without clusters). */
 static double exact_p(const exact_case *c, double deff) {
     const lw_hypothesis *h = c->h;
-    const double *a = c->a, *b = c->b;
-    const int na = c->n;
-    if (c->exact && !h->b) {
-        int x = 0;
-        for (int i = 0; i < na; i++) x += a[i] == 1.0;
-        return h->greater ? binom_upper(x / deff, na / deff, h->threshold)
-                          : binom_lower(x / deff, na / deff, h->threshold);
-    }
-    if (c->exact) {
-        int up = 0, down = 0; /* discordant pairs: a right and b wrong, and the reverse */
-        for (int i = 0; i < na; i++) {
-            up += a[i] == 1.0 && b[i] == 0.0;
-            down += a[i] == 0.0 && b[i] == 1.0;
-        }
-        return binom_upper((h->greater ? up : down) / deff, (up + down) / deff, 0.5);
-    }
-    double cell[4] = {0, 0, 0, 0}; /* both right, only a, only b, neither */
-    for (int i = 0; i < na; i++) cell[a[i] == 1.0 ? (b[i] == 1.0 ? 0 : 1) : (b[i] == 1.0 ? 2 : 3)] += 1.0 / deff;
-    const double n_eff = cell[0] + cell[1] + cell[2] + cell[3];
+    const double *k = c->cell;
+    if (c->exact && !h->b)
+        return h->greater ? binom_upper(k[0] / deff, c->n / deff, h->threshold)
+                          : binom_lower(k[0] / deff, c->n / deff, h->threshold);
+    /* discordant pairs: a right and b wrong (won, for "greater"), and the reverse */
+    const double won = (h->greater ? k[1] : k[2]) / deff, lost = (h->greater ? k[2] : k[1]) / deff;
+    if (c->exact) return binom_upper(won, won + lost, 0.5);
     /* signed so that the claim reads "theta > t" whatever the direction */
-    const double t = h->greater ? h->threshold : -h->threshold;
-    const double won = h->greater ? cell[1] : cell[2], lost = h->greater ? cell[2] : cell[1];
-    double pv = newcombe_p(cell[0], cell[1], cell[2], cell[3], h->threshold, h->greater);
+    const double t = h->greater ? h->threshold : -h->threshold, n_eff = c->n / deff;
+    double pv = newcombe_p(k[0] / deff, k[1] / deff, k[2] / deff, k[3] / deff, h->threshold, h->greater);
     /* No test can do better than ((1 + t) / 2)^n: under the null theta <= t every pair goes the
      * claim's way with probability at most (1 + t) / 2. The score interval is bounded (it may never
      * reach a far threshold at any level), and without this floor 1 pair could pass at 5e-13. */
@@ -417,7 +415,7 @@ static int evaluate_one(const lw_plan *plan, const lw_hypothesis *h, const lw_it
     }
     v->estimate = v->ci.mean;
     if (binary) {
-        const exact_case c = {.h = h, .a = a, .b = b, .n = na, .exact = exact};
+        const exact_case c = exact_counts(h, a, b, na, exact);
         v->p = cl ? clustered_exact_p(&c, cl) : exact_p(&c, 1.0);
         v->test = !exact  ? (cl ? "Newcombe score, inverted, clustered" : "Newcombe score, inverted")
                   : h->b ? (cl ? "exact McNemar, clustered" : "exact McNemar")
