@@ -1,12 +1,15 @@
 # latentwire: the two commands.
-#   make demo   install what is missing, build, and run the main job on ../shared
-#               (make demo-quick: the same verbs at smaller sizes, about 15 minutes)
+#   make demo   install what is missing, build, and run the real models through every kind of
+#               verb on ../shared: extraction, align, channels, the patching panel, SciFact on a
+#               sample (about 15 minutes on 2 cores); make experiments: then the central
+#               experiment (scans, races, probe panels) at full size (about 25 minutes more);
+#               make demo-quick: all of it at smaller sizes (about 15 minutes)
 #   make test   install what is missing, build with ASan + UBSan, run every test (ctest)
 # Other targets: build (release), bench, valgrind (memcheck on a portable llama.cpp build),
 # cuda (compile and link the CUDA backend and tests/gpu; long, needs nvcc, not part of test),
 # cuda-test (run tests/gpu: the GPU against the CPU and the float64 references), models,
 # models-optional (also Qwen2.5-Coder-1.5B-Instruct, 1.1 GB: benchmarks and a third family),
-# family (the probe panel's other four model pairs, after demo; about 45 minutes), clean.
+# family (the probe panel's other four model pairs, after experiments; about 45 minutes), clean.
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 SHARED ?= $(abspath ../shared)
@@ -14,7 +17,7 @@ BUILD ?= build
 TEST_BUILD ?= build-test
 DEPS_STAMP := .deps-ok
 
-.PHONY: all build test demo demo-quick family bench valgrind deps llama models models-optional cuda cuda-test clean
+.PHONY: all build test demo experiments demo-quick family bench valgrind deps llama models models-optional cuda cuda-test clean
 
 all: build
 
@@ -51,11 +54,17 @@ test: llama models
 demo: build models
 	@bash scripts/demo.sh "$(BUILD)" "$(SHARED)"
 
-# The same verbs at smaller sizes (out/demo-quick/): about 15 minutes on 2 idle cores.
+# demo, then issues 9 and 10's programme at the sizes README's findings quote (out/demo/; the demo's
+# finished steps are reused).
+experiments: build models
+	@LW_DEMO_PART=all bash scripts/demo.sh "$(BUILD)" "$(SHARED)"
+
+# Both at smaller sizes (out/demo-quick/): about 15 minutes on 2 idle cores.
 demo-quick: build models
 	@LW_DEMO_QUICK=1 bash scripts/demo.sh "$(BUILD)" "$(SHARED)"
 
-# After demo (it reads demo's PTB activations): the probe panel on the other four family pairs.
+# After experiments (it reads demo's PTB activations and experiments' probe panel): the probe panel on the
+# other four family pairs.
 family: build models-optional
 	@bash scripts/family.sh "$(BUILD)" "$(SHARED)"
 

@@ -29,6 +29,7 @@ static const char *USAGE =
     "                       [--json OUT.json]\n"
     "  latentwire retrieval --beir DIR [--split test] --source-model A.gguf --source-layer L\n"
     "                       --target-model B.gguf --target-layer L [--bridge BR.safetensors] [--json OUT.json]\n"
+    "                       [--sample-queries N] [--sample-docs M] [--sample-seed S]\n"
     "  --threads N: CPU threads (BEIR: of the two models; files: of the BLAS scoring; default: all cores)\n"
     "  BEIR: --cache DIR: embeddings go to DIR/queries.safetensors and DIR/corpus.safetensors in shards of\n"
     "  --shard-texts N texts (default 256); a rerun (after a kill, say) keeps every finished shard made with\n"
@@ -36,6 +37,9 @@ static const char *USAGE =
     "  BEIR: L is a block index (or -1: the embedding layer) for mean-pooled activations, or `pooled`\n"
     "  for the model's own sentence embedding (e.g. a sentence-transformers BERT, whose file declares its\n"
     "  pooling; texts over its context are cut, [SEP] kept).\n"
+    "  BEIR: --sample-queries N --sample-docs M: a quick run on a seeded sample (--sample-seed, default 1):\n"
+    "  N queries drawn at random, every document they judge, and random others up to M documents; random\n"
+    "  distractors are easier than a whole corpus, so report it as a sample (the JSON's \"sample\" says so).\n"
     "  Without --bridge, raw cosine between queries and candidates (same width required).\n"
     "  hard:FILE lines: {\"row_id\": R, \"negatives\": [R1, R2, ...]} (row ids of candidates).\n"
     "  para:FILE:D: the target, its negatives from FILE (as hard:, e.g. its paraphrases) and D random others\n"
@@ -63,6 +67,8 @@ typedef struct {
     int threads; /* --threads; 0: every core */
     const char *cache;   /* --cache DIR: resumable embeddings (BEIR) */
     int64_t shard_texts; /* --shard-texts N: texts per cache shard (0: the library's default) */
+    int32_t sample_queries, sample_docs; /* --sample-queries / --sample-docs (0: all) */
+    uint64_t sample_seed;                /* --sample-seed */
     uint64_t seed;
     lw_ndcg_gain ndcg_gain;
     bool center; /* --center: cosine after removing the candidate bank's mean */
@@ -185,6 +191,7 @@ static int run_beir(const opts *o) {
     p.model = cli_model_params(), p.n_threads = o->threads, p.cache = o->cache, p.shard_texts = o->shard_texts;
     p.per_query = o->per_query, p.ndcg_gain = o->ndcg_gain, p.center = o->center;
     p.resamples = o->resamples, p.seed = o->seed;
+    p.sample_queries = o->sample_queries, p.sample_docs = o->sample_docs, p.sample_seed = o->sample_seed;
     p.on_event = on_embed_event;
     if (cli_is_tty()) /* progress, like the other verbs': an error stays the only line on a pipe */
         fprintf(stderr, "retrieval: embedding the queries with %s and the documents with %s\n", o->src_model, o->tgt_model);
@@ -196,6 +203,15 @@ static int run_beir(const opts *o) {
            "misses)\n",
            o->beir, o->split, N("n_queries"), N("n_queries_total"), N("n_docs"), N("n_docs_total"),
            N("n_docs_untokenizable"), N("n_relevant_unencoded"));
+    json_t *sample = json_object_get(r, "sample");
+    if (json_is_object(sample))
+        printf("a sample (seed %lld): %d of the %d queries and %d of the %d documents (every one the sampled queries "
+               "judge, the rest random); scores run higher than on the whole set\n",
+               (long long)json_integer_value(json_object_get(sample, "seed")),
+               (int)json_integer_value(json_object_get(sample, "queries")),
+               (int)json_integer_value(json_object_get(sample, "of_queries")),
+               (int)json_integer_value(json_object_get(sample, "docs")),
+               (int)json_integer_value(json_object_get(sample, "of_docs")));
     print_condition(json_string_value(json_object_get(r, "condition")), json_object_get(r, "metrics"), N("n_queries"));
 #undef N
     int rc = o->json && lw_json_save(o->json, r) != 0 ? cli_fail_lib("retrieval") : 0;
@@ -251,6 +267,7 @@ static int check_mode(int argc, char **argv) {
         {"--target-layer", BEIR},    {"--threads", FILES | BEIR},        {"--cache", BEIR},
         {"--shard-texts", BEIR},     {"--per-query", BEIR},      {"--bridge", FILES | BEIR},
         {"--center", FILES | BEIR},  {"--ndcg-gain", FILES | BEIR}, {"--paired", PAIRED},
+        {"--sample-queries", BEIR},  {"--sample-docs", BEIR},    {"--sample-seed", BEIR},
     };
     const char *mode_option = cli_given(argc, argv, "--paired") ? "--paired" : cli_given(argc, argv, "--beir") ? "--beir"
                                                                                                                : NULL;
@@ -269,7 +286,8 @@ static int check_mode(int argc, char **argv) {
 
 int cmd_retrieval(int argc, char **argv) {
     if (cli_options_once("retrieval", USAGE, &argc, argv)) return 2;
-    opts o = {.regime = "bank", .split = "test", .resamples = 1000, .seed = 1, .src_layer = -2, .tgt_layer = -2};
+    opts o = {.regime = "bank", .split = "test", .resamples = 1000, .seed = 1, .sample_seed = 1, .src_layer = -2,
+              .tgt_layer = -2};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n;
@@ -306,6 +324,9 @@ int cmd_retrieval(int argc, char **argv) {
         else if (!strcmp(a, "--threads") && cli_parse_int(v, 1, CLI_MAX_THREADS, &n)) o.threads = (int)n, i++;
         else if (!strcmp(a, "--cache")) o.cache = argv[++i];
         else if (!strcmp(a, "--shard-texts") && cli_parse_int(v, 1, 1L << 40, &n)) o.shard_texts = n, i++;
+        else if (!strcmp(a, "--sample-queries") && cli_parse_int(v, 1, INT32_MAX, &n)) o.sample_queries = (int32_t)n, i++;
+        else if (!strcmp(a, "--sample-docs") && cli_parse_int(v, 1, INT32_MAX, &n)) o.sample_docs = (int32_t)n, i++;
+        else if (!strcmp(a, "--sample-seed") && cli_parse_int(v, 0, 1L << 62, &n)) o.sample_seed = (uint64_t)n, i++;
         else return cli_option_error("retrieval", USAGE, a, v);
     }
     if (check_outputs(&o) != 0) return 1;
@@ -317,6 +338,8 @@ int cmd_retrieval(int argc, char **argv) {
         return cli_fail("retrieval", "--cache and --shard-texts are for --beir runs") + 1;
     if (o.shard_texts && !o.cache) return cli_fail("retrieval", "--shard-texts sets the shards of --cache DIR: give --cache") + 1;
     if (check_mode(argc, argv) != 0) return 2;
+    if (cli_given(argc, argv, "--sample-seed") && !o.sample_queries && !o.sample_docs)
+        return cli_fail("retrieval", "--sample-seed draws a sample: give --sample-queries or --sample-docs too") + 1;
     if (o.paired_a) return run_paired(&o);
     if (o.beir) {
         if (!o.src_model || !o.tgt_model || o.src_layer == -2 || o.tgt_layer == -2)

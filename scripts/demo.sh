@@ -1,28 +1,31 @@
 #!/usr/bin/env bash
-# make demo: the main job on the real pretrained models (fetched by scripts/fetch-models.sh).
+# make demo (about 15 minutes on 2 idle cores): the real pretrained models (fetched by
+# scripts/fetch-models.sh) through issue 7's list, into out/demo/:
 #   1. facts of Gemma 3 270M, SmolLM2-135M-Instruct and all-MiniLM-L6-v2 from their files
 #   2. residual-stream activations (every block, mean-pooled) of the first 1000 Penn Treebank
 #      test sentences from Gemma 3 and SmolLM2 (LW_DEMO_PTB=N for another count)
 #   3. align: bridges from Gemma 3 to SmolLM2 (cross-family), scored by retrieval with CIs
 #   4. channels on the story task: SmolLM2 to itself in its chat template, Gemma 3 to SmolLM2
-#   5. the patching panel (receivers x donors), decided by `verdict` under examples/plans/patching.plan.json;
-#      the probe panel under probes-v3.plan.json and its harder role-binding test under roles-v1.plan.json;
-#      the layer scan (plain and with the task-vector readout), the channel races (decided under
-#      examples/plans/race-smollm2*.plan.json: middle block; block 20 with the task-vector readout, one
-#      skill and a mixture of three) and the codec retrieval test on SmolLM2 (issue 9)
-#   6. with LW_DEMO_SCIFACT=1 only: SciFact, MiniLM's own sentence embeddings against the
-#      bridged Gemma 3 -> SmolLM2 substrate, paired on the same queries. It encodes 5183
-#      abstracts through MiniLM and through SmolLM2: hours on 2 cores, so it is not in the
-#      default demo.
-#   6. out/demo/report.html: every result of the steps run, in one self-contained page
+#   5. the patching panel (receivers x donors), decided by `verdict` under examples/plans/patching.plan.json
+#   6. SciFact on a seeded sample (100 of its 300 test queries, 300 of its 5183 abstracts: every one
+#      those queries judge, the rest random): MiniLM's own sentence embeddings against the bridged
+#      Gemma 3 -> SmolLM2 substrate, paired on the same queries
+#   7. out/demo/report.html: every result of the steps run, in one self-contained page
+# LW_DEMO_PART=all (make experiments, about 25 minutes more): then issues 9 and 10's programme at the
+# sizes README's findings quote: the probe panel under probes-v3.plan.json and its harder
+# role-binding test under roles-v1.plan.json; the layer scan (plain and with the task-vector
+# readout), the channel races (decided under examples/plans/race-smollm2*.plan.json: middle block;
+# block 20 with the task-vector readout, one skill and a mixture of three) and the codec retrieval
+# test on SmolLM2; and, with LW_DEMO_SCIFACT=1 only, the whole of SciFact (scripts/scifact.sh: hours
+# on 2 cores). Its report shows every result of both parts.
 # LW_DEMO_TOY=1 also runs the TinyStories pair from ../shared (the fast path of earlier steps).
-# LW_DEMO_QUICK=1 (make demo-quick, about 15 minutes on 2 idle cores): the same verbs at smaller
-# sizes into out/demo-quick/ (300 PTB sentences, align --quick, 20 story items, the patching and
-# probe panels as above, the task-vector scan on 30 items and a race at the layer it chooses on its
-# selection items, with the zero-payload mean; a 150-passage codec retrieval test); no role-binding
-# step, plain-readout scan and race or three-skill races. Its numbers are smaller-n versions of
-# those README reports from the full demo.
-# Every step resumes or reuses what a previous run finished (outputs in out/demo/).
+# LW_DEMO_QUICK=1 (make demo-quick, about 15 minutes on 2 idle cores): both parts at smaller sizes
+# into out/demo-quick/ (300 PTB sentences, align --quick, 20 story items, SciFact on 30 queries and
+# 100 abstracts, the patching and probe panels as above, the task-vector scan on 30 items and a race
+# at the layer it chooses on its selection items, with the zero-payload mean; a 150-passage codec
+# retrieval test); no role-binding step, plain-readout scan and race or three-skill races. Its
+# numbers are smaller-n versions of those README reports.
+# Every step resumes or reuses what a previous run finished.
 set -euo pipefail
 build=${1:-build}
 shared=${2:-../shared}
@@ -38,7 +41,14 @@ for f in "$gemma" "$smol" "$minilm"; do
 done
 [ -f "$corpus" ] || { echo "demo: $corpus not found (the shared data is expected in $shared)" >&2; exit 1; }
 quick=${LW_DEMO_QUICK:-0}
-if [ "$quick" = 1 ]; then out=out/demo-quick; n_ptb=${LW_DEMO_PTB:-300}; n_story=20; else out=out/demo; n_ptb=${LW_DEMO_PTB:-1000}; n_story=50; fi
+part=${LW_DEMO_PART:-demo}
+if [ "$quick" = 1 ]; then part=all; fi
+case "$part" in demo|all) ;; *) echo "demo: LW_DEMO_PART=$part: use demo or all" >&2; exit 1 ;; esac
+if [ "$quick" = 1 ]; then
+  out=out/demo-quick; n_ptb=${LW_DEMO_PTB:-300}; n_story=20; sample=(--sample-queries 30 --sample-docs 100)
+else
+  out=out/demo; n_ptb=${LW_DEMO_PTB:-1000}; n_story=50; sample=(--sample-queries 100 --sample-docs 300)
+fi
 mkdir -p "$out"
 t0=$SECONDS
 step() { echo; echo "== $* ($((SECONDS - t0)) s)"; }
@@ -80,11 +90,31 @@ step "patching panel: Gemma 3 and SmolLM2 as receivers and donors (middle depth)
   --data "$shared/data" --plan examples/plans/patching.plan.json --out "$out/panel" --resume
 "$cli" verdict examples/plans/patching.plan.json "$out/panel/records.jsonl"
 
-step "probe panel: does the Gemma 3 block 9 -> SmolLM2 block 15 space behave like a language or a code? (plan written before the run)"
+# The ridge bridge from Gemma 3's block 9 to SmolLM2's block 15 on the PTB activations (mid-depth on
+# both, fixed in advance): the SciFact substrate below and the probe panel of the programme read it.
 bridge="$out/probes/gemma9-smol15.bridge.safetensors"
 mkdir -p "$out/probes"
 [ -f "$bridge" ] || "$cli" bridge fit --source "$out/gemma-3-270m.ptb.safetensors" --source-tensor layer.9 \
   --target "$out/smollm2-135m-instruct.ptb.safetensors" --target-tensor layer.15 --out "$bridge"
+
+if [ -d "$scifact" ]; then
+  step "SciFact on a seeded sample (${sample[1]} test queries, ${sample[3]} abstracts): MiniLM against the bridged Gemma 3 block 9 -> SmolLM2 block 15 substrate, paired"
+  sf="$out/scifact-sample"
+  mkdir -p "$sf"
+  [ -f "$sf/minilm.per-query.jsonl" ] || "$cli" retrieval --beir "$scifact" "${sample[@]}" \
+    --source-model "$minilm" --source-layer pooled --target-model "$minilm" --target-layer pooled \
+    --json "$sf/minilm.json" --per-query "$sf/minilm.per-query.jsonl"
+  [ -f "$sf/bridged.per-query.jsonl" ] || "$cli" retrieval --beir "$scifact" "${sample[@]}" \
+    --source-model "$gemma" --source-layer 9 --target-model "$smol" --target-layer 15 --bridge "$bridge" \
+    --json "$sf/bridged.json" --per-query "$sf/bridged.per-query.jsonl"
+  echo "A = MiniLM, B = Gemma 3 L9 -> SmolLM2 L15 (ridge bridge on PTB), the same sampled queries:"
+  "$cli" retrieval --paired "$sf/minilm.per-query.jsonl" "$sf/bridged.per-query.jsonl" --json "$sf/paired.json"
+else
+  echo "demo: $scifact not found: the SciFact step is left out" >&2
+fi
+
+if [ "$part" = all ]; then
+step "probe panel: does the Gemma 3 block 9 -> SmolLM2 block 15 space behave like a language or a code? (plan written before the run)"
 "$cli" panel probes --a "$gemma" --layer-a 9 --b "$smol" --layer-b 15 --bridge "$bridge" \
   --combos 200 --topsim 80 --natural 150 --calib 300 --confusers 60 --symbolic 40 --threads 1 \
   --data "$shared/data" --plan examples/plans/probes-v3.plan.json --out "$out/probes/gemma9-smol15" --resume
@@ -148,9 +178,10 @@ else
 fi
 
 if [ "${LW_DEMO_SCIFACT:-0}" = "1" ] && [ -d "$scifact" ]; then
-  step "SciFact: MiniLM against the bridged Gemma 3 -> SmolLM2 substrate, paired on the same queries"
+  step "SciFact, all of it: MiniLM against the bridged Gemma 3 -> SmolLM2 substrate, paired on the same queries"
   bash "$(dirname "$0")/scifact.sh" "$build" "$shared" "$out/scifact"
 fi
+fi # the programme (LW_DEMO_PART=all)
 
 if [ "${LW_DEMO_TOY:-0}" = "1" ] && [ -f "$shared/models/stories260K.gguf" ]; then
   step "fast path: the TinyStories pair"
@@ -158,12 +189,14 @@ if [ "${LW_DEMO_TOY:-0}" = "1" ] && [ -f "$shared/models/stories260K.gguf" ]; th
     --data "$shared/data" --out "$out/align-toy" --quick
 fi
 step "report: every result above in one self-contained page"
-results=("$out/align/align.json" "$out/channels-smol-chat.jsonl" "$out/channels-gemma-smol.jsonl")
-for f in "$out/panel/panel.json" "$out/probes/gemma9-smol15/probes.json" "$out/roles/gemma9-smol15/probes.json" \
+results=("$out/align/align.json" "$out/channels-smol-chat.jsonl" "$out/channels-gemma-smol.jsonl" "$out/panel/panel.json")
+programme=()
+[ "$part" = all ] && programme=("$out/probes/gemma9-smol15/probes.json" "$out/roles/gemma9-smol15/probes.json" \
   "$out/scan-smol/scan.json" "$out/race-smol/race.json" "$out/scan-smol-tv/scan.json" "$out/race-smol-tv/race.json" \
   "$out/race-smol-tv-mean/race.json" "$out/race-smol-tv-mix/race.json" "$out/race-smol-tv-mix-mean/race.json" \
-  "$out/codec-retrieval/retrieval.json" "$out/scifact/minilm.json" "$out/scifact/bridged.json" \
-  "$out/scifact/paired.json" "$out/align-toy/align.json"; do
+  "$out/codec-retrieval/retrieval.json" "$out/scifact/minilm.json" "$out/scifact/bridged.json" "$out/scifact/paired.json")
+for f in "$out/scifact-sample/minilm.json" "$out/scifact-sample/bridged.json" "$out/scifact-sample/paired.json" \
+  ${programme[@]+"${programme[@]}"} "$out/align-toy/align.json"; do
   [ -f "$f" ] && results+=("$f")
 done
 "$cli" report "${results[@]}" -o "$out/report.html" --title "latentwire demo: Gemma 3 270M and SmolLM2-135M"

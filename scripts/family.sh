@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# make family: the family-universality rows of the probe panel beyond make demo's Gemma 3 block 9 ->
+# make family: the family-universality rows of the probe panel beyond make experiments' Gemma 3 block 9 ->
 # SmolLM2 block 15 (README "Family universality" and "A harder held-out test"):
 #   SmolLM2 15 -> Gemma 9, Gemma 4 -> SmolLM2 7, Gemma 9 -> Qwen 14, Qwen 14 -> SmolLM2 15.
-# Needs make demo's PTB activations (out/demo/*.ptb.safetensors, out/demo/ptb-1000.txt) and the
+# Needs make demo's PTB activations (out/demo/*.ptb.safetensors, out/demo/ptb-1000.txt), make
+# experiments' probe panel (out/demo/probes/gemma9-smol15) and the
 # optional Qwen2.5-Coder-1.5B-Instruct (make models-optional). Per pair: a ridge bridge on the same
 # 1000 PTB sentences, the whole panel under examples/plans/probes-v3.plan.json (out/family/PAIR/)
 # and the compositionality probe under roles-v1(-qwen).plan.json (out/issue10/roles/PAIR/), each
@@ -24,6 +25,10 @@ done
 for f in "$demo/ptb-1000.txt" "$demo/gemma-3-270m.ptb.safetensors" "$demo/smollm2-135m-instruct.ptb.safetensors"; do
   [ -f "$f" ] || { echo "family: $f is missing; run make demo first (its PTB activations are the bridges' data)" >&2; exit 1; }
 done
+[ -f "$demo/probes/gemma9-smol15/probes.json" ] || {
+  echo "family: $demo/probes/gemma9-smol15/probes.json is missing; run make experiments first (its probe panel is the table's first row)" >&2
+  exit 1
+}
 mkdir -p out/family out/issue10/roles
 t0=$SECONDS
 step() { echo; echo "== $* ($((SECONDS - t0)) s)"; }
@@ -83,7 +88,7 @@ version() { # model-a model-b bridge out
 version "$G" "$q40" fwd forward
 version "$q40" "$G" bwd backward
 
-step "the five pairs in one table (make demo's Gemma 9 -> SmolLM2 15 first)"
+step "the five pairs in one table (make experiments' Gemma 9 -> SmolLM2 15 first)"
 "$cli" panel probes merge --out out/family/universality "$demo/probes/gemma9-smol15" out/family/smol15-gemma9 \
   out/family/gemma4-smol7 out/family/gemma9-qwen14 out/family/qwen14-smol15
 step "done; outputs in out/family/ and out/issue10/roles/"

@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "latentwire/extract.h"
+#include "latentwire/retrieval.h"
 #include "latentwire/runtime.h"
 #include "support/testutil.h"
 
@@ -389,6 +390,71 @@ static void test_unencodable_relevant_is_a_miss(void **state) {
         fail_msg("%s", why);
 }
 
+/* --sample-queries / --sample-docs score exactly what a directory holding that sample scores: the
+ * per-query records of a sampled run equal, byte for byte, those of a run on the sample written out
+ * (lw_beir_subsample with the same sizes and seed, the library call test_beir_sample checks), and
+ * the JSON names the sample and the whole set's sizes. */
+static void test_sample_is_the_written_subset(void **state) {
+    (void)state;
+    if (!MODEL) skip();
+    baseline();
+    char json[1500], extra[1600], sub[1400], path[1500];
+    snprintf(json, sizeof json, "%s/sample.json", DIR_);
+    snprintf(extra, sizeof extra, "--sample-queries 4 --sample-docs 18 --sample-seed 5 --json %s", json);
+    int rc;
+    char *err, *sampled = run_beir(BEIR, extra, "sample", &rc, &err);
+    if (rc != 0) fail_msg("sampled run failed (%d): %s", rc, err);
+    free(err);
+    lw_beir b;
+    assert_int_equal(lw_beir_load(BEIR, "test", &b), 0);
+    assert_int_equal(lw_beir_subsample(&b, 4, 18, 5), 0);
+    snprintf(sub, sizeof sub, "%s/beir_sample", DIR_);
+    snprintf(path, sizeof path, "%s/qrels", sub);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/corpus.jsonl", sub);
+    FILE *f = fopen(path, "w");
+    for (int32_t d = 0; d < b.n_docs; d++)
+        fprintf(f, "{\"_id\": \"%s\", \"title\": \"\", \"text\": \"%s\"}\n", b.doc_id[d], b.doc_text[d]);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/queries.jsonl", sub);
+    f = fopen(path, "w");
+    for (int32_t q = 0; q < b.n_queries; q++) fprintf(f, "{\"_id\": \"%s\", \"text\": \"%s\"}\n", b.query_id[q], b.query_text[q]);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/qrels/test.tsv", sub);
+    f = fopen(path, "w");
+    for (int32_t q = 0; q < b.n_queries; q++)
+        for (int64_t k = b.rel_off[q]; k < b.rel_off[q + 1]; k++)
+            fprintf(f, "%s\t%s\t%g\n", b.query_id[q], b.doc_id[b.rel_doc[k]], (double)b.rel_grade[k]);
+    fclose(f);
+    lw_beir_free(&b);
+    char *written = run_beir(sub, "", "sample_dir", &rc, &err);
+    if (rc != 0) fail_msg("run on the written sample failed (%d): %s", rc, err);
+    assert_string_equal(sampled, written);
+    json_t *r = json_load_file(json, 0, NULL), *smp = json_object_get(r, "sample");
+    assert_non_null(smp);
+    assert_int_equal(json_integer_value(json_object_get(smp, "queries")), 4);
+    assert_int_equal(json_integer_value(json_object_get(smp, "docs")), 18);
+    assert_int_equal(json_integer_value(json_object_get(smp, "of_queries")), N_QUERIES);
+    assert_int_equal(json_integer_value(json_object_get(smp, "of_docs")), N_DOCS);
+    assert_int_equal(json_integer_value(json_object_get(smp, "seed")), 5);
+    assert_int_equal(json_integer_value(json_object_get(r, "n_docs_total")), 18);
+    json_decref(r);
+    free(sampled), free(written), free(err);
+    /* refused before any embedding: more documents judged than the sample holds, and a seed alone */
+    char args[6000], *why;
+    snprintf(args, sizeof args,
+             "retrieval --beir %s --source-model %s --source-layer 2 --target-model %s --target-layer 3 "
+             "--sample-docs 5",
+             BEIR, MODEL, MODEL);
+    if ((why = lw_test_cli_refusal(args, -1, "a corpus of 5 documents is smaller than the")))
+        fail_msg("%s", why);
+    snprintf(args, sizeof args,
+             "retrieval --beir %s --source-model %s --source-layer 2 --target-model %s --target-layer 3 --sample-seed 2",
+             BEIR, MODEL, MODEL);
+    if ((why = lw_test_cli_refusal(args, -1, "--sample-seed draws a sample"))) fail_msg("%s", why);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_library_rows_equal),
@@ -397,6 +463,7 @@ int main(void) {
         cmocka_unit_test(test_resume_after_kill),
         cmocka_unit_test(test_cache_options),
         cmocka_unit_test(test_unencodable_relevant_is_a_miss),
+        cmocka_unit_test(test_sample_is_the_written_subset),
     };
     return lw_test_exit(cmocka_run_group_tests(tests, setup, NULL));
 }

@@ -229,6 +229,16 @@ typedef struct {
 int lw_beir_load(const char *dir, const char *split, lw_beir *out);
 void lw_beir_free(lw_beir *b);
 
+/* A seeded subsample of b, in place, for a quick run (as NanoBEIR-style subsets are made):
+ * max_queries queries drawn uniformly without replacement (0, or at least n_queries: all), then
+ * every document the qrels judge for a kept query, then documents drawn uniformly from the rest
+ * until the corpus holds max_docs (0, or at least n_docs: all). Kept queries and documents stay in
+ * file order and the qrels follow them. The drawn distractors are easier than a full corpus's
+ * nearest neighbours, so scores on a sample run higher than on the whole set: report it as a
+ * sample. -1 (message) when the kept queries judge more than max_docs documents; b is unchanged
+ * then. The same set, sizes and seed always give the same sample. */
+int lw_beir_subsample(lw_beir *b, int32_t max_queries, int32_t max_docs, uint64_t seed);
+
 #ifdef __cplusplus
 }
 #endif

@@ -86,6 +86,10 @@ typedef struct {
     bool center;
     int resamples;                            /* default 1000 */
     uint64_t seed;                            /* default 1 */
+    /* a seeded subsample of the set before any embedding (lw_beir_subsample): at most
+     * sample_queries queries and sample_docs documents (0: all, the default), drawn with sample_seed */
+    int32_t sample_queries, sample_docs;
+    uint64_t sample_seed;                     /* default 1 */
     /* the embedding's reports (progress, cache shards kept, made again, removed); texts is
      * "queries" or "corpus"; NULL: none */
     void (*on_event)(const char *texts, const lw_extract_event *event, void *user);
@@ -102,7 +106,9 @@ lw_retrieval_beir_params lw_retrieval_beir_default_params(void);
  * (counted). A new object: {"metrics": {METRIC: CI}, "condition": "bridge" | "raw", "n_queries"
  * (scored), "n_queries_total", "n_queries_dropped", "n_docs", "n_docs_total",
  * "n_docs_untokenizable", "n_relevant_unencoded" (qrels pairs scored as misses that way),
- * "ndcg_gain", "center", "resamples", "seed"}; NULL (message) on error. */
+ * "ndcg_gain", "center", "resamples", "seed", "sample": null, or {"queries", "docs" (the sample's
+ * sizes, which the _total counts then are), "of_queries", "of_docs" (the whole set's), "seed"}};
+ * NULL (message) on error. */
 json_t *lw_retrieval_beir_run(const lw_retrieval_beir_params *p);
 
 #ifdef __cplusplus

@@ -12,7 +12,8 @@
 #include "latentwire/retrieval_runs.h"
 
 lw_retrieval_beir_params lw_retrieval_beir_default_params(void) {
-    return (lw_retrieval_beir_params){.split = "test", .model = lw_model_default_params(), .resamples = 1000, .seed = 1};
+    return (lw_retrieval_beir_params){
+        .split = "test", .model = lw_model_default_params(), .resamples = 1000, .seed = 1, .sample_seed = 1};
 }
 
 static const char *layer_tensor(int layer, char *buf, size_t n) {
@@ -150,6 +151,13 @@ json_t *lw_retrieval_beir_run(const lw_retrieval_beir_params *p) {
     if (lw_retrieval_n_metrics(&rp) < 0) return NULL; /* before a minute of embedding */
     lw_beir b;
     if (lw_beir_load(p->beir, p->split ? p->split : "test", &b) != 0) return NULL;
+    int32_t of_queries = b.n_queries, of_docs = b.n_docs;
+    bool sampled = p->sample_queries || p->sample_docs;
+    if (sampled && lw_beir_subsample(&b, p->sample_queries, p->sample_docs, p->sample_seed) != 0) {
+        lw_fail_prefix("%s: ", p->beir);
+        lw_beir_free(&b);
+        return NULL;
+    }
     int rc = 0, dq = 0, dd = 0, dim = 0, dimc;
     bool *okq = calloc((size_t)(b.n_queries ? b.n_queries : 1), sizeof(bool)),
          *okd = calloc((size_t)(b.n_docs ? b.n_docs : 1), sizeof(bool));
@@ -202,6 +210,11 @@ json_t *lw_retrieval_beir_run(const lw_retrieval_beir_params *p) {
         json_object_set_new(root, "center", json_boolean(p->center));
         json_object_set_new(root, "resamples", json_integer(p->resamples));
         json_object_set_new(root, "seed", json_integer((json_int_t)p->seed));
+        json_object_set_new(root, "sample",
+                            sampled ? json_pack("{s:i, s:i, s:i, s:i, s:I}", "queries", (int)b.n_queries, "docs",
+                                                (int)b.n_docs, "of_queries", (int)of_queries, "of_docs", (int)of_docs,
+                                                "seed", (json_int_t)p->sample_seed)
+                                    : json_null());
     }
     scored_free(&s);
     free(okq), free(okd), free(Xq), free(Xd), free(Q), free(C), free(m);
