@@ -678,6 +678,16 @@ static void test_native_field_missing_more(void **state) {
         free(s);
         json_decref(one);
     }
+    /* retrieval --beir --json on a sample: the page says it is one, with the sizes and the seed */
+    {
+        static const char BEIR_SAMPLE[] =
+            "{\"metrics\": {\"top1\": " CI4 "}, \"condition\": \"raw\", \"n_queries\": 4, \"n_docs\": 9, "
+            "\"sample\": {\"queries\": 4, \"docs\": 9, \"of_queries\": 300, \"of_docs\": 5183, \"seed\": 7}}";
+        expect_in(rendered("ok-beir-sample.json", BEIR_SAMPLE),
+                  (const char *[]){"A seeded sample of the BEIR set (seed 7): 4 of its 300 queries and 9 of its 5183 "
+                                   "documents"},
+                  1);
+    }
     /* probes.json: the pair's widths, every statistic's interval; p_value null without a paired test */
     refused_edit("probes-n.json", PROBES, "stats/0/ci", "n", NULL, "stats[0].ci.n is missing");
     refused_edit("probes-dim.json", PROBES, "pair", "dim_b", NULL, "pair.dim_b is missing");

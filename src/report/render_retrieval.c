@@ -85,7 +85,7 @@ static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
     json_t *doc = in->doc, *settings = json_object();
     const char *keys[] = {"regime", "n_queries", "n_candidates", "mean_candidates_per_query", "n_docs",
                           "n_docs_untokenizable", "n_queries_dropped", "ndcg_gain", "a", "b", "n_paired",
-                          "n_only_a", "n_only_b", "control_regime", "control_mean_candidates_per_query"};
+                          "n_only_a", "n_only_b", "control_regime", "control_mean_candidates_per_query", "sample"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (json_object_get(doc, keys[i])) json_object_set(settings, keys[i], json_object_get(doc, keys[i]));
     int rc;
@@ -123,6 +123,21 @@ static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
                            control ? "Retrieval metrics with 95% CIs over queries: the regime against its control"
                                    : "Retrieval metrics with 95% CIs over queries",
                            cols, names, sg, n_cols, n_cols == 3 ? 2 : 1);
+    }
+    json_t *sample = json_object_get(doc, "sample");
+    if (rc == 0 && json_is_object(sample)) {
+        /* lw_note takes text (escaped), not a format */
+        char why[320];
+        snprintf(why, sizeof why,
+                 "A seeded sample of the BEIR set (seed %lld): %lld of its %lld queries and %lld of its %lld documents, "
+                 "every one the sampled queries judge and the rest drawn at random. Random distractors are easier "
+                 "than the whole corpus, so these scores run higher than the whole set's.",
+                 (long long)json_integer_value(json_object_get(sample, "seed")),
+                 (long long)json_integer_value(json_object_get(sample, "queries")),
+                 (long long)json_integer_value(json_object_get(sample, "of_queries")),
+                 (long long)json_integer_value(json_object_get(sample, "docs")),
+                 (long long)json_integer_value(json_object_get(sample, "of_docs")));
+        lw_note(h, why);
     }
     if (rc == 0) {
         lw_note(h, "retrieval --json records no command line; what it records is listed here.");
