@@ -184,6 +184,23 @@ static void test_text_accuracy_recomputed(void **state) {
     json_decref(back);
     json_decref(recs);
 
+    /* resumed after the run finished (no partial left): every record is reused, nothing runs, and the
+     * records file comes back byte for byte (a rerun would have timed its runs anew) */
+    char *finished = lw_test_read_file(p.records);
+    p.resume = true;
+    lw_channel_experiment *again = lw_channel_experiment_new(SA, SB, &p);
+    lw_channel_experiment_result *r_again = NULL;
+    counted_runs = 0;
+    assert_int_equal(lw_channel_experiment_run(again, &t, -1, &r_again), 0);
+    assert_int_equal(counted_runs, 0);
+    char *reread = lw_test_read_file(p.records);
+    assert_string_equal(reread, finished);
+    assert_true(fabs(row_named(r_again, "text")->accuracy.mean - mean[1]) < 1e-12);
+    free(finished), free(reread);
+    lw_channel_experiment_result_free(r_again);
+    lw_channel_experiment_free(again);
+    p.resume = false;
+
     /* resumed: the records cut after the settings line and 5 records, plus a torn line */
     char partial[1300], cmd[3000];
     snprintf(partial, sizeof partial, "%s.partial", p.records);

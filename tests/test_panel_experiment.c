@@ -1,6 +1,7 @@
 /* The two panels as library calls (latentwire/panel_experiment.h), as `latentwire panel patching`
  * and `panel probes` use them: the patching experiment gives exactly lw_panel_patching's numbers
- * on the prompts lw_panel_prompts_from_corpus draws and writes its files (panel.partial removed);
+ * on the prompts lw_panel_prompts_from_corpus draws and writes its files (the partial kept as
+ * panel.cells.jsonl, which a rerun with resume takes every cell from);
  * what needs no model is refused before any work and a refused run leaves no directory behind;
  * the probe experiment names a bad bridge, a bridge over an output, a block the model has not,
  * and a bridge fitted on another model. Models: the toy stories260K (skipped when absent). */
@@ -23,6 +24,12 @@
 #include "support/testutil.h"
 
 static void touch(const char *path, const char *text) { lw_test_write_text(path, text); }
+
+static int progress_calls;
+static void count_progress(int done, int total, void *user) {
+    (void)done, (void)total, (void)user;
+    progress_calls++;
+}
 
 /* File names, unless two different files share one; one file by two paths has one name. */
 static void test_model_names(void **state) {
@@ -96,8 +103,33 @@ static void test_patching_experiment(void **state) {
     assert_true(lw_test_file_exists(lw_test_join(out, "panel.csv")));
     assert_true(lw_test_file_exists(lw_test_join(out, "records.jsonl")));
     assert_false(lw_test_file_exists(lw_test_join(out, "panel.partial")));
-    assert_int_equal(lw_test_dir_entries(out), 3);
+    assert_true(lw_test_file_exists(lw_test_join(out, "panel.cells.jsonl")));
+    assert_int_equal(lw_test_dir_entries(out), 4);
     lw_patching_result_free(&got);
+
+    /* rerun with resume after the finished run: every cell is taken from panel.cells.jsonl (one
+     * progress report per cell, where running a cell reports each prompt) and every number is the
+     * same */
+    char *panel_json = lw_test_read_file(lw_test_join(out, "panel.json"));
+    p.resume = true;
+    p.patching.on_progress = count_progress;
+    progress_calls = 0;
+    assert_int_equal(lw_panel_patching_experiment_run(&p, &got), 0);
+    assert_int_equal(progress_calls, want.n_cells);
+    for (int i = 0; i < got.n_cells * got.n_prompts; i++) assert_true(got.e_target[i] == want.e_target[i]);
+    assert_true(got.D.mean == want.D.mean);
+    char *again = lw_test_read_file(lw_test_join(out, "panel.json"));
+    assert_string_equal(again, panel_json);
+    assert_int_equal(lw_test_dir_entries(out), 4);
+    free(panel_json), free(again);
+    lw_patching_result_free(&got);
+    /* without resume, every cell runs again */
+    p.resume = false;
+    progress_calls = 0;
+    assert_int_equal(lw_panel_patching_experiment_run(&p, &got), 0);
+    assert_int_equal(progress_calls, want.n_cells * want.n_prompts);
+    lw_patching_result_free(&got);
+    p.patching.on_progress = NULL;
 
     /* refused before any work: a plan that is an output, too few prompts, no receivers */
     char plan[4096];

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/fileio.h"
 #include "eval/eval.h"
@@ -350,6 +351,7 @@ typedef struct {
     const lw_task *report;      /* parts[2], or the pool itself when nothing is split off */
     FILE *rec;
     char *partial;
+    const char *past_path;      /* where the kept records were read: the partial, or a finished run's records */
     lw_records past;
     int done, total;
     json_t *root;
@@ -617,14 +619,14 @@ static int check_past_belongs(const runner *R) {
         if (!t || !item || !condition)
             return lw_fail("--resume: %s: the record of %s, item %s (split %s) is not part of this run (%s): the file "
                            "was edited; run without --resume to start over",
-                           R->partial, cond ? cond : "?", id ? id : "?", split ? split : "?",
+                           R->past_path, cond ? cond : "?", id ? id : "?", split ? split : "?",
                            !t ? "no such split" : !item ? "no such item in that split" : "no such condition");
         /* a right/wrong scorer gives 0 or 1: a 0.5 kept would enter the accuracy as half an answer */
         double score = json_number_value(json_object_get(o, "score"));
         if (item->scorer != LW_SCORE_FACTS && score != 0.0 && score != 1.0)
             return lw_fail("--resume: %s: the record of %s, item %s (split %s) has score %g, but its scorer %s gives "
                            "0 or 1: the file was edited; run without --resume to start over",
-                           R->partial, cond, id, split, score, lw_scorer_name(item->scorer));
+                           R->past_path, cond, id, split, score, lw_scorer_name(item->scorer));
     }
     return 0;
 }
@@ -649,7 +651,7 @@ static int check_past_costs(const runner *R) {
             lw_records_key_shown(R->past.key[j], key, sizeof key);
             return lw_fail("--resume: %s: the record of %s has a bad cost field %s (whole counts >= 0 and seconds "
                            "in [0, 1e9) are what a run writes): the file was edited or damaged; run without --resume to "
-                           "start over", R->partial, key, bad);
+                           "start over", R->past_path, key, bad);
         }
     }
     return 0;
@@ -663,8 +665,14 @@ static int open_records(runner *R, json_t *settings) {
     size_t len = strlen(o->records) + 9;
     if (!(R->partial = malloc(len))) return lw_fail("channel: out of memory");
     snprintf(R->partial, len, "%s.partial", o->records);
-    if (o->resume && (lw_records_load(&R->past, R->partial, settings, PAST_KEY, 3, "score", "--resume", NULL) != 0 ||
-                      lw_records_check_range(&R->past, R->partial, "score", 0, 1, false, "--resume") != 0 ||
+    /* --resume after a finished run (its partial renamed to RECORDS) reads RECORDS in place, as scan
+     * does, so a rerun (make experiments after make demo) reuses every record instead of running
+     * every item again; the records are copied into the partial, and records made with other
+     * settings are refused naming RECORDS */
+    R->past_path = R->partial;
+    if (o->resume && access(R->partial, F_OK) != 0 && access(o->records, F_OK) == 0) R->past_path = o->records;
+    if (o->resume && (lw_records_load(&R->past, R->past_path, settings, PAST_KEY, 3, "score", "--resume", NULL) != 0 ||
+                      lw_records_check_range(&R->past, R->past_path, "score", 0, 1, false, "--resume") != 0 ||
                       check_past_belongs(R) != 0 || check_past_costs(R) != 0))
         return -1;
     return (R->rec = lw_records_open(R->partial, settings, &R->past)) ? 0 : -1;

@@ -3,7 +3,9 @@
  * (patching.c) and its files written (patching_io.c). Also the panel's model names. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/error.h"
 #include "latentwire/files.h"
@@ -35,7 +37,8 @@ lw_panel_patching_experiment_params lw_panel_patching_experiment_default_params(
                                                  .patching = lw_patching_default_params()};
 }
 
-static const char *const OUTPUTS[] = {"panel.json", "panel.csv", "records.jsonl", "panel.partial", NULL};
+static const char *const OUTPUTS[] = {"panel.json", "panel.csv", "records.jsonl", "panel.partial", "panel.cells.jsonl",
+                                       NULL};
 
 int lw_panel_patching_experiment_check(const lw_panel_patching_experiment_params *p) {
     if (!p) return lw_fail("panel patching: no parameters");
@@ -97,25 +100,35 @@ int lw_panel_patching_experiment_run(const lw_panel_patching_experiment_params *
              "{\"prompts\": %d, \"calib\": %d, \"continuation\": %d, \"seed\": %llu, \"data\": \"corpus test split\"}",
              p->n_prompts, p->n_calib, p->patching.continuation_tokens, (unsigned long long)p->patching.seed);
     size_t n_path = strlen(p->out_dir) + 32;
-    char *partial = malloc(n_path), *created = NULL;
-    if (rc == 0 && !partial) rc = lw_fail("panel patching: out of memory");
+    char *partial = malloc(n_path), *cells = malloc(n_path), *created = NULL;
+    if (rc == 0 && (!partial || !cells)) rc = lw_fail("panel patching: out of memory");
     lw_patching_params pp = p->patching;
     if (rc == 0) {
         snprintf(partial, n_path, "%s/panel.partial", p->out_dir);
+        snprintf(cells, n_path, "%s/panel.cells.jsonl", p->out_dir);
         pp.records_path = partial, pp.settings_json = settings, pp.resume = p->resume;
         rc = lw_mkdir_p_created(p->out_dir, &created);
     }
+    /* --resume after a finished run takes its cells (the partial, kept as panel.cells.jsonl) back as
+     * the partial, as scan does, so a rerun (make experiments after make demo) runs no cell again;
+     * cells made with other settings are then refused, naming the partial */
+    if (rc == 0 && p->resume && access(partial, F_OK) != 0 && access(cells, F_OK) == 0 && rename(cells, partial) != 0)
+        rc = lw_fail("panel patching: cannot rename %s to %s: %s", cells, partial, strerror(errno));
     if (rc == 0)
         rc = lw_panel_patching(p->receivers, p->n_receivers, p->donors, p->n_donors, set.prompts, set.n_prompts,
                                (const char *const *)set.calib, set.n_calib, &pp, out);
     if (rc == 0) rc = lw_patching_save(p->out_dir, p->receivers, p->donors, out, &pp, plan_sha[0] ? plan_sha : NULL,
                                        settings);
-    if (rc == 0) remove(partial); /* every cell is in panel.json now; a failed run keeps them */
-    else {
+    /* every cell is in panel.json now, and its effects stay for a rerun with --resume; a failed run
+     * keeps them in the partial */
+    if (rc == 0 && rename(partial, cells) != 0)
+        rc = lw_fail("panel patching: cannot rename %s to %s: %s", partial, cells, strerror(errno));
+    if (rc != 0) {
         lw_patching_result_free(out);
         if (created) lw_rmdir_created(p->out_dir, created);
     }
     free(partial);
+    free(cells);
     free(created);
     lw_panel_prompt_set_free(&set);
     return rc;
