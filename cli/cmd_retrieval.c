@@ -204,14 +204,23 @@ static int run_beir(const opts *o) {
            o->beir, o->split, N("n_queries"), N("n_queries_total"), N("n_docs"), N("n_docs_total"),
            N("n_docs_untokenizable"), N("n_relevant_unencoded"));
     json_t *sample = json_object_get(r, "sample");
-    if (json_is_object(sample))
-        printf("a sample (seed %lld): %d of the %d queries and %d of the %d documents (every one the sampled queries "
-               "judge, the rest random); scores run higher than on the whole set\n",
-               (long long)json_integer_value(json_object_get(sample, "seed")),
-               (int)json_integer_value(json_object_get(sample, "queries")),
-               (int)json_integer_value(json_object_get(sample, "of_queries")),
-               (int)json_integer_value(json_object_get(sample, "docs")),
-               (int)json_integer_value(json_object_get(sample, "of_docs")));
+    if (json_is_object(sample)) {
+        /* what it says follows what was drawn: only a reduced corpus makes the scores run higher */
+        long long seed = (long long)json_integer_value(json_object_get(sample, "seed"));
+        int sq = (int)json_integer_value(json_object_get(sample, "queries")),
+            oq = (int)json_integer_value(json_object_get(sample, "of_queries")),
+            sd = (int)json_integer_value(json_object_get(sample, "docs")),
+            od = (int)json_integer_value(json_object_get(sample, "of_docs"));
+        if (sd < od)
+            printf("a sample (seed %lld): %d of the %d queries and %d of the %d documents (every one the sampled queries "
+                   "judge, the rest random); scores run higher than on the whole set\n", seed, sq, oq, sd, od);
+        else if (sq < oq)
+            printf("a sample of the queries (seed %lld): %d of the %d, against the whole corpus of %d documents; the "
+                   "scores estimate the whole set's, on fewer queries\n", seed, sq, oq, od);
+        else
+            printf("the sample sizes asked for cover the whole set (%d queries, %d documents): these are the whole "
+                   "set's scores\n", oq, od);
+    }
     print_condition(json_string_value(json_object_get(r, "condition")), json_object_get(r, "metrics"), N("n_queries"));
 #undef N
     int rc = o->json && lw_json_save(o->json, r) != 0 ? cli_fail_lib("retrieval") : 0;

@@ -147,6 +147,12 @@ static void test_refusals_leave_the_set(void **state) {
     assert_int_equal(s.n_queries, NQ);
     assert_int_equal(s.n_docs, ND);
     assert_string_equal(s.doc_id[ND - 1], "d199");
+    /* a query sample refused leaves every query too: 8 queries judge at least 8 documents */
+    assert_int_equal(lw_beir_subsample(&s, 8, 7, 1), -1);
+    assert_int_equal(s.n_queries, NQ);
+    assert_int_equal(s.n_docs, ND);
+    assert_string_equal(s.query_id[NQ - 1], "q29");
+    assert_int_equal(s.rel_off[NQ], 30 + 2 * 15);
     assert_int_equal(lw_beir_subsample(&s, -1, 0, 1), -1);
     assert_int_equal(lw_beir_subsample(&s, 0, -3, 1), -1);
     assert_int_equal(s.n_docs, ND);

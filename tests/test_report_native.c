@@ -687,6 +687,14 @@ static void test_native_field_missing_more(void **state) {
                   (const char *[]){"A seeded sample of the BEIR set (seed 7): 4 of its 300 queries and 9 of its 5183 "
                                    "documents"},
                   1);
+        /* queries alone against the whole corpus: no claim that the scores run higher */
+        static const char BEIR_QSAMPLE[] =
+            "{\"metrics\": {\"top1\": " CI4 "}, \"condition\": \"raw\", \"n_queries\": 4, \"n_docs\": 9, "
+            "\"sample\": {\"queries\": 4, \"docs\": 9, \"of_queries\": 30, \"of_docs\": 9, \"seed\": 7}}";
+        char *page = rendered("ok-beir-qsample.json", BEIR_QSAMPLE);
+        if (strstr(page, "run higher")) fail_msg("a query-only sample is said to score higher");
+        expect_in(page, (const char *[]){"4 of its 30 queries, against the whole corpus of 9 documents"}, 1);
+        refused_edit("beir-sample-docs.json", BEIR_SAMPLE, "sample", "docs", NULL, "sample.docs is missing");
     }
     /* probes.json: the pair's widths, every statistic's interval; p_value null without a paired test */
     refused_edit("probes-n.json", PROBES, "stats/0/ci", "n", NULL, "stats[0].ci.n is missing");

@@ -124,20 +124,35 @@ static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
                                    : "Retrieval metrics with 95% CIs over queries",
                            cols, names, sg, n_cols, n_cols == 3 ? 2 : 1);
     }
+    /* a sample's note; what it says follows what was drawn: only a reduced corpus makes the scores
+     * run higher (queries alone drawn against the whole corpus estimate the whole set's scores) */
     json_t *sample = json_object_get(doc, "sample");
-    if (rc == 0 && json_is_object(sample)) {
-        /* lw_note takes text (escaped), not a format */
-        char why[320];
-        snprintf(why, sizeof why,
-                 "A seeded sample of the BEIR set (seed %lld): %lld of its %lld queries and %lld of its %lld documents, "
-                 "every one the sampled queries judge and the rest drawn at random. Random distractors are easier "
-                 "than the whole corpus, so these scores run higher than the whole set's.",
-                 (long long)json_integer_value(json_object_get(sample, "seed")),
-                 (long long)json_integer_value(json_object_get(sample, "queries")),
-                 (long long)json_integer_value(json_object_get(sample, "of_queries")),
-                 (long long)json_integer_value(json_object_get(sample, "docs")),
-                 (long long)json_integer_value(json_object_get(sample, "of_docs")));
-        lw_note(h, why);
+    if (rc == 0 && sample && !json_is_null(sample) && lw_jobj_req(doc, "sample")) {
+        double sq = lw_jcount(sample, "queries"), oq = lw_jcount(sample, "of_queries"), sd = lw_jcount(sample, "docs"),
+               od = lw_jcount(sample, "of_docs"), seed = lw_jcount(sample, "seed");
+        long long seed_ll = (long long)json_integer_value(json_object_get(sample, "seed")); /* exact past 2^53 */
+        char why[400]; /* lw_note takes text (escaped), not a format */
+        if (isnan(sq) || isnan(oq) || isnan(sd) || isnan(od) || isnan(seed)) why[0] = '\0'; /* named by lw_jcount */
+        else if (sq > oq || sd > od)
+            snprintf(why, sizeof why,
+                     "The sample's sizes (%.0f queries, %.0f documents) exceed the whole set's (%.0f, %.0f): the file "
+                     "was edited or not written by retrieval --beir.", sq, sd, oq, od);
+        else if (sd < od)
+            snprintf(why, sizeof why,
+                     "A seeded sample of the BEIR set (seed %lld): %.0f of its %.0f queries and %.0f of its %.0f documents, "
+                     "every one the sampled queries judge and the rest drawn at random. Random distractors are easier "
+                     "than the whole corpus, so these scores run higher than the whole set's.",
+                     seed_ll, sq, oq, sd, od);
+        else if (sq < oq)
+            snprintf(why, sizeof why,
+                     "A seeded sample of the BEIR set's queries (seed %lld): %.0f of its %.0f queries, against the whole "
+                     "corpus of %.0f documents, so the scores estimate the whole set's, on fewer queries.",
+                     seed_ll, sq, oq, od);
+        else
+            snprintf(why, sizeof why,
+                     "The sample sizes asked for cover the whole BEIR set (%.0f queries, %.0f documents): these are the "
+                     "whole set's scores.", oq, od);
+        if (why[0]) lw_note(h, why);
     }
     if (rc == 0) {
         lw_note(h, "retrieval --json records no command line; what it records is listed here.");
