@@ -166,6 +166,8 @@ static int run_paired(const opts *o) {
     printf("paired: %lld queries in both runs (%lld only in A, %lld only in B); differences A - B with 95%% paired "
            "CIs (Newcombe with McNemar's p for 0/1 metrics, else BCa bootstrap, %d resamples)\n", n, (long long)json_integer_value(json_object_get(r, "n_only_a")),
            (long long)json_integer_value(json_object_get(r, "n_only_b")), o->resamples);
+    const char *corpus = json_string_value(json_object_get(r, "corpus"));
+    printf("  ranked in: %s\n", corpus ? corpus : "not recorded by one of the runs (written before 2026-12-05): unchecked");
     const char *key;
     json_t *mj;
     json_object_foreach(json_object_get(r, "metrics"), key, mj) {

@@ -101,10 +101,11 @@ if [ -d "$scifact" ]; then
   step "SciFact on a seeded sample (${sample[1]} test queries, ${sample[3]} abstracts): MiniLM against the bridged Gemma 3 block 9 -> SmolLM2 block 15 substrate, paired"
   sf="$out/scifact-sample"
   mkdir -p "$sf"
-  [ -f "$sf/minilm.per-query.jsonl" ] || "$cli" retrieval --beir "$scifact" "${sample[@]}" \
+  # each run's JSON is written last: it marks the run finished
+  [ -f "$sf/minilm.json" ] || "$cli" retrieval --beir "$scifact" "${sample[@]}" \
     --source-model "$minilm" --source-layer pooled --target-model "$minilm" --target-layer pooled \
     --json "$sf/minilm.json" --per-query "$sf/minilm.per-query.jsonl"
-  [ -f "$sf/bridged.per-query.jsonl" ] || "$cli" retrieval --beir "$scifact" "${sample[@]}" \
+  [ -f "$sf/bridged.json" ] || "$cli" retrieval --beir "$scifact" "${sample[@]}" \
     --source-model "$gemma" --source-layer 9 --target-model "$smol" --target-layer 15 --bridge "$bridge" \
     --json "$sf/bridged.json" --per-query "$sf/bridged.per-query.jsonl"
   echo "A = MiniLM, B = Gemma 3 L9 -> SmolLM2 L15 (ridge bridge on PTB), the same sampled queries:"
@@ -113,6 +114,9 @@ else
   echo "demo: $scifact not found: the SciFact step is left out" >&2
 fi
 
+if [ "$part" != all ] && [ "${LW_DEMO_SCIFACT:-0}" = 1 ]; then
+  echo "demo: LW_DEMO_SCIFACT=1 runs all of SciFact in make experiments (LW_DEMO_PART=all), not in make demo" >&2
+fi
 if [ "$part" = all ]; then
 step "probe panel: does the Gemma 3 block 9 -> SmolLM2 block 15 space behave like a language or a code? (plan written before the run)"
 "$cli" panel probes --a "$gemma" --layer-a 9 --b "$smol" --layer-b 15 --bridge "$bridge" \

@@ -86,6 +86,29 @@ static void test_paired_library(void **state) {
         assert_true(fabs(json_number_value(json_object_get(json_object_get(mj, "a"), "mean")) - mean_a) < 1e-12);
     }
     json_decref(r);
+    /* candidate sets: the same hash pairs (whatever the words after it), and the object names it; two
+     * hashes are refused; a file without one pairs unchecked (corpus null); a file mixing them is refused */
+    assert_int_equal(lw_retrieval_write_per_query_corpus(a, "sha256:aa (a sample)", ids, n, ma, &rp), 0);
+    assert_int_equal(lw_retrieval_write_per_query_corpus(b, "sha256:aa (18 documents)", ids, n, mb, &rp), 0);
+    assert_non_null(r = lw_retrieval_paired(a, b, 500, 7));
+    assert_string_equal(json_string_value(json_object_get(r, "corpus")), "sha256:aa (a sample)");
+    json_decref(r);
+    assert_int_equal(lw_retrieval_write_per_query_corpus(b, "sha256:bb (a sample)", ids, n, mb, &rp), 0);
+    assert_null(lw_retrieval_paired(a, b, 500, 7));
+    if (!strstr(lw_last_error(), "their queries do not pair")) fail_msg("%s", lw_last_error());
+    assert_int_equal(lw_retrieval_write_per_query(b, ids, n, mb, &rp), 0);
+    assert_non_null(r = lw_retrieval_paired(a, b, 500, 7));
+    assert_true(json_is_null(json_object_get(r, "corpus")));
+    json_decref(r);
+    char *with = lw_test_read_file(a), *without = lw_test_read_file(b), mixed[65536];
+    snprintf(mixed, sizeof mixed, "%.*s%s", (int)(strchr(with, '\n') - with + 1), with, strchr(without, '\n') + 1);
+    lw_test_write_text(a, mixed);
+    assert_null(lw_retrieval_paired(a, b, 500, 7));
+    if (!strstr(lw_last_error(), ":2: the record's \"corpus\" (none) is not the first record's (sha256:aa (a sample))"))
+        fail_msg("%s", lw_last_error());
+    free(with), free(without);
+    assert_int_equal(lw_retrieval_write_per_query(a, ids, n, ma, &rp), 0);
+    assert_int_equal(lw_retrieval_write_per_query(b, ids + 2, n - 2, mb + 2 * nm, &rp), 0);
     /* one query twice */
     char *text = lw_test_read_file(a), dup[65536];
     snprintf(dup, sizeof dup, "%s%.*s", text, (int)(strchr(text, '\n') - text + 1), text);

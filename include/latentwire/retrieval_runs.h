@@ -24,10 +24,19 @@ extern "C" {
  * an id twice. 0 or -1 (message set). */
 int lw_retrieval_write_per_query(const char *path, const char *const *query_ids, int n, const double *m,
                                  const lw_retrieval_params *rp);
+/* The same, each record also naming the candidate set its query was ranked in ("corpus": an id up
+ * to its first space, then words; lw_retrieval_beir_run writes "sha256:HEX (...)", the sha256 of
+ * the set's or sample's document ids and its sizes; NULL: none), so that lw_retrieval_paired
+ * refuses two runs ranked in different sets (another sample, another corpus), whose queries share
+ * ids but not a task. */
+int lw_retrieval_write_per_query_corpus(const char *path, const char *corpus, const char *const *query_ids, int n,
+                                        const double *m, const lw_retrieval_params *rp);
 
 /* Joins two per-query files by query id and compares every metric both carry on the shared
  * queries: each run's mean with its 95% bootstrap CI and the paired bootstrap CI of A - B with
- * its p (lw_ci_mean, lw_ci_paired; `resamples`, `seed`). A new object, the caller's to
+ * its p (lw_ci_mean, lw_ci_paired; `resamples`, `seed`). Files whose records name different
+ * candidate sets ("corpus", lw_retrieval_write_per_query_corpus) are refused; the object's "corpus"
+ * is the shared one, or null when either file names none. A new object, the caller's to
  * json_decref: {"a": path_a, "b": path_b, "n_paired", "n_only_a", "n_only_b", "resamples",
  * "metrics": {NAME: {"a": CI, "b": CI, "a_minus_b": CI + "p"}}} (metrics in A's order); NULL
  * (message naming the file and line) for an unreadable file, a line that is not a per-query

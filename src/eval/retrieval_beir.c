@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/fileio.h"
 #include "latentwire/bridge.h"
 #include "latentwire/files.h"
 #include "latentwire/retrieval_runs.h"
@@ -140,6 +141,30 @@ static int drop_unencodable(const lw_beir *b, const bool *okq, const bool *okd, 
     return 0;
 }
 
+/* The candidate set's name in the per-query records: the sha256 of the set's (or sample's)
+ * document ids in order, one per line, before any drop (a document the target cannot encode stays
+ * a candidate, missed), so two runs on the same set or the same sample share it; then, in words,
+ * its size and whether it is a sample (which a paired comparison of two runs then shows). 0 or -1. */
+enum { CORPUS_ID = 200 };
+static int corpus_id(const lw_beir *b, const lw_retrieval_beir_params *p, int32_t of_queries, int32_t of_docs,
+                     char out[CORPUS_ID]) {
+    lw_sha256 *h = lw_sha256_begin();
+    int rc = h ? 0 : lw_fail("retrieval: out of memory");
+    for (int32_t i = 0; rc == 0 && i < b->n_docs; i++)
+        if (lw_sha256_update(h, b->doc_id[i], strlen(b->doc_id[i])) != 0 || lw_sha256_update(h, "\n", 1) != 0) rc = -1;
+    char hex[65];
+    if (rc != 0) {
+        lw_sha256_free(h);
+        return rc;
+    }
+    if (lw_sha256_end(h, hex) != 0) return -1;
+    if (b->n_docs < of_docs || b->n_queries < of_queries)
+        snprintf(out, CORPUS_ID, "sha256:%s (a sample, seed %llu: %d of %d documents, %d of %d queries)", hex,
+                 (unsigned long long)p->sample_seed, (int)b->n_docs, (int)of_docs, (int)b->n_queries, (int)of_queries);
+    else snprintf(out, CORPUS_ID, "sha256:%s (%d documents)", hex, (int)b->n_docs);
+    return 0;
+}
+
 json_t *lw_retrieval_beir_run(const lw_retrieval_beir_params *p) {
     if (!p || !p->beir || !p->source_model || !p->target_model) {
         lw_fail("lw_retrieval_beir_run: %s", !p ? "params is NULL" : "params need the BEIR directory and both models");
@@ -191,7 +216,9 @@ json_t *lw_retrieval_beir_run(const lw_retrieval_beir_params *p) {
     if (rc == 0 && p->per_query) {
         const char **ids = malloc(sizeof *ids * (size_t)s.kept);
         for (int32_t q = 0; ids && q < s.kept; q++) ids[q] = b.query_id[s.kept_q[q]];
-        rc = ids ? lw_retrieval_write_per_query(p->per_query, ids, s.kept, m, &rp) : lw_fail("retrieval: out of memory");
+        char corpus[CORPUS_ID];
+        rc = ids ? corpus_id(&b, p, of_queries, of_docs, corpus) : lw_fail("retrieval: out of memory");
+        if (rc == 0) rc = lw_retrieval_write_per_query_corpus(p->per_query, corpus, ids, s.kept, m, &rp);
         free(ids);
     }
     if (rc == 0) {

@@ -15,6 +15,11 @@
 
 int lw_retrieval_write_per_query(const char *path, const char *const *query_ids, int n, const double *m,
                                  const lw_retrieval_params *rp) {
+    return lw_retrieval_write_per_query_corpus(path, NULL, query_ids, n, m, rp);
+}
+
+int lw_retrieval_write_per_query_corpus(const char *path, const char *corpus, const char *const *query_ids, int n,
+                                        const double *m, const lw_retrieval_params *rp) {
     static const char *const FN = "lw_retrieval_write_per_query";
     /* no query at all is refused too: lw_retrieval_paired refuses the empty file it would write */
     if (!path || n < 1 || !query_ids || !m)
@@ -48,6 +53,7 @@ int lw_retrieval_write_per_query(const char *path, const char *const *query_ids,
     for (int q = 0; q < n; q++) {
         json_t *o = json_object(), *mj = json_object();
         json_object_set_new(o, "query", json_string(query_ids[q]));
+        if (corpus) json_object_set_new(o, "corpus", json_string(corpus));
         for (int c = 0; c < nm; c++) {
             char buf[32];
             json_object_set_new(mj, lw_retrieval_metric_name(rp, c, buf, sizeof buf), json_real(m[(size_t)q * nm + c]));
@@ -72,6 +78,7 @@ typedef struct {
     char **id;
     json_t **metrics;
     int *line;          /* each record's line in its file (blank lines counted) */
+    char *corpus;       /* the candidate set every record names, or NULL when they name none */
 } run;
 
 static void run_free(run *r) {
@@ -82,6 +89,15 @@ static void run_free(run *r) {
     free(r->id);
     free(r->metrics);
     free(r->line);
+    free(r->corpus);
+}
+
+/* Two candidate-set names name the same set when they agree up to the first space (the hash;
+ * the words after it say how the set was made: the same documents written out as their own set
+ * are the same candidates). */
+static bool same_corpus(const char *a, const char *b) {
+    size_t la = strcspn(a, " "), lb = strcspn(b, " ");
+    return la == lb && !strncmp(a, b, la);
 }
 
 static int by_id(const void *a, const void *b) { return strcmp(**(char *const *const *)a, **(char *const *const *)b); }
@@ -123,7 +139,8 @@ static int run_load(const char *path, run *r) {
         if (strspn(line, " \t\r") == strlen(line)) continue;
         json_t *o = json_loads(line, 0, NULL);
         const char *id = json_string_value(json_object_get(o, "query"));
-        json_t *mj = json_object_get(o, "metrics");
+        json_t *mj = json_object_get(o, "metrics"), *cj = json_object_get(o, "corpus");
+        const char *corpus = json_string_value(cj);
         char **ids = id && json_is_object(mj) ? realloc(r->id, sizeof(char *) * (size_t)(r->n + 1)) : NULL;
         if (ids) r->id = ids;
         json_t **ms = ids ? realloc(r->metrics, sizeof(json_t *) * (size_t)(r->n + 1)) : NULL;
@@ -141,6 +158,11 @@ static int run_load(const char *path, run *r) {
                          *id ? "the record has no metrics" : "the query id is empty");
         else if (check_metrics(path, line_no, mj, r->n ? r->metrics[0] : NULL) != 0)
             rc = -1;
+        else if ((cj && !corpus) || (r->n && (!corpus != !r->corpus || (corpus && strcmp(corpus, r->corpus)))))
+            rc = lw_fail("%s:%d: the record's \"corpus\" (%s) is not the first record's (%s): every record of a run "
+                         "is ranked in one candidate set; the file was edited or joined from two runs", path, line_no,
+                         corpus ? corpus : cj ? "not a string" : "none", r->corpus ? r->corpus : "none");
+        else if (!r->n && corpus && !(r->corpus = strdup(corpus))) rc = lw_fail("retrieval: out of memory");
         else if (!ids || !ms || !lines || !(r->id[r->n] = strdup(id))) rc = lw_fail("retrieval: out of memory");
         else r->line[r->n] = line_no, r->metrics[r->n++] = json_incref(mj);
         json_decref(o);
@@ -181,6 +203,12 @@ json_t *lw_retrieval_paired(const char *path_a, const char *path_b, int resample
     double *va = malloc(sizeof(double) * (size_t)a.n), *vb = malloc(sizeof(double) * (size_t)a.n);
     json_t *root = json_object(), *diffs = json_object();
     int rc = ib && va && vb && root && diffs ? 0 : lw_fail("retrieval: out of memory");
+    /* the same query id ranked in two candidate sets (two samples of a BEIR set, two sets) is two
+     * tasks: a paired difference between them measures the sets as much as the runs */
+    if (rc == 0 && a.corpus && b.corpus && !same_corpus(a.corpus, b.corpus))
+        rc = lw_fail("--paired: %s was ranked in candidate set %s and %s in %s (another --sample-queries/--sample-docs "
+                     "draw, or another BEIR set): their queries do not pair; score both runs on the same set and sample",
+                     path_a, a.corpus, path_b, b.corpus);
     for (int i = 0; rc == 0 && i < a.n; i++) {
         ib[i] = -1;
         for (int j = 0; j < b.n && ib[i] < 0; j++)
@@ -224,6 +252,7 @@ json_t *lw_retrieval_paired(const char *path_a, const char *path_b, int resample
         json_object_set_new(root, "a", json_string(path_a));
         json_object_set_new(root, "b", json_string(path_b));
         json_object_set_new(root, "n_paired", json_integer(n));
+        json_object_set_new(root, "corpus", a.corpus && b.corpus ? json_string(a.corpus) : json_null());
         json_object_set_new(root, "n_only_a", json_integer(a.n - n));
         json_object_set_new(root, "n_only_b", json_integer(b.n - n));
         json_object_set_new(root, "resamples", json_integer(resamples));

@@ -85,7 +85,8 @@ static int render(lw_html *h, const lw_report_input *in, lw_report_ctx *ctx) {
     json_t *doc = in->doc, *settings = json_object();
     const char *keys[] = {"regime", "n_queries", "n_candidates", "mean_candidates_per_query", "n_docs",
                           "n_docs_untokenizable", "n_queries_dropped", "ndcg_gain", "a", "b", "n_paired",
-                          "n_only_a", "n_only_b", "control_regime", "control_mean_candidates_per_query", "sample"};
+                          "n_only_a", "n_only_b", "control_regime", "control_mean_candidates_per_query", "sample",
+                          "corpus"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (json_object_get(doc, keys[i])) json_object_set(settings, keys[i], json_object_get(doc, keys[i]));
     int rc;
