@@ -54,9 +54,10 @@ int lw_beir_subsample(lw_beir *b, int32_t max_queries, int32_t max_docs, uint64_
         }
     bool all_d = max_docs == 0 || max_docs >= b->n_docs;
     if (rc == 0 && !all_d && judged > max_docs)
-        rc = lw_fail("a corpus of %d documents is smaller than the %d documents the %d sampled queries judge "
-                     "(every one is kept): sample at least %d documents, or fewer queries",
-                     (int)max_docs, (int)judged, (int)(all_q ? b->n_queries : max_queries), (int)judged);
+        rc = lw_fail("a corpus of %d documents is smaller than the %d documents the %d %s judge (every one is "
+                     "kept): sample at least %d documents, or fewer queries",
+                     (int)max_docs, (int)judged, (int)(all_q ? b->n_queries : max_queries),
+                     all_q ? "queries" : "sampled queries", (int)judged);
     if (rc == 0 && all_d)
         for (int32_t i = 0; i < b->n_docs; i++) keep_d[i] = true;
     if (rc == 0 && !all_d) rc = draw(keep_d, b->n_docs, max_docs - judged, &rng);
