@@ -2,7 +2,7 @@
 #   make demo   install what is missing, build, and run the real models through every kind of
 #               verb on ../shared: extraction, align, channels, the patching panel, SciFact on a
 #               sample (about 15 minutes on 2 cores); make experiments: then the central
-#               experiment (scans, races, probe panels) at full size (about 25 minutes more);
+#               experiment (scans, races, probe panels) at full size (about 28 minutes more);
 #               make demo-quick: all of it at smaller sizes (about 15 minutes)
 #   make test   install what is missing, build with ASan + UBSan, run every test (ctest)
 # Other targets: build (release), bench, valgrind (memcheck on a portable llama.cpp build),

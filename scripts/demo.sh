@@ -11,7 +11,7 @@
 #      those queries judge, the rest random): MiniLM's own sentence embeddings against the bridged
 #      Gemma 3 -> SmolLM2 substrate, paired on the same queries
 #   7. out/demo/report.html: every result of the steps run, in one self-contained page
-# LW_DEMO_PART=all (make experiments, about 25 minutes more): then issues 9 and 10's programme at the
+# LW_DEMO_PART=all (make experiments, about 28 minutes more): then issues 9 and 10's programme at the
 # sizes README's findings quote: the probe panel under probes-v3.plan.json and its harder
 # role-binding test under roles-v1.plan.json; the layer scan (plain and with the task-vector
 # readout), the channel races (decided under examples/plans/race-smollm2*.plan.json: middle block;
