@@ -100,6 +100,9 @@ static bool same_corpus(const char *a, const char *b) {
     return la == lb && !strncmp(a, b, la);
 }
 
+/* Both NULL, or the same string: every record of a file names one candidate set, or none does. */
+static bool same_or_both_absent(const char *a, const char *b) { return a && b ? !strcmp(a, b) : a == b; }
+
 static int by_id(const void *a, const void *b) { return strcmp(**(char *const *const *)a, **(char *const *const *)b); }
 
 /* A record's metrics: each a number in [0, 1] (every retrieval metric is a proportion or a ratio
@@ -158,7 +161,7 @@ static int run_load(const char *path, run *r) {
                          *id ? "the record has no metrics" : "the query id is empty");
         else if (check_metrics(path, line_no, mj, r->n ? r->metrics[0] : NULL) != 0)
             rc = -1;
-        else if ((cj && !corpus) || (r->n && (!corpus != !r->corpus || (corpus && strcmp(corpus, r->corpus)))))
+        else if ((cj && !corpus) || (r->n && !same_or_both_absent(corpus, r->corpus)))
             rc = lw_fail("%s:%d: the record's \"corpus\" (%s) is not the first record's (%s): every record of a run "
                          "is ranked in one candidate set; the file was edited or joined from two runs", path, line_no,
                          corpus ? corpus : cj ? "not a string" : "none", r->corpus ? r->corpus : "none");
